@@ -1,0 +1,129 @@
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { findDriver, driverNames } from "../drivers/registry.js";
+import { commonKeyManagementSettings, serverSettingsSchema, type Config, type KeyManagementSettings } from "./schema.js";
+
+/** A configuration problem; the message names the offending key. Start-up fails with it. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const ENV_REFERENCE = "os.environ/";
+
+/** Environment variables that override the file (containers and scripts set these). */
+const SERVER_ENV_OVERRIDES = {
+  SECRETGATE_GRPC_ADDR: "grpc_address",
+  SECRETGATE_HTTP_ADDR: "http_address",
+  SECRETGATE_DATA_DIR: "data_dir",
+  SECRETGATE_LOG_LEVEL: "log_level",
+} as const;
+
+/** Reads and validates the config file (or none), applying environment overrides. */
+export function loadConfig(path: string | undefined, env: Env): Config {
+  let document: unknown = {};
+  if (path !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (error) {
+      throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+    }
+    try {
+      document = parseYaml(text) ?? {};
+    } catch (error) {
+      throw new ConfigError(`config file ${path} is not valid YAML: ${(error as Error).message}`);
+    }
+  }
+  return parseConfig(document, env, path);
+}
+
+/** Validates an already-parsed config document (a LiteLLM `config.yaml` with an optional `secretgate:` key). */
+export function parseConfig(document: unknown, env: Env, source?: string): Config {
+  if (!isPlainObject(document)) throw new ConfigError("the config file must be a YAML mapping");
+  // Only the parts secretgate reads get `os.environ/` substitution: a shared LiteLLM file also
+  // references provider keys (the very secrets this service serves) that need not be set here.
+  const general = isPlainObject(document.general_settings) ? document.general_settings : {};
+  const system = substituteEnv(general.key_management_system, "general_settings.key_management_system", env);
+  const rawSettings = substituteEnv(
+    general.key_management_settings ?? {},
+    "general_settings.key_management_settings",
+    env,
+  );
+  const rawServer = substituteEnv(document.secretgate ?? {}, "secretgate", env);
+
+  if (system !== undefined && system !== null && typeof system !== "string") {
+    throw new ConfigError("general_settings.key_management_system: must be a string");
+  }
+  const keyManagementSystem = system || "local";
+  const definition = findDriver(keyManagementSystem);
+  if (!definition) {
+    throw new ConfigError(
+      `general_settings.key_management_system: unknown value ${JSON.stringify(keyManagementSystem)}; expected one of ${driverNames().join(", ")}`,
+    );
+  }
+
+  const settingsSchema = z.strictObject({ ...commonKeyManagementSettings, ...(definition.settings ?? {}) });
+  const keyManagementSettings = check(
+    settingsSchema,
+    rawSettings,
+    "general_settings.key_management_settings",
+  ) as KeyManagementSettings;
+
+  const serverInput = isPlainObject(rawServer) ? { ...rawServer } : rawServer;
+  if (isPlainObject(serverInput)) {
+    for (const [variable, key] of Object.entries(SERVER_ENV_OVERRIDES)) {
+      const value = env[variable];
+      if (value !== undefined && value !== "") serverInput[key] = value;
+    }
+  }
+  const server = check(serverSettingsSchema, serverInput, "secretgate");
+
+  return {
+    server,
+    keyManagementSystem,
+    keyManagementSettings,
+    accessMode: keyManagementSettings.access_mode ?? (keyManagementSystem === "local" ? "read_and_write" : "read_only"),
+    ...(source !== undefined ? { source } : {}),
+  };
+}
+
+function check<T extends z.ZodType>(schema: T, input: unknown, at: string): z.output<T> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw new ConfigError(result.error.issues.map((issue) => describeIssue(issue, at)).join("; "));
+}
+
+/** Formats a validation issue as `path.to.key: reason`. Shared with team-settings validation. */
+export function describeIssue(issue: z.core.$ZodIssue, at: string): string {
+  const path = [at, ...issue.path.map(String)].filter((part) => part !== "").join(".");
+  if (issue.code === "unrecognized_keys") {
+    const keys = issue.keys.map((key) => JSON.stringify(key)).join(", ");
+    return `${path}: unknown key${issue.keys.length > 1 ? "s" : ""} ${keys}`;
+  }
+  return `${path}: ${issue.message}`;
+}
+
+/** Replaces every `os.environ/NAME` string with that variable; a missing one names its key. */
+function substituteEnv(value: unknown, at: string, env: Env): unknown {
+  if (typeof value === "string" && value.startsWith(ENV_REFERENCE)) {
+    const variable = value.slice(ENV_REFERENCE.length);
+    const resolved = env[variable];
+    if (resolved === undefined) throw new ConfigError(`${at}: refers to environment variable ${variable}, which is not set`);
+    return resolved;
+  }
+  if (Array.isArray(value)) return value.map((item, index) => substituteEnv(item, `${at}.${index}`, env));
+  if (isPlainObject(value)) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substituteEnv(item, `${at}.${key}`, env)]));
+  }
+  return value;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,69 @@
+import { z } from "zod";
+
+export const ACCESS_MODES = ["read_only", "write_only", "read_and_write"] as const;
+export type AccessMode = (typeof ACCESS_MODES)[number];
+
+const tags = z.record(z.string(), z.string());
+
+/**
+ * `general_settings.key_management_settings` keys every back end shares (LiteLLM's names).
+ * Back ends add their own keys (e.g. AWS's `kms_key_id`) through their driver definition.
+ */
+export const commonKeyManagementSettings = {
+  store_virtual_keys: z.boolean().default(false),
+  prefix_for_stored_virtual_keys: z
+    .string()
+    .default("litellm/")
+    .transform((prefix) => (prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`)),
+  access_mode: z.enum(ACCESS_MODES).optional(),
+  hosted_keys: z.array(z.string().min(1)).optional(),
+  primary_secret_name: z.string().min(1).optional(),
+  description: z.string().optional(),
+  tags: tags.optional(),
+};
+
+export type KeyManagementSettings = {
+  store_virtual_keys: boolean;
+  prefix_for_stored_virtual_keys: string;
+  access_mode?: AccessMode;
+  hosted_keys?: string[];
+  primary_secret_name?: string;
+  description?: string;
+  tags?: Record<string, string>;
+  /** Back-end specific keys, validated by the driver's own schema. */
+  [key: string]: unknown;
+};
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** A `host:port` listen address; port 0 picks a free port. */
+const listenAddress = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "must be host:port");
+
+/** secretgate's own settings, under the top-level `secretgate:` key of the config file. */
+export const serverSettingsSchema = z.strictObject({
+  grpc_address: listenAddress.default("127.0.0.1:50051"),
+  http_address: listenAddress.default("127.0.0.1:8080"),
+  data_dir: z.string().min(1).default("./data"),
+  log_level: z.enum(LOG_LEVELS).default("info"),
+  /** Largest value Write accepts, in bytes. */
+  max_value_bytes: z.number().int().positive().max(16 * 1024 * 1024).default(64 * 1024),
+  /** Largest request message either listener accepts, in bytes. */
+  max_message_bytes: z.number().int().positive().default(4 * 1024 * 1024),
+  /** Whether a name missing from the manager falls back to the service's environment (SPEC §3.7). */
+  env_fallback: z.boolean().default(true),
+  /** How long SIGTERM waits for in-flight calls before closing connections, in seconds. */
+  shutdown_grace_seconds: z.number().nonnegative().default(10),
+});
+
+export type ServerSettings = z.infer<typeof serverSettingsSchema>;
+
+export interface Config {
+  server: ServerSettings;
+  /** `general_settings.key_management_system`; `local` when unset (the embedded store). */
+  keyManagementSystem: string;
+  keyManagementSettings: KeyManagementSettings;
+  /** Access mode in force: the configured one, else LiteLLM's `read_only` for a manager and `read_and_write` for the embedded store. */
+  accessMode: AccessMode;
+  /** The path of the file the config came from, if any. */
+  source?: string;
+}

@@ -1,0 +1,11 @@
+/** What a listener knows about a call, in protocol-neutral form. */
+export interface CallContext {
+  /** Absolute deadline in epoch milliseconds, when the caller set one. */
+  deadline?: number;
+  /** Aborted when the caller cancels or disconnects, when the protocol tells us. */
+  signal?: AbortSignal;
+  /** The caller's address, e.g. `127.0.0.1:53422`. */
+  peer: string;
+  /** Which listener took the call. */
+  protocol: "grpc" | "connect";
+}

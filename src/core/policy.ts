@@ -1,0 +1,61 @@
+import type { AccessMode, KeyManagementSettings } from "../config/schema.js";
+import { failedPrecondition } from "./errors.js";
+import { stripEnvReference } from "./names.js";
+
+/** Where a read is answered from, and why (for the result and the logs). */
+export type ReadRoute = { from: "manager" } | { from: "env"; reason: string };
+
+/**
+ * The LiteLLM policy knobs, applied in one place for every back end (SPEC §3, §4):
+ * access mode, hosted keys, credential names, virtual-key prefixes, description and tags.
+ */
+export class Policy {
+  private readonly hostedKeys: ReadonlySet<string> | undefined;
+  private readonly credentialNames: ReadonlySet<string>;
+
+  constructor(
+    readonly accessMode: AccessMode,
+    private readonly settings: KeyManagementSettings,
+    credentialEnvNames: readonly string[],
+  ) {
+    this.hostedKeys = settings.hosted_keys ? new Set(settings.hosted_keys.map(stripEnvReference)) : undefined;
+    this.credentialNames = new Set(credentialEnvNames);
+  }
+
+  get hostedKeyNames(): readonly string[] {
+    return this.hostedKeys ? [...this.hostedKeys] : [];
+  }
+
+  routeRead(name: string): ReadRoute {
+    if (this.accessMode === "write_only") return { from: "env", reason: "access_mode is write_only" };
+    if (this.credentialNames.has(name)) return { from: "env", reason: "it is a credential of the back end itself" };
+    if (this.hostedKeys && !this.hostedKeys.has(name)) return { from: "env", reason: "it is not in hosted_keys" };
+    return { from: "manager" };
+  }
+
+  /** Refuses Write, Delete and Rotate when the configuration says reads only. */
+  requireWritable(method: string): void {
+    if (this.accessMode === "read_only") {
+      throw failedPrecondition(`${method} is refused: access_mode is read_only (set access_mode: read_and_write or write_only to allow it)`);
+    }
+  }
+
+  /** The name as stored in the back end: virtual keys get the team's `prefix` or the configured one. */
+  storedName(name: string, virtualKey: boolean, team: Readonly<Record<string, unknown>>): string {
+    if (!virtualKey) return name;
+    const prefix = typeof team.prefix === "string" ? team.prefix : this.settings.prefix_for_stored_virtual_keys;
+    return `${prefix}${name}`;
+  }
+
+  description(requested: string, team: Readonly<Record<string, unknown>>): string | undefined {
+    if (requested !== "") return requested;
+    if (typeof team.description === "string") return team.description;
+    return this.settings.description;
+  }
+
+  /** Configured tags, overridden by the team's, overridden by the request's. */
+  tags(requested: Readonly<Record<string, string>>, team: Readonly<Record<string, unknown>>): Record<string, string> {
+    const teamTags = (team.tags ?? {}) as Record<string, string>;
+    return { ...(this.settings.tags ?? {}), ...teamTags, ...requested };
+  }
+}

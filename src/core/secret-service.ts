@@ -1,0 +1,362 @@
+import { create, type JsonObject } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { Logger } from "pino";
+import {
+  DeleteResponseSchema,
+  GetTeamSettingsResponseSchema,
+  HostedKeySchema,
+  ItemErrorSchema,
+  ListHostedResponseSchema,
+  ReadResponseSchema,
+  RotateResponseSchema,
+  SecretResultSchema,
+  SetTeamSettingsResponseSchema,
+  WriteResponseSchema,
+  type DeleteRequest,
+  type DeleteResponse,
+  type GetTeamSettingsRequest,
+  type GetTeamSettingsResponse,
+  type HostedKey,
+  type ItemError,
+  type ListHostedRequest,
+  type ListHostedResponse,
+  type ReadRequest,
+  type ReadResponse,
+  type RotateRequest,
+  type RotateResponse,
+  type SecretResult,
+  type SetTeamSettingsRequest,
+  type SetTeamSettingsResponse,
+  type WriteRequest,
+  type WriteResponse,
+} from "../../gen/secretgate/v1/secret_service_pb.js";
+import type { Config } from "../config/schema.js";
+import type { DriverCall, DriverDefinition, SecretDriver, SecretPayload, SecretValue } from "../drivers/driver.js";
+import type { TeamSettingsStore } from "../storage/team-settings-store.js";
+import type { CallContext } from "./call-context.js";
+import { Code, ServiceError, invalidArgument, notFound, statusName, failedPrecondition } from "./errors.js";
+import { stripEnvReference, validateSecretName, validateTeamId } from "./names.js";
+import { Policy } from "./policy.js";
+import { redactTeamSettings, validateTeamSettings } from "./team-settings.js";
+
+export const MAX_NAMES_PER_READ = 1000;
+const MAX_TAGS = 50;
+/** Back-end calls never run longer than the caller's deadline, or this when it set none. */
+export const DEFAULT_BACKEND_DEADLINE_MS = 10_000;
+/** Environment variables that are secretgate's own and never served to callers. */
+const RESERVED_ENV_PREFIX = "SECRETGATE_";
+
+type Env = Readonly<Record<string, string | undefined>>;
+type Team = Readonly<Record<string, unknown>>;
+
+export interface SecretServiceDependencies {
+  config: Config;
+  definition: DriverDefinition;
+  driver: SecretDriver;
+  teams: TeamSettingsStore;
+  env: Env;
+  logger: Logger;
+}
+
+/**
+ * The one implementation of secretgate.v1.SecretService. Both listeners (gRPC via grpc-js,
+ * Connect via connect-node) call it with the generated message types; it applies validation
+ * and policy once, then talks to the back end through the driver interface.
+ */
+export class SecretService {
+  private readonly policy: Policy;
+  private readonly source: string;
+
+  constructor(private readonly deps: SecretServiceDependencies) {
+    const { config, definition } = deps;
+    this.policy = new Policy(config.accessMode, config.keyManagementSettings, definition.credentialEnvNames ?? []);
+    this.source = definition.name;
+  }
+
+  async read(request: ReadRequest, context: CallContext): Promise<ReadResponse> {
+    const count = request.names.length;
+    if (count === 0) throw invalidArgument("names must list at least one name");
+    if (count > MAX_NAMES_PER_READ) throw invalidArgument(`names lists ${count} names; the limit is ${MAX_NAMES_PER_READ} per Read`);
+    const team = await this.teamSettings(request.teamId);
+    const call = this.driverCall(team, context);
+    const results = await Promise.all(
+      request.names.map((name, index) => this.readOne(name, `names[${index}]`, request.virtualKey, team, call)),
+    );
+    return create(ReadResponseSchema, { results });
+  }
+
+  async write(request: WriteRequest, context: CallContext): Promise<WriteResponse> {
+    this.requireWritable("Write");
+    validateSecretName(request.name, "name");
+    const payload = this.payload(request.value, request.binaryValue);
+    this.validateTags(request.tags);
+    const team = await this.teamSettings(request.teamId);
+    const name = this.storedName(request.name, request.virtualKey, team);
+    const description = this.policy.description(request.description, team);
+    const result = await this.callDriver("Write", name, () =>
+      this.deps.driver.write(
+        { name, value: payload, tags: this.policy.tags(request.tags, team), ...(description !== undefined ? { description } : {}) },
+        this.driverCall(team, context),
+      ),
+    );
+    return create(WriteResponseSchema, { name, version: result.version, source: this.source, warnings: result.warnings ?? [] });
+  }
+
+  async delete(request: DeleteRequest, context: CallContext): Promise<DeleteResponse> {
+    this.requireWritable("Delete");
+    validateSecretName(request.name, "name");
+    const team = await this.teamSettings(request.teamId);
+    const name = this.storedName(request.name, request.virtualKey, team);
+    const result = await this.callDriver("Delete", name, () =>
+      this.deps.driver.delete(name, { force: request.force }, this.driverCall(team, context)),
+    );
+    if (!result) throw notFound(`secret ${JSON.stringify(name)} does not exist in ${this.source}`);
+    return create(DeleteResponseSchema, { name, recoverable: result.recoverable });
+  }
+
+  async rotate(request: RotateRequest, context: CallContext): Promise<RotateResponse> {
+    this.requireWritable("Rotate");
+    validateSecretName(request.currentName, "current_name");
+    const newRequested = request.newName === "" ? request.currentName : request.newName;
+    validateSecretName(newRequested, "new_name");
+    const payload = this.payload(request.value, new Uint8Array(), "value");
+    const team = await this.teamSettings(request.teamId);
+    const currentName = this.storedName(request.currentName, request.virtualKey, team, "current_name");
+    const newName = this.storedName(newRequested, request.virtualKey, team, "new_name");
+    const { driver } = this.deps;
+    const call = this.driverCall(team, context);
+
+    const existing = await this.callDriver("Rotate", currentName, () => driver.read(currentName, call));
+    if (!existing) throw notFound(`current_name ${JSON.stringify(currentName)} does not exist in ${this.source}`);
+    const description = this.policy.description("", team);
+    const write = { value: payload, tags: this.policy.tags({}, team), ...(description !== undefined ? { description } : {}) };
+
+    if (newName === currentName) {
+      const written = await this.callDriver("Rotate", newName, () => driver.write({ name: newName, ...write }, call));
+      return create(RotateResponseSchema, { name: newName, version: written.version, oldDeleted: false });
+    }
+
+    const written = await this.callDriver("Rotate", newName, () => driver.write({ name: newName, ...write }, call));
+    const readBack = await this.callDriver("Rotate", newName, () => driver.read(newName, call));
+    if (!readBack || readBack.text !== payload.text) {
+      // Undo the half-done rotation so the caller can retry; the old secret was never touched.
+      await driver.delete(newName, { force: true }, call).catch(() => undefined);
+      throw new ServiceError(
+        Code.Aborted,
+        `Rotate wrote ${JSON.stringify(newName)} but reading it back did not return the new value; it was removed and ${JSON.stringify(currentName)} is unchanged`,
+      );
+    }
+    try {
+      await this.callDriver("Rotate", currentName, () => driver.delete(currentName, { force: false }, call));
+    } catch (error) {
+      const failure = error as ServiceError;
+      throw new ServiceError(
+        failure.code,
+        `Rotate stored the new value under ${JSON.stringify(newName)} but could not delete ${JSON.stringify(currentName)}, which still holds the old value: ${failure.message}`,
+      );
+    }
+    return create(RotateResponseSchema, { name: newName, version: written.version, oldDeleted: true });
+  }
+
+  async listHosted(request: ListHostedRequest, context: CallContext): Promise<ListHostedResponse> {
+    const team = await this.teamSettings(request.teamId);
+    const call = this.driverCall(team, context);
+    const names = new Set(this.policy.hostedKeyNames);
+    if (this.deps.driver.capabilities.list && this.deps.driver.list) {
+      for (const name of await this.callDriver("ListHosted", "", () => this.deps.driver.list!(call))) names.add(name);
+    }
+    const keys = await Promise.all(
+      [...names].sort().map(async (name): Promise<HostedKey> => {
+        const result = await this.readOne(name, name, false, team, call);
+        return create(HostedKeySchema, {
+          name,
+          resolves: result.found,
+          source: result.source,
+          version: result.version,
+          ...(result.error ? { error: result.error } : {}),
+        });
+      }),
+    );
+    return create(ListHostedResponseSchema, { keys });
+  }
+
+  async setTeamSettings(request: SetTeamSettingsRequest): Promise<SetTeamSettingsResponse> {
+    validateTeamId(request.teamId);
+    const settings = validateTeamSettings(this.deps.definition.teamSettings, request.settings ?? {});
+    if (Object.keys(settings).length === 0) {
+      this.deps.teams.clear(request.teamId);
+      return create(SetTeamSettingsResponseSchema, { teamId: request.teamId, settings: {}, configured: false });
+    }
+    const stored = this.deps.teams.set(request.teamId, settings);
+    return create(SetTeamSettingsResponseSchema, {
+      teamId: request.teamId,
+      settings: this.redact(stored.settings) as JsonObject,
+      configured: true,
+    });
+  }
+
+  async getTeamSettings(request: GetTeamSettingsRequest): Promise<GetTeamSettingsResponse> {
+    validateTeamId(request.teamId);
+    const stored = this.deps.teams.get(request.teamId);
+    if (!stored) return create(GetTeamSettingsResponseSchema, { teamId: request.teamId, settings: {}, configured: false });
+    return create(GetTeamSettingsResponseSchema, {
+      teamId: request.teamId,
+      settings: this.redact(stored.settings) as JsonObject,
+      configured: true,
+      updatedAt: timestampFromMs(stored.updatedAt.getTime()),
+    });
+  }
+
+  /** Resolves one name of a batch; failures become the item's error, never the batch's. */
+  private async readOne(rawName: string, field: string, virtualKey: boolean, team: Team, call: DriverCall): Promise<SecretResult> {
+    const name = stripEnvReference(rawName);
+    try {
+      validateSecretName(name, field);
+      const route = this.policy.routeRead(name);
+      if (route.from === "env") return this.fromEnv(name, name, route.reason);
+      const resolvedName = this.storedName(name, virtualKey, team, field);
+      const value = await this.readFromManager(resolvedName, call);
+      if (value) return this.found(name, resolvedName, this.source, value);
+      if (this.deps.config.server.env_fallback && !virtualKey) {
+        return this.fromEnv(name, resolvedName, `it was not found in ${this.source}`);
+      }
+      return this.missing(name, resolvedName, `${JSON.stringify(resolvedName)} was not found in ${this.source}`);
+    } catch (error) {
+      const { code, message } = this.classify(error);
+      return create(SecretResultSchema, { name, error: itemError(code, message) });
+    }
+  }
+
+  /** A manager read, or with primary_secret_name (SPEC §3.4) one field of the JSON secret. */
+  private async readFromManager(name: string, call: DriverCall): Promise<SecretValue | undefined> {
+    const primary = this.deps.config.keyManagementSettings.primary_secret_name;
+    if (primary === undefined) return this.callDriver("Read", name, () => this.deps.driver.read(name, call));
+    const document = await this.callDriver("Read", primary, () => this.deps.driver.read(primary, call));
+    if (!document) return undefined;
+    let fields: unknown;
+    try {
+      fields = JSON.parse(document.text ?? Buffer.from(document.binary ?? []).toString("utf8"));
+    } catch {
+      throw failedPrecondition(`primary_secret_name ${JSON.stringify(primary)} does not hold a JSON object`);
+    }
+    if (fields === null || typeof fields !== "object" || Array.isArray(fields)) {
+      throw failedPrecondition(`primary_secret_name ${JSON.stringify(primary)} does not hold a JSON object`);
+    }
+    const field = (fields as Record<string, unknown>)[name];
+    if (field === undefined || field === null) return undefined;
+    return { text: typeof field === "string" ? field : JSON.stringify(field), version: document.version };
+  }
+
+  private fromEnv(name: string, resolvedName: string, reason: string): SecretResult {
+    if (name.startsWith(RESERVED_ENV_PREFIX)) {
+      return this.missing(name, resolvedName, `${name} is secretgate's own setting and is never served`);
+    }
+    const value = this.deps.env[name];
+    if (value === undefined) {
+      return this.missing(name, resolvedName, `${JSON.stringify(name)} is not in the environment (read from the environment because ${reason})`);
+    }
+    return this.found(name, resolvedName, "env", { text: value, version: "" });
+  }
+
+  private found(name: string, resolvedName: string, source: string, value: SecretValue): SecretResult {
+    return create(SecretResultSchema, {
+      name,
+      resolvedName: resolvedName,
+      found: true,
+      source,
+      version: value.version,
+      fetchedAt: timestampFromMs(Date.now()),
+      ...(value.binary !== undefined ? { binaryValue: value.binary } : { value: value.text ?? "" }),
+    });
+  }
+
+  private missing(name: string, resolvedName: string, message: string): SecretResult {
+    return create(SecretResultSchema, { name, resolvedName: resolvedName, found: false, error: itemError(Code.NotFound, message) });
+  }
+
+  private requireWritable(method: string): void {
+    this.policy.requireWritable(method);
+    if (!this.deps.driver.capabilities.write) {
+      throw failedPrecondition(`${method} is refused: ${this.source} only decrypts values held in the environment`);
+    }
+  }
+
+  private storedName(name: string, virtualKey: boolean, team: Team, field = "name"): string {
+    const stored = this.policy.storedName(name, virtualKey, team);
+    if (stored !== name) validateSecretName(stored, `${field} (with its prefix)`);
+    return stored;
+  }
+
+  private payload(text: string, binary: Uint8Array, field = "value"): SecretPayload {
+    const limit = this.deps.config.server.max_value_bytes;
+    if (binary.length > 0) {
+      if (text !== "") throw invalidArgument(`set only one of ${field} and binary_value`);
+      if (!this.deps.driver.capabilities.binary) throw invalidArgument(`binary_value is not supported by ${this.source}; send value as text`);
+      if (binary.length > limit) throw invalidArgument(`binary_value is ${binary.length} bytes; the limit is ${limit} bytes`);
+      return { binary };
+    }
+    if (text === "") throw invalidArgument(`${field} must not be empty`);
+    const bytes = Buffer.byteLength(text, "utf8");
+    if (bytes > limit) throw invalidArgument(`${field} is ${bytes} bytes; the limit is ${limit} bytes`);
+    return { text };
+  }
+
+  private validateTags(tags: Readonly<Record<string, string>>): void {
+    const entries = Object.entries(tags);
+    if (entries.length > MAX_TAGS) throw invalidArgument(`tags has ${entries.length} entries; the limit is ${MAX_TAGS}`);
+    for (const [key, value] of entries) {
+      if (key === "" || key.length > 128) throw invalidArgument("tags keys must be 1 to 128 characters");
+      if (value.length > 256) throw invalidArgument(`tags[${JSON.stringify(key)}] is longer than 256 characters`);
+    }
+  }
+
+  private async teamSettings(teamId: string): Promise<Team> {
+    if (teamId === "") return {};
+    validateTeamId(teamId);
+    return this.deps.teams.get(teamId)?.settings ?? {};
+  }
+
+  private redact(settings: Record<string, unknown>): Record<string, unknown> {
+    return redactTeamSettings(settings, this.deps.definition.sensitiveTeamKeys);
+  }
+
+  private driverCall(team: Team, context: CallContext): DriverCall {
+    const deadline = context.deadline ?? Date.now() + DEFAULT_BACKEND_DEADLINE_MS;
+    let signal: AbortSignal | undefined;
+    return {
+      team,
+      // Made on first use: a call answered without the back end never pays for a timer.
+      get signal() {
+        if (!signal) {
+          const timeout = AbortSignal.timeout(Math.max(0, deadline - Date.now()));
+          signal = context.signal ? AbortSignal.any([timeout, context.signal]) : timeout;
+        }
+        return signal;
+      },
+    };
+  }
+
+  /** Runs a driver call, turning its failure into a ServiceError through the driver's own classification. */
+  private async callDriver<T>(method: string, name: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      if (error instanceof ServiceError) throw error;
+      const { code, message } = this.classify(error);
+      this.deps.logger.debug({ method, name, code: statusName(code) }, "back-end call failed");
+      throw new ServiceError(code, message);
+    }
+  }
+
+  private classify(error: unknown): { code: Code; message: string } {
+    if (error instanceof ServiceError) return { code: error.code, message: error.message };
+    if (error instanceof Error && error.name === "TimeoutError") {
+      return { code: Code.DeadlineExceeded, message: `${this.source} did not answer before the deadline` };
+    }
+    return this.deps.driver.classifyError(error);
+  }
+}
+
+function itemError(code: Code, message: string): ItemError {
+  return create(ItemErrorSchema, { code, status: statusName(code), message });
+}

@@ -1,0 +1,108 @@
+import type { Logger } from "pino";
+import type { z } from "zod";
+import type { Code } from "../core/errors.js";
+import type { KeyManagementSettings } from "../config/schema.js";
+import type { SecretDatabase } from "../storage/database.js";
+
+/** A value as a back end holds it: text or bytes, with the back end's version id. */
+export interface SecretValue {
+  text?: string;
+  binary?: Uint8Array;
+  version: string;
+}
+
+/** A value to store: exactly one of text or bytes. */
+export type SecretPayload = { text: string; binary?: undefined } | { binary: Uint8Array; text?: undefined };
+
+/** What every driver call carries: the team's validated settings and the caller's deadline. */
+export interface DriverCall {
+  /** The team's settings, validated against the driver's `teamSettings` schema; `{}` for none. */
+  team: Readonly<Record<string, unknown>>;
+  /** Aborted when the caller's deadline passes or the caller goes away. */
+  signal: AbortSignal;
+}
+
+export interface DriverWrite {
+  name: string;
+  value: SecretPayload;
+  description?: string;
+  tags: Record<string, string>;
+}
+
+export interface DriverWriteResult {
+  version: string;
+  /** Non-fatal problems (e.g. best-effort replication failed); the write succeeded. */
+  warnings?: string[];
+}
+
+export interface DriverDeleteResult {
+  /** The back end keeps the secret recoverable for a while (recovery window, soft delete). */
+  recoverable: boolean;
+}
+
+/** What a back end can do; the core asks this rather than trying and failing. */
+export interface DriverCapabilities {
+  /** Write and Delete are possible (KMS systems only decrypt). */
+  write: boolean;
+  /** Binary values can be stored and read back as bytes. */
+  binary: boolean;
+  /** Stored names can be enumerated (ListHosted includes them). */
+  list: boolean;
+}
+
+/** A portable classification of a back-end failure, free of secret values. */
+export interface ClassifiedError {
+  code: Code;
+  message: string;
+}
+
+/**
+ * The whole contract between the core and a back end. Drivers translate names and calls
+ * into their back end's API and nothing more: validation, prefixes, access mode, hosted
+ * keys, team-settings lookup, caching and authorization live in the core.
+ */
+export interface SecretDriver {
+  readonly capabilities: DriverCapabilities;
+  /** The current value, or undefined when the name does not exist. */
+  read(name: string, call: DriverCall): Promise<SecretValue | undefined>;
+  /** Create or add a new version (an upsert), restoring a soft-deleted secret if needed. */
+  write(request: DriverWrite, call: DriverCall): Promise<DriverWriteResult>;
+  /** Delete; undefined when the name does not exist. `force` skips any recovery window. */
+  delete(name: string, options: { force: boolean }, call: DriverCall): Promise<DriverDeleteResult | undefined>;
+  /** Stored names, when `capabilities.list`. */
+  list?(call: DriverCall): Promise<string[]>;
+  /**
+   * Identifies where a team's secrets live (region, vault, project, mount, …), so cache
+   * entries of two teams' identical names never collide. Defaults to the settings' JSON.
+   */
+  locationKey?(team: Readonly<Record<string, unknown>>): string;
+  /** Maps a thrown back-end error to a portable code and a value-free message. */
+  classifyError(error: unknown): ClassifiedError;
+  close(): Promise<void>;
+}
+
+/** What a driver is given when it is created. */
+export interface DriverContext {
+  /** `general_settings.key_management_settings`, validated (incl. the driver's own keys). */
+  settings: KeyManagementSettings;
+  /** The process environment (LiteLLM's variable names), passed in so tests can supply their own. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** The service's database (SQLite in the data directory). */
+  database: SecretDatabase;
+  logger: Logger;
+}
+
+/** One back end, registered under its `key_management_system` name. */
+export interface DriverDefinition {
+  /** The `key_management_system` value; also the `source` reported in read results. */
+  name: string;
+  /** The keys a team may set for this back end (SPEC §5); must reject unknown keys. */
+  teamSettings: z.ZodType<Record<string, unknown>>;
+  /** Extra `key_management_settings` keys this back end accepts beyond the common ones. */
+  settings?: z.ZodRawShape;
+  /** Environment variables holding this back end's own credentials: never looked up in it (SPEC §3.8). */
+  credentialEnvNames?: readonly string[];
+  /** Team-settings keys holding credentials: redacted in GetTeamSettings and logs. */
+  sensitiveTeamKeys?: readonly string[];
+  create(context: DriverContext): Promise<SecretDriver>;
+}

@@ -1,0 +1,15 @@
+import type { DriverDefinition } from "./driver.js";
+import { localDriver } from "../providers/local/local-driver.js";
+
+// One line per back end: its definition, registered under its key_management_system name.
+const definitions: readonly DriverDefinition[] = [localDriver];
+
+const byName = new Map(definitions.map((definition) => [definition.name, definition]));
+
+export function findDriver(name: string): DriverDefinition | undefined {
+  return byName.get(name);
+}
+
+export function driverNames(): string[] {
+  return [...byName.keys()];
+}

@@ -1,0 +1,118 @@
+import * as grpc from "@grpc/grpc-js";
+import type * as protoLoader from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation } from "grpc-health-check";
+import { fromBinary, toBinary, type DescFile, type DescMethodUnary } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import { SecretService, file_secretgate_v1_secret_service } from "../../gen/secretgate/v1/secret_service_pb.js";
+import type { CallContext } from "../core/call-context.js";
+import { Code, ServiceError } from "../core/errors.js";
+import { serviceMethods, type Dispatcher } from "./dispatcher.js";
+
+export interface GrpcListener {
+  server: grpc.Server;
+  /** The bound address, e.g. 127.0.0.1:50051 (resolves port 0). */
+  address: string;
+  health: HealthImplementation;
+}
+
+/**
+ * Serves SecretService over gRPC with @grpc/grpc-js (about six times cheaper per call than
+ * connect-node's gRPC path; PERF-NOTES), plus server reflection and grpc.health.v1.Health.
+ * Messages are encoded and decoded with the same protobuf-es types the Connect listener uses.
+ */
+export async function startGrpcListener(options: {
+  address: string;
+  dispatcher: Dispatcher;
+  maxMessageBytes: number;
+}): Promise<GrpcListener> {
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": options.maxMessageBytes,
+    "grpc.max_send_message_length": 64 * 1024 * 1024,
+  });
+  const { definition, implementation } = serviceFor(options.dispatcher);
+  server.addService(definition, implementation);
+
+  const reflection = new ReflectionService(reflectionPackageDefinition());
+  reflection.addToServer(server);
+  const health = new HealthImplementation({ "": "SERVING", [SecretService.typeName]: "SERVING" });
+  health.addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(options.address, grpc.ServerCredentials.createInsecure(), (error, boundPort) =>
+      error ? reject(error) : resolve(boundPort),
+    );
+  });
+  const host = options.address.slice(0, options.address.lastIndexOf(":"));
+  return { server, address: `${host}:${port}`, health };
+}
+
+function serviceFor(dispatcher: Dispatcher): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
+  const definition: Record<string, grpc.MethodDefinition<Buffer, unknown>> = {};
+  const implementation: grpc.UntypedServiceImplementation = {};
+  for (const method of serviceMethods) {
+    definition[method.localName] = {
+      path: `/${SecretService.typeName}/${method.name}`,
+      requestStream: false,
+      responseStream: false,
+      // Requests arrive as raw bytes and are decoded in the handler, so a malformed body is
+      // INVALID_ARGUMENT (grpc-js would report a deserializer failure as INTERNAL).
+      requestSerialize: (bytes: Buffer) => bytes,
+      requestDeserialize: (bytes: Buffer) => bytes,
+      responseSerialize: (message: unknown) => asBuffer(toBinary(method.output, message as never)),
+      responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
+    };
+    implementation[method.localName] = handlerFor(method, dispatcher) as grpc.UntypedHandleCall;
+  }
+  return { definition: definition as grpc.ServiceDefinition, implementation };
+}
+
+function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher): grpc.handleUnaryCall<Buffer, unknown> {
+  return (call, callback) => {
+    let request: unknown;
+    try {
+      request = fromBinary(method.input, call.request);
+    } catch (error) {
+      callback({
+        code: grpc.status.INVALID_ARGUMENT,
+        details: `request body is not a valid ${method.input.typeName} message: ${(error as Error).message}`,
+      });
+      return;
+    }
+    const deadline = call.getDeadline();
+    const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+    const context: CallContext = {
+      peer: call.getPeer(),
+      protocol: "grpc",
+      ...(Number.isFinite(deadlineMs) ? { deadline: deadlineMs } : {}),
+    };
+    dispatcher.dispatch(method, request, context).then(
+      (response) => callback(null, response),
+      (error: unknown) => {
+        const failure = error instanceof ServiceError ? error : new ServiceError(Code.Internal, "internal error");
+        callback({ code: failure.code as number, details: failure.message });
+      },
+    );
+  };
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Reflection serves the contract from the generated descriptors, so grpcurl / buf curl need no
+ * .proto files. @grpc/reflection reads only `fileDescriptorProtos` from the package definition,
+ * so we hand it the exact descriptors protobuf-es was generated from (and their dependencies).
+ */
+function reflectionPackageDefinition(): protoLoader.PackageDefinition {
+  const files: DescFile[] = [];
+  const visit = (file: DescFile) => {
+    if (files.includes(file)) return;
+    file.dependencies.forEach(visit);
+    files.push(file);
+  };
+  visit(file_secretgate_v1_secret_service);
+  const fileDescriptorProtos = files.map((file) => asBuffer(toBinary(FileDescriptorProtoSchema, file.proto)));
+  return { [SecretService.typeName]: { format: "", type: {}, fileDescriptorProtos } } as unknown as protoLoader.PackageDefinition;
+}

@@ -1,0 +1,168 @@
+import { createServer as createHttp1Server, type ServerResponse } from "node:http";
+import { createServer as createHttp2Server, type Http2Session } from "node:http2";
+import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
+import { Duplex } from "node:stream";
+import { ConnectError, createContextKey, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { DescMethodUnary } from "@bufbuild/protobuf";
+import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
+import type { CallContext } from "../core/call-context.js";
+import { Code, ServiceError } from "../core/errors.js";
+import { serviceMethods, type Dispatcher } from "./dispatcher.js";
+
+export interface HttpListener {
+  /** The bound address, e.g. 127.0.0.1:8080 (resolves port 0). */
+  address: string;
+  /** Stops accepting, lets in-flight requests finish, then closes idle connections. */
+  close(): Promise<void>;
+  /** Closes every connection now. */
+  destroy(): void;
+}
+
+export interface Readiness {
+  ready(): boolean;
+}
+
+const peerKey = createContextKey<string>("");
+// The first bytes of every HTTP/2 connection without TLS (RFC 9113 §3.4).
+const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n");
+
+/**
+ * Serves SecretService over Connect, gRPC-Web and Connect JSON with connect-node, on HTTP/1.1
+ * and HTTP/2 without TLS (h2c) on one port, plus GET /healthz and /readyz.
+ */
+export async function startHttpListener(options: {
+  address: string;
+  dispatcher: Dispatcher;
+  maxMessageBytes: number;
+  readiness: Readiness;
+}): Promise<HttpListener> {
+  const handler = connectNodeAdapter({
+    routes: (router: ConnectRouter) => registerRoutes(router, options.dispatcher),
+    readMaxBytes: options.maxMessageBytes,
+    contextValues: (request) => {
+      const socket = request.socket;
+      return new Map([[peerKey.id, `${socket.remoteAddress}:${socket.remotePort}`]]) as never;
+    },
+    fallback: (request, response) => serveProbe(request.method, request.url, response as ServerResponse, options.readiness),
+  });
+
+  const http1 = createHttp1Server(handler);
+  const http2 = createHttp2Server(handler);
+  const sessions = new Set<Http2Session>();
+  http2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  const sockets = new Set<Socket>();
+
+  // One port for both protocols: look at the first bytes and hand the socket to the right server.
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.once("data", (first: Buffer) => {
+      socket.pause();
+      const prefix = first.subarray(0, HTTP2_PREFACE.length);
+      if (prefix.equals(HTTP2_PREFACE.subarray(0, prefix.length))) {
+        http2.emit("connection", replayingStream(socket, first));
+      } else {
+        socket.unshift(first);
+        http1.emit("connection", socket);
+        socket.resume();
+      }
+    });
+  });
+  const { host, port } = splitAddress(options.address);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const bound = server.address() as AddressInfo;
+
+  return {
+    address: `${host}:${bound.port}`,
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      http1.closeIdleConnections();
+      for (const session of sessions) session.close();
+      await options.dispatcher.whenDrained();
+      http1.closeIdleConnections();
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 100))]);
+    },
+    destroy: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
+
+function registerRoutes(router: ConnectRouter, dispatcher: Dispatcher): void {
+  const implementation: Record<string, (request: unknown, context: HandlerContext) => Promise<unknown>> = {};
+  for (const method of serviceMethods) {
+    implementation[method.localName] = (request, context) => callService(dispatcher, method, request, context);
+  }
+  router.service(SecretService, implementation as never);
+}
+
+async function callService(dispatcher: Dispatcher, method: DescMethodUnary, request: unknown, context: HandlerContext): Promise<unknown> {
+  const timeoutMs = context.timeoutMs();
+  const callContext: CallContext = {
+    peer: context.values.get(peerKey),
+    protocol: "connect",
+    signal: context.signal,
+    ...(timeoutMs !== undefined ? { deadline: Date.now() + timeoutMs } : {}),
+  };
+  try {
+    return await dispatcher.dispatch(method, request, callContext);
+  } catch (error) {
+    const failure = error instanceof ServiceError ? error : new ServiceError(Code.Internal, "internal error");
+    throw new ConnectError(failure.message, failure.code);
+  }
+}
+
+function serveProbe(method: string | undefined, url: string | undefined, response: ServerResponse, readiness: Readiness): void {
+  const path = (url ?? "").split("?")[0];
+  const reply = (status: number, body: string) => {
+    response.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
+    response.end(`${body}\n`);
+  };
+  if (method === "GET" && path === "/healthz") return reply(200, "ok");
+  if (method === "GET" && path === "/readyz") return readiness.ready() ? reply(200, "ready") : reply(503, "not ready");
+  reply(404, "not found: this port serves secretgate.v1.SecretService over Connect, gRPC-Web and JSON, and GET /healthz, /readyz");
+}
+
+export function splitAddress(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(":");
+  const host = address.slice(0, colon).replace(/^\[|\]$/g, "");
+  return { host, port: Number(address.slice(colon + 1)) };
+}
+
+/**
+ * The HTTP/2 session reads straight from a socket's native handle, so bytes already read in
+ * JavaScript (the sniffed preface) cannot be pushed back. Wrapping the socket in a plain
+ * Duplex that first replays them makes Node run the session over the stream instead.
+ */
+function replayingStream(socket: Socket, first: Buffer): Duplex {
+  const stream = new Duplex({
+    read: () => socket.resume(),
+    write: (chunk, encoding, callback) => socket.write(chunk, encoding, callback),
+    final: (callback) => socket.end(callback),
+    destroy: (error, callback) => {
+      socket.destroy(error ?? undefined);
+      callback(error);
+    },
+  });
+  Object.defineProperties(stream, {
+    remoteAddress: { value: socket.remoteAddress },
+    remotePort: { value: socket.remotePort },
+    remoteFamily: { value: socket.remoteFamily },
+  });
+  stream.push(first);
+  socket.on("data", (chunk) => {
+    if (!stream.push(chunk)) socket.pause();
+  });
+  socket.on("end", () => stream.push(null));
+  socket.on("error", (error) => stream.destroy(error));
+  socket.on("close", () => stream.destroy());
+  return stream;
+}

@@ -1,0 +1,189 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code, ServiceError } from "../../src/core/errors.js";
+import type { DriverCall, SecretDriver } from "../../src/drivers/driver.js";
+
+/**
+ * What a back end's test file hands the conformance suite: how to make a driver pointed at
+ * its emulator, and what the back end is declared to support. A driver is done when this
+ * suite passes against it (gocloud.dev's drivertest, for secretgate).
+ */
+export interface DriverHarness {
+  /** Makes a driver connected to a running emulator (or the real store). */
+  makeDriver(): Promise<SecretDriver>;
+  /** Stops what makeDriver started. */
+  close(): Promise<void>;
+  /** Team settings to pass with every call (e.g. a project or mount). */
+  team?: Record<string, unknown>;
+  /** Whether names with non-ASCII characters are stored as given (else refused with INVALID_ARGUMENT). */
+  unicodeNames: boolean;
+  /** Whether `a/b` style names are stored as given (else refused with INVALID_ARGUMENT). */
+  slashNames: boolean;
+  /**
+   * Whether a name deleted without `force` can be written again at once. False for back ends
+   * with a recovery window the driver cannot skip without `force`.
+   */
+  rewriteAfterSoftDelete?: boolean;
+}
+
+export const SIXTY_FOUR_KIB = 64 * 1024;
+
+export function runDriverConformance(backend: string, harness: DriverHarness): void {
+  describe(`driver conformance: ${backend}`, () => {
+    let driver: SecretDriver;
+    const call = (): DriverCall => ({ team: harness.team ?? {}, signal: AbortSignal.timeout(20_000) });
+    const unique = (base: string) => `conf-${base}-${randomUUID().slice(0, 8)}`;
+    const writeText = (name: string, text: string) => driver.write({ name, value: { text }, tags: {} }, call());
+
+    beforeAll(async () => {
+      driver = await harness.makeDriver();
+    });
+    afterAll(async () => {
+      await driver?.close();
+      await harness.close();
+    });
+
+    it("reads back what it wrote, with a version", async () => {
+      const name = unique("roundtrip");
+      const written = await writeText(name, "sk-conformance-1");
+      expect(written.version).not.toBe("");
+      const read = await driver.read(name, call());
+      expect(read).toMatchObject({ text: "sk-conformance-1", version: written.version });
+    });
+
+    it("makes a new version on overwrite and reads the newest", async () => {
+      const name = unique("overwrite");
+      const first = await writeText(name, "value-one");
+      const second = await writeText(name, "value-two");
+      expect(second.version).not.toBe(first.version);
+      expect(await driver.read(name, call())).toMatchObject({ text: "value-two", version: second.version });
+    });
+
+    it("reports a missing name as undefined, not an empty value", async () => {
+      expect(await driver.read(unique("missing"), call())).toBeUndefined();
+    });
+
+    it("deletes, after which the name reads as missing", async () => {
+      const name = unique("delete");
+      await writeText(name, "doomed");
+      const deleted = await driver.delete(name, { force: false }, call());
+      expect(deleted).toBeDefined();
+      expect(await driver.read(name, call())).toBeUndefined();
+    });
+
+    it("reports a delete of a missing name as undefined", async () => {
+      expect(await driver.delete(unique("never"), { force: false }, call())).toBeUndefined();
+    });
+
+    it("makes a force-deleted name reusable at once", async () => {
+      const name = unique("reuse");
+      await writeText(name, "first life");
+      expect(await driver.delete(name, { force: true }, call())).toMatchObject({ recoverable: false });
+      await writeText(name, "second life");
+      expect(await driver.read(name, call())).toMatchObject({ text: "second life" });
+    });
+
+    it("writes again after a default delete (restoring where the back end keeps a recovery window)", async () => {
+      const name = unique("restore");
+      await writeText(name, "before");
+      await driver.delete(name, { force: false }, call());
+      if (harness.rewriteAfterSoftDelete === false) {
+        await expect(writeText(name, "after")).rejects.toBeDefined();
+        return;
+      }
+      await writeText(name, "after");
+      expect(await driver.read(name, call())).toMatchObject({ text: "after" });
+    });
+
+    it(`${harness.slashNames ? "stores" : "refuses"} names with '/'`, async () => {
+      const name = `${unique("path")}/nested/key`;
+      if (harness.slashNames) {
+        await writeText(name, "slashed");
+        expect(await driver.read(name, call())).toMatchObject({ text: "slashed" });
+      } else {
+        await expectInvalidArgument(driver, () => writeText(name, "slashed"));
+      }
+    });
+
+    it(`${harness.unicodeNames ? "stores" : "refuses"} names with non-ASCII characters`, async () => {
+      const name = unique("ключ-密钥-ü");
+      if (harness.unicodeNames) {
+        await writeText(name, "unicode name");
+        expect(await driver.read(name, call())).toMatchObject({ text: "unicode name" });
+      } else {
+        await expectInvalidArgument(driver, () => writeText(name, "unicode name"));
+      }
+    });
+
+    it("round-trips text with every kind of character", async () => {
+      const name = unique("text");
+      const text = "line1\nline2\t\"quoted\" \\ ünïcödé 🔑 \u0000 end";
+      await writeText(name, text);
+      expect((await driver.read(name, call()))?.text).toBe(text);
+    });
+
+    it("round-trips a 64 KiB value", async () => {
+      const name = unique("large");
+      const text = randomBytes(SIXTY_FOUR_KIB / 2).toString("hex");
+      expect(text.length).toBe(SIXTY_FOUR_KIB);
+      await writeText(name, text);
+      expect((await driver.read(name, call()))?.text).toBe(text);
+    });
+
+    it("round-trips binary values byte for byte, or declares it cannot", async () => {
+      const name = unique("binary");
+      const bytes = new Uint8Array([0, 1, 2, 127, 128, 254, 255, ...randomBytes(64)]);
+      if (!driver.capabilities.binary) {
+        // The core refuses binary values for such back ends before calling; nothing to store.
+        expect(driver.capabilities.binary).toBe(false);
+        return;
+      }
+      await driver.write({ name, value: { binary: bytes }, tags: {} }, call());
+      const read = await driver.read(name, call());
+      expect(read?.binary).toBeDefined();
+      expect(Buffer.from(read!.binary!).equals(Buffer.from(bytes))).toBe(true);
+    });
+
+    it("handles concurrent writes to one name: each gets its own version, the last read is one of them", async () => {
+      const name = unique("concurrent");
+      const values = Array.from({ length: 8 }, (_, index) => `concurrent-${index}`);
+      const results = await Promise.all(values.map((value) => writeText(name, value)));
+      const versions = results.map((result) => result.version);
+      expect(new Set(versions).size).toBe(values.length);
+      const read = await driver.read(name, call());
+      expect(values).toContain(read?.text);
+      expect(versions).toContain(read?.version);
+    });
+
+    it("lists stored names when it declares listing", async () => {
+      const kept = unique("listed");
+      const gone = unique("unlisted");
+      await writeText(kept, "x");
+      await writeText(gone, "y");
+      await driver.delete(gone, { force: true }, call());
+      if (!driver.capabilities.list) {
+        expect(driver.list).toBeUndefined();
+        return;
+      }
+      const names = await driver.list!(call());
+      expect(names).toContain(kept);
+      expect(names).not.toContain(gone);
+    });
+
+    it("classifies an unknown failure without throwing", () => {
+      const classified = driver.classifyError(new Error("something odd"));
+      expect(typeof classified.code).toBe("number");
+      expect(classified.message).not.toBe("");
+    });
+  });
+}
+
+async function expectInvalidArgument(driver: SecretDriver, run: () => Promise<unknown>): Promise<void> {
+  const error = await run().then(
+    () => undefined,
+    (failure: unknown) => failure,
+  );
+  expect(error, "the back end accepted a name it declares it refuses").toBeDefined();
+  const code = error instanceof ServiceError ? error.code : driver.classifyError(error).code;
+  expect(code).toBe(Code.InvalidArgument);
+}

@@ -1,0 +1,23 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LocalDriver } from "../../src/providers/local/local-driver.js";
+import { SecretDatabase } from "../../src/storage/database.js";
+import { runDriverConformance } from "./driver-suite.js";
+
+let dataDir: string;
+let database: SecretDatabase | undefined;
+
+runDriverConformance("local", {
+  makeDriver: async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "secretgate-conformance-"));
+    database = SecretDatabase.open({ dataDir, masterKeyEnv: undefined }).database;
+    return new LocalDriver(database);
+  },
+  close: async () => {
+    database?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  },
+  unicodeNames: true,
+  slashNames: true,
+});

@@ -5,6 +5,7 @@ import { createLogger } from "./log.js";
 import { startServer } from "./app.js";
 
 const USAGE = `usage: secretgate [serve] [--config FILE]
+       secretgate encrypt --kms aws|google [--key-id ID | --key RESOURCE] VALUE
 
 Runs the secretgate server. The config file is a LiteLLM config.yaml (general_settings.
 key_management_system / key_management_settings) with secretgate's own settings under a
@@ -16,12 +17,17 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } },
     allowPositionals: true,
+    strict: argv[0] !== "encrypt",
   });
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
   const command = positionals[0] ?? "serve";
+  if (command === "encrypt") {
+    const { runEncrypt } = await import("./cli/encrypt.js");
+    return runEncrypt(argv.slice(argv.indexOf("encrypt") + 1));
+  }
   if (command !== "serve" || positionals.length > 1) {
     console.error(`secretgate: unknown command ${JSON.stringify(positionals.join(" "))}\n${USAGE}`);
     return 2;

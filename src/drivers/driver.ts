@@ -54,6 +54,8 @@ export interface DriverCapabilities {
 export interface ClassifiedError {
   code: Code;
   message: string;
+  /** The back end asked to wait this long before retrying (e.g. Retry-After), in milliseconds. */
+  retryAfterMs?: number;
 }
 
 /**
@@ -69,6 +71,12 @@ export interface SecretDriver {
   write(request: DriverWrite, call: DriverCall): Promise<DriverWriteResult>;
   /** Delete; undefined when the name does not exist. `force` skips any recovery window. */
   delete(name: string, options: { force: boolean }, call: DriverCall): Promise<DriverDeleteResult | undefined>;
+  /**
+   * The current version id without fetching the value, where the back end has cheap version
+   * metadata (AWS DescribeSecret, Vault KV metadata, Google version metadata). The cache uses
+   * it to refresh a value only when it changed. Undefined when the name does not exist.
+   */
+  currentVersion?(name: string, call: DriverCall): Promise<string | undefined>;
   /** Stored names, when `capabilities.list`. */
   list?(call: DriverCall): Promise<string[]>;
   /**
@@ -104,5 +112,10 @@ export interface DriverDefinition {
   credentialEnvNames?: readonly string[];
   /** Team-settings keys holding credentials: redacted in GetTeamSettings and logs. */
   sensitiveTeamKeys?: readonly string[];
+  /**
+   * Cache settings LiteLLM users already set for this back end (e.g. HCP_VAULT_REFRESH_INTERVAL,
+   * GOOGLE_SECRET_MANAGER_ALWAYS_READ_SECRET_MANAGER): a TTL in seconds, or `bypass` to always read.
+   */
+  cachePolicy?(context: Pick<DriverContext, "env" | "settings">): { ttlSeconds?: number; bypass?: boolean };
   create(context: DriverContext): Promise<SecretDriver>;
 }

@@ -32,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`secretgate: unknown command ${JSON.stringify(positionals.join(" "))}\n${USAGE}`);
     return 2;
   }
-  const configPath = values.config ?? (process.env.SECRETGATE_CONFIG || undefined);
+  const configPath = (values.config as string | undefined) ?? (process.env.SECRETGATE_CONFIG || undefined);
   const config = loadConfig(configPath, process.env);
   const logger = createLogger(config.server.log_level);
   const server = await startServer({ config, env: process.env, logger });

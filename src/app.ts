@@ -2,6 +2,8 @@ import type { Logger } from "pino";
 import type { Config } from "./config/schema.js";
 import { findDriver } from "./drivers/registry.js";
 import { SecretService } from "./core/secret-service.js";
+import { Backend, type BackendSettings } from "./core/backend.js";
+import type { DriverDefinition } from "./drivers/driver.js";
 import { SecretDatabase } from "./storage/database.js";
 import { TeamSettingsStore } from "./storage/team-settings-store.js";
 import { Dispatcher } from "./server/dispatcher.js";
@@ -30,18 +32,26 @@ export async function startServer(options: { config: Config; env: Readonly<Recor
   try {
     const driver = await definition.create({ settings: config.keyManagementSettings, env, database, logger: logger.child({ backend: definition.name }) });
     cleanups.unshift(() => driver.close());
-    const service = new SecretService({ config, definition, driver, teams: new TeamSettingsStore(database), env, logger });
+    const backend = new Backend(driver, definition.name, backendSettings(config, definition, env), logger, (state) => {
+      // The process still serves cached values while the breaker is open, so readiness stays
+      // up; the back end's health has its own service name for probes that want it.
+      grpcHealth?.setStatus(`secretgate.backend.${definition.name}`, state === "open" ? "NOT_SERVING" : "SERVING");
+    });
+    let grpcHealth: { setStatus(service: string, status: "SERVING" | "NOT_SERVING"): void } | undefined;
+    const service = new SecretService({ config, definition, backend, teams: new TeamSettingsStore(database), env, logger });
     const dispatcher = new Dispatcher(service, logger);
     let accepting = true;
     const maxMessageBytes = config.server.max_message_bytes;
 
     const grpc = await startGrpcListener({ address: config.server.grpc_address, dispatcher, maxMessageBytes });
+    grpcHealth = grpc.health;
+    grpc.health.setStatus(`secretgate.backend.${definition.name}`, "SERVING");
     cleanups.unshift(() => grpc.server.forceShutdown());
     const http = await startHttpListener({
       address: config.server.http_address,
       dispatcher,
       maxMessageBytes,
-      readiness: { ready: () => accepting },
+      readiness: { ready: () => accepting, details: () => ({ backend: definition.name, breaker: backend.breakerState, cache: backend.cacheSize }) },
     });
     cleanups.unshift(() => http.destroy());
     logger.info(
@@ -72,4 +82,25 @@ export async function startServer(options: { config: Config; env: Readonly<Recor
     for (const cleanup of cleanups) await cleanup();
     throw error;
   }
+}
+
+/** Cache and resilience settings: the global override, else the back end's LiteLLM default, else ours. */
+function backendSettings(config: Config, definition: DriverDefinition, env: Readonly<Record<string, string | undefined>>): BackendSettings {
+  const { cache, backend } = config.server;
+  const policy = definition.cachePolicy?.({ env, settings: config.keyManagementSettings }) ?? {};
+  const ttlSeconds = cache.ttl_seconds ?? policy.ttlSeconds ?? cache.default_ttl_seconds;
+  return {
+    ttlMs: ttlSeconds * 1000,
+    negativeTtlMs: cache.negative_ttl_seconds * 1000,
+    maxStalenessMs: cache.max_staleness_seconds * 1000,
+    refreshAheadFraction: cache.refresh_ahead_fraction,
+    bypassCache: policy.bypass ?? false,
+    maxEntries: cache.max_entries,
+    maxBytes: cache.max_bytes,
+    retry: { maxAttempts: backend.retry_max_attempts, baseDelayMs: backend.retry_base_delay_ms, maxDelayMs: backend.retry_max_delay_ms },
+    retryBudgetRatio: backend.retry_budget_ratio,
+    maxConcurrentCalls: backend.max_concurrent_calls,
+    breakerFailureThreshold: backend.breaker_failure_threshold,
+    breakerOpenMs: backend.breaker_open_seconds * 1000,
+  };
 }

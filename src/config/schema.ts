@@ -53,6 +53,40 @@ export const serverSettingsSchema = z.strictObject({
   env_fallback: z.boolean().default(true),
   /** How long SIGTERM waits for in-flight calls before closing connections, in seconds. */
   shutdown_grace_seconds: z.number().nonnegative().default(10),
+  cache: z
+    .strictObject({
+      /** One TTL for every back end, overriding the back end's own default (e.g. HCP_VAULT_REFRESH_INTERVAL). */
+      ttl_seconds: z.number().nonnegative().optional(),
+      /** TTL for back ends without a LiteLLM default of their own. */
+      default_ttl_seconds: z.number().nonnegative().default(300),
+      /** How long a "not found" answer is remembered (a Write evicts it at once). */
+      negative_ttl_seconds: z.number().nonnegative().default(5),
+      /** How long past expiry a cached value may be served, marked stale, while the back end fails (0 disables). */
+      max_staleness_seconds: z.number().nonnegative().default(3600),
+      /** Last share of the TTL in which a read refreshes the entry in the background. */
+      refresh_ahead_fraction: z.number().min(0).max(1).default(0.1),
+      max_entries: z.number().int().positive().default(100_000),
+      max_bytes: z.number().int().positive().default(256 * 1024 * 1024),
+    })
+    .prefault({}),
+  backend: z
+    .strictObject({
+      /** Deadline for a back-end call when the caller sets none, in seconds. */
+      default_deadline_seconds: z.number().positive().default(10),
+      /** Back-end calls in flight at once; more wait in line. */
+      max_concurrent_calls: z.number().int().positive().default(64),
+      /** Attempts per call on retryable failures (throttling, unavailable, timeouts), the first included. */
+      retry_max_attempts: z.number().int().min(1).max(10).default(3),
+      retry_base_delay_ms: z.number().int().nonnegative().default(100),
+      retry_max_delay_ms: z.number().int().nonnegative().default(2000),
+      /** Retries may add at most this share of extra calls. */
+      retry_budget_ratio: z.number().min(0).max(1).default(0.2),
+      /** Consecutive availability failures that open the circuit breaker. */
+      breaker_failure_threshold: z.number().int().positive().default(5),
+      /** How long an open breaker fails fast before letting one probe through, in seconds. */
+      breaker_open_seconds: z.number().positive().default(10),
+    })
+    .prefault({}),
 });
 
 export type ServerSettings = z.infer<typeof serverSettingsSchema>;

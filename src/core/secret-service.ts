@@ -31,8 +31,9 @@ import {
   type WriteResponse,
 } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { Config } from "../config/schema.js";
-import type { DriverCall, DriverDefinition, SecretDriver, SecretPayload, SecretValue } from "../drivers/driver.js";
+import type { DriverCall, DriverDefinition, SecretPayload } from "../drivers/driver.js";
 import type { TeamSettingsStore } from "../storage/team-settings-store.js";
+import type { Backend, BackendRead } from "./backend.js";
 import type { CallContext } from "./call-context.js";
 import { Code, ServiceError, invalidArgument, notFound, statusName, failedPrecondition } from "./errors.js";
 import { stripEnvReference, validateSecretName, validateTeamId } from "./names.js";
@@ -41,8 +42,6 @@ import { redactTeamSettings, validateTeamSettings } from "./team-settings.js";
 
 export const MAX_NAMES_PER_READ = 1000;
 const MAX_TAGS = 50;
-/** Back-end calls never run longer than the caller's deadline, or this when it set none. */
-export const DEFAULT_BACKEND_DEADLINE_MS = 10_000;
 /** Environment variables that are secretgate's own and never served to callers. */
 const RESERVED_ENV_PREFIX = "SECRETGATE_";
 
@@ -52,7 +51,7 @@ type Team = Readonly<Record<string, unknown>>;
 export interface SecretServiceDependencies {
   config: Config;
   definition: DriverDefinition;
-  driver: SecretDriver;
+  backend: Backend;
   teams: TeamSettingsStore;
   env: Env;
   logger: Logger;
@@ -61,16 +60,21 @@ export interface SecretServiceDependencies {
 /**
  * The one implementation of secretgate.v1.SecretService. Both listeners (gRPC via grpc-js,
  * Connect via connect-node) call it with the generated message types; it applies validation
- * and policy once, then talks to the back end through the driver interface.
+ * and policy once, then talks to the back end through `Backend` (cache and resilience) and
+ * the driver interface.
  */
 export class SecretService {
   private readonly policy: Policy;
   private readonly source: string;
+  private readonly backend: Backend;
+  private readonly defaultDeadlineMs: number;
 
   constructor(private readonly deps: SecretServiceDependencies) {
     const { config, definition } = deps;
     this.policy = new Policy(config.accessMode, config.keyManagementSettings, definition.credentialEnvNames ?? []);
     this.source = definition.name;
+    this.backend = deps.backend;
+    this.defaultDeadlineMs = config.server.backend.default_deadline_seconds * 1000;
   }
 
   async read(request: ReadRequest, context: CallContext): Promise<ReadResponse> {
@@ -80,7 +84,13 @@ export class SecretService {
     const team = await this.teamSettings(request.teamId);
     const call = this.driverCall(team, context);
     const results = await Promise.all(
-      request.names.map((name, index) => this.readOne(name, `names[${index}]`, request.virtualKey, team, call)),
+      request.names.map((name, index) =>
+        this.readOne(name, `names[${index}]`, team, call, {
+          virtualKey: request.virtualKey,
+          bypassCache: request.bypassCache,
+          refreshIfVersion: request.refreshIfVersion[stripEnvReference(name)],
+        }),
+      ),
     );
     return create(ReadResponseSchema, { results });
   }
@@ -93,11 +103,9 @@ export class SecretService {
     const team = await this.teamSettings(request.teamId);
     const name = this.storedName(request.name, request.virtualKey, team);
     const description = this.policy.description(request.description, team);
-    const result = await this.callDriver("Write", name, () =>
-      this.deps.driver.write(
-        { name, value: payload, tags: this.policy.tags(request.tags, team), ...(description !== undefined ? { description } : {}) },
-        this.driverCall(team, context),
-      ),
+    const result = await this.backend.write(
+      { name, value: payload, tags: this.policy.tags(request.tags, team), ...(description !== undefined ? { description } : {}) },
+      this.driverCall(team, context),
     );
     return create(WriteResponseSchema, { name, version: result.version, source: this.source, warnings: result.warnings ?? [] });
   }
@@ -107,9 +115,7 @@ export class SecretService {
     validateSecretName(request.name, "name");
     const team = await this.teamSettings(request.teamId);
     const name = this.storedName(request.name, request.virtualKey, team);
-    const result = await this.callDriver("Delete", name, () =>
-      this.deps.driver.delete(name, { force: request.force }, this.driverCall(team, context)),
-    );
+    const result = await this.backend.delete(name, request.force, this.driverCall(team, context));
     if (!result) throw notFound(`secret ${JSON.stringify(name)} does not exist in ${this.source}`);
     return create(DeleteResponseSchema, { name, recoverable: result.recoverable });
   }
@@ -123,33 +129,31 @@ export class SecretService {
     const team = await this.teamSettings(request.teamId);
     const currentName = this.storedName(request.currentName, request.virtualKey, team, "current_name");
     const newName = this.storedName(newRequested, request.virtualKey, team, "new_name");
-    const { driver } = this.deps;
     const call = this.driverCall(team, context);
+    const fresh = { bypassCache: true };
 
-    const existing = await this.callDriver("Rotate", currentName, () => driver.read(currentName, call));
-    if (!existing) throw notFound(`current_name ${JSON.stringify(currentName)} does not exist in ${this.source}`);
+    const existing = await this.backend.read(currentName, call, fresh);
+    if (!existing.value) throw notFound(`current_name ${JSON.stringify(currentName)} does not exist in ${this.source}`);
     const description = this.policy.description("", team);
     const write = { value: payload, tags: this.policy.tags({}, team), ...(description !== undefined ? { description } : {}) };
 
+    const written = await this.backend.write({ name: newName, ...write }, call);
     if (newName === currentName) {
-      const written = await this.callDriver("Rotate", newName, () => driver.write({ name: newName, ...write }, call));
       return create(RotateResponseSchema, { name: newName, version: written.version, oldDeleted: false });
     }
-
-    const written = await this.callDriver("Rotate", newName, () => driver.write({ name: newName, ...write }, call));
-    const readBack = await this.callDriver("Rotate", newName, () => driver.read(newName, call));
-    if (!readBack || readBack.text !== payload.text) {
+    const readBack = await this.backend.read(newName, call, fresh);
+    if (readBack.value?.text !== payload.text) {
       // Undo the half-done rotation so the caller can retry; the old secret was never touched.
-      await driver.delete(newName, { force: true }, call).catch(() => undefined);
+      await this.backend.delete(newName, true, call).catch(() => undefined);
       throw new ServiceError(
         Code.Aborted,
         `Rotate wrote ${JSON.stringify(newName)} but reading it back did not return the new value; it was removed and ${JSON.stringify(currentName)} is unchanged`,
       );
     }
     try {
-      await this.callDriver("Rotate", currentName, () => driver.delete(currentName, { force: false }, call));
+      await this.backend.delete(currentName, false, call);
     } catch (error) {
-      const failure = error as ServiceError;
+      const failure = this.backend.toServiceError(error, call);
       throw new ServiceError(
         failure.code,
         `Rotate stored the new value under ${JSON.stringify(newName)} but could not delete ${JSON.stringify(currentName)}, which still holds the old value: ${failure.message}`,
@@ -161,13 +165,10 @@ export class SecretService {
   async listHosted(request: ListHostedRequest, context: CallContext): Promise<ListHostedResponse> {
     const team = await this.teamSettings(request.teamId);
     const call = this.driverCall(team, context);
-    const names = new Set(this.policy.hostedKeyNames);
-    if (this.deps.driver.capabilities.list && this.deps.driver.list) {
-      for (const name of await this.callDriver("ListHosted", "", () => this.deps.driver.list!(call))) names.add(name);
-    }
+    const names = new Set([...this.policy.hostedKeyNames, ...(await this.backend.list(call))]);
     const keys = await Promise.all(
       [...names].sort().map(async (name): Promise<HostedKey> => {
-        const result = await this.readOne(name, name, false, team, call);
+        const result = await this.readOne(name, name, team, call, { virtualKey: false, bypassCache: false });
         return create(HostedKeySchema, {
           name,
           resolves: result.found,
@@ -208,43 +209,55 @@ export class SecretService {
   }
 
   /** Resolves one name of a batch; failures become the item's error, never the batch's. */
-  private async readOne(rawName: string, field: string, virtualKey: boolean, team: Team, call: DriverCall): Promise<SecretResult> {
+  private async readOne(
+    rawName: string,
+    field: string,
+    team: Team,
+    call: DriverCall,
+    options: { virtualKey: boolean; bypassCache: boolean; refreshIfVersion?: string | undefined },
+  ): Promise<SecretResult> {
     const name = stripEnvReference(rawName);
     try {
       validateSecretName(name, field);
       const route = this.policy.routeRead(name);
       if (route.from === "env") return this.fromEnv(name, name, route.reason);
-      const resolvedName = this.storedName(name, virtualKey, team, field);
-      const value = await this.readFromManager(resolvedName, call);
-      if (value) return this.found(name, resolvedName, this.source, value);
-      if (this.deps.config.server.env_fallback && !virtualKey) {
+      const resolvedName = this.storedName(name, options.virtualKey, team, field);
+      const read = await this.readFromManager(resolvedName, call, options);
+      if (read.value) return this.found(name, resolvedName, this.source, read);
+      if (this.deps.config.server.env_fallback && !options.virtualKey) {
         return this.fromEnv(name, resolvedName, `it was not found in ${this.source}`);
       }
       return this.missing(name, resolvedName, `${JSON.stringify(resolvedName)} was not found in ${this.source}`);
     } catch (error) {
-      const { code, message } = this.classify(error);
+      const { code, message } = this.backend.toServiceError(error, call);
       return create(SecretResultSchema, { name, error: itemError(code, message) });
     }
   }
 
-  /** A manager read, or with primary_secret_name (SPEC §3.4) one field of the JSON secret. */
-  private async readFromManager(name: string, call: DriverCall): Promise<SecretValue | undefined> {
+  /** A manager read, or with primary_secret_name (SPEC §3.4) one field of the JSON secret, cached as one entry. */
+  private async readFromManager(
+    name: string,
+    call: DriverCall,
+    options: { bypassCache: boolean; refreshIfVersion?: string | undefined },
+  ): Promise<BackendRead> {
+    const readOptions = { bypassCache: options.bypassCache, ...(options.refreshIfVersion !== undefined ? { refreshIfVersion: options.refreshIfVersion } : {}) };
     const primary = this.deps.config.keyManagementSettings.primary_secret_name;
-    if (primary === undefined) return this.callDriver("Read", name, () => this.deps.driver.read(name, call));
-    const document = await this.callDriver("Read", primary, () => this.deps.driver.read(primary, call));
-    if (!document) return undefined;
+    if (primary === undefined) return this.backend.read(name, call, readOptions);
+    const read = await this.backend.read(primary, call, readOptions);
+    const document = read.value;
+    if (!document) return read;
     let fields: unknown;
     try {
       fields = JSON.parse(document.text ?? Buffer.from(document.binary ?? []).toString("utf8"));
     } catch {
-      throw failedPrecondition(`primary_secret_name ${JSON.stringify(primary)} does not hold a JSON object`);
+      fields = undefined;
     }
     if (fields === null || typeof fields !== "object" || Array.isArray(fields)) {
       throw failedPrecondition(`primary_secret_name ${JSON.stringify(primary)} does not hold a JSON object`);
     }
     const field = (fields as Record<string, unknown>)[name];
-    if (field === undefined || field === null) return undefined;
-    return { text: typeof field === "string" ? field : JSON.stringify(field), version: document.version };
+    if (field === undefined || field === null) return { ...read, value: undefined };
+    return { ...read, value: { text: typeof field === "string" ? field : JSON.stringify(field), version: document.version } };
   }
 
   private fromEnv(name: string, resolvedName: string, reason: string): SecretResult {
@@ -255,17 +268,20 @@ export class SecretService {
     if (value === undefined) {
       return this.missing(name, resolvedName, `${JSON.stringify(name)} is not in the environment (read from the environment because ${reason})`);
     }
-    return this.found(name, resolvedName, "env", { text: value, version: "" });
+    return this.found(name, resolvedName, "env", { value: { text: value, version: "" }, fromCache: false, stale: false, fetchedAt: Date.now() });
   }
 
-  private found(name: string, resolvedName: string, source: string, value: SecretValue): SecretResult {
+  private found(name: string, resolvedName: string, source: string, read: BackendRead): SecretResult {
+    const value = read.value!;
     return create(SecretResultSchema, {
       name,
-      resolvedName: resolvedName,
+      resolvedName,
       found: true,
       source,
       version: value.version,
-      fetchedAt: timestampFromMs(Date.now()),
+      fetchedAt: timestampFromMs(read.fetchedAt),
+      fromCache: read.fromCache,
+      stale: read.stale,
       ...(value.binary !== undefined ? { binaryValue: value.binary } : { value: value.text ?? "" }),
     });
   }
@@ -276,7 +292,7 @@ export class SecretService {
 
   private requireWritable(method: string): void {
     this.policy.requireWritable(method);
-    if (!this.deps.driver.capabilities.write) {
+    if (!this.backend.driver.capabilities.write) {
       throw failedPrecondition(`${method} is refused: ${this.source} only decrypts values held in the environment`);
     }
   }
@@ -291,7 +307,7 @@ export class SecretService {
     const limit = this.deps.config.server.max_value_bytes;
     if (binary.length > 0) {
       if (text !== "") throw invalidArgument(`set only one of ${field} and binary_value`);
-      if (!this.deps.driver.capabilities.binary) throw invalidArgument(`binary_value is not supported by ${this.source}; send value as text`);
+      if (!this.backend.driver.capabilities.binary) throw invalidArgument(`binary_value is not supported by ${this.source}; send value as text`);
       if (binary.length > limit) throw invalidArgument(`binary_value is ${binary.length} bytes; the limit is ${limit} bytes`);
       return { binary };
     }
@@ -321,7 +337,7 @@ export class SecretService {
   }
 
   private driverCall(team: Team, context: CallContext): DriverCall {
-    const deadline = context.deadline ?? Date.now() + DEFAULT_BACKEND_DEADLINE_MS;
+    const deadline = context.deadline ?? Date.now() + this.defaultDeadlineMs;
     let signal: AbortSignal | undefined;
     return {
       team,
@@ -336,25 +352,6 @@ export class SecretService {
     };
   }
 
-  /** Runs a driver call, turning its failure into a ServiceError through the driver's own classification. */
-  private async callDriver<T>(method: string, name: string, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (error) {
-      if (error instanceof ServiceError) throw error;
-      const { code, message } = this.classify(error);
-      this.deps.logger.debug({ method, name, code: statusName(code) }, "back-end call failed");
-      throw new ServiceError(code, message);
-    }
-  }
-
-  private classify(error: unknown): { code: Code; message: string } {
-    if (error instanceof ServiceError) return { code: error.code, message: error.message };
-    if (error instanceof Error && error.name === "TimeoutError") {
-      return { code: Code.DeadlineExceeded, message: `${this.source} did not answer before the deadline` };
-    }
-    return this.deps.driver.classifyError(error);
-  }
 }
 
 function itemError(code: Code, message: string): ItemError {

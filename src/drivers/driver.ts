@@ -48,6 +48,11 @@ export interface DriverCapabilities {
   binary: boolean;
   /** Stored names can be enumerated (ListHosted includes them). */
   list: boolean;
+  /**
+   * The SDK already retries throttling and transient failures (with its own bounded
+   * backoff); the core then makes one attempt per call instead of adding retries on top.
+   */
+  sdkRetries?: boolean;
 }
 
 /** A portable classification of a back-end failure, free of secret values. */

@@ -21,6 +21,8 @@ export interface HttpListener {
 
 export interface Readiness {
   ready(): boolean;
+  /** Shown in the /readyz body (back end, breaker state, cache size). */
+  details(): Record<string, unknown>;
 }
 
 const peerKey = createContextKey<string>("");
@@ -122,13 +124,16 @@ async function callService(dispatcher: Dispatcher, method: DescMethodUnary, requ
 
 function serveProbe(method: string | undefined, url: string | undefined, response: ServerResponse, readiness: Readiness): void {
   const path = (url ?? "").split("?")[0];
-  const reply = (status: number, body: string) => {
-    response.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
-    response.end(`${body}\n`);
+  const reply = (status: number, body: Record<string, unknown>) => {
+    response.writeHead(status, { "content-type": "application/json" });
+    response.end(`${JSON.stringify(body)}\n`);
   };
-  if (method === "GET" && path === "/healthz") return reply(200, "ok");
-  if (method === "GET" && path === "/readyz") return readiness.ready() ? reply(200, "ready") : reply(503, "not ready");
-  reply(404, "not found: this port serves secretgate.v1.SecretService over Connect, gRPC-Web and JSON, and GET /healthz, /readyz");
+  if (method === "GET" && path === "/healthz") return reply(200, { status: "ok" });
+  if (method === "GET" && path === "/readyz") {
+    const ready = readiness.ready();
+    return reply(ready ? 200 : 503, { status: ready ? "ready" : "not ready", ...readiness.details() });
+  }
+  reply(404, { error: "not found: this port serves secretgate.v1.SecretService over Connect, gRPC-Web and JSON, and GET /healthz, /readyz" });
 }
 
 export function splitAddress(address: string): { host: string; port: number } {

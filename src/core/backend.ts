@@ -1,0 +1,271 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "pino";
+import type { DriverCall, DriverDeleteResult, DriverWrite, DriverWriteResult, SecretDriver, SecretValue } from "../drivers/driver.js";
+import { SecretCache } from "./cache/secret-cache.js";
+import { Code, ServiceError, statusName } from "./errors.js";
+import { CircuitBreaker, type BreakerState } from "./resilience/circuit-breaker.js";
+import { ConcurrencyLimit } from "./resilience/concurrency-limit.js";
+import { RETRYABLE_CODES, RetryBudget, backoffDelayMs, type BackoffSettings } from "./resilience/retry.js";
+
+export interface BackendSettings {
+  /** How long a value is fresh, in milliseconds. */
+  ttlMs: number;
+  /** How long a "not found" is remembered, in milliseconds. */
+  negativeTtlMs: number;
+  /** How long past expiry a value may still be served when the back end fails, in milliseconds (0: never). */
+  maxStalenessMs: number;
+  /** Share of the TTL at its end in which a read triggers a background refresh (0.1 = last 10 %). */
+  refreshAheadFraction: number;
+  /** Always read from the back end (the cache still coalesces concurrent reads and serves stale on error). */
+  bypassCache: boolean;
+  maxEntries: number;
+  maxBytes: number;
+  retry: BackoffSettings;
+  /** Retries may add at most this share of extra calls (0.2 = 20 %). */
+  retryBudgetRatio: number;
+  maxConcurrentCalls: number;
+  breakerFailureThreshold: number;
+  breakerOpenMs: number;
+}
+
+/** A read's value with where it came from. */
+export interface BackendRead {
+  value: SecretValue | undefined;
+  fromCache: boolean;
+  stale: boolean;
+  fetchedAt: number;
+}
+
+export interface ReadOptions {
+  bypassCache: boolean;
+  /** Refresh from the back end only if the cached version is still this one (the caller's copy was rejected). */
+  refreshIfVersion?: string;
+}
+
+export interface BackendStats {
+  hits: number;
+  misses: number;
+  staleServed: number;
+  coalescedWaits: number;
+  backendCalls: number;
+  backendErrors: number;
+  retries: number;
+}
+
+// Availability failures: they open the breaker, and a cached value may stand in for them.
+const AVAILABILITY_CODES: ReadonlySet<Code> = new Set([Code.Unavailable, Code.ResourceExhausted, Code.DeadlineExceeded]);
+
+/**
+ * Everything between the service core and a driver, applied once for every back end: the
+ * cache (TTL, LRU, negative entries, refresh-ahead with version checks, bounded stale-on-error),
+ * singleflight coalescing, and resilience (deadline, retries with full-jitter backoff under a
+ * retry budget, a concurrency limit and a circuit breaker).
+ */
+export class Backend {
+  readonly stats: BackendStats = { hits: 0, misses: 0, staleServed: 0, coalescedWaits: 0, backendCalls: 0, backendErrors: 0, retries: 0 };
+  private readonly cache: SecretCache;
+  private readonly inflight = new Map<string, Promise<SecretValue | undefined>>();
+  private readonly breaker: CircuitBreaker;
+  private readonly limit: ConcurrencyLimit;
+  private readonly budget: RetryBudget;
+
+  constructor(
+    readonly driver: SecretDriver,
+    readonly source: string,
+    private readonly settings: BackendSettings,
+    private readonly logger: Logger,
+    onBreakerChange: (state: BreakerState) => void = () => {},
+  ) {
+    this.cache = new SecretCache({ maxEntries: settings.maxEntries, maxBytes: settings.maxBytes });
+    this.breaker = new CircuitBreaker(settings.breakerFailureThreshold, settings.breakerOpenMs, (state) => {
+      this.logger.warn({ backend: source, breaker: state }, "circuit breaker changed state");
+      onBreakerChange(state);
+    });
+    this.limit = new ConcurrencyLimit(settings.maxConcurrentCalls);
+    this.budget = new RetryBudget(settings.retryBudgetRatio, 10);
+  }
+
+  get breakerState(): BreakerState {
+    return this.breaker.state;
+  }
+
+  get cacheSize(): { entries: number; bytes: number } {
+    return { entries: this.cache.size, bytes: this.cache.byteSize };
+  }
+
+  /** A cached read: fresh entries are served, misses and expired entries coalesce into one back-end call. */
+  async read(name: string, call: DriverCall, options: ReadOptions): Promise<BackendRead> {
+    const key = this.cacheKey(name, call.team);
+    const now = Date.now();
+    const entry = options.bypassCache || this.settings.bypassCache ? undefined : this.cache.get(key);
+    if (entry && now < entry.expiresAt) {
+      const rejectedVersion = options.refreshIfVersion !== undefined && !entry.negative && entry.version === options.refreshIfVersion;
+      if (!rejectedVersion) {
+        this.stats.hits++;
+        if (now >= entry.refreshAt && !entry.refreshing) this.refreshInBackground(key, name, call.team);
+        return { value: this.cache.open(key, entry), fromCache: true, stale: false, fetchedAt: entry.fetchedAt };
+      }
+    }
+    this.stats.misses++;
+    try {
+      const value = await this.fetch(key, name, call);
+      return { value, fromCache: false, stale: false, fetchedAt: Date.now() };
+    } catch (error) {
+      const failure = this.toServiceError(error, call);
+      const previous = this.cache.get(key);
+      if (previous && !previous.negative && AVAILABILITY_CODES.has(failure.code) && Date.now() < previous.expiresAt + this.settings.maxStalenessMs) {
+        this.stats.staleServed++;
+        this.logger.warn({ backend: this.source, name, code: statusName(failure.code) }, "back end failed; serving a stale cached value");
+        return { value: this.cache.open(key, previous), fromCache: true, stale: true, fetchedAt: previous.fetchedAt };
+      }
+      throw failure;
+    }
+  }
+
+  async write(request: DriverWrite, call: DriverCall): Promise<DriverWriteResult> {
+    try {
+      return await this.call(() => this.driver.write(request, call), call);
+    } finally {
+      // Evicted whatever the outcome: a failed write may still have reached the back end.
+      this.cache.delete(this.cacheKey(request.name, call.team));
+    }
+  }
+
+  async delete(name: string, force: boolean, call: DriverCall): Promise<DriverDeleteResult | undefined> {
+    try {
+      return await this.call(() => this.driver.delete(name, { force }, call), call);
+    } finally {
+      this.cache.delete(this.cacheKey(name, call.team));
+    }
+  }
+
+  async list(call: DriverCall): Promise<string[]> {
+    if (!this.driver.capabilities.list || !this.driver.list) return [];
+    return this.call(() => this.driver.list!(call), call);
+  }
+
+  /** Drops one name (for every team location) — e.g. on a change notice from another replica. */
+  invalidate(name: string, team: Readonly<Record<string, unknown>>): void {
+    this.cache.delete(this.cacheKey(name, team));
+  }
+
+  /** Drops every entry (e.g. after missing change notices). */
+  clear(): void {
+    this.cache.clear();
+  }
+
+  /** Turns any failure into a ServiceError with a portable code and a value-free message. */
+  toServiceError(error: unknown, call?: DriverCall): ServiceError {
+    if (error instanceof ServiceError) return error;
+    if (call?.signal.aborted || (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError"))) {
+      return new ServiceError(Code.DeadlineExceeded, `${this.source} did not answer before the deadline`);
+    }
+    const { code, message } = this.driver.classifyError(error);
+    return new ServiceError(code, message);
+  }
+
+  private cacheKey(name: string, team: Readonly<Record<string, unknown>>): string {
+    const location = Object.keys(team).length === 0 ? "" : this.driver.locationKey ? this.driver.locationKey(team) : JSON.stringify(team);
+    return `${location}\u0000${name}`;
+  }
+
+  /** One back-end read per key at a time; concurrent callers share its outcome. */
+  private fetch(key: string, name: string, call: DriverCall): Promise<SecretValue | undefined> {
+    const running = this.inflight.get(key);
+    if (running) {
+      this.stats.coalescedWaits++;
+      return running;
+    }
+    const flight = this.call(() => this.driver.read(name, call), call)
+      .then((value) => {
+        this.store(key, value);
+        return value;
+      })
+      .finally(() => this.inflight.delete(key));
+    this.inflight.set(key, flight);
+    return flight;
+  }
+
+  private store(key: string, value: SecretValue | undefined): void {
+    const now = Date.now();
+    const ttlMs = value === undefined ? this.settings.negativeTtlMs : this.settings.ttlMs;
+    this.cache.set(key, value, { now, ttlMs, refreshAt: this.refreshAt(now, ttlMs) });
+  }
+
+  /** Somewhere in the last `refreshAheadFraction` of the TTL, jittered so a fleet does not refresh in step. */
+  private refreshAt(now: number, ttlMs: number): number {
+    const window = ttlMs * this.settings.refreshAheadFraction;
+    return now + ttlMs - window * (0.5 + Math.random() * 0.5);
+  }
+
+  /**
+   * Refreshes a hot entry before it expires so readers never wait. Where the driver has cheap
+   * version metadata, an unchanged version only extends the entry; the value is fetched only
+   * when it changed.
+   */
+  private refreshInBackground(key: string, name: string, team: Readonly<Record<string, unknown>>): void {
+    const entry = this.cache.get(key);
+    if (!entry) return;
+    entry.refreshing = true;
+    const call: DriverCall = { team, signal: AbortSignal.timeout(this.settings.retry.maxDelayMs * 4 + 10_000) };
+    const refresh = async () => {
+      if (this.driver.currentVersion && !entry.negative) {
+        const version = await this.call(() => this.driver.currentVersion!(name, call), call);
+        if (version === entry.version) {
+          const now = Date.now();
+          entry.fetchedAt = now;
+          entry.expiresAt = now + this.settings.ttlMs;
+          entry.refreshAt = this.refreshAt(now, this.settings.ttlMs);
+          return;
+        }
+      }
+      await this.fetch(key, name, call);
+    };
+    refresh()
+      .catch((error: unknown) => {
+        const failure = this.toServiceError(error, call);
+        this.logger.debug({ backend: this.source, name, code: statusName(failure.code) }, "background refresh failed");
+      })
+      .finally(() => {
+        entry.refreshing = false;
+      });
+  }
+
+  /**
+   * One logical back-end call: bounded by the caller's deadline, through the concurrency limit
+   * and the breaker, retried with full-jitter backoff on retryable failures while the retry
+   * budget allows (unless the SDK already retries).
+   */
+  private async call<T>(run: () => Promise<T>, call: DriverCall): Promise<T> {
+    const maxAttempts = this.driver.capabilities.sdkRetries ? 1 : this.settings.retry.maxAttempts;
+    this.budget.recordAttempt();
+    for (let attempt = 1; ; attempt++) {
+      if (!this.breaker.allow()) {
+        throw new ServiceError(Code.Unavailable, `${this.source} keeps failing; calls to it are paused briefly (circuit breaker open)`);
+      }
+      this.stats.backendCalls++;
+      let failure: ServiceError;
+      let retryAfterMs: number | undefined;
+      try {
+        const result = await this.limit.run(run, call.signal);
+        this.breaker.recordSuccess();
+        return result;
+      } catch (error) {
+        this.stats.backendErrors++;
+        failure = this.toServiceError(error, call);
+        retryAfterMs = error instanceof ServiceError ? undefined : this.driver.classifyError(error).retryAfterMs;
+      }
+      // A definite answer (not found, denied, invalid) proves the back end is up.
+      if (AVAILABILITY_CODES.has(failure.code)) this.breaker.recordFailure();
+      else this.breaker.recordSuccess();
+      if (!RETRYABLE_CODES.has(failure.code) || call.signal.aborted || attempt >= maxAttempts || !this.budget.tryRetry()) throw failure;
+      const delay = backoffDelayMs(this.settings.retry, attempt - 1, retryAfterMs);
+      this.stats.retries++;
+      try {
+        await sleep(delay, undefined, { signal: call.signal });
+      } catch {
+        throw failure;
+      }
+    }
+  }
+}

@@ -1,22 +1,14 @@
 import { pino, type Logger } from "pino";
 
 /**
- * JSON logs on stdout. The write is asynchronous (a per-request line must not block the hot
- * path); `flushLogs` runs before the process exits. Paths that could carry values are redacted
- * as a second line of defence: the code never passes values to the logger in the first place.
+ * JSON logs on stdout. Writes are asynchronous and buffered (a per-request line must not cost a
+ * system call on the hot path); pino flushes the buffer when the process exits. Nothing logs
+ * values, so there is no redaction pass (it cost ~3 % of a cached Read): the log-scan tests hold
+ * that line instead.
  */
 export function createLogger(level: string): Logger {
   return pino(
-    {
-      level,
-      base: { service: "secretgate" },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: ["value", "*.value", "binaryValue", "*.binaryValue", "token", "*.token", "settings"], censor: "[redacted]" },
-    },
-    pino.destination({ sync: false, minLength: 0 }),
+    { level, base: { service: "secretgate" }, timestamp: pino.stdTimeFunctions.isoTime },
+    pino.destination({ sync: false, minLength: 4096 }),
   );
-}
-
-export function flushLogs(logger: Logger): void {
-  logger.flush();
 }

@@ -23,7 +23,13 @@ export const failedPrecondition = (message: string) => new ServiceError(Code.Fai
 export const permissionDenied = (message: string) => new ServiceError(Code.PermissionDenied, message);
 export const unavailable = (message: string) => new ServiceError(Code.Unavailable, message);
 
+const STATUS_NAMES = new Map<number, string>(
+  Object.values(Code)
+    .filter((value): value is Code => typeof value === "number")
+    .map((code) => [code, Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase()]),
+);
+
 /** The canonical gRPC name of a code, e.g. NOT_FOUND. */
 export function statusName(code: Code): string {
-  return (Code[code] ?? "Unknown").replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
+  return STATUS_NAMES.get(code) ?? "UNKNOWN";
 }

@@ -1,13 +1,18 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { stringify as toYaml } from "yaml";
 import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 
-const ROOT = join(import.meta.dirname, "..", "..");
+/** The project root, whether this file runs from test/ (vitest) or from dist/test/ (the benchmark). */
+const ROOT = (() => {
+  let dir = import.meta.dirname;
+  while (!existsSync(join(dir, "package.json"))) dir = dirname(dir);
+  return dir;
+})();
 export const SERVER_ENTRY = join(ROOT, "dist", "src", "main.js");
 
 export interface StartOptions {

@@ -1,0 +1,240 @@
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { createServer } from "node:net";
+import { promisify } from "node:util";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { ReadRequestSchema, ReadResponseSchema } from "../gen/secretgate/v1/secret_service_pb.js";
+import { LocalDriver } from "../src/providers/local/local-driver.js";
+import { SecretDatabase } from "../src/storage/database.js";
+import { TestServer, SERVER_ENTRY } from "../test/helpers/server.js";
+import { coldReadBenchmark } from "./cold-reads.js";
+
+/**
+ * `npm run bench`: measures the hot path and the cache against their goals with h2load (Debian
+ * nghttp2-client) and writes bench/RESULTS.md. Compare ratios within one run: the machine is
+ * shared and noisy.
+ */
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, "..", "..");
+const CLIENTS = 4;
+const STREAMS = 16;
+const DURATION = "5";
+
+interface H2loadResult {
+  rps: number;
+  succeeded: number;
+  failed: number;
+}
+
+async function main(): Promise<void> {
+  await run("h2load", ["--version"]).catch(() => {
+    throw new Error("h2load is missing: apt-get install nghttp2-client");
+  });
+  const work = mkdtempSync(join(tmpdir(), "secretgate-bench-"));
+  const lines: string[] = [];
+  const report = (line: string) => {
+    console.log(line);
+    lines.push(line);
+  };
+
+  report(`# secretgate benchmark results\n`);
+  report(`Run ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}.`);
+  report(`h2load: ${CLIENTS} connections × ${STREAMS} streams, ${DURATION} s per run, loopback; the server logs at info to a pipe.\n`);
+
+  // 1 and 2: the gRPC hot path against a raw grpc-js handler, and a batch of 100 cached names.
+  const server = await TestServer.start({ env: { SECRETGATE_LOG_LEVEL: "info" } });
+  try {
+    const names = Array.from({ length: 100 }, (_, index) => `BENCH_KEY_${index}`);
+    for (const name of names) await server.grpc.write({ name, value: `sk-${randomBytes(20).toString("hex")}` });
+    const single = create(ReadRequestSchema, { names: [names[0]!] });
+    const batch = create(ReadRequestSchema, { names });
+    const warm = await server.grpc.read(batch);
+    if (!warm.results.every((result) => result.found)) throw new Error("benchmark names did not resolve");
+    const hit = await server.grpc.read(single);
+    if (!hit.results[0]?.fromCache) throw new Error("the single-name read was not a cache hit");
+    const responseBytes = toBinary(ReadResponseSchema, hit);
+
+    const singleBody = grpcFrame(work, "single.bin", toBinary(ReadRequestSchema, single));
+    const batchBody = grpcFrame(work, "batch.bin", toBinary(ReadRequestSchema, batch));
+
+    const noop = await startNoopServer(Buffer.from(responseBytes).toString("hex"));
+    try {
+      const raw = await h2load(`http://127.0.0.1:${noop.port}/secretgate.v1.SecretService/Read`, singleBody);
+      const ours = await h2load(`http://${server.grpcAddress}/secretgate.v1.SecretService/Read`, singleBody);
+      const ratio = ours.rps / raw.rps;
+      report(`## 1. Cache-hit Read over gRPC vs a raw grpc-js no-op handler\n`);
+      report(`| server | requests/s | failed |\n|---|---|---|`);
+      report(`| raw @grpc/grpc-js handler (fixed ${responseBytes.length}-byte response) | ${raw.rps.toFixed(0)} | ${raw.failed} |`);
+      report(`| secretgate Read, 1 cached name | ${ours.rps.toFixed(0)} | ${ours.failed} |`);
+      report(`\n**Ratio: ${ratio.toFixed(2)}** (goal ≥ 0.80) — ${ratio >= 0.8 ? "met" : "NOT met"}.\n`);
+
+      const half = Math.max(1, Math.floor(ours.rps / 2 / CLIENTS));
+      const latency = await h2loadLatency(`http://${server.grpcAddress}/secretgate.v1.SecretService/Read`, singleBody, half, work);
+      report(`At half the maximum rate (${half * CLIENTS} req/s): p50 ${latency.p50.toFixed(2)} ms, p99 ${latency.p99.toFixed(2)} ms.\n`);
+    } finally {
+      noop.process.kill("SIGTERM");
+    }
+
+    const single2 = await h2load(`http://${server.grpcAddress}/secretgate.v1.SecretService/Read`, singleBody);
+    const batch100 = await h2load(`http://${server.grpcAddress}/secretgate.v1.SecretService/Read`, batchBody);
+    const cost = single2.rps / batch100.rps;
+    report(`## 2. Batch Read of 100 cached names vs one name\n`);
+    report(`| request | requests/s |\n|---|---|`);
+    report(`| 1 name | ${single2.rps.toFixed(0)} |`);
+    report(`| 100 names | ${batch100.rps.toFixed(0)} |`);
+    report(`\n**Cost ratio: ${cost.toFixed(2)}×** (goal ≤ 5×) — ${cost <= 5 ? "met" : "NOT met"}.\n`);
+  } finally {
+    await server.stop();
+  }
+
+  // 3: a thundering herd of cold reads against a slow back end.
+  report(`## 3. 1,000 concurrent cold reads of one name, back end with 50 ms latency\n`);
+  const cold = await coldReadBenchmark();
+  report(`Back end: ${cold.backend}. Back-end reads counted by the emulator: **${cold.backendCalls}** (goal: 1); all ${cold.reads} reads returned the value: ${cold.allFound}; wall time ${cold.wallMs.toFixed(0)} ms.\n`);
+
+  // 4: memory with 100,000 cached entries.
+  const memory = await cachedEntriesMemory(work);
+  report(`## 4. Memory with 100,000 cached entries of 100 bytes\n`);
+  report(`RSS after start: ${memory.baselineMb.toFixed(0)} MB; after caching ${memory.entries} entries: **${memory.rssMb.toFixed(0)} MB** (goal ≤ 150 MB) — ${memory.rssMb <= 150 ? "met" : "NOT met"}.\n`);
+
+  // 5: start-up.
+  const startup = await startupToFirstRead(work);
+  report(`## 5. Process start to first successful Read (embedded default, fresh data directory)\n`);
+  report(`Median of ${startup.samples.length}: **${startup.medianMs.toFixed(0)} ms** (goal ≤ 500 ms) — ${startup.medianMs <= 500 ? "met" : "NOT met"}; samples ${startup.samples.map((ms) => ms.toFixed(0)).join(", ")} ms.\n`);
+
+  writeFileSync(join(ROOT, "bench", "RESULTS.md"), `${lines.join("\n")}\n`);
+  console.log(`\nwrote bench/RESULTS.md`);
+}
+
+/** A request body in gRPC's length-prefixed framing, written to a file for h2load -d. */
+function grpcFrame(dir: string, file: string, message: Uint8Array): string {
+  const frame = Buffer.alloc(5 + message.length);
+  frame.writeUInt8(0, 0);
+  frame.writeUInt32BE(message.length, 1);
+  Buffer.from(message).copy(frame, 5);
+  const path = join(dir, file);
+  writeFileSync(path, frame);
+  return path;
+}
+
+const GRPC_HEADERS = ["-H", "content-type: application/grpc", "-H", "te: trailers"];
+
+async function h2load(url: string, body: string, extra: string[] = []): Promise<H2loadResult> {
+  const { stdout } = await run(
+    "h2load",
+    ["-c", String(CLIENTS), "-m", String(STREAMS), "-t", "1", "-D", DURATION, "--warm-up-time", "1", "-d", body, ...GRPC_HEADERS, ...extra, url],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
+  const rps = Number(/finished in [\d.]+s, ([\d.]+) req\/s/.exec(stdout)?.[1]);
+  const requests = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(stdout);
+  if (!Number.isFinite(rps) || !requests) throw new Error(`cannot read h2load output:\n${stdout}`);
+  return { rps, succeeded: Number(requests[1]), failed: Number(requests[2]) };
+}
+
+async function h2loadLatency(url: string, body: string, rpsPerClient: number, dir: string): Promise<{ p50: number; p99: number }> {
+  const log = join(dir, "latency.log");
+  await h2load(url, body, ["--rps", String(rpsPerClient), "--log-file", log]);
+  // Each line: start time (µs since epoch), HTTP status, request duration (µs).
+  const durations = readFileSync(log, "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => Number(line.split("\t")[2]) / 1000)
+    .filter(Number.isFinite)
+    .sort((a, b) => a - b);
+  const at = (q: number) => durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] ?? NaN;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+async function startNoopServer(responseHex: string): Promise<{ process: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [join(ROOT, "dist", "bench", "noop-server.js"), responseHex], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once("data", (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+    child.once("exit", (code) => reject(new Error(`no-op server exited with ${code}`)));
+  });
+  return { process: child, port };
+}
+
+async function cachedEntriesMemory(work: string): Promise<{ baselineMb: number; rssMb: number; entries: number }> {
+  const count = 100_000;
+  const dataDir = mkdtempSync(join(work, "memory-"));
+  const masterKey = randomBytes(32).toString("base64");
+  const { database } = SecretDatabase.open({ dataDir, masterKeyEnv: masterKey });
+  // Seeding only: durability does not matter here, and 100,000 fsyncs would take minutes.
+  database.sql.exec("PRAGMA synchronous = OFF");
+  const store = new LocalDriver(database);
+  const names = Array.from({ length: count }, (_, index) => `MEMORY_KEY_${String(index).padStart(6, "0")}`);
+  for (const name of names) await store.write({ name, value: { text: randomBytes(50).toString("hex") }, tags: {} });
+  database.close();
+
+  const server = await TestServer.start({ dataDir, env: { SECRETGATE_MASTER_KEY: masterKey, SECRETGATE_LOG_LEVEL: "warn" } });
+  try {
+    const baselineMb = rssMb(server.process.pid!);
+    for (let start = 0; start < count; start += 1000) {
+      await server.grpc.read({ names: names.slice(start, start + 1000) });
+    }
+    const ready = (await (await fetch(`http://${server.httpAddress}/readyz`)).json()) as { cache: { entries: number } };
+    return { baselineMb, rssMb: rssMb(server.process.pid!), entries: ready.cache.entries };
+  } finally {
+    await server.stop();
+  }
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
+}
+
+async function startupToFirstRead(work: string): Promise<{ medianMs: number; samples: number[] }> {
+  const samples: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const dataDir = mkdtempSync(join(work, "startup-"));
+    const port = await freePort();
+    const started = performance.now();
+    const child = spawn(process.execPath, [SERVER_ENTRY], {
+      env: { PATH: process.env.PATH ?? "", SECRETGATE_DATA_DIR: dataDir, SECRETGATE_GRPC_ADDR: "127.0.0.1:0", SECRETGATE_HTTP_ADDR: `127.0.0.1:${port}`, SECRETGATE_LOG_LEVEL: "warn" },
+      stdio: "ignore",
+    });
+    try {
+      for (;;) {
+        const ok = await fetch(`http://127.0.0.1:${port}/secretgate.v1.SecretService/Read`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: '{"names":["STARTUP_PROBE"]}',
+        }).then(
+          (response) => response.ok,
+          () => false,
+        );
+        if (ok) break;
+        if (performance.now() - started > 10_000) throw new Error("the server did not answer within 10 s");
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      samples.push(performance.now() - started);
+    } finally {
+      child.kill("SIGTERM");
+    }
+  }
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { medianMs: sorted[Math.floor(sorted.length / 2)]!, samples };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

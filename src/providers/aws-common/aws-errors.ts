@@ -83,12 +83,13 @@ export function classifyAwsError(error: unknown, subject: ErrorSubject): Classif
   const failure = (error ?? {}) as { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number } };
   const what = describe(subject);
   const name = failure.name ?? "Error";
-  if (name === "AbortError" || name === "TimeoutError") {
-    return { code: Code.DeadlineExceeded, message: `${what}: AWS did not answer before the deadline` };
-  }
+  // The SDK names a dropped connection TimeoutError too; its network code tells them apart.
   const networkCode = failure.code ?? (error as { cause?: { code?: string } })?.cause?.code;
   if (networkCode && NETWORK_CODES.has(networkCode)) {
     return { code: Code.Unavailable, message: `${what}: cannot reach AWS (${networkCode})` };
+  }
+  if (name === "AbortError" || name === "TimeoutError") {
+    return { code: Code.DeadlineExceeded, message: `${what}: AWS did not answer before the deadline` };
   }
   if (isScheduledForDeletion(error)) {
     return { code: Code.NotFound, message: `${what}: the secret is scheduled for deletion (write it again to restore it)` };

@@ -29,7 +29,7 @@ const MAX_RECORDS = 5_000;
  * A loopback AWS: Secrets Manager and KMS over the JSON 1.1 protocol (X-Amz-Target), STS over the
  * query protocol (form body, XML answers), every signed call checked with SigV4. Admin endpoints:
  * POST/DELETE /__admin/faults, GET/DELETE /__admin/calls, POST /__admin/roles {roleArn, externalId},
- * POST /__admin/settings {assumedCredentialSeconds}.
+ * DELETE /__admin/roles.
  */
 export class AwsEmulator {
   readonly faults = new FaultInjector();
@@ -38,7 +38,6 @@ export class AwsEmulator {
   private readonly secrets = new Map<string, SecretsManagerRegion>();
   private readonly kms = new Map<string, KmsRegion>();
   private readonly externalIds = new Map<string, string>();
-  private assumedCredentialSeconds: number | undefined;
 
   async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const body = await readBody(request);
@@ -91,7 +90,7 @@ export class AwsEmulator {
       const caller =
         action === "AssumeRoleWithWebIdentity" ? undefined : this.authenticate(request, path, body, "sts", "InvalidClientTokenId");
       this.record("sts", action, caller ?? { region: DEFAULT_REGION, accessKeyId: "", principal: "web-identity" });
-      send(200, handleSts(action, params, caller, { identities: this.identities, externalIds: this.externalIds, lifetimeSeconds: () => this.assumedCredentialSeconds }));
+      send(200, handleSts(action, params, caller, { identities: this.identities, externalIds: this.externalIds }));
     } catch (error) {
       const failure = error instanceof AwsError ? error : new AwsError("InternalFailure", (error as Error).message, 500);
       send(failure.status, stsErrorXml(failure));
@@ -172,8 +171,8 @@ export class AwsEmulator {
       case "POST /__admin/roles":
         this.externalIds.set(String(input.roleArn), String(input.externalId));
         return reply(200, { ok: true });
-      case "POST /__admin/settings":
-        this.assumedCredentialSeconds = input.assumedCredentialSeconds === undefined ? undefined : Number(input.assumedCredentialSeconds);
+      case "DELETE /__admin/roles":
+        this.externalIds.clear();
         return reply(200, { ok: true });
       default:
         return reply(404, { error: `no admin route ${route}` });

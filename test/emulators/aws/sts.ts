@@ -10,8 +10,6 @@ export interface StsOptions {
   identities: Identities;
   /** Roles that insist on an external id. */
   externalIds: Map<string, string>;
-  /** Overrides the lifetime of issued credentials (tests of refresh-before-expiry). */
-  lifetimeSeconds(): number | undefined;
 }
 
 /** STS's query protocol: form-encoded requests, XML answers. */
@@ -56,7 +54,7 @@ function roleParams(params: URLSearchParams): { roleArn: string; sessionName: st
 
 function issue(roleArn: string, sessionName: string, duration: number, options: StsOptions): Identity {
   const roleName = roleArn.slice(roleArn.lastIndexOf("/") + 1);
-  return options.identities.issue(`arn:aws:sts::${ACCOUNT_ID}:assumed-role/${roleName}/${sessionName}`, options.lifetimeSeconds() ?? duration);
+  return options.identities.issue(`arn:aws:sts::${ACCOUNT_ID}:assumed-role/${roleName}/${sessionName}`, duration);
 }
 
 function credentialsXml(action: string, identity: Identity, extra: string): string {

@@ -3,13 +3,17 @@ import { join } from "node:path";
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
+  DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
+  TagResourceCommand,
+  UpdateSecretCommand,
 } from "@aws-sdk/client-secrets-manager";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, GenerateDataKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_REGION, ROOT_CREDENTIALS, startEmulator, type AwsEmulatorHandle } from "../emulators/aws/index.js";
+import { DEFAULT_KEY_ALIAS, DEFAULT_REGION, ROOT_CREDENTIALS, startEmulator, type AwsEmulatorHandle } from "../emulators/aws/index.js";
 
 let emulator: AwsEmulatorHandle;
 let client: SecretsManagerClient;
@@ -55,6 +59,33 @@ describe("AWS emulator protocol", () => {
     expect(missing).toMatchObject({ name: "ResourceNotFoundException" });
     const window = await rejection(client.send(new DeleteSecretCommand({ SecretId: "stages", RecoveryWindowInDays: 3 })));
     expect(window).toMatchObject({ name: "InvalidParameterException" });
+  });
+
+  it("updates metadata and tags, and versions a value given to UpdateSecret", async () => {
+    await client.send(new CreateSecretCommand({ Name: "metadata", SecretString: "v1", Tags: [{ Key: "a", Value: "1" }] }));
+    const updated = await client.send(new UpdateSecretCommand({ SecretId: "metadata", Description: "described", SecretString: "v2" }));
+    await client.send(new TagResourceCommand({ SecretId: "metadata", Tags: [{ Key: "b", Value: "2" }] }));
+    const described = await client.send(new DescribeSecretCommand({ SecretId: "metadata" }));
+    expect(described).toMatchObject({ Description: "described", Tags: [{ Key: "a", Value: "1" }, { Key: "b", Value: "2" }] });
+    expect(described.VersionIdsToStages![updated.VersionId!]).toEqual(["AWSCURRENT"]);
+  });
+
+  it("makes KMS ciphertext that carries its key id, with data keys and per-region keys", async () => {
+    const kms = new KMSClient({ region: DEFAULT_REGION, endpoint: emulator.endpoint, credentials: ROOT_CREDENTIALS });
+    const alias = await kms.send(new DescribeKeyCommand({ KeyId: DEFAULT_KEY_ALIAS }));
+    const dataKey = await kms.send(new GenerateDataKeyCommand({ KeyId: DEFAULT_KEY_ALIAS, KeySpec: "AES_256", EncryptionContext: { purpose: "test" } }));
+    expect(dataKey.Plaintext).toHaveLength(32);
+    const decrypted = await kms.send(new DecryptCommand({ CiphertextBlob: dataKey.CiphertextBlob, EncryptionContext: { purpose: "test" } }));
+    expect(decrypted.KeyId).toBe(alias.KeyMetadata!.Arn);
+    expect(Buffer.from(decrypted.Plaintext!).equals(Buffer.from(dataKey.Plaintext!))).toBe(true);
+    const other = await kms.send(new CreateKeyCommand({ Description: "other" }));
+    await expect(
+      kms.send(new DecryptCommand({ CiphertextBlob: dataKey.CiphertextBlob, EncryptionContext: { purpose: "test" }, KeyId: other.KeyMetadata!.KeyId })),
+    ).rejects.toMatchObject({ name: "IncorrectKeyException" });
+    const elsewhere = new KMSClient({ region: "eu-west-1", endpoint: emulator.endpoint, credentials: ROOT_CREDENTIALS });
+    await expect(elsewhere.send(new DecryptCommand({ CiphertextBlob: dataKey.CiphertextBlob }))).rejects.toMatchObject({ name: "NotFoundException" });
+    kms.destroy();
+    elsewhere.destroy();
   });
 
   it("speaks STS's query protocol and names the caller", async () => {

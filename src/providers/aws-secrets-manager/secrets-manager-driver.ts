@@ -156,10 +156,7 @@ export class SecretsManagerDriver implements SecretDriver {
     this.pool.close();
   }
 
-  /**
-   * CreateSecret (with description, tags, KMS key); when the name exists, PutSecretValue; when
-   * it is scheduled for deletion, RestoreSecret then PutSecretValue (SPEC §4).
-   */
+  /** `retryOnRace` allows one more CreateSecret when a force delete completes mid-way. */
   private async upsert(client: SecretsManagerClient, request: DriverWrite, call: DriverCall, retryOnRace: boolean): Promise<DriverWriteResult> {
     const { name } = request;
     const team = call.team as Team;

@@ -1,8 +1,10 @@
 import type { DriverDefinition } from "./driver.js";
 import { localDriver } from "../providers/local/local-driver.js";
+import { secretsManagerDriver } from "../providers/aws-secrets-manager/secrets-manager-driver.js";
+import { kmsDriver } from "../providers/aws-kms/kms-driver.js";
 
 // One line per back end: its definition, registered under its key_management_system name.
-const definitions: readonly DriverDefinition[] = [localDriver];
+const definitions: readonly DriverDefinition[] = [localDriver, secretsManagerDriver, kmsDriver];
 
 const byName = new Map(definitions.map((definition) => [definition.name, definition]));
 

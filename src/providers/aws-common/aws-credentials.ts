@@ -1,0 +1,124 @@
+import { readFile } from "node:fs/promises";
+import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, STSClient, type Credentials } from "@aws-sdk/client-sts";
+import { fromIni, fromNodeProviderChain } from "@aws-sdk/credential-providers";
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
+import type { AwsConnection, RoleToAssume } from "./aws-settings.js";
+import { RefreshingCredentials } from "./refreshing-credentials.js";
+import { AWS_MAX_ATTEMPTS, awsRequestHandler } from "./sdk-options.js";
+
+const ASSUMED_SESSION_SECONDS = 3600;
+
+/**
+ * The service's AWS identity (SPEC §2, in LiteLLM's order: web identity token, role, profile,
+ * static keys, IRSA token file, the SDK's default chain) and the roles teams ask it to assume.
+ * Assumed credentials are cached per role until shortly before they expire.
+ */
+export class AwsCredentials {
+  readonly base: RefreshingCredentials;
+  private readonly assumed = new Map<string, RefreshingCredentials>();
+  private readonly stsClients = new Map<string, STSClient>();
+
+  constructor(private readonly connection: AwsConnection) {
+    this.base = this.baseCredentials();
+  }
+
+  /** Credentials for a team's role, assumed with the service's own identity; the service's own without one. */
+  forRole(role: RoleToAssume | undefined, region: string): RefreshingCredentials {
+    if (!role) return this.base;
+    const key = JSON.stringify([role.roleArn, role.sessionName, role.externalId ?? null, region]);
+    let credentials = this.assumed.get(key);
+    if (!credentials) {
+      credentials = new RefreshingCredentials(() => this.assumeRole(role, region, "base", () => this.base.get()));
+      this.assumed.set(key, credentials);
+    }
+    return credentials;
+  }
+
+  close(): void {
+    for (const client of this.stsClients.values()) client.destroy();
+  }
+
+  private baseCredentials(): RefreshingCredentials {
+    const { role, webIdentityToken, profile, staticKeys, tokenFileRole, region } = this.connection;
+    if (role && webIdentityToken) {
+      return new RefreshingCredentials(() => this.assumeRoleWithWebIdentity(role, webIdentityToken, region));
+    }
+    const source = this.sourceProvider();
+    if (role) return new RefreshingCredentials(() => this.assumeRole(role, region, "source", source));
+    if (profile || staticKeys) return new RefreshingCredentials(source);
+    if (tokenFileRole) {
+      const irsaRole = { roleArn: tokenFileRole.roleArn, sessionName: this.connection.sessionName };
+      // The platform rotates the token file; read it on every refresh.
+      return new RefreshingCredentials(async () =>
+        this.assumeRoleWithWebIdentity(irsaRole, (await readFile(tokenFileRole.tokenFile, "utf8")).trim(), region),
+      );
+    }
+    return new RefreshingCredentials(source);
+  }
+
+  /** What signs an AssumeRole call: a profile, static keys, or the SDK's default chain. */
+  private sourceProvider(): AwsCredentialIdentityProvider {
+    const { profile, staticKeys } = this.connection;
+    if (profile) return fromIni({ profile });
+    if (staticKeys) return async () => staticKeys;
+    return fromNodeProviderChain();
+  }
+
+  private async assumeRole(
+    role: RoleToAssume,
+    region: string,
+    signer: "source" | "base",
+    source: AwsCredentialIdentityProvider,
+  ): Promise<AwsCredentialIdentity> {
+    const output = await this.sts(region, signer, source).send(
+      new AssumeRoleCommand({
+        RoleArn: role.roleArn,
+        RoleSessionName: role.sessionName,
+        DurationSeconds: ASSUMED_SESSION_SECONDS,
+        ...(role.externalId ? { ExternalId: role.externalId } : {}),
+      }),
+    );
+    return toIdentity(output.Credentials, role.roleArn);
+  }
+
+  private async assumeRoleWithWebIdentity(role: RoleToAssume, token: string, region: string): Promise<AwsCredentialIdentity> {
+    const output = await this.sts(region, "unsigned").send(
+      new AssumeRoleWithWebIdentityCommand({
+        RoleArn: role.roleArn,
+        RoleSessionName: role.sessionName,
+        WebIdentityToken: token,
+        DurationSeconds: ASSUMED_SESSION_SECONDS,
+      }),
+    );
+    return toIdentity(output.Credentials, role.roleArn);
+  }
+
+  /** STS clients per region and signer; web identity calls are unsigned. */
+  private sts(region: string, signer: "source" | "base" | "unsigned", credentials?: AwsCredentialIdentityProvider): STSClient {
+    const key = `${region}\n${signer}`;
+    let client = this.stsClients.get(key);
+    if (!client) {
+      client = new STSClient({
+        region,
+        maxAttempts: AWS_MAX_ATTEMPTS,
+        requestHandler: awsRequestHandler,
+        ...(this.connection.stsEndpoint ? { endpoint: this.connection.stsEndpoint } : {}),
+        ...(credentials ? { credentials } : {}),
+      });
+      this.stsClients.set(key, client);
+    }
+    return client;
+  }
+}
+
+function toIdentity(credentials: Credentials | undefined, roleArn: string): AwsCredentialIdentity {
+  if (!credentials?.AccessKeyId || !credentials.SecretAccessKey) {
+    throw new Error(`STS returned no credentials for role ${roleArn}`);
+  }
+  return {
+    accessKeyId: credentials.AccessKeyId,
+    secretAccessKey: credentials.SecretAccessKey,
+    ...(credentials.SessionToken ? { sessionToken: credentials.SessionToken } : {}),
+    ...(credentials.Expiration ? { expiration: credentials.Expiration } : {}),
+  };
+}

@@ -1,0 +1,116 @@
+import { z } from "zod";
+import { ConfigError } from "../../config/config-error.js";
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** The AWS credential keys LiteLLM users put in `key_management_settings` (SPEC §2). */
+export const awsConnectionSettings = {
+  aws_region_name: z.string().min(1).optional(),
+  aws_role_name: z.string().min(1).optional(),
+  aws_session_name: z.string().min(2).max(64).optional(),
+  aws_external_id: z.string().min(2).max(1224).optional(),
+  aws_profile_name: z.string().min(1).optional(),
+  aws_web_identity_token: z.string().min(1).optional(),
+  aws_sts_endpoint: z.url().optional(),
+  /** The service endpoint (a VPC endpoint or an emulator); overrides AWS_ENDPOINT_URL*. */
+  endpoint: z.url().optional(),
+};
+
+/** Environment variables that hold the AWS back ends' own credentials and endpoints: never looked up in them. */
+export const AWS_CREDENTIAL_ENV_NAMES = [
+  "AWS_REGION_NAME",
+  "AWS_REGION",
+  "AWS_DEFAULT_REGION",
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+  "AWS_ROLE_NAME",
+  "AWS_SESSION_NAME",
+  "AWS_EXTERNAL_ID",
+  "AWS_PROFILE_NAME",
+  "AWS_PROFILE",
+  "AWS_WEB_IDENTITY_TOKEN",
+  "AWS_WEB_IDENTITY_TOKEN_FILE",
+  "AWS_ROLE_ARN",
+  "AWS_STS_ENDPOINT",
+  "AWS_ENDPOINT_URL",
+  "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+  "AWS_ENDPOINT_URL_KMS",
+  "AWS_ENDPOINT_URL_STS",
+] as const;
+
+/** A role to assume, as LiteLLM users name it (`aws_role_name` holds the role ARN). */
+export interface RoleToAssume {
+  roleArn: string;
+  sessionName: string;
+  externalId?: string;
+}
+
+/** Everything needed to reach one AWS service with the service's own identity. */
+export interface AwsConnection {
+  region: string;
+  /** The STS session name for roles assumed without one of their own. */
+  sessionName: string;
+  /** The service endpoint, when not the public AWS one. */
+  endpoint?: string;
+  stsEndpoint?: string;
+  role?: RoleToAssume;
+  profile?: string;
+  webIdentityToken?: string;
+  staticKeys?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** IRSA: a role and a token file the platform rotates. */
+  tokenFileRole?: { roleArn: string; tokenFile: string };
+}
+
+export type AwsService = "SECRETS_MANAGER" | "KMS";
+
+export const DEFAULT_SESSION_NAME = "secretgate";
+
+/**
+ * Resolves settings over LiteLLM's environment variables. The SDK would read some of these from
+ * process.env on its own; resolving them here keeps the driver's view in one place and lets
+ * tests hand in their own environment.
+ */
+export function resolveAwsConnection(settings: Record<string, unknown>, env: Env, service: AwsService): AwsConnection {
+  const setting = (key: keyof typeof awsConnectionSettings) => settings[key] as string | undefined;
+  const pick = (...values: Array<string | undefined>) => values.find((value) => value !== undefined && value !== "");
+
+  const region = pick(setting("aws_region_name"), env.AWS_REGION_NAME, env.AWS_REGION, env.AWS_DEFAULT_REGION);
+  if (!region) {
+    throw new ConfigError(
+      "general_settings.key_management_settings.aws_region_name: not set, and none of AWS_REGION_NAME, AWS_REGION, AWS_DEFAULT_REGION is set",
+    );
+  }
+  const endpoint = pick(setting("endpoint"), env[`AWS_ENDPOINT_URL_${service}`], env.AWS_ENDPOINT_URL);
+  const stsEndpoint = pick(setting("aws_sts_endpoint"), env.AWS_STS_ENDPOINT, env.AWS_ENDPOINT_URL_STS, env.AWS_ENDPOINT_URL);
+  const roleArn = pick(setting("aws_role_name"), env.AWS_ROLE_NAME);
+  const sessionName = pick(setting("aws_session_name"), env.AWS_SESSION_NAME) ?? DEFAULT_SESSION_NAME;
+  const externalId = pick(setting("aws_external_id"), env.AWS_EXTERNAL_ID);
+  const profile = pick(setting("aws_profile_name"), env.AWS_PROFILE_NAME);
+  const webIdentityToken = pick(setting("aws_web_identity_token"), env.AWS_WEB_IDENTITY_TOKEN);
+  const accessKeyId = pick(env.AWS_ACCESS_KEY_ID);
+  const secretAccessKey = pick(env.AWS_SECRET_ACCESS_KEY);
+  const sessionToken = pick(env.AWS_SESSION_TOKEN);
+  const irsaRole = pick(env.AWS_ROLE_ARN);
+  const irsaFile = pick(env.AWS_WEB_IDENTITY_TOKEN_FILE);
+
+  if (webIdentityToken && !roleArn) {
+    throw new ConfigError("general_settings.key_management_settings.aws_web_identity_token: needs aws_role_name (the role to assume with it)");
+  }
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    throw new ConfigError("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together");
+  }
+  return {
+    region,
+    sessionName,
+    ...(endpoint ? { endpoint } : {}),
+    ...(stsEndpoint ? { stsEndpoint } : {}),
+    ...(roleArn ? { role: { roleArn, sessionName, ...(externalId ? { externalId } : {}) } } : {}),
+    ...(profile ? { profile } : {}),
+    ...(webIdentityToken ? { webIdentityToken } : {}),
+    ...(accessKeyId && secretAccessKey
+      ? { staticKeys: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } }
+      : {}),
+    ...(irsaRole && irsaFile ? { tokenFileRole: { roleArn: irsaRole, tokenFile: irsaFile } } : {}),
+  };
+}

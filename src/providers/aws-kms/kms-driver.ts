@@ -1,0 +1,108 @@
+import { createHash } from "node:crypto";
+import { DecryptCommand, KMSClient } from "@aws-sdk/client-kms";
+import { z } from "zod";
+import { ServiceError, failedPrecondition } from "../../core/errors.js";
+import type { ClassifiedError, DriverCall, DriverDefinition, SecretDriver, SecretValue } from "../../drivers/driver.js";
+import { AwsClientPool } from "../aws-common/aws-client-pool.js";
+import { classifyAwsError } from "../aws-common/aws-errors.js";
+import { AWS_CREDENTIAL_ENV_NAMES, awsConnectionSettings, resolveAwsConnection, type AwsConnection } from "../aws-common/aws-settings.js";
+import { bulkNames, findCiphertext, isBase64 } from "./kms-environment.js";
+
+export const SYSTEM = "aws_kms";
+
+/** `key_management_settings` keys this back end adds. */
+export const kmsSettings = {
+  ...awsConnectionSettings,
+  /** The encryption context the values were encrypted with; Decrypt fails unless it matches. */
+  encryption_context: z.record(z.string(), z.string()).optional(),
+  /** When set, Decrypt insists the ciphertext was made with this key. */
+  kms_key_id: z.string().min(1).optional(),
+};
+
+/** Team keys (SPEC §5): the key a team's values must be encrypted with. */
+export const kmsTeamSettings = z.strictObject({ key_id: z.string().min(1).optional() });
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface KmsDriverOptions {
+  connection: AwsConnection;
+  env: Env;
+  encryptionContext?: Record<string, string>;
+  keyId?: string;
+}
+
+/**
+ * AWS KMS as a back end: a name's environment value is base64 ciphertext and Read returns its
+ * decryption (SPEC §3.5), including LiteLLM v2's bulk forms. It never writes (capabilities.write).
+ */
+export class KmsDriver implements SecretDriver {
+  readonly capabilities = { write: false, binary: false, list: true };
+  private readonly pool: AwsClientPool<KMSClient>;
+
+  constructor(private readonly options: KmsDriverOptions) {
+    this.pool = new AwsClientPool(options.connection, (config) => new KMSClient(config));
+  }
+
+  async read(name: string, call: DriverCall): Promise<SecretValue | undefined> {
+    const ciphertext = findCiphertext(name, this.options.env);
+    if (!ciphertext) return undefined;
+    if (!isBase64(ciphertext.base64)) {
+      throw failedPrecondition(`${SYSTEM}: environment variable ${ciphertext.variable} does not hold base64 ciphertext`);
+    }
+    const blob = Buffer.from(ciphertext.base64, "base64");
+    const keyId = (call.team.key_id as string | undefined) ?? this.options.keyId;
+    try {
+      const client = await this.pool.client({}, call.signal);
+      const output = await client.send(
+        new DecryptCommand({
+          CiphertextBlob: blob,
+          ...(this.options.encryptionContext ? { EncryptionContext: this.options.encryptionContext } : {}),
+          ...(keyId ? { KeyId: keyId } : {}),
+        }),
+        { abortSignal: call.signal },
+      );
+      // The ciphertext identifies the value: a new encryption is a new version.
+      const version = createHash("sha256").update(blob).digest("hex").slice(0, 16);
+      return { text: Buffer.from(output.Plaintext ?? new Uint8Array()).toString("utf8"), version };
+    } catch (error) {
+      if (error instanceof ServiceError) throw error;
+      const { code, message } = classifyAwsError(error, { system: SYSTEM, operation: "Decrypt", name: ciphertext.variable });
+      throw new ServiceError(code, message);
+    }
+  }
+
+  async write(): Promise<never> {
+    throw failedPrecondition(`${SYSTEM} only decrypts values held in the environment; it cannot write`);
+  }
+
+  async delete(): Promise<never> {
+    throw failedPrecondition(`${SYSTEM} only decrypts values held in the environment; it cannot delete`);
+  }
+
+  /** The names held in LiteLLM's bulk forms, so ListHosted shows (and resolves) them. */
+  async list(): Promise<string[]> {
+    return bulkNames(this.options.env);
+  }
+
+  classifyError(error: unknown): ClassifiedError {
+    return classifyAwsError(error, { system: SYSTEM });
+  }
+
+  async close(): Promise<void> {
+    this.pool.close();
+  }
+}
+
+export const kmsDriver: DriverDefinition = {
+  name: SYSTEM,
+  teamSettings: kmsTeamSettings,
+  settings: kmsSettings,
+  credentialEnvNames: AWS_CREDENTIAL_ENV_NAMES,
+  create: async ({ settings, env }) =>
+    new KmsDriver({
+      connection: resolveAwsConnection(settings, env, "KMS"),
+      env,
+      ...(settings.encryption_context ? { encryptionContext: settings.encryption_context as Record<string, string> } : {}),
+      ...(typeof settings.kms_key_id === "string" ? { keyId: settings.kms_key_id } : {}),
+    }),
+};

@@ -1,0 +1,45 @@
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** LiteLLM v2's bulk form: `LITELLM_SECRET_AWS_KMS_<NAME>` holds the ciphertext of `<NAME>`. */
+export const BULK_PREFIX = "LITELLM_SECRET_AWS_KMS_";
+/** LiteLLM's marker on a value that is AWS KMS ciphertext. */
+export const VALUE_PREFIX = "aws_kms/";
+
+/** Where a name's ciphertext sits in the environment. */
+export interface Ciphertext {
+  variable: string;
+  base64: string;
+}
+
+/**
+ * The ciphertext for a name: from its bulk variable when there is one (LiteLLM matches the
+ * prefix in any case), else from the name's own variable; an `aws_kms/` marker is dropped.
+ */
+export function findCiphertext(name: string, env: Env): Ciphertext | undefined {
+  const bulk = Object.keys(env).find(
+    (variable) => variable.slice(BULK_PREFIX.length) === name && variable.slice(0, BULK_PREFIX.length).toUpperCase() === BULK_PREFIX,
+  );
+  const variable = bulk ?? (env[name] !== undefined ? name : undefined);
+  if (variable === undefined) return undefined;
+  const value = env[variable]!;
+  return { variable, base64: value.startsWith(VALUE_PREFIX) ? value.slice(VALUE_PREFIX.length) : value };
+}
+
+/** The names the environment holds ciphertext for in either bulk form. */
+export function bulkNames(env: Env): string[] {
+  const names = new Set<string>();
+  for (const [variable, value] of Object.entries(env)) {
+    if (variable.toUpperCase().startsWith(BULK_PREFIX) && variable.length > BULK_PREFIX.length) {
+      names.add(variable.slice(BULK_PREFIX.length));
+    } else if (value?.startsWith(VALUE_PREFIX)) {
+      names.add(variable);
+    }
+  }
+  return [...names].sort();
+}
+
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+export function isBase64(text: string): boolean {
+  return text.length % 4 === 0 && BASE64.test(text);
+}

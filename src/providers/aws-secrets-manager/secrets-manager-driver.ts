@@ -1,0 +1,248 @@
+import { randomUUID } from "node:crypto";
+import {
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  ListSecretsCommand,
+  PutSecretValueCommand,
+  ReplicateSecretToRegionsCommand,
+  RestoreSecretCommand,
+  SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
+import { z } from "zod";
+import { ServiceError } from "../../core/errors.js";
+import type {
+  ClassifiedError,
+  DriverCall,
+  DriverDefinition,
+  DriverDeleteResult,
+  DriverWrite,
+  DriverWriteResult,
+  SecretDriver,
+  SecretValue,
+} from "../../drivers/driver.js";
+import { AwsClientPool, locationKey, type AwsTeamLocation } from "../aws-common/aws-client-pool.js";
+import { awsErrorName, classifyAwsError, isScheduledForDeletion } from "../aws-common/aws-errors.js";
+import { AWS_CREDENTIAL_ENV_NAMES, awsConnectionSettings, resolveAwsConnection, type AwsConnection } from "../aws-common/aws-settings.js";
+import { checkSecretName } from "./secret-names.js";
+
+export const SYSTEM = "aws_secret_manager";
+/** The recovery window of a Delete without `force` (AWS's minimum is 7 days, its default 30). */
+export const RECOVERY_WINDOW_DAYS = 7;
+
+const tags = z.record(z.string(), z.string());
+
+/** `key_management_settings` keys this back end adds (SPEC §2). */
+export const secretsManagerSettings = {
+  ...awsConnectionSettings,
+  kms_key_id: z.string().min(1).optional(),
+  replica_regions: z.array(z.string().min(1)).optional(),
+};
+
+/** Team keys (SPEC §5): location (region/role) for the driver; prefix/description/tags for the core. */
+export const secretsManagerTeamSettings = z.strictObject({
+  aws_region_name: z.string().min(1).optional(),
+  aws_role_name: z.string().min(1).optional(),
+  aws_session_name: z.string().min(2).max(64).optional(),
+  aws_external_id: z.string().min(2).max(1224).optional(),
+  prefix: z.string().optional(),
+  description: z.string().optional(),
+  tags: tags.optional(),
+  kms_key_id: z.string().min(1).optional(),
+});
+
+type Team = AwsTeamLocation & { kms_key_id?: string };
+
+export interface SecretsManagerOptions {
+  connection: AwsConnection;
+  kmsKeyId?: string;
+  replicaRegions?: readonly string[];
+}
+
+/** AWS Secrets Manager through @aws-sdk/client-secrets-manager. */
+export class SecretsManagerDriver implements SecretDriver {
+  readonly capabilities = { write: true, binary: true, list: true };
+  private readonly pool: AwsClientPool<SecretsManagerClient>;
+
+  constructor(private readonly options: SecretsManagerOptions) {
+    this.pool = new AwsClientPool(options.connection, (config) => new SecretsManagerClient(config));
+  }
+
+  async read(name: string, call: DriverCall): Promise<SecretValue | undefined> {
+    checkSecretName(name, true);
+    return this.run("GetSecretValue", name, async (client) => {
+      try {
+        const output = await client.send(new GetSecretValueCommand({ SecretId: name }), { abortSignal: call.signal });
+        const version = output.VersionId ?? "";
+        if (output.SecretBinary !== undefined) return { binary: new Uint8Array(output.SecretBinary), version };
+        return { text: output.SecretString ?? "", version };
+      } catch (error) {
+        // A secret scheduled for deletion reads as missing, like any other back end's deleted secret.
+        if (awsErrorName(error) === "ResourceNotFoundException" || isScheduledForDeletion(error)) return undefined;
+        throw error;
+      }
+    }, call);
+  }
+
+  async currentVersion(name: string, call: DriverCall): Promise<string | undefined> {
+    checkSecretName(name, true);
+    return this.run("DescribeSecret", name, async (client) => {
+      try {
+        const output = await client.send(new DescribeSecretCommand({ SecretId: name }), { abortSignal: call.signal });
+        if (output.DeletedDate) return undefined;
+        const stages = Object.entries(output.VersionIdsToStages ?? {});
+        return stages.find(([, labels]) => labels.includes("AWSCURRENT"))?.[0];
+      } catch (error) {
+        if (awsErrorName(error) === "ResourceNotFoundException") return undefined;
+        throw error;
+      }
+    }, call);
+  }
+
+  /**
+   * CreateSecret (with description, tags, KMS key); when the name exists, PutSecretValue; when
+   * it is scheduled for deletion, RestoreSecret then PutSecretValue (SPEC §4).
+   */
+  async write(request: DriverWrite, call: DriverCall): Promise<DriverWriteResult> {
+    checkSecretName(request.name);
+    return this.run("Write", request.name, (client) => this.upsert(client, request, call, true), call);
+  }
+
+  async delete(name: string, options: { force: boolean }, call: DriverCall): Promise<DriverDeleteResult | undefined> {
+    checkSecretName(name);
+    return this.run("DeleteSecret", name, async (client) => {
+      try {
+        await client.send(
+          new DeleteSecretCommand({
+            SecretId: name,
+            ...(options.force ? { ForceDeleteWithoutRecovery: true } : { RecoveryWindowInDays: RECOVERY_WINDOW_DAYS }),
+          }),
+          { abortSignal: call.signal },
+        );
+        return { recoverable: !options.force };
+      } catch (error) {
+        // Already scheduled for deletion: from a reader's view the name is gone, as with a missing one.
+        if (awsErrorName(error) === "ResourceNotFoundException" || isScheduledForDeletion(error)) return undefined;
+        throw error;
+      }
+    }, call);
+  }
+
+  async list(call: DriverCall): Promise<string[]> {
+    return this.run("ListSecrets", undefined, async (client) => {
+      const names: string[] = [];
+      let nextToken: string | undefined;
+      do {
+        const page = await client.send(new ListSecretsCommand({ MaxResults: 100, ...(nextToken ? { NextToken: nextToken } : {}) }), {
+          abortSignal: call.signal,
+        });
+        for (const secret of page.SecretList ?? []) if (secret.Name && !secret.DeletedDate) names.push(secret.Name);
+        nextToken = page.NextToken;
+      } while (nextToken);
+      return names;
+    }, call);
+  }
+
+  locationKey(team: Readonly<Record<string, unknown>>): string {
+    return locationKey(team as Team, this.options.connection);
+  }
+
+  classifyError(error: unknown): ClassifiedError {
+    return classifyAwsError(error, { system: SYSTEM });
+  }
+
+  async close(): Promise<void> {
+    this.pool.close();
+  }
+
+  /** `retryOnRace` allows one more CreateSecret when a force delete completes mid-way. */
+  private async upsert(client: SecretsManagerClient, request: DriverWrite, call: DriverCall, retryOnRace: boolean): Promise<DriverWriteResult> {
+    const { name } = request;
+    const team = call.team as Team;
+    const value = request.value.binary !== undefined ? { SecretBinary: request.value.binary } : { SecretString: request.value.text };
+    const kmsKeyId = team.kms_key_id ?? this.options.kmsKeyId;
+    const tagList = Object.entries(request.tags).map(([Key, Value]) => ({ Key, Value }));
+    try {
+      const created = await client.send(
+        new CreateSecretCommand({
+          Name: name,
+          ClientRequestToken: randomUUID(),
+          ...value,
+          ...(request.description !== undefined ? { Description: request.description } : {}),
+          ...(tagList.length > 0 ? { Tags: tagList } : {}),
+          ...(kmsKeyId ? { KmsKeyId: kmsKeyId } : {}),
+        }),
+        { abortSignal: call.signal },
+      );
+      const warnings = await this.replicate(client, name, call);
+      return { version: created.VersionId ?? "", ...(warnings.length > 0 ? { warnings } : {}) };
+    } catch (error) {
+      if (awsErrorName(error) === "ResourceExistsException") return this.putValue(client, name, value, call);
+      if (!isScheduledForDeletion(error)) throw error;
+    }
+    try {
+      await client.send(new RestoreSecretCommand({ SecretId: name }), { abortSignal: call.signal });
+    } catch (error) {
+      // A force delete finished between CreateSecret and RestoreSecret: the name is free now.
+      if (retryOnRace && awsErrorName(error) === "ResourceNotFoundException") return this.upsert(client, request, call, false);
+      throw error;
+    }
+    return this.putValue(client, name, value, call);
+  }
+
+  private async putValue(
+    client: SecretsManagerClient,
+    name: string,
+    value: { SecretString: string } | { SecretBinary: Uint8Array },
+    call: DriverCall,
+  ): Promise<DriverWriteResult> {
+    const output = await client.send(new PutSecretValueCommand({ SecretId: name, ClientRequestToken: randomUUID(), ...value }), {
+      abortSignal: call.signal,
+    });
+    return { version: output.VersionId ?? "" };
+  }
+
+  /** Best-effort replication after a create: a failure is a warning on a write that succeeded. */
+  private async replicate(client: SecretsManagerClient, name: string, call: DriverCall): Promise<string[]> {
+    const regions = this.options.replicaRegions ?? [];
+    if (regions.length === 0) return [];
+    try {
+      const output = await client.send(
+        new ReplicateSecretToRegionsCommand({ SecretId: name, AddReplicaRegions: regions.map((Region) => ({ Region })) }),
+        { abortSignal: call.signal },
+      );
+      return (output.ReplicationStatus ?? [])
+        .filter((status) => status.Status === "Failed")
+        .map((status) => `replication of ${JSON.stringify(name)} to ${status.Region} failed: ${status.StatusMessage ?? "no reason given"}`);
+    } catch (error) {
+      const { message } = classifyAwsError(error, { system: SYSTEM, operation: "ReplicateSecretToRegions", name });
+      return [`replication to ${regions.join(", ")} failed: ${message}`];
+    }
+  }
+
+  /** Runs one operation with the team's client, classifying failures with the operation and name. */
+  private async run<T>(operation: string, name: string | undefined, body: (client: SecretsManagerClient) => Promise<T>, call: DriverCall): Promise<T> {
+    try {
+      return await body(await this.pool.client(call.team as Team, call.signal));
+    } catch (error) {
+      if (error instanceof ServiceError) throw error;
+      const { code, message } = classifyAwsError(error, { system: SYSTEM, operation, ...(name !== undefined ? { name } : {}) });
+      throw new ServiceError(code, message);
+    }
+  }
+}
+
+export const secretsManagerDriver: DriverDefinition = {
+  name: SYSTEM,
+  teamSettings: secretsManagerTeamSettings,
+  settings: secretsManagerSettings,
+  credentialEnvNames: AWS_CREDENTIAL_ENV_NAMES,
+  sensitiveTeamKeys: ["aws_external_id"],
+  create: async ({ settings, env }) =>
+    new SecretsManagerDriver({
+      connection: resolveAwsConnection(settings, env, "SECRETS_MANAGER"),
+      ...(typeof settings.kms_key_id === "string" ? { kmsKeyId: settings.kms_key_id } : {}),
+      ...(Array.isArray(settings.replica_regions) ? { replicaRegions: settings.replica_regions as string[] } : {}),
+    }),
+};

@@ -1,0 +1,19 @@
+import { SecretsManagerDriver } from "../../src/providers/aws-secrets-manager/secrets-manager-driver.js";
+import { resolveAwsConnection } from "../../src/providers/aws-common/aws-settings.js";
+import { emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../emulators/aws/index.js";
+import { runDriverConformance } from "./driver-suite.js";
+
+let emulator: AwsEmulatorHandle | undefined;
+
+runDriverConformance("aws_secret_manager", {
+  makeDriver: async () => {
+    emulator = await startEmulator();
+    return new SecretsManagerDriver({ connection: resolveAwsConnection({}, emulatorEnv(emulator.endpoint), "SECRETS_MANAGER") });
+  },
+  close: async () => {
+    await emulator?.close();
+  },
+  unicodeNames: false,
+  slashNames: true,
+  rewriteAfterSoftDelete: true,
+});

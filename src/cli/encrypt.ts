@@ -15,7 +15,9 @@ export interface EncryptOptions {
 
 export type Encryptor = (plaintext: string, options: EncryptOptions) => Promise<string>;
 
-const encryptors: Record<string, () => Promise<Encryptor>> = {};
+const encryptors: Record<string, () => Promise<Encryptor>> = {
+  google: async () => (await import("../providers/google-kms/encryptor.js")).encryptWithGoogleKms,
+};
 
 export const ENCRYPT_USAGE = `usage: secretgate encrypt --kms ${Object.keys(encryptors).join("|") || "aws|google"} [--key-id ID | --key RESOURCE] [--context k=v ...] VALUE`;
 

@@ -1,5 +1,5 @@
 import { SecretManagerServiceClient, type protos } from "@google-cloud/secret-manager";
-import { Code, ServiceError, notFound } from "../../core/errors.js";
+import { Code, ServiceError, invalidArgument, notFound } from "../../core/errors.js";
 import type {
   ClassifiedError,
   DriverCall,
@@ -15,7 +15,7 @@ import { checksumMatches, checksumValue, crc32c } from "../google-common/crc32c.
 import { classifyGoogleError, grpcStatusOf } from "../google-common/errors.js";
 import { decodePayload } from "../google-common/payload.js";
 import { secretId, secretResourceName, versionNumber } from "./names.js";
-import type { Replication, SecretManagerSettings } from "./settings.js";
+import { labelKey, labelValue, type Replication, type SecretManagerSettings } from "./settings.js";
 
 type Team = Readonly<Record<string, unknown>>;
 type ISecret = protos.google.cloud.secretmanager.v1.ISecret;
@@ -132,6 +132,13 @@ export class SecretManagerDriver implements SecretDriver {
 
   private async createSecret(request: DriverWrite, call: DriverCall): Promise<void> {
     const project = this.project(call.team);
+    for (const [key, value] of Object.entries(request.tags)) {
+      if (!labelKey.safeParse(key).success || !labelValue.safeParse(value).success) {
+        throw invalidArgument(
+          `tag ${JSON.stringify(key)} cannot be a Secret Manager label: keys start with a lowercase letter, and keys and values hold at most 63 lowercase letters, digits, '_' or '-'`,
+        );
+      }
+    }
     const secret: ISecret = {
       replication: replicationPolicy((call.team.replication as Replication | undefined) ?? this.settings.replication),
       labels: request.tags,

@@ -24,7 +24,9 @@ const driverFor = (endpoint: string, transport: "grpc" | "rest") => {
 const call = (ms = 10_000): DriverCall => ({ team: {}, signal: AbortSignal.timeout(ms), deadline: Date.now() + ms });
 const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error);
 const admin = (path: string, method: string, body?: unknown) =>
-  fetch(`${emulator.adminUrl}/${path}`, { method, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }).then((response) => response.json());
+  fetch(`${emulator.adminUrl}/${path}`, { method, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }).then(
+    (response) => response.json() as Promise<Record<string, number>>,
+  );
 
 beforeAll(async () => {
   emulator = await startEmulator({ host: "127.0.0.1", port: 0 });

@@ -12,7 +12,8 @@ import { TestServer } from "../helpers/server.js";
 const PROJECT = "e2e-project";
 const OTHER_PROJECT = "team-b-project";
 
-describe("google_secret_manager through the server", () => {
+// gRPC configured through LiteLLM's environment variables; REST through key_management_settings keys.
+for (const transport of ["grpc", "rest"] as const) describe(`google_secret_manager through the server (${transport})`, () => {
   let emulator: SecretManagerEmulator;
   let server: TestServer;
   // The real SDK, as an operator's script would use it, to look at what the server stored.
@@ -21,18 +22,18 @@ describe("google_secret_manager through the server", () => {
   beforeAll(async () => {
     emulator = await startEmulator({ host: "127.0.0.1", port: 0 });
     inspector = new SecretManagerServiceClient(clientOptions({ transport: "grpc", endpoint: parseEndpoint(emulator.endpoint, "endpoint") }));
+    const connection: { env: Record<string, string>; settings: Record<string, string> } =
+      transport === "grpc"
+        ? { env: { GOOGLE_SECRET_MANAGER_PROJECT_ID: PROJECT, GOOGLE_SECRET_MANAGER_ENDPOINT: emulator.endpoint }, settings: {} }
+        : { env: {}, settings: { project_id: PROJECT, endpoint: emulator.restEndpoint, transport: "rest" } };
     server = await TestServer.start({
       config: {
         general_settings: {
           key_management_system: "google_secret_manager",
-          key_management_settings: { access_mode: "read_and_write", store_virtual_keys: true, tags: { environment: "e2e" } },
+          key_management_settings: { access_mode: "read_and_write", store_virtual_keys: true, tags: { environment: "e2e" }, ...connection.settings },
         },
       },
-      env: {
-        GOOGLE_SECRET_MANAGER_PROJECT_ID: PROJECT,
-        GOOGLE_SECRET_MANAGER_ENDPOINT: emulator.endpoint,
-        GOOGLE_SECRET_MANAGER_ALWAYS_READ_SECRET_MANAGER: "true",
-      },
+      env: { ...connection.env, GOOGLE_SECRET_MANAGER_ALWAYS_READ_SECRET_MANAGER: "true" },
     });
   });
   afterAll(async () => {

@@ -159,8 +159,8 @@ export class SecretManagerDriver implements SecretDriver {
     const [version] = await callWithRetries(call, READ_RETRIES, (options) =>
       this.client.getSecretVersion({ name: `${secret}/versions/latest` }, options),
     ).catch(() => [undefined]);
-    if (!version) return new ServiceError(Code.NotFound, `secret ${JSON.stringify(name)} has no usable latest version: ${classifyGoogleError(cause, SERVICE).message}`);
-    const state = String(stateName(version.state)).toLowerCase();
+    if (!version) return notFound(`secret ${JSON.stringify(name)} has no readable latest version: ${classifyGoogleError(cause, SERVICE).message}`);
+    const state = stateName(version.state).toLowerCase();
     return notFound(
       `secret ${JSON.stringify(name)} has no readable value in ${SERVICE}: its latest version (${versionNumber(version.name)}) is ${state}` +
         (state === "disabled" ? "; enable it or write a new version" : "; write a new version"),

@@ -86,6 +86,12 @@ describe("google_kms driver", () => {
     expect(emulator.faults.calls().Decrypt).toBe(MAX_ATTEMPTS);
   });
 
+  it("refuses an encryption context, which google_kms could never match on decrypt", async () => {
+    const attempt = encryptWithGoogleKms("x", { key: DEFAULT_KEY, context: { team: "a" }, env: { GOOGLE_KMS_ENDPOINT: emulator.endpoint } });
+    await expect(attempt).rejects.toThrow(/--context/);
+    expect(emulator.faults.calls().Encrypt).toBeUndefined();
+  });
+
   it("secretgate encrypt --kms google prints ciphertext the driver decrypts", async () => {
     // Asynchronously: the emulator answers from this process's event loop.
     const result = await promisify(execFile)(process.execPath, [SERVER_ENTRY, "encrypt", "--kms", "google", "--key", OTHER_KEY, "cli value"], {

@@ -33,7 +33,8 @@ for (const transport of ["grpc", "rest"] as const) describe(`google_secret_manag
           key_management_settings: { access_mode: "read_and_write", store_virtual_keys: true, tags: { environment: "e2e" }, ...connection.settings },
         },
       },
-      env: { ...connection.env, GOOGLE_SECRET_MANAGER_ALWAYS_READ_SECRET_MANAGER: "true" },
+      // The SDK's debug logging prints request and response bodies; secretgate must keep it off.
+      env: { ...connection.env, GOOGLE_SECRET_MANAGER_ALWAYS_READ_SECRET_MANAGER: "true", GOOGLE_SDK_NODE_LOGGING: "*" },
     });
   });
   afterAll(async () => {
@@ -108,6 +109,11 @@ for (const transport of ["grpc", "rest"] as const) describe(`google_secret_manag
     expect((error as ConnectError).code).toBe(Code.InvalidArgument);
   });
 
+  it("never lets a secret value reach its output, even with the SDK's debug logging requested", () => {
+    expect(server.allOutput()).toContain("secretgate listening");
+    for (const value of ["sk-team-b", "intact value", "second"]) expect(server.allOutput()).not.toContain(value);
+  });
+
   it("deletes permanently (not recoverable)", async () => {
     await server.grpc.write({ name: "E2E_DELETED", value: "x" });
     expect(await server.grpc.delete({ name: "E2E_DELETED" })).toMatchObject({ recoverable: false });
@@ -138,6 +144,7 @@ describe("google_kms through the server", () => {
         GOOGLE_KMS_RESOURCE_NAME: DEFAULT_KEY,
         GOOGLE_KMS_ENDPOINT: emulator.endpoint,
         OPENAI_API_KEY: (ciphertext as Buffer).toString("base64"),
+        GOOGLE_SDK_NODE_LOGGING: "*",
       },
     });
   });
@@ -150,6 +157,7 @@ describe("google_kms through the server", () => {
     const { results } = await server.grpc.read({ names: ["os.environ/OPENAI_API_KEY"] });
     expect(results[0]).toMatchObject({ found: true, value: "sk-from-kms", source: "google_kms" });
     expect(emulator.faults.calls().Decrypt).toBe(1);
+    expect(server.allOutput()).not.toContain("sk-from-kms");
   });
 
   it("refuses writes: the back end only decrypts", async () => {

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { GoogleAuth, googleAuthLibrary, grpc, type ClientOptions } from "google-gax";
+import { GoogleAuth, googleAuthLibrary, grpc, loggingUtils, type ClientOptions } from "google-gax";
 import { ConfigError } from "../../config/load.js";
 
 export const TRANSPORTS = ["grpc", "rest"] as const;
@@ -54,6 +54,9 @@ export function parseTransport(value: string | undefined, setting: string): Tran
 
 /** SDK client options for a connection: endpoint, transport (`fallback` is the SDK's HTTP/1.1 JSON mode) and credentials. */
 export function clientOptions(connection: GoogleConnection): ClientOptions {
+  // GOOGLE_SDK_NODE_LOGGING makes the SDKs print request and response bodies — secret values
+  // and plaintexts. secretgate logs its own calls, value-free; the SDKs' debug log stays off.
+  loggingUtils.setBackend(null);
   const options: ClientOptions = { fallback: connection.transport === "rest" };
   if (connection.endpoint) {
     options.apiEndpoint = connection.endpoint.host;

@@ -5,6 +5,7 @@ import { isEmulator, parseEndpoint } from "../src/providers/google-common/connec
 import { checksumMatches, crc32c } from "../src/providers/google-common/crc32c.js";
 import { classifyGoogleError } from "../src/providers/google-common/errors.js";
 import { decodePayload } from "../src/providers/google-common/payload.js";
+import { resolveKmsSettings } from "../src/providers/google-kms/settings.js";
 import { secretResourceName } from "../src/providers/google-secret-manager/names.js";
 import { resolveSecretManagerSettings, secretManagerCachePolicy, secretManagerTeamSettings } from "../src/providers/google-secret-manager/settings.js";
 
@@ -71,6 +72,23 @@ describe("Google settings", () => {
     expect(() =>
       resolveSecretManagerSettings(settings, { GOOGLE_SECRET_MANAGER_PROJECT_ID: "p-1", GCS_PATH_SERVICE_ACCOUNT: "/nonexistent/key.json" }),
     ).toThrow(/GCS_PATH_SERVICE_ACCOUNT/);
+  });
+
+  it("prefers key_management_settings keys over the variables and names whichever was wrong", () => {
+    const resolved = resolveSecretManagerSettings(
+      { ...settings, project_id: "from-config", endpoint: "127.0.0.1:9", transport: "rest" },
+      { GOOGLE_SECRET_MANAGER_PROJECT_ID: "from-env", GOOGLE_SECRET_MANAGER_ENDPOINT: "10.0.0.1:1", GOOGLE_SECRET_MANAGER_TRANSPORT: "grpc" },
+    );
+    expect(resolved).toMatchObject({ project: "from-config", connection: { transport: "rest", endpoint: { host: "127.0.0.1", port: 9 } } });
+    expect(() => resolveSecretManagerSettings({ ...settings, endpoint: "nowhere" }, { GOOGLE_SECRET_MANAGER_PROJECT_ID: "p-1" })).toThrow(
+      /general_settings\.key_management_settings\.endpoint/,
+    );
+  });
+
+  it("requires a CryptoKey name for google_kms", () => {
+    expect(() => resolveKmsSettings({}, {})).toThrow(/GOOGLE_KMS_RESOURCE_NAME/);
+    expect(() => resolveKmsSettings({}, { GOOGLE_KMS_RESOURCE_NAME: "projects/p/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1" })).toThrow(ConfigError);
+    expect(resolveKmsSettings({}, { GOOGLE_KMS_RESOURCE_NAME: "projects/p/locations/l/keyRings/r/cryptoKeys/k" }).resourceName).toMatch(/cryptoKeys\/k$/);
   });
 
   it("reads the cache settings LiteLLM users set", () => {

@@ -1,14 +1,15 @@
 import { z } from "zod";
 import { ConfigError } from "../../config/load.js";
 import { credentialFile, parseEndpoint, type GoogleConnection } from "../google-common/connection.js";
+import { settingOrEnv } from "../google-common/setting.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** A Cloud KMS CryptoKey (or CryptoKeyVersion) resource name. */
+/** A Cloud KMS CryptoKey resource name (Decrypt takes the key; KMS finds the version in the ciphertext). */
 export const resourceName = z
   .string()
   .regex(
-    /^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+(\/cryptoKeyVersions\/[^/]+)?$/,
+    /^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+$/,
     "must be projects/*/locations/*/keyRings/*/cryptoKeys/*",
   );
 
@@ -26,21 +27,21 @@ export interface KmsSettings {
 
 /** The key and connection from the config, else GOOGLE_KMS_RESOURCE_NAME / GOOGLE_KMS_ENDPOINT. */
 export function resolveKmsSettings(settings: Readonly<Record<string, unknown>>, env: Env): KmsSettings {
-  const key = (settings.resource_name as string | undefined) ?? env.GOOGLE_KMS_RESOURCE_NAME;
-  if (key === undefined || key === "") {
+  const key = settingOrEnv(settings, "resource_name", env, "GOOGLE_KMS_RESOURCE_NAME");
+  if (key.value === undefined) {
     throw new ConfigError("google_kms needs a key: set GOOGLE_KMS_RESOURCE_NAME (projects/*/locations/*/keyRings/*/cryptoKeys/*)");
   }
-  if (!resourceName.safeParse(key).success) {
-    throw new ConfigError(`GOOGLE_KMS_RESOURCE_NAME: ${JSON.stringify(key)} must be projects/*/locations/*/keyRings/*/cryptoKeys/*`);
+  if (!resourceName.safeParse(key.value).success) {
+    throw new ConfigError(`${key.source}: ${JSON.stringify(key.value)} must be projects/*/locations/*/keyRings/*/cryptoKeys/*`);
   }
-  const endpoint = (settings.endpoint as string | undefined) ?? env.GOOGLE_KMS_ENDPOINT;
+  const endpoint = settingOrEnv(settings, "endpoint", env, "GOOGLE_KMS_ENDPOINT");
   const keyFile = credentialFile(env);
   return {
-    resourceName: key,
+    resourceName: key.value,
     connection: {
       // Decrypt is one small unary call; the REST fallback is offered for Secret Manager only.
       transport: "grpc",
-      ...(endpoint ? { endpoint: parseEndpoint(endpoint, settings.endpoint === undefined ? "GOOGLE_KMS_ENDPOINT" : "general_settings.key_management_settings.endpoint") } : {}),
+      ...(endpoint.value !== undefined ? { endpoint: parseEndpoint(endpoint.value, endpoint.source) } : {}),
       ...(keyFile ? { keyFile } : {}),
     },
   };

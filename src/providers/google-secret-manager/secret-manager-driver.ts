@@ -35,10 +35,11 @@ export class SecretManagerDriver implements SecretDriver {
   // Payloads are bytes, but nothing records whether a version was written as text; see read().
   readonly capabilities = { write: true, binary: false, list: true };
 
-  constructor(
-    private readonly settings: SecretManagerSettings,
-    private readonly client = new SecretManagerServiceClient(clientOptions(settings.connection)),
-  ) {}
+  private readonly client: SecretManagerServiceClient;
+
+  constructor(private readonly settings: SecretManagerSettings) {
+    this.client = new SecretManagerServiceClient(clientOptions(settings.connection));
+  }
 
   async read(name: string, call: DriverCall): Promise<SecretValue | undefined> {
     const secret = this.secretName(name, call.team);

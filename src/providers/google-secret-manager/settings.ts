@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ConfigError } from "../../config/load.js";
 import type { KeyManagementSettings } from "../../config/schema.js";
 import { credentialFile, parseEndpoint, parseTransport, type GoogleConnection } from "../google-common/connection.js";
+import { settingOrEnv } from "../google-common/setting.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -42,25 +43,24 @@ export interface SecretManagerSettings {
 
 /** Resolves the driver's settings from the config and LiteLLM's environment variables; a problem is a start-up error. */
 export function resolveSecretManagerSettings(settings: KeyManagementSettings, env: Env): SecretManagerSettings {
-  const project = (settings.project_id as string | undefined) ?? env.GOOGLE_SECRET_MANAGER_PROJECT_ID;
-  if (project === undefined || project === "") {
+  const project = settingOrEnv(settings, "project_id", env, "GOOGLE_SECRET_MANAGER_PROJECT_ID");
+  if (project.value === undefined) {
     throw new ConfigError(
       "google_secret_manager needs a project: set GOOGLE_SECRET_MANAGER_PROJECT_ID or general_settings.key_management_settings.project_id",
     );
   }
-  if (!projectId.safeParse(project).success) {
-    throw new ConfigError(`GOOGLE_SECRET_MANAGER_PROJECT_ID: ${JSON.stringify(project)} is not a Google Cloud project id`);
+  if (!projectId.safeParse(project.value).success) {
+    throw new ConfigError(`${project.source}: ${JSON.stringify(project.value)} is not a Google Cloud project id`);
   }
-  const endpointSetting = settings.endpoint === undefined ? "GOOGLE_SECRET_MANAGER_ENDPOINT" : "general_settings.key_management_settings.endpoint";
-  const endpoint = (settings.endpoint as string | undefined) ?? env.GOOGLE_SECRET_MANAGER_ENDPOINT;
-  const transportSetting = settings.transport === undefined ? "GOOGLE_SECRET_MANAGER_TRANSPORT" : "general_settings.key_management_settings.transport";
+  const endpoint = settingOrEnv(settings, "endpoint", env, "GOOGLE_SECRET_MANAGER_ENDPOINT");
+  const transport = settingOrEnv(settings, "transport", env, "GOOGLE_SECRET_MANAGER_TRANSPORT");
   const keyFile = credentialFile(env);
   return {
-    project,
+    project: project.value,
     replication: (settings.replication as Replication | undefined) ?? "automatic",
     connection: {
-      transport: parseTransport((settings.transport as string | undefined) ?? env.GOOGLE_SECRET_MANAGER_TRANSPORT, transportSetting),
-      ...(endpoint ? { endpoint: parseEndpoint(endpoint, endpointSetting) } : {}),
+      transport: parseTransport(transport.value, transport.source),
+      ...(endpoint.value !== undefined ? { endpoint: parseEndpoint(endpoint.value, endpoint.source) } : {}),
       ...(keyFile ? { keyFile } : {}),
     },
   };

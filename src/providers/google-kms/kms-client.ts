@@ -2,7 +2,8 @@ import { KeyManagementServiceClient } from "@google-cloud/kms";
 import { Code, ServiceError } from "../../core/errors.js";
 import type { DriverCall } from "../../drivers/driver.js";
 import { callWithRetries } from "../google-common/calls.js";
-import { clientOptions, type GoogleConnection } from "../google-common/connection.js";
+import { clientOptions } from "../google-common/client-options.js";
+import type { GoogleConnection } from "../google-common/connection.js";
 import { checksumMatches, checksumValue, crc32c } from "../google-common/crc32c.js";
 
 /** Encrypt and Decrypt are stateless: retried when throttled or briefly unreachable. */

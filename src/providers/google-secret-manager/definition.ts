@@ -1,5 +1,4 @@
 import type { DriverDefinition } from "../../drivers/driver.js";
-import { SecretManagerDriver } from "./secret-manager-driver.js";
 import {
   resolveSecretManagerSettings,
   secretManagerCachePolicy,
@@ -23,6 +22,9 @@ export const googleSecretManagerDriver: DriverDefinition = {
   cachePolicy: ({ env }) => secretManagerCachePolicy(env),
   create: async ({ settings, env }) => {
     secretManagerCachePolicy(env); // a malformed interval fails start-up, not the first read
-    return new SecretManagerDriver(resolveSecretManagerSettings(settings, env));
+    const resolved = resolveSecretManagerSettings(settings, env);
+    // The SDK (google-gax, gRPC) loads only when this back end is the one configured.
+    const { SecretManagerDriver } = await import("./secret-manager-driver.js");
+    return new SecretManagerDriver(resolved);
   },
 };

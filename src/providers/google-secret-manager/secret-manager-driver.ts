@@ -10,7 +10,7 @@ import type {
   SecretValue,
 } from "../../drivers/driver.js";
 import { callWithRetries } from "../google-common/calls.js";
-import { clientOptions } from "../google-common/connection.js";
+import { clientOptions } from "../google-common/client-options.js";
 import { checksumMatches, checksumValue, crc32c } from "../google-common/crc32c.js";
 import { classifyGoogleError, grpcStatusOf } from "../google-common/errors.js";
 import { decodePayload } from "../google-common/payload.js";

@@ -17,6 +17,7 @@ export type Encryptor = (plaintext: string, options: EncryptOptions) => Promise<
 
 const encryptors: Record<string, () => Promise<Encryptor>> = {
   aws: async () => (await import("../providers/aws-kms/kms-encryptor.js")).encryptWithAwsKms,
+  google: async () => (await import("../providers/google-kms/encryptor.js")).encryptWithGoogleKms,
 };
 
 export const ENCRYPT_USAGE = `usage: secretgate encrypt --kms ${Object.keys(encryptors).join("|") || "aws|google"} [--key-id ID | --key RESOURCE] [--context k=v ...] VALUE`;

@@ -55,7 +55,8 @@ export class Policy {
 
   /** Configured tags, overridden by the team's, overridden by the request's. */
   tags(requested: Readonly<Record<string, string>>, team: Readonly<Record<string, unknown>>): Record<string, string> {
-    const teamTags = (team.tags ?? {}) as Record<string, string>;
+    // Google calls a team's tags `labels` (SPEC §5).
+    const teamTags = (team.tags ?? team.labels ?? {}) as Record<string, string>;
     return { ...(this.settings.tags ?? {}), ...teamTags, ...requested };
   }
 }

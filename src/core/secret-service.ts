@@ -341,6 +341,7 @@ export class SecretService {
     let signal: AbortSignal | undefined;
     return {
       team,
+      deadline,
       // Made on first use: a call answered without the back end never pays for a timer.
       get signal() {
         if (!signal) {

@@ -20,6 +20,8 @@ export interface DriverCall {
   team: Readonly<Record<string, unknown>>;
   /** Aborted when the caller's deadline passes or the caller goes away. */
   signal: AbortSignal;
+  /** The caller's deadline (epoch milliseconds), for SDKs that take a per-call timeout. */
+  deadline?: number;
 }
 
 export interface DriverWrite {

@@ -2,9 +2,17 @@ import type { DriverDefinition } from "./driver.js";
 import { localDriver } from "../providers/local/local-driver.js";
 import { secretsManagerDriver } from "../providers/aws-secrets-manager/secrets-manager-driver.js";
 import { kmsDriver } from "../providers/aws-kms/kms-driver.js";
+import { googleSecretManagerDriver } from "../providers/google-secret-manager/definition.js";
+import { googleKmsDriver } from "../providers/google-kms/definition.js";
 
 // One line per back end: its definition, registered under its key_management_system name.
-const definitions: readonly DriverDefinition[] = [localDriver, secretsManagerDriver, kmsDriver];
+const definitions: readonly DriverDefinition[] = [
+  localDriver,
+  secretsManagerDriver,
+  kmsDriver,
+  googleSecretManagerDriver,
+  googleKmsDriver,
+];
 
 const byName = new Map(definitions.map((definition) => [definition.name, definition]));
 

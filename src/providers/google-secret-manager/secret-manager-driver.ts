@@ -1,0 +1,194 @@
+import { SecretManagerServiceClient, type protos } from "@google-cloud/secret-manager";
+import { Code, ServiceError, invalidArgument, notFound } from "../../core/errors.js";
+import type {
+  ClassifiedError,
+  DriverCall,
+  DriverDeleteResult,
+  DriverWrite,
+  DriverWriteResult,
+  SecretDriver,
+  SecretValue,
+} from "../../drivers/driver.js";
+import { callWithRetries } from "../google-common/calls.js";
+import { clientOptions } from "../google-common/client-options.js";
+import { checksumMatches, checksumValue, crc32c } from "../google-common/crc32c.js";
+import { classifyGoogleError, grpcStatusOf } from "../google-common/errors.js";
+import { decodePayload } from "../google-common/payload.js";
+import { secretId, secretResourceName, versionNumber } from "./names.js";
+import { labelKey, labelValue, type Replication, type SecretManagerSettings } from "./settings.js";
+
+type Team = Readonly<Record<string, unknown>>;
+type ISecret = protos.google.cloud.secretmanager.v1.ISecret;
+
+export const SERVICE = "google_secret_manager";
+
+/** Reads are idempotent: retried when throttled or briefly unreachable. */
+const READ_RETRIES = [Code.ResourceExhausted, Code.Unavailable];
+/** A write that failed UNAVAILABLE may have landed; only a refused (throttled) one is retried. */
+const WRITE_RETRIES = [Code.ResourceExhausted];
+
+/**
+ * Google Secret Manager over its official SDK (gRPC by default, HTTP/1.1 JSON with
+ * transport `rest`). A secret is a container of versions; a read is `versions/latest`.
+ */
+export class SecretManagerDriver implements SecretDriver {
+  // Payloads are bytes, but nothing records whether a version was written as text; see read().
+  readonly capabilities = { write: true, binary: false, list: true };
+
+  private readonly client: SecretManagerServiceClient;
+
+  constructor(private readonly settings: SecretManagerSettings) {
+    this.client = new SecretManagerServiceClient(clientOptions(settings.connection));
+  }
+
+  async read(name: string, call: DriverCall): Promise<SecretValue | undefined> {
+    const secret = this.secretName(name, call.team);
+    let response: protos.google.cloud.secretmanager.v1.IAccessSecretVersionResponse;
+    try {
+      [response] = await callWithRetries(call, READ_RETRIES, (options) =>
+        this.client.accessSecretVersion({ name: `${secret}/versions/latest` }, options),
+      );
+    } catch (error) {
+      const status = grpcStatusOf(error);
+      if (status === Code.NotFound) return undefined;
+      if (status === Code.FailedPrecondition) throw await this.unusableLatest(name, secret, call, error);
+      throw error;
+    }
+    const data = response.payload?.data ?? new Uint8Array();
+    const bytes = typeof data === "string" ? Buffer.from(data, "base64") : data;
+    const checksum = response.payload?.dataCrc32c;
+    if (checksumValue(checksum) !== undefined && !checksumMatches(bytes, checksum)) {
+      throw new ServiceError(
+        Code.DataLoss,
+        `${SERVICE}: the value of secret ${JSON.stringify(name)} (version ${versionNumber(response.name)}) failed its CRC32C check and was discarded`,
+      );
+    }
+    return { ...decodePayload(bytes), version: versionNumber(response.name) };
+  }
+
+  async write(request: DriverWrite, call: DriverCall): Promise<DriverWriteResult> {
+    const parent = this.secretName(request.name, call.team);
+    const data = request.value.binary ?? Buffer.from(request.value.text, "utf8");
+    // Adding a version is the common case (the secret exists); creating it first only when missing saves a call.
+    const addVersion = () =>
+      callWithRetries(call, WRITE_RETRIES, (options) =>
+        this.client.addSecretVersion({ parent, payload: { data, dataCrc32c: crc32c(data) } }, options),
+      );
+    try {
+      const [version] = await addVersion();
+      return { version: versionNumber(version.name) };
+    } catch (error) {
+      if (grpcStatusOf(error) !== Code.NotFound) throw error;
+    }
+    await this.createSecret(request, call);
+    const [version] = await addVersion();
+    return { version: versionNumber(version.name) };
+  }
+
+  async delete(name: string, _options: { force: boolean }, call: DriverCall): Promise<DriverDeleteResult | undefined> {
+    const secret = this.secretName(name, call.team);
+    try {
+      await callWithRetries(call, WRITE_RETRIES, (options) => this.client.deleteSecret({ name: secret }, options));
+    } catch (error) {
+      if (grpcStatusOf(error) === Code.NotFound) return undefined;
+      throw error;
+    }
+    // Secret Manager deletes a secret and all its versions at once; there is nothing to recover.
+    return { recoverable: false };
+  }
+
+  async currentVersion(name: string, call: DriverCall): Promise<string | undefined> {
+    const secret = this.secretName(name, call.team);
+    try {
+      const [version] = await callWithRetries(call, READ_RETRIES, (options) =>
+        this.client.getSecretVersion({ name: `${secret}/versions/latest` }, options),
+      );
+      return isEnabled(version.state) ? versionNumber(version.name) : undefined;
+    } catch (error) {
+      if (grpcStatusOf(error) === Code.NotFound) return undefined;
+      throw error;
+    }
+  }
+
+  async list(call: DriverCall): Promise<string[]> {
+    const parent = `projects/${this.project(call.team)}`;
+    const [secrets] = await callWithRetries(call, READ_RETRIES, (options) =>
+      this.client.listSecrets({ parent }, { ...options, autoPaginate: true }),
+    );
+    return secrets.map((secret) => secretId(secret.name));
+  }
+
+  locationKey(team: Team): string {
+    return this.project(team);
+  }
+
+  classifyError(error: unknown): ClassifiedError {
+    if (error instanceof ServiceError) return { code: error.code, message: error.message };
+    return classifyGoogleError(error, SERVICE);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  private async createSecret(request: DriverWrite, call: DriverCall): Promise<void> {
+    const project = this.project(call.team);
+    for (const [key, value] of Object.entries(request.tags)) {
+      if (!labelKey.safeParse(key).success || !labelValue.safeParse(value).success) {
+        throw invalidArgument(
+          `tag ${JSON.stringify(key)} cannot be a Secret Manager label: keys start with a lowercase letter, and keys and values hold at most 63 lowercase letters, digits, '_' or '-'`,
+        );
+      }
+    }
+    const secret: ISecret = {
+      replication: replicationPolicy((call.team.replication as Replication | undefined) ?? this.settings.replication),
+      labels: request.tags,
+      ...(request.description !== undefined ? { annotations: { description: request.description } } : {}),
+    };
+    try {
+      await callWithRetries(call, WRITE_RETRIES, (options) =>
+        this.client.createSecret({ parent: `projects/${project}`, secretId: request.name, secret }, options),
+      );
+    } catch (error) {
+      // A concurrent writer created it first: its version goes in as well.
+      if (grpcStatusOf(error) !== Code.AlreadyExists) throw error;
+    }
+  }
+
+  /** Explains a FAILED_PRECONDITION on `latest`: the newest version is disabled or destroyed. */
+  private async unusableLatest(name: string, secret: string, call: DriverCall, cause: unknown): Promise<ServiceError> {
+    const [version] = await callWithRetries(call, READ_RETRIES, (options) =>
+      this.client.getSecretVersion({ name: `${secret}/versions/latest` }, options),
+    ).catch(() => [undefined]);
+    if (!version) return notFound(`secret ${JSON.stringify(name)} has no readable latest version: ${classifyGoogleError(cause, SERVICE).message}`);
+    const state = stateName(version.state).toLowerCase();
+    return notFound(
+      `secret ${JSON.stringify(name)} has no readable value in ${SERVICE}: its latest version (${versionNumber(version.name)}) is ${state}` +
+        (state === "disabled" ? "; enable it or write a new version" : "; write a new version"),
+    );
+  }
+
+  private secretName(name: string, team: Team): string {
+    return secretResourceName(this.project(team), name);
+  }
+
+  private project(team: Team): string {
+    return (team.project_id as string | undefined) ?? this.settings.project;
+  }
+}
+
+function replicationPolicy(replication: Replication): protos.google.cloud.secretmanager.v1.IReplication {
+  if (replication === "automatic") return { automatic: {} };
+  return { userManaged: { replicas: replication.map((location) => ({ location })) } };
+}
+
+const STATES = ["STATE_UNSPECIFIED", "ENABLED", "DISABLED", "DESTROYED"] as const;
+
+/** gRPC reports enum names, the REST transport (numericEnums) numbers. */
+function stateName(state: unknown): string {
+  return typeof state === "number" ? (STATES[state] ?? String(state)) : String(state);
+}
+
+function isEnabled(state: unknown): boolean {
+  return stateName(state) === "ENABLED";
+}

@@ -1,0 +1,31 @@
+import { SecretManagerDriver } from "../../src/providers/google-secret-manager/secret-manager-driver.js";
+import { resolveSecretManagerSettings } from "../../src/providers/google-secret-manager/settings.js";
+import { startEmulator, type SecretManagerEmulator } from "../emulators/google-secret-manager/index.js";
+import { runDriverConformance } from "./driver-suite.js";
+
+// Both transports of the real SDK against the emulator: gRPC (the default) and the HTTP/1.1 JSON fallback.
+for (const transport of ["grpc", "rest"] as const) {
+  let emulator: SecretManagerEmulator | undefined;
+  runDriverConformance(`google_secret_manager (${transport})`, {
+    makeDriver: async () => {
+      emulator = await startEmulator({ host: "127.0.0.1", port: 0 });
+      const endpoint = transport === "grpc" ? emulator.endpoint : emulator.restEndpoint;
+      return new SecretManagerDriver(
+        resolveSecretManagerSettings(
+          { store_virtual_keys: true, prefix_for_stored_virtual_keys: "" },
+          {
+            GOOGLE_SECRET_MANAGER_PROJECT_ID: "conformance-project",
+            GOOGLE_SECRET_MANAGER_ENDPOINT: endpoint,
+            GOOGLE_SECRET_MANAGER_TRANSPORT: transport,
+          },
+        ),
+      );
+    },
+    close: async () => {
+      await emulator?.close();
+    },
+    // Secret ids are 1–255 of A-Za-z0-9_-: other names are refused, never mapped (see names.ts).
+    slashNames: false,
+    unicodeNames: false,
+  });
+}

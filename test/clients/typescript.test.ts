@@ -1,0 +1,122 @@
+import { createServer, type Http2Server } from "node:http2";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { create } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createSecretClient,
+  ReadResponseSchema,
+  SecretResultSchema,
+  SecretService,
+  type SecretClient,
+} from "../../clients/typescript/src/index.js";
+import type { TestServer } from "../helpers/server.js";
+import { startServerWithToken } from "./live-server.js";
+
+async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(ConnectError);
+  return error as ConnectError;
+}
+
+describe("@secretgate/client against a live server", () => {
+  let server: TestServer;
+  let client: SecretClient;
+  const name = () => `ts-${randomUUID().slice(0, 12)}`;
+
+  beforeAll(async () => {
+    const started = await startServerWithToken();
+    server = started.server;
+    client = createSecretClient(`http://${server.grpcAddress}`, { token: started.token });
+  });
+  afterAll(() => server?.stop());
+
+  it("writes, reads (in request order, misses explicit), rotates, lists and deletes", async () => {
+    const key = name();
+    const written = await client.write({ name: key, value: "ts-1", tags: { via: "typescript" } });
+    expect(written).toMatchObject({ name: key, version: "1", source: "local" });
+
+    const { results } = await client.read({ names: [`${key}-missing`, key] });
+    expect(results.map((r) => [r.name, r.found, r.value, r.error?.status])).toEqual([
+      [`${key}-missing`, false, "", "NOT_FOUND"],
+      [key, true, "ts-1", undefined],
+    ]);
+
+    const rotated = await client.rotate({ currentName: key, newName: `${key}-2`, value: "ts-2" });
+    expect(rotated).toMatchObject({ name: `${key}-2`, oldDeleted: true });
+
+    const { keys } = await client.listHosted({});
+    expect(keys.find((k) => k.name === `${key}-2`)).toMatchObject({ resolves: true, source: "local" });
+    expect(keys.some((k) => k.name === key)).toBe(false);
+
+    expect(await client.delete({ name: `${key}-2`, force: true })).toMatchObject({ name: `${key}-2` });
+    const after = await client.read({ names: [`${key}-2`] });
+    expect(after.results[0]?.error?.status).toBe("NOT_FOUND");
+  });
+
+  it("sets and gets team settings", async () => {
+    const team = `team-${name()}`;
+    const stored = await client.setTeamSettings({ teamId: team, settings: { prefix: "ts/" } });
+    expect(stored).toMatchObject({ teamId: team, configured: true, settings: { prefix: "ts/" } });
+    const fetched = await client.getTeamSettings({ teamId: team });
+    expect(fetched.configured).toBe(true);
+    expect(fetched.updatedAt).toBeDefined();
+  });
+
+  it.each([
+    ["a missing secret's delete", (c: SecretClient) => c.delete({ name: "ts-never-written" }), Code.NotFound],
+    ["a read of no names", (c: SecretClient) => c.read({ names: [] }), Code.InvalidArgument],
+    ["an unknown team key", (c: SecretClient) => c.setTeamSettings({ teamId: "t", settings: { nope: 1 } }), Code.InvalidArgument],
+    ["an expired deadline", (c: SecretClient) => c.read({ names: ["x"] }, { timeoutMs: 1 }), Code.DeadlineExceeded],
+  ])("rejects %s with its status code", async (_, call, code) => {
+    expect((await rejection(call(client))).code).toBe(code);
+  });
+});
+
+describe("@secretgate/client transport", () => {
+  it("sends the token as a bearer authorization header", async () => {
+    const seen: (string | null)[] = [];
+    const recorder: Http2Server = createServer(
+      connectNodeAdapter({
+        routes: (router) =>
+          router.service(SecretService, {
+            read: (request, context) => {
+              seen.push(context.requestHeader.get("authorization"));
+              return create(ReadResponseSchema, {
+                results: request.names.map((n) => create(SecretResultSchema, { name: n, found: true, value: "recorded" })),
+              });
+            },
+          }),
+      }),
+    );
+    await new Promise<void>((resolve) => recorder.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`;
+      const response = await createSecretClient(url, { token: "t0ken" }).read({ names: ["a"] });
+      await createSecretClient(url).read({ names: ["a"] });
+      expect(response.results[0]?.value).toBe("recorded");
+      expect(seen).toEqual(["Bearer t0ken", null]);
+    } finally {
+      await new Promise((resolve) => recorder.close(resolve));
+    }
+  });
+
+  it("reports an unreachable server as UNAVAILABLE", async () => {
+    const probe = createNetServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const client = createSecretClient(`http://127.0.0.1:${port}`, { token: "t" });
+    expect((await rejection(client.listHosted({}))).code).toBe(Code.Unavailable);
+  });
+
+  it("refuses a URL that is not http or https", () => {
+    expect(() => createSecretClient("grpc://127.0.0.1:1")).toThrow(/http:\/\/ or https:\/\//);
+  });
+});

@@ -3,16 +3,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SecretClient } from "../../clients/typescript/src/index.js";
 import type { TestServer } from "../helpers/server.js";
 import { ROOT, run, startServerWithToken } from "./live-server.js";
 
 describe("Go client", () => {
   let server: TestServer;
   let token: string;
+  let admin: SecretClient;
   const buildDir = mkdtempSync(join(tmpdir(), "secretgate-go-"));
 
   beforeAll(async () => {
-    ({ server, token } = await startServerWithToken());
+    ({ server, token, admin } = await startServerWithToken());
   });
   afterAll(async () => {
     await server?.stop();
@@ -41,7 +43,7 @@ describe("Go client", () => {
       deleteAgainError: "NotFound",
     });
     // What the Go client wrote was really on the server: the delete it made is visible to another client.
-    const { results } = await server.grpc.read({ names: [name] });
+    const { results } = await admin.read({ names: [name] });
     expect(results[0]?.found).toBe(false);
   }, 300_000);
 });

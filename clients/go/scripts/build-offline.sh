@@ -1,5 +1,5 @@
 #!/bin/sh
-# Builds the Go client and its smoke program with no module proxy, from Debian's Go packages
+# Vets, unit-tests and builds the Go client and its smoke program with no module proxy, from Debian's Go packages
 # (golang-go, golang-google-grpc-dev, golang-google-protobuf-dev install their sources under
 # /usr/share/gocode). GOPATH mode: the module is copied to the import path it declares inside a
 # throw-away GOPATH, next to Debian's tree. With network access, plain `go build ./...` works too.
@@ -18,4 +18,5 @@ cp -R "$module_dir/secretgate" "$module_dir/secretgatev1" "$module_dir/cmd" "$im
 cd "$import_dir"
 export GO111MODULE=off GOFLAGS= GOPATH="$gopath:${DEBIAN_GOCODE:-/usr/share/gocode}"
 go vet ./...
+go test ./...
 go build -o "$out/smoke" ./cmd/smoke

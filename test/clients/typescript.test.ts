@@ -1,6 +1,9 @@
 import { createServer, type Http2Server } from "node:http2";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { create } from "@bufbuild/protobuf";
@@ -14,7 +17,7 @@ import {
   type SecretClient,
 } from "../../clients/typescript/src/index.js";
 import type { TestServer } from "../helpers/server.js";
-import { startServerWithToken } from "./live-server.js";
+import { ROOT, run, startServerWithToken } from "./live-server.js";
 
 async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
   const error = await promise.then(
@@ -28,12 +31,12 @@ async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
 describe("@secretgate/client against a live server", () => {
   let server: TestServer;
   let client: SecretClient;
+  let token: string;
   const name = () => `ts-${randomUUID().slice(0, 12)}`;
 
   beforeAll(async () => {
-    const started = await startServerWithToken();
-    server = started.server;
-    client = createSecretClient(`http://${server.grpcAddress}`, { token: started.token });
+    ({ server, token } = await startServerWithToken());
+    client = createSecretClient(`http://${server.grpcAddress}`, { token });
   });
   afterAll(() => server?.stop());
 
@@ -58,6 +61,21 @@ describe("@secretgate/client against a live server", () => {
     expect(await client.delete({ name: `${key}-2`, force: true })).toMatchObject({ name: `${key}-2` });
     const after = await client.read({ names: [`${key}-2`] });
     expect(after.results[0]?.error?.status).toBe("NOT_FOUND");
+  });
+
+  it("works as built and published: tsc with the package's tsconfig, imported through its exports", async () => {
+    const packageDir = join(ROOT, "clients", "typescript");
+    const build = await run(join(ROOT, "node_modules", ".bin", "tsc"), ["-p", join(packageDir, "tsconfig.json")]);
+    expect(build.code, build.stdout).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(packageDir, "package.json"), "utf8")) as {
+      exports: { ".": { default: string } };
+    };
+    const built = (await import(pathToFileURL(join(packageDir, manifest.exports["."].default)).href)) as typeof import("../../clients/typescript/src/index.js");
+    const key = name();
+    await client.write({ name: key, value: "from-src" });
+    const builtClient = built.createSecretClient(`http://${server.grpcAddress}`, { token });
+    const { results } = await builtClient.read({ names: [key] });
+    expect(results[0]?.value).toBe("from-src");
   });
 
   it("sets and gets team settings", async () => {

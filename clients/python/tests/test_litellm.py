@@ -64,9 +64,19 @@ def test_without_an_address_construction_names_the_variable(monkeypatch):
         SecretGate()
 
 
+# What LiteLLM's get_secret passes as optional_params on reads: its key_management_settings, dumped.
+KEY_MANAGEMENT_SETTINGS = {
+    "store_virtual_keys": True,
+    "prefix_for_stored_virtual_keys": "litellm/",
+    "access_mode": "read_and_write",
+    "hosted_keys": None,
+    "custom_secret_manager": "secretgate_manager.SecretGate",
+}
+
+
 def test_reads_return_the_value_or_none(manager, admin, name):
     admin.write(name, "provider-key")
-    assert manager.sync_read_secret(secret_name=name) == "provider-key"
+    assert manager.sync_read_secret(secret_name=name, optional_params=KEY_MANAGEMENT_SETTINGS) == "provider-key"
     assert manager.sync_read_secret(secret_name=f"{name}-missing") is None
     assert asyncio.run(manager.async_read_secret(secret_name=name, timeout=5.0)) == "provider-key"
     assert asyncio.run(manager.async_read_secret(secret_name=f"{name}-missing")) is None

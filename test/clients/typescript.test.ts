@@ -91,38 +91,59 @@ describe("@secretgate/client against a live server", () => {
     ["a missing secret's delete", (c: SecretClient) => c.delete({ name: "ts-never-written" }), Code.NotFound],
     ["a read of no names", (c: SecretClient) => c.read({ names: [] }), Code.InvalidArgument],
     ["an unknown team key", (c: SecretClient) => c.setTeamSettings({ teamId: "t", settings: { nope: 1 } }), Code.InvalidArgument],
-    ["an expired deadline", (c: SecretClient) => c.read({ names: ["x"] }, { timeoutMs: 1 }), Code.DeadlineExceeded],
   ])("rejects %s with its status code", async (_, call, code) => {
     expect((await rejection(call(client))).code).toBe(code);
   });
 });
 
+/**
+ * A stand-in server that records each call's authorization header: Read answers, ListHosted never
+ * does (until the caller gives up).
+ */
+async function startRecorder(): Promise<{ url: string; seen: (string | null)[]; close: () => Promise<void> }> {
+  const seen: (string | null)[] = [];
+  const recorder: Http2Server = createServer(
+    connectNodeAdapter({
+      routes: (router) =>
+        router.service(SecretService, {
+          read: (request, context) => {
+            seen.push(context.requestHeader.get("authorization"));
+            return create(ReadResponseSchema, {
+              results: request.names.map((n) => create(SecretResultSchema, { name: n, found: true, value: "recorded" })),
+            });
+          },
+          listHosted: (_, context) =>
+            new Promise((_resolve, reject) => context.signal.addEventListener("abort", () => reject(context.signal.reason))),
+        }),
+    }),
+  );
+  await new Promise<void>((resolve) => recorder.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`,
+    seen,
+    close: () => new Promise((resolve) => recorder.close(() => resolve())),
+  };
+}
+
 describe("@secretgate/client transport", () => {
+  let recorder: Awaited<ReturnType<typeof startRecorder>>;
+  beforeAll(async () => {
+    recorder = await startRecorder();
+  });
+  afterAll(() => recorder?.close());
+
   it("sends the token as a bearer authorization header", async () => {
-    const seen: (string | null)[] = [];
-    const recorder: Http2Server = createServer(
-      connectNodeAdapter({
-        routes: (router) =>
-          router.service(SecretService, {
-            read: (request, context) => {
-              seen.push(context.requestHeader.get("authorization"));
-              return create(ReadResponseSchema, {
-                results: request.names.map((n) => create(SecretResultSchema, { name: n, found: true, value: "recorded" })),
-              });
-            },
-          }),
-      }),
-    );
-    await new Promise<void>((resolve) => recorder.listen(0, "127.0.0.1", resolve));
-    try {
-      const url = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`;
-      const response = await createSecretClient(url, { token: "t0ken" }).read({ names: ["a"] });
-      await createSecretClient(url).read({ names: ["a"] });
-      expect(response.results[0]?.value).toBe("recorded");
-      expect(seen).toEqual(["Bearer t0ken", null]);
-    } finally {
-      await new Promise((resolve) => recorder.close(resolve));
-    }
+    const response = await createSecretClient(recorder.url, { token: "t0ken" }).read({ names: ["a"] });
+    await createSecretClient(recorder.url).read({ names: ["a"] });
+    expect(response.results[0]?.value).toBe("recorded");
+    expect(recorder.seen).toEqual(["Bearer t0ken", null]);
+  });
+
+  it("bounds every call by a deadline: the default, or the call's own", async () => {
+    const bounded = createSecretClient(recorder.url, { defaultTimeoutMs: 200 });
+    expect((await rejection(bounded.listHosted({}))).code).toBe(Code.DeadlineExceeded);
+    const perCall = createSecretClient(recorder.url).listHosted({}, { timeoutMs: 200 });
+    expect((await rejection(perCall)).code).toBe(Code.DeadlineExceeded);
   });
 
   it("reports an unreachable server as UNAVAILABLE", async () => {

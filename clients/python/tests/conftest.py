@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import threading
 import uuid
 from concurrent import futures
 from pathlib import Path
@@ -53,7 +54,8 @@ def closed_port() -> int:
 
 
 class RecordingServicer(pb_grpc.SecretServiceServicer):
-    """Records each call's metadata and answers Read with one found secret."""
+    """Records each call's metadata and answers Read with one found secret; ListHosted never answers
+    (it waits until the caller gives up), so deadlines can be tested without racing a clock."""
 
     def __init__(self) -> None:
         self.metadata: list[dict] = []
@@ -61,6 +63,12 @@ class RecordingServicer(pb_grpc.SecretServiceServicer):
     def Read(self, request, context):
         self.metadata.append(dict(context.invocation_metadata()))
         return pb.ReadResponse(results=[pb.SecretResult(name=n, found=True, value="recorded") for n in request.names])
+
+    def ListHosted(self, request, context):
+        gone = threading.Event()
+        context.add_callback(gone.set)
+        gone.wait()
+        return pb.ListHostedResponse()
 
 
 def _start(servicer: RecordingServicer, credentials=None):

@@ -14,7 +14,7 @@ gopath="$out/gopath"
 import_dir="$gopath/src/github.com/secretgate/secretgate/clients/go"
 rm -rf "$gopath"
 mkdir -p "$import_dir"
-cp -R "$module_dir/secretgate" "$module_dir/secretgatev1" "$module_dir/cmd" "$import_dir/"
+cp -R "$module_dir/." "$import_dir/"
 cd "$import_dir"
 export GO111MODULE=off GOFLAGS= GOPATH="$gopath:${DEBIAN_GOCODE:-/usr/share/gocode}"
 go vet ./...

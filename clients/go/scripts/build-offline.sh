@@ -1,8 +1,9 @@
 #!/bin/sh
-# Vets, unit-tests and builds the Go client and its smoke program with no module proxy, from Debian's Go packages
-# (golang-go, golang-google-grpc-dev, golang-google-protobuf-dev install their sources under
-# /usr/share/gocode). GOPATH mode: the module is copied to the import path it declares inside a
-# throw-away GOPATH, next to Debian's tree. With network access, plain `go build ./...` works too.
+# Vets, unit-tests and builds the Go client and its smoke program with no module proxy, from Debian's
+# Go packages (golang-go; golang-google-grpc-dev, golang-google-protobuf-dev and
+# golang-github-golang-protobuf-1-5-dev install their sources under /usr/share/gocode). GOPATH mode:
+# the module is copied to the import path it declares inside a throw-away GOPATH, next to Debian's tree.
+# With network access, plain `go build ./...` works too.
 #
 #   clients/go/scripts/build-offline.sh <output-dir>   → <output-dir>/smoke
 set -eu

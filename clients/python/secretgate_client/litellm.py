@@ -172,8 +172,9 @@ def _tags(tags: Optional[Union[dict, list]]) -> Optional[Dict[str, str]]:
 
 
 def _value_or_none(result) -> Optional[str]:
+    """LiteLLM wants text or None: a binary value is decoded as UTF-8, a miss is None, other errors raise."""
     if result.found:
-        return result.value if result.value or not result.binary_value else result.binary_value.decode("utf-8")
+        return result.binary_value.decode("utf-8") if result.binary_value else result.value
     if result.error.status == "NOT_FOUND":
         return None
     raise from_item_error("Read", result.error)
@@ -181,11 +182,11 @@ def _value_or_none(result) -> Optional[str]:
 
 def _as_dict(message) -> Dict[str, Any]:
     """A response as a plain dict with every field present (LiteLLM logs or ignores it)."""
-    return {
-        field.name: list(value) if field.label == field.LABEL_REPEATED else value
-        for field in message.DESCRIPTOR.fields
-        for value in (getattr(message, field.name),)
-    }
+    fields = {}
+    for field in message.DESCRIPTOR.fields:
+        value = getattr(message, field.name)
+        fields[field.name] = list(value) if field.label == field.LABEL_REPEATED else value
+    return fields
 
 
 __all__ = ["SecretGateSecretManager", "SecretGateError"]

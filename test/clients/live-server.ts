@@ -1,9 +1,10 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { join } from "node:path";
 import { createSecretClient, type SecretClient } from "../../clients/typescript/src/index.js";
 import { TestServer } from "../helpers/server.js";
 
-export const ROOT = new URL("../../", import.meta.url).pathname;
+export const ROOT = join(import.meta.dirname, "..", "..");
 
 /**
  * A server started with an admin token, which every client under test sends on every call, and a

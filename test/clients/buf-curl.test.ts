@@ -44,9 +44,14 @@ describe("debugging with buf curl (server reflection)", () => {
 
   it("calls Read with a JSON body", async () => {
     await admin.write({ name: "BUF_CURL_KEY", value: "from-buf-curl" });
-    const read = await buf("--data", '{"names": ["BUF_CURL_KEY", "BUF_CURL_MISSING"]}', `http://${server.grpcAddress}/secretgate.v1.SecretService/Read`);
+    const read = await buf(
+      "--data",
+      '{"names": ["BUF_CURL_KEY", "BUF_CURL_MISSING"]}',
+      `http://${server.grpcAddress}/secretgate.v1.SecretService/Read`,
+    );
     expect(read.code, read.stderr).toBe(0);
-    const { results } = JSON.parse(read.stdout) as { results: { name: string; found?: boolean; value?: string; error?: { status: string } }[] };
+    type Result = { name: string; found?: boolean; value?: string; error?: { status: string } };
+    const { results } = JSON.parse(read.stdout) as { results: Result[] };
     expect(results.map((r) => [r.name, r.found ?? false, r.value ?? "", r.error?.status])).toEqual([
       ["BUF_CURL_KEY", true, "from-buf-curl", undefined],
       ["BUF_CURL_MISSING", false, "", "NOT_FOUND"],

@@ -70,7 +70,8 @@ describe("@secretgate/client against a live server", () => {
     const manifest = JSON.parse(readFileSync(join(packageDir, "package.json"), "utf8")) as {
       exports: { ".": { default: string } };
     };
-    const built = (await import(pathToFileURL(join(packageDir, manifest.exports["."].default)).href)) as typeof import("../../clients/typescript/src/index.js");
+    const entry = pathToFileURL(join(packageDir, manifest.exports["."].default)).href;
+    const built = (await import(entry)) as typeof import("../../clients/typescript/src/index.js");
     const key = name();
     await client.write({ name: key, value: "from-src" });
     const builtClient = built.createSecretClient(`http://${server.grpcAddress}`, { token });

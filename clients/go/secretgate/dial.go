@@ -1,0 +1,92 @@
+// Package secretgate dials a secretgate server and returns its generated gRPC client with the caller's
+// token attached to every call.
+package secretgate
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	secretgatev1 "github.com/secretgate/secretgate/clients/go/secretgatev1"
+)
+
+// Client is the generated SecretService client bound to one connection; Close releases the connection.
+type Client struct {
+	secretgatev1.SecretServiceClient
+	conn *grpc.ClientConn
+}
+
+// Close closes the underlying connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+type options struct {
+	token    string
+	tls      *tls.Config
+	dialOpts []grpc.DialOption
+}
+
+// Option configures Dial.
+type Option func(*options)
+
+// WithToken sends `authorization: Bearer <token>` on every call.
+func WithToken(token string) Option { return func(o *options) { o.token = token } }
+
+// WithTLS connects over TLS with the given configuration (nil: system roots). Without it the
+// connection is plaintext, matching the server's own listener; terminate TLS in front of it
+// whenever the token crosses a network you do not trust.
+func WithTLS(config *tls.Config) Option {
+	return func(o *options) {
+		if config == nil {
+			config = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		o.tls = config
+	}
+}
+
+// WithDialOptions passes extra grpc.DialOptions (interceptors, keepalive, a blocking dial, …).
+func WithDialOptions(dialOpts ...grpc.DialOption) Option {
+	return func(o *options) { o.dialOpts = append(o.dialOpts, dialOpts...) }
+}
+
+// Dial connects to a secretgate gRPC address such as "127.0.0.1:50051". Like grpc.Dial it does not
+// wait for the connection; the first call does, bounded by its context's deadline.
+func Dial(addr string, opts ...Option) (*Client, error) {
+	if addr == "" {
+		return nil, errors.New("secretgate: address is empty")
+	}
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	dialOpts := []grpc.DialOption{}
+	if o.tls != nil {
+		dialOpts = append(dialOpts, grpc.WithTransportCredentials(credentials.NewTLS(o.tls)))
+	} else {
+		dialOpts = append(dialOpts, grpc.WithInsecure())
+	}
+	if o.token != "" {
+		dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(bearerToken{token: o.token, secure: o.tls != nil}))
+	}
+	conn, err := grpc.Dial(addr, append(dialOpts, o.dialOpts...)...)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{SecretServiceClient: secretgatev1.NewSecretServiceClient(conn), conn: conn}, nil
+}
+
+// bearerToken is per-RPC credentials carrying a static token.
+type bearerToken struct {
+	token  string
+	secure bool
+}
+
+func (b bearerToken) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + b.token}, nil
+}
+
+// RequireTransportSecurity is false on plaintext connections, which the caller chose explicitly by
+// not passing WithTLS (grpc-go would otherwise refuse to send the token at all).
+func (b bearerToken) RequireTransportSecurity() bool { return b.secure }

@@ -1,0 +1,60 @@
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SecretClient } from "../../clients/typescript/src/index.js";
+import type { TestServer } from "../helpers/server.js";
+import { ROOT, run, startServerWithToken } from "./live-server.js";
+
+// `buf curl` is the npm-installable grpcurl: it discovers the schema through server reflection.
+describe("debugging with buf curl (server reflection)", () => {
+  let server: TestServer;
+  let admin: SecretClient;
+  let auth: string;
+  const buf = (...args: string[]) =>
+    run(join(ROOT, "node_modules", ".bin", "buf"), [
+      "curl",
+      "--protocol=grpc",
+      "--http2-prior-knowledge",
+      "--header",
+      auth,
+      "--reflect-header",
+      auth,
+      ...args,
+    ]);
+
+  beforeAll(async () => {
+    const started = await startServerWithToken();
+    ({ server, admin } = started);
+    auth = `authorization: Bearer ${started.token}`;
+  });
+  afterAll(() => server?.stop());
+
+  it("lists the service and its methods", async () => {
+    const services = await buf("--list-services", `http://${server.grpcAddress}`);
+    expect(services.code, services.stderr).toBe(0);
+    expect(services.stdout.split("\n")).toContain("secretgate.v1.SecretService");
+
+    const methods = await buf("--list-methods", `http://${server.grpcAddress}`);
+    expect(methods.code, methods.stderr).toBe(0);
+    expect(methods.stdout.trim().split("\n").sort()).toEqual(
+      ["Delete", "GetTeamSettings", "ListHosted", "Read", "Rotate", "SetTeamSettings", "Write"].map(
+        (method) => `secretgate.v1.SecretService/${method}`,
+      ),
+    );
+  });
+
+  it("calls Read with a JSON body", async () => {
+    await admin.write({ name: "BUF_CURL_KEY", value: "from-buf-curl" });
+    const read = await buf(
+      "--data",
+      '{"names": ["BUF_CURL_KEY", "BUF_CURL_MISSING"]}',
+      `http://${server.grpcAddress}/secretgate.v1.SecretService/Read`,
+    );
+    expect(read.code, read.stderr).toBe(0);
+    type Result = { name: string; found?: boolean; value?: string; error?: { status: string } };
+    const { results } = JSON.parse(read.stdout) as { results: Result[] };
+    expect(results.map((r) => [r.name, r.found ?? false, r.value ?? "", r.error?.status])).toEqual([
+      ["BUF_CURL_KEY", true, "from-buf-curl", undefined],
+      ["BUF_CURL_MISSING", false, "", "NOT_FOUND"],
+    ]);
+  });
+});

@@ -1,0 +1,162 @@
+import { createServer, type Http2Server } from "node:http2";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { create } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createSecretClient,
+  ReadResponseSchema,
+  SecretResultSchema,
+  SecretService,
+  type SecretClient,
+} from "../../clients/typescript/src/index.js";
+import type { TestServer } from "../helpers/server.js";
+import { ROOT, run, startServerWithToken } from "./live-server.js";
+
+async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(ConnectError);
+  return error as ConnectError;
+}
+
+describe("@secretgate/client against a live server", () => {
+  let server: TestServer;
+  let client: SecretClient;
+  let token: string;
+  const name = () => `ts-${randomUUID().slice(0, 12)}`;
+
+  beforeAll(async () => {
+    ({ server, token } = await startServerWithToken());
+    client = createSecretClient(`http://${server.grpcAddress}`, { token });
+  });
+  afterAll(() => server?.stop());
+
+  it("writes, reads (in request order, misses explicit), rotates, lists and deletes", async () => {
+    const key = name();
+    const written = await client.write({ name: key, value: "ts-1", tags: { via: "typescript" } });
+    expect(written).toMatchObject({ name: key, version: "1", source: "local" });
+
+    const { results } = await client.read({ names: [`${key}-missing`, key] });
+    expect(results.map((r) => [r.name, r.found, r.value, r.error?.status])).toEqual([
+      [`${key}-missing`, false, "", "NOT_FOUND"],
+      [key, true, "ts-1", undefined],
+    ]);
+
+    const rotated = await client.rotate({ currentName: key, newName: `${key}-2`, value: "ts-2" });
+    expect(rotated).toMatchObject({ name: `${key}-2`, oldDeleted: true });
+
+    const { keys } = await client.listHosted({});
+    expect(keys.find((k) => k.name === `${key}-2`)).toMatchObject({ resolves: true, source: "local" });
+    expect(keys.some((k) => k.name === key)).toBe(false);
+
+    expect(await client.delete({ name: `${key}-2`, force: true })).toMatchObject({ name: `${key}-2` });
+    const after = await client.read({ names: [`${key}-2`] });
+    expect(after.results[0]?.error?.status).toBe("NOT_FOUND");
+  });
+
+  it("works as built and published: tsc with the package's tsconfig, imported through its exports", async () => {
+    const packageDir = join(ROOT, "clients", "typescript");
+    const build = await run(join(ROOT, "node_modules", ".bin", "tsc"), ["-p", join(packageDir, "tsconfig.json")]);
+    expect(build.code, build.stdout).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(packageDir, "package.json"), "utf8")) as {
+      exports: { ".": { default: string } };
+    };
+    const entry = pathToFileURL(join(packageDir, manifest.exports["."].default)).href;
+    const built = (await import(entry)) as typeof import("../../clients/typescript/src/index.js");
+    const key = name();
+    await client.write({ name: key, value: "from-src" });
+    const builtClient = built.createSecretClient(`http://${server.grpcAddress}`, { token });
+    const { results } = await builtClient.read({ names: [key] });
+    expect(results[0]?.value).toBe("from-src");
+  });
+
+  it("sets and gets team settings", async () => {
+    const team = `team-${name()}`;
+    const stored = await client.setTeamSettings({ teamId: team, settings: { prefix: "ts/" } });
+    expect(stored).toMatchObject({ teamId: team, configured: true, settings: { prefix: "ts/" } });
+    const fetched = await client.getTeamSettings({ teamId: team });
+    expect(fetched.configured).toBe(true);
+    expect(fetched.updatedAt).toBeDefined();
+  });
+
+  it.each([
+    ["a missing secret's delete", (c: SecretClient) => c.delete({ name: "ts-never-written" }), Code.NotFound],
+    ["a read of no names", (c: SecretClient) => c.read({ names: [] }), Code.InvalidArgument],
+    ["an unknown team key", (c: SecretClient) => c.setTeamSettings({ teamId: "t", settings: { nope: 1 } }), Code.InvalidArgument],
+  ])("rejects %s with its status code", async (_, call, code) => {
+    expect((await rejection(call(client))).code).toBe(code);
+  });
+});
+
+/**
+ * A stand-in server that records each call's authorization header: Read answers, ListHosted never
+ * does (until the caller gives up).
+ */
+async function startRecorder(): Promise<{ url: string; seen: (string | null)[]; close: () => Promise<void> }> {
+  const seen: (string | null)[] = [];
+  const recorder: Http2Server = createServer(
+    connectNodeAdapter({
+      routes: (router) =>
+        router.service(SecretService, {
+          read: (request, context) => {
+            seen.push(context.requestHeader.get("authorization"));
+            return create(ReadResponseSchema, {
+              results: request.names.map((n) => create(SecretResultSchema, { name: n, found: true, value: "recorded" })),
+            });
+          },
+          listHosted: (_, context) =>
+            new Promise((_resolve, reject) => context.signal.addEventListener("abort", () => reject(context.signal.reason))),
+        }),
+    }),
+  );
+  await new Promise<void>((resolve) => recorder.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`,
+    seen,
+    close: () => new Promise((resolve) => recorder.close(() => resolve())),
+  };
+}
+
+describe("@secretgate/client transport", () => {
+  let recorder: Awaited<ReturnType<typeof startRecorder>>;
+  beforeAll(async () => {
+    recorder = await startRecorder();
+  });
+  afterAll(() => recorder?.close());
+
+  it("sends the token as a bearer authorization header", async () => {
+    const response = await createSecretClient(recorder.url, { token: "t0ken" }).read({ names: ["a"] });
+    await createSecretClient(recorder.url).read({ names: ["a"] });
+    expect(response.results[0]?.value).toBe("recorded");
+    expect(recorder.seen).toEqual(["Bearer t0ken", null]);
+  });
+
+  it("bounds every call by a deadline: the default, or the call's own", async () => {
+    const bounded = createSecretClient(recorder.url, { defaultTimeoutMs: 200 });
+    expect((await rejection(bounded.listHosted({}))).code).toBe(Code.DeadlineExceeded);
+    const perCall = createSecretClient(recorder.url).listHosted({}, { timeoutMs: 200 });
+    expect((await rejection(perCall)).code).toBe(Code.DeadlineExceeded);
+  });
+
+  it("reports an unreachable server as UNAVAILABLE", async () => {
+    const probe = createNetServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const client = createSecretClient(`http://127.0.0.1:${port}`, { token: "t" });
+    expect((await rejection(client.listHosted({}))).code).toBe(Code.Unavailable);
+  });
+
+  it("refuses a URL that is not http or https", () => {
+    expect(() => createSecretClient("grpc://127.0.0.1:1")).toThrow(/http:\/\/ or https:\/\//);
+  });
+});

@@ -207,7 +207,8 @@ export class Backend {
     const entry = this.cache.get(key);
     if (!entry) return;
     entry.refreshing = true;
-    const call: DriverCall = { team, signal: AbortSignal.timeout(this.settings.retry.maxDelayMs * 4 + 10_000) };
+    const deadlineMs = this.settings.retry.maxDelayMs * 4 + 10_000;
+    const call: DriverCall = { team, signal: AbortSignal.timeout(deadlineMs), deadline: Date.now() + deadlineMs };
     const refresh = async () => {
       if (this.driver.currentVersion && !entry.negative) {
         const version = await this.call(() => this.driver.currentVersion!(name, call), call);

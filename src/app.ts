@@ -58,6 +58,8 @@ export async function startServer(options: { config: Config; env: Readonly<Recor
       { grpc: grpc.address, http: http.address, backend: definition.name, accessMode: config.accessMode, dataDir: config.server.data_dir },
       "secretgate listening",
     );
+    // Scripts and tests wait for this line; do not leave it in the write buffer.
+    logger.flush();
 
     const graceMs = config.server.shutdown_grace_seconds * 1000;
     return {

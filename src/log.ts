@@ -7,8 +7,13 @@ import { pino, type Logger } from "pino";
  * that line instead.
  */
 export function createLogger(level: string): Logger {
-  return pino(
+  const logger = pino(
     { level, base: { service: "secretgate" }, timestamp: pino.stdTimeFunctions.isoTime },
     pino.destination({ sync: false, minLength: 4096 }),
   );
+  // A quiet server must not sit on buffered lines: flush at least this often.
+  setInterval(() => logger.flush(), FLUSH_INTERVAL_MS).unref();
+  return logger;
 }
+
+const FLUSH_INTERVAL_MS = 200;

@@ -1,8 +1,9 @@
 import type { DriverDefinition } from "./driver.js";
+import { hashicorpVaultDriver } from "../providers/hashicorp-vault/definition.js";
 import { localDriver } from "../providers/local/local-driver.js";
 
 // One line per back end: its definition, registered under its key_management_system name.
-const definitions: readonly DriverDefinition[] = [localDriver];
+const definitions: readonly DriverDefinition[] = [localDriver, hashicorpVaultDriver];
 
 const byName = new Map(definitions.map((definition) => [definition.name, definition]));
 

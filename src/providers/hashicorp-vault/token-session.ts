@@ -18,7 +18,7 @@ export class VaultLoginError extends Error {
 const AUTH_CALL_TIMEOUT_MS = 10_000;
 /** Renew when this share of the lease has passed, leaving a third of it for retries. */
 const RENEW_AT_FRACTION = 2 / 3;
-/** A token this close to its expiry is not handed out; a fresh login is made instead. */
+/** A token this close to its expiry (or a tenth of its lease, if shorter) is not handed out; a fresh login is made instead. */
 const EXPIRY_MARGIN_MS = 500;
 
 interface HeldToken {
@@ -54,7 +54,7 @@ export class TokenSession {
   async token(signal: AbortSignal): Promise<string> {
     if (this.method.kind === "token") return this.method.token;
     const held = this.held;
-    if (held && held.expiresAt - EXPIRY_MARGIN_MS > Date.now()) return held.token;
+    if (held && held.expiresAt - Math.min(EXPIRY_MARGIN_MS, held.loginLeaseMs / 10) > Date.now()) return held.token;
     return (await untilAborted(this.login(), signal)).token;
   }
 

@@ -145,21 +145,23 @@ export class VaultEmulator {
     if (this.sealed) return send(response, 503, { errors: ["Vault is sealed"] });
     if (!this.namespaces.has(headerNamespace)) return send(response, 404, { errors: [`namespace not found: ${headerNamespace}`] });
     if (route.operation === "login") return this.login(route.mount, namespace, body, request, response);
-    if (route.operation === "unknown") {
-      if (!this.tokens.find(token(request))) return send(response, 403, { errors: ["permission denied"] });
-      return send(response, 404, { errors: [`no handler for route "${segments.join("/")}". route entry not found.`] });
-    }
 
     const caller = this.tokens.find(token(request));
     if (!caller || !within(caller.namespace, namespace)) return send(response, 403, { errors: ["permission denied"] });
     if (route.operation === "lookup-self") return envelope(response, 200, { data: lookup(caller) });
     if (route.operation === "renew-self") return this.renewSelf(caller, body, response);
 
+    // As in Vault, the policy is checked before routing: a limited token gets 403 even for a path that does not exist.
     const { mount, area, path } = route;
     const capability = kvCapability(method, area, this.kv.exists(namespace, mount, path));
-    const relative = [relativeNamespace(caller.namespace, namespace), mount, area, path].filter((part) => part !== "").join("/");
+    const relative = [relativeNamespace(caller.namespace, namespace), ...(route.operation === "unknown" ? segments : [mount, area, path])]
+      .filter((part) => part !== "")
+      .join("/");
     if (!caller.policies.includes("root") && !allowed(caller.policies.flatMap((name) => this.policies.get(name) ?? []), relative, capability)) {
       return send(response, 403, { errors: ["1 error occurred:\n\t* permission denied\n\n"] });
+    }
+    if (route.operation === "unknown") {
+      return send(response, 404, { errors: [`no handler for route "${segments.join("/")}". route entry not found.`] });
     }
     if (path === "" && method !== "LIST") return send(response, 404, { errors: [] });
     return answer(response, this.kvCall(namespace, mount, area, path, method, body, url));

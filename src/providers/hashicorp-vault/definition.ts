@@ -11,6 +11,7 @@ export const hashicorpVaultDriver: DriverDefinition = {
   cachePolicy: ({ env }) => ({ ttlSeconds: refreshIntervalSeconds(env) }),
   create: async ({ env, logger }) => {
     const settings = readVaultSettings(env);
+    // A malformed refresh interval is a start-up error, not a surprise at the first cached read.
     refreshIntervalSeconds(env);
     const { auth } = settings;
     const http = new VaultHttp(settings.address, {

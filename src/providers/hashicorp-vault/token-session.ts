@@ -14,6 +14,11 @@ export class VaultLoginError extends Error {
   }
 }
 
+/** A credential file named in the environment could not be read: a deployment problem, not Vault's. */
+export class CredentialFileError extends Error {
+  override name = "CredentialFileError";
+}
+
 /** A login or renewal never waits longer than this, whatever the caller's deadline. */
 const AUTH_CALL_TIMEOUT_MS = 10_000;
 /** Renew when this share of the lease has passed, leaving a third of it for retries. */
@@ -165,9 +170,15 @@ async function loginRequest(method: Exclude<AuthMethod, { kind: "token" }>): Pro
       return { path: `auth/${method.mount}/login`, body: method.role ? { name: method.role } : {}, description: "TLS certificate login (auth/cert)" };
     case "kubernetes":
     case "jwt": {
-      // Read at every login: Kubernetes rotates projected service-account tokens.
-      const jwt = (await readFile(method.jwtFile, "utf8")).trim();
       const label = method.kind === "kubernetes" ? "Kubernetes" : "JWT";
+      // Read at every login: Kubernetes rotates projected service-account tokens.
+      const jwt = await readFile(method.jwtFile, "utf8").then(
+        (text) => text.trim(),
+        (error: NodeJS.ErrnoException) => {
+          const variable = method.kind === "kubernetes" ? "HCP_VAULT_K8S_JWT_PATH" : "HCP_VAULT_JWT_PATH";
+          throw new CredentialFileError(`cannot read the ${label} token file ${method.jwtFile} (${variable}): ${error.code ?? error.message}`);
+        },
+      );
       return { path: `auth/${method.mount}/login`, body: { role: method.role, jwt }, description: `${label} login (auth/${method.mount})` };
     }
   }

@@ -9,7 +9,7 @@ import type {
   SecretValue,
 } from "../../drivers/driver.js";
 import { trimSlashes, type VaultSettings, type VaultTeam } from "./settings.js";
-import { VaultLoginError, type TokenSession } from "./token-session.js";
+import { CredentialFileError, VaultLoginError, type TokenSession } from "./token-session.js";
 import { VaultApiError, type VaultHttp, type VaultRequest, type VaultResponse } from "./vault-http.js";
 
 /** LiteLLM stores the value under this field of the KV v2 secret; a team's `data` picks another. */
@@ -89,20 +89,21 @@ export class VaultDriver implements SecretDriver {
 
   classifyError(error: unknown): ClassifiedError {
     if (error instanceof ServiceError) return { code: error.code, message: error.message };
-    if (error instanceof VaultLoginError) {
-      const inner = this.classifyError(error.cause);
-      // Throttling and outages stay what they are; anything else means our credentials were refused.
-      const transient = inner.code === Code.Unavailable || inner.code === Code.ResourceExhausted || inner.code === Code.DeadlineExceeded;
-      return { ...inner, code: transient ? inner.code : Code.PermissionDenied, message: error.message };
-    }
+    if (error instanceof VaultLoginError) return this.classifyLoginError(error);
     if (error instanceof VaultApiError) return classifyApiError(error);
-    const cause = error as NodeJS.ErrnoException;
-    if (typeof cause?.code === "string") {
-      const tls = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(cause.code);
-      const hint = tls ? " (check HCP_VAULT_CACERT and the client certificate)" : "";
-      return { code: Code.Unavailable, message: `Vault at ${this.settings.address.origin} is unreachable: ${cause.code}${hint}` };
-    }
+    const network = networkFailure(error);
+    if (network) return { code: Code.Unavailable, message: `Vault at ${this.settings.address.origin} is unreachable: ${network}` };
     return { code: Code.Internal, message: `Vault call failed: ${(error as Error)?.message ?? String(error)}` };
+  }
+
+  private classifyLoginError(error: VaultLoginError): ClassifiedError {
+    const { cause, message } = error;
+    if (cause instanceof CredentialFileError) return { code: Code.FailedPrecondition, message };
+    if (cause instanceof Error && cause.name === "TimeoutError") return { code: Code.Unavailable, message };
+    const inner = this.classifyError(cause);
+    // Throttling and outages stay what they are; any other refusal means our credentials were not accepted.
+    const transient = inner.code === Code.Unavailable || inner.code === Code.ResourceExhausted;
+    return { ...inner, code: transient ? inner.code : Code.PermissionDenied, message };
   }
 
   async close(): Promise<void> {
@@ -177,4 +178,15 @@ function classifyApiError(error: VaultApiError): ClassifiedError {
     : status >= 500 ? Code.Internal
     : Code.Unknown;
   return { code, message, ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}) };
+}
+
+const NETWORK_ERROR_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ECONNABORTED"]);
+
+/** A connection or TLS failure, described without anything but the error code; undefined for other errors. */
+function networkFailure(error: unknown): string | undefined {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (typeof code !== "string") return undefined;
+  if (NETWORK_ERROR_CODES.has(code)) return code;
+  if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) return `${code} (check HCP_VAULT_CACERT and the client certificate)`;
+  return undefined;
 }

@@ -18,7 +18,7 @@ export { signJwt } from "./jwt.js";
 
 /** What a test (or a sandbox user, via POST /_emulator/configure) sets up; merged into what is there. */
 export interface VaultEmulatorConfig {
-  /** Namespaces (Vault Enterprise / HCP), e.g. ["admin", "admin/team-a"]; each gets a `secret` KV v2 mount. */
+  /** Namespaces (Vault Enterprise / HCP), e.g. ["admin", "admin/team-a"]; each (and each parent) gets a `secret` KV v2 mount. */
   namespaces?: string[];
   /** Extra KV v2 mounts. */
   kvMounts?: Array<{ namespace?: string; mount: string }>;
@@ -91,10 +91,12 @@ export class VaultEmulator {
 
   configure(config: VaultEmulatorConfig): void {
     for (const namespace of config.namespaces ?? []) {
-      const path = trim(namespace);
-      const parts = path.split("/");
-      parts.forEach((_, index) => this.namespaces.add(parts.slice(0, index + 1).join("/")));
-      this.mounts.add(mountKey(path, "secret"));
+      const parts = trim(namespace).split("/");
+      for (let depth = 1; depth <= parts.length; depth += 1) {
+        const path = parts.slice(0, depth).join("/");
+        this.namespaces.add(path);
+        this.mounts.add(mountKey(path, "secret"));
+      }
     }
     for (const { namespace, mount } of config.kvMounts ?? []) this.mounts.add(mountKey(trim(namespace ?? ""), trim(mount)));
     for (const [name, rules] of Object.entries(config.policies ?? {})) this.policies.set(name, rules);

@@ -214,6 +214,15 @@ describe("hashicorp_vault end to end", () => {
   });
 });
 
+describe("hashicorp_vault end to end: start-up", () => {
+  it("refuses to start without Vault credentials and names the variables", async () => {
+    const { code, stderr } = await TestServer.startExpectingFailure({ config: READ_WRITE, env: { HCP_VAULT_ADDR: "http://127.0.0.1:1" } });
+    expect(code).toBe(2);
+    expect(stderr).toContain("HCP_VAULT_APPROLE_ROLE_ID");
+    expect(stderr).toContain("HCP_VAULT_TOKEN");
+  });
+});
+
 describe("hashicorp_vault end to end: login and secret namespaces", () => {
   let bed: VaultTestBed;
   let server: TestServer;

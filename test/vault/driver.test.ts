@@ -187,6 +187,16 @@ describe("Vault driver against the emulator", () => {
       await refused.close();
     }
   });
+
+  it("does not retry a refused login on every call", async () => {
+    const refused = await makeDriver(bed.env("approle", { HCP_VAULT_APPROLE_SECRET_ID: "wrong" }));
+    bed.emulator.faults.resetCalls();
+    const failures = await Promise.all(Array.from({ length: 5 }, () => failureOf(refused, refused.read("x", call()))));
+    failures.push(await failureOf(refused, refused.read("x", call())));
+    expect(failures.map((failure) => failure.code)).toEqual(Array(6).fill(Code.PermissionDenied));
+    expect(bed.emulator.faults.calls()).toEqual({ login: 1 });
+    await refused.close();
+  });
 });
 
 function freePort(): Promise<number> {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ConfigError } from "../../config/load.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -55,7 +56,7 @@ export const VAULT_ENV_NAMES = [
 const UNSAFE_PATH_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029?#%\\]/u;
 
 /** A Vault path fragment (namespace, mount, prefix): slash-separated, no `.`/`..` segments. */
-export function pathProblem(value: string): string | undefined {
+function pathProblem(value: string): string | undefined {
   if (UNSAFE_PATH_CHARACTERS.test(value)) return "must not contain control characters, '?', '#', '%' or '\\'";
   const segments = trimSlashes(value).split("/");
   if (segments.some((segment) => segment === "." || segment === "..")) return "must not contain '.' or '..' segments";
@@ -82,11 +83,7 @@ export const vaultTeamSettings = z.strictObject({
 
 export type VaultTeam = z.infer<typeof vaultTeamSettings>;
 
-export class VaultSettingsError extends Error {
-  override name = "VaultSettingsError";
-}
-
-/** Reads LiteLLM's HCP_VAULT_* variables (plus our Kubernetes/JWT ones); throws naming the variable at fault. */
+/** Reads LiteLLM's HCP_VAULT_* variables (plus our Kubernetes/JWT ones); a start-up error names the variable at fault. */
 export function readVaultSettings(env: Env): VaultSettings {
   const value = (name: (typeof VAULT_ENV_NAMES)[number]) => {
     const raw = env[name]?.trim();
@@ -97,10 +94,10 @@ export function readVaultSettings(env: Env): VaultSettings {
   try {
     address = new URL(addressText);
   } catch {
-    throw new VaultSettingsError(`HCP_VAULT_ADDR ${JSON.stringify(addressText)} is not a URL`);
+    throw new ConfigError(`HCP_VAULT_ADDR ${JSON.stringify(addressText)} is not a URL`);
   }
   if (address.protocol !== "http:" && address.protocol !== "https:") {
-    throw new VaultSettingsError(`HCP_VAULT_ADDR must start with http:// or https://`);
+    throw new ConfigError(`HCP_VAULT_ADDR must start with http:// or https://`);
   }
   const namespace = value("HCP_VAULT_NAMESPACE") ?? "";
   const settings: VaultSettings = {
@@ -113,7 +110,7 @@ export function readVaultSettings(env: Env): VaultSettings {
   };
   const caFile = value("HCP_VAULT_CACERT");
   if (caFile) settings.caFile = caFile;
-  if (settings.mount === "") throw new VaultSettingsError("HCP_VAULT_MOUNT_NAME must not be empty");
+  if (settings.mount === "") throw new ConfigError("HCP_VAULT_MOUNT_NAME must not be empty");
   return settings;
 }
 
@@ -124,14 +121,14 @@ function readAuthMethod(value: (name: (typeof VAULT_ENV_NAMES)[number]) => strin
   const secretId = value("HCP_VAULT_APPROLE_SECRET_ID");
   if (roleId || secretId) {
     if (!roleId || !secretId) {
-      throw new VaultSettingsError("AppRole needs both HCP_VAULT_APPROLE_ROLE_ID and HCP_VAULT_APPROLE_SECRET_ID");
+      throw new ConfigError("AppRole needs both HCP_VAULT_APPROLE_ROLE_ID and HCP_VAULT_APPROLE_SECRET_ID");
     }
     return { kind: "approle", mount: mount("HCP_VAULT_APPROLE_MOUNT_PATH", "approle"), roleId, secretId };
   }
   const certFile = value("HCP_VAULT_CLIENT_CERT");
   const keyFile = value("HCP_VAULT_CLIENT_KEY");
   if (certFile || keyFile) {
-    if (!certFile || !keyFile) throw new VaultSettingsError("TLS certificate auth needs both HCP_VAULT_CLIENT_CERT and HCP_VAULT_CLIENT_KEY");
+    if (!certFile || !keyFile) throw new ConfigError("TLS certificate auth needs both HCP_VAULT_CLIENT_CERT and HCP_VAULT_CLIENT_KEY");
     const role = value("HCP_VAULT_CERT_ROLE");
     return { kind: "cert", mount: "cert", certFile, keyFile, ...(role ? { role } : {}) };
   }
@@ -147,12 +144,12 @@ function readAuthMethod(value: (name: (typeof VAULT_ENV_NAMES)[number]) => strin
   const jwtRole = value("HCP_VAULT_JWT_ROLE");
   if (jwtRole) {
     const jwtFile = value("HCP_VAULT_JWT_PATH");
-    if (!jwtFile) throw new VaultSettingsError("JWT auth (HCP_VAULT_JWT_ROLE) needs HCP_VAULT_JWT_PATH, the file holding the JWT");
+    if (!jwtFile) throw new ConfigError("JWT auth (HCP_VAULT_JWT_ROLE) needs HCP_VAULT_JWT_PATH, the file holding the JWT");
     return { kind: "jwt", mount: mount("HCP_VAULT_JWT_MOUNT_PATH", "jwt"), role: jwtRole, jwtFile };
   }
   const token = value("HCP_VAULT_TOKEN");
   if (token) return { kind: "token", token };
-  throw new VaultSettingsError(
+  throw new ConfigError(
     "no Vault credentials: set HCP_VAULT_APPROLE_ROLE_ID + HCP_VAULT_APPROLE_SECRET_ID, HCP_VAULT_CLIENT_CERT + HCP_VAULT_CLIENT_KEY, " +
       "HCP_VAULT_K8S_ROLE, HCP_VAULT_JWT_ROLE + HCP_VAULT_JWT_PATH, or HCP_VAULT_TOKEN",
   );
@@ -164,13 +161,13 @@ export function refreshIntervalSeconds(env: Env): number {
   if (!raw) return DEFAULT_REFRESH_INTERVAL_SECONDS;
   const seconds = Number(raw);
   if (!Number.isInteger(seconds) || seconds < 0) {
-    throw new VaultSettingsError(`HCP_VAULT_REFRESH_INTERVAL must be a whole number of seconds, got ${JSON.stringify(raw)}`);
+    throw new ConfigError(`HCP_VAULT_REFRESH_INTERVAL must be a whole number of seconds, got ${JSON.stringify(raw)}`);
   }
   return seconds;
 }
 
 function checkedPath(name: string, value: string): string {
   const problem = pathProblem(value);
-  if (problem) throw new VaultSettingsError(`${name} ${problem}`);
+  if (problem) throw new ConfigError(`${name} ${problem}`);
   return trimSlashes(value);
 }

@@ -23,6 +23,8 @@ export class CredentialFileError extends Error {
 const AUTH_CALL_TIMEOUT_MS = 10_000;
 /** Renew when this share of the lease has passed, leaving a third of it for retries. */
 const RENEW_AT_FRACTION = 2 / 3;
+/** After a failed login, calls fail with its error for this long instead of each trying again (no login storms). */
+const LOGIN_FAILURE_HOLD_MS = 1_000;
 /** A token this close to its expiry (or a tenth of its lease, if shorter) is not handed out; a fresh login is made instead. */
 const EXPIRY_MARGIN_MS = 500;
 
@@ -42,6 +44,7 @@ interface HeldToken {
 export class TokenSession {
   private held: HeldToken | undefined;
   private pendingLogin: Promise<HeldToken> | undefined;
+  private lastLoginFailure: { error: VaultLoginError; at: number } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -88,6 +91,8 @@ export class TokenSession {
 
   /** One login at a time; concurrent callers share it. */
   private login(): Promise<HeldToken> {
+    const failure = this.lastLoginFailure;
+    if (failure && Date.now() - failure.at < LOGIN_FAILURE_HOLD_MS) return Promise.reject(failure.error);
     this.pendingLogin ??= this.loginOnce().finally(() => {
       this.pendingLogin = undefined;
     });
@@ -105,8 +110,11 @@ export class TokenSession {
       auth = response.body?.auth;
       if (typeof auth?.client_token !== "string") throw new VaultApiError(description, response.status, ["the answer held no auth.client_token"]);
     } catch (error) {
-      throw new VaultLoginError(method.kind, error);
+      const failure = new VaultLoginError(method.kind, error);
+      this.lastLoginFailure = { error: failure, at: Date.now() };
+      throw failure;
     }
+    this.lastLoginFailure = undefined;
     const leaseMs = Number(auth.lease_duration ?? 0) * 1000;
     const held: HeldToken = { token: auth.client_token, expiresAt: leaseMs > 0 ? Date.now() + leaseMs : Infinity, loginLeaseMs: leaseMs };
     this.held = held;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ConfigError } from "../../config/load.js";
+import { ConfigError } from "../../config/config-error.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 

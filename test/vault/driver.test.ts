@@ -111,6 +111,20 @@ describe("Vault driver against the emulator", () => {
     expect(await driver.read("described", call())).toEqual({ text: "sk-1", version: "1" });
   });
 
+  it("stores tags as KV v2 custom metadata, and reports tags its policy may not write as a warning", async () => {
+    const tags = { Environment: "Prod", team: "llm" };
+    expect(await driver.write({ name: "tagged", value: { text: "v" }, tags }, call())).toEqual({ version: "1" });
+    const metadata = await fetch(`${bed.emulator.endpoint}/v1/secret/metadata/tagged`, { headers: { "x-vault-token": bed.emulator.rootToken } });
+    expect(((await metadata.json()) as any).data.custom_metadata).toEqual(tags);
+
+    const limited = await makeDriver(bed.env("approle"));
+    const written = await limited.write({ name: "tagged-limited", value: { text: "v" }, tags }, call());
+    expect(written.version).toBe("1");
+    expect(written.warnings).toEqual([expect.stringMatching(/tags were not.*HTTP 403/)]);
+    expect(await limited.read("tagged-limited", call())).toMatchObject({ text: "v" });
+    await limited.close();
+  });
+
   it("reports the current version from KV metadata, and none once soft-deleted", async () => {
     await driver.write({ name: "versioned", value: { text: "a" }, tags: {} }, call());
     await driver.write({ name: "versioned", value: { text: "b" }, tags: {} }, call());

@@ -65,7 +65,19 @@ export class VaultDriver implements SecretDriver {
       { method: "POST", path: kvPath(location, "data", request.name), body: { data }, operation: `write of ${JSON.stringify(request.name)}` },
       call.signal,
     );
-    return { version: String(response.body?.data?.version ?? "") };
+    const version = String(response.body?.data?.version ?? "");
+    if (Object.keys(request.tags).length === 0) return { version };
+    // Tags are KV v2 custom metadata: a second call, so a policy without metadata writes costs the tags, not the value.
+    try {
+      await this.send(
+        { method: "POST", path: kvPath(location, "metadata", request.name), body: { custom_metadata: request.tags }, operation: `tagging of ${JSON.stringify(request.name)}` },
+        call.signal,
+      );
+      return { version };
+    } catch (error) {
+      if (call.signal.aborted) throw error;
+      return { version, warnings: [`the value was stored but its tags were not: ${this.classifyError(error).message}`] };
+    }
   }
 
   async delete(name: string, options: { force: boolean }, call: DriverCall): Promise<DriverDeleteResult | undefined> {

@@ -42,7 +42,7 @@ export class VaultDriver implements SecretDriver {
   async read(name: string, call: DriverCall): Promise<SecretValue | undefined> {
     const location = this.location(call.team);
     const response = await this.missingAsUndefined(
-      this.send({ method: "GET", path: kvPath(location, "data", name), operation: `read of ${JSON.stringify(name)}` }, call.signal),
+      this.send({ method: "GET", path: kvPath(location, "data", name), operation: describe("read", name, location) }, call.signal),
     );
     if (!response) return undefined;
     const data = response.body?.data?.data;
@@ -62,7 +62,7 @@ export class VaultDriver implements SecretDriver {
     const data: Record<string, string> = { [location.field]: request.value.text };
     if (request.description !== undefined && location.field !== "description") data.description = request.description;
     const response = await this.send(
-      { method: "POST", path: kvPath(location, "data", request.name), body: { data }, operation: `write of ${JSON.stringify(request.name)}` },
+      { method: "POST", path: kvPath(location, "data", request.name), body: { data }, operation: describe("write", request.name, location) },
       call.signal,
     );
     const version = String(response.body?.data?.version ?? "");
@@ -70,7 +70,7 @@ export class VaultDriver implements SecretDriver {
     // Tags are KV v2 custom metadata: a second call, so a policy without metadata writes costs the tags, not the value.
     try {
       await this.send(
-        { method: "POST", path: kvPath(location, "metadata", request.name), body: { custom_metadata: request.tags }, operation: `tagging of ${JSON.stringify(request.name)}` },
+        { method: "POST", path: kvPath(location, "metadata", request.name), body: { custom_metadata: request.tags }, operation: describe("tagging", request.name, location) },
         call.signal,
       );
       return { version };
@@ -86,7 +86,7 @@ export class VaultDriver implements SecretDriver {
     const current = await this.liveVersion(location, name, call.signal, options.force);
     if (current === undefined) return undefined;
     const area: KvArea = options.force ? "metadata" : "data";
-    await this.send({ method: "DELETE", path: kvPath(location, area, name), operation: `delete of ${JSON.stringify(name)}` }, call.signal);
+    await this.send({ method: "DELETE", path: kvPath(location, area, name), operation: describe(options.force ? "force delete" : "delete", name, location) }, call.signal);
     return { recoverable: !options.force };
   }
 
@@ -126,7 +126,7 @@ export class VaultDriver implements SecretDriver {
   /** The version a read would return, or undefined when there is none (missing or soft-deleted). */
   private async liveVersion(location: Location, name: string, signal: AbortSignal, includeDeleted: boolean): Promise<string | undefined> {
     const response = await this.missingAsUndefined(
-      this.send({ method: "GET", path: kvPath(location, "metadata", name), operation: `metadata read of ${JSON.stringify(name)}` }, signal),
+      this.send({ method: "GET", path: kvPath(location, "metadata", name), operation: describe("metadata read", name, location) }, signal),
     );
     const metadata = response?.body?.data;
     if (!metadata) return undefined;
@@ -176,6 +176,11 @@ function kvPath(location: Location, area: KvArea, name: string): string {
     .flatMap((part) => part.split("/"))
     .map(encodeURIComponent)
     .join("/");
+}
+
+/** Names the secret and where it lives, for messages: `read of "OPENAI_API_KEY" in admin/secret`. */
+function describe(verb: string, name: string, location: Location): string {
+  return `${verb} of ${JSON.stringify(name)} in ${[location.namespace, location.mount].filter((part) => part !== "").join("/")}`;
 }
 
 function classifyApiError(error: VaultApiError): ClassifiedError {

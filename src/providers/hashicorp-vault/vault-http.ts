@@ -132,7 +132,8 @@ export class VaultHttp {
 }
 
 function toApiError(operation: string, response: VaultResponse): VaultApiError {
-  const errors = Array.isArray(response.body?.errors) ? (response.body.errors as unknown[]).map(String) : [];
+  // Vault wraps some errors as "1 error occurred:\n\t* permission denied\n\n"; one line reads better in logs.
+  const errors = Array.isArray(response.body?.errors) ? (response.body.errors as unknown[]).map((error) => String(error).replace(/\s+/g, " ").trim()) : [];
   return new VaultApiError(operation, response.status, errors, response.retryAfterMs);
 }
 

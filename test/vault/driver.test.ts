@@ -202,6 +202,32 @@ describe("Vault driver against the emulator", () => {
     }
   });
 
+  it("re-reads the Kubernetes token file at every login", async () => {
+    const kubernetes = await makeDriver(bed.env("kubernetes"));
+    await kubernetes.write({ name: "k8s", value: { text: "v" }, tags: {} }, call());
+    // The projected token file is rotated to a token the role does not accept…
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    writeFileSync(
+      bed.env("kubernetes").HCP_VAULT_K8S_JWT_PATH!,
+      signJwt({ sub: "system:serviceaccount:llm:intruder", exp: Math.floor(Date.now() / 1000) + 600 }, privateKey.export({ type: "pkcs8", format: "pem" }).toString()),
+    );
+    // …and the next login, forced by a revoked token, sends it.
+    bed.emulator.tokens.revokeAll(bed.emulator.rootToken);
+    expect((await failureOf(kubernetes, kubernetes.read("k8s", call()))).code).toBe(Code.PermissionDenied);
+    bed.refreshJwts();
+    await kubernetes.close();
+  });
+
+  it("explains a server certificate it cannot verify", async () => {
+    const env = bed.env("cert");
+    delete env.HCP_VAULT_CACERT;
+    const untrusting = await makeDriver(env);
+    const failure = await failureOf(untrusting, untrusting.read("x", call()));
+    expect(failure.code).toBe(Code.Unavailable);
+    expect(failure.message).toContain("HCP_VAULT_CACERT");
+    await untrusting.close();
+  });
+
   it("does not retry a refused login on every call", async () => {
     const refused = await makeDriver(bed.env("approle", { HCP_VAULT_APPROLE_SECRET_ID: "wrong" }));
     bed.emulator.faults.resetCalls();

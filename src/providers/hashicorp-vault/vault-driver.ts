@@ -115,7 +115,8 @@ export class VaultDriver implements SecretDriver {
     const inner = this.classifyError(cause);
     // Throttling and outages stay what they are; any other refusal means our credentials were not accepted.
     const transient = inner.code === Code.Unavailable || inner.code === Code.ResourceExhausted;
-    return { ...inner, code: transient ? inner.code : Code.PermissionDenied, message };
+    if (transient) return { ...inner, message: `secretgate could not log in to Vault (${error.method} auth): ${inner.message}` };
+    return { ...inner, code: Code.PermissionDenied, message };
   }
 
   async close(): Promise<void> {

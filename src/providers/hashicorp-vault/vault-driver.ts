@@ -31,7 +31,8 @@ type KvArea = "data" | "metadata";
  * soft delete of the latest version (undeletable), `force` removes the metadata and all versions.
  */
 export class VaultDriver implements SecretDriver {
-  readonly capabilities = { write: true, binary: false, list: false };
+  // sdkRetries: VaultHttp already retries 412/429/5xx and connection failures a bounded number of times, as Vault's own client does.
+  readonly capabilities = { write: true, binary: false, list: false, sdkRetries: true };
 
   constructor(
     private readonly settings: VaultSettings,

@@ -23,6 +23,7 @@ export class CredentialFileError extends Error {
 const AUTH_CALL_TIMEOUT_MS = 10_000;
 /** Renew when this share of the lease has passed, leaving a third of it for retries. */
 const RENEW_AT_FRACTION = 2 / 3;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** After a failed login, calls fail with its error for this long instead of each trying again (no login storms). */
 const LOGIN_FAILURE_HOLD_MS = 1_000;
 /** A token this close to its expiry (or a tenth of its lease, if shorter) is not handed out; a fresh login is made instead. */
@@ -126,7 +127,9 @@ export class TokenSession {
   private schedule(leaseMs: number, renewable: boolean): void {
     clearTimeout(this.timer);
     if (this.closed) return;
-    this.timer = setTimeout(() => void (renewable ? this.renew() : this.relogin("the token is not renewable")), leaseMs * RENEW_AT_FRACTION);
+    // setTimeout fires at once for delays past 2^31-1 ms (~24.8 days); Vault leases can be longer.
+    const delay = Math.min(leaseMs * RENEW_AT_FRACTION, MAX_TIMER_MS);
+    this.timer = setTimeout(() => void (renewable ? this.renew() : this.relogin("the token is not renewable")), delay);
     this.timer.unref();
   }
 

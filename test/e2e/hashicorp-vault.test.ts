@@ -49,8 +49,8 @@ describe("hashicorp_vault end to end: AppRole token lifecycle", () => {
   let server: TestServer;
 
   beforeAll(async () => {
-    // Tokens live 1 s and at most 3 s: a few seconds of traffic cross renewals and a max-TTL re-login.
-    bed = await startVaultTestBed({ role: { ttlSeconds: 1, maxTtlSeconds: 3 } });
+    // Tokens live 2 s and at most 5 s: a few seconds of traffic cross renewals and a max-TTL re-login.
+    bed = await startVaultTestBed({ role: { ttlSeconds: 2, maxTtlSeconds: 5 } });
     server = await startServer(bed, "approle");
   });
   afterAll(async () => {
@@ -61,7 +61,7 @@ describe("hashicorp_vault end to end: AppRole token lifecycle", () => {
   it("renews before expiry and logs in again at max TTL, invisibly to callers", async () => {
     await server.grpc.write({ name: "lifecycle", value: "sk-lifecycle" });
     await admin(bed, "POST", "calls/reset");
-    const deadline = Date.now() + 4_000;
+    const deadline = Date.now() + 5_500;
     let reads = 0;
     while (Date.now() < deadline) {
       const result = await readOne(server, "lifecycle");
@@ -72,7 +72,7 @@ describe("hashicorp_vault end to end: AppRole token lifecycle", () => {
     const calls = await admin(bed, "GET", "calls");
     expect(calls["kv-read"]).toBe(reads);
     expect(calls["renew-self"]).toBeGreaterThanOrEqual(2);
-    // Max TTL (3 s) was reached: a fresh login replaced the token before it died…
+    // Max TTL (5 s) was reached: a fresh login replaced the token before it died…
     expect(calls.login).toBeGreaterThanOrEqual(1);
     // …so no call was ever refused for an expired token.
     expect(calls["lookup-self"]).toBeUndefined();
@@ -81,7 +81,7 @@ describe("hashicorp_vault end to end: AppRole token lifecycle", () => {
   it("logs in again when Vault refuses to renew", async () => {
     await admin(bed, "PUT", "tokens", { renewalRefused: true });
     await admin(bed, "POST", "calls/reset");
-    const deadline = Date.now() + 2_000;
+    const deadline = Date.now() + 2_500;
     while (Date.now() < deadline) {
       expect(await readOne(server, "lifecycle")).toMatchObject({ found: true, value: "sk-lifecycle" });
       await sleep(100);

@@ -212,6 +212,14 @@ describe("hashicorp_vault end to end", () => {
     }
     expect(await admin(bed, "GET", "calls")).toEqual({});
   });
+
+  it("never logs a secret value or a credential (the server logs at debug level here)", () => {
+    const output = server.allOutput();
+    expect(output).toContain("logged in to Vault");
+    for (const secret of ["sk-alpha", "sk-default", "sk-revoked", bed.approle.secretId, bed.approle.roleId, "hvs."]) {
+      expect(output).not.toContain(secret);
+    }
+  });
 });
 
 describe("hashicorp_vault end to end: start-up", () => {

@@ -1,6 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import { readFileSync } from "node:fs";
+import { ConfigError } from "../../config/config-error.js";
 
 export interface VaultRequest {
   method: "GET" | "POST" | "DELETE";
@@ -37,9 +38,11 @@ export class VaultApiError extends Error {
 // do we, plus 429 from rate-limit quotas. A few attempts only: a storm ends in an error quickly.
 const MAX_ATTEMPTS = 3;
 const FIRST_BACKOFF_MS = 100;
+/** The longest wait between attempts, whatever Retry-After asks for. */
+const MAX_BACKOFF_MS = 2_000;
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
-export const isRetryableStatus = (status: number) => status === 412 || status === 429 || (status >= 500 && status !== 501);
+const isRetryableStatus = (status: number) => status === 412 || status === 429 || (status >= 500 && status !== 501);
 
 /**
  * Vault's HTTP API over node:http(s). We talk to it directly rather than through node-vault:
@@ -61,7 +64,7 @@ export class VaultHttp {
         ...(tls.certFile && tls.keyFile ? { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } : {}),
       });
     } else {
-      if (tls.certFile) throw new Error("TLS certificate auth needs an https:// HCP_VAULT_ADDR");
+      if (tls.certFile) throw new ConfigError("TLS certificate auth (HCP_VAULT_CLIENT_CERT) needs an https:// HCP_VAULT_ADDR");
       this.agent = new http.Agent({ keepAlive: true });
     }
   }
@@ -83,7 +86,7 @@ export class VaultHttp {
       if (attempt >= MAX_ATTEMPTS) throw failure;
       const hinted = failure instanceof VaultApiError ? failure.retryAfterMs : undefined;
       const backoff = FIRST_BACKOFF_MS * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
-      await delay(Math.min(hinted ?? backoff, 2_000), signal);
+      await delay(Math.min(hinted ?? backoff, MAX_BACKOFF_MS), signal);
     }
   }
 

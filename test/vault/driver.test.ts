@@ -64,11 +64,15 @@ describe("Vault settings from the environment", () => {
     });
   });
 
-  it("names what is missing or malformed", () => {
+  it("names what is missing or malformed", async () => {
     expect(() => readVaultSettings({})).toThrow(/HCP_VAULT_APPROLE_ROLE_ID.*HCP_VAULT_TOKEN/);
     expect(() => readVaultSettings({ HCP_VAULT_APPROLE_ROLE_ID: "r" })).toThrow(/HCP_VAULT_APPROLE_SECRET_ID/);
     expect(() => readVaultSettings({ HCP_VAULT_TOKEN: "t", HCP_VAULT_PATH_PREFIX: "a/../b" })).toThrow(/HCP_VAULT_PATH_PREFIX/);
     expect(() => readVaultSettings({ HCP_VAULT_TOKEN: "t", HCP_VAULT_ADDR: "vault:8200" })).toThrow(/HCP_VAULT_ADDR/);
+    const missingFile = { HCP_VAULT_ADDR: "https://127.0.0.1:8200", HCP_VAULT_TOKEN: "t", HCP_VAULT_CACERT: "/nonexistent/ca.pem" };
+    await expect(makeDriver(missingFile)).rejects.toThrow(/HCP_VAULT_CACERT: cannot read \/nonexistent\/ca.pem \(ENOENT\)/);
+    const certOverHttp = { HCP_VAULT_ADDR: "http://127.0.0.1:8200", HCP_VAULT_CLIENT_CERT: "/c.pem", HCP_VAULT_CLIENT_KEY: "/k.pem" };
+    await expect(makeDriver(certOverHttp)).rejects.toThrow(/needs an https:\/\/ HCP_VAULT_ADDR/);
     expect(() => hashicorpVaultDriver.cachePolicy!({ env: { HCP_VAULT_REFRESH_INTERVAL: "soon" }, settings: {} as never })).toThrow(/HCP_VAULT_REFRESH_INTERVAL/);
     expect(hashicorpVaultDriver.cachePolicy!({ env: {}, settings: {} as never })).toEqual({ ttlSeconds: 86_400 });
     expect(hashicorpVaultDriver.cachePolicy!({ env: { HCP_VAULT_REFRESH_INTERVAL: "60" }, settings: {} as never })).toEqual({ ttlSeconds: 60 });

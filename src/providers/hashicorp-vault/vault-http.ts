@@ -58,10 +58,12 @@ export class VaultHttp {
     if (address.protocol === "https:") {
       this.agent = new https.Agent({
         keepAlive: true,
-        ...(tls.caFile ? { ca: readFileSync(tls.caFile) } : {}),
+        ...(tls.caFile ? { ca: readSetupFile(tls.caFile, "HCP_VAULT_CACERT") } : {}),
         // Cert auth: the client certificate is presented on the TLS handshake of every call;
         // Vault only looks at it on auth/cert/login.
-        ...(tls.certFile && tls.keyFile ? { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } : {}),
+        ...(tls.certFile && tls.keyFile
+          ? { cert: readSetupFile(tls.certFile, "HCP_VAULT_CLIENT_CERT"), key: readSetupFile(tls.keyFile, "HCP_VAULT_CLIENT_KEY") }
+          : {}),
       });
     } else {
       if (tls.certFile) throw new ConfigError("TLS certificate auth (HCP_VAULT_CLIENT_CERT) needs an https:// HCP_VAULT_ADDR");
@@ -131,6 +133,14 @@ export class VaultHttp {
 
   close(): void {
     this.agent.destroy();
+  }
+}
+
+function readSetupFile(path: string, variable: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new ConfigError(`${variable}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
 }
 

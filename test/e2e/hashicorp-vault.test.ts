@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestServer } from "../helpers/server.js";
@@ -9,6 +12,12 @@ const NO_CACHE = { HCP_VAULT_REFRESH_INTERVAL: "0" };
 
 async function startServer(bed: VaultTestBed, method: AuthMethodName, extra: Record<string, string> = {}): Promise<TestServer> {
   return TestServer.start({ config: READ_WRITE, env: { ...bed.env(method), ...NO_CACHE, ...extra } });
+}
+
+async function stopServer(server: TestServer | undefined): Promise<void> {
+  if (!server) return;
+  await server.stop();
+  rmSync(server.dataDir, { recursive: true, force: true });
 }
 
 /** The emulator's admin endpoint, as a sandbox user would drive it. */
@@ -54,7 +63,7 @@ describe("hashicorp_vault end to end: AppRole token lifecycle", () => {
     server = await startServer(bed, "approle");
   });
   afterAll(async () => {
-    await server?.stop();
+    await stopServer(server);
     await bed?.close();
   });
 
@@ -116,7 +125,7 @@ describe("hashicorp_vault end to end", () => {
     await server.grpc.write({ name: "warm-up", value: "x" });
   });
   afterAll(async () => {
-    await server?.stop();
+    await stopServer(server);
     await bed?.close();
   });
 
@@ -224,7 +233,9 @@ describe("hashicorp_vault end to end", () => {
 
 describe("hashicorp_vault end to end: start-up", () => {
   it("refuses to start without Vault credentials and names the variables", async () => {
-    const { code, stderr } = await TestServer.startExpectingFailure({ config: READ_WRITE, env: { HCP_VAULT_ADDR: "http://127.0.0.1:1" } });
+    const dataDir = mkdtempSync(join(tmpdir(), "secretgate-data-"));
+    const { code, stderr } = await TestServer.startExpectingFailure({ config: READ_WRITE, dataDir, env: { HCP_VAULT_ADDR: "http://127.0.0.1:1" } });
+    rmSync(dataDir, { recursive: true, force: true });
     expect(code).toBe(2);
     expect(stderr).toContain("HCP_VAULT_APPROLE_ROLE_ID");
     expect(stderr).toContain("HCP_VAULT_TOKEN");
@@ -248,7 +259,7 @@ describe("hashicorp_vault end to end: login and secret namespaces", () => {
     server = await startServer(bed, "approle", { HCP_VAULT_LOGIN_NAMESPACE: "admin", HCP_VAULT_SECRET_NAMESPACE: "admin/team-a" });
   });
   afterAll(async () => {
-    await server?.stop();
+    await stopServer(server);
     await bed?.close();
   });
 
@@ -268,7 +279,7 @@ describe("hashicorp_vault end to end: login and secret namespaces", () => {
       expect(error.code).toBe(Code.PermissionDenied);
       expect(error.rawMessage).toContain("AppRole");
     } finally {
-      await other.stop();
+      await stopServer(other);
     }
   });
 });

@@ -1,4 +1,5 @@
 import type { DriverDefinition } from "./driver.js";
+import { hashicorpVaultDriver } from "../providers/hashicorp-vault/definition.js";
 import { localDriver } from "../providers/local/local-driver.js";
 import { secretsManagerDriver } from "../providers/aws-secrets-manager/secrets-manager-driver.js";
 import { kmsDriver } from "../providers/aws-kms/kms-driver.js";
@@ -12,6 +13,7 @@ const definitions: readonly DriverDefinition[] = [
   kmsDriver,
   googleSecretManagerDriver,
   googleKmsDriver,
+  hashicorpVaultDriver,
 ];
 
 const byName = new Map(definitions.map((definition) => [definition.name, definition]));

@@ -1,0 +1,211 @@
+import { Code, ServiceError, failedPrecondition } from "../../core/errors.js";
+import type {
+  ClassifiedError,
+  DriverCall,
+  DriverDeleteResult,
+  DriverWrite,
+  DriverWriteResult,
+  SecretDriver,
+  SecretValue,
+} from "../../drivers/driver.js";
+import { trimSlashes, type VaultSettings, type VaultTeam } from "./settings.js";
+import { CredentialFileError, VaultLoginError, type TokenSession } from "./token-session.js";
+import { VaultApiError, type VaultHttp, type VaultRequest, type VaultResponse } from "./vault-http.js";
+
+/** LiteLLM stores the value under this field of the KV v2 secret; a team's `data` picks another. */
+export const DEFAULT_VALUE_FIELD = "key";
+
+/** Where one team's secrets live: the resolved namespace, mount, path prefix and value field. */
+interface Location {
+  namespace: string;
+  mount: string;
+  pathPrefix: string;
+  field: string;
+}
+
+type KvArea = "data" | "metadata";
+
+/**
+ * KV v2 secrets at `{addr}/v1/[{namespace}/]{mount}/{data|metadata}/[{path_prefix}/]{name}`,
+ * the value in one field (`key` by default). Writes add versions; a default delete is Vault's
+ * soft delete of the latest version (undeletable), `force` removes the metadata and all versions.
+ */
+export class VaultDriver implements SecretDriver {
+  // sdkRetries: VaultHttp already retries 412/429/5xx and connection failures a bounded number of times, as Vault's own client does.
+  readonly capabilities = { write: true, binary: false, list: false, sdkRetries: true };
+
+  constructor(
+    private readonly settings: VaultSettings,
+    private readonly http: VaultHttp,
+    private readonly session: TokenSession,
+  ) {}
+
+  async read(name: string, call: DriverCall): Promise<SecretValue | undefined> {
+    const location = this.location(call.team);
+    const response = await this.missingAsUndefined(
+      this.send({ method: "GET", path: kvPath(location, "data", name), operation: describe("read", name, location) }, call.signal),
+    );
+    if (!response) return undefined;
+    const data = response.body?.data?.data;
+    const version = String(response.body?.data?.metadata?.version ?? "");
+    // A soft-deleted latest version answers 404 in Vault; a null body is the same thing.
+    if (data === null || data === undefined) return undefined;
+    const value: unknown = data[location.field];
+    if (value === undefined || value === null) {
+      throw failedPrecondition(`Vault secret ${JSON.stringify(name)} exists but has no field ${JSON.stringify(location.field)}`);
+    }
+    return { text: typeof value === "string" ? value : JSON.stringify(value), version };
+  }
+
+  async write(request: DriverWrite, call: DriverCall): Promise<DriverWriteResult> {
+    if (request.value.text === undefined) throw new ServiceError(Code.InvalidArgument, "Vault stores text values only");
+    const location = this.location(call.team);
+    const data: Record<string, string> = { [location.field]: request.value.text };
+    if (request.description !== undefined && location.field !== "description") data.description = request.description;
+    const response = await this.send(
+      { method: "POST", path: kvPath(location, "data", request.name), body: { data }, operation: describe("write", request.name, location) },
+      call.signal,
+    );
+    const version = String(response.body?.data?.version ?? "");
+    if (Object.keys(request.tags).length === 0) return { version };
+    // Tags are KV v2 custom metadata: a second call, so a policy without metadata writes costs the tags, not the value.
+    try {
+      await this.send(
+        { method: "POST", path: kvPath(location, "metadata", request.name), body: { custom_metadata: request.tags }, operation: describe("tagging", request.name, location) },
+        call.signal,
+      );
+      return { version };
+    } catch (error) {
+      if (call.signal.aborted) throw error;
+      return { version, warnings: [`the value was stored but its tags were not: ${this.classifyError(error).message}`] };
+    }
+  }
+
+  async delete(name: string, options: { force: boolean }, call: DriverCall): Promise<DriverDeleteResult | undefined> {
+    const location = this.location(call.team);
+    // Vault answers 204 to deleting what is not there; the metadata says whether it was.
+    const current = await this.liveVersion(location, name, call.signal, options.force);
+    if (current === undefined) return undefined;
+    const area: KvArea = options.force ? "metadata" : "data";
+    await this.send({ method: "DELETE", path: kvPath(location, area, name), operation: describe(options.force ? "force delete" : "delete", name, location) }, call.signal);
+    return { recoverable: !options.force };
+  }
+
+  async currentVersion(name: string, call: DriverCall): Promise<string | undefined> {
+    return this.liveVersion(this.location(call.team), name, call.signal, false);
+  }
+
+  locationKey(team: Readonly<Record<string, unknown>>): string {
+    const { namespace, mount, pathPrefix, field } = this.location(team);
+    return JSON.stringify([namespace, mount, pathPrefix, field]);
+  }
+
+  classifyError(error: unknown): ClassifiedError {
+    if (error instanceof ServiceError) return { code: error.code, message: error.message };
+    if (error instanceof VaultLoginError) return this.classifyLoginError(error);
+    if (error instanceof VaultApiError) return classifyApiError(error);
+    const network = networkFailure(error);
+    if (network) return { code: Code.Unavailable, message: `Vault at ${this.settings.address.origin} is unreachable: ${network}` };
+    return { code: Code.Internal, message: `Vault call failed: ${(error as Error)?.message ?? String(error)}` };
+  }
+
+  private classifyLoginError(error: VaultLoginError): ClassifiedError {
+    const { cause, message } = error;
+    if (cause instanceof CredentialFileError) return { code: Code.FailedPrecondition, message };
+    if (cause instanceof Error && cause.name === "TimeoutError") return { code: Code.Unavailable, message };
+    const inner = this.classifyError(cause);
+    // Throttling and outages stay what they are; any other refusal means our credentials were not accepted.
+    const transient = inner.code === Code.Unavailable || inner.code === Code.ResourceExhausted;
+    if (transient) return { ...inner, message: `secretgate could not log in to Vault (${error.method} auth): ${inner.message}` };
+    return { ...inner, code: Code.PermissionDenied, message };
+  }
+
+  async close(): Promise<void> {
+    this.session.close();
+    this.http.close();
+  }
+
+  /** The version a read would return, or undefined when there is none (missing or soft-deleted). */
+  private async liveVersion(location: Location, name: string, signal: AbortSignal, includeDeleted: boolean): Promise<string | undefined> {
+    const response = await this.missingAsUndefined(
+      this.send({ method: "GET", path: kvPath(location, "metadata", name), operation: describe("metadata read", name, location) }, signal),
+    );
+    const metadata = response?.body?.data;
+    if (!metadata) return undefined;
+    const current = String(metadata.current_version ?? "");
+    const latest = metadata.versions?.[current];
+    const live = latest && latest.deletion_time === "" && latest.destroyed !== true;
+    return live || includeDeleted ? current : undefined;
+  }
+
+  /** A KV miss (404 with an empty `errors` list) as undefined; an unknown mount stays an error. */
+  private async missingAsUndefined(pending: Promise<VaultResponse>): Promise<VaultResponse | undefined> {
+    try {
+      return await pending;
+    } catch (error) {
+      if (error instanceof VaultApiError && error.status === 404 && error.errors.length === 0) return undefined;
+      throw error;
+    }
+  }
+
+  /** A data call with the session's token; one 403 caused by an expired token means one fresh login and one retry. */
+  private async send(request: Omit<VaultRequest, "token" | "namespace">, signal: AbortSignal): Promise<VaultResponse> {
+    const token = await this.session.token(signal);
+    try {
+      return await this.http.send({ ...request, token }, signal);
+    } catch (error) {
+      if (!(error instanceof VaultApiError && error.status === 403)) throw error;
+      const fresh = await this.session.replaceRejected(token, signal);
+      if (fresh === undefined) throw error;
+      return this.http.send({ ...request, token: fresh }, signal);
+    }
+  }
+
+  private location(team: Readonly<Record<string, unknown>>): Location {
+    const settings = team as VaultTeam;
+    return {
+      namespace: settings.namespace !== undefined ? trimSlashes(settings.namespace) : this.settings.secretNamespace,
+      mount: settings.mount !== undefined ? trimSlashes(settings.mount) : this.settings.mount,
+      pathPrefix: settings.path_prefix !== undefined ? trimSlashes(settings.path_prefix) : this.settings.pathPrefix,
+      field: settings.data ?? DEFAULT_VALUE_FIELD,
+    };
+  }
+}
+
+function kvPath(location: Location, area: KvArea, name: string): string {
+  return [location.namespace, location.mount, area, location.pathPrefix, name]
+    .filter((part) => part !== "")
+    .flatMap((part) => part.split("/"))
+    .map(encodeURIComponent)
+    .join("/");
+}
+
+/** Names the secret and where it lives, for messages: `read of "OPENAI_API_KEY" in admin/secret`. */
+function describe(verb: string, name: string, location: Location): string {
+  return `${verb} of ${JSON.stringify(name)} in ${[location.namespace, location.mount].filter((part) => part !== "").join("/")}`;
+}
+
+function classifyApiError(error: VaultApiError): ClassifiedError {
+  const { status, message } = error;
+  const code =
+    status === 400 ? Code.InvalidArgument
+    : status === 403 ? Code.PermissionDenied
+    : status === 404 ? Code.NotFound
+    : status === 429 ? Code.ResourceExhausted
+    : status === 501 ? Code.Unimplemented
+    : status === 412 || status === 502 || status === 503 || status === 504 ? Code.Unavailable
+    : status >= 500 ? Code.Internal
+    : Code.Unknown;
+  return { code, message, ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}) };
+}
+
+const NETWORK_ERROR_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ECONNABORTED"]);
+
+/** A connection or TLS failure, described without anything but the error code; undefined for other errors. */
+function networkFailure(error: unknown): string | undefined {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (typeof code !== "string") return undefined;
+  if (NETWORK_ERROR_CODES.has(code)) return code;
+  if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) return `${code} (check HCP_VAULT_CACERT and the client certificate)`;
+  return undefined;
+}

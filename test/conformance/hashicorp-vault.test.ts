@@ -1,0 +1,29 @@
+import { pino } from "pino";
+import { expect } from "vitest";
+import type { SecretDriver } from "../../src/drivers/driver.js";
+import { hashicorpVaultDriver } from "../../src/providers/hashicorp-vault/definition.js";
+import { AUTH_METHODS, startVaultTestBed, type VaultTestBed } from "../emulators/vault/test-setup.js";
+import { runDriverConformance } from "./driver-suite.js";
+
+// The whole suite once per way secretgate can log in to Vault.
+for (const method of AUTH_METHODS) {
+  let bed: VaultTestBed | undefined;
+  runDriverConformance(`hashicorp_vault (${method} auth)`, {
+    makeDriver: async (): Promise<SecretDriver> => {
+      bed = await startVaultTestBed();
+      return hashicorpVaultDriver.create({
+        env: bed.env(method),
+        settings: { store_virtual_keys: false, prefix_for_stored_virtual_keys: "litellm/" },
+        database: undefined as never,
+        logger: pino({ level: "silent" }),
+      });
+    },
+    close: async () => {
+      // The suite ran on a token from this method's login (a static token needs none).
+      expect(bed?.emulator.faults.calls().login ?? 0).toBe(method === "token" ? 0 : 1);
+      await bed?.close();
+    },
+    unicodeNames: true,
+    slashNames: true,
+  });
+}

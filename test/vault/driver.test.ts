@@ -1,0 +1,253 @@
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code } from "../../src/core/errors.js";
+import { validateTeamSettings } from "../../src/core/team-settings.js";
+import type { DriverCall, SecretDriver } from "../../src/drivers/driver.js";
+import { hashicorpVaultDriver } from "../../src/providers/hashicorp-vault/definition.js";
+import { readVaultSettings } from "../../src/providers/hashicorp-vault/settings.js";
+import { signJwt } from "../emulators/vault/index.js";
+import { startVaultTestBed, type VaultTestBed } from "../emulators/vault/test-setup.js";
+
+const makeDriver = (env: Record<string, string>) =>
+  hashicorpVaultDriver.create({
+    env,
+    settings: { store_virtual_keys: false, prefix_for_stored_virtual_keys: "litellm/" },
+    database: undefined as never,
+    logger: pino({ level: "silent" }),
+  });
+
+const call = (team: Record<string, unknown> = {}, timeoutMs = 10_000): DriverCall => ({ team, signal: AbortSignal.timeout(timeoutMs) });
+
+async function failureOf(driver: SecretDriver, promise: Promise<unknown>): Promise<{ code: Code; message: string; name: string }> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught as Error,
+  );
+  expect(error, "the call succeeded").toBeDefined();
+  return { ...driver.classifyError(error), name: error!.name };
+}
+
+describe("Vault settings from the environment", () => {
+  it("sends the login namespace on login and the secret namespace in the URL, both defaulting to HCP_VAULT_NAMESPACE", () => {
+    const both = readVaultSettings({ HCP_VAULT_TOKEN: "t", HCP_VAULT_NAMESPACE: "admin/" });
+    expect([both.loginNamespace, both.secretNamespace]).toEqual(["admin", "admin"]);
+    const split = readVaultSettings({ HCP_VAULT_TOKEN: "t", HCP_VAULT_NAMESPACE: "admin", HCP_VAULT_SECRET_NAMESPACE: "admin/team-a" });
+    expect([split.loginNamespace, split.secretNamespace]).toEqual(["admin", "admin/team-a"]);
+  });
+
+  it("picks AppRole over a certificate over Kubernetes over JWT over a static token", () => {
+    const all = {
+      HCP_VAULT_TOKEN: "t",
+      HCP_VAULT_JWT_ROLE: "j",
+      HCP_VAULT_JWT_PATH: "/jwt",
+      HCP_VAULT_K8S_ROLE: "k",
+      HCP_VAULT_CLIENT_CERT: "/c",
+      HCP_VAULT_CLIENT_KEY: "/k",
+      HCP_VAULT_APPROLE_ROLE_ID: "r",
+      HCP_VAULT_APPROLE_SECRET_ID: "s",
+    };
+    const order: string[] = [];
+    let env: Record<string, string> = { ...all };
+    for (const drop of [["HCP_VAULT_APPROLE_ROLE_ID", "HCP_VAULT_APPROLE_SECRET_ID"], ["HCP_VAULT_CLIENT_CERT", "HCP_VAULT_CLIENT_KEY"], ["HCP_VAULT_K8S_ROLE"], ["HCP_VAULT_JWT_ROLE"], []]) {
+      order.push(readVaultSettings(env).auth.kind);
+      env = Object.fromEntries(Object.entries(env).filter(([name]) => !drop.includes(name)));
+    }
+    expect(order).toEqual(["approle", "cert", "kubernetes", "jwt", "token"]);
+    expect(readVaultSettings({ HCP_VAULT_K8S_ROLE: "k" }).auth).toMatchObject({
+      mount: "kubernetes",
+      jwtFile: "/var/run/secrets/kubernetes.io/serviceaccount/token",
+    });
+  });
+
+  it("names what is missing or malformed", async () => {
+    expect(() => readVaultSettings({})).toThrow(/HCP_VAULT_APPROLE_ROLE_ID.*HCP_VAULT_TOKEN/);
+    expect(() => readVaultSettings({ HCP_VAULT_APPROLE_ROLE_ID: "r" })).toThrow(/HCP_VAULT_APPROLE_SECRET_ID/);
+    expect(() => readVaultSettings({ HCP_VAULT_TOKEN: "t", HCP_VAULT_PATH_PREFIX: "a/../b" })).toThrow(/HCP_VAULT_PATH_PREFIX/);
+    expect(() => readVaultSettings({ HCP_VAULT_TOKEN: "t", HCP_VAULT_ADDR: "vault:8200" })).toThrow(/HCP_VAULT_ADDR/);
+    const missingFile = { HCP_VAULT_ADDR: "https://127.0.0.1:8200", HCP_VAULT_TOKEN: "t", HCP_VAULT_CACERT: "/nonexistent/ca.pem" };
+    await expect(makeDriver(missingFile)).rejects.toThrow(/HCP_VAULT_CACERT: cannot read \/nonexistent\/ca.pem \(ENOENT\)/);
+    const certOverHttp = { HCP_VAULT_ADDR: "http://127.0.0.1:8200", HCP_VAULT_CLIENT_CERT: "/c.pem", HCP_VAULT_CLIENT_KEY: "/k.pem" };
+    await expect(makeDriver(certOverHttp)).rejects.toThrow(/needs an https:\/\/ HCP_VAULT_ADDR/);
+    expect(() => hashicorpVaultDriver.cachePolicy!({ env: { HCP_VAULT_REFRESH_INTERVAL: "soon" }, settings: {} as never })).toThrow(/HCP_VAULT_REFRESH_INTERVAL/);
+    expect(hashicorpVaultDriver.cachePolicy!({ env: {}, settings: {} as never })).toEqual({ ttlSeconds: 86_400 });
+    expect(hashicorpVaultDriver.cachePolicy!({ env: { HCP_VAULT_REFRESH_INTERVAL: "60" }, settings: {} as never })).toEqual({ ttlSeconds: 60 });
+  });
+
+  it("accepts exactly the team keys SPEC §5 lists for Vault", () => {
+    const schema = hashicorpVaultDriver.teamSettings;
+    expect(validateTeamSettings(schema, { namespace: "admin", mount: "kv", path_prefix: "llm/", data: "api_key" })).toEqual({
+      namespace: "admin",
+      mount: "kv",
+      path_prefix: "llm/",
+      data: "api_key",
+    });
+    for (const bad of [{ prefix: "x/" }, { mount: "" }, { namespace: "a/../b" }, { path_prefix: "x\u2028y" }, { data: "" }]) {
+      expect(() => validateTeamSettings(schema, bad)).toThrow();
+    }
+  });
+});
+
+describe("Vault driver against the emulator", () => {
+  let bed: VaultTestBed;
+  let driver: SecretDriver;
+  let dir: string;
+
+  beforeAll(async () => {
+    bed = await startVaultTestBed({ config: { kvMounts: [{ mount: "kv-teams" }] } });
+    driver = await makeDriver(bed.env("token", { HCP_VAULT_TOKEN: bed.emulator.rootToken }));
+    dir = mkdtempSync(join(tmpdir(), "vault-driver-test-"));
+  });
+  afterAll(async () => {
+    await driver?.close();
+    await bed?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("stores the description next to the value and reads the value field only", async () => {
+    await driver.write({ name: "described", value: { text: "sk-1" }, description: "litellm virtual key", tags: {} }, call());
+    const stored = await fetch(`${bed.emulator.endpoint}/v1/secret/data/described`, { headers: { "x-vault-token": bed.emulator.rootToken } });
+    expect(((await stored.json()) as any).data.data).toEqual({ key: "sk-1", description: "litellm virtual key" });
+    expect(await driver.read("described", call())).toEqual({ text: "sk-1", version: "1" });
+  });
+
+  it("stores tags as KV v2 custom metadata, and reports tags its policy may not write as a warning", async () => {
+    const tags = { Environment: "Prod", team: "llm" };
+    expect(await driver.write({ name: "tagged", value: { text: "v" }, tags }, call())).toEqual({ version: "1" });
+    const metadata = await fetch(`${bed.emulator.endpoint}/v1/secret/metadata/tagged`, { headers: { "x-vault-token": bed.emulator.rootToken } });
+    expect(((await metadata.json()) as any).data.custom_metadata).toEqual(tags);
+
+    const limited = await makeDriver(bed.env("approle"));
+    const written = await limited.write({ name: "tagged-limited", value: { text: "v" }, tags }, call());
+    expect(written.version).toBe("1");
+    expect(written.warnings).toEqual([expect.stringMatching(/tags were not.*HTTP 403/)]);
+    expect(await limited.read("tagged-limited", call())).toMatchObject({ text: "v" });
+    await limited.close();
+  });
+
+  it("reports the current version from KV metadata, and none once soft-deleted", async () => {
+    await driver.write({ name: "versioned", value: { text: "a" }, tags: {} }, call());
+    await driver.write({ name: "versioned", value: { text: "b" }, tags: {} }, call());
+    expect(await driver.currentVersion!("versioned", call())).toBe("2");
+    expect(await driver.delete("versioned", { force: false }, call())).toEqual({ recoverable: true });
+    expect(await driver.currentVersion!("versioned", call())).toBeUndefined();
+    expect(await driver.delete("versioned", { force: false }, call())).toBeUndefined();
+    expect(await driver.currentVersion!("never-written", call())).toBeUndefined();
+  });
+
+  it("says which field is missing when a secret lacks the team's data field", async () => {
+    await driver.write({ name: "shape", value: { text: "v" }, tags: {} }, call());
+    const failure = await failureOf(driver, driver.read("shape", call({ data: "api_key" })));
+    expect(failure.code).toBe(Code.FailedPrecondition);
+    expect(failure.message).toContain('"api_key"');
+  });
+
+  it("gives teams with different locations different cache keys", () => {
+    const keys = [{}, { namespace: "a" }, { mount: "kv-teams" }, { path_prefix: "x" }, { data: "api_key" }].map((team) => driver.locationKey!(team));
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(driver.locationKey!({ mount: "/secret/" })).toBe(driver.locationKey!({}));
+  });
+
+  it("keeps an unknown mount an error rather than a missing secret", async () => {
+    const failure = await failureOf(driver, driver.read("anything", call({ mount: "no-such-mount" })));
+    expect(failure.code).toBe(Code.NotFound);
+    expect(failure.message).toContain("no handler for route");
+  });
+
+  it("stops at the caller's deadline while Vault is slow", async () => {
+    bed.emulator.faults.set([{ operation: "kv-read", kind: "latency", latencyMs: 2_000 }]);
+    try {
+      const failure = await failureOf(driver, driver.read("described", call({}, 200)));
+      expect(failure.name).toBe("TimeoutError");
+    } finally {
+      bed.emulator.faults.clear();
+    }
+  });
+
+  it("is UNAVAILABLE when Vault drops connections or is not listening", async () => {
+    bed.emulator.faults.set([{ operation: "kv-read", kind: "drop" }]);
+    try {
+      const dropped = await failureOf(driver, driver.read("described", call()));
+      expect(dropped.code).toBe(Code.Unavailable);
+    } finally {
+      bed.emulator.faults.clear();
+    }
+    const closedPort = await freePort();
+    const nowhere = await makeDriver({ HCP_VAULT_ADDR: `http://127.0.0.1:${closedPort}`, HCP_VAULT_TOKEN: "t" });
+    const failure = await failureOf(nowhere, nowhere.read("x", call()));
+    expect(failure).toMatchObject({ code: Code.Unavailable, message: expect.stringContaining("ECONNREFUSED") });
+    await nowhere.close();
+  });
+
+  it("refuses logins with a JWT from an unknown key, an unbound service account, or no token file", async () => {
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const foreign = join(dir, "foreign.jwt");
+    writeFileSync(foreign, signJwt({ sub: "secretgate", aud: "vault", exp }, privateKey.export({ type: "pkcs8", format: "pem" }).toString()));
+    const cases: Array<[Record<string, string>, Code]> = [
+      [bed.env("jwt", { HCP_VAULT_JWT_PATH: foreign }), Code.PermissionDenied],
+      [bed.env("kubernetes", { HCP_VAULT_K8S_JWT_PATH: foreign }), Code.PermissionDenied],
+      [bed.env("kubernetes", { HCP_VAULT_K8S_ROLE: "someone-else" }), Code.PermissionDenied],
+      [bed.env("approle", { HCP_VAULT_APPROLE_SECRET_ID: "wrong" }), Code.PermissionDenied],
+      [bed.env("cert", { HCP_VAULT_CERT_ROLE: "unknown-role" }), Code.PermissionDenied],
+      [bed.env("jwt", { HCP_VAULT_JWT_PATH: join(dir, "missing.jwt") }), Code.FailedPrecondition],
+    ];
+    for (const [env, code] of cases) {
+      const refused = await makeDriver(env);
+      const failure = await failureOf(refused, refused.read("x", call()));
+      expect(failure.code).toBe(code);
+      expect(failure.message).toMatch(/could not log in to Vault/);
+      expect(failure.message).not.toContain("wrong");
+      await refused.close();
+    }
+  });
+
+  it("re-reads the Kubernetes token file at every login", async () => {
+    const kubernetes = await makeDriver(bed.env("kubernetes"));
+    await kubernetes.write({ name: "k8s", value: { text: "v" }, tags: {} }, call());
+    // The projected token file is rotated to a token the role does not accept…
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    writeFileSync(
+      bed.env("kubernetes").HCP_VAULT_K8S_JWT_PATH!,
+      signJwt({ sub: "system:serviceaccount:llm:intruder", exp: Math.floor(Date.now() / 1000) + 600 }, privateKey.export({ type: "pkcs8", format: "pem" }).toString()),
+    );
+    // …and the next login, forced by a revoked token, sends it.
+    bed.emulator.tokens.revokeAll(bed.emulator.rootToken);
+    expect((await failureOf(kubernetes, kubernetes.read("k8s", call()))).code).toBe(Code.PermissionDenied);
+    bed.refreshJwts();
+    await kubernetes.close();
+  });
+
+  it("explains a server certificate it cannot verify", async () => {
+    const env = bed.env("cert");
+    delete env.HCP_VAULT_CACERT;
+    const untrusting = await makeDriver(env);
+    const failure = await failureOf(untrusting, untrusting.read("x", call()));
+    expect(failure.code).toBe(Code.Unavailable);
+    expect(failure.message).toContain("HCP_VAULT_CACERT");
+    await untrusting.close();
+  });
+
+  it("does not retry a refused login on every call", async () => {
+    const refused = await makeDriver(bed.env("approle", { HCP_VAULT_APPROLE_SECRET_ID: "wrong" }));
+    bed.emulator.faults.resetCalls();
+    const failures = await Promise.all(Array.from({ length: 5 }, () => failureOf(refused, refused.read("x", call()))));
+    failures.push(await failureOf(refused, refused.read("x", call())));
+    expect(failures.map((failure) => failure.code)).toEqual(Array(6).fill(Code.PermissionDenied));
+    expect(bed.emulator.faults.calls()).toEqual({ login: 1 });
+    await refused.close();
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}

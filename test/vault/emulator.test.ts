@@ -1,0 +1,110 @@
+import { spawn } from "node:child_process";
+import https from "node:https";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startVaultTestBed, type VaultTestBed } from "../emulators/vault/test-setup.js";
+
+const CLI = join(import.meta.dirname, "..", "..", "dist", "test", "emulators", "cli.js");
+
+async function vault(endpoint: string, method: string, path: string, options: { token?: string; namespace?: string; body?: unknown } = {}) {
+  const headers: Record<string, string> = {};
+  if (options.token) headers["x-vault-token"] = options.token;
+  if (options.namespace) headers["x-vault-namespace"] = options.namespace;
+  const response = await fetch(`${endpoint}/v1/${path}`, {
+    method,
+    headers,
+    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text === "" ? undefined : (JSON.parse(text) as any) };
+}
+
+describe("Vault emulator", () => {
+  let bed: VaultTestBed;
+
+  beforeAll(async () => {
+    bed = await startVaultTestBed({ role: { namespace: "admin" }, config: { namespaces: ["admin/team-a"] } });
+  });
+  afterAll(async () => {
+    await bed?.close();
+  });
+
+  it("starts from the command line and prints one JSON line with the endpoint and a root token", async () => {
+    const child = spawn(process.execPath, [CLI, "vault", "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once("line", resolve));
+      const printed = JSON.parse(line);
+      expect(printed).toMatchObject({ emulator: "vault", endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });
+      const health = await vault(printed.endpoint, "GET", "sys/health");
+      expect(health).toMatchObject({ status: 200, body: { initialized: true, sealed: false } });
+      const login = await vault(printed.endpoint, "POST", "auth/approle/login", { body: { role_id: printed.approle.roleId, secret_id: printed.approle.secretId } });
+      expect(login.body.auth.policies).toContain("secretgate");
+      expect((await vault(printed.endpoint, "GET", "auth/token/lookup-self", { token: printed.rootToken })).status).toBe(200);
+    } finally {
+      child.kill("SIGTERM");
+    }
+  });
+
+  it("answers sys/health with 503 and sealed: true while sealed, and refuses data calls", async () => {
+    bed.emulator.sealed = true;
+    try {
+      expect(await vault(bed.emulator.endpoint, "GET", "sys/health")).toMatchObject({ status: 503, body: { sealed: true } });
+      expect(await vault(bed.emulator.endpoint, "GET", "secret/data/x", { token: bed.emulator.rootToken })).toEqual({
+        status: 503,
+        body: { errors: ["Vault is sealed"] },
+      });
+    } finally {
+      bed.emulator.sealed = false;
+    }
+  });
+
+  it("scopes logins to the namespace in the header and tokens to that namespace and its children", async () => {
+    const body = { role_id: bed.approle.roleId, secret_id: bed.approle.secretId };
+    expect((await vault(bed.emulator.endpoint, "POST", "auth/approle/login", { body })).status).toBe(400);
+    const login = await vault(bed.emulator.endpoint, "POST", "auth/approle/login", { body, namespace: "admin" });
+    const token = login.body.auth.client_token as string;
+    // The `secretgate` policy grants secret/*, relative to the token's namespace `admin`.
+    expect((await vault(bed.emulator.endpoint, "POST", "admin/secret/data/a", { token, body: { data: { key: "v" } } })).status).toBe(200);
+    expect((await vault(bed.emulator.endpoint, "GET", "secret/data/a", { token, namespace: "admin" })).status).toBe(200);
+    expect((await vault(bed.emulator.endpoint, "GET", "secret/data/a", { token })).status).toBe(403);
+    expect((await vault(bed.emulator.endpoint, "GET", "admin/team-a/secret/data/a", { token })).status).toBe(403);
+  });
+
+  it("accepts cert login only over TLS with a client certificate signed by its CA", async () => {
+    const { certificates, tlsEndpoint } = bed.emulator;
+    const login = (withClientCertificate: boolean) =>
+      new Promise<number>((resolve, reject) => {
+        const request = https.request(
+          `${tlsEndpoint}/v1/auth/cert/login`,
+          {
+            method: "POST",
+            headers: { "x-vault-namespace": "admin" },
+            ca: readFileSync(certificates.caFile),
+            ...(withClientCertificate ? { cert: readFileSync(certificates.clientCertFile), key: readFileSync(certificates.clientKeyFile) } : {}),
+          },
+          (response) => {
+            response.resume();
+            resolve(response.statusCode ?? 0);
+          },
+        );
+        request.on("error", reject);
+        request.end(JSON.stringify({ name: "secretgate" }));
+      });
+    expect(await login(false)).toBe(400);
+    expect(await login(true)).toBe(200);
+    expect((await vault(bed.emulator.endpoint, "POST", "auth/cert/login", { namespace: "admin", body: { name: "secretgate" } })).status).toBe(400);
+  });
+
+  it("keeps KV v2 check-and-set and version history", async () => {
+    const token = bed.emulator.rootToken;
+    const write = (cas: number | undefined, value: string) =>
+      vault(bed.emulator.endpoint, "POST", "secret/data/cas", { token, body: { data: { key: value }, ...(cas !== undefined ? { options: { cas } } : {}) } });
+    expect((await write(0, "first")).body.data.version).toBe(1);
+    expect(await write(0, "again")).toMatchObject({ status: 400, body: { errors: ["check-and-set parameter did not match the current version"] } });
+    expect((await write(1, "second")).body.data.version).toBe(2);
+    const old = await vault(bed.emulator.endpoint, "GET", "secret/data/cas?version=1", { token });
+    expect(old.body.data).toMatchObject({ data: { key: "first" }, metadata: { version: 1 } });
+  });
+});

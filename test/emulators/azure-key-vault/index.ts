@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { EmulatorHandle } from "../cli.js";
 import { FaultInjector, sleep, type FaultRule } from "../common/faults.js";
-import { makeLoopbackCertificate } from "./certificate.js";
+import { makeLoopbackCertificate, type LoopbackCertificate } from "./certificate.js";
 import { IdentityEndpoints, type EmulatedApp } from "./identity-endpoints.js";
 import { RECOVERABLE_DAYS, VaultError, VaultStore, type SecretVersion } from "./vault-store.js";
 
@@ -22,6 +22,8 @@ export interface AzureKeyVaultEmulator extends EmulatorHandle {
   caFile: string;
   store: VaultStore;
   faults: FaultInjector;
+  certificate: LoopbackCertificate;
+  identity: IdentityEndpoints;
 }
 
 /**
@@ -29,13 +31,21 @@ export interface AzureKeyVaultEmulator extends EmulatorHandle {
  * SDKs send) plus the Entra ID token endpoint, over HTTPS on loopback. Vault calls without a
  * valid bearer token get Key Vault's 401 challenge, which the SDKs answer by fetching a token.
  */
-export async function startEmulator(options: { host: string; port: number; app?: EmulatedApp }): Promise<AzureKeyVaultEmulator> {
-  const app = options.app ?? DEFAULT_APP;
-  const certificate = makeLoopbackCertificate();
+export async function startEmulator(options: {
+  host: string;
+  port: number;
+  app?: EmulatedApp;
+  /** A second vault in the same tenant: accepts that emulator's tokens and shares its certificate authority. */
+  sameTenantAs?: AzureKeyVaultEmulator;
+}): Promise<AzureKeyVaultEmulator> {
+  const tenant = options.sameTenantAs;
+  const app = tenant?.app ?? options.app ?? DEFAULT_APP;
+  const certificate = tenant?.certificate ?? makeLoopbackCertificate();
   const store = new VaultStore();
   const faults = new FaultInjector();
   let baseUrl = "";
-  const identity = new IdentityEndpoints(app, () => baseUrl);
+  const identity = tenant?.identity ?? new IdentityEndpoints(app, () => baseUrl);
+  const authorityHost = tenant?.endpoint ?? "";
 
   const server: Server = createServer({ cert: certificate.certPem, key: certificate.keyPem }, (request, response) => {
     void serve(request, response).catch((error: unknown) => {
@@ -71,7 +81,7 @@ export async function startEmulator(options: { host: string; port: number; app?:
       faults.next("Challenge");
       response.setHeader(
         "WWW-Authenticate",
-        `Bearer authorization="${baseUrl}/${app.tenantId}", resource="https://vault.azure.net"`,
+        `Bearer authorization="${authorityHost || baseUrl}/${app.tenantId}", resource="https://vault.azure.net"`,
       );
       return send(response, 401, vaultError("Unauthorized", token ? "AKV10032: Invalid issuer or expired token." : "AKV10000: Request is missing a Bearer or PoP token."));
     }
@@ -195,8 +205,10 @@ export async function startEmulator(options: { host: string; port: number; app?:
     caFile: certificate.caFile,
     store,
     faults,
+    certificate,
+    identity,
     details: {
-      authorityHost: baseUrl,
+      authorityHost: authorityHost || baseUrl,
       tenantId: app.tenantId,
       clientId: app.clientId,
       clientSecret: app.clientSecret,
@@ -206,7 +218,7 @@ export async function startEmulator(options: { host: string; port: number; app?:
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      certificate.remove();
+      if (!tenant) certificate.remove();
     },
   };
 }

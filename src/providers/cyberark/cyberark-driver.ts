@@ -103,7 +103,7 @@ export class CyberArkDriver implements SecretDriver {
     if (typeof failure?.code === "string" && /^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|ETIMEDOUT|EPIPE|EAI_AGAIN)$/.test(failure.code)) {
       return { code: Code.Unavailable, message: `Conjur is unreachable: ${failure.code}` };
     }
-    if (typeof failure?.code === "string" && /CERT|SSL|TLS|SELF_SIGNED/.test(failure.code)) {
+    if (typeof failure?.code === "string" && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|SIGNATURE/.test(failure.code)) {
       return { code: Code.Unavailable, message: `TLS with Conjur failed: ${failure.code} (set NODE_EXTRA_CA_CERTS to its CA)` };
     }
     return { code: Code.Internal, message: `Conjur call failed: ${failure?.message ?? String(error)}` };

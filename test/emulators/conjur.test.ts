@@ -53,7 +53,7 @@ describe("Conjur emulator wire protocol", () => {
     expect((await fetch(variable("secretgate/never"), { headers: auth() })).status).toBe(404);
     const empty = await fetch(variable("secretgate/plain"), { headers: auth() });
     expect(empty.status).toBe(404);
-    expect((await empty.json()).error.message).toContain("is empty or not found");
+    expect(((await empty.json()) as { error: { message: string } }).error.message).toContain("is empty or not found");
   });
 
   it("fails a batch as a whole when one id is missing or denied", async () => {
@@ -93,7 +93,7 @@ describe("Conjur emulator wire protocol", () => {
     conjur.faults.set([{ operation: "GetSecret", kind: "error", status: 503, times: 1 }]);
     expect((await fetch(variable("secretgate/mapped/form"), { headers: auth() })).status).toBe(503);
     expect((await fetch(variable("secretgate/mapped/form"), { headers: auth() })).status).toBe(200);
-    const calls = await (await fetch(`${conjur.endpoint}/admin/calls`)).json();
+    const calls = (await (await fetch(`${conjur.endpoint}/admin/calls`)).json()) as Record<string, number>;
     expect(calls.Authenticate).toBeGreaterThanOrEqual(3);
   });
 });

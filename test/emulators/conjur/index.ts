@@ -88,7 +88,10 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
       }
 
       const login = authenticated(request.headers.authorization);
-      if (!login) return send(response, 401, "", "text/plain");
+      if (!login) {
+        faults.next("Unauthenticated");
+        return send(response, 401, "", "text/plain");
+      }
 
       switch (route.operation) {
         case "GetSecret": {

@@ -57,6 +57,18 @@ describe("Conjur driver", () => {
     await driver.close();
   });
 
+  it("reports throttling as RESOURCE_EXHAUSTED with Conjur's Retry-After", async () => {
+    const driver = await cyberArkDriver.create(context(env()));
+    conjur.faults.set([{ operation: "GetResource", kind: "throttle", retryAfterSeconds: 2 }]);
+    try {
+      const error = await driver.read("aging", call()).catch((failure: unknown) => failure);
+      expect(driver.classifyError(error)).toMatchObject({ code: Code.ResourceExhausted, retryAfterMs: 2000 });
+    } finally {
+      conjur.faults.clear();
+      await driver.close();
+    }
+  });
+
   it("defaults CYBERARK_ACCOUNT to default and CYBERARK_REFRESH_INTERVAL to 300 s", () => {
     expect(cyberArkDriver.cachePolicy!({ env: {}, settings: context({}).settings })).toEqual({ ttlSeconds: 300 });
     expect(cyberArkDriver.cachePolicy!({ env: { CYBERARK_REFRESH_INTERVAL: "60" }, settings: context({}).settings })).toEqual({ ttlSeconds: 60 });

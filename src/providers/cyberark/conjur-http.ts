@@ -22,12 +22,15 @@ export class ConjurHttpError extends Error {
     readonly operation: string,
     readonly target: string,
     detail: string,
+    /** Conjur's (or its gateway's) Retry-After header, if any. */
+    readonly retryAfter?: string,
   ) {
     super(`Conjur ${operation} ${target} answered ${status}${detail ? `: ${detail}` : ""}`);
   }
 
-  static async from(response: ConjurResponse, operation: string, target: string): Promise<ConjurHttpError> {
-    return new ConjurHttpError(response.status, operation, target, errorDetail(response));
+  static from(response: ConjurResponse, operation: string, target: string): ConjurHttpError {
+    const retryAfter = response.headers["retry-after"];
+    return new ConjurHttpError(response.status, operation, target, errorDetail(response), typeof retryAfter === "string" ? retryAfter : undefined);
   }
 }
 

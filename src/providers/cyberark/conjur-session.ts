@@ -4,6 +4,7 @@ import { ConjurHttpError } from "./conjur-http.js";
 /** Tokens are replaced after this share of their lifetime (about 6 of Conjur's 8 minutes). */
 const REFRESH_AT_SHARE = 0.75;
 const DEFAULT_TOKEN_LIFETIME_MS = 8 * 60 * 1000;
+const AUTHN_TIMEOUT_MS = 10_000;
 
 interface CachedToken {
   header: string;
@@ -39,10 +40,12 @@ export class ConjurSession {
     if (cached && cached.refreshAt > Date.now()) return Promise.resolve(cached);
     let pending = this.pending.get(account);
     if (!pending) {
-      pending = this.authenticate(account, signal).finally(() => this.pending.delete(account));
+      // Shared by every caller waiting for this account, so bounded on its own rather than
+      // by the first caller's deadline; each caller still stops waiting at its own.
+      pending = this.authenticate(account, AbortSignal.timeout(AUTHN_TIMEOUT_MS)).finally(() => this.pending.delete(account));
       this.pending.set(account, pending);
     }
-    return pending;
+    return untilAborted(pending, signal);
   }
 
   private async authenticate(account: string, signal: AbortSignal): Promise<CachedToken> {
@@ -51,7 +54,7 @@ export class ConjurSession {
       `/authn/${encodeURIComponent(account)}/${encodeURIComponent(this.login)}/authenticate`,
       { method: "POST", headers: { "Content-Type": "text/plain", "Accept-Encoding": "base64" }, body: this.apiKey, signal },
     );
-    if (response.status !== 200) throw await ConjurHttpError.from(response, "authn", target);
+    if (response.status !== 200) throw ConjurHttpError.from(response, "authn", target);
     const base64 = response.body.toString("utf8").trim();
     const token = { header: `Token token="${base64}"`, refreshAt: Date.now() + REFRESH_AT_SHARE * lifetimeMs(base64) };
     this.tokens.set(account, token);
@@ -71,4 +74,13 @@ function lifetimeMs(base64Token: string): number {
     // Older tokens carry no readable claims; fall back to the documented lifetime.
   }
   return DEFAULT_TOKEN_LIFETIME_MS;
+}
+
+function untilAborted<T>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise((resolve, reject) => {
+    const abort = () => reject(signal.reason as Error);
+    signal.addEventListener("abort", abort, { once: true });
+    pending.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
 }

@@ -51,7 +51,7 @@ export class CyberArkDriver implements SecretDriver {
     if (version === undefined) return undefined;
     const response = await this.authorized(location.account, call, "GET", `${secretPath(location)}?version=${version}`);
     if (response.status === 404) return undefined;
-    if (response.status !== 200) throw await ConjurHttpError.from(response, "read", location.id);
+    if (response.status !== 200) throw ConjurHttpError.from(response, "read", location.id);
     return { text: response.body.toString("utf8"), version: String(version) };
   }
 
@@ -64,7 +64,7 @@ export class CyberArkDriver implements SecretDriver {
         await this.loadPolicy(location, "POST", declareVariablePolicy(location.relativeId), call);
         response = await this.setValue(location, value, call);
       }
-      if (response.status !== 201 && response.status !== 200) throw await ConjurHttpError.from(response, "write", location.id);
+      if (response.status !== 201 && response.status !== 200) throw ConjurHttpError.from(response, "write", location.id);
       const version = await this.latestVersion(location, call);
       if (version === undefined) throw new ServiceError(Code.Aborted, `Conjur variable ${JSON.stringify(location.id)} was removed while it was written`);
       return { version: String(version) };
@@ -75,7 +75,7 @@ export class CyberArkDriver implements SecretDriver {
     const location = this.locate(name, call.team);
     const exists = await this.authorized(location.account, call, "GET", resourcePath(location));
     if (exists.status === 404) return undefined;
-    if (exists.status !== 200) throw await ConjurHttpError.from(exists, "delete", location.id);
+    if (exists.status !== 200) throw ConjurHttpError.from(exists, "delete", location.id);
     // Conjur has no delete for values: removing the variable from policy removes them all.
     await this.loadPolicy(location, "PATCH", deleteVariablePolicy(location.relativeId), call);
     return { recoverable: false };
@@ -94,7 +94,10 @@ export class CyberArkDriver implements SecretDriver {
       if (status === 403) return { code: Code.PermissionDenied, message: error.message };
       if (status === 404) return { code: Code.NotFound, message: error.message };
       if (status === 409) return { code: Code.Aborted, message: error.message };
-      if (status === 429) return { code: Code.ResourceExhausted, message: error.message };
+      if (status === 429) {
+        const seconds = Number(error.retryAfter);
+        return { code: Code.ResourceExhausted, message: error.message, ...(error.retryAfter && Number.isFinite(seconds) ? { retryAfterMs: seconds * 1000 } : {}) };
+      }
       if (status >= 500) return { code: Code.Unavailable, message: error.message };
       return { code: Code.Unknown, message: error.message };
     }
@@ -123,7 +126,7 @@ export class CyberArkDriver implements SecretDriver {
   private async latestVersion(location: VariableLocation, call: DriverCall): Promise<number | undefined> {
     const response = await this.authorized(location.account, call, "GET", resourcePath(location));
     if (response.status === 404) return undefined;
-    if (response.status !== 200) throw await ConjurHttpError.from(response, "read", location.id);
+    if (response.status !== 200) throw ConjurHttpError.from(response, "read", location.id);
     const resource = JSON.parse(response.body.toString("utf8")) as { secrets?: Array<{ version: number }> };
     const versions = (resource.secrets ?? []).map((secret) => secret.version);
     return versions.length === 0 ? undefined : Math.max(...versions);
@@ -137,7 +140,7 @@ export class CyberArkDriver implements SecretDriver {
     const path = `/policies/${encodeURIComponent(location.account)}/policy/${encodeURIComponent(location.branch)}`;
     const response = await this.authorized(location.account, call, method, path, policy, "application/x-yaml");
     if (response.status !== 201 && response.status !== 200) {
-      throw await ConjurHttpError.from(response, "policy load into", `${location.account}:policy:${location.branch}`);
+      throw ConjurHttpError.from(response, "policy load into", `${location.account}:policy:${location.branch}`);
     }
   }
 

@@ -1,5 +1,5 @@
 import { pino } from "pino";
-import { azureKeyVaultDriver } from "../../src/providers/azure-key-vault/azure-key-vault-driver.js";
+import { MAX_SECRET_BYTES, azureKeyVaultDriver } from "../../src/providers/azure-key-vault/azure-key-vault-driver.js";
 import type { SecretDatabase } from "../../src/storage/database.js";
 import { startEmulator, type AzureKeyVaultEmulator } from "../emulators/azure-key-vault/index.js";
 import { runDriverConformance } from "./driver-suite.js";
@@ -30,6 +30,7 @@ runDriverConformance("azure_key_vault", {
     await emulator?.close();
   },
   unicodeNames: false,
+  maxValueBytes: MAX_SECRET_BYTES,
   // `a/b` is stored as `a-b` and read back under the same name.
   slashNames: true,
 });

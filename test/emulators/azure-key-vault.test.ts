@@ -108,6 +108,13 @@ describe("Azure Key Vault emulator wire protocol", () => {
     expect((await call(vault, "GET", `/secrets/recoverable?${v}`, { token })).body.value).toBe("kept");
   });
 
+  it("refuses values above Key Vault's 25 KB limit", async () => {
+    const reply = await call(vault, "PUT", `/secrets/big?${v}`, { token, body: { value: "x".repeat(25 * 1024 + 1) } });
+    expect(reply.status).toBe(400);
+    expect(reply.body.error.code).toBe("BadParameter");
+    expect((await call(vault, "PUT", `/secrets/big?${v}`, { token, body: { value: "x".repeat(25 * 1024) } })).status).toBe(200);
+  });
+
   it("refuses names outside 0-9a-zA-Z- with BadParameter", async () => {
     const reply = await call(vault, "PUT", `/secrets/has_underscore?${v}`, { token, body: { value: "x" } });
     expect(reply.status).toBe(400);

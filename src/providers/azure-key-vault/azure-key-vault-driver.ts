@@ -1,7 +1,7 @@
 import { isRestError, SecretClient, type KeyVaultSecret, type SecretClientOptions } from "@azure/keyvault-secrets";
 import type { TokenCredential } from "@azure/identity";
 import { z } from "zod";
-import { Code, ServiceError } from "../../core/errors.js";
+import { Code, ServiceError, invalidArgument } from "../../core/errors.js";
 import type {
   ClassifiedError,
   DriverCall,
@@ -21,6 +21,8 @@ type TlsOptions = SecretClientOptions["tlsOptions"];
 export const BINARY_CONTENT_TYPE = "application/octet-stream; encoding=base64";
 export const TEXT_CONTENT_TYPE = "text/plain; charset=utf-8";
 
+/** Key Vault's limit on a secret value (25 KB). */
+export const MAX_SECRET_BYTES = 25 * 1024;
 /** Bounded SDK retries: a throttling storm ends in RESOURCE_EXHAUSTED after four calls. */
 const MAX_RETRIES = 3;
 /** Poll interval for the delete/recover long-running operations (the first poll is immediate). */
@@ -51,12 +53,18 @@ export class AzureKeyVaultDriver implements SecretDriver {
     const vaultName = toVaultName(request.name);
     const client = this.client(call);
     const abortSignal = call.signal;
+    const binary = request.value.binary !== undefined;
+    const stored = binary ? Buffer.from(request.value.binary!).toString("base64") : request.value.text!;
+    const size = Buffer.byteLength(stored, "utf8");
+    if (size > MAX_SECRET_BYTES) {
+      throw invalidArgument(
+        `value for ${JSON.stringify(request.name)} is ${size} bytes${binary ? " as stored (base64)" : ""}; Azure Key Vault holds at most ${MAX_SECRET_BYTES} bytes per secret`,
+      );
+    }
     const existing = await orMissing(client.getSecret(vaultName, { abortSignal }));
     if (existing) assertOwnedBy(request.name, vaultName, existing.properties.tags);
-
-    const binary = request.value.binary !== undefined;
     const set = () =>
-      client.setSecret(vaultName, binary ? Buffer.from(request.value.binary!).toString("base64") : request.value.text!, {
+      client.setSecret(vaultName, stored, {
         contentType: binary ? BINARY_CONTENT_TYPE : TEXT_CONTENT_TYPE,
         tags: { ...request.tags, [ORIGINAL_NAME_TAG]: request.name },
         abortSignal,

@@ -24,6 +24,8 @@ interface DeletedSecret extends StoredSecret {
 }
 
 export const RECOVERABLE_DAYS = 90;
+/** Key Vault's limit on a secret value: 25 KB. */
+export const MAX_VALUE_BYTES = 25 * 1024;
 const NAME = /^[0-9a-zA-Z-]{1,127}$/;
 
 export class VaultError extends Error {
@@ -48,6 +50,9 @@ export class VaultStore {
 
   set(name: string, input: { value: string; contentType?: string; tags?: Record<string, string>; enabled?: boolean }): { name: string; version: SecretVersion } {
     checkName(name);
+    if (Buffer.byteLength(input.value, "utf8") > MAX_VALUE_BYTES) {
+      throw new VaultError(400, "BadParameter", `The secret value exceeds the maximum allowed size of ${MAX_VALUE_BYTES} bytes.`);
+    }
     const key = name.toLowerCase();
     if (this.deleted.has(key)) {
       throw new VaultError(

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RestError } from "@azure/keyvault-secrets";
@@ -53,7 +54,8 @@ describe("Azure Key Vault driver set-up and errors", () => {
 
   it("authenticates with workload identity (a federated token file)", async () => {
     const tokenFile = join(dir, "federated-token");
-    writeFileSync(tokenFile, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2ln");
+    const claims = { iss: "https://oidc.example/cluster", sub: "system:serviceaccount:llm:secretgate", aud: ["api://AzureADTokenExchange"] };
+    writeFileSync(tokenFile, `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.c2ln`);
     vault.store.set("WORKLOAD-CHECK", { value: "via-federation" });
     const driver = await azureKeyVaultDriver.create(
       context({
@@ -66,6 +68,27 @@ describe("Azure Key Vault driver set-up and errors", () => {
       }),
     );
     expect(await driver.read("WORKLOAD_CHECK", call())).toMatchObject({ text: "via-federation" });
+    await driver.close();
+  });
+
+  it("authenticates with a client certificate (AZURE_CERTIFICATE_PATH)", async () => {
+    const keyFile = join(dir, "sp.key");
+    const certFile = join(dir, "sp.crt");
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "1", "-subj", "/CN=secretgate-sp"], { stdio: "ignore" });
+    const combined = join(dir, "sp.pem");
+    writeFileSync(combined, readFileSync(keyFile, "utf8") + readFileSync(certFile, "utf8"));
+    vault.store.set("CERTIFICATE-CHECK", { value: "via-certificate" });
+    const driver = await azureKeyVaultDriver.create(
+      context({
+        AZURE_KEY_VAULT_URI: vault.endpoint,
+        AZURE_TENANT_ID: vault.app.tenantId,
+        AZURE_CLIENT_ID: vault.app.clientId,
+        AZURE_CERTIFICATE_PATH: combined,
+        AZURE_AUTHORITY_HOST: vault.endpoint,
+        NODE_EXTRA_CA_CERTS: vault.caFile,
+      }),
+    );
+    expect(await driver.read("CERTIFICATE_CHECK", call())).toMatchObject({ text: "via-certificate" });
     await driver.close();
   });
 

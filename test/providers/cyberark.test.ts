@@ -69,6 +69,26 @@ describe("Conjur driver", () => {
     }
   });
 
+  it("presents CYBERARK_CLIENT_CERT/KEY to a Conjur that requires mutual TLS", async () => {
+    const mutual = await startEmulator({ host: "127.0.0.1", port: 0, tls: true, requireClientCertificate: true });
+    const login = mutual.logins[0]!;
+    const base = { CYBERARK_API_BASE: mutual.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey, NODE_EXTRA_CA_CERTS: mutual.caFile! };
+    const withCertificate = await cyberArkDriver.create(
+      context({ ...base, CYBERARK_CLIENT_CERT: mutual.clientCertificate!.certFile, CYBERARK_CLIENT_KEY: mutual.clientCertificate!.keyFile }),
+    );
+    const without = await cyberArkDriver.create(context(base));
+    try {
+      await withCertificate.write({ name: "mtls", value: { text: "over mutual TLS" }, tags: {} }, call());
+      expect(await withCertificate.read("mtls", call())).toMatchObject({ text: "over mutual TLS", version: "1" });
+      const refused = await without.read("mtls", call()).catch((failure: unknown) => failure);
+      expect(without.classifyError(refused).code).toBe(Code.Unavailable);
+    } finally {
+      await withCertificate.close();
+      await without.close();
+      await mutual.close();
+    }
+  });
+
   it("defaults CYBERARK_ACCOUNT to default and CYBERARK_REFRESH_INTERVAL to 300 s", () => {
     expect(cyberArkDriver.cachePolicy!({ env: {}, settings: context({}).settings })).toEqual({ ttlSeconds: 300 });
     expect(cyberArkDriver.cachePolicy!({ env: { CYBERARK_REFRESH_INTERVAL: "60" }, settings: context({}).settings })).toEqual({ ttlSeconds: 60 });

@@ -12,6 +12,11 @@ export interface LoopbackCertificate {
   /** Server certificate (SAN 127.0.0.1 and localhost) and key, PEM. */
   certPem: string;
   keyPem: string;
+  /** A client certificate (CN=secretgate-client, clientAuth) and key signed by the same CA, with their files. */
+  clientCertPem: string;
+  clientKeyPem: string;
+  clientCertFile: string;
+  clientKeyFile: string;
   /** Removes the files. */
   remove(): void;
 }
@@ -49,7 +54,20 @@ export function makeLoopbackCertificate(): LoopbackCertificate {
     "x509", "-req", "-in", file("server.csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key"), "-CAcreateserial",
     "-out", file("server.pem"), "-days", "2", "-extfile", file("server.ext"),
   ]);
+  openssl(["req", ...ecKey, "-keyout", file("client.key"), "-out", file("client.csr"), "-subj", "/CN=secretgate-client"]);
+  writeFileSync(
+    file("client.ext"),
+    ["basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=clientAuth", "authorityKeyIdentifier=keyid"].join("\n"),
+  );
+  openssl([
+    "x509", "-req", "-in", file("client.csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key"), "-CAcreateserial",
+    "-out", file("client.pem"), "-days", "2", "-extfile", file("client.ext"),
+  ]);
   return {
+    clientCertPem: readFileSync(file("client.pem"), "utf8"),
+    clientKeyPem: readFileSync(file("client.key"), "utf8"),
+    clientCertFile: file("client.pem"),
+    clientKeyFile: file("client.key"),
     caPem: readFileSync(file("ca.pem"), "utf8"),
     caFile: file("ca.pem"),
     certPem: readFileSync(file("server.pem"), "utf8"),

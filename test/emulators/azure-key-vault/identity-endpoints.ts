@@ -62,6 +62,34 @@ export class IdentityEndpoints {
     return expires !== undefined && expires > Date.now();
   }
 
+  /**
+   * Checks a client assertion's claims (not its signature: the emulator has no registered
+   * certificate or federation trust): a certificate assertion is issued by the client itself for
+   * the token endpoint; a federated workload identity token is for Entra ID's exchange audience.
+   */
+  private assertionProblem(assertion: string, type: string | null): string | undefined {
+    if (type !== "urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
+      return "AADSTS50027: client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.";
+    }
+    let claims: { iss?: string; sub?: string; aud?: string | string[] };
+    try {
+      claims = JSON.parse(Buffer.from(assertion.split(".")[1] ?? "", "base64url").toString("utf8")) as typeof claims;
+    } catch {
+      return "AADSTS50027: Invalid JWT token. The token is malformed.";
+    }
+    const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    if (claims.iss === this.app.clientId) {
+      if (claims.sub !== this.app.clientId || !audiences.some((aud) => aud?.endsWith("/oauth2/v2.0/token"))) {
+        return "AADSTS700023: Client assertion audience or subject is invalid.";
+      }
+      return undefined;
+    }
+    if (!audiences.includes("api://AzureADTokenExchange")) {
+      return "AADSTS700212: No matching federated identity record found for presented assertion audience.";
+    }
+    return undefined;
+  }
+
   private issueToken(form: URLSearchParams): Reply {
     if (form.get("grant_type") !== "client_credentials") {
       return aadError(400, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type.");
@@ -69,10 +97,11 @@ export class IdentityEndpoints {
     if (form.get("client_id") !== this.app.clientId) {
       return aadError(400, "unauthorized_client", `AADSTS700016: Application with identifier '${form.get("client_id")}' was not found in the directory.`);
     }
-    // A client assertion (certificate or federated workload identity token) is accepted when present;
-    // the emulator checks the shared secret, the flow most deployments use.
     const assertion = form.get("client_assertion");
-    if (!assertion && form.get("client_secret") !== this.app.clientSecret) {
+    if (assertion) {
+      const problem = this.assertionProblem(assertion, form.get("client_assertion_type"));
+      if (problem) return aadError(401, "invalid_client", problem);
+    } else if (form.get("client_secret") !== this.app.clientSecret) {
       return aadError(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.");
     }
     const scope = form.get("scope") ?? "";

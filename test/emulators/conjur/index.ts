@@ -15,6 +15,8 @@ export interface ConjurEmulatorOptions {
   port: number;
   /** Serve HTTPS with a generated CA (its PEM and file are in the handle). */
   tls?: boolean;
+  /** With tls: require a client certificate signed by the emulator's CA (mutual TLS). */
+  requireClientCertificate?: boolean;
   logins?: ConjurLogin[];
   /** Policy branches that exist besides `root`. */
   branches?: string[];
@@ -26,6 +28,8 @@ export interface ConjurEmulator extends EmulatorHandle {
   store: ConjurStore;
   faults: FaultInjector;
   caFile?: string;
+  /** With tls: a client certificate and key (files) the emulator's CA signed, for mutual TLS. */
+  clientCertificate?: { certFile: string; keyFile: string };
   /** Makes every issued token expire now (as if eight minutes had passed). */
   expireTokens(): void;
 }
@@ -62,7 +66,14 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
     });
   };
   const server: Server = certificate
-    ? (createHttpsServer({ cert: certificate.certPem, key: certificate.keyPem }, handler) as unknown as Server)
+    ? (createHttpsServer(
+        {
+          cert: certificate.certPem,
+          key: certificate.keyPem,
+          ...(options.requireClientCertificate ? { ca: certificate.caPem, requestCert: true, rejectUnauthorized: true } : {}),
+        },
+        handler,
+      ) as unknown as Server)
     : createHttpServer(handler);
 
   async function serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -178,7 +189,7 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
     logins,
     store,
     faults,
-    ...(certificate ? { caFile: certificate.caFile } : {}),
+    ...(certificate ? { caFile: certificate.caFile, clientCertificate: { certFile: certificate.clientCertFile, keyFile: certificate.clientKeyFile } } : {}),
     expireTokens,
     details: {
       logins: logins.map(({ account, login, apiKey, branches }) => ({ account, login, apiKey, branches })),

@@ -92,6 +92,24 @@ describe("Azure Key Vault driver set-up and errors", () => {
     await driver.close();
   });
 
+  it("reports a rejected client secret as UNAUTHENTICATED without echoing it", async () => {
+    const driver = await azureKeyVaultDriver.create(
+      context({
+        AZURE_KEY_VAULT_URI: vault.endpoint,
+        AZURE_TENANT_ID: vault.app.tenantId,
+        AZURE_CLIENT_ID: vault.app.clientId,
+        AZURE_CLIENT_SECRET: "not-the-secret-value",
+        AZURE_AUTHORITY_HOST: vault.endpoint,
+        NODE_EXTRA_CA_CERTS: vault.caFile,
+      }),
+    );
+    const error = await driver.read("ANY", call()).catch((failure: unknown) => failure);
+    const classified = driver.classifyError(error);
+    expect(classified.code).toBe(Code.Unauthenticated);
+    expect(classified.message).not.toContain("not-the-secret-value");
+    await driver.close();
+  });
+
   it("refuses to start on an http:// or missing vault URI, or a client secret without its tenant", async () => {
     await expect(azureKeyVaultDriver.create(context({}))).rejects.toThrow(/AZURE_KEY_VAULT_URI must name the vault/);
     await expect(azureKeyVaultDriver.create(context({ AZURE_KEY_VAULT_URI: "http://127.0.0.1:1" }))).rejects.toThrow(/https/);

@@ -27,6 +27,8 @@ export const MAX_SECRET_BYTES = 25 * 1024;
 const MAX_RETRIES = 3;
 /** Poll interval for the delete/recover long-running operations (the first poll is immediate). */
 const POLL_INTERVAL_MS = 250;
+/** @azure/identity's failures: the credential could not get a token (wrong secret, no identity, …). */
+const CREDENTIAL_ERRORS = new Set(["AuthenticationError", "AuthenticationRequiredError", "CredentialUnavailableError", "AggregateAuthenticationError"]);
 
 /**
  * Azure Key Vault through @azure/keyvault-secrets: the SDK's challenge authentication, a
@@ -92,7 +94,8 @@ export class AzureKeyVaultDriver implements SecretDriver {
       if (!isNotFound(error)) throw error;
       // Already soft-deleted: a forced delete still purges it so the name is free at once.
       if (!options.force) return undefined;
-      return (await orMissing(client.purgeDeletedSecret(vaultName, { abortSignal }).then(() => true))) ? { recoverable: false } : undefined;
+      const purged = await orMissing(client.purgeDeletedSecret(vaultName, { abortSignal }).then(() => true));
+      return purged ? { recoverable: false } : undefined;
     }
     if (!options.force || !recoverable) return { recoverable };
     await client.purgeDeletedSecret(vaultName, { abortSignal });
@@ -115,7 +118,7 @@ export class AzureKeyVaultDriver implements SecretDriver {
     if (error instanceof ServiceError) return { code: error.code, message: error.message };
     const failure = error as { name?: string; message?: string; statusCode?: number; code?: string };
     if (failure?.name === "AbortError") return { code: Code.DeadlineExceeded, message: "Azure Key Vault did not answer before the deadline" };
-    if (failure?.name === "AuthenticationError" || failure?.name === "CredentialUnavailableError" || failure?.name === "AggregateAuthenticationError") {
+    if (failure?.name !== undefined && CREDENTIAL_ERRORS.has(failure.name)) {
       return { code: Code.Unauthenticated, message: `Azure credential could not get a token for Key Vault: ${firstLine(failure.message)}` };
     }
     if (isRestError(error)) {

@@ -199,6 +199,7 @@ export const cyberArkDriver: DriverDefinition = {
   cachePolicy: ({ env }) => ({ ttlSeconds: refreshIntervalSeconds(env) }),
   create: async ({ env, settings, logger }) => {
     const conjur = readConjurSettings(env);
+    // A malformed CYBERARK_REFRESH_INTERVAL is a start-up error, not a surprise at the first cached read.
     refreshIntervalSeconds(env);
     if (!conjur.tls.rejectUnauthorized) {
       logger.warn("CYBERARK_SSL_VERIFY=false: TLS certificates of Conjur are NOT verified; anyone on the network path can read the secrets");

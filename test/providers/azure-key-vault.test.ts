@@ -110,6 +110,26 @@ describe("Azure Key Vault driver set-up and errors", () => {
     await driver.close();
   });
 
+  it("lists every secret across Key Vault's pages, under the names they were written as", async () => {
+    const driver = await azureKeyVaultDriver.create(
+      context({
+        AZURE_KEY_VAULT_URI: vault.endpoint,
+        AZURE_TENANT_ID: vault.app.tenantId,
+        AZURE_CLIENT_ID: vault.app.clientId,
+        AZURE_CLIENT_SECRET: vault.app.clientSecret,
+        AZURE_AUTHORITY_HOST: vault.endpoint,
+        NODE_EXTRA_CA_CERTS: vault.caFile,
+      }),
+    );
+    const names = Array.from({ length: 30 }, (_, index) => `paged_${index}`);
+    await Promise.all(names.map((name) => driver.write({ name, value: { text: name }, tags: {} }, call())));
+    vault.faults.resetCalls();
+    const listed = await driver.list!(call());
+    expect(listed).toEqual(expect.arrayContaining(names));
+    expect(vault.faults.calls().ListSecrets).toBeGreaterThanOrEqual(2);
+    await driver.close();
+  });
+
   it("refuses to start on an http:// or missing vault URI, or a client secret without its tenant", async () => {
     await expect(azureKeyVaultDriver.create(context({}))).rejects.toThrow(/AZURE_KEY_VAULT_URI must name the vault/);
     await expect(azureKeyVaultDriver.create(context({ AZURE_KEY_VAULT_URI: "http://127.0.0.1:1" }))).rejects.toThrow(/https/);

@@ -7,6 +7,8 @@ import { makeLoopbackCertificate, type LoopbackCertificate } from "./certificate
 import { IdentityEndpoints, type EmulatedApp } from "./identity-endpoints.js";
 import { RECOVERABLE_DAYS, VaultError, VaultStore, type SecretVersion } from "./vault-store.js";
 
+const PAGE_SIZE = 25;
+
 export const DEFAULT_APP: EmulatedApp = {
   tenantId: "72f988bf-0000-4000-8000-00000000e3a1",
   clientId: "3f2c4d5e-0000-4000-8000-0000000c11e7",
@@ -90,7 +92,7 @@ export async function startEmulator(options: {
     if (fault && (await applyFault(fault, response))) return;
 
     try {
-      const reply = vaultOperation(route, body);
+      const reply = vaultOperation(route, body, url);
       if (reply === undefined) return send(response, 204, undefined);
       send(response, 200, reply);
     } catch (error) {
@@ -99,7 +101,7 @@ export async function startEmulator(options: {
     }
   }
 
-  function vaultOperation(route: VaultRoute, body: string): unknown {
+  function vaultOperation(route: VaultRoute, body: string, url: URL): unknown {
     const { name, version } = route;
     const input = body === "" ? {} : (JSON.parse(body) as SetSecretBody);
     switch (route.operation) {
@@ -126,15 +128,15 @@ export async function startEmulator(options: {
         return bundle(found.name, found.version, false);
       }
       case "ListSecrets":
-        return { value: store.list().map((item) => listItem(item.name, item.version)), nextLink: null };
+        return page(store.list().map((item) => listItem(item.name, item.version)), url);
       case "ListVersions":
-        return { value: store.versions(name!).map((item) => listItem(item.name, item.version, true)), nextLink: null };
+        return page(store.versions(name!).map((item) => listItem(item.name, item.version, true)), url);
       case "DeleteSecret":
         return deletedBundle(store.delete(name!));
       case "GetDeletedSecret":
         return deletedBundle(store.getDeleted(name!));
       case "ListDeletedSecrets":
-        return { value: store.listDeleted().map((deleted) => deletedBundle(deleted, false)), nextLink: null };
+        return page(store.listDeleted().map((deleted) => deletedBundle(deleted, false)), url);
       case "PurgeDeletedSecret":
         store.purge(name!);
         return undefined;
@@ -144,6 +146,15 @@ export async function startEmulator(options: {
       }
     }
   }
+
+  /** Key Vault pages lists (25 items unless `maxresults` says fewer) and links the next page. */
+  const page = (items: unknown[], url: URL) => {
+    const size = Math.min(Number(url.searchParams.get("maxresults") ?? PAGE_SIZE) || PAGE_SIZE, PAGE_SIZE);
+    const start = Number(url.searchParams.get("$skiptoken") ?? 0) || 0;
+    const next = new URL(url.href);
+    next.searchParams.set("$skiptoken", String(start + size));
+    return { value: items.slice(start, start + size), nextLink: start + size < items.length ? `${baseUrl}${next.pathname}${next.search}` : null };
+  };
 
   const bundle = (name: string, version: SecretVersion, withValue: boolean) => ({
     ...(withValue ? { value: version.value } : {}),

@@ -97,8 +97,9 @@ describe("cyberark through the server", () => {
     const unverified = await TestServer.start({ config, env: { ...env, CYBERARK_SSL_VERIFY: "false" } });
     try {
       expect(unverified.allOutput()).toMatch(/CYBERARK_SSL_VERIFY=false.*NOT verified/);
-      const { results } = await unverified.grpc.read({ names: ["long_lived"] });
-      expect(results[0]).toMatchObject({ found: true, value: "still-here" });
+      await unverified.grpc.write({ name: "unverified_tls", value: "reachable" });
+      const { results } = await unverified.grpc.read({ names: ["unverified_tls"] });
+      expect(results[0]).toMatchObject({ found: true, value: "reachable" });
     } finally {
       await unverified.stop();
     }
@@ -108,7 +109,7 @@ describe("cyberark through the server", () => {
     const { NODE_EXTRA_CA_CERTS: _untrusted, ...env } = conjurEnv(conjur);
     const strict = await TestServer.start({ config, env });
     try {
-      const { results } = await strict.grpc.read({ names: ["long_lived"] });
+      const { results } = await strict.grpc.read({ names: ["any_name"] });
       expect(results[0]?.error?.status).toBe("UNAVAILABLE");
     } finally {
       await strict.stop();

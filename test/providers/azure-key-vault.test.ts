@@ -130,6 +130,28 @@ describe("Azure Key Vault driver set-up and errors", () => {
     await driver.close();
   });
 
+  it("gives up at the caller's deadline when the vault stalls", async () => {
+    const driver = await azureKeyVaultDriver.create(
+      context({
+        AZURE_KEY_VAULT_URI: vault.endpoint,
+        AZURE_TENANT_ID: vault.app.tenantId,
+        AZURE_CLIENT_ID: vault.app.clientId,
+        AZURE_CLIENT_SECRET: vault.app.clientSecret,
+        AZURE_AUTHORITY_HOST: vault.endpoint,
+        NODE_EXTRA_CA_CERTS: vault.caFile,
+      }),
+    );
+    await driver.read("WARM_UP", call());
+    vault.faults.set([{ operation: "GetSecret", kind: "latency", latencyMs: 2_000 }]);
+    try {
+      const error = await driver.read("STALLED", { team: {}, signal: AbortSignal.timeout(200) }).catch((failure: unknown) => failure);
+      expect(driver.classifyError(error).code).toBe(Code.DeadlineExceeded);
+    } finally {
+      vault.faults.clear();
+      await driver.close();
+    }
+  });
+
   it("refuses to start on an http:// or missing vault URI, or a client secret without its tenant", async () => {
     await expect(azureKeyVaultDriver.create(context({}))).rejects.toThrow(/AZURE_KEY_VAULT_URI must name the vault/);
     await expect(azureKeyVaultDriver.create(context({ AZURE_KEY_VAULT_URI: "http://127.0.0.1:1" }))).rejects.toThrow(/https/);

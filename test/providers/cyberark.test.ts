@@ -89,6 +89,19 @@ describe("Conjur driver", () => {
     }
   });
 
+  it("gives up at the caller's deadline when Conjur stalls", async () => {
+    const driver = await cyberArkDriver.create(context(env()));
+    await driver.write({ name: "stalled", value: { text: "v" }, tags: {} }, call());
+    conjur.faults.set([{ operation: "GetResource", kind: "latency", latencyMs: 2_000 }]);
+    try {
+      const error = await driver.read("stalled", { team: {}, signal: AbortSignal.timeout(200) }).catch((failure: unknown) => failure);
+      expect(driver.classifyError(error).code).toBe(Code.DeadlineExceeded);
+    } finally {
+      conjur.faults.clear();
+      await driver.close();
+    }
+  });
+
   it("defaults CYBERARK_ACCOUNT to default and CYBERARK_REFRESH_INTERVAL to 300 s", () => {
     expect(cyberArkDriver.cachePolicy!({ env: {}, settings: context({}).settings })).toEqual({ ttlSeconds: 300 });
     expect(cyberArkDriver.cachePolicy!({ env: { CYBERARK_REFRESH_INTERVAL: "60" }, settings: context({}).settings })).toEqual({ ttlSeconds: 60 });

@@ -227,9 +227,12 @@ export async function startEmulator(options: {
       admin: `${baseUrl}/admin/`,
     },
     close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      if (!tenant) certificate.remove();
+      try {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      } finally {
+        if (!tenant) certificate.remove();
+      }
     },
   };
 }

@@ -197,9 +197,12 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
       admin: `${endpoint}/admin/`,
     },
     close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      certificate?.remove();
+      try {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      } finally {
+        certificate?.remove();
+      }
     },
   };
 }

@@ -34,10 +34,12 @@ async function main(): Promise<void> {
   }
   if (!module.startEmulator) throw new Error(`emulator ${name} does not export startEmulator`);
   const handle = await module.startEmulator({ host: values.host!, port: Number(values.port) });
-  console.log(JSON.stringify({ emulator: name, endpoint: handle.endpoint, ...(handle.details ?? {}) }));
   const stop = () => void handle.close().then(() => process.exit(0));
+  // Handlers first: a caller may signal as soon as it reads the line, and an unhandled
+  // SIGTERM would end the process without closing the emulator (leaving its temp files).
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
+  console.log(JSON.stringify({ emulator: name, endpoint: handle.endpoint, ...(handle.details ?? {}) }));
 }
 
 void main();

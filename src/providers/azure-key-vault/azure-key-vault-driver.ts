@@ -1,0 +1,254 @@
+import { isRestError, SecretClient, type KeyVaultSecret, type SecretClientOptions } from "@azure/keyvault-secrets";
+import type { TokenCredential } from "@azure/identity";
+import { z } from "zod";
+import { Code, ServiceError, invalidArgument } from "../../core/errors.js";
+import type {
+  ClassifiedError,
+  DriverCall,
+  DriverDefinition,
+  DriverDeleteResult,
+  DriverWrite,
+  DriverWriteResult,
+  SecretDriver,
+  SecretValue,
+} from "../../drivers/driver.js";
+import { AZURE_CREDENTIAL_ENV_NAMES, AzureSettingsError, chooseCredential, tlsOptionsFromEnv } from "./credentials.js";
+import { ORIGINAL_NAME_TAG, assertOwnedBy, toVaultName } from "./vault-names.js";
+
+type TlsOptions = SecretClientOptions["tlsOptions"];
+
+/** Key Vault holds strings; bytes are stored base64 under this content type and decoded on read. */
+export const BINARY_CONTENT_TYPE = "application/octet-stream; encoding=base64";
+export const TEXT_CONTENT_TYPE = "text/plain; charset=utf-8";
+
+/** Key Vault's limit on a secret value (25 KB). */
+export const MAX_SECRET_BYTES = 25 * 1024;
+/** Bounded SDK retries: a throttling storm ends in RESOURCE_EXHAUSTED after four calls. */
+const MAX_RETRIES = 3;
+/** Poll interval for the delete/recover long-running operations (the first poll is immediate). */
+const POLL_INTERVAL_MS = 250;
+/** @azure/identity's failures: the credential could not get a token (wrong secret, no identity, …). */
+const CREDENTIAL_ERRORS = new Set(["AuthenticationError", "AuthenticationRequiredError", "CredentialUnavailableError", "AggregateAuthenticationError"]);
+
+/**
+ * Azure Key Vault through @azure/keyvault-secrets: the SDK's challenge authentication, a
+ * TokenCredential from @azure/identity, one SecretClient per vault (the team's `vault_uri` or
+ * AZURE_KEY_VAULT_URI).
+ */
+export class AzureKeyVaultDriver implements SecretDriver {
+  readonly capabilities = { write: true, binary: true, list: true };
+  private readonly clients = new Map<string, SecretClient>();
+
+  constructor(
+    private readonly defaultVaultUri: string,
+    private readonly credential: TokenCredential,
+    private readonly tlsOptions: TlsOptions,
+  ) {}
+
+  async read(name: string, call: DriverCall): Promise<SecretValue | undefined> {
+    const vaultName = toVaultName(name);
+    const secret = await orMissing(this.client(call).getSecret(vaultName, { abortSignal: call.signal }));
+    return secret && decode(secret);
+  }
+
+  async write(request: DriverWrite, call: DriverCall): Promise<DriverWriteResult> {
+    const vaultName = toVaultName(request.name);
+    const client = this.client(call);
+    const abortSignal = call.signal;
+    const binary = request.value.binary !== undefined;
+    const stored = binary ? Buffer.from(request.value.binary!).toString("base64") : request.value.text!;
+    const size = Buffer.byteLength(stored, "utf8");
+    if (size > MAX_SECRET_BYTES) {
+      throw invalidArgument(
+        `value for ${JSON.stringify(request.name)} is ${size} bytes${binary ? " as stored (base64)" : ""}; Azure Key Vault holds at most ${MAX_SECRET_BYTES} bytes per secret`,
+      );
+    }
+    const existing = await orMissing(client.getSecret(vaultName, { abortSignal }));
+    if (existing) assertOwnedBy(request.name, vaultName, existing.properties.tags);
+    const set = () =>
+      client.setSecret(vaultName, stored, {
+        contentType: binary ? BINARY_CONTENT_TYPE : TEXT_CONTENT_TYPE,
+        tags: { ...request.tags, [ORIGINAL_NAME_TAG]: request.name },
+        abortSignal,
+      });
+    try {
+      return { version: versionOf(await set()) };
+    } catch (error) {
+      // Soft-deleted names answer 409 until recovered or purged: recover, then write the new version.
+      if (!isRestError(error) || error.statusCode !== 409) throw error;
+      await this.recover(client, request.name, vaultName, call);
+      return { version: versionOf(await set()) };
+    }
+  }
+
+  async delete(name: string, options: { force: boolean }, call: DriverCall): Promise<DriverDeleteResult | undefined> {
+    const vaultName = toVaultName(name);
+    const client = this.client(call);
+    const abortSignal = call.signal;
+    let recoverable: boolean;
+    try {
+      const poller = await client.beginDeleteSecret(vaultName, { abortSignal, intervalInMs: POLL_INTERVAL_MS });
+      const deleted = await poller.pollUntilDone({ abortSignal });
+      recoverable = deleted.properties.recoveryId !== undefined;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      // Already soft-deleted: a forced delete still purges it so the name is free at once.
+      if (!options.force) return undefined;
+      const purged = await orMissing(client.purgeDeletedSecret(vaultName, { abortSignal }).then(() => true));
+      return purged ? { recoverable: false } : undefined;
+    }
+    if (!options.force || !recoverable) return { recoverable };
+    await client.purgeDeletedSecret(vaultName, { abortSignal });
+    return { recoverable: false };
+  }
+
+  async list(call: DriverCall): Promise<string[]> {
+    const names: string[] = [];
+    for await (const properties of this.client(call).listPropertiesOfSecrets({ abortSignal: call.signal })) {
+      names.push(properties.tags?.[ORIGINAL_NAME_TAG] ?? properties.name);
+    }
+    return names;
+  }
+
+  locationKey(team: Readonly<Record<string, unknown>>): string {
+    return vaultUriOf(team) ?? this.defaultVaultUri;
+  }
+
+  classifyError(error: unknown): ClassifiedError {
+    if (error instanceof ServiceError) return { code: error.code, message: error.message };
+    const failure = error as { name?: string; message?: string; statusCode?: number; code?: string };
+    if (failure?.name === "AbortError") return { code: Code.DeadlineExceeded, message: "Azure Key Vault did not answer before the deadline" };
+    if (failure?.name !== undefined && CREDENTIAL_ERRORS.has(failure.name)) {
+      return { code: Code.Unauthenticated, message: `Azure credential could not get a token for Key Vault: ${firstLine(failure.message)}` };
+    }
+    if (isRestError(error)) {
+      const detail = `Azure Key Vault answered ${error.statusCode ?? "without a status"}${error.code ? ` ${error.code}` : ""}: ${firstLine(error.message)}`;
+      const status = error.statusCode;
+      if (status === undefined) return { code: Code.Unavailable, message: `Azure Key Vault is unreachable: ${firstLine(error.message)}` };
+      if (status === 429) {
+        const retryAfterMs = retryAfter(error.response?.headers.get("retry-after"));
+        return { code: Code.ResourceExhausted, message: `Azure Key Vault is throttling requests: ${detail}`, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+      }
+      if (status === 400) return { code: Code.InvalidArgument, message: detail };
+      if (status === 401) return { code: Code.Unauthenticated, message: detail };
+      if (status === 403) return { code: Code.PermissionDenied, message: detail };
+      if (status === 404) return { code: Code.NotFound, message: detail };
+      if (status === 409) return { code: Code.Aborted, message: detail };
+      if (status >= 500) return { code: Code.Unavailable, message: detail };
+      return { code: Code.Unknown, message: detail };
+    }
+    return { code: Code.Internal, message: `Azure Key Vault call failed: ${firstLine(failure?.message ?? String(error))}` };
+  }
+
+  async close(): Promise<void> {
+    this.clients.clear();
+  }
+
+  private client(call: DriverCall): SecretClient {
+    const vaultUri = vaultUriOf(call.team) ?? this.defaultVaultUri;
+    let client = this.clients.get(vaultUri);
+    if (!client) {
+      client = new SecretClient(vaultUri, this.credential, {
+        retryOptions: { maxRetries: MAX_RETRIES, retryDelayInMs: 200, maxRetryDelayInMs: 2000 },
+        ...(this.tlsOptions ? { tlsOptions: this.tlsOptions } : {}),
+        // A loopback vault (the emulator) cannot be a subdomain of the challenge's vault.azure.net
+        // resource; real vaults keep the SDK's check that tokens go only to Key Vault hosts.
+        ...(isLoopback(new URL(vaultUri).hostname) ? { disableChallengeResourceVerification: true } : {}),
+      });
+      this.clients.set(vaultUri, client);
+    }
+    return client;
+  }
+
+  private async recover(client: SecretClient, name: string, vaultName: string, call: DriverCall): Promise<void> {
+    const abortSignal = call.signal;
+    const deleted = await orMissing(client.getDeletedSecret(vaultName, { abortSignal }));
+    // Gone meanwhile (a concurrent writer recovered it): the retried set will tell.
+    if (!deleted) return;
+    assertOwnedBy(name, vaultName, deleted.properties.tags);
+    try {
+      const poller = await client.beginRecoverDeletedSecret(vaultName, { abortSignal, intervalInMs: POLL_INTERVAL_MS });
+      await poller.pollUntilDone({ abortSignal });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+}
+
+function decode(secret: KeyVaultSecret): SecretValue {
+  const version = versionOf(secret);
+  const value = secret.value ?? "";
+  if (secret.properties.contentType === BINARY_CONTENT_TYPE) return { binary: new Uint8Array(Buffer.from(value, "base64")), version };
+  return { text: value, version };
+}
+
+const versionOf = (secret: KeyVaultSecret): string => secret.properties.version ?? "";
+
+const isNotFound = (error: unknown): boolean => isRestError(error) && error.statusCode === 404;
+
+async function orMissing<T>(pending: Promise<T>): Promise<T | undefined> {
+  try {
+    return await pending;
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+const firstLine = (message: string | undefined) => (message ?? "").split("\n")[0]!.slice(0, 500);
+
+function retryAfter(header: string | undefined | null): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(header);
+  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || hostname === "::1" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+const vaultUriOf = (team: Readonly<Record<string, unknown>>): string | undefined =>
+  typeof team.vault_uri === "string" ? team.vault_uri : undefined;
+
+/**
+ * A vault URI must be https, loopback emulators included: the SDK's challenge authentication
+ * refuses to send a token over plain http ("The request URL must use HTTPS"), so an http URI
+ * is refused at start-up rather than failing at the first call.
+ */
+export function vaultUriProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return "is not a URL";
+  }
+  if (url.protocol === "https:") return undefined;
+  return "must be an https:// URL: the Key Vault SDK sends tokens over https only (for an emulator with its own CA, set NODE_EXTRA_CA_CERTS)";
+}
+
+const vaultUri = z.string().superRefine((value, context) => {
+  const problem = vaultUriProblem(value);
+  if (problem) context.addIssue({ code: "custom", message: problem });
+});
+
+export const azureKeyVaultDriver: DriverDefinition = {
+  name: "azure_key_vault",
+  teamSettings: z.strictObject({
+    vault_uri: vaultUri.optional(),
+    prefix: z.string().optional(),
+    tags: z.record(z.string(), z.string()).optional(),
+  }),
+  credentialEnvNames: AZURE_CREDENTIAL_ENV_NAMES,
+  create: async ({ env, logger }) => {
+    const uri = env.AZURE_KEY_VAULT_URI;
+    if (!uri) throw new AzureSettingsError("AZURE_KEY_VAULT_URI must name the vault (https://NAME.vault.azure.net) for key_management_system azure_key_vault");
+    const problem = vaultUriProblem(uri);
+    if (problem) throw new AzureSettingsError(`AZURE_KEY_VAULT_URI ${problem}`);
+    const tlsOptions = tlsOptionsFromEnv(env);
+    const { credential, kind } = chooseCredential(env, tlsOptions);
+    logger.info({ vault: uri, credential: kind }, "Azure Key Vault back end ready");
+    return new AzureKeyVaultDriver(uri, credential, tlsOptions);
+  },
+};

@@ -1,0 +1,88 @@
+import { readFileSync } from "node:fs";
+import { rootCertificates } from "node:tls";
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** The environment variables LiteLLM users set for Conjur (SPEC §2). */
+export const CYBERARK_ENV_NAMES = [
+  "CYBERARK_API_BASE",
+  "CYBERARK_ACCOUNT",
+  "CYBERARK_USERNAME",
+  "CYBERARK_API_KEY",
+  "CYBERARK_CLIENT_CERT",
+  "CYBERARK_CLIENT_KEY",
+  "CYBERARK_SSL_VERIFY",
+  "CYBERARK_REFRESH_INTERVAL",
+] as const;
+
+export const DEFAULT_REFRESH_INTERVAL_SECONDS = 300;
+
+/** A start-up problem with the Conjur settings in the environment; names the variable. */
+export class ConjurSettingsError extends Error {
+  override name = "ConjurSettingsError";
+}
+
+export interface ConjurSettings {
+  baseUrl: URL;
+  account: string;
+  login: string;
+  apiKey: string;
+  tls: { ca?: string[]; cert?: string; key?: string; rejectUnauthorized: boolean };
+}
+
+export function readConjurSettings(env: Env): ConjurSettings {
+  const base = required(env, "CYBERARK_API_BASE");
+  let baseUrl: URL;
+  try {
+    baseUrl = new URL(base);
+  } catch {
+    throw new ConjurSettingsError(`CYBERARK_API_BASE ${JSON.stringify(base)} is not a URL`);
+  }
+  if (baseUrl.protocol !== "https:" && baseUrl.protocol !== "http:") {
+    throw new ConjurSettingsError("CYBERARK_API_BASE must start with https:// (or http:// for a local Conjur)");
+  }
+  const certFile = env.CYBERARK_CLIENT_CERT;
+  const keyFile = env.CYBERARK_CLIENT_KEY;
+  if (Boolean(certFile) !== Boolean(keyFile)) {
+    throw new ConjurSettingsError("mutual TLS needs both CYBERARK_CLIENT_CERT and CYBERARK_CLIENT_KEY");
+  }
+  const verify = (env.CYBERARK_SSL_VERIFY ?? "true").toLowerCase() !== "false";
+  const extraCa = env.NODE_EXTRA_CA_CERTS;
+  return {
+    baseUrl,
+    account: env.CYBERARK_ACCOUNT || "default",
+    login: required(env, "CYBERARK_USERNAME"),
+    apiKey: required(env, "CYBERARK_API_KEY"),
+    tls: {
+      rejectUnauthorized: verify,
+      // Node reads NODE_EXTRA_CA_CERTS at start only; the agent gets the same trust explicitly.
+      ...(extraCa ? { ca: [...rootCertificates, readPem(extraCa, "NODE_EXTRA_CA_CERTS")] } : {}),
+      ...(certFile && keyFile ? { cert: readPem(certFile, "CYBERARK_CLIENT_CERT"), key: readPem(keyFile, "CYBERARK_CLIENT_KEY") } : {}),
+    },
+  };
+}
+
+/** CYBERARK_REFRESH_INTERVAL: how long read values are cached, in seconds. */
+export function refreshIntervalSeconds(env: Env): number {
+  const raw = env.CYBERARK_REFRESH_INTERVAL;
+  if (raw === undefined || raw === "") return DEFAULT_REFRESH_INTERVAL_SECONDS;
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 0) {
+    throw new ConjurSettingsError(`CYBERARK_REFRESH_INTERVAL must be a whole number of seconds, got ${JSON.stringify(raw)}`);
+  }
+  return seconds;
+}
+
+function required(env: Env, name: string): string {
+  const value = env[name];
+  if (!value) throw new ConjurSettingsError(`${name} must be set for key_management_system cyberark`);
+  return value;
+}
+
+function readPem(file: string, variable: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ConjurSettingsError(`${variable} names ${JSON.stringify(file)}, which cannot be read: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,33 @@
+import { pino } from "pino";
+import { cyberArkDriver } from "../../src/providers/cyberark/cyberark-driver.js";
+import type { SecretDatabase } from "../../src/storage/database.js";
+import { startEmulator, type ConjurEmulator } from "../emulators/conjur/index.js";
+import { runDriverConformance } from "./driver-suite.js";
+
+let emulator: ConjurEmulator | undefined;
+
+// Conjur's REST API over HTTPS verified against the emulator's CA: authn with an API key,
+// policy loads declaring variables in the `secretgate` branch, versioned values.
+runDriverConformance("cyberark", {
+  makeDriver: async () => {
+    emulator = await startEmulator({ host: "127.0.0.1", port: 0, tls: true });
+    const login = emulator.logins[0]!;
+    return cyberArkDriver.create({
+      env: {
+        CYBERARK_API_BASE: emulator.endpoint,
+        CYBERARK_ACCOUNT: login.account,
+        CYBERARK_USERNAME: login.login,
+        CYBERARK_API_KEY: login.apiKey,
+        NODE_EXTRA_CA_CERTS: emulator.caFile!,
+      },
+      settings: { store_virtual_keys: true, prefix_for_stored_virtual_keys: "litellm/", policy_branch: "secretgate" },
+      database: undefined as unknown as SecretDatabase,
+      logger: pino({ level: "silent" }),
+    });
+  },
+  close: async () => {
+    await emulator?.close();
+  },
+  unicodeNames: true,
+  slashNames: true,
+});

@@ -1,0 +1,134 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEmulator, type AzureKeyVaultEmulator } from "../emulators/azure-key-vault/index.js";
+import { TestServer } from "../helpers/server.js";
+
+const config = {
+  general_settings: {
+    key_management_system: "azure_key_vault",
+    key_management_settings: { access_mode: "read_and_write", store_virtual_keys: true },
+  },
+};
+
+function azureEnv(vault: AzureKeyVaultEmulator): Record<string, string> {
+  return {
+    AZURE_KEY_VAULT_URI: vault.endpoint,
+    AZURE_TENANT_ID: vault.app.tenantId,
+    AZURE_CLIENT_ID: vault.app.clientId,
+    AZURE_CLIENT_SECRET: vault.app.clientSecret,
+    AZURE_AUTHORITY_HOST: vault.endpoint,
+    // Read by Node at the server's start: the emulator's CA is trusted like a corporate one.
+    NODE_EXTRA_CA_CERTS: vault.caFile,
+  };
+}
+
+async function rejection(pending: Promise<unknown>): Promise<ConnectError> {
+  const error = await pending.then(
+    () => undefined,
+    (failure: unknown) => failure,
+  );
+  expect(error).toBeInstanceOf(ConnectError);
+  return error as ConnectError;
+}
+
+describe("azure_key_vault through the server", () => {
+  let vault: AzureKeyVaultEmulator;
+  let otherVault: AzureKeyVaultEmulator;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    vault = await startEmulator({ host: "127.0.0.1", port: 0 });
+    otherVault = await startEmulator({ host: "127.0.0.1", port: 0, sameTenantAs: vault });
+    server = await TestServer.start({ config, env: azureEnv(vault) });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await otherVault?.close();
+    await vault?.close();
+  });
+
+  it("reads AZURE_API_KEY as stored under AZURE-API-KEY, through the SDK's challenge and a client-secret token", async () => {
+    vault.store.set("AZURE-API-KEY", { value: "sk-azure-from-portal" });
+    const { results } = await server.grpc.read({ names: ["os.environ/AZURE_API_KEY"] });
+    expect(results[0]).toMatchObject({ name: "AZURE_API_KEY", found: true, value: "sk-azure-from-portal", source: "azure_key_vault" });
+    const calls = vault.faults.calls();
+    expect(calls.Challenge).toBeGreaterThanOrEqual(1);
+    expect(calls.Token).toBeGreaterThanOrEqual(1);
+  });
+
+  it("refuses a write whose mapped name belongs to another name, naming both", async () => {
+    await server.grpc.write({ name: "billing_key", value: "first" });
+    const error = await rejection(server.grpc.write({ name: "billing-key", value: "second" }));
+    expect(error.code).toBe(Code.InvalidArgument);
+    expect(error.rawMessage).toContain('"billing-key"');
+    expect(error.rawMessage).toContain('"billing_key"');
+    expect(vault.store.get("billing-key").version.value).toBe("first");
+  });
+
+  it("refuses names Key Vault cannot hold before calling it", async () => {
+    vault.faults.resetCalls();
+    const error = await rejection(server.grpc.write({ name: "key.with.dots", value: "x" }));
+    expect(error.code).toBe(Code.InvalidArgument);
+    expect(vault.faults.calls().SetSecret).toBeUndefined();
+  });
+
+  it("re-creates a soft-deleted name by recovering it (no 409 for the caller)", async () => {
+    await server.grpc.write({ name: "rotating_key", value: "v1" });
+    const deleted = await server.grpc.delete({ name: "rotating_key" });
+    expect(deleted.recoverable).toBe(true);
+    expect(vault.store.getDeleted("rotating-key")).toBeDefined();
+    const missing = await server.grpc.read({ names: ["rotating_key"] });
+    expect(missing.results[0]?.found).toBe(false);
+
+    await server.grpc.write({ name: "rotating_key", value: "v2" });
+    const { results } = await server.grpc.read({ names: ["rotating_key"] });
+    expect(results[0]).toMatchObject({ found: true, value: "v2" });
+    // Recovered, so the old version history came back with it.
+    expect(vault.store.versions("rotating-key")).toHaveLength(2);
+    expect(vault.faults.calls().RecoverDeletedSecret).toBe(1);
+  });
+
+  it("with force, purges so the name is re-created fresh at once", async () => {
+    await server.grpc.write({ name: "purged_key", value: "v1" });
+    const deleted = await server.grpc.delete({ name: "purged_key", force: true });
+    expect(deleted.recoverable).toBe(false);
+    expect(() => vault.store.getDeleted("purged-key")).toThrow();
+
+    await server.grpc.write({ name: "purged_key", value: "v2" });
+    expect(vault.store.versions("purged-key")).toHaveLength(1);
+    const { results } = await server.grpc.read({ names: ["purged_key"] });
+    expect(results[0]).toMatchObject({ found: true, value: "v2" });
+  });
+
+  it("routes a team to its own vault_uri", async () => {
+    await server.grpc.setTeamSettings({ teamId: "team-eu", settings: { vault_uri: otherVault.endpoint, prefix: "eu/" } });
+    await server.grpc.write({ name: "team-secret", value: "eu-only", teamId: "team-eu", virtualKey: true });
+    expect(otherVault.store.get("eu-team-secret").version.value).toBe("eu-only");
+    expect(() => vault.store.get("eu-team-secret")).toThrow();
+    const { results } = await server.grpc.read({ names: ["team-secret"], teamId: "team-eu", virtualKey: true });
+    expect(results[0]).toMatchObject({ found: true, value: "eu-only" });
+  });
+
+  it("honours Retry-After, then reports persistent throttling as RESOURCE_EXHAUSTED after a bounded number of calls", async () => {
+    vault.store.set("THROTTLED-KEY", { value: "x" });
+    vault.faults.resetCalls();
+    vault.faults.set([{ operation: "GetSecret", kind: "throttle", retryAfterSeconds: 0 }]);
+    try {
+      const { results } = await server.grpc.read({ names: ["THROTTLED_KEY"] });
+      expect(results[0]?.error?.status).toBe("RESOURCE_EXHAUSTED");
+      expect(vault.faults.calls().GetSecret).toBe(4);
+    } finally {
+      vault.faults.clear();
+    }
+    vault.faults.set([{ operation: "GetSecret", kind: "throttle", retryAfterSeconds: 0, times: 2 }]);
+    const { results } = await server.grpc.read({ names: ["THROTTLED_KEY"] });
+    expect(results[0]).toMatchObject({ found: true, value: "x" });
+  });
+
+  it("refuses to start without AZURE_KEY_VAULT_URI, naming it", async () => {
+    const { AZURE_KEY_VAULT_URI: _omitted, ...env } = azureEnv(vault);
+    const { code, stderr } = await TestServer.startExpectingFailure({ config, env });
+    expect(code).not.toBe(0);
+    expect(stderr).toContain("AZURE_KEY_VAULT_URI");
+  });
+});

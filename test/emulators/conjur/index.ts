@@ -1,0 +1,283 @@
+import { randomBytes } from "node:crypto";
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { EmulatorHandle } from "../cli.js";
+import { FaultInjector, sleep, type FaultRule } from "../common/faults.js";
+import { makeLoopbackCertificate, type LoopbackCertificate } from "../azure-key-vault/certificate.js";
+import { ConjurError, ConjurStore, type ConjurLogin } from "./conjur-store.js";
+
+/** Conjur access tokens live about eight minutes. */
+export const DEFAULT_TOKEN_TTL_SECONDS = 8 * 60;
+
+export interface ConjurEmulatorOptions {
+  host: string;
+  port: number;
+  /** Serve HTTPS with a generated CA (its PEM and file are in the handle). */
+  tls?: boolean;
+  /** With tls: require a client certificate signed by the emulator's CA (mutual TLS). */
+  requireClientCertificate?: boolean;
+  logins?: ConjurLogin[];
+  /** Policy branches that exist besides `root`. */
+  branches?: string[];
+  tokenTtlSeconds?: number;
+}
+
+export interface ConjurEmulator extends EmulatorHandle {
+  logins: ConjurLogin[];
+  store: ConjurStore;
+  faults: FaultInjector;
+  caFile?: string;
+  /** With tls: a client certificate and key (files) the emulator's CA signed, for mutual TLS. */
+  clientCertificate?: { certFile: string; keyFile: string };
+  /** Makes every issued token expire now (as if eight minutes had passed). */
+  expireTokens(): void;
+}
+
+export function defaultLogins(): ConjurLogin[] {
+  return [
+    { account: "default", login: "host/secretgate", apiKey: randomBytes(16).toString("hex"), branches: ["secretgate", "team-b"] },
+    { account: "default", login: "host/readonly-app", apiKey: randomBytes(16).toString("hex"), branches: ["apps/other"] },
+    { account: "other", login: "host/secretgate", apiKey: randomBytes(16).toString("hex"), branches: ["root"] },
+  ];
+}
+
+interface IssuedToken {
+  login: ConjurLogin;
+  expiresAt: number;
+}
+
+/**
+ * CyberArk Conjur's REST API on loopback: authn with API keys and expiring tokens
+ * (`Authorization: Token token="<base64>"`), secrets get/set/batch (all-or-nothing), variable
+ * resources with their versions, and policy loads with `!variable` / `!delete` parsed as YAML.
+ */
+export async function startEmulator(options: ConjurEmulatorOptions): Promise<ConjurEmulator> {
+  const logins = options.logins ?? defaultLogins();
+  const ttlMs = (options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS) * 1000;
+  const store = new ConjurStore(options.branches ?? ["secretgate", "team-b", "apps/other"]);
+  const faults = new FaultInjector();
+  const tokens = new Map<string, IssuedToken>();
+  const certificate: LoopbackCertificate | undefined = options.tls ? makeLoopbackCertificate() : undefined;
+
+  const handler = (request: IncomingMessage, response: ServerResponse) => {
+    void serve(request, response).catch((error: unknown) => {
+      if (!response.headersSent) sendJson(response, 500, { error: { code: "internal", message: String(error) } });
+    });
+  };
+  const server: Server = certificate
+    ? (createHttpsServer(
+        {
+          cert: certificate.certPem,
+          key: certificate.keyPem,
+          ...(options.requireClientCertificate ? { ca: certificate.caPem, requestCert: true, rejectUnauthorized: true } : {}),
+        },
+        handler,
+      ) as unknown as Server)
+    : createHttpServer(handler);
+
+  async function serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? "/", "http://emulator");
+    const body = await readBody(request);
+    const method = request.method ?? "GET";
+    const segments = url.pathname.split("/").slice(1);
+    if (segments[0] === "admin") return admin(method, url.pathname, body, response);
+
+    const route = routeRequest(method, segments, url.searchParams);
+    if (!route) return sendJson(response, 404, { error: { code: "not_found", message: `No route matches ${method} ${url.pathname}` } });
+
+    const fault = faults.next(route.operation);
+    if (fault && (await applyFault(fault, response))) return;
+
+    try {
+      if (route.operation === "Authenticate") {
+        const login = logins.find((candidate) => candidate.account === route.account && candidate.login === route.login);
+        if (!login || body.toString("utf8") !== login.apiKey) return send(response, 401, "", "text/plain");
+        const token = issueToken(login);
+        const base64 = /base64/i.test(String(request.headers["accept-encoding"] ?? ""));
+        return send(response, 200, base64 ? Buffer.from(token).toString("base64") : token, base64 ? "text/plain" : "application/json");
+      }
+
+      const login = authenticated(request.headers.authorization);
+      if (!login) {
+        faults.next("Unauthenticated");
+        return send(response, 401, "", "text/plain");
+      }
+
+      switch (route.operation) {
+        case "GetSecret": {
+          const version = route.version === undefined ? undefined : Number(route.version);
+          return send(response, 200, store.value(route.account!, login, route.id!, version), "application/octet-stream");
+        }
+        case "SetSecret":
+          store.setValue(route.account!, login, route.id!, body);
+          return send(response, 201, "", "text/plain");
+        case "BatchGetSecrets": {
+          const values = store.batch(login, route.ids!);
+          const base64 = /base64/i.test(String(request.headers["accept-encoding"] ?? ""));
+          const encoded = Object.fromEntries(Object.entries(values).map(([id, value]) => [id, base64 ? value.toString("base64") : value.toString("utf8")]));
+          if (base64) response.setHeader("Content-Encoding", "base64");
+          return sendJson(response, 200, encoded);
+        }
+        case "GetResource":
+          return sendJson(response, 200, store.resource(route.account!, login, route.id!));
+        case "LoadPolicy": {
+          const loaded = store.loadPolicy(route.account!, login, route.branch!, body.toString("utf8"), method);
+          return sendJson(response, 201, { created_roles: {}, version: loaded.version });
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof ConjurError)) throw error;
+      return sendJson(response, error.status, { error: { code: error.code, message: error.message } });
+    }
+  }
+
+  function issueToken(login: ConjurLogin): string {
+    const now = Date.now();
+    const expiresAt = now + ttlMs;
+    const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+    const token = JSON.stringify({
+      protected: part({ alg: "conjur.org/slosilo/v2", kid: randomBytes(16).toString("hex") }),
+      payload: part({ sub: login.login, iat: Math.floor(now / 1000), exp: Math.floor(expiresAt / 1000) }),
+      signature: randomBytes(64).toString("base64url"),
+    });
+    tokens.set(Buffer.from(token).toString("base64"), { login, expiresAt });
+    return token;
+  }
+
+  function authenticated(header: string | undefined): ConjurLogin | undefined {
+    const token = /^Token token="([^"]+)"$/.exec(header ?? "")?.[1];
+    const issued = token ? tokens.get(token) : undefined;
+    if (!issued || issued.expiresAt <= Date.now()) return undefined;
+    return issued.login;
+  }
+
+  function admin(method: string, path: string, body: Buffer, response: ServerResponse): void {
+    if (path === "/admin/faults" && method === "POST") {
+      const parsed = JSON.parse(body.toString("utf8") || "[]") as FaultRule[] | { rules: FaultRule[] };
+      faults.set(Array.isArray(parsed) ? parsed : parsed.rules);
+      return send(response, 204, "", "text/plain");
+    }
+    if (path === "/admin/faults" && method === "DELETE") {
+      faults.clear();
+      return send(response, 204, "", "text/plain");
+    }
+    if (path === "/admin/calls" && method === "GET") return sendJson(response, 200, faults.calls());
+    if (path === "/admin/calls" && method === "DELETE") {
+      faults.resetCalls();
+      return send(response, 204, "", "text/plain");
+    }
+    if (path === "/admin/expire-tokens" && method === "POST") {
+      expireTokens();
+      return send(response, 204, "", "text/plain");
+    }
+    sendJson(response, 404, { error: { code: "not_found", message: `No admin route ${method} ${path}` } });
+  }
+
+  function expireTokens(): void {
+    for (const issued of tokens.values()) issued.expiresAt = 0;
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const endpoint = `${certificate ? "https" : "http"}://${address.address}:${address.port}`;
+  return {
+    endpoint,
+    logins,
+    store,
+    faults,
+    ...(certificate ? { caFile: certificate.caFile, clientCertificate: { certFile: certificate.clientCertFile, keyFile: certificate.clientKeyFile } } : {}),
+    expireTokens,
+    details: {
+      logins: logins.map(({ account, login, apiKey, branches }) => ({ account, login, apiKey, branches })),
+      ...(certificate ? { caFile: certificate.caFile } : {}),
+      admin: `${endpoint}/admin/`,
+    },
+    close: async () => {
+      try {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      } finally {
+        certificate?.remove();
+      }
+    },
+  };
+}
+
+type Operation = "Authenticate" | "GetSecret" | "SetSecret" | "BatchGetSecrets" | "GetResource" | "LoadPolicy";
+
+interface Route {
+  operation: Operation;
+  account?: string;
+  login?: string;
+  id?: string;
+  version?: string;
+  branch?: string;
+  ids?: string[];
+}
+
+/** Conjur's paths; ids and logins arrive percent-encoded (a `/` in an id is %2F or a literal /). */
+function routeRequest(method: string, segments: string[], query: URLSearchParams): Route | undefined {
+  const [first, account, third, ...rest] = segments.map(decodeURIComponent);
+  if (first === "authn" && method === "POST" && rest.length === 1 && rest[0] === "authenticate") {
+    return { operation: "Authenticate", account: account!, login: third! };
+  }
+  if (first === "secrets" && account === undefined && method === "GET") {
+    const ids = query.get("variable_ids");
+    return ids ? { operation: "BatchGetSecrets", ids: ids.split(",") } : undefined;
+  }
+  if ((first === "secrets" || first === "resources") && third === "variable" && rest.length > 0) {
+    const id = rest.join("/");
+    if (first === "resources") return method === "GET" ? { operation: "GetResource", account: account!, id } : undefined;
+    if (method === "GET") {
+      const version = query.get("version");
+      return { operation: "GetSecret", account: account!, id, ...(version !== null ? { version } : {}) };
+    }
+    if (method === "POST") return { operation: "SetSecret", account: account!, id };
+  }
+  if (first === "policies" && third === "policy" && rest.length > 0 && ["POST", "PATCH", "PUT"].includes(method)) {
+    return { operation: "LoadPolicy", account: account!, branch: rest.join("/") };
+  }
+  return undefined;
+}
+
+async function applyFault(fault: FaultRule, response: ServerResponse): Promise<boolean> {
+  if (fault.latencyMs) await sleep(fault.latencyMs);
+  switch (fault.kind) {
+    case "latency":
+      return false;
+    case "drop":
+      response.socket?.destroy();
+      return true;
+    case "throttle":
+      response.setHeader("Retry-After", String(fault.retryAfterSeconds ?? 1));
+      sendJson(response, 429, { error: { code: "too_many_requests", message: "Too many requests" } });
+      return true;
+    case "error": {
+      const status = fault.status ?? 500;
+      sendJson(response, status, { error: { code: "injected", message: `Injected fault: HTTP ${status}` } });
+      return true;
+    }
+  }
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  send(response, status, JSON.stringify(body), "application/json");
+}
+
+function send(response: ServerResponse, status: number, body: string | Buffer, contentType: string): void {
+  response.writeHead(status, { "Content-Type": contentType, "Content-Length": Buffer.byteLength(body) });
+  response.end(body);
+}
+
+function readBody(request: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => resolve(Buffer.concat(chunks)));
+    request.on("error", reject);
+  });
+}

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { DriverCall, DriverDeleteResult, DriverWrite, DriverWriteResult, SecretDriver, SecretValue } from "../drivers/driver.js";
-import { SecretCache } from "./cache/secret-cache.js";
+import { SecretCache, type CacheEntry } from "./cache/secret-cache.js";
 import { Code, ServiceError, statusName } from "./errors.js";
 import { CircuitBreaker, type BreakerState } from "./resilience/circuit-breaker.js";
 import { ConcurrencyLimit } from "./resilience/concurrency-limit.js";
@@ -52,6 +52,11 @@ export interface BackendStats {
   retries: number;
 }
 
+interface Fetched {
+  value: SecretValue | undefined;
+  fetchedAt: number;
+}
+
 // Availability failures: they open the breaker, and a cached value may stand in for them.
 const AVAILABILITY_CODES: ReadonlySet<Code> = new Set([Code.Unavailable, Code.ResourceExhausted, Code.DeadlineExceeded]);
 
@@ -64,7 +69,7 @@ const AVAILABILITY_CODES: ReadonlySet<Code> = new Set([Code.Unavailable, Code.Re
 export class Backend {
   readonly stats: BackendStats = { hits: 0, misses: 0, staleServed: 0, coalescedWaits: 0, backendCalls: 0, backendErrors: 0, retries: 0 };
   private readonly cache: SecretCache;
-  private readonly inflight = new Map<string, Promise<SecretValue | undefined>>();
+  private readonly inflight = new Map<string, Promise<Fetched>>();
   private readonly breaker: CircuitBreaker;
   private readonly limit: ConcurrencyLimit;
   private readonly budget: RetryBudget;
@@ -108,11 +113,12 @@ export class Backend {
     }
     this.stats.misses++;
     try {
-      const value = await this.fetch(key, name, call);
-      return { value, fromCache: false, stale: false, fetchedAt: Date.now() };
+      const { value, fetchedAt } = await this.fetch(key, name, call);
+      return { value, fromCache: false, stale: false, fetchedAt };
     } catch (error) {
       const failure = this.toServiceError(error, call);
-      const previous = this.cache.get(key);
+      // A caller that bypasses the cache asked for the back end's answer, not a stand-in.
+      const previous = options.bypassCache ? undefined : this.cache.get(key);
       if (previous && !previous.negative && AVAILABILITY_CODES.has(failure.code) && Date.now() < previous.expiresAt + this.settings.maxStalenessMs) {
         this.stats.staleServed++;
         this.logger.warn({ backend: this.source, name, code: statusName(failure.code) }, "back end failed; serving a stale cached value");
@@ -170,26 +176,23 @@ export class Backend {
   }
 
   /** One back-end read per key at a time; concurrent callers share its outcome. */
-  private fetch(key: string, name: string, call: DriverCall): Promise<SecretValue | undefined> {
+  private fetch(key: string, name: string, call: DriverCall): Promise<Fetched> {
     const running = this.inflight.get(key);
     if (running) {
       this.stats.coalescedWaits++;
       return running;
     }
     const flight = this.call(() => this.driver.read(name, call), call)
-      .then((value) => {
-        this.store(key, value);
-        return value;
-      })
+      .then((value) => ({ value, fetchedAt: this.store(key, value).fetchedAt }))
       .finally(() => this.inflight.delete(key));
     this.inflight.set(key, flight);
     return flight;
   }
 
-  private store(key: string, value: SecretValue | undefined): void {
+  private store(key: string, value: SecretValue | undefined): CacheEntry {
     const now = Date.now();
     const ttlMs = value === undefined ? this.settings.negativeTtlMs : this.settings.ttlMs;
-    this.cache.set(key, value, { now, ttlMs, refreshAt: this.refreshAt(now, ttlMs) });
+    return this.cache.set(key, value, { now, ttlMs, refreshAt: this.refreshAt(now, ttlMs) });
   }
 
   /** Somewhere in the last `refreshAheadFraction` of the TTL, jittered so a fleet does not refresh in step. */

@@ -42,6 +42,7 @@ import { redactTeamSettings, validateTeamSettings } from "./team-settings.js";
 
 export const MAX_NAMES_PER_READ = 1000;
 const MAX_TAGS = 50;
+const MAX_LISTED_NAMES = 1000;
 /** Environment variables that are secretgate's own and never served to callers. */
 const RESERVED_ENV_PREFIX = "SECRETGATE_";
 
@@ -165,7 +166,11 @@ export class SecretService {
   async listHosted(request: ListHostedRequest, context: CallContext): Promise<ListHostedResponse> {
     const team = await this.teamSettings(request.teamId);
     const call = this.driverCall(team, context);
-    const names = new Set([...this.policy.hostedKeyNames, ...(await this.backend.list(call))]);
+    // Configured hosted keys say what is served; without them, what the store holds (bounded:
+    // each listed name is resolved).
+    const hosted = this.policy.hostedKeyNames;
+    const stored = hosted.length > 0 ? [] : (await this.backend.list(call)).slice(0, MAX_LISTED_NAMES);
+    const names = new Set([...hosted, ...stored]);
     const keys = await Promise.all(
       [...names].sort().map(async (name): Promise<HostedKey> => {
         const result = await this.readOne(name, name, team, call, { virtualKey: false, bypassCache: false });

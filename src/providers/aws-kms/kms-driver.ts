@@ -36,7 +36,7 @@ export interface KmsDriverOptions {
  * decryption (SPEC §3.5), including LiteLLM v2's bulk forms. It never writes (capabilities.write).
  */
 export class KmsDriver implements SecretDriver {
-  readonly capabilities = { write: false, binary: false, list: true };
+  readonly capabilities = { write: false, binary: false, list: true, sdkRetries: true };
   private readonly pool: AwsClientPool<KMSClient>;
 
   constructor(private readonly options: KmsDriverOptions) {

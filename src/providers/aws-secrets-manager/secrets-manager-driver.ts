@@ -62,7 +62,7 @@ export interface SecretsManagerOptions {
 
 /** AWS Secrets Manager through @aws-sdk/client-secrets-manager. */
 export class SecretsManagerDriver implements SecretDriver {
-  readonly capabilities = { write: true, binary: true, list: true };
+  readonly capabilities = { write: true, binary: true, list: true, sdkRetries: true };
   private readonly pool: AwsClientPool<SecretsManagerClient>;
 
   constructor(private readonly options: SecretsManagerOptions) {

@@ -36,7 +36,7 @@ const CREDENTIAL_ERRORS = new Set(["AuthenticationError", "AuthenticationRequire
  * AZURE_KEY_VAULT_URI).
  */
 export class AzureKeyVaultDriver implements SecretDriver {
-  readonly capabilities = { write: true, binary: true, list: true };
+  readonly capabilities = { write: true, binary: true, list: true, sdkRetries: true };
   private readonly clients = new Map<string, SecretClient>();
 
   constructor(

@@ -15,7 +15,7 @@ export const SERVICE = "google_kms";
  * Cloud KMS decryption (SPEC §3.5). Nothing is stored, so write, delete and list do not exist.
  */
 export class KmsDriver implements SecretDriver {
-  readonly capabilities = { write: false, binary: false, list: false };
+  readonly capabilities = { write: false, binary: false, list: false, sdkRetries: true };
 
   constructor(
     private readonly crypto: KmsCrypto,

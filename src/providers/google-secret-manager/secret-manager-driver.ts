@@ -33,7 +33,7 @@ const WRITE_RETRIES = [Code.ResourceExhausted];
  */
 export class SecretManagerDriver implements SecretDriver {
   // Payloads are bytes, but nothing records whether a version was written as text; see read().
-  readonly capabilities = { write: true, binary: false, list: true };
+  readonly capabilities = { write: true, binary: false, list: true, sdkRetries: true };
 
   private readonly client: SecretManagerServiceClient;
 

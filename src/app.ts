@@ -1,4 +1,9 @@
-import type { Logger } from "pino";
+import type { DestinationStream, Logger } from "pino";
+import { Authenticator } from "./auth/authenticator.js";
+import { createAuditLog } from "./audit.js";
+import { ConfigError } from "./config/config-error.js";
+import { TlsMaterial } from "./server/tls.js";
+import { splitAddress } from "./server/http-listener.js";
 import type { Config } from "./config/schema.js";
 import { findDriver } from "./drivers/registry.js";
 import { SecretService } from "./core/secret-service.js";
@@ -14,15 +19,28 @@ import { SecretService as SecretServiceDesc } from "../gen/secretgate/v1/secret_
 export interface RunningServer {
   grpcAddress: string;
   httpAddress: string;
+  /** Re-reads the TLS certificate, key and client CA (SIGHUP); open connections carry on. */
+  reloadTls(): void;
   /** Graceful stop: refuse new calls, finish in-flight ones (bounded by the grace period), close. */
   shutdown(): Promise<void>;
 }
 
+export interface StartOptions {
+  config: Config;
+  env: Readonly<Record<string, string | undefined>>;
+  logger: Logger;
+  /** Where audit records go when no audit file is configured (the log's stdout stream). */
+  logDestination: DestinationStream;
+  /** Serve without authentication (`--insecure-no-auth`). */
+  insecureNoAuth?: boolean;
+}
+
 /** Wires configuration, storage, the back end, the service core and both listeners together. */
-export async function startServer(options: { config: Config; env: Readonly<Record<string, string | undefined>>; logger: Logger }): Promise<RunningServer> {
+export async function startServer(options: StartOptions): Promise<RunningServer> {
   const { config, env, logger } = options;
   const definition = findDriver(config.keyManagementSystem);
   if (!definition) throw new Error(`no driver registered for ${config.keyManagementSystem}`);
+  const tls = config.server.tls ? new TlsMaterial(config.server.tls) : undefined;
 
   const { database, generatedKeyFile } = SecretDatabase.open({ dataDir: config.server.data_dir, masterKeyEnv: env.SECRETGATE_MASTER_KEY });
   if (generatedKeyFile) {
@@ -30,6 +48,24 @@ export async function startServer(options: { config: Config; env: Readonly<Recor
   }
   const cleanups: Array<() => Promise<void> | void> = [() => database.close()];
   try {
+    const { auth: authSettings } = config.server;
+    const authConfigured = options.insecureNoAuth || authSettings.tokens.length > 0 || authSettings.mtls_identities.length > 0 || !!env.SECRETGATE_ADMIN_TOKEN;
+    if (!authConfigured) requireLoopback(config);
+    const auth = Authenticator.create({
+      settings: config.server.auth,
+      adminTokenEnv: env.SECRETGATE_ADMIN_TOKEN,
+      dataDir: config.server.data_dir,
+      insecureNoAuth: options.insecureNoAuth ?? false,
+    });
+    if (auth.mode === "none") logger.warn("authentication is off (--insecure-no-auth): every caller may read, write and delete every secret");
+    if (auth.newAdminToken) {
+      // Printed once, on stderr only: the data directory keeps just its hash.
+      process.stderr.write(
+        `\nsecretgate: no authentication is configured, so an admin token was generated (shown only this once):\n\n    ${auth.newAdminToken}\n\n` +
+          `Send it as "authorization: Bearer <token>". Configure secretgate.auth.tokens or SECRETGATE_ADMIN_TOKEN for real deployments.\n\n`,
+      );
+    }
+    const audit = createAuditLog({ file: config.server.audit.file, stdout: options.logDestination });
     const driver = await definition.create({ settings: config.keyManagementSettings, env, database, logger: logger.child({ backend: definition.name }) });
     cleanups.unshift(() => driver.close());
     const backend = new Backend(driver, definition.name, backendSettings(config, definition, env), logger, (state) => {
@@ -39,11 +75,11 @@ export async function startServer(options: { config: Config; env: Readonly<Recor
     });
     let grpcHealth: { setStatus(service: string, status: "SERVING" | "NOT_SERVING"): void } | undefined;
     const service = new SecretService({ config, definition, backend, teams: new TeamSettingsStore(database), env, logger });
-    const dispatcher = new Dispatcher(service, logger);
+    const dispatcher = new Dispatcher(service, auth.authenticator, audit, logger);
     let accepting = true;
     const maxMessageBytes = config.server.max_message_bytes;
 
-    const grpc = await startGrpcListener({ address: config.server.grpc_address, dispatcher, maxMessageBytes });
+    const grpc = await startGrpcListener({ address: config.server.grpc_address, dispatcher, maxMessageBytes, tls });
     grpcHealth = grpc.health;
     grpc.health.setStatus(`secretgate.backend.${definition.name}`, "SERVING");
     cleanups.unshift(() => grpc.server.forceShutdown());
@@ -52,10 +88,19 @@ export async function startServer(options: { config: Config; env: Readonly<Recor
       dispatcher,
       maxMessageBytes,
       readiness: { ready: () => accepting, details: () => ({ backend: definition.name, breaker: backend.breakerState, cache: backend.cacheSize }) },
+      tls,
     });
     cleanups.unshift(() => http.destroy());
     logger.info(
-      { grpc: grpc.address, http: http.address, backend: definition.name, accessMode: config.accessMode, dataDir: config.server.data_dir },
+      {
+        grpc: grpc.address,
+        http: http.address,
+        tls: tls ? (tls.mutual ? "mutual" : "server") : "off",
+        auth: auth.mode,
+        backend: definition.name,
+        accessMode: config.accessMode,
+        dataDir: config.server.data_dir,
+      },
       "secretgate listening",
     );
     // Scripts and tests wait for this line; do not leave it in the write buffer.
@@ -65,6 +110,15 @@ export async function startServer(options: { config: Config; env: Readonly<Recor
     return {
       grpcAddress: grpc.address,
       httpAddress: http.address,
+      reloadTls: () => {
+        if (!tls) return;
+        try {
+          tls.reload();
+          logger.info("reloaded the TLS certificate and key");
+        } catch (error) {
+          logger.error({ error: (error as Error).message }, "TLS reload failed; keeping the previous certificate");
+        }
+      },
       shutdown: async () => {
         accepting = false;
         grpc.health.setStatus("", "NOT_SERVING");
@@ -105,4 +159,21 @@ function backendSettings(config: Config, definition: DriverDefinition, env: Read
     breakerFailureThreshold: backend.breaker_failure_threshold,
     breakerOpenMs: backend.breaker_open_seconds * 1000,
   };
+}
+
+/**
+ * The generated admin token is a development convenience: printed on a terminal, it must not
+ * guard a port other machines can reach. Real deployments configure tokens (or pass
+ * --insecure-no-auth knowingly).
+ */
+function requireLoopback(config: Config): void {
+  for (const [key, address] of [["grpc_address", config.server.grpc_address], ["http_address", config.server.http_address]] as const) {
+    const { host } = splitAddress(address);
+    if (!/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(host)) {
+      throw new ConfigError(
+        `secretgate.${key}: ${address} is not a loopback address and no authentication is configured; ` +
+          "set secretgate.auth.tokens or SECRETGATE_ADMIN_TOKEN, or start with --insecure-no-auth",
+      );
+    }
+  }
 }

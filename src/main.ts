@@ -1,10 +1,10 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config/load.js";
 import { MasterKeyError } from "./storage/master-key.js";
-import { createLogger } from "./log.js";
+import { createLogDestination, createLogger } from "./log.js";
 import { startServer } from "./app.js";
 
-const USAGE = `usage: secretgate [serve] [--config FILE]
+const USAGE = `usage: secretgate [serve] [--config FILE] [--insecure-no-auth]
        secretgate encrypt --kms aws|google [--key-id ID | --key RESOURCE] VALUE
 
 Runs the secretgate server. The config file is a LiteLLM config.yaml (general_settings.
@@ -15,7 +15,11 @@ the embedded encrypted store from ./data on 127.0.0.1:50051 (gRPC) and 127.0.0.1
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } },
+    options: {
+      config: { type: "string", short: "c" },
+      help: { type: "boolean", short: "h" },
+      "insecure-no-auth": { type: "boolean" },
+    },
     allowPositionals: true,
     strict: argv[0] !== "encrypt",
   });
@@ -34,8 +38,16 @@ async function main(argv: string[]): Promise<number> {
   }
   const configPath = (values.config as string | undefined) ?? (process.env.SECRETGATE_CONFIG || undefined);
   const config = loadConfig(configPath, process.env);
-  const logger = createLogger(config.server.log_level);
-  const server = await startServer({ config, env: process.env, logger });
+  const logDestination = createLogDestination();
+  const logger = createLogger(config.server.log_level, logDestination);
+  const server = await startServer({
+    config,
+    env: process.env,
+    logger,
+    logDestination,
+    insecureNoAuth: values["insecure-no-auth"] === true,
+  });
+  process.on("SIGHUP", () => server.reloadTls());
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

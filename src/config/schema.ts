@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { rulesSchema } from "../auth/identity.js";
 
 export const ACCESS_MODES = ["read_only", "write_only", "read_and_write"] as const;
 export type AccessMode = (typeof ACCESS_MODES)[number];
@@ -34,6 +35,39 @@ export type KeyManagementSettings = {
   [key: string]: unknown;
 };
 
+const tokenEntry = z
+  .strictObject({
+    /** A label for logs and audit records. */
+    name: z.string().min(1),
+    /** The SHA-256 of the token, hex (preferred: the config then holds no secret). */
+    token_sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex characters").optional(),
+    /** The token itself, usually `os.environ/NAME`. */
+    token: z.string().min(16, "must be at least 16 characters").optional(),
+    rules: rulesSchema.prefault({}),
+  })
+  .refine((entry) => (entry.token === undefined) !== (entry.token_sha256 === undefined), {
+    message: "set exactly one of token and token_sha256",
+  });
+
+const certificateEntry = z
+  .strictObject({
+    name: z.string().min(1),
+    /** Matches the client certificate's subject CN. */
+    cn: z.string().min(1).optional(),
+    /** Matches one of the client certificate's subject alternative names (DNS, URI, email, IP). */
+    san: z.string().min(1).optional(),
+    rules: rulesSchema.prefault({}),
+  })
+  .refine((entry) => entry.cn !== undefined || entry.san !== undefined, { message: "set cn or san" });
+
+export const authSettingsSchema = z.strictObject({
+  tokens: z.array(tokenEntry).default([]),
+  /** Identities for mutual TLS clients (needs secretgate.tls.client_ca_file). */
+  mtls_identities: z.array(certificateEntry).default([]),
+});
+
+export type AuthSettings = z.infer<typeof authSettingsSchema>;
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 /** A `host:port` listen address; port 0 picks a free port. */
@@ -53,6 +87,22 @@ export const serverSettingsSchema = z.strictObject({
   env_fallback: z.boolean().default(true),
   /** How long SIGTERM waits for in-flight calls before closing connections, in seconds. */
   shutdown_grace_seconds: z.number().nonnegative().default(10),
+  auth: authSettingsSchema.prefault({}),
+  /** TLS for both listeners (PEM files, re-read on SIGHUP). */
+  tls: z
+    .strictObject({
+      cert_file: z.string().min(1),
+      key_file: z.string().min(1),
+      /** CA that client certificates must chain to; enables mutual TLS. */
+      client_ca_file: z.string().min(1).optional(),
+    })
+    .optional(),
+  audit: z
+    .strictObject({
+      /** Append audit records to this file instead of stdout. */
+      file: z.string().min(1).optional(),
+    })
+    .prefault({}),
   cache: z
     .strictObject({
       /** One TTL for every back end, overriding the back end's own default (e.g. HCP_VAULT_REFRESH_INTERVAL). */

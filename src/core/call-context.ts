@@ -1,3 +1,6 @@
+import type { Credentials } from "../auth/authenticator.js";
+import type { Identity } from "../auth/identity.js";
+
 /** What a listener knows about a call, in protocol-neutral form. */
 export interface CallContext {
   /** Absolute deadline in epoch milliseconds, when the caller set one. */
@@ -8,4 +11,11 @@ export interface CallContext {
   peer: string;
   /** Which listener took the call. */
   protocol: "grpc" | "connect";
+  /** The caller's bearer token and verified client certificate, as the listener saw them. */
+  credentials: Credentials;
+}
+
+/** A call whose caller has been authenticated (the dispatcher's job); the service authorizes against it. */
+export interface AuthorizedCall extends CallContext {
+  identity: Identity;
 }

@@ -34,8 +34,8 @@ import type { Config } from "../config/schema.js";
 import type { DriverCall, DriverDefinition, SecretPayload } from "../drivers/driver.js";
 import type { TeamSettingsStore } from "../storage/team-settings-store.js";
 import type { Backend, BackendRead } from "./backend.js";
-import type { CallContext } from "./call-context.js";
-import { Code, ServiceError, invalidArgument, notFound, statusName, failedPrecondition } from "./errors.js";
+import type { AuthorizedCall } from "./call-context.js";
+import { Code, ServiceError, invalidArgument, notFound, statusName, failedPrecondition, permissionDenied } from "./errors.js";
 import { stripEnvReference, validateSecretName, validateTeamId } from "./names.js";
 import { Policy } from "./policy.js";
 import { redactTeamSettings, validateTeamSettings } from "./team-settings.js";
@@ -78,15 +78,15 @@ export class SecretService {
     this.defaultDeadlineMs = config.server.backend.default_deadline_seconds * 1000;
   }
 
-  async read(request: ReadRequest, context: CallContext): Promise<ReadResponse> {
+  async read(request: ReadRequest, context: AuthorizedCall): Promise<ReadResponse> {
     const count = request.names.length;
     if (count === 0) throw invalidArgument("names must list at least one name");
     if (count > MAX_NAMES_PER_READ) throw invalidArgument(`names lists ${count} names; the limit is ${MAX_NAMES_PER_READ} per Read`);
-    const team = await this.teamSettings(request.teamId);
+    const team = await this.teamSettings(request.teamId, context);
     const call = this.driverCall(team, context);
     const results = await Promise.all(
       request.names.map((name, index) =>
-        this.readOne(name, `names[${index}]`, team, call, {
+        this.readOne(name, `names[${index}]`, team, call, context, {
           virtualKey: request.virtualKey,
           bypassCache: request.bypassCache,
           refreshIfVersion: request.refreshIfVersion[stripEnvReference(name)],
@@ -96,13 +96,14 @@ export class SecretService {
     return create(ReadResponseSchema, { results });
   }
 
-  async write(request: WriteRequest, context: CallContext): Promise<WriteResponse> {
+  async write(request: WriteRequest, context: AuthorizedCall): Promise<WriteResponse> {
     this.requireWritable("Write");
     validateSecretName(request.name, "name");
     const payload = this.payload(request.value, request.binaryValue);
     this.validateTags(request.tags);
-    const team = await this.teamSettings(request.teamId);
+    const team = await this.teamSettings(request.teamId, context);
     const name = this.storedName(request.name, request.virtualKey, team);
+    if (!context.identity.mayWrite(name)) throw permissionDenied(`${context.identity.name} may not write ${JSON.stringify(name)}`);
     const description = this.policy.description(request.description, team);
     const result = await this.backend.write(
       { name, value: payload, tags: this.policy.tags(request.tags, team), ...(description !== undefined ? { description } : {}) },
@@ -111,25 +112,31 @@ export class SecretService {
     return create(WriteResponseSchema, { name, version: result.version, source: this.source, warnings: result.warnings ?? [] });
   }
 
-  async delete(request: DeleteRequest, context: CallContext): Promise<DeleteResponse> {
+  async delete(request: DeleteRequest, context: AuthorizedCall): Promise<DeleteResponse> {
     this.requireWritable("Delete");
     validateSecretName(request.name, "name");
-    const team = await this.teamSettings(request.teamId);
+    const team = await this.teamSettings(request.teamId, context);
     const name = this.storedName(request.name, request.virtualKey, team);
+    if (!context.identity.mayDelete(name)) throw permissionDenied(`${context.identity.name} may not delete ${JSON.stringify(name)}`);
     const result = await this.backend.delete(name, request.force, this.driverCall(team, context));
     if (!result) throw notFound(`secret ${JSON.stringify(name)} does not exist in ${this.source}`);
     return create(DeleteResponseSchema, { name, recoverable: result.recoverable });
   }
 
-  async rotate(request: RotateRequest, context: CallContext): Promise<RotateResponse> {
+  async rotate(request: RotateRequest, context: AuthorizedCall): Promise<RotateResponse> {
     this.requireWritable("Rotate");
     validateSecretName(request.currentName, "current_name");
     const newRequested = request.newName === "" ? request.currentName : request.newName;
     validateSecretName(newRequested, "new_name");
     const payload = this.payload(request.value, new Uint8Array(), "value");
-    const team = await this.teamSettings(request.teamId);
+    const team = await this.teamSettings(request.teamId, context);
     const currentName = this.storedName(request.currentName, request.virtualKey, team, "current_name");
     const newName = this.storedName(newRequested, request.virtualKey, team, "new_name");
+    const { identity } = context;
+    if (!identity.mayWrite(newName)) throw permissionDenied(`${identity.name} may not write ${JSON.stringify(newName)}`);
+    if (newName !== currentName && !identity.mayDelete(currentName)) {
+      throw permissionDenied(`${identity.name} may not delete ${JSON.stringify(currentName)}, which rotating to a new name does`);
+    }
     const call = this.driverCall(team, context);
     const fresh = { bypassCache: true };
 
@@ -163,17 +170,17 @@ export class SecretService {
     return create(RotateResponseSchema, { name: newName, version: written.version, oldDeleted: true });
   }
 
-  async listHosted(request: ListHostedRequest, context: CallContext): Promise<ListHostedResponse> {
-    const team = await this.teamSettings(request.teamId);
+  async listHosted(request: ListHostedRequest, context: AuthorizedCall): Promise<ListHostedResponse> {
+    const team = await this.teamSettings(request.teamId, context);
     const call = this.driverCall(team, context);
     // Configured hosted keys say what is served; without them, what the store holds (bounded:
     // each listed name is resolved).
     const hosted = this.policy.hostedKeyNames;
     const stored = hosted.length > 0 ? [] : (await this.backend.list(call)).slice(0, MAX_LISTED_NAMES);
-    const names = new Set([...hosted, ...stored]);
+    const names = new Set([...hosted, ...stored].filter((name) => context.identity.mayRead(name)));
     const keys = await Promise.all(
       [...names].sort().map(async (name): Promise<HostedKey> => {
-        const result = await this.readOne(name, name, team, call, { virtualKey: false, bypassCache: false });
+        const result = await this.readOne(name, name, team, call, context, { virtualKey: false, bypassCache: false });
         return create(HostedKeySchema, {
           name,
           resolves: result.found,
@@ -186,8 +193,9 @@ export class SecretService {
     return create(ListHostedResponseSchema, { keys });
   }
 
-  async setTeamSettings(request: SetTeamSettingsRequest): Promise<SetTeamSettingsResponse> {
+  async setTeamSettings(request: SetTeamSettingsRequest, context: AuthorizedCall): Promise<SetTeamSettingsResponse> {
     validateTeamId(request.teamId);
+    this.requireAdmin(request.teamId, context);
     const settings = validateTeamSettings(this.deps.definition.teamSettings, request.settings ?? {});
     if (Object.keys(settings).length === 0) {
       this.deps.teams.clear(request.teamId);
@@ -201,8 +209,9 @@ export class SecretService {
     });
   }
 
-  async getTeamSettings(request: GetTeamSettingsRequest): Promise<GetTeamSettingsResponse> {
+  async getTeamSettings(request: GetTeamSettingsRequest, context: AuthorizedCall): Promise<GetTeamSettingsResponse> {
     validateTeamId(request.teamId);
+    this.requireAdmin(request.teamId, context);
     const stored = this.deps.teams.get(request.teamId);
     if (!stored) return create(GetTeamSettingsResponseSchema, { teamId: request.teamId, settings: {}, configured: false });
     return create(GetTeamSettingsResponseSchema, {
@@ -219,14 +228,19 @@ export class SecretService {
     field: string,
     team: Team,
     call: DriverCall,
+    context: AuthorizedCall,
     options: { virtualKey: boolean; bypassCache: boolean; refreshIfVersion?: string | undefined },
   ): Promise<SecretResult> {
     const name = stripEnvReference(rawName);
     try {
       validateSecretName(name, field);
+      const resolvedName = this.storedName(name, options.virtualKey, team, field);
+      // Checked before anything is fetched: a denied name never reaches the back end.
+      if (!context.identity.mayRead(resolvedName)) {
+        throw permissionDenied(`${context.identity.name} may not read ${JSON.stringify(resolvedName)}`);
+      }
       const route = this.policy.routeRead(name);
       if (route.from === "env") return this.fromEnv(name, name, route.reason);
-      const resolvedName = this.storedName(name, options.virtualKey, team, field);
       const read = await this.readFromManager(resolvedName, call, options);
       if (read.value) return this.found(name, resolvedName, this.source, read);
       if (this.deps.config.server.env_fallback && !options.virtualKey) {
@@ -331,17 +345,31 @@ export class SecretService {
     }
   }
 
-  private async teamSettings(teamId: string): Promise<Team> {
+  /** The team's settings, once the caller is allowed to act for the team (deny by default). */
+  private async teamSettings(teamId: string, context: AuthorizedCall): Promise<Team> {
+    if (teamId !== "") validateTeamId(teamId);
+    const { identity } = context;
+    if (!identity.mayActFor(teamId)) {
+      throw permissionDenied(
+        teamId === ""
+          ? `${identity.name} is bound to its teams: name one of them in team_id`
+          : `${identity.name} may not act for team ${JSON.stringify(teamId)}`,
+      );
+    }
     if (teamId === "") return {};
-    validateTeamId(teamId);
     return this.deps.teams.get(teamId)?.settings ?? {};
+  }
+
+  private requireAdmin(teamId: string, context: AuthorizedCall): void {
+    if (!context.identity.admin) throw permissionDenied(`${context.identity.name} may not manage team settings (needs admin)`);
+    if (!context.identity.mayActFor(teamId)) throw permissionDenied(`${context.identity.name} may not act for team ${JSON.stringify(teamId)}`);
   }
 
   private redact(settings: Record<string, unknown>): Record<string, unknown> {
     return redactTeamSettings(settings, this.deps.definition.sensitiveTeamKeys);
   }
 
-  private driverCall(team: Team, context: CallContext): DriverCall {
+  private driverCall(team: Team, context: AuthorizedCall): DriverCall {
     const deadline = context.deadline ?? Date.now() + this.defaultDeadlineMs;
     let signal: AbortSignal | undefined;
     return {

@@ -1,7 +1,8 @@
 import type { DescMethod, DescMethodUnary } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
-import { SecretService as SecretServiceDesc, type ReadResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
-import type { CallContext } from "../core/call-context.js";
+import { SecretService as SecretServiceDesc, type ReadResponse, type WriteResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
+import type { Authenticator } from "../auth/authenticator.js";
+import type { AuthorizedCall, CallContext } from "../core/call-context.js";
 import { Code, ServiceError, statusName } from "../core/errors.js";
 import type { SecretService } from "../core/secret-service.js";
 
@@ -10,11 +11,12 @@ export const serviceMethods: readonly DescMethodUnary[] = SecretServiceDesc.meth
   (method: DescMethod): method is DescMethod & DescMethodUnary => method.methodKind === "unary",
 );
 
-type Handler = (request: unknown, context: CallContext) => Promise<unknown>;
+type Handler = (request: unknown, call: AuthorizedCall) => Promise<unknown>;
 
 /**
- * What both listeners call for every RPC: it runs the service method, writes the one log line
- * per request (method, names, outcome, duration — never values), counts calls in flight for
+ * What both listeners call for every RPC: it authenticates the caller, runs the service method,
+ * writes the one audit record per request (identity, method, names, team, outcome per item,
+ * from_cache, version, client address, duration — never values), counts calls in flight for
  * graceful shutdown, and turns unexpected failures into INTERNAL without leaking details.
  */
 export class Dispatcher {
@@ -24,16 +26,19 @@ export class Dispatcher {
 
   constructor(
     service: SecretService,
+    private readonly authenticator: Authenticator,
+    private readonly audit: Logger,
     private readonly logger: Logger,
+    private readonly onAudit: () => void = () => {},
   ) {
     this.handlers = new Map<string, Handler>([
-      ["read", (request, context) => service.read(request as never, context)],
-      ["write", (request, context) => service.write(request as never, context)],
-      ["delete", (request, context) => service.delete(request as never, context)],
-      ["rotate", (request, context) => service.rotate(request as never, context)],
-      ["listHosted", (request, context) => service.listHosted(request as never, context)],
-      ["setTeamSettings", (request) => service.setTeamSettings(request as never)],
-      ["getTeamSettings", (request) => service.getTeamSettings(request as never)],
+      ["read", (request, call) => service.read(request as never, call)],
+      ["write", (request, call) => service.write(request as never, call)],
+      ["delete", (request, call) => service.delete(request as never, call)],
+      ["rotate", (request, call) => service.rotate(request as never, call)],
+      ["listHosted", (request, call) => service.listHosted(request as never, call)],
+      ["setTeamSettings", (request, call) => service.setTeamSettings(request as never, call)],
+      ["getTeamSettings", (request, call) => service.getTeamSettings(request as never, call)],
     ]);
   }
 
@@ -42,15 +47,17 @@ export class Dispatcher {
     if (!handler) throw new ServiceError(Code.Unimplemented, `${method.name} is not implemented`);
     const started = performance.now();
     this.inFlight++;
+    let identity: string | undefined;
     try {
-      const response = await handler(request, context);
-      this.logger.info({ ...describeCall(method, request, context), outcome: "OK", ...describeResponse(method, response), ms: elapsed(started) }, "rpc");
+      const call: AuthorizedCall = { ...context, identity: this.authenticator.authenticate(context.credentials) };
+      identity = call.identity.name;
+      const response = await handler(request, call);
+      this.record(method, request, context, identity, "OK", started, describeResponse(method, response));
       return response;
     } catch (error) {
       const failure = toServiceError(error);
-      const fields = { ...describeCall(method, request, context), outcome: statusName(failure.code), error: failure.message, ms: elapsed(started) };
-      if (failure.code === Code.Internal) this.logger.error({ ...fields, stack: (error as Error).stack }, "rpc");
-      else this.logger.info(fields, "rpc");
+      if (failure.code === Code.Internal) this.logger.error({ method: method.name, stack: (error as Error).stack }, "internal error");
+      this.record(method, request, context, identity, statusName(failure.code), started, { error: failure.message });
       throw failure;
     } finally {
       this.inFlight--;
@@ -65,6 +72,32 @@ export class Dispatcher {
       this.drained = resolve;
     });
   }
+
+  private record(
+    method: DescMethodUnary,
+    request: unknown,
+    context: CallContext,
+    identity: string | undefined,
+    outcome: string,
+    started: number,
+    details: Record<string, unknown>,
+  ): void {
+    const fields = request as Record<string, unknown>;
+    const record: Record<string, unknown> = {
+      identity: identity ?? null,
+      method: method.name,
+      protocol: context.protocol,
+      peer: context.peer,
+      outcome,
+      ms: Math.round((performance.now() - started) * 1000) / 1000,
+    };
+    for (const key of ["teamId", "name", "currentName", "newName"]) {
+      if (typeof fields[key] === "string" && fields[key] !== "") record[key] = fields[key];
+    }
+    if (method.localName === "read" && details.items === undefined && Array.isArray(fields.names)) record.names = fields.names;
+    this.audit.info({ ...record, ...details }, "rpc");
+    this.onAudit();
+  }
 }
 
 function toServiceError(error: unknown): ServiceError {
@@ -72,28 +105,20 @@ function toServiceError(error: unknown): ServiceError {
   return new ServiceError(Code.Internal, "internal error (logged on the server)");
 }
 
-/** The request's identifying fields: names and team, never values or settings. */
-function describeCall(method: DescMethodUnary, request: unknown, context: CallContext): Record<string, unknown> {
-  const fields = request as Record<string, unknown>;
-  const described: Record<string, unknown> = { method: method.name, protocol: context.protocol, peer: context.peer };
-  if (Array.isArray(fields.names)) described.names = fields.names;
-  for (const key of ["name", "currentName", "newName", "teamId"]) {
-    if (typeof fields[key] === "string" && fields[key] !== "") described[key] = fields[key];
-  }
-  return described;
-}
-
+/** Per-item outcomes of a Read, and the version a Write made: what was served, never the value. */
 function describeResponse(method: DescMethodUnary, response: unknown): Record<string, unknown> {
-  if (method.localName !== "read") return {};
-  const results = (response as ReadResponse).results;
-  return {
-    items: results.map((result) => ({
-      outcome: result.error ? statusName(result.error.code) : "OK",
-      source: result.source,
-      version: result.version,
-      fromCache: result.fromCache,
-    })),
-  };
+  if (method.localName === "read") {
+    return {
+      items: (response as ReadResponse).results.map((result) => ({
+        name: result.resolvedName || result.name,
+        outcome: result.error ? result.error.status : "OK",
+        source: result.source,
+        version: result.version,
+        fromCache: result.fromCache,
+        ...(result.stale ? { stale: true } : {}),
+      })),
+    };
+  }
+  if (method.localName === "write") return { version: (response as WriteResponse).version, stored: (response as WriteResponse).name };
+  return {};
 }
-
-const elapsed = (started: number) => Math.round((performance.now() - started) * 1000) / 1000;

@@ -8,6 +8,7 @@ import { SecretService, file_secretgate_v1_secret_service } from "../../gen/secr
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
 import { serviceMethods, type Dispatcher } from "./dispatcher.js";
+import type { TlsMaterial } from "./tls.js";
 
 export interface GrpcListener {
   server: grpc.Server;
@@ -25,6 +26,7 @@ export async function startGrpcListener(options: {
   address: string;
   dispatcher: Dispatcher;
   maxMessageBytes: number;
+  tls?: TlsMaterial | undefined;
 }): Promise<GrpcListener> {
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.maxMessageBytes,
@@ -39,7 +41,7 @@ export async function startGrpcListener(options: {
   health.addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(options.address, grpc.ServerCredentials.createInsecure(), (error, boundPort) =>
+    server.bindAsync(options.address, credentialsFor(options.tls), (error, boundPort) =>
       error ? reject(error) : resolve(boundPort),
     );
   });
@@ -81,9 +83,15 @@ function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher): grpc.handl
     }
     const deadline = call.getDeadline();
     const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+    const authorization = call.metadata.get("authorization")[0];
     const context: CallContext = {
       peer: call.getPeer(),
       protocol: "grpc",
+      credentials: {
+        authorization: typeof authorization === "string" ? authorization : undefined,
+        // grpc-js reports only certificates that verified against the client CA.
+        peerCertificate: call.getAuthContext()?.sslPeerCertificate,
+      },
       ...(Number.isFinite(deadlineMs) ? { deadline: deadlineMs } : {}),
     };
     dispatcher.dispatch(method, request, context).then(
@@ -94,6 +102,14 @@ function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher): grpc.handl
       },
     );
   };
+}
+
+function credentialsFor(tls: TlsMaterial | undefined): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  // grpc-js's factory hands its first two arguments to the constructor as (identity, CA);
+  // passing the same provider for both when mutual TLS is on keeps that order harmless.
+  // Client certificates stay optional (bearer tokens work too); only verified ones count.
+  return grpc.experimental.createCertificateProviderServerCredentials(tls, tls.mutual ? tls : null, false);
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {

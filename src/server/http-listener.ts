@@ -1,14 +1,16 @@
 import { createServer as createHttp1Server, type ServerResponse } from "node:http";
-import { createServer as createHttp2Server, type Http2Session } from "node:http2";
-import { createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
+import { createSecureServer as createSecureHttp2Server, createServer as createHttp2Server, type Http2Session } from "node:http2";
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
 import { Duplex } from "node:stream";
-import { ConnectError, createContextKey, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { ConnectError, createContextKey, createContextValues, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { TLSSocket, type PeerCertificate } from "node:tls";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { DescMethodUnary } from "@bufbuild/protobuf";
 import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
 import { serviceMethods, type Dispatcher } from "./dispatcher.js";
+import type { TlsMaterial } from "./tls.js";
 
 export interface HttpListener {
   /** The bound address, e.g. 127.0.0.1:8080 (resolves port 0). */
@@ -26,54 +28,74 @@ export interface Readiness {
 }
 
 const peerKey = createContextKey<string>("");
+const certificateKey = createContextKey<PeerCertificate | undefined>(undefined);
 // The first bytes of every HTTP/2 connection without TLS (RFC 9113 §3.4).
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n");
 
 /**
  * Serves SecretService over Connect, gRPC-Web and Connect JSON with connect-node, on HTTP/1.1
- * and HTTP/2 without TLS (h2c) on one port, plus GET /healthz and /readyz.
+ * and HTTP/2 on one port (h2c without TLS; ALPN with TLS), plus GET /healthz and /readyz.
  */
 export async function startHttpListener(options: {
   address: string;
   dispatcher: Dispatcher;
   maxMessageBytes: number;
   readiness: Readiness;
+  tls?: TlsMaterial | undefined;
 }): Promise<HttpListener> {
   const handler = connectNodeAdapter({
     routes: (router: ConnectRouter) => registerRoutes(router, options.dispatcher),
     readMaxBytes: options.maxMessageBytes,
     contextValues: (request) => {
       const socket = request.socket;
-      return new Map([[peerKey.id, `${socket.remoteAddress}:${socket.remotePort}`]]) as never;
+      const values = createContextValues().set(peerKey, `${socket.remoteAddress}:${socket.remotePort}`);
+      // Only a certificate that verified against the client CA counts (optional mutual TLS).
+      if (socket instanceof TLSSocket && socket.authorized) values.set(certificateKey, socket.getPeerCertificate());
+      return values;
     },
     fallback: (request, response) => serveProbe(request.method, request.url, response as ServerResponse, options.readiness),
   });
 
   const http1 = createHttp1Server(handler);
-  const http2 = createHttp2Server(handler);
   const sessions = new Set<Http2Session>();
-  http2.on("session", (session) => {
+  const trackSession = (session: Http2Session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
-  });
-  const sockets = new Set<Socket>();
-
-  // One port for both protocols: look at the first bytes and hand the socket to the right server.
-  const server = createNetServer((socket) => {
+  };
+  const sockets = new Set<Duplex>();
+  const trackSocket = (socket: Duplex) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
-    socket.once("data", (first: Buffer) => {
-      socket.pause();
-      const prefix = first.subarray(0, HTTP2_PREFACE.length);
-      if (prefix.equals(HTTP2_PREFACE.subarray(0, prefix.length))) {
-        http2.emit("connection", replayingStream(socket, first));
-      } else {
-        socket.unshift(first);
-        http1.emit("connection", socket);
-        socket.resume();
-      }
+  };
+
+  let server: NetServer;
+  if (options.tls) {
+    // With TLS, ALPN picks HTTP/2 or HTTP/1.1 on the one port.
+    const tls = options.tls;
+    const secure = createSecureHttp2Server({ ...tls.secureContextOptions(), allowHTTP1: true }, handler);
+    tls.onReload(() => secure.setSecureContext(tls.secureContextOptions()));
+    secure.on("session", trackSession);
+    secure.on("secureConnection", trackSocket);
+    server = secure;
+  } else {
+    const http2 = createHttp2Server(handler);
+    http2.on("session", trackSession);
+    // One port for both protocols: look at the first bytes and hand the socket to the right server.
+    server = createNetServer((socket) => {
+      trackSocket(socket);
+      socket.once("data", (first: Buffer) => {
+        socket.pause();
+        const prefix = first.subarray(0, HTTP2_PREFACE.length);
+        if (prefix.equals(HTTP2_PREFACE.subarray(0, prefix.length))) {
+          http2.emit("connection", replayingStream(socket, first));
+        } else {
+          socket.unshift(first);
+          http1.emit("connection", socket);
+          socket.resume();
+        }
+      });
     });
-  });
+  }
   const { host, port } = splitAddress(options.address);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -111,6 +133,7 @@ async function callService(dispatcher: Dispatcher, method: DescMethodUnary, requ
   const callContext: CallContext = {
     peer: context.values.get(peerKey),
     protocol: "connect",
+    credentials: { authorization: context.requestHeader.get("authorization") ?? undefined, peerCertificate: context.values.get(certificateKey) },
     signal: context.signal,
     ...(timeoutMs !== undefined ? { deadline: Date.now() + timeoutMs } : {}),
   };

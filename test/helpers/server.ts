@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { createClient, type Client } from "@connectrpc/connect";
+import { randomBytes } from "node:crypto";
+import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { stringify as toYaml } from "yaml";
 import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
@@ -24,7 +25,15 @@ export interface StartOptions {
   dataDir?: string;
   /** Extra command-line arguments. */
   args?: string[];
+  /**
+   * The admin token the server accepts (SECRETGATE_ADMIN_TOKEN) and the clients send; a random
+   * one by default. `null` starts the server without SECRETGATE_ADMIN_TOKEN.
+   */
+  adminToken?: string | null;
 }
+
+/** Values shorter than this are too common to scan logs for (e.g. "x", "one"). */
+const MIN_SCANNED_VALUE_LENGTH = 8;
 
 /** A secretgate server process started by a test on free loopback ports. */
 export class TestServer {
@@ -35,10 +44,15 @@ export class TestServer {
   private exited: Promise<number | null>;
   private grpcClient: Client<typeof SecretService> | undefined;
 
+  /** Every secret value and token this server was sent or returned; none may appear in its output. */
+  readonly sensitive = new Set<string>();
+
   private constructor(
     readonly process: ChildProcess,
     readonly dataDir: string,
+    readonly token: string | undefined,
   ) {
+    if (token) this.sensitive.add(token);
     this.exited = new Promise((resolve) => process.once("exit", (code) => resolve(code)));
   }
 
@@ -50,6 +64,7 @@ export class TestServer {
       writeFileSync(file, toYaml(options.config));
       args.push("--config", file);
     }
+    const token = options.adminToken === null ? undefined : (options.adminToken ?? `test-admin-${randomBytes(16).toString("hex")}`);
     const child = spawn(process.execPath, args, {
       env: {
         PATH: process.env.PATH ?? "",
@@ -58,11 +73,15 @@ export class TestServer {
         SECRETGATE_HTTP_ADDR: "127.0.0.1:0",
         SECRETGATE_DATA_DIR: dataDir,
         SECRETGATE_LOG_LEVEL: "debug",
+        ...(token ? { SECRETGATE_ADMIN_TOKEN: token } : {}),
         ...options.env,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    const server = new TestServer(child, dataDir);
+    const server = new TestServer(child, dataDir, token);
+    for (const [key, value] of Object.entries(options.env ?? {})) {
+      if (/API_KEY|TOKEN|SECRET|PASSWORD|PRIVATE/.test(key) && !key.startsWith("SECRETGATE_") && value.length >= MIN_SCANNED_VALUE_LENGTH) server.sensitive.add(value);
+    }
     await server.waitUntilListening();
     return server;
   }
@@ -113,30 +132,75 @@ export class TestServer {
     });
   }
 
-  /** A Connect client speaking the gRPC protocol to the grpc-js port. */
+  /** A Connect client speaking the gRPC protocol to the grpc-js port, sending the admin token. */
   get grpc(): Client<typeof SecretService> {
-    this.grpcClient ??= createClient(
-      SecretService,
-      createGrpcTransport({ baseUrl: `http://${this.grpcAddress}` }),
-    );
+    this.grpcClient ??= this.client(this.token);
     return this.grpcClient;
+  }
+
+  /** A gRPC client with another token (or none), values it sees recorded for the log scan. */
+  client(token: string | undefined): Client<typeof SecretService> {
+    if (token) this.sensitive.add(token);
+    const record: Interceptor = (next) => async (request) => {
+      this.remember(request.message);
+      const response = await next(request);
+      if (!response.stream) this.remember(response.message);
+      return response;
+    };
+    const withToken: Interceptor = (next) => (request) => {
+      if (token) request.header.set("authorization", `Bearer ${token}`);
+      return next(request);
+    };
+    return createClient(SecretService, createGrpcTransport({ baseUrl: `http://${this.grpcAddress}`, interceptors: [record, withToken] }));
+  }
+
+  /** Records the values in a request or response (Write/Rotate values, Read results). */
+  remember(message: unknown): void {
+    const visit = (node: unknown, key: string) => {
+      if (typeof node === "string") {
+        if ((key === "value" || key === "token") && node.length >= MIN_SCANNED_VALUE_LENGTH) this.sensitive.add(node);
+      } else if (node instanceof Uint8Array) {
+        if (key === "binaryValue" && node.length >= MIN_SCANNED_VALUE_LENGTH) this.sensitive.add(Buffer.from(node).toString("utf8"));
+      } else if (Array.isArray(node)) {
+        for (const item of node) visit(item, key);
+      } else if (node !== null && typeof node === "object") {
+        for (const [inner, value] of Object.entries(node)) visit(value, inner);
+      }
+    };
+    visit(message, "");
   }
 
   /** Calls a method with Connect's JSON protocol over plain fetch, as curl would. */
   async json(method: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+    this.remember(body);
     const response = await fetch(`http://${this.httpAddress}/secretgate.v1.SecretService/${method}`, {
       method: "POST",
-      headers: { "content-type": "application/json", ...headers },
+      headers: { "content-type": "application/json", ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...headers },
       body: JSON.stringify(body),
     });
     const text = await response.text();
-    return { status: response.status, body: text === "" ? undefined : JSON.parse(text) };
+    const parsed = text === "" ? undefined : JSON.parse(text);
+    this.remember(parsed);
+    return { status: response.status, body: parsed };
   }
 
-  /** Sends SIGTERM and waits for the exit code. */
+  /**
+   * Sends SIGTERM and waits for the exit code, then scans everything the process wrote for the
+   * secret values and tokens it handled: finding one fails the test that stops the server.
+   */
   async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
     if (this.process.exitCode === null && this.process.signalCode === null) this.process.kill(signal);
-    return this.exited;
+    const code = await this.exited;
+    this.assertNoSecretsInOutput();
+    return code;
+  }
+
+  assertNoSecretsInOutput(): void {
+    const output = this.allOutput();
+    const leaked = [...this.sensitive].filter((secret) => output.includes(secret));
+    if (leaked.length > 0) {
+      throw new Error(`${leaked.length} secret value(s) or token(s) appeared in the server's output (log scan)`);
+    }
   }
 
   /** Every line the process wrote (stdout logs and stderr). */

@@ -1,0 +1,106 @@
+import { hash, timingSafeEqual } from "node:crypto";
+import type { PeerCertificate } from "node:tls";
+import { ServiceError, Code } from "../core/errors.js";
+import type { AuthSettings } from "../config/schema.js";
+import { loadOrCreateAdminTokenHash } from "./admin-token.js";
+import { Identity } from "./identity.js";
+
+/** What a listener saw of the caller. */
+export interface Credentials {
+  /** The `authorization` header / metadata value. */
+  authorization?: string | undefined;
+  /** The verified client certificate, when mutual TLS is on and the client sent one. */
+  peerCertificate?: PeerCertificate | undefined;
+}
+
+interface TokenIdentity {
+  digest: Buffer;
+  identity: Identity;
+}
+
+interface CertificateIdentity {
+  cn?: string | undefined;
+  san?: string | undefined;
+  identity: Identity;
+}
+
+const sha256 = (token: string) => hash("sha256", token, "buffer");
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+/**
+ * Maps credentials to an identity: bearer tokens compared by SHA-256 digest in constant time,
+ * or a client certificate (verified against the configured CA by the TLS layer) by its CN or a
+ * SAN. Anything else is UNAUTHENTICATED.
+ */
+export class Authenticator {
+  private constructor(
+    private readonly tokens: readonly TokenIdentity[],
+    private readonly certificates: readonly CertificateIdentity[],
+    private readonly anonymous: Identity | undefined,
+  ) {}
+
+  /**
+   * Builds the authenticator from `secretgate.auth`, SECRETGATE_ADMIN_TOKEN and the data
+   * directory. With nothing configured it makes the development admin token; `newAdminToken`
+   * is then the token to print once.
+   */
+  static create(options: {
+    settings: AuthSettings;
+    adminTokenEnv: string | undefined;
+    dataDir: string;
+    insecureNoAuth: boolean;
+  }): { authenticator: Authenticator; mode: "tokens" | "generated-admin-token" | "none"; newAdminToken?: string } {
+    if (options.insecureNoAuth) {
+      return { authenticator: new Authenticator([], [], Identity.unrestricted("anonymous")), mode: "none" };
+    }
+    const tokens: TokenIdentity[] = options.settings.tokens.map((entry) => ({
+      digest: entry.token !== undefined ? sha256(entry.token) : Buffer.from(entry.token_sha256!, "hex"),
+      identity: new Identity(entry.name, entry.rules),
+    }));
+    const certificates: CertificateIdentity[] = options.settings.mtls_identities.map((entry) => ({
+      cn: entry.cn,
+      san: entry.san,
+      identity: new Identity(entry.name, entry.rules),
+    }));
+    if (options.adminTokenEnv) tokens.push({ digest: sha256(options.adminTokenEnv), identity: Identity.unrestricted("admin") });
+    if (tokens.length > 0 || certificates.length > 0) {
+      return { authenticator: new Authenticator(tokens, certificates, undefined), mode: "tokens" };
+    }
+    const generated = loadOrCreateAdminTokenHash(options.dataDir, sha256);
+    tokens.push({ digest: generated.digest, identity: Identity.unrestricted("admin") });
+    return {
+      authenticator: new Authenticator(tokens, [], undefined),
+      mode: "generated-admin-token",
+      ...(generated.newToken ? { newAdminToken: generated.newToken } : {}),
+    };
+  }
+
+  authenticate(credentials: Credentials): Identity {
+    if (this.anonymous) return this.anonymous;
+    if (credentials.authorization !== undefined) {
+      const match = BEARER.exec(credentials.authorization);
+      if (!match) throw unauthenticated("the authorization header must be `Bearer <token>`");
+      const digest = sha256(match[1]!);
+      // Every entry is compared, so the time taken does not say which (or whether one) matched.
+      let found: Identity | undefined;
+      for (const entry of this.tokens) {
+        if (timingSafeEqual(entry.digest, digest) && !found) found = entry.identity;
+      }
+      if (found) return found;
+      throw unauthenticated("the bearer token is not valid");
+    }
+    const certificate = credentials.peerCertificate;
+    if (certificate && Object.keys(certificate).length > 0) {
+      const cn = [certificate.subject?.CN].flat()[0];
+      const sans = (certificate.subjectaltname ?? "").split(/,\s*/).map((entry) => entry.replace(/^[A-Za-z ]+:/, ""));
+      const entry = this.certificates.find((candidate) => (candidate.cn !== undefined && candidate.cn === cn) || (candidate.san !== undefined && sans.includes(candidate.san)));
+      if (entry) return entry.identity;
+      throw unauthenticated(`no identity is configured for the client certificate ${cn ? `CN=${cn}` : "presented"}`);
+    }
+    throw unauthenticated("missing credentials: send `authorization: Bearer <token>` or a client certificate");
+  }
+}
+
+function unauthenticated(message: string): ServiceError {
+  return new ServiceError(Code.Unauthenticated, message);
+}

@@ -1,0 +1,71 @@
+import { z } from "zod";
+
+/** What an identity may do (deny by default: an omitted list allows nothing). */
+export const rulesSchema = z.strictObject({
+  /** Name patterns it may Read (globs over the name after prefixing: `*` any characters, `?` one). */
+  read: z.array(z.string().min(1)).default([]),
+  /** Name patterns it may Write (and Rotate to). */
+  write: z.array(z.string().min(1)).default([]),
+  /** Name patterns it may Delete (and Rotate away from). */
+  delete: z.array(z.string().min(1)).default([]),
+  /**
+   * Teams it may act for (`*`: all). A list without `*` binds the identity to those teams: every
+   * call must name one of them, so it can never use the global settings.
+   */
+  teams: z.array(z.string().min(1)).default([]),
+  /** May set and read team settings (for the teams it may act for). */
+  admin: z.boolean().default(false),
+});
+
+export type Rules = z.infer<typeof rulesSchema>;
+
+/** A caller the service recognised, with its rules compiled once at start-up. */
+export class Identity {
+  private readonly read: RegExp[];
+  private readonly write: RegExp[];
+  private readonly remove: RegExp[];
+  private readonly teams: ReadonlySet<string>;
+  readonly allTeams: boolean;
+  readonly admin: boolean;
+
+  constructor(
+    readonly name: string,
+    rules: Rules,
+  ) {
+    this.read = rules.read.map(compileGlob);
+    this.write = rules.write.map(compileGlob);
+    this.remove = rules.delete.map(compileGlob);
+    this.teams = new Set(rules.teams);
+    this.allTeams = this.teams.has("*");
+    this.admin = rules.admin;
+  }
+
+  /** Everything allowed: the admin token and --insecure-no-auth. */
+  static unrestricted(name: string): Identity {
+    return new Identity(name, { read: ["*"], write: ["*"], delete: ["*"], teams: ["*"], admin: true });
+  }
+
+  mayRead(name: string): boolean {
+    return this.read.some((pattern) => pattern.test(name));
+  }
+
+  mayWrite(name: string): boolean {
+    return this.write.some((pattern) => pattern.test(name));
+  }
+
+  mayDelete(name: string): boolean {
+    return this.remove.some((pattern) => pattern.test(name));
+  }
+
+  /** Whether a call naming `teamId` ("" for none) is within the identity's teams. */
+  mayActFor(teamId: string): boolean {
+    if (this.allTeams) return true;
+    if (teamId === "") return this.teams.size === 0;
+    return this.teams.has(teamId);
+  }
+}
+
+function compileGlob(glob: string): RegExp {
+  const source = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  return new RegExp(`^${source}$`, "su");
+}

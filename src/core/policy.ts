@@ -22,13 +22,17 @@ export class Policy {
     this.credentialNames = new Set(credentialEnvNames);
   }
 
+  /** The back end's own credential variables (SPEC §3.8): never looked up in it, and never handed to callers either. */
+  isBackendCredential(name: string): boolean {
+    return this.credentialNames.has(name);
+  }
+
   get hostedKeyNames(): readonly string[] {
     return this.hostedKeys ? [...this.hostedKeys] : [];
   }
 
   routeRead(name: string): ReadRoute {
     if (this.accessMode === "write_only") return { from: "env", reason: "access_mode is write_only" };
-    if (this.credentialNames.has(name)) return { from: "env", reason: "it is a credential of the back end itself" };
     if (this.hostedKeys && !this.hostedKeys.has(name)) return { from: "env", reason: "it is not in hosted_keys" };
     return { from: "manager" };
   }

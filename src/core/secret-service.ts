@@ -239,6 +239,7 @@ export class SecretService {
       if (!context.identity.mayRead(resolvedName)) {
         throw permissionDenied(`${context.identity.name} may not read ${JSON.stringify(resolvedName)}`);
       }
+      if (this.policy.isBackendCredential(name)) return this.fromEnv(name, name, "it is a credential of the back end itself");
       const route = this.policy.routeRead(name);
       if (route.from === "env") return this.fromEnv(name, name, route.reason);
       const read = await this.readFromManager(resolvedName, call, options);
@@ -280,8 +281,8 @@ export class SecretService {
   }
 
   private fromEnv(name: string, resolvedName: string, reason: string): SecretResult {
-    if (name.startsWith(RESERVED_ENV_PREFIX)) {
-      return this.missing(name, resolvedName, `${name} is secretgate's own setting and is never served`);
+    if (name.startsWith(RESERVED_ENV_PREFIX) || this.policy.isBackendCredential(name)) {
+      return this.missing(name, resolvedName, `${name} is secretgate's own setting or back-end credential and is never served`);
     }
     const value = this.deps.env[name];
     if (value === undefined) {

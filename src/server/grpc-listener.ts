@@ -105,11 +105,7 @@ function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher): grpc.handl
 }
 
 function credentialsFor(tls: TlsMaterial | undefined): grpc.ServerCredentials {
-  if (!tls) return grpc.ServerCredentials.createInsecure();
-  // grpc-js's factory hands its first two arguments to the constructor as (identity, CA);
-  // passing the same provider for both when mutual TLS is on keeps that order harmless.
-  // Client certificates stay optional (bearer tokens work too); only verified ones count.
-  return grpc.experimental.createCertificateProviderServerCredentials(tls, tls.mutual ? tls : null, false);
+  return tls ? tls.grpcCredentials() : grpc.ServerCredentials.createInsecure();
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {

@@ -1,11 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { SecureContextOptions } from "node:tls";
-import type { experimental } from "@grpc/grpc-js";
+import { ServerCredentials } from "@grpc/grpc-js";
 import { ConfigError } from "../config/config-error.js";
-
-type CertificateProvider = experimental.CertificateProvider;
-type CaListener = Parameters<CertificateProvider["addCaCertificateListener"]>[0];
-type IdentityListener = Parameters<CertificateProvider["addIdentityCertificateListener"]>[0];
 
 export interface TlsFiles {
   cert_file: string;
@@ -15,16 +11,14 @@ export interface TlsFiles {
 
 /**
  * The listeners' certificate, key and client CA, read from PEM files and re-read on `reload()`
- * (SIGHUP). It feeds grpc-js through its CertificateProvider interface and the HTTP listener
- * through `setSecureContext`, so new connections get the new certificate while open ones
- * carry on.
+ * (SIGHUP). Both listeners get new secure contexts from it (grpc-js through its credentials'
+ * watcher, the HTTP listener through `setSecureContext`), so new connections get the new
+ * certificate while open ones carry on.
  */
-export class TlsMaterial implements CertificateProvider {
+export class TlsMaterial {
   private cert!: Buffer;
   private key!: Buffer;
   private ca: Buffer | undefined;
-  private readonly caListeners = new Set<CaListener>();
-  private readonly identityListeners = new Set<IdentityListener>();
   private readonly reloadListeners = new Set<() => void>();
 
   constructor(private readonly files: TlsFiles) {
@@ -43,8 +37,6 @@ export class TlsMaterial implements CertificateProvider {
   /** Re-reads the files; on failure the old material stays in use and the error is thrown. */
   reload(): void {
     this.read();
-    for (const listener of this.identityListeners) listener({ certificate: this.cert, privateKey: this.key });
-    for (const listener of this.caListeners) listener(this.ca ? { caCertificate: this.ca } : null);
     for (const listener of this.reloadListeners) listener();
   }
 
@@ -52,22 +44,9 @@ export class TlsMaterial implements CertificateProvider {
     this.reloadListeners.add(listener);
   }
 
-  addCaCertificateListener(listener: CaListener): void {
-    this.caListeners.add(listener);
-    listener(this.ca ? { caCertificate: this.ca } : null);
-  }
-
-  removeCaCertificateListener(listener: CaListener): void {
-    this.caListeners.delete(listener);
-  }
-
-  addIdentityCertificateListener(listener: IdentityListener): void {
-    this.identityListeners.add(listener);
-    listener({ certificate: this.cert, privateKey: this.key });
-  }
-
-  removeIdentityCertificateListener(listener: IdentityListener): void {
-    this.identityListeners.delete(listener);
+  /** grpc-js credentials that follow reloads. */
+  grpcCredentials(): ServerCredentials {
+    return new ReloadingGrpcCredentials(this);
   }
 
   private read(): void {
@@ -84,5 +63,26 @@ export class TlsMaterial implements CertificateProvider {
     this.cert = cert;
     this.key = key;
     this.ca = ca;
+  }
+}
+
+/**
+ * grpc-js server credentials fed from TlsMaterial. Subclassing ServerCredentials (its extension
+ * point) gives what createSsl cannot: optional client certificates (requestCert without
+ * rejecting clients that send none — they may use bearer tokens; grpc-js reports only verified
+ * certificates) and new secure contexts on reload.
+ */
+class ReloadingGrpcCredentials extends ServerCredentials {
+  constructor(tls: TlsMaterial) {
+    const { requestCert, rejectUnauthorized, ...context } = tls.secureContextOptions();
+    super({ requestCert, rejectUnauthorized }, context);
+    tls.onReload(() => {
+      const { requestCert: _request, rejectUnauthorized: _reject, ...next } = tls.secureContextOptions();
+      this.updateSecureContextOptions(next);
+    });
+  }
+
+  _equals(other: ServerCredentials): boolean {
+    return other === this;
   }
 }

@@ -4,7 +4,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { Duplex } from "node:stream";
 import { ConnectError, createContextKey, createContextValues, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import { TLSSocket, type PeerCertificate } from "node:tls";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { connectAdapter } from "./connect-adapter.js";
 import type { DescMethodUnary } from "@bufbuild/protobuf";
 import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { CallContext } from "../core/call-context.js";
@@ -43,7 +43,7 @@ export async function startHttpListener(options: {
   readiness: Readiness;
   tls?: TlsMaterial | undefined;
 }): Promise<HttpListener> {
-  const handler = connectNodeAdapter({
+  const handler = connectAdapter({
     routes: (router: ConnectRouter) => registerRoutes(router, options.dispatcher),
     readMaxBytes: options.maxMessageBytes,
     contextValues: (request) => {

@@ -129,6 +129,14 @@ describe("authorization, deny by default", () => {
     expect(listed.keys.every((key) => key.name.startsWith("OPENAI_"))).toBe(true);
   });
 
+  it("never hands out the back end's own credentials from its environment", async () => {
+    const { results } = await server.grpc.read({ names: ["HCP_VAULT_TOKEN", "os.environ/HCP_VAULT_ADDR"] });
+    for (const result of results) {
+      expect(result).toMatchObject({ found: false, value: "", error: { status: "NOT_FOUND" } });
+      expect(result.error!.message).toContain("never served");
+    }
+  });
+
   it("gives a token with no rules nothing", async () => {
     const { results } = await server.client(nothing).read({ names: ["OPENAI_API_KEY"] });
     expect(results[0]!.error?.status).toBe("PERMISSION_DENIED");

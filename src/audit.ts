@@ -9,5 +9,5 @@ import { createLogDestination } from "./log.js";
  */
 export function createAuditLog(options: { file: string | undefined; stdout: DestinationStream }): Logger {
   const destination = options.file ? createLogDestination(options.file) : options.stdout;
-  return pino({ base: { service: "secretgate", audit: true }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  return pino({ base: { service: "secretgate", audit: true } }, destination);
 }

@@ -20,5 +20,5 @@ export function createLogDestination(file?: string): Flushable {
  * cached Read): the log-scan tests hold that line instead.
  */
 export function createLogger(level: string, destination: DestinationStream = createLogDestination()): Logger {
-  return pino({ level, base: { service: "secretgate" }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  return pino({ level, base: { service: "secretgate" } }, destination);
 }

@@ -27,6 +27,8 @@ interface H2loadResult {
   rps: number;
   succeeded: number;
   failed: number;
+  /** Response body bytes per request: shows whether the answers were real responses or gRPC errors. */
+  dataBytesPerRequest: number;
 }
 
 async function main(): Promise<void> {
@@ -46,6 +48,9 @@ async function main(): Promise<void> {
 
   // 1 and 2: the gRPC hot path against a raw grpc-js handler, and a batch of 100 cached names.
   const server = await TestServer.start({ env: { SECRETGATE_LOG_LEVEL: "info" } });
+  // h2load counts gRPC errors (HTTP 200 with grpc-status in trailers) as successes, so every
+  // run first checks that the token is accepted and the response is the real one.
+  authorization = ["-H", `authorization: Bearer ${server.token}`];
   try {
     const names = Array.from({ length: 100 }, (_, index) => `BENCH_KEY_${index}`);
     for (const name of names) await server.grpc.write({ name, value: `sk-${randomBytes(20).toString("hex")}` });
@@ -63,7 +68,7 @@ async function main(): Promise<void> {
     const noop = await startNoopServer(Buffer.from(responseBytes).toString("hex"));
     try {
       const raw = await h2load(`http://127.0.0.1:${noop.port}/secretgate.v1.SecretService/Read`, singleBody);
-      const ours = await h2load(`http://${server.grpcAddress}/secretgate.v1.SecretService/Read`, singleBody);
+      const ours = requireResponses(await h2load(`http://${server.grpcAddress}/secretgate.v1.SecretService/Read`, singleBody), responseBytes.length, "single Read");
       const ratio = ours.rps / raw.rps;
       report(`## 1. Cache-hit Read over gRPC vs a raw grpc-js no-op handler\n`);
       report(`| server | requests/s | failed |\n|---|---|---|`);
@@ -78,8 +83,12 @@ async function main(): Promise<void> {
       noop.process.kill("SIGTERM");
     }
 
-    const single2 = await h2load(`http://${server.grpcAddress}/secretgate.v1.SecretService/Read`, singleBody);
-    const batch100 = await h2load(`http://${server.grpcAddress}/secretgate.v1.SecretService/Read`, batchBody);
+    const single2 = requireResponses(await h2load(`http://${server.grpcAddress}/secretgate.v1.SecretService/Read`, singleBody), responseBytes.length, "single Read");
+    const batch100 = requireResponses(
+      await h2load(`http://${server.grpcAddress}/secretgate.v1.SecretService/Read`, batchBody),
+      toBinary(ReadResponseSchema, warm).length,
+      "batch Read",
+    );
     const cost = single2.rps / batch100.rps;
     report(`## 2. Batch Read of 100 cached names vs one name\n`);
     report(`| request | requests/s |\n|---|---|`);
@@ -122,16 +131,28 @@ function grpcFrame(dir: string, file: string, message: Uint8Array): string {
 
 const GRPC_HEADERS = ["-H", "content-type: application/grpc", "-H", "te: trailers"];
 
+let authorization: string[] = [];
+
 async function h2load(url: string, body: string, extra: string[] = []): Promise<H2loadResult> {
   const { stdout } = await run(
     "h2load",
-    ["-c", String(CLIENTS), "-m", String(STREAMS), "-t", "1", "-D", DURATION, "--warm-up-time", "1", "-d", body, ...GRPC_HEADERS, ...extra, url],
+    ["-c", String(CLIENTS), "-m", String(STREAMS), "-t", "1", "-D", DURATION, "--warm-up-time", "1", "-d", body, ...GRPC_HEADERS, ...authorization, ...extra, url],
     { maxBuffer: 16 * 1024 * 1024 },
   );
   const rps = Number(/finished in [\d.]+s, ([\d.]+) req\/s/.exec(stdout)?.[1]);
   const requests = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(stdout);
-  if (!Number.isFinite(rps) || !requests) throw new Error(`cannot read h2load output:\n${stdout}`);
-  return { rps, succeeded: Number(requests[1]), failed: Number(requests[2]) };
+  const data = Number(/\((\d+)\) data/.exec(stdout)?.[1]);
+  if (!Number.isFinite(rps) || !requests || !Number.isFinite(data)) throw new Error(`cannot read h2load output:\n${stdout}`);
+  const succeeded = Number(requests[1]);
+  return { rps, succeeded, failed: Number(requests[2]), dataBytesPerRequest: data / Math.max(1, succeeded) };
+}
+
+/** Fails the benchmark when the answers were not full responses (e.g. UNAUTHENTICATED in trailers). */
+function requireResponses(result: H2loadResult, minimumBytes: number, label: string): H2loadResult {
+  if (result.dataBytesPerRequest < minimumBytes) {
+    throw new Error(`${label}: ${result.dataBytesPerRequest.toFixed(0)} body bytes per request, expected at least ${minimumBytes}: the server answered with errors`);
+  }
+  return result;
 }
 
 async function h2loadLatency(url: string, body: string, rpsPerClient: number, dir: string): Promise<{ p50: number; p99: number }> {

@@ -5,7 +5,11 @@ import { SecretService } from "./core/secret-service.js";
 import { Backend, type BackendSettings } from "./core/backend.js";
 import type { DriverDefinition } from "./drivers/driver.js";
 import { SecretDatabase } from "./storage/database.js";
-import { TeamSettingsStore } from "./storage/team-settings-store.js";
+import { SqliteTeamSettingsStore, type TeamSettingsStore } from "./storage/team-settings-store.js";
+import { PostgresDatabase } from "./storage/postgres/postgres-database.js";
+import { PostgresTeamSettingsStore } from "./storage/postgres/postgres-team-settings-store.js";
+import { ReplicaSync } from "./storage/postgres/replica-sync.js";
+import { StartupProbe } from "./core/reachability.js";
 import { Dispatcher } from "./server/dispatcher.js";
 import { startGrpcListener } from "./server/grpc-listener.js";
 import { startHttpListener } from "./server/http-listener.js";
@@ -30,7 +34,18 @@ export async function startServer(options: { config: Config; env: Readonly<Recor
   }
   const cleanups: Array<() => Promise<void> | void> = [() => database.close()];
   try {
-    const driver = await definition.create({ settings: config.keyManagementSettings, env, database, logger: logger.child({ backend: definition.name }) });
+    // One name per process in pg_stat_activity, so an operator can tell replicas apart.
+    const applicationName = `secretgate:${process.pid}`;
+    const databaseUrl = config.server.database_url;
+    const postgres = databaseUrl ? await PostgresDatabase.open({ url: databaseUrl, sealer: database, logger, applicationName }) : undefined;
+    if (postgres) cleanups.unshift(() => postgres.close());
+    const driver = await definition.create({
+      settings: config.keyManagementSettings,
+      env,
+      database,
+      ...(postgres ? { postgres } : {}),
+      logger: logger.child({ backend: definition.name }),
+    });
     cleanups.unshift(() => driver.close());
     const backend = new Backend(driver, definition.name, backendSettings(config, definition, env), logger, (state) => {
       // The process still serves cached values while the breaker is open, so readiness stays
@@ -38,7 +53,15 @@ export async function startServer(options: { config: Config; env: Readonly<Recor
       grpcHealth?.setStatus(`secretgate.backend.${definition.name}`, state === "open" ? "NOT_SERVING" : "SERVING");
     });
     let grpcHealth: { setStatus(service: string, status: "SERVING" | "NOT_SERVING"): void } | undefined;
-    const service = new SecretService({ config, definition, backend, teams: new TeamSettingsStore(database), env, logger });
+    const sharedTeams = postgres ? new PostgresTeamSettingsStore(postgres) : undefined;
+    const teams: TeamSettingsStore = sharedTeams ?? new SqliteTeamSettingsStore(database);
+    const replicas = postgres && sharedTeams ? await ReplicaSync.start({ database: postgres, teams: sharedTeams, backend, applicationName, logger }) : undefined;
+    if (replicas) cleanups.unshift(() => replicas.close());
+    const probe = new StartupProbe(backend, logger);
+    cleanups.unshift(() => probe.stop());
+    // A reachable back end answers at once; an unreachable one must not hold up start-up for long.
+    await Promise.race([probe.start(), new Promise((resolve) => setTimeout(resolve, STARTUP_PROBE_WAIT_MS).unref())]);
+    const service = new SecretService({ config, definition, backend, teams, env, logger });
     const dispatcher = new Dispatcher(service, logger);
     let accepting = true;
     const maxMessageBytes = config.server.max_message_bytes;
@@ -51,11 +74,20 @@ export async function startServer(options: { config: Config; env: Readonly<Recor
       address: config.server.http_address,
       dispatcher,
       maxMessageBytes,
-      readiness: { ready: () => accepting, details: () => ({ backend: definition.name, breaker: backend.breakerState, cache: backend.cacheSize }) },
+      readiness: {
+        ready: () => accepting && probe.reachable && (replicas?.connected ?? true),
+        details: () => ({
+          backend: definition.name,
+          backendReachable: probe.reachable,
+          breaker: backend.breakerState,
+          cache: backend.cacheSize,
+          ...(replicas ? { database: replicas.connected ? "connected" : "unreachable" } : {}),
+        }),
+      },
     });
     cleanups.unshift(() => http.destroy());
     logger.info(
-      { grpc: grpc.address, http: http.address, backend: definition.name, accessMode: config.accessMode, dataDir: config.server.data_dir },
+      { grpc: grpc.address, http: http.address, backend: definition.name, accessMode: config.accessMode, dataDir: config.server.data_dir, sharedDatabase: postgres !== undefined },
       "secretgate listening",
     );
     // Scripts and tests wait for this line; do not leave it in the write buffer.
@@ -85,6 +117,8 @@ export async function startServer(options: { config: Config; env: Readonly<Recor
     throw error;
   }
 }
+
+const STARTUP_PROBE_WAIT_MS = 2_000;
 
 /** Cache and resilience settings: the global override, else the back end's LiteLLM default, else ours. */
 function backendSettings(config: Config, definition: DriverDefinition, env: Readonly<Record<string, string | undefined>>): BackendSettings {

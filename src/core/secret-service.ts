@@ -83,7 +83,7 @@ export class SecretService {
     if (count === 0) throw invalidArgument("names must list at least one name");
     if (count > MAX_NAMES_PER_READ) throw invalidArgument(`names lists ${count} names; the limit is ${MAX_NAMES_PER_READ} per Read`);
     const team = await this.teamSettings(request.teamId);
-    const call = this.driverCall(team, context);
+    const call = this.driverCall(request.teamId, team, context);
     const results = await Promise.all(
       request.names.map((name, index) =>
         this.readOne(name, `names[${index}]`, team, call, {
@@ -106,7 +106,7 @@ export class SecretService {
     const description = this.policy.description(request.description, team);
     const result = await this.backend.write(
       { name, value: payload, tags: this.policy.tags(request.tags, team), ...(description !== undefined ? { description } : {}) },
-      this.driverCall(team, context),
+      this.driverCall(request.teamId, team, context),
     );
     return create(WriteResponseSchema, { name, version: result.version, source: this.source, warnings: result.warnings ?? [] });
   }
@@ -116,7 +116,7 @@ export class SecretService {
     validateSecretName(request.name, "name");
     const team = await this.teamSettings(request.teamId);
     const name = this.storedName(request.name, request.virtualKey, team);
-    const result = await this.backend.delete(name, request.force, this.driverCall(team, context));
+    const result = await this.backend.delete(name, request.force, this.driverCall(request.teamId, team, context));
     if (!result) throw notFound(`secret ${JSON.stringify(name)} does not exist in ${this.source}`);
     return create(DeleteResponseSchema, { name, recoverable: result.recoverable });
   }
@@ -130,7 +130,7 @@ export class SecretService {
     const team = await this.teamSettings(request.teamId);
     const currentName = this.storedName(request.currentName, request.virtualKey, team, "current_name");
     const newName = this.storedName(newRequested, request.virtualKey, team, "new_name");
-    const call = this.driverCall(team, context);
+    const call = this.driverCall(request.teamId, team, context);
     const fresh = { bypassCache: true };
 
     const existing = await this.backend.read(currentName, call, fresh);
@@ -165,7 +165,7 @@ export class SecretService {
 
   async listHosted(request: ListHostedRequest, context: CallContext): Promise<ListHostedResponse> {
     const team = await this.teamSettings(request.teamId);
-    const call = this.driverCall(team, context);
+    const call = this.driverCall(request.teamId, team, context);
     // Configured hosted keys say what is served; without them, what the store holds (bounded:
     // each listed name is resolved).
     const hosted = this.policy.hostedKeyNames;
@@ -190,10 +190,10 @@ export class SecretService {
     validateTeamId(request.teamId);
     const settings = validateTeamSettings(this.deps.definition.teamSettings, request.settings ?? {});
     if (Object.keys(settings).length === 0) {
-      this.deps.teams.clear(request.teamId);
+      await this.deps.teams.clear(request.teamId);
       return create(SetTeamSettingsResponseSchema, { teamId: request.teamId, settings: {}, configured: false });
     }
-    const stored = this.deps.teams.set(request.teamId, settings);
+    const stored = await this.deps.teams.set(request.teamId, settings);
     return create(SetTeamSettingsResponseSchema, {
       teamId: request.teamId,
       settings: this.redact(stored.settings) as JsonObject,
@@ -203,7 +203,7 @@ export class SecretService {
 
   async getTeamSettings(request: GetTeamSettingsRequest): Promise<GetTeamSettingsResponse> {
     validateTeamId(request.teamId);
-    const stored = this.deps.teams.get(request.teamId);
+    const stored = await this.deps.teams.get(request.teamId);
     if (!stored) return create(GetTeamSettingsResponseSchema, { teamId: request.teamId, settings: {}, configured: false });
     return create(GetTeamSettingsResponseSchema, {
       teamId: request.teamId,
@@ -334,17 +334,18 @@ export class SecretService {
   private async teamSettings(teamId: string): Promise<Team> {
     if (teamId === "") return {};
     validateTeamId(teamId);
-    return this.deps.teams.get(teamId)?.settings ?? {};
+    return (await this.deps.teams.get(teamId))?.settings ?? {};
   }
 
   private redact(settings: Record<string, unknown>): Record<string, unknown> {
     return redactTeamSettings(settings, this.deps.definition.sensitiveTeamKeys);
   }
 
-  private driverCall(team: Team, context: CallContext): DriverCall {
+  private driverCall(teamId: string, team: Team, context: CallContext): DriverCall {
     const deadline = context.deadline ?? Date.now() + this.defaultDeadlineMs;
     let signal: AbortSignal | undefined;
     return {
+      teamId,
       team,
       deadline,
       // Made on first use: a call answered without the back end never pays for a timer.

@@ -4,6 +4,7 @@ import { SecretService as SecretServiceDesc, type ReadResponse } from "../../gen
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError, statusName } from "../core/errors.js";
 import type { SecretService } from "../core/secret-service.js";
+import { requestMetrics } from "../metrics/metrics.js";
 
 /** The contract's methods; all are unary. */
 export const serviceMethods: readonly DescMethodUnary[] = SecretServiceDesc.methods.filter(
@@ -21,6 +22,7 @@ export class Dispatcher {
   private inFlight = 0;
   private drained: (() => void) | undefined;
   private readonly handlers: ReadonlyMap<string, Handler>;
+  private readonly metrics = requestMetrics();
 
   constructor(
     service: SecretService,
@@ -44,10 +46,12 @@ export class Dispatcher {
     this.inFlight++;
     try {
       const response = await handler(request, context);
+      this.metrics.observe(method.name, "OK", (performance.now() - started) / 1000);
       this.logger.info({ ...describeCall(method, request, context), outcome: "OK", ...describeResponse(method, response), ms: elapsed(started) }, "rpc");
       return response;
     } catch (error) {
       const failure = toServiceError(error);
+      this.metrics.observe(method.name, statusName(failure.code), (performance.now() - started) / 1000);
       const fields = { ...describeCall(method, request, context), outcome: statusName(failure.code), error: failure.message, ms: elapsed(started) };
       if (failure.code === Code.Internal) this.logger.error({ ...fields, stack: (error as Error).stack }, "rpc");
       else this.logger.info(fields, "rpc");

@@ -8,6 +8,7 @@ import type { DescMethodUnary } from "@bufbuild/protobuf";
 import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
+import { registry } from "../metrics/metrics.js";
 import { serviceMethods, type Dispatcher } from "./dispatcher.js";
 
 export interface HttpListener {
@@ -31,7 +32,7 @@ const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n");
 
 /**
  * Serves SecretService over Connect, gRPC-Web and Connect JSON with connect-node, on HTTP/1.1
- * and HTTP/2 without TLS (h2c) on one port, plus GET /healthz and /readyz.
+ * and HTTP/2 without TLS (h2c) on one port, plus GET /healthz, /readyz and /metrics (Prometheus).
  */
 export async function startHttpListener(options: {
   address: string;
@@ -133,7 +134,17 @@ function serveProbe(method: string | undefined, url: string | undefined, respons
     const ready = readiness.ready();
     return reply(ready ? 200 : 503, { status: ready ? "ready" : "not ready", ...readiness.details() });
   }
-  reply(404, { error: "not found: this port serves secretgate.v1.SecretService over Connect, gRPC-Web and JSON, and GET /healthz, /readyz" });
+  if (method === "GET" && path === "/metrics") {
+    registry.metrics().then(
+      (text) => {
+        response.writeHead(200, { "content-type": registry.contentType });
+        response.end(text);
+      },
+      () => reply(500, { error: "collecting metrics failed" }),
+    );
+    return;
+  }
+  reply(404, { error: "not found: this port serves secretgate.v1.SecretService over Connect, gRPC-Web and JSON, and GET /healthz, /readyz, /metrics" });
 }
 
 export function splitAddress(address: string): { host: string; port: number } {

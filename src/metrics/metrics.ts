@@ -6,7 +6,7 @@ import type { BreakerState } from "../core/resilience/circuit-breaker.js";
  * label set and kept, so the request path only adds to numbers already in place.
  */
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: "secretgate_process_" });
+collectDefaultMetrics({ register: registry, prefix: "secretgate_" });
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -106,15 +106,22 @@ export interface BackendMetrics {
 export function backendMetrics(backend: string, breakerState: () => BreakerState): BackendMetrics {
   breakerSources.set(backend, breakerState);
   return {
-    cacheHits: cacheHits.labels(backend),
-    cacheMisses: cacheMisses.labels(backend),
-    staleServes: staleServes.labels(backend),
-    coalescedWaits: coalescedWaits.labels(backend),
-    cacheResyncs: cacheResyncs.labels(backend),
-    calls: backendCalls.labels(backend),
-    errors: backendErrors.labels(backend),
+    cacheHits: zeroed(cacheHits, backend),
+    cacheMisses: zeroed(cacheMisses, backend),
+    staleServes: zeroed(staleServes, backend),
+    coalescedWaits: zeroed(coalescedWaits, backend),
+    cacheResyncs: zeroed(cacheResyncs, backend),
+    calls: zeroed(backendCalls, backend),
+    errors: zeroed(backendErrors, backend),
     latency: backendSeconds.labels(backend),
   };
+}
+
+/** The child for `backend`, exported as 0 from the start (a series that appears only on its first event confuses rate()). */
+function zeroed(counter: Counter<"backend">, backend: string): { inc(): void } {
+  const child = counter.labels(backend);
+  child.inc(0);
+  return child;
 }
 
 function backendCounter(name: string, help: string): Counter<"backend"> {

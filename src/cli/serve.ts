@@ -1,0 +1,33 @@
+import { parseArgs } from "node:util";
+import { loadConfig } from "../config/load.js";
+import { createLogger } from "../log.js";
+import { startServer } from "../app.js";
+
+export const SERVE_USAGE = `usage: secretgate [serve] [--config FILE]
+
+Runs the secretgate server. The config file is a LiteLLM config.yaml (general_settings.
+key_management_system / key_management_settings) with secretgate's own settings under a
+top-level "secretgate:" key; SECRETGATE_CONFIG names it too. With no file, secretgate serves
+the embedded encrypted store from ./data on 127.0.0.1:50051 (gRPC) and 127.0.0.1:8080 (HTTP).
+With DATABASE_URL set, team settings and the embedded store live in PostgreSQL, shared by replicas.`;
+
+/** Serves until SIGTERM or SIGINT, then shuts down gracefully. Start-up errors are thrown to main. */
+export async function runServe(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: "string", short: "c" } }, allowPositionals: false });
+  const configPath = values.config ?? (process.env.SECRETGATE_CONFIG || undefined);
+  const config = loadConfig(configPath, process.env);
+  const logger = createLogger(config.server.log_level);
+  const server = await startServer({ config, env: process.env, logger });
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, "shutting down");
+      resolve();
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  await server.shutdown();
+  logger.flush();
+  return 0;
+}

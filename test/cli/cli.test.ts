@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { createServer, type Http2Server } from "node:http2";
 import type { AddressInfo } from "node:net";
@@ -7,6 +8,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { GetTeamSettingsResponseSchema, SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
+import { createSecretClient, type SecretClient } from "../../clients/typescript/src/index.js";
 import { SERVER_ENTRY, TestServer } from "../helpers/server.js";
 
 interface Finished {
@@ -35,10 +37,14 @@ function cli(args: string[], options: { input?: string | Buffer; env?: Record<st
 describe("secretgate CLI against a live server", () => {
   let server: TestServer;
   let env: Record<string, string>;
+  let admin: SecretClient;
 
   beforeAll(async () => {
-    server = await TestServer.start();
-    env = { SECRETGATE_ADDR: server.grpcAddress };
+    // The admin token the server accepts (once authentication is on) is what the CLI sends.
+    const token = randomBytes(24).toString("base64url");
+    server = await TestServer.start({ env: { SECRETGATE_ADMIN_TOKEN: token } });
+    env = { SECRETGATE_ADDR: server.grpcAddress, SECRETGATE_TOKEN: token };
+    admin = createSecretClient(`http://${server.grpcAddress}`, { token });
   });
   afterAll(async () => {
     await server?.stop();
@@ -70,7 +76,7 @@ describe("secretgate CLI against a live server", () => {
   it("applies --team and --virtual-key through the server's policy", async () => {
     expect((await cli(["team", "set", "cli-team", "-"], { env, input: '{"prefix": "cli-team/"}' })).code).toBe(0);
     expect((await cli(["write", "sk-virtual", "--team", "cli-team", "--virtual-key"], { env, input: "v" })).code).toBe(0);
-    const result = (await server.grpc.read({ names: ["sk-virtual"], teamId: "cli-team", virtualKey: true })).results[0];
+    const result = (await admin.read({ names: ["sk-virtual"], teamId: "cli-team", virtualKey: true })).results[0];
     expect(result).toMatchObject({ resolvedName: "cli-team/sk-virtual", value: "v" });
   });
 

@@ -145,7 +145,7 @@ export class Backend {
       return await this.call(() => this.driver.write(request, call), call);
     } finally {
       // Evicted whatever the outcome: a failed write may still have reached the back end.
-      this.cache.delete(this.cacheKey(request.name, call.team));
+      this.evict(this.cacheKey(request.name, call.team));
       this.changeListener?.(request.name, call);
     }
   }
@@ -154,7 +154,7 @@ export class Backend {
     try {
       return await this.call(() => this.driver.delete(name, { force }, call), call);
     } finally {
-      this.cache.delete(this.cacheKey(name, call.team));
+      this.evict(this.cacheKey(name, call.team));
       this.changeListener?.(name, call);
     }
   }
@@ -166,12 +166,13 @@ export class Backend {
 
   /** Drops one name (for every team location) — e.g. on a change notice from another replica. */
   invalidate(name: string, team: Readonly<Record<string, unknown>>): void {
-    this.cache.delete(this.cacheKey(name, team));
+    this.evict(this.cacheKey(name, team));
   }
 
   /** Drops every entry (e.g. after missing change notices). */
   clear(): void {
     this.cache.clear();
+    this.inflight.clear();
     this.metrics.cacheResyncs.inc();
   }
 
@@ -183,6 +184,12 @@ export class Backend {
     }
     const { code, message } = this.driver.classifyError(error);
     return new ServiceError(code, message);
+  }
+
+  /** Forgets a key: its entry, and any read under way for it (whose answer may predate the change). */
+  private evict(key: string): void {
+    this.cache.delete(key);
+    this.inflight.delete(key);
   }
 
   private cacheKey(name: string, team: Readonly<Record<string, unknown>>): string {
@@ -198,9 +205,16 @@ export class Backend {
       this.metrics.coalescedWaits.inc();
       return running;
     }
-    const flight = this.call(() => this.driver.read(name, call), call)
-      .then((value) => ({ value, fetchedAt: this.store(key, value).fetchedAt }))
-      .finally(() => this.inflight.delete(key));
+    const flight: Promise<Fetched> = this.call(() => this.driver.read(name, call), call)
+      .then((value) => {
+        // Evicted while it ran (a write, here or on another replica): the answer may predate
+        // the change, so it is returned to its callers but not cached.
+        const current = this.inflight.get(key) === flight;
+        return { value, fetchedAt: current ? this.store(key, value).fetchedAt : Date.now() };
+      })
+      .finally(() => {
+        if (this.inflight.get(key) === flight) this.inflight.delete(key);
+      });
     this.inflight.set(key, flight);
     return flight;
   }

@@ -6,9 +6,6 @@ import { Backend, type BackendSettings } from "./core/backend.js";
 import type { DriverDefinition } from "./drivers/driver.js";
 import { SecretDatabase } from "./storage/database.js";
 import { SqliteTeamSettingsStore, type TeamSettingsStore } from "./storage/team-settings-store.js";
-import { PostgresDatabase } from "./storage/postgres/postgres-database.js";
-import { PostgresTeamSettingsStore } from "./storage/postgres/postgres-team-settings-store.js";
-import { ReplicaSync } from "./storage/postgres/replica-sync.js";
 import { StartupProbe } from "./core/reachability.js";
 import { Dispatcher } from "./server/dispatcher.js";
 import { startGrpcListener } from "./server/grpc-listener.js";
@@ -37,13 +34,15 @@ export async function startServer(options: { config: Config; env: Readonly<Recor
     // One name per process in pg_stat_activity, so an operator can tell replicas apart.
     const applicationName = `secretgate:${process.pid}`;
     const databaseUrl = config.server.database_url;
-    const postgres = databaseUrl ? await PostgresDatabase.open({ url: databaseUrl, sealer: database, logger, applicationName }) : undefined;
-    if (postgres) cleanups.unshift(() => postgres.close());
+    const shared = databaseUrl
+      ? await (await import("./storage/postgres/shared-storage.js")).SharedStorage.open({ url: databaseUrl, sealer: database, logger, applicationName })
+      : undefined;
+    if (shared) cleanups.unshift(() => shared.close());
     const driver = await definition.create({
       settings: config.keyManagementSettings,
       env,
       database,
-      ...(postgres ? { postgres } : {}),
+      ...(shared ? { postgres: shared.database } : {}),
       logger: logger.child({ backend: definition.name }),
     });
     cleanups.unshift(() => driver.close());
@@ -53,9 +52,8 @@ export async function startServer(options: { config: Config; env: Readonly<Recor
       grpcHealth?.setStatus(`secretgate.backend.${definition.name}`, state === "open" ? "NOT_SERVING" : "SERVING");
     });
     let grpcHealth: { setStatus(service: string, status: "SERVING" | "NOT_SERVING"): void } | undefined;
-    const sharedTeams = postgres ? new PostgresTeamSettingsStore(postgres) : undefined;
-    const teams: TeamSettingsStore = sharedTeams ?? new SqliteTeamSettingsStore(database);
-    const replicas = postgres && sharedTeams ? await ReplicaSync.start({ database: postgres, teams: sharedTeams, backend, applicationName, logger }) : undefined;
+    const teams: TeamSettingsStore = shared?.teams ?? new SqliteTeamSettingsStore(database);
+    const replicas = shared ? await shared.syncReplicas(backend) : undefined;
     if (replicas) cleanups.unshift(() => replicas.close());
     const probe = new StartupProbe(backend, logger);
     cleanups.unshift(() => probe.stop());
@@ -87,7 +85,7 @@ export async function startServer(options: { config: Config; env: Readonly<Recor
     });
     cleanups.unshift(() => http.destroy());
     logger.info(
-      { grpc: grpc.address, http: http.address, backend: definition.name, accessMode: config.accessMode, dataDir: config.server.data_dir, sharedDatabase: postgres !== undefined },
+      { grpc: grpc.address, http: http.address, backend: definition.name, accessMode: config.accessMode, dataDir: config.server.data_dir, sharedDatabase: shared !== undefined },
       "secretgate listening",
     );
     // Scripts and tests wait for this line; do not leave it in the write buffer.

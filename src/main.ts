@@ -1,6 +1,6 @@
 import { ConfigError } from "./config/load.js";
 import { MasterKeyError } from "./storage/master-key.js";
-import { DatabaseUnavailableError } from "./storage/postgres/postgres-database.js";
+import { DatabaseUnavailableError } from "./storage/postgres/database-unavailable.js";
 import { runCli } from "./cli/cli.js";
 
 runCli(process.argv.slice(2)).then(

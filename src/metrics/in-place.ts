@@ -1,5 +1,3 @@
-import type { Registry } from "prom-client";
-
 type Labels = Readonly<Record<string, string>>;
 
 /** One counter series: the request path adds to a number in place, nothing is allocated. */
@@ -33,7 +31,8 @@ export class HistogramCell {
 /**
  * prom-client's own counters and histograms validate and hash their labels on every increment
  * (an object and a string per call, bound children included). These keep one cell per label set,
- * made once, and turn them into samples only when /metrics is scraped.
+ * made once, and turn them into samples only when /metrics is scraped; prom-client's registry
+ * renders them (anything with name, help, type and get() registers there).
  */
 abstract class InPlaceMetric<Cell> {
   private readonly series = new Map<string, { labels: Labels; cell: Cell }>();
@@ -41,10 +40,7 @@ abstract class InPlaceMetric<Cell> {
   constructor(
     readonly name: string,
     readonly help: string,
-    registry: Registry,
-  ) {
-    registry.registerMetric(this as never);
-  }
+  ) {}
 
   /** The cell for one label set, the same one on every call. */
   cell(labels: Labels = {}): Cell {
@@ -64,7 +60,7 @@ abstract class InPlaceMetric<Cell> {
   protected abstract makeCell(): Cell;
 }
 
-interface Sample {
+export interface Sample {
   metricName?: string;
   labels: Labels;
   value: number;
@@ -89,10 +85,9 @@ export class InPlaceHistogram extends InPlaceMetric<HistogramCell> {
   constructor(
     name: string,
     help: string,
-    registry: Registry,
     private readonly bounds: readonly number[],
   ) {
-    super(name, help, registry);
+    super(name, help);
   }
 
   protected makeCell(): HistogramCell {

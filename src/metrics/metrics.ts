@@ -1,65 +1,71 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { BreakerState } from "../core/resilience/circuit-breaker.js";
-import { InPlaceCounter, InPlaceHistogram, type CounterCell, type HistogramCell } from "./in-place.js";
+import { InPlaceCounter, InPlaceHistogram, type CounterCell, type HistogramCell, type Sample } from "./in-place.js";
 
 /**
- * The process's Prometheus metrics, served on GET /metrics. Series on the request path are
- * cells made once per label set (see in-place.ts); process metrics come from prom-client.
+ * secretgate's own metrics. Series on the request path are cells made once per label set (see
+ * in-place.ts); exposition.ts hands them to prom-client when /metrics is first served.
  */
-export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: "secretgate_" });
+export interface ExposedMetric {
+  readonly name: string;
+  readonly help: string;
+  readonly type: string;
+  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: Sample[] }>;
+}
+
+export const exposedMetrics: ExposedMetric[] = [];
+
+function expose<T extends ExposedMetric>(metric: T): T {
+  exposedMetrics.push(metric);
+  return metric;
+}
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-const requests = new InPlaceCounter("secretgate_requests_total", "RPCs answered, by method and status code.", registry);
-const requestSeconds = new InPlaceHistogram("secretgate_request_duration_seconds", "RPC latency, by method.", registry, LATENCY_BUCKETS);
+const requests = expose(new InPlaceCounter("secretgate_requests_total", "RPCs answered, by method and status code."));
+const requestSeconds = expose(new InPlaceHistogram("secretgate_request_duration_seconds", "RPC latency, by method.", LATENCY_BUCKETS));
 
-const cacheHits = new InPlaceCounter("secretgate_cache_hits_total", "Reads answered from a fresh cache entry.", registry);
-const cacheMisses = new InPlaceCounter(
-  "secretgate_cache_misses_total",
-  "Reads that went to the back end (absent, expired or bypassed entries).",
-  registry,
+const cacheHits = expose(new InPlaceCounter("secretgate_cache_hits_total", "Reads answered from a fresh cache entry."));
+const cacheMisses = expose(
+  new InPlaceCounter("secretgate_cache_misses_total", "Reads that went to the back end (absent, expired or bypassed entries)."),
 );
-const staleServes = new InPlaceCounter(
-  "secretgate_cache_stale_served_total",
-  "Reads answered from an expired entry because the back end failed.",
-  registry,
+const staleServes = expose(
+  new InPlaceCounter("secretgate_cache_stale_served_total", "Reads answered from an expired entry because the back end failed."),
 );
-const coalescedWaits = new InPlaceCounter(
-  "secretgate_cache_coalesced_waits_total",
-  "Reads that waited for another caller's back-end read of the same name.",
-  registry,
+const coalescedWaits = expose(
+  new InPlaceCounter("secretgate_cache_coalesced_waits_total", "Reads that waited for another caller's back-end read of the same name."),
 );
-const cacheResyncs = new InPlaceCounter(
-  "secretgate_cache_resyncs_total",
-  "Times the whole cache was dropped because change notices from other replicas may have been missed.",
-  registry,
+const cacheResyncs = expose(
+  new InPlaceCounter(
+    "secretgate_cache_resyncs_total",
+    "Times the whole cache was dropped because change notices from other replicas may have been missed.",
+  ),
 );
-const backendCalls = new InPlaceCounter("secretgate_backend_calls_total", "Calls made to the back end, retries included.", registry);
-const backendErrors = new InPlaceCounter("secretgate_backend_errors_total", "Back-end calls that failed.", registry);
-const backendSeconds = new InPlaceHistogram(
-  "secretgate_backend_call_duration_seconds",
-  "Back-end call latency, waiting for a free call slot included.",
-  registry,
-  LATENCY_BUCKETS,
+const backendCalls = expose(new InPlaceCounter("secretgate_backend_calls_total", "Calls made to the back end, retries included."));
+const backendErrors = expose(new InPlaceCounter("secretgate_backend_errors_total", "Back-end calls that failed."));
+const backendSeconds = expose(
+  new InPlaceHistogram(
+    "secretgate_backend_call_duration_seconds",
+    "Back-end call latency, waiting for a free call slot included.",
+    LATENCY_BUCKETS,
+  ),
 );
+const auditRecords = expose(new InPlaceCounter("secretgate_audit_records_total", "Audit records written.")).cell();
 
 const BREAKER_STATES: readonly BreakerState[] = ["closed", "open", "half_open"];
 const breakerSources = new Map<string, () => BreakerState>();
-new Gauge({
+expose({
   name: "secretgate_backend_breaker_state",
   help: "The back end's circuit breaker: 1 for the state it is in, 0 for the others.",
-  labelNames: ["backend", "state"] as const,
-  registers: [registry],
-  collect() {
+  type: "gauge",
+  async get() {
+    const values: Sample[] = [];
     for (const [backend, state] of breakerSources) {
       const current = state();
-      for (const name of BREAKER_STATES) this.set({ backend, state: name }, name === current ? 1 : 0);
+      for (const name of BREAKER_STATES) values.push({ labels: { backend, state: name }, value: name === current ? 1 : 0 });
     }
+    return { name: this.name, help: this.help, type: this.type, aggregator: "sum", values };
   },
 });
-
-const auditRecords = new Counter({ name: "secretgate_audit_records_total", help: "Audit records written.", registers: [registry] });
 
 /** Counts one written audit record. */
 export function recordAuditRecord(): void {

@@ -8,7 +8,7 @@ import type { DescMethodUnary } from "@bufbuild/protobuf";
 import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
-import { registry } from "../metrics/metrics.js";
+import { renderMetrics } from "../metrics/exposition.js";
 import { serviceMethods, type Dispatcher } from "./dispatcher.js";
 
 export interface HttpListener {
@@ -135,9 +135,9 @@ function serveProbe(method: string | undefined, url: string | undefined, respons
     return reply(ready ? 200 : 503, { status: ready ? "ready" : "not ready", ...readiness.details() });
   }
   if (method === "GET" && path === "/metrics") {
-    registry.metrics().then(
-      (text) => {
-        response.writeHead(200, { "content-type": registry.contentType });
+    renderMetrics().then(
+      ({ contentType, text }) => {
+        response.writeHead(200, { "content-type": contentType });
         response.end(text);
       },
       () => reply(500, { error: "collecting metrics failed" }),

@@ -5,7 +5,8 @@ import { InPlaceCounter, InPlaceHistogram } from "../../src/metrics/in-place.js"
 describe("in-place metrics", () => {
   it("renders counters per label set, one cell per set", async () => {
     const registry = new Registry();
-    const counter = new InPlaceCounter("demo_total", "Demo.", registry);
+    const counter = new InPlaceCounter("demo_total", "Demo.");
+    registry.registerMetric(counter as never);
     counter.cell({ method: "Read" }).inc();
     counter.cell({ method: "Read" }).inc();
     counter.cell({ method: "Write" }).inc();
@@ -17,7 +18,8 @@ describe("in-place metrics", () => {
 
   it("renders cumulative histogram buckets, +Inf, sum and count", async () => {
     const registry = new Registry();
-    const histogram = new InPlaceHistogram("demo_seconds", "Demo.", registry, [0.1, 1]);
+    const histogram = new InPlaceHistogram("demo_seconds", "Demo.", [0.1, 1]);
+    registry.registerMetric(histogram as never);
     const cell = histogram.cell({ backend: "local" });
     for (const value of [0.05, 0.1, 0.5, 3]) cell.observe(value);
     const lines = (await registry.metrics()).split("\n");

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { MasterKeyError } from "../master-key.js";
 import { SealError } from "../sealing.js";
 import type { SecretDatabase } from "../database.js";
+import { DatabaseUnavailableError } from "./database-unavailable.js";
 import { migrate } from "./migrations.js";
 
 const KEY_CHECK = "key_check";
@@ -12,13 +13,6 @@ const KEY_CHECK_PLAINTEXT = "secretgate master key check v1";
 /** Several replicas each hold a few connections; the notice listener has its own. */
 const POOL_SIZE = 10;
 const CONNECT_TIMEOUT_MS = 5_000;
-
-export class DatabaseUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "DatabaseUnavailableError";
-  }
-}
 
 /**
  * The PostgreSQL database replicas share (DATABASE_URL): team settings and the embedded store's

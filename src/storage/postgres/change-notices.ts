@@ -106,7 +106,8 @@ export class ChangeNotices {
   }
 
   private lost(client: pg.Client, reason: string): void {
-    if (client !== this.client || this.closed || this.reconnectTimer) return;
+    // Only a connection that was listening is "lost"; a failed reconnect attempt is retried by its caller.
+    if (client !== this.client || !this.listening || this.closed) return;
     this.listening = false;
     this.logger.warn({ reason }, "lost the PostgreSQL change-notice connection; reconnecting");
     client.end().catch(() => undefined);

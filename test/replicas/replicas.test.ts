@@ -136,6 +136,20 @@ describe("two replicas on one PostgreSQL", () => {
     expect(result.stderr).toContain("every replica needs the same SECRETGATE_MASTER_KEY");
   });
 
+  it("refuses to start without a reachable database, naming it but not its password", async () => {
+    const unreachable = await TestServer.startExpectingFailure({
+      env: { DATABASE_URL: "postgres://secretgate:pw-not-to-print@127.0.0.1:1/secretgate", SECRETGATE_MASTER_KEY: masterKey },
+    });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toContain("cannot open the PostgreSQL database (DATABASE_URL)");
+    expect(unreachable.stderr).not.toContain("pw-not-to-print");
+
+    const wrongScheme = await TestServer.startExpectingFailure({ env: { DATABASE_URL: "mysql://root:pw-not-to-print@db/x" } });
+    expect(wrongScheme.code).toBe(2);
+    expect(wrongScheme.stderr).toContain("secretgate.database_url: must be a postgres:// or postgresql:// URL");
+    expect(wrongScheme.stderr).not.toContain("pw-not-to-print");
+  });
+
   it("is not ready while the database is down", async () => {
     await postgres.stop();
     await eventually(async () => (await readyStatus(b)) === 503, "B reports not ready");

@@ -12,6 +12,9 @@ import { startGrpcListener } from "./server/grpc-listener.js";
 import { startHttpListener } from "./server/http-listener.js";
 import { SecretService as SecretServiceDesc } from "../gen/secretgate/v1/secret_service_pb.js";
 
+/** How long start-up waits for the back end's first answer before listening anyway (not ready). */
+const STARTUP_PROBE_WAIT_MS = 2_000;
+
 export interface RunningServer {
   grpcAddress: string;
   httpAddress: string;
@@ -115,8 +118,6 @@ export async function startServer(options: { config: Config; env: Readonly<Recor
     throw error;
   }
 }
-
-const STARTUP_PROBE_WAIT_MS = 2_000;
 
 /** Cache and resilience settings: the global override, else the back end's LiteLLM default, else ours. */
 function backendSettings(config: Config, definition: DriverDefinition, env: Readonly<Record<string, string | undefined>>): BackendSettings {

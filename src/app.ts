@@ -10,11 +10,15 @@ import { SecretService } from "./core/secret-service.js";
 import { Backend, type BackendSettings } from "./core/backend.js";
 import type { DriverDefinition } from "./drivers/driver.js";
 import { SecretDatabase } from "./storage/database.js";
-import { TeamSettingsStore } from "./storage/team-settings-store.js";
+import { SqliteTeamSettingsStore, type TeamSettingsStore } from "./storage/team-settings-store.js";
+import { StartupProbe } from "./core/reachability.js";
 import { Dispatcher } from "./server/dispatcher.js";
 import { startGrpcListener } from "./server/grpc-listener.js";
 import { startHttpListener } from "./server/http-listener.js";
 import { SecretService as SecretServiceDesc } from "../gen/secretgate/v1/secret_service_pb.js";
+
+/** How long start-up waits for the back end's first answer before listening anyway (not ready). */
+const STARTUP_PROBE_WAIT_MS = 2_000;
 
 export interface RunningServer {
   grpcAddress: string;
@@ -66,7 +70,20 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       );
     }
     const audit = createAuditLog({ file: config.server.audit.file, stdout: options.logDestination });
-    const driver = await definition.create({ settings: config.keyManagementSettings, env, database, logger: logger.child({ backend: definition.name }) });
+    // One name per process in pg_stat_activity, so an operator can tell replicas apart.
+    const applicationName = `secretgate:${process.pid}`;
+    const databaseUrl = config.server.database_url;
+    const shared = databaseUrl
+      ? await (await import("./storage/postgres/shared-storage.js")).SharedStorage.open({ url: databaseUrl, sealer: database, logger, applicationName })
+      : undefined;
+    if (shared) cleanups.unshift(() => shared.close());
+    const driver = await definition.create({
+      settings: config.keyManagementSettings,
+      env,
+      database,
+      ...(shared ? { postgres: shared.database } : {}),
+      logger: logger.child({ backend: definition.name }),
+    });
     cleanups.unshift(() => driver.close());
     const backend = new Backend(driver, definition.name, backendSettings(config, definition, env), logger, (state) => {
       // The process still serves cached values while the breaker is open, so readiness stays
@@ -74,7 +91,14 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       grpcHealth?.setStatus(`secretgate.backend.${definition.name}`, state === "open" ? "NOT_SERVING" : "SERVING");
     });
     let grpcHealth: { setStatus(service: string, status: "SERVING" | "NOT_SERVING"): void } | undefined;
-    const service = new SecretService({ config, definition, backend, teams: new TeamSettingsStore(database), env, logger });
+    const teams: TeamSettingsStore = shared?.teams ?? new SqliteTeamSettingsStore(database);
+    const replicas = shared ? await shared.syncReplicas(backend) : undefined;
+    if (replicas) cleanups.unshift(() => replicas.close());
+    const probe = new StartupProbe(backend, logger);
+    cleanups.unshift(() => probe.stop());
+    // A reachable back end answers at once; an unreachable one must not hold up start-up for long.
+    await Promise.race([probe.start(), new Promise((resolve) => setTimeout(resolve, STARTUP_PROBE_WAIT_MS).unref())]);
+    const service = new SecretService({ config, definition, backend, teams, env, logger });
     const dispatcher = new Dispatcher(service, auth.authenticator, audit, logger);
     let accepting = true;
     const maxMessageBytes = config.server.max_message_bytes;
@@ -87,7 +111,16 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       address: config.server.http_address,
       dispatcher,
       maxMessageBytes,
-      readiness: { ready: () => accepting, details: () => ({ backend: definition.name, breaker: backend.breakerState, cache: backend.cacheSize }) },
+      readiness: {
+        ready: () => accepting && probe.reachable && (replicas?.connected ?? true),
+        details: () => ({
+          backend: definition.name,
+          backendReachable: probe.reachable,
+          breaker: backend.breakerState,
+          cache: backend.cacheSize,
+          ...(replicas ? { database: replicas.connected ? "connected" : "unreachable" } : {}),
+        }),
+      },
       tls,
     });
     cleanups.unshift(() => http.destroy());
@@ -100,6 +133,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         backend: definition.name,
         accessMode: config.accessMode,
         dataDir: config.server.data_dir,
+        sharedDatabase: shared !== undefined,
       },
       "secretgate listening",
     );

@@ -77,6 +77,10 @@ export function parseConfig(document: unknown, env: Env, source?: string): Confi
       if (value !== undefined && value !== "") serverInput[key] = value;
     }
   }
+  // LiteLLM deployments already set DATABASE_URL; an explicit secretgate.database_url wins.
+  if (isPlainObject(serverInput) && serverInput.database_url === undefined && env.DATABASE_URL) {
+    serverInput.database_url = env.DATABASE_URL;
+  }
   const server = check(serverSettingsSchema, serverInput, "secretgate");
 
   return {

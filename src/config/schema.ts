@@ -78,6 +78,11 @@ export const serverSettingsSchema = z.strictObject({
   grpc_address: listenAddress.default("127.0.0.1:50051"),
   http_address: listenAddress.default("127.0.0.1:8080"),
   data_dir: z.string().min(1).default("./data"),
+  /**
+   * PostgreSQL shared by replicas (postgres://…): team settings, the embedded store's secrets and
+   * cross-replica cache invalidation. DATABASE_URL when unset; without either, SQLite in data_dir.
+   */
+  database_url: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL").optional(),
   log_level: z.enum(LOG_LEVELS).default("info"),
   /** Largest value Write accepts, in bytes. */
   max_value_bytes: z.number().int().positive().max(16 * 1024 * 1024).default(64 * 1024),

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { DriverCall, DriverDeleteResult, DriverWrite, DriverWriteResult, SecretDriver, SecretValue } from "../drivers/driver.js";
+import { backendMetrics, type BackendMetrics } from "../metrics/metrics.js";
 import { SecretCache, type CacheEntry } from "./cache/secret-cache.js";
 import { Code, ServiceError, statusName } from "./errors.js";
 import { CircuitBreaker, type BreakerState } from "./resilience/circuit-breaker.js";
@@ -73,6 +74,8 @@ export class Backend {
   private readonly breaker: CircuitBreaker;
   private readonly limit: ConcurrencyLimit;
   private readonly budget: RetryBudget;
+  private readonly metrics: BackendMetrics;
+  private changeListener: ((name: string, call: DriverCall) => void) | undefined;
 
   constructor(
     readonly driver: SecretDriver,
@@ -88,6 +91,12 @@ export class Backend {
     });
     this.limit = new ConcurrencyLimit(settings.maxConcurrentCalls);
     this.budget = new RetryBudget(settings.retryBudgetRatio, 10);
+    this.metrics = backendMetrics(source, () => this.breaker.state);
+  }
+
+  /** Tells `listener` about every Write and Delete (attempted ones too), e.g. to notify other replicas. */
+  onChange(listener: (name: string, call: DriverCall) => void): void {
+    this.changeListener = listener;
   }
 
   get breakerState(): BreakerState {
@@ -107,11 +116,13 @@ export class Backend {
       const rejectedVersion = options.refreshIfVersion !== undefined && !entry.negative && entry.version === options.refreshIfVersion;
       if (!rejectedVersion) {
         this.stats.hits++;
+        this.metrics.cacheHits.inc();
         if (now >= entry.refreshAt && !entry.refreshing) this.refreshInBackground(key, name, call.team);
         return { value: this.cache.open(key, entry), fromCache: true, stale: false, fetchedAt: entry.fetchedAt };
       }
     }
     this.stats.misses++;
+    this.metrics.cacheMisses.inc();
     try {
       const { value, fetchedAt } = await this.fetch(key, name, call);
       return { value, fromCache: false, stale: false, fetchedAt };
@@ -121,6 +132,7 @@ export class Backend {
       const previous = options.bypassCache ? undefined : this.cache.get(key);
       if (previous && !previous.negative && AVAILABILITY_CODES.has(failure.code) && Date.now() < previous.expiresAt + this.settings.maxStalenessMs) {
         this.stats.staleServed++;
+        this.metrics.staleServes.inc();
         this.logger.warn({ backend: this.source, name, code: statusName(failure.code) }, "back end failed; serving a stale cached value");
         return { value: this.cache.open(key, previous), fromCache: true, stale: true, fetchedAt: previous.fetchedAt };
       }
@@ -133,7 +145,8 @@ export class Backend {
       return await this.call(() => this.driver.write(request, call), call);
     } finally {
       // Evicted whatever the outcome: a failed write may still have reached the back end.
-      this.cache.delete(this.cacheKey(request.name, call.team));
+      this.evict(this.cacheKey(request.name, call.team));
+      this.changeListener?.(request.name, call);
     }
   }
 
@@ -141,7 +154,8 @@ export class Backend {
     try {
       return await this.call(() => this.driver.delete(name, { force }, call), call);
     } finally {
-      this.cache.delete(this.cacheKey(name, call.team));
+      this.evict(this.cacheKey(name, call.team));
+      this.changeListener?.(name, call);
     }
   }
 
@@ -152,12 +166,14 @@ export class Backend {
 
   /** Drops one name (for every team location) — e.g. on a change notice from another replica. */
   invalidate(name: string, team: Readonly<Record<string, unknown>>): void {
-    this.cache.delete(this.cacheKey(name, team));
+    this.evict(this.cacheKey(name, team));
   }
 
   /** Drops every entry (e.g. after missing change notices). */
   clear(): void {
     this.cache.clear();
+    this.inflight.clear();
+    this.metrics.cacheResyncs.inc();
   }
 
   /** Turns any failure into a ServiceError with a portable code and a value-free message. */
@@ -170,6 +186,12 @@ export class Backend {
     return new ServiceError(code, message);
   }
 
+  /** Forgets a key: its entry, and any read under way for it (whose answer may predate the change). */
+  private evict(key: string): void {
+    this.cache.delete(key);
+    this.inflight.delete(key);
+  }
+
   private cacheKey(name: string, team: Readonly<Record<string, unknown>>): string {
     const location = Object.keys(team).length === 0 ? "" : this.driver.locationKey ? this.driver.locationKey(team) : JSON.stringify(team);
     return `${location}\u0000${name}`;
@@ -180,11 +202,19 @@ export class Backend {
     const running = this.inflight.get(key);
     if (running) {
       this.stats.coalescedWaits++;
+      this.metrics.coalescedWaits.inc();
       return running;
     }
-    const flight = this.call(() => this.driver.read(name, call), call)
-      .then((value) => ({ value, fetchedAt: this.store(key, value).fetchedAt }))
-      .finally(() => this.inflight.delete(key));
+    const flight: Promise<Fetched> = this.call(() => this.driver.read(name, call), call)
+      .then((value) => {
+        // Evicted while it ran (a write, here or on another replica): the answer may predate
+        // the change, so it is returned to its callers but not cached.
+        const current = this.inflight.get(key) === flight;
+        return { value, fetchedAt: current ? this.store(key, value).fetchedAt : Date.now() };
+      })
+      .finally(() => {
+        if (this.inflight.get(key) === flight) this.inflight.delete(key);
+      });
     this.inflight.set(key, flight);
     return flight;
   }
@@ -248,14 +278,19 @@ export class Backend {
         throw new ServiceError(Code.Unavailable, `${this.source} keeps failing; calls to it are paused briefly (circuit breaker open)`);
       }
       this.stats.backendCalls++;
+      this.metrics.calls.inc();
       let failure: ServiceError;
       let retryAfterMs: number | undefined;
+      const started = performance.now();
       try {
         const result = await this.limit.run(run, call.signal);
+        this.metrics.latency.observe((performance.now() - started) / 1000);
         this.breaker.recordSuccess();
         return result;
       } catch (error) {
+        this.metrics.latency.observe((performance.now() - started) / 1000);
         this.stats.backendErrors++;
+        this.metrics.errors.inc();
         failure = this.toServiceError(error, call);
         retryAfterMs = error instanceof ServiceError ? undefined : this.driver.classifyError(error).retryAfterMs;
       }

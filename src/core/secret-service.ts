@@ -83,7 +83,7 @@ export class SecretService {
     if (count === 0) throw invalidArgument("names must list at least one name");
     if (count > MAX_NAMES_PER_READ) throw invalidArgument(`names lists ${count} names; the limit is ${MAX_NAMES_PER_READ} per Read`);
     const team = await this.teamSettings(request.teamId, context);
-    const call = this.driverCall(team, context);
+    const call = this.driverCall(request.teamId, team, context);
     const results = await Promise.all(
       request.names.map((name, index) =>
         this.readOne(name, `names[${index}]`, team, call, context, {
@@ -107,7 +107,7 @@ export class SecretService {
     const description = this.policy.description(request.description, team);
     const result = await this.backend.write(
       { name, value: payload, tags: this.policy.tags(request.tags, team), ...(description !== undefined ? { description } : {}) },
-      this.driverCall(team, context),
+      this.driverCall(request.teamId, team, context),
     );
     return create(WriteResponseSchema, { name, version: result.version, source: this.source, warnings: result.warnings ?? [] });
   }
@@ -118,7 +118,7 @@ export class SecretService {
     const team = await this.teamSettings(request.teamId, context);
     const name = this.storedName(request.name, request.virtualKey, team);
     if (!context.identity.mayDelete(name)) throw permissionDenied(`${context.identity.name} may not delete ${JSON.stringify(name)}`);
-    const result = await this.backend.delete(name, request.force, this.driverCall(team, context));
+    const result = await this.backend.delete(name, request.force, this.driverCall(request.teamId, team, context));
     if (!result) throw notFound(`secret ${JSON.stringify(name)} does not exist in ${this.source}`);
     return create(DeleteResponseSchema, { name, recoverable: result.recoverable });
   }
@@ -137,7 +137,7 @@ export class SecretService {
     if (newName !== currentName && !identity.mayDelete(currentName)) {
       throw permissionDenied(`${identity.name} may not delete ${JSON.stringify(currentName)}, which rotating to a new name does`);
     }
-    const call = this.driverCall(team, context);
+    const call = this.driverCall(request.teamId, team, context);
     const fresh = { bypassCache: true };
 
     const existing = await this.backend.read(currentName, call, fresh);
@@ -172,7 +172,7 @@ export class SecretService {
 
   async listHosted(request: ListHostedRequest, context: AuthorizedCall): Promise<ListHostedResponse> {
     const team = await this.teamSettings(request.teamId, context);
-    const call = this.driverCall(team, context);
+    const call = this.driverCall(request.teamId, team, context);
     // Configured hosted keys say what is served; without them, what the store holds (bounded:
     // each listed name is resolved).
     const hosted = this.policy.hostedKeyNames;
@@ -198,10 +198,10 @@ export class SecretService {
     this.requireAdmin(request.teamId, context);
     const settings = validateTeamSettings(this.deps.definition.teamSettings, request.settings ?? {});
     if (Object.keys(settings).length === 0) {
-      this.deps.teams.clear(request.teamId);
+      await this.deps.teams.clear(request.teamId);
       return create(SetTeamSettingsResponseSchema, { teamId: request.teamId, settings: {}, configured: false });
     }
-    const stored = this.deps.teams.set(request.teamId, settings);
+    const stored = await this.deps.teams.set(request.teamId, settings);
     return create(SetTeamSettingsResponseSchema, {
       teamId: request.teamId,
       settings: this.redact(stored.settings) as JsonObject,
@@ -212,7 +212,7 @@ export class SecretService {
   async getTeamSettings(request: GetTeamSettingsRequest, context: AuthorizedCall): Promise<GetTeamSettingsResponse> {
     validateTeamId(request.teamId);
     this.requireAdmin(request.teamId, context);
-    const stored = this.deps.teams.get(request.teamId);
+    const stored = await this.deps.teams.get(request.teamId);
     if (!stored) return create(GetTeamSettingsResponseSchema, { teamId: request.teamId, settings: {}, configured: false });
     return create(GetTeamSettingsResponseSchema, {
       teamId: request.teamId,
@@ -358,7 +358,7 @@ export class SecretService {
       );
     }
     if (teamId === "") return {};
-    return this.deps.teams.get(teamId)?.settings ?? {};
+    return (await this.deps.teams.get(teamId))?.settings ?? {};
   }
 
   private requireAdmin(teamId: string, context: AuthorizedCall): void {
@@ -370,10 +370,11 @@ export class SecretService {
     return redactTeamSettings(settings, this.deps.definition.sensitiveTeamKeys);
   }
 
-  private driverCall(team: Team, context: AuthorizedCall): DriverCall {
+  private driverCall(teamId: string, team: Team, context: AuthorizedCall): DriverCall {
     const deadline = context.deadline ?? Date.now() + this.defaultDeadlineMs;
     let signal: AbortSignal | undefined;
     return {
+      teamId,
       team,
       deadline,
       // Made on first use: a call answered without the back end never pays for a timer.

@@ -3,6 +3,7 @@ import type { z } from "zod";
 import type { Code } from "../core/errors.js";
 import type { KeyManagementSettings } from "../config/schema.js";
 import type { SecretDatabase } from "../storage/database.js";
+import type { PostgresDatabase } from "../storage/postgres/postgres-database.js";
 
 /** A value as a back end holds it: text or bytes, with the back end's version id. */
 export interface SecretValue {
@@ -16,6 +17,8 @@ export type SecretPayload = { text: string; binary?: undefined } | { binary: Uin
 
 /** What every driver call carries: the team's validated settings and the caller's deadline. */
 export interface DriverCall {
+  /** The team the call is for ("" for none). Drivers use `team`; the core names the team in change notices. */
+  teamId?: string;
   /** The team's settings, validated against the driver's `teamSettings` schema; `{}` for none. */
   team: Readonly<Record<string, unknown>>;
   /** Aborted when the caller's deadline passes or the caller goes away. */
@@ -102,8 +105,10 @@ export interface DriverContext {
   settings: KeyManagementSettings;
   /** The process environment (LiteLLM's variable names), passed in so tests can supply their own. */
   env: Readonly<Record<string, string | undefined>>;
-  /** The service's database (SQLite in the data directory). */
+  /** The service's database (SQLite in the data directory); it holds the master key. */
   database: SecretDatabase;
+  /** The shared PostgreSQL database, when DATABASE_URL is set: the embedded store keeps its secrets there. */
+  postgres?: PostgresDatabase;
   logger: Logger;
 }
 

@@ -5,6 +5,7 @@ import type { Authenticator } from "../auth/authenticator.js";
 import type { AuthorizedCall, CallContext } from "../core/call-context.js";
 import { Code, ServiceError, statusName } from "../core/errors.js";
 import type { SecretService } from "../core/secret-service.js";
+import { recordAuditRecord, requestMetrics } from "../metrics/metrics.js";
 
 /** The contract's methods; all are unary. */
 export const serviceMethods: readonly DescMethodUnary[] = SecretServiceDesc.methods.filter(
@@ -23,13 +24,13 @@ export class Dispatcher {
   private inFlight = 0;
   private drained: (() => void) | undefined;
   private readonly handlers: ReadonlyMap<string, Handler>;
+  private readonly metrics = requestMetrics();
 
   constructor(
     service: SecretService,
     private readonly authenticator: Authenticator,
     private readonly audit: Logger,
     private readonly logger: Logger,
-    private readonly onAudit: () => void = () => {},
   ) {
     this.handlers = new Map<string, Handler>([
       ["read", (request, call) => service.read(request as never, call)],
@@ -96,7 +97,8 @@ export class Dispatcher {
     }
     if (method.localName === "read" && details.items === undefined && Array.isArray(fields.names)) record.names = fields.names;
     this.audit.info({ ...record, ...details }, "rpc");
-    this.onAudit();
+    this.metrics.observe(method.name, outcome, (performance.now() - started) / 1000);
+    recordAuditRecord();
   }
 }
 

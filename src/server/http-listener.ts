@@ -9,6 +9,7 @@ import type { DescMethodUnary } from "@bufbuild/protobuf";
 import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
+import { renderMetrics } from "../metrics/exposition.js";
 import { serviceMethods, type Dispatcher } from "./dispatcher.js";
 import type { TlsMaterial } from "./tls.js";
 
@@ -34,7 +35,7 @@ const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n");
 
 /**
  * Serves SecretService over Connect, gRPC-Web and Connect JSON with connect-node, on HTTP/1.1
- * and HTTP/2 on one port (h2c without TLS; ALPN with TLS), plus GET /healthz and /readyz.
+  * and HTTP/2 on one port (h2c without TLS; ALPN with TLS), plus GET /healthz, /readyz and /metrics (Prometheus).
  */
 export async function startHttpListener(options: {
   address: string;
@@ -156,7 +157,17 @@ function serveProbe(method: string | undefined, url: string | undefined, respons
     const ready = readiness.ready();
     return reply(ready ? 200 : 503, { status: ready ? "ready" : "not ready", ...readiness.details() });
   }
-  reply(404, { error: "not found: this port serves secretgate.v1.SecretService over Connect, gRPC-Web and JSON, and GET /healthz, /readyz" });
+  if (method === "GET" && path === "/metrics") {
+    renderMetrics().then(
+      ({ contentType, text }) => {
+        response.writeHead(200, { "content-type": contentType });
+        response.end(text);
+      },
+      () => reply(500, { error: "collecting metrics failed" }),
+    );
+    return;
+  }
+  reply(404, { error: "not found: this port serves secretgate.v1.SecretService over Connect, gRPC-Web and JSON, and GET /healthz, /readyz, /metrics" });
 }
 
 export function splitAddress(address: string): { host: string; port: number } {

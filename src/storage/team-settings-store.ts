@@ -6,21 +6,28 @@ export interface StoredTeamSettings {
 }
 
 /** Team settings, sealed at rest (they may hold credentials), keyed by team id. */
-export class TeamSettingsStore {
+export interface TeamSettingsStore {
+  get(teamId: string): Promise<StoredTeamSettings | undefined>;
+  set(teamId: string, settings: Record<string, unknown>): Promise<StoredTeamSettings>;
+  clear(teamId: string): Promise<void>;
+}
+
+/** Team settings in the data directory's SQLite database (one replica). */
+export class SqliteTeamSettingsStore implements TeamSettingsStore {
   constructor(private readonly database: SecretDatabase) {}
 
-  get(teamId: string): StoredTeamSettings | undefined {
+  async get(teamId: string): Promise<StoredTeamSettings | undefined> {
     const row = this.database.sql
       .prepare("SELECT sealed, updated_at FROM team_settings WHERE team_id = ?")
       .get(teamId) as { sealed: Uint8Array; updated_at: number } | undefined;
     if (!row) return undefined;
-    const settings = JSON.parse(this.database.open(row.sealed, context(teamId)).toString("utf8")) as Record<string, unknown>;
+    const settings = JSON.parse(this.database.open(row.sealed, teamSettingsContext(teamId)).toString("utf8")) as Record<string, unknown>;
     return { settings, updatedAt: new Date(row.updated_at) };
   }
 
-  set(teamId: string, settings: Record<string, unknown>): StoredTeamSettings {
+  async set(teamId: string, settings: Record<string, unknown>): Promise<StoredTeamSettings> {
     const updatedAt = Date.now();
-    const sealed = this.database.seal(Buffer.from(JSON.stringify(settings), "utf8"), context(teamId));
+    const sealed = this.database.seal(Buffer.from(JSON.stringify(settings), "utf8"), teamSettingsContext(teamId));
     this.database.sql
       .prepare(
         `INSERT INTO team_settings (team_id, sealed, updated_at) VALUES (?, ?, ?)
@@ -30,9 +37,10 @@ export class TeamSettingsStore {
     return { settings, updatedAt: new Date(updatedAt) };
   }
 
-  clear(teamId: string): void {
+  async clear(teamId: string): Promise<void> {
     this.database.sql.prepare("DELETE FROM team_settings WHERE team_id = ?").run(teamId);
   }
 }
 
-const context = (teamId: string) => `team-settings:${teamId}`;
+/** Bound into each sealed row, so a row copied to another team fails to open. */
+export const teamSettingsContext = (teamId: string) => `team-settings:${teamId}`;

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { SecretDatabase } from "../../src/storage/database.js";
 import { MasterKeyError, parseMasterKey } from "../../src/storage/master-key.js";
 import { open, seal, SealError, toKeyObject } from "../../src/storage/sealing.js";
-import { TeamSettingsStore } from "../../src/storage/team-settings-store.js";
+import { SqliteTeamSettingsStore } from "../../src/storage/team-settings-store.js";
 import { LocalDriver } from "../../src/providers/local/local-driver.js";
 import { redactTeamSettings } from "../../src/core/team-settings.js";
 
@@ -82,16 +82,16 @@ describe("master key", () => {
 });
 
 describe("team settings store", () => {
-  it("seals settings at rest", () => {
+  it("seals settings at rest", async () => {
     const dataDir = tempDir();
     const { database } = SecretDatabase.open({ dataDir, masterKeyEnv: randomBytes(32).toString("hex") });
-    const store = new TeamSettingsStore(database);
-    store.set("team-1", { prefix: "p/", api_token: "very-secret-token" });
-    expect(store.get("team-1")?.settings).toEqual({ prefix: "p/", api_token: "very-secret-token" });
+    const store = new SqliteTeamSettingsStore(database);
+    await store.set("team-1", { prefix: "p/", api_token: "very-secret-token" });
+    expect((await store.get("team-1"))?.settings).toEqual({ prefix: "p/", api_token: "very-secret-token" });
     const row = database.sql.prepare("SELECT sealed FROM team_settings").get() as { sealed: Uint8Array };
     expect(Buffer.from(row.sealed).includes(Buffer.from("very-secret-token"))).toBe(false);
-    store.clear("team-1");
-    expect(store.get("team-1")).toBeUndefined();
+    await store.clear("team-1");
+    expect(await store.get("team-1")).toBeUndefined();
     database.close();
   });
 

@@ -10,85 +10,68 @@ import type {
   SecretDriver,
   SecretValue,
 } from "../../drivers/driver.js";
+import { PostgresSecretRows } from "./postgres-secret-rows.js";
+import { SqliteSecretRows, type SecretRows } from "./secret-rows.js";
 
 /**
- * The embedded default: secrets in the service's own SQLite database, each version sealed
- * with AES-256-GCM under the master key, the name and version bound as associated data.
- * Versions count up from 1 and keep counting after a delete, so a re-created name never
- * reuses a version id a cache may still hold.
+ * The embedded default: secrets in the service's own database (SQLite, or PostgreSQL shared by
+ * replicas), each version sealed with AES-256-GCM under the master key, the name and version
+ * bound as associated data. Versions count up from 1 and keep counting after a delete, so a
+ * re-created name never reuses a version id a cache may still hold.
  */
 export class LocalDriver implements SecretDriver {
   readonly capabilities = { write: true, binary: true, list: true };
 
-  constructor(private readonly database: SecretDatabase) {}
+  constructor(
+    private readonly database: SecretDatabase,
+    private readonly rows: SecretRows = new SqliteSecretRows(database),
+  ) {}
 
   async read(name: string): Promise<SecretValue | undefined> {
-    const row = this.database.sql
-      .prepare(
-        `SELECT v.version, v.is_binary, v.sealed FROM secrets s
-         JOIN secret_versions v ON v.name = s.name AND v.version = s.current_version
-         WHERE s.name = ? AND s.deleted = 0`,
-      )
-      .get(name) as { version: number; is_binary: number; sealed: Uint8Array } | undefined;
+    const row = await this.rows.current(name);
     if (!row) return undefined;
     const plaintext = this.database.open(row.sealed, sealContext(name, row.version));
     const version = String(row.version);
-    return row.is_binary ? { binary: new Uint8Array(plaintext), version } : { text: plaintext.toString("utf8"), version };
+    return row.isBinary ? { binary: new Uint8Array(plaintext), version } : { text: plaintext.toString("utf8"), version };
   }
 
   async write(request: DriverWrite): Promise<DriverWriteResult> {
     const { name, value } = request;
     const isBinary = value.binary !== undefined;
     const plaintext = isBinary ? value.binary : Buffer.from(value.text, "utf8");
-    const now = Date.now();
-    const version = this.database.transaction(() => {
-      const current = this.database.sql.prepare("SELECT current_version FROM secrets WHERE name = ?").get(name) as
-        | { current_version: number }
-        | undefined;
-      const next = (current?.current_version ?? 0) + 1;
-      this.database.sql
-        .prepare(
-          `INSERT INTO secret_versions (name, version, is_binary, sealed, created_at) VALUES (?, ?, ?, ?, ?)`,
-        )
-        .run(name, next, isBinary ? 1 : 0, this.database.seal(plaintext, sealContext(name, next)), now);
-      this.database.sql
-        .prepare(
-          `INSERT INTO secrets (name, current_version, description, tags, deleted, updated_at) VALUES (?, ?, ?, ?, 0, ?)
-           ON CONFLICT (name) DO UPDATE SET current_version = excluded.current_version, description = excluded.description,
-             tags = excluded.tags, deleted = 0, updated_at = excluded.updated_at`,
-        )
-        .run(name, next, request.description ?? null, JSON.stringify(request.tags), now);
-      return next;
+    const version = await this.rows.append(name, {
+      isBinary,
+      description: request.description,
+      tags: request.tags,
+      seal: (next) => this.database.seal(plaintext, sealContext(name, next)),
     });
     return { version: String(version) };
   }
 
   async delete(name: string): Promise<DriverDeleteResult | undefined> {
-    const deleted = this.database.transaction(() => {
-      const result = this.database.sql
-        .prepare("UPDATE secrets SET deleted = 1, updated_at = ? WHERE name = ? AND deleted = 0")
-        .run(Date.now(), name);
-      if (result.changes === 0) return false;
-      // The values go at once; the tombstone row keeps the version counter.
-      this.database.sql.prepare("DELETE FROM secret_versions WHERE name = ?").run(name);
-      return true;
-    });
-    return deleted ? { recoverable: false } : undefined;
+    return (await this.rows.tombstone(name)) ? { recoverable: false } : undefined;
   }
 
   async list(): Promise<string[]> {
-    const rows = this.database.sql.prepare("SELECT name FROM secrets WHERE deleted = 0 ORDER BY name").all() as { name: string }[];
-    return rows.map((row) => row.name);
+    return this.rows.names();
   }
 
   classifyError(error: unknown): ClassifiedError {
     if (error instanceof ServiceError) return { code: error.code, message: error.message };
+    if (isConnectionFailure(error)) return { code: Code.Unavailable, message: `the embedded store's database is unreachable: ${(error as Error).message}` };
     return { code: Code.Internal, message: `embedded store failed: ${(error as Error).message}` };
   }
 
   async close(): Promise<void> {
-    // The database belongs to the service (team settings live there too); it closes it.
+    // The databases belong to the service (team settings live there too); it closes them.
   }
+}
+
+/** Network-level failures talking to PostgreSQL (refused, reset, terminated), as opposed to bugs. */
+function isConnectionFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|57P0[1-3]|08\d\d\d)$/.test(code)) return true;
+  return /Connection terminated|timeout exceeded when trying to connect/i.test((error as Error).message ?? "");
 }
 
 const sealContext = (name: string, version: number) => `secret:${version}:${name}`;
@@ -100,5 +83,5 @@ export const localDriver: DriverDefinition = {
     description: z.string().optional(),
     tags: z.record(z.string(), z.string()).optional(),
   }),
-  create: async ({ database }) => new LocalDriver(database),
+  create: async ({ database, postgres }) => new LocalDriver(database, postgres ? new PostgresSecretRows(postgres) : undefined),
 };

@@ -1,0 +1,243 @@
+import { readFileSync } from "node:fs";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { Code, ConnectError, createSecretClient, type SecretClient } from "../../clients/typescript/src/index.js";
+import { statusName } from "../core/errors.js";
+import { ExitCode, exitCodeFor } from "./exit-codes.js";
+
+const DEFAULT_ADDRESS = "127.0.0.1:50051";
+
+const CONNECTION_OPTIONS = {
+  addr: { type: "string" },
+  token: { type: "string" },
+  ca: { type: "string" },
+  timeout: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies ParseArgsConfig["options"];
+
+const NAME_OPTIONS = {
+  ...CONNECTION_OPTIONS,
+  team: { type: "string" },
+  "virtual-key": { type: "boolean" },
+} as const satisfies ParseArgsConfig["options"];
+
+const COMMAND_USAGE: Record<string, string> = {
+  read: `usage: secretgate read NAME [--bypass-cache] [--team TEAM] [--virtual-key] [--addr ADDR]
+Prints the value to stdout exactly as stored (a newline is added only on a terminal).`,
+  write: `usage: secretgate write NAME [--binary] [--description TEXT] [--tag KEY=VALUE ...] [--team TEAM] [--virtual-key] [--addr ADDR]
+Reads the value from stdin (one trailing newline is dropped from text values), e.g.
+  printf %s "$KEY" | secretgate write OPENAI_API_KEY`,
+  delete: `usage: secretgate delete NAME [--force] [--team TEAM] [--virtual-key] [--addr ADDR]`,
+  team: `usage: secretgate team get TEAM [--addr ADDR]
+       secretgate team set TEAM (JSON | - | --clear) [--addr ADDR]
+"-" reads the JSON object from stdin (keeps credentials out of process lists); --clear removes every setting.`,
+};
+
+class UsageError extends Error {}
+
+/** read, write, delete, team get|set: one call to a running server through the TypeScript client. */
+export async function runClientCommand(command: string, argv: string[]): Promise<number> {
+  try {
+    switch (command) {
+      case "read":
+        return await read(argv);
+      case "write":
+        return await write(argv);
+      case "delete":
+        return await remove(argv);
+      default:
+        return await team(argv);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || isParseArgsError(error)) {
+      console.error(`secretgate: ${(error as Error).message}\n${COMMAND_USAGE[command]}`);
+      return ExitCode.usage;
+    }
+    if (error instanceof ConnectError) return reportCallFailure(error);
+    console.error(`secretgate: ${command} failed: ${(error as Error).message}`);
+    return ExitCode.failure;
+  }
+}
+
+async function read(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { ...NAME_OPTIONS, "bypass-cache": { type: "boolean" } });
+  if (values.help) return help("read");
+  const name = single(positionals, "NAME");
+  const response = await connect(values).read({
+    names: [name],
+    teamId: values.team ?? "",
+    virtualKey: values["virtual-key"] ?? false,
+    bypassCache: values["bypass-cache"] ?? false,
+  });
+  const result = response.results[0]!;
+  if (result.error) {
+    const resolved = result.resolvedName && result.resolvedName !== name ? ` (stored as ${JSON.stringify(result.resolvedName)})` : "";
+    console.error(`secretgate: cannot read ${JSON.stringify(name)}${resolved}: ${result.error.status}: ${result.error.message}`);
+    return exitCodeFor(result.error.code as Code);
+  }
+  if (result.stale) console.error(`secretgate: warning: ${JSON.stringify(name)} was served from the cache because ${result.source} is failing`);
+  const bytes = result.binaryValue.length > 0 ? result.binaryValue : Buffer.from(result.value, "utf8");
+  await writeOut(bytes);
+  if (process.stdout.isTTY) await writeOut(Buffer.from("\n"));
+  return ExitCode.ok;
+}
+
+async function write(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    ...NAME_OPTIONS,
+    binary: { type: "boolean" },
+    description: { type: "string" },
+    tag: { type: "string", multiple: true },
+  });
+  if (values.help) return help("write");
+  const name = single(positionals, "NAME");
+  const tags = keyValuePairs(values.tag ?? [], "--tag");
+  const client = connect(values);
+  if (process.stdin.isTTY) console.error("secretgate: reading the value from stdin; end it with Ctrl-D");
+  const input = await readStdin();
+  const value = values.binary ? { binaryValue: input } : { value: dropOneNewline(input.toString("utf8")) };
+  const response = await client.write({
+    name,
+    ...value,
+    description: values.description ?? "",
+    tags,
+    teamId: values.team ?? "",
+    virtualKey: values["virtual-key"] ?? false,
+  });
+  console.error(`secretgate: wrote ${JSON.stringify(response.name)} to ${response.source} (version ${response.version})`);
+  for (const warning of response.warnings) console.error(`secretgate: warning: ${warning}`);
+  return ExitCode.ok;
+}
+
+async function remove(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { ...NAME_OPTIONS, force: { type: "boolean" } });
+  if (values.help) return help("delete");
+  const name = single(positionals, "NAME");
+  const response = await connect(values).delete({
+    name,
+    force: values.force ?? false,
+    teamId: values.team ?? "",
+    virtualKey: values["virtual-key"] ?? false,
+  });
+  console.error(`secretgate: deleted ${JSON.stringify(response.name)}${response.recoverable ? " (recoverable for the back end's recovery window)" : ""}`);
+  return ExitCode.ok;
+}
+
+async function team(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { ...CONNECTION_OPTIONS, clear: { type: "boolean" } });
+  if (values.help) return help("team");
+  const [action, teamId, json, ...extra] = positionals;
+  if (teamId === undefined || extra.length > 0) throw new UsageError("expected team get TEAM or team set TEAM JSON");
+  if (action === "get") {
+    if (json !== undefined) throw new UsageError("team get takes one TEAM");
+    const response = await connect(values).getTeamSettings({ teamId });
+    printJson({ team_id: response.teamId, configured: response.configured, settings: response.settings ?? {}, ...updatedAt(response.updatedAt) });
+    return ExitCode.ok;
+  }
+  if (action !== "set") throw new UsageError(`unknown team action ${JSON.stringify(action ?? "")}; expected get or set`);
+  if ((json === undefined) === !values.clear) throw new UsageError("team set takes a JSON object, - (stdin) or --clear");
+  const settings = values.clear ? {} : parseSettings(json === "-" ? (await readStdin()).toString("utf8") : json!);
+  const client = connect(values);
+  const response = await client.setTeamSettings({ teamId, settings });
+  printJson({ team_id: response.teamId, configured: response.configured, settings: response.settings ?? {} });
+  return ExitCode.ok;
+}
+
+function connect(values: { addr?: string | undefined; token?: string | undefined; ca?: string | undefined; timeout?: string | undefined }): SecretClient {
+  const address = values.addr ?? (process.env.SECRETGATE_ADDR || DEFAULT_ADDRESS);
+  const url = /^https?:\/\//.test(address) ? address : `http://${address}`;
+  const token = values.token ?? (process.env.SECRETGATE_TOKEN || undefined);
+  const timeoutSeconds = values.timeout === undefined ? 10 : Number(values.timeout);
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new UsageError("--timeout must be a positive number of seconds");
+  let ca: Buffer | undefined;
+  if (values.ca !== undefined) {
+    try {
+      ca = readFileSync(values.ca);
+    } catch (error) {
+      throw new UsageError(`cannot read --ca ${values.ca}: ${(error as Error).message}`);
+    }
+  }
+  try {
+    return createSecretClient(url, {
+      defaultTimeoutMs: timeoutSeconds * 1000,
+      ...(token ? { token } : {}),
+      ...(ca ? { nodeOptions: { ca } } : {}),
+    });
+  } catch (error) {
+    throw new UsageError(`--addr ${JSON.stringify(address)} is not a server address: ${(error as Error).message}`);
+  }
+}
+
+function reportCallFailure(error: ConnectError): number {
+  const status = statusName(error.code);
+  const hint =
+    error.code === Code.Unavailable
+      ? " (is the server running at that address? set --addr or SECRETGATE_ADDR)"
+      : error.code === Code.Unauthenticated
+        ? " (set SECRETGATE_TOKEN or --token)"
+        : "";
+  console.error(`secretgate: ${status}: ${error.rawMessage}${hint}`);
+  return exitCodeFor(error.code);
+}
+
+function parse<T extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: T) {
+  return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+}
+
+function single(positionals: string[], what: string): string {
+  if (positionals.length !== 1) throw new UsageError(`expected exactly one ${what}, got ${positionals.length}`);
+  return positionals[0]!;
+}
+
+function keyValuePairs(pairs: string[], flag: string): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const pair of pairs) {
+    const equals = pair.indexOf("=");
+    if (equals <= 0) throw new UsageError(`${flag} ${JSON.stringify(pair)} must be KEY=VALUE`);
+    result[pair.slice(0, equals)] = pair.slice(equals + 1);
+  }
+  return result;
+}
+
+function parseSettings(text: string): Record<string, never> {
+  let settings: unknown;
+  try {
+    settings = JSON.parse(text);
+  } catch {
+    // The text may hold credentials: the message does not repeat it.
+    throw new UsageError("the team settings are not valid JSON");
+  }
+  if (settings === null || typeof settings !== "object" || Array.isArray(settings)) throw new UsageError("the team settings must be a JSON object");
+  return settings as Record<string, never>;
+}
+
+function updatedAt(timestamp: { seconds: bigint; nanos: number } | undefined): { updated_at?: string } {
+  if (!timestamp) return {};
+  return { updated_at: new Date(Number(timestamp.seconds) * 1000 + Math.floor(timestamp.nanos / 1e6)).toISOString() };
+}
+
+function dropOneNewline(text: string): string {
+  return text.endsWith("\r\n") ? text.slice(0, -2) : text.endsWith("\n") ? text.slice(0, -1) : text;
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function writeOut(bytes: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(bytes, (error) => (error ? reject(error) : resolve())));
+}
+
+function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}
+
+function help(command: string): number {
+  console.log(COMMAND_USAGE[command]);
+  return ExitCode.ok;
+}
+
+function isParseArgsError(error: unknown): boolean {
+  return typeof (error as { code?: unknown }).code === "string" && (error as { code: string }).code.startsWith("ERR_PARSE_ARGS");
+}

@@ -1,0 +1,82 @@
+import type { SecretDatabase } from "../../storage/database.js";
+
+/** A secret's current version as stored: the value sealed under the master key. */
+export interface StoredVersion {
+  version: number;
+  isBinary: boolean;
+  sealed: Uint8Array;
+}
+
+export interface NewVersion {
+  isBinary: boolean;
+  description: string | undefined;
+  tags: Record<string, string>;
+  /** Seals the value for the version number the store assigns (the number is bound into the seal). */
+  seal(version: number): Uint8Array;
+}
+
+/**
+ * Where the embedded store keeps its rows: SQLite in the data directory, or PostgreSQL shared
+ * by replicas. The versioning and sealing rules live in LocalDriver, once.
+ */
+export interface SecretRows {
+  current(name: string): Promise<StoredVersion | undefined>;
+  /** Adds the next version (one more than the last, also across deletes) in one transaction; returns its number. */
+  append(name: string, entry: NewVersion): Promise<number>;
+  /** Marks the name deleted and drops its values; false when it did not exist. */
+  tombstone(name: string): Promise<boolean>;
+  names(): Promise<string[]>;
+}
+
+export class SqliteSecretRows implements SecretRows {
+  constructor(private readonly database: SecretDatabase) {}
+
+  async current(name: string): Promise<StoredVersion | undefined> {
+    const row = this.database.sql
+      .prepare(
+        `SELECT v.version, v.is_binary, v.sealed FROM secrets s
+         JOIN secret_versions v ON v.name = s.name AND v.version = s.current_version
+         WHERE s.name = ? AND s.deleted = 0`,
+      )
+      .get(name) as { version: number; is_binary: number; sealed: Uint8Array } | undefined;
+    return row && { version: row.version, isBinary: row.is_binary === 1, sealed: row.sealed };
+  }
+
+  async append(name: string, entry: NewVersion): Promise<number> {
+    const now = Date.now();
+    return this.database.transaction(() => {
+      const current = this.database.sql.prepare("SELECT current_version FROM secrets WHERE name = ?").get(name) as
+        | { current_version: number }
+        | undefined;
+      const next = (current?.current_version ?? 0) + 1;
+      this.database.sql
+        .prepare(`INSERT INTO secret_versions (name, version, is_binary, sealed, created_at) VALUES (?, ?, ?, ?, ?)`)
+        .run(name, next, entry.isBinary ? 1 : 0, entry.seal(next), now);
+      this.database.sql
+        .prepare(
+          `INSERT INTO secrets (name, current_version, description, tags, deleted, updated_at) VALUES (?, ?, ?, ?, 0, ?)
+           ON CONFLICT (name) DO UPDATE SET current_version = excluded.current_version, description = excluded.description,
+             tags = excluded.tags, deleted = 0, updated_at = excluded.updated_at`,
+        )
+        .run(name, next, entry.description ?? null, JSON.stringify(entry.tags), now);
+      return next;
+    });
+  }
+
+  async tombstone(name: string): Promise<boolean> {
+    return this.database.transaction(() => {
+      const result = this.database.sql
+        .prepare("UPDATE secrets SET deleted = 1, updated_at = ? WHERE name = ? AND deleted = 0")
+        .run(Date.now(), name);
+      if (result.changes === 0) return false;
+      // The values go at once; the tombstone row keeps the version counter.
+      this.database.sql.prepare("DELETE FROM secret_versions WHERE name = ?").run(name);
+      return true;
+    });
+  }
+
+  async names(): Promise<string[]> {
+    const rows = this.database.sql.prepare("SELECT name FROM secrets WHERE deleted = 0 ORDER BY name").all() as { name: string }[];
+    return rows.map((row) => row.name);
+  }
+}

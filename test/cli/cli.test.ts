@@ -1,0 +1,163 @@
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { createServer, type Http2Server } from "node:http2";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { GetTeamSettingsResponseSchema, SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
+import { createSecretClient, type SecretClient } from "../../clients/typescript/src/index.js";
+import { SERVER_ENTRY, TestServer } from "../helpers/server.js";
+
+interface Finished {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Runs `secretgate ARGS` (the built entry point bin/secretgate.mjs loads) with `input` on stdin. */
+function cli(args: string[], options: { input?: string | Buffer; env?: Record<string, string> } = {}): Promise<Finished> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SERVER_ENTRY, ...args], {
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...options.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    const stdout: Buffer[] = [];
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code, stdout: Buffer.concat(stdout), stderr }));
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+describe("secretgate CLI against a live server", () => {
+  let server: TestServer;
+  let env: Record<string, string>;
+  let admin: SecretClient;
+
+  beforeAll(async () => {
+    // The admin token the server accepts (once authentication is on) is what the CLI sends.
+    const token = randomBytes(24).toString("base64url");
+    server = await TestServer.start({ env: { SECRETGATE_ADMIN_TOKEN: token } });
+    env = { SECRETGATE_ADDR: server.grpcAddress, SECRETGATE_TOKEN: token };
+    admin = createSecretClient(`http://${server.grpcAddress}`, { token });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    if (server) rmSync(server.dataDir, { recursive: true, force: true });
+  });
+
+  it("writes from stdin and reads the exact value to stdout, never to stderr", async () => {
+    const written = await cli(["write", "CLI_KEY", "--description", "from the CLI", "--tag", "owner=ops"], { env, input: "sk-cli-secret\n" });
+    expect(written).toMatchObject({ code: 0 });
+    expect(written.stderr).toContain('wrote "CLI_KEY" to local (version 1)');
+    expect(written.stderr).not.toContain("sk-cli-secret");
+
+    const read = await cli(["read", "CLI_KEY"], { env });
+    expect(read.code).toBe(0);
+    // Exactly the value: the trailing newline from stdin was dropped, none is added off a terminal.
+    expect(read.stdout.toString("utf8")).toBe("sk-cli-secret");
+    expect(read.stderr).toBe("");
+    expect(server.allOutput()).not.toContain("sk-cli-secret");
+  });
+
+  it("round-trips binary values byte for byte", async () => {
+    const bytes = Buffer.from([0, 1, 2, 255, 10, 13, 10]);
+    expect((await cli(["write", "CLI_BINARY", "--binary"], { env, input: bytes })).code).toBe(0);
+    const read = await cli(["read", "CLI_BINARY"], { env });
+    expect(read.code).toBe(0);
+    expect(read.stdout.equals(bytes)).toBe(true);
+  });
+
+  it("applies --team and --virtual-key through the server's policy", async () => {
+    expect((await cli(["team", "set", "cli-team", "-"], { env, input: '{"prefix": "cli-team/"}' })).code).toBe(0);
+    expect((await cli(["write", "sk-virtual", "--team", "cli-team", "--virtual-key"], { env, input: "v" })).code).toBe(0);
+    const result = (await admin.read({ names: ["sk-virtual"], teamId: "cli-team", virtualKey: true })).results[0];
+    expect(result).toMatchObject({ resolvedName: "cli-team/sk-virtual", value: "v" });
+  });
+
+  it("gets, sets and clears team settings as JSON", async () => {
+    const set = await cli(["team", "set", "team-json", '{"prefix": "tj/"}'], { env });
+    expect(set.code).toBe(0);
+    expect(JSON.parse(set.stdout.toString("utf8"))).toEqual({ team_id: "team-json", configured: true, settings: { prefix: "tj/" } });
+    const got = await cli(["team", "get", "team-json"], { env });
+    expect(got.code).toBe(0);
+    expect(JSON.parse(got.stdout.toString("utf8"))).toMatchObject({ configured: true, settings: { prefix: "tj/" }, updated_at: expect.any(String) });
+    expect((await cli(["team", "set", "team-json", "--clear"], { env })).code).toBe(0);
+    expect(JSON.parse((await cli(["team", "get", "team-json"], { env })).stdout.toString("utf8"))).toMatchObject({ configured: false });
+  });
+
+  it("exits 3 for a missing secret and 0 / 3 for deleting it twice", async () => {
+    const missing = await cli(["read", "NO_SUCH_SECRET"], { env });
+    expect(missing.code).toBe(3);
+    expect(missing.stdout.length).toBe(0);
+    expect(missing.stderr).toMatch(/cannot read "NO_SUCH_SECRET".*NOT_FOUND/);
+
+    await cli(["write", "TO_DELETE"], { env, input: "x" });
+    expect(await cli(["delete", "TO_DELETE"], { env })).toMatchObject({ code: 0 });
+    const again = await cli(["delete", "TO_DELETE"], { env });
+    expect(again.code).toBe(3);
+    expect(again.stderr).toContain('"TO_DELETE" does not exist');
+  });
+
+  it("exits 2 for usage errors and for arguments the server rejects", async () => {
+    expect((await cli(["read"], { env })).code).toBe(2);
+    expect((await cli(["read", "A", "B"], { env })).code).toBe(2);
+    expect((await cli(["write", "X", "--no-such-flag"], { env })).code).toBe(2);
+    expect((await cli(["frobnicate"], { env })).code).toBe(2);
+    expect((await cli(["team", "set", "t", "{not json"], { env })).stderr).toContain("not valid JSON");
+    const rejected = await cli(["team", "set", "t", '{"unknown_key": "x"}'], { env });
+    expect(rejected.code).toBe(2);
+    expect(rejected.stderr).toContain('unknown key "unknown_key"');
+    expect((await cli(["encrypt"], { env })).code).toBe(2);
+    const help = await cli(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout.toString("utf8")).toContain("Exit codes:");
+  });
+
+  it("exits 5 with a hint when no server answers", async () => {
+    const result = await cli(["read", "X", "--addr", "127.0.0.1:1", "--timeout", "3"]);
+    expect(result.code).toBe(5);
+    expect(result.stderr).toContain("UNAVAILABLE");
+    expect(result.stderr).toContain("SECRETGATE_ADDR");
+  });
+});
+
+describe("secretgate CLI credentials", () => {
+  let fake: Http2Server;
+  let address: string;
+  const seen: string[] = [];
+
+  // A stand-in server that only checks the bearer token: the CLI's side of authentication.
+  beforeAll(async () => {
+    fake = createServer(
+      connectNodeAdapter({
+        routes: (router) =>
+          router.service(SecretService, {
+            getTeamSettings: (request, context) => {
+              const authorization = context.requestHeader.get("authorization") ?? "";
+              seen.push(authorization);
+              if (authorization !== "Bearer cli-token") throw new ConnectError("missing or wrong token", Code.Unauthenticated);
+              return create(GetTeamSettingsResponseSchema, { teamId: request.teamId, configured: false });
+            },
+          }),
+      }),
+    );
+    await new Promise<void>((resolve) => fake.listen(0, "127.0.0.1", resolve));
+    address = `127.0.0.1:${(fake.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => fake.close(() => resolve())));
+
+  it("sends SECRETGATE_TOKEN or --token as a bearer token, and exits 4 when refused", async () => {
+    const refused = await cli(["team", "get", "t"], { env: { SECRETGATE_ADDR: address } });
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toContain("SECRETGATE_TOKEN");
+    expect((await cli(["team", "get", "t"], { env: { SECRETGATE_ADDR: address, SECRETGATE_TOKEN: "cli-token" } })).code).toBe(0);
+    expect((await cli(["team", "get", "t", "--addr", address, "--token", "cli-token"])).code).toBe(0);
+    expect(seen).toEqual(["", "Bearer cli-token", "Bearer cli-token"]);
+  });
+});

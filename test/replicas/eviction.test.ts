@@ -1,0 +1,80 @@
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { Backend, type BackendSettings } from "../../src/core/backend.js";
+import { Code } from "../../src/core/errors.js";
+import type { DriverCall, SecretDriver, SecretValue } from "../../src/drivers/driver.js";
+
+const settings: BackendSettings = {
+  ttlMs: 60_000,
+  negativeTtlMs: 5_000,
+  maxStalenessMs: 0,
+  refreshAheadFraction: 0,
+  bypassCache: false,
+  maxEntries: 100,
+  maxBytes: 1024 * 1024,
+  retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
+  retryBudgetRatio: 0,
+  maxConcurrentCalls: 8,
+  breakerFailureThreshold: 5,
+  breakerOpenMs: 1_000,
+};
+
+/** A back end whose reads wait until the test releases them, so a change can land mid-read. */
+class GatedDriver implements SecretDriver {
+  readonly capabilities = { write: true, binary: false, list: false };
+  value = "old";
+  reads = 0;
+  private release: (() => void) | undefined;
+
+  async read(): Promise<SecretValue> {
+    this.reads++;
+    const answer = this.value;
+    await new Promise<void>((resolve) => (this.release = resolve));
+    return { text: answer, version: answer };
+  }
+  async write() {
+    return { version: this.value };
+  }
+  async delete() {
+    return undefined;
+  }
+  releaseRead(): void {
+    this.release?.();
+  }
+  classifyError() {
+    return { code: Code.Internal, message: "failed" };
+  }
+  async close() {}
+}
+
+const call = (): DriverCall => ({ team: {}, teamId: "", signal: AbortSignal.timeout(5_000) });
+
+describe("eviction while a read is under way", () => {
+  it("a change notice during a back-end read keeps that read's (possibly old) answer out of the cache", async () => {
+    const driver = new GatedDriver();
+    const backend = new Backend(driver, "gated", settings, pino({ level: "silent" }));
+    const reading = backend.read("KEY", call(), { bypassCache: false });
+    await new Promise((resolve) => setImmediate(resolve));
+    // Another replica writes "new" and says so while this replica's read is still out.
+    driver.value = "new";
+    backend.invalidate("KEY", {});
+    driver.releaseRead();
+    expect((await reading).value?.text).toBe("old");
+
+    const next = backend.read("KEY", call(), { bypassCache: false });
+    await new Promise((resolve) => setImmediate(resolve));
+    driver.releaseRead();
+    expect(await next).toMatchObject({ value: { text: "new" }, fromCache: false });
+    expect(driver.reads).toBe(2);
+    expect(await backend.read("KEY", call(), { bypassCache: false })).toMatchObject({ value: { text: "new" }, fromCache: true });
+  });
+
+  it("tells the change listener about writes and deletes with the call's team id", async () => {
+    const backend = new Backend(new GatedDriver(), "gated", settings, pino({ level: "silent" }));
+    const changes: string[] = [];
+    backend.onChange((name, changeCall) => changes.push(`${changeCall.teamId}/${name}`));
+    await backend.write({ name: "A", value: { text: "x" }, tags: {} }, { ...call(), teamId: "team-1" });
+    await backend.delete("B", false, call());
+    expect(changes).toEqual(["team-1/A", "/B"]);
+  });
+});

@@ -97,9 +97,9 @@ describe("cyberark through the server", () => {
     const unverified = await TestServer.start({ config, env: { ...env, CYBERARK_SSL_VERIFY: "false" } });
     try {
       expect(unverified.allOutput()).toMatch(/CYBERARK_SSL_VERIFY=false.*NOT verified/);
-      await unverified.grpc.write({ name: "unverified_tls", value: "reachable" });
+      await unverified.grpc.write({ name: "unverified_tls", value: "sk-unverified-tls-value" });
       const { results } = await unverified.grpc.read({ names: ["unverified_tls"] });
-      expect(results[0]).toMatchObject({ found: true, value: "reachable" });
+      expect(results[0]).toMatchObject({ found: true, value: "sk-unverified-tls-value" });
     } finally {
       await unverified.stop();
     }

@@ -79,7 +79,8 @@ describe("/metrics after a scripted workload", () => {
     expect(sample(text, "secretgate_cache_stale_served_total", { backend: "local" })).toBe(0);
     expect(sample(text, "secretgate_backend_breaker_state", { backend: "local", state: "closed" })).toBe(1);
     expect(sample(text, "secretgate_backend_breaker_state", { backend: "local", state: "open" })).toBe(0);
-    expect(sample(text, "secretgate_audit_records_total")).toBe(0);
+    // One audit record per RPC: the Write, four Reads and the Delete.
+    expect(sample(text, "secretgate_audit_records_total")).toBe(6);
     expect(sample(text, "secretgate_process_resident_memory_bytes")).toBeGreaterThan(0);
 
     // The database goes away; once the entry expires, the read is served stale and the failures are counted.

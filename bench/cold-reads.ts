@@ -14,7 +14,7 @@ export async function coldReadBenchmark(): Promise<{ backend: string; backendCal
     }).then((response) => response.json() as Promise<Record<string, number>>);
   const server = await TestServer.start({
     config: { general_settings: { key_management_system: "hashicorp_vault", key_management_settings: { access_mode: "read_and_write" } } },
-    env: { ...bed.env("token"), SECRETGATE_LOG_LEVEL: "warn" },
+    env: { ...bed.env("token"), SECRETGATE_LOG_LEVEL: "info" },
   });
   try {
     // Written straight into Vault, so secretgate's cache has never seen it.

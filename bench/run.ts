@@ -190,7 +190,7 @@ async function cachedEntriesMemory(work: string): Promise<{ baselineMb: number; 
   for (const name of names) await store.write({ name, value: { text: randomBytes(50).toString("hex") }, tags: {} });
   database.close();
 
-  const server = await TestServer.start({ dataDir, env: { SECRETGATE_MASTER_KEY: masterKey, SECRETGATE_LOG_LEVEL: "warn" } });
+  const server = await TestServer.start({ dataDir, env: { SECRETGATE_MASTER_KEY: masterKey, SECRETGATE_LOG_LEVEL: "info" } });
   try {
     const baselineMb = rssMb(server.process.pid!);
     for (let start = 0; start < count; start += 1000) {
@@ -208,6 +208,8 @@ function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
 }
 
+const STARTUP_TOKEN = `bench-${randomBytes(16).toString("hex")}`;
+
 async function startupToFirstRead(work: string): Promise<{ medianMs: number; samples: number[] }> {
   const samples: number[] = [];
   for (let i = 0; i < 5; i++) {
@@ -215,14 +217,14 @@ async function startupToFirstRead(work: string): Promise<{ medianMs: number; sam
     const port = await freePort();
     const started = performance.now();
     const child = spawn(process.execPath, [SERVER_ENTRY], {
-      env: { PATH: process.env.PATH ?? "", SECRETGATE_DATA_DIR: dataDir, SECRETGATE_GRPC_ADDR: "127.0.0.1:0", SECRETGATE_HTTP_ADDR: `127.0.0.1:${port}`, SECRETGATE_LOG_LEVEL: "warn" },
+      env: { PATH: process.env.PATH ?? "", SECRETGATE_DATA_DIR: dataDir, SECRETGATE_GRPC_ADDR: "127.0.0.1:0", SECRETGATE_HTTP_ADDR: `127.0.0.1:${port}`, SECRETGATE_LOG_LEVEL: "info", SECRETGATE_ADMIN_TOKEN: STARTUP_TOKEN },
       stdio: "ignore",
     });
     try {
       for (;;) {
         const ok = await fetch(`http://127.0.0.1:${port}/secretgate.v1.SecretService/Read`, {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", authorization: `Bearer ${STARTUP_TOKEN}` },
           body: '{"names":["STARTUP_PROBE"]}',
         }).then(
           (response) => response.ok,

@@ -46,11 +46,13 @@ export class PostgresServer {
   }
 
   static async start(): Promise<PostgresServer> {
+    // util-linux's runuser lives in sbin, which a non-login PATH may not include.
+    const RUNUSER = ["/usr/sbin/runuser", "/sbin/runuser"].find((path) => existsSync(path)) ?? "runuser";
     const bin = findBinaries();
     const dir = mkdtempSync(join(tmpdir(), "secretgate-pg-"));
     const asRoot = process.getuid?.() === 0;
     const run = (program: string, args: string[]): [string, string[]] =>
-      asRoot ? ["runuser", ["-u", "postgres", "--", program, ...args]] : [program, args];
+      asRoot ? [RUNUSER, ["-u", "postgres", "--", program, ...args]] : [program, args];
     if (asRoot) {
       const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }));
       const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }));

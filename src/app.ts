@@ -1,6 +1,6 @@
 import type { DestinationStream, Logger } from "pino";
 import { Authenticator } from "./auth/authenticator.js";
-import { createAuditLog } from "./audit.js";
+import { AuditLog } from "./audit.js";
 import { ConfigError } from "./config/config-error.js";
 import { TlsMaterial } from "./server/tls.js";
 import { splitAddress } from "./server/http-listener.js";
@@ -69,7 +69,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
           `Send it as "authorization: Bearer <token>". Configure secretgate.auth.tokens or SECRETGATE_ADMIN_TOKEN for real deployments.\n\n`,
       );
     }
-    const audit = createAuditLog({ file: config.server.audit.file, stdout: options.logDestination });
+    const audit = new AuditLog({ file: config.server.audit.file, stdout: options.logDestination });
     // One name per process in pg_stat_activity, so an operator can tell replicas apart.
     const applicationName = `secretgate:${process.pid}`;
     const databaseUrl = config.server.database_url;

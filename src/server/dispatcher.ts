@@ -2,6 +2,7 @@ import type { DescMethod, DescMethodUnary } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
 import { SecretService as SecretServiceDesc, type ReadResponse, type WriteResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { Authenticator } from "../auth/authenticator.js";
+import type { AuditLog } from "../audit.js";
 import type { AuthorizedCall, CallContext } from "../core/call-context.js";
 import { Code, ServiceError, statusName } from "../core/errors.js";
 import type { SecretService } from "../core/secret-service.js";
@@ -29,7 +30,7 @@ export class Dispatcher {
   constructor(
     service: SecretService,
     private readonly authenticator: Authenticator,
-    private readonly audit: Logger,
+    private readonly audit: AuditLog,
     private readonly logger: Logger,
   ) {
     this.handlers = new Map<string, Handler>([
@@ -50,7 +51,8 @@ export class Dispatcher {
     this.inFlight++;
     let identity: string | undefined;
     try {
-      const call: AuthorizedCall = { ...context, identity: this.authenticator.authenticate(context.credentials) };
+      const call = context as AuthorizedCall;
+      call.identity = this.authenticator.authenticate(context.credentials);
       identity = call.identity.name;
       const response = await handler(request, call);
       this.record(method, request, context, identity, "OK", started, describeResponse(method, response));
@@ -85,6 +87,7 @@ export class Dispatcher {
   ): void {
     const fields = request as Record<string, unknown>;
     const record: Record<string, unknown> = {
+      service: "secretgate",
       identity: identity ?? null,
       method: method.name,
       protocol: context.protocol,
@@ -96,7 +99,8 @@ export class Dispatcher {
       if (typeof fields[key] === "string" && fields[key] !== "") record[key] = fields[key];
     }
     if (method.localName === "read" && details.items === undefined && Array.isArray(fields.names)) record.names = fields.names;
-    this.audit.info({ ...record, ...details }, "rpc");
+    Object.assign(record, details);
+    this.audit.write(record);
     this.metrics.observe(method.name, outcome, (performance.now() - started) / 1000);
     recordAuditRecord();
   }

@@ -5,7 +5,7 @@ import { ConfigError } from "./config/config-error.js";
 import { TlsMaterial } from "./server/tls.js";
 import { splitAddress } from "./server/http-listener.js";
 import type { Config } from "./config/schema.js";
-import { findDriver } from "./drivers/registry.js";
+import { loadDriver } from "./drivers/registry.js";
 import { SecretService } from "./core/secret-service.js";
 import { Backend, type BackendSettings } from "./core/backend.js";
 import type { DriverDefinition } from "./drivers/driver.js";
@@ -42,7 +42,7 @@ export interface StartOptions {
 /** Wires configuration, storage, the back end, the service core and both listeners together. */
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const { config, env, logger } = options;
-  const definition = findDriver(config.keyManagementSystem);
+  const definition = await loadDriver(config.keyManagementSystem);
   if (!definition) throw new Error(`no driver registered for ${config.keyManagementSystem}`);
   const tls = config.server.tls ? new TlsMaterial(config.server.tls) : undefined;
 

@@ -22,7 +22,7 @@ export async function runServe(argv: string[]): Promise<number> {
     allowPositionals: false,
   });
   const configPath = values.config ?? (process.env.SECRETGATE_CONFIG || undefined);
-  const config = loadConfig(configPath, process.env);
+  const config = await loadConfig(configPath, process.env);
   const logDestination = createLogDestination();
   const logger = createLogger(config.server.log_level, logDestination);
   const server = await startServer({

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { findDriver, driverNames } from "../drivers/registry.js";
+import { loadDriver, driverNames } from "../drivers/registry.js";
 import { ConfigError } from "./config-error.js";
 import { commonKeyManagementSettings, serverSettingsSchema, type Config, type KeyManagementSettings } from "./schema.js";
 
@@ -20,7 +20,7 @@ const SERVER_ENV_OVERRIDES = {
 } as const;
 
 /** Reads and validates the config file (or none), applying environment overrides. */
-export function loadConfig(path: string | undefined, env: Env): Config {
+export async function loadConfig(path: string | undefined, env: Env): Promise<Config> {
   let document: unknown = {};
   if (path !== undefined) {
     let text: string;
@@ -39,7 +39,7 @@ export function loadConfig(path: string | undefined, env: Env): Config {
 }
 
 /** Validates an already-parsed config document (a LiteLLM `config.yaml` with an optional `secretgate:` key). */
-export function parseConfig(document: unknown, env: Env, source?: string): Config {
+export async function parseConfig(document: unknown, env: Env, source?: string): Promise<Config> {
   if (!isPlainObject(document)) throw new ConfigError("the config file must be a YAML mapping");
   // Only the parts secretgate reads get `os.environ/` substitution: a shared LiteLLM file also
   // references provider keys (the very secrets this service serves) that need not be set here.
@@ -56,7 +56,7 @@ export function parseConfig(document: unknown, env: Env, source?: string): Confi
     throw new ConfigError("general_settings.key_management_system: must be a string");
   }
   const keyManagementSystem = system || "local";
-  const definition = findDriver(keyManagementSystem);
+  const definition = await loadDriver(keyManagementSystem);
   if (!definition) {
     throw new ConfigError(
       `general_settings.key_management_system: unknown value ${JSON.stringify(keyManagementSystem)}; expected one of ${driverNames().join(", ")}`,

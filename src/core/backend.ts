@@ -109,18 +109,30 @@ export class Backend {
 
   /** A cached read: fresh entries are served, misses and expired entries coalesce into one back-end call. */
   async read(name: string, call: DriverCall, options: ReadOptions): Promise<BackendRead> {
+    return this.readCached(name, call, options) ?? this.readThrough(name, call, options);
+  }
+
+  /**
+   * The fresh cached answer, synchronously, or undefined when the back end must be asked (a
+   * miss, an expired entry, a rejected version, or bypass). Cache hits are the hot path: no
+   * promise, no await.
+   */
+  readCached(name: string, call: DriverCall, options: ReadOptions): BackendRead | undefined {
+    if (options.bypassCache || this.settings.bypassCache) return undefined;
     const key = this.cacheKey(name, call.team);
+    const entry = this.cache.get(key);
     const now = Date.now();
-    const entry = options.bypassCache || this.settings.bypassCache ? undefined : this.cache.get(key);
-    if (entry && now < entry.expiresAt) {
-      const rejectedVersion = options.refreshIfVersion !== undefined && !entry.negative && entry.version === options.refreshIfVersion;
-      if (!rejectedVersion) {
-        this.stats.hits++;
-        this.metrics.cacheHits.inc();
-        if (now >= entry.refreshAt && !entry.refreshing) this.refreshInBackground(key, name, call.team);
-        return { value: this.cache.open(key, entry), fromCache: true, stale: false, fetchedAt: entry.fetchedAt };
-      }
-    }
+    if (!entry || now >= entry.expiresAt) return undefined;
+    if (options.refreshIfVersion !== undefined && !entry.negative && entry.version === options.refreshIfVersion) return undefined;
+    this.stats.hits++;
+    this.metrics.cacheHits.inc();
+    if (now >= entry.refreshAt && !entry.refreshing) this.refreshInBackground(key, name, call.team);
+    return { value: this.cache.open(key, entry), fromCache: true, stale: false, fetchedAt: entry.fetchedAt };
+  }
+
+  /** Asks the back end (coalesced), serving a stale entry when it fails within max staleness. */
+  async readThrough(name: string, call: DriverCall, options: ReadOptions): Promise<BackendRead> {
+    const key = this.cacheKey(name, call.team);
     this.stats.misses++;
     this.metrics.cacheMisses.inc();
     try {

@@ -84,15 +84,19 @@ export class SecretService {
     if (count > MAX_NAMES_PER_READ) throw invalidArgument(`names lists ${count} names; the limit is ${MAX_NAMES_PER_READ} per Read`);
     const team = await this.teamSettings(request.teamId, context);
     const call = this.driverCall(request.teamId, team, context);
-    const results = await Promise.all(
-      request.names.map((name, index) =>
-        this.readOne(name, `names[${index}]`, team, call, context, {
-          virtualKey: request.virtualKey,
-          bypassCache: request.bypassCache,
-          refreshIfVersion: request.refreshIfVersion[stripEnvReference(name)],
-        }),
-      ),
-    );
+    // Items answered from the cache (or refused) resolve synchronously; only the rest wait.
+    const results = new Array<SecretResult>(count);
+    let pending: Promise<void>[] | undefined;
+    request.names.forEach((name, index) => {
+      const result = this.readOne(name, `names[${index}]`, team, call, context, {
+        virtualKey: request.virtualKey,
+        bypassCache: request.bypassCache,
+        refreshIfVersion: request.refreshIfVersion[stripEnvReference(name)],
+      });
+      if (result instanceof Promise) (pending ??= []).push(result.then((resolved) => void (results[index] = resolved)));
+      else results[index] = result;
+    });
+    if (pending) await Promise.all(pending);
     return create(ReadResponseSchema, { results });
   }
 
@@ -222,19 +226,24 @@ export class SecretService {
     });
   }
 
-  /** Resolves one name of a batch; failures become the item's error, never the batch's. */
-  private async readOne(
+  /**
+   * Resolves one name of a batch; failures become the item's error, never the batch's. Answers
+   * that need no back-end call (refusals, the environment, fresh cache entries) come back
+   * synchronously; the rest as a promise.
+   */
+  private readOne(
     rawName: string,
     field: string,
     team: Team,
     call: DriverCall,
     context: AuthorizedCall,
     options: { virtualKey: boolean; bypassCache: boolean; refreshIfVersion?: string | undefined },
-  ): Promise<SecretResult> {
+  ): SecretResult | Promise<SecretResult> {
     const name = stripEnvReference(rawName);
+    let resolvedName: string;
     try {
       validateSecretName(name, field);
-      const resolvedName = this.storedName(name, options.virtualKey, team, field);
+      resolvedName = this.storedName(name, options.virtualKey, team, field);
       // Checked before anything is fetched: a denied name never reaches the back end.
       if (!context.identity.mayRead(resolvedName)) {
         throw permissionDenied(`${context.identity.name} may not read ${JSON.stringify(resolvedName)}`);
@@ -242,16 +251,30 @@ export class SecretService {
       if (this.policy.isBackendCredential(name)) return this.fromEnv(name, name, "it is a credential of the back end itself");
       const route = this.policy.routeRead(name);
       if (route.from === "env") return this.fromEnv(name, name, route.reason);
-      const read = await this.readFromManager(resolvedName, call, options);
-      if (read.value) return this.found(name, resolvedName, this.source, read);
-      if (this.deps.config.server.env_fallback && !options.virtualKey) {
-        return this.fromEnv(name, resolvedName, `it was not found in ${this.source}`);
+      if (this.deps.config.keyManagementSettings.primary_secret_name === undefined) {
+        const cached = this.backend.readCached(resolvedName, call, options);
+        if (cached) return this.fromManagerRead(name, resolvedName, cached, options.virtualKey);
       }
-      return this.missing(name, resolvedName, `${JSON.stringify(resolvedName)} was not found in ${this.source}`);
     } catch (error) {
-      const { code, message } = this.backend.toServiceError(error, call);
-      return create(SecretResultSchema, { name, error: itemError(code, message) });
+      return this.itemFailure(name, error, call);
     }
+    return this.readFromManager(resolvedName, call, options).then(
+      (read) => this.fromManagerRead(name, resolvedName, read, options.virtualKey),
+      (error: unknown) => this.itemFailure(name, error, call),
+    );
+  }
+
+  private fromManagerRead(name: string, resolvedName: string, read: BackendRead, virtualKey: boolean): SecretResult {
+    if (read.value) return this.found(name, resolvedName, this.source, read);
+    if (this.deps.config.server.env_fallback && !virtualKey) {
+      return this.fromEnv(name, resolvedName, `it was not found in ${this.source}`);
+    }
+    return this.missing(name, resolvedName, `${JSON.stringify(resolvedName)} was not found in ${this.source}`);
+  }
+
+  private itemFailure(name: string, error: unknown, call: DriverCall): SecretResult {
+    const { code, message } = this.backend.toServiceError(error, call);
+    return create(SecretResultSchema, { name, error: itemError(code, message) });
   }
 
   /** A manager read, or with primary_secret_name (SPEC §3.4) one field of the JSON secret, cached as one entry. */

@@ -21,7 +21,9 @@ const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, "..", "..");
 const CLIENTS = 4;
 const STREAMS = 16;
-const DURATION = "5";
+const DURATION = "4";
+/** Alternating rounds per comparison; each side's best run counts. */
+const ROUNDS = 3;
 
 interface H2loadResult {
   rps: number;
@@ -44,7 +46,7 @@ async function main(): Promise<void> {
 
   report(`# secretgate benchmark results\n`);
   report(`Run ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}.`);
-  report(`h2load: ${CLIENTS} connections × ${STREAMS} streams, ${DURATION} s per run, loopback; the server logs at info to a pipe.\n`);
+  report(`h2load: ${CLIENTS} connections × ${STREAMS} streams, ${DURATION} s per run, loopback; the server logs at info to a pipe. Comparisons alternate the two sides over ${ROUNDS} rounds and keep each side's best run (the machine is shared and noisy).\n`);
 
   // 1 and 2: the gRPC hot path against a raw grpc-js handler, and a batch of 100 cached names.
   const server = await TestServer.start({ env: { SECRETGATE_LOG_LEVEL: "info" } });
@@ -67,8 +69,16 @@ async function main(): Promise<void> {
 
     const noop = await startNoopServer(Buffer.from(responseBytes).toString("hex"));
     try {
-      const raw = await h2load(`http://127.0.0.1:${noop.port}/secretgate.v1.SecretService/Read`, singleBody);
-      const ours = requireResponses(await h2load(`http://${server.grpcAddress}/secretgate.v1.SecretService/Read`, singleBody), responseBytes.length, "single Read");
+      // The machine is shared and noisy: alternate the two servers and keep each one's best run.
+      let raw: H2loadResult | undefined;
+      let ours: H2loadResult | undefined;
+      for (let round = 0; round < ROUNDS; round++) {
+        const rawRun = await h2load(`http://127.0.0.1:${noop.port}/secretgate.v1.SecretService/Read`, singleBody);
+        const ourRun = requireResponses(await h2load(`http://${server.grpcAddress}/secretgate.v1.SecretService/Read`, singleBody), responseBytes.length, "single Read");
+        if (!raw || rawRun.rps > raw.rps) raw = rawRun;
+        if (!ours || ourRun.rps > ours.rps) ours = ourRun;
+      }
+      if (!raw || !ours) throw new Error("no benchmark rounds ran");
       const ratio = ours.rps / raw.rps;
       report(`## 1. Cache-hit Read over gRPC vs a raw grpc-js no-op handler\n`);
       report(`| server | requests/s | failed |\n|---|---|---|`);
@@ -83,12 +93,19 @@ async function main(): Promise<void> {
       noop.process.kill("SIGTERM");
     }
 
-    const single2 = requireResponses(await h2load(`http://${server.grpcAddress}/secretgate.v1.SecretService/Read`, singleBody), responseBytes.length, "single Read");
-    const batch100 = requireResponses(
-      await h2load(`http://${server.grpcAddress}/secretgate.v1.SecretService/Read`, batchBody),
-      toBinary(ReadResponseSchema, warm).length,
-      "batch Read",
-    );
+    let single2: H2loadResult | undefined;
+    let batch100: H2loadResult | undefined;
+    for (let round = 0; round < ROUNDS; round++) {
+      const singleRun = requireResponses(await h2load(`http://${server.grpcAddress}/secretgate.v1.SecretService/Read`, singleBody), responseBytes.length, "single Read");
+      const batchRun = requireResponses(
+        await h2load(`http://${server.grpcAddress}/secretgate.v1.SecretService/Read`, batchBody),
+        toBinary(ReadResponseSchema, warm).length,
+        "batch Read",
+      );
+      if (!single2 || singleRun.rps > single2.rps) single2 = singleRun;
+      if (!batch100 || batchRun.rps > batch100.rps) batch100 = batchRun;
+    }
+    if (!single2 || !batch100) throw new Error("no benchmark rounds ran");
     const cost = single2.rps / batch100.rps;
     report(`## 2. Batch Read of 100 cached names vs one name\n`);
     report(`| request | requests/s |\n|---|---|`);

@@ -32,6 +32,13 @@ export interface StartOptions {
   adminToken?: string | null;
 }
 
+// A safety net: a test that forgets stop() (or fails before it) must not leave servers running
+// after its worker exits.
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
 /** Values shorter than this are too common to scan logs for (e.g. "x", "one"). */
 const MIN_SCANNED_VALUE_LENGTH = 8;
 
@@ -78,6 +85,8 @@ export class TestServer {
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
+    running.add(child);
+    child.once("exit", () => running.delete(child));
     const server = new TestServer(child, dataDir, token);
     for (const [key, value] of Object.entries(options.env ?? {})) {
       if (/API_KEY|TOKEN|SECRET|PASSWORD|PRIVATE/.test(key) && !key.startsWith("SECRETGATE_") && value.length >= MIN_SCANNED_VALUE_LENGTH) server.sensitive.add(value);

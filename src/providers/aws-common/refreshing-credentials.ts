@@ -1,4 +1,5 @@
 import type { AwsCredentialIdentity } from "@smithy/types";
+import { untilAborted } from "../../drivers/until-aborted.js";
 
 /** Assumed credentials are replaced this long before they expire, so no call signs with a dying key. */
 export const REFRESH_MARGIN_MS = 5 * 60_000;
@@ -32,23 +33,4 @@ export class RefreshingCredentials {
   private expiresSoon(credentials: AwsCredentialIdentity): boolean {
     return credentials.expiration !== undefined && credentials.expiration.getTime() - this.now() <= REFRESH_MARGIN_MS;
   }
-}
-
-/** Settles with the promise, or rejects with the signal's reason once it aborts. */
-export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }

@@ -1,5 +1,6 @@
 import type { ConjurResponse, ConjurTransport } from "./conjur-http.js";
 import { ConjurHttpError } from "./conjur-http.js";
+import { untilAborted } from "../../drivers/until-aborted.js";
 
 /** Tokens are replaced after this share of their lifetime (about 6 of Conjur's 8 minutes). */
 const REFRESH_AT_SHARE = 0.75;
@@ -74,13 +75,4 @@ function lifetimeMs(base64Token: string): number {
     // Older tokens carry no readable claims; fall back to the documented lifetime.
   }
   return DEFAULT_TOKEN_LIFETIME_MS;
-}
-
-function untilAborted<T>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise((resolve, reject) => {
-    const abort = () => reject(signal.reason as Error);
-    signal.addEventListener("abort", abort, { once: true });
-    pending.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
-  });
 }

@@ -1,7 +1,9 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { CallOptions } from "google-gax";
 import type { Code } from "../../core/errors.js";
 import type { DriverCall } from "../../drivers/driver.js";
 import { grpcStatusOf } from "./errors.js";
+import { untilAborted } from "../../drivers/until-aborted.js";
 
 /** Attempts per call, first included: a throttling storm ends after this many back-end calls. */
 export const MAX_ATTEMPTS = 3;
@@ -30,18 +32,10 @@ export async function callWithRetries<T>(
       const status = grpcStatusOf(error);
       if (attempt >= MAX_ATTEMPTS || status === undefined || !retryOn.includes(status) || call.signal.aborted) throw error;
       const backoff = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (attempt - 1));
-      await untilAborted(delay(backoff / 2 + Math.random() * (backoff / 2)), call.signal);
+      await sleep(backoff / 2 + Math.random() * (backoff / 2), undefined, { signal: call.signal }).catch(() => {
+        throw call.signal.reason;
+      });
     }
   }
 }
 
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
-
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

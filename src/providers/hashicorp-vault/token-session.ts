@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
 import type { AuthMethod } from "./settings.js";
 import { VaultApiError, type VaultHttp } from "./vault-http.js";
+import { untilAborted } from "../../drivers/until-aborted.js";
 
 /** secretgate could not log in to Vault; `cause` says why (a Vault answer, a missing file, …). */
 export class VaultLoginError extends Error {
@@ -193,22 +194,4 @@ async function loginRequest(method: Exclude<AuthMethod, { kind: "token" }>): Pro
       return { path: `auth/${method.mount}/login`, body: { role: method.role, jwt }, description: `${label} login (auth/${method.mount})` };
     }
   }
-}
-
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import http from "node:http";
 import https from "node:https";
 import { readFileSync } from "node:fs";
@@ -88,7 +89,9 @@ export class VaultHttp {
       if (attempt >= MAX_ATTEMPTS) throw failure;
       const hinted = failure instanceof VaultApiError ? failure.retryAfterMs : undefined;
       const backoff = FIRST_BACKOFF_MS * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
-      await delay(Math.min(hinted ?? backoff, MAX_BACKOFF_MS), signal);
+      await sleep(Math.min(hinted ?? backoff, MAX_BACKOFF_MS), undefined, { signal }).catch(() => {
+        throw signal.reason;
+      });
     }
   }
 
@@ -148,19 +151,4 @@ function toApiError(operation: string, response: VaultResponse): VaultApiError {
   // Vault wraps some errors as "1 error occurred:\n\t* permission denied\n\n"; one line reads better in logs.
   const errors = Array.isArray(response.body?.errors) ? (response.body.errors as unknown[]).map((error) => String(error).replace(/\s+/g, " ").trim()) : [];
   return new VaultApiError(operation, response.status, errors, response.retryAfterMs);
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -33,7 +33,7 @@ import {
 import type { Config } from "../config/schema.js";
 import type { DriverCall, DriverDefinition, SecretPayload } from "../drivers/driver.js";
 import type { TeamSettingsStore } from "../storage/team-settings-store.js";
-import type { Backend, BackendRead } from "./backend.js";
+import type { Backend, BackendRead, ReadOptions } from "./backend.js";
 import type { AuthorizedCall } from "./call-context.js";
 import { Code, ServiceError, invalidArgument, notFound, statusName, failedPrecondition, permissionDenied } from "./errors.js";
 import { stripEnvReference, validateSecretName, validateTeamId } from "./names.js";
@@ -241,6 +241,7 @@ export class SecretService {
   ): SecretResult | Promise<SecretResult> {
     const name = stripEnvReference(rawName);
     let resolvedName: string;
+    let pending: Promise<BackendRead>;
     try {
       validateSecretName(name, field);
       resolvedName = this.storedName(name, options.virtualKey, team, field);
@@ -251,14 +252,18 @@ export class SecretService {
       if (this.policy.isBackendCredential(name)) return this.fromEnv(name, name, "it is a credential of the back end itself");
       const route = this.policy.routeRead(name);
       if (route.from === "env") return this.fromEnv(name, name, route.reason);
-      if (this.deps.config.keyManagementSettings.primary_secret_name === undefined) {
+      const primary = this.deps.config.keyManagementSettings.primary_secret_name;
+      if (primary === undefined) {
         const cached = this.backend.readCached(resolvedName, call, options);
         if (cached) return this.fromManagerRead(name, resolvedName, cached, options.virtualKey);
+        pending = this.backend.readThrough(resolvedName, call, options);
+      } else {
+        pending = this.readPrimaryField(primary, resolvedName, call, options);
       }
     } catch (error) {
       return this.itemFailure(name, error, call);
     }
-    return this.readFromManager(resolvedName, call, options).then(
+    return pending.then(
       (read) => this.fromManagerRead(name, resolvedName, read, options.virtualKey),
       (error: unknown) => this.itemFailure(name, error, call),
     );
@@ -277,16 +282,9 @@ export class SecretService {
     return create(SecretResultSchema, { name, error: itemError(code, message) });
   }
 
-  /** A manager read, or with primary_secret_name (SPEC §3.4) one field of the JSON secret, cached as one entry. */
-  private async readFromManager(
-    name: string,
-    call: DriverCall,
-    options: { bypassCache: boolean; refreshIfVersion?: string | undefined },
-  ): Promise<BackendRead> {
-    const readOptions = { bypassCache: options.bypassCache, ...(options.refreshIfVersion !== undefined ? { refreshIfVersion: options.refreshIfVersion } : {}) };
-    const primary = this.deps.config.keyManagementSettings.primary_secret_name;
-    if (primary === undefined) return this.backend.read(name, call, readOptions);
-    const read = await this.backend.read(primary, call, readOptions);
+  /** With primary_secret_name (SPEC §3.4): one field of the JSON secret, which is cached as one entry. */
+  private async readPrimaryField(primary: string, name: string, call: DriverCall, options: ReadOptions): Promise<BackendRead> {
+    const read = await this.backend.read(primary, call, options);
     const document = read.value;
     if (!document) return read;
     let fields: unknown;

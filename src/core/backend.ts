@@ -75,7 +75,7 @@ export class Backend {
   private readonly limit: ConcurrencyLimit;
   private readonly budget: RetryBudget;
   private readonly metrics: BackendMetrics;
-  private changeListener: ((name: string, call: DriverCall) => void) | undefined;
+  private changeListener: ((name: string, call: DriverCall, version?: string) => void) | undefined;
 
   constructor(
     readonly driver: SecretDriver,
@@ -94,8 +94,11 @@ export class Backend {
     this.metrics = backendMetrics(source, () => this.breaker.state);
   }
 
-  /** Tells `listener` about every Write and Delete (attempted ones too), e.g. to notify other replicas. */
-  onChange(listener: (name: string, call: DriverCall) => void): void {
+  /**
+   * Tells `listener` about every Write and Delete (attempted ones too), e.g. to notify other
+   * replicas; `version` is the version a successful write created.
+   */
+  onChange(listener: (name: string, call: DriverCall, version?: string) => void): void {
     this.changeListener = listener;
   }
 
@@ -153,12 +156,14 @@ export class Backend {
   }
 
   async write(request: DriverWrite, call: DriverCall): Promise<DriverWriteResult> {
+    let written: DriverWriteResult | undefined;
     try {
-      return await this.call(() => this.driver.write(request, call), call);
+      written = await this.call(() => this.driver.write(request, call), call);
+      return written;
     } finally {
       // Evicted whatever the outcome: a failed write may still have reached the back end.
       this.evict(this.cacheKey(request.name, call.team));
-      this.changeListener?.(request.name, call);
+      this.changeListener?.(request.name, call, written?.version);
     }
   }
 
@@ -176,9 +181,16 @@ export class Backend {
     return this.call(() => this.driver.list!(call), call);
   }
 
-  /** Drops one name (for every team location) — e.g. on a change notice from another replica. */
-  invalidate(name: string, team: Readonly<Record<string, unknown>>): void {
-    this.evict(this.cacheKey(name, team));
+  /**
+   * Drops one name — e.g. on a change notice from another replica. When the notice names the
+   * version the change created and this replica already holds exactly that version (it read the
+   * name after the change, before the notice arrived), the entry is the new value and stays.
+   */
+  invalidate(name: string, team: Readonly<Record<string, unknown>>, version?: string): void {
+    const key = this.cacheKey(name, team);
+    const entry = this.cache.get(key);
+    if (version && entry && !entry.negative && entry.version === version && !this.inflight.has(key)) return;
+    this.evict(key);
   }
 
   /** Drops every entry (e.g. after missing change notices). */

@@ -69,12 +69,36 @@ describe("eviction while a read is under way", () => {
     expect(await backend.read("KEY", call(), { bypassCache: false })).toMatchObject({ value: { text: "new" }, fromCache: true });
   });
 
-  it("tells the change listener about writes and deletes with the call's team id", async () => {
+  it("tells the change listener about writes (with the version created) and deletes, with the call's team id", async () => {
     const backend = new Backend(new GatedDriver(), "gated", settings, pino({ level: "silent" }));
     const changes: string[] = [];
-    backend.onChange((name, changeCall) => changes.push(`${changeCall.teamId}/${name}`));
+    backend.onChange((name, changeCall, version) => changes.push(`${changeCall.teamId}/${name}@${version ?? "-"}`));
     await backend.write({ name: "A", value: { text: "x" }, tags: {} }, { ...call(), teamId: "team-1" });
     await backend.delete("B", false, call());
-    expect(changes).toEqual(["team-1/A", "/B"]);
+    expect(changes).toEqual(["team-1/A@old", "/B@-"]);
+  });
+
+  it("a late notice for the version already cached keeps the entry; any other version, or none, evicts it", async () => {
+    const driver = new GatedDriver();
+    const backend = new Backend(driver, "gated", settings, pino({ level: "silent" }));
+    const readOnce = async () => {
+      const reading = backend.read("KEY", call(), { bypassCache: false });
+      await new Promise((resolve) => setImmediate(resolve));
+      driver.releaseRead();
+      return reading;
+    };
+    // This replica read the new value "old" before the notice of the write that made it arrived.
+    expect(await readOnce()).toMatchObject({ fromCache: false });
+    backend.invalidate("KEY", {}, "old");
+    expect(await backend.read("KEY", call(), { bypassCache: false })).toMatchObject({ value: { text: "old" }, fromCache: true });
+    expect(driver.reads).toBe(1);
+
+    backend.invalidate("KEY", {}, "newer");
+    driver.value = "newer";
+    expect(await readOnce()).toMatchObject({ value: { text: "newer" }, fromCache: false });
+
+    backend.invalidate("KEY", {});
+    expect(await readOnce()).toMatchObject({ fromCache: false });
+    expect(driver.reads).toBe(3);
   });
 });

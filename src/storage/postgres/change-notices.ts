@@ -6,7 +6,8 @@ export const CHANGE_CHANNEL = "secretgate_changes";
 
 /** What changed — names only, never values or settings. */
 export type ChangeNotice =
-  | { kind: "secret"; backend: string; teamId: string; name: string }
+  /** `version` is the version a write created (absent for deletes and failed writes). */
+  | { kind: "secret"; backend: string; teamId: string; name: string; version?: string }
   | { kind: "team"; teamId: string };
 
 interface WireNotice {

@@ -7,7 +7,8 @@ import type { PostgresTeamSettingsStore } from "./postgres-team-settings-store.j
 /**
  * Keeps this replica's caches in step with the others: every Write, Delete (and so Rotate) and
  * SetTeamSettings here is announced; every announcement from elsewhere evicts exactly the
- * entry it names; after a dropped connection everything cached is dropped.
+ * entry it names (unless that entry already holds the version the write created); after a
+ * dropped connection everything cached is dropped.
  */
 export class ReplicaSync {
   private constructor(private readonly notices: ChangeNotices) {}
@@ -26,7 +27,7 @@ export class ReplicaSync {
         // The cache key holds the team's location, which this replica looks up itself: the
         // notice names the team, never its settings.
         const team = notice.teamId === "" ? {} : ((await teams.get(notice.teamId))?.settings ?? {});
-        backend.invalidate(notice.name, team);
+        backend.invalidate(notice.name, team, notice.version);
       } catch (error) {
         logger.warn({ reason: (error as Error).message }, "cannot look up a changed secret's team; dropping the whole cache");
         backend.clear();
@@ -49,8 +50,9 @@ export class ReplicaSync {
       },
     });
     teams.publishTo(notices);
-    backend.onChange((name, call) => {
-      notices.publish({ kind: "secret", backend: backend.source, teamId: call.teamId ?? "", name }).catch((error: unknown) => {
+    backend.onChange((name, call, version) => {
+      const notice: ChangeNotice = { kind: "secret", backend: backend.source, teamId: call.teamId ?? "", name, ...(version ? { version } : {}) };
+      notices.publish(notice).catch((error: unknown) => {
         logger.warn({ name, reason: (error as Error).message }, "cannot tell other replicas about a change; they serve it once their cache expires");
       });
     });

@@ -70,6 +70,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       );
     }
     const audit = new AuditLog({ file: config.server.audit.file, stdout: options.logDestination });
+    // Last: records of the calls drained at shutdown are flushed after everything else stopped.
+    cleanups.push(() => audit.close());
     // One name per process in pg_stat_activity, so an operator can tell replicas apart.
     const applicationName = `secretgate:${process.pid}`;
     const databaseUrl = config.server.database_url;

@@ -2,7 +2,7 @@ import { pino, type DestinationStream, type Logger } from "pino";
 
 const FLUSH_INTERVAL_MS = 200;
 
-type Flushable = DestinationStream & { flush(callback?: (error?: Error) => void): void };
+export type Flushable = DestinationStream & { flush(callback?: (error?: Error) => void): void };
 
 /**
  * A buffered, asynchronous pino destination (a per-request line must not cost a system call on

@@ -49,6 +49,14 @@ const RESERVED_ENV_PREFIX = "SECRETGATE_";
 type Env = Readonly<Record<string, string | undefined>>;
 type Team = Readonly<Record<string, unknown>>;
 
+/** A name of a batch that the secret manager answers. */
+interface ManagerRead {
+  index: number;
+  name: string;
+  resolvedName: string;
+  options: ReadOptions;
+}
+
 export interface SecretServiceDependencies {
   config: Config;
   definition: DriverDefinition;
@@ -84,20 +92,8 @@ export class SecretService {
     if (count > MAX_NAMES_PER_READ) throw invalidArgument(`names lists ${count} names; the limit is ${MAX_NAMES_PER_READ} per Read`);
     const team = await this.teamSettings(request.teamId, context);
     const call = this.driverCall(request.teamId, team, context);
-    // Items answered from the cache (or refused) resolve synchronously; only the rest wait.
-    const results = new Array<SecretResult>(count);
-    let pending: Promise<void>[] | undefined;
-    request.names.forEach((name, index) => {
-      const result = this.readOne(name, `names[${index}]`, team, call, context, {
-        virtualKey: request.virtualKey,
-        bypassCache: request.bypassCache,
-        refreshIfVersion: request.refreshIfVersion[stripEnvReference(name)],
-      });
-      if (result instanceof Promise) (pending ??= []).push(result.then((resolved) => void (results[index] = resolved)));
-      else results[index] = result;
-    });
-    if (pending) await Promise.all(pending);
-    return create(ReadResponseSchema, { results });
+    const read = this.readNames(request.names, (index) => `names[${index}]`, team, call, context, request);
+    return create(ReadResponseSchema, { results: read instanceof Promise ? await read : read });
   }
 
   async write(request: WriteRequest, context: AuthorizedCall): Promise<WriteResponse> {
@@ -182,16 +178,16 @@ export class SecretService {
     const hosted = this.policy.hostedKeyNames;
     const stored = hosted.length > 0 ? [] : (await this.backend.list(call)).slice(0, MAX_LISTED_NAMES);
     const names = new Set([...hosted, ...stored].filter((name) => context.identity.mayRead(name)));
-    const keys = await Promise.all(
-      [...names].sort().map(async (name): Promise<HostedKey> => {
-        const result = await this.readOne(name, name, team, call, context, { virtualKey: false, bypassCache: false });
-        return create(HostedKeySchema, {
-          name,
-          resolves: result.found,
-          source: result.source,
-          version: result.version,
-          ...(result.error ? { error: result.error } : {}),
-        });
+    const sorted = [...names].sort();
+    const read = this.readNames(sorted, (index) => sorted[index]!, team, call, context, { virtualKey: false, bypassCache: false, refreshIfVersion: {} });
+    const results = read instanceof Promise ? await read : read;
+    const keys = results.map((result, index) =>
+      create(HostedKeySchema, {
+        name: sorted[index]!,
+        resolves: result.found,
+        source: result.source,
+        version: result.version,
+        ...(result.error ? { error: result.error } : {}),
       }),
     );
     return create(ListHostedResponseSchema, { keys });
@@ -227,46 +223,73 @@ export class SecretService {
   }
 
   /**
-   * Resolves one name of a batch; failures become the item's error, never the batch's. Answers
-   * that need no back-end call (refusals, the environment, fresh cache entries) come back
-   * synchronously; the rest as a promise.
+   * Resolves a batch of names; a failure becomes its item's error, never the batch's. First every
+   * name is checked, authorized and routed (refusals and environment answers are final), then
+   * the fresh cache entries of the whole batch are opened together; only the rest wait for the
+   * back end. A batch answered without the back end comes back synchronously: cache hits are
+   * the hot path.
    */
-  private readOne(
-    rawName: string,
-    field: string,
+  private readNames(
+    names: readonly string[],
+    fieldOf: (index: number) => string,
     team: Team,
     call: DriverCall,
     context: AuthorizedCall,
-    options: { virtualKey: boolean; bypassCache: boolean; refreshIfVersion?: string | undefined },
-  ): SecretResult | Promise<SecretResult> {
-    const name = stripEnvReference(rawName);
-    let resolvedName: string;
-    let pending: Promise<BackendRead>;
+    request: { virtualKey: boolean; bypassCache: boolean; refreshIfVersion: Readonly<Record<string, string>> },
+  ): SecretResult[] | Promise<SecretResult[]> {
+    const results = new Array<SecretResult>(names.length);
+    const fromManager: ManagerRead[] = [];
+    names.forEach((rawName, index) => {
+      const name = stripEnvReference(rawName);
+      const routed = this.route(name, fieldOf(index), request.virtualKey, team, context);
+      if (typeof routed !== "string") results[index] = routed;
+      else fromManager.push({ index, name, resolvedName: routed, options: { bypassCache: request.bypassCache, refreshIfVersion: request.refreshIfVersion[name] } });
+    });
+    if (fromManager.length === 0) return results;
+
+    const primary = this.deps.config.keyManagementSettings.primary_secret_name;
+    let cached: Array<BackendRead | undefined> = [];
+    try {
+      if (primary === undefined) cached = this.backend.readCachedMany(fromManager.map((item) => item.resolvedName), call, fromManager.map((item) => item.options));
+    } catch {
+      // Asking the back end below reports the same failure per item.
+    }
+    let pending: Array<Promise<void>> | undefined;
+    fromManager.forEach((item, position) => {
+      const hit = cached[position];
+      if (hit) {
+        results[item.index] = this.fromManagerRead(item.name, item.resolvedName, hit, request.virtualKey);
+        return;
+      }
+      const reading = primary === undefined ? this.backend.readThrough(item.resolvedName, call, item.options) : this.readPrimaryField(primary, item.resolvedName, call, item.options);
+      const settled = reading.then(
+        (read) => this.fromManagerRead(item.name, item.resolvedName, read, request.virtualKey),
+        (error: unknown) => this.itemFailure(item.name, error, call),
+      );
+      (pending ??= []).push(settled.then((result) => void (results[item.index] = result)));
+    });
+    return pending ? Promise.all(pending).then(() => results) : results;
+  }
+
+  /**
+   * Where one name is read from: the name to ask the manager for, or the final answer (a
+   * refusal, or a value from the environment). Checked before anything is fetched: a denied
+   * name never reaches the back end.
+   */
+  private route(name: string, field: string, virtualKey: boolean, team: Team, context: AuthorizedCall): string | SecretResult {
     try {
       validateSecretName(name, field);
-      resolvedName = this.storedName(name, options.virtualKey, team, field);
-      // Checked before anything is fetched: a denied name never reaches the back end.
+      const resolvedName = this.storedName(name, virtualKey, team, field);
       if (!context.identity.mayRead(resolvedName)) {
         throw permissionDenied(`${context.identity.name} may not read ${JSON.stringify(resolvedName)}`);
       }
       if (this.policy.isBackendCredential(name)) return this.fromEnv(name, name, "it is a credential of the back end itself");
       const route = this.policy.routeRead(name);
       if (route.from === "env") return this.fromEnv(name, name, route.reason);
-      const primary = this.deps.config.keyManagementSettings.primary_secret_name;
-      if (primary === undefined) {
-        const cached = this.backend.readCached(resolvedName, call, options);
-        if (cached) return this.fromManagerRead(name, resolvedName, cached, options.virtualKey);
-        pending = this.backend.readThrough(resolvedName, call, options);
-      } else {
-        pending = this.readPrimaryField(primary, resolvedName, call, options);
-      }
+      return resolvedName;
     } catch (error) {
-      return this.itemFailure(name, error, call);
+      return this.itemFailure(name, error);
     }
-    return pending.then(
-      (read) => this.fromManagerRead(name, resolvedName, read, options.virtualKey),
-      (error: unknown) => this.itemFailure(name, error, call),
-    );
   }
 
   private fromManagerRead(name: string, resolvedName: string, read: BackendRead, virtualKey: boolean): SecretResult {
@@ -277,7 +300,7 @@ export class SecretService {
     return this.missing(name, resolvedName, `${JSON.stringify(resolvedName)} was not found in ${this.source}`);
   }
 
-  private itemFailure(name: string, error: unknown, call: DriverCall): SecretResult {
+  private itemFailure(name: string, error: unknown, call?: DriverCall): SecretResult {
     const { code, message } = this.backend.toServiceError(error, call);
     return create(SecretResultSchema, { name, error: itemError(code, message) });
   }

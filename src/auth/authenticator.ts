@@ -1,4 +1,4 @@
-import { hash, timingSafeEqual } from "node:crypto";
+import { hash } from "node:crypto";
 import type { PeerCertificate } from "node:tls";
 import { ServiceError, Code } from "../core/errors.js";
 import type { AuthSettings } from "../config/schema.js";
@@ -28,16 +28,25 @@ const sha256 = (token: string) => hash("sha256", token, "buffer");
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
 /**
- * Maps credentials to an identity: bearer tokens compared by SHA-256 digest in constant time,
- * or a client certificate (verified against the configured CA by the TLS layer) by its CN or a
- * SAN. Anything else is UNAUTHENTICATED.
+ * Maps credentials to an identity: a bearer token by its SHA-256 digest (the time a lookup
+ * takes can say something about a digest at most, which does not help guess a token), or a
+ * client certificate (verified against the configured CA by the TLS layer) by its CN or a SAN.
+ * Anything else is UNAUTHENTICATED.
  */
 export class Authenticator {
+  /** Identities by the hex SHA-256 digest of their token; the first configured wins. */
+  private readonly byDigest = new Map<string, Identity>();
+
   private constructor(
-    private readonly tokens: readonly TokenIdentity[],
+    tokens: readonly TokenIdentity[],
     private readonly certificates: readonly CertificateIdentity[],
     private readonly anonymous: Identity | undefined,
-  ) {}
+  ) {
+    for (const { digest, identity } of tokens) {
+      const key = digest.toString("hex");
+      if (!this.byDigest.has(key)) this.byDigest.set(key, identity);
+    }
+  }
 
   /**
    * Builds the authenticator from `secretgate.auth`, SECRETGATE_ADMIN_TOKEN and the data
@@ -80,12 +89,7 @@ export class Authenticator {
     if (credentials.authorization !== undefined) {
       const match = BEARER.exec(credentials.authorization);
       if (!match) throw unauthenticated("the authorization header must be `Bearer <token>`");
-      const digest = sha256(match[1]!);
-      // Every entry is compared, so the time taken does not say which (or whether one) matched.
-      let found: Identity | undefined;
-      for (const entry of this.tokens) {
-        if (timingSafeEqual(entry.digest, digest) && !found) found = entry.identity;
-      }
+      const found = this.byDigest.get(hash("sha256", match[1]!, "hex"));
       if (found) return found;
       throw unauthenticated("the bearer token is not valid");
     }

@@ -48,6 +48,7 @@ const RESERVED_ENV_PREFIX = "SECRETGATE_";
 
 type Env = Readonly<Record<string, string | undefined>>;
 type Team = Readonly<Record<string, unknown>>;
+const NO_TEAM: Team = Object.freeze({});
 
 /** A name of a batch that the secret manager answers. */
 interface ManagerRead {
@@ -90,7 +91,8 @@ export class SecretService {
     const count = request.names.length;
     if (count === 0) throw invalidArgument("names must list at least one name");
     if (count > MAX_NAMES_PER_READ) throw invalidArgument(`names lists ${count} names; the limit is ${MAX_NAMES_PER_READ} per Read`);
-    const team = await this.teamSettings(request.teamId, context);
+    const settings = this.teamSettings(request.teamId, context);
+    const team = settings instanceof Promise ? await settings : settings;
     const call = this.driverCall(request.teamId, team, context);
     const read = this.readNames(request.names, (index) => `names[${index}]`, team, call, context, request);
     return create(ReadResponseSchema, { results: read instanceof Promise ? await read : read });
@@ -390,8 +392,11 @@ export class SecretService {
     }
   }
 
-  /** The team's settings, once the caller is allowed to act for the team (deny by default). */
-  private async teamSettings(teamId: string, context: AuthorizedCall): Promise<Team> {
+  /**
+   * The team's settings, once the caller is allowed to act for the team (deny by default).
+   * Synchronous for calls without a team (no promise on the hot path).
+   */
+  private teamSettings(teamId: string, context: AuthorizedCall): Team | Promise<Team> {
     if (teamId !== "") validateTeamId(teamId);
     const { identity } = context;
     if (!identity.mayActFor(teamId)) {
@@ -401,9 +406,10 @@ export class SecretService {
           : `${identity.name} may not act for team ${JSON.stringify(teamId)}`,
       );
     }
-    if (teamId === "") return {};
-    return (await this.deps.teams.get(teamId))?.settings ?? {};
+    if (teamId === "") return NO_TEAM;
+    return this.deps.teams.get(teamId).then((stored) => stored?.settings ?? NO_TEAM);
   }
+
 
   private requireAdmin(teamId: string, context: AuthorizedCall): void {
     if (!context.identity.admin) throw permissionDenied(`${context.identity.name} may not manage team settings (needs admin)`);
@@ -415,23 +421,33 @@ export class SecretService {
   }
 
   private driverCall(teamId: string, team: Team, context: AuthorizedCall): DriverCall {
-    const deadline = context.deadline ?? Date.now() + this.defaultDeadlineMs;
-    let signal: AbortSignal | undefined;
-    return {
-      teamId,
-      team,
-      deadline,
-      // Made on first use: a call answered without the back end never pays for a timer.
-      get signal() {
-        if (!signal) {
-          const timeout = AbortSignal.timeout(Math.max(0, deadline - Date.now()));
-          signal = context.signal ? AbortSignal.any([timeout, context.signal]) : timeout;
-        }
-        return signal;
-      },
-    };
+    return new ServiceDriverCall(teamId, team, context.deadline ?? Date.now() + this.defaultDeadlineMs, context.signal);
   }
 
+
+}
+
+/**
+ * A call's deadline and cancellation as drivers see them. The AbortSignal (a timer) is made on
+ * first use: a call answered without the back end never pays for one.
+ */
+class ServiceDriverCall implements DriverCall {
+  private abortSignal: AbortSignal | undefined;
+
+  constructor(
+    readonly teamId: string,
+    readonly team: Team,
+    readonly deadline: number,
+    private readonly callerSignal: AbortSignal | undefined,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.abortSignal) {
+      const timeout = AbortSignal.timeout(Math.max(0, this.deadline - Date.now()));
+      this.abortSignal = this.callerSignal ? AbortSignal.any([timeout, this.callerSignal]) : timeout;
+    }
+    return this.abortSignal;
+  }
 }
 
 function itemError(code: Code, message: string): ItemError {

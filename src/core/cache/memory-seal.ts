@@ -67,7 +67,8 @@ export class MemorySeal {
   private keystream(nonces: readonly number[], lengths: readonly number[]): Buffer {
     let total = 0;
     for (const length of lengths) total += blockCount(length);
-    const counters = Buffer.alloc(total * BLOCK);
+    // Every byte is written below; allocUnsafe takes it from the shared pool instead of a fresh allocation.
+    const counters = Buffer.allocUnsafe(total * BLOCK);
     let block = 0;
     nonces.forEach((nonce, index) => {
       const high = Math.floor(nonce / 2 ** 32);
@@ -76,6 +77,7 @@ export class MemorySeal {
         const at = block * BLOCK;
         counters.writeUInt32BE(high, at);
         counters.writeUInt32BE(low, at + 4);
+        counters.writeUInt32BE(0, at + 8);
         counters.writeUInt32BE(counter, at + 12);
       }
     });

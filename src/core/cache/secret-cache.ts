@@ -15,6 +15,8 @@ export interface CacheEntry extends SealedValue {
   readonly negative: boolean;
   /** A background refresh is running for this entry. */
   refreshing: boolean;
+  /** Read since eviction last looked at it (the second chance). */
+  recentlyUsed: boolean;
   readonly binary: boolean;
 }
 
@@ -28,7 +30,8 @@ export interface CacheLimits {
 const ENTRY_OVERHEAD_BYTES = 200;
 
 /**
- * An LRU of back-end answers bounded by entry count and bytes. Values are held sealed under a
+ * A cache of back-end answers bounded by entry count and bytes, evicting roughly least recently
+ * used first. Values are held sealed under a
  * per-process key (MemorySeal), and a batch of entries is opened with one cipher call.
  */
 export class SecretCache {
@@ -46,13 +49,10 @@ export class SecretCache {
     return this.bytes;
   }
 
-  /** The entry, marked most recently used; expired entries are returned too (for stale serving). */
+  /** The entry, marked as used; expired entries are returned too (for stale serving). */
   get(key: string): CacheEntry | undefined {
     const entry = this.entries.get(key);
-    if (entry) {
-      this.entries.delete(key);
-      this.entries.set(key, entry);
-    }
+    if (entry) entry.recentlyUsed = true;
     return entry;
   }
 
@@ -68,6 +68,7 @@ export class SecretCache {
       refreshAt: timing.refreshAt,
       negative: value === undefined,
       refreshing: false,
+      recentlyUsed: false,
       binary: value?.binary !== undefined,
     };
     this.delete(key);
@@ -111,11 +112,23 @@ export class SecretCache {
     this.bytes = 0;
   }
 
+  /**
+   * Second-chance eviction (CLOCK): the oldest entry goes unless it was read since it was last
+   * looked at, in which case it moves to the back. A hit only sets a flag, where strict LRU
+   * would re-insert the entry into the map on every read.
+   */
   private evictOverflow(): void {
     while (this.entries.size > this.limits.maxEntries || this.bytes > this.limits.maxBytes) {
-      const oldest = this.entries.keys().next();
+      const oldest = this.entries.entries().next();
       if (oldest.done) return;
-      this.delete(oldest.value);
+      const [key, entry] = oldest.value;
+      this.entries.delete(key);
+      if (entry.recentlyUsed) {
+        entry.recentlyUsed = false;
+        this.entries.set(key, entry);
+      } else {
+        this.bytes -= entrySize(key, entry);
+      }
     }
   }
 }

@@ -20,14 +20,15 @@ export function stripEnvReference(name: string): string {
  */
 export function validateSecretName(name: string, field = "name"): void {
   if (name.length === 0) throw invalidArgument(`${field} must not be empty`);
-  const bytes = Buffer.byteLength(name, "utf8");
-  if (bytes > MAX_NAME_BYTES) {
-    throw invalidArgument(`${field} is ${bytes} bytes long; the limit is ${MAX_NAME_BYTES} bytes`);
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short names need no byte count.
+  if (name.length * 3 > MAX_NAME_BYTES) {
+    const bytes = Buffer.byteLength(name, "utf8");
+    if (bytes > MAX_NAME_BYTES) throw invalidArgument(`${field} is ${bytes} bytes long; the limit is ${MAX_NAME_BYTES} bytes`);
   }
   if (UNSAFE_CHARACTERS.test(name)) {
     throw invalidArgument(`${field} ${JSON.stringify(name)} contains a control or line-separator character`);
   }
-  for (const segment of name.split("/")) {
+  for (const segment of name.includes("/") ? name.split("/") : [name]) {
     if (segment === "." || segment === "..") {
       throw invalidArgument(`${field} ${JSON.stringify(name)} contains a '${segment}' path segment`);
     }

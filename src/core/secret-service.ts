@@ -49,6 +49,7 @@ const RESERVED_ENV_PREFIX = "SECRETGATE_";
 type Env = Readonly<Record<string, string | undefined>>;
 type Team = Readonly<Record<string, unknown>>;
 const NO_TEAM: Team = Object.freeze({});
+const NO_BYTES = new Uint8Array(0);
 
 /** A name of a batch that the secret manager answers. */
 interface ManagerRead {
@@ -337,19 +338,27 @@ export class SecretService {
     return this.found(name, resolvedName, "env", { value: { text: value, version: "" }, fromCache: false, stale: false, fetchedAt: Date.now() });
   }
 
+  /**
+   * A found item, built as the plain object protobuf-es messages are (every field set) rather
+   * than through create(), which copies its init object field by field: this runs once per name
+   * of every Read.
+   */
   private found(name: string, resolvedName: string, source: string, read: BackendRead): SecretResult {
     const value = read.value!;
-    return create(SecretResultSchema, {
+    return {
+      $typeName: SecretResultSchema.typeName,
       name,
       resolvedName,
       found: true,
+      value: value.binary === undefined ? (value.text ?? "") : "",
+      binaryValue: value.binary ?? NO_BYTES,
       source,
       version: value.version,
       fetchedAt: timestampFromMs(read.fetchedAt),
       fromCache: read.fromCache,
       stale: read.stale,
-      ...(value.binary !== undefined ? { binaryValue: value.binary } : { value: value.text ?? "" }),
-    });
+      error: undefined,
+    };
   }
 
   private missing(name: string, resolvedName: string, message: string): SecretResult {

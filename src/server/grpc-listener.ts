@@ -32,7 +32,7 @@ export async function startGrpcListener(options: {
     "grpc.max_receive_message_length": options.maxMessageBytes,
     "grpc.max_send_message_length": 64 * 1024 * 1024,
   });
-  const { definition, implementation } = serviceFor(options.dispatcher);
+  const { definition, implementation } = serviceFor(options.dispatcher, options.tls?.mutual ?? false);
   server.addService(definition, implementation);
 
   const reflection = new ReflectionService(reflectionPackageDefinition());
@@ -49,7 +49,7 @@ export async function startGrpcListener(options: {
   return { server, address: `${host}:${port}`, health };
 }
 
-function serviceFor(dispatcher: Dispatcher): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
+function serviceFor(dispatcher: Dispatcher, clientCertificates: boolean): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
   const definition: Record<string, grpc.MethodDefinition<Buffer, unknown>> = {};
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const method of serviceMethods) {
@@ -64,12 +64,12 @@ function serviceFor(dispatcher: Dispatcher): { definition: grpc.ServiceDefinitio
       responseSerialize: (message: unknown) => asBuffer(toBinary(method.output, message as never)),
       responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
     };
-    implementation[method.localName] = handlerFor(method, dispatcher) as grpc.UntypedHandleCall;
+    implementation[method.localName] = handlerFor(method, dispatcher, clientCertificates) as grpc.UntypedHandleCall;
   }
   return { definition: definition as grpc.ServiceDefinition, implementation };
 }
 
-function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher): grpc.handleUnaryCall<Buffer, unknown> {
+function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher, clientCertificates: boolean): grpc.handleUnaryCall<Buffer, unknown> {
   return (call, callback) => {
     let request: unknown;
     try {
@@ -89,8 +89,9 @@ function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher): grpc.handl
       protocol: "grpc",
       credentials: {
         authorization: typeof authorization === "string" ? authorization : undefined,
-        // grpc-js reports only certificates that verified against the client CA.
-        peerCertificate: call.getAuthContext()?.sslPeerCertificate,
+        // grpc-js reports only certificates that verified against the client CA. Asked only
+        // when mutual TLS is on: it goes through the session's socket proxy on every call.
+        peerCertificate: clientCertificates ? call.getAuthContext()?.sslPeerCertificate : undefined,
       },
       ...(Number.isFinite(deadlineMs) ? { deadline: deadlineMs } : {}),
     };

@@ -128,7 +128,14 @@ describe("azure_key_vault through the server", () => {
   it("refuses to start without AZURE_KEY_VAULT_URI, naming it", async () => {
     const { AZURE_KEY_VAULT_URI: _omitted, ...env } = azureEnv(vault);
     const { code, stderr } = await TestServer.startExpectingFailure({ config, env });
-    expect(code).not.toBe(0);
+    expect(code).toBe(2);
     expect(stderr).toContain("AZURE_KEY_VAULT_URI");
+  });
+
+  it("refuses a vault URI that is not a URL with exit code 2, naming the variable, without a stack trace", async () => {
+    const { code, stderr } = await TestServer.startExpectingFailure({ config, env: { ...azureEnv(vault), AZURE_KEY_VAULT_URI: "not a url" } });
+    expect(code).toBe(2);
+    expect(stderr).toContain("AZURE_KEY_VAULT_URI is not a URL");
+    expect(stderr).not.toMatch(/\n\s+at /);
   });
 });

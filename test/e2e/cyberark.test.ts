@@ -115,4 +115,11 @@ describe("cyberark through the server", () => {
       await strict.stop();
     }
   });
+
+  it("refuses a CYBERARK_API_BASE that is not a URL with exit code 2, naming the variable, without a stack trace", async () => {
+    const { code, stderr } = await TestServer.startExpectingFailure({ config, env: { ...conjurEnv(conjur), CYBERARK_API_BASE: "::bad" } });
+    expect(code).toBe(2);
+    expect(stderr).toContain("CYBERARK_API_BASE");
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
 });

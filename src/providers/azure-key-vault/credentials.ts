@@ -9,11 +9,13 @@ import {
   type TokenCredential,
 } from "@azure/identity";
 import type { TlsSettings } from "@azure/core-rest-pipeline";
+import { ConfigError } from "../../config/config-error.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** A start-up problem with the Azure settings in the environment; names the variable. */
-export class AzureSettingsError extends Error {
+/** A bad setting: a configuration error like any other (exit code 2, no stack trace). */
+export class AzureSettingsError extends ConfigError {
   override name = "AzureSettingsError";
 }
 

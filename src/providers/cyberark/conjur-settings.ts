@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
+import { ConfigError } from "../../config/config-error.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -18,7 +19,8 @@ export const CYBERARK_ENV_NAMES = [
 export const DEFAULT_REFRESH_INTERVAL_SECONDS = 300;
 
 /** A start-up problem with the Conjur settings in the environment; names the variable. */
-export class ConjurSettingsError extends Error {
+/** A bad setting: a configuration error like any other (exit code 2, no stack trace). */
+export class ConjurSettingsError extends ConfigError {
   override name = "ConjurSettingsError";
 }
 

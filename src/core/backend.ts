@@ -206,7 +206,7 @@ export class Backend {
    */
   invalidate(name: string, team: Readonly<Record<string, unknown>>, version?: string): void {
     const key = this.cacheKey(name, team);
-    const entry = this.cache.get(key);
+    const entry = this.cache.peek(key);
     if (version && entry && !entry.negative && entry.version === version && !this.inflight.has(key)) return;
     this.evict(key);
   }

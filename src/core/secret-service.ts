@@ -419,7 +419,6 @@ export class SecretService {
     return this.deps.teams.get(teamId).then((stored) => stored?.settings ?? NO_TEAM);
   }
 
-
   private requireAdmin(teamId: string, context: AuthorizedCall): void {
     if (!context.identity.admin) throw permissionDenied(`${context.identity.name} may not manage team settings (needs admin)`);
     if (!context.identity.mayActFor(teamId)) throw permissionDenied(`${context.identity.name} may not act for team ${JSON.stringify(teamId)}`);
@@ -432,8 +431,6 @@ export class SecretService {
   private driverCall(teamId: string, team: Team, context: AuthorizedCall): DriverCall {
     return new ServiceDriverCall(teamId, team, context.deadline ?? Date.now() + this.defaultDeadlineMs, context.signal);
   }
-
-
 }
 
 /**

@@ -33,8 +33,9 @@ describe("MemorySeal (the in-memory cache's encryption)", () => {
     expect(first.nonce).not.toBe(second.nonce);
     expect(first.sealed).not.toBe(second.sealed);
     expect(first.sealed).not.toContain("sk-live");
-    expect(seal.open(first).equals(value)).toBe(true);
-    expect(seal.open(second).equals(value)).toBe(true);
+    const [openedFirst, openedSecond] = seal.openMany([first, second]);
+    expect(openedFirst!.equals(value)).toBe(true);
+    expect(openedSecond!.equals(value)).toBe(true);
   });
 
   it("opens a batch of values of different lengths with one call, each to its own plaintext", () => {
@@ -44,7 +45,7 @@ describe("MemorySeal (the in-memory cache's encryption)", () => {
     const opened = seal.openMany(sealed);
     expect(opened.map((bytes) => bytes.toString("hex"))).toEqual(plaintexts.map((bytes) => bytes.toString("hex")));
     // A different key does not open them.
-    expect(new MemorySeal().open(sealed[5]!).equals(plaintexts[5]!)).toBe(false);
+    expect(new MemorySeal().openMany([sealed[5]!])[0]!.equals(plaintexts[5]!)).toBe(false);
   });
 });
 
@@ -71,6 +72,14 @@ describe("SecretCache", () => {
     cache.get("a");
     cache.set("c", { text: "3", version: "" }, timing);
     expect([cache.get("a") !== undefined, cache.get("b") !== undefined, cache.get("c") !== undefined]).toEqual([true, false, true]);
+
+    // peek (a change notice deciding whether to evict) is not a use: it earns no second chance.
+    const peeked = new SecretCache({ maxEntries: 2, maxBytes: 1 << 20 });
+    peeked.set("a", { text: "1", version: "" }, timing);
+    peeked.set("b", { text: "2", version: "" }, timing);
+    expect(peeked.peek("a")).toBeDefined();
+    peeked.set("c", { text: "3", version: "" }, timing);
+    expect([peeked.peek("a"), peeked.peek("b") !== undefined, peeked.peek("c") !== undefined]).toEqual([undefined, true, true]);
 
     const small = new SecretCache({ maxEntries: 100, maxBytes: 1_000 });
     for (let index = 0; index < 20; index++) small.set(`k${index}`, { text: "x".repeat(100), version: "" }, timing);

@@ -59,10 +59,6 @@ export class MemorySeal {
     });
   }
 
-  open(value: SealedValue): Buffer {
-    return this.openMany([value])[0]!;
-  }
-
   /** The keystream for each (nonce, length), one after another, each padded to whole blocks. */
   private keystream(nonces: readonly number[], lengths: readonly number[]): Buffer {
     let total = 0;
@@ -73,7 +69,8 @@ export class MemorySeal {
     nonces.forEach((nonce, index) => {
       const high = Math.floor(nonce / 2 ** 32);
       const low = nonce >>> 0;
-      for (let counter = 0; counter < blockCount(lengths[index]!); counter++, block++) {
+      const blocks = blockCount(lengths[index]!);
+      for (let counter = 0; counter < blocks; counter++, block++) {
         const at = block * BLOCK;
         counters.writeUInt32BE(high, at);
         counters.writeUInt32BE(low, at + 4);

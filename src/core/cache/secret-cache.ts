@@ -49,6 +49,11 @@ export class SecretCache {
     return this.bytes;
   }
 
+  /** The entry without marking it as used (e.g. to decide whether a change notice evicts it). */
+  peek(key: string): CacheEntry | undefined {
+    return this.entries.get(key);
+  }
+
   /** The entry, marked as used; expired entries are returned too (for stale serving). */
   get(key: string): CacheEntry | undefined {
     const entry = this.entries.get(key);

@@ -4,10 +4,11 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import { fromBinary, toBinary, type DescFile, type DescMethodUnary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { SecretService, file_secretgate_v1_secret_service } from "../../gen/secretgate/v1/secret_service_pb.js";
+import { ReadResponseSchema, SecretService, file_secretgate_v1_secret_service, type ReadResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
 import { serviceMethods, type Dispatcher } from "./dispatcher.js";
+import { encodeReadResponse } from "./read-response-encoding.js";
 import type { TlsMaterial } from "./tls.js";
 
 export interface GrpcListener {
@@ -61,7 +62,10 @@ function serviceFor(dispatcher: Dispatcher, clientCertificates: boolean): { defi
       // INVALID_ARGUMENT (grpc-js would report a deserializer failure as INTERNAL).
       requestSerialize: (bytes: Buffer) => bytes,
       requestDeserialize: (bytes: Buffer) => bytes,
-      responseSerialize: (message: unknown) => asBuffer(toBinary(method.output, message as never)),
+      responseSerialize:
+        method.output === ReadResponseSchema
+          ? (message: unknown) => encodeReadResponse(message as ReadResponse)
+          : (message: unknown) => asBuffer(toBinary(method.output, message as never)),
       responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
     };
     implementation[method.localName] = handlerFor(method, dispatcher, clientCertificates) as grpc.UntypedHandleCall;

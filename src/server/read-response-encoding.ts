@@ -1,0 +1,194 @@
+import { toBinary } from "@bufbuild/protobuf";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { ReadResponseSchema, SecretResultSchema, type ItemError, type ReadResponse, type SecretResult } from "../../gen/secretgate/v1/secret_service_pb.js";
+
+/**
+ * The binary encoding of a ReadResponse, written by hand for the gRPC listener because it is on
+ * every cache-hit Read. protobuf-es's `toBinary` took 3.7 µs for a one-name response, 1.6 µs of
+ * it in the two ArrayBuffers it makes per call (its writer's buffer, then the slice it returns);
+ * this sizes the message first and writes it once into a Buffer from Node's pool.
+ *
+ * It produces exactly the bytes `toBinary` does (tests compare the two with every field set),
+ * and it hands anything it was not written for to `toBinary`: a message carrying unknown fields,
+ * or a SecretResult whose schema has gained fields since (the tests fail on that too).
+ */
+export function encodeReadResponse(response: ReadResponse): Buffer {
+  if (!KNOWS_SCHEMA || response.$unknown !== undefined || !response.results.every(isPlainResult)) {
+    const bytes = toBinary(ReadResponseSchema, response);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  const sizes = response.results.map(resultSize);
+  let total = 0;
+  for (const size of sizes) total += 1 + varintSize(size) + size;
+  const writer = new Writer(Buffer.allocUnsafe(total));
+  response.results.forEach((result, index) => {
+    writer.tag(1, LENGTH_DELIMITED).varint(sizes[index]!);
+    writeResult(writer, result);
+  });
+  return writer.bytes;
+}
+
+/** The SecretResult fields this encoder writes, by number; checked against the generated schema. */
+export const ENCODED_RESULT_FIELDS: Readonly<Record<number, string>> = {
+  1: "name",
+  2: "found",
+  3: "value",
+  4: "binaryValue",
+  5: "source",
+  6: "version",
+  7: "fetchedAt",
+  8: "fromCache",
+  9: "stale",
+  10: "error",
+  11: "resolvedName",
+};
+
+const KNOWS_SCHEMA =
+  SecretResultSchema.fields.length === Object.keys(ENCODED_RESULT_FIELDS).length &&
+  SecretResultSchema.fields.every((field) => ENCODED_RESULT_FIELDS[field.number] === field.localName);
+
+const VARINT = 0;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const LENGTH_DELIMITED = 2;
+
+function isPlainResult(result: SecretResult): boolean {
+  return result.$unknown === undefined && result.fetchedAt?.$unknown === undefined && result.error?.$unknown === undefined;
+}
+
+function resultSize(result: SecretResult): number {
+  let size = stringField(result.name) + boolField(result.found) + stringField(result.value) + bytesField(result.binaryValue);
+  size += stringField(result.source) + stringField(result.version);
+  if (result.fetchedAt) size += messageField(timestampSize(result.fetchedAt));
+  size += boolField(result.fromCache) + boolField(result.stale);
+  if (result.error) size += messageField(errorSize(result.error));
+  return size + stringField(result.resolvedName);
+}
+
+function writeResult(writer: Writer, result: SecretResult): void {
+  writer.string(1, result.name).bool(2, result.found).string(3, result.value).bytesField(4, result.binaryValue);
+  writer.string(5, result.source).string(6, result.version);
+  if (result.fetchedAt) {
+    writer.tag(7, LENGTH_DELIMITED).varint(timestampSize(result.fetchedAt));
+    writer.int64(1, result.fetchedAt.seconds).int32(2, result.fetchedAt.nanos);
+  }
+  writer.bool(8, result.fromCache).bool(9, result.stale);
+  if (result.error) {
+    writer.tag(10, LENGTH_DELIMITED).varint(errorSize(result.error));
+    writer.int32(1, result.error.code).string(2, result.error.status).string(3, result.error.message);
+  }
+  writer.string(11, result.resolvedName);
+}
+
+function timestampSize(timestamp: Timestamp): number {
+  return int64Field(timestamp.seconds) + int32Field(timestamp.nanos);
+}
+
+function errorSize(error: ItemError): number {
+  return int32Field(error.code) + stringField(error.status) + stringField(error.message);
+}
+
+// Field sizes, tag included (every field number here is below 16: a one-byte tag). Proto3
+// leaves out fields that hold their default.
+function stringField(value: string): number {
+  if (value === "") return 0;
+  const length = Buffer.byteLength(value, "utf8");
+  return 1 + varintSize(length) + length;
+}
+
+function bytesField(value: Uint8Array): number {
+  return value.length === 0 ? 0 : 1 + varintSize(value.length) + value.length;
+}
+
+function boolField(value: boolean): number {
+  return value ? 2 : 0;
+}
+
+function messageField(size: number): number {
+  return 1 + varintSize(size) + size;
+}
+
+function int32Field(value: number): number {
+  // Negative int32 values are sign-extended to ten bytes on the wire.
+  return value === 0 ? 0 : 1 + (value < 0 ? 10 : varintSize(value));
+}
+
+function int64Field(value: bigint): number {
+  return value === 0n ? 0 : 1 + bigVarintSize(BigInt.asUintN(64, value));
+}
+
+function varintSize(value: number): number {
+  let size = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80);
+    size++;
+  }
+  return size;
+}
+
+function bigVarintSize(value: bigint): number {
+  let size = 1;
+  while (value >= 0x80n) {
+    value >>= 7n;
+    size++;
+  }
+  return size;
+}
+
+class Writer {
+  private position = 0;
+
+  constructor(readonly bytes: Buffer) {}
+
+  tag(field: number, wireType: number): this {
+    this.bytes[this.position++] = (field << 3) | wireType;
+    return this;
+  }
+
+  varint(value: number): this {
+    while (value >= 0x80) {
+      this.bytes[this.position++] = (value & 0x7f) | 0x80;
+      value = Math.floor(value / 0x80);
+    }
+    this.bytes[this.position++] = value;
+    return this;
+  }
+
+  string(field: number, value: string): this {
+    if (value === "") return this;
+    this.tag(field, LENGTH_DELIMITED).varint(Buffer.byteLength(value, "utf8"));
+    this.position += this.bytes.write(value, this.position, "utf8");
+    return this;
+  }
+
+  bytesField(field: number, value: Uint8Array): this {
+    if (value.length === 0) return this;
+    this.tag(field, LENGTH_DELIMITED).varint(value.length);
+    this.bytes.set(value, this.position);
+    this.position += value.length;
+    return this;
+  }
+
+  bool(field: number, value: boolean): this {
+    if (value) this.tag(field, VARINT).varint(1);
+    return this;
+  }
+
+  int32(field: number, value: number): this {
+    if (value === 0) return this;
+    if (value >= 0) return this.tag(field, VARINT).varint(value);
+    return this.int64(field, BigInt(value));
+  }
+
+  int64(field: number, value: bigint): this {
+    if (value === 0n) return this;
+    this.tag(field, VARINT);
+    let rest = BigInt.asUintN(64, value);
+    if (rest <= MAX_SAFE) return this.varint(Number(rest));
+    while (rest >= 0x80n) {
+      this.bytes[this.position++] = Number(rest & 0x7fn) | 0x80;
+      rest >>= 7n;
+    }
+    this.bytes[this.position++] = Number(rest);
+    return this;
+  }
+}

@@ -1,6 +1,7 @@
-import type { DestinationStream, Logger } from "pino";
+import type { Logger } from "pino";
 import { Authenticator } from "./auth/authenticator.js";
 import { AuditLog } from "./audit.js";
+import type { LogDestination } from "./log.js";
 import { ConfigError } from "./config/config-error.js";
 import { TlsMaterial } from "./server/tls.js";
 import { splitAddress } from "./server/http-listener.js";
@@ -34,7 +35,7 @@ export interface StartOptions {
   env: Readonly<Record<string, string | undefined>>;
   logger: Logger;
   /** Where audit records go when no audit file is configured (the log's stdout stream). */
-  logDestination: DestinationStream;
+  logDestination: LogDestination;
   /** Serve without authentication (`--insecure-no-auth`). */
   insecureNoAuth?: boolean;
 }

@@ -1,25 +1,23 @@
-import type { DestinationStream } from "pino";
-import { createLogDestination, type Flushable } from "./log.js";
+import { createLogDestination, type LogDestination } from "./log.js";
 
 /**
  * Audit records: one JSON object per line per RPC — identity, method, names, team, outcome per
  * item, from_cache, version, client address — including cache hits, never values. They go to
- * their own pino destination: appended to a file when configured, else to stdout through the
- * log's own stream (so lines never interleave). The record doubles as the access log line.
+ * their own destination: appended to a file when configured, else to stdout through the log's
+ * own stream (so lines never interleave). The record doubles as the access log line.
  *
  * Records are serialised with one JSON.stringify rather than through a pino logger (pino's
  * per-key serialisation cost about 10 µs of a cached Read), and the lines of one event-loop
- * turn reach the destination as one write: sonic-boom measures the byte length of its pending
- * buffer on every write, which cost ~3 µs per record under load.
+ * turn reach the destination as one write, encoded once (see createLogDestination).
  */
 export class AuditLog {
-  private readonly destination: DestinationStream;
+  private readonly destination: LogDestination;
   /** The audit file's own destination, which this log flushes on close. */
-  private readonly file: Flushable | undefined;
+  private readonly file: LogDestination | undefined;
   private pending: string[] = [];
   private readonly flushSoon = () => this.flush();
 
-  constructor(options: { file: string | undefined; stdout: DestinationStream }) {
+  constructor(options: { file: string | undefined; stdout: LogDestination }) {
     this.file = options.file ? createLogDestination(options.file) : undefined;
     this.destination = this.file ?? options.stdout;
   }
@@ -37,7 +35,7 @@ export class AuditLog {
     if (this.pending.length === 0) return;
     const lines = this.pending;
     this.pending = [];
-    this.destination.write(`${lines.join("\n")}\n`);
+    this.destination.writeBytes(Buffer.from(`${lines.join("\n")}\n`, "utf8"));
   }
 
   /** Flushes everything written (at shutdown; stdout is flushed with the log). */

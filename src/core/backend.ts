@@ -130,7 +130,8 @@ export class Backend {
    * map lookup.
    */
   readCachedMany(names: readonly string[], call: DriverCall, options: readonly ReadOptions[]): Array<BackendRead | undefined> {
-    const hits: Array<CacheEntry | undefined> = names.map((name, index) => this.freshEntry(name, call, options[index]!));
+    const now = Date.now();
+    const hits: Array<CacheEntry | undefined> = names.map((name, index) => this.freshEntry(name, call, options[index]!, now));
     const found = hits.filter((entry): entry is CacheEntry => entry !== undefined);
     const values = found.length > 0 ? this.cache.openMany(found) : [];
     let next = 0;
@@ -138,11 +139,10 @@ export class Backend {
   }
 
   /** The entry to answer from, if it is fresh and acceptable; counts the hit and starts refresh-ahead. */
-  private freshEntry(name: string, call: DriverCall, options: ReadOptions): CacheEntry | undefined {
+  private freshEntry(name: string, call: DriverCall, options: ReadOptions, now: number): CacheEntry | undefined {
     if (options.bypassCache || this.settings.bypassCache) return undefined;
     const key = this.cacheKey(name, call.team);
     const entry = this.cache.get(key);
-    const now = Date.now();
     if (!entry || now >= entry.expiresAt) return undefined;
     if (options.refreshIfVersion !== undefined && !entry.negative && entry.version === options.refreshIfVersion) return undefined;
     this.stats.hits++;
@@ -235,7 +235,9 @@ export class Backend {
   }
 
   private cacheKey(name: string, team: Readonly<Record<string, unknown>>): string {
-    const location = Object.keys(team).length === 0 ? "" : this.driver.locationKey ? this.driver.locationKey(team) : JSON.stringify(team);
+    if (Object.keys(team).length === 0) return name;
+    // Names never hold control characters (validateSecretName), so "\0" cannot be forged by one.
+    const location = this.driver.locationKey ? this.driver.locationKey(team) : JSON.stringify(team);
     return `${location}\u0000${name}`;
   }
 

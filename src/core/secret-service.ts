@@ -88,15 +88,20 @@ export class SecretService {
     this.defaultDeadlineMs = config.server.backend.default_deadline_seconds * 1000;
   }
 
-  async read(request: ReadRequest, context: AuthorizedCall): Promise<ReadResponse> {
+  /** Synchronous when every name is answered without waiting (cache hits: the hot path). */
+  read(request: ReadRequest, context: AuthorizedCall): ReadResponse | Promise<ReadResponse> {
     const count = request.names.length;
     if (count === 0) throw invalidArgument("names must list at least one name");
     if (count > MAX_NAMES_PER_READ) throw invalidArgument(`names lists ${count} names; the limit is ${MAX_NAMES_PER_READ} per Read`);
     const settings = this.teamSettings(request.teamId, context);
-    const team = settings instanceof Promise ? await settings : settings;
+    if (settings instanceof Promise) return settings.then((team) => this.readForTeam(request, team, context));
+    return this.readForTeam(request, settings, context);
+  }
+
+  private readForTeam(request: ReadRequest, team: Team, context: AuthorizedCall): ReadResponse | Promise<ReadResponse> {
     const call = this.driverCall(request.teamId, team, context);
     const read = this.readNames(request.names, (index) => `names[${index}]`, team, call, context, request);
-    return create(ReadResponseSchema, { results: read instanceof Promise ? await read : read });
+    return read instanceof Promise ? read.then(readResponse) : readResponse(read);
   }
 
   async write(request: WriteRequest, context: AuthorizedCall): Promise<WriteResponse> {
@@ -242,11 +247,17 @@ export class SecretService {
   ): SecretResult[] | Promise<SecretResult[]> {
     const results = new Array<SecretResult>(names.length);
     const fromManager: ManagerRead[] = [];
+    const plainOptions: ReadOptions = { bypassCache: request.bypassCache };
+    const refreshing = Object.keys(request.refreshIfVersion).length > 0;
     names.forEach((rawName, index) => {
       const name = stripEnvReference(rawName);
       const routed = this.route(name, fieldOf(index), request.virtualKey, team, context);
       if (typeof routed !== "string") results[index] = routed;
-      else fromManager.push({ index, name, resolvedName: routed, options: { bypassCache: request.bypassCache, refreshIfVersion: request.refreshIfVersion[name] } });
+      else {
+        const refreshIfVersion = refreshing ? request.refreshIfVersion[name] : undefined;
+        const options = refreshIfVersion === undefined ? plainOptions : { bypassCache: request.bypassCache, refreshIfVersion };
+        fromManager.push({ index, name, resolvedName: routed, options });
+      }
     });
     if (fromManager.length === 0) return results;
 
@@ -454,6 +465,11 @@ class ServiceDriverCall implements DriverCall {
     }
     return this.abortSignal;
   }
+}
+
+/** Built as a plain protobuf-es message (as `found` is): one per Read. */
+function readResponse(results: SecretResult[]): ReadResponse {
+  return { $typeName: ReadResponseSchema.typeName, results };
 }
 
 function itemError(code: Code, message: string): ItemError {

@@ -13,7 +13,8 @@ export const serviceMethods: readonly DescMethodUnary[] = SecretServiceDesc.meth
   (method: DescMethod): method is DescMethod & DescMethodUnary => method.methodKind === "unary",
 );
 
-type Handler = (request: unknown, call: AuthorizedCall) => Promise<unknown>;
+/** A service method: its answer, or a promise of it. */
+type Handler = (request: unknown, call: AuthorizedCall) => unknown;
 
 /**
  * What both listeners call for every RPC: it authenticates the caller, runs the service method,
@@ -44,28 +45,53 @@ export class Dispatcher {
     ]);
   }
 
-  async dispatch(method: DescMethodUnary, request: unknown, context: CallContext): Promise<unknown> {
+  /**
+   * Runs one call. The answer comes back synchronously when the service method has it at once
+   * (a Read of cached names), so the hot path makes no promise; otherwise as a promise.
+   * Failures are thrown (or rejected) as ServiceErrors.
+   */
+  dispatch(method: DescMethodUnary, request: unknown, context: CallContext): unknown {
     const handler = this.handlers.get(method.localName);
     if (!handler) throw new ServiceError(Code.Unimplemented, `${method.name} is not implemented`);
     const started = performance.now();
     this.inFlight++;
     let identity: string | undefined;
+    let response: unknown;
     try {
       const call = context as AuthorizedCall;
       call.identity = this.authenticator.authenticate(context.credentials);
       identity = call.identity.name;
-      const response = await handler(request, call);
-      this.record(method, request, context, identity, "OK", started, describeResponse(method, response));
-      return response;
+      response = handler(request, call);
     } catch (error) {
-      const failure = toServiceError(error);
-      if (failure.code === Code.Internal) this.logger.error({ method: method.name, stack: (error as Error).stack }, "internal error");
-      this.record(method, request, context, identity, statusName(failure.code), started, { error: failure.message });
-      throw failure;
-    } finally {
-      this.inFlight--;
-      if (this.inFlight === 0) this.drained?.();
+      throw this.failed(method, request, context, identity, started, error);
     }
+    if (!(response instanceof Promise)) return this.succeeded(method, request, context, identity, started, response);
+    return response.then(
+      (answer: unknown) => this.succeeded(method, request, context, identity, started, answer),
+      (error: unknown) => {
+        throw this.failed(method, request, context, identity, started, error);
+      },
+    );
+  }
+
+  private succeeded(method: DescMethodUnary, request: unknown, context: CallContext, identity: string | undefined, started: number, response: unknown): unknown {
+    this.record(method, request, context, identity, "OK", started, describeResponse(method, response));
+    this.settle();
+    return response;
+  }
+
+  /** Records a failed call; returns the ServiceError to report. */
+  private failed(method: DescMethodUnary, request: unknown, context: CallContext, identity: string | undefined, started: number, error: unknown): ServiceError {
+    const failure = toServiceError(error);
+    if (failure.code === Code.Internal) this.logger.error({ method: method.name, stack: (error as Error).stack }, "internal error");
+    this.record(method, request, context, identity, statusName(failure.code), started, { error: failure.message });
+    this.settle();
+    return failure;
+  }
+
+  private settle(): void {
+    this.inFlight--;
+    if (this.inFlight === 0) this.drained?.();
   }
 
   /** Resolves when no call is in flight (or at once when none is). */
@@ -115,14 +141,17 @@ function toServiceError(error: unknown): ServiceError {
 function describeResponse(method: DescMethodUnary, response: unknown): Record<string, unknown> {
   if (method.localName === "read") {
     return {
-      items: (response as ReadResponse).results.map((result) => ({
-        name: result.resolvedName || result.name,
-        outcome: result.error ? result.error.status : "OK",
-        source: result.source,
-        version: result.version,
-        fromCache: result.fromCache,
-        ...(result.stale ? { stale: true } : {}),
-      })),
+      items: (response as ReadResponse).results.map((result) => {
+        const item: Record<string, unknown> = {
+          name: result.resolvedName || result.name,
+          outcome: result.error ? result.error.status : "OK",
+          source: result.source,
+          version: result.version,
+          fromCache: result.fromCache,
+        };
+        if (result.stale) item.stale = true;
+        return item;
+      }),
     };
   }
   if (method.localName === "write") return { version: (response as WriteResponse).version, stored: (response as WriteResponse).name };

@@ -99,13 +99,19 @@ function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher, clientCerti
       },
       ...(Number.isFinite(deadlineMs) ? { deadline: deadlineMs } : {}),
     };
-    dispatcher.dispatch(method, request, context).then(
-      (response) => callback(null, response),
-      (error: unknown) => {
-        const failure = error instanceof ServiceError ? error : new ServiceError(Code.Internal, "internal error");
-        callback({ code: failure.code as number, details: failure.message });
-      },
-    );
+    const fail = (error: unknown) => {
+      const failure = error instanceof ServiceError ? error : new ServiceError(Code.Internal, "internal error");
+      callback({ code: failure.code as number, details: failure.message });
+    };
+    let response: unknown;
+    try {
+      response = dispatcher.dispatch(method, request, context);
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    if (response instanceof Promise) response.then((answer: unknown) => callback(null, answer), fail);
+    else callback(null, response);
   };
 }
 

@@ -1,6 +1,6 @@
 import { createDecipheriv, createSecretKey, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { MemorySeal } from "../../src/core/cache/memory-seal.js";
+import { MemorySeal, type SealedValue } from "../../src/core/cache/memory-seal.js";
 import { SecretCache } from "../../src/core/cache/secret-cache.js";
 
 const counterBlock = (nonce: number) => {
@@ -9,6 +9,9 @@ const counterBlock = (nonce: number) => {
   iv.writeUInt32BE(nonce >>> 0, 4);
   return iv;
 };
+
+const openAll = (seal: MemorySeal, values: readonly SealedValue[]): Buffer[] =>
+  seal.openMany(values, (plaintext, start, end) => Buffer.from(plaintext.subarray(start, end)));
 
 describe("MemorySeal (the in-memory cache's encryption)", () => {
   it("is standard AES-256-CTR: Node's own aes-256-ctr opens what it sealed", () => {
@@ -33,7 +36,7 @@ describe("MemorySeal (the in-memory cache's encryption)", () => {
     expect(first.nonce).not.toBe(second.nonce);
     expect(first.sealed).not.toBe(second.sealed);
     expect(first.sealed).not.toContain("sk-live");
-    const [openedFirst, openedSecond] = seal.openMany([first, second]);
+    const [openedFirst, openedSecond] = openAll(seal, [first, second]);
     expect(openedFirst!.equals(value)).toBe(true);
     expect(openedSecond!.equals(value)).toBe(true);
   });
@@ -42,10 +45,22 @@ describe("MemorySeal (the in-memory cache's encryption)", () => {
     const seal = new MemorySeal();
     const plaintexts = Array.from({ length: 100 }, (_, index) => randomBytes(1 + ((index * 37) % 90)));
     const sealed = plaintexts.map((plaintext) => seal.seal(plaintext));
-    const opened = seal.openMany(sealed);
+    const opened = openAll(seal, sealed);
     expect(opened.map((bytes) => bytes.toString("hex"))).toEqual(plaintexts.map((bytes) => bytes.toString("hex")));
     // A different key does not open them.
-    expect(new MemorySeal().openMany([sealed[5]!])[0]!.equals(plaintexts[5]!)).toBe(false);
+    expect(openAll(new MemorySeal(), [sealed[5]!])[0]!.equals(plaintexts[5]!)).toBe(false);
+  });
+
+  it("wipes the shared plaintext buffer once every value has been read", () => {
+    const seal = new MemorySeal();
+    const values = [seal.seal(Buffer.from("first-secret-value")), seal.seal(Buffer.from("second"))];
+    let shared: Buffer | undefined;
+    const texts = seal.openMany(values, (plaintext, start, end) => {
+      shared = plaintext;
+      return plaintext.toString("utf8", start, end);
+    });
+    expect(texts).toEqual(["first-secret-value", "second"]);
+    expect(shared!.every((byte) => byte === 0)).toBe(true);
   });
 });
 

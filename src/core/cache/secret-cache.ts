@@ -91,18 +91,17 @@ export class SecretCache {
   /** The values of several entries in the clear, opened together (one cipher call). */
   openMany(entries: readonly CacheEntry[]): Array<SecretValue | undefined> {
     const positive = entries.filter((entry) => !entry.negative);
-    const plaintexts = positive.length > 0 ? this.seal.openMany(positive) : [];
+    // Each value is copied out of the shared plaintext buffer, which the seal then wipes: the
+    // clear value lives only where it is used.
+    const values =
+      positive.length === 0
+        ? []
+        : this.seal.openMany(positive, (plaintext, start, end, index): SecretValue => {
+            const { binary, version } = positive[index]!;
+            return binary ? { binary: new Uint8Array(plaintext.subarray(start, end)), version } : { text: plaintext.toString("utf8", start, end), version };
+          });
     let next = 0;
-    return entries.map((entry) => {
-      if (entry.negative) return undefined;
-      const plaintext = plaintexts[next++]!;
-      // The opened bytes are copied out and wiped, so the clear value lives only where it is used.
-      const value: SecretValue = entry.binary
-        ? { binary: new Uint8Array(plaintext), version: entry.version }
-        : { text: plaintext.toString("utf8"), version: entry.version };
-      plaintext.fill(0);
-      return value;
-    });
+    return entries.map((entry) => (entry.negative ? undefined : values[next++]));
   }
 
   delete(key: string): void {

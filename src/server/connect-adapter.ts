@@ -2,18 +2,20 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
-import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { encodeEnvelope, type UniversalHandler, type UniversalServerRequest, type UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { setTrailerStatus, trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
 
 /**
- * connect-node's `connectNodeAdapter`, with one difference: a Connect unary request whose binary
- * body is not a valid message is answered `invalid_argument`. connect-es shares one binary
- * serializer between clients (where a bad message is the server's fault: `internal`) and servers,
- * so it answers a caller's malformed body with `internal`; JSON bodies already get
- * `invalid_argument`. The body is checked before connect-es parses it again.
+ * connect-node's `connectNodeAdapter`, with one difference: a unary request whose binary body is
+ * not a valid message is answered `invalid_argument`, in each protocol's own way (Connect,
+ * gRPC-Web and gRPC). connect-es shares one binary serializer between clients (where a bad
+ * message is the server's fault: `internal`) and servers, so it answers a caller's malformed body
+ * with `internal`; JSON bodies already get `invalid_argument`. The body is checked before
+ * connect-es parses it again.
  */
 export function connectAdapter(options: ConnectRouterOptions & {
   routes: (router: ConnectRouter) => void;
@@ -36,10 +38,25 @@ export function connectAdapter(options: ConnectRouterOptions & {
   };
 }
 
+/** The binary protocols whose bodies are checked, by content type. */
+const BINARY_PROTOCOLS: ReadonlyMap<string, "connect" | "grpc-web" | "grpc"> = new Map([
+  ["application/proto", "connect"],
+  ["application/grpc-web", "grpc-web"],
+  ["application/grpc-web+proto", "grpc-web"],
+  ["application/grpc", "grpc"],
+  ["application/grpc+proto", "grpc"],
+]);
+
+// gRPC and gRPC-Web carry each message in an envelope: a flags byte, then a 4-byte length.
+const ENVELOPE_HEADER_BYTES = 5;
+
 function guardBinaryBody(handler: UniversalHandler, readMaxBytes: number): (request: UniversalServerRequest) => Promise<UniversalServerResponse> {
   return async (request) => {
-    const encoding = request.header.get("content-encoding");
-    if (request.header.get("content-type") !== "application/proto" || (encoding && encoding !== "identity") || !isByteStream(request.body)) {
+    const contentType = request.header.get("content-type") ?? "";
+    const protocol = BINARY_PROTOCOLS.get(contentType);
+    // Compressed bodies are left to connect-es, which decompresses (and limits) them.
+    const encoding = request.header.get(protocol === "connect" ? "content-encoding" : "grpc-encoding");
+    if (!protocol || (encoding && encoding !== "identity") || !isByteStream(request.body)) {
       return handler(request);
     }
     const chunks: Uint8Array[] = [];
@@ -52,21 +69,39 @@ function guardBinaryBody(handler: UniversalHandler, readMaxBytes: number): (requ
       if (size > readMaxBytes) return handler({ ...request, body: replay(chunks, iterator) });
     }
     const body = Buffer.concat(chunks);
-    try {
-      fromBinary(handler.method.input, body);
-    } catch (error) {
-      return {
-        status: 400,
-        header: new Headers({ "content-type": "application/json" }),
-        body: single(
-          new TextEncoder().encode(
-            JSON.stringify({ code: "invalid_argument", message: `request body is not a valid ${handler.method.input.typeName} message: ${(error as Error).message}` }),
-          ),
-        ),
-      };
+    const message = protocol === "connect" ? body : singleMessage(body);
+    if (message) {
+      try {
+        fromBinary(handler.method.input, message);
+      } catch (error) {
+        return invalidBody(protocol, contentType, `request body is not a valid ${handler.method.input.typeName} message: ${(error as Error).message}`);
+      }
     }
     return handler({ ...request, body: single(body) });
   };
+}
+
+/** The message of a body holding exactly one uncompressed envelope; anything else is connect-es's to judge. */
+function singleMessage(body: Buffer): Buffer | undefined {
+  if (body.length < ENVELOPE_HEADER_BYTES || body[0] !== 0) return undefined;
+  const length = body.readUInt32BE(1);
+  return body.length === ENVELOPE_HEADER_BYTES + length ? body.subarray(ENVELOPE_HEADER_BYTES) : undefined;
+}
+
+function invalidBody(protocol: "connect" | "grpc-web" | "grpc", contentType: string, message: string): UniversalServerResponse {
+  if (protocol === "connect") {
+    return {
+      status: 400,
+      header: new Headers({ "content-type": "application/json" }),
+      body: single(new TextEncoder().encode(JSON.stringify({ code: "invalid_argument", message }))),
+    };
+  }
+  const status = setTrailerStatus(new Headers(), new ConnectError(message, Code.InvalidArgument));
+  if (protocol === "grpc-web") {
+    // gRPC-Web sends its trailers as the body's last envelope.
+    return { status: 200, header: new Headers({ "content-type": contentType }), body: single(encodeEnvelope(trailerFlag, trailerSerialize(status))) };
+  }
+  return { status: 200, header: new Headers({ "content-type": contentType }), body: single(new Uint8Array(0)), trailer: status };
 }
 
 function isByteStream(body: unknown): body is AsyncIterable<Uint8Array> {

@@ -241,6 +241,32 @@ describe("bad input gets a clear error naming the field and loses nothing", () =
     expect(error?.details).toContain("secretgate.v1.ReadRequest");
   });
 
+  it("answers a malformed protobuf body on the Connect port with invalid_argument in Connect, gRPC-Web and gRPC", async () => {
+    const url = `http://${server.httpAddress}/secretgate.v1.SecretService/Read`;
+    const malformed = Buffer.from([0x0a, 0xff, 0xff, 0xff]);
+    const enveloped = Buffer.concat([Buffer.from([0, 0, 0, 0, malformed.length]), malformed]);
+
+    const connect = await fetch(url, { method: "POST", headers: { "content-type": "application/proto" }, body: malformed });
+    expect(connect.status).toBe(400);
+    expect(await connect.json()).toMatchObject({ code: "invalid_argument", message: expect.stringContaining("secretgate.v1.ReadRequest") });
+
+    // gRPC-Web: HTTP 200, the status in the trailer envelope (flag 0x80) that ends the body.
+    const grpcWeb = await fetch(url, { method: "POST", headers: { "content-type": "application/grpc-web+proto" }, body: enveloped });
+    expect(grpcWeb.status).toBe(200);
+    const body = Buffer.from(await grpcWeb.arrayBuffer());
+    expect(body[0]).toBe(0x80);
+    const trailer = body.subarray(5, 5 + body.readUInt32BE(1)).toString("utf8");
+    expect(trailer).toContain("grpc-status: 3");
+    expect(decodeURIComponent(trailer)).toContain("not a valid secretgate.v1.ReadRequest");
+
+    const grpcOverHttpPort = await rawGrpcCall(server.httpAddress, "/secretgate.v1.SecretService/Read", malformed).then(
+      () => undefined,
+      (failure: grpc.ServiceError) => failure,
+    );
+    expect(grpcOverHttpPort?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(grpcOverHttpPort?.details).toContain("secretgate.v1.ReadRequest");
+  });
+
   it("answers malformed JSON on the Connect port with invalid_argument", async () => {
     const response = await fetch(`http://${server.httpAddress}/secretgate.v1.SecretService/SetTeamSettings`, {
       method: "POST",

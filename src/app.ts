@@ -1,4 +1,7 @@
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import type { Logger } from "pino";
+import { ADMIN_TOKEN_HASH_FILE } from "./auth/admin-token.js";
 import { Authenticator } from "./auth/authenticator.js";
 import { AuditLog } from "./audit.js";
 import type { LogDestination } from "./log.js";
@@ -10,7 +13,8 @@ import { loadDriver } from "./drivers/registry.js";
 import { SecretService } from "./core/secret-service.js";
 import { Backend, type BackendSettings } from "./core/backend.js";
 import type { DriverDefinition } from "./drivers/driver.js";
-import { SecretDatabase } from "./storage/database.js";
+import { DATABASE_FILE, SecretDatabase } from "./storage/database.js";
+import { MASTER_KEY_FILE } from "./storage/master-key.js";
 import { SqliteTeamSettingsStore, type TeamSettingsStore } from "./storage/team-settings-store.js";
 import { StartupProbe } from "./core/reachability.js";
 import { Dispatcher } from "./server/dispatcher.js";
@@ -47,7 +51,17 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   if (!definition) throw new Error(`no driver registered for ${config.keyManagementSystem}`);
   const tls = config.server.tls ? new TlsMaterial(config.server.tls) : undefined;
 
-  const { database, generatedKeyFile } = SecretDatabase.open({ dataDir: config.server.data_dir, masterKeyEnv: env.SECRETGATE_MASTER_KEY });
+  // A start that fails removes what it created in the data directory: a refused first start
+  // must not leave a generated master key behind for the next one (which may bring its own).
+  const created = filesNotYetIn(config.server.data_dir);
+  let database: SecretDatabase;
+  let generatedKeyFile: string | undefined;
+  try {
+    ({ database, generatedKeyFile } = SecretDatabase.open({ dataDir: config.server.data_dir, masterKeyEnv: env.SECRETGATE_MASTER_KEY }));
+  } catch (error) {
+    removeFiles(created);
+    throw error;
+  }
   if (generatedKeyFile) {
     logger.warn({ keyFile: generatedKeyFile }, "generated a new master key; back it up: without it the data directory cannot be read");
   }
@@ -173,8 +187,20 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     };
   } catch (error) {
     for (const cleanup of cleanups) await cleanup();
+    removeFiles(created);
     throw error;
   }
+}
+
+/** The files secretgate keeps in a data directory that are not there yet. */
+function filesNotYetIn(dataDir: string): string[] {
+  return [DATABASE_FILE, `${DATABASE_FILE}-wal`, `${DATABASE_FILE}-shm`, MASTER_KEY_FILE, ADMIN_TOKEN_HASH_FILE]
+    .map((file) => join(dataDir, file))
+    .filter((path) => !existsSync(path));
+}
+
+function removeFiles(paths: readonly string[]): void {
+  for (const path of paths) rmSync(path, { force: true });
 }
 
 /** Cache and resilience settings: the global override, else the back end's LiteLLM default, else ours. */

@@ -1,3 +1,6 @@
+import { mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmulator, type AzureKeyVaultEmulator } from "../emulators/azure-key-vault/index.js";
@@ -125,11 +128,14 @@ describe("azure_key_vault through the server", () => {
     expect(results[0]).toMatchObject({ found: true, value: "x" });
   });
 
-  it("refuses to start without AZURE_KEY_VAULT_URI, naming it", async () => {
+  it("refuses to start without AZURE_KEY_VAULT_URI, naming it, and leaves a fresh data directory as it found it", async () => {
     const { AZURE_KEY_VAULT_URI: _omitted, ...env } = azureEnv(vault);
-    const { code, stderr } = await TestServer.startExpectingFailure({ config, env });
+    const dataDir = mkdtempSync(join(tmpdir(), "secretgate-refused-"));
+    const { code, stderr } = await TestServer.startExpectingFailure({ config, env, dataDir, adminToken: null });
     expect(code).toBe(2);
     expect(stderr).toContain("AZURE_KEY_VAULT_URI");
+    // No master key, database or admin token survives the refused start: the next start may bring its own key.
+    expect(readdirSync(dataDir)).toEqual([]);
   });
 
   it("refuses a vault URI that is not a URL with exit code 2, naming the variable, without a stack trace", async () => {

@@ -17,6 +17,8 @@ export class Policy {
     readonly accessMode: AccessMode,
     private readonly settings: KeyManagementSettings,
     credentialEnvNames: readonly string[],
+    /** What a prefix's trailing `/` becomes on this back end (DriverDefinition.prefixSeparator). */
+    private readonly prefixSeparator = "/",
   ) {
     this.hostedKeys = settings.hosted_keys ? new Set(settings.hosted_keys.map(stripEnvReference)) : undefined;
     this.credentialNames = new Set(credentialEnvNames);
@@ -44,10 +46,14 @@ export class Policy {
     }
   }
 
-  /** The name as stored in the back end: virtual keys get the team's `prefix` or the configured one. */
+  /**
+   * The name as stored in the back end: virtual keys get the team's `prefix` or the configured
+   * one, whose trailing `/` becomes the back end's separator where names cannot hold `/`.
+   */
   storedName(name: string, virtualKey: boolean, team: Readonly<Record<string, unknown>>): string {
     if (!virtualKey) return name;
     const prefix = typeof team.prefix === "string" ? team.prefix : this.settings.prefix_for_stored_virtual_keys;
+    if (this.prefixSeparator !== "/" && prefix.endsWith("/")) return `${prefix.slice(0, -1)}${this.prefixSeparator}${name}`;
     return `${prefix}${name}`;
   }
 

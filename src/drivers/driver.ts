@@ -122,6 +122,11 @@ export interface DriverDefinition {
   settings?: z.ZodRawShape;
   /** Environment variables holding this back end's own credentials: never looked up in it (SPEC §3.8). */
   credentialEnvNames?: readonly string[];
+  /**
+   * What ends a virtual-key prefix on this back end: a prefix's trailing `/` (LiteLLM's default
+   * `litellm/`) becomes this. Unset: `/` stays. Google Secret Manager ids cannot hold `/`.
+   */
+  prefixSeparator?: string;
   /** Team-settings keys holding credentials: redacted in GetTeamSettings and logs. */
   sensitiveTeamKeys?: readonly string[];
   /**

@@ -105,6 +105,16 @@ for (const transport of ["grpc", "rest"] as const) describe(`google_secret_manag
     expect(read.results[0]).toMatchObject({ found: true, value: "sk-team-b", resolvedName: "team-b-vk-1" });
   });
 
+  it("stores virtual keys under LiteLLM's default prefix with '-' for its '/' (secret ids cannot hold '/')", async () => {
+    const written = await server.grpc.write({ name: "virtual-key-7", value: "sk-virtual-7", virtualKey: true });
+    expect(written.name).toBe("litellm-virtual-key-7");
+    const [secret] = await inspector.getSecret({ name: `projects/${PROJECT}/secrets/litellm-virtual-key-7` });
+    expect(secret.name).toBe(`projects/${PROJECT}/secrets/litellm-virtual-key-7`);
+    const read = await server.grpc.read({ names: ["virtual-key-7"], virtualKey: true });
+    expect(read.results[0]).toMatchObject({ found: true, value: "sk-virtual-7", resolvedName: "litellm-virtual-key-7" });
+    expect(await server.grpc.delete({ name: "virtual-key-7", virtualKey: true })).toMatchObject({ name: "litellm-virtual-key-7" });
+  });
+
   it("refuses names Secret Manager cannot hold with INVALID_ARGUMENT", async () => {
     const error = await server.grpc.write({ name: "litellm/vk", value: "x" }).catch((failure: unknown) => ConnectError.from(failure));
     expect((error as ConnectError).code).toBe(Code.InvalidArgument);
@@ -112,7 +122,7 @@ for (const transport of ["grpc", "rest"] as const) describe(`google_secret_manag
 
   it("never lets a secret value reach its output, even with the SDK's debug logging requested", () => {
     expect(server.allOutput()).toContain("secretgate listening");
-    for (const value of ["sk-team-b", "intact value", "second"]) expect(server.allOutput()).not.toContain(value);
+    for (const value of ["sk-team-b", "sk-virtual-7", "intact value", "second"]) expect(server.allOutput()).not.toContain(value);
   });
 
   it("deletes permanently (not recoverable)", async () => {

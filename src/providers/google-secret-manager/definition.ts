@@ -9,6 +9,8 @@ import {
 export const googleSecretManagerDriver: DriverDefinition = {
   name: "google_secret_manager",
   teamSettings: secretManagerTeamSettings,
+  // Secret ids are `A-Za-z0-9_-`: LiteLLM's default prefix `litellm/` stores as `litellm-…`.
+  prefixSeparator: "-",
   settings: secretManagerSettings,
   credentialEnvNames: [
     "GOOGLE_SECRET_MANAGER_PROJECT_ID",

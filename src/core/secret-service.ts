@@ -254,7 +254,8 @@ export class SecretService {
       const routed = this.route(name, fieldOf(index), request.virtualKey, team, context);
       if (typeof routed !== "string") results[index] = routed;
       else {
-        const refreshIfVersion = refreshing ? request.refreshIfVersion[name] : undefined;
+        // Own keys only: a name such as "constructor" must not find Object.prototype's.
+        const refreshIfVersion = refreshing && Object.hasOwn(request.refreshIfVersion, name) ? request.refreshIfVersion[name] : undefined;
         const options = refreshIfVersion === undefined ? plainOptions : { bypassCache: request.bypassCache, refreshIfVersion };
         fromManager.push({ index, name, resolvedName: routed, options });
       }

@@ -75,17 +75,23 @@ export class Dispatcher {
   }
 
   private succeeded(method: DescMethodUnary, request: unknown, context: CallContext, identity: string | undefined, started: number, response: unknown): unknown {
-    this.record(method, request, context, identity, "OK", started, describeResponse(method, response));
-    this.settle();
+    try {
+      this.record(method, request, context, identity, "OK", started, describeResponse(method, response));
+    } finally {
+      this.settle();
+    }
     return response;
   }
 
   /** Records a failed call; returns the ServiceError to report. */
   private failed(method: DescMethodUnary, request: unknown, context: CallContext, identity: string | undefined, started: number, error: unknown): ServiceError {
     const failure = toServiceError(error);
-    if (failure.code === Code.Internal) this.logger.error({ method: method.name, stack: (error as Error).stack }, "internal error");
-    this.record(method, request, context, identity, statusName(failure.code), started, { error: failure.message });
-    this.settle();
+    try {
+      if (failure.code === Code.Internal) this.logger.error({ method: method.name, stack: (error as Error).stack }, "internal error");
+      this.record(method, request, context, identity, statusName(failure.code), started, { error: failure.message });
+    } finally {
+      this.settle();
+    }
     return failure;
   }
 

@@ -64,6 +64,8 @@ export class SecretCache {
   set(key: string, value: SecretValue | undefined, timing: { now: number; ttlMs: number; refreshAt: number }): CacheEntry {
     const plaintext = value === undefined ? undefined : value.binary ?? Buffer.from(value.text ?? "", "utf8");
     const { nonce, sealed } = plaintext === undefined ? { nonce: 0, sealed: "" } : this.seal.seal(plaintext);
+    // The encoded copy of a text value is ours (it may sit in Buffer's shared pool): wipe it.
+    if (plaintext !== undefined && value?.binary === undefined) plaintext.fill(0);
     const entry: CacheEntry = {
       nonce,
       sealed,

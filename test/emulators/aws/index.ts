@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import type { EmulatorHandle } from "../cli.js";
 import { FaultInjector, sleep, type FaultRule } from "../common/faults.js";
+import { readBody } from "../common/http.js";
 import { AwsError } from "./aws-error.js";
 import { Identities, ROOT_CREDENTIALS, type Identity } from "./identities.js";
 import { DEFAULT_KEY_ALIAS, KmsRegion } from "./kms.js";
@@ -180,14 +181,6 @@ export class AwsEmulator {
   }
 }
 
-function readBody(request: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", () => resolve(Buffer.concat(chunks)));
-    request.on("error", reject);
-  });
-}
 
 export interface AwsEmulatorHandle extends EmulatorHandle {
   emulator: AwsEmulator;

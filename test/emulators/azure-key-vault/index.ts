@@ -2,7 +2,8 @@ import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { EmulatorHandle } from "../cli.js";
-import { FaultInjector, sleep, type FaultRule } from "../common/faults.js";
+import { FaultInjector, type FaultRule } from "../common/faults.js";
+import { applyHttpFault, readBody } from "../common/http.js";
 import { makeLoopbackCertificate, type LoopbackCertificate } from "./certificate.js";
 import { IdentityEndpoints, type EmulatedApp } from "./identity-endpoints.js";
 import { RECOVERABLE_DAYS, VaultError, VaultStore, type SecretVersion } from "./vault-store.js";
@@ -57,7 +58,7 @@ export async function startEmulator(options: {
 
   async function serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? "/", baseUrl);
-    const body = await readBody(request);
+    const body = (await readBody(request)).toString("utf8");
     const method = request.method ?? "GET";
 
     if (url.pathname.startsWith("/admin/")) return admin(method, url.pathname, body, response);
@@ -300,25 +301,13 @@ function attributes(version: SecretVersion) {
 
 const vaultError = (code: string, message: string) => ({ error: { code, message } });
 
-/** Applies an injected fault; true when it answered (or dropped) the request itself. */
-async function applyFault(fault: FaultRule, response: ServerResponse): Promise<boolean> {
-  if (fault.latencyMs) await sleep(fault.latencyMs);
-  switch (fault.kind) {
-    case "latency":
-      return false;
-    case "drop":
-      response.socket?.destroy();
-      return true;
-    case "throttle":
-      response.setHeader("Retry-After", String(fault.retryAfterSeconds ?? 1));
-      send(response, 429, vaultError("Throttled", "Request was not processed because too many requests were received. Reason: A1"));
-      return true;
-    case "error": {
-      const status = fault.status ?? 500;
-      send(response, status, vaultError(status === 403 ? "Forbidden" : "InternalServerError", `Injected fault: HTTP ${status}`));
-      return true;
-    }
-  }
+/** Answers an injected fault with Key Vault's own error shapes. */
+function applyFault(fault: FaultRule, response: ServerResponse): Promise<boolean> {
+  return applyHttpFault(fault, response, (status) =>
+    status === 429
+      ? send(response, 429, vaultError("Throttled", "Request was not processed because too many requests were received. Reason: A1"))
+      : send(response, status, vaultError(status === 403 ? "Forbidden" : "InternalServerError", `Injected fault: HTTP ${status}`)),
+  );
 }
 
 function send(response: ServerResponse, status: number, body: unknown): void {
@@ -331,11 +320,3 @@ function send(response: ServerResponse, status: number, body: unknown): void {
   response.end(payload);
 }
 
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    request.on("error", reject);
-  });
-}

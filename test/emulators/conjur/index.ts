@@ -3,7 +3,8 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { EmulatorHandle } from "../cli.js";
-import { FaultInjector, sleep, type FaultRule } from "../common/faults.js";
+import { FaultInjector, type FaultRule } from "../common/faults.js";
+import { applyHttpFault, readBody } from "../common/http.js";
 import { makeLoopbackCertificate, type LoopbackCertificate } from "../azure-key-vault/certificate.js";
 import { ConjurError, ConjurStore, type ConjurLogin } from "./conjur-store.js";
 
@@ -244,24 +245,13 @@ function routeRequest(method: string, segments: string[], query: URLSearchParams
   return undefined;
 }
 
-async function applyFault(fault: FaultRule, response: ServerResponse): Promise<boolean> {
-  if (fault.latencyMs) await sleep(fault.latencyMs);
-  switch (fault.kind) {
-    case "latency":
-      return false;
-    case "drop":
-      response.socket?.destroy();
-      return true;
-    case "throttle":
-      response.setHeader("Retry-After", String(fault.retryAfterSeconds ?? 1));
-      sendJson(response, 429, { error: { code: "too_many_requests", message: "Too many requests" } });
-      return true;
-    case "error": {
-      const status = fault.status ?? 500;
-      sendJson(response, status, { error: { code: "injected", message: `Injected fault: HTTP ${status}` } });
-      return true;
-    }
-  }
+/** Answers an injected fault with Conjur's error shapes. */
+function applyFault(fault: FaultRule, response: ServerResponse): Promise<boolean> {
+  return applyHttpFault(fault, response, (status) =>
+    status === 429
+      ? sendJson(response, 429, { error: { code: "too_many_requests", message: "Too many requests" } })
+      : sendJson(response, status, { error: { code: "injected", message: `Injected fault: HTTP ${status}` } }),
+  );
 }
 
 function sendJson(response: ServerResponse, status: number, body: unknown): void {
@@ -273,11 +263,3 @@ function send(response: ServerResponse, status: number, body: string | Buffer, c
   response.end(body);
 }
 
-function readBody(request: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", () => resolve(Buffer.concat(chunks)));
-    request.on("error", reject);
-  });
-}

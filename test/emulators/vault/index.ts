@@ -5,7 +5,8 @@ import { rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { EmulatorHandle, StartEmulator } from "../cli.js";
-import { FaultInjector, sleep, type FaultRule } from "../common/faults.js";
+import { FaultInjector, type FaultRule } from "../common/faults.js";
+import { applyHttpFault } from "../common/http.js";
 import { allowed, type Capability, type PolicyRule } from "./acl.js";
 import { TokenStore, remainingSeconds, type LoginRole, type Token } from "./auth-store.js";
 import { makeCertificates, readPem, type EmulatorCertificates } from "./certificates.js";
@@ -140,8 +141,7 @@ export class VaultEmulator {
 
     const fault = this.faults.next(route.operation);
     if (fault) {
-      if (fault.latencyMs) await sleep(fault.latencyMs);
-      if (applyFault(fault, request, response, route.operation)) return;
+      if (await applyFault(fault, response, route.operation)) return;
     }
     if (route.operation === "health") return this.health(response);
     if (this.sealed) return send(response, 503, { errors: ["Vault is sealed"] });
@@ -311,24 +311,13 @@ export const startEmulator: StartEmulator = async ({ host, port }) => {
   return handle;
 };
 
-function applyFault(fault: FaultRule, request: IncomingMessage, response: ServerResponse, operation: string): boolean {
-  switch (fault.kind) {
-    case "latency":
-      return false;
-    case "drop":
-      request.socket.destroy();
-      return true;
-    case "throttle":
-      response.setHeader("retry-after", String(fault.retryAfterSeconds ?? 1));
-      send(response, 429, { errors: [`request path "${operation}": rate limit quota exceeded`] });
-      return true;
-    case "error": {
-      const status = fault.status ?? 500;
-      const message = status === 503 ? "Vault is sealed" : status === 412 ? "required index state not present" : "internal error";
-      send(response, status, { errors: [message] });
-      return true;
-    }
-  }
+/** Answers an injected fault with Vault's error shapes. */
+function applyFault(fault: FaultRule, response: ServerResponse, operation: string): Promise<boolean> {
+  return applyHttpFault(fault, response, (status) => {
+    if (status === 429) return send(response, 429, { errors: [`request path "${operation}": rate limit quota exceeded`] });
+    const message = status === 503 ? "Vault is sealed" : status === 412 ? "required index state not present" : "internal error";
+    send(response, status, { errors: [message] });
+  });
 }
 
 function kvOperation(method: string, area: string): string {

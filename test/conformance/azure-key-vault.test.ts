@@ -1,7 +1,7 @@
 import { pino } from "pino";
 import { MAX_SECRET_BYTES, azureKeyVaultDriver } from "../../src/providers/azure-key-vault/azure-key-vault-driver.js";
 import type { SecretDatabase } from "../../src/storage/database.js";
-import { startEmulator, type AzureKeyVaultEmulator } from "../emulators/azure-key-vault/index.js";
+import { sdkEnvironment, startEmulator, type AzureKeyVaultEmulator } from "../emulators/azure-key-vault/index.js";
 import { runDriverConformance } from "./driver-suite.js";
 
 let emulator: AzureKeyVaultEmulator | undefined;
@@ -13,14 +13,7 @@ runDriverConformance("azure_key_vault", {
   makeDriver: async () => {
     emulator = await startEmulator({ host: "127.0.0.1", port: 0 });
     return azureKeyVaultDriver.create({
-      env: {
-        AZURE_KEY_VAULT_URI: emulator.endpoint,
-        AZURE_TENANT_ID: emulator.app.tenantId,
-        AZURE_CLIENT_ID: emulator.app.clientId,
-        AZURE_CLIENT_SECRET: emulator.app.clientSecret,
-        AZURE_AUTHORITY_HOST: emulator.endpoint,
-        NODE_EXTRA_CA_CERTS: emulator.caFile,
-      },
+      env: sdkEnvironment(emulator),
       settings: { store_virtual_keys: true, prefix_for_stored_virtual_keys: "litellm/" },
       database: undefined as unknown as SecretDatabase,
       logger: pino({ level: "silent" }),

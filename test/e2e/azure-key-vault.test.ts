@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, type AzureKeyVaultEmulator } from "../emulators/azure-key-vault/index.js";
+import { sdkEnvironment, startEmulator, type AzureKeyVaultEmulator } from "../emulators/azure-key-vault/index.js";
 import { TestServer } from "../helpers/server.js";
 
 const config = {
@@ -13,17 +13,6 @@ const config = {
   },
 };
 
-function azureEnv(vault: AzureKeyVaultEmulator): Record<string, string> {
-  return {
-    AZURE_KEY_VAULT_URI: vault.endpoint,
-    AZURE_TENANT_ID: vault.app.tenantId,
-    AZURE_CLIENT_ID: vault.app.clientId,
-    AZURE_CLIENT_SECRET: vault.app.clientSecret,
-    AZURE_AUTHORITY_HOST: vault.endpoint,
-    // Read by Node at the server's start: the emulator's CA is trusted like a corporate one.
-    NODE_EXTRA_CA_CERTS: vault.caFile,
-  };
-}
 
 async function rejection(pending: Promise<unknown>): Promise<ConnectError> {
   const error = await pending.then(
@@ -42,7 +31,7 @@ describe("azure_key_vault through the server", () => {
   beforeAll(async () => {
     vault = await startEmulator({ host: "127.0.0.1", port: 0 });
     otherVault = await startEmulator({ host: "127.0.0.1", port: 0, sameTenantAs: vault });
-    server = await TestServer.start({ config, env: azureEnv(vault) });
+    server = await TestServer.start({ config, env: sdkEnvironment(vault) });
   });
   afterAll(async () => {
     await server?.stop();
@@ -129,7 +118,7 @@ describe("azure_key_vault through the server", () => {
   });
 
   it("refuses to start without AZURE_KEY_VAULT_URI, naming it, and leaves a fresh data directory as it found it", async () => {
-    const { AZURE_KEY_VAULT_URI: _omitted, ...env } = azureEnv(vault);
+    const { AZURE_KEY_VAULT_URI: _omitted, ...env } = sdkEnvironment(vault);
     const dataDir = mkdtempSync(join(tmpdir(), "secretgate-refused-"));
     const { code, stderr } = await TestServer.startExpectingFailure({ config, env, dataDir, adminToken: null });
     expect(code).toBe(2);
@@ -139,7 +128,7 @@ describe("azure_key_vault through the server", () => {
   });
 
   it("refuses a vault URI that is not a URL with exit code 2, naming the variable, without a stack trace", async () => {
-    const { code, stderr } = await TestServer.startExpectingFailure({ config, env: { ...azureEnv(vault), AZURE_KEY_VAULT_URI: "not a url" } });
+    const { code, stderr } = await TestServer.startExpectingFailure({ config, env: { ...sdkEnvironment(vault), AZURE_KEY_VAULT_URI: "not a url" } });
     expect(code).toBe(2);
     expect(stderr).toContain("AZURE_KEY_VAULT_URI is not a URL");
     expect(stderr).not.toMatch(/\n\s+at /);

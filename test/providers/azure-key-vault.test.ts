@@ -9,7 +9,7 @@ import { Code, ServiceError } from "../../src/core/errors.js";
 import { azureKeyVaultDriver } from "../../src/providers/azure-key-vault/azure-key-vault-driver.js";
 import { assertOwnedBy, toVaultName } from "../../src/providers/azure-key-vault/vault-names.js";
 import type { SecretDatabase } from "../../src/storage/database.js";
-import { startEmulator, type AzureKeyVaultEmulator } from "../emulators/azure-key-vault/index.js";
+import { sdkEnvironment, startEmulator, type AzureKeyVaultEmulator } from "../emulators/azure-key-vault/index.js";
 
 const context = (env: Record<string, string>) => ({
   env,
@@ -58,14 +58,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
     writeFileSync(tokenFile, `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.c2ln`);
     vault.store.set("WORKLOAD-CHECK", { value: "via-federation" });
     const driver = await azureKeyVaultDriver.create(
-      context({
-        AZURE_KEY_VAULT_URI: vault.endpoint,
-        AZURE_TENANT_ID: vault.app.tenantId,
-        AZURE_CLIENT_ID: vault.app.clientId,
-        AZURE_FEDERATED_TOKEN_FILE: tokenFile,
-        AZURE_AUTHORITY_HOST: vault.endpoint,
-        NODE_EXTRA_CA_CERTS: vault.caFile,
-      }),
+      context(sdkEnvironment(vault, { AZURE_FEDERATED_TOKEN_FILE: tokenFile })),
     );
     expect(await driver.read("WORKLOAD_CHECK", call())).toMatchObject({ text: "via-federation" });
     await driver.close();
@@ -79,14 +72,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
     writeFileSync(combined, readFileSync(keyFile, "utf8") + readFileSync(certFile, "utf8"));
     vault.store.set("CERTIFICATE-CHECK", { value: "via-certificate" });
     const driver = await azureKeyVaultDriver.create(
-      context({
-        AZURE_KEY_VAULT_URI: vault.endpoint,
-        AZURE_TENANT_ID: vault.app.tenantId,
-        AZURE_CLIENT_ID: vault.app.clientId,
-        AZURE_CERTIFICATE_PATH: combined,
-        AZURE_AUTHORITY_HOST: vault.endpoint,
-        NODE_EXTRA_CA_CERTS: vault.caFile,
-      }),
+      context(sdkEnvironment(vault, { AZURE_CERTIFICATE_PATH: combined })),
     );
     expect(await driver.read("CERTIFICATE_CHECK", call())).toMatchObject({ text: "via-certificate" });
     await driver.close();
@@ -94,14 +80,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
 
   it("reports a rejected client secret as UNAUTHENTICATED without echoing it", async () => {
     const driver = await azureKeyVaultDriver.create(
-      context({
-        AZURE_KEY_VAULT_URI: vault.endpoint,
-        AZURE_TENANT_ID: vault.app.tenantId,
-        AZURE_CLIENT_ID: vault.app.clientId,
-        AZURE_CLIENT_SECRET: "not-the-secret-value",
-        AZURE_AUTHORITY_HOST: vault.endpoint,
-        NODE_EXTRA_CA_CERTS: vault.caFile,
-      }),
+      context(sdkEnvironment(vault, { AZURE_CLIENT_SECRET: "not-the-secret-value" })),
     );
     const error = await driver.read("ANY", call()).catch((failure: unknown) => failure);
     const classified = driver.classifyError(error);
@@ -112,14 +91,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
 
   it("lists every secret across Key Vault's pages, under the names they were written as", async () => {
     const driver = await azureKeyVaultDriver.create(
-      context({
-        AZURE_KEY_VAULT_URI: vault.endpoint,
-        AZURE_TENANT_ID: vault.app.tenantId,
-        AZURE_CLIENT_ID: vault.app.clientId,
-        AZURE_CLIENT_SECRET: vault.app.clientSecret,
-        AZURE_AUTHORITY_HOST: vault.endpoint,
-        NODE_EXTRA_CA_CERTS: vault.caFile,
-      }),
+      context(sdkEnvironment(vault)),
     );
     const names = Array.from({ length: 30 }, (_, index) => `paged_${index}`);
     await Promise.all(names.map((name) => driver.write({ name, value: { text: name }, tags: {} }, call())));
@@ -132,14 +104,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
 
   it("gives up at the caller's deadline when the vault stalls", async () => {
     const driver = await azureKeyVaultDriver.create(
-      context({
-        AZURE_KEY_VAULT_URI: vault.endpoint,
-        AZURE_TENANT_ID: vault.app.tenantId,
-        AZURE_CLIENT_ID: vault.app.clientId,
-        AZURE_CLIENT_SECRET: vault.app.clientSecret,
-        AZURE_AUTHORITY_HOST: vault.endpoint,
-        NODE_EXTRA_CA_CERTS: vault.caFile,
-      }),
+      context(sdkEnvironment(vault)),
     );
     await driver.read("WARM_UP", call());
     vault.faults.set([{ operation: "GetSecret", kind: "latency", latencyMs: 2_000 }]);
@@ -168,14 +133,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
 
   it("reports an unreachable vault as UNAVAILABLE after bounded retries", async () => {
     const driver = await azureKeyVaultDriver.create(
-      context({
-        AZURE_KEY_VAULT_URI: "https://127.0.0.1:9",
-        AZURE_TENANT_ID: vault.app.tenantId,
-        AZURE_CLIENT_ID: vault.app.clientId,
-        AZURE_CLIENT_SECRET: vault.app.clientSecret,
-        AZURE_AUTHORITY_HOST: vault.endpoint,
-        NODE_EXTRA_CA_CERTS: vault.caFile,
-      }),
+      context({ ...sdkEnvironment(vault), AZURE_KEY_VAULT_URI: "https://127.0.0.1:9" }),
     );
     const error = await driver.read("ANY", call()).catch((failure: unknown) => failure);
     expect(driver.classifyError(error).code).toBe(Code.Unavailable);

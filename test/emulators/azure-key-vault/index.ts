@@ -30,6 +30,22 @@ export interface AzureKeyVaultEmulator extends EmulatorHandle {
 }
 
 /**
+ * The environment that points the Azure SDK at `vault`: its URI, the app's tenant and client, the
+ * emulator as Entra ID authority, and its CA (read by Node at start, trusted like a corporate
+ * one). `credential` says how the app signs in; by default, with its client secret.
+ */
+export function sdkEnvironment(vault: AzureKeyVaultEmulator, credential: Record<string, string> = { AZURE_CLIENT_SECRET: vault.app.clientSecret }): Record<string, string> {
+  return {
+    AZURE_KEY_VAULT_URI: vault.endpoint,
+    AZURE_TENANT_ID: vault.app.tenantId,
+    AZURE_CLIENT_ID: vault.app.clientId,
+    ...credential,
+    AZURE_AUTHORITY_HOST: vault.endpoint,
+    NODE_EXTRA_CA_CERTS: vault.caFile,
+  };
+}
+
+/**
  * An Azure Key Vault secrets endpoint (REST api-version 7.x and the dated versions the current
  * SDKs send) plus the Entra ID token endpoint, over HTTPS on loopback. Vault calls without a
  * valid bearer token get Key Vault's 401 challenge, which the SDKs answer by fetching a token.

@@ -9,3 +9,18 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
   }
 }
+
+/**
+ * The URL a setting holds, e.g. a back end's address from the environment. Anything that is not
+ * a URL, or not one of `protocols`, is a ConfigError naming `variable`.
+ */
+export function urlSetting(variable: string, value: string, protocols: readonly string[], protocolMessage: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${variable} ${JSON.stringify(value)} is not a URL`);
+  }
+  if (!protocols.includes(url.protocol)) throw new ConfigError(`${variable} ${protocolMessage}`);
+  return url;
+}

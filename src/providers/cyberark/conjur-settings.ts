@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
-import { ConfigError } from "../../config/config-error.js";
+import { ConfigError, urlSetting } from "../../config/config-error.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -34,15 +34,7 @@ export interface ConjurSettings {
 
 export function readConjurSettings(env: Env): ConjurSettings {
   const base = required(env, "CYBERARK_API_BASE");
-  let baseUrl: URL;
-  try {
-    baseUrl = new URL(base);
-  } catch {
-    throw new ConjurSettingsError(`CYBERARK_API_BASE ${JSON.stringify(base)} is not a URL`);
-  }
-  if (baseUrl.protocol !== "https:" && baseUrl.protocol !== "http:") {
-    throw new ConjurSettingsError("CYBERARK_API_BASE must start with https:// (or http:// for a local Conjur)");
-  }
+  const baseUrl = urlSetting("CYBERARK_API_BASE", base, ["https:", "http:"], "must start with https:// (or http:// for a local Conjur)");
   const certFile = env.CYBERARK_CLIENT_CERT;
   const keyFile = env.CYBERARK_CLIENT_KEY;
   if (Boolean(certFile) !== Boolean(keyFile)) {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ConfigError } from "../../config/config-error.js";
+import { ConfigError, urlSetting } from "../../config/config-error.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -90,15 +90,7 @@ export function readVaultSettings(env: Env): VaultSettings {
     return raw === "" ? undefined : raw;
   };
   const addressText = value("HCP_VAULT_ADDR") ?? "http://127.0.0.1:8200";
-  let address: URL;
-  try {
-    address = new URL(addressText);
-  } catch {
-    throw new ConfigError(`HCP_VAULT_ADDR ${JSON.stringify(addressText)} is not a URL`);
-  }
-  if (address.protocol !== "http:" && address.protocol !== "https:") {
-    throw new ConfigError(`HCP_VAULT_ADDR must start with http:// or https://`);
-  }
+  const address = urlSetting("HCP_VAULT_ADDR", addressText, ["http:", "https:"], "must start with http:// or https://");
   const namespace = value("HCP_VAULT_NAMESPACE") ?? "";
   const settings: VaultSettings = {
     address,

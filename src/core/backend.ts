@@ -131,7 +131,9 @@ export class Backend {
    */
   readCachedMany(names: readonly string[], call: DriverCall, options: readonly ReadOptions[]): Array<BackendRead | undefined> {
     const now = Date.now();
-    const hits: Array<CacheEntry | undefined> = names.map((name, index) => this.freshEntry(name, call, options[index]!, now));
+    // One location for the whole batch: the team's is worked out once, not per name.
+    const location = this.location(call.team);
+    const hits: Array<CacheEntry | undefined> = names.map((name, index) => this.freshEntry(keyIn(location, name), name, call, options[index]!, now));
     const found = hits.filter((entry): entry is CacheEntry => entry !== undefined);
     const values = found.length > 0 ? this.cache.openMany(found) : [];
     let next = 0;
@@ -139,9 +141,8 @@ export class Backend {
   }
 
   /** The entry to answer from, if it is fresh and acceptable; counts the hit and starts refresh-ahead. */
-  private freshEntry(name: string, call: DriverCall, options: ReadOptions, now: number): CacheEntry | undefined {
+  private freshEntry(key: string, name: string, call: DriverCall, options: ReadOptions, now: number): CacheEntry | undefined {
     if (options.bypassCache || this.settings.bypassCache) return undefined;
-    const key = this.cacheKey(name, call.team);
     const entry = this.cache.get(key);
     if (!entry || now >= entry.expiresAt) return undefined;
     if (options.refreshIfVersion !== undefined && !entry.negative && entry.version === options.refreshIfVersion) return undefined;
@@ -235,11 +236,15 @@ export class Backend {
   }
 
   private cacheKey(name: string, team: Readonly<Record<string, unknown>>): string {
-    if (Object.keys(team).length === 0) return name;
-    // Names never hold control characters (validateSecretName), so "\0" cannot be forged by one.
-    const location = this.driver.locationKey ? this.driver.locationKey(team) : JSON.stringify(team);
-    return `${location}\u0000${name}`;
+    return keyIn(this.location(team), name);
   }
+
+  /** Where a team's secrets live in the back end ("" for the configured default), as part of a cache key. */
+  private location(team: Readonly<Record<string, unknown>>): string {
+    if (Object.keys(team).length === 0) return "";
+    return this.driver.locationKey ? this.driver.locationKey(team) : JSON.stringify(team);
+  }
+
 
   /** One back-end read per key at a time; concurrent callers share its outcome. */
   private fetch(key: string, name: string, call: DriverCall): Promise<Fetched> {
@@ -351,4 +356,12 @@ export class Backend {
       }
     }
   }
+}
+
+/**
+ * A cache key: the name alone at the default location, else location and name. Names never hold
+ * control characters (validateSecretName), so "\0" cannot be forged by one.
+ */
+function keyIn(location: string, name: string): string {
+  return location === "" ? name : `${location}\u0000${name}`;
 }

@@ -49,6 +49,7 @@ describe("google_kms driver", () => {
 
   it("reports a name absent from the environment as missing without calling KMS", async () => {
     expect(await driverWith({}).read("NOT_SET", call())).toBeUndefined();
+    for (const name of ["constructor", "__proto__", "toString"]) expect(await driverWith({}).read(name, call())).toBeUndefined();
     expect(emulator.faults.calls().Decrypt).toBeUndefined();
   });
 

@@ -4,10 +4,9 @@ import { z } from "zod";
 import { loadDriver, driverNames } from "../drivers/registry.js";
 import { ConfigError } from "./config-error.js";
 import { commonKeyManagementSettings, serverSettingsSchema, type Config, type KeyManagementSettings } from "./schema.js";
+import type { Env } from "./env.js";
 
 export { ConfigError };
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 const ENV_REFERENCE = "os.environ/";
 

@@ -38,6 +38,7 @@ import type { AuthorizedCall } from "./call-context.js";
 import { Code, ServiceError, invalidArgument, notFound, statusName, failedPrecondition, permissionDenied } from "./errors.js";
 import { stripEnvReference, validateSecretName, validateTeamId } from "./names.js";
 import { Policy } from "./policy.js";
+import { envValue, type Env } from "../config/env.js";
 import { redactTeamSettings, validateTeamSettings } from "./team-settings.js";
 
 export const MAX_NAMES_PER_READ = 1000;
@@ -46,7 +47,6 @@ const MAX_LISTED_NAMES = 1000;
 /** Environment variables that are secretgate's own and never served to callers. */
 const RESERVED_ENV_PREFIX = "SECRETGATE_";
 
-type Env = Readonly<Record<string, string | undefined>>;
 type Team = Readonly<Record<string, unknown>>;
 const NO_TEAM: Team = Object.freeze({});
 const NO_BYTES = new Uint8Array(0);
@@ -334,7 +334,7 @@ export class SecretService {
     if (fields === null || typeof fields !== "object" || Array.isArray(fields)) {
       throw failedPrecondition(`primary_secret_name ${JSON.stringify(primary)} does not hold a JSON object`);
     }
-    const field = (fields as Record<string, unknown>)[name];
+    const field = Object.hasOwn(fields, name) ? (fields as Record<string, unknown>)[name] : undefined;
     if (field === undefined || field === null) return { ...read, value: undefined };
     return { ...read, value: { text: typeof field === "string" ? field : JSON.stringify(field), version: document.version } };
   }
@@ -343,7 +343,7 @@ export class SecretService {
     if (name.startsWith(RESERVED_ENV_PREFIX) || this.policy.isBackendCredential(name)) {
       return this.missing(name, resolvedName, `${name} is secretgate's own setting or back-end credential and is never served`);
     }
-    const value = this.deps.env[name];
+    const value = envValue(this.deps.env, name);
     if (value === undefined) {
       return this.missing(name, resolvedName, `${JSON.stringify(name)} is not in the environment (read from the environment because ${reason})`);
     }

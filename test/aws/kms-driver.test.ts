@@ -87,6 +87,7 @@ describe("aws_kms driver", () => {
   it("reports a name absent from the environment as missing, and non-ciphertext as FAILED_PRECONDITION", async () => {
     const driver = driverFor({ NOT_CIPHERTEXT: "sk-plain text!" });
     expect(await driver.read("ABSENT_NAME", call())).toBeUndefined();
+    for (const name of ["constructor", "__proto__", "toString"]) expect(await driver.read(name, call())).toBeUndefined();
     const error = (await driver.read("NOT_CIPHERTEXT", call()).catch((failure: unknown) => failure)) as ServiceError;
     expect(error.code).toBe(Code.FailedPrecondition);
     expect(error.message).toContain("NOT_CIPHERTEXT");

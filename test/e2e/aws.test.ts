@@ -173,11 +173,13 @@ describe("primary_secret_name through the server", () => {
       new CreateSecretCommand({ Name: "litellm_secrets", SecretString: JSON.stringify({ OPENAI_API_KEY: "sk-json", MAX_BUDGET: 5 }) }),
     );
     const server = await start("aws_secret_manager", { primary_secret_name: "litellm_secrets" }, { FALLBACK_ONLY: "from-env" });
-    const { results } = await server.grpc.read({ names: ["OPENAI_API_KEY", "MAX_BUDGET", "FALLBACK_ONLY", "NOWHERE"] });
+    const { results } = await server.grpc.read({ names: ["OPENAI_API_KEY", "MAX_BUDGET", "FALLBACK_ONLY", "NOWHERE", "toString", "__proto__"] });
     expect(results[0]).toMatchObject({ found: true, value: "sk-json", source: "aws_secret_manager", version: created.VersionId });
     expect(results[1]).toMatchObject({ found: true, value: "5" });
     expect(results[2]).toMatchObject({ found: true, value: "from-env", source: "env" });
     expect(results[3]).toMatchObject({ found: false, error: { status: "NOT_FOUND" } });
+    // Members every JSON object inherits are not fields of the secret.
+    expect(results.slice(4).map((result) => result.error?.status)).toEqual(["NOT_FOUND", "NOT_FOUND"]);
   });
 });
 

@@ -329,6 +329,13 @@ describe("access modes and hosted keys", () => {
     expect(result).toMatchObject({ found: false, value: "", error: { status: "NOT_FOUND" } });
   });
 
+  it("answers NOT_FOUND for names that are members of every JavaScript object, not the member", async () => {
+    const server = await startServer();
+    const names = ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf"];
+    const { results } = await server.grpc.read({ names });
+    expect(results.map((result) => [result.name, result.found, result.error?.status])).toEqual(names.map((name) => [name, false, "NOT_FOUND"]));
+  });
+
   it("can turn off the environment fallback", async () => {
     const server = await startServer({ config: { secretgate: { env_fallback: false } }, env: { ONLY_IN_ENV: secretValue("nofallback") } });
     const [result] = (await server.grpc.read({ names: ["ONLY_IN_ENV"] })).results;

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { ConfigError } from "../../config/config-error.js";
-
-type Env = Readonly<Record<string, string | undefined>>;
+import type { Env } from "../../config/env.js";
 
 /** The AWS credential keys LiteLLM users put in `key_management_settings` (SPEC §2). */
 export const awsConnectionSettings = {

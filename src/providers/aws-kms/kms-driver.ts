@@ -7,6 +7,7 @@ import { AwsClientPool } from "../aws-common/aws-client-pool.js";
 import { classifyAwsError } from "../aws-common/aws-errors.js";
 import { AWS_CREDENTIAL_ENV_NAMES, awsConnectionSettings, resolveAwsConnection, type AwsConnection } from "../aws-common/aws-settings.js";
 import { bulkNames, findCiphertext, isBase64 } from "./kms-environment.js";
+import type { Env } from "../../config/env.js";
 
 export const SYSTEM = "aws_kms";
 
@@ -21,8 +22,6 @@ export const kmsSettings = {
 
 /** Team keys (SPEC §5): the key a team's values must be encrypted with. */
 export const kmsTeamSettings = z.strictObject({ key_id: z.string().min(1).optional() });
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 export interface KmsDriverOptions {
   connection: AwsConnection;

@@ -1,4 +1,4 @@
-type Env = Readonly<Record<string, string | undefined>>;
+import { envValue, type Env } from "../../config/env.js";
 
 /** LiteLLM v2's bulk form: `LITELLM_SECRET_AWS_KMS_<NAME>` holds the ciphertext of `<NAME>`. */
 export const BULK_PREFIX = "LITELLM_SECRET_AWS_KMS_";
@@ -19,9 +19,9 @@ export function findCiphertext(name: string, env: Env): Ciphertext | undefined {
   const bulk = Object.keys(env).find(
     (variable) => variable.slice(BULK_PREFIX.length) === name && variable.slice(0, BULK_PREFIX.length).toUpperCase() === BULK_PREFIX,
   );
-  const variable = bulk ?? (env[name] !== undefined ? name : undefined);
+  const variable = bulk ?? (envValue(env, name) !== undefined ? name : undefined);
   if (variable === undefined) return undefined;
-  const value = env[variable]!;
+  const value = envValue(env, variable)!;
   return { variable, base64: value.startsWith(VALUE_PREFIX) ? value.slice(VALUE_PREFIX.length) : value };
 }
 

@@ -10,8 +10,7 @@ import {
 } from "@azure/identity";
 import type { TlsSettings } from "@azure/core-rest-pipeline";
 import { ConfigError } from "../../config/config-error.js";
-
-type Env = Readonly<Record<string, string | undefined>>;
+import type { Env } from "../../config/env.js";
 
 /** A start-up problem with the Azure settings in the environment; names the variable. */
 /** A bad setting: a configuration error like any other (exit code 2, no stack trace). */

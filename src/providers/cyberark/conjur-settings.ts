@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
 import { ConfigError, urlSetting } from "../../config/config-error.js";
-
-type Env = Readonly<Record<string, string | undefined>>;
+import type { Env } from "../../config/env.js";
 
 /** The environment variables LiteLLM users set for Conjur (SPEC §2). */
 export const CYBERARK_ENV_NAMES = [

@@ -1,4 +1,4 @@
-type Env = Readonly<Record<string, string | undefined>>;
+import type { Env } from "../../config/env.js";
 
 /**
  * A `key_management_settings` key, else its LiteLLM environment variable, with the name of

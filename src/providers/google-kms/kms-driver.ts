@@ -5,8 +5,7 @@ import { classifyGoogleError } from "../google-common/errors.js";
 import { decodePayload } from "../google-common/payload.js";
 import { decodeCiphertext } from "./ciphertext.js";
 import type { KmsCrypto } from "./kms-client.js";
-
-type Env = Readonly<Record<string, string | undefined>>;
+import { envValue, type Env } from "../../config/env.js";
 
 export const SERVICE = "google_kms";
 
@@ -24,7 +23,7 @@ export class KmsDriver implements SecretDriver {
   ) {}
 
   async read(name: string, call: DriverCall): Promise<SecretValue | undefined> {
-    const value = this.env[name];
+    const value = envValue(this.env, name);
     if (value === undefined) return undefined;
     const ciphertext = decodeCiphertext(value, name);
     const key = (call.team.resource_name as string | undefined) ?? this.resourceName;

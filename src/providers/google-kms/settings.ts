@@ -2,8 +2,7 @@ import { z } from "zod";
 import { ConfigError } from "../../config/load.js";
 import { credentialFile, parseEndpoint, type GoogleConnection } from "../google-common/connection.js";
 import { settingOrEnv } from "../google-common/setting.js";
-
-type Env = Readonly<Record<string, string | undefined>>;
+import type { Env } from "../../config/env.js";
 
 /** A Cloud KMS CryptoKey resource name (Decrypt takes the key; KMS finds the version in the ciphertext). */
 export const resourceName = z

@@ -3,8 +3,7 @@ import { ConfigError } from "../../config/load.js";
 import type { KeyManagementSettings } from "../../config/schema.js";
 import { credentialFile, parseEndpoint, parseTransport, type GoogleConnection } from "../google-common/connection.js";
 import { settingOrEnv } from "../google-common/setting.js";
-
-type Env = Readonly<Record<string, string | undefined>>;
+import type { Env } from "../../config/env.js";
 
 /** Project ids (`my-project`, `example.com:my-project`) and numbers; never a path. */
 export const projectId = z.string().regex(/^[a-z0-9][a-z0-9.:-]{0,99}$/, "must be a Google Cloud project id or number");

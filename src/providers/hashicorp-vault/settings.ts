@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { ConfigError, urlSetting } from "../../config/config-error.js";
-
-type Env = Readonly<Record<string, string | undefined>>;
+import type { Env } from "../../config/env.js";
 
 /** How secretgate proves itself to Vault, in LiteLLM's priority order (AppRole, cert) then ours. */
 export type AuthMethod =

@@ -1,3 +1,4 @@
+import { launchNodeArgs } from "../test/helpers/launch.js";
 import { TestServer } from "../test/helpers/server.js";
 import { startVaultTestBed } from "../test/emulators/vault/test-setup.js";
 
@@ -13,6 +14,7 @@ export async function coldReadBenchmark(): Promise<{ backend: string; backendCal
       ...(body !== undefined ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } } : {}),
     }).then((response) => response.json() as Promise<Record<string, number>>);
   const server = await TestServer.start({
+    nodeArgs: launchNodeArgs(),
     config: { general_settings: { key_management_system: "hashicorp_vault", key_management_settings: { access_mode: "read_and_write" } } },
     env: { ...bed.env("token"), SECRETGATE_LOG_LEVEL: "info" },
   });

@@ -9,7 +9,7 @@ import { stringify as toYaml } from "yaml";
 import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 
 /** The project root, whether this file runs from test/ (vitest) or from dist/test/ (the benchmark). */
-const ROOT = (() => {
+export const ROOT = (() => {
   let dir = import.meta.dirname;
   while (!existsSync(join(dir, "package.json"))) dir = dirname(dir);
   return dir;
@@ -25,6 +25,8 @@ export interface StartOptions {
   dataDir?: string;
   /** Extra command-line arguments. */
   args?: string[];
+  /** Options for node itself, before the entry point (e.g. V8 heap flags). */
+  nodeArgs?: string[];
   /**
    * The admin token the server accepts (SECRETGATE_ADMIN_TOKEN) and the clients send; a random
    * one by default. `null` starts the server without SECRETGATE_ADMIN_TOKEN.
@@ -70,7 +72,7 @@ export class TestServer {
 
   static async start(options: StartOptions = {}): Promise<TestServer> {
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "secretgate-data-"));
-    const args = [SERVER_ENTRY, ...(options.args ?? [])];
+    const args = [...(options.nodeArgs ?? []), SERVER_ENTRY, ...(options.args ?? [])];
     if (options.config) {
       const file = join(mkdtempSync(join(tmpdir(), "secretgate-config-")), "config.yaml");
       writeFileSync(file, toYaml(options.config));

@@ -2,8 +2,9 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import * as grpc from "@grpc/grpc-js";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { callFailure } from "../helpers/call-failure.js";
 import { TestServer } from "../helpers/server.js";
 
 const run = promisify(execFile);
@@ -29,16 +30,6 @@ afterAll(async () => {
   expect(logs.length).toBeGreaterThan(0);
   for (const value of usedValues) expect(logs.includes(value), "a secret value appeared in the server's logs").toBe(false);
 });
-
-async function grpcCode(promise: Promise<unknown>): Promise<{ code: Code; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    const failure = ConnectError.from(error);
-    return { code: failure.code, message: failure.rawMessage };
-  }
-  throw new Error("the call succeeded, but was expected to fail");
-}
 
 describe("embedded default over both protocols", () => {
   let server: TestServer;
@@ -91,7 +82,7 @@ describe("embedded default over both protocols", () => {
     expect(results[0]).toMatchObject({ found: true, value: moved });
     expect(results[1]).toMatchObject({ found: false });
 
-    const missing = await grpcCode(server.grpc.rotate({ currentName: "NEVER_WRITTEN", value: secretValue("x") }));
+    const missing = await callFailure(server.grpc.rotate({ currentName: "NEVER_WRITTEN", value: secretValue("x") }));
     expect(missing.code).toBe(Code.NotFound);
     expect(missing.message).toContain("current_name");
   });
@@ -100,7 +91,7 @@ describe("embedded default over both protocols", () => {
     await server.grpc.write({ name: "DELETE_ME", value: secretValue("doomed") });
     expect(await server.grpc.delete({ name: "DELETE_ME" })).toMatchObject({ name: "DELETE_ME", recoverable: false });
     expect((await server.grpc.read({ names: ["DELETE_ME"] })).results[0]).toMatchObject({ found: false });
-    const again = await grpcCode(server.grpc.delete({ name: "DELETE_ME" }));
+    const again = await callFailure(server.grpc.delete({ name: "DELETE_ME" }));
     expect(again.code).toBe(Code.NotFound);
     expect(again.message).toContain("DELETE_ME");
   });
@@ -133,7 +124,7 @@ describe("embedded default over both protocols", () => {
     const written = await server.grpc.write({ name: "k1", value: secretValue("team"), teamId: "team-a", virtualKey: true });
     expect(written.name).toBe("team-a/k1");
 
-    const unknown = await grpcCode(server.grpc.setTeamSettings({ teamId: "team-a", settings: { prefix: "x/", region: "eu" } }));
+    const unknown = await callFailure(server.grpc.setTeamSettings({ teamId: "team-a", settings: { prefix: "x/", region: "eu" } }));
     expect(unknown.code).toBe(Code.InvalidArgument);
     expect(unknown.message).toContain('"region"');
     const wrongType = await server.json("SetTeamSettings", { teamId: "team-a", settings: { prefix: 42 } });
@@ -189,7 +180,7 @@ describe("bad input gets a clear error naming the field and loses nothing", () =
     ["a '..' segment", "teams/../admin", "'..' path segment"],
     ["an empty segment", "a//b", "empty path segment"],
   ])("refuses %s in Write with INVALID_ARGUMENT", async (_label, name, message) => {
-    const failure = await grpcCode(server.grpc.write({ name, value: secretValue("bad-name") }));
+    const failure = await callFailure(server.grpc.write({ name, value: secretValue("bad-name") }));
     expect(failure.code).toBe(Code.InvalidArgument);
     expect(failure.message).toContain(message);
   });
@@ -202,32 +193,32 @@ describe("bad input gets a clear error naming the field and loses nothing", () =
   });
 
   it("refuses a value over 64 KiB and stores nothing", async () => {
-    const failure = await grpcCode(server.grpc.write({ name: "TOO_BIG", value: "x".repeat(64 * 1024 + 1) }));
+    const failure = await callFailure(server.grpc.write({ name: "TOO_BIG", value: "x".repeat(64 * 1024 + 1) }));
     expect(failure.code).toBe(Code.InvalidArgument);
     expect(failure.message).toBe("value is 65537 bytes; the limit is 65536 bytes");
     expect((await server.grpc.read({ names: ["TOO_BIG"] })).results[0]).toMatchObject({ found: false });
   });
 
   it("refuses an empty value and both value kinds at once", async () => {
-    expect((await grpcCode(server.grpc.write({ name: "EMPTY", value: "" }))).message).toBe("value must not be empty");
-    const both = await grpcCode(server.grpc.write({ name: "BOTH", value: "x", binaryValue: new Uint8Array([1]) }));
+    expect((await callFailure(server.grpc.write({ name: "EMPTY", value: "" }))).message).toBe("value must not be empty");
+    const both = await callFailure(server.grpc.write({ name: "BOTH", value: "x", binaryValue: new Uint8Array([1]) }));
     expect(both).toMatchObject({ code: Code.InvalidArgument, message: "set only one of value and binary_value" });
   });
 
   it("refuses an empty Read and one of 1,001 names", async () => {
-    expect(await grpcCode(server.grpc.read({ names: [] }))).toMatchObject({
+    expect(await callFailure(server.grpc.read({ names: [] }))).toMatchObject({
       code: Code.InvalidArgument,
       message: "names must list at least one name",
     });
     const names = Array.from({ length: 1001 }, (_, index) => `N${index}`);
-    expect(await grpcCode(server.grpc.read({ names }))).toMatchObject({
+    expect(await callFailure(server.grpc.read({ names }))).toMatchObject({
       code: Code.InvalidArgument,
       message: "names lists 1001 names; the limit is 1000 per Read",
     });
   });
 
   it("refuses a bad team id", async () => {
-    const failure = await grpcCode(server.grpc.getTeamSettings({ teamId: "team with spaces" }));
+    const failure = await callFailure(server.grpc.getTeamSettings({ teamId: "team with spaces" }));
     expect(failure.code).toBe(Code.InvalidArgument);
     expect(failure.message).toContain("team_id");
   });
@@ -288,7 +279,7 @@ describe("access modes and hosted keys", () => {
       server.grpc.delete({ name: "X" }),
       server.grpc.rotate({ currentName: "X", value: secretValue("ro2") }),
     ]) {
-      const failure = await grpcCode(call);
+      const failure = await callFailure(call);
       expect(failure.code).toBe(Code.FailedPrecondition);
       expect(failure.message).toContain("access_mode is read_only");
     }

@@ -6,26 +6,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import * as grpc from "@grpc/grpc-js";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
+import { callFailure } from "../helpers/call-failure.js";
 import { TestServer } from "../helpers/server.js";
 import { TestCa } from "../helpers/certificates.js";
 import { startVaultTestBed, type VaultTestBed } from "../emulators/vault/test-setup.js";
 
 const run = promisify(execFile);
 const token = () => `tok_${randomBytes(24).toString("base64url")}`;
-
-async function codeOf(promise: Promise<unknown>): Promise<{ code: Code; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    const failure = ConnectError.from(error);
-    return { code: failure.code, message: failure.rawMessage };
-  }
-  throw new Error("expected the call to fail");
-}
 
 const servers: TestServer[] = [];
 async function start(options: Parameters<typeof TestServer.start>[0]): Promise<TestServer> {
@@ -45,8 +36,8 @@ describe("authentication", () => {
   });
 
   it("answers UNAUTHENTICATED without a token or with a wrong one, on both listeners", async () => {
-    expect((await codeOf(server.client(undefined).read({ names: ["OPENAI_API_KEY"] }))).code).toBe(Code.Unauthenticated);
-    expect((await codeOf(server.client(token()).read({ names: ["OPENAI_API_KEY"] }))).code).toBe(Code.Unauthenticated);
+    expect((await callFailure(server.client(undefined).read({ names: ["OPENAI_API_KEY"] }))).code).toBe(Code.Unauthenticated);
+    expect((await callFailure(server.client(token()).read({ names: ["OPENAI_API_KEY"] }))).code).toBe(Code.Unauthenticated);
     const missing = await server.json("Read", { names: ["OPENAI_API_KEY"] }, { authorization: "" });
     expect(missing).toMatchObject({ status: 401, body: { code: "unauthenticated" } });
     const wrong = await server.json("Read", { names: ["OPENAI_API_KEY"] }, { authorization: `Bearer ${token()}` });
@@ -110,11 +101,11 @@ describe("authorization, deny by default", () => {
   it("lets a read-only token read but not write or delete", async () => {
     const client = server.client(reader);
     expect((await client.read({ names: ["ANTHROPIC_API_KEY"] })).results[0]).toMatchObject({ found: true });
-    const write = await codeOf(client.write({ name: "ANTHROPIC_API_KEY", value: "sk-not-allowed-1" }));
+    const write = await callFailure(client.write({ name: "ANTHROPIC_API_KEY", value: "sk-not-allowed-1" }));
     expect(write).toMatchObject({ code: Code.PermissionDenied });
     expect(write.message).toContain("reader may not write");
-    expect((await codeOf(client.delete({ name: "ANTHROPIC_API_KEY" }))).code).toBe(Code.PermissionDenied);
-    expect((await codeOf(client.setTeamSettings({ teamId: "team-a", settings: {} }))).code).toBe(Code.PermissionDenied);
+    expect((await callFailure(client.delete({ name: "ANTHROPIC_API_KEY" }))).code).toBe(Code.PermissionDenied);
+    expect((await callFailure(client.setTeamSettings({ teamId: "team-a", settings: {} }))).code).toBe(Code.PermissionDenied);
   });
 
   it("filters a batch per item before any back-end call: denied names are never fetched", async () => {
@@ -149,12 +140,12 @@ describe("authorization, deny by default", () => {
     const stored = await fetch(`${bed.emulator.endpoint}/v1/secret/data/team-a/k1`, { headers: { "x-vault-token": bed.emulator.rootToken } });
     expect(stored.status).toBe(200);
 
-    const noTeam = await codeOf(client.write({ name: "k1", value }));
+    const noTeam = await callFailure(client.write({ name: "k1", value }));
     expect(noTeam).toMatchObject({ code: Code.PermissionDenied });
     expect(noTeam.message).toContain("team_id");
-    expect((await codeOf(client.write({ name: "k1", value, teamId: "team-b" }))).code).toBe(Code.PermissionDenied);
-    expect((await codeOf(client.read({ names: ["k1"], teamId: "team-b" }))).code).toBe(Code.PermissionDenied);
-    expect((await codeOf(client.setTeamSettings({ teamId: "team-b", settings: { path_prefix: "stolen" } }))).code).toBe(Code.PermissionDenied);
+    expect((await callFailure(client.write({ name: "k1", value, teamId: "team-b" }))).code).toBe(Code.PermissionDenied);
+    expect((await callFailure(client.read({ names: ["k1"], teamId: "team-b" }))).code).toBe(Code.PermissionDenied);
+    expect((await callFailure(client.setTeamSettings({ teamId: "team-b", settings: { path_prefix: "stolen" } }))).code).toBe(Code.PermissionDenied);
     expect(await client.setTeamSettings({ teamId: "team-a", settings: { path_prefix: "team-a" } })).toMatchObject({ configured: true });
     expect((await server.grpc.getTeamSettings({ teamId: "team-b" })).settings).toEqual({ path_prefix: "team-b" });
   });
@@ -169,7 +160,7 @@ describe("first start without configured authentication", () => {
     // Printing it on stderr is the point; the scan below checks stdout (logs and audit) instead.
     const value = `sk-first-start-${randomBytes(6).toString("hex")}`;
     await first.client(adminToken).write({ name: "FIRST", value });
-    expect((await codeOf(first.client(undefined).read({ names: ["FIRST"] }))).code).toBe(Code.Unauthenticated);
+    expect((await callFailure(first.client(undefined).read({ names: ["FIRST"] }))).code).toBe(Code.Unauthenticated);
     expect(readFileSync(join(first.dataDir, "admin-token.sha256"), "utf8").trim()).toBe(hash("sha256", adminToken));
     expect(first.logLines.join("\n")).not.toContain(adminToken);
     first.sensitive.delete(adminToken);
@@ -201,7 +192,7 @@ describe("audit records", () => {
     await server.grpc.write({ name: "AUDITED", value: "sk-audited-value-1" });
     await server.grpc.read({ names: ["AUDITED"] });
     await server.grpc.read({ names: ["AUDITED", "MISSING_ONE"] });
-    await codeOf(server.client(token()).read({ names: ["AUDITED"] }));
+    await callFailure(server.client(token()).read({ names: ["AUDITED"] }));
     await new Promise((resolve) => setTimeout(resolve, 400)); // the log buffer flushes every 200 ms
     const records = server.logLines.map((line) => JSON.parse(line) as Record<string, any>).filter((record) => record.audit === true);
     const reads = records.filter((record) => record.method === "Read");
@@ -274,12 +265,12 @@ describe("TLS and mutual TLS", () => {
     );
     expect((await connect.read({ names: ["ANY_NAME"] })).results[0]!.error?.status).toBe("NOT_FOUND");
     // The identity has read rules only.
-    expect((await codeOf(grpcClient(cert).write({ name: "X", value: "sk-mtls-write-1" }))).code).toBe(Code.PermissionDenied);
+    expect((await callFailure(grpcClient(cert).write({ name: "X", value: "sk-mtls-write-1" }))).code).toBe(Code.PermissionDenied);
   });
 
   it("refuses a certificate from another CA, and one with an unknown subject", async () => {
-    expect((await codeOf(grpcClient(otherCa.client("proxy-eu")).read({ names: ["ANY_NAME"] }))).code).toBe(Code.Unauthenticated);
-    expect((await codeOf(grpcClient(ca.client("stranger")).read({ names: ["ANY_NAME"] }))).code).toBe(Code.Unauthenticated);
+    expect((await callFailure(grpcClient(otherCa.client("proxy-eu")).read({ names: ["ANY_NAME"] }))).code).toBe(Code.Unauthenticated);
+    expect((await callFailure(grpcClient(ca.client("stranger")).read({ names: ["ANY_NAME"] }))).code).toBe(Code.Unauthenticated);
   });
 
   it("still accepts bearer tokens over TLS without a client certificate", async () => {

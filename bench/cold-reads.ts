@@ -1,12 +1,12 @@
-import { launchNodeArgs } from "../test/helpers/launch.js";
 import { TestServer } from "../test/helpers/server.js";
 import { startVaultTestBed } from "../test/emulators/vault/test-setup.js";
 
 /**
  * 1,000 concurrent cold reads of one name through secretgate, against the Vault emulator with
- * 50 ms added to every call: singleflight should turn them into one back-end read.
+ * 50 ms added to every call: singleflight should turn them into one back-end read. The server
+ * runs with `nodeArgs`, the launchers' node options.
  */
-export async function coldReadBenchmark(): Promise<{ backend: string; backendCalls: number; reads: number; allFound: boolean; wallMs: number }> {
+export async function coldReadBenchmark(nodeArgs: string[]): Promise<{ backend: string; backendCalls: number; reads: number; allFound: boolean; wallMs: number }> {
   const bed = await startVaultTestBed();
   const admin = (method: string, path: string, body?: unknown) =>
     fetch(`${bed.emulator.endpoint}/_emulator/${path}`, {
@@ -14,7 +14,7 @@ export async function coldReadBenchmark(): Promise<{ backend: string; backendCal
       ...(body !== undefined ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } } : {}),
     }).then((response) => response.json() as Promise<Record<string, number>>);
   const server = await TestServer.start({
-    nodeArgs: launchNodeArgs(),
+    nodeArgs,
     config: { general_settings: { key_management_system: "hashicorp_vault", key_management_settings: { access_mode: "read_and_write" } } },
     env: { ...bed.env("token"), SECRETGATE_LOG_LEVEL: "info" },
   });

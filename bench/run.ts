@@ -126,7 +126,7 @@ async function main(): Promise<void> {
 
   // 3: a thundering herd of cold reads against a slow back end.
   report(`## 3. 1,000 concurrent cold reads of one name, back end with 50 ms latency\n`);
-  const cold = await coldReadBenchmark();
+  const cold = await coldReadBenchmark(NODE_ARGS);
   report(`Back end: ${cold.backend}. Back-end reads counted by the emulator: **${cold.backendCalls}** (goal: 1); all ${cold.reads} reads returned the value: ${cold.allFound}; wall time ${cold.wallMs.toFixed(0)} ms.\n`);
 
   // 4: memory with 100,000 cached entries, as shipped and with V8's own young-generation

@@ -11,5 +11,5 @@ export function launchNodeArgs(): string[] {
   const scripts = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
   const command = /(?:^|&& )node ((?:--\S+ )*)dist\/src\/main\.js$/.exec(scripts.serve ?? "");
   if (!command) throw new Error(`package.json's serve script does not run node dist/src/main.js: ${scripts.serve}`);
-  return command[1]!.trim().split(" ").filter(Boolean);
+  return command[1]!.split(" ").filter(Boolean);
 }

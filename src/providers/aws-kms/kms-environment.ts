@@ -19,9 +19,9 @@ export function findCiphertext(name: string, env: Env): Ciphertext | undefined {
   const bulk = Object.keys(env).find(
     (variable) => variable.slice(BULK_PREFIX.length) === name && variable.slice(0, BULK_PREFIX.length).toUpperCase() === BULK_PREFIX,
   );
-  const variable = bulk ?? (envValue(env, name) !== undefined ? name : undefined);
-  if (variable === undefined) return undefined;
-  const value = envValue(env, variable)!;
+  const variable = bulk ?? name;
+  const value = envValue(env, variable);
+  if (value === undefined) return undefined;
   return { variable, base64: value.startsWith(VALUE_PREFIX) ? value.slice(VALUE_PREFIX.length) : value };
 }
 

@@ -12,6 +12,7 @@ export type ReadRoute = { from: "manager" } | { from: "env"; reason: string };
 export class Policy {
   private readonly hostedKeys: ReadonlySet<string> | undefined;
   private readonly credentialNames: ReadonlySet<string>;
+  private readonly alwaysHosted: ReadonlySet<string>;
 
   constructor(
     readonly accessMode: AccessMode,
@@ -19,9 +20,12 @@ export class Policy {
     credentialEnvNames: readonly string[],
     /** What a prefix's trailing `/` becomes on this back end (DriverDefinition.prefixSeparator). */
     private readonly prefixSeparator = "/",
+    /** Names the back end serves whatever hosted_keys says (DriverDefinition.hostedWhateverHostedKeys). */
+    alwaysHosted: readonly string[] = [],
   ) {
     this.hostedKeys = settings.hosted_keys ? new Set(settings.hosted_keys.map(stripEnvReference)) : undefined;
     this.credentialNames = new Set(credentialEnvNames);
+    this.alwaysHosted = new Set(alwaysHosted);
   }
 
   /** The back end's own credential variables (SPEC §3.8): never looked up in it, and never handed to callers either. */
@@ -29,13 +33,14 @@ export class Policy {
     return this.credentialNames.has(name);
   }
 
+  /** With hosted_keys: every name read from the manager. Without: none (the back end's list says). */
   get hostedKeyNames(): readonly string[] {
-    return this.hostedKeys ? [...this.hostedKeys] : [];
+    return this.hostedKeys ? [...new Set([...this.hostedKeys, ...this.alwaysHosted])] : [];
   }
 
   routeRead(name: string): ReadRoute {
     if (this.accessMode === "write_only") return { from: "env", reason: "access_mode is write_only" };
-    if (this.hostedKeys && !this.hostedKeys.has(name)) return { from: "env", reason: "it is not in hosted_keys" };
+    if (this.hostedKeys && !this.hostedKeys.has(name) && !this.alwaysHosted.has(name)) return { from: "env", reason: "it is not in hosted_keys" };
     return { from: "manager" };
   }
 

@@ -82,7 +82,13 @@ export class SecretService {
 
   constructor(private readonly deps: SecretServiceDependencies) {
     const { config, definition } = deps;
-    this.policy = new Policy(config.accessMode, config.keyManagementSettings, definition.credentialEnvNames ?? [], definition.prefixSeparator);
+    this.policy = new Policy(
+      config.accessMode,
+      config.keyManagementSettings,
+      definition.credentialEnvNames ?? [],
+      definition.prefixSeparator,
+      definition.hostedWhateverHostedKeys?.(deps.env),
+    );
     this.source = definition.name;
     this.backend = deps.backend;
     this.defaultDeadlineMs = config.server.backend.default_deadline_seconds * 1000;

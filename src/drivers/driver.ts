@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { z } from "zod";
 import type { Code } from "../core/errors.js";
+import type { Env } from "../config/env.js";
 import type { KeyManagementSettings } from "../config/schema.js";
 import type { SecretDatabase } from "../storage/database.js";
 import type { PostgresDatabase } from "../storage/postgres/postgres-database.js";
@@ -122,6 +123,11 @@ export interface DriverDefinition {
   settings?: z.ZodRawShape;
   /** Environment variables holding this back end's own credentials: never looked up in it (SPEC §3.8). */
   credentialEnvNames?: readonly string[];
+  /**
+   * Names this back end serves whatever `hosted_keys` says, as the environment holds them at
+   * start-up. aws_kms: LiteLLM's bulk forms, which LiteLLM decrypts before it reads hosted_keys.
+   */
+  hostedWhateverHostedKeys?(env: Env): readonly string[];
   /**
    * What ends a virtual-key prefix on this back end: a prefix's trailing `/` (LiteLLM's default
    * `litellm/`) becomes this. Unset: `/` stays. Google Secret Manager ids cannot hold `/`.

@@ -224,6 +224,32 @@ describe("aws_kms through the server", () => {
     expect(refused).toMatchObject({ code: Code.FailedPrecondition, rawMessage: expect.stringContaining("only decrypts") });
   });
 
+  it("decrypts LiteLLM's bulk forms whatever hosted_keys says; a plain name not listed never reaches KMS", async () => {
+    const env = {
+      OPENAI_API_KEY: await encrypt("sk-listed", {}),
+      LITELLM_SECRET_AWS_KMS_ANTHROPIC_API_KEY: await encrypt("sk-bulk-variable", {}),
+      COHERE_API_KEY: `aws_kms/${await encrypt("co-bulk-value", {})}`,
+      MISTRAL_API_KEY: await encrypt("mistral-not-listed", {}),
+    };
+    const server = await start("aws_kms", { hosted_keys: ["OPENAI_API_KEY"] }, env);
+    const { results } = await server.grpc.read({ names: ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "COHERE_API_KEY", "MISTRAL_API_KEY"] });
+    expect(results.slice(0, 3).map((result) => [result.value, result.source])).toEqual([
+      ["sk-listed", "aws_kms"],
+      ["sk-bulk-variable", "aws_kms"],
+      ["co-bulk-value", "aws_kms"],
+    ]);
+    expect(results[3]!.source).not.toBe("aws_kms");
+    expect(results[3]!.value).not.toBe("mistral-not-listed");
+    expect((await emulatorCalls(emulator.endpoint)).counts.Decrypt).toBe(3);
+    // ListHosted shows what is served: the listed name and both bulk names.
+    const { keys } = await server.grpc.listHosted({});
+    expect(keys.map((key) => [key.name, key.resolves, key.source])).toEqual([
+      ["ANTHROPIC_API_KEY", true, "aws_kms"],
+      ["COHERE_API_KEY", true, "aws_kms"],
+      ["OPENAI_API_KEY", true, "aws_kms"],
+    ]);
+  });
+
   it("names the mismatch when the encryption context is wrong", async () => {
     const server = await start("aws_kms", { encryption_context: { app: "someone-else" } }, { OPENAI_API_KEY: await encrypt("sk-secret-value", { app: "litellm" }) });
     const { results } = await server.grpc.read({ names: ["OPENAI_API_KEY"] });

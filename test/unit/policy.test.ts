@@ -25,3 +25,18 @@ describe("Policy.storedName", () => {
     expect(policy.storedName("a/b", false, {})).toBe("a/b");
   });
 });
+
+describe("Policy.routeRead", () => {
+  it("asks the manager for names the back end hosts whatever hosted_keys says, and only for those beyond the list", () => {
+    const policy = new Policy("read_and_write", { ...settings, hosted_keys: ["OPENAI_API_KEY"] }, [], undefined, ["ANTHROPIC_API_KEY"]);
+    expect(policy.routeRead("OPENAI_API_KEY")).toEqual({ from: "manager" });
+    expect(policy.routeRead("ANTHROPIC_API_KEY")).toEqual({ from: "manager" });
+    expect(policy.routeRead("COHERE_API_KEY")).toEqual({ from: "env", reason: "it is not in hosted_keys" });
+    expect([...policy.hostedKeyNames].sort()).toEqual(["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]);
+  });
+
+  it("keeps write_only reads off the manager, those names included", () => {
+    const policy = new Policy("write_only", settings, [], undefined, ["ANTHROPIC_API_KEY"]);
+    expect(policy.routeRead("ANTHROPIC_API_KEY")).toEqual({ from: "env", reason: "access_mode is write_only" });
+  });
+});

@@ -97,6 +97,7 @@ export const kmsDriver: DriverDefinition = {
   teamSettings: kmsTeamSettings,
   settings: kmsSettings,
   credentialEnvNames: AWS_CREDENTIAL_ENV_NAMES,
+  hostedWhateverHostedKeys: bulkNames,
   create: async ({ settings, env }) =>
     new KmsDriver({
       connection: resolveAwsConnection(settings, env, "KMS"),

@@ -4,6 +4,9 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import { fromBinary, toBinary, type DescFile, type DescMethodUnary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import { file_grpc_reflection_v1_reflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import { file_grpc_reflection_v1alpha_reflection } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { file_health_v1_health } from "../../gen/health/v1/health_pb.js";
 import { ReadResponseSchema, SecretService, file_secretgate_v1_secret_service, type ReadResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
@@ -126,7 +129,10 @@ function asBuffer(bytes: Uint8Array): Buffer {
 /**
  * Reflection serves the contract from the generated descriptors, so grpcurl / buf curl need no
  * .proto files. @grpc/reflection reads only `fileDescriptorProtos` from the package definition,
- * so we hand it the exact descriptors protobuf-es was generated from (and their dependencies).
+ * so we hand it the exact descriptors protobuf-es was generated from (and their dependencies):
+ * our service's, and those of the health and reflection services this listener also serves
+ * (generated from the .proto files their packages implement; buf.gen.grpc.yaml), which grpcurl
+ * users expect `list` to show and `grpc.health.v1.Health/Check` to need no .proto file.
  */
 function reflectionPackageDefinition(): protoLoader.PackageDefinition {
   const files: DescFile[] = [];
@@ -135,7 +141,9 @@ function reflectionPackageDefinition(): protoLoader.PackageDefinition {
     file.dependencies.forEach(visit);
     files.push(file);
   };
-  visit(file_secretgate_v1_secret_service);
+  for (const file of [file_secretgate_v1_secret_service, file_health_v1_health, file_grpc_reflection_v1_reflection, file_grpc_reflection_v1alpha_reflection]) {
+    visit(file);
+  }
   const fileDescriptorProtos = files.map((file) => asBuffer(toBinary(FileDescriptorProtoSchema, file.proto)));
   return { [SecretService.typeName]: { format: "", type: {}, fileDescriptorProtos } } as unknown as protoLoader.PackageDefinition;
 }

@@ -28,18 +28,30 @@ describe("debugging with buf curl (server reflection)", () => {
   });
   afterAll(() => server?.stop());
 
-  it("lists the service and its methods", async () => {
+  it("lists the service, health and reflection, and the service's methods", async () => {
     const services = await buf("--list-services", `http://${server.grpcAddress}`);
     expect(services.code, services.stderr).toBe(0);
-    expect(services.stdout.split("\n")).toContain("secretgate.v1.SecretService");
+    expect(services.stdout.trim().split("\n").sort()).toEqual([
+      "grpc.health.v1.Health",
+      "grpc.reflection.v1.ServerReflection",
+      "grpc.reflection.v1alpha.ServerReflection",
+      "secretgate.v1.SecretService",
+    ]);
 
     const methods = await buf("--list-methods", `http://${server.grpcAddress}`);
     expect(methods.code, methods.stderr).toBe(0);
-    expect(methods.stdout.trim().split("\n").sort()).toEqual(
-      ["Delete", "GetTeamSettings", "ListHosted", "Read", "Rotate", "SetTeamSettings", "Write"].map(
-        (method) => `secretgate.v1.SecretService/${method}`,
-      ),
-    );
+    expect(methods.stdout.trim().split("\n").sort()).toEqual([
+      ...["Check", "List", "Watch"].map((method) => `grpc.health.v1.Health/${method}`),
+      "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+      "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+      ...["Delete", "GetTeamSettings", "ListHosted", "Read", "Rotate", "SetTeamSettings", "Write"].map((method) => `secretgate.v1.SecretService/${method}`),
+    ]);
+  });
+
+  it.each(["grpc-v1", "grpc-v1alpha"])("checks health knowing only what reflection (%s) says", async (protocol) => {
+    const check = await buf("--reflect-protocol", protocol, "--data", "{}", `http://${server.grpcAddress}/grpc.health.v1.Health/Check`);
+    expect(check.code, check.stderr).toBe(0);
+    expect(JSON.parse(check.stdout)).toEqual({ status: "SERVING" });
   });
 
   it("calls Read with a JSON body", async () => {

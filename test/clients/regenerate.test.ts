@@ -1,10 +1,10 @@
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ROOT, run } from "./live-server.js";
 
-/** Every directory buf.gen.yaml writes to, each holding generated files only. */
+/** Every directory buf.gen.yaml and buf.gen.grpc.yaml write to, each holding generated files only. */
 const GENERATED_DIRS = ["gen", "clients/typescript/src/gen", "clients/python/secretgate", "clients/go/secretgatev1"];
 
 function filesUnder(dir: string): Map<string, string> {
@@ -27,13 +27,17 @@ describe("generated clients", () => {
   const scratch = mkdtempSync(join(tmpdir(), "secretgate-regenerate-"));
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-  it("are exactly what buf generate produces from proto/ with the local plugins", async () => {
-    for (const entry of ["buf.yaml", "buf.gen.yaml", "proto"]) cpSync(join(ROOT, entry), join(scratch, entry), { recursive: true });
-    const result = await run(join(ROOT, "node_modules", ".bin", "buf"), ["generate"], {
-      cwd: scratch,
-      env: { ...process.env, PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH ?? ""}` },
-    });
-    expect(result.code, result.stderr).toBe(0);
+  it("are exactly what npm run generate produces from proto/ (and gRPC's own protos) with the local plugins", async () => {
+    for (const entry of ["buf.yaml", "buf.gen.yaml", "buf.gen.grpc.yaml", "proto"]) cpSync(join(ROOT, entry), join(scratch, entry), { recursive: true });
+    // buf.gen.grpc.yaml reads the health and reflection protos the installed packages ship.
+    symlinkSync(join(ROOT, "node_modules"), join(scratch, "node_modules"));
+    for (const template of ["buf.gen.yaml", "buf.gen.grpc.yaml"]) {
+      const result = await run(join(ROOT, "node_modules", ".bin", "buf"), ["generate", "--template", template], {
+        cwd: scratch,
+        env: { ...process.env, PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH ?? ""}` },
+      });
+      expect(result.code, `${template}: ${result.stderr}`).toBe(0);
+    }
 
     for (const dir of GENERATED_DIRS) {
       const committed = filesUnder(join(ROOT, dir));

@@ -1,5 +1,6 @@
 import { compileGlob } from "../auth/identity.js";
 import { ConfigError } from "./config-error.js";
+import type { Env } from "./env.js";
 
 /**
  * Families of variables that secretgate, its database client and the cloud SDKs it embeds read:
@@ -77,7 +78,7 @@ export class ServedEnvironment {
     this.patterns = options.serve.map(compileGlob);
   }
 
-  /** A variable the service uses itself: never served. */
+  /** A variable the service uses itself: never served, and never read as a value by a back end. */
   isProtected(variable: string): boolean {
     const folded = fold(variable);
     return this.protectedNames.has(folded) || PROTECTED_PREFIXES.some((prefix) => folded.startsWith(prefix));
@@ -86,6 +87,15 @@ export class ServedEnvironment {
   /** Whether a Read may answer `name` with the service's own variable of that name. */
   serves(name: string): boolean {
     return this.patterns.some((pattern) => pattern.test(name)) && !this.isProtected(name);
+  }
+
+  /**
+   * The environment without its protected variables (own properties only): where the KMS back
+   * ends look up the ciphertext they decrypt, so no Read makes them decrypt (or send to KMS) a
+   * variable of the service's own.
+   */
+  withoutProtected(env: Env): Env {
+    return Object.fromEntries(Object.entries(env).filter(([variable]) => !this.isProtected(variable)));
   }
 }
 

@@ -230,6 +230,23 @@ describe("aws_kms through the server", () => {
     expect(refused).toMatchObject({ code: Code.FailedPrecondition, rawMessage: expect.stringContaining("only decrypts") });
   });
 
+  it("never decrypts the service's own variables: they never reach KMS", async () => {
+    const context = { app: "litellm" };
+    const env = {
+      OPENAI_API_KEY: await encrypt("sk-openai", context),
+      // Protected variables: one that happens to hold ciphertext, one that does not.
+      VAULT_TOKEN: await encrypt("vault-token-value", context),
+      PGPASSWORD: "pg-password-not-ciphertext",
+    };
+    const server = await start("aws_kms", { encryption_context: context }, env);
+    const { results } = await server.grpc.read({ names: ["OPENAI_API_KEY", "VAULT_TOKEN", "PGPASSWORD"] });
+    expect(results[0]).toMatchObject({ found: true, value: "sk-openai", source: "aws_kms" });
+    for (const result of results.slice(1)) {
+      expect(result, result.name).toMatchObject({ found: false, value: "", error: { status: "NOT_FOUND", reason: "NOT_IN_BACKEND" } });
+    }
+    expect((await emulatorCalls(emulator.endpoint)).counts.Decrypt).toBe(1);
+  });
+
   it("names the mismatch when the encryption context is wrong", async () => {
     const server = await start("aws_kms", { encryption_context: { app: "someone-else" } }, { OPENAI_API_KEY: await encrypt("sk-secret-value", { app: "litellm" }) });
     const { results } = await server.grpc.read({ names: ["OPENAI_API_KEY"] });

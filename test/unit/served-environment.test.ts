@@ -123,6 +123,15 @@ describe("ServedEnvironment", () => {
     }
   });
 
+  it("hands drivers the environment without the protected variables (own properties only)", () => {
+    const env = Object.assign(Object.create({ INHERITED: "x" }) as Record<string, string>, {
+      OPENAI_API_KEY: "ciphertext",
+      SECRETGATE_ADMIN_TOKEN: "token",
+      DATABASE_URL: "postgres://u:p@h/d",
+    });
+    expect(everything.withoutProtected(env)).toEqual({ OPENAI_API_KEY: "ciphertext" });
+  });
+
   it("refuses to list a protected variable by its exact name, naming the entry; a glob may cover one", () => {
     const attempt = () => new ServedEnvironment({ serve: ["OPENAI_API_KEY", "DATABASE_URL"], ...none });
     expect(attempt).toThrow(ConfigError);

@@ -97,6 +97,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     const driver = await definition.create({
       settings: config.keyManagementSettings,
       env,
+      ciphertextEnv: config.servedEnvironment.withoutProtected(env),
       database,
       ...(shared ? { postgres: shared.database } : {}),
       logger: logger.child({ backend: definition.name }),

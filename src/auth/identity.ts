@@ -65,7 +65,11 @@ export class Identity {
   }
 }
 
-function compileGlob(glob: string): RegExp {
+/**
+ * A name glob as rules (and `secretgate.environment.serve`) write them: `*` any characters (`/`
+ * included), `?` one, everything else literal, anchored at both ends.
+ */
+export function compileGlob(glob: string): RegExp {
   const source = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
   return new RegExp(`^${source}$`, "su");
 }

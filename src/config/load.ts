@@ -4,6 +4,7 @@ import { z } from "zod";
 import { loadDriver, driverNames } from "../drivers/registry.js";
 import { ConfigError } from "./config-error.js";
 import { commonKeyManagementSettings, serverSettingsSchema, type Config, type KeyManagementSettings } from "./schema.js";
+import { ServedEnvironment } from "./served-environment.js";
 import type { Env } from "./env.js";
 
 export { ConfigError };
@@ -42,14 +43,17 @@ export async function parseConfig(document: unknown, env: Env, source?: string):
   if (!isPlainObject(document)) throw new ConfigError("the config file must be a YAML mapping");
   // Only the parts secretgate reads get `os.environ/` substitution: a shared LiteLLM file also
   // references provider keys (the very secrets this service serves) that need not be set here.
+  // The variables substituted are the service's own (callers' tokens among them): never served.
   const general = isPlainObject(document.general_settings) ? document.general_settings : {};
-  const system = substituteEnv(general.key_management_system, "general_settings.key_management_system", env);
+  const references = new Set<string>();
+  const system = substituteEnv(general.key_management_system, "general_settings.key_management_system", env, references);
   const rawSettings = substituteEnv(
     general.key_management_settings ?? {},
     "general_settings.key_management_settings",
     env,
+    references,
   );
-  const rawServer = substituteEnv(document.secretgate ?? {}, "secretgate", env);
+  const rawServer = substituteEnv(document.secretgate ?? {}, "secretgate", env, references);
 
   if (system !== undefined && system !== null && typeof system !== "string") {
     throw new ConfigError("general_settings.key_management_system: must be a string");
@@ -70,6 +74,12 @@ export async function parseConfig(document: unknown, env: Env, source?: string):
   ) as KeyManagementSettings;
 
   const serverInput = isPlainObject(rawServer) ? { ...rawServer } : rawServer;
+  if (isPlainObject(serverInput) && Object.hasOwn(serverInput, "env_fallback")) {
+    throw new ConfigError(
+      "secretgate.env_fallback was removed: the service's own environment is no longer served (callers read the names it does not host " +
+        "from their own environment); to serve chosen variables of the service's environment, list them in secretgate.environment.serve (names or globs)",
+    );
+  }
   if (isPlainObject(serverInput)) {
     for (const [variable, key] of Object.entries(SERVER_ENV_OVERRIDES)) {
       const value = env[variable];
@@ -81,9 +91,15 @@ export async function parseConfig(document: unknown, env: Env, source?: string):
     serverInput.database_url = env.DATABASE_URL;
   }
   const server = check(serverSettingsSchema, serverInput, "secretgate");
+  const servedEnvironment = new ServedEnvironment({
+    serve: server.environment.serve,
+    configReferences: [...references],
+    backendVariables: definition.credentialEnvNames ?? [],
+  });
 
   return {
     server,
+    servedEnvironment,
     keyManagementSystem,
     keyManagementSettings,
     accessMode: keyManagementSettings.access_mode ?? (keyManagementSystem === "local" ? "read_and_write" : "read_only"),
@@ -107,17 +123,21 @@ export function describeIssue(issue: z.core.$ZodIssue, at: string): string {
   return `${path}: ${issue.message}`;
 }
 
-/** Replaces every `os.environ/NAME` string with that variable; a missing one names its key. */
-function substituteEnv(value: unknown, at: string, env: Env): unknown {
+/**
+ * Replaces every `os.environ/NAME` string with that variable, adding NAME to `references`; a
+ * missing one names its key.
+ */
+function substituteEnv(value: unknown, at: string, env: Env, references: Set<string>): unknown {
   if (typeof value === "string" && value.startsWith(ENV_REFERENCE)) {
     const variable = value.slice(ENV_REFERENCE.length);
+    references.add(variable);
     const resolved = env[variable];
     if (resolved === undefined) throw new ConfigError(`${at}: refers to environment variable ${variable}, which is not set`);
     return resolved;
   }
-  if (Array.isArray(value)) return value.map((item, index) => substituteEnv(item, `${at}.${index}`, env));
+  if (Array.isArray(value)) return value.map((item, index) => substituteEnv(item, `${at}.${index}`, env, references));
   if (isPlainObject(value)) {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substituteEnv(item, `${at}.${key}`, env)]));
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substituteEnv(item, `${at}.${key}`, env, references)]));
   }
   return value;
 }

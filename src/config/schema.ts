@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { rulesSchema } from "../auth/identity.js";
+import type { ServedEnvironment } from "./served-environment.js";
 
 export const ACCESS_MODES = ["read_only", "write_only", "read_and_write"] as const;
 export type AccessMode = (typeof ACCESS_MODES)[number];
@@ -88,8 +89,15 @@ export const serverSettingsSchema = z.strictObject({
   max_value_bytes: z.number().int().positive().max(16 * 1024 * 1024).default(64 * 1024),
   /** Largest request message either listener accepts, in bytes. */
   max_message_bytes: z.number().int().positive().default(4 * 1024 * 1024),
-  /** Whether a name missing from the manager falls back to the service's environment (SPEC §3.7). */
-  env_fallback: z.boolean().default(true),
+  environment: z
+    .strictObject({
+      /**
+       * Variables of the service's own environment that Read may answer with (names or globs, as
+       * rules match names); none by default (SPEC §3.2). The service's own variables never are.
+       */
+      serve: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({}),
   /** How long SIGTERM waits for in-flight calls before closing connections, in seconds. */
   shutdown_grace_seconds: z.number().nonnegative().default(10),
   auth: authSettingsSchema.prefault({}),
@@ -153,6 +161,8 @@ export interface Config {
   keyManagementSettings: KeyManagementSettings;
   /** Access mode in force: the configured one, else LiteLLM's `read_only` for a manager and `read_and_write` for the embedded store. */
   accessMode: AccessMode;
+  /** What of the service's own environment Read may serve: `environment.serve` minus what the service uses itself. */
+  servedEnvironment: ServedEnvironment;
   /** The path of the file the config came from, if any. */
   source?: string;
 }

@@ -2,8 +2,12 @@ import type { AccessMode, KeyManagementSettings } from "../config/schema.js";
 import { failedPrecondition } from "./errors.js";
 import { stripEnvReference } from "./names.js";
 
-/** Where a read is answered from, and why (for the result and the logs). */
-export type ReadRoute = { from: "manager" } | { from: "env"; reason: string };
+/**
+ * Where a read is answered: the manager, or the environment (where LiteLLM reads its own
+ * process environment, and secretgate answers "not hosted here" unless the operator serves the
+ * name from the service's environment), and why.
+ */
+export type ReadRoute = { from: "manager" } | { from: "environment"; reason: string };
 
 /**
  * The LiteLLM policy knobs, applied in one place for every back end (SPEC §3, §4):
@@ -28,19 +32,16 @@ export class Policy {
     this.alwaysHosted = new Set(alwaysHosted);
   }
 
-  /** The back end's own credential variables (SPEC §3.8): never looked up in it, and never handed to callers either. */
-  isBackendCredential(name: string): boolean {
-    return this.credentialNames.has(name);
-  }
-
   /** With hosted_keys: every name read from the manager. Without: none (the back end's list says). */
   get hostedKeyNames(): readonly string[] {
     return this.hostedKeys ? [...new Set([...this.hostedKeys, ...this.alwaysHosted])] : [];
   }
 
   routeRead(name: string): ReadRoute {
-    if (this.accessMode === "write_only") return { from: "env", reason: "access_mode is write_only" };
-    if (this.hostedKeys && !this.hostedKeys.has(name) && !this.alwaysHosted.has(name)) return { from: "env", reason: "it is not in hosted_keys" };
+    // The back end's own credential variables (SPEC §3.8) are never looked up in it.
+    if (this.credentialNames.has(name)) return { from: "environment", reason: "it is a credential of the back end itself" };
+    if (this.accessMode === "write_only") return { from: "environment", reason: "access_mode is write_only" };
+    if (this.hostedKeys && !this.hostedKeys.has(name) && !this.alwaysHosted.has(name)) return { from: "environment", reason: "it is not in hosted_keys" };
     return { from: "manager" };
   }
 

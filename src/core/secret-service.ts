@@ -39,13 +39,15 @@ import { Code, ServiceError, invalidArgument, notFound, statusName, failedPrecon
 import { stripEnvReference, validateSecretName, validateTeamId } from "./names.js";
 import { Policy } from "./policy.js";
 import { envValue, type Env } from "../config/env.js";
+import type { ServedEnvironment } from "../config/served-environment.js";
 import { redactTeamSettings, validateTeamSettings } from "./team-settings.js";
 
 export const MAX_NAMES_PER_READ = 1000;
 const MAX_TAGS = 50;
 const MAX_LISTED_NAMES = 1000;
-/** Environment variables that are secretgate's own and never served to callers. */
-const RESERVED_ENV_PREFIX = "SECRETGATE_";
+/** ItemError.reason values (documented in the proto): what a client does about a miss depends on them. */
+const NOT_HOSTED = "NOT_HOSTED";
+const NOT_IN_BACKEND = "NOT_IN_BACKEND";
 
 type Team = Readonly<Record<string, unknown>>;
 const NO_TEAM: Team = Object.freeze({});
@@ -76,6 +78,7 @@ export interface SecretServiceDependencies {
  */
 export class SecretService {
   private readonly policy: Policy;
+  private readonly served: ServedEnvironment;
   private readonly source: string;
   private readonly backend: Backend;
   private readonly defaultDeadlineMs: number;
@@ -87,8 +90,9 @@ export class SecretService {
       config.keyManagementSettings,
       definition.credentialEnvNames ?? [],
       definition.prefixSeparator,
-      definition.hostedWhateverHostedKeys?.(deps.env),
+      definition.hostedWhateverHostedKeys?.(config.servedEnvironment.withoutProtected(deps.env)),
     );
+    this.served = config.servedEnvironment;
     this.source = definition.name;
     this.backend = deps.backend;
     this.defaultDeadlineMs = config.server.backend.default_deadline_seconds * 1000;
@@ -294,8 +298,8 @@ export class SecretService {
 
   /**
    * Where one name is read from: the name to ask the manager for, or the final answer (a
-   * refusal, or a value from the environment). Checked before anything is fetched: a denied
-   * name never reaches the back end.
+   * refusal, or "not hosted here"). Checked before anything is fetched: a denied name never
+   * reaches the back end.
    */
   private route(name: string, field: string, virtualKey: boolean, team: Team, context: AuthorizedCall): string | SecretResult {
     try {
@@ -304,21 +308,36 @@ export class SecretService {
       if (!context.identity.mayRead(resolvedName)) {
         throw permissionDenied(`${context.identity.name} may not read ${JSON.stringify(resolvedName)}`);
       }
-      if (this.policy.isBackendCredential(name)) return this.fromEnv(name, name, "it is a credential of the back end itself");
       const route = this.policy.routeRead(name);
-      if (route.from === "env") return this.fromEnv(name, name, route.reason);
+      if (route.from === "environment") return this.notHosted(name, resolvedName, virtualKey, route.reason);
       return resolvedName;
     } catch (error) {
       return this.itemFailure(name, error);
     }
   }
 
+  /**
+   * Where LiteLLM reads its own process environment (SPEC §3.2): the caller reads its own,
+   * unless the operator serves the name from the service's environment.
+   */
+  private notHosted(name: string, resolvedName: string, virtualKey: boolean, reason: string): SecretResult {
+    const served = this.servedValue(name, virtualKey);
+    if (served !== undefined) return this.fromEnv(name, resolvedName, served);
+    return this.missing(name, resolvedName, NOT_HOSTED, `${JSON.stringify(name)} is not hosted here: read it from your own environment (${reason})`);
+  }
+
+  /** A manager miss is the back end's answer; the service's environment answers only for names the operator serves. */
   private fromManagerRead(name: string, resolvedName: string, read: BackendRead, virtualKey: boolean): SecretResult {
     if (read.value) return this.found(name, resolvedName, this.source, read);
-    if (this.deps.config.server.env_fallback && !virtualKey) {
-      return this.fromEnv(name, resolvedName, `it was not found in ${this.source}`);
-    }
-    return this.missing(name, resolvedName, `${JSON.stringify(resolvedName)} was not found in ${this.source}`);
+    const served = this.servedValue(name, virtualKey);
+    if (served !== undefined) return this.fromEnv(name, resolvedName, served);
+    return this.missing(name, resolvedName, NOT_IN_BACKEND, `${JSON.stringify(resolvedName)} was not found in ${this.source}`);
+  }
+
+  /** The service's own variable `name` when `secretgate.environment.serve` serves it; virtual keys never come from it. */
+  private servedValue(name: string, virtualKey: boolean): string | undefined {
+    if (virtualKey || !this.served.serves(name)) return undefined;
+    return envValue(this.deps.env, name);
   }
 
   private itemFailure(name: string, error: unknown, call?: DriverCall): SecretResult {
@@ -345,14 +364,7 @@ export class SecretService {
     return { ...read, value: { text: typeof field === "string" ? field : JSON.stringify(field), version: document.version } };
   }
 
-  private fromEnv(name: string, resolvedName: string, reason: string): SecretResult {
-    if (name.startsWith(RESERVED_ENV_PREFIX) || this.policy.isBackendCredential(name)) {
-      return this.missing(name, resolvedName, `${name} is secretgate's own setting or back-end credential and is never served`);
-    }
-    const value = envValue(this.deps.env, name);
-    if (value === undefined) {
-      return this.missing(name, resolvedName, `${JSON.stringify(name)} is not in the environment (read from the environment because ${reason})`);
-    }
+  private fromEnv(name: string, resolvedName: string, value: string): SecretResult {
     return this.found(name, resolvedName, "env", { value: { text: value, version: "" }, fromCache: false, stale: false, fetchedAt: Date.now() });
   }
 
@@ -379,8 +391,8 @@ export class SecretService {
     };
   }
 
-  private missing(name: string, resolvedName: string, message: string): SecretResult {
-    return create(SecretResultSchema, { name, resolvedName: resolvedName, found: false, error: itemError(Code.NotFound, message) });
+  private missing(name: string, resolvedName: string, reason: string, message: string): SecretResult {
+    return create(SecretResultSchema, { name, resolvedName, found: false, error: itemError(Code.NotFound, message, reason) });
   }
 
   private requireWritable(method: string): void {
@@ -479,6 +491,6 @@ function readResponse(results: SecretResult[]): ReadResponse {
   return { $typeName: ReadResponseSchema.typeName, results };
 }
 
-function itemError(code: Code, message: string): ItemError {
-  return create(ItemErrorSchema, { code, status: statusName(code), message });
+function itemError(code: Code, message: string, reason = ""): ItemError {
+  return create(ItemErrorSchema, { code, status: statusName(code), message, reason });
 }

@@ -106,6 +106,12 @@ export interface DriverContext {
   settings: KeyManagementSettings;
   /** The process environment (LiteLLM's variable names), passed in so tests can supply their own. */
   env: Readonly<Record<string, string | undefined>>;
+  /**
+   * The environment without the variables the service uses itself (its settings, callers'
+   * tokens, database and cloud credentials): where a back end that decrypts values held in the
+   * environment (the KMS back ends) looks them up, so no Read makes it decrypt one of those.
+   */
+  ciphertextEnv: Readonly<Record<string, string | undefined>>;
   /** The service's database (SQLite in the data directory); it holds the master key. */
   database: SecretDatabase;
   /** The shared PostgreSQL database, when DATABASE_URL is set: the embedded store keeps its secrets there. */

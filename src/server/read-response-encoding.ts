@@ -1,6 +1,6 @@
 import { toBinary } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { ReadResponseSchema, SecretResultSchema, type ItemError, type ReadResponse, type SecretResult } from "../../gen/secretgate/v1/secret_service_pb.js";
+import { ItemErrorSchema, ReadResponseSchema, SecretResultSchema, type ItemError, type ReadResponse, type SecretResult } from "../../gen/secretgate/v1/secret_service_pb.js";
 
 /**
  * The binary encoding of a ReadResponse, written by hand for the gRPC listener because it is on
@@ -10,7 +10,7 @@ import { ReadResponseSchema, SecretResultSchema, type ItemError, type ReadRespon
  *
  * It produces exactly the bytes `toBinary` does (tests compare the two with every field set),
  * and it hands anything it was not written for to `toBinary`: a message carrying unknown fields,
- * or a SecretResult whose schema has gained fields since (the tests fail on that too).
+ * or a SecretResult or ItemError whose schema has gained fields since (the tests fail on that too).
  */
 export function encodeReadResponse(response: ReadResponse): Buffer {
   if (!KNOWS_SCHEMA || response.$unknown !== undefined || !response.results.every(isPlainResult)) {
@@ -43,9 +43,19 @@ export const ENCODED_RESULT_FIELDS: Readonly<Record<number, string>> = {
   11: "resolvedName",
 };
 
-const KNOWS_SCHEMA =
-  SecretResultSchema.fields.length === Object.keys(ENCODED_RESULT_FIELDS).length &&
-  SecretResultSchema.fields.every((field) => ENCODED_RESULT_FIELDS[field.number] === field.localName);
+/** The ItemError fields this encoder writes, by number; checked against the generated schema. */
+export const ENCODED_ERROR_FIELDS: Readonly<Record<number, string>> = {
+  1: "code",
+  2: "status",
+  3: "message",
+  4: "reason",
+};
+
+const KNOWS_SCHEMA = writesEveryField(SecretResultSchema.fields, ENCODED_RESULT_FIELDS) && writesEveryField(ItemErrorSchema.fields, ENCODED_ERROR_FIELDS);
+
+function writesEveryField(fields: ReadonlyArray<{ number: number; localName: string }>, encoded: Readonly<Record<number, string>>): boolean {
+  return fields.length === Object.keys(encoded).length && fields.every((field) => encoded[field.number] === field.localName);
+}
 
 const VARINT = 0;
 /**
@@ -79,7 +89,7 @@ function writeResult(writer: Writer, result: SecretResult): void {
   writer.bool(8, result.fromCache).bool(9, result.stale);
   if (result.error) {
     writer.tag(10, LENGTH_DELIMITED).varint(errorSize(result.error));
-    writer.int32(1, result.error.code).string(2, result.error.status).string(3, result.error.message);
+    writer.int32(1, result.error.code).string(2, result.error.status).string(3, result.error.message).string(4, result.error.reason);
   }
   writer.string(11, result.resolvedName);
 }
@@ -89,7 +99,7 @@ function timestampSize(timestamp: Timestamp): number {
 }
 
 function errorSize(error: ItemError): number {
-  return int32Field(error.code) + stringField(error.status) + stringField(error.message);
+  return int32Field(error.code) + stringField(error.status) + stringField(error.message) + stringField(error.reason);
 }
 
 // Field sizes, tag included (every field number here is below 16: a one-byte tag). Proto3

@@ -14,6 +14,7 @@ runDriverConformance("azure_key_vault", {
     emulator = await startEmulator({ host: "127.0.0.1", port: 0 });
     return azureKeyVaultDriver.create({
       env: sdkEnvironment(emulator),
+      ciphertextEnv: {},
       settings: { store_virtual_keys: true, prefix_for_stored_virtual_keys: "litellm/" },
       database: undefined as unknown as SecretDatabase,
       logger: pino({ level: "silent" }),

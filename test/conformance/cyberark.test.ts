@@ -20,6 +20,7 @@ runDriverConformance("cyberark", {
         CYBERARK_API_KEY: login.apiKey,
         NODE_EXTRA_CA_CERTS: emulator.caFile!,
       },
+      ciphertextEnv: {},
       settings: { store_virtual_keys: true, prefix_for_stored_virtual_keys: "litellm/", policy_branch: "secretgate" },
       database: undefined as unknown as SecretDatabase,
       logger: pino({ level: "silent" }),

@@ -13,6 +13,7 @@ for (const method of AUTH_METHODS) {
       bed = await startVaultTestBed();
       return hashicorpVaultDriver.create({
         env: bed.env(method),
+        ciphertextEnv: {},
         settings: { store_virtual_keys: false, prefix_for_stored_virtual_keys: "litellm/" },
         database: undefined as never,
         logger: pino({ level: "silent" }),

@@ -21,9 +21,14 @@ function secretsManager(region = DEFAULT_REGION): SecretsManagerClient {
   return client;
 }
 
-async function start(system: string, settings: Record<string, unknown>, env: Record<string, string> = {}): Promise<TestServer> {
+async function start(
+  system: string,
+  settings: Record<string, unknown>,
+  env: Record<string, string> = {},
+  secretgate: Record<string, unknown> = {},
+): Promise<TestServer> {
   const server = await TestServer.start({
-    config: { general_settings: { key_management_system: system, key_management_settings: settings } },
+    config: { general_settings: { key_management_system: system, key_management_settings: settings }, secretgate },
     env: { ...emulatorEnv(emulator.endpoint), ...env },
   });
   servers.push(server);
@@ -60,10 +65,11 @@ describe("aws_secret_manager through the server", () => {
         replica_regions: ["ap-south-1"],
       },
       { ANTHROPIC_API_KEY: "sk-from-env" },
+      { environment: { serve: ["ANTHROPIC_API_KEY"] } },
     );
   });
 
-  it("reads hosted keys from Secrets Manager and the rest from the environment", async () => {
+  it("reads hosted keys from Secrets Manager and the rest from the environment that environment.serve lists", async () => {
     const { results } = await server.grpc.read({ names: ["os.environ/OPENAI_API_KEY", "ANTHROPIC_API_KEY"] });
     const described = await describeSecret("OPENAI_API_KEY");
     const current = Object.entries(described.VersionIdsToStages!).find(([, stages]) => stages.includes("AWSCURRENT"))![0];
@@ -172,12 +178,12 @@ describe("primary_secret_name through the server", () => {
     const created = await secretsManager().send(
       new CreateSecretCommand({ Name: "litellm_secrets", SecretString: JSON.stringify({ OPENAI_API_KEY: "sk-json", MAX_BUDGET: 5 }) }),
     );
-    const server = await start("aws_secret_manager", { primary_secret_name: "litellm_secrets" }, { FALLBACK_ONLY: "from-env" });
+    const server = await start("aws_secret_manager", { primary_secret_name: "litellm_secrets" }, { FALLBACK_ONLY: "from-env" }, { environment: { serve: ["FALLBACK_*"] } });
     const { results } = await server.grpc.read({ names: ["OPENAI_API_KEY", "MAX_BUDGET", "FALLBACK_ONLY", "NOWHERE", "toString", "__proto__"] });
     expect(results[0]).toMatchObject({ found: true, value: "sk-json", source: "aws_secret_manager", version: created.VersionId });
     expect(results[1]).toMatchObject({ found: true, value: "5" });
     expect(results[2]).toMatchObject({ found: true, value: "from-env", source: "env" });
-    expect(results[3]).toMatchObject({ found: false, error: { status: "NOT_FOUND" } });
+    expect(results[3]).toMatchObject({ found: false, error: { status: "NOT_FOUND", reason: "NOT_IN_BACKEND" } });
     // Members every JSON object inherits are not fields of the secret.
     expect(results.slice(4).map((result) => result.error?.status)).toEqual(["NOT_FOUND", "NOT_FOUND"]);
   });
@@ -248,6 +254,23 @@ describe("aws_kms through the server", () => {
       ["COHERE_API_KEY", true, "aws_kms"],
       ["OPENAI_API_KEY", true, "aws_kms"],
     ]);
+  });
+
+  it("never decrypts the service's own variables: they never reach KMS", async () => {
+    const context = { app: "litellm" };
+    const env = {
+      OPENAI_API_KEY: await encrypt("sk-openai", context),
+      // Protected variables: one that happens to hold ciphertext, one that does not.
+      VAULT_TOKEN: await encrypt("vault-token-value", context),
+      PGPASSWORD: "pg-password-not-ciphertext",
+    };
+    const server = await start("aws_kms", { encryption_context: context }, env);
+    const { results } = await server.grpc.read({ names: ["OPENAI_API_KEY", "VAULT_TOKEN", "PGPASSWORD"] });
+    expect(results[0]).toMatchObject({ found: true, value: "sk-openai", source: "aws_kms" });
+    for (const result of results.slice(1)) {
+      expect(result, result.name).toMatchObject({ found: false, value: "", error: { status: "NOT_FOUND", reason: "NOT_IN_BACKEND" } });
+    }
+    expect((await emulatorCalls(emulator.endpoint)).counts.Decrypt).toBe(1);
   });
 
   it("names the mismatch when the encryption context is wrong", async () => {

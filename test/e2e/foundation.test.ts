@@ -36,7 +36,7 @@ describe("embedded default over both protocols", () => {
   const envValue = secretValue("env");
 
   beforeAll(async () => {
-    server = await startServer({ env: { PROVIDER_FROM_ENV: envValue } });
+    server = await startServer({ config: { secretgate: { environment: { serve: ["PROVIDER_FROM_ENV"] } } }, env: { PROVIDER_FROM_ENV: envValue } });
   });
 
   it("writes over gRPC and reads a batch of found, missing and env-sourced names over gRPC", async () => {
@@ -48,7 +48,7 @@ describe("embedded default over both protocols", () => {
     expect(results.map((result) => result.name)).toEqual(["OPENAI_API_KEY", "NOT_ANYWHERE", "PROVIDER_FROM_ENV"]);
     expect(results[0]).toMatchObject({ found: true, value: stored, source: "local", version: "1" });
     expect(results[0]!.fetchedAt).toBeDefined();
-    expect(results[1]).toMatchObject({ found: false, value: "", error: { code: Code.NotFound, status: "NOT_FOUND" } });
+    expect(results[1]).toMatchObject({ found: false, value: "", error: { code: Code.NotFound, status: "NOT_FOUND", reason: "NOT_IN_BACKEND" } });
     expect(results[1]!.error!.message).toContain("NOT_ANYWHERE");
     expect(results[2]).toMatchObject({ found: true, value: envValue, source: "env", version: "" });
   });
@@ -285,22 +285,26 @@ describe("access modes and hosted keys", () => {
     }
   });
 
-  it("write_only writes to the store but reads come from the environment", async () => {
+  it("write_only writes to the store but reads are not hosted: only names environment.serve lists come from the environment", async () => {
     const envValue = secretValue("wo-env");
     const server = await startServer({
-      config: { general_settings: { key_management_settings: { access_mode: "write_only" } } },
-      env: { SHARED_NAME: envValue },
+      config: { general_settings: { key_management_settings: { access_mode: "write_only" } }, secretgate: { environment: { serve: ["SHARED_NAME"] } } },
+      env: { SHARED_NAME: envValue, UNLISTED_NAME: secretValue("wo-unlisted") },
     });
     await server.grpc.write({ name: "SHARED_NAME", value: secretValue("wo-stored") });
-    const [result] = (await server.grpc.read({ names: ["SHARED_NAME"] })).results;
-    expect(result).toMatchObject({ found: true, source: "env", value: envValue });
+    await server.grpc.write({ name: "UNLISTED_NAME", value: secretValue("wo-stored-2") });
+    const { results } = await server.grpc.read({ names: ["SHARED_NAME", "UNLISTED_NAME"] });
+    expect(results[0]).toMatchObject({ found: true, source: "env", value: envValue });
+    expect(results[1]).toMatchObject({ found: false, value: "", error: { status: "NOT_FOUND", reason: "NOT_HOSTED" } });
+    expect(results[1]!.error!.message).toContain("access_mode is write_only");
   });
 
-  it("read_and_write with hosted_keys reads listed names from the store and others from the environment", async () => {
+  it("read_and_write with hosted_keys reads listed names from the store and others from the environment that environment.serve lists", async () => {
     const envValue = secretValue("hosted-env");
     const server = await startServer({
       config: {
         general_settings: { key_management_settings: { access_mode: "read_and_write", hosted_keys: ["HOSTED"] } },
+        secretgate: { environment: { serve: ["NOT_HOSTED"] } },
       },
       env: { NOT_HOSTED: envValue },
     });
@@ -310,12 +314,15 @@ describe("access modes and hosted keys", () => {
     const { results } = await server.grpc.read({ names: ["HOSTED", "NOT_HOSTED"] });
     expect(results[0]).toMatchObject({ source: "local", value: hosted });
     expect(results[1]).toMatchObject({ source: "env", value: envValue });
+    // Virtual keys never come from the environment, whatever environment.serve lists.
+    const [virtual] = (await server.grpc.read({ names: ["NOT_HOSTED"], virtualKey: true })).results;
+    expect(virtual).toMatchObject({ found: false, value: "", resolvedName: "litellm/NOT_HOSTED", error: { status: "NOT_FOUND", reason: "NOT_HOSTED" } });
     const listed = await server.grpc.listHosted({});
     expect(listed.keys.find((key) => key.name === "HOSTED")).toMatchObject({ resolves: true, source: "local" });
   });
 
-  it("never serves secretgate's own settings from the environment", async () => {
-    const server = await startServer({ env: { SECRETGATE_MASTER_KEY: randomBytes(32).toString("base64") } });
+  it("never serves secretgate's own settings from the environment, even when environment.serve matches them", async () => {
+    const server = await startServer({ config: { secretgate: { environment: { serve: ["*"] } } }, env: { SECRETGATE_MASTER_KEY: randomBytes(32).toString("base64") } });
     const [result] = (await server.grpc.read({ names: ["SECRETGATE_MASTER_KEY"] })).results;
     expect(result).toMatchObject({ found: false, value: "", error: { status: "NOT_FOUND" } });
   });
@@ -327,11 +334,6 @@ describe("access modes and hosted keys", () => {
     expect(results.map((result) => [result.name, result.found, result.error?.status])).toEqual(names.map((name) => [name, false, "NOT_FOUND"]));
   });
 
-  it("can turn off the environment fallback", async () => {
-    const server = await startServer({ config: { secretgate: { env_fallback: false } }, env: { ONLY_IN_ENV: secretValue("nofallback") } });
-    const [result] = (await server.grpc.read({ names: ["ONLY_IN_ENV"] })).results;
-    expect(result).toMatchObject({ found: false, error: { status: "NOT_FOUND" } });
-  });
 });
 
 describe("durability and start-up", () => {

@@ -120,11 +120,18 @@ describe("authorization, deny by default", () => {
     expect(listed.keys.every((key) => key.name.startsWith("OPENAI_"))).toBe(true);
   });
 
-  it("never hands out the back end's own credentials from its environment", async () => {
+  it("never hands out the back end's own credentials from its environment: they are not hosted here", async () => {
     const { results } = await server.grpc.read({ names: ["HCP_VAULT_TOKEN", "os.environ/HCP_VAULT_ADDR"] });
     for (const result of results) {
-      expect(result).toMatchObject({ found: false, value: "", error: { status: "NOT_FOUND" } });
-      expect(result.error!.message).toContain("never served");
+      expect(result).toMatchObject({ found: false, value: "", error: { status: "NOT_FOUND", reason: "NOT_HOSTED" } });
+      expect(result.error!.message).toContain("not hosted here: read it from your own environment");
+    }
+  });
+
+  it("never hands a caller allowed to read everything the other callers' tokens the config references", async () => {
+    const { results } = await server.client(reader).read({ names: ["TEAM_A_TOKEN", "os.environ/NOTHING_TOKEN", "READER_TOKEN"] });
+    for (const result of results) {
+      expect(result, result.name).toMatchObject({ found: false, value: "", error: { status: "NOT_FOUND", reason: "NOT_IN_BACKEND" } });
     }
   });
 

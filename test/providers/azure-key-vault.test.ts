@@ -13,6 +13,7 @@ import { sdkEnvironment, startEmulator, type AzureKeyVaultEmulator } from "../em
 
 const context = (env: Record<string, string>) => ({
   env,
+  ciphertextEnv: {},
   settings: { store_virtual_keys: false, prefix_for_stored_virtual_keys: "litellm/" },
   database: undefined as unknown as SecretDatabase,
   logger: pino({ level: "silent" }),

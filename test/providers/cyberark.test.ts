@@ -9,6 +9,7 @@ import { startEmulator, type ConjurEmulator } from "../emulators/conjur/index.js
 
 const context = (env: Record<string, string>, policyBranch = "secretgate") => ({
   env,
+  ciphertextEnv: {},
   settings: { store_virtual_keys: false, prefix_for_stored_virtual_keys: "litellm/", policy_branch: policyBranch },
   database: undefined as unknown as SecretDatabase,
   logger: pino({ level: "silent" }),

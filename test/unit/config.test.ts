@@ -28,6 +28,33 @@ describe("parseConfig", () => {
     expect(config.server.data_dir).toBe("/var/lib/secretgate");
   });
 
+  it("never serves the variables its os.environ/ references read, and serves none of its environment by default", async () => {
+    const config = await parseConfig(
+      {
+        model_list: [{ litellm_params: { api_key: "os.environ/OPENAI_API_KEY" } }],
+        general_settings: { key_management_settings: { description: "os.environ/DESC" } },
+        secretgate: { auth: { tokens: [{ name: "team-a", token: "os.environ/TEAM_A_TOKEN" }] }, environment: { serve: ["*"] } },
+      },
+      { DESC: "from env", TEAM_A_TOKEN: "team-a-token-0123456789", OPENAI_API_KEY: "sk-provider" },
+    );
+    expect(config.servedEnvironment.serves("TEAM_A_TOKEN")).toBe(false);
+    expect(config.servedEnvironment.serves("DESC")).toBe(false);
+    // A shared LiteLLM file's provider keys are what callers ask for, not the service's own.
+    expect(config.servedEnvironment.serves("OPENAI_API_KEY")).toBe(true);
+    expect((await parseConfig({}, {})).servedEnvironment.serves("OPENAI_API_KEY")).toBe(false);
+  });
+
+  it("never serves the active back end's variables, even when a glob matches them", async () => {
+    const config = await parseConfig({ general_settings: { key_management_system: "hashicorp_vault" }, secretgate: { environment: { serve: ["*"] } } }, {});
+    expect(config.servedEnvironment.serves("HCP_VAULT_TOKEN")).toBe(false);
+  });
+
+  it.each([true, false])("refuses the removed env_fallback (%s), naming secretgate.environment.serve", async (value) => {
+    const attempt = parseConfig({ secretgate: { env_fallback: value } }, {});
+    await expect(attempt).rejects.toThrow(ConfigError);
+    await expect(parseConfig({ secretgate: { env_fallback: value } }, {})).rejects.toThrow(/secretgate\.env_fallback.*secretgate\.environment\.serve/);
+  });
+
   it("names the key whose os.environ/ variable is missing", async () => {
     await expect(parseConfig({ secretgate: { data_dir: "os.environ/MISSING_DIR" } }, {})).rejects.toThrow(
       new ConfigError("secretgate.data_dir: refers to environment variable MISSING_DIR, which is not set"),
@@ -50,6 +77,9 @@ describe("parseConfig", () => {
     [{ secretgate: { grpc_address: "nowhere" } }, "secretgate.grpc_address: must be host:port"],
     [{ secretgate: { max_value_bytes: -1 } }, "secretgate.max_value_bytes"],
     [{ secretgate: { colour: "blue" } }, 'secretgate: unknown key "colour"'],
+    [{ secretgate: { environment: { serve: "*" } } }, "secretgate.environment.serve"],
+    [{ secretgate: { environment: { serve: [""] } } }, "secretgate.environment.serve.0"],
+    [{ secretgate: { environment: { fallback: true } } }, 'secretgate.environment: unknown key "fallback"'],
     [[], "the config file must be a YAML mapping"],
   ])("refuses %j naming the key", async (document, message) => {
     await expect(parseConfig(document, {})).rejects.toThrow(ConfigError);

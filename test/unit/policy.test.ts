@@ -31,12 +31,12 @@ describe("Policy.routeRead", () => {
     const policy = new Policy("read_and_write", { ...settings, hosted_keys: ["OPENAI_API_KEY"] }, [], undefined, ["ANTHROPIC_API_KEY"]);
     expect(policy.routeRead("OPENAI_API_KEY")).toEqual({ from: "manager" });
     expect(policy.routeRead("ANTHROPIC_API_KEY")).toEqual({ from: "manager" });
-    expect(policy.routeRead("COHERE_API_KEY")).toEqual({ from: "env", reason: "it is not in hosted_keys" });
+    expect(policy.routeRead("COHERE_API_KEY")).toEqual({ from: "environment", reason: "it is not in hosted_keys" });
     expect([...policy.hostedKeyNames].sort()).toEqual(["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]);
   });
 
   it("keeps write_only reads off the manager, those names included", () => {
     const policy = new Policy("write_only", settings, [], undefined, ["ANTHROPIC_API_KEY"]);
-    expect(policy.routeRead("ANTHROPIC_API_KEY")).toEqual({ from: "env", reason: "access_mode is write_only" });
+    expect(policy.routeRead("ANTHROPIC_API_KEY")).toEqual({ from: "environment", reason: "access_mode is write_only" });
   });
 });

@@ -8,7 +8,7 @@ import {
   type ReadResponse,
   type SecretResult,
 } from "../../gen/secretgate/v1/secret_service_pb.js";
-import { ENCODED_RESULT_FIELDS, encodeReadResponse } from "../../src/server/read-response-encoding.js";
+import { ENCODED_ERROR_FIELDS, ENCODED_RESULT_FIELDS, encodeReadResponse } from "../../src/server/read-response-encoding.js";
 
 function expectSameBytes(response: ReadResponse): void {
   const expected = Buffer.from(toBinary(ReadResponseSchema, response));
@@ -27,7 +27,7 @@ function everyField(): SecretResult {
     fetchedAt: create(TimestampSchema, { seconds: 1_790_000_000n, nanos: 123_000_000 }),
     fromCache: true,
     stale: true,
-    error: create(ItemErrorSchema, { code: 5, status: "NOT_FOUND", message: "not there" }),
+    error: create(ItemErrorSchema, { code: 5, status: "NOT_FOUND", message: "not there", reason: "NOT_HOSTED" }),
     resolvedName: "litellm/OPENAI_API_KEY",
   });
 }
@@ -45,6 +45,11 @@ describe("encodeReadResponse", () => {
   it("writes every SecretResult field the generated schema has (a new field must be taught to the encoder)", () => {
     const schemaFields = Object.fromEntries(SecretResultSchema.fields.map((field) => [field.number, field.localName]));
     expect(schemaFields).toEqual(ENCODED_RESULT_FIELDS);
+  });
+
+  it("writes every ItemError field the generated schema has", () => {
+    const schemaFields = Object.fromEntries(ItemErrorSchema.fields.map((field) => [field.number, field.localName]));
+    expect(schemaFields).toEqual(ENCODED_ERROR_FIELDS);
   });
 
   it("produces the bytes toBinary produces with every field set", () => {
@@ -87,7 +92,7 @@ describe("encodeReadResponse", () => {
           ...(random() < 0.7 ? { fetchedAt: create(TimestampSchema, { seconds: BigInt(Math.floor(random() * 2 ** 40)), nanos: Math.floor(random() * 1e9) }) } : {}),
           fromCache: random() < 0.5,
           stale: random() < 0.2,
-          ...(random() < 0.3 ? { error: create(ItemErrorSchema, { code: Math.floor(random() * 17), status: text(), message: text() }) } : {}),
+          ...(random() < 0.3 ? { error: create(ItemErrorSchema, { code: Math.floor(random() * 17), status: text(), message: text(), reason: text() }) } : {}),
           resolvedName: text(),
         }),
       );

@@ -16,6 +16,7 @@ import { startVaultTestBed, type VaultTestBed } from "../emulators/vault/test-se
 const makeDriver = (env: Record<string, string>) =>
   hashicorpVaultDriver.create({
     env,
+    ciphertextEnv: {},
     settings: { store_virtual_keys: false, prefix_for_stored_virtual_keys: "litellm/" },
     database: undefined as never,
     logger: pino({ level: "silent" }),

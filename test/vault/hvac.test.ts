@@ -21,6 +21,7 @@ describe("the Vault emulator agrees with hvac, an independent Vault client", () 
     bed = await startVaultTestBed();
     driver = await hashicorpVaultDriver.create({
       env: bed.env("approle"),
+      ciphertextEnv: {},
       settings: { store_virtual_keys: false, prefix_for_stored_virtual_keys: "litellm/" },
       database: undefined as never,
       logger: pino({ level: "silent" }),

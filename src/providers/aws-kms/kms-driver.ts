@@ -25,6 +25,7 @@ export const kmsTeamSettings = z.strictObject({ key_id: z.string().min(1).option
 
 export interface KmsDriverOptions {
   connection: AwsConnection;
+  /** Where ciphertext is looked up: the service's environment without its own variables (DriverContext.ciphertextEnv). */
   env: Env;
   encryptionContext?: Record<string, string>;
   keyId?: string;
@@ -98,10 +99,10 @@ export const kmsDriver: DriverDefinition = {
   settings: kmsSettings,
   credentialEnvNames: AWS_CREDENTIAL_ENV_NAMES,
   hostedWhateverHostedKeys: bulkNames,
-  create: async ({ settings, env }) =>
+  create: async ({ settings, env, ciphertextEnv }) =>
     new KmsDriver({
       connection: resolveAwsConnection(settings, env, "KMS"),
-      env,
+      env: ciphertextEnv,
       ...(settings.encryption_context ? { encryptionContext: settings.encryption_context as Record<string, string> } : {}),
       ...(typeof settings.kms_key_id === "string" ? { keyId: settings.kms_key_id } : {}),
     }),

@@ -60,14 +60,16 @@ class HostedKey(_message.Message):
     def __init__(self, name: _Optional[str] = ..., resolves: bool = ..., source: _Optional[str] = ..., version: _Optional[str] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
 
 class ItemError(_message.Message):
-    __slots__ = ["code", "message", "status"]
+    __slots__ = ["code", "message", "reason", "status"]
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     code: int
     message: str
+    reason: str
     status: str
-    def __init__(self, code: _Optional[int] = ..., status: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+    def __init__(self, code: _Optional[int] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ListHostedRequest(_message.Message):
     __slots__ = ["team_id"]

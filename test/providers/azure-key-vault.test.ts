@@ -102,6 +102,22 @@ describe("Azure Key Vault driver set-up and errors", () => {
     await driver.close();
   });
 
+  it("reports a write as creating the secret only when listing its versions shows just that one, and never when it cannot list", async () => {
+    const driver = await azureKeyVaultDriver.create(context(sdkEnvironment(vault)));
+    try {
+      expect(await driver.write({ name: "created_once", value: { text: "v1" }, tags: {} }, call())).toMatchObject({ created: true });
+      expect(vault.store.versions("created-once")).toHaveLength(1);
+      // Without the secrets/list permission the driver cannot tell, so it does not claim it.
+      vault.faults.set([{ operation: "ListVersions", kind: "error", status: 403 }]);
+      const unlisted = await driver.write({ name: "created_unlisted", value: { text: "v1" }, tags: {} }, call());
+      expect(unlisted.created).toBe(false);
+      expect(vault.store.get("created-unlisted").version.value).toBe("v1");
+    } finally {
+      vault.faults.clear();
+      await driver.close();
+    }
+  });
+
   it("gives up at the caller's deadline when the vault stalls", async () => {
     const driver = await azureKeyVaultDriver.create(
       context(sdkEnvironment(vault)),

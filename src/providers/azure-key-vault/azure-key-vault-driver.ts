@@ -71,14 +71,18 @@ export class AzureKeyVaultDriver implements SecretDriver {
         tags: { ...request.tags, [ORIGINAL_NAME_TAG]: request.name },
         abortSignal,
       });
+    let version: string;
     try {
-      return { version: versionOf(await set()) };
+      version = versionOf(await set());
     } catch (error) {
       // Soft-deleted names answer 409 until recovered or purged: recover, then write the new version.
       if (!isRestError(error) || error.statusCode !== 409) throw error;
       await this.recover(client, request.name, vaultName, call);
-      return { version: versionOf(await set()) };
+      return { version: versionOf(await set()), created: false };
     }
+    // Key Vault's PUT does not say whether it created the secret: it did when the name was free
+    // and no other writer's version landed beside this one.
+    return { version, created: !existing && (await this.isOnlyVersion(client, vaultName, version, abortSignal)) };
   }
 
   async delete(name: string, options: { force: boolean }, call: DriverCall): Promise<DriverDeleteResult | undefined> {
@@ -158,6 +162,22 @@ export class AzureKeyVaultDriver implements SecretDriver {
       this.clients.set(vaultUri, client);
     }
     return client;
+  }
+
+  /**
+   * Whether `version` is the secret's one and only version. Listing needs the secrets/list
+   * permission; without it (or on any failure) the answer is "cannot tell": false.
+   */
+  private async isOnlyVersion(client: SecretClient, vaultName: string, version: string, abortSignal: AbortSignal): Promise<boolean> {
+    let seen = 0;
+    try {
+      for await (const page of client.listPropertiesOfSecretVersions(vaultName, { abortSignal }).byPage({ maxPageSize: 2 })) {
+        for (const properties of page) if (++seen > 1 || properties.version !== version) return false;
+      }
+    } catch {
+      return false;
+    }
+    return seen === 1;
   }
 
   private async recover(client: SecretClient, name: string, vaultName: string, call: DriverCall): Promise<void> {

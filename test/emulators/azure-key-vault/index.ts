@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { EmulatorHandle } from "../cli.js";
-import { FaultInjector, type FaultRule } from "../common/faults.js";
+import { FaultInjector, type AppliedFault, type FaultRule } from "../common/faults.js";
 import { applyHttpFault, readBody } from "../common/http.js";
 import { makeLoopbackCertificate, type LoopbackCertificate } from "./certificate.js";
 import { IdentityEndpoints, type EmulatedApp } from "./identity-endpoints.js";
@@ -105,7 +105,7 @@ export async function startEmulator(options: {
       return send(response, 401, vaultError("Unauthorized", token ? "AKV10032: Invalid issuer or expired token." : "AKV10000: Request is missing a Bearer or PoP token."));
     }
 
-    const fault = faults.next(route.operation);
+    const fault = faults.next(route.operation, route.name);
     if (fault && (await applyFault(fault, response))) return;
 
     try {
@@ -318,7 +318,7 @@ function attributes(version: SecretVersion) {
 const vaultError = (code: string, message: string) => ({ error: { code, message } });
 
 /** Answers an injected fault with Key Vault's own error shapes. */
-function applyFault(fault: FaultRule, response: ServerResponse): Promise<boolean> {
+function applyFault(fault: AppliedFault, response: ServerResponse): Promise<boolean> {
   return applyHttpFault(fault, response, (status) =>
     status === 429
       ? send(response, 429, vaultError("Throttled", "Request was not processed because too many requests were received. Reason: A1"))

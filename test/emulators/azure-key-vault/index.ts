@@ -27,6 +27,11 @@ export interface AzureKeyVaultEmulator extends EmulatorHandle {
   faults: FaultInjector;
   certificate: LoopbackCertificate;
   identity: IdentityEndpoints;
+  /**
+   * Points list pages' `nextLink` at another origin (plain http, another host), as a tampered or
+   * misconfigured vault would; undefined links them to the vault itself again.
+   */
+  setNextLinkOrigin(origin: string | undefined): void;
 }
 
 /**
@@ -63,6 +68,7 @@ export async function startEmulator(options: {
   const store = new VaultStore();
   const faults = new FaultInjector();
   let baseUrl = "";
+  let nextLinkOrigin: string | undefined;
   const identity = tenant?.identity ?? new IdentityEndpoints(app, () => baseUrl);
   const authorityHost = tenant?.endpoint ?? "";
 
@@ -114,7 +120,7 @@ export async function startEmulator(options: {
       send(response, 200, reply);
     } catch (error) {
       if (!(error instanceof VaultError)) throw error;
-      send(response, error.status, vaultError(error.code, error.message));
+      send(response, error.status, vaultError(error.code, error.message, error.innerCode));
     }
   }
 
@@ -134,6 +140,8 @@ export async function startEmulator(options: {
       }
       case "GetSecret": {
         const found = store.get(name!, version);
+        // Key Vault keeps a disabled version's value from everyone; a new version (PUT) is enabled.
+        if (!found.version.enabled) throw new VaultError(403, "Forbidden", "Operation get is not allowed on a disabled secret.", "SecretDisabled");
         return bundle(found.name, found.version, true);
       }
       case "UpdateSecret": {
@@ -170,7 +178,7 @@ export async function startEmulator(options: {
     const start = Number(url.searchParams.get("$skiptoken") ?? 0) || 0;
     const next = new URL(url.href);
     next.searchParams.set("$skiptoken", String(start + size));
-    return { value: items.slice(start, start + size), nextLink: start + size < items.length ? `${baseUrl}${next.pathname}${next.search}` : null };
+    return { value: items.slice(start, start + size), nextLink: start + size < items.length ? `${nextLinkOrigin ?? baseUrl}${next.pathname}${next.search}` : null };
   };
 
   const bundle = (name: string, version: SecretVersion, withValue: boolean) => ({
@@ -235,6 +243,9 @@ export async function startEmulator(options: {
     faults,
     certificate,
     identity,
+    setNextLinkOrigin: (origin) => {
+      nextLinkOrigin = origin;
+    },
     details: {
       authorityHost: authorityHost || baseUrl,
       tenantId: app.tenantId,
@@ -315,7 +326,10 @@ function attributes(version: SecretVersion) {
   };
 }
 
-const vaultError = (code: string, message: string) => ({ error: { code, message } });
+/** Key Vault's error body; `innererror` carries the specific reason (e.g. SecretDisabled). */
+const vaultError = (code: string, message: string, innerCode?: string) => ({
+  error: { code, message, ...(innerCode !== undefined ? { innererror: { code: innerCode } } : {}) },
+});
 
 /** Answers an injected fault with Key Vault's own error shapes. */
 function applyFault(fault: AppliedFault, response: ServerResponse): Promise<boolean> {

@@ -31,7 +31,7 @@ import {
   type WriteResponse,
 } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { Config } from "../config/schema.js";
-import type { DriverCall, DriverDefinition, SecretPayload } from "../drivers/driver.js";
+import type { DriverCall, DriverDefinition, DriverWriteResult, SecretPayload, SecretValue } from "../drivers/driver.js";
 import type { TeamSettingsStore } from "../storage/team-settings-store.js";
 import type { Backend, BackendRead, ReadOptions } from "./backend.js";
 import type { AuthorizedCall } from "./call-context.js";
@@ -168,14 +168,7 @@ export class SecretService {
       return create(RotateResponseSchema, { name: newName, version: written.version, oldDeleted: false });
     }
     const readBack = await this.backend.read(newName, call, fresh);
-    if (readBack.value?.text !== payload.text) {
-      // Undo the half-done rotation so the caller can retry; the old secret was never touched.
-      await this.backend.delete(newName, true, call).catch(() => undefined);
-      throw new ServiceError(
-        Code.Aborted,
-        `Rotate wrote ${JSON.stringify(newName)} but reading it back did not return the new value; it was removed and ${JSON.stringify(currentName)} is unchanged`,
-      );
-    }
+    if (readBack.value?.text !== payload.text) throw await this.abandonRotation(currentName, newName, written, readBack.value, call);
     try {
       await this.backend.delete(currentName, false, call);
     } catch (error) {
@@ -186,6 +179,48 @@ export class SecretService {
       );
     }
     return create(RotateResponseSchema, { name: newName, version: written.version, oldDeleted: true });
+  }
+
+  /**
+   * After a read-back that did not show the new value: removes the new name only when this
+   * Rotate created it and no other writer's version is there (the back end lagged, or garbled
+   * ours), so the caller can retry; anything else is left as it is. The old secret was never
+   * touched. The answer is ABORTED either way, naming what happened (never a value).
+   */
+  private async abandonRotation(
+    currentName: string,
+    newName: string,
+    written: DriverWriteResult,
+    readBack: SecretValue | undefined,
+    call: DriverCall,
+  ): Promise<ServiceError> {
+    const current = `${JSON.stringify(currentName)} is unchanged`;
+    const target = JSON.stringify(newName);
+    if (!written.created) {
+      return new ServiceError(
+        Code.Aborted,
+        `Rotate wrote a new version of ${target} but reading it back did not return it: ${target} already held a secret before this Rotate, so it was left as it is (another writer may have changed it meanwhile); ${current}`,
+      );
+    }
+    if (readBack !== undefined && readBack.version !== written.version) {
+      return new ServiceError(
+        Code.Aborted,
+        `Rotate created ${target} but reading it back showed another writer's version (${readBack.version}, not ${written.version}), so ${target} was left as it is; ${current}`,
+      );
+    }
+    try {
+      await this.backend.delete(newName, true, call);
+    } catch (error) {
+      const failure = this.backend.toServiceError(error, call);
+      return new ServiceError(
+        Code.Aborted,
+        `Rotate created ${target} but reading it back did not return the new value, and ${target} could not be removed (${statusName(failure.code)}: ${failure.message}); ${current}`,
+      );
+    }
+    return new ServiceError(
+      Code.Aborted,
+      `Rotate created ${target} but reading it back did not return the new value, so it removed ${target} again; ${current}`,
+    );
   }
 
   async listHosted(request: ListHostedRequest, context: AuthorizedCall): Promise<ListHostedResponse> {

@@ -37,6 +37,14 @@ export interface DriverWrite {
 
 export interface DriverWriteResult {
   version: string;
+  /**
+   * This write created the secret: the name held no secret at all before, as the back end
+   * tells. Adding a version to an existing secret, or restoring a soft-deleted (recoverable) one,
+   * is not creating it. When the back end cannot tell for sure, false: the core only ever
+   * removes what a write created, so a wrong "false" leaves a secret behind, a wrong "true"
+   * could delete another caller's.
+   */
+  created: boolean;
   /** Non-fatal problems (e.g. best-effort replication failed); the write succeeded. */
   warnings?: string[];
 }
@@ -78,7 +86,7 @@ export interface SecretDriver {
   readonly capabilities: DriverCapabilities;
   /** The current value, or undefined when the name does not exist. */
   read(name: string, call: DriverCall): Promise<SecretValue | undefined>;
-  /** Create or add a new version (an upsert), restoring a soft-deleted secret if needed. */
+  /** Create or add a new version (an upsert), restoring a soft-deleted secret if needed; says which it did. */
   write(request: DriverWrite, call: DriverCall): Promise<DriverWriteResult>;
   /** Delete; undefined when the name does not exist. `force` skips any recovery window. */
   delete(name: string, options: { force: boolean }, call: DriverCall): Promise<DriverDeleteResult | undefined>;

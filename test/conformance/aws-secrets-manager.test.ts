@@ -14,6 +14,8 @@ runDriverConformance("aws_secret_manager", {
     await emulator?.close();
   },
   unicodeNames: false,
+  // DeleteSecret keeps a 7-day recovery window; a write restores the secret (RestoreSecret).
+  recoverableDelete: true,
   slashNames: true,
   rewriteAfterSoftDelete: true,
 });

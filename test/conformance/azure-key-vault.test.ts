@@ -24,6 +24,8 @@ runDriverConformance("azure_key_vault", {
     await emulator?.close();
   },
   unicodeNames: false,
+  // Soft delete: a write recovers the deleted secret, versions and all.
+  recoverableDelete: true,
   maxValueBytes: MAX_SECRET_BYTES,
   // `a/b` is stored as `a-b` and read back under the same name.
   slashNames: true,

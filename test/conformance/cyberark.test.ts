@@ -30,5 +30,7 @@ runDriverConformance("cyberark", {
     await emulator?.close();
   },
   unicodeNames: true,
+  // The variable and its values leave policy; nothing is left to restore.
+  recoverableDelete: false,
   slashNames: true,
 });

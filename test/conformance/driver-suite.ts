@@ -25,6 +25,11 @@ export interface DriverHarness {
    */
   rewriteAfterSoftDelete?: boolean;
   /**
+   * Whether a delete without `force` leaves the secret recoverable in the back end (a recovery
+   * window, soft delete): a write after it then restores the secret rather than creating it.
+   */
+  recoverableDelete: boolean;
+  /**
    * The largest value the back end stores, in bytes, when below 64 KiB (Azure Key Vault: 25 KB).
    * Such a driver must refuse larger values with INVALID_ARGUMENT and round-trip one of this size.
    */
@@ -80,11 +85,27 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
       expect(await driver.delete(unique("never"), { force: false }, call())).toBeUndefined();
     });
 
+    // Rotate's roll-back removes a name only when its own write created it: a driver that says
+    // "created" for an existing secret lets a roll-back delete what another caller stored.
+    it("says a write created the secret only when the name held none", async () => {
+      const name = unique("created");
+      expect((await writeText(name, "first")).created).toBe(true);
+      expect((await writeText(name, "second")).created).toBe(false);
+    });
+
+    it(`reports a write after a default delete as ${harness.recoverableDelete ? "restoring (not creating) the recoverable secret" : "creating the secret again"}`, async () => {
+      const name = unique("recreated");
+      await writeText(name, "before");
+      expect(await driver.delete(name, { force: false }, call())).toEqual({ recoverable: harness.recoverableDelete });
+      if (harness.rewriteAfterSoftDelete === false) return;
+      expect((await writeText(name, "after")).created).toBe(!harness.recoverableDelete);
+    });
+
     it("makes a force-deleted name reusable at once", async () => {
       const name = unique("reuse");
       await writeText(name, "first life");
       expect(await driver.delete(name, { force: true }, call())).toMatchObject({ recoverable: false });
-      await writeText(name, "second life");
+      expect((await writeText(name, "second life")).created).toBe(true);
       expect(await driver.read(name, call())).toMatchObject({ text: "second life" });
     });
 
@@ -176,6 +197,8 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
       const results = await Promise.all(values.map((value) => writeText(name, value)));
       const versions = results.map((result) => result.version);
       expect(new Set(versions).size).toBe(values.length);
+      // At most one of them found the name empty; saying "created" twice would be a lie.
+      expect(results.filter((result) => result.created).length).toBeLessThanOrEqual(1);
       const read = await driver.read(name, call());
       expect(values).toContain(read?.text);
       expect(versions).toContain(read?.version);

@@ -27,5 +27,7 @@ for (const transport of ["grpc", "rest"] as const) {
     // Secret ids are 1–255 of A-Za-z0-9_-: other names are refused, never mapped (see names.ts).
     slashNames: false,
     unicodeNames: false,
+    // DeleteSecret removes the secret and every version at once.
+    recoverableDelete: false,
   });
 }

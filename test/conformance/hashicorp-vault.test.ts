@@ -25,6 +25,8 @@ for (const method of AUTH_METHODS) {
       await bed?.close();
     },
     unicodeNames: true,
+    // KV v2 soft-deletes the latest version (undeletable); the metadata and history stay.
+    recoverableDelete: true,
     slashNames: true,
   });
 }

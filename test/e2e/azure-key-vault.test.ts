@@ -92,6 +92,19 @@ describe("azure_key_vault through the server", () => {
     expect(results[0]).toMatchObject({ found: true, value: "v2" });
   });
 
+  it("answers a Read of a disabled secret with FAILED_PRECONDITION naming it, and a Write adds an enabled version", async () => {
+    await server.grpc.write({ name: "paused_key", value: "sk-paused-before" });
+    vault.store.update("paused-key", undefined, { enabled: false });
+    const refused = await server.grpc.read({ names: ["paused_key"] });
+    expect(refused.results[0]).toMatchObject({ found: false, error: { status: "FAILED_PRECONDITION" } });
+    expect(refused.results[0]?.error?.message).toContain("disabled");
+
+    const written = await server.grpc.write({ name: "paused_key", value: "sk-paused-after" });
+    expect(vault.store.get("paused-key").version).toMatchObject({ enabled: true, value: "sk-paused-after" });
+    const { results } = await server.grpc.read({ names: ["paused_key"] });
+    expect(results[0]).toMatchObject({ found: true, value: "sk-paused-after", version: written.version });
+  });
+
   it("routes a team to its own vault_uri", async () => {
     await server.grpc.setTeamSettings({ teamId: "team-eu", settings: { vault_uri: otherVault.endpoint, prefix: "eu/" } });
     await server.grpc.write({ name: "team-secret", value: "eu-only", teamId: "team-eu", virtualKey: true });

@@ -108,6 +108,29 @@ describe("Azure Key Vault emulator wire protocol", () => {
     expect((await call(vault, "GET", `/secrets/recoverable?${v}`, { token })).body.value).toBe("kept");
   });
 
+  it("refuses to get a disabled secret (403 Forbidden, inner SecretDisabled) and enables the version a PUT adds", async () => {
+    const first = await call(vault, "PUT", `/secrets/switched-off?${v}`, { token, body: { value: "off", attributes: { enabled: false } } });
+    expect(first.body.attributes.enabled).toBe(false);
+    const version = first.body.id.split("/").at(-1);
+    for (const path of [`/secrets/switched-off/?${v}`, `/secrets/switched-off/${version}?${v}`]) {
+      const refused = await call(vault, "GET", path, { token });
+      expect(refused.status).toBe(403);
+      expect(refused.body).toEqual({
+        error: { code: "Forbidden", message: "Operation get is not allowed on a disabled secret.", innererror: { code: "SecretDisabled" } },
+      });
+    }
+    // Listing still shows it, disabled; properties can still be changed.
+    const versions = await call(vault, "GET", `/secrets/switched-off/versions?${v}`, { token });
+    expect(versions.body.value[0].attributes.enabled).toBe(false);
+
+    const second = await call(vault, "PUT", `/secrets/switched-off?${v}`, { token, body: { value: "on" } });
+    expect(second.body.attributes.enabled).toBe(true);
+    expect((await call(vault, "GET", `/secrets/switched-off/?${v}`, { token })).body.value).toBe("on");
+    expect((await call(vault, "GET", `/secrets/switched-off/${version}?${v}`, { token })).status).toBe(403);
+    await call(vault, "PATCH", `/secrets/switched-off/${version}?${v}`, { token, body: { attributes: { enabled: true } } });
+    expect((await call(vault, "GET", `/secrets/switched-off/${version}?${v}`, { token })).body.value).toBe("off");
+  });
+
   it("refuses values above Key Vault's 25 KB limit", async () => {
     const reply = await call(vault, "PUT", `/secrets/big?${v}`, { token, body: { value: "x".repeat(25 * 1024 + 1) } });
     expect(reply.status).toBe(400);

@@ -13,15 +13,28 @@ export class InjectedFault extends Error {
   }
 }
 
+type Operation = keyof InstrumentedDriver["calls"];
+
+/** What an interception may do to a read: answer in the store's place (e.g. as a lagging replica would). */
+export type Interception = void | { answer: SecretValue | undefined };
+
 /**
  * The embedded store with a back end's observable traits added — call counts, latency,
- * scripted failures, cheap version metadata — so the core's cache and resilience can be tested
- * without a network. Back-end drivers themselves are tested against their emulators.
+ * scripted failures, cheap version metadata, a hook at the moment a call arrives — so the
+ * core's cache, resilience and multi-step calls can be tested without a network. Back-end
+ * drivers themselves are tested against their emulators.
  */
 export class InstrumentedDriver implements SecretDriver {
   readonly capabilities = { write: true, binary: true, list: true };
   readonly calls = { read: 0, write: 0, delete: 0, currentVersion: 0 };
+  /** Every delete the back end received, in order. */
+  readonly deletes: Array<{ name: string; force: boolean }> = [];
   latencyMs = 0;
+  /**
+   * Runs as a call reaches the back end (after latency and faults), before the store acts:
+   * a test writes or deletes as another caller at exactly that moment, or answers a read itself.
+   */
+  intercept: ((operation: Operation, name: string) => Interception | Promise<Interception>) | undefined;
   private faults: Array<{ code: Code; retryAfterMs?: number; remaining: number }> = [];
   observedAborts = 0;
 
@@ -39,24 +52,29 @@ export class InstrumentedDriver implements SecretDriver {
   async read(name: string, call: DriverCall): Promise<SecretValue | undefined> {
     this.calls.read++;
     await this.behave(call);
-    return this.store.read(name);
+    const interception = await this.intercept?.("read", name);
+    return interception ? interception.answer : this.store.read(name);
   }
 
   async currentVersion(name: string, call: DriverCall): Promise<string | undefined> {
     this.calls.currentVersion++;
     await this.behave(call);
+    await this.intercept?.("currentVersion", name);
     return (await this.store.read(name))?.version;
   }
 
   async write(request: DriverWrite, call: DriverCall) {
     this.calls.write++;
     await this.behave(call);
+    await this.intercept?.("write", request.name);
     return this.store.write(request);
   }
 
   async delete(name: string, options: { force: boolean }, call: DriverCall) {
     this.calls.delete++;
+    this.deletes.push({ name, force: options.force });
     await this.behave(call);
+    await this.intercept?.("delete", name);
     return this.store.delete(name);
   }
 

@@ -19,7 +19,7 @@ describe("the Azure Key Vault emulator with Microsoft's Python SDK", () => {
     await vault?.close();
   });
 
-  it("sets, gets, deletes and purges through azure.identity and azure.keyvault.secrets", async () => {
+  it("sets, gets, deletes and purges through azure.identity and azure.keyvault.secrets, and is refused a disabled secret", async () => {
     const { stdout } = await run(
       PYTHON,
       [SCRIPT, vault.endpoint, vault.app.tenantId, vault.app.clientId, vault.app.clientSecret, vault.caFile],
@@ -33,6 +33,8 @@ describe("the Azure Key Vault emulator with Microsoft's Python SDK", () => {
       deleted_name: "python-check",
       deleted_after_purge: [],
       rewritten_value: "again",
+      disabled_refusal: { status: 403, code: "Forbidden", message: "Operation get is not allowed on a disabled secret.", inner: "SecretDisabled" },
+      enabled_again: [true, "on"],
     });
     expect(result.read_version).toBe(result.written_version);
     const calls = vault.faults.calls();

@@ -7,6 +7,7 @@ azure-keyvault-secrets with its own challenge handling. Prints one JSON object.
 import json
 import sys
 
+from azure.core.exceptions import HttpResponseError
 from azure.identity import ClientSecretCredential
 from azure.keyvault.secrets import SecretClient
 
@@ -33,6 +34,20 @@ def main() -> None:
     names_after_purge = [item.name for item in client.list_deleted_secrets()]
     rewritten = client.set_secret("python-check", "again")
 
+    # A disabled secret: Key Vault refuses to get it (403, inner error SecretDisabled); a new version is enabled.
+    client.set_secret("python-disabled", "off", enabled=False)
+    try:
+        client.get_secret("python-disabled")
+        disabled_refusal = None
+    except HttpResponseError as error:
+        disabled_refusal = {
+            "status": error.status_code,
+            "code": error.error.code if error.error else None,
+            "message": error.error.message if error.error else None,
+            "inner": (error.error.innererror or {}).get("code") if error.error else None,
+        }
+    enabled_again = client.set_secret("python-disabled", "on")
+
     print(json.dumps({
         "written_version": written.properties.version,
         "read_value": read.value,
@@ -42,6 +57,8 @@ def main() -> None:
         "deleted_name": in_recycle_bin.name,
         "deleted_after_purge": names_after_purge,
         "rewritten_value": rewritten.value,
+        "disabled_refusal": disabled_refusal,
+        "enabled_again": [enabled_again.properties.enabled, client.get_secret("python-disabled").value],
     }))
 
 

@@ -103,6 +103,80 @@ describe("Azure Key Vault driver set-up and errors", () => {
     await driver.close();
   });
 
+  it("reports a write as creating the secret only when listing its versions shows just that one, and never when it cannot list", async () => {
+    const driver = await azureKeyVaultDriver.create(context(sdkEnvironment(vault)));
+    try {
+      expect(await driver.write({ name: "created_once", value: { text: "v1" }, tags: {} }, call())).toMatchObject({ created: true });
+      expect(vault.store.versions("created-once")).toHaveLength(1);
+      // Without the secrets/list permission the driver cannot tell, so it does not claim it.
+      vault.faults.set([{ operation: "ListVersions", kind: "error", status: 403 }]);
+      const unlisted = await driver.write({ name: "created_unlisted", value: { text: "v1" }, tags: {} }, call());
+      expect(unlisted.created).toBe(false);
+      expect(vault.store.get("created-unlisted").version.value).toBe("v1");
+    } finally {
+      vault.faults.clear();
+      await driver.close();
+    }
+  });
+
+  it("reads a disabled secret as FAILED_PRECONDITION naming it, and a Write adds an enabled version", async () => {
+    const driver = await azureKeyVaultDriver.create(context(sdkEnvironment(vault)));
+    try {
+      await driver.write({ name: "switched_off", value: { text: "sk-before-disabling" }, tags: {} }, call());
+      vault.store.update("switched-off", undefined, { enabled: false });
+      const refused = await driver.read("switched_off", call()).catch((failure: unknown) => failure);
+      expect(refused).toBeInstanceOf(ServiceError);
+      expect(driver.classifyError(refused)).toMatchObject({ code: Code.FailedPrecondition });
+      expect((refused as ServiceError).message).toMatch(/"switched-off".*"switched_off".*disabled.*enable it or write a new version/);
+
+      const written = await driver.write({ name: "switched_off", value: { text: "sk-after-disabling" }, tags: {} }, call());
+      expect(written.created).toBe(false);
+      const versions = vault.store.versions("switched-off").map((entry) => entry.version);
+      expect(versions.map((version) => version.enabled)).toEqual([false, true]);
+      expect(await driver.read("switched_off", call())).toMatchObject({ text: "sk-after-disabling", version: written.version });
+    } finally {
+      await driver.close();
+    }
+  });
+
+  it("refuses a write to a disabled secret that another secretgate name owns, naming both", async () => {
+    const driver = await azureKeyVaultDriver.create(context(sdkEnvironment(vault)));
+    try {
+      await driver.write({ name: "owned/off", value: { text: "first" }, tags: {} }, call());
+      vault.store.update("owned-off", undefined, { enabled: false });
+      const refused = await driver.write({ name: "owned_off", value: { text: "second" }, tags: {} }, call()).catch((failure: unknown) => failure);
+      expect(driver.classifyError(refused)).toMatchObject({ code: Code.InvalidArgument, message: expect.stringMatching(/"owned_off".*"owned\/off"/) });
+      expect(vault.store.versions("owned-off")).toHaveLength(1);
+      // Without the List permission the owner cannot be checked: refused, saying why.
+      vault.faults.set([{ operation: "ListVersions", kind: "error", status: 403 }]);
+      const unlisted = await driver.write({ name: "owned/off", value: { text: "third" }, tags: {} }, call()).catch((failure: unknown) => failure);
+      expect(driver.classifyError(unlisted)).toMatchObject({ code: Code.PermissionDenied, message: expect.stringMatching(/"owned-off" is disabled.*lists its versions/) });
+      expect(vault.store.versions("owned-off")).toHaveLength(1);
+    } finally {
+      vault.faults.clear();
+      await driver.close();
+    }
+  });
+
+  it.each([
+    ["a plain-http link", (endpoint: string) => endpoint.replace("https:", "http:")],
+    ["a link to another origin", () => "https://127.0.0.1:9"],
+  ])("reports the SDK's refusal to follow %s in a list page as UNAVAILABLE, not INTERNAL", async (_case, origin) => {
+    const driver = await azureKeyVaultDriver.create(context(sdkEnvironment(vault)));
+    await Promise.all(Array.from({ length: 26 }, (_, index) => driver.write({ name: `linked-${index}`, value: { text: "x" }, tags: {} }, call())));
+    vault.setNextLinkOrigin(origin(vault.endpoint));
+    try {
+      const error = await driver.list!(call()).catch((failure: unknown) => failure);
+      expect(error).toBeDefined();
+      const classified = driver.classifyError(error);
+      expect(classified.code).toBe(Code.Unavailable);
+      expect(classified.message).toMatch(/refused/);
+    } finally {
+      vault.setNextLinkOrigin(undefined);
+      await driver.close();
+    }
+  });
+
   it("gives up at the caller's deadline when the vault stalls", async () => {
     const driver = await azureKeyVaultDriver.create(
       context(sdkEnvironment(vault)),
@@ -151,6 +225,37 @@ describe("Azure Key Vault driver set-up and errors", () => {
     expect(driver.classifyError(throttled)).toMatchObject({ code: Code.ResourceExhausted, retryAfterMs: 3000 });
     expect(driver.classifyError(new RestError("nope", { statusCode: 403 })).code).toBe(Code.PermissionDenied);
     expect(driver.classifyError(new ServiceError(Code.InvalidArgument, "bad")).code).toBe(Code.InvalidArgument);
+    await driver.close();
+  });
+
+  // What the Key Vault SDK and its pipeline throw as plain Error (or RestError without a status),
+  // in their own words: each is about the vault's answer or the credential, never a bug of ours.
+  it.each([
+    ["The request URL must use HTTPS.", Code.Unavailable],
+    ["Bearer token authentication is not permitted for non-TLS protected (non-https) URLs.", Code.Unavailable],
+    ["The challenge origin 'https://a.vault.azure.net' does not match the requested domain. This request targeted 'https://b.example'.", Code.Unavailable],
+    ["The challenge resource 'vault.azure.net' does not match the requested domain. Set disableChallengeResourceVerification to true in your client options to disable.", Code.Unavailable],
+    ["The challenge contains an invalid scope.", Code.Unavailable],
+    ["The challenge authorization URI 'not a uri' is invalid.", Code.Unavailable],
+    ["Invalid secret identifier: https://x/y. Bad number of segments: 2", Code.Unknown],
+    ["Couldn't paginate response\n Body doesn't contain an array property with name: value", Code.Unknown],
+    ["Body Property nextLink should be a string or undefined or null but got number", Code.Unknown],
+    ["Polling completed without succeeding or failing", Code.Unknown],
+    ["Failed to refresh access token.", Code.Unauthenticated],
+  ])("classifies the SDK's %j by what it says", async (message, code) => {
+    const driver = await azureKeyVaultDriver.create(context({ AZURE_KEY_VAULT_URI: vault.endpoint, AZURE_CLIENT_ID: "x" }));
+    for (const error of [new Error(message), new RestError(message)]) {
+      const classified = driver.classifyError(error);
+      expect(classified.code).toBe(code);
+      expect(classified.message).toContain(message.split("\n")[0]);
+    }
+    await driver.close();
+  });
+
+  it("keeps INTERNAL for a plain error that is no answer of the vault's (a bug), and UNAVAILABLE for a network failure", async () => {
+    const driver = await azureKeyVaultDriver.create(context({ AZURE_KEY_VAULT_URI: vault.endpoint, AZURE_CLIENT_ID: "x" }));
+    expect(driver.classifyError(new TypeError("Cannot read properties of undefined (reading 'x')")).code).toBe(Code.Internal);
+    expect(driver.classifyError(new RestError("connect ECONNREFUSED 127.0.0.1:9", { code: "ECONNREFUSED" })).code).toBe(Code.Unavailable);
     await driver.close();
   });
 });

@@ -33,7 +33,7 @@ class GatedDriver implements SecretDriver {
     return { text: answer, version: answer };
   }
   async write() {
-    return { version: this.value };
+    return { version: this.value, created: false };
   }
   async delete() {
     return undefined;

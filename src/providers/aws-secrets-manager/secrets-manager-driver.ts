@@ -102,7 +102,8 @@ export class SecretsManagerDriver implements SecretDriver {
 
   /**
    * CreateSecret (with description, tags, KMS key); when the name exists, PutSecretValue; when
-   * it is scheduled for deletion, RestoreSecret then PutSecretValue (SPEC §4).
+   * it is scheduled for deletion, RestoreSecret then PutSecretValue (SPEC §4). Only a successful
+   * CreateSecret created the secret.
    */
   async write(request: DriverWrite, call: DriverCall): Promise<DriverWriteResult> {
     checkSecretName(request.name);
@@ -176,7 +177,7 @@ export class SecretsManagerDriver implements SecretDriver {
         { abortSignal: call.signal },
       );
       const warnings = await this.replicate(client, name, call);
-      return { version: created.VersionId ?? "", ...(warnings.length > 0 ? { warnings } : {}) };
+      return { version: created.VersionId ?? "", created: true, ...(warnings.length > 0 ? { warnings } : {}) };
     } catch (error) {
       if (awsErrorName(error) === "ResourceExistsException") return this.putValue(client, name, value, call);
       if (!isScheduledForDeletion(error)) throw error;
@@ -200,7 +201,7 @@ export class SecretsManagerDriver implements SecretDriver {
     const output = await client.send(new PutSecretValueCommand({ SecretId: name, ClientRequestToken: randomUUID(), ...value }), {
       abortSignal: call.signal,
     });
-    return { version: output.VersionId ?? "" };
+    return { version: output.VersionId ?? "", created: false };
   }
 
   /** Best-effort replication after a create: a failure is a warning on a write that succeeded. */

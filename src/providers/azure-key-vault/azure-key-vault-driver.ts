@@ -1,7 +1,7 @@
-import { isRestError, SecretClient, type KeyVaultSecret, type SecretClientOptions } from "@azure/keyvault-secrets";
+import { isRestError, SecretClient, type KeyVaultSecret, type SecretClientOptions, type SecretProperties } from "@azure/keyvault-secrets";
 import type { TokenCredential } from "@azure/identity";
 import { z } from "zod";
-import { Code, ServiceError, invalidArgument } from "../../core/errors.js";
+import { ServiceError, failedPrecondition, invalidArgument } from "../../core/errors.js";
 import type {
   ClassifiedError,
   DriverCall,
@@ -13,6 +13,7 @@ import type {
   SecretValue,
 } from "../../drivers/driver.js";
 import { AZURE_CREDENTIAL_ENV_NAMES, AzureSettingsError, chooseCredential, tlsOptionsFromEnv } from "./credentials.js";
+import { classifyAzureError, isSecretDisabled } from "./errors.js";
 import { ORIGINAL_NAME_TAG, assertOwnedBy, toVaultName } from "./vault-names.js";
 
 type TlsOptions = SecretClientOptions["tlsOptions"];
@@ -27,8 +28,6 @@ export const MAX_SECRET_BYTES = 25 * 1024;
 const MAX_RETRIES = 3;
 /** Poll interval for the delete/recover long-running operations (the first poll is immediate). */
 const POLL_INTERVAL_MS = 250;
-/** @azure/identity's failures: the credential could not get a token (wrong secret, no identity, …). */
-const CREDENTIAL_ERRORS = new Set(["AuthenticationError", "AuthenticationRequiredError", "CredentialUnavailableError", "AggregateAuthenticationError"]);
 
 /**
  * Azure Key Vault through @azure/keyvault-secrets: the SDK's challenge authentication, a
@@ -47,7 +46,16 @@ export class AzureKeyVaultDriver implements SecretDriver {
 
   async read(name: string, call: DriverCall): Promise<SecretValue | undefined> {
     const vaultName = toVaultName(name);
-    const secret = await orMissing(this.client(call).getSecret(vaultName, { abortSignal: call.signal }));
+    let secret: KeyVaultSecret | undefined;
+    try {
+      secret = await orMissing(this.client(call).getSecret(vaultName, { abortSignal: call.signal }));
+    } catch (error) {
+      // The secret is there, switched off on purpose: not a miss (no fallback), not our permissions.
+      if (!isSecretDisabled(error)) throw error;
+      throw failedPrecondition(
+        `Azure Key Vault secret ${JSON.stringify(vaultName)} (name ${JSON.stringify(name)}) is disabled, so Key Vault refuses to read it; enable it or write a new version`,
+      );
+    }
     return secret && decode(secret);
   }
 
@@ -63,22 +71,26 @@ export class AzureKeyVaultDriver implements SecretDriver {
         `value for ${JSON.stringify(request.name)} is ${size} bytes${binary ? " as stored (base64)" : ""}; Azure Key Vault holds at most ${MAX_SECRET_BYTES} bytes per secret`,
       );
     }
-    const existing = await orMissing(client.getSecret(vaultName, { abortSignal }));
-    if (existing) assertOwnedBy(request.name, vaultName, existing.properties.tags);
+    const existing = await this.currentProperties(client, vaultName, abortSignal);
+    if (existing) assertOwnedBy(request.name, vaultName, existing.tags);
     const set = () =>
       client.setSecret(vaultName, stored, {
         contentType: binary ? BINARY_CONTENT_TYPE : TEXT_CONTENT_TYPE,
         tags: { ...request.tags, [ORIGINAL_NAME_TAG]: request.name },
         abortSignal,
       });
+    let version: string;
     try {
-      return { version: versionOf(await set()) };
+      version = versionOf(await set());
     } catch (error) {
       // Soft-deleted names answer 409 until recovered or purged: recover, then write the new version.
       if (!isRestError(error) || error.statusCode !== 409) throw error;
       await this.recover(client, request.name, vaultName, call);
-      return { version: versionOf(await set()) };
+      return { version: versionOf(await set()), created: false };
     }
+    // Key Vault's PUT does not say whether it created the secret: it did when the name was free
+    // and no other writer's version landed beside this one.
+    return { version, created: !existing && (await this.isOnlyVersion(client, vaultName, version, abortSignal)) };
   }
 
   async delete(name: string, options: { force: boolean }, call: DriverCall): Promise<DriverDeleteResult | undefined> {
@@ -115,29 +127,7 @@ export class AzureKeyVaultDriver implements SecretDriver {
   }
 
   classifyError(error: unknown): ClassifiedError {
-    if (error instanceof ServiceError) return { code: error.code, message: error.message };
-    const failure = error as { name?: string; message?: string; statusCode?: number; code?: string };
-    if (failure?.name === "AbortError") return { code: Code.DeadlineExceeded, message: "Azure Key Vault did not answer before the deadline" };
-    if (failure?.name !== undefined && CREDENTIAL_ERRORS.has(failure.name)) {
-      return { code: Code.Unauthenticated, message: `Azure credential could not get a token for Key Vault: ${firstLine(failure.message)}` };
-    }
-    if (isRestError(error)) {
-      const detail = `Azure Key Vault answered ${error.statusCode ?? "without a status"}${error.code ? ` ${error.code}` : ""}: ${firstLine(error.message)}`;
-      const status = error.statusCode;
-      if (status === undefined) return { code: Code.Unavailable, message: `Azure Key Vault is unreachable: ${firstLine(error.message)}` };
-      if (status === 429) {
-        const retryAfterMs = retryAfter(error.response?.headers.get("retry-after"));
-        return { code: Code.ResourceExhausted, message: `Azure Key Vault is throttling requests: ${detail}`, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
-      }
-      if (status === 400) return { code: Code.InvalidArgument, message: detail };
-      if (status === 401) return { code: Code.Unauthenticated, message: detail };
-      if (status === 403) return { code: Code.PermissionDenied, message: detail };
-      if (status === 404) return { code: Code.NotFound, message: detail };
-      if (status === 409) return { code: Code.Aborted, message: detail };
-      if (status >= 500) return { code: Code.Unavailable, message: detail };
-      return { code: Code.Unknown, message: detail };
-    }
-    return { code: Code.Internal, message: `Azure Key Vault call failed: ${firstLine(failure?.message ?? String(error))}` };
+    return classifyAzureError(error);
   }
 
   async close(): Promise<void> {
@@ -158,6 +148,46 @@ export class AzureKeyVaultDriver implements SecretDriver {
       this.clients.set(vaultUri, client);
     }
     return client;
+  }
+
+  /**
+   * The current version's properties (its tags say which name owns it), or undefined when the
+   * name holds no live secret. A disabled secret cannot be read (403 SecretDisabled), but a write
+   * to it is allowed and adds an enabled version: its properties then come from the newest of
+   * its listed versions.
+   */
+  private async currentProperties(client: SecretClient, vaultName: string, abortSignal: AbortSignal): Promise<SecretProperties | undefined> {
+    try {
+      return (await orMissing(client.getSecret(vaultName, { abortSignal })))?.properties;
+    } catch (error) {
+      if (!isSecretDisabled(error)) throw error;
+    }
+    let newest: SecretProperties | undefined;
+    try {
+      for await (const properties of client.listPropertiesOfSecretVersions(vaultName, { abortSignal })) {
+        if (!newest || (properties.createdOn?.getTime() ?? 0) >= (newest.createdOn?.getTime() ?? 0)) newest = properties;
+      }
+    } catch (error) {
+      const { code, message } = classifyAzureError(error);
+      throw new ServiceError(code, `Azure Key Vault secret ${JSON.stringify(vaultName)} is disabled; writing to it lists its versions to check which name owns it, and that failed: ${message}`);
+    }
+    return newest;
+  }
+
+  /**
+   * Whether `version` is the secret's one and only version. Listing needs the secrets/list
+   * permission; without it (or on any failure) the answer is "cannot tell": false.
+   */
+  private async isOnlyVersion(client: SecretClient, vaultName: string, version: string, abortSignal: AbortSignal): Promise<boolean> {
+    let seen = 0;
+    try {
+      for await (const page of client.listPropertiesOfSecretVersions(vaultName, { abortSignal }).byPage({ maxPageSize: 2 })) {
+        for (const properties of page) if (++seen > 1 || properties.version !== version) return false;
+      }
+    } catch {
+      return false;
+    }
+    return seen === 1;
   }
 
   private async recover(client: SecretClient, name: string, vaultName: string, call: DriverCall): Promise<void> {
@@ -193,16 +223,6 @@ async function orMissing<T>(pending: Promise<T>): Promise<T | undefined> {
     if (isNotFound(error)) return undefined;
     throw error;
   }
-}
-
-const firstLine = (message: string | undefined) => (message ?? "").split("\n")[0]!.slice(0, 500);
-
-function retryAfter(header: string | undefined | null): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(header);
-  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;
 }
 
 function isLoopback(hostname: string): boolean {

@@ -60,14 +60,18 @@ export class CyberArkDriver implements SecretDriver {
     return this.serialized(`${location.account}:${location.id}`, async () => {
       const value = request.value.text!;
       let response = await this.setValue(location, value, call);
-      if (response.status === 404) {
+      // An undeclared variable is one this write creates; a declared one (even without a value)
+      // is policy someone else wrote.
+      const undeclared = response.status === 404;
+      if (undeclared) {
         await this.loadPolicy(location, "POST", declareVariablePolicy(location.relativeId), call);
         response = await this.setValue(location, value, call);
       }
       if (response.status !== 201 && response.status !== 200) throw ConjurHttpError.from(response, "write", location.id);
       const version = await this.latestVersion(location, call);
       if (version === undefined) throw new ServiceError(Code.Aborted, `Conjur variable ${JSON.stringify(location.id)} was removed while it was written`);
-      return { version: String(version) };
+      // Another replica may have declared it at the same time: only the first value's writer created it.
+      return { version: String(version), created: undeclared && version === 1 };
     });
   }
 

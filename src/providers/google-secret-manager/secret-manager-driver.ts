@@ -76,13 +76,13 @@ export class SecretManagerDriver implements SecretDriver {
       );
     try {
       const [version] = await addVersion();
-      return { version: versionNumber(version.name) };
+      return { version: versionNumber(version.name), created: false };
     } catch (error) {
       if (grpcStatusOf(error) !== Code.NotFound) throw error;
     }
-    await this.createSecret(request, call);
+    const created = await this.createSecret(request, call);
     const [version] = await addVersion();
-    return { version: versionNumber(version.name) };
+    return { version: versionNumber(version.name), created };
   }
 
   async delete(name: string, _options: { force: boolean }, call: DriverCall): Promise<DriverDeleteResult | undefined> {
@@ -131,7 +131,8 @@ export class SecretManagerDriver implements SecretDriver {
     await this.client.close();
   }
 
-  private async createSecret(request: DriverWrite, call: DriverCall): Promise<void> {
+  /** Creates the secret container; false when a concurrent writer created it first. */
+  private async createSecret(request: DriverWrite, call: DriverCall): Promise<boolean> {
     const project = this.project(call.team);
     for (const [key, value] of Object.entries(request.tags)) {
       if (!labelKey.safeParse(key).success || !labelValue.safeParse(value).success) {
@@ -149,9 +150,11 @@ export class SecretManagerDriver implements SecretDriver {
       await callWithRetries(call, WRITE_RETRIES, (options) =>
         this.client.createSecret({ parent: `projects/${project}`, secretId: request.name, secret }, options),
       );
+      return true;
     } catch (error) {
       // A concurrent writer created it first: its version goes in as well.
       if (grpcStatusOf(error) !== Code.AlreadyExists) throw error;
+      return false;
     }
   }
 

@@ -67,17 +67,20 @@ export class VaultDriver implements SecretDriver {
       call.signal,
     );
     const version = String(response.body?.data?.version ?? "");
-    if (Object.keys(request.tags).length === 0) return { version };
+    // KV v2 numbers a path's versions from 1 until its metadata is deleted: version 1 is the
+    // write that created the secret (after a soft delete, numbering goes on).
+    const created = version === "1";
+    if (Object.keys(request.tags).length === 0) return { version, created };
     // Tags are KV v2 custom metadata: a second call, so a policy without metadata writes costs the tags, not the value.
     try {
       await this.send(
         { method: "POST", path: kvPath(location, "metadata", request.name), body: { custom_metadata: request.tags }, operation: describe("tagging", request.name, location) },
         call.signal,
       );
-      return { version };
+      return { version, created };
     } catch (error) {
       if (call.signal.aborted) throw error;
-      return { version, warnings: [`the value was stored but its tags were not: ${this.classifyError(error).message}`] };
+      return { version, created, warnings: [`the value was stored but its tags were not: ${this.classifyError(error).message}`] };
     }
   }
 

@@ -39,13 +39,13 @@ export class LocalDriver implements SecretDriver {
     const { name, value } = request;
     const isBinary = value.binary !== undefined;
     const plaintext = isBinary ? value.binary : Buffer.from(value.text, "utf8");
-    const version = await this.rows.append(name, {
+    const { version, created } = await this.rows.append(name, {
       isBinary,
       description: request.description,
       tags: request.tags,
       seal: (next) => this.database.seal(plaintext, sealContext(name, next)),
     });
-    return { version: String(version) };
+    return { version: String(version), created };
   }
 
   async delete(name: string): Promise<DriverDeleteResult | undefined> {

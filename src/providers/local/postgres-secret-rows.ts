@@ -1,5 +1,5 @@
 import type { PostgresDatabase } from "../../storage/postgres/postgres-database.js";
-import type { NewVersion, SecretRows, StoredVersion } from "./secret-rows.js";
+import type { AppendedVersion, NewVersion, SecretRows, StoredVersion } from "./secret-rows.js";
 
 /** The embedded store's rows in the PostgreSQL database replicas share. */
 export class PostgresSecretRows implements SecretRows {
@@ -16,7 +16,7 @@ export class PostgresSecretRows implements SecretRows {
     return row && { version: row.version, isBinary: row.is_binary, sealed: row.sealed };
   }
 
-  async append(name: string, entry: NewVersion): Promise<number> {
+  async append(name: string, entry: NewVersion): Promise<AppendedVersion> {
     return this.database.transaction(async (client) => {
       // The row exists before it is locked, so two replicas writing a new name take turns
       // instead of one failing on the primary key.
@@ -25,11 +25,13 @@ export class PostgresSecretRows implements SecretRows {
          ON CONFLICT (name) DO NOTHING`,
         [name],
       );
-      const { rows } = await client.query<{ current_version: number }>(
-        "SELECT current_version FROM secretgate.secrets WHERE name = $1 FOR UPDATE",
+      const { rows } = await client.query<{ current_version: number; deleted: boolean }>(
+        "SELECT current_version, deleted FROM secretgate.secrets WHERE name = $1 FOR UPDATE",
         [name],
       );
-      const next = rows[0]!.current_version + 1;
+      // Read under the lock: of two replicas writing a new name, only the first finds it deleted.
+      const { current_version: current, deleted } = rows[0]!;
+      const next = current + 1;
       await client.query(
         "INSERT INTO secretgate.secret_versions (name, version, is_binary, sealed, created_at) VALUES ($1, $2, $3, $4, now())",
         [name, next, entry.isBinary, entry.seal(next)],
@@ -39,7 +41,7 @@ export class PostgresSecretRows implements SecretRows {
          WHERE name = $1`,
         [name, next, entry.description ?? null, JSON.stringify(entry.tags)],
       );
-      return next;
+      return { version: next, created: deleted };
     });
   }
 

@@ -7,6 +7,11 @@ export interface StoredVersion {
   sealed: Uint8Array;
 }
 
+export interface AppendedVersion {
+  version: number;
+  created: boolean;
+}
+
 export interface NewVersion {
   isBinary: boolean;
   description: string | undefined;
@@ -21,8 +26,12 @@ export interface NewVersion {
  */
 export interface SecretRows {
   current(name: string): Promise<StoredVersion | undefined>;
-  /** Adds the next version (one more than the last, also across deletes) in one transaction; returns its number. */
-  append(name: string, entry: NewVersion): Promise<number>;
+  /**
+   * Adds the next version (one more than the last, also across deletes) in one transaction;
+   * returns its number, and whether the name held no live secret before (a deleted name's values
+   * are gone, so writing it again creates it).
+   */
+  append(name: string, entry: NewVersion): Promise<AppendedVersion>;
   /** Marks the name deleted and drops its values; false when it did not exist. */
   tombstone(name: string): Promise<boolean>;
   names(): Promise<string[]>;
@@ -42,11 +51,11 @@ export class SqliteSecretRows implements SecretRows {
     return row && { version: row.version, isBinary: row.is_binary === 1, sealed: row.sealed };
   }
 
-  async append(name: string, entry: NewVersion): Promise<number> {
+  async append(name: string, entry: NewVersion): Promise<AppendedVersion> {
     const now = Date.now();
     return this.database.transaction(() => {
-      const current = this.database.sql.prepare("SELECT current_version FROM secrets WHERE name = ?").get(name) as
-        | { current_version: number }
+      const current = this.database.sql.prepare("SELECT current_version, deleted FROM secrets WHERE name = ?").get(name) as
+        | { current_version: number; deleted: number }
         | undefined;
       const next = (current?.current_version ?? 0) + 1;
       this.database.sql
@@ -59,7 +68,7 @@ export class SqliteSecretRows implements SecretRows {
              tags = excluded.tags, deleted = 0, updated_at = excluded.updated_at`,
         )
         .run(name, next, entry.description ?? null, JSON.stringify(entry.tags), now);
-      return next;
+      return { version: next, created: current === undefined || current.deleted === 1 };
     });
   }
 

@@ -62,14 +62,15 @@ export class AwsEmulator {
       if (!request.headers["content-type"]?.startsWith("application/x-amz-json-1.1")) {
         throw new AwsError("SerializationException", "Content-Type must be application/x-amz-json-1.1");
       }
-      if (!(await this.applyFault(operation, request, service === "kms" ? "KMSInternalException" : "InternalServiceError"))) return;
-      const caller = this.authenticate(request, path, body, service, "UnrecognizedClientException");
-      let input: Record<string, unknown>;
+      let input: Record<string, unknown> | undefined;
       try {
         input = body.length === 0 ? {} : (JSON.parse(body.toString("utf8")) as Record<string, unknown>);
       } catch {
-        throw new AwsError("SerializationException", "Request body is not valid JSON");
+        input = undefined;
       }
+      if (!(await this.applyFault(operation, request, service === "kms" ? "KMSInternalException" : "InternalServiceError", undefined, targetOf(input)))) return;
+      const caller = this.authenticate(request, path, body, service, "UnrecognizedClientException");
+      if (input === undefined) throw new AwsError("SerializationException", "Request body is not valid JSON");
       this.record(service, operation, caller);
       const output = service === "kms" ? this.kmsRegion(caller.region).handle(operation, input) : this.secretsRegion(caller.region).handle(operation, input);
       send(200, output);
@@ -99,12 +100,15 @@ export class AwsEmulator {
   }
 
   /** Applies an injected fault; false when the connection was dropped and nothing more is sent. */
-  private async applyFault(operation: string, request: IncomingMessage, serverErrorType: string, throttleType = "ThrottlingException"): Promise<boolean> {
-    const fault = this.faults.next(operation);
+  private async applyFault(operation: string, request: IncomingMessage, serverErrorType: string, throttleType = "ThrottlingException", target?: string): Promise<boolean> {
+    const fault = this.faults.next(operation, target);
     if (!fault) return true;
     if (fault.latencyMs) await sleep(fault.latencyMs);
     switch (fault.kind) {
       case "latency":
+        return true;
+      case "hold":
+        await fault.released;
         return true;
       case "drop":
         request.socket.destroy();
@@ -181,6 +185,11 @@ export class AwsEmulator {
   }
 }
 
+/** The secret (or key) a JSON call names, for faults aimed at one name. */
+function targetOf(input: Record<string, unknown> | undefined): string | undefined {
+  const named = input?.SecretId ?? input?.Name ?? input?.KeyId;
+  return typeof named === "string" ? named : undefined;
+}
 
 export interface AwsEmulatorHandle extends EmulatorHandle {
   emulator: AwsEmulator;

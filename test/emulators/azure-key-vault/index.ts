@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { EmulatorHandle } from "../cli.js";
-import { FaultInjector, type FaultRule } from "../common/faults.js";
+import { FaultInjector, type AppliedFault, type FaultRule } from "../common/faults.js";
 import { applyHttpFault, readBody } from "../common/http.js";
 import { makeLoopbackCertificate, type LoopbackCertificate } from "./certificate.js";
 import { IdentityEndpoints, type EmulatedApp } from "./identity-endpoints.js";
@@ -27,6 +27,11 @@ export interface AzureKeyVaultEmulator extends EmulatorHandle {
   faults: FaultInjector;
   certificate: LoopbackCertificate;
   identity: IdentityEndpoints;
+  /**
+   * Points list pages' `nextLink` at another origin (plain http, another host), as a tampered or
+   * misconfigured vault would; undefined links them to the vault itself again.
+   */
+  setNextLinkOrigin(origin: string | undefined): void;
 }
 
 /**
@@ -63,6 +68,7 @@ export async function startEmulator(options: {
   const store = new VaultStore();
   const faults = new FaultInjector();
   let baseUrl = "";
+  let nextLinkOrigin: string | undefined;
   const identity = tenant?.identity ?? new IdentityEndpoints(app, () => baseUrl);
   const authorityHost = tenant?.endpoint ?? "";
 
@@ -105,7 +111,7 @@ export async function startEmulator(options: {
       return send(response, 401, vaultError("Unauthorized", token ? "AKV10032: Invalid issuer or expired token." : "AKV10000: Request is missing a Bearer or PoP token."));
     }
 
-    const fault = faults.next(route.operation);
+    const fault = faults.next(route.operation, route.name);
     if (fault && (await applyFault(fault, response))) return;
 
     try {
@@ -114,7 +120,7 @@ export async function startEmulator(options: {
       send(response, 200, reply);
     } catch (error) {
       if (!(error instanceof VaultError)) throw error;
-      send(response, error.status, vaultError(error.code, error.message));
+      send(response, error.status, vaultError(error.code, error.message, error.innerCode));
     }
   }
 
@@ -134,6 +140,8 @@ export async function startEmulator(options: {
       }
       case "GetSecret": {
         const found = store.get(name!, version);
+        // Key Vault keeps a disabled version's value from everyone; a new version (PUT) is enabled.
+        if (!found.version.enabled) throw new VaultError(403, "Forbidden", "Operation get is not allowed on a disabled secret.", "SecretDisabled");
         return bundle(found.name, found.version, true);
       }
       case "UpdateSecret": {
@@ -170,7 +178,7 @@ export async function startEmulator(options: {
     const start = Number(url.searchParams.get("$skiptoken") ?? 0) || 0;
     const next = new URL(url.href);
     next.searchParams.set("$skiptoken", String(start + size));
-    return { value: items.slice(start, start + size), nextLink: start + size < items.length ? `${baseUrl}${next.pathname}${next.search}` : null };
+    return { value: items.slice(start, start + size), nextLink: start + size < items.length ? `${nextLinkOrigin ?? baseUrl}${next.pathname}${next.search}` : null };
   };
 
   const bundle = (name: string, version: SecretVersion, withValue: boolean) => ({
@@ -235,6 +243,9 @@ export async function startEmulator(options: {
     faults,
     certificate,
     identity,
+    setNextLinkOrigin: (origin) => {
+      nextLinkOrigin = origin;
+    },
     details: {
       authorityHost: authorityHost || baseUrl,
       tenantId: app.tenantId,
@@ -315,10 +326,13 @@ function attributes(version: SecretVersion) {
   };
 }
 
-const vaultError = (code: string, message: string) => ({ error: { code, message } });
+/** Key Vault's error body; `innererror` carries the specific reason (e.g. SecretDisabled). */
+const vaultError = (code: string, message: string, innerCode?: string) => ({
+  error: { code, message, ...(innerCode !== undefined ? { innererror: { code: innerCode } } : {}) },
+});
 
 /** Answers an injected fault with Key Vault's own error shapes. */
-function applyFault(fault: FaultRule, response: ServerResponse): Promise<boolean> {
+function applyFault(fault: AppliedFault, response: ServerResponse): Promise<boolean> {
   return applyHttpFault(fault, response, (status) =>
     status === 429
       ? send(response, 429, vaultError("Throttled", "Request was not processed because too many requests were received. Reason: A1"))

@@ -33,6 +33,8 @@ export class VaultError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Key Vault's `innererror.code`, where it gives one. */
+    readonly innerCode?: string,
   ) {
     super(message);
   }

@@ -6,8 +6,16 @@
 export interface FaultRule {
   /** Operation the rule applies to (e.g. "GetSecretValue"); omitted means every operation. */
   operation?: string;
-  /** What to do: answer with a throttling error, a server error, drop the connection, or just delay. */
-  kind: "throttle" | "error" | "drop" | "latency";
+  /**
+   * The secret the call names, for emulators that tell (AWS, Azure Key Vault); omitted means
+   * any. With it a test stalls one name's read while calls on other names go through.
+   */
+  target?: string;
+  /**
+   * What to do: answer with a throttling error, a server error, drop the connection, just delay,
+   * or hold the call until the test calls `release()` (then serve it as usual).
+   */
+  kind: "throttle" | "error" | "drop" | "latency" | "hold";
   /** How many calls the rule affects; omitted means until cleared. */
   times?: number;
   /** Added delay in milliseconds (for "latency", and before any other kind). */
@@ -16,11 +24,22 @@ export interface FaultRule {
   status?: number;
   /** For "throttle": seconds to put in Retry-After, where the protocol has it. */
   retryAfterSeconds?: number;
+  /** For "hold": the longest a call is held when nobody releases it (default 30 s), so nothing hangs. */
+  maxHoldMs?: number;
 }
+
+/** A matched rule as an emulator applies it; a "hold" carries the moment the call may go on. */
+export interface AppliedFault extends FaultRule {
+  released?: Promise<void>;
+}
+
+const DEFAULT_MAX_HOLD_MS = 30_000;
 
 export class FaultInjector {
   private rules: FaultRule[] = [];
   private readonly counts = new Map<string, number>();
+  private held: Array<() => void> = [];
+  private holdWatchers: Array<() => void> = [];
 
   set(rules: FaultRule[]): void {
     this.rules = rules.map((rule) => ({ ...rule }));
@@ -30,16 +49,45 @@ export class FaultInjector {
     this.rules = [];
   }
 
-  /** Counts the call and returns the fault to apply to it, if any (consuming one use of the rule). */
-  next(operation: string): FaultRule | undefined {
+  /**
+   * Counts the call and returns the fault to apply to it, if any (consuming one use of the rule).
+   * `target` is the secret the call names, where the emulator knows it.
+   */
+  next(operation: string, target?: string): AppliedFault | undefined {
     this.counts.set(operation, (this.counts.get(operation) ?? 0) + 1);
-    const rule = this.rules.find((candidate) => candidate.operation === undefined || candidate.operation === operation);
+    const rule = this.rules.find(
+      (candidate) => (candidate.operation === undefined || candidate.operation === operation) && (candidate.target === undefined || candidate.target === target),
+    );
     if (!rule) return undefined;
     if (rule.times !== undefined) {
       rule.times -= 1;
       if (rule.times <= 0) this.rules.splice(this.rules.indexOf(rule), 1);
     }
-    return rule;
+    return rule.kind === "hold" ? { ...rule, released: this.hold(rule.maxHoldMs ?? DEFAULT_MAX_HOLD_MS) } : rule;
+  }
+
+  /** Resolves once a call is being held (at once if one already is). */
+  whenHolding(): Promise<void> {
+    if (this.held.length > 0) return Promise.resolve();
+    return new Promise((resolve) => this.holdWatchers.push(resolve));
+  }
+
+  /** Lets every held call go on. */
+  release(): void {
+    for (const go of this.held.splice(0)) go();
+  }
+
+  private hold(maxMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const go = () => {
+        clearTimeout(timer);
+        this.held = this.held.filter((other) => other !== go);
+        resolve();
+      };
+      const timer = setTimeout(go, maxMs);
+      this.held.push(go);
+      for (const watcher of this.holdWatchers.splice(0)) watcher();
+    });
   }
 
   /** Calls received per operation since the last reset. */

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { sleep, type FaultRule } from "./faults.js";
+import { sleep, type AppliedFault } from "./faults.js";
 
 /** The whole request body. */
 export function readBody(request: IncomingMessage): Promise<Buffer> {
@@ -16,10 +16,13 @@ export function readBody(request: IncomingMessage): Promise<Buffer> {
  * the request itself. `refuse` writes the back end's own error for a status (429 when throttling,
  * with Retry-After already set).
  */
-export async function applyHttpFault(fault: FaultRule, response: ServerResponse, refuse: (status: number) => void): Promise<boolean> {
+export async function applyHttpFault(fault: AppliedFault, response: ServerResponse, refuse: (status: number) => void): Promise<boolean> {
   if (fault.latencyMs) await sleep(fault.latencyMs);
   switch (fault.kind) {
     case "latency":
+      return false;
+    case "hold":
+      await fault.released;
       return false;
     case "drop":
       response.socket?.destroy();

@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import { sleep, type FaultInjector, type FaultRule } from "../common/faults.js";
+import { sleep, type AppliedFault, type FaultInjector } from "../common/faults.js";
 
 /** A failure with a gRPC status; the REST front end answers the matching HTTP status. */
 export class EmulatorError extends Error {
@@ -14,14 +14,18 @@ export class EmulatorError extends Error {
 /**
  * Counts the call and applies the fault set for it, if any: `throttle` → RESOURCE_EXHAUSTED
  * (the quota error Google sends), `error` → the gRPC code in `status` (default UNAVAILABLE),
- * `drop` → UNAVAILABLE (what a client sees when the connection goes), `latency` → a delay.
+ * `drop` → UNAVAILABLE (what a client sees when the connection goes), `latency` → a delay,
+ * `hold` → waits for the test's release.
  */
 export async function applyFault(faults: FaultInjector, operation: string): Promise<void> {
-  const rule: FaultRule | undefined = faults.next(operation);
+  const rule: AppliedFault | undefined = faults.next(operation);
   if (!rule) return;
   if (rule.latencyMs) await sleep(rule.latencyMs);
   switch (rule.kind) {
     case "latency":
+      return;
+    case "hold":
+      await rule.released;
       return;
     case "throttle":
       throw new EmulatorError(status.RESOURCE_EXHAUSTED, `Quota exceeded for quota metric '${operation} requests' and limit '${operation} requests per minute per project'.`);

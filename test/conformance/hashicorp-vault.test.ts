@@ -10,7 +10,18 @@ for (const method of AUTH_METHODS) {
   let bed: VaultTestBed | undefined;
   runDriverConformance(`hashicorp_vault (${method} auth)`, {
     makeDriver: async (): Promise<SecretDriver> => {
-      bed = await startVaultTestBed();
+      bed = await startVaultTestBed({
+        policies: ["secretgate", "team-a"],
+        config: {
+          namespaces: ["team-a"],
+          policies: {
+            "team-a": [
+              { path: "team-a/secret/data/llm/*", capabilities: ["create", "read", "update", "delete"] },
+              { path: "team-a/secret/metadata/llm/*", capabilities: ["read", "delete", "list"] },
+            ],
+          },
+        },
+      });
       return hashicorpVaultDriver.create({
         env: bed.env(method),
         settings: { store_virtual_keys: false, prefix_for_stored_virtual_keys: "litellm/" },
@@ -25,5 +36,7 @@ for (const method of AUTH_METHODS) {
     },
     unicodeNames: true,
     slashNames: true,
+    lists: true,
+    otherTeam: { namespace: "team-a", path_prefix: "llm" },
   });
 }

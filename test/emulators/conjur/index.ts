@@ -145,8 +145,8 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
   /** Conjur's resource list: `count`, then `limit`/`offset` paging in id order, under the configured maximum. */
   function listResources(account: string, login: ConjurLogin, query: URLSearchParams): unknown {
     if (query.has("search")) throw new ConjurError(422, "unprocessable_entity", "the emulator does not implement full-text search");
-    const resources = store.listResources(account, login, query.get("kind") ?? undefined) as Array<{ id: string }>;
-    if (query.get("count") === "true") return { count: resources.length };
+    const ids = store.visibleIds(account, login, query.get("kind") ?? undefined);
+    if (query.get("count") === "true") return { count: ids.length };
     const max = options.resourceListLimitMax ?? 0;
     let limit = wholeNumber(query, "limit");
     const offset = wholeNumber(query, "offset");
@@ -154,9 +154,9 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
       limit ??= max;
       if (limit > max) throw new ConjurError(422, "unprocessable_entity", `'Limit' parameter must not exceed ${max}`);
     }
-    if (limit === undefined && offset === undefined) return resources;
     const start = offset ?? 0;
-    return resources.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(start, start + (limit ?? DEFAULT_LIST_LIMIT));
+    const listed = limit === undefined && offset === undefined ? ids : ids.sort().slice(start, start + (limit ?? DEFAULT_LIST_LIMIT));
+    return listed.map((id) => store.resource(account, login, id));
   }
 
   function issueToken(login: ConjurLogin): string {

@@ -7,10 +7,13 @@ import { runDriverConformance } from "./driver-suite.js";
 let emulator: ConjurEmulator | undefined;
 
 // Conjur's REST API over HTTPS verified against the emulator's CA: authn with an API key,
-// policy loads declaring variables in the `secretgate` branch, versioned values.
+// policy loads declaring variables in the `secretgate` branch, versioned values, and a resource
+// list capped at LIST_MAX per answer (as CONJUR_API_RESOURCE_LIST_LIMIT_MAX does), so listing pages.
+const LIST_MAX = 10;
+
 runDriverConformance("cyberark", {
   makeDriver: async () => {
-    emulator = await startEmulator({ host: "127.0.0.1", port: 0, tls: true });
+    emulator = await startEmulator({ host: "127.0.0.1", port: 0, tls: true, resourceListLimitMax: LIST_MAX });
     const login = emulator.logins[0]!;
     return cyberArkDriver.create({
       env: {
@@ -33,4 +36,7 @@ runDriverConformance("cyberark", {
   // The variable and its values leave policy; nothing is left to restore.
   recoverableDelete: false,
   slashNames: true,
+  lists: true,
+  listPageSize: LIST_MAX,
+  otherTeam: { policy_branch: "team-b" },
 });

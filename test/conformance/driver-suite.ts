@@ -34,6 +34,15 @@ export interface DriverHarness {
    * Such a driver must refuse larger values with INVALID_ARGUMENT and round-trip one of this size.
    */
   maxValueBytes?: number;
+  /** The back end lists its names (`capabilities.list`): a driver that stops listing fails the suite. */
+  lists?: boolean;
+  /**
+   * The most names one list request returns, as this harness set the back end up (a page): the
+   * suite stores more than that, so the driver must follow pages.
+   */
+  listPageSize?: number;
+  /** A second team's settings that put its secrets elsewhere (another namespace, mount, branch, …). */
+  otherTeam?: Record<string, unknown>;
 }
 
 export const SIXTY_FOUR_KIB = 64 * 1024;
@@ -211,6 +220,7 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
       await writeText(gone, "y");
       await driver.delete(gone, { force: true }, call());
       if (!driver.capabilities.list) {
+        expect(harness.lists, "the harness says this back end lists").not.toBe(true);
         expect(driver.list).toBeUndefined();
         return;
       }
@@ -218,6 +228,40 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
       expect(names).toContain(kept);
       expect(names).not.toContain(gone);
     });
+
+    it("lists more names than a page, nested ones too, and no deleted one, each as read accepts it", async () => {
+      if (!driver.capabilities.list) {
+        expect(harness.lists, "the harness says this back end lists").not.toBe(true);
+        return;
+      }
+      const base = unique("paged");
+      const count = (harness.listPageSize ?? 2) + 1;
+      // `a` and `a/b/c` side by side: in Vault, one is a secret and the other a folder of the same name.
+      const nested = harness.slashNames ? [`${base}/a`, `${base}/a/b/c`] : [];
+      const names = [...nested, ...Array.from({ length: count - nested.length }, (_, index) => `${base}-${index}`)];
+      const deleted = `${base}-deleted`;
+      await Promise.all([...names, deleted].map((name) => writeText(name, `value of ${name}`)));
+      await driver.delete(deleted, { force: false }, call());
+
+      const listed = (await driver.list!(call())).filter((name) => name.startsWith(base));
+      expect(listed.sort()).toEqual([...names].sort());
+      for (const name of listed) expect(await driver.read(name, call()), name).toMatchObject({ text: `value of ${name}` });
+    });
+
+    if (harness.otherTeam) {
+      it("lists a team's names apart from the default location's, as that team's reads accept them", async () => {
+        const teamCall = (): DriverCall => ({ team: harness.otherTeam!, signal: AbortSignal.timeout(20_000) });
+        const theirs = harness.slashNames ? `${unique("team")}/nested/key` : unique("team");
+        const ours = unique("ours");
+        await driver.write({ name: theirs, value: { text: "team value" }, tags: {} }, teamCall());
+        await writeText(ours, "default value");
+        const teamNames = await driver.list!(teamCall());
+        expect(teamNames).toContain(theirs);
+        expect(teamNames).not.toContain(ours);
+        expect(await driver.list!(call())).not.toContain(theirs);
+        expect(await driver.read(theirs, teamCall())).toMatchObject({ text: "team value" });
+      });
+    }
 
     it("classifies an unknown failure without throwing", () => {
       const classified = driver.classifyError(new Error("something odd"));

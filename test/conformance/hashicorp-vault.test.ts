@@ -10,7 +10,18 @@ for (const method of AUTH_METHODS) {
   let bed: VaultTestBed | undefined;
   runDriverConformance(`hashicorp_vault (${method} auth)`, {
     makeDriver: async (): Promise<SecretDriver> => {
-      bed = await startVaultTestBed();
+      bed = await startVaultTestBed({
+        policies: ["secretgate", "team-a"],
+        config: {
+          namespaces: ["team-a"],
+          policies: {
+            "team-a": [
+              { path: "team-a/secret/data/llm/*", capabilities: ["create", "read", "update", "delete"] },
+              { path: "team-a/secret/metadata/llm/*", capabilities: ["read", "delete", "list"] },
+            ],
+          },
+        },
+      });
       return hashicorpVaultDriver.create({
         env: bed.env(method),
         ciphertextEnv: {},
@@ -28,5 +39,7 @@ for (const method of AUTH_METHODS) {
     // KV v2 soft-deletes the latest version (undeletable); the metadata and history stay.
     recoverableDelete: true,
     slashNames: true,
+    lists: true,
+    otherTeam: { namespace: "team-a", path_prefix: "llm" },
   });
 }

@@ -84,6 +84,21 @@ describe("cyberark through the server", () => {
     expect(error?.code).toBe(Code.PermissionDenied);
   });
 
+  it("ListHosted lists the branch's variables, nested ones included and deleted ones not, and a team's branch on its own", async () => {
+    await server.grpc.write({ name: "listed/nested/key", value: "sk-nested" });
+    await server.grpc.write({ name: "listed-then-deleted", value: "sk-gone" });
+    await server.grpc.delete({ name: "listed-then-deleted" });
+    const { keys } = await server.grpc.listHosted({});
+    expect(keys.find((key) => key.name === "listed/nested/key")).toMatchObject({ resolves: true, source: "cyberark", version: "1" });
+    expect(keys.map((key) => key.name)).not.toContain("listed-then-deleted");
+
+    await server.grpc.setTeamSettings({ teamId: "lister", settings: { policy_branch: "team-b" } });
+    await server.grpc.write({ name: "team/listed", value: "sk-team", teamId: "lister" });
+    const team = (await server.grpc.listHosted({ teamId: "lister" })).keys.map((key) => [key.name, key.resolves]);
+    expect(team).toContainEqual(["team/listed", true]);
+    expect(team.map(([name]) => name)).not.toContain("listed/nested/key");
+  });
+
   it("refuses unknown team keys", async () => {
     const error = await server.grpc.setTeamSettings({ teamId: "team-y", settings: { vault_uri: "https://x" } }).then(
       () => undefined,

@@ -115,7 +115,7 @@ describe("hashicorp_vault end to end", () => {
         kvMounts: [{ mount: "kv-teams" }, { namespace: "teamspace", mount: "kv-teams" }],
         policies: {
           teams: [
-            { path: "teamspace/kv-teams/*", capabilities: ["create", "read", "update", "delete"] },
+            { path: "teamspace/kv-teams/*", capabilities: ["create", "read", "update", "delete", "list"] },
             { path: "secret/data/forbidden/*", capabilities: ["deny"] },
           ],
         },
@@ -156,6 +156,20 @@ describe("hashicorp_vault end to end", () => {
     expect((await vaultGet(bed, "teamspace/kv-teams/data/alpha/llm/OPENAI_API_KEY")).status).toBe(404);
     expect((await vaultGet(bed, "teamspace/kv-teams/metadata/alpha/llm/OPENAI_API_KEY")).status).toBe(200);
     expect(await readOne(server, "OPENAI_API_KEY")).toMatchObject({ found: true, value: "sk-default" });
+  });
+
+  it("ListHosted lists what the mount holds, nested names included and soft-deleted ones not, and a team's path on its own", async () => {
+    await server.grpc.write({ name: "listed/nested/key", value: "sk-nested" });
+    await server.grpc.write({ name: "listed-then-deleted", value: "sk-gone" });
+    await server.grpc.delete({ name: "listed-then-deleted" });
+    const { keys } = await server.grpc.listHosted({});
+    expect(keys.find((key) => key.name === "listed/nested/key")).toMatchObject({ resolves: true, source: "hashicorp_vault", version: "1" });
+    expect(keys.map((key) => key.name)).not.toContain("listed-then-deleted");
+
+    await server.grpc.setTeamSettings({ teamId: "lister", settings: { namespace: "teamspace", mount: "kv-teams", path_prefix: "lister" } });
+    await server.grpc.write({ name: "team/key", value: "sk-team", teamId: "lister" });
+    const team = await server.grpc.listHosted({ teamId: "lister" });
+    expect(team.keys.map((key) => [key.name, key.resolves])).toEqual([["team/key", true]]);
   });
 
   it("refuses team settings Vault does not have", async () => {

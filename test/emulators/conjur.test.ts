@@ -86,6 +86,58 @@ describe("Conjur emulator wire protocol", () => {
     expect((await loadPolicy("secretgate", "- !permit {role: x}\n")).status).toBe(422);
   });
 
+  it("lists the variables a login can see, each with its versions; limit/offset page in id order, offset alone by 10", async () => {
+    const ids = Array.from({ length: 12 }, (_, index) => `page/v${String(index).padStart(2, "0")}`);
+    expect((await loadPolicy("secretgate", ids.map((id) => `- !variable ${id}`).join("\n"))).status).toBe(201);
+    for (const value of ["one", "two"]) await fetch(variable("secretgate/page/v00"), { method: "POST", headers: auth(), body: value });
+    await loadPolicy("apps/other", "- !variable hidden\n", "POST", auth(await (await authenticate(other())).text()));
+    const list = async (query: string, header = auth()) => {
+      const response = await fetch(`${conjur.endpoint}/resources/default?${query}`, { headers: header });
+      const text = await response.text();
+      return { status: response.status, body: (text === "" ? undefined : JSON.parse(text)) as any };
+    };
+
+    const everything = (await list("kind=variable")).body as Array<{ id: string; secrets: Array<{ version: number }> }>;
+    const visible = everything.map((resource) => resource.id);
+    expect(visible).toEqual(expect.arrayContaining(ids.map((id) => `default:variable:secretgate/${id}`)));
+    expect(visible).not.toContain("default:variable:apps/other/hidden");
+    expect(everything.find((resource) => resource.id.endsWith("/page/v00"))).toMatchObject({ owner: "default:policy:secretgate", secrets: [{ version: 1 }, { version: 2 }] });
+    expect(everything.find((resource) => resource.id.endsWith("/page/v01"))?.secrets).toEqual([]);
+
+    const sorted = [...visible].sort();
+    const pageIds = async (query: string) => ((await list(query)).body as Array<{ id: string }>).map((resource) => resource.id);
+    expect(await pageIds("kind=variable&limit=5")).toEqual(sorted.slice(0, 5));
+    expect(await pageIds("kind=variable&limit=5&offset=5")).toEqual(sorted.slice(5, 10));
+    expect(await pageIds("kind=variable&offset=3")).toEqual(sorted.slice(3, 13));
+    expect(await pageIds(`kind=variable&limit=5&offset=${sorted.length}`)).toEqual([]);
+    expect(await pageIds("kind=policy")).toEqual([]);
+    expect((await list("kind=variable&count=true")).body).toEqual({ count: sorted.length });
+
+    expect((await list("kind=variable&limit=-1")).status).toBe(422);
+    expect((await list("kind=variable&offset=ten")).status).toBe(422);
+    expect((await list("kind=variable", { Authorization: 'Token token="bm9wZQ=="' })).status).toBe(401);
+    const otherToken = await (await authenticate(other())).text();
+    expect(await list("kind=variable", auth(otherToken))).toMatchObject({ status: 200, body: [{ id: "default:variable:apps/other/hidden" }] });
+  });
+
+  it("applies a configured maximum (CONJUR_API_RESOURCE_LIST_LIMIT_MAX): no limit means the maximum, a larger one is 422", async () => {
+    const limited = await startEmulator({ host: "127.0.0.1", port: 0, resourceListLimitMax: 3 });
+    try {
+      const login = limited.logins[0]!;
+      const tokenHeader = { Authorization: `Token token="${await (await fetch(`${limited.endpoint}/authn/default/${encodeURIComponent(login.login)}/authenticate`, { method: "POST", headers: { "Accept-Encoding": "base64" }, body: login.apiKey })).text()}"` };
+      await fetch(`${limited.endpoint}/policies/default/policy/secretgate`, { method: "POST", headers: tokenHeader, body: "- !variable a\n- !variable b\n- !variable c\n- !variable d\n" });
+      const list = (query: string) => fetch(`${limited.endpoint}/resources/default?${query}`, { headers: tokenHeader });
+      expect(((await (await list("kind=variable")).json()) as unknown[]).length).toBe(3);
+      expect(((await (await list("kind=variable&limit=3&offset=3")).json()) as Array<{ id: string }>).map((resource) => resource.id)).toEqual(["default:variable:secretgate/d"]);
+      const refused = await list("kind=variable&limit=4");
+      expect(refused.status).toBe(422);
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toBe("'Limit' parameter must not exceed 3");
+      expect(await (await list("kind=variable&count=true")).json()).toEqual({ count: 4 });
+    } finally {
+      await limited.close();
+    }
+  });
+
   it("expires tokens on demand and injects faults", async () => {
     conjur.expireTokens();
     expect((await fetch(variable("secretgate/mapped/form"), { headers: auth() })).status).toBe(401);

@@ -3,6 +3,7 @@ import { parseDocument, type ScalarTag, type CollectionTag, type YAMLMap } from 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "../../src/core/errors.js";
 import { cyberArkDriver } from "../../src/providers/cyberark/cyberark-driver.js";
+import { LIST_PAGE_SIZE, MAX_LISTED_VARIABLES, MAX_LIST_PAGE_BYTES } from "../../src/providers/cyberark/conjur-listing.js";
 import { declareVariablePolicy, deleteVariablePolicy } from "../../src/providers/cyberark/conjur-policy.js";
 import type { SecretDatabase } from "../../src/storage/database.js";
 import { startEmulator, type ConjurEmulator } from "../emulators/conjur/index.js";
@@ -100,6 +101,88 @@ describe("Conjur driver", () => {
     } finally {
       conjur.faults.clear();
       await driver.close();
+    }
+  });
+
+  it("lists its branch's variables page by page, named as read takes them, leaving out those without a value", async () => {
+    const login = conjur.logins[0]!;
+    const ids = Array.from({ length: 250 }, (_, index) => `listed/${index % 2 === 0 ? "a/b/" : ""}v${index}`);
+    conjur.store.loadPolicy("default", login, "secretgate", [...ids, "listed/declared-only"].map((id) => `- !variable ${id}`).join("\n"), "POST");
+    for (const id of ids) conjur.store.setValue("default", login, `secretgate/${id}`, Buffer.from(`value of ${id}`));
+    conjur.store.loadPolicy("default", login, "team-b", "- !variable listed/elsewhere\n", "POST");
+    conjur.store.setValue("default", login, "team-b/listed/elsewhere", Buffer.from("v"));
+    const driver = await cyberArkDriver.create(context(env()));
+    try {
+      conjur.faults.resetCalls();
+      const names = (await driver.list!(call())).filter((name) => name.startsWith("listed/"));
+      expect(names).toEqual([...ids].sort());
+      expect(conjur.faults.calls().ListResources).toBeGreaterThanOrEqual(3);
+      for (const name of [names[0]!, names.at(-1)!]) expect(await driver.read(name, call())).toMatchObject({ text: `value of ${name}` });
+      expect(await driver.read("listed/declared-only", call())).toBeUndefined();
+      expect(await driver.list!({ ...call(), team: { policy_branch: "team-b" } })).toEqual(["listed/elsewhere"]);
+    } finally {
+      await driver.close();
+    }
+  });
+
+  it("names variables by their full id when the branch is root, across every branch the login sees", async () => {
+    const other = await startEmulator({ host: "127.0.0.1", port: 0, logins: [{ account: "default", login: "host/admin", apiKey: "k", branches: ["root"] }] });
+    const login = other.logins[0]!;
+    other.store.loadPolicy("default", login, "root", "- !variable top\n", "POST");
+    other.store.loadPolicy("default", login, "secretgate", "- !variable inner/key\n", "POST");
+    for (const id of ["top", "secretgate/inner/key"]) other.store.setValue("default", login, id, Buffer.from("v"));
+    const driver = await cyberArkDriver.create(context({ CYBERARK_API_BASE: other.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey }, "root"));
+    try {
+      expect(await driver.list!(call())).toEqual(["secretgate/inner/key", "top"]);
+      expect(await driver.read("secretgate/inner/key", call())).toMatchObject({ text: "v" });
+    } finally {
+      await driver.close();
+      await other.close();
+    }
+  });
+
+  it("asks for fewer per page when Conjur's configured maximum is below its page size", async () => {
+    const limited = await startEmulator({ host: "127.0.0.1", port: 0, resourceListLimitMax: 7 });
+    const login = limited.logins[0]!;
+    limited.store.loadPolicy("default", login, "secretgate", Array.from({ length: 20 }, (_, index) => `- !variable k${index}`).join("\n"), "POST");
+    for (let index = 0; index < 20; index += 1) limited.store.setValue("default", login, `secretgate/k${index}`, Buffer.from("v"));
+    const driver = await cyberArkDriver.create(context({ CYBERARK_API_BASE: limited.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey }));
+    try {
+      expect(await driver.list!(call())).toHaveLength(20);
+      // One refused page of LIST_PAGE_SIZE, then 7 + 7 + 6.
+      expect(limited.faults.calls().ListResources).toBe(4);
+    } finally {
+      await driver.close();
+      await limited.close();
+    }
+  });
+
+  it(`stops past ${MAX_LISTED_VARIABLES} variables with FAILED_PRECONDITION rather than listing without end`, async () => {
+    const crowded = await startEmulator({ host: "127.0.0.1", port: 0 });
+    const login = crowded.logins[0]!;
+    crowded.store.loadPolicy("default", login, "secretgate", Array.from({ length: MAX_LISTED_VARIABLES + 1 }, (_, index) => `- !variable k${index}`).join("\n"), "POST");
+    const driver = await cyberArkDriver.create(context({ CYBERARK_API_BASE: crowded.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey }));
+    try {
+      const tooMany = await driver.list!(call()).catch((failure: unknown) => failure);
+      expect(driver.classifyError(tooMany)).toMatchObject({ code: Code.FailedPrecondition, message: expect.stringContaining(`at most ${MAX_LISTED_VARIABLES}`) });
+    } finally {
+      await driver.close();
+      await crowded.close();
+    }
+  });
+
+  it(`refuses a resource-list page larger than ${MAX_LIST_PAGE_BYTES} bytes rather than buffering it`, async () => {
+    const bloated = await startEmulator({ host: "127.0.0.1", port: 0 });
+    const login = bloated.logins[0]!;
+    const longIds = Array.from({ length: LIST_PAGE_SIZE }, (_, index) => `${index}${"x".repeat(Math.ceil(MAX_LIST_PAGE_BYTES / LIST_PAGE_SIZE))}`);
+    bloated.store.loadPolicy("default", login, "secretgate", longIds.map((id) => `- !variable ${id}`).join("\n"), "POST");
+    const driver = await cyberArkDriver.create(context({ CYBERARK_API_BASE: bloated.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey }));
+    try {
+      const tooLarge = await driver.list!(call()).catch((failure: unknown) => failure);
+      expect(driver.classifyError(tooLarge)).toMatchObject({ code: Code.Internal, message: expect.stringContaining(`exceeded ${MAX_LIST_PAGE_BYTES} bytes`) });
+    } finally {
+      await driver.close();
+      await bloated.close();
     }
   });
 

@@ -9,6 +9,7 @@ import { Code } from "../../src/core/errors.js";
 import { validateTeamSettings } from "../../src/core/team-settings.js";
 import type { DriverCall, SecretDriver } from "../../src/drivers/driver.js";
 import { hashicorpVaultDriver } from "../../src/providers/hashicorp-vault/definition.js";
+import { MAX_LISTED_KEYS, MAX_LIST_DEPTH } from "../../src/providers/hashicorp-vault/kv-listing.js";
 import { readVaultSettings } from "../../src/providers/hashicorp-vault/settings.js";
 import { signJwt } from "../emulators/vault/index.js";
 import { startVaultTestBed, type VaultTestBed } from "../emulators/vault/test-setup.js";
@@ -138,6 +139,75 @@ describe("Vault driver against the emulator", () => {
     expect(await driver.currentVersion!("versioned", call())).toBeUndefined();
     expect(await driver.delete("versioned", { force: false }, call())).toBeUndefined();
     expect(await driver.currentVersion!("never-written", call())).toBeUndefined();
+  });
+
+  it("lists the secrets under the team's mount and path prefix, folders followed, as read accepts them", async () => {
+    const team = { mount: "kv-teams", path_prefix: "tree/llm" };
+    for (const name of ["top", "nested/one", "nested/deeper/two", "nested"]) {
+      await driver.write({ name, value: { text: `v-${name}` }, tags: {} }, call(team));
+    }
+    await driver.write({ name: "outside", value: { text: "v" }, tags: {} }, call({ mount: "kv-teams", path_prefix: "tree" }));
+    const names = await driver.list!(call(team));
+    expect(names).toEqual(["nested", "nested/deeper/two", "nested/one", "top"]);
+    for (const name of names) expect(await driver.read(name, call(team))).toMatchObject({ text: `v-${name}` });
+    expect(await driver.list!(call({ mount: "kv-teams", path_prefix: "tree" }))).toEqual([
+      "llm/nested",
+      "llm/nested/deeper/two",
+      "llm/nested/one",
+      "llm/top",
+      "outside",
+    ]);
+  });
+
+  it("leaves out what read calls missing: soft-deleted and destroyed secrets, and metadata without a version", async () => {
+    const team = { mount: "kv-teams", path_prefix: "deleted" };
+    for (const name of ["live", "soft-deleted", "destroyed", "rewritten"]) await driver.write({ name, value: { text: "v" }, tags: {} }, call(team));
+    await driver.delete("soft-deleted", { force: false }, call(team));
+    await driver.delete("rewritten", { force: false }, call(team));
+    await driver.write({ name: "rewritten", value: { text: "again" }, tags: {} }, call(team));
+    const root = { "x-vault-token": bed.emulator.rootToken };
+    await fetch(`${bed.emulator.endpoint}/v1/kv-teams/destroy/deleted/destroyed`, { method: "POST", headers: root, body: JSON.stringify({ versions: [1] }) });
+    await fetch(`${bed.emulator.endpoint}/v1/kv-teams/metadata/deleted/tags-only`, { method: "POST", headers: root, body: JSON.stringify({ custom_metadata: { a: "b" } }) });
+    expect(await driver.list!(call(team))).toEqual(["live", "rewritten"]);
+    for (const name of ["soft-deleted", "destroyed", "tags-only"]) expect(await driver.read(name, call(team))).toBeUndefined();
+  });
+
+  it("skips keys that would lead the listing out of its path", async () => {
+    for (const path of ["hostile/ok", "hostile/x/../escaped", "hostile/x/./dot", "hostile/x//empty"]) {
+      bed.emulator.kv.write("", "kv-teams", path, { data: { key: "v" } });
+    }
+    bed.emulator.faults.resetCalls();
+    expect(await driver.list!(call({ mount: "kv-teams", path_prefix: "hostile" }))).toEqual(["ok"]);
+    expect(bed.emulator.faults.calls()).toEqual({ "kv-list": 2, "kv-metadata-read": 1 });
+  });
+
+  it("lists an empty path as nothing and keeps an unknown mount an error", async () => {
+    expect(await driver.list!(call({ path_prefix: "nothing/here" }))).toEqual([]);
+    const failure = await failureOf(driver, driver.list!(call({ mount: "no-such-mount" })));
+    expect(failure).toMatchObject({ code: Code.NotFound, message: expect.stringContaining("no handler for route") });
+  });
+
+  it("refuses a token without the list capability with PERMISSION_DENIED", async () => {
+    bed.emulator.configure({ policies: { "no-list": [{ path: "secret/metadata/*", capabilities: ["read"] }] } });
+    const token = bed.emulator.tokens.issue({ method: "approle", name: "no-list", policies: ["no-list"] }, "", "no-list").id;
+    const unlisting = await makeDriver(bed.env("token", { HCP_VAULT_TOKEN: token }));
+    const failure = await failureOf(unlisting, unlisting.list!(call()));
+    expect(failure).toMatchObject({ code: Code.PermissionDenied, message: expect.stringContaining("list") });
+    await unlisting.close();
+  });
+
+  it(`stops a listing deeper than ${MAX_LIST_DEPTH} levels or past ${MAX_LISTED_KEYS} keys with FAILED_PRECONDITION, naming the bound`, async () => {
+    // A name of MAX_LIST_DEPTH segments lists; one more segment is refused rather than followed.
+    const deep = Array.from({ length: MAX_LIST_DEPTH + 1 }, () => "d").join("/");
+    await driver.write({ name: deep, value: { text: "v" }, tags: {} }, call({ mount: "kv-teams", path_prefix: "deep" }));
+    const tooDeep = await failureOf(driver, driver.list!(call({ mount: "kv-teams", path_prefix: "deep" })));
+    expect(tooDeep).toMatchObject({ code: Code.FailedPrecondition, message: expect.stringContaining(`${MAX_LIST_DEPTH} levels`) });
+    const justDeepEnough = await driver.list!(call({ mount: "kv-teams", path_prefix: "deep/d" }));
+    expect(justDeepEnough).toEqual([deep.slice("d/".length)]);
+
+    for (let index = 0; index <= MAX_LISTED_KEYS; index += 1) bed.emulator.kv.write("", "kv-teams", `wide/k${index}`, { data: { key: "v" } });
+    const tooWide = await failureOf(driver, driver.list!(call({ mount: "kv-teams", path_prefix: "wide" })));
+    expect(tooWide).toMatchObject({ code: Code.FailedPrecondition, message: expect.stringContaining(`${MAX_LISTED_KEYS}`) });
   });
 
   it("says which field is missing when a secret lacks the team's data field", async () => {

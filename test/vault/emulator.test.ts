@@ -1,9 +1,11 @@
 import { spawn } from "node:child_process";
+import http from "node:http";
 import https from "node:https";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { VaultEmulator } from "../emulators/vault/index.js";
 import { startVaultTestBed, type VaultTestBed } from "../emulators/vault/test-setup.js";
 
 const CLI = join(import.meta.dirname, "..", "..", "dist", "test", "emulators", "cli.js");
@@ -97,6 +99,20 @@ describe("Vault emulator", () => {
     expect((await vault(bed.emulator.endpoint, "POST", "auth/cert/login", { namespace: "admin", body: { name: "secretgate" } })).status).toBe(400);
   });
 
+  it("closes while a client still holds a keep-alive connection", async () => {
+    const emulator = await VaultEmulator.start();
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      const status = await new Promise<number | undefined>((resolve, reject) => {
+        http.get(`${emulator.endpoint}/v1/sys/health`, { agent }, (response) => response.resume().on("end", () => resolve(response.statusCode))).on("error", reject);
+      });
+      expect(status).toBe(200);
+      await emulator.close();
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it("keeps KV v2 check-and-set and version history", async () => {
     const token = bed.emulator.rootToken;
     const write = (cas: number | undefined, value: string) =>
@@ -106,5 +122,34 @@ describe("Vault emulator", () => {
     expect((await write(1, "second")).body.data.version).toBe(2);
     const old = await vault(bed.emulator.endpoint, "GET", "secret/data/cas?version=1", { token });
     expect(old.body.data).toMatchObject({ data: { key: "first" }, metadata: { version: 1 } });
+  });
+
+  it("lists KV v2 keys with LIST or ?list=true: folders end in '/', soft-deleted keys stay, nothing is a 404", async () => {
+    const { endpoint, rootToken: token } = bed.emulator;
+    for (const name of ["listing/a", "listing/b/c", "listing/b/d/e", "listing/gone"]) {
+      await vault(endpoint, "POST", `secret/data/${name}`, { token, body: { data: { key: "v" } } });
+    }
+    await vault(endpoint, "DELETE", "secret/data/listing/gone", { token });
+    expect((await vault(endpoint, "LIST", "secret/metadata/listing", { token })).body.data).toEqual({ keys: ["a", "b/", "gone"] });
+    expect((await vault(endpoint, "GET", "secret/metadata/listing/b/?list=true", { token })).body.data).toEqual({ keys: ["c", "d/"] });
+    expect(await vault(endpoint, "LIST", "secret/metadata/listing/a", { token })).toMatchObject({ status: 404, body: { errors: [] } });
+    expect(await vault(endpoint, "LIST", "secret/metadata/nothing-here", { token })).toMatchObject({ status: 404, body: { errors: [] } });
+  });
+
+  it("checks LIST against the `list` capability on the folder's path with its trailing '/', as Vault does", async () => {
+    const { endpoint, rootToken } = bed.emulator;
+    await vault(endpoint, "POST", "secret/data/acl-listing/key", { token: rootToken, body: { data: { key: "v" } } });
+    bed.emulator.configure({
+      policies: {
+        lister: [{ path: "secret/metadata/*", capabilities: ["list"] }],
+        reader: [{ path: "secret/metadata/*", capabilities: ["read"] }],
+      },
+    });
+    const token = (policy: string) => bed.emulator.tokens.issue({ method: "approle", name: policy, policies: [policy] }, "", policy).id;
+    const root = await vault(endpoint, "LIST", "secret/metadata", { token: token("lister") });
+    expect(root.status).toBe(200);
+    expect(root.body.data.keys).toContain("acl-listing/");
+    expect((await vault(endpoint, "LIST", "secret/metadata/acl-listing", { token: token("lister") })).body.data).toEqual({ keys: ["key"] });
+    expect((await vault(endpoint, "LIST", "secret/metadata/acl-listing", { token: token("reader") })).status).toBe(403);
   });
 });

@@ -32,7 +32,7 @@ describe("the Vault emulator agrees with hvac, an independent Vault client", () 
     await bed?.close();
   });
 
-  it("token and AppRole login, KV v2 create/read/versions/delete, and each reads the other's writes", async () => {
+  it("token and AppRole login, KV v2 create/read/versions/list/delete, and each reads the other's writes", async () => {
     await driver.write({ name: "cross/from-driver", value: { text: "written by secretgate" }, tags: {} }, call());
     // Asynchronously: the emulator answers from this very process.
     const run = await promisify(execFile)(PYTHON, [SCRIPT, bed.emulator.endpoint, bed.emulator.rootToken, bed.approle.roleId, bed.approle.secretId], {
@@ -46,6 +46,9 @@ describe("the Vault emulator agrees with hvac, an independent Vault client", () 
       latest: { value: "two", version: 2 },
       version_1: "one",
       metadata: { current_version: 2, versions: ["1", "2"] },
+      listed: ["cross/", "hvac/"],
+      listed_folder: ["from-driver"],
+      list_of_nothing_missing: true,
       cas_conflict_refused: true,
       soft_deleted_reads_missing: true,
       undeleted: "two",

@@ -33,6 +33,9 @@ seen["latest"] = {"value": latest["data"]["data"]["key"], "version": latest["dat
 seen["version_1"] = kv.read_secret_version(path="hvac/roundtrip", version=1)["data"]["data"]["key"]
 metadata = kv.read_secret_metadata(path="hvac/roundtrip")["data"]
 seen["metadata"] = {"current_version": metadata["current_version"], "versions": sorted(metadata["versions"].keys())}
+seen["listed"] = kv.list_secrets(path="")["data"]["keys"]
+seen["listed_folder"] = kv.list_secrets(path="cross")["data"]["keys"]
+seen["list_of_nothing_missing"] = raises(exceptions.InvalidPath, lambda: kv.list_secrets(path="nothing-here"))
 seen["cas_conflict_refused"] = raises(exceptions.InvalidRequest, lambda: kv.create_or_update_secret(path="hvac/roundtrip", secret={"key": "x"}, cas=1))
 
 kv.delete_latest_version_of_secret(path="hvac/roundtrip")

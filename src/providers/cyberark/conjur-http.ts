@@ -12,6 +12,8 @@ export interface ConjurRequest {
   headers?: Record<string, string>;
   body?: string | Buffer;
   signal: AbortSignal;
+  /** A longer answer fails the call instead of being buffered (resource lists). */
+  maxResponseBytes?: number;
 }
 
 /** A Conjur answer other than the one expected; carries the status, never a value. */
@@ -66,7 +68,13 @@ export class ConjurTransport {
         },
         (incoming) => {
           const chunks: Buffer[] = [];
-          incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
+          let size = 0;
+          incoming.on("data", (chunk: Buffer) => {
+            size += chunk.length;
+            if (init.maxResponseBytes !== undefined && size > init.maxResponseBytes) {
+              incoming.destroy(new Error(`Conjur's answer to ${init.method} ${path.split("?")[0]} exceeded ${init.maxResponseBytes} bytes`));
+            } else chunks.push(chunk);
+          });
           incoming.on("end", () => resolve({ status: incoming.statusCode ?? 0, headers: incoming.headers, body: Buffer.concat(chunks) }));
           incoming.on("error", reject);
         },

@@ -11,6 +11,7 @@ import type {
   SecretValue,
 } from "../../drivers/driver.js";
 import { ConjurHttpError, ConjurTransport, type ConjurResponse } from "./conjur-http.js";
+import { MAX_LIST_PAGE_BYTES, listVariableNames } from "./conjur-listing.js";
 import { declareVariablePolicy, deleteVariablePolicy } from "./conjur-policy.js";
 import { ConjurSession } from "./conjur-session.js";
 import { CYBERARK_ENV_NAMES, readConjurSettings, refreshIntervalSeconds } from "./conjur-settings.js";
@@ -35,7 +36,7 @@ interface VariableLocation {
  * the variable's resource record, the value then fetched at exactly that version.
  */
 export class CyberArkDriver implements SecretDriver {
-  readonly capabilities = { write: true, binary: false, list: false };
+  readonly capabilities = { write: true, binary: false, list: true };
   /** Writes to one variable run one at a time here, so each learns its own version number. */
   private readonly writeQueues = new Map<string, Promise<unknown>>();
 
@@ -83,6 +84,26 @@ export class CyberArkDriver implements SecretDriver {
     // Conjur has no delete for values: removing the variable from policy removes them all.
     await this.loadPolicy(location, "PATCH", deleteVariablePolicy(location.relativeId), call);
     return { recoverable: false };
+  }
+
+  /** The variables of the team's branch that hold a value, named as read takes them (see conjur-listing.ts). */
+  async list(call: DriverCall): Promise<string[]> {
+    const account = accountOf(call.team) ?? this.defaults.account;
+    const branch = branchOf(call.team) ?? this.defaults.branch;
+    const signal = call.signal;
+    return listVariableNames({
+      account,
+      branchPrefix: branch === "root" ? "" : `${branch}/`,
+      page: (limit, offset) =>
+        this.session.call(account, signal, (authorization) =>
+          this.transport.send(`/resources/${encodeURIComponent(account)}?kind=variable&limit=${limit}&offset=${offset}`, {
+            method: "GET",
+            signal,
+            headers: { Authorization: authorization },
+            maxResponseBytes: MAX_LIST_PAGE_BYTES,
+          }),
+        ),
+    });
   }
 
   locationKey(team: Team): string {

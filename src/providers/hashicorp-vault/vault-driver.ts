@@ -8,6 +8,7 @@ import type {
   SecretDriver,
   SecretValue,
 } from "../../drivers/driver.js";
+import { listKvNames } from "./kv-listing.js";
 import { trimSlashes, type VaultSettings, type VaultTeam } from "./settings.js";
 import { CredentialFileError, VaultLoginError, type TokenSession } from "./token-session.js";
 import { VaultApiError, type VaultHttp, type VaultRequest, type VaultResponse } from "./vault-http.js";
@@ -32,7 +33,7 @@ type KvArea = "data" | "metadata";
  */
 export class VaultDriver implements SecretDriver {
   // sdkRetries: VaultHttp already retries 412/429/5xx and connection failures a bounded number of times, as Vault's own client does.
-  readonly capabilities = { write: true, binary: false, list: false, sdkRetries: true };
+  readonly capabilities = { write: true, binary: false, list: true, sdkRetries: true };
 
   constructor(
     private readonly settings: VaultSettings,
@@ -96,6 +97,22 @@ export class VaultDriver implements SecretDriver {
 
   async currentVersion(name: string, call: DriverCall): Promise<string | undefined> {
     return this.liveVersion(this.location(call.team), name, call.signal, false);
+  }
+
+  /** The secrets under the location's mount and path prefix, named as read takes them (see kv-listing.ts). */
+  async list(call: DriverCall): Promise<string[]> {
+    const location = this.location(call.team);
+    return listKvNames({
+      where: [location.namespace, location.mount, "metadata", location.pathPrefix].filter((part) => part !== "").join("/"),
+      keys: async (folder) => {
+        // GET with ?list=true rather than the LIST verb, as Vault's own client does: proxies pass it.
+        const path = `${kvPath(location, "metadata", folder.replace(/\/$/, ""))}/?list=true`;
+        const response = await this.missingAsUndefined(this.send({ method: "GET", path, operation: describe("list", folder || "/", location) }, call.signal));
+        const keys: unknown = response?.body?.data?.keys;
+        return Array.isArray(keys) ? keys : [];
+      },
+      isLive: async (name) => (await this.liveVersion(location, name, call.signal, false)) !== undefined,
+    });
   }
 
   locationKey(team: Readonly<Record<string, unknown>>): string {

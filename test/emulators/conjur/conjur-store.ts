@@ -100,6 +100,18 @@ export class ConjurStore {
     };
   }
 
+  /**
+   * The ids of the resources the login can see (`GET /resources/{account}?kind=…`), in the order
+   * they were declared (Conjur orders by id only when paging). The emulator's resources are its variables.
+   */
+  visibleIds(account: string, login: ConjurLogin, kind: string | undefined): string[] {
+    if (account !== login.account || (kind !== undefined && kind !== "variable")) return [];
+    const prefix = variableKey(account, "");
+    return [...this.variables.keys()]
+      .filter((key) => key.startsWith(prefix) && owns(login, this.branchOf(key.slice(prefix.length))))
+      .map((key) => key.slice(prefix.length));
+  }
+
   /** The batch endpoint: all values or, on the first missing or denied id, nothing. */
   batch(login: ConjurLogin, qualifiedIds: string[]): Record<string, Buffer> {
     const result: Record<string, Buffer> = {};

@@ -10,6 +10,8 @@ import { ConjurError, ConjurStore, type ConjurLogin } from "./conjur-store.js";
 
 /** Conjur access tokens live about eight minutes. */
 export const DEFAULT_TOKEN_TTL_SECONDS = 8 * 60;
+/** Conjur's page size when a list gives an `offset` but no `limit`. */
+const DEFAULT_LIST_LIMIT = 10;
 
 export interface ConjurEmulatorOptions {
   host: string;
@@ -22,6 +24,11 @@ export interface ConjurEmulatorOptions {
   /** Policy branches that exist besides `root`. */
   branches?: string[];
   tokenTtlSeconds?: number;
+  /**
+   * Conjur's `CONJUR_API_RESOURCE_LIST_LIMIT_MAX`: the most resources one list answers (an absent
+   * `limit` means this many; a larger one is 422). 0, Conjur's default, means no maximum.
+   */
+  resourceListLimitMax?: number;
 }
 
 export interface ConjurEmulator extends EmulatorHandle {
@@ -122,6 +129,8 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
         }
         case "GetResource":
           return sendJson(response, 200, store.resource(route.account!, login, route.id!));
+        case "ListResources":
+          return sendJson(response, 200, listResources(route.account!, login, url.searchParams));
         case "LoadPolicy": {
           const loaded = store.loadPolicy(route.account!, login, route.branch!, body.toString("utf8"), method);
           return sendJson(response, 201, { created_roles: {}, version: loaded.version });
@@ -131,6 +140,23 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
       if (!(error instanceof ConjurError)) throw error;
       return sendJson(response, error.status, { error: { code: error.code, message: error.message } });
     }
+  }
+
+  /** Conjur's resource list: `count`, then `limit`/`offset` paging in id order, under the configured maximum. */
+  function listResources(account: string, login: ConjurLogin, query: URLSearchParams): unknown {
+    if (query.has("search")) throw new ConjurError(422, "unprocessable_entity", "the emulator does not implement full-text search");
+    const ids = store.visibleIds(account, login, query.get("kind") ?? undefined);
+    if (query.get("count") === "true") return { count: ids.length };
+    const max = options.resourceListLimitMax ?? 0;
+    let limit = wholeNumber(query, "limit");
+    const offset = wholeNumber(query, "offset");
+    if (max > 0) {
+      limit ??= max;
+      if (limit > max) throw new ConjurError(422, "unprocessable_entity", `'Limit' parameter must not exceed ${max}`);
+    }
+    const start = offset ?? 0;
+    const listed = limit === undefined && offset === undefined ? ids : ids.sort().slice(start, start + (limit ?? DEFAULT_LIST_LIMIT));
+    return listed.map((id) => store.resource(account, login, id));
   }
 
   function issueToken(login: ConjurLogin): string {
@@ -208,7 +234,7 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
   };
 }
 
-type Operation = "Authenticate" | "GetSecret" | "SetSecret" | "BatchGetSecrets" | "GetResource" | "LoadPolicy";
+type Operation = "Authenticate" | "GetSecret" | "SetSecret" | "BatchGetSecrets" | "GetResource" | "ListResources" | "LoadPolicy";
 
 interface Route {
   operation: Operation;
@@ -225,6 +251,9 @@ function routeRequest(method: string, segments: string[], query: URLSearchParams
   const [first, account, third, ...rest] = segments.map(decodeURIComponent);
   if (first === "authn" && method === "POST" && rest.length === 1 && rest[0] === "authenticate") {
     return { operation: "Authenticate", account: account!, login: third! };
+  }
+  if (first === "resources" && account !== undefined && third === undefined && method === "GET") {
+    return { operation: "ListResources", account };
   }
   if (first === "secrets" && account === undefined && method === "GET") {
     const ids = query.get("variable_ids");
@@ -243,6 +272,14 @@ function routeRequest(method: string, segments: string[], query: URLSearchParams
     return { operation: "LoadPolicy", account: account!, branch: rest.join("/") };
   }
   return undefined;
+}
+
+/** A `limit` or `offset` query parameter: absent, or a whole number (else 422). */
+function wholeNumber(query: URLSearchParams, name: string): number | undefined {
+  const raw = query.get(name);
+  if (raw === null) return undefined;
+  if (!/^\d{1,9}$/.test(raw)) throw new ConjurError(422, "unprocessable_entity", `${name} must be a whole number, got ${JSON.stringify(raw)}`);
+  return Number(raw);
 }
 
 /** Answers an injected fault with Conjur's error shapes. */

@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
-import https from "node:https";
 import { rmSync } from "node:fs";
-import type { AddressInfo } from "node:net";
-import type { TLSSocket } from "node:tls";
+import net, { type AddressInfo } from "node:net";
+import tls, { type TLSSocket } from "node:tls";
 import type { EmulatorHandle, StartEmulator } from "../cli.js";
 import { FaultInjector, type FaultRule } from "../common/faults.js";
 import { applyHttpFault } from "../common/http.js";
@@ -12,6 +11,7 @@ import { TokenStore, remainingSeconds, type LoginRole, type Token } from "./auth
 import { makeCertificates, readPem, type EmulatorCertificates } from "./certificates.js";
 import { verifyJwt } from "./jwt.js";
 import { KvStore, type KvAnswer } from "./kv-store.js";
+import { acceptingListVerb } from "./list-verb.js";
 
 export type { LoginRole } from "./auth-store.js";
 export type { PolicyRule } from "./acl.js";
@@ -29,7 +29,7 @@ export interface VaultEmulatorConfig {
 }
 
 interface Listener {
-  server: http.Server;
+  server: net.Server;
   endpoint: string;
 }
 
@@ -51,6 +51,8 @@ export class VaultEmulator {
   private readonly mounts = new Set<string>([mountKey("", "secret")]);
   private readonly policies = new Map<string, PolicyRule[]>();
   private readonly roles: LoginRole[] = [];
+  /** Open client connections: the HTTP server never listens, so it does not track them itself. */
+  private readonly connections = new Set<net.Socket>();
   private plain: Listener | undefined;
   private tls: Listener | undefined;
 
@@ -63,8 +65,15 @@ export class VaultEmulator {
     const emulator = new VaultEmulator(makeCertificates());
     if (options.config) emulator.configure(options.config);
     const certificates = emulator.certificates;
-    const handler = (request: IncomingMessage, response: ServerResponse) => void emulator.handle(request, response);
-    const tlsServer = https.createServer(
+    // One HTTP server behind both listeners; it never listens itself, the listeners hand it their
+    // connections with the LIST verb rewritten (list-verb.ts).
+    const server = http.createServer((request: IncomingMessage, response: ServerResponse) => void emulator.handle(request, response));
+    const track = (socket: net.Socket) => {
+      emulator.connections.add(socket);
+      socket.once("close", () => emulator.connections.delete(socket));
+    };
+    const plainServer = net.createServer((socket) => server.emit("connection", acceptingListVerb(socket))).on("connection", track);
+    const tlsServer = tls.createServer(
       {
         cert: readPem(certificates.serverCertFile),
         key: readPem(certificates.serverKeyFile),
@@ -73,9 +82,13 @@ export class VaultEmulator {
         // Like Vault: the handshake succeeds without a client certificate; cert login checks it.
         rejectUnauthorized: false,
       },
-      handler,
-    );
-    emulator.plain = await listen(http.createServer(handler), host, options.port ?? 0, "http");
+      (socket) => {
+        // Cert login asks the request's socket whether the client certificate was verified.
+        const connection = Object.assign(acceptingListVerb(socket), { encrypted: true, authorized: socket.authorized });
+        server.emit("connection", connection);
+      },
+    ).on("connection", track);
+    emulator.plain = await listen(plainServer, host, options.port ?? 0, "http");
     emulator.tls = await listen(tlsServer, host, options.tlsPort ?? 0, "https");
     return emulator;
   }
@@ -105,6 +118,7 @@ export class VaultEmulator {
   }
 
   async close(): Promise<void> {
+    for (const socket of this.connections) socket.destroy();
     await Promise.all([this.plain, this.tls].map((listener) => listener && closeServer(listener.server)));
     rmSync(this.certificates.dir, { recursive: true, force: true });
   }
@@ -136,7 +150,8 @@ export class VaultEmulator {
       namespace = candidate;
       segments.shift();
     }
-    const method = request.method === "PUT" ? "POST" : request.method === "LIST" || url.searchParams.get("list") === "true" ? "LIST" : (request.method ?? "GET");
+    // Vault serves GET with ?list=true as LIST (the LIST verb itself arrives rewritten that way).
+    const method = request.method === "PUT" ? "POST" : request.method === "GET" && url.searchParams.get("list") === "true" ? "LIST" : (request.method ?? "GET");
     const route = this.route(namespace, segments, method);
 
     const fault = this.faults.next(route.operation);
@@ -156,9 +171,11 @@ export class VaultEmulator {
     // As in Vault, the policy is checked before routing: a limited token gets 403 even for a path that does not exist.
     const { mount, area, path } = route;
     const capability = kvCapability(method, area, this.kv.exists(namespace, mount, path));
-    const relative = [relativeNamespace(caller.namespace, namespace), ...(route.operation === "unknown" ? segments : [mount, area, path])]
+    const joined = [relativeNamespace(caller.namespace, namespace), ...(route.operation === "unknown" ? segments : [mount, area, path])]
       .filter((part) => part !== "")
       .join("/");
+    // Vault checks a LIST against the folder's path with a trailing '/': `secret/metadata/*` covers the mount's root.
+    const relative = method === "LIST" && !joined.endsWith("/") ? `${joined}/` : joined;
     if (!caller.policies.includes("root") && !allowed(caller.policies.flatMap((name) => this.policies.get(name) ?? []), relative, capability)) {
       return send(response, 403, { errors: ["1 error occurred:\n\t* permission denied\n\n"] });
     }
@@ -437,7 +454,7 @@ async function readBody(request: IncomingMessage): Promise<any> {
   }
 }
 
-function listen(server: http.Server, host: string, port: number, scheme: string): Promise<Listener> {
+function listen(server: net.Server, host: string, port: number, scheme: string): Promise<Listener> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
@@ -447,9 +464,6 @@ function listen(server: http.Server, host: string, port: number, scheme: string)
   });
 }
 
-function closeServer(server: http.Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
+function closeServer(server: net.Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
 }

@@ -7,10 +7,10 @@ import { VaultEmulator, signJwt, type LoginRole, type VaultEmulatorConfig } from
 export const AUTH_METHODS = ["token", "approle", "cert", "kubernetes", "jwt"] as const;
 export type AuthMethodName = (typeof AUTH_METHODS)[number];
 
-/** A policy for what secretgate needs on the default mount: KV v2 data and metadata. */
+/** A policy for what secretgate needs on the default mount: KV v2 data and metadata (listing included). */
 export const SECRETGATE_POLICY = [
   { path: "secret/data/*", capabilities: ["create", "read", "update", "delete"] },
-  { path: "secret/metadata/*", capabilities: ["read", "delete"] },
+  { path: "secret/metadata/*", capabilities: ["read", "delete", "list"] },
 ] as const;
 
 export interface VaultTestBed {

@@ -15,6 +15,11 @@ export const rulesSchema = z.strictObject({
   teams: z.array(z.string().min(1)).default([]),
   /** May set and read team settings (for the teams it may act for). */
   admin: z.boolean().default(false),
+  /**
+   * May send team settings with a call (`team_settings`), which can point it at another
+   * namespace, vault or project than its teams' stored settings. Admins may anyway.
+   */
+  inline_team_settings: z.boolean().default(false),
 });
 
 export type Rules = z.infer<typeof rulesSchema>;
@@ -27,6 +32,7 @@ export class Identity {
   private readonly teams: ReadonlySet<string>;
   readonly allTeams: boolean;
   readonly admin: boolean;
+  readonly mayInlineTeamSettings: boolean;
 
   constructor(
     readonly name: string,
@@ -38,11 +44,12 @@ export class Identity {
     this.teams = new Set(rules.teams);
     this.allTeams = this.teams.has("*");
     this.admin = rules.admin;
+    this.mayInlineTeamSettings = rules.inline_team_settings || rules.admin;
   }
 
   /** Everything allowed: the admin token and --insecure-no-auth. */
   static unrestricted(name: string): Identity {
-    return new Identity(name, { read: ["*"], write: ["*"], delete: ["*"], teams: ["*"], admin: true });
+    return new Identity(name, { read: ["*"], write: ["*"], delete: ["*"], teams: ["*"], admin: true, inline_team_settings: true });
   }
 
   mayRead(name: string): boolean {

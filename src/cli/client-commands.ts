@@ -17,16 +17,22 @@ const CONNECTION_OPTIONS = {
 const NAME_OPTIONS = {
   ...CONNECTION_OPTIONS,
   team: { type: "string" },
+  "team-settings": { type: "string" },
   "virtual-key": { type: "boolean" },
 } as const satisfies ParseArgsConfig["options"];
 
+const TEAM_SETTINGS_USAGE = `--team-settings JSON sends back-end settings for this call only (as \`team set\` stores them), merged over --team's.`;
+
 const COMMAND_USAGE: Record<string, string> = {
-  read: `usage: secretgate read NAME [--bypass-cache] [--team TEAM] [--virtual-key] [--addr ADDR]
-Prints the value to stdout exactly as stored (a newline is added only on a terminal).`,
-  write: `usage: secretgate write NAME [--binary] [--description TEXT] [--tag KEY=VALUE ...] [--team TEAM] [--virtual-key] [--addr ADDR]
+  read: `usage: secretgate read NAME [--bypass-cache] [--team TEAM] [--team-settings JSON] [--virtual-key] [--addr ADDR]
+Prints the value to stdout exactly as stored (a newline is added only on a terminal).
+${TEAM_SETTINGS_USAGE}`,
+  write: `usage: secretgate write NAME [--binary] [--description TEXT] [--tag KEY=VALUE ...] [--team TEAM] [--team-settings JSON] [--virtual-key] [--addr ADDR]
 Reads the value from stdin (one trailing newline is dropped from text values), e.g.
-  printf %s "$KEY" | secretgate write OPENAI_API_KEY`,
-  delete: `usage: secretgate delete NAME [--force] [--team TEAM] [--virtual-key] [--addr ADDR]`,
+  printf %s "$KEY" | secretgate write OPENAI_API_KEY
+${TEAM_SETTINGS_USAGE}`,
+  delete: `usage: secretgate delete NAME [--force] [--team TEAM] [--team-settings JSON] [--virtual-key] [--addr ADDR]
+${TEAM_SETTINGS_USAGE}`,
   team: `usage: secretgate team get TEAM [--addr ADDR]
        secretgate team set TEAM (JSON | - | --clear) [--addr ADDR]
 "-" reads the JSON object from stdin (keeps credentials out of process lists); --clear removes every setting.`,
@@ -65,6 +71,7 @@ async function read(argv: string[]): Promise<number> {
   const response = await connect(values).read({
     names: [name],
     teamId: values.team ?? "",
+    ...teamSettings(values["team-settings"]),
     virtualKey: values["virtual-key"] ?? false,
     bypassCache: values["bypass-cache"] ?? false,
   });
@@ -91,6 +98,7 @@ async function write(argv: string[]): Promise<number> {
   if (values.help) return help("write");
   const name = single(positionals, "NAME");
   const tags = keyValuePairs(values.tag ?? [], "--tag");
+  const sent = teamSettings(values["team-settings"]);
   const client = connect(values);
   if (process.stdin.isTTY) console.error("secretgate: reading the value from stdin; end it with Ctrl-D");
   const input = await readStdin();
@@ -101,6 +109,7 @@ async function write(argv: string[]): Promise<number> {
     description: values.description ?? "",
     tags,
     teamId: values.team ?? "",
+    ...sent,
     virtualKey: values["virtual-key"] ?? false,
   });
   console.error(`secretgate: wrote ${JSON.stringify(response.name)} to ${response.source} (version ${response.version})`);
@@ -116,6 +125,7 @@ async function remove(argv: string[]): Promise<number> {
     name,
     force: values.force ?? false,
     teamId: values.team ?? "",
+    ...teamSettings(values["team-settings"]),
     virtualKey: values["virtual-key"] ?? false,
   });
   console.error(`secretgate: deleted ${JSON.stringify(response.name)}${response.recoverable ? " (recoverable for the back end's recovery window)" : ""}`);
@@ -135,7 +145,7 @@ async function team(argv: string[]): Promise<number> {
   }
   if (action !== "set") throw new UsageError(`unknown team action ${JSON.stringify(action ?? "")}; expected get or set`);
   if ((json === undefined) === !values.clear) throw new UsageError("team set takes a JSON object, - (stdin) or --clear");
-  const settings = values.clear ? {} : parseSettings(json === "-" ? (await readStdin()).toString("utf8") : json!);
+  const settings = values.clear ? {} : parseSettings(json === "-" ? (await readStdin()).toString("utf8") : json!, "team settings");
   const client = connect(values);
   const response = await client.setTeamSettings({ teamId, settings });
   printJson({ team_id: response.teamId, configured: response.configured, settings: response.settings ?? {} });
@@ -198,16 +208,21 @@ function keyValuePairs(pairs: string[], flag: string): Record<string, string> {
   return result;
 }
 
-function parseSettings(text: string): Record<string, never> {
+function parseSettings(text: string, what: string): Record<string, never> {
   let settings: unknown;
   try {
     settings = JSON.parse(text);
   } catch {
     // The text may hold credentials: the message does not repeat it.
-    throw new UsageError("the team settings are not valid JSON");
+    throw new UsageError(`${what}: not valid JSON`);
   }
-  if (settings === null || typeof settings !== "object" || Array.isArray(settings)) throw new UsageError("the team settings must be a JSON object");
+  if (settings === null || typeof settings !== "object" || Array.isArray(settings)) throw new UsageError(`${what}: must be a JSON object`);
   return settings as Record<string, never>;
+}
+
+/** A call's own team settings from --team-settings, as request fields (none when the option is absent). */
+function teamSettings(json: string | undefined): { teamSettings?: Record<string, never> } {
+  return json === undefined ? {} : { teamSettings: parseSettings(json, "--team-settings") };
 }
 
 function updatedAt(timestamp: { seconds: bigint; nanos: number } | undefined): { updated_at?: string } {

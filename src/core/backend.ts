@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { DriverCall, DriverDeleteResult, DriverWrite, DriverWriteResult, SecretDriver, SecretValue } from "../drivers/driver.js";
@@ -7,6 +8,7 @@ import { Code, ServiceError, statusName } from "./errors.js";
 import { CircuitBreaker, type BreakerState } from "./resilience/circuit-breaker.js";
 import { ConcurrencyLimit } from "./resilience/concurrency-limit.js";
 import { RETRYABLE_CODES, RetryBudget, backoffDelayMs, type BackoffSettings } from "./resilience/retry.js";
+import { canonicalJson } from "./team-settings.js";
 
 export interface BackendSettings {
   /** How long a value is fresh, in milliseconds. */
@@ -58,6 +60,9 @@ interface Fetched {
   fetchedAt: number;
 }
 
+/** Who hears of every Write and Delete: the name, where it lives (see `locationOf`), and the version a write created. */
+export type ChangeListener = (name: string, location: string, call: DriverCall, version?: string) => void;
+
 // Availability failures: they open the breaker, and a cached value may stand in for them.
 const AVAILABILITY_CODES: ReadonlySet<Code> = new Set([Code.Unavailable, Code.ResourceExhausted, Code.DeadlineExceeded]);
 
@@ -75,7 +80,9 @@ export class Backend {
   private readonly limit: ConcurrencyLimit;
   private readonly budget: RetryBudget;
   private readonly metrics: BackendMetrics;
-  private changeListener: ((name: string, call: DriverCall, version?: string) => void) | undefined;
+  private changeListener: ChangeListener | undefined;
+  /** The driver's location key for the configured settings: a team that resolves to it shares their cache entries. */
+  private readonly defaultLocationKey: string;
 
   constructor(
     readonly driver: SecretDriver,
@@ -92,13 +99,14 @@ export class Backend {
     this.limit = new ConcurrencyLimit(settings.maxConcurrentCalls);
     this.budget = new RetryBudget(settings.retryBudgetRatio, 10);
     this.metrics = backendMetrics(source, () => this.breaker.state);
+    this.defaultLocationKey = this.locationKey({});
   }
 
   /**
    * Tells `listener` about every Write and Delete (attempted ones too), e.g. to notify other
    * replicas; `version` is the version a successful write created.
    */
-  onChange(listener: (name: string, call: DriverCall, version?: string) => void): void {
+  onChange(listener: ChangeListener): void {
     this.changeListener = listener;
   }
 
@@ -132,7 +140,7 @@ export class Backend {
   readCachedMany(names: readonly string[], call: DriverCall, options: readonly ReadOptions[]): Array<BackendRead | undefined> {
     const now = Date.now();
     // One location for the whole batch: the team's is worked out once, not per name.
-    const location = this.location(call.team);
+    const location = this.locationOf(call.team);
     const hits: Array<CacheEntry | undefined> = names.map((name, index) => this.freshEntry(keyIn(location, name), name, call, options[index]!, now));
     const found = hits.filter((entry): entry is CacheEntry => entry !== undefined);
     const values = found.length > 0 ? this.cache.openMany(found) : [];
@@ -181,8 +189,9 @@ export class Backend {
       return written;
     } finally {
       // Evicted whatever the outcome: a failed write may still have reached the back end.
-      this.evict(this.cacheKey(request.name, call.team));
-      this.changeListener?.(request.name, call, written?.version);
+      const location = this.locationOf(call.team);
+      this.evict(keyIn(location, request.name));
+      this.changeListener?.(request.name, location, call, written?.version);
     }
   }
 
@@ -190,8 +199,9 @@ export class Backend {
     try {
       return await this.call(() => this.driver.delete(name, { force }, call), call);
     } finally {
-      this.evict(this.cacheKey(name, call.team));
-      this.changeListener?.(name, call);
+      const location = this.locationOf(call.team);
+      this.evict(keyIn(location, name));
+      this.changeListener?.(name, location, call);
     }
   }
 
@@ -201,12 +211,13 @@ export class Backend {
   }
 
   /**
-   * Drops one name — e.g. on a change notice from another replica. When the notice names the
-   * version the change created and this replica already holds exactly that version (it read the
-   * name after the change, before the notice arrived), the entry is the new value and stays.
+   * Drops one name at one location (see `locationOf`) — e.g. on a change notice from another
+   * replica. When the notice names the version the change created and this replica already holds
+   * exactly that version (it read the name after the change, before the notice arrived), the
+   * entry is the new value and stays.
    */
-  invalidate(name: string, team: Readonly<Record<string, unknown>>, version?: string): void {
-    const key = this.cacheKey(name, team);
+  invalidate(name: string, location: string, version?: string): void {
+    const key = keyIn(location, name);
     const entry = this.cache.peek(key);
     if (version && entry && !entry.negative && entry.version === version && !this.inflight.has(key)) return;
     this.evict(key);
@@ -236,13 +247,23 @@ export class Backend {
   }
 
   private cacheKey(name: string, team: Readonly<Record<string, unknown>>): string {
-    return keyIn(this.location(team), name);
+    return keyIn(this.locationOf(team), name);
   }
 
-  /** Where a team's secrets live in the back end ("" for the configured default), as part of a cache key. */
-  private location(team: Readonly<Record<string, unknown>>): string {
+  /**
+   * Where a team's secrets live in the back end, as part of a cache key: "" for the configured
+   * default (and for any team that resolves to it), else a digest of the driver's location key.
+   * Change notices carry it, so another replica evicts the right entry without being told the
+   * settings, which a call may have sent itself (team_settings) and which may hold credentials.
+   */
+  locationOf(team: Readonly<Record<string, unknown>>): string {
     if (Object.keys(team).length === 0) return "";
-    return this.driver.locationKey ? this.driver.locationKey(team) : JSON.stringify(team);
+    const key = this.locationKey(team);
+    return key === this.defaultLocationKey ? "" : createHash("sha256").update(key).digest("base64url").slice(0, LOCATION_DIGEST_CHARS);
+  }
+
+  private locationKey(team: Readonly<Record<string, unknown>>): string {
+    return this.driver.locationKey ? this.driver.locationKey(team) : canonicalJson(team);
   }
 
 
@@ -357,6 +378,9 @@ export class Backend {
     }
   }
 }
+
+/** 132 bits of SHA-256: two locations of one deployment never share a digest. */
+const LOCATION_DIGEST_CHARS = 22;
 
 /**
  * A cache key: the name alone at the default location, else location and name. Names never hold

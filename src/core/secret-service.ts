@@ -103,7 +103,7 @@ export class SecretService {
     const count = request.names.length;
     if (count === 0) throw invalidArgument("names must list at least one name");
     if (count > MAX_NAMES_PER_READ) throw invalidArgument(`names lists ${count} names; the limit is ${MAX_NAMES_PER_READ} per Read`);
-    const settings = this.teamSettings(request.teamId, context);
+    const settings = this.teamSettings(request.teamId, request.teamSettings, context);
     if (settings instanceof Promise) return settings.then((team) => this.readForTeam(request, team, context));
     return this.readForTeam(request, settings, context);
   }
@@ -119,7 +119,7 @@ export class SecretService {
     validateSecretName(request.name, "name");
     const payload = this.payload(request.value, request.binaryValue);
     this.validateTags(request.tags);
-    const team = await this.teamSettings(request.teamId, context);
+    const team = await this.teamSettings(request.teamId, request.teamSettings, context);
     const name = this.storedName(request.name, request.virtualKey, team);
     if (!context.identity.mayWrite(name)) throw permissionDenied(`${context.identity.name} may not write ${JSON.stringify(name)}`);
     const description = this.policy.description(request.description, team);
@@ -133,7 +133,7 @@ export class SecretService {
   async delete(request: DeleteRequest, context: AuthorizedCall): Promise<DeleteResponse> {
     this.requireWritable("Delete");
     validateSecretName(request.name, "name");
-    const team = await this.teamSettings(request.teamId, context);
+    const team = await this.teamSettings(request.teamId, request.teamSettings, context);
     const name = this.storedName(request.name, request.virtualKey, team);
     if (!context.identity.mayDelete(name)) throw permissionDenied(`${context.identity.name} may not delete ${JSON.stringify(name)}`);
     const result = await this.backend.delete(name, request.force, this.driverCall(request.teamId, team, context));
@@ -147,7 +147,7 @@ export class SecretService {
     const newRequested = request.newName === "" ? request.currentName : request.newName;
     validateSecretName(newRequested, "new_name");
     const payload = this.payload(request.value, new Uint8Array(), "value");
-    const team = await this.teamSettings(request.teamId, context);
+    const team = await this.teamSettings(request.teamId, request.teamSettings, context);
     const currentName = this.storedName(request.currentName, request.virtualKey, team, "current_name");
     const newName = this.storedName(newRequested, request.virtualKey, team, "new_name");
     const { identity } = context;
@@ -224,7 +224,7 @@ export class SecretService {
   }
 
   async listHosted(request: ListHostedRequest, context: AuthorizedCall): Promise<ListHostedResponse> {
-    const team = await this.teamSettings(request.teamId, context);
+    const team = await this.teamSettings(request.teamId, undefined, context);
     const call = this.driverCall(request.teamId, team, context);
     // Configured hosted keys say what is served; without them, what the store holds (bounded:
     // each listed name is resolved).
@@ -467,10 +467,11 @@ export class SecretService {
   }
 
   /**
-   * The team's settings, once the caller is allowed to act for the team (deny by default).
+   * The settings a call runs under, once the caller is allowed to act for the team (deny by
+   * default): the team's stored settings, with the call's own `team_settings` merged over them.
    * Synchronous for calls without a team (no promise on the hot path).
    */
-  private teamSettings(teamId: string, context: AuthorizedCall): Team | Promise<Team> {
+  private teamSettings(teamId: string, sent: JsonObject | undefined, context: AuthorizedCall): Team | Promise<Team> {
     if (teamId !== "") validateTeamId(teamId);
     const { identity } = context;
     if (!identity.mayActFor(teamId)) {
@@ -480,8 +481,25 @@ export class SecretService {
           : `${identity.name} may not act for team ${JSON.stringify(teamId)}`,
       );
     }
-    if (teamId === "") return NO_TEAM;
-    return this.deps.teams.get(teamId).then((stored) => stored?.settings ?? NO_TEAM);
+    const inline = sent === undefined || isEmpty(sent) ? undefined : this.inlineTeamSettings(sent, context);
+    if (teamId === "") return inline ?? NO_TEAM;
+    return this.deps.teams.get(teamId).then((stored) => {
+      const settings = stored?.settings ?? NO_TEAM;
+      return inline ? { ...settings, ...inline } : settings;
+    });
+  }
+
+  /**
+   * A call's own team settings, validated exactly as SetTeamSettings validates stored ones. They
+   * can point the call at another namespace, vault or project, so only identities allowed to
+   * send them may.
+   */
+  private inlineTeamSettings(sent: JsonObject, context: AuthorizedCall): Team {
+    const { identity } = context;
+    if (!identity.mayInlineTeamSettings) {
+      throw permissionDenied(`${identity.name} may not send team_settings (its rules lack inline_team_settings)`);
+    }
+    return validateTeamSettings(this.deps.definition.teamSettings, sent, "team_settings");
   }
 
   private requireAdmin(teamId: string, context: AuthorizedCall): void {
@@ -524,6 +542,12 @@ class ServiceDriverCall implements DriverCall {
 /** Built as a plain protobuf-es message (as `found` is): one per Read. */
 function readResponse(results: SecretResult[]): ReadResponse {
   return { $typeName: ReadResponseSchema.typeName, results };
+}
+
+/** True for `{}` (an empty team_settings asks for nothing), without building a key list. */
+function isEmpty(object: JsonObject): boolean {
+  for (const _ in object) return false;
+  return true;
 }
 
 function itemError(code: Code, message: string, reason = ""): ItemError {

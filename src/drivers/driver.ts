@@ -100,7 +100,8 @@ export interface SecretDriver {
   list?(call: DriverCall): Promise<string[]>;
   /**
    * Identifies where a team's secrets live (region, vault, project, mount, …), so cache
-   * entries of two teams' identical names never collide. Defaults to the settings' JSON.
+   * entries of two teams' identical names never collide; a team whose key equals the one for
+   * `{}` shares the configured location's entries. Defaults to the settings' canonical JSON.
    */
   locationKey?(team: Readonly<Record<string, unknown>>): string;
   /** Maps a thrown back-end error to a portable code and a value-free message. */

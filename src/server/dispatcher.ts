@@ -6,6 +6,7 @@ import type { AuditLog } from "../audit.js";
 import type { AuthorizedCall, CallContext } from "../core/call-context.js";
 import { Code, ServiceError, statusName } from "../core/errors.js";
 import type { SecretService } from "../core/secret-service.js";
+import { teamSettingsDigest } from "../core/team-settings.js";
 import { recordAuditRecord, requestMetrics } from "../metrics/metrics.js";
 
 /** The contract's methods; all are unary. */
@@ -18,9 +19,10 @@ type Handler = (request: unknown, call: AuthorizedCall) => unknown;
 
 /**
  * What both listeners call for every RPC: it authenticates the caller, runs the service method,
- * writes the one audit record per request (identity, method, names, team, outcome per item,
- * from_cache, version, client address, duration — never values), counts calls in flight for
- * graceful shutdown, and turns unexpected failures into INTERNAL without leaking details.
+ * writes the one audit record per request (identity, method, names, team, a digest of the call's
+ * own team settings, outcome per item, from_cache, version, client address, duration — never
+ * values), counts calls in flight for graceful shutdown, and turns unexpected failures into
+ * INTERNAL without leaking details.
  */
 export class Dispatcher {
   private inFlight = 0;
@@ -130,6 +132,9 @@ export class Dispatcher {
     for (const key of ["teamId", "name", "currentName", "newName"]) {
       if (typeof fields[key] === "string" && fields[key] !== "") record[key] = fields[key];
     }
+    // A call's own team settings may hold credentials: the record shows which, never what.
+    const sent = fields.teamSettings as Record<string, unknown> | undefined;
+    if (sent !== undefined && Object.keys(sent).length > 0) record.teamSettingsDigest = teamSettingsDigest(sent);
     if (method.localName === "read" && details.items === undefined && Array.isArray(fields.names)) record.names = fields.names;
     Object.assign(record, details);
     this.audit.write(record);

@@ -80,6 +80,29 @@ describe("secretgate CLI against a live server", () => {
     expect(result).toMatchObject({ resolvedName: "cli-team/sk-virtual", value: "v" });
   });
 
+  it("sends --team-settings JSON with read, write and delete, merged over --team's", async () => {
+    const settings = '{"prefix": "cli-inline/"}';
+    expect((await cli(["write", "inline-key", "--virtual-key", "--team-settings", settings], { env, input: "iv" })).stderr).toContain('wrote "cli-inline/inline-key"');
+    const read = await cli(["read", "inline-key", "--virtual-key", "--team-settings", settings], { env });
+    expect(read).toMatchObject({ code: 0 });
+    expect(read.stdout.toString("utf8")).toBe("iv");
+    await cli(["team", "set", "cli-merged", "-"], { env, input: '{"prefix": "stored/", "description": "from the team"}' });
+    const merged = await cli(["write", "merged-key", "--team", "cli-merged", "--virtual-key", "--team-settings", settings], { env, input: "mv" });
+    expect(merged.stderr).toContain('wrote "cli-inline/merged-key"');
+    const deleted = await cli(["delete", "inline-key", "--virtual-key", "--team-settings", settings], { env });
+    expect(deleted).toMatchObject({ code: 0 });
+    expect(deleted.stderr).toContain('deleted "cli-inline/inline-key"');
+
+    const notJson = await cli(["read", "x", "--team-settings", '{"prefix": "secret-ish'], { env });
+    expect(notJson.code).toBe(2);
+    expect(notJson.stderr).toContain("--team-settings: not valid JSON");
+    expect(notJson.stderr).not.toContain("secret-ish");
+    expect((await cli(["read", "x", "--team-settings", "[1]"], { env })).stderr).toContain("--team-settings: must be a JSON object");
+    const unknown = await cli(["delete", "x", "--team-settings", '{"namespace": "vault-only"}'], { env });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('team_settings: unknown key "namespace"');
+  });
+
   it("gets, sets and clears team settings as JSON", async () => {
     const set = await cli(["team", "set", "team-json", '{"prefix": "tj/"}'], { env });
     expect(set.code).toBe(0);

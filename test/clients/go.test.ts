@@ -21,7 +21,7 @@ describe("Go client", () => {
     rmSync(buildDir, { recursive: true, force: true });
   });
 
-  it("builds offline from Debian's Go packages, then writes, reads, lists and deletes", async () => {
+  it("builds offline from Debian's Go packages, then writes, reads, lists and deletes, and sends team settings", async () => {
     // The first build compiles grpc-go from source; later runs hit Go's build cache.
     const build = await run(join(ROOT, "clients", "go", "scripts", "build-offline.sh"), [buildDir]);
     expect(build.code, build.stderr).toBe(0);
@@ -41,6 +41,8 @@ describe("Go client", () => {
       deleted: name,
       readAfterDelete: "NOT_FOUND",
       deleteAgainError: "NotFound",
+      teamSettingsWritten: `go-inline/${name}`,
+      teamSettingsDeleted: `go-inline/${name}`,
     });
     // What the Go client wrote was really on the server: the delete it made is visible to another client.
     const { results } = await admin.read({ names: [name] });

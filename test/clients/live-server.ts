@@ -1,10 +1,15 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createSecretClient, type SecretClient } from "../../clients/typescript/src/index.js";
 import { TestServer } from "../helpers/server.js";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
+
+// Debian's interpreter carries python3-grpcio, python3-protobuf and python3-pytest; a `python3` earlier
+// on PATH (pyenv, a virtualenv) may not. SECRETGATE_PYTHON overrides.
+export const PYTHON = process.env.SECRETGATE_PYTHON ?? (existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
 
 /**
  * A server started with an admin token, which every client under test sends on every call, and a

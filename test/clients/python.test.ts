@@ -1,12 +1,8 @@
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TestServer } from "../helpers/server.js";
-import { ROOT, run, startServerWithToken } from "./live-server.js";
+import { PYTHON, ROOT, run, startServerWithToken } from "./live-server.js";
 
-// Debian's interpreter carries python3-grpcio, python3-protobuf and python3-pytest; a `python3` earlier
-// on PATH (pyenv, a virtualenv) may not. SECRETGATE_PYTHON overrides.
-const PYTHON = process.env.SECRETGATE_PYTHON ?? (existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
 const PACKAGE = join(ROOT, "clients", "python");
 
 describe("Python client (pytest)", () => {

@@ -79,6 +79,15 @@ describe("@secretgate/client against a live server", () => {
     expect(results[0]?.value).toBe("from-src");
   });
 
+  it("sends team settings with a call (a plain object for the Struct)", async () => {
+    const key = name();
+    const teamSettings = { prefix: "ts-inline/" };
+    expect(await client.write({ name: key, value: "ts-inline-1", virtualKey: true, teamSettings })).toMatchObject({ name: `ts-inline/${key}` });
+    const { results } = await client.read({ names: [key], virtualKey: true, teamSettings });
+    expect(results[0]).toMatchObject({ found: true, value: "ts-inline-1", resolvedName: `ts-inline/${key}` });
+    expect(await client.delete({ name: key, virtualKey: true, teamSettings })).toMatchObject({ name: `ts-inline/${key}` });
+  });
+
   it("sets and gets team settings", async () => {
     const team = `team-${name()}`;
     const stored = await client.setTeamSettings({ teamId: team, settings: { prefix: "ts/" } });

@@ -158,6 +158,26 @@ describe("aws_secret_manager through the server", () => {
     }
   });
 
+  it("routes a call that sends its team's settings to that region and role, like a stored team", async () => {
+    const externalId = `ext-inline-${Date.now()}`;
+    await admin(emulator.endpoint, "roles", { roleArn: EU_ROLE, externalId });
+    const teamSettings = { aws_region_name: "eu-central-1", aws_role_name: EU_ROLE, aws_external_id: externalId, prefix: "inline/" };
+    expect(await server.grpc.write({ name: "vk-inline", value: "sk-inline-1", virtualKey: true, teamSettings })).toMatchObject({ name: "inline/vk-inline" });
+    expect((await describeSecret("inline/vk-inline", "eu-central-1")).Name).toBe("inline/vk-inline");
+    await expect(describeSecret("inline/vk-inline", DEFAULT_REGION)).rejects.toMatchObject({ name: "ResourceNotFoundException" });
+    // (Reads of this server go to Secrets Manager for its hosted key only; Rotate reads the current value there first.)
+    expect(await server.grpc.rotate({ currentName: "vk-inline", value: "sk-inline-2", virtualKey: true, teamSettings })).toMatchObject({ oldDeleted: false });
+    expect(await server.grpc.delete({ name: "vk-inline", virtualKey: true, force: true, teamSettings })).toMatchObject({ name: "inline/vk-inline" });
+    await expect(describeSecret("inline/vk-inline", "eu-central-1")).rejects.toMatchObject({ name: "ResourceNotFoundException" });
+    const { calls } = await emulatorCalls(emulator.endpoint);
+    // Everything secretgate sent (this test's own DescribeSecret checks aside) went to the team's region as its role.
+    const secretCalls = calls.filter((call) => call.operation !== "AssumeRole" && call.operation !== "DescribeSecret");
+    expect(secretCalls.length).toBeGreaterThan(0);
+    for (const call of secretCalls) expect(call).toMatchObject({ region: "eu-central-1", principal: expect.stringContaining("assumed-role/eu-writer/") });
+    // The external id is a credential of sorts: sent to STS, never to a log line (the server's stop() scans for it too).
+    expect(server.allOutput()).not.toContain(externalId);
+  });
+
   it("refuses names AWS cannot hold with INVALID_ARGUMENT", async () => {
     const error = await server.grpc.write({ name: "has space", value: "x" }).catch((failure: unknown) => failure);
     expect(error).toBeInstanceOf(ConnectError);
@@ -271,6 +291,17 @@ describe("aws_kms through the server", () => {
       expect(result, result.name).toMatchObject({ found: false, value: "", error: { status: "NOT_FOUND", reason: "NOT_IN_BACKEND" } });
     }
     expect((await emulatorCalls(emulator.endpoint)).counts.Decrypt).toBe(1);
+  });
+
+  it("applies a key_id sent with the Read as a team's: the ciphertext must be under that key", async () => {
+    const ciphertext = await encrypt("sk-kms-inline", {});
+    const server = await start("aws_kms", {}, { OPENAI_API_KEY: ciphertext });
+    const [underIt] = (await server.grpc.read({ names: ["OPENAI_API_KEY"], teamSettings: { key_id: DEFAULT_KEY_ALIAS } })).results;
+    expect(underIt).toMatchObject({ found: true, value: "sk-kms-inline" });
+    const [elsewhere] = (await server.grpc.read({ names: ["OPENAI_API_KEY"], teamSettings: { key_id: "alias/another-teams-key" } })).results;
+    expect(elsewhere).toMatchObject({ found: false, error: { status: "FAILED_PRECONDITION", message: expect.stringContaining("alias/another-teams-key") } });
+    const unknown = await server.grpc.read({ names: ["OPENAI_API_KEY"], teamSettings: { kms_key_id: "x" } }).catch((failure: unknown) => failure as ConnectError);
+    expect(unknown).toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringContaining('team_settings: unknown key "kms_key_id"') });
   });
 
   it("names the mismatch when the encryption context is wrong", async () => {

@@ -114,6 +114,19 @@ describe("azure_key_vault through the server", () => {
     expect(results[0]).toMatchObject({ found: true, value: "eu-only" });
   });
 
+  it("routes a call that sends vault_uri in its team_settings to that vault, like a stored team", async () => {
+    const teamSettings = { vault_uri: otherVault.endpoint, prefix: "inline/" };
+    await server.grpc.write({ name: "inline-secret", value: "inline-only", virtualKey: true, teamSettings });
+    expect(otherVault.store.get("inline-inline-secret").version.value).toBe("inline-only");
+    expect(() => vault.store.get("inline-inline-secret")).toThrow();
+    const { results } = await server.grpc.read({ names: ["inline-secret"], virtualKey: true, teamSettings });
+    expect(results[0]).toMatchObject({ found: true, value: "inline-only", resolvedName: "inline/inline-secret" });
+    await server.grpc.delete({ name: "inline-secret", virtualKey: true, force: true, teamSettings });
+    expect(() => otherVault.store.get("inline-inline-secret")).toThrow();
+    const insecure = await server.grpc.write({ name: "x", value: "y", teamSettings: { vault_uri: "http://127.0.0.1:1" } }).catch((failure: unknown) => failure as ConnectError);
+    expect(insecure).toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringContaining("team_settings.vault_uri") });
+  });
+
   it("honours Retry-After, then reports persistent throttling as RESOURCE_EXHAUSTED after a bounded number of calls", async () => {
     vault.store.set("THROTTLED-KEY", { value: "x" });
     vault.faults.resetCalls();

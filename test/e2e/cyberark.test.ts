@@ -99,6 +99,18 @@ describe("cyberark through the server", () => {
     expect(team.map(([name]) => name)).not.toContain("listed/nested/key");
   });
 
+  it("routes a call that sends policy_branch in its team_settings to that branch, like a stored team", async () => {
+    const teamSettings = { policy_branch: "team-b" };
+    await server.grpc.write({ name: "inline_key", value: "b-inline", teamSettings });
+    const login = conjur.logins[0]!;
+    expect(conjur.store.value("default", login, "team-b/inline_key").toString()).toBe("b-inline");
+    expect(() => conjur.store.value("default", login, "secretgate/inline_key")).toThrow();
+    expect((await server.grpc.read({ names: ["inline_key"], teamSettings })).results[0]).toMatchObject({ found: true, value: "b-inline" });
+    expect((await server.grpc.read({ names: ["inline_key"] })).results[0]).toMatchObject({ found: false });
+    await server.grpc.delete({ name: "inline_key", teamSettings });
+    expect(() => conjur.store.value("default", login, "team-b/inline_key")).toThrow();
+  });
+
   it("refuses unknown team keys", async () => {
     const error = await server.grpc.setTeamSettings({ teamId: "team-y", settings: { vault_uri: "https://x" } }).then(
       () => undefined,

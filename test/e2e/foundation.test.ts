@@ -138,6 +138,21 @@ describe("embedded default over both protocols", () => {
     expect(await server.grpc.getTeamSettings({ teamId: "team-a" })).toMatchObject({ configured: false, settings: {} });
   });
 
+  it("applies team settings sent with a call, merged over the named team's, to that call only", async () => {
+    await server.grpc.setTeamSettings({ teamId: "team-i", settings: { prefix: "team-i/", description: "stored" } });
+    const inline = secretValue("inline");
+    expect(await server.grpc.write({ name: "k2", value: inline, virtualKey: true, teamSettings: { prefix: "inline/" } })).toMatchObject({ name: "inline/k2" });
+    const merged = await server.grpc.write({ name: "k3", value: secretValue("merged"), virtualKey: true, teamId: "team-i", teamSettings: { prefix: "both/" } });
+    expect(merged.name).toBe("both/k3");
+    expect((await server.grpc.write({ name: "k3", value: secretValue("stored"), virtualKey: true, teamId: "team-i" })).name).toBe("team-i/k3");
+    const [read] = (await server.grpc.read({ names: ["k2"], virtualKey: true, teamSettings: { prefix: "inline/" } })).results;
+    expect(read).toMatchObject({ found: true, value: inline, resolvedName: "inline/k2" });
+    expect((await server.grpc.rotate({ currentName: "k2", newName: "k2b", value: secretValue("moved"), virtualKey: true, teamSettings: { prefix: "inline/" } })).name).toBe("inline/k2b");
+    expect(await server.grpc.delete({ name: "k2b", virtualKey: true, teamSettings: { prefix: "inline/" } })).toMatchObject({ name: "inline/k2b" });
+    const unknown = await callFailure(server.grpc.write({ name: "k4", value: secretValue("x"), teamSettings: { namespace: "ns" } }));
+    expect(unknown).toMatchObject({ code: Code.InvalidArgument, message: 'team_settings: unknown key "namespace"' });
+  });
+
   it("lists stored names with whether they resolve, never values", async () => {
     const listed = await server.json("ListHosted", {});
     expect(listed.status).toBe(200);

@@ -105,6 +105,18 @@ for (const transport of ["grpc", "rest"] as const) describe(`google_secret_manag
     expect(read.results[0]).toMatchObject({ found: true, value: "sk-team-b", resolvedName: "team-b-vk-1" });
   });
 
+  it("routes a call that sends project_id in its team_settings to that project, like a stored team", async () => {
+    const teamSettings = { project_id: OTHER_PROJECT, prefix: "inline-" };
+    expect(await server.grpc.write({ name: "vk-2", value: "sk-inline-b", virtualKey: true, teamSettings })).toMatchObject({ name: "inline-vk-2" });
+    const [secret] = await inspector.getSecret({ name: `projects/${OTHER_PROJECT}/secrets/inline-vk-2` });
+    expect(secret.name).toBe(`projects/${OTHER_PROJECT}/secrets/inline-vk-2`);
+    const inDefault = await inspector.getSecret({ name: `projects/${PROJECT}/secrets/inline-vk-2` }).catch((error: { code: number }) => error.code);
+    expect(inDefault).toBe(5);
+    const read = await server.grpc.read({ names: ["vk-2"], virtualKey: true, teamSettings });
+    expect(read.results[0]).toMatchObject({ found: true, value: "sk-inline-b", resolvedName: "inline-vk-2" });
+    expect(await server.grpc.delete({ name: "vk-2", virtualKey: true, teamSettings })).toMatchObject({ name: "inline-vk-2" });
+  });
+
   it("stores virtual keys under LiteLLM's default prefix with '-' for its '/' (secret ids cannot hold '/')", async () => {
     const written = await server.grpc.write({ name: "virtual-key-7", value: "sk-virtual-7", virtualKey: true });
     expect(written.name).toBe("litellm-virtual-key-7");
@@ -143,18 +155,22 @@ describe("google_secret_manager start-up", () => {
 });
 
 describe("google_kms through the server", () => {
+  const TEAM_KEY = "projects/emulator-project/locations/global/keyRings/secretgate/cryptoKeys/team-b";
   let emulator: KmsEmulator;
   let server: TestServer;
 
   beforeAll(async () => {
     emulator = await startKmsEmulator({ host: "127.0.0.1", port: 0 });
     const { ciphertext } = emulator.keys.encrypt({ name: DEFAULT_KEY, plaintext: Buffer.from("sk-from-kms") });
+    emulator.keys.create(TEAM_KEY);
+    const teams = emulator.keys.encrypt({ name: TEAM_KEY, plaintext: Buffer.from("sk-team-kms") });
     server = await TestServer.start({
       config: { general_settings: { key_management_system: "google_kms" } },
       env: {
         GOOGLE_KMS_RESOURCE_NAME: DEFAULT_KEY,
         GOOGLE_KMS_ENDPOINT: emulator.endpoint,
         OPENAI_API_KEY: (ciphertext as Buffer).toString("base64"),
+        TEAM_API_KEY: (teams.ciphertext as Buffer).toString("base64"),
         GOOGLE_SDK_NODE_LOGGING: "*",
       },
     });
@@ -169,6 +185,13 @@ describe("google_kms through the server", () => {
     expect(results[0]).toMatchObject({ found: true, value: "sk-from-kms", source: "google_kms" });
     expect(emulator.faults.calls().Decrypt).toBe(1);
     expect(server.allOutput()).not.toContain("sk-from-kms");
+  });
+
+  it("decrypts under the key a call's team_settings name (resource_name), and only under it", async () => {
+    const teamSettings = { resource_name: TEAM_KEY };
+    expect((await server.grpc.read({ names: ["TEAM_API_KEY"], teamSettings })).results[0]).toMatchObject({ found: true, value: "sk-team-kms" });
+    expect((await server.grpc.read({ names: ["TEAM_API_KEY"] })).results[0]).toMatchObject({ found: false });
+    expect((await server.grpc.read({ names: ["OPENAI_API_KEY"], teamSettings })).results[0]).toMatchObject({ found: false });
   });
 
   it("refuses writes: the back end only decrypts", async () => {

@@ -54,11 +54,16 @@ describe("hostile input (property-based)", () => {
     );
   });
 
-  it("survives random team settings and team ids", async () => {
+  it("survives random team settings and team ids, stored and sent with calls", async () => {
     await fc.assert(
       fc.asyncProperty(anyText, fc.dictionary(anyText, fc.jsonValue({ maxDepth: 12 }), { maxKeys: 8 }), async (teamId, settings) => {
         expectAcceptable(await outcome(server.grpc.setTeamSettings({ teamId, settings: settings as never }, options)));
         expectAcceptable(await outcome(server.grpc.getTeamSettings({ teamId }, options)));
+        const teamSettings = settings as never;
+        expectAcceptable(await outcome(server.grpc.write({ name: "HOSTILE_TEAM", value: "sk-hostile-team-value", teamId, teamSettings }, options)));
+        expectAcceptable(await outcome(server.grpc.read({ names: ["HOSTILE_TEAM"], teamSettings }, options)));
+        expectAcceptable(await outcome(server.grpc.rotate({ currentName: "HOSTILE_TEAM", value: "sk-hostile-rotated", teamSettings }, options)));
+        expectAcceptable(await outcome(server.grpc.delete({ name: "HOSTILE_TEAM", teamSettings }, options)));
       }),
       { ...BOUNDED, numRuns: 60 },
     );

@@ -170,21 +170,23 @@ export class TestServer {
     return createClient(SecretService, createGrpcTransport({ baseUrl: `http://${this.grpcAddress}`, interceptors: [record, withToken] }));
   }
 
-  /** Records the values in a request or response (Write/Rotate values, Read results). */
+  /** Records the values in a request or response (Write/Rotate values, Read results, a call's team settings). */
   remember(message: unknown): void {
-    const visit = (node: unknown, key: string) => {
+    const visit = (node: unknown, key: string, inTeamSettings: boolean) => {
       if (typeof node === "string") {
-        if ((key === "value" || key === "token") && node.length >= MIN_SCANNED_VALUE_LENGTH) this.sensitive.add(node);
+        const secret = inTeamSettings || key === "value" || key === "token";
+        if (secret && node.length >= MIN_SCANNED_VALUE_LENGTH) this.sensitive.add(node);
         if (key === "name" || key === "names" || key === "teamId" || key === "team_id") this.logged.add(node);
       } else if (node instanceof Uint8Array) {
         if (key === "binaryValue" && node.length >= MIN_SCANNED_VALUE_LENGTH) this.sensitive.add(Buffer.from(node).toString("utf8"));
       } else if (Array.isArray(node)) {
-        for (const item of node) visit(item, key);
+        for (const item of node) visit(item, key, inTeamSettings);
       } else if (node !== null && typeof node === "object") {
-        for (const [inner, value] of Object.entries(node)) visit(value, inner);
+        const settings = inTeamSettings || key === "teamSettings" || key === "team_settings";
+        for (const [inner, value] of Object.entries(node)) visit(value, inner, settings);
       }
     };
-    visit(message, "");
+    visit(message, "", false);
   }
 
   /** Calls a method with Connect's JSON protocol over plain fetch, as curl would. */

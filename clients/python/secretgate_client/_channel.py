@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional, Tuple
 
 import grpc
+from google.protobuf import wrappers_pb2
 
 # A call with no deadline can hang forever on a black-holed connection; callers may pass their own.
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -25,3 +26,25 @@ def credentials(
     if not (tls or root_certificates or private_key or certificate_chain):
         return None
     return grpc.ssl_channel_credentials(root_certificates, private_key, certificate_chain)
+
+
+# grpc.health.v1: HealthCheckRequest is one string field (1, the service) and HealthCheckResponse one
+# enum field (1, the status). On the wire those are exactly StringValue and Int32Value (an enum is
+# encoded as an int32), so the well-known wrappers carry them without generated health code.
+HEALTH_CHECK_METHOD = "/grpc.health.v1.Health/Check"
+HEALTH_SERVICE = "secretgate.v1.SecretService"
+_SERVING_STATUSES = {0: "UNKNOWN", 1: "SERVING", 2: "NOT_SERVING", 3: "SERVICE_UNKNOWN"}
+
+
+def health_check(channel):
+    """The Health/Check call on ``channel`` (grpc or grpc.aio): takes the service name, answers its status number."""
+    return channel.unary_unary(
+        HEALTH_CHECK_METHOD,
+        request_serializer=lambda service: wrappers_pb2.StringValue(value=service).SerializeToString(),
+        response_deserializer=lambda data: wrappers_pb2.Int32Value.FromString(data).value,
+    )
+
+
+def serving_status(number: int) -> str:
+    """A ServingStatus number's name ("SERVING", "NOT_SERVING", …)."""
+    return _SERVING_STATUSES.get(number, f"status {number}")

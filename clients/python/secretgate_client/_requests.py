@@ -21,8 +21,15 @@ class TeamSettings:
     updated_at: Optional[datetime.datetime] = None
 
 
-def read(names: Sequence[str], team_id: Optional[str], bypass_cache: bool, virtual_key: bool) -> pb.ReadRequest:
-    return pb.ReadRequest(names=list(names), team_id=team_id or "", bypass_cache=bypass_cache, virtual_key=virtual_key)
+def read(
+    names: Sequence[str],
+    team_id: Optional[str],
+    bypass_cache: bool,
+    virtual_key: bool,
+    team_settings: Optional[Mapping[str, Any]] = None,
+) -> pb.ReadRequest:
+    request = pb.ReadRequest(names=list(names), team_id=team_id or "", bypass_cache=bypass_cache, virtual_key=virtual_key)
+    return _with_team_settings(request, team_settings)
 
 
 def write(
@@ -32,6 +39,7 @@ def write(
     virtual_key: bool,
     description: Optional[str],
     tags: Optional[Mapping[str, str]],
+    team_settings: Optional[Mapping[str, Any]] = None,
 ) -> pb.WriteRequest:
     request = pb.WriteRequest(
         name=name, team_id=team_id or "", virtual_key=virtual_key, description=description or "", tags=dict(tags or {})
@@ -40,19 +48,35 @@ def write(
         request.binary_value = bytes(value)
     else:
         request.value = value
-    return request
+    return _with_team_settings(request, team_settings)
 
 
-def delete(name: str, team_id: Optional[str], virtual_key: bool, force: bool) -> pb.DeleteRequest:
-    return pb.DeleteRequest(name=name, team_id=team_id or "", virtual_key=virtual_key, force=force)
+def delete(
+    name: str, team_id: Optional[str], virtual_key: bool, force: bool, team_settings: Optional[Mapping[str, Any]] = None
+) -> pb.DeleteRequest:
+    request = pb.DeleteRequest(name=name, team_id=team_id or "", virtual_key=virtual_key, force=force)
+    return _with_team_settings(request, team_settings)
 
 
 def rotate(
-    current_name: str, value: str, new_name: Optional[str], team_id: Optional[str], virtual_key: bool
+    current_name: str,
+    value: str,
+    new_name: Optional[str],
+    team_id: Optional[str],
+    virtual_key: bool,
+    team_settings: Optional[Mapping[str, Any]] = None,
 ) -> pb.RotateRequest:
-    return pb.RotateRequest(
+    request = pb.RotateRequest(
         current_name=current_name, new_name=new_name or "", value=value, team_id=team_id or "", virtual_key=virtual_key
     )
+    return _with_team_settings(request, team_settings)
+
+
+def _with_team_settings(request, team_settings: Optional[Mapping[str, Any]]):
+    """Sets the call's own team settings (a google.protobuf.Struct); none or an empty mapping leaves them unset."""
+    if team_settings:
+        request.team_settings.update(dict(team_settings))
+    return request
 
 
 def list_hosted(team_id: Optional[str]) -> pb.ListHostedRequest:

@@ -42,6 +42,7 @@ class SecretClient:
             else grpc.insecure_channel(target, options=list(options))
         )
         self._stub = pb_grpc.SecretServiceStub(self._channel)
+        self._health = _channel.health_check(self._channel)
         self._metadata = _channel.metadata(token)
         self._timeout = timeout
 
@@ -51,11 +52,12 @@ class SecretClient:
         team_id: Optional[str] = None,
         bypass_cache: bool = False,
         virtual_key: bool = False,
+        team_settings: Optional[Mapping[str, Any]] = None,
         timeout: Optional[float] = None,
     ) -> List[pb.SecretResult]:
         """Resolves names in one call. One result per name, in order; a miss or a failed item is a
-        result with ``found`` false and ``error`` set, not an exception."""
-        request = _requests.read(names, team_id, bypass_cache, virtual_key)
+        result with ``found`` false and ``error`` set, not an exception. ``team_settings`` are back-end settings for this call only (see SetTeamSettings), merged over ``team_id``'s."""
+        request = _requests.read(names, team_id, bypass_cache, virtual_key, team_settings)
         return list(self._call("Read", request, timeout).results)
 
     def write(
@@ -67,10 +69,11 @@ class SecretClient:
         virtual_key: bool = False,
         description: Optional[str] = None,
         tags: Optional[Mapping[str, str]] = None,
+        team_settings: Optional[Mapping[str, Any]] = None,
         timeout: Optional[float] = None,
     ) -> pb.WriteResponse:
         """Creates the secret or adds a version; ``bytes`` values are stored as binary."""
-        request = _requests.write(name, value, team_id, virtual_key, description, tags)
+        request = _requests.write(name, value, team_id, virtual_key, description, tags, team_settings)
         return self._call("Write", request, timeout)
 
     def delete(
@@ -80,10 +83,11 @@ class SecretClient:
         team_id: Optional[str] = None,
         virtual_key: bool = False,
         force: bool = False,
+        team_settings: Optional[Mapping[str, Any]] = None,
         timeout: Optional[float] = None,
     ) -> pb.DeleteResponse:
         """Deletes the secret; ``force`` skips the back end's recovery window."""
-        return self._call("Delete", _requests.delete(name, team_id, virtual_key, force), timeout)
+        return self._call("Delete", _requests.delete(name, team_id, virtual_key, force, team_settings), timeout)
 
     def rotate(
         self,
@@ -93,10 +97,11 @@ class SecretClient:
         new_name: Optional[str] = None,
         team_id: Optional[str] = None,
         virtual_key: bool = False,
+        team_settings: Optional[Mapping[str, Any]] = None,
         timeout: Optional[float] = None,
     ) -> pb.RotateResponse:
         """Replaces the value in place, or moves it to ``new_name`` (the old name is deleted last)."""
-        request = _requests.rotate(current_name, value, new_name, team_id, virtual_key)
+        request = _requests.rotate(current_name, value, new_name, team_id, virtual_key, team_settings)
         return self._call("Rotate", request, timeout)
 
     def list_hosted(self, *, team_id: Optional[str] = None, timeout: Optional[float] = None) -> List[pb.HostedKey]:
@@ -113,6 +118,17 @@ class SecretClient:
     def get_team_settings(self, team_id: str, *, timeout: Optional[float] = None) -> TeamSettings:
         """A team's back-end settings, redacted; ``configured`` is false when it has none."""
         return _requests.team_settings(self._call("GetTeamSettings", _requests.get_team_settings(team_id), timeout))
+
+    def health(self, *, timeout: Optional[float] = None) -> str:
+        """The server's serving status for SecretService (grpc.health.v1, which needs no token): ``"SERVING"``,
+        ``"NOT_SERVING"`` (e.g. shutting down), …; an unreachable server raises SecretGateError."""
+        try:
+            status = self._health(
+                _channel.HEALTH_SERVICE, timeout=self._timeout if timeout is None else timeout, metadata=self._metadata
+            )
+        except grpc.RpcError as error:
+            raise from_rpc_error("Health/Check", error) from None
+        return _channel.serving_status(status)
 
     def close(self) -> None:
         self._channel.close()

@@ -13,25 +13,39 @@ only loads subclasses of its own base class, so the proxy's side is a two-line f
 
 LiteLLM instantiates the class without arguments, so the connection comes from the environment:
 ``SECRETGATE_ADDR`` (host:port, required), ``SECRETGATE_TOKEN``, ``SECRETGATE_TLS`` (``true`` for TLS),
-``SECRETGATE_CA_FILE`` (PEM roots; implies TLS) and ``SECRETGATE_TIMEOUT`` (seconds).
+``SECRETGATE_CA_FILE`` (PEM roots; implies TLS) and ``SECRETGATE_TIMEOUT`` (seconds, default 3: LiteLLM
+calls the blocking read from its event loop, so a slow answer stalls the proxy for that long).
 
-Team settings live in secretgate (``SetTeamSettings``), keyed by team id. LiteLLM passes a team's
-``secret_manager_settings`` as ``optional_params``; its ``team_id`` key selects the secretgate team, so
-the team's LiteLLM metadata is ``{"secret_manager_settings": {"team_id": "<team>"}}``.
+Team settings: when LiteLLM writes, rotates or deletes a team's virtual key it passes the team's
+``metadata.secret_manager_settings`` (the provider JSON an admin pasted) as ``optional_params``. They go
+to secretgate as the call's ``team_settings``, except a ``team_id`` key, which names a team whose
+settings secretgate stores (``SetTeamSettings``). On reads LiteLLM passes its proxy-wide
+``key_management_settings`` instead; those are LiteLLM's own and are never forwarded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from typing import Any, Dict, Mapping, Optional, Union
 
-from . import _channel
+import grpc
+
 from .aio import AsyncSecretClient
 from .client import SecretClient
 from .errors import SecretGateError, from_item_error
 
 _TRUE = {"1", "true", "yes", "on"}
+_LOG = logging.getLogger(__name__)
+
+# LiteLLM passes no deadline, and its blocking read runs on the proxy's event loop.
+DEFAULT_TIMEOUT_SECONDS = 3.0
+
+# Fields every dump of LiteLLM's KeyManagementSettings has (its model_dump() lists them all, set or
+# not) and a team's secret_manager_settings has no reason to: optional_params holding all of them
+# is the proxy-wide settings get_secret passes on reads, not a team's.
+_KEY_MANAGEMENT_SETTINGS_FIELDS = frozenset({"hosted_keys", "store_virtual_keys", "prefix_for_stored_virtual_keys", "access_mode"})
 
 
 class SecretGateSecretManager:
@@ -58,7 +72,7 @@ class SecretGateSecretManager:
             "token": token if token is not None else os.environ.get("SECRETGATE_TOKEN"),
             "tls": tls if tls is not None else os.environ.get("SECRETGATE_TLS", "").lower() in _TRUE,
             "root_certificates": root_certificates,
-            "timeout": timeout or float(os.environ.get("SECRETGATE_TIMEOUT", _channel.DEFAULT_TIMEOUT_SECONDS)),
+            "timeout": timeout or float(os.environ.get("SECRETGATE_TIMEOUT", DEFAULT_TIMEOUT_SECONDS)),
         }
         self._target = target
         self._sync = SecretClient(target, **self._connection)
@@ -69,16 +83,16 @@ class SecretGateSecretManager:
         self, secret_name: str, optional_params: Optional[dict] = None, timeout: Any = None
     ) -> Optional[str]:
         """The secret's value, or None when secretgate has no such secret (LiteLLM's miss)."""
-        results = self._sync.read(secret_name, team_id=_team_id(optional_params), timeout=_seconds(timeout))
-        return _value_or_none(results[0])
+        results = self._sync.read(secret_name, **_team(optional_params), timeout=_seconds(timeout))
+        return _read_value(results[0])
 
     async def async_read_secret(
         self, secret_name: str, optional_params: Optional[dict] = None, timeout: Any = None
     ) -> Optional[str]:
         """The secret's value, or None when secretgate has no such secret (LiteLLM's miss)."""
-        client = self._async_client()
-        results = await client.read(secret_name, team_id=_team_id(optional_params), timeout=_seconds(timeout))
-        return _value_or_none(results[0])
+        client = await self._async_client()
+        results = await client.read(secret_name, **_team(optional_params), timeout=_seconds(timeout))
+        return _read_value(results[0])
 
     async def async_write_secret(
         self,
@@ -90,12 +104,12 @@ class SecretGateSecretManager:
         tags: Optional[Union[dict, list]] = None,
     ) -> Dict[str, Any]:
         """Stores the value under the name LiteLLM chose (it already carries the virtual-key prefix)."""
-        response = await self._async_client().write(
+        response = await (await self._async_client()).write(
             secret_name,
             secret_value,
-            team_id=_team_id(optional_params),
             description=description,
             tags=_tags(tags),
+            **_team(optional_params),
             timeout=_seconds(timeout),
         )
         return _as_dict(response)
@@ -108,13 +122,24 @@ class SecretGateSecretManager:
         timeout: Any = None,
     ) -> dict:
         """Deletes the secret. A recovery window of 0 days deletes it for good at once; any other keeps
-        the back end's own recovery window (secretgate does not set its length)."""
-        response = await self._async_client().delete(
-            secret_name,
-            team_id=_team_id(optional_params),
-            force=recovery_window_in_days == 0,
-            timeout=_seconds(timeout),
-        )
+        the back end's own recovery window (secretgate does not set its length).
+
+        A name secretgate does not hold answers ``{"status": "not_found", "secret_name": …}``, as LiteLLM's
+        own example manager does, rather than raising: LiteLLM deletes a list of keys in one loop that
+        stops at the first exception, and keys made before ``store_virtual_keys`` was on were never stored.
+        """
+        try:
+            response = await (await self._async_client()).delete(
+                secret_name,
+                force=recovery_window_in_days == 0,
+                **_team(optional_params),
+                timeout=_seconds(timeout),
+            )
+        except SecretGateError as error:
+            if error.code != grpc.StatusCode.NOT_FOUND:
+                raise
+            _LOG.info("secretgate: no secret %r to delete (%s)", secret_name, error.details)
+            return {"status": "not_found", "secret_name": secret_name}
         return _as_dict(response)
 
     async def async_rotate_secret(
@@ -127,30 +152,67 @@ class SecretGateSecretManager:
     ) -> dict:
         """Replaces the value in place, or writes the new name, verifies it and then deletes the old one
         (done by the server in one call, so a failure leaves the old secret intact)."""
-        response = await self._async_client().rotate(
+        response = await (await self._async_client()).rotate(
             current_secret_name,
             new_secret_value,
             new_name=new_secret_name,
-            team_id=_team_id(optional_params),
+            **_team(optional_params),
             timeout=_seconds(timeout),
         )
         return _as_dict(response)
 
-    def _async_client(self) -> AsyncSecretClient:
-        # A grpc.aio channel belongs to the event loop it was created in.
+    def validate_environment(self) -> bool:
+        """True when secretgate answers its health check SERVING; otherwise ValueError saying what failed."""
+        try:
+            status = self._sync.health()
+        except SecretGateError as error:
+            raise ValueError(f"secretgate at {self._target} did not answer its health check: {error}") from None
+        if status != "SERVING":
+            raise ValueError(f"secretgate at {self._target} is not serving: its health check answered {status}")
+        return True
+
+    async def async_health_check(self, timeout: Any = None) -> bool:
+        """True when secretgate answers its health check SERVING; otherwise False, with a warning saying what failed."""
+        try:
+            status = await (await self._async_client()).health(timeout=_seconds(timeout))
+        except SecretGateError as error:
+            _LOG.warning("secretgate at %s did not answer its health check: %s", self._target, error)
+            return False
+        if status != "SERVING":
+            _LOG.warning("secretgate at %s is not serving: its health check answered %s", self._target, status)
+            return False
+        return True
+
+    async def _async_client(self) -> AsyncSecretClient:
+        # A grpc.aio channel belongs to the event loop it was created in: a new loop gets a new
+        # channel, and the old one is closed (on its own loop while that still runs).
         loop = asyncio.get_running_loop()
-        if self._async is None or self._async_loop is not loop:
-            self._async = AsyncSecretClient(self._target, **self._connection)
-            self._async_loop = loop
+        if self._async is not None and self._async_loop is loop:
+            return self._async
+        stale, stale_loop = self._async, self._async_loop
+        self._async = AsyncSecretClient(self._target, **self._connection)
+        self._async_loop = loop
+        if stale is not None:
+            if stale_loop is not None and stale_loop.is_running() and not stale_loop.is_closed():
+                asyncio.run_coroutine_threadsafe(stale.close(), stale_loop)
+            else:
+                await stale.close()
         return self._async
 
     def __repr__(self) -> str:
         return f"<SecretGateSecretManager(target={self._target!r})>"
 
 
-def _team_id(optional_params: Optional[Mapping[str, Any]]) -> Optional[str]:
-    team_id = (optional_params or {}).get("team_id")
-    return str(team_id) if team_id else None
+def _team(optional_params: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """The team arguments for a call from LiteLLM's ``optional_params``: a team's settings become
+    ``team_settings`` (unset keys dropped), their ``team_id`` key ``team_id``; the proxy-wide
+    settings LiteLLM passes on reads become nothing."""
+    params = dict(optional_params or {})
+    if not params or _KEY_MANAGEMENT_SETTINGS_FIELDS <= params.keys():
+        return {}
+    team_id = params.pop("team_id", None)
+    settings = {key: value for key, value in params.items() if value is not None}
+    return {"team_id": str(team_id) if team_id else None, "team_settings": settings or None}
 
 
 def _seconds(timeout: Any) -> Optional[float]:
@@ -171,8 +233,9 @@ def _tags(tags: Optional[Union[dict, list]]) -> Optional[Dict[str, str]]:
     return {str(tag["Key"]): str(tag["Value"]) for tag in tags}
 
 
-def _value_or_none(result) -> Optional[str]:
-    """LiteLLM wants text or None: a binary value is decoded as UTF-8, a miss is None, other errors raise."""
+def _read_value(result) -> Optional[str]:
+    """LiteLLM wants text or None: a binary value is decoded as UTF-8, a miss is None, other errors raise.
+    Every read's answer passes here, so what a miss means is decided in one place."""
     if result.found:
         return result.binary_value.decode("utf-8") if result.binary_value else result.value
     if result.error.status == "NOT_FOUND":
@@ -189,4 +252,4 @@ def _as_dict(message) -> Dict[str, Any]:
     return fields
 
 
-__all__ = ["SecretGateSecretManager", "SecretGateError"]
+__all__ = ["DEFAULT_TIMEOUT_SECONDS", "SecretGateSecretManager", "SecretGateError"]

@@ -39,6 +39,21 @@ def test_every_rpc(address, token, name):
     assert stored.configured and fetched.settings == {"description": "team desc"} and fetched.updated_at
 
 
+def test_team_settings_sent_with_each_call(address, token, name):
+    inline = {"prefix": "aio-inline/"}
+
+    async def scenario(client):
+        written = await client.write(name, "a1", virtual_key=True, team_settings=inline)
+        [read] = await client.read(name, virtual_key=True, team_settings=inline)
+        rotated = await client.rotate(name, "a2", virtual_key=True, team_settings=inline)
+        deleted = await client.delete(name, virtual_key=True, team_settings=inline)
+        return written, read, rotated, deleted
+
+    written, read, rotated, deleted = run(address, token, scenario)
+    stored = f"aio-inline/{name}"
+    assert (written.name, read.resolved_name, read.value, rotated.name, deleted.name) == (stored, stored, "a1", stored, stored)
+
+
 @pytest.mark.parametrize(
     "call, code",
     [

@@ -38,6 +38,21 @@ def test_virtual_key_and_team_prefixes_apply_to_the_stored_name(client, name):
     assert result.value == "tv" and result.resolved_name == f"team-prefix/{name}"
 
 
+def test_team_settings_sent_with_each_call_apply_to_that_call_only(client, name):
+    inline = {"prefix": "py-inline/"}
+    assert client.write(name, "iv", virtual_key=True, team_settings=inline).name == f"py-inline/{name}"
+    [result] = client.read(name, virtual_key=True, team_settings=inline)
+    assert result.value == "iv" and result.resolved_name == f"py-inline/{name}"
+    [default] = client.read(name, virtual_key=True)
+    assert default.resolved_name == f"litellm/{name}" and not default.found
+    rotated = client.rotate(name, "iv2", new_name=f"{name}-2", virtual_key=True, team_settings=inline)
+    assert rotated.name == f"py-inline/{name}-2"
+    assert client.delete(f"{name}-2", virtual_key=True, team_settings=inline).name == f"py-inline/{name}-2"
+    with pytest.raises(SecretGateError) as refused:
+        client.write(name, "x", team_settings={"namespace": "vault-only"})
+    assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT and "team_settings" in refused.value.details
+
+
 def test_delete_removes_the_secret_and_a_second_delete_is_not_found(client, name):
     client.write(name, "doomed")
     assert client.delete(name, force=True).name == name

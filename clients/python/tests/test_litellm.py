@@ -7,10 +7,13 @@ arguments; `SecretGate` is the two-line file docs/clients.md tells users to put 
 """
 
 import asyncio
+import logging
 from abc import ABC, abstractmethod
+from concurrent import futures
 
 import grpc
 import pytest
+from google.protobuf import wrappers_pb2
 
 from secretgate_client import SecretClient, SecretGateError
 from secretgate_client.litellm import SecretGateSecretManager
@@ -44,6 +47,22 @@ def manager(address, token, monkeypatch):
     monkeypatch.setenv("SECRETGATE_ADDR", address)
     monkeypatch.setenv("SECRETGATE_TOKEN", token)
     return SecretGate()
+
+
+@pytest.fixture
+def not_serving():
+    """A server whose grpc.health.v1 Check answers NOT_SERVING, as secretgate's does while it shuts down."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    check = grpc.unary_unary_rpc_method_handler(
+        lambda request, context: wrappers_pb2.Int32Value(value=2),
+        request_deserializer=wrappers_pb2.StringValue.FromString,
+        response_serializer=wrappers_pb2.Int32Value.SerializeToString,
+    )
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("grpc.health.v1.Health", {"Check": check})])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield f"127.0.0.1:{port}"
+    server.stop(None)
 
 
 @pytest.fixture
@@ -129,11 +148,23 @@ def test_rotate_in_place_keeps_the_name(manager, admin, name):
     assert manager.sync_read_secret(name) == "second"
 
 
-def test_failures_raise_secretgate_error_with_the_status_code(manager, name):
-    with pytest.raises(SecretGateError) as deleting:
-        asyncio.run(manager.async_delete_secret(secret_name=name))
-    assert deleting.value.code == grpc.StatusCode.NOT_FOUND
+def test_deleting_a_name_secretgate_does_not_hold_answers_litellms_not_found_result(manager, admin, name, caplog):
+    # LiteLLM's key-delete hook loops over the keys without catching: one raise would leave the rest behind.
+    admin.write(f"{name}-held", "sk-held")
 
+    async def delete_all():
+        return [await manager.async_delete_secret(secret_name=n) for n in (f"{name}-never", f"{name}-held")]
+
+    with caplog.at_level(logging.INFO, logger="secretgate_client.litellm"):
+        missing, held = asyncio.run(delete_all())
+    assert missing == {"status": "not_found", "secret_name": f"{name}-never"}
+    assert held == {"name": f"{name}-held", "recoverable": False}
+    assert admin.read(f"{name}-held")[0].error.status == "NOT_FOUND"
+    [record] = [r for r in caplog.records if r.name == "secretgate_client.litellm"]
+    assert record.levelno == logging.INFO and f"{name}-never" in record.getMessage()
+
+
+def test_failures_raise_secretgate_error_with_the_status_code(manager, name):
     with pytest.raises(SecretGateError) as rotating:
         asyncio.run(manager.async_rotate_secret(name, f"{name}-new", "v"))
     assert rotating.value.code == grpc.StatusCode.NOT_FOUND
@@ -147,6 +178,53 @@ def test_an_item_error_other_than_not_found_raises(manager):
     with pytest.raises(SecretGateError) as raised:
         manager.sync_read_secret(secret_name="bad/../name")
     assert raised.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_the_default_deadline_is_3_seconds_and_secretgate_timeout_overrides_it(recording_server, monkeypatch):
+    servicer, addr = recording_server
+    monkeypatch.setenv("SECRETGATE_ADDR", addr)
+    monkeypatch.delenv("SECRETGATE_TIMEOUT", raising=False)
+    SecretGate().sync_read_secret("a")
+    monkeypatch.setenv("SECRETGATE_TIMEOUT", "7")
+    SecretGate().sync_read_secret("a")
+    # The seconds left on arrival: the deadline sent, less transit, rounded up by gRPC's timeout encoding.
+    default, overridden = servicer.seconds_left
+    assert 1.0 < default < 4.0
+    assert 5.0 < overridden < 8.0
+
+
+def test_health_check_and_validate_environment_ask_secretgates_health(manager):
+    assert manager.validate_environment() is True
+    assert asyncio.run(manager.async_health_check()) is True
+    assert asyncio.run(manager.async_health_check(timeout=HttpxLikeTimeout(2.0, 2.0, 2.0, None))) is True
+
+
+def test_health_check_and_validate_environment_say_what_failed(closed_port, not_serving, monkeypatch, caplog):
+    monkeypatch.setenv("SECRETGATE_ADDR", f"127.0.0.1:{closed_port}")
+    unreachable = SecretGate()
+    with pytest.raises(ValueError, match=rf"127\.0\.0\.1:{closed_port} did not answer its health check: .*UNAVAILABLE"):
+        unreachable.validate_environment()
+    with caplog.at_level(logging.WARNING, logger="secretgate_client.litellm"):
+        assert asyncio.run(unreachable.async_health_check()) is False
+    assert "UNAVAILABLE" in caplog.text
+
+    monkeypatch.setenv("SECRETGATE_ADDR", not_serving)
+    stopping = SecretGate()
+    with pytest.raises(ValueError, match="is not serving: its health check answered NOT_SERVING"):
+        stopping.validate_environment()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="secretgate_client.litellm"):
+        assert asyncio.run(stopping.async_health_check()) is False
+    assert "NOT_SERVING" in caplog.text
+
+
+def test_a_new_event_loop_gets_a_new_channel_and_the_old_one_is_closed(manager, admin, name):
+    admin.write(name, "sk-loops")
+    assert asyncio.run(manager.async_read_secret(name)) == "sk-loops"
+    first = manager._async
+    assert asyncio.run(manager.async_read_secret(name)) == "sk-loops"
+    assert manager._async is not first
+    assert first._channel.get_state() == grpc.ChannelConnectivity.SHUTDOWN
 
 
 def test_the_token_comes_from_the_environment(recording_server, monkeypatch):

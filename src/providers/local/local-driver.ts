@@ -56,6 +56,11 @@ export class LocalDriver implements SecretDriver {
     return this.rows.names();
   }
 
+  /** One store for every team: a team's `prefix` changes a name, never where it lives. */
+  locationKey(): string {
+    return "";
+  }
+
   classifyError(error: unknown): ClassifiedError {
     if (error instanceof ServiceError) return { code: error.code, message: error.message };
     if (isConnectionFailure(error)) return { code: Code.Unavailable, message: `the embedded store's database is unreachable: ${(error as Error).message}` };

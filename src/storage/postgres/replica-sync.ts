@@ -23,11 +23,14 @@ export class ReplicaSync {
     const { database, teams, backend, logger } = options;
     const evictSecret = async (notice: Extract<ChangeNotice, { kind: "secret" }>) => {
       if (notice.backend !== backend.source) return;
+      if (notice.location !== undefined) {
+        backend.invalidate(notice.name, notice.location, notice.version);
+        return;
+      }
       try {
-        // The cache key holds the team's location, which this replica looks up itself: the
-        // notice names the team, never its settings.
+        // A replica of an earlier release names only the team: this replica looks its location up.
         const team = notice.teamId === "" ? {} : ((await teams.get(notice.teamId))?.settings ?? {});
-        backend.invalidate(notice.name, team, notice.version);
+        backend.invalidate(notice.name, backend.locationOf(team), notice.version);
       } catch (error) {
         logger.warn({ reason: (error as Error).message }, "cannot look up a changed secret's team; dropping the whole cache");
         backend.clear();
@@ -50,8 +53,8 @@ export class ReplicaSync {
       },
     });
     teams.publishTo(notices);
-    backend.onChange((name, call, version) => {
-      const notice: ChangeNotice = { kind: "secret", backend: backend.source, teamId: call.teamId ?? "", name, ...(version ? { version } : {}) };
+    backend.onChange((name, location, call, version) => {
+      const notice: ChangeNotice = { kind: "secret", backend: backend.source, teamId: call.teamId ?? "", location, name, ...(version ? { version } : {}) };
       notices.publish(notice).catch((error: unknown) => {
         logger.warn({ name, reason: (error as Error).message }, "cannot tell other replicas about a change; they serve it once their cache expires");
       });

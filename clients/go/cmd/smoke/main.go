@@ -1,5 +1,6 @@
-// Command smoke writes, reads, lists and deletes one secret through the Go client and prints what
-// it saw as one JSON object, so a test (or an operator) can check a live server end to end.
+// Command smoke writes, reads, lists and deletes one secret through the Go client, then writes and
+// deletes it again under team settings sent with the calls, and prints what it saw as one JSON
+// object, so a test (or an operator) can check a live server end to end.
 //
 //	SECRETGATE_ADDR=127.0.0.1:50051 SECRETGATE_TOKEN=… smoke <name> <value>
 package main
@@ -12,21 +13,24 @@ import (
 	"time"
 
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/secretgate/secretgate/clients/go/secretgate"
 	secretgatev1 "github.com/secretgate/secretgate/clients/go/secretgatev1"
 )
 
 type report struct {
-	Written          string   `json:"written"`
-	Version          string   `json:"version"`
-	ReadFound        bool     `json:"readFound"`
-	ReadMatches      bool     `json:"readMatches"`
-	ReadSource       string   `json:"readSource"`
-	Listed           []string `json:"listed"`
-	Deleted          string   `json:"deleted"`
-	ReadAfterDelete  string   `json:"readAfterDelete"`
-	DeleteAgainError string   `json:"deleteAgainError"`
+	Written             string   `json:"written"`
+	Version             string   `json:"version"`
+	ReadFound           bool     `json:"readFound"`
+	ReadMatches         bool     `json:"readMatches"`
+	ReadSource          string   `json:"readSource"`
+	Listed              []string `json:"listed"`
+	Deleted             string   `json:"deleted"`
+	ReadAfterDelete     string   `json:"readAfterDelete"`
+	DeleteAgainError    string   `json:"deleteAgainError"`
+	TeamSettingsWritten string   `json:"teamSettingsWritten"`
+	TeamSettingsDeleted string   `json:"teamSettingsDeleted"`
 }
 
 func main() {
@@ -79,6 +83,22 @@ func main() {
 
 	_, err = client.Delete(ctx, &secretgatev1.DeleteRequest{Name: name})
 	r.DeleteAgainError = status.Code(err).String()
+
+	// A proxy's per-team back-end settings travel with the call as a google.protobuf.Struct.
+	teamSettings, err := structpb.NewStruct(map[string]any{"prefix": "go-inline/"})
+	if err != nil {
+		fail(err)
+	}
+	inline, err := client.Write(ctx, &secretgatev1.WriteRequest{Name: name, Value: value, VirtualKey: true, TeamSettings: teamSettings})
+	if err != nil {
+		fail(err)
+	}
+	r.TeamSettingsWritten = inline.Name
+	inlineDeleted, err := client.Delete(ctx, &secretgatev1.DeleteRequest{Name: name, VirtualKey: true, Force: true, TeamSettings: teamSettings})
+	if err != nil {
+		fail(err)
+	}
+	r.TeamSettingsDeleted = inlineDeleted.Name
 
 	if err := json.NewEncoder(os.Stdout).Encode(r); err != nil {
 		fail(err)

@@ -8,16 +8,18 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class DeleteRequest(_message.Message):
-    __slots__ = ["force", "name", "team_id", "virtual_key"]
+    __slots__ = ["force", "name", "team_id", "team_settings", "virtual_key"]
     FORCE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    TEAM_SETTINGS_FIELD_NUMBER: _ClassVar[int]
     VIRTUAL_KEY_FIELD_NUMBER: _ClassVar[int]
     force: bool
     name: str
     team_id: str
+    team_settings: _struct_pb2.Struct
     virtual_key: bool
-    def __init__(self, name: _Optional[str] = ..., team_id: _Optional[str] = ..., virtual_key: bool = ..., force: bool = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., team_id: _Optional[str] = ..., virtual_key: bool = ..., force: bool = ..., team_settings: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class DeleteResponse(_message.Message):
     __slots__ = ["name", "recoverable"]
@@ -84,7 +86,7 @@ class ListHostedResponse(_message.Message):
     def __init__(self, keys: _Optional[_Iterable[_Union[HostedKey, _Mapping]]] = ...) -> None: ...
 
 class ReadRequest(_message.Message):
-    __slots__ = ["bypass_cache", "names", "refresh_if_version", "team_id", "virtual_key"]
+    __slots__ = ["bypass_cache", "names", "refresh_if_version", "team_id", "team_settings", "virtual_key"]
     class RefreshIfVersionEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -96,13 +98,15 @@ class ReadRequest(_message.Message):
     NAMES_FIELD_NUMBER: _ClassVar[int]
     REFRESH_IF_VERSION_FIELD_NUMBER: _ClassVar[int]
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    TEAM_SETTINGS_FIELD_NUMBER: _ClassVar[int]
     VIRTUAL_KEY_FIELD_NUMBER: _ClassVar[int]
     bypass_cache: bool
     names: _containers.RepeatedScalarFieldContainer[str]
     refresh_if_version: _containers.ScalarMap[str, str]
     team_id: str
+    team_settings: _struct_pb2.Struct
     virtual_key: bool
-    def __init__(self, names: _Optional[_Iterable[str]] = ..., team_id: _Optional[str] = ..., bypass_cache: bool = ..., refresh_if_version: _Optional[_Mapping[str, str]] = ..., virtual_key: bool = ...) -> None: ...
+    def __init__(self, names: _Optional[_Iterable[str]] = ..., team_id: _Optional[str] = ..., bypass_cache: bool = ..., refresh_if_version: _Optional[_Mapping[str, str]] = ..., virtual_key: bool = ..., team_settings: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class ReadResponse(_message.Message):
     __slots__ = ["results"]
@@ -111,18 +115,20 @@ class ReadResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[SecretResult, _Mapping]]] = ...) -> None: ...
 
 class RotateRequest(_message.Message):
-    __slots__ = ["current_name", "new_name", "team_id", "value", "virtual_key"]
+    __slots__ = ["current_name", "new_name", "team_id", "team_settings", "value", "virtual_key"]
     CURRENT_NAME_FIELD_NUMBER: _ClassVar[int]
     NEW_NAME_FIELD_NUMBER: _ClassVar[int]
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    TEAM_SETTINGS_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     VIRTUAL_KEY_FIELD_NUMBER: _ClassVar[int]
     current_name: str
     new_name: str
     team_id: str
+    team_settings: _struct_pb2.Struct
     value: str
     virtual_key: bool
-    def __init__(self, current_name: _Optional[str] = ..., new_name: _Optional[str] = ..., value: _Optional[str] = ..., team_id: _Optional[str] = ..., virtual_key: bool = ...) -> None: ...
+    def __init__(self, current_name: _Optional[str] = ..., new_name: _Optional[str] = ..., value: _Optional[str] = ..., team_id: _Optional[str] = ..., virtual_key: bool = ..., team_settings: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class RotateResponse(_message.Message):
     __slots__ = ["name", "old_deleted", "version"]
@@ -179,7 +185,7 @@ class SetTeamSettingsResponse(_message.Message):
     def __init__(self, team_id: _Optional[str] = ..., settings: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., configured: bool = ...) -> None: ...
 
 class WriteRequest(_message.Message):
-    __slots__ = ["binary_value", "description", "name", "tags", "team_id", "value", "virtual_key"]
+    __slots__ = ["binary_value", "description", "name", "tags", "team_id", "team_settings", "value", "virtual_key"]
     class TagsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -192,6 +198,7 @@ class WriteRequest(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    TEAM_SETTINGS_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     VIRTUAL_KEY_FIELD_NUMBER: _ClassVar[int]
     binary_value: bytes
@@ -199,9 +206,10 @@ class WriteRequest(_message.Message):
     name: str
     tags: _containers.ScalarMap[str, str]
     team_id: str
+    team_settings: _struct_pb2.Struct
     value: str
     virtual_key: bool
-    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ..., binary_value: _Optional[bytes] = ..., team_id: _Optional[str] = ..., virtual_key: bool = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ..., binary_value: _Optional[bytes] = ..., team_id: _Optional[str] = ..., virtual_key: bool = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., team_settings: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class WriteResponse(_message.Message):
     __slots__ = ["name", "source", "version", "warnings"]

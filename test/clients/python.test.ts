@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestServer } from "../helpers/server.js";
+import { TestServer } from "../helpers/server.js";
 import { PYTHON, ROOT, run, startServerWithToken } from "./live-server.js";
 
 const PACKAGE = join(ROOT, "clients", "python");
@@ -8,11 +8,20 @@ const PACKAGE = join(ROOT, "clients", "python");
 describe("Python client (pytest)", () => {
   let server: TestServer;
   let token: string;
+  // Answers every read "not hosted here" (NOT_HOSTED): the adapter's fallback to the proxy's environment.
+  let writeOnly: TestServer;
 
   beforeAll(async () => {
     ({ server, token } = await startServerWithToken());
+    writeOnly = await TestServer.start({
+      config: { general_settings: { key_management_settings: { access_mode: "write_only" } } },
+      env: { SECRETGATE_ADMIN_TOKEN: token },
+    });
   });
-  afterAll(() => server?.stop());
+  afterAll(async () => {
+    await server?.stop();
+    await writeOnly?.stop();
+  });
 
   it("passes its suite against a live server: both clients, the LiteLLM adapter, error codes", async () => {
     const result = await run(PYTHON, ["-m", "pytest", "-p", "no:cacheprovider", "-q", "tests"], {
@@ -24,6 +33,7 @@ describe("Python client (pytest)", () => {
         PYTHONDONTWRITEBYTECODE: "1",
         SECRETGATE_TEST_ADDR: server.grpcAddress,
         SECRETGATE_TEST_TOKEN: token,
+        SECRETGATE_TEST_WRITE_ONLY_ADDR: writeOnly.grpcAddress,
       },
     });
     // Exit code 5 means pytest collected nothing: a failure here, like any non-zero code.

@@ -16,7 +16,7 @@ import {
   SecretService,
   type SecretClient,
 } from "../../clients/typescript/src/index.js";
-import type { TestServer } from "../helpers/server.js";
+import { TestServer } from "../helpers/server.js";
 import { ROOT, run, startServerWithToken } from "./live-server.js";
 
 async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
@@ -77,6 +77,34 @@ describe("@secretgate/client against a live server", () => {
     const builtClient = built.createSecretClient(`http://${server.grpcAddress}`, { token });
     const { results } = await builtClient.read({ names: [key] });
     expect(results[0]?.value).toBe("from-src");
+  });
+
+  it("answers names the server does not host from the caller's environment when asked to, and only those", async () => {
+    // access_mode: write_only: every read is one LiteLLM would answer from its own environment.
+    const writeOnly = await TestServer.start({
+      config: { general_settings: { key_management_settings: { access_mode: "write_only" } } },
+      env: { SECRETGATE_ADMIN_TOKEN: token },
+    });
+    try {
+      const [hosted, notHosted, unset] = [name(), name(), name()];
+      const env = { [notHosted]: "from-the-callers-environment", [hosted]: "never-used" };
+      const plain = createSecretClient(`http://${writeOnly.grpcAddress}`, { token });
+      const [plainResult] = (await plain.read({ names: [notHosted] })).results;
+      expect(plainResult).toMatchObject({ found: false, error: { status: "NOT_FOUND", reason: "NOT_HOSTED" } });
+
+      const falling = createSecretClient(`http://${writeOnly.grpcAddress}`, { token, environmentFallback: env });
+      const { results } = await falling.read({ names: [notHosted, unset, "constructor"] });
+      expect(results[0]).toMatchObject({ found: true, value: "from-the-callers-environment", source: "caller_environment", error: undefined });
+      expect(results[1]).toMatchObject({ found: false, error: { reason: "NOT_HOSTED" } });
+      expect(results[2]).toMatchObject({ found: false, error: { reason: "NOT_HOSTED" } });
+
+      // The server that hosts every name: its miss is the back end's answer, never the environment's.
+      const hostedFalling = createSecretClient(`http://${server.grpcAddress}`, { token, environmentFallback: env });
+      const [miss] = (await hostedFalling.read({ names: [hosted] })).results;
+      expect(miss).toMatchObject({ found: false, error: { status: "NOT_FOUND", reason: "NOT_IN_BACKEND" } });
+    } finally {
+      await writeOnly.stop();
+    }
   });
 
   it("sends team settings with a call (a plain object for the Struct)", async () => {

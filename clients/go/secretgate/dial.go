@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"os"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -25,6 +26,7 @@ func (c *Client) Close() error { return c.conn.Close() }
 type options struct {
 	token    string
 	tls      *tls.Config
+	lookup   func(string) (string, bool)
 	dialOpts []grpc.DialOption
 }
 
@@ -43,6 +45,25 @@ func WithTLS(config *tls.Config) Option {
 			config = &tls.Config{MinVersion: tls.VersionTLS12}
 		}
 		o.tls = config
+	}
+}
+
+// NotHosted is the ItemError reason of a name the server does not host: the caller reads its own environment.
+const NotHosted = "NOT_HOSTED"
+
+// CallerEnvironment is the source of a Read result answered from the caller's own environment.
+const CallerEnvironment = "caller_environment"
+
+// WithEnvironmentFallback answers Read results the server marks NOT_HOSTED ("not hosted here: read it
+// from your own environment"; secretgate never serves its own environment) from the caller's
+// environment: found, with source CallerEnvironment. lookup is os.LookupEnv or a stand-in; nil means
+// os.LookupEnv. Unset variables stay misses.
+func WithEnvironmentFallback(lookup func(string) (string, bool)) Option {
+	return func(o *options) {
+		if lookup == nil {
+			lookup = os.LookupEnv
+		}
+		o.lookup = lookup
 	}
 }
 
@@ -70,11 +91,36 @@ func Dial(addr string, opts ...Option) (*Client, error) {
 	if o.token != "" {
 		dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(bearerToken{token: o.token, secure: o.tls != nil}))
 	}
+	if o.lookup != nil {
+		dialOpts = append(dialOpts, grpc.WithChainUnaryInterceptor(readFromEnvironment(o.lookup)))
+	}
 	conn, err := grpc.Dial(addr, append(dialOpts, o.dialOpts...)...)
 	if err != nil {
 		return nil, err
 	}
 	return &Client{SecretServiceClient: secretgatev1.NewSecretServiceClient(conn), conn: conn}, nil
+}
+
+// readFromEnvironment fills the Read results the server did not host from lookup.
+func readFromEnvironment(lookup func(string) (string, bool)) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if err := invoker(ctx, method, req, reply, cc, opts...); err != nil {
+			return err
+		}
+		response, ok := reply.(*secretgatev1.ReadResponse)
+		if !ok || method != "/secretgate.v1.SecretService/Read" {
+			return nil
+		}
+		for _, result := range response.Results {
+			if result.GetError().GetReason() != NotHosted {
+				continue
+			}
+			if value, set := lookup(result.Name); set {
+				result.Found, result.Value, result.Source, result.Error = true, value, CallerEnvironment, nil
+			}
+		}
+		return nil
+	}
 }
 
 // bearerToken is per-RPC credentials carrying a static token.

@@ -98,3 +98,63 @@ func TestDialRefusesAnEmptyAddress(t *testing.T) {
 		t.Fatal("Dial(\"\") succeeded")
 	}
 }
+
+// notHosting answers every Read name as the server does when it does not host it.
+type notHosting struct {
+	secretgatev1.UnimplementedSecretServiceServer
+}
+
+func (notHosting) Read(_ context.Context, in *secretgatev1.ReadRequest) (*secretgatev1.ReadResponse, error) {
+	results := make([]*secretgatev1.SecretResult, 0, len(in.Names))
+	for _, name := range in.Names {
+		reason := NotHosted
+		if name == "held-elsewhere" {
+			reason = "NOT_IN_BACKEND"
+		}
+		results = append(results, &secretgatev1.SecretResult{Name: name, Error: &secretgatev1.ItemError{Code: int32(codes.NotFound), Status: "NOT_FOUND", Reason: reason}})
+	}
+	return &secretgatev1.ReadResponse{Results: results}, nil
+}
+
+func TestEnvironmentFallbackAnswersOnlyNamesTheServerDoesNotHost(t *testing.T) {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := grpc.NewServer()
+	secretgatev1.RegisterSecretServiceServer(server, notHosting{})
+	go server.Serve(listener)
+	t.Cleanup(server.Stop)
+
+	env := map[string]string{"OPENAI_API_KEY": "from-the-callers-environment", "held-elsewhere": "never-used"}
+	lookup := func(name string) (string, bool) { value, ok := env[name]; return value, ok }
+	for _, fallback := range []bool{false, true} {
+		opts := []Option{}
+		if fallback {
+			opts = append(opts, WithEnvironmentFallback(lookup))
+		}
+		client, err := Dial(listener.Addr().String(), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		response, err := client.Read(ctx, &secretgatev1.ReadRequest{Names: []string{"OPENAI_API_KEY", "UNSET", "held-elsewhere"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := response.Results[0]
+		if fallback && (!first.Found || first.Value != "from-the-callers-environment" || first.Source != CallerEnvironment || first.Error != nil) {
+			t.Fatalf("with the fallback, a NOT_HOSTED name set in the environment should be found there: %v", first)
+		}
+		if !fallback && first.Found {
+			t.Fatalf("without the fallback the miss stays a miss: %v", first)
+		}
+		for _, result := range response.Results[1:] {
+			if result.Found {
+				t.Fatalf("%s: an unset variable or the back end's own miss must stay a miss: %v", result.Name, result)
+			}
+		}
+	}
+}

@@ -21,6 +21,11 @@ Team settings: when LiteLLM writes, rotates or deletes a team's virtual key it p
 to secretgate as the call's ``team_settings``, except a ``team_id`` key, which names a team whose
 settings secretgate stores (``SetTeamSettings``). On reads LiteLLM passes its proxy-wide
 ``key_management_settings`` instead; those are LiteLLM's own and are never forwarded.
+
+Environment: secretgate never serves its own process environment. Where LiteLLM would read a name
+from the proxy's environment (not in ``hosted_keys``, or ``access_mode: write_only`` on the server),
+secretgate answers "not hosted here" (reason ``NOT_HOSTED``) and this adapter reads the proxy's own
+``os.environ``, as LiteLLM does.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ from .client import SecretClient
 from .errors import SecretGateError, from_item_error
 
 _TRUE = {"1", "true", "yes", "on"}
+# ItemError.reason of a name secretgate does not host: the caller reads its own environment.
+NOT_HOSTED = "NOT_HOSTED"
+_ENV_REFERENCE = "os.environ/"
 _LOG = logging.getLogger(__name__)
 
 # LiteLLM passes no deadline, and its blocking read runs on the proxy's event loop.
@@ -235,10 +243,18 @@ def _tags(tags: Optional[Union[dict, list]]) -> Optional[Dict[str, str]]:
 
 def _read_value(result) -> Optional[str]:
     """LiteLLM wants text or None: a binary value is decoded as UTF-8, a miss is None, other errors raise.
-    Every read's answer passes here, so what a miss means is decided in one place."""
+    Every read's answer passes here, so what a miss means is decided in one place.
+
+    A name secretgate does not host (reason NOT_HOSTED: not in hosted_keys, or access_mode write_only)
+    is one LiteLLM itself would read from the proxy's environment, so it is read from this process's
+    os.environ. A name the back end does not hold (NOT_IN_BACKEND) is a miss: the manager answered."""
     if result.found:
         return result.binary_value.decode("utf-8") if result.binary_value else result.value
     if result.error.status == "NOT_FOUND":
+        if result.error.reason == NOT_HOSTED:
+            name = result.name[len(_ENV_REFERENCE):] if result.name.startswith(_ENV_REFERENCE) else result.name
+            _LOG.debug("secretgate: %s is not hosted there; reading it from this process's environment", name)
+            return os.environ.get(name)
         return None
     raise from_item_error("Read", result.error)
 

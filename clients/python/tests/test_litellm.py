@@ -8,6 +8,7 @@ arguments; `SecretGate` is the two-line file docs/clients.md tells users to put 
 
 import asyncio
 import logging
+import os
 from abc import ABC, abstractmethod
 from concurrent import futures
 
@@ -245,3 +246,31 @@ def test_tls_from_a_ca_file_in_the_environment(tls_recording_server, tmp_path, m
     monkeypatch.setenv("SECRETGATE_CA_FILE", str(ca_file))
     monkeypatch.delenv("SECRETGATE_TOKEN", raising=False)
     assert SecretGate().sync_read_secret("a") == "recorded"
+
+
+@pytest.fixture
+def write_only_manager(monkeypatch):
+    """The adapter pointed at a second live server whose config says access_mode: write_only, so
+    every read is one LiteLLM would answer from the proxy's environment."""
+    address = os.environ.get("SECRETGATE_TEST_WRITE_ONLY_ADDR")
+    if not address:
+        raise RuntimeError("SECRETGATE_TEST_WRITE_ONLY_ADDR is not set; run through `npx vitest run test/clients/python.test.ts`")
+    monkeypatch.setenv("SECRETGATE_ADDR", address)
+    monkeypatch.setenv("SECRETGATE_TOKEN", os.environ["SECRETGATE_TEST_TOKEN"])
+    return SecretGate()
+
+
+def test_a_name_secretgate_does_not_host_is_read_from_the_proxys_own_environment(write_only_manager, name, monkeypatch):
+    monkeypatch.setenv(name, "from-the-proxy-environment")
+    assert write_only_manager.sync_read_secret(secret_name=name) == "from-the-proxy-environment"
+    assert write_only_manager.sync_read_secret(secret_name=f"os.environ/{name}") == "from-the-proxy-environment"
+    assert asyncio.run(write_only_manager.async_read_secret(secret_name=name)) == "from-the-proxy-environment"
+    # Not in this process's environment either: LiteLLM's miss.
+    assert write_only_manager.sync_read_secret(secret_name=f"{name}-unset") is None
+
+
+def test_a_name_the_back_end_does_not_hold_is_a_miss_even_when_the_proxy_environment_has_it(manager, name, monkeypatch):
+    # The server hosts every name (no hosted_keys), so its "not found" is the back end's answer.
+    monkeypatch.setenv(name, "must-not-be-used")
+    assert manager.sync_read_secret(secret_name=name) is None
+    assert asyncio.run(manager.async_read_secret(secret_name=name)) is None

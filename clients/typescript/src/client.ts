@@ -1,6 +1,6 @@
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport, type GrpcTransportOptions } from "@connectrpc/connect-node";
-import { SecretService } from "./gen/secretgate/v1/secret_service_pb.js";
+import { SecretService, type ReadResponse } from "./gen/secretgate/v1/secret_service_pb.js";
 
 /** The generated SecretService client: one async method per RPC (`read`, `write`, `delete`, …). */
 export type SecretClient = Client<typeof SecretService>;
@@ -8,7 +8,19 @@ export type SecretClient = Client<typeof SecretService>;
 export type SecretClientOptions = Omit<GrpcTransportOptions, "baseUrl"> & {
   /** Sent as `authorization: Bearer <token>` on every call. */
   token?: string;
+  /**
+   * secretgate never serves its own environment: a name it does not host comes back as a miss whose
+   * `error.reason` is `NOT_HOSTED` ("read it from your own environment"). With this option such a
+   * Read result is answered from the caller's environment instead (`true`: `process.env`; or the
+   * variables to use): `found: true`, `source: "caller_environment"`. Unset variables stay misses.
+   */
+  environmentFallback?: boolean | Readonly<Record<string, string | undefined>>;
 };
+
+/** `ItemError.reason` of a name the server does not host: the caller reads its own environment. */
+export const NOT_HOSTED = "NOT_HOSTED";
+/** `SecretResult.source` of a value the client read from its own environment. */
+export const CALLER_ENVIRONMENT = "caller_environment";
 
 /** A call with no deadline can hang forever on a black-holed connection; callers may pass their own. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -20,7 +32,7 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
  * failures reject with a `ConnectError` whose `code` is the gRPC status.
  */
 export function createSecretClient(url: string, options: SecretClientOptions = {}): SecretClient {
-  const { token, interceptors = [], defaultTimeoutMs = DEFAULT_TIMEOUT_MS, ...transportOptions } = options;
+  const { token, environmentFallback, interceptors = [], defaultTimeoutMs = DEFAULT_TIMEOUT_MS, ...transportOptions } = options;
   const protocol = new URL(url).protocol;
   if (protocol !== "http:" && protocol !== "https:") {
     throw new TypeError(`secretgate: url must start with http:// or https://, got ${protocol}`);
@@ -29,7 +41,11 @@ export function createSecretClient(url: string, options: SecretClientOptions = {
     ...transportOptions,
     baseUrl: url,
     defaultTimeoutMs,
-    interceptors: token ? [bearerToken(token), ...interceptors] : interceptors,
+    interceptors: [
+      ...(token ? [bearerToken(token)] : []),
+      ...(environmentFallback ? [readFromEnvironment(environmentFallback === true ? process.env : environmentFallback)] : []),
+      ...interceptors,
+    ],
   });
   return createClient(SecretService, transport);
 }
@@ -38,5 +54,20 @@ function bearerToken(token: string): Interceptor {
   return (next) => (request) => {
     request.header.set("authorization", `Bearer ${token}`);
     return next(request);
+  };
+}
+
+function readFromEnvironment(env: Readonly<Record<string, string | undefined>>): Interceptor {
+  return (next) => async (request) => {
+    const response = await next(request);
+    if (response.stream || request.method !== SecretService.method.read) return response;
+    for (const result of (response.message as ReadResponse).results) {
+      if (result.error?.reason !== NOT_HOSTED) continue;
+      // Own properties only: a name such as "constructor" is not a member of the environment.
+      const value = Object.hasOwn(env, result.name) ? env[result.name] : undefined;
+      if (typeof value !== "string") continue;
+      Object.assign(result, { found: true, value, source: CALLER_ENVIRONMENT, error: undefined });
+    }
+    return response;
   };
 }

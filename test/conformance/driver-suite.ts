@@ -363,7 +363,11 @@ function describeKept(metadata: DriverHarness["metadata"]): string {
 function describeRewrite(metadata: NonNullable<DriverHarness["metadata"]>): string {
   return (["description", "tags"] as const)
     .filter((part) => metadata[part] !== undefined)
-    .map((part) => `the ${part} is ${metadata[part] === "replacedUnlessNone" ? "replaced, unless the rewrite has none" : metadata[part] === "replaced" ? "replaced" : "kept from creation"}`)
+    .map((part) => {
+      const rule = metadata[part];
+      const what = rule === "replacedUnlessNone" ? "replaced, unless the rewrite has none" : rule === "replaced" ? "replaced" : "kept from creation";
+      return `the ${part} ${part === "tags" ? "are" : "is"} ${what}`;
+    })
     .join(", ");
 }
 

@@ -112,8 +112,8 @@ export interface SecretDriver {
    */
   currentVersion?(name: string, call: DriverCall): Promise<string | undefined>;
   /**
-   * The secret's description and tags, when `capabilities.metadata`; undefined where a read finds
-   * the name missing (never written, deleted, soft-deleted). Off the read path: Reads never call it.
+   * The secret's description and tags, when `capabilities.metadata`; undefined when the name holds
+   * no secret (never written, deleted, soft-deleted). Off the read path: Reads never call it.
    */
   describe?(name: string, call: DriverCall): Promise<SecretMetadata | undefined>;
   /** Stored names, when `capabilities.list`. */

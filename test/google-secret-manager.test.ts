@@ -73,6 +73,23 @@ describe("google_secret_manager driver", () => {
     expect(Buffer.from(value!.binary!).equals(bytes)).toBe(true);
   });
 
+  it("describes a secret another tool created by its labels and description annotation only", async () => {
+    await inspector.createSecret({
+      parent: `projects/${PROJECT}`,
+      secretId: "FOREIGN_DESCRIBED",
+      secret: { replication: { automatic: {} }, labels: { team: "a" }, annotations: { description: "made elsewhere", "tool.example.owner": "ops" } },
+    });
+    expect(await driver.describe("FOREIGN_DESCRIBED", call())).toEqual({ description: "made elsewhere", tags: { team: "a" } });
+  });
+
+  it("refuses a description larger than Secret Manager's 16 KiB of annotations with INVALID_ARGUMENT, creating nothing", async () => {
+    const error = await driver
+      .write({ name: "LONG_DESCRIPTION", value: { text: "sk-long" }, description: "d".repeat(16 * 1024), tags: {} }, call())
+      .catch((failure: unknown) => failure);
+    expect(driver.classifyError(error).code).toBe(Code.InvalidArgument);
+    expect(await driver.describe("LONG_DESCRIPTION", call())).toBeUndefined();
+  });
+
   it("keys cache entries by project, so two teams' identical names never collide", () => {
     expect(driver.locationKey({})).toBe(PROJECT);
     expect(driver.locationKey({ project_id: "other" })).toBe("other");

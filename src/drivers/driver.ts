@@ -49,6 +49,16 @@ export interface DriverWriteResult {
   warnings?: string[];
 }
 
+/**
+ * A secret's metadata as the back end holds it: what a migration copies besides the value. Never
+ * the value itself.
+ */
+export interface SecretMetadata {
+  description?: string;
+  /** The caller's tags; tags a driver adds for its own bookkeeping are left out. */
+  tags: Record<string, string>;
+}
+
 export interface DriverDeleteResult {
   /** The back end keeps the secret recoverable for a while (recovery window, soft delete). */
   recoverable: boolean;
@@ -62,6 +72,11 @@ export interface DriverCapabilities {
   binary: boolean;
   /** Stored names can be enumerated (ListHosted includes them). */
   list: boolean;
+  /**
+   * Which of a write's description and tags the back end keeps, so `describe` reports them back.
+   * Absent: it keeps neither (Conjur) and the driver has no `describe`.
+   */
+  metadata?: { description: boolean; tags: boolean };
   /**
    * The SDK already retries throttling and transient failures (with its own bounded
    * backoff); the core then makes one attempt per call instead of adding retries on top.
@@ -96,6 +111,11 @@ export interface SecretDriver {
    * it to refresh a value only when it changed. Undefined when the name does not exist.
    */
   currentVersion?(name: string, call: DriverCall): Promise<string | undefined>;
+  /**
+   * The secret's description and tags, when `capabilities.metadata`; undefined when the name holds
+   * no secret (never written, deleted, soft-deleted). Off the read path: Reads never call it.
+   */
+  describe?(name: string, call: DriverCall): Promise<SecretMetadata | undefined>;
   /** Stored names, when `capabilities.list`. */
   list?(call: DriverCall): Promise<string[]>;
   /**

@@ -18,4 +18,6 @@ runDriverConformance("aws_secret_manager", {
   recoverableDelete: true,
   slashNames: true,
   rewriteAfterSoftDelete: true,
+  // CreateSecret takes both; PutSecretValue (every later write) takes neither.
+  metadata: { description: "keptFromCreation", tags: "keptFromCreation" },
 });

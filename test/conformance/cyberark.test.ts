@@ -39,4 +39,5 @@ runDriverConformance("cyberark", {
   lists: true,
   listPageSize: LIST_MAX,
   otherTeam: { policy_branch: "team-b" },
+  // No metadata: the driver declares variables without annotations, so there is nothing to describe.
 });

@@ -43,7 +43,20 @@ export interface DriverHarness {
   listPageSize?: number;
   /** A second team's settings that put its secrets elsewhere (another namespace, mount, branch, …). */
   otherTeam?: Record<string, unknown>;
+  /**
+   * The metadata the back end keeps (`capabilities.metadata`, reported by `describe`), and what a
+   * write to an existing secret does to each part (README, "Back ends"). A part left out is not
+   * kept; no `metadata` at all: neither is, and the driver has no `describe`.
+   */
+  metadata?: { description?: OnRewrite; tags?: OnRewrite };
 }
+
+/**
+ * What a write to an existing secret does to its description or tags: `replaced` by the write's
+ * own (none when it has none), `keptFromCreation` (only the write that created the secret sets
+ * them), or `replacedUnlessNone` (replaced by the write's tags, kept when it has none).
+ */
+export type OnRewrite = "replaced" | "keptFromCreation" | "replacedUnlessNone";
 
 export const SIXTY_FOUR_KIB = 64 * 1024;
 
@@ -263,6 +276,67 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
       });
     }
 
+    it(`declares the metadata it keeps: ${describeKept(harness.metadata)}`, () => {
+      const kept = harness.metadata && { description: harness.metadata.description !== undefined, tags: harness.metadata.tags !== undefined };
+      expect(driver.capabilities.metadata).toEqual(kept);
+      expect(typeof driver.describe).toBe(kept ? "function" : "undefined");
+    });
+
+    if (harness.metadata) {
+      const kept = harness.metadata;
+      const describeName = (name: string) => driver.describe!(name, call());
+      const reported = (description: string | undefined, tags: Record<string, string>) => ({
+        ...(kept.description && description !== undefined ? { description } : {}),
+        tags: kept.tags ? tags : {},
+      });
+      type Metadata = { description: string; tags: Record<string, string> };
+      const first: Metadata = { description: "virtual key of team a – ünïcode ok", tags: { team: "team-a", environment: "prod" } };
+      const second: Metadata = { description: "moved to team b", tags: { team: "team-b", owner: "ml" } };
+      const writeWith = (name: string, value: string, metadata: { description?: string; tags: Record<string, string> }) =>
+        driver.write({ name, value: { text: value }, ...metadata }, call());
+
+      it("describes what a write stored: its description and tags, never the value", async () => {
+        const name = unique("described");
+        await writeWith(name, "sk-described-value", first);
+        const described = await describeName(name);
+        expect(described).toEqual(reported(first.description, first.tags));
+        expect(JSON.stringify(described)).not.toContain("sk-described-value");
+      });
+
+      it("describes a write without description or tags as having none: the driver's own tags are left out", async () => {
+        const name = unique("bare");
+        await writeText(name, "bare");
+        expect(await describeName(name)).toEqual({ tags: {} });
+      });
+
+      it("describes a missing name, and a deleted one, as undefined", async () => {
+        expect(await describeName(unique("never"))).toBeUndefined();
+        const name = unique("described-deleted");
+        await writeWith(name, "doomed", first);
+        await driver.delete(name, { force: false }, call());
+        expect(await describeName(name)).toBeUndefined();
+      });
+
+      it(`on a rewrite, ${describeRewrite(kept)}`, async () => {
+        const name = unique("redescribed");
+        await writeWith(name, "one", first);
+        await writeWith(name, "two", second);
+        const description = afterRewrite(kept.description, first.description, second.description);
+        const tags = afterRewrite(kept.tags, first.tags, second.tags);
+        expect(await describeName(name)).toEqual(reported(description, tags));
+        await writeWith(name, "three", { tags: {} });
+        expect(await describeName(name)).toEqual(reported(afterRewrite<string | undefined>(kept.description, description, undefined), afterRewrite(kept.tags, tags, {})));
+      });
+
+      it("describes a force-deleted name written again with the new write's metadata only", async () => {
+        const name = unique("redescribed-reuse");
+        await writeWith(name, "first life", first);
+        await driver.delete(name, { force: true }, call());
+        await writeWith(name, "second life", second);
+        expect(await describeName(name)).toEqual(reported(second.description, second.tags));
+      });
+    }
+
     it("classifies an unknown failure without throwing", () => {
       const classified = driver.classifyError(new Error("something odd"));
       expect(typeof classified.code).toBe("number");
@@ -279,4 +353,27 @@ async function expectInvalidArgument(driver: SecretDriver, run: () => Promise<un
   expect(error, "the back end accepted a name it declares it refuses").toBeDefined();
   const code = error instanceof ServiceError ? error.code : driver.classifyError(error).code;
   expect(code).toBe(Code.InvalidArgument);
+}
+
+function describeKept(metadata: DriverHarness["metadata"]): string {
+  const parts = [metadata?.description && "description", metadata?.tags && "tags"].filter(Boolean);
+  return parts.length === 0 ? "none" : parts.join(" and ");
+}
+
+function describeRewrite(metadata: NonNullable<DriverHarness["metadata"]>): string {
+  return (["description", "tags"] as const)
+    .filter((part) => metadata[part] !== undefined)
+    .map((part) => {
+      const rule = metadata[part];
+      const what = rule === "replacedUnlessNone" ? "replaced, unless the rewrite has none" : rule === "replaced" ? "replaced" : "kept from creation";
+      return `the ${part} ${part === "tags" ? "are" : "is"} ${what}`;
+    })
+    .join(", ");
+}
+
+/** The description or tags a secret holds after a rewrite, by the back end's rule. */
+function afterRewrite<T>(rule: OnRewrite | undefined, before: T, rewrite: T): T {
+  if (rule === "keptFromCreation") return before;
+  if (rule === "replacedUnlessNone" && (rewrite === undefined || (typeof rewrite === "object" && Object.keys(rewrite as object).length === 0))) return before;
+  return rewrite;
 }

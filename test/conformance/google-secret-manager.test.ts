@@ -29,5 +29,7 @@ for (const transport of ["grpc", "rest"] as const) {
     unicodeNames: false,
     // DeleteSecret removes the secret and every version at once.
     recoverableDelete: false,
+    // Labels and the description annotation are set by CreateSecret; later writes only add versions.
+    metadata: { description: "keptFromCreation", tags: "keptFromCreation" },
   });
 }

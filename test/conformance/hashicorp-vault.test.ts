@@ -11,10 +11,12 @@ for (const method of AUTH_METHODS) {
   runDriverConformance(`hashicorp_vault (${method} auth)`, {
     makeDriver: async (): Promise<SecretDriver> => {
       bed = await startVaultTestBed({
-        policies: ["secretgate", "team-a"],
+        policies: ["secretgate", "secretgate-tags", "team-a"],
         config: {
           namespaces: ["team-a"],
           policies: {
+            // What README's policy adds "when tags are set": writing custom_metadata.
+            "secretgate-tags": [{ path: "secret/metadata/*", capabilities: ["create", "update"] }],
             "team-a": [
               { path: "team-a/secret/data/llm/*", capabilities: ["create", "read", "update", "delete"] },
               { path: "team-a/secret/metadata/llm/*", capabilities: ["read", "delete", "list"] },
@@ -41,5 +43,7 @@ for (const method of AUTH_METHODS) {
     slashNames: true,
     lists: true,
     otherTeam: { namespace: "team-a", path_prefix: "llm" },
+    // The description is a field of each version's data; tags are custom_metadata, which only a write with tags sets.
+    metadata: { description: "replaced", tags: "replacedUnlessNone" },
   });
 }

@@ -33,4 +33,6 @@ runDriverConformance("local (PostgreSQL rows)", {
   slashNames: true,
   // The values go at once; only the version counter stays.
   recoverableDelete: false,
+  // Both on the secret's row, set by every write.
+  metadata: { description: "replaced", tags: "replaced" },
 });

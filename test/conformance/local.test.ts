@@ -22,4 +22,6 @@ runDriverConformance("local", {
   // The values go at once; only the version counter stays.
   recoverableDelete: false,
   slashNames: true,
+  // Both on the secret's row, set by every write.
+  metadata: { description: "replaced", tags: "replaced" },
 });

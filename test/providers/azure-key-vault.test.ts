@@ -158,6 +158,30 @@ describe("Azure Key Vault driver set-up and errors", () => {
     }
   });
 
+  it("refuses a caller's tag named secretgate-name, which records the name a secret was written under", async () => {
+    const driver = await azureKeyVaultDriver.create(context(sdkEnvironment(vault)));
+    try {
+      const refused = await driver
+        .write({ name: "reserved-tag", value: { text: "sk-reserved" }, tags: { "secretgate-name": "someone-else", team: "a" } }, call())
+        .catch((failure: unknown) => failure);
+      expect(driver.classifyError(refused)).toMatchObject({ code: Code.InvalidArgument, message: expect.stringContaining('tags["secretgate-name"]') });
+      expect(() => vault.store.get("reserved-tag")).toThrow(/not found/);
+    } finally {
+      await driver.close();
+    }
+  });
+
+  it("describes a disabled secret by its newest version's tags, without its own name tag", async () => {
+    const driver = await azureKeyVaultDriver.create(context(sdkEnvironment(vault)));
+    try {
+      await driver.write({ name: "described_off", value: { text: "sk-off" }, tags: { team: "a" } }, call());
+      vault.store.update("described-off", undefined, { enabled: false });
+      expect(await driver.describe!("described_off", call())).toEqual({ tags: { team: "a" } });
+    } finally {
+      await driver.close();
+    }
+  });
+
   it.each([
     ["a plain-http link", (endpoint: string) => endpoint.replace("https:", "http:")],
     ["a link to another origin", () => "https://127.0.0.1:9"],

@@ -128,7 +128,33 @@ describe("Vault driver against the emulator", () => {
     expect(written.version).toBe("1");
     expect(written.warnings).toEqual([expect.stringMatching(/tags were not.*HTTP 403/)]);
     expect(await limited.read("tagged-limited", call())).toMatchObject({ text: "v" });
+    // Described as Vault holds it: without the tags it refused.
+    expect(await limited.describe!("tagged-limited", call())).toEqual({ tags: {} });
     await limited.close();
+  });
+
+  it("keeps tags within Vault's custom_metadata limits, and reports larger ones as a warning on a stored value", async () => {
+    const tags = { team: "é".repeat(256) }; // 256 characters, the service's limit, but 512 bytes: Vault's limit is in bytes
+    expect((await driver.write({ name: "wide-tags", value: { text: "v" }, tags }, call())).warnings).toBeUndefined();
+    expect(await driver.describe!("wide-tags", call())).toEqual({ tags });
+
+    const tooWide = { team: "€".repeat(200) }; // within the service's 256 characters, but 600 bytes
+    const written = await driver.write({ name: "too-wide-tags", value: { text: "v" }, tags: tooWide }, call());
+    expect(written.warnings).toEqual([expect.stringMatching(/tags were not.*HTTP 400: custom_metadata validation failed.*"team" is 600/)]);
+    expect(await driver.read("too-wide-tags", call())).toMatchObject({ text: "v" });
+    expect(await driver.describe!("too-wide-tags", call())).toEqual({ tags: {} });
+    const tooMany = Object.fromEntries(Array.from({ length: 65 }, (_, index) => [`k${index}`, "v"]));
+    expect((await driver.write({ name: "too-many-tags", value: { text: "v" }, tags: tooMany }, call())).warnings).toEqual([
+      expect.stringMatching(/at most 64 keys/),
+    ]);
+  });
+
+  it("never reports the value as the description when the team's value field is named description", async () => {
+    const team = { data: "description" };
+    await driver.write({ name: "field-named-description", value: { text: "sk-the-value" }, description: "a description", tags: {} }, call(team));
+    const described = await driver.describe!("field-named-description", call(team));
+    expect(described).toEqual({ tags: {} });
+    expect(JSON.stringify(described)).not.toContain("sk-the-value");
   });
 
   it("reports the current version from KV metadata, and none once soft-deleted", async () => {

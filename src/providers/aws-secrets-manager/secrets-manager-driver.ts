@@ -4,6 +4,7 @@ import {
   DeleteSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
+  type DescribeSecretCommandOutput,
   ListSecretsCommand,
   PutSecretValueCommand,
   ReplicateSecretToRegionsCommand,
@@ -20,6 +21,7 @@ import type {
   DriverWrite,
   DriverWriteResult,
   SecretDriver,
+  SecretMetadata,
   SecretValue,
 } from "../../drivers/driver.js";
 import { AwsClientPool, locationKey, type AwsTeamLocation } from "../aws-common/aws-client-pool.js";
@@ -62,7 +64,7 @@ export interface SecretsManagerOptions {
 
 /** AWS Secrets Manager through @aws-sdk/client-secrets-manager. */
 export class SecretsManagerDriver implements SecretDriver {
-  readonly capabilities = { write: true, binary: true, list: true, sdkRetries: true };
+  readonly capabilities = { write: true, binary: true, list: true, metadata: { description: true, tags: true }, sdkRetries: true };
   private readonly pool: AwsClientPool<SecretsManagerClient>;
 
   constructor(private readonly options: SecretsManagerOptions) {
@@ -86,18 +88,17 @@ export class SecretsManagerDriver implements SecretDriver {
   }
 
   async currentVersion(name: string, call: DriverCall): Promise<string | undefined> {
-    checkSecretName(name, true);
-    return this.run("DescribeSecret", name, async (client) => {
-      try {
-        const output = await client.send(new DescribeSecretCommand({ SecretId: name }), { abortSignal: call.signal });
-        if (output.DeletedDate) return undefined;
-        const stages = Object.entries(output.VersionIdsToStages ?? {});
-        return stages.find(([, labels]) => labels.includes("AWSCURRENT"))?.[0];
-      } catch (error) {
-        if (awsErrorName(error) === "ResourceNotFoundException") return undefined;
-        throw error;
-      }
-    }, call);
+    const output = await this.describeSecret(name, call);
+    const stages = Object.entries(output?.VersionIdsToStages ?? {});
+    return stages.find(([, labels]) => labels.includes("AWSCURRENT"))?.[0];
+  }
+
+  /** CreateSecret sets the description and tags; a write to an existing secret (PutSecretValue) changes neither. */
+  async describe(name: string, call: DriverCall): Promise<SecretMetadata | undefined> {
+    const output = await this.describeSecret(name, call);
+    if (!output) return undefined;
+    const tags = (output.Tags ?? []).flatMap(({ Key, Value }): Array<[string, string]> => (Key !== undefined ? [[Key, Value ?? ""]] : []));
+    return { ...(output.Description !== undefined ? { description: output.Description } : {}), tags: Object.fromEntries(tags) };
   }
 
   /**
@@ -220,6 +221,20 @@ export class SecretsManagerDriver implements SecretDriver {
       const { message } = classifyAwsError(error, { system: SYSTEM, operation: "ReplicateSecretToRegions", name });
       return [`replication to ${regions.join(", ")} failed: ${message}`];
     }
+  }
+
+  /** DescribeSecret's answer; undefined when the name is missing or scheduled for deletion, as a read says. */
+  private describeSecret(name: string, call: DriverCall): Promise<DescribeSecretCommandOutput | undefined> {
+    checkSecretName(name, true);
+    return this.run("DescribeSecret", name, async (client) => {
+      try {
+        const output = await client.send(new DescribeSecretCommand({ SecretId: name }), { abortSignal: call.signal });
+        return output.DeletedDate ? undefined : output;
+      } catch (error) {
+        if (awsErrorName(error) === "ResourceNotFoundException") return undefined;
+        throw error;
+      }
+    }, call);
   }
 
   /** Runs one operation with the team's client, classifying failures with the operation and name. */

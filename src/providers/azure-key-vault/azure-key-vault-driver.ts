@@ -10,11 +10,12 @@ import type {
   DriverWrite,
   DriverWriteResult,
   SecretDriver,
+  SecretMetadata,
   SecretValue,
 } from "../../drivers/driver.js";
 import { AZURE_CREDENTIAL_ENV_NAMES, AzureSettingsError, chooseCredential, tlsOptionsFromEnv } from "./credentials.js";
 import { classifyAzureError, isSecretDisabled } from "./errors.js";
-import { ORIGINAL_NAME_TAG, assertOwnedBy, toVaultName } from "./vault-names.js";
+import { ORIGINAL_NAME_TAG, assertOwnedBy, callerTags, tagsToStore, toVaultName } from "./vault-names.js";
 
 type TlsOptions = SecretClientOptions["tlsOptions"];
 
@@ -35,7 +36,7 @@ const POLL_INTERVAL_MS = 250;
  * AZURE_KEY_VAULT_URI).
  */
 export class AzureKeyVaultDriver implements SecretDriver {
-  readonly capabilities = { write: true, binary: true, list: true, sdkRetries: true };
+  readonly capabilities = { write: true, binary: true, list: true, metadata: { description: false, tags: true }, sdkRetries: true };
   private readonly clients = new Map<string, SecretClient>();
 
   constructor(
@@ -61,6 +62,7 @@ export class AzureKeyVaultDriver implements SecretDriver {
 
   async write(request: DriverWrite, call: DriverCall): Promise<DriverWriteResult> {
     const vaultName = toVaultName(request.name);
+    const tags = tagsToStore(request.name, request.tags);
     const client = this.client(call);
     const abortSignal = call.signal;
     const binary = request.value.binary !== undefined;
@@ -76,7 +78,7 @@ export class AzureKeyVaultDriver implements SecretDriver {
     const set = () =>
       client.setSecret(vaultName, stored, {
         contentType: binary ? BINARY_CONTENT_TYPE : TEXT_CONTENT_TYPE,
-        tags: { ...request.tags, [ORIGINAL_NAME_TAG]: request.name },
+        tags,
         abortSignal,
       });
     let version: string;
@@ -91,6 +93,15 @@ export class AzureKeyVaultDriver implements SecretDriver {
     // Key Vault's PUT does not say whether it created the secret: it did when the name was free
     // and no other writer's version landed beside this one.
     return { version, created: !existing && (await this.isOnlyVersion(client, vaultName, version, abortSignal)) };
+  }
+
+  /**
+   * The current version's tags (each version carries its own, so a write's replace the last
+   * one's), without the name tag. Key Vault has no description field: none is kept.
+   */
+  async describe(name: string, call: DriverCall): Promise<SecretMetadata | undefined> {
+    const properties = await this.currentProperties(this.client(call), toVaultName(name), call.signal);
+    return properties && { tags: callerTags(properties.tags) };
   }
 
   async delete(name: string, options: { force: boolean }, call: DriverCall): Promise<DriverDeleteResult | undefined> {
@@ -151,10 +162,10 @@ export class AzureKeyVaultDriver implements SecretDriver {
   }
 
   /**
-   * The current version's properties (its tags say which name owns it), or undefined when the
-   * name holds no live secret. A disabled secret cannot be read (403 SecretDisabled), but a write
-   * to it is allowed and adds an enabled version: its properties then come from the newest of
-   * its listed versions.
+   * The current version's properties (its tags say which name owns it, and what the caller
+   * tagged it with), or undefined when the name holds no live secret. A disabled secret cannot be
+   * read (403 SecretDisabled), but a write to it is allowed and adds an enabled version: its
+   * properties then come from the newest of its listed versions.
    */
   private async currentProperties(client: SecretClient, vaultName: string, abortSignal: AbortSignal): Promise<SecretProperties | undefined> {
     try {
@@ -169,7 +180,7 @@ export class AzureKeyVaultDriver implements SecretDriver {
       }
     } catch (error) {
       const { code, message } = classifyAzureError(error);
-      throw new ServiceError(code, `Azure Key Vault secret ${JSON.stringify(vaultName)} is disabled; writing to it lists its versions to check which name owns it, and that failed: ${message}`);
+      throw new ServiceError(code, `Azure Key Vault secret ${JSON.stringify(vaultName)} is disabled, so secretgate lists its versions to read its tags, and that failed: ${message}`);
     }
     return newest;
   }

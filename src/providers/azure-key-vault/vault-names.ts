@@ -23,6 +23,21 @@ export function toVaultName(name: string): string {
   return mapped;
 }
 
+/** The tags to store for a write of `name`: the caller's, and the name tag, which a caller may not set. */
+export function tagsToStore(name: string, tags: Readonly<Record<string, string>>): Record<string, string> {
+  if (Object.hasOwn(tags, ORIGINAL_NAME_TAG)) {
+    throw invalidArgument(
+      `tags[${JSON.stringify(ORIGINAL_NAME_TAG)}] is reserved: secretgate tags each Azure Key Vault secret with the name it was written under`,
+    );
+  }
+  return { ...tags, [ORIGINAL_NAME_TAG]: name };
+}
+
+/** A secret's tags as the caller wrote them: without the name tag. */
+export function callerTags(tags: Readonly<Record<string, unknown>> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(tags ?? {}).filter((entry): entry is [string, string] => entry[0] !== ORIGINAL_NAME_TAG && typeof entry[1] === "string"));
+}
+
 /** Refuses a write that would overwrite a vault secret another secretgate name owns. */
 export function assertOwnedBy(name: string, vaultName: string, tags: Readonly<Record<string, string>> | undefined): void {
   const owner = tags?.[ORIGINAL_NAME_TAG];

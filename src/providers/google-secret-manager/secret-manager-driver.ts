@@ -7,6 +7,7 @@ import type {
   DriverWrite,
   DriverWriteResult,
   SecretDriver,
+  SecretMetadata,
   SecretValue,
 } from "../../drivers/driver.js";
 import { callWithRetries } from "../google-common/calls.js";
@@ -33,7 +34,7 @@ const WRITE_RETRIES = [Code.ResourceExhausted];
  */
 export class SecretManagerDriver implements SecretDriver {
   // Payloads are bytes, but nothing records whether a version was written as text; see read().
-  readonly capabilities = { write: true, binary: false, list: true, sdkRetries: true };
+  readonly capabilities = { write: true, binary: false, list: true, metadata: { description: true, tags: true }, sdkRetries: true };
 
   private readonly client: SecretManagerServiceClient;
 
@@ -108,6 +109,23 @@ export class SecretManagerDriver implements SecretDriver {
       if (grpcStatusOf(error) === Code.NotFound) return undefined;
       throw error;
     }
+  }
+
+  /**
+   * The secret's labels and its `description` annotation, which the write that created it set;
+   * later writes only add versions. Other annotations are not the caller's description: left out.
+   */
+  async describe(name: string, call: DriverCall): Promise<SecretMetadata | undefined> {
+    const secret = this.secretName(name, call.team);
+    let found: ISecret;
+    try {
+      [found] = await callWithRetries(call, READ_RETRIES, (options) => this.client.getSecret({ name: secret }, options));
+    } catch (error) {
+      if (grpcStatusOf(error) === Code.NotFound) return undefined;
+      throw error;
+    }
+    const description = found.annotations?.description;
+    return { ...(typeof description === "string" ? { description } : {}), tags: { ...found.labels } };
   }
 
   async list(call: DriverCall): Promise<string[]> {

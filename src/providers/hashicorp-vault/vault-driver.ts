@@ -6,6 +6,7 @@ import type {
   DriverWrite,
   DriverWriteResult,
   SecretDriver,
+  SecretMetadata,
   SecretValue,
 } from "../../drivers/driver.js";
 import { listKvNames } from "./kv-listing.js";
@@ -33,7 +34,7 @@ type KvArea = "data" | "metadata";
  */
 export class VaultDriver implements SecretDriver {
   // sdkRetries: VaultHttp already retries 412/429/5xx and connection failures a bounded number of times, as Vault's own client does.
-  readonly capabilities = { write: true, binary: false, list: true, sdkRetries: true };
+  readonly capabilities = { write: true, binary: false, list: true, metadata: { description: true, tags: true }, sdkRetries: true };
 
   constructor(
     private readonly settings: VaultSettings,
@@ -83,6 +84,23 @@ export class VaultDriver implements SecretDriver {
       if (call.signal.aborted) throw error;
       return { version, created, warnings: [`the value was stored but its tags were not: ${this.classifyError(error).message}`] };
     }
+  }
+
+  /**
+   * One read of the current version: the `description` field a write puts next to the value (each
+   * version's data is whole, so a write without one leaves none) and the secret's custom_metadata,
+   * which Vault returns with it (replaced by a write with tags, untouched by one without). When the
+   * team's value field is itself `description`, that field is the value: no description is reported.
+   */
+  async describe(name: string, call: DriverCall): Promise<SecretMetadata | undefined> {
+    const location = this.location(call.team);
+    const response = await this.missingAsUndefined(
+      this.send({ method: "GET", path: kvPath(location, "data", name), operation: describe("metadata read", name, location) }, call.signal),
+    );
+    const data: unknown = response?.body?.data?.data;
+    if (!isObject(data)) return undefined;
+    const description = location.field === "description" ? undefined : data.description;
+    return { ...(typeof description === "string" ? { description } : {}), tags: stringEntries(response?.body?.data?.metadata?.custom_metadata) };
   }
 
   async delete(name: string, options: { force: boolean }, call: DriverCall): Promise<DriverDeleteResult | undefined> {
@@ -190,6 +208,14 @@ export class VaultDriver implements SecretDriver {
       field: settings.data ?? DEFAULT_VALUE_FIELD,
     };
   }
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** The string-valued entries of what Vault sent as custom_metadata (null when a secret has none). */
+function stringEntries(value: unknown): Record<string, string> {
+  if (!isObject(value)) return {};
+  return Object.fromEntries(Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
 }
 
 function kvPath(location: Location, area: KvArea, name: string): string {

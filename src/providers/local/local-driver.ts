@@ -8,6 +8,7 @@ import type {
   DriverWrite,
   DriverWriteResult,
   SecretDriver,
+  SecretMetadata,
   SecretValue,
 } from "../../drivers/driver.js";
 import { PostgresSecretRows } from "./postgres-secret-rows.js";
@@ -20,7 +21,7 @@ import { SqliteSecretRows, type SecretRows } from "./secret-rows.js";
  * re-created name never reuses a version id a cache may still hold.
  */
 export class LocalDriver implements SecretDriver {
-  readonly capabilities = { write: true, binary: true, list: true };
+  readonly capabilities = { write: true, binary: true, list: true, metadata: { description: true, tags: true } };
 
   constructor(
     private readonly database: SecretDatabase,
@@ -46,6 +47,11 @@ export class LocalDriver implements SecretDriver {
       seal: (next) => this.database.seal(plaintext, sealContext(name, next)),
     });
     return { version: String(version), created };
+  }
+
+  /** Each write sets the description and tags anew (replacing the previous write's); they are not sealed. */
+  async describe(name: string): Promise<SecretMetadata | undefined> {
+    return this.rows.metadata(name);
   }
 
   async delete(name: string): Promise<DriverDeleteResult | undefined> {

@@ -1,5 +1,6 @@
+import type { SecretMetadata } from "../../drivers/driver.js";
 import type { PostgresDatabase } from "../../storage/postgres/postgres-database.js";
-import type { AppendedVersion, NewVersion, SecretRows, StoredVersion } from "./secret-rows.js";
+import { rowMetadata, type AppendedVersion, type NewVersion, type SecretRows, type StoredVersion } from "./secret-rows.js";
 
 /** The embedded store's rows in the PostgreSQL database replicas share. */
 export class PostgresSecretRows implements SecretRows {
@@ -43,6 +44,15 @@ export class PostgresSecretRows implements SecretRows {
       );
       return { version: next, created: deleted };
     });
+  }
+
+  async metadata(name: string): Promise<SecretMetadata | undefined> {
+    const { rows } = await this.database.pool.query<{ description: string | null; tags: unknown }>(
+      "SELECT description, tags FROM secretgate.secrets WHERE name = $1 AND NOT deleted",
+      [name],
+    );
+    const row = rows[0];
+    return row && rowMetadata(row.description, row.tags);
   }
 
   async tombstone(name: string): Promise<boolean> {

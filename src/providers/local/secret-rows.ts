@@ -1,3 +1,4 @@
+import type { SecretMetadata } from "../../drivers/driver.js";
 import type { SecretDatabase } from "../../storage/database.js";
 
 /** A secret's current version as stored: the value sealed under the master key. */
@@ -32,9 +33,25 @@ export interface SecretRows {
    * are gone, so writing it again creates it).
    */
   append(name: string, entry: NewVersion): Promise<AppendedVersion>;
+  /** The description and tags the last write set; undefined when the name holds no live secret. */
+  metadata(name: string): Promise<SecretMetadata | undefined>;
   /** Marks the name deleted and drops its values; false when it did not exist. */
   tombstone(name: string): Promise<boolean>;
   names(): Promise<string[]>;
+}
+
+/** The metadata of a row, its tags as stored (JSON text in SQLite, JSONB in PostgreSQL). */
+export function rowMetadata(description: string | null, tags: unknown): SecretMetadata {
+  let parsed: unknown;
+  try {
+    parsed = typeof tags === "string" ? JSON.parse(tags) : tags;
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed) || !Object.values(parsed).every((value) => typeof value === "string")) {
+    throw new Error("a secret's stored tags are not a JSON object of strings");
+  }
+  return { ...(description !== null ? { description } : {}), tags: { ...(parsed as Record<string, string>) } };
 }
 
 export class SqliteSecretRows implements SecretRows {
@@ -70,6 +87,13 @@ export class SqliteSecretRows implements SecretRows {
         .run(name, next, entry.description ?? null, JSON.stringify(entry.tags), now);
       return { version: next, created: current === undefined || current.deleted === 1 };
     });
+  }
+
+  async metadata(name: string): Promise<SecretMetadata | undefined> {
+    const row = this.database.sql.prepare("SELECT description, tags FROM secrets WHERE name = ? AND deleted = 0").get(name) as
+      | { description: string | null; tags: string }
+      | undefined;
+    return row && rowMetadata(row.description, row.tags);
   }
 
   async tombstone(name: string): Promise<boolean> {

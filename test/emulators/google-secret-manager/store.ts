@@ -30,6 +30,10 @@ const MAX_PAYLOAD_BYTES = 65_536;
 const SECRET_ID = /^[A-Za-z0-9_-]{1,255}$/;
 const LABEL_KEY = /^\p{Ll}[\p{Ll}\p{Lo}\p{N}_-]{0,62}$/u;
 const LABEL_VALUE = /^[\p{Ll}\p{Lo}\p{N}_-]{0,63}$/u;
+/** Annotation keys: 1–63 characters (at most 128 bytes), alphanumeric at both ends, `-`, `_`, `.` between. */
+const ANNOTATION_KEY = /^[a-zA-Z0-9](?:[a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])?$/;
+/** Keys and values of a secret's annotations together: less than 16 KiB. */
+const MAX_ANNOTATIONS_BYTES = 16 * 1024;
 const PROJECT = /^projects\/([^/]+)$/;
 const SECRET_NAME = /^projects\/([^/]+)\/secrets\/([^/]+)$/;
 const VERSION_NAME = /^(projects\/[^/]+\/secrets\/[^/]+)\/versions\/([^/]+)$/;
@@ -59,6 +63,13 @@ export class SecretManagerStore {
     for (const [key, value] of Object.entries(labels)) {
       if (!LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) throw invalid(`Invalid label ${JSON.stringify(key)}.`);
     }
+    const annotations = (secret.annotations ?? {}) as Record<string, string>;
+    let annotationBytes = 0;
+    for (const [key, value] of Object.entries(annotations)) {
+      if (!ANNOTATION_KEY.test(key)) throw invalid(`Invalid annotation key ${JSON.stringify(key)}.`);
+      annotationBytes += Buffer.byteLength(key) + Buffer.byteLength(String(value));
+    }
+    if (annotationBytes >= MAX_ANNOTATIONS_BYTES) throw invalid("The total size of annotation keys and values must be less than 16KiB.");
     const name = `${parent}/secrets/${secretId}`;
     if (this.secrets.has(name)) throw new EmulatorError(status.ALREADY_EXISTS, `Secret [${name}] already exists.`);
     const stored: StoredSecret = {
@@ -66,7 +77,7 @@ export class SecretManagerStore {
       createTime: new Date(),
       replication: replicas ? { userManaged: { replicas: replicas.map((replica) => ({ location: replica.location })) } } : { automatic: {} },
       labels: { ...labels },
-      annotations: { ...((secret.annotations ?? {}) as Record<string, string>) },
+      annotations: { ...annotations },
       versions: [],
       nextVersion: 1,
     };

@@ -126,6 +126,8 @@ export class KvStore {
   }
 
   writeMetadata(namespace: string, mount: string, path: string, body: any): KvAnswer {
+    const problems = customMetadataProblems(body?.custom_metadata);
+    if (problems.length > 0) return { status: 400, errors: problems };
     const key = KvStore.key(namespace, mount, path);
     const entry = this.entries.get(key) ?? newEntry();
     if (typeof body?.max_versions === "number") entry.maxVersions = body.max_versions > 0 ? body.max_versions : DEFAULT_MAX_VERSIONS;
@@ -154,6 +156,36 @@ export class KvStore {
     if (keys.size === 0) return { status: 404, errors: [] };
     return { status: 200, data: { keys: [...keys].sort() } };
   }
+}
+
+/** Vault's bounds on custom_metadata (lengths in bytes, as Go's len counts them). */
+const MAX_CUSTOM_METADATA_KEYS = 64;
+const MAX_CUSTOM_METADATA_KEY_BYTES = 128;
+const MAX_CUSTOM_METADATA_VALUE_BYTES = 512;
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}]/u;
+
+/** Vault's validateCustomMetadata: every problem, each prefixed as Vault words it; none for a missing map. */
+function customMetadataProblems(metadata: unknown): string[] {
+  if (metadata === undefined || metadata === null || typeof metadata !== "object") return [];
+  const prefix = "custom_metadata validation failed";
+  const entries = Object.entries(metadata as Record<string, unknown>);
+  const problems: string[] = [];
+  if (entries.length > MAX_CUSTOM_METADATA_KEYS) {
+    problems.push(`${prefix}: payload must contain at most ${MAX_CUSTOM_METADATA_KEYS} keys, provided ${entries.length}`);
+  }
+  for (const [key, value] of entries) {
+    const keyBytes = Buffer.byteLength(key);
+    const valueBytes = Buffer.byteLength(String(value));
+    if (keyBytes === 0 || keyBytes > MAX_CUSTOM_METADATA_KEY_BYTES) {
+      problems.push(`${prefix}: length of key ${JSON.stringify(key)} is ${keyBytes} but must be 0 < len(key) <= ${MAX_CUSTOM_METADATA_KEY_BYTES}`);
+    }
+    if (valueBytes > MAX_CUSTOM_METADATA_VALUE_BYTES) {
+      problems.push(`${prefix}: length of value for key ${JSON.stringify(key)} is ${valueBytes} but must be 0 <= len(value) <= ${MAX_CUSTOM_METADATA_VALUE_BYTES}`);
+    }
+    if (UNPRINTABLE.test(key)) problems.push(`${prefix}: key ${JSON.stringify(key)} contains unprintable characters`);
+    if (UNPRINTABLE.test(String(value))) problems.push(`${prefix}: value for key ${JSON.stringify(key)} contains unprintable characters`);
+  }
+  return problems;
 }
 
 function newEntry(): Entry {

@@ -65,7 +65,12 @@ export class Identity {
   }
 }
 
-function compileGlob(glob: string): RegExp {
+/**
+ * A rule's glob as a regular expression over the whole name: `*` is any run of characters
+ * (`/` included), `?` exactly one character (a code point, so one emoji), everything else
+ * itself, case-sensitive.
+ */
+export function compileGlob(glob: string): RegExp {
   const source = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
   return new RegExp(`^${source}$`, "su");
 }

@@ -1,4 +1,7 @@
+import { dirname } from "node:path";
+import { ConfigError } from "./config/config-error.js";
 import { createLogDestination, type LogDestination } from "./log.js";
+import { makePrivateDirectory, openPrivateFileForAppend } from "./storage/private-files.js";
 
 /**
  * Audit records: one JSON object per line per RPC — identity, method, names, team, outcome per
@@ -18,7 +21,7 @@ export class AuditLog {
   private readonly flushSoon = () => this.flush();
 
   constructor(options: { file: string | undefined; stdout: LogDestination }) {
-    this.file = options.file ? createLogDestination(options.file) : undefined;
+    this.file = options.file ? createLogDestination(openAuditFile(options.file)) : undefined;
     this.destination = this.file ?? options.stdout;
   }
 
@@ -38,10 +41,22 @@ export class AuditLog {
     this.destination.writeBytes(Buffer.from(`${lines.join("\n")}\n`, "utf8"));
   }
 
-  /** Flushes everything written (at shutdown; stdout is flushed with the log). */
+  /** Writes out everything written so far and closes the audit file (stdout is flushed with the log). */
   async close(): Promise<void> {
     this.flush();
-    const file = this.file;
-    if (file) await new Promise<void>((resolve) => file.flush(() => resolve()));
+    await this.file?.close();
+  }
+}
+
+/**
+ * Opened at start-up, synchronously, so that a file that cannot be written stops the start with
+ * a message naming the setting. A file or directory made for it is private to the service.
+ */
+function openAuditFile(file: string): number {
+  try {
+    makePrivateDirectory(dirname(file));
+    return openPrivateFileForAppend(file);
+  } catch (error) {
+    throw new ConfigError(`secretgate.audit.file: cannot open ${file} for appending: ${(error as Error).message}`);
   }
 }

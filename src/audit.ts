@@ -1,4 +1,5 @@
 import { dirname } from "node:path";
+import { serializeRecord, type AuditList } from "./audit-record.js";
 import { ConfigError } from "./config/config-error.js";
 import { createLogDestination, type LogDestination } from "./log.js";
 import { makePrivateDirectory, openPrivateFileForAppend } from "./storage/private-files.js";
@@ -9,9 +10,10 @@ import { makePrivateDirectory, openPrivateFileForAppend } from "./storage/privat
  * their own destination: appended to a file when configured, else to stdout through the log's
  * own stream (so lines never interleave). The record doubles as the access log line.
  *
- * Records are serialised with one JSON.stringify rather than through a pino logger (pino's
- * per-key serialisation cost about 10 µs of a cached Read), and the lines of one event-loop
- * turn reach the destination as one write, encoded once (see createLogDestination).
+ * A record is at most 4 KiB, whatever the request held (src/audit-record.ts). Records are
+ * serialised with JSON.stringify rather than through a pino logger (pino's per-key
+ * serialisation cost about 10 µs of a cached Read), and the lines of one event-loop turn reach
+ * the destination as one write, encoded once (see createLogDestination).
  */
 export class AuditLog {
   private readonly destination: LogDestination;
@@ -25,12 +27,13 @@ export class AuditLog {
     this.destination = this.file ?? options.stdout;
   }
 
-  write(record: Record<string, unknown>): void {
+  /** Queues one record, with its one list if it has one; see serializeRecord for what fits. */
+  write(record: Record<string, unknown>, list?: AuditList): void {
     record.time = Date.now();
     record.audit = true;
     record.msg = "rpc";
     if (this.pending.length === 0) setImmediate(this.flushSoon);
-    this.pending.push(JSON.stringify(record));
+    this.pending.push(serializeRecord(record, list));
   }
 
   /** Hands the records written so far to the destination (which buffers and writes them asynchronously). */

@@ -1,5 +1,5 @@
-import { existsSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, rmdirSync, rmSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import type { Logger } from "pino";
 import { ADMIN_TOKEN_HASH_FILE } from "./auth/admin-token.js";
 import { Authenticator } from "./auth/authenticator.js";
@@ -51,15 +51,15 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   if (!definition) throw new Error(`no driver registered for ${config.keyManagementSystem}`);
   const tls = config.server.tls ? new TlsMaterial(config.server.tls) : undefined;
 
-  // A start that fails removes what it created in the data directory: a refused first start
-  // must not leave a generated master key behind for the next one (which may bring its own).
-  const created = filesNotYetIn(config.server.data_dir);
+  // A start that fails removes what it created: a refused first start must not leave a generated
+  // master key behind for the next one (which may bring its own), nor an empty audit file.
+  const created = pathsNotYetPresent(config);
   let database: SecretDatabase;
   let generatedKeyFile: string | undefined;
   try {
     ({ database, generatedKeyFile } = SecretDatabase.open({ dataDir: config.server.data_dir, masterKeyEnv: env.SECRETGATE_MASTER_KEY }));
   } catch (error) {
-    removeFiles(created);
+    removeCreated(created, logger);
     throw error;
   }
   if (generatedKeyFile) {
@@ -182,26 +182,66 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
           new Promise<boolean>((resolve) => setTimeout(() => resolve(true), graceMs).unref()),
         ]);
         if (timedOut) logger.warn({ graceSeconds: config.server.shutdown_grace_seconds }, "in-flight calls outlived the grace period; closing connections");
-        for (const cleanup of cleanups) await cleanup();
+        await runCleanups(cleanups, logger);
         logger.info("secretgate stopped");
       },
     };
   } catch (error) {
-    for (const cleanup of cleanups) await cleanup();
-    removeFiles(created);
+    await runCleanups(cleanups, logger);
+    removeCreated(created, logger);
     throw error;
   }
 }
 
-/** The files secretgate keeps in a data directory that are not there yet. */
-function filesNotYetIn(dataDir: string): string[] {
-  return [DATABASE_FILE, `${DATABASE_FILE}-wal`, `${DATABASE_FILE}-shm`, MASTER_KEY_FILE, ADMIN_TOKEN_HASH_FILE]
-    .map((file) => join(dataDir, file))
-    .filter((path) => !existsSync(path));
+/**
+ * Runs every clean-up, in order, even when one fails (the audit file, closed last, must still be
+ * flushed); a failure is logged, and the error that stopped the start stays the one reported.
+ */
+async function runCleanups(cleanups: ReadonlyArray<() => Promise<void> | void>, logger: Logger): Promise<void> {
+  for (const cleanup of cleanups) {
+    try {
+      await cleanup();
+    } catch (error) {
+      logger.error({ error: (error as Error).message }, "a clean-up step failed");
+    }
+  }
 }
 
-function removeFiles(paths: readonly string[]): void {
-  for (const path of paths) rmSync(path, { force: true });
+/**
+ * What a start may create that is not there yet: the data directory (and its missing parents),
+ * the files secretgate keeps in it, the audit file (and its missing directories). Children come
+ * before their parents, the order to remove them in.
+ */
+function pathsNotYetPresent(config: Config): string[] {
+  const dataDir = resolve(config.server.data_dir);
+  const auditFile = config.server.audit.file;
+  // A Set: the audit file may sit in the data directory.
+  const paths = new Set([
+    ...withMissingParents(dataDir),
+    ...[DATABASE_FILE, `${DATABASE_FILE}-wal`, `${DATABASE_FILE}-shm`, MASTER_KEY_FILE, ADMIN_TOKEN_HASH_FILE].map((file) => join(dataDir, file)),
+    ...(auditFile ? withMissingParents(auditFile) : []),
+  ]);
+  return [...paths].filter((path) => !existsSync(path)).reverse();
+}
+
+/** `path` and its ancestors, outermost first, up to the first that exists. */
+function withMissingParents(path: string): string[] {
+  const chain: string[] = [];
+  for (let current = resolve(path); !existsSync(current); current = dirname(current)) chain.unshift(current);
+  return chain;
+}
+
+/** Removes what a failed start created; a directory something else has put files in meanwhile stays. */
+function removeCreated(paths: readonly string[], logger: Logger): void {
+  for (const path of paths) {
+    try {
+      const entry = statSync(path, { throwIfNoEntry: false });
+      if (entry?.isDirectory()) rmdirSync(path);
+      else if (entry) rmSync(path);
+    } catch (error) {
+      logger.warn({ path, error: (error as Error).message }, "could not remove what the failed start created");
+    }
+  }
 }
 
 /** Cache and resilience settings: the global override, else the back end's LiteLLM default, else ours. */

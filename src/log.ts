@@ -7,6 +7,8 @@ export type Flushable = DestinationStream & { flush(callback?: (error?: Error) =
 /** Where log lines and audit records go: pino's lines as strings, audit batches already encoded. */
 export interface LogDestination extends Flushable {
   writeBytes(bytes: Buffer): void;
+  /** Writes what is buffered, then closes the file descriptor (never stdout's or stderr's). */
+  close(): Promise<void>;
 }
 
 /**
@@ -19,14 +21,22 @@ export interface LogDestination extends Flushable {
  * than a third of a 100-name Read's time once audit records carry every name. Lines are
  * encoded once here.
  */
-export function createLogDestination(file?: string): LogDestination {
-  const bytes = pino.destination({ sync: false, minLength: 4096, contentMode: "buffer", ...(file ? { dest: file, append: true, mkdir: true } : {}) });
-  setInterval(() => bytes.flush(), FLUSH_INTERVAL_MS).unref();
+export function createLogDestination(fd: number = process.stdout.fd): LogDestination {
+  // An open descriptor, never a path: sonic-boom opening a file itself does so asynchronously,
+  // and a flush or close before that open completed crashed inside it.
+  const bytes = pino.destination({ sync: false, minLength: 4096, contentMode: "buffer", dest: fd });
+  const flusher = setInterval(() => bytes.flush(), FLUSH_INTERVAL_MS).unref();
   return {
     write: (line: string) => bytes.write(Buffer.from(line, "utf8") as never),
     writeBytes: (chunk: Buffer) => bytes.write(chunk as never),
     flush: (callback?: (error?: Error) => void) => bytes.flush(callback),
     flushSync: () => bytes.flushSync(),
+    close: () =>
+      new Promise<void>((resolve) => {
+        clearInterval(flusher);
+        bytes.once("close", () => resolve());
+        bytes.end();
+      }),
   } as LogDestination;
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { writeNewPrivateFile } from "../storage/private-files.js";
 
 export const ADMIN_TOKEN_HASH_FILE = "admin-token.sha256";
 
@@ -14,6 +15,6 @@ export function loadOrCreateAdminTokenHash(dataDir: string, hash: (token: string
   if (existsSync(path)) return { digest: Buffer.from(readFileSync(path, "utf8").trim(), "hex") };
   const token = `sgt_${randomBytes(32).toString("base64url")}`;
   const digest = hash(token);
-  writeFileSync(path, `${digest.toString("hex")}\n`, { mode: 0o600, flag: "wx" });
+  writeNewPrivateFile(path, `${digest.toString("hex")}\n`);
   return { digest, newToken: token };
 }

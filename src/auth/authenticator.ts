@@ -4,6 +4,7 @@ import { ServiceError, Code } from "../core/errors.js";
 import type { AuthSettings } from "../config/schema.js";
 import { loadOrCreateAdminTokenHash } from "./admin-token.js";
 import { Identity } from "./identity.js";
+import { parseSubjectAltNames, sanKey } from "./subject-alt-names.js";
 
 /** What a listener saw of the caller. */
 export interface Credentials {
@@ -20,6 +21,7 @@ interface TokenIdentity {
 
 interface CertificateIdentity {
   cn?: string | undefined;
+  /** The configured SAN as sanKey spells it. */
   san?: string | undefined;
   identity: Identity;
 }
@@ -30,7 +32,8 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i;
 /**
  * Maps credentials to an identity: a bearer token by its SHA-256 digest (the time a lookup
  * takes can say something about a digest at most, which does not help guess a token), or a
- * client certificate (verified against the configured CA by the TLS layer) by its CN or a SAN.
+ * client certificate (verified against the configured CA by the TLS layer) by its CN or a SAN
+ * of the configured type.
  * Anything else is UNAUTHENTICATED.
  */
 export class Authenticator {
@@ -68,7 +71,7 @@ export class Authenticator {
     }));
     const certificates: CertificateIdentity[] = options.settings.mtls_identities.map((entry) => ({
       cn: entry.cn,
-      san: entry.san,
+      san: entry.san && sanKey(entry.san),
       identity: new Identity(entry.name, entry.rules),
     }));
     if (options.adminTokenEnv) tokens.push({ digest: sha256(options.adminTokenEnv), identity: Identity.unrestricted("admin") });
@@ -96,8 +99,8 @@ export class Authenticator {
     const certificate = credentials.peerCertificate;
     if (certificate && Object.keys(certificate).length > 0) {
       const cn = [certificate.subject?.CN].flat()[0];
-      const sans = (certificate.subjectaltname ?? "").split(/,\s*/).map((entry) => entry.replace(/^[A-Za-z ]+:/, ""));
-      const entry = this.certificates.find((candidate) => (candidate.cn !== undefined && candidate.cn === cn) || (candidate.san !== undefined && sans.includes(candidate.san)));
+      const sans = new Set(parseSubjectAltNames(certificate.subjectaltname ?? "").map(sanKey));
+      const entry = this.certificates.find((candidate) => (candidate.cn !== undefined && candidate.cn === cn) || (candidate.san !== undefined && sans.has(candidate.san)));
       if (entry) return entry.identity;
       throw unauthenticated(`no identity is configured for the client certificate ${cn ? `CN=${cn}` : "presented"}`);
     }

@@ -73,8 +73,9 @@ export class Identity {
 }
 
 /**
- * A name glob as rules (and `secretgate.environment.serve`) write them: `*` any characters (`/`
- * included), `?` one, everything else literal, anchored at both ends.
+ * A rule's glob (and one of `secretgate.environment.serve`) as a regular expression over the whole name: `*` is any run of characters
+ * (`/` included), `?` exactly one character (a code point, so one emoji), everything else
+ * itself, case-sensitive.
  */
 export function compileGlob(glob: string): RegExp {
   const source = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");

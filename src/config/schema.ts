@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { rulesSchema } from "../auth/identity.js";
 import type { ServedEnvironment } from "./served-environment.js";
+import { parseConfiguredSan } from "../auth/subject-alt-names.js";
 
 export const ACCESS_MODES = ["read_only", "write_only", "read_and_write"] as const;
 export type AccessMode = (typeof ACCESS_MODES)[number];
@@ -55,8 +56,21 @@ const certificateEntry = z
     name: z.string().min(1),
     /** Matches the client certificate's subject CN. */
     cn: z.string().min(1).optional(),
-    /** Matches one of the client certificate's subject alternative names (DNS, URI, email, IP). */
-    san: z.string().min(1).optional(),
+    /**
+     * Matches one of the client certificate's subject alternative names of the same type:
+     * `uri:spiffe://corp/litellm`, `dns:proxy.corp.internal`, `email:ops@corp.example`, `ip:10.0.0.7`.
+     */
+    san: z
+      .string()
+      .transform((text, context) => {
+        const san = parseConfiguredSan(text);
+        if ("problem" in san) {
+          context.issues.push({ code: "custom", message: san.problem, input: text });
+          return z.NEVER;
+        }
+        return san;
+      })
+      .optional(),
     rules: rulesSchema.prefault({}),
   })
   .refine((entry) => entry.cn !== undefined || entry.san !== undefined, { message: "set cn or san" });

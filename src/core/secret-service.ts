@@ -35,7 +35,7 @@ import type { DriverCall, DriverDefinition, DriverWriteResult, SecretPayload, Se
 import type { TeamSettingsStore } from "../storage/team-settings-store.js";
 import type { Backend, BackendRead, ReadOptions } from "./backend.js";
 import type { AuthorizedCall } from "./call-context.js";
-import { Code, ServiceError, invalidArgument, notFound, statusName, failedPrecondition, permissionDenied } from "./errors.js";
+import { Code, ServiceError, invalidArgument, notFound, printable, statusName, failedPrecondition, permissionDenied } from "./errors.js";
 import { stripEnvReference, validateSecretName, validateTeamId } from "./names.js";
 import { Policy } from "./policy.js";
 import { envValue, type Env } from "../config/env.js";
@@ -550,6 +550,7 @@ function isEmpty(object: JsonObject): boolean {
   return true;
 }
 
+/** The one place an item's error is made; its message is made printable as a ServiceError's is. */
 function itemError(code: Code, message: string, reason = ""): ItemError {
-  return create(ItemErrorSchema, { code, status: statusName(code), message, reason });
+  return create(ItemErrorSchema, { code, status: statusName(code), message: printable(message), reason });
 }

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { SecretService as SecretServiceDesc, type ReadResponse, type WriteResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { Authenticator } from "../auth/authenticator.js";
 import type { AuditLog } from "../audit.js";
+import { auditedName, auditedTeamId, boundedMessage, type AuditList } from "../audit-record.js";
 import type { AuthorizedCall, CallContext } from "../core/call-context.js";
 import { Code, ServiceError, statusName } from "../core/errors.js";
 import type { SecretService } from "../core/secret-service.js";
@@ -21,8 +22,8 @@ type Handler = (request: unknown, call: AuthorizedCall) => unknown;
  * What both listeners call for every RPC: it authenticates the caller, runs the service method,
  * writes the one audit record per request (identity, method, names, team, a digest of the call's
  * own team settings, outcome per item, from_cache, version, client address, duration — never
- * values), counts calls in flight for graceful shutdown, and turns unexpected failures into
- * INTERNAL without leaking details.
+ * values; at most 4 KiB), counts calls in flight for graceful shutdown, and turns unexpected
+ * failures into INTERNAL without leaking details.
  */
 export class Dispatcher {
   private inFlight = 0;
@@ -78,7 +79,7 @@ export class Dispatcher {
 
   private succeeded(method: DescMethodUnary, request: unknown, context: CallContext, identity: string | undefined, started: number, response: unknown): unknown {
     try {
-      this.record(method, request, context, identity, "OK", started, describeResponse(method, response));
+      this.record(method, request, context, identity, "OK", started, describeResponse(method, response), readItems(method, response));
     } finally {
       this.settle();
     }
@@ -110,6 +111,12 @@ export class Dispatcher {
     });
   }
 
+  /**
+   * Writes the call's audit record. What the caller sent is recorded only as the service would
+   * accept it (src/audit-record.ts): a name or team id it would refuse appears as its length and
+   * digest, an error message is cut to its first 512 bytes, and a list (a Read's items, or its
+   * names when it failed) keeps what fits in the record's 4 KiB.
+   */
   private record(
     method: DescMethodUnary,
     request: unknown,
@@ -118,8 +125,9 @@ export class Dispatcher {
     outcome: string,
     started: number,
     details: Record<string, unknown>,
+    items?: AuditList,
   ): void {
-    const fields = request as Record<string, unknown>;
+    const fields = (request ?? {}) as Record<string, unknown>;
     const record: Record<string, unknown> = {
       service: "secretgate",
       identity: identity ?? null,
@@ -129,15 +137,19 @@ export class Dispatcher {
       outcome,
       ms: Math.round((performance.now() - started) * 1000) / 1000,
     };
-    for (const key of ["teamId", "name", "currentName", "newName"]) {
-      if (typeof fields[key] === "string" && fields[key] !== "") record[key] = fields[key];
+    if (typeof fields.teamId === "string" && fields.teamId !== "") record.teamId = auditedTeamId(fields.teamId);
+    for (const key of ["name", "currentName", "newName"]) {
+      const value = fields[key];
+      if (typeof value === "string" && value !== "") record[key] = auditedName(value);
     }
     // A call's own team settings may hold credentials: the record shows which, never what.
     const sent = fields.teamSettings as Record<string, unknown> | undefined;
     if (sent !== undefined && Object.keys(sent).length > 0) record.teamSettingsDigest = teamSettingsDigest(sent);
-    if (method.localName === "read" && details.items === undefined && Array.isArray(fields.names)) record.names = fields.names;
     Object.assign(record, details);
-    this.audit.write(record);
+    if (typeof record.error === "string") record.error = boundedMessage(record.error);
+    const names = fields.names;
+    const list = items ?? (method.localName === "read" && Array.isArray(names) ? requestedNames(names) : undefined);
+    this.audit.write(record, list);
     this.metrics.observe(method.name, outcome, (performance.now() - started) / 1000);
     recordAuditRecord();
   }
@@ -148,23 +160,36 @@ function toServiceError(error: unknown): ServiceError {
   return new ServiceError(Code.Internal, "internal error (logged on the server)");
 }
 
-/** Per-item outcomes of a Read, and the version a Write made: what was served, never the value. */
+/** The version a Write made and the name it stored: what was written, never the value. */
 function describeResponse(method: DescMethodUnary, response: unknown): Record<string, unknown> {
-  if (method.localName === "read") {
-    return {
-      items: (response as ReadResponse).results.map((result) => {
-        const item: Record<string, unknown> = {
-          name: result.resolvedName || result.name,
-          outcome: result.error ? result.error.status : "OK",
-          source: result.source,
-          version: result.version,
-          fromCache: result.fromCache,
-        };
-        if (result.stale) item.stale = true;
-        return item;
-      }),
-    };
-  }
   if (method.localName === "write") return { version: (response as WriteResponse).version, stored: (response as WriteResponse).name };
   return {};
+}
+
+/** Per-item outcomes of a Read: what was served, never the value. */
+function readItems(method: DescMethodUnary, response: unknown): AuditList | undefined {
+  if (method.localName !== "read") return undefined;
+  const { results } = response as ReadResponse;
+  return {
+    key: "items",
+    length: results.length,
+    entry: (index) => {
+      const result = results[index]!;
+      const item: Record<string, unknown> = {
+        // A resolved name passed validation; an item refused before that has only what was sent.
+        name: result.resolvedName || auditedName(result.name),
+        outcome: result.error ? result.error.status : "OK",
+        source: result.source,
+        version: result.version,
+        fromCache: result.fromCache,
+      };
+      if (result.stale) item.stale = true;
+      return item;
+    },
+  };
+}
+
+/** The names a Read that failed as a whole (e.g. unauthenticated) asked for. */
+function requestedNames(names: readonly unknown[]): AuditList {
+  return { key: "names", length: names.length, entry: (index) => auditedName(String(names[index])) };
 }

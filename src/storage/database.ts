@@ -1,8 +1,9 @@
-import { mkdirSync } from "node:fs";
+import { closeSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { KeyObject } from "node:crypto";
 import { loadMasterKey, MasterKeyError } from "./master-key.js";
+import { makePrivateDirectory, openPrivateFileForAppend } from "./private-files.js";
 import { open, seal, SealError } from "./sealing.js";
 
 export const DATABASE_FILE = "secretgate.db";
@@ -49,8 +50,11 @@ export class SecretDatabase {
     database: SecretDatabase;
     generatedKeyFile?: string;
   } {
-    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    makePrivateDirectory(options.dataDir);
     const path = join(options.dataDir, DATABASE_FILE);
+    // Made here so that it is 0600: SQLite creates a database with the umask's mode, and gives
+    // the -wal and -shm files it makes next to it the database file's mode.
+    closeSync(openPrivateFileForAppend(path));
     const sql = new DatabaseSync(path);
     try {
       // WAL keeps readers off writers' backs; synchronous=FULL makes a commit durable before Write returns.

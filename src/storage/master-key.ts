@@ -1,6 +1,7 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { randomBytes, type KeyObject } from "node:crypto";
 import { join } from "node:path";
+import { writeNewPrivateFile } from "./private-files.js";
 import { MASTER_KEY_BYTES, toKeyObject } from "./sealing.js";
 
 export const MASTER_KEY_FILE = "master.key";
@@ -50,6 +51,6 @@ export function loadMasterKey(options: { dataDir: string; envValue: string | und
     );
   }
   const raw = randomBytes(MASTER_KEY_BYTES);
-  writeFileSync(path, `${raw.toString("base64")}\n`, { mode: 0o600, flag: "wx" });
+  writeNewPrivateFile(path, `${raw.toString("base64")}\n`);
   return { key: toKeyObject(raw), origin: path, generated: true };
 }

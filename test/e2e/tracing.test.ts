@@ -6,8 +6,12 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { context, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { TracerProvider } from "@opentelemetry/sdk-trace";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ReadRequestSchema, ReadResponseSchema, type ReadResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
+import { createSecretClient } from "../../clients/typescript/src/index.js";
 import { startVaultTestBed, type VaultTestBed } from "../emulators/vault/test-setup.js";
 import { OtlpReceiver } from "../helpers/otlp-receiver.js";
 import { ROOT, TestServer } from "../helpers/server.js";
@@ -190,6 +194,25 @@ describe("tracing over OTLP http/protobuf, configured by OTEL_* variables, again
     const refused = await serverSpanOf(receiver, anonymous.traceId);
     expect(refused.attributes).toMatchObject({ "rpc.connect_rpc.error_code": "unauthenticated" });
     expect(refused.attributes).not.toHaveProperty("enduser.id");
+  });
+
+  it("the TypeScript client propagates the caller's active span", async () => {
+    const contextManager = new AsyncLocalStorageContextManager().enable();
+    context.setGlobalContextManager(contextManager);
+    try {
+      const tracer = new TracerProvider().getTracer("caller");
+      const client = createSecretClient(`http://${server.grpcAddress}`, { token: server.token! });
+      const [name] = [...written][1]!;
+      const caller = await tracer.startActiveSpan("caller", async (span) => {
+        await client.read({ names: [name] });
+        span.end();
+        return span.spanContext();
+      });
+      const rpc = await serverSpanOf(receiver, caller.traceId);
+      expect(rpc).toMatchObject({ name: READ, parentSpanId: caller.spanId });
+    } finally {
+      context.disable();
+    }
   });
 
   it("exports no secret name, value, token or team settings, and sends the collector its headers", async () => {

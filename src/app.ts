@@ -21,6 +21,7 @@ import { Dispatcher } from "./server/dispatcher.js";
 import { startGrpcListener } from "./server/grpc-listener.js";
 import { startHttpListener } from "./server/http-listener.js";
 import { SecretService as SecretServiceDesc } from "../gen/secretgate/v1/secret_service_pb.js";
+import { tracingSettings } from "./tracing/settings.js";
 
 /** How long start-up waits for the back end's first answer before listening anyway (not ready). */
 const STARTUP_PROBE_WAIT_MS = 2_000;
@@ -87,6 +88,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     const audit = new AuditLog({ file: config.server.audit.file, stdout: options.logDestination });
     // Last: records of the calls drained at shutdown are flushed after everything else stopped.
     cleanups.push(() => audit.close());
+    // The OpenTelemetry SDK is loaded only when tracing is on; last to stop, after the drained calls' spans ended.
+    const tracingConfig = tracingSettings(config.server.tracing, env);
+    const tracing = tracingConfig ? (await import("./tracing/sdk.js")).startTracing(tracingConfig, logger) : undefined;
+    if (tracing) cleanups.push(() => tracing.shutdown());
     // One name per process in pg_stat_activity, so an operator can tell replicas apart.
     const applicationName = `secretgate:${process.pid}`;
     const databaseUrl = config.server.database_url;
@@ -107,7 +112,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       // The process still serves cached values while the breaker is open, so readiness stays
       // up; the back end's health has its own service name for probes that want it.
       grpcHealth?.setStatus(`secretgate.backend.${definition.name}`, state === "open" ? "NOT_SERVING" : "SERVING");
-    });
+    }, tracing?.tracing);
     let grpcHealth: { setStatus(service: string, status: "SERVING" | "NOT_SERVING"): void } | undefined;
     const teams: TeamSettingsStore = shared?.teams ?? new SqliteTeamSettingsStore(database);
     const replicas = shared ? await shared.syncReplicas(backend) : undefined;
@@ -117,7 +122,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     // A reachable back end answers at once; an unreachable one must not hold up start-up for long.
     await Promise.race([probe.start(), new Promise((resolve) => setTimeout(resolve, STARTUP_PROBE_WAIT_MS).unref())]);
     const service = new SecretService({ config, definition, backend, teams, env, logger });
-    const dispatcher = new Dispatcher(service, auth.authenticator, audit, logger);
+    const dispatcher = new Dispatcher(service, auth.authenticator, audit, logger, tracing?.tracing);
     let accepting = true;
     const maxMessageBytes = config.server.max_message_bytes;
 

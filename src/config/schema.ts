@@ -2,6 +2,7 @@ import { z } from "zod";
 import { rulesSchema } from "../auth/identity.js";
 import type { ServedEnvironment } from "./served-environment.js";
 import { parseConfiguredSan } from "../auth/subject-alt-names.js";
+import { OTLP_PROTOCOLS } from "../tracing/settings.js";
 
 export const ACCESS_MODES = ["read_only", "write_only", "read_and_write"] as const;
 export type AccessMode = (typeof ACCESS_MODES)[number];
@@ -122,6 +123,19 @@ export const serverSettingsSchema = z.strictObject({
       key_file: z.string().min(1),
       /** CA that client certificates must chain to; enables mutual TLS. */
       client_ca_file: z.string().min(1).optional(),
+    })
+    .optional(),
+  /**
+   * OpenTelemetry tracing (README "Tracing"): on when set, or when OTEL_EXPORTER_OTLP_ENDPOINT or
+   * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is; these keys win over their OTEL_* variables.
+   */
+  tracing: z
+    .strictObject({
+      /** The collector's OTLP/HTTP base URL (as OTEL_EXPORTER_OTLP_ENDPOINT): spans go to {endpoint}/v1/traces. */
+      endpoint: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).optional(),
+      protocol: z.enum(OTLP_PROTOCOLS).optional(),
+      /** Put secret names and team ids in spans (never values or team settings). */
+      record_names: z.boolean().default(false),
     })
     .optional(),
   audit: z

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { DriverCall, DriverDeleteResult, DriverWrite, DriverWriteResult, SecretDriver, SecretValue } from "../drivers/driver.js";
 import { backendMetrics, type BackendMetrics } from "../metrics/metrics.js";
+import type { Attempts, BackendOperation, Tracing } from "../tracing/tracing.js";
 import { SecretCache, type CacheEntry } from "./cache/secret-cache.js";
 import { Code, ServiceError, statusName } from "./errors.js";
 import { CircuitBreaker, type BreakerState } from "./resilience/circuit-breaker.js";
@@ -90,6 +91,8 @@ export class Backend {
     private readonly settings: BackendSettings,
     private readonly logger: Logger,
     onBreakerChange: (state: BreakerState) => void = () => {},
+    /** Present only while tracing is on: each back-end call is then a span. */
+    private readonly tracing?: Tracing,
   ) {
     this.cache = new SecretCache({ maxEntries: settings.maxEntries, maxBytes: settings.maxBytes });
     this.breaker = new CircuitBreaker(settings.breakerFailureThreshold, settings.breakerOpenMs, (state) => {
@@ -185,7 +188,7 @@ export class Backend {
   async write(request: DriverWrite, call: DriverCall): Promise<DriverWriteResult> {
     let written: DriverWriteResult | undefined;
     try {
-      written = await this.call(() => this.driver.write(request, call), call);
+      written = await this.call("write", request.name, () => this.driver.write(request, call), call);
       return written;
     } finally {
       // Evicted whatever the outcome: a failed write may still have reached the back end.
@@ -197,7 +200,7 @@ export class Backend {
 
   async delete(name: string, force: boolean, call: DriverCall): Promise<DriverDeleteResult | undefined> {
     try {
-      return await this.call(() => this.driver.delete(name, { force }, call), call);
+      return await this.call("delete", name, () => this.driver.delete(name, { force }, call), call);
     } finally {
       const location = this.locationOf(call.team);
       this.evict(keyIn(location, name));
@@ -207,7 +210,7 @@ export class Backend {
 
   async list(call: DriverCall): Promise<string[]> {
     if (!this.driver.capabilities.list || !this.driver.list) return [];
-    return this.call(() => this.driver.list!(call), call);
+    return this.call("list", undefined, () => this.driver.list!(call), call);
   }
 
   /**
@@ -275,7 +278,7 @@ export class Backend {
       this.metrics.coalescedWaits.inc();
       return running;
     }
-    const flight: Promise<Fetched> = this.call(() => this.driver.read(name, call), call)
+    const flight: Promise<Fetched> = this.call("read", name, () => this.driver.read(name, call), call)
       .then((value) => {
         // Evicted while it ran (a write, here or on another replica): the answer may predate
         // the change, so it is returned to its callers but not cached.
@@ -314,7 +317,7 @@ export class Backend {
     const call: DriverCall = { team, signal: AbortSignal.timeout(deadlineMs), deadline: Date.now() + deadlineMs };
     const refresh = async () => {
       if (this.driver.currentVersion && !entry.negative) {
-        const version = await this.call(() => this.driver.currentVersion!(name, call), call);
+        const version = await this.call("version", name, () => this.driver.currentVersion!(name, call), call);
         if (version === entry.version) {
           const now = Date.now();
           entry.fetchedAt = now;
@@ -325,7 +328,7 @@ export class Backend {
       }
       await this.fetch(key, name, call);
     };
-    refresh()
+    (this.tracing ? this.tracing.detached("secretgate refresh", refresh) : refresh())
       .catch((error: unknown) => {
         const failure = this.toServiceError(error, call);
         this.logger.debug({ backend: this.source, name, code: statusName(failure.code) }, "background refresh failed");
@@ -335,12 +338,18 @@ export class Backend {
       });
   }
 
+  /** One logical back-end call (see `attempt`), in a span of its own while tracing is on. */
+  private call<T>(operation: BackendOperation, name: string | undefined, run: () => Promise<T>, call: DriverCall): Promise<T> {
+    if (this.tracing) return this.tracing.backendCall(this.source, operation, name, (attempts) => this.attempt(run, call, attempts));
+    return this.attempt(run, call);
+  }
+
   /**
    * One logical back-end call: bounded by the caller's deadline, through the concurrency limit
    * and the breaker, retried with full-jitter backoff on retryable failures while the retry
    * budget allows (unless the SDK already retries).
    */
-  private async call<T>(run: () => Promise<T>, call: DriverCall): Promise<T> {
+  private async attempt<T>(run: () => Promise<T>, call: DriverCall, attempts?: Attempts): Promise<T> {
     const maxAttempts = this.driver.capabilities.sdkRetries ? 1 : this.settings.retry.maxAttempts;
     this.budget.recordAttempt();
     for (let attempt = 1; ; attempt++) {
@@ -370,6 +379,7 @@ export class Backend {
       if (!RETRYABLE_CODES.has(failure.code) || call.signal.aborted || attempt >= maxAttempts || !this.budget.tryRetry()) throw failure;
       const delay = backoffDelayMs(this.settings.retry, attempt - 1, retryAfterMs);
       this.stats.retries++;
+      if (attempts) attempts.retries++;
       try {
         await sleep(delay, undefined, { signal: call.signal });
       } catch {

@@ -13,6 +13,9 @@ export interface CallContext {
   protocol: "grpc" | "connect";
   /** The caller's bearer token and verified client certificate, as the listener saw them. */
   credentials: Credentials;
+  /** The caller's W3C trace context headers, as sent; read only while tracing is on. */
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
 }
 
 /** A call whose caller has been authenticated (the dispatcher's job); the service authorizes against it. */

@@ -9,6 +9,7 @@ import { Code, ServiceError, statusName } from "../core/errors.js";
 import type { SecretService } from "../core/secret-service.js";
 import { teamSettingsDigest } from "../core/team-settings.js";
 import { recordAuditRecord, requestMetrics } from "../metrics/metrics.js";
+import { OK, type ReadSummary, type RpcOutcome, type Tracing } from "../tracing/tracing.js";
 
 /** The contract's methods; all are unary. */
 export const serviceMethods: readonly DescMethodUnary[] = SecretServiceDesc.methods.filter(
@@ -36,6 +37,8 @@ export class Dispatcher {
     private readonly authenticator: Authenticator,
     private readonly audit: AuditLog,
     private readonly logger: Logger,
+    /** Present only while tracing is on; the listeners read trace headers only then. */
+    readonly tracing?: Tracing,
   ) {
     this.handlers = new Map<string, Handler>([
       ["read", (request, call) => service.read(request as never, call)],
@@ -54,6 +57,43 @@ export class Dispatcher {
    * Failures are thrown (or rejected) as ServiceErrors.
    */
   dispatch(method: DescMethodUnary, request: unknown, context: CallContext): unknown {
+    if (this.tracing) return this.dispatchTraced(this.tracing, method, request, context);
+    return this.run(method, request, context);
+  }
+
+  /** `run` inside the call's server span, ended with the call's outcome. */
+  private dispatchTraced(tracing: Tracing, method: DescMethodUnary, request: unknown, context: CallContext): unknown {
+    const span = tracing.startRpc(context.protocol, method.parent.typeName, method.name, context);
+    const outcome = (code: RpcOutcome["code"], response?: unknown): RpcOutcome => ({
+      code,
+      identity: (context as Partial<AuthorizedCall>).identity?.name,
+      ...(tracing.recordNames ? requestNamesAndTeam(request) : {}),
+      read: method.localName === "read" && response !== undefined ? readSummary(response as ReadResponse) : undefined,
+    });
+    let response: unknown;
+    try {
+      response = span.run(() => this.run(method, request, context));
+    } catch (error) {
+      span.end(outcome((error as ServiceError).code));
+      throw error;
+    }
+    if (!(response instanceof Promise)) {
+      span.end(outcome(OK, response));
+      return response;
+    }
+    return response.then(
+      (answer: unknown) => {
+        span.end(outcome(OK, answer));
+        return answer;
+      },
+      (error: unknown) => {
+        span.end(outcome((error as ServiceError).code));
+        throw error;
+      },
+    );
+  }
+
+  private run(method: DescMethodUnary, request: unknown, context: CallContext): unknown {
     const handler = this.handlers.get(method.localName);
     if (!handler) throw new ServiceError(Code.Unimplemented, `${method.name} is not implemented`);
     const started = performance.now();
@@ -187,6 +227,25 @@ function readItems(method: DescMethodUnary, response: unknown): AuditList | unde
       return item;
     },
   };
+}
+
+/** A Read's answers, counted for its span. */
+function readSummary({ results }: ReadResponse): ReadSummary {
+  const summary: ReadSummary = { names: results.length, found: 0, fromCache: 0, stale: 0 };
+  for (const result of results) {
+    if (result.found) summary.found++;
+    if (result.fromCache) summary.fromCache++;
+    if (result.stale) summary.stale++;
+  }
+  return summary;
+}
+
+/** The names and team a call was sent (a span holds them only with `record_names`). */
+function requestNamesAndTeam(request: unknown): Pick<RpcOutcome, "names" | "teamId"> {
+  const fields = (request ?? {}) as Record<string, unknown>;
+  const names = ["name", "currentName", "newName"].map((key) => fields[key]).filter((name): name is string => typeof name === "string" && name !== "");
+  if (Array.isArray(fields.names)) names.push(...fields.names.filter((name): name is string => typeof name === "string"));
+  return { names, teamId: typeof fields.teamId === "string" ? fields.teamId : undefined };
 }
 
 /** The names a Read that failed as a whole (e.g. unauthenticated) asked for. */

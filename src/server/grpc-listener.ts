@@ -102,6 +102,10 @@ function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher, clientCerti
       },
       ...(Number.isFinite(deadlineMs) ? { deadline: deadlineMs } : {}),
     };
+    if (dispatcher.tracing) {
+      context.traceparent = traceHeader(call.metadata, "traceparent");
+      context.tracestate = traceHeader(call.metadata, "tracestate");
+    }
     const fail = (error: unknown) => {
       const failure = error instanceof ServiceError ? error : new ServiceError(Code.Internal, "internal error");
       callback({ code: failure.code as number, details: failure.message });
@@ -116,6 +120,15 @@ function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher, clientCerti
     if (response instanceof Promise) response.then((answer: unknown) => callback(null, answer), fail);
     else callback(null, response);
   };
+}
+
+/**
+ * A trace context header as HTTP would hand it over: repeated values joined with commas (a
+ * repeated traceparent then matches no valid one and is ignored; tracestate may be split).
+ */
+function traceHeader(metadata: grpc.Metadata, key: string): string | undefined {
+  const values = metadata.get(key);
+  return values.length === 0 ? undefined : values.join(",");
 }
 
 function credentialsFor(tls: TlsMaterial | undefined): grpc.ServerCredentials {

@@ -138,6 +138,11 @@ async function callService(dispatcher: Dispatcher, method: DescMethodUnary, requ
     signal: context.signal,
     ...(timeoutMs !== undefined ? { deadline: Date.now() + timeoutMs } : {}),
   };
+  if (dispatcher.tracing) {
+    // Headers joins a repeated header's values with ", ": a repeated traceparent is then malformed, and ignored.
+    callContext.traceparent = context.requestHeader.get("traceparent") ?? undefined;
+    callContext.tracestate = context.requestHeader.get("tracestate") ?? undefined;
+  }
   try {
     return await dispatcher.dispatch(method, request, callContext);
   } catch (error) {

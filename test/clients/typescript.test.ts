@@ -7,6 +7,9 @@ import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { create } from "@bufbuild/protobuf";
+import { context, trace, TraceFlags } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { TraceState } from "@opentelemetry/core";
 import {
   Code,
   ConnectError,
@@ -135,17 +138,19 @@ describe("@secretgate/client against a live server", () => {
 });
 
 /**
- * A stand-in server that records each call's authorization header: Read answers, ListHosted never
- * does (until the caller gives up).
+ * A stand-in server that records each call's authorization header (and its trace context
+ * headers): Read answers, ListHosted never does (until the caller gives up).
  */
-async function startRecorder(): Promise<{ url: string; seen: (string | null)[]; close: () => Promise<void> }> {
+async function startRecorder(): Promise<{ url: string; seen: (string | null)[]; traces: Array<[string | null, string | null]>; close: () => Promise<void> }> {
   const seen: (string | null)[] = [];
+  const traces: Array<[string | null, string | null]> = [];
   const recorder: Http2Server = createServer(
     connectNodeAdapter({
       routes: (router) =>
         router.service(SecretService, {
           read: (request, context) => {
             seen.push(context.requestHeader.get("authorization"));
+            traces.push([context.requestHeader.get("traceparent"), context.requestHeader.get("tracestate")]);
             return create(ReadResponseSchema, {
               results: request.names.map((n) => create(SecretResultSchema, { name: n, found: true, value: "recorded" })),
             });
@@ -159,6 +164,7 @@ async function startRecorder(): Promise<{ url: string; seen: (string | null)[]; 
   return {
     url: `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`,
     seen,
+    traces,
     close: () => new Promise((resolve) => recorder.close(() => resolve())),
   };
 }
@@ -191,6 +197,31 @@ describe("@secretgate/client transport", () => {
     await new Promise((resolve) => probe.close(resolve));
     const client = createSecretClient(`http://127.0.0.1:${port}`, { token: "t" });
     expect((await rejection(client.listHosted({}))).code).toBe(Code.Unavailable);
+  });
+
+  it("sends the caller's active OpenTelemetry span as traceparent and tracestate, and nothing without one", async () => {
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    try {
+      const span = { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: TraceFlags.SAMPLED, traceState: new TraceState("vendor=opaque") };
+      const active = trace.setSpanContext(context.active(), span);
+      const client = createSecretClient(recorder.url);
+      const optedOut = createSecretClient(recorder.url, { propagateTraceContext: false });
+      recorder.traces.length = 0;
+      await context.with(active, async () => {
+        await client.read({ names: ["a"] });
+        await client.read({ names: ["a"] }, { headers: { traceparent: "00-11111111111111111111111111111111-2222222222222222-00" } });
+        await optedOut.read({ names: ["a"] });
+      });
+      await client.read({ names: ["a"] });
+      expect(recorder.traces).toEqual([
+        ["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "vendor=opaque"],
+        ["00-11111111111111111111111111111111-2222222222222222-00", null],
+        [null, null],
+        [null, null],
+      ]);
+    } finally {
+      context.disable();
+    }
   });
 
   it("refuses a URL that is not http or https", () => {

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
 
 	secretgatev1 "github.com/secretgate/secretgate/clients/go/secretgatev1"
 )
@@ -27,6 +28,7 @@ type options struct {
 	token    string
 	tls      *tls.Config
 	lookup   func(string) (string, bool)
+	trace    TraceContext
 	dialOpts []grpc.DialOption
 }
 
@@ -67,6 +69,24 @@ func WithEnvironmentFallback(lookup func(string) (string, bool)) Option {
 	}
 }
 
+// TraceContext returns the W3C Trace Context of the caller's active span in ctx: its traceparent and
+// tracestate header values ("" for none).
+type TraceContext func(ctx context.Context) (traceparent, tracestate string)
+
+// WithTraceContext sends the caller's trace context with every call as traceparent / tracestate
+// metadata, so that secretgate's spans join the caller's trace. The client does not depend on
+// OpenTelemetry; with OpenTelemetry-Go the source is its W3C propagator:
+//
+//	secretgate.WithTraceContext(func(ctx context.Context) (string, string) {
+//		carrier := propagation.MapCarrier{}
+//		propagation.TraceContext{}.Inject(ctx, carrier)
+//		return carrier.Get("traceparent"), carrier.Get("tracestate")
+//	})
+//
+// A call whose outgoing metadata already holds a traceparent (metadata.AppendToOutgoingContext)
+// sends that one instead.
+func WithTraceContext(source TraceContext) Option { return func(o *options) { o.trace = source } }
+
 // WithDialOptions passes extra grpc.DialOptions (interceptors, keepalive, a blocking dial, …).
 func WithDialOptions(dialOpts ...grpc.DialOption) Option {
 	return func(o *options) { o.dialOpts = append(o.dialOpts, dialOpts...) }
@@ -91,14 +111,37 @@ func Dial(addr string, opts ...Option) (*Client, error) {
 	if o.token != "" {
 		dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(bearerToken{token: o.token, secure: o.tls != nil}))
 	}
+	var interceptors []grpc.UnaryClientInterceptor
+	if o.trace != nil {
+		interceptors = append(interceptors, traceContext(o.trace))
+	}
 	if o.lookup != nil {
-		dialOpts = append(dialOpts, grpc.WithChainUnaryInterceptor(readFromEnvironment(o.lookup)))
+		interceptors = append(interceptors, readFromEnvironment(o.lookup))
+	}
+	if len(interceptors) > 0 {
+		dialOpts = append(dialOpts, grpc.WithChainUnaryInterceptor(interceptors...))
 	}
 	conn, err := grpc.Dial(addr, append(dialOpts, o.dialOpts...)...)
 	if err != nil {
 		return nil, err
 	}
 	return &Client{SecretServiceClient: secretgatev1.NewSecretServiceClient(conn), conn: conn}, nil
+}
+
+// traceContext adds the caller's trace context to each call that does not carry one yet.
+func traceContext(source TraceContext) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if sent, _ := metadata.FromOutgoingContext(ctx); len(sent.Get("traceparent")) == 0 {
+			if traceparent, tracestate := source(ctx); traceparent != "" {
+				pairs := []string{"traceparent", traceparent}
+				if tracestate != "" {
+					pairs = append(pairs, "tracestate", tracestate)
+				}
+				ctx = metadata.AppendToOutgoingContext(ctx, pairs...)
+			}
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
 }
 
 // readFromEnvironment fills the Read results the server did not host from lookup.

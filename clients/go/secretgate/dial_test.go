@@ -2,6 +2,7 @@ package secretgate
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -90,6 +91,63 @@ func TestAPlaintextServerRefusesATLSClient(t *testing.T) {
 	defer client.Close()
 	if _, err := read(t, client); status.Code(err) != codes.Unavailable {
 		t.Fatalf("err = %v, want Unavailable", err)
+	}
+}
+
+// traceRecorder answers Read and records each call's trace context metadata.
+type traceRecorder struct {
+	secretgatev1.UnimplementedSecretServiceServer
+	seen chan [2][]string
+}
+
+func (r *traceRecorder) Read(ctx context.Context, in *secretgatev1.ReadRequest) (*secretgatev1.ReadResponse, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	r.seen <- [2][]string{md.Get("traceparent"), md.Get("tracestate")}
+	return &secretgatev1.ReadResponse{}, nil
+}
+
+type spanKey struct{}
+
+func TestWithTraceContextSendsTheCallersTraceContext(t *testing.T) {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := grpc.NewServer()
+	r := &traceRecorder{seen: make(chan [2][]string, 4)}
+	secretgatev1.RegisterSecretServiceServer(server, r)
+	go server.Serve(listener)
+	defer server.Stop()
+
+	// A stand-in for a tracing library: the active span's traceparent travels in the context.
+	source := func(ctx context.Context) (string, string) {
+		traceparent, _ := ctx.Value(spanKey{}).(string)
+		return traceparent, "vendor=opaque"
+	}
+	client, err := Dial(listener.Addr().String(), WithTraceContext(source))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	const active = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	const explicit = "00-11111111111111111111111111111111-2222222222222222-00"
+	calls := []context.Context{
+		context.WithValue(context.Background(), spanKey{}, active),
+		metadata.AppendToOutgoingContext(context.WithValue(context.Background(), spanKey{}, active), "traceparent", explicit),
+		context.Background(),
+	}
+	want := [][2][]string{{{active}, {"vendor=opaque"}}, {{explicit}, nil}, {nil, nil}}
+	for i, ctx := range calls {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := client.Read(ctx, &secretgatev1.ReadRequest{Names: []string{"a"}})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := <-r.seen
+		if fmt.Sprint(got) != fmt.Sprint(want[i]) {
+			t.Fatalf("call %d sent traceparent/tracestate %v, want %v", i, got, want[i])
+		}
 	}
 }
 

@@ -7,12 +7,32 @@ from typing import Optional, Tuple
 import grpc
 from google.protobuf import wrappers_pb2
 
+try:
+    # Optional: when the application has OpenTelemetry, calls carry its active span's context.
+    from opentelemetry import propagate as _propagate
+except ImportError:
+    _propagate = None
+
 # A call with no deadline can hang forever on a black-holed connection; callers may pass their own.
 DEFAULT_TIMEOUT_SECONDS = 10.0
+
+# The W3C Trace Context headers secretgate reads (other propagators' headers are not sent).
+_TRACE_CONTEXT_HEADERS = ("traceparent", "tracestate")
 
 
 def metadata(token: Optional[str]) -> Tuple[Tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),) if token else ()
+
+
+def with_trace_context(fixed: Tuple[Tuple[str, str], ...]) -> Tuple[Tuple[str, str], ...]:
+    """``fixed`` plus the caller's current OpenTelemetry context as ``traceparent`` / ``tracestate``, injected
+    by the application's propagator (W3C Trace Context by default) when ``opentelemetry-api`` is installed
+    and a span is active; ``fixed`` alone otherwise."""
+    if _propagate is None:
+        return fixed
+    carrier: dict = {}
+    _propagate.inject(carrier)
+    return fixed + tuple((key, carrier[key]) for key in _TRACE_CONTEXT_HEADERS if isinstance(carrier.get(key), str))
 
 
 def credentials(

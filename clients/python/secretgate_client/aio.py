@@ -20,7 +20,8 @@ class AsyncSecretClient:
     ``target`` is a gRPC address such as ``"127.0.0.1:50051"``. ``token`` is sent as
     ``authorization: Bearer <token>`` on every call. The channel is plaintext unless ``tls`` is true or
     certificate material is given. ``timeout`` (seconds) is every call's deadline unless the call passes
-    its own. Failures raise :class:`~secretgate_client.SecretGateError`.
+    its own. Failures raise :class:`~secretgate_client.SecretGateError`. With ``opentelemetry-api`` installed,
+    each call carries the caller's active span as W3C ``traceparent`` / ``tracestate`` metadata.
     """
 
     def __init__(
@@ -145,7 +146,9 @@ class AsyncSecretClient:
     async def _call(self, method: str, request, timeout: Optional[float]):
         try:
             return await getattr(self._stub, method)(
-                request, timeout=self._timeout if timeout is None else timeout, metadata=self._metadata
+                request,
+                timeout=self._timeout if timeout is None else timeout,
+                metadata=_channel.with_trace_context(self._metadata),
             )
         except grpc.RpcError as error:
             raise from_rpc_error(method, error) from None

@@ -7,8 +7,11 @@ stands in where a test must see what the client sent: the metadata, or a TLS han
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
+import sys
+import types
 import subprocess
 import threading
 import uuid
@@ -108,3 +111,29 @@ def tls_recording_server(tmp_path: Path):
     server, addr = _start(servicer, credentials)
     yield servicer, addr.replace("127.0.0.1", "localhost"), cert.read_bytes()
     server.stop(None)
+
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+@pytest.fixture
+def opentelemetry_stand_in(monkeypatch):
+    """A minimal stand-in for ``opentelemetry-api`` (not installed here): its ``propagate.inject`` writes the
+    headers a W3C propagator (plus baggage) would for an active span, whose traceparent the fixture yields.
+    The client's module that imports it conditionally is reloaded with it present, and without it afterwards."""
+    from secretgate_client import _channel
+
+    propagate = types.ModuleType("opentelemetry.propagate")
+
+    def inject(carrier, context=None, setter=None):
+        carrier.update({"traceparent": TRACEPARENT, "tracestate": "vendor=opaque", "baggage": "user=someone"})
+
+    propagate.inject = inject
+    package = types.ModuleType("opentelemetry")
+    package.propagate = propagate
+    monkeypatch.setitem(sys.modules, "opentelemetry", package)
+    monkeypatch.setitem(sys.modules, "opentelemetry.propagate", propagate)
+    importlib.reload(_channel)
+    yield TRACEPARENT
+    monkeypatch.undo()
+    importlib.reload(_channel)

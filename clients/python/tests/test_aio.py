@@ -99,6 +99,12 @@ def test_the_token_is_sent_as_a_bearer_authorization_header(recording_server):
     assert servicer.metadata[0]["authorization"] == "Bearer aio-token"
 
 
+def test_with_opentelemetry_each_call_carries_the_callers_trace_context(recording_server, opentelemetry_stand_in):
+    servicer, addr = recording_server
+    run(addr, "aio-token", lambda client: client.read("a"))
+    assert (servicer.metadata[0]["traceparent"], servicer.metadata[0]["tracestate"]) == (opentelemetry_stand_in, "vendor=opaque")
+
+
 def test_tls_with_custom_roots(tls_recording_server):
     servicer, addr, ca = tls_recording_server
 

@@ -140,6 +140,23 @@ def test_the_token_is_sent_as_a_bearer_authorization_header(recording_server):
     assert "authorization" not in servicer.metadata[1]
 
 
+def test_without_opentelemetry_no_trace_context_is_sent(recording_server):
+    servicer, addr = recording_server
+    with SecretClient(addr) as client:
+        client.read("a")
+    assert "traceparent" not in servicer.metadata[0] and "tracestate" not in servicer.metadata[0]
+
+
+def test_with_opentelemetry_each_call_carries_the_callers_trace_context(recording_server, opentelemetry_stand_in):
+    servicer, addr = recording_server
+    with SecretClient(addr, token="t0ken") as client:
+        client.read("a")
+    sent = servicer.metadata[0]
+    assert (sent["traceparent"], sent["tracestate"], sent["authorization"]) == (opentelemetry_stand_in, "vendor=opaque", "Bearer t0ken")
+    # secretgate reads W3C Trace Context only: other propagators' headers stay with the caller.
+    assert "baggage" not in sent
+
+
 def test_tls_with_custom_roots(tls_recording_server):
     servicer, addr, ca = tls_recording_server
     with SecretClient(addr, token="over-tls", root_certificates=ca) as client:

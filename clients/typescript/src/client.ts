@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport, type GrpcTransportOptions } from "@connectrpc/connect-node";
 import { SecretService, type ReadResponse } from "./gen/secretgate/v1/secret_service_pb.js";
@@ -15,6 +16,13 @@ export type SecretClientOptions = Omit<GrpcTransportOptions, "baseUrl"> & {
    * variables to use): `found: true`, `source: "caller_environment"`. Unset variables stay misses.
    */
   environmentFallback?: boolean | Readonly<Record<string, string | undefined>>;
+  /**
+   * Sends the caller's active OpenTelemetry span as W3C `traceparent` / `tracestate` headers, so
+   * the server's spans join the caller's trace. Needs `@opentelemetry/api` (an optional peer
+   * dependency) with a context manager; without either it sends nothing. A `traceparent` the call
+   * sets in its own `headers` is left as it is. Default true.
+   */
+  propagateTraceContext?: boolean;
 };
 
 /** `ItemError.reason` of a name the server does not host: the caller reads its own environment. */
@@ -32,17 +40,19 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
  * failures reject with a `ConnectError` whose `code` is the gRPC status.
  */
 export function createSecretClient(url: string, options: SecretClientOptions = {}): SecretClient {
-  const { token, environmentFallback, interceptors = [], defaultTimeoutMs = DEFAULT_TIMEOUT_MS, ...transportOptions } = options;
+  const { token, environmentFallback, propagateTraceContext = true, interceptors = [], defaultTimeoutMs = DEFAULT_TIMEOUT_MS, ...transportOptions } = options;
   const protocol = new URL(url).protocol;
   if (protocol !== "http:" && protocol !== "https:") {
     throw new TypeError(`secretgate: url must start with http:// or https://, got ${protocol}`);
   }
+  const openTelemetry = propagateTraceContext ? openTelemetryApi() : undefined;
   const transport = createGrpcTransport({
     ...transportOptions,
     baseUrl: url,
     defaultTimeoutMs,
     interceptors: [
       ...(token ? [bearerToken(token)] : []),
+      ...(openTelemetry ? [traceContext(openTelemetry)] : []),
       ...(environmentFallback ? [readFromEnvironment(environmentFallback === true ? process.env : environmentFallback)] : []),
       ...interceptors,
     ],
@@ -53,6 +63,33 @@ export function createSecretClient(url: string, options: SecretClientOptions = {
 function bearerToken(token: string): Interceptor {
   return (next) => (request) => {
     request.header.set("authorization", `Bearer ${token}`);
+    return next(request);
+  };
+}
+
+type OpenTelemetryApi = typeof import("@opentelemetry/api");
+
+/**
+ * The application's `@opentelemetry/api`, if it has one. Every copy of the API (CommonJS or ESM)
+ * shares one global registry, so this sees the context manager the application set up.
+ */
+function openTelemetryApi(): OpenTelemetryApi | undefined {
+  try {
+    return createRequire(import.meta.url)("@opentelemetry/api") as OpenTelemetryApi;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The active span as W3C Trace Context headers (the format secretgate reads), whatever propagator the application set. */
+function traceContext(api: OpenTelemetryApi): Interceptor {
+  return (next) => (request) => {
+    const span = api.trace.getSpanContext(api.context.active());
+    if (span && api.isSpanContextValid(span) && !request.header.has("traceparent")) {
+      request.header.set("traceparent", `00-${span.traceId}-${span.spanId}-${(span.traceFlags & 0xff).toString(16).padStart(2, "0")}`);
+      const state = span.traceState?.serialize();
+      if (state) request.header.set("tracestate", state);
+    }
     return next(request);
   };
 }

@@ -423,6 +423,7 @@ export class SecretService {
       fromCache: read.fromCache,
       stale: read.stale,
       error: undefined,
+      fallback: false,
     };
   }
 

@@ -44,6 +44,7 @@ export class Dispatcher {
       ["listHosted", (request, call) => service.listHosted(request as never, call)],
       ["setTeamSettings", (request, call) => service.setTeamSettings(request as never, call)],
       ["getTeamSettings", (request, call) => service.getTeamSettings(request as never, call)],
+      ["describeBackends", (request, call) => service.describeBackends(request as never, call)],
     ]);
   }
 
@@ -129,7 +130,7 @@ export class Dispatcher {
       outcome,
       ms: Math.round((performance.now() - started) * 1000) / 1000,
     };
-    for (const key of ["teamId", "name", "currentName", "newName"]) {
+    for (const key of ["teamId", "name", "currentName", "newName", "backend"]) {
       if (typeof fields[key] === "string" && fields[key] !== "") record[key] = fields[key];
     }
     // A call's own team settings may hold credentials: the record shows which, never what.
@@ -161,10 +162,14 @@ function describeResponse(method: DescMethodUnary, response: unknown): Record<st
           fromCache: result.fromCache,
         };
         if (result.stale) item.stale = true;
+        if (result.fallback) item.fallback = true;
         return item;
       }),
     };
   }
-  if (method.localName === "write") return { version: (response as WriteResponse).version, stored: (response as WriteResponse).name };
+  if (method.localName === "write") {
+    const written = response as WriteResponse;
+    return { version: written.version, stored: written.name, source: written.source, ...(written.warnings.length > 0 ? { warnings: written.warnings } : {}) };
+  }
   return {};
 }

@@ -1,4 +1,7 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { ConfigError, parseConfig } from "../../src/config/load.js";
 import type { BackendConfig, Config } from "../../src/config/schema.js";
 
@@ -216,5 +219,25 @@ describe("several back ends (secretgate.backends)", () => {
     await expect(parseConfig(document, {})).rejects.toThrow(
       "secretgate.backends.hashicorp_vault: clashes with the back end general_settings.key_management_system configures, which is named after its system (hashicorp_vault)",
     );
+  });
+
+  it("takes the README's example of several back ends as it is", async () => {
+    const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("\n## Several back ends\n"));
+    const example = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
+    const config = await parseConfig(parseYaml(example), { VAULT_EU_TOKEN: "hvs.example-token-0123", LITELLM_EU_TOKEN: "litellm-eu-token-0123456789" });
+    expect(config.backends.map((backend) => `${backend.name}:${backend.system}`)).toEqual([
+      "vault-eu:hashicorp_vault",
+      "aws-us:aws_secret_manager",
+      "aws-legacy:aws_secret_manager",
+      "local:local",
+    ]);
+    expect(config.defaultBackend).toBe("local");
+    expect(config.server.routes.map((route) => [route.backend, route.fallback, route.mode])).toEqual([
+      ["aws-us", ["vault-eu"], undefined],
+      ["vault-eu", ["aws-legacy"], "dual_write"],
+      ["vault-eu", [], undefined],
+      ["aws-us", [], undefined],
+    ]);
   });
 });

@@ -19,6 +19,11 @@ export interface ReadParameters {
   refreshIfVersion: Readonly<Record<string, string>>;
   /** The request's `backend` field, already checked ("" for none). */
   backend: string;
+  /**
+   * `backend` was set by the service (ListHosted reads each back end's names there), not asked
+   * for by the caller: the service's environment may still answer, as it does a routed read.
+   */
+  backendByService?: boolean;
 }
 
 /** A name of a batch that a back end answers. */
@@ -108,7 +113,7 @@ export class BatchReader {
       if (!context.identity.mayRead(resolvedName)) {
         throw permissionDenied(`${context.identity.name} may not read ${JSON.stringify(resolvedName)}`);
       }
-      const explicit = addressed !== undefined;
+      const explicit = addressed !== undefined && request.backendByService !== true;
       const route = target.policy.routeRead(name);
       if (route.from === "environment") return this.notHosted(requested, name, resolvedName, request.virtualKey, explicit, route.reason);
       // Own keys only: a name such as "constructor" must not find Object.prototype's.

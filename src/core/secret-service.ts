@@ -326,7 +326,7 @@ export class SecretService {
       }
     }
     const names = [...new Set([...hosted, ...stored].filter((name) => context.identity.mayRead(name)))].sort();
-    const parameters = { teamId, virtualKey: false, bypassCache: false, refreshIfVersion: {}, backend: target.name };
+    const parameters = { teamId, virtualKey: false, bypassCache: false, refreshIfVersion: {}, backend: target.name, backendByService: true };
     const read = this.reader.read(names, (index) => names[index]!, team, context, parameters);
     const results = read instanceof Promise ? await read : read;
     return results.map((result, index) =>

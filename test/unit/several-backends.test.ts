@@ -49,9 +49,18 @@ interface Bed {
 
 const NAMES = ["primary", "secondary", "teams"] as const;
 
+interface BedOptions {
+  /** Each back end's virtual-key prefix (default `<name>/`). */
+  prefixes?: Partial<Record<(typeof NAMES)[number], string>>;
+  /** The default back end's hosted_keys. */
+  hostedKeys?: string[];
+  /** The service's own environment, every variable of it served (environment.serve). */
+  environment?: Record<string, string>;
+}
+
 /** A service whose back ends `primary`, `secondary` and `teams` each have their own database; `primary` is the default. */
-async function startBed(routes: RouteSettings[], prefixes: Partial<Record<(typeof NAMES)[number], string>> = {}): Promise<Bed> {
-  const template = await parseConfig({}, {});
+async function startBed(routes: RouteSettings[], { prefixes = {}, hostedKeys, environment = {} }: BedOptions = {}): Promise<Bed> {
+  const template = await parseConfig({ secretgate: { environment: { serve: Object.keys(environment) } } }, {});
   const local = template.backends[0]!;
   const dataDirs: string[] = [];
   const databases: SecretDatabase[] = [];
@@ -63,7 +72,7 @@ async function startBed(routes: RouteSettings[], prefixes: Partial<Record<(typeo
     databases.push(database);
     const driver = new InstrumentedDriver(new LocalDriver(database));
     drivers[name] = driver;
-    const settings = { ...local.settings, prefix_for_stored_virtual_keys: prefixes[name] ?? `${name}/` };
+    const settings = { ...local.settings, prefix_for_stored_virtual_keys: prefixes[name] ?? `${name}/`, ...(name === "primary" && hostedKeys ? { hosted_keys: hostedKeys } : {}) };
     const config: BackendConfig = { ...local, name, settings, at: `secretgate.backends.${name}` };
     const backend = new Backend(
       driver,
@@ -91,7 +100,7 @@ async function startBed(routes: RouteSettings[], prefixes: Partial<Record<(typeo
     config,
     backends: new ServiceBackends(backends, "primary", routes),
     teams: new SqliteTeamSettingsStore(databases[0]!),
-    env: {},
+    env: environment,
     logger,
   });
   return {
@@ -295,6 +304,23 @@ describe("per-team back ends", () => {
   });
 });
 
+describe("the service's own environment", () => {
+  beforeEach(async () => {
+    bed = await startBed([], { hostedKeys: ["SERVED_KEY", "HELD_KEY"], environment: { SERVED_KEY: "from-the-service-environment" } });
+    await put(bed, "primary", "HELD_KEY", "sk-held");
+  });
+
+  it("answers a served name the back end lacks, on a Read and in ListHosted, but never a name addressed to one back end", async () => {
+    expect(await readOne(bed, "SERVED_KEY")).toMatchObject({ found: true, source: "env" });
+    expect(await readOne(bed, "primary://SERVED_KEY")).toMatchObject({ found: false, error: { reason: "NOT_IN_BACKEND" } });
+    const { keys } = await bed.service.listHosted(create(ListHostedRequestSchema, { backend: "primary" }), admin);
+    expect(keys.map((key) => [key.name, key.backend, key.resolves, key.source])).toEqual([
+      ["HELD_KEY", "primary", true, "primary"],
+      ["SERVED_KEY", "primary", true, "env"],
+    ]);
+  });
+});
+
 describe("ListHosted and DescribeBackends", () => {
   beforeEach(async () => {
     bed = await startBed([]);
@@ -335,7 +361,7 @@ describe("ListHosted and DescribeBackends", () => {
 
 describe("mode dual_write", () => {
   beforeEach(async () => {
-    bed = await startBed([{ names: ["*"], backend: "primary", fallback: ["secondary"], mode: "dual_write" }], { primary: "new/", secondary: "old/" });
+    bed = await startBed([{ names: ["*"], backend: "primary", fallback: ["secondary"], mode: "dual_write" }], { prefixes: { primary: "new/", secondary: "old/" } });
   });
 
   it("writes to the back end and then every fallback, each with its own prefix; reads prefer the back end", async () => {

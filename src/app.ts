@@ -8,11 +8,12 @@ import type { LogDestination } from "./log.js";
 import { ConfigError } from "./config/config-error.js";
 import { TlsMaterial } from "./server/tls.js";
 import { splitAddress } from "./server/http-listener.js";
-import type { Config } from "./config/schema.js";
-import { loadDriver } from "./drivers/registry.js";
+import { locateBackendError } from "./config/backends.js";
+import type { BackendConfig, Config } from "./config/schema.js";
+import type { Env } from "./config/env.js";
 import { SecretService } from "./core/secret-service.js";
 import { Backend, type BackendSettings } from "./core/backend.js";
-import type { DriverDefinition } from "./drivers/driver.js";
+import { ServiceBackend, ServiceBackends } from "./core/service-backends.js";
 import { DATABASE_FILE, SecretDatabase } from "./storage/database.js";
 import { MASTER_KEY_FILE } from "./storage/master-key.js";
 import { SqliteTeamSettingsStore, type TeamSettingsStore } from "./storage/team-settings-store.js";
@@ -23,7 +24,7 @@ import { startHttpListener } from "./server/http-listener.js";
 import { SecretService as SecretServiceDesc } from "../gen/secretgate/v1/secret_service_pb.js";
 import { tracingSettings } from "./tracing/settings.js";
 
-/** How long start-up waits for the back end's first answer before listening anyway (not ready). */
+/** How long start-up waits for the back ends' first answers before listening anyway (not ready). */
 const STARTUP_PROBE_WAIT_MS = 2_000;
 
 export interface RunningServer {
@@ -45,11 +46,9 @@ export interface StartOptions {
   insecureNoAuth?: boolean;
 }
 
-/** Wires configuration, storage, the back end, the service core and both listeners together. */
+/** Wires configuration, storage, the back ends, the service core and both listeners together. */
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const { config, env, logger } = options;
-  const definition = await loadDriver(config.keyManagementSystem);
-  if (!definition) throw new Error(`no driver registered for ${config.keyManagementSystem}`);
   const tls = config.server.tls ? new TlsMaterial(config.server.tls) : undefined;
 
   // A start that fails removes what it created: a refused first start must not leave a generated
@@ -99,48 +98,72 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       ? await (await import("./storage/postgres/shared-storage.js")).SharedStorage.open({ url: databaseUrl, sealer: database, logger, applicationName })
       : undefined;
     if (shared) cleanups.unshift(() => shared.close());
-    const driver = await definition.create({
-      settings: config.keyManagementSettings,
-      env,
-      ciphertextEnv: config.servedEnvironment.withoutProtected(env),
-      database,
-      ...(shared ? { postgres: shared.database } : {}),
-      logger: logger.child({ backend: definition.name }),
-    });
-    cleanups.unshift(() => driver.close());
-    const backend = new Backend(driver, definition.name, backendSettings(config, definition, env), logger, (state) => {
-      // The process still serves cached values while the breaker is open, so readiness stays
-      // up; the back end's health has its own service name for probes that want it.
-      grpcHealth?.setStatus(`secretgate.backend.${definition.name}`, state === "open" ? "NOT_SERVING" : "SERVING");
-    }, tracing?.tracing);
     let grpcHealth: { setStatus(service: string, status: "SERVING" | "NOT_SERVING"): void } | undefined;
+    const probes: StartupProbe[] = [];
+    const serviceBackends: ServiceBackend[] = [];
+    for (const backendConfig of config.backends) {
+      const { name } = backendConfig;
+      // The back end's own `env` over the process environment: two Vaults or two AWS accounts side by side.
+      const driverEnv = Object.keys(backendConfig.env).length > 0 ? { ...env, ...backendConfig.env } : env;
+      const ciphertextEnv = config.servedEnvironment.withoutProtected(driverEnv);
+      let driver;
+      try {
+        driver = await backendConfig.definition.create({
+          settings: backendConfig.settings,
+          env: driverEnv,
+          ciphertextEnv,
+          database,
+          ...(shared ? { postgres: shared.database } : {}),
+          logger: logger.child({ backend: name }),
+        });
+      } catch (error) {
+        throw locateBackendError(error, backendConfig);
+      }
+      cleanups.unshift(() => driver.close());
+      const backend = new Backend(driver, name, backendSettings(backendConfig, driverEnv), logger, (state) => {
+        // The process still serves cached values (and fallbacks) while a breaker is open, so
+        // readiness stays up; each back end's health has its own service name for probes that want it.
+        grpcHealth?.setStatus(healthServiceName(name), state === "open" ? "NOT_SERVING" : "SERVING");
+      }, tracing?.tracing);
+      const probe = new StartupProbe(backend, logger);
+      cleanups.unshift(() => probe.stop());
+      probes.push(probe);
+      serviceBackends.push(new ServiceBackend(backendConfig, backend, probe, ciphertextEnv));
+    }
+    const backends = new ServiceBackends(serviceBackends, config.defaultBackend, config.server.routes);
     const teams: TeamSettingsStore = shared?.teams ?? new SqliteTeamSettingsStore(database);
-    const replicas = shared ? await shared.syncReplicas(backend) : undefined;
+    const replicas = shared ? await shared.syncReplicas(new Map(serviceBackends.map((backend) => [backend.name, backend.backend])), backends.default.name) : undefined;
     if (replicas) cleanups.unshift(() => replicas.close());
-    const probe = new StartupProbe(backend, logger);
-    cleanups.unshift(() => probe.stop());
-    // A reachable back end answers at once; an unreachable one must not hold up start-up for long.
-    await Promise.race([probe.start(), new Promise((resolve) => setTimeout(resolve, STARTUP_PROBE_WAIT_MS).unref())]);
-    const service = new SecretService({ config, definition, backend, teams, env, logger });
+    // Reachable back ends answer at once; unreachable ones must not hold up start-up for long.
+    await Promise.race([Promise.all(probes.map((probe) => probe.start())), new Promise((resolve) => setTimeout(resolve, STARTUP_PROBE_WAIT_MS).unref())]);
+    const service = new SecretService({ config, backends, teams, env, logger });
     const dispatcher = new Dispatcher(service, auth.authenticator, audit, logger, tracing?.tracing);
     let accepting = true;
     const maxMessageBytes = config.server.max_message_bytes;
 
     const grpc = await startGrpcListener({ address: config.server.grpc_address, dispatcher, maxMessageBytes, tls });
     grpcHealth = grpc.health;
-    grpc.health.setStatus(`secretgate.backend.${definition.name}`, "SERVING");
+    for (const backend of serviceBackends) grpc.health.setStatus(healthServiceName(backend.name), backend.backend.breakerState === "open" ? "NOT_SERVING" : "SERVING");
     cleanups.unshift(() => grpc.server.forceShutdown());
     const http = await startHttpListener({
       address: config.server.http_address,
       dispatcher,
       maxMessageBytes,
       readiness: {
-        ready: () => accepting && probe.reachable && (replicas?.connected ?? true),
+        // Ready once every back end has answered its start-up probe: a replica that cannot reach one of them is misconfigured.
+        ready: () => accepting && serviceBackends.every((backend) => backend.reachable) && (replicas?.connected ?? true),
         details: () => ({
-          backend: definition.name,
-          backendReachable: probe.reachable,
-          breaker: backend.breakerState,
-          cache: backend.cacheSize,
+          // The default back end's, as with one back end; then every back end's.
+          backend: backends.default.name,
+          backendReachable: backends.default.reachable,
+          breaker: backends.default.backend.breakerState,
+          cache: backends.default.backend.cacheSize,
+          backends: Object.fromEntries(
+            serviceBackends.map((backend) => [
+              backend.name,
+              { system: backend.system, reachable: backend.reachable, breaker: backend.backend.breakerState, cache: backend.backend.cacheSize },
+            ]),
+          ),
           ...(replicas ? { database: replicas.connected ? "connected" : "unreachable" } : {}),
         }),
       },
@@ -153,8 +176,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         http: http.address,
         tls: tls ? (tls.mutual ? "mutual" : "server") : "off",
         auth: auth.mode,
-        backend: definition.name,
-        accessMode: config.accessMode,
+        backends: serviceBackends.map((backend) => ({ name: backend.name, system: backend.system, accessMode: backend.policy.accessMode })),
+        defaultBackend: backends.default.name,
         dataDir: config.server.data_dir,
         sharedDatabase: shared !== undefined,
       },
@@ -249,10 +272,10 @@ function removeCreated(paths: readonly string[], logger: Logger): void {
   }
 }
 
-/** Cache and resilience settings: the global override, else the back end's LiteLLM default, else ours. */
-function backendSettings(config: Config, definition: DriverDefinition, env: Readonly<Record<string, string | undefined>>): BackendSettings {
-  const { cache, backend } = config.server;
-  const policy = definition.cachePolicy?.({ env, settings: config.keyManagementSettings }) ?? {};
+/** Cache and resilience settings: the TTL override, else the back end's LiteLLM default, else ours. */
+function backendSettings(config: BackendConfig, env: Env): BackendSettings {
+  const { cache, resilience } = config;
+  const policy = config.definition.cachePolicy?.({ env, settings: config.settings }) ?? {};
   const ttlSeconds = cache.ttl_seconds ?? policy.ttlSeconds ?? cache.default_ttl_seconds;
   return {
     ttlMs: ttlSeconds * 1000,
@@ -262,12 +285,17 @@ function backendSettings(config: Config, definition: DriverDefinition, env: Read
     bypassCache: policy.bypass ?? false,
     maxEntries: cache.max_entries,
     maxBytes: cache.max_bytes,
-    retry: { maxAttempts: backend.retry_max_attempts, baseDelayMs: backend.retry_base_delay_ms, maxDelayMs: backend.retry_max_delay_ms },
-    retryBudgetRatio: backend.retry_budget_ratio,
-    maxConcurrentCalls: backend.max_concurrent_calls,
-    breakerFailureThreshold: backend.breaker_failure_threshold,
-    breakerOpenMs: backend.breaker_open_seconds * 1000,
+    retry: { maxAttempts: resilience.retry_max_attempts, baseDelayMs: resilience.retry_base_delay_ms, maxDelayMs: resilience.retry_max_delay_ms },
+    retryBudgetRatio: resilience.retry_budget_ratio,
+    maxConcurrentCalls: resilience.max_concurrent_calls,
+    breakerFailureThreshold: resilience.breaker_failure_threshold,
+    breakerOpenMs: resilience.breaker_open_seconds * 1000,
   };
+}
+
+/** The gRPC health service name of one back end. */
+function healthServiceName(backend: string): string {
+  return `secretgate.backend.${backend}`;
 }
 
 /**

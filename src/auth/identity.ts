@@ -20,6 +20,8 @@ export const rulesSchema = z.strictObject({
    * namespace, vault or project than its teams' stored settings. Admins may anyway.
    */
   inline_team_settings: z.boolean().default(false),
+  /** Back ends it may reach, explicitly or through routes and team settings (globs over their names); all by default. */
+  backends: z.array(z.string().min(1)).default(["*"]),
 });
 
 export type Rules = z.infer<typeof rulesSchema>;
@@ -30,6 +32,7 @@ export class Identity {
   private readonly write: RegExp[];
   private readonly remove: RegExp[];
   private readonly teams: ReadonlySet<string>;
+  private readonly backends: RegExp[] | undefined;
   readonly allTeams: boolean;
   readonly admin: boolean;
   readonly mayInlineTeamSettings: boolean;
@@ -45,11 +48,13 @@ export class Identity {
     this.allTeams = this.teams.has("*");
     this.admin = rules.admin;
     this.mayInlineTeamSettings = rules.inline_team_settings || rules.admin;
+    // Undefined for "*", the default: every call asks, and most identities may use every back end.
+    this.backends = rules.backends.includes("*") ? undefined : rules.backends.map(compileGlob);
   }
 
   /** Everything allowed: the admin token and --insecure-no-auth. */
   static unrestricted(name: string): Identity {
-    return new Identity(name, { read: ["*"], write: ["*"], delete: ["*"], teams: ["*"], admin: true, inline_team_settings: true });
+    return new Identity(name, { read: ["*"], write: ["*"], delete: ["*"], teams: ["*"], admin: true, inline_team_settings: true, backends: ["*"] });
   }
 
   mayRead(name: string): boolean {
@@ -62,6 +67,11 @@ export class Identity {
 
   mayDelete(name: string): boolean {
     return this.remove.some((pattern) => pattern.test(name));
+  }
+
+  /** Whether its calls may reach the back end named `backend` (rules.backends). */
+  mayUse(backend: string): boolean {
+    return this.backends === undefined || this.backends.some((pattern) => pattern.test(backend));
   }
 
   /** Whether a call naming `teamId` ("" for none) is within the identity's teams. */

@@ -9,12 +9,14 @@ Commands:
   delete NAME [--force]              delete a secret
   team get TEAM                      print a team's settings (credentials redacted)
   team set TEAM (JSON | - | --clear) replace a team's settings (JSON argument, or - for stdin)
+  backends [--json]                  describe the server's back ends (admin)
   encrypt --kms aws|google ...       encrypt a value for the aws_kms / google_kms back ends
 
-Client options (read, write, delete, team):
+Client options (read, write, delete, team, backends):
   --addr HOST:PORT | URL   the server's gRPC listener (SECRETGATE_ADDR; default 127.0.0.1:50051)
   --token TOKEN            bearer token (prefer SECRETGATE_TOKEN: arguments show in process lists)
   --ca FILE                CA certificate for an https:// address with a private root
+  --backend BACKEND        read, write or delete in that back end only (as BACKEND://NAME does)
   --team TEAM              the team whose settings apply
   --virtual-key            the name is a LiteLLM virtual key (the team's or the virtual-key prefix applies)
   --timeout SECONDS        deadline per call (default 10)
@@ -22,7 +24,7 @@ Client options (read, write, delete, team):
 Exit codes: 0 ok, 1 failure, 2 usage or invalid argument, 3 not found, 4 unauthenticated or
 permission denied, 5 server or back end unavailable. Run "secretgate <command> --help" for details.`;
 
-const CLIENT_COMMANDS = new Set(["read", "write", "delete", "team"]);
+const CLIENT_COMMANDS = new Set(["read", "write", "delete", "team", "backends"]);
 
 /** Runs one command line; resolves with the process exit code. Server start-up errors are thrown. */
 export async function runCli(argv: string[]): Promise<number> {

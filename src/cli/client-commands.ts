@@ -16,23 +16,29 @@ const CONNECTION_OPTIONS = {
 
 const NAME_OPTIONS = {
   ...CONNECTION_OPTIONS,
+  backend: { type: "string" },
   team: { type: "string" },
   "team-settings": { type: "string" },
   "virtual-key": { type: "boolean" },
 } as const satisfies ParseArgsConfig["options"];
 
-const TEAM_SETTINGS_USAGE = `--team-settings JSON sends back-end settings for this call only (as \`team set\` stores them), merged over --team's.`;
+const TEAM_SETTINGS_USAGE = `--team-settings JSON sends back-end settings for this call only (as \`team set\` stores them), merged over --team's.
+--backend NAME addresses one of the server's back ends (as NAME://KEY would), bypassing its routes.`;
 
 const COMMAND_USAGE: Record<string, string> = {
-  read: `usage: secretgate read NAME [--bypass-cache] [--team TEAM] [--team-settings JSON] [--virtual-key] [--addr ADDR]
+  read: `usage: secretgate read NAME [--bypass-cache] [--backend BACKEND] [--team TEAM] [--team-settings JSON] [--virtual-key] [--addr ADDR]
 Prints the value to stdout exactly as stored (a newline is added only on a terminal).
 ${TEAM_SETTINGS_USAGE}`,
-  write: `usage: secretgate write NAME [--binary] [--description TEXT] [--tag KEY=VALUE ...] [--team TEAM] [--team-settings JSON] [--virtual-key] [--addr ADDR]
+  write: `usage: secretgate write NAME [--binary] [--description TEXT] [--tag KEY=VALUE ...] [--backend BACKEND] [--team TEAM] [--team-settings JSON] [--virtual-key] [--addr ADDR]
 Reads the value from stdin (one trailing newline is dropped from text values), e.g.
   printf %s "$KEY" | secretgate write OPENAI_API_KEY
 ${TEAM_SETTINGS_USAGE}`,
-  delete: `usage: secretgate delete NAME [--force] [--team TEAM] [--team-settings JSON] [--virtual-key] [--addr ADDR]
+  delete: `usage: secretgate delete NAME [--force] [--backend BACKEND] [--team TEAM] [--team-settings JSON] [--virtual-key] [--addr ADDR]
 ${TEAM_SETTINGS_USAGE}`,
+  backends: `usage: secretgate backends [--json] [--addr ADDR]
+Describes the server's back ends (needs an admin token): name, system, access mode, whether it is
+the default, reachability, circuit breaker and cache entries. --json prints everything the server
+says, each back end's team-settings JSON Schema included.`,
   team: `usage: secretgate team get TEAM [--addr ADDR]
        secretgate team set TEAM (JSON | - | --clear) [--addr ADDR]
 "-" reads the JSON object from stdin (keeps credentials out of process lists); --clear removes every setting.`,
@@ -40,7 +46,7 @@ ${TEAM_SETTINGS_USAGE}`,
 
 class UsageError extends Error {}
 
-/** read, write, delete, team get|set: one call to a running server through the TypeScript client. */
+/** read, write, delete, team get|set, backends: one call to a running server through the TypeScript client. */
 export async function runClientCommand(command: string, argv: string[]): Promise<number> {
   try {
     switch (command) {
@@ -50,6 +56,8 @@ export async function runClientCommand(command: string, argv: string[]): Promise
         return await write(argv);
       case "delete":
         return await remove(argv);
+      case "backends":
+        return await backends(argv);
       default:
         return await team(argv);
     }
@@ -70,6 +78,7 @@ async function read(argv: string[]): Promise<number> {
   const name = single(positionals, "NAME");
   const response = await connect(values).read({
     names: [name],
+    backend: values.backend ?? "",
     teamId: values.team ?? "",
     ...teamSettings(values["team-settings"]),
     virtualKey: values["virtual-key"] ?? false,
@@ -108,6 +117,7 @@ async function write(argv: string[]): Promise<number> {
     ...value,
     description: values.description ?? "",
     tags,
+    backend: values.backend ?? "",
     teamId: values.team ?? "",
     ...sent,
     virtualKey: values["virtual-key"] ?? false,
@@ -124,6 +134,7 @@ async function remove(argv: string[]): Promise<number> {
   const response = await connect(values).delete({
     name,
     force: values.force ?? false,
+    backend: values.backend ?? "",
     teamId: values.team ?? "",
     ...teamSettings(values["team-settings"]),
     virtualKey: values["virtual-key"] ?? false,
@@ -149,6 +160,45 @@ async function team(argv: string[]): Promise<number> {
   const client = connect(values);
   const response = await client.setTeamSettings({ teamId, settings });
   printJson({ team_id: response.teamId, configured: response.configured, settings: response.settings ?? {} });
+  return ExitCode.ok;
+}
+
+async function backends(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { ...CONNECTION_OPTIONS, json: { type: "boolean" } });
+  if (values.help) return help("backends");
+  if (positionals.length > 0) throw new UsageError("backends takes no arguments");
+  const response = await connect(values).describeBackends({});
+  if (values.json) {
+    printJson(
+      response.backends.map((backend) => ({
+        name: backend.name,
+        system: backend.system,
+        capabilities: backend.capabilities ?? {},
+        access_mode: backend.accessMode,
+        is_default: backend.isDefault,
+        reachable: backend.reachable,
+        breaker_state: backend.breakerState,
+        cache_entries: Number(backend.cacheEntries),
+        team_settings_schema: backend.teamSettingsSchema ?? {},
+      })),
+    );
+    return ExitCode.ok;
+  }
+  const rows = response.backends.map((backend) => {
+    const can = backend.capabilities;
+    const abilities = can ? [can.write && "write", can.binary && "binary", can.list && "list"].filter(Boolean).join(",") : "";
+    return [
+      backend.name,
+      backend.system,
+      backend.accessMode,
+      backend.isDefault ? "yes" : "",
+      backend.reachable ? "yes" : "no",
+      backend.breakerState,
+      String(backend.cacheEntries),
+      abilities || "read",
+    ];
+  });
+  printTable(["NAME", "SYSTEM", "ACCESS", "DEFAULT", "REACHABLE", "BREAKER", "CACHED", "CAN"], rows);
   return ExitCode.ok;
 }
 
@@ -242,6 +292,11 @@ async function readStdin(): Promise<Buffer> {
 
 function writeOut(bytes: Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => process.stdout.write(bytes, (error) => (error ? reject(error) : resolve())));
+}
+
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  for (const row of [header, ...rows]) console.log(row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd());
 }
 
 function printJson(value: unknown): void {

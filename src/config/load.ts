@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
-import { z } from "zod";
-import { loadDriver, driverNames } from "../drivers/registry.js";
+import { checkRoutes, configureBackends } from "./backends.js";
 import { ConfigError } from "./config-error.js";
-import { commonKeyManagementSettings, serverSettingsSchema, type Config, type KeyManagementSettings } from "./schema.js";
+import { check } from "./issues.js";
+import { serverSettingsSchema, type Config } from "./schema.js";
 import { ServedEnvironment } from "./served-environment.js";
 import type { Env } from "./env.js";
 
@@ -55,24 +55,6 @@ export async function parseConfig(document: unknown, env: Env, source?: string):
   );
   const rawServer = substituteEnv(document.secretgate ?? {}, "secretgate", env, references);
 
-  if (system !== undefined && system !== null && typeof system !== "string") {
-    throw new ConfigError("general_settings.key_management_system: must be a string");
-  }
-  const keyManagementSystem = system || "local";
-  const definition = await loadDriver(keyManagementSystem);
-  if (!definition) {
-    throw new ConfigError(
-      `general_settings.key_management_system: unknown value ${JSON.stringify(keyManagementSystem)}; expected one of ${driverNames().join(", ")}`,
-    );
-  }
-
-  const settingsSchema = z.strictObject({ ...commonKeyManagementSettings, ...(definition.settings ?? {}) });
-  const keyManagementSettings = check(
-    settingsSchema,
-    rawSettings,
-    "general_settings.key_management_settings",
-  ) as KeyManagementSettings;
-
   const serverInput = isPlainObject(rawServer) ? { ...rawServer } : rawServer;
   if (isPlainObject(serverInput) && Object.hasOwn(serverInput, "env_fallback")) {
     throw new ConfigError(
@@ -91,36 +73,23 @@ export async function parseConfig(document: unknown, env: Env, source?: string):
     serverInput.database_url = env.DATABASE_URL;
   }
   const server = check(serverSettingsSchema, serverInput, "secretgate");
+  const present = general.key_management_system !== undefined || general.key_management_settings !== undefined;
+  const { backends, defaultBackend } = await configureBackends({ present, system, settings: rawSettings }, server);
+  checkRoutes(server, backends);
   const servedEnvironment = new ServedEnvironment({
     serve: server.environment.serve,
     configReferences: [...references],
-    backendVariables: definition.credentialEnvNames ?? [],
+    // Every back end's variables, whichever system each is, and every variable a back end's `env` sets.
+    backendVariables: backends.flatMap((backend) => [...(backend.definition.credentialEnvNames ?? []), ...Object.keys(backend.env)]),
   });
 
   return {
     server,
     servedEnvironment,
-    keyManagementSystem,
-    keyManagementSettings,
-    accessMode: keyManagementSettings.access_mode ?? (keyManagementSystem === "local" ? "read_and_write" : "read_only"),
+    backends,
+    defaultBackend,
     ...(source !== undefined ? { source } : {}),
   };
-}
-
-function check<T extends z.ZodType>(schema: T, input: unknown, at: string): z.output<T> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  throw new ConfigError(result.error.issues.map((issue) => describeIssue(issue, at)).join("; "));
-}
-
-/** Formats a validation issue as `path.to.key: reason`. Shared with team-settings validation. */
-export function describeIssue(issue: z.core.$ZodIssue, at: string): string {
-  const path = [at, ...issue.path.map(String)].filter((part) => part !== "").join(".");
-  if (issue.code === "unrecognized_keys") {
-    const keys = issue.keys.map((key) => JSON.stringify(key)).join(", ");
-    return `${path}: unknown key${issue.keys.length > 1 ? "s" : ""} ${keys}`;
-  }
-  return `${path}: ${issue.message}`;
 }
 
 /**

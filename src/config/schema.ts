@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { rulesSchema } from "../auth/identity.js";
+import type { DriverDefinition } from "../drivers/driver.js";
 import type { ServedEnvironment } from "./served-environment.js";
 import { parseConfiguredSan } from "../auth/subject-alt-names.js";
 import { OTLP_PROTOCOLS } from "../tracing/settings.js";
@@ -89,6 +90,90 @@ const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"
 /** A `host:port` listen address; port 0 picks a free port. */
 const listenAddress = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "must be host:port");
 
+/** `secretgate.cache`, and a back end's own `cache` over it. */
+export const cacheSettingsSchema = z.strictObject({
+  /** One TTL for every back end, overriding the back end's own default (e.g. HCP_VAULT_REFRESH_INTERVAL). */
+  ttl_seconds: z.number().nonnegative().optional(),
+  /** TTL for back ends without a LiteLLM default of their own. */
+  default_ttl_seconds: z.number().nonnegative().default(300),
+  /** How long a "not found" answer is remembered (a Write evicts it at once). */
+  negative_ttl_seconds: z.number().nonnegative().default(5),
+  /** How long past expiry a cached value may be served, marked stale, while the back end fails (0 disables). */
+  max_staleness_seconds: z.number().nonnegative().default(3600),
+  /** Last share of the TTL in which a read refreshes the entry in the background. */
+  refresh_ahead_fraction: z.number().min(0).max(1).default(0.1),
+  max_entries: z.number().int().positive().default(100_000),
+  max_bytes: z.number().int().positive().default(256 * 1024 * 1024),
+});
+
+/** `secretgate.backend` (resilience), and a back end's own `backend` over it. */
+export const resilienceSettingsSchema = z.strictObject({
+  /** Deadline for a back-end call when the caller sets none, in seconds. */
+  default_deadline_seconds: z.number().positive().default(10),
+  /** Back-end calls in flight at once; more wait in line. */
+  max_concurrent_calls: z.number().int().positive().default(64),
+  /** Attempts per call on retryable failures (throttling, unavailable, timeouts), the first included. */
+  retry_max_attempts: z.number().int().min(1).max(10).default(3),
+  retry_base_delay_ms: z.number().int().nonnegative().default(100),
+  retry_max_delay_ms: z.number().int().nonnegative().default(2000),
+  /** Retries may add at most this share of extra calls. */
+  retry_budget_ratio: z.number().min(0).max(1).default(0.2),
+  /** Consecutive availability failures that open the circuit breaker. */
+  breaker_failure_threshold: z.number().int().positive().default(5),
+  /** How long an open breaker fails fast before letting one probe through, in seconds. */
+  breaker_open_seconds: z.number().positive().default(10),
+});
+
+export type CacheSettings = z.infer<typeof cacheSettingsSchema>;
+export type ResilienceSettings = z.infer<typeof resilienceSettingsSchema>;
+
+/**
+ * A back end's name: a key of `secretgate.backends`, the `<backend>://` of a reference, the
+ * `source` of what it answers, a metrics label and part of a gRPC health service name.
+ */
+export const BACKEND_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
+export const BACKEND_NAME_RULE = "a letter, then up to 62 letters, digits, '_' or '-'";
+const backendName = z.string().regex(BACKEND_NAME, `must be ${BACKEND_NAME_RULE}`);
+
+/**
+ * One entry of `secretgate.backends`. Its `key_management_settings` are validated against its
+ * system's keys, and its `cache` and `backend` merged over the global ones, once the system is
+ * known (config/load.ts).
+ */
+const backendEntrySchema = z.strictObject({
+  /** LiteLLM's `key_management_system`; absent: the embedded store. */
+  key_management_system: z.string().min(1).optional(),
+  key_management_settings: z.record(z.string(), z.unknown()).optional(),
+  /** Values for the variables the system reads (YAML numbers and booleans as their text); unset ones come from the process environment. */
+  env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
+  cache: z.record(z.string(), z.unknown()).optional(),
+  backend: z.record(z.string(), z.unknown()).optional(),
+});
+
+export type BackendEntry = z.infer<typeof backendEntrySchema>;
+
+/** One of `secretgate.routes`: which back end a call goes to; first match wins, an omitted condition matches everything. */
+const routeSchema = z
+  .strictObject({
+    /** Globs over the name as the caller wrote it (before a virtual-key prefix, which belongs to the back end). */
+    names: z.array(z.string().min(1)).min(1).optional(),
+    /** true: only virtual-key calls; false: only the others. */
+    virtual_keys: z.boolean().optional(),
+    /** Team ids; a call without a team does not match. */
+    teams: z.array(z.string().regex(/^[A-Za-z0-9_.:@-]{1,256}$/, "must be a team id (letters, digits and -_.:@)")).min(1).optional(),
+    backend: backendName,
+    /** Read-only: asked in order when the one before misses or is unavailable. */
+    fallback: z.array(backendName).default([]),
+    /** Writes, deletes and rotations also go to every fallback (while secrets move between managers). */
+    mode: z.literal("dual_write").optional(),
+  })
+  .refine((route) => route.mode !== "dual_write" || route.fallback.length > 0, {
+    message: "mode dual_write needs at least one fallback to copy writes to",
+    path: ["mode"],
+  });
+
+export type RouteSettings = z.infer<typeof routeSchema>;
+
 /** secretgate's own settings, under the top-level `secretgate:` key of the config file. */
 export const serverSettingsSchema = z.strictObject({
   grpc_address: listenAddress.default("127.0.0.1:50051"),
@@ -144,51 +229,42 @@ export const serverSettingsSchema = z.strictObject({
       file: z.string().min(1).optional(),
     })
     .prefault({}),
-  cache: z
-    .strictObject({
-      /** One TTL for every back end, overriding the back end's own default (e.g. HCP_VAULT_REFRESH_INTERVAL). */
-      ttl_seconds: z.number().nonnegative().optional(),
-      /** TTL for back ends without a LiteLLM default of their own. */
-      default_ttl_seconds: z.number().nonnegative().default(300),
-      /** How long a "not found" answer is remembered (a Write evicts it at once). */
-      negative_ttl_seconds: z.number().nonnegative().default(5),
-      /** How long past expiry a cached value may be served, marked stale, while the back end fails (0 disables). */
-      max_staleness_seconds: z.number().nonnegative().default(3600),
-      /** Last share of the TTL in which a read refreshes the entry in the background. */
-      refresh_ahead_fraction: z.number().min(0).max(1).default(0.1),
-      max_entries: z.number().int().positive().default(100_000),
-      max_bytes: z.number().int().positive().default(256 * 1024 * 1024),
-    })
-    .prefault({}),
-  backend: z
-    .strictObject({
-      /** Deadline for a back-end call when the caller sets none, in seconds. */
-      default_deadline_seconds: z.number().positive().default(10),
-      /** Back-end calls in flight at once; more wait in line. */
-      max_concurrent_calls: z.number().int().positive().default(64),
-      /** Attempts per call on retryable failures (throttling, unavailable, timeouts), the first included. */
-      retry_max_attempts: z.number().int().min(1).max(10).default(3),
-      retry_base_delay_ms: z.number().int().nonnegative().default(100),
-      retry_max_delay_ms: z.number().int().nonnegative().default(2000),
-      /** Retries may add at most this share of extra calls. */
-      retry_budget_ratio: z.number().min(0).max(1).default(0.2),
-      /** Consecutive availability failures that open the circuit breaker. */
-      breaker_failure_threshold: z.number().int().positive().default(5),
-      /** How long an open breaker fails fast before letting one probe through, in seconds. */
-      breaker_open_seconds: z.number().positive().default(10),
-    })
-    .prefault({}),
+  cache: cacheSettingsSchema.prefault({}),
+  backend: resilienceSettingsSchema.prefault({}),
+  /** Named back ends, each with its own system, settings, environment, cache and resilience settings. */
+  backends: z.record(z.string(), backendEntrySchema).optional(),
+  /** Where calls no route, reference or team settings place go. */
+  default_backend: backendName.optional(),
+  routes: z.array(routeSchema).default([]),
 });
 
 export type ServerSettings = z.infer<typeof serverSettingsSchema>;
 
-export interface Config {
-  server: ServerSettings;
-  /** `general_settings.key_management_system`; `local` when unset (the embedded store). */
-  keyManagementSystem: string;
-  keyManagementSettings: KeyManagementSettings;
+/** One back end as configured: under `secretgate.backends`, or the one of `general_settings`. */
+export interface BackendConfig {
+  name: string;
+  /** Its `key_management_system`; `local` for the embedded store. */
+  system: string;
+  definition: DriverDefinition;
+  settings: KeyManagementSettings;
   /** Access mode in force: the configured one, else LiteLLM's `read_only` for a manager and `read_and_write` for the embedded store. */
   accessMode: AccessMode;
+  /** Its own values for the variables its system reads (`env`), laid over the process environment. */
+  env: Readonly<Record<string, string>>;
+  /** `secretgate.cache` with the back end's own `cache` keys over it. */
+  cache: CacheSettings;
+  /** `secretgate.backend` with the back end's own `backend` keys over it. */
+  resilience: ResilienceSettings;
+  /** Where it is configured (`general_settings`, `secretgate.backends.NAME`): error messages name it. */
+  at: string;
+}
+
+export interface Config {
+  server: ServerSettings;
+  /** Every back end, in configuration order (`general_settings`' first). */
+  backends: readonly BackendConfig[];
+  /** The name of the back end that calls go to when nothing else places them. */
+  defaultBackend: string;
   /** What of the service's own environment Read may serve: `environment.serve` minus what the service uses itself. */
   servedEnvironment: ServedEnvironment;
   /** The path of the file the config came from, if any. */

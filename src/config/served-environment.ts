@@ -50,7 +50,7 @@ export interface ServedEnvironmentOptions {
   serve: readonly string[];
   /** The variables the config's `os.environ/` references read (callers' tokens among them). */
   configReferences: readonly string[];
-  /** The active back end's own credential and endpoint variables (DriverDefinition.credentialEnvNames). */
+  /** The back ends' own credential and endpoint variables (DriverDefinition.credentialEnvNames) and those their `env` sets. */
   backendVariables: readonly string[];
 }
 

@@ -132,19 +132,20 @@ export class Backend {
    * promise, no await.
    */
   readCached(name: string, call: DriverCall, options: ReadOptions): BackendRead | undefined {
-    return this.readCachedMany([name], call, [options])[0];
+    return this.readCachedMany([name], call.team, [options])[0];
   }
 
   /**
-   * `readCached` for a batch: the fresh entries among `names` are opened together (one cipher
-   * call for all of them), so a Read of many cached names costs little more per name than a
-   * map lookup.
+   * `readCached` for a batch under one team's settings: the fresh entries among `names` are
+   * opened together (one cipher call for all of them), so a Read of many cached names costs
+   * little more per name than a map lookup. It needs no DriverCall: nothing here reaches the
+   * back end but a background refresh, which makes its own.
    */
-  readCachedMany(names: readonly string[], call: DriverCall, options: readonly ReadOptions[]): Array<BackendRead | undefined> {
+  readCachedMany(names: readonly string[], team: Readonly<Record<string, unknown>>, options: readonly ReadOptions[]): Array<BackendRead | undefined> {
     const now = Date.now();
     // One location for the whole batch: the team's is worked out once, not per name.
-    const location = this.locationOf(call.team);
-    const hits: Array<CacheEntry | undefined> = names.map((name, index) => this.freshEntry(keyIn(location, name), name, call, options[index]!, now));
+    const location = this.locationOf(team);
+    const hits: Array<CacheEntry | undefined> = names.map((name, index) => this.freshEntry(keyIn(location, name), name, team, options[index]!, now));
     const found = hits.filter((entry): entry is CacheEntry => entry !== undefined);
     const values = found.length > 0 ? this.cache.openMany(found) : [];
     let next = 0;
@@ -152,14 +153,14 @@ export class Backend {
   }
 
   /** The entry to answer from, if it is fresh and acceptable; counts the hit and starts refresh-ahead. */
-  private freshEntry(key: string, name: string, call: DriverCall, options: ReadOptions, now: number): CacheEntry | undefined {
+  private freshEntry(key: string, name: string, team: Readonly<Record<string, unknown>>, options: ReadOptions, now: number): CacheEntry | undefined {
     if (options.bypassCache || this.settings.bypassCache) return undefined;
     const entry = this.cache.get(key);
     if (!entry || now >= entry.expiresAt) return undefined;
     if (options.refreshIfVersion !== undefined && !entry.negative && entry.version === options.refreshIfVersion) return undefined;
     this.stats.hits++;
     this.metrics.cacheHits.inc();
-    if (now >= entry.refreshAt && !entry.refreshing) this.refreshInBackground(key, name, call.team);
+    if (now >= entry.refreshAt && !entry.refreshing) this.refreshInBackground(key, name, team);
     return entry;
   }
 

@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
-import type { z } from "zod";
-import { describeIssue } from "../config/load.js";
+import { z } from "zod";
+import { describeIssue } from "../config/issues.js";
+import type { DriverDefinition } from "../drivers/driver.js";
 import { invalidArgument } from "./errors.js";
+import type { ServiceBackends, Team } from "./service-backends.js";
 
 export const REDACTED = "[redacted]";
 
@@ -11,18 +13,47 @@ const CREDENTIAL_LIKE = /secret|token|password|passphrase|credential|private|api
 const DIGEST_HEX_CHARS = 16;
 
 /**
- * Validates team settings JSON against the active back end's team keys (SPEC §5); messages name
+ * Validates team settings JSON against one back end's team keys (SPEC §5); messages name
  * the offending key under `field` (`settings` of SetTeamSettings, a call's `team_settings`).
  */
 export function validateTeamSettings(schema: z.ZodType<Record<string, unknown>>, settings: unknown, field = "settings"): Record<string, unknown> {
-  const size = Buffer.byteLength(JSON.stringify(settings ?? {}), "utf8");
-  if (size > MAX_SETTINGS_BYTES) throw invalidArgument(`${field} is ${size} bytes; the limit is ${MAX_SETTINGS_BYTES} bytes`);
-  if (depth(settings) > MAX_SETTINGS_DEPTH) throw invalidArgument(`${field} is nested deeper than ${MAX_SETTINGS_DEPTH} levels`);
+  checkBounds(settings, field);
   const result = schema.safeParse(settings ?? {});
   if (!result.success) {
     throw invalidArgument(result.error.issues.map((issue) => describeIssue(issue, field)).join("; "));
   }
   return result.data;
+}
+
+/**
+ * Validates team settings that may name their back end (`"backend": "vault-eu"`): the other
+ * keys against that back end's team keys, or, without one, against `otherwise`'s (the back end
+ * settings they merge with belong to; the default when absent). Messages name the key under `field`.
+ */
+export function validateTeamSettingsOn(backends: ServiceBackends, settings: Record<string, unknown>, field: string, otherwise: Team = {}): Record<string, unknown> {
+  const named = settings.backend;
+  if (named === undefined) return validateTeamSettings(backends.homeOf(otherwise).definition.teamSettings, settings, field);
+  if (typeof named !== "string") throw invalidArgument(`${field}.backend: must be the name of a back end`);
+  const home = backends.get(named);
+  if (!home) throw invalidArgument(`${field}.backend: ${JSON.stringify(named)} is not a configured back end`);
+  checkBounds(settings, field);
+  const { backend: _home, ...rest } = settings;
+  return { backend: named, ...validateTeamSettings(home.definition.teamSettings, rest, field) };
+}
+
+/**
+ * The JSON Schema of what a team may store for a back end (DescribeBackends), generated from its
+ * zod schema, with `backend` added and keys that hold credentials marked `writeOnly` (they come
+ * back redacted).
+ */
+export function teamSettingsJsonSchema(definition: DriverDefinition, backendName: string): Record<string, unknown> {
+  const schema = z.toJSONSchema(definition.teamSettings, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  const properties = { ...((schema.properties ?? {}) as Record<string, Record<string, unknown>>) };
+  for (const [key, property] of Object.entries(properties)) {
+    if (isSensitiveKey(key, definition.sensitiveTeamKeys)) properties[key] = { ...property, writeOnly: true };
+  }
+  properties.backend = { type: "string", const: backendName, description: "the back end these settings belong to (default: the default back end)" };
+  return { ...schema, properties };
 }
 
 /** JSON with every object's keys sorted: equal settings give equal text whatever order they came in. */
@@ -46,7 +77,7 @@ export function teamSettingsDigest(settings: Readonly<Record<string, unknown>>):
 /** Replaces credential-like values (by key name, or declared by the driver) before they leave the service. */
 export function redactTeamSettings(settings: Record<string, unknown>, sensitiveKeys: readonly string[] = []): Record<string, unknown> {
   const redact = (value: unknown, key: string): unknown => {
-    if (sensitiveKeys.includes(key) || CREDENTIAL_LIKE.test(key)) return REDACTED;
+    if (isSensitiveKey(key, sensitiveKeys)) return REDACTED;
     if (Array.isArray(value)) return value.map((item) => redact(item, ""));
     if (value !== null && typeof value === "object") {
       return Object.fromEntries(Object.entries(value).map(([inner, item]) => [inner, redact(item, inner)]));
@@ -54,6 +85,16 @@ export function redactTeamSettings(settings: Record<string, unknown>, sensitiveK
     return value;
   };
   return redact(settings, "") as Record<string, unknown>;
+}
+
+function checkBounds(settings: unknown, field: string): void {
+  const size = Buffer.byteLength(JSON.stringify(settings ?? {}), "utf8");
+  if (size > MAX_SETTINGS_BYTES) throw invalidArgument(`${field} is ${size} bytes; the limit is ${MAX_SETTINGS_BYTES} bytes`);
+  if (depth(settings) > MAX_SETTINGS_DEPTH) throw invalidArgument(`${field} is nested deeper than ${MAX_SETTINGS_DEPTH} levels`);
+}
+
+function isSensitiveKey(key: string, sensitiveKeys: readonly string[] = []): boolean {
+  return sensitiveKeys.includes(key) || CREDENTIAL_LIKE.test(key);
 }
 
 function depth(value: unknown): number {

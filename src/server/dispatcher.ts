@@ -48,6 +48,7 @@ export class Dispatcher {
       ["listHosted", (request, call) => service.listHosted(request as never, call)],
       ["setTeamSettings", (request, call) => service.setTeamSettings(request as never, call)],
       ["getTeamSettings", (request, call) => service.getTeamSettings(request as never, call)],
+      ["describeBackends", (request, call) => service.describeBackends(request as never, call)],
     ]);
   }
 
@@ -178,7 +179,7 @@ export class Dispatcher {
       ms: Math.round((performance.now() - started) * 1000) / 1000,
     };
     if (typeof fields.teamId === "string" && fields.teamId !== "") record.teamId = auditedTeamId(fields.teamId);
-    for (const key of ["name", "currentName", "newName"]) {
+    for (const key of ["name", "currentName", "newName", "backend"]) {
       const value = fields[key];
       if (typeof value === "string" && value !== "") record[key] = auditedName(value);
     }
@@ -202,7 +203,10 @@ function toServiceError(error: unknown): ServiceError {
 
 /** The version a Write made and the name it stored: what was written, never the value. */
 function describeResponse(method: DescMethodUnary, response: unknown): Record<string, unknown> {
-  if (method.localName === "write") return { version: (response as WriteResponse).version, stored: (response as WriteResponse).name };
+  if (method.localName === "write") {
+    const written = response as WriteResponse;
+    return { version: written.version, stored: written.name, source: written.source, ...(written.warnings.length > 0 ? { warnings: written.warnings } : {}) };
+  }
   return {};
 }
 
@@ -224,6 +228,7 @@ function readItems(method: DescMethodUnary, response: unknown): AuditList | unde
         fromCache: result.fromCache,
       };
       if (result.stale) item.stale = true;
+      if (result.fallback) item.fallback = true;
       return item;
     },
   };

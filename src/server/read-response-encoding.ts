@@ -41,6 +41,7 @@ export const ENCODED_RESULT_FIELDS: Readonly<Record<number, string>> = {
   9: "stale",
   10: "error",
   11: "resolvedName",
+  12: "fallback",
 };
 
 /** The ItemError fields this encoder writes, by number; checked against the generated schema. */
@@ -76,7 +77,7 @@ function resultSize(result: SecretResult): number {
   if (result.fetchedAt) size += messageField(timestampSize(result.fetchedAt));
   size += boolField(result.fromCache) + boolField(result.stale);
   if (result.error) size += messageField(errorSize(result.error));
-  return size + stringField(result.resolvedName);
+  return size + stringField(result.resolvedName) + boolField(result.fallback);
 }
 
 function writeResult(writer: Writer, result: SecretResult): void {
@@ -91,7 +92,7 @@ function writeResult(writer: Writer, result: SecretResult): void {
     writer.tag(10, LENGTH_DELIMITED).varint(errorSize(result.error));
     writer.int32(1, result.error.code).string(2, result.error.status).string(3, result.error.message).string(4, result.error.reason);
   }
-  writer.string(11, result.resolvedName);
+  writer.string(11, result.resolvedName).bool(12, result.fallback);
 }
 
 function timestampSize(timestamp: Timestamp): number {

@@ -114,6 +114,31 @@ describe("secretgate CLI against a live server", () => {
     expect(JSON.parse((await cli(["team", "get", "team-json"], { env })).stdout.toString("utf8"))).toMatchObject({ configured: false });
   });
 
+  it("describes the server's back ends as a table, or as JSON with each one's team-settings schema", async () => {
+    const table = await cli(["backends"], { env });
+    expect(table.code).toBe(0);
+    const [header, row, ...rest] = table.stdout.toString("utf8").trimEnd().split("\n");
+    expect(header!.split(/\s+/)).toEqual(["NAME", "SYSTEM", "ACCESS", "DEFAULT", "REACHABLE", "BREAKER", "CACHED", "CAN"]);
+    expect(row!.split(/\s+/)).toEqual(["local", "local", "read_and_write", "yes", "yes", "closed", expect.stringMatching(/^\d+$/), "write,binary,list"]);
+    expect(rest).toEqual([]);
+    const json = await cli(["backends", "--json"], { env });
+    expect(json.code).toBe(0);
+    const [local] = JSON.parse(json.stdout.toString("utf8")) as Array<Record<string, any>>;
+    expect(local).toMatchObject({ name: "local", system: "local", is_default: true, capabilities: { write: true, binary: true, list: true } });
+    expect(Object.keys(local!.team_settings_schema.properties).sort()).toEqual(["backend", "description", "prefix", "tags"]);
+    expect((await cli(["backends", "extra"], { env })).code).toBe(2);
+  });
+
+  it("addresses one back end with --backend, and exits 2 for one the server does not have", async () => {
+    expect((await cli(["write", "CLI_ADDRESSED", "--backend", "local"], { env, input: "sk-addressed" })).code).toBe(0);
+    const read = await cli(["read", "local://CLI_ADDRESSED"], { env });
+    expect(read.stdout.toString("utf8")).toBe("sk-addressed");
+    const elsewhere = await cli(["read", "CLI_ADDRESSED", "--backend", "nowhere"], { env });
+    expect(elsewhere.code).toBe(2);
+    expect(elsewhere.stderr).toContain('backend "nowhere" is not a configured back end');
+    expect((await cli(["delete", "CLI_ADDRESSED", "--backend", "local"], { env })).code).toBe(0);
+  });
+
   it("exits 3 for a missing secret and 0 / 3 for deleting it twice", async () => {
     const missing = await cli(["read", "NO_SUCH_SECRET"], { env });
     expect(missing.code).toBe(3);

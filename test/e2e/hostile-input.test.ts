@@ -54,6 +54,25 @@ describe("hostile input (property-based)", () => {
     );
   });
 
+  it("survives random back-end references and backend fields", async () => {
+    const backend = fc.oneof(fc.constant(""), fc.constant("local"), anyText);
+    const reference = fc.tuple(backend, fc.constantFrom("://", "://://", ":/", "//"), anyText).map(([name, separator, rest]) => `${name}${separator}${rest}`);
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(reference, anyText), backend, async (name, requested) => {
+        expectAcceptable(await outcome(server.grpc.write({ name, value: "sk-hostile-reference", backend: requested }, options)));
+        const read = server.grpc.read({ names: [name, `os.environ/${name}`], backend: requested }, options);
+        const result = await outcome(read);
+        expectAcceptable(result);
+        if (result === "ok") {
+          for (const item of (await read).results) if (item.error) expect(ACCEPTABLE.has(item.error.code)).toBe(true);
+        }
+        expectAcceptable(await outcome(server.grpc.listHosted({ backend: requested }, options)));
+        expectAcceptable(await outcome(server.grpc.delete({ name, backend: requested }, options)));
+      }),
+      { ...BOUNDED, numRuns: 60, examples: [["local://__proto__", "local"], ["local://", ""], ["://x", "constructor"]] },
+    );
+  });
+
   it("survives random team settings and team ids, stored and sent with calls", async () => {
     await fc.assert(
       fc.asyncProperty(anyText, fc.dictionary(anyText, fc.jsonValue({ maxDepth: 12 }), { maxKeys: 8 }), async (teamId, settings) => {
@@ -75,7 +94,7 @@ describe("hostile input (property-based)", () => {
     metadata.set("authorization", `Bearer ${server.token}`);
     try {
       await fc.assert(
-        fc.asyncProperty(fc.constantFrom("Read", "Write", "Delete", "Rotate", "ListHosted", "SetTeamSettings", "GetTeamSettings"), fc.uint8Array({ maxLength: 2048 }), async (method, bytes) => {
+        fc.asyncProperty(fc.constantFrom("Read", "Write", "Delete", "Rotate", "ListHosted", "SetTeamSettings", "GetTeamSettings", "DescribeBackends"), fc.uint8Array({ maxLength: 2048 }), async (method, bytes) => {
           const code = await new Promise<number>((resolve) => {
             client.makeUnaryRequest(
               `/secretgate.v1.SecretService/${method}`,

@@ -1,18 +1,26 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { ConfigError, parseConfig } from "../../src/config/load.js";
+import type { BackendConfig, Config } from "../../src/config/schema.js";
+
+/** The back end calls go to when nothing else places them (the only one, for a LiteLLM file). */
+const defaultOf = (config: Config): BackendConfig => config.backends.find((backend) => backend.name === config.defaultBackend)!;
 
 describe("parseConfig", () => {
   it("starts on the embedded default with no file at all", async () => {
     const config = await parseConfig({}, {});
-    expect(config.keyManagementSystem).toBe("local");
-    expect(config.accessMode).toBe("read_and_write");
+    expect(config.backends.map((backend) => backend.name)).toEqual(["local"]);
+    expect(defaultOf(config).system).toBe("local");
+    expect(defaultOf(config).accessMode).toBe("read_and_write");
     expect(config.server).toMatchObject({ grpc_address: "127.0.0.1:50051", http_address: "127.0.0.1:8080", data_dir: "./data" });
-    expect(config.keyManagementSettings.prefix_for_stored_virtual_keys).toBe("litellm/");
+    expect(defaultOf(config).settings.prefix_for_stored_virtual_keys).toBe("litellm/");
   });
 
   it("adds the trailing slash LiteLLM adds to the virtual-key prefix", async () => {
     const config = await parseConfig({ general_settings: { key_management_settings: { prefix_for_stored_virtual_keys: "keys" } } }, {});
-    expect(config.keyManagementSettings.prefix_for_stored_virtual_keys).toBe("keys/");
+    expect(defaultOf(config).settings.prefix_for_stored_virtual_keys).toBe("keys/");
   });
 
   it("replaces os.environ/ references in the parts it reads, and leaves the rest of a LiteLLM file alone", async () => {
@@ -24,7 +32,7 @@ describe("parseConfig", () => {
       },
       { DESC: "from env", DIR: "/var/lib/secretgate" },
     );
-    expect(config.keyManagementSettings.description).toBe("from env");
+    expect(defaultOf(config).settings.description).toBe("from env");
     expect(config.server.data_dir).toBe("/var/lib/secretgate");
   });
 
@@ -88,12 +96,148 @@ describe("parseConfig", () => {
 
   it("defaults a configured manager to LiteLLM's read_only, loading only that back end", async () => {
     const config = await parseConfig({ general_settings: { key_management_system: "hashicorp_vault" } }, {});
-    expect(config.keyManagementSystem).toBe("hashicorp_vault");
-    expect(config.accessMode).toBe("read_only");
+    expect(defaultOf(config)).toMatchObject({ name: "hashicorp_vault", system: "hashicorp_vault", accessMode: "read_only" });
   });
 
   it("uses an explicit access_mode over the default", async () => {
     const config = await parseConfig({ general_settings: { key_management_settings: { access_mode: "write_only" } } }, {});
-    expect(config.accessMode).toBe("write_only");
+    expect(defaultOf(config).accessMode).toBe("write_only");
+  });
+});
+
+describe("several back ends (secretgate.backends)", () => {
+  const threeBackEnds = {
+    secretgate: {
+      backends: {
+        "vault-eu": {
+          key_management_system: "hashicorp_vault",
+          key_management_settings: { access_mode: "read_and_write", prefix_for_stored_virtual_keys: "litellm" },
+          env: { HCP_VAULT_ADDR: "https://vault.eu:8200", HCP_VAULT_TOKEN: "os.environ/VAULT_EU_TOKEN", HCP_VAULT_REFRESH_INTERVAL: 60 },
+          cache: { negative_ttl_seconds: 1 },
+        },
+        "aws-us": { key_management_system: "aws_secret_manager", key_management_settings: { hosted_keys: ["OPENAI_API_KEY"] }, env: { AWS_REGION_NAME: "us-east-1" } },
+        local: {},
+      },
+      default_backend: "local",
+      cache: { negative_ttl_seconds: 7, default_ttl_seconds: 60 },
+      backend: { max_concurrent_calls: 8 },
+    },
+  };
+
+  it("configures each named back end with its system, settings, access mode, environment, cache and resilience", async () => {
+    const config = await parseConfig(threeBackEnds, { VAULT_EU_TOKEN: "hvs.eu-token-0123456789" });
+    expect(config.backends.map((backend) => [backend.name, backend.system, backend.accessMode, backend.at])).toEqual([
+      ["vault-eu", "hashicorp_vault", "read_and_write", "secretgate.backends.vault-eu"],
+      ["aws-us", "aws_secret_manager", "read_only", "secretgate.backends.aws-us"],
+      ["local", "local", "read_and_write", "secretgate.backends.local"],
+    ]);
+    expect(config.defaultBackend).toBe("local");
+    const [vault, aws, local] = config.backends;
+    expect(vault!.settings.prefix_for_stored_virtual_keys).toBe("litellm/");
+    expect(aws!.settings.hosted_keys).toEqual(["OPENAI_API_KEY"]);
+    // os.environ/ references resolved; YAML numbers become the text a variable would hold.
+    expect(vault!.env).toEqual({ HCP_VAULT_ADDR: "https://vault.eu:8200", HCP_VAULT_TOKEN: "hvs.eu-token-0123456789", HCP_VAULT_REFRESH_INTERVAL: "60" });
+    // A back end's own cache keys over the global ones; the rest are the global ones.
+    expect(vault!.cache).toMatchObject({ negative_ttl_seconds: 1, default_ttl_seconds: 60 });
+    expect(aws!.cache).toMatchObject({ negative_ttl_seconds: 7, default_ttl_seconds: 60 });
+    expect(local!.resilience.max_concurrent_calls).toBe(8);
+  });
+
+  it("never serves a back end's env variables or what they reference, whatever their names", async () => {
+    const config = await parseConfig(
+      { secretgate: { environment: { serve: ["*"] }, backends: { one: { env: { ODD_SETTING: "x", OTHER: "os.environ/ODD_REFERENCE" } } } } },
+      { ODD_REFERENCE: "value-of-a-reference" },
+    );
+    expect(config.servedEnvironment.serves("ODD_SETTING")).toBe(false);
+    expect(config.servedEnvironment.serves("OTHER")).toBe(false);
+    expect(config.servedEnvironment.serves("ODD_REFERENCE")).toBe(false);
+    expect(config.servedEnvironment.serves("OPENAI_API_KEY")).toBe(true);
+  });
+
+  it("keeps a LiteLLM general_settings back end, named after its system, next to the named ones, and makes it the default", async () => {
+    const config = await parseConfig(
+      { general_settings: { key_management_system: "hashicorp_vault" }, secretgate: { backends: { "aws-us": { key_management_system: "aws_secret_manager" } } } },
+      {},
+    );
+    expect(config.backends.map((backend) => [backend.name, backend.at])).toEqual([
+      ["hashicorp_vault", "general_settings"],
+      ["aws-us", "secretgate.backends.aws-us"],
+    ]);
+    expect(config.defaultBackend).toBe("hashicorp_vault");
+    // General settings with only key_management_settings are the embedded store, named local.
+    const local = await parseConfig({ general_settings: { key_management_settings: { access_mode: "read_only" } }, secretgate: { backends: { two: { key_management_system: "cyberark" } } } }, {});
+    expect(local.backends.map((backend) => backend.name)).toEqual(["local", "two"]);
+    expect(local.backends[0]!.accessMode).toBe("read_only");
+  });
+
+  it("adds no general back end when general_settings configure none, and defaults to the only named one", async () => {
+    const config = await parseConfig({ general_settings: { master_key: "sk-1234" }, secretgate: { backends: { "vault-eu": { key_management_system: "hashicorp_vault" } } } }, {});
+    expect(config.backends.map((backend) => backend.name)).toEqual(["vault-eu"]);
+    expect(config.defaultBackend).toBe("vault-eu");
+  });
+
+  it.each([
+    [{ backends: { a: {}, b: { key_management_system: "cyberark" } } }, "secretgate.default_backend: required with several back ends and none in general_settings"],
+    [{ backends: { a: {} }, default_backend: "b" }, 'secretgate.default_backend: no back end is named "b" (configured: a)'],
+    [{ backends: { "9lives": {} } }, 'secretgate.backends: "9lives" is not a back-end name'],
+    [{ backends: { "has space": {} } }, 'secretgate.backends: "has space" is not a back-end name'],
+    [{ backends: { env: {} } }, 'secretgate.backends.env: "env" is reserved'],
+    [{ backends: { a: {}, b: {} }, default_backend: "a" }, "secretgate.backends.b: the embedded store is already configured as a"],
+    [{ backends: { a: { key_management_system: "vault" } } }, 'secretgate.backends.a.key_management_system: unknown value "vault"'],
+    [{ backends: { a: { key_management_settings: { hosted_key: ["X"] } } } }, 'secretgate.backends.a.key_management_settings: unknown key "hosted_key"'],
+    [{ backends: { a: { key_management_system: "aws_secret_manager", key_management_settings: { replica_regions: "eu-west-1" } } } }, "secretgate.backends.a.key_management_settings.replica_regions"],
+    [{ backends: { a: { env: { "NOT-A-NAME": "x" } } } }, "secretgate.backends.a.env.NOT-A-NAME: not an environment variable name"],
+    [{ backends: { a: { env: { X: ["list"] } } } }, "secretgate.backends.a.env.X"],
+    [{ backends: { a: { colour: "blue" } } }, 'secretgate.backends.a: unknown key "colour"'],
+    [{ backends: { a: { cache: { ttl: 5 } } } }, 'secretgate.backends.a.cache: unknown key "ttl"'],
+    [{ backends: { a: { backend: { max_concurrent_calls: 0 } } } }, "secretgate.backends.a.backend.max_concurrent_calls"],
+    [{ backends: { a: {} }, routes: [{ backend: "b" }] }, 'secretgate.routes.0.backend: no back end is named "b" (configured: a)'],
+    [{ backends: { a: {} }, routes: [{ backend: "a", fallback: ["c"] }] }, 'secretgate.routes.0.fallback.0: no back end is named "c"'],
+    [{ backends: { a: {} }, routes: [{ backend: "a", fallback: ["a"] }] }, "secretgate.routes.0.fallback.0: a is already in this route"],
+    [{ backends: { a: {} }, routes: [{ backend: "a", mode: "dual_write" }] }, "secretgate.routes.0.mode: mode dual_write needs at least one fallback"],
+    [{ backends: { a: {} }, routes: [{ backend: "a", mode: "mirror", fallback: [] }] }, "secretgate.routes.0.mode"],
+    [{ backends: { a: {} }, routes: [{ backend: "a", teams: ["bad team"] }] }, "secretgate.routes.0.teams.0: must be a team id"],
+    [{ backends: { a: {} }, routes: [{ backend: "a", names: [] }] }, "secretgate.routes.0.names"],
+    [
+      { backends: { a: {}, b: { key_management_system: "hashicorp_vault" } }, default_backend: "a", routes: [{ backend: "a", fallback: ["b"], mode: "dual_write" }] },
+      "secretgate.routes.0.fallback.0: b is read_only (its access_mode), so it cannot take the writes mode dual_write sends it",
+    ],
+  ])("refuses %j naming the config path", async (secretgate, message) => {
+    await expect(parseConfig({ secretgate }, {})).rejects.toThrow(ConfigError);
+    await expect(parseConfig({ secretgate }, {})).rejects.toThrow(message);
+  });
+
+  it("names a back end's env key whose os.environ/ variable is missing", async () => {
+    const document = { secretgate: { backends: { "vault-eu": { key_management_system: "hashicorp_vault", env: { HCP_VAULT_TOKEN: "os.environ/VAULT_EU_TOKEN" } } } } };
+    await expect(parseConfig(document, {})).rejects.toThrow(
+      new ConfigError("secretgate.backends.vault-eu.env.HCP_VAULT_TOKEN: refers to environment variable VAULT_EU_TOKEN, which is not set"),
+    );
+  });
+
+  it("refuses a named back end that clashes with the general_settings one, naming both", async () => {
+    const document = { general_settings: { key_management_system: "hashicorp_vault" }, secretgate: { backends: { hashicorp_vault: { key_management_system: "hashicorp_vault" } } } };
+    await expect(parseConfig(document, {})).rejects.toThrow(
+      "secretgate.backends.hashicorp_vault: clashes with the back end general_settings.key_management_system configures, which is named after its system (hashicorp_vault)",
+    );
+  });
+
+  it("takes the README's example of several back ends as it is", async () => {
+    const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("\n## Several back ends\n"));
+    const example = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
+    const config = await parseConfig(parseYaml(example), { VAULT_EU_TOKEN: "hvs.example-token-0123", LITELLM_EU_TOKEN: "litellm-eu-token-0123456789" });
+    expect(config.backends.map((backend) => `${backend.name}:${backend.system}`)).toEqual([
+      "vault-eu:hashicorp_vault",
+      "aws-us:aws_secret_manager",
+      "aws-legacy:aws_secret_manager",
+      "local:local",
+    ]);
+    expect(config.defaultBackend).toBe("local");
+    expect(config.server.routes.map((route) => [route.backend, route.fallback, route.mode])).toEqual([
+      ["aws-us", ["vault-eu"], undefined],
+      ["vault-eu", ["aws-legacy"], "dual_write"],
+      ["vault-eu", [], undefined],
+      ["aws-us", [], undefined],
+    ]);
   });
 });

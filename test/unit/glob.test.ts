@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compileGlob, Identity } from "../../src/auth/identity.js";
+import { compileGlob, Identity, rulesSchema } from "../../src/auth/identity.js";
 
 // Each row: a rule's glob, a name a caller might send, and whether the rule lets it through.
 // Read as an attacker would: every "false" row is a name someone will try.
@@ -100,16 +100,16 @@ describe("rule globs (compileGlob)", () => {
 
 describe("an identity's rules", () => {
   it.each(TABLE)("read/write/delete rule %j against %j → %s", (glob, name, allowed) => {
-    const identity = new Identity("t", { read: [glob], write: [glob], delete: [glob], teams: [], admin: false, inline_team_settings: false });
+    const identity = new Identity("t", rulesSchema.parse({ read: [glob], write: [glob], delete: [glob] }));
     expect([identity.mayRead(name), identity.mayWrite(name), identity.mayDelete(name)]).toEqual([allowed, allowed, allowed]);
   });
 
   it("keeps the three lists apart and denies what no list names", () => {
-    const identity = new Identity("t", { read: ["r/*"], write: ["w/*"], delete: ["d/*"], teams: [], admin: false, inline_team_settings: false });
+    const identity = new Identity("t", rulesSchema.parse({ read: ["r/*"], write: ["w/*"], delete: ["d/*"] }));
     expect([identity.mayRead("r/x"), identity.mayWrite("r/x"), identity.mayDelete("r/x")]).toEqual([true, false, false]);
     expect([identity.mayRead("w/x"), identity.mayWrite("w/x"), identity.mayDelete("w/x")]).toEqual([false, true, false]);
     expect([identity.mayRead("d/x"), identity.mayWrite("d/x"), identity.mayDelete("d/x")]).toEqual([false, false, true]);
-    const none = new Identity("none", { read: [], write: [], delete: [], teams: [], admin: false, inline_team_settings: false });
+    const none = new Identity("none", rulesSchema.parse({ read: [], write: [], delete: [] }));
     expect([none.mayRead(""), none.mayRead("x"), none.mayWrite("x"), none.mayDelete("x")]).toEqual([false, false, false, false]);
   });
 });

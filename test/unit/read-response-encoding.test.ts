@@ -29,6 +29,7 @@ function everyField(): SecretResult {
     stale: true,
     error: create(ItemErrorSchema, { code: 5, status: "NOT_FOUND", message: "not there", reason: "NOT_HOSTED" }),
     resolvedName: "litellm/OPENAI_API_KEY",
+    fallback: true,
   });
 }
 
@@ -94,6 +95,7 @@ describe("encodeReadResponse", () => {
           stale: random() < 0.2,
           ...(random() < 0.3 ? { error: create(ItemErrorSchema, { code: Math.floor(random() * 17), status: text(), message: text(), reason: text() }) } : {}),
           resolvedName: text(),
+          fallback: random() < 0.3,
         }),
       );
       expectSameBytes(create(ReadResponseSchema, { results }));

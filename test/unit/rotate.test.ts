@@ -11,7 +11,8 @@ import { Backend } from "../../src/core/backend.js";
 import type { AuthorizedCall } from "../../src/core/call-context.js";
 import { Code, ServiceError } from "../../src/core/errors.js";
 import { SecretService } from "../../src/core/secret-service.js";
-import { LocalDriver, localDriver } from "../../src/providers/local/local-driver.js";
+import { ServiceBackend, ServiceBackends } from "../../src/core/service-backends.js";
+import { LocalDriver } from "../../src/providers/local/local-driver.js";
 import { SecretDatabase } from "../../src/storage/database.js";
 import { SqliteTeamSettingsStore } from "../../src/storage/team-settings-store.js";
 import { InjectedFault, InstrumentedDriver } from "../helpers/instrumented-driver.js";
@@ -50,7 +51,8 @@ beforeEach(async () => {
     breakerOpenMs: 1_000,
   }, logger);
   const config = await parseConfig({}, {});
-  service = new SecretService({ config, definition: localDriver, backend, teams: new SqliteTeamSettingsStore(database), env: {}, logger });
+  const backends = new ServiceBackends([new ServiceBackend(config.backends[0]!, backend, { reachable: true }, {})], config.defaultBackend, []);
+  service = new SecretService({ config, backends, teams: new SqliteTeamSettingsStore(database), env: {}, logger });
   await put("CURRENT", OLD_VALUE);
 });
 afterEach(() => {

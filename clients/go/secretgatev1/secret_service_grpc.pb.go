@@ -22,23 +22,33 @@ type SecretServiceClient interface {
 	// names is INVALID_ARGUMENT.
 	Read(ctx context.Context, in *ReadRequest, opts ...grpc.CallOption) (*ReadResponse, error)
 	// Write stores a value: it creates the secret, or adds a new version when it exists.
-	// Refused with FAILED_PRECONDITION when access_mode is read_only.
+	// Refused with FAILED_PRECONDITION when access_mode is read_only. A route in mode
+	// `dual_write` then writes it to each of its fallbacks too; one that fails is a warning.
 	Write(ctx context.Context, in *WriteRequest, opts ...grpc.CallOption) (*WriteResponse, error)
 	// Delete removes a secret. NOT_FOUND when it does not exist. Refused with
-	// FAILED_PRECONDITION when access_mode is read_only.
+	// FAILED_PRECONDITION when access_mode is read_only. A route in mode `dual_write` then
+	// deletes it from each of its fallbacks too (a failure there is logged).
 	Delete(ctx context.Context, in *DeleteRequest, opts ...grpc.CallOption) (*DeleteResponse, error)
 	// Rotate replaces a secret's value (LiteLLM's key regeneration): the same name gets a
 	// new version in place; another name is written, read back, and only then is the old
-	// one deleted. A failure leaves the old secret intact.
+	// one deleted. A failure leaves the old secret intact. A route in mode `dual_write`
+	// then makes each of its fallbacks hold the new value under the new name too (a failure
+	// there is logged).
 	Rotate(ctx context.Context, in *RotateRequest, opts ...grpc.CallOption) (*RotateResponse, error)
-	// ListHosted lists the configured hosted keys (and, for the embedded store, its stored
-	// names) with whether each currently resolves. It never returns values.
+	// ListHosted lists the configured hosted keys (without them, the names a back end
+	// stores, where it can list) of every back end, or of the one `backend` names, with
+	// whether each currently resolves. It never returns values.
 	ListHosted(ctx context.Context, in *ListHostedRequest, opts ...grpc.CallOption) (*ListHostedResponse, error)
-	// SetTeamSettings stores one team's back-end settings, validated against the active
-	// back end's team keys. Empty settings clear them.
+	// SetTeamSettings stores one team's back-end settings, validated against the team keys
+	// of the back end they name (`backend`; the default back end when none). Empty settings
+	// clear them.
 	SetTeamSettings(ctx context.Context, in *SetTeamSettingsRequest, opts ...grpc.CallOption) (*SetTeamSettingsResponse, error)
 	// GetTeamSettings returns one team's settings with credential-like fields redacted.
 	GetTeamSettings(ctx context.Context, in *GetTeamSettingsRequest, opts ...grpc.CallOption) (*GetTeamSettingsResponse, error)
+	// DescribeBackends describes every configured back end the caller may use: its system,
+	// capabilities, access mode, health and the JSON Schema of its team settings. Needs an
+	// admin identity. It never returns credentials or the back ends' environment.
+	DescribeBackends(ctx context.Context, in *DescribeBackendsRequest, opts ...grpc.CallOption) (*DescribeBackendsResponse, error)
 }
 
 type secretServiceClient struct {
@@ -112,6 +122,15 @@ func (c *secretServiceClient) GetTeamSettings(ctx context.Context, in *GetTeamSe
 	return out, nil
 }
 
+func (c *secretServiceClient) DescribeBackends(ctx context.Context, in *DescribeBackendsRequest, opts ...grpc.CallOption) (*DescribeBackendsResponse, error) {
+	out := new(DescribeBackendsResponse)
+	err := c.cc.Invoke(ctx, "/secretgate.v1.SecretService/DescribeBackends", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SecretServiceServer is the server API for SecretService service.
 // All implementations must embed UnimplementedSecretServiceServer
 // for forward compatibility
@@ -121,23 +140,33 @@ type SecretServiceServer interface {
 	// names is INVALID_ARGUMENT.
 	Read(context.Context, *ReadRequest) (*ReadResponse, error)
 	// Write stores a value: it creates the secret, or adds a new version when it exists.
-	// Refused with FAILED_PRECONDITION when access_mode is read_only.
+	// Refused with FAILED_PRECONDITION when access_mode is read_only. A route in mode
+	// `dual_write` then writes it to each of its fallbacks too; one that fails is a warning.
 	Write(context.Context, *WriteRequest) (*WriteResponse, error)
 	// Delete removes a secret. NOT_FOUND when it does not exist. Refused with
-	// FAILED_PRECONDITION when access_mode is read_only.
+	// FAILED_PRECONDITION when access_mode is read_only. A route in mode `dual_write` then
+	// deletes it from each of its fallbacks too (a failure there is logged).
 	Delete(context.Context, *DeleteRequest) (*DeleteResponse, error)
 	// Rotate replaces a secret's value (LiteLLM's key regeneration): the same name gets a
 	// new version in place; another name is written, read back, and only then is the old
-	// one deleted. A failure leaves the old secret intact.
+	// one deleted. A failure leaves the old secret intact. A route in mode `dual_write`
+	// then makes each of its fallbacks hold the new value under the new name too (a failure
+	// there is logged).
 	Rotate(context.Context, *RotateRequest) (*RotateResponse, error)
-	// ListHosted lists the configured hosted keys (and, for the embedded store, its stored
-	// names) with whether each currently resolves. It never returns values.
+	// ListHosted lists the configured hosted keys (without them, the names a back end
+	// stores, where it can list) of every back end, or of the one `backend` names, with
+	// whether each currently resolves. It never returns values.
 	ListHosted(context.Context, *ListHostedRequest) (*ListHostedResponse, error)
-	// SetTeamSettings stores one team's back-end settings, validated against the active
-	// back end's team keys. Empty settings clear them.
+	// SetTeamSettings stores one team's back-end settings, validated against the team keys
+	// of the back end they name (`backend`; the default back end when none). Empty settings
+	// clear them.
 	SetTeamSettings(context.Context, *SetTeamSettingsRequest) (*SetTeamSettingsResponse, error)
 	// GetTeamSettings returns one team's settings with credential-like fields redacted.
 	GetTeamSettings(context.Context, *GetTeamSettingsRequest) (*GetTeamSettingsResponse, error)
+	// DescribeBackends describes every configured back end the caller may use: its system,
+	// capabilities, access mode, health and the JSON Schema of its team settings. Needs an
+	// admin identity. It never returns credentials or the back ends' environment.
+	DescribeBackends(context.Context, *DescribeBackendsRequest) (*DescribeBackendsResponse, error)
 	mustEmbedUnimplementedSecretServiceServer()
 }
 
@@ -165,6 +194,9 @@ func (UnimplementedSecretServiceServer) SetTeamSettings(context.Context, *SetTea
 }
 func (UnimplementedSecretServiceServer) GetTeamSettings(context.Context, *GetTeamSettingsRequest) (*GetTeamSettingsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetTeamSettings not implemented")
+}
+func (UnimplementedSecretServiceServer) DescribeBackends(context.Context, *DescribeBackendsRequest) (*DescribeBackendsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DescribeBackends not implemented")
 }
 func (UnimplementedSecretServiceServer) mustEmbedUnimplementedSecretServiceServer() {}
 
@@ -305,6 +337,24 @@ func _SecretService_GetTeamSettings_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SecretService_DescribeBackends_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DescribeBackendsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SecretServiceServer).DescribeBackends(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/secretgate.v1.SecretService/DescribeBackends",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SecretServiceServer).DescribeBackends(ctx, req.(*DescribeBackendsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _SecretService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "secretgate.v1.SecretService",
 	HandlerType: (*SecretServiceServer)(nil),
@@ -336,6 +386,10 @@ var _SecretService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetTeamSettings",
 			Handler:    _SecretService_GetTeamSettings_Handler,
+		},
+		{
+			MethodName: "DescribeBackends",
+			Handler:    _SecretService_DescribeBackends_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

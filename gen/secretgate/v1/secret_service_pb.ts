@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file secretgate/v1/secret_service.proto.
  */
 export const file_secretgate_v1_secret_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJzZWNyZXRnYXRlL3YxL3NlY3JldF9zZXJ2aWNlLnByb3RvEg1zZWNyZXRnYXRlLnYxIo8CCgtSZWFkUmVxdWVzdBINCgVuYW1lcxgBIAMoCRIPCgd0ZWFtX2lkGAIgASgJEhQKDGJ5cGFzc19jYWNoZRgDIAEoCBJMChJyZWZyZXNoX2lmX3ZlcnNpb24YBCADKAsyMC5zZWNyZXRnYXRlLnYxLlJlYWRSZXF1ZXN0LlJlZnJlc2hJZlZlcnNpb25FbnRyeRITCgt2aXJ0dWFsX2tleRgFIAEoCBIuCg10ZWFtX3NldHRpbmdzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBo3ChVSZWZyZXNoSWZWZXJzaW9uRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI8CgxSZWFkUmVzcG9uc2USLAoHcmVzdWx0cxgBIAMoCzIbLnNlY3JldGdhdGUudjEuU2VjcmV0UmVzdWx0IoQCCgxTZWNyZXRSZXN1bHQSDAoEbmFtZRgBIAEoCRINCgVmb3VuZBgCIAEoCBINCgV2YWx1ZRgDIAEoCRIUCgxiaW5hcnlfdmFsdWUYBCABKAwSDgoGc291cmNlGAUgASgJEg8KB3ZlcnNpb24YBiABKAkSLgoKZmV0Y2hlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKZnJvbV9jYWNoZRgIIAEoCBINCgVzdGFsZRgJIAEoCBInCgVlcnJvchgKIAEoCzIYLnNlY3JldGdhdGUudjEuSXRlbUVycm9yEhUKDXJlc29sdmVkX25hbWUYCyABKAkiSgoJSXRlbUVycm9yEgwKBGNvZGUYASABKAUSDgoGc3RhdHVzGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSDgoGcmVhc29uGAQgASgJIo4CCgxXcml0ZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIUCgxiaW5hcnlfdmFsdWUYAyABKAwSDwoHdGVhbV9pZBgEIAEoCRITCgt2aXJ0dWFsX2tleRgFIAEoCBITCgtkZXNjcmlwdGlvbhgGIAEoCRIzCgR0YWdzGAcgAygLMiUuc2VjcmV0Z2F0ZS52MS5Xcml0ZVJlcXVlc3QuVGFnc0VudHJ5Ei4KDXRlYW1fc2V0dGluZ3MYCCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0GisKCVRhZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlAKDVdyaXRlUmVzcG9uc2USDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg4KBnNvdXJjZRgDIAEoCRIQCgh3YXJuaW5ncxgEIAMoCSKCAQoNRGVsZXRlUmVxdWVzdBIMCgRuYW1lGAEgASgJEg8KB3RlYW1faWQYAiABKAkSEwoLdmlydHVhbF9rZXkYAyABKAgSDQoFZm9yY2UYBCABKAgSLgoNdGVhbV9zZXR0aW5ncxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiMwoORGVsZXRlUmVzcG9uc2USDAoEbmFtZRgBIAEoCRITCgtyZWNvdmVyYWJsZRgCIAEoCCKcAQoNUm90YXRlUmVxdWVzdBIUCgxjdXJyZW50X25hbWUYASABKAkSEAoIbmV3X25hbWUYAiABKAkSDQoFdmFsdWUYAyABKAkSDwoHdGVhbV9pZBgEIAEoCRITCgt2aXJ0dWFsX2tleRgFIAEoCBIuCg10ZWFtX3NldHRpbmdzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJECg5Sb3RhdGVSZXNwb25zZRIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSEwoLb2xkX2RlbGV0ZWQYAyABKAgiJAoRTGlzdEhvc3RlZFJlcXVlc3QSDwoHdGVhbV9pZBgBIAEoCSI8ChJMaXN0SG9zdGVkUmVzcG9uc2USJgoEa2V5cxgBIAMoCzIYLnNlY3JldGdhdGUudjEuSG9zdGVkS2V5InUKCUhvc3RlZEtleRIMCgRuYW1lGAEgASgJEhAKCHJlc29sdmVzGAIgASgIEg4KBnNvdXJjZRgDIAEoCRIPCgd2ZXJzaW9uGAQgASgJEicKBWVycm9yGAUgASgLMhguc2VjcmV0Z2F0ZS52MS5JdGVtRXJyb3IiVAoWU2V0VGVhbVNldHRpbmdzUmVxdWVzdBIPCgd0ZWFtX2lkGAEgASgJEikKCHNldHRpbmdzGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJpChdTZXRUZWFtU2V0dGluZ3NSZXNwb25zZRIPCgd0ZWFtX2lkGAEgASgJEikKCHNldHRpbmdzGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBISCgpjb25maWd1cmVkGAMgASgIIikKFkdldFRlYW1TZXR0aW5nc1JlcXVlc3QSDwoHdGVhbV9pZBgBIAEoCSKZAQoXR2V0VGVhbVNldHRpbmdzUmVzcG9uc2USDwoHdGVhbV9pZBgBIAEoCRIpCghzZXR0aW5ncxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKY29uZmlndXJlZBgDIAEoCBIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDK5BAoNU2VjcmV0U2VydmljZRI/CgRSZWFkEhouc2VjcmV0Z2F0ZS52MS5SZWFkUmVxdWVzdBobLnNlY3JldGdhdGUudjEuUmVhZFJlc3BvbnNlEkIKBVdyaXRlEhsuc2VjcmV0Z2F0ZS52MS5Xcml0ZVJlcXVlc3QaHC5zZWNyZXRnYXRlLnYxLldyaXRlUmVzcG9uc2USRQoGRGVsZXRlEhwuc2VjcmV0Z2F0ZS52MS5EZWxldGVSZXF1ZXN0Gh0uc2VjcmV0Z2F0ZS52MS5EZWxldGVSZXNwb25zZRJFCgZSb3RhdGUSHC5zZWNyZXRnYXRlLnYxLlJvdGF0ZVJlcXVlc3QaHS5zZWNyZXRnYXRlLnYxLlJvdGF0ZVJlc3BvbnNlElEKCkxpc3RIb3N0ZWQSIC5zZWNyZXRnYXRlLnYxLkxpc3RIb3N0ZWRSZXF1ZXN0GiEuc2VjcmV0Z2F0ZS52MS5MaXN0SG9zdGVkUmVzcG9uc2USYAoPU2V0VGVhbVNldHRpbmdzEiUuc2VjcmV0Z2F0ZS52MS5TZXRUZWFtU2V0dGluZ3NSZXF1ZXN0GiYuc2VjcmV0Z2F0ZS52MS5TZXRUZWFtU2V0dGluZ3NSZXNwb25zZRJgCg9HZXRUZWFtU2V0dGluZ3MSJS5zZWNyZXRnYXRlLnYxLkdldFRlYW1TZXR0aW5nc1JlcXVlc3QaJi5zZWNyZXRnYXRlLnYxLkdldFRlYW1TZXR0aW5nc1Jlc3BvbnNlQkdaRWdpdGh1Yi5jb20vc2VjcmV0Z2F0ZS9zZWNyZXRnYXRlL2NsaWVudHMvZ28vc2VjcmV0Z2F0ZXYxO3NlY3JldGdhdGV2MWIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiJzZWNyZXRnYXRlL3YxL3NlY3JldF9zZXJ2aWNlLnByb3RvEg1zZWNyZXRnYXRlLnYxIqACCgtSZWFkUmVxdWVzdBINCgVuYW1lcxgBIAMoCRIPCgd0ZWFtX2lkGAIgASgJEhQKDGJ5cGFzc19jYWNoZRgDIAEoCBJMChJyZWZyZXNoX2lmX3ZlcnNpb24YBCADKAsyMC5zZWNyZXRnYXRlLnYxLlJlYWRSZXF1ZXN0LlJlZnJlc2hJZlZlcnNpb25FbnRyeRITCgt2aXJ0dWFsX2tleRgFIAEoCBIuCg10ZWFtX3NldHRpbmdzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdiYWNrZW5kGAcgASgJGjcKFVJlZnJlc2hJZlZlcnNpb25FbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjwKDFJlYWRSZXNwb25zZRIsCgdyZXN1bHRzGAEgAygLMhsuc2VjcmV0Z2F0ZS52MS5TZWNyZXRSZXN1bHQilgIKDFNlY3JldFJlc3VsdBIMCgRuYW1lGAEgASgJEg0KBWZvdW5kGAIgASgIEg0KBXZhbHVlGAMgASgJEhQKDGJpbmFyeV92YWx1ZRgEIAEoDBIOCgZzb3VyY2UYBSABKAkSDwoHdmVyc2lvbhgGIAEoCRIuCgpmZXRjaGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpmcm9tX2NhY2hlGAggASgIEg0KBXN0YWxlGAkgASgIEicKBWVycm9yGAogASgLMhguc2VjcmV0Z2F0ZS52MS5JdGVtRXJyb3ISFQoNcmVzb2x2ZWRfbmFtZRgLIAEoCRIQCghmYWxsYmFjaxgMIAEoCCJKCglJdGVtRXJyb3ISDAoEY29kZRgBIAEoBRIOCgZzdGF0dXMYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIOCgZyZWFzb24YBCABKAkinwIKDFdyaXRlUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgJEhQKDGJpbmFyeV92YWx1ZRgDIAEoDBIPCgd0ZWFtX2lkGAQgASgJEhMKC3ZpcnR1YWxfa2V5GAUgASgIEhMKC2Rlc2NyaXB0aW9uGAYgASgJEjMKBHRhZ3MYByADKAsyJS5zZWNyZXRnYXRlLnYxLldyaXRlUmVxdWVzdC5UYWdzRW50cnkSLgoNdGVhbV9zZXR0aW5ncxgIIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHYmFja2VuZBgJIAEoCRorCglUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJQCg1Xcml0ZVJlc3BvbnNlEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIOCgZzb3VyY2UYAyABKAkSEAoId2FybmluZ3MYBCADKAkikwEKDURlbGV0ZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIPCgd0ZWFtX2lkGAIgASgJEhMKC3ZpcnR1YWxfa2V5GAMgASgIEg0KBWZvcmNlGAQgASgIEi4KDXRlYW1fc2V0dGluZ3MYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg8KB2JhY2tlbmQYBiABKAkiMwoORGVsZXRlUmVzcG9uc2USDAoEbmFtZRgBIAEoCRITCgtyZWNvdmVyYWJsZRgCIAEoCCKtAQoNUm90YXRlUmVxdWVzdBIUCgxjdXJyZW50X25hbWUYASABKAkSEAoIbmV3X25hbWUYAiABKAkSDQoFdmFsdWUYAyABKAkSDwoHdGVhbV9pZBgEIAEoCRITCgt2aXJ0dWFsX2tleRgFIAEoCBIuCg10ZWFtX3NldHRpbmdzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdiYWNrZW5kGAcgASgJIkQKDlJvdGF0ZVJlc3BvbnNlEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRITCgtvbGRfZGVsZXRlZBgDIAEoCCI1ChFMaXN0SG9zdGVkUmVxdWVzdBIPCgd0ZWFtX2lkGAEgASgJEg8KB2JhY2tlbmQYAiABKAkiPAoSTGlzdEhvc3RlZFJlc3BvbnNlEiYKBGtleXMYASADKAsyGC5zZWNyZXRnYXRlLnYxLkhvc3RlZEtleSKGAQoJSG9zdGVkS2V5EgwKBG5hbWUYASABKAkSEAoIcmVzb2x2ZXMYAiABKAgSDgoGc291cmNlGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSJwoFZXJyb3IYBSABKAsyGC5zZWNyZXRnYXRlLnYxLkl0ZW1FcnJvchIPCgdiYWNrZW5kGAYgASgJIlQKFlNldFRlYW1TZXR0aW5nc1JlcXVlc3QSDwoHdGVhbV9pZBgBIAEoCRIpCghzZXR0aW5ncxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiaQoXU2V0VGVhbVNldHRpbmdzUmVzcG9uc2USDwoHdGVhbV9pZBgBIAEoCRIpCghzZXR0aW5ncxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKY29uZmlndXJlZBgDIAEoCCIpChZHZXRUZWFtU2V0dGluZ3NSZXF1ZXN0Eg8KB3RlYW1faWQYASABKAkimQEKF0dldFRlYW1TZXR0aW5nc1Jlc3BvbnNlEg8KB3RlYW1faWQYASABKAkSKQoIc2V0dGluZ3MYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCmNvbmZpZ3VyZWQYAyABKAgSLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiGQoXRGVzY3JpYmVCYWNrZW5kc1JlcXVlc3QiTwoYRGVzY3JpYmVCYWNrZW5kc1Jlc3BvbnNlEjMKCGJhY2tlbmRzGAEgAygLMiEuc2VjcmV0Z2F0ZS52MS5CYWNrZW5kRGVzY3JpcHRpb24ijQIKEkJhY2tlbmREZXNjcmlwdGlvbhIMCgRuYW1lGAEgASgJEg4KBnN5c3RlbRgCIAEoCRI4CgxjYXBhYmlsaXRpZXMYAyABKAsyIi5zZWNyZXRnYXRlLnYxLkJhY2tlbmRDYXBhYmlsaXRpZXMSEwoLYWNjZXNzX21vZGUYBCABKAkSEgoKaXNfZGVmYXVsdBgFIAEoCBIRCglyZWFjaGFibGUYBiABKAgSFQoNYnJlYWtlcl9zdGF0ZRgHIAEoCRIVCg1jYWNoZV9lbnRyaWVzGAggASgEEjUKFHRlYW1fc2V0dGluZ3Nfc2NoZW1hGAkgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJCChNCYWNrZW5kQ2FwYWJpbGl0aWVzEg0KBXdyaXRlGAEgASgIEg4KBmJpbmFyeRgCIAEoCBIMCgRsaXN0GAMgASgIMp4FCg1TZWNyZXRTZXJ2aWNlEj8KBFJlYWQSGi5zZWNyZXRnYXRlLnYxLlJlYWRSZXF1ZXN0Ghsuc2VjcmV0Z2F0ZS52MS5SZWFkUmVzcG9uc2USQgoFV3JpdGUSGy5zZWNyZXRnYXRlLnYxLldyaXRlUmVxdWVzdBocLnNlY3JldGdhdGUudjEuV3JpdGVSZXNwb25zZRJFCgZEZWxldGUSHC5zZWNyZXRnYXRlLnYxLkRlbGV0ZVJlcXVlc3QaHS5zZWNyZXRnYXRlLnYxLkRlbGV0ZVJlc3BvbnNlEkUKBlJvdGF0ZRIcLnNlY3JldGdhdGUudjEuUm90YXRlUmVxdWVzdBodLnNlY3JldGdhdGUudjEuUm90YXRlUmVzcG9uc2USUQoKTGlzdEhvc3RlZBIgLnNlY3JldGdhdGUudjEuTGlzdEhvc3RlZFJlcXVlc3QaIS5zZWNyZXRnYXRlLnYxLkxpc3RIb3N0ZWRSZXNwb25zZRJgCg9TZXRUZWFtU2V0dGluZ3MSJS5zZWNyZXRnYXRlLnYxLlNldFRlYW1TZXR0aW5nc1JlcXVlc3QaJi5zZWNyZXRnYXRlLnYxLlNldFRlYW1TZXR0aW5nc1Jlc3BvbnNlEmAKD0dldFRlYW1TZXR0aW5ncxIlLnNlY3JldGdhdGUudjEuR2V0VGVhbVNldHRpbmdzUmVxdWVzdBomLnNlY3JldGdhdGUudjEuR2V0VGVhbVNldHRpbmdzUmVzcG9uc2USYwoQRGVzY3JpYmVCYWNrZW5kcxImLnNlY3JldGdhdGUudjEuRGVzY3JpYmVCYWNrZW5kc1JlcXVlc3QaJy5zZWNyZXRnYXRlLnYxLkRlc2NyaWJlQmFja2VuZHNSZXNwb25zZUJHWkVnaXRodWIuY29tL3NlY3JldGdhdGUvc2VjcmV0Z2F0ZS9jbGllbnRzL2dvL3NlY3JldGdhdGV2MTtzZWNyZXRnYXRldjFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * ReadRequest asks for the current values of one or more names.
@@ -22,7 +22,8 @@ export const file_secretgate_v1_secret_service: GenFile = /*@__PURE__*/
 export type ReadRequest = Message<"secretgate.v1.ReadRequest"> & {
   /**
    * Names to resolve, 1 to 1,000. A name may carry LiteLLM's `os.environ/` prefix,
-   * which is stripped.
+   * which is stripped, and then a back-end reference, `<backend>://<name>`
+   * (e.g. `os.environ/aws-us://OPENAI_API_KEY`), which reads that back end only.
    *
    * @generated from field: repeated string names = 1;
    */
@@ -68,6 +69,15 @@ export type ReadRequest = Message<"secretgate.v1.ReadRequest"> & {
    * @generated from field: google.protobuf.Struct team_settings = 6;
    */
   teamSettings?: JsonObject | undefined;
+
+  /**
+   * The back end to read every name from, bypassing routes and fallbacks. Empty: each name
+   * goes where its reference, its team or the routes say. A name's reference to another
+   * back end is INVALID_ARGUMENT.
+   *
+   * @generated from field: string backend = 7;
+   */
+  backend: string;
 };
 
 /**
@@ -133,8 +143,11 @@ export type SecretResult = Message<"secretgate.v1.SecretResult"> & {
   binaryValue: Uint8Array;
 
   /**
-   * Where the value came from: `local`, `env`, `aws_secret_manager`, `aws_kms`,
-   * `azure_key_vault`, `google_secret_manager`, `google_kms`, `hashicorp_vault`, `cyberark`.
+   * Where the value came from: the name of the back end that answered, or `env` (the
+   * service's own environment, where `secretgate.environment.serve` allows it). A back end
+   * configured in `general_settings` is named after its system: `local`,
+   * `aws_secret_manager`, `aws_kms`, `azure_key_vault`, `google_secret_manager`,
+   * `google_kms`, `hashicorp_vault`, `cyberark`.
    *
    * @generated from field: string source = 5;
    */
@@ -183,6 +196,14 @@ export type SecretResult = Message<"secretgate.v1.SecretResult"> & {
    * @generated from field: string resolved_name = 11;
    */
   resolvedName: string;
+
+  /**
+   * True when a route's fallback back end answered (`source` names it) because the back
+   * ends before it did not hold the name or could not be reached.
+   *
+   * @generated from field: bool fallback = 12;
+   */
+  fallback: boolean;
 };
 
 /**
@@ -308,6 +329,14 @@ export type WriteRequest = Message<"secretgate.v1.WriteRequest"> & {
    * @generated from field: google.protobuf.Struct team_settings = 8;
    */
   teamSettings?: JsonObject | undefined;
+
+  /**
+   * The back end to write to, bypassing routes (see ReadRequest.backend). A
+   * `<backend>://<name>` reference in `name` does the same.
+   *
+   * @generated from field: string backend = 9;
+   */
+  backend: string;
 };
 
 /**
@@ -345,7 +374,9 @@ export type WriteResponse = Message<"secretgate.v1.WriteResponse"> & {
   source: string;
 
   /**
-   * Non-fatal problems, e.g. a failed best-effort replication. The write itself succeeded.
+   * Non-fatal problems, e.g. a failed best-effort replication, or a route in mode
+   * `dual_write` that could not copy the write to one of its fallbacks. The write to
+   * `source` succeeded.
    *
    * @generated from field: repeated string warnings = 4;
    */
@@ -402,6 +433,14 @@ export type DeleteRequest = Message<"secretgate.v1.DeleteRequest"> & {
    * @generated from field: google.protobuf.Struct team_settings = 5;
    */
   teamSettings?: JsonObject | undefined;
+
+  /**
+   * The back end to delete from, bypassing routes (see ReadRequest.backend). A
+   * `<backend>://<name>` reference in `name` does the same.
+   *
+   * @generated from field: string backend = 6;
+   */
+  backend: string;
 };
 
 /**
@@ -490,6 +529,14 @@ export type RotateRequest = Message<"secretgate.v1.RotateRequest"> & {
    * @generated from field: google.protobuf.Struct team_settings = 6;
    */
   teamSettings?: JsonObject | undefined;
+
+  /**
+   * The back end to rotate in, bypassing routes (see ReadRequest.backend). References in
+   * `current_name` and `new_name` must name the same back end.
+   *
+   * @generated from field: string backend = 7;
+   */
+  backend: string;
 };
 
 /**
@@ -535,7 +582,7 @@ export const RotateResponseSchema: GenMessage<RotateResponse> = /*@__PURE__*/
   messageDesc(file_secretgate_v1_secret_service, 9);
 
 /**
- * ListHostedRequest takes no parameters.
+ * ListHostedRequest asks which names the back ends serve.
  *
  * @generated from message secretgate.v1.ListHostedRequest
  */
@@ -546,6 +593,13 @@ export type ListHostedRequest = Message<"secretgate.v1.ListHostedRequest"> & {
    * @generated from field: string team_id = 1;
    */
   teamId: string;
+
+  /**
+   * List this back end only. Empty: every back end the caller may use.
+   *
+   * @generated from field: string backend = 2;
+   */
+  backend: string;
 };
 
 /**
@@ -562,7 +616,8 @@ export const ListHostedRequestSchema: GenMessage<ListHostedRequest> = /*@__PURE_
  */
 export type ListHostedResponse = Message<"secretgate.v1.ListHostedResponse"> & {
   /**
-   * One entry per hosted or stored name, sorted by name.
+   * One entry per hosted or stored name and back end, sorted by name, then by back end in
+   * configuration order. A name two back ends hold appears once for each.
    *
    * @generated from field: repeated secretgate.v1.HostedKey keys = 1;
    */
@@ -616,6 +671,13 @@ export type HostedKey = Message<"secretgate.v1.HostedKey"> & {
    * @generated from field: secretgate.v1.ItemError error = 5;
    */
   error?: ItemError | undefined;
+
+  /**
+   * The back end that hosts or stores the name.
+   *
+   * @generated from field: string backend = 6;
+   */
+  backend: string;
 };
 
 /**
@@ -639,8 +701,10 @@ export type SetTeamSettingsRequest = Message<"secretgate.v1.SetTeamSettingsReque
   teamId: string;
 
   /**
-   * The settings, as LiteLLM's admin UI pastes them (JSON). Keys depend on the active
-   * back end; unknown keys or wrong types are INVALID_ARGUMENT. Empty clears them.
+   * The settings, as LiteLLM's admin UI pastes them (JSON). `backend` names the team's
+   * back end (default: the default back end); the other keys are that back end's (see
+   * DescribeBackends' `team_settings_schema`). Unknown keys or wrong types are
+   * INVALID_ARGUMENT naming the key. Empty clears them.
    *
    * @generated from field: google.protobuf.Struct settings = 2;
    */
@@ -753,11 +817,167 @@ export const GetTeamSettingsResponseSchema: GenMessage<GetTeamSettingsResponse> 
   messageDesc(file_secretgate_v1_secret_service, 16);
 
 /**
+ * DescribeBackendsRequest takes no parameters.
+ *
+ * @generated from message secretgate.v1.DescribeBackendsRequest
+ */
+export type DescribeBackendsRequest = Message<"secretgate.v1.DescribeBackendsRequest"> & {
+};
+
+/**
+ * Describes the message secretgate.v1.DescribeBackendsRequest.
+ * Use `create(DescribeBackendsRequestSchema)` to create a new message.
+ */
+export const DescribeBackendsRequestSchema: GenMessage<DescribeBackendsRequest> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 17);
+
+/**
+ * DescribeBackendsResponse lists the back ends in configuration order.
+ *
+ * @generated from message secretgate.v1.DescribeBackendsResponse
+ */
+export type DescribeBackendsResponse = Message<"secretgate.v1.DescribeBackendsResponse"> & {
+  /**
+   * Every back end the caller's rules let it use.
+   *
+   * @generated from field: repeated secretgate.v1.BackendDescription backends = 1;
+   */
+  backends: BackendDescription[];
+};
+
+/**
+ * Describes the message secretgate.v1.DescribeBackendsResponse.
+ * Use `create(DescribeBackendsResponseSchema)` to create a new message.
+ */
+export const DescribeBackendsResponseSchema: GenMessage<DescribeBackendsResponse> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 18);
+
+/**
+ * BackendDescription says what one back end is and how it is doing, never its
+ * credentials or environment.
+ *
+ * @generated from message secretgate.v1.BackendDescription
+ */
+export type BackendDescription = Message<"secretgate.v1.BackendDescription"> & {
+  /**
+   * The back end's name (`source` of what it answers, `<name>://` in references).
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Its `key_management_system`: `local` (the embedded store), `aws_secret_manager`, …
+   *
+   * @generated from field: string system = 2;
+   */
+  system: string;
+
+  /**
+   * What it can do.
+   *
+   * @generated from field: secretgate.v1.BackendCapabilities capabilities = 3;
+   */
+  capabilities?: BackendCapabilities | undefined;
+
+  /**
+   * `read_only`, `write_only` or `read_and_write`.
+   *
+   * @generated from field: string access_mode = 4;
+   */
+  accessMode: string;
+
+  /**
+   * True for the back end that calls go to when nothing else places them.
+   *
+   * @generated from field: bool is_default = 5;
+   */
+  isDefault: boolean;
+
+  /**
+   * True once it answered secretgate's start-up probe.
+   *
+   * @generated from field: bool reachable = 6;
+   */
+  reachable: boolean;
+
+  /**
+   * Its circuit breaker: `closed`, `open` or `half_open`.
+   *
+   * @generated from field: string breaker_state = 7;
+   */
+  breakerState: string;
+
+  /**
+   * Values and misses held in its cache.
+   *
+   * @generated from field: uint64 cache_entries = 8;
+   */
+  cacheEntries: bigint;
+
+  /**
+   * The JSON Schema (draft 2020-12) of the settings a team may store for it; keys
+   * holding credentials are marked `writeOnly`.
+   *
+   * @generated from field: google.protobuf.Struct team_settings_schema = 9;
+   */
+  teamSettingsSchema?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message secretgate.v1.BackendDescription.
+ * Use `create(BackendDescriptionSchema)` to create a new message.
+ */
+export const BackendDescriptionSchema: GenMessage<BackendDescription> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 19);
+
+/**
+ * BackendCapabilities says what a back end can do.
+ *
+ * @generated from message secretgate.v1.BackendCapabilities
+ */
+export type BackendCapabilities = Message<"secretgate.v1.BackendCapabilities"> & {
+  /**
+   * Write, Delete and Rotate are possible (the KMS back ends only decrypt).
+   *
+   * @generated from field: bool write = 1;
+   */
+  write: boolean;
+
+  /**
+   * Binary values are stored and read back as bytes.
+   *
+   * @generated from field: bool binary = 2;
+   */
+  binary: boolean;
+
+  /**
+   * Its stored names can be listed (ListHosted without `hosted_keys`).
+   *
+   * @generated from field: bool list = 3;
+   */
+  list: boolean;
+};
+
+/**
+ * Describes the message secretgate.v1.BackendCapabilities.
+ * Use `create(BackendCapabilitiesSchema)` to create a new message.
+ */
+export const BackendCapabilitiesSchema: GenMessage<BackendCapabilities> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 20);
+
+/**
  * SecretService is the one API in front of every secret back end secretgate supports.
  *
  * LLM proxies call Read at start-up and on config reload to resolve provider keys, and
  * Write / Delete / Rotate to store the virtual keys they issue. Admins set per-team
  * back-end settings with SetTeamSettings. Values never appear in logs or error messages.
+ *
+ * One service may front several named back ends (`secretgate.backends`). A call goes to the
+ * back end its `backend` field or a name's `<backend>://<name>` reference names, else to its
+ * team's back end (the team settings' `backend` key), else to the first of
+ * `secretgate.routes` that matches it, else to the default back end. A route's `fallback`
+ * back ends answer reads the one before misses or cannot serve.
  *
  * @generated from service secretgate.v1.SecretService
  */
@@ -776,7 +996,8 @@ export const SecretService: GenService<{
   },
   /**
    * Write stores a value: it creates the secret, or adds a new version when it exists.
-   * Refused with FAILED_PRECONDITION when access_mode is read_only.
+   * Refused with FAILED_PRECONDITION when access_mode is read_only. A route in mode
+   * `dual_write` then writes it to each of its fallbacks too; one that fails is a warning.
    *
    * @generated from rpc secretgate.v1.SecretService.Write
    */
@@ -787,7 +1008,8 @@ export const SecretService: GenService<{
   },
   /**
    * Delete removes a secret. NOT_FOUND when it does not exist. Refused with
-   * FAILED_PRECONDITION when access_mode is read_only.
+   * FAILED_PRECONDITION when access_mode is read_only. A route in mode `dual_write` then
+   * deletes it from each of its fallbacks too (a failure there is logged).
    *
    * @generated from rpc secretgate.v1.SecretService.Delete
    */
@@ -799,7 +1021,9 @@ export const SecretService: GenService<{
   /**
    * Rotate replaces a secret's value (LiteLLM's key regeneration): the same name gets a
    * new version in place; another name is written, read back, and only then is the old
-   * one deleted. A failure leaves the old secret intact.
+   * one deleted. A failure leaves the old secret intact. A route in mode `dual_write`
+   * then makes each of its fallbacks hold the new value under the new name too (a failure
+   * there is logged).
    *
    * @generated from rpc secretgate.v1.SecretService.Rotate
    */
@@ -809,8 +1033,9 @@ export const SecretService: GenService<{
     output: typeof RotateResponseSchema;
   },
   /**
-   * ListHosted lists the configured hosted keys (and, for the embedded store, its stored
-   * names) with whether each currently resolves. It never returns values.
+   * ListHosted lists the configured hosted keys (without them, the names a back end
+   * stores, where it can list) of every back end, or of the one `backend` names, with
+   * whether each currently resolves. It never returns values.
    *
    * @generated from rpc secretgate.v1.SecretService.ListHosted
    */
@@ -820,8 +1045,9 @@ export const SecretService: GenService<{
     output: typeof ListHostedResponseSchema;
   },
   /**
-   * SetTeamSettings stores one team's back-end settings, validated against the active
-   * back end's team keys. Empty settings clear them.
+   * SetTeamSettings stores one team's back-end settings, validated against the team keys
+   * of the back end they name (`backend`; the default back end when none). Empty settings
+   * clear them.
    *
    * @generated from rpc secretgate.v1.SecretService.SetTeamSettings
    */
@@ -839,6 +1065,18 @@ export const SecretService: GenService<{
     methodKind: "unary";
     input: typeof GetTeamSettingsRequestSchema;
     output: typeof GetTeamSettingsResponseSchema;
+  },
+  /**
+   * DescribeBackends describes every configured back end the caller may use: its system,
+   * capabilities, access mode, health and the JSON Schema of its team settings. Needs an
+   * admin identity. It never returns credentials or the back ends' environment.
+   *
+   * @generated from rpc secretgate.v1.SecretService.DescribeBackends
+   */
+  describeBackends: {
+    methodKind: "unary";
+    input: typeof DescribeBackendsRequestSchema;
+    output: typeof DescribeBackendsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_secretgate_v1_secret_service, 0);

@@ -7,11 +7,12 @@ export const CHANGE_CHANNEL = "secretgate_changes";
 /** What changed — names only, never values or settings. */
 export type ChangeNotice =
   /**
-   * `location` is where the name lives (Backend.locationOf: a digest, never the settings; absent
-   * in notices from replicas of earlier releases); `version` is the version a write created
-   * (absent for deletes and failed writes).
+   * `backend` names the back end the name lives in (absent in notices from replicas of earlier
+   * releases, which had one: the default); `location` is where in it (Backend.locationOf: a
+   * digest, never the settings; absent in notices from replicas of earlier releases); `version`
+   * is the version a write created (absent for deletes and failed writes).
    */
-  | { kind: "secret"; backend: string; teamId: string; location?: string; name: string; version?: string }
+  | { kind: "secret"; backend?: string; teamId: string; location?: string; name: string; version?: string }
   | { kind: "team"; teamId: string };
 
 interface WireNotice {

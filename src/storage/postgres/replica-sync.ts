@@ -7,8 +7,8 @@ import type { PostgresTeamSettingsStore } from "./postgres-team-settings-store.j
 /**
  * Keeps this replica's caches in step with the others: every Write, Delete (and so Rotate) and
  * SetTeamSettings here is announced; every announcement from elsewhere evicts exactly the
- * entry it names (unless that entry already holds the version the write created); after a
- * dropped connection everything cached is dropped.
+ * entry it names, in the back end it names (unless that entry already holds the version the
+ * write created); after a dropped connection everything cached is dropped.
  */
 export class ReplicaSync {
   private constructor(private readonly notices: ChangeNotices) {}
@@ -16,23 +16,28 @@ export class ReplicaSync {
   static async start(options: {
     database: PostgresDatabase;
     teams: PostgresTeamSettingsStore;
-    backend: Backend;
+    /** Every back end by name. */
+    backends: ReadonlyMap<string, Backend>;
+    /** Where a notice without a back end (from a replica of an earlier release) belongs. */
+    defaultBackend: string;
     applicationName: string;
     logger: Logger;
   }): Promise<ReplicaSync> {
-    const { database, teams, backend, logger } = options;
+    const { database, teams, backends, logger } = options;
     const evictSecret = async (notice: Extract<ChangeNotice, { kind: "secret" }>) => {
-      if (notice.backend !== backend.source) return;
+      // A back end this replica does not have (a config being rolled out) caches nothing here.
+      const backend = backends.get(notice.backend ?? options.defaultBackend);
+      if (!backend) return;
       if (notice.location !== undefined) {
         backend.invalidate(notice.name, notice.location, notice.version);
         return;
       }
       try {
         // A replica of an earlier release names only the team: this replica looks its location up.
-        const team = notice.teamId === "" ? {} : ((await teams.get(notice.teamId))?.settings ?? {});
+        const { backend: _home, ...team } = notice.teamId === "" ? {} : ((await teams.get(notice.teamId))?.settings ?? {});
         backend.invalidate(notice.name, backend.locationOf(team), notice.version);
       } catch (error) {
-        logger.warn({ reason: (error as Error).message }, "cannot look up a changed secret's team; dropping the whole cache");
+        logger.warn({ reason: (error as Error).message }, "cannot look up a changed secret's team; dropping that back end's whole cache");
         backend.clear();
       }
     };
@@ -48,17 +53,19 @@ export class ReplicaSync {
         },
         resync: () => {
           teams.evictAll();
-          backend.clear();
+          for (const backend of backends.values()) backend.clear();
         },
       },
     });
     teams.publishTo(notices);
-    backend.onChange((name, location, call, version) => {
-      const notice: ChangeNotice = { kind: "secret", backend: backend.source, teamId: call.teamId ?? "", location, name, ...(version ? { version } : {}) };
-      notices.publish(notice).catch((error: unknown) => {
-        logger.warn({ name, reason: (error as Error).message }, "cannot tell other replicas about a change; they serve it once their cache expires");
+    for (const [name, backend] of backends) {
+      backend.onChange((secret, location, call, version) => {
+        const notice: ChangeNotice = { kind: "secret", backend: name, teamId: call.teamId ?? "", location, name: secret, ...(version ? { version } : {}) };
+        notices.publish(notice).catch((error: unknown) => {
+          logger.warn({ backend: name, name: secret, reason: (error as Error).message }, "cannot tell other replicas about a change; they serve it once their cache expires");
+        });
       });
-    });
+    }
     return new ReplicaSync(notices);
   }
 

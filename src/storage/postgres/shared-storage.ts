@@ -23,9 +23,9 @@ export class SharedStorage {
     return new SharedStorage(database, new PostgresTeamSettingsStore(database), options.applicationName, options.logger);
   }
 
-  /** Starts listening for other replicas' changes to what `backend` caches, and announcing this one's. */
-  syncReplicas(backend: Backend): Promise<ReplicaSync> {
-    return ReplicaSync.start({ database: this.database, teams: this.teams, backend, applicationName: this.applicationName, logger: this.logger });
+  /** Starts listening for other replicas' changes to what the back ends cache, and announcing this one's. */
+  syncReplicas(backends: ReadonlyMap<string, Backend>, defaultBackend: string): Promise<ReplicaSync> {
+    return ReplicaSync.start({ database: this.database, teams: this.teams, backends, defaultBackend, applicationName: this.applicationName, logger: this.logger });
   }
 
   close(): Promise<void> {

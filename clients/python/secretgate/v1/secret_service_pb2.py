@@ -15,7 +15,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"secretgate/v1/secret_service.proto\x12\rsecretgate.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe3\x02\n\x0bReadRequest\x12\x14\n\x05names\x18\x01 \x03(\tR\x05names\x12\x17\n\x07team_id\x18\x02 \x01(\tR\x06teamId\x12!\n\x0c\x62ypass_cache\x18\x03 \x01(\x08R\x0b\x62ypassCache\x12^\n\x12refresh_if_version\x18\x04 \x03(\x0b\x32\x30.secretgate.v1.ReadRequest.RefreshIfVersionEntryR\x10refreshIfVersion\x12\x1f\n\x0bvirtual_key\x18\x05 \x01(\x08R\nvirtualKey\x12<\n\rteam_settings\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructR\x0cteamSettings\x1a\x43\n\x15RefreshIfVersionEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"E\n\x0cReadResponse\x12\x35\n\x07results\x18\x01 \x03(\x0b\x32\x1b.secretgate.v1.SecretResultR\x07results\"\xe8\x02\n\x0cSecretResult\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n\x05\x66ound\x18\x02 \x01(\x08R\x05\x66ound\x12\x14\n\x05value\x18\x03 \x01(\tR\x05value\x12!\n\x0c\x62inary_value\x18\x04 \x01(\x0cR\x0b\x62inaryValue\x12\x16\n\x06source\x18\x05 \x01(\tR\x06source\x12\x18\n\x07version\x18\x06 \x01(\tR\x07version\x12\x39\n\nfetched_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tfetchedAt\x12\x1d\n\nfrom_cache\x18\x08 \x01(\x08R\tfromCache\x12\x14\n\x05stale\x18\t \x01(\x08R\x05stale\x12.\n\x05\x65rror\x18\n \x01(\x0b\x32\x18.secretgate.v1.ItemErrorR\x05\x65rror\x12#\n\rresolved_name\x18\x0b \x01(\tR\x0cresolvedName\"i\n\tItemError\x12\x12\n\x04\x63ode\x18\x01 \x01(\x05R\x04\x63ode\x12\x16\n\x06status\x18\x02 \x01(\tR\x06status\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\x12\x16\n\x06reason\x18\x04 \x01(\tR\x06reason\"\xe9\x02\n\x0cWriteRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value\x12!\n\x0c\x62inary_value\x18\x03 \x01(\x0cR\x0b\x62inaryValue\x12\x17\n\x07team_id\x18\x04 \x01(\tR\x06teamId\x12\x1f\n\x0bvirtual_key\x18\x05 \x01(\x08R\nvirtualKey\x12 \n\x0b\x64\x65scription\x18\x06 \x01(\tR\x0b\x64\x65scription\x12\x39\n\x04tags\x18\x07 \x03(\x0b\x32%.secretgate.v1.WriteRequest.TagsEntryR\x04tags\x12<\n\rteam_settings\x18\x08 \x01(\x0b\x32\x17.google.protobuf.StructR\x0cteamSettings\x1a\x37\n\tTagsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"q\n\rWriteResponse\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12\x16\n\x06source\x18\x03 \x01(\tR\x06source\x12\x1a\n\x08warnings\x18\x04 \x03(\tR\x08warnings\"\xb1\x01\n\rDeleteRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x17\n\x07team_id\x18\x02 \x01(\tR\x06teamId\x12\x1f\n\x0bvirtual_key\x18\x03 \x01(\x08R\nvirtualKey\x12\x14\n\x05\x66orce\x18\x04 \x01(\x08R\x05\x66orce\x12<\n\rteam_settings\x18\x05 \x01(\x0b\x32\x17.google.protobuf.StructR\x0cteamSettings\"F\n\x0e\x44\x65leteResponse\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12 \n\x0brecoverable\x18\x02 \x01(\x08R\x0brecoverable\"\xdb\x01\n\rRotateRequest\x12!\n\x0c\x63urrent_name\x18\x01 \x01(\tR\x0b\x63urrentName\x12\x19\n\x08new_name\x18\x02 \x01(\tR\x07newName\x12\x14\n\x05value\x18\x03 \x01(\tR\x05value\x12\x17\n\x07team_id\x18\x04 \x01(\tR\x06teamId\x12\x1f\n\x0bvirtual_key\x18\x05 \x01(\x08R\nvirtualKey\x12<\n\rteam_settings\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructR\x0cteamSettings\"_\n\x0eRotateResponse\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12\x1f\n\x0bold_deleted\x18\x03 \x01(\x08R\noldDeleted\",\n\x11ListHostedRequest\x12\x17\n\x07team_id\x18\x01 \x01(\tR\x06teamId\"B\n\x12ListHostedResponse\x12,\n\x04keys\x18\x01 \x03(\x0b\x32\x18.secretgate.v1.HostedKeyR\x04keys\"\x9d\x01\n\tHostedKey\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n\x08resolves\x18\x02 \x01(\x08R\x08resolves\x12\x16\n\x06source\x18\x03 \x01(\tR\x06source\x12\x18\n\x07version\x18\x04 \x01(\tR\x07version\x12.\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x18.secretgate.v1.ItemErrorR\x05\x65rror\"f\n\x16SetTeamSettingsRequest\x12\x17\n\x07team_id\x18\x01 \x01(\tR\x06teamId\x12\x33\n\x08settings\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructR\x08settings\"\x87\x01\n\x17SetTeamSettingsResponse\x12\x17\n\x07team_id\x18\x01 \x01(\tR\x06teamId\x12\x33\n\x08settings\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructR\x08settings\x12\x1e\n\nconfigured\x18\x03 \x01(\x08R\nconfigured\"1\n\x16GetTeamSettingsRequest\x12\x17\n\x07team_id\x18\x01 \x01(\tR\x06teamId\"\xc2\x01\n\x17GetTeamSettingsResponse\x12\x17\n\x07team_id\x18\x01 \x01(\tR\x06teamId\x12\x33\n\x08settings\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructR\x08settings\x12\x1e\n\nconfigured\x18\x03 \x01(\x08R\nconfigured\x12\x39\n\nupdated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tupdatedAt2\xb9\x04\n\rSecretService\x12?\n\x04Read\x12\x1a.secretgate.v1.ReadRequest\x1a\x1b.secretgate.v1.ReadResponse\x12\x42\n\x05Write\x12\x1b.secretgate.v1.WriteRequest\x1a\x1c.secretgate.v1.WriteResponse\x12\x45\n\x06\x44\x65lete\x12\x1c.secretgate.v1.DeleteRequest\x1a\x1d.secretgate.v1.DeleteResponse\x12\x45\n\x06Rotate\x12\x1c.secretgate.v1.RotateRequest\x1a\x1d.secretgate.v1.RotateResponse\x12Q\n\nListHosted\x12 .secretgate.v1.ListHostedRequest\x1a!.secretgate.v1.ListHostedResponse\x12`\n\x0fSetTeamSettings\x12%.secretgate.v1.SetTeamSettingsRequest\x1a&.secretgate.v1.SetTeamSettingsResponse\x12`\n\x0fGetTeamSettings\x12%.secretgate.v1.GetTeamSettingsRequest\x1a&.secretgate.v1.GetTeamSettingsResponseBGZEgithub.com/secretgate/secretgate/clients/go/secretgatev1;secretgatev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"secretgate/v1/secret_service.proto\x12\rsecretgate.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfd\x02\n\x0bReadRequest\x12\x14\n\x05names\x18\x01 \x03(\tR\x05names\x12\x17\n\x07team_id\x18\x02 \x01(\tR\x06teamId\x12!\n\x0c\x62ypass_cache\x18\x03 \x01(\x08R\x0b\x62ypassCache\x12^\n\x12refresh_if_version\x18\x04 \x03(\x0b\x32\x30.secretgate.v1.ReadRequest.RefreshIfVersionEntryR\x10refreshIfVersion\x12\x1f\n\x0bvirtual_key\x18\x05 \x01(\x08R\nvirtualKey\x12<\n\rteam_settings\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructR\x0cteamSettings\x12\x18\n\x07\x62\x61\x63kend\x18\x07 \x01(\tR\x07\x62\x61\x63kend\x1a\x43\n\x15RefreshIfVersionEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"E\n\x0cReadResponse\x12\x35\n\x07results\x18\x01 \x03(\x0b\x32\x1b.secretgate.v1.SecretResultR\x07results\"\x84\x03\n\x0cSecretResult\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n\x05\x66ound\x18\x02 \x01(\x08R\x05\x66ound\x12\x14\n\x05value\x18\x03 \x01(\tR\x05value\x12!\n\x0c\x62inary_value\x18\x04 \x01(\x0cR\x0b\x62inaryValue\x12\x16\n\x06source\x18\x05 \x01(\tR\x06source\x12\x18\n\x07version\x18\x06 \x01(\tR\x07version\x12\x39\n\nfetched_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tfetchedAt\x12\x1d\n\nfrom_cache\x18\x08 \x01(\x08R\tfromCache\x12\x14\n\x05stale\x18\t \x01(\x08R\x05stale\x12.\n\x05\x65rror\x18\n \x01(\x0b\x32\x18.secretgate.v1.ItemErrorR\x05\x65rror\x12#\n\rresolved_name\x18\x0b \x01(\tR\x0cresolvedName\x12\x1a\n\x08\x66\x61llback\x18\x0c \x01(\x08R\x08\x66\x61llback\"i\n\tItemError\x12\x12\n\x04\x63ode\x18\x01 \x01(\x05R\x04\x63ode\x12\x16\n\x06status\x18\x02 \x01(\tR\x06status\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\x12\x16\n\x06reason\x18\x04 \x01(\tR\x06reason\"\x83\x03\n\x0cWriteRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value\x12!\n\x0c\x62inary_value\x18\x03 \x01(\x0cR\x0b\x62inaryValue\x12\x17\n\x07team_id\x18\x04 \x01(\tR\x06teamId\x12\x1f\n\x0bvirtual_key\x18\x05 \x01(\x08R\nvirtualKey\x12 \n\x0b\x64\x65scription\x18\x06 \x01(\tR\x0b\x64\x65scription\x12\x39\n\x04tags\x18\x07 \x03(\x0b\x32%.secretgate.v1.WriteRequest.TagsEntryR\x04tags\x12<\n\rteam_settings\x18\x08 \x01(\x0b\x32\x17.google.protobuf.StructR\x0cteamSettings\x12\x18\n\x07\x62\x61\x63kend\x18\t \x01(\tR\x07\x62\x61\x63kend\x1a\x37\n\tTagsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"q\n\rWriteResponse\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12\x16\n\x06source\x18\x03 \x01(\tR\x06source\x12\x1a\n\x08warnings\x18\x04 \x03(\tR\x08warnings\"\xcb\x01\n\rDeleteRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x17\n\x07team_id\x18\x02 \x01(\tR\x06teamId\x12\x1f\n\x0bvirtual_key\x18\x03 \x01(\x08R\nvirtualKey\x12\x14\n\x05\x66orce\x18\x04 \x01(\x08R\x05\x66orce\x12<\n\rteam_settings\x18\x05 \x01(\x0b\x32\x17.google.protobuf.StructR\x0cteamSettings\x12\x18\n\x07\x62\x61\x63kend\x18\x06 \x01(\tR\x07\x62\x61\x63kend\"F\n\x0e\x44\x65leteResponse\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12 \n\x0brecoverable\x18\x02 \x01(\x08R\x0brecoverable\"\xf5\x01\n\rRotateRequest\x12!\n\x0c\x63urrent_name\x18\x01 \x01(\tR\x0b\x63urrentName\x12\x19\n\x08new_name\x18\x02 \x01(\tR\x07newName\x12\x14\n\x05value\x18\x03 \x01(\tR\x05value\x12\x17\n\x07team_id\x18\x04 \x01(\tR\x06teamId\x12\x1f\n\x0bvirtual_key\x18\x05 \x01(\x08R\nvirtualKey\x12<\n\rteam_settings\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructR\x0cteamSettings\x12\x18\n\x07\x62\x61\x63kend\x18\x07 \x01(\tR\x07\x62\x61\x63kend\"_\n\x0eRotateResponse\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12\x1f\n\x0bold_deleted\x18\x03 \x01(\x08R\noldDeleted\"F\n\x11ListHostedRequest\x12\x17\n\x07team_id\x18\x01 \x01(\tR\x06teamId\x12\x18\n\x07\x62\x61\x63kend\x18\x02 \x01(\tR\x07\x62\x61\x63kend\"B\n\x12ListHostedResponse\x12,\n\x04keys\x18\x01 \x03(\x0b\x32\x18.secretgate.v1.HostedKeyR\x04keys\"\xb7\x01\n\tHostedKey\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n\x08resolves\x18\x02 \x01(\x08R\x08resolves\x12\x16\n\x06source\x18\x03 \x01(\tR\x06source\x12\x18\n\x07version\x18\x04 \x01(\tR\x07version\x12.\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x18.secretgate.v1.ItemErrorR\x05\x65rror\x12\x18\n\x07\x62\x61\x63kend\x18\x06 \x01(\tR\x07\x62\x61\x63kend\"f\n\x16SetTeamSettingsRequest\x12\x17\n\x07team_id\x18\x01 \x01(\tR\x06teamId\x12\x33\n\x08settings\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructR\x08settings\"\x87\x01\n\x17SetTeamSettingsResponse\x12\x17\n\x07team_id\x18\x01 \x01(\tR\x06teamId\x12\x33\n\x08settings\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructR\x08settings\x12\x1e\n\nconfigured\x18\x03 \x01(\x08R\nconfigured\"1\n\x16GetTeamSettingsRequest\x12\x17\n\x07team_id\x18\x01 \x01(\tR\x06teamId\"\xc2\x01\n\x17GetTeamSettingsResponse\x12\x17\n\x07team_id\x18\x01 \x01(\tR\x06teamId\x12\x33\n\x08settings\x18\x02 \x01(\x0b\x32\x17.google.protobuf.StructR\x08settings\x12\x1e\n\nconfigured\x18\x03 \x01(\x08R\nconfigured\x12\x39\n\nupdated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tupdatedAt\"\x19\n\x17\x44\x65scribeBackendsRequest\"Y\n\x18\x44\x65scribeBackendsResponse\x12=\n\x08\x62\x61\x63kends\x18\x01 \x03(\x0b\x32!.secretgate.v1.BackendDescriptionR\x08\x62\x61\x63kends\"\xfb\x02\n\x12\x42\x61\x63kendDescription\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n\x06system\x18\x02 \x01(\tR\x06system\x12\x46\n\x0c\x63\x61pabilities\x18\x03 \x01(\x0b\x32\".secretgate.v1.BackendCapabilitiesR\x0c\x63\x61pabilities\x12\x1f\n\x0b\x61\x63\x63\x65ss_mode\x18\x04 \x01(\tR\naccessMode\x12\x1d\n\nis_default\x18\x05 \x01(\x08R\tisDefault\x12\x1c\n\treachable\x18\x06 \x01(\x08R\treachable\x12#\n\rbreaker_state\x18\x07 \x01(\tR\x0c\x62reakerState\x12#\n\rcache_entries\x18\x08 \x01(\x04R\x0c\x63\x61\x63heEntries\x12I\n\x14team_settings_schema\x18\t \x01(\x0b\x32\x17.google.protobuf.StructR\x12teamSettingsSchema\"W\n\x13\x42\x61\x63kendCapabilities\x12\x14\n\x05write\x18\x01 \x01(\x08R\x05write\x12\x16\n\x06\x62inary\x18\x02 \x01(\x08R\x06\x62inary\x12\x12\n\x04list\x18\x03 \x01(\x08R\x04list2\x9e\x05\n\rSecretService\x12?\n\x04Read\x12\x1a.secretgate.v1.ReadRequest\x1a\x1b.secretgate.v1.ReadResponse\x12\x42\n\x05Write\x12\x1b.secretgate.v1.WriteRequest\x1a\x1c.secretgate.v1.WriteResponse\x12\x45\n\x06\x44\x65lete\x12\x1c.secretgate.v1.DeleteRequest\x1a\x1d.secretgate.v1.DeleteResponse\x12\x45\n\x06Rotate\x12\x1c.secretgate.v1.RotateRequest\x1a\x1d.secretgate.v1.RotateResponse\x12Q\n\nListHosted\x12 .secretgate.v1.ListHostedRequest\x1a!.secretgate.v1.ListHostedResponse\x12`\n\x0fSetTeamSettings\x12%.secretgate.v1.SetTeamSettingsRequest\x1a&.secretgate.v1.SetTeamSettingsResponse\x12`\n\x0fGetTeamSettings\x12%.secretgate.v1.GetTeamSettingsRequest\x1a&.secretgate.v1.GetTeamSettingsResponse\x12\x63\n\x10\x44\x65scribeBackends\x12&.secretgate.v1.DescribeBackendsRequest\x1a\'.secretgate.v1.DescribeBackendsResponseBGZEgithub.com/secretgate/secretgate/clients/go/secretgatev1;secretgatev1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'secretgate.v1.secret_service_pb2', globals())
@@ -28,43 +28,51 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _WRITEREQUEST_TAGSENTRY._options = None
   _WRITEREQUEST_TAGSENTRY._serialized_options = b'8\001'
   _READREQUEST._serialized_start=117
-  _READREQUEST._serialized_end=472
-  _READREQUEST_REFRESHIFVERSIONENTRY._serialized_start=405
-  _READREQUEST_REFRESHIFVERSIONENTRY._serialized_end=472
-  _READRESPONSE._serialized_start=474
-  _READRESPONSE._serialized_end=543
-  _SECRETRESULT._serialized_start=546
-  _SECRETRESULT._serialized_end=906
-  _ITEMERROR._serialized_start=908
-  _ITEMERROR._serialized_end=1013
-  _WRITEREQUEST._serialized_start=1016
-  _WRITEREQUEST._serialized_end=1377
-  _WRITEREQUEST_TAGSENTRY._serialized_start=1322
-  _WRITEREQUEST_TAGSENTRY._serialized_end=1377
-  _WRITERESPONSE._serialized_start=1379
-  _WRITERESPONSE._serialized_end=1492
-  _DELETEREQUEST._serialized_start=1495
-  _DELETEREQUEST._serialized_end=1672
-  _DELETERESPONSE._serialized_start=1674
-  _DELETERESPONSE._serialized_end=1744
-  _ROTATEREQUEST._serialized_start=1747
-  _ROTATEREQUEST._serialized_end=1966
-  _ROTATERESPONSE._serialized_start=1968
-  _ROTATERESPONSE._serialized_end=2063
-  _LISTHOSTEDREQUEST._serialized_start=2065
-  _LISTHOSTEDREQUEST._serialized_end=2109
-  _LISTHOSTEDRESPONSE._serialized_start=2111
-  _LISTHOSTEDRESPONSE._serialized_end=2177
-  _HOSTEDKEY._serialized_start=2180
-  _HOSTEDKEY._serialized_end=2337
-  _SETTEAMSETTINGSREQUEST._serialized_start=2339
-  _SETTEAMSETTINGSREQUEST._serialized_end=2441
-  _SETTEAMSETTINGSRESPONSE._serialized_start=2444
-  _SETTEAMSETTINGSRESPONSE._serialized_end=2579
-  _GETTEAMSETTINGSREQUEST._serialized_start=2581
-  _GETTEAMSETTINGSREQUEST._serialized_end=2630
-  _GETTEAMSETTINGSRESPONSE._serialized_start=2633
-  _GETTEAMSETTINGSRESPONSE._serialized_end=2827
-  _SECRETSERVICE._serialized_start=2830
-  _SECRETSERVICE._serialized_end=3399
+  _READREQUEST._serialized_end=498
+  _READREQUEST_REFRESHIFVERSIONENTRY._serialized_start=431
+  _READREQUEST_REFRESHIFVERSIONENTRY._serialized_end=498
+  _READRESPONSE._serialized_start=500
+  _READRESPONSE._serialized_end=569
+  _SECRETRESULT._serialized_start=572
+  _SECRETRESULT._serialized_end=960
+  _ITEMERROR._serialized_start=962
+  _ITEMERROR._serialized_end=1067
+  _WRITEREQUEST._serialized_start=1070
+  _WRITEREQUEST._serialized_end=1457
+  _WRITEREQUEST_TAGSENTRY._serialized_start=1402
+  _WRITEREQUEST_TAGSENTRY._serialized_end=1457
+  _WRITERESPONSE._serialized_start=1459
+  _WRITERESPONSE._serialized_end=1572
+  _DELETEREQUEST._serialized_start=1575
+  _DELETEREQUEST._serialized_end=1778
+  _DELETERESPONSE._serialized_start=1780
+  _DELETERESPONSE._serialized_end=1850
+  _ROTATEREQUEST._serialized_start=1853
+  _ROTATEREQUEST._serialized_end=2098
+  _ROTATERESPONSE._serialized_start=2100
+  _ROTATERESPONSE._serialized_end=2195
+  _LISTHOSTEDREQUEST._serialized_start=2197
+  _LISTHOSTEDREQUEST._serialized_end=2267
+  _LISTHOSTEDRESPONSE._serialized_start=2269
+  _LISTHOSTEDRESPONSE._serialized_end=2335
+  _HOSTEDKEY._serialized_start=2338
+  _HOSTEDKEY._serialized_end=2521
+  _SETTEAMSETTINGSREQUEST._serialized_start=2523
+  _SETTEAMSETTINGSREQUEST._serialized_end=2625
+  _SETTEAMSETTINGSRESPONSE._serialized_start=2628
+  _SETTEAMSETTINGSRESPONSE._serialized_end=2763
+  _GETTEAMSETTINGSREQUEST._serialized_start=2765
+  _GETTEAMSETTINGSREQUEST._serialized_end=2814
+  _GETTEAMSETTINGSRESPONSE._serialized_start=2817
+  _GETTEAMSETTINGSRESPONSE._serialized_end=3011
+  _DESCRIBEBACKENDSREQUEST._serialized_start=3013
+  _DESCRIBEBACKENDSREQUEST._serialized_end=3038
+  _DESCRIBEBACKENDSRESPONSE._serialized_start=3040
+  _DESCRIBEBACKENDSRESPONSE._serialized_end=3129
+  _BACKENDDESCRIPTION._serialized_start=3132
+  _BACKENDDESCRIPTION._serialized_end=3511
+  _BACKENDCAPABILITIES._serialized_start=3513
+  _BACKENDCAPABILITIES._serialized_end=3600
+  _SECRETSERVICE._serialized_start=3603
+  _SECRETSERVICE._serialized_end=4273
 # @@protoc_insertion_point(module_scope)

@@ -7,19 +7,53 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class BackendCapabilities(_message.Message):
+    __slots__ = ["binary", "list", "write"]
+    BINARY_FIELD_NUMBER: _ClassVar[int]
+    LIST_FIELD_NUMBER: _ClassVar[int]
+    WRITE_FIELD_NUMBER: _ClassVar[int]
+    binary: bool
+    list: bool
+    write: bool
+    def __init__(self, write: bool = ..., binary: bool = ..., list: bool = ...) -> None: ...
+
+class BackendDescription(_message.Message):
+    __slots__ = ["access_mode", "breaker_state", "cache_entries", "capabilities", "is_default", "name", "reachable", "system", "team_settings_schema"]
+    ACCESS_MODE_FIELD_NUMBER: _ClassVar[int]
+    BREAKER_STATE_FIELD_NUMBER: _ClassVar[int]
+    CACHE_ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REACHABLE_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_FIELD_NUMBER: _ClassVar[int]
+    TEAM_SETTINGS_SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    access_mode: str
+    breaker_state: str
+    cache_entries: int
+    capabilities: BackendCapabilities
+    is_default: bool
+    name: str
+    reachable: bool
+    system: str
+    team_settings_schema: _struct_pb2.Struct
+    def __init__(self, name: _Optional[str] = ..., system: _Optional[str] = ..., capabilities: _Optional[_Union[BackendCapabilities, _Mapping]] = ..., access_mode: _Optional[str] = ..., is_default: bool = ..., reachable: bool = ..., breaker_state: _Optional[str] = ..., cache_entries: _Optional[int] = ..., team_settings_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
 class DeleteRequest(_message.Message):
-    __slots__ = ["force", "name", "team_id", "team_settings", "virtual_key"]
+    __slots__ = ["backend", "force", "name", "team_id", "team_settings", "virtual_key"]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
     FORCE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
     TEAM_SETTINGS_FIELD_NUMBER: _ClassVar[int]
     VIRTUAL_KEY_FIELD_NUMBER: _ClassVar[int]
+    backend: str
     force: bool
     name: str
     team_id: str
     team_settings: _struct_pb2.Struct
     virtual_key: bool
-    def __init__(self, name: _Optional[str] = ..., team_id: _Optional[str] = ..., virtual_key: bool = ..., force: bool = ..., team_settings: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., team_id: _Optional[str] = ..., virtual_key: bool = ..., force: bool = ..., team_settings: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., backend: _Optional[str] = ...) -> None: ...
 
 class DeleteResponse(_message.Message):
     __slots__ = ["name", "recoverable"]
@@ -28,6 +62,16 @@ class DeleteResponse(_message.Message):
     name: str
     recoverable: bool
     def __init__(self, name: _Optional[str] = ..., recoverable: bool = ...) -> None: ...
+
+class DescribeBackendsRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class DescribeBackendsResponse(_message.Message):
+    __slots__ = ["backends"]
+    BACKENDS_FIELD_NUMBER: _ClassVar[int]
+    backends: _containers.RepeatedCompositeFieldContainer[BackendDescription]
+    def __init__(self, backends: _Optional[_Iterable[_Union[BackendDescription, _Mapping]]] = ...) -> None: ...
 
 class GetTeamSettingsRequest(_message.Message):
     __slots__ = ["team_id"]
@@ -48,18 +92,20 @@ class GetTeamSettingsResponse(_message.Message):
     def __init__(self, team_id: _Optional[str] = ..., settings: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., configured: bool = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class HostedKey(_message.Message):
-    __slots__ = ["error", "name", "resolves", "source", "version"]
+    __slots__ = ["backend", "error", "name", "resolves", "source", "version"]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     RESOLVES_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    backend: str
     error: ItemError
     name: str
     resolves: bool
     source: str
     version: str
-    def __init__(self, name: _Optional[str] = ..., resolves: bool = ..., source: _Optional[str] = ..., version: _Optional[str] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., resolves: bool = ..., source: _Optional[str] = ..., version: _Optional[str] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ..., backend: _Optional[str] = ...) -> None: ...
 
 class ItemError(_message.Message):
     __slots__ = ["code", "message", "reason", "status"]
@@ -74,10 +120,12 @@ class ItemError(_message.Message):
     def __init__(self, code: _Optional[int] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ListHostedRequest(_message.Message):
-    __slots__ = ["team_id"]
+    __slots__ = ["backend", "team_id"]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    backend: str
     team_id: str
-    def __init__(self, team_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, team_id: _Optional[str] = ..., backend: _Optional[str] = ...) -> None: ...
 
 class ListHostedResponse(_message.Message):
     __slots__ = ["keys"]
@@ -86,7 +134,7 @@ class ListHostedResponse(_message.Message):
     def __init__(self, keys: _Optional[_Iterable[_Union[HostedKey, _Mapping]]] = ...) -> None: ...
 
 class ReadRequest(_message.Message):
-    __slots__ = ["bypass_cache", "names", "refresh_if_version", "team_id", "team_settings", "virtual_key"]
+    __slots__ = ["backend", "bypass_cache", "names", "refresh_if_version", "team_id", "team_settings", "virtual_key"]
     class RefreshIfVersionEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -94,19 +142,21 @@ class ReadRequest(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
     BYPASS_CACHE_FIELD_NUMBER: _ClassVar[int]
     NAMES_FIELD_NUMBER: _ClassVar[int]
     REFRESH_IF_VERSION_FIELD_NUMBER: _ClassVar[int]
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
     TEAM_SETTINGS_FIELD_NUMBER: _ClassVar[int]
     VIRTUAL_KEY_FIELD_NUMBER: _ClassVar[int]
+    backend: str
     bypass_cache: bool
     names: _containers.RepeatedScalarFieldContainer[str]
     refresh_if_version: _containers.ScalarMap[str, str]
     team_id: str
     team_settings: _struct_pb2.Struct
     virtual_key: bool
-    def __init__(self, names: _Optional[_Iterable[str]] = ..., team_id: _Optional[str] = ..., bypass_cache: bool = ..., refresh_if_version: _Optional[_Mapping[str, str]] = ..., virtual_key: bool = ..., team_settings: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    def __init__(self, names: _Optional[_Iterable[str]] = ..., team_id: _Optional[str] = ..., bypass_cache: bool = ..., refresh_if_version: _Optional[_Mapping[str, str]] = ..., virtual_key: bool = ..., team_settings: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., backend: _Optional[str] = ...) -> None: ...
 
 class ReadResponse(_message.Message):
     __slots__ = ["results"]
@@ -115,20 +165,22 @@ class ReadResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[SecretResult, _Mapping]]] = ...) -> None: ...
 
 class RotateRequest(_message.Message):
-    __slots__ = ["current_name", "new_name", "team_id", "team_settings", "value", "virtual_key"]
+    __slots__ = ["backend", "current_name", "new_name", "team_id", "team_settings", "value", "virtual_key"]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
     CURRENT_NAME_FIELD_NUMBER: _ClassVar[int]
     NEW_NAME_FIELD_NUMBER: _ClassVar[int]
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
     TEAM_SETTINGS_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     VIRTUAL_KEY_FIELD_NUMBER: _ClassVar[int]
+    backend: str
     current_name: str
     new_name: str
     team_id: str
     team_settings: _struct_pb2.Struct
     value: str
     virtual_key: bool
-    def __init__(self, current_name: _Optional[str] = ..., new_name: _Optional[str] = ..., value: _Optional[str] = ..., team_id: _Optional[str] = ..., virtual_key: bool = ..., team_settings: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    def __init__(self, current_name: _Optional[str] = ..., new_name: _Optional[str] = ..., value: _Optional[str] = ..., team_id: _Optional[str] = ..., virtual_key: bool = ..., team_settings: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., backend: _Optional[str] = ...) -> None: ...
 
 class RotateResponse(_message.Message):
     __slots__ = ["name", "old_deleted", "version"]
@@ -141,9 +193,10 @@ class RotateResponse(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., old_deleted: bool = ...) -> None: ...
 
 class SecretResult(_message.Message):
-    __slots__ = ["binary_value", "error", "fetched_at", "found", "from_cache", "name", "resolved_name", "source", "stale", "value", "version"]
+    __slots__ = ["binary_value", "error", "fallback", "fetched_at", "found", "from_cache", "name", "resolved_name", "source", "stale", "value", "version"]
     BINARY_VALUE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_FIELD_NUMBER: _ClassVar[int]
     FETCHED_AT_FIELD_NUMBER: _ClassVar[int]
     FOUND_FIELD_NUMBER: _ClassVar[int]
     FROM_CACHE_FIELD_NUMBER: _ClassVar[int]
@@ -155,6 +208,7 @@ class SecretResult(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     binary_value: bytes
     error: ItemError
+    fallback: bool
     fetched_at: _timestamp_pb2.Timestamp
     found: bool
     from_cache: bool
@@ -164,7 +218,7 @@ class SecretResult(_message.Message):
     stale: bool
     value: str
     version: str
-    def __init__(self, name: _Optional[str] = ..., found: bool = ..., value: _Optional[str] = ..., binary_value: _Optional[bytes] = ..., source: _Optional[str] = ..., version: _Optional[str] = ..., fetched_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., from_cache: bool = ..., stale: bool = ..., error: _Optional[_Union[ItemError, _Mapping]] = ..., resolved_name: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., found: bool = ..., value: _Optional[str] = ..., binary_value: _Optional[bytes] = ..., source: _Optional[str] = ..., version: _Optional[str] = ..., fetched_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., from_cache: bool = ..., stale: bool = ..., error: _Optional[_Union[ItemError, _Mapping]] = ..., resolved_name: _Optional[str] = ..., fallback: bool = ...) -> None: ...
 
 class SetTeamSettingsRequest(_message.Message):
     __slots__ = ["settings", "team_id"]
@@ -185,7 +239,7 @@ class SetTeamSettingsResponse(_message.Message):
     def __init__(self, team_id: _Optional[str] = ..., settings: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., configured: bool = ...) -> None: ...
 
 class WriteRequest(_message.Message):
-    __slots__ = ["binary_value", "description", "name", "tags", "team_id", "team_settings", "value", "virtual_key"]
+    __slots__ = ["backend", "binary_value", "description", "name", "tags", "team_id", "team_settings", "value", "virtual_key"]
     class TagsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -193,6 +247,7 @@ class WriteRequest(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
     BINARY_VALUE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -201,6 +256,7 @@ class WriteRequest(_message.Message):
     TEAM_SETTINGS_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     VIRTUAL_KEY_FIELD_NUMBER: _ClassVar[int]
+    backend: str
     binary_value: bytes
     description: str
     name: str
@@ -209,7 +265,7 @@ class WriteRequest(_message.Message):
     team_settings: _struct_pb2.Struct
     value: str
     virtual_key: bool
-    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ..., binary_value: _Optional[bytes] = ..., team_id: _Optional[str] = ..., virtual_key: bool = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., team_settings: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ..., binary_value: _Optional[bytes] = ..., team_id: _Optional[str] = ..., virtual_key: bool = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., team_settings: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., backend: _Optional[str] = ...) -> None: ...
 
 class WriteResponse(_message.Message):
     __slots__ = ["name", "source", "version", "warnings"]

@@ -11,6 +11,12 @@ class SecretServiceStub(object):
     LLM proxies call Read at start-up and on config reload to resolve provider keys, and
     Write / Delete / Rotate to store the virtual keys they issue. Admins set per-team
     back-end settings with SetTeamSettings. Values never appear in logs or error messages.
+
+    One service may front several named back ends (`secretgate.backends`). A call goes to the
+    back end its `backend` field or a name's `<backend>://<name>` reference names, else to its
+    team's back end (the team settings' `backend` key), else to the first of
+    `secretgate.routes` that matches it, else to the default back end. A route's `fallback`
+    back ends answer reads the one before misses or cannot serve.
     """
 
     def __init__(self, channel):
@@ -54,6 +60,11 @@ class SecretServiceStub(object):
                 request_serializer=secretgate_dot_v1_dot_secret__service__pb2.GetTeamSettingsRequest.SerializeToString,
                 response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.GetTeamSettingsResponse.FromString,
                 )
+        self.DescribeBackends = channel.unary_unary(
+                '/secretgate.v1.SecretService/DescribeBackends',
+                request_serializer=secretgate_dot_v1_dot_secret__service__pb2.DescribeBackendsRequest.SerializeToString,
+                response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.DescribeBackendsResponse.FromString,
+                )
 
 
 class SecretServiceServicer(object):
@@ -62,6 +73,12 @@ class SecretServiceServicer(object):
     LLM proxies call Read at start-up and on config reload to resolve provider keys, and
     Write / Delete / Rotate to store the virtual keys they issue. Admins set per-team
     back-end settings with SetTeamSettings. Values never appear in logs or error messages.
+
+    One service may front several named back ends (`secretgate.backends`). A call goes to the
+    back end its `backend` field or a name's `<backend>://<name>` reference names, else to its
+    team's back end (the team settings' `backend` key), else to the first of
+    `secretgate.routes` that matches it, else to the default back end. A route's `fallback`
+    back ends answer reads the one before misses or cannot serve.
     """
 
     def Read(self, request, context):
@@ -75,7 +92,8 @@ class SecretServiceServicer(object):
 
     def Write(self, request, context):
         """Write stores a value: it creates the secret, or adds a new version when it exists.
-        Refused with FAILED_PRECONDITION when access_mode is read_only.
+        Refused with FAILED_PRECONDITION when access_mode is read_only. A route in mode
+        `dual_write` then writes it to each of its fallbacks too; one that fails is a warning.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -83,7 +101,8 @@ class SecretServiceServicer(object):
 
     def Delete(self, request, context):
         """Delete removes a secret. NOT_FOUND when it does not exist. Refused with
-        FAILED_PRECONDITION when access_mode is read_only.
+        FAILED_PRECONDITION when access_mode is read_only. A route in mode `dual_write` then
+        deletes it from each of its fallbacks too (a failure there is logged).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -92,23 +111,27 @@ class SecretServiceServicer(object):
     def Rotate(self, request, context):
         """Rotate replaces a secret's value (LiteLLM's key regeneration): the same name gets a
         new version in place; another name is written, read back, and only then is the old
-        one deleted. A failure leaves the old secret intact.
+        one deleted. A failure leaves the old secret intact. A route in mode `dual_write`
+        then makes each of its fallbacks hold the new value under the new name too (a failure
+        there is logged).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListHosted(self, request, context):
-        """ListHosted lists the configured hosted keys (and, for the embedded store, its stored
-        names) with whether each currently resolves. It never returns values.
+        """ListHosted lists the configured hosted keys (without them, the names a back end
+        stores, where it can list) of every back end, or of the one `backend` names, with
+        whether each currently resolves. It never returns values.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SetTeamSettings(self, request, context):
-        """SetTeamSettings stores one team's back-end settings, validated against the active
-        back end's team keys. Empty settings clear them.
+        """SetTeamSettings stores one team's back-end settings, validated against the team keys
+        of the back end they name (`backend`; the default back end when none). Empty settings
+        clear them.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -116,6 +139,15 @@ class SecretServiceServicer(object):
 
     def GetTeamSettings(self, request, context):
         """GetTeamSettings returns one team's settings with credential-like fields redacted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeBackends(self, request, context):
+        """DescribeBackends describes every configured back end the caller may use: its system,
+        capabilities, access mode, health and the JSON Schema of its team settings. Needs an
+        admin identity. It never returns credentials or the back ends' environment.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -159,6 +191,11 @@ def add_SecretServiceServicer_to_server(servicer, server):
                     request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.GetTeamSettingsRequest.FromString,
                     response_serializer=secretgate_dot_v1_dot_secret__service__pb2.GetTeamSettingsResponse.SerializeToString,
             ),
+            'DescribeBackends': grpc.unary_unary_rpc_method_handler(
+                    servicer.DescribeBackends,
+                    request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.DescribeBackendsRequest.FromString,
+                    response_serializer=secretgate_dot_v1_dot_secret__service__pb2.DescribeBackendsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'secretgate.v1.SecretService', rpc_method_handlers)
@@ -172,6 +209,12 @@ class SecretService(object):
     LLM proxies call Read at start-up and on config reload to resolve provider keys, and
     Write / Delete / Rotate to store the virtual keys they issue. Admins set per-team
     back-end settings with SetTeamSettings. Values never appear in logs or error messages.
+
+    One service may front several named back ends (`secretgate.backends`). A call goes to the
+    back end its `backend` field or a name's `<backend>://<name>` reference names, else to its
+    team's back end (the team settings' `backend` key), else to the first of
+    `secretgate.routes` that matches it, else to the default back end. A route's `fallback`
+    back ends answer reads the one before misses or cannot serve.
     """
 
     @staticmethod
@@ -290,5 +333,22 @@ class SecretService(object):
         return grpc.experimental.unary_unary(request, target, '/secretgate.v1.SecretService/GetTeamSettings',
             secretgate_dot_v1_dot_secret__service__pb2.GetTeamSettingsRequest.SerializeToString,
             secretgate_dot_v1_dot_secret__service__pb2.GetTeamSettingsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DescribeBackends(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/secretgate.v1.SecretService/DescribeBackends',
+            secretgate_dot_v1_dot_secret__service__pb2.DescribeBackendsRequest.SerializeToString,
+            secretgate_dot_v1_dot_secret__service__pb2.DescribeBackendsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

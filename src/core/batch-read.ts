@@ -1,0 +1,304 @@
+import type { SecretResult } from "../../gen/secretgate/v1/secret_service_pb.js";
+import { envValue, type Env } from "../config/env.js";
+import type { ServedEnvironment } from "../config/served-environment.js";
+import type { DriverCall } from "../drivers/driver.js";
+import type { BackendRead, ReadOptions } from "./backend.js";
+import { addressOf } from "./backend-reference.js";
+import type { AuthorizedCall } from "./call-context.js";
+import { Code, ServiceError, failedPrecondition, permissionDenied } from "./errors.js";
+import { stripEnvReference, validateSecretName } from "./names.js";
+import { NOT_HOSTED, NOT_IN_BACKEND, failedResult, foundResult, missingResult } from "./results.js";
+import type { Placement } from "./routes.js";
+import type { ServiceBackend, ServiceBackends, Team } from "./service-backends.js";
+
+/** What applies to every name of a batch. */
+export interface ReadParameters {
+  teamId: string;
+  virtualKey: boolean;
+  bypassCache: boolean;
+  refreshIfVersion: Readonly<Record<string, string>>;
+  /** The request's `backend` field, already checked ("" for none). */
+  backend: string;
+  /**
+   * `backend` was set by the service (ListHosted reads each back end's names there), not asked
+   * for by the caller: the service's environment may still answer, as it does a routed read.
+   */
+  backendByService?: boolean;
+}
+
+/** A name of a batch that a back end answers. */
+interface ManagerRead {
+  index: number;
+  /** As requested (without `os.environ/`; with its reference, if any). */
+  requested: string;
+  /** Without its reference. */
+  name: string;
+  /** As stored in the placement's first back end. */
+  resolvedName: string;
+  options: ReadOptions;
+  placement: Placement<ServiceBackend>;
+  /** Addressed to its back end by a reference or the `backend` field: that back end answers, or nobody. */
+  explicit: boolean;
+}
+
+/** Failures after which a route's next back end is asked (a breaker that is open answers UNAVAILABLE). */
+const FALLBACK_CODES: ReadonlySet<Code> = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.ResourceExhausted]);
+
+/**
+ * Resolves a batch of names, each where its reference, team or route places it; a failure
+ * becomes its item's error, never the batch's. First every name is checked, authorized and
+ * placed (refusals and environment answers are final), then the fresh cache entries are opened
+ * together, one batch per back end; only the rest wait for a back end. A batch answered without
+ * one comes back synchronously: cache hits are the hot path. A route's fallback back ends are
+ * asked in order when the one before misses or cannot be reached.
+ */
+export class BatchReader {
+  constructor(
+    private readonly backends: ServiceBackends,
+    private readonly served: ServedEnvironment,
+    private readonly env: Env,
+  ) {}
+
+  read(names: readonly string[], fieldOf: (index: number) => string, team: Team, context: AuthorizedCall, request: ReadParameters): SecretResult[] | Promise<SecretResult[]> {
+    const results = new Array<SecretResult>(names.length);
+    const fromManager: ManagerRead[] = [];
+    const plainOptions: ReadOptions = { bypassCache: request.bypassCache };
+    const refreshing = Object.keys(request.refreshIfVersion).length > 0;
+    for (let index = 0; index < names.length; index++) {
+      const answered = this.plan(index, stripEnvReference(names[index]!), fieldOf(index), team, context, request, plainOptions, refreshing, fromManager);
+      if (answered) results[index] = answered;
+    }
+    if (fromManager.length === 0) return results;
+
+    const cached = this.cachedReads(fromManager, team);
+    let pending: Array<Promise<void>> | undefined;
+    let calls: DriverCalls | undefined;
+    for (let position = 0; position < fromManager.length; position++) {
+      const item = fromManager[position]!;
+      const hit = cached[position];
+      const hasFallback = item.placement.fallback.length > 0;
+      if (hit && (hit.value !== undefined || !hasFallback)) {
+        results[item.index] = this.answer(item, hit, request.virtualKey);
+        continue;
+      }
+      calls ??= new DriverCalls(this.backends, request.teamId, team, context);
+      const settled = hasFallback ? this.readAlong(item, calls, team, context, request.virtualKey, hit) : this.readThrough(item, calls, request.virtualKey);
+      (pending ??= []).push(settled.then((result) => void (results[item.index] = result)));
+    }
+    return pending ? Promise.all(pending).then(() => results) : results;
+  }
+
+  /**
+   * Where one name is read from (added to `fromManager`), or its final answer (a refusal, or
+   * "not hosted here"). Checked before anything is fetched: a denied name never reaches a back end.
+   */
+  private plan(
+    index: number,
+    requested: string,
+    field: string,
+    team: Team,
+    context: AuthorizedCall,
+    request: ReadParameters,
+    plainOptions: ReadOptions,
+    refreshing: boolean,
+    fromManager: ManagerRead[],
+  ): SecretResult | undefined {
+    try {
+      const addressed = addressOf(requested, field, request.backend, this.backends.has);
+      const name = addressed?.name ?? requested;
+      validateSecretName(name, field);
+      const placement = this.backends.place(addressed?.backend, name, request.virtualKey, request.teamId, team, context.identity);
+      const target = placement.backend;
+      const resolvedName = target.storedName(name, request.virtualKey, this.backends.settingsOn(target, team), field);
+      if (!context.identity.mayRead(resolvedName)) {
+        throw permissionDenied(`${context.identity.name} may not read ${JSON.stringify(resolvedName)}`);
+      }
+      const explicit = addressed !== undefined && request.backendByService !== true;
+      const route = target.policy.routeRead(name);
+      if (route.from === "environment") return this.notHosted(requested, name, resolvedName, request.virtualKey, explicit, route.reason);
+      // Own keys only: a name such as "constructor" must not find Object.prototype's.
+      const refreshIfVersion = refreshing && Object.hasOwn(request.refreshIfVersion, requested) ? request.refreshIfVersion[requested] : undefined;
+      const options = refreshIfVersion === undefined ? plainOptions : { bypassCache: request.bypassCache, refreshIfVersion };
+      fromManager.push({ index, requested, name, resolvedName, options, placement, explicit });
+      return undefined;
+    } catch (error) {
+      return this.failure(requested, error, this.backends.default);
+    }
+  }
+
+  /** The fresh cache entries of the batch, opened together per back end (one back end, the usual case, without grouping). */
+  private cachedReads(items: readonly ManagerRead[], team: Team): Array<BackendRead | undefined> {
+    const first = items[0]!.placement.backend;
+    let single = true;
+    for (let position = 1; position < items.length && single; position++) single = items[position]!.placement.backend === first;
+    if (single) return this.cachedOn(first, items, team);
+    const cached = new Array<BackendRead | undefined>(items.length);
+    for (const backend of new Set(items.map((item) => item.placement.backend))) {
+      const positions = items.flatMap((item, position) => (item.placement.backend === backend ? [position] : []));
+      const hits = this.cachedOn(backend, positions.map((position) => items[position]!), team);
+      positions.forEach((position, at) => (cached[position] = hits[at]));
+    }
+    return cached;
+  }
+
+  private cachedOn(target: ServiceBackend, items: readonly ManagerRead[], team: Team): Array<BackendRead | undefined> {
+    // With primary_secret_name every name is a field of one cached secret: read through below.
+    if (target.settings.primary_secret_name !== undefined) return [];
+    try {
+      return target.backend.readCachedMany(
+        items.map((item) => item.resolvedName),
+        this.backends.settingsOn(target, team),
+        items.map((item) => item.options),
+      );
+    } catch {
+      // Asking the back end reports the same failure per item.
+      return [];
+    }
+  }
+
+  /** A name with one back end to ask: its answer, a miss or its failure. */
+  private readThrough(item: ManagerRead, calls: DriverCalls, virtualKey: boolean): Promise<SecretResult> {
+    const target = item.placement.backend;
+    const call = calls.on(target);
+    return this.fetch(target, item.resolvedName, call, item.options, false).then(
+      (read) => this.answer(item, read, virtualKey),
+      (error: unknown) => this.failure(item.requested, error, target, call),
+    );
+  }
+
+  /**
+   * A name placed on a route with fallbacks: each back end in turn until one holds it. A miss
+   * or an availability failure moves on; any other failure is the answer. Each fallback applies
+   * its own policy (hosted keys, prefix) and the caller's rules; one that may not serve the name
+   * is passed over.
+   */
+  private async readAlong(item: ManagerRead, calls: DriverCalls, team: Team, context: AuthorizedCall, virtualKey: boolean, primaryRead: BackendRead | undefined): Promise<SecretResult> {
+    const { placement } = item;
+    const missedIn: string[] = [];
+    const failures: ServiceError[] = [];
+    for (let step = 0; step <= placement.fallback.length; step++) {
+      const target = step === 0 ? placement.backend : placement.fallback[step - 1]!;
+      const resolvedName = step === 0 ? item.resolvedName : this.fallbackName(target, item.name, team, context, virtualKey);
+      if (resolvedName === undefined) continue;
+      const call = calls.on(target);
+      let read: BackendRead;
+      try {
+        read = step === 0 && primaryRead ? primaryRead : await this.fetch(target, resolvedName, call, item.options, true);
+      } catch (error) {
+        const failure = target.backend.toServiceError(error, call);
+        const named = new ServiceError(failure.code, step === 0 ? failure.message : `${target.name} (fallback): ${failure.message}`);
+        if (!FALLBACK_CODES.has(failure.code)) return failedResult(item.requested, named.code, named.message);
+        failures.push(named);
+        continue;
+      }
+      if (read.value !== undefined) return foundResult(item.requested, resolvedName, target.name, read, step > 0);
+      missedIn.push(target.name);
+    }
+    const served = this.servedValue(item.name, virtualKey, false);
+    if (served !== undefined) return this.fromEnv(item.requested, item.resolvedName, served);
+    // A back end that could not be asked may hold the name: that is the answer, not a miss.
+    const [unreachable] = failures;
+    if (unreachable) {
+      const also = [...failures.slice(1).map((failure) => failure.message), ...(missedIn.length > 0 ? [`not found in ${missedIn.join(", ")}`] : [])];
+      return failedResult(item.requested, unreachable.code, [unreachable.message, ...also].join("; "));
+    }
+    return missingResult(item.requested, item.resolvedName, NOT_IN_BACKEND, `${JSON.stringify(item.resolvedName)} was not found in ${missedIn.join(", nor in ")}`);
+  }
+
+  /** The name as a fallback stores it, when the caller may read it there and the fallback hosts it; else undefined (passed over). */
+  private fallbackName(target: ServiceBackend, name: string, team: Team, context: AuthorizedCall, virtualKey: boolean): string | undefined {
+    if (!context.identity.mayUse(target.name)) return undefined;
+    let resolvedName: string;
+    try {
+      resolvedName = target.storedName(name, virtualKey, this.backends.settingsOn(target, team));
+    } catch {
+      return undefined;
+    }
+    if (!context.identity.mayRead(resolvedName)) return undefined;
+    return target.policy.routeRead(name).from === "manager" ? resolvedName : undefined;
+  }
+
+  /** One back end's read: cached or fetched, or with primary_secret_name a field of that JSON secret. */
+  private fetch(target: ServiceBackend, name: string, call: DriverCall, options: ReadOptions, cacheFirst: boolean): Promise<BackendRead> {
+    const primary = target.settings.primary_secret_name;
+    if (primary !== undefined) return this.readPrimaryField(target, primary, name, call, options);
+    return cacheFirst ? target.backend.read(name, call, options) : target.backend.readThrough(name, call, options);
+  }
+
+  /** With primary_secret_name (SPEC §3.4): one field of the JSON secret, which is cached as one entry. */
+  private async readPrimaryField(target: ServiceBackend, primary: string, name: string, call: DriverCall, options: ReadOptions): Promise<BackendRead> {
+    const read = await target.backend.read(primary, call, options);
+    const document = read.value;
+    if (!document) return read;
+    let fields: unknown;
+    try {
+      fields = JSON.parse(document.text ?? Buffer.from(document.binary ?? []).toString("utf8"));
+    } catch {
+      fields = undefined;
+    }
+    if (fields === null || typeof fields !== "object" || Array.isArray(fields)) {
+      throw failedPrecondition(`primary_secret_name ${JSON.stringify(primary)} does not hold a JSON object`);
+    }
+    const field = Object.hasOwn(fields, name) ? (fields as Record<string, unknown>)[name] : undefined;
+    if (field === undefined || field === null) return { ...read, value: undefined };
+    return { ...read, value: { text: typeof field === "string" ? field : JSON.stringify(field), version: document.version } };
+  }
+
+  /** The first back end's answer; a miss is the back end's answer, and the service's environment answers only names the operator serves. */
+  private answer(item: ManagerRead, read: BackendRead, virtualKey: boolean): SecretResult {
+    const target = item.placement.backend;
+    if (read.value) return foundResult(item.requested, item.resolvedName, target.name, read, false);
+    const served = this.servedValue(item.name, virtualKey, item.explicit);
+    if (served !== undefined) return this.fromEnv(item.requested, item.resolvedName, served);
+    return missingResult(item.requested, item.resolvedName, NOT_IN_BACKEND, `${JSON.stringify(item.resolvedName)} was not found in ${target.name}`);
+  }
+
+  /**
+   * Where LiteLLM reads its own process environment (SPEC §3.2): the caller reads its own,
+   * unless the operator serves the name from the service's environment.
+   */
+  private notHosted(requested: string, name: string, resolvedName: string, virtualKey: boolean, explicit: boolean, reason: string): SecretResult {
+    const served = this.servedValue(name, virtualKey, explicit);
+    if (served !== undefined) return this.fromEnv(requested, resolvedName, served);
+    return missingResult(requested, resolvedName, NOT_HOSTED, `${JSON.stringify(name)} is not hosted here: read it from your own environment (${reason})`);
+  }
+
+  /**
+   * The service's own variable `name` when `secretgate.environment.serve` serves it. Virtual
+   * keys never come from it, nor does a name addressed to one back end (which answers alone).
+   */
+  private servedValue(name: string, virtualKey: boolean, explicit: boolean): string | undefined {
+    if (virtualKey || explicit || !this.served.serves(name)) return undefined;
+    return envValue(this.env, name);
+  }
+
+  private fromEnv(requested: string, resolvedName: string, value: string): SecretResult {
+    return foundResult(requested, resolvedName, "env", { value: { text: value, version: "" }, fromCache: false, stale: false, fetchedAt: Date.now() }, false);
+  }
+
+  private failure(requested: string, error: unknown, target: ServiceBackend, call?: DriverCall): SecretResult {
+    const { code, message } = target.backend.toServiceError(error, call);
+    return failedResult(requested, code, message);
+  }
+}
+
+/** A call's DriverCall on each back end it reaches, made when first needed (a Read of cached names needs none). */
+export class DriverCalls {
+  private readonly made = new Map<ServiceBackend, DriverCall>();
+
+  constructor(
+    private readonly backends: ServiceBackends,
+    private readonly teamId: string,
+    private readonly team: Team,
+    private readonly context: AuthorizedCall,
+  ) {}
+
+  on(target: ServiceBackend): DriverCall {
+    let call = this.made.get(target);
+    if (!call) {
+      call = target.driverCall(this.teamId, this.backends.settingsOn(target, this.team), this.context);
+      this.made.set(target, call);
+    }
+    return call;
+  }
+}

@@ -1,0 +1,56 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { ItemErrorSchema, ReadResponseSchema, SecretResultSchema, type ItemError, type ReadResponse, type SecretResult } from "../../gen/secretgate/v1/secret_service_pb.js";
+import type { BackendRead } from "./backend.js";
+import { Code, printable, statusName } from "./errors.js";
+
+/** ItemError.reason values (documented in the proto): what a client does about a miss depends on them. */
+export const NOT_HOSTED = "NOT_HOSTED";
+export const NOT_IN_BACKEND = "NOT_IN_BACKEND";
+
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * A found item, built as the plain object protobuf-es messages are (every field set) rather
+ * than through create(), which copies its init object field by field: this runs once per name
+ * of every Read. `source` names the back end that answered (or `env`); `fallback` says it was a
+ * route's fallback.
+ */
+export function foundResult(name: string, resolvedName: string, source: string, read: BackendRead, fallback: boolean): SecretResult {
+  const value = read.value!;
+  return {
+    $typeName: SecretResultSchema.typeName,
+    name,
+    resolvedName,
+    found: true,
+    value: value.binary === undefined ? (value.text ?? "") : "",
+    binaryValue: value.binary ?? NO_BYTES,
+    source,
+    version: value.version,
+    fetchedAt: timestampFromMs(read.fetchedAt),
+    fromCache: read.fromCache,
+    stale: read.stale,
+    error: undefined,
+    fallback,
+  };
+}
+
+/** An explicit miss: NOT_FOUND with a reason and a message saying where it looked. */
+export function missingResult(name: string, resolvedName: string, reason: string, message: string): SecretResult {
+  return create(SecretResultSchema, { name, resolvedName, found: false, error: itemError(Code.NotFound, message, reason) });
+}
+
+/** One item's failure; the other items of the batch are unaffected. */
+export function failedResult(name: string, code: Code, message: string): SecretResult {
+  return create(SecretResultSchema, { name, error: itemError(code, message) });
+}
+
+/** The one place an item's error is made; its message is made printable as a ServiceError's is. */
+export function itemError(code: Code, message: string, reason = ""): ItemError {
+  return create(ItemErrorSchema, { code, status: statusName(code), message: printable(message), reason });
+}
+
+/** Built as a plain protobuf-es message (as `foundResult` is): one per Read. */
+export function readResponse(results: SecretResult[]): ReadResponse {
+  return { $typeName: ReadResponseSchema.typeName, results };
+}

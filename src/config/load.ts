@@ -93,10 +93,18 @@ export async function parseConfig(document: unknown, env: Env, source?: string):
 }
 
 /**
+ * Keys whose values name secrets or variables (LiteLLM writes `hosted_keys: ["os.environ/X"]` for the
+ * name X): resolving them would put the variable's value where a name goes, into listings, rules
+ * and audit records.
+ */
+const NAME_KEYS: ReadonlySet<string> = new Set(["hosted_keys", "primary_secret_name", "names", "read", "write", "delete", "serve"]);
+
+/**
  * Replaces every `os.environ/NAME` string with that variable, adding NAME to `references`; a
- * missing one names its key.
+ * missing one names its key. Values under NAME_KEYS are names and stay as they are.
  */
 function substituteEnv(value: unknown, at: string, env: Env, references: Set<string>): unknown {
+  if (NAME_KEYS.has(at.slice(at.lastIndexOf(".") + 1))) return value;
   if (typeof value === "string" && value.startsWith(ENV_REFERENCE)) {
     const variable = value.slice(ENV_REFERENCE.length);
     references.add(variable);

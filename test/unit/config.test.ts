@@ -63,6 +63,27 @@ describe("parseConfig", () => {
     await expect(parseConfig({ secretgate: { env_fallback: value } }, {})).rejects.toThrow(/secretgate\.env_fallback.*secretgate\.environment\.serve/);
   });
 
+  it("keeps os.environ/ in keys that list names (hosted_keys, rules, routes, serve): they name secrets, they are not references to resolve", async () => {
+    const env = { OPENAI_API_KEY: "sk-must-not-become-a-name", TOKEN: "t".repeat(32) };
+    const config = await parseConfig(
+      {
+        general_settings: { key_management_settings: { hosted_keys: ["os.environ/OPENAI_API_KEY"], primary_secret_name: "os.environ/OPENAI_API_KEY" } },
+        secretgate: {
+          auth: { tokens: [{ name: "proxy", token: "os.environ/TOKEN", rules: { read: ["os.environ/OPENAI_API_KEY"] } }] },
+          routes: [{ names: ["os.environ/OPENAI_API_KEY"], backend: "local" }],
+          environment: { serve: ["os.environ/OPENAI_API_KEY"] },
+        },
+      },
+      env,
+    );
+    expect(defaultOf(config).settings.hosted_keys).toEqual(["os.environ/OPENAI_API_KEY"]);
+    expect(defaultOf(config).settings.primary_secret_name).toBe("os.environ/OPENAI_API_KEY");
+    expect(config.server.auth.tokens[0]!.token).toBe(env.TOKEN);
+    expect(config.server.auth.tokens[0]!.rules.read).toEqual(["os.environ/OPENAI_API_KEY"]);
+    expect(JSON.stringify(config.server)).not.toContain(env.OPENAI_API_KEY);
+    expect(JSON.stringify(config.backends.map((backend) => backend.settings))).not.toContain(env.OPENAI_API_KEY);
+  });
+
   it("names the key whose os.environ/ variable is missing", async () => {
     await expect(parseConfig({ secretgate: { data_dir: "os.environ/MISSING_DIR" } }, {})).rejects.toThrow(
       new ConfigError("secretgate.data_dir: refers to environment variable MISSING_DIR, which is not set"),

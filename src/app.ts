@@ -139,6 +139,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         }),
       },
       tls,
+      logger,
     });
     cleanups.unshift(() => http.destroy());
     logger.info(

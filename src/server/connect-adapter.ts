@@ -5,6 +5,8 @@ import { Code, ConnectError, createConnectRouter, type ConnectRouter, type Conne
 import { encodeEnvelope, type UniversalHandler, type UniversalServerRequest, type UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { setTrailerStatus, trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import type { ListenerFaults } from "./listener-faults.js";
+import { settleAuthority } from "./request-authority.js";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -16,12 +18,18 @@ type NodeResponse = ServerResponse | Http2ServerResponse;
  * message is the server's fault: `internal`) and servers, so it answers a caller's malformed body
  * with `internal`; JSON bodies already get `invalid_argument`. The body is checked before
  * connect-es parses it again.
+ *
+ * A request without an authority (HTTP/1.0 without Host, HTTP/2 without :authority) gets the
+ * listener's own address: connect-node would otherwise throw out of the request handler.
  */
 export function connectAdapter(options: ConnectRouterOptions & {
   routes: (router: ConnectRouter) => void;
   contextValues: (request: NodeRequest) => ContextValues;
   fallback: (request: NodeRequest, response: NodeResponse) => void;
   readMaxBytes: number;
+  /** The listener's own host:port. */
+  authority: string;
+  faults: ListenerFaults;
 }): (request: NodeRequest, response: NodeResponse) => void {
   const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
   options.routes(router);
@@ -29,11 +37,22 @@ export function connectAdapter(options: ConnectRouterOptions & {
   return (request, response) => {
     const handler = handlers.get((request.url ?? "").split("?", 2)[0] ?? "");
     if (!handler) return options.fallback(request, response);
+    const problem = settleAuthority(request, options.authority);
+    if (problem) {
+      options.faults.peer("bad_authority");
+      (response as ServerResponse).writeHead(400, { "content-type": "application/json" });
+      response.end(JSON.stringify({ code: "invalid_argument", message: problem }));
+      return;
+    }
     const universal = universalRequestFromNodeRequest(request as IncomingMessage, response as ServerResponse, undefined, options.contextValues(request));
     handler(universal)
       .then((answer) => universalResponseToNodeResponse(answer, response as ServerResponse))
       .catch((reason: unknown) => {
-        if (ConnectError.from(reason).code !== Code.Aborted) response.destroy();
+        // connect-es answers every failure of a call itself; what rejects here is a response
+        // the peer stopped reading (aborted), or a bug.
+        if (ConnectError.from(reason).code === Code.Aborted) return options.faults.peer("response_error", reason);
+        options.faults.unexpected("handler", reason);
+        response.destroy();
       });
   };
 }

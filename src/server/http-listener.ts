@@ -1,5 +1,7 @@
-import { createServer as createHttp1Server, type ServerResponse } from "node:http";
-import { createSecureServer as createSecureHttp2Server, createServer as createHttp2Server, type Http2Session } from "node:http2";
+import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from "node:http";
+import {
+  createSecureServer as createSecureHttp2Server, createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session,
+} from "node:http2";
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
 import { Duplex } from "node:stream";
 import { ConnectError, createContextKey, createContextValues, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
@@ -12,6 +14,8 @@ import { Code, ServiceError } from "../core/errors.js";
 import { renderMetrics } from "../metrics/exposition.js";
 import { serviceMethods, type Dispatcher } from "./dispatcher.js";
 import type { TlsMaterial } from "./tls.js";
+import type { Logger } from "pino";
+import { ListenerFaults } from "./listener-faults.js";
 
 export interface HttpListener {
   /** The bound address, e.g. 127.0.0.1:8080 (resolves port 0). */
@@ -43,8 +47,11 @@ export async function startHttpListener(options: {
   maxMessageBytes: number;
   readiness: Readiness;
   tls?: TlsMaterial | undefined;
+  logger: Logger;
 }): Promise<HttpListener> {
-  const handler = connectAdapter({
+  const faults = new ListenerFaults("http", options.logger);
+  const { host, port } = splitAddress(options.address);
+  const adapter = connectAdapter({
     routes: (router: ConnectRouter) => registerRoutes(router, options.dispatcher),
     readMaxBytes: options.maxMessageBytes,
     contextValues: (request) => {
@@ -55,9 +62,21 @@ export async function startHttpListener(options: {
       return values;
     },
     fallback: (request, response) => serveProbe(request.method, request.url, response as ServerResponse, options.readiness),
+    // Port 0 is resolved once listening; the authority only completes a URL nobody routes on.
+    authority: `${host.includes(":") ? `[${host}]` : host}:${port}`,
+    faults,
   });
+  const handler = (request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse) => {
+    try {
+      adapter(request, response);
+    } catch (error) {
+      faults.unexpected("handler", error);
+      answerInternalError(response);
+    }
+  };
 
   const http1 = createHttp1Server(handler);
+  http1.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => refuseMalformedHttp1(error, socket, faults));
   const sessions = new Set<Http2Session>();
   const trackSession = (session: Http2Session) => {
     sessions.add(session);
@@ -77,13 +96,18 @@ export async function startHttpListener(options: {
     tls.onReload(() => secure.setSecureContext(tls.secureContextOptions()));
     secure.on("session", trackSession);
     secure.on("secureConnection", trackSocket);
+    secure.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => refuseMalformedHttp1(error, socket, faults));
+    secure.on("sessionError", (error) => faults.peer("session_error", error));
+    secure.on("tlsClientError", (error) => faults.peer("tls_error", error));
     server = secure;
   } else {
     const http2 = createHttp2Server(handler);
     http2.on("session", trackSession);
+    http2.on("sessionError", (error) => faults.peer("session_error", error));
     // One port for both protocols: look at the first bytes and hand the socket to the right server.
     server = createNetServer((socket) => {
       trackSocket(socket);
+      socket.on("error", (error) => faults.peer("socket_error", error));
       socket.once("data", (first: Buffer) => {
         socket.pause();
         const prefix = first.subarray(0, HTTP2_PREFACE.length);
@@ -97,7 +121,6 @@ export async function startHttpListener(options: {
       });
     });
   }
-  const { host, port } = splitAddress(options.address);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => resolve());
@@ -144,6 +167,39 @@ async function callService(dispatcher: Dispatcher, method: DescMethodUnary, requ
     const failure = error instanceof ServiceError ? error : new ServiceError(Code.Internal, "internal error");
     throw new ConnectError(failure.message, failure.code);
   }
+}
+
+/** A 500 when nothing was sent yet; otherwise the response is cut off (its status is already out). */
+function answerInternalError(response: ServerResponse | Http2ServerResponse): void {
+  try {
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    (response as ServerResponse).writeHead(500, { "content-type": "application/json" });
+    response.end(`${JSON.stringify({ code: "internal", message: "internal error (logged on the server)" })}\n`);
+  } catch {
+    response.destroy();
+  }
+}
+
+// Node's own answers to malformed HTTP/1 (what it sends when no clientError listener exists).
+const HTTP1_REFUSALS: Readonly<Record<string, string>> = {
+  HPE_HEADER_OVERFLOW: "431 Request Header Fields Too Large",
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: "413 Payload Too Large",
+};
+
+/**
+ * Malformed HTTP/1 (Node's parser refused it): counted, answered like Node would when nothing has
+ * been written for a response on the connection yet, and the connection closed.
+ */
+function refuseMalformedHttp1(error: NodeJS.ErrnoException, socket: Duplex, faults: ListenerFaults): void {
+  faults.peer(error.code === "ECONNRESET" ? "socket_error" : "client_error", error);
+  const status = HTTP1_REFUSALS[error.code ?? ""] ?? "400 Bad Request";
+  if (error.code !== "ECONNRESET" && socket.writable && (socket as Socket).bytesWritten === 0) {
+    socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  }
+  socket.destroy();
 }
 
 function serveProbe(method: string | undefined, url: string | undefined, response: ServerResponse, readiness: Readiness): void {

@@ -28,7 +28,7 @@ export function connectAdapter(options: ConnectRouterOptions & {
   fallback: (request: NodeRequest, response: NodeResponse) => void;
   readMaxBytes: number;
   /** The listener's own host:port. */
-  authority: string;
+  authority: () => string;
   faults: ListenerFaults;
 }): (request: NodeRequest, response: NodeResponse) => void {
   const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
@@ -37,7 +37,7 @@ export function connectAdapter(options: ConnectRouterOptions & {
   return (request, response) => {
     const handler = handlers.get((request.url ?? "").split("?", 2)[0] ?? "");
     if (!handler) return options.fallback(request, response);
-    const problem = settleAuthority(request, options.authority);
+    const problem = settleAuthority(request, options.authority());
     if (problem) {
       options.faults.peer("bad_authority");
       (response as ServerResponse).writeHead(400, { "content-type": "application/json" });

@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import type * as protoLoader from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
@@ -5,33 +6,56 @@ import { HealthImplementation } from "grpc-health-check";
 import { fromBinary, toBinary, type DescFile, type DescMethodUnary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { ReadResponseSchema, SecretService, file_secretgate_v1_secret_service, type ReadResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
+import type { Logger } from "pino";
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
 import { serviceMethods, type Dispatcher } from "./dispatcher.js";
+import { acceptConnections, ConnectionWatch, type ConnectionLimits } from "./connection-limits.js";
+import { ListenerFaults } from "./listener-faults.js";
+import { listenOn } from "./listen-address.js";
 import { encodeReadResponse } from "./read-response-encoding.js";
 import type { TlsMaterial } from "./tls.js";
 
 export interface GrpcListener {
-  server: grpc.Server;
   /** The bound address, e.g. 127.0.0.1:50051 (resolves port 0). */
   address: string;
   health: HealthImplementation;
+  /** Stops accepting and lets in-flight calls finish. */
+  close(): Promise<void>;
+  /** Closes every connection now. */
+  destroy(): void;
 }
+
+// An HTTP/2 connection has proven itself once it sent the 24-byte preface and a frame header.
+const HTTP2_PREFACE_AND_FRAME_HEADER_BYTES = 24 + 9;
 
 /**
  * Serves SecretService over gRPC with @grpc/grpc-js (about six times cheaper per call than
  * connect-node's gRPC path; PERF-NOTES), plus server reflection and grpc.health.v1.Health.
  * Messages are encoded and decoded with the same protobuf-es types the Connect listener uses.
+ *
+ * grpc-js bounds streams per connection and idle connections itself, but neither how many
+ * connections it holds nor how long one may take to start (a TLS handshake, the preface). So
+ * connections are accepted here, with those limits, and handed to grpc-js through its connection
+ * injector (grpc-js then serves them exactly as it serves its own: the session runs on the socket's
+ * native handle). TLS is terminated here too, so grpc-js sees TLS sockets with insecure
+ * credentials; it reads client certificates from the socket either way.
  */
 export async function startGrpcListener(options: {
   address: string;
   dispatcher: Dispatcher;
   maxMessageBytes: number;
   tls?: TlsMaterial | undefined;
+  limits: ConnectionLimits;
+  logger: Logger;
 }): Promise<GrpcListener> {
+  const { limits } = options;
+  const faults = new ListenerFaults("grpc", options.logger);
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.maxMessageBytes,
     "grpc.max_send_message_length": 64 * 1024 * 1024,
+    "grpc.max_concurrent_streams": limits.maxConcurrentStreams,
+    "grpc.max_connection_idle_ms": limits.idleTimeoutMs,
   });
   const { definition, implementation } = serviceFor(options.dispatcher, options.tls?.mutual ?? false);
   server.addService(definition, implementation);
@@ -41,13 +65,33 @@ export async function startGrpcListener(options: {
   const health = new HealthImplementation({ "": "SERVING", [SecretService.typeName]: "SERVING" });
   health.addToServer(server);
 
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(options.address, credentialsFor(options.tls), (error, boundPort) =>
-      error ? reject(error) : resolve(boundPort),
-    );
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const sockets = new Set<Socket>();
+  const accepting = acceptConnections({
+    limits,
+    faults,
+    tls: options.tls ? { material: options.tls, alpn: ["h2"] } : undefined,
+    serve: (socket) => {
+      // grpc-js closes connections idle past max_connection_idle_ms from here on.
+      new ConnectionWatch(socket, limits, faults, () => socket.bytesRead >= HTTP2_PREFACE_AND_FRAME_HEADER_BYTES);
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+      injector.injectConnection(socket);
+    },
   });
-  const host = options.address.slice(0, options.address.lastIndexOf(":"));
-  return { server, address: `${host}:${port}`, health };
+  return {
+    address: await listenOn(accepting, options.address),
+    health,
+    close: async () => {
+      accepting.close();
+      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    },
+    destroy: () => {
+      accepting.close();
+      server.forceShutdown();
+      for (const socket of sockets) socket.destroy();
+    },
+  };
 }
 
 function serviceFor(dispatcher: Dispatcher, clientCertificates: boolean): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
@@ -113,10 +157,6 @@ function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher, clientCerti
     if (response instanceof Promise) response.then((answer: unknown) => callback(null, answer), fail);
     else callback(null, response);
   };
-}
-
-function credentialsFor(tls: TlsMaterial | undefined): grpc.ServerCredentials {
-  return tls ? tls.grpcCredentials() : grpc.ServerCredentials.createInsecure();
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {

@@ -28,7 +28,9 @@ export type FaultKind =
   /** A connection with no request in flight for too long. */
   | "idle_timeout"
   /** A connection refused because the listener already holds max_connections. */
-  | "connection_limit";
+  | "connection_limit"
+  /** Accepting a connection failed (e.g. out of file descriptors). */
+  | "accept_error";
 
 /**
  * Counts and logs what goes wrong on one listener. The log line names the kind, the peer and the

@@ -24,7 +24,14 @@ export interface Exchange {
 export function exchange(
   target: RawTarget,
   chunks: ReadonlyArray<Buffer | string>,
-  options: { quietMs?: number; maxMs?: number; /** End with a TCP reset instead of a close. */ reset?: boolean } = {},
+  options: {
+    quietMs?: number;
+    maxMs?: number;
+    /** Pause between chunks (5 ms by default). */
+    gapMs?: number;
+    /** End with a TCP reset instead of a close. */
+    reset?: boolean;
+  } = {},
 ): Promise<Exchange> {
   const quietMs = options.quietMs ?? 250;
   const maxMs = options.maxMs ?? 3_000;
@@ -64,7 +71,7 @@ export function exchange(
     socket.once(connected, async () => {
       for (const [index, chunk] of chunks.entries()) {
         if (settled) return;
-        if (index > 0) await new Promise((next) => setTimeout(next, 5));
+        if (index > 0) await new Promise((next) => setTimeout(next, options.gapMs ?? 5));
         socket.write(chunk);
       }
       rearm();

@@ -83,8 +83,12 @@ export async function startGrpcListener(options: {
     address: await listenOn(accepting, options.address),
     health,
     close: async () => {
-      accepting.close();
+      // The accepting server closes once every connection it accepted has: grpc-js's own
+      // tryShutdown sends each session its GOAWAY, but does not wait for injected connections
+      // (Node's server.close marks their sessions closed, so grpc-js thinks them done).
+      const drained = new Promise<void>((resolve) => accepting.close(() => resolve()));
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      await drained;
     },
     destroy: () => {
       accepting.close();

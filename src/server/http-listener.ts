@@ -152,12 +152,12 @@ export async function startHttpListener(options: {
     address,
     close: async () => {
       closing = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Resolves once every accepted connection has closed.
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close();
       // Idle connections go now, busy HTTP/1 ones after their response; HTTP/2 sessions close themselves once their streams end.
       for (const [socket, watch] of watches) if (!watch.busy) socket.destroy();
-      await options.dispatcher.whenDrained();
-      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 100))]);
+      await drained;
     },
     destroy: () => {
       for (const socket of watches.keys()) socket.destroy();

@@ -123,16 +123,6 @@ function serviceFor(dispatcher: Dispatcher, clientCertificates: boolean): { defi
 
 function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher, clientCertificates: boolean): grpc.handleUnaryCall<Buffer, unknown> {
   return (call, callback) => {
-    let request: unknown;
-    try {
-      request = fromBinary(method.input, call.request);
-    } catch (error) {
-      callback({
-        code: grpc.status.INVALID_ARGUMENT,
-        details: `request body is not a valid ${method.input.typeName} message: ${(error as Error).message}`,
-      });
-      return;
-    }
     const deadline = call.getDeadline();
     const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
     const authorization = call.metadata.get("authorization")[0];
@@ -151,6 +141,15 @@ function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher, clientCerti
       const failure = error instanceof ServiceError ? error : new ServiceError(Code.Internal, "internal error");
       callback({ code: failure.code as number, details: failure.message });
     };
+    let request: unknown;
+    try {
+      request = fromBinary(method.input, call.request);
+    } catch (error) {
+      const refusal = new ServiceError(Code.InvalidArgument, `request body is not a valid ${method.input.typeName} message: ${(error as Error).message}`);
+      dispatcher.refuse(method, context, refusal);
+      fail(refusal);
+      return;
+    }
     let response: unknown;
     try {
       response = dispatcher.dispatch(method, request, context);

@@ -59,11 +59,13 @@ export async function startHttpListener(options: {
     routes: (router: ConnectRouter) => registerRoutes(router, options.dispatcher),
     readMaxBytes: options.maxMessageBytes,
     contextValues: (request) => {
-      const socket = request.socket;
-      const values = createContextValues().set(peerKey, `${socket.remoteAddress}:${socket.remotePort}`);
-      // Only a certificate that verified against the client CA counts (optional mutual TLS).
-      if (socket instanceof TLSSocket && socket.authorized) values.set(certificateKey, socket.getPeerCertificate());
-      return values;
+      const { peer, certificate } = caller(request);
+      return createContextValues().set(peerKey, peer).set(certificateKey, certificate);
+    },
+    refused: (method, request, error) => {
+      const { peer, certificate } = caller(request);
+      const authorization = request.headers.authorization;
+      options.dispatcher.refuse(method, { peer, protocol: "connect", credentials: { authorization, peerCertificate: certificate } }, new ServiceError(error.code as number, error.rawMessage));
     },
     fallback: (request, response) => serveProbe(request.method, request.url, response as ServerResponse, options.readiness),
     authority: () => ownAuthority,
@@ -163,6 +165,15 @@ export async function startHttpListener(options: {
       for (const socket of watches.keys()) socket.destroy();
       server.close();
     },
+  };
+}
+
+/** Who is calling: the peer's address and, with mutual TLS, a certificate that verified against the client CA. */
+function caller(request: IncomingMessage | Http2ServerRequest): { peer: string; certificate: PeerCertificate | undefined } {
+  const socket = request.socket;
+  return {
+    peer: `${socket.remoteAddress}:${socket.remotePort}`,
+    certificate: socket instanceof TLSSocket && socket.authorized ? socket.getPeerCertificate() : undefined,
   };
 }
 

@@ -13,6 +13,7 @@ import { serviceMethods, type Dispatcher } from "./dispatcher.js";
 import { acceptConnections, ConnectionWatch, type ConnectionLimits } from "./connection-limits.js";
 import { ListenerFaults } from "./listener-faults.js";
 import { listenOn } from "./listen-address.js";
+import { onceSpoken } from "./protocol-sniffing.js";
 import { encodeReadResponse } from "./read-response-encoding.js";
 import type { TlsMaterial } from "./tls.js";
 
@@ -37,9 +38,9 @@ const HTTP2_PREFACE_AND_FRAME_HEADER_BYTES = 24 + 9;
  * grpc-js bounds streams per connection and idle connections itself, but neither how many
  * connections it holds nor how long one may take to start (a TLS handshake, the preface). So
  * connections are accepted here, with those limits, and handed to grpc-js through its connection
- * injector (grpc-js then serves them exactly as it serves its own: the session runs on the socket's
- * native handle). TLS is terminated here too, so grpc-js sees TLS sockets with insecure
- * credentials; it reads client certificates from the socket either way.
+ * injector once they have sent something (grpc-js then serves them exactly as it serves its own:
+ * the session runs on the socket's native handle). TLS is terminated here too, so grpc-js sees
+ * TLS sockets with insecure credentials; it reads client certificates from the socket either way.
  */
 export async function startGrpcListener(options: {
   address: string;
@@ -56,6 +57,8 @@ export async function startGrpcListener(options: {
     "grpc.max_send_message_length": 64 * 1024 * 1024,
     "grpc.max_concurrent_streams": limits.maxConcurrentStreams,
     "grpc.max_connection_idle_ms": limits.idleTimeoutMs,
+    // Channelz keeps per-session and per-call records for a channelz service this server does not offer.
+    "grpc.enable_channelz": 0,
   });
   const { definition, implementation } = serviceFor(options.dispatcher, options.tls?.mutual ?? false);
   server.addService(definition, implementation);
@@ -76,7 +79,7 @@ export async function startGrpcListener(options: {
       new ConnectionWatch(socket, limits, faults, () => socket.bytesRead >= HTTP2_PREFACE_AND_FRAME_HEADER_BYTES);
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));
-      injector.injectConnection(socket);
+      onceSpoken(socket, (spoken) => injector.injectConnection(spoken));
     },
   });
   return {

@@ -110,10 +110,10 @@ export async function startHttpListener(options: {
       stream.once("close", () => watch.requestEnded());
     });
   });
-  const serveHttp2 = (stream: Duplex, watch: ConnectionWatch) => {
+  const serveHttp2 = (socket: Duplex, watch: ConnectionWatch) => {
     arriving = watch;
     try {
-      http2.emit("connection", stream);
+      http2.emit("connection", socket);
     } finally {
       arriving = undefined;
     }
@@ -142,7 +142,7 @@ export async function startHttpListener(options: {
         else http1.emit("connection", socket);
         return;
       }
-      sniffHttpVersion(socket, { http1: (plain) => http1.emit("connection", plain), http2: (stream) => serveHttp2(stream, watch) });
+      sniffHttpVersion(socket, { http1: (plain) => http1.emit("connection", plain), http2: (plain) => serveHttp2(plain, watch) });
     },
   });
   const address = await listenOn(server, options.address);

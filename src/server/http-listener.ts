@@ -10,7 +10,7 @@ import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
 import { renderMetrics } from "../metrics/exposition.js";
 import { connectAdapter } from "./connect-adapter.js";
-import { acceptConnections, ConnectionWatch, STREAM_RESET_BURST, STREAM_RESETS_PER_SECOND, type ConnectionLimits } from "./connection-limits.js";
+import { acceptConnections, ConnectionWatch, streamResetBound, type ConnectionLimits } from "./connection-limits.js";
 import { serviceMethods, type Dispatcher } from "./dispatcher.js";
 import { ListenerFaults } from "./listener-faults.js";
 import { listenOn, splitAddress } from "./listen-address.js";
@@ -93,7 +93,7 @@ export async function startHttpListener(options: {
   http1.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => refuseMalformedHttp1(error, socket, faults, watches.get(socket)));
 
   const http2 = createHttp2Server(
-    { settings: { maxConcurrentStreams: limits.maxConcurrentStreams }, streamResetBurst: STREAM_RESET_BURST, streamResetRate: STREAM_RESETS_PER_SECOND },
+    { settings: { maxConcurrentStreams: limits.maxConcurrentStreams }, ...streamResetBound(limits) },
     handle,
   );
   http2.on("sessionError", (error) => faults.peer("session_error", error));

@@ -97,13 +97,15 @@ describe("connection deadlines", () => {
   it("closes a connection that resets streams faster than the bound, on both ports, and not one that resets a few", async () => {
     const read = (id: number) => headers(id, [[":method", "POST"], [":scheme", "http"], [":path", "/secretgate.v1.SecretService/Read"], [":authority", "x"], ["content-type", "application/grpc"], ["te", "trailers"]]);
     const resets = (count: number) => [Buffer.concat([CLIENT_START, ...Array.from({ length: count }, (_, index) => Buffer.concat([read(index * 2 + 1), rstStream(index * 2 + 1)]))])];
-    for (const address of [server.httpAddress, server.grpcAddress]) {
-      const rapid = await exchange({ address }, resets(1500), { quietMs: CLOSED_WITHIN_MS, maxMs: CLOSED_WITHIN_MS });
-      expect(parseFrames(rapid.received).some((frame) => frame.type === FrameType.GOAWAY), `${address}: GOAWAY after 1,500 resets`).toBe(true);
-      expect(rapid.closedByServer, `${address}: closed after 1,500 resets`).toBe(true);
-      const few = await exchange({ address }, resets(50), { quietMs: 300 });
-      expect(parseFrames(few.received).some((frame) => frame.type === FrameType.GOAWAY), `${address}: no GOAWAY after 50 resets`).toBe(false);
-    }
+    const closedAfter = async (address: string, count: number) => {
+      const result = await exchange({ address }, resets(count), { quietMs: count > 100 ? CLOSED_WITHIN_MS : 500, maxMs: CLOSED_WITHIN_MS });
+      return parseFrames(result.received).some((frame) => frame.type === FrameType.GOAWAY) && result.closedByServer;
+    };
+    // The HTTP port allows a burst of max_concurrent_streams (7 here); grpc-js keeps nghttp2's 1,000.
+    expect(await closedAfter(server.httpAddress, 5), "HTTP port, 5 resets").toBe(false);
+    expect(await closedAfter(server.httpAddress, 50), "HTTP port, 50 resets").toBe(true);
+    expect(await closedAfter(server.grpcAddress, 50), "gRPC port, 50 resets").toBe(false);
+    expect(await closedAfter(server.grpcAddress, 1500), "gRPC port, 1,500 resets").toBe(true);
   });
 });
 

@@ -61,13 +61,13 @@ export function acceptConnections(options: {
     });
     secure.on("secureConnection", (socket: TLSSocket) => {
       socket.on("error", (error) => faults.peer("socket_error", error));
-      options.serve(socket);
+      faults.guard(socket, () => options.serve(socket));
     });
     server = secure;
   } else {
     server = createNetServer((socket) => {
       onSocket(socket);
-      options.serve(socket);
+      faults.guard(socket, () => options.serve(socket));
     });
   }
   server.maxConnections = limits.maxConnections;

@@ -60,7 +60,7 @@ export async function startGrpcListener(options: {
     // Channelz keeps per-session and per-call records for a channelz service this server does not offer.
     "grpc.enable_channelz": 0,
   });
-  const { definition, implementation } = serviceFor(options.dispatcher, options.tls?.mutual ?? false);
+  const { definition, implementation } = serviceFor(options.dispatcher, options.tls?.mutual ?? false, faults);
   server.addService(definition, implementation);
 
   const reflection = new ReflectionService(reflectionPackageDefinition());
@@ -79,7 +79,7 @@ export async function startGrpcListener(options: {
       new ConnectionWatch(socket, limits, faults, () => socket.bytesRead >= HTTP2_PREFACE_AND_FRAME_HEADER_BYTES);
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));
-      onceSpoken(socket, (spoken) => injector.injectConnection(spoken));
+      onceSpoken(socket, (spoken) => faults.guard(spoken, () => injector.injectConnection(spoken)));
     },
   });
   return {
@@ -101,7 +101,11 @@ export async function startGrpcListener(options: {
   };
 }
 
-function serviceFor(dispatcher: Dispatcher, clientCertificates: boolean): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
+function serviceFor(
+  dispatcher: Dispatcher,
+  clientCertificates: boolean,
+  faults: ListenerFaults,
+): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
   const definition: Record<string, grpc.MethodDefinition<Buffer, unknown>> = {};
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const method of serviceMethods) {
@@ -119,9 +123,24 @@ function serviceFor(dispatcher: Dispatcher, clientCertificates: boolean): { defi
           : (message: unknown) => asBuffer(toBinary(method.output, message as never)),
       responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
     };
-    implementation[method.localName] = handlerFor(method, dispatcher, clientCertificates) as grpc.UntypedHandleCall;
+    implementation[method.localName] = guardedHandler(handlerFor(method, dispatcher, clientCertificates), faults) as grpc.UntypedHandleCall;
   }
   return { definition: definition as grpc.ServiceDefinition, implementation };
+}
+
+/**
+ * The dispatcher turns a failing call into its status itself; this catches what throws around it
+ * (a bug), which grpc-js would answer UNKNOWN with the error's message and nobody would hear of.
+ */
+function guardedHandler(handler: grpc.handleUnaryCall<Buffer, unknown>, faults: ListenerFaults): grpc.handleUnaryCall<Buffer, unknown> {
+  return (call, callback) => {
+    try {
+      handler(call, callback);
+    } catch (error) {
+      faults.unexpected("handler", error);
+      callback({ code: grpc.status.INTERNAL, details: "internal error (logged on the server)" });
+    }
+  };
 }
 
 function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher, clientCertificates: boolean): grpc.handleUnaryCall<Buffer, unknown> {

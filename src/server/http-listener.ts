@@ -142,7 +142,10 @@ export async function startHttpListener(options: {
         else http1.emit("connection", socket);
         return;
       }
-      sniffHttpVersion(socket, { http1: (plain) => http1.emit("connection", plain), http2: (plain) => serveHttp2(plain, watch) });
+      sniffHttpVersion(socket, {
+        http1: (plain) => faults.guard(plain, () => http1.emit("connection", plain)),
+        http2: (plain) => faults.guard(plain, () => serveHttp2(plain, watch)),
+      });
     },
   });
   const address = await listenOn(server, options.address);

@@ -11,6 +11,8 @@ export type ListenerName = "grpc" | "http";
 export type FaultKind =
   /** A request handler threw or rejected unexpectedly: a bug of ours. */
   | "handler"
+  /** Handing a connection to its protocol threw unexpectedly: a bug of ours. */
+  | "connection"
   /** Malformed HTTP/1 (bad request line, headers, framing). */
   | "client_error"
   /** A request whose Host or :authority is not an authority, or that has two Hosts. */
@@ -57,6 +59,16 @@ export class ListenerFaults {
   unexpected(kind: FaultKind, error: unknown): void {
     this.count(kind);
     this.logger.error({ listener: this.listener, kind, ...describe(error), stack: stackFrames(error) }, "listener caught an unexpected error");
+  }
+
+  /** Runs `work` for one connection; an unexpected throw closes that connection instead of ending the process. */
+  guard(socket: { destroy(): void }, work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.unexpected("connection", error);
+      socket.destroy();
+    }
   }
 
   private count(kind: FaultKind): void {

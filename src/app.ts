@@ -7,7 +7,7 @@ import { AuditLog } from "./audit.js";
 import type { LogDestination } from "./log.js";
 import { ConfigError } from "./config/config-error.js";
 import { TlsMaterial } from "./server/tls.js";
-import { splitAddress } from "./server/http-listener.js";
+import { splitAddress } from "./server/listen-address.js";
 import { locateBackendError } from "./config/backends.js";
 import type { BackendConfig, Config } from "./config/schema.js";
 import type { Env } from "./config/env.js";
@@ -21,6 +21,7 @@ import { StartupProbe } from "./core/reachability.js";
 import { Dispatcher } from "./server/dispatcher.js";
 import { startGrpcListener } from "./server/grpc-listener.js";
 import { startHttpListener } from "./server/http-listener.js";
+import type { ConnectionLimits } from "./server/connection-limits.js";
 import { SecretService as SecretServiceDesc } from "../gen/secretgate/v1/secret_service_pb.js";
 import { tracingSettings } from "./tracing/settings.js";
 
@@ -141,10 +142,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     let accepting = true;
     const maxMessageBytes = config.server.max_message_bytes;
 
-    const grpc = await startGrpcListener({ address: config.server.grpc_address, dispatcher, maxMessageBytes, tls });
+    const limits = connectionLimits(config);
+    const grpc = await startGrpcListener({ address: config.server.grpc_address, dispatcher, maxMessageBytes, tls, limits, logger });
     grpcHealth = grpc.health;
     for (const backend of serviceBackends) grpc.health.setStatus(healthServiceName(backend.name), backend.backend.breakerState === "open" ? "NOT_SERVING" : "SERVING");
-    cleanups.unshift(() => grpc.server.forceShutdown());
+    cleanups.unshift(() => grpc.destroy());
     const http = await startHttpListener({
       address: config.server.http_address,
       dispatcher,
@@ -168,6 +170,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         }),
       },
       tls,
+      limits,
+      logger,
     });
     cleanups.unshift(() => http.destroy());
     logger.info(
@@ -203,8 +207,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         accepting = false;
         grpc.health.setStatus("", "NOT_SERVING");
         grpc.health.setStatus(SecretServiceDesc.typeName, "NOT_SERVING");
-        const grpcStopped = new Promise<void>((resolve) => grpc.server.tryShutdown(() => resolve()));
-        const graceful = Promise.all([grpcStopped, http.close(), dispatcher.whenDrained()]);
+        const graceful = Promise.all([grpc.close(), http.close(), dispatcher.whenDrained()]);
         const timedOut = await Promise.race([
           graceful.then(() => false),
           new Promise<boolean>((resolve) => setTimeout(() => resolve(true), graceMs).unref()),
@@ -270,6 +273,16 @@ function removeCreated(paths: readonly string[], logger: Logger): void {
       logger.warn({ path, error: (error as Error).message }, "could not remove what the failed start created");
     }
   }
+}
+
+function connectionLimits(config: Config): ConnectionLimits {
+  const { limits } = config.server;
+  return {
+    headerTimeoutMs: limits.header_timeout_ms,
+    idleTimeoutMs: limits.idle_timeout_ms,
+    maxConnections: limits.max_connections,
+    maxConcurrentStreams: limits.max_concurrent_streams,
+  };
 }
 
 /** Cache and resilience settings: the TTL override, else the back end's LiteLLM default, else ours. */

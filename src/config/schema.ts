@@ -87,6 +87,10 @@ export type AuthSettings = z.infer<typeof authSettingsSchema>;
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
+// Node's timers hold at most 2^31 − 1 ms (a longer one fires at once); HTTP/2 settings are 31-bit.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_HTTP2_SETTING = 2 ** 31 - 1;
+
 /** A `host:port` listen address; port 0 picks a free port. */
 const listenAddress = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "must be host:port");
 
@@ -200,6 +204,19 @@ export const serverSettingsSchema = z.strictObject({
     .prefault({}),
   /** How long SIGTERM waits for in-flight calls before closing connections, in seconds. */
   shutdown_grace_seconds: z.number().nonnegative().default(10),
+  /** Bounds on what one connection may hold and for how long, per listener. */
+  limits: z
+    .strictObject({
+      /** A connection must send a complete request head (or the HTTP/2 preface and SETTINGS) within this; with TLS, the handshake gets as long again first. */
+      header_timeout_ms: z.number().int().positive().max(MAX_TIMER_MS).default(10_000),
+      /** A connection with no request or stream in flight is closed after this. */
+      idle_timeout_ms: z.number().int().positive().max(MAX_TIMER_MS).default(120_000),
+      /** Open connections per listener; past it, new connections are closed at once. */
+      max_connections: z.number().int().positive().default(4096),
+      /** Streams one HTTP/2 connection may have open at once (advertised in its SETTINGS). */
+      max_concurrent_streams: z.number().int().positive().max(MAX_HTTP2_SETTING).default(256),
+    })
+    .prefault({}),
   auth: authSettingsSchema.prefault({}),
   /** TLS for both listeners (PEM files, re-read on SIGHUP). */
   tls: z

@@ -50,6 +50,12 @@ const backendSeconds = expose(
   ),
 );
 const auditRecords = expose(new InPlaceCounter("secretgate_audit_records_total", "Audit records written.")).cell();
+const listenerErrors = expose(
+  new InPlaceCounter(
+    "secretgate_listener_errors_total",
+    "Connections and requests a listener refused, closed or failed before or outside an RPC, by listener and kind.",
+  ),
+);
 
 const BREAKER_STATES: readonly BreakerState[] = ["closed", "open", "half_open"];
 const breakerSources = new Map<string, () => BreakerState>();
@@ -70,6 +76,11 @@ expose({
 /** Counts one written audit record. */
 export function recordAuditRecord(): void {
   auditRecords.inc();
+}
+
+/** One listener's error series, by kind (e.g. client_error, header_timeout). */
+export function listenerErrorCell(listener: string, kind: string): CounterCell {
+  return listenerErrors.cell({ listener, kind });
 }
 
 export interface RequestMetrics {

@@ -1,107 +1,113 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { fromBinary } from "@bufbuild/protobuf";
+import type { DescMethodUnary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
-import { encodeEnvelope, type UniversalHandler, type UniversalServerRequest, type UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { encodeEnvelope, type Compression, type UniversalHandler, type UniversalServerRequest, type UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus, trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import type { ListenerFaults } from "./listener-faults.js";
+import { settleAuthority } from "./request-authority.js";
+import { bodyFormat, checkUnaryBody, type BodyFormat } from "./request-body.js";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
 
+const COMPRESSIONS: readonly Compression[] = [compressionGzip, compressionBrotli];
+
 /**
- * connect-node's `connectNodeAdapter`, with one difference: a unary request whose binary body is
- * not a valid message is answered `invalid_argument`, in each protocol's own way (Connect,
- * gRPC-Web and gRPC). connect-es shares one binary serializer between clients (where a bad
- * message is the server's fault: `internal`) and servers, so it answers a caller's malformed body
- * with `internal`; JSON bodies already get `invalid_argument`. The body is checked before
- * connect-es parses it again.
+ * connect-node's `connectNodeAdapter`, with the checks a server needs that connect-es leaves to
+ * its clients:
+ *
+ * - A unary call's body is read and checked first (request-body.ts), so a malformed one —
+ *   corrupt compression, no envelope or two, a cut-off one, a message that does not decode, in any
+ *   content-type spelling — is answered `invalid_argument` in its protocol's own shape, where
+ *   connect-es would say `internal`. `refused` hears of every call refused this way (for its
+ *   audit record): it never reaches the service.
+ * - A request without an authority (HTTP/1.0 without Host, HTTP/2 without :authority) gets the
+ *   listener's own; connect-node would otherwise throw out of the request handler.
  */
 export function connectAdapter(options: ConnectRouterOptions & {
   routes: (router: ConnectRouter) => void;
   contextValues: (request: NodeRequest) => ContextValues;
   fallback: (request: NodeRequest, response: NodeResponse) => void;
+  refused: (method: DescMethodUnary, request: NodeRequest, error: ConnectError) => void;
   readMaxBytes: number;
+  /** The listener's own host:port. */
+  authority: () => string;
+  faults: ListenerFaults;
 }): (request: NodeRequest, response: NodeResponse) => void {
-  const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
+  const router = createConnectRouter({ acceptCompression: [...COMPRESSIONS], ...options });
   options.routes(router);
-  const handlers = new Map(router.handlers.map((handler) => [handler.requestPath, guardBinaryBody(handler, options.readMaxBytes)]));
+  const handlers = new Map(router.handlers.map((handler) => [handler.requestPath, handler]));
+  const send = (answer: Promise<UniversalServerResponse>, response: NodeResponse) =>
+    answer
+      .then((universal) => universalResponseToNodeResponse(universal, response as ServerResponse))
+      .catch((reason: unknown) => {
+        // Every failure of a call is answered above; what rejects here is a peer that went
+        // away (while sending its body, or reading the response), or a bug.
+        const code = ConnectError.from(reason).code;
+        if (code === Code.Aborted || code === Code.Canceled) return options.faults.peer("response_error", reason);
+        options.faults.unexpected("handler", reason);
+        response.destroy();
+      });
+
   return (request, response) => {
     const handler = handlers.get((request.url ?? "").split("?", 2)[0] ?? "");
     if (!handler) return options.fallback(request, response);
+    const method = handler.method as DescMethodUnary;
+    const format = bodyFormat(request.method, headerValue(request.headers["content-type"]));
+    const problem = settleAuthority(request, options.authority());
+    if (problem) {
+      options.faults.peer("bad_authority");
+      const error = new ConnectError(problem, Code.InvalidArgument);
+      options.refused(method, request, error);
+      return void send(Promise.resolve(refusal(format ?? CONNECT_JSON, error)), response);
+    }
     const universal = universalRequestFromNodeRequest(request as IncomingMessage, response as ServerResponse, undefined, options.contextValues(request));
-    handler(universal)
-      .then((answer) => universalResponseToNodeResponse(answer, response as ServerResponse))
-      .catch((reason: unknown) => {
-        if (ConnectError.from(reason).code !== Code.Aborted) response.destroy();
-      });
+    send(format ? checkedCall(handler, universal, format, request) : handler(universal), response);
   };
+
+  async function checkedCall(handler: UniversalHandler, request: UniversalServerRequest, format: BodyFormat, nodeRequest: NodeRequest): Promise<UniversalServerResponse> {
+    if (!isByteStream(request.body)) return handler(request);
+    const checked = await checkUnaryBody({ header: request.header, body: request.body }, format, handler.method.input, {
+      readMaxBytes: options.readMaxBytes,
+      compressions: COMPRESSIONS,
+    });
+    if (checked instanceof ConnectError) {
+      options.refused(handler.method as DescMethodUnary, nodeRequest, checked);
+      return refusal(format, checked);
+    }
+    return handler({ ...request, header: checked.header, body: single(checked.body) });
+  }
 }
 
-/** The binary protocols whose bodies are checked, by content type. */
-const BINARY_PROTOCOLS: ReadonlyMap<string, "connect" | "grpc-web" | "grpc"> = new Map([
-  ["application/proto", "connect"],
-  ["application/grpc-web", "grpc-web"],
-  ["application/grpc-web+proto", "grpc-web"],
-  ["application/grpc", "grpc"],
-  ["application/grpc+proto", "grpc"],
-]);
+const CONNECT_JSON: BodyFormat = { protocol: "connect", binary: false };
 
-// gRPC and gRPC-Web carry each message in an envelope: a flags byte, then a 4-byte length.
-const ENVELOPE_HEADER_BYTES = 5;
-
-function guardBinaryBody(handler: UniversalHandler, readMaxBytes: number): (request: UniversalServerRequest) => Promise<UniversalServerResponse> {
-  return async (request) => {
-    const contentType = request.header.get("content-type") ?? "";
-    const protocol = BINARY_PROTOCOLS.get(contentType);
-    // Compressed bodies are left to connect-es, which decompresses (and limits) them.
-    const encoding = request.header.get(protocol === "connect" ? "content-encoding" : "grpc-encoding");
-    if (!protocol || (encoding && encoding !== "identity") || !isByteStream(request.body)) {
-      return handler(request);
-    }
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    const iterator = request.body[Symbol.asyncIterator]();
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-      chunks.push(next.value);
-      size += next.value.byteLength;
-      // Too big to check here: connect-es enforces the limit itself.
-      if (size > readMaxBytes) return handler({ ...request, body: replay(chunks, iterator) });
-    }
-    const body = Buffer.concat(chunks);
-    const message = protocol === "connect" ? body : singleMessage(body);
-    if (message) {
-      try {
-        fromBinary(handler.method.input, message);
-      } catch (error) {
-        return invalidBody(protocol, contentType, `request body is not a valid ${handler.method.input.typeName} message: ${(error as Error).message}`);
-      }
-    }
-    return handler({ ...request, body: single(body) });
-  };
-}
-
-/** The message of a body holding exactly one uncompressed envelope; anything else is connect-es's to judge. */
-function singleMessage(body: Buffer): Buffer | undefined {
-  if (body.length < ENVELOPE_HEADER_BYTES || body[0] !== 0) return undefined;
-  const length = body.readUInt32BE(1);
-  return body.length === ENVELOPE_HEADER_BYTES + length ? body.subarray(ENVELOPE_HEADER_BYTES) : undefined;
-}
-
-function invalidBody(protocol: "connect" | "grpc-web" | "grpc", contentType: string, message: string): UniversalServerResponse {
-  if (protocol === "connect") {
+/** A refused call's answer, in its protocol's own error shape. */
+function refusal(format: BodyFormat, error: ConnectError): UniversalServerResponse {
+  if (format.protocol === "connect") {
+    const header = new Headers(error.metadata);
+    header.set("content-type", "application/json");
     return {
-      status: 400,
-      header: new Headers({ "content-type": "application/json" }),
-      body: single(new TextEncoder().encode(JSON.stringify({ code: "invalid_argument", message }))),
+      status: codeToHttpStatus(error.code),
+      header,
+      body: single(new TextEncoder().encode(JSON.stringify({ code: codeToString(error.code), message: error.rawMessage }))),
     };
   }
-  const status = setTrailerStatus(new Headers(), new ConnectError(message, Code.InvalidArgument));
-  if (protocol === "grpc-web") {
+  const contentType = `application/${format.protocol}+${format.binary ? "proto" : "json"}`;
+  const header = new Headers(error.metadata);
+  header.set("content-type", contentType);
+  const status = setTrailerStatus(new Headers(), error);
+  if (format.protocol === "grpc-web") {
     // gRPC-Web sends its trailers as the body's last envelope.
-    return { status: 200, header: new Headers({ "content-type": contentType }), body: single(encodeEnvelope(trailerFlag, trailerSerialize(status))) };
+    return { status: 200, header, body: single(encodeEnvelope(trailerFlag, trailerSerialize(status))) };
   }
-  return { status: 200, header: new Headers({ "content-type": contentType }), body: single(new Uint8Array(0)), trailer: status };
+  return { status: 200, header, body: single(new Uint8Array(0)), trailer: status };
+}
+
+function headerValue(value: string | string[] | undefined): string | null {
+  return typeof value === "string" ? value : null;
 }
 
 function isByteStream(body: unknown): body is AsyncIterable<Uint8Array> {
@@ -110,9 +116,4 @@ function isByteStream(body: unknown): body is AsyncIterable<Uint8Array> {
 
 async function* single(bytes: Uint8Array): AsyncIterable<Uint8Array> {
   yield bytes;
-}
-
-async function* replay(chunks: Uint8Array[], rest: AsyncIterator<Uint8Array>): AsyncIterable<Uint8Array> {
-  yield* chunks;
-  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
 }

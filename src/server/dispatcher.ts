@@ -139,6 +139,21 @@ export class Dispatcher {
     return failure;
   }
 
+  /**
+   * Audits a call refused before it reached the service (its body did not decode, its Host was
+   * bad): nothing runs, one record is written. The caller's identity is recorded when its
+   * credentials are good.
+   */
+  refuse(method: DescMethodUnary, context: CallContext, error: ServiceError): void {
+    let identity: string | undefined;
+    try {
+      identity = this.authenticator.authenticate(context.credentials).name;
+    } catch {
+      // Recorded as unauthenticated (null).
+    }
+    this.record(method, {}, context, identity, statusName(error.code), performance.now(), { error: error.message });
+  }
+
   private settle(): void {
     this.inFlight--;
     if (this.inFlight === 0) this.drained?.();

@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import type * as protoLoader from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
@@ -8,35 +9,61 @@ import { file_grpc_reflection_v1_reflection } from "../../gen/grpc/reflection/v1
 import { file_grpc_reflection_v1alpha_reflection } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_health_v1_health } from "../../gen/health/v1/health_pb.js";
 import { ReadResponseSchema, SecretService, file_secretgate_v1_secret_service, type ReadResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
+import type { Logger } from "pino";
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
 import { serviceMethods, type Dispatcher } from "./dispatcher.js";
+import { acceptConnections, ConnectionWatch, type ConnectionLimits } from "./connection-limits.js";
+import { ListenerFaults } from "./listener-faults.js";
+import { listenOn } from "./listen-address.js";
+import { onceSpoken } from "./protocol-sniffing.js";
 import { encodeReadResponse } from "./read-response-encoding.js";
 import type { TlsMaterial } from "./tls.js";
 
 export interface GrpcListener {
-  server: grpc.Server;
   /** The bound address, e.g. 127.0.0.1:50051 (resolves port 0). */
   address: string;
   health: HealthImplementation;
+  /** Stops accepting and lets in-flight calls finish. */
+  close(): Promise<void>;
+  /** Closes every connection now. */
+  destroy(): void;
 }
+
+// An HTTP/2 connection has proven itself once it sent the 24-byte preface and a frame header.
+const HTTP2_PREFACE_AND_FRAME_HEADER_BYTES = 24 + 9;
 
 /**
  * Serves SecretService over gRPC with @grpc/grpc-js (about six times cheaper per call than
  * connect-node's gRPC path; PERF-NOTES), plus server reflection and grpc.health.v1.Health.
  * Messages are encoded and decoded with the same protobuf-es types the Connect listener uses.
+ *
+ * grpc-js bounds streams per connection and idle connections itself, but neither how many
+ * connections it holds nor how long one may take to start (a TLS handshake, the preface). So
+ * connections are accepted here, with those limits, and handed to grpc-js through its connection
+ * injector once they have sent something (grpc-js then serves them exactly as it serves its own:
+ * the session runs on the socket's native handle). TLS is terminated here too, so grpc-js sees
+ * TLS sockets with insecure credentials; it reads client certificates from the socket either way.
  */
 export async function startGrpcListener(options: {
   address: string;
   dispatcher: Dispatcher;
   maxMessageBytes: number;
   tls?: TlsMaterial | undefined;
+  limits: ConnectionLimits;
+  logger: Logger;
 }): Promise<GrpcListener> {
+  const { limits } = options;
+  const faults = new ListenerFaults("grpc", options.logger);
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.maxMessageBytes,
     "grpc.max_send_message_length": 64 * 1024 * 1024,
+    "grpc.max_concurrent_streams": limits.maxConcurrentStreams,
+    "grpc.max_connection_idle_ms": limits.idleTimeoutMs,
+    // Channelz keeps per-session and per-call records for a channelz service this server does not offer.
+    "grpc.enable_channelz": 0,
   });
-  const { definition, implementation } = serviceFor(options.dispatcher, options.tls?.mutual ?? false);
+  const { definition, implementation } = serviceFor(options.dispatcher, options.tls?.mutual ?? false, faults);
   server.addService(definition, implementation);
 
   const reflection = new ReflectionService(reflectionPackageDefinition());
@@ -44,16 +71,44 @@ export async function startGrpcListener(options: {
   const health = new HealthImplementation({ "": "SERVING", [SecretService.typeName]: "SERVING" });
   health.addToServer(server);
 
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(options.address, credentialsFor(options.tls), (error, boundPort) =>
-      error ? reject(error) : resolve(boundPort),
-    );
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const sockets = new Set<Socket>();
+  const accepting = acceptConnections({
+    limits,
+    faults,
+    tls: options.tls ? { material: options.tls, alpn: ["h2"] } : undefined,
+    serve: (socket) => {
+      // grpc-js closes connections idle past max_connection_idle_ms from here on.
+      new ConnectionWatch(socket, limits, faults, () => socket.bytesRead >= HTTP2_PREFACE_AND_FRAME_HEADER_BYTES);
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+      onceSpoken(socket, (spoken) => faults.guard(spoken, () => injector.injectConnection(spoken)));
+    },
   });
-  const host = options.address.slice(0, options.address.lastIndexOf(":"));
-  return { server, address: `${host}:${port}`, health };
+  return {
+    address: await listenOn(accepting, options.address),
+    health,
+    close: async () => {
+      // The accepting server closes once every connection it accepted has: grpc-js's own
+      // tryShutdown sends each session its GOAWAY, but does not wait for injected connections
+      // (Node's server.close marks their sessions closed, so grpc-js thinks them done).
+      const drained = new Promise<void>((resolve) => accepting.close(() => resolve()));
+      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      await drained;
+    },
+    destroy: () => {
+      accepting.close();
+      server.forceShutdown();
+      for (const socket of sockets) socket.destroy();
+    },
+  };
 }
 
-function serviceFor(dispatcher: Dispatcher, clientCertificates: boolean): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
+function serviceFor(
+  dispatcher: Dispatcher,
+  clientCertificates: boolean,
+  faults: ListenerFaults,
+): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
   const definition: Record<string, grpc.MethodDefinition<Buffer, unknown>> = {};
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const method of serviceMethods) {
@@ -71,23 +126,28 @@ function serviceFor(dispatcher: Dispatcher, clientCertificates: boolean): { defi
           : (message: unknown) => asBuffer(toBinary(method.output, message as never)),
       responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
     };
-    implementation[method.localName] = handlerFor(method, dispatcher, clientCertificates) as grpc.UntypedHandleCall;
+    implementation[method.localName] = guardedHandler(handlerFor(method, dispatcher, clientCertificates), faults) as grpc.UntypedHandleCall;
   }
   return { definition: definition as grpc.ServiceDefinition, implementation };
 }
 
+/**
+ * The dispatcher turns a failing call into its status itself; this catches what throws around it
+ * (a bug), which grpc-js would answer UNKNOWN with the error's message and nobody would hear of.
+ */
+function guardedHandler(handler: grpc.handleUnaryCall<Buffer, unknown>, faults: ListenerFaults): grpc.handleUnaryCall<Buffer, unknown> {
+  return (call, callback) => {
+    try {
+      handler(call, callback);
+    } catch (error) {
+      faults.unexpected("handler", error);
+      callback({ code: grpc.status.INTERNAL, details: "internal error (logged on the server)" });
+    }
+  };
+}
+
 function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher, clientCertificates: boolean): grpc.handleUnaryCall<Buffer, unknown> {
   return (call, callback) => {
-    let request: unknown;
-    try {
-      request = fromBinary(method.input, call.request);
-    } catch (error) {
-      callback({
-        code: grpc.status.INVALID_ARGUMENT,
-        details: `request body is not a valid ${method.input.typeName} message: ${(error as Error).message}`,
-      });
-      return;
-    }
     const deadline = call.getDeadline();
     const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
     const authorization = call.metadata.get("authorization")[0];
@@ -110,6 +170,15 @@ function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher, clientCerti
       const failure = error instanceof ServiceError ? error : new ServiceError(Code.Internal, "internal error");
       callback({ code: failure.code as number, details: failure.message });
     };
+    let request: unknown;
+    try {
+      request = fromBinary(method.input, call.request);
+    } catch (error) {
+      const refusal = new ServiceError(Code.InvalidArgument, `request body is not a valid ${method.input.typeName} message: ${(error as Error).message}`);
+      dispatcher.refuse(method, context, refusal);
+      fail(refusal);
+      return;
+    }
     let response: unknown;
     try {
       response = dispatcher.dispatch(method, request, context);
@@ -129,10 +198,6 @@ function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher, clientCerti
 function traceHeader(metadata: grpc.Metadata, key: string): string | undefined {
   const values = metadata.get(key);
   return values.length === 0 ? undefined : values.join(",");
-}
-
-function credentialsFor(tls: TlsMaterial | undefined): grpc.ServerCredentials {
-  return tls ? tls.grpcCredentials() : grpc.ServerCredentials.createInsecure();
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {

@@ -1,16 +1,20 @@
-import { createServer as createHttp1Server, type ServerResponse } from "node:http";
-import { createSecureServer as createSecureHttp2Server, createServer as createHttp2Server, type Http2Session } from "node:http2";
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
-import { Duplex } from "node:stream";
-import { ConnectError, createContextKey, createContextValues, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from "node:http2";
+import type { Duplex } from "node:stream";
 import { TLSSocket, type PeerCertificate } from "node:tls";
-import { connectAdapter } from "./connect-adapter.js";
 import type { DescMethodUnary } from "@bufbuild/protobuf";
+import { ConnectError, createContextKey, createContextValues, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import type { Logger } from "pino";
 import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
 import { renderMetrics } from "../metrics/exposition.js";
+import { connectAdapter } from "./connect-adapter.js";
+import { acceptConnections, ConnectionWatch, streamResetBound, type ConnectionLimits } from "./connection-limits.js";
 import { serviceMethods, type Dispatcher } from "./dispatcher.js";
+import { ListenerFaults } from "./listener-faults.js";
+import { listenOn, splitAddress } from "./listen-address.js";
+import { sniffHttpVersion } from "./protocol-sniffing.js";
 import type { TlsMaterial } from "./tls.js";
 
 export interface HttpListener {
@@ -30,12 +34,14 @@ export interface Readiness {
 
 const peerKey = createContextKey<string>("");
 const certificateKey = createContextKey<PeerCertificate | undefined>(undefined);
-// The first bytes of every HTTP/2 connection without TLS (RFC 9113 §3.4).
-const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n");
 
 /**
  * Serves SecretService over Connect, gRPC-Web and Connect JSON with connect-node, on HTTP/1.1
-  * and HTTP/2 on one port (h2c without TLS; ALPN with TLS), plus GET /healthz, /readyz and /metrics (Prometheus).
+ * and HTTP/2 on one port (h2c without TLS; ALPN with TLS), plus GET /healthz, /readyz and /metrics (Prometheus).
+ *
+ * Connections are accepted here, not by Node's HTTP servers (which never listen: one port serves
+ * both protocols), so the limits that Node's servers would apply while listening are applied by
+ * acceptConnections and a ConnectionWatch per connection.
  */
 export async function startHttpListener(options: {
   address: string;
@@ -43,81 +49,134 @@ export async function startHttpListener(options: {
   maxMessageBytes: number;
   readiness: Readiness;
   tls?: TlsMaterial | undefined;
+  limits: ConnectionLimits;
+  logger: Logger;
 }): Promise<HttpListener> {
-  const handler = connectAdapter({
+  const { limits } = options;
+  const faults = new ListenerFaults("http", options.logger);
+  let ownAuthority = "";
+  const adapter = connectAdapter({
     routes: (router: ConnectRouter) => registerRoutes(router, options.dispatcher),
     readMaxBytes: options.maxMessageBytes,
     contextValues: (request) => {
-      const socket = request.socket;
-      const values = createContextValues().set(peerKey, `${socket.remoteAddress}:${socket.remotePort}`);
-      // Only a certificate that verified against the client CA counts (optional mutual TLS).
-      if (socket instanceof TLSSocket && socket.authorized) values.set(certificateKey, socket.getPeerCertificate());
-      return values;
+      const { peer, certificate } = caller(request);
+      return createContextValues().set(peerKey, peer).set(certificateKey, certificate);
+    },
+    refused: (method, request, error) => {
+      const { peer, certificate } = caller(request);
+      const authorization = request.headers.authorization;
+      options.dispatcher.refuse(method, { peer, protocol: "connect", credentials: { authorization, peerCertificate: certificate } }, new ServiceError(error.code as number, error.rawMessage));
     },
     fallback: (request, response) => serveProbe(request.method, request.url, response as ServerResponse, options.readiness),
+    authority: () => ownAuthority,
+    faults,
   });
 
-  const http1 = createHttp1Server(handler);
+  // Every open connection and its watch; a socket's watch is found from its HTTP/1 requests.
+  const watches = new Map<Duplex, ConnectionWatch>();
   const sessions = new Set<Http2Session>();
-  const trackSession = (session: Http2Session) => {
+  let closing = false;
+
+  const http1 = createHttp1Server((request, response) => {
+    const watch = watches.get(request.socket);
+    if (watch) {
+      watch.requestStarted();
+      response.once("close", () => {
+        watch.requestEnded();
+        if (closing && !watch.busy) request.socket.destroy();
+      });
+    }
+    handle(request, response);
+  });
+  // Advertised in Keep-Alive; the watch enforces it (Node's own timer rearms on every byte).
+  http1.keepAliveTimeout = limits.idleTimeoutMs;
+  http1.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => refuseMalformedHttp1(error, socket, faults, watches.get(socket)));
+
+  const http2 = createHttp2Server(
+    { settings: { maxConcurrentStreams: limits.maxConcurrentStreams }, ...streamResetBound(limits) },
+    handle,
+  );
+  http2.on("sessionError", (error) => faults.peer("session_error", error));
+  // Node creates a connection's session, and emits it, while the connection is being handed over.
+  let arriving: ConnectionWatch | undefined;
+  http2.on("session", (session: Http2Session) => {
+    const watch = arriving;
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
-  };
-  const sockets = new Set<Duplex>();
-  const trackSocket = (socket: Duplex) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    if (!watch) return;
+    session.once("remoteSettings", () => watch.proven());
+    session.on("stream", (stream) => {
+      watch.requestStarted();
+      stream.once("close", () => watch.requestEnded());
+    });
+  });
+  const serveHttp2 = (socket: Duplex, watch: ConnectionWatch) => {
+    arriving = watch;
+    try {
+      http2.emit("connection", socket);
+    } finally {
+      arriving = undefined;
+    }
   };
 
-  let server: NetServer;
-  if (options.tls) {
-    // With TLS, ALPN picks HTTP/2 or HTTP/1.1 on the one port.
-    const tls = options.tls;
-    const secure = createSecureHttp2Server({ ...tls.secureContextOptions(), allowHTTP1: true }, handler);
-    tls.onReload(() => secure.setSecureContext(tls.secureContextOptions()));
-    secure.on("session", trackSession);
-    secure.on("secureConnection", trackSocket);
-    server = secure;
-  } else {
-    const http2 = createHttp2Server(handler);
-    http2.on("session", trackSession);
-    // One port for both protocols: look at the first bytes and hand the socket to the right server.
-    server = createNetServer((socket) => {
-      trackSocket(socket);
-      socket.once("data", (first: Buffer) => {
-        socket.pause();
-        const prefix = first.subarray(0, HTTP2_PREFACE.length);
-        if (prefix.equals(HTTP2_PREFACE.subarray(0, prefix.length))) {
-          http2.emit("connection", replayingStream(socket, first));
-        } else {
-          socket.unshift(first);
-          http1.emit("connection", socket);
-          socket.resume();
-        }
-      });
-    });
+  function handle(request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse): void {
+    try {
+      adapter(request, response);
+    } catch (error) {
+      faults.unexpected("handler", error);
+      answerInternalError(response);
+    }
   }
-  const { host, port } = splitAddress(options.address);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => resolve());
+
+  const server = acceptConnections({
+    limits,
+    faults,
+    tls: options.tls ? { material: options.tls, alpn: ["h2", "http/1.1"] } : undefined,
+    serve: (socket) => {
+      const watch = new ConnectionWatch(socket, limits, faults);
+      watches.set(socket, watch);
+      socket.once("close", () => watches.delete(socket));
+      if (socket instanceof TLSSocket) {
+        // ALPN chose; a client that offered none speaks HTTP/1.1.
+        if (socket.alpnProtocol === "h2") serveHttp2(socket, watch);
+        else http1.emit("connection", socket);
+        return;
+      }
+      sniffHttpVersion(socket, {
+        http1: (plain) => faults.guard(plain, () => http1.emit("connection", plain)),
+        http2: (plain) => faults.guard(plain, () => serveHttp2(plain, watch)),
+      });
+    },
   });
-  const bound = server.address() as AddressInfo;
+  const address = await listenOn(server, options.address);
+  // The authority a request without one is given (it only completes a URL nobody routes on).
+  const { host, port } = splitAddress(address);
+  ownAuthority = `${host.includes(":") ? `[${host}]` : host}:${port}`;
 
   return {
-    address: `${host}:${bound.port}`,
+    address,
     close: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      http1.closeIdleConnections();
+      closing = true;
+      // Resolves once every accepted connection has closed.
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close();
-      await options.dispatcher.whenDrained();
-      http1.closeIdleConnections();
-      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 100))]);
+      // Idle connections go now, busy HTTP/1 ones after their response; HTTP/2 sessions close themselves once their streams end.
+      for (const [socket, watch] of watches) if (!watch.busy) socket.destroy();
+      await drained;
     },
     destroy: () => {
-      for (const socket of sockets) socket.destroy();
+      for (const socket of watches.keys()) socket.destroy();
       server.close();
     },
+  };
+}
+
+/** Who is calling: the peer's address and, with mutual TLS, a certificate that verified against the client CA. */
+function caller(request: IncomingMessage | Http2ServerRequest): { peer: string; certificate: PeerCertificate | undefined } {
+  const socket = request.socket;
+  return {
+    peer: `${socket.remoteAddress}:${socket.remotePort}`,
+    certificate: socket instanceof TLSSocket && socket.authorized ? socket.getPeerCertificate() : undefined,
   };
 }
 
@@ -151,6 +210,40 @@ async function callService(dispatcher: Dispatcher, method: DescMethodUnary, requ
   }
 }
 
+/** A 500 when nothing was sent yet; otherwise the response is cut off (its status is already out). */
+function answerInternalError(response: ServerResponse | Http2ServerResponse): void {
+  try {
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    (response as ServerResponse).writeHead(500, { "content-type": "application/json" });
+    response.end(`${JSON.stringify({ code: "internal", message: "internal error (logged on the server)" })}\n`);
+  } catch {
+    response.destroy();
+  }
+}
+
+// Node's own answers to malformed HTTP/1 (what it sends when no clientError listener exists).
+const HTTP1_REFUSALS: Readonly<Record<string, string>> = {
+  HPE_HEADER_OVERFLOW: "431 Request Header Fields Too Large",
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: "413 Payload Too Large",
+};
+
+/**
+ * Malformed HTTP/1 (Node's parser refused it): counted, answered like Node would when no response
+ * is in flight on the connection, and the connection closed.
+ */
+function refuseMalformedHttp1(error: NodeJS.ErrnoException, socket: Duplex, faults: ListenerFaults, watch: ConnectionWatch | undefined): void {
+  faults.peer(error.code === "ECONNRESET" ? "socket_error" : "client_error", error);
+  const status = HTTP1_REFUSALS[error.code ?? ""] ?? "400 Bad Request";
+  // With a response in flight, a status line now would be read as that response's.
+  if (error.code !== "ECONNRESET" && socket.writable && !watch?.busy) {
+    socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  }
+  socket.destroy();
+}
+
 function serveProbe(method: string | undefined, url: string | undefined, response: ServerResponse, readiness: Readiness): void {
   const path = (url ?? "").split("?")[0];
   const reply = (status: number, body: Record<string, unknown>) => {
@@ -173,40 +266,4 @@ function serveProbe(method: string | undefined, url: string | undefined, respons
     return;
   }
   reply(404, { error: "not found: this port serves secretgate.v1.SecretService over Connect, gRPC-Web and JSON, and GET /healthz, /readyz, /metrics" });
-}
-
-export function splitAddress(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(":");
-  const host = address.slice(0, colon).replace(/^\[|\]$/g, "");
-  return { host, port: Number(address.slice(colon + 1)) };
-}
-
-/**
- * The HTTP/2 session reads straight from a socket's native handle, so bytes already read in
- * JavaScript (the sniffed preface) cannot be pushed back. Wrapping the socket in a plain
- * Duplex that first replays them makes Node run the session over the stream instead.
- */
-function replayingStream(socket: Socket, first: Buffer): Duplex {
-  const stream = new Duplex({
-    read: () => socket.resume(),
-    write: (chunk, encoding, callback) => socket.write(chunk, encoding, callback),
-    final: (callback) => socket.end(callback),
-    destroy: (error, callback) => {
-      socket.destroy(error ?? undefined);
-      callback(error);
-    },
-  });
-  Object.defineProperties(stream, {
-    remoteAddress: { value: socket.remoteAddress },
-    remotePort: { value: socket.remotePort },
-    remoteFamily: { value: socket.remoteFamily },
-  });
-  stream.push(first);
-  socket.on("data", (chunk) => {
-    if (!stream.push(chunk)) socket.pause();
-  });
-  socket.on("end", () => stream.push(null));
-  socket.on("error", (error) => stream.destroy(error));
-  socket.on("close", () => stream.destroy());
-  return stream;
 }

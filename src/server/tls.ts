@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
 import type { SecureContextOptions } from "node:tls";
-import { ServerCredentials } from "@grpc/grpc-js";
 import { ConfigError } from "../config/config-error.js";
 
 export interface TlsFiles {
@@ -11,9 +10,8 @@ export interface TlsFiles {
 
 /**
  * The listeners' certificate, key and client CA, read from PEM files and re-read on `reload()`
- * (SIGHUP). Both listeners get new secure contexts from it (grpc-js through its credentials'
- * watcher, the HTTP listener through `setSecureContext`), so new connections get the new
- * certificate while open ones carry on.
+ * (SIGHUP). Both listeners terminate TLS in their own TLS servers and give them the new secure
+ * context (`setSecureContext`), so new connections get the new certificate while open ones carry on.
  */
 export class TlsMaterial {
   private cert!: Buffer;
@@ -44,11 +42,6 @@ export class TlsMaterial {
     this.reloadListeners.add(listener);
   }
 
-  /** grpc-js credentials that follow reloads. */
-  grpcCredentials(): ServerCredentials {
-    return new ReloadingGrpcCredentials(this);
-  }
-
   private read(): void {
     const load = (path: string, key: string) => {
       try {
@@ -63,26 +56,5 @@ export class TlsMaterial {
     this.cert = cert;
     this.key = key;
     this.ca = ca;
-  }
-}
-
-/**
- * grpc-js server credentials fed from TlsMaterial. Subclassing ServerCredentials (its extension
- * point) gives what createSsl cannot: optional client certificates (requestCert without
- * rejecting clients that send none — they may use bearer tokens; grpc-js reports only verified
- * certificates) and new secure contexts on reload.
- */
-class ReloadingGrpcCredentials extends ServerCredentials {
-  constructor(tls: TlsMaterial) {
-    const { requestCert, rejectUnauthorized, ...context } = tls.secureContextOptions();
-    super({ requestCert, rejectUnauthorized }, context);
-    tls.onReload(() => {
-      const { requestCert: _request, rejectUnauthorized: _reject, ...next } = tls.secureContextOptions();
-      this.updateSecureContextOptions(next);
-    });
-  }
-
-  _equals(other: ServerCredentials): boolean {
-    return other === this;
   }
 }

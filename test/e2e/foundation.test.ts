@@ -289,12 +289,13 @@ describe("access modes and hosted keys", () => {
     const server = await startServer({
       config: { general_settings: { key_management_settings: { access_mode: "read_only" } } },
     });
+    // Started one at a time: a call started early could reject before anything awaits it.
     for (const call of [
-      server.grpc.write({ name: "X", value: secretValue("ro") }),
-      server.grpc.delete({ name: "X" }),
-      server.grpc.rotate({ currentName: "X", value: secretValue("ro2") }),
+      () => server.grpc.write({ name: "X", value: secretValue("ro") }),
+      () => server.grpc.delete({ name: "X" }),
+      () => server.grpc.rotate({ currentName: "X", value: secretValue("ro2") }),
     ]) {
-      const failure = await callFailure(call);
+      const failure = await callFailure(call());
       expect(failure.code).toBe(Code.FailedPrecondition);
       expect(failure.message).toContain("access_mode is read_only");
     }

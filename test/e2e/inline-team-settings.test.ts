@@ -142,13 +142,14 @@ describe("team_settings sent with a call (hashicorp_vault)", () => {
     const name = `DENIED_${hex()}`;
     const settings = { namespace: NS_B };
     const denied = server.client(plain);
+    // Started one at a time: a call started early could reject before anything awaits it.
     for (const call of [
-      denied.read({ names: [name], teamSettings: settings }),
-      denied.write({ name, value: "sk-denied-1", teamSettings: settings }),
-      denied.delete({ name, teamSettings: settings }),
-      denied.rotate({ currentName: name, value: "sk-denied-2", teamSettings: settings }),
+      () => denied.read({ names: [name], teamSettings: settings }),
+      () => denied.write({ name, value: "sk-denied-1", teamSettings: settings }),
+      () => denied.delete({ name, teamSettings: settings }),
+      () => denied.rotate({ currentName: name, value: "sk-denied-2", teamSettings: settings }),
     ]) {
-      const failure = await callFailure(call);
+      const failure = await callFailure(call());
       expect(failure.code).toBe(Code.PermissionDenied);
       expect(failure.message).toContain("proxy-plain may not send team_settings (its rules lack inline_team_settings)");
     }

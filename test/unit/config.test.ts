@@ -120,6 +120,20 @@ describe("parseConfig", () => {
     expect(defaultOf(config)).toMatchObject({ name: "hashicorp_vault", system: "hashicorp_vault", accessMode: "read_only" });
   });
 
+  it("bounds connections by default, and refuses limits that cannot work, naming the key", async () => {
+    const config = await parseConfig({}, {});
+    expect(config.server.limits).toEqual({ header_timeout_ms: 10_000, idle_timeout_ms: 120_000, max_connections: 4096, max_concurrent_streams: 256 });
+    for (const [limits, key] of [
+      [{ header_timeout_ms: 0 }, "secretgate.limits.header_timeout_ms"],
+      [{ idle_timeout_ms: 2 ** 31 }, "secretgate.limits.idle_timeout_ms"],
+      [{ max_connections: -1 }, "secretgate.limits.max_connections"],
+      [{ max_concurrent_streams: 1.5 }, "secretgate.limits.max_concurrent_streams"],
+      [{ max_streams: 1 }, 'secretgate.limits: unknown key "max_streams"'],
+    ] as const) {
+      await expect(parseConfig({ secretgate: { limits } }, {})).rejects.toThrow(key);
+    }
+  });
+
   it("uses an explicit access_mode over the default", async () => {
     const config = await parseConfig({ general_settings: { key_management_settings: { access_mode: "write_only" } } }, {});
     expect(defaultOf(config).accessMode).toBe("write_only");

@@ -1,0 +1,175 @@
+import { fromBinary, fromJson, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { encodeEnvelope, type Compression } from "@connectrpc/connect/protocol";
+import { parseContentType as parseConnectContentType } from "@connectrpc/connect/protocol-connect";
+import { parseContentType as parseGrpcContentType } from "@connectrpc/connect/protocol-grpc";
+import { parseContentType as parseGrpcWebContentType } from "@connectrpc/connect/protocol-grpc-web";
+
+/** The protocols the HTTP port serves unary calls in, each with its own error shape. */
+export type Protocol = "connect" | "grpc-web" | "grpc";
+
+/** What a request's method and content type say about its body. */
+export interface BodyFormat {
+  protocol: Protocol;
+  binary: boolean;
+}
+
+/**
+ * The format of a unary call's body, judged as connect-es judges it (content types compare
+ * without case, `; charset=utf-8` allowed); undefined for what connect-es refuses itself
+ * (other methods and content types, streaming and gRPC-Web text content types: 405 or 415).
+ */
+export function bodyFormat(method: string | undefined, contentType: string | null): BodyFormat | undefined {
+  if (method !== "POST") return undefined;
+  const connect = parseConnectContentType(contentType);
+  if (connect) return connect.stream ? undefined : { protocol: "connect", binary: connect.binary };
+  const web = parseGrpcWebContentType(contentType);
+  if (web) return web.text ? undefined : { protocol: "grpc-web", binary: web.binary };
+  const grpc = parseGrpcContentType(contentType);
+  return grpc ? { protocol: "grpc", binary: grpc.binary } : undefined;
+}
+
+// gRPC and gRPC-Web carry each message in an envelope: a flags byte, then a 4-byte length.
+const ENVELOPE_HEADER_BYTES = 5;
+const COMPRESSED_FLAG = 0b1;
+
+/**
+ * Reads a unary call's body and checks everything connect-es would otherwise report as INTERNAL
+ * (it shares its parsers with clients, where a bad message is the server's fault): the size,
+ * the compression, the envelope (exactly one, complete, with known flags) and the message itself.
+ * Returns the body for connect-es to parse — the one message, uncompressed, in the protocol's
+ * framing, with headers to match — or the error to refuse the call with.
+ */
+export async function checkUnaryBody(
+  request: { header: Headers; body: AsyncIterable<Uint8Array> },
+  format: BodyFormat,
+  input: DescMessage,
+  options: { readMaxBytes: number; compressions: readonly Compression[] },
+): Promise<{ header: Headers; body: Uint8Array } | ConnectError> {
+  const encodingHeader = format.protocol === "connect" ? "content-encoding" : "grpc-encoding";
+  const encoding = request.header.get(encodingHeader);
+  let compression: Compression | undefined;
+  if (encoding !== null && encoding !== "identity") {
+    compression = options.compressions.find((candidate) => candidate.name === encoding);
+    if (!compression) {
+      const accepted = options.compressions.map((candidate) => candidate.name).join(",");
+      const acceptHeader = format.protocol === "connect" ? "accept-encoding" : "grpc-accept-encoding";
+      return new ConnectError(`${encodingHeader}: the request is compressed with an encoding this server does not accept (it accepts ${accepted})`, Code.Unimplemented, {
+        [acceptHeader]: accepted,
+      });
+    }
+  }
+  const raw = await readAtMost(request.body, request.header.get("content-length"), options.readMaxBytes);
+  if (raw === undefined) return new ConnectError(`request body is larger than max_message_bytes (${options.readMaxBytes})`, Code.ResourceExhausted);
+
+  let message: Uint8Array;
+  if (format.protocol === "connect") {
+    message = raw;
+  } else {
+    const envelope = singleEnvelope(raw);
+    if (envelope instanceof ConnectError) return envelope;
+    if ((envelope.flags & COMPRESSED_FLAG) !== 0 && !compression) {
+      return new ConnectError("request message is flagged as compressed, but grpc-encoding names no compression", Code.InvalidArgument);
+    }
+    if ((envelope.flags & COMPRESSED_FLAG) === 0) compression = undefined;
+    message = envelope.data;
+  }
+  if (compression) {
+    const decompressed = await decompress(compression, message, options.readMaxBytes);
+    if (decompressed instanceof ConnectError) return decompressed;
+    message = decompressed;
+  }
+
+  const invalid = format.binary ? binaryProblem(input, message) : jsonProblem(input, message);
+  if (invalid) return new ConnectError(invalid, Code.InvalidArgument);
+
+  const header = new Headers(request.header);
+  header.delete(encodingHeader);
+  if (format.protocol === "connect") {
+    header.set("content-length", String(message.byteLength));
+    return { header, body: message };
+  }
+  return { header, body: encodeEnvelope(0, message) };
+}
+
+/**
+ * All of a body, or undefined as soon as it is (or announces it will be) larger than `limit`. The
+ * rest is left unread rather than cut off: Node then reads it past the answer, so the caller gets
+ * the answer instead of a reset connection.
+ */
+async function readAtMost(body: AsyncIterable<Uint8Array>, announced: string | null, limit: number): Promise<Uint8Array | undefined> {
+  if (announced !== null && Number(announced) > limit) return undefined;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const iterator = body[Symbol.asyncIterator]();
+  for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+    size += next.value.byteLength;
+    if (size > limit) return undefined;
+    chunks.push(next.value);
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+}
+
+/** The one envelope of a unary body; anything else (none, two, a cut-off one, unknown flags) is the caller's error. */
+function singleEnvelope(body: Uint8Array): { flags: number; data: Uint8Array } | ConnectError {
+  if (body.byteLength === 0) return new ConnectError("request body holds no message: a unary call takes exactly one", Code.InvalidArgument);
+  if (body.byteLength < ENVELOPE_HEADER_BYTES) {
+    return new ConnectError(`request body ends inside an envelope header (${body.byteLength} of ${ENVELOPE_HEADER_BYTES} bytes)`, Code.InvalidArgument);
+  }
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const flags = view.getUint8(0);
+  const length = view.getUint32(1);
+  const end = ENVELOPE_HEADER_BYTES + length;
+  if (body.byteLength < end) {
+    return new ConnectError(`request body ends inside its message (the envelope announces ${length} bytes, ${body.byteLength - ENVELOPE_HEADER_BYTES} arrived)`, Code.InvalidArgument);
+  }
+  if (body.byteLength > end) return new ConnectError("request body holds more than one message: a unary call takes exactly one", Code.InvalidArgument);
+  if ((flags & ~COMPRESSED_FLAG) !== 0) return new ConnectError(`request envelope has unknown flags (0x${flags.toString(16).padStart(2, "0")})`, Code.InvalidArgument);
+  return { flags, data: body.subarray(ENVELOPE_HEADER_BYTES) };
+}
+
+async function decompress(compression: Compression, bytes: Uint8Array, readMaxBytes: number): Promise<Uint8Array | ConnectError> {
+  try {
+    return await compression.decompress(bytes, readMaxBytes);
+  } catch (error) {
+    if (ConnectError.from(error).code === Code.ResourceExhausted) {
+      return new ConnectError(`request body decompresses to more than max_message_bytes (${readMaxBytes})`, Code.ResourceExhausted);
+    }
+    return new ConnectError(`request body is not valid ${compression.name}`, Code.InvalidArgument);
+  }
+}
+
+function binaryProblem(input: DescMessage, message: Uint8Array): string | undefined {
+  try {
+    fromBinary(input, message);
+    return undefined;
+  } catch (error) {
+    return `request body is not a valid ${input.typeName} message: ${(error as Error).message}`;
+  }
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function jsonProblem(input: DescMessage, message: Uint8Array): string | undefined {
+  let json: JsonValue;
+  try {
+    json = JSON.parse(utf8.decode(message)) as JsonValue;
+  } catch {
+    return `request body is not valid JSON (UTF-8) for ${input.typeName}`;
+  }
+  try {
+    fromJson(input, json);
+    return undefined;
+  } catch (error) {
+    return `request body is not a valid ${input.typeName} in JSON: ${withoutQuotedText((error as Error).message)}`;
+  }
+}
+
+/**
+ * protobuf-es quotes the caller's JSON in its errors (`expected bool, got "sk-…"`, `map entry "…"`,
+ * `key "…" is unknown`), and these messages reach audit records: a value sent in the wrong field
+ * must not. The field's name, which protobuf-es does not quote, stays.
+ */
+function withoutQuotedText(message: string): string {
+  return message.replace(/"(?:[^"\\]|\\.)*"/g, '"…"');
+}

@@ -11,6 +11,7 @@ import { splitAddress } from "./server/http-listener.js";
 import { locateBackendError } from "./config/backends.js";
 import type { BackendConfig, Config } from "./config/schema.js";
 import type { Env } from "./config/env.js";
+import { OperatorService } from "./core/operator-service.js";
 import { SecretService } from "./core/secret-service.js";
 import { Backend, type BackendSettings } from "./core/backend.js";
 import { ServiceBackend, ServiceBackends } from "./core/service-backends.js";
@@ -137,7 +138,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     // Reachable back ends answer at once; unreachable ones must not hold up start-up for long.
     await Promise.race([Promise.all(probes.map((probe) => probe.start())), new Promise((resolve) => setTimeout(resolve, STARTUP_PROBE_WAIT_MS).unref())]);
     const service = new SecretService({ config, backends, teams, env, logger });
-    const dispatcher = new Dispatcher(service, auth.authenticator, audit, logger, tracing?.tracing);
+    const operator = new OperatorService({ backends, teams, identities: auth.authenticator.identities, audit: audit.tail });
+    const dispatcher = new Dispatcher(service, operator, auth.authenticator, audit, logger, tracing?.tracing);
     let accepting = true;
     const maxMessageBytes = config.server.max_message_bytes;
 
@@ -201,6 +203,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       },
       shutdown: async () => {
         accepting = false;
+        // Audit tails last until their callers leave: end them, or they would hold the listeners open.
+        audit.tail.close();
         grpc.health.setStatus("", "NOT_SERVING");
         grpc.health.setStatus(SecretServiceDesc.typeName, "NOT_SERVING");
         const grpcStopped = new Promise<void>((resolve) => grpc.server.tryShutdown(() => resolve()));

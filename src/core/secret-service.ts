@@ -336,6 +336,9 @@ export class SecretService {
         source: result.source,
         version: result.version,
         backend: target.name,
+        stale: result.stale,
+        fromCache: result.fromCache,
+        ...(result.found && result.fetchedAt ? { fetchedAt: result.fetchedAt } : {}),
         ...(result.error ? { error: result.error } : {}),
       }),
     );

@@ -10,7 +10,8 @@ import { file_health_v1_health } from "../../gen/health/v1/health_pb.js";
 import { ReadResponseSchema, SecretService, file_secretgate_v1_secret_service, type ReadResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
-import { serviceMethods, type Dispatcher } from "./dispatcher.js";
+import { serviceMethods, streamingMethods, type Dispatcher } from "./dispatcher.js";
+import { grpcStreamingDefinition, grpcStreamingHandler } from "./server-streams.js";
 import { encodeReadResponse } from "./read-response-encoding.js";
 import type { TlsMaterial } from "./tls.js";
 
@@ -73,6 +74,10 @@ function serviceFor(dispatcher: Dispatcher, clientCertificates: boolean): { defi
     };
     implementation[method.localName] = handlerFor(method, dispatcher, clientCertificates) as grpc.UntypedHandleCall;
   }
+  for (const method of streamingMethods) {
+    definition[method.localName] = grpcStreamingDefinition(method);
+    implementation[method.localName] = grpcStreamingHandler(method, dispatcher, (call) => callContextOf(call, dispatcher, clientCertificates)) as grpc.UntypedHandleCall;
+  }
   return { definition: definition as grpc.ServiceDefinition, implementation };
 }
 
@@ -88,24 +93,7 @@ function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher, clientCerti
       });
       return;
     }
-    const deadline = call.getDeadline();
-    const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
-    const authorization = call.metadata.get("authorization")[0];
-    const context: CallContext = {
-      peer: call.getPeer(),
-      protocol: "grpc",
-      credentials: {
-        authorization: typeof authorization === "string" ? authorization : undefined,
-        // grpc-js reports only certificates that verified against the client CA. Asked only
-        // when mutual TLS is on: it goes through the session's socket proxy on every call.
-        peerCertificate: clientCertificates ? call.getAuthContext()?.sslPeerCertificate : undefined,
-      },
-      ...(Number.isFinite(deadlineMs) ? { deadline: deadlineMs } : {}),
-    };
-    if (dispatcher.tracing) {
-      context.traceparent = traceHeader(call.metadata, "traceparent");
-      context.tracestate = traceHeader(call.metadata, "tracestate");
-    }
+    const context = callContextOf(call, dispatcher, clientCertificates);
     const fail = (error: unknown) => {
       const failure = error instanceof ServiceError ? error : new ServiceError(Code.Internal, "internal error");
       callback({ code: failure.code as number, details: failure.message });
@@ -120,6 +108,29 @@ function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher, clientCerti
     if (response instanceof Promise) response.then((answer: unknown) => callback(null, answer), fail);
     else callback(null, response);
   };
+}
+
+/** What the dispatcher needs to know of a gRPC call. */
+function callContextOf(call: grpc.ServerUnaryCall<Buffer, unknown> | grpc.ServerWritableStream<Buffer, unknown>, dispatcher: Dispatcher, clientCertificates: boolean): CallContext {
+  const deadline = call.getDeadline();
+  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  const authorization = call.metadata.get("authorization")[0];
+  const context: CallContext = {
+    peer: call.getPeer(),
+    protocol: "grpc",
+    credentials: {
+      authorization: typeof authorization === "string" ? authorization : undefined,
+      // grpc-js reports only certificates that verified against the client CA. Asked only
+      // when mutual TLS is on: it goes through the session's socket proxy on every call.
+      peerCertificate: clientCertificates ? call.getAuthContext()?.sslPeerCertificate : undefined,
+    },
+    ...(Number.isFinite(deadlineMs) ? { deadline: deadlineMs } : {}),
+  };
+  if (dispatcher.tracing) {
+    context.traceparent = traceHeader(call.metadata, "traceparent");
+    context.tracestate = traceHeader(call.metadata, "tracestate");
+  }
+  return context;
 }
 
 /**

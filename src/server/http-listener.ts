@@ -10,7 +10,8 @@ import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
 import { renderMetrics } from "../metrics/exposition.js";
-import { serviceMethods, type Dispatcher } from "./dispatcher.js";
+import { serviceMethods, streamingMethods, type Dispatcher } from "./dispatcher.js";
+import { connectStream } from "./server-streams.js";
 import type { TlsMaterial } from "./tls.js";
 
 export interface HttpListener {
@@ -122,14 +123,26 @@ export async function startHttpListener(options: {
 }
 
 function registerRoutes(router: ConnectRouter, dispatcher: Dispatcher): void {
-  const implementation: Record<string, (request: unknown, context: HandlerContext) => Promise<unknown>> = {};
+  const implementation: Record<string, (request: unknown, context: HandlerContext) => unknown> = {};
   for (const method of serviceMethods) {
     implementation[method.localName] = (request, context) => callService(dispatcher, method, request, context);
+  }
+  for (const method of streamingMethods) {
+    implementation[method.localName] = (request, context) => connectStream(dispatcher, method, request, callContextOf(dispatcher, context));
   }
   router.service(SecretService, implementation as never);
 }
 
 async function callService(dispatcher: Dispatcher, method: DescMethodUnary, request: unknown, context: HandlerContext): Promise<unknown> {
+  try {
+    return await dispatcher.dispatch(method, request, callContextOf(dispatcher, context));
+  } catch (error) {
+    const failure = error instanceof ServiceError ? error : new ServiceError(Code.Internal, "internal error");
+    throw new ConnectError(failure.message, failure.code);
+  }
+}
+
+function callContextOf(dispatcher: Dispatcher, context: HandlerContext): CallContext {
   const timeoutMs = context.timeoutMs();
   const callContext: CallContext = {
     peer: context.values.get(peerKey),
@@ -143,12 +156,7 @@ async function callService(dispatcher: Dispatcher, method: DescMethodUnary, requ
     callContext.traceparent = context.requestHeader.get("traceparent") ?? undefined;
     callContext.tracestate = context.requestHeader.get("tracestate") ?? undefined;
   }
-  try {
-    return await dispatcher.dispatch(method, request, callContext);
-  } catch (error) {
-    const failure = error instanceof ServiceError ? error : new ServiceError(Code.Internal, "internal error");
-    throw new ConnectError(failure.message, failure.code);
-  }
+  return callContext;
 }
 
 function serveProbe(method: string | undefined, url: string | undefined, response: ServerResponse, readiness: Readiness): void {

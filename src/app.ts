@@ -22,6 +22,7 @@ import { StartupProbe } from "./core/reachability.js";
 import { Dispatcher } from "./server/dispatcher.js";
 import { startGrpcListener } from "./server/grpc-listener.js";
 import { startHttpListener } from "./server/http-listener.js";
+import { ConsoleAssets } from "./server/console-assets.js";
 import { SecretService as SecretServiceDesc } from "../gen/secretgate/v1/secret_service_pb.js";
 import { tracingSettings } from "./tracing/settings.js";
 
@@ -147,8 +148,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     grpcHealth = grpc.health;
     for (const backend of serviceBackends) grpc.health.setStatus(healthServiceName(backend.name), backend.backend.breakerState === "open" ? "NOT_SERVING" : "SERVING");
     cleanups.unshift(() => grpc.server.forceShutdown());
+    const consoleAssets = ConsoleAssets.load();
+    if (!consoleAssets) logger.warn("the operator console was not built (npm run build); /console/ is not served");
     const http = await startHttpListener({
       address: config.server.http_address,
+      console: consoleAssets,
       dispatcher,
       maxMessageBytes,
       readiness: {

@@ -5,6 +5,7 @@ import { Duplex } from "node:stream";
 import { ConnectError, createContextKey, createContextValues, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import { TLSSocket, type PeerCertificate } from "node:tls";
 import { connectAdapter } from "./connect-adapter.js";
+import { ConsoleAssets } from "./console-assets.js";
 import type { DescMethodUnary } from "@bufbuild/protobuf";
 import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { CallContext } from "../core/call-context.js";
@@ -44,6 +45,8 @@ export async function startHttpListener(options: {
   maxMessageBytes: number;
   readiness: Readiness;
   tls?: TlsMaterial | undefined;
+  /** The operator console, served under /console/ when built. */
+  console?: ConsoleAssets | undefined;
 }): Promise<HttpListener> {
   const handler = connectAdapter({
     routes: (router: ConnectRouter) => registerRoutes(router, options.dispatcher),
@@ -55,7 +58,10 @@ export async function startHttpListener(options: {
       if (socket instanceof TLSSocket && socket.authorized) values.set(certificateKey, socket.getPeerCertificate());
       return values;
     },
-    fallback: (request, response) => serveProbe(request.method, request.url, response as ServerResponse, options.readiness),
+    fallback: (request, response) =>
+      options.console && ConsoleAssets.owns((request.url ?? "").split("?", 1)[0]!)
+        ? options.console.serve(request, response as ServerResponse)
+        : serveProbe(request.method, request.url, response as ServerResponse, options.readiness),
   });
 
   const http1 = createHttp1Server(handler);
@@ -180,7 +186,7 @@ function serveProbe(method: string | undefined, url: string | undefined, respons
     );
     return;
   }
-  reply(404, { error: "not found: this port serves secretgate.v1.SecretService over Connect, gRPC-Web and JSON, and GET /healthz, /readyz, /metrics" });
+  reply(404, { error: "not found: this port serves secretgate.v1.SecretService over Connect, gRPC-Web and JSON, and GET /healthz, /readyz, /metrics and the console at /console/" });
 }
 
 export function splitAddress(address: string): { host: string; port: number } {

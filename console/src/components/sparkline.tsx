@@ -3,12 +3,12 @@
  * by class), with a text alternative for screen readers.
  */
 export function Sparkline(props: { values: readonly number[]; errors?: readonly number[]; label: string }) {
-  const width = 150;
-  const height = 36;
+  const width = 300;
+  const height = 48;
   const max = Math.max(1, ...props.values);
   const step = width / Math.max(1, props.values.length);
   return (
-    <svg class="sparkline" viewBox={`0 0 ${width} ${height}`} width={width} height={height} role="img" aria-label={props.label}>
+    <svg class="sparkline" viewBox={`0 0 ${width} ${height}`} preserveAspectRatio="none" role="img" aria-label={props.label}>
       <title>{props.label}</title>
       <line class="axis" x1="0" y1={height - 0.5} x2={width} y2={height - 0.5} />
       {props.values.map((value, index) => {

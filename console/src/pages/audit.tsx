@@ -34,6 +34,7 @@ export function Audit(props: { client: SecretClient }) {
   const [filters, setFilters] = useState<Filters>(EMPTY);
   const [state, setState] = useState<{ live: boolean; error?: string }>({ live: false });
   const [connection, setConnection] = useState(0);
+  const [missed, setMissed] = useState(0);
   const incoming = useRef<AuditRecord[]>([]);
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
@@ -48,7 +49,8 @@ export function Audit(props: { client: SecretClient }) {
         for await (const { record } of stream) {
           if (!record) continue;
           incoming.current = [record, ...incoming.current].slice(0, KEPT);
-          if (!pausedRef.current) flush();
+          if (pausedRef.current) setMissed((count) => count + 1);
+          else flush();
         }
         setState({ live: false, error: "The server ended the tail." });
       } catch (failure) {
@@ -59,10 +61,12 @@ export function Audit(props: { client: SecretClient }) {
   }, [props.client, connection]);
 
   const togglePause = () => {
-    if (paused) setRecords(incoming.current.slice());
+    if (paused) {
+      setRecords(incoming.current.slice());
+      setMissed(0);
+    }
     setPaused(!paused);
   };
-  const waiting = paused ? incoming.current.length - records.length : 0;
   const shown = useMemo(() => records.filter((record) => matches(record, filters)), [records, filters]);
   const field = (key: keyof Filters, label: string) => (
     <div class="field-inline">
@@ -92,7 +96,7 @@ export function Audit(props: { client: SecretClient }) {
         )}
       </div>
       {state.error && <Notice kind="error">{state.error}</Notice>}
-      {paused && waiting > 0 && <Notice kind="info">{waiting} new records while paused.</Notice>}
+      {paused && missed > 0 && <Notice kind="info">{missed} new records while paused.</Notice>}
       <table>
         <caption>{shown.length} records shown</caption>
         <thead>

@@ -76,6 +76,11 @@ export function Overview(props: { client: SecretClient }) {
                 <dd>{counted && counted.calls > 0n ? `≤ ${counted.p50Ms} ms / ≤ ${counted.p99Ms} ms` : "–"}</dd>
               </dl>
               {counted && (
+                <p class="chart-caption" aria-hidden="true">
+                  Back-end calls per {stats!.bucketSeconds} s, last {stats!.windowSeconds / 60} min <span class="legend-error">(errors in red)</span>
+                </p>
+              )}
+              {counted && (
                 <Sparkline
                   values={counted.callsSeries.map(Number)}
                   errors={counted.errorsSeries.map(Number)}

@@ -12,6 +12,7 @@ import { SecretDatabase } from "../src/storage/database.js";
 import { launchNodeArgs } from "../test/helpers/launch.js";
 import { TestServer, SERVER_ENTRY } from "../test/helpers/server.js";
 import { coldReadBenchmark } from "./cold-reads.js";
+import { consoleLoad, consoleReport } from "./console-load.js";
 
 /**
  * `npm run bench`: measures the hot path and the cache against their goals with h2load (Debian
@@ -151,6 +152,9 @@ async function main(): Promise<void> {
   const startup = await startupToFirstRead(work);
   report(`## 5. Process start to first successful Read (embedded default, fresh data directory)\n`);
   report(`Median of ${startup.samples.length}: **${startup.medianMs.toFixed(0)} ms** (goal ≤ 500 ms) — ${startup.medianMs <= 500 ? "met" : "NOT met"}; samples ${startup.samples.map((ms) => ms.toFixed(0)).join(", ")} ms.\n`);
+
+  // 6: the operator console.
+  for (const line of consoleReport(await consoleLoad())) report(line);
 
   writeFileSync(join(ROOT, "bench", "RESULTS.md"), `${lines.join("\n")}\n`);
   console.log(`\nwrote bench/RESULTS.md`);
@@ -331,3 +335,4 @@ main().then(
     process.exit(1);
   },
 );
+

@@ -28,6 +28,11 @@ const bodies: Array<Promise<{ url: string; body: string | undefined }>> = [];
 const cspViolations: string[] = [];
 const pageErrors: string[] = [];
 
+/** An expression evaluated in the page (a string: this file is compiled without the DOM's types). */
+function inPage<T>(expression: string): Promise<T> {
+  return page.evaluate<T>(expression);
+}
+
 async function screenshot(name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
@@ -35,31 +40,26 @@ async function screenshot(name: string): Promise<void> {
 /** axe-core, from the local package, evaluated in the page (the CSP allows no injected script tag). */
 async function seriousViolations(): Promise<string[]> {
   await page.evaluate(AXE);
-  const violations = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: Array<{ id: string; impact: string; nodes: unknown[] }> }> } }).axe;
-    const result = await axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] } });
-    return result.violations.map((violation) => ({ id: violation.id, impact: violation.impact, nodes: violation.nodes.length }));
-  });
+  const violations = await inPage<Array<{ id: string; impact: string; nodes: number }>>(`
+    axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] } })
+      .then((result) => result.violations.map((violation) => ({ id: violation.id, impact: violation.impact, nodes: violation.nodes.length })))`);
   return violations.filter((violation) => violation.impact === "serious" || violation.impact === "critical").map((violation) => `${violation.id} (${violation.impact}, ${violation.nodes} nodes)`);
 }
 
 async function expectNoSecretsInDom(): Promise<void> {
-  const html = await page.evaluate(() => document.documentElement.outerHTML);
+  const html = await inPage<string>("document.documentElement.outerHTML");
   for (const secret of [...VALUES, READER_TOKEN, server.token!]) expect(html).not.toContain(secret);
 }
 
 /** Whether the focused element shows a focus ring. */
 async function focusRing(): Promise<string> {
-  return page.evaluate(() => {
-    const element = document.activeElement as HTMLElement;
-    return `${element.tagName}:${getComputedStyle(element).outlineStyle}`;
-  });
+  return inPage<string>("`${document.activeElement.tagName}:${getComputedStyle(document.activeElement).outlineStyle}`");
 }
 
 async function tabTo(name: string | RegExp, limit = 30): Promise<void> {
   for (let step = 0; step < limit; step++) {
     await page.keyboard.press("Tab");
-    const text = await page.evaluate(() => (document.activeElement as HTMLElement).innerText ?? "");
+    const text = await inPage<string>(`document.activeElement.innerText ?? ""`);
     if (typeof name === "string" ? text.trim() === name : name.test(text)) return;
   }
   throw new Error(`${String(name)} was not reached with Tab`);
@@ -126,7 +126,7 @@ describe("the operator console in Chromium", () => {
     expect(await seriousViolations()).toEqual([]);
     await screenshot("sign-in");
     await page.keyboard.press("Tab");
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe("token");
+    expect(await inPage<string>("document.activeElement?.id")).toBe("token");
     await page.keyboard.type(server.token!);
     await tabTo("Sign in");
     expect(await focusRing()).toBe("BUTTON:solid");
@@ -179,7 +179,7 @@ describe("the operator console in Chromium", () => {
     await error.waitFor(WAIT);
     expect(await error.innerText()).toContain("must not contain '.' or '..' segments");
     expect(await page.getByLabel("mount").getAttribute("aria-invalid")).toBe("true");
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe("setting-mount");
+    expect(await inPage<string>("document.activeElement?.id")).toBe("setting-mount");
     expect((await server.grpc.getTeamSettings({ teamId: "team-ui" })).configured).toBe(false);
     expect(await seriousViolations()).toEqual([]);
     await screenshot("team-invalid");

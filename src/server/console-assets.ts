@@ -86,17 +86,6 @@ export class ConsoleAssets {
     return path === CONSOLE_PATH || path.startsWith(`${CONSOLE_PATH}/`);
   }
 
-  /** Total bytes held, as built and gzipped (bench/RESULTS.md). */
-  get sizes(): { raw: number; gzip: number } {
-    let raw = 0;
-    let gzip = 0;
-    for (const file of [this.index, ...this.assets.values()]) {
-      raw += file.body.length;
-      gzip += file.gzip?.length ?? file.body.length;
-    }
-    return { raw, gzip };
-  }
-
   serve(request: Request, response: Response): void {
     const url = request.url ?? "";
     if (url.length > MAX_URL_CHARS) return plain(response, 414, "the URL is too long");

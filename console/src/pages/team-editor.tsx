@@ -142,7 +142,7 @@ export function TeamEditor(props: { client: SecretClient; teamId: string }) {
       <p class="help">{configured ? "This team has settings." : "This team has no settings yet: saving creates them."}</p>
       {outcome && <Notice kind={outcome.kind}>{outcome.text}</Notice>}
       {backends && (
-        <form ref={form} class="card team-form" onSubmit={save} noValidate={false}>
+        <form ref={form} class="card team-form" onSubmit={save}>
           <div class="field">
             <label for="setting-backend">Back end</label>
             <select

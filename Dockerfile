@@ -11,7 +11,9 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY gen ./gen
 COPY src ./src
 COPY clients/typescript/src ./clients/typescript/src
-RUN npx tsc -p tsconfig.build.json
+COPY console ./console
+COPY scripts/build-console.mjs ./scripts/build-console.mjs
+RUN npx tsc -p tsconfig.build.json && node scripts/build-console.mjs
 
 FROM node:24-slim AS production-dependencies
 WORKDIR /app
@@ -28,6 +30,7 @@ COPY --from=production-dependencies /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/gen ./dist/gen
 COPY --from=build /app/dist/clients ./dist/clients
+COPY --from=build /app/dist/console ./dist/console
 COPY package.json ./
 COPY bin ./bin
 # The image's `node` user (uid 1000), numeric so Kubernetes' runAsNonRoot can verify it.

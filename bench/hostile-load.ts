@@ -48,7 +48,7 @@ export interface HostileLoadResult {
 }
 
 /**
- * Section 6 of `npm run bench`: the server as shipped, with its default limits, under a minute of
+ * Section 7 of `npm run bench`: the server as shipped, with its default limits, under a minute of
  * hostile load on both ports at once — an unauthenticated flood (h2load), rapid-reset
  * connections, 4 MB junk requests, and idle sockets held up to max_connections — while valid
  * Reads trickle in on both ports over connections opened before the attack. Reports whether every

@@ -13,11 +13,12 @@ import { launchNodeArgs } from "../test/helpers/launch.js";
 import { TestServer, SERVER_ENTRY } from "../test/helpers/server.js";
 import { coldReadBenchmark } from "./cold-reads.js";
 import { hostileLoadBenchmark, type HostileLoadResult } from "./hostile-load.js";
+import { consoleLoad, consoleReport } from "./console-load.js";
 
 /**
  * `npm run bench`: measures the hot path and the cache against their goals with h2load (Debian
  * nghttp2-client) and writes bench/RESULTS.md. Compare ratios within one run: the machine is
- * shared and noisy. `BENCH_SECTION=hostile-load npm run bench` runs section 6 alone and replaces
+ * shared and noisy. `BENCH_SECTION=hostile-load npm run bench` runs section 7 alone and replaces
  * just that section of bench/RESULTS.md.
  */
 const run = promisify(execFile);
@@ -55,13 +56,13 @@ async function main(): Promise<void> {
       console.log(line);
       section.push(line);
     });
-    section.push(`_Run alone (\`BENCH_SECTION=hostile-load npm run bench\`) ${new Date().toISOString()}, sections 1–5 above are from the last full run._\n`);
+    section.push(`_Run alone (\`BENCH_SECTION=hostile-load npm run bench\`) ${new Date().toISOString()}, sections 1–6 above are from the last full run._\n`);
     const file = join(ROOT, "bench", "RESULTS.md");
     const previous = readFileSync(file, "utf8");
     const start = previous.indexOf(HOSTILE_HEADING);
     const kept = start >= 0 ? previous.slice(0, start) : `${previous.trimEnd()}\n\n`;
     writeFileSync(file, `${kept}${section.join("\n")}\n`);
-    console.log(`\nreplaced section 6 of bench/RESULTS.md`);
+    console.log(`\nreplaced section 7 of bench/RESULTS.md`);
     return;
   }
 
@@ -170,15 +171,19 @@ async function main(): Promise<void> {
   report(`## 5. Process start to first successful Read (embedded default, fresh data directory)\n`);
   report(`Median of ${startup.samples.length}: **${startup.medianMs.toFixed(0)} ms** (goal ≤ 500 ms) — ${startup.medianMs <= 500 ? "met" : "NOT met"}; samples ${startup.samples.map((ms) => ms.toFixed(0)).join(", ")} ms.\n`);
 
+  // 6: the operator console.
+  for (const line of consoleReport(await consoleLoad())) report(line);
+
+  // 7: hostile load, last: its section alone can be rerun and replaced (BENCH_SECTION=hostile-load).
   await reportHostileLoad(work, report);
 
   writeFileSync(join(ROOT, "bench", "RESULTS.md"), `${lines.join("\n")}\n`);
   console.log(`\nwrote bench/RESULTS.md`);
 }
 
-const HOSTILE_HEADING = "## 6. Hostile load";
+const HOSTILE_HEADING = "## 7. Hostile load";
 
-/** Section 6: a minute of hostile load on both ports, valid Reads throughout, memory at the peak and after. */
+/** Section 7: a minute of hostile load on both ports, valid Reads throughout, memory at the peak and after. */
 async function reportHostileLoad(work: string, report: (line: string) => void): Promise<void> {
   const result: HostileLoadResult = await hostileLoadBenchmark(NODE_ARGS, work);
   const { flood, after } = result;
@@ -386,3 +391,4 @@ main().then(
     process.exit(1);
   },
 );
+

@@ -11,6 +11,7 @@ import { splitAddress } from "./server/listen-address.js";
 import { locateBackendError } from "./config/backends.js";
 import type { BackendConfig, Config } from "./config/schema.js";
 import type { Env } from "./config/env.js";
+import { OperatorService } from "./core/operator-service.js";
 import { SecretService } from "./core/secret-service.js";
 import { Backend, type BackendSettings } from "./core/backend.js";
 import { ServiceBackend, ServiceBackends } from "./core/service-backends.js";
@@ -22,6 +23,7 @@ import { Dispatcher } from "./server/dispatcher.js";
 import { startGrpcListener } from "./server/grpc-listener.js";
 import { startHttpListener } from "./server/http-listener.js";
 import type { ConnectionLimits } from "./server/connection-limits.js";
+import { ConsoleAssets } from "./server/console-assets.js";
 import { SecretService as SecretServiceDesc } from "../gen/secretgate/v1/secret_service_pb.js";
 import { tracingSettings } from "./tracing/settings.js";
 
@@ -138,7 +140,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     // Reachable back ends answer at once; unreachable ones must not hold up start-up for long.
     await Promise.race([Promise.all(probes.map((probe) => probe.start())), new Promise((resolve) => setTimeout(resolve, STARTUP_PROBE_WAIT_MS).unref())]);
     const service = new SecretService({ config, backends, teams, env, logger });
-    const dispatcher = new Dispatcher(service, auth.authenticator, audit, logger, tracing?.tracing);
+    const operator = new OperatorService({ backends, teams, identities: auth.authenticator.identities, audit: audit.tail });
+    const dispatcher = new Dispatcher(service, operator, auth.authenticator, audit, logger, tracing?.tracing);
     let accepting = true;
     const maxMessageBytes = config.server.max_message_bytes;
 
@@ -147,8 +150,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     grpcHealth = grpc.health;
     for (const backend of serviceBackends) grpc.health.setStatus(healthServiceName(backend.name), backend.backend.breakerState === "open" ? "NOT_SERVING" : "SERVING");
     cleanups.unshift(() => grpc.destroy());
+    const consoleAssets = ConsoleAssets.load();
+    if (!consoleAssets) logger.warn("the operator console was not built (npm run build); /console/ is not served");
     const http = await startHttpListener({
       address: config.server.http_address,
+      console: consoleAssets,
       dispatcher,
       maxMessageBytes,
       readiness: {
@@ -205,6 +211,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       },
       shutdown: async () => {
         accepting = false;
+        // Audit tails last until their callers leave: end them, or they would hold the listeners open.
+        audit.tail.close();
         grpc.health.setStatus("", "NOT_SERVING");
         grpc.health.setStatus(SecretServiceDesc.typeName, "NOT_SERVING");
         const graceful = Promise.all([grpc.close(), http.close(), dispatcher.whenDrained()]);

@@ -1,5 +1,6 @@
 import { dirname } from "node:path";
 import { serializeRecord, type AuditList } from "./audit-record.js";
+import { AuditTail } from "./audit-tail.js";
 import { ConfigError } from "./config/config-error.js";
 import { createLogDestination, type LogDestination } from "./log.js";
 import { makePrivateDirectory, openPrivateFileForAppend } from "./storage/private-files.js";
@@ -16,6 +17,8 @@ import { makePrivateDirectory, openPrivateFileForAppend } from "./storage/privat
  * the destination as one write, encoded once (see createLogDestination).
  */
 export class AuditLog {
+  /** The live feed behind TailAudit. */
+  readonly tail = new AuditTail();
   private readonly destination: LogDestination;
   /** The audit file's own destination, which this log flushes on close. */
   private readonly file: LogDestination | undefined;
@@ -33,7 +36,9 @@ export class AuditLog {
     record.audit = true;
     record.msg = "rpc";
     if (this.pending.length === 0) setImmediate(this.flushSoon);
-    this.pending.push(serializeRecord(record, list));
+    const line = serializeRecord(record, list);
+    this.pending.push(line);
+    this.tail.publish(line);
   }
 
   /** Hands the records written so far to the destination (which buffers and writes them asynchronously). */

@@ -40,6 +40,9 @@ export class Authenticator {
   /** Identities by the hex SHA-256 digest of their token; the first configured wins. */
   private readonly byDigest = new Map<string, Identity>();
 
+  /** Every identity a caller can be, in configuration order (ListCallers). */
+  readonly identities: readonly Identity[];
+
   private constructor(
     tokens: readonly TokenIdentity[],
     private readonly certificates: readonly CertificateIdentity[],
@@ -49,6 +52,7 @@ export class Authenticator {
       const key = digest.toString("hex");
       if (!this.byDigest.has(key)) this.byDigest.set(key, identity);
     }
+    this.identities = anonymous ? [anonymous] : [...tokens.map((token) => token.identity), ...certificates.map((certificate) => certificate.identity)];
   }
 
   /**
@@ -67,12 +71,12 @@ export class Authenticator {
     }
     const tokens: TokenIdentity[] = options.settings.tokens.map((entry) => ({
       digest: entry.token !== undefined ? sha256(entry.token) : Buffer.from(entry.token_sha256!, "hex"),
-      identity: new Identity(entry.name, entry.rules),
+      identity: new Identity(entry.name, entry.rules, { kind: "token" }),
     }));
     const certificates: CertificateIdentity[] = options.settings.mtls_identities.map((entry) => ({
       cn: entry.cn,
       san: entry.san && sanKey(entry.san),
-      identity: new Identity(entry.name, entry.rules),
+      identity: new Identity(entry.name, entry.rules, { kind: "mtls", certificate: entry.cn !== undefined ? `CN=${entry.cn}` : `SAN ${sanKey(entry.san!)}` }),
     }));
     if (options.adminTokenEnv) tokens.push({ digest: sha256(options.adminTokenEnv), identity: Identity.unrestricted("admin") });
     if (tokens.length > 0 || certificates.length > 0) {

@@ -26,6 +26,13 @@ export const rulesSchema = z.strictObject({
 
 export type Rules = z.infer<typeof rulesSchema>;
 
+/** How an identity proves itself (ListCallers, WhoAmI); never its token or a digest of it. */
+export interface IdentityOrigin {
+  kind: "token" | "mtls" | "admin_token";
+  /** For `mtls`: the certificate field it matches, e.g. `CN=litellm`. */
+  certificate?: string;
+}
+
 /** A caller the service recognised, with its rules compiled once at start-up. */
 export class Identity {
   private readonly read: RegExp[];
@@ -39,7 +46,9 @@ export class Identity {
 
   constructor(
     readonly name: string,
-    rules: Rules,
+    /** As configured, for ListCallers and WhoAmI. */
+    readonly rules: Rules,
+    readonly origin: IdentityOrigin = { kind: "token" },
   ) {
     this.read = rules.read.map(compileGlob);
     this.write = rules.write.map(compileGlob);
@@ -54,7 +63,7 @@ export class Identity {
 
   /** Everything allowed: the admin token and --insecure-no-auth. */
   static unrestricted(name: string): Identity {
-    return new Identity(name, { read: ["*"], write: ["*"], delete: ["*"], teams: ["*"], admin: true, inline_team_settings: true, backends: ["*"] });
+    return new Identity(name, { read: ["*"], write: ["*"], delete: ["*"], teams: ["*"], admin: true, inline_team_settings: true, backends: ["*"] }, { kind: "admin_token" });
   }
 
   mayRead(name: string): boolean {

@@ -9,10 +9,15 @@ Commands:
   delete NAME [--force]              delete a secret
   team get TEAM                      print a team's settings (credentials redacted)
   team set TEAM (JSON | - | --clear) replace a team's settings (JSON argument, or - for stdin)
+  team test TEAM (JSON | -)          probe a team's back end under settings, storing nothing (admin)
+  team list                          list the teams with settings (admin)
   backends [--json]                  describe the server's back ends (admin)
+  callers [--json]                   list the configured identities and their rules (admin)
+  stats [--json]                     each back end's last five minutes (admin)
+  audit tail                         follow the audit log as JSON lines (admin)
   encrypt --kms aws|google ...       encrypt a value for the aws_kms / google_kms back ends
 
-Client options (read, write, delete, team, backends):
+Client options (read, write, delete, team, backends, callers, stats, audit):
   --addr HOST:PORT | URL   the server's gRPC listener (SECRETGATE_ADDR; default 127.0.0.1:50051)
   --token TOKEN            bearer token (prefer SECRETGATE_TOKEN: arguments show in process lists)
   --ca FILE                CA certificate for an https:// address with a private root
@@ -24,7 +29,7 @@ Client options (read, write, delete, team, backends):
 Exit codes: 0 ok, 1 failure, 2 usage or invalid argument, 3 not found, 4 unauthenticated or
 permission denied, 5 server or back end unavailable. Run "secretgate <command> --help" for details.`;
 
-const CLIENT_COMMANDS = new Set(["read", "write", "delete", "team", "backends"]);
+const CLIENT_COMMANDS = new Set(["read", "write", "delete", "team", "backends", "callers", "stats", "audit"]);
 
 /** Runs one command line; resolves with the process exit code. Server start-up errors are thrown. */
 export async function runCli(argv: string[]): Promise<number> {

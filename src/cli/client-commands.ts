@@ -41,12 +41,22 @@ the default, reachability, circuit breaker and cache entries. --json prints ever
 says, each back end's team-settings JSON Schema included.`,
   team: `usage: secretgate team get TEAM [--addr ADDR]
        secretgate team set TEAM (JSON | - | --clear) [--addr ADDR]
-"-" reads the JSON object from stdin (keeps credentials out of process lists); --clear removes every setting.`,
+       secretgate team test TEAM (JSON | -) [--addr ADDR]
+       secretgate team list [--addr ADDR]
+"-" reads the JSON object from stdin (keeps credentials out of process lists); --clear removes every setting.
+test probes the back end under the settings without storing them (exit 0 when it answered, 1 when not);
+list prints every team with settings and its back end (admin).`,
+  callers: `usage: secretgate callers [--json] [--addr ADDR]
+Lists the server's configured identities and their rules (admin); never tokens.`,
+  stats: `usage: secretgate stats [--json] [--addr ADDR]
+Each back end's calls, errors, cache hits and misses and p50/p99 latency over the last five minutes (admin).`,
+  audit: `usage: secretgate audit tail [--addr ADDR]
+Prints the audit records the server writes from now on, one JSON line each, until interrupted (admin).`,
 };
 
 class UsageError extends Error {}
 
-/** read, write, delete, team get|set, backends: one call to a running server through the TypeScript client. */
+/** read, write, delete, team get|set|test|list, backends, callers, stats, audit tail: one call to a running server through the TypeScript client. */
 export async function runClientCommand(command: string, argv: string[]): Promise<number> {
   try {
     switch (command) {
@@ -58,6 +68,12 @@ export async function runClientCommand(command: string, argv: string[]): Promise
         return await remove(argv);
       case "backends":
         return await backends(argv);
+      case "callers":
+        return await callers(argv);
+      case "stats":
+        return await stats(argv);
+      case "audit":
+        return await auditTail(argv);
       default:
         return await team(argv);
     }
@@ -147,14 +163,25 @@ async function team(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { ...CONNECTION_OPTIONS, clear: { type: "boolean" } });
   if (values.help) return help("team");
   const [action, teamId, json, ...extra] = positionals;
-  if (teamId === undefined || extra.length > 0) throw new UsageError("expected team get TEAM or team set TEAM JSON");
+  if (action === "list") {
+    if (teamId !== undefined) throw new UsageError("team list takes no arguments");
+    return listTeams(connect(values));
+  }
+  if (teamId === undefined || extra.length > 0) throw new UsageError("expected team get TEAM, team set TEAM JSON, team test TEAM JSON or team list");
   if (action === "get") {
     if (json !== undefined) throw new UsageError("team get takes one TEAM");
     const response = await connect(values).getTeamSettings({ teamId });
     printJson({ team_id: response.teamId, configured: response.configured, settings: response.settings ?? {}, ...updatedAt(response.updatedAt) });
     return ExitCode.ok;
   }
-  if (action !== "set") throw new UsageError(`unknown team action ${JSON.stringify(action ?? "")}; expected get or set`);
+  if (action === "test") {
+    if (json === undefined) throw new UsageError("team test takes a JSON object or - (stdin)");
+    const settings = parseSettings(json === "-" ? (await readStdin()).toString("utf8") : json, "team settings");
+    const response = await connect(values).testTeamSettings({ teamId, settings });
+    printJson({ backend: response.backend, reachable: response.reachable, status: response.status, ...(response.message ? { message: response.message } : {}) });
+    return response.reachable ? ExitCode.ok : ExitCode.failure;
+  }
+  if (action !== "set") throw new UsageError(`unknown team action ${JSON.stringify(action ?? "")}; expected get, set, test or list`);
   if ((json === undefined) === !values.clear) throw new UsageError("team set takes a JSON object, - (stdin) or --clear");
   const settings = values.clear ? {} : parseSettings(json === "-" ? (await readStdin()).toString("utf8") : json!, "team settings");
   const client = connect(values);
@@ -199,6 +226,77 @@ async function backends(argv: string[]): Promise<number> {
     ];
   });
   printTable(["NAME", "SYSTEM", "ACCESS", "DEFAULT", "REACHABLE", "BREAKER", "CACHED", "CAN"], rows);
+  return ExitCode.ok;
+}
+
+async function listTeams(client: SecretClient): Promise<number> {
+  const rows: string[][] = [];
+  let pageToken = "";
+  do {
+    const page = await client.listTeams({ pageSize: 1000, pageToken });
+    for (const team of page.teams) rows.push([team.teamId, team.backend, updatedAt(team.updatedAt).updated_at ?? ""]);
+    pageToken = page.nextPageToken;
+  } while (pageToken !== "");
+  printTable(["TEAM", "BACKEND", "UPDATED"], rows);
+  return ExitCode.ok;
+}
+
+async function callers(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { ...CONNECTION_OPTIONS, json: { type: "boolean" } });
+  if (values.help) return help("callers");
+  if (positionals.length > 0) throw new UsageError("callers takes no arguments");
+  const { callers: listed } = await connect(values).listCallers({});
+  if (values.json) {
+    printJson(listed.map((caller) => ({ name: caller.name, kind: caller.kind, ...(caller.certificate ? { certificate: caller.certificate } : {}), rules: { read: caller.read, write: caller.write, delete: caller.delete, teams: caller.teams, backends: caller.backends, admin: caller.admin, inline_team_settings: caller.inlineTeamSettings } })));
+    return ExitCode.ok;
+  }
+  const list = (globs: string[]) => (globs.length === 0 ? "-" : globs.join(","));
+  printTable(
+    ["NAME", "KIND", "READ", "WRITE", "DELETE", "TEAMS", "BACKENDS", "ADMIN"],
+    listed.map((caller) => [caller.name, caller.kind, list(caller.read), list(caller.write), list(caller.delete), list(caller.teams), list(caller.backends), caller.admin ? "yes" : "no"]),
+  );
+  return ExitCode.ok;
+}
+
+async function stats(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { ...CONNECTION_OPTIONS, json: { type: "boolean" } });
+  if (values.help) return help("stats");
+  if (positionals.length > 0) throw new UsageError("stats takes no arguments");
+  const response = await connect(values).getStats({});
+  const rows = response.backends.map((backend) => ({
+    name: backend.name,
+    calls: Number(backend.calls),
+    errors: Number(backend.errors),
+    cache_hits: Number(backend.cacheHits),
+    cache_misses: Number(backend.cacheMisses),
+    p50_ms: backend.p50Ms,
+    p99_ms: backend.p99Ms,
+  }));
+  if (values.json) {
+    printJson({ window_seconds: response.windowSeconds, backends: rows });
+    return ExitCode.ok;
+  }
+  printTable(
+    ["BACKEND", "CALLS", "ERRORS", "CACHE HITS", "CACHE MISSES", "P50 MS", "P99 MS"],
+    rows.map((row) => [row.name, String(row.calls), String(row.errors), String(row.cache_hits), String(row.cache_misses), `<=${row.p50_ms}`, `<=${row.p99_ms}`]),
+  );
+  return ExitCode.ok;
+}
+
+async function auditTail(argv: string[]): Promise<number> {
+  // No deadline: a tail runs until the operator stops it.
+  const { values, positionals } = parse(argv, CONNECTION_OPTIONS);
+  if (values.help) return help("audit");
+  if (positionals.length !== 1 || positionals[0] !== "tail") throw new UsageError("expected audit tail");
+  const stop = new AbortController();
+  process.once("SIGINT", () => stop.abort());
+  try {
+    for await (const { record } of connect(values).tailAudit({}, { signal: stop.signal, timeoutMs: 0 })) {
+      if (record) console.log(record.json);
+    }
+  } catch (error) {
+    if (!stop.signal.aborted) throw error;
+  }
   return ExitCode.ok;
 }
 

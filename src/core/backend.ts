@@ -8,6 +8,7 @@ import { SecretCache, type CacheEntry } from "./cache/secret-cache.js";
 import { Code, ServiceError, statusName } from "./errors.js";
 import { CircuitBreaker, type BreakerState } from "./resilience/circuit-breaker.js";
 import { ConcurrencyLimit } from "./resilience/concurrency-limit.js";
+import { WindowedCounters } from "./stats/windowed-counters.js";
 import { RETRYABLE_CODES, RetryBudget, backoffDelayMs, type BackoffSettings } from "./resilience/retry.js";
 import { canonicalJson } from "./team-settings.js";
 
@@ -75,6 +76,8 @@ const AVAILABILITY_CODES: ReadonlySet<Code> = new Set([Code.Unavailable, Code.Re
  */
 export class Backend {
   readonly stats: BackendStats = { hits: 0, misses: 0, staleServed: 0, coalescedWaits: 0, backendCalls: 0, backendErrors: 0, retries: 0 };
+  /** The last five minutes of the same, for GetStats. */
+  readonly window = new WindowedCounters();
   private readonly cache: SecretCache;
   private readonly inflight = new Map<string, Promise<Fetched>>();
   private readonly breaker: CircuitBreaker;
@@ -159,6 +162,7 @@ export class Backend {
     if (!entry || now >= entry.expiresAt) return undefined;
     if (options.refreshIfVersion !== undefined && !entry.negative && entry.version === options.refreshIfVersion) return undefined;
     this.stats.hits++;
+    this.window.hit();
     this.metrics.cacheHits.inc();
     if (now >= entry.refreshAt && !entry.refreshing) this.refreshInBackground(key, name, team);
     return entry;
@@ -168,6 +172,7 @@ export class Backend {
   async readThrough(name: string, call: DriverCall, options: ReadOptions): Promise<BackendRead> {
     const key = this.cacheKey(name, call.team);
     this.stats.misses++;
+    this.window.miss();
     this.metrics.cacheMisses.inc();
     try {
       const { value, fetchedAt } = await this.fetch(key, name, call);
@@ -364,11 +369,15 @@ export class Backend {
       const started = performance.now();
       try {
         const result = await this.limit.run(run, call.signal);
-        this.metrics.latency.observe((performance.now() - started) / 1000);
+        const ms = performance.now() - started;
+        this.metrics.latency.observe(ms / 1000);
+        this.window.call(ms, false);
         this.breaker.recordSuccess();
         return result;
       } catch (error) {
-        this.metrics.latency.observe((performance.now() - started) / 1000);
+        const ms = performance.now() - started;
+        this.metrics.latency.observe(ms / 1000);
+        this.window.call(ms, true);
         this.stats.backendErrors++;
         this.metrics.errors.inc();
         failure = this.toServiceError(error, call);

@@ -41,7 +41,7 @@ import { readResponse } from "./results.js";
 import type { Placement } from "./routes.js";
 import { NO_TEAM, type ServiceBackend, type ServiceBackends, type Team } from "./service-backends.js";
 import type { Env } from "../config/env.js";
-import { redactTeamSettings, validateTeamSettingsOn } from "./team-settings.js";
+import { REDACTED, redactTeamSettings, validateTeamSettingsOn, withStoredCredentials } from "./team-settings.js";
 
 export const MAX_NAMES_PER_READ = 1000;
 const MAX_TAGS = 50;
@@ -336,6 +336,9 @@ export class SecretService {
         source: result.source,
         version: result.version,
         backend: target.name,
+        stale: result.stale,
+        fromCache: result.fromCache,
+        ...(result.found && result.fetchedAt ? { fetchedAt: result.fetchedAt } : {}),
         ...(result.error ? { error: result.error } : {}),
       }),
     );
@@ -344,7 +347,10 @@ export class SecretService {
   async setTeamSettings(request: SetTeamSettingsRequest, context: AuthorizedCall): Promise<SetTeamSettingsResponse> {
     validateTeamId(request.teamId);
     this.requireAdmin(request.teamId, context);
-    const settings = validateTeamSettingsOn(this.backends, request.settings ?? {}, "settings");
+    // An editor sends back what GetTeamSettings showed: a credential left "[redacted]" keeps its stored value.
+    const sent = request.settings ?? {};
+    const previous = hasRedacted(sent) ? (await this.deps.teams.get(request.teamId))?.settings : undefined;
+    const settings = validateTeamSettingsOn(this.backends, withStoredCredentials(this.backends, sent, previous, "settings"), "settings");
     if (typeof settings.backend === "string") this.requireUse(this.backends.get(settings.backend)!, context);
     if (Object.keys(settings).length === 0) {
       await this.deps.teams.clear(request.teamId);
@@ -449,6 +455,11 @@ export class SecretService {
     const home = typeof settings.backend === "string" ? this.backends.get(settings.backend) : undefined;
     return redactTeamSettings(settings, (home ?? this.backends.default).definition.sensitiveTeamKeys);
   }
+}
+
+/** Whether settings hold REDACTED anywhere (only then are the stored ones looked up). */
+function hasRedacted(settings: JsonObject): boolean {
+  return JSON.stringify(settings).includes(JSON.stringify(REDACTED));
 }
 
 /** True for `{}` (an empty team_settings asks for nothing), without building a key list. */

@@ -42,6 +42,32 @@ export function validateTeamSettingsOn(backends: ServiceBackends, settings: Reco
 }
 
 /**
+ * Settings as an editor sends them back: a credential key whose value is still REDACTED (as
+ * GetTeamSettings showed it) stands for the value `stored` holds there, so an edit that does not
+ * replace a credential keeps it. REDACTED where nothing is stored is INVALID_ARGUMENT naming the
+ * key: it must never be stored as a credential.
+ */
+export function withStoredCredentials(
+  backends: ServiceBackends,
+  sent: Record<string, unknown>,
+  stored: Readonly<Record<string, unknown>> | undefined,
+  field: string,
+): Record<string, unknown> {
+  const named = typeof sent.backend === "string" ? backends.get(sent.backend) : undefined;
+  const sensitiveKeys = (named ?? backends.default).definition.sensitiveTeamKeys;
+  const restore = (value: unknown, previous: unknown, key: string, path: string): unknown => {
+    if (value === REDACTED && isSensitiveKey(key, sensitiveKeys)) {
+      if (previous === undefined || previous === REDACTED) throw invalidArgument(`${path}: "${REDACTED}" stands for the stored value, and none is stored`);
+      return previous;
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+    const before = previous !== null && typeof previous === "object" && !Array.isArray(previous) ? (previous as Record<string, unknown>) : {};
+    return Object.fromEntries(Object.entries(value).map(([inner, item]) => [inner, restore(item, before[inner], inner, `${path}.${inner}`)]));
+  };
+  return restore(sent, stored ?? {}, "", field) as Record<string, unknown>;
+}
+
+/**
  * The JSON Schema of what a team may store for a back end (DescribeBackends), generated from its
  * zod schema, with `backend` added and keys that hold credentials marked `writeOnly` (they come
  * back redacted).

@@ -1,4 +1,4 @@
-import type { DescMethod, DescMethodUnary } from "@bufbuild/protobuf";
+import type { DescMethod, DescMethodServerStreaming, DescMethodUnary } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
 import { SecretService as SecretServiceDesc, type ReadResponse, type WriteResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { Authenticator } from "../auth/authenticator.js";
@@ -6,18 +6,26 @@ import type { AuditLog } from "../audit.js";
 import { auditedName, auditedTeamId, boundedMessage, type AuditList } from "../audit-record.js";
 import type { AuthorizedCall, CallContext } from "../core/call-context.js";
 import { Code, ServiceError, statusName } from "../core/errors.js";
+import type { OperatorService } from "../core/operator-service.js";
 import type { SecretService } from "../core/secret-service.js";
 import { teamSettingsDigest } from "../core/team-settings.js";
 import { recordAuditRecord, requestMetrics } from "../metrics/metrics.js";
 import { OK, type ReadSummary, type RpcOutcome, type Tracing } from "../tracing/tracing.js";
 
-/** The contract's methods; all are unary. */
+/** The contract's unary methods. */
 export const serviceMethods: readonly DescMethodUnary[] = SecretServiceDesc.methods.filter(
   (method: DescMethod): method is DescMethod & DescMethodUnary => method.methodKind === "unary",
 );
 
+/** The contract's server-streaming methods (TailAudit). */
+export const streamingMethods: readonly DescMethodServerStreaming[] = SecretServiceDesc.methods.filter(
+  (method: DescMethod): method is DescMethod & DescMethodServerStreaming => method.methodKind === "server_streaming",
+);
+
 /** A service method: its answer, or a promise of it. */
 type Handler = (request: unknown, call: AuthorizedCall) => unknown;
+/** A server-streaming method: its messages. */
+type StreamHandler = (request: unknown, call: AuthorizedCall) => AsyncIterable<unknown>;
 
 /**
  * What both listeners call for every RPC: it authenticates the caller, runs the service method,
@@ -30,10 +38,12 @@ export class Dispatcher {
   private inFlight = 0;
   private drained: (() => void) | undefined;
   private readonly handlers: ReadonlyMap<string, Handler>;
+  private readonly streamHandlers: ReadonlyMap<string, StreamHandler>;
   private readonly metrics = requestMetrics();
 
   constructor(
     service: SecretService,
+    operator: OperatorService,
     private readonly authenticator: Authenticator,
     private readonly audit: AuditLog,
     private readonly logger: Logger,
@@ -49,7 +59,38 @@ export class Dispatcher {
       ["setTeamSettings", (request, call) => service.setTeamSettings(request as never, call)],
       ["getTeamSettings", (request, call) => service.getTeamSettings(request as never, call)],
       ["describeBackends", (request, call) => service.describeBackends(request as never, call)],
+      ["whoAmI", (request, call) => operator.whoAmI(request as never, call)],
+      ["listTeams", (request, call) => operator.listTeams(request as never, call)],
+      ["testTeamSettings", (request, call) => operator.testTeamSettings(request as never, call)],
+      ["getStats", (request, call) => operator.getStats(request as never, call)],
+      ["listCallers", (request, call) => operator.listCallers(request as never, call)],
     ]);
+    this.streamHandlers = new Map<string, StreamHandler>([["tailAudit", (request, call) => operator.tailAudit(request as never, call)]]);
+  }
+
+  /**
+   * Opens a server stream: authenticates the caller and writes the call's one audit record when
+   * the stream opens (or is refused); failures while it runs end the stream with their status.
+   * Streams are not counted in flight: a tail lasts until the caller leaves or shutdown ends it.
+   */
+  dispatchStream(method: DescMethodServerStreaming, request: unknown, context: CallContext): AsyncIterable<unknown> {
+    const handler = this.streamHandlers.get(method.localName);
+    if (!handler) throw new ServiceError(Code.Unimplemented, `${method.name} is not implemented`);
+    const started = performance.now();
+    let identity: string | undefined;
+    let stream: AsyncIterable<unknown>;
+    try {
+      const call = context as AuthorizedCall;
+      call.identity = this.authenticator.authenticate(context.credentials);
+      identity = call.identity.name;
+      stream = handler(request, call);
+    } catch (error) {
+      const failure = toServiceError(error);
+      this.record(method, request, context, identity, statusName(failure.code), started, { error: failure.message });
+      throw failure;
+    }
+    this.record(method, request, context, identity, "OK", started, {});
+    return stream;
   }
 
   /**
@@ -174,7 +215,7 @@ export class Dispatcher {
    * names when it failed) keeps what fits in the record's 4 KiB.
    */
   private record(
-    method: DescMethodUnary,
+    method: DescMethodUnary | DescMethodServerStreaming,
     request: unknown,
     context: CallContext,
     identity: string | undefined,

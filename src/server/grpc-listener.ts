@@ -12,7 +12,8 @@ import { ReadResponseSchema, SecretService, file_secretgate_v1_secret_service, t
 import type { Logger } from "pino";
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
-import { serviceMethods, type Dispatcher } from "./dispatcher.js";
+import { serviceMethods, streamingMethods, type Dispatcher } from "./dispatcher.js";
+import { grpcStreamingDefinition, grpcStreamingHandler } from "./server-streams.js";
 import { acceptConnections, ConnectionWatch, type ConnectionLimits } from "./connection-limits.js";
 import { ListenerFaults } from "./listener-faults.js";
 import { listenOn } from "./listen-address.js";
@@ -128,6 +129,10 @@ function serviceFor(
     };
     implementation[method.localName] = guardedHandler(handlerFor(method, dispatcher, clientCertificates), faults) as grpc.UntypedHandleCall;
   }
+  for (const method of streamingMethods) {
+    definition[method.localName] = grpcStreamingDefinition(method);
+    implementation[method.localName] = grpcStreamingHandler(method, dispatcher, (call) => callContextOf(call, dispatcher, clientCertificates)) as grpc.UntypedHandleCall;
+  }
   return { definition: definition as grpc.ServiceDefinition, implementation };
 }
 
@@ -148,24 +153,7 @@ function guardedHandler(handler: grpc.handleUnaryCall<Buffer, unknown>, faults: 
 
 function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher, clientCertificates: boolean): grpc.handleUnaryCall<Buffer, unknown> {
   return (call, callback) => {
-    const deadline = call.getDeadline();
-    const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
-    const authorization = call.metadata.get("authorization")[0];
-    const context: CallContext = {
-      peer: call.getPeer(),
-      protocol: "grpc",
-      credentials: {
-        authorization: typeof authorization === "string" ? authorization : undefined,
-        // grpc-js reports only certificates that verified against the client CA. Asked only
-        // when mutual TLS is on: it goes through the session's socket proxy on every call.
-        peerCertificate: clientCertificates ? call.getAuthContext()?.sslPeerCertificate : undefined,
-      },
-      ...(Number.isFinite(deadlineMs) ? { deadline: deadlineMs } : {}),
-    };
-    if (dispatcher.tracing) {
-      context.traceparent = traceHeader(call.metadata, "traceparent");
-      context.tracestate = traceHeader(call.metadata, "tracestate");
-    }
+    const context = callContextOf(call, dispatcher, clientCertificates);
     const fail = (error: unknown) => {
       const failure = error instanceof ServiceError ? error : new ServiceError(Code.Internal, "internal error");
       callback({ code: failure.code as number, details: failure.message });
@@ -189,6 +177,29 @@ function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher, clientCerti
     if (response instanceof Promise) response.then((answer: unknown) => callback(null, answer), fail);
     else callback(null, response);
   };
+}
+
+/** What the dispatcher needs to know of a gRPC call. */
+function callContextOf(call: grpc.ServerUnaryCall<Buffer, unknown> | grpc.ServerWritableStream<Buffer, unknown>, dispatcher: Dispatcher, clientCertificates: boolean): CallContext {
+  const deadline = call.getDeadline();
+  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  const authorization = call.metadata.get("authorization")[0];
+  const context: CallContext = {
+    peer: call.getPeer(),
+    protocol: "grpc",
+    credentials: {
+      authorization: typeof authorization === "string" ? authorization : undefined,
+      // grpc-js reports only certificates that verified against the client CA. Asked only
+      // when mutual TLS is on: it goes through the session's socket proxy on every call.
+      peerCertificate: clientCertificates ? call.getAuthContext()?.sslPeerCertificate : undefined,
+    },
+    ...(Number.isFinite(deadlineMs) ? { deadline: deadlineMs } : {}),
+  };
+  if (dispatcher.tracing) {
+    context.traceparent = traceHeader(call.metadata, "traceparent");
+    context.tracestate = traceHeader(call.metadata, "tracestate");
+  }
+  return context;
 }
 
 /**

@@ -11,7 +11,9 @@ import { Code, ServiceError } from "../core/errors.js";
 import { renderMetrics } from "../metrics/exposition.js";
 import { connectAdapter } from "./connect-adapter.js";
 import { acceptConnections, ConnectionWatch, streamResetBound, type ConnectionLimits } from "./connection-limits.js";
-import { serviceMethods, type Dispatcher } from "./dispatcher.js";
+import { ConsoleAssets } from "./console-assets.js";
+import { serviceMethods, streamingMethods, type Dispatcher } from "./dispatcher.js";
+import { connectStream } from "./server-streams.js";
 import { ListenerFaults } from "./listener-faults.js";
 import { listenOn, splitAddress } from "./listen-address.js";
 import { sniffHttpVersion } from "./protocol-sniffing.js";
@@ -51,6 +53,8 @@ export async function startHttpListener(options: {
   tls?: TlsMaterial | undefined;
   limits: ConnectionLimits;
   logger: Logger;
+  /** The operator console, served under /console/ when built. */
+  console?: ConsoleAssets | undefined;
 }): Promise<HttpListener> {
   const { limits } = options;
   const faults = new ListenerFaults("http", options.logger);
@@ -67,7 +71,10 @@ export async function startHttpListener(options: {
       const authorization = request.headers.authorization;
       options.dispatcher.refuse(method, { peer, protocol: "connect", credentials: { authorization, peerCertificate: certificate } }, new ServiceError(error.code as number, error.rawMessage));
     },
-    fallback: (request, response) => serveProbe(request.method, request.url, response as ServerResponse, options.readiness),
+    fallback: (request, response) =>
+      options.console && ConsoleAssets.owns((request.url ?? "").split("?", 1)[0]!)
+        ? options.console.serve(request, response as ServerResponse)
+        : serveProbe(request.method, request.url, response as ServerResponse, options.readiness),
     authority: () => ownAuthority,
     faults,
   });
@@ -181,14 +188,26 @@ function caller(request: IncomingMessage | Http2ServerRequest): { peer: string; 
 }
 
 function registerRoutes(router: ConnectRouter, dispatcher: Dispatcher): void {
-  const implementation: Record<string, (request: unknown, context: HandlerContext) => Promise<unknown>> = {};
+  const implementation: Record<string, (request: unknown, context: HandlerContext) => unknown> = {};
   for (const method of serviceMethods) {
     implementation[method.localName] = (request, context) => callService(dispatcher, method, request, context);
+  }
+  for (const method of streamingMethods) {
+    implementation[method.localName] = (request, context) => connectStream(dispatcher, method, request, callContextOf(dispatcher, context));
   }
   router.service(SecretService, implementation as never);
 }
 
 async function callService(dispatcher: Dispatcher, method: DescMethodUnary, request: unknown, context: HandlerContext): Promise<unknown> {
+  try {
+    return await dispatcher.dispatch(method, request, callContextOf(dispatcher, context));
+  } catch (error) {
+    const failure = error instanceof ServiceError ? error : new ServiceError(Code.Internal, "internal error");
+    throw new ConnectError(failure.message, failure.code);
+  }
+}
+
+function callContextOf(dispatcher: Dispatcher, context: HandlerContext): CallContext {
   const timeoutMs = context.timeoutMs();
   const callContext: CallContext = {
     peer: context.values.get(peerKey),
@@ -202,12 +221,7 @@ async function callService(dispatcher: Dispatcher, method: DescMethodUnary, requ
     callContext.traceparent = context.requestHeader.get("traceparent") ?? undefined;
     callContext.tracestate = context.requestHeader.get("tracestate") ?? undefined;
   }
-  try {
-    return await dispatcher.dispatch(method, request, callContext);
-  } catch (error) {
-    const failure = error instanceof ServiceError ? error : new ServiceError(Code.Internal, "internal error");
-    throw new ConnectError(failure.message, failure.code);
-  }
+  return callContext;
 }
 
 /** A 500 when nothing was sent yet; otherwise the response is cut off (its status is already out). */
@@ -265,5 +279,5 @@ function serveProbe(method: string | undefined, url: string | undefined, respons
     );
     return;
   }
-  reply(404, { error: "not found: this port serves secretgate.v1.SecretService over Connect, gRPC-Web and JSON, and GET /healthz, /readyz, /metrics" });
+  reply(404, { error: "not found: this port serves secretgate.v1.SecretService over Connect, gRPC-Web and JSON, and GET /healthz, /readyz, /metrics and the console at /console/" });
 }

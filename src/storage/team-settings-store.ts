@@ -10,6 +10,12 @@ export interface TeamSettingsStore {
   get(teamId: string): Promise<StoredTeamSettings | undefined>;
   set(teamId: string, settings: Record<string, unknown>): Promise<StoredTeamSettings>;
   clear(teamId: string): Promise<void>;
+  /** Up to `limit` teams with settings, by team id, starting after `after` ("" for the first). */
+  list(after: string, limit: number): Promise<ListedTeamSettings[]>;
+}
+
+export interface ListedTeamSettings extends StoredTeamSettings {
+  teamId: string;
 }
 
 /** Team settings in the data directory's SQLite database (one replica). */
@@ -39,6 +45,17 @@ export class SqliteTeamSettingsStore implements TeamSettingsStore {
 
   async clear(teamId: string): Promise<void> {
     this.database.sql.prepare("DELETE FROM team_settings WHERE team_id = ?").run(teamId);
+  }
+
+  async list(after: string, limit: number): Promise<ListedTeamSettings[]> {
+    const rows = this.database.sql
+      .prepare("SELECT team_id, sealed, updated_at FROM team_settings WHERE team_id > ? ORDER BY team_id LIMIT ?")
+      .all(after, limit) as Array<{ team_id: string; sealed: Uint8Array; updated_at: number }>;
+    return rows.map((row) => ({
+      teamId: row.team_id,
+      settings: JSON.parse(this.database.open(row.sealed, teamSettingsContext(row.team_id)).toString("utf8")) as Record<string, unknown>,
+      updatedAt: new Date(row.updated_at),
+    }));
   }
 }
 

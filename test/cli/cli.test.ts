@@ -209,3 +209,68 @@ describe("secretgate CLI credentials", () => {
     expect(seen).toEqual(["", "Bearer cli-token", "Bearer cli-token"]);
   });
 });
+
+describe("secretgate CLI: the operator commands", () => {
+  let server: TestServer;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    const token = randomBytes(24).toString("base64url");
+    server = await TestServer.start({ env: { SECRETGATE_ADMIN_TOKEN: token } });
+    env = { SECRETGATE_ADDR: server.grpcAddress, SECRETGATE_TOKEN: token };
+  });
+  afterAll(async () => {
+    await server?.stop();
+    if (server) rmSync(server.dataDir, { recursive: true, force: true });
+  });
+
+  it("team test probes without storing; team list shows the teams with settings", async () => {
+    const tested = await cli(["team", "test", "team-cli", "-"], { env, input: '{"prefix": "cli/"}' });
+    expect(tested.code, tested.stderr).toBe(0);
+    expect(JSON.parse(tested.stdout.toString("utf8"))).toEqual({ backend: "local", reachable: true, status: "OK" });
+    const invalid = await cli(["team", "test", "team-cli", '{"no_such_key": 1}'], { env });
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toContain("no_such_key");
+    expect((await cli(["team", "set", "team-cli", '{"prefix": "cli/"}'], { env })).code).toBe(0);
+    const listed = await cli(["team", "list"], { env });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout.toString("utf8")).toMatch(/^TEAM\s+BACKEND\s+UPDATED\nteam-cli\s+local\s+\d{4}-/);
+  });
+
+  it("callers and stats print tables, or JSON with --json, and never the token", async () => {
+    const callers = await cli(["callers", "--json"], { env });
+    expect(callers.code, callers.stderr).toBe(0);
+    expect(JSON.parse(callers.stdout.toString("utf8"))).toEqual([
+      { name: "admin", kind: "admin_token", rules: { read: ["*"], write: ["*"], delete: ["*"], teams: ["*"], backends: ["*"], admin: true, inline_team_settings: true } },
+    ]);
+    expect(callers.stdout.toString("utf8")).not.toContain(env.SECRETGATE_TOKEN);
+    await cli(["read", "ANY_NAME"], { env });
+    const stats = await cli(["stats"], { env });
+    expect(stats.code, stats.stderr).toBe(0);
+    expect(stats.stdout.toString("utf8")).toMatch(/^BACKEND\s+CALLS\s+ERRORS\s+CACHE HITS\s+CACHE MISSES\s+P50 MS\s+P99 MS\nlocal\s+\d+/);
+  });
+
+  it("audit tail prints the records written meanwhile as JSON lines until interrupted", async () => {
+    const child = spawn(process.execPath, [SERVER_ENTRY, "audit", "tail"], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const lines: string[] = [];
+    const sawRead = new Promise<void>((resolve) => {
+      let buffer = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        buffer += chunk.toString("utf8");
+        const parts = buffer.split("\n");
+        buffer = parts.pop()!;
+        lines.push(...parts);
+        if (lines.some((line) => line.includes('"method":"Read"'))) resolve();
+      });
+    });
+    // The tail's own record shows it is open; then a Read made meanwhile appears.
+    await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+    await server.client(env.SECRETGATE_TOKEN).read({ names: ["TAILED_NAME"] });
+    await sawRead;
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+    expect(code).toBe(0);
+    const read = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((record) => record.method === "Read")!;
+    expect(read).toMatchObject({ identity: "admin", outcome: "OK" });
+  });
+});

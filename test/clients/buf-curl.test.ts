@@ -44,7 +44,22 @@ describe("debugging with buf curl (server reflection)", () => {
       ...["Check", "List", "Watch"].map((method) => `grpc.health.v1.Health/${method}`),
       "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
       "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-      ...["Delete", "DescribeBackends", "GetTeamSettings", "ListHosted", "Read", "Rotate", "SetTeamSettings", "Write"].map((method) => `secretgate.v1.SecretService/${method}`),
+      ...[
+        "Delete",
+        "DescribeBackends",
+        "GetStats",
+        "GetTeamSettings",
+        "ListCallers",
+        "ListHosted",
+        "ListTeams",
+        "Read",
+        "Rotate",
+        "SetTeamSettings",
+        "TailAudit",
+        "TestTeamSettings",
+        "WhoAmI",
+        "Write",
+      ].map((method) => `secretgate.v1.SecretService/${method}`),
     ]);
   });
 

@@ -94,7 +94,10 @@ describe("hostile input (property-based)", () => {
     metadata.set("authorization", `Bearer ${server.token}`);
     try {
       await fc.assert(
-        fc.asyncProperty(fc.constantFrom("Read", "Write", "Delete", "Rotate", "ListHosted", "SetTeamSettings", "GetTeamSettings", "DescribeBackends"), fc.uint8Array({ maxLength: 2048 }), async (method, bytes) => {
+        fc.asyncProperty(
+          fc.constantFrom("Read", "Write", "Delete", "Rotate", "ListHosted", "SetTeamSettings", "GetTeamSettings", "DescribeBackends", "WhoAmI", "ListTeams", "TestTeamSettings", "GetStats", "ListCallers"),
+          fc.uint8Array({ maxLength: 2048 }),
+          async (method, bytes) => {
           const code = await new Promise<number>((resolve) => {
             client.makeUnaryRequest(
               `/secretgate.v1.SecretService/${method}`,
@@ -107,7 +110,8 @@ describe("hostile input (property-based)", () => {
             );
           });
           expect([grpc.status.INTERNAL, grpc.status.UNKNOWN, grpc.status.DEADLINE_EXCEEDED]).not.toContain(code);
-        }),
+          },
+        ),
         { ...BOUNDED, numRuns: 150 },
       );
     } finally {
@@ -115,10 +119,46 @@ describe("hostile input (property-based)", () => {
     }
   });
 
+  it("survives random bytes as the body of the server-streaming TailAudit on the gRPC port", async () => {
+    const client = new grpc.Client(server.grpcAddress, grpc.credentials.createInsecure());
+    const metadata = new grpc.Metadata();
+    metadata.set("authorization", `Bearer ${server.token}`);
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 512 }), async (bytes) => {
+          const code = await new Promise<number>((resolve) => {
+            const call = client.makeServerStreamRequest(`/secretgate.v1.SecretService/TailAudit`, (b: Buffer) => b, (b: Buffer) => b, Buffer.from(bytes), metadata, {
+              deadline: Date.now() + CALL_TIMEOUT_MS,
+            });
+            // A body that happens to decode opens a tail: its first record proves it, and it is closed.
+            call.on("data", () => call.cancel());
+            call.on("error", (error: grpc.ServiceError) => resolve(error.code));
+            call.on("status", (status: grpc.StatusObject) => resolve(status.code));
+          });
+          expect([grpc.status.INTERNAL, grpc.status.UNKNOWN, grpc.status.DEADLINE_EXCEEDED]).not.toContain(code);
+        }),
+        { ...BOUNDED, numRuns: 40 },
+      );
+    } finally {
+      client.close();
+    }
+  });
+
+  it("survives random page tokens, page sizes, team ids and settings in the operator RPCs", async () => {
+    await fc.assert(
+      fc.asyncProperty(anyText, fc.integer(), anyText, fc.dictionary(anyText, fc.jsonValue({ maxDepth: 12 }), { maxKeys: 8 }), async (pageToken, pageSize, teamId, settings) => {
+        expectAcceptable(await outcome(server.grpc.listTeams({ pageToken, pageSize }, options)));
+        const tested = server.grpc.testTeamSettings({ teamId, settings: settings as never }, options);
+        expectAcceptable(await outcome(tested));
+      }),
+      { ...BOUNDED, numRuns: 60, examples: [["", 2 ** 31 - 1, "", { backend: "__proto__" }], ["Lw", -1, "..", { prefix: "[redacted]" }]] },
+    );
+  });
+
   it("survives random bytes as JSON and binary bodies on the Connect port", async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom("Read", "Write", "SetTeamSettings"),
+        fc.constantFrom("Read", "Write", "SetTeamSettings", "ListTeams", "TestTeamSettings", "WhoAmI"),
         fc.constantFrom("application/json", "application/proto"),
         fc.oneof(fc.uint8Array({ maxLength: 2048 }), fc.json().map((text) => new TextEncoder().encode(text))),
         async (method, contentType, body) => {

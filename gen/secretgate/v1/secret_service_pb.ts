@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file secretgate/v1/secret_service.proto.
  */
 export const file_secretgate_v1_secret_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJzZWNyZXRnYXRlL3YxL3NlY3JldF9zZXJ2aWNlLnByb3RvEg1zZWNyZXRnYXRlLnYxIqACCgtSZWFkUmVxdWVzdBINCgVuYW1lcxgBIAMoCRIPCgd0ZWFtX2lkGAIgASgJEhQKDGJ5cGFzc19jYWNoZRgDIAEoCBJMChJyZWZyZXNoX2lmX3ZlcnNpb24YBCADKAsyMC5zZWNyZXRnYXRlLnYxLlJlYWRSZXF1ZXN0LlJlZnJlc2hJZlZlcnNpb25FbnRyeRITCgt2aXJ0dWFsX2tleRgFIAEoCBIuCg10ZWFtX3NldHRpbmdzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdiYWNrZW5kGAcgASgJGjcKFVJlZnJlc2hJZlZlcnNpb25FbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjwKDFJlYWRSZXNwb25zZRIsCgdyZXN1bHRzGAEgAygLMhsuc2VjcmV0Z2F0ZS52MS5TZWNyZXRSZXN1bHQilgIKDFNlY3JldFJlc3VsdBIMCgRuYW1lGAEgASgJEg0KBWZvdW5kGAIgASgIEg0KBXZhbHVlGAMgASgJEhQKDGJpbmFyeV92YWx1ZRgEIAEoDBIOCgZzb3VyY2UYBSABKAkSDwoHdmVyc2lvbhgGIAEoCRIuCgpmZXRjaGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpmcm9tX2NhY2hlGAggASgIEg0KBXN0YWxlGAkgASgIEicKBWVycm9yGAogASgLMhguc2VjcmV0Z2F0ZS52MS5JdGVtRXJyb3ISFQoNcmVzb2x2ZWRfbmFtZRgLIAEoCRIQCghmYWxsYmFjaxgMIAEoCCJKCglJdGVtRXJyb3ISDAoEY29kZRgBIAEoBRIOCgZzdGF0dXMYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIOCgZyZWFzb24YBCABKAkinwIKDFdyaXRlUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgJEhQKDGJpbmFyeV92YWx1ZRgDIAEoDBIPCgd0ZWFtX2lkGAQgASgJEhMKC3ZpcnR1YWxfa2V5GAUgASgIEhMKC2Rlc2NyaXB0aW9uGAYgASgJEjMKBHRhZ3MYByADKAsyJS5zZWNyZXRnYXRlLnYxLldyaXRlUmVxdWVzdC5UYWdzRW50cnkSLgoNdGVhbV9zZXR0aW5ncxgIIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHYmFja2VuZBgJIAEoCRorCglUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJQCg1Xcml0ZVJlc3BvbnNlEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIOCgZzb3VyY2UYAyABKAkSEAoId2FybmluZ3MYBCADKAkikwEKDURlbGV0ZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIPCgd0ZWFtX2lkGAIgASgJEhMKC3ZpcnR1YWxfa2V5GAMgASgIEg0KBWZvcmNlGAQgASgIEi4KDXRlYW1fc2V0dGluZ3MYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg8KB2JhY2tlbmQYBiABKAkiMwoORGVsZXRlUmVzcG9uc2USDAoEbmFtZRgBIAEoCRITCgtyZWNvdmVyYWJsZRgCIAEoCCKtAQoNUm90YXRlUmVxdWVzdBIUCgxjdXJyZW50X25hbWUYASABKAkSEAoIbmV3X25hbWUYAiABKAkSDQoFdmFsdWUYAyABKAkSDwoHdGVhbV9pZBgEIAEoCRITCgt2aXJ0dWFsX2tleRgFIAEoCBIuCg10ZWFtX3NldHRpbmdzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdiYWNrZW5kGAcgASgJIkQKDlJvdGF0ZVJlc3BvbnNlEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRITCgtvbGRfZGVsZXRlZBgDIAEoCCI1ChFMaXN0SG9zdGVkUmVxdWVzdBIPCgd0ZWFtX2lkGAEgASgJEg8KB2JhY2tlbmQYAiABKAkiPAoSTGlzdEhvc3RlZFJlc3BvbnNlEiYKBGtleXMYASADKAsyGC5zZWNyZXRnYXRlLnYxLkhvc3RlZEtleSKGAQoJSG9zdGVkS2V5EgwKBG5hbWUYASABKAkSEAoIcmVzb2x2ZXMYAiABKAgSDgoGc291cmNlGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSJwoFZXJyb3IYBSABKAsyGC5zZWNyZXRnYXRlLnYxLkl0ZW1FcnJvchIPCgdiYWNrZW5kGAYgASgJIlQKFlNldFRlYW1TZXR0aW5nc1JlcXVlc3QSDwoHdGVhbV9pZBgBIAEoCRIpCghzZXR0aW5ncxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiaQoXU2V0VGVhbVNldHRpbmdzUmVzcG9uc2USDwoHdGVhbV9pZBgBIAEoCRIpCghzZXR0aW5ncxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKY29uZmlndXJlZBgDIAEoCCIpChZHZXRUZWFtU2V0dGluZ3NSZXF1ZXN0Eg8KB3RlYW1faWQYASABKAkimQEKF0dldFRlYW1TZXR0aW5nc1Jlc3BvbnNlEg8KB3RlYW1faWQYASABKAkSKQoIc2V0dGluZ3MYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCmNvbmZpZ3VyZWQYAyABKAgSLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiGQoXRGVzY3JpYmVCYWNrZW5kc1JlcXVlc3QiTwoYRGVzY3JpYmVCYWNrZW5kc1Jlc3BvbnNlEjMKCGJhY2tlbmRzGAEgAygLMiEuc2VjcmV0Z2F0ZS52MS5CYWNrZW5kRGVzY3JpcHRpb24ijQIKEkJhY2tlbmREZXNjcmlwdGlvbhIMCgRuYW1lGAEgASgJEg4KBnN5c3RlbRgCIAEoCRI4CgxjYXBhYmlsaXRpZXMYAyABKAsyIi5zZWNyZXRnYXRlLnYxLkJhY2tlbmRDYXBhYmlsaXRpZXMSEwoLYWNjZXNzX21vZGUYBCABKAkSEgoKaXNfZGVmYXVsdBgFIAEoCBIRCglyZWFjaGFibGUYBiABKAgSFQoNYnJlYWtlcl9zdGF0ZRgHIAEoCRIVCg1jYWNoZV9lbnRyaWVzGAggASgEEjUKFHRlYW1fc2V0dGluZ3Nfc2NoZW1hGAkgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJCChNCYWNrZW5kQ2FwYWJpbGl0aWVzEg0KBXdyaXRlGAEgASgIEg4KBmJpbmFyeRgCIAEoCBIMCgRsaXN0GAMgASgIMp4FCg1TZWNyZXRTZXJ2aWNlEj8KBFJlYWQSGi5zZWNyZXRnYXRlLnYxLlJlYWRSZXF1ZXN0Ghsuc2VjcmV0Z2F0ZS52MS5SZWFkUmVzcG9uc2USQgoFV3JpdGUSGy5zZWNyZXRnYXRlLnYxLldyaXRlUmVxdWVzdBocLnNlY3JldGdhdGUudjEuV3JpdGVSZXNwb25zZRJFCgZEZWxldGUSHC5zZWNyZXRnYXRlLnYxLkRlbGV0ZVJlcXVlc3QaHS5zZWNyZXRnYXRlLnYxLkRlbGV0ZVJlc3BvbnNlEkUKBlJvdGF0ZRIcLnNlY3JldGdhdGUudjEuUm90YXRlUmVxdWVzdBodLnNlY3JldGdhdGUudjEuUm90YXRlUmVzcG9uc2USUQoKTGlzdEhvc3RlZBIgLnNlY3JldGdhdGUudjEuTGlzdEhvc3RlZFJlcXVlc3QaIS5zZWNyZXRnYXRlLnYxLkxpc3RIb3N0ZWRSZXNwb25zZRJgCg9TZXRUZWFtU2V0dGluZ3MSJS5zZWNyZXRnYXRlLnYxLlNldFRlYW1TZXR0aW5nc1JlcXVlc3QaJi5zZWNyZXRnYXRlLnYxLlNldFRlYW1TZXR0aW5nc1Jlc3BvbnNlEmAKD0dldFRlYW1TZXR0aW5ncxIlLnNlY3JldGdhdGUudjEuR2V0VGVhbVNldHRpbmdzUmVxdWVzdBomLnNlY3JldGdhdGUudjEuR2V0VGVhbVNldHRpbmdzUmVzcG9uc2USYwoQRGVzY3JpYmVCYWNrZW5kcxImLnNlY3JldGdhdGUudjEuRGVzY3JpYmVCYWNrZW5kc1JlcXVlc3QaJy5zZWNyZXRnYXRlLnYxLkRlc2NyaWJlQmFja2VuZHNSZXNwb25zZUJHWkVnaXRodWIuY29tL3NlY3JldGdhdGUvc2VjcmV0Z2F0ZS9jbGllbnRzL2dvL3NlY3JldGdhdGV2MTtzZWNyZXRnYXRldjFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiJzZWNyZXRnYXRlL3YxL3NlY3JldF9zZXJ2aWNlLnByb3RvEg1zZWNyZXRnYXRlLnYxIqACCgtSZWFkUmVxdWVzdBINCgVuYW1lcxgBIAMoCRIPCgd0ZWFtX2lkGAIgASgJEhQKDGJ5cGFzc19jYWNoZRgDIAEoCBJMChJyZWZyZXNoX2lmX3ZlcnNpb24YBCADKAsyMC5zZWNyZXRnYXRlLnYxLlJlYWRSZXF1ZXN0LlJlZnJlc2hJZlZlcnNpb25FbnRyeRITCgt2aXJ0dWFsX2tleRgFIAEoCBIuCg10ZWFtX3NldHRpbmdzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdiYWNrZW5kGAcgASgJGjcKFVJlZnJlc2hJZlZlcnNpb25FbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjwKDFJlYWRSZXNwb25zZRIsCgdyZXN1bHRzGAEgAygLMhsuc2VjcmV0Z2F0ZS52MS5TZWNyZXRSZXN1bHQilgIKDFNlY3JldFJlc3VsdBIMCgRuYW1lGAEgASgJEg0KBWZvdW5kGAIgASgIEg0KBXZhbHVlGAMgASgJEhQKDGJpbmFyeV92YWx1ZRgEIAEoDBIOCgZzb3VyY2UYBSABKAkSDwoHdmVyc2lvbhgGIAEoCRIuCgpmZXRjaGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpmcm9tX2NhY2hlGAggASgIEg0KBXN0YWxlGAkgASgIEicKBWVycm9yGAogASgLMhguc2VjcmV0Z2F0ZS52MS5JdGVtRXJyb3ISFQoNcmVzb2x2ZWRfbmFtZRgLIAEoCRIQCghmYWxsYmFjaxgMIAEoCCJKCglJdGVtRXJyb3ISDAoEY29kZRgBIAEoBRIOCgZzdGF0dXMYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIOCgZyZWFzb24YBCABKAkinwIKDFdyaXRlUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgJEhQKDGJpbmFyeV92YWx1ZRgDIAEoDBIPCgd0ZWFtX2lkGAQgASgJEhMKC3ZpcnR1YWxfa2V5GAUgASgIEhMKC2Rlc2NyaXB0aW9uGAYgASgJEjMKBHRhZ3MYByADKAsyJS5zZWNyZXRnYXRlLnYxLldyaXRlUmVxdWVzdC5UYWdzRW50cnkSLgoNdGVhbV9zZXR0aW5ncxgIIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHYmFja2VuZBgJIAEoCRorCglUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJQCg1Xcml0ZVJlc3BvbnNlEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIOCgZzb3VyY2UYAyABKAkSEAoId2FybmluZ3MYBCADKAkikwEKDURlbGV0ZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIPCgd0ZWFtX2lkGAIgASgJEhMKC3ZpcnR1YWxfa2V5GAMgASgIEg0KBWZvcmNlGAQgASgIEi4KDXRlYW1fc2V0dGluZ3MYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg8KB2JhY2tlbmQYBiABKAkiMwoORGVsZXRlUmVzcG9uc2USDAoEbmFtZRgBIAEoCRITCgtyZWNvdmVyYWJsZRgCIAEoCCKtAQoNUm90YXRlUmVxdWVzdBIUCgxjdXJyZW50X25hbWUYASABKAkSEAoIbmV3X25hbWUYAiABKAkSDQoFdmFsdWUYAyABKAkSDwoHdGVhbV9pZBgEIAEoCRITCgt2aXJ0dWFsX2tleRgFIAEoCBIuCg10ZWFtX3NldHRpbmdzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdiYWNrZW5kGAcgASgJIkQKDlJvdGF0ZVJlc3BvbnNlEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRITCgtvbGRfZGVsZXRlZBgDIAEoCCI1ChFMaXN0SG9zdGVkUmVxdWVzdBIPCgd0ZWFtX2lkGAEgASgJEg8KB2JhY2tlbmQYAiABKAkiPAoSTGlzdEhvc3RlZFJlc3BvbnNlEiYKBGtleXMYASADKAsyGC5zZWNyZXRnYXRlLnYxLkhvc3RlZEtleSLZAQoJSG9zdGVkS2V5EgwKBG5hbWUYASABKAkSEAoIcmVzb2x2ZXMYAiABKAgSDgoGc291cmNlGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSJwoFZXJyb3IYBSABKAsyGC5zZWNyZXRnYXRlLnYxLkl0ZW1FcnJvchIPCgdiYWNrZW5kGAYgASgJEi4KCmZldGNoZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBXN0YWxlGAggASgIEhIKCmZyb21fY2FjaGUYCSABKAgiVAoWU2V0VGVhbVNldHRpbmdzUmVxdWVzdBIPCgd0ZWFtX2lkGAEgASgJEikKCHNldHRpbmdzGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJpChdTZXRUZWFtU2V0dGluZ3NSZXNwb25zZRIPCgd0ZWFtX2lkGAEgASgJEikKCHNldHRpbmdzGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBISCgpjb25maWd1cmVkGAMgASgIIikKFkdldFRlYW1TZXR0aW5nc1JlcXVlc3QSDwoHdGVhbV9pZBgBIAEoCSKZAQoXR2V0VGVhbVNldHRpbmdzUmVzcG9uc2USDwoHdGVhbV9pZBgBIAEoCRIpCghzZXR0aW5ncxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKY29uZmlndXJlZBgDIAEoCBIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIZChdEZXNjcmliZUJhY2tlbmRzUmVxdWVzdCJPChhEZXNjcmliZUJhY2tlbmRzUmVzcG9uc2USMwoIYmFja2VuZHMYASADKAsyIS5zZWNyZXRnYXRlLnYxLkJhY2tlbmREZXNjcmlwdGlvbiKNAgoSQmFja2VuZERlc2NyaXB0aW9uEgwKBG5hbWUYASABKAkSDgoGc3lzdGVtGAIgASgJEjgKDGNhcGFiaWxpdGllcxgDIAEoCzIiLnNlY3JldGdhdGUudjEuQmFja2VuZENhcGFiaWxpdGllcxITCgthY2Nlc3NfbW9kZRgEIAEoCRISCgppc19kZWZhdWx0GAUgASgIEhEKCXJlYWNoYWJsZRgGIAEoCBIVCg1icmVha2VyX3N0YXRlGAcgASgJEhUKDWNhY2hlX2VudHJpZXMYCCABKAQSNQoUdGVhbV9zZXR0aW5nc19zY2hlbWEYCSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkIKE0JhY2tlbmRDYXBhYmlsaXRpZXMSDQoFd3JpdGUYASABKAgSDgoGYmluYXJ5GAIgASgIEgwKBGxpc3QYAyABKAgiDwoNV2hvQW1JUmVxdWVzdCI3Cg5XaG9BbUlSZXNwb25zZRIlCgZjYWxsZXIYASABKAsyFS5zZWNyZXRnYXRlLnYxLkNhbGxlciK0AQoGQ2FsbGVyEgwKBG5hbWUYASABKAkSDAoEa2luZBgCIAEoCRITCgtjZXJ0aWZpY2F0ZRgDIAEoCRIMCgRyZWFkGAQgAygJEg0KBXdyaXRlGAUgAygJEg4KBmRlbGV0ZRgGIAMoCRINCgV0ZWFtcxgHIAMoCRIQCghiYWNrZW5kcxgIIAMoCRINCgVhZG1pbhgJIAEoCBIcChRpbmxpbmVfdGVhbV9zZXR0aW5ncxgKIAEoCCI5ChBMaXN0VGVhbXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlcKEUxpc3RUZWFtc1Jlc3BvbnNlEikKBXRlYW1zGAEgAygLMhouc2VjcmV0Z2F0ZS52MS5UZWFtU3VtbWFyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiXwoLVGVhbVN1bW1hcnkSDwoHdGVhbV9pZBgBIAEoCRIPCgdiYWNrZW5kGAIgASgJEi4KCnVwZGF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlUKF1Rlc3RUZWFtU2V0dGluZ3NSZXF1ZXN0Eg8KB3RlYW1faWQYASABKAkSKQoIc2V0dGluZ3MYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Il8KGFRlc3RUZWFtU2V0dGluZ3NSZXNwb25zZRIPCgdiYWNrZW5kGAEgASgJEhEKCXJlYWNoYWJsZRgCIAEoCBIOCgZzdGF0dXMYAyABKAkSDwoHbWVzc2FnZRgEIAEoCSISChBUYWlsQXVkaXRSZXF1ZXN0Ij8KEVRhaWxBdWRpdFJlc3BvbnNlEioKBnJlY29yZBgBIAEoCzIaLnNlY3JldGdhdGUudjEuQXVkaXRSZWNvcmQimAEKC0F1ZGl0UmVjb3JkEigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGlkZW50aXR5GAIgASgJEg4KBm1ldGhvZBgDIAEoCRIPCgdvdXRjb21lGAQgASgJEg0KBW5hbWVzGAUgAygJEg8KB3RlYW1faWQYBiABKAkSDAoEanNvbhgHIAEoCSIRCg9HZXRTdGF0c1JlcXVlc3QicQoQR2V0U3RhdHNSZXNwb25zZRIWCg53aW5kb3dfc2Vjb25kcxgBIAEoDRIWCg5idWNrZXRfc2Vjb25kcxgCIAEoDRItCghiYWNrZW5kcxgDIAMoCzIbLnNlY3JldGdhdGUudjEuQmFja2VuZFN0YXRzIrIBCgxCYWNrZW5kU3RhdHMSDAoEbmFtZRgBIAEoCRINCgVjYWxscxgCIAEoBBIOCgZlcnJvcnMYAyABKAQSEgoKY2FjaGVfaGl0cxgEIAEoBBIUCgxjYWNoZV9taXNzZXMYBSABKAQSDgoGcDUwX21zGAYgASgBEg4KBnA5OV9tcxgHIAEoARIUCgxjYWxsc19zZXJpZXMYCCADKAQSFQoNZXJyb3JzX3NlcmllcxgJIAMoBCIUChJMaXN0Q2FsbGVyc1JlcXVlc3QiPQoTTGlzdENhbGxlcnNSZXNwb25zZRImCgdjYWxsZXJzGAEgAygLMhUuc2VjcmV0Z2F0ZS52MS5DYWxsZXIyjwkKDVNlY3JldFNlcnZpY2USPwoEUmVhZBIaLnNlY3JldGdhdGUudjEuUmVhZFJlcXVlc3QaGy5zZWNyZXRnYXRlLnYxLlJlYWRSZXNwb25zZRJCCgVXcml0ZRIbLnNlY3JldGdhdGUudjEuV3JpdGVSZXF1ZXN0Ghwuc2VjcmV0Z2F0ZS52MS5Xcml0ZVJlc3BvbnNlEkUKBkRlbGV0ZRIcLnNlY3JldGdhdGUudjEuRGVsZXRlUmVxdWVzdBodLnNlY3JldGdhdGUudjEuRGVsZXRlUmVzcG9uc2USRQoGUm90YXRlEhwuc2VjcmV0Z2F0ZS52MS5Sb3RhdGVSZXF1ZXN0Gh0uc2VjcmV0Z2F0ZS52MS5Sb3RhdGVSZXNwb25zZRJRCgpMaXN0SG9zdGVkEiAuc2VjcmV0Z2F0ZS52MS5MaXN0SG9zdGVkUmVxdWVzdBohLnNlY3JldGdhdGUudjEuTGlzdEhvc3RlZFJlc3BvbnNlEmAKD1NldFRlYW1TZXR0aW5ncxIlLnNlY3JldGdhdGUudjEuU2V0VGVhbVNldHRpbmdzUmVxdWVzdBomLnNlY3JldGdhdGUudjEuU2V0VGVhbVNldHRpbmdzUmVzcG9uc2USYAoPR2V0VGVhbVNldHRpbmdzEiUuc2VjcmV0Z2F0ZS52MS5HZXRUZWFtU2V0dGluZ3NSZXF1ZXN0GiYuc2VjcmV0Z2F0ZS52MS5HZXRUZWFtU2V0dGluZ3NSZXNwb25zZRJjChBEZXNjcmliZUJhY2tlbmRzEiYuc2VjcmV0Z2F0ZS52MS5EZXNjcmliZUJhY2tlbmRzUmVxdWVzdBonLnNlY3JldGdhdGUudjEuRGVzY3JpYmVCYWNrZW5kc1Jlc3BvbnNlEkUKBldob0FtSRIcLnNlY3JldGdhdGUudjEuV2hvQW1JUmVxdWVzdBodLnNlY3JldGdhdGUudjEuV2hvQW1JUmVzcG9uc2USTgoJTGlzdFRlYW1zEh8uc2VjcmV0Z2F0ZS52MS5MaXN0VGVhbXNSZXF1ZXN0GiAuc2VjcmV0Z2F0ZS52MS5MaXN0VGVhbXNSZXNwb25zZRJjChBUZXN0VGVhbVNldHRpbmdzEiYuc2VjcmV0Z2F0ZS52MS5UZXN0VGVhbVNldHRpbmdzUmVxdWVzdBonLnNlY3JldGdhdGUudjEuVGVzdFRlYW1TZXR0aW5nc1Jlc3BvbnNlElAKCVRhaWxBdWRpdBIfLnNlY3JldGdhdGUudjEuVGFpbEF1ZGl0UmVxdWVzdBogLnNlY3JldGdhdGUudjEuVGFpbEF1ZGl0UmVzcG9uc2UwARJLCghHZXRTdGF0cxIeLnNlY3JldGdhdGUudjEuR2V0U3RhdHNSZXF1ZXN0Gh8uc2VjcmV0Z2F0ZS52MS5HZXRTdGF0c1Jlc3BvbnNlElQKC0xpc3RDYWxsZXJzEiEuc2VjcmV0Z2F0ZS52MS5MaXN0Q2FsbGVyc1JlcXVlc3QaIi5zZWNyZXRnYXRlLnYxLkxpc3RDYWxsZXJzUmVzcG9uc2VCR1pFZ2l0aHViLmNvbS9zZWNyZXRnYXRlL3NlY3JldGdhdGUvY2xpZW50cy9nby9zZWNyZXRnYXRldjE7c2VjcmV0Z2F0ZXYxYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * ReadRequest asks for the current values of one or more names.
@@ -678,6 +678,27 @@ export type HostedKey = Message<"secretgate.v1.HostedKey"> & {
    * @generated from field: string backend = 6;
    */
   backend: string;
+
+  /**
+   * When the value it resolves to was fetched from the back end.
+   *
+   * @generated from field: google.protobuf.Timestamp fetched_at = 7;
+   */
+  fetchedAt?: Timestamp | undefined;
+
+  /**
+   * True when the back end failed and an expired cached value was served instead.
+   *
+   * @generated from field: bool stale = 8;
+   */
+  stale: boolean;
+
+  /**
+   * True when the answer came from secretgate's cache.
+   *
+   * @generated from field: bool from_cache = 9;
+   */
+  fromCache: boolean;
 };
 
 /**
@@ -967,6 +988,551 @@ export const BackendCapabilitiesSchema: GenMessage<BackendCapabilities> = /*@__P
   messageDesc(file_secretgate_v1_secret_service, 20);
 
 /**
+ * WhoAmIRequest takes no parameters: the call's credentials are the question.
+ *
+ * @generated from message secretgate.v1.WhoAmIRequest
+ */
+export type WhoAmIRequest = Message<"secretgate.v1.WhoAmIRequest"> & {
+};
+
+/**
+ * Describes the message secretgate.v1.WhoAmIRequest.
+ * Use `create(WhoAmIRequestSchema)` to create a new message.
+ */
+export const WhoAmIRequestSchema: GenMessage<WhoAmIRequest> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 21);
+
+/**
+ * WhoAmIResponse describes the caller.
+ *
+ * @generated from message secretgate.v1.WhoAmIResponse
+ */
+export type WhoAmIResponse = Message<"secretgate.v1.WhoAmIResponse"> & {
+  /**
+   * The caller as configured: its name and rules.
+   *
+   * @generated from field: secretgate.v1.Caller caller = 1;
+   */
+  caller?: Caller | undefined;
+};
+
+/**
+ * Describes the message secretgate.v1.WhoAmIResponse.
+ * Use `create(WhoAmIResponseSchema)` to create a new message.
+ */
+export const WhoAmIResponseSchema: GenMessage<WhoAmIResponse> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 22);
+
+/**
+ * Caller is one configured identity and its rules; never its token or a digest of it.
+ *
+ * @generated from message secretgate.v1.Caller
+ */
+export type Caller = Message<"secretgate.v1.Caller"> & {
+  /**
+   * The identity's name (audit records' `identity`).
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * How it authenticates: `token`, `mtls` (a client certificate) or `admin_token`
+   * (SECRETGATE_ADMIN_TOKEN, the generated admin token, or no authentication at all).
+   *
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * For `mtls`: the certificate field it matches, e.g. `CN=litellm` or `SAN DNS:litellm.internal`.
+   *
+   * @generated from field: string certificate = 3;
+   */
+  certificate: string;
+
+  /**
+   * Name globs it may Read.
+   *
+   * @generated from field: repeated string read = 4;
+   */
+  read: string[];
+
+  /**
+   * Name globs it may Write (and Rotate to).
+   *
+   * @generated from field: repeated string write = 5;
+   */
+  write: string[];
+
+  /**
+   * Name globs it may Delete (and Rotate away from).
+   *
+   * @generated from field: repeated string delete = 6;
+   */
+  delete: string[];
+
+  /**
+   * Teams it may act for (`*`: all).
+   *
+   * @generated from field: repeated string teams = 7;
+   */
+  teams: string[];
+
+  /**
+   * Back-end globs it may reach.
+   *
+   * @generated from field: repeated string backends = 8;
+   */
+  backends: string[];
+
+  /**
+   * May manage team settings and use the operator RPCs.
+   *
+   * @generated from field: bool admin = 9;
+   */
+  admin: boolean;
+
+  /**
+   * May send team settings with a call.
+   *
+   * @generated from field: bool inline_team_settings = 10;
+   */
+  inlineTeamSettings: boolean;
+};
+
+/**
+ * Describes the message secretgate.v1.Caller.
+ * Use `create(CallerSchema)` to create a new message.
+ */
+export const CallerSchema: GenMessage<Caller> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 23);
+
+/**
+ * ListTeamsRequest asks for one page of teams.
+ *
+ * @generated from message secretgate.v1.ListTeamsRequest
+ */
+export type ListTeamsRequest = Message<"secretgate.v1.ListTeamsRequest"> & {
+  /**
+   * At most this many teams, 1 to 1,000; 0 means 100.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * The previous response's `next_page_token`; empty for the first page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message secretgate.v1.ListTeamsRequest.
+ * Use `create(ListTeamsRequestSchema)` to create a new message.
+ */
+export const ListTeamsRequestSchema: GenMessage<ListTeamsRequest> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 24);
+
+/**
+ * ListTeamsResponse holds one page of teams, by team id.
+ *
+ * @generated from message secretgate.v1.ListTeamsResponse
+ */
+export type ListTeamsResponse = Message<"secretgate.v1.ListTeamsResponse"> & {
+  /**
+   * The teams on this page.
+   *
+   * @generated from field: repeated secretgate.v1.TeamSummary teams = 1;
+   */
+  teams: TeamSummary[];
+
+  /**
+   * Pass it as `page_token` for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message secretgate.v1.ListTeamsResponse.
+ * Use `create(ListTeamsResponseSchema)` to create a new message.
+ */
+export const ListTeamsResponseSchema: GenMessage<ListTeamsResponse> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 25);
+
+/**
+ * TeamSummary says that a team has settings, and for which back end.
+ *
+ * @generated from message secretgate.v1.TeamSummary
+ */
+export type TeamSummary = Message<"secretgate.v1.TeamSummary"> & {
+  /**
+   * The team.
+   *
+   * @generated from field: string team_id = 1;
+   */
+  teamId: string;
+
+  /**
+   * The back end its settings belong to (their `backend` key, else the default back end).
+   *
+   * @generated from field: string backend = 2;
+   */
+  backend: string;
+
+  /**
+   * When the settings were last changed.
+   *
+   * @generated from field: google.protobuf.Timestamp updated_at = 3;
+   */
+  updatedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message secretgate.v1.TeamSummary.
+ * Use `create(TeamSummarySchema)` to create a new message.
+ */
+export const TeamSummarySchema: GenMessage<TeamSummary> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 26);
+
+/**
+ * TestTeamSettingsRequest asks whether settings would reach their back end.
+ *
+ * @generated from message secretgate.v1.TestTeamSettingsRequest
+ */
+export type TestTeamSettingsRequest = Message<"secretgate.v1.TestTeamSettingsRequest"> & {
+  /**
+   * The team the settings are for. Optional: with it, a credential key sent as
+   * "[redacted]" (as GetTeamSettings returns it) stands for the team's stored value.
+   *
+   * @generated from field: string team_id = 1;
+   */
+  teamId: string;
+
+  /**
+   * The settings to test, in the shape of SetTeamSettings' `settings`.
+   *
+   * @generated from field: google.protobuf.Struct settings = 2;
+   */
+  settings?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message secretgate.v1.TestTeamSettingsRequest.
+ * Use `create(TestTeamSettingsRequestSchema)` to create a new message.
+ */
+export const TestTeamSettingsRequestSchema: GenMessage<TestTeamSettingsRequest> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 27);
+
+/**
+ * TestTeamSettingsResponse is the probe's outcome.
+ *
+ * @generated from message secretgate.v1.TestTeamSettingsResponse
+ */
+export type TestTeamSettingsResponse = Message<"secretgate.v1.TestTeamSettingsResponse"> & {
+  /**
+   * The back end probed.
+   *
+   * @generated from field: string backend = 1;
+   */
+  backend: string;
+
+  /**
+   * True when the back end gave a definite answer under the settings (a value or "not found").
+   *
+   * @generated from field: bool reachable = 2;
+   */
+  reachable: boolean;
+
+  /**
+   * The probe's status code name, e.g. "OK", "UNAVAILABLE", "PERMISSION_DENIED".
+   *
+   * @generated from field: string status = 3;
+   */
+  status: string;
+
+  /**
+   * What the back end said, when it failed; never a value or a credential.
+   *
+   * @generated from field: string message = 4;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message secretgate.v1.TestTeamSettingsResponse.
+ * Use `create(TestTeamSettingsResponseSchema)` to create a new message.
+ */
+export const TestTeamSettingsResponseSchema: GenMessage<TestTeamSettingsResponse> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 28);
+
+/**
+ * TailAuditRequest takes no parameters: filtering is the subscriber's.
+ *
+ * @generated from message secretgate.v1.TailAuditRequest
+ */
+export type TailAuditRequest = Message<"secretgate.v1.TailAuditRequest"> & {
+};
+
+/**
+ * Describes the message secretgate.v1.TailAuditRequest.
+ * Use `create(TailAuditRequestSchema)` to create a new message.
+ */
+export const TailAuditRequestSchema: GenMessage<TailAuditRequest> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 29);
+
+/**
+ * TailAuditResponse carries one audit record.
+ *
+ * @generated from message secretgate.v1.TailAuditResponse
+ */
+export type TailAuditResponse = Message<"secretgate.v1.TailAuditResponse"> & {
+  /**
+   * The record.
+   *
+   * @generated from field: secretgate.v1.AuditRecord record = 1;
+   */
+  record?: AuditRecord | undefined;
+};
+
+/**
+ * Describes the message secretgate.v1.TailAuditResponse.
+ * Use `create(TailAuditResponseSchema)` to create a new message.
+ */
+export const TailAuditResponseSchema: GenMessage<TailAuditResponse> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 30);
+
+/**
+ * AuditRecord is one audit record as the service wrote it (at most 4 KiB; never values).
+ *
+ * @generated from message secretgate.v1.AuditRecord
+ */
+export type AuditRecord = Message<"secretgate.v1.AuditRecord"> & {
+  /**
+   * When it was written.
+   *
+   * @generated from field: google.protobuf.Timestamp time = 1;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * The caller's identity; empty when the call was not authenticated.
+   *
+   * @generated from field: string identity = 2;
+   */
+  identity: string;
+
+  /**
+   * The RPC, e.g. "Read".
+   *
+   * @generated from field: string method = 3;
+   */
+  method: string;
+
+  /**
+   * "OK" or the status code name.
+   *
+   * @generated from field: string outcome = 4;
+   */
+  outcome: string;
+
+  /**
+   * The names the call was about, as the record holds them (invalid names are left out).
+   *
+   * @generated from field: repeated string names = 5;
+   */
+  names: string[];
+
+  /**
+   * The team the call named, if any.
+   *
+   * @generated from field: string team_id = 6;
+   */
+  teamId: string;
+
+  /**
+   * The whole record, as the JSON line written to the audit log.
+   *
+   * @generated from field: string json = 7;
+   */
+  json: string;
+};
+
+/**
+ * Describes the message secretgate.v1.AuditRecord.
+ * Use `create(AuditRecordSchema)` to create a new message.
+ */
+export const AuditRecordSchema: GenMessage<AuditRecord> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 31);
+
+/**
+ * GetStatsRequest takes no parameters.
+ *
+ * @generated from message secretgate.v1.GetStatsRequest
+ */
+export type GetStatsRequest = Message<"secretgate.v1.GetStatsRequest"> & {
+};
+
+/**
+ * Describes the message secretgate.v1.GetStatsRequest.
+ * Use `create(GetStatsRequestSchema)` to create a new message.
+ */
+export const GetStatsRequestSchema: GenMessage<GetStatsRequest> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 32);
+
+/**
+ * GetStatsResponse holds every back end's counters over the window.
+ *
+ * @generated from message secretgate.v1.GetStatsResponse
+ */
+export type GetStatsResponse = Message<"secretgate.v1.GetStatsResponse"> & {
+  /**
+   * The window the counters cover: the last 300 seconds.
+   *
+   * @generated from field: uint32 window_seconds = 1;
+   */
+  windowSeconds: number;
+
+  /**
+   * The width of each point of the series, in seconds.
+   *
+   * @generated from field: uint32 bucket_seconds = 2;
+   */
+  bucketSeconds: number;
+
+  /**
+   * One entry per back end the caller may use, in configuration order.
+   *
+   * @generated from field: repeated secretgate.v1.BackendStats backends = 3;
+   */
+  backends: BackendStats[];
+};
+
+/**
+ * Describes the message secretgate.v1.GetStatsResponse.
+ * Use `create(GetStatsResponseSchema)` to create a new message.
+ */
+export const GetStatsResponseSchema: GenMessage<GetStatsResponse> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 33);
+
+/**
+ * BackendStats counts one back end's work over the window.
+ *
+ * @generated from message secretgate.v1.BackendStats
+ */
+export type BackendStats = Message<"secretgate.v1.BackendStats"> & {
+  /**
+   * The back end.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Calls made to the back end (each retry counts).
+   *
+   * @generated from field: uint64 calls = 2;
+   */
+  calls: bigint;
+
+  /**
+   * Those that failed.
+   *
+   * @generated from field: uint64 errors = 3;
+   */
+  errors: bigint;
+
+  /**
+   * Reads answered from the cache.
+   *
+   * @generated from field: uint64 cache_hits = 4;
+   */
+  cacheHits: bigint;
+
+  /**
+   * Reads that had to ask the back end.
+   *
+   * @generated from field: uint64 cache_misses = 5;
+   */
+  cacheMisses: bigint;
+
+  /**
+   * Median back-end call latency in milliseconds (0 without calls); an upper bound of its histogram bucket.
+   *
+   * @generated from field: double p50_ms = 6;
+   */
+  p50Ms: number;
+
+  /**
+   * 99th percentile back-end call latency in milliseconds, likewise.
+   *
+   * @generated from field: double p99_ms = 7;
+   */
+  p99Ms: number;
+
+  /**
+   * Calls per point, oldest first (`bucket_seconds` wide, covering the window).
+   *
+   * @generated from field: repeated uint64 calls_series = 8;
+   */
+  callsSeries: bigint[];
+
+  /**
+   * Errors per point, oldest first.
+   *
+   * @generated from field: repeated uint64 errors_series = 9;
+   */
+  errorsSeries: bigint[];
+};
+
+/**
+ * Describes the message secretgate.v1.BackendStats.
+ * Use `create(BackendStatsSchema)` to create a new message.
+ */
+export const BackendStatsSchema: GenMessage<BackendStats> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 34);
+
+/**
+ * ListCallersRequest takes no parameters.
+ *
+ * @generated from message secretgate.v1.ListCallersRequest
+ */
+export type ListCallersRequest = Message<"secretgate.v1.ListCallersRequest"> & {
+};
+
+/**
+ * Describes the message secretgate.v1.ListCallersRequest.
+ * Use `create(ListCallersRequestSchema)` to create a new message.
+ */
+export const ListCallersRequestSchema: GenMessage<ListCallersRequest> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 35);
+
+/**
+ * ListCallersResponse lists the configured identities.
+ *
+ * @generated from message secretgate.v1.ListCallersResponse
+ */
+export type ListCallersResponse = Message<"secretgate.v1.ListCallersResponse"> & {
+  /**
+   * In configuration order.
+   *
+   * @generated from field: repeated secretgate.v1.Caller callers = 1;
+   */
+  callers: Caller[];
+};
+
+/**
+ * Describes the message secretgate.v1.ListCallersResponse.
+ * Use `create(ListCallersResponseSchema)` to create a new message.
+ */
+export const ListCallersResponseSchema: GenMessage<ListCallersResponse> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 36);
+
+/**
  * SecretService is the one API in front of every secret back end secretgate supports.
  *
  * LLM proxies call Read at start-up and on config reload to resolve provider keys, and
@@ -1077,6 +1643,78 @@ export const SecretService: GenService<{
     methodKind: "unary";
     input: typeof DescribeBackendsRequestSchema;
     output: typeof DescribeBackendsResponseSchema;
+  },
+  /**
+   * WhoAmI says which identity the call's credentials stand for and what its rules allow
+   * (never its token or a digest of it). Any authenticated caller may ask; the console uses it
+   * to sign in and to show only what the identity may do.
+   *
+   * @generated from rpc secretgate.v1.SecretService.WhoAmI
+   */
+  whoAmI: {
+    methodKind: "unary";
+    input: typeof WhoAmIRequestSchema;
+    output: typeof WhoAmIResponseSchema;
+  },
+  /**
+   * ListTeams lists the teams with stored settings that the caller may act for, by team id,
+   * a page at a time. Needs an admin identity. It never returns the settings themselves
+   * (GetTeamSettings does, redacted).
+   *
+   * @generated from rpc secretgate.v1.SecretService.ListTeams
+   */
+  listTeams: {
+    methodKind: "unary";
+    input: typeof ListTeamsRequestSchema;
+    output: typeof ListTeamsResponseSchema;
+  },
+  /**
+   * TestTeamSettings validates settings exactly as SetTeamSettings does, then runs the back
+   * end's reachability probe under them, without storing anything. Invalid settings are
+   * INVALID_ARGUMENT naming the key; an unreachable back end is an answer
+   * (`reachable: false`), not an error. Needs an admin identity.
+   *
+   * @generated from rpc secretgate.v1.SecretService.TestTeamSettings
+   */
+  testTeamSettings: {
+    methodKind: "unary";
+    input: typeof TestTeamSettingsRequestSchema;
+    output: typeof TestTeamSettingsResponseSchema;
+  },
+  /**
+   * TailAudit streams the audit records the service writes from now on (never values: audit
+   * records hold none). Needs an admin identity. A subscriber that falls more than 1,024
+   * records behind is dropped with RESOURCE_EXHAUSTED; more than 16 subscribers at once is
+   * RESOURCE_EXHAUSTED; the stream ends with UNAVAILABLE when the server shuts down.
+   *
+   * @generated from rpc secretgate.v1.SecretService.TailAudit
+   */
+  tailAudit: {
+    methodKind: "server_streaming";
+    input: typeof TailAuditRequestSchema;
+    output: typeof TailAuditResponseSchema;
+  },
+  /**
+   * GetStats returns each back end's calls, errors, cache hits and latency over the last
+   * five minutes, from the service's own counters. Needs an admin identity.
+   *
+   * @generated from rpc secretgate.v1.SecretService.GetStats
+   */
+  getStats: {
+    methodKind: "unary";
+    input: typeof GetStatsRequestSchema;
+    output: typeof GetStatsResponseSchema;
+  },
+  /**
+   * ListCallers lists the configured identities and their rules, never their tokens or
+   * token digests. Needs an admin identity.
+   *
+   * @generated from rpc secretgate.v1.SecretService.ListCallers
+   */
+  listCallers: {
+    methodKind: "unary";
+    input: typeof ListCallersRequestSchema;
+    output: typeof ListCallersResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_secretgate_v1_secret_service, 0);

@@ -1,4 +1,4 @@
-import type { StoredTeamSettings, TeamSettingsStore } from "../team-settings-store.js";
+import type { ListedTeamSettings, StoredTeamSettings, TeamSettingsStore } from "../team-settings-store.js";
 import { teamSettingsContext } from "../team-settings-store.js";
 import type { ChangeNotices } from "./change-notices.js";
 import type { PostgresDatabase } from "./postgres-database.js";
@@ -54,6 +54,19 @@ export class PostgresTeamSettingsStore implements TeamSettingsStore {
   async clear(teamId: string): Promise<void> {
     await this.database.pool.query("DELETE FROM secretgate.team_settings WHERE team_id = $1", [teamId]);
     await this.changed(teamId);
+  }
+
+  async list(after: string, limit: number): Promise<ListedTeamSettings[]> {
+    // COLLATE "C": the same byte order as SQLite's, and as the page tokens assume.
+    const { rows } = await this.database.pool.query<{ team_id: string; sealed: Buffer; updated_at: Date }>(
+      `SELECT team_id, sealed, updated_at FROM secretgate.team_settings WHERE team_id COLLATE "C" > $1 ORDER BY team_id COLLATE "C" LIMIT $2`,
+      [after, limit],
+    );
+    return rows.map((row) => ({
+      teamId: row.team_id,
+      settings: JSON.parse(this.database.sealer.open(row.sealed, teamSettingsContext(row.team_id)).toString("utf8")) as Record<string, unknown>,
+      updatedAt: row.updated_at,
+    }));
   }
 
   /** Forgets one team (another replica changed it). */

@@ -7,6 +7,24 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class AuditRecord(_message.Message):
+    __slots__ = ["identity", "json", "method", "names", "outcome", "team_id", "time"]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    identity: str
+    json: str
+    method: str
+    names: _containers.RepeatedScalarFieldContainer[str]
+    outcome: str
+    team_id: str
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., identity: _Optional[str] = ..., method: _Optional[str] = ..., outcome: _Optional[str] = ..., names: _Optional[_Iterable[str]] = ..., team_id: _Optional[str] = ..., json: _Optional[str] = ...) -> None: ...
+
 class BackendCapabilities(_message.Message):
     __slots__ = ["binary", "list", "write"]
     BINARY_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +56,52 @@ class BackendDescription(_message.Message):
     system: str
     team_settings_schema: _struct_pb2.Struct
     def __init__(self, name: _Optional[str] = ..., system: _Optional[str] = ..., capabilities: _Optional[_Union[BackendCapabilities, _Mapping]] = ..., access_mode: _Optional[str] = ..., is_default: bool = ..., reachable: bool = ..., breaker_state: _Optional[str] = ..., cache_entries: _Optional[int] = ..., team_settings_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class BackendStats(_message.Message):
+    __slots__ = ["cache_hits", "cache_misses", "calls", "calls_series", "errors", "errors_series", "name", "p50_ms", "p99_ms"]
+    CACHE_HITS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_MISSES_FIELD_NUMBER: _ClassVar[int]
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    CALLS_SERIES_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_SERIES_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    P50_MS_FIELD_NUMBER: _ClassVar[int]
+    P99_MS_FIELD_NUMBER: _ClassVar[int]
+    cache_hits: int
+    cache_misses: int
+    calls: int
+    calls_series: _containers.RepeatedScalarFieldContainer[int]
+    errors: int
+    errors_series: _containers.RepeatedScalarFieldContainer[int]
+    name: str
+    p50_ms: float
+    p99_ms: float
+    def __init__(self, name: _Optional[str] = ..., calls: _Optional[int] = ..., errors: _Optional[int] = ..., cache_hits: _Optional[int] = ..., cache_misses: _Optional[int] = ..., p50_ms: _Optional[float] = ..., p99_ms: _Optional[float] = ..., calls_series: _Optional[_Iterable[int]] = ..., errors_series: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class Caller(_message.Message):
+    __slots__ = ["admin", "backends", "certificate", "delete", "inline_team_settings", "kind", "name", "read", "teams", "write"]
+    ADMIN_FIELD_NUMBER: _ClassVar[int]
+    BACKENDS_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
+    DELETE_FIELD_NUMBER: _ClassVar[int]
+    INLINE_TEAM_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    READ_FIELD_NUMBER: _ClassVar[int]
+    TEAMS_FIELD_NUMBER: _ClassVar[int]
+    WRITE_FIELD_NUMBER: _ClassVar[int]
+    admin: bool
+    backends: _containers.RepeatedScalarFieldContainer[str]
+    certificate: str
+    delete: _containers.RepeatedScalarFieldContainer[str]
+    inline_team_settings: bool
+    kind: str
+    name: str
+    read: _containers.RepeatedScalarFieldContainer[str]
+    teams: _containers.RepeatedScalarFieldContainer[str]
+    write: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., certificate: _Optional[str] = ..., read: _Optional[_Iterable[str]] = ..., write: _Optional[_Iterable[str]] = ..., delete: _Optional[_Iterable[str]] = ..., teams: _Optional[_Iterable[str]] = ..., backends: _Optional[_Iterable[str]] = ..., admin: bool = ..., inline_team_settings: bool = ...) -> None: ...
 
 class DeleteRequest(_message.Message):
     __slots__ = ["backend", "force", "name", "team_id", "team_settings", "virtual_key"]
@@ -73,6 +137,20 @@ class DescribeBackendsResponse(_message.Message):
     backends: _containers.RepeatedCompositeFieldContainer[BackendDescription]
     def __init__(self, backends: _Optional[_Iterable[_Union[BackendDescription, _Mapping]]] = ...) -> None: ...
 
+class GetStatsRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class GetStatsResponse(_message.Message):
+    __slots__ = ["backends", "bucket_seconds", "window_seconds"]
+    BACKENDS_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    backends: _containers.RepeatedCompositeFieldContainer[BackendStats]
+    bucket_seconds: int
+    window_seconds: int
+    def __init__(self, window_seconds: _Optional[int] = ..., bucket_seconds: _Optional[int] = ..., backends: _Optional[_Iterable[_Union[BackendStats, _Mapping]]] = ...) -> None: ...
+
 class GetTeamSettingsRequest(_message.Message):
     __slots__ = ["team_id"]
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
@@ -92,20 +170,26 @@ class GetTeamSettingsResponse(_message.Message):
     def __init__(self, team_id: _Optional[str] = ..., settings: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., configured: bool = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class HostedKey(_message.Message):
-    __slots__ = ["backend", "error", "name", "resolves", "source", "version"]
+    __slots__ = ["backend", "error", "fetched_at", "from_cache", "name", "resolves", "source", "stale", "version"]
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    FETCHED_AT_FIELD_NUMBER: _ClassVar[int]
+    FROM_CACHE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     RESOLVES_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    STALE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     backend: str
     error: ItemError
+    fetched_at: _timestamp_pb2.Timestamp
+    from_cache: bool
     name: str
     resolves: bool
     source: str
+    stale: bool
     version: str
-    def __init__(self, name: _Optional[str] = ..., resolves: bool = ..., source: _Optional[str] = ..., version: _Optional[str] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ..., backend: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., resolves: bool = ..., source: _Optional[str] = ..., version: _Optional[str] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ..., backend: _Optional[str] = ..., fetched_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., stale: bool = ..., from_cache: bool = ...) -> None: ...
 
 class ItemError(_message.Message):
     __slots__ = ["code", "message", "reason", "status"]
@@ -118,6 +202,16 @@ class ItemError(_message.Message):
     reason: str
     status: str
     def __init__(self, code: _Optional[int] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ListCallersRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class ListCallersResponse(_message.Message):
+    __slots__ = ["callers"]
+    CALLERS_FIELD_NUMBER: _ClassVar[int]
+    callers: _containers.RepeatedCompositeFieldContainer[Caller]
+    def __init__(self, callers: _Optional[_Iterable[_Union[Caller, _Mapping]]] = ...) -> None: ...
 
 class ListHostedRequest(_message.Message):
     __slots__ = ["backend", "team_id"]
@@ -132,6 +226,22 @@ class ListHostedResponse(_message.Message):
     KEYS_FIELD_NUMBER: _ClassVar[int]
     keys: _containers.RepeatedCompositeFieldContainer[HostedKey]
     def __init__(self, keys: _Optional[_Iterable[_Union[HostedKey, _Mapping]]] = ...) -> None: ...
+
+class ListTeamsRequest(_message.Message):
+    __slots__ = ["page_size", "page_token"]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListTeamsResponse(_message.Message):
+    __slots__ = ["next_page_token", "teams"]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TEAMS_FIELD_NUMBER: _ClassVar[int]
+    next_page_token: str
+    teams: _containers.RepeatedCompositeFieldContainer[TeamSummary]
+    def __init__(self, teams: _Optional[_Iterable[_Union[TeamSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ReadRequest(_message.Message):
     __slots__ = ["backend", "bypass_cache", "names", "refresh_if_version", "team_id", "team_settings", "virtual_key"]
@@ -237,6 +347,56 @@ class SetTeamSettingsResponse(_message.Message):
     settings: _struct_pb2.Struct
     team_id: str
     def __init__(self, team_id: _Optional[str] = ..., settings: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., configured: bool = ...) -> None: ...
+
+class TailAuditRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class TailAuditResponse(_message.Message):
+    __slots__ = ["record"]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    record: AuditRecord
+    def __init__(self, record: _Optional[_Union[AuditRecord, _Mapping]] = ...) -> None: ...
+
+class TeamSummary(_message.Message):
+    __slots__ = ["backend", "team_id", "updated_at"]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    backend: str
+    team_id: str
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, team_id: _Optional[str] = ..., backend: _Optional[str] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class TestTeamSettingsRequest(_message.Message):
+    __slots__ = ["settings", "team_id"]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    settings: _struct_pb2.Struct
+    team_id: str
+    def __init__(self, team_id: _Optional[str] = ..., settings: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class TestTeamSettingsResponse(_message.Message):
+    __slots__ = ["backend", "message", "reachable", "status"]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REACHABLE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    backend: str
+    message: str
+    reachable: bool
+    status: str
+    def __init__(self, backend: _Optional[str] = ..., reachable: bool = ..., status: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class WhoAmIRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class WhoAmIResponse(_message.Message):
+    __slots__ = ["caller"]
+    CALLER_FIELD_NUMBER: _ClassVar[int]
+    caller: Caller
+    def __init__(self, caller: _Optional[_Union[Caller, _Mapping]] = ...) -> None: ...
 
 class WriteRequest(_message.Message):
     __slots__ = ["backend", "binary_value", "description", "name", "tags", "team_id", "team_settings", "value", "virtual_key"]

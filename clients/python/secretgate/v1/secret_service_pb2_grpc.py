@@ -65,6 +65,36 @@ class SecretServiceStub(object):
                 request_serializer=secretgate_dot_v1_dot_secret__service__pb2.DescribeBackendsRequest.SerializeToString,
                 response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.DescribeBackendsResponse.FromString,
                 )
+        self.WhoAmI = channel.unary_unary(
+                '/secretgate.v1.SecretService/WhoAmI',
+                request_serializer=secretgate_dot_v1_dot_secret__service__pb2.WhoAmIRequest.SerializeToString,
+                response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.WhoAmIResponse.FromString,
+                )
+        self.ListTeams = channel.unary_unary(
+                '/secretgate.v1.SecretService/ListTeams',
+                request_serializer=secretgate_dot_v1_dot_secret__service__pb2.ListTeamsRequest.SerializeToString,
+                response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.ListTeamsResponse.FromString,
+                )
+        self.TestTeamSettings = channel.unary_unary(
+                '/secretgate.v1.SecretService/TestTeamSettings',
+                request_serializer=secretgate_dot_v1_dot_secret__service__pb2.TestTeamSettingsRequest.SerializeToString,
+                response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.TestTeamSettingsResponse.FromString,
+                )
+        self.TailAudit = channel.unary_stream(
+                '/secretgate.v1.SecretService/TailAudit',
+                request_serializer=secretgate_dot_v1_dot_secret__service__pb2.TailAuditRequest.SerializeToString,
+                response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.TailAuditResponse.FromString,
+                )
+        self.GetStats = channel.unary_unary(
+                '/secretgate.v1.SecretService/GetStats',
+                request_serializer=secretgate_dot_v1_dot_secret__service__pb2.GetStatsRequest.SerializeToString,
+                response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.GetStatsResponse.FromString,
+                )
+        self.ListCallers = channel.unary_unary(
+                '/secretgate.v1.SecretService/ListCallers',
+                request_serializer=secretgate_dot_v1_dot_secret__service__pb2.ListCallersRequest.SerializeToString,
+                response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.ListCallersResponse.FromString,
+                )
 
 
 class SecretServiceServicer(object):
@@ -153,6 +183,60 @@ class SecretServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WhoAmI(self, request, context):
+        """WhoAmI says which identity the call's credentials stand for and what its rules allow
+        (never its token or a digest of it). Any authenticated caller may ask; the console uses it
+        to sign in and to show only what the identity may do.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTeams(self, request, context):
+        """ListTeams lists the teams with stored settings that the caller may act for, by team id,
+        a page at a time. Needs an admin identity. It never returns the settings themselves
+        (GetTeamSettings does, redacted).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TestTeamSettings(self, request, context):
+        """TestTeamSettings validates settings exactly as SetTeamSettings does, then runs the back
+        end's reachability probe under them, without storing anything. Invalid settings are
+        INVALID_ARGUMENT naming the key; an unreachable back end is an answer
+        (`reachable: false`), not an error. Needs an admin identity.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TailAudit(self, request, context):
+        """TailAudit streams the audit records the service writes from now on (never values: audit
+        records hold none). Needs an admin identity. A subscriber that falls more than 1,024
+        records behind is dropped with RESOURCE_EXHAUSTED; more than 16 subscribers at once is
+        RESOURCE_EXHAUSTED; the stream ends with UNAVAILABLE when the server shuts down.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStats(self, request, context):
+        """GetStats returns each back end's calls, errors, cache hits and latency over the last
+        five minutes, from the service's own counters. Needs an admin identity.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCallers(self, request, context):
+        """ListCallers lists the configured identities and their rules, never their tokens or
+        token digests. Needs an admin identity.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SecretServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -195,6 +279,36 @@ def add_SecretServiceServicer_to_server(servicer, server):
                     servicer.DescribeBackends,
                     request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.DescribeBackendsRequest.FromString,
                     response_serializer=secretgate_dot_v1_dot_secret__service__pb2.DescribeBackendsResponse.SerializeToString,
+            ),
+            'WhoAmI': grpc.unary_unary_rpc_method_handler(
+                    servicer.WhoAmI,
+                    request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.WhoAmIRequest.FromString,
+                    response_serializer=secretgate_dot_v1_dot_secret__service__pb2.WhoAmIResponse.SerializeToString,
+            ),
+            'ListTeams': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTeams,
+                    request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.ListTeamsRequest.FromString,
+                    response_serializer=secretgate_dot_v1_dot_secret__service__pb2.ListTeamsResponse.SerializeToString,
+            ),
+            'TestTeamSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.TestTeamSettings,
+                    request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.TestTeamSettingsRequest.FromString,
+                    response_serializer=secretgate_dot_v1_dot_secret__service__pb2.TestTeamSettingsResponse.SerializeToString,
+            ),
+            'TailAudit': grpc.unary_stream_rpc_method_handler(
+                    servicer.TailAudit,
+                    request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.TailAuditRequest.FromString,
+                    response_serializer=secretgate_dot_v1_dot_secret__service__pb2.TailAuditResponse.SerializeToString,
+            ),
+            'GetStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStats,
+                    request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.GetStatsRequest.FromString,
+                    response_serializer=secretgate_dot_v1_dot_secret__service__pb2.GetStatsResponse.SerializeToString,
+            ),
+            'ListCallers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCallers,
+                    request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.ListCallersRequest.FromString,
+                    response_serializer=secretgate_dot_v1_dot_secret__service__pb2.ListCallersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -350,5 +464,107 @@ class SecretService(object):
         return grpc.experimental.unary_unary(request, target, '/secretgate.v1.SecretService/DescribeBackends',
             secretgate_dot_v1_dot_secret__service__pb2.DescribeBackendsRequest.SerializeToString,
             secretgate_dot_v1_dot_secret__service__pb2.DescribeBackendsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def WhoAmI(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/secretgate.v1.SecretService/WhoAmI',
+            secretgate_dot_v1_dot_secret__service__pb2.WhoAmIRequest.SerializeToString,
+            secretgate_dot_v1_dot_secret__service__pb2.WhoAmIResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListTeams(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/secretgate.v1.SecretService/ListTeams',
+            secretgate_dot_v1_dot_secret__service__pb2.ListTeamsRequest.SerializeToString,
+            secretgate_dot_v1_dot_secret__service__pb2.ListTeamsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def TestTeamSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/secretgate.v1.SecretService/TestTeamSettings',
+            secretgate_dot_v1_dot_secret__service__pb2.TestTeamSettingsRequest.SerializeToString,
+            secretgate_dot_v1_dot_secret__service__pb2.TestTeamSettingsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def TailAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/secretgate.v1.SecretService/TailAudit',
+            secretgate_dot_v1_dot_secret__service__pb2.TailAuditRequest.SerializeToString,
+            secretgate_dot_v1_dot_secret__service__pb2.TailAuditResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/secretgate.v1.SecretService/GetStats',
+            secretgate_dot_v1_dot_secret__service__pb2.GetStatsRequest.SerializeToString,
+            secretgate_dot_v1_dot_secret__service__pb2.GetStatsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListCallers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/secretgate.v1.SecretService/ListCallers',
+            secretgate_dot_v1_dot_secret__service__pb2.ListCallersRequest.SerializeToString,
+            secretgate_dot_v1_dot_secret__service__pb2.ListCallersResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
-import type { DriverCall, DriverDeleteResult, DriverWrite, DriverWriteResult, SecretDriver, SecretValue } from "../drivers/driver.js";
+import type { DriverCall, DriverDeleteResult, DriverWrite, DriverWriteResult, SecretDriver, SecretMetadata, SecretValue } from "../drivers/driver.js";
 import { backendMetrics, type BackendMetrics } from "../metrics/metrics.js";
 import type { Attempts, BackendOperation, Tracing } from "../tracing/tracing.js";
 import { SecretCache, type CacheEntry } from "./cache/secret-cache.js";
-import { Code, ServiceError, statusName } from "./errors.js";
+import { Code, ServiceError, failedPrecondition, statusName } from "./errors.js";
 import { CircuitBreaker, type BreakerState } from "./resilience/circuit-breaker.js";
 import { ConcurrencyLimit } from "./resilience/concurrency-limit.js";
 import { RETRYABLE_CODES, RetryBudget, backoffDelayMs, type BackoffSettings } from "./resilience/retry.js";
@@ -207,6 +207,17 @@ export class Backend {
       this.evict(keyIn(location, name));
       this.changeListener?.(name, location, call);
     }
+  }
+
+  /**
+   * A secret's description and tags as the back end holds them now (undefined when it holds no
+   * such secret), for copying a secret with its metadata. Never cached: reads never need
+   * metadata, and a copy must compare against what the back end holds, not what it held.
+   */
+  async describe(name: string, call: DriverCall): Promise<SecretMetadata | undefined> {
+    const { driver } = this;
+    if (!driver.capabilities.metadata || !driver.describe) throw failedPrecondition(`${this.source} keeps no description or tags`);
+    return this.call("describe", name, () => driver.describe!(name, call), call);
   }
 
   async list(call: DriverCall): Promise<string[]> {

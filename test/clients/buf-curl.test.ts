@@ -44,7 +44,7 @@ describe("debugging with buf curl (server reflection)", () => {
       ...["Check", "List", "Watch"].map((method) => `grpc.health.v1.Health/${method}`),
       "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
       "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-      ...["Delete", "DescribeBackends", "GetTeamSettings", "ListHosted", "Read", "Rotate", "SetTeamSettings", "Write"].map((method) => `secretgate.v1.SecretService/${method}`),
+      ...["Delete", "DescribeBackends", "GetTeamSettings", "ListHosted", "MigrateSecret", "PlanMigration", "Read", "Rotate", "SetTeamSettings", "Write"].map((method) => `secretgate.v1.SecretService/${method}`),
     ]);
   });
 

@@ -94,7 +94,7 @@ describe("hostile input (property-based)", () => {
     metadata.set("authorization", `Bearer ${server.token}`);
     try {
       await fc.assert(
-        fc.asyncProperty(fc.constantFrom("Read", "Write", "Delete", "Rotate", "ListHosted", "SetTeamSettings", "GetTeamSettings", "DescribeBackends"), fc.uint8Array({ maxLength: 2048 }), async (method, bytes) => {
+        fc.asyncProperty(fc.constantFrom("Read", "Write", "Delete", "Rotate", "ListHosted", "SetTeamSettings", "GetTeamSettings", "DescribeBackends", "PlanMigration", "MigrateSecret"), fc.uint8Array({ maxLength: 2048 }), async (method, bytes) => {
           const code = await new Promise<number>((resolve) => {
             client.makeUnaryRequest(
               `/secretgate.v1.SecretService/${method}`,

@@ -2,8 +2,8 @@
 // @generated from file secretgate/v1/secret_service.proto (package secretgate.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file secretgate/v1/secret_service.proto.
  */
 export const file_secretgate_v1_secret_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJzZWNyZXRnYXRlL3YxL3NlY3JldF9zZXJ2aWNlLnByb3RvEg1zZWNyZXRnYXRlLnYxIqACCgtSZWFkUmVxdWVzdBINCgVuYW1lcxgBIAMoCRIPCgd0ZWFtX2lkGAIgASgJEhQKDGJ5cGFzc19jYWNoZRgDIAEoCBJMChJyZWZyZXNoX2lmX3ZlcnNpb24YBCADKAsyMC5zZWNyZXRnYXRlLnYxLlJlYWRSZXF1ZXN0LlJlZnJlc2hJZlZlcnNpb25FbnRyeRITCgt2aXJ0dWFsX2tleRgFIAEoCBIuCg10ZWFtX3NldHRpbmdzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdiYWNrZW5kGAcgASgJGjcKFVJlZnJlc2hJZlZlcnNpb25FbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjwKDFJlYWRSZXNwb25zZRIsCgdyZXN1bHRzGAEgAygLMhsuc2VjcmV0Z2F0ZS52MS5TZWNyZXRSZXN1bHQilgIKDFNlY3JldFJlc3VsdBIMCgRuYW1lGAEgASgJEg0KBWZvdW5kGAIgASgIEg0KBXZhbHVlGAMgASgJEhQKDGJpbmFyeV92YWx1ZRgEIAEoDBIOCgZzb3VyY2UYBSABKAkSDwoHdmVyc2lvbhgGIAEoCRIuCgpmZXRjaGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpmcm9tX2NhY2hlGAggASgIEg0KBXN0YWxlGAkgASgIEicKBWVycm9yGAogASgLMhguc2VjcmV0Z2F0ZS52MS5JdGVtRXJyb3ISFQoNcmVzb2x2ZWRfbmFtZRgLIAEoCRIQCghmYWxsYmFjaxgMIAEoCCJKCglJdGVtRXJyb3ISDAoEY29kZRgBIAEoBRIOCgZzdGF0dXMYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIOCgZyZWFzb24YBCABKAkinwIKDFdyaXRlUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgJEhQKDGJpbmFyeV92YWx1ZRgDIAEoDBIPCgd0ZWFtX2lkGAQgASgJEhMKC3ZpcnR1YWxfa2V5GAUgASgIEhMKC2Rlc2NyaXB0aW9uGAYgASgJEjMKBHRhZ3MYByADKAsyJS5zZWNyZXRnYXRlLnYxLldyaXRlUmVxdWVzdC5UYWdzRW50cnkSLgoNdGVhbV9zZXR0aW5ncxgIIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHYmFja2VuZBgJIAEoCRorCglUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJQCg1Xcml0ZVJlc3BvbnNlEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIOCgZzb3VyY2UYAyABKAkSEAoId2FybmluZ3MYBCADKAkikwEKDURlbGV0ZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIPCgd0ZWFtX2lkGAIgASgJEhMKC3ZpcnR1YWxfa2V5GAMgASgIEg0KBWZvcmNlGAQgASgIEi4KDXRlYW1fc2V0dGluZ3MYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg8KB2JhY2tlbmQYBiABKAkiMwoORGVsZXRlUmVzcG9uc2USDAoEbmFtZRgBIAEoCRITCgtyZWNvdmVyYWJsZRgCIAEoCCKtAQoNUm90YXRlUmVxdWVzdBIUCgxjdXJyZW50X25hbWUYASABKAkSEAoIbmV3X25hbWUYAiABKAkSDQoFdmFsdWUYAyABKAkSDwoHdGVhbV9pZBgEIAEoCRITCgt2aXJ0dWFsX2tleRgFIAEoCBIuCg10ZWFtX3NldHRpbmdzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdiYWNrZW5kGAcgASgJIkQKDlJvdGF0ZVJlc3BvbnNlEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRITCgtvbGRfZGVsZXRlZBgDIAEoCCI1ChFMaXN0SG9zdGVkUmVxdWVzdBIPCgd0ZWFtX2lkGAEgASgJEg8KB2JhY2tlbmQYAiABKAkiPAoSTGlzdEhvc3RlZFJlc3BvbnNlEiYKBGtleXMYASADKAsyGC5zZWNyZXRnYXRlLnYxLkhvc3RlZEtleSKGAQoJSG9zdGVkS2V5EgwKBG5hbWUYASABKAkSEAoIcmVzb2x2ZXMYAiABKAgSDgoGc291cmNlGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSJwoFZXJyb3IYBSABKAsyGC5zZWNyZXRnYXRlLnYxLkl0ZW1FcnJvchIPCgdiYWNrZW5kGAYgASgJIlQKFlNldFRlYW1TZXR0aW5nc1JlcXVlc3QSDwoHdGVhbV9pZBgBIAEoCRIpCghzZXR0aW5ncxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiaQoXU2V0VGVhbVNldHRpbmdzUmVzcG9uc2USDwoHdGVhbV9pZBgBIAEoCRIpCghzZXR0aW5ncxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKY29uZmlndXJlZBgDIAEoCCIpChZHZXRUZWFtU2V0dGluZ3NSZXF1ZXN0Eg8KB3RlYW1faWQYASABKAkimQEKF0dldFRlYW1TZXR0aW5nc1Jlc3BvbnNlEg8KB3RlYW1faWQYASABKAkSKQoIc2V0dGluZ3MYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCmNvbmZpZ3VyZWQYAyABKAgSLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiGQoXRGVzY3JpYmVCYWNrZW5kc1JlcXVlc3QiTwoYRGVzY3JpYmVCYWNrZW5kc1Jlc3BvbnNlEjMKCGJhY2tlbmRzGAEgAygLMiEuc2VjcmV0Z2F0ZS52MS5CYWNrZW5kRGVzY3JpcHRpb24ijQIKEkJhY2tlbmREZXNjcmlwdGlvbhIMCgRuYW1lGAEgASgJEg4KBnN5c3RlbRgCIAEoCRI4CgxjYXBhYmlsaXRpZXMYAyABKAsyIi5zZWNyZXRnYXRlLnYxLkJhY2tlbmRDYXBhYmlsaXRpZXMSEwoLYWNjZXNzX21vZGUYBCABKAkSEgoKaXNfZGVmYXVsdBgFIAEoCBIRCglyZWFjaGFibGUYBiABKAgSFQoNYnJlYWtlcl9zdGF0ZRgHIAEoCRIVCg1jYWNoZV9lbnRyaWVzGAggASgEEjUKFHRlYW1fc2V0dGluZ3Nfc2NoZW1hGAkgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJCChNCYWNrZW5kQ2FwYWJpbGl0aWVzEg0KBXdyaXRlGAEgASgIEg4KBmJpbmFyeRgCIAEoCBIMCgRsaXN0GAMgASgIMp4FCg1TZWNyZXRTZXJ2aWNlEj8KBFJlYWQSGi5zZWNyZXRnYXRlLnYxLlJlYWRSZXF1ZXN0Ghsuc2VjcmV0Z2F0ZS52MS5SZWFkUmVzcG9uc2USQgoFV3JpdGUSGy5zZWNyZXRnYXRlLnYxLldyaXRlUmVxdWVzdBocLnNlY3JldGdhdGUudjEuV3JpdGVSZXNwb25zZRJFCgZEZWxldGUSHC5zZWNyZXRnYXRlLnYxLkRlbGV0ZVJlcXVlc3QaHS5zZWNyZXRnYXRlLnYxLkRlbGV0ZVJlc3BvbnNlEkUKBlJvdGF0ZRIcLnNlY3JldGdhdGUudjEuUm90YXRlUmVxdWVzdBodLnNlY3JldGdhdGUudjEuUm90YXRlUmVzcG9uc2USUQoKTGlzdEhvc3RlZBIgLnNlY3JldGdhdGUudjEuTGlzdEhvc3RlZFJlcXVlc3QaIS5zZWNyZXRnYXRlLnYxLkxpc3RIb3N0ZWRSZXNwb25zZRJgCg9TZXRUZWFtU2V0dGluZ3MSJS5zZWNyZXRnYXRlLnYxLlNldFRlYW1TZXR0aW5nc1JlcXVlc3QaJi5zZWNyZXRnYXRlLnYxLlNldFRlYW1TZXR0aW5nc1Jlc3BvbnNlEmAKD0dldFRlYW1TZXR0aW5ncxIlLnNlY3JldGdhdGUudjEuR2V0VGVhbVNldHRpbmdzUmVxdWVzdBomLnNlY3JldGdhdGUudjEuR2V0VGVhbVNldHRpbmdzUmVzcG9uc2USYwoQRGVzY3JpYmVCYWNrZW5kcxImLnNlY3JldGdhdGUudjEuRGVzY3JpYmVCYWNrZW5kc1JlcXVlc3QaJy5zZWNyZXRnYXRlLnYxLkRlc2NyaWJlQmFja2VuZHNSZXNwb25zZUJHWkVnaXRodWIuY29tL3NlY3JldGdhdGUvc2VjcmV0Z2F0ZS9jbGllbnRzL2dvL3NlY3JldGdhdGV2MTtzZWNyZXRnYXRldjFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiJzZWNyZXRnYXRlL3YxL3NlY3JldF9zZXJ2aWNlLnByb3RvEg1zZWNyZXRnYXRlLnYxIqACCgtSZWFkUmVxdWVzdBINCgVuYW1lcxgBIAMoCRIPCgd0ZWFtX2lkGAIgASgJEhQKDGJ5cGFzc19jYWNoZRgDIAEoCBJMChJyZWZyZXNoX2lmX3ZlcnNpb24YBCADKAsyMC5zZWNyZXRnYXRlLnYxLlJlYWRSZXF1ZXN0LlJlZnJlc2hJZlZlcnNpb25FbnRyeRITCgt2aXJ0dWFsX2tleRgFIAEoCBIuCg10ZWFtX3NldHRpbmdzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdiYWNrZW5kGAcgASgJGjcKFVJlZnJlc2hJZlZlcnNpb25FbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjwKDFJlYWRSZXNwb25zZRIsCgdyZXN1bHRzGAEgAygLMhsuc2VjcmV0Z2F0ZS52MS5TZWNyZXRSZXN1bHQilgIKDFNlY3JldFJlc3VsdBIMCgRuYW1lGAEgASgJEg0KBWZvdW5kGAIgASgIEg0KBXZhbHVlGAMgASgJEhQKDGJpbmFyeV92YWx1ZRgEIAEoDBIOCgZzb3VyY2UYBSABKAkSDwoHdmVyc2lvbhgGIAEoCRIuCgpmZXRjaGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpmcm9tX2NhY2hlGAggASgIEg0KBXN0YWxlGAkgASgIEicKBWVycm9yGAogASgLMhguc2VjcmV0Z2F0ZS52MS5JdGVtRXJyb3ISFQoNcmVzb2x2ZWRfbmFtZRgLIAEoCRIQCghmYWxsYmFjaxgMIAEoCCJKCglJdGVtRXJyb3ISDAoEY29kZRgBIAEoBRIOCgZzdGF0dXMYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIOCgZyZWFzb24YBCABKAkinwIKDFdyaXRlUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgJEhQKDGJpbmFyeV92YWx1ZRgDIAEoDBIPCgd0ZWFtX2lkGAQgASgJEhMKC3ZpcnR1YWxfa2V5GAUgASgIEhMKC2Rlc2NyaXB0aW9uGAYgASgJEjMKBHRhZ3MYByADKAsyJS5zZWNyZXRnYXRlLnYxLldyaXRlUmVxdWVzdC5UYWdzRW50cnkSLgoNdGVhbV9zZXR0aW5ncxgIIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHYmFja2VuZBgJIAEoCRorCglUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJQCg1Xcml0ZVJlc3BvbnNlEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIOCgZzb3VyY2UYAyABKAkSEAoId2FybmluZ3MYBCADKAkikwEKDURlbGV0ZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIPCgd0ZWFtX2lkGAIgASgJEhMKC3ZpcnR1YWxfa2V5GAMgASgIEg0KBWZvcmNlGAQgASgIEi4KDXRlYW1fc2V0dGluZ3MYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg8KB2JhY2tlbmQYBiABKAkiMwoORGVsZXRlUmVzcG9uc2USDAoEbmFtZRgBIAEoCRITCgtyZWNvdmVyYWJsZRgCIAEoCCKtAQoNUm90YXRlUmVxdWVzdBIUCgxjdXJyZW50X25hbWUYASABKAkSEAoIbmV3X25hbWUYAiABKAkSDQoFdmFsdWUYAyABKAkSDwoHdGVhbV9pZBgEIAEoCRITCgt2aXJ0dWFsX2tleRgFIAEoCBIuCg10ZWFtX3NldHRpbmdzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdiYWNrZW5kGAcgASgJIkQKDlJvdGF0ZVJlc3BvbnNlEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRITCgtvbGRfZGVsZXRlZBgDIAEoCCI1ChFMaXN0SG9zdGVkUmVxdWVzdBIPCgd0ZWFtX2lkGAEgASgJEg8KB2JhY2tlbmQYAiABKAkiPAoSTGlzdEhvc3RlZFJlc3BvbnNlEiYKBGtleXMYASADKAsyGC5zZWNyZXRnYXRlLnYxLkhvc3RlZEtleSKGAQoJSG9zdGVkS2V5EgwKBG5hbWUYASABKAkSEAoIcmVzb2x2ZXMYAiABKAgSDgoGc291cmNlGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSJwoFZXJyb3IYBSABKAsyGC5zZWNyZXRnYXRlLnYxLkl0ZW1FcnJvchIPCgdiYWNrZW5kGAYgASgJIlQKFlNldFRlYW1TZXR0aW5nc1JlcXVlc3QSDwoHdGVhbV9pZBgBIAEoCRIpCghzZXR0aW5ncxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiaQoXU2V0VGVhbVNldHRpbmdzUmVzcG9uc2USDwoHdGVhbV9pZBgBIAEoCRIpCghzZXR0aW5ncxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKY29uZmlndXJlZBgDIAEoCCIpChZHZXRUZWFtU2V0dGluZ3NSZXF1ZXN0Eg8KB3RlYW1faWQYASABKAkimQEKF0dldFRlYW1TZXR0aW5nc1Jlc3BvbnNlEg8KB3RlYW1faWQYASABKAkSKQoIc2V0dGluZ3MYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCmNvbmZpZ3VyZWQYAyABKAgSLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiGQoXRGVzY3JpYmVCYWNrZW5kc1JlcXVlc3QiTwoYRGVzY3JpYmVCYWNrZW5kc1Jlc3BvbnNlEjMKCGJhY2tlbmRzGAEgAygLMiEuc2VjcmV0Z2F0ZS52MS5CYWNrZW5kRGVzY3JpcHRpb24ijQIKEkJhY2tlbmREZXNjcmlwdGlvbhIMCgRuYW1lGAEgASgJEg4KBnN5c3RlbRgCIAEoCRI4CgxjYXBhYmlsaXRpZXMYAyABKAsyIi5zZWNyZXRnYXRlLnYxLkJhY2tlbmRDYXBhYmlsaXRpZXMSEwoLYWNjZXNzX21vZGUYBCABKAkSEgoKaXNfZGVmYXVsdBgFIAEoCBIRCglyZWFjaGFibGUYBiABKAgSFQoNYnJlYWtlcl9zdGF0ZRgHIAEoCRIVCg1jYWNoZV9lbnRyaWVzGAggASgEEjUKFHRlYW1fc2V0dGluZ3Nfc2NoZW1hGAkgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJCChNCYWNrZW5kQ2FwYWJpbGl0aWVzEg0KBXdyaXRlGAEgASgIEg4KBmJpbmFyeRgCIAEoCBIMCgRsaXN0GAMgASgIImYKFFBsYW5NaWdyYXRpb25SZXF1ZXN0EhQKDGZyb21fYmFja2VuZBgBIAEoCRISCgp0b19iYWNrZW5kGAIgASgJEg0KBW1hdGNoGAMgAygJEhUKDWRlbGV0ZV9zb3VyY2UYBCABKAgiJgoVUGxhbk1pZ3JhdGlvblJlc3BvbnNlEg0KBW5hbWVzGAEgAygJInYKFE1pZ3JhdGVTZWNyZXRSZXF1ZXN0EhQKDGZyb21fYmFja2VuZBgBIAEoCRISCgp0b19iYWNrZW5kGAIgASgJEgwKBG5hbWUYAyABKAkSDwoHZHJ5X3J1bhgEIAEoCBIVCg1kZWxldGVfc291cmNlGAUgASgIIqcBChVNaWdyYXRlU2VjcmV0UmVzcG9uc2USDAoEbmFtZRgBIAEoCRIwCgdvdXRjb21lGAIgASgOMh8uc2VjcmV0Z2F0ZS52MS5NaWdyYXRpb25PdXRjb21lEhMKC292ZXJ3cml0dGVuGAMgASgIEhAKCG5vdF9rZXB0GAQgAygJEhYKDnNvdXJjZV9kZWxldGVkGAUgASgIEg8KB3ZlcnNpb24YBiABKAkqlgEKEE1pZ3JhdGlvbk91dGNvbWUSIQodTUlHUkFUSU9OX09VVENPTUVfVU5TUEVDSUZJRUQQABIcChhNSUdSQVRJT05fT1VUQ09NRV9DT1BJRUQQARIfChtNSUdSQVRJT05fT1VUQ09NRV9VTkNIQU5HRUQQAhIgChxNSUdSQVRJT05fT1VUQ09NRV9XT1VMRF9DT1BZEAMy1gYKDVNlY3JldFNlcnZpY2USPwoEUmVhZBIaLnNlY3JldGdhdGUudjEuUmVhZFJlcXVlc3QaGy5zZWNyZXRnYXRlLnYxLlJlYWRSZXNwb25zZRJCCgVXcml0ZRIbLnNlY3JldGdhdGUudjEuV3JpdGVSZXF1ZXN0Ghwuc2VjcmV0Z2F0ZS52MS5Xcml0ZVJlc3BvbnNlEkUKBkRlbGV0ZRIcLnNlY3JldGdhdGUudjEuRGVsZXRlUmVxdWVzdBodLnNlY3JldGdhdGUudjEuRGVsZXRlUmVzcG9uc2USRQoGUm90YXRlEhwuc2VjcmV0Z2F0ZS52MS5Sb3RhdGVSZXF1ZXN0Gh0uc2VjcmV0Z2F0ZS52MS5Sb3RhdGVSZXNwb25zZRJRCgpMaXN0SG9zdGVkEiAuc2VjcmV0Z2F0ZS52MS5MaXN0SG9zdGVkUmVxdWVzdBohLnNlY3JldGdhdGUudjEuTGlzdEhvc3RlZFJlc3BvbnNlEmAKD1NldFRlYW1TZXR0aW5ncxIlLnNlY3JldGdhdGUudjEuU2V0VGVhbVNldHRpbmdzUmVxdWVzdBomLnNlY3JldGdhdGUudjEuU2V0VGVhbVNldHRpbmdzUmVzcG9uc2USYAoPR2V0VGVhbVNldHRpbmdzEiUuc2VjcmV0Z2F0ZS52MS5HZXRUZWFtU2V0dGluZ3NSZXF1ZXN0GiYuc2VjcmV0Z2F0ZS52MS5HZXRUZWFtU2V0dGluZ3NSZXNwb25zZRJjChBEZXNjcmliZUJhY2tlbmRzEiYuc2VjcmV0Z2F0ZS52MS5EZXNjcmliZUJhY2tlbmRzUmVxdWVzdBonLnNlY3JldGdhdGUudjEuRGVzY3JpYmVCYWNrZW5kc1Jlc3BvbnNlEloKDVBsYW5NaWdyYXRpb24SIy5zZWNyZXRnYXRlLnYxLlBsYW5NaWdyYXRpb25SZXF1ZXN0GiQuc2VjcmV0Z2F0ZS52MS5QbGFuTWlncmF0aW9uUmVzcG9uc2USWgoNTWlncmF0ZVNlY3JldBIjLnNlY3JldGdhdGUudjEuTWlncmF0ZVNlY3JldFJlcXVlc3QaJC5zZWNyZXRnYXRlLnYxLk1pZ3JhdGVTZWNyZXRSZXNwb25zZUJHWkVnaXRodWIuY29tL3NlY3JldGdhdGUvc2VjcmV0Z2F0ZS9jbGllbnRzL2dvL3NlY3JldGdhdGV2MTtzZWNyZXRnYXRldjFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * ReadRequest asks for the current values of one or more names.
@@ -967,6 +967,221 @@ export const BackendCapabilitiesSchema: GenMessage<BackendCapabilities> = /*@__P
   messageDesc(file_secretgate_v1_secret_service, 20);
 
 /**
+ * PlanMigrationRequest names the two back ends of a migration and which names it takes.
+ *
+ * @generated from message secretgate.v1.PlanMigrationRequest
+ */
+export type PlanMigrationRequest = Message<"secretgate.v1.PlanMigrationRequest"> & {
+  /**
+   * The back end to copy from.
+   *
+   * @generated from field: string from_backend = 1;
+   */
+  fromBackend: string;
+
+  /**
+   * The back end to copy to; not `from_backend`.
+   *
+   * @generated from field: string to_backend = 2;
+   */
+  toBackend: string;
+
+  /**
+   * Globs over the stored names (`*` any characters, `?` one, as rules write them), at most
+   * 100; a name is taken when any matches. Empty: every name.
+   *
+   * @generated from field: repeated string match = 3;
+   */
+  match: string[];
+
+  /**
+   * The migration will delete each source secret once its copy verified: the source must
+   * take deletes.
+   *
+   * @generated from field: bool delete_source = 4;
+   */
+  deleteSource: boolean;
+};
+
+/**
+ * Describes the message secretgate.v1.PlanMigrationRequest.
+ * Use `create(PlanMigrationRequestSchema)` to create a new message.
+ */
+export const PlanMigrationRequestSchema: GenMessage<PlanMigrationRequest> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 21);
+
+/**
+ * PlanMigrationResponse lists the names to migrate.
+ *
+ * @generated from message secretgate.v1.PlanMigrationResponse
+ */
+export type PlanMigrationResponse = Message<"secretgate.v1.PlanMigrationResponse"> & {
+  /**
+   * The names, as the source stores them, sorted.
+   *
+   * @generated from field: repeated string names = 1;
+   */
+  names: string[];
+};
+
+/**
+ * Describes the message secretgate.v1.PlanMigrationResponse.
+ * Use `create(PlanMigrationResponseSchema)` to create a new message.
+ */
+export const PlanMigrationResponseSchema: GenMessage<PlanMigrationResponse> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 22);
+
+/**
+ * MigrateSecretRequest copies one secret.
+ *
+ * @generated from message secretgate.v1.MigrateSecretRequest
+ */
+export type MigrateSecretRequest = Message<"secretgate.v1.MigrateSecretRequest"> & {
+  /**
+   * The back end to copy from.
+   *
+   * @generated from field: string from_backend = 1;
+   */
+  fromBackend: string;
+
+  /**
+   * The back end to copy to; not `from_backend`.
+   *
+   * @generated from field: string to_backend = 2;
+   */
+  toBackend: string;
+
+  /**
+   * The name, as the source stores it (one of PlanMigrationResponse.names); the copy gets
+   * the same name.
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * Change nothing: say what would be copied.
+   *
+   * @generated from field: bool dry_run = 4;
+   */
+  dryRun: boolean;
+
+  /**
+   * Once the copy verified (or the destination already matched), delete the secret from
+   * the source, keeping the source's recovery window (not a force delete).
+   *
+   * @generated from field: bool delete_source = 5;
+   */
+  deleteSource: boolean;
+};
+
+/**
+ * Describes the message secretgate.v1.MigrateSecretRequest.
+ * Use `create(MigrateSecretRequestSchema)` to create a new message.
+ */
+export const MigrateSecretRequestSchema: GenMessage<MigrateSecretRequest> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 23);
+
+/**
+ * MigrateSecretResponse reports what happened to one secret, never its value.
+ *
+ * @generated from message secretgate.v1.MigrateSecretResponse
+ */
+export type MigrateSecretResponse = Message<"secretgate.v1.MigrateSecretResponse"> & {
+  /**
+   * The name.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * What was done.
+   *
+   * @generated from field: secretgate.v1.MigrationOutcome outcome = 2;
+   */
+  outcome: MigrationOutcome;
+
+  /**
+   * The destination held a different value or metadata, which the copy replaced (or, in a
+   * dry run, would replace).
+   *
+   * @generated from field: bool overwritten = 3;
+   */
+  overwritten: boolean;
+
+  /**
+   * Metadata the source holds that the destination cannot keep, so it was not copied:
+   * `description` and/or `tags`. AWS system tags (`aws:*`) are never copied and not listed.
+   *
+   * @generated from field: repeated string not_kept = 4;
+   */
+  notKept: string[];
+
+  /**
+   * The secret was deleted from the source (recoverable for the source's recovery window).
+   *
+   * @generated from field: bool source_deleted = 5;
+   */
+  sourceDeleted: boolean;
+
+  /**
+   * The destination's version of the copy (empty in a dry run).
+   *
+   * @generated from field: string version = 6;
+   */
+  version: string;
+};
+
+/**
+ * Describes the message secretgate.v1.MigrateSecretResponse.
+ * Use `create(MigrateSecretResponseSchema)` to create a new message.
+ */
+export const MigrateSecretResponseSchema: GenMessage<MigrateSecretResponse> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 24);
+
+/**
+ * MigrationOutcome says what MigrateSecret did with one secret.
+ *
+ * @generated from enum secretgate.v1.MigrationOutcome
+ */
+export enum MigrationOutcome {
+  /**
+   * Not set; never sent.
+   *
+   * @generated from enum value: MIGRATION_OUTCOME_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Written to the destination, read back and verified.
+   *
+   * @generated from enum value: MIGRATION_OUTCOME_COPIED = 1;
+   */
+  COPIED = 1,
+
+  /**
+   * The destination already held the same value and the metadata a copy would write.
+   *
+   * @generated from enum value: MIGRATION_OUTCOME_UNCHANGED = 2;
+   */
+  UNCHANGED = 2,
+
+  /**
+   * A dry run: a copy would be written.
+   *
+   * @generated from enum value: MIGRATION_OUTCOME_WOULD_COPY = 3;
+   */
+  WOULD_COPY = 3,
+}
+
+/**
+ * Describes the enum secretgate.v1.MigrationOutcome.
+ */
+export const MigrationOutcomeSchema: GenEnum<MigrationOutcome> = /*@__PURE__*/
+  enumDesc(file_secretgate_v1_secret_service, 0);
+
+/**
  * SecretService is the one API in front of every secret back end secretgate supports.
  *
  * LLM proxies call Read at start-up and on config reload to resolve provider keys, and
@@ -1077,6 +1292,36 @@ export const SecretService: GenService<{
     methodKind: "unary";
     input: typeof DescribeBackendsRequestSchema;
     output: typeof DescribeBackendsResponseSchema;
+  },
+  /**
+   * PlanMigration lists what a migration from one back end to another handles: the names
+   * the source holds (it must be able to list them), as it stores them, filtered by
+   * `match`, sorted, at most 5,000 (more is INVALID_ARGUMENT: narrow `match`). Needs an
+   * admin identity; it checks that the destination takes writes (and, with
+   * `delete_source`, that the source takes deletes). `secretgate migrate` calls it, then
+   * MigrateSecret for each name.
+   *
+   * @generated from rpc secretgate.v1.SecretService.PlanMigration
+   */
+  planMigration: {
+    methodKind: "unary";
+    input: typeof PlanMigrationRequestSchema;
+    output: typeof PlanMigrationResponseSchema;
+  },
+  /**
+   * MigrateSecret copies one secret's current value (text or binary), description and tags
+   * from one back end to another under the same name, then reads the copy back from the
+   * destination (bypassing the cache) and compares SHA-256 digests of the values and the
+   * metadata it copied. A destination that already matches is left alone (UNCHANGED); one
+   * that differs is overwritten. Needs an admin identity. A failure is the call's status,
+   * whose message says why; it never contains a value.
+   *
+   * @generated from rpc secretgate.v1.SecretService.MigrateSecret
+   */
+  migrateSecret: {
+    methodKind: "unary";
+    input: typeof MigrateSecretRequestSchema;
+    output: typeof MigrateSecretResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_secretgate_v1_secret_service, 0);

@@ -8,21 +8,18 @@ import type { LogDestination } from "./log.js";
 import { ConfigError } from "./config/config-error.js";
 import { TlsMaterial } from "./server/tls.js";
 import { splitAddress } from "./server/http-listener.js";
-import { locateBackendError } from "./config/backends.js";
-import type { BackendConfig, Config } from "./config/schema.js";
-import type { Env } from "./config/env.js";
+import type { Config } from "./config/schema.js";
 import { SecretService } from "./core/secret-service.js";
-import { Backend, type BackendSettings } from "./core/backend.js";
-import { ServiceBackend, ServiceBackends } from "./core/service-backends.js";
+import { ServiceBackends } from "./core/service-backends.js";
 import { DATABASE_FILE, SecretDatabase } from "./storage/database.js";
 import { MASTER_KEY_FILE } from "./storage/master-key.js";
 import { SqliteTeamSettingsStore, type TeamSettingsStore } from "./storage/team-settings-store.js";
-import { StartupProbe } from "./core/reachability.js";
 import { Dispatcher } from "./server/dispatcher.js";
 import { startGrpcListener } from "./server/grpc-listener.js";
 import { startHttpListener } from "./server/http-listener.js";
 import { SecretService as SecretServiceDesc } from "../gen/secretgate/v1/secret_service_pb.js";
 import { tracingSettings } from "./tracing/settings.js";
+import { startBackends, type Cleanup } from "./start-backends.js";
 
 /** How long start-up waits for the back ends' first answers before listening anyway (not ready). */
 const STARTUP_PROBE_WAIT_MS = 2_000;
@@ -65,7 +62,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   if (generatedKeyFile) {
     logger.warn({ keyFile: generatedKeyFile }, "generated a new master key; back it up: without it the data directory cannot be read");
   }
-  const cleanups: Array<() => Promise<void> | void> = [() => database.close()];
+  const cleanups: Cleanup[] = [() => database.close()];
   try {
     const { auth: authSettings } = config.server;
     const authConfigured = options.insecureNoAuth || authSettings.tokens.length > 0 || authSettings.mtls_identities.length > 0 || !!env.SECRETGATE_ADMIN_TOKEN;
@@ -99,37 +96,18 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       : undefined;
     if (shared) cleanups.unshift(() => shared.close());
     let grpcHealth: { setStatus(service: string, status: "SERVING" | "NOT_SERVING"): void } | undefined;
-    const probes: StartupProbe[] = [];
-    const serviceBackends: ServiceBackend[] = [];
-    for (const backendConfig of config.backends) {
-      const { name } = backendConfig;
-      // The back end's own `env` over the process environment: two Vaults or two AWS accounts side by side.
-      const driverEnv = Object.keys(backendConfig.env).length > 0 ? { ...env, ...backendConfig.env } : env;
-      const ciphertextEnv = config.servedEnvironment.withoutProtected(driverEnv);
-      let driver;
-      try {
-        driver = await backendConfig.definition.create({
-          settings: backendConfig.settings,
-          env: driverEnv,
-          ciphertextEnv,
-          database,
-          ...(shared ? { postgres: shared.database } : {}),
-          logger: logger.child({ backend: name }),
-        });
-      } catch (error) {
-        throw locateBackendError(error, backendConfig);
-      }
-      cleanups.unshift(() => driver.close());
-      const backend = new Backend(driver, name, backendSettings(backendConfig, driverEnv), logger, (state) => {
-        // The process still serves cached values (and fallbacks) while a breaker is open, so
-        // readiness stays up; each back end's health has its own service name for probes that want it.
-        grpcHealth?.setStatus(healthServiceName(name), state === "open" ? "NOT_SERVING" : "SERVING");
-      }, tracing?.tracing);
-      const probe = new StartupProbe(backend, logger);
-      cleanups.unshift(() => probe.stop());
-      probes.push(probe);
-      serviceBackends.push(new ServiceBackend(backendConfig, backend, probe, ciphertextEnv));
-    }
+    const { backends: serviceBackends, probes } = await startBackends({
+      config,
+      env,
+      database,
+      postgres: shared?.database,
+      logger,
+      tracing: tracing?.tracing,
+      // The process still serves cached values (and fallbacks) while a breaker is open, so
+      // readiness stays up; each back end's health has its own service name for probes that want it.
+      onBreakerChange: (name, state) => grpcHealth?.setStatus(healthServiceName(name), state === "open" ? "NOT_SERVING" : "SERVING"),
+      cleanups,
+    });
     const backends = new ServiceBackends(serviceBackends, config.defaultBackend, config.server.routes);
     const teams: TeamSettingsStore = shared?.teams ?? new SqliteTeamSettingsStore(database);
     const replicas = shared ? await shared.syncReplicas(new Map(serviceBackends.map((backend) => [backend.name, backend.backend])), backends.default.name) : undefined;
@@ -270,27 +248,6 @@ function removeCreated(paths: readonly string[], logger: Logger): void {
       logger.warn({ path, error: (error as Error).message }, "could not remove what the failed start created");
     }
   }
-}
-
-/** Cache and resilience settings: the TTL override, else the back end's LiteLLM default, else ours. */
-function backendSettings(config: BackendConfig, env: Env): BackendSettings {
-  const { cache, resilience } = config;
-  const policy = config.definition.cachePolicy?.({ env, settings: config.settings }) ?? {};
-  const ttlSeconds = cache.ttl_seconds ?? policy.ttlSeconds ?? cache.default_ttl_seconds;
-  return {
-    ttlMs: ttlSeconds * 1000,
-    negativeTtlMs: cache.negative_ttl_seconds * 1000,
-    maxStalenessMs: cache.max_staleness_seconds * 1000,
-    refreshAheadFraction: cache.refresh_ahead_fraction,
-    bypassCache: policy.bypass ?? false,
-    maxEntries: cache.max_entries,
-    maxBytes: cache.max_bytes,
-    retry: { maxAttempts: resilience.retry_max_attempts, baseDelayMs: resilience.retry_base_delay_ms, maxDelayMs: resilience.retry_max_delay_ms },
-    retryBudgetRatio: resilience.retry_budget_ratio,
-    maxConcurrentCalls: resilience.max_concurrent_calls,
-    breakerFailureThreshold: resilience.breaker_failure_threshold,
-    breakerOpenMs: resilience.breaker_open_seconds * 1000,
-  };
 }
 
 /** The gRPC health service name of one back end. */

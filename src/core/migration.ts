@@ -26,6 +26,9 @@ const FRESH = { bypassCache: true };
 /** Tags AWS sets itself (CloudFormation's, …): AWS refuses them on writes, and they describe the old home. */
 const AWS_SYSTEM_TAG = /^aws:/i;
 
+/** Who migrates, and until when: an RPC's caller, or the operator running `secretgate migrate --config`. */
+export type MigrationCaller = Pick<AuthorizedCall, "identity" | "deadline" | "signal">;
+
 /** A secret as one back end holds it: its value (digested to compare copies) and its metadata. */
 interface Held {
   value: SecretValue;
@@ -55,7 +58,7 @@ export class Migration {
   constructor(private readonly backendNamed: (name: string) => ServiceBackend | undefined) {}
 
   /** The names `request.from_backend` holds that `match` selects, sorted; at most MAX_MIGRATED_NAMES. */
-  async plan(request: PlanMigrationRequest, context: AuthorizedCall): Promise<PlanMigrationResponse> {
+  async plan(request: PlanMigrationRequest, context: MigrationCaller): Promise<PlanMigrationResponse> {
     const { from } = this.endpoints(request.fromBackend, request.toBackend, request.deleteSource, context);
     const patterns = matchPatterns(request.match);
     if (!from.backend.driver.capabilities.list) throw failedPrecondition(`${from.name} cannot list the secrets it holds, so there is nothing to migrate from it`);
@@ -79,7 +82,7 @@ export class Migration {
    * `delete_source`) deletes the source. A writer that changes the source while it is copied
    * makes it copy again (see `copy`). Every failure is a ServiceError saying what happened.
    */
-  async migrate(request: MigrateSecretRequest, context: AuthorizedCall): Promise<MigrateSecretResponse> {
+  async migrate(request: MigrateSecretRequest, context: MigrationCaller): Promise<MigrateSecretResponse> {
     const { from, to } = this.endpoints(request.fromBackend, request.toBackend, request.deleteSource, context);
     const { name } = request;
     validateSecretName(name, "name");
@@ -115,7 +118,7 @@ export class Migration {
     dryRun: boolean,
     fromCall: DriverCall,
     toCall: DriverCall,
-  ): Promise<Pick<MigrateSecretResponse, "outcome" | "overwritten" | "notKept" | "version">> {
+  ): Promise<Pick<MigrateSecretResponse, "outcome" | "overwritten" | "notKept" | "version" | "warnings">> {
     const shown = JSON.stringify(name);
     for (let attempt = 1; attempt <= MAX_COPY_ATTEMPTS; attempt++) {
       const source = await held(from, name, fromCall);
@@ -123,11 +126,11 @@ export class Migration {
       const wanted = wantedOn(to, source, name);
       const existing = await held(to, name, toCall);
       if (existing && differenceFrom(existing, wanted, from) === undefined) {
-        return { outcome: MigrationOutcome.UNCHANGED, overwritten: false, notKept: wanted.notKept, version: existing.value.version };
+        return { outcome: MigrationOutcome.UNCHANGED, overwritten: false, notKept: wanted.notKept, version: existing.value.version, warnings: [] };
       }
-      if (dryRun) return { outcome: MigrationOutcome.WOULD_COPY, overwritten: existing !== undefined, notKept: wanted.notKept, version: "" };
+      if (dryRun) return { outcome: MigrationOutcome.WOULD_COPY, overwritten: existing !== undefined, notKept: wanted.notKept, version: "", warnings: [] };
 
-      const { version } = await to.backend.write(
+      const { version, warnings = [] } = await to.backend.write(
         { name, value: wanted.payload, tags: wanted.tags, ...(wanted.description !== undefined ? { description: wanted.description } : {}) },
         toCall,
       );
@@ -141,17 +144,20 @@ export class Migration {
         throw new ServiceError(Code.Aborted, `copied ${shown} to ${to.name}, but reading it back showed a different value (another writer may have changed it meanwhile): the source was left as it is`);
       }
       if (difference !== undefined) {
-        throw failedPrecondition(
-          `copied ${shown} to ${to.name}, but reading it back showed ${difference}: ${to.name} did not take it (some back ends set description and tags only when a write creates the secret: delete it there and migrate again)`,
-        );
+        // The back end's own word on why, when it gave one; else the likeliest reason.
+        const why =
+          warnings.length > 0
+            ? `${to.name} said: ${warnings.join("; ")}`
+            : `${to.name} did not take it (some back ends set description and tags only when a write creates the secret: delete it there and migrate again)`;
+        throw failedPrecondition(`copied ${shown} to ${to.name}, but reading it back showed ${difference}: ${why}`);
       }
-      return { outcome: MigrationOutcome.COPIED, overwritten: existing !== undefined, notKept: wanted.notKept, version };
+      return { outcome: MigrationOutcome.COPIED, overwritten: existing !== undefined, notKept: wanted.notKept, version, warnings };
     }
     throw new ServiceError(Code.Aborted, `${shown} changed in ${from.name} during each of ${MAX_COPY_ATTEMPTS} copies; migrate it again once writes to it settle`);
   }
 
   /** Checks the caller and the two back ends; errors name the request field. */
-  private endpoints(fromName: string, toName: string, deleteSource: boolean, context: AuthorizedCall): { from: ServiceBackend; to: ServiceBackend } {
+  private endpoints(fromName: string, toName: string, deleteSource: boolean, context: MigrationCaller): { from: ServiceBackend; to: ServiceBackend } {
     const { identity } = context;
     if (!identity.admin) throw permissionDenied(`${identity.name} may not migrate secrets (needs admin)`);
     const from = this.named(fromName, "from_backend");

@@ -229,6 +229,7 @@ function describeResponse(method: DescMethodUnary, response: unknown): Record<st
         ...(migrated.overwritten ? { overwritten: true } : {}),
         ...(migrated.notKept.length > 0 ? { notKept: migrated.notKept } : {}),
         ...(migrated.sourceDeleted ? { sourceDeleted: true } : {}),
+        ...(migrated.warnings.length > 0 ? { warnings: migrated.warnings } : {}),
       };
     }
     default:

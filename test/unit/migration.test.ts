@@ -51,10 +51,27 @@ class CreationMetadataDriver extends InstrumentedDriver {
   }
 }
 
+/** A back end that stores the value but not the tags, and says so (Vault under a policy without metadata writes). */
+class TagRefusingDriver extends InstrumentedDriver {
+  override async write(request: DriverWrite, call: Parameters<InstrumentedDriver["write"]>[1]) {
+    const written = await super.write({ ...request, tags: {} }, call);
+    return Object.keys(request.tags).length === 0 ? written : { ...written, warnings: ["the value was stored but its tags were not: permission denied"] };
+  }
+}
+
+/** A back end whose best-effort replication fails: a warning on a write that succeeded (AWS with replica_regions). */
+class ReplicaWarningDriver extends InstrumentedDriver {
+  override async write(request: DriverWrite, call: Parameters<InstrumentedDriver["write"]>[1]) {
+    return { ...(await super.write(request, call)), warnings: [`replication of ${JSON.stringify(request.name)} to eu-west-1 failed: no access`] };
+  }
+}
+
+type DriverKind = typeof CreationMetadataDriver | typeof TagRefusingDriver | typeof ReplicaWarningDriver;
+
 interface BackEndSpec {
   capabilities?: DriverCapabilities;
   accessMode?: AccessMode;
-  creationMetadata?: boolean;
+  driver?: DriverKind;
 }
 
 const SPECS: Record<string, BackEndSpec> = {
@@ -69,7 +86,9 @@ const SPECS: Record<string, BackEndSpec> = {
   // A KMS back end: cannot list, cannot write.
   kms: { capabilities: { write: false, binary: false, list: false } },
   readonly: { accessMode: "read_only" },
-  aws: { creationMetadata: true },
+  aws: { driver: CreationMetadataDriver },
+  notags: { driver: TagRefusingDriver },
+  replicas: { driver: ReplicaWarningDriver },
 };
 
 interface Bed {
@@ -90,7 +109,7 @@ async function startBed(): Promise<Bed> {
     const database = SecretDatabase.open({ dataDir, masterKeyEnv: undefined }).database;
     databases.push(database);
     const store = new LocalDriver(database);
-    const driver = spec.creationMetadata ? new CreationMetadataDriver(store, FULL) : new InstrumentedDriver(store, spec.capabilities ?? FULL);
+    const driver = new (spec.driver ?? InstrumentedDriver)(store, spec.capabilities ?? FULL);
     drivers[name] = driver;
     const config: BackendConfig = { ...local, name, accessMode: spec.accessMode ?? "read_and_write", at: `secretgate.backends.${name}` };
     const backend = new Backend(
@@ -306,6 +325,22 @@ describe("MigrateSecret", () => {
         'copied "KEY" to aws, but reading it back showed a description other than source\'s: aws did not take it (some back ends set description and tags only when a write creates the secret: delete it there and migrate again)',
     });
     expect(failure.message).not.toContain("sk-created");
+  });
+
+  it("fails quoting the destination's warning when it stored the value but not the metadata", async () => {
+    await put("source", "KEY", { text: "sk-tags-refused" }, { tags: { owner: "ml" } });
+    expect(await refusal(migrate("source", "notags", "KEY"))).toMatchObject({
+      code: Code.FailedPrecondition,
+      message: 'copied "KEY" to notags, but reading it back showed tag "owner" other than source\'s: notags said: the value was stored but its tags were not: permission denied',
+    });
+    await put("source", "UNTAGGED", { text: "sk-no-tags" });
+    expect(await migrate("source", "notags", "UNTAGGED")).toMatchObject({ outcome: MigrationOutcome.COPIED, warnings: [] });
+  });
+
+  it("passes on the warnings of a copy that verified", async () => {
+    await put("source", "KEY", { text: "sk-replicated" });
+    expect(await migrate("source", "replicas", "KEY")).toMatchObject({ outcome: MigrationOutcome.COPIED, warnings: ['replication of "KEY" to eu-west-1 failed: no access'] });
+    expect(await migrate("source", "replicas", "KEY")).toMatchObject({ outcome: MigrationOutcome.UNCHANGED, warnings: [] });
   });
 
   it("a dry run changes nothing and says what would be copied or overwritten", async () => {

@@ -153,20 +153,22 @@ class MigrateSecretRequest(_message.Message):
     def __init__(self, from_backend: _Optional[str] = ..., to_backend: _Optional[str] = ..., name: _Optional[str] = ..., dry_run: bool = ..., delete_source: bool = ...) -> None: ...
 
 class MigrateSecretResponse(_message.Message):
-    __slots__ = ["name", "not_kept", "outcome", "overwritten", "source_deleted", "version"]
+    __slots__ = ["name", "not_kept", "outcome", "overwritten", "source_deleted", "version", "warnings"]
     NAME_FIELD_NUMBER: _ClassVar[int]
     NOT_KEPT_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     OVERWRITTEN_FIELD_NUMBER: _ClassVar[int]
     SOURCE_DELETED_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     name: str
     not_kept: _containers.RepeatedScalarFieldContainer[str]
     outcome: MigrationOutcome
     overwritten: bool
     source_deleted: bool
     version: str
-    def __init__(self, name: _Optional[str] = ..., outcome: _Optional[_Union[MigrationOutcome, str]] = ..., overwritten: bool = ..., not_kept: _Optional[_Iterable[str]] = ..., source_deleted: bool = ..., version: _Optional[str] = ...) -> None: ...
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., outcome: _Optional[_Union[MigrationOutcome, str]] = ..., overwritten: bool = ..., not_kept: _Optional[_Iterable[str]] = ..., source_deleted: bool = ..., version: _Optional[str] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PlanMigrationRequest(_message.Message):
     __slots__ = ["delete_source", "from_backend", "match", "to_backend"]

@@ -19,7 +19,7 @@ import { startGrpcListener } from "./server/grpc-listener.js";
 import { startHttpListener } from "./server/http-listener.js";
 import { SecretService as SecretServiceDesc } from "../gen/secretgate/v1/secret_service_pb.js";
 import { tracingSettings } from "./tracing/settings.js";
-import { startBackends, type Cleanup } from "./start-backends.js";
+import { runCleanups, startBackends, type Cleanup } from "./start-backends.js";
 
 /** How long start-up waits for the back ends' first answers before listening anyway (not ready). */
 const STARTUP_PROBE_WAIT_MS = 2_000;
@@ -196,20 +196,6 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     await runCleanups(cleanups, logger);
     removeCreated(created, logger);
     throw error;
-  }
-}
-
-/**
- * Runs every clean-up, in order, even when one fails (the audit file, closed last, must still be
- * flushed); a failure is logged, and the error that stopped the start stays the one reported.
- */
-async function runCleanups(cleanups: ReadonlyArray<() => Promise<void> | void>, logger: Logger): Promise<void> {
-  for (const cleanup of cleanups) {
-    try {
-      await cleanup();
-    } catch (error) {
-      logger.error({ error: (error as Error).message }, "a clean-up step failed");
-    }
   }
 }
 

@@ -12,6 +12,20 @@ import type { Tracing } from "./tracing/tracing.js";
 
 export type Cleanup = () => Promise<void> | void;
 
+/**
+ * Runs every clean-up, in order, even when one fails (the audit file, closed last, must still be
+ * flushed); a failure is logged, and the error that stopped the start stays the one reported.
+ */
+export async function runCleanups(cleanups: readonly Cleanup[], logger: Logger): Promise<void> {
+  for (const cleanup of cleanups) {
+    try {
+      await cleanup();
+    } catch (error) {
+      logger.error({ error: (error as Error).message }, "a clean-up step failed");
+    }
+  }
+}
+
 export interface StartBackendsOptions {
   config: Config;
   /** The process environment; each back end's own `env` goes over it. */

@@ -10,9 +10,10 @@ Commands:
   team get TEAM                      print a team's settings (credentials redacted)
   team set TEAM (JSON | - | --clear) replace a team's settings (JSON argument, or - for stdin)
   backends [--json]                  describe the server's back ends (admin)
+  migrate --from A --to B [...]      copy secrets from one back end to another, verified (admin, or --config)
   encrypt --kms aws|google ...       encrypt a value for the aws_kms / google_kms back ends
 
-Client options (read, write, delete, team, backends):
+Client options (read, write, delete, team, backends, migrate):
   --addr HOST:PORT | URL   the server's gRPC listener (SECRETGATE_ADDR; default 127.0.0.1:50051)
   --token TOKEN            bearer token (prefer SECRETGATE_TOKEN: arguments show in process lists)
   --ca FILE                CA certificate for an https:// address with a private root
@@ -47,6 +48,10 @@ export async function runCli(argv: string[]): Promise<number> {
   if (first === "encrypt") {
     const { runEncrypt } = await import("./encrypt.js");
     return runEncrypt(rest);
+  }
+  if (first === "migrate") {
+    const { runMigrate } = await import("./migrate.js");
+    return runMigrate(rest);
   }
   if (CLIENT_COMMANDS.has(first)) {
     const { runClientCommand } = await import("./client-commands.js");

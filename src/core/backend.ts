@@ -186,6 +186,16 @@ export class Backend {
     }
   }
 
+  /**
+   * The back end's answer now, through the breaker, retries, concurrency limit and deadline but
+   * past the cache: not served from it, not stored in it, and not joined to a read already under
+   * way, which may have begun before a write another replica made. For a migration, whose copy
+   * must compare what the back ends hold at this moment.
+   */
+  readUncached(name: string, call: DriverCall): Promise<SecretValue | undefined> {
+    return this.call("read", name, () => this.driver.read(name, call), call);
+  }
+
   async write(request: DriverWrite, call: DriverCall): Promise<DriverWriteResult> {
     let written: DriverWriteResult | undefined;
     try {

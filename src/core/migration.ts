@@ -22,7 +22,6 @@ const MAX_MATCH_GLOBS = 100;
 const MAX_GLOB_CHARS = 512;
 /** How often one secret is copied again because its source changed meanwhile, before giving up. */
 const MAX_COPY_ATTEMPTS = 3;
-const FRESH = { bypassCache: true };
 /** Tags AWS sets itself (CloudFormation's, …): AWS refuses them on writes, and they describe the old home. */
 const AWS_SYSTEM_TAG = /^aws:/i;
 
@@ -135,7 +134,7 @@ export class Migration {
         toCall,
       );
       const copy = await held(to, name, toCall);
-      const now = (await from.backend.read(name, fromCall, FRESH)).value;
+      const now = await from.backend.readUncached(name, fromCall);
       if (!now) throw await withdraw(from, to, name, version, copy, toCall);
       if (now.version !== wanted.version || !digestOf(now).equals(wanted.digest)) continue;
       if (!copy) throw new ServiceError(Code.Aborted, `copied ${shown} to ${to.name}, but reading it back found nothing there (another writer may have deleted it meanwhile)`);
@@ -192,7 +191,7 @@ function matchPatterns(globs: readonly string[]): RegExp[] {
 
 /** The secret's current value straight from the back end (never the cache) and its metadata, or undefined. */
 async function held(target: ServiceBackend, name: string, call: DriverCall): Promise<Held | undefined> {
-  const { value } = await target.backend.read(name, call, FRESH);
+  const value = await target.backend.readUncached(name, call);
   if (!value) return undefined;
   const metadata = target.backend.driver.capabilities.metadata ? await target.backend.describe(name, call) : undefined;
   return { value, digest: digestOf(value), metadata };

@@ -300,6 +300,33 @@ describe("resilience", () => {
   });
 });
 
+describe("readUncached (what a migration's copy and verification read)", () => {
+  it("neither joins a read under way nor is served from or stored in the cache", async () => {
+    await put("K", "sk-first");
+    driver.latencyMs = 30;
+    const backend = new Backend(driver, "test", settings(), logger);
+    const cachedRead = backend.read("K", call(), { bypassCache: false });
+    expect((await backend.readUncached("K", call()))?.text).toBe("sk-first");
+    expect(driver.calls.read).toBe(2);
+    await cachedRead;
+
+    await put("K", "sk-second");
+    expect((await backend.readUncached("K", call()))?.text).toBe("sk-second");
+    // The cache still holds what the cached read stored: the uncached reads left it alone.
+    expect(await backend.read("K", call(), { bypassCache: false })).toMatchObject({ value: { text: "sk-first" }, fromCache: true });
+    expect(await backend.readUncached("ABSENT", call())).toBeUndefined();
+  });
+
+  it("goes through the retries and the deadline like every back-end call", async () => {
+    await put("K", "sk-retried");
+    const backend = new Backend(driver, "test", settings(), logger);
+    driver.failNext(Code.Unavailable, 1);
+    expect((await backend.readUncached("K", call()))?.text).toBe("sk-retried");
+    driver.latencyMs = 10_000;
+    expect((await errorOf(backend.readUncached("K", call(50)))).code).toBe(Code.DeadlineExceeded);
+  });
+});
+
 describe("describe (a secret's description and tags)", () => {
   it("asks the back end every time: metadata is never cached", async () => {
     await store.write({ name: "META", value: { text: "sk-meta" }, description: "first", tags: { owner: "ml" } });

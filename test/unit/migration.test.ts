@@ -8,6 +8,7 @@ import {
   MigrateSecretRequestSchema,
   MigrationOutcome,
   PlanMigrationRequestSchema,
+  ReadRequestSchema,
   type MigrateSecretResponse,
 } from "../../gen/secretgate/v1/secret_service_pb.js";
 import { Identity, rulesSchema } from "../../src/auth/identity.js";
@@ -260,6 +261,17 @@ describe("MigrateSecret", () => {
     const writes = bed.drivers.target!.calls.write;
     expect(await migrate("source", "target", "OPENAI_API_KEY")).toMatchObject({ outcome: MigrationOutcome.UNCHANGED, overwritten: false, version: "1" });
     expect(bed.drivers.target!.calls.write).toBe(writes);
+  });
+
+  it("reads past the caches: it neither joins the reads under way nor leaves its answers there", async () => {
+    await put("source", "UNCACHED", { text: "sk-uncached-value" });
+    expect(await migrate("source", "target", "UNCACHED")).toMatchObject({ outcome: MigrationOutcome.COPIED });
+    // A proxy's first read of either copy goes to the back end: the migration cached nothing.
+    const results = (await bed.service.read(create(ReadRequestSchema, { names: ["source://UNCACHED", "target://UNCACHED"] }), admin)).results;
+    expect(results.map((result) => [result.value, result.fromCache])).toEqual([
+      ["sk-uncached-value", false],
+      ["sk-uncached-value", false],
+    ]);
   });
 
   it("overwrites a destination that holds another value or other metadata, and says so", async () => {

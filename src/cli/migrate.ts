@@ -38,7 +38,7 @@ is overwritten, and the summary says so. At most 5,000 names per run (narrow the
   --dry-run         change nothing; say what would be copied
   --delete-source   delete each secret from --from once its copy verified (not forced: --from's
                     recovery window applies)
-  --verbose         a summary row for every secret (by default: those that failed or overwrote)
+  --verbose         a summary row for every secret (by default: those that failed, overwrote or warned)
   --concurrency N   secrets copied at once (default ${DEFAULT_CONCURRENCY}, at most ${MAX_CONCURRENCY})
   --timeout SECONDS deadline of each call (default ${DEFAULT_TIMEOUT_SECONDS})
 Against the running server at --addr (SECRETGATE_ADDR) with an admin token (SECRETGATE_TOKEN); or,

@@ -13,12 +13,10 @@ import type { BackendConfig, Config } from "./config/schema.js";
 import type { Env } from "./config/env.js";
 import { OperatorService } from "./core/operator-service.js";
 import { SecretService } from "./core/secret-service.js";
-import { Backend, type BackendSettings } from "./core/backend.js";
-import { ServiceBackend, ServiceBackends } from "./core/service-backends.js";
+import { ServiceBackends } from "./core/service-backends.js";
 import { DATABASE_FILE, SecretDatabase } from "./storage/database.js";
 import { MASTER_KEY_FILE } from "./storage/master-key.js";
 import { SqliteTeamSettingsStore, type TeamSettingsStore } from "./storage/team-settings-store.js";
-import { StartupProbe } from "./core/reachability.js";
 import { Dispatcher } from "./server/dispatcher.js";
 import { startGrpcListener } from "./server/grpc-listener.js";
 import { startHttpListener } from "./server/http-listener.js";
@@ -26,6 +24,7 @@ import type { ConnectionLimits } from "./server/connection-limits.js";
 import { ConsoleAssets } from "./server/console-assets.js";
 import { SecretService as SecretServiceDesc } from "../gen/secretgate/v1/secret_service_pb.js";
 import { tracingSettings } from "./tracing/settings.js";
+import { runCleanups, startBackends, type Cleanup } from "./start-backends.js";
 
 /** How long start-up waits for the back ends' first answers before listening anyway (not ready). */
 const STARTUP_PROBE_WAIT_MS = 2_000;
@@ -68,7 +67,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   if (generatedKeyFile) {
     logger.warn({ keyFile: generatedKeyFile }, "generated a new master key; back it up: without it the data directory cannot be read");
   }
-  const cleanups: Array<() => Promise<void> | void> = [() => database.close()];
+  const cleanups: Cleanup[] = [() => database.close()];
   try {
     const { auth: authSettings } = config.server;
     const authConfigured = options.insecureNoAuth || authSettings.tokens.length > 0 || authSettings.mtls_identities.length > 0 || !!env.SECRETGATE_ADMIN_TOKEN;
@@ -102,37 +101,18 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       : undefined;
     if (shared) cleanups.unshift(() => shared.close());
     let grpcHealth: { setStatus(service: string, status: "SERVING" | "NOT_SERVING"): void } | undefined;
-    const probes: StartupProbe[] = [];
-    const serviceBackends: ServiceBackend[] = [];
-    for (const backendConfig of config.backends) {
-      const { name } = backendConfig;
-      // The back end's own `env` over the process environment: two Vaults or two AWS accounts side by side.
-      const driverEnv = Object.keys(backendConfig.env).length > 0 ? { ...env, ...backendConfig.env } : env;
-      const ciphertextEnv = config.servedEnvironment.withoutProtected(driverEnv);
-      let driver;
-      try {
-        driver = await backendConfig.definition.create({
-          settings: backendConfig.settings,
-          env: driverEnv,
-          ciphertextEnv,
-          database,
-          ...(shared ? { postgres: shared.database } : {}),
-          logger: logger.child({ backend: name }),
-        });
-      } catch (error) {
-        throw locateBackendError(error, backendConfig);
-      }
-      cleanups.unshift(() => driver.close());
-      const backend = new Backend(driver, name, backendSettings(backendConfig, driverEnv), logger, (state) => {
-        // The process still serves cached values (and fallbacks) while a breaker is open, so
-        // readiness stays up; each back end's health has its own service name for probes that want it.
-        grpcHealth?.setStatus(healthServiceName(name), state === "open" ? "NOT_SERVING" : "SERVING");
-      }, tracing?.tracing);
-      const probe = new StartupProbe(backend, logger);
-      cleanups.unshift(() => probe.stop());
-      probes.push(probe);
-      serviceBackends.push(new ServiceBackend(backendConfig, backend, probe, ciphertextEnv));
-    }
+    const { backends: serviceBackends, probes } = await startBackends({
+      config,
+      env,
+      database,
+      postgres: shared?.database,
+      logger,
+      tracing: tracing?.tracing,
+      // The process still serves cached values (and fallbacks) while a breaker is open, so
+      // readiness stays up; each back end's health has its own service name for probes that want it.
+      onBreakerChange: (name, state) => grpcHealth?.setStatus(healthServiceName(name), state === "open" ? "NOT_SERVING" : "SERVING"),
+      cleanups,
+    });
     const backends = new ServiceBackends(serviceBackends, config.defaultBackend, config.server.routes);
     const teams: TeamSettingsStore = shared?.teams ?? new SqliteTeamSettingsStore(database);
     const replicas = shared ? await shared.syncReplicas(new Map(serviceBackends.map((backend) => [backend.name, backend.backend])), backends.default.name) : undefined;
@@ -233,20 +213,6 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
 }
 
 /**
- * Runs every clean-up, in order, even when one fails (the audit file, closed last, must still be
- * flushed); a failure is logged, and the error that stopped the start stays the one reported.
- */
-async function runCleanups(cleanups: ReadonlyArray<() => Promise<void> | void>, logger: Logger): Promise<void> {
-  for (const cleanup of cleanups) {
-    try {
-      await cleanup();
-    } catch (error) {
-      logger.error({ error: (error as Error).message }, "a clean-up step failed");
-    }
-  }
-}
-
-/**
  * What a start may create that is not there yet: the data directory (and its missing parents),
  * the files secretgate keeps in it, the audit file (and its missing directories). Children come
  * before their parents, the order to remove them in.
@@ -290,27 +256,6 @@ function connectionLimits(config: Config): ConnectionLimits {
     idleTimeoutMs: limits.idle_timeout_ms,
     maxConnections: limits.max_connections,
     maxConcurrentStreams: limits.max_concurrent_streams,
-  };
-}
-
-/** Cache and resilience settings: the TTL override, else the back end's LiteLLM default, else ours. */
-function backendSettings(config: BackendConfig, env: Env): BackendSettings {
-  const { cache, resilience } = config;
-  const policy = config.definition.cachePolicy?.({ env, settings: config.settings }) ?? {};
-  const ttlSeconds = cache.ttl_seconds ?? policy.ttlSeconds ?? cache.default_ttl_seconds;
-  return {
-    ttlMs: ttlSeconds * 1000,
-    negativeTtlMs: cache.negative_ttl_seconds * 1000,
-    maxStalenessMs: cache.max_staleness_seconds * 1000,
-    refreshAheadFraction: cache.refresh_ahead_fraction,
-    bypassCache: policy.bypass ?? false,
-    maxEntries: cache.max_entries,
-    maxBytes: cache.max_bytes,
-    retry: { maxAttempts: resilience.retry_max_attempts, baseDelayMs: resilience.retry_base_delay_ms, maxDelayMs: resilience.retry_max_delay_ms },
-    retryBudgetRatio: resilience.retry_budget_ratio,
-    maxConcurrentCalls: resilience.max_concurrent_calls,
-    breakerFailureThreshold: resilience.breaker_failure_threshold,
-    breakerOpenMs: resilience.breaker_open_seconds * 1000,
   };
 }
 

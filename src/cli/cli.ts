@@ -15,9 +15,10 @@ Commands:
   callers [--json]                   list the configured identities and their rules (admin)
   stats [--json]                     each back end's last five minutes (admin)
   audit tail                         follow the audit log as JSON lines (admin)
+  migrate --from A --to B [...]      copy secrets from one back end to another, verified (admin, or --config)
   encrypt --kms aws|google ...       encrypt a value for the aws_kms / google_kms back ends
 
-Client options (read, write, delete, team, backends, callers, stats, audit):
+Client options (read, write, delete, team, backends, callers, stats, audit, migrate):
   --addr HOST:PORT | URL   the server's gRPC listener (SECRETGATE_ADDR; default 127.0.0.1:50051)
   --token TOKEN            bearer token (prefer SECRETGATE_TOKEN: arguments show in process lists)
   --ca FILE                CA certificate for an https:// address with a private root
@@ -52,6 +53,10 @@ export async function runCli(argv: string[]): Promise<number> {
   if (first === "encrypt") {
     const { runEncrypt } = await import("./encrypt.js");
     return runEncrypt(rest);
+  }
+  if (first === "migrate") {
+    const { runMigrate } = await import("./migrate.js");
+    return runMigrate(rest);
   }
   if (CLIENT_COMMANDS.has(first)) {
     const { runClientCommand } = await import("./client-commands.js");

@@ -6,7 +6,7 @@ import { ExitCode, exitCodeFor } from "./exit-codes.js";
 
 const DEFAULT_ADDRESS = "127.0.0.1:50051";
 
-const CONNECTION_OPTIONS = {
+export const CONNECTION_OPTIONS = {
   addr: { type: "string" },
   token: { type: "string" },
   ca: { type: "string" },
@@ -54,7 +54,7 @@ Each back end's calls, errors, cache hits and misses and p50/p99 latency over th
 Prints the audit records the server writes from now on, one JSON line each, until interrupted (admin).`,
 };
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 /** read, write, delete, team get|set|test|list, backends, callers, stats, audit tail: one call to a running server through the TypeScript client. */
 export async function runClientCommand(command: string, argv: string[]): Promise<number> {
@@ -300,12 +300,15 @@ async function auditTail(argv: string[]): Promise<number> {
   return ExitCode.ok;
 }
 
-function connect(values: { addr?: string | undefined; token?: string | undefined; ca?: string | undefined; timeout?: string | undefined }): SecretClient {
+/** A client for the server --addr (or SECRETGATE_ADDR) names, with --token, --ca and --timeout (`defaultTimeoutSeconds` without it). */
+export function connect(
+  values: { addr?: string | undefined; token?: string | undefined; ca?: string | undefined; timeout?: string | undefined },
+  defaultTimeoutSeconds = 10,
+): SecretClient {
   const address = values.addr ?? (process.env.SECRETGATE_ADDR || DEFAULT_ADDRESS);
   const url = /^https?:\/\//.test(address) ? address : `http://${address}`;
   const token = values.token ?? (process.env.SECRETGATE_TOKEN || undefined);
-  const timeoutSeconds = values.timeout === undefined ? 10 : Number(values.timeout);
-  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new UsageError("--timeout must be a positive number of seconds");
+  const timeoutSeconds = timeoutOption(values.timeout, defaultTimeoutSeconds);
   let ca: Buffer | undefined;
   if (values.ca !== undefined) {
     try {
@@ -325,7 +328,14 @@ function connect(values: { addr?: string | undefined; token?: string | undefined
   }
 }
 
-function reportCallFailure(error: ConnectError): number {
+/** --timeout SECONDS, a positive number. */
+export function timeoutOption(value: string | undefined, defaultSeconds: number): number {
+  const seconds = value === undefined ? defaultSeconds : Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError("--timeout must be a positive number of seconds");
+  return seconds;
+}
+
+export function reportCallFailure(error: ConnectError): number {
   const status = statusName(error.code);
   const hint =
     error.code === Code.Unavailable
@@ -406,6 +416,6 @@ function help(command: string): number {
   return ExitCode.ok;
 }
 
-function isParseArgsError(error: unknown): boolean {
+export function isParseArgsError(error: unknown): boolean {
   return typeof (error as { code?: unknown }).code === "string" && (error as { code: string }).code.startsWith("ERR_PARSE_ARGS");
 }

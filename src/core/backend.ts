@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
-import type { DriverCall, DriverDeleteResult, DriverWrite, DriverWriteResult, SecretDriver, SecretValue } from "../drivers/driver.js";
+import type { DriverCall, DriverDeleteResult, DriverWrite, DriverWriteResult, SecretDriver, SecretMetadata, SecretValue } from "../drivers/driver.js";
 import { backendMetrics, type BackendMetrics } from "../metrics/metrics.js";
 import type { Attempts, BackendOperation, Tracing } from "../tracing/tracing.js";
 import { SecretCache, type CacheEntry } from "./cache/secret-cache.js";
-import { Code, ServiceError, statusName } from "./errors.js";
+import { Code, ServiceError, failedPrecondition, statusName } from "./errors.js";
 import { CircuitBreaker, type BreakerState } from "./resilience/circuit-breaker.js";
 import { ConcurrencyLimit } from "./resilience/concurrency-limit.js";
 import { WindowedCounters } from "./stats/windowed-counters.js";
@@ -191,6 +191,16 @@ export class Backend {
     }
   }
 
+  /**
+   * The back end's answer now, through the breaker, retries, concurrency limit and deadline but
+   * past the cache: not served from it, not stored in it, and not joined to a read already under
+   * way, which may have begun before a write another replica made. For a migration, whose copy
+   * must compare what the back ends hold at this moment.
+   */
+  readUncached(name: string, call: DriverCall): Promise<SecretValue | undefined> {
+    return this.call("read", name, () => this.driver.read(name, call), call);
+  }
+
   async write(request: DriverWrite, call: DriverCall): Promise<DriverWriteResult> {
     let written: DriverWriteResult | undefined;
     try {
@@ -212,6 +222,17 @@ export class Backend {
       this.evict(keyIn(location, name));
       this.changeListener?.(name, location, call);
     }
+  }
+
+  /**
+   * A secret's description and tags as the back end holds them now (undefined when it holds no
+   * such secret), for copying a secret with its metadata. Never cached: reads never need
+   * metadata, and a copy must compare against what the back end holds, not what it held.
+   */
+  async describe(name: string, call: DriverCall): Promise<SecretMetadata | undefined> {
+    const { driver } = this;
+    if (!driver.capabilities.metadata || !driver.describe) throw failedPrecondition(`${this.source} keeps no description or tags`);
+    return this.call("describe", name, () => driver.describe!(name, call), call);
   }
 
   async list(call: DriverCall): Promise<string[]> {

@@ -18,6 +18,10 @@ import {
   type HostedKey,
   type ListHostedRequest,
   type ListHostedResponse,
+  type MigrateSecretRequest,
+  type MigrateSecretResponse,
+  type PlanMigrationRequest,
+  type PlanMigrationResponse,
   type ReadRequest,
   type ReadResponse,
   type RotateRequest,
@@ -35,6 +39,7 @@ import { addressOf, checkRequestedBackend, type Addressed } from "./backend-refe
 import { BatchReader, DriverCalls } from "./batch-read.js";
 import type { AuthorizedCall } from "./call-context.js";
 import { copyToFallbacks } from "./dual-write.js";
+import { Migration } from "./migration.js";
 import { Code, ServiceError, invalidArgument, notFound, statusName, permissionDenied } from "./errors.js";
 import { validateSecretName, validateTeamId } from "./names.js";
 import { readResponse } from "./results.js";
@@ -65,10 +70,12 @@ export interface SecretServiceDependencies {
 export class SecretService {
   private readonly backends: ServiceBackends;
   private readonly reader: BatchReader;
+  private readonly migration: Migration;
 
   constructor(private readonly deps: SecretServiceDependencies) {
     this.backends = deps.backends;
     this.reader = new BatchReader(deps.backends, deps.config.servedEnvironment, deps.env);
+    this.migration = new Migration((name) => deps.backends.get(name));
   }
 
   /** Synchronous when every name is answered without waiting (cache hits: the hot path). */
@@ -380,6 +387,16 @@ export class SecretService {
   describeBackends(_request: DescribeBackendsRequest, context: AuthorizedCall): DescribeBackendsResponse {
     if (!context.identity.admin) throw permissionDenied(`${context.identity.name} may not describe the back ends (needs admin)`);
     return describeBackends(this.backends, context.identity);
+  }
+
+  /** The names a migration from one back end to another handles (admins only: see Migration). */
+  planMigration(request: PlanMigrationRequest, context: AuthorizedCall): Promise<PlanMigrationResponse> {
+    return this.migration.plan(request, context);
+  }
+
+  /** Copies one secret to another back end and verifies the copy (admins only: see Migration). */
+  migrateSecret(request: MigrateSecretRequest, context: AuthorizedCall): Promise<MigrateSecretResponse> {
+    return this.migration.migrate(request, context);
   }
 
   /** A name's back end by its reference or the request's `backend` field (see addressOf). */

@@ -4,7 +4,7 @@ import type { BackendConfig, KeyManagementSettings, RouteSettings } from "../con
 import type { Identity } from "../auth/identity.js";
 import type { DriverCall, DriverDefinition } from "../drivers/driver.js";
 import type { Backend } from "./backend.js";
-import type { AuthorizedCall } from "./call-context.js";
+import type { CallContext } from "./call-context.js";
 import { failedPrecondition, permissionDenied } from "./errors.js";
 import { validateSecretName } from "./names.js";
 import { Policy } from "./policy.js";
@@ -75,7 +75,7 @@ export class ServiceBackend {
   }
 
   /** A call's deadline (this back end's default when the caller set none) and cancellation, under `team`'s settings. */
-  driverCall(teamId: string, team: Team, context: AuthorizedCall): DriverCall {
+  driverCall(teamId: string, team: Team, context: Pick<CallContext, "deadline" | "signal">): DriverCall {
     return new ServiceDriverCall(teamId, team, context.deadline ?? Date.now() + this.defaultDeadlineMs, context.signal);
   }
 }

@@ -1,6 +1,13 @@
 import type { DescMethod, DescMethodServerStreaming, DescMethodUnary } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
-import { SecretService as SecretServiceDesc, type ReadResponse, type WriteResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
+import {
+  MigrationOutcome,
+  SecretService as SecretServiceDesc,
+  type MigrateSecretResponse,
+  type PlanMigrationResponse,
+  type ReadResponse,
+  type WriteResponse,
+} from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { Authenticator } from "../auth/authenticator.js";
 import type { AuditLog } from "../audit.js";
 import { auditedName, auditedTeamId, boundedMessage, type AuditList } from "../audit-record.js";
@@ -64,6 +71,8 @@ export class Dispatcher {
       ["testTeamSettings", (request, call) => operator.testTeamSettings(request as never, call)],
       ["getStats", (request, call) => operator.getStats(request as never, call)],
       ["listCallers", (request, call) => operator.listCallers(request as never, call)],
+      ["planMigration", (request, call) => service.planMigration(request as never, call)],
+      ["migrateSecret", (request, call) => service.migrateSecret(request as never, call)],
     ]);
     this.streamHandlers = new Map<string, StreamHandler>([["tailAudit", (request, call) => operator.tailAudit(request as never, call)]]);
   }
@@ -235,10 +244,12 @@ export class Dispatcher {
       ms: Math.round((performance.now() - started) * 1000) / 1000,
     };
     if (typeof fields.teamId === "string" && fields.teamId !== "") record.teamId = auditedTeamId(fields.teamId);
-    for (const key of ["name", "currentName", "newName", "backend"]) {
+    for (const key of ["name", "currentName", "newName", "backend", "fromBackend", "toBackend"]) {
       const value = fields[key];
       if (typeof value === "string" && value !== "") record[key] = auditedName(value);
     }
+    // A migration's flags: whether it changed anything, and whether it deleted.
+    for (const key of ["dryRun", "deleteSource"]) if (fields[key] === true) record[key] = true;
     // A call's own team settings may hold credentials: the record shows which, never what.
     const sent = fields.teamSettings as Record<string, unknown> | undefined;
     if (sent !== undefined && Object.keys(sent).length > 0) record.teamSettingsDigest = teamSettingsDigest(sent);
@@ -257,13 +268,29 @@ function toServiceError(error: unknown): ServiceError {
   return new ServiceError(Code.Internal, "internal error (logged on the server)");
 }
 
-/** The version a Write made and the name it stored: what was written, never the value. */
+/** What a call changed, never a value: the version a Write made and where, what a migration did with a secret. */
 function describeResponse(method: DescMethodUnary, response: unknown): Record<string, unknown> {
-  if (method.localName === "write") {
-    const written = response as WriteResponse;
-    return { version: written.version, stored: written.name, source: written.source, ...(written.warnings.length > 0 ? { warnings: written.warnings } : {}) };
+  switch (method.localName) {
+    case "write": {
+      const written = response as WriteResponse;
+      return { version: written.version, stored: written.name, source: written.source, ...(written.warnings.length > 0 ? { warnings: written.warnings } : {}) };
+    }
+    case "planMigration":
+      return { planned: (response as PlanMigrationResponse).names.length };
+    case "migrateSecret": {
+      const migrated = response as MigrateSecretResponse;
+      return {
+        migration: MigrationOutcome[migrated.outcome],
+        ...(migrated.version !== "" ? { version: migrated.version } : {}),
+        ...(migrated.overwritten ? { overwritten: true } : {}),
+        ...(migrated.notKept.length > 0 ? { notKept: migrated.notKept } : {}),
+        ...(migrated.sourceDeleted ? { sourceDeleted: true } : {}),
+        ...(migrated.warnings.length > 0 ? { warnings: migrated.warnings } : {}),
+      };
+    }
+    default:
+      return {};
   }
-  return {};
 }
 
 /** Per-item outcomes of a Read: what was served, never the value. */

@@ -52,6 +52,8 @@ describe("debugging with buf curl (server reflection)", () => {
         "ListCallers",
         "ListHosted",
         "ListTeams",
+        "MigrateSecret",
+        "PlanMigration",
         "Read",
         "Rotate",
         "SetTeamSettings",

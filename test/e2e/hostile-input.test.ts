@@ -95,7 +95,7 @@ describe("hostile input (property-based)", () => {
     try {
       await fc.assert(
         fc.asyncProperty(
-          fc.constantFrom("Read", "Write", "Delete", "Rotate", "ListHosted", "SetTeamSettings", "GetTeamSettings", "DescribeBackends", "WhoAmI", "ListTeams", "TestTeamSettings", "GetStats", "ListCallers"),
+          fc.constantFrom("Read", "Write", "Delete", "Rotate", "ListHosted", "SetTeamSettings", "GetTeamSettings", "DescribeBackends", "WhoAmI", "ListTeams", "TestTeamSettings", "GetStats", "ListCallers", "PlanMigration", "MigrateSecret"),
           fc.uint8Array({ maxLength: 2048 }),
           async (method, bytes) => {
           const code = await new Promise<number>((resolve) => {

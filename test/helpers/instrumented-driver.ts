@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code } from "../../src/core/errors.js";
-import type { ClassifiedError, DriverCall, DriverWrite, SecretDriver, SecretValue } from "../../src/drivers/driver.js";
+import type { ClassifiedError, DriverCall, DriverCapabilities, DriverWrite, SecretDriver, SecretMetadata, SecretValue } from "../../src/drivers/driver.js";
 import type { LocalDriver } from "../../src/providers/local/local-driver.js";
 
 /** A failure the instrumented back end answers with, as a real SDK error would carry a status. */
@@ -25,8 +25,7 @@ export type Interception = void | { answer: SecretValue | undefined };
  * drivers themselves are tested against their emulators.
  */
 export class InstrumentedDriver implements SecretDriver {
-  readonly capabilities = { write: true, binary: true, list: true };
-  readonly calls = { read: 0, write: 0, delete: 0, currentVersion: 0 };
+  readonly calls = { read: 0, write: 0, delete: 0, currentVersion: 0, describe: 0 };
   /** Every delete the back end received, in order. */
   readonly deletes: Array<{ name: string; force: boolean }> = [];
   latencyMs = 0;
@@ -38,7 +37,11 @@ export class InstrumentedDriver implements SecretDriver {
   private faults: Array<{ code: Code; retryAfterMs?: number; remaining: number }> = [];
   observedAborts = 0;
 
-  constructor(readonly store: LocalDriver) {}
+  constructor(
+    readonly store: LocalDriver,
+    /** What it says it can do; by default everything the embedded store can (another back end's, e.g. text only, to test the core's checks). */
+    readonly capabilities: DriverCapabilities = { write: true, binary: true, list: true, metadata: { description: true, tags: true } },
+  ) {}
 
   /** The next `times` back-end calls fail with `code` (Infinity: until cleared). */
   failNext(code: Code, times: number, retryAfterMs?: number): void {
@@ -61,6 +64,13 @@ export class InstrumentedDriver implements SecretDriver {
     await this.behave(call);
     await this.intercept?.("currentVersion", name);
     return (await this.store.read(name))?.version;
+  }
+
+  async describe(name: string, call: DriverCall): Promise<SecretMetadata | undefined> {
+    this.calls.describe++;
+    await this.behave(call);
+    await this.intercept?.("describe", name);
+    return this.store.describe(name);
   }
 
   async write(request: DriverWrite, call: DriverCall) {

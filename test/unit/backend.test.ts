@@ -300,6 +300,68 @@ describe("resilience", () => {
   });
 });
 
+describe("readUncached (what a migration's copy and verification read)", () => {
+  it("neither joins a read under way nor is served from or stored in the cache", async () => {
+    await put("K", "sk-first");
+    driver.latencyMs = 30;
+    const backend = new Backend(driver, "test", settings(), logger);
+    const cachedRead = backend.read("K", call(), { bypassCache: false });
+    expect((await backend.readUncached("K", call()))?.text).toBe("sk-first");
+    expect(driver.calls.read).toBe(2);
+    await cachedRead;
+
+    await put("K", "sk-second");
+    expect((await backend.readUncached("K", call()))?.text).toBe("sk-second");
+    // The cache still holds what the cached read stored: the uncached reads left it alone.
+    expect(await backend.read("K", call(), { bypassCache: false })).toMatchObject({ value: { text: "sk-first" }, fromCache: true });
+    expect(await backend.readUncached("ABSENT", call())).toBeUndefined();
+  });
+
+  it("goes through the retries and the deadline like every back-end call", async () => {
+    await put("K", "sk-retried");
+    const backend = new Backend(driver, "test", settings(), logger);
+    driver.failNext(Code.Unavailable, 1);
+    expect((await backend.readUncached("K", call()))?.text).toBe("sk-retried");
+    driver.latencyMs = 10_000;
+    expect((await errorOf(backend.readUncached("K", call(50)))).code).toBe(Code.DeadlineExceeded);
+  });
+});
+
+describe("describe (a secret's description and tags)", () => {
+  it("asks the back end every time: metadata is never cached", async () => {
+    await store.write({ name: "META", value: { text: "sk-meta" }, description: "first", tags: { owner: "ml" } });
+    const backend = new Backend(driver, "test", settings(), logger);
+    expect(await backend.describe("META", call())).toEqual({ description: "first", tags: { owner: "ml" } });
+    await store.write({ name: "META", value: { text: "sk-meta-2" }, description: "second", tags: {} });
+    expect(await backend.describe("META", call())).toEqual({ description: "second", tags: {} });
+    expect(await backend.describe("ABSENT", call())).toBeUndefined();
+    expect(driver.calls.describe).toBe(3);
+  });
+
+  it("retries, honours the deadline and counts towards the breaker like every back-end call", async () => {
+    await store.write({ name: "META", value: { text: "sk-meta" }, tags: { owner: "ml" } });
+    const backend = new Backend(driver, "test", settings({ breakerFailureThreshold: 2 }), logger);
+    driver.failNext(Code.Unavailable, 1);
+    expect(await backend.describe("META", call())).toEqual({ tags: { owner: "ml" } });
+    expect(driver.calls.describe).toBe(2);
+
+    driver.latencyMs = 10_000;
+    expect((await errorOf(backend.describe("META", call(50)))).code).toBe(Code.DeadlineExceeded);
+    driver.latencyMs = 0;
+    driver.failNext(Code.Unavailable, Infinity);
+    expect((await errorOf(backend.describe("META", call()))).code).toBe(Code.Unavailable);
+    expect(backend.breakerState).toBe("open");
+  });
+
+  it("refuses a back end that keeps no metadata, naming it", async () => {
+    const plain = new InstrumentedDriver(store, { write: true, binary: false, list: true });
+    const backend = new Backend(plain, "conjur-prod", settings(), logger);
+    const failure = await errorOf(backend.describe("META", call()));
+    expect(failure).toMatchObject({ code: Code.FailedPrecondition, message: "conjur-prod keeps no description or tags" });
+    expect(plain.calls.describe).toBe(0);
+  });
+});
+
 it("wraps unexpected driver errors through the driver's own classification", async () => {
   const backend = new Backend(driver, "test", settings({ retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }), logger);
   driver.read = async () => {

@@ -73,6 +73,20 @@ type SecretServiceClient interface {
 	// ListCallers lists the configured identities and their rules, never their tokens or
 	// token digests. Needs an admin identity.
 	ListCallers(ctx context.Context, in *ListCallersRequest, opts ...grpc.CallOption) (*ListCallersResponse, error)
+	// PlanMigration lists what a migration from one back end to another handles: the names
+	// the source holds (it must be able to list them), as it stores them, filtered by
+	// `match`, sorted, at most 5,000 (more is INVALID_ARGUMENT: narrow `match`). Needs an
+	// admin identity; it checks that the destination takes writes (and, with
+	// `delete_source`, that the source takes deletes). `secretgate migrate` calls it, then
+	// MigrateSecret for each name.
+	PlanMigration(ctx context.Context, in *PlanMigrationRequest, opts ...grpc.CallOption) (*PlanMigrationResponse, error)
+	// MigrateSecret copies one secret's current value (text or binary), description and tags
+	// from one back end to another under the same name, then reads the copy back from the
+	// destination (bypassing the cache) and compares SHA-256 digests of the values and the
+	// metadata it copied. A destination that already matches is left alone (UNCHANGED); one
+	// that differs is overwritten. Needs an admin identity. A failure is the call's status,
+	// whose message says why; it never contains a value.
+	MigrateSecret(ctx context.Context, in *MigrateSecretRequest, opts ...grpc.CallOption) (*MigrateSecretResponse, error)
 }
 
 type secretServiceClient struct {
@@ -232,6 +246,24 @@ func (c *secretServiceClient) ListCallers(ctx context.Context, in *ListCallersRe
 	return out, nil
 }
 
+func (c *secretServiceClient) PlanMigration(ctx context.Context, in *PlanMigrationRequest, opts ...grpc.CallOption) (*PlanMigrationResponse, error) {
+	out := new(PlanMigrationResponse)
+	err := c.cc.Invoke(ctx, "/secretgate.v1.SecretService/PlanMigration", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *secretServiceClient) MigrateSecret(ctx context.Context, in *MigrateSecretRequest, opts ...grpc.CallOption) (*MigrateSecretResponse, error) {
+	out := new(MigrateSecretResponse)
+	err := c.cc.Invoke(ctx, "/secretgate.v1.SecretService/MigrateSecret", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SecretServiceServer is the server API for SecretService service.
 // All implementations must embed UnimplementedSecretServiceServer
 // for forward compatibility
@@ -292,6 +324,20 @@ type SecretServiceServer interface {
 	// ListCallers lists the configured identities and their rules, never their tokens or
 	// token digests. Needs an admin identity.
 	ListCallers(context.Context, *ListCallersRequest) (*ListCallersResponse, error)
+	// PlanMigration lists what a migration from one back end to another handles: the names
+	// the source holds (it must be able to list them), as it stores them, filtered by
+	// `match`, sorted, at most 5,000 (more is INVALID_ARGUMENT: narrow `match`). Needs an
+	// admin identity; it checks that the destination takes writes (and, with
+	// `delete_source`, that the source takes deletes). `secretgate migrate` calls it, then
+	// MigrateSecret for each name.
+	PlanMigration(context.Context, *PlanMigrationRequest) (*PlanMigrationResponse, error)
+	// MigrateSecret copies one secret's current value (text or binary), description and tags
+	// from one back end to another under the same name, then reads the copy back from the
+	// destination (bypassing the cache) and compares SHA-256 digests of the values and the
+	// metadata it copied. A destination that already matches is left alone (UNCHANGED); one
+	// that differs is overwritten. Needs an admin identity. A failure is the call's status,
+	// whose message says why; it never contains a value.
+	MigrateSecret(context.Context, *MigrateSecretRequest) (*MigrateSecretResponse, error)
 	mustEmbedUnimplementedSecretServiceServer()
 }
 
@@ -340,6 +386,12 @@ func (UnimplementedSecretServiceServer) GetStats(context.Context, *GetStatsReque
 }
 func (UnimplementedSecretServiceServer) ListCallers(context.Context, *ListCallersRequest) (*ListCallersResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListCallers not implemented")
+}
+func (UnimplementedSecretServiceServer) PlanMigration(context.Context, *PlanMigrationRequest) (*PlanMigrationResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PlanMigration not implemented")
+}
+func (UnimplementedSecretServiceServer) MigrateSecret(context.Context, *MigrateSecretRequest) (*MigrateSecretResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method MigrateSecret not implemented")
 }
 func (UnimplementedSecretServiceServer) mustEmbedUnimplementedSecretServiceServer() {}
 
@@ -609,6 +661,42 @@ func _SecretService_ListCallers_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SecretService_PlanMigration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PlanMigrationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SecretServiceServer).PlanMigration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/secretgate.v1.SecretService/PlanMigration",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SecretServiceServer).PlanMigration(ctx, req.(*PlanMigrationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SecretService_MigrateSecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MigrateSecretRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SecretServiceServer).MigrateSecret(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/secretgate.v1.SecretService/MigrateSecret",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SecretServiceServer).MigrateSecret(ctx, req.(*MigrateSecretRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _SecretService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "secretgate.v1.SecretService",
 	HandlerType: (*SecretServiceServer)(nil),
@@ -664,6 +752,14 @@ var _SecretService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCallers",
 			Handler:    _SecretService_ListCallers_Handler,
+		},
+		{
+			MethodName: "PlanMigration",
+			Handler:    _SecretService_PlanMigration_Handler,
+		},
+		{
+			MethodName: "MigrateSecret",
+			Handler:    _SecretService_MigrateSecret_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

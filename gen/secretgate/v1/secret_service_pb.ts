@@ -2,8 +2,8 @@
 // @generated from file secretgate/v1/secret_service.proto (package secretgate.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file secretgate/v1/secret_service.proto.
  */
 export const file_secretgate_v1_secret_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJzZWNyZXRnYXRlL3YxL3NlY3JldF9zZXJ2aWNlLnByb3RvEg1zZWNyZXRnYXRlLnYxIqACCgtSZWFkUmVxdWVzdBINCgVuYW1lcxgBIAMoCRIPCgd0ZWFtX2lkGAIgASgJEhQKDGJ5cGFzc19jYWNoZRgDIAEoCBJMChJyZWZyZXNoX2lmX3ZlcnNpb24YBCADKAsyMC5zZWNyZXRnYXRlLnYxLlJlYWRSZXF1ZXN0LlJlZnJlc2hJZlZlcnNpb25FbnRyeRITCgt2aXJ0dWFsX2tleRgFIAEoCBIuCg10ZWFtX3NldHRpbmdzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdiYWNrZW5kGAcgASgJGjcKFVJlZnJlc2hJZlZlcnNpb25FbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjwKDFJlYWRSZXNwb25zZRIsCgdyZXN1bHRzGAEgAygLMhsuc2VjcmV0Z2F0ZS52MS5TZWNyZXRSZXN1bHQilgIKDFNlY3JldFJlc3VsdBIMCgRuYW1lGAEgASgJEg0KBWZvdW5kGAIgASgIEg0KBXZhbHVlGAMgASgJEhQKDGJpbmFyeV92YWx1ZRgEIAEoDBIOCgZzb3VyY2UYBSABKAkSDwoHdmVyc2lvbhgGIAEoCRIuCgpmZXRjaGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpmcm9tX2NhY2hlGAggASgIEg0KBXN0YWxlGAkgASgIEicKBWVycm9yGAogASgLMhguc2VjcmV0Z2F0ZS52MS5JdGVtRXJyb3ISFQoNcmVzb2x2ZWRfbmFtZRgLIAEoCRIQCghmYWxsYmFjaxgMIAEoCCJKCglJdGVtRXJyb3ISDAoEY29kZRgBIAEoBRIOCgZzdGF0dXMYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIOCgZyZWFzb24YBCABKAkinwIKDFdyaXRlUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgJEhQKDGJpbmFyeV92YWx1ZRgDIAEoDBIPCgd0ZWFtX2lkGAQgASgJEhMKC3ZpcnR1YWxfa2V5GAUgASgIEhMKC2Rlc2NyaXB0aW9uGAYgASgJEjMKBHRhZ3MYByADKAsyJS5zZWNyZXRnYXRlLnYxLldyaXRlUmVxdWVzdC5UYWdzRW50cnkSLgoNdGVhbV9zZXR0aW5ncxgIIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHYmFja2VuZBgJIAEoCRorCglUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJQCg1Xcml0ZVJlc3BvbnNlEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIOCgZzb3VyY2UYAyABKAkSEAoId2FybmluZ3MYBCADKAkikwEKDURlbGV0ZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIPCgd0ZWFtX2lkGAIgASgJEhMKC3ZpcnR1YWxfa2V5GAMgASgIEg0KBWZvcmNlGAQgASgIEi4KDXRlYW1fc2V0dGluZ3MYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg8KB2JhY2tlbmQYBiABKAkiMwoORGVsZXRlUmVzcG9uc2USDAoEbmFtZRgBIAEoCRITCgtyZWNvdmVyYWJsZRgCIAEoCCKtAQoNUm90YXRlUmVxdWVzdBIUCgxjdXJyZW50X25hbWUYASABKAkSEAoIbmV3X25hbWUYAiABKAkSDQoFdmFsdWUYAyABKAkSDwoHdGVhbV9pZBgEIAEoCRITCgt2aXJ0dWFsX2tleRgFIAEoCBIuCg10ZWFtX3NldHRpbmdzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdiYWNrZW5kGAcgASgJIkQKDlJvdGF0ZVJlc3BvbnNlEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRITCgtvbGRfZGVsZXRlZBgDIAEoCCI1ChFMaXN0SG9zdGVkUmVxdWVzdBIPCgd0ZWFtX2lkGAEgASgJEg8KB2JhY2tlbmQYAiABKAkiPAoSTGlzdEhvc3RlZFJlc3BvbnNlEiYKBGtleXMYASADKAsyGC5zZWNyZXRnYXRlLnYxLkhvc3RlZEtleSLZAQoJSG9zdGVkS2V5EgwKBG5hbWUYASABKAkSEAoIcmVzb2x2ZXMYAiABKAgSDgoGc291cmNlGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSJwoFZXJyb3IYBSABKAsyGC5zZWNyZXRnYXRlLnYxLkl0ZW1FcnJvchIPCgdiYWNrZW5kGAYgASgJEi4KCmZldGNoZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBXN0YWxlGAggASgIEhIKCmZyb21fY2FjaGUYCSABKAgiVAoWU2V0VGVhbVNldHRpbmdzUmVxdWVzdBIPCgd0ZWFtX2lkGAEgASgJEikKCHNldHRpbmdzGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJpChdTZXRUZWFtU2V0dGluZ3NSZXNwb25zZRIPCgd0ZWFtX2lkGAEgASgJEikKCHNldHRpbmdzGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBISCgpjb25maWd1cmVkGAMgASgIIikKFkdldFRlYW1TZXR0aW5nc1JlcXVlc3QSDwoHdGVhbV9pZBgBIAEoCSKZAQoXR2V0VGVhbVNldHRpbmdzUmVzcG9uc2USDwoHdGVhbV9pZBgBIAEoCRIpCghzZXR0aW5ncxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKY29uZmlndXJlZBgDIAEoCBIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIZChdEZXNjcmliZUJhY2tlbmRzUmVxdWVzdCJPChhEZXNjcmliZUJhY2tlbmRzUmVzcG9uc2USMwoIYmFja2VuZHMYASADKAsyIS5zZWNyZXRnYXRlLnYxLkJhY2tlbmREZXNjcmlwdGlvbiKNAgoSQmFja2VuZERlc2NyaXB0aW9uEgwKBG5hbWUYASABKAkSDgoGc3lzdGVtGAIgASgJEjgKDGNhcGFiaWxpdGllcxgDIAEoCzIiLnNlY3JldGdhdGUudjEuQmFja2VuZENhcGFiaWxpdGllcxITCgthY2Nlc3NfbW9kZRgEIAEoCRISCgppc19kZWZhdWx0GAUgASgIEhEKCXJlYWNoYWJsZRgGIAEoCBIVCg1icmVha2VyX3N0YXRlGAcgASgJEhUKDWNhY2hlX2VudHJpZXMYCCABKAQSNQoUdGVhbV9zZXR0aW5nc19zY2hlbWEYCSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkIKE0JhY2tlbmRDYXBhYmlsaXRpZXMSDQoFd3JpdGUYASABKAgSDgoGYmluYXJ5GAIgASgIEgwKBGxpc3QYAyABKAgiDwoNV2hvQW1JUmVxdWVzdCI3Cg5XaG9BbUlSZXNwb25zZRIlCgZjYWxsZXIYASABKAsyFS5zZWNyZXRnYXRlLnYxLkNhbGxlciK0AQoGQ2FsbGVyEgwKBG5hbWUYASABKAkSDAoEa2luZBgCIAEoCRITCgtjZXJ0aWZpY2F0ZRgDIAEoCRIMCgRyZWFkGAQgAygJEg0KBXdyaXRlGAUgAygJEg4KBmRlbGV0ZRgGIAMoCRINCgV0ZWFtcxgHIAMoCRIQCghiYWNrZW5kcxgIIAMoCRINCgVhZG1pbhgJIAEoCBIcChRpbmxpbmVfdGVhbV9zZXR0aW5ncxgKIAEoCCI5ChBMaXN0VGVhbXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlcKEUxpc3RUZWFtc1Jlc3BvbnNlEikKBXRlYW1zGAEgAygLMhouc2VjcmV0Z2F0ZS52MS5UZWFtU3VtbWFyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiXwoLVGVhbVN1bW1hcnkSDwoHdGVhbV9pZBgBIAEoCRIPCgdiYWNrZW5kGAIgASgJEi4KCnVwZGF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlUKF1Rlc3RUZWFtU2V0dGluZ3NSZXF1ZXN0Eg8KB3RlYW1faWQYASABKAkSKQoIc2V0dGluZ3MYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Il8KGFRlc3RUZWFtU2V0dGluZ3NSZXNwb25zZRIPCgdiYWNrZW5kGAEgASgJEhEKCXJlYWNoYWJsZRgCIAEoCBIOCgZzdGF0dXMYAyABKAkSDwoHbWVzc2FnZRgEIAEoCSISChBUYWlsQXVkaXRSZXF1ZXN0Ij8KEVRhaWxBdWRpdFJlc3BvbnNlEioKBnJlY29yZBgBIAEoCzIaLnNlY3JldGdhdGUudjEuQXVkaXRSZWNvcmQimAEKC0F1ZGl0UmVjb3JkEigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGlkZW50aXR5GAIgASgJEg4KBm1ldGhvZBgDIAEoCRIPCgdvdXRjb21lGAQgASgJEg0KBW5hbWVzGAUgAygJEg8KB3RlYW1faWQYBiABKAkSDAoEanNvbhgHIAEoCSIRCg9HZXRTdGF0c1JlcXVlc3QicQoQR2V0U3RhdHNSZXNwb25zZRIWCg53aW5kb3dfc2Vjb25kcxgBIAEoDRIWCg5idWNrZXRfc2Vjb25kcxgCIAEoDRItCghiYWNrZW5kcxgDIAMoCzIbLnNlY3JldGdhdGUudjEuQmFja2VuZFN0YXRzIrIBCgxCYWNrZW5kU3RhdHMSDAoEbmFtZRgBIAEoCRINCgVjYWxscxgCIAEoBBIOCgZlcnJvcnMYAyABKAQSEgoKY2FjaGVfaGl0cxgEIAEoBBIUCgxjYWNoZV9taXNzZXMYBSABKAQSDgoGcDUwX21zGAYgASgBEg4KBnA5OV9tcxgHIAEoARIUCgxjYWxsc19zZXJpZXMYCCADKAQSFQoNZXJyb3JzX3NlcmllcxgJIAMoBCIUChJMaXN0Q2FsbGVyc1JlcXVlc3QiPQoTTGlzdENhbGxlcnNSZXNwb25zZRImCgdjYWxsZXJzGAEgAygLMhUuc2VjcmV0Z2F0ZS52MS5DYWxsZXIyjwkKDVNlY3JldFNlcnZpY2USPwoEUmVhZBIaLnNlY3JldGdhdGUudjEuUmVhZFJlcXVlc3QaGy5zZWNyZXRnYXRlLnYxLlJlYWRSZXNwb25zZRJCCgVXcml0ZRIbLnNlY3JldGdhdGUudjEuV3JpdGVSZXF1ZXN0Ghwuc2VjcmV0Z2F0ZS52MS5Xcml0ZVJlc3BvbnNlEkUKBkRlbGV0ZRIcLnNlY3JldGdhdGUudjEuRGVsZXRlUmVxdWVzdBodLnNlY3JldGdhdGUudjEuRGVsZXRlUmVzcG9uc2USRQoGUm90YXRlEhwuc2VjcmV0Z2F0ZS52MS5Sb3RhdGVSZXF1ZXN0Gh0uc2VjcmV0Z2F0ZS52MS5Sb3RhdGVSZXNwb25zZRJRCgpMaXN0SG9zdGVkEiAuc2VjcmV0Z2F0ZS52MS5MaXN0SG9zdGVkUmVxdWVzdBohLnNlY3JldGdhdGUudjEuTGlzdEhvc3RlZFJlc3BvbnNlEmAKD1NldFRlYW1TZXR0aW5ncxIlLnNlY3JldGdhdGUudjEuU2V0VGVhbVNldHRpbmdzUmVxdWVzdBomLnNlY3JldGdhdGUudjEuU2V0VGVhbVNldHRpbmdzUmVzcG9uc2USYAoPR2V0VGVhbVNldHRpbmdzEiUuc2VjcmV0Z2F0ZS52MS5HZXRUZWFtU2V0dGluZ3NSZXF1ZXN0GiYuc2VjcmV0Z2F0ZS52MS5HZXRUZWFtU2V0dGluZ3NSZXNwb25zZRJjChBEZXNjcmliZUJhY2tlbmRzEiYuc2VjcmV0Z2F0ZS52MS5EZXNjcmliZUJhY2tlbmRzUmVxdWVzdBonLnNlY3JldGdhdGUudjEuRGVzY3JpYmVCYWNrZW5kc1Jlc3BvbnNlEkUKBldob0FtSRIcLnNlY3JldGdhdGUudjEuV2hvQW1JUmVxdWVzdBodLnNlY3JldGdhdGUudjEuV2hvQW1JUmVzcG9uc2USTgoJTGlzdFRlYW1zEh8uc2VjcmV0Z2F0ZS52MS5MaXN0VGVhbXNSZXF1ZXN0GiAuc2VjcmV0Z2F0ZS52MS5MaXN0VGVhbXNSZXNwb25zZRJjChBUZXN0VGVhbVNldHRpbmdzEiYuc2VjcmV0Z2F0ZS52MS5UZXN0VGVhbVNldHRpbmdzUmVxdWVzdBonLnNlY3JldGdhdGUudjEuVGVzdFRlYW1TZXR0aW5nc1Jlc3BvbnNlElAKCVRhaWxBdWRpdBIfLnNlY3JldGdhdGUudjEuVGFpbEF1ZGl0UmVxdWVzdBogLnNlY3JldGdhdGUudjEuVGFpbEF1ZGl0UmVzcG9uc2UwARJLCghHZXRTdGF0cxIeLnNlY3JldGdhdGUudjEuR2V0U3RhdHNSZXF1ZXN0Gh8uc2VjcmV0Z2F0ZS52MS5HZXRTdGF0c1Jlc3BvbnNlElQKC0xpc3RDYWxsZXJzEiEuc2VjcmV0Z2F0ZS52MS5MaXN0Q2FsbGVyc1JlcXVlc3QaIi5zZWNyZXRnYXRlLnYxLkxpc3RDYWxsZXJzUmVzcG9uc2VCR1pFZ2l0aHViLmNvbS9zZWNyZXRnYXRlL3NlY3JldGdhdGUvY2xpZW50cy9nby9zZWNyZXRnYXRldjE7c2VjcmV0Z2F0ZXYxYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiJzZWNyZXRnYXRlL3YxL3NlY3JldF9zZXJ2aWNlLnByb3RvEg1zZWNyZXRnYXRlLnYxIqACCgtSZWFkUmVxdWVzdBINCgVuYW1lcxgBIAMoCRIPCgd0ZWFtX2lkGAIgASgJEhQKDGJ5cGFzc19jYWNoZRgDIAEoCBJMChJyZWZyZXNoX2lmX3ZlcnNpb24YBCADKAsyMC5zZWNyZXRnYXRlLnYxLlJlYWRSZXF1ZXN0LlJlZnJlc2hJZlZlcnNpb25FbnRyeRITCgt2aXJ0dWFsX2tleRgFIAEoCBIuCg10ZWFtX3NldHRpbmdzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdiYWNrZW5kGAcgASgJGjcKFVJlZnJlc2hJZlZlcnNpb25FbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjwKDFJlYWRSZXNwb25zZRIsCgdyZXN1bHRzGAEgAygLMhsuc2VjcmV0Z2F0ZS52MS5TZWNyZXRSZXN1bHQilgIKDFNlY3JldFJlc3VsdBIMCgRuYW1lGAEgASgJEg0KBWZvdW5kGAIgASgIEg0KBXZhbHVlGAMgASgJEhQKDGJpbmFyeV92YWx1ZRgEIAEoDBIOCgZzb3VyY2UYBSABKAkSDwoHdmVyc2lvbhgGIAEoCRIuCgpmZXRjaGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpmcm9tX2NhY2hlGAggASgIEg0KBXN0YWxlGAkgASgIEicKBWVycm9yGAogASgLMhguc2VjcmV0Z2F0ZS52MS5JdGVtRXJyb3ISFQoNcmVzb2x2ZWRfbmFtZRgLIAEoCRIQCghmYWxsYmFjaxgMIAEoCCJKCglJdGVtRXJyb3ISDAoEY29kZRgBIAEoBRIOCgZzdGF0dXMYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIOCgZyZWFzb24YBCABKAkinwIKDFdyaXRlUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgJEhQKDGJpbmFyeV92YWx1ZRgDIAEoDBIPCgd0ZWFtX2lkGAQgASgJEhMKC3ZpcnR1YWxfa2V5GAUgASgIEhMKC2Rlc2NyaXB0aW9uGAYgASgJEjMKBHRhZ3MYByADKAsyJS5zZWNyZXRnYXRlLnYxLldyaXRlUmVxdWVzdC5UYWdzRW50cnkSLgoNdGVhbV9zZXR0aW5ncxgIIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHYmFja2VuZBgJIAEoCRorCglUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJQCg1Xcml0ZVJlc3BvbnNlEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIOCgZzb3VyY2UYAyABKAkSEAoId2FybmluZ3MYBCADKAkikwEKDURlbGV0ZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIPCgd0ZWFtX2lkGAIgASgJEhMKC3ZpcnR1YWxfa2V5GAMgASgIEg0KBWZvcmNlGAQgASgIEi4KDXRlYW1fc2V0dGluZ3MYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg8KB2JhY2tlbmQYBiABKAkiMwoORGVsZXRlUmVzcG9uc2USDAoEbmFtZRgBIAEoCRITCgtyZWNvdmVyYWJsZRgCIAEoCCKtAQoNUm90YXRlUmVxdWVzdBIUCgxjdXJyZW50X25hbWUYASABKAkSEAoIbmV3X25hbWUYAiABKAkSDQoFdmFsdWUYAyABKAkSDwoHdGVhbV9pZBgEIAEoCRITCgt2aXJ0dWFsX2tleRgFIAEoCBIuCg10ZWFtX3NldHRpbmdzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdiYWNrZW5kGAcgASgJIkQKDlJvdGF0ZVJlc3BvbnNlEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRITCgtvbGRfZGVsZXRlZBgDIAEoCCI1ChFMaXN0SG9zdGVkUmVxdWVzdBIPCgd0ZWFtX2lkGAEgASgJEg8KB2JhY2tlbmQYAiABKAkiPAoSTGlzdEhvc3RlZFJlc3BvbnNlEiYKBGtleXMYASADKAsyGC5zZWNyZXRnYXRlLnYxLkhvc3RlZEtleSLZAQoJSG9zdGVkS2V5EgwKBG5hbWUYASABKAkSEAoIcmVzb2x2ZXMYAiABKAgSDgoGc291cmNlGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSJwoFZXJyb3IYBSABKAsyGC5zZWNyZXRnYXRlLnYxLkl0ZW1FcnJvchIPCgdiYWNrZW5kGAYgASgJEi4KCmZldGNoZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBXN0YWxlGAggASgIEhIKCmZyb21fY2FjaGUYCSABKAgiVAoWU2V0VGVhbVNldHRpbmdzUmVxdWVzdBIPCgd0ZWFtX2lkGAEgASgJEikKCHNldHRpbmdzGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJpChdTZXRUZWFtU2V0dGluZ3NSZXNwb25zZRIPCgd0ZWFtX2lkGAEgASgJEikKCHNldHRpbmdzGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBISCgpjb25maWd1cmVkGAMgASgIIikKFkdldFRlYW1TZXR0aW5nc1JlcXVlc3QSDwoHdGVhbV9pZBgBIAEoCSKZAQoXR2V0VGVhbVNldHRpbmdzUmVzcG9uc2USDwoHdGVhbV9pZBgBIAEoCRIpCghzZXR0aW5ncxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKY29uZmlndXJlZBgDIAEoCBIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIZChdEZXNjcmliZUJhY2tlbmRzUmVxdWVzdCJPChhEZXNjcmliZUJhY2tlbmRzUmVzcG9uc2USMwoIYmFja2VuZHMYASADKAsyIS5zZWNyZXRnYXRlLnYxLkJhY2tlbmREZXNjcmlwdGlvbiKNAgoSQmFja2VuZERlc2NyaXB0aW9uEgwKBG5hbWUYASABKAkSDgoGc3lzdGVtGAIgASgJEjgKDGNhcGFiaWxpdGllcxgDIAEoCzIiLnNlY3JldGdhdGUudjEuQmFja2VuZENhcGFiaWxpdGllcxITCgthY2Nlc3NfbW9kZRgEIAEoCRISCgppc19kZWZhdWx0GAUgASgIEhEKCXJlYWNoYWJsZRgGIAEoCBIVCg1icmVha2VyX3N0YXRlGAcgASgJEhUKDWNhY2hlX2VudHJpZXMYCCABKAQSNQoUdGVhbV9zZXR0aW5nc19zY2hlbWEYCSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkIKE0JhY2tlbmRDYXBhYmlsaXRpZXMSDQoFd3JpdGUYASABKAgSDgoGYmluYXJ5GAIgASgIEgwKBGxpc3QYAyABKAgiDwoNV2hvQW1JUmVxdWVzdCI3Cg5XaG9BbUlSZXNwb25zZRIlCgZjYWxsZXIYASABKAsyFS5zZWNyZXRnYXRlLnYxLkNhbGxlciK0AQoGQ2FsbGVyEgwKBG5hbWUYASABKAkSDAoEa2luZBgCIAEoCRITCgtjZXJ0aWZpY2F0ZRgDIAEoCRIMCgRyZWFkGAQgAygJEg0KBXdyaXRlGAUgAygJEg4KBmRlbGV0ZRgGIAMoCRINCgV0ZWFtcxgHIAMoCRIQCghiYWNrZW5kcxgIIAMoCRINCgVhZG1pbhgJIAEoCBIcChRpbmxpbmVfdGVhbV9zZXR0aW5ncxgKIAEoCCI5ChBMaXN0VGVhbXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlcKEUxpc3RUZWFtc1Jlc3BvbnNlEikKBXRlYW1zGAEgAygLMhouc2VjcmV0Z2F0ZS52MS5UZWFtU3VtbWFyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiXwoLVGVhbVN1bW1hcnkSDwoHdGVhbV9pZBgBIAEoCRIPCgdiYWNrZW5kGAIgASgJEi4KCnVwZGF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlUKF1Rlc3RUZWFtU2V0dGluZ3NSZXF1ZXN0Eg8KB3RlYW1faWQYASABKAkSKQoIc2V0dGluZ3MYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Il8KGFRlc3RUZWFtU2V0dGluZ3NSZXNwb25zZRIPCgdiYWNrZW5kGAEgASgJEhEKCXJlYWNoYWJsZRgCIAEoCBIOCgZzdGF0dXMYAyABKAkSDwoHbWVzc2FnZRgEIAEoCSISChBUYWlsQXVkaXRSZXF1ZXN0Ij8KEVRhaWxBdWRpdFJlc3BvbnNlEioKBnJlY29yZBgBIAEoCzIaLnNlY3JldGdhdGUudjEuQXVkaXRSZWNvcmQimAEKC0F1ZGl0UmVjb3JkEigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGlkZW50aXR5GAIgASgJEg4KBm1ldGhvZBgDIAEoCRIPCgdvdXRjb21lGAQgASgJEg0KBW5hbWVzGAUgAygJEg8KB3RlYW1faWQYBiABKAkSDAoEanNvbhgHIAEoCSIRCg9HZXRTdGF0c1JlcXVlc3QicQoQR2V0U3RhdHNSZXNwb25zZRIWCg53aW5kb3dfc2Vjb25kcxgBIAEoDRIWCg5idWNrZXRfc2Vjb25kcxgCIAEoDRItCghiYWNrZW5kcxgDIAMoCzIbLnNlY3JldGdhdGUudjEuQmFja2VuZFN0YXRzIrIBCgxCYWNrZW5kU3RhdHMSDAoEbmFtZRgBIAEoCRINCgVjYWxscxgCIAEoBBIOCgZlcnJvcnMYAyABKAQSEgoKY2FjaGVfaGl0cxgEIAEoBBIUCgxjYWNoZV9taXNzZXMYBSABKAQSDgoGcDUwX21zGAYgASgBEg4KBnA5OV9tcxgHIAEoARIUCgxjYWxsc19zZXJpZXMYCCADKAQSFQoNZXJyb3JzX3NlcmllcxgJIAMoBCIUChJMaXN0Q2FsbGVyc1JlcXVlc3QiPQoTTGlzdENhbGxlcnNSZXNwb25zZRImCgdjYWxsZXJzGAEgAygLMhUuc2VjcmV0Z2F0ZS52MS5DYWxsZXIiZgoUUGxhbk1pZ3JhdGlvblJlcXVlc3QSFAoMZnJvbV9iYWNrZW5kGAEgASgJEhIKCnRvX2JhY2tlbmQYAiABKAkSDQoFbWF0Y2gYAyADKAkSFQoNZGVsZXRlX3NvdXJjZRgEIAEoCCImChVQbGFuTWlncmF0aW9uUmVzcG9uc2USDQoFbmFtZXMYASADKAkidgoUTWlncmF0ZVNlY3JldFJlcXVlc3QSFAoMZnJvbV9iYWNrZW5kGAEgASgJEhIKCnRvX2JhY2tlbmQYAiABKAkSDAoEbmFtZRgDIAEoCRIPCgdkcnlfcnVuGAQgASgIEhUKDWRlbGV0ZV9zb3VyY2UYBSABKAgiuQEKFU1pZ3JhdGVTZWNyZXRSZXNwb25zZRIMCgRuYW1lGAEgASgJEjAKB291dGNvbWUYAiABKA4yHy5zZWNyZXRnYXRlLnYxLk1pZ3JhdGlvbk91dGNvbWUSEwoLb3ZlcndyaXR0ZW4YAyABKAgSEAoIbm90X2tlcHQYBCADKAkSFgoOc291cmNlX2RlbGV0ZWQYBSABKAgSDwoHdmVyc2lvbhgGIAEoCRIQCgh3YXJuaW5ncxgHIAMoCSqWAQoQTWlncmF0aW9uT3V0Y29tZRIhCh1NSUdSQVRJT05fT1VUQ09NRV9VTlNQRUNJRklFRBAAEhwKGE1JR1JBVElPTl9PVVRDT01FX0NPUElFRBABEh8KG01JR1JBVElPTl9PVVRDT01FX1VOQ0hBTkdFRBACEiAKHE1JR1JBVElPTl9PVVRDT01FX1dPVUxEX0NPUFkQAzLHCgoNU2VjcmV0U2VydmljZRI/CgRSZWFkEhouc2VjcmV0Z2F0ZS52MS5SZWFkUmVxdWVzdBobLnNlY3JldGdhdGUudjEuUmVhZFJlc3BvbnNlEkIKBVdyaXRlEhsuc2VjcmV0Z2F0ZS52MS5Xcml0ZVJlcXVlc3QaHC5zZWNyZXRnYXRlLnYxLldyaXRlUmVzcG9uc2USRQoGRGVsZXRlEhwuc2VjcmV0Z2F0ZS52MS5EZWxldGVSZXF1ZXN0Gh0uc2VjcmV0Z2F0ZS52MS5EZWxldGVSZXNwb25zZRJFCgZSb3RhdGUSHC5zZWNyZXRnYXRlLnYxLlJvdGF0ZVJlcXVlc3QaHS5zZWNyZXRnYXRlLnYxLlJvdGF0ZVJlc3BvbnNlElEKCkxpc3RIb3N0ZWQSIC5zZWNyZXRnYXRlLnYxLkxpc3RIb3N0ZWRSZXF1ZXN0GiEuc2VjcmV0Z2F0ZS52MS5MaXN0SG9zdGVkUmVzcG9uc2USYAoPU2V0VGVhbVNldHRpbmdzEiUuc2VjcmV0Z2F0ZS52MS5TZXRUZWFtU2V0dGluZ3NSZXF1ZXN0GiYuc2VjcmV0Z2F0ZS52MS5TZXRUZWFtU2V0dGluZ3NSZXNwb25zZRJgCg9HZXRUZWFtU2V0dGluZ3MSJS5zZWNyZXRnYXRlLnYxLkdldFRlYW1TZXR0aW5nc1JlcXVlc3QaJi5zZWNyZXRnYXRlLnYxLkdldFRlYW1TZXR0aW5nc1Jlc3BvbnNlEmMKEERlc2NyaWJlQmFja2VuZHMSJi5zZWNyZXRnYXRlLnYxLkRlc2NyaWJlQmFja2VuZHNSZXF1ZXN0Gicuc2VjcmV0Z2F0ZS52MS5EZXNjcmliZUJhY2tlbmRzUmVzcG9uc2USRQoGV2hvQW1JEhwuc2VjcmV0Z2F0ZS52MS5XaG9BbUlSZXF1ZXN0Gh0uc2VjcmV0Z2F0ZS52MS5XaG9BbUlSZXNwb25zZRJOCglMaXN0VGVhbXMSHy5zZWNyZXRnYXRlLnYxLkxpc3RUZWFtc1JlcXVlc3QaIC5zZWNyZXRnYXRlLnYxLkxpc3RUZWFtc1Jlc3BvbnNlEmMKEFRlc3RUZWFtU2V0dGluZ3MSJi5zZWNyZXRnYXRlLnYxLlRlc3RUZWFtU2V0dGluZ3NSZXF1ZXN0Gicuc2VjcmV0Z2F0ZS52MS5UZXN0VGVhbVNldHRpbmdzUmVzcG9uc2USUAoJVGFpbEF1ZGl0Eh8uc2VjcmV0Z2F0ZS52MS5UYWlsQXVkaXRSZXF1ZXN0GiAuc2VjcmV0Z2F0ZS52MS5UYWlsQXVkaXRSZXNwb25zZTABEksKCEdldFN0YXRzEh4uc2VjcmV0Z2F0ZS52MS5HZXRTdGF0c1JlcXVlc3QaHy5zZWNyZXRnYXRlLnYxLkdldFN0YXRzUmVzcG9uc2USVAoLTGlzdENhbGxlcnMSIS5zZWNyZXRnYXRlLnYxLkxpc3RDYWxsZXJzUmVxdWVzdBoiLnNlY3JldGdhdGUudjEuTGlzdENhbGxlcnNSZXNwb25zZRJaCg1QbGFuTWlncmF0aW9uEiMuc2VjcmV0Z2F0ZS52MS5QbGFuTWlncmF0aW9uUmVxdWVzdBokLnNlY3JldGdhdGUudjEuUGxhbk1pZ3JhdGlvblJlc3BvbnNlEloKDU1pZ3JhdGVTZWNyZXQSIy5zZWNyZXRnYXRlLnYxLk1pZ3JhdGVTZWNyZXRSZXF1ZXN0GiQuc2VjcmV0Z2F0ZS52MS5NaWdyYXRlU2VjcmV0UmVzcG9uc2VCR1pFZ2l0aHViLmNvbS9zZWNyZXRnYXRlL3NlY3JldGdhdGUvY2xpZW50cy9nby9zZWNyZXRnYXRldjE7c2VjcmV0Z2F0ZXYxYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * ReadRequest asks for the current values of one or more names.
@@ -1533,6 +1533,229 @@ export const ListCallersResponseSchema: GenMessage<ListCallersResponse> = /*@__P
   messageDesc(file_secretgate_v1_secret_service, 36);
 
 /**
+ * PlanMigrationRequest names the two back ends of a migration and which names it takes.
+ *
+ * @generated from message secretgate.v1.PlanMigrationRequest
+ */
+export type PlanMigrationRequest = Message<"secretgate.v1.PlanMigrationRequest"> & {
+  /**
+   * The back end to copy from.
+   *
+   * @generated from field: string from_backend = 1;
+   */
+  fromBackend: string;
+
+  /**
+   * The back end to copy to; not `from_backend`.
+   *
+   * @generated from field: string to_backend = 2;
+   */
+  toBackend: string;
+
+  /**
+   * Globs over the stored names (`*` any characters, `?` one, as rules write them), at most
+   * 100; a name is taken when any matches. Empty: every name.
+   *
+   * @generated from field: repeated string match = 3;
+   */
+  match: string[];
+
+  /**
+   * The migration will delete each source secret once its copy verified: the source must
+   * take deletes.
+   *
+   * @generated from field: bool delete_source = 4;
+   */
+  deleteSource: boolean;
+};
+
+/**
+ * Describes the message secretgate.v1.PlanMigrationRequest.
+ * Use `create(PlanMigrationRequestSchema)` to create a new message.
+ */
+export const PlanMigrationRequestSchema: GenMessage<PlanMigrationRequest> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 37);
+
+/**
+ * PlanMigrationResponse lists the names to migrate.
+ *
+ * @generated from message secretgate.v1.PlanMigrationResponse
+ */
+export type PlanMigrationResponse = Message<"secretgate.v1.PlanMigrationResponse"> & {
+  /**
+   * The names, as the source stores them, sorted.
+   *
+   * @generated from field: repeated string names = 1;
+   */
+  names: string[];
+};
+
+/**
+ * Describes the message secretgate.v1.PlanMigrationResponse.
+ * Use `create(PlanMigrationResponseSchema)` to create a new message.
+ */
+export const PlanMigrationResponseSchema: GenMessage<PlanMigrationResponse> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 38);
+
+/**
+ * MigrateSecretRequest copies one secret.
+ *
+ * @generated from message secretgate.v1.MigrateSecretRequest
+ */
+export type MigrateSecretRequest = Message<"secretgate.v1.MigrateSecretRequest"> & {
+  /**
+   * The back end to copy from.
+   *
+   * @generated from field: string from_backend = 1;
+   */
+  fromBackend: string;
+
+  /**
+   * The back end to copy to; not `from_backend`.
+   *
+   * @generated from field: string to_backend = 2;
+   */
+  toBackend: string;
+
+  /**
+   * The name, as the source stores it (one of PlanMigrationResponse.names); the copy gets
+   * the same name.
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * Change nothing: say what would be copied.
+   *
+   * @generated from field: bool dry_run = 4;
+   */
+  dryRun: boolean;
+
+  /**
+   * Once the copy verified (or the destination already matched), delete the secret from
+   * the source, keeping the source's recovery window (not a force delete).
+   *
+   * @generated from field: bool delete_source = 5;
+   */
+  deleteSource: boolean;
+};
+
+/**
+ * Describes the message secretgate.v1.MigrateSecretRequest.
+ * Use `create(MigrateSecretRequestSchema)` to create a new message.
+ */
+export const MigrateSecretRequestSchema: GenMessage<MigrateSecretRequest> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 39);
+
+/**
+ * MigrateSecretResponse reports what happened to one secret, never its value.
+ *
+ * @generated from message secretgate.v1.MigrateSecretResponse
+ */
+export type MigrateSecretResponse = Message<"secretgate.v1.MigrateSecretResponse"> & {
+  /**
+   * The name.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * What was done.
+   *
+   * @generated from field: secretgate.v1.MigrationOutcome outcome = 2;
+   */
+  outcome: MigrationOutcome;
+
+  /**
+   * The destination held a different value or metadata, which the copy replaced (or, in a
+   * dry run, would replace).
+   *
+   * @generated from field: bool overwritten = 3;
+   */
+  overwritten: boolean;
+
+  /**
+   * Metadata the source holds that the destination cannot keep, so it was not copied:
+   * `description` and/or `tags`. AWS system tags (`aws:*`) are never copied and not listed.
+   *
+   * @generated from field: repeated string not_kept = 4;
+   */
+  notKept: string[];
+
+  /**
+   * The secret was deleted from the source (recoverable for the source's recovery window).
+   *
+   * @generated from field: bool source_deleted = 5;
+   */
+  sourceDeleted: boolean;
+
+  /**
+   * The destination's version of the copy (empty in a dry run).
+   *
+   * @generated from field: string version = 6;
+   */
+  version: string;
+
+  /**
+   * Non-fatal problems the destination reported with the copy it verified, e.g. a failed
+   * best-effort replication (see WriteResponse.warnings).
+   *
+   * @generated from field: repeated string warnings = 7;
+   */
+  warnings: string[];
+};
+
+/**
+ * Describes the message secretgate.v1.MigrateSecretResponse.
+ * Use `create(MigrateSecretResponseSchema)` to create a new message.
+ */
+export const MigrateSecretResponseSchema: GenMessage<MigrateSecretResponse> = /*@__PURE__*/
+  messageDesc(file_secretgate_v1_secret_service, 40);
+
+/**
+ * MigrationOutcome says what MigrateSecret did with one secret.
+ *
+ * @generated from enum secretgate.v1.MigrationOutcome
+ */
+export enum MigrationOutcome {
+  /**
+   * Not set; never sent.
+   *
+   * @generated from enum value: MIGRATION_OUTCOME_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Written to the destination, read back and verified.
+   *
+   * @generated from enum value: MIGRATION_OUTCOME_COPIED = 1;
+   */
+  COPIED = 1,
+
+  /**
+   * The destination already held the same value and the metadata a copy would write.
+   *
+   * @generated from enum value: MIGRATION_OUTCOME_UNCHANGED = 2;
+   */
+  UNCHANGED = 2,
+
+  /**
+   * A dry run: a copy would be written.
+   *
+   * @generated from enum value: MIGRATION_OUTCOME_WOULD_COPY = 3;
+   */
+  WOULD_COPY = 3,
+}
+
+/**
+ * Describes the enum secretgate.v1.MigrationOutcome.
+ */
+export const MigrationOutcomeSchema: GenEnum<MigrationOutcome> = /*@__PURE__*/
+  enumDesc(file_secretgate_v1_secret_service, 0);
+
+/**
  * SecretService is the one API in front of every secret back end secretgate supports.
  *
  * LLM proxies call Read at start-up and on config reload to resolve provider keys, and
@@ -1715,6 +1938,36 @@ export const SecretService: GenService<{
     methodKind: "unary";
     input: typeof ListCallersRequestSchema;
     output: typeof ListCallersResponseSchema;
+  },
+  /**
+   * PlanMigration lists what a migration from one back end to another handles: the names
+   * the source holds (it must be able to list them), as it stores them, filtered by
+   * `match`, sorted, at most 5,000 (more is INVALID_ARGUMENT: narrow `match`). Needs an
+   * admin identity; it checks that the destination takes writes (and, with
+   * `delete_source`, that the source takes deletes). `secretgate migrate` calls it, then
+   * MigrateSecret for each name.
+   *
+   * @generated from rpc secretgate.v1.SecretService.PlanMigration
+   */
+  planMigration: {
+    methodKind: "unary";
+    input: typeof PlanMigrationRequestSchema;
+    output: typeof PlanMigrationResponseSchema;
+  },
+  /**
+   * MigrateSecret copies one secret's current value (text or binary), description and tags
+   * from one back end to another under the same name, then reads the copy back from the
+   * destination (bypassing the cache) and compares SHA-256 digests of the values and the
+   * metadata it copied. A destination that already matches is left alone (UNCHANGED); one
+   * that differs is overwritten. Needs an admin identity. A failure is the call's status,
+   * whose message says why; it never contains a value.
+   *
+   * @generated from rpc secretgate.v1.SecretService.MigrateSecret
+   */
+  migrateSecret: {
+    methodKind: "unary";
+    input: typeof MigrateSecretRequestSchema;
+    output: typeof MigrateSecretResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_secretgate_v1_secret_service, 0);

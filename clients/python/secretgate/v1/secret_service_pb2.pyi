@@ -1,11 +1,16 @@
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+MIGRATION_OUTCOME_COPIED: MigrationOutcome
+MIGRATION_OUTCOME_UNCHANGED: MigrationOutcome
+MIGRATION_OUTCOME_UNSPECIFIED: MigrationOutcome
+MIGRATION_OUTCOME_WOULD_COPY: MigrationOutcome
 
 class AuditRecord(_message.Message):
     __slots__ = ["identity", "json", "method", "names", "outcome", "team_id", "time"]
@@ -243,6 +248,56 @@ class ListTeamsResponse(_message.Message):
     teams: _containers.RepeatedCompositeFieldContainer[TeamSummary]
     def __init__(self, teams: _Optional[_Iterable[_Union[TeamSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class MigrateSecretRequest(_message.Message):
+    __slots__ = ["delete_source", "dry_run", "from_backend", "name", "to_backend"]
+    DELETE_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    FROM_BACKEND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TO_BACKEND_FIELD_NUMBER: _ClassVar[int]
+    delete_source: bool
+    dry_run: bool
+    from_backend: str
+    name: str
+    to_backend: str
+    def __init__(self, from_backend: _Optional[str] = ..., to_backend: _Optional[str] = ..., name: _Optional[str] = ..., dry_run: bool = ..., delete_source: bool = ...) -> None: ...
+
+class MigrateSecretResponse(_message.Message):
+    __slots__ = ["name", "not_kept", "outcome", "overwritten", "source_deleted", "version", "warnings"]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NOT_KEPT_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    OVERWRITTEN_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_DELETED_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    not_kept: _containers.RepeatedScalarFieldContainer[str]
+    outcome: MigrationOutcome
+    overwritten: bool
+    source_deleted: bool
+    version: str
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., outcome: _Optional[_Union[MigrationOutcome, str]] = ..., overwritten: bool = ..., not_kept: _Optional[_Iterable[str]] = ..., source_deleted: bool = ..., version: _Optional[str] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PlanMigrationRequest(_message.Message):
+    __slots__ = ["delete_source", "from_backend", "match", "to_backend"]
+    DELETE_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    FROM_BACKEND_FIELD_NUMBER: _ClassVar[int]
+    MATCH_FIELD_NUMBER: _ClassVar[int]
+    TO_BACKEND_FIELD_NUMBER: _ClassVar[int]
+    delete_source: bool
+    from_backend: str
+    match: _containers.RepeatedScalarFieldContainer[str]
+    to_backend: str
+    def __init__(self, from_backend: _Optional[str] = ..., to_backend: _Optional[str] = ..., match: _Optional[_Iterable[str]] = ..., delete_source: bool = ...) -> None: ...
+
+class PlanMigrationResponse(_message.Message):
+    __slots__ = ["names"]
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, names: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class ReadRequest(_message.Message):
     __slots__ = ["backend", "bypass_cache", "names", "refresh_if_version", "team_id", "team_settings", "virtual_key"]
     class RefreshIfVersionEntry(_message.Message):
@@ -438,3 +493,6 @@ class WriteResponse(_message.Message):
     version: str
     warnings: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., source: _Optional[str] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class MigrationOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []

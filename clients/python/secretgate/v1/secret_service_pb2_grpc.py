@@ -95,6 +95,16 @@ class SecretServiceStub(object):
                 request_serializer=secretgate_dot_v1_dot_secret__service__pb2.ListCallersRequest.SerializeToString,
                 response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.ListCallersResponse.FromString,
                 )
+        self.PlanMigration = channel.unary_unary(
+                '/secretgate.v1.SecretService/PlanMigration',
+                request_serializer=secretgate_dot_v1_dot_secret__service__pb2.PlanMigrationRequest.SerializeToString,
+                response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.PlanMigrationResponse.FromString,
+                )
+        self.MigrateSecret = channel.unary_unary(
+                '/secretgate.v1.SecretService/MigrateSecret',
+                request_serializer=secretgate_dot_v1_dot_secret__service__pb2.MigrateSecretRequest.SerializeToString,
+                response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.MigrateSecretResponse.FromString,
+                )
 
 
 class SecretServiceServicer(object):
@@ -237,6 +247,30 @@ class SecretServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PlanMigration(self, request, context):
+        """PlanMigration lists what a migration from one back end to another handles: the names
+        the source holds (it must be able to list them), as it stores them, filtered by
+        `match`, sorted, at most 5,000 (more is INVALID_ARGUMENT: narrow `match`). Needs an
+        admin identity; it checks that the destination takes writes (and, with
+        `delete_source`, that the source takes deletes). `secretgate migrate` calls it, then
+        MigrateSecret for each name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MigrateSecret(self, request, context):
+        """MigrateSecret copies one secret's current value (text or binary), description and tags
+        from one back end to another under the same name, then reads the copy back from the
+        destination (bypassing the cache) and compares SHA-256 digests of the values and the
+        metadata it copied. A destination that already matches is left alone (UNCHANGED); one
+        that differs is overwritten. Needs an admin identity. A failure is the call's status,
+        whose message says why; it never contains a value.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SecretServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -309,6 +343,16 @@ def add_SecretServiceServicer_to_server(servicer, server):
                     servicer.ListCallers,
                     request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.ListCallersRequest.FromString,
                     response_serializer=secretgate_dot_v1_dot_secret__service__pb2.ListCallersResponse.SerializeToString,
+            ),
+            'PlanMigration': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanMigration,
+                    request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.PlanMigrationRequest.FromString,
+                    response_serializer=secretgate_dot_v1_dot_secret__service__pb2.PlanMigrationResponse.SerializeToString,
+            ),
+            'MigrateSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.MigrateSecret,
+                    request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.MigrateSecretRequest.FromString,
+                    response_serializer=secretgate_dot_v1_dot_secret__service__pb2.MigrateSecretResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -566,5 +610,39 @@ class SecretService(object):
         return grpc.experimental.unary_unary(request, target, '/secretgate.v1.SecretService/ListCallers',
             secretgate_dot_v1_dot_secret__service__pb2.ListCallersRequest.SerializeToString,
             secretgate_dot_v1_dot_secret__service__pb2.ListCallersResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def PlanMigration(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/secretgate.v1.SecretService/PlanMigration',
+            secretgate_dot_v1_dot_secret__service__pb2.PlanMigrationRequest.SerializeToString,
+            secretgate_dot_v1_dot_secret__service__pb2.PlanMigrationResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def MigrateSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/secretgate.v1.SecretService/MigrateSecret',
+            secretgate_dot_v1_dot_secret__service__pb2.MigrateSecretRequest.SerializeToString,
+            secretgate_dot_v1_dot_secret__service__pb2.MigrateSecretResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -1,0 +1,61 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { Identity } from "../auth/identity.js";
+import { ConfigError } from "../config/config-error.js";
+import type { Env } from "../config/env.js";
+import { loadConfig } from "../config/load.js";
+import { Migration } from "../core/migration.js";
+import { ServiceBackends } from "../core/service-backends.js";
+import { runCleanups, startBackends, type Cleanup } from "../start-backends.js";
+import { DATABASE_FILE, SecretDatabase } from "../storage/database.js";
+import type { MigrationSteps } from "./migrate.js";
+
+/**
+ * `secretgate migrate --config FILE`: the server's own start-up without listeners — its config,
+ * data directory and master key, its shared database and change notices when DATABASE_URL is
+ * set (so running replicas drop what they cached of the names it writes), every back end — and
+ * the core's Migration called directly, as the operator who holds the config.
+ */
+export async function openInProcessMigration(configPath: string, env: Env, timeoutMs: number, logger: Logger): Promise<MigrationSteps> {
+  const config = await loadConfig(configPath, env);
+  const dataDir = config.server.data_dir;
+  // Opening a data directory that has none would make a master key and an empty embedded store.
+  if (!existsSync(join(dataDir, DATABASE_FILE))) {
+    throw new ConfigError(
+      `secretgate.data_dir: ${dataDir} holds no ${DATABASE_FILE}: migrate --config opens the data directory of a server that has started there (set SECRETGATE_DATA_DIR to it)`,
+    );
+  }
+  const { database } = SecretDatabase.open({ dataDir, masterKeyEnv: env.SECRETGATE_MASTER_KEY });
+  const cleanups: Cleanup[] = [() => database.close()];
+  const close = () => runCleanups(cleanups, logger);
+  try {
+    const databaseUrl = config.server.database_url;
+    const shared = databaseUrl
+      ? await (await import("../storage/postgres/shared-storage.js")).SharedStorage.open({
+          url: databaseUrl,
+          sealer: database,
+          logger,
+          applicationName: `secretgate-migrate:${process.pid}`,
+        })
+      : undefined;
+    if (shared) cleanups.unshift(() => shared.close());
+    const { backends } = await startBackends({ config, env, database, postgres: shared?.database, logger, cleanups });
+    const serviceBackends = new ServiceBackends(backends, config.defaultBackend, config.server.routes);
+    if (shared) {
+      const replicas = await shared.syncReplicas(new Map(backends.map((backend) => [backend.name, backend.backend])), serviceBackends.default.name);
+      cleanups.unshift(() => replicas.close());
+    }
+    const migration = new Migration((name) => serviceBackends.get(name));
+    const identity = Identity.unrestricted("the operator (secretgate migrate --config)");
+    const caller = () => ({ identity, deadline: Date.now() + timeoutMs });
+    return {
+      plan: async (request) => (await migration.plan(request, caller())).names,
+      migrate: (request) => migration.migrate(request, caller()),
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

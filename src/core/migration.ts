@@ -1,0 +1,259 @@
+import { createHash } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import {
+  MigrateSecretResponseSchema,
+  MigrationOutcome,
+  PlanMigrationResponseSchema,
+  type MigrateSecretRequest,
+  type MigrateSecretResponse,
+  type PlanMigrationRequest,
+  type PlanMigrationResponse,
+} from "../../gen/secretgate/v1/secret_service_pb.js";
+import { compileGlob } from "../auth/identity.js";
+import type { DriverCall, SecretMetadata, SecretPayload, SecretValue } from "../drivers/driver.js";
+import type { AuthorizedCall } from "./call-context.js";
+import { Code, ServiceError, failedPrecondition, invalidArgument, notFound, permissionDenied } from "./errors.js";
+import { validateSecretName } from "./names.js";
+import { NO_TEAM, type ServiceBackend } from "./service-backends.js";
+
+/** The most names one migration handles: a plan of 512-byte names stays well inside a 4 MiB message. */
+export const MAX_MIGRATED_NAMES = 5000;
+const MAX_MATCH_GLOBS = 100;
+const MAX_GLOB_CHARS = 512;
+/** How often one secret is copied again because its source changed meanwhile, before giving up. */
+const MAX_COPY_ATTEMPTS = 3;
+/** Tags AWS sets itself (CloudFormation's, …): AWS refuses them on writes, and they describe the old home. */
+const AWS_SYSTEM_TAG = /^aws:/i;
+
+/** Who migrates, and until when: an RPC's caller, or the operator running `secretgate migrate --config`. */
+export type MigrationCaller = Pick<AuthorizedCall, "identity" | "deadline" | "signal">;
+
+/** A secret as one back end holds it: its value (digested to compare copies) and its metadata. */
+interface Held {
+  value: SecretValue;
+  digest: Buffer;
+  /** Undefined where the back end keeps no metadata. */
+  metadata: SecretMetadata | undefined;
+}
+
+/** What a copy writes: the source's value and the part of its metadata the destination keeps. */
+interface Wanted {
+  payload: SecretPayload;
+  digest: Buffer;
+  version: string;
+  description: string | undefined;
+  tags: Record<string, string>;
+  /** What the source holds that the destination cannot keep. */
+  notKept: string[];
+}
+
+/**
+ * Live migration between back ends (`secretgate migrate`): the names a source holds, and the copy
+ * of one secret — value, description and tags — to a destination under the same name, verified by
+ * reading it back. Both the MigrateSecret RPC and the CLI's in-process mode run it; the CLI drives
+ * it name by name. Only admins may; values never leave the core, not even as digests.
+ */
+export class Migration {
+  constructor(private readonly backendNamed: (name: string) => ServiceBackend | undefined) {}
+
+  /** The names `request.from_backend` holds that `match` selects, sorted; at most MAX_MIGRATED_NAMES. */
+  async plan(request: PlanMigrationRequest, context: MigrationCaller): Promise<PlanMigrationResponse> {
+    const { from } = this.endpoints(request.fromBackend, request.toBackend, request.deleteSource, context);
+    const patterns = matchPatterns(request.match);
+    if (!from.backend.driver.capabilities.list) throw failedPrecondition(`${from.name} cannot list the secrets it holds, so there is nothing to migrate from it`);
+    const call = from.driverCall("", NO_TEAM, context);
+    let listed: string[];
+    try {
+      listed = await from.backend.list(call);
+    } catch (error) {
+      const failure = from.backend.toServiceError(error, call);
+      throw new ServiceError(failure.code, `cannot list ${from.name}: ${failure.message}`);
+    }
+    const names = [...new Set(listed)].filter((name) => patterns.some((pattern) => pattern.test(name)) && context.identity.mayRead(name)).sort();
+    if (names.length > MAX_MIGRATED_NAMES) {
+      throw invalidArgument(`match selects ${names.length} secrets in ${from.name}; one migration handles at most ${MAX_MIGRATED_NAMES}: narrow it with more specific globs`);
+    }
+    return create(PlanMigrationResponseSchema, { names });
+  }
+
+  /**
+   * Copies one secret unless the destination already matches, verifies the copy, and then (with
+   * `delete_source`) deletes the source. A writer that changes the source while it is copied
+   * makes it copy again (see `copy`). Every failure is a ServiceError saying what happened.
+   */
+  async migrate(request: MigrateSecretRequest, context: MigrationCaller): Promise<MigrateSecretResponse> {
+    const { from, to } = this.endpoints(request.fromBackend, request.toBackend, request.deleteSource, context);
+    const { name } = request;
+    validateSecretName(name, "name");
+    const { identity } = context;
+    const shown = JSON.stringify(name);
+    if (!identity.mayRead(name)) throw permissionDenied(`${identity.name} may not read ${shown}`);
+    if (!identity.mayWrite(name)) throw permissionDenied(`${identity.name} may not write ${shown}`);
+    if (request.deleteSource && !identity.mayDelete(name)) throw permissionDenied(`${identity.name} may not delete ${shown}`);
+    const fromCall = from.driverCall("", NO_TEAM, context);
+    const copied = await this.copy(from, to, name, request.dryRun, fromCall, to.driverCall("", NO_TEAM, context));
+    let sourceDeleted = false;
+    if (request.deleteSource && !request.dryRun) {
+      try {
+        sourceDeleted = (await from.backend.delete(name, false, fromCall)) !== undefined;
+      } catch (error) {
+        const failure = from.backend.toServiceError(error, fromCall);
+        throw new ServiceError(failure.code, `copied ${shown} to ${to.name} and verified it, but could not delete it from ${from.name}: ${failure.message}`);
+      }
+    }
+    return create(MigrateSecretResponseSchema, { name, ...copied, sourceDeleted });
+  }
+
+  /**
+   * The copy itself. The source is read again after the destination was written: a write that
+   * reached the source meanwhile (a proxy's, through a `dual_write` route whose back end is the
+   * source) may have reached the destination before this copy's write overwrote it, so the copy
+   * starts over with the new value. A source deleted meanwhile takes this copy away again.
+   */
+  private async copy(
+    from: ServiceBackend,
+    to: ServiceBackend,
+    name: string,
+    dryRun: boolean,
+    fromCall: DriverCall,
+    toCall: DriverCall,
+  ): Promise<Pick<MigrateSecretResponse, "outcome" | "overwritten" | "notKept" | "version" | "warnings">> {
+    const shown = JSON.stringify(name);
+    for (let attempt = 1; attempt <= MAX_COPY_ATTEMPTS; attempt++) {
+      const source = await held(from, name, fromCall);
+      if (!source) throw notFound(`${from.name} does not hold ${shown} (any more)`);
+      const wanted = wantedOn(to, source, name);
+      const existing = await held(to, name, toCall);
+      if (existing && differenceFrom(existing, wanted, from) === undefined) {
+        return { outcome: MigrationOutcome.UNCHANGED, overwritten: false, notKept: wanted.notKept, version: existing.value.version, warnings: [] };
+      }
+      if (dryRun) return { outcome: MigrationOutcome.WOULD_COPY, overwritten: existing !== undefined, notKept: wanted.notKept, version: "", warnings: [] };
+
+      const { version, warnings = [] } = await to.backend.write(
+        { name, value: wanted.payload, tags: wanted.tags, ...(wanted.description !== undefined ? { description: wanted.description } : {}) },
+        toCall,
+      );
+      const copy = await held(to, name, toCall);
+      const now = await from.backend.readUncached(name, fromCall);
+      if (!now) throw await withdraw(from, to, name, version, copy, toCall);
+      if (now.version !== wanted.version || !digestOf(now).equals(wanted.digest)) continue;
+      if (!copy) throw new ServiceError(Code.Aborted, `copied ${shown} to ${to.name}, but reading it back found nothing there (another writer may have deleted it meanwhile)`);
+      const difference = differenceFrom(copy, wanted, from);
+      if (difference === "value") {
+        throw new ServiceError(Code.Aborted, `copied ${shown} to ${to.name}, but reading it back showed a different value (another writer may have changed it meanwhile): the source was left as it is`);
+      }
+      if (difference !== undefined) {
+        // The back end's own word on why, when it gave one; else the likeliest reason.
+        const why =
+          warnings.length > 0
+            ? `${to.name} said: ${warnings.join("; ")}`
+            : `${to.name} did not take it (some back ends set description and tags only when a write creates the secret: delete it there and migrate again)`;
+        throw failedPrecondition(`copied ${shown} to ${to.name}, but reading it back showed ${difference}: ${why}`);
+      }
+      return { outcome: MigrationOutcome.COPIED, overwritten: existing !== undefined, notKept: wanted.notKept, version, warnings };
+    }
+    throw new ServiceError(Code.Aborted, `${shown} changed in ${from.name} during each of ${MAX_COPY_ATTEMPTS} copies; migrate it again once writes to it settle`);
+  }
+
+  /** Checks the caller and the two back ends; errors name the request field. */
+  private endpoints(fromName: string, toName: string, deleteSource: boolean, context: MigrationCaller): { from: ServiceBackend; to: ServiceBackend } {
+    const { identity } = context;
+    if (!identity.admin) throw permissionDenied(`${identity.name} may not migrate secrets (needs admin)`);
+    const from = this.named(fromName, "from_backend");
+    const to = this.named(toName, "to_backend");
+    if (from === to) throw invalidArgument(`to_backend names ${to.name}, which is from_backend too: a migration copies to another back end`);
+    for (const backend of [from, to]) {
+      if (!identity.mayUse(backend.name)) throw permissionDenied(`${identity.name} may not use back end ${backend.name}`);
+    }
+    to.requireWritable(`Copying to ${to.name}`);
+    if (deleteSource) from.requireWritable(`Deleting from ${from.name} (delete_source)`);
+    return { from, to };
+  }
+
+  private named(name: string, field: string): ServiceBackend {
+    if (name === "") throw invalidArgument(`${field} must name a back end`);
+    const backend = this.backendNamed(name);
+    if (!backend) throw invalidArgument(`${field} ${JSON.stringify(name)} is not a configured back end`);
+    return backend;
+  }
+}
+
+/** `match` compiled with the rules' glob matcher; none selects every name. */
+function matchPatterns(globs: readonly string[]): RegExp[] {
+  if (globs.length > MAX_MATCH_GLOBS) throw invalidArgument(`match lists ${globs.length} globs; the limit is ${MAX_MATCH_GLOBS}`);
+  if (globs.length === 0) return [/^/];
+  return globs.map((glob, index) => {
+    if (glob === "") throw invalidArgument(`match[${index}] must not be empty`);
+    if (glob.length > MAX_GLOB_CHARS) throw invalidArgument(`match[${index}] is ${glob.length} characters long; the limit is ${MAX_GLOB_CHARS}`);
+    return compileGlob(glob);
+  });
+}
+
+/** The secret's current value straight from the back end (never the cache) and its metadata, or undefined. */
+async function held(target: ServiceBackend, name: string, call: DriverCall): Promise<Held | undefined> {
+  const value = await target.backend.readUncached(name, call);
+  if (!value) return undefined;
+  const metadata = target.backend.driver.capabilities.metadata ? await target.backend.describe(name, call) : undefined;
+  return { value, digest: digestOf(value), metadata };
+}
+
+/** What copying `source` to `to` writes: its value, and its description and tags where `to` keeps them. */
+function wantedOn(to: ServiceBackend, source: Held, name: string): Wanted {
+  const { value } = source;
+  if (value.binary !== undefined && !to.backend.driver.capabilities.binary) {
+    throw failedPrecondition(`${JSON.stringify(name)} holds a binary value, which ${to.name} cannot keep (it stores text only)`);
+  }
+  const keeps = to.backend.driver.capabilities.metadata;
+  const description = source.metadata?.description || undefined;
+  const tags = Object.fromEntries(Object.entries(source.metadata?.tags ?? {}).filter(([key]) => !AWS_SYSTEM_TAG.test(key)));
+  const notKept: string[] = [];
+  if (description !== undefined && !keeps?.description) notKept.push("description");
+  const hasTags = Object.keys(tags).length > 0;
+  if (hasTags && !keeps?.tags) notKept.push("tags");
+  return {
+    payload: value.binary !== undefined ? { binary: value.binary } : { text: value.text ?? "" },
+    digest: source.digest,
+    version: value.version,
+    description: keeps?.description ? description : undefined,
+    tags: hasTags && keeps?.tags ? tags : {},
+    notKept,
+  };
+}
+
+/**
+ * How `held` differs from what a copy writes — "value", or which metadata — or undefined when
+ * it matches. Only what a copy writes counts: tags the destination has besides are its own.
+ * Messages name tag keys, never descriptions or tag values.
+ */
+function differenceFrom(held: Held, wanted: Wanted, from: ServiceBackend): string | undefined {
+  if (!held.digest.equals(wanted.digest)) return "value";
+  if (wanted.description !== undefined && held.metadata?.description !== wanted.description) return `a description other than ${from.name}'s`;
+  const tags = held.metadata?.tags ?? {};
+  for (const [key, value] of Object.entries(wanted.tags)) {
+    if (!Object.hasOwn(tags, key) || tags[key] !== value) return `tag ${JSON.stringify(key)} other than ${from.name}'s`;
+  }
+  return undefined;
+}
+
+/** SHA-256 over the kind and the bytes: a text value and bytes that spell it differ. */
+function digestOf(value: SecretValue): Buffer {
+  const hash = createHash("sha256").update(value.binary !== undefined ? "binary\0" : "text\0");
+  return hash.update(value.binary ?? Buffer.from(value.text ?? "", "utf8")).digest();
+}
+
+/**
+ * The source's secret was deleted while it was copied (a proxy revoked a virtual key): the copy
+ * must not bring it back. It is removed when the destination still holds exactly this copy's
+ * version; another writer's is left. Returns the failure to report.
+ */
+async function withdraw(from: ServiceBackend, to: ServiceBackend, name: string, version: string, copy: Held | undefined, call: DriverCall): Promise<ServiceError> {
+  const deleted = `${JSON.stringify(name)} was deleted from ${from.name} while it was copied`;
+  if (copy?.value.version !== version) return notFound(`${deleted}; ${to.name} holds another writer's version now, which was left as it is`);
+  try {
+    await to.backend.delete(name, false, call);
+  } catch (error) {
+    const failure = to.backend.toServiceError(error, call);
+    return new ServiceError(failure.code, `${deleted}, and its copy could not be removed from ${to.name}: ${failure.message}`);
+  }
+  return notFound(`${deleted}, so its copy was removed from ${to.name} again`);
+}

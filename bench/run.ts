@@ -149,7 +149,7 @@ async function main(): Promise<void> {
   report(`Back end: ${cold.backend}. Back-end reads counted by the emulator: **${cold.backendCalls}** (goal: 1); all ${cold.reads} reads returned the value: ${cold.allFound}; wall time ${cold.wallMs.toFixed(0)} ms.\n`);
 
   // 4: memory with 100,000 cached entries, as shipped and with V8's own young-generation
-  // sizing (what the launchers' --max-semi-space-size replaces; see the README).
+  // sizing (what the launchers' --max-semi-space-size replaces; see docs/performance.md).
   const memory = await cachedEntriesMemory(work, NODE_ARGS);
   const uncapped = await cachedEntriesMemory(work, []);
   const few = await cachedEntriesMemory(work, NODE_ARGS, 1000);

@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
 
-/** What scripts can rely on; documented in the README (Operations, CLI). */
+/** What scripts can rely on; documented in docs/operations.md (CLI). */
 export const ExitCode = {
   ok: 0,
   /** Anything not listed below. */

@@ -228,7 +228,7 @@ export const serverSettingsSchema = z.strictObject({
     })
     .optional(),
   /**
-   * OpenTelemetry tracing (README "Tracing"): on when set, or when OTEL_EXPORTER_OTLP_ENDPOINT or
+   * OpenTelemetry tracing (docs/operations.md, "Tracing"): on when set, or when OTEL_EXPORTER_OTLP_ENDPOINT or
    * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is; these keys win over their OTEL_* variables.
    */
   tracing: z

@@ -45,7 +45,7 @@ export interface DriverHarness {
   otherTeam?: Record<string, unknown>;
   /**
    * The metadata the back end keeps (`capabilities.metadata`, reported by `describe`), and what a
-   * write to an existing secret does to each part (README, "Back ends"). A part left out is not
+   * write to an existing secret does to each part (docs/backends/README.md). A part left out is not
    * kept; no `metadata` at all: neither is, and the driver has no `describe`.
    */
   metadata?: { description?: OnRewrite; tags?: OnRewrite };

@@ -15,7 +15,7 @@ for (const method of AUTH_METHODS) {
         config: {
           namespaces: ["team-a"],
           policies: {
-            // What README's policy adds "when tags are set": writing custom_metadata.
+            // What docs/backends/hashicorp-vault.md's policy adds "when tags are set": writing custom_metadata.
             "secretgate-tags": [{ path: "secret/metadata/*", capabilities: ["create", "update"] }],
             "team-a": [
               { path: "team-a/secret/data/llm/*", capabilities: ["create", "read", "update", "delete"] },

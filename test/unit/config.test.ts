@@ -256,10 +256,9 @@ describe("several back ends (secretgate.backends)", () => {
     );
   });
 
-  it("takes the README's example of several back ends as it is", async () => {
-    const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), "utf8");
-    const section = readme.slice(readme.indexOf("\n## Several back ends\n"));
-    const example = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
+  it("takes the example of docs/several-backends.md as it is", async () => {
+    const page = readFileSync(join(import.meta.dirname, "..", "..", "docs", "several-backends.md"), "utf8");
+    const example = /```yaml\n([\s\S]*?)```/.exec(page)![1]!;
     const config = await parseConfig(parseYaml(example), { VAULT_EU_TOKEN: "hvs.example-token-0123", LITELLM_EU_TOKEN: "litellm-eu-token-0123456789" });
     expect(config.backends.map((backend) => `${backend.name}:${backend.system}`)).toEqual([
       "vault-eu:hashicorp_vault",

@@ -7,7 +7,7 @@ import { launchNodeArgs } from "../helpers/launch.js";
 import { ROOT } from "../helpers/server.js";
 
 // npm start, the bin and the container image each start node themselves; the V8 options that
-// bound the server's memory (README, Performance) must be the same in all three.
+// bound the server's memory (docs/performance.md, Memory) must be the same in all three.
 describe("launchers", () => {
   const nodeArgs = launchNodeArgs();
 

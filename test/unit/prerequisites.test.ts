@@ -93,13 +93,13 @@ describe("npm test's Debian prerequisites", () => {
     expect(box.ran()).toEqual(["node scripts/with-node24.mjs npm run test:all (DEBIAN_FRONTEND=)"]);
   });
 
-  it("are one list, which .ci/run installs through the same script and the README explains package by package", () => {
+  it("are one list, which .ci/run installs through the same script and docs/testing.md explains package by package", () => {
     expect(PACKAGES).toEqual(expect.arrayContaining(["nghttp2-client", "chromium"]));
     const ci = readFileSync(join(ROOT, ".ci", "run"), "utf8");
     expect(ci).toContain("sh scripts/prerequisites.sh");
     for (const name of PACKAGES) expect(ci, `.ci/run names ${name} itself`).not.toMatch(new RegExp(`\\b${name}\\b`));
-    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    const table = readme.slice(readme.indexOf("| Debian packages | why |"));
+    const testing = readFileSync(join(ROOT, "docs", "testing.md"), "utf8");
+    const table = testing.slice(testing.indexOf("| Debian packages | why |"));
     const rows = table.slice(0, table.indexOf("\n\n")).split("\n").slice(2);
     const documented = rows.flatMap((row) => [...row.split("|")[1]!.matchAll(/`([^`]+)`/g)].map((match) => match[1]!));
     expect(documented.sort()).toEqual([...PACKAGES].sort());

@@ -58,7 +58,7 @@ TEAM_A = {"namespace": "admin", "mount": "secret", "path_prefix": "litellm"}
 TEAM_B = {"namespace": "team-b", "mount": "kv", "path_prefix": "llm", "data": "api_key"}
 
 # What LiteLLM's read handler passes as optional_params: KeyManagementSettings.model_dump() for a
-# proxy configured as README's LiteLLM section says (every field present, most unset).
+# proxy configured as the README's LiteLLM section says (every field present, most unset).
 KEY_MANAGEMENT_SETTINGS_DUMP = {
     "hosted_keys": None,
     "store_virtual_keys": True,

@@ -6,7 +6,7 @@ import type { FaultInjector } from "../common/faults.js";
 export type RestHandler = (request: IncomingMessage, url: URL, body: string, response: ServerResponse) => Promise<boolean>;
 
 /**
- * The emulator's HTTP port: the admin API under /admin (documented in docs/google.md) and,
+ * The emulator's HTTP port: the admin API under /admin (documented in docs/backends/google-secret-manager.md) and,
  * where the emulator offers it, the REST (HTTP/JSON) mapping of the API.
  *   GET /admin/calls · DELETE /admin/calls · PUT /admin/faults [FaultRule…] · DELETE /admin/faults
  *   POST /admin/<action> for the emulator's own actions (JSON body in, JSON out)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "../src/config/load.js";
+import { ConfigError } from "../src/config/config-error.js";
 import { Code } from "../src/core/errors.js";
 import { isEmulator, parseEndpoint } from "../src/providers/google-common/connection.js";
 import { checksumMatches, crc32c } from "../src/providers/google-common/crc32c.js";

@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { ConfigError, parseConfig } from "../../src/config/load.js";
+import { ConfigError } from "../../src/config/config-error.js";
+import { parseConfig } from "../../src/config/load.js";
 import type { BackendConfig, Config } from "../../src/config/schema.js";
 
 /** The back end calls go to when nothing else places them (the only one, for a LiteLLM file). */

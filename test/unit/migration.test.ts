@@ -13,7 +13,8 @@ import {
 } from "../../gen/secretgate/v1/secret_service_pb.js";
 import { Identity, rulesSchema } from "../../src/auth/identity.js";
 import { parseConfig } from "../../src/config/load.js";
-import type { AccessMode, BackendConfig } from "../../src/config/schema.js";
+import type { AccessMode } from "../../src/config/key-management-settings.js";
+import type { BackendConfig } from "../../src/config/schema.js";
 import { Backend } from "../../src/core/backend.js";
 import type { AuthorizedCall } from "../../src/core/call-context.js";
 import { Code, ServiceError } from "../../src/core/errors.js";

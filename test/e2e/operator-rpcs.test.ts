@@ -2,8 +2,9 @@ import { rmSync } from "node:fs";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectFailure } from "../helpers/call-failure.js";
 import { SecretService, type TailAuditResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
-import { SECRETGATE_POLICY, startVaultTestBed, type VaultTestBed } from "../emulators/vault/test-setup.js";
+import { SECRETGATE_POLICY, startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
 import { TestServer } from "../helpers/server.js";
 
 // The operator RPCs the console uses (WhoAmI, ListTeams, TestTeamSettings, TailAudit, GetStats,
@@ -16,15 +17,6 @@ const VALUE = "sk-operator-rpcs-value-9d8e7f6a";
 let vault: VaultTestBed;
 let server: TestServer;
 let reader: Client<typeof SecretService>;
-
-async function failure(promise: Promise<unknown>): Promise<ConnectError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(ConnectError);
-  return error as ConnectError;
-}
 
 /** A Connect client over HTTP/1.1 to the HTTP port, as the console's connect-web is. */
 function httpClient(token: string | undefined, protocol: "connect" | "grpc-web" = "connect"): Client<typeof SecretService> {
@@ -90,7 +82,7 @@ describe("WhoAmI", () => {
     const self = await httpClient(READER_TOKEN).whoAmI({});
     expect(self.caller).toMatchObject({ name: "reader", kind: "token", admin: false, read: ["OPENAI_*"], backends: ["local"] });
     expect(JSON.stringify(self)).not.toContain(READER_TOKEN);
-    expect((await failure(httpClient("not-a-token").whoAmI({}))).code).toBe(Code.Unauthenticated);
+    expect((await connectFailure(httpClient("not-a-token").whoAmI({}))).code).toBe(Code.Unauthenticated);
   });
 });
 
@@ -106,7 +98,7 @@ describe("admin only", () => {
           for await (const _ of client.tailAudit({})) break;
         },
       ]) {
-        const error = await failure(call());
+        const error = await connectFailure(call());
         expect(error.code).toBe(Code.PermissionDenied);
         expect(error.rawMessage).toContain("needs admin");
       }
@@ -155,7 +147,7 @@ describe("ListTeams", () => {
       [{ pageToken: Buffer.from("bad team\n").toString("base64url") }, "page_token"],
       [{ pageToken: huge }, "page_token"],
     ] as const) {
-      const error = await failure(server.grpc.listTeams(request));
+      const error = await connectFailure(server.grpc.listTeams(request));
       expect(error.code).toBe(Code.InvalidArgument);
       expect(error.rawMessage).toContain(field);
     }
@@ -181,11 +173,11 @@ describe("TestTeamSettings", () => {
       [{ backend: "nowhere" }, "settings.backend"],
       [{ backend: "vault", namespace: "x".repeat(20_000) }, "settings"],
     ] as const) {
-      const error = await failure(server.grpc.testTeamSettings({ settings: settings as never }));
+      const error = await connectFailure(server.grpc.testTeamSettings({ settings: settings as never }));
       expect(error.code).toBe(Code.InvalidArgument);
       expect(error.rawMessage).toContain(key);
     }
-    const badTeam = await failure(server.grpc.testTeamSettings({ teamId: "../etc", settings: {} }));
+    const badTeam = await connectFailure(server.grpc.testTeamSettings({ teamId: "../etc", settings: {} }));
     expect(badTeam.code).toBe(Code.InvalidArgument);
     expect(badTeam.rawMessage).toContain("team_id");
   });
@@ -240,7 +232,7 @@ describe("TailAudit", () => {
     const tails = controllers.map((controller) => server.grpc.tailAudit({}, { signal: controller.signal })[Symbol.asyncIterator]());
     // Each is open once its own record arrives.
     await Promise.all(tails.map((tail) => nextMatching(tail, (response) => response.record?.method === "TailAudit")));
-    const refused = await failure(
+    const refused = await connectFailure(
       (async () => {
         for await (const _ of server.grpc.tailAudit({})) break;
       })(),
@@ -271,7 +263,7 @@ describe("TailAudit", () => {
     try {
       const tail = own.grpc.tailAudit({})[Symbol.asyncIterator]();
       await nextMatching(tail, (response) => response.record?.method === "TailAudit");
-      const ended = failure(
+      const ended = connectFailure(
         (async () => {
           for (let next = await tail.next(); !next.done; next = await tail.next());
         })(),

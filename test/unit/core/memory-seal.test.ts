@@ -88,7 +88,7 @@ describe("SecretCache", () => {
     cache.set("c", { text: "3", version: "" }, timing);
     expect([cache.get("a") !== undefined, cache.get("b") !== undefined, cache.get("c") !== undefined]).toEqual([true, false, true]);
 
-    // peek (a change notice deciding whether to evict) is not a use: it earns no second chance.
+    // peek (a change notice deciding whether to evict) is not a use: it does not keep an entry.
     const peeked = new SecretCache({ maxEntries: 2, maxBytes: 1 << 20 });
     peeked.set("a", { text: "1", version: "" }, timing);
     peeked.set("b", { text: "2", version: "" }, timing);

@@ -11,7 +11,6 @@ import { SecretDatabase } from "../../../src/storage/database.js";
 import { InstrumentedDriver } from "../../helpers/instrumented-driver.js";
 import { TTL_MS, backendSettings } from "../../helpers/backend-settings.js";
 
-
 let dataDir: string;
 let database: SecretDatabase;
 let store: LocalDriver;
@@ -282,6 +281,53 @@ describe("resilience", () => {
     await Promise.all(Array.from({ length: 8 }, (_, i) => backend.read(`C${i}`, call(), { bypassCache: false })));
     expect(peak).toBe(2);
     expect(driver.calls.read).toBe(8);
+  });
+
+  // Why the limit and the breaker are our own and not a library's (cockatiel's bulkhead and
+  // breaker): a caller waiting for a slot or for the half-open probe must not outlive its deadline.
+  it("lets a call waiting for a back-end slot give up at its own deadline, while the slot is still taken", async () => {
+    const backend = new Backend(driver, "test", backendSettings({ maxConcurrentCalls: 1 }), logger);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    driver.intercept = async (_operation, name) => {
+      if (name === "HOLDS_THE_SLOT") await gate;
+    };
+    let holderDone = false;
+    const holder = backend.read("HOLDS_THE_SLOT", call(), { bypassCache: false }).finally(() => (holderDone = true));
+    await until(() => driver.calls.read === 1);
+    const waiting = await errorOf(backend.read("WAITS", call(50), { bypassCache: false }));
+    expect(waiting.code).toBe(Code.DeadlineExceeded);
+    expect(holderDone).toBe(false);
+    expect(driver.calls.read).toBe(1);
+    release();
+    await holder;
+    // The slot it gave up is not lost: the next call gets through.
+    await backend.read("AFTER", call(), { bypassCache: false });
+    expect(driver.calls.read).toBe(2);
+  });
+
+  it("while half-open, lets one probe through and fails the other calls fast rather than holding them behind it", async () => {
+    const clock = freezeClock();
+    await put("P", "probed");
+    const backend = new Backend(driver, "test", backendSettings({ breakerFailureThreshold: 1, retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }), logger);
+    driver.failNext(Code.Unavailable, 1);
+    await errorOf(backend.read("P", call(), { bypassCache: true }));
+    clock.advance(10_001);
+    expect(backend.breakerState).toBe("half_open");
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    driver.intercept = async () => {
+      await gate;
+    };
+    const probe = backend.read("P", call(), { bypassCache: true });
+    await until(() => driver.calls.read === 2);
+    const other = await errorOf(backend.read("OTHER", call(), { bypassCache: true }));
+    expect(other.code).toBe(Code.Unavailable);
+    expect(other.message).toContain("circuit breaker open");
+    expect(driver.calls.read).toBe(2);
+    release();
+    expect((await probe).value?.text).toBe("probed");
+    expect(backend.breakerState).toBe("closed");
   });
 });
 

@@ -1,4 +1,5 @@
-import { join } from "node:path";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join, relative } from "node:path";
 import { cruise, type ICruiseResult, type IForbiddenRuleType } from "dependency-cruiser";
 import extractTypeScriptConfig from "dependency-cruiser/config-utl/extract-ts-config";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -106,5 +107,14 @@ describe("src/'s import graph", () => {
 
   it.each(RULES.map((rule) => rule.name!))("holds rule %s", (rule) => {
     expect(violations(rule)).toEqual([]);
+  });
+
+  it("has a README in every folder under src/ saying what the folder holds and may import", () => {
+    const folders = [join(ROOT, "src"), ...readdirSync(join(ROOT, "src"), { recursive: true, withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => join(entry.parentPath, entry.name))];
+    const lacking = folders.filter((folder) => {
+      const readme = join(folder, "README.md");
+      return !existsSync(readme) || !readFileSync(readme, "utf8").includes("**May import:**");
+    });
+    expect(lacking.map((folder) => relative(ROOT, folder))).toEqual([]);
   });
 });

@@ -1,11 +1,12 @@
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page, Response } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSecretClient } from "../../clients/typescript/src/index.js";
-import { SECRETGATE_POLICY, startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
+import { startOperatorBed } from "../helpers/operator-bed.js";
+import type { VaultTestBed } from "../helpers/vault-test-bed.js";
 import { launchChromium } from "../helpers/browser.js";
-import { ROOT, TestServer } from "../helpers/server.js";
+import { ROOT, stopServer, type TestServer } from "../helpers/server.js";
 
 // The operator console in a real browser (Debian's Chromium, headless, driven by
 // playwright-core) against a real server on the embedded store and the Vault emulator: sign-in
@@ -67,30 +68,7 @@ async function tabTo(name: string | RegExp, limit = 30): Promise<void> {
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  vault = await startVaultTestBed({
-    config: {
-      namespaces: ["team-ns"],
-      policies: {
-        secretgate: [
-          ...SECRETGATE_POLICY.map((rule) => ({ path: rule.path, capabilities: [...rule.capabilities] })),
-          { path: "team-ns/secret/data/*", capabilities: ["create", "read", "update", "delete"] },
-        ],
-      },
-    },
-  });
-  server = await TestServer.start({
-    config: {
-      secretgate: {
-        backends: {
-          local: { key_management_settings: { access_mode: "read_and_write" } },
-          vault: { key_management_system: "hashicorp_vault", key_management_settings: { access_mode: "read_and_write" }, env: vault.env("token") },
-        },
-        default_backend: "local",
-        auth: { tokens: [{ name: "reader", token: "os.environ/READER_TOKEN", rules: { read: ["OPENAI_*"], backends: ["local"] } }] },
-      },
-    },
-    env: { READER_TOKEN },
-  });
+  ({ vault, server } = await startOperatorBed(READER_TOKEN));
   server.sensitive.add(READER_TOKEN);
   await server.grpc.write({ name: "OPENAI_API_KEY", value: VALUES[0]! });
   await server.grpc.write({ name: "ANTHROPIC_API_KEY", value: VALUES[1]!, backend: "vault" });
@@ -112,10 +90,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  if (server) {
-    await server.stop();
-    rmSync(server.dataDir, { recursive: true, force: true });
-  }
+  await stopServer(server);
   await vault?.close();
 });
 

@@ -4,8 +4,9 @@ import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/conn
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectFailure } from "../helpers/call-failure.js";
 import { SecretService, type TailAuditResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
-import { SECRETGATE_POLICY, startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
-import { TestServer } from "../helpers/server.js";
+import { startOperatorBed } from "../helpers/operator-bed.js";
+import type { VaultTestBed } from "../helpers/vault-test-bed.js";
+import { TestServer, stopServer } from "../helpers/server.js";
 
 // The operator RPCs the console uses (WhoAmI, ListTeams, TestTeamSettings, TailAudit, GetStats,
 // ListCallers), on both ports, against the embedded store and the Vault emulator: who may call
@@ -39,39 +40,13 @@ async function nextMatching(tail: AsyncIterator<TailAuditResponse>, match: (resp
 }
 
 beforeAll(async () => {
-  vault = await startVaultTestBed({
-    config: {
-      namespaces: ["team-ns"],
-      policies: {
-        secretgate: [
-          ...SECRETGATE_POLICY.map((rule) => ({ path: rule.path, capabilities: [...rule.capabilities] })),
-          { path: "team-ns/secret/data/*", capabilities: ["create", "read", "update", "delete"] },
-        ],
-      },
-    },
-  });
-  server = await TestServer.start({
-    config: {
-      secretgate: {
-        backends: {
-          local: { key_management_settings: { access_mode: "read_and_write" } },
-          vault: { key_management_system: "hashicorp_vault", key_management_settings: { access_mode: "read_and_write" }, env: vault.env("token") },
-        },
-        default_backend: "local",
-        auth: { tokens: [{ name: "reader", token: "os.environ/READER_TOKEN", rules: { read: ["OPENAI_*"], backends: ["local"] } }] },
-      },
-    },
-    env: { READER_TOKEN },
-  });
+  ({ vault, server } = await startOperatorBed(READER_TOKEN));
   reader = server.client(READER_TOKEN);
   await server.grpc.write({ name: "OPENAI_API_KEY", value: VALUE });
 });
 
 afterAll(async () => {
-  if (server) {
-    await server.stop();
-    rmSync(server.dataDir, { recursive: true, force: true });
-  }
+  await stopServer(server);
   await vault?.close();
 });
 

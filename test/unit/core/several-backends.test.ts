@@ -23,6 +23,7 @@ import { ServiceBackend, ServiceBackends } from "../../../src/core/service-backe
 import { LocalDriver } from "../../../src/providers/local/local-driver.js";
 import { SecretDatabase } from "../../../src/storage/database.js";
 import { SqliteTeamSettingsStore } from "../../../src/storage/team-settings-store.js";
+import { backendSettings } from "../../helpers/backend-settings.js";
 import { admin, caller } from "../../helpers/callers.js";
 import { InstrumentedDriver } from "../../helpers/instrumented-driver.js";
 import { serviceFailure } from "../../helpers/service-failure.js";
@@ -70,20 +71,17 @@ async function startBed(routes: RouteSettings[], { prefixes = {}, hostedKeys, en
     const backend = new Backend(
       driver,
       name,
-      {
-        ttlMs: 60_000,
+      backendSettings({
         negativeTtlMs: 60_000,
         maxStalenessMs: 0,
         refreshAheadFraction: 0,
-        bypassCache: false,
-        maxEntries: 1000,
         maxBytes: 1024 * 1024,
         retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
         retryBudgetRatio: 0,
         maxConcurrentCalls: 8,
         breakerFailureThreshold: 1000,
         breakerOpenMs: 1_000,
-      },
+      }),
       logger,
     );
     return new ServiceBackend(config, backend, { reachable: true }, {});

@@ -1,5 +1,5 @@
 import { TestServer } from "../test/helpers/server.js";
-import { startVaultTestBed } from "../test/emulators/vault/test-setup.js";
+import { startVaultTestBed } from "../test/helpers/vault-test-bed.js";
 
 /**
  * 1,000 concurrent cold reads of one name through secretgate, against the Vault emulator with

@@ -12,6 +12,7 @@ import { locateBackendError } from "./config/backends.js";
 import type { BackendConfig, Config } from "./config/schema.js";
 import type { Env } from "./config/env.js";
 import { OperatorService } from "./core/operator-service.js";
+import { syncReplicaCaches } from "./core/replica-caches.js";
 import { SecretService } from "./core/secret-service.js";
 import { ServiceBackends } from "./core/service-backends.js";
 import { DATABASE_FILE, SecretDatabase } from "./storage/database.js";
@@ -115,7 +116,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     });
     const backends = new ServiceBackends(serviceBackends, config.defaultBackend, config.server.routes);
     const teams: TeamSettingsStore = shared?.teams ?? new SqliteTeamSettingsStore(database);
-    const replicas = shared ? await shared.syncReplicas(new Map(serviceBackends.map((backend) => [backend.name, backend.backend])), backends.default.name) : undefined;
+    const replicas = shared
+      ? await syncReplicaCaches(shared, new Map(serviceBackends.map((backend) => [backend.name, backend.backend])), backends.default.name, logger)
+      : undefined;
     if (replicas) cleanups.unshift(() => replicas.close());
     // Reachable back ends answer at once; unreachable ones must not hold up start-up for long.
     await Promise.race([Promise.all(probes.map((probe) => probe.start())), new Promise((resolve) => setTimeout(resolve, STARTUP_PROBE_WAIT_MS).unref())]);

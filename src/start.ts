@@ -1,4 +1,4 @@
-import { ConfigError } from "./config/load.js";
+import { ConfigError } from "./config/config-error.js";
 import { MasterKeyError } from "./storage/master-key.js";
 import { DatabaseUnavailableError } from "./storage/postgres/database-unavailable.js";
 import { runCli } from "./cli/cli.js";

@@ -1,20 +1,11 @@
 import { parseArgs } from "node:util";
+import type { Encryptor } from "../drivers/encryptor.js";
 
 /**
  * `secretgate encrypt --kms aws|google [--key-id ID | --key RESOURCE] [--context k=v ...] VALUE`
  * prints the base64 ciphertext to put in the environment for the aws_kms / google_kms back ends.
  * Each KMS back end contributes its encryptor from its provider folder.
  */
-export interface EncryptOptions {
-  /** --key-id (AWS) or --key (Google); the back end's env variable when omitted. */
-  key?: string;
-  /** --context k=v pairs (AWS encryption context). */
-  context: Record<string, string>;
-  env: Readonly<Record<string, string | undefined>>;
-}
-
-export type Encryptor = (plaintext: string, options: EncryptOptions) => Promise<string>;
-
 const encryptors: Record<string, () => Promise<Encryptor>> = {
   aws: async () => (await import("../providers/aws-kms/kms-encryptor.js")).encryptWithAwsKms,
   google: async () => (await import("../providers/google-kms/encryptor.js")).encryptWithGoogleKms,

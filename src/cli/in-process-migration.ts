@@ -6,10 +6,11 @@ import { ConfigError } from "../config/config-error.js";
 import type { Env } from "../config/env.js";
 import { loadConfig } from "../config/load.js";
 import { Migration } from "../core/migration.js";
+import { syncReplicaCaches } from "../core/replica-caches.js";
 import { ServiceBackends } from "../core/service-backends.js";
 import { runCleanups, startBackends, type Cleanup } from "../start-backends.js";
 import { DATABASE_FILE, SecretDatabase } from "../storage/database.js";
-import type { MigrationSteps } from "./migrate.js";
+import type { MigrationSteps } from "./migration-steps.js";
 
 /**
  * `secretgate migrate --config FILE`: the server's own start-up without listeners — its config,
@@ -43,7 +44,7 @@ export async function openInProcessMigration(configPath: string, env: Env, timeo
     const { backends } = await startBackends({ config, env, database, postgres: shared?.database, logger, cleanups });
     const serviceBackends = new ServiceBackends(backends, config.defaultBackend, config.server.routes);
     if (shared) {
-      const replicas = await shared.syncReplicas(new Map(backends.map((backend) => [backend.name, backend.backend])), serviceBackends.default.name);
+      const replicas = await syncReplicaCaches(shared, new Map(backends.map((backend) => [backend.name, backend.backend])), serviceBackends.default.name, logger);
       cleanups.unshift(() => replicas.close());
     }
     const migration = new Migration((name) => serviceBackends.get(name));

@@ -5,8 +5,6 @@ import {
   MigrationOutcome,
   PlanMigrationRequestSchema,
   type MigrateSecretRequest,
-  type MigrateSecretResponse,
-  type PlanMigrationRequest,
 } from "../../gen/secretgate/v1/secret_service_pb.js";
 import { Code, ConnectError, type SecretClient } from "../../clients/typescript/src/index.js";
 import { ServiceError, statusName } from "../core/errors.js";
@@ -15,13 +13,7 @@ import { CONNECTION_OPTIONS, UsageError, connect, isParseArgsError, reportCallFa
 import { ExitCode, exitCodeFor } from "./exit-codes.js";
 import { openInProcessMigration } from "./in-process-migration.js";
 import { MigrationProgress, migrationSummary, type MigrationRow } from "./migration-report.js";
-
-/** A migration's two steps, against a running server or in this process. Failures are thrown. */
-export interface MigrationSteps {
-  plan(request: PlanMigrationRequest): Promise<string[]>;
-  migrate(request: MigrateSecretRequest): Promise<MigrateSecretResponse>;
-  close(): Promise<void>;
-}
+import type { MigrationSteps } from "./migration-steps.js";
 
 /** Each call copies one secret with several back-end calls (reads, describes, write, read-back): more than a read's 10 s. */
 const DEFAULT_TIMEOUT_SECONDS = 30;

@@ -2,15 +2,14 @@ import { z } from "zod";
 import { driverNames, loadDriver } from "../drivers/registry.js";
 import { ConfigError } from "./config-error.js";
 import { check } from "./issues.js";
+import { commonKeyManagementSettings, type KeyManagementSettings } from "./key-management-settings.js";
 import {
   BACKEND_NAME,
   BACKEND_NAME_RULE,
   cacheSettingsSchema,
-  commonKeyManagementSettings,
   resilienceSettingsSchema,
   type BackendConfig,
   type BackendEntry,
-  type KeyManagementSettings,
   type ServerSettings,
 } from "./schema.js";
 

@@ -7,8 +7,6 @@ import { serverSettingsSchema, type Config } from "./schema.js";
 import { ServedEnvironment } from "./served-environment.js";
 import type { Env } from "./env.js";
 
-export { ConfigError };
-
 const ENV_REFERENCE = "os.environ/";
 
 /** Environment variables that override the file (containers and scripts set these). */

@@ -10,7 +10,7 @@ import { CircuitBreaker, type BreakerState } from "./resilience/circuit-breaker.
 import { ConcurrencyLimit } from "./resilience/concurrency-limit.js";
 import { WindowedCounters } from "./stats/windowed-counters.js";
 import { RETRYABLE_CODES, RetryBudget, backoffDelayMs, type BackoffSettings } from "./resilience/retry.js";
-import { canonicalJson } from "./team-settings.js";
+import { canonicalJson } from "./canonical-json.js";
 
 export interface BackendSettings {
   /** How long a value is fresh, in milliseconds. */

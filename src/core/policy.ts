@@ -1,4 +1,4 @@
-import type { AccessMode, KeyManagementSettings } from "../config/schema.js";
+import type { AccessMode, KeyManagementSettings } from "../config/key-management-settings.js";
 import { failedPrecondition } from "./errors.js";
 import { stripEnvReference } from "./names.js";
 

@@ -1,6 +1,7 @@
 import { ConfigError } from "../config/config-error.js";
 import type { Env } from "../config/env.js";
-import type { BackendConfig, KeyManagementSettings, RouteSettings } from "../config/schema.js";
+import type { KeyManagementSettings } from "../config/key-management-settings.js";
+import type { BackendConfig, RouteSettings } from "../config/schema.js";
 import type { Identity } from "../auth/identity.js";
 import type { DriverCall, DriverDefinition } from "../drivers/driver.js";
 import type { Backend } from "./backend.js";

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { describeIssue } from "../config/issues.js";
 import type { DriverDefinition } from "../drivers/driver.js";
+import { canonicalJson } from "./canonical-json.js";
 import { invalidArgument } from "./errors.js";
 import type { ServiceBackends, Team } from "./service-backends.js";
 
@@ -80,15 +81,6 @@ export function teamSettingsJsonSchema(definition: DriverDefinition, backendName
   }
   properties.backend = { type: "string", const: backendName, description: "the back end these settings belong to (default: the default back end)" };
   return { ...schema, properties };
-}
-
-/** JSON with every object's keys sorted: equal settings give equal text whatever order they came in. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) =>
-    inner !== null && typeof inner === "object" && !Array.isArray(inner)
-      ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : inner,
-  );
 }
 
 /**

@@ -1,9 +1,6 @@
 import { ConfigError } from "../config/config-error.js";
 import type { Env } from "../config/env.js";
-import type { ServerSettings } from "../config/schema.js";
-
-export const OTLP_PROTOCOLS = ["http/protobuf", "http/json"] as const;
-export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
+import { OTLP_PROTOCOLS, type OtlpProtocol, type ServerSettings } from "../config/schema.js";
 
 const SAMPLERS = ["always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"] as const;
 export type SamplerName = (typeof SAMPLERS)[number];

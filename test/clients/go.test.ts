@@ -4,8 +4,9 @@ import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SecretClient } from "../../clients/typescript/src/index.js";
-import type { TestServer } from "../helpers/server.js";
-import { ROOT, run, startServerWithToken } from "./live-server.js";
+import { ROOT, type TestServer } from "../helpers/server.js";
+import { run } from "../helpers/run-process.js";
+import { startServerWithToken } from "../helpers/live-server.js";
 
 describe("Go client", () => {
   let server: TestServer;

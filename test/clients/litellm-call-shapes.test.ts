@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TestServer } from "../helpers/server.js";
-import { startVaultTestBed, type VaultTestBed } from "../emulators/vault/test-setup.js";
-import { PYTHON, ROOT, run } from "./live-server.js";
+import { ROOT, TestServer } from "../helpers/server.js";
+import { startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
+import { PYTHON, run } from "../helpers/run-process.js";
 
 const SUITE = join(ROOT, "test", "clients", "litellm");
 

@@ -2,7 +2,8 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sym
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ROOT, run } from "./live-server.js";
+import { run } from "../helpers/run-process.js";
+import { ROOT } from "../helpers/server.js";
 
 /** Every directory buf.gen.yaml and buf.gen.grpc.yaml write to, each holding generated files only. */
 const GENERATED_DIRS = ["gen", "clients/typescript/src/gen", "clients/python/secretgate", "clients/go/secretgatev1"];

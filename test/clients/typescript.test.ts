@@ -1,10 +1,12 @@
 import { createServer, type Http2Server } from "node:http2";
-import { createServer as createNetServer, type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectFailure } from "../helpers/call-failure.js";
+import { freePort } from "../helpers/free-port.js";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { create } from "@bufbuild/protobuf";
 import { context, trace, TraceFlags } from "@opentelemetry/api";
@@ -12,24 +14,15 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { TraceState } from "@opentelemetry/core";
 import {
   Code,
-  ConnectError,
   createSecretClient,
   ReadResponseSchema,
   SecretResultSchema,
   SecretService,
   type SecretClient,
 } from "../../clients/typescript/src/index.js";
-import { TestServer } from "../helpers/server.js";
-import { ROOT, run, startServerWithToken } from "./live-server.js";
-
-async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(ConnectError);
-  return error as ConnectError;
-}
+import { ROOT, TestServer } from "../helpers/server.js";
+import { run } from "../helpers/run-process.js";
+import { startServerWithToken } from "../helpers/live-server.js";
 
 describe("@secretgate/client against a live server", () => {
   let server: TestServer;
@@ -133,7 +126,7 @@ describe("@secretgate/client against a live server", () => {
     ["a read of no names", (c: SecretClient) => c.read({ names: [] }), Code.InvalidArgument],
     ["an unknown team key", (c: SecretClient) => c.setTeamSettings({ teamId: "t", settings: { nope: 1 } }), Code.InvalidArgument],
   ])("rejects %s with its status code", async (_, call, code) => {
-    expect((await rejection(call(client))).code).toBe(code);
+    expect((await connectFailure(call(client))).code).toBe(code);
   });
 });
 
@@ -185,18 +178,15 @@ describe("@secretgate/client transport", () => {
 
   it("bounds every call by a deadline: the default, or the call's own", async () => {
     const bounded = createSecretClient(recorder.url, { defaultTimeoutMs: 200 });
-    expect((await rejection(bounded.listHosted({}))).code).toBe(Code.DeadlineExceeded);
+    expect((await connectFailure(bounded.listHosted({}))).code).toBe(Code.DeadlineExceeded);
     const perCall = createSecretClient(recorder.url).listHosted({}, { timeoutMs: 200 });
-    expect((await rejection(perCall)).code).toBe(Code.DeadlineExceeded);
+    expect((await connectFailure(perCall)).code).toBe(Code.DeadlineExceeded);
   });
 
   it("reports an unreachable server as UNAVAILABLE", async () => {
-    const probe = createNetServer();
-    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-    const port = (probe.address() as AddressInfo).port;
-    await new Promise((resolve) => probe.close(resolve));
+    const port = await freePort();
     const client = createSecretClient(`http://127.0.0.1:${port}`, { token: "t" });
-    expect((await rejection(client.listHosted({}))).code).toBe(Code.Unavailable);
+    expect((await connectFailure(client.listHosted({}))).code).toBe(Code.Unavailable);
   });
 
   it("sends the caller's active OpenTelemetry span as traceparent and tracestate, and nothing without one", async () => {

@@ -2,7 +2,7 @@ import { pino } from "pino";
 import { expect } from "vitest";
 import type { SecretDriver } from "../../src/drivers/driver.js";
 import { hashicorpVaultDriver } from "../../src/providers/hashicorp-vault/definition.js";
-import { AUTH_METHODS, startVaultTestBed, type VaultTestBed } from "../emulators/vault/test-setup.js";
+import { AUTH_METHODS, startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
 import { runDriverConformance } from "./driver-suite.js";
 
 // The whole suite once per way secretgate can log in to Vault.

@@ -6,7 +6,7 @@ import { LocalDriver } from "../../src/providers/local/local-driver.js";
 import { PostgresSecretRows } from "../../src/providers/local/postgres-secret-rows.js";
 import { SecretDatabase } from "../../src/storage/database.js";
 import { PostgresDatabase } from "../../src/storage/postgres/postgres-database.js";
-import { PostgresServer } from "../replicas/postgres-server.js";
+import { PostgresServer } from "../helpers/postgres-server.js";
 import { runDriverConformance } from "./driver-suite.js";
 
 let dataDir: string;

@@ -1,12 +1,12 @@
 import { execFile } from "node:child_process";
-import { createServer } from "node:net";
 import { promisify } from "node:util";
 import { CreateSecretCommand, DescribeSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { EncryptCommand, KMSClient } from "@aws-sdk/client-kms";
 import { ConnectError, Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { freePort } from "../helpers/free-port.js";
 import { DEFAULT_KEY_ALIAS, DEFAULT_REGION, ROOT_CREDENTIALS, emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../emulators/aws/index.js";
-import { admin, emulatorCalls, resetEmulator } from "../aws/helpers.js";
+import { admin, emulatorCalls, resetEmulator } from "../helpers/aws-emulator-admin.js";
 import { SERVER_ENTRY, TestServer } from "../helpers/server.js";
 
 const EU_ROLE = "arn:aws:iam::123456789012:role/eu-writer";
@@ -315,10 +315,7 @@ describe("aws_kms through the server", () => {
 
 describe("AWS unreachable", () => {
   it("answers UNAVAILABLE before the request deadline", async () => {
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-    const { port } = probe.address() as { port: number };
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const port = await freePort();
     const server = await start("aws_secret_manager", {}, { AWS_ENDPOINT_URL: `http://127.0.0.1:${port}` });
     const { results } = await server.grpc.read({ names: ["OPENAI_API_KEY"] }, { timeoutMs: 8_000 });
     expect(results[0]!.error).toMatchObject({ status: "UNAVAILABLE", message: expect.stringContaining("ECONNREFUSED") });

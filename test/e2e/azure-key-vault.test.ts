@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectFailure } from "../helpers/call-failure.js";
 import { sdkEnvironment, startEmulator, type AzureKeyVaultEmulator } from "../emulators/azure-key-vault/index.js";
 import { TestServer } from "../helpers/server.js";
 
@@ -12,16 +13,6 @@ const config = {
     key_management_settings: { access_mode: "read_and_write", store_virtual_keys: true },
   },
 };
-
-
-async function rejection(pending: Promise<unknown>): Promise<ConnectError> {
-  const error = await pending.then(
-    () => undefined,
-    (failure: unknown) => failure,
-  );
-  expect(error).toBeInstanceOf(ConnectError);
-  return error as ConnectError;
-}
 
 describe("azure_key_vault through the server", () => {
   let vault: AzureKeyVaultEmulator;
@@ -50,7 +41,7 @@ describe("azure_key_vault through the server", () => {
 
   it("refuses a write whose mapped name belongs to another name, naming both", async () => {
     await server.grpc.write({ name: "billing_key", value: "first" });
-    const error = await rejection(server.grpc.write({ name: "billing-key", value: "second" }));
+    const error = await connectFailure(server.grpc.write({ name: "billing-key", value: "second" }));
     expect(error.code).toBe(Code.InvalidArgument);
     expect(error.rawMessage).toContain('"billing-key"');
     expect(error.rawMessage).toContain('"billing_key"');
@@ -59,7 +50,7 @@ describe("azure_key_vault through the server", () => {
 
   it("refuses names Key Vault cannot hold before calling it", async () => {
     vault.faults.resetCalls();
-    const error = await rejection(server.grpc.write({ name: "key.with.dots", value: "x" }));
+    const error = await connectFailure(server.grpc.write({ name: "key.with.dots", value: "x" }));
     expect(error.code).toBe(Code.InvalidArgument);
     expect(vault.faults.calls().SetSecret).toBeUndefined();
   });

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestServer } from "../helpers/server.js";
-import { PostgresServer } from "../replicas/postgres-server.js";
+import { PostgresServer } from "../helpers/postgres-server.js";
 
 // SPEC §3.2: the service's own process environment holds its credentials and is never served
 // by default; `secretgate.environment.serve` opts chosen names in, and no glob reaches the

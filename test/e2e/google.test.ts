@@ -1,6 +1,3 @@
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
-import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { SecretManagerServiceClient } from "@google-cloud/secret-manager";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -198,22 +195,4 @@ describe("google_kms through the server", () => {
     const error = await server.grpc.write({ name: "X", value: "y" }).catch((failure: unknown) => ConnectError.from(failure));
     expect((error as ConnectError).code).toBe(Code.FailedPrecondition);
   });
-});
-
-describe("npm run emulator", () => {
-  for (const name of ["google-secret-manager", "google-kms"]) {
-    it(`starts ${name} and prints one JSON line with its endpoint`, async () => {
-      const child = spawn(process.execPath, [join(import.meta.dirname, "..", "..", "dist", "test", "emulators", "cli.js"), name, "--port", "0"], {
-        stdio: ["ignore", "pipe", "inherit"],
-      });
-      try {
-        const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once("line", resolve));
-        const started = JSON.parse(line) as { emulator: string; endpoint: string; admin: string };
-        expect(started).toMatchObject({ emulator: name, endpoint: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
-        expect(await (await fetch(`${started.admin}/calls`)).json()).toEqual({});
-      } finally {
-        child.kill("SIGTERM");
-      }
-    });
-  }
 });

@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TestServer } from "../helpers/server.js";
-import { startVaultTestBed, type AuthMethodName, type VaultTestBed } from "../emulators/vault/test-setup.js";
+import { connectFailure } from "../helpers/call-failure.js";
+import { TestServer, stopServer } from "../helpers/server.js";
+import { startVaultTestBed, type AuthMethodName, type VaultTestBed } from "../helpers/vault-test-bed.js";
 
 const READ_WRITE = { general_settings: { key_management_system: "hashicorp_vault", key_management_settings: { access_mode: "read_and_write" } } };
 // Every read goes to Vault, so call counts and token behaviour are what the test sees.
@@ -12,12 +13,6 @@ const NO_CACHE = { HCP_VAULT_REFRESH_INTERVAL: "0" };
 
 async function startServer(bed: VaultTestBed, method: AuthMethodName, extra: Record<string, string> = {}): Promise<TestServer> {
   return TestServer.start({ config: READ_WRITE, env: { ...bed.env(method), ...NO_CACHE, ...extra } });
-}
-
-async function stopServer(server: TestServer | undefined): Promise<void> {
-  if (!server) return;
-  await server.stop();
-  rmSync(server.dataDir, { recursive: true, force: true });
 }
 
 /** The emulator's admin endpoint, as a sandbox user would drive it. */
@@ -35,15 +30,6 @@ async function vaultGet(bed: VaultTestBed, path: string): Promise<{ status: numb
   const response = await fetch(`${bed.emulator.endpoint}/v1/${path}`, { headers: { "x-vault-token": bed.emulator.rootToken } });
   const text = await response.text();
   return { status: response.status, body: text === "" ? undefined : JSON.parse(text) };
-}
-
-async function failure(promise: Promise<unknown>): Promise<ConnectError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(ConnectError);
-  return error as ConnectError;
 }
 
 const readOne = async (server: TestServer, name: string, teamId = "") => {
@@ -173,9 +159,9 @@ describe("hashicorp_vault end to end", () => {
   });
 
   it("refuses team settings Vault does not have", async () => {
-    const error = await failure(server.grpc.setTeamSettings({ teamId: "beta", settings: { prefix: "team-beta/" } }));
+    const error = await connectFailure(server.grpc.setTeamSettings({ teamId: "beta", settings: { prefix: "team-beta/" } }));
     expect(error.code).toBe(Code.InvalidArgument);
-    const traversal = await failure(server.grpc.setTeamSettings({ teamId: "beta", settings: { path_prefix: "../other-team" } }));
+    const traversal = await connectFailure(server.grpc.setTeamSettings({ teamId: "beta", settings: { path_prefix: "../other-team" } }));
     expect(traversal.code).toBe(Code.InvalidArgument);
   });
 
@@ -188,7 +174,7 @@ describe("hashicorp_vault end to end", () => {
 
   it("answers PERMISSION_DENIED for a path the token's policy forbids, without logging in again", async () => {
     await admin(bed, "POST", "calls/reset");
-    const error = await failure(server.grpc.write({ name: "forbidden/key", value: "nope" }));
+    const error = await connectFailure(server.grpc.write({ name: "forbidden/key", value: "nope" }));
     expect(error.code).toBe(Code.PermissionDenied);
     expect(error.rawMessage).toContain("forbidden/key");
     expect(await readOne(server, "forbidden/key")).toMatchObject({ found: false, error: { status: "PERMISSION_DENIED" } });
@@ -200,7 +186,7 @@ describe("hashicorp_vault end to end", () => {
     await admin(bed, "PUT", "seal", { sealed: true });
     await admin(bed, "POST", "calls/reset");
     try {
-      const error = await failure(server.grpc.write({ name: "sealed", value: "x" }, { timeoutMs: 5_000 }));
+      const error = await connectFailure(server.grpc.write({ name: "sealed", value: "x" }, { timeoutMs: 5_000 }));
       expect(error.code).toBe(Code.Unavailable);
       expect(error.rawMessage).toContain("Vault is sealed");
       expect((await admin(bed, "GET", "calls"))["kv-write"]).toBe(3);
@@ -213,7 +199,7 @@ describe("hashicorp_vault end to end", () => {
     await admin(bed, "PUT", "faults", { rules: [{ operation: "kv-write", kind: "throttle", retryAfterSeconds: 0 }] });
     await admin(bed, "POST", "calls/reset");
     try {
-      const error = await failure(server.grpc.write({ name: "throttled", value: "x" }));
+      const error = await connectFailure(server.grpc.write({ name: "throttled", value: "x" }));
       expect(error.code).toBe(Code.ResourceExhausted);
       expect((await admin(bed, "GET", "calls"))["kv-write"]).toBe(3);
     } finally {
@@ -229,8 +215,8 @@ describe("hashicorp_vault end to end", () => {
     await admin(bed, "POST", "calls/reset");
     const unsafe = ["a/../b", "../escape", "tab\u0009name", "line\u2028sep", "para\u2029sep", "next\u0085line"];
     for (const name of unsafe) {
-      expect((await failure(server.grpc.write({ name, value: "x" }))).code).toBe(Code.InvalidArgument);
-      expect((await failure(server.grpc.delete({ name }))).code).toBe(Code.InvalidArgument);
+      expect((await connectFailure(server.grpc.write({ name, value: "x" }))).code).toBe(Code.InvalidArgument);
+      expect((await connectFailure(server.grpc.delete({ name }))).code).toBe(Code.InvalidArgument);
       expect(await readOne(server, name)).toMatchObject({ found: false, error: { status: "INVALID_ARGUMENT" } });
     }
     expect(await admin(bed, "GET", "calls")).toEqual({});
@@ -289,7 +275,7 @@ describe("hashicorp_vault end to end: login and secret namespaces", () => {
   it("fails to log in when the login namespace is not sent (the role exists only in `admin`)", async () => {
     const other = await startServer(bed, "approle", { HCP_VAULT_SECRET_NAMESPACE: "admin/team-a" });
     try {
-      const error = await failure(other.grpc.write({ name: "namespaced", value: "x" }));
+      const error = await connectFailure(other.grpc.write({ name: "namespaced", value: "x" }));
       expect(error.code).toBe(Code.PermissionDenied);
       expect(error.rawMessage).toContain("AppRole");
     } finally {

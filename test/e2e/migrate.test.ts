@@ -9,7 +9,8 @@ import fc from "fast-check";
 import { stringify as toYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_REGION, ROOT_CREDENTIALS, startEmulator, type AwsEmulatorHandle } from "../emulators/aws/index.js";
-import { startVaultTestBed, type VaultTestBed } from "../emulators/vault/test-setup.js";
+import { startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
+import { run, type Finished } from "../helpers/run-process.js";
 import { SERVER_ENTRY, TestServer } from "../helpers/server.js";
 
 // `secretgate migrate` end to end: one server on the embedded store, the Vault emulator and the
@@ -68,29 +69,12 @@ const serverEnv = (): Record<string, string> => ({
   READER_TOKEN,
 });
 
-interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** Runs `secretgate migrate ARGS` as its own process; against the server unless `env` says otherwise. */
-function migrate(args: string[], env: Record<string, string> = { SECRETGATE_ADDR: server.grpcAddress, SECRETGATE_TOKEN: server.token! }): Promise<Finished> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SERVER_ENTRY, "migrate", ...args], {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-    child.once("error", reject);
-    child.once("close", (code) => {
-      cliOutput.push(stdout, stderr);
-      resolve({ code, stdout, stderr });
-    });
-  });
+async function migrate(args: string[], env: Record<string, string> = { SECRETGATE_ADDR: server.grpcAddress, SECRETGATE_TOKEN: server.token! }): Promise<Finished> {
+  const finished = await run(process.execPath, [SERVER_ENTRY, "migrate", ...args], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env } });
+  cliOutput.push(finished.stdout, finished.stderr);
+  return finished;
 }
 
 /** The summary's OUTCOME/SECRETS table as counts. */

@@ -2,9 +2,11 @@ import { rmSync } from "node:fs";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectFailure } from "../helpers/call-failure.js";
 import { SecretService, type TailAuditResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
-import { SECRETGATE_POLICY, startVaultTestBed, type VaultTestBed } from "../emulators/vault/test-setup.js";
-import { TestServer } from "../helpers/server.js";
+import { startOperatorBed } from "../helpers/operator-bed.js";
+import type { VaultTestBed } from "../helpers/vault-test-bed.js";
+import { TestServer, stopServer } from "../helpers/server.js";
 
 // The operator RPCs the console uses (WhoAmI, ListTeams, TestTeamSettings, TailAudit, GetStats,
 // ListCallers), on both ports, against the embedded store and the Vault emulator: who may call
@@ -16,15 +18,6 @@ const VALUE = "sk-operator-rpcs-value-9d8e7f6a";
 let vault: VaultTestBed;
 let server: TestServer;
 let reader: Client<typeof SecretService>;
-
-async function failure(promise: Promise<unknown>): Promise<ConnectError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(ConnectError);
-  return error as ConnectError;
-}
 
 /** A Connect client over HTTP/1.1 to the HTTP port, as the console's connect-web is. */
 function httpClient(token: string | undefined, protocol: "connect" | "grpc-web" = "connect"): Client<typeof SecretService> {
@@ -47,39 +40,13 @@ async function nextMatching(tail: AsyncIterator<TailAuditResponse>, match: (resp
 }
 
 beforeAll(async () => {
-  vault = await startVaultTestBed({
-    config: {
-      namespaces: ["team-ns"],
-      policies: {
-        secretgate: [
-          ...SECRETGATE_POLICY.map((rule) => ({ path: rule.path, capabilities: [...rule.capabilities] })),
-          { path: "team-ns/secret/data/*", capabilities: ["create", "read", "update", "delete"] },
-        ],
-      },
-    },
-  });
-  server = await TestServer.start({
-    config: {
-      secretgate: {
-        backends: {
-          local: { key_management_settings: { access_mode: "read_and_write" } },
-          vault: { key_management_system: "hashicorp_vault", key_management_settings: { access_mode: "read_and_write" }, env: vault.env("token") },
-        },
-        default_backend: "local",
-        auth: { tokens: [{ name: "reader", token: "os.environ/READER_TOKEN", rules: { read: ["OPENAI_*"], backends: ["local"] } }] },
-      },
-    },
-    env: { READER_TOKEN },
-  });
+  ({ vault, server } = await startOperatorBed(READER_TOKEN));
   reader = server.client(READER_TOKEN);
   await server.grpc.write({ name: "OPENAI_API_KEY", value: VALUE });
 });
 
 afterAll(async () => {
-  if (server) {
-    await server.stop();
-    rmSync(server.dataDir, { recursive: true, force: true });
-  }
+  await stopServer(server);
   await vault?.close();
 });
 
@@ -90,7 +57,7 @@ describe("WhoAmI", () => {
     const self = await httpClient(READER_TOKEN).whoAmI({});
     expect(self.caller).toMatchObject({ name: "reader", kind: "token", admin: false, read: ["OPENAI_*"], backends: ["local"] });
     expect(JSON.stringify(self)).not.toContain(READER_TOKEN);
-    expect((await failure(httpClient("not-a-token").whoAmI({}))).code).toBe(Code.Unauthenticated);
+    expect((await connectFailure(httpClient("not-a-token").whoAmI({}))).code).toBe(Code.Unauthenticated);
   });
 });
 
@@ -106,7 +73,7 @@ describe("admin only", () => {
           for await (const _ of client.tailAudit({})) break;
         },
       ]) {
-        const error = await failure(call());
+        const error = await connectFailure(call());
         expect(error.code).toBe(Code.PermissionDenied);
         expect(error.rawMessage).toContain("needs admin");
       }
@@ -155,7 +122,7 @@ describe("ListTeams", () => {
       [{ pageToken: Buffer.from("bad team\n").toString("base64url") }, "page_token"],
       [{ pageToken: huge }, "page_token"],
     ] as const) {
-      const error = await failure(server.grpc.listTeams(request));
+      const error = await connectFailure(server.grpc.listTeams(request));
       expect(error.code).toBe(Code.InvalidArgument);
       expect(error.rawMessage).toContain(field);
     }
@@ -181,11 +148,11 @@ describe("TestTeamSettings", () => {
       [{ backend: "nowhere" }, "settings.backend"],
       [{ backend: "vault", namespace: "x".repeat(20_000) }, "settings"],
     ] as const) {
-      const error = await failure(server.grpc.testTeamSettings({ settings: settings as never }));
+      const error = await connectFailure(server.grpc.testTeamSettings({ settings: settings as never }));
       expect(error.code).toBe(Code.InvalidArgument);
       expect(error.rawMessage).toContain(key);
     }
-    const badTeam = await failure(server.grpc.testTeamSettings({ teamId: "../etc", settings: {} }));
+    const badTeam = await connectFailure(server.grpc.testTeamSettings({ teamId: "../etc", settings: {} }));
     expect(badTeam.code).toBe(Code.InvalidArgument);
     expect(badTeam.rawMessage).toContain("team_id");
   });
@@ -240,7 +207,7 @@ describe("TailAudit", () => {
     const tails = controllers.map((controller) => server.grpc.tailAudit({}, { signal: controller.signal })[Symbol.asyncIterator]());
     // Each is open once its own record arrives.
     await Promise.all(tails.map((tail) => nextMatching(tail, (response) => response.record?.method === "TailAudit")));
-    const refused = await failure(
+    const refused = await connectFailure(
       (async () => {
         for await (const _ of server.grpc.tailAudit({})) break;
       })(),
@@ -271,7 +238,7 @@ describe("TailAudit", () => {
     try {
       const tail = own.grpc.tailAudit({})[Symbol.asyncIterator]();
       await nextMatching(tail, (response) => response.record?.method === "TailAudit");
-      const ended = failure(
+      const ended = connectFailure(
         (async () => {
           for (let next = await tail.next(); !next.done; next = await tail.next());
         })(),

@@ -13,7 +13,7 @@ import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 import { callFailure } from "../helpers/call-failure.js";
 import { TestServer } from "../helpers/server.js";
 import { TestCa } from "../helpers/certificates.js";
-import { startVaultTestBed, type VaultTestBed } from "../emulators/vault/test-setup.js";
+import { startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
 
 const run = promisify(execFile);
 const token = () => `tok_${randomBytes(24).toString("base64url")}`;

@@ -1,11 +1,12 @@
 import { rmSync } from "node:fs";
 import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectFailure } from "../helpers/call-failure.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb.js";
 import { DEFAULT_REGION, ROOT_CREDENTIALS, startEmulator, type AwsEmulatorHandle } from "../emulators/aws/index.js";
-import { startVaultTestBed, type VaultTestBed } from "../emulators/vault/test-setup.js";
+import { startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
 import { TestServer } from "../helpers/server.js";
 
 // One server, three back ends: the embedded store (the default), the Vault emulator and the AWS
@@ -74,15 +75,6 @@ async function awsValue(name: string): Promise<string | undefined> {
 const readOne = async (name: string, init: { teamId?: string; virtualKey?: boolean; backend?: string; bypassCache?: boolean } = {}) =>
   (await server.grpc.read({ names: [name], ...init })).results[0]!;
 
-async function failure(promise: Promise<unknown>): Promise<ConnectError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(ConnectError);
-  return error as ConnectError;
-}
-
 beforeAll(async () => {
   [vault, aws] = await Promise.all([startVaultTestBed(), startEmulator()]);
   awsClient = new SecretsManagerClient({ region: DEFAULT_REGION, endpoint: aws.endpoint, credentials: ROOT_CREDENTIALS });
@@ -140,17 +132,17 @@ describe("one server, three back ends", () => {
     const disagreeing = await server.json("Write", { name: "aws-us://X_KEY", value: "x-value-1", backend: "vault-eu" });
     expect(disagreeing.status).toBe(400);
     expect(disagreeing.body.message).toMatch(/^name "aws-us:\/\/X_KEY" refers to back end aws-us, but the request's backend field names vault-eu/);
-    expect((await failure(server.grpc.write({ name: "gcp://X_KEY", value: "x-value-1" }))).code).toBe(Code.InvalidArgument);
-    expect((await failure(server.grpc.write({ name: "X_KEY", value: "x-value-1", backend: "gcp" }))).rawMessage).toBe('backend "gcp" is not a configured back end');
+    expect((await connectFailure(server.grpc.write({ name: "gcp://X_KEY", value: "x-value-1" }))).code).toBe(Code.InvalidArgument);
+    expect((await connectFailure(server.grpc.write({ name: "X_KEY", value: "x-value-1", backend: "gcp" }))).rawMessage).toBe('backend "gcp" is not a configured back end');
   });
 
   it("sends a team to the back end its settings name, validating the rest against that back end's keys", async () => {
-    const refused = await failure(server.grpc.setTeamSettings({ teamId: "team-v", settings: { backend: "vault-eu", aws_region_name: "eu-west-1" } }));
+    const refused = await connectFailure(server.grpc.setTeamSettings({ teamId: "team-v", settings: { backend: "vault-eu", aws_region_name: "eu-west-1" } }));
     expect(refused.code).toBe(Code.InvalidArgument);
     expect(refused.rawMessage).toBe('settings: unknown key "aws_region_name"');
-    const wrongType = await failure(server.grpc.setTeamSettings({ teamId: "team-v", settings: { backend: "aws-us", aws_session_name: "x" } }));
+    const wrongType = await connectFailure(server.grpc.setTeamSettings({ teamId: "team-v", settings: { backend: "aws-us", aws_session_name: "x" } }));
     expect(wrongType.rawMessage).toMatch(/^settings\.aws_session_name: /);
-    const unknown = await failure(server.grpc.setTeamSettings({ teamId: "team-v", settings: { backend: "gcp" } }));
+    const unknown = await connectFailure(server.grpc.setTeamSettings({ teamId: "team-v", settings: { backend: "gcp" } }));
     expect(unknown.rawMessage).toBe('settings.backend: "gcp" is not a configured back end');
 
     await server.grpc.setTeamSettings({ teamId: "team-v", settings: { backend: "vault-eu", path_prefix: "team-v" } });
@@ -159,7 +151,7 @@ describe("one server, three back ends", () => {
     expect(await vaultValue("team-v/TEAM_V_KEY")).toBe("sk-team-v");
     expect(await readOne("TEAM_V_KEY", { teamId: "team-v" })).toMatchObject({ value: "sk-team-v", source: "vault-eu" });
     // The call's own settings are validated the same way: against the team's back end.
-    const inline = await failure(server.grpc.read({ names: ["TEAM_V_KEY"], teamId: "team-v", teamSettings: { prefix: "x/" } }));
+    const inline = await connectFailure(server.grpc.read({ names: ["TEAM_V_KEY"], teamId: "team-v", teamSettings: { prefix: "x/" } }));
     expect(inline.rawMessage).toBe('team_settings: unknown key "prefix"');
   });
 

@@ -12,7 +12,7 @@ import { TracerProvider } from "@opentelemetry/sdk-trace";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ReadRequestSchema, ReadResponseSchema, type ReadResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
 import { createSecretClient } from "../../clients/typescript/src/index.js";
-import { startVaultTestBed, type VaultTestBed } from "../emulators/vault/test-setup.js";
+import { startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
 import { OtlpReceiver } from "../helpers/otlp-receiver.js";
 import { ROOT, TestServer } from "../helpers/server.js";
 

@@ -4,7 +4,7 @@ import { ROOT } from "./server.js";
 
 /**
  * The options `npm start` gives node (package.json's `serve` script). The bin's shebang and the
- * image's entry point carry the same ones (test/unit/launchers.test.ts); the benchmark starts the
+ * image's entry point carry the same ones (test/unit/project/launchers.test.ts); the benchmark starts the
  * server with them so its figures are the shipped server's.
  */
 export function launchNodeArgs(): string[] {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -227,4 +227,11 @@ export class TestServer {
   allOutput(): string {
     return [...this.logLines, ...this.stderrLines].join("\n");
   }
+}
+
+/** Stops a server, if one was started (scanning its output, see `stop`), and removes its data directory. */
+export async function stopServer(server: TestServer | undefined): Promise<void> {
+  if (!server) return;
+  await server.stop();
+  rmSync(server.dataDir, { recursive: true, force: true });
 }

@@ -1,14 +1,14 @@
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify as toYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startVaultTestBed, type VaultTestBed } from "../emulators/vault/test-setup.js";
+import { startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
+import { run, type Finished } from "../helpers/run-process.js";
 import { SERVER_ENTRY, TestServer } from "../helpers/server.js";
-import { eventually } from "./eventually.js";
-import { PostgresServer } from "./postgres-server.js";
+import { eventually } from "../helpers/eventually.js";
+import { PostgresServer } from "../helpers/postgres-server.js";
 
 // `secretgate migrate --config` with DATABASE_URL: the in-process run writes the embedded store
 // where the replicas keep it (PostgreSQL) and tells them, through change notices, to drop what
@@ -53,18 +53,9 @@ afterAll(async () => {
   await Promise.all([postgres?.stop(), bed?.close()]);
 });
 
-function migrateInProcess(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SERVER_ENTRY, "migrate", "--config", join(configDir, "config.yaml"), ...args], {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", SECRETGATE_DATA_DIR: replica.dataDir, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
+function migrateInProcess(args: string[]): Promise<Finished> {
+  return run(process.execPath, [SERVER_ENTRY, "migrate", "--config", join(configDir, "config.yaml"), ...args], {
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", SECRETGATE_DATA_DIR: replica.dataDir, ...env },
   });
 }
 

@@ -4,8 +4,8 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MIGRATIONS, migrate } from "../../src/storage/postgres/migrations.js";
 import { TestServer } from "../helpers/server.js";
-import { eventually } from "./eventually.js";
-import { PostgresServer } from "./postgres-server.js";
+import { eventually } from "../helpers/eventually.js";
+import { PostgresServer } from "../helpers/postgres-server.js";
 
 const masterKey = randomBytes(32).toString("base64");
 let postgres: PostgresServer;

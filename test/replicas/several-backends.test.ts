@@ -3,10 +3,10 @@ import { rmSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHANGE_CHANNEL } from "../../src/storage/postgres/change-notices.js";
-import { startVaultTestBed, type VaultTestBed } from "../emulators/vault/test-setup.js";
+import { startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
 import { TestServer } from "../helpers/server.js";
-import { eventually } from "./eventually.js";
-import { PostgresServer } from "./postgres-server.js";
+import { eventually } from "../helpers/eventually.js";
+import { PostgresServer } from "../helpers/postgres-server.js";
 
 // Two replicas with two back ends each, the embedded store (in PostgreSQL) and Vault, holding one
 // name in both: a change notice evicts the name in the back end it names, and only there.

@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestServer } from "../helpers/server.js";
-import { startVaultTestBed, type VaultTestBed } from "../emulators/vault/test-setup.js";
-import { eventually } from "./eventually.js";
-import { PostgresServer } from "./postgres-server.js";
+import { startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
+import { eventually } from "../helpers/eventually.js";
+import { PostgresServer } from "../helpers/postgres-server.js";
 
 // A call's own team_settings name a location no team id describes: change notices must carry it.
 const masterKey = randomBytes(32).toString("base64");

@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import type { SecretValue } from "../../drivers/driver.js";
 import { MemorySeal, type SealedValue } from "./memory-seal.js";
 
@@ -15,8 +16,6 @@ export interface CacheEntry extends SealedValue {
   readonly negative: boolean;
   /** A background refresh is running for this entry. */
   refreshing: boolean;
-  /** Read since eviction last looked at it (the second chance). */
-  recentlyUsed: boolean;
   readonly binary: boolean;
 }
 
@@ -25,40 +24,43 @@ export interface CacheLimits {
   maxBytes: number;
 }
 
-// Bookkeeping per entry beyond the sealed bytes (key string, object, Map slot): an estimate
+// Bookkeeping per entry beyond the sealed bytes (key string, object, the cache's slots): an estimate
 // so the byte bound also holds for many tiny values.
 const ENTRY_OVERHEAD_BYTES = 200;
 
 /**
- * A cache of back-end answers bounded by entry count and bytes, evicting roughly least recently
- * used first. Values are held sealed under a
- * per-process key (MemorySeal), and a batch of entries is opened with one cipher call.
+ * A cache of back-end answers bounded by entry count and bytes, evicting the least recently used
+ * first (lru-cache: its linked list in typed arrays keeps eviction O(1) when the cache is full,
+ * where a Map's oldest entry gets slower to reach the more entries have been deleted before it).
+ * Values are held sealed under a per-process key (MemorySeal), and a batch of entries is opened
+ * with one cipher call.
  */
 export class SecretCache {
-  private readonly entries = new Map<string, CacheEntry>();
+  private readonly entries: LRUCache<string, CacheEntry>;
   private readonly seal = new MemorySeal();
-  private bytes = 0;
 
-  constructor(private readonly limits: CacheLimits) {}
+  constructor(limits: CacheLimits) {
+    // lru-cache allocates its slots up front, and no more entries than this can fit the byte bound anyway.
+    const max = Math.max(1, Math.min(limits.maxEntries, Math.floor(limits.maxBytes / ENTRY_OVERHEAD_BYTES)));
+    this.entries = new LRUCache({ max, maxSize: limits.maxBytes, sizeCalculation: entrySize });
+  }
 
   get size(): number {
     return this.entries.size;
   }
 
   get byteSize(): number {
-    return this.bytes;
+    return this.entries.calculatedSize;
   }
 
   /** The entry without marking it as used (e.g. to decide whether a change notice evicts it). */
   peek(key: string): CacheEntry | undefined {
-    return this.entries.get(key);
+    return this.entries.peek(key);
   }
 
   /** The entry, marked as used; expired entries are returned too (for stale serving). */
   get(key: string): CacheEntry | undefined {
-    const entry = this.entries.get(key);
-    if (entry) entry.recentlyUsed = true;
-    return entry;
+    return this.entries.get(key);
   }
 
   set(key: string, value: SecretValue | undefined, timing: { now: number; ttlMs: number; refreshAt: number }): CacheEntry {
@@ -75,13 +77,10 @@ export class SecretCache {
       refreshAt: timing.refreshAt,
       negative: value === undefined,
       refreshing: false,
-      recentlyUsed: false,
       binary: value?.binary !== undefined,
     };
-    this.delete(key);
+    // One larger than the byte bound is not kept (lru-cache drops it, and what the key held).
     this.entries.set(key, entry);
-    this.bytes += entrySize(key, entry);
-    this.evictOverflow();
     return entry;
   }
 
@@ -107,38 +106,14 @@ export class SecretCache {
   }
 
   delete(key: string): void {
-    const entry = this.entries.get(key);
-    if (!entry) return;
     this.entries.delete(key);
-    this.bytes -= entrySize(key, entry);
   }
 
   clear(): void {
     this.entries.clear();
-    this.bytes = 0;
-  }
-
-  /**
-   * Second-chance eviction (CLOCK): the oldest entry goes unless it was read since it was last
-   * looked at, in which case it moves to the back. A hit only sets a flag, where strict LRU
-   * would re-insert the entry into the map on every read.
-   */
-  private evictOverflow(): void {
-    while (this.entries.size > this.limits.maxEntries || this.bytes > this.limits.maxBytes) {
-      const oldest = this.entries.entries().next();
-      if (oldest.done) return;
-      const [key, entry] = oldest.value;
-      this.entries.delete(key);
-      if (entry.recentlyUsed) {
-        entry.recentlyUsed = false;
-        this.entries.set(key, entry);
-      } else {
-        this.bytes -= entrySize(key, entry);
-      }
-    }
   }
 }
 
-function entrySize(key: string, entry: CacheEntry): number {
+function entrySize(entry: CacheEntry, key: string): number {
   return ENTRY_OVERHEAD_BYTES + key.length * 2 + entry.sealed.length + entry.version.length * 2;
 }

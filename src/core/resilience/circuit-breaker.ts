@@ -51,11 +51,6 @@ export class CircuitBreaker {
     }
   }
 
-  /** A call that was let through but answered neither way (e.g. a caller error): frees the probe slot. */
-  recordNeutral(): void {
-    this.probing = false;
-  }
-
   private transition(state: BreakerState): void {
     if (state === this.current) return;
     this.current = state;

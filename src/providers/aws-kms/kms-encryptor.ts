@@ -1,5 +1,5 @@
 import { EncryptCommand, KMSClient } from "@aws-sdk/client-kms";
-import type { Encryptor } from "../../cli/encrypt.js";
+import type { Encryptor } from "../../drivers/encryptor.js";
 import { AwsCredentials } from "../aws-common/aws-credentials.js";
 import { resolveAwsConnection } from "../aws-common/aws-settings.js";
 import { AWS_MAX_ATTEMPTS, awsRequestHandler } from "../aws-common/sdk-options.js";

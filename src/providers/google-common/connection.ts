@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { ConfigError } from "../../config/load.js";
+import { ConfigError } from "../../config/config-error.js";
 
 export const TRANSPORTS = ["grpc", "rest"] as const;
 export type Transport = (typeof TRANSPORTS)[number];

@@ -1,4 +1,4 @@
-import type { EncryptOptions } from "../../cli/encrypt.js";
+import type { EncryptOptions } from "../../drivers/encryptor.js";
 import { KmsCrypto } from "./kms-client.js";
 import { resolveKmsSettings } from "./settings.js";
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ConfigError } from "../../config/load.js";
+import { ConfigError } from "../../config/config-error.js";
 import { credentialFile, parseEndpoint, type GoogleConnection } from "../google-common/connection.js";
 import { settingOrEnv } from "../google-common/setting.js";
 import type { Env } from "../../config/env.js";

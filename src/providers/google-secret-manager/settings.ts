@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { ConfigError } from "../../config/load.js";
-import type { KeyManagementSettings } from "../../config/schema.js";
+import { ConfigError } from "../../config/config-error.js";
+import type { KeyManagementSettings } from "../../config/key-management-settings.js";
 import { credentialFile, parseEndpoint, parseTransport, type GoogleConnection } from "../google-common/connection.js";
 import { settingOrEnv } from "../google-common/setting.js";
 import type { Env } from "../../config/env.js";

@@ -1,9 +1,8 @@
 import type { Logger } from "pino";
-import type { Backend } from "../../core/backend.js";
 import type { SecretDatabase } from "../database.js";
 import { PostgresDatabase } from "./postgres-database.js";
 import { PostgresTeamSettingsStore } from "./postgres-team-settings-store.js";
-import { ReplicaSync } from "./replica-sync.js";
+import { ReplicaSync, type ReplicaChangeHandlers } from "./replica-sync.js";
 
 /**
  * What replicas share when DATABASE_URL is set: the database (the embedded store's rows), team
@@ -23,9 +22,9 @@ export class SharedStorage {
     return new SharedStorage(database, new PostgresTeamSettingsStore(database), options.applicationName, options.logger);
   }
 
-  /** Starts listening for other replicas' changes to what the back ends cache, and announcing this one's. */
-  syncReplicas(backends: ReadonlyMap<string, Backend>, defaultBackend: string): Promise<ReplicaSync> {
-    return ReplicaSync.start({ database: this.database, teams: this.teams, backends, defaultBackend, applicationName: this.applicationName, logger: this.logger });
+  /** Starts listening for other replicas' changes, delivered to `handlers`; the result announces this one's. */
+  syncReplicas(handlers: ReplicaChangeHandlers): Promise<ReplicaSync> {
+    return ReplicaSync.start({ database: this.database, teams: this.teams, handlers, applicationName: this.applicationName, logger: this.logger });
   }
 
   close(): Promise<void> {

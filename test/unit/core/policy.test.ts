@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { Policy } from "../../../src/core/policy.js";
+
+const settings = { store_virtual_keys: true, prefix_for_stored_virtual_keys: "litellm/" };
+
+describe("Policy.storedName", () => {
+  it("prepends the configured prefix to virtual keys only", () => {
+    const policy = new Policy("read_and_write", settings, []);
+    expect(policy.storedName("virtual-key-1", true, {})).toBe("litellm/virtual-key-1");
+    expect(policy.storedName("OPENAI_API_KEY", false, {})).toBe("OPENAI_API_KEY");
+  });
+
+  it("lets a team's prefix replace the configured one", () => {
+    const policy = new Policy("read_and_write", settings, []);
+    expect(policy.storedName("vk", true, { prefix: "team-a/" })).toBe("team-a/vk");
+    expect(policy.storedName("vk", true, { prefix: "" })).toBe("vk");
+  });
+
+  it("ends a prefix with the back end's separator where names cannot hold '/'", () => {
+    const policy = new Policy("read_and_write", settings, [], "-");
+    expect(policy.storedName("virtual-key-1", true, {})).toBe("litellm-virtual-key-1");
+    expect(policy.storedName("vk", true, { prefix: "team-a/" })).toBe("team-a-vk");
+    // Only a trailing '/' is the separator: a prefix written for this back end stays as it is.
+    expect(policy.storedName("vk", true, { prefix: "team_b_" })).toBe("team_b_vk");
+    expect(policy.storedName("a/b", false, {})).toBe("a/b");
+  });
+});
+
+describe("Policy.routeRead", () => {
+  it("asks the manager for names the back end hosts whatever hosted_keys says, and only for those beyond the list", () => {
+    const policy = new Policy("read_and_write", { ...settings, hosted_keys: ["OPENAI_API_KEY"] }, [], undefined, ["ANTHROPIC_API_KEY"]);
+    expect(policy.routeRead("OPENAI_API_KEY")).toEqual({ from: "manager" });
+    expect(policy.routeRead("ANTHROPIC_API_KEY")).toEqual({ from: "manager" });
+    expect(policy.routeRead("COHERE_API_KEY")).toEqual({ from: "environment", reason: "it is not in hosted_keys" });
+    expect([...policy.hostedKeyNames].sort()).toEqual(["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]);
+  });
+
+  it("keeps write_only reads off the manager, those names included", () => {
+    const policy = new Policy("write_only", settings, [], undefined, ["ANTHROPIC_API_KEY"]);
+    expect(policy.routeRead("ANTHROPIC_API_KEY")).toEqual({ from: "environment", reason: "access_mode is write_only" });
+  });
+});

@@ -2,13 +2,12 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { DescMethodUnary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
-import { encodeEnvelope, type Compression, type UniversalHandler, type UniversalServerRequest, type UniversalServerResponse } from "@connectrpc/connect/protocol";
-import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-connect";
-import { setTrailerStatus, trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+import type { Compression, UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { ListenerFaults } from "./listener-faults.js";
 import { settleAuthority } from "./request-authority.js";
 import { bodyFormat, checkUnaryBody, type BodyFormat } from "./request-body.js";
+import { refusal } from "./unary-answers.js";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -62,7 +61,7 @@ export function connectAdapter(options: ConnectRouterOptions & {
       options.faults.peer("bad_authority");
       const error = new ConnectError(problem, Code.InvalidArgument);
       options.refused(method, request, error);
-      return void send(Promise.resolve(refusal(format ?? CONNECT_JSON, error)), response);
+      return void send(Promise.resolve(refusalResponse(format ?? CONNECT_JSON, error)), response);
     }
     const universal = universalRequestFromNodeRequest(request as IncomingMessage, response as ServerResponse, undefined, options.contextValues(request));
     send(format ? checkedCall(handler, universal, format, request) : handler(universal), response);
@@ -76,7 +75,7 @@ export function connectAdapter(options: ConnectRouterOptions & {
     });
     if (checked instanceof ConnectError) {
       options.refused(handler.method as DescMethodUnary, nodeRequest, checked);
-      return refusal(format, checked);
+      return refusalResponse(format, checked);
     }
     return handler({ ...request, header: checked.header, body: single(checked.body) });
   }
@@ -85,25 +84,9 @@ export function connectAdapter(options: ConnectRouterOptions & {
 const CONNECT_JSON: BodyFormat = { protocol: "connect", binary: false };
 
 /** A refused call's answer, in its protocol's own error shape. */
-function refusal(format: BodyFormat, error: ConnectError): UniversalServerResponse {
-  if (format.protocol === "connect") {
-    const header = new Headers(error.metadata);
-    header.set("content-type", "application/json");
-    return {
-      status: codeToHttpStatus(error.code),
-      header,
-      body: single(new TextEncoder().encode(JSON.stringify({ code: codeToString(error.code), message: error.rawMessage }))),
-    };
-  }
-  const contentType = `application/${format.protocol}+${format.binary ? "proto" : "json"}`;
-  const header = new Headers(error.metadata);
-  header.set("content-type", contentType);
-  const status = setTrailerStatus(new Headers(), error);
-  if (format.protocol === "grpc-web") {
-    // gRPC-Web sends its trailers as the body's last envelope.
-    return { status: 200, header, body: single(encodeEnvelope(trailerFlag, trailerSerialize(status))) };
-  }
-  return { status: 200, header, body: single(new Uint8Array(0)), trailer: status };
+function refusalResponse(format: BodyFormat, error: ConnectError): UniversalServerResponse {
+  const { body, ...answer } = refusal(format, error);
+  return { ...answer, body: single(body) };
 }
 
 function headerValue(value: string | string[] | undefined): string | null {

@@ -39,9 +39,10 @@ export function connectAdapter(options: ConnectRouterOptions & {
   const router = createConnectRouter({ acceptCompression: [...COMPRESSIONS], ...options });
   options.routes(router);
   const handlers = new Map(router.handlers.map((handler) => [handler.requestPath, handler]));
-  const send = (answer: Promise<UniversalServerResponse>, response: NodeResponse) =>
+  // An answer of undefined: the peer went away before its body ended (counted where that was seen).
+  const send = (answer: Promise<UniversalServerResponse | undefined>, response: NodeResponse) =>
     answer
-      .then((universal) => universalResponseToNodeResponse(universal, response as ServerResponse))
+      .then((universal) => universal && universalResponseToNodeResponse(universal, response as ServerResponse))
       .catch((reason: unknown) => {
         // Every failure of a call is answered above; what rejects here is a peer that went
         // away (while sending its body, or reading the response), or a bug.
@@ -67,12 +68,20 @@ export function connectAdapter(options: ConnectRouterOptions & {
     send(format ? checkedCall(handler, universal, format, request) : handler(universal), response);
   };
 
-  async function checkedCall(handler: UniversalHandler, request: UniversalServerRequest, format: BodyFormat, nodeRequest: NodeRequest): Promise<UniversalServerResponse> {
+  async function checkedCall(handler: UniversalHandler, request: UniversalServerRequest, format: BodyFormat, nodeRequest: NodeRequest): Promise<UniversalServerResponse | undefined> {
     if (!isByteStream(request.body)) return handler(request);
-    const checked = await checkUnaryBody({ header: request.header, body: request.body }, format, handler.method.input, {
-      readMaxBytes: options.readMaxBytes,
-      compressions: COMPRESSIONS,
-    });
+    let checked: Awaited<ReturnType<typeof checkUnaryBody>>;
+    try {
+      checked = await checkUnaryBody({ header: request.header, body: request.body }, format, handler.method.input, {
+        readMaxBytes: options.readMaxBytes,
+        compressions: COMPRESSIONS,
+      });
+    } catch (error) {
+      // Only reading the body throws (every check returns its refusal): the peer went away
+      // before its body ended. Its doing, not a bug of ours, and no one is left to answer.
+      options.faults.peer("request_error", error);
+      return undefined;
+    }
     if (checked instanceof ConnectError) {
       options.refused(handler.method as DescMethodUnary, nodeRequest, checked);
       return refusalResponse(format, checked);

@@ -12,7 +12,8 @@ import { refusal } from "./unary-answers.js";
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
 
-const COMPRESSIONS: readonly Compression[] = [compressionGzip, compressionBrotli];
+/** The compressions a request may use, and a response is offered in. */
+export const COMPRESSIONS: readonly Compression[] = [compressionGzip, compressionBrotli];
 
 /**
  * connect-node's `connectNodeAdapter`, with the checks a server needs that connect-es leaves to

@@ -24,6 +24,7 @@ import { startHttpListener } from "./server/http-listener.js";
 import type { ConnectionLimits } from "./server/connection-limits.js";
 import { SecretService as SecretServiceDesc } from "../gen/secretgate/v1/secret_service_pb.js";
 import { tracingSettings } from "./tracing/settings.js";
+import { startIdleReclaim } from "./idle-reclaim.js";
 
 /** How long start-up waits for the back ends' first answers before listening anyway (not ready). */
 const STARTUP_PROBE_WAIT_MS = 2_000;
@@ -174,6 +175,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       logger,
     });
     cleanups.unshift(() => http.destroy());
+    const reclaim = startIdleReclaim(logger);
+    cleanups.unshift(() => reclaim.stop());
     logger.info(
       {
         grpc: grpc.address,

@@ -108,9 +108,8 @@ export async function hostileLoadBenchmark(nodeArgs: string[], work: string): Pr
   }
 }
 
-export interface MemoryBreakdown {
-  v8HeapMb: number;
-  v8HeapUsedMb: number;
+/** Where a process's RSS lives (/proc/PID/smaps). */
+export interface MemoryRegions {
   /** V8's 256 KiB pages: its heap and the pages it keeps beyond it. */
   v8PagesMb: number;
   /** glibc's main heap (nghttp2, Node's C++ objects, buffers): freed memory in it stays with the process. */
@@ -119,8 +118,12 @@ export interface MemoryBreakdown {
   binaryMb: number;
 }
 
-/** RSS by where it lives (/proc/PID/smaps), and V8's own view of its heap (from /metrics). */
-function memoryBreakdown(pid: number, metrics: string): MemoryBreakdown {
+export interface MemoryBreakdown extends MemoryRegions {
+  v8HeapMb: number;
+  v8HeapUsedMb: number;
+}
+
+export function memoryRegions(pid: number): MemoryRegions {
   let v8Pages = 0;
   let mallocHeap = 0;
   let binary = 0;
@@ -132,13 +135,16 @@ function memoryBreakdown(pid: number, metrics: string): MemoryBreakdown {
     else if (path.endsWith("/node")) binary += rssKb;
     else if (path === "" && end! - start! === 256 * 1024) v8Pages += rssKb;
   }
+  return { v8PagesMb: v8Pages / 1024, mallocHeapMb: mallocHeap / 1024, binaryMb: binary / 1024 };
+}
+
+/** RSS by where it lives, and V8's own view of its heap (from /metrics). */
+function memoryBreakdown(pid: number, metrics: string): MemoryBreakdown {
   const bytes = (name: string) => Number(new RegExp(`${name} (\\d+)`).exec(metrics)?.[1] ?? NaN) / 2 ** 20;
   return {
     v8HeapMb: bytes("secretgate_nodejs_heap_size_total_bytes"),
     v8HeapUsedMb: bytes("secretgate_nodejs_heap_size_used_bytes"),
-    v8PagesMb: v8Pages / 1024,
-    mallocHeapMb: mallocHeap / 1024,
-    binaryMb: binary / 1024,
+    ...memoryRegions(pid),
   };
 }
 

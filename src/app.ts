@@ -26,6 +26,7 @@ import { ConsoleAssets } from "./server/console-assets.js";
 import { SecretService as SecretServiceDesc } from "../gen/secretgate/v1/secret_service_pb.js";
 import { tracingSettings } from "./tracing/settings.js";
 import { runCleanups, startBackends, type Cleanup } from "./start-backends.js";
+import { startIdleReclaim } from "./idle-reclaim.js";
 
 /** How long start-up waits for the back ends' first answers before listening anyway (not ready). */
 const STARTUP_PROBE_WAIT_MS = 2_000;
@@ -163,6 +164,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       logger,
     });
     cleanups.unshift(() => http.destroy());
+    const reclaim = startIdleReclaim(logger);
+    cleanups.unshift(() => reclaim.stop());
     logger.info(
       {
         grpc: grpc.address,

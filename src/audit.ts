@@ -5,6 +5,11 @@ import { ConfigError } from "./config/config-error.js";
 import { createLogDestination, type LogDestination } from "./log.js";
 import { makePrivateDirectory, openPrivateFileForAppend } from "./storage/private-files.js";
 
+/** Records are handed to the destination once this much is pending... */
+const HAND_OVER_BYTES = 64 * 1024;
+/** ...or this long after the first of them. */
+const HAND_OVER_MS = 50;
+
 /**
  * Audit records: one JSON object per line per RPC — identity, method, names, team, outcome per
  * item, from_cache, version, client address — including cache hits, never values. They go to
@@ -13,8 +18,10 @@ import { makePrivateDirectory, openPrivateFileForAppend } from "./storage/privat
  *
  * A record is at most 4 KiB, whatever the request held (src/audit-record.ts). Records are
  * serialised with JSON.stringify rather than through a pino logger (pino's per-key
- * serialisation cost about 10 µs of a cached Read), and the lines of one event-loop turn reach
- * the destination as one write, encoded once (see createLogDestination).
+ * serialisation cost about 10 µs of a cached Read), and reach the destination in batches,
+ * encoded once (see createLogDestination): 64 KiB of them, or whatever 50 ms gathered. Handing
+ * over each event-loop turn's lines (a setImmediate, a join and an encoding per turn, and a
+ * file write per 4 KiB) cost ~5 % of a cached Read's time over gRPC at a fixed 8,000 req/s.
  */
 export class AuditLog {
   /** The live feed behind TailAudit. */
@@ -23,6 +30,9 @@ export class AuditLog {
   /** The audit file's own destination, which this log flushes on close. */
   private readonly file: LogDestination | undefined;
   private pending: string[] = [];
+  /** UTF-16 units pending, a lower bound of their UTF-8 bytes. */
+  private pendingLength = 0;
+  private timer: NodeJS.Timeout | undefined;
   private readonly flushSoon = () => this.flush();
 
   constructor(options: { file: string | undefined; stdout: LogDestination }) {
@@ -35,17 +45,22 @@ export class AuditLog {
     record.time = Date.now();
     record.audit = true;
     record.msg = "rpc";
-    if (this.pending.length === 0) setImmediate(this.flushSoon);
     const line = serializeRecord(record, list);
     this.pending.push(line);
     this.tail.publish(line);
+    this.pendingLength += line.length + 1;
+    if (this.pendingLength >= HAND_OVER_BYTES) this.flush();
+    else this.timer ??= setTimeout(this.flushSoon, HAND_OVER_MS).unref();
   }
 
   /** Hands the records written so far to the destination (which buffers and writes them asynchronously). */
   flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
     if (this.pending.length === 0) return;
     const lines = this.pending;
     this.pending = [];
+    this.pendingLength = 0;
     this.destination.writeBytes(Buffer.from(`${lines.join("\n")}\n`, "utf8"));
   }
 

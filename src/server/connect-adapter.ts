@@ -2,18 +2,18 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { DescMethodUnary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
-import { encodeEnvelope, type Compression, type UniversalHandler, type UniversalServerRequest, type UniversalServerResponse } from "@connectrpc/connect/protocol";
-import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-connect";
-import { setTrailerStatus, trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+import type { Compression, UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { ListenerFaults } from "./listener-faults.js";
 import { settleAuthority } from "./request-authority.js";
 import { bodyFormat, checkUnaryBody, type BodyFormat } from "./request-body.js";
+import { refusal } from "./unary-answers.js";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
 
-const COMPRESSIONS: readonly Compression[] = [compressionGzip, compressionBrotli];
+/** The compressions a request may use, and a response is offered in. */
+export const COMPRESSIONS: readonly Compression[] = [compressionGzip, compressionBrotli];
 
 /**
  * connect-node's `connectNodeAdapter`, with the checks a server needs that connect-es leaves to
@@ -40,9 +40,10 @@ export function connectAdapter(options: ConnectRouterOptions & {
   const router = createConnectRouter({ acceptCompression: [...COMPRESSIONS], ...options });
   options.routes(router);
   const handlers = new Map(router.handlers.map((handler) => [handler.requestPath, handler]));
-  const send = (answer: Promise<UniversalServerResponse>, response: NodeResponse) =>
+  // An answer of undefined: the peer went away before its body ended (counted where that was seen).
+  const send = (answer: Promise<UniversalServerResponse | undefined>, response: NodeResponse) =>
     answer
-      .then((universal) => universalResponseToNodeResponse(universal, response as ServerResponse))
+      .then((universal) => universal && universalResponseToNodeResponse(universal, response as ServerResponse))
       .catch((reason: unknown) => {
         // Every failure of a call is answered above; what rejects here is a peer that went
         // away (while sending its body, or reading the response), or a bug.
@@ -62,21 +63,29 @@ export function connectAdapter(options: ConnectRouterOptions & {
       options.faults.peer("bad_authority");
       const error = new ConnectError(problem, Code.InvalidArgument);
       options.refused(method, request, error);
-      return void send(Promise.resolve(refusal(format ?? CONNECT_JSON, error)), response);
+      return void send(Promise.resolve(refusalResponse(format ?? CONNECT_JSON, error)), response);
     }
     const universal = universalRequestFromNodeRequest(request as IncomingMessage, response as ServerResponse, undefined, options.contextValues(request));
     send(format ? checkedCall(handler, universal, format, request) : handler(universal), response);
   };
 
-  async function checkedCall(handler: UniversalHandler, request: UniversalServerRequest, format: BodyFormat, nodeRequest: NodeRequest): Promise<UniversalServerResponse> {
+  async function checkedCall(handler: UniversalHandler, request: UniversalServerRequest, format: BodyFormat, nodeRequest: NodeRequest): Promise<UniversalServerResponse | undefined> {
     if (!isByteStream(request.body)) return handler(request);
-    const checked = await checkUnaryBody({ header: request.header, body: request.body }, format, handler.method.input, {
-      readMaxBytes: options.readMaxBytes,
-      compressions: COMPRESSIONS,
-    });
+    let checked: Awaited<ReturnType<typeof checkUnaryBody>>;
+    try {
+      checked = await checkUnaryBody({ header: request.header, body: request.body }, format, handler.method.input, {
+        readMaxBytes: options.readMaxBytes,
+        compressions: COMPRESSIONS,
+      });
+    } catch (error) {
+      // Only reading the body throws (every check returns its refusal): the peer went away
+      // before its body ended. Its doing, not a bug of ours, and no one is left to answer.
+      options.faults.peer("request_error", error);
+      return undefined;
+    }
     if (checked instanceof ConnectError) {
       options.refused(handler.method as DescMethodUnary, nodeRequest, checked);
-      return refusal(format, checked);
+      return refusalResponse(format, checked);
     }
     return handler({ ...request, header: checked.header, body: single(checked.body) });
   }
@@ -85,25 +94,9 @@ export function connectAdapter(options: ConnectRouterOptions & {
 const CONNECT_JSON: BodyFormat = { protocol: "connect", binary: false };
 
 /** A refused call's answer, in its protocol's own error shape. */
-function refusal(format: BodyFormat, error: ConnectError): UniversalServerResponse {
-  if (format.protocol === "connect") {
-    const header = new Headers(error.metadata);
-    header.set("content-type", "application/json");
-    return {
-      status: codeToHttpStatus(error.code),
-      header,
-      body: single(new TextEncoder().encode(JSON.stringify({ code: codeToString(error.code), message: error.rawMessage }))),
-    };
-  }
-  const contentType = `application/${format.protocol}+${format.binary ? "proto" : "json"}`;
-  const header = new Headers(error.metadata);
-  header.set("content-type", contentType);
-  const status = setTrailerStatus(new Headers(), error);
-  if (format.protocol === "grpc-web") {
-    // gRPC-Web sends its trailers as the body's last envelope.
-    return { status: 200, header, body: single(encodeEnvelope(trailerFlag, trailerSerialize(status))) };
-  }
-  return { status: 200, header, body: single(new Uint8Array(0)), trailer: status };
+function refusalResponse(format: BodyFormat, error: ConnectError): UniversalServerResponse {
+  const { body, ...answer } = refusal(format, error);
+  return { ...answer, body: single(body) };
 }
 
 function headerValue(value: string | string[] | undefined): string | null {

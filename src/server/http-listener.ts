@@ -9,7 +9,7 @@ import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
 import { renderMetrics } from "../metrics/exposition.js";
-import { connectAdapter } from "./connect-adapter.js";
+import { COMPRESSIONS, connectAdapter } from "./connect-adapter.js";
 import { acceptConnections, ConnectionWatch, streamResetBound, type ConnectionLimits } from "./connection-limits.js";
 import { ConsoleAssets } from "./console-assets.js";
 import { serviceMethods, streamingMethods, type Dispatcher } from "./dispatcher.js";
@@ -18,6 +18,7 @@ import { ListenerFaults } from "./listener-faults.js";
 import { listenOn, splitAddress } from "./listen-address.js";
 import { sniffHttpVersion } from "./protocol-sniffing.js";
 import type { TlsMaterial } from "./tls.js";
+import { unaryCalls } from "./unary-calls.js";
 
 export interface HttpListener {
   /** The bound address, e.g. 127.0.0.1:8080 (resolves port 0). */
@@ -38,8 +39,9 @@ const peerKey = createContextKey<string>("");
 const certificateKey = createContextKey<PeerCertificate | undefined>(undefined);
 
 /**
- * Serves SecretService over Connect, gRPC-Web and Connect JSON with connect-node, on HTTP/1.1
- * and HTTP/2 on one port (h2c without TLS; ALPN with TLS), plus GET /healthz, /readyz and /metrics (Prometheus).
+ * Serves SecretService over Connect (binary and JSON) and gRPC-Web, on HTTP/1.1 and HTTP/2 on one
+ * port (h2c without TLS; ALPN with TLS), plus GET /healthz, /readyz and /metrics (Prometheus). Its
+ * unary calls are answered directly (unary-calls.ts); everything else goes through connect-node.
  *
  * Connections are accepted here, not by Node's HTTP servers (which never listen: one port serves
  * both protocols), so the limits that Node's servers would apply while listening are applied by
@@ -55,11 +57,13 @@ export async function startHttpListener(options: {
   logger: Logger;
   /** The operator console, served under /console/ when built. */
   console?: ConsoleAssets | undefined;
+  /** Serve every call through connect-node: the reference the direct unary path (unary-calls.ts) is tested against. */
+  connectNodeOnly?: boolean;
 }): Promise<HttpListener> {
   const { limits } = options;
   const faults = new ListenerFaults("http", options.logger);
   let ownAuthority = "";
-  const adapter = connectAdapter({
+  const library = connectAdapter({
     routes: (router: ConnectRouter) => registerRoutes(router, options.dispatcher),
     readMaxBytes: options.maxMessageBytes,
     contextValues: (request) => {
@@ -78,6 +82,9 @@ export async function startHttpListener(options: {
     authority: () => ownAuthority,
     faults,
   });
+  const adapter = options.connectNodeOnly
+    ? library
+    : unaryCalls({ dispatcher: options.dispatcher, readMaxBytes: options.maxMessageBytes, compressions: COMPRESSIONS, authority: () => ownAuthority, caller, faults }, library);
 
   // Every open connection and its watch; a socket's watch is found from its HTTP/1 requests.
   const watches = new Map<Duplex, ConnectionWatch>();

@@ -21,6 +21,8 @@ export type FaultKind =
   | "session_error"
   /** Writing a response failed (the peer went away mid-response). */
   | "response_error"
+  /** Reading a request body failed (the peer went away before its body ended). */
+  | "request_error"
   /** Transport errors: resets, broken pipes. */
   | "socket_error"
   /** A TLS handshake failed or did not finish in time. */

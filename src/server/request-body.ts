@@ -1,4 +1,4 @@
-import { fromBinary, fromJson, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
+import { fromBinary, fromJson, type DescMessage, type JsonValue, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { encodeEnvelope, type Compression } from "@connectrpc/connect/protocol";
 import { parseContentType as parseConnectContentType } from "@connectrpc/connect/protocol-connect";
@@ -46,22 +46,59 @@ export async function checkUnaryBody(
   input: DescMessage,
   options: { readMaxBytes: number; compressions: readonly Compression[] },
 ): Promise<{ header: Headers; body: Uint8Array } | ConnectError> {
-  const encodingHeader = format.protocol === "connect" ? "content-encoding" : "grpc-encoding";
-  const encoding = request.header.get(encodingHeader);
-  let compression: Compression | undefined;
-  if (encoding !== null && encoding !== "identity") {
-    compression = options.compressions.find((candidate) => candidate.name === encoding);
-    if (!compression) {
-      const accepted = options.compressions.map((candidate) => candidate.name).join(",");
-      const acceptHeader = format.protocol === "connect" ? "accept-encoding" : "grpc-accept-encoding";
-      return new ConnectError(`${encodingHeader}: the request is compressed with an encoding this server does not accept (it accepts ${accepted})`, Code.Unimplemented, {
-        [acceptHeader]: accepted,
-      });
-    }
-  }
+  const compression = requestCompression(format, request.header.get(encodingHeader(format)), options.compressions);
+  if (compression instanceof ConnectError) return compression;
   const raw = await readAtMost(request.body, request.header.get("content-length"), options.readMaxBytes);
-  if (raw === undefined) return new ConnectError(`request body is larger than max_message_bytes (${options.readMaxBytes})`, Code.ResourceExhausted);
+  if (raw === undefined) return tooLarge(options.readMaxBytes);
+  const message = await unaryMessageBytes(raw, format, compression, options.readMaxBytes);
+  if (message instanceof ConnectError) return message;
+  const decoded = decodeUnaryMessage(input, format, message);
+  if (decoded instanceof ConnectError) return decoded;
 
+  const header = new Headers(request.header);
+  header.delete(encodingHeader(format));
+  if (format.protocol === "connect") {
+    header.set("content-length", String(message.byteLength));
+    return { header, body: message };
+  }
+  return { header, body: encodeEnvelope(0, message) };
+}
+
+/** The header that names a request's compression in its protocol. */
+export function encodingHeader(format: BodyFormat): "content-encoding" | "grpc-encoding" {
+  return format.protocol === "connect" ? "content-encoding" : "grpc-encoding";
+}
+
+/**
+ * The compression a request's encoding header names: undefined for none (or `identity`), the
+ * error to refuse the call with for one this server does not accept.
+ */
+export function requestCompression(format: BodyFormat, encoding: string | null, compressions: readonly Compression[]): Compression | undefined | ConnectError {
+  if (encoding === null || encoding === "identity") return undefined;
+  const compression = compressions.find((candidate) => candidate.name === encoding);
+  if (compression) return compression;
+  const accepted = compressions.map((candidate) => candidate.name).join(",");
+  const acceptHeader = format.protocol === "connect" ? "accept-encoding" : "grpc-accept-encoding";
+  return new ConnectError(`${encodingHeader(format)}: the request is compressed with an encoding this server does not accept (it accepts ${accepted})`, Code.Unimplemented, {
+    [acceptHeader]: accepted,
+  });
+}
+
+/** The refusal of a body larger than max_message_bytes (announced, or as it arrived). */
+export function tooLarge(readMaxBytes: number): ConnectError {
+  return new ConnectError(`request body is larger than max_message_bytes (${readMaxBytes})`, Code.ResourceExhausted);
+}
+
+/**
+ * The one message of a whole unary body, out of its envelope and uncompressed, or the error to
+ * refuse the call with. Synchronous unless the message is compressed.
+ */
+export function unaryMessageBytes(
+  raw: Uint8Array,
+  format: BodyFormat,
+  compression: Compression | undefined,
+  readMaxBytes: number,
+): Uint8Array | ConnectError | Promise<Uint8Array | ConnectError> {
   let message: Uint8Array;
   if (format.protocol === "connect") {
     message = raw;
@@ -74,22 +111,12 @@ export async function checkUnaryBody(
     if ((envelope.flags & COMPRESSED_FLAG) === 0) compression = undefined;
     message = envelope.data;
   }
-  if (compression) {
-    const decompressed = await decompress(compression, message, options.readMaxBytes);
-    if (decompressed instanceof ConnectError) return decompressed;
-    message = decompressed;
-  }
+  return compression ? decompress(compression, message, readMaxBytes) : message;
+}
 
-  const invalid = format.binary ? binaryProblem(input, message) : jsonProblem(input, message);
-  if (invalid) return new ConnectError(invalid, Code.InvalidArgument);
-
-  const header = new Headers(request.header);
-  header.delete(encodingHeader);
-  if (format.protocol === "connect") {
-    header.set("content-length", String(message.byteLength));
-    return { header, body: message };
-  }
-  return { header, body: encodeEnvelope(0, message) };
+/** The request message, or the INVALID_ARGUMENT to refuse the call with: what connect-es would parse, held to protobuf's strict rules. */
+export function decodeUnaryMessage(input: DescMessage, format: BodyFormat, bytes: Uint8Array): Message | ConnectError {
+  return format.binary ? decodeBinary(input, bytes) : decodeJson(input, bytes);
 }
 
 /**
@@ -98,7 +125,7 @@ export async function checkUnaryBody(
  * the answer instead of a reset connection.
  */
 async function readAtMost(body: AsyncIterable<Uint8Array>, announced: string | null, limit: number): Promise<Uint8Array | undefined> {
-  if (announced !== null && Number(announced) > limit) return undefined;
+  if (announcesMore(announced, limit)) return undefined;
   const chunks: Uint8Array[] = [];
   let size = 0;
   const iterator = body[Symbol.asyncIterator]();
@@ -108,6 +135,11 @@ async function readAtMost(body: AsyncIterable<Uint8Array>, announced: string | n
     chunks.push(next.value);
   }
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+}
+
+/** Whether a request's content-length announces a body larger than `limit` (it is then refused unread). */
+export function announcesMore(contentLength: string | null, limit: number): boolean {
+  return contentLength !== null && Number(contentLength) > limit;
 }
 
 /** The one envelope of a unary body; anything else (none, two, a cut-off one, unknown flags) is the caller's error. */
@@ -139,29 +171,27 @@ async function decompress(compression: Compression, bytes: Uint8Array, readMaxBy
   }
 }
 
-function binaryProblem(input: DescMessage, message: Uint8Array): string | undefined {
+function decodeBinary(input: DescMessage, bytes: Uint8Array): Message | ConnectError {
   try {
-    fromBinary(input, message);
-    return undefined;
+    return fromBinary(input, bytes);
   } catch (error) {
-    return `request body is not a valid ${input.typeName} message: ${(error as Error).message}`;
+    return new ConnectError(`request body is not a valid ${input.typeName} message: ${(error as Error).message}`, Code.InvalidArgument);
   }
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-function jsonProblem(input: DescMessage, message: Uint8Array): string | undefined {
+function decodeJson(input: DescMessage, bytes: Uint8Array): Message | ConnectError {
   let json: JsonValue;
   try {
-    json = JSON.parse(utf8.decode(message)) as JsonValue;
+    json = JSON.parse(utf8.decode(bytes)) as JsonValue;
   } catch {
-    return `request body is not valid JSON (UTF-8) for ${input.typeName}`;
+    return new ConnectError(`request body is not valid JSON (UTF-8) for ${input.typeName}`, Code.InvalidArgument);
   }
   try {
-    fromJson(input, json);
-    return undefined;
+    return fromJson(input, json);
   } catch (error) {
-    return `request body is not a valid ${input.typeName} in JSON: ${withoutQuotedText((error as Error).message)}`;
+    return new ConnectError(`request body is not a valid ${input.typeName} in JSON: ${withoutQuotedText((error as Error).message)}`, Code.InvalidArgument);
   }
 }
 

@@ -1,11 +1,11 @@
 import { hash } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { AuditLog } from "../../../src/audit.js";
 import { auditedName, auditedTeamId, boundedMessage, MAX_ERROR_BYTES, MAX_RECORD_BYTES } from "../../../src/audit-record.js";
 import type { LogDestination } from "../../../src/log.js";
 
-/** An audit log writing into memory; `lines()` hands out what it wrote. */
-function memoryAudit(): { audit: AuditLog; lines: () => string[] } {
+/** An audit log writing into memory; `lines()` hands out what it wrote, `written()` what reached the destination so far. */
+function memoryAudit(): { audit: AuditLog; lines: () => string[]; written: () => number } {
   const chunks: Buffer[] = [];
   const destination = {
     write: (line: string) => chunks.push(Buffer.from(line)),
@@ -21,6 +21,7 @@ function memoryAudit(): { audit: AuditLog; lines: () => string[] } {
       audit.flush();
       return Buffer.concat(chunks).toString("utf8").split("\n").filter(Boolean);
     },
+    written: () => Buffer.concat(chunks).toString("utf8").split("\n").filter(Boolean).length,
   };
 }
 
@@ -65,6 +66,41 @@ describe("boundedMessage", () => {
       // No half of a surrogate pair left at the cut.
       expect(Buffer.from(cut, "utf8").toString("utf8")).toBe(cut);
     }
+  });
+});
+
+describe("AuditLog batches", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("hand records to the destination 50 ms after the first of a batch", () => {
+    vi.useFakeTimers();
+    const { audit, written } = memoryAudit();
+    audit.write({ method: "Read", outcome: "OK" });
+    audit.write({ method: "Read", outcome: "OK" });
+    expect(written()).toBe(0);
+    vi.advanceTimersByTime(49);
+    expect(written()).toBe(0);
+    vi.advanceTimersByTime(1);
+    expect(written()).toBe(2);
+    audit.write({ method: "Write", outcome: "OK" });
+    vi.advanceTimersByTime(50);
+    expect(written()).toBe(3);
+  });
+
+  it("hand them over at once when 64 KiB are pending, whatever the time", () => {
+    vi.useFakeTimers();
+    const { audit, written } = memoryAudit();
+    const name = "N".repeat(1000);
+    let records = 0;
+    while (written() === 0 && records < 200) {
+      audit.write({ method: "Write", outcome: "OK", name });
+      records++;
+    }
+    expect(records).toBeGreaterThan(60);
+    expect(records).toBeLessThan(70);
+    expect(written()).toBe(records);
   });
 });
 

@@ -2,6 +2,7 @@ import { createDecipheriv, createSecretKey, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { MemorySeal, type SealedValue } from "../../../src/core/cache/memory-seal.js";
 import { SecretCache } from "../../../src/core/cache/secret-cache.js";
+import { memoryReducingCollection } from "../../../src/idle-reclaim.js";
 
 const counterBlock = (nonce: number) => {
   const iv = Buffer.alloc(16);
@@ -101,5 +102,36 @@ describe("SecretCache", () => {
     expect(small.byteSize).toBeLessThanOrEqual(1_000);
     expect(small.get("k19")).toBeDefined();
     expect(small.get("k0")).toBeUndefined();
+  });
+
+  it("keeps an entry's times and flags as they were set", () => {
+    const cache = new SecretCache({ maxEntries: 10, maxBytes: 1 << 20 });
+    const fetched = Date.UTC(2030, 0, 1, 12, 0, 0, 123);
+    const entry = cache.set("a", { text: "1", version: "7" }, { now: fetched, ttlMs: 60_000, refreshAt: fetched + 50_000 });
+    expect([entry.fetchedAt, entry.expiresAt, entry.refreshAt, entry.version]).toEqual([fetched, fetched + 60_000, fetched + 50_000, "7"]);
+    expect([entry.negative, entry.binary, entry.refreshing]).toEqual([false, false, false]);
+    entry.refreshing = true;
+    cache.get("a");
+    expect([entry.negative, entry.binary, entry.refreshing]).toEqual([false, false, true]);
+    entry.fetchedAt = fetched + 1;
+    entry.expiresAt = fetched + 2;
+    expect([entry.fetchedAt, entry.expiresAt]).toEqual([fetched + 1, fetched + 2]);
+    const negative = cache.set("b", undefined, { now: fetched, ttlMs: 5_000, refreshAt: fetched + 4_000 });
+    const binary = cache.set("c", { binary: Uint8Array.of(1), version: "" }, timing);
+    expect([negative.negative, negative.binary, binary.negative, binary.binary]).toEqual([true, false, false, true]);
+  });
+
+  it("holds an entry of a 100-byte value in under 260 bytes of heap, its map slot included", () => {
+    const collect = memoryReducingCollection()!;
+    const count = 20_000;
+    const names = Array.from({ length: count }, (_, index) => `MEMORY_KEY_${String(index).padStart(6, "0")}`);
+    const value = "v".repeat(100);
+    const cache = new SecretCache({ maxEntries: count, maxBytes: 2 ** 30 });
+    collect();
+    const before = process.memoryUsage().heapUsed;
+    for (const name of names) cache.set(name, { text: value, version: "1" }, { now: timing.now, ttlMs: 3_600_000, refreshAt: timing.now + 3_400_000 + Math.random() });
+    collect();
+    expect(cache.size).toBe(count);
+    expect((process.memoryUsage().heapUsed - before) / count).toBeLessThan(260);
   });
 });

@@ -1,4 +1,5 @@
 import type { AwsCredentialIdentityProvider } from "@smithy/types";
+import { LocationClients } from "../../drivers/location-clients.js";
 import { AwsCredentials } from "./aws-credentials.js";
 import type { AwsConnection, RoleToAssume } from "./aws-settings.js";
 import { AWS_MAX_ATTEMPTS, awsRequestHandler } from "./sdk-options.js";
@@ -24,47 +25,62 @@ interface Destroyable {
   destroy(): void;
 }
 
+interface PooledClient<Client> {
+  client: Client;
+  role: RoleToAssume | undefined;
+  region: string;
+}
+
 /**
  * SDK clients per resolved region and role: a team's calls go to its region, signed as its
- * role; everything else uses the service's own. Clients and assumed credentials are reused.
+ * role; everything else uses the service's own. Clients and assumed credentials are reused, for
+ * at most MAX_LOCATIONS locations (the least recently used client is destroyed once its calls are over).
  */
 export class AwsClientPool<Client extends Destroyable> {
-  private readonly clients = new Map<string, { client: Client; role: RoleToAssume | undefined; region: string }>();
+  private readonly clients: LocationClients<PooledClient<Client>>;
   readonly credentials: AwsCredentials;
 
   constructor(
     private readonly connection: AwsConnection,
     private readonly make: (config: AwsClientConfig) => Client,
+    options: { maxLocations?: number; retireAfterMs?: number } = {},
   ) {
-    this.credentials = new AwsCredentials(connection);
+    this.credentials = new AwsCredentials(connection, options);
+    this.clients = new LocationClients({
+      ...options,
+      max: options.maxLocations,
+      retire: (entry) => entry.client.destroy(),
+    });
+  }
+
+  /** Locations holding a client now. */
+  get size(): number {
+    return this.clients.size;
   }
 
   /** The client for a team's location, with its credentials ready (bounded by the caller's signal). */
   async client(team: AwsTeamLocation, signal: AbortSignal): Promise<Client> {
     const region = team.aws_region_name ?? this.connection.region;
     const role = this.role(team);
-    const key = locationKey(team, this.connection);
-    let entry = this.clients.get(key);
-    if (!entry) {
-      const credentials = this.credentials.forRole(role, region);
-      const client = this.make({
+    const entry = this.clients.get(locationKey(team, this.connection), () => ({
+      client: this.make({
         region,
         ...(this.connection.endpoint ? { endpoint: this.connection.endpoint } : {}),
-        credentials: () => credentials.get(),
+        // Looked up per signing, so the client and the pool share one set of assumed credentials.
+        credentials: () => this.credentials.forRole(role, region).get(),
         maxAttempts: AWS_MAX_ATTEMPTS,
         requestHandler: awsRequestHandler,
-      });
-      entry = { client, role, region };
-      this.clients.set(key, entry);
-    }
+      }),
+      role,
+      region,
+    }));
     // Resolving here, rather than inside the SDK's middleware, lets the caller's deadline bound an STS call.
     await this.credentials.forRole(entry.role, entry.region).get(signal);
     return entry.client;
   }
 
   close(): void {
-    for (const { client } of this.clients.values()) client.destroy();
-    this.clients.clear();
+    this.clients.close();
     this.credentials.close();
   }
 

@@ -4,6 +4,7 @@ import { fromIni, fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
 import type { AwsConnection, RoleToAssume } from "./aws-settings.js";
 import { RefreshingCredentials } from "./refreshing-credentials.js";
+import { LocationClients } from "../../drivers/location-clients.js";
 import { AWS_MAX_ATTEMPTS, awsRequestHandler } from "./sdk-options.js";
 
 const ASSUMED_SESSION_SECONDS = 3600;
@@ -11,31 +12,37 @@ const ASSUMED_SESSION_SECONDS = 3600;
 /**
  * The service's AWS identity (SPEC §2, in LiteLLM's order: web identity token, role, profile,
  * static keys, IRSA token file, the SDK's default chain) and the roles teams ask it to assume.
- * Assumed credentials are cached per role until shortly before they expire.
+ * Assumed credentials are cached per role until shortly before they expire; both they and the
+ * STS clients (per region) are kept for at most MAX_LOCATIONS locations, as teams choose them.
  */
 export class AwsCredentials {
   readonly base: RefreshingCredentials;
-  private readonly assumed = new Map<string, RefreshingCredentials>();
-  private readonly stsClients = new Map<string, STSClient>();
+  private readonly assumed: LocationClients<RefreshingCredentials>;
+  private readonly stsClients: LocationClients<STSClient>;
 
-  constructor(private readonly connection: AwsConnection) {
+  constructor(
+    private readonly connection: AwsConnection,
+    options: { maxLocations?: number; retireAfterMs?: number } = {},
+  ) {
     this.base = this.baseCredentials();
+    this.assumed = new LocationClients({ max: options.maxLocations });
+    this.stsClients = new LocationClients({ ...options, max: options.maxLocations, retire: (client) => client.destroy() });
+  }
+
+  /** Roles holding assumed credentials, and STS clients, now. */
+  get sizes(): { assumed: number; sts: number } {
+    return { assumed: this.assumed.size, sts: this.stsClients.size };
   }
 
   /** Credentials for a team's role, assumed with the service's own identity; the service's own without one. */
   forRole(role: RoleToAssume | undefined, region: string): RefreshingCredentials {
     if (!role) return this.base;
     const key = JSON.stringify([role.roleArn, role.sessionName, role.externalId ?? null, region]);
-    let credentials = this.assumed.get(key);
-    if (!credentials) {
-      credentials = new RefreshingCredentials(() => this.assumeRole(role, region, "base", () => this.base.get()));
-      this.assumed.set(key, credentials);
-    }
-    return credentials;
+    return this.assumed.get(key, () => new RefreshingCredentials(() => this.assumeRole(role, region, "base", () => this.base.get())));
   }
 
   close(): void {
-    for (const client of this.stsClients.values()) client.destroy();
+    this.stsClients.close();
   }
 
   private baseCredentials(): RefreshingCredentials {
@@ -95,19 +102,17 @@ export class AwsCredentials {
 
   /** STS clients per region and signer; web identity calls are unsigned. */
   private sts(region: string, signer: "source" | "base" | "unsigned", credentials?: AwsCredentialIdentityProvider): STSClient {
-    const key = `${region}\n${signer}`;
-    let client = this.stsClients.get(key);
-    if (!client) {
-      client = new STSClient({
-        region,
-        maxAttempts: AWS_MAX_ATTEMPTS,
-        requestHandler: awsRequestHandler,
-        ...(this.connection.stsEndpoint ? { endpoint: this.connection.stsEndpoint } : {}),
-        ...(credentials ? { credentials } : {}),
-      });
-      this.stsClients.set(key, client);
-    }
-    return client;
+    return this.stsClients.get(
+      `${region}\n${signer}`,
+      () =>
+        new STSClient({
+          region,
+          maxAttempts: AWS_MAX_ATTEMPTS,
+          requestHandler: awsRequestHandler,
+          ...(this.connection.stsEndpoint ? { endpoint: this.connection.stsEndpoint } : {}),
+          ...(credentials ? { credentials } : {}),
+        }),
+    );
   }
 }
 

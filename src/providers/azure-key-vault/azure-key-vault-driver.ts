@@ -13,6 +13,7 @@ import type {
   SecretMetadata,
   SecretValue,
 } from "../../drivers/driver.js";
+import { LocationClients } from "../../drivers/location-clients.js";
 import { AZURE_CREDENTIAL_ENV_NAMES, AzureSettingsError, chooseCredential, tlsOptionsFromEnv } from "./credentials.js";
 import { classifyAzureError, isSecretDisabled } from "./errors.js";
 import { ORIGINAL_NAME_TAG, assertOwnedBy, callerTags, tagsToStore, toVaultName } from "./vault-names.js";
@@ -37,13 +38,22 @@ const POLL_INTERVAL_MS = 250;
  */
 export class AzureKeyVaultDriver implements SecretDriver {
   readonly capabilities = { write: true, binary: true, list: true, metadata: { description: false, tags: true }, sdkRetries: true };
-  private readonly clients = new Map<string, SecretClient>();
+  /** One client per vault, for at most MAX_LOCATIONS vaults (a SecretClient holds no sockets of its own to free). */
+  private readonly clients: LocationClients<SecretClient>;
 
   constructor(
     private readonly defaultVaultUri: string,
     private readonly credential: TokenCredential,
     private readonly tlsOptions: TlsOptions,
-  ) {}
+    options: { maxLocations?: number } = {},
+  ) {
+    this.clients = new LocationClients({ max: options.maxLocations });
+  }
+
+  /** Vaults holding a client now. */
+  get clientCount(): number {
+    return this.clients.size;
+  }
 
   async read(name: string, call: DriverCall): Promise<SecretValue | undefined> {
     const vaultName = toVaultName(name);
@@ -142,23 +152,22 @@ export class AzureKeyVaultDriver implements SecretDriver {
   }
 
   async close(): Promise<void> {
-    this.clients.clear();
+    this.clients.close();
   }
 
   private client(call: DriverCall): SecretClient {
     const vaultUri = vaultUriOf(call.team) ?? this.defaultVaultUri;
-    let client = this.clients.get(vaultUri);
-    if (!client) {
-      client = new SecretClient(vaultUri, this.credential, {
-        retryOptions: { maxRetries: MAX_RETRIES, retryDelayInMs: 200, maxRetryDelayInMs: 2000 },
-        ...(this.tlsOptions ? { tlsOptions: this.tlsOptions } : {}),
-        // A loopback vault (the emulator) cannot be a subdomain of the challenge's vault.azure.net
-        // resource; real vaults keep the SDK's check that tokens go only to Key Vault hosts.
-        ...(isLoopback(new URL(vaultUri).hostname) ? { disableChallengeResourceVerification: true } : {}),
-      });
-      this.clients.set(vaultUri, client);
-    }
-    return client;
+    return this.clients.get(
+      vaultUri,
+      () =>
+        new SecretClient(vaultUri, this.credential, {
+          retryOptions: { maxRetries: MAX_RETRIES, retryDelayInMs: 200, maxRetryDelayInMs: 2000 },
+          ...(this.tlsOptions ? { tlsOptions: this.tlsOptions } : {}),
+          // A loopback vault (the emulator) cannot be a subdomain of the challenge's vault.azure.net
+          // resource; real vaults keep the SDK's check that tokens go only to Key Vault hosts.
+          ...(isLoopback(new URL(vaultUri).hostname) ? { disableChallengeResourceVerification: true } : {}),
+        }),
+    );
   }
 
   /**

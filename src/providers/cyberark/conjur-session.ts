@@ -1,5 +1,6 @@
 import type { ConjurResponse, ConjurTransport } from "./conjur-http.js";
 import { ConjurHttpError } from "./conjur-http.js";
+import { LocationClients } from "../../drivers/location-clients.js";
 import { untilAborted } from "../../drivers/until-aborted.js";
 
 /** Tokens are replaced after this share of their lifetime (about 6 of Conjur's 8 minutes). */
@@ -15,29 +16,38 @@ interface CachedToken {
 /**
  * Conjur access tokens, one per account: fetched with the API key, reused until three quarters
  * of their life, fetched once per account at a time, and replaced at once when Conjur answers
- * 401 (revoked or expired early) — the call is then retried once with the new token.
+ * 401 (revoked or expired early) — the call is then retried once with the new token. Tokens are
+ * kept for at most MAX_LOCATIONS accounts (teams choose the account).
  */
 export class ConjurSession {
-  private readonly tokens = new Map<string, CachedToken>();
+  private readonly tokens: LocationClients<CachedToken>;
   private readonly pending = new Map<string, Promise<CachedToken>>();
 
   constructor(
     private readonly transport: ConjurTransport,
     private readonly login: string,
     private readonly apiKey: string,
-  ) {}
+    options: { maxAccounts?: number } = {},
+  ) {
+    this.tokens = new LocationClients({ max: options.maxAccounts });
+  }
+
+  /** Accounts holding a token now. */
+  get tokenCount(): number {
+    return this.tokens.size;
+  }
 
   /** Runs an authenticated call, re-authenticating once on 401. */
   async call(account: string, signal: AbortSignal, send: (authorization: string) => Promise<ConjurResponse>): Promise<ConjurResponse> {
     const token = await this.token(account, signal);
     const response = await send(token.header);
     if (response.status !== 401) return response;
-    if (this.tokens.get(account) === token) this.tokens.delete(account);
+    this.tokens.delete(account, token);
     return send((await this.token(account, signal)).header);
   }
 
   private token(account: string, signal: AbortSignal): Promise<CachedToken> {
-    const cached = this.tokens.get(account);
+    const cached = this.tokens.find(account);
     if (cached && cached.refreshAt > Date.now()) return Promise.resolve(cached);
     let pending = this.pending.get(account);
     if (!pending) {

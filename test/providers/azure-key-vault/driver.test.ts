@@ -6,7 +6,8 @@ import { RestError } from "@azure/keyvault-secrets";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ServiceError } from "../../../src/core/errors.js";
-import { azureKeyVaultDriver } from "../../../src/providers/azure-key-vault/azure-key-vault-driver.js";
+import { MAX_LOCATIONS } from "../../../src/drivers/location-clients.js";
+import { AzureKeyVaultDriver, azureKeyVaultDriver } from "../../../src/providers/azure-key-vault/azure-key-vault-driver.js";
 import { assertOwnedBy, toVaultName } from "../../../src/providers/azure-key-vault/vault-names.js";
 import type { SecretDatabase } from "../../../src/storage/database.js";
 import { sdkEnvironment, startEmulator, type AzureKeyVaultEmulator } from "../../emulators/azure-key-vault/index.js";
@@ -88,6 +89,23 @@ describe("Azure Key Vault driver set-up and errors", () => {
     expect(classified.code).toBe(Code.Unauthenticated);
     expect(classified.message).not.toContain("not-the-secret-value");
     await driver.close();
+  });
+
+  it("keeps clients for at most MAX_LOCATIONS vaults, whatever vault_uri teams send, and still reads its own vault", async () => {
+    const driver = (await azureKeyVaultDriver.create(context(sdkEnvironment(vault)))) as AzureKeyVaultDriver;
+    vault.store.set("POOL-CHECK", { value: "still-here" });
+    try {
+      for (let index = 0; index < MAX_LOCATIONS + 50; index += 1) {
+        // An aborted call makes its client and sends nothing, so no vault needs to exist.
+        const team = { vault_uri: `https://team-${index}.vault.azure.net` };
+        await driver.read("ANY", { team, signal: AbortSignal.abort() }).catch(() => undefined);
+      }
+      expect(driver.clientCount).toBe(MAX_LOCATIONS);
+      expect(await driver.read("POOL_CHECK", call())).toMatchObject({ text: "still-here" });
+    } finally {
+      await driver.close();
+    }
+    expect(driver.clientCount).toBe(0);
   });
 
   it("lists every secret across Key Vault's pages, under the names they were written as", async () => {

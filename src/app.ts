@@ -262,6 +262,8 @@ function connectionLimits(config: Config): ConnectionLimits {
     idleTimeoutMs: limits.idle_timeout_ms,
     maxConnections: limits.max_connections,
     maxConcurrentStreams: limits.max_concurrent_streams,
+    bodyTimeoutMs: limits.body_timeout_ms,
+    maxArrivingBodyBytes: limits.max_arriving_body_bytes,
   };
 }
 

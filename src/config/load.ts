@@ -71,6 +71,11 @@ export async function parseConfig(document: unknown, env: Env, source?: string):
     serverInput.database_url = env.DATABASE_URL;
   }
   const server = check(serverSettingsSchema, serverInput, "secretgate");
+  if (server.limits.max_arriving_body_bytes < server.max_message_bytes) {
+    throw new ConfigError(
+      `secretgate.limits.max_arriving_body_bytes: ${server.limits.max_arriving_body_bytes} is less than secretgate.max_message_bytes (${server.max_message_bytes}), so a message of the largest size could never be read`,
+    );
+  }
   const present = general.key_management_system !== undefined || general.key_management_settings !== undefined;
   const { backends, defaultBackend } = await configureBackends({ present, system, settings: rawSettings }, server);
   checkRoutes(server, backends);

@@ -185,6 +185,10 @@ export const serverSettingsSchema = z.strictObject({
       max_connections: z.number().int().positive().default(4096),
       /** Streams one HTTP/2 connection may have open at once (advertised in its SETTINGS). */
       max_concurrent_streams: z.number().int().positive().max(MAX_HTTP2_SETTING).default(256),
+      /** A request's body (its message) must be complete within this of its head; a late one is cancelled. */
+      body_timeout_ms: z.number().int().positive().max(MAX_TIMER_MS).default(30_000),
+      /** Bytes that request bodies still arriving may hold together, per listener; past it a body is refused. */
+      max_arriving_body_bytes: z.number().int().positive().default(64 * 1024 * 1024),
     })
     .prefault({}),
   auth: authSettingsSchema.prefault({}),

@@ -4,6 +4,7 @@ import type { DescMethodUnary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
 import type { Compression, UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import { tooMuchArriving, type ArrivingBodies, type BodyHold } from "./arriving-bodies.js";
 import type { ListenerFaults } from "./listener-faults.js";
 import { settleAuthority } from "./request-authority.js";
 import { bodyFormat, checkUnaryBody, type BodyFormat } from "./request-body.js";
@@ -26,6 +27,7 @@ export const COMPRESSIONS: readonly Compression[] = [compressionGzip, compressio
  *   audit record): it never reaches the service.
  * - A request without an authority (HTTP/1.0 without Host, HTTP/2 without :authority) gets the
  *   listener's own; connect-node would otherwise throw out of the request handler.
+ * - Every request body counts against the listener's ArrivingBodies while it arrives.
  */
 export function connectAdapter(options: ConnectRouterOptions & {
   routes: (router: ConnectRouter) => void;
@@ -33,6 +35,7 @@ export function connectAdapter(options: ConnectRouterOptions & {
   fallback: (request: NodeRequest, response: NodeResponse) => void;
   refused: (method: DescMethodUnary, request: NodeRequest, error: ConnectError) => void;
   readMaxBytes: number;
+  bodies: ArrivingBodies;
   /** The listener's own host:port. */
   authority: () => string;
   faults: ListenerFaults;
@@ -66,22 +69,35 @@ export function connectAdapter(options: ConnectRouterOptions & {
       return void send(Promise.resolve(refusalResponse(format ?? CONNECT_JSON, error)), response);
     }
     const universal = universalRequestFromNodeRequest(request as IncomingMessage, response as ServerResponse, undefined, options.contextValues(request));
-    send(format ? checkedCall(handler, universal, format, request) : handler(universal), response);
+    if (!isByteStream(universal.body)) return send(handler(universal), response);
+    // A late body's request is reset (HTTP/2) or its connection closed (HTTP/1).
+    const hold = options.bodies.hold(() => request.destroy());
+    send(format ? checkedCall(handler, universal, universal.body, format, request, hold) : handler({ ...universal, body: counted(universal.body, hold, options.bodies.maxBytes) }), response);
   };
 
-  async function checkedCall(handler: UniversalHandler, request: UniversalServerRequest, format: BodyFormat, nodeRequest: NodeRequest): Promise<UniversalServerResponse | undefined> {
-    if (!isByteStream(request.body)) return handler(request);
+  async function checkedCall(
+    handler: UniversalHandler,
+    request: UniversalServerRequest,
+    body: AsyncIterable<Uint8Array>,
+    format: BodyFormat,
+    nodeRequest: NodeRequest,
+    hold: BodyHold,
+  ): Promise<UniversalServerResponse | undefined> {
     let checked: Awaited<ReturnType<typeof checkUnaryBody>>;
     try {
-      checked = await checkUnaryBody({ header: request.header, body: request.body }, format, handler.method.input, {
+      checked = await checkUnaryBody({ header: request.header, body }, format, handler.method.input, {
         readMaxBytes: options.readMaxBytes,
         compressions: COMPRESSIONS,
+        hold,
+        arrivingMaxBytes: options.bodies.maxBytes,
       });
     } catch (error) {
       // Only reading the body throws (every check returns its refusal): the peer went away
       // before its body ended. Its doing, not a bug of ours, and no one is left to answer.
       options.faults.peer("request_error", error);
       return undefined;
+    } finally {
+      hold.close();
     }
     if (checked instanceof ConnectError) {
       options.refused(handler.method as DescMethodUnary, nodeRequest, checked);
@@ -109,4 +125,16 @@ function isByteStream(body: unknown): body is AsyncIterable<Uint8Array> {
 
 async function* single(bytes: Uint8Array): AsyncIterable<Uint8Array> {
   yield bytes;
+}
+
+/** A body connect-node reads itself (streaming calls, GET), counted while it arrives. */
+async function* counted(body: AsyncIterable<Uint8Array>, hold: BodyHold, maxBytes: number): AsyncIterable<Uint8Array> {
+  try {
+    for await (const chunk of body) {
+      if (!hold.take(chunk.byteLength)) throw tooMuchArriving(maxBytes);
+      yield chunk;
+    }
+  } finally {
+    hold.close();
+  }
 }

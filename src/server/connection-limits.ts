@@ -13,6 +13,10 @@ export interface ConnectionLimits {
   maxConnections: number;
   /** Streams one HTTP/2 connection may have open at once (advertised in SETTINGS). */
   maxConcurrentStreams: number;
+  /** A request's body (its message) must be complete within this of its head. */
+  bodyTimeoutMs: number;
+  /** Bytes all request bodies still arriving on one listener may hold together. */
+  maxArrivingBodyBytes: number;
 }
 
 /**

@@ -194,7 +194,7 @@ export class Dispatcher {
    * bad): nothing runs, one record is written. The caller's identity is recorded when its
    * credentials are good.
    */
-  refuse(method: DescMethodUnary, context: CallContext, error: ServiceError): void {
+  refuse(method: DescMethodUnary | DescMethodServerStreaming, context: CallContext, error: ServiceError): void {
     let identity: string | undefined;
     try {
       identity = this.authenticator.authenticate(context.credentials).name;

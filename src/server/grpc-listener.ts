@@ -15,6 +15,8 @@ import { Code, ServiceError } from "../core/errors.js";
 import { serviceMethods, streamingMethods, type Dispatcher } from "./dispatcher.js";
 import { grpcStreamingDefinition, grpcStreamingHandler } from "./server-streams.js";
 import { acceptConnections, ConnectionWatch, type ConnectionLimits } from "./connection-limits.js";
+import { ArrivingBodies } from "./arriving-bodies.js";
+import { arrivingMessagesInterceptor } from "./grpc-arriving-messages.js";
 import { ListenerFaults } from "./listener-faults.js";
 import { listenOn } from "./listen-address.js";
 import { onceSpoken } from "./protocol-sniffing.js";
@@ -56,6 +58,8 @@ export async function startGrpcListener(options: {
 }): Promise<GrpcListener> {
   const { limits } = options;
   const faults = new ListenerFaults("grpc", options.logger);
+  const auditedMethods = new Map([...serviceMethods, ...streamingMethods].map((method) => [`/${SecretService.typeName}/${method.name}`, method]));
+  const bodies = new ArrivingBodies(limits.maxArrivingBodyBytes, limits.bodyTimeoutMs, () => faults.peer("body_timeout"));
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.maxMessageBytes,
     "grpc.max_send_message_length": 64 * 1024 * 1024,
@@ -63,6 +67,18 @@ export async function startGrpcListener(options: {
     "grpc.max_connection_idle_ms": limits.idleTimeoutMs,
     // Channelz keeps per-session and per-call records for a channelz service this server does not offer.
     "grpc.enable_channelz": 0,
+    interceptors: [
+      arrivingMessagesInterceptor(
+        bodies,
+        (path, call, metadata, status) => {
+          const method = auditedMethods.get(path);
+          if (!method) return;
+          const context = contextOf(call, metadata ?? new grpc.Metadata(), options.dispatcher, options.tls?.mutual ?? false);
+          options.dispatcher.refuse(method, context, new ServiceError(status.code as number, status.details));
+        },
+        () => faults.unexpected("handler", new Error("grpc-js no longer shows its calls' HTTP/2 streams: request messages still arriving on the gRPC port are not bounded")),
+      ),
+    ],
   });
   const { definition, implementation } = serviceFor(options.dispatcher, options.tls?.mutual ?? false, faults);
   server.addService(definition, implementation);
@@ -98,6 +114,7 @@ export async function startGrpcListener(options: {
       await drained;
     },
     destroy: () => {
+      bodies.close();
       accepting.close();
       server.forceShutdown();
       for (const socket of sockets) socket.destroy();
@@ -181,9 +198,18 @@ function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher, clientCerti
 
 /** What the dispatcher needs to know of a gRPC call. */
 function callContextOf(call: grpc.ServerUnaryCall<Buffer, unknown> | grpc.ServerWritableStream<Buffer, unknown>, dispatcher: Dispatcher, clientCertificates: boolean): CallContext {
+  return contextOf(call, call.metadata, dispatcher, clientCertificates);
+}
+
+function contextOf(
+  call: Pick<grpc.ServerInterceptingCallInterface, "getDeadline" | "getPeer" | "getAuthContext">,
+  metadata: grpc.Metadata,
+  dispatcher: Dispatcher,
+  clientCertificates: boolean,
+): CallContext {
   const deadline = call.getDeadline();
   const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
-  const authorization = call.metadata.get("authorization")[0];
+  const authorization = metadata.get("authorization")[0];
   const context: CallContext = {
     peer: call.getPeer(),
     protocol: "grpc",
@@ -196,8 +222,8 @@ function callContextOf(call: grpc.ServerUnaryCall<Buffer, unknown> | grpc.Server
     ...(Number.isFinite(deadlineMs) ? { deadline: deadlineMs } : {}),
   };
   if (dispatcher.tracing) {
-    context.traceparent = traceHeader(call.metadata, "traceparent");
-    context.tracestate = traceHeader(call.metadata, "tracestate");
+    context.traceparent = traceHeader(metadata, "traceparent");
+    context.tracestate = traceHeader(metadata, "tracestate");
   }
   return context;
 }

@@ -14,6 +14,7 @@ import { acceptConnections, ConnectionWatch, streamResetBound, type ConnectionLi
 import { ConsoleAssets } from "./console-assets.js";
 import { serviceMethods, streamingMethods, type Dispatcher } from "./dispatcher.js";
 import { connectStream } from "./server-streams.js";
+import { ArrivingBodies } from "./arriving-bodies.js";
 import { ListenerFaults } from "./listener-faults.js";
 import { listenOn, splitAddress } from "./listen-address.js";
 import { sniffHttpVersion } from "./protocol-sniffing.js";
@@ -62,10 +63,12 @@ export async function startHttpListener(options: {
 }): Promise<HttpListener> {
   const { limits } = options;
   const faults = new ListenerFaults("http", options.logger);
+  const bodies = new ArrivingBodies(limits.maxArrivingBodyBytes, limits.bodyTimeoutMs, () => faults.peer("body_timeout"));
   let ownAuthority = "";
   const library = connectAdapter({
     routes: (router: ConnectRouter) => registerRoutes(router, options.dispatcher),
     readMaxBytes: options.maxMessageBytes,
+    bodies,
     contextValues: (request) => {
       const { peer, certificate } = caller(request);
       return createContextValues().set(peerKey, peer).set(certificateKey, certificate);
@@ -84,7 +87,7 @@ export async function startHttpListener(options: {
   });
   const adapter = options.connectNodeOnly
     ? library
-    : unaryCalls({ dispatcher: options.dispatcher, readMaxBytes: options.maxMessageBytes, compressions: COMPRESSIONS, authority: () => ownAuthority, caller, faults }, library);
+    : unaryCalls({ dispatcher: options.dispatcher, readMaxBytes: options.maxMessageBytes, bodies, compressions: COMPRESSIONS, authority: () => ownAuthority, caller, faults }, library);
 
   // Every open connection and its watch; a socket's watch is found from its HTTP/1 requests.
   const watches = new Map<Duplex, ConnectionWatch>();
@@ -181,6 +184,7 @@ export async function startHttpListener(options: {
     destroy: () => {
       for (const socket of watches.keys()) socket.destroy();
       server.close();
+      bodies.close();
     },
   };
 }

@@ -31,6 +31,8 @@ export type FaultKind =
   | "header_timeout"
   /** A connection with no request in flight for too long. */
   | "idle_timeout"
+  /** A request whose body (message) was not complete within body_timeout_ms. */
+  | "body_timeout"
   /** A connection refused because the listener already holds max_connections. */
   | "connection_limit"
   /** Accepting a connection failed (e.g. out of file descriptors). */

@@ -4,6 +4,7 @@ import { encodeEnvelope, type Compression } from "@connectrpc/connect/protocol";
 import { parseContentType as parseConnectContentType } from "@connectrpc/connect/protocol-connect";
 import { parseContentType as parseGrpcContentType } from "@connectrpc/connect/protocol-grpc";
 import { parseContentType as parseGrpcWebContentType } from "@connectrpc/connect/protocol-grpc-web";
+import { tooMuchArriving, type BodyHold } from "./arriving-bodies.js";
 
 /** The protocols the HTTP port serves unary calls in, each with its own error shape. */
 export type Protocol = "connect" | "grpc-web" | "grpc";
@@ -44,12 +45,14 @@ export async function checkUnaryBody(
   request: { header: Headers; body: AsyncIterable<Uint8Array> },
   format: BodyFormat,
   input: DescMessage,
-  options: { readMaxBytes: number; compressions: readonly Compression[] },
+  options: { readMaxBytes: number; compressions: readonly Compression[]; hold: BodyHold; arrivingMaxBytes: number },
 ): Promise<{ header: Headers; body: Uint8Array } | ConnectError> {
   const compression = requestCompression(format, request.header.get(encodingHeader(format)), options.compressions);
   if (compression instanceof ConnectError) return compression;
-  const raw = await readAtMost(request.body, request.header.get("content-length"), options.readMaxBytes);
-  if (raw === undefined) return tooLarge(options.readMaxBytes);
+  const raw = await readAtMost(request.body, request.header.get("content-length"), options.readMaxBytes, options.hold);
+  if (raw === "too large") return tooLarge(options.readMaxBytes);
+  if (raw === "too much arriving") return tooMuchArriving(options.arrivingMaxBytes);
+  options.hold.close();
   const message = await unaryMessageBytes(raw, format, compression, options.readMaxBytes);
   if (message instanceof ConnectError) return message;
   const decoded = decodeUnaryMessage(input, format, message);
@@ -120,21 +123,28 @@ export function decodeUnaryMessage(input: DescMessage, format: BodyFormat, bytes
 }
 
 /**
- * All of a body, or undefined as soon as it is (or announces it will be) larger than `limit`. The
- * rest is left unread rather than cut off: Node then reads it past the answer, so the caller gets
- * the answer instead of a reset connection.
+ * All of a body, or what stopped it: it is (or announces it will be) larger than `limit`, or the
+ * listener's bodies still arriving hold all they may. The rest is left unread rather than cut
+ * off: Node then reads it past the answer, so the caller gets the answer instead of a reset
+ * connection.
  */
-async function readAtMost(body: AsyncIterable<Uint8Array>, announced: string | null, limit: number): Promise<Uint8Array | undefined> {
-  if (announcesMore(announced, limit)) return undefined;
+async function readAtMost(
+  body: AsyncIterable<Uint8Array>,
+  announced: string | null,
+  limit: number,
+  hold: BodyHold,
+): Promise<Uint8Array | "too large" | "too much arriving"> {
+  if (announcesMore(announced, limit)) return "too large";
   const chunks: Uint8Array[] = [];
   let size = 0;
   const iterator = body[Symbol.asyncIterator]();
   for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
     size += next.value.byteLength;
-    if (size > limit) return undefined;
+    if (size > limit) return "too large";
+    if (!hold.take(next.value.byteLength)) return "too much arriving";
     chunks.push(next.value);
   }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
 /** Whether a request's content-length announces a body larger than `limit` (it is then refused unread). */

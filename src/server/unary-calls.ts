@@ -13,6 +13,7 @@ import type { AuthorizedCall } from "../core/call-context.js";
 import { ServiceError } from "../core/errors.js";
 import { serviceMethods, type Dispatcher } from "./dispatcher.js";
 import type { ListenerFaults } from "./listener-faults.js";
+import { tooMuchArriving, type ArrivingBodies, type BodyHold } from "./arriving-bodies.js";
 import { encodeReadResponse } from "./read-response-encoding.js";
 import { settleAuthority } from "./request-authority.js";
 import {
@@ -34,6 +35,8 @@ export type RequestHandler = (request: NodeRequest, response: NodeResponse) => v
 export interface UnaryCallOptions {
   dispatcher: Dispatcher;
   readMaxBytes: number;
+  /** What bodies still arriving may hold on this listener, and for how long. */
+  bodies: ArrivingBodies;
   /** The request compressions accepted, and the response compressions offered (connect-node's `acceptCompression`). */
   compressions: readonly Compression[];
   /** The listener's own host:port, for a request without an authority. */
@@ -78,6 +81,7 @@ class UnaryCall {
   private readonly chunks: Buffer[] = [];
   private received = 0;
   private compression: Compression | undefined;
+  private hold: BodyHold | undefined;
 
   constructor(
     private readonly options: UnaryCallOptions,
@@ -99,6 +103,8 @@ class UnaryCall {
     if (compression instanceof ConnectError) return this.refuse(compression);
     this.compression = compression;
     if (announcesMore(headerText(request.headers["content-length"]), options.readMaxBytes)) return this.refuse(tooLarge(options.readMaxBytes));
+    // A late body's request is reset (HTTP/2) or its connection closed (HTTP/1); onClose then runs.
+    this.hold = options.bodies.hold(() => request.destroy());
     request.on("data", this.onData);
     request.on("end", this.onEnd);
     request.on("close", this.onClose);
@@ -106,14 +112,17 @@ class UnaryCall {
 
   private readonly onData = (chunk: Buffer): void => {
     this.received += chunk.byteLength;
-    if (this.received <= this.options.readMaxBytes) {
+    const tooBig = this.received > this.options.readMaxBytes;
+    if (!tooBig && this.hold!.take(chunk.byteLength)) {
       this.chunks.push(chunk);
       return;
     }
     // The rest is left unread, as connect-adapter.ts leaves it (Node reads it past the answer).
     this.stopReading();
+    this.chunks.length = 0;
     this.request.pause();
-    this.guarded(() => this.refuse(tooLarge(this.options.readMaxBytes)));
+    const { readMaxBytes, bodies } = this.options;
+    this.guarded(() => this.refuse(tooBig ? tooLarge(readMaxBytes) : tooMuchArriving(bodies.maxBytes)));
   };
 
   private readonly onEnd = (): void => {
@@ -134,6 +143,7 @@ class UnaryCall {
   };
 
   private stopReading(): void {
+    this.hold?.close();
     this.request.off("data", this.onData);
     this.request.off("end", this.onEnd);
     this.request.off("close", this.onClose);

@@ -124,12 +124,21 @@ describe("parseConfig", () => {
 
   it("bounds connections by default, and refuses limits that cannot work, naming the key", async () => {
     const config = await parseConfig({}, {});
-    expect(config.server.limits).toEqual({ header_timeout_ms: 10_000, idle_timeout_ms: 120_000, max_connections: 4096, max_concurrent_streams: 256 });
+    expect(config.server.limits).toEqual({
+      header_timeout_ms: 10_000,
+      idle_timeout_ms: 120_000,
+      max_connections: 4096,
+      max_concurrent_streams: 256,
+      body_timeout_ms: 30_000,
+      max_arriving_body_bytes: 64 * 1024 * 1024,
+    });
     for (const [limits, key] of [
       [{ header_timeout_ms: 0 }, "secretgate.limits.header_timeout_ms"],
       [{ idle_timeout_ms: 2 ** 31 }, "secretgate.limits.idle_timeout_ms"],
       [{ max_connections: -1 }, "secretgate.limits.max_connections"],
       [{ max_concurrent_streams: 1.5 }, "secretgate.limits.max_concurrent_streams"],
+      [{ body_timeout_ms: 0 }, "secretgate.limits.body_timeout_ms"],
+      [{ max_arriving_body_bytes: 1024 }, "secretgate.limits.max_arriving_body_bytes: 1024 is less than secretgate.max_message_bytes"],
       [{ max_streams: 1 }, 'secretgate.limits: unknown key "max_streams"'],
     ] as const) {
       await expect(parseConfig({ secretgate: { limits } }, {})).rejects.toThrow(key);

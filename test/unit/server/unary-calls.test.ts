@@ -105,6 +105,8 @@ const auditDestination = {
 let auditLog: AuditLog;
 let reference: HttpListener;
 let direct: HttpListener;
+/** The same pair, where bodies still arriving may hold only 8 KiB together. */
+let tight: { reference: HttpListener; direct: HttpListener };
 const unexpected: string[] = [];
 
 beforeAll(async () => {
@@ -123,14 +125,16 @@ beforeAll(async () => {
     dispatcher,
     maxMessageBytes: 64 * 1024,
     readiness: { ready: () => true, details: () => ({}) },
-    limits: { headerTimeoutMs: 10_000, idleTimeoutMs: 60_000, maxConnections: 64, maxConcurrentStreams: 100 },
+    limits: { headerTimeoutMs: 10_000, idleTimeoutMs: 60_000, maxConnections: 64, maxConcurrentStreams: 100, bodyTimeoutMs: 30_000, maxArrivingBodyBytes: 64 * 1024 * 1024 },
     logger,
   };
   reference = await startHttpListener({ ...common, connectNodeOnly: true });
   direct = await startHttpListener(common);
+  const tightCommon = { ...common, limits: { ...common.limits, maxArrivingBodyBytes: 8 * 1024 } };
+  tight = { reference: await startHttpListener({ ...tightCommon, connectNodeOnly: true }), direct: await startHttpListener(tightCommon) };
 });
 afterAll(async () => {
-  await Promise.all([reference?.close(), direct?.close()]);
+  await Promise.all([reference?.close(), direct?.close(), tight?.reference.close(), tight?.direct.close()]);
 });
 
 interface Answer {
@@ -253,12 +257,17 @@ async function observe(call: () => Promise<Answer | undefined>): Promise<{ answe
 }
 
 /** Sends one request to both listeners over both HTTP versions; the direct path must answer as connect-node does. */
-async function expectSameAnswers(label: string, request: Request, transports: Array<"http1" | "http2"> = ["http1", "http2"]): Promise<Answer[]> {
+async function expectSameAnswers(
+  label: string,
+  request: Request,
+  transports: Array<"http1" | "http2"> = ["http1", "http2"],
+  listeners: { reference: HttpListener; direct: HttpListener } = { reference, direct },
+): Promise<Answer[]> {
   const answers: Answer[] = [];
   for (const transport of transports) {
     const send = transport === "http1" ? overHttp1 : overHttp2;
-    const expected = await observe(() => send(reference.address, request));
-    const actual = await observe(() => send(direct.address, request));
+    const expected = await observe(() => send(listeners.reference.address, request));
+    const actual = await observe(() => send(listeners.direct.address, request));
     expect(actual, `${label} over ${transport}`).toEqual(expected);
     expect(expected.faults.handler, `${label} over ${transport}: no unexpected errors`).toBe(0);
     answers.push(actual.answer!);
@@ -468,6 +477,17 @@ describe("the direct unary path answers as connect-node does", () => {
     // A body over the limit that does not announce its size is refused once it passes it.
     await expectSameAnswers("chunked, over max_message_bytes", { ...connect("application/proto", Buffer.alloc(64 * 1024 + 1)), chunked: true }, ["http1"]);
     await expectSameAnswers("chunked, well-formed", { ...connect("application/proto", read), chunked: true }, ["http1"]);
+  });
+
+  it("a body past what bodies still arriving may hold is refused alike, RESOURCE_EXHAUSTED and audited, and one within it served", async () => {
+    const connect = (contentType: string, body: Buffer): Request => ({ headers: { "Content-Type": contentType, ...auth }, body });
+    const [refused] = await expectSameAnswers("Connect binary, 10 KiB", connect("application/proto", Buffer.alloc(10 * 1024, 0x0a)), ["http1", "http2"], tight);
+    expect(refused!.status).toBe(429);
+    expect(Buffer.from(refused!.body, "base64").toString("utf8")).toContain("limits.max_arriving_body_bytes");
+    await expectSameAnswers("gRPC-Web, 10 KiB", connect("application/grpc-web", envelope(Buffer.alloc(10 * 1024, 0x0a))), ["http1", "http2"], tight);
+    await expectSameAnswers("chunked, 10 KiB", { ...connect("application/proto", Buffer.alloc(10 * 1024, 0x0a)), chunked: true }, ["http1"], tight);
+    const [served] = await expectSameAnswers("Connect binary Read", formats("CACHED")[0]![1], ["http1", "http2"], tight);
+    expect(served!.status).toBe(200);
   });
 
   it("requests for another path, HTTP method or content type go to connect-node alike", async () => {

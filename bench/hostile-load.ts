@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
-import { connect as http2Connect } from "node:http2";
+import { connect as http2Connect, type ClientHttp2Stream } from "node:http2";
 import { connect as netConnect, type Socket } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -23,6 +23,10 @@ const MAX_CONNECTIONS = 4096;
 const JUNK_BYTES = 4 * 1024 * 1024 - 64;
 /** Pairs of HEADERS + RST_STREAM per rapid-reset connection (past nghttp2's burst of 1,000). */
 const RESETS_PER_CONNECTION = 1500;
+/** Bodies of 4 MB sent all but their last byte, kept open per port (reopened when the server ends them). */
+export const STALLED_PER_PORT = 100;
+/** How long the stalled-bodies attack, run on its own, lasts. */
+const STALLED_SECONDS = 30;
 const VALID_READ_INTERVAL_MS = 100;
 const VALID_READ_TIMEOUT_MS = 10_000;
 
@@ -39,6 +43,9 @@ export interface HostileLoadResult {
     resetsSent: number;
     resetConnections: number;
     junkRequests: number;
+    /** Stalled bodies opened, and those the server ended (refused past max_arriving_body_bytes, or cut off at body_timeout_ms). */
+    stalledBodiesOpened: number;
+    stalledBodiesEnded: number;
     idleSocketsOpened: number;
     idleSocketsRefusedAtOnce: number;
     /** The most idle sockets open at once, per port. */
@@ -50,11 +57,12 @@ export interface HostileLoadResult {
 /**
  * Section 7 of `npm run bench`: the server as shipped, with its default limits, under a minute of
  * hostile load on both ports at once — an unauthenticated flood (h2load), rapid-reset
- * connections, 4 MB junk requests, and idle sockets held up to max_connections — while valid
+ * connections, 4 MB junk requests, and idle sockets held up to max_connections (the mix issue 14
+ * set its goals for) — or, on its own, 4 MB bodies sent all but their last byte — while valid
  * Reads trickle in on both ports over connections opened before the attack. Reports whether every
  * valid Read succeeded, and the server's RSS at its peak and 30 s after the attack.
  */
-export async function hostileLoadBenchmark(nodeArgs: string[], work: string): Promise<HostileLoadResult> {
+export async function hostileLoadBenchmark(nodeArgs: string[], work: string, attack: "mix" | "stalled bodies" = "mix"): Promise<HostileLoadResult> {
   const auditFile = join(work, "hostile-audit.log");
   const server = await TestServer.start({ nodeArgs, config: { secretgate: { audit: { file: auditFile } } }, env: { SECRETGATE_LOG_LEVEL: "info" } });
   const stop = { now: false };
@@ -71,20 +79,24 @@ export async function hostileLoadBenchmark(nodeArgs: string[], work: string): Pr
 
     const rss = new RssSampler(server.process.pid!);
     const rssStartMb = rss.sample();
-    const flood = { unauthenticatedRequests: 0, resetsSent: 0, resetConnections: 0, junkRequests: 0, idleSocketsOpened: 0, idleSocketsRefusedAtOnce: 0, idleSocketsHeld: [0, 0] };
-    const deadline = Date.now() + LOAD_SECONDS * 1000;
+    const flood = { unauthenticatedRequests: 0, resetsSent: 0, resetConnections: 0, junkRequests: 0, stalledBodiesOpened: 0, stalledBodiesEnded: 0, idleSocketsOpened: 0, idleSocketsRefusedAtOnce: 0, idleSocketsHeld: [0, 0] };
+    const seconds = attack === "mix" ? LOAD_SECONDS : STALLED_SECONDS;
+    const deadline = Date.now() + seconds * 1000;
     const until = () => stop.now || Date.now() > deadline;
 
     const validReads = {
       grpc: trickle(clients.grpc, until),
       http: trickle(clients.http, until),
     };
-    const attackers = [
-      unauthenticatedFlood(server.grpcAddress, server.httpAddress, work).then((count) => (flood.unauthenticatedRequests = count)),
-      rapidResets([server.grpcAddress, server.httpAddress], until, flood),
-      junkRequests(server.grpcAddress, server.httpAddress, until, flood),
-      holdIdleSockets([server.grpcAddress, server.httpAddress], until, flood, sockets),
-    ];
+    const attackers =
+      attack === "mix"
+        ? [
+            unauthenticatedFlood(server.grpcAddress, server.httpAddress, work).then((count) => (flood.unauthenticatedRequests = count)),
+            rapidResets([server.grpcAddress, server.httpAddress], until, flood),
+            junkRequests(server.grpcAddress, server.httpAddress, until, flood),
+            holdIdleSockets([server.grpcAddress, server.httpAddress], until, flood, sockets),
+          ]
+        : [stalledBodies(server.grpcAddress, server.httpAddress, until, flood)];
     const sampling = setInterval(() => rss.sample(), 200);
     await Promise.all(attackers);
     const reads = { grpc: await validReads.grpc, http: await validReads.http };
@@ -100,7 +112,7 @@ export async function hostileLoadBenchmark(nodeArgs: string[], work: string): Pr
       listenerErrors[`${listener}/${kind}`] = Number(value);
     }
     const after = memoryBreakdown(server.process.pid!, metrics);
-    return { seconds: LOAD_SECONDS, rssStartMb, rssPeakMb: rss.peak, rssAfterMb, after, validReads: reads, flood, listenerErrors };
+    return { seconds, rssStartMb, rssPeakMb: rss.peak, rssAfterMb, after, validReads: reads, flood, listenerErrors };
   } finally {
     stop.now = true;
     for (const socket of sockets) socket.destroy();
@@ -254,6 +266,79 @@ async function junkRequests(grpcAddress: string, httpAddress: string, until: () 
     },
   ];
   await Promise.all([...workers, ...workers].map((worker) => worker()));
+}
+
+/**
+ * Keeps STALLED_PER_PORT unauthenticated 4 MB Reads per port sent all but their last byte: HTTP/1.1
+ * Connect bodies on connections of their own, gRPC messages on streams of four connections. One
+ * the server ends (refused, or cut off at body_timeout_ms) is replaced after 100 ms.
+ */
+async function stalledBodies(grpcAddress: string, httpAddress: string, until: () => boolean, flood: HostileLoadResult["flood"]): Promise<void> {
+  const body = Buffer.alloc(JUNK_BYTES - 1, 0x0a);
+  const message = envelope(Buffer.alloc(JUNK_BYTES, 0x0a)).subarray(0, -1);
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 100));
+  const overHttp = async () => {
+    const [host, port] = splitAddress(httpAddress);
+    while (!until()) {
+      await new Promise<void>((resolve) => {
+        const socket = netConnect({ host, port });
+        flood.stalledBodiesOpened++;
+        const end = () => {
+          socket.destroy();
+          resolve();
+        };
+        const timer = setInterval(() => until() && end(), 250);
+        socket.on("error", () => undefined);
+        socket.once("data", () => (flood.stalledBodiesEnded++, end()));
+        socket.once("close", () => {
+          clearInterval(timer);
+          resolve();
+        });
+        socket.write(`POST /secretgate.v1.SecretService/Read HTTP/1.1\r\nHost: x\r\nContent-Type: application/proto\r\nContent-Length: ${JUNK_BYTES}\r\n\r\n`);
+        socket.write(body);
+      });
+      await pause();
+    }
+  };
+  const overGrpc = async () => {
+    while (!until()) {
+      const session = http2Connect(`http://${grpcAddress}`);
+      session.on("error", () => undefined);
+      const streams = Array.from({ length: STALLED_PER_PORT / 4 }, async () => {
+        while (!until() && !session.closed && !session.destroyed) {
+          await new Promise<void>((resolve) => {
+            flood.stalledBodiesOpened++;
+            let stream: ClientHttp2Stream;
+            try {
+              stream = session.request({ ":method": "POST", ":path": "/secretgate.v1.SecretService/Read", "content-type": "application/grpc", te: "trailers" });
+            } catch {
+              return resolve();
+            }
+            // Ends with the attack whatever the stream is doing (still connecting, or held).
+            const timer = setInterval(() => {
+              if (!until()) return;
+              clearInterval(timer);
+              stream.destroy();
+              resolve();
+            }, 250);
+            stream.on("error", () => undefined);
+            stream.once("response", () => flood.stalledBodiesEnded++);
+            stream.resume();
+            stream.once("close", () => {
+              clearInterval(timer);
+              resolve();
+            });
+            stream.write(message);
+          });
+          await pause();
+        }
+      });
+      await Promise.all(streams);
+      session.destroy();
+      await pause();
+    }
+  };
+  await Promise.all([...Array.from({ length: STALLED_PER_PORT }, overHttp), ...Array.from({ length: 4 }, overGrpc)]);
 }
 
 /**

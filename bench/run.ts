@@ -12,7 +12,7 @@ import { SecretDatabase } from "../src/storage/database.js";
 import { launchNodeArgs } from "../test/helpers/launch.js";
 import { TestServer, SERVER_ENTRY } from "../test/helpers/server.js";
 import { coldReadBenchmark } from "./cold-reads.js";
-import { hostileLoadBenchmark, memoryRegions, type HostileLoadResult, type MemoryRegions } from "./hostile-load.js";
+import { hostileLoadBenchmark, memoryRegions, STALLED_PER_PORT, type HostileLoadResult, type MemoryRegions } from "./hostile-load.js";
 import { consoleLoad, consoleReport } from "./console-load.js";
 
 /**
@@ -353,6 +353,27 @@ async function reportHostileLoad(work: string, report: (line: string) => void): 
       `the node binary ${after.binaryMb.toFixed(0)} MB (file-backed, resident from the start).\n`,
   );
   report(`Listener refusals counted meanwhile (secretgate_listener_errors_total): ${Object.entries(result.listenerErrors).map(([key, value]) => `${key} ${value}`).join(", ")}.\n`);
+
+  const stalled = await hostileLoadBenchmark(NODE_ARGS, work, "stalled bodies");
+  report(`### Request bodies that never end (${stalled.seconds} s, both ports, default limits)\n`);
+  report(
+    `4 MB Reads sent all but their last byte, unauthenticated: ${STALLED_PER_PORT} kept open per port (HTTP/1.1 connections of their own; streams of four gRPC connections), ` +
+      `each replaced 100 ms after the server ends it (${stalled.flood.stalledBodiesOpened} opened, ${stalled.flood.stalledBodiesEnded} refused past \`max_arriving_body_bytes\` or cut off at \`body_timeout_ms\`). ` +
+      `Before those bounds the service held every such body for as long as its connection stayed open: 300 of them took RSS to 1.3 GB on either port. ` +
+      `Meanwhile a valid Read every 100 ms on each port.\n`,
+  );
+  const stalledFailed = stalled.validReads.grpc.failed + stalled.validReads.http.failed;
+  report(`| valid Reads failed | p99 (gRPC, HTTP) | RSS before | RSS peak | RSS 30 s after |\n|---|---|---|---|---|`);
+  report(
+    `| ${stalledFailed} of ${stalled.validReads.grpc.ok + stalled.validReads.http.ok + stalledFailed} | ${stalled.validReads.grpc.p99Ms.toFixed(0)} ms, ${stalled.validReads.http.p99Ms.toFixed(0)} ms | ` +
+      `${stalled.rssStartMb.toFixed(0)} MB | ${stalled.rssPeakMb.toFixed(0)} MB | ${stalled.rssAfterMb.toFixed(0)} MB |\n`,
+  );
+  report(
+    `The RSS 30 s after, by where it lives: V8's heap ${stalled.after.v8HeapMb.toFixed(0)} MB committed (${stalled.after.v8HeapUsedMb.toFixed(0)} MB in use); ` +
+      `glibc's heap ${stalled.after.mallocHeapMb.toFixed(0)} MB; the node binary ${stalled.after.binaryMb.toFixed(0)} MB. What the bodies hold at once is bounded (64 MiB per listener); ` +
+      `what stays is glibc's heap, where the 64 KiB reads of bodies refused and drained at line rate (Node reads an HTTP/1.1 body past its answer) were freed between longer-lived allocations, which glibc keeps and reuses rather than returning.\n`,
+  );
+  report(`Listener refusals counted meanwhile: ${Object.entries(stalled.listenerErrors).map(([key, value]) => `${key} ${value}`).join(", ")}.\n`);
 }
 
 /** A request body in gRPC's length-prefixed framing, written to a file for h2load -d. */

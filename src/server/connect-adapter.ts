@@ -9,6 +9,7 @@ import type { ListenerFaults } from "./listener-faults.js";
 import { settleAuthority } from "./request-authority.js";
 import { bodyFormat, checkUnaryBody, type BodyFormat } from "./request-body.js";
 import { refusal } from "./unary-answers.js";
+import { endUnreadBody } from "./unread-bodies.js";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -66,13 +67,14 @@ export function connectAdapter(options: ConnectRouterOptions & {
       options.faults.peer("bad_authority");
       const error = new ConnectError(problem, Code.InvalidArgument);
       options.refused(method, request, error);
+      endUnreadBody(request, response);
       return void send(Promise.resolve(refusalResponse(format ?? CONNECT_JSON, error)), response);
     }
     const universal = universalRequestFromNodeRequest(request as IncomingMessage, response as ServerResponse, undefined, options.contextValues(request));
     if (!isByteStream(universal.body)) return send(handler(universal), response);
     // A late body's request is reset (HTTP/2) or its connection closed (HTTP/1).
     const hold = options.bodies.hold(() => request.destroy());
-    send(format ? checkedCall(handler, universal, universal.body, format, request, hold) : handler({ ...universal, body: counted(universal.body, hold, options.bodies.maxBytes) }), response);
+    send(format ? checkedCall(handler, universal, universal.body, format, request, response, hold) : handler({ ...universal, body: counted(universal.body, hold, options.bodies.maxBytes) }), response);
   };
 
   async function checkedCall(
@@ -81,6 +83,7 @@ export function connectAdapter(options: ConnectRouterOptions & {
     body: AsyncIterable<Uint8Array>,
     format: BodyFormat,
     nodeRequest: NodeRequest,
+    nodeResponse: NodeResponse,
     hold: BodyHold,
   ): Promise<UniversalServerResponse | undefined> {
     let checked: Awaited<ReturnType<typeof checkUnaryBody>>;
@@ -101,6 +104,7 @@ export function connectAdapter(options: ConnectRouterOptions & {
     }
     if (checked instanceof ConnectError) {
       options.refused(handler.method as DescMethodUnary, nodeRequest, checked);
+      endUnreadBody(nodeRequest, nodeResponse);
       return refusalResponse(format, checked);
     }
     return handler({ ...request, header: checked.header, body: single(checked.body) });

@@ -27,6 +27,7 @@ import {
   type BodyFormat,
 } from "./request-body.js";
 import { refusal, unaryAnswer, type UnaryAnswer } from "./unary-answers.js";
+import { endUnreadBody } from "./unread-bodies.js";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -117,7 +118,7 @@ class UnaryCall {
       this.chunks.push(chunk);
       return;
     }
-    // The rest is left unread, as connect-adapter.ts leaves it (Node reads it past the answer).
+    // The rest is left unread, as connect-adapter.ts leaves it (then cut off: unread-bodies.ts).
     this.stopReading();
     this.chunks.length = 0;
     this.request.pause();
@@ -223,6 +224,7 @@ class UnaryCall {
       new ServiceError(error.code as number, error.rawMessage),
     );
     const { status, header, body } = refusal(this.format, error);
+    endUnreadBody(this.request, this.response);
     this.write({ status, headers: Object.fromEntries(header), body });
   }
 

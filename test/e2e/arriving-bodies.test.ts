@@ -77,7 +77,26 @@ describe("request bodies still arriving, HTTP port", () => {
     expect(refused.received()).toMatch(/^HTTP\/1\.1 429 /);
     expect(refused.received()).toContain('"code":"resource_exhausted"');
     expect(refused.received()).toContain("limits.max_arriving_body_bytes");
+    // The rest of a refused body is not read: the connection is closed once the answer is out.
+    await refused.closed;
     for (const body of held) expect(body.received()).toBe("");
+
+    // Over HTTP/2 the refused stream is reset once it is answered, so the caller stops sending.
+    const session = http2Connect(`http://${server.httpAddress}`);
+    session.on("error", () => undefined);
+    try {
+      const stream = session.request({ ":method": "POST", ":path": `${RPC}/Read`, "content-type": "application/proto" });
+      stream.on("error", () => undefined);
+      let status = 0;
+      stream.on("response", (headers) => (status = Number(headers[":status"])));
+      stream.resume();
+      stream.write(Buffer.alloc(50_000, 0x0a));
+      await new Promise<void>((resolve) => stream.once("close", () => resolve()));
+      expect(status).toBe(429);
+      expect(stream.rstCode).toBe(0);
+    } finally {
+      session.destroy();
+    }
     // Audit records reach the log in batches.
     await eventually(async () => auditRecords("RESOURCE_EXHAUSTED", "connect").length >= 1, "the refusal is audited");
 
@@ -86,7 +105,6 @@ describe("request bodies still arriving, HTTP port", () => {
     // Past body_timeout_ms the held bodies' connections are closed, and counted.
     await Promise.all(held.map((body) => body.closed));
     expect(await listenerErrors("http", "body_timeout")).toBe(5);
-    refused.socket.destroy();
     await validReadsSucceed();
   });
 

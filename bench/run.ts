@@ -370,8 +370,8 @@ async function reportHostileLoad(work: string, report: (line: string) => void): 
   );
   report(
     `The RSS 30 s after, by where it lives: V8's heap ${stalled.after.v8HeapMb.toFixed(0)} MB committed (${stalled.after.v8HeapUsedMb.toFixed(0)} MB in use); ` +
-      `glibc's heap ${stalled.after.mallocHeapMb.toFixed(0)} MB; the node binary ${stalled.after.binaryMb.toFixed(0)} MB. What the bodies hold at once is bounded (64 MiB per listener); ` +
-      `what stays is glibc's heap, where the 64 KiB reads of bodies refused and drained at line rate (Node reads an HTTP/1.1 body past its answer) were freed between longer-lived allocations, which glibc keeps and reuses rather than returning.\n`,
+      `glibc's heap ${stalled.after.mallocHeapMb.toFixed(0)} MB; the node binary ${stalled.after.binaryMb.toFixed(0)} MB. What the bodies hold at once is bounded (64 MiB per listener), and a refused body is not read on; ` +
+      `what stays is glibc's heap: the socket reads of thousands of bodies a second (64 KiB each) were freed between longer-lived allocations (connections, sessions), and glibc keeps such memory for reuse rather than returning it.\n`,
   );
   report(`Listener refusals counted meanwhile: ${Object.entries(stalled.listenerErrors).map(([key, value]) => `${key} ${value}`).join(", ")}.\n`);
 }

@@ -97,6 +97,11 @@ export class BodyHold {
     readonly cancel: () => void,
   ) {}
 
+  /** The listener's bound (max_arriving_body_bytes), for the refusal that names it. */
+  get maxBytes(): number {
+    return this.bodies.maxBytes;
+  }
+
   /** Counts `bytes` more of this body; false (holding nothing more) when that would pass the listener's bound. */
   take(bytes: number): boolean {
     if (this.closed || !this.bodies.take(bytes)) return false;
@@ -113,10 +118,12 @@ export class BodyHold {
   }
 }
 
-/** The refusal of a body that would pass `limits.max_arriving_body_bytes`. */
+/** Why a body that would pass `limits.max_arriving_body_bytes` is refused (RESOURCE_EXHAUSTED, on either port). */
+export function tooMuchArrivingMessage(maxBytes: number): string {
+  return `the server holds as much of request bodies still arriving as limits.max_arriving_body_bytes allows (${maxBytes}); retry shortly`;
+}
+
+/** The refusal of a body that would pass `limits.max_arriving_body_bytes`, as the HTTP port answers it. */
 export function tooMuchArriving(maxBytes: number): ConnectError {
-  return new ConnectError(
-    `the server holds as much of request bodies still arriving as limits.max_arriving_body_bytes allows (${maxBytes}); retry shortly`,
-    Code.ResourceExhausted,
-  );
+  return new ConnectError(tooMuchArrivingMessage(maxBytes), Code.ResourceExhausted);
 }

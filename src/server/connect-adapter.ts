@@ -74,7 +74,7 @@ export function connectAdapter(options: ConnectRouterOptions & {
     if (!isByteStream(universal.body)) return send(handler(universal), response);
     // A late body's request is reset (HTTP/2) or its connection closed (HTTP/1).
     const hold = options.bodies.hold(() => request.destroy());
-    send(format ? checkedCall(handler, universal, universal.body, format, request, response, hold) : handler({ ...universal, body: counted(universal.body, hold, options.bodies.maxBytes) }), response);
+    send(format ? checkedCall(handler, universal, universal.body, format, request, response, hold) : handler({ ...universal, body: counted(universal.body, hold) }), response);
   };
 
   async function checkedCall(
@@ -92,7 +92,6 @@ export function connectAdapter(options: ConnectRouterOptions & {
         readMaxBytes: options.readMaxBytes,
         compressions: COMPRESSIONS,
         hold,
-        arrivingMaxBytes: options.bodies.maxBytes,
       });
     } catch (error) {
       // Only reading the body throws (every check returns its refusal): the peer went away
@@ -132,10 +131,10 @@ async function* single(bytes: Uint8Array): AsyncIterable<Uint8Array> {
 }
 
 /** A body connect-node reads itself (streaming calls, GET), counted while it arrives. */
-async function* counted(body: AsyncIterable<Uint8Array>, hold: BodyHold, maxBytes: number): AsyncIterable<Uint8Array> {
+async function* counted(body: AsyncIterable<Uint8Array>, hold: BodyHold): AsyncIterable<Uint8Array> {
   try {
     for await (const chunk of body) {
-      if (!hold.take(chunk.byteLength)) throw tooMuchArriving(maxBytes);
+      if (!hold.take(chunk.byteLength)) throw tooMuchArriving(hold.maxBytes);
       yield chunk;
     }
   } finally {

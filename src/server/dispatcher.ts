@@ -29,6 +29,11 @@ export const streamingMethods: readonly DescMethodServerStreaming[] = SecretServ
   (method: DescMethod): method is DescMethod & DescMethodServerStreaming => method.methodKind === "server_streaming",
 );
 
+/** A method's HTTP path, `/secretgate.v1.SecretService/Read`: how both listeners route calls. */
+export function methodPath(method: DescMethod): string {
+  return `/${SecretServiceDesc.typeName}/${method.name}`;
+}
+
 /** A service method: its answer, or a promise of it. */
 type Handler = (request: unknown, call: AuthorizedCall) => unknown;
 /** A server-streaming method: its messages. */

@@ -1,6 +1,6 @@
 import { constants, type ServerHttp2Stream } from "node:http2";
 import * as grpc from "@grpc/grpc-js";
-import type { ArrivingBodies, BodyHold } from "./arriving-bodies.js";
+import { tooMuchArrivingMessage, type ArrivingBodies, type BodyHold } from "./arriving-bodies.js";
 
 const { NGHTTP2_NO_ERROR } = constants;
 
@@ -108,7 +108,7 @@ class WatchedCall implements CallInterface, Listener {
     if (!this.hold || this.hold.take(chunk.byteLength)) return;
     this.refuse({
       code: grpc.status.RESOURCE_EXHAUSTED,
-      details: `the server holds as much of request messages still arriving as limits.max_arriving_body_bytes allows (${this.bodies.maxBytes}); retry shortly`,
+      details: tooMuchArrivingMessage(this.bodies.maxBytes),
     });
   };
 

@@ -12,7 +12,7 @@ import { ReadResponseSchema, SecretService, file_secretgate_v1_secret_service, t
 import type { Logger } from "pino";
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
-import { serviceMethods, streamingMethods, type Dispatcher } from "./dispatcher.js";
+import { methodPath, serviceMethods, streamingMethods, type Dispatcher } from "./dispatcher.js";
 import { grpcStreamingDefinition, grpcStreamingHandler } from "./server-streams.js";
 import { acceptConnections, ConnectionWatch, type ConnectionLimits } from "./connection-limits.js";
 import { ArrivingBodies } from "./arriving-bodies.js";
@@ -58,7 +58,7 @@ export async function startGrpcListener(options: {
 }): Promise<GrpcListener> {
   const { limits } = options;
   const faults = new ListenerFaults("grpc", options.logger);
-  const auditedMethods = new Map([...serviceMethods, ...streamingMethods].map((method) => [`/${SecretService.typeName}/${method.name}`, method]));
+  const auditedMethods = new Map([...serviceMethods, ...streamingMethods].map((method) => [methodPath(method), method]));
   const bodies = new ArrivingBodies(limits.maxArrivingBodyBytes, limits.bodyTimeoutMs, () => faults.peer("body_timeout"));
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.maxMessageBytes,
@@ -131,7 +131,7 @@ function serviceFor(
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const method of serviceMethods) {
     definition[method.localName] = {
-      path: `/${SecretService.typeName}/${method.name}`,
+      path: methodPath(method),
       requestStream: false,
       responseStream: false,
       // Requests arrive as raw bytes and are decoded in the handler, so a malformed body is

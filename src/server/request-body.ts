@@ -45,13 +45,13 @@ export async function checkUnaryBody(
   request: { header: Headers; body: AsyncIterable<Uint8Array> },
   format: BodyFormat,
   input: DescMessage,
-  options: { readMaxBytes: number; compressions: readonly Compression[]; hold: BodyHold; arrivingMaxBytes: number },
+  options: { readMaxBytes: number; compressions: readonly Compression[]; hold: BodyHold },
 ): Promise<{ header: Headers; body: Uint8Array } | ConnectError> {
   const compression = requestCompression(format, request.header.get(encodingHeader(format)), options.compressions);
   if (compression instanceof ConnectError) return compression;
   const raw = await readAtMost(request.body, request.header.get("content-length"), options.readMaxBytes, options.hold);
   if (raw === "too large") return tooLarge(options.readMaxBytes);
-  if (raw === "too much arriving") return tooMuchArriving(options.arrivingMaxBytes);
+  if (raw === "too much arriving") return tooMuchArriving(options.hold.maxBytes);
   options.hold.close();
   const message = await unaryMessageBytes(raw, format, compression, options.readMaxBytes);
   if (message instanceof ConnectError) return message;
@@ -124,9 +124,8 @@ export function decodeUnaryMessage(input: DescMessage, format: BodyFormat, bytes
 
 /**
  * All of a body, or what stopped it: it is (or announces it will be) larger than `limit`, or the
- * listener's bodies still arriving hold all they may. The rest is left unread rather than cut
- * off: Node then reads it past the answer, so the caller gets the answer instead of a reset
- * connection.
+ * listener's bodies still arriving hold all they may. The rest is left unread; once the refusal
+ * is answered, unread-bodies.ts ends the stream or connection.
  */
 async function readAtMost(
   body: AsyncIterable<Uint8Array>,

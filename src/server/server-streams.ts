@@ -2,10 +2,9 @@ import { once } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import { fromBinary, toBinary, type DescMethodServerStreaming } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
-import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
-import type { Dispatcher } from "./dispatcher.js";
+import { methodPath, type Dispatcher } from "./dispatcher.js";
 
 /**
  * The server-streaming methods (TailAudit) on both listeners: each message is written as the
@@ -14,7 +13,7 @@ import type { Dispatcher } from "./dispatcher.js";
  */
 export function grpcStreamingDefinition(method: DescMethodServerStreaming): grpc.MethodDefinition<Buffer, unknown> {
   return {
-    path: `/${SecretService.typeName}/${method.name}`,
+    path: methodPath(method),
     requestStream: false,
     responseStream: true,
     // As for unary calls: a malformed body is INVALID_ARGUMENT, decoded in the handler.

@@ -6,12 +6,12 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { compressionNegotiate, type Compression } from "@connectrpc/connect/protocol";
 import { parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-grpc";
-import { ReadResponseSchema, SecretService, type ReadResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
+import { ReadResponseSchema, type ReadResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { Identity } from "../auth/identity.js";
 import type { Credentials } from "../auth/authenticator.js";
 import type { AuthorizedCall } from "../core/call-context.js";
 import { ServiceError } from "../core/errors.js";
-import { serviceMethods, type Dispatcher } from "./dispatcher.js";
+import { methodPath, serviceMethods, type Dispatcher } from "./dispatcher.js";
 import type { ListenerFaults } from "./listener-faults.js";
 import { tooMuchArriving, type ArrivingBodies, type BodyHold } from "./arriving-bodies.js";
 import { encodeReadResponse } from "./read-response-encoding.js";
@@ -62,7 +62,7 @@ export interface UnaryCallOptions {
  * audit record for every outcome (test/server/unary-calls.test.ts compares the two, call by call).
  */
 export function unaryCalls(options: UnaryCallOptions, library: RequestHandler): RequestHandler {
-  const methods = new Map(serviceMethods.map((method) => [`/${SecretService.typeName}/${method.name}`, method]));
+  const methods = new Map(serviceMethods.map((method) => [methodPath(method), method]));
   return (request, response) => {
     const method = methods.get(pathOf(request.url ?? ""));
     const contentType = request.headers["content-type"];

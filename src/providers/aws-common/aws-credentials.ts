@@ -29,11 +29,6 @@ export class AwsCredentials {
     this.stsClients = new LocationClients({ ...options, max: options.maxLocations, retire: (client) => client.destroy() });
   }
 
-  /** Roles holding assumed credentials, and STS clients, now. */
-  get sizes(): { assumed: number; sts: number } {
-    return { assumed: this.assumed.size, sts: this.stsClients.size };
-  }
-
   /** Credentials for a team's role, assumed with the service's own identity; the service's own without one. */
   forRole(role: RoleToAssume | undefined, region: string): RefreshingCredentials {
     if (!role) return this.base;

@@ -32,11 +32,6 @@ export class ConjurSession {
     this.tokens = new LocationClients({ max: options.maxAccounts });
   }
 
-  /** Accounts holding a token now. */
-  get tokenCount(): number {
-    return this.tokens.size;
-  }
-
   /** Runs an authenticated call, re-authenticating once on 401. */
   async call(account: string, signal: AbortSignal, send: (authorization: string) => Promise<ConjurResponse>): Promise<ConjurResponse> {
     const token = await this.token(account, signal);

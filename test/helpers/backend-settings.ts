@@ -1,4 +1,8 @@
-import type { BackendSettings } from "../../src/core/backend.js";
+import type { Logger } from "pino";
+import type { BackendConfig } from "../../src/config/schema.js";
+import { Backend, type BackendSettings } from "../../src/core/backend.js";
+import { ServiceBackend } from "../../src/core/service-backends.js";
+import type { SecretDriver } from "../../src/drivers/driver.js";
 
 /** The TTL `backendSettings` gives entries unless told otherwise. */
 export const TTL_MS = 60_000;
@@ -20,4 +24,25 @@ export function backendSettings(overrides: Partial<BackendSettings> = {}): Backe
     breakerOpenMs: 10_000,
     ...overrides,
   };
+}
+
+/**
+ * One back end of an in-process service with several: `driver` behind a reachable Backend that
+ * calls once (no retries, no retry budget), whose breaker does not open during a test, with room
+ * for a test's values; `overrides` on top.
+ */
+export function bedBackend(config: BackendConfig, driver: SecretDriver, logger: Logger, overrides: Partial<BackendSettings> = {}): ServiceBackend {
+  const settings = backendSettings({
+    negativeTtlMs: 60_000,
+    maxStalenessMs: 60_000,
+    refreshAheadFraction: 0,
+    maxBytes: 1024 * 1024,
+    retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
+    retryBudgetRatio: 0,
+    maxConcurrentCalls: 8,
+    breakerFailureThreshold: 1000,
+    breakerOpenMs: 1_000,
+    ...overrides,
+  });
+  return new ServiceBackend(config, new Backend(driver, config.name, settings, logger), { reachable: true }, {});
 }

@@ -14,16 +14,15 @@ import {
 import { parseConfig } from "../../../src/config/load.js";
 import type { AccessMode } from "../../../src/config/key-management-settings.js";
 import type { BackendConfig } from "../../../src/config/schema.js";
-import { Backend } from "../../../src/core/backend.js";
 import { Code } from "../../../src/core/errors.js";
 import { MAX_MIGRATED_NAMES } from "../../../src/core/migration.js";
 import { SecretService } from "../../../src/core/secret-service.js";
-import { ServiceBackend, ServiceBackends } from "../../../src/core/service-backends.js";
+import { ServiceBackends } from "../../../src/core/service-backends.js";
 import type { DriverCapabilities, DriverWrite, SecretPayload } from "../../../src/drivers/driver.js";
 import { LocalDriver } from "../../../src/providers/local/local-driver.js";
 import { SecretDatabase } from "../../../src/storage/database.js";
 import { SqliteTeamSettingsStore } from "../../../src/storage/team-settings-store.js";
-import { backendSettings } from "../../helpers/backend-settings.js";
+import { bedBackend } from "../../helpers/backend-settings.js";
 import { admin, caller } from "../../helpers/callers.js";
 import { InstrumentedDriver } from "../../helpers/instrumented-driver.js";
 import { serviceFailure } from "../../helpers/service-failure.js";
@@ -108,23 +107,7 @@ async function startBed(): Promise<Bed> {
     const driver = new (spec.driver ?? InstrumentedDriver)(store, spec.capabilities ?? FULL);
     drivers[name] = driver;
     const config: BackendConfig = { ...local, name, accessMode: spec.accessMode ?? "read_and_write", at: `secretgate.backends.${name}` };
-    const backend = new Backend(
-      driver,
-      name,
-      backendSettings({
-        negativeTtlMs: 60_000,
-        maxStalenessMs: 60_000,
-        refreshAheadFraction: 0,
-        maxBytes: 1024 * 1024,
-        retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
-        retryBudgetRatio: 0,
-        maxConcurrentCalls: 8,
-        breakerFailureThreshold: 1000,
-        breakerOpenMs: 1_000,
-      }),
-      logger,
-    );
-    return new ServiceBackend(config, backend, { reachable: true }, {});
+    return bedBackend(config, driver, logger);
   });
   const service = new SecretService({
     config: { ...template, backends: backends.map((backend) => ({ ...local, name: backend.name })), defaultBackend: "source" },

@@ -16,14 +16,13 @@ import {
 } from "../../../gen/secretgate/v1/secret_service_pb.js";
 import { parseConfig } from "../../../src/config/load.js";
 import type { BackendConfig, Config, RouteSettings } from "../../../src/config/schema.js";
-import { Backend } from "../../../src/core/backend.js";
 import { Code } from "../../../src/core/errors.js";
 import { SecretService } from "../../../src/core/secret-service.js";
-import { ServiceBackend, ServiceBackends } from "../../../src/core/service-backends.js";
+import { ServiceBackends } from "../../../src/core/service-backends.js";
 import { LocalDriver } from "../../../src/providers/local/local-driver.js";
 import { SecretDatabase } from "../../../src/storage/database.js";
 import { SqliteTeamSettingsStore } from "../../../src/storage/team-settings-store.js";
-import { backendSettings } from "../../helpers/backend-settings.js";
+import { bedBackend } from "../../helpers/backend-settings.js";
 import { admin, caller } from "../../helpers/callers.js";
 import { InstrumentedDriver } from "../../helpers/instrumented-driver.js";
 import { serviceFailure } from "../../helpers/service-failure.js";
@@ -68,23 +67,7 @@ async function startBed(routes: RouteSettings[], { prefixes = {}, hostedKeys, en
     drivers[name] = driver;
     const settings = { ...local.settings, prefix_for_stored_virtual_keys: prefixes[name] ?? `${name}/`, ...(name === "primary" && hostedKeys ? { hosted_keys: hostedKeys } : {}) };
     const config: BackendConfig = { ...local, name, settings, at: `secretgate.backends.${name}` };
-    const backend = new Backend(
-      driver,
-      name,
-      backendSettings({
-        negativeTtlMs: 60_000,
-        maxStalenessMs: 0,
-        refreshAheadFraction: 0,
-        maxBytes: 1024 * 1024,
-        retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
-        retryBudgetRatio: 0,
-        maxConcurrentCalls: 8,
-        breakerFailureThreshold: 1000,
-        breakerOpenMs: 1_000,
-      }),
-      logger,
-    );
-    return new ServiceBackend(config, backend, { reachable: true }, {});
+    return bedBackend(config, driver, logger, { maxStalenessMs: 0 });
   });
   const config: Config = { ...template, backends: backends.map((backend) => ({ ...local, name: backend.name })), defaultBackend: "primary" };
   const service = new SecretService({

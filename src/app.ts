@@ -13,12 +13,14 @@ import type { BackendConfig, Config } from "./config/schema.js";
 import type { Env } from "./config/env.js";
 import { OperatorService } from "./core/operator-service.js";
 import { syncReplicaCaches } from "./core/replica-caches.js";
+import { reportingOutages } from "./core/team-store-outages.js";
 import { SecretService } from "./core/secret-service.js";
 import { ServiceBackends } from "./core/service-backends.js";
 import { DATABASE_FILE, SecretDatabase } from "./storage/database.js";
 import { MASTER_KEY_FILE } from "./storage/master-key.js";
 import { SqliteTeamSettingsStore, type TeamSettingsStore } from "./storage/team-settings-store.js";
 import { Dispatcher } from "./server/dispatcher.js";
+import { Readiness } from "./server/readiness.js";
 import { startGrpcListener } from "./server/grpc-listener.js";
 import { startHttpListener } from "./server/http-listener.js";
 import type { ConnectionLimits } from "./server/connection-limits.js";
@@ -36,6 +38,8 @@ export interface RunningServer {
   httpAddress: string;
   /** Re-reads the TLS certificate, key and client CA (SIGHUP); open connections carry on. */
   reloadTls(): void;
+  /** Opens the audit file again by its path (SIGHUP, after logrotate moved it). */
+  reopenAuditFile(): void;
   /** Graceful stop: refuse new calls, finish in-flight ones (bounded by the grace period), close. */
   shutdown(): Promise<void>;
 }
@@ -88,7 +92,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
           `Send it as "authorization: Bearer <token>". Configure secretgate.auth.tokens or SECRETGATE_ADMIN_TOKEN for real deployments.\n\n`,
       );
     }
-    const audit = new AuditLog({ file: config.server.audit.file, stdout: options.logDestination });
+    const audit = new AuditLog({ file: config.server.audit.file, stdout: options.logDestination, onFailure: config.server.audit.on_failure, logger });
     // Last: records of the calls drained at shutdown are flushed after everything else stopped.
     cleanups.push(() => audit.close());
     // The OpenTelemetry SDK is loaded only when tracing is on; last to stop, after the drained calls' spans ended.
@@ -102,7 +106,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       ? await (await import("./storage/postgres/shared-storage.js")).SharedStorage.open({ url: databaseUrl, sealer: database, logger, applicationName })
       : undefined;
     if (shared) cleanups.unshift(() => shared.close());
-    let grpcHealth: { setStatus(service: string, status: "SERVING" | "NOT_SERVING"): void } | undefined;
+    let grpcHealth: GrpcHealth | undefined;
     const { backends: serviceBackends, probes } = await startBackends({
       config,
       env,
@@ -116,9 +120,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       cleanups,
     });
     const backends = new ServiceBackends(serviceBackends, config.defaultBackend, config.server.routes);
-    const teams: TeamSettingsStore = shared?.teams ?? new SqliteTeamSettingsStore(database);
+    const teams: TeamSettingsStore = reportingOutages(shared?.teams ?? new SqliteTeamSettingsStore(database));
     const replicas = shared
-      ? await syncReplicaCaches(shared, new Map(serviceBackends.map((backend) => [backend.name, backend.backend])), backends.default.name, logger)
+      ? await syncReplicaCaches(shared, new Map(serviceBackends.map((backend) => [backend.name, backend.backend])), backends.default.name, config.server.database_outage_ttl_seconds * 1000, logger)
       : undefined;
     if (replicas) cleanups.unshift(() => replicas.close());
     // Reachable back ends answer at once; unreachable ones must not hold up start-up for long.
@@ -126,14 +130,28 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     const service = new SecretService({ config, backends, teams, env, logger });
     const operator = new OperatorService({ backends, teams, identities: auth.authenticator.identities, audit: audit.tail });
     const dispatcher = new Dispatcher(service, operator, auth.authenticator, audit, logger, tracing?.tracing);
-    let accepting = true;
     const maxMessageBytes = config.server.max_message_bytes;
+    const readiness = new Readiness({
+      backends: () =>
+        serviceBackends.map((backend) => ({
+          name: backend.name,
+          system: backend.system,
+          reachable: backend.reachable,
+          breaker: backend.backend.breakerState,
+          cache: backend.backend.cacheSize,
+        })),
+      defaultBackend: backends.default.name,
+      ...(replicas ? { databaseConnected: () => replicas.connected } : {}),
+      audit: () => audit.health,
+    });
 
     const limits = connectionLimits(config);
     const grpc = await startGrpcListener({ address: config.server.grpc_address, dispatcher, maxMessageBytes, tls, limits, logger });
     grpcHealth = grpc.health;
     for (const backend of serviceBackends) grpc.health.setStatus(healthServiceName(backend.name), backend.backend.breakerState === "open" ? "NOT_SERVING" : "SERVING");
     cleanups.unshift(() => grpc.destroy());
+    const readinessWatch = watchReadiness(readiness, grpc.health);
+    cleanups.unshift(() => readinessWatch.stop());
     const consoleAssets = ConsoleAssets.load();
     if (!consoleAssets) logger.warn("the operator console was not built (npm run build); /console/ is not served");
     const http = await startHttpListener({
@@ -141,29 +159,14 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       console: consoleAssets,
       dispatcher,
       maxMessageBytes,
-      readiness: {
-        // Ready once every back end has answered its start-up probe: a replica that cannot reach one of them is misconfigured.
-        ready: () => accepting && serviceBackends.every((backend) => backend.reachable) && (replicas?.connected ?? true),
-        details: () => ({
-          // The default back end's, as with one back end; then every back end's.
-          backend: backends.default.name,
-          backendReachable: backends.default.reachable,
-          breaker: backends.default.backend.breakerState,
-          cache: backends.default.backend.cacheSize,
-          backends: Object.fromEntries(
-            serviceBackends.map((backend) => [
-              backend.name,
-              { system: backend.system, reachable: backend.reachable, breaker: backend.backend.breakerState, cache: backend.backend.cacheSize },
-            ]),
-          ),
-          ...(replicas ? { database: replicas.connected ? "connected" : "unreachable" } : {}),
-        }),
-      },
+      readiness,
       tls,
       limits,
       logger,
     });
     cleanups.unshift(() => http.destroy());
+    readiness.serving();
+    readinessWatch.update();
     const reclaim = startIdleReclaim(logger);
     cleanups.unshift(() => reclaim.stop());
     logger.info(
@@ -195,12 +198,15 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
           logger.error({ error: (error as Error).message }, "TLS reload failed; keeping the previous certificate");
         }
       },
+      reopenAuditFile: () => {
+        audit.reopen();
+        if (config.server.audit.file) logger.info("reopened the audit file");
+      },
       shutdown: async () => {
-        accepting = false;
+        readiness.stopping();
+        readinessWatch.update();
         // Audit tails last until their callers leave: end them, or they would hold the listeners open.
         audit.tail.close();
-        grpc.health.setStatus("", "NOT_SERVING");
-        grpc.health.setStatus(SecretServiceDesc.typeName, "NOT_SERVING");
         const graceful = Promise.all([grpc.close(), http.close(), dispatcher.whenDrained()]);
         const timedOut = await Promise.race([
           graceful.then(() => false),
@@ -266,6 +272,39 @@ function connectionLimits(config: Config): ConnectionLimits {
     maxArrivingBodyBytes: limits.max_arriving_body_bytes,
   };
 }
+
+type GrpcHealth = { setStatus(service: string, status: "SERVING" | "NOT_SERVING"): void };
+
+/** How often the gRPC health service's statuses are brought in line with readiness (Watch streams hear of changes within this). */
+const HEALTH_REFRESH_MS = 1_000;
+
+/**
+ * The gRPC health service answers as /readyz does: "" and secretgate.v1.SecretService by the
+ * readiness check, `secretgate.strict` by the strict one (per back end: its breaker, set where
+ * the breakers change). Updated every second, and at once on start and shutdown; a status is set
+ * only when it changes, so Watch streams hear of changes only.
+ */
+function watchReadiness(readiness: Readiness, health: GrpcHealth): { update(): void; stop(): void } {
+  const current = new Map<string, string>();
+  const set = (service: string, serving: boolean) => {
+    const status = serving ? "SERVING" : "NOT_SERVING";
+    if (current.get(service) === status) return;
+    current.set(service, status);
+    health.setStatus(service, status);
+  };
+  const update = () => {
+    const ready = readiness.check(false).ready;
+    set("", ready);
+    set(SecretServiceDesc.typeName, ready);
+    set(STRICT_HEALTH_SERVICE, readiness.check(true).ready);
+  };
+  update();
+  const timer = setInterval(update, HEALTH_REFRESH_MS).unref();
+  return { update, stop: () => clearInterval(timer) };
+}
+
+/** The gRPC health service name answering as `/readyz?strict`. */
+const STRICT_HEALTH_SERVICE = "secretgate.strict";
 
 /** The gRPC health service name of one back end. */
 function healthServiceName(backend: string): string {

@@ -1,0 +1,104 @@
+import type { AuditHealth } from "../audit.js";
+import type { BreakerState } from "../core/resilience/circuit-breaker.js";
+
+/** One back end as readiness sees it. */
+export interface BackendHealth {
+  name: string;
+  system: string;
+  /** It answered its start-up probe. */
+  reachable: boolean;
+  breaker: BreakerState;
+  cache: { entries: number; bytes: number };
+}
+
+/** What readiness is worked out from; each asked afresh on every check. */
+export interface ReadinessSources {
+  backends(): BackendHealth[];
+  /** The default back end's name: the body's top-level `backend` fields are its. */
+  defaultBackend: string;
+  /** Whether the change-notice connection to PostgreSQL is up; absent without PostgreSQL. */
+  databaseConnected?: () => boolean;
+  audit(): AuditHealth;
+}
+
+/** A check's outcome: the status to answer and the JSON body saying why. */
+export interface ReadinessCheck {
+  ready: boolean;
+  body: Record<string, unknown>;
+}
+
+/**
+ * Readiness as a load balancer needs it: "send me traffic" while this replica can answer Reads
+ * (a back end that answered its start-up probe and whose breaker is not open, or any cached
+ * value), not "every dependency is perfect". A shared dependency failing (PostgreSQL, a back end
+ * every replica uses) must not take the whole fleet out of service at once, while each replica
+ * can still serve what it holds. Not ready only while starting, while shutting down, when it
+ * can answer nothing, or when audit.on_failure is fail_closed and records cannot be written (it
+ * refuses every call then). The body lists what is degraded.
+ *
+ * The strict check keeps the meaning /readyz had before: every back end answered its start-up
+ * probe, the database's change notices are heard, and (new) audit records are written.
+ *
+ * /readyz (HTTP) and grpc.health.v1 (the gRPC port) answer from the same checks.
+ */
+export class Readiness {
+  private phase: "starting" | "serving" | "stopping" = "starting";
+
+  constructor(private readonly sources: ReadinessSources) {}
+
+  /** The listeners are up: from now on the checks decide. */
+  serving(): void {
+    if (this.phase === "starting") this.phase = "serving";
+  }
+
+  /** Shutdown began: not ready from now on. */
+  stopping(): void {
+    this.phase = "stopping";
+  }
+
+  check(strict: boolean): ReadinessCheck {
+    const backends = this.sources.backends();
+    const audit = this.sources.audit();
+    const connected = this.sources.databaseConnected?.();
+    const degraded: string[] = [];
+    if (connected === false) degraded.push("database");
+    for (const backend of backends) {
+      if (!backend.reachable) degraded.push(`backend:${backend.name}`);
+      if (backend.breaker !== "closed") degraded.push(`breaker:${backend.name}`);
+    }
+    if (audit.state !== "writing") degraded.push("audit");
+
+    const canRead = backends.some((backend) => (backend.reachable && backend.breaker !== "open") || backend.cache.entries > 0);
+    const reason =
+      this.phase !== "serving"
+        ? this.phase === "starting"
+          ? "starting"
+          : "shutting down"
+        : audit.state !== "writing" && audit.onFailure === "fail_closed"
+          ? "audit records cannot be written (audit.on_failure: fail_closed)"
+          : !canRead
+            ? "no back end can answer and nothing is cached"
+            : strict && degraded.some((what) => what === "database" || what === "audit" || what.startsWith("backend:"))
+              ? "strict: a dependency is degraded"
+              : undefined;
+
+    const home = backends.find((backend) => backend.name === this.sources.defaultBackend) ?? backends[0]!;
+    return {
+      ready: reason === undefined,
+      body: {
+        status: reason === undefined ? "ready" : "not ready",
+        ...(reason !== undefined ? { reason } : {}),
+        ...(strict ? { strict: true } : {}),
+        degraded,
+        // The default back end's, as with one back end; then every back end's.
+        backend: home.name,
+        backendReachable: home.reachable,
+        breaker: home.breaker,
+        cache: home.cache,
+        backends: Object.fromEntries(backends.map((backend) => [backend.name, { system: backend.system, reachable: backend.reachable, breaker: backend.breaker, cache: backend.cache }])),
+        ...(connected !== undefined ? { database: connected ? "connected" : "unreachable" } : {}),
+        audit,
+      },
+    };
+  }
+}

@@ -96,7 +96,11 @@ const auditDestination = {
   write: () => true,
   writeBytes: (bytes: Buffer) => {
     auditLines.push(...bytes.toString("utf8").split("\n").filter(Boolean));
+    return true;
   },
+  whenWritten: (done: () => void) => done(),
+  health: { writing: true },
+  onHealth: () => undefined,
   flush: (callback?: () => void) => callback?.(),
   flushSync: () => undefined,
   close: async () => undefined,
@@ -124,7 +128,7 @@ beforeAll(async () => {
     address: "127.0.0.1:0",
     dispatcher,
     maxMessageBytes: 64 * 1024,
-    readiness: { ready: () => true, details: () => ({}) },
+    readiness: { check: () => ({ ready: true, body: {} }) },
     limits: { headerTimeoutMs: 10_000, idleTimeoutMs: 60_000, maxConnections: 64, maxConcurrentStreams: 100, bodyTimeoutMs: 30_000, maxArrivingBodyBytes: 64 * 1024 * 1024 },
     logger,
   };

@@ -20,12 +20,11 @@ import { DATABASE_FILE, SecretDatabase } from "./storage/database.js";
 import { MASTER_KEY_FILE } from "./storage/master-key.js";
 import { SqliteTeamSettingsStore, type TeamSettingsStore } from "./storage/team-settings-store.js";
 import { Dispatcher } from "./server/dispatcher.js";
-import { Readiness } from "./server/readiness.js";
+import { publishReadiness, Readiness, type HealthStatuses } from "./server/readiness.js";
 import { startGrpcListener } from "./server/grpc-listener.js";
 import { startHttpListener } from "./server/http-listener.js";
 import type { ConnectionLimits } from "./server/connection-limits.js";
 import { ConsoleAssets } from "./server/console-assets.js";
-import { SecretService as SecretServiceDesc } from "../gen/secretgate/v1/secret_service_pb.js";
 import { tracingSettings } from "./tracing/settings.js";
 import { runCleanups, startBackends, type Cleanup } from "./start-backends.js";
 import { startIdleReclaim } from "./idle-reclaim.js";
@@ -106,7 +105,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       ? await (await import("./storage/postgres/shared-storage.js")).SharedStorage.open({ url: databaseUrl, sealer: database, logger, applicationName })
       : undefined;
     if (shared) cleanups.unshift(() => shared.close());
-    let grpcHealth: GrpcHealth | undefined;
+    let grpcHealth: HealthStatuses | undefined;
     const { backends: serviceBackends, probes } = await startBackends({
       config,
       env,
@@ -150,7 +149,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     grpcHealth = grpc.health;
     for (const backend of serviceBackends) grpc.health.setStatus(healthServiceName(backend.name), backend.backend.breakerState === "open" ? "NOT_SERVING" : "SERVING");
     cleanups.unshift(() => grpc.destroy());
-    const readinessWatch = watchReadiness(readiness, grpc.health);
+    const readinessWatch = publishReadiness(readiness, grpc.health);
     cleanups.unshift(() => readinessWatch.stop());
     const consoleAssets = ConsoleAssets.load();
     if (!consoleAssets) logger.warn("the operator console was not built (npm run build); /console/ is not served");
@@ -272,39 +271,6 @@ function connectionLimits(config: Config): ConnectionLimits {
     maxArrivingBodyBytes: limits.max_arriving_body_bytes,
   };
 }
-
-type GrpcHealth = { setStatus(service: string, status: "SERVING" | "NOT_SERVING"): void };
-
-/** How often the gRPC health service's statuses are brought in line with readiness (Watch streams hear of changes within this). */
-const HEALTH_REFRESH_MS = 1_000;
-
-/**
- * The gRPC health service answers as /readyz does: "" and secretgate.v1.SecretService by the
- * readiness check, `secretgate.strict` by the strict one (per back end: its breaker, set where
- * the breakers change). Updated every second, and at once on start and shutdown; a status is set
- * only when it changes, so Watch streams hear of changes only.
- */
-function watchReadiness(readiness: Readiness, health: GrpcHealth): { update(): void; stop(): void } {
-  const current = new Map<string, string>();
-  const set = (service: string, serving: boolean) => {
-    const status = serving ? "SERVING" : "NOT_SERVING";
-    if (current.get(service) === status) return;
-    current.set(service, status);
-    health.setStatus(service, status);
-  };
-  const update = () => {
-    const ready = readiness.check(false).ready;
-    set("", ready);
-    set(SecretServiceDesc.typeName, ready);
-    set(STRICT_HEALTH_SERVICE, readiness.check(true).ready);
-  };
-  update();
-  const timer = setInterval(update, HEALTH_REFRESH_MS).unref();
-  return { update, stop: () => clearInterval(timer) };
-}
-
-/** The gRPC health service name answering as `/readyz?strict`. */
-const STRICT_HEALTH_SERVICE = "secretgate.strict";
 
 /** The gRPC health service name of one back end. */
 function healthServiceName(backend: string): string {

@@ -1,3 +1,4 @@
+import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { AuditHealth } from "../audit.js";
 import type { BreakerState } from "../core/resilience/circuit-breaker.js";
 
@@ -101,4 +102,41 @@ export class Readiness {
       },
     };
   }
+}
+
+/** The gRPC health service's statuses, as grpc-health-check's HealthImplementation sets them. */
+export interface HealthStatuses {
+  setStatus(service: string, status: "SERVING" | "NOT_SERVING"): void;
+}
+
+/** The gRPC health service name answering as `/readyz?strict`. */
+export const STRICT_HEALTH_SERVICE = "secretgate.strict";
+
+/** How often the gRPC health service's statuses are brought in line with readiness (Watch streams hear of changes within this). */
+const HEALTH_REFRESH_MS = 1_000;
+
+/**
+ * The gRPC health service answers as /readyz does: "" and secretgate.v1.SecretService by the
+ * readiness check, `secretgate.strict` by the strict one (each back end's own name, by its
+ * breaker, is set where the breakers change). Brought up to date every second, and by `update`
+ * at once (start, shutdown); a status is set only when it changes, so Watch streams hear of
+ * changes only.
+ */
+export function publishReadiness(readiness: Readiness, health: HealthStatuses): { update(): void; stop(): void } {
+  const current = new Map<string, string>();
+  const set = (service: string, serving: boolean) => {
+    const status = serving ? "SERVING" : "NOT_SERVING";
+    if (current.get(service) === status) return;
+    current.set(service, status);
+    health.setStatus(service, status);
+  };
+  const update = () => {
+    const ready = readiness.check(false).ready;
+    set("", ready);
+    set(SecretService.typeName, ready);
+    set(STRICT_HEALTH_SERVICE, readiness.check(true).ready);
+  };
+  update();
+  const timer = setInterval(update, HEALTH_REFRESH_MS).unref();
+  return { update, stop: () => clearInterval(timer) };
 }

@@ -302,13 +302,25 @@ async function reportAuditCost(
     const [closedGrpc, openGrpc, closedHttp, openHttp] = best as [H2loadResult, H2loadResult, H2loadResult, H2loadResult];
     report(`### What waiting for the audit record costs (\`audit.on_failure\`)\n`);
     report(
-      `Under \`fail_closed\` a Read is answered only once its audit record is written (one write per event-loop turn, the turn's answers waiting for it); under \`fail_open\` it is answered at once and records follow in 64 KiB / 50 ms batches. Same servers, alternated over ${ROUNDS} rounds, best of each.\n`,
+      `Under \`fail_closed\` a Read is answered only once its audit record is written (one write per event-loop turn, on the event loop, the turn's answers waiting for it); under \`fail_open\` it is answered at once and records follow in 64 KiB / 50 ms batches, written from libuv's thread pool. Same servers, alternated over ${ROUNDS} rounds, best of each.\n`,
     );
     report(`| server | requests/s | of \`fail_open\` |\n|---|---|---|`);
     report(`| ${sides[0]!.label} | ${closedGrpc.rps.toFixed(0)} | **${(closedGrpc.rps / openGrpc.rps).toFixed(2)}** |`);
     report(`| ${sides[1]!.label} | ${openGrpc.rps.toFixed(0)} | — |`);
     report(`| ${sides[2]!.label} | ${closedHttp.rps.toFixed(0)} | **${(closedHttp.rps / openHttp.rps).toFixed(2)}** |`);
     report(`| ${sides[3]!.label} | ${openHttp.rps.toFixed(0)} | — |`);
+    // CPU per call at one fixed, paced rate: less sensitive to the machine's other work than requests/s.
+    const paced = 3000;
+    const cpu: Record<"closed" | "open", number[]> = { closed: [], open: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [side, target] of [["closed", bed.closed], ["open", open]] as const) {
+        const before = cpuMs(target.process.pid!);
+        const done = await h2loadPaced(`http://${target.grpcAddress}${read}`, bed.singleBody, paced, GRPC_HEADERS);
+        cpu[side].push(((cpuMs(target.process.pid!) - before) * 1000) / done);
+      }
+    }
+    const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+    report(`\nServer CPU time per cached Read at ${paced} req/s over gRPC (paced over ${LATENCY_CLIENTS} connections, ${LATENCY_SECONDS} s, median of ${ROUNDS}): **\`fail_closed\` ${median(cpu.closed).toFixed(0)} µs, \`fail_open\` ${median(cpu.open).toFixed(0)} µs**.\n`);
     const rate = closedGrpc.rps / 2;
     report(`\nLatency at ${Math.round(rate)} req/s (half the \`fail_closed\` gRPC maximum), paced as above:\n`);
     report(`| server | p50 | p90 | p99 | p99.9 |\n|---|---|---|---|---|`);
@@ -501,6 +513,27 @@ interface Latency {
   p90: number;
   p99: number;
   p999: number;
+}
+
+/** Requests at a fixed total rate, paced over LATENCY_CLIENTS connections of one stream each; how many were done. */
+async function h2loadPaced(url: string, body: string, totalRps: number, headers: readonly string[]): Promise<number> {
+  const perClient = Math.max(1, Math.round(totalRps / LATENCY_CLIENTS));
+  const { stdout } = await run(
+    "h2load",
+    ["-c", String(LATENCY_CLIENTS), "-m", "1", "-t", "1", "-D", String(LATENCY_SECONDS), "--rps", String(perClient), "-d", body, ...headers, ...authorization, url],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
+  const done = Number(/requests: \d+ total, \d+ started, (\d+) done/.exec(stdout)?.[1]);
+  if (!Number.isFinite(done) || done === 0) throw new Error(`cannot read h2load output:\n${stdout}`);
+  return done;
+}
+
+/** A process's CPU time so far (user + system, all its threads), in milliseconds. */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime, fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 async function h2loadLatency(url: string, body: string, totalRps: number, headers: readonly string[], dir: string): Promise<Latency> {

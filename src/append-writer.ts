@@ -58,6 +58,8 @@ export class AppendWriter {
       /** Opens `path` for appending (the service's own mode and flags). */
       open?: (path: string) => number;
       maxQueuedBytes: number;
+      /** Write on the calling thread (writeSync) instead of libuv's thread pool. */
+      sync?: boolean;
       /** Told when writes start failing and when they work again. */
       onHealth?: (health: WriterHealth) => void;
     },
@@ -160,6 +162,7 @@ export class AppendWriter {
   }
 
   private writeChunk(chunk: Buffer): void {
+    if (this.options.sync) return this.writeChunkNow(chunk);
     this.writing = true;
     const fd = this.fd;
     write(fd, chunk, 0, chunk.length, null, (error, n) => {
@@ -176,6 +179,19 @@ export class AppendWriter {
       if (this.reopenWanted && !this.partial) this.reopenNow();
       this.pump();
     });
+  }
+
+  private writeChunkNow(chunk: Buffer): void {
+    let n: number;
+    try {
+      n = writeSync(this.fd, chunk);
+    } catch (error) {
+      return this.failed(error as NodeJS.ErrnoException);
+    }
+    this.settle(chunk, n);
+    if (this.failure) this.recovered();
+    if (this.reopenWanted && !this.partial) this.reopenNow();
+    this.pump();
   }
 
   /** `n` bytes of `chunk` were written: what waited on them is told. */

@@ -86,9 +86,9 @@ export class AuditLog {
   private burst = { refused: 0, answeredUnwritten: 0, dropped: 0 };
 
   constructor(options: { file: string | undefined; stdout: LogDestination; onFailure?: AuditFailureMode; logger?: Logger }) {
-    this.file = options.file ? openAuditFile(options.file) : undefined;
-    this.destination = this.file ?? options.stdout;
     this.mode = options.onFailure ?? "fail_closed";
+    this.file = options.file ? openAuditFile(options.file, this.mode === "fail_closed") : undefined;
+    this.destination = this.file ?? options.stdout;
     this.logger = options.logger;
     this.destination.onHealth((health) => this.healthChanged(health));
     this.metrics.writing(true);
@@ -234,8 +234,16 @@ function auditUnavailable(reason: string): ServiceError {
  * Opened at start-up, synchronously, so that a file that cannot be opened stops the start with a
  * message naming the setting. A file or directory made for it is private to the service; a file
  * opened again later (SIGHUP, or while writes fail) is created the same way.
+ *
+ * Under fail_closed (`sync`) each turn's batch is written on the event loop itself, at the end of
+ * the turn: the turn's answers wait for that write anyway, and a write handed to libuv's thread
+ * pool instead cost more CPU per call than the write (docs/performance.md, "What a cache-hit Read
+ * costs", gives the figures). The price: a
+ * disk that stalls stalls the process for as long (probes included), when under fail_closed no
+ * answer could leave anyway. Moving the writes to a worker thread removes it. Stdout (shared with
+ * the log, possibly a pipe a slow collector drains) is always written from the thread pool.
  */
-function openAuditFile(file: string): LogDestination {
+function openAuditFile(file: string, sync: boolean): LogDestination {
   let fd: number;
   try {
     makePrivateDirectory(dirname(file));
@@ -243,5 +251,5 @@ function openAuditFile(file: string): LogDestination {
   } catch (error) {
     throw new ConfigError(`secretgate.audit.file: cannot open ${file} for appending: ${(error as Error).message}`);
   }
-  return createLogDestination(fd, { path: file, open: openPrivateFileForAppend });
+  return createLogDestination(fd, { path: file, open: openPrivateFileForAppend, sync });
 }

@@ -35,10 +35,10 @@ export interface LogDestination extends Flushable {
  * With `path`, the destination is that file (opened by `open`), reopened on `reopen()` and while
  * writes fail (see AppendWriter).
  */
-export function createLogDestination(fd: number = process.stdout.fd, file?: { path: string; open: (path: string) => number }): LogDestination {
+export function createLogDestination(fd: number = process.stdout.fd, file?: { path: string; open: (path: string) => number; sync?: boolean }): LogDestination {
   const listeners: Array<(health: WriterHealth) => void> = [];
   const writer = new AppendWriter(fd, {
-    ...(file ? { path: file.path, open: file.open } : {}),
+    ...(file ? { path: file.path, open: file.open, sync: file.sync ?? false } : {}),
     maxQueuedBytes: MAX_QUEUED_BYTES,
     onHealth: (health) => {
       for (const listener of listeners) listener(health);

@@ -13,20 +13,23 @@ afterEach(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function writerOn(path: string, maxQueuedBytes = 1024 * 1024): { writer: AppendWriter; health: WriterHealth[] } {
+function writerOn(path: string, maxQueuedBytes = 1024 * 1024, sync = false): { writer: AppendWriter; health: WriterHealth[] } {
   const health: WriterHealth[] = [];
-  const writer = new AppendWriter(openPrivateFileForAppend(path), { path, open: openPrivateFileForAppend, maxQueuedBytes, onHealth: (changed) => health.push(changed) });
+  const writer = new AppendWriter(openPrivateFileForAppend(path), { path, open: openPrivateFileForAppend, maxQueuedBytes, sync, onHealth: (changed) => health.push(changed) });
   writers.push(writer);
   return { writer, health };
 }
 
 const written = (writer: AppendWriter) => new Promise<Error | undefined>((resolve) => writer.whenWritten(resolve));
 
-describe("AppendWriter", () => {
+describe.each([
+  ["from the thread pool", false],
+  ["on the event loop (sync)", true],
+])("AppendWriter writing %s", (_, sync) => {
   it("writes what is appended, in order, and says when it is written", async () => {
     dir = mkdtempSync(join(tmpdir(), "append-writer-"));
     const file = join(dir, "out.log");
-    const { writer } = writerOn(file);
+    const { writer } = writerOn(file, 1024 * 1024, sync);
     for (let index = 0; index < 100; index++) writer.append(Buffer.from(`line ${index}\n`));
     expect(await written(writer)).toBeUndefined();
     expect(readFileSync(file, "utf8")).toBe(Array.from({ length: 100 }, (_, index) => `line ${index}\n`).join(""));
@@ -37,7 +40,7 @@ describe("AppendWriter", () => {
     dir = mkdtempSync(join(tmpdir(), "append-writer-"));
     const link = join(dir, "out.log");
     symlinkSync("/dev/full", link);
-    const { writer, health } = writerOn(link);
+    const { writer, health } = writerOn(link, 1024 * 1024, sync);
     writer.append(Buffer.from("first\n"));
     const error = (await written(writer)) as NodeJS.ErrnoException;
     expect(error.code).toBe("ENOSPC");
@@ -60,7 +63,7 @@ describe("AppendWriter", () => {
     dir = mkdtempSync(join(tmpdir(), "append-writer-"));
     const link = join(dir, "out.log");
     symlinkSync("/dev/full", link);
-    const { writer } = writerOn(link, 10);
+    const { writer } = writerOn(link, 10, sync);
     expect(writer.append(Buffer.from("12345678\n"))).toBe(true);
     expect(writer.append(Buffer.from("too much\n"))).toBe(false);
     expect(writer.queuedBytes).toBe(9);
@@ -69,7 +72,7 @@ describe("AppendWriter", () => {
   it("reopens the path on request (rename, then reopen): what follows goes to the new file, nothing twice", async () => {
     dir = mkdtempSync(join(tmpdir(), "append-writer-"));
     const file = join(dir, "out.log");
-    const { writer } = writerOn(file);
+    const { writer } = writerOn(file, 1024 * 1024, sync);
     writer.append(Buffer.from("before\n"));
     await written(writer);
     renameSync(file, `${file}.1`);

@@ -31,6 +31,10 @@ How LiteLLM calls a custom secret manager — facts about its interface, read fr
   a float or an ``httpx.Timeout``; the hooks and the read handler pass none.
 * ``CustomSecretManager`` (litellm/integrations/custom_secret_manager.py) adds ``validate_environment()``
   (True, or ValueError) and ``async_health_check(timeout)`` (a bool).
+* Failure results. LiteLLM's own managers answer a failed write or delete with ``{"status": "error",
+  "message": str(e)}`` rather than raising (litellm/secret_managers/hashicorp_secret_manager.py).
+* Loading. ``custom_secret_manager`` names ``<file>.<class>``; LiteLLM builds the class without arguments
+  when the proxy starts, so the adapter's settings come from the environment.
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ class SecretGateSecretManager:
     ) -> Optional[str]:
         """The secret's value, or None when secretgate has no such secret (LiteLLM's miss)."""
         team = _read_team(optional_params)
-        request = _requests.read([secret_name], team.get("team_id"), False, False, team.get("team_settings"))
+        request = _requests.read([secret_name], team["team_id"], False, False, team["team_settings"])
         response = await self._awaited("Read", request, timeout)
         return _read_value(response.results[0])
 
@@ -205,7 +205,7 @@ def _read_team(optional_params: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     """A read's team arguments: the proxy-wide settings LiteLLM passes on every read (its
     KeyManagementSettings dumped) are LiteLLM's own and become nothing; anything else is a team's."""
     if optional_params and _KEY_MANAGEMENT_SETTINGS_FIELDS <= optional_params.keys():
-        return {}
+        return _team(None)
     return _team(optional_params)
 
 

@@ -181,7 +181,10 @@ function changedLocationKeys(definition: DriverDefinition, before: Readonly<Reco
     definition.teamLocationKeys ??
     [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((key) => key !== "backend" && !isSensitiveKey(key, sensitiveKeys)).sort();
   // Credentials nested in a key (a tag named like one) are compared as they are shown: redacted.
-  const shown = (settings: Readonly<Record<string, unknown>>, key: string) => canonicalJson(redactTeamSettings({ value: settings[key] ?? null }, sensitiveKeys));
+  const shown = (settings: Readonly<Record<string, unknown>>, key: string) => {
+    const value = settings[key] ?? null;
+    return value === null || typeof value !== "object" ? value : canonicalJson(redactTeamSettings({ value }, sensitiveKeys));
+  };
   return keys.filter((key) => shown(before, key) !== shown(after, key));
 }
 

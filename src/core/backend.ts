@@ -235,6 +235,17 @@ export class Backend {
     return this.call("describe", name, () => driver.describe!(name, call), call);
   }
 
+  /**
+   * Changes an existing secret's description and tags in place, without a new version, where the
+   * driver can (`updateMetadata`): a migration brings a destination's metadata over before it
+   * writes anything. Metadata is never cached, so nothing is evicted.
+   */
+  async updateMetadata(name: string, metadata: SecretMetadata, call: DriverCall): Promise<void> {
+    const { driver } = this;
+    if (!driver.updateMetadata) throw failedPrecondition(`${this.source} cannot change an existing secret's description and tags`);
+    await this.call("update_metadata", name, () => driver.updateMetadata!(name, metadata, call), call);
+  }
+
   async list(call: DriverCall): Promise<string[]> {
     if (!this.driver.capabilities.list || !this.driver.list) return [];
     return this.call("list", undefined, () => this.driver.list!(call), call);

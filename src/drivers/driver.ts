@@ -73,10 +73,13 @@ export interface DriverCapabilities {
   /** Stored names can be enumerated (ListHosted includes them). */
   list: boolean;
   /**
-   * Which of a write's description and tags the back end keeps, so `describe` reports them back.
-   * Absent: it keeps neither (Conjur) and the driver has no `describe`.
+   * Which of a write's description and tags the back end keeps, so `describe` reports them back,
+   * and whether a write to an existing secret sets them anew (`writesReplace`: Vault, Azure Key
+   * Vault, the embedded store) or only the write that creates it does (AWS, Google, whose drivers
+   * change them in place with `updateMetadata`). Absent: it keeps neither (Conjur) and the driver
+   * has no `describe`.
    */
-  metadata?: { description: boolean; tags: boolean };
+  metadata?: { description: boolean; tags: boolean; writesReplace: boolean };
   /**
    * The SDK already retries throttling and transient failures (with its own bounded
    * backoff); the core then makes one attempt per call instead of adding retries on top.
@@ -116,6 +119,13 @@ export interface SecretDriver {
    * no secret (never written, deleted, soft-deleted). Off the read path: Reads never call it.
    */
   describe?(name: string, call: DriverCall): Promise<SecretMetadata | undefined>;
+  /**
+   * Changes an existing secret's metadata without adding a version: its description to
+   * `metadata.description` when that is set, and each of `metadata.tags` (tags it holds besides
+   * stay). For back ends whose writes set metadata only when they create a secret (AWS
+   * UpdateSecret and TagResource, Google UpdateSecret). A secret that does not exist is NOT_FOUND.
+   */
+  updateMetadata?(name: string, metadata: SecretMetadata, call: DriverCall): Promise<void>;
   /** Stored names, when `capabilities.list`. */
   list?(call: DriverCall): Promise<string[]>;
   /**

@@ -54,15 +54,15 @@ describe("findings of issue 23", () => {
   });
 
   it("PlanMigration and MigrateSecret never asked whether a team-bound admin may act in the global location", async () => {
-    await bed.secrets("admin").write({ name: "MIG_GLOBAL", value: value() });
+    await bed.secrets("admin").write({ name: "KEPT_GLOBAL", value: value() });
     const teamAdmin = bed.admin("teamAdmin");
     const plan = await callFailure(teamAdmin.planMigration({ fromBackend: "local", toBackend: "vault" }));
     expect(plan.code).toBe(Code.PermissionDenied);
     expect(plan.message).toContain("team");
-    const migrate = await callFailure(teamAdmin.migrateSecret({ fromBackend: "local", toBackend: "vault", name: "MIG_GLOBAL", deleteSource: true }));
+    const migrate = await callFailure(teamAdmin.migrateSecret({ fromBackend: "local", toBackend: "vault", name: "KEPT_GLOBAL", deleteSource: true }));
     expect(migrate.code).toBe(Code.PermissionDenied);
-    expect((await bed.vaultGet("secret/data/MIG_GLOBAL")).status).toBe(404);
-    const [held] = (await bed.secrets("admin").read({ names: ["MIG_GLOBAL"], backend: "local" })).results;
+    expect((await bed.vaultGet("secret/data/KEPT_GLOBAL")).status).toBe(404);
+    const [held] = (await bed.secrets("admin").read({ names: ["KEPT_GLOBAL"], backend: "local" })).results;
     expect(held?.found).toBe(true);
   });
 

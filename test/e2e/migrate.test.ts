@@ -368,8 +368,8 @@ describe("secretgate migrate from AWS to Vault against a running server", () => 
     await fc.assert(
       fc.asyncProperty(backend, backend, fc.array(anyText, { maxLength: 5 }), anyText, async (fromBackend, toBackend, match, name) => {
         for (const call of [
-          () => server.grpc.planMigration({ fromBackend, toBackend, match }, { timeoutMs: 5_000 }),
-          () => server.grpc.migrateSecret({ fromBackend, toBackend, name, dryRun: true }, { timeoutMs: 5_000 }),
+          () => server.admin.planMigration({ fromBackend, toBackend, match }, { timeoutMs: 5_000 }),
+          () => server.admin.migrateSecret({ fromBackend, toBackend, name, dryRun: true }, { timeoutMs: 5_000 }),
         ]) {
           const code = await call().then(
             () => undefined,

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { AdminService } from "../../gen/secretgate/v1/admin_service_pb.js";
 import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
-import { TestServer } from "./server.js";
+import { TestServer, stopServer } from "./server.js";
 import { SECRETGATE_POLICY, startVaultTestBed, type VaultTestBed } from "./vault-test-bed.js";
 
 /**
@@ -31,8 +32,8 @@ export interface AccessBed {
   tokenOf(kind: CallerKind | "scopedAdmin" | "teamProxy"): string | undefined;
   /** A client of SecretService as `kind`, on the gRPC port or the HTTP port (Connect, JSON). */
   secrets(kind: CallerKind | "scopedAdmin" | "teamProxy", port?: Port): Client<typeof SecretService>;
-  /** A client of the operator RPCs as `kind`. */
-  admin(kind: CallerKind | "scopedAdmin" | "teamProxy", port?: Port): Client<typeof SecretService>;
+  /** A client of AdminService (the operator's RPCs) as `kind`. */
+  admin(kind: CallerKind | "scopedAdmin" | "teamProxy", port?: Port): Client<typeof AdminService>;
   /** The value Vault holds at `path` (`<namespace>/<mount>/data/<name>`), or its HTTP status. */
   vaultGet(path: string): Promise<{ status: number; value?: string }>;
   close(): Promise<void>;
@@ -43,7 +44,7 @@ export type Port = "grpc" | "http";
 const token = (name: string) => `${name}-${randomBytes(12).toString("hex")}`;
 
 export async function startAccessBed(): Promise<AccessBed> {
-  const everything = ["create", "read", "update", "delete", "list"];
+  const everything = ["create", "read", "update", "delete", "list"] as const;
   const vault = await startVaultTestBed({
     config: {
       namespaces: NAMESPACES,
@@ -51,8 +52,8 @@ export async function startAccessBed(): Promise<AccessBed> {
         secretgate: [
           ...SECRETGATE_POLICY.map((rule) => ({ path: rule.path, capabilities: [...rule.capabilities] })),
           ...NAMESPACES.flatMap((namespace) => [
-            { path: `${namespace}/secret/data/*`, capabilities: everything },
-            { path: `${namespace}/secret/metadata/*`, capabilities: everything },
+            { path: `${namespace}/secret/data/*`, capabilities: [...everything] },
+            { path: `${namespace}/secret/metadata/*`, capabilities: [...everything] },
           ]),
         ],
       },
@@ -74,7 +75,7 @@ export async function startAccessBed(): Promise<AccessBed> {
     config: {
       secretgate: {
         backends: {
-          local: { key_management_settings: { access_mode: "read_and_write", hosted_keys: ["OPENAI_API_KEY", "MIG_HOSTED"], prefix_for_stored_virtual_keys: "litellm/" } },
+          local: { key_management_settings: { access_mode: "read_and_write", hosted_keys: ["OPENAI_API_KEY", "MIG_HOSTED", "KEPT_GLOBAL"], prefix_for_stored_virtual_keys: "litellm/" } },
           vault: { key_management_system: "hashicorp_vault", key_management_settings: { access_mode: "read_and_write" }, env: vaultEnv },
           "vault-wo": {
             key_management_system: "hashicorp_vault",
@@ -136,7 +137,7 @@ export async function startAccessBed(): Promise<AccessBed> {
     tokens,
     tokenOf,
     secrets: (kind, port = "grpc") => createClient(SecretService, transport(kind, port)),
-    admin: (kind, port = "grpc") => createClient(SecretService, transport(kind, port)),
+    admin: (kind, port = "grpc") => createClient(AdminService, transport(kind, port)),
     vaultGet: async (path) => {
       const response = await fetch(`${vault.emulator.endpoint}/v1/${path}`, { headers: { "x-vault-token": vault.emulator.rootToken } });
       if (response.status !== 200) return { status: response.status };
@@ -144,7 +145,7 @@ export async function startAccessBed(): Promise<AccessBed> {
       return { status: 200, value: Object.values(body.data.data)[0] };
     },
     close: async () => {
-      await server.stop();
+      await stopServer(server);
       await vault.close();
     },
   };

@@ -40,7 +40,7 @@ export class InstrumentedDriver implements SecretDriver {
   constructor(
     readonly store: LocalDriver,
     /** What it says it can do; by default everything the embedded store can (another back end's, e.g. text only, to test the core's checks). */
-    readonly capabilities: DriverCapabilities = { write: true, binary: true, list: true, metadata: { description: true, tags: true } },
+    readonly capabilities: DriverCapabilities = { write: true, binary: true, list: true, metadata: { description: true, tags: true, writesReplace: true } },
   ) {}
 
   /** The next `times` back-end calls fail with `code` (Infinity: until cleared). */

@@ -37,7 +37,7 @@ const POLL_INTERVAL_MS = 250;
  * AZURE_KEY_VAULT_URI).
  */
 export class AzureKeyVaultDriver implements SecretDriver {
-  readonly capabilities = { write: true, binary: true, list: true, metadata: { description: false, tags: true }, sdkRetries: true };
+  readonly capabilities = { write: true, binary: true, list: true, metadata: { description: false, tags: true, writesReplace: true }, sdkRetries: true };
   /** One client per vault, for at most MAX_LOCATIONS vaults (a SecretClient holds no sockets of its own to free). */
   private readonly clients: LocationClients<SecretClient>;
 

@@ -34,7 +34,7 @@ const WRITE_RETRIES = [Code.ResourceExhausted];
  */
 export class SecretManagerDriver implements SecretDriver {
   // Payloads are bytes, but nothing records whether a version was written as text; see read().
-  readonly capabilities = { write: true, binary: false, list: true, metadata: { description: true, tags: true }, sdkRetries: true };
+  readonly capabilities = { write: true, binary: false, list: true, metadata: { description: true, tags: true, writesReplace: false }, sdkRetries: true };
 
   private readonly client: SecretManagerServiceClient;
 
@@ -128,6 +128,24 @@ export class SecretManagerDriver implements SecretDriver {
     return { ...(typeof description === "string" ? { description } : {}), tags: { ...found.labels } };
   }
 
+  /**
+   * Brings an existing secret's labels and `description` annotation over in place: UpdateSecret
+   * with the secret's etag (a change made meanwhile fails FAILED_PRECONDITION rather than being
+   * overwritten), labels and annotations it holds besides kept. No new version.
+   */
+  async updateMetadata(name: string, metadata: SecretMetadata, call: DriverCall): Promise<void> {
+    checkLabels(metadata.tags);
+    const secret = this.secretName(name, call.team);
+    const [found] = await callWithRetries(call, READ_RETRIES, (options) => this.client.getSecret({ name: secret }, options));
+    const update: ISecret = {
+      name: secret,
+      labels: { ...found.labels, ...metadata.tags },
+      annotations: { ...found.annotations, ...(metadata.description !== undefined ? { description: metadata.description } : {}) },
+      ...(found.etag ? { etag: found.etag } : {}),
+    };
+    await callWithRetries(call, WRITE_RETRIES, (options) => this.client.updateSecret({ secret: update, updateMask: { paths: ["labels", "annotations"] } }, options));
+  }
+
   async list(call: DriverCall): Promise<string[]> {
     const parent = `projects/${this.project(call.team)}`;
     const [secrets] = await callWithRetries(call, READ_RETRIES, (options) =>
@@ -152,13 +170,7 @@ export class SecretManagerDriver implements SecretDriver {
   /** Creates the secret container; false when a concurrent writer created it first. */
   private async createSecret(request: DriverWrite, call: DriverCall): Promise<boolean> {
     const project = this.project(call.team);
-    for (const [key, value] of Object.entries(request.tags)) {
-      if (!labelKey.safeParse(key).success || !labelValue.safeParse(value).success) {
-        throw invalidArgument(
-          `tag ${JSON.stringify(key)} cannot be a Secret Manager label: keys start with a lowercase letter, and keys and values hold at most 63 lowercase letters, digits, '_' or '-'`,
-        );
-      }
-    }
+    checkLabels(request.tags);
     const secret: ISecret = {
       replication: replicationPolicy((call.team.replication as Replication | undefined) ?? this.settings.replication),
       labels: request.tags,
@@ -212,4 +224,15 @@ function stateName(state: unknown): string {
 
 function isEnabled(state: unknown): boolean {
   return stateName(state) === "ENABLED";
+}
+
+/** Tags become labels, whose keys and values Secret Manager restricts: INVALID_ARGUMENT naming the tag. */
+function checkLabels(tags: Readonly<Record<string, string>>): void {
+  for (const [key, value] of Object.entries(tags)) {
+    if (!labelKey.safeParse(key).success || !labelValue.safeParse(value).success) {
+      throw invalidArgument(
+        `tag ${JSON.stringify(key)} cannot be a Secret Manager label: keys start with a lowercase letter, and keys and values hold at most 63 lowercase letters, digits, '_' or '-'`,
+      );
+    }
+  }
 }

@@ -34,7 +34,7 @@ type KvArea = "data" | "metadata";
  */
 export class VaultDriver implements SecretDriver {
   // sdkRetries: VaultHttp already retries 412/429/5xx and connection failures a bounded number of times, as Vault's own client does.
-  readonly capabilities = { write: true, binary: false, list: true, metadata: { description: true, tags: true }, sdkRetries: true };
+  readonly capabilities = { write: true, binary: false, list: true, metadata: { description: true, tags: true, writesReplace: true }, sdkRetries: true };
 
   constructor(
     private readonly settings: VaultSettings,

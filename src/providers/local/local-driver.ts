@@ -21,7 +21,7 @@ import { SqliteSecretRows, type SecretRows } from "./secret-rows.js";
  * re-created name never reuses a version id a cache may still hold.
  */
 export class LocalDriver implements SecretDriver {
-  readonly capabilities = { write: true, binary: true, list: true, metadata: { description: true, tags: true } };
+  readonly capabilities = { write: true, binary: true, list: true, metadata: { description: true, tags: true, writesReplace: true } };
 
   constructor(
     private readonly database: SecretDatabase,

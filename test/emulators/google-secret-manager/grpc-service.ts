@@ -8,6 +8,7 @@ import type { Message, SecretManagerStore } from "./store.js";
 export const OPERATIONS = [
   "CreateSecret",
   "GetSecret",
+  "UpdateSecret",
   "ListSecrets",
   "DeleteSecret",
   "AddSecretVersion",

@@ -14,6 +14,12 @@ const ROUTES: Array<{ method: string; path: RegExp; operation: Operation; reques
   { method: "GET", path: /^\/v1\/(projects\/[^/]+)\/secrets$/, operation: "ListSecrets", request: (parent, url) => ({ parent, ...paging(url) }) },
   { method: "POST", path: /^\/v1\/(projects\/[^/]+)\/secrets$/, operation: "CreateSecret", request: (parent, url, secret) => ({ parent, secretId: url.searchParams.get("secretId") ?? "", secret }) },
   { method: "GET", path: new RegExp(`^/v1/(${SECRET})$`), operation: "GetSecret", request: (name) => ({ name }) },
+  {
+    method: "PATCH",
+    path: new RegExp(`^/v1/(${SECRET})$`),
+    operation: "UpdateSecret",
+    request: (name, url, secret) => ({ secret: { ...secret, name }, updateMask: { paths: (url.searchParams.get("updateMask") ?? "").split(",").filter((path) => path !== "") } }),
+  },
   { method: "DELETE", path: new RegExp(`^/v1/(${SECRET})$`), operation: "DeleteSecret", request: (name) => ({ name }) },
   { method: "POST", path: new RegExp(`^/v1/(${SECRET}):addVersion$`), operation: "AddSecretVersion", request: (parent, _url, body) => ({ parent, payload: payloadOf(body.payload) }) },
   { method: "GET", path: new RegExp(`^/v1/(${SECRET})/versions$`), operation: "ListSecretVersions", request: (parent, url) => ({ parent, ...paging(url) }) },

@@ -21,6 +21,8 @@ interface StoredSecret {
   annotations: Record<string, string>;
   versions: StoredVersion[];
   nextVersion: number;
+  /** Made at creation and anew by every update (the real API's optimistic concurrency control). */
+  etag: string;
 }
 
 /** Messages as the gRPC loader hands them over (camelCase); times stay Dates until a transport formats them. */
@@ -59,27 +61,20 @@ export class SecretManagerStore {
     if (!replication || (!replication.automatic && !(replicas && replicas.length > 0))) {
       throw invalid("Secret.replication is required: set automatic or user_managed with at least one replica.");
     }
-    const labels = (secret.labels ?? {}) as Record<string, string>;
-    for (const [key, value] of Object.entries(labels)) {
-      if (!LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) throw invalid(`Invalid label ${JSON.stringify(key)}.`);
-    }
-    const annotations = (secret.annotations ?? {}) as Record<string, string>;
-    let annotationBytes = 0;
-    for (const [key, value] of Object.entries(annotations)) {
-      if (!ANNOTATION_KEY.test(key)) throw invalid(`Invalid annotation key ${JSON.stringify(key)}.`);
-      annotationBytes += Buffer.byteLength(key) + Buffer.byteLength(String(value));
-    }
-    if (annotationBytes >= MAX_ANNOTATIONS_BYTES) throw invalid("The total size of annotation keys and values must be less than 16KiB.");
+    const labels = validLabels(secret.labels);
+    const annotations = validAnnotations(secret.annotations);
     const name = `${parent}/secrets/${secretId}`;
     if (this.secrets.has(name)) throw new EmulatorError(status.ALREADY_EXISTS, `Secret [${name}] already exists.`);
+    const createTime = new Date();
     const stored: StoredSecret = {
       name,
-      createTime: new Date(),
+      createTime,
       replication: replicas ? { userManaged: { replicas: replicas.map((replica) => ({ location: replica.location })) } } : { automatic: {} },
-      labels: { ...labels },
-      annotations: { ...annotations },
+      labels,
+      annotations,
       versions: [],
       nextVersion: 1,
+      etag: nextEtag(),
     };
     this.secrets.set(name, stored);
     return secretView(stored);
@@ -87,6 +82,33 @@ export class SecretManagerStore {
 
   getSecret(request: Message): Message {
     return secretView(this.secret(request.name));
+  }
+
+  /**
+   * UpdateSecret: the fields `update_mask` names (required) take the request secret's values. This
+   * emulator models `labels` and `annotations`; another path of the real API is UNIMPLEMENTED here,
+   * one the API does not have INVALID_ARGUMENT. An `etag` that is not the secret's current one
+   * fails FAILED_PRECONDITION, as the real API answers; every update makes a new etag. Versions
+   * are untouched.
+   */
+  updateSecret(request: Message): Message {
+    const changes = (request.secret ?? {}) as Message;
+    const secret = this.secret(changes.name);
+    const paths = ((request.updateMask as Message | undefined)?.paths ?? []) as string[];
+    if (paths.length === 0) throw invalid("update_mask must name at least one field to update.");
+    for (const path of paths) {
+      if (UPDATABLE_UNMODELLED.has(path)) throw new EmulatorError(status.UNIMPLEMENTED, `The emulator does not model updating [${path}].`);
+      if (path !== "labels" && path !== "annotations") throw invalid(`The update_mask path [${path}] is not a field of Secret that can be updated.`);
+    }
+    if (changes.etag && changes.etag !== secret.etag) {
+      throw new EmulatorError(status.FAILED_PRECONDITION, `The etag provided in the request does not match the current etag of Secret [${secret.name}].`);
+    }
+    const labels = paths.includes("labels") ? validLabels(changes.labels) : secret.labels;
+    const annotations = paths.includes("annotations") ? validAnnotations(changes.annotations) : secret.annotations;
+    secret.labels = labels;
+    secret.annotations = annotations;
+    secret.etag = nextEtag();
+    return secretView(secret);
   }
 
   deleteSecret(request: Message): Message {
@@ -192,6 +214,35 @@ export class SecretManagerStore {
 
 const invalid = (message: string) => new EmulatorError(status.INVALID_ARGUMENT, message);
 
+/** Fields of Secret the real UpdateSecret takes that this emulator does not model. */
+const UPDATABLE_UNMODELLED = new Set(["topics", "expire_time", "ttl", "rotation", "version_aliases", "version_destroy_ttl", "customer_managed_encryption"]);
+
+let etags = 0;
+/** A fresh etag, quoted as the API's are (AIP-154). */
+function nextEtag(): string {
+  etags += 1;
+  return `"${Date.now().toString(16)}${etags.toString(16).padStart(4, "0")}"`;
+}
+
+function validLabels(value: unknown): Record<string, string> {
+  const labels = (value ?? {}) as Record<string, string>;
+  for (const [key, label] of Object.entries(labels)) {
+    if (!LABEL_KEY.test(key) || !LABEL_VALUE.test(label)) throw invalid(`Invalid label ${JSON.stringify(key)}.`);
+  }
+  return { ...labels };
+}
+
+function validAnnotations(value: unknown): Record<string, string> {
+  const annotations = (value ?? {}) as Record<string, string>;
+  let annotationBytes = 0;
+  for (const [key, annotation] of Object.entries(annotations)) {
+    if (!ANNOTATION_KEY.test(key)) throw invalid(`Invalid annotation key ${JSON.stringify(key)}.`);
+    annotationBytes += Buffer.byteLength(key) + Buffer.byteLength(String(annotation));
+  }
+  if (annotationBytes >= MAX_ANNOTATIONS_BYTES) throw invalid("The total size of annotation keys and values must be less than 16KiB.");
+  return { ...annotations };
+}
+
 function secretView(secret: StoredSecret): Message {
   return {
     name: secret.name,
@@ -199,7 +250,7 @@ function secretView(secret: StoredSecret): Message {
     createTime: secret.createTime,
     labels: secret.labels,
     annotations: secret.annotations,
-    etag: `"${secret.createTime.getTime().toString(16)}"`,
+    etag: secret.etag,
   };
 }
 

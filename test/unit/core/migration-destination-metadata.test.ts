@@ -6,10 +6,10 @@ import { SecretManagerServiceClient } from "@google-cloud/secret-manager";
 import { create } from "@bufbuild/protobuf";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ExistingMetadata, MigrateSecretRequestSchema, MigrationOutcome, PlanMigrationRequestSchema } from "../../../gen/secretgate/v1/secret_service_pb.js";
+import { ExistingMetadata, MigrateSecretRequestSchema, MigrationOutcome, PlanMigrationRequestSchema } from "../../../gen/secretgate/v1/admin_service_pb.js";
 import { parseConfig } from "../../../src/config/load.js";
 import type { BackendConfig } from "../../../src/config/schema.js";
-import { SecretService } from "../../../src/core/secret-service.js";
+import { AdminService } from "../../../src/core/admin-service.js";
 import { ServiceBackends } from "../../../src/core/service-backends.js";
 import { resolveAwsConnection } from "../../../src/providers/aws-common/aws-settings.js";
 import { SecretsManagerDriver } from "../../../src/providers/aws-secrets-manager/secrets-manager-driver.js";
@@ -38,7 +38,7 @@ let aws: AwsEmulatorHandle;
 let google: SecretManagerEmulator;
 let awsClient: SecretsManagerClient;
 let googleClient: SecretManagerServiceClient;
-let service: SecretService;
+let service: AdminService;
 let local: LocalDriver;
 let database: SecretDatabase;
 let dataDir: string;
@@ -63,12 +63,15 @@ beforeAll(async () => {
   const base = template.backends[0]!;
   const config = (name: string): BackendConfig => ({ ...base, name, accessMode: "read_and_write", at: `secretgate.backends.${name}` });
   const backends = [bedBackend(config("local"), local, logger), bedBackend(config("aws"), awsDriver, logger), bedBackend(config("google"), googleDriver, logger)];
-  service = new SecretService({
-    config: { ...template, backends: backends.map((backend) => ({ ...base, name: backend.name })), defaultBackend: "local" },
+  service = new AdminService({
     backends: new ServiceBackends(backends, "local", []),
     teams: new SqliteTeamSettingsStore(database),
-    env: {},
-    logger,
+    identities: [],
+    audit: {
+      subscribe: () => {
+        throw new Error("this bed has no audit feed");
+      },
+    },
   });
 });
 

@@ -11,7 +11,7 @@ import { ROOT } from "../../helpers/server.js";
 /** Where the rules are defined (src/auth/identity.ts) and the one place that applies them. */
 const DECIDERS = new Set(["src/auth/identity.ts", "src/core/access.ts"]);
 /** An identity's rules, asked directly: what only the access decision may do. */
-const RULE_QUESTIONS = /\.(mayUse|mayActFor|mayRead|mayWrite|mayDelete|mayInlineTeamSettings|allTeams)\b|\bidentity\.admin\b/g;
+const RULE_QUESTIONS = /\bidentity\??\.(mayUse|mayActFor|mayRead|mayWrite|mayDelete|mayInlineTeamSettings|allTeams|admin)\b/g;
 
 function sources(dir: string): string[] {
   return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) =>

@@ -277,9 +277,17 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
     }
 
     it(`declares the metadata it keeps: ${describeKept(harness.metadata)}`, () => {
-      const kept = harness.metadata && { description: harness.metadata.description !== undefined, tags: harness.metadata.tags !== undefined };
+      const rules = harness.metadata && [harness.metadata.description, harness.metadata.tags];
+      const kept = harness.metadata && {
+        description: harness.metadata.description !== undefined,
+        tags: harness.metadata.tags !== undefined,
+        // Whether a write to an existing secret sets its metadata anew, as the rules below say.
+        writesReplace: !rules!.includes("keptFromCreation"),
+      };
       expect(driver.capabilities.metadata).toEqual(kept);
       expect(typeof driver.describe).toBe(kept ? "function" : "undefined");
+      // Metadata kept from creation can be changed in place, or a migration could never bring it over.
+      expect(typeof driver.updateMetadata).toBe(kept && !kept.writesReplace ? "function" : "undefined");
     });
 
     if (harness.metadata) {
@@ -327,6 +335,22 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
         await writeWith(name, "three", { tags: {} });
         expect(await describeName(name)).toEqual(reported(afterRewrite<string | undefined>(kept.description, description, undefined), afterRewrite(kept.tags, tags, {})));
       });
+
+      if (kept.description === "keptFromCreation" || kept.tags === "keptFromCreation") {
+        it("changes a secret's metadata in place (updateMetadata): the description, the tags it names, no new version", async () => {
+          const name = unique("updated-in-place");
+          const written = await writeWith(name, "in place", first);
+          await driver.updateMetadata!(name, { description: second.description, tags: { team: "team-b", owner: "ml" } }, call());
+          // Tags it does not name stay; the value and its version do not change.
+          expect(await describeName(name)).toEqual(reported(second.description, { team: "team-b", environment: "prod", owner: "ml" }));
+          expect(await driver.read(name, call())).toMatchObject({ text: "in place", version: written.version });
+          const missing = await driver.updateMetadata!(unique("never"), { tags: { a: "b" } }, call()).then(
+            () => undefined,
+            (error: unknown) => (error instanceof ServiceError ? error.code : driver.classifyError(error).code),
+          );
+          expect(missing).toBe(Code.NotFound);
+        });
+      }
 
       it("describes a force-deleted name written again with the new write's metadata only", async () => {
         const name = unique("redescribed-reuse");

@@ -94,4 +94,23 @@ describe("google_secret_manager driver", () => {
     expect(driver.locationKey({})).toBe(PROJECT);
     expect(driver.locationKey({ project_id: "other" })).toBe("other");
   });
+
+  it("brings a secret's labels and description over in place, keeping its other labels and annotations; the emulator's UpdateSecret answers as the real API", async () => {
+    const secret = `projects/${PROJECT}/secrets/UPDATED_IN_PLACE`;
+    await inspector.createSecret({
+      parent: `projects/${PROJECT}`,
+      secretId: "UPDATED_IN_PLACE",
+      secret: { replication: { automatic: {} }, labels: { team: "a", owner: "ops" }, annotations: { description: "old", other: "kept" } },
+    });
+    await driver.updateMetadata("UPDATED_IN_PLACE", { description: "new", tags: { team: "b" } }, call());
+    const [updated] = await inspector.getSecret({ name: secret });
+    expect({ ...updated.labels }).toEqual({ team: "b", owner: "ops" });
+    expect({ ...updated.annotations }).toEqual({ description: "new", other: "kept" });
+    // An etag that is no longer the secret's is FAILED_PRECONDITION; a missing update_mask INVALID_ARGUMENT.
+    const stale = await inspector.updateSecret({ secret: { name: secret, labels: {}, etag: '"0"' }, updateMask: { paths: ["labels"] } }).catch((error: { code: number }) => error.code);
+    expect(stale).toBe(9);
+    const unmasked = await inspector.updateSecret({ secret: { name: secret, labels: {} } }).catch((error: { code: number }) => error.code);
+    expect(unmasked).toBe(3);
+    expect(await driver.updateMetadata("UPDATED_IN_PLACE", { tags: { "Not-A-Label": "x" } }, call()).catch((error: ServiceError) => error.code)).toBe(Code.InvalidArgument);
+  });
 });

@@ -11,6 +11,7 @@ The generated protobuf and gRPC modules are importable as ``secretgate.v1.secret
 from secretgate.v1 import admin_service_pb2 as admin_messages
 from secretgate.v1 import secret_service_pb2 as messages
 
+from ._health import HealthCheck, HealthReport
 from ._requests import TeamSettings
 from .admin import AdminClient, AsyncAdminClient
 from .aio import AsyncSecretClient
@@ -21,6 +22,8 @@ __all__ = [
     "AdminClient",
     "AsyncAdminClient",
     "AsyncSecretClient",
+    "HealthCheck",
+    "HealthReport",
     "SecretClient",
     "SecretGateError",
     "TeamSettings",

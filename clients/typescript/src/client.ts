@@ -3,6 +3,7 @@ import { createClient, type Client, type Interceptor, type Transport } from "@co
 import { createGrpcTransport, type GrpcTransportOptions } from "@connectrpc/connect-node";
 import { AdminService } from "./gen/secretgate/v1/admin_service_pb.js";
 import { SecretService, type ReadResponse } from "./gen/secretgate/v1/secret_service_pb.js";
+import { runHealthCheck, type HealthReport } from "./health.js";
 
 /** The generated SecretService client, what a proxy calls: one async method per RPC (`read`, `write`, `delete`, …). */
 export type SecretClient = Client<typeof SecretService>;
@@ -42,6 +43,8 @@ export const CALLER_ENVIRONMENT = "caller_environment";
 
 /** A call with no deadline can hang forever on a black-holed connection; callers may pass their own. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
+/** A deadline longer than an hour is a typo, not a wish (deadlines are for calls, not for jobs). */
+export const MAX_TIMEOUT_MS = 3_600_000;
 
 /**
  * Creates a client of SecretService (what a proxy calls) for the secretgate gRPC listener at
@@ -60,12 +63,25 @@ export function createSecretClient(url: string, options: SecretClientOptions = {
  * Creates a client of AdminService (what an operator calls: WhoAmI, DescribeBackends, ListTeams,
  * TestTeamSettings, GetStats, ListCallers, TailAudit, PlanMigration, MigrateSecret) for the
  * gRPC listener at `url`, with the same options, deadlines and errors as `createSecretClient`.
- * Both may share one connection's options; each opens its own.
+ * Each client opens its own connection.
  */
 export function createAdminClient(url: string, options: AdminClientOptions = {}): AdminClient {
   return createClient(AdminService, transportFor(url, options, []));
 }
 
+/**
+ * Checks, with the same url and options as createSecretClient and within `timeoutMs` (the
+ * `defaultTimeoutMs`, 10 s unless set), the server (grpc.health.v1), the token (WhoAmI) and the
+ * back end a read reaches (a Read of the reserved name `secretgate-readiness-probe` past the cache),
+ * in that order; the report says which failed. It rejects only for bad arguments.
+ */
+export async function checkHealth(url: string, options: SecretClientOptions & { timeoutMs?: number } = {}): Promise<HealthReport> {
+  const { timeoutMs, environmentFallback: _answeredByTheServerOnly, ...clientOptions } = options;
+  const transport = transportFor(url, clientOptions, []);
+  return runHealthCheck(transport, checkedTimeoutMs(timeoutMs ?? clientOptions.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS, "timeoutMs"));
+}
+
+/** Either client's transport: the token, the caller's trace context, then `own` (a client's own interceptors), then the caller's. */
 function transportFor(url: string, options: ClientOptions, own: Interceptor[]): Transport {
   const { token, propagateTraceContext = true, interceptors = [], defaultTimeoutMs = DEFAULT_TIMEOUT_MS, ...transportOptions } = options;
   const protocol = new URL(url).protocol;
@@ -76,9 +92,17 @@ function transportFor(url: string, options: ClientOptions, own: Interceptor[]): 
   return createGrpcTransport({
     ...transportOptions,
     baseUrl: url,
-    defaultTimeoutMs,
+    defaultTimeoutMs: checkedTimeoutMs(defaultTimeoutMs, "defaultTimeoutMs"),
     interceptors: [...(token ? [bearerToken(token)] : []), ...(openTelemetry ? [traceContext(openTelemetry)] : []), ...own, ...interceptors],
   });
+}
+
+/** A deadline in milliseconds, or a TypeError naming the option: 0, a negative number or NaN would be no deadline at all. */
+function checkedTimeoutMs(value: unknown, name: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0 || value > MAX_TIMEOUT_MS) {
+    throw new TypeError(`secretgate: ${name} must be a number of milliseconds greater than 0 and at most ${MAX_TIMEOUT_MS}, got ${String(value)}`);
+  }
+  return value;
 }
 
 function bearerToken(token: string): Interceptor {

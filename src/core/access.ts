@@ -8,7 +8,7 @@ import { permissionDenied } from "./errors.js";
 import { validateTeamId } from "./names.js";
 import type { Placement } from "./routes.js";
 import { NO_TEAM, type ServiceBackend, type ServiceBackends, type Team } from "./service-backends.js";
-import { validateTeamSettingsOn } from "./team-settings.js";
+import { mergeCallSettings, validateCallSettings } from "./team-settings.js";
 
 /**
  * Who may do what, decided in one place. Every RPC — data plane and operator — builds its scope
@@ -38,7 +38,7 @@ export class Access {
     if (sending && !identity.mayInlineTeamSettings) {
       throw permissionDenied(`${identity.name} may not send team_settings (its rules lack inline_team_settings)`);
     }
-    if (teamId === "") return new CallScope(this.backends, call, "", sending ? validateTeamSettingsOn(this.backends, sent, "team_settings") : NO_TEAM);
+    if (teamId === "") return new CallScope(this.backends, call, "", sending ? validateCallSettings(this.backends, sent) : NO_TEAM);
     return this.teams.get(teamId).then((stored) => {
       const settings = stored?.settings ?? NO_TEAM;
       const scope = new CallScope(this.backends, call, teamId, settings);
@@ -53,17 +53,18 @@ export class Access {
   }
 
   /**
-   * A call's own settings over the team's stored ones. Without `backend` they stay on the back end
-   * the stored settings name (and are validated against its keys). Naming that back end, they are
-   * merged too; naming another one, they replace the stored settings, and the caller must be
-   * allowed to reach both: the call moves the team's location away from the stored back end.
+   * A call's own settings over the team's stored ones (mergeCallSettings). Without `backend` they
+   * stay on the back end the stored settings name (and are validated against its keys). Naming
+   * another back end, they replace the stored settings, and the caller must be allowed to reach
+   * both: the call moves the team's location away from the stored back end.
    */
   private merged(scope: CallScope, stored: Team, sent: JsonObject): Team {
-    const inline = validateTeamSettingsOn(this.backends, sent, "team_settings", stored);
-    if (inline.backend === undefined || inline.backend === this.backends.homeName(stored)) return { ...stored, ...inline };
-    if (stored !== NO_TEAM) scope.reach(this.backends.homeName(stored));
-    scope.reach(inline.backend as string);
-    return inline;
+    const inline = validateCallSettings(this.backends, sent, stored);
+    if (typeof inline.backend === "string" && inline.backend !== this.backends.homeName(stored)) {
+      if (stored !== NO_TEAM) scope.reach(this.backends.homeName(stored));
+      scope.reach(inline.backend);
+    }
+    return mergeCallSettings(this.backends, stored, inline);
   }
 }
 

@@ -85,6 +85,15 @@ export class SecretManagerStore {
     return secretView(stored);
   }
 
+  /** A second client's write (a fault's interleaved writer): a new version, after creating the secret where missing. */
+  writeAsAnotherClient(secretName: string, data: Buffer): void {
+    if (!this.secrets.has(secretName)) {
+      const match = /^(projects\/[^/]+)\/secrets\/(.+)$/.exec(secretName)!;
+      this.createSecret({ parent: match[1], secretId: match[2], secret: { replication: { automatic: {} } } });
+    }
+    this.addSecretVersion({ parent: secretName, payload: { data } });
+  }
+
   getSecret(request: Message): Message {
     return secretView(this.secret(request.name));
   }

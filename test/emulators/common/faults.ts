@@ -15,7 +15,7 @@ export interface FaultRule {
    * What to do: answer with a throttling error, a server error, drop the connection, just delay,
    * hold the call until the test calls `release()` (then serve it as usual), or `lag`: answer a
    * read as a replica that has not seen the target's writes yet would, with the service's own
-   * "not found" (the eventual consistency AWS and Google document for reads just after a write).
+   * "not found" (as Google documents for reads of `latest` just after a write: eventually consistent).
    */
   kind: "throttle" | "error" | "drop" | "latency" | "hold" | "lag";
   /** How many calls the rule affects; omitted means until cleared. */

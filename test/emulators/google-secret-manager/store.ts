@@ -6,6 +6,8 @@ export type VersionState = "ENABLED" | "DISABLED" | "DESTROYED";
 
 interface StoredVersion {
   number: number;
+  /** Changes whenever the version does (a new state), and differs between two versions of one number. */
+  etag: string;
   createTime: Date;
   state: VersionState;
   data?: Buffer;
@@ -120,6 +122,7 @@ export class SecretManagerStore {
     if (checksum !== undefined && checksum !== crc32c(data)) throw invalid("Checksum mismatch: data_crc32c does not match the payload data.");
     const version: StoredVersion = {
       number: secret.nextVersion++,
+      etag: nextEtag(),
       createTime: new Date(),
       state: "ENABLED",
       data,
@@ -154,23 +157,28 @@ export class SecretManagerStore {
   }
 
   disableSecretVersion(request: Message): Message {
-    return this.transition(request.name, "DISABLED");
+    return this.transition(request, "DISABLED");
   }
 
   enableSecretVersion(request: Message): Message {
-    return this.transition(request.name, "ENABLED");
+    return this.transition(request, "ENABLED");
   }
 
   destroySecretVersion(request: Message): Message {
-    return this.transition(request.name, "DESTROYED");
+    return this.transition(request, "DESTROYED");
   }
 
-  private transition(name: unknown, state: VersionState): Message {
-    const { secret, version } = this.version(name);
+  /** Disable, enable and destroy take an optional etag: a stale one is refused with ABORTED (AIP-154), nothing changed. */
+  private transition(request: Message, state: VersionState): Message {
+    const { secret, version } = this.version(request.name);
+    if (request.etag && request.etag !== version.etag) {
+      throw new EmulatorError(status.ABORTED, `The etag provided in the request does not match the etag of Secret Version [${secret.name}/versions/${version.number}].`);
+    }
     if (version.state === "DESTROYED") {
       throw new EmulatorError(status.FAILED_PRECONDITION, `Secret Version [${secret.name}/versions/${version.number}] is in DESTROYED state.`);
     }
     version.state = state;
+    version.etag = nextEtag();
     if (state === "DESTROYED") {
       delete version.data;
       version.destroyTime = new Date();
@@ -201,6 +209,13 @@ export class SecretManagerStore {
 
 const invalid = (message: string) => new EmulatorError(status.INVALID_ARGUMENT, message);
 
+let lastEtag = 0;
+/** A quoted hex stamp of the microsecond, as Secret Manager's etags look; never the same twice. */
+function nextEtag(): string {
+  lastEtag = Math.max(lastEtag + 1, Date.now() * 1000);
+  return `"${lastEtag.toString(16)}"`;
+}
+
 function secretView(secret: StoredSecret): Message {
   return {
     name: secret.name,
@@ -219,7 +234,7 @@ function versionView(secret: StoredSecret, version: StoredVersion): Message {
     state: version.state,
     ...(version.destroyTime ? { destroyTime: version.destroyTime } : {}),
     clientSpecifiedPayloadChecksum: version.checksum !== undefined,
-    etag: `"${version.createTime.getTime().toString(16)}"`,
+    etag: version.etag,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { AccessMode, KeyManagementSettings } from "../config/key-management-settings.js";
 import { failedPrecondition } from "./errors.js";
 import { stripEnvReference } from "./names.js";
+import { PROBE_NAME } from "./reachability.js";
 
 /**
  * Where a read is answered: the manager, or the environment (where LiteLLM reads its own
@@ -41,7 +42,8 @@ export class Policy {
     // The back end's own credential variables (SPEC §3.8) are never looked up in it.
     if (this.credentialNames.has(name)) return { from: "environment", reason: "it is a credential of the back end itself" };
     if (this.accessMode === "write_only") return { from: "environment", reason: "access_mode is write_only" };
-    if (this.hostedKeys && !this.hostedKeys.has(name) && !this.alwaysHosted.has(name)) return { from: "environment", reason: "it is not in hosted_keys" };
+    // The probe name is no one's environment variable: a client's health check reads it to reach the back end.
+    if (this.hostedKeys && !this.hostedKeys.has(name) && !this.alwaysHosted.has(name) && name !== PROBE_NAME) return { from: "environment", reason: "it is not in hosted_keys" };
     return { from: "manager" };
   }
 

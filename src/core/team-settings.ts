@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { describeIssue } from "../config/issues.js";
+import { PROXY_WIDE_SETTING_NAMES } from "../config/key-management-settings.js";
 import type { DriverDefinition } from "../drivers/driver.js";
 import { canonicalJson } from "./canonical-json.js";
 import { invalidArgument } from "./errors.js";
@@ -21,9 +22,20 @@ export function validateTeamSettings(schema: z.ZodType<Record<string, unknown>>,
   checkBounds(settings, field);
   const result = schema.safeParse(settings ?? {});
   if (!result.success) {
-    throw invalidArgument(result.error.issues.map((issue) => describeIssue(issue, field)).join("; "));
+    throw invalidArgument([...result.error.issues.map((issue) => describeIssue(issue, field)), ...proxyWideHint(result.error.issues)].join("; "));
   }
   return result.data;
+}
+
+/** Says where the LiteLLM proxy-wide keys among a team's unknown keys belong (see PROXY_WIDE_SETTING_NAMES). */
+function proxyWideHint(issues: readonly z.core.$ZodIssue[]): string[] {
+  const proxyWide = issues.flatMap((issue) => (issue.code === "unrecognized_keys" && issue.path.length === 0 ? issue.keys.filter((key) => PROXY_WIDE_SETTING_NAMES.has(key)) : []));
+  if (proxyWide.length === 0) return [];
+  const named = proxyWide.map((key) => JSON.stringify(key));
+  const list = named.length === 1 ? named[0] : `${named.slice(0, -1).join(", ")} and ${named.at(-1)}`;
+  return [
+    `${list} ${named.length === 1 ? "is one of" : "are"} LiteLLM's proxy-wide key_management_settings, which secretgate takes from its own configuration, never from a team's settings: remove ${named.length === 1 ? "it" : "them"} from the team's settings`,
+  ];
 }
 
 /**

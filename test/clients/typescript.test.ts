@@ -13,6 +13,7 @@ import { context, trace, TraceFlags } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { TraceState } from "@opentelemetry/core";
 import {
+  checkHealth,
   Code,
   createSecretClient,
   ReadResponseSchema,
@@ -57,6 +58,19 @@ describe("@secretgate/client against a live server", () => {
     expect(await client.delete({ name: `${key}-2`, force: true })).toMatchObject({ name: `${key}-2` });
     const after = await client.read({ names: [`${key}-2`] });
     expect(after.results[0]?.error?.status).toBe("NOT_FOUND");
+  });
+
+  it("checks health: the server, the token (a rejected one fails the check, naming it) and the back end a read reaches", async () => {
+    const healthy = await checkHealth(`http://${server.grpcAddress}`, { token });
+    expect(healthy).toMatchObject({ healthy: true, server: { status: "ok" }, token: { status: "ok" }, backends: { status: "ok" } });
+    expect(healthy.backends.detail).toContain("secretgate-readiness-probe");
+    const rejected = await checkHealth(`http://${server.grpcAddress}`, { token: "not-a-token-the-server-knows", timeoutMs: 5_000 });
+    expect(rejected).toMatchObject({ healthy: false, server: { status: "ok" }, token: { status: "failed" }, backends: { status: "not checked" } });
+    expect(rejected.token.detail).toMatch(/^rejected: UNAUTHENTICATED: /);
+    expect(JSON.stringify(rejected)).not.toContain("not-a-token");
+    const unreachable = await checkHealth(`http://127.0.0.1:${await freePort()}`, { token, timeoutMs: 5_000 });
+    expect(unreachable).toMatchObject({ healthy: false, server: { status: "failed" }, token: { status: "not checked" } });
+    expect(unreachable.server.detail).toContain("UNAVAILABLE");
   });
 
   it("works as built and published: tsc with the package's tsconfig, imported through its exports", async () => {
@@ -216,5 +230,13 @@ describe("@secretgate/client transport", () => {
 
   it("refuses a URL that is not http or https", () => {
     expect(() => createSecretClient("grpc://127.0.0.1:1")).toThrow(/http:\/\/ or https:\/\//);
+  });
+
+  it("refuses a default deadline that is no deadline, naming the option", async () => {
+    for (const defaultTimeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 3_600_001]) {
+      expect(() => createSecretClient(recorder.url, { defaultTimeoutMs })).toThrow(/defaultTimeoutMs must be a number of milliseconds greater than 0/);
+    }
+    await expect(checkHealth(recorder.url, { timeoutMs: 0 })).rejects.toThrow(/timeoutMs must be a number of milliseconds greater than 0/);
+    expect(() => createSecretClient(recorder.url, { defaultTimeoutMs: 1 })).not.toThrow();
   });
 });

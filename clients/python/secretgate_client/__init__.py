@@ -7,9 +7,10 @@ The generated protobuf and gRPC modules are importable as ``secretgate.v1.secret
 
 from secretgate.v1 import secret_service_pb2 as messages
 
+from ._health import HealthCheck, HealthReport
 from ._requests import TeamSettings
 from .aio import AsyncSecretClient
 from .client import SecretClient
 from .errors import SecretGateError
 
-__all__ = ["AsyncSecretClient", "SecretClient", "SecretGateError", "TeamSettings", "messages"]
+__all__ = ["AsyncSecretClient", "HealthCheck", "HealthReport", "SecretClient", "SecretGateError", "TeamSettings", "messages"]

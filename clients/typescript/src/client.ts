@@ -1,7 +1,8 @@
 import { createRequire } from "node:module";
-import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport, type GrpcTransportOptions } from "@connectrpc/connect-node";
 import { SecretService, type ReadResponse } from "./gen/secretgate/v1/secret_service_pb.js";
+import { runHealthCheck, type HealthReport } from "./health.js";
 
 /** The generated SecretService client: one async method per RPC (`read`, `write`, `delete`, …). */
 export type SecretClient = Client<typeof SecretService>;
@@ -32,6 +33,8 @@ export const CALLER_ENVIRONMENT = "caller_environment";
 
 /** A call with no deadline can hang forever on a black-holed connection; callers may pass their own. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
+/** A deadline longer than an hour is a typo, not a wish (deadlines are for calls, not for jobs). */
+export const MAX_TIMEOUT_MS = 3_600_000;
 
 /**
  * Creates a client for the secretgate gRPC listener at `url`: `http://host:port` for plaintext HTTP/2
@@ -40,16 +43,32 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
  * failures reject with a `ConnectError` whose `code` is the gRPC status.
  */
 export function createSecretClient(url: string, options: SecretClientOptions = {}): SecretClient {
+  return createClient(SecretService, secretTransport(url, options));
+}
+
+/**
+ * Checks, with the same url and options as createSecretClient and within `timeoutMs` (the
+ * `defaultTimeoutMs`, 10 s unless set), the server (grpc.health.v1), the token (WhoAmI) and the
+ * back end a read reaches (a Read of the reserved name `secretgate-readiness-probe` past the cache),
+ * in that order; the report says which failed. It rejects only for bad arguments.
+ */
+export async function checkHealth(url: string, options: SecretClientOptions & { timeoutMs?: number } = {}): Promise<HealthReport> {
+  const { timeoutMs, environmentFallback: _answeredByTheServerOnly, ...clientOptions } = options;
+  const transport = secretTransport(url, clientOptions);
+  return runHealthCheck(transport, checkedTimeoutMs(timeoutMs ?? clientOptions.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS, "timeoutMs"));
+}
+
+function secretTransport(url: string, options: SecretClientOptions): Transport {
   const { token, environmentFallback, propagateTraceContext = true, interceptors = [], defaultTimeoutMs = DEFAULT_TIMEOUT_MS, ...transportOptions } = options;
   const protocol = new URL(url).protocol;
   if (protocol !== "http:" && protocol !== "https:") {
     throw new TypeError(`secretgate: url must start with http:// or https://, got ${protocol}`);
   }
   const openTelemetry = propagateTraceContext ? openTelemetryApi() : undefined;
-  const transport = createGrpcTransport({
+  return createGrpcTransport({
     ...transportOptions,
     baseUrl: url,
-    defaultTimeoutMs,
+    defaultTimeoutMs: checkedTimeoutMs(defaultTimeoutMs, "defaultTimeoutMs"),
     interceptors: [
       ...(token ? [bearerToken(token)] : []),
       ...(openTelemetry ? [traceContext(openTelemetry)] : []),
@@ -57,7 +76,14 @@ export function createSecretClient(url: string, options: SecretClientOptions = {
       ...interceptors,
     ],
   });
-  return createClient(SecretService, transport);
+}
+
+/** A deadline in milliseconds, or a TypeError naming the option: 0, a negative number or NaN would be no deadline at all. */
+function checkedTimeoutMs(value: unknown, name: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0 || value > MAX_TIMEOUT_MS) {
+    throw new TypeError(`secretgate: ${name} must be a number of milliseconds greater than 0 and at most ${MAX_TIMEOUT_MS}, got ${String(value)}`);
+  }
+  return value;
 }
 
 function bearerToken(token: string): Interceptor {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Policy } from "../../../src/core/policy.js";
+import { PROBE_NAME } from "../../../src/core/reachability.js";
 
 const settings = { store_virtual_keys: true, prefix_for_stored_virtual_keys: "litellm/" };
 
@@ -33,6 +34,14 @@ describe("Policy.routeRead", () => {
     expect(policy.routeRead("ANTHROPIC_API_KEY")).toEqual({ from: "manager" });
     expect(policy.routeRead("COHERE_API_KEY")).toEqual({ from: "environment", reason: "it is not in hosted_keys" });
     expect([...policy.hostedKeyNames].sort()).toEqual(["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]);
+  });
+
+  it("reads the readiness-probe name from the manager whatever hosted_keys says, so a client's health check reaches the back end", () => {
+    const policy = new Policy("read_and_write", { ...settings, hosted_keys: ["OPENAI_API_KEY"] }, []);
+    expect(policy.routeRead(PROBE_NAME)).toEqual({ from: "manager" });
+    expect(policy.hostedKeyNames).toEqual(["OPENAI_API_KEY"]);
+    // Reads that are not served here at all (write_only) stay off the manager, the probe's too.
+    expect(new Policy("write_only", settings, []).routeRead(PROBE_NAME)).toEqual({ from: "environment", reason: "access_mode is write_only" });
   });
 
   it("keeps write_only reads off the manager, those names included", () => {

@@ -271,6 +271,8 @@ export class SecretService {
     readBack: SecretValue | undefined,
     call: DriverCall,
   ): Promise<ServiceError> {
+    // What the read-back cached (nothing, or other bytes) is not what the new name holds: the next Read asks again.
+    target.backend.invalidate(newName, target.backend.locationOf(call.team));
     const current = `${JSON.stringify(currentName)} is unchanged`;
     const created = JSON.stringify(newName);
     const aborted = (what: string) => new ServiceError(Code.Aborted, `${what}; ${current}`);

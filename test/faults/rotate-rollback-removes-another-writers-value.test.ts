@@ -143,6 +143,8 @@ for (const backEnd of BACK_ENDS) {
       const failure = await callFailure(bed.server.grpc.rotate({ currentName: current, newName: target, value: NEW }));
 
       expect(failure.code).toBe(Code.Aborted);
+      // Through the cache too: the lagging read-back's "not found" was not kept.
+      expect((await bed.server.grpc.read({ names: [target] })).results[0]).toMatchObject({ found: true, value: OTHER });
       expect(await read(target)).toMatchObject({ found: true, value: OTHER });
       expect(await read(current)).toMatchObject({ found: true, value: OLD });
       expect(failure.message).toContain(`"${target}"`);

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { RotateRequestSchema } from "../../../gen/secretgate/v1/secret_service_pb.js";
+import { ReadRequestSchema, RotateRequestSchema } from "../../../gen/secretgate/v1/secret_service_pb.js";
 import { Identity } from "../../../src/auth/identity.js";
 import { parseConfig } from "../../../src/config/load.js";
 import { Backend } from "../../../src/core/backend.js";
@@ -147,13 +147,20 @@ describe("Rotate to a new name whose read-back does not show the new value", () 
   it("leaves the name holding its value on a back end that cannot remove one version, saying so", async () => {
     const { versionRemoval: _none, ...withoutRemoval } = driver.capabilities;
     await serveThrough(new InstrumentedDriver(store, withoutRemoval));
-    driver.intercept = (operation, name) => (operation === "read" && name === "NEW" ? { answer: undefined } : undefined);
+    driver.intercept = (operation, name) => {
+      if (operation !== "read" || name !== "NEW") return;
+      driver.intercept = undefined;
+      return { answer: undefined };
+    };
     const failure = await refusal(rotateToNew());
     expect(failure.code).toBe(Code.Aborted);
     expect(driver.deletes).toEqual([]);
     expect(driver.calls.removeWrittenVersion).toBe(0);
     expect(await store.read("NEW")).toMatchObject({ text: NEW_VALUE });
     expect(await store.read("CURRENT")).toMatchObject({ text: OLD_VALUE });
+    // The lagging read-back's "not found" is not cached: a Read finds what the name holds.
+    const { results } = await service.read(create(ReadRequestSchema, { names: ["NEW"] }), caller);
+    expect(results[0]).toMatchObject({ found: true, value: NEW_VALUE, fromCache: false });
     expect(failure.message).toContain("local cannot remove one version of a secret");
     expect(failure.message).toContain('"NEW" was left as it is, holding the version this Rotate wrote (1)');
     expect(failure.message).toContain('"CURRENT" is unchanged');

@@ -46,7 +46,7 @@ import { readResponse } from "./results.js";
 import type { Placement } from "./routes.js";
 import { NO_TEAM, type ServiceBackend, type ServiceBackends, type Team } from "./service-backends.js";
 import type { Env } from "../config/env.js";
-import { REDACTED, redactTeamSettings, validateTeamSettingsOn, withStoredCredentials } from "./team-settings.js";
+import { REDACTED, mergeCallSettings, redactTeamSettings, validateCallSettings, validateTeamSettingsOn, withStoredCredentials } from "./team-settings.js";
 
 export const MAX_NAMES_PER_READ = 1000;
 const MAX_TAGS = 50;
@@ -438,7 +438,8 @@ export class SecretService {
   /**
    * The settings a call runs under, once the caller is allowed to act for the team (deny by
    * default): the team's stored settings, with the call's own `team_settings` merged over them
-   * when both are for one back end (settings for another back end replace them). Synchronous
+   * when both are for one back end (settings for another back end replace them; see
+   * mergeCallSettings for the team's stored credentials). Synchronous
    * for calls without a team (no promise on the hot path).
    */
   private teamSettings(teamId: string, sent: JsonObject | undefined, context: AuthorizedCall): Team | Promise<Team> {
@@ -456,12 +457,11 @@ export class SecretService {
     if (sending && !identity.mayInlineTeamSettings) {
       throw permissionDenied(`${identity.name} may not send team_settings (its rules lack inline_team_settings)`);
     }
-    if (teamId === "") return sending ? validateTeamSettingsOn(this.backends, sent, "team_settings") : NO_TEAM;
+    if (teamId === "") return sending ? validateCallSettings(this.backends, sent) : NO_TEAM;
     return this.deps.teams.get(teamId).then((stored) => {
       const settings = stored?.settings ?? NO_TEAM;
       if (!sending) return settings;
-      const inline = validateTeamSettingsOn(this.backends, sent, "team_settings", settings);
-      return this.backends.homeOf(inline) === this.backends.homeOf(settings) ? { ...settings, ...inline } : inline;
+      return mergeCallSettings(this.backends, settings, validateCallSettings(this.backends, sent, settings));
     });
   }
 

@@ -1,3 +1,4 @@
+import type { z } from "zod";
 import { ConfigError } from "../config/config-error.js";
 import type { Env } from "../config/env.js";
 import type { KeyManagementSettings } from "../config/key-management-settings.js";
@@ -29,6 +30,8 @@ export class ServiceBackend {
   readonly system: string;
   readonly definition: DriverDefinition;
   readonly settings: KeyManagementSettings;
+  /** What a team may set here, as this back end's own settings shape it (DriverDefinition.teamSettingsFor). */
+  readonly teamSettings: z.ZodType<Record<string, unknown>>;
   readonly policy: Policy;
   /** This back end and nothing else: where an explicit reference or a team's own back end places a call. */
   readonly alone: Placement<ServiceBackend>;
@@ -45,6 +48,7 @@ export class ServiceBackend {
     this.system = config.system;
     this.definition = config.definition;
     this.settings = config.settings;
+    this.teamSettings = config.definition.teamSettingsFor?.(config.settings) ?? config.definition.teamSettings;
     this.policy = new Policy(
       config.accessMode,
       config.settings,

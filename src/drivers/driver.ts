@@ -179,6 +179,11 @@ export interface DriverDefinition {
   name: string;
   /** The keys a team may set for this back end (SPEC §5); must reject unknown keys. */
   teamSettings: z.ZodType<Record<string, unknown>>;
+  /**
+   * The team keys as this back end's own settings shape them, where they depend on them (Azure:
+   * the vault hosts the operator allows besides Microsoft's clouds). Unset: `teamSettings`.
+   */
+  teamSettingsFor?(settings: KeyManagementSettings): z.ZodType<Record<string, unknown>>;
   /** Extra `key_management_settings` keys this back end accepts beyond the common ones. */
   settings?: z.ZodRawShape;
   /** Environment variables holding this back end's own credentials: never looked up in it (SPEC §3.8). */
@@ -195,6 +200,13 @@ export interface DriverDefinition {
   prefixSeparator?: string;
   /** Team-settings keys holding credentials: redacted in GetTeamSettings and logs. */
   sensitiveTeamKeys?: readonly string[];
+  /**
+   * The team keys that say where a team's calls go and as whom (a region and role, a vault, an
+   * account and branch, …). A stored credential comes along only while these hold what they held
+   * when it was stored: REDACTED sent back by an editor stands for it, and a call's own
+   * team_settings carry it over, only then. Unset: every key but the credentials.
+   */
+  teamLocationKeys?: readonly string[];
   /**
    * Cache settings LiteLLM users already set for this back end (e.g. HCP_VAULT_REFRESH_INTERVAL,
    * GOOGLE_SECRET_MANAGER_ALWAYS_READ_SECRET_MANAGER): a TTL in seconds, or `bypass` to always read.

@@ -26,7 +26,7 @@ import type {
 } from "../../drivers/driver.js";
 import { AwsClientPool, locationKey, type AwsTeamLocation } from "../aws-common/aws-client-pool.js";
 import { awsErrorName, classifyAwsError, isScheduledForDeletion } from "../aws-common/aws-errors.js";
-import { AWS_CREDENTIAL_ENV_NAMES, awsConnectionSettings, resolveAwsConnection, type AwsConnection } from "../aws-common/aws-settings.js";
+import { AWS_CREDENTIAL_ENV_NAMES, AWS_LOCATION_KEYS, awsConnectionSettings, awsLocationSettings, awsRegion, resolveAwsConnection, type AwsConnection } from "../aws-common/aws-settings.js";
 import { checkSecretName } from "./secret-names.js";
 
 export const SYSTEM = "aws_secret_manager";
@@ -39,15 +39,12 @@ const tags = z.record(z.string(), z.string());
 export const secretsManagerSettings = {
   ...awsConnectionSettings,
   kms_key_id: z.string().min(1).optional(),
-  replica_regions: z.array(z.string().min(1)).optional(),
+  replica_regions: z.array(awsRegion).optional(),
 };
 
 /** Team keys (SPEC §5): location (region/role) for the driver; prefix/description/tags for the core. */
 export const secretsManagerTeamSettings = z.strictObject({
-  aws_region_name: z.string().min(1).optional(),
-  aws_role_name: z.string().min(1).optional(),
-  aws_session_name: z.string().min(2).max(64).optional(),
-  aws_external_id: z.string().min(2).max(1224).optional(),
+  ...awsLocationSettings,
   prefix: z.string().optional(),
   description: z.string().optional(),
   tags: tags.optional(),
@@ -255,6 +252,7 @@ export const secretsManagerDriver: DriverDefinition = {
   settings: secretsManagerSettings,
   credentialEnvNames: AWS_CREDENTIAL_ENV_NAMES,
   sensitiveTeamKeys: ["aws_external_id"],
+  teamLocationKeys: AWS_LOCATION_KEYS,
   create: async ({ settings, env }) =>
     new SecretsManagerDriver({
       connection: resolveAwsConnection(settings, env, "SECRETS_MANAGER"),

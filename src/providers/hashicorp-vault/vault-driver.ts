@@ -52,7 +52,8 @@ export class VaultDriver implements SecretDriver {
     const version = String(response.body?.data?.metadata?.version ?? "");
     // A soft-deleted latest version answers 404 in Vault; a null body is the same thing.
     if (data === null || data === undefined) return undefined;
-    const value: unknown = data[location.field];
+    // The secret's own field only: `constructor` or `__proto__` are members of every object, not fields.
+    const value: unknown = isObject(data) && Object.hasOwn(data, location.field) ? data[location.field] : undefined;
     if (value === undefined || value === null) {
       throw failedPrecondition(`Vault secret ${JSON.stringify(name)} exists but has no field ${JSON.stringify(location.field)}`);
     }

@@ -21,6 +21,9 @@ export interface CallRecord {
   region: string;
   accessKeyId: string;
   principal: string;
+  /** STS AssumeRole: the role asked for, and the external id sent with it (if any). */
+  roleArn?: string;
+  externalId?: string;
 }
 
 const JSON_TARGETS: Record<string, CallRecord["service"]> = { secretsmanager: "secretsmanager", TrentService: "kms" };
@@ -91,7 +94,7 @@ export class AwsEmulator {
       // AssumeRoleWithWebIdentity is the one unsigned call: the token is the credential.
       const caller =
         action === "AssumeRoleWithWebIdentity" ? undefined : this.authenticate(request, path, body, "sts", "InvalidClientTokenId");
-      this.record("sts", action, caller ?? { region: DEFAULT_REGION, accessKeyId: "", principal: "web-identity" });
+      this.record("sts", action, caller ?? { region: DEFAULT_REGION, accessKeyId: "", principal: "web-identity" }, assumeRoleDetail(action, params));
       send(200, handleSts(action, params, caller, { identities: this.identities, externalIds: this.externalIds }));
     } catch (error) {
       const failure = error instanceof AwsError ? error : new AwsError("InternalFailure", (error as Error).message, 500);
@@ -143,9 +146,14 @@ export class AwsEmulator {
     return { ...identity, region: parsed.region };
   }
 
-  private record(service: CallRecord["service"], operation: string, caller: { region: string; accessKeyId: string; principal: string }): void {
+  private record(
+    service: CallRecord["service"],
+    operation: string,
+    caller: { region: string; accessKeyId: string; principal: string },
+    detail: Pick<CallRecord, "roleArn" | "externalId"> = {},
+  ): void {
     if (this.records.length >= MAX_RECORDS) this.records.shift();
-    this.records.push({ service, operation, region: caller.region, accessKeyId: caller.accessKeyId, principal: caller.principal });
+    this.records.push({ service, operation, region: caller.region, accessKeyId: caller.accessKeyId, principal: caller.principal, ...detail });
   }
 
   private secretsRegion(region: string): SecretsManagerRegion {
@@ -248,4 +256,11 @@ export async function startEmulator(options: { host?: string; port?: number } = 
         server.close(() => resolve());
       }),
   };
+}
+
+/** What an AssumeRole asked for (the role, and the external id when one was sent). */
+function assumeRoleDetail(action: string, params: URLSearchParams): Pick<CallRecord, "roleArn" | "externalId"> {
+  if (action !== "AssumeRole") return {};
+  const externalId = params.get("ExternalId");
+  return { roleArn: params.get("RoleArn") ?? "", ...(externalId !== null ? { externalId } : {}) };
 }

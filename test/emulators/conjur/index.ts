@@ -40,7 +40,14 @@ export interface ConjurEmulator extends EmulatorHandle {
   clientCertificate?: { certFile: string; keyFile: string };
   /** Makes every issued token expire now (as if eight minutes had passed). */
   expireTokens(): void;
+  /**
+   * Every API request as it arrived (method and raw path, admin calls aside; the latest
+   * MAX_RECEIVED), routed or not: what proves a refused setting never reached Conjur.
+   */
+  received: Array<{ method: string; path: string }>;
 }
+
+const MAX_RECEIVED = 1_000;
 
 export function defaultLogins(): ConjurLogin[] {
   return [
@@ -66,6 +73,7 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
   const store = new ConjurStore(options.branches ?? ["secretgate", "team-b", "apps/other"]);
   const faults = new FaultInjector();
   const tokens = new Map<string, IssuedToken>();
+  const received: Array<{ method: string; path: string }> = [];
   const certificate: LoopbackCertificate | undefined = options.tls ? makeLoopbackCertificate() : undefined;
 
   const handler = (request: IncomingMessage, response: ServerResponse) => {
@@ -90,6 +98,8 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
     const method = request.method ?? "GET";
     const segments = url.pathname.split("/").slice(1);
     if (segments[0] === "admin") return admin(method, url.pathname, body, response);
+    if (received.length >= MAX_RECEIVED) received.shift();
+    received.push({ method, path: request.url ?? "" });
 
     const route = routeRequest(method, segments, url.searchParams);
     if (!route) return sendJson(response, 404, { error: { code: "not_found", message: `No route matches ${method} ${url.pathname}` } });
@@ -220,6 +230,7 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
     faults,
     ...(certificate ? { caFile: certificate.caFile, clientCertificate: { certFile: certificate.clientCertFile, keyFile: certificate.clientKeyFile } } : {}),
     expireTokens,
+    received,
     details: {
       logins: logins.map(({ account, login, apiKey, branches }) => ({ account, login, apiKey, branches })),
       ...(certificate ? { caFile: certificate.caFile } : {}),

@@ -250,9 +250,10 @@ export class SecretService implements ServiceImplementation<typeof SecretService
   }
 
   /**
-   * After a read-back that did not show the new value: removes the new name only when this
-   * Rotate created it and no other writer's version is there (the back end lagged, or garbled
-   * ours), so the caller can retry; anything else is left as it is. The old secret was never
+   * After a read-back that did not show the new value (the back end lagged, or garbled ours): when
+   * this Rotate created the new name and no other writer's version showed, takes back the one
+   * version it wrote, where the back end can name that version alone (`versionRemoval`); anything
+   * else is left as it is, so another writer's version is never removed. The old secret was never
    * touched. The answer is ABORTED either way, naming what happened (never a value).
    */
   private async abandonRotation(
@@ -263,33 +264,35 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     readBack: SecretValue | undefined,
     call: DriverCall,
   ): Promise<ServiceError> {
+    // What the read-back cached (nothing, or other bytes) is not what the new name holds: the next Read asks again.
+    target.backend.invalidate(newName, target.backend.locationOf(call.team));
     const current = `${JSON.stringify(currentName)} is unchanged`;
     const created = JSON.stringify(newName);
+    const aborted = (what: string) => new ServiceError(Code.Aborted, `${what}; ${current}`);
     if (!written.created) {
-      return new ServiceError(
-        Code.Aborted,
-        `Rotate wrote a new version of ${created} but reading it back did not return it: ${created} already held a secret before this Rotate, so it was left as it is (another writer may have changed it meanwhile); ${current}`,
+      return aborted(
+        `Rotate wrote a new version of ${created} but reading it back did not return it: ${created} already held a secret before this Rotate, so it was left as it is (another writer may have changed it meanwhile)`,
       );
     }
     if (readBack !== undefined && readBack.version !== written.version) {
-      return new ServiceError(
-        Code.Aborted,
-        `Rotate created ${created} but reading it back showed another writer's version (${readBack.version}, not ${written.version}), so ${created} was left as it is; ${current}`,
+      return aborted(`Rotate created ${created} but reading it back showed another writer's version (${readBack.version}, not ${written.version}), so ${created} was left as it is`);
+    }
+    const lost = `Rotate created ${created} but reading it back did not return the new value`;
+    const removal = target.backend.driver.capabilities.versionRemoval;
+    if (!removal) {
+      return aborted(
+        `${lost}; ${target.name} cannot remove one version of a secret without the others another writer may have added, so ${created} was left as it is, holding the version this Rotate wrote (${written.version}): delete it or rotate again`,
       );
     }
+    let removed: boolean;
     try {
-      await target.backend.delete(newName, true, call);
+      removed = await target.backend.removeWrittenVersion(newName, written, call);
     } catch (error) {
       const failure = target.backend.toServiceError(error, call);
-      return new ServiceError(
-        Code.Aborted,
-        `Rotate created ${created} but reading it back did not return the new value, and ${created} could not be removed (${statusName(failure.code)}: ${failure.message}); ${current}`,
-      );
+      return aborted(`${lost}, and the version it wrote (${written.version}) could not be removed (${statusName(failure.code)}: ${failure.message})`);
     }
-    return new ServiceError(
-      Code.Aborted,
-      `Rotate created ${created} but reading it back did not return the new value, so it removed ${created} again; ${current}`,
-    );
+    if (!removed) return aborted(`${lost}, and ${target.name} no longer holds the version it wrote (${written.version}) as written, so ${created} was left as it is (another writer changed it meanwhile)`);
+    return aborted(`${lost}, so it ${removal === "destroy" ? "destroyed" : "disabled"} the version it wrote (${written.version}), and no other`);
   }
 
   /**

@@ -34,7 +34,7 @@ const WRITE_RETRIES = [Code.ResourceExhausted];
  */
 export class SecretManagerDriver implements SecretDriver {
   // Payloads are bytes, but nothing records whether a version was written as text; see read().
-  readonly capabilities = { write: true, binary: false, list: true, metadata: { description: true, tags: true, writesReplace: false }, sdkRetries: true };
+  readonly capabilities = { write: true, binary: false, list: true, metadata: { description: true, tags: true, writesReplace: false }, sdkRetries: true, versionRemoval: "destroy" as const };
 
   private readonly client: SecretManagerServiceClient;
 
@@ -77,13 +77,34 @@ export class SecretManagerDriver implements SecretDriver {
       );
     try {
       const [version] = await addVersion();
-      return { version: versionNumber(version.name), created: false };
+      return { version: versionNumber(version.name), created: false, ...stampOf(version) };
     } catch (error) {
       if (grpcStatusOf(error) !== Code.NotFound) throw error;
     }
     const created = await this.createSecret(request, call);
     const [version] = await addVersion();
-    return { version: versionNumber(version.name), created };
+    return { version: versionNumber(version.name), created, ...stampOf(version) };
+  }
+
+  /**
+   * Destroys exactly the version the write made, by name and with the etag the write got back
+   * (DestroySecretVersion refuses it with ABORTED once anything changed that version, e.g. a
+   * deleted secret made again with a new version 1). Only a first version: `latest` is the newest
+   * version whatever its state, so destroying a later one would hide an older version of another
+   * writer (one that landed between CreateSecret and AddSecretVersion) behind it.
+   */
+  async removeWrittenVersion(name: string, written: DriverWriteResult, call: DriverCall): Promise<boolean> {
+    if (written.version !== "1" || !written.versionStamp) return false;
+    const version = `${this.secretName(name, call.team)}/versions/${written.version}`;
+    try {
+      await callWithRetries(call, WRITE_RETRIES, (options) => this.client.destroySecretVersion({ name: version, etag: written.versionStamp! }, options));
+      return true;
+    } catch (error) {
+      const status = grpcStatusOf(error);
+      // Gone (NOT_FOUND), changed since (ABORTED: the etag), or destroyed already (FAILED_PRECONDITION): left as it is.
+      if (status === Code.NotFound || status === Code.Aborted || status === Code.FailedPrecondition) return false;
+      throw error;
+    }
   }
 
   async delete(name: string, _options: { force: boolean }, call: DriverCall): Promise<DriverDeleteResult | undefined> {
@@ -208,6 +229,11 @@ export class SecretManagerDriver implements SecretDriver {
   private project(team: Team): string {
     return (team.project_id as string | undefined) ?? this.settings.project;
   }
+}
+
+/** A version's etag, which tells it apart from a later version of the same number. */
+function stampOf(version: protos.google.cloud.secretmanager.v1.ISecretVersion): { versionStamp?: string } {
+  return version.etag ? { versionStamp: version.etag } : {};
 }
 
 function replicationPolicy(replication: Replication): protos.google.cloud.secretmanager.v1.IReplication {

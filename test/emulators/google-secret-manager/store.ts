@@ -6,6 +6,8 @@ export type VersionState = "ENABLED" | "DISABLED" | "DESTROYED";
 
 interface StoredVersion {
   number: number;
+  /** Changes whenever the version does (a new state), and differs between two versions of one number. */
+  etag: string;
   createTime: Date;
   state: VersionState;
   data?: Buffer;
@@ -80,6 +82,15 @@ export class SecretManagerStore {
     return secretView(stored);
   }
 
+  /** A second client's write (a fault's interleaved writer): a new version, after creating the secret where missing. */
+  writeAsAnotherClient(secretName: string, data: Buffer): void {
+    if (!this.secrets.has(secretName)) {
+      const match = /^(projects\/[^/]+)\/secrets\/(.+)$/.exec(secretName)!;
+      this.createSecret({ parent: match[1], secretId: match[2], secret: { replication: { automatic: {} } } });
+    }
+    this.addSecretVersion({ parent: secretName, payload: { data } });
+  }
+
   getSecret(request: Message): Message {
     return secretView(this.secret(request.name));
   }
@@ -133,6 +144,7 @@ export class SecretManagerStore {
     if (checksum !== undefined && checksum !== crc32c(data)) throw invalid("Checksum mismatch: data_crc32c does not match the payload data.");
     const version: StoredVersion = {
       number: secret.nextVersion++,
+      etag: nextEtag(),
       createTime: new Date(),
       state: "ENABLED",
       data,
@@ -167,23 +179,28 @@ export class SecretManagerStore {
   }
 
   disableSecretVersion(request: Message): Message {
-    return this.transition(request.name, "DISABLED");
+    return this.transition(request, "DISABLED");
   }
 
   enableSecretVersion(request: Message): Message {
-    return this.transition(request.name, "ENABLED");
+    return this.transition(request, "ENABLED");
   }
 
   destroySecretVersion(request: Message): Message {
-    return this.transition(request.name, "DESTROYED");
+    return this.transition(request, "DESTROYED");
   }
 
-  private transition(name: unknown, state: VersionState): Message {
-    const { secret, version } = this.version(name);
+  /** Disable, enable and destroy take an optional etag: a stale one is refused with ABORTED (AIP-154), nothing changed. */
+  private transition(request: Message, state: VersionState): Message {
+    const { secret, version } = this.version(request.name);
+    if (request.etag && request.etag !== version.etag) {
+      throw new EmulatorError(status.ABORTED, `The etag provided in the request does not match the etag of Secret Version [${secret.name}/versions/${version.number}].`);
+    }
     if (version.state === "DESTROYED") {
       throw new EmulatorError(status.FAILED_PRECONDITION, `Secret Version [${secret.name}/versions/${version.number}] is in DESTROYED state.`);
     }
     version.state = state;
+    version.etag = nextEtag();
     if (state === "DESTROYED") {
       delete version.data;
       version.destroyTime = new Date();
@@ -217,11 +234,11 @@ const invalid = (message: string) => new EmulatorError(status.INVALID_ARGUMENT, 
 /** Fields of Secret the real UpdateSecret takes that this emulator does not model. */
 const UPDATABLE_UNMODELLED = new Set(["topics", "expire_time", "ttl", "rotation", "version_aliases", "version_destroy_ttl", "customer_managed_encryption"]);
 
-let etags = 0;
-/** A fresh etag, quoted as the API's are (AIP-154). */
+let lastEtag = 0;
+/** A quoted hex stamp of the microsecond, as Secret Manager's etags look; never the same twice. */
 function nextEtag(): string {
-  etags += 1;
-  return `"${Date.now().toString(16)}${etags.toString(16).padStart(4, "0")}"`;
+  lastEtag = Math.max(lastEtag + 1, Date.now() * 1000);
+  return `"${lastEtag.toString(16)}"`;
 }
 
 function validLabels(value: unknown): Record<string, string> {
@@ -261,7 +278,7 @@ function versionView(secret: StoredSecret, version: StoredVersion): Message {
     state: version.state,
     ...(version.destroyTime ? { destroyTime: version.destroyTime } : {}),
     clientSpecifiedPayloadChecksum: version.checksum !== undefined,
-    etag: `"${version.createTime.getTime().toString(16)}"`,
+    etag: version.etag,
   };
 }
 

@@ -48,6 +48,17 @@ describe("google_secret_manager driver", () => {
     expect(await driver.currentVersion("DISABLED_META", call())).toBeUndefined();
   });
 
+  it("takes back no version but a secret's first: an older version of another writer would hide behind `latest`", async () => {
+    // Another writer's version lands between this write's CreateSecret and its AddSecretVersion.
+    emulator.faults.set([{ operation: "AddSecretVersion", target: "RACED_CREATE", kind: "latency", after: 1, times: 1, interleave: { value: "sk-other-writer" } }]);
+    const written = await write("RACED_CREATE", "sk-raced-create");
+    expect(written).toMatchObject({ created: true, version: "2" });
+    expect(await driver.removeWrittenVersion("RACED_CREATE", written, call())).toBe(false);
+    expect(await driver.read("RACED_CREATE", call())).toMatchObject({ text: "sk-raced-create", version: "2" });
+    const [version] = await inspector.getSecretVersion({ name: `projects/${PROJECT}/secrets/RACED_CREATE/versions/1` });
+    expect(version.state).toBe("ENABLED");
+  });
+
   it("reports a destroyed latest version as not found, saying why", async () => {
     await write("DESTROYED", "one");
     await inspector.destroySecretVersion({ name: `projects/${PROJECT}/secrets/DESTROYED/versions/1` });

@@ -11,7 +11,8 @@ import { splitAddress } from "./server/listen-address.js";
 import { locateBackendError } from "./config/backends.js";
 import type { BackendConfig, Config } from "./config/schema.js";
 import type { Env } from "./config/env.js";
-import { OperatorService } from "./core/operator-service.js";
+import { Access } from "./core/access.js";
+import { AdminService } from "./core/admin-service.js";
 import { syncReplicaCaches } from "./core/replica-caches.js";
 import { reportingOutages } from "./core/team-store-outages.js";
 import { SecretService } from "./core/secret-service.js";
@@ -19,7 +20,7 @@ import { ServiceBackends } from "./core/service-backends.js";
 import { DATABASE_FILE, SecretDatabase } from "./storage/database.js";
 import { MASTER_KEY_FILE } from "./storage/master-key.js";
 import { SqliteTeamSettingsStore, type TeamSettingsStore } from "./storage/team-settings-store.js";
-import { Dispatcher } from "./server/dispatcher.js";
+import { Dispatcher, SERVICES } from "./server/dispatcher.js";
 import { publishReadiness, Readiness, type HealthStatuses } from "./server/readiness.js";
 import { startGrpcListener } from "./server/grpc-listener.js";
 import { startHttpListener } from "./server/http-listener.js";
@@ -126,9 +127,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     if (replicas) cleanups.unshift(() => replicas.close());
     // Reachable back ends answer at once; unreachable ones must not hold up start-up for long.
     await Promise.race([Promise.all(probes.map((probe) => probe.start())), new Promise((resolve) => setTimeout(resolve, STARTUP_PROBE_WAIT_MS).unref())]);
-    const service = new SecretService({ config, backends, teams, env, logger });
-    const operator = new OperatorService({ backends, teams, identities: auth.authenticator.identities, audit: audit.tail });
-    const dispatcher = new Dispatcher(service, operator, auth.authenticator, audit, logger, tracing?.tracing);
+    const access = new Access(backends, teams);
+    const secrets = new SecretService({ config, backends, teams, access, env, logger });
+    const admin = new AdminService({ backends, teams, access, identities: auth.authenticator.identities, audit: audit.tail });
+    const dispatcher = new Dispatcher({ secrets, admin }, auth.authenticator, audit, logger, tracing?.tracing);
     const maxMessageBytes = config.server.max_message_bytes;
     const readiness = new Readiness({
       backends: () =>
@@ -149,7 +151,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     grpcHealth = grpc.health;
     for (const backend of serviceBackends) grpc.health.setStatus(healthServiceName(backend.name), backend.backend.breakerState === "open" ? "NOT_SERVING" : "SERVING");
     cleanups.unshift(() => grpc.destroy());
-    const readinessWatch = publishReadiness(readiness, grpc.health);
+    const readinessWatch = publishReadiness(readiness, grpc.health, SERVICES.map((service) => service.typeName));
     cleanups.unshift(() => readinessWatch.stop());
     const consoleAssets = ConsoleAssets.load();
     if (!consoleAssets) logger.warn("the operator console was not built (npm run build); /console/ is not served");

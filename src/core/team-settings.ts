@@ -78,13 +78,15 @@ export function validateCallSettings(backends: ServiceBackends, sent: Record<str
 
 /**
  * The settings a call runs under: its own validated `team_settings` over the team's stored ones
- * when both are for one back end (the call's keys win), else the call's alone. A credential
+ * when both are for one back end — settings naming none are for the stored ones' (the call's keys
+ * win) — else the call's alone. A credential
  * stored for the team comes along only while the call keeps the location it was stored for
  * (DriverDefinition.teamLocationKeys): a call that names another role or vault never sends the
  * team's external id or secret there.
  */
 export function mergeCallSettings(backends: ServiceBackends, stored: Team, inline: Record<string, unknown>): Team {
-  const home = backends.homeOf(inline);
+  // Settings that name no back end stay on the one the stored settings name (the merge keeps its `backend`).
+  const home = inline.backend === undefined ? backends.homeOf(stored) : backends.homeOf(inline);
   if (home !== backends.homeOf(stored)) return inline;
   const merged = { ...stored, ...inline };
   if (changedLocationKeys(home.definition, stored, merged).length === 0) return merged;

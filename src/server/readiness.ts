@@ -1,4 +1,3 @@
-import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { AuditHealth } from "../audit.js";
 import type { BreakerState } from "../core/resilience/circuit-breaker.js";
 
@@ -116,13 +115,13 @@ export const STRICT_HEALTH_SERVICE = "secretgate.strict";
 const HEALTH_REFRESH_MS = 1_000;
 
 /**
- * The gRPC health service answers as /readyz does: "" and secretgate.v1.SecretService by the
- * readiness check, `secretgate.strict` by the strict one (each back end's own name, by its
+ * The gRPC health service answers as /readyz does: "" and each of `services` (the served
+ * services' names: secretgate.v1.SecretService, secretgate.v1.AdminService) by the readiness check, `secretgate.strict` by the strict one (each back end's own name, by its
  * breaker, is set where the breakers change). Brought up to date every second, and by `update`
  * at once (start, shutdown); a status is set only when it changes, so Watch streams hear of
  * changes only.
  */
-export function publishReadiness(readiness: Readiness, health: HealthStatuses): { update(): void; stop(): void } {
+export function publishReadiness(readiness: Readiness, health: HealthStatuses, services: readonly string[]): { update(): void; stop(): void } {
   const current = new Map<string, string>();
   const set = (service: string, serving: boolean) => {
     const status = serving ? "SERVING" : "NOT_SERVING";
@@ -133,7 +132,7 @@ export function publishReadiness(readiness: Readiness, health: HealthStatuses): 
   const update = () => {
     const ready = readiness.check(false).ready;
     set("", ready);
-    set(SecretService.typeName, ready);
+    for (const service of services) set(service, ready);
     set(STRICT_HEALTH_SERVICE, readiness.check(true).ready);
   };
   update();

@@ -15,6 +15,7 @@ import { TraceState } from "@opentelemetry/core";
 import {
   checkHealth,
   Code,
+  createAdminClient,
   createSecretClient,
   ReadResponseSchema,
   SecretResultSchema,
@@ -124,6 +125,16 @@ describe("@secretgate/client against a live server", () => {
     const { results } = await client.read({ names: [key], virtualKey: true, teamSettings });
     expect(results[0]).toMatchObject({ found: true, value: "ts-inline-1", resolvedName: `ts-inline/${key}` });
     expect(await client.delete({ name: key, virtualKey: true, teamSettings })).toMatchObject({ name: `ts-inline/${key}` });
+  });
+
+  it("calls the operator's RPCs with the admin client beside the secret client: who am I, the back ends, the teams", async () => {
+    const admin = createAdminClient(`http://${server.grpcAddress}`, { token });
+    expect((await admin.whoAmI({})).caller).toMatchObject({ name: "admin", admin: true });
+    expect((await admin.describeBackends({})).backends.map((backend) => backend.name)).toEqual(["local"]);
+    await client.setTeamSettings({ teamId: "ts-admin-team", settings: { prefix: "ts/" } });
+    expect((await admin.listTeams({})).teams.map((team) => team.teamId)).toContain("ts-admin-team");
+    // Without a token, it is refused like any call.
+    expect((await connectFailure(createAdminClient(`http://${server.grpcAddress}`).whoAmI({}))).code).toBe(Code.Unauthenticated);
   });
 
   it("sets and gets team settings", async () => {

@@ -224,7 +224,7 @@ describe("AWS region and the stored external id", () => {
     expect(refusedSet).toMatchObject({ code: Code.InvalidArgument, message: expect.stringContaining("settings.aws_external_id") });
     const refusedSetOverHttp = await server.json("SetTeamSettings", { teamId, settings: moved });
     expect(refusedSetOverHttp).toMatchObject({ status: 400, body: { message: expect.stringContaining("settings.aws_external_id") } });
-    const refusedTest = await callFailure(server.grpc.testTeamSettings({ teamId, settings: moved }));
+    const refusedTest = await callFailure(server.admin.testTeamSettings({ teamId, settings: moved }));
     expect(refusedTest).toMatchObject({ code: Code.InvalidArgument, message: expect.stringContaining("settings.aws_external_id") });
     const refusedTestOverHttp = await server.json("TestTeamSettings", { teamId, settings: moved });
     expect(refusedTestOverHttp).toMatchObject({ status: 400, body: { message: expect.stringContaining("settings.aws_external_id") } });

@@ -97,9 +97,9 @@ func (c *Client) CheckHealth(ctx context.Context) HealthReport {
 	return HealthReport{server, token, backends(read.GetResults())}
 }
 
-// whoAmI is the token question, in one place: WhoAmI answers any valid token and refuses every other one.
+// whoAmI is the token question, in one place: AdminService's WhoAmI answers any valid token and refuses every other one.
 func whoAmI(ctx context.Context, conn *grpc.ClientConn) (*secretgatev1.WhoAmIResponse, error) {
-	return secretgatev1.NewSecretServiceClient(conn).WhoAmI(ctx, &secretgatev1.WhoAmIRequest{})
+	return secretgatev1.NewAdminServiceClient(conn).WhoAmI(ctx, &secretgatev1.WhoAmIRequest{})
 }
 
 func backends(results []*secretgatev1.SecretResult) HealthCheck {

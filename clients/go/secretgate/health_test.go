@@ -38,6 +38,16 @@ func (g *gate) WhoAmI(ctx context.Context, _ *secretgatev1.WhoAmIRequest) (*secr
 	return &secretgatev1.WhoAmIResponse{Caller: &secretgatev1.Caller{Name: "litellm-proxy"}}, nil
 }
 
+// adminGate is the gate's AdminService side: WhoAmI, the health check's token question.
+type adminGate struct {
+	secretgatev1.UnimplementedAdminServiceServer
+	gate *gate
+}
+
+func (a adminGate) WhoAmI(ctx context.Context, in *secretgatev1.WhoAmIRequest) (*secretgatev1.WhoAmIResponse, error) {
+	return a.gate.WhoAmI(ctx, in)
+}
+
 func (g *gate) Read(ctx context.Context, in *secretgatev1.ReadRequest) (*secretgatev1.ReadResponse, error) {
 	if err := g.authenticated(ctx); err != nil {
 		return nil, err
@@ -58,7 +68,9 @@ func startGate(t *testing.T, serving healthpb.HealthCheckResponse_ServingStatus,
 	checks := health.NewServer()
 	checks.SetServingStatus("secretgate.v1.SecretService", serving)
 	healthpb.RegisterHealthServer(server, checks)
-	secretgatev1.RegisterSecretServiceServer(server, &gate{probeAnswer: probeAnswer})
+	stand := &gate{probeAnswer: probeAnswer}
+	secretgatev1.RegisterSecretServiceServer(server, stand)
+	secretgatev1.RegisterAdminServiceServer(server, adminGate{gate: stand})
 	go server.Serve(listener)
 	t.Cleanup(server.Stop)
 	return listener.Addr().String()

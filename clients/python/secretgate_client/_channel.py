@@ -8,7 +8,7 @@ from typing import Any, Optional, Tuple
 import grpc
 from google.protobuf import wrappers_pb2
 
-from secretgate.v1 import secret_service_pb2 as pb
+from secretgate.v1 import admin_service_pb2 as admin_pb
 
 try:
     # Optional: when the application has OpenTelemetry, calls carry its active span's context.
@@ -79,15 +79,17 @@ def health_check(channel):
     )
 
 
-# The health check's token question: WhoAmI answers any valid token (any identity may ask) and refuses
-# every other one with UNAUTHENTICATED. The one place that names its service.
-WHO_AM_I_METHOD = "/secretgate.v1.SecretService/WhoAmI"
+# The health check's token question: AdminService's WhoAmI answers any valid token (any identity may ask)
+# and refuses every other one with UNAUTHENTICATED. The one place that names its service.
+WHO_AM_I_METHOD = "/secretgate.v1.AdminService/WhoAmI"
 
 
 def who_am_i(channel):
     """The WhoAmI call on ``channel`` (grpc or grpc.aio)."""
     return channel.unary_unary(
-        WHO_AM_I_METHOD, request_serializer=pb.WhoAmIRequest.SerializeToString, response_deserializer=pb.WhoAmIResponse.FromString
+        WHO_AM_I_METHOD,
+        request_serializer=admin_pb.WhoAmIRequest.SerializeToString,
+        response_deserializer=admin_pb.WhoAmIResponse.FromString,
     )
 
 

@@ -4,7 +4,7 @@ and the LiteLLM adapter (each runs the same steps with its own way of calling).
 A check asks three things in order, each only when the one before it passed:
 
 1. the server: grpc.health.v1 Check of SecretService answers SERVING (no token needed);
-2. the token: WhoAmI, which answers any valid token and refuses every other one (UNAUTHENTICATED);
+2. the token: AdminService's WhoAmI, which answers any valid token and refuses every other one (UNAUTHENTICATED);
 3. the back ends: a Read of the reserved name ``secretgate-readiness-probe`` past the cache, which the server
    always asks the back end for (whatever ``hosted_keys`` says) and which normally does not exist. A
    definite answer — found, or "not in the back end" — means the back end a read reaches answered; an
@@ -19,6 +19,7 @@ from typing import Any, Awaitable, Callable, Generator, Optional, Tuple
 
 import grpc
 
+from secretgate.v1 import admin_service_pb2 as admin_pb
 from secretgate.v1 import secret_service_pb2 as pb
 
 from . import _channel
@@ -75,7 +76,7 @@ def steps() -> Generator[Step, Answer, HealthReport]:
     if server.status != OK:
         return HealthReport(server, HealthCheck(NOT_CHECKED, "the server did not answer"), HealthCheck(NOT_CHECKED, "the server did not answer"))
 
-    caller, error = yield WHO_AM_I, pb.WhoAmIRequest()
+    caller, error = yield WHO_AM_I, admin_pb.WhoAmIRequest()
     if error is not None:
         verdict = "rejected" if error.code == grpc.StatusCode.UNAUTHENTICATED else "could not be checked"
         token = HealthCheck(FAILED, f"{verdict}: {error.code.name}: {error.details}")

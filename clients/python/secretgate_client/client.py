@@ -12,6 +12,7 @@ from secretgate.v1 import secret_service_pb2_grpc as pb_grpc
 from . import _channel, _health, _requests
 from ._health import HealthReport
 from ._requests import TeamSettings
+from .admin import AdminClient
 from .errors import from_rpc_error
 
 
@@ -49,6 +50,15 @@ class SecretClient:
         self._health = _channel.health_check(self._channel)
         self._who_am_i = _channel.who_am_i(self._channel)
         self._metadata = _channel.metadata(token)
+        self._admin: Optional[AdminClient] = None
+
+    @property
+    def admin(self) -> AdminClient:
+        """The operator's RPCs (secretgate.v1.AdminService: ``who_am_i``, ``describe_backends``, ``list_teams``, …)
+        on this client's channel, with its token and deadline."""
+        if self._admin is None:
+            self._admin = AdminClient._over(self._channel, self._metadata, self._timeout)
+        return self._admin
 
     def read(
         self,

@@ -1,6 +1,7 @@
 import { create, createFileRegistry, type DescMethodUnary } from "@bufbuild/protobuf";
 import { FieldDescriptorProto_Label, FieldDescriptorProto_Type, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { AdminService } from "./gen/secretgate/v1/admin_service_pb.js";
 import { SecretService } from "./gen/secretgate/v1/secret_service_pb.js";
 
 /** One part of a health check: `"ok"`, `"failed"` or `"not checked"`, and why. */
@@ -47,9 +48,9 @@ const healthCheck: DescMethodUnary = (() => {
 })();
 const SERVING_STATUSES = ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"];
 
-/** The token question, in one place: WhoAmI answers any valid token and refuses every other one (UNAUTHENTICATED). */
+/** The token question, in one place: AdminService's WhoAmI answers any valid token and refuses every other one (UNAUTHENTICATED). */
 function whoAmI(transport: Transport, timeoutMs: number): Promise<{ caller?: { name: string } }> {
-  return createClient(SecretService, transport).whoAmI({}, { timeoutMs });
+  return createClient(AdminService, transport).whoAmI({}, { timeoutMs });
 }
 
 /**

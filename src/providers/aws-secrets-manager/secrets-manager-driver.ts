@@ -10,6 +10,8 @@ import {
   ReplicateSecretToRegionsCommand,
   RestoreSecretCommand,
   SecretsManagerClient,
+  TagResourceCommand,
+  UpdateSecretCommand,
 } from "@aws-sdk/client-secrets-manager";
 import { z } from "zod";
 import { ServiceError } from "../../core/errors.js";
@@ -61,7 +63,7 @@ export interface SecretsManagerOptions {
 
 /** AWS Secrets Manager through @aws-sdk/client-secrets-manager. */
 export class SecretsManagerDriver implements SecretDriver {
-  readonly capabilities = { write: true, binary: true, list: true, metadata: { description: true, tags: true }, sdkRetries: true };
+  readonly capabilities = { write: true, binary: true, list: true, metadata: { description: true, tags: true, writesReplace: false }, sdkRetries: true };
   private readonly pool: AwsClientPool<SecretsManagerClient>;
 
   constructor(private readonly options: SecretsManagerOptions) {
@@ -90,12 +92,28 @@ export class SecretsManagerDriver implements SecretDriver {
     return stages.find(([, labels]) => labels.includes("AWSCURRENT"))?.[0];
   }
 
-  /** CreateSecret sets the description and tags; a write to an existing secret (PutSecretValue) changes neither. */
+  /** CreateSecret sets the description and tags; a write to an existing secret (PutSecretValue) changes neither (updateMetadata does). */
   async describe(name: string, call: DriverCall): Promise<SecretMetadata | undefined> {
     const output = await this.describeSecret(name, call);
     if (!output) return undefined;
     const tags = (output.Tags ?? []).flatMap(({ Key, Value }): Array<[string, string]> => (Key !== undefined ? [[Key, Value ?? ""]] : []));
     return { ...(output.Description !== undefined ? { description: output.Description } : {}), tags: Object.fromEntries(tags) };
+  }
+
+  /**
+   * An existing secret's description (UpdateSecret, without a value: no new version) and tags
+   * (TagResource, which adds or replaces the tags it names and leaves the others), in place.
+   */
+  async updateMetadata(name: string, metadata: SecretMetadata, call: DriverCall): Promise<void> {
+    checkSecretName(name);
+    const { description } = metadata;
+    if (description !== undefined) {
+      await this.run("UpdateSecret", name, (client) => client.send(new UpdateSecretCommand({ SecretId: name, Description: description }), { abortSignal: call.signal }), call);
+    }
+    const tags = Object.entries(metadata.tags).map(([Key, Value]) => ({ Key, Value }));
+    if (tags.length > 0) {
+      await this.run("TagResource", name, (client) => client.send(new TagResourceCommand({ SecretId: name, Tags: tags }), { abortSignal: call.signal }), call);
+    }
   }
 
   /**

@@ -38,7 +38,7 @@ const POLL_INTERVAL_MS = 250;
  * AZURE_KEY_VAULT_URI).
  */
 export class AzureKeyVaultDriver implements SecretDriver {
-  readonly capabilities = { write: true, binary: true, list: true, metadata: { description: false, tags: true }, sdkRetries: true };
+  readonly capabilities = { write: true, binary: true, list: true, metadata: { description: false, tags: true, writesReplace: true }, sdkRetries: true, versionRemoval: "disable" as const };
   /** One client per vault, for at most MAX_LOCATIONS vaults (a SecretClient holds no sockets of its own to free). */
   private readonly clients: LocationClients<SecretClient>;
 
@@ -134,6 +134,18 @@ export class AzureKeyVaultDriver implements SecretDriver {
     if (!options.force || !recoverable) return { recoverable };
     await client.purgeDeletedSecret(vaultName, { abortSignal });
     return { recoverable: false };
+  }
+
+  /**
+   * Key Vault cannot delete one version, only switch it off: the version the write made is
+   * disabled by its id (unique for ever, so never another writer's). A write that created the
+   * secret made its only version, so nothing older is hidden; a newer one stays what reads return.
+   * False when the version is gone (the secret deleted, or purged and made again).
+   */
+  async removeWrittenVersion(name: string, written: DriverWriteResult, call: DriverCall): Promise<boolean> {
+    if (written.version === "") return false;
+    const disabled = await orMissing(this.client(call).updateSecretProperties(toVaultName(name), written.version, { enabled: false, abortSignal: call.signal }));
+    return disabled !== undefined;
   }
 
   async list(call: DriverCall): Promise<string[]> {

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { EmulatorHandle } from "../cli.js";
 import { FaultInjector, sleep, type FaultRule } from "../common/faults.js";
 import { readBody } from "../common/http.js";
-import { AwsError } from "./aws-error.js";
+import { AwsError, notFound } from "./aws-error.js";
 import { Identities, ROOT_CREDENTIALS, type Identity } from "./identities.js";
 import { DEFAULT_KEY_ALIAS, KmsRegion } from "./kms.js";
 import { SecretsManagerRegion } from "./secrets-manager.js";
@@ -71,7 +71,7 @@ export class AwsEmulator {
       } catch {
         input = undefined;
       }
-      if (!(await this.applyFault(operation, request, service === "kms" ? "KMSInternalException" : "InternalServiceError", undefined, targetOf(input)))) return;
+      if (!(await this.applyFault(operation, request, service === "kms" ? "KMSInternalException" : "InternalServiceError", undefined, targetOf(input), service))) return;
       const caller = this.authenticate(request, path, body, service, "UnrecognizedClientException");
       if (input === undefined) throw new AwsError("SerializationException", "Request body is not valid JSON");
       this.record(service, operation, caller);
@@ -103,9 +103,19 @@ export class AwsEmulator {
   }
 
   /** Applies an injected fault; false when the connection was dropped and nothing more is sent. */
-  private async applyFault(operation: string, request: IncomingMessage, serverErrorType: string, throttleType = "ThrottlingException", target?: string): Promise<boolean> {
+  private async applyFault(
+    operation: string,
+    request: IncomingMessage,
+    serverErrorType: string,
+    throttleType = "ThrottlingException",
+    target?: string,
+    service?: CallRecord["service"],
+  ): Promise<boolean> {
     const fault = this.faults.next(operation, target);
     if (!fault) return true;
+    if (fault.interleave && target !== undefined && service === "secretsmanager") {
+      this.secretsRegion(parseAuthorization(request.headers).region).writeAsAnotherClient(target, fault.interleave.value);
+    }
     if (fault.latencyMs) await sleep(fault.latencyMs);
     switch (fault.kind) {
       case "latency":
@@ -120,6 +130,9 @@ export class AwsEmulator {
         throw new AwsError(throttleType, "Rate exceeded", 400);
       case "error":
         throw new AwsError(fault.status === 503 ? "ServiceUnavailable" : serverErrorType, "injected server error", fault.status ?? 500);
+      case "lag":
+        // A read served where the target's latest writes have not arrived yet: Secrets Manager's own "not found".
+        throw notFound();
     }
   }
 

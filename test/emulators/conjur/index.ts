@@ -104,8 +104,10 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
     const route = routeRequest(method, segments, url.searchParams);
     if (!route) return sendJson(response, 404, { error: { code: "not_found", message: `No route matches ${method} ${url.pathname}` } });
 
-    const fault = faults.next(route.operation);
-    if (fault && (await applyFault(fault, response))) return;
+    // A fault's target is the full variable id (`branch/name`).
+    const fault = faults.next(route.operation, route.id);
+    if (fault?.interleave && route.id !== undefined) store.writeAsAnotherClient(route.account!, route.id, Buffer.from(fault.interleave.value, "utf8"));
+    if (fault && (await applyFault(fault, response, route))) return;
 
     try {
       if (route.operation === "Authenticate") {
@@ -293,12 +295,16 @@ function wholeNumber(query: URLSearchParams, name: string): number | undefined {
   return Number(raw);
 }
 
-/** Answers an injected fault with Conjur's error shapes. */
-function applyFault(fault: FaultRule, response: ServerResponse): Promise<boolean> {
-  return applyHttpFault(fault, response, (status) =>
-    status === 429
-      ? sendJson(response, 429, { error: { code: "too_many_requests", message: "Too many requests" } })
-      : sendJson(response, status, { error: { code: "injected", message: `Injected fault: HTTP ${status}` } }),
+/** Answers an injected fault with Conjur's error shapes; `lag` with its 404 for a variable without a value. */
+function applyFault(fault: FaultRule, response: ServerResponse, route: Route): Promise<boolean> {
+  return applyHttpFault(
+    fault,
+    response,
+    (status) =>
+      status === 429
+        ? sendJson(response, 429, { error: { code: "too_many_requests", message: "Too many requests" } })
+        : sendJson(response, status, { error: { code: "injected", message: `Injected fault: HTTP ${status}` } }),
+    () => sendJson(response, 404, { error: { code: "not_found", message: `CONJ00076E Variable ${route.account ?? ""}:variable:${route.id ?? ""} is empty or not found.` } }),
   );
 }
 

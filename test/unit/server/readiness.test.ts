@@ -55,17 +55,17 @@ describe("Readiness: ready while this replica can answer Reads", () => {
     const state = { backends: [backend("vault")], database: true };
     const check = readiness(state);
     const set: string[] = [];
-    const published = publishReadiness(check, { setStatus: (service, status) => set.push(`${service || '""'}=${status}`) });
+    const published = publishReadiness(check, { setStatus: (service, status) => set.push(`${service || '""'}=${status}`) }, ["secretgate.v1.SecretService", "secretgate.v1.AdminService"]);
     try {
-      expect(set).toEqual(['""=SERVING', "secretgate.v1.SecretService=SERVING", `${STRICT_HEALTH_SERVICE}=SERVING`]);
+      expect(set).toEqual(['""=SERVING', "secretgate.v1.SecretService=SERVING", "secretgate.v1.AdminService=SERVING", `${STRICT_HEALTH_SERVICE}=SERVING`]);
       published.update();
-      expect(set).toHaveLength(3);
+      expect(set).toHaveLength(4);
       state.database = false;
       published.update();
-      expect(set.slice(3)).toEqual([`${STRICT_HEALTH_SERVICE}=NOT_SERVING`]);
+      expect(set.slice(4)).toEqual([`${STRICT_HEALTH_SERVICE}=NOT_SERVING`]);
       check.stopping();
       published.update();
-      expect(set.slice(4)).toEqual(['""=NOT_SERVING', "secretgate.v1.SecretService=NOT_SERVING"]);
+      expect(set.slice(5)).toEqual(['""=NOT_SERVING', "secretgate.v1.SecretService=NOT_SERVING", "secretgate.v1.AdminService=NOT_SERVING"]);
     } finally {
       published.stop();
     }

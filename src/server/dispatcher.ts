@@ -107,8 +107,9 @@ export class Dispatcher {
 
   /**
    * Runs one call. The answer comes back synchronously when the service method has it at once
-   * (a Read of cached names), so the hot path makes no promise; otherwise as a promise.
-   * Failures are thrown (or rejected) as ServiceErrors.
+   * (a Read of cached names) and the audit log lets it leave at once (fail_open), so that hot
+   * path makes no promise; otherwise as a promise (under fail_closed, settled once the call's
+   * audit record is written). Failures are thrown (or rejected) as ServiceErrors.
    */
   dispatch(method: DescMethodUnary, request: unknown, context: CallContext): unknown {
     if (this.tracing) return this.dispatchTraced(this.tracing, method, request, context);

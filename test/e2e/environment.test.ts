@@ -132,4 +132,11 @@ describe("start-up", () => {
     expect(failure.stderr).toContain("secretgate.env_fallback");
     expect(failure.stderr).toContain("secretgate.environment.serve");
   });
+
+  it("refuses a config that still sets secretgate.backend (the retry and breaker settings), naming secretgate.resilience", async () => {
+    const failure = await TestServer.startExpectingFailure({ config: { secretgate: { backend: { retry_max_attempts: 2 } } } });
+    expect(failure.code).toBe(2);
+    expect(failure.stderr).toContain("secretgate.backend was renamed");
+    expect(failure.stderr).toContain("secretgate.resilience");
+  });
 });

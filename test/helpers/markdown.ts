@@ -19,6 +19,8 @@ export interface MarkdownOutline {
   links: MarkdownLink[];
   /** The anchors GitHub gives the file's headings, in order (a repeated heading gets `-1`, `-2`, …). */
   anchors: Set<string>;
+  /** The headings' text as rendered, in order. */
+  headings: string[];
   tables: MarkdownTable[];
 }
 
@@ -38,6 +40,7 @@ export function outline(markdown: string): MarkdownOutline {
   const slugger = new GithubSlugger();
   const links: MarkdownLink[] = [];
   const anchors = new Set<string>();
+  const headings: string[] = [];
   const tables: MarkdownTable[] = [];
   let fence: string | undefined;
   let heading = "";
@@ -59,6 +62,7 @@ export function outline(markdown: string): MarkdownOutline {
     if (headingMatch) {
       heading = renderedText(headingMatch[2]!);
       anchors.add(slugger.slug(heading));
+      headings.push(heading);
       table = undefined;
     }
     const prose = withoutCodeSpans(text);
@@ -83,7 +87,7 @@ export function outline(markdown: string): MarkdownOutline {
       table.rows.push({ cells, line });
     }
   });
-  return { links, anchors, tables };
+  return { links, anchors, headings, tables };
 }
 
 /** The code spans in a table cell, each as written between its backticks. */

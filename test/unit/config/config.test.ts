@@ -65,6 +65,14 @@ describe("parseConfig", () => {
     await expect(parseConfig({ secretgate: { env_fallback: value } }, {})).rejects.toThrow(/secretgate\.env_fallback.*secretgate\.environment\.serve/);
   });
 
+  it.each([
+    [{ backend: { max_concurrent_calls: 8 } }, /secretgate\.backend was renamed.*secretgate\.resilience/],
+    [{ backends: { a: { backend: { max_concurrent_calls: 8 } } } }, /secretgate\.backends\.a\.backend was renamed.*secretgate\.backends\.a\.resilience/],
+  ])("refuses the retry and breaker settings under their old key %j, naming the new one", async (secretgate, message) => {
+    await expect(parseConfig({ secretgate }, {})).rejects.toThrow(ConfigError);
+    await expect(parseConfig({ secretgate }, {})).rejects.toThrow(message);
+  });
+
   it("keeps os.environ/ in keys that list names (hosted_keys, rules, routes, serve): they name secrets, they are not references to resolve", async () => {
     const env = { OPENAI_API_KEY: "sk-must-not-become-a-name", TOKEN: "t".repeat(32) };
     const config = await parseConfig(

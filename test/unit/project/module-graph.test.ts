@@ -48,6 +48,21 @@ const RULES: IForbiddenRuleType[] = [
     to: { path: [WIRING, "^src/(server|core)/"], pathNot: CORE_LEAVES },
   },
   {
+    // The list of back ends is the wiring's (src/systems.ts): the driver contract names no provider.
+    name: "drivers-hold-no-provider-list",
+    severity: "error",
+    from: { path: "^src/drivers/" },
+    to: { path: "^src/providers/" },
+  },
+  {
+    // drivers/ and providers/ use config/'s types and errors; config/ is told of the back ends by
+    // its caller, so the two folders never import each other both ways.
+    name: "config-below-drivers",
+    severity: "error",
+    from: { path: "^src/config/" },
+    to: { path: "^src/(drivers|providers)/" },
+  },
+  {
     // Policy lives once, in the core: it never reaches a back end's folder by name.
     name: "core-below-listeners-and-wiring",
     severity: "error",
@@ -107,6 +122,20 @@ describe("src/'s import graph", () => {
 
   it.each(RULES.map((rule) => rule.name!))("holds rule %s", (rule) => {
     expect(violations(rule)).toEqual([]);
+  });
+
+  it("has no cycle between src/config and src/drivers at folder level", () => {
+    const folderOf = (path: string) => /^src\/([^/]+)\//.exec(path)?.[1];
+    const edges = new Set<string>();
+    for (const module of result.modules) {
+      const from = folderOf(module.source);
+      for (const dependency of module.dependencies) {
+        const to = folderOf(dependency.resolved);
+        if (from && to && from !== to) edges.add(`${from} → ${to}`);
+      }
+    }
+    const both = ["config → drivers", "drivers → config"].filter((edge) => edges.has(edge));
+    expect(both.length, `src/config and src/drivers import each other: ${both.join(", ")}`).toBeLessThan(2);
   });
 
   it("has a README in every folder under src/ saying what the folder holds and may import", () => {

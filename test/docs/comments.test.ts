@@ -1,0 +1,98 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, normalize, relative } from "node:path";
+import ts from "typescript";
+import { describe, expect, it } from "vitest";
+import { outline } from "../helpers/markdown.js";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+
+/** The folders of code whose comments are checked, and the extensions of the code in them. */
+const FOLDERS = ["src", "test", "console", "bench", "scripts"];
+const CODE = /\.(ts|tsx|mts|js|mjs)$/;
+
+/**
+ * Documents the project started from but does not hold: the code cites the docs/ that hold what it
+ * relies on instead (docs/development.md, "Comments").
+ */
+const OUTSIDE = /\bSPEC(?:\.md|\s*§)|PERF-NOTES|STYLE\.md/g;
+
+/** A path to a file of the repository, as comments write them: at least one folder, a known extension. */
+const PATH = /(?<![\w./@:-])((?:\.\.?\/)?(?:[\w.-]+\/)+[\w.-]+\.(?:ts|tsx|mjs|js|md|json|yaml|yml|proto|py|go|sh|txt))(?:#([\w-]+)|,? "([^"]+)"|\s*\(“([^”]+)”\))?/g;
+const URL = /\b[a-z][a-z0-9+.-]*:\/\/\S+/gi;
+
+function files(folder: string): string[] {
+  return readdirSync(join(ROOT, folder), { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && (CODE.test(entry.name) || (folder === "src" && entry.name.endsWith(".md"))))
+    .map((entry) => relative(ROOT, join(entry.parentPath, entry.name)))
+    .filter((path) => !path.includes("node_modules"))
+    .sort();
+}
+
+/** Each comment of a source file with the line it starts on; a Markdown file is one comment. */
+function comments(path: string): { text: string; line: number }[] {
+  const text = readFileSync(join(ROOT, path), "utf8");
+  if (path.endsWith(".md")) return [{ text, line: 1 }];
+  const scanner = ts.createScanner(ts.ScriptTarget.Latest, false, path.endsWith("x") ? ts.LanguageVariant.JSX : ts.LanguageVariant.Standard, text);
+  const found: { text: string; line: number }[] = [];
+  for (let token = scanner.scan(); token !== ts.SyntaxKind.EndOfFileToken; token = scanner.scan()) {
+    if (token === ts.SyntaxKind.SingleLineCommentTrivia || token === ts.SyntaxKind.MultiLineCommentTrivia) {
+      found.push({ text: scanner.getTokenText(), line: text.slice(0, scanner.getTokenStart()).split("\n").length });
+    }
+  }
+  return found;
+}
+
+/** Where a path a comment names is, if anywhere: from the repository's root, from src/, or from the file's own folder. */
+function locate(cited: string, from: string): string | undefined {
+  const built = cited.replace(/^dist\//, "").replace(/\.js$/, ".ts");
+  for (const candidate of [cited, built, join("src", built), join(dirname(from), cited), join(dirname(from), built)]) {
+    const path = normalize(candidate);
+    if (!path.startsWith("..") && statSync(join(ROOT, path), { throwIfNoEntry: false })) return path;
+  }
+  return undefined;
+}
+
+function problems(): string[] {
+  const found: string[] = [];
+  for (const file of FOLDERS.flatMap(files)) {
+    for (const comment of comments(file)) {
+      const at = (offset: number) => `${file}:${comment.line + comment.text.slice(0, offset).split("\n").length - 1}`;
+      for (const outside of comment.text.matchAll(OUTSIDE)) found.push(`${at(outside.index)}: cites ${outside[0]}, which is not in the repository`);
+      const text = comment.text.replace(URL, (url) => " ".repeat(url.length));
+      for (const match of text.matchAll(PATH)) {
+        const [, cited, anchor, heading, quoted] = match;
+        if (/[<>*]|NAME|\bX\b/.test(cited!)) continue;
+        const path = locate(cited!, file);
+        if (!path) {
+          found.push(`${at(match.index)}: ${cited} does not exist`);
+          continue;
+        }
+        const section = heading ?? quoted;
+        if ((anchor === undefined && section === undefined) || !path.endsWith(".md")) continue;
+        const document = outline(readFileSync(join(ROOT, path), "utf8"));
+        if (anchor !== undefined && !document.anchors.has(anchor)) found.push(`${at(match.index)}: ${path} has no heading with the anchor #${anchor}`);
+        if (section !== undefined && !document.headings.includes(section)) found.push(`${at(match.index)}: ${path} has no heading "${section}"`);
+      }
+    }
+  }
+  return found;
+}
+
+describe("comments", () => {
+  it("cite only files of this repository that exist, and sections of its documents that exist", () => {
+    expect(problems()).toEqual([]);
+  });
+
+  it("catch what they are meant to catch", () => {
+    const scanner = comments("test/docs/comments.test.ts");
+    expect(scanner.length).toBeGreaterThan(3);
+    expect([..."as SPEC §3.2 and PERF-NOTES say".matchAll(OUTSIDE)].map((match) => match[0])).toEqual(["SPEC §", "PERF-NOTES"]);
+    const cited = [...' see test/server/unary-calls.test.ts and docs/operations.md, "Audit"'.matchAll(PATH)].map((match) => [match[1], match[3]]);
+    expect(cited).toEqual([
+      ["test/server/unary-calls.test.ts", undefined],
+      ["docs/operations.md", "Audit"],
+    ]);
+    expect(locate("test/server/unary-calls.test.ts", "src/server/unary-calls.ts")).toBeUndefined();
+    expect(locate("drivers/driver.ts", "src/providers/local/index.ts")).toBe("src/drivers/driver.ts");
+  });
+});

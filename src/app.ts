@@ -16,7 +16,7 @@ import { AdminService } from "./core/admin-service.js";
 import { syncReplicaCaches } from "./core/replica-caches.js";
 import { reportingOutages } from "./core/team-store-outages.js";
 import { SecretService } from "./core/secret-service.js";
-import { ServiceBackends } from "./core/service-backends.js";
+import { Backends } from "./core/backends.js";
 import { DATABASE_FILE, SecretDatabase } from "./storage/database.js";
 import { MASTER_KEY_FILE } from "./storage/master-key.js";
 import { SqliteTeamSettingsStore, type TeamSettingsStore } from "./storage/team-settings-store.js";
@@ -107,7 +107,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       : undefined;
     if (shared) cleanups.unshift(() => shared.close());
     let grpcHealth: HealthStatuses | undefined;
-    const { backends: serviceBackends, probes } = await startBackends({
+    const { backends: backendList, probes } = await startBackends({
       config,
       env,
       database,
@@ -119,10 +119,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       onBreakerChange: (name, state) => grpcHealth?.setStatus(healthServiceName(name), state === "open" ? "NOT_SERVING" : "SERVING"),
       cleanups,
     });
-    const backends = new ServiceBackends(serviceBackends, config.defaultBackend, config.server.routes);
+    const backends = new Backends(backendList, config.defaultBackend, config.server.routes);
     const teams: TeamSettingsStore = reportingOutages(shared?.teams ?? new SqliteTeamSettingsStore(database));
     const replicas = shared
-      ? await syncReplicaCaches(shared, new Map(serviceBackends.map((backend) => [backend.name, backend.backend])), backends.default.name, config.server.database_outage_ttl_seconds * 1000, logger)
+      ? await syncReplicaCaches(shared, new Map(backendList.map((backend) => [backend.name, backend.driver])), backends.default.name, config.server.database_outage_ttl_seconds * 1000, logger)
       : undefined;
     if (replicas) cleanups.unshift(() => replicas.close());
     // Reachable back ends answer at once; unreachable ones must not hold up start-up for long.
@@ -134,12 +134,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     const maxMessageBytes = config.server.max_message_bytes;
     const readiness = new Readiness({
       backends: () =>
-        serviceBackends.map((backend) => ({
+        backendList.map((backend) => ({
           name: backend.name,
           system: backend.system,
           reachable: backend.reachable,
-          breaker: backend.backend.breakerState,
-          cache: backend.backend.cacheSize,
+          breaker: backend.driver.breakerState,
+          cache: backend.driver.cacheSize,
         })),
       defaultBackend: backends.default.name,
       ...(replicas ? { databaseConnected: () => replicas.connected } : {}),
@@ -149,7 +149,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     const limits = connectionLimits(config);
     const grpc = await startGrpcListener({ address: config.server.grpc_address, dispatcher, maxMessageBytes, tls, limits, logger });
     grpcHealth = grpc.health;
-    for (const backend of serviceBackends) grpc.health.setStatus(healthServiceName(backend.name), backend.backend.breakerState === "open" ? "NOT_SERVING" : "SERVING");
+    for (const backend of backendList) grpc.health.setStatus(healthServiceName(backend.name), backend.driver.breakerState === "open" ? "NOT_SERVING" : "SERVING");
     cleanups.unshift(() => grpc.destroy());
     const readinessWatch = publishReadiness(readiness, grpc.health, SERVICES.map((service) => service.typeName));
     cleanups.unshift(() => readinessWatch.stop());
@@ -176,7 +176,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         http: http.address,
         tls: tls ? (tls.mutual ? "mutual" : "server") : "off",
         auth: auth.mode,
-        backends: serviceBackends.map((backend) => ({ name: backend.name, system: backend.system, accessMode: backend.policy.accessMode })),
+        backends: backendList.map((backend) => ({ name: backend.name, system: backend.system, accessMode: backend.policy.accessMode })),
         defaultBackend: backends.default.name,
         dataDir: config.server.data_dir,
         sharedDatabase: shared !== undefined,

@@ -2,10 +2,10 @@ import type { Logger } from "pino";
 import { locateBackendError } from "./config/backends.js";
 import type { Env } from "./config/env.js";
 import type { BackendConfig, Config } from "./config/schema.js";
-import { Backend, type BackendSettings } from "./core/backend.js";
+import { CachedDriver, type CachedDriverSettings } from "./core/cached-driver.js";
 import { StartupProbe } from "./core/reachability.js";
 import type { BreakerState } from "./core/resilience/circuit-breaker.js";
-import { ServiceBackend } from "./core/service-backends.js";
+import { Backend } from "./core/backends.js";
 import type { SecretDatabase } from "./storage/database.js";
 import type { PostgresDatabase } from "./storage/postgres/postgres-database.js";
 import type { Tracing } from "./tracing/tracing.js";
@@ -42,14 +42,14 @@ export interface StartBackendsOptions {
 
 /**
  * Every configured back end: its driver, created from its own settings and environment, behind
- * the core's cache and resilience (`Backend`) and its policy (`ServiceBackend`), with a start-up
+ * the core's cache and resilience (`CachedDriver`) and its policy (`Backend`), with a start-up
  * probe that is not started yet. The server and `secretgate migrate --config` both start their
  * back ends here.
  */
-export async function startBackends(options: StartBackendsOptions): Promise<{ backends: ServiceBackend[]; probes: StartupProbe[] }> {
+export async function startBackends(options: StartBackendsOptions): Promise<{ backends: Backend[]; probes: StartupProbe[] }> {
   const { config, env, logger, cleanups } = options;
   const probes: StartupProbe[] = [];
-  const backends: ServiceBackend[] = [];
+  const backends: Backend[] = [];
   for (const backendConfig of config.backends) {
     const { name } = backendConfig;
     // The back end's own `env` over the process environment: two Vaults or two AWS accounts side by side.
@@ -69,17 +69,17 @@ export async function startBackends(options: StartBackendsOptions): Promise<{ ba
       throw locateBackendError(error, backendConfig);
     }
     cleanups.unshift(() => driver.close());
-    const backend = new Backend(driver, name, backendSettings(backendConfig, driverEnv), logger, (state) => options.onBreakerChange?.(name, state), options.tracing);
-    const probe = new StartupProbe(backend, logger);
+    const cached = new CachedDriver(driver, name, cachedDriverSettings(backendConfig, driverEnv), logger, (state) => options.onBreakerChange?.(name, state), options.tracing);
+    const probe = new StartupProbe(cached, logger);
     cleanups.unshift(() => probe.stop());
     probes.push(probe);
-    backends.push(new ServiceBackend(backendConfig, backend, probe, ciphertextEnv));
+    backends.push(new Backend(backendConfig, cached, probe, ciphertextEnv));
   }
   return { backends, probes };
 }
 
 /** Cache and resilience settings: the TTL override, else the back end's LiteLLM default, else ours. */
-function backendSettings(config: BackendConfig, env: Env): BackendSettings {
+function cachedDriverSettings(config: BackendConfig, env: Env): CachedDriverSettings {
   const { cache, resilience } = config;
   const policy = config.definition.cachePolicy?.({ env, settings: config.settings }) ?? {};
   const ttlSeconds = cache.ttl_seconds ?? policy.ttlSeconds ?? cache.default_ttl_seconds;

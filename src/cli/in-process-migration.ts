@@ -9,7 +9,7 @@ import { loadConfig } from "../config/load.js";
 import { Access } from "../core/access.js";
 import { Migration } from "../core/migration.js";
 import { syncReplicaCaches } from "../core/replica-caches.js";
-import { ServiceBackends } from "../core/service-backends.js";
+import { Backends } from "../core/backends.js";
 import { runCleanups, startBackends, type Cleanup } from "../start-backends.js";
 import { DATABASE_FILE, SecretDatabase } from "../storage/database.js";
 import { SqliteTeamSettingsStore } from "../storage/team-settings-store.js";
@@ -44,15 +44,15 @@ export async function openInProcessMigration(configPath: string, env: Env, timeo
         })
       : undefined;
     if (shared) cleanups.unshift(() => shared.close());
-    const { backends } = await startBackends({ config, env, database, postgres: shared?.database, logger, cleanups });
-    const serviceBackends = new ServiceBackends(backends, config.defaultBackend, config.server.routes);
+    const { backends: backendList } = await startBackends({ config, env, database, postgres: shared?.database, logger, cleanups });
+    const backends = new Backends(backendList, config.defaultBackend, config.server.routes);
     if (shared) {
-      const replicas = await syncReplicaCaches(shared, new Map(backends.map((backend) => [backend.name, backend.backend])), serviceBackends.default.name, config.server.database_outage_ttl_seconds * 1000, logger);
+      const replicas = await syncReplicaCaches(shared, new Map(backendList.map((backend) => [backend.name, backend.driver])), backends.default.name, config.server.database_outage_ttl_seconds * 1000, logger);
       cleanups.unshift(() => replicas.close());
     }
-    const migration = new Migration((name) => serviceBackends.get(name));
+    const migration = new Migration((name) => backends.get(name));
     // The operator who holds the config may do everything; the access decision still scopes each call.
-    const access = new Access(serviceBackends, shared?.teams ?? new SqliteTeamSettingsStore(database));
+    const access = new Access(backends, shared?.teams ?? new SqliteTeamSettingsStore(database));
     const identity = Identity.unrestricted("the operator (secretgate migrate --config)");
     const scope = () => access.forAdmin({ identity, deadline: Date.now() + timeoutMs }, "migrate secrets");
     return {

@@ -24,7 +24,7 @@ export const commonKeyManagementSettings = {
 
 /**
  * LiteLLM's `key_management_settings` keys that set up the proxy as a whole (whether and under which
- * prefix it stores virtual keys, what it reads from the manager, its custom manager class): secretgate
+ * prefix it stores virtual keys, what it reads from the back end, LiteLLM's custom manager class): secretgate
  * takes them from its own configuration, so a team's settings holding one (an admin pasted the
  * proxy-wide block into a team's) are refused, naming it, rather than half applied.
  */

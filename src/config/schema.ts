@@ -139,7 +139,7 @@ const routeSchema = z
     backend: backendName,
     /** Read-only: asked in order when the one before misses or is unavailable. */
     fallback: z.array(backendName).default([]),
-    /** Writes, deletes and rotations also go to every fallback (while secrets move between managers). */
+    /** Writes, deletes and rotations also go to every fallback (while secrets move between back ends). */
     mode: z.literal("dual_write").optional(),
   })
   .refine((route) => route.mode !== "dual_write" || route.fallback.length > 0, {
@@ -249,7 +249,7 @@ export interface BackendConfig {
   system: string;
   definition: DriverDefinition;
   settings: KeyManagementSettings;
-  /** Access mode in force: the configured one, else LiteLLM's `read_only` for a manager and `read_and_write` for the embedded store. */
+  /** Access mode in force: the configured one, else LiteLLM's `read_only` for a remote back end and `read_and_write` for the embedded store. */
   accessMode: AccessMode;
   /** Its own values for the variables its system reads (`env`), laid over the process environment. */
   env: Readonly<Record<string, string>>;

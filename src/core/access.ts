@@ -7,7 +7,7 @@ import type { ScopedCall } from "./call-context.js";
 import { permissionDenied } from "./errors.js";
 import { validateTeamId } from "./names.js";
 import type { Placement } from "./routes.js";
-import { NO_TEAM, type ServiceBackend, type ServiceBackends, type Team } from "./service-backends.js";
+import { NO_TEAM, type Backend, type Backends, type Team } from "./backends.js";
 import { mergeCallSettings, validateCallSettings } from "./team-settings.js";
 
 /**
@@ -19,7 +19,7 @@ import { mergeCallSettings, validateCallSettings } from "./team-settings.js";
  */
 export class Access {
   constructor(
-    private readonly backends: ServiceBackends,
+    private readonly backends: Backends,
     private readonly teams: TeamSettingsStore,
   ) {}
 
@@ -71,7 +71,7 @@ export class Access {
 /** What every scope decides: the caller's rules over back ends and names. */
 class Scope {
   constructor(
-    protected readonly backends: ServiceBackends,
+    protected readonly backends: Backends,
     readonly call: ScopedCall,
   ) {}
 
@@ -85,7 +85,7 @@ class Scope {
   }
 
   /** The call reaches `target`: PERMISSION_DENIED unless the caller may; recorded for its audit record. */
-  reach(target: ServiceBackend | string): void {
+  reach(target: Backend | string): void {
     const name = typeof target === "string" ? target : target.name;
     if (!this.call.identity.mayUse(name)) throw permissionDenied(`${this.identity.name} may not use back end ${name}`);
     const reached = (this.call.reached ??= []);
@@ -117,10 +117,10 @@ class Scope {
  * and recorded here.
  */
 export class CallScope extends Scope {
-  private driverCalls: Map<ServiceBackend, DriverCall> | undefined;
+  private driverCalls: Map<Backend, DriverCall> | undefined;
 
   constructor(
-    backends: ServiceBackends,
+    backends: Backends,
     call: ScopedCall,
     /** "" for none. */
     readonly teamId: string,
@@ -130,25 +130,25 @@ export class CallScope extends Scope {
     super(backends, call);
   }
 
-  /** Where a call for `name` goes (ServiceBackends.place): the caller must be allowed to reach it. */
-  place(explicit: string | undefined, name: string, virtualKey: boolean): Placement<ServiceBackend> {
+  /** Where a call for `name` goes (Backends.place): the caller must be allowed to reach it. */
+  place(explicit: string | undefined, name: string, virtualKey: boolean): Placement<Backend> {
     const placement = this.backends.place(explicit, name, virtualKey, this.teamId, this.team);
     this.reach(placement.backend);
     return placement;
   }
 
   /** The call's settings on `target`: the team's where they belong, none elsewhere. */
-  settingsOn(target: ServiceBackend): Team {
+  settingsOn(target: Backend): Team {
     return this.backends.settingsOn(target, this.team);
   }
 
   /** The name as `target` stores it under the call's settings (virtual-key and team prefixes); `field` names it in errors. */
-  storedName(target: ServiceBackend, name: string, virtualKey: boolean, field?: string): string {
+  storedName(target: Backend, name: string, virtualKey: boolean, field?: string): string {
     return target.storedName(name, virtualKey, this.settingsOn(target), field);
   }
 
   /** The call's DriverCall on `target`, made when first needed (a Read of cached names needs none). */
-  driverCall(target: ServiceBackend): DriverCall {
+  driverCall(target: Backend): DriverCall {
     this.driverCalls ??= new Map();
     let made = this.driverCalls.get(target);
     if (!made) {
@@ -168,7 +168,7 @@ export class CallScope extends Scope {
  */
 export class AdminScope extends Scope {
   constructor(
-    backends: ServiceBackends,
+    backends: Backends,
     private readonly teams: TeamSettingsStore,
     call: ScopedCall,
   ) {

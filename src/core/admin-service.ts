@@ -40,7 +40,7 @@ import { invalidArgument, statusName } from "./errors.js";
 import { isValidTeamId } from "./names.js";
 import { Migration } from "./migration.js";
 import { PROBE_NAME } from "./reachability.js";
-import type { ServiceBackends } from "./service-backends.js";
+import type { Backends } from "./backends.js";
 import { SERIES_BUCKET_SECONDS, WINDOW_SECONDS } from "./stats/windowed-counters.js";
 import { validateTeamSettingsOn, withStoredCredentials } from "./team-settings.js";
 
@@ -51,7 +51,7 @@ const MAX_PAGE_TOKEN_CHARS = 512;
 const TEST_TIMEOUT_MS = 10_000;
 
 export interface AdminServiceDependencies {
-  backends: ServiceBackends;
+  backends: Backends;
   teams: TeamSettingsStore;
   /** The one access decision every call asks (one over `backends` and `teams` when not given). */
   access?: Access;
@@ -124,10 +124,10 @@ export class AdminService implements ServiceImplementation<typeof AdminServiceDe
     };
     // The driver itself, not the cache or the breaker: edited settings must not disturb either.
     try {
-      await home.backend.driver.read(PROBE_NAME, call);
+      await home.driver.driver.read(PROBE_NAME, call);
       return create(TestTeamSettingsResponseSchema, { backend: home.name, reachable: true, status: "OK" });
     } catch (error) {
-      const failure = home.backend.toServiceError(error, call);
+      const failure = home.driver.toServiceError(error, call);
       return create(TestTeamSettingsResponseSchema, { backend: home.name, reachable: false, status: statusName(failure.code), message: failure.message });
     }
   }
@@ -153,7 +153,7 @@ export class AdminService implements ServiceImplementation<typeof AdminServiceDe
       backends: this.deps.backends.all
         .filter((backend) => scope.canReach(backend.name))
         .map((backend) => {
-          const window = backend.backend.window.snapshot();
+          const window = backend.driver.window.snapshot();
           return create(BackendStatsSchema, {
             name: backend.name,
             calls: BigInt(window.calls),

@@ -2,14 +2,14 @@ import type { SecretResult } from "../../gen/secretgate/v1/secret_service_pb.js"
 import { envValue, type Env } from "../config/env.js";
 import type { ServedEnvironment } from "../config/served-environment.js";
 import type { DriverCall } from "../drivers/driver.js";
-import type { BackendRead, ReadOptions } from "./backend.js";
+import type { CachedRead, ReadOptions } from "./cached-driver.js";
 import { addressOf } from "./backend-reference.js";
 import type { CallScope } from "./access.js";
 import { Code, ServiceError, failedPrecondition } from "./errors.js";
 import { stripEnvReference, validateSecretName } from "./names.js";
 import { NOT_HOSTED, NOT_IN_BACKEND, failedResult, foundResult, missingResult } from "./results.js";
 import type { Placement } from "./routes.js";
-import type { ServiceBackend, ServiceBackends } from "./service-backends.js";
+import type { Backend, Backends } from "./backends.js";
 
 /** What applies to every name of a batch (the team and its settings are the scope's). */
 export interface ReadParameters {
@@ -26,7 +26,7 @@ export interface ReadParameters {
 }
 
 /** A name of a batch that a back end answers. */
-interface ManagerRead {
+interface PlacedRead {
   index: number;
   /** As requested (without `os.environ/`; with its reference, if any). */
   requested: string;
@@ -35,7 +35,7 @@ interface ManagerRead {
   /** As stored in the placement's first back end. */
   resolvedName: string;
   options: ReadOptions;
-  placement: Placement<ServiceBackend>;
+  placement: Placement<Backend>;
   /** Addressed to its back end by a reference or the `backend` field: that back end answers, or nobody. */
   explicit: boolean;
 }
@@ -53,26 +53,26 @@ const FALLBACK_CODES: ReadonlySet<Code> = new Set([Code.Unavailable, Code.Deadli
  */
 export class BatchReader {
   constructor(
-    private readonly backends: ServiceBackends,
+    private readonly backends: Backends,
     private readonly served: ServedEnvironment,
     private readonly env: Env,
   ) {}
 
   read(names: readonly string[], fieldOf: (index: number) => string, scope: CallScope, request: ReadParameters): SecretResult[] | Promise<SecretResult[]> {
     const results = new Array<SecretResult>(names.length);
-    const fromManager: ManagerRead[] = [];
+    const fromBackends: PlacedRead[] = [];
     const plainOptions: ReadOptions = { bypassCache: request.bypassCache };
     const refreshing = Object.keys(request.refreshIfVersion).length > 0;
     for (let index = 0; index < names.length; index++) {
-      const answered = this.plan(index, stripEnvReference(names[index]!), fieldOf(index), scope, request, plainOptions, refreshing, fromManager);
+      const answered = this.plan(index, stripEnvReference(names[index]!), fieldOf(index), scope, request, plainOptions, refreshing, fromBackends);
       if (answered) results[index] = answered;
     }
-    if (fromManager.length === 0) return results;
+    if (fromBackends.length === 0) return results;
 
-    const cached = this.cachedReads(fromManager, scope);
+    const cached = this.cachedReads(fromBackends, scope);
     let pending: Array<Promise<void>> | undefined;
-    for (let position = 0; position < fromManager.length; position++) {
-      const item = fromManager[position]!;
+    for (let position = 0; position < fromBackends.length; position++) {
+      const item = fromBackends[position]!;
       const hit = cached[position];
       const hasFallback = item.placement.fallback.length > 0;
       if (hit && (hit.value !== undefined || !hasFallback)) {
@@ -86,7 +86,7 @@ export class BatchReader {
   }
 
   /**
-   * Where one name is read from (added to `fromManager`), or its final answer (a refusal, or
+   * Where one name is read from (added to `fromBackends`), or its final answer (a refusal, or
    * "not hosted here"). Checked before anything is fetched: a denied name never reaches a back end.
    */
   private plan(
@@ -97,7 +97,7 @@ export class BatchReader {
     request: ReadParameters,
     plainOptions: ReadOptions,
     refreshing: boolean,
-    fromManager: ManagerRead[],
+    fromBackends: PlacedRead[],
   ): SecretResult | undefined {
     try {
       const addressed = addressOf(requested, field, request.backend, this.backends.has);
@@ -113,7 +113,7 @@ export class BatchReader {
       // Own keys only: a name such as "constructor" must not find Object.prototype's.
       const refreshIfVersion = refreshing && Object.hasOwn(request.refreshIfVersion, requested) ? request.refreshIfVersion[requested] : undefined;
       const options = refreshIfVersion === undefined ? plainOptions : { bypassCache: request.bypassCache, refreshIfVersion };
-      fromManager.push({ index, requested, name, resolvedName, options, placement, explicit });
+      fromBackends.push({ index, requested, name, resolvedName, options, placement, explicit });
       return undefined;
     } catch (error) {
       return this.failure(requested, error, this.backends.default);
@@ -121,12 +121,12 @@ export class BatchReader {
   }
 
   /** The fresh cache entries of the batch, opened together per back end (one back end, the usual case, without grouping). */
-  private cachedReads(items: readonly ManagerRead[], scope: CallScope): Array<BackendRead | undefined> {
+  private cachedReads(items: readonly PlacedRead[], scope: CallScope): Array<CachedRead | undefined> {
     const first = items[0]!.placement.backend;
     let single = true;
     for (let position = 1; position < items.length && single; position++) single = items[position]!.placement.backend === first;
     if (single) return this.cachedOn(first, items, scope);
-    const cached = new Array<BackendRead | undefined>(items.length);
+    const cached = new Array<CachedRead | undefined>(items.length);
     for (const backend of new Set(items.map((item) => item.placement.backend))) {
       const positions = items.flatMap((item, position) => (item.placement.backend === backend ? [position] : []));
       const hits = this.cachedOn(backend, positions.map((position) => items[position]!), scope);
@@ -135,11 +135,11 @@ export class BatchReader {
     return cached;
   }
 
-  private cachedOn(target: ServiceBackend, items: readonly ManagerRead[], scope: CallScope): Array<BackendRead | undefined> {
+  private cachedOn(target: Backend, items: readonly PlacedRead[], scope: CallScope): Array<CachedRead | undefined> {
     // With primary_secret_name every name is a field of one cached secret: read through below.
     if (target.settings.primary_secret_name !== undefined) return [];
     try {
-      return target.backend.readCachedMany(
+      return target.driver.readCachedMany(
         items.map((item) => item.resolvedName),
         scope.settingsOn(target),
         items.map((item) => item.options),
@@ -151,7 +151,7 @@ export class BatchReader {
   }
 
   /** A name with one back end to ask: its answer, a miss or its failure. */
-  private readThrough(item: ManagerRead, scope: CallScope, virtualKey: boolean): Promise<SecretResult> {
+  private readThrough(item: PlacedRead, scope: CallScope, virtualKey: boolean): Promise<SecretResult> {
     const target = item.placement.backend;
     const call = scope.driverCall(target);
     return this.fetch(target, item.resolvedName, call, item.options, false).then(
@@ -166,7 +166,7 @@ export class BatchReader {
    * its own policy (hosted keys, prefix) and the caller's rules; one that may not serve the name
    * is passed over.
    */
-  private async readAlong(item: ManagerRead, scope: CallScope, virtualKey: boolean, primaryRead: BackendRead | undefined): Promise<SecretResult> {
+  private async readAlong(item: PlacedRead, scope: CallScope, virtualKey: boolean, primaryRead: CachedRead | undefined): Promise<SecretResult> {
     const { placement } = item;
     const missedIn: string[] = [];
     const failures: ServiceError[] = [];
@@ -176,11 +176,11 @@ export class BatchReader {
       if (resolvedName === undefined) continue;
       if (step > 0) scope.reach(target);
       const call = scope.driverCall(target);
-      let read: BackendRead;
+      let read: CachedRead;
       try {
         read = step === 0 && primaryRead ? primaryRead : await this.fetch(target, resolvedName, call, item.options, true);
       } catch (error) {
-        const failure = target.backend.toServiceError(error, call);
+        const failure = target.driver.toServiceError(error, call);
         const named = new ServiceError(failure.code, step === 0 ? failure.message : `${target.name} (fallback): ${failure.message}`);
         if (!FALLBACK_CODES.has(failure.code)) return failedResult(item.requested, named.code, named.message);
         failures.push(named);
@@ -201,7 +201,7 @@ export class BatchReader {
   }
 
   /** The name as a fallback stores it, when the caller may read it there and the fallback hosts it; else undefined (passed over). */
-  private fallbackName(target: ServiceBackend, name: string, scope: CallScope, virtualKey: boolean): string | undefined {
+  private fallbackName(target: Backend, name: string, scope: CallScope, virtualKey: boolean): string | undefined {
     if (!scope.canReach(target.name)) return undefined;
     let resolvedName: string;
     try {
@@ -210,19 +210,19 @@ export class BatchReader {
       return undefined;
     }
     if (!scope.mayRead(resolvedName)) return undefined;
-    return target.policy.routeRead(name, virtualKey).from === "manager" ? resolvedName : undefined;
+    return target.policy.routeRead(name, virtualKey).from === "backend" ? resolvedName : undefined;
   }
 
   /** One back end's read: cached or fetched, or with primary_secret_name a field of that JSON secret. */
-  private fetch(target: ServiceBackend, name: string, call: DriverCall, options: ReadOptions, cacheFirst: boolean): Promise<BackendRead> {
+  private fetch(target: Backend, name: string, call: DriverCall, options: ReadOptions, cacheFirst: boolean): Promise<CachedRead> {
     const primary = target.settings.primary_secret_name;
     if (primary !== undefined) return this.readPrimaryField(target, primary, name, call, options);
-    return cacheFirst ? target.backend.read(name, call, options) : target.backend.readThrough(name, call, options);
+    return cacheFirst ? target.driver.read(name, call, options) : target.driver.readThrough(name, call, options);
   }
 
   /** With primary_secret_name (SPEC §3.4): one field of the JSON secret, which is cached as one entry. */
-  private async readPrimaryField(target: ServiceBackend, primary: string, name: string, call: DriverCall, options: ReadOptions): Promise<BackendRead> {
-    const read = await target.backend.read(primary, call, options);
+  private async readPrimaryField(target: Backend, primary: string, name: string, call: DriverCall, options: ReadOptions): Promise<CachedRead> {
+    const read = await target.driver.read(primary, call, options);
     const document = read.value;
     if (!document) return read;
     let fields: unknown;
@@ -240,7 +240,7 @@ export class BatchReader {
   }
 
   /** The first back end's answer; a miss is the back end's answer, and the service's environment answers only names the operator serves. */
-  private answer(item: ManagerRead, read: BackendRead, virtualKey: boolean): SecretResult {
+  private answer(item: PlacedRead, read: CachedRead, virtualKey: boolean): SecretResult {
     const target = item.placement.backend;
     if (read.value) return foundResult(item.requested, item.resolvedName, target.name, read, false);
     const served = this.servedValue(item.name, virtualKey, item.explicit);
@@ -271,8 +271,8 @@ export class BatchReader {
     return foundResult(requested, resolvedName, "env", { value: { text: value, version: "" }, fromCache: false, stale: false, fetchedAt: Date.now() }, false);
   }
 
-  private failure(requested: string, error: unknown, target: ServiceBackend, call?: DriverCall): SecretResult {
-    const { code, message } = target.backend.toServiceError(error, call);
+  private failure(requested: string, error: unknown, target: Backend, call?: DriverCall): SecretResult {
+    const { code, message } = target.driver.toServiceError(error, call);
     return failedResult(requested, code, message);
   }
 }

@@ -1,19 +1,19 @@
 import type { Logger } from "pino";
 import { statusName } from "./errors.js";
 import type { Placement } from "./routes.js";
-import type { ServiceBackend } from "./service-backends.js";
+import type { Backend } from "./backends.js";
 
 /**
- * A route in mode `dual_write` (while secrets move between managers) sends Write, Delete and
+ * A route in mode `dual_write` (while secrets move between back ends) sends Write, Delete and
  * Rotate to its back end and then to every fallback. Only the first decides the call; a
  * fallback that does not take the change is a log line (never a value) and, for a Write, a
  * warning on the answer, so proxies keep working while the copy is repaired. Returns those warnings.
  */
 export async function copyToFallbacks(
-  placement: Placement<ServiceBackend>,
+  placement: Placement<Backend>,
   method: string,
   name: string,
-  copy: (target: ServiceBackend) => Promise<unknown>,
+  copy: (target: Backend) => Promise<unknown>,
   logger: Logger,
 ): Promise<string[]> {
   if (!placement.dualWrite) return [];
@@ -23,7 +23,7 @@ export async function copyToFallbacks(
         await copy(target);
         return undefined;
       } catch (error) {
-        const { code, message } = target.backend.toServiceError(error);
+        const { code, message } = target.driver.toServiceError(error);
         logger.warn({ backend: target.name, method, name, code: statusName(code), reason: message }, "dual_write: a fallback did not take the change");
         return `dual_write: ${method} did not reach ${target.name}: ${statusName(code)}: ${message}`;
       }

@@ -17,7 +17,7 @@ import type { DriverCall, SecretMetadata, SecretPayload, SecretValue } from "../
 import type { AdminScope } from "./access.js";
 import { Code, ServiceError, failedPrecondition, invalidArgument, notFound } from "./errors.js";
 import { validateSecretName } from "./names.js";
-import { NO_TEAM, type ServiceBackend } from "./service-backends.js";
+import { NO_TEAM, type Backend } from "./backends.js";
 
 /** The most names one migration handles: a plan of 512-byte names stays well inside a 4 MiB message. */
 export const MAX_MIGRATED_NAMES = 5000;
@@ -56,7 +56,7 @@ interface Wanted {
  * everything else; values never leave the core, not even as digests.
  */
 export class Migration {
-  constructor(private readonly backendNamed: (name: string) => ServiceBackend | undefined) {}
+  constructor(private readonly backendNamed: (name: string) => Backend | undefined) {}
 
   /**
    * The names `request.from_backend` holds that `match` selects and the caller may read, sorted,
@@ -65,13 +65,13 @@ export class Migration {
   async plan(request: PlanMigrationRequest, scope: AdminScope): Promise<PlanMigrationResponse> {
     const { from, to } = this.endpoints(request.fromBackend, request.toBackend, request.deleteSource, scope);
     const patterns = matchPatterns(request.match);
-    if (!from.backend.driver.capabilities.list) throw failedPrecondition(`${from.name} cannot list the secrets it holds, so there is nothing to migrate from it`);
+    if (!from.capabilities.list) throw failedPrecondition(`${from.name} cannot list the secrets it holds, so there is nothing to migrate from it`);
     const call = from.driverCall("", NO_TEAM, scope.call);
     let listed: string[];
     try {
-      listed = await from.backend.list(call);
+      listed = await from.driver.list(call);
     } catch (error) {
-      const failure = from.backend.toServiceError(error, call);
+      const failure = from.driver.toServiceError(error, call);
       throw new ServiceError(failure.code, `cannot list ${from.name}: ${failure.message}`);
     }
     const names: string[] = [];
@@ -80,7 +80,7 @@ export class Migration {
     for (const name of [...new Set(listed)].sort()) {
       if (!patterns.some((pattern) => pattern.test(name)) || !scope.mayRead(name)) continue;
       const route = from.policy.routeStored(name);
-      if (route.from === "manager") names.push(name);
+      if (route.from === "backend") names.push(name);
       else leftOut.push(create(LeftOutNameSchema, { name, reason: route.reason }));
     }
     const selected = names.length + leftOut.length;
@@ -110,9 +110,9 @@ export class Migration {
     let sourceDeleted = false;
     if (request.deleteSource && !request.dryRun) {
       try {
-        sourceDeleted = (await from.backend.delete(name, false, fromCall)) !== undefined;
+        sourceDeleted = (await from.driver.delete(name, false, fromCall)) !== undefined;
       } catch (error) {
-        const failure = from.backend.toServiceError(error, fromCall);
+        const failure = from.driver.toServiceError(error, fromCall);
         throw new ServiceError(failure.code, `copied ${shown} to ${to.name} and verified it, but could not delete it from ${from.name}: ${failure.message}`);
       }
     }
@@ -130,8 +130,8 @@ export class Migration {
    * with the new value. A source deleted meanwhile takes this copy away again.
    */
   private async copy(
-    from: ServiceBackend,
-    to: ServiceBackend,
+    from: Backend,
+    to: Backend,
     name: string,
     dryRun: boolean,
     fromCall: DriverCall,
@@ -153,14 +153,14 @@ export class Migration {
       }
       if (dryRun) return { outcome: MigrationOutcome.WOULD_COPY, overwritten: existing !== undefined, notKept: wanted.notKept, version: "", warnings: [] };
 
-      if (inPlace) await to.backend.updateMetadata(name, change!.metadata!, toCall);
+      if (inPlace) await to.driver.updateMetadata(name, change!.metadata!, toCall);
       const writesValue = !existing || change!.value || !inPlace;
       const written = writesValue
-        ? await to.backend.write({ name, value: wanted.payload, ...metadataWritten(to, wanted, existing) }, toCall)
+        ? await to.driver.write({ name, value: wanted.payload, ...metadataWritten(to, wanted, existing) }, toCall)
         : { version: existing.value.version, warnings: [] };
       const { version, warnings = [] } = written;
       const copy = await held(to, name, toCall);
-      const now = await from.backend.readUncached(name, fromCall);
+      const now = await from.driver.readUncached(name, fromCall);
       if (!now) {
         if (!writesValue) throw notFound(`${shown} was deleted from ${from.name} while it was copied; ${to.name}'s secret, which held its value already, was left as it is`);
         throw await withdraw(from, to, name, version, copy, toCall);
@@ -185,7 +185,7 @@ export class Migration {
    * Checks the caller's scope (the global location, both back ends) and the two back ends: the
    * source must serve reads, as Read would. Errors name the request field.
    */
-  private endpoints(fromName: string, toName: string, deleteSource: boolean, scope: AdminScope): { from: ServiceBackend; to: ServiceBackend } {
+  private endpoints(fromName: string, toName: string, deleteSource: boolean, scope: AdminScope): { from: Backend; to: Backend } {
     scope.requireGlobal("migrate secrets");
     const from = this.named(fromName, "from_backend");
     const to = this.named(toName, "to_backend");
@@ -198,7 +198,7 @@ export class Migration {
     return { from, to };
   }
 
-  private named(name: string, field: string): ServiceBackend {
+  private named(name: string, field: string): Backend {
     if (name === "") throw invalidArgument(`${field} must name a back end`);
     const backend = this.backendNamed(name);
     if (!backend) throw invalidArgument(`${field} ${JSON.stringify(name)} is not a configured back end`);
@@ -218,20 +218,20 @@ function matchPatterns(globs: readonly string[]): RegExp[] {
 }
 
 /** The secret's current value straight from the back end (never the cache) and its metadata, or undefined. */
-async function held(target: ServiceBackend, name: string, call: DriverCall): Promise<Held | undefined> {
-  const value = await target.backend.readUncached(name, call);
+async function held(target: Backend, name: string, call: DriverCall): Promise<Held | undefined> {
+  const value = await target.driver.readUncached(name, call);
   if (!value) return undefined;
-  const metadata = target.backend.driver.capabilities.metadata ? await target.backend.describe(name, call) : undefined;
+  const metadata = target.capabilities.metadata ? await target.driver.describe(name, call) : undefined;
   return { value, digest: digestOf(value), metadata };
 }
 
 /** What copying `source` to `to` writes: its value, and its description and tags where `to` keeps them. */
-function wantedOn(to: ServiceBackend, source: Held, name: string): Wanted {
+function wantedOn(to: Backend, source: Held, name: string): Wanted {
   const { value } = source;
-  if (value.binary !== undefined && !to.backend.driver.capabilities.binary) {
+  if (value.binary !== undefined && !to.capabilities.binary) {
     throw failedPrecondition(`${JSON.stringify(name)} holds a binary value, which ${to.name} cannot keep (it stores text only)`);
   }
-  const keeps = to.backend.driver.capabilities.metadata;
+  const keeps = to.capabilities.metadata;
   const description = source.metadata?.description || undefined;
   const tags = Object.fromEntries(Object.entries(source.metadata?.tags ?? {}).filter(([key]) => !AWS_SYSTEM_TAG.test(key)));
   const notKept: string[] = [];
@@ -258,7 +258,7 @@ interface Change {
 }
 
 /** How `existing` differs from what a copy brings; undefined when it matches. */
-function changeOf(existing: Held, wanted: Wanted, from: ServiceBackend): Change | undefined {
+function changeOf(existing: Held, wanted: Wanted, from: Backend): Change | undefined {
   const value = !existing.digest.equals(wanted.digest);
   const held = existing.metadata ?? { tags: {} };
   const description = wanted.description !== undefined && held.description !== wanted.description ? wanted.description : undefined;
@@ -277,8 +277,8 @@ function changeOf(existing: Held, wanted: Wanted, from: ServiceBackend): Change 
  * How `to` takes the metadata of a secret it already holds (PlanMigration's `existing_metadata`):
  * in place, with a written version, not at all (so such a secret is refused), or it keeps none.
  */
-function existingMetadataOn(to: ServiceBackend): ExistingMetadata {
-  const { driver } = to.backend;
+function existingMetadataOn(to: Backend): ExistingMetadata {
+  const { driver } = to.driver;
   const kept = driver.capabilities.metadata;
   if (!kept || (!kept.description && !kept.tags)) return ExistingMetadata.NOT_KEPT;
   if (driver.updateMetadata) return ExistingMetadata.UPDATED;
@@ -290,11 +290,11 @@ function existingMetadataOn(to: ServiceBackend): ExistingMetadata {
  * (a write may replace all of a secret's metadata, and tags or a description the source does not
  * have are the destination's to keep).
  */
-function metadataWritten(to: ServiceBackend, wanted: Wanted, existing: Held | undefined): { description?: string; tags: Record<string, string> } {
+function metadataWritten(to: Backend, wanted: Wanted, existing: Held | undefined): { description?: string; tags: Record<string, string> } {
   const own = existing?.metadata;
   const ownTags = Object.fromEntries(Object.entries(own?.tags ?? {}).filter(([key]) => !AWS_SYSTEM_TAG.test(key)));
-  const tags = to.backend.driver.capabilities.metadata?.tags ? { ...ownTags, ...wanted.tags } : wanted.tags;
-  const description = wanted.description ?? (to.backend.driver.capabilities.metadata?.description ? own?.description : undefined);
+  const tags = to.capabilities.metadata?.tags ? { ...ownTags, ...wanted.tags } : wanted.tags;
+  const description = wanted.description ?? (to.capabilities.metadata?.description ? own?.description : undefined);
   return { tags, ...(description !== undefined ? { description } : {}) };
 }
 
@@ -303,7 +303,7 @@ function metadataWritten(to: ServiceBackend, wanted: Wanted, existing: Held | un
  * it matches. Only what a copy writes counts: tags the destination has besides are its own.
  * Messages name tag keys, never descriptions or tag values.
  */
-function differenceFrom(held: Held, wanted: Wanted, from: ServiceBackend): string | undefined {
+function differenceFrom(held: Held, wanted: Wanted, from: Backend): string | undefined {
   if (!held.digest.equals(wanted.digest)) return "value";
   if (wanted.description !== undefined && held.metadata?.description !== wanted.description) return `a description other than ${from.name}'s`;
   const tags = held.metadata?.tags ?? {};
@@ -324,13 +324,13 @@ function digestOf(value: SecretValue): Buffer {
  * must not bring it back. It is removed when the destination still holds exactly this copy's
  * version; another writer's is left. Returns the failure to report.
  */
-async function withdraw(from: ServiceBackend, to: ServiceBackend, name: string, version: string, copy: Held | undefined, call: DriverCall): Promise<ServiceError> {
+async function withdraw(from: Backend, to: Backend, name: string, version: string, copy: Held | undefined, call: DriverCall): Promise<ServiceError> {
   const deleted = `${JSON.stringify(name)} was deleted from ${from.name} while it was copied`;
   if (copy?.value.version !== version) return notFound(`${deleted}; ${to.name} holds another writer's version now, which was left as it is`);
   try {
-    await to.backend.delete(name, false, call);
+    await to.driver.delete(name, false, call);
   } catch (error) {
-    const failure = to.backend.toServiceError(error, call);
+    const failure = to.driver.toServiceError(error, call);
     return new ServiceError(failure.code, `${deleted}, and its copy could not be removed from ${to.name}: ${failure.message}`);
   }
   return notFound(`${deleted}, so its copy was removed from ${to.name} again`);

@@ -4,11 +4,11 @@ import { stripEnvReference } from "./names.js";
 import { PROBE_NAME } from "./reachability.js";
 
 /**
- * Where a read is answered: the manager, or the environment (where LiteLLM reads its own
+ * Where a read is answered: the back end, or the environment (where LiteLLM reads its own
  * process environment, and secretgate answers "not hosted here" unless the operator serves the
  * name from the service's environment), and why.
  */
-export type ReadRoute = { from: "manager" } | { from: "environment"; reason: string };
+export type ReadRoute = { from: "backend" } | { from: "environment"; reason: string };
 
 /**
  * The LiteLLM policy knobs, applied in one place for every back end (SPEC §3, §4):
@@ -33,14 +33,14 @@ export class Policy {
     this.alwaysHosted = new Set(alwaysHosted);
   }
 
-  /** With hosted_keys: every name read from the manager. Without: none (the back end's list says). */
+  /** With hosted_keys: every name read from the back end. Without: none (the back end's list says). */
   get hostedKeyNames(): readonly string[] {
     return this.hostedKeys ? [...new Set([...this.hostedKeys, ...this.alwaysHosted])] : [];
   }
 
   /**
    * Where Read answers `name` (as the caller wrote it, without prefixes). `hosted_keys` governs
-   * provider keys: a virtual key (`virtualKey`) is read from the manager whatever it says.
+   * provider keys: a virtual key (`virtualKey`) is read from the back end whatever it says.
    */
   routeRead(name: string, virtualKey: boolean): ReadRoute {
     // The back end's own credential variables (SPEC §3.8) are never looked up in it.
@@ -48,7 +48,7 @@ export class Policy {
     if (this.accessMode === "write_only") return { from: "environment", reason: "access_mode is write_only" };
     // The probe name is no one's environment variable: a client's health check reads it to reach the back end.
     if (!virtualKey && this.hostedKeys && !this.hostedKeys.has(name) && !this.alwaysHosted.has(name) && name !== PROBE_NAME) return { from: "environment", reason: "it is not in hosted_keys" };
-    return { from: "manager" };
+    return { from: "backend" };
   }
 
   /**
@@ -62,7 +62,7 @@ export class Policy {
   }
 
   /**
-   * Refuses what reads every name from the manager (a migration's source) when Read would not:
+   * Refuses what reads every name from the back end (a migration's source) when Read would not:
    * with access_mode write_only every name is NOT_HOSTED.
    */
   requireReadable(what: string): void {

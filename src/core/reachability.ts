@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Backend } from "./backend.js";
+import type { CachedDriver } from "./cached-driver.js";
 import { Code } from "./errors.js";
 
 /**
@@ -21,7 +21,7 @@ export class StartupProbe {
   private stopped = false;
 
   constructor(
-    private readonly backend: Backend,
+    private readonly cached: CachedDriver,
     private readonly logger: Logger,
   ) {}
 
@@ -33,15 +33,15 @@ export class StartupProbe {
   async start(): Promise<void> {
     const call = { team: {}, teamId: "", signal: AbortSignal.timeout(PROBE_TIMEOUT_MS), deadline: Date.now() + PROBE_TIMEOUT_MS };
     try {
-      await this.backend.driver.read(PROBE_NAME, call);
+      await this.cached.driver.read(PROBE_NAME, call);
       this.reached = true;
     } catch (error) {
-      const { code, message } = this.backend.toServiceError(error, call);
+      const { code, message } = this.cached.toServiceError(error, call);
       this.reached = code !== Code.Unavailable && code !== Code.DeadlineExceeded;
-      if (!this.reached) this.logger.warn({ backend: this.backend.source, reason: message }, "back end not reachable yet; not ready");
+      if (!this.reached) this.logger.warn({ backend: this.cached.source, reason: message }, "back end not reachable yet; not ready");
     }
     if (this.reached) {
-      this.logger.info({ backend: this.backend.source }, "back end reachable");
+      this.logger.info({ backend: this.cached.source }, "back end reachable");
     } else if (!this.stopped) {
       this.timer = setTimeout(() => void this.start(), RETRY_INTERVAL_MS);
       this.timer.unref();

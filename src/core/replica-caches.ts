@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { ReplicaSync, SecretChange } from "../storage/postgres/replica-sync.js";
 import type { SharedStorage } from "../storage/postgres/shared-storage.js";
-import type { Backend } from "./backend.js";
+import type { CachedDriver } from "./cached-driver.js";
 import { unavailable } from "./errors.js";
 
 /**
@@ -20,8 +20,8 @@ import { unavailable } from "./errors.js";
  */
 export async function syncReplicaCaches(
   shared: Pick<SharedStorage, "teams" | "syncReplicas">,
-  /** Every back end by name. */
-  backends: ReadonlyMap<string, Backend>,
+  /** Every back end's cached driver, by the back end's name. */
+  drivers: ReadonlyMap<string, CachedDriver>,
   /** Where a change without a back end (from a replica of an earlier release) belongs. */
   defaultBackend: string,
   /** How long a cached value stays fresh while other replicas' changes cannot be heard. */
@@ -30,41 +30,41 @@ export async function syncReplicaCaches(
 ): Promise<ReplicaSync> {
   const evict = async (change: SecretChange) => {
     // A back end this replica does not have (a config being rolled out) caches nothing here.
-    const backend = backends.get(change.backend ?? defaultBackend);
-    if (!backend) return;
+    const driver = drivers.get(change.backend ?? defaultBackend);
+    if (!driver) return;
     if (change.location !== undefined) {
-      backend.invalidate(change.name, change.location, change.version);
+      driver.invalidate(change.name, change.location, change.version);
       return;
     }
     try {
       // A replica of an earlier release names only the team: this replica looks its location up.
       const { backend: _home, ...team } = change.teamId === "" ? {} : ((await shared.teams.get(change.teamId))?.settings ?? {});
-      backend.invalidate(change.name, backend.locationOf(team), change.version);
+      driver.invalidate(change.name, driver.locationOf(team), change.version);
     } catch (error) {
       logger.warn({ reason: (error as Error).message }, "cannot look up a changed secret's team; dropping that back end's whole cache");
-      backend.clear();
+      driver.clear();
     }
   };
   const sync = await shared.syncReplicas({
     secretChanged: (change) => void evict(change),
     unheard: (heardAt) => {
       logger.warn({ freshForSeconds: outageTtlMs / 1000 }, "other replicas' changes cannot be heard: cached values are re-read sooner, and writes are refused until the database is back");
-      for (const backend of backends.values()) backend.boundFreshness({ since: heardAt, ttlMs: outageTtlMs });
+      for (const driver of drivers.values()) driver.boundFreshness({ since: heardAt, ttlMs: outageTtlMs });
     },
     resync: () => {
-      for (const backend of backends.values()) {
-        backend.clear();
-        backend.boundFreshness(undefined);
+      for (const driver of drivers.values()) {
+        driver.clear();
+        driver.boundFreshness(undefined);
       }
     },
   });
-  for (const [name, backend] of backends) {
-    backend.guardChanges(() => {
+  for (const [name, driver] of drivers) {
+    driver.guardChanges(() => {
       if (!sync.connected) {
         throw unavailable("the shared database (DATABASE_URL) is unreachable: the other replicas could not be told of this change, so it is not made; retry once the database is back");
       }
     });
-    backend.onChange((secret, location, call, version) => {
+    driver.onChange((secret, location, call, version) => {
       sync.announce({ kind: "secret", backend: name, teamId: call.teamId ?? "", location, name: secret, ...(version ? { version } : {}) });
     });
   }

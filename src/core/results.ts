@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { ItemErrorSchema, ReadResponseSchema, SecretResultSchema, type ItemError, type ReadResponse, type SecretResult } from "../../gen/secretgate/v1/secret_service_pb.js";
-import type { BackendRead } from "./backend.js";
+import type { CachedRead } from "./cached-driver.js";
 import { Code, printable, statusName } from "./errors.js";
 
 /** ItemError.reason values (documented in the proto): what a client does about a miss depends on them. */
@@ -16,7 +16,7 @@ const NO_BYTES = new Uint8Array(0);
  * of every Read. `source` names the back end that answered (or `env`); `fallback` says it was a
  * route's fallback.
  */
-export function foundResult(name: string, resolvedName: string, source: string, read: BackendRead, fallback: boolean): SecretResult {
+export function foundResult(name: string, resolvedName: string, source: string, read: CachedRead, fallback: boolean): SecretResult {
   const value = read.value!;
   return {
     $typeName: SecretResultSchema.typeName,

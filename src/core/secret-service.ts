@@ -38,7 +38,7 @@ import { Code, ServiceError, invalidArgument, notFound, statusName } from "./err
 import { validateSecretName } from "./names.js";
 import { readResponse } from "./results.js";
 import type { Placement } from "./routes.js";
-import type { ServiceBackend, ServiceBackends } from "./service-backends.js";
+import type { Backend, Backends } from "./backends.js";
 import type { Env } from "../config/env.js";
 import { REDACTED, redactTeamSettings, validateTeamSettingsOn, withStoredCredentials } from "./team-settings.js";
 
@@ -49,7 +49,7 @@ const FRESH = { bypassCache: true };
 
 export interface SecretServiceDependencies {
   config: Config;
-  backends: ServiceBackends;
+  backends: Backends;
   teams: TeamSettingsStore;
   /** The one access decision every call asks (one over `backends` and `teams` when not given). */
   access?: Access;
@@ -62,11 +62,11 @@ export interface SecretServiceDependencies {
  * (gRPC via grpc-js, Connect via connect-node) call it with the generated message types; it
  * applies validation and policy once, builds each call's scope (the access decision: who, which
  * team, which settings, which back ends), places the call on one of the configured back ends
- * (ServiceBackends), then talks to it through `Backend` (cache and resilience) and the driver
+ * (Backends), then talks to it through `CachedDriver` (cache and resilience) and the driver
  * interface.
  */
 export class SecretService implements ServiceImplementation<typeof SecretServiceDescriptor> {
-  private readonly backends: ServiceBackends;
+  private readonly backends: Backends;
   private readonly reader: BatchReader;
   private readonly access: Access;
 
@@ -109,7 +109,7 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     });
   }
 
-  private async writeTo(target: ServiceBackend, name: string, request: WriteRequest, scope: CallScope): Promise<{ name: string; result: DriverWriteResult }> {
+  private async writeTo(target: Backend, name: string, request: WriteRequest, scope: CallScope): Promise<{ name: string; result: DriverWriteResult }> {
     scope.reach(target);
     target.requireWritable("Write");
     const payload = this.payload(target, request.value, request.binaryValue);
@@ -117,7 +117,7 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     const stored = target.storedName(name, request.virtualKey, settings);
     scope.requireWrite(stored);
     const description = target.policy.description(request.description, settings);
-    const result = await target.backend.write(
+    const result = await target.driver.write(
       { name: stored, value: payload, tags: target.policy.tags(request.tags, settings), ...(description !== undefined ? { description } : {}) },
       scope.driverCall(target),
     );
@@ -150,12 +150,12 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     return create(DeleteResponseSchema, { name: deleted.name, recoverable: result.recoverable });
   }
 
-  private async deleteFrom(target: ServiceBackend, name: string, request: DeleteRequest, scope: CallScope): Promise<{ name: string; result: DriverDeleteResult | undefined }> {
+  private async deleteFrom(target: Backend, name: string, request: DeleteRequest, scope: CallScope): Promise<{ name: string; result: DriverDeleteResult | undefined }> {
     scope.reach(target);
     target.requireWritable("Delete");
     const stored = scope.storedName(target, name, request.virtualKey);
     scope.requireDelete(stored);
-    return { name: stored, result: await target.backend.delete(stored, request.force, scope.driverCall(target)) };
+    return { name: stored, result: await target.driver.delete(stored, request.force, scope.driverCall(target)) };
   }
 
   async rotate(request: RotateRequest, context: AuthorizedCall): Promise<RotateResponse> {
@@ -174,22 +174,22 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     if (newName !== currentName) scope.requireDelete(currentName, ", which rotating to a new name does");
     const call = scope.driverCall(target);
 
-    const existing = await target.backend.read(currentName, call, FRESH);
+    const existing = await target.driver.read(currentName, call, FRESH);
     if (!existing.value && !(await this.heldByFallback(placement, current, request.virtualKey, scope))) {
       throw notFound(`current_name ${JSON.stringify(currentName)} does not exist in ${target.name}`);
     }
     const description = target.policy.description("", settings);
     const write = { value: payload, tags: target.policy.tags({}, settings), ...(description !== undefined ? { description } : {}) };
 
-    const written = await target.backend.write({ name: newName, ...write }, call);
+    const written = await target.driver.write({ name: newName, ...write }, call);
     let oldDeleted = false;
     if (newName !== currentName) {
-      const readBack = await target.backend.read(newName, call, FRESH);
+      const readBack = await target.driver.read(newName, call, FRESH);
       if (readBack.value?.text !== payload.text) throw await this.abandonRotation(target, currentName, newName, written, readBack.value, call);
       try {
-        await target.backend.delete(currentName, false, call);
+        await target.driver.delete(currentName, false, call);
       } catch (error) {
-        const failure = target.backend.toServiceError(error, call);
+        const failure = target.driver.toServiceError(error, call);
         throw new ServiceError(
           failure.code,
           `Rotate stored the new value under ${JSON.stringify(newName)} but could not delete ${JSON.stringify(currentName)}, which still holds the old value: ${failure.message}`,
@@ -220,13 +220,13 @@ export class SecretService implements ServiceImplementation<typeof SecretService
   }
 
   /** Under dual_write, whether a fallback still holds the current secret (written there before the route was). */
-  private async heldByFallback(placement: Placement<ServiceBackend>, name: string, virtualKey: boolean, scope: CallScope): Promise<boolean> {
+  private async heldByFallback(placement: Placement<Backend>, name: string, virtualKey: boolean, scope: CallScope): Promise<boolean> {
     if (!placement.dualWrite) return false;
     for (const fallback of placement.fallback) {
       try {
         scope.reach(fallback);
         const stored = scope.storedName(fallback, name, virtualKey);
-        if ((await fallback.backend.read(stored, scope.driverCall(fallback), FRESH)).value) return true;
+        if ((await fallback.driver.read(stored, scope.driverCall(fallback), FRESH)).value) return true;
       } catch {
         // A fallback that cannot say does not hold it for this purpose.
       }
@@ -235,7 +235,7 @@ export class SecretService implements ServiceImplementation<typeof SecretService
   }
 
   /** A rotation copied to a dual_write fallback: the new name holds the new value there, and the old one is gone. */
-  private async mirrorRotation(target: ServiceBackend, current: string, next: string, payload: SecretPayload, virtualKey: boolean, scope: CallScope): Promise<void> {
+  private async mirrorRotation(target: Backend, current: string, next: string, payload: SecretPayload, virtualKey: boolean, scope: CallScope): Promise<void> {
     scope.reach(target);
     target.requireWritable("Rotate");
     const settings = scope.settingsOn(target);
@@ -245,8 +245,8 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     if (newName !== currentName) scope.requireDelete(currentName);
     const description = target.policy.description("", settings);
     const call = scope.driverCall(target);
-    await target.backend.write({ name: newName, value: payload, tags: target.policy.tags({}, settings), ...(description !== undefined ? { description } : {}) }, call);
-    if (newName !== currentName) await target.backend.delete(currentName, false, call);
+    await target.driver.write({ name: newName, value: payload, tags: target.policy.tags({}, settings), ...(description !== undefined ? { description } : {}) }, call);
+    if (newName !== currentName) await target.driver.delete(currentName, false, call);
   }
 
   /**
@@ -257,7 +257,7 @@ export class SecretService implements ServiceImplementation<typeof SecretService
    * touched. The answer is ABORTED either way, naming what happened (never a value).
    */
   private async abandonRotation(
-    target: ServiceBackend,
+    target: Backend,
     currentName: string,
     newName: string,
     written: DriverWriteResult,
@@ -265,7 +265,7 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     call: DriverCall,
   ): Promise<ServiceError> {
     // What the read-back cached (nothing, or other bytes) is not what the new name holds: the next Read asks again.
-    target.backend.invalidate(newName, target.backend.locationOf(call.team));
+    target.driver.invalidate(newName, target.driver.locationOf(call.team));
     const current = `${JSON.stringify(currentName)} is unchanged`;
     const created = JSON.stringify(newName);
     const aborted = (what: string) => new ServiceError(Code.Aborted, `${what}; ${current}`);
@@ -278,7 +278,7 @@ export class SecretService implements ServiceImplementation<typeof SecretService
       return aborted(`Rotate created ${created} but reading it back showed another writer's version (${readBack.version}, not ${written.version}), so ${created} was left as it is`);
     }
     const lost = `Rotate created ${created} but reading it back did not return the new value`;
-    const removal = target.backend.driver.capabilities.versionRemoval;
+    const removal = target.capabilities.versionRemoval;
     if (!removal) {
       return aborted(
         `${lost}; ${target.name} cannot remove one version of a secret without the others another writer may have added, so ${created} was left as it is, holding the version this Rotate wrote (${written.version}): delete it or rotate again`,
@@ -286,9 +286,9 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     }
     let removed: boolean;
     try {
-      removed = await target.backend.removeWrittenVersion(newName, written, call);
+      removed = await target.driver.removeWrittenVersion(newName, written, call);
     } catch (error) {
-      const failure = target.backend.toServiceError(error, call);
+      const failure = target.driver.toServiceError(error, call);
       return aborted(`${lost}, and the version it wrote (${written.version}) could not be removed (${statusName(failure.code)}: ${failure.message})`);
     }
     if (!removed) return aborted(`${lost}, and ${target.name} no longer holds the version it wrote (${written.version}) as written, so ${created} was left as it is (another writer changed it meanwhile)`);
@@ -310,15 +310,15 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     return create(ListHostedResponseSchema, { keys });
   }
 
-  private async hostedOn(target: ServiceBackend, scope: CallScope): Promise<HostedKey[]> {
+  private async hostedOn(target: Backend, scope: CallScope): Promise<HostedKey[]> {
     const hosted = target.policy.hostedKeyNames;
     let stored: string[] = [];
     if (hosted.length === 0) {
       const call = scope.driverCall(target);
       try {
-        stored = (await target.backend.list(call)).slice(0, MAX_LISTED_NAMES);
+        stored = (await target.driver.list(call)).slice(0, MAX_LISTED_NAMES);
       } catch (error) {
-        const failure = target.backend.toServiceError(error, call);
+        const failure = target.driver.toServiceError(error, call);
         throw new ServiceError(failure.code, `cannot list ${target.name}: ${failure.message}`);
       }
     }
@@ -382,11 +382,11 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     return addressOf(name, field, requested, this.backends.has);
   }
 
-  private payload(target: ServiceBackend, text: string, binary: Uint8Array, field = "value"): SecretPayload {
+  private payload(target: Backend, text: string, binary: Uint8Array, field = "value"): SecretPayload {
     const limit = this.deps.config.server.max_value_bytes;
     if (binary.length > 0) {
       if (text !== "") throw invalidArgument(`set only one of ${field} and binary_value`);
-      if (!target.backend.driver.capabilities.binary) throw invalidArgument(`binary_value is not supported by ${target.name}; send value as text`);
+      if (!target.capabilities.binary) throw invalidArgument(`binary_value is not supported by ${target.name}; send value as text`);
       if (binary.length > limit) throw invalidArgument(`binary_value is ${binary.length} bytes; the limit is ${limit} bytes`);
       return { binary };
     }

@@ -5,7 +5,7 @@ import { PROXY_WIDE_SETTING_NAMES } from "../config/key-management-settings.js";
 import type { DriverDefinition } from "../drivers/driver.js";
 import { canonicalJson } from "./canonical-json.js";
 import { invalidArgument } from "./errors.js";
-import type { ServiceBackends, Team } from "./service-backends.js";
+import type { Backends, Team } from "./backends.js";
 
 export const REDACTED = "[redacted]";
 
@@ -45,7 +45,7 @@ function proxyWideHint(issues: readonly z.core.$ZodIssue[]): string[] {
  * keys against that back end's team keys, or, without one, against `otherwise`'s (the back end
  * settings they merge with belong to; the default when absent). Messages name the key under `field`.
  */
-export function validateTeamSettingsOn(backends: ServiceBackends, settings: Record<string, unknown>, field: string, otherwise: Team = {}): Record<string, unknown> {
+export function validateTeamSettingsOn(backends: Backends, settings: Record<string, unknown>, field: string, otherwise: Team = {}): Record<string, unknown> {
   const named = settings.backend;
   if (named === undefined) return validateTeamSettings(backends.homeOf(otherwise).teamSettings, settings, field);
   if (typeof named !== "string") throw invalidArgument(`${field}.backend: must be the name of a back end`);
@@ -61,7 +61,7 @@ export function validateTeamSettingsOn(backends: ServiceBackends, settings: Reco
  * name none). REDACTED is only what GetTeamSettings shows in place of a stored credential, never
  * a credential a call may send: INVALID_ARGUMENT naming the key.
  */
-export function validateCallSettings(backends: ServiceBackends, sent: Record<string, unknown>, stored: Team = {}): Record<string, unknown> {
+export function validateCallSettings(backends: Backends, sent: Record<string, unknown>, stored: Team = {}): Record<string, unknown> {
   const home = typeof sent.backend === "string" ? backends.get(sent.backend) : backends.homeOf(stored);
   const sensitiveKeys = home?.definition.sensitiveTeamKeys;
   const refuse = (value: unknown, key: string, path: string): void => {
@@ -84,7 +84,7 @@ export function validateCallSettings(backends: ServiceBackends, sent: Record<str
  * (DriverDefinition.teamLocationKeys): a call that names another role or vault never sends the
  * team's external id or secret there.
  */
-export function mergeCallSettings(backends: ServiceBackends, stored: Team, inline: Record<string, unknown>): Team {
+export function mergeCallSettings(backends: Backends, stored: Team, inline: Record<string, unknown>): Team {
   // Settings that name no back end stay on the one the stored settings name (the merge keeps its `backend`).
   const home = inline.backend === undefined ? backends.homeOf(stored) : backends.homeOf(inline);
   if (home !== backends.homeOf(stored)) return inline;
@@ -104,7 +104,7 @@ export function mergeCallSettings(backends: ServiceBackends, stored: Team, inlin
  * INVALID_ARGUMENT naming the key: it must never be stored or used as a credential.
  */
 export function withStoredCredentials(
-  backends: ServiceBackends,
+  backends: Backends,
   sent: Record<string, unknown>,
   stored: Readonly<Record<string, unknown>> | undefined,
   field: string,

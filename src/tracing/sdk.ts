@@ -51,7 +51,7 @@ export function startTracing(settings: TracingSettings, logger: Logger): Running
 /**
  * A Tracing on its own tracer provider. The provider is not registered globally, so only
  * secretgate's spans are recorded (a library instrumenting itself through the global API records
- * nothing, and cannot put a secret's name in a span of its own). The context manager is global:
+ * nothing, and cannot put a secret's name in a span of its own). OpenTelemetry's ContextManager is global:
  * it carries each RPC's span across its awaits to the back-end calls made for it.
  */
 export function createTracing(options: { spanProcessors: SpanProcessor[]; sampler?: Sampler; resource?: Resource; recordNames: boolean }): RunningTracing {

@@ -8,7 +8,7 @@ export const CHANGE_CHANNEL = "secretgate_changes";
 export type ChangeNotice =
   /**
    * `backend` names the back end the name lives in (absent in notices from replicas of earlier
-   * releases, which had one: the default); `location` is where in it (Backend.locationOf: a
+   * releases, which had one: the default); `location` is where in it (CachedDriver.locationOf: a
    * digest, never the settings; absent in notices from replicas of earlier releases); `version`
    * is the version a write created (absent for deletes and failed writes).
    */

@@ -10,7 +10,7 @@ import { ExistingMetadata, MigrateSecretRequestSchema, MigrationOutcome, PlanMig
 import { parseConfig } from "../../../src/config/load.js";
 import type { BackendConfig } from "../../../src/config/schema.js";
 import { AdminService } from "../../../src/core/admin-service.js";
-import { ServiceBackends } from "../../../src/core/service-backends.js";
+import { Backends } from "../../../src/core/backends.js";
 import { resolveAwsConnection } from "../../../src/providers/aws-common/aws-settings.js";
 import { SecretsManagerDriver } from "../../../src/providers/aws-secrets-manager/secrets-manager-driver.js";
 import { clientOptions } from "../../../src/providers/google-common/client-options.js";
@@ -22,7 +22,7 @@ import { SecretDatabase } from "../../../src/storage/database.js";
 import { SqliteTeamSettingsStore } from "../../../src/storage/team-settings-store.js";
 import { DEFAULT_REGION, ROOT_CREDENTIALS, emulatorEnv, startEmulator as startAws, type AwsEmulatorHandle } from "../../emulators/aws/index.js";
 import { startEmulator as startGoogle, type SecretManagerEmulator } from "../../emulators/google-secret-manager/index.js";
-import { bedBackend } from "../../helpers/backend-settings.js";
+import { bedBackend } from "../../helpers/cached-driver-settings.js";
 import { admin } from "../../helpers/callers.js";
 
 // Migration into a destination that already holds the secret with other metadata (an AWS
@@ -64,7 +64,7 @@ beforeAll(async () => {
   const config = (name: string): BackendConfig => ({ ...base, name, accessMode: "read_and_write", at: `secretgate.backends.${name}` });
   const backends = [bedBackend(config("local"), local, logger), bedBackend(config("aws"), awsDriver, logger), bedBackend(config("google"), googleDriver, logger)];
   service = new AdminService({
-    backends: new ServiceBackends(backends, "local", []),
+    backends: new Backends(backends, "local", []),
     teams: new SqliteTeamSettingsStore(database),
     identities: [],
     audit: {

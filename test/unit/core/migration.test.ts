@@ -19,12 +19,12 @@ import { Code } from "../../../src/core/errors.js";
 import { AdminService } from "../../../src/core/admin-service.js";
 import { MAX_MIGRATED_NAMES } from "../../../src/core/migration.js";
 import { SecretService } from "../../../src/core/secret-service.js";
-import { ServiceBackends } from "../../../src/core/service-backends.js";
+import { Backends } from "../../../src/core/backends.js";
 import type { DriverCapabilities, DriverWrite, SecretPayload } from "../../../src/drivers/driver.js";
 import { LocalDriver } from "../../../src/providers/local/local-driver.js";
 import { SecretDatabase } from "../../../src/storage/database.js";
 import { SqliteTeamSettingsStore } from "../../../src/storage/team-settings-store.js";
-import { bedBackend } from "../../helpers/backend-settings.js";
+import { bedBackend } from "../../helpers/cached-driver-settings.js";
 import { admin, caller } from "../../helpers/callers.js";
 import { InstrumentedDriver } from "../../helpers/instrumented-driver.js";
 import { serviceFailure } from "../../helpers/service-failure.js";
@@ -119,7 +119,7 @@ async function startBed(): Promise<Bed> {
     const config: BackendConfig = { ...local, name, settings, accessMode: spec.accessMode ?? "read_and_write", at: `secretgate.backends.${name}` };
     return bedBackend(config, driver, logger);
   });
-  const serviceBackends = new ServiceBackends(backends, "source", []);
+  const serviceBackends = new Backends(backends, "source", []);
   const teams = new SqliteTeamSettingsStore(databases[0]!);
   const service = new SecretService({
     config: { ...template, backends: backends.map((backend) => ({ ...local, name: backend.name })), defaultBackend: "source" },

@@ -30,15 +30,15 @@ describe("Policy.storedName", () => {
 describe("Policy.routeRead", () => {
   it("asks the manager for names the back end hosts whatever hosted_keys says, and only for those beyond the list", () => {
     const policy = new Policy("read_and_write", { ...settings, hosted_keys: ["OPENAI_API_KEY"] }, [], undefined, ["ANTHROPIC_API_KEY"]);
-    expect(policy.routeRead("OPENAI_API_KEY", false)).toEqual({ from: "manager" });
-    expect(policy.routeRead("ANTHROPIC_API_KEY", false)).toEqual({ from: "manager" });
+    expect(policy.routeRead("OPENAI_API_KEY", false)).toEqual({ from: "backend" });
+    expect(policy.routeRead("ANTHROPIC_API_KEY", false)).toEqual({ from: "backend" });
     expect(policy.routeRead("COHERE_API_KEY", false)).toEqual({ from: "environment", reason: "it is not in hosted_keys" });
     expect([...policy.hostedKeyNames].sort()).toEqual(["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]);
   });
 
   it("reads the readiness-probe name from the manager whatever hosted_keys says, so a client's health check reaches the back end", () => {
     const policy = new Policy("read_and_write", { ...settings, hosted_keys: ["OPENAI_API_KEY"] }, []);
-    expect(policy.routeRead(PROBE_NAME, false)).toEqual({ from: "manager" });
+    expect(policy.routeRead(PROBE_NAME, false)).toEqual({ from: "backend" });
     expect(policy.hostedKeyNames).toEqual(["OPENAI_API_KEY"]);
     // Reads that are not served here at all (write_only) stay off the manager, the probe's too.
     expect(new Policy("write_only", settings, []).routeRead(PROBE_NAME, false)).toEqual({ from: "environment", reason: "access_mode is write_only" });
@@ -51,7 +51,7 @@ describe("Policy.routeRead", () => {
 
   it("reads a virtual key from the manager whatever hosted_keys says: it governs provider keys", () => {
     const policy = new Policy("read_and_write", { ...settings, hosted_keys: ["OPENAI_API_KEY"] }, ["AWS_ACCESS_KEY_ID"]);
-    expect(policy.routeRead("vk-1", true)).toEqual({ from: "manager" });
+    expect(policy.routeRead("vk-1", true)).toEqual({ from: "backend" });
     expect(policy.routeRead("vk-1", false)).toEqual({ from: "environment", reason: "it is not in hosted_keys" });
     // Neither the access mode nor the back end's own credentials give way.
     expect(new Policy("write_only", settings, []).routeRead("vk-1", true)).toEqual({ from: "environment", reason: "access_mode is write_only" });
@@ -62,12 +62,12 @@ describe("Policy.routeRead", () => {
 describe("Policy.routeStored", () => {
   it("reads a stored name as Read would: under the virtual-key prefix a virtual key, else a provider key", () => {
     const policy = new Policy("read_and_write", { ...settings, hosted_keys: ["OPENAI_API_KEY"] }, []);
-    expect(policy.routeStored("OPENAI_API_KEY")).toEqual({ from: "manager" });
+    expect(policy.routeStored("OPENAI_API_KEY")).toEqual({ from: "backend" });
     expect(policy.routeStored("COHERE_API_KEY")).toEqual({ from: "environment", reason: "it is not in hosted_keys" });
-    expect(policy.routeStored(`${settings.prefix_for_stored_virtual_keys}vk-1`)).toEqual({ from: "manager" });
+    expect(policy.routeStored(`${settings.prefix_for_stored_virtual_keys}vk-1`)).toEqual({ from: "backend" });
     // The prefix alone is no virtual key.
     expect(policy.routeStored(settings.prefix_for_stored_virtual_keys)).toEqual({ from: "environment", reason: "it is not in hosted_keys" });
     const google = new Policy("read_and_write", { ...settings, hosted_keys: [] }, [], "-");
-    expect(google.routeStored("litellm-vk-2")).toEqual({ from: "manager" });
+    expect(google.routeStored("litellm-vk-2")).toEqual({ from: "backend" });
   });
 });

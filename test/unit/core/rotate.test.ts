@@ -7,11 +7,11 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ReadRequestSchema, RotateRequestSchema } from "../../../gen/secretgate/v1/secret_service_pb.js";
 import { Identity } from "../../../src/auth/identity.js";
 import { parseConfig } from "../../../src/config/load.js";
-import { Backend } from "../../../src/core/backend.js";
+import { CachedDriver } from "../../../src/core/cached-driver.js";
 import type { AuthorizedCall } from "../../../src/core/call-context.js";
 import { Code, ServiceError } from "../../../src/core/errors.js";
 import { SecretService } from "../../../src/core/secret-service.js";
-import { ServiceBackend, ServiceBackends } from "../../../src/core/service-backends.js";
+import { Backend, Backends } from "../../../src/core/backends.js";
 import { LocalDriver } from "../../../src/providers/local/local-driver.js";
 import { SecretDatabase } from "../../../src/storage/database.js";
 import { SqliteTeamSettingsStore } from "../../../src/storage/team-settings-store.js";
@@ -47,7 +47,7 @@ afterEach(() => {
 /** Points the service at `instrumented` (the embedded store, saying what it can do). */
 async function serveThrough(instrumented: InstrumentedDriver): Promise<void> {
   driver = instrumented;
-  const backend = new Backend(driver, "local", {
+  const backend = new CachedDriver(driver, "local", {
     ttlMs: 60_000,
     negativeTtlMs: 5_000,
     maxStalenessMs: 0,
@@ -62,7 +62,7 @@ async function serveThrough(instrumented: InstrumentedDriver): Promise<void> {
     breakerOpenMs: 1_000,
   }, logger);
   const config = await parseConfig({}, {});
-  const backends = new ServiceBackends([new ServiceBackend(config.backends[0]!, backend, { reachable: true }, {})], config.defaultBackend, []);
+  const backends = new Backends([new Backend(config.backends[0]!, backend, { reachable: true }, {})], config.defaultBackend, []);
   service = new SecretService({ config, backends, teams: new SqliteTeamSettingsStore(database), env: {}, logger });
 }
 

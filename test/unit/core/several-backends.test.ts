@@ -19,11 +19,11 @@ import type { BackendConfig, Config, RouteSettings } from "../../../src/config/s
 import { AdminService } from "../../../src/core/admin-service.js";
 import { Code } from "../../../src/core/errors.js";
 import { SecretService } from "../../../src/core/secret-service.js";
-import { ServiceBackends } from "../../../src/core/service-backends.js";
+import { Backends } from "../../../src/core/backends.js";
 import { LocalDriver } from "../../../src/providers/local/local-driver.js";
 import { SecretDatabase } from "../../../src/storage/database.js";
 import { SqliteTeamSettingsStore } from "../../../src/storage/team-settings-store.js";
-import { bedBackend } from "../../helpers/backend-settings.js";
+import { bedBackend } from "../../helpers/cached-driver-settings.js";
 import { admin, caller } from "../../helpers/callers.js";
 import { InstrumentedDriver } from "../../helpers/instrumented-driver.js";
 import { serviceFailure } from "../../helpers/service-failure.js";
@@ -72,7 +72,7 @@ async function startBed(routes: RouteSettings[], { prefixes = {}, hostedKeys, en
     return bedBackend(config, driver, logger, { maxStalenessMs: 0 });
   });
   const config: Config = { ...template, backends: backends.map((backend) => ({ ...local, name: backend.name })), defaultBackend: "primary" };
-  const serviceBackends = new ServiceBackends(backends, "primary", routes);
+  const serviceBackends = new Backends(backends, "primary", routes);
   const teams = new SqliteTeamSettingsStore(databases[0]!);
   const service = new SecretService({ config, backends: serviceBackends, teams, env: environment, logger });
   const noAuditFeed = {

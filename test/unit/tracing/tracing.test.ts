@@ -5,17 +5,17 @@ import { context, trace, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { Backend } from "../../../src/core/backend.js";
+import { CachedDriver } from "../../../src/core/cached-driver.js";
 import { Code } from "../../../src/core/errors.js";
 import type { DriverCall } from "../../../src/drivers/driver.js";
 import { LocalDriver } from "../../../src/providers/local/local-driver.js";
 import { SecretDatabase } from "../../../src/storage/database.js";
 import { createTracing, type RunningTracing } from "../../../src/tracing/sdk.js";
 import { tracingSettings } from "../../../src/tracing/settings.js";
-import { TTL_MS, backendSettings } from "../../helpers/backend-settings.js";
+import { TTL_MS, cachedDriverSettings } from "../../helpers/cached-driver-settings.js";
 import { InstrumentedDriver } from "../../helpers/instrumented-driver.js";
 
-const settings = backendSettings({ retryBudgetRatio: 1, breakerFailureThreshold: 50 });
+const settings = cachedDriverSettings({ retryBudgetRatio: 1, breakerFailureThreshold: 50 });
 const logger = pino({ level: "silent" });
 const call = (): DriverCall => ({ team: {}, signal: AbortSignal.timeout(5_000) });
 
@@ -25,7 +25,7 @@ describe("back-end call spans (Backend with an in-memory exporter)", () => {
   let dataDir: string;
   let database: SecretDatabase;
   let driver: InstrumentedDriver;
-  let backend: Backend;
+  let backend: CachedDriver;
 
   beforeAll(() => {
     running = createTracing({ spanProcessors: [new SimpleSpanProcessor({ exporter })], recordNames: false });
@@ -36,7 +36,7 @@ describe("back-end call spans (Backend with an in-memory exporter)", () => {
     dataDir = mkdtempSync(join(tmpdir(), "secretgate-tracing-"));
     database = SecretDatabase.open({ dataDir, masterKeyEnv: undefined }).database;
     driver = new InstrumentedDriver(new LocalDriver(database));
-    backend = new Backend(driver, "test", settings, logger, undefined, running.tracing);
+    backend = new CachedDriver(driver, "test", settings, logger, undefined, running.tracing);
   });
   afterEach(() => {
     vi.useRealTimers();

@@ -12,7 +12,7 @@ import { WindowedCounters } from "./stats/windowed-counters.js";
 import { RETRYABLE_CODES, RetryBudget, backoffDelayMs, type BackoffSettings } from "./resilience/retry.js";
 import { canonicalJson } from "./canonical-json.js";
 
-export interface BackendSettings {
+export interface CachedDriverSettings {
   /** How long a value is fresh, in milliseconds. */
   ttlMs: number;
   /** How long a "not found" is remembered, in milliseconds. */
@@ -34,7 +34,7 @@ export interface BackendSettings {
 }
 
 /** A read's value with where it came from. */
-export interface BackendRead {
+export interface CachedRead {
   value: SecretValue | undefined;
   fromCache: boolean;
   stale: boolean;
@@ -47,7 +47,7 @@ export interface ReadOptions {
   refreshIfVersion?: string;
 }
 
-export interface BackendStats {
+export interface CachedDriverCounts {
   hits: number;
   misses: number;
   staleServed: number;
@@ -80,8 +80,8 @@ const AVAILABILITY_CODES: ReadonlySet<Code> = new Set([Code.Unavailable, Code.Re
  * singleflight coalescing, and resilience (deadline, retries with full-jitter backoff under a
  * retry budget, a concurrency limit and a circuit breaker).
  */
-export class Backend {
-  readonly stats: BackendStats = { hits: 0, misses: 0, staleServed: 0, coalescedWaits: 0, backendCalls: 0, backendErrors: 0, retries: 0 };
+export class CachedDriver {
+  readonly stats: CachedDriverCounts = { hits: 0, misses: 0, staleServed: 0, coalescedWaits: 0, backendCalls: 0, backendErrors: 0, retries: 0 };
   /** The last five minutes of the same, for GetStats. */
   readonly window = new WindowedCounters();
   private readonly cache: SecretCache;
@@ -101,7 +101,7 @@ export class Backend {
   constructor(
     readonly driver: SecretDriver,
     readonly source: string,
-    private readonly settings: BackendSettings,
+    private readonly settings: CachedDriverSettings,
     private readonly logger: Logger,
     onBreakerChange: (state: BreakerState) => void = () => {},
     /** Present only while tracing is on: each back-end call is then a span. */
@@ -150,7 +150,7 @@ export class Backend {
   }
 
   /** A cached read: fresh entries are served, misses and expired entries coalesce into one back-end call. */
-  async read(name: string, call: DriverCall, options: ReadOptions): Promise<BackendRead> {
+  async read(name: string, call: DriverCall, options: ReadOptions): Promise<CachedRead> {
     return this.readCached(name, call, options) ?? this.readThrough(name, call, options);
   }
 
@@ -159,7 +159,7 @@ export class Backend {
    * miss, an expired entry, a rejected version, or bypass). Cache hits are the hot path: no
    * promise, no await.
    */
-  readCached(name: string, call: DriverCall, options: ReadOptions): BackendRead | undefined {
+  readCached(name: string, call: DriverCall, options: ReadOptions): CachedRead | undefined {
     return this.readCachedMany([name], call.team, [options])[0];
   }
 
@@ -169,7 +169,7 @@ export class Backend {
    * little more per name than a map lookup. It needs no DriverCall: nothing here reaches the
    * back end but a background refresh, which makes its own.
    */
-  readCachedMany(names: readonly string[], team: Readonly<Record<string, unknown>>, options: readonly ReadOptions[]): Array<BackendRead | undefined> {
+  readCachedMany(names: readonly string[], team: Readonly<Record<string, unknown>>, options: readonly ReadOptions[]): Array<CachedRead | undefined> {
     const now = Date.now();
     // One location for the whole batch: the team's is worked out once, not per name.
     const location = this.locationOf(team);
@@ -195,7 +195,7 @@ export class Backend {
   }
 
   /** Asks the back end (coalesced), serving a stale entry when it fails within max staleness. */
-  async readThrough(name: string, call: DriverCall, options: ReadOptions): Promise<BackendRead> {
+  async readThrough(name: string, call: DriverCall, options: ReadOptions): Promise<CachedRead> {
     const key = this.cacheKey(name, call.team);
     this.stats.misses++;
     this.window.miss();

@@ -3,8 +3,8 @@ import { ConfigError } from "../config/config-error.js";
 import type { Env } from "../config/env.js";
 import type { KeyManagementSettings } from "../config/key-management-settings.js";
 import type { BackendConfig, RouteSettings } from "../config/schema.js";
-import type { DriverCall, DriverDefinition } from "../drivers/driver.js";
-import type { Backend } from "./backend.js";
+import type { DriverCall, DriverCapabilities, DriverDefinition } from "../drivers/driver.js";
+import type { CachedDriver } from "./cached-driver.js";
 import type { CallContext } from "./call-context.js";
 import { failedPrecondition } from "./errors.js";
 import { validateSecretName } from "./names.js";
@@ -21,10 +21,10 @@ export interface Reachability {
 }
 
 /**
- * One named back end as the core uses it: its driver behind `Backend` (cache and resilience),
+ * One named back end as the core uses it: its driver behind `CachedDriver` (cache and resilience),
  * and its own LiteLLM policy (access mode, hosted keys, prefixes, description and tags).
  */
-export class ServiceBackend {
+export class Backend {
   readonly name: string;
   readonly system: string;
   readonly definition: DriverDefinition;
@@ -33,12 +33,12 @@ export class ServiceBackend {
   readonly teamSettings: z.ZodType<Record<string, unknown>>;
   readonly policy: Policy;
   /** This back end and nothing else: where an explicit reference or a team's own back end places a call. */
-  readonly alone: Placement<ServiceBackend>;
+  readonly alone: Placement<Backend>;
   private readonly defaultDeadlineMs: number;
 
   constructor(
     config: BackendConfig,
-    readonly backend: Backend,
+    readonly driver: CachedDriver,
     private readonly reachability: Reachability,
     /** The environment its driver reads, without the service's own variables (see DriverContext.ciphertextEnv). */
     ciphertextEnv: Env,
@@ -59,11 +59,16 @@ export class ServiceBackend {
     this.defaultDeadlineMs = config.resilience.default_deadline_seconds * 1000;
   }
 
+  /** What its driver can do (DriverDefinition.capabilities). */
+  get capabilities(): DriverCapabilities {
+    return this.driver.driver.capabilities;
+  }
+
   get reachable(): boolean {
     return this.reachability.reachable;
   }
 
-  /** Refuses reading every name from the manager (a migration's source) where the access mode serves no reads. */
+  /** Refuses reading every name from the back end (a migration's source) where the access mode serves no reads. */
   requireReadable(what: string): void {
     this.policy.requireReadable(what);
   }
@@ -71,7 +76,7 @@ export class ServiceBackend {
   /** Refuses Write, Delete and Rotate where the access mode or the back end itself allows reads only. */
   requireWritable(method: string): void {
     this.policy.requireWritable(method);
-    if (!this.backend.driver.capabilities.write) {
+    if (!this.capabilities.write) {
       throw failedPrecondition(`${method} is refused: ${this.name} only decrypts values held in the environment`);
     }
   }
@@ -93,13 +98,13 @@ export class ServiceBackend {
  * Every back end of the service, the default one, and the routes between them. Policy that
  * spans back ends — which one a call goes to, whose team settings apply where — lives here.
  */
-export class ServiceBackends {
-  readonly default: ServiceBackend;
-  readonly routes: Routes<ServiceBackend>;
-  private readonly byName: ReadonlyMap<string, ServiceBackend>;
+export class Backends {
+  readonly default: Backend;
+  readonly routes: Routes<Backend>;
+  private readonly byName: ReadonlyMap<string, Backend>;
 
   constructor(
-    readonly all: readonly ServiceBackend[],
+    readonly all: readonly Backend[],
     defaultName: string,
     routes: readonly RouteSettings[],
   ) {
@@ -110,14 +115,14 @@ export class ServiceBackends {
     this.routes.placements.forEach((placement, index) => {
       if (!placement.dualWrite) return;
       for (const backend of [placement.backend, ...placement.fallback]) {
-        if (!backend.backend.driver.capabilities.write) {
+        if (!backend.capabilities.write) {
           throw new ConfigError(`secretgate.routes.${index}: ${backend.name} only decrypts values held in the environment, so it cannot take the writes mode dual_write sends it`);
         }
       }
     });
   }
 
-  get(name: string): ServiceBackend | undefined {
+  get(name: string): Backend | undefined {
     return this.byName.get(name);
   }
 
@@ -130,7 +135,7 @@ export class ServiceBackends {
    * matching route, else the default. Whether the caller may reach it is the access decision's
    * (CallScope.place).
    */
-  place(explicit: string | undefined, name: string, virtualKey: boolean, teamId: string, team: Team): Placement<ServiceBackend> {
+  place(explicit: string | undefined, name: string, virtualKey: boolean, teamId: string, team: Team): Placement<Backend> {
     if (explicit !== undefined) return this.named(explicit).alone;
     if (team !== NO_TEAM && team.backend !== undefined) return this.homeOf(team).alone;
     return this.routes.place(name, virtualKey, teamId);
@@ -141,7 +146,7 @@ export class ServiceBackends {
    * default. Settings stored before a back end was removed from the config name one no longer
    * there: FAILED_PRECONDITION, never a silent move to another back end.
    */
-  homeOf(team: Team): ServiceBackend {
+  homeOf(team: Team): Backend {
     const named = team.backend;
     if (named === undefined) return this.default;
     const home = typeof named === "string" ? this.byName.get(named) : undefined;
@@ -161,7 +166,7 @@ export class ServiceBackends {
    * The settings a call runs under on `backend`: the team's, without their `backend` key, where
    * they belong; none on any other back end (settings for one system mean nothing to another).
    */
-  settingsOn(backend: ServiceBackend, team: Team): Team {
+  settingsOn(backend: Backend, team: Team): Team {
     if (team === NO_TEAM) return team;
     if (this.homeOf(team) !== backend) return NO_TEAM;
     if (team.backend === undefined) return team;
@@ -169,7 +174,7 @@ export class ServiceBackends {
     return settings;
   }
 
-  private named(name: string): ServiceBackend {
+  private named(name: string): Backend {
     const backend = this.byName.get(name);
     // The config checked every name a route or default_backend uses.
     if (!backend) throw new ConfigError(`no back end is named ${JSON.stringify(name)}`);

@@ -1,14 +1,14 @@
 import type { Logger } from "pino";
 import type { BackendConfig } from "../../src/config/schema.js";
-import { Backend, type BackendSettings } from "../../src/core/backend.js";
-import { ServiceBackend } from "../../src/core/service-backends.js";
+import { CachedDriver, type CachedDriverSettings } from "../../src/core/cached-driver.js";
+import { Backend } from "../../src/core/backends.js";
 import type { SecretDriver } from "../../src/drivers/driver.js";
 
 /** The TTL `backendSettings` gives entries unless told otherwise. */
 export const TTL_MS = 60_000;
 
-/** Cache and resilience settings for a Backend under test: quick retries, room for everything, `overrides` on top. */
-export function backendSettings(overrides: Partial<BackendSettings> = {}): BackendSettings {
+/** Cache and resilience settings for a CachedDriver under test: quick retries, room for everything, `overrides` on top. */
+export function cachedDriverSettings(overrides: Partial<CachedDriverSettings> = {}): CachedDriverSettings {
   return {
     ttlMs: TTL_MS,
     negativeTtlMs: 5_000,
@@ -27,12 +27,12 @@ export function backendSettings(overrides: Partial<BackendSettings> = {}): Backe
 }
 
 /**
- * One back end of an in-process service with several: `driver` behind a reachable Backend that
+ * One back end of an in-process service with several: `driver` behind a reachable CachedDriver that
  * calls once (no retries, no retry budget), whose breaker does not open during a test, with room
  * for a test's values; `overrides` on top.
  */
-export function bedBackend(config: BackendConfig, driver: SecretDriver, logger: Logger, overrides: Partial<BackendSettings> = {}): ServiceBackend {
-  const settings = backendSettings({
+export function bedBackend(config: BackendConfig, driver: SecretDriver, logger: Logger, overrides: Partial<CachedDriverSettings> = {}): Backend {
+  const settings = cachedDriverSettings({
     negativeTtlMs: 60_000,
     maxStalenessMs: 60_000,
     refreshAheadFraction: 0,
@@ -44,5 +44,5 @@ export function bedBackend(config: BackendConfig, driver: SecretDriver, logger: 
     breakerOpenMs: 1_000,
     ...overrides,
   });
-  return new ServiceBackend(config, new Backend(driver, config.name, settings, logger), { reachable: true }, {});
+  return new Backend(config, new CachedDriver(driver, config.name, settings, logger), { reachable: true }, {});
 }

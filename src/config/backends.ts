@@ -82,7 +82,7 @@ async function configureBackend(name: string, at: string, entry: BackendEntry, s
     env,
     // The back end's own keys over the global ones, validated together so an unknown or bad key names this back end.
     cache: entry.cache ? check(cacheSettingsSchema, { ...server.cache, ...entry.cache }, `${at}.cache`) : server.cache,
-    resilience: entry.backend ? check(resilienceSettingsSchema, { ...server.backend, ...entry.backend }, `${at}.backend`) : server.backend,
+    resilience: entry.resilience ? check(resilienceSettingsSchema, { ...server.resilience, ...entry.resilience }, `${at}.resilience`) : server.resilience,
     at,
   };
 }

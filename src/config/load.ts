@@ -60,6 +60,7 @@ export async function parseConfig(document: unknown, env: Env, source?: string):
         "from their own environment); to serve chosen variables of the service's environment, list them in secretgate.environment.serve (names or globs)",
     );
   }
+  if (isPlainObject(serverInput)) refuseRenamedKeys(serverInput);
   if (isPlainObject(serverInput)) {
     for (const [variable, key] of Object.entries(SERVER_ENV_OVERRIDES)) {
       const value = env[variable];
@@ -93,6 +94,23 @@ export async function parseConfig(document: unknown, env: Env, source?: string):
     defaultBackend,
     ...(source !== undefined ? { source } : {}),
   };
+}
+
+/**
+ * Keys that were renamed: a config that still sets one is refused, naming the new key, rather than
+ * have its settings quietly ignored (docs/configuration.md, "Renamed keys").
+ */
+function refuseRenamedKeys(server: Record<string, unknown>): void {
+  const renamed = (at: string) =>
+    new ConfigError(
+      `${at}.backend was renamed ${at}.resilience (the deadline, retry, concurrency and circuit-breaker settings of calls to back ends; ` +
+        "secretgate.backends and a route's backend name back ends): move its keys there",
+    );
+  if (Object.hasOwn(server, "backend")) throw renamed("secretgate");
+  if (!isPlainObject(server.backends)) return;
+  for (const [name, entry] of Object.entries(server.backends)) {
+    if (isPlainObject(entry) && Object.hasOwn(entry, "backend")) throw renamed(`secretgate.backends.${name}`);
+  }
 }
 
 /**

@@ -81,7 +81,7 @@ export const cacheSettingsSchema = z.strictObject({
   max_bytes: z.number().int().positive().default(256 * 1024 * 1024),
 });
 
-/** `secretgate.backend` (resilience), and a back end's own `backend` over it. */
+/** `secretgate.resilience` (deadline, retries, concurrency, breaker), and a back end's own `resilience` over it. */
 export const resilienceSettingsSchema = z.strictObject({
   /** Deadline for a back-end call when the caller sets none, in seconds. */
   default_deadline_seconds: z.number().positive().default(10),
@@ -112,7 +112,7 @@ const backendName = z.string().regex(BACKEND_NAME, `must be ${BACKEND_NAME_RULE}
 
 /**
  * One entry of `secretgate.backends`. Its `key_management_settings` are validated against its
- * system's keys, and its `cache` and `backend` merged over the global ones, once the system is
+ * system's keys, and its `cache` and `resilience` merged over the global ones, once the system is
  * known (config/load.ts).
  */
 const backendEntrySchema = z.strictObject({
@@ -122,7 +122,7 @@ const backendEntrySchema = z.strictObject({
   /** Values for the variables the system reads (YAML numbers and booleans as their text); unset ones come from the process environment. */
   env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
   cache: z.record(z.string(), z.unknown()).optional(),
-  backend: z.record(z.string(), z.unknown()).optional(),
+  resilience: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type BackendEntry = z.infer<typeof backendEntrySchema>;
@@ -232,7 +232,7 @@ export const serverSettingsSchema = z.strictObject({
     })
     .prefault({}),
   cache: cacheSettingsSchema.prefault({}),
-  backend: resilienceSettingsSchema.prefault({}),
+  resilience: resilienceSettingsSchema.prefault({}),
   /** Named back ends, each with its own system, settings, environment, cache and resilience settings. */
   backends: z.record(z.string(), backendEntrySchema).optional(),
   /** Where calls no route, reference or team settings place go. */
@@ -255,7 +255,7 @@ export interface BackendConfig {
   env: Readonly<Record<string, string>>;
   /** `secretgate.cache` with the back end's own `cache` keys over it. */
   cache: CacheSettings;
-  /** `secretgate.backend` with the back end's own `backend` keys over it. */
+  /** `secretgate.resilience` with the back end's own `resilience` keys over it. */
   resilience: ResilienceSettings;
   /** Where it is configured (`general_settings`, `secretgate.backends.NAME`): error messages name it. */
   at: string;

@@ -87,10 +87,11 @@ export class Tracing {
    * Runs one logical back-end call (its retries included) in a client span under the active one.
    * A call that answers `undefined` (no such secret) ends NOT_FOUND; a failure, with its code.
    */
-  backendCall<T>(system: string, operation: BackendOperation, name: string | undefined, run: (attempts: Attempts) => Promise<T>): Promise<T> {
-    const attributes: Attributes = { "secretgate.backend.system": system, "secretgate.backend.operation": operation };
+  backendCall<T>(backend: string, operation: BackendOperation, name: string | undefined, run: (attempts: Attempts) => Promise<T>): Promise<T> {
+    // The configured back end's name (`vault-eu`; a general_settings back end is named after its system).
+    const attributes: Attributes = { "secretgate.backend.name": backend, "secretgate.backend.operation": operation };
     if (this.recordNames && name !== undefined) attributes["secretgate.name"] = name;
-    const span = this.tracer.startSpan(`${system} ${operation}`, { kind: SpanKind.CLIENT, attributes });
+    const span = this.tracer.startSpan(`${backend} ${operation}`, { kind: SpanKind.CLIENT, attributes });
     const attempts: Attempts = { retries: 0 };
     const end = (outcome: Outcome) => {
       span.setAttributes({ "secretgate.backend.outcome": outcomeName(outcome), "secretgate.backend.retries": attempts.retries });

@@ -42,7 +42,7 @@ function config(): Record<string, unknown> {
             AWS_SECRET_ACCESS_KEY: "os.environ/AWS_US_SECRET_ACCESS_KEY",
           },
           // Fail fast once the emulator is gone, so the outage test does not wait on retries.
-          backend: { breaker_failure_threshold: 1, breaker_open_seconds: 60 },
+          resilience: { breaker_failure_threshold: 1, breaker_open_seconds: 60 },
         },
       },
       default_backend: "local",

@@ -146,7 +146,7 @@ describe("tracing over OTLP http/protobuf, configured by OTEL_* variables, again
       name: "hashicorp_vault read",
       kind: CLIENT,
       attributes: {
-        "secretgate.backend.system": "hashicorp_vault",
+        "secretgate.backend.name": "hashicorp_vault",
         "secretgate.backend.operation": "read",
         "secretgate.backend.outcome": "OK",
         "secretgate.backend.retries": 0,

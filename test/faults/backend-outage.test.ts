@@ -16,7 +16,7 @@ beforeAll(async () => {
   server = await TestServer.start({
     config: {
       general_settings: { key_management_system: "hashicorp_vault", key_management_settings: { access_mode: "read_and_write" } },
-      secretgate: { cache: { ttl_seconds: 1 }, backend: { breaker_open_seconds: 1 } },
+      secretgate: { cache: { ttl_seconds: 1 }, resilience: { breaker_open_seconds: 1 } },
     },
     env: { ...bed.env("token"), SECRETGATE_LOG_LEVEL: "info" },
   });

@@ -174,7 +174,7 @@ describe("several back ends (secretgate.backends)", () => {
       },
       default_backend: "local",
       cache: { negative_ttl_seconds: 7, default_ttl_seconds: 60 },
-      backend: { max_concurrent_calls: 8 },
+      resilience: { max_concurrent_calls: 8 },
     },
   };
 
@@ -244,7 +244,7 @@ describe("several back ends (secretgate.backends)", () => {
     [{ backends: { a: { env: { X: ["list"] } } } }, "secretgate.backends.a.env.X"],
     [{ backends: { a: { colour: "blue" } } }, 'secretgate.backends.a: unknown key "colour"'],
     [{ backends: { a: { cache: { ttl: 5 } } } }, 'secretgate.backends.a.cache: unknown key "ttl"'],
-    [{ backends: { a: { backend: { max_concurrent_calls: 0 } } } }, "secretgate.backends.a.backend.max_concurrent_calls"],
+    [{ backends: { a: { resilience: { max_concurrent_calls: 0 } } } }, "secretgate.backends.a.resilience.max_concurrent_calls"],
     [{ backends: { a: {} }, routes: [{ backend: "b" }] }, 'secretgate.routes.0.backend: no back end is named "b" (configured: a)'],
     [{ backends: { a: {} }, routes: [{ backend: "a", fallback: ["c"] }] }, 'secretgate.routes.0.fallback.0: no back end is named "c"'],
     [{ backends: { a: {} }, routes: [{ backend: "a", fallback: ["a"] }] }, "secretgate.routes.0.fallback.0: a is already in this route"],

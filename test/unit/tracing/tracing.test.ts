@@ -56,7 +56,7 @@ describe("back-end call spans (Backend with an in-memory exporter)", () => {
     expect(span).toMatchObject({
       name: "test read",
       kind: SpanKind.CLIENT,
-      attributes: { "secretgate.backend.system": "test", "secretgate.backend.operation": "read", "secretgate.backend.outcome": "OK", "secretgate.backend.retries": 2 },
+      attributes: { "secretgate.backend.name": "test", "secretgate.backend.operation": "read", "secretgate.backend.outcome": "OK", "secretgate.backend.retries": 2 },
     });
     expect(span!.parentSpanContext?.spanId).toBeDefined();
     expect(span!.attributes).not.toHaveProperty("secretgate.name");

@@ -7,7 +7,7 @@ import { createServer } from "node:net";
 import { promisify } from "node:util";
 import { create, toBinary, toJson } from "@bufbuild/protobuf";
 import { ReadRequestSchema, ReadResponseSchema } from "../gen/secretgate/v1/secret_service_pb.js";
-import { LocalDriver } from "../src/providers/local/local-driver.js";
+import { LocalDriver } from "../src/providers/local/driver.js";
 import { SecretDatabase } from "../src/storage/database.js";
 import { launchNodeArgs } from "../test/helpers/launch.js";
 import { TestServer, SERVER_ENTRY } from "../test/helpers/server.js";

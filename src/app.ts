@@ -9,7 +9,8 @@ import { ConfigError } from "./config/config-error.js";
 import { TlsMaterial } from "./server/tls.js";
 import { splitAddress } from "./server/listen-address.js";
 import { locateBackendError } from "./config/backends.js";
-import type { BackendConfig, Config } from "./config/schema.js";
+import type { Config } from "./config/schema.js";
+import type { DriverDefinition } from "./drivers/driver.js";
 import type { Env } from "./config/env.js";
 import { Access } from "./core/access.js";
 import { AdminService } from "./core/admin-service.js";
@@ -45,7 +46,7 @@ export interface RunningServer {
 }
 
 export interface StartOptions {
-  config: Config;
+  config: Config<DriverDefinition>;
   env: Readonly<Record<string, string | undefined>>;
   logger: Logger;
   /** Where audit records go when no audit file is configured (the log's stdout stream). */

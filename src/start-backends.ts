@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { locateBackendError } from "./config/backends.js";
 import type { Env } from "./config/env.js";
 import type { BackendConfig, Config } from "./config/schema.js";
+import type { DriverDefinition } from "./drivers/driver.js";
 import { CachedDriver, type CachedDriverSettings } from "./core/cached-driver.js";
 import { StartupProbe } from "./core/reachability.js";
 import type { BreakerState } from "./core/resilience/circuit-breaker.js";
@@ -27,7 +28,7 @@ export async function runCleanups(cleanups: readonly Cleanup[], logger: Logger):
 }
 
 export interface StartBackendsOptions {
-  config: Config;
+  config: Config<DriverDefinition>;
   /** The process environment; each back end's own `env` goes over it. */
   env: Env;
   database: SecretDatabase;
@@ -57,7 +58,7 @@ export async function startBackends(options: StartBackendsOptions): Promise<{ ba
     const ciphertextEnv = config.servedEnvironment.withoutProtected(driverEnv);
     let driver;
     try {
-      driver = await backendConfig.definition.create({
+      driver = await (await backendConfig.definition.load()).createDriver({
         settings: backendConfig.settings,
         env: driverEnv,
         ciphertextEnv,
@@ -69,7 +70,7 @@ export async function startBackends(options: StartBackendsOptions): Promise<{ ba
       throw locateBackendError(error, backendConfig);
     }
     cleanups.unshift(() => driver.close());
-    const cached = new CachedDriver(driver, name, cachedDriverSettings(backendConfig, driverEnv), logger, (state) => options.onBreakerChange?.(name, state), options.tracing);
+    const cached = new CachedDriver(driver, backendConfig.definition.capabilities, name, cachedDriverSettings(backendConfig, driverEnv), logger, (state) => options.onBreakerChange?.(name, state), options.tracing);
     const probe = new StartupProbe(cached, logger);
     cleanups.unshift(() => probe.stop());
     probes.push(probe);
@@ -79,7 +80,7 @@ export async function startBackends(options: StartBackendsOptions): Promise<{ ba
 }
 
 /** Cache and resilience settings: the TTL override, else the back end's LiteLLM default, else ours. */
-function cachedDriverSettings(config: BackendConfig, env: Env): CachedDriverSettings {
+function cachedDriverSettings(config: BackendConfig<DriverDefinition>, env: Env): CachedDriverSettings {
   const { cache, resilience } = config;
   const policy = config.definition.cachePolicy?.({ env, settings: config.settings }) ?? {};
   const ttlSeconds = cache.ttl_seconds ?? policy.ttlSeconds ?? cache.default_ttl_seconds;

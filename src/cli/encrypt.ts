@@ -1,15 +1,15 @@
 import { parseArgs } from "node:util";
 import type { Encryptor } from "../drivers/encryptor.js";
+import { SYSTEMS } from "../systems.js";
 
 /**
  * `secretgate encrypt --kms aws|google [--key-id ID | --key RESOURCE] [--context k=v ...] VALUE`
  * prints the base64 ciphertext to put in the environment for the aws_kms / google_kms back ends.
- * Each KMS back end contributes its encryptor from its provider folder.
+ * Each KMS back end declares its encryptor in its definition (DriverDefinition.encryptor).
  */
-const encryptors: Record<string, () => Promise<Encryptor>> = {
-  aws: async () => (await import("../providers/aws-kms/kms-encryptor.js")).encryptWithAwsKms,
-  google: async () => (await import("../providers/google-kms/encryptor.js")).encryptWithGoogleKms,
-};
+const encryptors: Record<string, () => Promise<Encryptor>> = Object.fromEntries(
+  SYSTEMS.flatMap((system) => (system.encryptor ? [[system.encryptor.kms, () => system.encryptor!.load()]] : [])),
+);
 
 export const ENCRYPT_USAGE = `usage: secretgate encrypt --kms ${Object.keys(encryptors).join("|") || "aws|google"} [--key-id ID | --key RESOURCE] [--context k=v ...] VALUE`;
 

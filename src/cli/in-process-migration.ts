@@ -6,6 +6,7 @@ import type { PlanMigrationResponse } from "../../gen/secretgate/v1/admin_servic
 import { ConfigError } from "../config/config-error.js";
 import type { Env } from "../config/env.js";
 import { loadConfig } from "../config/load.js";
+import { SYSTEMS } from "../systems.js";
 import { Access } from "../core/access.js";
 import { Migration } from "../core/migration.js";
 import { syncReplicaCaches } from "../core/replica-caches.js";
@@ -22,7 +23,7 @@ import type { MigrationSteps } from "./migration-steps.js";
  * the core's Migration called directly, as the operator who holds the config.
  */
 export async function openInProcessMigration(configPath: string, env: Env, timeoutMs: number, logger: Logger): Promise<MigrationSteps> {
-  const config = await loadConfig(configPath, env);
+  const config = await loadConfig(configPath, env, SYSTEMS);
   const dataDir = config.server.data_dir;
   // Opening a data directory that has none would make a master key and an empty embedded store.
   if (!existsSync(join(dataDir, DATABASE_FILE))) {

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config/load.js";
+import { SYSTEMS } from "../systems.js";
 import { createLogDestination, createLogger } from "../log.js";
 import { startServer } from "../app.js";
 
@@ -23,7 +24,7 @@ export async function runServe(argv: string[]): Promise<number> {
     allowPositionals: false,
   });
   const configPath = values.config ?? (process.env.SECRETGATE_CONFIG || undefined);
-  const config = await loadConfig(configPath, process.env);
+  const config = await loadConfig(configPath, process.env, SYSTEMS);
   const logDestination = createLogDestination();
   const logger = createLogger(config.server.log_level, logDestination);
   const server = await startServer({

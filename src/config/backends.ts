@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { driverNames, loadDriver } from "../drivers/registry.js";
 import { ConfigError } from "./config-error.js";
 import { check } from "./issues.js";
 import { commonKeyManagementSettings, type KeyManagementSettings } from "./key-management-settings.js";
+import type { KnownSystem } from "./known-system.js";
 import {
   BACKEND_NAME,
   BACKEND_NAME_RULE,
@@ -32,16 +32,20 @@ export interface GeneralBackend {
  * none), so results keep the `source` they had; `secretgate.backends` adds named ones. Every
  * problem is a ConfigError naming its config path.
  */
-export async function configureBackends(general: GeneralBackend, server: ServerSettings): Promise<{ backends: BackendConfig[]; defaultBackend: string }> {
+export function configureBackends<S extends KnownSystem>(
+  general: GeneralBackend,
+  server: ServerSettings,
+  systems: readonly S[],
+): { backends: BackendConfig<S>[]; defaultBackend: string } {
   const named = Object.entries(server.backends ?? {});
-  const backends: BackendConfig[] = [];
+  const backends: BackendConfig<S>[] = [];
   let generalName: string | undefined;
   if (general.present || named.length === 0) {
     if (general.system !== undefined && general.system !== null && typeof general.system !== "string") {
       throw new ConfigError(`${GENERAL}.key_management_system: must be a string`);
     }
     generalName = general.system || "local";
-    backends.push(await configureBackend(generalName, GENERAL, { key_management_system: generalName, key_management_settings: asSettings(general.settings) }, server));
+    backends.push(configureBackend(generalName, GENERAL, { key_management_system: generalName, key_management_settings: asSettings(general.settings) }, server, systems));
   }
   for (const [name, entry] of named) {
     const at = `secretgate.backends.${name}`;
@@ -52,7 +56,7 @@ export async function configureBackends(general: GeneralBackend, server: ServerS
         `${at}: clashes with the back end ${GENERAL}.key_management_system configures, which is named after its system (${name}); rename this one`,
       );
     }
-    backends.push(await configureBackend(name, at, entry, server));
+    backends.push(configureBackend(name, at, entry, server, systems));
   }
   const embedded = backends.filter((backend) => backend.system === "local");
   if (embedded.length > 1) {
@@ -61,11 +65,11 @@ export async function configureBackends(general: GeneralBackend, server: ServerS
   return { backends, defaultBackend: defaultBackend(server, backends, generalName) };
 }
 
-async function configureBackend(name: string, at: string, entry: BackendEntry, server: ServerSettings): Promise<BackendConfig> {
+function configureBackend<S extends KnownSystem>(name: string, at: string, entry: BackendEntry, server: ServerSettings, systems: readonly S[]): BackendConfig<S> {
   const system = entry.key_management_system ?? "local";
-  const definition = await loadDriver(system);
+  const definition = systems.find((known) => known.name === system);
   if (!definition) {
-    throw new ConfigError(`${at}.key_management_system: unknown value ${JSON.stringify(system)}; expected one of ${driverNames().join(", ")}`);
+    throw new ConfigError(`${at}.key_management_system: unknown value ${JSON.stringify(system)}; expected one of ${systems.map((known) => known.name).join(", ")}`);
   }
   const settingsSchema = z.strictObject({ ...commonKeyManagementSettings, ...(definition.settings ?? {}) });
   const settings = check(settingsSchema, entry.key_management_settings ?? {}, `${at}.key_management_settings`) as KeyManagementSettings;

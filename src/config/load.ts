@@ -6,6 +6,7 @@ import { check } from "./issues.js";
 import { serverSettingsSchema, type Config } from "./schema.js";
 import { ServedEnvironment } from "./served-environment.js";
 import type { Env } from "./env.js";
+import type { KnownSystem } from "./known-system.js";
 
 const ENV_REFERENCE = "os.environ/";
 
@@ -17,8 +18,11 @@ const SERVER_ENV_OVERRIDES = {
   SECRETGATE_LOG_LEVEL: "log_level",
 } as const;
 
-/** Reads and validates the config file (or none), applying environment overrides. */
-export async function loadConfig(path: string | undefined, env: Env): Promise<Config> {
+/**
+ * Reads and validates the config file (or none), applying environment overrides. `systems` are the
+ * back ends the service knows (src/systems.ts), each with the settings it adds and the environment it reads.
+ */
+export async function loadConfig<S extends KnownSystem>(path: string | undefined, env: Env, systems: readonly S[]): Promise<Config<S>> {
   let document: unknown = {};
   if (path !== undefined) {
     let text: string;
@@ -33,11 +37,11 @@ export async function loadConfig(path: string | undefined, env: Env): Promise<Co
       throw new ConfigError(`config file ${path} is not valid YAML: ${(error as Error).message}`);
     }
   }
-  return parseConfig(document, env, path);
+  return parseConfig(document, env, systems, path);
 }
 
 /** Validates an already-parsed config document (a LiteLLM `config.yaml` with an optional `secretgate:` key). */
-export async function parseConfig(document: unknown, env: Env, source?: string): Promise<Config> {
+export async function parseConfig<S extends KnownSystem>(document: unknown, env: Env, systems: readonly S[], source?: string): Promise<Config<S>> {
   if (!isPlainObject(document)) throw new ConfigError("the config file must be a YAML mapping");
   // Only the parts secretgate reads get `os.environ/` substitution: a shared LiteLLM file also
   // references provider keys (the very secrets this service serves) that need not be set here.
@@ -78,13 +82,14 @@ export async function parseConfig(document: unknown, env: Env, source?: string):
     );
   }
   const present = general.key_management_system !== undefined || general.key_management_settings !== undefined;
-  const { backends, defaultBackend } = await configureBackends({ present, system, settings: rawSettings }, server);
+  const { backends, defaultBackend } = configureBackends({ present, system, settings: rawSettings }, server, systems);
   checkRoutes(server, backends);
   const servedEnvironment = new ServedEnvironment({
     serve: server.environment.serve,
     configReferences: [...references],
-    // Every back end's variables, whichever system each is, and every variable a back end's `env` sets.
-    backendVariables: backends.flatMap((backend) => [...(backend.definition.credentialEnvNames ?? []), ...Object.keys(backend.env)]),
+    // Every system's variables and families, configured or not, and every variable a back end's `env` sets.
+    systems: systems.map((known) => known.credentialEnvironment),
+    backendVariables: backends.flatMap((backend) => Object.keys(backend.env)),
   });
 
   return {

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { rulesSchema } from "../auth/identity.js";
 import { MIN_TOKEN_CHARACTERS, TOKEN_LENGTH_RULE } from "../auth/token-length.js";
-import type { DriverDefinition } from "../drivers/driver.js";
 import type { AccessMode, KeyManagementSettings } from "./key-management-settings.js";
+import type { KnownSystem } from "./known-system.js";
 import type { ServedEnvironment } from "./served-environment.js";
 import { parseConfiguredSan } from "../auth/subject-alt-names.js";
 
@@ -242,12 +242,15 @@ export const serverSettingsSchema = z.strictObject({
 
 export type ServerSettings = z.infer<typeof serverSettingsSchema>;
 
-/** One back end as configured: under `secretgate.backends`, or the one of `general_settings`. */
-export interface BackendConfig {
+/**
+ * One back end as configured: under `secretgate.backends`, or the one of `general_settings`.
+ * `S` is what the caller of `loadConfig` knows of each system (the wiring: a DriverDefinition).
+ */
+export interface BackendConfig<S extends KnownSystem = KnownSystem> {
   name: string;
   /** Its `key_management_system`; `local` for the embedded store. */
   system: string;
-  definition: DriverDefinition;
+  definition: S;
   settings: KeyManagementSettings;
   /** Access mode in force: the configured one, else LiteLLM's `read_only` for a remote back end and `read_and_write` for the embedded store. */
   accessMode: AccessMode;
@@ -261,10 +264,10 @@ export interface BackendConfig {
   at: string;
 }
 
-export interface Config {
+export interface Config<S extends KnownSystem = KnownSystem> {
   server: ServerSettings;
   /** Every back end, in configuration order (`general_settings`' first). */
-  backends: readonly BackendConfig[];
+  backends: readonly BackendConfig<S>[];
   /** The name of the back end that calls go to when nothing else places them. */
   defaultBackend: string;
   /** What of the service's own environment Read may serve: `environment.serve` minus what the service uses itself. */

@@ -1,31 +1,17 @@
 import { compileGlob } from "../auth/identity.js";
 import { ConfigError } from "./config-error.js";
 import type { Env } from "./env.js";
+import type { CredentialEnvironment } from "./known-system.js";
 
 /**
- * Families of variables that secretgate, its database client and the cloud SDKs it embeds read:
- * credentials, tokens, endpoints and settings. Whole families rather than lists of names, so a
- * variable an SDK adds next year is covered too.
+ * Families of variables that secretgate itself and the database client read: its settings, tokens
+ * and master key. The back ends' own families (`AWS_`, `AZURE_`, `HCP_`, …) are each back end's
+ * to declare (KnownSystem.credentialEnvironment). Whole families rather than lists of names, so a
+ * variable added next year is covered too.
  */
 const PROTECTED_PREFIXES = [
   "SECRETGATE_", // secretgate's own settings, admin token and master key
   "PG", // PostgreSQL's client variables: PGPASSWORD, PGPASSFILE, PGHOST, PGSSLKEY, …
-  "AWS_", // keys, session tokens, profiles, shared files, container and web-identity credentials, roles, endpoints
-  "ECS_CONTAINER_METADATA_", // the ECS task metadata endpoint
-  "AZURE_", // Azure SDK credentials and Key Vault settings
-  "IDENTITY_", // Azure managed identity endpoint and its secret header (App Service, Functions)
-  "MSI_",
-  "IMDS_",
-  "GOOGLE_SECRET_MANAGER_",
-  "GOOGLE_KMS_",
-  "GOOGLE_CLOUD_", // project, quota project, universe domain
-  "GCLOUD_",
-  "GCE_METADATA_", // the metadata server Google's credentials come from
-  "CLOUDSDK_", // gcloud, including CLOUDSDK_AUTH_ACCESS_TOKEN
-  "HCP_", // HashiCorp Vault as LiteLLM names it, and HCP's own credentials
-  "VAULT_", // Vault as its own tools name it
-  "CYBERARK_",
-  "CONJUR_",
   "OTEL_", // OpenTelemetry exporters' headers carry collector credentials
   "NODE_", // node's options and CA files, NODE_AUTH_TOKEN
   "NPM_", // npm's settings and auth tokens: `npm start` exports npm_config_*
@@ -34,8 +20,6 @@ const PROTECTED_PREFIXES = [
 /** Single variables outside those families. */
 const PROTECTED_NAMES = [
   "DATABASE_URL",
-  "GOOGLE_APPLICATION_CREDENTIALS",
-  "GCS_PATH_SERVICE_ACCOUNT",
   // Proxy URLs may hold credentials, and every SDK's traffic goes through them.
   "HTTP_PROXY",
   "HTTPS_PROXY",
@@ -50,12 +34,14 @@ export interface ServedEnvironmentOptions {
   serve: readonly string[];
   /** The variables the config's `os.environ/` references read (callers' tokens among them). */
   configReferences: readonly string[];
-  /** The back ends' own credential and endpoint variables (DriverDefinition.credentialEnvNames) and those their `env` sets. */
+  /** What every back end the service knows reads of the environment, whether it is configured or not. */
+  systems: readonly CredentialEnvironment[];
+  /** The variables configured back ends' `env` sets. */
   backendVariables: readonly string[];
 }
 
 /**
- * Which variables of the service's own process environment a Read may answer with (SPEC §3.2).
+ * Which variables of the service's own process environment a Read may answer with (docs/security.md, "The service's own environment").
  * None by default: that environment holds the service's credentials, not its callers'. The
  * operator lists names or globs in `secretgate.environment.serve`; the variables the service
  * itself uses are never served, whatever a glob matches. Variables are compared without case:
@@ -64,9 +50,12 @@ export interface ServedEnvironmentOptions {
 export class ServedEnvironment {
   private readonly patterns: readonly RegExp[];
   private readonly protectedNames: ReadonlySet<string>;
+  private readonly protectedPrefixes: readonly string[];
 
   constructor(options: ServedEnvironmentOptions) {
-    this.protectedNames = new Set([...PROTECTED_NAMES, ...options.configReferences, ...options.backendVariables].map(fold));
+    const systemNames = options.systems.flatMap((system) => system.names);
+    this.protectedNames = new Set([...PROTECTED_NAMES, ...systemNames, ...options.configReferences, ...options.backendVariables].map(fold));
+    this.protectedPrefixes = [...new Set([...PROTECTED_PREFIXES, ...options.systems.flatMap((system) => system.families)].map(fold))];
     options.serve.forEach((entry, index) => {
       // A glob may cover protected names (they are skipped); a protected name listed on its own is a mistake to say out loud.
       if (!GLOB_CHARACTERS.test(entry) && this.isProtected(entry)) {
@@ -81,7 +70,7 @@ export class ServedEnvironment {
   /** A variable the service uses itself: never served, and never read as a value by a back end. */
   isProtected(variable: string): boolean {
     const folded = fold(variable);
-    return this.protectedNames.has(folded) || PROTECTED_PREFIXES.some((prefix) => folded.startsWith(prefix));
+    return this.protectedNames.has(folded) || this.protectedPrefixes.some((prefix) => folded.startsWith(prefix));
   }
 
   /** Whether a Read may answer `name` with the service's own variable of that name. */

@@ -37,7 +37,7 @@ export class Backend {
   private readonly defaultDeadlineMs: number;
 
   constructor(
-    config: BackendConfig,
+    config: BackendConfig<DriverDefinition>,
     readonly driver: CachedDriver,
     private readonly reachability: Reachability,
     /** The environment its driver reads, without the service's own variables (see DriverContext.ciphertextEnv). */
@@ -51,7 +51,7 @@ export class Backend {
     this.policy = new Policy(
       config.accessMode,
       config.settings,
-      config.definition.credentialEnvNames ?? [],
+      config.definition.credentialEnvironment.names,
       config.definition.prefixSeparator,
       config.definition.hostedWhateverHostedKeys?.(ciphertextEnv),
     );
@@ -61,7 +61,7 @@ export class Backend {
 
   /** What its driver can do (DriverDefinition.capabilities). */
   get capabilities(): DriverCapabilities {
-    return this.driver.driver.capabilities;
+    return this.driver.capabilities;
   }
 
   get reachable(): boolean {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
-import type { DriverCall, DriverDeleteResult, DriverWrite, DriverWriteResult, SecretDriver, SecretMetadata, SecretValue } from "../drivers/driver.js";
+import type { DriverCall, DriverCapabilities, DriverDeleteResult, DriverWrite, DriverWriteResult, SecretDriver, SecretMetadata, SecretValue } from "../drivers/driver.js";
 import { backendMetrics, type BackendMetrics } from "../metrics/metrics.js";
 import type { Attempts, BackendOperation, Tracing } from "../tracing/tracing.js";
 import { SecretCache, type CacheEntry } from "./cache/secret-cache.js";
@@ -100,6 +100,8 @@ export class CachedDriver {
 
   constructor(
     readonly driver: SecretDriver,
+    /** What the driver can do, as its back end's definition declares. */
+    readonly capabilities: DriverCapabilities,
     readonly source: string,
     private readonly settings: CachedDriverSettings,
     private readonly logger: Logger,
@@ -289,7 +291,7 @@ export class CachedDriver {
    */
   async removeWrittenVersion(name: string, written: DriverWriteResult, call: DriverCall): Promise<boolean> {
     const { driver } = this;
-    if (!driver.capabilities.versionRemoval || !driver.removeWrittenVersion) throw failedPrecondition(`${this.source} cannot remove a single version`);
+    if (!this.capabilities.versionRemoval || !driver.removeWrittenVersion) throw failedPrecondition(`${this.source} cannot remove a single version`);
     try {
       return await this.call("delete", name, () => driver.removeWrittenVersion!(name, written, call), call);
     } finally {
@@ -306,7 +308,7 @@ export class CachedDriver {
    */
   async describe(name: string, call: DriverCall): Promise<SecretMetadata | undefined> {
     const { driver } = this;
-    if (!driver.capabilities.metadata || !driver.describe) throw failedPrecondition(`${this.source} keeps no description or tags`);
+    if (!this.capabilities.metadata || !driver.describe) throw failedPrecondition(`${this.source} keeps no description or tags`);
     return this.call("describe", name, () => driver.describe!(name, call), call);
   }
 
@@ -322,7 +324,7 @@ export class CachedDriver {
   }
 
   async list(call: DriverCall): Promise<string[]> {
-    if (!this.driver.capabilities.list || !this.driver.list) return [];
+    if (!this.capabilities.list || !this.driver.list) return [];
     return this.call("list", undefined, () => this.driver.list!(call), call);
   }
 
@@ -471,7 +473,7 @@ export class CachedDriver {
    * budget allows (unless the SDK already retries).
    */
   private async attempt<T>(run: () => Promise<T>, call: DriverCall, attempts?: Attempts): Promise<T> {
-    const maxAttempts = this.driver.capabilities.sdkRetries ? 1 : this.settings.retry.maxAttempts;
+    const maxAttempts = this.capabilities.sdkRetries ? 1 : this.settings.retry.maxAttempts;
     this.budget.recordAttempt();
     for (let attempt = 1; ; attempt++) {
       if (!this.breaker.allow()) {

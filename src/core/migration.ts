@@ -279,7 +279,7 @@ function changeOf(existing: Held, wanted: Wanted, from: Backend): Change | undef
  */
 function existingMetadataOn(to: Backend): ExistingMetadata {
   const { driver } = to.driver;
-  const kept = driver.capabilities.metadata;
+  const kept = to.capabilities.metadata;
   if (!kept || (!kept.description && !kept.tags)) return ExistingMetadata.NOT_KEPT;
   if (driver.updateMetadata) return ExistingMetadata.UPDATED;
   return kept.writesReplace ? ExistingMetadata.REWRITTEN : ExistingMetadata.REFUSED;

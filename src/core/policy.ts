@@ -22,14 +22,15 @@ export class Policy {
   constructor(
     readonly accessMode: AccessMode,
     private readonly settings: KeyManagementSettings,
-    credentialEnvNames: readonly string[],
+    /** Variables holding the back end's own credentials (DriverDefinition.credentialEnvironment.names). */
+    credentialNames: readonly string[],
     /** What a prefix's trailing `/` becomes on this back end (DriverDefinition.prefixSeparator). */
     private readonly prefixSeparator = "/",
     /** Names the back end serves whatever hosted_keys says (DriverDefinition.hostedWhateverHostedKeys). */
     alwaysHosted: readonly string[] = [],
   ) {
     this.hostedKeys = settings.hosted_keys ? new Set(settings.hosted_keys.map(stripEnvReference)) : undefined;
-    this.credentialNames = new Set(credentialEnvNames);
+    this.credentialNames = new Set(credentialNames);
     this.alwaysHosted = new Set(alwaysHosted);
   }
 

@@ -3,8 +3,10 @@ import type { z } from "zod";
 import type { Code } from "../core/errors.js";
 import type { Env } from "../config/env.js";
 import type { KeyManagementSettings } from "../config/key-management-settings.js";
+import type { KnownSystem } from "../config/known-system.js";
 import type { SecretDatabase } from "../storage/database.js";
 import type { PostgresDatabase } from "../storage/postgres/postgres-database.js";
+import type { Encryptor } from "./encryptor.js";
 
 /** A value as a back end holds it: text or bytes, with the back end's version id. */
 export interface SecretValue {
@@ -71,7 +73,10 @@ export interface DriverDeleteResult {
   recoverable: boolean;
 }
 
-/** What a back end can do; the core asks this rather than trying and failing. */
+/**
+ * What a back end can do; the core asks this rather than trying and failing. Declared by its
+ * definition (DriverDefinition.capabilities), for every driver it creates.
+ */
 export interface DriverCapabilities {
   /** Write and Delete are possible (KMS systems only decrypt). */
   write: boolean;
@@ -113,10 +118,11 @@ export interface ClassifiedError {
 /**
  * The whole contract between the core and a back end. Drivers translate names and calls
  * into their back end's API and nothing more: validation, prefixes, access mode, hosted
- * keys, team-settings lookup, caching and authorization live in the core.
+ * keys, team-settings lookup, caching and authorization live in the core. What a driver can do
+ * is its definition's to declare (DriverDefinition.capabilities); the optional methods below are
+ * present exactly where those capabilities say.
  */
 export interface SecretDriver {
-  readonly capabilities: DriverCapabilities;
   /** The current value, or undefined when the name does not exist. */
   read(name: string, call: DriverCall): Promise<SecretValue | undefined>;
   /** Create or add a new version (an upsert), restoring a soft-deleted secret if needed; says which it did. */
@@ -125,12 +131,12 @@ export interface SecretDriver {
   delete(name: string, options: { force: boolean }, call: DriverCall): Promise<DriverDeleteResult | undefined>;
   /**
    * Takes back the version a write of this driver made when that write created `name` (Rotate's
-   * roll-back), as `capabilities.versionRemoval` says, and nothing else: the back end's call names
+   * roll-back), as its capabilities' `versionRemoval` says, and nothing else: the back end's call names
    * that one version (or runs in one transaction with the check), so another writer's version —
    * even one landing meanwhile — is never touched, and a newer one stays what reads return. False,
    * having changed nothing, when the back end no longer holds that version as the write left it
    * (deleted, or its id reused by a later secret), or when taking it back would leave an older
-   * version of another writer unreadable. Present exactly when `capabilities.versionRemoval` is.
+   * version of another writer unreadable. Present exactly when `versionRemoval` is.
    */
   removeWrittenVersion?(name: string, written: DriverWriteResult, call: DriverCall): Promise<boolean>;
   /**
@@ -183,21 +189,24 @@ export interface DriverContext {
   logger: Logger;
 }
 
-/** One back end, registered under its `key_management_system` name. */
-export interface DriverDefinition {
+/**
+ * One back end, as its folder's `index.ts` exports it and src/systems.ts lists it: everything the
+ * rest of the service needs to know about it — its name, settings and team-settings schemas,
+ * capabilities, the environment it reads, its cache defaults, its encryptor — and, loaded only when
+ * the back end is configured, the module that creates its driver (and brings its SDK).
+ */
+export interface DriverDefinition extends KnownSystem {
   /** The `key_management_system` value; also the `source` reported in read results. */
-  name: string;
-  /** The keys a team may set for this back end (SPEC §5); must reject unknown keys. */
-  teamSettings: z.ZodType<Record<string, unknown>>;
+  readonly name: string;
+  /** What every driver it creates can do. */
+  readonly capabilities: DriverCapabilities;
+  /** The keys a team may set for this back end (docs/configuration.md, "Team settings"); must reject unknown keys. */
+  readonly teamSettings: z.ZodType<Record<string, unknown>>;
   /**
    * The team keys as this back end's own settings shape them, where they depend on them (Azure:
    * the vault hosts the operator allows besides Microsoft's clouds). Unset: `teamSettings`.
    */
   teamSettingsFor?(settings: KeyManagementSettings): z.ZodType<Record<string, unknown>>;
-  /** Extra `key_management_settings` keys this back end accepts beyond the common ones. */
-  settings?: z.ZodRawShape;
-  /** Environment variables holding this back end's own credentials: never looked up in it (SPEC §3.8). */
-  credentialEnvNames?: readonly string[];
   /**
    * Names this back end serves whatever `hosted_keys` says, as the environment holds them at
    * start-up. aws_kms: LiteLLM's bulk forms, which LiteLLM decrypts before it reads hosted_keys.
@@ -207,20 +216,29 @@ export interface DriverDefinition {
    * What ends a virtual-key prefix on this back end: a prefix's trailing `/` (LiteLLM's default
    * `litellm/`) becomes this. Unset: `/` stays. Google Secret Manager ids cannot hold `/`.
    */
-  prefixSeparator?: string;
+  readonly prefixSeparator?: string;
   /** Team-settings keys holding credentials: redacted in GetTeamSettings and logs. */
-  sensitiveTeamKeys?: readonly string[];
+  readonly sensitiveTeamKeys?: readonly string[];
   /**
    * The team keys that say where a team's calls go and as whom (a region and role, a vault, an
    * account and branch, …). A stored credential comes along only while these hold what they held
    * when it was stored: REDACTED sent back by an editor stands for it, and a call's own
    * team_settings carry it over, only then. Unset: every key but the credentials.
    */
-  teamLocationKeys?: readonly string[];
+  readonly teamLocationKeys?: readonly string[];
   /**
    * Cache settings LiteLLM users already set for this back end (e.g. HCP_VAULT_REFRESH_INTERVAL,
    * GOOGLE_SECRET_MANAGER_ALWAYS_READ_SECRET_MANAGER): a TTL in seconds, or `bypass` to always read.
    */
   cachePolicy?(context: Pick<DriverContext, "env" | "settings">): { ttlSeconds?: number; bypass?: boolean };
-  create(context: DriverContext): Promise<SecretDriver>;
+  /** A KMS back end's `secretgate encrypt --kms NAME`: the ciphertext to put in the environment for it. */
+  readonly encryptor?: { readonly kms: string; load(): Promise<Encryptor> };
+  /** Loads the folder's `driver.ts`, and with it the back end's SDK: only once the back end is configured. */
+  load(): Promise<DriverModule>;
+}
+
+/** What a back end's `driver.ts` exports. */
+export interface DriverModule {
+  /** Its driver, from the validated settings and the environment; a ConfigError names a bad setting. */
+  createDriver(context: DriverContext): Promise<SecretDriver>;
 }

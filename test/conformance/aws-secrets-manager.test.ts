@@ -1,11 +1,13 @@
-import { SecretsManagerDriver } from "../../src/providers/aws-secrets-manager/secrets-manager-driver.js";
+import { SecretsManagerDriver } from "../../src/providers/aws-secrets-manager/driver.js";
 import { resolveAwsConnection } from "../../src/providers/aws-common/aws-settings.js";
 import { emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../emulators/aws/index.js";
 import { runDriverConformance } from "./driver-suite.js";
+import { definition as awsSecretsManager } from "../../src/providers/aws-secrets-manager/index.js";
 
 let emulator: AwsEmulatorHandle | undefined;
 
 runDriverConformance("aws_secret_manager", {
+  capabilities: awsSecretsManager.capabilities,
   makeDriver: async () => {
     emulator = await startEmulator();
     return new SecretsManagerDriver({ connection: resolveAwsConnection({}, emulatorEnv(emulator.endpoint), "SECRETS_MANAGER") });

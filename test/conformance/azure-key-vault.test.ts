@@ -1,5 +1,7 @@
+import { createDriver } from "../helpers/create-driver.js";
 import { pino } from "pino";
-import { MAX_SECRET_BYTES, azureKeyVaultDriver } from "../../src/providers/azure-key-vault/azure-key-vault-driver.js";
+import { MAX_SECRET_BYTES } from "../../src/providers/azure-key-vault/driver.js";
+import { definition as azureKeyVault } from "../../src/providers/azure-key-vault/index.js";
 import type { SecretDatabase } from "../../src/storage/database.js";
 import { sdkEnvironment, startEmulator, type AzureKeyVaultEmulator } from "../emulators/azure-key-vault/index.js";
 import { runDriverConformance } from "./driver-suite.js";
@@ -10,9 +12,10 @@ let emulator: AzureKeyVaultEmulator | undefined;
 // Entra ID endpoint through AZURE_AUTHORITY_HOST, the vault answers with Key Vault's 401
 // challenge, and TLS is verified against the emulator's CA (NODE_EXTRA_CA_CERTS).
 runDriverConformance("azure_key_vault", {
+  capabilities: azureKeyVault.capabilities,
   makeDriver: async () => {
     emulator = await startEmulator({ host: "127.0.0.1", port: 0 });
-    return azureKeyVaultDriver.create({
+    return createDriver(azureKeyVault, {
       env: sdkEnvironment(emulator),
       ciphertextEnv: {},
       settings: { store_virtual_keys: true, prefix_for_stored_virtual_keys: "litellm/" },

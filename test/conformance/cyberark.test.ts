@@ -1,5 +1,6 @@
+import { createDriver } from "../helpers/create-driver.js";
 import { pino } from "pino";
-import { cyberArkDriver } from "../../src/providers/cyberark/cyberark-driver.js";
+import { definition as cyberark } from "../../src/providers/cyberark/index.js";
 import type { SecretDatabase } from "../../src/storage/database.js";
 import { startEmulator, type ConjurEmulator } from "../emulators/conjur/index.js";
 import { runDriverConformance } from "./driver-suite.js";
@@ -12,10 +13,11 @@ let emulator: ConjurEmulator | undefined;
 const LIST_MAX = 10;
 
 runDriverConformance("cyberark", {
+  capabilities: cyberark.capabilities,
   makeDriver: async () => {
     emulator = await startEmulator({ host: "127.0.0.1", port: 0, tls: true, resourceListLimitMax: LIST_MAX });
     const login = emulator.logins[0]!;
-    return cyberArkDriver.create({
+    return createDriver(cyberark, {
       env: {
         CYBERARK_API_BASE: emulator.endpoint,
         CYBERARK_ACCOUNT: login.account,

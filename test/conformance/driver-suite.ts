@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ServiceError } from "../../src/core/errors.js";
-import type { DriverCall, DriverWriteResult, SecretDriver } from "../../src/drivers/driver.js";
+import type { DriverCall, DriverCapabilities, DriverWriteResult, SecretDriver } from "../../src/drivers/driver.js";
 
 /**
  * What a back end's test file hands the conformance suite: how to make a driver pointed at
@@ -17,6 +17,8 @@ export interface DriverHarness {
   team?: Record<string, unknown>;
   /** Whether names with non-ASCII characters are stored as given (else refused with INVALID_ARGUMENT). */
   unicodeNames: boolean;
+  /** What the back end's definition declares it can do (DriverDefinition.capabilities): the suite holds the driver to it. */
+  capabilities: DriverCapabilities;
   /** Whether `a/b` style names are stored as given (else refused with INVALID_ARGUMENT). */
   slashNames: boolean;
   /**
@@ -78,6 +80,15 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
     afterAll(async () => {
       await driver?.close();
       await harness.close();
+    });
+
+    it("has exactly the optional calls its declared capabilities say", () => {
+      const { capabilities } = harness;
+      expect({ list: driver.list !== undefined && capabilities.list, describe: driver.describe !== undefined, removeWrittenVersion: driver.removeWrittenVersion !== undefined }).toEqual({
+        list: capabilities.list,
+        describe: capabilities.metadata !== undefined,
+        removeWrittenVersion: capabilities.versionRemoval !== undefined,
+      });
     });
 
     it("reads back what it wrote, with a version", async () => {
@@ -207,9 +218,9 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
     it("round-trips binary values byte for byte, or declares it cannot", async () => {
       const name = unique("binary");
       const bytes = new Uint8Array([0, 1, 2, 127, 128, 254, 255, ...randomBytes(64)]);
-      if (!driver.capabilities.binary) {
+      if (!harness.capabilities.binary) {
         // The core refuses binary values for such back ends before calling; nothing to store.
-        expect(driver.capabilities.binary).toBe(false);
+        expect(harness.capabilities.binary).toBe(false);
         return;
       }
       await driver.write({ name, value: { binary: bytes }, tags: {} }, call());
@@ -237,7 +248,7 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
       await writeText(kept, "x");
       await writeText(gone, "y");
       await driver.delete(gone, { force: true }, call());
-      if (!driver.capabilities.list) {
+      if (!harness.capabilities.list) {
         expect(harness.lists, "the harness says this back end lists").not.toBe(true);
         expect(driver.list).toBeUndefined();
         return;
@@ -248,7 +259,7 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
     });
 
     it("lists more names than a page, nested ones too, and no deleted one, each as read accepts it", async () => {
-      if (!driver.capabilities.list) {
+      if (!harness.capabilities.list) {
         expect(harness.lists, "the harness says this back end lists").not.toBe(true);
         return;
       }
@@ -289,7 +300,7 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
         // Whether a write to an existing secret sets its metadata anew, as the rules below say.
         writesReplace: !rules!.includes("keptFromCreation"),
       };
-      expect(driver.capabilities.metadata).toEqual(kept);
+      expect(harness.capabilities.metadata).toEqual(kept);
       expect(typeof driver.describe).toBe(kept ? "function" : "undefined");
       // Metadata kept from creation can be changed in place, or a migration could never bring it over.
       expect(typeof driver.updateMetadata).toBe(kept && !kept.writesReplace ? "function" : "undefined");
@@ -367,7 +378,7 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
     }
 
     it(`declares how it takes back one version a write created: ${harness.versionRemoval ?? "it cannot"}`, () => {
-      expect(driver.capabilities.versionRemoval).toBe(harness.versionRemoval);
+      expect(harness.capabilities.versionRemoval).toBe(harness.versionRemoval);
       expect(typeof driver.removeWrittenVersion).toBe(harness.versionRemoval ? "function" : "undefined");
     });
 

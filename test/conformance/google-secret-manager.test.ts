@@ -1,12 +1,14 @@
-import { SecretManagerDriver } from "../../src/providers/google-secret-manager/secret-manager-driver.js";
+import { SecretManagerDriver } from "../../src/providers/google-secret-manager/driver.js";
 import { resolveSecretManagerSettings } from "../../src/providers/google-secret-manager/settings.js";
 import { startEmulator, type SecretManagerEmulator } from "../emulators/google-secret-manager/index.js";
 import { runDriverConformance } from "./driver-suite.js";
+import { definition as googleSecretManager } from "../../src/providers/google-secret-manager/index.js";
 
 // Both transports of the real SDK against the emulator: gRPC (the default) and the HTTP/1.1 JSON fallback.
 for (const transport of ["grpc", "rest"] as const) {
   let emulator: SecretManagerEmulator | undefined;
   runDriverConformance(`google_secret_manager (${transport})`, {
+    capabilities: googleSecretManager.capabilities,
     makeDriver: async () => {
       emulator = await startEmulator({ host: "127.0.0.1", port: 0 });
       const endpoint = transport === "grpc" ? emulator.endpoint : emulator.restEndpoint;

@@ -1,7 +1,8 @@
+import { createDriver } from "../helpers/create-driver.js";
 import { pino } from "pino";
 import { expect } from "vitest";
 import type { SecretDriver } from "../../src/drivers/driver.js";
-import { hashicorpVaultDriver } from "../../src/providers/hashicorp-vault/definition.js";
+import { definition as hashicorpVault } from "../../src/providers/hashicorp-vault/index.js";
 import { AUTH_METHODS, startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
 import { runDriverConformance } from "./driver-suite.js";
 
@@ -9,6 +10,7 @@ import { runDriverConformance } from "./driver-suite.js";
 for (const method of AUTH_METHODS) {
   let bed: VaultTestBed | undefined;
   runDriverConformance(`hashicorp_vault (${method} auth)`, {
+    capabilities: hashicorpVault.capabilities,
     makeDriver: async (): Promise<SecretDriver> => {
       bed = await startVaultTestBed({
         policies: ["secretgate", "secretgate-tags", "team-a"],
@@ -24,7 +26,7 @@ for (const method of AUTH_METHODS) {
           },
         },
       });
-      return hashicorpVaultDriver.create({
+      return createDriver(hashicorpVault, {
         env: bed.env(method),
         ciphertextEnv: {},
         settings: { store_virtual_keys: false, prefix_for_stored_virtual_keys: "litellm/" },

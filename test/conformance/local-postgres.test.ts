@@ -2,12 +2,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
-import { LocalDriver } from "../../src/providers/local/local-driver.js";
+import { LocalDriver } from "../../src/providers/local/driver.js";
 import { PostgresSecretRows } from "../../src/providers/local/postgres-secret-rows.js";
 import { SecretDatabase } from "../../src/storage/database.js";
 import { PostgresDatabase } from "../../src/storage/postgres/postgres-database.js";
 import { PostgresServer } from "../helpers/postgres-server.js";
 import { runDriverConformance } from "./driver-suite.js";
+import { definition as local } from "../../src/providers/local/index.js";
 
 let dataDir: string;
 let database: SecretDatabase | undefined;
@@ -16,6 +17,7 @@ let shared: PostgresDatabase | undefined;
 
 // The embedded store as replicas run it: its rows in the PostgreSQL database they share.
 runDriverConformance("local (PostgreSQL rows)", {
+  capabilities: local.capabilities,
   makeDriver: async () => {
     dataDir = mkdtempSync(join(tmpdir(), "secretgate-conformance-pg-"));
     database = SecretDatabase.open({ dataDir, masterKeyEnv: undefined }).database;

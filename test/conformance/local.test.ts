@@ -1,14 +1,16 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalDriver } from "../../src/providers/local/local-driver.js";
+import { LocalDriver } from "../../src/providers/local/driver.js";
 import { SecretDatabase } from "../../src/storage/database.js";
 import { runDriverConformance } from "./driver-suite.js";
+import { definition as local } from "../../src/providers/local/index.js";
 
 let dataDir: string;
 let database: SecretDatabase | undefined;
 
 runDriverConformance("local", {
+  capabilities: local.capabilities,
   makeDriver: async () => {
     dataDir = mkdtempSync(join(tmpdir(), "secretgate-conformance-"));
     database = SecretDatabase.open({ dataDir, masterKeyEnv: undefined }).database;

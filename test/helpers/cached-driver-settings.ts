@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { BackendConfig } from "../../src/config/schema.js";
 import { CachedDriver, type CachedDriverSettings } from "../../src/core/cached-driver.js";
 import { Backend } from "../../src/core/backends.js";
-import type { SecretDriver } from "../../src/drivers/driver.js";
+import type { DriverCapabilities, DriverDefinition, SecretDriver } from "../../src/drivers/driver.js";
 
 /** The TTL `backendSettings` gives entries unless told otherwise. */
 export const TTL_MS = 60_000;
@@ -31,7 +31,14 @@ export function cachedDriverSettings(overrides: Partial<CachedDriverSettings> = 
  * calls once (no retries, no retry budget), whose breaker does not open during a test, with room
  * for a test's values; `overrides` on top.
  */
-export function bedBackend(config: BackendConfig, driver: SecretDriver, logger: Logger, overrides: Partial<CachedDriverSettings> = {}): Backend {
+export function bedBackend(
+  config: BackendConfig<DriverDefinition>,
+  /** A test double declares its own capabilities; a real driver has its system's (`capabilities`, else the config's system). */
+  driver: SecretDriver & { capabilities?: DriverCapabilities },
+  logger: Logger,
+  overrides: Partial<CachedDriverSettings> = {},
+  capabilities: DriverCapabilities = driver.capabilities ?? config.definition.capabilities,
+): Backend {
   const settings = cachedDriverSettings({
     negativeTtlMs: 60_000,
     maxStalenessMs: 60_000,
@@ -44,5 +51,5 @@ export function bedBackend(config: BackendConfig, driver: SecretDriver, logger: 
     breakerOpenMs: 1_000,
     ...overrides,
   });
-  return new Backend(config, new CachedDriver(driver, config.name, settings, logger), { reachable: true }, {});
+  return new Backend(config, new CachedDriver(driver, capabilities, config.name, settings, logger), { reachable: true }, {});
 }

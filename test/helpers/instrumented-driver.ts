@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code } from "../../src/core/errors.js";
 import type { ClassifiedError, DriverCall, DriverCapabilities, DriverWrite, DriverWriteResult, SecretDriver, SecretMetadata, SecretValue } from "../../src/drivers/driver.js";
-import type { LocalDriver } from "../../src/providers/local/local-driver.js";
+import type { LocalDriver } from "../../src/providers/local/driver.js";
 
 /** A failure the instrumented back end answers with, as a real SDK error would carry a status. */
 export class InjectedFault extends Error {

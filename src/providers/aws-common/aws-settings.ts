@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ConfigError } from "../../config/config-error.js";
 import type { Env } from "../../config/env.js";
+import type { CredentialEnvironment } from "../../config/known-system.js";
 
 /**
  * An AWS region as AWS names them (`us-east-1`, `us-gov-west-1`, `cn-north-1`, `eu-isoe-west-1`).
@@ -70,6 +71,16 @@ export const AWS_CREDENTIAL_ENV_NAMES = [
   "AWS_ENDPOINT_URL_KMS",
   "AWS_ENDPOINT_URL_STS",
 ] as const;
+
+/**
+ * What both AWS back ends read of the environment: LiteLLM's names above, and the families the
+ * SDK's credential chain reads (keys, session tokens, profiles, shared files, container and
+ * web-identity credentials, roles, endpoints; the ECS task metadata endpoint).
+ */
+export const AWS_CREDENTIAL_ENVIRONMENT: CredentialEnvironment = {
+  names: AWS_CREDENTIAL_ENV_NAMES,
+  families: ["AWS_", "ECS_CONTAINER_METADATA_"],
+};
 
 /** A role to assume, as LiteLLM users name it (`aws_role_name` holds the role ARN). */
 export interface RoleToAssume {

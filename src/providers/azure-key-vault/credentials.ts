@@ -9,26 +9,8 @@ import {
   type TokenCredential,
 } from "@azure/identity";
 import type { TlsSettings } from "@azure/core-rest-pipeline";
-import { ConfigError } from "../../config/config-error.js";
 import type { Env } from "../../config/env.js";
-
-/** A start-up problem with the Azure settings in the environment; names the variable. */
-/** A bad setting: a configuration error like any other (exit code 2, no stack trace). */
-export class AzureSettingsError extends ConfigError {
-  override name = "AzureSettingsError";
-}
-
-/** The environment variables LiteLLM users set for Azure (SPEC §2), plus the SDK's own authority host. */
-export const AZURE_CREDENTIAL_ENV_NAMES = [
-  "AZURE_KEY_VAULT_URI",
-  "AZURE_CLIENT_ID",
-  "AZURE_CLIENT_SECRET",
-  "AZURE_TENANT_ID",
-  "AZURE_FEDERATED_TOKEN_FILE",
-  "AZURE_CERTIFICATE_PATH",
-  "AZURE_CERTIFICATE_PASSWORD",
-  "AZURE_AUTHORITY_HOST",
-] as const;
+import { AzureSettingsError } from "./settings.js";
 
 export interface AzureCredentialChoice {
   credential: TokenCredential;

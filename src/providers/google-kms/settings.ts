@@ -4,6 +4,8 @@ import { credentialFile, parseEndpoint, type GoogleConnection } from "../google-
 import { settingOrEnv } from "../google-common/setting.js";
 import type { Env } from "../../config/env.js";
 
+export const SYSTEM = "google_kms";
+
 /** A Cloud KMS CryptoKey resource name (Decrypt takes the key; KMS finds the version in the ciphertext). */
 export const resourceName = z
   .string()

@@ -5,6 +5,8 @@ import { credentialFile, parseEndpoint, parseTransport, type GoogleConnection } 
 import { settingOrEnv } from "../google-common/setting.js";
 import type { Env } from "../../config/env.js";
 
+export const SYSTEM = "google_secret_manager";
+
 /** Project ids (`my-project`, `example.com:my-project`) and numbers; never a path. */
 export const projectId = z.string().regex(/^[a-z0-9][a-z0-9.:-]{0,99}$/, "must be a Google Cloud project id or number");
 

@@ -23,6 +23,8 @@ export interface VaultSettings {
   caFile?: string;
 }
 
+export const SYSTEM = "hashicorp_vault";
+
 export const DEFAULT_KUBERNETES_JWT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 export const DEFAULT_REFRESH_INTERVAL_SECONDS = 86_400;
 
@@ -72,7 +74,7 @@ const vaultPath = (allowEmpty: boolean) =>
     if (problem) context.addIssue({ code: "custom", message: problem });
   });
 
-/** SPEC §5: the keys a team may set for Vault. Vault has no team `prefix`. */
+/** The keys a team may set for Vault (docs/backends/hashicorp-vault.md). Vault has no team `prefix`. */
 export const vaultTeamSettings = z.strictObject({
   namespace: vaultPath(true).optional(),
   mount: vaultPath(false).optional(),

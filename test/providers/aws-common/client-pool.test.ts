@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_LOCATIONS } from "../../../src/drivers/location-clients.js";
 import { AwsClientPool } from "../../../src/providers/aws-common/aws-client-pool.js";
 import { resolveAwsConnection } from "../../../src/providers/aws-common/aws-settings.js";
-import { SecretsManagerDriver } from "../../../src/providers/aws-secrets-manager/secrets-manager-driver.js";
+import { SecretsManagerDriver } from "../../../src/providers/aws-secrets-manager/driver.js";
 import { emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../../emulators/aws/index.js";
 
 let emulator: AwsEmulatorHandle;

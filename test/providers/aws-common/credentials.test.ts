@@ -6,7 +6,7 @@ import { Code, ServiceError } from "../../../src/core/errors.js";
 import type { DriverCall } from "../../../src/drivers/driver.js";
 import { resolveAwsConnection } from "../../../src/providers/aws-common/aws-settings.js";
 import { REFRESH_MARGIN_MS, RefreshingCredentials } from "../../../src/providers/aws-common/refreshing-credentials.js";
-import { SecretsManagerDriver } from "../../../src/providers/aws-secrets-manager/secrets-manager-driver.js";
+import { SecretsManagerDriver } from "../../../src/providers/aws-secrets-manager/driver.js";
 import { ConfigError } from "../../../src/config/config-error.js";
 import { emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../../emulators/aws/index.js";
 import { admin, emulatorCalls, resetEmulator } from "../../helpers/aws-emulator-admin.js";

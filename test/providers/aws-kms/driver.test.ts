@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ServiceError } from "../../../src/core/errors.js";
 import type { DriverCall } from "../../../src/drivers/driver.js";
 import { resolveAwsConnection } from "../../../src/providers/aws-common/aws-settings.js";
-import { KmsDriver } from "../../../src/providers/aws-kms/kms-driver.js";
-import { encryptWithAwsKms } from "../../../src/providers/aws-kms/kms-encryptor.js";
+import { AwsKmsDriver } from "../../../src/providers/aws-kms/driver.js";
+import { definition as awsKms } from "../../../src/providers/aws-kms/index.js";
+import { encryptWithAwsKms } from "../../../src/providers/aws-kms/encryptor.js";
 import { DEFAULT_KEY_ALIAS, DEFAULT_REGION, ROOT_CREDENTIALS, emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../../emulators/aws/index.js";
 
 // The conformance suite is write-centric (write, overwrite, delete, re-create); a KMS back end
@@ -20,9 +21,9 @@ async function encrypt(plaintext: string, context?: Record<string, string>, keyI
   return Buffer.from(output.CiphertextBlob!).toString("base64");
 }
 
-function driverFor(env: Record<string, string>, options: { encryptionContext?: Record<string, string>; keyId?: string; hostedKeys?: string[] } = {}): KmsDriver {
+function driverFor(env: Record<string, string>, options: { encryptionContext?: Record<string, string>; keyId?: string; hostedKeys?: string[] } = {}): AwsKmsDriver {
   const fullEnv = { ...emulatorEnv(emulator.endpoint), ...env };
-  return new KmsDriver({ connection: resolveAwsConnection({}, fullEnv, "KMS"), env: fullEnv, ...options });
+  return new AwsKmsDriver({ connection: resolveAwsConnection({}, fullEnv, "KMS"), env: fullEnv, ...options });
 }
 
 beforeAll(async () => {
@@ -114,7 +115,7 @@ describe("aws_kms driver", () => {
       OTHER_CONTEXT: await encrypt("sk-other-context", { app: "other" }),
       DECRYPTS: ciphertext,
     };
-    const driver = new KmsDriver({
+    const driver = new AwsKmsDriver({
       connection: resolveAwsConnection({}, fullEnv, "KMS"),
       env: fullEnv,
       encryptionContext: { app: "litellm" },
@@ -142,7 +143,7 @@ describe("aws_kms driver", () => {
 
   it("declares it cannot write, and refuses writes saying KMS only decrypts", async () => {
     const driver = driverFor({});
-    expect(driver.capabilities.write).toBe(false);
+    expect(awsKms.capabilities.write).toBe(false);
     await expect(driver.write()).rejects.toMatchObject({ code: Code.FailedPrecondition, message: expect.stringContaining("only decrypts") });
     await driver.close();
   });

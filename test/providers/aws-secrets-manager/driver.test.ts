@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "../../../src/core/errors.js";
 import type { DriverCall } from "../../../src/drivers/driver.js";
 import { resolveAwsConnection } from "../../../src/providers/aws-common/aws-settings.js";
-import { SecretsManagerDriver, secretsManagerTeamSettings } from "../../../src/providers/aws-secrets-manager/secrets-manager-driver.js";
+import { SecretsManagerDriver } from "../../../src/providers/aws-secrets-manager/driver.js";
+import { secretsManagerTeamSettings } from "../../../src/providers/aws-secrets-manager/settings.js";
 import { emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../../emulators/aws/index.js";
 
 let emulator: AwsEmulatorHandle;

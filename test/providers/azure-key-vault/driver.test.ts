@@ -1,3 +1,4 @@
+import { createDriver } from "../../helpers/create-driver.js";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,7 +9,8 @@ import { z } from "zod";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ServiceError } from "../../../src/core/errors.js";
 import { MAX_LOCATIONS } from "../../../src/drivers/location-clients.js";
-import { AzureKeyVaultDriver, azureKeyVaultDriver } from "../../../src/providers/azure-key-vault/azure-key-vault-driver.js";
+import { AzureKeyVaultDriver } from "../../../src/providers/azure-key-vault/driver.js";
+import { definition as azureKeyVault } from "../../../src/providers/azure-key-vault/index.js";
 import { assertOwnedBy, toVaultName } from "../../../src/providers/azure-key-vault/vault-names.js";
 import type { SecretDatabase } from "../../../src/storage/database.js";
 import { sdkEnvironment, startEmulator, type AzureKeyVaultEmulator } from "../../emulators/azure-key-vault/index.js";
@@ -60,7 +62,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
     const claims = { iss: "https://oidc.example/cluster", sub: "system:serviceaccount:llm:secretgate", aud: ["api://AzureADTokenExchange"] };
     writeFileSync(tokenFile, `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.c2ln`);
     vault.store.set("WORKLOAD-CHECK", { value: "via-federation" });
-    const driver = await azureKeyVaultDriver.create(
+    const driver = await createDriver(azureKeyVault, 
       context(sdkEnvironment(vault, { AZURE_FEDERATED_TOKEN_FILE: tokenFile })),
     );
     expect(await driver.read("WORKLOAD_CHECK", call())).toMatchObject({ text: "via-federation" });
@@ -74,7 +76,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
     const combined = join(dir, "sp.pem");
     writeFileSync(combined, readFileSync(keyFile, "utf8") + readFileSync(certFile, "utf8"));
     vault.store.set("CERTIFICATE-CHECK", { value: "via-certificate" });
-    const driver = await azureKeyVaultDriver.create(
+    const driver = await createDriver(azureKeyVault, 
       context(sdkEnvironment(vault, { AZURE_CERTIFICATE_PATH: combined })),
     );
     expect(await driver.read("CERTIFICATE_CHECK", call())).toMatchObject({ text: "via-certificate" });
@@ -82,7 +84,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
   });
 
   it("reports a rejected client secret as UNAUTHENTICATED without echoing it", async () => {
-    const driver = await azureKeyVaultDriver.create(
+    const driver = await createDriver(azureKeyVault, 
       context(sdkEnvironment(vault, { AZURE_CLIENT_SECRET: "not-the-secret-value" })),
     );
     const error = await driver.read("ANY", call()).catch((failure: unknown) => failure);
@@ -93,7 +95,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
   });
 
   it("keeps clients for at most MAX_LOCATIONS vaults, whatever vault_uri teams send, and still reads its own vault", async () => {
-    const driver = (await azureKeyVaultDriver.create(context(sdkEnvironment(vault)))) as AzureKeyVaultDriver;
+    const driver = (await createDriver(azureKeyVault, context(sdkEnvironment(vault)))) as AzureKeyVaultDriver;
     vault.store.set("POOL-CHECK", { value: "still-here" });
     try {
       for (let index = 0; index < MAX_LOCATIONS + 50; index += 1) {
@@ -110,7 +112,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
   });
 
   it("lists every secret across Key Vault's pages, under the names they were written as", async () => {
-    const driver = await azureKeyVaultDriver.create(
+    const driver = await createDriver(azureKeyVault, 
       context(sdkEnvironment(vault)),
     );
     const names = Array.from({ length: 30 }, (_, index) => `paged_${index}`);
@@ -123,7 +125,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
   });
 
   it("reports a write as creating the secret only when listing its versions shows just that one, and never when it cannot list", async () => {
-    const driver = await azureKeyVaultDriver.create(context(sdkEnvironment(vault)));
+    const driver = await createDriver(azureKeyVault, context(sdkEnvironment(vault)));
     try {
       expect(await driver.write({ name: "created_once", value: { text: "v1" }, tags: {} }, call())).toMatchObject({ created: true });
       expect(vault.store.versions("created-once")).toHaveLength(1);
@@ -139,7 +141,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
   });
 
   it("reads a disabled secret as FAILED_PRECONDITION naming it, and a Write adds an enabled version", async () => {
-    const driver = await azureKeyVaultDriver.create(context(sdkEnvironment(vault)));
+    const driver = await createDriver(azureKeyVault, context(sdkEnvironment(vault)));
     try {
       await driver.write({ name: "switched_off", value: { text: "sk-before-disabling" }, tags: {} }, call());
       vault.store.update("switched-off", undefined, { enabled: false });
@@ -159,7 +161,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
   });
 
   it("refuses a write to a disabled secret that another secretgate name owns, naming both", async () => {
-    const driver = await azureKeyVaultDriver.create(context(sdkEnvironment(vault)));
+    const driver = await createDriver(azureKeyVault, context(sdkEnvironment(vault)));
     try {
       await driver.write({ name: "owned/off", value: { text: "first" }, tags: {} }, call());
       vault.store.update("owned-off", undefined, { enabled: false });
@@ -178,7 +180,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
   });
 
   it("refuses a caller's tag named secretgate-name, which records the name a secret was written under", async () => {
-    const driver = await azureKeyVaultDriver.create(context(sdkEnvironment(vault)));
+    const driver = await createDriver(azureKeyVault, context(sdkEnvironment(vault)));
     try {
       const refused = await driver
         .write({ name: "reserved-tag", value: { text: "sk-reserved" }, tags: { "secretgate-name": "someone-else", team: "a" } }, call())
@@ -191,7 +193,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
   });
 
   it("describes a disabled secret by its newest version's tags, without its own name tag", async () => {
-    const driver = await azureKeyVaultDriver.create(context(sdkEnvironment(vault)));
+    const driver = await createDriver(azureKeyVault, context(sdkEnvironment(vault)));
     try {
       await driver.write({ name: "described_off", value: { text: "sk-off" }, tags: { team: "a" } }, call());
       vault.store.update("described-off", undefined, { enabled: false });
@@ -205,7 +207,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
     ["a plain-http link", (endpoint: string) => endpoint.replace("https:", "http:")],
     ["a link to another origin", () => "https://127.0.0.1:9"],
   ])("reports the SDK's refusal to follow %s in a list page as UNAVAILABLE, not INTERNAL", async (_case, origin) => {
-    const driver = await azureKeyVaultDriver.create(context(sdkEnvironment(vault)));
+    const driver = await createDriver(azureKeyVault, context(sdkEnvironment(vault)));
     await Promise.all(Array.from({ length: 26 }, (_, index) => driver.write({ name: `linked-${index}`, value: { text: "x" }, tags: {} }, call())));
     vault.setNextLinkOrigin(origin(vault.endpoint));
     try {
@@ -221,7 +223,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
   });
 
   it("gives up at the caller's deadline when the vault stalls", async () => {
-    const driver = await azureKeyVaultDriver.create(
+    const driver = await createDriver(azureKeyVault, 
       context(sdkEnvironment(vault)),
     );
     await driver.read("WARM_UP", call());
@@ -236,22 +238,22 @@ describe("Azure Key Vault driver set-up and errors", () => {
   });
 
   it("refuses to start on an http:// or missing vault URI, or a client secret without its tenant", async () => {
-    await expect(azureKeyVaultDriver.create(context({}))).rejects.toThrow(/AZURE_KEY_VAULT_URI must name the vault/);
-    await expect(azureKeyVaultDriver.create(context({ AZURE_KEY_VAULT_URI: "http://127.0.0.1:1" }))).rejects.toThrow(/https/);
+    await expect(createDriver(azureKeyVault, context({}))).rejects.toThrow(/AZURE_KEY_VAULT_URI must name the vault/);
+    await expect(createDriver(azureKeyVault, context({ AZURE_KEY_VAULT_URI: "http://127.0.0.1:1" }))).rejects.toThrow(/https/);
     await expect(
-      azureKeyVaultDriver.create(context({ AZURE_KEY_VAULT_URI: vault.endpoint, AZURE_CLIENT_SECRET: "s", AZURE_CLIENT_ID: "c" })),
+      createDriver(azureKeyVault, context({ AZURE_KEY_VAULT_URI: vault.endpoint, AZURE_CLIENT_SECRET: "s", AZURE_CLIENT_ID: "c" })),
     ).rejects.toThrow(/AZURE_TENANT_ID/);
   });
 
   it("validates team vault_uri", () => {
-    expect(azureKeyVaultDriver.teamSettings.safeParse({ vault_uri: "https://team.vault.azure.net" }).success).toBe(true);
-    expect(azureKeyVaultDriver.teamSettings.safeParse({ vault_uri: "http://team.vault.azure.net" }).success).toBe(false);
-    expect(azureKeyVaultDriver.teamSettings.safeParse({ region: "x" }).success).toBe(false);
+    expect(azureKeyVault.teamSettings.safeParse({ vault_uri: "https://team.vault.azure.net" }).success).toBe(true);
+    expect(azureKeyVault.teamSettings.safeParse({ vault_uri: "http://team.vault.azure.net" }).success).toBe(false);
+    expect(azureKeyVault.teamSettings.safeParse({ region: "x" }).success).toBe(false);
   });
 
   it("lets a team name only a Key Vault of Microsoft's clouds, or a host the back end's allowed_vault_hosts lists", () => {
     const accepts = (uri: string, allowed: string[] = []) =>
-      azureKeyVaultDriver.teamSettingsFor!({ ...context({}).settings, allowed_vault_hosts: allowed }).safeParse({ vault_uri: uri }).success;
+      azureKeyVault.teamSettingsFor!({ ...context({}).settings, allowed_vault_hosts: allowed }).safeParse({ vault_uri: uri }).success;
     for (const uri of [
       "https://team.vault.azure.net",
       "https://team.vault.azure.net/",
@@ -291,7 +293,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
     for (const uri of ["https://127.0.0.1:8444", "https://127.0.0.1", "https://vault.corp.example", "https://a.b.vault.corp.example", "https://private.example:8443"]) {
       expect(accepts(uri, allowed), uri).toBe(false);
     }
-    const hosts = azureKeyVaultDriver.settings!.allowed_vault_hosts!;
+    const hosts = azureKeyVault.settings!.allowed_vault_hosts!;
     expect(z.safeParse(hosts, ["127.0.0.1:8443", "*.vault.corp.example", "[::1]:1"]).success).toBe(true);
     for (const entry of ["https://x.example", "X.example", "x.example/path", "*", "x.*.example"]) {
       expect(z.safeParse(hosts, [entry]).success, entry).toBe(false);
@@ -299,7 +301,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
   });
 
   it("reports an unreachable vault as UNAVAILABLE after bounded retries", async () => {
-    const driver = await azureKeyVaultDriver.create(
+    const driver = await createDriver(azureKeyVault, 
       context({ ...sdkEnvironment(vault), AZURE_KEY_VAULT_URI: "https://127.0.0.1:9" }),
     );
     const error = await driver.read("ANY", call()).catch((failure: unknown) => failure);
@@ -308,7 +310,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
   });
 
   it("classifies throttling with the Retry-After hint, and never echoes more than the service's message", async () => {
-    const driver = await azureKeyVaultDriver.create(context({ AZURE_KEY_VAULT_URI: vault.endpoint, AZURE_CLIENT_ID: "x" }));
+    const driver = await createDriver(azureKeyVault, context({ AZURE_KEY_VAULT_URI: vault.endpoint, AZURE_CLIENT_ID: "x" }));
     const throttled = new RestError("Rate limit exceeded", {
       statusCode: 429,
       code: "Throttled",
@@ -335,7 +337,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
     ["Polling completed without succeeding or failing", Code.Unknown],
     ["Failed to refresh access token.", Code.Unauthenticated],
   ])("classifies the SDK's %j by what it says", async (message, code) => {
-    const driver = await azureKeyVaultDriver.create(context({ AZURE_KEY_VAULT_URI: vault.endpoint, AZURE_CLIENT_ID: "x" }));
+    const driver = await createDriver(azureKeyVault, context({ AZURE_KEY_VAULT_URI: vault.endpoint, AZURE_CLIENT_ID: "x" }));
     for (const error of [new Error(message), new RestError(message)]) {
       const classified = driver.classifyError(error);
       expect(classified.code).toBe(code);
@@ -345,7 +347,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
   });
 
   it("keeps INTERNAL for a plain error that is no answer of the vault's (a bug), and UNAVAILABLE for a network failure", async () => {
-    const driver = await azureKeyVaultDriver.create(context({ AZURE_KEY_VAULT_URI: vault.endpoint, AZURE_CLIENT_ID: "x" }));
+    const driver = await createDriver(azureKeyVault, context({ AZURE_KEY_VAULT_URI: vault.endpoint, AZURE_CLIENT_ID: "x" }));
     expect(driver.classifyError(new TypeError("Cannot read properties of undefined (reading 'x')")).code).toBe(Code.Internal);
     expect(driver.classifyError(new RestError("connect ECONNREFUSED 127.0.0.1:9", { code: "ECONNREFUSED" })).code).toBe(Code.Unavailable);
     await driver.close();

@@ -1,11 +1,12 @@
+import { createDriver } from "../../helpers/create-driver.js";
 import { pino } from "pino";
 import { parseDocument, type ScalarTag, type CollectionTag, type YAMLMap } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { Code } from "../../../src/core/errors.js";
-import { cyberArkDriver } from "../../../src/providers/cyberark/cyberark-driver.js";
-import { LIST_PAGE_SIZE, MAX_LISTED_VARIABLES, MAX_LIST_PAGE_BYTES } from "../../../src/providers/cyberark/conjur-listing.js";
-import { declareVariablePolicy, deleteVariablePolicy } from "../../../src/providers/cyberark/conjur-policy.js";
+import { definition as cyberark } from "../../../src/providers/cyberark/index.js";
+import { LIST_PAGE_SIZE, MAX_LISTED_VARIABLES, MAX_LIST_PAGE_BYTES } from "../../../src/providers/cyberark/listing.js";
+import { declareVariablePolicy, deleteVariablePolicy } from "../../../src/providers/cyberark/policy.js";
 import type { SecretDatabase } from "../../../src/storage/database.js";
 import { startEmulator, type ConjurEmulator } from "../../emulators/conjur/index.js";
 
@@ -49,7 +50,7 @@ describe("Conjur driver", () => {
   });
 
   it("replaces its token before it expires, so no call is ever refused", async () => {
-    const driver = await cyberArkDriver.create(context(env()));
+    const driver = await createDriver(cyberark, context(env()));
     await driver.write({ name: "aging", value: { text: "v" }, tags: {} }, call());
     conjur.faults.resetCalls();
     // Past three quarters of the one-second token life: the next call re-authenticates first.
@@ -61,7 +62,7 @@ describe("Conjur driver", () => {
   });
 
   it("reports throttling as RESOURCE_EXHAUSTED with Conjur's Retry-After", async () => {
-    const driver = await cyberArkDriver.create(context(env()));
+    const driver = await createDriver(cyberark, context(env()));
     conjur.faults.set([{ operation: "GetResource", kind: "throttle", retryAfterSeconds: 2 }]);
     try {
       const error = await driver.read("aging", call()).catch((failure: unknown) => failure);
@@ -76,10 +77,10 @@ describe("Conjur driver", () => {
     const mutual = await startEmulator({ host: "127.0.0.1", port: 0, tls: true, requireClientCertificate: true });
     const login = mutual.logins[0]!;
     const base = { CYBERARK_API_BASE: mutual.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey, NODE_EXTRA_CA_CERTS: mutual.caFile! };
-    const withCertificate = await cyberArkDriver.create(
+    const withCertificate = await createDriver(cyberark, 
       context({ ...base, CYBERARK_CLIENT_CERT: mutual.clientCertificate!.certFile, CYBERARK_CLIENT_KEY: mutual.clientCertificate!.keyFile }),
     );
-    const without = await cyberArkDriver.create(context(base));
+    const without = await createDriver(cyberark, context(base));
     try {
       await withCertificate.write({ name: "mtls", value: { text: "over mutual TLS" }, tags: {} }, call());
       expect(await withCertificate.read("mtls", call())).toMatchObject({ text: "over mutual TLS", version: "1" });
@@ -93,7 +94,7 @@ describe("Conjur driver", () => {
   });
 
   it("gives up at the caller's deadline when Conjur stalls", async () => {
-    const driver = await cyberArkDriver.create(context(env()));
+    const driver = await createDriver(cyberark, context(env()));
     await driver.write({ name: "stalled", value: { text: "v" }, tags: {} }, call());
     conjur.faults.set([{ operation: "GetResource", kind: "latency", latencyMs: 2_000 }]);
     try {
@@ -112,7 +113,7 @@ describe("Conjur driver", () => {
     for (const id of ids) conjur.store.setValue("default", login, `secretgate/${id}`, Buffer.from(`value of ${id}`));
     conjur.store.loadPolicy("default", login, "team-b", "- !variable listed/elsewhere\n", "POST");
     conjur.store.setValue("default", login, "team-b/listed/elsewhere", Buffer.from("v"));
-    const driver = await cyberArkDriver.create(context(env()));
+    const driver = await createDriver(cyberark, context(env()));
     try {
       conjur.faults.resetCalls();
       const names = (await driver.list!(call())).filter((name) => name.startsWith("listed/"));
@@ -132,7 +133,7 @@ describe("Conjur driver", () => {
     other.store.loadPolicy("default", login, "root", "- !variable top\n", "POST");
     other.store.loadPolicy("default", login, "secretgate", "- !variable inner/key\n", "POST");
     for (const id of ["top", "secretgate/inner/key"]) other.store.setValue("default", login, id, Buffer.from("v"));
-    const driver = await cyberArkDriver.create(context({ CYBERARK_API_BASE: other.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey }, "root"));
+    const driver = await createDriver(cyberark, context({ CYBERARK_API_BASE: other.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey }, "root"));
     try {
       expect(await driver.list!(call())).toEqual(["secretgate/inner/key", "top"]);
       expect(await driver.read("secretgate/inner/key", call())).toMatchObject({ text: "v" });
@@ -147,7 +148,7 @@ describe("Conjur driver", () => {
     const login = limited.logins[0]!;
     limited.store.loadPolicy("default", login, "secretgate", Array.from({ length: 20 }, (_, index) => `- !variable k${index}`).join("\n"), "POST");
     for (let index = 0; index < 20; index += 1) limited.store.setValue("default", login, `secretgate/k${index}`, Buffer.from("v"));
-    const driver = await cyberArkDriver.create(context({ CYBERARK_API_BASE: limited.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey }));
+    const driver = await createDriver(cyberark, context({ CYBERARK_API_BASE: limited.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey }));
     try {
       expect(await driver.list!(call())).toHaveLength(20);
       // One refused page of LIST_PAGE_SIZE, then 7 + 7 + 6.
@@ -162,7 +163,7 @@ describe("Conjur driver", () => {
     const crowded = await startEmulator({ host: "127.0.0.1", port: 0 });
     const login = crowded.logins[0]!;
     crowded.store.loadPolicy("default", login, "secretgate", Array.from({ length: MAX_LISTED_VARIABLES + 1 }, (_, index) => `- !variable k${index}`).join("\n"), "POST");
-    const driver = await cyberArkDriver.create(context({ CYBERARK_API_BASE: crowded.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey }));
+    const driver = await createDriver(cyberark, context({ CYBERARK_API_BASE: crowded.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey }));
     try {
       const tooMany = await driver.list!(call()).catch((failure: unknown) => failure);
       expect(driver.classifyError(tooMany)).toMatchObject({ code: Code.FailedPrecondition, message: expect.stringContaining(`at most ${MAX_LISTED_VARIABLES}`) });
@@ -177,7 +178,7 @@ describe("Conjur driver", () => {
     const login = bloated.logins[0]!;
     const longIds = Array.from({ length: LIST_PAGE_SIZE }, (_, index) => `${index}${"x".repeat(Math.ceil(MAX_LIST_PAGE_BYTES / LIST_PAGE_SIZE))}`);
     bloated.store.loadPolicy("default", login, "secretgate", longIds.map((id) => `- !variable ${id}`).join("\n"), "POST");
-    const driver = await cyberArkDriver.create(context({ CYBERARK_API_BASE: bloated.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey }));
+    const driver = await createDriver(cyberark, context({ CYBERARK_API_BASE: bloated.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey }));
     try {
       const tooLarge = await driver.list!(call()).catch((failure: unknown) => failure);
       expect(driver.classifyError(tooLarge)).toMatchObject({ code: Code.Internal, message: expect.stringContaining(`exceeded ${MAX_LIST_PAGE_BYTES} bytes`) });
@@ -188,24 +189,24 @@ describe("Conjur driver", () => {
   });
 
   it("defaults CYBERARK_ACCOUNT to default and CYBERARK_REFRESH_INTERVAL to 300 s", () => {
-    expect(cyberArkDriver.cachePolicy!({ env: {}, settings: context({}).settings })).toEqual({ ttlSeconds: 300 });
-    expect(cyberArkDriver.cachePolicy!({ env: { CYBERARK_REFRESH_INTERVAL: "60" }, settings: context({}).settings })).toEqual({ ttlSeconds: 60 });
-    expect(() => cyberArkDriver.cachePolicy!({ env: { CYBERARK_REFRESH_INTERVAL: "soon" }, settings: context({}).settings })).toThrow(/CYBERARK_REFRESH_INTERVAL/);
+    expect(cyberark.cachePolicy!({ env: {}, settings: context({}).settings })).toEqual({ ttlSeconds: 300 });
+    expect(cyberark.cachePolicy!({ env: { CYBERARK_REFRESH_INTERVAL: "60" }, settings: context({}).settings })).toEqual({ ttlSeconds: 60 });
+    expect(() => cyberark.cachePolicy!({ env: { CYBERARK_REFRESH_INTERVAL: "soon" }, settings: context({}).settings })).toThrow(/CYBERARK_REFRESH_INTERVAL/);
   });
 
   it("names the missing variable at start-up", async () => {
-    await expect(cyberArkDriver.create(context({}))).rejects.toThrow(/CYBERARK_API_BASE/);
-    await expect(cyberArkDriver.create(context({ CYBERARK_API_BASE: conjur.endpoint }))).rejects.toThrow(/CYBERARK_USERNAME/);
-    await expect(cyberArkDriver.create(context({ ...env(), CYBERARK_CLIENT_CERT: "/x" }))).rejects.toThrow(/CYBERARK_CLIENT_KEY/);
+    await expect(createDriver(cyberark, context({}))).rejects.toThrow(/CYBERARK_API_BASE/);
+    await expect(createDriver(cyberark, context({ CYBERARK_API_BASE: conjur.endpoint }))).rejects.toThrow(/CYBERARK_USERNAME/);
+    await expect(createDriver(cyberark, context({ ...env(), CYBERARK_CLIENT_CERT: "/x" }))).rejects.toThrow(/CYBERARK_CLIENT_KEY/);
   });
 
   it("refuses team keys of other back ends", () => {
-    expect(cyberArkDriver.teamSettings.safeParse({ account: "a", policy_branch: "b", prefix: "p/" }).success).toBe(true);
-    expect(cyberArkDriver.teamSettings.safeParse({ mount: "secret" }).success).toBe(false);
+    expect(cyberark.teamSettings.safeParse({ account: "a", policy_branch: "b", prefix: "p/" }).success).toBe(true);
+    expect(cyberark.teamSettings.safeParse({ mount: "secret" }).success).toBe(false);
   });
 
   it("takes only accounts and policy branches that reach Conjur exactly as written", () => {
-    const accepts = (settings: Record<string, unknown>) => cyberArkDriver.teamSettings.safeParse(settings).success;
+    const accepts = (settings: Record<string, unknown>) => cyberark.teamSettings.safeParse(settings).success;
     for (const account of ["default", "my-org", "org.example", "a..b"]) expect(accepts({ account }), account).toBe(true);
     for (const account of ["", ".", "..", "a/b", "a:b", "a%2e", "a\\b", "a\u0000b", "a\u2028b"]) expect(accepts({ account }), JSON.stringify(account)).toBe(false);
     for (const branch of ["root", "apps", "apps/team-a", "apps/team.a", "a..b/c"]) expect(accepts({ policy_branch: branch }), branch).toBe(true);
@@ -213,20 +214,20 @@ describe("Conjur driver", () => {
       expect(accepts({ policy_branch: branch }), JSON.stringify(branch)).toBe(false);
     }
     // The back end's own branch and the account in the environment follow the same rules.
-    expect(z.safeParse(cyberArkDriver.settings!.policy_branch!, "apps/..").success).toBe(false);
+    expect(z.safeParse(cyberark.settings!.policy_branch!, "apps/..").success).toBe(false);
   });
 
   it("refuses a CYBERARK_ACCOUNT that would not reach Conjur as written, naming it", async () => {
-    await expect(cyberArkDriver.create(context({ ...env(), CYBERARK_ACCOUNT: ".." }))).rejects.toThrow(/CYBERARK_ACCOUNT must not be '\.' or '\.\.'/);
+    await expect(createDriver(cyberark, context({ ...env(), CYBERARK_ACCOUNT: ".." }))).rejects.toThrow(/CYBERARK_ACCOUNT must not be '\.' or '\.\.'/);
   });
 
   it("reports an unreachable Conjur as UNAVAILABLE and a wrong API key as UNAUTHENTICATED", async () => {
-    const unreachable = await cyberArkDriver.create(context({ ...env(), CYBERARK_API_BASE: "http://127.0.0.1:9" }));
+    const unreachable = await createDriver(cyberark, context({ ...env(), CYBERARK_API_BASE: "http://127.0.0.1:9" }));
     const down = await unreachable.read("x", call()).catch((failure: unknown) => failure);
     expect(unreachable.classifyError(down).code).toBe(Code.Unavailable);
     await unreachable.close();
 
-    const wrongKey = await cyberArkDriver.create(context({ ...env(), CYBERARK_API_KEY: "wrong" }));
+    const wrongKey = await createDriver(cyberark, context({ ...env(), CYBERARK_API_KEY: "wrong" }));
     const refused = await wrongKey.read("x", call()).catch((failure: unknown) => failure);
     expect(wrongKey.classifyError(refused).code).toBe(Code.Unauthenticated);
     expect(wrongKey.classifyError(refused).message).not.toContain("wrong");

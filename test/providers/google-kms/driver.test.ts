@@ -5,7 +5,8 @@ import { Code, ServiceError } from "../../../src/core/errors.js";
 import type { DriverCall } from "../../../src/drivers/driver.js";
 import { MAX_ATTEMPTS } from "../../../src/providers/google-common/calls.js";
 import { KmsCrypto } from "../../../src/providers/google-kms/kms-client.js";
-import { KmsDriver } from "../../../src/providers/google-kms/kms-driver.js";
+import { GoogleKmsDriver } from "../../../src/providers/google-kms/driver.js";
+import { definition as googleKms } from "../../../src/providers/google-kms/index.js";
 import { encryptWithGoogleKms } from "../../../src/providers/google-kms/encryptor.js";
 import { DEFAULT_KEY, startEmulator, type KmsEmulator } from "../../emulators/google-kms/index.js";
 import { SERVER_ENTRY } from "../../helpers/server.js";
@@ -21,7 +22,7 @@ let crypto: KmsCrypto;
 const call = (team: Record<string, unknown> = {}): DriverCall => ({ team, signal: AbortSignal.timeout(10_000), deadline: Date.now() + 10_000 });
 const encrypt = (plaintext: string, key = DEFAULT_KEY) =>
   encryptWithGoogleKms(plaintext, { key, context: {}, env: { GOOGLE_KMS_ENDPOINT: emulator.endpoint } });
-const driverWith = (env: Record<string, string>, options: ConstructorParameters<typeof KmsDriver>[3] = {}) => new KmsDriver(crypto, DEFAULT_KEY, env, options);
+const driverWith = (env: Record<string, string>, options: ConstructorParameters<typeof GoogleKmsDriver>[3] = {}) => new GoogleKmsDriver(crypto, DEFAULT_KEY, env, options);
 /** A driver for names the operator lists in hosted_keys: errors say what is wrong with them. */
 const listing = (env: Record<string, string>) => driverWith(env, { hostedKeys: Object.keys(env) });
 const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error);
@@ -46,7 +47,7 @@ describe("google_kms driver", () => {
     const value = await driver.read("OPENAI_API_KEY", call());
     expect(value?.text).toBe("sk-kms-secret ünïcode");
     expect(value?.version).toMatch(/^[0-9a-f]{16}$/);
-    expect(driver.capabilities.write).toBe(false);
+    expect(googleKms.capabilities.write).toBe(false);
   });
 
   it("reports a name absent from the environment as missing without calling KMS", async () => {

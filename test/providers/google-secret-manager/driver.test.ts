@@ -4,7 +4,7 @@ import { Code, ServiceError } from "../../../src/core/errors.js";
 import type { DriverCall } from "../../../src/drivers/driver.js";
 import { clientOptions } from "../../../src/providers/google-common/client-options.js";
 import { parseEndpoint } from "../../../src/providers/google-common/connection.js";
-import { SecretManagerDriver } from "../../../src/providers/google-secret-manager/secret-manager-driver.js";
+import { SecretManagerDriver } from "../../../src/providers/google-secret-manager/driver.js";
 import { resolveSecretManagerSettings } from "../../../src/providers/google-secret-manager/settings.js";
 import { startEmulator, type SecretManagerEmulator } from "../../emulators/google-secret-manager/index.js";
 

@@ -3,7 +3,7 @@ import { freePort } from "../../helpers/free-port.js";
 import { Code, ServiceError } from "../../../src/core/errors.js";
 import type { DriverCall } from "../../../src/drivers/driver.js";
 import { MAX_ATTEMPTS } from "../../../src/providers/google-common/calls.js";
-import { SecretManagerDriver } from "../../../src/providers/google-secret-manager/secret-manager-driver.js";
+import { SecretManagerDriver } from "../../../src/providers/google-secret-manager/driver.js";
 import { resolveSecretManagerSettings } from "../../../src/providers/google-secret-manager/settings.js";
 import { startEmulator, type SecretManagerEmulator } from "../../emulators/google-secret-manager/index.js";
 

@@ -1,3 +1,4 @@
+import { createDriver } from "../../helpers/create-driver.js";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,14 +9,14 @@ import { freePort } from "../../helpers/free-port.js";
 import { Code } from "../../../src/core/errors.js";
 import { validateTeamSettings } from "../../../src/core/team-settings.js";
 import type { DriverCall, SecretDriver } from "../../../src/drivers/driver.js";
-import { hashicorpVaultDriver } from "../../../src/providers/hashicorp-vault/definition.js";
+import { definition as hashicorpVault } from "../../../src/providers/hashicorp-vault/index.js";
 import { MAX_LISTED_KEYS, MAX_LIST_DEPTH } from "../../../src/providers/hashicorp-vault/kv-listing.js";
 import { readVaultSettings } from "../../../src/providers/hashicorp-vault/settings.js";
 import { signJwt } from "../../emulators/vault/index.js";
 import { startVaultTestBed, type VaultTestBed } from "../../helpers/vault-test-bed.js";
 
 const makeDriver = (env: Record<string, string>) =>
-  hashicorpVaultDriver.create({
+  createDriver(hashicorpVault, {
     env,
     ciphertextEnv: {},
     settings: { store_virtual_keys: false, prefix_for_stored_virtual_keys: "litellm/" },
@@ -75,13 +76,13 @@ describe("Vault settings from the environment", () => {
     await expect(makeDriver(missingFile)).rejects.toThrow(/HCP_VAULT_CACERT: cannot read \/nonexistent\/ca.pem \(ENOENT\)/);
     const certOverHttp = { HCP_VAULT_ADDR: "http://127.0.0.1:8200", HCP_VAULT_CLIENT_CERT: "/c.pem", HCP_VAULT_CLIENT_KEY: "/k.pem" };
     await expect(makeDriver(certOverHttp)).rejects.toThrow(/needs an https:\/\/ HCP_VAULT_ADDR/);
-    expect(() => hashicorpVaultDriver.cachePolicy!({ env: { HCP_VAULT_REFRESH_INTERVAL: "soon" }, settings: {} as never })).toThrow(/HCP_VAULT_REFRESH_INTERVAL/);
-    expect(hashicorpVaultDriver.cachePolicy!({ env: {}, settings: {} as never })).toEqual({ ttlSeconds: 86_400 });
-    expect(hashicorpVaultDriver.cachePolicy!({ env: { HCP_VAULT_REFRESH_INTERVAL: "60" }, settings: {} as never })).toEqual({ ttlSeconds: 60 });
+    expect(() => hashicorpVault.cachePolicy!({ env: { HCP_VAULT_REFRESH_INTERVAL: "soon" }, settings: {} as never })).toThrow(/HCP_VAULT_REFRESH_INTERVAL/);
+    expect(hashicorpVault.cachePolicy!({ env: {}, settings: {} as never })).toEqual({ ttlSeconds: 86_400 });
+    expect(hashicorpVault.cachePolicy!({ env: { HCP_VAULT_REFRESH_INTERVAL: "60" }, settings: {} as never })).toEqual({ ttlSeconds: 60 });
   });
 
   it("accepts exactly the team keys SPEC §5 lists for Vault", () => {
-    const schema = hashicorpVaultDriver.teamSettings;
+    const schema = hashicorpVault.teamSettings;
     expect(validateTeamSettings(schema, { namespace: "admin", mount: "kv", path_prefix: "llm/", data: "api_key" })).toEqual({
       namespace: "admin",
       mount: "kv",

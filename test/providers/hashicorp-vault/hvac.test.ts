@@ -1,10 +1,11 @@
+import { createDriver } from "../../helpers/create-driver.js";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DriverCall, SecretDriver } from "../../../src/drivers/driver.js";
-import { hashicorpVaultDriver } from "../../../src/providers/hashicorp-vault/definition.js";
+import { definition as hashicorpVault } from "../../../src/providers/hashicorp-vault/index.js";
 import { PYTHON } from "../../helpers/run-process.js";
 import { startVaultTestBed, type VaultTestBed } from "../../helpers/vault-test-bed.js";
 
@@ -17,7 +18,7 @@ describe("the Vault emulator agrees with hvac, an independent Vault client", () 
 
   beforeAll(async () => {
     bed = await startVaultTestBed();
-    driver = await hashicorpVaultDriver.create({
+    driver = await createDriver(hashicorpVault, {
       env: bed.env("approle"),
       ciphertextEnv: {},
       settings: { store_virtual_keys: false, prefix_for_stored_virtual_keys: "litellm/" },

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { Authenticator } from "../../../src/auth/authenticator.js";
 import { parseSubjectAltNames } from "../../../src/auth/subject-alt-names.js";
 import { ConfigError } from "../../../src/config/config-error.js";
-import { parseConfig } from "../../../src/config/load.js";
+import { parseConfig } from "../../helpers/config.js";
 import { Code, ServiceError } from "../../../src/core/errors.js";
 import { TestCa } from "../../helpers/certificates.js";
 

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { ConfigError } from "../../../src/config/config-error.js";
-import { parseConfig } from "../../../src/config/load.js";
+import { parseConfig } from "../../helpers/config.js";
 import type { BackendConfig, Config } from "../../../src/config/schema.js";
 import { ROOT } from "../../helpers/server.js";
 

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../../src/config/config-error.js";
 import { ServedEnvironment } from "../../../src/config/served-environment.js";
-import { driverNames, loadDriver } from "../../../src/drivers/registry.js";
+import { SYSTEMS } from "../../../src/systems.js";
 
-const none = { configReferences: [], backendVariables: [] };
+/** What every back end the service knows reads of the environment, as the config hands it over. */
+const systems = SYSTEMS.map((definition) => definition.credentialEnvironment);
+const none = { configReferences: [], backendVariables: [], systems };
 const everything = new ServedEnvironment({ serve: ["*"], ...none });
 
 /** What a glob of `*` still never reaches: the service's own variables, in any case. */
@@ -111,15 +113,14 @@ describe("ServedEnvironment", () => {
   });
 
   it("never serves a variable the config references, nor the active back end's own variables, in any case", () => {
-    const served = new ServedEnvironment({ serve: ["*"], configReferences: ["TEAM_A_TOKEN"], backendVariables: ["CUSTOM_BACKEND_ADDR"] });
+    const served = new ServedEnvironment({ serve: ["*"], configReferences: ["TEAM_A_TOKEN"], backendVariables: ["CUSTOM_BACKEND_ADDR"], systems });
     for (const name of ["TEAM_A_TOKEN", "team_a_token", "CUSTOM_BACKEND_ADDR"]) expect(served.serves(name), name).toBe(false);
     expect(served.serves("TEAM_B_TOKEN")).toBe(true);
   });
 
-  it("protects every registered back end's variables whichever back end is active", async () => {
-    for (const system of driverNames()) {
-      const definition = (await loadDriver(system))!;
-      for (const variable of definition.credentialEnvNames ?? []) expect(everything.isProtected(variable), `${system}: ${variable}`).toBe(true);
+  it("protects every known back end's variables whichever back end is active", () => {
+    for (const definition of SYSTEMS) {
+      for (const variable of definition.credentialEnvironment.names) expect(everything.isProtected(variable), `${definition.name}: ${variable}`).toBe(true);
     }
   });
 
@@ -136,7 +137,7 @@ describe("ServedEnvironment", () => {
     const attempt = () => new ServedEnvironment({ serve: ["OPENAI_API_KEY", "DATABASE_URL"], ...none });
     expect(attempt).toThrow(ConfigError);
     expect(attempt).toThrow('secretgate.environment.serve.1: "DATABASE_URL" is one of the variables secretgate uses itself');
-    expect(() => new ServedEnvironment({ serve: ["TEAM_TOKEN"], configReferences: ["TEAM_TOKEN"], backendVariables: [] })).toThrow(
+    expect(() => new ServedEnvironment({ serve: ["TEAM_TOKEN"], configReferences: ["TEAM_TOKEN"], backendVariables: [], systems })).toThrow(
       "secretgate.environment.serve.0",
     );
     expect(() => new ServedEnvironment({ serve: ["DATABASE_*", "*"], ...none })).not.toThrow();

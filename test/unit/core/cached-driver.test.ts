@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { CachedDriver } from "../../../src/core/cached-driver.js";
 import { Code, ServiceError } from "../../../src/core/errors.js";
 import type { DriverCall } from "../../../src/drivers/driver.js";
-import { LocalDriver } from "../../../src/providers/local/local-driver.js";
+import { LocalDriver } from "../../../src/providers/local/driver.js";
 import { SecretDatabase } from "../../../src/storage/database.js";
 import { InstrumentedDriver } from "../../helpers/instrumented-driver.js";
 import { TTL_MS, cachedDriverSettings } from "../../helpers/cached-driver-settings.js";
@@ -55,7 +55,7 @@ describe("cache", () => {
   it("coalesces 100 concurrent misses for one name into one back-end call", async () => {
     await put("HOT", "sk-hot");
     driver.latencyMs = 30;
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings(), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings(), logger);
     const reads = await Promise.all(Array.from({ length: 100 }, () => backend.read("HOT", call(), { bypassCache: false })));
     expect(driver.calls.read).toBe(1);
     expect(reads.every((read) => read.value?.text === "sk-hot")).toBe(true);
@@ -64,7 +64,7 @@ describe("cache", () => {
 
   it("serves hits from the cache and marks them", async () => {
     await put("A", "sk-a");
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings(), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings(), logger);
     expect(await backend.read("A", call(), { bypassCache: false })).toMatchObject({ fromCache: false, stale: false });
     expect(await backend.read("A", call(), { bypassCache: false })).toMatchObject({ fromCache: true, stale: false, value: { text: "sk-a" } });
     expect(driver.calls.read).toBe(1);
@@ -73,7 +73,7 @@ describe("cache", () => {
   });
 
   it("sees a Write's new value on the next read", async () => {
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings(), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings(), logger);
     await backend.write({ name: "W", value: { text: "one" }, tags: {} }, call());
     expect((await backend.read("W", call(), { bypassCache: false })).value?.text).toBe("one");
     await backend.write({ name: "W", value: { text: "two" }, tags: {} }, call());
@@ -84,7 +84,7 @@ describe("cache", () => {
 
   it("remembers a miss briefly, and a Write evicts it", async () => {
     const clock = freezeClock();
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings(), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings(), logger);
     expect((await backend.read("LATER", call(), { bypassCache: false })).value).toBeUndefined();
     expect((await backend.read("LATER", call(), { bypassCache: false })).value).toBeUndefined();
     expect(driver.calls.read).toBe(1);
@@ -101,7 +101,7 @@ describe("cache", () => {
   it("refreshes a hot name ahead of expiry so readers never wait on the back end", async () => {
     const clock = freezeClock();
     await put("HOT", "v1");
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings(), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings(), logger);
     await backend.read("HOT", call(), { bypassCache: false });
     await put("HOT", "v2");
     clock.advance(TTL_MS * 0.96);
@@ -118,7 +118,7 @@ describe("cache", () => {
   it("checks the version first and fetches no value when it did not change", async () => {
     const clock = freezeClock();
     await put("STEADY", "same");
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings(), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings(), logger);
     await backend.read("STEADY", call(), { bypassCache: false });
     for (let round = 0; round < 3; round++) {
       clock.advance(TTL_MS * 0.96);
@@ -132,7 +132,7 @@ describe("cache", () => {
 
   it("refresh_if_version: many callers holding a rejected version make one back-end call", async () => {
     await put("ROTATED", "old");
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings(), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings(), logger);
     await backend.read("ROTATED", call(), { bypassCache: false });
     await put("ROTATED", "new");
     driver.latencyMs = 20;
@@ -147,7 +147,7 @@ describe("cache", () => {
   });
 
   it("evicts the least recently used entries past the entry and byte bounds", async () => {
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings({ maxEntries: 3 }), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings({ maxEntries: 3 }), logger);
     for (const name of ["A", "B", "C"]) await put(name, name);
     for (const name of ["A", "B", "C"]) await backend.read(name, call(), { bypassCache: false });
     await backend.read("A", call(), { bypassCache: false });
@@ -160,7 +160,7 @@ describe("cache", () => {
     await backend.read("B", call(), { bypassCache: false });
     expect(driver.calls.read).toBe(before + 1);
 
-    const small = new CachedDriver(driver, "test", cachedDriverSettings({ maxBytes: 2_000 }), logger);
+    const small = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings({ maxBytes: 2_000 }), logger);
     await put("BIG", "x".repeat(1_500));
     for (const name of ["A", "BIG", "C"]) await small.read(name, call(), { bypassCache: false });
     expect(small.cacheSize.bytes).toBeLessThanOrEqual(2_000);
@@ -172,7 +172,7 @@ describe("stale-on-error", () => {
   it("serves an expired value marked stale while the back end is down, within max staleness only", async () => {
     const clock = freezeClock();
     await put("KEY", "last-good");
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings({ maxStalenessMs: 60_000, retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings({ maxStalenessMs: 60_000, retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }), logger);
     await backend.read("KEY", call(), { bypassCache: false });
     driver.failNext(Code.Unavailable, Infinity);
     clock.advance(TTL_MS + 1);
@@ -185,7 +185,7 @@ describe("stale-on-error", () => {
   it("never masks NOT_FOUND or PERMISSION_DENIED with a stale value", async () => {
     const clock = freezeClock();
     await put("KEY", "v");
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings(), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings(), logger);
     await backend.read("KEY", call(), { bypassCache: false });
     clock.advance(TTL_MS + 1);
     driver.failNext(Code.PermissionDenied, 1);
@@ -200,7 +200,7 @@ describe("changes that fail, and changes refused before they reach the back end"
 
   it("a Write that failed at the back end ends its entry's freshness, but the old value still stands in, marked stale, while the back end fails", async () => {
     await put("KEY", "last-good");
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings(quick), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings(quick), logger);
     await backend.read("KEY", call(), { bypassCache: false });
     driver.failNext(Code.Unavailable, Infinity);
     expect((await errorOf(backend.write({ name: "KEY", value: { text: "maybe" }, tags: {} }, call()))).code).toBe(Code.Unavailable);
@@ -211,7 +211,7 @@ describe("changes that fail, and changes refused before they reach the back end"
 
   it("a Write refused by the open breaker never reached the back end: the entry is kept fresh, and nobody is told of a change", async () => {
     await put("KEY", "kept");
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings({ ...quick, breakerFailureThreshold: 2 }), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings({ ...quick, breakerFailureThreshold: 2 }), logger);
     const changes: string[] = [];
     backend.onChange((name) => changes.push(name));
     await backend.read("KEY", call(), { bypassCache: false });
@@ -227,7 +227,7 @@ describe("changes that fail, and changes refused before they reach the back end"
 
   it("a guard refusing changes stops Writes and Deletes before the driver, evicting nothing", async () => {
     await put("KEY", "kept");
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings(), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings(), logger);
     await backend.read("KEY", call(), { bypassCache: false });
     backend.guardChanges(() => {
       throw new ServiceError(Code.Unavailable, "not now");
@@ -245,7 +245,7 @@ describe("freshness bounded while other replicas' changes go unheard", () => {
     const clock = freezeClock();
     await put("OLD", "old-1");
     await put("NEW", "new-1");
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings(), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings(), logger);
     await backend.read("OLD", call(), { bypassCache: false });
     clock.advance(3_000);
     const heardAt = Date.now();
@@ -270,7 +270,7 @@ describe("freshness bounded while other replicas' changes go unheard", () => {
 
 describe("resilience", () => {
   it("retries throttling honouring Retry-After, then gives up with RESOURCE_EXHAUSTED after a bounded number of calls", async () => {
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings(), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings(), logger);
     driver.failNext(Code.ResourceExhausted, Infinity, 10);
     const failure = await errorOf(backend.read("X", call(), { bypassCache: false }));
     expect(failure.code).toBe(Code.ResourceExhausted);
@@ -279,14 +279,14 @@ describe("resilience", () => {
 
   it("recovers when a retry succeeds", async () => {
     await put("FLAKY", "ok");
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings(), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings(), logger);
     driver.failNext(Code.Unavailable, 1);
     expect((await backend.read("FLAKY", call(), { bypassCache: false })).value?.text).toBe("ok");
     expect(driver.calls.read).toBe(2);
   });
 
   it("keeps retries within the budget during a storm: at most ~20 % extra calls", async () => {
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings({ breakerFailureThreshold: 1_000_000 }), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings({ breakerFailureThreshold: 1_000_000 }), logger);
     driver.failNext(Code.ResourceExhausted, Infinity);
     const requests = 500;
     for (let i = 0; i < requests; i++) await errorOf(backend.read(`N${i}`, call(), { bypassCache: false }));
@@ -296,14 +296,14 @@ describe("resilience", () => {
   });
 
   it("does not retry what is not retryable", async () => {
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings(), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings(), logger);
     driver.failNext(Code.PermissionDenied, Infinity);
     expect((await errorOf(backend.read("X", call(), { bypassCache: false }))).code).toBe(Code.PermissionDenied);
     expect(driver.calls.read).toBe(1);
   });
 
   it("stops a call at the caller's deadline with DEADLINE_EXCEEDED and aborts the back-end call", async () => {
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings(), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings(), logger);
     driver.latencyMs = 10_000;
     const failure = await errorOf(backend.read("SLOW", call(50), { bypassCache: false }));
     expect(failure.code).toBe(Code.DeadlineExceeded);
@@ -317,6 +317,7 @@ describe("resilience", () => {
     const states: string[] = [];
     const backend = new CachedDriver(
       driver,
+      driver.capabilities,
       "test",
       cachedDriverSettings({ breakerFailureThreshold: 3, retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }),
       logger,
@@ -337,7 +338,7 @@ describe("resilience", () => {
   });
 
   it("limits concurrent back-end calls and queues the rest", async () => {
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings({ maxConcurrentCalls: 2 }), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings({ maxConcurrentCalls: 2 }), logger);
     driver.latencyMs = 20;
     let peak = 0;
     let active = 0;
@@ -359,7 +360,7 @@ describe("resilience", () => {
   // Why the limit and the breaker are our own and not a library's (cockatiel's bulkhead and
   // breaker): a caller waiting for a slot or for the half-open probe must not outlive its deadline.
   it("lets a call waiting for a back-end slot give up at its own deadline, while the slot is still taken", async () => {
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings({ maxConcurrentCalls: 1 }), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings({ maxConcurrentCalls: 1 }), logger);
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     driver.intercept = async (_operation, name) => {
@@ -382,7 +383,7 @@ describe("resilience", () => {
   it("while half-open, lets one probe through and fails the other calls fast rather than holding them behind it", async () => {
     const clock = freezeClock();
     await put("P", "probed");
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings({ breakerFailureThreshold: 1, retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings({ breakerFailureThreshold: 1, retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }), logger);
     driver.failNext(Code.Unavailable, 1);
     await errorOf(backend.read("P", call(), { bypassCache: true }));
     clock.advance(10_001);
@@ -408,7 +409,7 @@ describe("readUncached (what a migration's copy and verification read)", () => {
   it("neither joins a read under way nor is served from or stored in the cache", async () => {
     await put("K", "sk-first");
     driver.latencyMs = 30;
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings(), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings(), logger);
     const cachedRead = backend.read("K", call(), { bypassCache: false });
     expect((await backend.readUncached("K", call()))?.text).toBe("sk-first");
     expect(driver.calls.read).toBe(2);
@@ -423,7 +424,7 @@ describe("readUncached (what a migration's copy and verification read)", () => {
 
   it("goes through the retries and the deadline like every back-end call", async () => {
     await put("K", "sk-retried");
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings(), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings(), logger);
     driver.failNext(Code.Unavailable, 1);
     expect((await backend.readUncached("K", call()))?.text).toBe("sk-retried");
     driver.latencyMs = 10_000;
@@ -434,7 +435,7 @@ describe("readUncached (what a migration's copy and verification read)", () => {
 describe("describe (a secret's description and tags)", () => {
   it("asks the back end every time: metadata is never cached", async () => {
     await store.write({ name: "META", value: { text: "sk-meta" }, description: "first", tags: { owner: "ml" } });
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings(), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings(), logger);
     expect(await backend.describe("META", call())).toEqual({ description: "first", tags: { owner: "ml" } });
     await store.write({ name: "META", value: { text: "sk-meta-2" }, description: "second", tags: {} });
     expect(await backend.describe("META", call())).toEqual({ description: "second", tags: {} });
@@ -444,7 +445,7 @@ describe("describe (a secret's description and tags)", () => {
 
   it("retries, honours the deadline and counts towards the breaker like every back-end call", async () => {
     await store.write({ name: "META", value: { text: "sk-meta" }, tags: { owner: "ml" } });
-    const backend = new CachedDriver(driver, "test", cachedDriverSettings({ breakerFailureThreshold: 2 }), logger);
+    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings({ breakerFailureThreshold: 2 }), logger);
     driver.failNext(Code.Unavailable, 1);
     expect(await backend.describe("META", call())).toEqual({ tags: { owner: "ml" } });
     expect(driver.calls.describe).toBe(2);
@@ -459,7 +460,7 @@ describe("describe (a secret's description and tags)", () => {
 
   it("refuses a back end that keeps no metadata, naming it", async () => {
     const plain = new InstrumentedDriver(store, { write: true, binary: false, list: true });
-    const backend = new CachedDriver(plain, "conjur-prod", cachedDriverSettings(), logger);
+    const backend = new CachedDriver(plain, plain.capabilities, "conjur-prod", cachedDriverSettings(), logger);
     const failure = await errorOf(backend.describe("META", call()));
     expect(failure).toMatchObject({ code: Code.FailedPrecondition, message: "conjur-prod keeps no description or tags" });
     expect(plain.calls.describe).toBe(0);
@@ -467,7 +468,7 @@ describe("describe (a secret's description and tags)", () => {
 });
 
 it("wraps unexpected driver errors through the driver's own classification", async () => {
-  const backend = new CachedDriver(driver, "test", cachedDriverSettings({ retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }), logger);
+  const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings({ retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }), logger);
   driver.read = async () => {
     throw new TypeError("socket hang up");
   };

@@ -1,3 +1,4 @@
+import type { DriverDefinition } from "../../../src/drivers/driver.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,17 +8,17 @@ import { create } from "@bufbuild/protobuf";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExistingMetadata, MigrateSecretRequestSchema, MigrationOutcome, PlanMigrationRequestSchema } from "../../../gen/secretgate/v1/admin_service_pb.js";
-import { parseConfig } from "../../../src/config/load.js";
+import { parseConfig } from "../../helpers/config.js";
 import type { BackendConfig } from "../../../src/config/schema.js";
 import { AdminService } from "../../../src/core/admin-service.js";
 import { Backends } from "../../../src/core/backends.js";
 import { resolveAwsConnection } from "../../../src/providers/aws-common/aws-settings.js";
-import { SecretsManagerDriver } from "../../../src/providers/aws-secrets-manager/secrets-manager-driver.js";
+import { SecretsManagerDriver } from "../../../src/providers/aws-secrets-manager/driver.js";
 import { clientOptions } from "../../../src/providers/google-common/client-options.js";
 import { parseEndpoint } from "../../../src/providers/google-common/connection.js";
-import { SecretManagerDriver } from "../../../src/providers/google-secret-manager/secret-manager-driver.js";
+import { SecretManagerDriver } from "../../../src/providers/google-secret-manager/driver.js";
 import { resolveSecretManagerSettings } from "../../../src/providers/google-secret-manager/settings.js";
-import { LocalDriver } from "../../../src/providers/local/local-driver.js";
+import { LocalDriver } from "../../../src/providers/local/driver.js";
 import { SecretDatabase } from "../../../src/storage/database.js";
 import { SqliteTeamSettingsStore } from "../../../src/storage/team-settings-store.js";
 import { DEFAULT_REGION, ROOT_CREDENTIALS, emulatorEnv, startEmulator as startAws, type AwsEmulatorHandle } from "../../emulators/aws/index.js";
@@ -61,7 +62,7 @@ beforeAll(async () => {
   closers.push(() => awsDriver.close(), () => googleDriver.close());
   const template = await parseConfig({}, {});
   const base = template.backends[0]!;
-  const config = (name: string): BackendConfig => ({ ...base, name, accessMode: "read_and_write", at: `secretgate.backends.${name}` });
+  const config = (name: string): BackendConfig<DriverDefinition> => ({ ...base, name, accessMode: "read_and_write", at: `secretgate.backends.${name}` });
   const backends = [bedBackend(config("local"), local, logger), bedBackend(config("aws"), awsDriver, logger), bedBackend(config("google"), googleDriver, logger)];
   service = new AdminService({
     backends: new Backends(backends, "local", []),

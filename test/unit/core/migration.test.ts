@@ -12,7 +12,7 @@ import {
   type MigrateSecretResponse,
 } from "../../../gen/secretgate/v1/admin_service_pb.js";
 import { ReadRequestSchema } from "../../../gen/secretgate/v1/secret_service_pb.js";
-import { parseConfig } from "../../../src/config/load.js";
+import { parseConfig } from "../../helpers/config.js";
 import type { AccessMode } from "../../../src/config/key-management-settings.js";
 import type { BackendConfig } from "../../../src/config/schema.js";
 import { Code } from "../../../src/core/errors.js";
@@ -20,8 +20,8 @@ import { AdminService } from "../../../src/core/admin-service.js";
 import { MAX_MIGRATED_NAMES } from "../../../src/core/migration.js";
 import { SecretService } from "../../../src/core/secret-service.js";
 import { Backends } from "../../../src/core/backends.js";
-import type { DriverCapabilities, DriverWrite, SecretPayload } from "../../../src/drivers/driver.js";
-import { LocalDriver } from "../../../src/providers/local/local-driver.js";
+import type { DriverCapabilities, DriverDefinition, DriverWrite, SecretPayload } from "../../../src/drivers/driver.js";
+import { LocalDriver } from "../../../src/providers/local/driver.js";
 import { SecretDatabase } from "../../../src/storage/database.js";
 import { SqliteTeamSettingsStore } from "../../../src/storage/team-settings-store.js";
 import { bedBackend } from "../../helpers/cached-driver-settings.js";
@@ -116,7 +116,7 @@ async function startBed(): Promise<Bed> {
     const driver = new (spec.driver ?? InstrumentedDriver)(store, spec.capabilities ?? FULL);
     drivers[name] = driver;
     const settings = spec.hostedKeys ? { ...local.settings, hosted_keys: spec.hostedKeys } : local.settings;
-    const config: BackendConfig = { ...local, name, settings, accessMode: spec.accessMode ?? "read_and_write", at: `secretgate.backends.${name}` };
+    const config: BackendConfig<DriverDefinition> = { ...local, name, settings, accessMode: spec.accessMode ?? "read_and_write", at: `secretgate.backends.${name}` };
     return bedBackend(config, driver, logger);
   });
   const serviceBackends = new Backends(backends, "source", []);

@@ -72,7 +72,7 @@ const call = (): DriverCall => ({ team: {}, teamId: "", signal: AbortSignal.time
 describe("eviction while a read is under way", () => {
   it("a change notice during a back-end read keeps that read's (possibly old) answer out of the cache", async () => {
     const driver = new GatedDriver();
-    const backend = new CachedDriver(driver, "gated", settings, pino({ level: "silent" }));
+    const backend = new CachedDriver(driver, driver.capabilities, "gated", settings, pino({ level: "silent" }));
     const reading = backend.read("KEY", call(), { bypassCache: false });
     await new Promise((resolve) => setImmediate(resolve));
     // Another replica writes "new" and says so while this replica's read is still out.
@@ -90,7 +90,7 @@ describe("eviction while a read is under way", () => {
   });
 
   it("tells the change listener about writes (with the version created) and deletes, with the call's team id and location", async () => {
-    const backend = new CachedDriver(new GatedDriver(), "gated", settings, pino({ level: "silent" }));
+    const backend = new CachedDriver(new GatedDriver(), new GatedDriver().capabilities, "gated", settings, pino({ level: "silent" }));
     const changes: string[] = [];
     backend.onChange((name, location, changeCall, version) => changes.push(`${changeCall.teamId}/${location}/${name}@${version ?? "-"}`));
     await backend.write({ name: "A", value: { text: "x" }, tags: {} }, { ...call(), teamId: "team-1" });
@@ -100,7 +100,7 @@ describe("eviction while a read is under way", () => {
 
   it("names a team's location by a digest that holds none of its settings, and evicts exactly that location's entry", async () => {
     const driver = new LocatedDriver();
-    const backend = new CachedDriver(driver, "located", settings, pino({ level: "silent" }));
+    const backend = new CachedDriver(driver, driver.capabilities, "located", settings, pino({ level: "silent" }));
     const locations: string[] = [];
     backend.onChange((_name, location) => locations.push(location));
     const teamA = { namespace: "ns-a", credential: "ext-id-that-must-not-travel" };
@@ -125,7 +125,7 @@ describe("eviction while a read is under way", () => {
 
   it("a late notice for the version already cached keeps the entry; any other version, or none, evicts it", async () => {
     const driver = new GatedDriver();
-    const backend = new CachedDriver(driver, "gated", settings, pino({ level: "silent" }));
+    const backend = new CachedDriver(driver, driver.capabilities, "gated", settings, pino({ level: "silent" }));
     const readOnce = async () => {
       const reading = backend.read("KEY", call(), { bypassCache: false });
       await new Promise((resolve) => setImmediate(resolve));

@@ -1,3 +1,4 @@
+import type { DriverDefinition } from "../../../src/drivers/driver.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,13 +7,13 @@ import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ReadRequestSchema, RotateRequestSchema } from "../../../gen/secretgate/v1/secret_service_pb.js";
 import { Identity } from "../../../src/auth/identity.js";
-import { parseConfig } from "../../../src/config/load.js";
+import { parseConfig } from "../../helpers/config.js";
 import { CachedDriver } from "../../../src/core/cached-driver.js";
 import type { AuthorizedCall } from "../../../src/core/call-context.js";
 import { Code, ServiceError } from "../../../src/core/errors.js";
 import { SecretService } from "../../../src/core/secret-service.js";
 import { Backend, Backends } from "../../../src/core/backends.js";
-import { LocalDriver } from "../../../src/providers/local/local-driver.js";
+import { LocalDriver } from "../../../src/providers/local/driver.js";
 import { SecretDatabase } from "../../../src/storage/database.js";
 import { SqliteTeamSettingsStore } from "../../../src/storage/team-settings-store.js";
 import { InjectedFault, InstrumentedDriver } from "../../helpers/instrumented-driver.js";
@@ -47,7 +48,7 @@ afterEach(() => {
 /** Points the service at `instrumented` (the embedded store, saying what it can do). */
 async function serveThrough(instrumented: InstrumentedDriver): Promise<void> {
   driver = instrumented;
-  const backend = new CachedDriver(driver, "local", {
+  const backend = new CachedDriver(driver, driver.capabilities, "local", {
     ttlMs: 60_000,
     negativeTtlMs: 5_000,
     maxStalenessMs: 0,

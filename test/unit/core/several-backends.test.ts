@@ -1,3 +1,4 @@
+import type { DriverDefinition } from "../../../src/drivers/driver.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,13 +15,13 @@ import {
     type SecretResult,
 } from "../../../gen/secretgate/v1/secret_service_pb.js";
 import { DescribeBackendsRequestSchema } from "../../../gen/secretgate/v1/admin_service_pb.js";
-import { parseConfig } from "../../../src/config/load.js";
+import { parseConfig } from "../../helpers/config.js";
 import type { BackendConfig, Config, RouteSettings } from "../../../src/config/schema.js";
 import { AdminService } from "../../../src/core/admin-service.js";
 import { Code } from "../../../src/core/errors.js";
 import { SecretService } from "../../../src/core/secret-service.js";
 import { Backends } from "../../../src/core/backends.js";
-import { LocalDriver } from "../../../src/providers/local/local-driver.js";
+import { LocalDriver } from "../../../src/providers/local/driver.js";
 import { SecretDatabase } from "../../../src/storage/database.js";
 import { SqliteTeamSettingsStore } from "../../../src/storage/team-settings-store.js";
 import { bedBackend } from "../../helpers/cached-driver-settings.js";
@@ -68,10 +69,10 @@ async function startBed(routes: RouteSettings[], { prefixes = {}, hostedKeys, en
     const driver = new InstrumentedDriver(new LocalDriver(database));
     drivers[name] = driver;
     const settings = { ...local.settings, prefix_for_stored_virtual_keys: prefixes[name] ?? `${name}/`, ...(name === "primary" && hostedKeys ? { hosted_keys: hostedKeys } : {}) };
-    const config: BackendConfig = { ...local, name, settings, at: `secretgate.backends.${name}` };
+    const config: BackendConfig<DriverDefinition> = { ...local, name, settings, at: `secretgate.backends.${name}` };
     return bedBackend(config, driver, logger, { maxStalenessMs: 0 });
   });
-  const config: Config = { ...template, backends: backends.map((backend) => ({ ...local, name: backend.name })), defaultBackend: "primary" };
+  const config: Config<DriverDefinition> = { ...template, backends: backends.map((backend) => ({ ...local, name: backend.name })), defaultBackend: "primary" };
   const serviceBackends = new Backends(backends, "primary", routes);
   const teams = new SqliteTeamSettingsStore(databases[0]!);
   const service = new SecretService({ config, backends: serviceBackends, teams, env: environment, logger });

@@ -1,14 +1,14 @@
 import { pino } from "pino";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parseConfig } from "../../../src/config/load.js";
+import { parseConfig } from "../../helpers/config.js";
 import type { BackendConfig } from "../../../src/config/schema.js";
 import { Code, ServiceError } from "../../../src/core/errors.js";
 import { Backends } from "../../../src/core/backends.js";
 import { REDACTED, mergeCallSettings, validateCallSettings, validateTeamSettingsOn, withStoredCredentials } from "../../../src/core/team-settings.js";
 import type { DriverDefinition } from "../../../src/drivers/driver.js";
-import { secretsManagerDriver } from "../../../src/providers/aws-secrets-manager/secrets-manager-driver.js";
-import { azureKeyVaultDriver } from "../../../src/providers/azure-key-vault/azure-key-vault-driver.js";
-import { LocalDriver } from "../../../src/providers/local/local-driver.js";
+import { definition as awsSecretsManager } from "../../../src/providers/aws-secrets-manager/index.js";
+import { definition as azureKeyVault } from "../../../src/providers/azure-key-vault/index.js";
+import { LocalDriver } from "../../../src/providers/local/driver.js";
 import { bedBackend } from "../../helpers/cached-driver-settings.js";
 
 // How team settings sent by an editor or with a call meet the stored ones: a stored credential
@@ -25,9 +25,9 @@ beforeAll(async () => {
   const template = (await parseConfig({}, {})).backends[0]!;
   // The definitions are what these functions read; the driver behind them is never called.
   const backend = (name: string, definition: DriverDefinition, settings: Record<string, unknown> = {}) =>
-    bedBackend({ ...template, name, system: definition.name, definition, settings: { ...template.settings, ...settings } } as BackendConfig, new LocalDriver(undefined as never), pino({ level: "silent" }));
+    bedBackend({ ...template, name, system: definition.name, definition, settings: { ...template.settings, ...settings } } as BackendConfig<DriverDefinition>, new LocalDriver(undefined as never), pino({ level: "silent" }));
   backends = new Backends(
-    [backend("aws", secretsManagerDriver), backend("aws-other", secretsManagerDriver), backend("azure", azureKeyVaultDriver, { allowed_vault_hosts: ["127.0.0.1:8443", "*.vault.corp.example"] })],
+    [backend("aws", awsSecretsManager), backend("aws-other", awsSecretsManager), backend("azure", azureKeyVault, { allowed_vault_hosts: ["127.0.0.1:8443", "*.vault.corp.example"] })],
     "aws",
     [],
   );

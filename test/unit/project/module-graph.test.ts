@@ -10,7 +10,7 @@ import { ROOT } from "../../helpers/server.js";
 // forbids; a violation is reported as "from → to".
 
 /** The wiring above every layer: the command line and the modules that assemble the server. */
-const WIRING = "^src/(cli/|app\\.ts$|main\\.ts$|start\\.ts$|start-backends\\.ts$)";
+const WIRING = "^src/(cli/|app\\.ts$|main\\.ts$|start\\.ts$|start-backends\\.ts$|systems\\.ts$)";
 /** The core's two leaf modules (portable status codes, name rules) that lower layers may import. */
 const CORE_LEAVES = "^src/core/(errors|names)\\.ts$";
 
@@ -115,7 +115,7 @@ function violations(rule: string): string[] {
 describe("src/'s import graph", () => {
   it("covers every module under src/, resolving each import of ours", () => {
     const sources = result.modules.filter((module) => module.source.startsWith("src/"));
-    expect(sources.map((module) => module.source)).toEqual(expect.arrayContaining(["src/app.ts", "src/core/cached-driver.ts", "src/providers/local/local-driver.ts", "src/storage/postgres/replica-sync.ts"]));
+    expect(sources.map((module) => module.source)).toEqual(expect.arrayContaining(["src/app.ts", "src/core/cached-driver.ts", "src/providers/local/driver.ts", "src/storage/postgres/replica-sync.ts"]));
     const unresolved = sources.flatMap((module) => module.dependencies.filter((dependency) => dependency.couldNotResolve).map((dependency) => `${module.source} → ${dependency.module}`));
     expect(unresolved).toEqual([]);
   });
@@ -136,6 +136,24 @@ describe("src/'s import graph", () => {
     }
     const both = ["config → drivers", "drivers → config"].filter((edge) => edges.has(edge));
     expect(both.length, `src/config and src/drivers import each other: ${both.join(", ")}`).toBeLessThan(2);
+  });
+
+  it("loads no back end's SDK with the list of back ends (src/systems.ts): a driver module brings it when configured", () => {
+    const byPath = new Map(result.modules.map((module) => [module.source, module]));
+    const loaded = new Set<string>();
+    const visit = (path: string) => {
+      if (loaded.has(path)) return;
+      loaded.add(path);
+      for (const dependency of byPath.get(path)?.dependencies ?? []) {
+        // Only what runs at import: neither a dynamic import() nor a type-only import loads anything.
+        if (dependency.dynamic || dependency.dependencyTypes.some((type) => type.startsWith("type-"))) continue;
+        visit(dependency.resolved);
+      }
+    };
+    visit("src/systems.ts");
+    const sdks = [...loaded].filter((path) => /node_modules\/(@aws-sdk|@smithy|@azure|@google-cloud|google-gax)\//.test(path));
+    expect(sdks).toEqual([]);
+    expect([...loaded].filter((path) => /^src\/providers\/[^/]+\/driver\.ts$/.test(path))).toEqual([]);
   });
 
   it("has a README in every folder under src/ saying what the folder holds and may import", () => {

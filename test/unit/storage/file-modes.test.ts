@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadOrCreateAdminTokenHash } from "../../../src/auth/admin-token.js";
 import { AuditLog } from "../../../src/audit.js";
 import { createLogDestination } from "../../../src/log.js";
-import { LocalDriver } from "../../../src/providers/local/local-driver.js";
+import { LocalDriver } from "../../../src/providers/local/driver.js";
 import { SecretDatabase } from "../../../src/storage/database.js";
 
 const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);

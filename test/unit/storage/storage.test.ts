@@ -7,7 +7,7 @@ import { SecretDatabase } from "../../../src/storage/database.js";
 import { MasterKeyError, parseMasterKey } from "../../../src/storage/master-key.js";
 import { open, seal, SealError, toKeyObject } from "../../../src/storage/sealing.js";
 import { SqliteTeamSettingsStore } from "../../../src/storage/team-settings-store.js";
-import { LocalDriver } from "../../../src/providers/local/local-driver.js";
+import { LocalDriver } from "../../../src/providers/local/driver.js";
 import { redactTeamSettings } from "../../../src/core/team-settings.js";
 import { Code } from "../../../src/core/errors.js";
 

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { CachedDriver } from "../../../src/core/cached-driver.js";
 import { Code } from "../../../src/core/errors.js";
 import type { DriverCall } from "../../../src/drivers/driver.js";
-import { LocalDriver } from "../../../src/providers/local/local-driver.js";
+import { LocalDriver } from "../../../src/providers/local/driver.js";
 import { SecretDatabase } from "../../../src/storage/database.js";
 import { createTracing, type RunningTracing } from "../../../src/tracing/sdk.js";
 import { tracingSettings } from "../../../src/tracing/settings.js";
@@ -36,7 +36,7 @@ describe("back-end call spans (Backend with an in-memory exporter)", () => {
     dataDir = mkdtempSync(join(tmpdir(), "secretgate-tracing-"));
     database = SecretDatabase.open({ dataDir, masterKeyEnv: undefined }).database;
     driver = new InstrumentedDriver(new LocalDriver(database));
-    backend = new CachedDriver(driver, "test", settings, logger, undefined, running.tracing);
+    backend = new CachedDriver(driver, driver.capabilities, "test", settings, logger, undefined, running.tracing);
   });
   afterEach(() => {
     vi.useRealTimers();

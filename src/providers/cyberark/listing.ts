@@ -1,5 +1,5 @@
 import { Code, ServiceError, failedPrecondition } from "../../core/errors.js";
-import { ConjurHttpError, type ConjurResponse } from "./conjur-http.js";
+import { ConjurHttpError, type ConjurResponse } from "./http.js";
 
 /**
  * Variables asked for per page. A Conjur configured with a lower maximum

@@ -1,11 +1,10 @@
 import { isRestError, SecretClient, type KeyVaultSecret, type SecretClientOptions, type SecretProperties } from "@azure/keyvault-secrets";
 import type { TokenCredential } from "@azure/identity";
-import { z } from "zod";
 import { ServiceError, failedPrecondition, invalidArgument } from "../../core/errors.js";
 import type {
   ClassifiedError,
   DriverCall,
-  DriverDefinition,
+  DriverContext,
   DriverDeleteResult,
   DriverWrite,
   DriverWriteResult,
@@ -14,10 +13,11 @@ import type {
   SecretValue,
 } from "../../drivers/driver.js";
 import { LocationClients } from "../../drivers/location-clients.js";
-import { AZURE_CREDENTIAL_ENV_NAMES, AzureSettingsError, chooseCredential, tlsOptionsFromEnv } from "./credentials.js";
+import { chooseCredential, tlsOptionsFromEnv } from "./credentials.js";
 import { classifyAzureError, isSecretDisabled } from "./errors.js";
 import { ORIGINAL_NAME_TAG, assertOwnedBy, callerTags, tagsToStore, toVaultName } from "./vault-names.js";
-import { allowedVaultHost, teamVaultUriProblem, vaultUriProblem } from "./vault-hosts.js";
+import { vaultUriProblem } from "./vault-hosts.js";
+import { AzureSettingsError } from "./settings.js";
 
 type TlsOptions = SecretClientOptions["tlsOptions"];
 
@@ -38,7 +38,6 @@ const POLL_INTERVAL_MS = 250;
  * AZURE_KEY_VAULT_URI).
  */
 export class AzureKeyVaultDriver implements SecretDriver {
-  readonly capabilities = { write: true, binary: true, list: true, metadata: { description: false, tags: true, writesReplace: true }, sdkRetries: true, versionRemoval: "disable" as const };
   /** One client per vault, for at most MAX_LOCATIONS vaults (a SecretClient holds no sockets of its own to free). */
   private readonly clients: LocationClients<SecretClient>;
 
@@ -265,39 +264,14 @@ function isLoopback(hostname: string): boolean {
 const vaultUriOf = (team: Readonly<Record<string, unknown>>): string | undefined =>
   typeof team.vault_uri === "string" ? team.vault_uri : undefined;
 
-/** What a team may set for Azure Key Vault; `vault_uri` may name `allowedHosts` besides Microsoft's clouds. */
-function teamSettingsAllowing(allowedHosts: readonly string[]) {
-  return z.strictObject({
-    vault_uri: z
-      .string()
-      .superRefine((value, context) => {
-        const problem = teamVaultUriProblem(value, allowedHosts);
-        if (problem) context.addIssue({ code: "custom", message: problem });
-      })
-      .optional(),
-    prefix: z.string().optional(),
-    tags: z.record(z.string(), z.string()).optional(),
-  });
+/** Azure Key Vault through @azure/keyvault-secrets, with the credential the environment chooses (credentials.ts). */
+export async function createDriver({ env, logger }: DriverContext): Promise<SecretDriver> {
+  const uri = env.AZURE_KEY_VAULT_URI;
+  if (!uri) throw new AzureSettingsError("AZURE_KEY_VAULT_URI must name the vault (https://NAME.vault.azure.net) for key_management_system azure_key_vault");
+  const problem = vaultUriProblem(uri);
+  if (problem) throw new AzureSettingsError(`AZURE_KEY_VAULT_URI ${problem}`);
+  const tlsOptions = tlsOptionsFromEnv(env);
+  const { credential, kind } = chooseCredential(env, tlsOptions);
+  logger.info({ vault: uri, credential: kind }, "Azure Key Vault back end ready");
+  return new AzureKeyVaultDriver(uri, credential, tlsOptions);
 }
-
-export const azureKeyVaultDriver: DriverDefinition = {
-  name: "azure_key_vault",
-  teamSettings: teamSettingsAllowing([]),
-  teamSettingsFor: (settings) => teamSettingsAllowing((settings.allowed_vault_hosts as string[] | undefined) ?? []),
-  teamLocationKeys: ["vault_uri"],
-  settings: {
-    /** Vault hosts a team's `vault_uri` may name besides Microsoft's clouds (`host:port`, `*.suffix`). */
-    allowed_vault_hosts: z.array(allowedVaultHost).optional(),
-  },
-  credentialEnvNames: AZURE_CREDENTIAL_ENV_NAMES,
-  create: async ({ env, logger }) => {
-    const uri = env.AZURE_KEY_VAULT_URI;
-    if (!uri) throw new AzureSettingsError("AZURE_KEY_VAULT_URI must name the vault (https://NAME.vault.azure.net) for key_management_system azure_key_vault");
-    const problem = vaultUriProblem(uri);
-    if (problem) throw new AzureSettingsError(`AZURE_KEY_VAULT_URI ${problem}`);
-    const tlsOptions = tlsOptionsFromEnv(env);
-    const { credential, kind } = chooseCredential(env, tlsOptions);
-    logger.info({ vault: uri, credential: kind }, "Azure Key Vault back end ready");
-    return new AzureKeyVaultDriver(uri, credential, tlsOptions);
-  },
-};

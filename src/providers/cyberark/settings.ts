@@ -1,10 +1,16 @@
+import { z } from "zod";
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
 import { ConfigError, urlSetting } from "../../config/config-error.js";
 import type { Env } from "../../config/env.js";
-import { accountProblem } from "./conjur-ids.js";
+import { accountProblem, conjurAccount, conjurPolicyBranch } from "./ids.js";
 
-/** The environment variables LiteLLM users set for Conjur (SPEC §2). */
+export const SYSTEM = "cyberark";
+
+/** The policy branch variables are declared in when neither the settings nor a team name one. */
+export const DEFAULT_POLICY_BRANCH = "root";
+
+/** The environment variables LiteLLM users set for Conjur (docs/backends/cyberark.md). */
 export const CYBERARK_ENV_NAMES = [
   "CYBERARK_API_BASE",
   "CYBERARK_ACCOUNT",
@@ -83,3 +89,16 @@ function readPem(file: string, variable: string): string {
     throw new ConjurSettingsError(`${variable} names ${JSON.stringify(file)}, which cannot be read: ${(error as Error).message}`);
   }
 }
+
+/** `key_management_settings` keys this back end adds. */
+export const conjurSettings = {
+  /** The policy branch variables are declared in when a team names none. */
+  policy_branch: conjurPolicyBranch.optional(),
+};
+
+/** What a team may set for Conjur: where its variables live (account, policy branch) and its virtual keys' prefix. */
+export const conjurTeamSettings = z.strictObject({
+  account: conjurAccount.optional(),
+  policy_branch: conjurPolicyBranch.optional(),
+  prefix: z.string().optional(),
+});

@@ -13,12 +13,11 @@ import {
   TagResourceCommand,
   UpdateSecretCommand,
 } from "@aws-sdk/client-secrets-manager";
-import { z } from "zod";
 import { ServiceError } from "../../core/errors.js";
 import type {
   ClassifiedError,
   DriverCall,
-  DriverDefinition,
+  DriverContext,
   DriverDeleteResult,
   DriverWrite,
   DriverWriteResult,
@@ -27,31 +26,11 @@ import type {
   SecretValue,
 } from "../../drivers/driver.js";
 import { AwsClientPool, locationKey, type AwsTeamLocation } from "../aws-common/aws-client-pool.js";
-import { awsErrorName, classifyAwsError, isScheduledForDeletion } from "../aws-common/aws-errors.js";
-import { AWS_CREDENTIAL_ENV_NAMES, AWS_LOCATION_KEYS, awsConnectionSettings, awsLocationSettings, awsRegion, resolveAwsConnection, type AwsConnection } from "../aws-common/aws-settings.js";
+import { awsErrorName, isScheduledForDeletion } from "../aws-common/aws-errors.js";
+import { resolveAwsConnection, type AwsConnection } from "../aws-common/aws-settings.js";
+import { classifySecretsManagerError } from "./errors.js";
 import { checkSecretName } from "./secret-names.js";
-
-export const SYSTEM = "aws_secret_manager";
-/** The recovery window of a Delete without `force` (AWS's minimum is 7 days, its default 30). */
-export const RECOVERY_WINDOW_DAYS = 7;
-
-const tags = z.record(z.string(), z.string());
-
-/** `key_management_settings` keys this back end adds (SPEC §2). */
-export const secretsManagerSettings = {
-  ...awsConnectionSettings,
-  kms_key_id: z.string().min(1).optional(),
-  replica_regions: z.array(awsRegion).optional(),
-};
-
-/** Team keys (SPEC §5): location (region/role) for the driver; prefix/description/tags for the core. */
-export const secretsManagerTeamSettings = z.strictObject({
-  ...awsLocationSettings,
-  prefix: z.string().optional(),
-  description: z.string().optional(),
-  tags: tags.optional(),
-  kms_key_id: z.string().min(1).optional(),
-});
+import { RECOVERY_WINDOW_DAYS, SYSTEM } from "./settings.js";
 
 type Team = AwsTeamLocation & { kms_key_id?: string };
 
@@ -63,7 +42,6 @@ export interface SecretsManagerOptions {
 
 /** AWS Secrets Manager through @aws-sdk/client-secrets-manager. */
 export class SecretsManagerDriver implements SecretDriver {
-  readonly capabilities = { write: true, binary: true, list: true, metadata: { description: true, tags: true, writesReplace: false }, sdkRetries: true };
   private readonly pool: AwsClientPool<SecretsManagerClient>;
 
   constructor(private readonly options: SecretsManagerOptions) {
@@ -166,7 +144,7 @@ export class SecretsManagerDriver implements SecretDriver {
   }
 
   classifyError(error: unknown): ClassifiedError {
-    return classifyAwsError(error, { system: SYSTEM });
+    return classifySecretsManagerError(error);
   }
 
   async close(): Promise<void> {
@@ -233,7 +211,7 @@ export class SecretsManagerDriver implements SecretDriver {
         .filter((status) => status.Status === "Failed")
         .map((status) => `replication of ${JSON.stringify(name)} to ${status.Region} failed: ${status.StatusMessage ?? "no reason given"}`);
     } catch (error) {
-      const { message } = classifyAwsError(error, { system: SYSTEM, operation: "ReplicateSecretToRegions", name });
+      const { message } = classifySecretsManagerError(error, "ReplicateSecretToRegions", name);
       return [`replication to ${regions.join(", ")} failed: ${message}`];
     }
   }
@@ -258,23 +236,17 @@ export class SecretsManagerDriver implements SecretDriver {
       return await body(await this.pool.client(call.team as Team, call.signal));
     } catch (error) {
       if (error instanceof ServiceError) throw error;
-      const { code, message } = classifyAwsError(error, { system: SYSTEM, operation, ...(name !== undefined ? { name } : {}) });
+      const { code, message } = classifySecretsManagerError(error, operation, name);
       throw new ServiceError(code, message);
     }
   }
 }
 
-export const secretsManagerDriver: DriverDefinition = {
-  name: SYSTEM,
-  teamSettings: secretsManagerTeamSettings,
-  settings: secretsManagerSettings,
-  credentialEnvNames: AWS_CREDENTIAL_ENV_NAMES,
-  sensitiveTeamKeys: ["aws_external_id"],
-  teamLocationKeys: AWS_LOCATION_KEYS,
-  create: async ({ settings, env }) =>
-    new SecretsManagerDriver({
-      connection: resolveAwsConnection(settings, env, "SECRETS_MANAGER"),
-      ...(typeof settings.kms_key_id === "string" ? { kmsKeyId: settings.kms_key_id } : {}),
-      ...(Array.isArray(settings.replica_regions) ? { replicaRegions: settings.replica_regions as string[] } : {}),
-    }),
-};
+/** AWS Secrets Manager, through the service's AWS identity (aws-common/aws-credentials.ts) in the configured region. */
+export async function createDriver({ settings, env }: DriverContext): Promise<SecretDriver> {
+  return new SecretsManagerDriver({
+    connection: resolveAwsConnection(settings, env, "SECRETS_MANAGER"),
+    ...(typeof settings.kms_key_id === "string" ? { kmsKeyId: settings.kms_key_id } : {}),
+    ...(Array.isArray(settings.replica_regions) ? { replicaRegions: settings.replica_regions as string[] } : {}),
+  });
+}

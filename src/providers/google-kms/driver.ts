@@ -1,20 +1,19 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
-import { Code, ServiceError, failedPrecondition } from "../../core/errors.js";
+import { Code, failedPrecondition } from "../../core/errors.js";
 import { stripEnvReference } from "../../core/names.js";
 import { ciphertextBytes, isDecryptRefusal } from "../../drivers/environment-ciphertext.js";
-import type { ClassifiedError, DriverCall, SecretDriver, SecretValue } from "../../drivers/driver.js";
-import { classifyGoogleError } from "../google-common/errors.js";
+import type { ClassifiedError, DriverCall, DriverContext, SecretDriver, SecretValue } from "../../drivers/driver.js";
 import { decodePayload } from "../google-common/payload.js";
-import type { KmsCrypto } from "./kms-client.js";
+import { classifyGoogleKmsError } from "./errors.js";
+import { KmsCrypto } from "./kms-client.js";
+import { SYSTEM, resolveKmsSettings } from "./settings.js";
 import { envValue, type Env } from "../../config/env.js";
-
-export const SERVICE = "google_kms";
 
 /** Cloud KMS encrypts at most 64 KiB of plaintext; its ciphertext adds a small envelope (nonce, tag, key version). */
 const MAX_CIPHERTEXT_BYTES = 64 * 1024 + 1024;
 
-export interface KmsDriverOptions {
+export interface GoogleKmsDriverOptions {
   /** `hosted_keys`: names whose variable the operator says holds ciphertext. */
   hostedKeys?: readonly string[];
   /** Where a value KMS refused for an unlisted name is noted for the operator (never the value). */
@@ -28,15 +27,14 @@ export interface KmsDriverOptions {
  * name hosted_keys does not list, a variable that holds no ciphertext this KMS decrypts answers
  * like a missing one.
  */
-export class KmsDriver implements SecretDriver {
-  readonly capabilities = { write: false, binary: false, list: false, sdkRetries: true };
+export class GoogleKmsDriver implements SecretDriver {
   private readonly hostedKeys: ReadonlySet<string>;
 
   constructor(
     private readonly crypto: KmsCrypto,
     private readonly resourceName: string,
     private readonly env: Env,
-    private readonly options: KmsDriverOptions = {},
+    private readonly options: GoogleKmsDriverOptions = {},
   ) {
     this.hostedKeys = new Set((options.hostedKeys ?? []).map(stripEnvReference));
   }
@@ -60,7 +58,7 @@ export class KmsDriver implements SecretDriver {
       const { code } = this.classifyError(error);
       if (listed || !isDecryptRefusal(code)) throw error;
       // The variable and KMS's code only: the message may hold a team's key, and team settings are never logged.
-      this.options.logger?.warn({ variable: name, code: Code[code] }, `${SERVICE} would not decrypt an unlisted variable; answered as not found (list it in hosted_keys for the error)`);
+      this.options.logger?.warn({ variable: name, code: Code[code] }, `${SYSTEM} would not decrypt an unlisted variable; answered as not found (list it in hosted_keys for the error)`);
       return undefined;
     }
     // KMS keeps no versions of a value; a digest of the ciphertext changes exactly when the value does.
@@ -80,11 +78,19 @@ export class KmsDriver implements SecretDriver {
   }
 
   classifyError(error: unknown): ClassifiedError {
-    if (error instanceof ServiceError) return { code: error.code, message: error.message };
-    return classifyGoogleError(error, SERVICE);
+    return classifyGoogleKmsError(error);
   }
 
   close(): Promise<void> {
     return this.crypto.close();
   }
+}
+
+/** Cloud KMS through @google-cloud/kms (google-gax, gRPC), decrypting what the service's environment holds (DriverContext.ciphertextEnv). */
+export async function createDriver({ settings, env, ciphertextEnv, logger }: DriverContext): Promise<SecretDriver> {
+  const resolved = resolveKmsSettings(settings, env);
+  return new GoogleKmsDriver(new KmsCrypto(resolved.connection), resolved.resourceName, ciphertextEnv, {
+    logger,
+    ...(settings.hosted_keys ? { hostedKeys: settings.hosted_keys } : {}),
+  });
 }

@@ -1,35 +1,21 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { DecryptCommand, KMSClient } from "@aws-sdk/client-kms";
-import { z } from "zod";
 import { Code, ServiceError, failedPrecondition } from "../../core/errors.js";
-import type { ClassifiedError, DriverCall, DriverDefinition, SecretDriver, SecretValue } from "../../drivers/driver.js";
+import type { ClassifiedError, DriverCall, DriverContext, SecretDriver, SecretValue } from "../../drivers/driver.js";
 import { AwsClientPool } from "../aws-common/aws-client-pool.js";
-import { classifyAwsError } from "../aws-common/aws-errors.js";
-import { AWS_CREDENTIAL_ENV_NAMES, awsConnectionSettings, resolveAwsConnection, type AwsConnection } from "../aws-common/aws-settings.js";
+import { resolveAwsConnection, type AwsConnection } from "../aws-common/aws-settings.js";
+import { classifyKmsError } from "./errors.js";
 import { bulkNames, findCiphertext } from "./kms-environment.js";
+import { SYSTEM } from "./settings.js";
 import type { Env } from "../../config/env.js";
 import { stripEnvReference } from "../../core/names.js";
 import { ciphertextBytes, isDecryptRefusal } from "../../drivers/environment-ciphertext.js";
 
-export const SYSTEM = "aws_kms";
-
-/** `key_management_settings` keys this back end adds. */
-export const kmsSettings = {
-  ...awsConnectionSettings,
-  /** The encryption context the values were encrypted with; Decrypt fails unless it matches. */
-  encryption_context: z.record(z.string(), z.string()).optional(),
-  /** When set, Decrypt insists the ciphertext was made with this key. */
-  kms_key_id: z.string().min(1).optional(),
-};
-
-/** Team keys (SPEC §5): the key a team's values must be encrypted with. */
-export const kmsTeamSettings = z.strictObject({ key_id: z.string().min(1).optional() });
-
 /** Decrypt's CiphertextBlob holds 1 to 6,144 bytes (the KMS API reference). */
 const MAX_CIPHERTEXT_BYTES = 6144;
 
-export interface KmsDriverOptions {
+export interface AwsKmsDriverOptions {
   connection: AwsConnection;
   /** Where ciphertext is looked up: the service's environment without its own variables (DriverContext.ciphertextEnv). */
   env: Env;
@@ -48,12 +34,11 @@ export interface KmsDriverOptions {
  * name neither hosted_keys nor a bulk form declares, a variable that holds no ciphertext this
  * KMS decrypts answers like a missing one.
  */
-export class KmsDriver implements SecretDriver {
-  readonly capabilities = { write: false, binary: false, list: true, sdkRetries: true };
+export class AwsKmsDriver implements SecretDriver {
   private readonly pool: AwsClientPool<KMSClient>;
   private readonly hostedKeys: ReadonlySet<string>;
 
-  constructor(private readonly options: KmsDriverOptions) {
+  constructor(private readonly options: AwsKmsDriverOptions) {
     this.pool = new AwsClientPool(options.connection, (config) => new KMSClient(config));
     this.hostedKeys = new Set((options.hostedKeys ?? []).map(stripEnvReference));
   }
@@ -83,7 +68,7 @@ export class KmsDriver implements SecretDriver {
       return { text: Buffer.from(output.Plaintext ?? new Uint8Array()).toString("utf8"), version };
     } catch (error) {
       if (error instanceof ServiceError) throw error;
-      const { code, message } = classifyAwsError(error, { system: SYSTEM, operation: "Decrypt", name: ciphertext.variable });
+      const { code, message } = classifyKmsError(error, "Decrypt", ciphertext.variable);
       if (!declared && isDecryptRefusal(code)) {
         // The variable and KMS's code only: the message may hold a team's key_id, and team settings are never logged.
         this.options.logger?.warn({ variable: ciphertext.variable, code: Code[code] }, `${SYSTEM} would not decrypt an unlisted variable; answered as not found (list it in hosted_keys for the error)`);
@@ -107,7 +92,7 @@ export class KmsDriver implements SecretDriver {
   }
 
   classifyError(error: unknown): ClassifiedError {
-    return classifyAwsError(error, { system: SYSTEM });
+    return classifyKmsError(error);
   }
 
   async close(): Promise<void> {
@@ -115,19 +100,14 @@ export class KmsDriver implements SecretDriver {
   }
 }
 
-export const kmsDriver: DriverDefinition = {
-  name: SYSTEM,
-  teamSettings: kmsTeamSettings,
-  settings: kmsSettings,
-  credentialEnvNames: AWS_CREDENTIAL_ENV_NAMES,
-  hostedWhateverHostedKeys: bulkNames,
-  create: async ({ settings, env, ciphertextEnv, logger }) =>
-    new KmsDriver({
-      connection: resolveAwsConnection(settings, env, "KMS"),
-      env: ciphertextEnv,
-      logger,
-      ...(settings.hosted_keys ? { hostedKeys: settings.hosted_keys } : {}),
-      ...(settings.encryption_context ? { encryptionContext: settings.encryption_context as Record<string, string> } : {}),
-      ...(typeof settings.kms_key_id === "string" ? { keyId: settings.kms_key_id } : {}),
-    }),
-};
+/** AWS KMS, decrypting what the service's environment holds (DriverContext.ciphertextEnv), never the service's own variables. */
+export async function createDriver({ settings, env, ciphertextEnv, logger }: DriverContext): Promise<SecretDriver> {
+  return new AwsKmsDriver({
+    connection: resolveAwsConnection(settings, env, "KMS"),
+    env: ciphertextEnv,
+    logger,
+    ...(settings.hosted_keys ? { hostedKeys: settings.hosted_keys } : {}),
+    ...(settings.encryption_context ? { encryptionContext: settings.encryption_context as Record<string, string> } : {}),
+    ...(typeof settings.kms_key_id === "string" ? { keyId: settings.kms_key_id } : {}),
+  });
+}

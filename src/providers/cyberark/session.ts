@@ -1,5 +1,5 @@
-import type { ConjurResponse, ConjurTransport } from "./conjur-http.js";
-import { ConjurHttpError } from "./conjur-http.js";
+import type { ConjurResponse, ConjurTransport } from "./http.js";
+import { ConjurHttpError } from "./http.js";
 import { LocationClients } from "../../drivers/location-clients.js";
 import { untilAborted } from "../../drivers/until-aborted.js";
 

@@ -2,6 +2,7 @@ import { Code, ServiceError, failedPrecondition } from "../../core/errors.js";
 import type {
   ClassifiedError,
   DriverCall,
+  DriverContext,
   DriverDeleteResult,
   DriverWrite,
   DriverWriteResult,
@@ -10,9 +11,10 @@ import type {
   SecretValue,
 } from "../../drivers/driver.js";
 import { listKvNames } from "./kv-listing.js";
-import { trimSlashes, type VaultSettings, type VaultTeam } from "./settings.js";
-import { CredentialFileError, VaultLoginError, type TokenSession } from "./token-session.js";
-import { VaultApiError, type VaultHttp, type VaultRequest, type VaultResponse } from "./vault-http.js";
+import { classifyVaultError } from "./errors.js";
+import { readVaultSettings, refreshIntervalSeconds, trimSlashes, type VaultSettings, type VaultTeam } from "./settings.js";
+import { TokenSession } from "./token-session.js";
+import { VaultApiError, VaultHttp, type VaultRequest, type VaultResponse } from "./vault-http.js";
 
 /** LiteLLM stores the value under this field of the KV v2 secret; a team's `data` picks another. */
 export const DEFAULT_VALUE_FIELD = "key";
@@ -34,8 +36,6 @@ type KvArea = "data" | "metadata" | "destroy";
  */
 export class VaultDriver implements SecretDriver {
   // sdkRetries: VaultHttp already retries 412/429/5xx and connection failures a bounded number of times, as Vault's own client does.
-  readonly capabilities = { write: true, binary: false, list: true, metadata: { description: true, tags: true, writesReplace: true }, sdkRetries: true, versionRemoval: "destroy" as const };
-
   constructor(
     private readonly settings: VaultSettings,
     private readonly http: VaultHttp,
@@ -164,23 +164,7 @@ export class VaultDriver implements SecretDriver {
   }
 
   classifyError(error: unknown): ClassifiedError {
-    if (error instanceof ServiceError) return { code: error.code, message: error.message };
-    if (error instanceof VaultLoginError) return this.classifyLoginError(error);
-    if (error instanceof VaultApiError) return classifyApiError(error);
-    const network = networkFailure(error);
-    if (network) return { code: Code.Unavailable, message: `Vault at ${this.settings.address.origin} is unreachable: ${network}` };
-    return { code: Code.Internal, message: `Vault call failed: ${(error as Error)?.message ?? String(error)}` };
-  }
-
-  private classifyLoginError(error: VaultLoginError): ClassifiedError {
-    const { cause, message } = error;
-    if (cause instanceof CredentialFileError) return { code: Code.FailedPrecondition, message };
-    if (cause instanceof Error && cause.name === "TimeoutError") return { code: Code.Unavailable, message };
-    const inner = this.classifyError(cause);
-    // Throttling and outages stay what they are; any other refusal means our credentials were not accepted.
-    const transient = inner.code === Code.Unavailable || inner.code === Code.ResourceExhausted;
-    if (transient) return { ...inner, message: `secretgate could not log in to Vault (${error.method} auth): ${inner.message}` };
-    return { ...inner, code: Code.PermissionDenied, message };
+    return classifyVaultError(error, this.settings.address);
   }
 
   async close(): Promise<void> {
@@ -256,27 +240,16 @@ function describe(verb: string, name: string, location: Location): string {
   return `${verb} of ${JSON.stringify(name)} in ${[location.namespace, location.mount].filter((part) => part !== "").join("/")}`;
 }
 
-function classifyApiError(error: VaultApiError): ClassifiedError {
-  const { status, message } = error;
-  const code =
-    status === 400 ? Code.InvalidArgument
-    : status === 403 ? Code.PermissionDenied
-    : status === 404 ? Code.NotFound
-    : status === 429 ? Code.ResourceExhausted
-    : status === 501 ? Code.Unimplemented
-    : status === 412 || status === 502 || status === 503 || status === 504 ? Code.Unavailable
-    : status >= 500 ? Code.Internal
-    : Code.Unknown;
-  return { code, message, ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}) };
-}
-
-const NETWORK_ERROR_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ECONNABORTED"]);
-
-/** A connection or TLS failure, described without anything but the error code; undefined for other errors. */
-function networkFailure(error: unknown): string | undefined {
-  const code = (error as NodeJS.ErrnoException)?.code;
-  if (typeof code !== "string") return undefined;
-  if (NETWORK_ERROR_CODES.has(code)) return code;
-  if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) return `${code} (check HCP_VAULT_CACERT and the client certificate)`;
-  return undefined;
+/** Vault's HTTP API (KV v2), logged in as settings say: AppRole, a TLS certificate, or a token. */
+export async function createDriver({ env, logger }: DriverContext): Promise<SecretDriver> {
+  const settings = readVaultSettings(env);
+  // A malformed refresh interval is a start-up error, not a surprise at the first cached read.
+  refreshIntervalSeconds(env);
+  const { auth } = settings;
+  const http = new VaultHttp(settings.address, {
+    ...(settings.caFile ? { caFile: settings.caFile } : {}),
+    ...(auth.kind === "cert" ? { certFile: auth.certFile, keyFile: auth.keyFile } : {}),
+  });
+  const session = new TokenSession(http, auth, settings.loginNamespace, logger);
+  return new VaultDriver(settings, http, session);
 }

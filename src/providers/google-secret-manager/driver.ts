@@ -3,6 +3,7 @@ import { Code, ServiceError, invalidArgument, notFound } from "../../core/errors
 import type {
   ClassifiedError,
   DriverCall,
+  DriverContext,
   DriverDeleteResult,
   DriverWrite,
   DriverWriteResult,
@@ -13,15 +14,15 @@ import type {
 import { callWithRetries } from "../google-common/calls.js";
 import { clientOptions } from "../google-common/client-options.js";
 import { checksumMatches, checksumValue, crc32c } from "../google-common/crc32c.js";
-import { classifyGoogleError, grpcStatusOf } from "../google-common/errors.js";
+import { grpcStatusOf } from "../google-common/errors.js";
 import { decodePayload } from "../google-common/payload.js";
 import { secretId, secretResourceName, versionNumber } from "./names.js";
-import { labelKey, labelValue, type Replication, type SecretManagerSettings } from "./settings.js";
+import { classifySecretManagerError } from "./errors.js";
+import { SYSTEM, labelKey, labelValue, resolveSecretManagerSettings, secretManagerCachePolicy, type Replication, type SecretManagerSettings } from "./settings.js";
 
 type Team = Readonly<Record<string, unknown>>;
 type ISecret = protos.google.cloud.secretmanager.v1.ISecret;
 
-export const SERVICE = "google_secret_manager";
 
 /** Reads are idempotent: retried when throttled or briefly unreachable. */
 const READ_RETRIES = [Code.ResourceExhausted, Code.Unavailable];
@@ -34,8 +35,6 @@ const WRITE_RETRIES = [Code.ResourceExhausted];
  */
 export class SecretManagerDriver implements SecretDriver {
   // Payloads are bytes, but nothing records whether a version was written as text; see read().
-  readonly capabilities = { write: true, binary: false, list: true, metadata: { description: true, tags: true, writesReplace: false }, sdkRetries: true, versionRemoval: "destroy" as const };
-
   private readonly client: SecretManagerServiceClient;
 
   constructor(private readonly settings: SecretManagerSettings) {
@@ -61,7 +60,7 @@ export class SecretManagerDriver implements SecretDriver {
     if (checksumValue(checksum) !== undefined && !checksumMatches(bytes, checksum)) {
       throw new ServiceError(
         Code.DataLoss,
-        `${SERVICE}: the value of secret ${JSON.stringify(name)} (version ${versionNumber(response.name)}) failed its CRC32C check and was discarded`,
+        `${SYSTEM}: the value of secret ${JSON.stringify(name)} (version ${versionNumber(response.name)}) failed its CRC32C check and was discarded`,
       );
     }
     return { ...decodePayload(bytes), version: versionNumber(response.name) };
@@ -180,8 +179,7 @@ export class SecretManagerDriver implements SecretDriver {
   }
 
   classifyError(error: unknown): ClassifiedError {
-    if (error instanceof ServiceError) return { code: error.code, message: error.message };
-    return classifyGoogleError(error, SERVICE);
+    return classifySecretManagerError(error);
   }
 
   async close(): Promise<void> {
@@ -214,10 +212,10 @@ export class SecretManagerDriver implements SecretDriver {
     const [version] = await callWithRetries(call, READ_RETRIES, (options) =>
       this.client.getSecretVersion({ name: `${secret}/versions/latest` }, options),
     ).catch(() => [undefined]);
-    if (!version) return notFound(`secret ${JSON.stringify(name)} has no readable latest version: ${classifyGoogleError(cause, SERVICE).message}`);
+    if (!version) return notFound(`secret ${JSON.stringify(name)} has no readable latest version: ${classifySecretManagerError(cause).message}`);
     const state = stateName(version.state).toLowerCase();
     return notFound(
-      `secret ${JSON.stringify(name)} has no readable value in ${SERVICE}: its latest version (${versionNumber(version.name)}) is ${state}` +
+      `secret ${JSON.stringify(name)} has no readable value in ${SYSTEM}: its latest version (${versionNumber(version.name)}) is ${state}` +
         (state === "disabled" ? "; enable it or write a new version" : "; write a new version"),
     );
   }
@@ -261,4 +259,10 @@ function checkLabels(tags: Readonly<Record<string, string>>): void {
       );
     }
   }
+}
+
+/** Google Secret Manager through @google-cloud/secret-manager (google-gax: gRPC, or REST). */
+export async function createDriver({ settings, env }: DriverContext): Promise<SecretDriver> {
+  secretManagerCachePolicy(env); // a malformed interval fails start-up, not the first read
+  return new SecretManagerDriver(resolveSecretManagerSettings(settings, env));
 }

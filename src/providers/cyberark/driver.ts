@@ -1,23 +1,20 @@
-import { z } from "zod";
 import { Code, ServiceError } from "../../core/errors.js";
 import type {
   ClassifiedError,
   DriverCall,
-  DriverDefinition,
+  DriverContext,
   DriverDeleteResult,
   DriverWrite,
   DriverWriteResult,
   SecretDriver,
   SecretValue,
 } from "../../drivers/driver.js";
-import { ConjurHttpError, ConjurTransport, type ConjurResponse } from "./conjur-http.js";
-import { conjurAccount, conjurPolicyBranch } from "./conjur-ids.js";
-import { MAX_LIST_PAGE_BYTES, listVariableNames } from "./conjur-listing.js";
-import { declareVariablePolicy, deleteVariablePolicy } from "./conjur-policy.js";
-import { ConjurSession } from "./conjur-session.js";
-import { CYBERARK_ENV_NAMES, readConjurSettings, refreshIntervalSeconds } from "./conjur-settings.js";
-
-export const DEFAULT_POLICY_BRANCH = "root";
+import { ConjurHttpError, ConjurTransport, type ConjurResponse } from "./http.js";
+import { MAX_LIST_PAGE_BYTES, listVariableNames } from "./listing.js";
+import { declareVariablePolicy, deleteVariablePolicy } from "./policy.js";
+import { ConjurSession } from "./session.js";
+import { classifyConjurError } from "./errors.js";
+import { DEFAULT_POLICY_BRANCH, readConjurSettings, refreshIntervalSeconds } from "./settings.js";
 
 type Team = Readonly<Record<string, unknown>>;
 
@@ -37,7 +34,6 @@ interface VariableLocation {
  * the variable's resource record, the value then fetched at exactly that version.
  */
 export class CyberArkDriver implements SecretDriver {
-  readonly capabilities = { write: true, binary: false, list: true };
   /** Writes to one variable run one at a time here, so each learns its own version number. */
   private readonly writeQueues = new Map<string, Promise<unknown>>();
 
@@ -87,7 +83,7 @@ export class CyberArkDriver implements SecretDriver {
     return { recoverable: false };
   }
 
-  /** The variables of the team's branch that hold a value, named as read takes them (see conjur-listing.ts). */
+  /** The variables of the team's branch that hold a value, named as read takes them (see listing.ts). */
   async list(call: DriverCall): Promise<string[]> {
     const account = accountOf(call.team) ?? this.defaults.account;
     const branch = branchOf(call.team) ?? this.defaults.branch;
@@ -112,30 +108,7 @@ export class CyberArkDriver implements SecretDriver {
   }
 
   classifyError(error: unknown): ClassifiedError {
-    if (error instanceof ServiceError) return { code: error.code, message: error.message };
-    if (error instanceof ConjurHttpError) {
-      const status = error.status;
-      if (status === 400 || status === 422) return { code: Code.InvalidArgument, message: error.message };
-      if (status === 401) return { code: Code.Unauthenticated, message: error.message };
-      if (status === 403) return { code: Code.PermissionDenied, message: error.message };
-      if (status === 404) return { code: Code.NotFound, message: error.message };
-      if (status === 409) return { code: Code.Aborted, message: error.message };
-      if (status === 429) {
-        const seconds = Number(error.retryAfter);
-        return { code: Code.ResourceExhausted, message: error.message, ...(error.retryAfter && Number.isFinite(seconds) ? { retryAfterMs: seconds * 1000 } : {}) };
-      }
-      if (status >= 500) return { code: Code.Unavailable, message: error.message };
-      return { code: Code.Unknown, message: error.message };
-    }
-    const failure = error as NodeJS.ErrnoException;
-    if (failure?.name === "AbortError") return { code: Code.DeadlineExceeded, message: "Conjur did not answer before the deadline" };
-    if (typeof failure?.code === "string" && /^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|ETIMEDOUT|EPIPE|EAI_AGAIN)$/.test(failure.code)) {
-      return { code: Code.Unavailable, message: `Conjur is unreachable: ${failure.code}` };
-    }
-    if (typeof failure?.code === "string" && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|SIGNATURE/.test(failure.code)) {
-      return { code: Code.Unavailable, message: `TLS with Conjur failed: ${failure.code} (set NODE_EXTRA_CA_CERTS to its CA)` };
-    }
-    return { code: Code.Internal, message: `Conjur call failed: ${failure?.message ?? String(error)}` };
+    return classifyConjurError(error);
   }
 
   async close(): Promise<void> {
@@ -208,29 +181,16 @@ const resourcePath = (location: VariableLocation) =>
 const accountOf = (team: Team) => (typeof team.account === "string" ? team.account : undefined);
 const branchOf = (team: Team) => (typeof team.policy_branch === "string" ? team.policy_branch : undefined);
 
-export const cyberArkDriver: DriverDefinition = {
-  name: "cyberark",
-  teamSettings: z.strictObject({
-    account: conjurAccount.optional(),
-    policy_branch: conjurPolicyBranch.optional(),
-    prefix: z.string().optional(),
-  }),
-  settings: {
-    /** The policy branch variables are declared in when a team names none. */
-    policy_branch: conjurPolicyBranch.optional(),
-  },
-  credentialEnvNames: CYBERARK_ENV_NAMES,
-  cachePolicy: ({ env }) => ({ ttlSeconds: refreshIntervalSeconds(env) }),
-  create: async ({ env, settings, logger }) => {
-    const conjur = readConjurSettings(env);
-    // A malformed CYBERARK_REFRESH_INTERVAL is a start-up error, not a surprise at the first cached read.
-    refreshIntervalSeconds(env);
-    if (!conjur.tls.rejectUnauthorized) {
-      logger.warn("CYBERARK_SSL_VERIFY=false: TLS certificates of Conjur are NOT verified; anyone on the network path can read the secrets");
-    }
-    const transport = new ConjurTransport(conjur.baseUrl, conjur.tls);
-    const branch = typeof settings.policy_branch === "string" ? settings.policy_branch : DEFAULT_POLICY_BRANCH;
-    logger.info({ base: conjur.baseUrl.origin, account: conjur.account, branch, mutualTls: conjur.tls.cert !== undefined }, "CyberArk Conjur back end ready");
-    return new CyberArkDriver(transport, new ConjurSession(transport, conjur.login, conjur.apiKey), { account: conjur.account, branch });
-  },
-};
+/** Conjur's REST API, logged in with the API key (or the client certificate) of CYBERARK_USERNAME. */
+export async function createDriver({ env, settings, logger }: DriverContext): Promise<SecretDriver> {
+  const conjur = readConjurSettings(env);
+  // A malformed CYBERARK_REFRESH_INTERVAL is a start-up error, not a surprise at the first cached read.
+  refreshIntervalSeconds(env);
+  if (!conjur.tls.rejectUnauthorized) {
+    logger.warn("CYBERARK_SSL_VERIFY=false: TLS certificates of Conjur are NOT verified; anyone on the network path can read the secrets");
+  }
+  const transport = new ConjurTransport(conjur.baseUrl, conjur.tls);
+  const branch = typeof settings.policy_branch === "string" ? settings.policy_branch : DEFAULT_POLICY_BRANCH;
+  logger.info({ base: conjur.baseUrl.origin, account: conjur.account, branch, mutualTls: conjur.tls.cert !== undefined }, "CyberArk Conjur back end ready");
+  return new CyberArkDriver(transport, new ConjurSession(transport, conjur.login, conjur.apiKey), { account: conjur.account, branch });
+}

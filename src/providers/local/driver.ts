@@ -1,10 +1,7 @@
-import { z } from "zod";
-import { Code, ServiceError } from "../../core/errors.js";
 import type { SecretDatabase } from "../../storage/database.js";
-import { isConnectionFailure } from "../../storage/postgres/database-unavailable.js";
 import type {
   ClassifiedError,
-  DriverDefinition,
+  DriverContext,
   DriverDeleteResult,
   DriverWrite,
   DriverWriteResult,
@@ -12,6 +9,7 @@ import type {
   SecretMetadata,
   SecretValue,
 } from "../../drivers/driver.js";
+import { classifyLocalError } from "./errors.js";
 import { PostgresSecretRows } from "./postgres-secret-rows.js";
 import { SqliteSecretRows, type SecretRows } from "./secret-rows.js";
 
@@ -22,8 +20,6 @@ import { SqliteSecretRows, type SecretRows } from "./secret-rows.js";
  * re-created name never reuses a version id a cache may still hold.
  */
 export class LocalDriver implements SecretDriver {
-  readonly capabilities = { write: true, binary: true, list: true, metadata: { description: true, tags: true, writesReplace: true }, versionRemoval: "destroy" as const };
-
   constructor(
     private readonly database: SecretDatabase,
     private readonly rows: SecretRows = new SqliteSecretRows(database),
@@ -76,9 +72,7 @@ export class LocalDriver implements SecretDriver {
   }
 
   classifyError(error: unknown): ClassifiedError {
-    if (error instanceof ServiceError) return { code: error.code, message: error.message };
-    if (isConnectionFailure(error)) return { code: Code.Unavailable, message: `the embedded store's database is unreachable: ${(error as Error).message}` };
-    return { code: Code.Internal, message: `embedded store failed: ${(error as Error).message}` };
+    return classifyLocalError(error);
   }
 
   async close(): Promise<void> {
@@ -88,12 +82,7 @@ export class LocalDriver implements SecretDriver {
 
 const sealContext = (name: string, version: number) => `secret:${version}:${name}`;
 
-export const localDriver: DriverDefinition = {
-  name: "local",
-  teamSettings: z.strictObject({
-    prefix: z.string().optional(),
-    description: z.string().optional(),
-    tags: z.record(z.string(), z.string()).optional(),
-  }),
-  create: async ({ database, postgres }) => new LocalDriver(database, postgres ? new PostgresSecretRows(postgres) : undefined),
-};
+/** The embedded store, in the service's SQLite database, or in PostgreSQL when DATABASE_URL is set. */
+export async function createDriver({ database, postgres }: DriverContext): Promise<SecretDriver> {
+  return new LocalDriver(database, postgres ? new PostgresSecretRows(postgres) : undefined);
+}

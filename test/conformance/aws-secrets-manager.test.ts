@@ -1,6 +1,6 @@
 import { SecretsManagerDriver } from "../../src/providers/aws-secrets-manager/driver.js";
 import { resolveAwsConnection } from "../../src/providers/aws-common/aws-settings.js";
-import { emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../emulators/aws/index.js";
+import { emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../emulators/aws-common/endpoint.js";
 import { runDriverConformance } from "./driver-suite.js";
 import { definition as awsSecretsManager } from "../../src/providers/aws-secrets-manager/index.js";
 

@@ -2,7 +2,7 @@ import { createDriver } from "../helpers/create-driver.js";
 import { pino } from "pino";
 import { definition as cyberark } from "../../src/providers/cyberark/index.js";
 import type { SecretDatabase } from "../../src/storage/database.js";
-import { startEmulator, type ConjurEmulator } from "../emulators/conjur/index.js";
+import { startEmulator, type ConjurEmulator } from "../emulators/cyberark/index.js";
 import { runDriverConformance } from "./driver-suite.js";
 
 let emulator: ConjurEmulator | undefined;

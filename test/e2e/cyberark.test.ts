@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, type ConjurEmulator } from "../emulators/conjur/index.js";
+import { startEmulator, type ConjurEmulator } from "../emulators/cyberark/index.js";
 import { TestServer } from "../helpers/server.js";
 
 const config = {

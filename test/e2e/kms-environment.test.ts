@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { EncryptCommand, KMSClient } from "@aws-sdk/client-kms";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_KEY_ALIAS, DEFAULT_REGION, ROOT_CREDENTIALS, startEmulator as startAwsEmulator, type AwsEmulatorHandle } from "../emulators/aws/index.js";
+import { DEFAULT_KEY_ALIAS, DEFAULT_REGION, ROOT_CREDENTIALS, startEmulator as startAwsEmulator, type AwsEmulatorHandle } from "../emulators/aws-common/endpoint.js";
 import { DEFAULT_KEY, startEmulator as startGoogleKmsEmulator, type KmsEmulator } from "../emulators/google-kms/index.js";
 import { emulatorCalls } from "../helpers/aws-emulator-admin.js";
 import { TestServer } from "../helpers/server.js";

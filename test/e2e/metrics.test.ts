@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { VaultEmulator } from "../emulators/vault/index.js";
+import { VaultEmulator } from "../emulators/hashicorp-vault/index.js";
 import { eventually } from "../helpers/eventually.js";
 import { TestServer, stopServer } from "../helpers/server.js";
 import { PostgresServer } from "../helpers/postgres-server.js";

@@ -8,7 +8,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import fc from "fast-check";
 import { stringify as toYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_REGION, ROOT_CREDENTIALS, startEmulator, type AwsEmulatorHandle } from "../emulators/aws/index.js";
+import { DEFAULT_REGION, ROOT_CREDENTIALS, startEmulator, type AwsEmulatorHandle } from "../emulators/aws-common/endpoint.js";
 import { startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
 import { run, type Finished } from "../helpers/run-process.js";
 import { SERVER_ENTRY, TestServer } from "../helpers/server.js";

@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../emulators/aws/index.js";
+import { emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../emulators/aws-common/endpoint.js";
 import { callFailure } from "../helpers/call-failure.js";
 import { TestServer } from "../helpers/server.js";
 

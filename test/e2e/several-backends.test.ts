@@ -5,7 +5,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectFailure } from "../helpers/call-failure.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb.js";
-import { DEFAULT_REGION, ROOT_CREDENTIALS, startEmulator, type AwsEmulatorHandle } from "../emulators/aws/index.js";
+import { DEFAULT_REGION, ROOT_CREDENTIALS, startEmulator, type AwsEmulatorHandle } from "../emulators/aws-common/endpoint.js";
 import { startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
 import { TestServer } from "../helpers/server.js";
 

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROOT_CREDENTIALS } from "./aws/index.js";
+import { ROOT_CREDENTIALS } from "./aws-common/endpoint.js";
 import { ROOT } from "../helpers/server.js";
 
 const CLI = join(ROOT, "dist", "test", "emulators", "cli.js");
@@ -41,20 +41,23 @@ async function vault(endpoint: string, method: string, path: string, options: { 
 }
 
 describe("emulators from the command line", () => {
-  it("starts aws and prints one JSON line with its endpoint", async () => {
-    const { line, stop } = await startFromCommandLine("aws");
-    try {
-      expect(line).toMatchObject({ emulator: "aws", endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), accessKeyId: ROOT_CREDENTIALS.accessKeyId });
-      expect((await fetch(`${line.endpoint}/__admin/calls`)).status).toBe(200);
-    } finally {
-      await stop();
-    }
-  });
+  // AWS's two back ends share one endpoint emulator (aws-common/endpoint.ts), started by either name.
+  for (const name of ["aws-secrets-manager", "aws-kms"]) {
+    it(`starts ${name} and prints one JSON line with its endpoint`, async () => {
+      const { line, stop } = await startFromCommandLine(name);
+      try {
+        expect(line).toMatchObject({ emulator: name, endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), accessKeyId: ROOT_CREDENTIALS.accessKeyId });
+        expect((await fetch(`${line.endpoint}/__admin/calls`)).status).toBe(200);
+      } finally {
+        await stop();
+      }
+    });
+  }
 
-  it("starts vault and prints one JSON line with the endpoint and a root token", async () => {
-    const { line, stop } = await startFromCommandLine("vault");
+  it("starts hashicorp-vault and prints one JSON line with the endpoint and a root token", async () => {
+    const { line, stop } = await startFromCommandLine("hashicorp-vault");
     try {
-      expect(line).toMatchObject({ emulator: "vault", endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });
+      expect(line).toMatchObject({ emulator: "hashicorp-vault", endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });
       const health = await vault(line.endpoint, "GET", "sys/health");
       expect(health).toMatchObject({ status: 200, body: { initialized: true, sealed: false } });
       const login = await vault(line.endpoint, "POST", "auth/approle/login", { body: { role_id: line.approle.roleId, secret_id: line.approle.secretId } });
@@ -88,10 +91,10 @@ describe("emulators from the command line", () => {
     }
   });
 
-  it("starts conjur and prints its endpoint and logins", async () => {
-    const { line, stop } = await startFromCommandLine("conjur");
+  it("starts cyberark and prints its endpoint and logins", async () => {
+    const { line, stop } = await startFromCommandLine("cyberark");
     try {
-      expect(line).toMatchObject({ emulator: "conjur", endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });
+      expect(line).toMatchObject({ emulator: "cyberark", endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });
       expect(line.logins[0]).toMatchObject({ account: "default", login: "host/secretgate" });
       const authn = await fetch(`${line.endpoint}/authn/default/${encodeURIComponent("host/secretgate")}/authenticate`, {
         method: "POST",

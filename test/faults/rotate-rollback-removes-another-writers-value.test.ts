@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { emulatorEnv, startEmulator as startAws } from "../emulators/aws/index.js";
+import { emulatorEnv, startEmulator as startAws } from "../emulators/aws-common/endpoint.js";
 import { sdkEnvironment, startEmulator as startAzure } from "../emulators/azure-key-vault/index.js";
 import type { FaultRule } from "../emulators/common/faults.js";
-import { startEmulator as startConjur } from "../emulators/conjur/index.js";
+import { startEmulator as startConjur } from "../emulators/cyberark/index.js";
 import { startEmulator as startGoogle } from "../emulators/google-secret-manager/index.js";
 import { callFailure } from "../helpers/call-failure.js";
 import { TestServer } from "../helpers/server.js";

@@ -1,4 +1,4 @@
-import type { CallRecord } from "../emulators/aws/index.js";
+import type { CallRecord } from "../emulators/aws-common/endpoint.js";
 
 /** Reads the emulator's call log through its admin endpoint, as a sandbox user would. */
 export async function emulatorCalls(endpoint: string): Promise<{ counts: Record<string, number>; calls: CallRecord[] }> {

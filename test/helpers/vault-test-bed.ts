@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { VaultEmulator, signJwt, type LoginRole, type VaultEmulatorConfig } from "../emulators/vault/index.js";
+import { VaultEmulator, signJwt, type LoginRole, type VaultEmulatorConfig } from "../emulators/hashicorp-vault/index.js";
 
 export const AUTH_METHODS = ["token", "approle", "cert", "kubernetes", "jwt"] as const;
 export type AuthMethodName = (typeof AUTH_METHODS)[number];

@@ -4,7 +4,7 @@ import { MAX_LOCATIONS } from "../../../src/drivers/location-clients.js";
 import { AwsClientPool } from "../../../src/providers/aws-common/aws-client-pool.js";
 import { resolveAwsConnection } from "../../../src/providers/aws-common/aws-settings.js";
 import { SecretsManagerDriver } from "../../../src/providers/aws-secrets-manager/driver.js";
-import { emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../../emulators/aws/index.js";
+import { emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../../emulators/aws-common/endpoint.js";
 
 let emulator: AwsEmulatorHandle;
 const signal = () => AbortSignal.timeout(10_000);

@@ -8,7 +8,7 @@ import { resolveAwsConnection } from "../../../src/providers/aws-common/aws-sett
 import { REFRESH_MARGIN_MS, RefreshingCredentials } from "../../../src/providers/aws-common/refreshing-credentials.js";
 import { SecretsManagerDriver } from "../../../src/providers/aws-secrets-manager/driver.js";
 import { ConfigError } from "../../../src/config/config-error.js";
-import { emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../../emulators/aws/index.js";
+import { emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../../emulators/aws-common/endpoint.js";
 import { admin, emulatorCalls, resetEmulator } from "../../helpers/aws-emulator-admin.js";
 
 const ROLE = "arn:aws:iam::123456789012:role/secretgate-reader";

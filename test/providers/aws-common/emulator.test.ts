@@ -11,7 +11,7 @@ import {
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, GenerateDataKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_KEY_ALIAS, DEFAULT_REGION, ROOT_CREDENTIALS, startEmulator, type AwsEmulatorHandle } from "../../emulators/aws/index.js";
+import { DEFAULT_KEY_ALIAS, DEFAULT_REGION, ROOT_CREDENTIALS, startEmulator, type AwsEmulatorHandle } from "../../emulators/aws-common/endpoint.js";
 
 let emulator: AwsEmulatorHandle;
 let client: SecretsManagerClient;

@@ -6,7 +6,7 @@ import { resolveAwsConnection } from "../../../src/providers/aws-common/aws-sett
 import { AwsKmsDriver } from "../../../src/providers/aws-kms/driver.js";
 import { definition as awsKms } from "../../../src/providers/aws-kms/index.js";
 import { encryptWithAwsKms } from "../../../src/providers/aws-kms/encryptor.js";
-import { DEFAULT_KEY_ALIAS, DEFAULT_REGION, ROOT_CREDENTIALS, emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../../emulators/aws/index.js";
+import { DEFAULT_KEY_ALIAS, DEFAULT_REGION, ROOT_CREDENTIALS, emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../../emulators/aws-common/endpoint.js";
 
 // The conformance suite is write-centric (write, overwrite, delete, re-create); a KMS back end
 // only decrypts values held in the environment, so these tests prove what it does instead.

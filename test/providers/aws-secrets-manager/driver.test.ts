@@ -4,7 +4,7 @@ import type { DriverCall } from "../../../src/drivers/driver.js";
 import { resolveAwsConnection } from "../../../src/providers/aws-common/aws-settings.js";
 import { SecretsManagerDriver } from "../../../src/providers/aws-secrets-manager/driver.js";
 import { secretsManagerTeamSettings } from "../../../src/providers/aws-secrets-manager/settings.js";
-import { emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../../emulators/aws/index.js";
+import { emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../../emulators/aws-common/endpoint.js";
 
 let emulator: AwsEmulatorHandle;
 let driver: SecretsManagerDriver;

@@ -5,7 +5,7 @@ import type { DriverCall } from "../../../src/drivers/driver.js";
 import { resolveAwsConnection } from "../../../src/providers/aws-common/aws-settings.js";
 import { AWS_MAX_ATTEMPTS } from "../../../src/providers/aws-common/sdk-options.js";
 import { SecretsManagerDriver } from "../../../src/providers/aws-secrets-manager/driver.js";
-import { emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../../emulators/aws/index.js";
+import { emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../../emulators/aws-common/endpoint.js";
 import { admin, emulatorCalls, resetEmulator } from "../../helpers/aws-emulator-admin.js";
 
 let emulator: AwsEmulatorHandle;

@@ -8,7 +8,7 @@ import { definition as cyberark } from "../../../src/providers/cyberark/index.js
 import { LIST_PAGE_SIZE, MAX_LISTED_VARIABLES, MAX_LIST_PAGE_BYTES } from "../../../src/providers/cyberark/listing.js";
 import { declareVariablePolicy, deleteVariablePolicy } from "../../../src/providers/cyberark/policy.js";
 import type { SecretDatabase } from "../../../src/storage/database.js";
-import { startEmulator, type ConjurEmulator } from "../../emulators/conjur/index.js";
+import { startEmulator, type ConjurEmulator } from "../../emulators/cyberark/index.js";
 
 const context = (env: Record<string, string>, policyBranch = "secretgate") => ({
   env,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, type ConjurEmulator } from "../../emulators/conjur/index.js";
+import { startEmulator, type ConjurEmulator } from "../../emulators/cyberark/index.js";
 
 describe("Conjur emulator wire protocol", () => {
   let conjur: ConjurEmulator;

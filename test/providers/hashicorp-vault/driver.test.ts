@@ -12,7 +12,7 @@ import type { DriverCall, SecretDriver } from "../../../src/drivers/driver.js";
 import { definition as hashicorpVault } from "../../../src/providers/hashicorp-vault/index.js";
 import { MAX_LISTED_KEYS, MAX_LIST_DEPTH } from "../../../src/providers/hashicorp-vault/kv-listing.js";
 import { readVaultSettings } from "../../../src/providers/hashicorp-vault/settings.js";
-import { signJwt } from "../../emulators/vault/index.js";
+import { signJwt } from "../../emulators/hashicorp-vault/index.js";
 import { startVaultTestBed, type VaultTestBed } from "../../helpers/vault-test-bed.js";
 
 const makeDriver = (env: Record<string, string>) =>

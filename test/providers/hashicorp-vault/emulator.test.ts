@@ -2,7 +2,7 @@ import http from "node:http";
 import https from "node:https";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { VaultEmulator } from "../../emulators/vault/index.js";
+import { VaultEmulator } from "../../emulators/hashicorp-vault/index.js";
 import { startVaultTestBed, type VaultTestBed } from "../../helpers/vault-test-bed.js";
 
 async function vault(endpoint: string, method: string, path: string, options: { token?: string; namespace?: string; body?: unknown } = {}) {

@@ -21,7 +21,7 @@ import { resolveSecretManagerSettings } from "../../../src/providers/google-secr
 import { LocalDriver } from "../../../src/providers/local/driver.js";
 import { SecretDatabase } from "../../../src/storage/database.js";
 import { SqliteTeamSettingsStore } from "../../../src/storage/team-settings-store.js";
-import { DEFAULT_REGION, ROOT_CREDENTIALS, emulatorEnv, startEmulator as startAws, type AwsEmulatorHandle } from "../../emulators/aws/index.js";
+import { DEFAULT_REGION, ROOT_CREDENTIALS, emulatorEnv, startEmulator as startAws, type AwsEmulatorHandle } from "../../emulators/aws-common/endpoint.js";
 import { startEmulator as startGoogle, type SecretManagerEmulator } from "../../emulators/google-secret-manager/index.js";
 import { bedBackend } from "../../helpers/cached-driver-settings.js";
 import { admin } from "../../helpers/callers.js";

@@ -173,7 +173,8 @@ export const serverSettingsSchema = z.strictObject({
     .strictObject({
       /**
        * Variables of the service's own environment that Read may answer with (names or globs, as
-       * rules match names); none by default (SPEC §3.2). The service's own variables never are.
+       * rules match names); none by default (docs/security.md, "The service's own environment"). The service's
+       * own variables never are.
        */
       serve: z.array(z.string().min(1)).default([]),
     })

@@ -220,7 +220,7 @@ export class BatchReader {
     return cacheFirst ? target.driver.read(name, call, options) : target.driver.readThrough(name, call, options);
   }
 
-  /** With primary_secret_name (SPEC §3.4): one field of the JSON secret, which is cached as one entry. */
+  /** With primary_secret_name (docs/api.md, "How a read is resolved (the same for every back end)", step 3): one field of the JSON secret, which is cached as one entry. */
   private async readPrimaryField(target: Backend, primary: string, name: string, call: DriverCall, options: ReadOptions): Promise<CachedRead> {
     const read = await target.driver.read(primary, call, options);
     const document = read.value;
@@ -249,7 +249,7 @@ export class BatchReader {
   }
 
   /**
-   * Where LiteLLM reads its own process environment (SPEC §3.2): the caller reads its own,
+   * Where LiteLLM reads its own process environment (docs/security.md, "The service's own environment"): the caller reads its own,
    * unless the operator serves the name from the service's environment.
    */
   private notHosted(requested: string, name: string, resolvedName: string, virtualKey: boolean, explicit: boolean, reason: string): SecretResult {

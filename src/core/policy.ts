@@ -11,7 +11,8 @@ import { PROBE_NAME } from "./reachability.js";
 export type ReadRoute = { from: "backend" } | { from: "environment"; reason: string };
 
 /**
- * The LiteLLM policy knobs, applied in one place for every back end (SPEC §3, §4):
+ * The LiteLLM policy knobs, applied in one place for every back end (docs/api.md, "How a read is resolved (the same for every back end)", and
+ * the Write row of docs/api.md, "The RPCs"):
  * access mode, hosted keys, credential names, virtual-key prefixes, description and tags.
  */
 export class Policy {
@@ -44,7 +45,7 @@ export class Policy {
    * provider keys: a virtual key (`virtualKey`) is read from the back end whatever it says.
    */
   routeRead(name: string, virtualKey: boolean): ReadRoute {
-    // The back end's own credential variables (SPEC §3.8) are never looked up in it.
+    // The back end's own credential variables are never looked up in it (docs/api.md, "How a read is resolved (the same for every back end)", step 2).
     if (this.credentialNames.has(name)) return { from: "environment", reason: "it is a credential of the back end itself" };
     if (this.accessMode === "write_only") return { from: "environment", reason: "access_mode is write_only" };
     // The probe name is no one's environment variable: a client's health check reads it to reach the back end.
@@ -98,7 +99,7 @@ export class Policy {
 
   /** Configured tags, overridden by the team's, overridden by the request's. */
   tags(requested: Readonly<Record<string, string>>, team: Readonly<Record<string, unknown>>): Record<string, string> {
-    // Google calls a team's tags `labels` (SPEC §5).
+    // Google calls a team's tags `labels` (docs/configuration.md, "Team settings").
     const teamTags = (team.tags ?? team.labels ?? {}) as Record<string, string>;
     return { ...(this.settings.tags ?? {}), ...teamTags, ...requested };
   }

@@ -17,7 +17,7 @@ const DIGEST_HEX_CHARS = 16;
 const FIELD_OF_CALL = "team_settings";
 
 /**
- * Validates team settings JSON against one back end's team keys (SPEC §5); messages name
+ * Validates team settings JSON against one back end's team keys (docs/configuration.md, "Team settings"); messages name
  * the offending key under `field` (`settings` of SetTeamSettings, a call's `team_settings`).
  */
 export function validateTeamSettings(schema: z.ZodType<Record<string, unknown>>, settings: unknown, field = "settings"): Record<string, unknown> {

@@ -36,7 +36,7 @@ export function streamResetBound(limits: ConnectionLimits): { streamResetBurst: 
  * Accepts connections for one listener and applies what can be applied before any protocol runs:
  * the connection count (Node's own `maxConnections`: a connection past it is closed at once),
  * `noDelay` (a plain net server leaves Nagle's algorithm on, which cost the HTTP port two thirds
- * of its throughput: PERF-NOTES), the TLS handshake timeout, and an error listener (an accept that
+ * of its throughput: docs/performance.md, "Measured choices"), the TLS handshake timeout, and an error listener (an accept that
  * fails, e.g. out of file descriptors, is an 'error' event, and an unheard one ends the process).
  * `serve` gets each connection ready for its protocol: the TCP socket, or the TLS socket once
  * its handshake is done.

@@ -39,7 +39,7 @@ const HTTP2_PREFACE_AND_FRAME_HEADER_BYTES = 24 + 9;
 
 /**
  * Serves SecretService and AdminService over gRPC with @grpc/grpc-js (about six times cheaper per call than
- * connect-node's gRPC path; PERF-NOTES), plus server reflection and grpc.health.v1.Health.
+ * connect-node's gRPC path: docs/performance.md, "Measured choices"), plus server reflection and grpc.health.v1.Health.
  * Messages are encoded and decoded with the same protobuf-es types the Connect listener uses.
  *
  * grpc-js bounds streams per connection and idle connections itself, but neither how many

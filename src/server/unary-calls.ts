@@ -59,7 +59,7 @@ export interface UnaryCallOptions {
  * saw it), the service mostly answers at once from the cache, and the answer is written in one go.
  *
  * connect-node stays the reference: this path answers with the same status, headers, body and
- * audit record for every outcome (test/server/unary-calls.test.ts compares the two, call by call).
+ * audit record for every outcome (test/unit/server/unary-calls.test.ts compares the two, call by call).
  */
 export function unaryCalls(options: UnaryCallOptions, library: RequestHandler): RequestHandler {
   const methods = new Map(serviceMethods.map((method) => [methodPath(method), method]));

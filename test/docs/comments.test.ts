@@ -28,24 +28,37 @@ function files(folder: string): string[] {
     .sort();
 }
 
-/** Each comment of a source file with the line it starts on; a Markdown file is one comment. */
+/**
+ * Each comment of a source file with the line it starts on; a Markdown file is one comment. The file
+ * is parsed (a scanner alone would take a regular expression's `//` or a quote for the start of a
+ * comment or a string), and the comments around every node are collected.
+ */
 function comments(path: string): { text: string; line: number }[] {
   const text = readFileSync(join(ROOT, path), "utf8");
   if (path.endsWith(".md")) return [{ text, line: 1 }];
-  const scanner = ts.createScanner(ts.ScriptTarget.Latest, false, path.endsWith("x") ? ts.LanguageVariant.JSX : ts.LanguageVariant.Standard, text);
-  const found: { text: string; line: number }[] = [];
-  for (let token = scanner.scan(); token !== ts.SyntaxKind.EndOfFileToken; token = scanner.scan()) {
-    if (token === ts.SyntaxKind.SingleLineCommentTrivia || token === ts.SyntaxKind.MultiLineCommentTrivia) {
-      found.push({ text: scanner.getTokenText(), line: text.slice(0, scanner.getTokenStart()).split("\n").length });
+  const source = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true, path.endsWith("x") ? ts.ScriptKind.TSX : ts.ScriptKind.TS);
+  const found = new Map<number, { text: string; line: number }>();
+  const collect = (ranges: readonly ts.CommentRange[] | undefined) => {
+    for (const range of ranges ?? []) {
+      if (!found.has(range.pos)) found.set(range.pos, { text: text.slice(range.pos, range.end), line: source.getLineAndCharacterOfPosition(range.pos).line + 1 });
     }
-  }
-  return found;
+  };
+  const visit = (node: ts.Node) => {
+    collect(ts.getLeadingCommentRanges(text, node.pos));
+    collect(ts.getTrailingCommentRanges(text, node.end));
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  collect(ts.getLeadingCommentRanges(text, source.endOfFileToken.pos));
+  return [...found.values()].sort((a, b) => a.line - b.line);
 }
 
-/** Where a path a comment names is, if anywhere: from the repository's root, from src/, or from the file's own folder. */
+/** Where a path a comment names is, if anywhere: from the repository's root, from src/, or from the file's folder or one above it. */
 function locate(cited: string, from: string): string | undefined {
   const built = cited.replace(/^dist\//, "").replace(/\.js$/, ".ts");
-  for (const candidate of [cited, built, join("src", built), join(dirname(from), cited), join(dirname(from), built)]) {
+  const folders: string[] = [];
+  for (let folder = dirname(from); folder !== "." && folder !== ""; folder = dirname(folder)) folders.push(folder);
+  for (const candidate of [cited, built, join("src", built), ...folders.flatMap((folder) => [join(folder, cited), join(folder, built)])]) {
     const path = normalize(candidate);
     if (!path.startsWith("..") && statSync(join(ROOT, path), { throwIfNoEntry: false })) return path;
   }
@@ -67,7 +80,8 @@ function problems(): string[] {
           found.push(`${at(match.index)}: ${cited} does not exist`);
           continue;
         }
-        const section = heading ?? quoted;
+        // A section's name may be wrapped onto the comment's next line.
+        const section = (heading ?? quoted)?.replace(/\s*\n\s*(?:\*\s*|\/\/\s*)?/g, " ");
         if ((anchor === undefined && section === undefined) || !path.endsWith(".md")) continue;
         const document = outline(readFileSync(join(ROOT, path), "utf8"));
         if (anchor !== undefined && !document.anchors.has(anchor)) found.push(`${at(match.index)}: ${path} has no heading with the anchor #${anchor}`);

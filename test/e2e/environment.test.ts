@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestServer } from "../helpers/server.js";
 import { PostgresServer } from "../helpers/postgres-server.js";
 
-// SPEC §3.2: the service's own process environment holds its credentials and is never served
+// docs/security.md, "The service's own environment": the service's own process environment holds its credentials and is never served
 // by default; `secretgate.environment.serve` opts chosen names in, and no glob reaches the
 // variables the service uses itself.
 

@@ -4,7 +4,7 @@ import { AwsCredentials } from "./aws-credentials.js";
 import type { AwsConnection, RoleToAssume } from "./aws-settings.js";
 import { AWS_MAX_ATTEMPTS, awsRequestHandler } from "./sdk-options.js";
 
-/** The location keys a team may set on an AWS back end (SPEC §5). */
+/** The location keys a team may set on an AWS back end (docs/configuration.md, "Team settings"). */
 export interface AwsTeamLocation {
   aws_region_name?: string;
   aws_role_name?: string;

@@ -13,7 +13,7 @@ const REGION_RULE = "must be an AWS region such as us-east-1";
 export const awsRegion = z.string().regex(AWS_REGION, REGION_RULE);
 
 /**
- * Where and as whom AWS calls go, as STS documents the values: a team may set these too (SPEC §5).
+ * Where and as whom AWS calls go, as STS documents the values: a team may set these too (docs/configuration.md, "Team settings").
  * The role is an IAM role ARN; the session name and external id are STS's character sets.
  */
 export const awsLocationSettings = {
@@ -39,7 +39,7 @@ export const awsLocationSettings = {
  */
 export const AWS_LOCATION_KEYS = ["aws_role_name"] as const;
 
-/** The AWS credential keys LiteLLM users put in `key_management_settings` (SPEC §2). */
+/** The AWS credential keys LiteLLM users put in `key_management_settings` (docs/backends/aws-secrets-manager.md, "Configuration"). */
 export const awsConnectionSettings = {
   ...awsLocationSettings,
   aws_profile_name: z.string().min(1).optional(),

@@ -29,7 +29,7 @@ export interface AwsKmsDriverOptions {
 
 /**
  * AWS KMS as a back end: a name's environment value is base64 ciphertext and Read returns its
- * decryption (SPEC §3.5), including LiteLLM v2's bulk forms. It never writes (capabilities.write).
+ * decryption (docs/backends/aws-kms.md, "Which names it decrypts"), including LiteLLM v2's bulk forms. It never writes (capabilities.write).
  * It is no oracle on the service's environment (see drivers/environment-ciphertext.ts): for a
  * name neither hosted_keys nor a bulk form declares, a variable that holds no ciphertext this
  * KMS decrypts answers like a missing one.

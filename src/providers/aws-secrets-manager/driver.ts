@@ -96,7 +96,7 @@ export class SecretsManagerDriver implements SecretDriver {
 
   /**
    * CreateSecret (with description, tags, KMS key); when the name exists, PutSecretValue; when
-   * it is scheduled for deletion, RestoreSecret then PutSecretValue (SPEC §4). Only a successful
+   * it is scheduled for deletion, RestoreSecret then PutSecretValue (docs/backends/aws-secrets-manager.md, "What each call does"). Only a successful
    * CreateSecret created the secret.
    */
   async write(request: DriverWrite, call: DriverCall): Promise<DriverWriteResult> {

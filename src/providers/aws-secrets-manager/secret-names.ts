@@ -1,6 +1,6 @@
 import { invalidArgument } from "../../core/errors.js";
 
-// Secrets Manager names: 1–512 of A-Za-z0-9/_+=.@- (SPEC §7). A full secret ARN is accepted where a name is read.
+// Secrets Manager names: 1–512 of A-Za-z0-9/_+=.@- (docs/backends/aws-secrets-manager.md, "Names"). A full secret ARN is accepted where a name is read.
 const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$/;
 

@@ -22,7 +22,7 @@ export interface GoogleKmsDriverOptions {
 
 /**
  * `google_kms`: a name's environment value is base64 ciphertext and a read returns its
- * Cloud KMS decryption (SPEC §3.5). Nothing is stored, so write, delete and list do not exist.
+ * Cloud KMS decryption (docs/backends/google-kms.md, "Behaviour"). Nothing is stored, so write, delete and list do not exist.
  * It is no oracle on the service's environment (see drivers/environment-ciphertext.ts): for a
  * name hosted_keys does not list, a variable that holds no ciphertext this KMS decrypts answers
  * like a missing one.

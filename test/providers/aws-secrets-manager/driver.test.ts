@@ -48,7 +48,7 @@ describe("aws_secret_manager driver specifics", () => {
     expect(driver.classifyError(Object.assign(new Error("connect"), { code: "ECONNREFUSED" })).code).toBe(Code.Unavailable);
   });
 
-  it("validates team settings against exactly the SPEC §5 keys", () => {
+  it("validates team settings against exactly the keys docs/configuration.md lists for it", () => {
     expect(secretsManagerTeamSettings.safeParse({ aws_region_name: "eu-west-1", prefix: "eu/", tags: { a: "b" } }).success).toBe(true);
     expect(secretsManagerTeamSettings.safeParse({ vault_uri: "https://x" }).success).toBe(false);
   });

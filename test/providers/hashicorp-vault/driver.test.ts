@@ -81,7 +81,7 @@ describe("Vault settings from the environment", () => {
     expect(hashicorpVault.cachePolicy!({ env: { HCP_VAULT_REFRESH_INTERVAL: "60" }, settings: {} as never })).toEqual({ ttlSeconds: 60 });
   });
 
-  it("accepts exactly the team keys SPEC §5 lists for Vault", () => {
+  it("accepts exactly the team keys docs/configuration.md lists for Vault", () => {
     const schema = hashicorpVault.teamSettings;
     expect(validateTeamSettings(schema, { namespace: "admin", mount: "kv", path_prefix: "llm/", data: "api_key" })).toEqual({
       namespace: "admin",

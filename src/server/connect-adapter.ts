@@ -8,7 +8,7 @@ import { tooMuchArriving, type ArrivingBodies, type BodyHold } from "./arriving-
 import type { ListenerFaults } from "./listener-faults.js";
 import { settleAuthority } from "./request-authority.js";
 import { bodyFormat, checkUnaryBody, type BodyFormat } from "./request-body.js";
-import { refusal } from "./unary-answers.js";
+import { refusal } from "./fast-path/unary-answers.js";
 import { endUnreadBody } from "./unread-bodies.js";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;

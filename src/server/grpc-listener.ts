@@ -21,7 +21,7 @@ import { arrivingMessagesInterceptor } from "./grpc-arriving-messages.js";
 import { ListenerFaults } from "./listener-faults.js";
 import { listenOn } from "./listen-address.js";
 import { onceSpoken } from "./protocol-sniffing.js";
-import { encodeReadResponse } from "./read-response-encoding.js";
+import { encodeReadResponse } from "./fast-path/read-response-encoding.js";
 import type { TlsMaterial } from "./tls.js";
 
 export interface GrpcListener {

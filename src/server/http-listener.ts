@@ -19,7 +19,7 @@ import { listenOn, splitAddress } from "./listen-address.js";
 import { sniffHttpVersion } from "./protocol-sniffing.js";
 import type { Readiness } from "./readiness.js";
 import type { TlsMaterial } from "./tls.js";
-import { unaryCalls } from "./unary-calls.js";
+import { unaryCalls } from "./fast-path/unary-calls.js";
 
 export interface HttpListener {
   /** The bound address, e.g. 127.0.0.1:8080 (resolves port 0). */

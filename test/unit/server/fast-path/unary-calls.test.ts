@@ -8,20 +8,20 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AdminService } from "../../../gen/secretgate/v1/admin_service_pb.js";
-import { ReadRequestSchema, ReadResponseSchema, SecretService, WriteRequestSchema, WriteResponseSchema, type ReadRequest } from "../../../gen/secretgate/v1/secret_service_pb.js";
-import { Authenticator } from "../../../src/auth/authenticator.js";
-import { AuditLog } from "../../../src/audit.js";
-import type { AuthorizedCall, ServiceImplementation } from "../../../src/core/call-context.js";
-import { ServiceError } from "../../../src/core/errors.js";
-import { memoryLogDestination } from "../../helpers/log-destination.js";
-import { listenerErrorCell } from "../../../src/metrics/metrics.js";
-import { Dispatcher } from "../../../src/server/dispatcher.js";
-import { startHttpListener, type HttpListener } from "../../../src/server/http-listener.js";
-import type { FaultKind } from "../../../src/server/listener-faults.js";
+import { AdminService } from "../../../../gen/secretgate/v1/admin_service_pb.js";
+import { ReadRequestSchema, ReadResponseSchema, SecretService, WriteRequestSchema, WriteResponseSchema, type ReadRequest } from "../../../../gen/secretgate/v1/secret_service_pb.js";
+import { Authenticator } from "../../../../src/auth/authenticator.js";
+import { AuditLog } from "../../../../src/audit.js";
+import type { AuthorizedCall, ServiceImplementation } from "../../../../src/core/call-context.js";
+import { ServiceError } from "../../../../src/core/errors.js";
+import { memoryLogDestination } from "../../../helpers/log-destination.js";
+import { listenerErrorCell } from "../../../../src/metrics/metrics.js";
+import { Dispatcher } from "../../../../src/server/dispatcher.js";
+import { startHttpListener, type HttpListener } from "../../../../src/server/http-listener.js";
+import type { FaultKind } from "../../../../src/server/listener-faults.js";
 import { connect as netConnect } from "node:net";
-import { CLIENT_START, data, envelope, headers } from "../../helpers/http2-frames.js";
-import { exchange, splitAddress } from "../../helpers/raw-socket.js";
+import { CLIENT_START, data, envelope, headers } from "../../../helpers/http2-frames.js";
+import { exchange, splitAddress } from "../../../helpers/raw-socket.js";
 
 /**
  * The HTTP port answers the service's unary Connect and gRPC-Web calls itself (unary-calls.ts),

@@ -1,6 +1,6 @@
 import { toBinary } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { ItemErrorSchema, ReadResponseSchema, SecretResultSchema, type ItemError, type ReadResponse, type SecretResult } from "../../gen/secretgate/v1/secret_service_pb.js";
+import { ItemErrorSchema, ReadResponseSchema, SecretResultSchema, type ItemError, type ReadResponse, type SecretResult } from "../../../gen/secretgate/v1/secret_service_pb.js";
 
 /**
  * The binary encoding of a ReadResponse, written by hand for the gRPC listener because it is on

@@ -2,7 +2,7 @@ import type { Code, ConnectError } from "@connectrpc/connect";
 import { encodeEnvelope, type Compression } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus, trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
-import type { BodyFormat } from "./request-body.js";
+import type { BodyFormat } from "../request-body.js";
 
 /**
  * A unary call's whole answer. Headers are listed in the order connect-node writes them: it

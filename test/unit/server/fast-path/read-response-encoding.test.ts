@@ -7,8 +7,8 @@ import {
   SecretResultSchema,
   type ReadResponse,
   type SecretResult,
-} from "../../../gen/secretgate/v1/secret_service_pb.js";
-import { ENCODED_ERROR_FIELDS, ENCODED_RESULT_FIELDS, encodeReadResponse } from "../../../src/server/read-response-encoding.js";
+} from "../../../../gen/secretgate/v1/secret_service_pb.js";
+import { ENCODED_ERROR_FIELDS, ENCODED_RESULT_FIELDS, encodeReadResponse } from "../../../../src/server/fast-path/read-response-encoding.js";
 
 function expectSameBytes(response: ReadResponse): void {
   const expected = Buffer.from(toBinary(ReadResponseSchema, response));

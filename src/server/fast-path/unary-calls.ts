@@ -6,16 +6,16 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { compressionNegotiate, type Compression } from "@connectrpc/connect/protocol";
 import { parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-grpc";
-import { ReadResponseSchema, type ReadResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
-import type { Identity } from "../auth/identity.js";
-import type { Credentials } from "../auth/authenticator.js";
-import type { AuthorizedCall } from "../core/call-context.js";
-import { ServiceError } from "../core/errors.js";
-import { methodPath, serviceMethods, type Dispatcher } from "./dispatcher.js";
-import type { ListenerFaults } from "./listener-faults.js";
-import { tooMuchArriving, type ArrivingBodies, type BodyHold } from "./arriving-bodies.js";
+import { ReadResponseSchema, type ReadResponse } from "../../../gen/secretgate/v1/secret_service_pb.js";
+import type { Identity } from "../../auth/identity.js";
+import type { Credentials } from "../../auth/authenticator.js";
+import type { AuthorizedCall } from "../../core/call-context.js";
+import { ServiceError } from "../../core/errors.js";
+import { methodPath, serviceMethods, type Dispatcher } from "../dispatcher.js";
+import type { ListenerFaults } from "../listener-faults.js";
+import { tooMuchArriving, type ArrivingBodies, type BodyHold } from "../arriving-bodies.js";
 import { encodeReadResponse } from "./read-response-encoding.js";
-import { settleAuthority } from "./request-authority.js";
+import { settleAuthority } from "../request-authority.js";
 import {
   announcesMore,
   bodyFormat,
@@ -25,9 +25,9 @@ import {
   tooLarge,
   unaryMessageBytes,
   type BodyFormat,
-} from "./request-body.js";
+} from "../request-body.js";
 import { refusal, unaryAnswer, type UnaryAnswer } from "./unary-answers.js";
-import { endUnreadBody } from "./unread-bodies.js";
+import { endUnreadBody } from "../unread-bodies.js";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -59,7 +59,7 @@ export interface UnaryCallOptions {
  * saw it), the service mostly answers at once from the cache, and the answer is written in one go.
  *
  * connect-node stays the reference: this path answers with the same status, headers, body and
- * audit record for every outcome (test/unit/server/unary-calls.test.ts compares the two, call by call).
+ * audit record for every outcome (test/unit/server/fast-path/unary-calls.test.ts compares the two, call by call).
  */
 export function unaryCalls(options: UnaryCallOptions, library: RequestHandler): RequestHandler {
   const methods = new Map(serviceMethods.map((method) => [methodPath(method), method]));

@@ -69,7 +69,10 @@ export async function hostileLoadBenchmark(nodeArgs: string[], work: string, att
   const sockets = new Set<Socket>();
   try {
     await server.grpc.write({ name: "HOSTILE_BENCH_KEY", value: `sk-${randomBytes(20).toString("hex")}` });
-    const bearer = (next: any) => (request: any) => (request.header.set("authorization", `Bearer ${server.token}`), next(request));
+    const bearer = (next: any) => (request: any) => {
+      request.header.set("authorization", `Bearer ${server.token}`);
+      return next(request);
+    };
     const clients = {
       grpc: createClient(SecretService, createGrpcTransport({ baseUrl: `http://${server.grpcAddress}`, interceptors: [bearer] })),
       http: createClient(SecretService, createConnectTransport({ baseUrl: `http://${server.httpAddress}`, httpVersion: "2", interceptors: [bearer] })),
@@ -289,7 +292,10 @@ async function stalledBodies(grpcAddress: string, httpAddress: string, until: ()
         };
         const timer = setInterval(() => until() && end(), 250);
         socket.on("error", () => undefined);
-        socket.once("data", () => (flood.stalledBodiesEnded++, end()));
+        socket.once("data", () => {
+          flood.stalledBodiesEnded++;
+          end();
+        });
         socket.once("close", () => {
           clearInterval(timer);
           resolve();

@@ -137,7 +137,8 @@ export class AuditLog {
       else this.timer ??= setTimeout(this.flushSoon, HAND_OVER_MS).unref();
       return undefined;
     }
-    const batch = (this.batch ??= this.openBatch());
+    this.batch ??= this.openBatch();
+    const batch = this.batch;
     batch.records++;
     if (this.pendingLength >= HAND_OVER_BYTES) this.flush();
     return batch.written;

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { locateBackendError } from "./config/backends.js";
 import type { Env } from "./config/env.js";
 import type { BackendConfig, Config } from "./config/schema.js";
-import type { DriverDefinition } from "./drivers/driver.js";
+import type { DriverDefinition, SecretDriver } from "./drivers/driver.js";
 import { CachedDriver, type CachedDriverSettings } from "./core/cached-driver.js";
 import { StartupProbe } from "./core/reachability.js";
 import type { BreakerState } from "./core/resilience/circuit-breaker.js";
@@ -56,7 +56,7 @@ export async function startBackends(options: StartBackendsOptions): Promise<{ ba
     // The back end's own `env` over the process environment: two Vaults or two AWS accounts side by side.
     const driverEnv = Object.keys(backendConfig.env).length > 0 ? { ...env, ...backendConfig.env } : env;
     const ciphertextEnv = config.servedEnvironment.withoutProtected(driverEnv);
-    let driver;
+    let driver: SecretDriver;
     try {
       driver = await (await backendConfig.definition.load()).createDriver({
         settings: backendConfig.settings,

@@ -18,11 +18,13 @@ export function currentRoute(): string {
 }
 
 const listeners = new Set<() => void>();
-addEventListener("popstate", () => listeners.forEach((listener) => listener()));
+addEventListener("popstate", () => {
+  for (const listener of listeners) listener();
+});
 
 export function navigate(route: string): void {
   history.pushState(null, "", `${BASE}/${route}`);
-  listeners.forEach((listener) => listener());
+  for (const listener of listeners) listener();
 }
 
 export function useRoute(): string {

@@ -20,6 +20,7 @@ const NODE_TYPE_NAMES: ReadonlyMap<string, SanType> = new Map([
 // JSON string when it holds a comma, quote, backslash, apostrophe or a byte outside printable
 // ASCII (a comma as \u002c), and as it is otherwise. Entries are separated by ", ". The JSON
 // string pattern is the one node:tls's checkServerIdentity splits the same string with.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: a JSON string holds no raw control character (RFC 8259)
 const ENTRY = /([^:,"]+):("(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"|[^,"]*)(?:, |$)/y;
 
 /**

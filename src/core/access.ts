@@ -88,7 +88,8 @@ class Scope {
   reach(target: Backend | string): void {
     const name = typeof target === "string" ? target : target.name;
     if (!this.call.identity.mayUse(name)) throw permissionDenied(`${this.identity.name} may not use back end ${name}`);
-    const reached = (this.call.reached ??= []);
+    this.call.reached ??= [];
+    const reached = this.call.reached;
     if (!reached.includes(name)) reached.push(name);
   }
 

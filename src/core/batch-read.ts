@@ -80,7 +80,12 @@ export class BatchReader {
         continue;
       }
       const settled = hasFallback ? this.readAlong(item, scope, request.virtualKey, hit) : this.readThrough(item, scope, request.virtualKey);
-      (pending ??= []).push(settled.then((result) => void (results[item.index] = result)));
+      pending ??= [];
+      pending.push(
+        settled.then((result) => {
+          results[item.index] = result;
+        }),
+      );
     }
     return pending ? Promise.all(pending).then(() => results) : results;
   }
@@ -130,7 +135,9 @@ export class BatchReader {
     for (const backend of new Set(items.map((item) => item.placement.backend))) {
       const positions = items.flatMap((item, position) => (item.placement.backend === backend ? [position] : []));
       const hits = this.cachedOn(backend, positions.map((position) => items[position]!), scope);
-      positions.forEach((position, at) => (cached[position] = hits[at]));
+      positions.forEach((position, at) => {
+        cached[position] = hits[at];
+      });
     }
     return cached;
   }

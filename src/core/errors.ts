@@ -6,6 +6,7 @@ export { Code };
 // as it is), U+2028 and U+2029 (line ends to JavaScript and many log viewers), and Unicode's
 // format characters (category Cf: zero-width characters, the BOM, bidirectional controls, tag
 // characters), which hide text or make one name display as another.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters it finds
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\p{Cf}]/u;
 const UNPRINTABLE_ALL = new RegExp(UNPRINTABLE.source, "gu");
 

@@ -7,6 +7,7 @@ export const MAX_NAME_BYTES = 512;
 
 // C0 and C1 control characters, DEL, and the Unicode line/paragraph separators: they break
 // log lines, HTTP paths and back-end URLs.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters names may not hold
 const UNSAFE_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u;
 // Unicode format characters (category Cf: the BOM, zero-width space, joiners, word joiner,
 // bidirectional marks and overrides, tag characters) are invisible: a name holding one reads

@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import { fromBinary, toBinary, type DescMethodServerStreaming } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import type { CallContext } from "../core/call-context.js";

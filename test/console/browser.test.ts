@@ -54,6 +54,7 @@ async function expectNoSecretsInDom(): Promise<void> {
 
 /** Whether the focused element shows a focus ring. */
 async function focusRing(): Promise<string> {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a template literal for the page to evaluate
   return inPage<string>("`${document.activeElement.tagName}:${getComputedStyle(document.activeElement).outlineStyle}`");
 }
 

@@ -39,7 +39,10 @@ function brokenLinks(repository: Repository, files: readonly string[]): string[]
   const outlines = new Map<string, MarkdownOutline>();
   const outlineOf = (path: string) => {
     let found = outlines.get(path);
-    if (!found) outlines.set(path, (found = outline(repository.read(path))));
+    if (!found) {
+      found = outline(repository.read(path));
+      outlines.set(path, found);
+    }
     return found;
   };
   const problems: string[] = [];

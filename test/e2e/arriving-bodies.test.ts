@@ -3,7 +3,6 @@ import { connect as http2Connect, type ClientHttp2Session } from "node:http2";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 import { AdminService } from "../../gen/secretgate/v1/admin_service_pb.js";
 import { eventually } from "../helpers/eventually.js";
 import { splitAddress } from "../helpers/raw-socket.js";

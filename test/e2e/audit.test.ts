@@ -66,7 +66,10 @@ describe("audit records hold what fits in 4 KiB, and nothing a caller sent unche
     const names = Array.from({ length: 1000 }, (_, index) => `${index}`.padStart(512, "n"));
     const connect = createClient(
       SecretService,
-      createConnectTransport({ baseUrl: `http://${server.httpAddress}`, httpVersion: "1.1", interceptors: [(next) => (request) => (request.header.set("authorization", `Bearer ${server.token}`), next(request))] }),
+      createConnectTransport({ baseUrl: `http://${server.httpAddress}`, httpVersion: "1.1", interceptors: [(next) => (request) => {
+      request.header.set("authorization", `Bearer ${server.token}`);
+      return next(request);
+    }] }),
     );
     const records = await recordsOf(async () => {
       await server.grpc.read({ names });

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { EncryptCommand, KMSClient } from "@aws-sdk/client-kms";
-import { ConnectError, Code } from "@connectrpc/connect";
+import { type ConnectError, Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_KEY_ALIAS, DEFAULT_REGION, ROOT_CREDENTIALS, emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../emulators/aws-common/endpoint.js";
 import { emulatorCalls, resetEmulator } from "../helpers/aws-emulator-admin.js";

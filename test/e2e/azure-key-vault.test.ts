@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectFailure } from "../helpers/call-failure.js";
 import { sdkEnvironment, startEmulator, type AzureKeyVaultEmulator } from "../emulators/azure-key-vault/index.js";

@@ -1,4 +1,4 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmulator, type ConjurEmulator } from "../emulators/cyberark/index.js";
 import { TestServer } from "../helpers/server.js";

@@ -273,7 +273,10 @@ describe("hostile traffic against a running server (TLS)", () => {
     });
     server.sensitive.add(SENSITIVE);
     auth = `Authorization: Bearer ${server.token}`;
-    const bearer = { interceptors: [(next: any) => (request: any) => (request.header.set("authorization", `Bearer ${server.token}`), next(request))] };
+    const bearer = { interceptors: [(next: any) => (request: any) => {
+      request.header.set("authorization", `Bearer ${server.token}`);
+      return next(request);
+    }] };
     grpcClient = createClient(SecretService, createGrpcTransport({ baseUrl: `https://${server.grpcAddress}`, nodeOptions: { ca: ca.root.cert }, ...bearer }));
     connectClients = (["1.1", "2"] as const).map((httpVersion) =>
       createClient(SecretService, createConnectTransport({ baseUrl: `https://${server.httpAddress}`, httpVersion, nodeOptions: { ca: ca.root.cert }, ...bearer })),

@@ -102,7 +102,9 @@ describe("KMS back ends never tell which variables the service has", () => {
       for (const { port, results } of await readOnBothPorts(names)) {
         const missing = answer(results[0], MISSING);
         expect(missing, `${port}: ${names[0]}`).toMatchObject({ found: false, status: "NOT_FOUND" });
-        lookalikes.forEach((name, index) => expect(answer(results[index + 1], name), `${port}: ${names[index + 1]}`).toEqual(missing));
+        lookalikes.forEach((name, index) => {
+          expect(answer(results[index + 1], name), `${port}: ${names[index + 1]}`).toEqual(missing);
+        });
       }
     });
   }

@@ -335,7 +335,7 @@ describe("secretgate migrate from AWS to Vault against a running server", () => 
     cliOutput.push(output.text);
     expect(output.code, output.text).toBe(0);
     expect(output.text).toContain("\r\u001b[2Kmigrate aws to vault [");
-    expect(output.text).toMatch(/migrate aws to vault \[#+\] 3\/3  unchanged 3/);
+    expect(output.text).toMatch(/migrate aws to vault \[#+\] 3\/3 {2}unchanged 3/);
     expect(output.text).not.toContain('[1/3] "');
     expect(output.text).toContain("Migration from aws to vault: 3 secrets");
   });

@@ -26,7 +26,10 @@ function httpClient(token: string | undefined, protocol: "connect" | "grpc-web" 
   const options = {
     baseUrl: `http://${server.httpAddress}`,
     httpVersion: "1.1" as const,
-    interceptors: token ? [(next: any) => (request: any) => (request.header.set("authorization", `Bearer ${token}`), next(request))] : [],
+    interceptors: token ? [(next: any) => (request: any) => {
+      request.header.set("authorization", `Bearer ${token}`);
+      return next(request);
+    }] : [],
   };
   return createClient(AdminService, protocol === "connect" ? createConnectTransport(options) : createGrpcWebTransport(options));
 }

@@ -84,7 +84,7 @@ class ReflectionOnlyClient {
   /** A unary call whose request and response exist only as descriptors, with JSON in and out (grpcurl -d). */
   async call(service: DescService, methodName: string, body: JsonValue): Promise<JsonValue> {
     const method = service.methods.find((candidate) => candidate.name === methodName);
-    if (!method || method.methodKind !== "unary") throw new Error(`${service.typeName} has no unary method ${methodName}`);
+    if (method?.methodKind !== "unary") throw new Error(`${service.typeName} has no unary method ${methodName}`);
     const request = fromJson(method.input, body);
     const response = await new Promise<Buffer>((resolve, reject) =>
       this.client.makeUnaryRequest(

@@ -35,7 +35,10 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const withToken = { interceptors: [(next: any) => (request: any) => (request.header.set("authorization", `Bearer ${token}`), next(request))] };
+const withToken = { interceptors: [(next: any) => (request: any) => {
+      request.header.set("authorization", `Bearer ${token}`);
+      return next(request);
+    }] };
 const ports: ReadonlyArray<readonly [string, () => Client<typeof SecretService>]> = [
   ["the gRPC port", () => createClient(SecretService, createGrpcTransport({ baseUrl: `http://${server.grpcAddress}`, ...withToken }))],
   ["the HTTP port (Connect)", () => createClient(SecretService, createConnectTransport({ baseUrl: `http://${server.httpAddress}`, httpVersion: "1.1", ...withToken }))],

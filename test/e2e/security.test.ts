@@ -190,7 +190,7 @@ describe("authorization, deny by default", () => {
 describe("first start without configured authentication", () => {
   it("prints a generated admin token once; it works, and only its hash is stored", async () => {
     const first = await start({ adminToken: null });
-    const printed = /\n\s+(sgt_[A-Za-z0-9_-]+)\n/.exec(first.stderrLines.join("\n") + "\n") ?? /(sgt_[A-Za-z0-9_-]+)/.exec(first.stderrLines.join("\n"));
+    const printed = /\n\s+(sgt_[A-Za-z0-9_-]+)\n/.exec(`${first.stderrLines.join("\n")}\n`) ?? /(sgt_[A-Za-z0-9_-]+)/.exec(first.stderrLines.join("\n"));
     expect(printed).not.toBeNull();
     const adminToken = printed![1]!;
     // Printing it on stderr is the point; the scan below checks stdout (logs and audit) instead.
@@ -287,7 +287,10 @@ describe("TLS and mutual TLS", () => {
       createGrpcTransport({
         baseUrl: `https://${server.grpcAddress}`,
         nodeOptions: { ca: ca.root.cert, ...(client ?? {}) },
-        ...(bearer ? { interceptors: [(next) => (request) => (request.header.set("authorization", `Bearer ${bearer}`), next(request))] } : {}),
+        ...(bearer ? { interceptors: [(next) => (request) => {
+      request.header.set("authorization", `Bearer ${bearer}`);
+      return next(request);
+    }] } : {}),
       }),
     );
 

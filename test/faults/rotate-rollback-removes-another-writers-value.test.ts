@@ -48,7 +48,10 @@ const BACK_ENDS: BackEnd[] = [
     async start() {
       const aws = await startAws();
       const server = await TestServer.start({ config: readWrite("aws_secret_manager"), env: emulatorEnv(aws.endpoint) });
-      return { server, fault: (rule) => aws.emulator.faults.set([rule]), close: async () => (await server.stop(), await aws.close()) };
+      return { server, fault: (rule) => aws.emulator.faults.set([rule]), close: async () => {
+        await server.stop();
+        await aws.close();
+      } };
     },
     readBack: { operation: "GetSecretValue", target: (name) => name },
     rollback: "left",
@@ -61,7 +64,10 @@ const BACK_ENDS: BackEnd[] = [
         config: readWrite("google_secret_manager"),
         env: { GOOGLE_SECRET_MANAGER_PROJECT_ID: "rollback-project", GOOGLE_SECRET_MANAGER_ENDPOINT: google.endpoint },
       });
-      return { server, fault: (rule) => google.faults.set([rule]), close: async () => (await server.stop(), await google.close()) };
+      return { server, fault: (rule) => google.faults.set([rule]), close: async () => {
+        await server.stop();
+        await google.close();
+      } };
     },
     readBack: { operation: "AccessSecretVersion", target: (name) => name },
     rollback: "destroyed",
@@ -71,7 +77,10 @@ const BACK_ENDS: BackEnd[] = [
     async start() {
       const vault = await startAzure({ host: "127.0.0.1", port: 0 });
       const server = await TestServer.start({ config: readWrite("azure_key_vault"), env: sdkEnvironment(vault) });
-      return { server, fault: (rule) => vault.faults.set([rule]), close: async () => (await server.stop(), await vault.close()) };
+      return { server, fault: (rule) => vault.faults.set([rule]), close: async () => {
+        await server.stop();
+        await vault.close();
+      } };
     },
     // The write looks the name up first (GetSecret answers 404), then the read-back reads it.
     readBack: { operation: "GetSecret", target: (name) => name, after: 1 },
@@ -82,7 +91,10 @@ const BACK_ENDS: BackEnd[] = [
     async start() {
       const bed = await startVaultTestBed();
       const server = await TestServer.start({ config: readWrite("hashicorp_vault"), env: bed.env("token") });
-      return { server, fault: (rule) => bed.emulator.faults.set([rule]), close: async () => (await server.stop(), await bed.close()) };
+      return { server, fault: (rule) => bed.emulator.faults.set([rule]), close: async () => {
+        await server.stop();
+        await bed.close();
+      } };
     },
     readBack: { operation: "kv-read", target: (name) => name },
     rollback: "destroyed",
@@ -102,7 +114,10 @@ const BACK_ENDS: BackEnd[] = [
           NODE_EXTRA_CA_CERTS: conjur.caFile!,
         },
       });
-      return { server, fault: (rule) => conjur.faults.set([rule]), close: async () => (await server.stop(), await conjur.close()) };
+      return { server, fault: (rule) => conjur.faults.set([rule]), close: async () => {
+        await server.stop();
+        await conjur.close();
+      } };
     },
     // Conjur reads the version number from the resource, then the value at it: the value's read lags.
     readBack: { operation: "GetSecret", target: (name) => `secretgate/${name}` },

@@ -1,4 +1,4 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { type Code, ConnectError } from "@connectrpc/connect";
 
 /** The error a call failed with; fails the test when the call succeeded or threw something else. */
 export async function connectFailure(promise: Promise<unknown>): Promise<ConnectError> {

@@ -16,6 +16,7 @@ export class InjectedFault extends Error {
 type Operation = keyof InstrumentedDriver["calls"];
 
 /** What an interception may do to a read: answer in the store's place (e.g. as a lagging replica would). */
+// biome-ignore lint/suspicious/noConfusingVoidType: a hook that only acts (another writer lands a write) returns nothing
 export type Interception = void | { answer: SecretValue | undefined };
 
 /**

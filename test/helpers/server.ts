@@ -127,8 +127,7 @@ export class TestServer {
       let stderrBuffer = "";
       this.process.stdout!.on("data", (chunk: Buffer) => {
         stdoutBuffer += chunk.toString("utf8");
-        let newline: number;
-        while ((newline = stdoutBuffer.indexOf("\n")) >= 0) {
+        for (let newline = stdoutBuffer.indexOf("\n"); newline >= 0; newline = stdoutBuffer.indexOf("\n")) {
           const line = stdoutBuffer.slice(0, newline);
           stdoutBuffer = stdoutBuffer.slice(newline + 1);
           this.logLines.push(line);

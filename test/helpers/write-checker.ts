@@ -1,5 +1,5 @@
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import type { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
+import type { SecretResult, SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 
 type SecretClient = Client<typeof SecretService>;
 
@@ -70,7 +70,7 @@ export class WriteChecker {
    */
   async read(client: SecretClient, name: string, sameReplica = true): Promise<boolean> {
     const floor = sameReplica ? (this.acknowledgedUpTo.get(name) ?? 0) : 0;
-    let result;
+    let result: SecretResult;
     try {
       result = (await client.read({ names: [name] })).results[0]!;
     } catch (error) {

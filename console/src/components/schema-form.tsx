@@ -1,4 +1,5 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import type { JSX } from "preact";
 
 /** The parts of a JSON Schema property (draft 2020-12) the form understands. */
 export interface PropertySchema {
@@ -116,7 +117,7 @@ export function SchemaFields(props: {
         };
         const value = props.values[key] ?? "";
         const onInput = (event: Event) => props.onChange(key, (event.currentTarget as HTMLInputElement).value);
-        let input;
+        let input: JSX.Element;
         if (kind === "enum" || kind === "boolean") {
           const options = kind === "enum" ? property.enum!.map(String) : ["true", "false"];
           input = (

@@ -30,7 +30,7 @@ import { awsErrorName, isScheduledForDeletion } from "../aws-common/aws-errors.j
 import { resolveAwsConnection, type AwsConnection } from "../aws-common/aws-settings.js";
 import { classifySecretsManagerError } from "./errors.js";
 import { checkSecretName } from "./secret-names.js";
-import { RECOVERY_WINDOW_DAYS, SYSTEM } from "./settings.js";
+import { RECOVERY_WINDOW_DAYS } from "./settings.js";
 
 type Team = AwsTeamLocation & { kms_key_id?: string };
 

@@ -5,6 +5,7 @@ import { z } from "zod";
 // in a proxy, in Conjur): an account of ".." sent the service's API key to
 // `/host%2Fsecretgate/authenticate` instead of `/authn/<account>/…`. What reaches Conjur must be
 // exactly what was written, so anything a URL or a lenient proxy would rewrite is refused.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters an id may not hold
 const UNSAFE_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029%\\]/u;
 const MAX_ID_CHARACTERS = 512;
 

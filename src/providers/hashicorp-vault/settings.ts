@@ -54,6 +54,7 @@ export const VAULT_ENV_NAMES = [
 ] as const;
 
 // Control characters, line separators and URL delimiters have no place in a Vault path segment.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters a path segment may not hold
 const UNSAFE_PATH_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029?#%\\]/u;
 
 /** A Vault path fragment (namespace, mount, prefix): slash-separated, no `.`/`..` segments. */

@@ -104,6 +104,7 @@ export class TokenSession {
   private async loginOnce(): Promise<HeldToken> {
     if (this.method.kind === "token") throw new Error("a static token has no login");
     const method = this.method;
+    // biome-ignore lint/suspicious/noExplicitAny: the login answer's `auth` block, each field checked where it is read
     let auth: any;
     try {
       const { path, body, description } = await loginRequest(method);

@@ -18,6 +18,7 @@ export interface VaultRequest {
 
 export interface VaultResponse {
   status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: Vault's JSON differs by endpoint; each caller checks the fields it reads
   body: any;
   retryAfterMs?: number;
 }

@@ -132,7 +132,7 @@ class UnaryCall {
     this.chunks.length = 0;
     this.guarded(() => {
       const message = unaryMessageBytes(body, this.format, this.compression, this.options.readMaxBytes);
-      if (message instanceof Promise) this.then(message, (bytes) => this.decoded(bytes));
+      if (message instanceof Promise) this.whenSettled(message, (bytes) => this.decoded(bytes));
       else this.decoded(message);
     });
   };
@@ -184,7 +184,7 @@ class UnaryCall {
       context.settle();
       return this.answer(unaryAnswer(format, this.serialize(result), responseCompression));
     }
-    this.then(
+    this.whenSettled(
       result.then(
         (response: unknown) => this.serialize(response),
         (error: unknown) => failure(error),
@@ -229,7 +229,7 @@ class UnaryCall {
   }
 
   private answer(answer: UnaryAnswer | Promise<UnaryAnswer>): void {
-    if (answer instanceof Promise) this.then(answer, (ready) => this.write(ready));
+    if (answer instanceof Promise) this.whenSettled(answer, (ready) => this.write(ready));
     else this.write(answer);
   }
 
@@ -241,7 +241,7 @@ class UnaryCall {
   }
 
   /** Runs `next` with what `pending` resolves to; nothing it throws or rejects with escapes. */
-  private then<T>(pending: Promise<T>, next: (value: T) => void): void {
+  private whenSettled<T>(pending: Promise<T>, next: (value: T) => void): void {
     pending.then(
       (value) => this.guarded(() => next(value)),
       (error: unknown) => this.failed(error),
@@ -301,7 +301,8 @@ class DirectCallContext implements AuthorizedCall {
 
   get signal(): AbortSignal {
     if (this.controller) return this.controller.signal;
-    const controller = (this.controller = new AbortController());
+    const controller = new AbortController();
+    this.controller = controller;
     const response = this.response;
     // connect-node's reasons: an HTTP/2 reset says why (CANCEL: Canceled); an HTTP/1 connection that closes says nothing.
     const goneAway = () => controller.abort("stream" in response ? resetReason(response.stream.rstCode) : undefined);

@@ -142,7 +142,7 @@ export class VaultStore {
 
 function checkName(name: string): void {
   if (!NAME.test(name)) {
-    throw new VaultError(400, "BadParameter", "The request URI contains an invalid name: " + name);
+    throw new VaultError(400, "BadParameter", `The request URI contains an invalid name: ${name}`);
   }
 }
 

@@ -6,8 +6,8 @@ import { forJson } from "../google-common/views.js";
 import { perform, type Operation } from "./grpc-service.js";
 import type { Message, SecretManagerStore } from "./store.js";
 
-const SECRET = String.raw`projects/[^/]+/secrets/[^/:]+`;
-const VERSION = String.raw`${SECRET}/versions/[^/:]+`;
+const SECRET = "projects/[^/]+/secrets/[^/:]+";
+const VERSION = `${SECRET}/versions/[^/:]+`;
 
 /** The HTTP/JSON mapping of the calls (google.api.http rules in service.proto), as the SDK's REST transport sends them. */
 const ROUTES: Array<{ method: string; path: RegExp; operation: Operation; request: (match: string, url: URL, body: Message) => Message }> = [

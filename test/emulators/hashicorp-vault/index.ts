@@ -291,7 +291,10 @@ export class VaultEmulator {
     if (path === "calls/reset" && method === "POST") return done(this.faults.resetCalls());
     if (path === "faults" && method === "PUT") return done(this.faults.set((body?.rules ?? []) as FaultRule[]));
     if (path === "faults" && method === "DELETE") return done(this.faults.clear());
-    if (path === "seal" && method === "PUT") return done((this.sealed = body?.sealed !== false));
+    if (path === "seal" && method === "PUT") {
+      this.sealed = body?.sealed !== false;
+      return done(this.sealed);
+    }
     if (path === "tokens" && method === "PUT") {
       if (typeof body?.renewalRefused === "boolean") this.tokens.renewalRefused = body.renewalRefused;
       if (body?.revokeAll === true) this.tokens.revokeAll(this.rootToken);

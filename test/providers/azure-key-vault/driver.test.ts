@@ -9,7 +9,7 @@ import { z } from "zod";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ServiceError } from "../../../src/core/errors.js";
 import { MAX_LOCATIONS } from "../../../src/drivers/location-clients.js";
-import { AzureKeyVaultDriver } from "../../../src/providers/azure-key-vault/driver.js";
+import type { AzureKeyVaultDriver } from "../../../src/providers/azure-key-vault/driver.js";
 import { definition as azureKeyVault } from "../../../src/providers/azure-key-vault/index.js";
 import { assertOwnedBy, toVaultName } from "../../../src/providers/azure-key-vault/vault-names.js";
 import type { SecretDatabase } from "../../../src/storage/database.js";

@@ -58,7 +58,7 @@ describe("google_kms driver", () => {
 
   it("refuses non-canonical base64 of a listed name before calling KMS, naming the variable", async () => {
     const ciphertext = await encrypt("value");
-    for (const mangled of [`${ciphertext}\n`, ciphertext.replace(/=+$/, ""), ciphertext.replaceAll("+", "-").replaceAll("/", "_") + "!", "", "QUJDRA=="]) {
+    for (const mangled of [`${ciphertext}\n`, ciphertext.replace(/=+$/, ""), `${ciphertext.replaceAll("+", "-").replaceAll("/", "_")}!`, "", "QUJDRA=="]) {
       const error = await failure(listing({ MANGLED: mangled }).read("MANGLED", call()));
       expect(error).toBeInstanceOf(ServiceError);
       expect((error as ServiceError).code).toBe(Code.FailedPrecondition);

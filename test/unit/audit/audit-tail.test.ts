@@ -68,7 +68,10 @@ describe("AuditTail", () => {
   it("hands a subscriber only the records its filter lets through, told each record's team and the back ends it names", async () => {
     const tail = new AuditTail();
     const views: unknown[] = [];
-    const iterator = tail.subscribe(undefined, (view) => (views.push(view), view.teamId === "team-a"))[Symbol.asyncIterator]();
+    const iterator = tail.subscribe(undefined, (view) => {
+      views.push(view);
+      return view.teamId === "team-a";
+    })[Symbol.asyncIterator]();
     const record = (fields: Record<string, unknown>) => JSON.stringify({ time: 1, identity: "proxy", method: "Read", outcome: "OK", ...fields });
     tail.publish(record({ teamId: "team-b", backends: ["vault"] }));
     tail.publish(record({ backend: "local", items: [{ name: "A", source: "aws" }, { name: "B", source: "env" }] }));

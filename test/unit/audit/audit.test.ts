@@ -16,7 +16,7 @@ function memoryAudit(onFailure: AuditFailureMode = "fail_open") {
   const chunks: Buffer[] = [];
   let health: WriterHealth = { writing: true };
   let listener: (health: WriterHealth) => void = () => undefined;
-  let waiting: Array<(error?: Error) => void> = [];
+  const waiting: Array<(error?: Error) => void> = [];
   const destination = {
     write: (line: string) => chunks.push(Buffer.from(line)),
     writeBytes: (bytes: Buffer) => {

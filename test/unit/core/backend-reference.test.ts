@@ -64,7 +64,7 @@ describe("addressOf: <backend>://<name>", () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(pieces, fc.string()), { maxLength: 8 }), fc.constantFrom("", "aws-us", "local"), (parts, requested) => {
         const name = parts.join("");
-        let addressed;
+        let addressed: ReturnType<typeof addressOf>;
         try {
           addressed = addressOf(name, "name", requested, known);
         } catch (error) {

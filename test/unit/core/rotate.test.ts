@@ -1,4 +1,3 @@
-import type { DriverDefinition } from "../../../src/drivers/driver.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +9,7 @@ import { Identity } from "../../../src/auth/identity.js";
 import { parseConfig } from "../../helpers/config.js";
 import { CachedDriver } from "../../../src/core/cached-driver.js";
 import type { AuthorizedCall } from "../../../src/core/call-context.js";
-import { Code, ServiceError } from "../../../src/core/errors.js";
+import { Code, type ServiceError } from "../../../src/core/errors.js";
 import { SecretService } from "../../../src/core/secret-service.js";
 import { Backend, Backends } from "../../../src/core/backends.js";
 import { LocalDriver } from "../../../src/providers/local/driver.js";

@@ -69,7 +69,7 @@ describe("encodeReadResponse", () => {
         results: [
           create(SecretResultSchema, { name: "ключ/🔑", value: long, found: true, version: "é".repeat(100) }),
           // ASCII and non-ASCII strings either side of the length up to which strings are copied in JavaScript.
-          create(SecretResultSchema, { name: "a".repeat(64), value: "b".repeat(65), source: "é", version: "x".repeat(63) + "é", resolvedName: "\u007f\u0080" }),
+          create(SecretResultSchema, { name: "a".repeat(64), value: "b".repeat(65), source: "é", version: `${"x".repeat(63)}é`, resolvedName: "\u007f\u0080" }),
           create(SecretResultSchema, { binaryValue: new Uint8Array(300).fill(7), fetchedAt: create(TimestampSchema, { seconds: -62_135_596_800n, nanos: 1 }) }),
           create(SecretResultSchema, { fetchedAt: create(TimestampSchema, { seconds: 2n ** 62n + 5n }) }),
           create(SecretResultSchema, { error: create(ItemErrorSchema, { code: -1, status: "", message: "m".repeat(200) }) }),

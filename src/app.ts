@@ -87,8 +87,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     if (auth.newAdminToken) {
       // Printed once, on stderr only: the data directory keeps just its hash.
       process.stderr.write(
-        `\nsecretgate: no authentication is configured, so an admin token was generated (shown only this once):\n\n    ${auth.newAdminToken}\n\n` +
-          `Send it as "authorization: Bearer <token>". Configure secretgate.auth.tokens or SECRETGATE_ADMIN_TOKEN for real deployments.\n\n`,
+        (`\nsecretgate: no authentication is configured, so an admin token was ` +
+`generated (shown only this once):\n\n    ${auth.newAdminToken}\n\n`) +
+          (`Send it as "authorization: Bearer <token>". Configure ` +
+`secretgate.auth.tokens or SECRETGATE_ADMIN_TOKEN for real ` +
+`deployments.\n\n`),
       );
     }
     const audit = new AuditLog({ file: config.server.audit.file, stdout: options.logDestination, onFailure: config.server.audit.on_failure, logger });

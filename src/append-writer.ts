@@ -1,6 +1,9 @@
 import { close, closeSync, write, writeSync } from "node:fs";
 
-/** Whether bytes reach the descriptor: `error` is the failing write's code (e.g. ENOSPC), `since` when it began failing. */
+/**
+ * Whether bytes reach the descriptor: `error` is the failing write's code (e.g. ENOSPC), `since` when it began
+ * failing.
+ */
 export interface WriterHealth {
   writing: boolean;
   error?: string;
@@ -152,7 +155,10 @@ export class AppendWriter {
     this.writeChunk(chunk);
   }
 
-  /** The bytes to write next: the rest of a failed or partial write first, then everything appended since, as one buffer. */
+  /**
+   * The bytes to write next: the rest of a failed or partial write first, then everything appended since, as one
+   * buffer.
+   */
   private next(): Buffer | undefined {
     if (!this.current && this.chunks.length > 0) {
       this.current = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);

@@ -172,7 +172,10 @@ export class AuditLog {
     }
   }
 
-  /** Opens the audit file again by its path (SIGHUP, after logrotate renamed it); records keep their order, none is written twice. */
+  /**
+   * Opens the audit file again by its path (SIGHUP, after logrotate renamed it); records keep their order, none is
+   * written twice.
+   */
   reopen(): void {
     this.flush();
     this.file?.reopen();
@@ -215,7 +218,8 @@ export class AuditLog {
         { error: health.error, onFailure: this.mode, destination: this.file ? "file" : "stdout" },
         this.mode === "fail_closed"
           ? "audit records cannot be written: refusing every call until they can (audit.on_failure: fail_closed)"
-          : "audit records cannot be written: answering calls without them, keeping up to 32 MiB of records to write later (audit.on_failure: fail_open)",
+          : ("audit records cannot be written: answering calls without them, keeping " +
+"up to 32 MiB of records to write later (audit.on_failure: fail_open)"),
       );
       return;
     }
@@ -227,7 +231,9 @@ export class AuditLog {
 function auditUnavailable(reason: string): ServiceError {
   return new ServiceError(
     Code.Unavailable,
-    `the audit log cannot be written (${reason}), and audit.on_failure is fail_closed: calls are refused until it can be; a call already under way keeps its effect and its record is written later`,
+    (`the audit log cannot be written (${reason}), and audit.on_failure is ` +
+`fail_closed: calls are refused until it can be; a call already under ` +
+`way keeps its effect and its record is written later`),
   );
 }
 

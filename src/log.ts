@@ -4,7 +4,10 @@ import { AppendWriter, type WriterHealth } from "./append-writer.js";
 const FLUSH_INTERVAL_MS = 200;
 /** Log lines gathered before they are handed to the writer (a per-request line must not cost a system call). */
 const LINE_BUFFER_BYTES = 4096;
-/** What a destination holds unwritten at most (a full disk, a stuck pipe); past it, lines are dropped and counted by the caller. */
+/**
+ * What a destination holds unwritten at most (a full disk, a stuck pipe); past it, lines are dropped and counted by
+ * the caller.
+ */
 const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
 /** How long closing waits for a destination that fails to take what it holds. */
 const CLOSE_GRACE_MS = 5_000;
@@ -22,7 +25,10 @@ export interface LogDestination extends Flushable {
   onHealth(listener: (health: WriterHealth) => void): void;
   /** Opens the file again by its path (after logrotate renamed it); nothing for stdout. */
   reopen(): void;
-  /** Writes what is queued (waiting at most 5 s for a failing destination), then closes the file descriptor (never stdout's or stderr's). Resolves with the bytes left unwritten. */
+  /**
+   * Writes what is queued (waiting at most 5 s for a failing destination), then closes the file descriptor (never
+   * stdout's or stderr's). Resolves with the bytes left unwritten.
+   */
   close(): Promise<number>;
 }
 

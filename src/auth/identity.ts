@@ -20,7 +20,10 @@ export const rulesSchema = z.strictObject({
    * namespace, vault or project than its teams' stored settings. Admins may anyway.
    */
   inline_team_settings: z.boolean().default(false),
-  /** Back ends it may reach, explicitly or through routes and team settings (globs over their names); all by default. */
+  /**
+   * Back ends it may reach, explicitly or through routes and team settings (globs over their names); all by
+   * default.
+   */
   backends: z.array(z.string().min(1)).default(["*"]),
 });
 
@@ -92,7 +95,8 @@ export class Identity {
 }
 
 /**
- * A rule's glob (and one of `secretgate.environment.serve`) as a regular expression over the whole name: `*` is any run of characters
+ * A rule's glob (and one of `secretgate.environment.serve`) as a regular expression over the whole name: `*` is any
+ * run of characters
  * (`/` included), `?` exactly one character (a code point, so one emoji), everything else
  * itself, case-sensitive. Not picomatch: configured as close as it goes (bash, nobrace, noextglob,
  * nonegate, nobracket, noquantifiers), it still fails 12 rows of test/unit/auth/glob.test.ts — its

@@ -61,14 +61,16 @@ const IA5_WITHOUT_SPACES = /^[\x21-\x7e]+$/;
 export function parseConfiguredSan(text: string): SubjectAltName | { problem: string } {
   const typed = TYPED.exec(text);
   if (!typed) {
-    return { problem: `${JSON.stringify(text)} does not say which kind of name it is: write "${guessType(text)}:${text}" (one of uri:, dns:, email:, ip:)` };
+    return { problem: (`${JSON.stringify(text)} does not say which kind of name it is: write ` +
+`"${guessType(text)}:${text}" (one of uri:, dns:, email:, ip:)`) };
   }
   const type = typed[1]!.toLowerCase() as SanType;
   const value = typed[2]!;
   if (type === "ip") {
     return isIP(value) !== 0 ? { type, value: canonicalIp(value) } : { problem: `${JSON.stringify(value)} is not an IPv4 or IPv6 address` };
   }
-  return IA5_WITHOUT_SPACES.test(value) ? { type, value } : { problem: `the ${type}: value must be one or more printable ASCII characters without spaces, as in a certificate` };
+  return IA5_WITHOUT_SPACES.test(value) ? { type, value } : { problem: (`the ${type}: value must be one or more printable ASCII characters ` +
+`without spaces, as in a certificate`) };
 }
 
 function guessType(text: string): SanType {

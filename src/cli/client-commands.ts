@@ -22,19 +22,27 @@ const NAME_OPTIONS = {
   "virtual-key": { type: "boolean" },
 } as const satisfies ParseArgsConfig["options"];
 
-const TEAM_SETTINGS_USAGE = `--team-settings JSON sends back-end settings for this call only (as \`team set\` stores them), merged over --team's.
---backend NAME addresses one of the server's back ends (as NAME://KEY would), bypassing its routes.`;
+const TEAM_SETTINGS_USAGE = (`--team-settings JSON sends back-end settings for this call only (as ` +
+`\`team set\` stores them), merged over --team's.\n` +
+`--backend NAME addresses one of the server's back ends (as NAME://KEY ` +
+`would), bypassing its routes.`);
 
 const COMMAND_USAGE: Record<string, string> = {
-  read: `usage: secretgate read NAME [--bypass-cache] [--backend BACKEND] [--team TEAM] [--team-settings JSON] [--virtual-key] [--addr ADDR]
-Prints the value to stdout exactly as stored (a newline is added only on a terminal).
-${TEAM_SETTINGS_USAGE}`,
-  write: `usage: secretgate write NAME [--binary] [--description TEXT] [--tag KEY=VALUE ...] [--backend BACKEND] [--team TEAM] [--team-settings JSON] [--virtual-key] [--addr ADDR]
-Reads the value from stdin (one trailing newline is dropped from text values), e.g.
-  printf %s "$KEY" | secretgate write OPENAI_API_KEY
-${TEAM_SETTINGS_USAGE}`,
-  delete: `usage: secretgate delete NAME [--force] [--backend BACKEND] [--team TEAM] [--team-settings JSON] [--virtual-key] [--addr ADDR]
-${TEAM_SETTINGS_USAGE}`,
+  read: (`usage: secretgate read NAME [--bypass-cache] [--backend BACKEND] ` +
+`[--team TEAM] [--team-settings JSON] [--virtual-key] [--addr ADDR]\n` +
+`Prints the value to stdout exactly as stored (a newline is added only ` +
+`on a terminal).\n` +
+`${TEAM_SETTINGS_USAGE}`),
+  write: (`usage: secretgate write NAME [--binary] [--description TEXT] [--tag ` +
+`KEY=VALUE ...] [--backend BACKEND] [--team TEAM] [--team-settings JSON] ` +
+`[--virtual-key] [--addr ADDR]\n` +
+`Reads the value from stdin (one trailing newline is dropped from text ` +
+`values), e.g.\n` +
+`  printf %s "$KEY" | secretgate write OPENAI_API_KEY\n` +
+`${TEAM_SETTINGS_USAGE}`),
+  delete: (`usage: secretgate delete NAME [--force] [--backend BACKEND] [--team ` +
+`TEAM] [--team-settings JSON] [--virtual-key] [--addr ADDR]\n` +
+`${TEAM_SETTINGS_USAGE}`),
   backends: `usage: secretgate backends [--json] [--addr ADDR]
 Describes the server's back ends (needs an admin token): name, system, access mode, whether it is
 the default, reachability, circuit breaker and cache entries. --json prints everything the server
@@ -56,7 +64,10 @@ Prints the audit records the server writes from now on, one JSON line each, unti
 
 export class UsageError extends Error {}
 
-/** read, write, delete, team get|set|test|list, backends, callers, stats, audit tail: one call to a running server through the TypeScript client. */
+/**
+ * read, write, delete, team get|set|test|list, backends, callers, stats, audit tail: one call to a running server
+ * through the TypeScript client.
+ */
 export async function runClientCommand(command: string, argv: string[]): Promise<number> {
   try {
     switch (command) {
@@ -155,7 +166,8 @@ async function remove(argv: string[]): Promise<number> {
     ...teamSettings(values["team-settings"]),
     virtualKey: values["virtual-key"] ?? false,
   });
-  console.error(`secretgate: deleted ${JSON.stringify(response.name)}${response.recoverable ? " (recoverable for the back end's recovery window)" : ""}`);
+  const recoverable = response.recoverable ? " (recoverable for the back end's recovery window)" : "";
+  console.error(`secretgate: deleted ${JSON.stringify(response.name)}${recoverable}`);
   return ExitCode.ok;
 }
 
@@ -302,7 +314,10 @@ async function auditTail(argv: string[]): Promise<number> {
 
 type ConnectionValues = { addr?: string | undefined; token?: string | undefined; ca?: string | undefined; timeout?: string | undefined };
 
-/** A SecretService client (what a proxy calls) for the server --addr (or SECRETGATE_ADDR) names, with --token, --ca and --timeout (`defaultTimeoutSeconds` without it). */
+/**
+ * A SecretService client (what a proxy calls) for the server --addr (or SECRETGATE_ADDR) names, with --token, --ca
+ * and --timeout (`defaultTimeoutSeconds` without it).
+ */
 export function connect(values: ConnectionValues, defaultTimeoutSeconds = 10): SecretClient {
   return connectWith(values, defaultTimeoutSeconds, createSecretClient);
 }

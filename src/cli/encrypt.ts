@@ -11,7 +11,9 @@ const encryptors: Record<string, () => Promise<Encryptor>> = Object.fromEntries(
   SYSTEMS.flatMap((system) => (system.encryptor ? [[system.encryptor.kms, () => system.encryptor!.load()]] : [])),
 );
 
-export const ENCRYPT_USAGE = `usage: secretgate encrypt --kms ${Object.keys(encryptors).join("|") || "aws|google"} [--key-id ID | --key RESOURCE] [--context k=v ...] VALUE`;
+export const ENCRYPT_USAGE = (`usage: secretgate encrypt --kms ` +
+`${Object.keys(encryptors).join("|") || "aws|google"} [--key-id ID | ` +
+`--key RESOURCE] [--context k=v ...] VALUE`);
 
 export async function runEncrypt(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({

@@ -28,7 +28,9 @@ export async function openInProcessMigration(configPath: string, env: Env, timeo
   // Opening a data directory that has none would make a master key and an empty embedded store.
   if (!existsSync(join(dataDir, DATABASE_FILE))) {
     throw new ConfigError(
-      `secretgate.data_dir: ${dataDir} holds no ${DATABASE_FILE}: migrate --config opens the data directory of a server that has started there (set SECRETGATE_DATA_DIR to it)`,
+      (`secretgate.data_dir: ${dataDir} holds no ${DATABASE_FILE}: migrate ` +
+`--config opens the data directory of a server that has started there ` +
+`(set SECRETGATE_DATA_DIR to it)`),
     );
   }
   const { database } = SecretDatabase.open({ dataDir, masterKeyEnv: env.SECRETGATE_MASTER_KEY });

@@ -16,29 +16,47 @@ import { openInProcessMigration } from "./in-process-migration.js";
 import { MigrationProgress, migrationSummary, type MigrationRow } from "./migration-report.js";
 import type { MigrationSteps } from "./migration-steps.js";
 
-/** Each call copies one secret with several back-end calls (reads, describes, write, read-back): more than a read's 10 s. */
+/**
+ * Each call copies one secret with several back-end calls (reads, describes, write, read-back): more than a read's
+ * 10 s.
+ */
 const DEFAULT_TIMEOUT_SECONDS = 30;
 const DEFAULT_CONCURRENCY = 8;
 const MAX_CONCURRENCY = 32;
 
-export const MIGRATE_USAGE = `usage: secretgate migrate --from BACKEND --to BACKEND [--match GLOB ...] [--dry-run] [--delete-source] [--verbose]
-                         [--concurrency N] [--timeout SECONDS] [--config FILE | --addr ADDR]
-Copies every secret back end --from holds (or those a --match glob selects: * any characters, ? one)
-to back end --to under the same name: its current value (text or binary), description and tags, as far
-as --to can keep them. Each copy is read back from --to and compared; a secret --to already holds
-the same is left alone (unchanged), so a rerun picks up where a run stopped. A different value in --to
-is overwritten, and the summary says so. At most 5,000 names per run (narrow them with --match).
-  --dry-run         change nothing; say what would be copied
-  --delete-source   delete each secret from --from once its copy verified (not forced: --from's
-                    recovery window applies)
-  --verbose         a summary row for every secret (by default: those that failed, overwrote or warned)
-  --concurrency N   secrets copied at once (default ${DEFAULT_CONCURRENCY}, at most ${MAX_CONCURRENCY})
-  --timeout SECONDS deadline of each call (default ${DEFAULT_TIMEOUT_SECONDS})
-Against the running server at --addr (SECRETGATE_ADDR) with an admin token (SECRETGATE_TOKEN); or,
-with --config FILE, in this process: the server's config, environment and data directory, its back
-ends started without listeners. Progress goes to stderr (a bar on a terminal), the summary to stdout;
-values never appear in either. Exit code 0 when nothing failed, 5 when every failure was the server
-or a back end being unavailable (worth retrying), else 1.`;
+export const MIGRATE_USAGE = (`usage: secretgate migrate --from BACKEND --to BACKEND [--match GLOB ` +
+`...] [--dry-run] [--delete-source] [--verbose]\n` +
+`                         [--concurrency N] [--timeout SECONDS] ` +
+`[--config FILE | --addr ADDR]\n` +
+`Copies every secret back end --from holds (or those a --match glob ` +
+`selects: * any characters, ? one)\n` +
+`to back end --to under the same name: its current value (text or ` +
+`binary), description and tags, as far\n` +
+`as --to can keep them. Each copy is read back from --to and compared; a ` +
+`secret --to already holds\n` +
+`the same is left alone (unchanged), so a rerun picks up where a run ` +
+`stopped. A different value in --to\n` +
+`is overwritten, and the summary says so. At most 5,000 names per run ` +
+`(narrow them with --match).\n` +
+`  --dry-run         change nothing; say what would be copied\n` +
+`  --delete-source   delete each secret from --from once its copy ` +
+`verified (not forced: --from's\n` +
+`                    recovery window applies)\n` +
+`  --verbose         a summary row for every secret (by default: those ` +
+`that failed, overwrote or warned)\n` +
+`  --concurrency N   secrets copied at once (default ` +
+`${DEFAULT_CONCURRENCY}, at most ${MAX_CONCURRENCY})\n` +
+`  --timeout SECONDS deadline of each call (default ` +
+`${DEFAULT_TIMEOUT_SECONDS})\n` +
+`Against the running server at --addr (SECRETGATE_ADDR) with an admin ` +
+`token (SECRETGATE_TOKEN); or,\n` +
+`with --config FILE, in this process: the server's config, environment ` +
+`and data directory, its back\n` +
+`ends started without listeners. Progress goes to stderr (a bar on a ` +
+`terminal), the summary to stdout;\n` +
+`values never appear in either. Exit code 0 when nothing failed, 5 when ` +
+`every failure was the server\n` +
+`or a back end being unavailable (worth retrying), else 1.`);
 
 const OPTIONS = {
   ...CONNECTION_OPTIONS,
@@ -118,10 +136,13 @@ async function migrateAll(
   const { from, to, dryRun, deleteSource } = options;
   const plan = await steps.plan(create(PlanMigrationRequestSchema, { fromBackend: from, toBackend: to, match, deleteSource }));
   const { names } = plan;
-  // Said before anything is copied: what the migration leaves where it is, and how --to takes the metadata of secrets it holds.
-  for (const { name, reason } of plan.leftOut) process.stderr.write(`secretgate: leaving ${printable(JSON.stringify(name))} in ${from}: Read does not serve it from there (${reason})\n`);
+  // Said before anything is copied: what the migration leaves where it is, and how --to takes the metadata of
+  // secrets it holds.
+  for (const { name, reason } of plan.leftOut) process.stderr.write((`secretgate: leaving ${printable(JSON.stringify(name))} in ${from}: Read ` +
+`does not serve it from there (${reason})\n`));
   if (plan.existingMetadata === ExistingMetadata.REFUSED) {
-    process.stderr.write(`secretgate: ${to} cannot change the description or tags of a secret it already holds: such secrets fail without being written\n`);
+    process.stderr.write((`secretgate: ${to} cannot change the description or tags of a secret it ` +
+`already holds: such secrets fail without being written\n`));
   }
   const progress = new MigrationProgress(process.stderr, from, to);
   progress.start(names.length);

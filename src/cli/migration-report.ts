@@ -65,7 +65,9 @@ export class MigrationProgress {
     this.counts.set(row.outcome, (this.counts.get(row.outcome) ?? 0) + 1);
     if (!this.stream.isTTY) {
       const particulars = details(row, this.from);
-      this.stream.write(`${this.title}: [${this.done}/${this.total}] ${printable(JSON.stringify(row.name))} ${row.outcome}${particulars.map((part) => `; ${part}`).join("")}\n`);
+      this.stream.write((`${this.title}: [${this.done}/${this.total}] ` +
+`${printable(JSON.stringify(row.name))} ` +
+`${row.outcome}${particulars.map((part) => `; ${part}`).join("")}\n`));
       return;
     }
     if (this.done === this.total || Date.now() - this.lastDrawn >= BAR_REDRAW_MS) this.draw();
@@ -94,25 +96,30 @@ export class MigrationProgress {
  */
 export function migrationSummary(rows: readonly MigrationRow[], options: MigrationSummaryOptions): string {
   const { from, to } = options;
-  const lines = [`Migration from ${from} to ${to}: ${rows.length} secret${rows.length === 1 ? "" : "s"}${options.dryRun ? " (dry run: nothing was changed)" : ""}`, ""];
+  const lines = [(`Migration from ${from} to ${to}: ${rows.length} ` +
+`secret${rows.length === 1 ? "" : "s"}${options.dryRun ? " (dry run: nothing was changed)" : ""}`), ""];
   const count = (test: (row: MigrationRow) => boolean) => rows.filter(test).length;
   const outcomes = OUTCOMES.filter((outcome) => outcome !== (options.dryRun ? "copied" : "would copy"));
   lines.push(...table(["OUTCOME", "SECRETS"], outcomes.map((outcome) => [outcome, String(count((row) => row.outcome === outcome))])), "");
 
   const overwritten = count((row) => row.overwritten);
   if (overwritten > 0) {
-    lines.push(`${overwritten} ${options.dryRun ? "would overwrite" : "overwrote"} a different value or different metadata in ${to} (a copy replaces what the destination held).`);
+    lines.push((`${overwritten} ${options.dryRun ? "would overwrite" : "overwrote"} a ` +
+`different value or different metadata in ${to} (a copy replaces what ` +
+`the destination held).`));
   }
   for (const kind of ["description", "tags"]) {
     const dropped = count((row) => row.outcome !== "failed" && row.notKept.includes(kind));
-    if (dropped > 0) lines.push(`${to} keeps no ${kind}: ${options.dryRun ? "would not be" : "not"} copied for ${dropped} secret${dropped === 1 ? "" : "s"}.`);
+    if (dropped > 0) lines.push((`${to} keeps no ${kind}: ${options.dryRun ? "would not be" : "not"} ` +
+`copied for ${dropped} secret${dropped === 1 ? "" : "s"}.`));
   }
   if (options.deleteSource) {
     const deleted = count((row) => row.sourceDeleted);
     lines.push(
       options.dryRun
         ? `${count((row) => row.outcome !== "failed")} would be deleted from ${from} once their copies verified.`
-        : `${deleted} deleted from ${from} after their copies verified (recoverable for ${from}'s recovery window, where it has one).`,
+        : (`${deleted} deleted from ${from} after their copies verified ` +
+`(recoverable for ${from}'s recovery window, where it has one).`),
     );
   }
   const warned = count((row) => row.warnings.length > 0);

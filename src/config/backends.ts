@@ -20,7 +20,10 @@ const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** What LiteLLM's `general_settings` say about the back end, `os.environ/` references already replaced. */
 export interface GeneralBackend {
-  /** `key_management_system` or `key_management_settings` is set (a LiteLLM file may carry other general settings only). */
+  /**
+   * `key_management_system` or `key_management_settings` is set (a LiteLLM file may carry other general settings
+   * only).
+   */
   present: boolean;
   system: unknown;
   settings: unknown;
@@ -53,14 +56,16 @@ export function configureBackends<S extends KnownSystem>(
     if (RESERVED_NAMES.has(name)) throw new ConfigError(`${at}: "${name}" is reserved (results served from the service's own environment say source "env")`);
     if (name === generalName) {
       throw new ConfigError(
-        `${at}: clashes with the back end ${GENERAL}.key_management_system configures, which is named after its system (${name}); rename this one`,
+        (`${at}: clashes with the back end ${GENERAL}.key_management_system ` +
+`configures, which is named after its system (${name}); rename this one`),
       );
     }
     backends.push(configureBackend(name, at, entry, server, systems));
   }
   const embedded = backends.filter((backend) => backend.system === "local");
   if (embedded.length > 1) {
-    throw new ConfigError(`${embedded[1]!.at}: the embedded store is already configured as ${embedded[0]!.name}; there is one embedded store per service`);
+    throw new ConfigError((`${embedded[1]!.at}: the embedded store is already configured as ` +
+`${embedded[0]!.name}; there is one embedded store per service`));
   }
   return { backends, defaultBackend: defaultBackend(server, backends, generalName) };
 }
@@ -69,7 +74,8 @@ function configureBackend<S extends KnownSystem>(name: string, at: string, entry
   const system = entry.key_management_system ?? "local";
   const definition = systems.find((known) => known.name === system);
   if (!definition) {
-    throw new ConfigError(`${at}.key_management_system: unknown value ${JSON.stringify(system)}; expected one of ${systems.map((known) => known.name).join(", ")}`);
+    throw new ConfigError((`${at}.key_management_system: unknown value ${JSON.stringify(system)}; ` +
+`expected one of ${systems.map((known) => known.name).join(", ")}`));
   }
   const settingsSchema = z.strictObject({ ...commonKeyManagementSettings, ...(definition.settings ?? {}) });
   const settings = check(settingsSchema, entry.key_management_settings ?? {}, `${at}.key_management_settings`) as KeyManagementSettings;
@@ -96,14 +102,17 @@ function defaultBackend(server: ServerSettings, backends: readonly BackendConfig
   const configured = server.default_backend;
   if (configured !== undefined) {
     if (!backends.some((backend) => backend.name === configured)) {
-      throw new ConfigError(`secretgate.default_backend: no back end is named ${JSON.stringify(configured)} (configured: ${names(backends)})`);
+      throw new ConfigError((`secretgate.default_backend: no back end is named ` +
+`${JSON.stringify(configured)} (configured: ${names(backends)})`));
     }
     return configured;
   }
   if (backends.length === 1) return backends[0]!.name;
   if (generalName !== undefined) return generalName;
   throw new ConfigError(
-    `secretgate.default_backend: required with several back ends and none in ${GENERAL}: name the one (of ${names(backends)}) that calls go to when no route places them`,
+    (`secretgate.default_backend: required with several back ends and none in ` +
+`${GENERAL}: name the one (of ${names(backends)}) that calls go to when ` +
+`no route places them`),
   );
 }
 
@@ -126,7 +135,8 @@ export function checkRoutes(server: ServerSettings, backends: readonly BackendCo
       for (const [name, field] of [[route.backend, "backend"], ...route.fallback.map((fallback, position) => [fallback, `fallback.${position}`])] as const) {
         const backend = backends.find((candidate) => candidate.name === name)!;
         if (backend.accessMode === "read_only") {
-          throw new ConfigError(`${at}.${field}: ${name} is read_only (its access_mode), so it cannot take the writes mode dual_write sends it`);
+          throw new ConfigError((`${at}.${field}: ${name} is read_only (its access_mode), so it cannot ` +
+`take the writes mode dual_write sends it`));
         }
       }
     }

@@ -60,8 +60,10 @@ export async function parseConfig<S extends KnownSystem>(document: unknown, env:
   const serverInput = isPlainObject(rawServer) ? { ...rawServer } : rawServer;
   if (isPlainObject(serverInput) && Object.hasOwn(serverInput, "env_fallback")) {
     throw new ConfigError(
-      "secretgate.env_fallback was removed: the service's own environment is no longer served (callers read the names it does not host " +
-        "from their own environment); to serve chosen variables of the service's environment, list them in secretgate.environment.serve (names or globs)",
+      ("secretgate.env_fallback was removed: the service's own environment is " +
+"no longer served (callers read the names it does not host ") +
+        ("from their own environment); to serve chosen variables of the service's " +
+"environment, list them in secretgate.environment.serve (names or globs)"),
     );
   }
   if (isPlainObject(serverInput)) refuseRenamedKeys(serverInput);
@@ -78,7 +80,10 @@ export async function parseConfig<S extends KnownSystem>(document: unknown, env:
   const server = check(serverSettingsSchema, serverInput, "secretgate");
   if (server.limits.max_arriving_body_bytes < server.max_message_bytes) {
     throw new ConfigError(
-      `secretgate.limits.max_arriving_body_bytes: ${server.limits.max_arriving_body_bytes} is less than secretgate.max_message_bytes (${server.max_message_bytes}), so a message of the largest size could never be read`,
+      (`secretgate.limits.max_arriving_body_bytes: ` +
+`${server.limits.max_arriving_body_bytes} is less than ` +
+`secretgate.max_message_bytes (${server.max_message_bytes}), so a ` +
+`message of the largest size could never be read`),
     );
   }
   const present = general.key_management_system !== undefined || general.key_management_settings !== undefined;
@@ -108,7 +113,8 @@ export async function parseConfig<S extends KnownSystem>(document: unknown, env:
 function refuseRenamedKeys(server: Record<string, unknown>): void {
   const renamed = (at: string) =>
     new ConfigError(
-      `${at}.backend was renamed ${at}.resilience (the deadline, retry, concurrency and circuit-breaker settings of calls to back ends; ` +
+      (`${at}.backend was renamed ${at}.resilience (the deadline, retry, ` +
+`concurrency and circuit-breaker settings of calls to back ends; `) +
         "secretgate.backends and a route's backend name back ends): move its keys there",
     );
   if (Object.hasOwn(server, "backend")) throw renamed("secretgate");

@@ -119,7 +119,10 @@ const backendEntrySchema = z.strictObject({
   /** LiteLLM's `key_management_system`; absent: the embedded store. */
   key_management_system: z.string().min(1).optional(),
   key_management_settings: z.record(z.string(), z.unknown()).optional(),
-  /** Values for the variables the system reads (YAML numbers and booleans as their text); unset ones come from the process environment. */
+  /**
+   * Values for the variables the system reads (YAML numbers and booleans as their text); unset ones come from the
+   * process environment.
+   */
   env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
   cache: z.record(z.string(), z.unknown()).optional(),
   resilience: z.record(z.string(), z.unknown()).optional(),
@@ -127,7 +130,10 @@ const backendEntrySchema = z.strictObject({
 
 export type BackendEntry = z.infer<typeof backendEntrySchema>;
 
-/** One of `secretgate.routes`: which back end a call goes to; first match wins, an omitted condition matches everything. */
+/**
+ * One of `secretgate.routes`: which back end a call goes to; first match wins, an omitted condition matches
+ * everything.
+ */
 const routeSchema = z
   .strictObject({
     /** Globs over the name as the caller wrote it (before a virtual-key prefix, which belongs to the back end). */
@@ -184,7 +190,10 @@ export const serverSettingsSchema = z.strictObject({
   /** Bounds on what one connection may hold and for how long, per listener. */
   limits: z
     .strictObject({
-      /** A connection must send a complete request head (or the HTTP/2 preface and SETTINGS) within this; with TLS, the handshake gets as long again first. */
+      /**
+       * A connection must send a complete request head (or the HTTP/2 preface and SETTINGS) within this; with TLS,
+       * the handshake gets as long again first.
+       */
       header_timeout_ms: z.number().int().positive().max(MAX_TIMER_MS).default(10_000),
       /** A connection with no request or stream in flight is closed after this. */
       idle_timeout_ms: z.number().int().positive().max(MAX_TIMER_MS).default(120_000),
@@ -253,7 +262,10 @@ export interface BackendConfig<S extends KnownSystem = KnownSystem> {
   system: string;
   definition: S;
   settings: KeyManagementSettings;
-  /** Access mode in force: the configured one, else LiteLLM's `read_only` for a remote back end and `read_and_write` for the embedded store. */
+  /**
+   * Access mode in force: the configured one, else LiteLLM's `read_only` for a remote back end and `read_and_write`
+   * for the embedded store.
+   */
   accessMode: AccessMode;
   /** Its own values for the variables its system reads (`env`), laid over the process environment. */
   env: Readonly<Record<string, string>>;

@@ -41,7 +41,8 @@ export interface ServedEnvironmentOptions {
 }
 
 /**
- * Which variables of the service's own process environment a Read may answer with (docs/security.md, "The service's own environment").
+ * Which variables of the service's own process environment a Read may answer with (docs/security.md, "The service's
+ * own environment").
  * None by default: that environment holds the service's credentials, not its callers'. The
  * operator lists names or globs in `secretgate.environment.serve`; the variables the service
  * itself uses are never served, whatever a glob matches. Variables are compared without case:
@@ -57,10 +58,13 @@ export class ServedEnvironment {
     this.protectedNames = new Set([...PROTECTED_NAMES, ...systemNames, ...options.configReferences, ...options.backendVariables].map(fold));
     this.protectedPrefixes = [...new Set([...PROTECTED_PREFIXES, ...options.systems.flatMap((system) => system.families)].map(fold))];
     options.serve.forEach((entry, index) => {
-      // A glob may cover protected names (they are skipped); a protected name listed on its own is a mistake to say out loud.
+      // A glob may cover protected names (they are skipped); a protected name listed on its own is a mistake to say
+      // out loud.
       if (!GLOB_CHARACTERS.test(entry) && this.isProtected(entry)) {
         throw new ConfigError(
-          `secretgate.environment.serve.${index}: ${JSON.stringify(entry)} is one of the variables secretgate uses itself (its settings, callers' tokens, database or cloud credentials) and is never served; remove it`,
+          (`secretgate.environment.serve.${index}: ${JSON.stringify(entry)} is one ` +
+`of the variables secretgate uses itself (its settings, callers' tokens, ` +
+`database or cloud credentials) and is never served; remove it`),
         );
       }
     });

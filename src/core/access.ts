@@ -34,7 +34,8 @@ export class Access {
     const { identity } = call;
     if (!identity.mayActFor(teamId)) throw cannotActFor(identity, teamId);
     const sending = sent !== undefined && !isEmpty(sent);
-    // They can point the call at another namespace, vault, project or back end: only identities allowed to may send them.
+    // They can point the call at another namespace, vault, project or back end: only identities allowed to may send
+    // them.
     if (sending && !identity.mayInlineTeamSettings) {
       throw permissionDenied(`${identity.name} may not send team_settings (its rules lack inline_team_settings)`);
     }
@@ -143,7 +144,10 @@ export class CallScope extends Scope {
     return this.backends.settingsOn(target, this.team);
   }
 
-  /** The name as `target` stores it under the call's settings (virtual-key and team prefixes); `field` names it in errors. */
+  /**
+   * The name as `target` stores it under the call's settings (virtual-key and team prefixes); `field` names it in
+   * errors.
+   */
   storedName(target: Backend, name: string, virtualKey: boolean, field?: string): string {
     return target.storedName(name, virtualKey, this.settingsOn(target), field);
   }
@@ -198,7 +202,10 @@ export class AdminScope extends Scope {
     return this.identity.mayActFor(teamId) && this.canReach(this.backends.homeName(settings));
   }
 
-  /** Whether the admin may see an audit record: its team is one it may act for ("" the global location), and every back end it names one it may reach. */
+  /**
+   * Whether the admin may see an audit record: its team is one it may act for ("" the global location), and every
+   * back end it names one it may reach.
+   */
   maySeeRecord(record: AuditRecordView): boolean {
     return this.identity.mayActFor(record.teamId) && record.backends.every((backend) => this.canReach(backend));
   }

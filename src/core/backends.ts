@@ -116,7 +116,9 @@ export class Backends {
       if (!placement.dualWrite) return;
       for (const backend of [placement.backend, ...placement.fallback]) {
         if (!backend.capabilities.write) {
-          throw new ConfigError(`secretgate.routes.${index}: ${backend.name} only decrypts values held in the environment, so it cannot take the writes mode dual_write sends it`);
+          throw new ConfigError((`secretgate.routes.${index}: ${backend.name} only decrypts values held ` +
+`in the environment, so it cannot take the writes mode dual_write sends ` +
+`it`));
         }
       }
     });

@@ -125,7 +125,10 @@ export class BatchReader {
     }
   }
 
-  /** The fresh cache entries of the batch, opened together per back end (one back end, the usual case, without grouping). */
+  /**
+   * The fresh cache entries of the batch, opened together per back end (one back end, the usual case, without
+   * grouping).
+   */
   private cachedReads(items: readonly PlacedRead[], scope: CallScope): Array<CachedRead | undefined> {
     const first = items[0]!.placement.backend;
     let single = true;
@@ -207,7 +210,10 @@ export class BatchReader {
     return missingResult(item.requested, item.resolvedName, NOT_IN_BACKEND, `${JSON.stringify(item.resolvedName)} was not found in ${missedIn.join(", nor in ")}`);
   }
 
-  /** The name as a fallback stores it, when the caller may read it there and the fallback hosts it; else undefined (passed over). */
+  /**
+   * The name as a fallback stores it, when the caller may read it there and the fallback hosts it; else undefined
+   * (passed over).
+   */
   private fallbackName(target: Backend, name: string, scope: CallScope, virtualKey: boolean): string | undefined {
     if (!scope.canReach(target.name)) return undefined;
     let resolvedName: string;
@@ -227,7 +233,10 @@ export class BatchReader {
     return cacheFirst ? target.driver.read(name, call, options) : target.driver.readThrough(name, call, options);
   }
 
-  /** With primary_secret_name (docs/api.md, "How a read is resolved (the same for every back end)", step 3): one field of the JSON secret, which is cached as one entry. */
+  /**
+   * With primary_secret_name (docs/api.md, "How a read is resolved (the same for every back end)", step 3): one
+   * field of the JSON secret, which is cached as one entry.
+   */
   private async readPrimaryField(target: Backend, primary: string, name: string, call: DriverCall, options: ReadOptions): Promise<CachedRead> {
     const read = await target.driver.read(primary, call, options);
     const document = read.value;
@@ -246,7 +255,10 @@ export class BatchReader {
     return { ...read, value: { text: typeof field === "string" ? field : JSON.stringify(field), version: document.version } };
   }
 
-  /** The first back end's answer; a miss is the back end's answer, and the service's environment answers only names the operator serves. */
+  /**
+   * The first back end's answer; a miss is the back end's answer, and the service's environment answers only names
+   * the operator serves.
+   */
   private answer(item: PlacedRead, read: CachedRead, virtualKey: boolean): SecretResult {
     const target = item.placement.backend;
     if (read.value) return foundResult(item.requested, item.resolvedName, target.name, read, false);
@@ -256,7 +268,8 @@ export class BatchReader {
   }
 
   /**
-   * Where LiteLLM reads its own process environment (docs/security.md, "The service's own environment"): the caller reads its own,
+   * Where LiteLLM reads its own process environment (docs/security.md, "The service's own environment"): the caller
+   * reads its own,
    * unless the operator serves the name from the service's environment.
    */
   private notHosted(requested: string, name: string, resolvedName: string, virtualKey: boolean, explicit: boolean, reason: string): SecretResult {

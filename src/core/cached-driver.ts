@@ -68,7 +68,10 @@ export interface FreshnessBound {
   ttlMs: number;
 }
 
-/** Who hears of every Write and Delete: the name, where it lives (see `locationOf`), and the version a write created. */
+/**
+ * Who hears of every Write and Delete: the name, where it lives (see `locationOf`), and the version a write
+ * created.
+ */
 export type ChangeListener = (name: string, location: string, call: DriverCall, version?: string) => void;
 
 // Availability failures: they open the breaker, and a cached value may stand in for them.
@@ -128,7 +131,10 @@ export class CachedDriver {
     this.changeListener = listener;
   }
 
-  /** Asks `guard` before every Write and Delete; a change it refuses (by throwing) is never attempted, so nothing is evicted. */
+  /**
+   * Asks `guard` before every Write and Delete; a change it refuses (by throwing) is never attempted, so nothing is
+   * evicted.
+   */
   guardChanges(guard: () => void): void {
     this.changeGuard = guard;
   }
@@ -364,7 +370,10 @@ export class CachedDriver {
     this.inflight.delete(key);
   }
 
-  /** Ends a key's freshness now, keeping the entry to stand in while the back end fails; forgets any read under way for it. */
+  /**
+   * Ends a key's freshness now, keeping the entry to stand in while the back end fails; forgets any read under way
+   * for it.
+   */
   private expire(key: string): void {
     const entry = this.cache.peek(key);
     const now = Date.now();

@@ -85,7 +85,9 @@ export class Migration {
     }
     const selected = names.length + leftOut.length;
     if (selected > MAX_MIGRATED_NAMES) {
-      throw invalidArgument(`match selects ${selected} secrets in ${from.name}; one migration handles at most ${MAX_MIGRATED_NAMES}: narrow it with more specific globs`);
+      throw invalidArgument((`match selects ${selected} secrets in ${from.name}; one migration ` +
+`handles at most ${MAX_MIGRATED_NAMES}: narrow it with more specific ` +
+`globs`));
     }
     return create(PlanMigrationResponseSchema, { names, leftOut, existingMetadata: existingMetadataOn(to) });
   }
@@ -113,7 +115,8 @@ export class Migration {
         sourceDeleted = (await from.driver.delete(name, false, fromCall)) !== undefined;
       } catch (error) {
         const failure = from.driver.toServiceError(error, fromCall);
-        throw new ServiceError(failure.code, `copied ${shown} to ${to.name} and verified it, but could not delete it from ${from.name}: ${failure.message}`);
+        throw new ServiceError(failure.code, (`copied ${shown} to ${to.name} and verified it, but could not delete it ` +
+`from ${from.name}: ${failure.message}`));
       }
     }
     return create(MigrateSecretResponseSchema, { name, ...copied, sourceDeleted });
@@ -149,7 +152,9 @@ export class Migration {
       }
       const inPlace = change?.metadata !== undefined && existingMetadataOn(to) === ExistingMetadata.UPDATED;
       if (change?.metadata && existingMetadataOn(to) === ExistingMetadata.REFUSED) {
-        throw failedPrecondition(`${to.name} holds ${shown} with ${change.metadataDifference}, and cannot change an existing secret's metadata: delete it there and migrate again (nothing was written)`);
+        throw failedPrecondition((`${to.name} holds ${shown} with ${change.metadataDifference}, and cannot ` +
+`change an existing secret's metadata: delete it there and migrate again ` +
+`(nothing was written)`));
       }
       if (dryRun) return { outcome: MigrationOutcome.WOULD_COPY, overwritten: existing !== undefined, notKept: wanted.notKept, version: "", warnings: [] };
 
@@ -162,14 +167,18 @@ export class Migration {
       const copy = await held(to, name, toCall);
       const now = await from.driver.readUncached(name, fromCall);
       if (!now) {
-        if (!writesValue) throw notFound(`${shown} was deleted from ${from.name} while it was copied; ${to.name}'s secret, which held its value already, was left as it is`);
+        if (!writesValue) throw notFound((`${shown} was deleted from ${from.name} while it was copied; ` +
+`${to.name}'s secret, which held its value already, was left as it is`));
         throw await withdraw(from, to, name, version, copy, toCall);
       }
       if (now.version !== wanted.version || !digestOf(now).equals(wanted.digest)) continue;
-      if (!copy) throw new ServiceError(Code.Aborted, `copied ${shown} to ${to.name}, but reading it back found nothing there (another writer may have deleted it meanwhile)`);
+      if (!copy) throw new ServiceError(Code.Aborted, (`copied ${shown} to ${to.name}, but reading it back found nothing there ` +
+`(another writer may have deleted it meanwhile)`));
       const difference = differenceFrom(copy, wanted, from);
       if (difference === "value") {
-        throw new ServiceError(Code.Aborted, `copied ${shown} to ${to.name}, but reading it back showed a different value (another writer may have changed it meanwhile): the source was left as it is`);
+        throw new ServiceError(Code.Aborted, (`copied ${shown} to ${to.name}, but reading it back showed a different ` +
+`value (another writer may have changed it meanwhile): the source was ` +
+`left as it is`));
       }
       if (difference !== undefined) {
         // The back end's own word on why, when it gave one; else the likeliest reason.
@@ -178,7 +187,8 @@ export class Migration {
       }
       return { outcome: MigrationOutcome.COPIED, overwritten: existing !== undefined, notKept: wanted.notKept, version, warnings };
     }
-    throw new ServiceError(Code.Aborted, `${shown} changed in ${from.name} during each of ${MAX_COPY_ATTEMPTS} copies; migrate it again once writes to it settle`);
+    throw new ServiceError(Code.Aborted, (`${shown} changed in ${from.name} during each of ${MAX_COPY_ATTEMPTS} ` +
+`copies; migrate it again once writes to it settle`));
   }
 
   /**
@@ -267,7 +277,9 @@ function changeOf(existing: Held, wanted: Wanted, from: Backend): Change | undef
   if (!value && description === undefined && tagKeys.length === 0) return undefined;
   const differences = [
     ...(description !== undefined ? [`a description other than ${from.name}'s`] : []),
-    ...(tagKeys.length > 0 ? [`tag${tagKeys.length > 1 ? "s" : ""} ${tagKeys.map((key) => JSON.stringify(key)).join(", ")} other than ${from.name}'s`] : []),
+    ...(tagKeys.length > 0 ? [(`tag${tagKeys.length > 1 ? "s" : ""} ` +
+`${tagKeys.map((key) => JSON.stringify(key)).join(", ")} other than ` +
+`${from.name}'s`)] : []),
   ];
   const metadata = differences.length > 0 ? { ...(description !== undefined ? { description } : {}), tags } : undefined;
   return { value, metadata, metadataDifference: differences.join(" and ") };

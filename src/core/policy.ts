@@ -11,7 +11,8 @@ import { PROBE_NAME } from "./reachability.js";
 export type ReadRoute = { from: "backend" } | { from: "environment"; reason: string };
 
 /**
- * The LiteLLM policy knobs, applied in one place for every back end (docs/api.md, "How a read is resolved (the same for every back end)", and
+ * The LiteLLM policy knobs, applied in one place for every back end (docs/api.md, "How a read is resolved (the same
+ * for every back end)", and
  * the Write row of docs/api.md, "The RPCs"):
  * access mode, hosted keys, credential names, virtual-key prefixes, description and tags.
  */
@@ -45,7 +46,8 @@ export class Policy {
    * provider keys: a virtual key (`virtualKey`) is read from the back end whatever it says.
    */
   routeRead(name: string, virtualKey: boolean): ReadRoute {
-    // The back end's own credential variables are never looked up in it (docs/api.md, "How a read is resolved (the same for every back end)", step 2).
+    // The back end's own credential variables are never looked up in it (docs/api.md, "How a read is resolved (the
+    // same for every back end)", step 2).
     if (this.credentialNames.has(name)) return { from: "environment", reason: "it is a credential of the back end itself" };
     if (this.accessMode === "write_only") return { from: "environment", reason: "access_mode is write_only" };
     // The probe name is no one's environment variable: a client's health check reads it to reach the back end.
@@ -69,7 +71,8 @@ export class Policy {
    */
   requireReadable(what: string): void {
     if (this.accessMode === "write_only") {
-      throw failedPrecondition(`${what} is refused: access_mode is write_only, so Read serves none of its names (set access_mode: read_and_write or read_only to allow it)`);
+      throw failedPrecondition((`${what} is refused: access_mode is write_only, so Read serves none of ` +
+`its names (set access_mode: read_and_write or read_only to allow it)`));
     }
   }
 

@@ -48,7 +48,8 @@ export async function syncReplicaCaches(
   const sync = await shared.syncReplicas({
     secretChanged: (change) => void evict(change),
     unheard: (heardAt) => {
-      logger.warn({ freshForSeconds: outageTtlMs / 1000 }, "other replicas' changes cannot be heard: cached values are re-read sooner, and writes are refused until the database is back");
+      logger.warn({ freshForSeconds: outageTtlMs / 1000 }, ("other replicas' changes cannot be heard: cached values are re-read " +
+"sooner, and writes are refused until the database is back"));
       for (const driver of drivers.values()) driver.boundFreshness({ since: heardAt, ttlMs: outageTtlMs });
     },
     resync: () => {
@@ -61,7 +62,9 @@ export async function syncReplicaCaches(
   for (const [name, driver] of drivers) {
     driver.guardChanges(() => {
       if (!sync.connected) {
-        throw unavailable("the shared database (DATABASE_URL) is unreachable: the other replicas could not be told of this change, so it is not made; retry once the database is back");
+        throw unavailable(("the shared database (DATABASE_URL) is unreachable: the other replicas " +
+"could not be told of this change, so it is not made; retry once the " +
+"database is back"));
       }
     });
     driver.onChange((secret, location, call, version) => {

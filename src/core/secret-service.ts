@@ -145,7 +145,8 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     const result = deleted.result ?? copyDeleted;
     if (!result) {
       const where = (placement.dualWrite ? [placement.backend, ...placement.fallback] : [placement.backend]).map((backend) => backend.name).join(", nor in ");
-      throw notFound(`secret ${JSON.stringify(deleted.name)} does not exist in ${where}${failures.length > 0 ? ` (${failures.join("; ")})` : ""}`);
+      throw notFound((`secret ${JSON.stringify(deleted.name)} does not exist in ` +
+`${where}${failures.length > 0 ? ` (${failures.join("; ")})` : ""}`));
     }
     return create(DeleteResponseSchema, { name: deleted.name, recoverable: result.recoverable });
   }
@@ -192,7 +193,9 @@ export class SecretService implements ServiceImplementation<typeof SecretService
         const failure = target.driver.toServiceError(error, call);
         throw new ServiceError(
           failure.code,
-          `Rotate stored the new value under ${JSON.stringify(newName)} but could not delete ${JSON.stringify(currentName)}, which still holds the old value: ${failure.message}`,
+          (`Rotate stored the new value under ${JSON.stringify(newName)} but could ` +
+`not delete ${JSON.stringify(currentName)}, which still holds the old ` +
+`value: ${failure.message}`),
         );
       }
       oldDeleted = true;
@@ -210,7 +213,8 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     const current = this.address(request.currentName, "current_name", request.backend);
     const next = request.newName === "" ? current : this.address(request.newName, "new_name", request.backend);
     if (current && next && current.backend !== next.backend) {
-      throw invalidArgument(`new_name refers to back end ${next.backend}, but current_name to ${current.backend}: Rotate stays in one back end`);
+      throw invalidArgument((`new_name refers to back end ${next.backend}, but current_name to ` +
+`${current.backend}: Rotate stays in one back end`));
     }
     return {
       explicit: current?.backend ?? next?.backend,
@@ -271,17 +275,24 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     const aborted = (what: string) => new ServiceError(Code.Aborted, `${what}; ${current}`);
     if (!written.created) {
       return aborted(
-        `Rotate wrote a new version of ${created} but reading it back did not return it: ${created} already held a secret before this Rotate, so it was left as it is (another writer may have changed it meanwhile)`,
+        (`Rotate wrote a new version of ${created} but reading it back did not ` +
+`return it: ${created} already held a secret before this Rotate, so it ` +
+`was left as it is (another writer may have changed it meanwhile)`),
       );
     }
     if (readBack !== undefined && readBack.version !== written.version) {
-      return aborted(`Rotate created ${created} but reading it back showed another writer's version (${readBack.version}, not ${written.version}), so ${created} was left as it is`);
+      return aborted((`Rotate created ${created} but reading it back showed another writer's ` +
+`version (${readBack.version}, not ${written.version}), so ${created} ` +
+`was left as it is`));
     }
     const lost = `Rotate created ${created} but reading it back did not return the new value`;
     const removal = target.capabilities.versionRemoval;
     if (!removal) {
       return aborted(
-        `${lost}; ${target.name} cannot remove one version of a secret without the others another writer may have added, so ${created} was left as it is, holding the version this Rotate wrote (${written.version}): delete it or rotate again`,
+        (`${lost}; ${target.name} cannot remove one version of a secret without ` +
+`the others another writer may have added, so ${created} was left as it ` +
+`is, holding the version this Rotate wrote (${written.version}): delete ` +
+`it or rotate again`),
       );
     }
     let removed: boolean;
@@ -289,10 +300,14 @@ export class SecretService implements ServiceImplementation<typeof SecretService
       removed = await target.driver.removeWrittenVersion(newName, written, call);
     } catch (error) {
       const failure = target.driver.toServiceError(error, call);
-      return aborted(`${lost}, and the version it wrote (${written.version}) could not be removed (${statusName(failure.code)}: ${failure.message})`);
+      return aborted((`${lost}, and the version it wrote (${written.version}) could not be ` +
+`removed (${statusName(failure.code)}: ${failure.message})`));
     }
-    if (!removed) return aborted(`${lost}, and ${target.name} no longer holds the version it wrote (${written.version}) as written, so ${created} was left as it is (another writer changed it meanwhile)`);
-    return aborted(`${lost}, so it ${removal === "destroy" ? "destroyed" : "disabled"} the version it wrote (${written.version}), and no other`);
+    if (!removed) return aborted((`${lost}, and ${target.name} no longer holds the version it wrote ` +
+`(${written.version}) as written, so ${created} was left as it is ` +
+`(another writer changed it meanwhile)`));
+    return aborted((`${lost}, so it ${removal === "destroy" ? "destroyed" : "disabled"} the ` +
+`version it wrote (${written.version}), and no other`));
   }
 
   /**

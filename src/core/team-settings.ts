@@ -36,7 +36,10 @@ function proxyWideHint(issues: readonly z.core.$ZodIssue[]): string[] {
   const named = proxyWide.map((key) => JSON.stringify(key));
   const list = named.length === 1 ? named[0] : `${named.slice(0, -1).join(", ")} and ${named.at(-1)}`;
   return [
-    `${list} ${named.length === 1 ? "is one of" : "are"} LiteLLM's proxy-wide key_management_settings, which secretgate takes from its own configuration, never from a team's settings: remove ${named.length === 1 ? "it" : "them"} from the team's settings`,
+    (`${list} ${named.length === 1 ? "is one of" : "are"} LiteLLM's ` +
+`proxy-wide key_management_settings, which secretgate takes from its own ` +
+`configuration, never from a team's settings: remove ` +
+`${named.length === 1 ? "it" : "them"} from the team's settings`),
   ];
 }
 
@@ -66,7 +69,9 @@ export function validateCallSettings(backends: Backends, sent: Record<string, un
   const sensitiveKeys = home?.definition.sensitiveTeamKeys;
   const refuse = (value: unknown, key: string, path: string): void => {
     if (value === REDACTED && isSensitiveKey(key, sensitiveKeys)) {
-      throw invalidArgument(`${path}: "${REDACTED}" is what GetTeamSettings shows for a stored credential; send the credential itself, or leave the key out to use the team's`);
+      throw invalidArgument((`${path}: "${REDACTED}" is what GetTeamSettings shows for a stored ` +
+`credential; send the credential itself, or leave the key out to use the ` +
+`team's`));
     }
     if (value !== null && typeof value === "object" && !Array.isArray(value)) {
       for (const [inner, item] of Object.entries(value)) refuse(item, inner, `${path}.${inner}`);
@@ -124,7 +129,8 @@ export function withStoredCredentials(
       changed ??= movedFrom(stored ?? {});
       if (changed.length > 0) {
         throw invalidArgument(
-          `${path}: "${REDACTED}" stands for the stored value, which was stored for another ${changed.join(" and ")}; send the value for this one`,
+          (`${path}: "${REDACTED}" stands for the stored value, which was stored ` +
+`for another ${changed.join(" and ")}; send the value for this one`),
         );
       }
       return previous;

@@ -56,7 +56,9 @@ const auditRefused = expose(
 const auditAnsweredUnwritten = expose(
   new InPlaceCounter(
     "secretgate_audit_answered_unwritten_total",
-    "Calls answered while audit records could not be written (audit.on_failure: fail_open); their records are written once writes work again, unless dropped.",
+    ("Calls answered while audit records could not be written " +
+"(audit.on_failure: fail_open); their records are written once writes " +
+"work again, unless dropped."),
   ),
 ).cell();
 const auditDropped = expose(

@@ -5,7 +5,10 @@ import type { TlsMaterial } from "./tls.js";
 
 /** secretgate.limits: what one connection may hold, and for how long. */
 export interface ConnectionLimits {
-  /** A connection must complete its first request head (or HTTP/2 preface and SETTINGS) within this; with TLS, the handshake first gets as long again. */
+  /**
+   * A connection must complete its first request head (or HTTP/2 preface and SETTINGS) within this; with TLS, the
+   * handshake first gets as long again.
+   */
   headerTimeoutMs: number;
   /** A connection with no request in flight is closed after this. */
   idleTimeoutMs: number;
@@ -36,7 +39,8 @@ export function streamResetBound(limits: ConnectionLimits): { streamResetBurst: 
  * Accepts connections for one listener and applies what can be applied before any protocol runs:
  * the connection count (Node's own `maxConnections`: a connection past it is closed at once),
  * `noDelay` (a plain net server leaves Nagle's algorithm on, which cost the HTTP port two thirds
- * of its throughput: docs/performance.md, "Measured choices"), the TLS handshake timeout, and an error listener (an accept that
+ * of its throughput: docs/performance.md, "Measured choices"), the TLS handshake timeout, and an error listener (an
+ * accept that
  * fails, e.g. out of file descriptors, is an 'error' event, and an unheard one ends the process).
  * `serve` gets each connection ready for its protocol: the TCP socket, or the TLS socket once
  * its handshake is done.

@@ -32,7 +32,9 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
 /** Sent with every response under /console/, errors included. */
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "content-security-policy":
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ("default-src 'self'; script-src 'self'; style-src 'self'; img-src " +
+"'self'; connect-src 'self'; font-src 'self'; object-src 'none'; " +
+"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
   "x-frame-options": "DENY",

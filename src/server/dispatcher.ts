@@ -173,7 +173,10 @@ export class Dispatcher {
     );
   }
 
-  /** Records a call that succeeded; its answer, or a promise of it once the record is written (a refusal if it cannot be). */
+  /**
+   * Records a call that succeeded; its answer, or a promise of it once the record is written (a refusal if it
+   * cannot be).
+   */
   private succeeded(method: DescMethodUnary, request: unknown, context: CallContext, identity: string | undefined, started: number, response: unknown): unknown {
     let written: Promise<void> | undefined;
     try {
@@ -280,7 +283,8 @@ export class Dispatcher {
       outcome,
       ms: Math.round((performance.now() - started) * 1000) / 1000,
     };
-    // The back ends the access decision let the call reach: TailAudit shows the record only to admins who may reach them.
+    // The back ends the access decision let the call reach: TailAudit shows the record only to admins who may reach
+    // them.
     const { reached } = context as Partial<AuthorizedCall>;
     if (reached !== undefined && reached.length > 0) record.backends = reached;
     if (typeof fields.teamId === "string" && fields.teamId !== "") record.teamId = auditedTeamId(fields.teamId);

@@ -77,7 +77,8 @@ export async function startGrpcListener(options: {
           const context = contextOf(call, metadata ?? new grpc.Metadata(), options.dispatcher, options.tls?.mutual ?? false);
           options.dispatcher.refuse(method, context, new ServiceError(status.code as number, status.details));
         },
-        () => faults.unexpected("handler", new Error("grpc-js no longer shows its calls' HTTP/2 streams: request messages still arriving on the gRPC port are not bounded")),
+        () => faults.unexpected("handler", new Error(("grpc-js no longer shows its calls' HTTP/2 streams: request messages " +
+"still arriving on the gRPC port are not bounded"))),
       ),
     ],
   });

@@ -172,7 +172,8 @@ export async function startHttpListener(options: {
       // Resolves once every accepted connection has closed.
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close();
-      // Idle connections go now, busy HTTP/1 ones after their response; HTTP/2 sessions close themselves once their streams end.
+      // Idle connections go now, busy HTTP/1 ones after their response; HTTP/2 sessions close themselves once their
+      // streams end.
       for (const [socket, watch] of watches) if (!watch.busy) socket.destroy();
       await drained;
     },
@@ -202,7 +203,8 @@ function registerRoutes(router: ConnectRouter, dispatcher: Dispatcher): void {
     for (const method of streamingMethods.filter((streaming) => streaming.parent === service)) {
       implementation[method.localName] = (request, context) => connectStream(dispatcher, method, request, callContextOf(dispatcher, context));
     }
-    // connect-node's router decodes each request with the method's own input type; the dispatcher holds the typed implementations.
+    // connect-node's router decodes each request with the method's own input type; the dispatcher holds the typed
+    // implementations.
     router.service(service, implementation as never);
   }
 }
@@ -295,5 +297,7 @@ function serveProbe(method: string | undefined, url: string | undefined, respons
     );
     return;
   }
-  reply(404, { error: "not found: this port serves secretgate.v1.SecretService and secretgate.v1.AdminService over Connect, gRPC-Web and JSON, and GET /healthz, /readyz, /metrics and the console at /console/" });
+  reply(404, { error: ("not found: this port serves secretgate.v1.SecretService and " +
+"secretgate.v1.AdminService over Connect, gRPC-Web and JSON, and GET " +
+"/healthz, /readyz, /metrics and the console at /console/") });
 }

@@ -111,12 +111,16 @@ export interface HealthStatuses {
 /** The gRPC health service name answering as `/readyz?strict`. */
 export const STRICT_HEALTH_SERVICE = "secretgate.strict";
 
-/** How often the gRPC health service's statuses are brought in line with readiness (Watch streams hear of changes within this). */
+/**
+ * How often the gRPC health service's statuses are brought in line with readiness (Watch streams hear of changes
+ * within this).
+ */
 const HEALTH_REFRESH_MS = 1_000;
 
 /**
  * The gRPC health service answers as /readyz does: "" and each of `services` (the served
- * services' names: secretgate.v1.SecretService, secretgate.v1.AdminService) by the readiness check, `secretgate.strict` by the strict one (each back end's own name, by its
+ * services' names: secretgate.v1.SecretService, secretgate.v1.AdminService) by the readiness check,
+ * `secretgate.strict` by the strict one (each back end's own name, by its
  * breaker, is set where the breakers change). Brought up to date every second, and by `update`
  * at once (start, shutdown); a status is set only when it changes, so Watch streams hear of
  * changes only.

@@ -82,7 +82,8 @@ export function requestCompression(format: BodyFormat, encoding: string | null, 
   if (compression) return compression;
   const accepted = compressions.map((candidate) => candidate.name).join(",");
   const acceptHeader = format.protocol === "connect" ? "accept-encoding" : "grpc-accept-encoding";
-  return new ConnectError(`${encodingHeader(format)}: the request is compressed with an encoding this server does not accept (it accepts ${accepted})`, Code.Unimplemented, {
+  return new ConnectError((`${encodingHeader(format)}: the request is compressed with an encoding ` +
+`this server does not accept (it accepts ${accepted})`), Code.Unimplemented, {
     [acceptHeader]: accepted,
   });
 }
@@ -117,7 +118,10 @@ export function unaryMessageBytes(
   return compression ? decompress(compression, message, readMaxBytes) : message;
 }
 
-/** The request message, or the INVALID_ARGUMENT to refuse the call with: what connect-es would parse, held to protobuf's strict rules. */
+/**
+ * The request message, or the INVALID_ARGUMENT to refuse the call with: what connect-es would parse, held to
+ * protobuf's strict rules.
+ */
 export function decodeUnaryMessage(input: DescMessage, format: BodyFormat, bytes: Uint8Array): Message | ConnectError {
   return format.binary ? decodeBinary(input, bytes) : decodeJson(input, bytes);
 }
@@ -162,7 +166,8 @@ function singleEnvelope(body: Uint8Array): { flags: number; data: Uint8Array } |
   const length = view.getUint32(1);
   const end = ENVELOPE_HEADER_BYTES + length;
   if (body.byteLength < end) {
-    return new ConnectError(`request body ends inside its message (the envelope announces ${length} bytes, ${body.byteLength - ENVELOPE_HEADER_BYTES} arrived)`, Code.InvalidArgument);
+    return new ConnectError((`request body ends inside its message (the envelope announces ${length} ` +
+`bytes, ${body.byteLength - ENVELOPE_HEADER_BYTES} arrived)`), Code.InvalidArgument);
   }
   if (body.byteLength > end) return new ConnectError("request body holds more than one message: a unary call takes exactly one", Code.InvalidArgument);
   if ((flags & ~COMPRESSED_FLAG) !== 0) return new ConnectError(`request envelope has unknown flags (0x${flags.toString(16).padStart(2, "0")})`, Code.InvalidArgument);

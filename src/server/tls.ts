@@ -27,7 +27,10 @@ export class TlsMaterial {
     return this.ca !== undefined;
   }
 
-  /** Options for Node's TLS servers. Client certificates are asked for but optional (tokens work too); only verified ones count. */
+  /**
+   * Options for Node's TLS servers. Client certificates are asked for but optional (tokens work too); only verified
+   * ones count.
+   */
   secureContextOptions(): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
     return { cert: this.cert, key: this.key, ...(this.ca ? { ca: this.ca } : {}), requestCert: this.mutual, rejectUnauthorized: false };
   }

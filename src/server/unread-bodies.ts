@@ -19,7 +19,8 @@ export const UNREAD_BODY_LINGER_MS = 500;
  */
 export function endUnreadBody(request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse): void {
   if ("stream" in request) {
-    // The compatibility response reports 'finish' only once the whole stream has closed; the stream's own writable side says when the answer is out.
+    // The compatibility response reports 'finish' only once the whole stream has closed; the stream's own writable
+    // side says when the answer is out.
     const stream = request.stream;
     stream.once("finish", () => {
       if (!request.complete) stream.close(constants.NGHTTP2_NO_ERROR);

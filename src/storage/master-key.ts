@@ -47,7 +47,8 @@ export function loadMasterKey(options: { dataDir: string; envValue: string | und
   }
   if (!options.freshDatabase) {
     throw new MasterKeyError(
-      `the data directory ${options.dataDir} holds sealed data but neither SECRETGATE_MASTER_KEY nor ${path} is present`,
+      (`the data directory ${options.dataDir} holds sealed data but neither ` +
+`SECRETGATE_MASTER_KEY nor ${path} is present`),
     );
   }
   const raw = randomBytes(MASTER_KEY_BYTES);

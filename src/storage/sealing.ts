@@ -14,7 +14,10 @@ export class SealError extends Error {
   }
 }
 
-/** Makes the KeyObject once: GCM with a KeyObject skips the per-call key schedule (docs/performance.md, "Measured choices"). */
+/**
+ * Makes the KeyObject once: GCM with a KeyObject skips the per-call key schedule (docs/performance.md, "Measured
+ * choices").
+ */
 export function toKeyObject(raw: Uint8Array): KeyObject {
   if (raw.length !== MASTER_KEY_BYTES) throw new SealError(`a master key must be ${MASTER_KEY_BYTES} bytes, got ${raw.length}`);
   return createSecretKey(raw);

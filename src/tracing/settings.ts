@@ -85,7 +85,8 @@ function protocolFrom(env: Env): OtlpProtocol {
     const value = set(env[variable]);
     if (value === undefined) continue;
     if ((OTLP_PROTOCOLS as readonly string[]).includes(value)) return value as OtlpProtocol;
-    throw new ConfigError(`${variable}: ${JSON.stringify(value)} is not supported; use ${OTLP_PROTOCOLS.join(" or ")} (OTLP over gRPC is not)`);
+    throw new ConfigError((`${variable}: ${JSON.stringify(value)} is not supported; use ` +
+`${OTLP_PROTOCOLS.join(" or ")} (OTLP over gRPC is not)`));
   }
   return "http/protobuf";
 }

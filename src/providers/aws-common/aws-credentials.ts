@@ -10,7 +10,8 @@ import { AWS_MAX_ATTEMPTS, awsRequestHandler } from "./sdk-options.js";
 const ASSUMED_SESSION_SECONDS = 3600;
 
 /**
- * The service's AWS identity (docs/backends/aws-secrets-manager.md, "Credentials and endpoints"; in LiteLLM's order: web identity token, role, profile,
+ * The service's AWS identity (docs/backends/aws-secrets-manager.md, "Credentials and endpoints"; in LiteLLM's
+ * order: web identity token, role, profile,
  * static keys, IRSA token file, the SDK's default chain) and the roles teams ask it to assume.
  * Assumed credentials are cached per role until shortly before they expire; both they and the
  * STS clients (per region) are kept for at most MAX_LOCATIONS locations, as teams choose them.

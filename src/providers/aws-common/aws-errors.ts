@@ -59,7 +59,9 @@ const CODES: Record<string, Code> = {
 const EXPLANATIONS: Record<string, string> = {
   ThrottlingException: "AWS throttled the call and the SDK's retries were used up",
   InvalidCiphertextException: "the ciphertext is not valid for this key, or its encryption context does not match",
-  CredentialsProviderError: "no AWS credentials were found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, aws_profile_name, aws_role_name or a web identity)",
+  CredentialsProviderError: ("no AWS credentials were found (set " +
+"AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, aws_profile_name, " +
+"aws_role_name or a web identity)"),
   UnrecognizedClientException: "AWS did not recognise secretgate's access key",
   InvalidSignatureException: "AWS rejected the request signature (wrong secret access key?)",
 };

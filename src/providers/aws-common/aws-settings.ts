@@ -13,7 +13,8 @@ const REGION_RULE = "must be an AWS region such as us-east-1";
 export const awsRegion = z.string().regex(AWS_REGION, REGION_RULE);
 
 /**
- * Where and as whom AWS calls go, as STS documents the values: a team may set these too (docs/configuration.md, "Team settings").
+ * Where and as whom AWS calls go, as STS documents the values: a team may set these too (docs/configuration.md,
+ * "Team settings").
  * The role is an IAM role ARN; the session name and external id are STS's character sets.
  */
 export const awsLocationSettings = {
@@ -39,7 +40,10 @@ export const awsLocationSettings = {
  */
 export const AWS_LOCATION_KEYS = ["aws_role_name"] as const;
 
-/** The AWS credential keys LiteLLM users put in `key_management_settings` (docs/backends/aws-secrets-manager.md, "Configuration"). */
+/**
+ * The AWS credential keys LiteLLM users put in `key_management_settings` (docs/backends/aws-secrets-manager.md,
+ * "Configuration").
+ */
 export const awsConnectionSettings = {
   ...awsLocationSettings,
   aws_profile_name: z.string().min(1).optional(),
@@ -121,7 +125,8 @@ export function resolveAwsConnection(settings: Record<string, unknown>, env: Env
   const region = pick(setting("aws_region_name"), env.AWS_REGION_NAME, env.AWS_REGION, env.AWS_DEFAULT_REGION);
   if (!region) {
     throw new ConfigError(
-      "general_settings.key_management_settings.aws_region_name: not set, and none of AWS_REGION_NAME, AWS_REGION, AWS_DEFAULT_REGION is set",
+      ("general_settings.key_management_settings.aws_region_name: not set, and " +
+"none of AWS_REGION_NAME, AWS_REGION, AWS_DEFAULT_REGION is set"),
     );
   }
   if (!AWS_REGION.test(region)) {
@@ -142,7 +147,8 @@ export function resolveAwsConnection(settings: Record<string, unknown>, env: Env
   const irsaFile = pick(env.AWS_WEB_IDENTITY_TOKEN_FILE);
 
   if (webIdentityToken && !roleArn) {
-    throw new ConfigError("general_settings.key_management_settings.aws_web_identity_token: needs aws_role_name (the role to assume with it)");
+    throw new ConfigError(("general_settings.key_management_settings.aws_web_identity_token: needs " +
+"aws_role_name (the role to assume with it)"));
   }
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
     throw new ConfigError("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together");

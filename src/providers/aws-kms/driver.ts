@@ -17,7 +17,10 @@ const MAX_CIPHERTEXT_BYTES = 6144;
 
 export interface AwsKmsDriverOptions {
   connection: AwsConnection;
-  /** Where ciphertext is looked up: the service's environment without its own variables (DriverContext.ciphertextEnv). */
+  /**
+   * Where ciphertext is looked up: the service's environment without its own variables
+   * (DriverContext.ciphertextEnv).
+   */
   env: Env;
   encryptionContext?: Record<string, string>;
   keyId?: string;
@@ -29,7 +32,8 @@ export interface AwsKmsDriverOptions {
 
 /**
  * AWS KMS as a back end: a name's environment value is base64 ciphertext and Read returns its
- * decryption (docs/backends/aws-kms.md, "Which names it decrypts"), including LiteLLM v2's bulk forms. It never writes (capabilities.write).
+ * decryption (docs/backends/aws-kms.md, "Which names it decrypts"), including LiteLLM v2's bulk forms. It never
+ * writes (capabilities.write).
  * It is no oracle on the service's environment (see drivers/environment-ciphertext.ts): for a
  * name neither hosted_keys nor a bulk form declares, a variable that holds no ciphertext this
  * KMS decrypts answers like a missing one.
@@ -71,7 +75,8 @@ export class AwsKmsDriver implements SecretDriver {
       const { code, message } = classifyKmsError(error, "Decrypt", ciphertext.variable);
       if (!declared && isDecryptRefusal(code)) {
         // The variable and KMS's code only: the message may hold a team's key_id, and team settings are never logged.
-        this.options.logger?.warn({ variable: ciphertext.variable, code: Code[code] }, `${SYSTEM} would not decrypt an unlisted variable; answered as not found (list it in hosted_keys for the error)`);
+        this.options.logger?.warn({ variable: ciphertext.variable, code: Code[code] }, (`${SYSTEM} would not decrypt an unlisted variable; answered as not found ` +
+`(list it in hosted_keys for the error)`));
         return undefined;
       }
       throw new ServiceError(code, message);
@@ -100,7 +105,10 @@ export class AwsKmsDriver implements SecretDriver {
   }
 }
 
-/** AWS KMS, decrypting what the service's environment holds (DriverContext.ciphertextEnv), never the service's own variables. */
+/**
+ * AWS KMS, decrypting what the service's environment holds (DriverContext.ciphertextEnv), never the service's own
+ * variables.
+ */
 export async function createDriver({ settings, env, ciphertextEnv, logger }: DriverContext): Promise<SecretDriver> {
   return new AwsKmsDriver({
     connection: resolveAwsConnection(settings, env, "KMS"),

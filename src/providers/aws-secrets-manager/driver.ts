@@ -70,7 +70,10 @@ export class SecretsManagerDriver implements SecretDriver {
     return stages.find(([, labels]) => labels.includes("AWSCURRENT"))?.[0];
   }
 
-  /** CreateSecret sets the description and tags; a write to an existing secret (PutSecretValue) changes neither (updateMetadata does). */
+  /**
+   * CreateSecret sets the description and tags; a write to an existing secret (PutSecretValue) changes neither
+   * (updateMetadata does).
+   */
   async describe(name: string, call: DriverCall): Promise<SecretMetadata | undefined> {
     const output = await this.describeSecret(name, call);
     if (!output) return undefined;
@@ -96,7 +99,8 @@ export class SecretsManagerDriver implements SecretDriver {
 
   /**
    * CreateSecret (with description, tags, KMS key); when the name exists, PutSecretValue; when
-   * it is scheduled for deletion, RestoreSecret then PutSecretValue (docs/backends/aws-secrets-manager.md, "What each call does"). Only a successful
+   * it is scheduled for deletion, RestoreSecret then PutSecretValue (docs/backends/aws-secrets-manager.md, "What
+   * each call does"). Only a successful
    * CreateSecret created the secret.
    */
   async write(request: DriverWrite, call: DriverCall): Promise<DriverWriteResult> {
@@ -209,7 +213,8 @@ export class SecretsManagerDriver implements SecretDriver {
       );
       return (output.ReplicationStatus ?? [])
         .filter((status) => status.Status === "Failed")
-        .map((status) => `replication of ${JSON.stringify(name)} to ${status.Region} failed: ${status.StatusMessage ?? "no reason given"}`);
+        .map((status) => (`replication of ${JSON.stringify(name)} to ${status.Region} failed: ` +
+`${status.StatusMessage ?? "no reason given"}`));
     } catch (error) {
       const { message } = classifySecretsManagerError(error, "ReplicateSecretToRegions", name);
       return [`replication to ${regions.join(", ")} failed: ${message}`];

@@ -14,7 +14,10 @@ export const secretsManagerSettings = {
   replica_regions: z.array(awsRegion).optional(),
 };
 
-/** Team keys (docs/configuration.md, "Team settings"): location (region/role) for the driver; prefix/description/tags for the core. */
+/**
+ * Team keys (docs/configuration.md, "Team settings"): location (region/role) for the driver;
+ * prefix/description/tags for the core.
+ */
 export const secretsManagerTeamSettings = z.strictObject({
   ...awsLocationSettings,
   prefix: z.string().optional(),

@@ -64,7 +64,9 @@ export class AzureKeyVaultDriver implements SecretDriver {
       // The secret is there, switched off on purpose: not a miss (no fallback), not our permissions.
       if (!isSecretDisabled(error)) throw error;
       throw failedPrecondition(
-        `Azure Key Vault secret ${JSON.stringify(vaultName)} (name ${JSON.stringify(name)}) is disabled, so Key Vault refuses to read it; enable it or write a new version`,
+        (`Azure Key Vault secret ${JSON.stringify(vaultName)} (name ` +
+`${JSON.stringify(name)}) is disabled, so Key Vault refuses to read it; ` +
+`enable it or write a new version`),
       );
     }
     return secret && decode(secret);
@@ -80,7 +82,9 @@ export class AzureKeyVaultDriver implements SecretDriver {
     const size = Buffer.byteLength(stored, "utf8");
     if (size > MAX_SECRET_BYTES) {
       throw invalidArgument(
-        `value for ${JSON.stringify(request.name)} is ${size} bytes${binary ? " as stored (base64)" : ""}; Azure Key Vault holds at most ${MAX_SECRET_BYTES} bytes per secret`,
+        (`value for ${JSON.stringify(request.name)} is ${size} ` +
+`bytes${binary ? " as stored (base64)" : ""}; Azure Key Vault holds at ` +
+`most ${MAX_SECRET_BYTES} bytes per secret`),
       );
     }
     const existing = await this.currentProperties(client, vaultName, abortSignal);
@@ -201,7 +205,9 @@ export class AzureKeyVaultDriver implements SecretDriver {
       }
     } catch (error) {
       const { code, message } = classifyAzureError(error);
-      throw new ServiceError(code, `Azure Key Vault secret ${JSON.stringify(vaultName)} is disabled, so secretgate lists its versions to read its tags, and that failed: ${message}`);
+      throw new ServiceError(code, (`Azure Key Vault secret ${JSON.stringify(vaultName)} is disabled, so ` +
+`secretgate lists its versions to read its tags, and that failed: ` +
+`${message}`));
     }
     return newest;
   }
@@ -267,7 +273,8 @@ const vaultUriOf = (team: Readonly<Record<string, unknown>>): string | undefined
 /** Azure Key Vault through @azure/keyvault-secrets, with the credential the environment chooses (credentials.ts). */
 export async function createDriver({ env, logger }: DriverContext): Promise<SecretDriver> {
   const uri = env.AZURE_KEY_VAULT_URI;
-  if (!uri) throw new AzureSettingsError("AZURE_KEY_VAULT_URI must name the vault (https://NAME.vault.azure.net) for key_management_system azure_key_vault");
+  if (!uri) throw new AzureSettingsError(("AZURE_KEY_VAULT_URI must name the vault (https://NAME.vault.azure.net) " +
+"for key_management_system azure_key_vault"));
   const problem = vaultUriProblem(uri);
   if (problem) throw new AzureSettingsError(`AZURE_KEY_VAULT_URI ${problem}`);
   const tlsOptions = tlsOptionsFromEnv(env);

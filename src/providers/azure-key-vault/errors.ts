@@ -10,18 +10,35 @@ const CREDENTIAL_ERRORS = new Set(["AuthenticationError", "AuthenticationRequire
  * status), told apart by what they say. Each is about the vault's answer or the credential, so
  * none of them is INTERNAL: that is kept for errors that are secretgate's own bugs.
  */
+/** One pattern matching what any of `patterns` matches (none of them has flags). */
+function anyOf(...patterns: RegExp[]): RegExp {
+  return new RegExp(patterns.map((pattern) => pattern.source).join("|"));
+}
+
 const SDK_REFUSALS: ReadonlyArray<{ says: RegExp; code: Code; meaning: string }> = [
   {
     // The SDK will not send a token to, or follow, what the vault's answer points at (a plain-http
     // or foreign-origin nextLink, a challenge naming another resource): like a TLS failure, the
     // vault cannot be used safely from here until its address or the path to it is fixed.
-    says: /must use HTTPS|not permitted for non-TLS protected|^The challenge (origin|resource) .* does not match|^The challenge contains an invalid scope|^The challenge authorization URI .* is invalid/,
+    says: anyOf(
+      /must use HTTPS/,
+      /not permitted for non-TLS protected/,
+      /^The challenge (origin|resource) .* does not match/,
+      /^The challenge contains an invalid scope/,
+      /^The challenge authorization URI .* is invalid/,
+    ),
     code: Code.Unavailable,
-    meaning: "the Key Vault SDK refused Azure Key Vault's answer (check AZURE_KEY_VAULT_URI or the team's vault_uri, and any proxy in between)",
+    meaning: ("the Key Vault SDK refused Azure Key Vault's answer (check " +
+"AZURE_KEY_VAULT_URI or the team's vault_uri, and any proxy in between)"),
   },
   {
     // The vault answered, but with something the SDK could not read.
-    says: /^Invalid \w+ identifier|^Couldn't paginate response|should be a string or undefined or null but got|^Polling (was unsuccessful|completed without succeeding or failing)/,
+    says: anyOf(
+      /^Invalid \w+ identifier/,
+      /^Couldn't paginate response/,
+      /should be a string or undefined or null but got/,
+      /^Polling (was unsuccessful|completed without succeeding or failing)/,
+    ),
     code: Code.Unknown,
     meaning: "Azure Key Vault answered something the Key Vault SDK could not read",
   },
@@ -54,7 +71,9 @@ export function classifyAzureError(error: unknown): ClassifiedError {
       if (error.code !== undefined) return { code: Code.Unavailable, message: `Azure Key Vault is unreachable: ${firstLine(error.message)}` };
       return sdkRefusal(error.message) ?? { code: Code.Unknown, message: `the Key Vault SDK refused Azure Key Vault's answer: ${firstLine(error.message)}` };
     }
-    const detail = `Azure Key Vault answered ${status}${error.code ? ` ${error.code}` : ""}: ${firstLine(error.message)}`;
+    const detail = (`Azure Key Vault answered ` +
+`${status}${error.code ? ` ${error.code}` : ""}: ` +
+`${firstLine(error.message)}`);
     if (status === 429) {
       const retryAfterMs = retryAfter(error.response?.headers.get("retry-after"));
       return { code: Code.ResourceExhausted, message: `Azure Key Vault is throttling requests: ${detail}`, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };

@@ -10,7 +10,10 @@ export class AzureSettingsError extends ConfigError {
   override name = "AzureSettingsError";
 }
 
-/** The environment variables LiteLLM users set for Azure (docs/backends/azure-key-vault.md), plus the SDK's own authority host. */
+/**
+ * The environment variables LiteLLM users set for Azure (docs/backends/azure-key-vault.md), plus the SDK's own
+ * authority host.
+ */
 export const AZURE_CREDENTIAL_ENV_NAMES = [
   "AZURE_KEY_VAULT_URI",
   "AZURE_CLIENT_ID",

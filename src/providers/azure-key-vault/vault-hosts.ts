@@ -45,7 +45,9 @@ export function teamVaultUriProblem(value: string, allowedHosts: readonly string
   if (url.pathname !== "/" || url.search !== "" || url.hash !== "") return "must be the vault's address alone (https://NAME.vault.azure.net), without a path, query or fragment";
   if (value.toLowerCase().replace(/\/$/, "") !== url.origin) return `must be written as the vault's address exactly as requested (${url.origin})`;
   if (isKnownCloudHost(url) || allowedHosts.some((pattern) => hostMatches(pattern, url.host))) return undefined;
-  return "must be a Key Vault of a Microsoft cloud (https://NAME.vault.azure.net, .vault.azure.cn, .vault.usgovcloudapi.net, .managedhsm.azure.net, …) or a host listed in the back end's allowed_vault_hosts";
+  return ("must be a Key Vault of a Microsoft cloud (https://NAME.vault.azure.net, " +
+".vault.azure.cn, .vault.usgovcloudapi.net, .managedhsm.azure.net, …) or " +
+"a host listed in the back end's allowed_vault_hosts");
 }
 
 /**
@@ -61,7 +63,8 @@ export function vaultUriProblem(value: string): string | undefined {
     return "is not a URL";
   }
   if (url.protocol === "https:") return undefined;
-  return "must be an https:// URL: the Key Vault SDK sends tokens over https only (for an emulator with its own CA, set NODE_EXTRA_CA_CERTS)";
+  return ("must be an https:// URL: the Key Vault SDK sends tokens over https only " +
+"(for an emulator with its own CA, set NODE_EXTRA_CA_CERTS)");
 }
 
 function isKnownCloudHost(url: URL): boolean {

@@ -17,7 +17,9 @@ export function toVaultName(name: string): string {
   const mapped = name.replace(/[_/]/g, "-");
   if (!VAULT_NAME.test(mapped)) {
     throw invalidArgument(
-      `name ${JSON.stringify(name)} cannot be stored in Azure Key Vault: names are 1 to 127 characters of letters, digits and '-' ('_' and '/' are mapped to '-')`,
+      (`name ${JSON.stringify(name)} cannot be stored in Azure Key Vault: names ` +
+`are 1 to 127 characters of letters, digits and '-' ('_' and '/' are ` +
+`mapped to '-')`),
     );
   }
   return mapped;
@@ -27,7 +29,8 @@ export function toVaultName(name: string): string {
 export function tagsToStore(name: string, tags: Readonly<Record<string, string>>): Record<string, string> {
   if (Object.hasOwn(tags, ORIGINAL_NAME_TAG)) {
     throw invalidArgument(
-      `tags[${JSON.stringify(ORIGINAL_NAME_TAG)}] is reserved: secretgate tags each Azure Key Vault secret with the name it was written under`,
+      (`tags[${JSON.stringify(ORIGINAL_NAME_TAG)}] is reserved: secretgate tags ` +
+`each Azure Key Vault secret with the name it was written under`),
     );
   }
   return { ...tags, [ORIGINAL_NAME_TAG]: name };
@@ -43,7 +46,9 @@ export function assertOwnedBy(name: string, vaultName: string, tags: Readonly<Re
   const owner = tags?.[ORIGINAL_NAME_TAG];
   if (owner !== undefined && owner !== name) {
     throw invalidArgument(
-      `name ${JSON.stringify(name)} and name ${JSON.stringify(owner)} both map to the Azure Key Vault secret ${JSON.stringify(vaultName)}, which holds ${JSON.stringify(owner)}; rename one of them`,
+      (`name ${JSON.stringify(name)} and name ${JSON.stringify(owner)} both map ` +
+`to the Azure Key Vault secret ${JSON.stringify(vaultName)}, which holds ` +
+`${JSON.stringify(owner)}; rename one of them`),
     );
   }
 }

@@ -187,7 +187,8 @@ export async function createDriver({ env, settings, logger }: DriverContext): Pr
   // A malformed CYBERARK_REFRESH_INTERVAL is a start-up error, not a surprise at the first cached read.
   refreshIntervalSeconds(env);
   if (!conjur.tls.rejectUnauthorized) {
-    logger.warn("CYBERARK_SSL_VERIFY=false: TLS certificates of Conjur are NOT verified; anyone on the network path can read the secrets");
+    logger.warn(("CYBERARK_SSL_VERIFY=false: TLS certificates of Conjur are NOT verified; " +
+"anyone on the network path can read the secrets"));
   }
   const transport = new ConjurTransport(conjur.baseUrl, conjur.tls);
   const branch = typeof settings.policy_branch === "string" ? settings.policy_branch : DEFAULT_POLICY_BRANCH;

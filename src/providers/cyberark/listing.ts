@@ -43,7 +43,8 @@ export async function listVariableNames(list: VariableList): Promise<string[]> {
     const resources = parsePage(response);
     offset += resources.length;
     if (offset > MAX_LISTED_VARIABLES) {
-      throw failedPrecondition(`Conjur shows this login more than ${MAX_LISTED_VARIABLES} variables in ${list.account}; secretgate lists at most ${MAX_LISTED_VARIABLES}`);
+      throw failedPrecondition((`Conjur shows this login more than ${MAX_LISTED_VARIABLES} variables in ` +
+`${list.account}; secretgate lists at most ${MAX_LISTED_VARIABLES}`));
     }
     for (const resource of resources) {
       const name = nameUnder(resource, prefix);

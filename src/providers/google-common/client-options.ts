@@ -1,7 +1,10 @@
 import { GoogleAuth, googleAuthLibrary, grpc, loggingUtils, type ClientOptions } from "google-gax";
 import { isEmulator, type GoogleConnection } from "./connection.js";
 
-/** SDK client options for a connection: endpoint, transport (`fallback` is the SDK's HTTP/1.1 JSON mode) and credentials. */
+/**
+ * SDK client options for a connection: endpoint, transport (`fallback` is the SDK's HTTP/1.1 JSON mode) and
+ * credentials.
+ */
 export function clientOptions(connection: GoogleConnection): ClientOptions {
   // GOOGLE_SDK_NODE_LOGGING makes the SDKs print request and response bodies — secret values
   // and plaintexts. secretgate logs its own calls, value-free; the SDKs' debug log stays off.

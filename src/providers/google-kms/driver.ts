@@ -22,7 +22,8 @@ export interface GoogleKmsDriverOptions {
 
 /**
  * `google_kms`: a name's environment value is base64 ciphertext and a read returns its
- * Cloud KMS decryption (docs/backends/google-kms.md, "Behaviour"). Nothing is stored, so write, delete and list do not exist.
+ * Cloud KMS decryption (docs/backends/google-kms.md, "Behaviour"). Nothing is stored, so write, delete and list do
+ * not exist.
  * It is no oracle on the service's environment (see drivers/environment-ciphertext.ts): for a
  * name hosted_keys does not list, a variable that holds no ciphertext this KMS decrypts answers
  * like a missing one.
@@ -47,7 +48,8 @@ export class GoogleKmsDriver implements SecretDriver {
     if (!ciphertext) {
       if (!listed) return undefined;
       throw failedPrecondition(
-        `environment variable ${name} does not hold canonical base64 Cloud KMS ciphertext (standard alphabet, '=' padding, no whitespace)`,
+        (`environment variable ${name} does not hold canonical base64 Cloud KMS ` +
+`ciphertext (standard alphabet, '=' padding, no whitespace)`),
       );
     }
     const key = (call.team.resource_name as string | undefined) ?? this.resourceName;
@@ -58,7 +60,8 @@ export class GoogleKmsDriver implements SecretDriver {
       const { code } = this.classifyError(error);
       if (listed || !isDecryptRefusal(code)) throw error;
       // The variable and KMS's code only: the message may hold a team's key, and team settings are never logged.
-      this.options.logger?.warn({ variable: name, code: Code[code] }, `${SYSTEM} would not decrypt an unlisted variable; answered as not found (list it in hosted_keys for the error)`);
+      this.options.logger?.warn({ variable: name, code: Code[code] }, (`${SYSTEM} would not decrypt an unlisted variable; answered as not found ` +
+`(list it in hosted_keys for the error)`));
       return undefined;
     }
     // KMS keeps no versions of a value; a digest of the ciphertext changes exactly when the value does.
@@ -86,7 +89,10 @@ export class GoogleKmsDriver implements SecretDriver {
   }
 }
 
-/** Cloud KMS through @google-cloud/kms (google-gax, gRPC), decrypting what the service's environment holds (DriverContext.ciphertextEnv). */
+/**
+ * Cloud KMS through @google-cloud/kms (google-gax, gRPC), decrypting what the service's environment holds
+ * (DriverContext.ciphertextEnv).
+ */
 export async function createDriver({ settings, env, ciphertextEnv, logger }: DriverContext): Promise<SecretDriver> {
   const resolved = resolveKmsSettings(settings, env);
   return new GoogleKmsDriver(new KmsCrypto(resolved.connection), resolved.resourceName, ciphertextEnv, {

@@ -60,7 +60,9 @@ export class SecretManagerDriver implements SecretDriver {
     if (checksumValue(checksum) !== undefined && !checksumMatches(bytes, checksum)) {
       throw new ServiceError(
         Code.DataLoss,
-        `${SYSTEM}: the value of secret ${JSON.stringify(name)} (version ${versionNumber(response.name)}) failed its CRC32C check and was discarded`,
+        (`${SYSTEM}: the value of secret ${JSON.stringify(name)} (version ` +
+`${versionNumber(response.name)}) failed its CRC32C check and was ` +
+`discarded`),
       );
     }
     return { ...decodePayload(bytes), version: versionNumber(response.name) };
@@ -215,7 +217,8 @@ export class SecretManagerDriver implements SecretDriver {
     if (!version) return notFound(`secret ${JSON.stringify(name)} has no readable latest version: ${classifySecretManagerError(cause).message}`);
     const state = stateName(version.state).toLowerCase();
     return notFound(
-      `secret ${JSON.stringify(name)} has no readable value in ${SYSTEM}: its latest version (${versionNumber(version.name)}) is ${state}` +
+      (`secret ${JSON.stringify(name)} has no readable value in ${SYSTEM}: its ` +
+`latest version (${versionNumber(version.name)}) is ${state}`) +
         (state === "disabled" ? "; enable it or write a new version" : "; write a new version"),
     );
   }
@@ -255,7 +258,9 @@ function checkLabels(tags: Readonly<Record<string, string>>): void {
   for (const [key, value] of Object.entries(tags)) {
     if (!labelKey.safeParse(key).success || !labelValue.safeParse(value).success) {
       throw invalidArgument(
-        `tag ${JSON.stringify(key)} cannot be a Secret Manager label: keys start with a lowercase letter, and keys and values hold at most 63 lowercase letters, digits, '_' or '-'`,
+        (`tag ${JSON.stringify(key)} cannot be a Secret Manager label: keys start ` +
+`with a lowercase letter, and keys and values hold at most 63 lowercase ` +
+`letters, digits, '_' or '-'`),
       );
     }
   }

@@ -42,12 +42,17 @@ export interface SecretManagerSettings {
   connection: GoogleConnection;
 }
 
-/** Resolves the driver's settings from the config and LiteLLM's environment variables; a problem is a start-up error. */
+/**
+ * Resolves the driver's settings from the config and LiteLLM's environment variables; a problem is a start-up
+ * error.
+ */
 export function resolveSecretManagerSettings(settings: KeyManagementSettings, env: Env): SecretManagerSettings {
   const project = settingOrEnv(settings, "project_id", env, "GOOGLE_SECRET_MANAGER_PROJECT_ID");
   if (project.value === undefined) {
     throw new ConfigError(
-      "google_secret_manager needs a project: set GOOGLE_SECRET_MANAGER_PROJECT_ID or general_settings.key_management_settings.project_id",
+      ("google_secret_manager needs a project: set " +
+"GOOGLE_SECRET_MANAGER_PROJECT_ID or " +
+"general_settings.key_management_settings.project_id"),
     );
   }
   if (!projectId.safeParse(project.value).success) {

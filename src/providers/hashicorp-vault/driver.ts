@@ -35,7 +35,8 @@ type KvArea = "data" | "metadata" | "destroy";
  * soft delete of the latest version (undeletable), `force` removes the metadata and all versions.
  */
 export class VaultDriver implements SecretDriver {
-  // sdkRetries: VaultHttp already retries 412/429/5xx and connection failures a bounded number of times, as Vault's own client does.
+  // sdkRetries: VaultHttp already retries 412/429/5xx and connection failures a bounded number of times, as Vault's
+  // own client does.
   constructor(
     private readonly settings: VaultSettings,
     private readonly http: VaultHttp,
@@ -237,7 +238,8 @@ function kvPath(location: Location, area: KvArea, name: string): string {
 
 /** Names the secret and where it lives, for messages: `read of "OPENAI_API_KEY" in admin/secret`. */
 function describe(verb: string, name: string, location: Location): string {
-  return `${verb} of ${JSON.stringify(name)} in ${[location.namespace, location.mount].filter((part) => part !== "").join("/")}`;
+  return (`${verb} of ${JSON.stringify(name)} in ` +
+`${[location.namespace, location.mount].filter((part) => part !== "").join("/")}`);
 }
 
 /** Vault's HTTP API (KV v2), logged in as settings say: AppRole, a TLS certificate, or a token. */

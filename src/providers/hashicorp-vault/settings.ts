@@ -85,7 +85,10 @@ export const vaultTeamSettings = z.strictObject({
 
 export type VaultTeam = z.infer<typeof vaultTeamSettings>;
 
-/** Reads LiteLLM's HCP_VAULT_* variables (plus our Kubernetes/JWT ones); a start-up error names the variable at fault. */
+/**
+ * Reads LiteLLM's HCP_VAULT_* variables (plus our Kubernetes/JWT ones); a start-up error names the variable at
+ * fault.
+ */
 export function readVaultSettings(env: Env): VaultSettings {
   const value = (name: (typeof VAULT_ENV_NAMES)[number]) => {
     const raw = env[name]?.trim();
@@ -144,7 +147,9 @@ function readAuthMethod(value: (name: (typeof VAULT_ENV_NAMES)[number]) => strin
   const token = value("HCP_VAULT_TOKEN");
   if (token) return { kind: "token", token };
   throw new ConfigError(
-    "no Vault credentials: set HCP_VAULT_APPROLE_ROLE_ID + HCP_VAULT_APPROLE_SECRET_ID, HCP_VAULT_CLIENT_CERT + HCP_VAULT_CLIENT_KEY, " +
+    ("no Vault credentials: set HCP_VAULT_APPROLE_ROLE_ID + " +
+"HCP_VAULT_APPROLE_SECRET_ID, HCP_VAULT_CLIENT_CERT + " +
+"HCP_VAULT_CLIENT_KEY, ") +
       "HCP_VAULT_K8S_ROLE, HCP_VAULT_JWT_ROLE + HCP_VAULT_JWT_PATH, or HCP_VAULT_TOKEN",
   );
 }

@@ -27,7 +27,10 @@ const RENEW_AT_FRACTION = 2 / 3;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** After a failed login, calls fail with its error for this long instead of each trying again (no login storms). */
 const LOGIN_FAILURE_HOLD_MS = 1_000;
-/** A token this close to its expiry (or a tenth of its lease, if shorter) is not handed out; a fresh login is made instead. */
+/**
+ * A token this close to its expiry (or a tenth of its lease, if shorter) is not handed out; a fresh login is made
+ * instead.
+ */
 const EXPIRY_MARGIN_MS = 500;
 
 interface HeldToken {

@@ -18,7 +18,7 @@ export interface VaultRequest {
 
 export interface VaultResponse {
   status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: Vault's JSON differs by endpoint; each caller checks the fields it reads
+  // biome-ignore lint/suspicious/noExplicitAny: Vault's JSON differs by endpoint; callers check what they read
   body: any;
   retryAfterMs?: number;
 }

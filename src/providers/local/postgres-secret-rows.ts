@@ -34,12 +34,14 @@ export class PostgresSecretRows implements SecretRows {
       const { current_version: current, deleted } = rows[0]!;
       const next = current + 1;
       await client.query(
-        "INSERT INTO secretgate.secret_versions (name, version, is_binary, sealed, created_at) VALUES ($1, $2, $3, $4, now())",
+        ("INSERT INTO secretgate.secret_versions (name, version, is_binary, " +
+"sealed, created_at) VALUES ($1, $2, $3, $4, now())"),
         [name, next, entry.isBinary, entry.seal(next)],
       );
       await client.query(
-        `UPDATE secretgate.secrets SET current_version = $2, description = $3, tags = $4, deleted = false, updated_at = now()
-         WHERE name = $1`,
+        (`UPDATE secretgate.secrets SET current_version = $2, description = $3, ` +
+`tags = $4, deleted = false, updated_at = now()\n` +
+`         WHERE name = $1`),
         [name, next, entry.description ?? null, JSON.stringify(entry.tags)],
       );
       return { version: next, created: deleted };

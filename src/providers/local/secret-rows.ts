@@ -87,8 +87,8 @@ export class SqliteSecretRows implements SecretRows {
       this.database.sql
         .prepare(
           `INSERT INTO secrets (name, current_version, description, tags, deleted, updated_at) VALUES (?, ?, ?, ?, 0, ?)
-           ON CONFLICT (name) DO UPDATE SET current_version = excluded.current_version, description = excluded.description,
-             tags = excluded.tags, deleted = 0, updated_at = excluded.updated_at`,
+           ON CONFLICT (name) DO UPDATE SET current_version = excluded.current_version,
+             description = excluded.description, tags = excluded.tags, deleted = 0, updated_at = excluded.updated_at`,
         )
         .run(name, next, entry.description ?? null, JSON.stringify(entry.tags), now);
       return { version: next, created: current === undefined || current.deleted === 1 };

@@ -48,7 +48,8 @@ export interface UnaryCallOptions {
 }
 
 /**
- * Serves the unary calls of SecretService and AdminService over Connect (binary and JSON) and gRPC-Web (binary and JSON)
+ * Serves the unary calls of SecretService and AdminService over Connect (binary and JSON) and gRPC-Web (binary and
+ * JSON)
  * directly, and hands everything else to `library` (connect-node): other paths, HTTP methods
  * (Connect's unary GET included) and content types, streaming, gRPC-Web text, and gRPC.
  *
@@ -267,7 +268,10 @@ class UnaryCall {
   }
 }
 
-/** How a failed call is reported: its ServiceError, or INTERNAL for anything else (as callService in http-listener.ts). */
+/**
+ * How a failed call is reported: its ServiceError, or INTERNAL for anything else (as callService in
+ * http-listener.ts).
+ */
 function failure(error: unknown): { code: Code; message: string } {
   return error instanceof ServiceError ? { code: error.code as number, message: error.message } : { code: Code.Internal, message: "internal error" };
 }
@@ -304,7 +308,8 @@ class DirectCallContext implements AuthorizedCall {
     const controller = new AbortController();
     this.controller = controller;
     const response = this.response;
-    // connect-node's reasons: an HTTP/2 reset says why (CANCEL: Canceled); an HTTP/1 connection that closes says nothing.
+    // connect-node's reasons: an HTTP/2 reset says why (CANCEL: Canceled); an HTTP/1 connection that closes says
+    // nothing.
     const goneAway = () => controller.abort("stream" in response ? resetReason(response.stream.rstCode) : undefined);
     if (peerGone(response)) {
       goneAway();

@@ -10,14 +10,26 @@ export class DatabaseUnavailableError extends Error {
   }
 }
 
+/** What node-postgres says when its connection failed (matched without case). */
+const CONNECTION_FAILURES = [
+  /Connection terminated/i,
+  /timeout exceeded when trying to connect/i,
+  /connection error and is not queryable/i,
+  /Client was closed/i,
+];
+
 /** Network-level failures talking to PostgreSQL (refused, reset, terminated, timed out), as opposed to bugs. */
 export function isConnectionFailure(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code === "string" && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|57P0[1-3]|08\d\d\d)$/.test(code)) return true;
-  return /Connection terminated|timeout exceeded when trying to connect|connection error and is not queryable|Client was closed/i.test((error as Error).message ?? "");
+  const message = (error as Error).message ?? "";
+  return CONNECTION_FAILURES.some((failure) => failure.test(message));
 }
 
-/** `work`, with a connection failure turned into DatabaseUnavailableError (naming what was being done); other errors as they are. */
+/**
+ * `work`, with a connection failure turned into DatabaseUnavailableError (naming what was being done); other errors
+ * as they are.
+ */
 export async function orUnavailable<T>(what: string, work: () => Promise<T>): Promise<T> {
   try {
     return await work();

@@ -89,7 +89,8 @@ async function checkMasterKey(pool: pg.Pool, sealer: Pick<SecretDatabase, "seal"
   } catch (error) {
     if (!(error instanceof SealError)) throw error;
     throw new MasterKeyError(
-      "the master key is not the key the PostgreSQL database (DATABASE_URL) was created with; every replica needs the same SECRETGATE_MASTER_KEY",
+      ("the master key is not the key the PostgreSQL database (DATABASE_URL) " +
+"was created with; every replica needs the same SECRETGATE_MASTER_KEY"),
     );
   }
 }

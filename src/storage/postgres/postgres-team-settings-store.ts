@@ -64,7 +64,8 @@ export class PostgresTeamSettingsStore implements TeamSettingsStore {
     // COLLATE "C": the same byte order as SQLite's, and as the page tokens assume.
     const { rows } = await orUnavailable("list team settings", () =>
       this.database.pool.query<{ team_id: string; sealed: Buffer; updated_at: Date }>(
-        `SELECT team_id, sealed, updated_at FROM secretgate.team_settings WHERE team_id COLLATE "C" > $1 ORDER BY team_id COLLATE "C" LIMIT $2`,
+        (`SELECT team_id, sealed, updated_at FROM secretgate.team_settings WHERE ` +
+`team_id COLLATE "C" > $1 ORDER BY team_id COLLATE "C" LIMIT $2`),
         [after, limit],
       ),
     );

@@ -3,7 +3,10 @@ import { ChangeNotices, type ChangeNotice } from "./change-notices.js";
 import type { PostgresDatabase } from "./postgres-database.js";
 import type { PostgresTeamSettingsStore } from "./postgres-team-settings-store.js";
 
-/** A secret written or deleted on some replica: which back end, where in it, which name, and the version a write created. */
+/**
+ * A secret written or deleted on some replica: which back end, where in it, which name, and the version a write
+ * created.
+ */
 export type SecretChange = Extract<ChangeNotice, { kind: "secret" }>;
 
 /** What this replica does with other replicas' changes to what it caches. */

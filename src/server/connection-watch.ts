@@ -103,10 +103,12 @@ export class ConnectionWatch {
     this.session = session;
     let lastStream = 0;
     session.once("remoteSettings", () => this.provenNow());
+    // One listener function for every stream's close: nothing is allocated per call.
+    const ended = () => this.requestEnded();
     session.on("stream", (stream) => {
       if (stream.id > lastStream) lastStream = stream.id;
       this.requestStarted();
-      stream.once("close", () => this.requestEnded());
+      stream.once("close", ended);
     });
     this.headerPending = () => (session.state.lastProcStreamID ?? 0) > lastStream;
   }

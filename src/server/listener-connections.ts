@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import { reportListenerConnections } from "../metrics/metrics.js";
 import { ConnectionWatch, type WatchOwner } from "./connection-watch.js";
 import type { FaultKind, ListenerFaults } from "./listener-faults.js";
 
@@ -67,6 +68,7 @@ export class ListenerConnections implements WatchOwner {
     this.maxPerPeer = limits.maxConnectionsPerPeer;
     // A deadline is applied within a quarter of the shorter timeout after it passes.
     this.checkEveryMs = Math.max(25, Math.floor(Math.min(limits.headerTimeoutMs, limits.idleTimeoutMs) / 4));
+    reportListenerConnections(faults.listener, () => ({ open: this.watches.size, busiestPeer: this.mostHeld }));
   }
 
   get size(): number {

@@ -32,6 +32,10 @@ function metric(text: string, listener: string, kind: string): number {
   return Number(new RegExp(`secretgate_listener_errors_total\\{listener="${listener}",kind="${kind}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
 }
 
+function gauge(text: string, name: string, listener: string): number {
+  return Number(new RegExp(`${name}\\{listener="${listener}"\\} (\\d+)`).exec(text)?.[1] ?? NaN);
+}
+
 /** The ways a header block can be left unended, on a port whose own request is `request`. */
 function unendedHeaderBlocks(request: Buffer): Array<[string, Buffer[]]> {
   return [
@@ -212,6 +216,54 @@ describe("one client fills a listener", () => {
   }
 });
 
+describe("one client fills a listener over TLS", () => {
+  const ca = new TestCa("secretgate-holds-tls-ca");
+  const HOLD_MS = 3_000;
+  let server: TestServer;
+  beforeAll(async () => {
+    const pem = ca.server();
+    server = await TestServer.start({
+      config: { secretgate: { tls: { cert_file: pem.certFile, key_file: pem.keyFile }, limits: { max_connections: 16, header_timeout_ms: 60_000, idle_timeout_ms: 60_000 } } },
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("keeps room for another address while one holds TLS connections whose header block never ends, or reconnects at once, on both ports", async () => {
+    for (const [behaviour, reopenAfterMs] of [[stalledHeaders, 50], [silent, 0]] as const) {
+      const started = Date.now();
+      const until = () => Date.now() - started > HOLD_MS;
+      const holds = Promise.all([server.grpcAddress, server.httpAddress].map((address) => hold({ address, from: ATTACKER, tls: true }, 30, behaviour, until, reopenAfterMs)));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // A new TLS connection from 127.0.0.1 each time, on each port.
+      const answered = await Promise.all([server.grpcAddress, server.httpAddress].map((address) => requestsOverTls(address, until)));
+      const counts = await holds;
+      expect(counts.every((each) => each.opened >= 30), "the holds ran").toBe(true);
+      expect(answered, "every request over a new TLS connection is answered").toEqual([{ failed: 0 }, { failed: 0 }]);
+    }
+  });
+
+  /** A request over a new TLS connection (HTTP/2) every 250 ms until `until()`: a health check on the gRPC port, /healthz on the HTTP port. */
+  async function requestsOverTls(address: string, until: () => boolean): Promise<{ failed: number }> {
+    let failed = 0;
+    const attempts: Array<Promise<void>> = [];
+    while (!until()) {
+      attempts.push(
+        (async () => {
+          const grpc = address === server.grpcAddress;
+          const request = grpc ? grpcRequest(1, true) : healthz(1);
+          const { received } = await exchange({ address, tls: { alpn: ["h2"] } }, [Buffer.concat([CLIENT_START, SETTINGS_ACK, request])], { quietMs: 1_000, maxMs: 10_000 });
+          if (!parseFrames(received).some((each) => each.type === FrameType.HEADERS && each.streamId === 1)) failed++;
+        })(),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    await Promise.all(attempts);
+    return { failed };
+  }
+});
+
 describe("limits.max_connections_per_peer", () => {
   const PER_PEER = 4;
   let server: TestServer;
@@ -261,6 +313,10 @@ describe("limits.max_connections_per_peer", () => {
       expect(newest.closed() || rest.some((each) => each.closed()) || other.closed(), `${address}: and no other`).toBe(false);
     }
     const metrics = await (await fetch(`http://${server.httpAddress}/metrics`)).text();
+    for (const listener of ["grpc", "http"]) {
+      expect(gauge(metrics, "secretgate_listener_busiest_peer_connections", listener), `${listener}: the busiest peer's connections`).toBe(PER_PEER);
+      expect(gauge(metrics, "secretgate_listener_connections", listener), `${listener}: open connections`).toBeGreaterThanOrEqual(PER_PEER + 1);
+    }
     expect(metric(metrics, "grpc", "connection_replaced")).toBeGreaterThanOrEqual(1);
     expect(metric(metrics, "http", "connection_replaced")).toBeGreaterThanOrEqual(1);
   }, 30_000);

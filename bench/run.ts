@@ -335,7 +335,8 @@ async function reportHostileLoad(work: string, report: (line: string) => void): 
     `Attack, all at once: an unauthenticated flood (h2load without a token, 8 connections × 16 streams per port: ${flood.unauthenticatedRequests} requests); ` +
       `rapid resets (${flood.resetConnections} connections, one after another per port, each sending 1,500 HEADERS + RST_STREAM pairs, ${flood.resetsSent} in all, until the bound closes it); ` +
       `4 MB junk Reads (${flood.junkRequests}: Connect bodies to the HTTP port, gRPC messages to the gRPC port, 4 at a time); ` +
-      `and silent sockets held up to max_connections (4,096) per port, reopened when the server closes them (${flood.idleSocketsOpened} opened, at most ${flood.idleSocketsHeld.join(" and ")} open at once on the gRPC and HTTP ports, ${flood.idleSocketsRefusedAtOnce} closed within a second). ` +
+      `and silent sockets held up to max_connections (4,096) per port, reopened when the server closes them (${flood.idleSocketsOpened} opened, at most ${flood.idleSocketsHeld.join(" and ")} open at once on the gRPC and HTTP ports as the attacker saw them, ${flood.idleSocketsRefusedAtOnce} closed within a second; ` +
+      `all from 127.0.0.1, so since issue 24 the server holds at most \`max_connections_per_peer\` (512) of them per port, each new one taking the place of the oldest). ` +
       `Meanwhile a valid Read every 100 ms on each port, over connections opened before the attack.\n`,
   );
   report(`| port | valid Reads | failed | p99 | slowest |\n|---|---|---|---|---|`);

@@ -11,19 +11,19 @@ import { splitAddress } from "./server/listen-address.js";
 import { locateBackendError } from "./config/backends.js";
 import type { BackendConfig, Config } from "./config/schema.js";
 import type { Env } from "./config/env.js";
-import { OperatorService } from "./core/operator-service.js";
+import { Access } from "./core/access.js";
+import { AdminService } from "./core/admin-service.js";
 import { syncReplicaCaches } from "./core/replica-caches.js";
 import { SecretService } from "./core/secret-service.js";
 import { ServiceBackends } from "./core/service-backends.js";
 import { DATABASE_FILE, SecretDatabase } from "./storage/database.js";
 import { MASTER_KEY_FILE } from "./storage/master-key.js";
 import { SqliteTeamSettingsStore, type TeamSettingsStore } from "./storage/team-settings-store.js";
-import { Dispatcher } from "./server/dispatcher.js";
+import { Dispatcher, SERVICES } from "./server/dispatcher.js";
 import { startGrpcListener } from "./server/grpc-listener.js";
 import { startHttpListener } from "./server/http-listener.js";
 import type { ConnectionLimits } from "./server/connection-limits.js";
 import { ConsoleAssets } from "./server/console-assets.js";
-import { SecretService as SecretServiceDesc } from "../gen/secretgate/v1/secret_service_pb.js";
 import { tracingSettings } from "./tracing/settings.js";
 import { runCleanups, startBackends, type Cleanup } from "./start-backends.js";
 import { startIdleReclaim } from "./idle-reclaim.js";
@@ -123,9 +123,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     if (replicas) cleanups.unshift(() => replicas.close());
     // Reachable back ends answer at once; unreachable ones must not hold up start-up for long.
     await Promise.race([Promise.all(probes.map((probe) => probe.start())), new Promise((resolve) => setTimeout(resolve, STARTUP_PROBE_WAIT_MS).unref())]);
-    const service = new SecretService({ config, backends, teams, env, logger });
-    const operator = new OperatorService({ backends, teams, identities: auth.authenticator.identities, audit: audit.tail });
-    const dispatcher = new Dispatcher(service, operator, auth.authenticator, audit, logger, tracing?.tracing);
+    const access = new Access(backends, teams);
+    const secrets = new SecretService({ config, backends, teams, access, env, logger });
+    const admin = new AdminService({ backends, teams, access, identities: auth.authenticator.identities, audit: audit.tail });
+    const dispatcher = new Dispatcher({ secrets, admin }, auth.authenticator, audit, logger, tracing?.tracing);
     let accepting = true;
     const maxMessageBytes = config.server.max_message_bytes;
 
@@ -200,7 +201,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         // Audit tails last until their callers leave: end them, or they would hold the listeners open.
         audit.tail.close();
         grpc.health.setStatus("", "NOT_SERVING");
-        grpc.health.setStatus(SecretServiceDesc.typeName, "NOT_SERVING");
+        for (const service of SERVICES) grpc.health.setStatus(service.typeName, "NOT_SERVING");
         const graceful = Promise.all([grpc.close(), http.close(), dispatcher.whenDrained()]);
         const timedOut = await Promise.race([
           graceful.then(() => false),

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { AuditRecordSchema, TailAuditResponseSchema, type TailAuditResponse } from "../gen/secretgate/v1/secret_service_pb.js";
-import type { AuditFeed } from "./core/audit-feed.js";
+import { AuditRecordSchema, TailAuditResponseSchema, type TailAuditResponse } from "../gen/secretgate/v1/admin_service_pb.js";
+import type { AuditFeed, AuditRecordView } from "./core/audit-feed.js";
 import { Code, ServiceError } from "./core/errors.js";
 
 /** Subscribers listening at once (each holds a stream and up to MAX_QUEUED records). */
@@ -12,6 +12,8 @@ export const MAX_QUEUED = 1024;
 const MAX_NAMES = 100;
 
 interface Subscriber {
+  /** The access decision's word on each record (AdminScope.maySeeRecord). */
+  visible: (record: AuditRecordView) => boolean;
   queue: TailAuditResponse[];
   /** Why the stream ends; set once. */
   end?: ServiceError | "cancelled";
@@ -20,7 +22,8 @@ interface Subscriber {
 
 /**
  * The audit log's live feed behind TailAudit: every record written is handed, already a bounded
- * JSON line, to each subscriber's queue. Publishing costs nothing while nobody listens. A
+ * JSON line, to the queue of each subscriber that may see it (the access decision says which:
+ * by its team and the back ends it names). Publishing costs nothing while nobody listens. A
  * subscriber that falls MAX_QUEUED records behind is dropped (RESOURCE_EXHAUSTED) rather than
  * buffered without end; shutdown ends every stream (UNAVAILABLE).
  */
@@ -34,8 +37,9 @@ export class AuditTail implements AuditFeed {
 
   publish(line: string): void {
     if (this.subscribers.size === 0) return;
-    const message = toMessage(line);
+    const { message, view } = toMessage(line);
     for (const subscriber of this.subscribers) {
+      if (!subscriber.visible(view)) continue;
       if (subscriber.queue.length >= MAX_QUEUED) {
         this.finish(subscriber, new ServiceError(Code.ResourceExhausted, `the audit tail fell more than ${MAX_QUEUED} records behind and was dropped; subscribe again`));
       } else {
@@ -45,12 +49,12 @@ export class AuditTail implements AuditFeed {
     }
   }
 
-  subscribe(signal: AbortSignal | undefined): AsyncIterable<TailAuditResponse> {
+  subscribe(signal: AbortSignal | undefined, visible: (record: AuditRecordView) => boolean): AsyncIterable<TailAuditResponse> {
     if (this.closed) throw new ServiceError(Code.Unavailable, "the server is shutting down");
     if (this.subscribers.size >= MAX_SUBSCRIBERS) {
       throw new ServiceError(Code.ResourceExhausted, `${MAX_SUBSCRIBERS} audit tails are open already; close one first`);
     }
-    const subscriber: Subscriber = { queue: [] };
+    const subscriber: Subscriber = { visible, queue: [] };
     this.subscribers.add(subscriber);
     const cancel = () => this.finish(subscriber, "cancelled");
     if (signal?.aborted) cancel();
@@ -93,8 +97,12 @@ export class AuditTail implements AuditFeed {
   }
 }
 
-/** A record line as a TailAudit message: its common fields typed, and the line itself. */
-function toMessage(line: string): TailAuditResponse {
+/**
+ * A record line as a TailAudit message (its common fields typed, and the line itself), and what
+ * the access decision asks of it. A team id or back-end name the service would refuse is recorded
+ * as its digest (src/audit-record.ts): it stands for a team or back end no bound admin has.
+ */
+function toMessage(line: string): { message: TailAuditResponse; view: AuditRecordView } {
   const record = JSON.parse(line) as Record<string, unknown>;
   const text = (value: unknown) => (typeof value === "string" ? value : "");
   const names: string[] = [];
@@ -102,12 +110,24 @@ function toMessage(line: string): TailAuditResponse {
     if (typeof value === "string" && value !== "" && names.length < MAX_NAMES) names.push(value);
   };
   for (const key of ["name", "currentName", "newName"]) add(record[key]);
+  const backends = new Set<string>();
+  const named = (value: unknown) => {
+    if (value === undefined || value === "" || value === ENVIRONMENT_SOURCE) return;
+    backends.add(typeof value === "string" ? value : JSON.stringify(value));
+  };
+  if (Array.isArray(record.backends)) record.backends.forEach(named);
+  for (const key of ["backend", "fromBackend", "toBackend", "source"]) named(record[key]);
   for (const key of ["items", "names"]) {
     const list = record[key];
     if (!Array.isArray(list)) continue;
-    for (const entry of list) add(entry !== null && typeof entry === "object" ? (entry as Record<string, unknown>).name : entry);
+    for (const entry of list) {
+      const item = entry !== null && typeof entry === "object" ? (entry as Record<string, unknown>) : undefined;
+      add(item ? item.name : entry);
+      if (item) named(item.source);
+    }
   }
-  return create(TailAuditResponseSchema, {
+  const teamId = record.teamId === undefined ? "" : typeof record.teamId === "string" ? record.teamId : JSON.stringify(record.teamId);
+  const message = create(TailAuditResponseSchema, {
     record: create(AuditRecordSchema, {
       time: timestampFromMs(typeof record.time === "number" ? record.time : Date.now()),
       identity: text(record.identity),
@@ -118,4 +138,8 @@ function toMessage(line: string): TailAuditResponse {
       json: line,
     }),
   });
+  return { message, view: { teamId, backends: [...backends] } };
 }
+
+/** A Read item's `source` when the service's own environment answered: not a back end. */
+const ENVIRONMENT_SOURCE = "env";

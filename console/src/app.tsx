@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { Caller } from "../../gen/secretgate/v1/secret_service_pb.js";
+import type { Caller } from "../../gen/secretgate/v1/admin_service_pb.js";
 import { Audit } from "./pages/audit.js";
 import { Callers } from "./pages/callers.js";
 import { Overview } from "./pages/overview.js";
@@ -9,7 +9,7 @@ import { SignIn } from "./pages/sign-in.js";
 import { TeamEditor } from "./pages/team-editor.js";
 import { Teams } from "./pages/teams.js";
 import { BASE, PAGES, followLink, navigate, useRoute } from "./router.js";
-import { clientFor, forgetToken, storeToken, storedToken, type SecretClient } from "./session.js";
+import { clientsFor, forgetToken, storeToken, storedToken, type Clients } from "./session.js";
 
 interface Session {
   token: string;
@@ -30,8 +30,8 @@ export function App() {
   useEffect(() => {
     const token = storedToken();
     if (!token) return;
-    clientFor(token)
-      .whoAmI({})
+    clientsFor(token)
+      .admin.whoAmI({})
       .then(
         ({ caller }) => setSession({ token, caller: caller! }),
         (failure: unknown) => {
@@ -42,10 +42,10 @@ export function App() {
       .finally(() => setChecking(false));
   }, []);
 
-  const client = useMemo(() => (session ? clientFor(session.token) : undefined), [session]);
+  const clients = useMemo(() => (session ? clientsFor(session.token) : undefined), [session]);
 
   if (checking) return <p class="loading">Signing in…</p>;
-  if (!session || !client) {
+  if (!session || !clients) {
     return (
       <SignIn
         message={message}
@@ -95,23 +95,23 @@ export function App() {
         </button>
       </header>
       <main id="main" tabIndex={-1}>
-        <Page path={current.path} rest={rest} client={client} />
+        <Page path={current.path} rest={rest} clients={clients} />
       </main>
     </>
   );
 }
 
-function Page(props: { path: string; rest: string[]; client: SecretClient }) {
+function Page(props: { path: string; rest: string[]; clients: Clients }) {
   switch (props.path) {
     case "overview":
-      return <Overview client={props.client} />;
+      return <Overview clients={props.clients} />;
     case "teams":
-      return props.rest[0] ? <TeamEditor client={props.client} teamId={decodeURIComponent(props.rest[0])} /> : <Teams client={props.client} />;
+      return props.rest[0] ? <TeamEditor clients={props.clients} teamId={decodeURIComponent(props.rest[0])} /> : <Teams clients={props.clients} />;
     case "audit":
-      return <Audit client={props.client} />;
+      return <Audit clients={props.clients} />;
     case "callers":
-      return <Callers client={props.client} />;
+      return <Callers clients={props.clients} />;
     default:
-      return <Secrets client={props.client} />;
+      return <Secrets clients={props.clients} />;
   }
 }

@@ -1,10 +1,12 @@
 import { hash } from "node:crypto";
 import type { PeerCertificate } from "node:tls";
 import { ServiceError, Code } from "../core/errors.js";
+import { ConfigError } from "../config/config-error.js";
 import type { AuthSettings } from "../config/schema.js";
 import { loadOrCreateAdminTokenHash } from "./admin-token.js";
 import { Identity } from "./identity.js";
 import { parseSubjectAltNames, sanKey } from "./subject-alt-names.js";
+import { MIN_TOKEN_CHARACTERS, TOKEN_LENGTH_RULE } from "./token-length.js";
 
 /** What a listener saw of the caller. */
 export interface Credentials {
@@ -66,6 +68,10 @@ export class Authenticator {
     dataDir: string;
     insecureNoAuth: boolean;
   }): { authenticator: Authenticator; mode: "tokens" | "generated-admin-token" | "none"; newAdminToken?: string } {
+    // The admin token holds every right: it follows the configured tokens' length rule (exit 2), even unused.
+    if (options.adminTokenEnv && options.adminTokenEnv.length < MIN_TOKEN_CHARACTERS) {
+      throw new ConfigError(`SECRETGATE_ADMIN_TOKEN ${TOKEN_LENGTH_RULE}, like secretgate.auth.tokens[].token`);
+    }
     if (options.insecureNoAuth) {
       return { authenticator: new Authenticator([], [], Identity.unrestricted("anonymous")), mode: "none" };
     }

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { Code, ConnectError, createSecretClient, type SecretClient } from "../../clients/typescript/src/index.js";
+import { Code, ConnectError, createAdminClient, createSecretClient, type AdminClient, type ClientOptions, type SecretClient } from "../../clients/typescript/src/index.js";
 import { statusName } from "../core/errors.js";
 import { ExitCode, exitCodeFor } from "./exit-codes.js";
 
@@ -165,7 +165,7 @@ async function team(argv: string[]): Promise<number> {
   const [action, teamId, json, ...extra] = positionals;
   if (action === "list") {
     if (teamId !== undefined) throw new UsageError("team list takes no arguments");
-    return listTeams(connect(values));
+    return listTeams(connectAdmin(values));
   }
   if (teamId === undefined || extra.length > 0) throw new UsageError("expected team get TEAM, team set TEAM JSON, team test TEAM JSON or team list");
   if (action === "get") {
@@ -177,7 +177,7 @@ async function team(argv: string[]): Promise<number> {
   if (action === "test") {
     if (json === undefined) throw new UsageError("team test takes a JSON object or - (stdin)");
     const settings = parseSettings(json === "-" ? (await readStdin()).toString("utf8") : json, "team settings");
-    const response = await connect(values).testTeamSettings({ teamId, settings });
+    const response = await connectAdmin(values).testTeamSettings({ teamId, settings });
     printJson({ backend: response.backend, reachable: response.reachable, status: response.status, ...(response.message ? { message: response.message } : {}) });
     return response.reachable ? ExitCode.ok : ExitCode.failure;
   }
@@ -194,7 +194,7 @@ async function backends(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { ...CONNECTION_OPTIONS, json: { type: "boolean" } });
   if (values.help) return help("backends");
   if (positionals.length > 0) throw new UsageError("backends takes no arguments");
-  const response = await connect(values).describeBackends({});
+  const response = await connectAdmin(values).describeBackends({});
   if (values.json) {
     printJson(
       response.backends.map((backend) => ({
@@ -229,7 +229,7 @@ async function backends(argv: string[]): Promise<number> {
   return ExitCode.ok;
 }
 
-async function listTeams(client: SecretClient): Promise<number> {
+async function listTeams(client: AdminClient): Promise<number> {
   const rows: string[][] = [];
   let pageToken = "";
   do {
@@ -245,7 +245,7 @@ async function callers(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { ...CONNECTION_OPTIONS, json: { type: "boolean" } });
   if (values.help) return help("callers");
   if (positionals.length > 0) throw new UsageError("callers takes no arguments");
-  const { callers: listed } = await connect(values).listCallers({});
+  const { callers: listed } = await connectAdmin(values).listCallers({});
   if (values.json) {
     printJson(listed.map((caller) => ({ name: caller.name, kind: caller.kind, ...(caller.certificate ? { certificate: caller.certificate } : {}), rules: { read: caller.read, write: caller.write, delete: caller.delete, teams: caller.teams, backends: caller.backends, admin: caller.admin, inline_team_settings: caller.inlineTeamSettings } })));
     return ExitCode.ok;
@@ -262,7 +262,7 @@ async function stats(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { ...CONNECTION_OPTIONS, json: { type: "boolean" } });
   if (values.help) return help("stats");
   if (positionals.length > 0) throw new UsageError("stats takes no arguments");
-  const response = await connect(values).getStats({});
+  const response = await connectAdmin(values).getStats({});
   const rows = response.backends.map((backend) => ({
     name: backend.name,
     calls: Number(backend.calls),
@@ -291,7 +291,7 @@ async function auditTail(argv: string[]): Promise<number> {
   const stop = new AbortController();
   process.once("SIGINT", () => stop.abort());
   try {
-    for await (const { record } of connect(values).tailAudit({}, { signal: stop.signal, timeoutMs: 0 })) {
+    for await (const { record } of connectAdmin(values).tailAudit({}, { signal: stop.signal, timeoutMs: 0 })) {
       if (record) console.log(record.json);
     }
   } catch (error) {
@@ -300,11 +300,19 @@ async function auditTail(argv: string[]): Promise<number> {
   return ExitCode.ok;
 }
 
-/** A client for the server --addr (or SECRETGATE_ADDR) names, with --token, --ca and --timeout (`defaultTimeoutSeconds` without it). */
-export function connect(
-  values: { addr?: string | undefined; token?: string | undefined; ca?: string | undefined; timeout?: string | undefined },
-  defaultTimeoutSeconds = 10,
-): SecretClient {
+type ConnectionValues = { addr?: string | undefined; token?: string | undefined; ca?: string | undefined; timeout?: string | undefined };
+
+/** A SecretService client (what a proxy calls) for the server --addr (or SECRETGATE_ADDR) names, with --token, --ca and --timeout (`defaultTimeoutSeconds` without it). */
+export function connect(values: ConnectionValues, defaultTimeoutSeconds = 10): SecretClient {
+  return connectWith(values, defaultTimeoutSeconds, createSecretClient);
+}
+
+/** An AdminService client (what an operator calls), as `connect` makes one. */
+export function connectAdmin(values: ConnectionValues, defaultTimeoutSeconds = 10): AdminClient {
+  return connectWith(values, defaultTimeoutSeconds, createAdminClient);
+}
+
+function connectWith<C>(values: ConnectionValues, defaultTimeoutSeconds: number, create: (url: string, options: ClientOptions) => C): C {
   const address = values.addr ?? (process.env.SECRETGATE_ADDR || DEFAULT_ADDRESS);
   const url = /^https?:\/\//.test(address) ? address : `http://${address}`;
   const token = values.token ?? (process.env.SECRETGATE_TOKEN || undefined);
@@ -318,7 +326,7 @@ export function connect(
     }
   }
   try {
-    return createSecretClient(url, {
+    return create(url, {
       defaultTimeoutMs: timeoutSeconds * 1000,
       ...(token ? { token } : {}),
       ...(ca ? { nodeOptions: { ca } } : {}),

@@ -2,14 +2,17 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { Identity } from "../auth/identity.js";
+import type { PlanMigrationResponse } from "../../gen/secretgate/v1/admin_service_pb.js";
 import { ConfigError } from "../config/config-error.js";
 import type { Env } from "../config/env.js";
 import { loadConfig } from "../config/load.js";
+import { Access } from "../core/access.js";
 import { Migration } from "../core/migration.js";
 import { syncReplicaCaches } from "../core/replica-caches.js";
 import { ServiceBackends } from "../core/service-backends.js";
 import { runCleanups, startBackends, type Cleanup } from "../start-backends.js";
 import { DATABASE_FILE, SecretDatabase } from "../storage/database.js";
+import { SqliteTeamSettingsStore } from "../storage/team-settings-store.js";
 import type { MigrationSteps } from "./migration-steps.js";
 
 /**
@@ -48,11 +51,13 @@ export async function openInProcessMigration(configPath: string, env: Env, timeo
       cleanups.unshift(() => replicas.close());
     }
     const migration = new Migration((name) => serviceBackends.get(name));
+    // The operator who holds the config may do everything; the access decision still scopes each call.
+    const access = new Access(serviceBackends, shared?.teams ?? new SqliteTeamSettingsStore(database));
     const identity = Identity.unrestricted("the operator (secretgate migrate --config)");
-    const caller = () => ({ identity, deadline: Date.now() + timeoutMs });
+    const scope = () => access.forAdmin({ identity, deadline: Date.now() + timeoutMs }, "migrate secrets");
     return {
-      plan: async (request) => (await migration.plan(request, caller())).names,
-      migrate: (request) => migration.migrate(request, caller()),
+      plan: (request): Promise<PlanMigrationResponse> => migration.plan(request, scope()),
+      migrate: (request) => migration.migrate(request, scope()),
       close,
     };
   } catch (error) {

@@ -1,15 +1,16 @@
 import { parseArgs } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import {
+  ExistingMetadata,
   MigrateSecretRequestSchema,
   MigrationOutcome,
   PlanMigrationRequestSchema,
   type MigrateSecretRequest,
-} from "../../gen/secretgate/v1/secret_service_pb.js";
-import { Code, ConnectError, type SecretClient } from "../../clients/typescript/src/index.js";
-import { ServiceError, statusName } from "../core/errors.js";
+} from "../../gen/secretgate/v1/admin_service_pb.js";
+import { Code, ConnectError, type AdminClient } from "../../clients/typescript/src/index.js";
+import { ServiceError, printable, statusName } from "../core/errors.js";
 import { createLogDestination, createLogger, type LogDestination } from "../log.js";
-import { CONNECTION_OPTIONS, UsageError, connect, isParseArgsError, reportCallFailure, timeoutOption } from "./client-commands.js";
+import { CONNECTION_OPTIONS, UsageError, connectAdmin, isParseArgsError, reportCallFailure, timeoutOption } from "./client-commands.js";
 import { ExitCode, exitCodeFor } from "./exit-codes.js";
 import { openInProcessMigration } from "./in-process-migration.js";
 import { MigrationProgress, migrationSummary, type MigrationRow } from "./migration-report.js";
@@ -74,7 +75,7 @@ export async function runMigrate(argv: string[]): Promise<number> {
       logDestination = createLogDestination(process.stderr.fd);
       steps = await openInProcessMigration(values.config, process.env, timeoutMs, createLogger("warn", logDestination));
     } else {
-      steps = remoteSteps(connect(values, DEFAULT_TIMEOUT_SECONDS));
+      steps = remoteSteps(connectAdmin(values, DEFAULT_TIMEOUT_SECONDS));
     }
     const options = { from, to, dryRun: values["dry-run"] ?? false, deleteSource: values["delete-source"] ?? false, verbose: values.verbose ?? false };
     const rows = await migrateAll(steps, options, values.match ?? [], concurrency);
@@ -99,9 +100,9 @@ export async function runMigrate(argv: string[]): Promise<number> {
   }
 }
 
-function remoteSteps(client: SecretClient): MigrationSteps {
+function remoteSteps(client: AdminClient): MigrationSteps {
   return {
-    plan: async (request) => (await client.planMigration(request)).names,
+    plan: (request) => client.planMigration(request),
     migrate: (request) => client.migrateSecret(request),
     close: async () => {},
   };
@@ -115,7 +116,13 @@ async function migrateAll(
   concurrency: number,
 ): Promise<MigrationRow[]> {
   const { from, to, dryRun, deleteSource } = options;
-  const names = await steps.plan(create(PlanMigrationRequestSchema, { fromBackend: from, toBackend: to, match, deleteSource }));
+  const plan = await steps.plan(create(PlanMigrationRequestSchema, { fromBackend: from, toBackend: to, match, deleteSource }));
+  const { names } = plan;
+  // Said before anything is copied: what the migration leaves where it is, and how --to takes the metadata of secrets it holds.
+  for (const { name, reason } of plan.leftOut) process.stderr.write(`secretgate: leaving ${printable(JSON.stringify(name))} in ${from}: Read does not serve it from there (${reason})\n`);
+  if (plan.existingMetadata === ExistingMetadata.REFUSED) {
+    process.stderr.write(`secretgate: ${to} cannot change the description or tags of a secret it already holds: such secrets fail without being written\n`);
+  }
   const progress = new MigrationProgress(process.stderr, from, to);
   progress.start(names.length);
   const rows: MigrationRow[] = [];

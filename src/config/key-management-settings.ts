@@ -22,6 +22,21 @@ export const commonKeyManagementSettings = {
   tags: tags.optional(),
 };
 
+/**
+ * LiteLLM's `key_management_settings` keys that set up the proxy as a whole (whether and under which
+ * prefix it stores virtual keys, what it reads from the manager, its custom manager class): secretgate
+ * takes them from its own configuration, so a team's settings holding one (an admin pasted the
+ * proxy-wide block into a team's) are refused, naming it, rather than half applied.
+ */
+export const PROXY_WIDE_SETTING_NAMES: ReadonlySet<string> = new Set([
+  "store_virtual_keys",
+  "prefix_for_stored_virtual_keys",
+  "access_mode",
+  "hosted_keys",
+  "primary_secret_name",
+  "custom_secret_manager",
+]);
+
 export type KeyManagementSettings = {
   store_virtual_keys: boolean;
   prefix_for_stored_virtual_keys: string;

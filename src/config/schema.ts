@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { rulesSchema } from "../auth/identity.js";
+import { MIN_TOKEN_CHARACTERS, TOKEN_LENGTH_RULE } from "../auth/token-length.js";
 import type { DriverDefinition } from "../drivers/driver.js";
 import type { AccessMode, KeyManagementSettings } from "./key-management-settings.js";
 import type { ServedEnvironment } from "./served-environment.js";
@@ -16,7 +17,7 @@ const tokenEntry = z
     /** The SHA-256 of the token, hex (preferred: the config then holds no secret). */
     token_sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex characters").optional(),
     /** The token itself, usually `os.environ/NAME`. */
-    token: z.string().min(16, "must be at least 16 characters").optional(),
+    token: z.string().min(MIN_TOKEN_CHARACTERS, TOKEN_LENGTH_RULE).optional(),
     rules: rulesSchema.prefault({}),
   })
   .refine((entry) => (entry.token === undefined) !== (entry.token_sha256 === undefined), {

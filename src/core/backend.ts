@@ -225,6 +225,23 @@ export class Backend {
   }
 
   /**
+   * Takes back the one version `written` made when it created `name` (see the driver's
+   * `removeWrittenVersion`); false when the back end no longer holds it as written. Evicts and
+   * notifies like a delete, whatever the outcome.
+   */
+  async removeWrittenVersion(name: string, written: DriverWriteResult, call: DriverCall): Promise<boolean> {
+    const { driver } = this;
+    if (!driver.capabilities.versionRemoval || !driver.removeWrittenVersion) throw failedPrecondition(`${this.source} cannot remove a single version`);
+    try {
+      return await this.call("delete", name, () => driver.removeWrittenVersion!(name, written, call), call);
+    } finally {
+      const location = this.locationOf(call.team);
+      this.evict(keyIn(location, name));
+      this.changeListener?.(name, location, call);
+    }
+  }
+
+  /**
    * A secret's description and tags as the back end holds them now (undefined when it holds no
    * such secret), for copying a secret with its metadata. Never cached: reads never need
    * metadata, and a copy must compare against what the back end holds, not what it held.
@@ -233,6 +250,17 @@ export class Backend {
     const { driver } = this;
     if (!driver.capabilities.metadata || !driver.describe) throw failedPrecondition(`${this.source} keeps no description or tags`);
     return this.call("describe", name, () => driver.describe!(name, call), call);
+  }
+
+  /**
+   * Changes an existing secret's description and tags in place, without a new version, where the
+   * driver can (`updateMetadata`): a migration brings a destination's metadata over before it
+   * writes anything. Metadata is never cached, so nothing is evicted.
+   */
+  async updateMetadata(name: string, metadata: SecretMetadata, call: DriverCall): Promise<void> {
+    const { driver } = this;
+    if (!driver.updateMetadata) throw failedPrecondition(`${this.source} cannot change an existing secret's description and tags`);
+    await this.call("update_metadata", name, () => driver.updateMetadata!(name, metadata, call), call);
   }
 
   async list(call: DriverCall): Promise<string[]> {

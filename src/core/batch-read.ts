@@ -4,16 +4,15 @@ import type { ServedEnvironment } from "../config/served-environment.js";
 import type { DriverCall } from "../drivers/driver.js";
 import type { BackendRead, ReadOptions } from "./backend.js";
 import { addressOf } from "./backend-reference.js";
-import type { AuthorizedCall } from "./call-context.js";
-import { Code, ServiceError, failedPrecondition, permissionDenied } from "./errors.js";
+import type { CallScope } from "./access.js";
+import { Code, ServiceError, failedPrecondition } from "./errors.js";
 import { stripEnvReference, validateSecretName } from "./names.js";
 import { NOT_HOSTED, NOT_IN_BACKEND, failedResult, foundResult, missingResult } from "./results.js";
 import type { Placement } from "./routes.js";
-import type { ServiceBackend, ServiceBackends, Team } from "./service-backends.js";
+import type { ServiceBackend, ServiceBackends } from "./service-backends.js";
 
-/** What applies to every name of a batch. */
+/** What applies to every name of a batch (the team and its settings are the scope's). */
 export interface ReadParameters {
-  teamId: string;
   virtualKey: boolean;
   bypassCache: boolean;
   refreshIfVersion: Readonly<Record<string, string>>;
@@ -59,20 +58,19 @@ export class BatchReader {
     private readonly env: Env,
   ) {}
 
-  read(names: readonly string[], fieldOf: (index: number) => string, team: Team, context: AuthorizedCall, request: ReadParameters): SecretResult[] | Promise<SecretResult[]> {
+  read(names: readonly string[], fieldOf: (index: number) => string, scope: CallScope, request: ReadParameters): SecretResult[] | Promise<SecretResult[]> {
     const results = new Array<SecretResult>(names.length);
     const fromManager: ManagerRead[] = [];
     const plainOptions: ReadOptions = { bypassCache: request.bypassCache };
     const refreshing = Object.keys(request.refreshIfVersion).length > 0;
     for (let index = 0; index < names.length; index++) {
-      const answered = this.plan(index, stripEnvReference(names[index]!), fieldOf(index), team, context, request, plainOptions, refreshing, fromManager);
+      const answered = this.plan(index, stripEnvReference(names[index]!), fieldOf(index), scope, request, plainOptions, refreshing, fromManager);
       if (answered) results[index] = answered;
     }
     if (fromManager.length === 0) return results;
 
-    const cached = this.cachedReads(fromManager, team);
+    const cached = this.cachedReads(fromManager, scope);
     let pending: Array<Promise<void>> | undefined;
-    let calls: DriverCalls | undefined;
     for (let position = 0; position < fromManager.length; position++) {
       const item = fromManager[position]!;
       const hit = cached[position];
@@ -81,8 +79,7 @@ export class BatchReader {
         results[item.index] = this.answer(item, hit, request.virtualKey);
         continue;
       }
-      calls ??= new DriverCalls(this.backends, request.teamId, team, context);
-      const settled = hasFallback ? this.readAlong(item, calls, team, context, request.virtualKey, hit) : this.readThrough(item, calls, request.virtualKey);
+      const settled = hasFallback ? this.readAlong(item, scope, request.virtualKey, hit) : this.readThrough(item, scope, request.virtualKey);
       (pending ??= []).push(settled.then((result) => void (results[item.index] = result)));
     }
     return pending ? Promise.all(pending).then(() => results) : results;
@@ -96,8 +93,7 @@ export class BatchReader {
     index: number,
     requested: string,
     field: string,
-    team: Team,
-    context: AuthorizedCall,
+    scope: CallScope,
     request: ReadParameters,
     plainOptions: ReadOptions,
     refreshing: boolean,
@@ -107,14 +103,12 @@ export class BatchReader {
       const addressed = addressOf(requested, field, request.backend, this.backends.has);
       const name = addressed?.name ?? requested;
       validateSecretName(name, field);
-      const placement = this.backends.place(addressed?.backend, name, request.virtualKey, request.teamId, team, context.identity);
+      const placement = scope.place(addressed?.backend, name, request.virtualKey);
       const target = placement.backend;
-      const resolvedName = target.storedName(name, request.virtualKey, this.backends.settingsOn(target, team), field);
-      if (!context.identity.mayRead(resolvedName)) {
-        throw permissionDenied(`${context.identity.name} may not read ${JSON.stringify(resolvedName)}`);
-      }
+      const resolvedName = scope.storedName(target, name, request.virtualKey, field);
+      scope.requireRead(resolvedName);
       const explicit = addressed !== undefined && request.backendByService !== true;
-      const route = target.policy.routeRead(name);
+      const route = target.policy.routeRead(name, request.virtualKey);
       if (route.from === "environment") return this.notHosted(requested, name, resolvedName, request.virtualKey, explicit, route.reason);
       // Own keys only: a name such as "constructor" must not find Object.prototype's.
       const refreshIfVersion = refreshing && Object.hasOwn(request.refreshIfVersion, requested) ? request.refreshIfVersion[requested] : undefined;
@@ -127,27 +121,27 @@ export class BatchReader {
   }
 
   /** The fresh cache entries of the batch, opened together per back end (one back end, the usual case, without grouping). */
-  private cachedReads(items: readonly ManagerRead[], team: Team): Array<BackendRead | undefined> {
+  private cachedReads(items: readonly ManagerRead[], scope: CallScope): Array<BackendRead | undefined> {
     const first = items[0]!.placement.backend;
     let single = true;
     for (let position = 1; position < items.length && single; position++) single = items[position]!.placement.backend === first;
-    if (single) return this.cachedOn(first, items, team);
+    if (single) return this.cachedOn(first, items, scope);
     const cached = new Array<BackendRead | undefined>(items.length);
     for (const backend of new Set(items.map((item) => item.placement.backend))) {
       const positions = items.flatMap((item, position) => (item.placement.backend === backend ? [position] : []));
-      const hits = this.cachedOn(backend, positions.map((position) => items[position]!), team);
+      const hits = this.cachedOn(backend, positions.map((position) => items[position]!), scope);
       positions.forEach((position, at) => (cached[position] = hits[at]));
     }
     return cached;
   }
 
-  private cachedOn(target: ServiceBackend, items: readonly ManagerRead[], team: Team): Array<BackendRead | undefined> {
+  private cachedOn(target: ServiceBackend, items: readonly ManagerRead[], scope: CallScope): Array<BackendRead | undefined> {
     // With primary_secret_name every name is a field of one cached secret: read through below.
     if (target.settings.primary_secret_name !== undefined) return [];
     try {
       return target.backend.readCachedMany(
         items.map((item) => item.resolvedName),
-        this.backends.settingsOn(target, team),
+        scope.settingsOn(target),
         items.map((item) => item.options),
       );
     } catch {
@@ -157,9 +151,9 @@ export class BatchReader {
   }
 
   /** A name with one back end to ask: its answer, a miss or its failure. */
-  private readThrough(item: ManagerRead, calls: DriverCalls, virtualKey: boolean): Promise<SecretResult> {
+  private readThrough(item: ManagerRead, scope: CallScope, virtualKey: boolean): Promise<SecretResult> {
     const target = item.placement.backend;
-    const call = calls.on(target);
+    const call = scope.driverCall(target);
     return this.fetch(target, item.resolvedName, call, item.options, false).then(
       (read) => this.answer(item, read, virtualKey),
       (error: unknown) => this.failure(item.requested, error, target, call),
@@ -172,15 +166,16 @@ export class BatchReader {
    * its own policy (hosted keys, prefix) and the caller's rules; one that may not serve the name
    * is passed over.
    */
-  private async readAlong(item: ManagerRead, calls: DriverCalls, team: Team, context: AuthorizedCall, virtualKey: boolean, primaryRead: BackendRead | undefined): Promise<SecretResult> {
+  private async readAlong(item: ManagerRead, scope: CallScope, virtualKey: boolean, primaryRead: BackendRead | undefined): Promise<SecretResult> {
     const { placement } = item;
     const missedIn: string[] = [];
     const failures: ServiceError[] = [];
     for (let step = 0; step <= placement.fallback.length; step++) {
       const target = step === 0 ? placement.backend : placement.fallback[step - 1]!;
-      const resolvedName = step === 0 ? item.resolvedName : this.fallbackName(target, item.name, team, context, virtualKey);
+      const resolvedName = step === 0 ? item.resolvedName : this.fallbackName(target, item.name, scope, virtualKey);
       if (resolvedName === undefined) continue;
-      const call = calls.on(target);
+      if (step > 0) scope.reach(target);
+      const call = scope.driverCall(target);
       let read: BackendRead;
       try {
         read = step === 0 && primaryRead ? primaryRead : await this.fetch(target, resolvedName, call, item.options, true);
@@ -206,16 +201,16 @@ export class BatchReader {
   }
 
   /** The name as a fallback stores it, when the caller may read it there and the fallback hosts it; else undefined (passed over). */
-  private fallbackName(target: ServiceBackend, name: string, team: Team, context: AuthorizedCall, virtualKey: boolean): string | undefined {
-    if (!context.identity.mayUse(target.name)) return undefined;
+  private fallbackName(target: ServiceBackend, name: string, scope: CallScope, virtualKey: boolean): string | undefined {
+    if (!scope.canReach(target.name)) return undefined;
     let resolvedName: string;
     try {
-      resolvedName = target.storedName(name, virtualKey, this.backends.settingsOn(target, team));
+      resolvedName = scope.storedName(target, name, virtualKey);
     } catch {
       return undefined;
     }
-    if (!context.identity.mayRead(resolvedName)) return undefined;
-    return target.policy.routeRead(name).from === "manager" ? resolvedName : undefined;
+    if (!scope.mayRead(resolvedName)) return undefined;
+    return target.policy.routeRead(name, virtualKey).from === "manager" ? resolvedName : undefined;
   }
 
   /** One back end's read: cached or fetched, or with primary_secret_name a field of that JSON secret. */
@@ -279,26 +274,5 @@ export class BatchReader {
   private failure(requested: string, error: unknown, target: ServiceBackend, call?: DriverCall): SecretResult {
     const { code, message } = target.backend.toServiceError(error, call);
     return failedResult(requested, code, message);
-  }
-}
-
-/** A call's DriverCall on each back end it reaches, made when first needed (a Read of cached names needs none). */
-export class DriverCalls {
-  private readonly made = new Map<ServiceBackend, DriverCall>();
-
-  constructor(
-    private readonly backends: ServiceBackends,
-    private readonly teamId: string,
-    private readonly team: Team,
-    private readonly context: AuthorizedCall,
-  ) {}
-
-  on(target: ServiceBackend): DriverCall {
-    let call = this.made.get(target);
-    if (!call) {
-      call = target.driverCall(this.teamId, this.backends.settingsOn(target, this.team), this.context);
-      this.made.set(target, call);
-    }
-    return call;
   }
 }

@@ -1,18 +1,21 @@
 import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import {
+  ExistingMetadata,
+  LeftOutNameSchema,
   MigrateSecretResponseSchema,
   MigrationOutcome,
   PlanMigrationResponseSchema,
+  type LeftOutName,
   type MigrateSecretRequest,
   type MigrateSecretResponse,
   type PlanMigrationRequest,
   type PlanMigrationResponse,
-} from "../../gen/secretgate/v1/secret_service_pb.js";
+} from "../../gen/secretgate/v1/admin_service_pb.js";
 import { compileGlob } from "../auth/identity.js";
 import type { DriverCall, SecretMetadata, SecretPayload, SecretValue } from "../drivers/driver.js";
-import type { AuthorizedCall } from "./call-context.js";
-import { Code, ServiceError, failedPrecondition, invalidArgument, notFound, permissionDenied } from "./errors.js";
+import type { AdminScope } from "./access.js";
+import { Code, ServiceError, failedPrecondition, invalidArgument, notFound } from "./errors.js";
 import { validateSecretName } from "./names.js";
 import { NO_TEAM, type ServiceBackend } from "./service-backends.js";
 
@@ -25,9 +28,6 @@ const MAX_COPY_ATTEMPTS = 3;
 /** Tags AWS sets itself (CloudFormation's, …): AWS refuses them on writes, and they describe the old home. */
 const AWS_SYSTEM_TAG = /^aws:/i;
 
-/** Who migrates, and until when: an RPC's caller, or the operator running `secretgate migrate --config`. */
-export type MigrationCaller = Pick<AuthorizedCall, "identity" | "deadline" | "signal">;
-
 /** A secret as one back end holds it: its value (digested to compare copies) and its metadata. */
 interface Held {
   value: SecretValue;
@@ -36,7 +36,7 @@ interface Held {
   metadata: SecretMetadata | undefined;
 }
 
-/** What a copy writes: the source's value and the part of its metadata the destination keeps. */
+/** What a copy brings: the source's value and the part of its metadata the destination keeps. */
 interface Wanted {
   payload: SecretPayload;
   digest: Buffer;
@@ -51,17 +51,22 @@ interface Wanted {
  * Live migration between back ends (`secretgate migrate`): the names a source holds, and the copy
  * of one secret — value, description and tags — to a destination under the same name, verified by
  * reading it back. Both the MigrateSecret RPC and the CLI's in-process mode run it; the CLI drives
- * it name by name. Only admins may; values never leave the core, not even as digests.
+ * it name by name. It works in the global (no-team) location, reads the source as Read would (its
+ * access mode, hosted keys and virtual-key prefix), and asks the caller's scope (access.ts) for
+ * everything else; values never leave the core, not even as digests.
  */
 export class Migration {
   constructor(private readonly backendNamed: (name: string) => ServiceBackend | undefined) {}
 
-  /** The names `request.from_backend` holds that `match` selects, sorted; at most MAX_MIGRATED_NAMES. */
-  async plan(request: PlanMigrationRequest, context: MigrationCaller): Promise<PlanMigrationResponse> {
-    const { from } = this.endpoints(request.fromBackend, request.toBackend, request.deleteSource, context);
+  /**
+   * The names `request.from_backend` holds that `match` selects and the caller may read, sorted,
+   * those Read would not serve from the source apart (`left_out`); at most MAX_MIGRATED_NAMES.
+   */
+  async plan(request: PlanMigrationRequest, scope: AdminScope): Promise<PlanMigrationResponse> {
+    const { from, to } = this.endpoints(request.fromBackend, request.toBackend, request.deleteSource, scope);
     const patterns = matchPatterns(request.match);
     if (!from.backend.driver.capabilities.list) throw failedPrecondition(`${from.name} cannot list the secrets it holds, so there is nothing to migrate from it`);
-    const call = from.driverCall("", NO_TEAM, context);
+    const call = from.driverCall("", NO_TEAM, scope.call);
     let listed: string[];
     try {
       listed = await from.backend.list(call);
@@ -69,11 +74,20 @@ export class Migration {
       const failure = from.backend.toServiceError(error, call);
       throw new ServiceError(failure.code, `cannot list ${from.name}: ${failure.message}`);
     }
-    const names = [...new Set(listed)].filter((name) => patterns.some((pattern) => pattern.test(name)) && context.identity.mayRead(name)).sort();
-    if (names.length > MAX_MIGRATED_NAMES) {
-      throw invalidArgument(`match selects ${names.length} secrets in ${from.name}; one migration handles at most ${MAX_MIGRATED_NAMES}: narrow it with more specific globs`);
+    const names: string[] = [];
+    const leftOut: LeftOutName[] = [];
+    // Names the caller may not read are left out unnamed: listing them would show what its rules hide.
+    for (const name of [...new Set(listed)].sort()) {
+      if (!patterns.some((pattern) => pattern.test(name)) || !scope.mayRead(name)) continue;
+      const route = from.policy.routeStored(name);
+      if (route.from === "manager") names.push(name);
+      else leftOut.push(create(LeftOutNameSchema, { name, reason: route.reason }));
     }
-    return create(PlanMigrationResponseSchema, { names });
+    const selected = names.length + leftOut.length;
+    if (selected > MAX_MIGRATED_NAMES) {
+      throw invalidArgument(`match selects ${selected} secrets in ${from.name}; one migration handles at most ${MAX_MIGRATED_NAMES}: narrow it with more specific globs`);
+    }
+    return create(PlanMigrationResponseSchema, { names, leftOut, existingMetadata: existingMetadataOn(to) });
   }
 
   /**
@@ -81,17 +95,18 @@ export class Migration {
    * `delete_source`) deletes the source. A writer that changes the source while it is copied
    * makes it copy again (see `copy`). Every failure is a ServiceError saying what happened.
    */
-  async migrate(request: MigrateSecretRequest, context: MigrationCaller): Promise<MigrateSecretResponse> {
-    const { from, to } = this.endpoints(request.fromBackend, request.toBackend, request.deleteSource, context);
+  async migrate(request: MigrateSecretRequest, scope: AdminScope): Promise<MigrateSecretResponse> {
+    const { from, to } = this.endpoints(request.fromBackend, request.toBackend, request.deleteSource, scope);
     const { name } = request;
     validateSecretName(name, "name");
-    const { identity } = context;
     const shown = JSON.stringify(name);
-    if (!identity.mayRead(name)) throw permissionDenied(`${identity.name} may not read ${shown}`);
-    if (!identity.mayWrite(name)) throw permissionDenied(`${identity.name} may not write ${shown}`);
-    if (request.deleteSource && !identity.mayDelete(name)) throw permissionDenied(`${identity.name} may not delete ${shown}`);
-    const fromCall = from.driverCall("", NO_TEAM, context);
-    const copied = await this.copy(from, to, name, request.dryRun, fromCall, to.driverCall("", NO_TEAM, context));
+    scope.requireRead(name);
+    scope.requireWrite(name);
+    if (request.deleteSource) scope.requireDelete(name);
+    const route = from.policy.routeStored(name);
+    if (route.from === "environment") throw failedPrecondition(`${from.name} does not serve ${shown} to Read (${route.reason}), so a migration leaves it where it is`);
+    const fromCall = from.driverCall("", NO_TEAM, scope.call);
+    const copied = await this.copy(from, to, name, request.dryRun, fromCall, to.driverCall("", NO_TEAM, scope.call));
     let sourceDeleted = false;
     if (request.deleteSource && !request.dryRun) {
       try {
@@ -105,10 +120,14 @@ export class Migration {
   }
 
   /**
-   * The copy itself. The source is read again after the destination was written: a write that
-   * reached the source meanwhile (a proxy's, through a `dual_write` route whose back end is the
-   * source) may have reached the destination before this copy's write overwrote it, so the copy
-   * starts over with the new value. A source deleted meanwhile takes this copy away again.
+   * The copy itself. What the destination needs is decided before anything is written: nothing
+   * (it matches), the value, its metadata, or both; metadata a destination cannot change on a
+   * secret it holds is refused here, before any write. Metadata is brought over in place first
+   * where the destination can (no new version when the value matches), else with the value's
+   * write. The source is read again after the destination was written: a write that reached the
+   * source meanwhile (a proxy's, through a `dual_write` route whose back end is the source) may
+   * have reached the destination before this copy's write overwrote it, so the copy starts over
+   * with the new value. A source deleted meanwhile takes this copy away again.
    */
   private async copy(
     from: ServiceBackend,
@@ -124,18 +143,28 @@ export class Migration {
       if (!source) throw notFound(`${from.name} does not hold ${shown} (any more)`);
       const wanted = wantedOn(to, source, name);
       const existing = await held(to, name, toCall);
-      if (existing && differenceFrom(existing, wanted, from) === undefined) {
+      const change = existing && changeOf(existing, wanted, from);
+      if (existing && !change) {
         return { outcome: MigrationOutcome.UNCHANGED, overwritten: false, notKept: wanted.notKept, version: existing.value.version, warnings: [] };
+      }
+      const inPlace = change?.metadata !== undefined && existingMetadataOn(to) === ExistingMetadata.UPDATED;
+      if (change?.metadata && existingMetadataOn(to) === ExistingMetadata.REFUSED) {
+        throw failedPrecondition(`${to.name} holds ${shown} with ${change.metadataDifference}, and cannot change an existing secret's metadata: delete it there and migrate again (nothing was written)`);
       }
       if (dryRun) return { outcome: MigrationOutcome.WOULD_COPY, overwritten: existing !== undefined, notKept: wanted.notKept, version: "", warnings: [] };
 
-      const { version, warnings = [] } = await to.backend.write(
-        { name, value: wanted.payload, tags: wanted.tags, ...(wanted.description !== undefined ? { description: wanted.description } : {}) },
-        toCall,
-      );
+      if (inPlace) await to.backend.updateMetadata(name, change!.metadata!, toCall);
+      const writesValue = !existing || change!.value || !inPlace;
+      const written = writesValue
+        ? await to.backend.write({ name, value: wanted.payload, ...metadataWritten(to, wanted, existing) }, toCall)
+        : { version: existing.value.version, warnings: [] };
+      const { version, warnings = [] } = written;
       const copy = await held(to, name, toCall);
       const now = await from.backend.readUncached(name, fromCall);
-      if (!now) throw await withdraw(from, to, name, version, copy, toCall);
+      if (!now) {
+        if (!writesValue) throw notFound(`${shown} was deleted from ${from.name} while it was copied; ${to.name}'s secret, which held its value already, was left as it is`);
+        throw await withdraw(from, to, name, version, copy, toCall);
+      }
       if (now.version !== wanted.version || !digestOf(now).equals(wanted.digest)) continue;
       if (!copy) throw new ServiceError(Code.Aborted, `copied ${shown} to ${to.name}, but reading it back found nothing there (another writer may have deleted it meanwhile)`);
       const difference = differenceFrom(copy, wanted, from);
@@ -144,10 +173,7 @@ export class Migration {
       }
       if (difference !== undefined) {
         // The back end's own word on why, when it gave one; else the likeliest reason.
-        const why =
-          warnings.length > 0
-            ? `${to.name} said: ${warnings.join("; ")}`
-            : `${to.name} did not take it (some back ends set description and tags only when a write creates the secret: delete it there and migrate again)`;
+        const why = warnings.length > 0 ? `${to.name} said: ${warnings.join("; ")}` : `${to.name} did not take it (another writer may have changed it meanwhile)`;
         throw failedPrecondition(`copied ${shown} to ${to.name}, but reading it back showed ${difference}: ${why}`);
       }
       return { outcome: MigrationOutcome.COPIED, overwritten: existing !== undefined, notKept: wanted.notKept, version, warnings };
@@ -155,16 +181,18 @@ export class Migration {
     throw new ServiceError(Code.Aborted, `${shown} changed in ${from.name} during each of ${MAX_COPY_ATTEMPTS} copies; migrate it again once writes to it settle`);
   }
 
-  /** Checks the caller and the two back ends; errors name the request field. */
-  private endpoints(fromName: string, toName: string, deleteSource: boolean, context: MigrationCaller): { from: ServiceBackend; to: ServiceBackend } {
-    const { identity } = context;
-    if (!identity.admin) throw permissionDenied(`${identity.name} may not migrate secrets (needs admin)`);
+  /**
+   * Checks the caller's scope (the global location, both back ends) and the two back ends: the
+   * source must serve reads, as Read would. Errors name the request field.
+   */
+  private endpoints(fromName: string, toName: string, deleteSource: boolean, scope: AdminScope): { from: ServiceBackend; to: ServiceBackend } {
+    scope.requireGlobal("migrate secrets");
     const from = this.named(fromName, "from_backend");
     const to = this.named(toName, "to_backend");
     if (from === to) throw invalidArgument(`to_backend names ${to.name}, which is from_backend too: a migration copies to another back end`);
-    for (const backend of [from, to]) {
-      if (!identity.mayUse(backend.name)) throw permissionDenied(`${identity.name} may not use back end ${backend.name}`);
-    }
+    scope.reach(from);
+    scope.reach(to);
+    from.requireReadable(`Migrating from ${from.name}`);
     to.requireWritable(`Copying to ${to.name}`);
     if (deleteSource) from.requireWritable(`Deleting from ${from.name} (delete_source)`);
     return { from, to };
@@ -218,6 +246,56 @@ function wantedOn(to: ServiceBackend, source: Held, name: string): Wanted {
     tags: hasTags && keeps?.tags ? tags : {},
     notKept,
   };
+}
+
+/** What a destination that already holds a secret lacks of a copy: its value, its metadata, or both. */
+interface Change {
+  value: boolean;
+  /** The description and the tags it must take, when its own differ; undefined when they match. */
+  metadata: SecretMetadata | undefined;
+  /** Which metadata differs, for messages (tag keys, never descriptions or tag values). */
+  metadataDifference: string;
+}
+
+/** How `existing` differs from what a copy brings; undefined when it matches. */
+function changeOf(existing: Held, wanted: Wanted, from: ServiceBackend): Change | undefined {
+  const value = !existing.digest.equals(wanted.digest);
+  const held = existing.metadata ?? { tags: {} };
+  const description = wanted.description !== undefined && held.description !== wanted.description ? wanted.description : undefined;
+  const tags = Object.fromEntries(Object.entries(wanted.tags).filter(([key, tag]) => !Object.hasOwn(held.tags, key) || held.tags[key] !== tag));
+  const tagKeys = Object.keys(tags);
+  if (!value && description === undefined && tagKeys.length === 0) return undefined;
+  const differences = [
+    ...(description !== undefined ? [`a description other than ${from.name}'s`] : []),
+    ...(tagKeys.length > 0 ? [`tag${tagKeys.length > 1 ? "s" : ""} ${tagKeys.map((key) => JSON.stringify(key)).join(", ")} other than ${from.name}'s`] : []),
+  ];
+  const metadata = differences.length > 0 ? { ...(description !== undefined ? { description } : {}), tags } : undefined;
+  return { value, metadata, metadataDifference: differences.join(" and ") };
+}
+
+/**
+ * How `to` takes the metadata of a secret it already holds (PlanMigration's `existing_metadata`):
+ * in place, with a written version, not at all (so such a secret is refused), or it keeps none.
+ */
+function existingMetadataOn(to: ServiceBackend): ExistingMetadata {
+  const { driver } = to.backend;
+  const kept = driver.capabilities.metadata;
+  if (!kept || (!kept.description && !kept.tags)) return ExistingMetadata.NOT_KEPT;
+  if (driver.updateMetadata) return ExistingMetadata.UPDATED;
+  return kept.writesReplace ? ExistingMetadata.REWRITTEN : ExistingMetadata.REFUSED;
+}
+
+/**
+ * The description and tags a copy's write carries: the source's over the destination's own
+ * (a write may replace all of a secret's metadata, and tags or a description the source does not
+ * have are the destination's to keep).
+ */
+function metadataWritten(to: ServiceBackend, wanted: Wanted, existing: Held | undefined): { description?: string; tags: Record<string, string> } {
+  const own = existing?.metadata;
+  const ownTags = Object.fromEntries(Object.entries(own?.tags ?? {}).filter(([key]) => !AWS_SYSTEM_TAG.test(key)));
+  const tags = to.backend.driver.capabilities.metadata?.tags ? { ...ownTags, ...wanted.tags } : wanted.tags;
+  const description = wanted.description ?? (to.backend.driver.capabilities.metadata?.description ? own?.description : undefined);
+  return { tags, ...(description !== undefined ? { description } : {}) };
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { AccessMode, KeyManagementSettings } from "../config/key-management-settings.js";
 import { failedPrecondition } from "./errors.js";
 import { stripEnvReference } from "./names.js";
+import { PROBE_NAME } from "./reachability.js";
 
 /**
  * Where a read is answered: the manager, or the environment (where LiteLLM reads its own
@@ -37,12 +38,37 @@ export class Policy {
     return this.hostedKeys ? [...new Set([...this.hostedKeys, ...this.alwaysHosted])] : [];
   }
 
-  routeRead(name: string): ReadRoute {
+  /**
+   * Where Read answers `name` (as the caller wrote it, without prefixes). `hosted_keys` governs
+   * provider keys: a virtual key (`virtualKey`) is read from the manager whatever it says.
+   */
+  routeRead(name: string, virtualKey: boolean): ReadRoute {
     // The back end's own credential variables (SPEC §3.8) are never looked up in it.
     if (this.credentialNames.has(name)) return { from: "environment", reason: "it is a credential of the back end itself" };
     if (this.accessMode === "write_only") return { from: "environment", reason: "access_mode is write_only" };
-    if (this.hostedKeys && !this.hostedKeys.has(name) && !this.alwaysHosted.has(name)) return { from: "environment", reason: "it is not in hosted_keys" };
+    // The probe name is no one's environment variable: a client's health check reads it to reach the back end.
+    if (!virtualKey && this.hostedKeys && !this.hostedKeys.has(name) && !this.alwaysHosted.has(name) && name !== PROBE_NAME) return { from: "environment", reason: "it is not in hosted_keys" };
     return { from: "manager" };
+  }
+
+  /**
+   * Where Read answers a name as this back end stores it in the global location (a migration's
+   * source names): under the virtual-key prefix it is a virtual key, anything else a provider key.
+   */
+  routeStored(stored: string): ReadRoute {
+    const prefix = this.storedName("", true, {});
+    const virtualKey = prefix !== "" && stored.length > prefix.length && stored.startsWith(prefix);
+    return this.routeRead(virtualKey ? stored.slice(prefix.length) : stored, virtualKey);
+  }
+
+  /**
+   * Refuses what reads every name from the manager (a migration's source) when Read would not:
+   * with access_mode write_only every name is NOT_HOSTED.
+   */
+  requireReadable(what: string): void {
+    if (this.accessMode === "write_only") {
+      throw failedPrecondition(`${what} is refused: access_mode is write_only, so Read serves none of its names (set access_mode: read_and_write or read_only to allow it)`);
+    }
   }
 
   /** Refuses Write, Delete and Rotate when the configuration says reads only. */

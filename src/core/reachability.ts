@@ -2,7 +2,10 @@ import type { Logger } from "pino";
 import type { Backend } from "./backend.js";
 import { Code } from "./errors.js";
 
-/** A name that normally does not exist; valid for every back end's naming rules. */
+/**
+ * A name that normally does not exist; valid for every back end's naming rules. Read from the back
+ * end whatever hosted_keys says (Policy.routeRead), so a client's health check reaches it too.
+ */
 export const PROBE_NAME = "secretgate-readiness-probe";
 const PROBE_TIMEOUT_MS = 5_000;
 const RETRY_INTERVAL_MS = 2_000;

@@ -11,17 +11,11 @@ import {
   WriteResponseSchema,
   type DeleteRequest,
   type DeleteResponse,
-  type DescribeBackendsRequest,
-  type DescribeBackendsResponse,
   type GetTeamSettingsRequest,
   type GetTeamSettingsResponse,
   type HostedKey,
   type ListHostedRequest,
   type ListHostedResponse,
-  type MigrateSecretRequest,
-  type MigrateSecretResponse,
-  type PlanMigrationRequest,
-  type PlanMigrationResponse,
   type ReadRequest,
   type ReadResponse,
   type RotateRequest,
@@ -30,21 +24,21 @@ import {
   type SetTeamSettingsResponse,
   type WriteRequest,
   type WriteResponse,
+  type SecretService as SecretServiceDescriptor,
 } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { Config } from "../config/schema.js";
 import type { DriverCall, DriverDeleteResult, DriverWriteResult, SecretPayload, SecretValue } from "../drivers/driver.js";
 import type { TeamSettingsStore } from "../storage/team-settings-store.js";
-import { describeBackends } from "./backend-description.js";
+import { Access, type CallScope } from "./access.js";
 import { addressOf, checkRequestedBackend, type Addressed } from "./backend-reference.js";
-import { BatchReader, DriverCalls } from "./batch-read.js";
-import type { AuthorizedCall } from "./call-context.js";
+import { BatchReader } from "./batch-read.js";
+import type { AuthorizedCall, ServiceImplementation } from "./call-context.js";
 import { copyToFallbacks } from "./dual-write.js";
-import { Migration } from "./migration.js";
-import { Code, ServiceError, invalidArgument, notFound, statusName, permissionDenied } from "./errors.js";
-import { validateSecretName, validateTeamId } from "./names.js";
+import { Code, ServiceError, invalidArgument, notFound, statusName } from "./errors.js";
+import { validateSecretName } from "./names.js";
 import { readResponse } from "./results.js";
 import type { Placement } from "./routes.js";
-import { NO_TEAM, type ServiceBackend, type ServiceBackends, type Team } from "./service-backends.js";
+import type { ServiceBackend, ServiceBackends } from "./service-backends.js";
 import type { Env } from "../config/env.js";
 import { REDACTED, redactTeamSettings, validateTeamSettingsOn, withStoredCredentials } from "./team-settings.js";
 
@@ -57,25 +51,29 @@ export interface SecretServiceDependencies {
   config: Config;
   backends: ServiceBackends;
   teams: TeamSettingsStore;
+  /** The one access decision every call asks (one over `backends` and `teams` when not given). */
+  access?: Access;
   env: Env;
   logger: Logger;
 }
 
 /**
- * The one implementation of secretgate.v1.SecretService. Both listeners (gRPC via grpc-js,
- * Connect via connect-node) call it with the generated message types; it applies validation
- * and policy once, places each call on one of the configured back ends (ServiceBackends), then
- * talks to it through `Backend` (cache and resilience) and the driver interface.
+ * The one implementation of secretgate.v1.SecretService, what a proxy calls. Both listeners
+ * (gRPC via grpc-js, Connect via connect-node) call it with the generated message types; it
+ * applies validation and policy once, builds each call's scope (the access decision: who, which
+ * team, which settings, which back ends), places the call on one of the configured back ends
+ * (ServiceBackends), then talks to it through `Backend` (cache and resilience) and the driver
+ * interface.
  */
-export class SecretService {
+export class SecretService implements ServiceImplementation<typeof SecretServiceDescriptor> {
   private readonly backends: ServiceBackends;
   private readonly reader: BatchReader;
-  private readonly migration: Migration;
+  private readonly access: Access;
 
   constructor(private readonly deps: SecretServiceDependencies) {
     this.backends = deps.backends;
+    this.access = deps.access ?? new Access(deps.backends, deps.teams);
     this.reader = new BatchReader(deps.backends, deps.config.servedEnvironment, deps.env);
-    this.migration = new Migration((name) => deps.backends.get(name));
   }
 
   /** Synchronous when every name is answered without waiting (cache hits: the hot path). */
@@ -84,13 +82,13 @@ export class SecretService {
     if (count === 0) throw invalidArgument("names must list at least one name");
     if (count > MAX_NAMES_PER_READ) throw invalidArgument(`names lists ${count} names; the limit is ${MAX_NAMES_PER_READ} per Read`);
     checkRequestedBackend(request.backend, this.backends.has);
-    const settings = this.teamSettings(request.teamId, request.teamSettings, context);
-    if (settings instanceof Promise) return settings.then((team) => this.readForTeam(request, team, context));
-    return this.readForTeam(request, settings, context);
+    const scope = this.access.forCall(context, request.teamId, request.teamSettings);
+    if (scope instanceof Promise) return scope.then((ready) => this.readIn(request, ready));
+    return this.readIn(request, scope);
   }
 
-  private readForTeam(request: ReadRequest, team: Team, context: AuthorizedCall): ReadResponse | Promise<ReadResponse> {
-    const read = this.reader.read(request.names, (index) => `names[${index}]`, team, context, request);
+  private readIn(request: ReadRequest, scope: CallScope): ReadResponse | Promise<ReadResponse> {
+    const read = this.reader.read(request.names, (index) => `names[${index}]`, scope, request);
     return read instanceof Promise ? read.then(readResponse) : readResponse(read);
   }
 
@@ -99,11 +97,10 @@ export class SecretService {
     const name = addressed?.name ?? request.name;
     validateSecretName(name, "name");
     this.validateTags(request.tags);
-    const team = await this.teamSettings(request.teamId, request.teamSettings, context);
-    const placement = this.backends.place(addressed?.backend, name, request.virtualKey, request.teamId, team, context.identity);
-    const calls = new DriverCalls(this.backends, request.teamId, team, context);
-    const written = await this.writeTo(placement.backend, name, request, team, calls, context);
-    const warnings = await copyToFallbacks(placement, "Write", written.name, (target) => this.writeTo(target, name, request, team, calls, context), this.deps.logger);
+    const scope = await this.access.forCall(context, request.teamId, request.teamSettings);
+    const placement = scope.place(addressed?.backend, name, request.virtualKey);
+    const written = await this.writeTo(placement.backend, name, request, scope);
+    const warnings = await copyToFallbacks(placement, "Write", written.name, (target) => this.writeTo(target, name, request, scope), this.deps.logger);
     return create(WriteResponseSchema, {
       name: written.name,
       version: written.result.version,
@@ -112,17 +109,17 @@ export class SecretService {
     });
   }
 
-  private async writeTo(target: ServiceBackend, name: string, request: WriteRequest, team: Team, calls: DriverCalls, context: AuthorizedCall): Promise<{ name: string; result: DriverWriteResult }> {
-    this.requireUse(target, context);
+  private async writeTo(target: ServiceBackend, name: string, request: WriteRequest, scope: CallScope): Promise<{ name: string; result: DriverWriteResult }> {
+    scope.reach(target);
     target.requireWritable("Write");
     const payload = this.payload(target, request.value, request.binaryValue);
-    const settings = this.backends.settingsOn(target, team);
+    const settings = scope.settingsOn(target);
     const stored = target.storedName(name, request.virtualKey, settings);
-    if (!context.identity.mayWrite(stored)) throw permissionDenied(`${context.identity.name} may not write ${JSON.stringify(stored)}`);
+    scope.requireWrite(stored);
     const description = target.policy.description(request.description, settings);
     const result = await target.backend.write(
       { name: stored, value: payload, tags: target.policy.tags(request.tags, settings), ...(description !== undefined ? { description } : {}) },
-      calls.on(target),
+      scope.driverCall(target),
     );
     return { name: stored, result };
   }
@@ -131,10 +128,9 @@ export class SecretService {
     const addressed = this.address(request.name, "name", request.backend);
     const name = addressed?.name ?? request.name;
     validateSecretName(name, "name");
-    const team = await this.teamSettings(request.teamId, request.teamSettings, context);
-    const placement = this.backends.place(addressed?.backend, name, request.virtualKey, request.teamId, team, context.identity);
-    const calls = new DriverCalls(this.backends, request.teamId, team, context);
-    const deleted = await this.deleteFrom(placement.backend, name, request, team, calls, context);
+    const scope = await this.access.forCall(context, request.teamId, request.teamSettings);
+    const placement = scope.place(addressed?.backend, name, request.virtualKey);
+    const deleted = await this.deleteFrom(placement.backend, name, request, scope);
     // Under dual_write a secret written before the route was may live in a fallback only: deleting it there counts.
     let copyDeleted: DriverDeleteResult | undefined;
     const failures = await copyToFallbacks(
@@ -142,7 +138,7 @@ export class SecretService {
       "Delete",
       deleted.name,
       async (target) => {
-        copyDeleted ??= (await this.deleteFrom(target, name, request, team, calls, context)).result;
+        copyDeleted ??= (await this.deleteFrom(target, name, request, scope)).result;
       },
       this.deps.logger,
     );
@@ -154,36 +150,32 @@ export class SecretService {
     return create(DeleteResponseSchema, { name: deleted.name, recoverable: result.recoverable });
   }
 
-  private async deleteFrom(target: ServiceBackend, name: string, request: DeleteRequest, team: Team, calls: DriverCalls, context: AuthorizedCall): Promise<{ name: string; result: DriverDeleteResult | undefined }> {
-    this.requireUse(target, context);
+  private async deleteFrom(target: ServiceBackend, name: string, request: DeleteRequest, scope: CallScope): Promise<{ name: string; result: DriverDeleteResult | undefined }> {
+    scope.reach(target);
     target.requireWritable("Delete");
-    const stored = target.storedName(name, request.virtualKey, this.backends.settingsOn(target, team));
-    if (!context.identity.mayDelete(stored)) throw permissionDenied(`${context.identity.name} may not delete ${JSON.stringify(stored)}`);
-    return { name: stored, result: await target.backend.delete(stored, request.force, calls.on(target)) };
+    const stored = scope.storedName(target, name, request.virtualKey);
+    scope.requireDelete(stored);
+    return { name: stored, result: await target.backend.delete(stored, request.force, scope.driverCall(target)) };
   }
 
   async rotate(request: RotateRequest, context: AuthorizedCall): Promise<RotateResponse> {
     const { explicit, current, next } = this.rotationNames(request);
     validateSecretName(current, "current_name");
     validateSecretName(next, "new_name");
-    const team = await this.teamSettings(request.teamId, request.teamSettings, context);
-    const placement = this.backends.place(explicit, current, request.virtualKey, request.teamId, team, context.identity);
+    const scope = await this.access.forCall(context, request.teamId, request.teamSettings);
+    const placement = scope.place(explicit, current, request.virtualKey);
     const target = placement.backend;
     target.requireWritable("Rotate");
     const payload = this.payload(target, request.value, new Uint8Array(), "value");
-    const settings = this.backends.settingsOn(target, team);
+    const settings = scope.settingsOn(target);
     const currentName = target.storedName(current, request.virtualKey, settings, "current_name");
     const newName = target.storedName(next, request.virtualKey, settings, "new_name");
-    const { identity } = context;
-    if (!identity.mayWrite(newName)) throw permissionDenied(`${identity.name} may not write ${JSON.stringify(newName)}`);
-    if (newName !== currentName && !identity.mayDelete(currentName)) {
-      throw permissionDenied(`${identity.name} may not delete ${JSON.stringify(currentName)}, which rotating to a new name does`);
-    }
-    const calls = new DriverCalls(this.backends, request.teamId, team, context);
-    const call = calls.on(target);
+    scope.requireWrite(newName);
+    if (newName !== currentName) scope.requireDelete(currentName, ", which rotating to a new name does");
+    const call = scope.driverCall(target);
 
     const existing = await target.backend.read(currentName, call, FRESH);
-    if (!existing.value && !(await this.heldByFallback(placement, current, request.virtualKey, team, calls))) {
+    if (!existing.value && !(await this.heldByFallback(placement, current, request.virtualKey, scope))) {
       throw notFound(`current_name ${JSON.stringify(currentName)} does not exist in ${target.name}`);
     }
     const description = target.policy.description("", settings);
@@ -205,7 +197,7 @@ export class SecretService {
       }
       oldDeleted = true;
     }
-    await copyToFallbacks(placement, "Rotate", newName, (copy) => this.mirrorRotation(copy, current, next, payload, request.virtualKey, team, calls, context), this.deps.logger);
+    await copyToFallbacks(placement, "Rotate", newName, (copy) => this.mirrorRotation(copy, current, next, payload, request.virtualKey, scope), this.deps.logger);
     return create(RotateResponseSchema, { name: newName, version: written.version, oldDeleted });
   }
 
@@ -228,12 +220,13 @@ export class SecretService {
   }
 
   /** Under dual_write, whether a fallback still holds the current secret (written there before the route was). */
-  private async heldByFallback(placement: Placement<ServiceBackend>, name: string, virtualKey: boolean, team: Team, calls: DriverCalls): Promise<boolean> {
+  private async heldByFallback(placement: Placement<ServiceBackend>, name: string, virtualKey: boolean, scope: CallScope): Promise<boolean> {
     if (!placement.dualWrite) return false;
     for (const fallback of placement.fallback) {
       try {
-        const stored = fallback.storedName(name, virtualKey, this.backends.settingsOn(fallback, team));
-        if ((await fallback.backend.read(stored, calls.on(fallback), FRESH)).value) return true;
+        scope.reach(fallback);
+        const stored = scope.storedName(fallback, name, virtualKey);
+        if ((await fallback.backend.read(stored, scope.driverCall(fallback), FRESH)).value) return true;
       } catch {
         // A fallback that cannot say does not hold it for this purpose.
       }
@@ -242,24 +235,25 @@ export class SecretService {
   }
 
   /** A rotation copied to a dual_write fallback: the new name holds the new value there, and the old one is gone. */
-  private async mirrorRotation(target: ServiceBackend, current: string, next: string, payload: SecretPayload, virtualKey: boolean, team: Team, calls: DriverCalls, context: AuthorizedCall): Promise<void> {
-    this.requireUse(target, context);
+  private async mirrorRotation(target: ServiceBackend, current: string, next: string, payload: SecretPayload, virtualKey: boolean, scope: CallScope): Promise<void> {
+    scope.reach(target);
     target.requireWritable("Rotate");
-    const settings = this.backends.settingsOn(target, team);
+    const settings = scope.settingsOn(target);
     const currentName = target.storedName(current, virtualKey, settings, "current_name");
     const newName = target.storedName(next, virtualKey, settings, "new_name");
-    if (!context.identity.mayWrite(newName)) throw permissionDenied(`${context.identity.name} may not write ${JSON.stringify(newName)}`);
-    if (newName !== currentName && !context.identity.mayDelete(currentName)) throw permissionDenied(`${context.identity.name} may not delete ${JSON.stringify(currentName)}`);
+    scope.requireWrite(newName);
+    if (newName !== currentName) scope.requireDelete(currentName);
     const description = target.policy.description("", settings);
-    const call = calls.on(target);
+    const call = scope.driverCall(target);
     await target.backend.write({ name: newName, value: payload, tags: target.policy.tags({}, settings), ...(description !== undefined ? { description } : {}) }, call);
     if (newName !== currentName) await target.backend.delete(currentName, false, call);
   }
 
   /**
-   * After a read-back that did not show the new value: removes the new name only when this
-   * Rotate created it and no other writer's version is there (the back end lagged, or garbled
-   * ours), so the caller can retry; anything else is left as it is. The old secret was never
+   * After a read-back that did not show the new value (the back end lagged, or garbled ours): when
+   * this Rotate created the new name and no other writer's version showed, takes back the one
+   * version it wrote, where the back end can name that version alone (`versionRemoval`); anything
+   * else is left as it is, so another writer's version is never removed. The old secret was never
    * touched. The answer is ABORTED either way, naming what happened (never a value).
    */
   private async abandonRotation(
@@ -270,33 +264,35 @@ export class SecretService {
     readBack: SecretValue | undefined,
     call: DriverCall,
   ): Promise<ServiceError> {
+    // What the read-back cached (nothing, or other bytes) is not what the new name holds: the next Read asks again.
+    target.backend.invalidate(newName, target.backend.locationOf(call.team));
     const current = `${JSON.stringify(currentName)} is unchanged`;
     const created = JSON.stringify(newName);
+    const aborted = (what: string) => new ServiceError(Code.Aborted, `${what}; ${current}`);
     if (!written.created) {
-      return new ServiceError(
-        Code.Aborted,
-        `Rotate wrote a new version of ${created} but reading it back did not return it: ${created} already held a secret before this Rotate, so it was left as it is (another writer may have changed it meanwhile); ${current}`,
+      return aborted(
+        `Rotate wrote a new version of ${created} but reading it back did not return it: ${created} already held a secret before this Rotate, so it was left as it is (another writer may have changed it meanwhile)`,
       );
     }
     if (readBack !== undefined && readBack.version !== written.version) {
-      return new ServiceError(
-        Code.Aborted,
-        `Rotate created ${created} but reading it back showed another writer's version (${readBack.version}, not ${written.version}), so ${created} was left as it is; ${current}`,
+      return aborted(`Rotate created ${created} but reading it back showed another writer's version (${readBack.version}, not ${written.version}), so ${created} was left as it is`);
+    }
+    const lost = `Rotate created ${created} but reading it back did not return the new value`;
+    const removal = target.backend.driver.capabilities.versionRemoval;
+    if (!removal) {
+      return aborted(
+        `${lost}; ${target.name} cannot remove one version of a secret without the others another writer may have added, so ${created} was left as it is, holding the version this Rotate wrote (${written.version}): delete it or rotate again`,
       );
     }
+    let removed: boolean;
     try {
-      await target.backend.delete(newName, true, call);
+      removed = await target.backend.removeWrittenVersion(newName, written, call);
     } catch (error) {
       const failure = target.backend.toServiceError(error, call);
-      return new ServiceError(
-        Code.Aborted,
-        `Rotate created ${created} but reading it back did not return the new value, and ${created} could not be removed (${statusName(failure.code)}: ${failure.message}); ${current}`,
-      );
+      return aborted(`${lost}, and the version it wrote (${written.version}) could not be removed (${statusName(failure.code)}: ${failure.message})`);
     }
-    return new ServiceError(
-      Code.Aborted,
-      `Rotate created ${created} but reading it back did not return the new value, so it removed ${created} again; ${current}`,
-    );
+    if (!removed) return aborted(`${lost}, and ${target.name} no longer holds the version it wrote (${written.version}) as written, so ${created} was left as it is (another writer changed it meanwhile)`);
+    return aborted(`${lost}, so it ${removal === "destroy" ? "destroyed" : "disabled"} the version it wrote (${written.version}), and no other`);
   }
 
   /**
@@ -306,25 +302,19 @@ export class SecretService {
    */
   async listHosted(request: ListHostedRequest, context: AuthorizedCall): Promise<ListHostedResponse> {
     checkRequestedBackend(request.backend, this.backends.has);
-    const team = await this.teamSettings(request.teamId, undefined, context);
-    const { identity } = context;
-    let targets: readonly ServiceBackend[];
-    if (request.backend === "") targets = this.backends.all.filter((backend) => identity.mayUse(backend.name));
-    else {
-      const named = this.backends.get(request.backend)!;
-      this.requireUse(named, context);
-      targets = [named];
-    }
-    const listed = await Promise.all(targets.map((target) => this.hostedOn(target, request.teamId, team, context)));
+    const scope = await this.access.forCall(context, request.teamId, undefined);
+    const targets = request.backend === "" ? this.backends.all.filter((backend) => scope.canReach(backend.name)) : [this.backends.get(request.backend)!];
+    for (const target of targets) scope.reach(target);
+    const listed = await Promise.all(targets.map((target) => this.hostedOn(target, scope)));
     const keys = listed.flat().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return create(ListHostedResponseSchema, { keys });
   }
 
-  private async hostedOn(target: ServiceBackend, teamId: string, team: Team, context: AuthorizedCall): Promise<HostedKey[]> {
+  private async hostedOn(target: ServiceBackend, scope: CallScope): Promise<HostedKey[]> {
     const hosted = target.policy.hostedKeyNames;
     let stored: string[] = [];
     if (hosted.length === 0) {
-      const call = target.driverCall(teamId, this.backends.settingsOn(target, team), context);
+      const call = scope.driverCall(target);
       try {
         stored = (await target.backend.list(call)).slice(0, MAX_LISTED_NAMES);
       } catch (error) {
@@ -332,9 +322,9 @@ export class SecretService {
         throw new ServiceError(failure.code, `cannot list ${target.name}: ${failure.message}`);
       }
     }
-    const names = [...new Set([...hosted, ...stored].filter((name) => context.identity.mayRead(name)))].sort();
-    const parameters = { teamId, virtualKey: false, bypassCache: false, refreshIfVersion: {}, backend: target.name, backendByService: true };
-    const read = this.reader.read(names, (index) => names[index]!, team, context, parameters);
+    const names = [...new Set([...hosted, ...stored].filter((name) => scope.mayRead(name)))].sort();
+    const parameters = { virtualKey: false, bypassCache: false, refreshIfVersion: {}, backend: target.name, backendByService: true };
+    const read = this.reader.read(names, (index) => names[index]!, scope, parameters);
     const results = read instanceof Promise ? await read : read;
     return results.map((result, index) =>
       create(HostedKeySchema, {
@@ -351,30 +341,32 @@ export class SecretService {
     );
   }
 
+  /**
+   * Stores (or, empty, clears) a team's settings. The admin must be allowed to administer the team
+   * where its settings are now and where the new ones place it: both back ends.
+   */
   async setTeamSettings(request: SetTeamSettingsRequest, context: AuthorizedCall): Promise<SetTeamSettingsResponse> {
-    validateTeamId(request.teamId);
-    this.requireAdmin(request.teamId, context);
+    const scope = this.access.forAdmin(context, "manage team settings");
+    const stored = await scope.administer(request.teamId);
     // An editor sends back what GetTeamSettings showed: a credential left "[redacted]" keeps its stored value.
     const sent = request.settings ?? {};
-    const previous = hasRedacted(sent) ? (await this.deps.teams.get(request.teamId))?.settings : undefined;
+    const previous = hasRedacted(sent) ? stored?.settings : undefined;
     const settings = validateTeamSettingsOn(this.backends, withStoredCredentials(this.backends, sent, previous, "settings"), "settings");
-    if (typeof settings.backend === "string") this.requireUse(this.backends.get(settings.backend)!, context);
+    if (Object.keys(settings).length > 0) scope.reach(this.backends.homeName(settings));
     if (Object.keys(settings).length === 0) {
       await this.deps.teams.clear(request.teamId);
       return create(SetTeamSettingsResponseSchema, { teamId: request.teamId, settings: {}, configured: false });
     }
-    const stored = await this.deps.teams.set(request.teamId, settings);
+    const saved = await this.deps.teams.set(request.teamId, settings);
     return create(SetTeamSettingsResponseSchema, {
       teamId: request.teamId,
-      settings: this.redact(stored.settings) as JsonObject,
+      settings: this.redact(saved.settings) as JsonObject,
       configured: true,
     });
   }
 
   async getTeamSettings(request: GetTeamSettingsRequest, context: AuthorizedCall): Promise<GetTeamSettingsResponse> {
-    validateTeamId(request.teamId);
-    this.requireAdmin(request.teamId, context);
-    const stored = await this.deps.teams.get(request.teamId);
+    const stored = await this.access.forAdmin(context, "manage team settings").administer(request.teamId);
     if (!stored) return create(GetTeamSettingsResponseSchema, { teamId: request.teamId, settings: {}, configured: false });
     return create(GetTeamSettingsResponseSchema, {
       teamId: request.teamId,
@@ -384,29 +376,10 @@ export class SecretService {
     });
   }
 
-  describeBackends(_request: DescribeBackendsRequest, context: AuthorizedCall): DescribeBackendsResponse {
-    if (!context.identity.admin) throw permissionDenied(`${context.identity.name} may not describe the back ends (needs admin)`);
-    return describeBackends(this.backends, context.identity);
-  }
-
-  /** The names a migration from one back end to another handles (admins only: see Migration). */
-  planMigration(request: PlanMigrationRequest, context: AuthorizedCall): Promise<PlanMigrationResponse> {
-    return this.migration.plan(request, context);
-  }
-
-  /** Copies one secret to another back end and verifies the copy (admins only: see Migration). */
-  migrateSecret(request: MigrateSecretRequest, context: AuthorizedCall): Promise<MigrateSecretResponse> {
-    return this.migration.migrate(request, context);
-  }
-
   /** A name's back end by its reference or the request's `backend` field (see addressOf). */
   private address(name: string, field: string, requested: string): Addressed | undefined {
     checkRequestedBackend(requested, this.backends.has);
     return addressOf(name, field, requested, this.backends.has);
-  }
-
-  private requireUse(target: ServiceBackend, context: AuthorizedCall): void {
-    if (!context.identity.mayUse(target.name)) throw permissionDenied(`${context.identity.name} may not use back end ${target.name}`);
   }
 
   private payload(target: ServiceBackend, text: string, binary: Uint8Array, field = "value"): SecretPayload {
@@ -432,41 +405,6 @@ export class SecretService {
     }
   }
 
-  /**
-   * The settings a call runs under, once the caller is allowed to act for the team (deny by
-   * default): the team's stored settings, with the call's own `team_settings` merged over them
-   * when both are for one back end (settings for another back end replace them). Synchronous
-   * for calls without a team (no promise on the hot path).
-   */
-  private teamSettings(teamId: string, sent: JsonObject | undefined, context: AuthorizedCall): Team | Promise<Team> {
-    if (teamId !== "") validateTeamId(teamId);
-    const { identity } = context;
-    if (!identity.mayActFor(teamId)) {
-      throw permissionDenied(
-        teamId === ""
-          ? `${identity.name} is bound to its teams: name one of them in team_id`
-          : `${identity.name} may not act for team ${JSON.stringify(teamId)}`,
-      );
-    }
-    const sending = sent !== undefined && !isEmpty(sent);
-    // They can point the call at another namespace, vault, project or back end: only identities allowed to may send them.
-    if (sending && !identity.mayInlineTeamSettings) {
-      throw permissionDenied(`${identity.name} may not send team_settings (its rules lack inline_team_settings)`);
-    }
-    if (teamId === "") return sending ? validateTeamSettingsOn(this.backends, sent, "team_settings") : NO_TEAM;
-    return this.deps.teams.get(teamId).then((stored) => {
-      const settings = stored?.settings ?? NO_TEAM;
-      if (!sending) return settings;
-      const inline = validateTeamSettingsOn(this.backends, sent, "team_settings", settings);
-      return this.backends.homeOf(inline) === this.backends.homeOf(settings) ? { ...settings, ...inline } : inline;
-    });
-  }
-
-  private requireAdmin(teamId: string, context: AuthorizedCall): void {
-    if (!context.identity.admin) throw permissionDenied(`${context.identity.name} may not manage team settings (needs admin)`);
-    if (!context.identity.mayActFor(teamId)) throw permissionDenied(`${context.identity.name} may not act for team ${JSON.stringify(teamId)}`);
-  }
-
   /** Credential-like values out, by the keys of the back end the settings belong to. */
   private redact(settings: Record<string, unknown>): Record<string, unknown> {
     const home = typeof settings.backend === "string" ? this.backends.get(settings.backend) : undefined;
@@ -474,13 +412,7 @@ export class SecretService {
   }
 }
 
-/** Whether settings hold REDACTED anywhere (only then are the stored ones looked up). */
+/** Whether settings hold REDACTED anywhere (only then do stored credentials stand in for any). */
 function hasRedacted(settings: JsonObject): boolean {
   return JSON.stringify(settings).includes(JSON.stringify(REDACTED));
-}
-
-/** True for `{}` (an empty team_settings asks for nothing), without building a key list. */
-function isEmpty(object: JsonObject): boolean {
-  for (const _ in object) return false;
-  return true;
 }

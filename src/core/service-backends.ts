@@ -1,12 +1,12 @@
+import type { z } from "zod";
 import { ConfigError } from "../config/config-error.js";
 import type { Env } from "../config/env.js";
 import type { KeyManagementSettings } from "../config/key-management-settings.js";
 import type { BackendConfig, RouteSettings } from "../config/schema.js";
-import type { Identity } from "../auth/identity.js";
 import type { DriverCall, DriverDefinition } from "../drivers/driver.js";
 import type { Backend } from "./backend.js";
 import type { CallContext } from "./call-context.js";
-import { failedPrecondition, permissionDenied } from "./errors.js";
+import { failedPrecondition } from "./errors.js";
 import { validateSecretName } from "./names.js";
 import { Policy } from "./policy.js";
 import { Routes, type Placement } from "./routes.js";
@@ -29,6 +29,8 @@ export class ServiceBackend {
   readonly system: string;
   readonly definition: DriverDefinition;
   readonly settings: KeyManagementSettings;
+  /** What a team may set here, as this back end's own settings shape it (DriverDefinition.teamSettingsFor). */
+  readonly teamSettings: z.ZodType<Record<string, unknown>>;
   readonly policy: Policy;
   /** This back end and nothing else: where an explicit reference or a team's own back end places a call. */
   readonly alone: Placement<ServiceBackend>;
@@ -45,6 +47,7 @@ export class ServiceBackend {
     this.system = config.system;
     this.definition = config.definition;
     this.settings = config.settings;
+    this.teamSettings = config.definition.teamSettingsFor?.(config.settings) ?? config.definition.teamSettings;
     this.policy = new Policy(
       config.accessMode,
       config.settings,
@@ -58,6 +61,11 @@ export class ServiceBackend {
 
   get reachable(): boolean {
     return this.reachability.reachable;
+  }
+
+  /** Refuses reading every name from the manager (a migration's source) where the access mode serves no reads. */
+  requireReadable(what: string): void {
+    this.policy.requireReadable(what);
   }
 
   /** Refuses Write, Delete and Rotate where the access mode or the back end itself allows reads only. */
@@ -119,17 +127,13 @@ export class ServiceBackends {
   /**
    * Where a call for `name` goes: the back end a reference or the `backend` field names
    * (`explicit`, already checked to exist), else the team's own back end, else the first
-   * matching route, else the default. The identity's rules must let it use that back end.
+   * matching route, else the default. Whether the caller may reach it is the access decision's
+   * (CallScope.place).
    */
-  place(explicit: string | undefined, name: string, virtualKey: boolean, teamId: string, team: Team, identity: Identity): Placement<ServiceBackend> {
-    const placement =
-      explicit !== undefined
-        ? this.named(explicit).alone
-        : team !== NO_TEAM && team.backend !== undefined
-          ? this.homeOf(team).alone
-          : this.routes.place(name, virtualKey, teamId);
-    if (!identity.mayUse(placement.backend.name)) throw permissionDenied(`${identity.name} may not use back end ${placement.backend.name}`);
-    return placement;
+  place(explicit: string | undefined, name: string, virtualKey: boolean, teamId: string, team: Team): Placement<ServiceBackend> {
+    if (explicit !== undefined) return this.named(explicit).alone;
+    if (team !== NO_TEAM && team.backend !== undefined) return this.homeOf(team).alone;
+    return this.routes.place(name, virtualKey, teamId);
   }
 
   /**
@@ -143,6 +147,14 @@ export class ServiceBackends {
     const home = typeof named === "string" ? this.byName.get(named) : undefined;
     if (!home) throw failedPrecondition(`the team's settings name back end ${JSON.stringify(named)}, which is not configured`);
     return home;
+  }
+
+  /**
+   * The name of the back end a team's settings belong to, configured or not (the access decision
+   * asks whether a caller may reach it even when it is gone).
+   */
+  homeName(team: Team): string {
+    return typeof team.backend === "string" ? team.backend : this.default.name;
   }
 
   /**

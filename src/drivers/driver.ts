@@ -45,6 +45,13 @@ export interface DriverWriteResult {
    * could delete another caller's.
    */
   created: boolean;
+  /**
+   * What tells this write's version apart from a later one the back end may give the same id
+   * (Google Secret Manager and Vault number versions from 1 again once a secret is deleted and
+   * written anew): the version's etag, its creation time. Opaque to the core, which hands it back
+   * to `removeWrittenVersion`; absent where version ids are never reused.
+   */
+  versionStamp?: string;
   /** Non-fatal problems (e.g. best-effort replication failed); the write succeeded. */
   warnings?: string[];
 }
@@ -73,15 +80,26 @@ export interface DriverCapabilities {
   /** Stored names can be enumerated (ListHosted includes them). */
   list: boolean;
   /**
-   * Which of a write's description and tags the back end keeps, so `describe` reports them back.
-   * Absent: it keeps neither (Conjur) and the driver has no `describe`.
+   * Which of a write's description and tags the back end keeps, so `describe` reports them back,
+   * and whether a write to an existing secret sets them anew (`writesReplace`: Vault, Azure Key
+   * Vault, the embedded store) or only the write that creates it does (AWS, Google, whose drivers
+   * change them in place with `updateMetadata`). Absent: it keeps neither (Conjur) and the driver
+   * has no `describe`.
    */
-  metadata?: { description: boolean; tags: boolean };
+  metadata?: { description: boolean; tags: boolean; writesReplace: boolean };
   /**
    * The SDK already retries throttling and transient failures (with its own bounded
    * backoff); the core then makes one attempt per call instead of adding retries on top.
    */
   sdkRetries?: boolean;
+  /**
+   * How `removeWrittenVersion` takes back one version a write created, in a call that names that
+   * version and so can touch no other: `destroy` (its value is gone for good) or `disable` (the back
+   * end cannot delete a single version: it stays stored, switched off, and is never served).
+   * Absent where the back end has no such call (AWS Secrets Manager's DeleteSecret and Conjur's
+   * policy delete remove every version): the core then never takes a write back.
+   */
+  versionRemoval?: "destroy" | "disable";
 }
 
 /** A portable classification of a back-end failure, free of secret values. */
@@ -106,6 +124,16 @@ export interface SecretDriver {
   /** Delete; undefined when the name does not exist. `force` skips any recovery window. */
   delete(name: string, options: { force: boolean }, call: DriverCall): Promise<DriverDeleteResult | undefined>;
   /**
+   * Takes back the version a write of this driver made when that write created `name` (Rotate's
+   * roll-back), as `capabilities.versionRemoval` says, and nothing else: the back end's call names
+   * that one version (or runs in one transaction with the check), so another writer's version —
+   * even one landing meanwhile — is never touched, and a newer one stays what reads return. False,
+   * having changed nothing, when the back end no longer holds that version as the write left it
+   * (deleted, or its id reused by a later secret), or when taking it back would leave an older
+   * version of another writer unreadable. Present exactly when `capabilities.versionRemoval` is.
+   */
+  removeWrittenVersion?(name: string, written: DriverWriteResult, call: DriverCall): Promise<boolean>;
+  /**
    * The current version id without fetching the value, where the back end has cheap version
    * metadata (AWS DescribeSecret, Vault KV metadata, Google version metadata). The cache uses
    * it to refresh a value only when it changed. Undefined when the name does not exist.
@@ -116,6 +144,13 @@ export interface SecretDriver {
    * no secret (never written, deleted, soft-deleted). Off the read path: Reads never call it.
    */
   describe?(name: string, call: DriverCall): Promise<SecretMetadata | undefined>;
+  /**
+   * Changes an existing secret's metadata without adding a version: its description to
+   * `metadata.description` when that is set, and each of `metadata.tags` (tags it holds besides
+   * stay). For back ends whose writes set metadata only when they create a secret (AWS
+   * UpdateSecret and TagResource, Google UpdateSecret). A secret that does not exist is NOT_FOUND.
+   */
+  updateMetadata?(name: string, metadata: SecretMetadata, call: DriverCall): Promise<void>;
   /** Stored names, when `capabilities.list`. */
   list?(call: DriverCall): Promise<string[]>;
   /**
@@ -154,6 +189,11 @@ export interface DriverDefinition {
   name: string;
   /** The keys a team may set for this back end (SPEC §5); must reject unknown keys. */
   teamSettings: z.ZodType<Record<string, unknown>>;
+  /**
+   * The team keys as this back end's own settings shape them, where they depend on them (Azure:
+   * the vault hosts the operator allows besides Microsoft's clouds). Unset: `teamSettings`.
+   */
+  teamSettingsFor?(settings: KeyManagementSettings): z.ZodType<Record<string, unknown>>;
   /** Extra `key_management_settings` keys this back end accepts beyond the common ones. */
   settings?: z.ZodRawShape;
   /** Environment variables holding this back end's own credentials: never looked up in it (SPEC §3.8). */
@@ -170,6 +210,13 @@ export interface DriverDefinition {
   prefixSeparator?: string;
   /** Team-settings keys holding credentials: redacted in GetTeamSettings and logs. */
   sensitiveTeamKeys?: readonly string[];
+  /**
+   * The team keys that say where a team's calls go and as whom (a region and role, a vault, an
+   * account and branch, …). A stored credential comes along only while these hold what they held
+   * when it was stored: REDACTED sent back by an editor stands for it, and a call's own
+   * team_settings carry it over, only then. Unset: every key but the credentials.
+   */
+  teamLocationKeys?: readonly string[];
   /**
    * Cache settings LiteLLM users already set for this back end (e.g. HCP_VAULT_REFRESH_INTERVAL,
    * GOOGLE_SECRET_MANAGER_ALWAYS_READ_SECRET_MANAGER): a TTL in seconds, or `bypass` to always read.

@@ -1,43 +1,55 @@
-import type { DescMethod, DescMethodServerStreaming, DescMethodUnary } from "@bufbuild/protobuf";
+import type { DescMethod, DescMethodServerStreaming, DescMethodUnary, DescService } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
-import {
-  MigrationOutcome,
-  SecretService as SecretServiceDesc,
-  type MigrateSecretResponse,
-  type PlanMigrationResponse,
-  type ReadResponse,
-  type WriteResponse,
-} from "../../gen/secretgate/v1/secret_service_pb.js";
+import { AdminService, MigrationOutcome, type MigrateSecretResponse, type PlanMigrationResponse } from "../../gen/secretgate/v1/admin_service_pb.js";
+import { SecretService, type ReadResponse, type WriteResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { Authenticator } from "../auth/authenticator.js";
 import type { AuditLog } from "../audit.js";
 import { auditedName, auditedTeamId, boundedMessage, type AuditList } from "../audit-record.js";
-import type { AuthorizedCall, CallContext } from "../core/call-context.js";
+import type { AuthorizedCall, CallContext, ServiceImplementation } from "../core/call-context.js";
 import { Code, ServiceError, statusName } from "../core/errors.js";
-import type { OperatorService } from "../core/operator-service.js";
-import type { SecretService } from "../core/secret-service.js";
 import { teamSettingsDigest } from "../core/team-settings.js";
 import { recordAuditRecord, requestMetrics } from "../metrics/metrics.js";
 import { OK, type ReadSummary, type RpcOutcome, type Tracing } from "../tracing/tracing.js";
 
-/** The contract's unary methods. */
-export const serviceMethods: readonly DescMethodUnary[] = SecretServiceDesc.methods.filter(
+/** The contract's services: what a proxy calls, and what an operator calls. Both listeners serve both. */
+export const SERVICES: readonly DescService[] = [SecretService, AdminService];
+
+/** The contract's unary methods, of every service. */
+export const serviceMethods: readonly DescMethodUnary[] = SERVICES.flatMap((service) => service.methods).filter(
   (method: DescMethod): method is DescMethod & DescMethodUnary => method.methodKind === "unary",
 );
 
 /** The contract's server-streaming methods (TailAudit). */
-export const streamingMethods: readonly DescMethodServerStreaming[] = SecretServiceDesc.methods.filter(
+export const streamingMethods: readonly DescMethodServerStreaming[] = SERVICES.flatMap((service) => service.methods).filter(
   (method: DescMethod): method is DescMethod & DescMethodServerStreaming => method.methodKind === "server_streaming",
 );
 
 /** A method's HTTP path, `/secretgate.v1.SecretService/Read`: how both listeners route calls. */
 export function methodPath(method: DescMethod): string {
-  return `/${SecretServiceDesc.typeName}/${method.name}`;
+  return `/${method.parent.typeName}/${method.name}`;
 }
 
-/** A service method: its answer, or a promise of it. */
+/** The core's implementation of each service, typed by its generated descriptor. */
+export interface ServiceImplementations {
+  secrets: ServiceImplementation<typeof SecretService>;
+  admin: ServiceImplementation<typeof AdminService>;
+}
+
+/** A service method: its answer, or a promise of it. The request was decoded with the method's own input type. */
 type Handler = (request: unknown, call: AuthorizedCall) => unknown;
-/** A server-streaming method: its messages. */
-type StreamHandler = (request: unknown, call: AuthorizedCall) => AsyncIterable<unknown>;
+
+/**
+ * Each method of `service` with its implementation's handler. The implementation's type makes
+ * every handler take its method's request and answer its response; here each is looked up once,
+ * at start-up, by the method's descriptor, and a method without one stops the start.
+ */
+function handlersOf<S extends DescService>(service: S, implementation: ServiceImplementation<S>): Array<[DescMethod, Handler]> {
+  return service.methods.map((method) => {
+    const handler: unknown = Reflect.get(implementation, method.localName);
+    if (typeof handler !== "function") throw new Error(`the implementation of ${service.typeName} has no ${method.name}`);
+    return [method, (request, call) => handler.call(implementation, request, call)];
+  });
+}
 
 /**
  * What both listeners call for every RPC: it authenticates the caller, runs the service method,
@@ -49,37 +61,18 @@ type StreamHandler = (request: unknown, call: AuthorizedCall) => AsyncIterable<u
 export class Dispatcher {
   private inFlight = 0;
   private drained: (() => void) | undefined;
-  private readonly handlers: ReadonlyMap<string, Handler>;
-  private readonly streamHandlers: ReadonlyMap<string, StreamHandler>;
+  private readonly handlers: ReadonlyMap<DescMethod, Handler>;
   private readonly metrics = requestMetrics();
 
   constructor(
-    service: SecretService,
-    operator: OperatorService,
+    services: ServiceImplementations,
     private readonly authenticator: Authenticator,
     private readonly audit: AuditLog,
     private readonly logger: Logger,
     /** Present only while tracing is on; the listeners read trace headers only then. */
     readonly tracing?: Tracing,
   ) {
-    this.handlers = new Map<string, Handler>([
-      ["read", (request, call) => service.read(request as never, call)],
-      ["write", (request, call) => service.write(request as never, call)],
-      ["delete", (request, call) => service.delete(request as never, call)],
-      ["rotate", (request, call) => service.rotate(request as never, call)],
-      ["listHosted", (request, call) => service.listHosted(request as never, call)],
-      ["setTeamSettings", (request, call) => service.setTeamSettings(request as never, call)],
-      ["getTeamSettings", (request, call) => service.getTeamSettings(request as never, call)],
-      ["describeBackends", (request, call) => service.describeBackends(request as never, call)],
-      ["whoAmI", (request, call) => operator.whoAmI(request as never, call)],
-      ["listTeams", (request, call) => operator.listTeams(request as never, call)],
-      ["testTeamSettings", (request, call) => operator.testTeamSettings(request as never, call)],
-      ["getStats", (request, call) => operator.getStats(request as never, call)],
-      ["listCallers", (request, call) => operator.listCallers(request as never, call)],
-      ["planMigration", (request, call) => service.planMigration(request as never, call)],
-      ["migrateSecret", (request, call) => service.migrateSecret(request as never, call)],
-    ]);
-    this.streamHandlers = new Map<string, StreamHandler>([["tailAudit", (request, call) => operator.tailAudit(request as never, call)]]);
+    this.handlers = new Map([...handlersOf(SecretService, services.secrets), ...handlersOf(AdminService, services.admin)]);
   }
 
   /**
@@ -88,7 +81,7 @@ export class Dispatcher {
    * Streams are not counted in flight: a tail lasts until the caller leaves or shutdown ends it.
    */
   dispatchStream(method: DescMethodServerStreaming, request: unknown, context: CallContext): AsyncIterable<unknown> {
-    const handler = this.streamHandlers.get(method.localName);
+    const handler = this.handlers.get(method);
     if (!handler) throw new ServiceError(Code.Unimplemented, `${method.name} is not implemented`);
     const started = performance.now();
     let identity: string | undefined;
@@ -97,7 +90,7 @@ export class Dispatcher {
       const call = context as AuthorizedCall;
       call.identity = this.authenticator.authenticate(context.credentials);
       identity = call.identity.name;
-      stream = handler(request, call);
+      stream = handler(request, call) as AsyncIterable<unknown>;
     } catch (error) {
       const failure = toServiceError(error);
       this.record(method, request, context, identity, statusName(failure.code), started, { error: failure.message });
@@ -124,7 +117,7 @@ export class Dispatcher {
       code,
       identity: (context as Partial<AuthorizedCall>).identity?.name,
       ...(tracing.recordNames ? requestNamesAndTeam(request) : {}),
-      read: method.localName === "read" && response !== undefined ? readSummary(response as ReadResponse) : undefined,
+      read: method === SecretService.method.read && response !== undefined ? readSummary(response as ReadResponse) : undefined,
     });
     let response: unknown;
     try {
@@ -150,7 +143,7 @@ export class Dispatcher {
   }
 
   private run(method: DescMethodUnary, request: unknown, context: CallContext): unknown {
-    const handler = this.handlers.get(method.localName);
+    const handler = this.handlers.get(method);
     if (!handler) throw new ServiceError(Code.Unimplemented, `${method.name} is not implemented`);
     const started = performance.now();
     this.inFlight++;
@@ -248,6 +241,9 @@ export class Dispatcher {
       outcome,
       ms: Math.round((performance.now() - started) * 1000) / 1000,
     };
+    // The back ends the access decision let the call reach: TailAudit shows the record only to admins who may reach them.
+    const { reached } = context as Partial<AuthorizedCall>;
+    if (reached !== undefined && reached.length > 0) record.backends = reached;
     if (typeof fields.teamId === "string" && fields.teamId !== "") record.teamId = auditedTeamId(fields.teamId);
     for (const key of ["name", "currentName", "newName", "backend", "fromBackend", "toBackend"]) {
       const value = fields[key];
@@ -261,7 +257,7 @@ export class Dispatcher {
     Object.assign(record, details);
     if (typeof record.error === "string") record.error = boundedMessage(record.error);
     const names = fields.names;
-    const list = items ?? (method.localName === "read" && Array.isArray(names) ? requestedNames(names) : undefined);
+    const list = items ?? (method === SecretService.method.read && Array.isArray(names) ? requestedNames(names) : undefined);
     this.audit.write(record, list);
     this.metrics.observe(method.name, outcome, (performance.now() - started) / 1000);
     recordAuditRecord();
@@ -275,32 +271,31 @@ function toServiceError(error: unknown): ServiceError {
 
 /** What a call changed, never a value: the version a Write made and where, what a migration did with a secret. */
 function describeResponse(method: DescMethodUnary, response: unknown): Record<string, unknown> {
-  switch (method.localName) {
-    case "write": {
-      const written = response as WriteResponse;
-      return { version: written.version, stored: written.name, source: written.source, ...(written.warnings.length > 0 ? { warnings: written.warnings } : {}) };
-    }
-    case "planMigration":
-      return { planned: (response as PlanMigrationResponse).names.length };
-    case "migrateSecret": {
-      const migrated = response as MigrateSecretResponse;
-      return {
-        migration: MigrationOutcome[migrated.outcome],
-        ...(migrated.version !== "" ? { version: migrated.version } : {}),
-        ...(migrated.overwritten ? { overwritten: true } : {}),
-        ...(migrated.notKept.length > 0 ? { notKept: migrated.notKept } : {}),
-        ...(migrated.sourceDeleted ? { sourceDeleted: true } : {}),
-        ...(migrated.warnings.length > 0 ? { warnings: migrated.warnings } : {}),
-      };
-    }
-    default:
-      return {};
+  if (method === SecretService.method.write) {
+    const written = response as WriteResponse;
+    return { version: written.version, stored: written.name, source: written.source, ...(written.warnings.length > 0 ? { warnings: written.warnings } : {}) };
   }
+  if (method === AdminService.method.planMigration) {
+    const planned = response as PlanMigrationResponse;
+    return { planned: planned.names.length, ...(planned.leftOut.length > 0 ? { leftOut: planned.leftOut.length } : {}) };
+  }
+  if (method === AdminService.method.migrateSecret) {
+    const migrated = response as MigrateSecretResponse;
+    return {
+      migration: MigrationOutcome[migrated.outcome],
+      ...(migrated.version !== "" ? { version: migrated.version } : {}),
+      ...(migrated.overwritten ? { overwritten: true } : {}),
+      ...(migrated.notKept.length > 0 ? { notKept: migrated.notKept } : {}),
+      ...(migrated.sourceDeleted ? { sourceDeleted: true } : {}),
+      ...(migrated.warnings.length > 0 ? { warnings: migrated.warnings } : {}),
+    };
+  }
+  return {};
 }
 
 /** Per-item outcomes of a Read: what was served, never the value. */
 function readItems(method: DescMethodUnary, response: unknown): AuditList | undefined {
-  if (method.localName !== "read") return undefined;
+  if (method !== SecretService.method.read) return undefined;
   const { results } = response as ReadResponse;
   return {
     key: "items",

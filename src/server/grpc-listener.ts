@@ -4,16 +4,17 @@ import * as grpc from "@grpc/grpc-js";
 import type * as protoLoader from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
-import { fromBinary, toBinary, type DescFile, type DescMethodUnary } from "@bufbuild/protobuf";
+import { fromBinary, toBinary, type DescFile, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { file_grpc_reflection_v1_reflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { file_grpc_reflection_v1alpha_reflection } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_health_v1_health } from "../../gen/health/v1/health_pb.js";
-import { ReadResponseSchema, SecretService, file_secretgate_v1_secret_service, type ReadResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
+import { file_secretgate_v1_admin_service } from "../../gen/secretgate/v1/admin_service_pb.js";
+import { ReadResponseSchema, file_secretgate_v1_secret_service, type ReadResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { Logger } from "pino";
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
-import { methodPath, serviceMethods, streamingMethods, type Dispatcher } from "./dispatcher.js";
+import { SERVICES, methodPath, serviceMethods, streamingMethods, type Dispatcher } from "./dispatcher.js";
 import { grpcStreamingDefinition, grpcStreamingHandler } from "./server-streams.js";
 import { acceptConnections, type ConnectionLimits } from "./connection-limits.js";
 import type { ConnectionWatch } from "./connection-watch.js";
@@ -36,7 +37,7 @@ export interface GrpcListener {
 }
 
 /**
- * Serves SecretService over gRPC with @grpc/grpc-js (about six times cheaper per call than
+ * Serves SecretService and AdminService over gRPC with @grpc/grpc-js (about six times cheaper per call than
  * connect-node's gRPC path; PERF-NOTES), plus server reflection and grpc.health.v1.Health.
  * Messages are encoded and decoded with the same protobuf-es types the Connect listener uses.
  *
@@ -81,12 +82,14 @@ export async function startGrpcListener(options: {
       ),
     ],
   });
-  const { definition, implementation } = serviceFor(options.dispatcher, options.tls?.mutual ?? false, faults);
-  server.addService(definition, implementation);
+  for (const service of SERVICES) {
+    const { definition, implementation } = serviceFor(service, options.dispatcher, options.tls?.mutual ?? false, faults);
+    server.addService(definition, implementation);
+  }
 
   const reflection = new ReflectionService(reflectionPackageDefinition());
   reflection.addToServer(server);
-  const health = new HealthImplementation({ "": "SERVING", [SecretService.typeName]: "SERVING" });
+  const health = new HealthImplementation({ "": "SERVING", ...Object.fromEntries(SERVICES.map((service) => [service.typeName, "SERVING" as const])) });
   health.addToServer(server);
 
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
@@ -149,14 +152,16 @@ function injectorHttp2Server(server: grpc.Server): Http2Server {
   return http2Server as Http2Server;
 }
 
+/** One service of the contract as grpc-js serves it: each of its methods through the dispatcher. */
 function serviceFor(
+  service: DescService,
   dispatcher: Dispatcher,
   clientCertificates: boolean,
   faults: ListenerFaults,
 ): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
   const definition: Record<string, grpc.MethodDefinition<Buffer, unknown>> = {};
   const implementation: grpc.UntypedServiceImplementation = {};
-  for (const method of serviceMethods) {
+  for (const method of serviceMethods.filter((unary) => unary.parent === service)) {
     definition[method.localName] = {
       path: methodPath(method),
       requestStream: false,
@@ -173,7 +178,7 @@ function serviceFor(
     };
     implementation[method.localName] = guardedHandler(handlerFor(method, dispatcher, clientCertificates), faults) as grpc.UntypedHandleCall;
   }
-  for (const method of streamingMethods) {
+  for (const method of streamingMethods.filter((streaming) => streaming.parent === service)) {
     definition[method.localName] = grpcStreamingDefinition(method);
     implementation[method.localName] = grpcStreamingHandler(method, dispatcher, (call) => callContextOf(call, dispatcher, clientCertificates)) as grpc.UntypedHandleCall;
   }
@@ -272,7 +277,7 @@ function asBuffer(bytes: Uint8Array): Buffer {
  * Reflection serves the contract from the generated descriptors, so grpcurl / buf curl need no
  * .proto files. @grpc/reflection reads only `fileDescriptorProtos` from the package definition,
  * so we hand it the exact descriptors protobuf-es was generated from (and their dependencies):
- * our service's, and those of the health and reflection services this listener also serves
+ * our two services', and those of the health and reflection services this listener also serves
  * (generated from the .proto files their packages implement; buf.gen.grpc.yaml), which grpcurl
  * users expect `list` to show and `grpc.health.v1.Health/Check` to need no .proto file.
  */
@@ -283,9 +288,9 @@ function reflectionPackageDefinition(): protoLoader.PackageDefinition {
     file.dependencies.forEach(visit);
     files.push(file);
   };
-  for (const file of [file_secretgate_v1_secret_service, file_health_v1_health, file_grpc_reflection_v1_reflection, file_grpc_reflection_v1alpha_reflection]) {
+  for (const file of [file_secretgate_v1_secret_service, file_secretgate_v1_admin_service, file_health_v1_health, file_grpc_reflection_v1_reflection, file_grpc_reflection_v1alpha_reflection]) {
     visit(file);
   }
   const fileDescriptorProtos = files.map((file) => asBuffer(toBinary(FileDescriptorProtoSchema, file.proto)));
-  return { [SecretService.typeName]: { format: "", type: {}, fileDescriptorProtos } } as unknown as protoLoader.PackageDefinition;
+  return { [SERVICES[0]!.typeName]: { format: "", type: {}, fileDescriptorProtos } } as unknown as protoLoader.PackageDefinition;
 }

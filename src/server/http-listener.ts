@@ -5,7 +5,6 @@ import { TLSSocket, type PeerCertificate } from "node:tls";
 import type { DescMethodUnary } from "@bufbuild/protobuf";
 import { ConnectError, createContextKey, createContextValues, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
 import { renderMetrics } from "../metrics/exposition.js";
@@ -13,7 +12,7 @@ import { COMPRESSIONS, connectAdapter } from "./connect-adapter.js";
 import { acceptConnections, streamResetBound, type ConnectionLimits } from "./connection-limits.js";
 import type { ConnectionWatch } from "./connection-watch.js";
 import { ConsoleAssets } from "./console-assets.js";
-import { serviceMethods, streamingMethods, type Dispatcher } from "./dispatcher.js";
+import { SERVICES, serviceMethods, streamingMethods, type Dispatcher } from "./dispatcher.js";
 import { connectStream } from "./server-streams.js";
 import { ArrivingBodies } from "./arriving-bodies.js";
 import { ListenerFaults } from "./listener-faults.js";
@@ -41,7 +40,7 @@ const peerKey = createContextKey<string>("");
 const certificateKey = createContextKey<PeerCertificate | undefined>(undefined);
 
 /**
- * Serves SecretService over Connect (binary and JSON) and gRPC-Web, on HTTP/1.1 and HTTP/2 on one
+ * Serves SecretService and AdminService over Connect (binary and JSON) and gRPC-Web, on HTTP/1.1 and HTTP/2 on one
  * port (h2c without TLS; ALPN with TLS), plus GET /healthz, /readyz and /metrics (Prometheus). Its
  * unary calls are answered directly (unary-calls.ts); everything else goes through connect-node.
  *
@@ -203,14 +202,17 @@ function caller(request: IncomingMessage | Http2ServerRequest): { peer: string; 
 }
 
 function registerRoutes(router: ConnectRouter, dispatcher: Dispatcher): void {
-  const implementation: Record<string, (request: unknown, context: HandlerContext) => unknown> = {};
-  for (const method of serviceMethods) {
-    implementation[method.localName] = (request, context) => callService(dispatcher, method, request, context);
+  for (const service of SERVICES) {
+    const implementation: Record<string, (request: unknown, context: HandlerContext) => unknown> = {};
+    for (const method of serviceMethods.filter((unary) => unary.parent === service)) {
+      implementation[method.localName] = (request, context) => callService(dispatcher, method, request, context);
+    }
+    for (const method of streamingMethods.filter((streaming) => streaming.parent === service)) {
+      implementation[method.localName] = (request, context) => connectStream(dispatcher, method, request, callContextOf(dispatcher, context));
+    }
+    // connect-node's router decodes each request with the method's own input type; the dispatcher holds the typed implementations.
+    router.service(service, implementation as never);
   }
-  for (const method of streamingMethods) {
-    implementation[method.localName] = (request, context) => connectStream(dispatcher, method, request, callContextOf(dispatcher, context));
-  }
-  router.service(SecretService, implementation as never);
 }
 
 async function callService(dispatcher: Dispatcher, method: DescMethodUnary, request: unknown, context: HandlerContext): Promise<unknown> {
@@ -295,5 +297,5 @@ function serveProbe(method: string | undefined, url: string | undefined, respons
     );
     return;
   }
-  reply(404, { error: "not found: this port serves secretgate.v1.SecretService over Connect, gRPC-Web and JSON, and GET /healthz, /readyz, /metrics and the console at /console/" });
+  reply(404, { error: "not found: this port serves secretgate.v1.SecretService and secretgate.v1.AdminService over Connect, gRPC-Web and JSON, and GET /healthz, /readyz, /metrics and the console at /console/" });
 }

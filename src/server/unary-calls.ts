@@ -48,7 +48,7 @@ export interface UnaryCallOptions {
 }
 
 /**
- * Serves SecretService's unary calls over Connect (binary and JSON) and gRPC-Web (binary and JSON)
+ * Serves the unary calls of SecretService and AdminService over Connect (binary and JSON) and gRPC-Web (binary and JSON)
  * directly, and hands everything else to `library` (connect-node): other paths, HTTP methods
  * (Connect's unary GET included) and content types, streaming, gRPC-Web text, and gRPC.
  *

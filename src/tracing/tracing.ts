@@ -10,7 +10,7 @@ export interface TraceHeaders {
 }
 
 /** What a back-end call does, as its span names it. */
-export type BackendOperation = "read" | "write" | "delete" | "list" | "version" | "describe";
+export type BackendOperation = "read" | "write" | "delete" | "list" | "version" | "describe" | "update_metadata";
 
 /** A call's outcome: OK, or the portable code it failed with. */
 export type Outcome = Code | typeof OK;

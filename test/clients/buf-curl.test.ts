@@ -29,13 +29,14 @@ describe("debugging with buf curl (server reflection)", () => {
   });
   afterAll(() => server?.stop());
 
-  it("lists the service, health and reflection, and the service's methods", async () => {
+  it("lists both services, health and reflection, and every method of each: what a proxy calls and what an operator calls", async () => {
     const services = await buf("--list-services", `http://${server.grpcAddress}`);
     expect(services.code, services.stderr).toBe(0);
     expect(services.stdout.trim().split("\n").sort()).toEqual([
       "grpc.health.v1.Health",
       "grpc.reflection.v1.ServerReflection",
       "grpc.reflection.v1alpha.ServerReflection",
+      "secretgate.v1.AdminService",
       "secretgate.v1.SecretService",
     ]);
 
@@ -45,24 +46,10 @@ describe("debugging with buf curl (server reflection)", () => {
       ...["Check", "List", "Watch"].map((method) => `grpc.health.v1.Health/${method}`),
       "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
       "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-      ...[
-        "Delete",
-        "DescribeBackends",
-        "GetStats",
-        "GetTeamSettings",
-        "ListCallers",
-        "ListHosted",
-        "ListTeams",
-        "MigrateSecret",
-        "PlanMigration",
-        "Read",
-        "Rotate",
-        "SetTeamSettings",
-        "TailAudit",
-        "TestTeamSettings",
-        "WhoAmI",
-        "Write",
-      ].map((method) => `secretgate.v1.SecretService/${method}`),
+      ...["DescribeBackends", "GetStats", "ListCallers", "ListTeams", "MigrateSecret", "PlanMigration", "TailAudit", "TestTeamSettings", "WhoAmI"].map(
+        (method) => `secretgate.v1.AdminService/${method}`,
+      ),
+      ...["Delete", "GetTeamSettings", "ListHosted", "Read", "Rotate", "SetTeamSettings", "Write"].map((method) => `secretgate.v1.SecretService/${method}`),
     ]);
   });
 
@@ -86,5 +73,14 @@ describe("debugging with buf curl (server reflection)", () => {
       ["BUF_CURL_KEY", true, "from-buf-curl", undefined],
       ["BUF_CURL_MISSING", false, "", "NOT_FOUND"],
     ]);
+  });
+
+  it("calls an AdminService method knowing only what reflection says", async () => {
+    const whoAmI = await buf("--data", "{}", `http://${server.grpcAddress}/secretgate.v1.AdminService/WhoAmI`);
+    expect(whoAmI.code, whoAmI.stderr).toBe(0);
+    expect(JSON.parse(whoAmI.stdout)).toMatchObject({ caller: { name: "admin", admin: true } });
+    // The operator's RPCs moved: the data service no longer has them.
+    const moved = await buf("--data", "{}", `http://${server.grpcAddress}/secretgate.v1.SecretService/WhoAmI`);
+    expect(moved.code).not.toBe(0);
   });
 });

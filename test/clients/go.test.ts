@@ -22,7 +22,7 @@ describe("Go client", () => {
     rmSync(buildDir, { recursive: true, force: true });
   });
 
-  it("builds offline from Debian's Go packages, then writes, reads, lists and deletes, and sends team settings", async () => {
+  it("builds offline from Debian's Go packages, then asks who it is (AdminService), writes, reads, lists and deletes, sends team settings and checks health", async () => {
     // The first build compiles grpc-go from source; later runs hit Go's build cache.
     const build = await run(join(ROOT, "clients", "go", "scripts", "build-offline.sh"), [buildDir]);
     expect(build.code, build.stderr).toBe(0);
@@ -33,6 +33,7 @@ describe("Go client", () => {
     });
     expect(smoke.code, smoke.stderr).toBe(0);
     expect(JSON.parse(smoke.stdout)).toEqual({
+      identity: "admin",
       written: name,
       version: "1",
       readFound: true,
@@ -44,6 +45,9 @@ describe("Go client", () => {
       deleteAgainError: "NotFound",
       teamSettingsWritten: `go-inline/${name}`,
       teamSettingsDeleted: `go-inline/${name}`,
+      // CheckHealth: server, token and back end with the smoke's token; a token the server does not know fails the check.
+      health: "ok/ok/ok",
+      unknownTokenHealth: "ok/failed/not checked",
     });
     // What the Go client wrote was really on the server: the delete it made is visible to another client.
     const { results } = await admin.read({ names: [name] });

@@ -12,6 +12,7 @@ describe("the LiteLLM adapter in LiteLLM's call shapes (pytest), on Vault with t
   let server: TestServer;
   const proxyToken = `litellm-${randomBytes(18).toString("base64url")}`;
   const plainToken = `plain-${randomBytes(18).toString("base64url")}`;
+  const limitedToken = `limited-${randomBytes(18).toString("base64url")}`;
 
   beforeAll(async () => {
     // The suite sets up the teams' namespaces, mounts and the policy "litellm-teams" itself (the
@@ -26,11 +27,13 @@ describe("the LiteLLM adapter in LiteLLM's call shapes (pytest), on Vault with t
             tokens: [
               { name: "litellm-proxy", token: "os.environ/LITELLM_PROXY_TOKEN", rules: { ...rules, inline_team_settings: true } },
               { name: "proxy-without-inline-settings", token: "os.environ/PLAIN_PROXY_TOKEN", rules },
+              // Deletes only what its rules name: a /key/delete with another key is refused for that key.
+              { name: "proxy-deleting-key-aliases-only", token: "os.environ/LIMITED_PROXY_TOKEN", rules: { ...rules, delete: ["litellm/key-*"], inline_team_settings: true } },
             ],
           },
         },
       },
-      env: { ...bed.env("approle"), LITELLM_PROXY_TOKEN: proxyToken, PLAIN_PROXY_TOKEN: plainToken },
+      env: { ...bed.env("approle"), LITELLM_PROXY_TOKEN: proxyToken, PLAIN_PROXY_TOKEN: plainToken, LIMITED_PROXY_TOKEN: limitedToken },
     });
   });
   afterAll(async () => {
@@ -49,6 +52,7 @@ describe("the LiteLLM adapter in LiteLLM's call shapes (pytest), on Vault with t
         SECRETGATE_TEST_ADDR: server.grpcAddress,
         SECRETGATE_TEST_TOKEN: proxyToken,
         SECRETGATE_TEST_PLAIN_TOKEN: plainToken,
+        SECRETGATE_TEST_LIMITED_TOKEN: limitedToken,
         SECRETGATE_TEST_ADMIN_TOKEN: server.token!,
         VAULT_TEST_ADDR: bed.emulator.endpoint,
         VAULT_TEST_TOKEN: bed.emulator.rootToken,

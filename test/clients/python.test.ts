@@ -11,6 +11,8 @@ describe("Python client (pytest)", () => {
   let token: string;
   // Answers every read "not hosted here" (NOT_HOSTED): the adapter's fallback to the proxy's environment.
   let writeOnly: TestServer;
+  // Hosts OPENAI_API_KEY only, as the README's configuration does: the health check still reaches the back end.
+  let hostedKeys: TestServer;
 
   beforeAll(async () => {
     ({ server, token } = await startServerWithToken());
@@ -18,10 +20,15 @@ describe("Python client (pytest)", () => {
       config: { general_settings: { key_management_settings: { access_mode: "write_only" } } },
       env: { SECRETGATE_ADMIN_TOKEN: token },
     });
+    hostedKeys = await TestServer.start({
+      config: { general_settings: { key_management_settings: { hosted_keys: ["OPENAI_API_KEY"] } } },
+      env: { SECRETGATE_ADMIN_TOKEN: token },
+    });
   });
   afterAll(async () => {
     await server?.stop();
     await writeOnly?.stop();
+    await hostedKeys?.stop();
   });
 
   it("passes its suite against a live server: both clients, the LiteLLM adapter, error codes", async () => {
@@ -35,6 +42,7 @@ describe("Python client (pytest)", () => {
         SECRETGATE_TEST_ADDR: server.grpcAddress,
         SECRETGATE_TEST_TOKEN: token,
         SECRETGATE_TEST_WRITE_ONLY_ADDR: writeOnly.grpcAddress,
+        SECRETGATE_TEST_HOSTED_KEYS_ADDR: hostedKeys.grpcAddress,
       },
     });
     // Exit code 5 means pytest collected nothing: a failure here, like any non-zero code.

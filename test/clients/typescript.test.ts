@@ -13,7 +13,9 @@ import { context, trace, TraceFlags } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { TraceState } from "@opentelemetry/core";
 import {
+  checkHealth,
   Code,
+  createAdminClient,
   createSecretClient,
   ReadResponseSchema,
   SecretResultSchema,
@@ -57,6 +59,19 @@ describe("@secretgate/client against a live server", () => {
     expect(await client.delete({ name: `${key}-2`, force: true })).toMatchObject({ name: `${key}-2` });
     const after = await client.read({ names: [`${key}-2`] });
     expect(after.results[0]?.error?.status).toBe("NOT_FOUND");
+  });
+
+  it("checks health: the server, the token (a rejected one fails the check, naming it) and the back end a read reaches", async () => {
+    const healthy = await checkHealth(`http://${server.grpcAddress}`, { token });
+    expect(healthy).toMatchObject({ healthy: true, server: { status: "ok" }, token: { status: "ok" }, backends: { status: "ok" } });
+    expect(healthy.backends.detail).toContain("secretgate-readiness-probe");
+    const rejected = await checkHealth(`http://${server.grpcAddress}`, { token: "not-a-token-the-server-knows", timeoutMs: 5_000 });
+    expect(rejected).toMatchObject({ healthy: false, server: { status: "ok" }, token: { status: "failed" }, backends: { status: "not checked" } });
+    expect(rejected.token.detail).toMatch(/^rejected: UNAUTHENTICATED: /);
+    expect(JSON.stringify(rejected)).not.toContain("not-a-token");
+    const unreachable = await checkHealth(`http://127.0.0.1:${await freePort()}`, { token, timeoutMs: 5_000 });
+    expect(unreachable).toMatchObject({ healthy: false, server: { status: "failed" }, token: { status: "not checked" } });
+    expect(unreachable.server.detail).toContain("UNAVAILABLE");
   });
 
   it("works as built and published: tsc with the package's tsconfig, imported through its exports", async () => {
@@ -110,6 +125,16 @@ describe("@secretgate/client against a live server", () => {
     const { results } = await client.read({ names: [key], virtualKey: true, teamSettings });
     expect(results[0]).toMatchObject({ found: true, value: "ts-inline-1", resolvedName: `ts-inline/${key}` });
     expect(await client.delete({ name: key, virtualKey: true, teamSettings })).toMatchObject({ name: `ts-inline/${key}` });
+  });
+
+  it("calls the operator's RPCs with the admin client beside the secret client: who am I, the back ends, the teams", async () => {
+    const admin = createAdminClient(`http://${server.grpcAddress}`, { token });
+    expect((await admin.whoAmI({})).caller).toMatchObject({ name: "admin", admin: true });
+    expect((await admin.describeBackends({})).backends.map((backend) => backend.name)).toEqual(["local"]);
+    await client.setTeamSettings({ teamId: "ts-admin-team", settings: { prefix: "ts/" } });
+    expect((await admin.listTeams({})).teams.map((team) => team.teamId)).toContain("ts-admin-team");
+    // Without a token, it is refused like any call.
+    expect((await connectFailure(createAdminClient(`http://${server.grpcAddress}`).whoAmI({}))).code).toBe(Code.Unauthenticated);
   });
 
   it("sets and gets team settings", async () => {
@@ -216,5 +241,13 @@ describe("@secretgate/client transport", () => {
 
   it("refuses a URL that is not http or https", () => {
     expect(() => createSecretClient("grpc://127.0.0.1:1")).toThrow(/http:\/\/ or https:\/\//);
+  });
+
+  it("refuses a default deadline that is no deadline, naming the option", async () => {
+    for (const defaultTimeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 3_600_001]) {
+      expect(() => createSecretClient(recorder.url, { defaultTimeoutMs })).toThrow(/defaultTimeoutMs must be a number of milliseconds greater than 0/);
+    }
+    await expect(checkHealth(recorder.url, { timeoutMs: 0 })).rejects.toThrow(/timeoutMs must be a number of milliseconds greater than 0/);
+    expect(() => createSecretClient(recorder.url, { defaultTimeoutMs: 1 })).not.toThrow();
   });
 });

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ServiceError } from "../../src/core/errors.js";
-import type { DriverCall, SecretDriver } from "../../src/drivers/driver.js";
+import type { DriverCall, DriverWriteResult, SecretDriver } from "../../src/drivers/driver.js";
 
 /**
  * What a back end's test file hands the conformance suite: how to make a driver pointed at
@@ -49,6 +49,11 @@ export interface DriverHarness {
    * kept; no `metadata` at all: neither is, and the driver has no `describe`.
    */
   metadata?: { description?: OnRewrite; tags?: OnRewrite };
+  /**
+   * How the back end takes back one version a write created (`capabilities.versionRemoval`,
+   * Rotate's roll-back; docs/operations.md): absent where it has no call naming one version.
+   */
+  versionRemoval?: "destroy" | "disable";
 }
 
 /**
@@ -277,9 +282,17 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
     }
 
     it(`declares the metadata it keeps: ${describeKept(harness.metadata)}`, () => {
-      const kept = harness.metadata && { description: harness.metadata.description !== undefined, tags: harness.metadata.tags !== undefined };
+      const rules = harness.metadata && [harness.metadata.description, harness.metadata.tags];
+      const kept = harness.metadata && {
+        description: harness.metadata.description !== undefined,
+        tags: harness.metadata.tags !== undefined,
+        // Whether a write to an existing secret sets its metadata anew, as the rules below say.
+        writesReplace: !rules!.includes("keptFromCreation"),
+      };
       expect(driver.capabilities.metadata).toEqual(kept);
       expect(typeof driver.describe).toBe(kept ? "function" : "undefined");
+      // Metadata kept from creation can be changed in place, or a migration could never bring it over.
+      expect(typeof driver.updateMetadata).toBe(kept && !kept.writesReplace ? "function" : "undefined");
     });
 
     if (harness.metadata) {
@@ -328,12 +341,76 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
         expect(await describeName(name)).toEqual(reported(afterRewrite<string | undefined>(kept.description, description, undefined), afterRewrite(kept.tags, tags, {})));
       });
 
+      if (kept.description === "keptFromCreation" || kept.tags === "keptFromCreation") {
+        it("changes a secret's metadata in place (updateMetadata): the description, the tags it names, no new version", async () => {
+          const name = unique("updated-in-place");
+          const written = await writeWith(name, "in place", first);
+          await driver.updateMetadata!(name, { description: second.description, tags: { team: "team-b", owner: "ml" } }, call());
+          // Tags it does not name stay; the value and its version do not change.
+          expect(await describeName(name)).toEqual(reported(second.description, { team: "team-b", environment: "prod", owner: "ml" }));
+          expect(await driver.read(name, call())).toMatchObject({ text: "in place", version: written.version });
+          const missing = await driver.updateMetadata!(unique("never"), { tags: { a: "b" } }, call()).then(
+            () => undefined,
+            (error: unknown) => (error instanceof ServiceError ? error.code : driver.classifyError(error).code),
+          );
+          expect(missing).toBe(Code.NotFound);
+        });
+      }
+
       it("describes a force-deleted name written again with the new write's metadata only", async () => {
         const name = unique("redescribed-reuse");
         await writeWith(name, "first life", first);
         await driver.delete(name, { force: true }, call());
         await writeWith(name, "second life", second);
         expect(await describeName(name)).toEqual(reported(second.description, second.tags));
+      });
+    }
+
+    it(`declares how it takes back one version a write created: ${harness.versionRemoval ?? "it cannot"}`, () => {
+      expect(driver.capabilities.versionRemoval).toBe(harness.versionRemoval);
+      expect(typeof driver.removeWrittenVersion).toBe(harness.versionRemoval ? "function" : "undefined");
+    });
+
+    if (harness.versionRemoval) {
+      const removeWritten = (name: string, written: DriverWriteResult) => driver.removeWrittenVersion!(name, written, call());
+      /** What a read of `name` gives once its only version is taken back: nothing, or the back end's refusal — never a value. */
+      const servesNoValue = async (name: string) => {
+        const refusal = await driver.read(name, call()).then(
+          (value) => {
+            expect(value).toBeUndefined();
+            return undefined;
+          },
+          (error: unknown) => (error instanceof ServiceError ? error.code : driver.classifyError(error).code),
+        );
+        if (refusal !== undefined) expect([Code.NotFound, Code.FailedPrecondition]).toContain(refusal);
+      };
+
+      it(`takes back (${harness.versionRemoval}s) the version a write created: the name serves no value, and takes a new one`, async () => {
+        const name = unique("taken-back");
+        const written = await writeText(name, "sk-taken-back");
+        expect(written.created).toBe(true);
+        expect(await removeWritten(name, written)).toBe(true);
+        await servesNoValue(name);
+        const again = await writeText(name, "sk-written-again");
+        expect(await driver.read(name, call())).toMatchObject({ text: "sk-written-again", version: again.version });
+      });
+
+      it("never takes back another writer's version: one written after stays what reads return", async () => {
+        const name = unique("not-theirs");
+        const mine = await writeText(name, "sk-mine");
+        const theirs = await writeText(name, "sk-theirs");
+        expect(await removeWritten(name, mine)).toBe(true);
+        expect(await driver.read(name, call())).toMatchObject({ text: "sk-theirs", version: theirs.version });
+      });
+
+      it("takes back nothing once the name was deleted and written anew, whatever version id the new secret got", async () => {
+        const name = unique("reborn");
+        const first = await writeText(name, "sk-first-life");
+        await driver.delete(name, { force: true }, call());
+        const second = await writeText(name, "sk-second-life");
+        expect(second.created).toBe(true);
+        expect(await removeWritten(name, first)).toBe(false);
+        expect(await driver.read(name, call())).toMatchObject({ text: "sk-second-life", version: second.version });
       });
     }
 

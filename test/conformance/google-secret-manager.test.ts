@@ -31,5 +31,7 @@ for (const transport of ["grpc", "rest"] as const) {
     recoverableDelete: false,
     // Labels and the description annotation are set by CreateSecret; later writes only add versions.
     metadata: { description: "keptFromCreation", tags: "keptFromCreation" },
+    // DestroySecretVersion of version 1 with the etag the write got back.
+    versionRemoval: "destroy",
   });
 }

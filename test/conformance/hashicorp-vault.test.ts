@@ -45,5 +45,7 @@ for (const method of AUTH_METHODS) {
     otherTeam: { namespace: "team-a", path_prefix: "llm" },
     // The description is a field of each version's data; tags are custom_metadata, which only a write with tags sets.
     metadata: { description: "replaced", tags: "replacedUnlessNone" },
+    // POST destroy/ of version 1, once the metadata shows it still has the write's created_time.
+    versionRemoval: "destroy",
   });
 }

@@ -35,4 +35,6 @@ runDriverConformance("local (PostgreSQL rows)", {
   recoverableDelete: false,
   // Both on the secret's row, set by every write.
   metadata: { description: "replaced", tags: "replaced" },
+  // One transaction (the row locked) drops the version: version numbers are never reused.
+  versionRemoval: "destroy",
 });

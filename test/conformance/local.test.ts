@@ -24,4 +24,6 @@ runDriverConformance("local", {
   slashNames: true,
   // Both on the secret's row, set by every write.
   metadata: { description: "replaced", tags: "replaced" },
+  // One transaction drops the version (the whole name while it is the current one): version numbers are never reused.
+  versionRemoval: "destroy",
 });

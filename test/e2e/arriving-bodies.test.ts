@@ -4,6 +4,7 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
+import { AdminService } from "../../gen/secretgate/v1/admin_service_pb.js";
 import { eventually } from "../helpers/eventually.js";
 import { splitAddress } from "../helpers/raw-socket.js";
 import { TestServer } from "../helpers/server.js";
@@ -185,14 +186,14 @@ describe("request messages still arriving, gRPC port", () => {
 describe("calls whose request is complete", () => {
   it("are not cut off by body_timeout_ms however long they run: TailAudit outlives it on both ports", async () => {
     const overHttp = createClient(
-      SecretService,
+      AdminService,
       createConnectTransport({ baseUrl: `http://${server.httpAddress}`, httpVersion: "1.1", interceptors: [(next) => (request) => {
         request.header.set("authorization", `Bearer ${server.token}`);
         return next(request);
       }] }),
     );
     const controller = new AbortController();
-    const tails = [server.grpc, overHttp].map((client) => client.tailAudit({}, { signal: controller.signal })[Symbol.asyncIterator]());
+    const tails = [server.admin, overHttp].map((client) => client.tailAudit({}, { signal: controller.signal })[Symbol.asyncIterator]());
     try {
       // Each tail sees the Read made long after it opened (the other tail's opening may come first).
       const reads = tails.map(async (tail) => {

@@ -295,7 +295,8 @@ describe("aws_kms through the server", () => {
 
   it("applies a key_id sent with the Read as a team's: the ciphertext must be under that key", async () => {
     const ciphertext = await encrypt("sk-kms-inline", {});
-    const server = await start("aws_kms", {}, { OPENAI_API_KEY: ciphertext });
+    // Listed, so a refusal says why (an unlisted name answers like a missing one: kms-environment.test.ts).
+    const server = await start("aws_kms", { hosted_keys: ["OPENAI_API_KEY"] }, { OPENAI_API_KEY: ciphertext });
     const [underIt] = (await server.grpc.read({ names: ["OPENAI_API_KEY"], teamSettings: { key_id: DEFAULT_KEY_ALIAS } })).results;
     expect(underIt).toMatchObject({ found: true, value: "sk-kms-inline" });
     const [elsewhere] = (await server.grpc.read({ names: ["OPENAI_API_KEY"], teamSettings: { key_id: "alias/another-teams-key" } })).results;
@@ -305,7 +306,11 @@ describe("aws_kms through the server", () => {
   });
 
   it("names the mismatch when the encryption context is wrong", async () => {
-    const server = await start("aws_kms", { encryption_context: { app: "someone-else" } }, { OPENAI_API_KEY: await encrypt("sk-secret-value", { app: "litellm" }) });
+    const server = await start(
+      "aws_kms",
+      { encryption_context: { app: "someone-else" }, hosted_keys: ["OPENAI_API_KEY"] },
+      { OPENAI_API_KEY: await encrypt("sk-secret-value", { app: "litellm" }) },
+    );
     const { results } = await server.grpc.read({ names: ["OPENAI_API_KEY"] });
     expect(results[0]!.found).toBe(false);
     expect(results[0]!.error).toMatchObject({ status: "FAILED_PRECONDITION", message: expect.stringContaining("encryption context does not match") });

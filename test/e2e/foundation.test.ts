@@ -330,9 +330,10 @@ describe("access modes and hosted keys", () => {
     const { results } = await server.grpc.read({ names: ["HOSTED", "NOT_HOSTED"] });
     expect(results[0]).toMatchObject({ source: "local", value: hosted });
     expect(results[1]).toMatchObject({ source: "env", value: envValue });
-    // Virtual keys never come from the environment, whatever environment.serve lists.
+    // Virtual keys never come from the environment, whatever environment.serve lists; and hosted_keys
+    // governs provider keys, so a virtual key is looked up in the store (which does not hold this one).
     const [virtual] = (await server.grpc.read({ names: ["NOT_HOSTED"], virtualKey: true })).results;
-    expect(virtual).toMatchObject({ found: false, value: "", resolvedName: "litellm/NOT_HOSTED", error: { status: "NOT_FOUND", reason: "NOT_HOSTED" } });
+    expect(virtual).toMatchObject({ found: false, value: "", resolvedName: "litellm/NOT_HOSTED", error: { status: "NOT_FOUND", reason: "NOT_IN_BACKEND" } });
     const listed = await server.grpc.listHosted({});
     expect(listed.keys.find((key) => key.name === "HOSTED")).toMatchObject({ resolves: true, source: "local" });
   });

@@ -127,7 +127,7 @@ describe("hostile input (property-based)", () => {
       await fc.assert(
         fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 512 }), async (bytes) => {
           const code = await new Promise<number>((resolve) => {
-            const call = client.makeServerStreamRequest(`/secretgate.v1.SecretService/TailAudit`, (b: Buffer) => b, (b: Buffer) => b, Buffer.from(bytes), metadata, {
+            const call = client.makeServerStreamRequest(`/secretgate.v1.AdminService/TailAudit`, (b: Buffer) => b, (b: Buffer) => b, Buffer.from(bytes), metadata, {
               deadline: Date.now() + CALL_TIMEOUT_MS,
             });
             // A body that happens to decode opens a tail: its first record proves it, and it is closed.
@@ -147,8 +147,8 @@ describe("hostile input (property-based)", () => {
   it("survives random page tokens, page sizes, team ids and settings in the operator RPCs", async () => {
     await fc.assert(
       fc.asyncProperty(anyText, fc.integer(), anyText, fc.dictionary(anyText, fc.jsonValue({ maxDepth: 12 }), { maxKeys: 8 }), async (pageToken, pageSize, teamId, settings) => {
-        expectAcceptable(await outcome(server.grpc.listTeams({ pageToken, pageSize }, options)));
-        const tested = server.grpc.testTeamSettings({ teamId, settings: settings as never }, options);
+        expectAcceptable(await outcome(server.admin.listTeams({ pageToken, pageSize }, options)));
+        const tested = server.admin.testTeamSettings({ teamId, settings: settings as never }, options);
         expectAcceptable(await outcome(tested));
       }),
       { ...BOUNDED, numRuns: 60, examples: [["", 2 ** 31 - 1, "", { backend: "__proto__" }], ["Lw", -1, "..", { prefix: "[redacted]" }]] },

@@ -138,6 +138,25 @@ describe("team_settings sent with a call (hashicorp_vault)", () => {
     expect((await vaultGet(`secret/data/${name}`)).status).toBe(404);
   });
 
+  it("refuses LiteLLM's proxy-wide keys in a team's settings, naming them and where they belong, on a call and when stored; writes nothing", async () => {
+    // An admin pasted the proxy-wide key_management_settings block into a team's settings and added the team's namespace.
+    const pasted = { store_virtual_keys: true, prefix_for_stored_virtual_keys: "litellm/", access_mode: "write_only", namespace: NS_B };
+    const name = `PASTED_${hex()}`;
+    const onCall = await callFailure(server.client(inline).write({ name, value: "sk-pasted", teamSettings: pasted }));
+    expect(onCall.code).toBe(Code.InvalidArgument);
+    expect(onCall.message).toContain('team_settings: unknown keys "store_virtual_keys", "prefix_for_stored_virtual_keys", "access_mode"');
+    expect(onCall.message).toContain(
+      `"store_virtual_keys", "prefix_for_stored_virtual_keys" and "access_mode" are LiteLLM's proxy-wide key_management_settings, which secretgate takes from its own configuration, never from a team's settings`,
+    );
+    expect((await vaultGet(`${NS_B}/secret/data/${name}`)).status).toBe(404);
+    expect((await vaultGet(`secret/data/${name}`)).status).toBe(404);
+    const stored = await callFailure(server.grpc.setTeamSettings({ teamId: `team-p-${hex()}`, settings: { hosted_keys: ["OPENAI_API_KEY"], namespace: NS_B } }));
+    expect(stored.code).toBe(Code.InvalidArgument);
+    expect(stored.message).toContain(`settings: unknown key "hosted_keys"; "hosted_keys" is one of LiteLLM's proxy-wide key_management_settings`);
+    // A key no one recognises keeps the plain message.
+    expect((await callFailure(server.client(inline).write({ name, value: "sk-pasted", teamSettings: { colour: "blue" } }))).message).not.toContain("LiteLLM");
+  });
+
   it("refuses the call's settings with PERMISSION_DENIED unless the identity's rules allow inline_team_settings (admins may)", async () => {
     const name = `DENIED_${hex()}`;
     const settings = { namespace: NS_B };

@@ -368,8 +368,8 @@ describe("secretgate migrate from AWS to Vault against a running server", () => 
     await fc.assert(
       fc.asyncProperty(backend, backend, fc.array(anyText, { maxLength: 5 }), anyText, async (fromBackend, toBackend, match, name) => {
         for (const call of [
-          () => server.grpc.planMigration({ fromBackend, toBackend, match }, { timeoutMs: 5_000 }),
-          () => server.grpc.migrateSecret({ fromBackend, toBackend, name, dryRun: true }, { timeoutMs: 5_000 }),
+          () => server.admin.planMigration({ fromBackend, toBackend, match }, { timeoutMs: 5_000 }),
+          () => server.admin.migrateSecret({ fromBackend, toBackend, name, dryRun: true }, { timeoutMs: 5_000 }),
         ]) {
           const code = await call().then(
             () => undefined,
@@ -393,6 +393,24 @@ describe("secretgate migrate --config: in its own process, from the server's con
     expect(await inVault("CONFIG_KEY")).toMatchObject({ value: "sk-config-migrate-1", description: "moved offline", tags: { owner: "ops" } });
     const rerun = await migrate(["--config", configFile, "--from", "aws", "--to", "vault", "--match", "CONFIG_*"], env);
     expect(counts(rerun.stdout)).toEqual({ copied: 0, unchanged: 1, failed: 0 });
+  });
+
+  it("leaves the names Read would not serve from --from where they are, saying so before copying anything", async () => {
+    const hosted = config() as { secretgate: { backends: { aws: { key_management_settings: Record<string, unknown> } } } };
+    hosted.secretgate.backends.aws.key_management_settings.hosted_keys = ["HOSTED_ONLY_KEY"];
+    const file = join(mkdtempSync(join(tmpdir(), "secretgate-migrate-hosted-")), "config.yaml");
+    writeFileSync(file, toYaml(hosted));
+    try {
+      await seed("HOSTED_ONLY_KEY", "sk-hosted-only-1");
+      await seed("HOSTED_ONLY_OTHER", "sk-hosted-only-2");
+      const run = await migrate(["--config", file, "--from", "aws", "--to", "vault", "--match", "HOSTED_ONLY_*", "--verbose"], { ...serverEnv(), SECRETGATE_DATA_DIR: server.dataDir });
+      expect(run.code, run.stderr).toBe(0);
+      expect(rows(run.stdout)).toEqual({ HOSTED_ONLY_KEY: ["copied", ""] });
+      expect(run.stderr).toContain('leaving "HOSTED_ONLY_OTHER" in aws: Read does not serve it from there (it is not in hosted_keys)');
+      expect(await inVault("HOSTED_ONLY_OTHER")).toBeUndefined();
+    } finally {
+      rmSync(join(file, ".."), { recursive: true, force: true });
+    }
   });
 
   it("refuses a data directory no server has used, and --addr with --config", async () => {

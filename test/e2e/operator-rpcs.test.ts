@@ -3,7 +3,8 @@ import { Code, ConnectError, createClient, type Client } from "@connectrpc/conne
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectFailure } from "../helpers/call-failure.js";
-import { SecretService, type TailAuditResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
+import { AdminService, type TailAuditResponse } from "../../gen/secretgate/v1/admin_service_pb.js";
+import type { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 import { startOperatorBed } from "../helpers/operator-bed.js";
 import type { VaultTestBed } from "../helpers/vault-test-bed.js";
 import { TestServer, stopServer } from "../helpers/server.js";
@@ -18,15 +19,16 @@ const VALUE = "sk-operator-rpcs-value-9d8e7f6a";
 let vault: VaultTestBed;
 let server: TestServer;
 let reader: Client<typeof SecretService>;
+let readerAdmin: Client<typeof AdminService>;
 
 /** A Connect client over HTTP/1.1 to the HTTP port, as the console's connect-web is. */
-function httpClient(token: string | undefined, protocol: "connect" | "grpc-web" = "connect"): Client<typeof SecretService> {
+function httpClient(token: string | undefined, protocol: "connect" | "grpc-web" = "connect"): Client<typeof AdminService> {
   const options = {
     baseUrl: `http://${server.httpAddress}`,
     httpVersion: "1.1" as const,
     interceptors: token ? [(next: any) => (request: any) => (request.header.set("authorization", `Bearer ${token}`), next(request))] : [],
   };
-  return createClient(SecretService, protocol === "connect" ? createConnectTransport(options) : createGrpcWebTransport(options));
+  return createClient(AdminService, protocol === "connect" ? createConnectTransport(options) : createGrpcWebTransport(options));
 }
 
 /** The next record of a tail that matches, within a bounded number of records. */
@@ -42,6 +44,7 @@ async function nextMatching(tail: AsyncIterator<TailAuditResponse>, match: (resp
 beforeAll(async () => {
   ({ vault, server } = await startOperatorBed(READER_TOKEN));
   reader = server.client(READER_TOKEN);
+  readerAdmin = server.adminClient(READER_TOKEN);
   await server.grpc.write({ name: "OPENAI_API_KEY", value: VALUE });
 });
 
@@ -52,7 +55,7 @@ afterAll(async () => {
 
 describe("WhoAmI", () => {
   it("tells any caller its identity and rules, never its token", async () => {
-    const admin = await server.grpc.whoAmI({});
+    const admin = await server.admin.whoAmI({});
     expect(admin.caller).toMatchObject({ name: "admin", kind: "admin_token", admin: true, read: ["*"] });
     const self = await httpClient(READER_TOKEN).whoAmI({});
     expect(self.caller).toMatchObject({ name: "reader", kind: "token", admin: false, read: ["OPENAI_*"], backends: ["local"] });
@@ -63,7 +66,7 @@ describe("WhoAmI", () => {
 
 describe("admin only", () => {
   it("refuses every operator RPC to a non-admin on both ports, naming the need", async () => {
-    for (const client of [reader, httpClient(READER_TOKEN)]) {
+    for (const client of [readerAdmin, httpClient(READER_TOKEN)]) {
       for (const call of [
         () => client.listTeams({}),
         () => client.testTeamSettings({ settings: {} }),
@@ -102,10 +105,10 @@ describe("ListTeams", () => {
   });
 
   it("pages through the teams by id, with the back end their settings belong to", async () => {
-    const first = await server.grpc.listTeams({ pageSize: 2 });
+    const first = await server.admin.listTeams({ pageSize: 2 });
     expect(first.teams.map((team) => [team.teamId, team.backend])).toEqual([["team-a", "vault"], ["team-b", "local"]]);
     expect(first.nextPageToken).not.toBe("");
-    const second = await server.grpc.listTeams({ pageSize: 2, pageToken: first.nextPageToken });
+    const second = await server.admin.listTeams({ pageSize: 2, pageToken: first.nextPageToken });
     expect(second.teams.map((team) => team.teamId)).toEqual(["team-c"]);
     expect(second.nextPageToken).toBe("");
     expect(second.teams[0]!.updatedAt).toBeDefined();
@@ -122,7 +125,7 @@ describe("ListTeams", () => {
       [{ pageToken: Buffer.from("bad team\n").toString("base64url") }, "page_token"],
       [{ pageToken: huge }, "page_token"],
     ] as const) {
-      const error = await connectFailure(server.grpc.listTeams(request));
+      const error = await connectFailure(server.admin.listTeams(request));
       expect(error.code).toBe(Code.InvalidArgument);
       expect(error.rawMessage).toContain(field);
     }
@@ -131,7 +134,7 @@ describe("ListTeams", () => {
 
 describe("TestTeamSettings", () => {
   it("probes the back end under the settings without storing them", async () => {
-    const reachable = await server.grpc.testTeamSettings({ teamId: "team-new", settings: { backend: "vault", namespace: "team-ns" } });
+    const reachable = await server.admin.testTeamSettings({ teamId: "team-new", settings: { backend: "vault", namespace: "team-ns" } });
     expect(reachable).toMatchObject({ backend: "vault", reachable: true, status: "OK" });
     const missing = await httpClient(server.token).testTeamSettings({ teamId: "team-new", settings: { backend: "vault", namespace: "no-such-ns" } });
     expect(missing.backend).toBe("vault");
@@ -148,11 +151,11 @@ describe("TestTeamSettings", () => {
       [{ backend: "nowhere" }, "settings.backend"],
       [{ backend: "vault", namespace: "x".repeat(20_000) }, "settings"],
     ] as const) {
-      const error = await connectFailure(server.grpc.testTeamSettings({ settings: settings as never }));
+      const error = await connectFailure(server.admin.testTeamSettings({ settings: settings as never }));
       expect(error.code).toBe(Code.InvalidArgument);
       expect(error.rawMessage).toContain(key);
     }
-    const badTeam = await connectFailure(server.grpc.testTeamSettings({ teamId: "../etc", settings: {} }));
+    const badTeam = await connectFailure(server.admin.testTeamSettings({ teamId: "../etc", settings: {} }));
     expect(badTeam.code).toBe(Code.InvalidArgument);
     expect(badTeam.rawMessage).toContain("team_id");
   });
@@ -188,7 +191,7 @@ describe("ListHosted", () => {
 
 describe("TailAudit", () => {
   it("streams the records of calls made meanwhile, on both ports, without values", async () => {
-    for (const client of [server.grpc, httpClient(server.token), httpClient(server.token, "grpc-web")]) {
+    for (const client of [server.admin, httpClient(server.token), httpClient(server.token, "grpc-web")]) {
       const controller = new AbortController();
       const tail = client.tailAudit({}, { signal: controller.signal })[Symbol.asyncIterator]();
       // The tail's own record says it is open.
@@ -204,12 +207,12 @@ describe("TailAudit", () => {
 
   it("refuses a seventeenth subscriber, and frees a place when one leaves", async () => {
     const controllers = Array.from({ length: 16 }, () => new AbortController());
-    const tails = controllers.map((controller) => server.grpc.tailAudit({}, { signal: controller.signal })[Symbol.asyncIterator]());
+    const tails = controllers.map((controller) => server.admin.tailAudit({}, { signal: controller.signal })[Symbol.asyncIterator]());
     // Each is open once its own record arrives.
     await Promise.all(tails.map((tail) => nextMatching(tail, (response) => response.record?.method === "TailAudit")));
     const refused = await connectFailure(
       (async () => {
-        for await (const _ of server.grpc.tailAudit({})) break;
+        for await (const _ of server.admin.tailAudit({})) break;
       })(),
     );
     expect(refused.code).toBe(Code.ResourceExhausted);
@@ -219,7 +222,7 @@ describe("TailAudit", () => {
     for (let attempt = 0; attempt < 50 && !reopened; attempt++) {
       const controller = new AbortController();
       try {
-        const tail = server.grpc.tailAudit({}, { signal: controller.signal })[Symbol.asyncIterator]();
+        const tail = server.admin.tailAudit({}, { signal: controller.signal })[Symbol.asyncIterator]();
         await tail.next();
         reopened = true;
       } catch (error) {
@@ -236,7 +239,7 @@ describe("TailAudit", () => {
   it("ends with UNAVAILABLE when the server shuts down", async () => {
     const own = await TestServer.start();
     try {
-      const tail = own.grpc.tailAudit({})[Symbol.asyncIterator]();
+      const tail = own.admin.tailAudit({})[Symbol.asyncIterator]();
       await nextMatching(tail, (response) => response.record?.method === "TailAudit");
       const ended = connectFailure(
         (async () => {
@@ -252,7 +255,7 @@ describe("TailAudit", () => {
   });
 
   it("answers a malformed request body with INVALID_ARGUMENT on both ports", async () => {
-    const grpcError = await fetch(`http://${server.httpAddress}/secretgate.v1.SecretService/TailAudit`, {
+    const grpcError = await fetch(`http://${server.httpAddress}/secretgate.v1.AdminService/TailAudit`, {
       method: "POST",
       headers: { "content-type": "application/connect+json", authorization: `Bearer ${server.token}` },
       body: Buffer.from([0, 0, 0, 0, 3, 0x7b, 0x7b, 0x7b]),

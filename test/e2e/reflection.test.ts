@@ -67,7 +67,15 @@ class ReflectionOnlyClient {
     for (let missing = this.missingImports(files); missing.length > 0; missing = this.missingImports(files)) {
       for (const file of missing) take(await this.ask({ case: "fileByFilename", value: file }));
     }
-    const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: [...files.values()] }));
+    // The registry resolves each file's imports from the files before it: dependencies first.
+    const ordered: FileDescriptorProto[] = [];
+    const visit = (file: FileDescriptorProto) => {
+      if (ordered.includes(file)) return;
+      for (const dependency of file.dependency) visit(files.get(dependency)!);
+      ordered.push(file);
+    };
+    files.forEach(visit);
+    const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: ordered }));
     const service = registry.getService(name);
     if (!service) throw new Error(`${name} is not in the files reflection returned`);
     return service;
@@ -107,13 +115,33 @@ describe.each(["v1", "v1alpha"] as const)("server reflection %s, used as grpcurl
     await server?.stop();
   });
 
-  it("lists the API, health and both reflection services", async () => {
+  it("lists the API's two services (what a proxy calls, what an operator calls), health and both reflection services", async () => {
     expect((await reflection.listServices()).sort()).toEqual([
       "grpc.health.v1.Health",
       "grpc.reflection.v1.ServerReflection",
       "grpc.reflection.v1alpha.ServerReflection",
+      "secretgate.v1.AdminService",
       "secretgate.v1.SecretService",
     ]);
+  });
+
+  it("describes both of the API's services, each with its own methods, well enough to call them with no .proto file", async () => {
+    const secrets = await reflection.describeService("secretgate.v1.SecretService");
+    expect(secrets.methods.map((method) => method.name)).toEqual(["Read", "Write", "Delete", "Rotate", "ListHosted", "SetTeamSettings", "GetTeamSettings"]);
+    const admin = await reflection.describeService("secretgate.v1.AdminService");
+    expect(admin.methods.map((method) => method.name)).toEqual([
+      "WhoAmI",
+      "ListTeams",
+      "TestTeamSettings",
+      "DescribeBackends",
+      "GetStats",
+      "ListCallers",
+      "TailAudit",
+      "PlanMigration",
+      "MigrateSecret",
+    ]);
+    // Routed to AdminService (which wants a token, as every RPC does), not UNIMPLEMENTED.
+    await expect(reflection.call(admin, "WhoAmI", {})).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
   });
 
   it("describes grpc.health.v1.Health well enough to call Check with no .proto file", async () => {
@@ -121,6 +149,7 @@ describe.each(["v1", "v1alpha"] as const)("server reflection %s, used as grpcurl
     expect(health.methods.map((method) => method.name)).toContain("Check");
     expect(await reflection.call(health, "Check", {})).toEqual({ status: "SERVING" });
     expect(await reflection.call(health, "Check", { service: "secretgate.v1.SecretService" })).toEqual({ status: "SERVING" });
+    expect(await reflection.call(health, "Check", { service: "secretgate.v1.AdminService" })).toEqual({ status: "SERVING" });
   });
 
   it("describes both reflection services too", async () => {

@@ -46,6 +46,20 @@ describe("authentication", () => {
     expect(malformed.body.message).toContain("Bearer");
   });
 
+  it("refuses a SECRETGATE_ADMIN_TOKEN shorter than a configured token may be, with exit code 2 naming it and never showing it", async () => {
+    for (const adminToken of ["x", "123456789012345"]) {
+      const failure = await TestServer.startExpectingFailure({ adminToken });
+      expect(failure.code, JSON.stringify(adminToken)).toBe(2);
+      expect(failure.stderr).toContain("SECRETGATE_ADMIN_TOKEN must be at least 16 characters");
+      expect(failure.stderr).not.toMatch(/\n\s+at /);
+      if (adminToken.length > 1) expect(failure.stderr).not.toContain(adminToken);
+    }
+    // Sixteen characters, the configured tokens' minimum, are enough.
+    const sixteen = `a${randomBytes(8).toString("hex").slice(0, 15)}`;
+    const accepted = await start({ adminToken: sixteen });
+    expect((await accepted.grpc.read({ names: ["ANY_NAME"] })).results).toHaveLength(1);
+  });
+
   it("keeps health, readiness and reflection open", async () => {
     expect((await fetch(`http://${server.httpAddress}/healthz`)).status).toBe(200);
     expect((await fetch(`http://${server.httpAddress}/readyz`)).status).toBe(200);

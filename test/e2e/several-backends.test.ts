@@ -156,7 +156,7 @@ describe("one server, three back ends", () => {
   });
 
   it("describes every back end to an admin: system, capabilities, access mode, health, team-settings schema — never credentials", async () => {
-    const { backends } = await server.grpc.describeBackends({});
+    const { backends } = await server.admin.describeBackends({});
     expect(backends.map((backend) => [backend.name, backend.system, backend.isDefault, backend.accessMode, backend.reachable, backend.breakerState])).toEqual([
       ["local", "local", true, "read_and_write", true, "closed"],
       ["vault-eu", "hashicorp_vault", false, "read_and_write", true, "closed"],

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code } from "../../src/core/errors.js";
-import type { ClassifiedError, DriverCall, DriverCapabilities, DriverWrite, SecretDriver, SecretMetadata, SecretValue } from "../../src/drivers/driver.js";
+import type { ClassifiedError, DriverCall, DriverCapabilities, DriverWrite, DriverWriteResult, SecretDriver, SecretMetadata, SecretValue } from "../../src/drivers/driver.js";
 import type { LocalDriver } from "../../src/providers/local/local-driver.js";
 
 /** A failure the instrumented back end answers with, as a real SDK error would carry a status. */
@@ -25,9 +25,11 @@ export type Interception = void | { answer: SecretValue | undefined };
  * drivers themselves are tested against their emulators.
  */
 export class InstrumentedDriver implements SecretDriver {
-  readonly calls = { read: 0, write: 0, delete: 0, currentVersion: 0, describe: 0 };
+  readonly calls = { read: 0, write: 0, delete: 0, currentVersion: 0, describe: 0, removeWrittenVersion: 0 };
   /** Every delete the back end received, in order. */
   readonly deletes: Array<{ name: string; force: boolean }> = [];
+  /** Every single version the back end was asked to take back, in order. */
+  readonly removedVersions: Array<{ name: string; version: string }> = [];
   latencyMs = 0;
   /**
    * Runs as a call reaches the back end (after latency and faults), before the store acts:
@@ -40,7 +42,7 @@ export class InstrumentedDriver implements SecretDriver {
   constructor(
     readonly store: LocalDriver,
     /** What it says it can do; by default everything the embedded store can (another back end's, e.g. text only, to test the core's checks). */
-    readonly capabilities: DriverCapabilities = { write: true, binary: true, list: true, metadata: { description: true, tags: true } },
+    readonly capabilities: DriverCapabilities = { write: true, binary: true, list: true, metadata: { description: true, tags: true, writesReplace: true }, versionRemoval: "destroy" },
   ) {}
 
   /** The next `times` back-end calls fail with `code` (Infinity: until cleared). */
@@ -86,6 +88,14 @@ export class InstrumentedDriver implements SecretDriver {
     await this.behave(call);
     await this.intercept?.("delete", name);
     return this.store.delete(name);
+  }
+
+  async removeWrittenVersion(name: string, written: DriverWriteResult, call: DriverCall): Promise<boolean> {
+    this.calls.removeWrittenVersion++;
+    this.removedVersions.push({ name, version: written.version });
+    await this.behave(call);
+    await this.intercept?.("removeWrittenVersion", name);
+    return this.store.removeWrittenVersion(name, written);
   }
 
   async list() {

@@ -6,6 +6,8 @@ import { randomBytes } from "node:crypto";
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { stringify as toYaml } from "yaml";
+import type { DescService } from "@bufbuild/protobuf";
+import { AdminService } from "../../gen/secretgate/v1/admin_service_pb.js";
 import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 
 /** The project root, whether this file runs from test/ (vitest) or from dist/test/ (the benchmark). */
@@ -41,6 +43,9 @@ process.once("exit", () => {
   for (const child of running) child.kill("SIGKILL");
 });
 
+/** What GetTeamSettings shows in place of a credential. */
+const REDACTED = "[redacted]";
+
 /** Values shorter than this are too common to scan logs for (e.g. "x", "one"). */
 const MIN_SCANNED_VALUE_LENGTH = 8;
 
@@ -52,6 +57,7 @@ export class TestServer {
   httpAddress = "";
   private exited: Promise<number | null>;
   private grpcClient: Client<typeof SecretService> | undefined;
+  private adminGrpcClient: Client<typeof AdminService> | undefined;
 
   /** Every secret value and token this server was sent or returned; none may appear in its output. */
   readonly sensitive = new Set<string>();
@@ -154,8 +160,23 @@ export class TestServer {
     return this.grpcClient;
   }
 
-  /** A gRPC client with another token (or none), values it sees recorded for the log scan. */
+  /** A Connect client of AdminService (the operator's RPCs) speaking gRPC to the grpc-js port, sending the admin token. */
+  get admin(): Client<typeof AdminService> {
+    this.adminGrpcClient ??= this.adminClient(this.token);
+    return this.adminGrpcClient;
+  }
+
+  /** A gRPC client of SecretService with another token (or none), values it sees recorded for the log scan. */
   client(token: string | undefined): Client<typeof SecretService> {
+    return this.clientOf(SecretService, token);
+  }
+
+  /** A gRPC client of AdminService with another token (or none), values it sees recorded for the log scan. */
+  adminClient(token: string | undefined): Client<typeof AdminService> {
+    return this.clientOf(AdminService, token);
+  }
+
+  private clientOf<S extends DescService>(service: S, token: string | undefined): Client<S> {
     if (token) this.sensitive.add(token);
     const record: Interceptor = (next) => async (request) => {
       this.remember(request.message);
@@ -167,7 +188,7 @@ export class TestServer {
       if (token) request.header.set("authorization", `Bearer ${token}`);
       return next(request);
     };
-    return createClient(SecretService, createGrpcTransport({ baseUrl: `http://${this.grpcAddress}`, interceptors: [record, withToken] }));
+    return createClient(service, createGrpcTransport({ baseUrl: `http://${this.grpcAddress}`, interceptors: [record, withToken] }));
   }
 
   /** Records the values in a request or response (Write/Rotate values, Read results, a call's team settings). */
@@ -175,7 +196,8 @@ export class TestServer {
     const visit = (node: unknown, key: string, inTeamSettings: boolean) => {
       if (typeof node === "string") {
         const secret = inTeamSettings || key === "value" || key === "token";
-        if (secret && node.length >= MIN_SCANNED_VALUE_LENGTH) this.sensitive.add(node);
+        // "[redacted]" is what stands in for a credential, never one: messages may name it.
+        if (secret && node.length >= MIN_SCANNED_VALUE_LENGTH && node !== REDACTED) this.sensitive.add(node);
         if (key === "name" || key === "names" || key === "teamId" || key === "team_id") this.logged.add(node);
       } else if (node instanceof Uint8Array) {
         if (key === "binaryValue" && node.length >= MIN_SCANNED_VALUE_LENGTH) this.sensitive.add(Buffer.from(node).toString("utf8"));
@@ -189,10 +211,11 @@ export class TestServer {
     visit(message, "", false);
   }
 
-  /** Calls a method with Connect's JSON protocol over plain fetch, as curl would. */
+  /** Calls a method (of whichever service has it) with Connect's JSON protocol over plain fetch, as curl would. */
   async json(method: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
     this.remember(body);
-    const response = await fetch(`http://${this.httpAddress}/secretgate.v1.SecretService/${method}`, {
+    const service = AdminService.methods.some((candidate) => candidate.name === method) ? AdminService : SecretService;
+    const response = await fetch(`http://${this.httpAddress}/${service.typeName}/${method}`, {
       method: "POST",
       headers: { "content-type": "application/json", ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...headers },
       body: JSON.stringify(body),

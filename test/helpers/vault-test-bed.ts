@@ -7,10 +7,11 @@ import { VaultEmulator, signJwt, type LoginRole, type VaultEmulatorConfig } from
 export const AUTH_METHODS = ["token", "approle", "cert", "kubernetes", "jwt"] as const;
 export type AuthMethodName = (typeof AUTH_METHODS)[number];
 
-/** A policy for what secretgate needs on the default mount: KV v2 data and metadata (listing included). */
+/** A policy for what secretgate needs on the default mount (docs/backends/hashicorp-vault.md): KV v2 data, metadata (listing included) and destroy. */
 export const SECRETGATE_POLICY = [
   { path: "secret/data/*", capabilities: ["create", "read", "update", "delete"] },
   { path: "secret/metadata/*", capabilities: ["read", "delete", "list"] },
+  { path: "secret/destroy/*", capabilities: ["update"] },
 ] as const;
 
 export interface VaultTestBed {

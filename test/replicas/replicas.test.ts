@@ -95,7 +95,7 @@ describe("two replicas on one PostgreSQL", () => {
     await eventually(async () => (await readOnB()).resolvedName === "team1/TEAM_KEY", "B applies team-1's prefix");
     expect(await b.grpc.getTeamSettings({ teamId: "team-1" })).toMatchObject({ configured: true, settings: { prefix: "team1/" } });
     // ListTeams reads the shared database, not B's cache of it.
-    expect((await b.grpc.listTeams({})).teams.map((team) => [team.teamId, team.backend])).toContainEqual(["team-1", "local"]);
+    expect((await b.admin.listTeams({})).teams.map((team) => [team.teamId, team.backend])).toContainEqual(["team-1", "local"]);
 
     await a.grpc.write({ name: "TEAM_KEY", value: "t1", teamId: "team-1", virtualKey: true });
     await eventually(async () => (await readOnB()).value === "t1", "B reads t1");

@@ -1,5 +1,6 @@
-// Package secretgate dials a secretgate server and returns its generated gRPC client with the caller's
-// token attached to every call.
+// Package secretgate dials a secretgate server and returns its generated gRPC clients with the
+// caller's token attached to every call: SecretService (what a proxy calls) and, as Client.Admin on
+// the same connection, AdminService (what an operator calls).
 package secretgate
 
 import (
@@ -15,10 +16,14 @@ import (
 	secretgatev1 "github.com/secretgate/secretgate/clients/go/secretgatev1"
 )
 
-// Client is the generated SecretService client bound to one connection; Close releases the connection.
+// Client is the generated SecretService client (Read, Write, Delete, Rotate, ListHosted, team
+// settings) bound to one connection, with Admin, the generated AdminService client (WhoAmI,
+// DescribeBackends, ListTeams, TestTeamSettings, GetStats, ListCallers, TailAudit, PlanMigration,
+// MigrateSecret), on the same connection and token. Close releases the connection.
 type Client struct {
 	secretgatev1.SecretServiceClient
-	conn *grpc.ClientConn
+	Admin secretgatev1.AdminServiceClient
+	conn  *grpc.ClientConn
 }
 
 // Close closes the underlying connection.
@@ -125,7 +130,7 @@ func Dial(addr string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{SecretServiceClient: secretgatev1.NewSecretServiceClient(conn), conn: conn}, nil
+	return &Client{SecretServiceClient: secretgatev1.NewSecretServiceClient(conn), Admin: secretgatev1.NewAdminServiceClient(conn), conn: conn}, nil
 }
 
 // traceContext adds the caller's trace context to each call that does not carry one yet.

@@ -15,10 +15,22 @@ import (
 	secretgatev1 "github.com/secretgate/secretgate/clients/go/secretgatev1"
 )
 
-// recorder answers Read and records the authorization metadata of each call.
+// recorder answers Read and WhoAmI and records the authorization metadata of each call.
 type recorder struct {
 	secretgatev1.UnimplementedSecretServiceServer
 	seen chan []string
+}
+
+// adminRecorder is the AdminService side of the recorder.
+type adminRecorder struct {
+	secretgatev1.UnimplementedAdminServiceServer
+	seen chan []string
+}
+
+func (r *adminRecorder) WhoAmI(ctx context.Context, _ *secretgatev1.WhoAmIRequest) (*secretgatev1.WhoAmIResponse, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	r.seen <- md.Get("authorization")
+	return &secretgatev1.WhoAmIResponse{Caller: &secretgatev1.Caller{Name: "recorded-admin", Admin: true}}, nil
 }
 
 func (r *recorder) Read(ctx context.Context, in *secretgatev1.ReadRequest) (*secretgatev1.ReadResponse, error) {
@@ -36,6 +48,7 @@ func startRecorder(t *testing.T) (*recorder, string) {
 	server := grpc.NewServer()
 	r := &recorder{seen: make(chan []string, 4)}
 	secretgatev1.RegisterSecretServiceServer(server, r)
+	secretgatev1.RegisterAdminServiceServer(server, &adminRecorder{seen: r.seen})
 	go server.Serve(listener)
 	t.Cleanup(server.Stop)
 	return r, listener.Addr().String()
@@ -61,6 +74,27 @@ func TestDialSendsTheTokenAsABearerHeader(t *testing.T) {
 	}
 	if got := response.Results[0].Value; got != "recorded" {
 		t.Fatalf("value = %q", got)
+	}
+	if got := <-r.seen; len(got) != 1 || got[0] != "Bearer t0ken" {
+		t.Fatalf("authorization = %v", got)
+	}
+}
+
+func TestTheAdminClientSharesTheConnectionAndTheToken(t *testing.T) {
+	r, addr := startRecorder(t)
+	client, err := Dial(addr, WithToken("t0ken"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	me, err := client.Admin.WhoAmI(ctx, &secretgatev1.WhoAmIRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if me.GetCaller().GetName() != "recorded-admin" {
+		t.Fatalf("caller = %v", me.GetCaller())
 	}
 	if got := <-r.seen; len(got) != 1 || got[0] != "Bearer t0ken" {
 		t.Fatalf("authorization = %v", got)

@@ -41,52 +41,12 @@ type SecretServiceClient interface {
 	ListHosted(ctx context.Context, in *ListHostedRequest, opts ...grpc.CallOption) (*ListHostedResponse, error)
 	// SetTeamSettings stores one team's back-end settings, validated against the team keys
 	// of the back end they name (`backend`; the default back end when none). Empty settings
-	// clear them.
+	// clear them. Needs an admin identity that may act for the team and reach both the back
+	// end its stored settings name and the one the new settings name.
 	SetTeamSettings(ctx context.Context, in *SetTeamSettingsRequest, opts ...grpc.CallOption) (*SetTeamSettingsResponse, error)
-	// GetTeamSettings returns one team's settings with credential-like fields redacted.
+	// GetTeamSettings returns one team's settings with credential-like fields redacted. Needs
+	// an admin identity that may act for the team and reach the back end its settings name.
 	GetTeamSettings(ctx context.Context, in *GetTeamSettingsRequest, opts ...grpc.CallOption) (*GetTeamSettingsResponse, error)
-	// DescribeBackends describes every configured back end the caller may use: its system,
-	// capabilities, access mode, health and the JSON Schema of its team settings. Needs an
-	// admin identity. It never returns credentials or the back ends' environment.
-	DescribeBackends(ctx context.Context, in *DescribeBackendsRequest, opts ...grpc.CallOption) (*DescribeBackendsResponse, error)
-	// WhoAmI says which identity the call's credentials stand for and what its rules allow
-	// (never its token or a digest of it). Any authenticated caller may ask; the console uses it
-	// to sign in and to show only what the identity may do.
-	WhoAmI(ctx context.Context, in *WhoAmIRequest, opts ...grpc.CallOption) (*WhoAmIResponse, error)
-	// ListTeams lists the teams with stored settings that the caller may act for, by team id,
-	// a page at a time. Needs an admin identity. It never returns the settings themselves
-	// (GetTeamSettings does, redacted).
-	ListTeams(ctx context.Context, in *ListTeamsRequest, opts ...grpc.CallOption) (*ListTeamsResponse, error)
-	// TestTeamSettings validates settings exactly as SetTeamSettings does, then runs the back
-	// end's reachability probe under them, without storing anything. Invalid settings are
-	// INVALID_ARGUMENT naming the key; an unreachable back end is an answer
-	// (`reachable: false`), not an error. Needs an admin identity.
-	TestTeamSettings(ctx context.Context, in *TestTeamSettingsRequest, opts ...grpc.CallOption) (*TestTeamSettingsResponse, error)
-	// TailAudit streams the audit records the service writes from now on (never values: audit
-	// records hold none). Needs an admin identity. A subscriber that falls more than 1,024
-	// records behind is dropped with RESOURCE_EXHAUSTED; more than 16 subscribers at once is
-	// RESOURCE_EXHAUSTED; the stream ends with UNAVAILABLE when the server shuts down.
-	TailAudit(ctx context.Context, in *TailAuditRequest, opts ...grpc.CallOption) (SecretService_TailAuditClient, error)
-	// GetStats returns each back end's calls, errors, cache hits and latency over the last
-	// five minutes, from the service's own counters. Needs an admin identity.
-	GetStats(ctx context.Context, in *GetStatsRequest, opts ...grpc.CallOption) (*GetStatsResponse, error)
-	// ListCallers lists the configured identities and their rules, never their tokens or
-	// token digests. Needs an admin identity.
-	ListCallers(ctx context.Context, in *ListCallersRequest, opts ...grpc.CallOption) (*ListCallersResponse, error)
-	// PlanMigration lists what a migration from one back end to another handles: the names
-	// the source holds (it must be able to list them), as it stores them, filtered by
-	// `match`, sorted, at most 5,000 (more is INVALID_ARGUMENT: narrow `match`). Needs an
-	// admin identity; it checks that the destination takes writes (and, with
-	// `delete_source`, that the source takes deletes). `secretgate migrate` calls it, then
-	// MigrateSecret for each name.
-	PlanMigration(ctx context.Context, in *PlanMigrationRequest, opts ...grpc.CallOption) (*PlanMigrationResponse, error)
-	// MigrateSecret copies one secret's current value (text or binary), description and tags
-	// from one back end to another under the same name, then reads the copy back from the
-	// destination (bypassing the cache) and compares SHA-256 digests of the values and the
-	// metadata it copied. A destination that already matches is left alone (UNCHANGED); one
-	// that differs is overwritten. Needs an admin identity. A failure is the call's status,
-	// whose message says why; it never contains a value.
-	MigrateSecret(ctx context.Context, in *MigrateSecretRequest, opts ...grpc.CallOption) (*MigrateSecretResponse, error)
 }
 
 type secretServiceClient struct {
@@ -160,110 +120,6 @@ func (c *secretServiceClient) GetTeamSettings(ctx context.Context, in *GetTeamSe
 	return out, nil
 }
 
-func (c *secretServiceClient) DescribeBackends(ctx context.Context, in *DescribeBackendsRequest, opts ...grpc.CallOption) (*DescribeBackendsResponse, error) {
-	out := new(DescribeBackendsResponse)
-	err := c.cc.Invoke(ctx, "/secretgate.v1.SecretService/DescribeBackends", in, out, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *secretServiceClient) WhoAmI(ctx context.Context, in *WhoAmIRequest, opts ...grpc.CallOption) (*WhoAmIResponse, error) {
-	out := new(WhoAmIResponse)
-	err := c.cc.Invoke(ctx, "/secretgate.v1.SecretService/WhoAmI", in, out, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *secretServiceClient) ListTeams(ctx context.Context, in *ListTeamsRequest, opts ...grpc.CallOption) (*ListTeamsResponse, error) {
-	out := new(ListTeamsResponse)
-	err := c.cc.Invoke(ctx, "/secretgate.v1.SecretService/ListTeams", in, out, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *secretServiceClient) TestTeamSettings(ctx context.Context, in *TestTeamSettingsRequest, opts ...grpc.CallOption) (*TestTeamSettingsResponse, error) {
-	out := new(TestTeamSettingsResponse)
-	err := c.cc.Invoke(ctx, "/secretgate.v1.SecretService/TestTeamSettings", in, out, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *secretServiceClient) TailAudit(ctx context.Context, in *TailAuditRequest, opts ...grpc.CallOption) (SecretService_TailAuditClient, error) {
-	stream, err := c.cc.NewStream(ctx, &_SecretService_serviceDesc.Streams[0], "/secretgate.v1.SecretService/TailAudit", opts...)
-	if err != nil {
-		return nil, err
-	}
-	x := &secretServiceTailAuditClient{stream}
-	if err := x.ClientStream.SendMsg(in); err != nil {
-		return nil, err
-	}
-	if err := x.ClientStream.CloseSend(); err != nil {
-		return nil, err
-	}
-	return x, nil
-}
-
-type SecretService_TailAuditClient interface {
-	Recv() (*TailAuditResponse, error)
-	grpc.ClientStream
-}
-
-type secretServiceTailAuditClient struct {
-	grpc.ClientStream
-}
-
-func (x *secretServiceTailAuditClient) Recv() (*TailAuditResponse, error) {
-	m := new(TailAuditResponse)
-	if err := x.ClientStream.RecvMsg(m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-func (c *secretServiceClient) GetStats(ctx context.Context, in *GetStatsRequest, opts ...grpc.CallOption) (*GetStatsResponse, error) {
-	out := new(GetStatsResponse)
-	err := c.cc.Invoke(ctx, "/secretgate.v1.SecretService/GetStats", in, out, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *secretServiceClient) ListCallers(ctx context.Context, in *ListCallersRequest, opts ...grpc.CallOption) (*ListCallersResponse, error) {
-	out := new(ListCallersResponse)
-	err := c.cc.Invoke(ctx, "/secretgate.v1.SecretService/ListCallers", in, out, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *secretServiceClient) PlanMigration(ctx context.Context, in *PlanMigrationRequest, opts ...grpc.CallOption) (*PlanMigrationResponse, error) {
-	out := new(PlanMigrationResponse)
-	err := c.cc.Invoke(ctx, "/secretgate.v1.SecretService/PlanMigration", in, out, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *secretServiceClient) MigrateSecret(ctx context.Context, in *MigrateSecretRequest, opts ...grpc.CallOption) (*MigrateSecretResponse, error) {
-	out := new(MigrateSecretResponse)
-	err := c.cc.Invoke(ctx, "/secretgate.v1.SecretService/MigrateSecret", in, out, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // SecretServiceServer is the server API for SecretService service.
 // All implementations must embed UnimplementedSecretServiceServer
 // for forward compatibility
@@ -292,52 +148,12 @@ type SecretServiceServer interface {
 	ListHosted(context.Context, *ListHostedRequest) (*ListHostedResponse, error)
 	// SetTeamSettings stores one team's back-end settings, validated against the team keys
 	// of the back end they name (`backend`; the default back end when none). Empty settings
-	// clear them.
+	// clear them. Needs an admin identity that may act for the team and reach both the back
+	// end its stored settings name and the one the new settings name.
 	SetTeamSettings(context.Context, *SetTeamSettingsRequest) (*SetTeamSettingsResponse, error)
-	// GetTeamSettings returns one team's settings with credential-like fields redacted.
+	// GetTeamSettings returns one team's settings with credential-like fields redacted. Needs
+	// an admin identity that may act for the team and reach the back end its settings name.
 	GetTeamSettings(context.Context, *GetTeamSettingsRequest) (*GetTeamSettingsResponse, error)
-	// DescribeBackends describes every configured back end the caller may use: its system,
-	// capabilities, access mode, health and the JSON Schema of its team settings. Needs an
-	// admin identity. It never returns credentials or the back ends' environment.
-	DescribeBackends(context.Context, *DescribeBackendsRequest) (*DescribeBackendsResponse, error)
-	// WhoAmI says which identity the call's credentials stand for and what its rules allow
-	// (never its token or a digest of it). Any authenticated caller may ask; the console uses it
-	// to sign in and to show only what the identity may do.
-	WhoAmI(context.Context, *WhoAmIRequest) (*WhoAmIResponse, error)
-	// ListTeams lists the teams with stored settings that the caller may act for, by team id,
-	// a page at a time. Needs an admin identity. It never returns the settings themselves
-	// (GetTeamSettings does, redacted).
-	ListTeams(context.Context, *ListTeamsRequest) (*ListTeamsResponse, error)
-	// TestTeamSettings validates settings exactly as SetTeamSettings does, then runs the back
-	// end's reachability probe under them, without storing anything. Invalid settings are
-	// INVALID_ARGUMENT naming the key; an unreachable back end is an answer
-	// (`reachable: false`), not an error. Needs an admin identity.
-	TestTeamSettings(context.Context, *TestTeamSettingsRequest) (*TestTeamSettingsResponse, error)
-	// TailAudit streams the audit records the service writes from now on (never values: audit
-	// records hold none). Needs an admin identity. A subscriber that falls more than 1,024
-	// records behind is dropped with RESOURCE_EXHAUSTED; more than 16 subscribers at once is
-	// RESOURCE_EXHAUSTED; the stream ends with UNAVAILABLE when the server shuts down.
-	TailAudit(*TailAuditRequest, SecretService_TailAuditServer) error
-	// GetStats returns each back end's calls, errors, cache hits and latency over the last
-	// five minutes, from the service's own counters. Needs an admin identity.
-	GetStats(context.Context, *GetStatsRequest) (*GetStatsResponse, error)
-	// ListCallers lists the configured identities and their rules, never their tokens or
-	// token digests. Needs an admin identity.
-	ListCallers(context.Context, *ListCallersRequest) (*ListCallersResponse, error)
-	// PlanMigration lists what a migration from one back end to another handles: the names
-	// the source holds (it must be able to list them), as it stores them, filtered by
-	// `match`, sorted, at most 5,000 (more is INVALID_ARGUMENT: narrow `match`). Needs an
-	// admin identity; it checks that the destination takes writes (and, with
-	// `delete_source`, that the source takes deletes). `secretgate migrate` calls it, then
-	// MigrateSecret for each name.
-	PlanMigration(context.Context, *PlanMigrationRequest) (*PlanMigrationResponse, error)
-	// MigrateSecret copies one secret's current value (text or binary), description and tags
-	// from one back end to another under the same name, then reads the copy back from the
-	// destination (bypassing the cache) and compares SHA-256 digests of the values and the
-	// metadata it copied. A destination that already matches is left alone (UNCHANGED); one
-	// that differs is overwritten. Needs an admin identity. A failure is the call's status,
-	// whose message says why; it never contains a value.
-	MigrateSecret(context.Context, *MigrateSecretRequest) (*MigrateSecretResponse, error)
 	mustEmbedUnimplementedSecretServiceServer()
 }
 
@@ -365,33 +181,6 @@ func (UnimplementedSecretServiceServer) SetTeamSettings(context.Context, *SetTea
 }
 func (UnimplementedSecretServiceServer) GetTeamSettings(context.Context, *GetTeamSettingsRequest) (*GetTeamSettingsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetTeamSettings not implemented")
-}
-func (UnimplementedSecretServiceServer) DescribeBackends(context.Context, *DescribeBackendsRequest) (*DescribeBackendsResponse, error) {
-	return nil, status.Errorf(codes.Unimplemented, "method DescribeBackends not implemented")
-}
-func (UnimplementedSecretServiceServer) WhoAmI(context.Context, *WhoAmIRequest) (*WhoAmIResponse, error) {
-	return nil, status.Errorf(codes.Unimplemented, "method WhoAmI not implemented")
-}
-func (UnimplementedSecretServiceServer) ListTeams(context.Context, *ListTeamsRequest) (*ListTeamsResponse, error) {
-	return nil, status.Errorf(codes.Unimplemented, "method ListTeams not implemented")
-}
-func (UnimplementedSecretServiceServer) TestTeamSettings(context.Context, *TestTeamSettingsRequest) (*TestTeamSettingsResponse, error) {
-	return nil, status.Errorf(codes.Unimplemented, "method TestTeamSettings not implemented")
-}
-func (UnimplementedSecretServiceServer) TailAudit(*TailAuditRequest, SecretService_TailAuditServer) error {
-	return status.Errorf(codes.Unimplemented, "method TailAudit not implemented")
-}
-func (UnimplementedSecretServiceServer) GetStats(context.Context, *GetStatsRequest) (*GetStatsResponse, error) {
-	return nil, status.Errorf(codes.Unimplemented, "method GetStats not implemented")
-}
-func (UnimplementedSecretServiceServer) ListCallers(context.Context, *ListCallersRequest) (*ListCallersResponse, error) {
-	return nil, status.Errorf(codes.Unimplemented, "method ListCallers not implemented")
-}
-func (UnimplementedSecretServiceServer) PlanMigration(context.Context, *PlanMigrationRequest) (*PlanMigrationResponse, error) {
-	return nil, status.Errorf(codes.Unimplemented, "method PlanMigration not implemented")
-}
-func (UnimplementedSecretServiceServer) MigrateSecret(context.Context, *MigrateSecretRequest) (*MigrateSecretResponse, error) {
-	return nil, status.Errorf(codes.Unimplemented, "method MigrateSecret not implemented")
 }
 func (UnimplementedSecretServiceServer) mustEmbedUnimplementedSecretServiceServer() {}
 
@@ -532,171 +321,6 @@ func _SecretService_GetTeamSettings_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
-func _SecretService_DescribeBackends_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(DescribeBackendsRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(SecretServiceServer).DescribeBackends(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: "/secretgate.v1.SecretService/DescribeBackends",
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(SecretServiceServer).DescribeBackends(ctx, req.(*DescribeBackendsRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _SecretService_WhoAmI_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(WhoAmIRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(SecretServiceServer).WhoAmI(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: "/secretgate.v1.SecretService/WhoAmI",
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(SecretServiceServer).WhoAmI(ctx, req.(*WhoAmIRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _SecretService_ListTeams_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ListTeamsRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(SecretServiceServer).ListTeams(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: "/secretgate.v1.SecretService/ListTeams",
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(SecretServiceServer).ListTeams(ctx, req.(*ListTeamsRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _SecretService_TestTeamSettings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(TestTeamSettingsRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(SecretServiceServer).TestTeamSettings(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: "/secretgate.v1.SecretService/TestTeamSettings",
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(SecretServiceServer).TestTeamSettings(ctx, req.(*TestTeamSettingsRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _SecretService_TailAudit_Handler(srv interface{}, stream grpc.ServerStream) error {
-	m := new(TailAuditRequest)
-	if err := stream.RecvMsg(m); err != nil {
-		return err
-	}
-	return srv.(SecretServiceServer).TailAudit(m, &secretServiceTailAuditServer{stream})
-}
-
-type SecretService_TailAuditServer interface {
-	Send(*TailAuditResponse) error
-	grpc.ServerStream
-}
-
-type secretServiceTailAuditServer struct {
-	grpc.ServerStream
-}
-
-func (x *secretServiceTailAuditServer) Send(m *TailAuditResponse) error {
-	return x.ServerStream.SendMsg(m)
-}
-
-func _SecretService_GetStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(GetStatsRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(SecretServiceServer).GetStats(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: "/secretgate.v1.SecretService/GetStats",
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(SecretServiceServer).GetStats(ctx, req.(*GetStatsRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _SecretService_ListCallers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ListCallersRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(SecretServiceServer).ListCallers(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: "/secretgate.v1.SecretService/ListCallers",
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(SecretServiceServer).ListCallers(ctx, req.(*ListCallersRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _SecretService_PlanMigration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(PlanMigrationRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(SecretServiceServer).PlanMigration(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: "/secretgate.v1.SecretService/PlanMigration",
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(SecretServiceServer).PlanMigration(ctx, req.(*PlanMigrationRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _SecretService_MigrateSecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(MigrateSecretRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(SecretServiceServer).MigrateSecret(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: "/secretgate.v1.SecretService/MigrateSecret",
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(SecretServiceServer).MigrateSecret(ctx, req.(*MigrateSecretRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 var _SecretService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "secretgate.v1.SecretService",
 	HandlerType: (*SecretServiceServer)(nil),
@@ -729,45 +353,7 @@ var _SecretService_serviceDesc = grpc.ServiceDesc{
 			MethodName: "GetTeamSettings",
 			Handler:    _SecretService_GetTeamSettings_Handler,
 		},
-		{
-			MethodName: "DescribeBackends",
-			Handler:    _SecretService_DescribeBackends_Handler,
-		},
-		{
-			MethodName: "WhoAmI",
-			Handler:    _SecretService_WhoAmI_Handler,
-		},
-		{
-			MethodName: "ListTeams",
-			Handler:    _SecretService_ListTeams_Handler,
-		},
-		{
-			MethodName: "TestTeamSettings",
-			Handler:    _SecretService_TestTeamSettings_Handler,
-		},
-		{
-			MethodName: "GetStats",
-			Handler:    _SecretService_GetStats_Handler,
-		},
-		{
-			MethodName: "ListCallers",
-			Handler:    _SecretService_ListCallers_Handler,
-		},
-		{
-			MethodName: "PlanMigration",
-			Handler:    _SecretService_PlanMigration_Handler,
-		},
-		{
-			MethodName: "MigrateSecret",
-			Handler:    _SecretService_MigrateSecret_Handler,
-		},
 	},
-	Streams: []grpc.StreamDesc{
-		{
-			StreamName:    "TailAudit",
-			Handler:       _SecretService_TailAudit_Handler,
-			ServerStreams: true,
-		},
-	},
+	Streams:  []grpc.StreamDesc{},
 	Metadata: "secretgate/v1/secret_service.proto",
 }

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+import math
+from typing import Any, Optional, Tuple
 
 import grpc
 from google.protobuf import wrappers_pb2
+
+from secretgate.v1 import admin_service_pb2 as admin_pb
 
 try:
     # Optional: when the application has OpenTelemetry, calls carry its active span's context.
@@ -15,6 +18,17 @@ except ImportError:
 
 # A call with no deadline can hang forever on a black-holed connection; callers may pass their own.
 DEFAULT_TIMEOUT_SECONDS = 10.0
+# A deadline longer than this is a typo, not a wish (gRPC deadlines are for calls, not for jobs).
+MAX_TIMEOUT_SECONDS = 3600.0
+SECONDS_FORM = f"a number of seconds greater than 0 and at most {MAX_TIMEOUT_SECONDS:g} (e.g. 3 or 0.5)"
+
+
+def checked_seconds(value: Any, name: str) -> float:
+    """``value`` as a deadline in seconds, or ValueError naming ``name`` and the accepted form: 0 would
+    fail every call at once, and a negative, NaN or infinite deadline is no deadline at all."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT_SECONDS:
+        raise ValueError(f"{name}: {SECONDS_FORM}, got {value!r}")
+    return float(value)
 
 # The W3C Trace Context headers secretgate reads (other propagators' headers are not sent).
 _TRACE_CONTEXT_HEADERS = ("traceparent", "tracestate")
@@ -62,6 +76,20 @@ def health_check(channel):
         HEALTH_CHECK_METHOD,
         request_serializer=lambda service: wrappers_pb2.StringValue(value=service).SerializeToString(),
         response_deserializer=lambda data: wrappers_pb2.Int32Value.FromString(data).value,
+    )
+
+
+# The health check's token question: AdminService's WhoAmI answers any valid token (any identity may ask)
+# and refuses every other one with UNAUTHENTICATED. The one place that names its service.
+WHO_AM_I_METHOD = "/secretgate.v1.AdminService/WhoAmI"
+
+
+def who_am_i(channel):
+    """The WhoAmI call on ``channel`` (grpc or grpc.aio)."""
+    return channel.unary_unary(
+        WHO_AM_I_METHOD,
+        request_serializer=admin_pb.WhoAmIRequest.SerializeToString,
+        response_deserializer=admin_pb.WhoAmIResponse.FromString,
     )
 
 

@@ -9,8 +9,10 @@ import grpc
 from secretgate.v1 import secret_service_pb2 as pb
 from secretgate.v1 import secret_service_pb2_grpc as pb_grpc
 
-from . import _channel, _requests
+from . import _channel, _health, _requests
+from ._health import HealthReport
 from ._requests import TeamSettings
+from .admin import AsyncAdminClient
 from .errors import from_rpc_error
 
 
@@ -19,9 +21,12 @@ class AsyncSecretClient:
 
     ``target`` is a gRPC address such as ``"127.0.0.1:50051"``. ``token`` is sent as
     ``authorization: Bearer <token>`` on every call. The channel is plaintext unless ``tls`` is true or
-    certificate material is given. ``timeout`` (seconds) is every call's deadline unless the call passes
-    its own. Failures raise :class:`~secretgate_client.SecretGateError`. With ``opentelemetry-api`` installed,
-    each call carries the caller's active span as W3C ``traceparent`` / ``tracestate`` metadata.
+    certificate material is given. ``timeout`` (seconds, more than 0) is every call's deadline unless the
+    call passes its own. Failures raise :class:`~secretgate_client.SecretGateError`. With ``opentelemetry-api``
+    installed, each call carries the caller's active span as W3C ``traceparent`` / ``tracestate`` metadata.
+    A grpc.aio channel belongs to the event loop it was made in: code that runs several loops (in threads)
+    gives each its own client, or uses :class:`~secretgate_client.SecretClient`, whose channel any thread
+    may use.
     """
 
     def __init__(
@@ -36,6 +41,7 @@ class AsyncSecretClient:
         timeout: float = _channel.DEFAULT_TIMEOUT_SECONDS,
         options: Sequence[tuple] = (),
     ) -> None:
+        self._timeout = _channel.checked_seconds(timeout, "timeout")
         creds = _channel.credentials(tls, root_certificates, private_key, certificate_chain)
         self._channel = (
             grpc.aio.secure_channel(target, creds, options=list(options))
@@ -44,8 +50,17 @@ class AsyncSecretClient:
         )
         self._stub = pb_grpc.SecretServiceStub(self._channel)
         self._health = _channel.health_check(self._channel)
+        self._who_am_i = _channel.who_am_i(self._channel)
         self._metadata = _channel.metadata(token)
-        self._timeout = timeout
+        self._admin: Optional[AsyncAdminClient] = None
+
+    @property
+    def admin(self) -> AsyncAdminClient:
+        """The operator's RPCs (secretgate.v1.AdminService: ``who_am_i``, ``describe_backends``, ``list_teams``, …)
+        on this client's channel, with its token and deadline."""
+        if self._admin is None:
+            self._admin = AsyncAdminClient._over(self._channel, self._metadata, self._timeout)
+        return self._admin
 
     async def read(
         self,
@@ -126,13 +141,13 @@ class AsyncSecretClient:
     async def health(self, *, timeout: Optional[float] = None) -> str:
         """The server's serving status for SecretService (grpc.health.v1, which needs no token): ``"SERVING"``,
         ``"NOT_SERVING"`` (e.g. shutting down), …; an unreachable server raises SecretGateError."""
-        try:
-            status = await self._health(
-                _channel.HEALTH_SERVICE, timeout=self._timeout if timeout is None else timeout, metadata=self._metadata
-            )
-        except grpc.RpcError as error:
-            raise from_rpc_error("Health/Check", error) from None
-        return _channel.serving_status(status)
+        return _channel.serving_status(await self._call(_health.HEALTH, _channel.HEALTH_SERVICE, timeout))
+
+    async def check_health(self, *, timeout: Optional[float] = None) -> HealthReport:
+        """Checks the server (grpc.health.v1), this client's token (WhoAmI) and the back end a read reaches
+        (a read of ``secretgate-readiness-probe`` past the cache), in that order, within ``timeout``; the
+        report says which failed (``report.healthy``, ``str(report)``). It never raises for what it checks."""
+        return await _health.run_awaiting(self._call, self._seconds(timeout))
 
     async def close(self) -> None:
         await self._channel.close()
@@ -144,11 +159,18 @@ class AsyncSecretClient:
         await self.close()
 
     async def _call(self, method: str, request, timeout: Optional[float]):
+        """One call of ``method`` (an RPC's name, ``Health/Check`` or ``WhoAmI``); errors as SecretGateError."""
         try:
-            return await getattr(self._stub, method)(
-                request,
-                timeout=self._timeout if timeout is None else timeout,
-                metadata=_channel.with_trace_context(self._metadata),
-            )
+            return await self._multicallable(method)(request, timeout=self._seconds(timeout), metadata=_channel.with_trace_context(self._metadata))
         except grpc.RpcError as error:
             raise from_rpc_error(method, error) from None
+
+    def _multicallable(self, method: str):
+        if method == _health.HEALTH:
+            return self._health
+        if method == _health.WHO_AM_I:
+            return self._who_am_i
+        return getattr(self._stub, method)
+
+    def _seconds(self, timeout: Optional[float]) -> float:
+        return self._timeout if timeout is None else _channel.checked_seconds(timeout, "timeout")

@@ -9,8 +9,10 @@ import grpc
 from secretgate.v1 import secret_service_pb2 as pb
 from secretgate.v1 import secret_service_pb2_grpc as pb_grpc
 
-from . import _channel, _requests
+from . import _channel, _health, _requests
+from ._health import HealthReport
 from ._requests import TeamSettings
+from .admin import AdminClient
 from .errors import from_rpc_error
 
 
@@ -19,9 +21,10 @@ class SecretClient:
 
     ``target`` is a gRPC address such as ``"127.0.0.1:50051"``. ``token`` is sent as
     ``authorization: Bearer <token>`` on every call. The channel is plaintext unless ``tls`` is true or
-    certificate material is given. ``timeout`` (seconds) is every call's deadline unless the call passes
-    its own. Failures raise :class:`~secretgate_client.SecretGateError`. With ``opentelemetry-api`` installed,
-    each call carries the caller's active span as W3C ``traceparent`` / ``tracestate`` metadata.
+    certificate material is given. ``timeout`` (seconds, more than 0) is every call's deadline unless the
+    call passes its own. Failures raise :class:`~secretgate_client.SecretGateError`. With ``opentelemetry-api``
+    installed, each call carries the caller's active span as W3C ``traceparent`` / ``tracestate`` metadata.
+    The channel is thread-safe: one client serves every thread.
     """
 
     def __init__(
@@ -36,6 +39,7 @@ class SecretClient:
         timeout: float = _channel.DEFAULT_TIMEOUT_SECONDS,
         options: Sequence[tuple] = (),
     ) -> None:
+        self._timeout = _channel.checked_seconds(timeout, "timeout")
         creds = _channel.credentials(tls, root_certificates, private_key, certificate_chain)
         self._channel = (
             grpc.secure_channel(target, creds, options=list(options))
@@ -44,8 +48,17 @@ class SecretClient:
         )
         self._stub = pb_grpc.SecretServiceStub(self._channel)
         self._health = _channel.health_check(self._channel)
+        self._who_am_i = _channel.who_am_i(self._channel)
         self._metadata = _channel.metadata(token)
-        self._timeout = timeout
+        self._admin: Optional[AdminClient] = None
+
+    @property
+    def admin(self) -> AdminClient:
+        """The operator's RPCs (secretgate.v1.AdminService: ``who_am_i``, ``describe_backends``, ``list_teams``, …)
+        on this client's channel, with its token and deadline."""
+        if self._admin is None:
+            self._admin = AdminClient._over(self._channel, self._metadata, self._timeout)
+        return self._admin
 
     def read(
         self,
@@ -123,13 +136,13 @@ class SecretClient:
     def health(self, *, timeout: Optional[float] = None) -> str:
         """The server's serving status for SecretService (grpc.health.v1, which needs no token): ``"SERVING"``,
         ``"NOT_SERVING"`` (e.g. shutting down), …; an unreachable server raises SecretGateError."""
-        try:
-            status = self._health(
-                _channel.HEALTH_SERVICE, timeout=self._timeout if timeout is None else timeout, metadata=self._metadata
-            )
-        except grpc.RpcError as error:
-            raise from_rpc_error("Health/Check", error) from None
-        return _channel.serving_status(status)
+        return _channel.serving_status(self._call(_health.HEALTH, _channel.HEALTH_SERVICE, timeout))
+
+    def check_health(self, *, timeout: Optional[float] = None) -> HealthReport:
+        """Checks the server (grpc.health.v1), this client's token (WhoAmI) and the back end a read reaches
+        (a read of ``secretgate-readiness-probe`` past the cache), in that order, within ``timeout``; the
+        report says which failed (``report.healthy``, ``str(report)``). It never raises for what it checks."""
+        return _health.run_blocking(self._call, self._seconds(timeout))
 
     def close(self) -> None:
         self._channel.close()
@@ -141,11 +154,23 @@ class SecretClient:
         self.close()
 
     def _call(self, method: str, request, timeout: Optional[float]):
+        """One blocking call of ``method`` (an RPC's name, ``Health/Check`` or ``WhoAmI``); errors as SecretGateError."""
         try:
-            return getattr(self._stub, method)(
-                request,
-                timeout=self._timeout if timeout is None else timeout,
-                metadata=_channel.with_trace_context(self._metadata),
-            )
+            return self._multicallable(method)(request, timeout=self._seconds(timeout), metadata=_channel.with_trace_context(self._metadata))
         except grpc.RpcError as error:
             raise from_rpc_error(method, error) from None
+
+    def _future(self, method: str, request, timeout: Optional[float]) -> grpc.Future:
+        """The same call started without waiting: a grpc.Future (also the call's RpcError when it fails).
+        Callable from any thread; the LiteLLM adapter awaits it from whichever event loop asked."""
+        return self._multicallable(method).future(request, timeout=self._seconds(timeout), metadata=_channel.with_trace_context(self._metadata))
+
+    def _seconds(self, timeout: Optional[float]) -> float:
+        return self._timeout if timeout is None else _channel.checked_seconds(timeout, "timeout")
+
+    def _multicallable(self, method: str):
+        if method == _health.HEALTH:
+            return self._health
+        if method == _health.WHO_AM_I:
+            return self._who_am_i
+        return getattr(self._stub, method)

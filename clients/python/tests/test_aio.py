@@ -114,3 +114,22 @@ def test_tls_with_custom_roots(tls_recording_server):
 
     assert asyncio.run(main())[0].value == "recorded"
     assert servicer.metadata[0]["authorization"] == "Bearer aio-tls"
+
+
+def test_check_health_checks_the_server_the_token_and_the_back_end(address, token):
+    async def check(with_token):
+        async with AsyncSecretClient(address, token=with_token) as client:
+            return await client.check_health(timeout=5.0)
+
+    report = asyncio.run(check(token))
+    assert report.healthy and report.token.status == "ok", str(report)
+    rejected = asyncio.run(check("not-a-token-the-server-knows"))
+    assert (rejected.healthy, rejected.token.status) == (False, "failed") and "UNAUTHENTICATED" in rejected.token.detail
+
+
+def test_a_deadline_of_zero_is_refused_naming_timeout(address):
+    async def build():
+        AsyncSecretClient(address, timeout=0)
+
+    with pytest.raises(ValueError, match="timeout: a number of seconds greater than 0"):
+        asyncio.run(build())

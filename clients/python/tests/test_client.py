@@ -166,3 +166,31 @@ def test_tls_with_custom_roots(tls_recording_server):
         with pytest.raises(SecretGateError) as raised:
             plaintext.read("a")
     assert raised.value.code == grpc.StatusCode.UNAVAILABLE
+
+
+def test_check_health_checks_the_server_the_token_and_the_back_end(client, address):
+    report = client.check_health()
+    assert report.healthy, str(report)
+    assert [report.server.status, report.token.status, report.backends.status] == ["ok", "ok", "ok"]
+    assert "local" in report.backends.detail or "not found" in report.backends.detail
+    with SecretClient(address, token="not-a-token-the-server-knows") as stranger:
+        rejected = stranger.check_health(timeout=5.0)
+    assert not rejected.healthy
+    assert (rejected.server.status, rejected.token.status, rejected.backends.status) == ("ok", "failed", "not checked")
+    assert "UNAUTHENTICATED" in rejected.token.detail and "not-a-token" not in str(rejected)
+
+
+def test_check_health_of_an_unreachable_server_says_the_server_failed(closed_port):
+    with SecretClient(f"127.0.0.1:{closed_port}", timeout=2.0) as client:
+        report = client.check_health()
+    assert (report.server.status, report.token.status, report.backends.status) == ("failed", "not checked", "not checked")
+    assert "UNAVAILABLE" in report.server.detail
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf"), 3601, True, "3"])
+def test_a_deadline_that_is_no_deadline_is_refused_naming_timeout(address, timeout):
+    with pytest.raises(ValueError, match="timeout: a number of seconds greater than 0"):
+        SecretClient(address, timeout=timeout)
+    with SecretClient(address) as client:
+        with pytest.raises(ValueError, match="timeout: a number of seconds greater than 0"):
+            client.read("anything", timeout=timeout)

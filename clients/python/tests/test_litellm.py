@@ -203,7 +203,7 @@ def test_health_check_and_validate_environment_ask_secretgates_health(manager):
 def test_health_check_and_validate_environment_say_what_failed(closed_port, not_serving, monkeypatch, caplog):
     monkeypatch.setenv("SECRETGATE_ADDR", f"127.0.0.1:{closed_port}")
     unreachable = SecretGate()
-    with pytest.raises(ValueError, match=rf"127\.0\.0\.1:{closed_port} did not answer its health check: .*UNAVAILABLE"):
+    with pytest.raises(ValueError, match=rf"127\.0\.0\.1:{closed_port} is not healthy: server: failed \(did not answer its health check: UNAVAILABLE"):
         unreachable.validate_environment()
     with caplog.at_level(logging.WARNING, logger="secretgate_client.litellm"):
         assert asyncio.run(unreachable.async_health_check()) is False
@@ -211,7 +211,7 @@ def test_health_check_and_validate_environment_say_what_failed(closed_port, not_
 
     monkeypatch.setenv("SECRETGATE_ADDR", not_serving)
     stopping = SecretGate()
-    with pytest.raises(ValueError, match="is not serving: its health check answered NOT_SERVING"):
+    with pytest.raises(ValueError, match=r"is not healthy: server: failed \(its health check answered NOT_SERVING\)"):
         stopping.validate_environment()
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="secretgate_client.litellm"):
@@ -219,13 +219,12 @@ def test_health_check_and_validate_environment_say_what_failed(closed_port, not_
     assert "NOT_SERVING" in caplog.text
 
 
-def test_a_new_event_loop_gets_a_new_channel_and_the_old_one_is_closed(manager, admin, name):
+def test_every_event_loop_is_served_by_the_one_channel_with_nothing_to_close_per_loop(manager, admin, name):
     admin.write(name, "sk-loops")
     assert asyncio.run(manager.async_read_secret(name)) == "sk-loops"
-    first = manager._async
     assert asyncio.run(manager.async_read_secret(name)) == "sk-loops"
-    assert manager._async is not first
-    assert first._channel.get_state() == grpc.ChannelConnectivity.SHUTDOWN
+    # The channel the loops used outlives them: the next blocking read uses it too.
+    assert manager.sync_read_secret(name) == "sk-loops"
 
 
 def test_the_token_comes_from_the_environment(recording_server, monkeypatch):
@@ -274,3 +273,23 @@ def test_a_name_the_back_end_does_not_hold_is_a_miss_even_when_the_proxy_environ
     monkeypatch.setenv(name, "must-not-be-used")
     assert manager.sync_read_secret(secret_name=name) is None
     assert asyncio.run(manager.async_read_secret(secret_name=name)) is None
+
+
+def test_health_reaches_the_back_end_when_hosted_keys_leave_the_probe_name_out(monkeypatch):
+    # The README's configuration hosts a few provider keys only; the probe name is read from the back end all the same.
+    address = os.environ.get("SECRETGATE_TEST_HOSTED_KEYS_ADDR")
+    if not address:
+        raise RuntimeError("SECRETGATE_TEST_HOSTED_KEYS_ADDR is not set; run through `npx vitest run test/clients/python.test.ts`")
+    monkeypatch.setenv("SECRETGATE_ADDR", address)
+    monkeypatch.setenv("SECRETGATE_TOKEN", os.environ["SECRETGATE_TEST_TOKEN"])
+    manager = SecretGate()
+    assert manager.validate_environment() is True
+    report = manager._client.check_health()
+    assert report.backends.status == "ok" and "not found in local" in report.backends.detail, str(report)
+
+
+def test_health_on_a_write_only_server_says_the_back_end_was_not_checked(write_only_manager):
+    # write_only serves no reads, so no read reaches a back end: healthy, and the report says why it did not look.
+    assert write_only_manager.validate_environment() is True
+    report = write_only_manager._client.check_health()
+    assert report.backends.status == "not checked" and "write_only" in report.backends.detail, str(report)

@@ -24,10 +24,11 @@ def test_the_wheel_installs_and_imports_on_its_own(tmp_path):
         [sys.executable, "-I", "-c",
          "import sys; sys.path.insert(0, sys.argv[1]);"
          "import secretgate_client, secretgate_client.litellm, secretgate.v1.secret_service_pb2_grpc as g;"
-         "print(secretgate_client.__file__); print(g.SecretServiceStub.__name__)",
+         "import secretgate.v1.admin_service_pb2_grpc as a;"
+         "print(secretgate_client.__file__); print(g.SecretServiceStub.__name__); print(a.AdminServiceStub.__name__)",
          str(tmp_path / "site")],
         check=True, capture_output=True, text=True, cwd=tmp_path,
     ).stdout.split()
-    assert installed == [str(tmp_path / "site" / "secretgate_client" / "__init__.py"), "SecretServiceStub"]
+    assert installed == [str(tmp_path / "site" / "secretgate_client" / "__init__.py"), "SecretServiceStub", "AdminServiceStub"]
     assert (tmp_path / "site" / "secretgate" / "v1" / "secret_service_pb2.pyi").exists()
     assert (tmp_path / "site" / "secretgate_client" / "py.typed").exists()

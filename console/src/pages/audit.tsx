@@ -1,9 +1,9 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import type { AuditRecord } from "../../../gen/secretgate/v1/secret_service_pb.js";
+import type { AuditRecord } from "../../../gen/secretgate/v1/admin_service_pb.js";
 import { Notice } from "../components/status.js";
 import { describeError } from "../errors.js";
-import type { SecretClient } from "../session.js";
+import type { Clients } from "../session.js";
 
 /** Records the page keeps; older ones scroll away. */
 const KEPT = 500;
@@ -28,7 +28,7 @@ function matches(record: AuditRecord, filters: Filters): boolean {
 }
 
 /** A live tail of the audit log over the server-streaming TailAudit RPC. Records never hold values. */
-export function Audit(props: { client: SecretClient }) {
+export function Audit(props: { clients: Clients }) {
   const [records, setRecords] = useState<AuditRecord[]>([]);
   const [paused, setPaused] = useState(false);
   const [filters, setFilters] = useState<Filters>(EMPTY);
@@ -44,7 +44,7 @@ export function Audit(props: { client: SecretClient }) {
     const flush = () => setRecords(incoming.current.slice());
     (async () => {
       try {
-        const stream = props.client.tailAudit({}, { signal: controller.signal });
+        const stream = props.clients.admin.tailAudit({}, { signal: controller.signal });
         setState({ live: true });
         for await (const { record } of stream) {
           if (!record) continue;
@@ -58,7 +58,7 @@ export function Audit(props: { client: SecretClient }) {
       }
     })();
     return () => controller.abort();
-  }, [props.client, connection]);
+  }, [props.clients, connection]);
 
   const togglePause = () => {
     if (paused) {

@@ -1,21 +1,21 @@
 import { useEffect, useState } from "preact/hooks";
-import type { Caller } from "../../../gen/secretgate/v1/secret_service_pb.js";
+import type { Caller } from "../../../gen/secretgate/v1/admin_service_pb.js";
 import { Notice } from "../components/status.js";
 import { describeError } from "../errors.js";
-import type { SecretClient } from "../session.js";
+import type { Clients } from "../session.js";
 
 const list = (globs: readonly string[]) => (globs.length === 0 ? "nothing" : globs.join(", "));
 
 /** The configured identities and their rules; ListCallers never returns tokens or digests. */
-export function Callers(props: { client: SecretClient }) {
+export function Callers(props: { clients: Clients }) {
   const [callers, setCallers] = useState<Caller[]>();
   const [error, setError] = useState<string>();
   useEffect(() => {
-    props.client.listCallers({}).then(
+    props.clients.admin.listCallers({}).then(
       (answer) => setCallers(answer.callers),
       (failure: unknown) => setError(describeError(failure)),
     );
-  }, [props.client]);
+  }, [props.clients]);
 
   return (
     <section aria-labelledby="callers-title">

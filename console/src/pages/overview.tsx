@@ -1,9 +1,9 @@
 import { useEffect, useState } from "preact/hooks";
-import type { BackendDescription, GetStatsResponse } from "../../../gen/secretgate/v1/secret_service_pb.js";
+import type { BackendDescription, GetStatsResponse } from "../../../gen/secretgate/v1/admin_service_pb.js";
 import { Sparkline } from "../components/sparkline.js";
 import { Badge, Notice } from "../components/status.js";
 import { describeError } from "../errors.js";
-import type { SecretClient } from "../session.js";
+import type { Clients } from "../session.js";
 
 const REFRESH_MS = 5_000;
 
@@ -12,7 +12,7 @@ function percent(part: bigint, whole: bigint): string {
 }
 
 /** Every back end: what it is, how it is doing, and its last five minutes. */
-export function Overview(props: { client: SecretClient }) {
+export function Overview(props: { clients: Clients }) {
   const [backends, setBackends] = useState<BackendDescription[]>();
   const [stats, setStats] = useState<GetStatsResponse>();
   const [error, setError] = useState<string>();
@@ -21,7 +21,7 @@ export function Overview(props: { client: SecretClient }) {
     let live = true;
     const load = async () => {
       try {
-        const [described, counted] = await Promise.all([props.client.describeBackends({}), props.client.getStats({})]);
+        const [described, counted] = await Promise.all([props.clients.admin.describeBackends({}), props.clients.admin.getStats({})]);
         if (!live) return;
         setBackends(described.backends);
         setStats(counted);
@@ -36,7 +36,7 @@ export function Overview(props: { client: SecretClient }) {
       live = false;
       clearInterval(timer);
     };
-  }, [props.client]);
+  }, [props.clients]);
 
   return (
     <section aria-labelledby="overview-title">

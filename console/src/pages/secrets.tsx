@@ -3,7 +3,7 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { HostedKey } from "../../../gen/secretgate/v1/secret_service_pb.js";
 import { Badge, Notice } from "../components/status.js";
 import { describeError } from "../errors.js";
-import type { SecretClient } from "../session.js";
+import type { Clients } from "../session.js";
 
 type Column = "name" | "backend" | "resolves" | "source" | "version" | "age" | "stale";
 const COLUMNS: ReadonlyArray<[Column, string]> = [
@@ -44,7 +44,7 @@ function sortValue(key: HostedKey, column: Column, now: number): string | number
  * Hosted keys and listable names per back end, from ListHosted, which carries no values: this
  * page can show whether a name resolves, never what to.
  */
-export function Secrets(props: { client: SecretClient }) {
+export function Secrets(props: { clients: Clients }) {
   const [keys, setKeys] = useState<HostedKey[]>();
   const [error, setError] = useState<string>();
   const [filter, setFilter] = useState("");
@@ -54,14 +54,14 @@ export function Secrets(props: { client: SecretClient }) {
 
   const load = async () => {
     try {
-      setKeys((await props.client.listHosted({})).keys);
+      setKeys((await props.clients.secrets.listHosted({})).keys);
       setNow(Date.now());
       setError(undefined);
     } catch (failure) {
       setError(describeError(failure));
     }
   };
-  useEffect(() => void load(), [props.client]);
+  useEffect(() => void load(), [props.clients]);
 
   const shown = useMemo(() => {
     const needle = filter.trim().toLowerCase();

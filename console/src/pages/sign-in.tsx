@@ -1,8 +1,8 @@
 import { useState } from "preact/hooks";
-import type { Caller } from "../../../gen/secretgate/v1/secret_service_pb.js";
+import type { Caller } from "../../../gen/secretgate/v1/admin_service_pb.js";
 import { Notice } from "../components/status.js";
 import { describeError } from "../errors.js";
-import { clientFor } from "../session.js";
+import { clientsFor } from "../session.js";
 
 /** Asks for a bearer token and checks it with WhoAmI before keeping it. */
 export function SignIn(props: { onSignedIn: (token: string, caller: Caller) => void; message?: string | undefined }) {
@@ -16,7 +16,7 @@ export function SignIn(props: { onSignedIn: (token: string, caller: Caller) => v
     if (trimmed === "") return setError("Enter a token.");
     setBusy(true);
     try {
-      const { caller } = await clientFor(trimmed).whoAmI({});
+      const { caller } = await clientsFor(trimmed).admin.whoAmI({});
       props.onSignedIn(trimmed, caller!);
     } catch (failure) {
       setError(`Sign-in failed: ${describeError(failure)}`);

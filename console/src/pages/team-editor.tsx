@@ -1,12 +1,12 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { JsonObject } from "@bufbuild/protobuf";
-import type { BackendDescription, TestTeamSettingsResponse } from "../../../gen/secretgate/v1/secret_service_pb.js";
+import type { BackendDescription, TestTeamSettingsResponse } from "../../../gen/secretgate/v1/admin_service_pb.js";
 import { SchemaFields, editableKeys, formValues, settingsFrom, type ObjectSchema } from "../components/schema-form.js";
 import { Notice } from "../components/status.js";
 import { describeError, fieldErrors } from "../errors.js";
 import { BASE, followLink } from "../router.js";
-import type { SecretClient } from "../session.js";
+import type { Clients } from "../session.js";
 
 type Outcome = { kind: "ok" | "error" | "info"; text: string };
 
@@ -16,8 +16,8 @@ type Outcome = { kind: "ok" | "error" | "info"; text: string };
  * cleared on a second confirming click. The server's validation messages appear by the field
  * they name; credentials are write-only.
  */
-export function TeamEditor(props: { client: SecretClient; teamId: string }) {
-  const { client, teamId } = props;
+export function TeamEditor(props: { clients: Clients; teamId: string }) {
+  const { clients, teamId } = props;
   const [backends, setBackends] = useState<BackendDescription[]>();
   const [backend, setBackend] = useState("");
   const [storedBackend, setStoredBackend] = useState(false);
@@ -35,7 +35,7 @@ export function TeamEditor(props: { client: SecretClient; teamId: string }) {
 
   const load = async () => {
     try {
-      const [described, stored] = await Promise.all([client.describeBackends({}), client.getTeamSettings({ teamId })]);
+      const [described, stored] = await Promise.all([clients.admin.describeBackends({}), clients.secrets.getTeamSettings({ teamId })]);
       setBackends(described.backends);
       const settings = (stored.settings ?? {}) as JsonObject;
       const home = typeof settings.backend === "string" ? settings.backend : (described.backends.find((entry) => entry.isDefault)?.name ?? "");
@@ -50,7 +50,7 @@ export function TeamEditor(props: { client: SecretClient; teamId: string }) {
       setOutcome({ kind: "error", text: describeError(failure) });
     }
   };
-  useEffect(() => void load(), [client, teamId]);
+  useEffect(() => void load(), [clients, teamId]);
 
   /** The settings as the form stands, or undefined (with the problems shown) when they cannot be sent. */
   const currentSettings = (): JsonObject | undefined => {
@@ -92,7 +92,7 @@ export function TeamEditor(props: { client: SecretClient; teamId: string }) {
     if (!settings) return;
     void run(async () => {
       try {
-        await client.setTeamSettings({ teamId, settings });
+        await clients.secrets.setTeamSettings({ teamId, settings });
         setErrors(new Map());
         await load();
         setOutcome({ kind: "ok", text: "Saved." });
@@ -107,7 +107,7 @@ export function TeamEditor(props: { client: SecretClient; teamId: string }) {
     if (!settings) return;
     void run(async () => {
       try {
-        setTest(await client.testTeamSettings({ teamId, settings }));
+        setTest(await clients.admin.testTeamSettings({ teamId, settings }));
         setErrors(new Map());
       } catch (failure) {
         setTest(undefined);
@@ -121,7 +121,7 @@ export function TeamEditor(props: { client: SecretClient; teamId: string }) {
     setConfirmClear(false);
     void run(async () => {
       try {
-        await client.setTeamSettings({ teamId, settings: {} });
+        await clients.secrets.setTeamSettings({ teamId, settings: {} });
         await load();
         setOutcome({ kind: "ok", text: "Cleared: the team now uses the back end's own settings." });
       } catch (failure) {

@@ -1,15 +1,15 @@
 import { useEffect, useState } from "preact/hooks";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import type { TeamSummary } from "../../../gen/secretgate/v1/secret_service_pb.js";
+import type { TeamSummary } from "../../../gen/secretgate/v1/admin_service_pb.js";
 import { Notice } from "../components/status.js";
 import { describeError } from "../errors.js";
 import { BASE, followLink, navigate } from "../router.js";
-import type { SecretClient } from "../session.js";
+import type { Clients } from "../session.js";
 
 const TEAM_ID = /^[A-Za-z0-9._:@-]{1,256}$/;
 
 /** The teams with settings, a page at a time, and a way to open (or start) any team's settings. */
-export function Teams(props: { client: SecretClient }) {
+export function Teams(props: { clients: Clients }) {
   const [teams, setTeams] = useState<TeamSummary[]>();
   const [next, setNext] = useState("");
   const [error, setError] = useState<string>();
@@ -18,14 +18,14 @@ export function Teams(props: { client: SecretClient }) {
 
   const load = async (pageToken: string) => {
     try {
-      const page = await props.client.listTeams({ pageSize: 100, pageToken });
+      const page = await props.clients.admin.listTeams({ pageSize: 100, pageToken });
       setTeams((shown) => (pageToken === "" ? page.teams : [...(shown ?? []), ...page.teams]));
       setNext(page.nextPageToken);
     } catch (failure) {
       setError(describeError(failure));
     }
   };
-  useEffect(() => void load(""), [props.client]);
+  useEffect(() => void load(""), [props.clients]);
 
   const open = (event: Event) => {
     event.preventDefault();

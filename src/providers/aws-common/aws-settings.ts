@@ -2,12 +2,45 @@ import { z } from "zod";
 import { ConfigError } from "../../config/config-error.js";
 import type { Env } from "../../config/env.js";
 
+/**
+ * An AWS region as AWS names them (`us-east-1`, `us-gov-west-1`, `cn-north-1`, `eu-isoe-west-1`).
+ * The SDKs put the region in endpoint host names: `evil.example.com` or `x/y` must never get
+ * that far (they ended as INTERNAL "Region not accepted" after the SDK refused them).
+ */
+const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+const REGION_RULE = "must be an AWS region such as us-east-1";
+export const awsRegion = z.string().regex(AWS_REGION, REGION_RULE);
+
+/**
+ * Where and as whom AWS calls go, as STS documents the values: a team may set these too (SPEC §5).
+ * The role is an IAM role ARN; the session name and external id are STS's character sets.
+ */
+export const awsLocationSettings = {
+  aws_region_name: awsRegion.optional(),
+  aws_role_name: z
+    .string()
+    .max(2048)
+    .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, "must be an IAM role ARN (arn:aws:iam::123456789012:role/NAME)")
+    .optional(),
+  aws_session_name: z
+    .string()
+    .regex(/^[\w+=,.@-]{2,64}$/, "must be 2 to 64 of letters, digits and +=,.@_-")
+    .optional(),
+  aws_external_id: z
+    .string()
+    .regex(/^[\w+=,.@:/-]{2,1224}$/, "must be 2 to 1224 of letters, digits and +=,.@:/_-")
+    .optional(),
+};
+
+/**
+ * What a stored credential belongs to (DriverDefinition.teamLocationKeys): an external id is the
+ * secret a role's owner gave for that role, wherever in the partition it is assumed from.
+ */
+export const AWS_LOCATION_KEYS = ["aws_role_name"] as const;
+
 /** The AWS credential keys LiteLLM users put in `key_management_settings` (SPEC §2). */
 export const awsConnectionSettings = {
-  aws_region_name: z.string().min(1).optional(),
-  aws_role_name: z.string().min(1).optional(),
-  aws_session_name: z.string().min(2).max(64).optional(),
-  aws_external_id: z.string().min(2).max(1224).optional(),
+  ...awsLocationSettings,
   aws_profile_name: z.string().min(1).optional(),
   aws_web_identity_token: z.string().min(1).optional(),
   aws_sts_endpoint: z.url().optional(),
@@ -79,6 +112,10 @@ export function resolveAwsConnection(settings: Record<string, unknown>, env: Env
     throw new ConfigError(
       "general_settings.key_management_settings.aws_region_name: not set, and none of AWS_REGION_NAME, AWS_REGION, AWS_DEFAULT_REGION is set",
     );
+  }
+  if (!AWS_REGION.test(region)) {
+    const variable = (["AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"] as const).find((name) => env[name] === region);
+    throw new ConfigError(`${variable ?? "general_settings.key_management_settings.aws_region_name"} ${REGION_RULE}`);
   }
   const endpoint = pick(setting("endpoint"), env[`AWS_ENDPOINT_URL_${service}`], env.AWS_ENDPOINT_URL);
   const stsEndpoint = pick(setting("aws_sts_endpoint"), env.AWS_STS_ENDPOINT, env.AWS_ENDPOINT_URL_STS, env.AWS_ENDPOINT_URL);

@@ -9,6 +9,11 @@ export const VALUE_PREFIX = "aws_kms/";
 export interface Ciphertext {
   variable: string;
   base64: string;
+  /**
+   * The environment says this is ciphertext — a bulk variable or an `aws_kms/` value, which
+   * LiteLLM decrypts and ListHosted lists — rather than whatever a variable of that name holds.
+   */
+  marked: boolean;
 }
 
 /**
@@ -22,7 +27,9 @@ export function findCiphertext(name: string, env: Env): Ciphertext | undefined {
   const variable = bulk ?? name;
   const value = envValue(env, variable);
   if (value === undefined) return undefined;
-  return { variable, base64: value.startsWith(VALUE_PREFIX) ? value.slice(VALUE_PREFIX.length) : value };
+  if (bulk !== undefined) return { variable, base64: value.startsWith(VALUE_PREFIX) ? value.slice(VALUE_PREFIX.length) : value, marked: true };
+  if (value.startsWith(VALUE_PREFIX)) return { variable, base64: value.slice(VALUE_PREFIX.length), marked: true };
+  return { variable, base64: value, marked: false };
 }
 
 /** The names the environment holds ciphertext for in either bulk form. */
@@ -36,10 +43,4 @@ export function bulkNames(env: Env): string[] {
     }
   }
   return [...names].sort();
-}
-
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
-
-export function isBase64(text: string): boolean {
-  return text.length % 4 === 0 && BASE64.test(text);
 }

@@ -10,6 +10,8 @@ import {
   ReplicateSecretToRegionsCommand,
   RestoreSecretCommand,
   SecretsManagerClient,
+  TagResourceCommand,
+  UpdateSecretCommand,
 } from "@aws-sdk/client-secrets-manager";
 import { z } from "zod";
 import { ServiceError } from "../../core/errors.js";
@@ -26,7 +28,7 @@ import type {
 } from "../../drivers/driver.js";
 import { AwsClientPool, locationKey, type AwsTeamLocation } from "../aws-common/aws-client-pool.js";
 import { awsErrorName, classifyAwsError, isScheduledForDeletion } from "../aws-common/aws-errors.js";
-import { AWS_CREDENTIAL_ENV_NAMES, awsConnectionSettings, resolveAwsConnection, type AwsConnection } from "../aws-common/aws-settings.js";
+import { AWS_CREDENTIAL_ENV_NAMES, AWS_LOCATION_KEYS, awsConnectionSettings, awsLocationSettings, awsRegion, resolveAwsConnection, type AwsConnection } from "../aws-common/aws-settings.js";
 import { checkSecretName } from "./secret-names.js";
 
 export const SYSTEM = "aws_secret_manager";
@@ -39,15 +41,12 @@ const tags = z.record(z.string(), z.string());
 export const secretsManagerSettings = {
   ...awsConnectionSettings,
   kms_key_id: z.string().min(1).optional(),
-  replica_regions: z.array(z.string().min(1)).optional(),
+  replica_regions: z.array(awsRegion).optional(),
 };
 
 /** Team keys (SPEC §5): location (region/role) for the driver; prefix/description/tags for the core. */
 export const secretsManagerTeamSettings = z.strictObject({
-  aws_region_name: z.string().min(1).optional(),
-  aws_role_name: z.string().min(1).optional(),
-  aws_session_name: z.string().min(2).max(64).optional(),
-  aws_external_id: z.string().min(2).max(1224).optional(),
+  ...awsLocationSettings,
   prefix: z.string().optional(),
   description: z.string().optional(),
   tags: tags.optional(),
@@ -64,7 +63,7 @@ export interface SecretsManagerOptions {
 
 /** AWS Secrets Manager through @aws-sdk/client-secrets-manager. */
 export class SecretsManagerDriver implements SecretDriver {
-  readonly capabilities = { write: true, binary: true, list: true, metadata: { description: true, tags: true }, sdkRetries: true };
+  readonly capabilities = { write: true, binary: true, list: true, metadata: { description: true, tags: true, writesReplace: false }, sdkRetries: true };
   private readonly pool: AwsClientPool<SecretsManagerClient>;
 
   constructor(private readonly options: SecretsManagerOptions) {
@@ -93,12 +92,28 @@ export class SecretsManagerDriver implements SecretDriver {
     return stages.find(([, labels]) => labels.includes("AWSCURRENT"))?.[0];
   }
 
-  /** CreateSecret sets the description and tags; a write to an existing secret (PutSecretValue) changes neither. */
+  /** CreateSecret sets the description and tags; a write to an existing secret (PutSecretValue) changes neither (updateMetadata does). */
   async describe(name: string, call: DriverCall): Promise<SecretMetadata | undefined> {
     const output = await this.describeSecret(name, call);
     if (!output) return undefined;
     const tags = (output.Tags ?? []).flatMap(({ Key, Value }): Array<[string, string]> => (Key !== undefined ? [[Key, Value ?? ""]] : []));
     return { ...(output.Description !== undefined ? { description: output.Description } : {}), tags: Object.fromEntries(tags) };
+  }
+
+  /**
+   * An existing secret's description (UpdateSecret, without a value: no new version) and tags
+   * (TagResource, which adds or replaces the tags it names and leaves the others), in place.
+   */
+  async updateMetadata(name: string, metadata: SecretMetadata, call: DriverCall): Promise<void> {
+    checkSecretName(name);
+    const { description } = metadata;
+    if (description !== undefined) {
+      await this.run("UpdateSecret", name, (client) => client.send(new UpdateSecretCommand({ SecretId: name, Description: description }), { abortSignal: call.signal }), call);
+    }
+    const tags = Object.entries(metadata.tags).map(([Key, Value]) => ({ Key, Value }));
+    if (tags.length > 0) {
+      await this.run("TagResource", name, (client) => client.send(new TagResourceCommand({ SecretId: name, Tags: tags }), { abortSignal: call.signal }), call);
+    }
   }
 
   /**
@@ -255,6 +270,7 @@ export const secretsManagerDriver: DriverDefinition = {
   settings: secretsManagerSettings,
   credentialEnvNames: AWS_CREDENTIAL_ENV_NAMES,
   sensitiveTeamKeys: ["aws_external_id"],
+  teamLocationKeys: AWS_LOCATION_KEYS,
   create: async ({ settings, env }) =>
     new SecretsManagerDriver({
       connection: resolveAwsConnection(settings, env, "SECRETS_MANAGER"),

@@ -17,6 +17,7 @@ import { LocationClients } from "../../drivers/location-clients.js";
 import { AZURE_CREDENTIAL_ENV_NAMES, AzureSettingsError, chooseCredential, tlsOptionsFromEnv } from "./credentials.js";
 import { classifyAzureError, isSecretDisabled } from "./errors.js";
 import { ORIGINAL_NAME_TAG, assertOwnedBy, callerTags, tagsToStore, toVaultName } from "./vault-names.js";
+import { allowedVaultHost, teamVaultUriProblem, vaultUriProblem } from "./vault-hosts.js";
 
 type TlsOptions = SecretClientOptions["tlsOptions"];
 
@@ -37,7 +38,7 @@ const POLL_INTERVAL_MS = 250;
  * AZURE_KEY_VAULT_URI).
  */
 export class AzureKeyVaultDriver implements SecretDriver {
-  readonly capabilities = { write: true, binary: true, list: true, metadata: { description: false, tags: true }, sdkRetries: true };
+  readonly capabilities = { write: true, binary: true, list: true, metadata: { description: false, tags: true, writesReplace: true }, sdkRetries: true, versionRemoval: "disable" as const };
   /** One client per vault, for at most MAX_LOCATIONS vaults (a SecretClient holds no sockets of its own to free). */
   private readonly clients: LocationClients<SecretClient>;
 
@@ -133,6 +134,18 @@ export class AzureKeyVaultDriver implements SecretDriver {
     if (!options.force || !recoverable) return { recoverable };
     await client.purgeDeletedSecret(vaultName, { abortSignal });
     return { recoverable: false };
+  }
+
+  /**
+   * Key Vault cannot delete one version, only switch it off: the version the write made is
+   * disabled by its id (unique for ever, so never another writer's). A write that created the
+   * secret made its only version, so nothing older is hidden; a newer one stays what reads return.
+   * False when the version is gone (the secret deleted, or purged and made again).
+   */
+  async removeWrittenVersion(name: string, written: DriverWriteResult, call: DriverCall): Promise<boolean> {
+    if (written.version === "") return false;
+    const disabled = await orMissing(this.client(call).updateSecretProperties(toVaultName(name), written.version, { enabled: false, abortSignal: call.signal }));
+    return disabled !== undefined;
   }
 
   async list(call: DriverCall): Promise<string[]> {
@@ -252,34 +265,30 @@ function isLoopback(hostname: string): boolean {
 const vaultUriOf = (team: Readonly<Record<string, unknown>>): string | undefined =>
   typeof team.vault_uri === "string" ? team.vault_uri : undefined;
 
-/**
- * A vault URI must be https, loopback emulators included: the SDK's challenge authentication
- * refuses to send a token over plain http ("The request URL must use HTTPS"), so an http URI
- * is refused at start-up rather than failing at the first call.
- */
-export function vaultUriProblem(value: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return "is not a URL";
-  }
-  if (url.protocol === "https:") return undefined;
-  return "must be an https:// URL: the Key Vault SDK sends tokens over https only (for an emulator with its own CA, set NODE_EXTRA_CA_CERTS)";
+/** What a team may set for Azure Key Vault; `vault_uri` may name `allowedHosts` besides Microsoft's clouds. */
+function teamSettingsAllowing(allowedHosts: readonly string[]) {
+  return z.strictObject({
+    vault_uri: z
+      .string()
+      .superRefine((value, context) => {
+        const problem = teamVaultUriProblem(value, allowedHosts);
+        if (problem) context.addIssue({ code: "custom", message: problem });
+      })
+      .optional(),
+    prefix: z.string().optional(),
+    tags: z.record(z.string(), z.string()).optional(),
+  });
 }
-
-const vaultUri = z.string().superRefine((value, context) => {
-  const problem = vaultUriProblem(value);
-  if (problem) context.addIssue({ code: "custom", message: problem });
-});
 
 export const azureKeyVaultDriver: DriverDefinition = {
   name: "azure_key_vault",
-  teamSettings: z.strictObject({
-    vault_uri: vaultUri.optional(),
-    prefix: z.string().optional(),
-    tags: z.record(z.string(), z.string()).optional(),
-  }),
+  teamSettings: teamSettingsAllowing([]),
+  teamSettingsFor: (settings) => teamSettingsAllowing((settings.allowed_vault_hosts as string[] | undefined) ?? []),
+  teamLocationKeys: ["vault_uri"],
+  settings: {
+    /** Vault hosts a team's `vault_uri` may name besides Microsoft's clouds (`host:port`, `*.suffix`). */
+    allowed_vault_hosts: z.array(allowedVaultHost).optional(),
+  },
   credentialEnvNames: AZURE_CREDENTIAL_ENV_NAMES,
   create: async ({ env, logger }) => {
     const uri = env.AZURE_KEY_VAULT_URI;

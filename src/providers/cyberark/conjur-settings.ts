@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
 import { ConfigError, urlSetting } from "../../config/config-error.js";
 import type { Env } from "../../config/env.js";
+import { accountProblem } from "./conjur-ids.js";
 
 /** The environment variables LiteLLM users set for Conjur (SPEC §2). */
 export const CYBERARK_ENV_NAMES = [
@@ -39,11 +40,14 @@ export function readConjurSettings(env: Env): ConjurSettings {
   if (Boolean(certFile) !== Boolean(keyFile)) {
     throw new ConjurSettingsError("mutual TLS needs both CYBERARK_CLIENT_CERT and CYBERARK_CLIENT_KEY");
   }
+  const account = env.CYBERARK_ACCOUNT || "default";
+  const problem = accountProblem(account);
+  if (problem) throw new ConjurSettingsError(`CYBERARK_ACCOUNT ${problem}`);
   const verify = (env.CYBERARK_SSL_VERIFY ?? "true").toLowerCase() !== "false";
   const extraCa = env.NODE_EXTRA_CA_CERTS;
   return {
     baseUrl,
-    account: env.CYBERARK_ACCOUNT || "default",
+    account,
     login: required(env, "CYBERARK_USERNAME"),
     apiKey: required(env, "CYBERARK_API_KEY"),
     tls: {

@@ -11,6 +11,7 @@ import type {
   SecretValue,
 } from "../../drivers/driver.js";
 import { ConjurHttpError, ConjurTransport, type ConjurResponse } from "./conjur-http.js";
+import { conjurAccount, conjurPolicyBranch } from "./conjur-ids.js";
 import { MAX_LIST_PAGE_BYTES, listVariableNames } from "./conjur-listing.js";
 import { declareVariablePolicy, deleteVariablePolicy } from "./conjur-policy.js";
 import { ConjurSession } from "./conjur-session.js";
@@ -207,18 +208,16 @@ const resourcePath = (location: VariableLocation) =>
 const accountOf = (team: Team) => (typeof team.account === "string" ? team.account : undefined);
 const branchOf = (team: Team) => (typeof team.policy_branch === "string" ? team.policy_branch : undefined);
 
-const conjurId = z.string().min(1).max(512).regex(/^[^\u0000-\u001f\u007f]+$/, "must not contain control characters");
-
 export const cyberArkDriver: DriverDefinition = {
   name: "cyberark",
   teamSettings: z.strictObject({
-    account: conjurId.optional(),
-    policy_branch: conjurId.optional(),
+    account: conjurAccount.optional(),
+    policy_branch: conjurPolicyBranch.optional(),
     prefix: z.string().optional(),
   }),
   settings: {
     /** The policy branch variables are declared in when a team names none. */
-    policy_branch: conjurId.optional(),
+    policy_branch: conjurPolicyBranch.optional(),
   },
   credentialEnvNames: CYBERARK_ENV_NAMES,
   cachePolicy: ({ env }) => ({ ttlSeconds: refreshIntervalSeconds(env) }),

@@ -9,6 +9,7 @@ import {
 export const googleSecretManagerDriver: DriverDefinition = {
   name: "google_secret_manager",
   teamSettings: secretManagerTeamSettings,
+  teamLocationKeys: ["project_id"],
   // Secret ids are `A-Za-z0-9_-`: LiteLLM's default prefix `litellm/` stores as `litellm-…`.
   prefixSeparator: "-",
   settings: secretManagerSettings,

@@ -34,7 +34,7 @@ const WRITE_RETRIES = [Code.ResourceExhausted];
  */
 export class SecretManagerDriver implements SecretDriver {
   // Payloads are bytes, but nothing records whether a version was written as text; see read().
-  readonly capabilities = { write: true, binary: false, list: true, metadata: { description: true, tags: true }, sdkRetries: true };
+  readonly capabilities = { write: true, binary: false, list: true, metadata: { description: true, tags: true, writesReplace: false }, sdkRetries: true, versionRemoval: "destroy" as const };
 
   private readonly client: SecretManagerServiceClient;
 
@@ -77,13 +77,34 @@ export class SecretManagerDriver implements SecretDriver {
       );
     try {
       const [version] = await addVersion();
-      return { version: versionNumber(version.name), created: false };
+      return { version: versionNumber(version.name), created: false, ...stampOf(version) };
     } catch (error) {
       if (grpcStatusOf(error) !== Code.NotFound) throw error;
     }
     const created = await this.createSecret(request, call);
     const [version] = await addVersion();
-    return { version: versionNumber(version.name), created };
+    return { version: versionNumber(version.name), created, ...stampOf(version) };
+  }
+
+  /**
+   * Destroys exactly the version the write made, by name and with the etag the write got back
+   * (DestroySecretVersion refuses it with ABORTED once anything changed that version, e.g. a
+   * deleted secret made again with a new version 1). Only a first version: `latest` is the newest
+   * version whatever its state, so destroying a later one would hide an older version of another
+   * writer (one that landed between CreateSecret and AddSecretVersion) behind it.
+   */
+  async removeWrittenVersion(name: string, written: DriverWriteResult, call: DriverCall): Promise<boolean> {
+    if (written.version !== "1" || !written.versionStamp) return false;
+    const version = `${this.secretName(name, call.team)}/versions/${written.version}`;
+    try {
+      await callWithRetries(call, WRITE_RETRIES, (options) => this.client.destroySecretVersion({ name: version, etag: written.versionStamp! }, options));
+      return true;
+    } catch (error) {
+      const status = grpcStatusOf(error);
+      // Gone (NOT_FOUND), changed since (ABORTED: the etag), or destroyed already (FAILED_PRECONDITION): left as it is.
+      if (status === Code.NotFound || status === Code.Aborted || status === Code.FailedPrecondition) return false;
+      throw error;
+    }
   }
 
   async delete(name: string, _options: { force: boolean }, call: DriverCall): Promise<DriverDeleteResult | undefined> {
@@ -128,6 +149,24 @@ export class SecretManagerDriver implements SecretDriver {
     return { ...(typeof description === "string" ? { description } : {}), tags: { ...found.labels } };
   }
 
+  /**
+   * Brings an existing secret's labels and `description` annotation over in place: UpdateSecret
+   * with the secret's etag (a change made meanwhile fails FAILED_PRECONDITION rather than being
+   * overwritten), labels and annotations it holds besides kept. No new version.
+   */
+  async updateMetadata(name: string, metadata: SecretMetadata, call: DriverCall): Promise<void> {
+    checkLabels(metadata.tags);
+    const secret = this.secretName(name, call.team);
+    const [found] = await callWithRetries(call, READ_RETRIES, (options) => this.client.getSecret({ name: secret }, options));
+    const update: ISecret = {
+      name: secret,
+      labels: { ...found.labels, ...metadata.tags },
+      annotations: { ...found.annotations, ...(metadata.description !== undefined ? { description: metadata.description } : {}) },
+      ...(found.etag ? { etag: found.etag } : {}),
+    };
+    await callWithRetries(call, WRITE_RETRIES, (options) => this.client.updateSecret({ secret: update, updateMask: { paths: ["labels", "annotations"] } }, options));
+  }
+
   async list(call: DriverCall): Promise<string[]> {
     const parent = `projects/${this.project(call.team)}`;
     const [secrets] = await callWithRetries(call, READ_RETRIES, (options) =>
@@ -152,13 +191,7 @@ export class SecretManagerDriver implements SecretDriver {
   /** Creates the secret container; false when a concurrent writer created it first. */
   private async createSecret(request: DriverWrite, call: DriverCall): Promise<boolean> {
     const project = this.project(call.team);
-    for (const [key, value] of Object.entries(request.tags)) {
-      if (!labelKey.safeParse(key).success || !labelValue.safeParse(value).success) {
-        throw invalidArgument(
-          `tag ${JSON.stringify(key)} cannot be a Secret Manager label: keys start with a lowercase letter, and keys and values hold at most 63 lowercase letters, digits, '_' or '-'`,
-        );
-      }
-    }
+    checkLabels(request.tags);
     const secret: ISecret = {
       replication: replicationPolicy((call.team.replication as Replication | undefined) ?? this.settings.replication),
       labels: request.tags,
@@ -198,6 +231,11 @@ export class SecretManagerDriver implements SecretDriver {
   }
 }
 
+/** A version's etag, which tells it apart from a later version of the same number. */
+function stampOf(version: protos.google.cloud.secretmanager.v1.ISecretVersion): { versionStamp?: string } {
+  return version.etag ? { versionStamp: version.etag } : {};
+}
+
 function replicationPolicy(replication: Replication): protos.google.cloud.secretmanager.v1.IReplication {
   if (replication === "automatic") return { automatic: {} };
   return { userManaged: { replicas: replication.map((location) => ({ location })) } };
@@ -212,4 +250,15 @@ function stateName(state: unknown): string {
 
 function isEnabled(state: unknown): boolean {
   return stateName(state) === "ENABLED";
+}
+
+/** Tags become labels, whose keys and values Secret Manager restricts: INVALID_ARGUMENT naming the tag. */
+function checkLabels(tags: Readonly<Record<string, string>>): void {
+  for (const [key, value] of Object.entries(tags)) {
+    if (!labelKey.safeParse(key).success || !labelValue.safeParse(value).success) {
+      throw invalidArgument(
+        `tag ${JSON.stringify(key)} cannot be a Secret Manager label: keys start with a lowercase letter, and keys and values hold at most 63 lowercase letters, digits, '_' or '-'`,
+      );
+    }
+  }
 }

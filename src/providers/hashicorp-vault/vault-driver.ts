@@ -25,7 +25,7 @@ interface Location {
   field: string;
 }
 
-type KvArea = "data" | "metadata";
+type KvArea = "data" | "metadata" | "destroy";
 
 /**
  * KV v2 secrets at `{addr}/v1/[{namespace}/]{mount}/{data|metadata}/[{path_prefix}/]{name}`,
@@ -34,7 +34,7 @@ type KvArea = "data" | "metadata";
  */
 export class VaultDriver implements SecretDriver {
   // sdkRetries: VaultHttp already retries 412/429/5xx and connection failures a bounded number of times, as Vault's own client does.
-  readonly capabilities = { write: true, binary: false, list: true, metadata: { description: true, tags: true }, sdkRetries: true };
+  readonly capabilities = { write: true, binary: false, list: true, metadata: { description: true, tags: true, writesReplace: true }, sdkRetries: true, versionRemoval: "destroy" as const };
 
   constructor(
     private readonly settings: VaultSettings,
@@ -52,7 +52,8 @@ export class VaultDriver implements SecretDriver {
     const version = String(response.body?.data?.metadata?.version ?? "");
     // A soft-deleted latest version answers 404 in Vault; a null body is the same thing.
     if (data === null || data === undefined) return undefined;
-    const value: unknown = data[location.field];
+    // The secret's own field only: `constructor` or `__proto__` are members of every object, not fields.
+    const value: unknown = isObject(data) && Object.hasOwn(data, location.field) ? data[location.field] : undefined;
     if (value === undefined || value === null) {
       throw failedPrecondition(`Vault secret ${JSON.stringify(name)} exists but has no field ${JSON.stringify(location.field)}`);
     }
@@ -72,18 +73,42 @@ export class VaultDriver implements SecretDriver {
     // KV v2 numbers a path's versions from 1 until its metadata is deleted: version 1 is the
     // write that created the secret (after a soft delete, numbering goes on).
     const created = version === "1";
-    if (Object.keys(request.tags).length === 0) return { version, created };
+    // The version's creation time tells it apart from a version 1 written after the metadata is deleted.
+    const createdTime: unknown = response.body?.data?.created_time;
+    const stamp = typeof createdTime === "string" && createdTime !== "" ? { versionStamp: createdTime } : {};
+    if (Object.keys(request.tags).length === 0) return { version, created, ...stamp };
     // Tags are KV v2 custom metadata: a second call, so a policy without metadata writes costs the tags, not the value.
     try {
       await this.send(
         { method: "POST", path: kvPath(location, "metadata", request.name), body: { custom_metadata: request.tags }, operation: describe("tagging", request.name, location) },
         call.signal,
       );
-      return { version, created };
+      return { version, created, ...stamp };
     } catch (error) {
       if (call.signal.aborted) throw error;
-      return { version, created, warnings: [`the value was stored but its tags were not: ${this.classifyError(error).message}`] };
+      return { version, created, ...stamp, warnings: [`the value was stored but its tags were not: ${this.classifyError(error).message}`] };
     }
+  }
+
+  /**
+   * Destroys the version the write made (POST destroy/ names versions), after the metadata shows
+   * that version number still carries the write's creation time: KV v2 reuses numbers from 1 once
+   * a path's metadata is deleted. Versions other writers added stay, the newest what reads return.
+   * Only a version 1 (the write that created the path), so no older version is hidden.
+   */
+  async removeWrittenVersion(name: string, written: DriverWriteResult, call: DriverCall): Promise<boolean> {
+    if (written.version !== "1" || written.versionStamp === undefined) return false;
+    const location = this.location(call.team);
+    const response = await this.missingAsUndefined(
+      this.send({ method: "GET", path: kvPath(location, "metadata", name), operation: describe("metadata read", name, location) }, call.signal),
+    );
+    const held = response?.body?.data?.versions?.[written.version];
+    if (!isObject(held) || held.created_time !== written.versionStamp || held.destroyed === true) return false;
+    await this.send(
+      { method: "POST", path: kvPath(location, "destroy", name), body: { versions: [Number(written.version)] }, operation: describe("destroy", name, location) },
+      call.signal,
+    );
+    return true;
   }
 
   /**

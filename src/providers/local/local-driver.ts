@@ -21,7 +21,7 @@ import { SqliteSecretRows, type SecretRows } from "./secret-rows.js";
  * re-created name never reuses a version id a cache may still hold.
  */
 export class LocalDriver implements SecretDriver {
-  readonly capabilities = { write: true, binary: true, list: true, metadata: { description: true, tags: true } };
+  readonly capabilities = { write: true, binary: true, list: true, metadata: { description: true, tags: true, writesReplace: true }, versionRemoval: "destroy" as const };
 
   constructor(
     private readonly database: SecretDatabase,
@@ -56,6 +56,13 @@ export class LocalDriver implements SecretDriver {
 
   async delete(name: string): Promise<DriverDeleteResult | undefined> {
     return (await this.rows.tombstone(name)) ? { recoverable: false } : undefined;
+  }
+
+  /** Version numbers are never reused (they keep counting across deletes): the number alone names the version. */
+  async removeWrittenVersion(name: string, written: DriverWriteResult): Promise<boolean> {
+    const version = Number(written.version);
+    if (!Number.isSafeInteger(version) || version < 1) return false;
+    return this.rows.removeVersion(name, version);
   }
 
   async list(): Promise<string[]> {

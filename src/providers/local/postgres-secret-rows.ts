@@ -65,6 +65,25 @@ export class PostgresSecretRows implements SecretRows {
     });
   }
 
+  async removeVersion(name: string, version: number): Promise<boolean> {
+    return this.database.transaction(async (client) => {
+      // Locked as a write locks it, so no version is appended between the check and the removal.
+      const { rows } = await client.query<{ current_version: number; deleted: boolean }>(
+        "SELECT current_version, deleted FROM secretgate.secrets WHERE name = $1 FOR UPDATE",
+        [name],
+      );
+      const row = rows[0];
+      if (!row || row.deleted) return false;
+      if (row.current_version === version) {
+        await client.query("UPDATE secretgate.secrets SET deleted = true, updated_at = now() WHERE name = $1", [name]);
+        await client.query("DELETE FROM secretgate.secret_versions WHERE name = $1", [name]);
+        return true;
+      }
+      const removed = await client.query("DELETE FROM secretgate.secret_versions WHERE name = $1 AND version = $2", [name, version]);
+      return (removed.rowCount ?? 0) > 0;
+    });
+  }
+
   async names(): Promise<string[]> {
     const { rows } = await this.database.pool.query<{ name: string }>("SELECT name FROM secretgate.secrets WHERE NOT deleted ORDER BY name");
     return rows.map((row) => row.name);

@@ -37,6 +37,12 @@ export interface SecretRows {
   metadata(name: string): Promise<SecretMetadata | undefined>;
   /** Marks the name deleted and drops its values; false when it did not exist. */
   tombstone(name: string): Promise<boolean>;
+  /**
+   * Drops one version in one transaction: the whole name (as `tombstone`) while that version is
+   * the current one, else that version's row alone (a later write is current and stays); false
+   * when the name holds no such version any more.
+   */
+  removeVersion(name: string, version: number): Promise<boolean>;
   names(): Promise<string[]>;
 }
 
@@ -105,6 +111,21 @@ export class SqliteSecretRows implements SecretRows {
       // The values go at once; the tombstone row keeps the version counter.
       this.database.sql.prepare("DELETE FROM secret_versions WHERE name = ?").run(name);
       return true;
+    });
+  }
+
+  async removeVersion(name: string, version: number): Promise<boolean> {
+    return this.database.transaction(() => {
+      const row = this.database.sql.prepare("SELECT current_version, deleted FROM secrets WHERE name = ?").get(name) as
+        | { current_version: number; deleted: number }
+        | undefined;
+      if (!row || row.deleted === 1) return false;
+      if (row.current_version === version) {
+        this.database.sql.prepare("UPDATE secrets SET deleted = 1, updated_at = ? WHERE name = ?").run(Date.now(), name);
+        this.database.sql.prepare("DELETE FROM secret_versions WHERE name = ?").run(name);
+        return true;
+      }
+      return this.database.sql.prepare("DELETE FROM secret_versions WHERE name = ? AND version = ?").run(name, version).changes > 0;
     });
   }
 

@@ -2,8 +2,9 @@
 
 test/clients/litellm-call-shapes.test.ts (vitest) starts the Vault emulator and a secretgate on it, and
 passes: SECRETGATE_TEST_ADDR (gRPC), SECRETGATE_TEST_TOKEN (the proxy's identity, allowed to send team
-settings), SECRETGATE_TEST_PLAIN_TOKEN (an identity that is not), SECRETGATE_TEST_ADMIN_TOKEN, and
-VAULT_TEST_ADDR / VAULT_TEST_TOKEN (the emulator's HTTP API and its root token, to see where secrets landed).
+settings), SECRETGATE_TEST_PLAIN_TOKEN (an identity that is not), SECRETGATE_TEST_LIMITED_TOKEN (a proxy
+identity whose rules let it delete only `litellm/key-*`), SECRETGATE_TEST_ADMIN_TOKEN, and VAULT_TEST_ADDR /
+VAULT_TEST_TOKEN (the emulator's HTTP API and its root token, to see where secrets landed).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any, Optional
 import pytest
 
 from secretgate_client import SecretClient
-from secretgate_client.litellm import SecretGateSecretManager
+
+from litellm_shapes import SecretGate
 
 
 def _required_env(name: str) -> str:
@@ -36,6 +38,10 @@ class Vault:
 
     def configure(self, config: dict) -> None:
         self._send("POST", "/_emulator/configure", config)
+
+    def seal(self, sealed: bool = True) -> None:
+        """Seals (or unseals) Vault: while sealed it answers every API call 503 "Vault is sealed"."""
+        self._send("PUT", "/_emulator/seal", {"sealed": sealed})
 
     def secret(self, path: str) -> Optional[dict]:
         """The KV v2 data at `{namespace}/{mount}/data/{path}` (its `data.data`), or None when Vault answers 404."""
@@ -99,19 +105,35 @@ def plain_manager(monkeypatch, address):
 
 
 @pytest.fixture
+def manager_with_token(monkeypatch, address):
+    """The adapter as LiteLLM builds it, with a token of the test's choosing."""
+    return lambda token: _manager(monkeypatch, address, token)
+
+
+@pytest.fixture
+def limited_manager(monkeypatch, address):
+    return _manager(monkeypatch, address, _required_env("SECRETGATE_TEST_LIMITED_TOKEN"))
+
+
+@pytest.fixture
 def alias() -> str:
     """A key alias no other test uses."""
     return f"key-{uuid.uuid4().hex[:10]}"
 
 
-class CustomSecretManager:
-    """Stands in for litellm.integrations.custom_secret_manager.CustomSecretManager (LiteLLM is not
-    installed here): its constructor takes secret_manager_name; the loader requires a subclass of it."""
-
-    def __init__(self, secret_manager_name=None, **kwargs):
-        super().__init__()
-        self.secret_manager_name = secret_manager_name or "custom_secret_manager"
-
-
-class SecretGate(SecretGateSecretManager, CustomSecretManager):
-    """The two-line file README tells operators to put next to the proxy's config.yaml."""
+@pytest.fixture(scope="session", autouse=True)
+def teams_in_vault(vault):
+    """Team B's namespace and mount, and what secretgate's AppRole may do in both teams' places."""
+    everything = ["create", "read", "update", "delete"]
+    vault.configure(
+        {
+            "namespaces": ["admin", "team-b"],
+            "kvMounts": [{"namespace": "team-b", "mount": "kv"}],
+            "policies": {
+                "litellm-teams": [
+                    {"path": "admin/secret/*", "capabilities": everything},
+                    {"path": "team-b/kv/*", "capabilities": everything},
+                ]
+            },
+        }
+    )

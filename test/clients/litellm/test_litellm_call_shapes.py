@@ -31,6 +31,10 @@ How LiteLLM calls a custom secret manager — facts about its interface, read fr
   a float or an ``httpx.Timeout``; the hooks and the read handler pass none.
 * ``CustomSecretManager`` (litellm/integrations/custom_secret_manager.py) adds ``validate_environment()``
   (True, or ValueError) and ``async_health_check(timeout)`` (a bool).
+* Failure results. LiteLLM's own managers answer a failed write or delete with ``{"status": "error",
+  "message": str(e)}`` rather than raising (litellm/secret_managers/hashicorp_secret_manager.py).
+* Loading. ``custom_secret_manager`` names ``<file>.<class>``; LiteLLM builds the class without arguments
+  when the proxy starts, so the adapter's settings come from the environment.
 """
 
 from __future__ import annotations
@@ -43,67 +47,7 @@ import pytest
 
 from secretgate_client import SecretGateError
 
-try:
-    from httpx import Timeout
-except ImportError:  # httpx is LiteLLM's dependency, not ours; the adapter reads only these attributes.
-
-    class Timeout:  # type: ignore[no-redef]
-        def __init__(self, timeout=None, *, connect=None, read=None, write=None, pool=None):
-            self.connect, self.read, self.write, self.pool = connect, read, write, pool
-
-
-# Two teams' Secret Manager Settings as an admin pastes them for Vault. Team A's is the example of
-# LiteLLM's own documentation; team B keeps its keys in another namespace, mount and value field.
-TEAM_A = {"namespace": "admin", "mount": "secret", "path_prefix": "litellm"}
-TEAM_B = {"namespace": "team-b", "mount": "kv", "path_prefix": "llm", "data": "api_key"}
-
-# What LiteLLM's read handler passes as optional_params: KeyManagementSettings.model_dump() for a
-# proxy configured as the README's LiteLLM section says (every field present, most unset).
-KEY_MANAGEMENT_SETTINGS_DUMP = {
-    "hosted_keys": None,
-    "store_virtual_keys": True,
-    "prefix_for_stored_virtual_keys": "litellm/",
-    "access_mode": "read_and_write",
-    "primary_secret_name": None,
-    "description": "litellm virtual key",
-    "tags": {"Environment": "Prod"},
-    "custom_secret_manager": "secretgate_manager.SecretGate",
-    "aws_region_name": None,
-    "aws_role_name": None,
-    "aws_session_name": None,
-    "aws_external_id": None,
-    "aws_profile_name": None,
-    "aws_web_identity_token": None,
-    "aws_sts_endpoint": None,
-    "replica_regions": None,
-}
-PREFIX = KEY_MANAGEMENT_SETTINGS_DUMP["prefix_for_stored_virtual_keys"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def teams_in_vault(vault):
-    """Team B's namespace and mount, and what secretgate's AppRole may do in both teams' places."""
-    everything = ["create", "read", "update", "delete"]
-    vault.configure(
-        {
-            "namespaces": ["admin", "team-b"],
-            "kvMounts": [{"namespace": "team-b", "mount": "kv"}],
-            "policies": {
-                "litellm-teams": [
-                    {"path": "admin/secret/*", "capabilities": everything},
-                    {"path": "team-b/kv/*", "capabilities": everything},
-                ]
-            },
-        }
-    )
-
-
-def team_a_path(area: str, name: str) -> str:
-    return f"admin/secret/{area}/litellm/{name}"
-
-
-def team_b_path(area: str, name: str) -> str:
-    return f"team-b/kv/{area}/llm/{name}"
+from litellm_shapes import KEY_MANAGEMENT_SETTINGS_DUMP, PREFIX, TEAM_A, TEAM_B, Timeout, team_a_path, team_b_path
 
 
 def test_a_read_with_the_settings_dump_and_no_team_reads_the_configured_location(manager, plain_manager, admin, alias):

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { EmulatorHandle } from "../cli.js";
 import { FaultInjector, sleep, type FaultRule } from "../common/faults.js";
 import { readBody } from "../common/http.js";
-import { AwsError } from "./aws-error.js";
+import { AwsError, notFound } from "./aws-error.js";
 import { Identities, ROOT_CREDENTIALS, type Identity } from "./identities.js";
 import { DEFAULT_KEY_ALIAS, KmsRegion } from "./kms.js";
 import { SecretsManagerRegion } from "./secrets-manager.js";
@@ -21,6 +21,9 @@ export interface CallRecord {
   region: string;
   accessKeyId: string;
   principal: string;
+  /** STS AssumeRole: the role asked for, and the external id sent with it (if any). */
+  roleArn?: string;
+  externalId?: string;
 }
 
 const JSON_TARGETS: Record<string, CallRecord["service"]> = { secretsmanager: "secretsmanager", TrentService: "kms" };
@@ -68,7 +71,7 @@ export class AwsEmulator {
       } catch {
         input = undefined;
       }
-      if (!(await this.applyFault(operation, request, service === "kms" ? "KMSInternalException" : "InternalServiceError", undefined, targetOf(input)))) return;
+      if (!(await this.applyFault(operation, request, service === "kms" ? "KMSInternalException" : "InternalServiceError", undefined, targetOf(input), service))) return;
       const caller = this.authenticate(request, path, body, service, "UnrecognizedClientException");
       if (input === undefined) throw new AwsError("SerializationException", "Request body is not valid JSON");
       this.record(service, operation, caller);
@@ -91,7 +94,7 @@ export class AwsEmulator {
       // AssumeRoleWithWebIdentity is the one unsigned call: the token is the credential.
       const caller =
         action === "AssumeRoleWithWebIdentity" ? undefined : this.authenticate(request, path, body, "sts", "InvalidClientTokenId");
-      this.record("sts", action, caller ?? { region: DEFAULT_REGION, accessKeyId: "", principal: "web-identity" });
+      this.record("sts", action, caller ?? { region: DEFAULT_REGION, accessKeyId: "", principal: "web-identity" }, assumeRoleDetail(action, params));
       send(200, handleSts(action, params, caller, { identities: this.identities, externalIds: this.externalIds }));
     } catch (error) {
       const failure = error instanceof AwsError ? error : new AwsError("InternalFailure", (error as Error).message, 500);
@@ -100,9 +103,19 @@ export class AwsEmulator {
   }
 
   /** Applies an injected fault; false when the connection was dropped and nothing more is sent. */
-  private async applyFault(operation: string, request: IncomingMessage, serverErrorType: string, throttleType = "ThrottlingException", target?: string): Promise<boolean> {
+  private async applyFault(
+    operation: string,
+    request: IncomingMessage,
+    serverErrorType: string,
+    throttleType = "ThrottlingException",
+    target?: string,
+    service?: CallRecord["service"],
+  ): Promise<boolean> {
     const fault = this.faults.next(operation, target);
     if (!fault) return true;
+    if (fault.interleave && target !== undefined && service === "secretsmanager") {
+      this.secretsRegion(parseAuthorization(request.headers).region).writeAsAnotherClient(target, fault.interleave.value);
+    }
     if (fault.latencyMs) await sleep(fault.latencyMs);
     switch (fault.kind) {
       case "latency":
@@ -117,6 +130,9 @@ export class AwsEmulator {
         throw new AwsError(throttleType, "Rate exceeded", 400);
       case "error":
         throw new AwsError(fault.status === 503 ? "ServiceUnavailable" : serverErrorType, "injected server error", fault.status ?? 500);
+      case "lag":
+        // A read served where the target's latest writes have not arrived yet: Secrets Manager's own "not found".
+        throw notFound();
     }
   }
 
@@ -130,9 +146,14 @@ export class AwsEmulator {
     return { ...identity, region: parsed.region };
   }
 
-  private record(service: CallRecord["service"], operation: string, caller: { region: string; accessKeyId: string; principal: string }): void {
+  private record(
+    service: CallRecord["service"],
+    operation: string,
+    caller: { region: string; accessKeyId: string; principal: string },
+    detail: Pick<CallRecord, "roleArn" | "externalId"> = {},
+  ): void {
     if (this.records.length >= MAX_RECORDS) this.records.shift();
-    this.records.push({ service, operation, region: caller.region, accessKeyId: caller.accessKeyId, principal: caller.principal });
+    this.records.push({ service, operation, region: caller.region, accessKeyId: caller.accessKeyId, principal: caller.principal, ...detail });
   }
 
   private secretsRegion(region: string): SecretsManagerRegion {
@@ -235,4 +256,11 @@ export async function startEmulator(options: { host?: string; port?: number } = 
         server.close(() => resolve());
       }),
   };
+}
+
+/** What an AssumeRole asked for (the role, and the external id when one was sent). */
+function assumeRoleDetail(action: string, params: URLSearchParams): Pick<CallRecord, "roleArn" | "externalId"> {
+  if (action !== "AssumeRole") return {};
+  const externalId = params.get("ExternalId");
+  return { roleArn: params.get("RoleArn") ?? "", ...(externalId !== null ? { externalId } : {}) };
 }

@@ -67,6 +67,15 @@ export class SecretsManagerRegion {
     }
   }
 
+  /**
+   * A second client's write of `value` to `name` (a fault's interleaved writer): PutSecretValue,
+   * or CreateSecret where the name holds no secret, as that client's SDK call would do.
+   */
+  writeAsAnotherClient(name: string, value: string): void {
+    if (this.secrets.has(name)) this.putValue({ SecretId: name, SecretString: value });
+    else this.create({ Name: name, SecretString: value });
+  }
+
   private create(input: Input) {
     const name = String(input.Name ?? "");
     if (!NAME.test(name)) throw invalidParameter("Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!");

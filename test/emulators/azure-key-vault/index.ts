@@ -88,7 +88,7 @@ export async function startEmulator(options: {
     const identityReply = identity.handle(method, url.pathname, () => new URLSearchParams(body));
     if (identityReply) {
       const fault = faults.next("Token");
-      if (fault && (await applyFault(fault, response))) return;
+      if (fault && (await applyFault(fault, response, ""))) return;
       return send(response, identityReply.status, identityReply.body);
     }
 
@@ -112,7 +112,15 @@ export async function startEmulator(options: {
     }
 
     const fault = faults.next(route.operation, route.name);
-    if (fault && (await applyFault(fault, response))) return;
+    // Another client's PUT landing first (refused like any PUT to a deleted name: then nothing lands).
+    if (fault?.interleave && route.name !== undefined) {
+      try {
+        store.set(route.name, { value: fault.interleave.value });
+      } catch (error) {
+        if (!(error instanceof VaultError)) throw error;
+      }
+    }
+    if (fault && (await applyFault(fault, response, route.name ?? ""))) return;
 
     try {
       const reply = vaultOperation(route, body, url);
@@ -332,11 +340,15 @@ const vaultError = (code: string, message: string, innerCode?: string) => ({
 });
 
 /** Answers an injected fault with Key Vault's own error shapes. */
-function applyFault(fault: AppliedFault, response: ServerResponse): Promise<boolean> {
-  return applyHttpFault(fault, response, (status) =>
-    status === 429
-      ? send(response, 429, vaultError("Throttled", "Request was not processed because too many requests were received. Reason: A1"))
-      : send(response, status, vaultError(status === 403 ? "Forbidden" : "InternalServerError", `Injected fault: HTTP ${status}`)),
+function applyFault(fault: AppliedFault, response: ServerResponse, name: string): Promise<boolean> {
+  return applyHttpFault(
+    fault,
+    response,
+    (status) =>
+      status === 429
+        ? send(response, 429, vaultError("Throttled", "Request was not processed because too many requests were received. Reason: A1"))
+        : send(response, status, vaultError(status === 403 ? "Forbidden" : "InternalServerError", `Injected fault: HTTP ${status}`)),
+    () => send(response, 404, vaultError("SecretNotFound", `A secret with (name/id) ${name} was not found in this key vault.`)),
   );
 }
 

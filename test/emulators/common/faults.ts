@@ -13,11 +13,18 @@ export interface FaultRule {
   target?: string;
   /**
    * What to do: answer with a throttling error, a server error, drop the connection, just delay,
-   * or hold the call until the test calls `release()` (then serve it as usual).
+   * hold the call until the test calls `release()` (then serve it as usual), or `lag`: answer a
+   * read as a replica that has not seen the target's writes yet would, with the service's own
+   * "not found" (as Google documents for reads of `latest` just after a write: eventually consistent).
    */
-  kind: "throttle" | "error" | "drop" | "latency" | "hold";
+  kind: "throttle" | "error" | "drop" | "latency" | "hold" | "lag";
   /** How many calls the rule affects; omitted means until cleared. */
   times?: number;
+  /**
+   * Matching calls let through untouched before the rule applies: 1 aims at a name's second
+   * read (a write that first looks the name up, then the read-back after it).
+   */
+  after?: number;
   /** Added delay in milliseconds (for "latency", and before any other kind). */
   latencyMs?: number;
   /** For "error": the status to answer with (HTTP status or gRPC code, per emulator). */
@@ -26,6 +33,13 @@ export interface FaultRule {
   retryAfterSeconds?: number;
   /** For "hold": the longest a call is held when nobody releases it (default 30 s), so nothing hangs. */
   maxHoldMs?: number;
+  /**
+   * Another writer's value, landing on `target` as the call arrives and before it is answered
+   * (whatever the kind): the emulator stores it as a second client's write would — a new version,
+   * or a new secret where there is none. With `lag` on a read-back it is the race in which a
+   * lagging back end answers "not found" while another writer's version lands.
+   */
+  interleave?: { value: string };
 }
 
 /** A matched rule as an emulator applies it; a "hold" carries the moment the call may go on. */
@@ -59,6 +73,10 @@ export class FaultInjector {
       (candidate) => (candidate.operation === undefined || candidate.operation === operation) && (candidate.target === undefined || candidate.target === target),
     );
     if (!rule) return undefined;
+    if (rule.after !== undefined && rule.after > 0) {
+      rule.after -= 1;
+      return undefined;
+    }
     if (rule.times !== undefined) {
       rule.times -= 1;
       if (rule.times <= 0) this.rules.splice(this.rules.indexOf(rule), 1);

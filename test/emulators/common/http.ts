@@ -14,9 +14,9 @@ export function readBody(request: IncomingMessage): Promise<Buffer> {
 /**
  * Applies an injected fault to an HTTP emulator's response; true when it answered (or dropped)
  * the request itself. `refuse` writes the back end's own error for a status (429 when throttling,
- * with Retry-After already set).
+ * with Retry-After already set); `missing` its answer for a name it does not hold (for `lag`).
  */
-export async function applyHttpFault(fault: AppliedFault, response: ServerResponse, refuse: (status: number) => void): Promise<boolean> {
+export async function applyHttpFault(fault: AppliedFault, response: ServerResponse, refuse: (status: number) => void, missing: () => void): Promise<boolean> {
   if (fault.latencyMs) await sleep(fault.latencyMs);
   switch (fault.kind) {
     case "latency":
@@ -33,6 +33,9 @@ export async function applyHttpFault(fault: AppliedFault, response: ServerRespon
       return true;
     case "error":
       refuse(fault.status ?? 500);
+      return true;
+    case "lag":
+      missing();
       return true;
   }
 }

@@ -65,12 +65,22 @@ export class ConjurStore {
   }
 
   setValue(account: string, login: ConjurLogin, id: string, value: Buffer): void {
-    const variable = this.reachable(account, login, id);
-    variable.versions.push(value);
-    if (variable.versions.length > KEPT_VERSIONS) {
-      variable.versions.shift();
-      variable.dropped += 1;
+    appendValue(this.reachable(account, login, id), value);
+  }
+
+  /**
+   * A second client's write (a fault's interleaved writer): its policy load declares the variable
+   * where it is missing, then it adds the value.
+   */
+  writeAsAnotherClient(account: string, id: string, value: Buffer): void {
+    const key = variableKey(account, id);
+    let variable = this.variables.get(key);
+    if (!variable) {
+      variable = { versions: [], dropped: 0 };
+      this.variables.set(key, variable);
+      this.policyVersion += 1;
     }
+    appendValue(variable, value);
   }
 
   /** The value of a version (1-based, of the kept ones) or the latest. */
@@ -146,6 +156,15 @@ export class ConjurStore {
 }
 
 const variableKey = (account: string, id: string) => `${account}\u0000${id}`;
+
+/** Adds a value as the newest version, dropping the oldest beyond KEPT_VERSIONS. */
+function appendValue(variable: Variable, value: Buffer): void {
+  variable.versions.push(value);
+  if (variable.versions.length > KEPT_VERSIONS) {
+    variable.versions.shift();
+    variable.dropped += 1;
+  }
+}
 const fullId = (branch: string, id: string) => (branch === "root" ? id : `${branch}/${id}`);
 
 function owns(login: ConjurLogin, branch: string): boolean {

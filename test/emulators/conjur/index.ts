@@ -40,7 +40,14 @@ export interface ConjurEmulator extends EmulatorHandle {
   clientCertificate?: { certFile: string; keyFile: string };
   /** Makes every issued token expire now (as if eight minutes had passed). */
   expireTokens(): void;
+  /**
+   * Every API request as it arrived (method and raw path, admin calls aside; the latest
+   * MAX_RECEIVED), routed or not: what proves a refused setting never reached Conjur.
+   */
+  received: Array<{ method: string; path: string }>;
 }
+
+const MAX_RECEIVED = 1_000;
 
 export function defaultLogins(): ConjurLogin[] {
   return [
@@ -66,6 +73,7 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
   const store = new ConjurStore(options.branches ?? ["secretgate", "team-b", "apps/other"]);
   const faults = new FaultInjector();
   const tokens = new Map<string, IssuedToken>();
+  const received: Array<{ method: string; path: string }> = [];
   const certificate: LoopbackCertificate | undefined = options.tls ? makeLoopbackCertificate() : undefined;
 
   const handler = (request: IncomingMessage, response: ServerResponse) => {
@@ -90,12 +98,16 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
     const method = request.method ?? "GET";
     const segments = url.pathname.split("/").slice(1);
     if (segments[0] === "admin") return admin(method, url.pathname, body, response);
+    if (received.length >= MAX_RECEIVED) received.shift();
+    received.push({ method, path: request.url ?? "" });
 
     const route = routeRequest(method, segments, url.searchParams);
     if (!route) return sendJson(response, 404, { error: { code: "not_found", message: `No route matches ${method} ${url.pathname}` } });
 
-    const fault = faults.next(route.operation);
-    if (fault && (await applyFault(fault, response))) return;
+    // A fault's target is the full variable id (`branch/name`).
+    const fault = faults.next(route.operation, route.id);
+    if (fault?.interleave && route.id !== undefined) store.writeAsAnotherClient(route.account!, route.id, Buffer.from(fault.interleave.value, "utf8"));
+    if (fault && (await applyFault(fault, response, route))) return;
 
     try {
       if (route.operation === "Authenticate") {
@@ -218,6 +230,7 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
     faults,
     ...(certificate ? { caFile: certificate.caFile, clientCertificate: { certFile: certificate.clientCertFile, keyFile: certificate.clientKeyFile } } : {}),
     expireTokens,
+    received,
     details: {
       logins: logins.map(({ account, login, apiKey, branches }) => ({ account, login, apiKey, branches })),
       ...(certificate ? { caFile: certificate.caFile } : {}),
@@ -282,12 +295,16 @@ function wholeNumber(query: URLSearchParams, name: string): number | undefined {
   return Number(raw);
 }
 
-/** Answers an injected fault with Conjur's error shapes. */
-function applyFault(fault: FaultRule, response: ServerResponse): Promise<boolean> {
-  return applyHttpFault(fault, response, (status) =>
-    status === 429
-      ? sendJson(response, 429, { error: { code: "too_many_requests", message: "Too many requests" } })
-      : sendJson(response, status, { error: { code: "injected", message: `Injected fault: HTTP ${status}` } }),
+/** Answers an injected fault with Conjur's error shapes; `lag` with its 404 for a variable without a value. */
+function applyFault(fault: FaultRule, response: ServerResponse, route: Route): Promise<boolean> {
+  return applyHttpFault(
+    fault,
+    response,
+    (status) =>
+      status === 429
+        ? sendJson(response, 429, { error: { code: "too_many_requests", message: "Too many requests" } })
+        : sendJson(response, status, { error: { code: "injected", message: `Injected fault: HTTP ${status}` } }),
+    () => sendJson(response, 404, { error: { code: "not_found", message: `CONJ00076E Variable ${route.account ?? ""}:variable:${route.id ?? ""} is empty or not found.` } }),
   );
 }
 

@@ -11,15 +11,26 @@ export class EmulatorError extends Error {
   }
 }
 
+/** What an emulator tells the fault injector about one call, for faults aimed at a name. */
+export interface FaultTarget {
+  /** The secret (or key) the call names. */
+  target?: string;
+  /** Stores another writer's value on the target, as a second client would (`interleave`). */
+  interleave?(value: string): void;
+  /** The service's own "not found" for the call (`lag`). */
+  missing?(): EmulatorError;
+}
+
 /**
  * Counts the call and applies the fault set for it, if any: `throttle` → RESOURCE_EXHAUSTED
  * (the quota error Google sends), `error` → the gRPC code in `status` (default UNAVAILABLE),
  * `drop` → UNAVAILABLE (what a client sees when the connection goes), `latency` → a delay,
- * `hold` → waits for the test's release.
+ * `hold` → waits for the test's release, `lag` → NOT_FOUND as for a name not written yet.
  */
-export async function applyFault(faults: FaultInjector, operation: string): Promise<void> {
-  const rule: AppliedFault | undefined = faults.next(operation);
+export async function applyFault(faults: FaultInjector, operation: string, call: FaultTarget = {}): Promise<void> {
+  const rule: AppliedFault | undefined = faults.next(operation, call.target);
   if (!rule) return;
+  if (rule.interleave) call.interleave?.(rule.interleave.value);
   if (rule.latencyMs) await sleep(rule.latencyMs);
   switch (rule.kind) {
     case "latency":
@@ -33,6 +44,8 @@ export async function applyFault(faults: FaultInjector, operation: string): Prom
       throw new EmulatorError(rule.status ?? status.UNAVAILABLE, `injected fault on ${operation}`);
     case "drop":
       throw new EmulatorError(status.UNAVAILABLE, "Connection dropped");
+    case "lag":
+      throw call.missing?.() ?? new EmulatorError(status.NOT_FOUND, `${operation}: not found`);
   }
 }
 

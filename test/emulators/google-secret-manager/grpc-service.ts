@@ -8,6 +8,7 @@ import type { Message, SecretManagerStore } from "./store.js";
 export const OPERATIONS = [
   "CreateSecret",
   "GetSecret",
+  "UpdateSecret",
   "ListSecrets",
   "DeleteSecret",
   "AddSecretVersion",
@@ -20,9 +21,18 @@ export const OPERATIONS = [
 ] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
-/** Runs one operation against the store: the fault (if any) first, then the store's rules. */
+/**
+ * Runs one operation against the store: the fault (if any) first, then the store's rules. A
+ * fault's `target` is a secret id; `interleave` adds a version to that secret (creating it where
+ * missing) as a second client would.
+ */
 export async function perform(store: SecretManagerStore, faults: FaultInjector, operation: Operation, request: Message): Promise<Message> {
-  await applyFault(faults, operation);
+  const secret = secretNamed(request);
+  await applyFault(faults, operation, {
+    ...(secret ? { target: secret.id } : {}),
+    interleave: (value) => secret && store.writeAsAnotherClient(secret.name, Buffer.from(value, "utf8")),
+    missing: () => new EmulatorError(grpc.status.NOT_FOUND, `Secret [${secret?.name ?? ""}] not found or has no versions.`),
+  });
   const method = (operation[0]!.toLowerCase() + operation.slice(1)) as Uncapitalize<Operation>;
   return store[method](request);
 }
@@ -44,4 +54,13 @@ export function secretManagerGrpcService(store: SecretManagerStore, faults: Faul
     };
   }
   return { definition, handlers };
+}
+
+/** The secret a request names (`name` or `parent` of a secret or version, or CreateSecret's id), if any. */
+function secretNamed(request: Message): { name: string; id: string } | undefined {
+  const named = typeof request.name === "string" ? request.name : typeof request.parent === "string" ? request.parent : "";
+  const match = /^(projects\/[^/]+\/secrets\/([^/]+))/.exec(named);
+  if (match) return { name: match[1]!, id: match[2]! };
+  if (typeof request.secretId === "string" && typeof request.parent === "string") return { name: `${request.parent}/secrets/${request.secretId}`, id: request.secretId };
+  return undefined;
 }

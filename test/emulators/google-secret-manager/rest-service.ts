@@ -14,14 +14,20 @@ const ROUTES: Array<{ method: string; path: RegExp; operation: Operation; reques
   { method: "GET", path: /^\/v1\/(projects\/[^/]+)\/secrets$/, operation: "ListSecrets", request: (parent, url) => ({ parent, ...paging(url) }) },
   { method: "POST", path: /^\/v1\/(projects\/[^/]+)\/secrets$/, operation: "CreateSecret", request: (parent, url, secret) => ({ parent, secretId: url.searchParams.get("secretId") ?? "", secret }) },
   { method: "GET", path: new RegExp(`^/v1/(${SECRET})$`), operation: "GetSecret", request: (name) => ({ name }) },
+  {
+    method: "PATCH",
+    path: new RegExp(`^/v1/(${SECRET})$`),
+    operation: "UpdateSecret",
+    request: (name, url, secret) => ({ secret: { ...secret, name }, updateMask: { paths: (url.searchParams.get("updateMask") ?? "").split(",").filter((path) => path !== "") } }),
+  },
   { method: "DELETE", path: new RegExp(`^/v1/(${SECRET})$`), operation: "DeleteSecret", request: (name) => ({ name }) },
   { method: "POST", path: new RegExp(`^/v1/(${SECRET}):addVersion$`), operation: "AddSecretVersion", request: (parent, _url, body) => ({ parent, payload: payloadOf(body.payload) }) },
   { method: "GET", path: new RegExp(`^/v1/(${SECRET})/versions$`), operation: "ListSecretVersions", request: (parent, url) => ({ parent, ...paging(url) }) },
   { method: "GET", path: new RegExp(`^/v1/(${VERSION})$`), operation: "GetSecretVersion", request: (name) => ({ name }) },
   { method: "GET", path: new RegExp(`^/v1/(${VERSION}):access$`), operation: "AccessSecretVersion", request: (name) => ({ name }) },
-  { method: "POST", path: new RegExp(`^/v1/(${VERSION}):disable$`), operation: "DisableSecretVersion", request: (name) => ({ name }) },
-  { method: "POST", path: new RegExp(`^/v1/(${VERSION}):enable$`), operation: "EnableSecretVersion", request: (name) => ({ name }) },
-  { method: "POST", path: new RegExp(`^/v1/(${VERSION}):destroy$`), operation: "DestroySecretVersion", request: (name) => ({ name }) },
+  { method: "POST", path: new RegExp(`^/v1/(${VERSION}):disable$`), operation: "DisableSecretVersion", request: (name, _url, body) => ({ name, ...etagOf(body) }) },
+  { method: "POST", path: new RegExp(`^/v1/(${VERSION}):enable$`), operation: "EnableSecretVersion", request: (name, _url, body) => ({ name, ...etagOf(body) }) },
+  { method: "POST", path: new RegExp(`^/v1/(${VERSION}):destroy$`), operation: "DestroySecretVersion", request: (name, _url, body) => ({ name, ...etagOf(body) }) },
 ];
 
 export function secretManagerRest(store: SecretManagerStore, faults: FaultInjector): RestHandler {
@@ -54,4 +60,9 @@ function payloadOf(payload: Message | undefined): Message {
     data: Buffer.from(String(payload?.data ?? ""), "base64"),
     ...(payload?.dataCrc32c !== undefined ? { dataCrc32c: payload.dataCrc32c } : {}),
   };
+}
+
+/** The optional etag a version's state change carries in its body. */
+function etagOf(body: Message): Message {
+  return typeof body.etag === "string" && body.etag !== "" ? { etag: body.etag } : {};
 }

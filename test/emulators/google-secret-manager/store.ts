@@ -6,6 +6,8 @@ export type VersionState = "ENABLED" | "DISABLED" | "DESTROYED";
 
 interface StoredVersion {
   number: number;
+  /** Changes whenever the version does (a new state), and differs between two versions of one number. */
+  etag: string;
   createTime: Date;
   state: VersionState;
   data?: Buffer;
@@ -21,6 +23,8 @@ interface StoredSecret {
   annotations: Record<string, string>;
   versions: StoredVersion[];
   nextVersion: number;
+  /** Made at creation and anew by every update (the real API's optimistic concurrency control). */
+  etag: string;
 }
 
 /** Messages as the gRPC loader hands them over (camelCase); times stay Dates until a transport formats them. */
@@ -59,34 +63,63 @@ export class SecretManagerStore {
     if (!replication || (!replication.automatic && !(replicas && replicas.length > 0))) {
       throw invalid("Secret.replication is required: set automatic or user_managed with at least one replica.");
     }
-    const labels = (secret.labels ?? {}) as Record<string, string>;
-    for (const [key, value] of Object.entries(labels)) {
-      if (!LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) throw invalid(`Invalid label ${JSON.stringify(key)}.`);
-    }
-    const annotations = (secret.annotations ?? {}) as Record<string, string>;
-    let annotationBytes = 0;
-    for (const [key, value] of Object.entries(annotations)) {
-      if (!ANNOTATION_KEY.test(key)) throw invalid(`Invalid annotation key ${JSON.stringify(key)}.`);
-      annotationBytes += Buffer.byteLength(key) + Buffer.byteLength(String(value));
-    }
-    if (annotationBytes >= MAX_ANNOTATIONS_BYTES) throw invalid("The total size of annotation keys and values must be less than 16KiB.");
+    const labels = validLabels(secret.labels);
+    const annotations = validAnnotations(secret.annotations);
     const name = `${parent}/secrets/${secretId}`;
     if (this.secrets.has(name)) throw new EmulatorError(status.ALREADY_EXISTS, `Secret [${name}] already exists.`);
+    const createTime = new Date();
     const stored: StoredSecret = {
       name,
-      createTime: new Date(),
+      createTime,
       replication: replicas ? { userManaged: { replicas: replicas.map((replica) => ({ location: replica.location })) } } : { automatic: {} },
-      labels: { ...labels },
-      annotations: { ...annotations },
+      labels,
+      annotations,
       versions: [],
       nextVersion: 1,
+      etag: nextEtag(),
     };
     this.secrets.set(name, stored);
     return secretView(stored);
   }
 
+  /** A second client's write (a fault's interleaved writer): a new version, after creating the secret where missing. */
+  writeAsAnotherClient(secretName: string, data: Buffer): void {
+    if (!this.secrets.has(secretName)) {
+      const match = /^(projects\/[^/]+)\/secrets\/(.+)$/.exec(secretName)!;
+      this.createSecret({ parent: match[1], secretId: match[2], secret: { replication: { automatic: {} } } });
+    }
+    this.addSecretVersion({ parent: secretName, payload: { data } });
+  }
+
   getSecret(request: Message): Message {
     return secretView(this.secret(request.name));
+  }
+
+  /**
+   * UpdateSecret: the fields `update_mask` names (required) take the request secret's values. This
+   * emulator models `labels` and `annotations`; another path of the real API is UNIMPLEMENTED here,
+   * one the API does not have INVALID_ARGUMENT. An `etag` that is not the secret's current one
+   * fails FAILED_PRECONDITION, as the real API answers; every update makes a new etag. Versions
+   * are untouched.
+   */
+  updateSecret(request: Message): Message {
+    const changes = (request.secret ?? {}) as Message;
+    const secret = this.secret(changes.name);
+    const paths = ((request.updateMask as Message | undefined)?.paths ?? []) as string[];
+    if (paths.length === 0) throw invalid("update_mask must name at least one field to update.");
+    for (const path of paths) {
+      if (UPDATABLE_UNMODELLED.has(path)) throw new EmulatorError(status.UNIMPLEMENTED, `The emulator does not model updating [${path}].`);
+      if (path !== "labels" && path !== "annotations") throw invalid(`The update_mask path [${path}] is not a field of Secret that can be updated.`);
+    }
+    if (changes.etag && changes.etag !== secret.etag) {
+      throw new EmulatorError(status.FAILED_PRECONDITION, `The etag provided in the request does not match the current etag of Secret [${secret.name}].`);
+    }
+    const labels = paths.includes("labels") ? validLabels(changes.labels) : secret.labels;
+    const annotations = paths.includes("annotations") ? validAnnotations(changes.annotations) : secret.annotations;
+    secret.labels = labels;
+    secret.annotations = annotations;
+    secret.etag = nextEtag();
+    return secretView(secret);
   }
 
   deleteSecret(request: Message): Message {
@@ -111,6 +144,7 @@ export class SecretManagerStore {
     if (checksum !== undefined && checksum !== crc32c(data)) throw invalid("Checksum mismatch: data_crc32c does not match the payload data.");
     const version: StoredVersion = {
       number: secret.nextVersion++,
+      etag: nextEtag(),
       createTime: new Date(),
       state: "ENABLED",
       data,
@@ -145,23 +179,28 @@ export class SecretManagerStore {
   }
 
   disableSecretVersion(request: Message): Message {
-    return this.transition(request.name, "DISABLED");
+    return this.transition(request, "DISABLED");
   }
 
   enableSecretVersion(request: Message): Message {
-    return this.transition(request.name, "ENABLED");
+    return this.transition(request, "ENABLED");
   }
 
   destroySecretVersion(request: Message): Message {
-    return this.transition(request.name, "DESTROYED");
+    return this.transition(request, "DESTROYED");
   }
 
-  private transition(name: unknown, state: VersionState): Message {
-    const { secret, version } = this.version(name);
+  /** Disable, enable and destroy take an optional etag: a stale one is refused with ABORTED (AIP-154), nothing changed. */
+  private transition(request: Message, state: VersionState): Message {
+    const { secret, version } = this.version(request.name);
+    if (request.etag && request.etag !== version.etag) {
+      throw new EmulatorError(status.ABORTED, `The etag provided in the request does not match the etag of Secret Version [${secret.name}/versions/${version.number}].`);
+    }
     if (version.state === "DESTROYED") {
       throw new EmulatorError(status.FAILED_PRECONDITION, `Secret Version [${secret.name}/versions/${version.number}] is in DESTROYED state.`);
     }
     version.state = state;
+    version.etag = nextEtag();
     if (state === "DESTROYED") {
       delete version.data;
       version.destroyTime = new Date();
@@ -192,6 +231,35 @@ export class SecretManagerStore {
 
 const invalid = (message: string) => new EmulatorError(status.INVALID_ARGUMENT, message);
 
+/** Fields of Secret the real UpdateSecret takes that this emulator does not model. */
+const UPDATABLE_UNMODELLED = new Set(["topics", "expire_time", "ttl", "rotation", "version_aliases", "version_destroy_ttl", "customer_managed_encryption"]);
+
+let lastEtag = 0;
+/** A quoted hex stamp of the microsecond, as Secret Manager's etags look; never the same twice. */
+function nextEtag(): string {
+  lastEtag = Math.max(lastEtag + 1, Date.now() * 1000);
+  return `"${lastEtag.toString(16)}"`;
+}
+
+function validLabels(value: unknown): Record<string, string> {
+  const labels = (value ?? {}) as Record<string, string>;
+  for (const [key, label] of Object.entries(labels)) {
+    if (!LABEL_KEY.test(key) || !LABEL_VALUE.test(label)) throw invalid(`Invalid label ${JSON.stringify(key)}.`);
+  }
+  return { ...labels };
+}
+
+function validAnnotations(value: unknown): Record<string, string> {
+  const annotations = (value ?? {}) as Record<string, string>;
+  let annotationBytes = 0;
+  for (const [key, annotation] of Object.entries(annotations)) {
+    if (!ANNOTATION_KEY.test(key)) throw invalid(`Invalid annotation key ${JSON.stringify(key)}.`);
+    annotationBytes += Buffer.byteLength(key) + Buffer.byteLength(String(annotation));
+  }
+  if (annotationBytes >= MAX_ANNOTATIONS_BYTES) throw invalid("The total size of annotation keys and values must be less than 16KiB.");
+  return { ...annotations };
+}
+
 function secretView(secret: StoredSecret): Message {
   return {
     name: secret.name,
@@ -199,7 +267,7 @@ function secretView(secret: StoredSecret): Message {
     createTime: secret.createTime,
     labels: secret.labels,
     annotations: secret.annotations,
-    etag: `"${secret.createTime.getTime().toString(16)}"`,
+    etag: secret.etag,
   };
 }
 
@@ -210,7 +278,7 @@ function versionView(secret: StoredSecret, version: StoredVersion): Message {
     state: version.state,
     ...(version.destroyTime ? { destroyTime: version.destroyTime } : {}),
     clientSpecifiedPayloadChecksum: version.checksum !== undefined,
-    etag: `"${version.createTime.getTime().toString(16)}"`,
+    etag: version.etag,
   };
 }
 

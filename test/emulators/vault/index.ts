@@ -154,7 +154,12 @@ export class VaultEmulator {
     const method = request.method === "PUT" ? "POST" : request.method === "GET" && url.searchParams.get("list") === "true" ? "LIST" : (request.method ?? "GET");
     const route = this.route(namespace, segments, method);
 
-    const fault = this.faults.next(route.operation);
+    // A fault's target is the KV path below the mount (path_prefix included).
+    const fault = this.faults.next(route.operation, route.path);
+    if (fault?.interleave && route.mount !== "") {
+      // Another client's write (LiteLLM's `key` field) landing first, as `vault kv put` would.
+      this.kv.write(namespace, route.mount, route.path, { data: { key: fault.interleave.value } });
+    }
     if (fault) {
       if (await applyFault(fault, response, route.operation)) return;
     }
@@ -328,13 +333,18 @@ export const startEmulator: StartEmulator = async ({ host, port }) => {
   return handle;
 };
 
-/** Answers an injected fault with Vault's error shapes. */
+/** Answers an injected fault with Vault's error shapes; `lag` with KV's 404 for a path it does not hold. */
 function applyFault(fault: FaultRule, response: ServerResponse, operation: string): Promise<boolean> {
-  return applyHttpFault(fault, response, (status) => {
-    if (status === 429) return send(response, 429, { errors: [`request path "${operation}": rate limit quota exceeded`] });
-    const message = status === 503 ? "Vault is sealed" : status === 412 ? "required index state not present" : "internal error";
-    send(response, status, { errors: [message] });
-  });
+  return applyHttpFault(
+    fault,
+    response,
+    (status) => {
+      if (status === 429) return send(response, 429, { errors: [`request path "${operation}": rate limit quota exceeded`] });
+      const message = status === 503 ? "Vault is sealed" : status === 412 ? "required index state not present" : "internal error";
+      send(response, status, { errors: [message] });
+    },
+    () => send(response, 404, { errors: [] }),
+  );
 }
 
 function kvOperation(method: string, area: string): string {

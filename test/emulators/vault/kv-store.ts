@@ -26,7 +26,14 @@ export interface KvAnswer {
 }
 
 const DEFAULT_MAX_VERSIONS = 10;
-const now = () => new Date().toISOString();
+let lastNanos = 0n;
+/** A time as Vault writes it (RFC 3339 with nanoseconds); two versions here never share one. */
+function now(): string {
+  const nanos = BigInt(Date.now()) * 1_000_000n;
+  lastNanos = nanos > lastNanos ? nanos : lastNanos + 1n;
+  const seconds = new Date(Number(lastNanos / 1_000_000n)).toISOString().slice(0, 19);
+  return `${seconds}.${(lastNanos % 1_000_000_000n).toString().padStart(9, "0")}Z`;
+}
 
 export class KvStore {
   private readonly entries = new Map<string, Entry>();

@@ -20,7 +20,7 @@ async function encrypt(plaintext: string, context?: Record<string, string>, keyI
   return Buffer.from(output.CiphertextBlob!).toString("base64");
 }
 
-function driverFor(env: Record<string, string>, options: { encryptionContext?: Record<string, string>; keyId?: string } = {}): KmsDriver {
+function driverFor(env: Record<string, string>, options: { encryptionContext?: Record<string, string>; keyId?: string; hostedKeys?: string[] } = {}): KmsDriver {
   const fullEnv = { ...emulatorEnv(emulator.endpoint), ...env };
   return new KmsDriver({ connection: resolveAwsConnection({}, fullEnv, "KMS"), env: fullEnv, ...options });
 }
@@ -64,7 +64,7 @@ describe("aws_kms driver", () => {
     const ciphertext = await encrypt("sk-with-context", { app: "litellm", env: "prod" });
     const matching = driverFor({ KEY: ciphertext }, { encryptionContext: { env: "prod", app: "litellm" } });
     expect((await matching.read("KEY", call()))?.text).toBe("sk-with-context");
-    const wrong = driverFor({ KEY: ciphertext }, { encryptionContext: { app: "other" } });
+    const wrong = driverFor({ KEY: ciphertext }, { encryptionContext: { app: "other" }, hostedKeys: ["KEY"] });
     const error = (await wrong.read("KEY", call()).catch((failure: unknown) => failure)) as ServiceError;
     expect(error).toBeInstanceOf(ServiceError);
     expect(error.code).toBe(Code.FailedPrecondition);
@@ -75,7 +75,7 @@ describe("aws_kms driver", () => {
   });
 
   it("insists on a team's key_id: ciphertext under another key is refused", async () => {
-    const driver = driverFor({ KEY: await encrypt("under-default-key") });
+    const driver = driverFor({ KEY: await encrypt("under-default-key") }, { hostedKeys: ["os.environ/KEY"] });
     const error = (await driver.read("KEY", call({ key_id: "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000" })).catch(
       (failure: unknown) => failure,
     )) as ServiceError;
@@ -84,15 +84,59 @@ describe("aws_kms driver", () => {
     await driver.close();
   });
 
-  it("reports a name absent from the environment as missing, and non-ciphertext as FAILED_PRECONDITION", async () => {
-    const driver = driverFor({ NOT_CIPHERTEXT: "sk-plain text!" });
+  it("reports a name absent from the environment as missing, and a listed or marked non-ciphertext as FAILED_PRECONDITION before calling KMS", async () => {
+    emulator.emulator.faults.resetCalls();
+    const driver = driverFor(
+      { NOT_CIPHERTEXT: "sk-plain text!", MARKED: "aws_kms/sk-plain marked!", LITELLM_SECRET_AWS_KMS_BULK: "QUJDRA==" },
+      { hostedKeys: ["NOT_CIPHERTEXT"] },
+    );
     expect(await driver.read("ABSENT_NAME", call())).toBeUndefined();
     for (const name of ["constructor", "__proto__", "toString"]) expect(await driver.read(name, call())).toBeUndefined();
-    const error = (await driver.read("NOT_CIPHERTEXT", call()).catch((failure: unknown) => failure)) as ServiceError;
-    expect(error.code).toBe(Code.FailedPrecondition);
-    expect(error.message).toContain("NOT_CIPHERTEXT");
-    expect(error.message).not.toContain("sk-plain");
-    expect(emulator.emulator.faults.calls().Decrypt ?? 0).toBeGreaterThan(0);
+    for (const [name, variable] of [["NOT_CIPHERTEXT", "NOT_CIPHERTEXT"], ["MARKED", "MARKED"], ["BULK", "LITELLM_SECRET_AWS_KMS_BULK"]] as const) {
+      const error = (await driver.read(name, call()).catch((failure: unknown) => failure)) as ServiceError;
+      expect(error.code, name).toBe(Code.FailedPrecondition);
+      expect(error.message).toContain(variable);
+      expect(error.message).not.toContain("sk-plain");
+    }
+    expect(emulator.emulator.faults.calls().Decrypt).toBeUndefined();
+    await driver.close();
+  });
+
+  it("answers a name hosted_keys does not list like a missing one unless its variable holds ciphertext that decrypts", async () => {
+    emulator.emulator.faults.resetCalls();
+    const warnings: unknown[] = [];
+    const ciphertext = await encrypt("sk-unlisted-but-decrypts", { app: "litellm" });
+    const fullEnv = {
+      ...emulatorEnv(emulator.endpoint),
+      PLAIN: "sk-plain text of the service",
+      SHORT: "QUJDRA==",
+      NOT_KMS: Buffer.alloc(96, 7).toString("base64"),
+      OTHER_CONTEXT: await encrypt("sk-other-context", { app: "other" }),
+      DECRYPTS: ciphertext,
+    };
+    const driver = new KmsDriver({
+      connection: resolveAwsConnection({}, fullEnv, "KMS"),
+      env: fullEnv,
+      encryptionContext: { app: "litellm" },
+      hostedKeys: ["SOMETHING_ELSE"],
+      logger: { warn: (...args: unknown[]) => warnings.push(args) },
+    });
+    for (const name of ["ABSENT", "PLAIN", "SHORT", "NOT_KMS", "OTHER_CONTEXT"]) expect(await driver.read(name, call()), name).toBeUndefined();
+    // Only what is shaped like KMS ciphertext was sent: the long base64 and the other context's ciphertext.
+    expect(emulator.emulator.faults.calls().Decrypt).toBe(2);
+    // The operator still learns why (the variable and KMS's reason, never a value).
+    expect(JSON.stringify(warnings)).toContain("OTHER_CONTEXT");
+    expect(JSON.stringify(warnings)).not.toContain("sk-other-context");
+    expect((await driver.read("DECRYPTS", call()))?.text).toBe("sk-unlisted-but-decrypts");
+    // An outage is still an outage: a caller must not take it for a missing value.
+    emulator.emulator.faults.set([{ operation: "Decrypt", kind: "error", status: 500 }]);
+    try {
+      const outage = (await driver.read("DECRYPTS", call()).catch((failure: unknown) => failure)) as ServiceError;
+      expect(outage).toBeInstanceOf(ServiceError);
+      expect(outage.code).not.toBe(Code.NotFound);
+    } finally {
+      emulator.emulator.faults.clear();
+    }
     await driver.close();
   });
 

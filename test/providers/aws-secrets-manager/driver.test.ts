@@ -51,4 +51,23 @@ describe("aws_secret_manager driver specifics", () => {
     expect(secretsManagerTeamSettings.safeParse({ aws_region_name: "eu-west-1", prefix: "eu/", tags: { a: "b" } }).success).toBe(true);
     expect(secretsManagerTeamSettings.safeParse({ vault_uri: "https://x" }).success).toBe(false);
   });
+
+  it("takes regions, roles, session names and external ids only in the shapes AWS gives them", () => {
+    const accepts = (settings: Record<string, unknown>) => secretsManagerTeamSettings.safeParse(settings).success;
+    for (const region of ["us-east-1", "eu-west-1", "us-gov-west-1", "cn-north-1", "ap-southeast-5", "eu-isoe-west-1", "us-isob-east-1"]) {
+      expect(accepts({ aws_region_name: region }), region).toBe(true);
+    }
+    for (const region of ["", "evil.example.com", "x/y", "us-east-1/../x", "US-EAST-1", "us-east", "us-east-1.evil", "localhost:4566", "us_east_1"]) {
+      expect(accepts({ aws_region_name: region }), region).toBe(false);
+    }
+    expect(accepts({ aws_role_name: "arn:aws:iam::123456789012:role/team/eu-writer", aws_session_name: "team-eu", aws_external_id: "ext:42/a" })).toBe(true);
+    expect(accepts({ aws_role_name: "arn:aws-us-gov:iam::123456789012:role/x" })).toBe(true);
+    for (const settings of [{ aws_role_name: "eu-writer" }, { aws_role_name: "arn:aws:iam::123456789012:user/x" }, { aws_session_name: "has space" }, { aws_external_id: "[redacted]" }]) {
+      expect(accepts(settings), JSON.stringify(settings)).toBe(false);
+    }
+  });
+
+  it("refuses a region from the environment that is not one, naming the variable", () => {
+    expect(() => resolveAwsConnection({}, { AWS_REGION: "evil.example.com" }, "SECRETS_MANAGER")).toThrow(/^AWS_REGION must be an AWS region/);
+  });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RestError } from "@azure/keyvault-secrets";
 import { pino } from "pino";
+import { z } from "zod";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ServiceError } from "../../../src/core/errors.js";
 import { MAX_LOCATIONS } from "../../../src/drivers/location-clients.js";
@@ -246,6 +247,55 @@ describe("Azure Key Vault driver set-up and errors", () => {
     expect(azureKeyVaultDriver.teamSettings.safeParse({ vault_uri: "https://team.vault.azure.net" }).success).toBe(true);
     expect(azureKeyVaultDriver.teamSettings.safeParse({ vault_uri: "http://team.vault.azure.net" }).success).toBe(false);
     expect(azureKeyVaultDriver.teamSettings.safeParse({ region: "x" }).success).toBe(false);
+  });
+
+  it("lets a team name only a Key Vault of Microsoft's clouds, or a host the back end's allowed_vault_hosts lists", () => {
+    const accepts = (uri: string, allowed: string[] = []) =>
+      azureKeyVaultDriver.teamSettingsFor!({ ...context({}).settings, allowed_vault_hosts: allowed }).safeParse({ vault_uri: uri }).success;
+    for (const uri of [
+      "https://team.vault.azure.net",
+      "https://team.vault.azure.net/",
+      "https://TEAM.vault.azure.net",
+      "https://team.vault.azure.cn",
+      "https://team.vault.usgovcloudapi.net",
+      "https://team.vault.microsoftazure.de",
+      "https://pool.managedhsm.azure.net",
+      "https://pool.managedhsm.azure.cn",
+      "https://pool.managedhsm.usgovcloudapi.net",
+    ]) {
+      expect(accepts(uri), uri).toBe(true);
+    }
+    for (const uri of [
+      "https://127.0.0.1:8443",
+      "https://localhost",
+      "https://[::1]:8443",
+      "https://evil.example.com",
+      "https://team.vault.azure.net.evil.example.com",
+      "https://vault.azure.net",
+      "https://a.b.vault.azure.net",
+      "https://team.vault.azure.net:8443",
+      "https://team.vault.azure.net:443",
+      "https://team.vault.azure.net/secrets",
+      "https://team.vault.azure.net/./",
+      "https://team.vault.azure.net?x=1",
+      "https://team.vault.azure.net#x",
+      "https://user@team.vault.azure.net",
+      "https://t%65am.vault.azure.net",
+      "https://team.vault.azure.net\\@evil.example.com",
+      "https://-team.vault.azure.net",
+    ]) {
+      expect(accepts(uri), uri).toBe(false);
+    }
+    const allowed = ["127.0.0.1:8443", "[::1]:8443", "*.vault.corp.example", "private.example"];
+    for (const uri of ["https://127.0.0.1:8443", "https://[::1]:8443", "https://eu.vault.corp.example", "https://private.example"]) expect(accepts(uri, allowed), uri).toBe(true);
+    for (const uri of ["https://127.0.0.1:8444", "https://127.0.0.1", "https://vault.corp.example", "https://a.b.vault.corp.example", "https://private.example:8443"]) {
+      expect(accepts(uri, allowed), uri).toBe(false);
+    }
+    const hosts = azureKeyVaultDriver.settings!.allowed_vault_hosts!;
+    expect(z.safeParse(hosts, ["127.0.0.1:8443", "*.vault.corp.example", "[::1]:1"]).success).toBe(true);
+    for (const entry of ["https://x.example", "X.example", "x.example/path", "*", "x.*.example"]) {
+      expect(z.safeParse(hosts, [entry]).success, entry).toBe(false);
+    }
   });
 
   it("reports an unreachable vault as UNAVAILABLE after bounded retries", async () => {

@@ -1,6 +1,7 @@
 import { pino } from "pino";
 import { parseDocument, type ScalarTag, type CollectionTag, type YAMLMap } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { Code } from "../../../src/core/errors.js";
 import { cyberArkDriver } from "../../../src/providers/cyberark/cyberark-driver.js";
 import { LIST_PAGE_SIZE, MAX_LISTED_VARIABLES, MAX_LIST_PAGE_BYTES } from "../../../src/providers/cyberark/conjur-listing.js";
@@ -201,6 +202,22 @@ describe("Conjur driver", () => {
   it("refuses team keys of other back ends", () => {
     expect(cyberArkDriver.teamSettings.safeParse({ account: "a", policy_branch: "b", prefix: "p/" }).success).toBe(true);
     expect(cyberArkDriver.teamSettings.safeParse({ mount: "secret" }).success).toBe(false);
+  });
+
+  it("takes only accounts and policy branches that reach Conjur exactly as written", () => {
+    const accepts = (settings: Record<string, unknown>) => cyberArkDriver.teamSettings.safeParse(settings).success;
+    for (const account of ["default", "my-org", "org.example", "a..b"]) expect(accepts({ account }), account).toBe(true);
+    for (const account of ["", ".", "..", "a/b", "a:b", "a%2e", "a\\b", "a\u0000b", "a\u2028b"]) expect(accepts({ account }), JSON.stringify(account)).toBe(false);
+    for (const branch of ["root", "apps", "apps/team-a", "apps/team.a", "a..b/c"]) expect(accepts({ policy_branch: branch }), branch).toBe(true);
+    for (const branch of ["", ".", "..", "apps/..", "../apps", "apps/./x", "apps//x", "/apps", "apps/", "a%2fb", "a\\b", "a\nb"]) {
+      expect(accepts({ policy_branch: branch }), JSON.stringify(branch)).toBe(false);
+    }
+    // The back end's own branch and the account in the environment follow the same rules.
+    expect(z.safeParse(cyberArkDriver.settings!.policy_branch!, "apps/..").success).toBe(false);
+  });
+
+  it("refuses a CYBERARK_ACCOUNT that would not reach Conjur as written, naming it", async () => {
+    await expect(cyberArkDriver.create(context({ ...env(), CYBERARK_ACCOUNT: ".." }))).rejects.toThrow(/CYBERARK_ACCOUNT must not be '\.' or '\.\.'/);
   });
 
   it("reports an unreachable Conjur as UNAVAILABLE and a wrong API key as UNAUTHENTICATED", async () => {

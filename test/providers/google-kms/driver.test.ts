@@ -21,7 +21,9 @@ let crypto: KmsCrypto;
 const call = (team: Record<string, unknown> = {}): DriverCall => ({ team, signal: AbortSignal.timeout(10_000), deadline: Date.now() + 10_000 });
 const encrypt = (plaintext: string, key = DEFAULT_KEY) =>
   encryptWithGoogleKms(plaintext, { key, context: {}, env: { GOOGLE_KMS_ENDPOINT: emulator.endpoint } });
-const driverWith = (env: Record<string, string>) => new KmsDriver(crypto, DEFAULT_KEY, env);
+const driverWith = (env: Record<string, string>, options: ConstructorParameters<typeof KmsDriver>[3] = {}) => new KmsDriver(crypto, DEFAULT_KEY, env, options);
+/** A driver for names the operator lists in hosted_keys: errors say what is wrong with them. */
+const listing = (env: Record<string, string>) => driverWith(env, { hostedKeys: Object.keys(env) });
 const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error);
 
 beforeAll(async () => {
@@ -53,22 +55,44 @@ describe("google_kms driver", () => {
     expect(emulator.faults.calls().Decrypt).toBeUndefined();
   });
 
-  it("refuses non-canonical base64 before calling KMS, naming the variable", async () => {
+  it("refuses non-canonical base64 of a listed name before calling KMS, naming the variable", async () => {
     const ciphertext = await encrypt("value");
-    for (const mangled of [`${ciphertext}\n`, ciphertext.replace(/=+$/, ""), ciphertext.replaceAll("+", "-").replaceAll("/", "_") + "!", ""]) {
-      const error = await failure(driverWith({ MANGLED: mangled }).read("MANGLED", call()));
+    for (const mangled of [`${ciphertext}\n`, ciphertext.replace(/=+$/, ""), ciphertext.replaceAll("+", "-").replaceAll("/", "_") + "!", "", "QUJDRA=="]) {
+      const error = await failure(listing({ MANGLED: mangled }).read("MANGLED", call()));
       expect(error).toBeInstanceOf(ServiceError);
-      expect((error as ServiceError).code).toBe(Code.InvalidArgument);
+      expect((error as ServiceError).code).toBe(Code.FailedPrecondition);
       expect((error as ServiceError).message).toContain("MANGLED");
     }
     expect(emulator.faults.calls().Decrypt).toBeUndefined();
   });
 
   it("uses a team's resource_name: ciphertext of another key does not decrypt", async () => {
-    const driver = driverWith({ TEAM_KEY: await encrypt("team value", OTHER_KEY) });
+    const driver = listing({ TEAM_KEY: await encrypt("team value", OTHER_KEY) });
     expect((await driver.read("TEAM_KEY", call({ resource_name: OTHER_KEY })))?.text).toBe("team value");
     const error = await failure(driver.read("TEAM_KEY", call()));
     expect(driver.classifyError(error).code).toBe(Code.InvalidArgument);
+  });
+
+  it("answers a name hosted_keys does not list like a missing one unless its variable holds ciphertext that decrypts", async () => {
+    const warnings: unknown[] = [];
+    const driver = driverWith(
+      {
+        PLAIN: "sk-plain text of the service",
+        SHORT: "QUJDRA==",
+        NOT_KMS: Buffer.alloc(96, 7).toString("base64"),
+        OTHER_KEYS: await encrypt("sk-under-another-key", OTHER_KEY),
+        DECRYPTS: await encrypt("sk-unlisted-but-decrypts"),
+      },
+      { hostedKeys: ["SOMETHING_ELSE"], logger: { warn: (...args: unknown[]) => warnings.push(args) } },
+    );
+    for (const name of ["ABSENT", "PLAIN", "SHORT", "NOT_KMS", "OTHER_KEYS"]) expect(await driver.read(name, call()), name).toBeUndefined();
+    expect(emulator.faults.calls().Decrypt).toBe(2);
+    expect(JSON.stringify(warnings)).toContain("OTHER_KEYS");
+    expect(JSON.stringify(warnings)).not.toContain("sk-under-another-key");
+    expect((await driver.read("DECRYPTS", call()))?.text).toBe("sk-unlisted-but-decrypts");
+    emulator.faults.set([{ operation: "Decrypt", kind: "throttle" }]);
+    const throttled = await failure(driver.read("DECRYPTS", call()));
+    expect(driver.classifyError(throttled).code).toBe(Code.ResourceExhausted);
   });
 
   it("discards a plaintext whose CRC32C does not match (DATA_LOSS), never returning it", async () => {

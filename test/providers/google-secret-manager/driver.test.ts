@@ -48,6 +48,17 @@ describe("google_secret_manager driver", () => {
     expect(await driver.currentVersion("DISABLED_META", call())).toBeUndefined();
   });
 
+  it("takes back no version but a secret's first: an older version of another writer would hide behind `latest`", async () => {
+    // Another writer's version lands between this write's CreateSecret and its AddSecretVersion.
+    emulator.faults.set([{ operation: "AddSecretVersion", target: "RACED_CREATE", kind: "latency", after: 1, times: 1, interleave: { value: "sk-other-writer" } }]);
+    const written = await write("RACED_CREATE", "sk-raced-create");
+    expect(written).toMatchObject({ created: true, version: "2" });
+    expect(await driver.removeWrittenVersion("RACED_CREATE", written, call())).toBe(false);
+    expect(await driver.read("RACED_CREATE", call())).toMatchObject({ text: "sk-raced-create", version: "2" });
+    const [version] = await inspector.getSecretVersion({ name: `projects/${PROJECT}/secrets/RACED_CREATE/versions/1` });
+    expect(version.state).toBe("ENABLED");
+  });
+
   it("reports a destroyed latest version as not found, saying why", async () => {
     await write("DESTROYED", "one");
     await inspector.destroySecretVersion({ name: `projects/${PROJECT}/secrets/DESTROYED/versions/1` });
@@ -93,5 +104,24 @@ describe("google_secret_manager driver", () => {
   it("keys cache entries by project, so two teams' identical names never collide", () => {
     expect(driver.locationKey({})).toBe(PROJECT);
     expect(driver.locationKey({ project_id: "other" })).toBe("other");
+  });
+
+  it("brings a secret's labels and description over in place, keeping its other labels and annotations; the emulator's UpdateSecret answers as the real API", async () => {
+    const secret = `projects/${PROJECT}/secrets/UPDATED_IN_PLACE`;
+    await inspector.createSecret({
+      parent: `projects/${PROJECT}`,
+      secretId: "UPDATED_IN_PLACE",
+      secret: { replication: { automatic: {} }, labels: { team: "a", owner: "ops" }, annotations: { description: "old", other: "kept" } },
+    });
+    await driver.updateMetadata("UPDATED_IN_PLACE", { description: "new", tags: { team: "b" } }, call());
+    const [updated] = await inspector.getSecret({ name: secret });
+    expect({ ...updated.labels }).toEqual({ team: "b", owner: "ops" });
+    expect({ ...updated.annotations }).toEqual({ description: "new", other: "kept" });
+    // An etag that is no longer the secret's is FAILED_PRECONDITION; a missing update_mask INVALID_ARGUMENT.
+    const stale = await inspector.updateSecret({ secret: { name: secret, labels: {}, etag: '"0"' }, updateMask: { paths: ["labels"] } }).catch((error: { code: number }) => error.code);
+    expect(stale).toBe(9);
+    const unmasked = await inspector.updateSecret({ secret: { name: secret, labels: {} } }).catch((error: { code: number }) => error.code);
+    expect(unmasked).toBe(3);
+    expect(await driver.updateMetadata("UPDATED_IN_PLACE", { tags: { "Not-A-Label": "x" } }, call()).catch((error: ServiceError) => error.code)).toBe(Code.InvalidArgument);
   });
 });

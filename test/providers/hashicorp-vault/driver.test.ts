@@ -119,7 +119,7 @@ describe("Vault driver against the emulator", () => {
 
   it("stores tags as KV v2 custom metadata, and reports tags its policy may not write as a warning", async () => {
     const tags = { Environment: "Prod", team: "llm" };
-    expect(await driver.write({ name: "tagged", value: { text: "v" }, tags }, call())).toEqual({ version: "1", created: true });
+    expect(await driver.write({ name: "tagged", value: { text: "v" }, tags }, call())).toEqual({ version: "1", created: true, versionStamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:]{8}\.\d{9}Z$/) });
     const metadata = await fetch(`${bed.emulator.endpoint}/v1/secret/metadata/tagged`, { headers: { "x-vault-token": bed.emulator.rootToken } });
     expect(((await metadata.json()) as any).data.custom_metadata).toEqual(tags);
 

@@ -5,16 +5,18 @@ import { create } from "@bufbuild/protobuf";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
+  ExistingMetadata,
   MigrateSecretRequestSchema,
   MigrationOutcome,
   PlanMigrationRequestSchema,
-  ReadRequestSchema,
   type MigrateSecretResponse,
-} from "../../../gen/secretgate/v1/secret_service_pb.js";
+} from "../../../gen/secretgate/v1/admin_service_pb.js";
+import { ReadRequestSchema } from "../../../gen/secretgate/v1/secret_service_pb.js";
 import { parseConfig } from "../../../src/config/load.js";
 import type { AccessMode } from "../../../src/config/key-management-settings.js";
 import type { BackendConfig } from "../../../src/config/schema.js";
 import { Code } from "../../../src/core/errors.js";
+import { AdminService } from "../../../src/core/admin-service.js";
 import { MAX_MIGRATED_NAMES } from "../../../src/core/migration.js";
 import { SecretService } from "../../../src/core/secret-service.js";
 import { ServiceBackends } from "../../../src/core/service-backends.js";
@@ -36,9 +38,12 @@ import { serviceFailure } from "../../helpers/service-failure.js";
 
 const logger = pino({ level: "silent" });
 
-const FULL: DriverCapabilities = { write: true, binary: true, list: true, metadata: { description: true, tags: true } };
+const FULL: DriverCapabilities = { write: true, binary: true, list: true, metadata: { description: true, tags: true, writesReplace: true } };
 
-/** A back end as AWS Secrets Manager keeps metadata: only a write that creates the secret sets it. */
+/**
+ * A back end that keeps the metadata a secret was created with (as AWS Secrets Manager does) and
+ * cannot change it afterwards (unlike the AWS driver, which has updateMetadata).
+ */
 class CreationMetadataDriver extends InstrumentedDriver {
   override async write(request: DriverWrite, call: Parameters<InstrumentedDriver["write"]>[1]) {
     const existing = await this.store.describe(request.name);
@@ -66,6 +71,7 @@ type DriverKind = typeof CreationMetadataDriver | typeof TagRefusingDriver | typ
 interface BackEndSpec {
   capabilities?: DriverCapabilities;
   accessMode?: AccessMode;
+  hostedKeys?: string[];
   driver?: DriverKind;
 }
 
@@ -75,19 +81,22 @@ const SPECS: Record<string, BackEndSpec> = {
   // Vault: text only.
   textonly: { capabilities: { ...FULL, binary: false } },
   // Azure Key Vault: tags, no description.
-  tagsonly: { capabilities: { ...FULL, metadata: { description: false, tags: true } } },
+  tagsonly: { capabilities: { ...FULL, metadata: { description: false, tags: true, writesReplace: true } } },
   // Conjur: no metadata at all.
   bare: { capabilities: { write: true, binary: false, list: true } },
   // A KMS back end: cannot list, cannot write.
   kms: { capabilities: { write: false, binary: false, list: false } },
   readonly: { accessMode: "read_only" },
-  aws: { driver: CreationMetadataDriver },
+  writeonly: { accessMode: "write_only" },
+  hosted: { hostedKeys: ["OPENAI_API_KEY"] },
+  creation: { driver: CreationMetadataDriver, capabilities: { ...FULL, metadata: { description: true, tags: true, writesReplace: false } } },
   notags: { driver: TagRefusingDriver },
   replicas: { driver: ReplicaWarningDriver },
 };
 
 interface Bed {
   service: SecretService;
+  admin: AdminService;
   drivers: Record<string, InstrumentedDriver>;
   close(): void;
 }
@@ -106,18 +115,22 @@ async function startBed(): Promise<Bed> {
     const store = new LocalDriver(database);
     const driver = new (spec.driver ?? InstrumentedDriver)(store, spec.capabilities ?? FULL);
     drivers[name] = driver;
-    const config: BackendConfig = { ...local, name, accessMode: spec.accessMode ?? "read_and_write", at: `secretgate.backends.${name}` };
+    const settings = spec.hostedKeys ? { ...local.settings, hosted_keys: spec.hostedKeys } : local.settings;
+    const config: BackendConfig = { ...local, name, settings, accessMode: spec.accessMode ?? "read_and_write", at: `secretgate.backends.${name}` };
     return bedBackend(config, driver, logger);
   });
+  const serviceBackends = new ServiceBackends(backends, "source", []);
+  const teams = new SqliteTeamSettingsStore(databases[0]!);
   const service = new SecretService({
     config: { ...template, backends: backends.map((backend) => ({ ...local, name: backend.name })), defaultBackend: "source" },
-    backends: new ServiceBackends(backends, "source", []),
-    teams: new SqliteTeamSettingsStore(databases[0]!),
+    backends: serviceBackends,
+    teams,
     env: {},
     logger,
   });
   return {
     service,
+    admin: new AdminService({ backends: serviceBackends, teams, identities: [], audit: noAuditFeed }),
     drivers,
     close: () => {
       for (const database of databases) database.close();
@@ -125,6 +138,12 @@ async function startBed(): Promise<Bed> {
     },
   };
 }
+
+const noAuditFeed = {
+  subscribe: () => {
+    throw new Error("this bed has no audit feed");
+  },
+};
 
 let bed: Bed;
 beforeEach(async () => {
@@ -138,11 +157,11 @@ const held = (backend: string, name: string) => bed.drivers[backend]!.store.read
 const metadataIn = (backend: string, name: string) => bed.drivers[backend]!.store.describe(name);
 
 function plan(fromBackend: string, toBackend: string, init: { match?: string[]; deleteSource?: boolean } = {}, context = admin) {
-  return bed.service.planMigration(create(PlanMigrationRequestSchema, { fromBackend, toBackend, ...init }), context);
+  return bed.admin.planMigration(create(PlanMigrationRequestSchema, { fromBackend, toBackend, ...init }), context);
 }
 
 function migrate(fromBackend: string, toBackend: string, name: string, init: { dryRun?: boolean; deleteSource?: boolean } = {}, context = admin): Promise<MigrateSecretResponse> {
-  return bed.service.migrateSecret(create(MigrateSecretRequestSchema, { fromBackend, toBackend, name, ...init }), context);
+  return bed.admin.migrateSecret(create(MigrateSecretRequestSchema, { fromBackend, toBackend, name, ...init }), context);
 }
 
 describe("PlanMigration", () => {
@@ -161,11 +180,32 @@ describe("PlanMigration", () => {
     expect((await plan("source", "target", {}, limited)).names).toEqual(["team-a/KEY"]);
   });
 
-  it("refuses callers that are not admins, and back ends they may not use", async () => {
+  it("refuses callers that are not admins, back ends they may not use, and admins bound to their teams (a migration works in the global location)", async () => {
     const reader = caller({ read: ["*"], write: ["*"], delete: ["*"], teams: ["*"] });
     expect(await serviceFailure(plan("source", "target", {}, reader))).toMatchObject({ code: Code.PermissionDenied, message: "caller may not migrate secrets (needs admin)" });
     const fenced = caller({ admin: true, read: ["*"], write: ["*"], teams: ["*"], backends: ["source"] });
     expect(await serviceFailure(plan("source", "target", {}, fenced))).toMatchObject({ code: Code.PermissionDenied, message: "caller may not use back end target" });
+    const bound = caller({ admin: true, read: ["*"], write: ["*"], delete: ["*"], teams: ["team-a"] });
+    for (const refused of [plan("source", "target", {}, bound), migrate("source", "target", "ANY", {}, bound)]) {
+      expect(await serviceFailure(refused)).toMatchObject({ code: Code.PermissionDenied, message: "caller may not migrate secrets in the global location: its rules bind it to its teams" });
+    }
+    // Rules without teams act in the global location only, as their data calls do.
+    expect((await plan("source", "target", {}, caller({ admin: true, read: ["*"], write: ["*"] }))).names).toEqual([]);
+  });
+
+  it("reads the source as Read does: a write_only source is refused, and names Read would not serve are left out, each with why", async () => {
+    expect(await serviceFailure(plan("writeonly", "target"))).toMatchObject({ code: Code.FailedPrecondition, message: expect.stringMatching(/^Migrating from writeonly is refused: access_mode is write_only/) });
+    expect(await serviceFailure(migrate("writeonly", "target", "ANY"))).toMatchObject({ code: Code.FailedPrecondition });
+    for (const name of ["OPENAI_API_KEY", "COHERE_API_KEY", "litellm/vk-1"]) await put("hosted", name, { text: `sk-${name}-hosted` });
+    const planned = await plan("hosted", "target");
+    expect(planned.names).toEqual(["OPENAI_API_KEY", "litellm/vk-1"]);
+    expect(planned.leftOut.map(({ name, reason }) => [name, reason])).toEqual([["COHERE_API_KEY", "it is not in hosted_keys"]]);
+    expect(await serviceFailure(migrate("hosted", "target", "COHERE_API_KEY"))).toMatchObject({
+      code: Code.FailedPrecondition,
+      message: 'hosted does not serve "COHERE_API_KEY" to Read (it is not in hosted_keys), so a migration leaves it where it is',
+    });
+    expect(bed.drivers.target!.calls.write).toBe(0);
+    expect(await migrate("hosted", "target", "litellm/vk-1")).toMatchObject({ outcome: MigrationOutcome.COPIED });
   });
 
   it.each([
@@ -287,22 +327,35 @@ describe("MigrateSecret", () => {
     expect(await migrate("source", "bare", "SYSTEM_TAGS")).toMatchObject({ outcome: MigrationOutcome.COPIED, notKept: [] });
   });
 
-  it("keeps a destination's extra tags: only what it copies must match", async () => {
+  it("keeps a destination's extra tags and description: only what it copies must match, and a copy that overwrites keeps them", async () => {
     await put("source", "KEY", { text: "sk-extra-tags" }, { tags: { owner: "ml" } });
     await put("target", "KEY", { text: "sk-extra-tags" }, { tags: { owner: "ml", added: "by-dual-write" } });
     expect(await migrate("source", "target", "KEY")).toMatchObject({ outcome: MigrationOutcome.UNCHANGED });
+    await put("target", "KEY", { text: "sk-other-value" }, { description: "the destination's", tags: { owner: "ops", added: "by-dual-write" } });
+    expect(await migrate("source", "target", "KEY")).toMatchObject({ outcome: MigrationOutcome.COPIED, overwritten: true });
+    expect(await metadataIn("target", "KEY")).toEqual({ description: "the destination's", tags: { owner: "ml", added: "by-dual-write" } });
   });
 
-  it("fails with a reason when a destination keeps the metadata a secret was created with", async () => {
+  it("refuses before writing anything when a destination cannot change the metadata of a secret it holds, as PlanMigration said beforehand", async () => {
+    expect((await plan("source", "creation")).existingMetadata).toBe(ExistingMetadata.REFUSED);
+    expect((await plan("source", "target")).existingMetadata).toBe(ExistingMetadata.REWRITTEN);
+    expect((await plan("source", "bare")).existingMetadata).toBe(ExistingMetadata.NOT_KEPT);
     await put("source", "KEY", { text: "sk-created-1" }, { description: "new description" });
-    await put("aws", "KEY", { text: "sk-created-0" }, { description: "old description" });
-    const failure = await serviceFailure(migrate("source", "aws", "KEY"));
-    expect(failure).toMatchObject({
-      code: Code.FailedPrecondition,
-      message:
-        'copied "KEY" to aws, but reading it back showed a description other than source\'s: aws did not take it (some back ends set description and tags only when a write creates the secret: delete it there and migrate again)',
-    });
-    expect(failure.message).not.toContain("sk-created");
+    await put("creation", "KEY", { text: "sk-created-0" }, { description: "old description" });
+    for (const dryRun of [true, false]) {
+      const failure = await serviceFailure(migrate("source", "creation", "KEY", { dryRun }));
+      expect(failure).toMatchObject({
+        code: Code.FailedPrecondition,
+        message: 'creation holds "KEY" with a description other than source\'s, and cannot change an existing secret\'s metadata: delete it there and migrate again (nothing was written)',
+      });
+      expect(failure.message).not.toContain("sk-created");
+    }
+    expect(bed.drivers.creation!.calls.write).toBe(0);
+    expect((await held("creation", "KEY"))?.text).toBe("sk-created-0");
+    // Where the metadata matches, only the value is copied.
+    await put("source", "SAME_METADATA", { text: "sk-created-2" });
+    await put("creation", "SAME_METADATA", { text: "sk-created-3" });
+    expect(await migrate("source", "creation", "SAME_METADATA")).toMatchObject({ outcome: MigrationOutcome.COPIED, overwritten: true });
   });
 
   it("fails quoting the destination's warning when it stored the value but not the metadata", async () => {

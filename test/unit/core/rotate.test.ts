@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { RotateRequestSchema } from "../../../gen/secretgate/v1/secret_service_pb.js";
+import { ReadRequestSchema, RotateRequestSchema } from "../../../gen/secretgate/v1/secret_service_pb.js";
 import { Identity } from "../../../src/auth/identity.js";
 import { parseConfig } from "../../../src/config/load.js";
 import { Backend } from "../../../src/core/backend.js";
@@ -36,7 +36,17 @@ beforeEach(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "secretgate-rotate-"));
   database = SecretDatabase.open({ dataDir, masterKeyEnv: undefined }).database;
   store = new LocalDriver(database);
-  driver = new InstrumentedDriver(store);
+  await serveThrough(new InstrumentedDriver(store));
+  await put("CURRENT", OLD_VALUE);
+});
+afterEach(() => {
+  database.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** Points the service at `instrumented` (the embedded store, saying what it can do). */
+async function serveThrough(instrumented: InstrumentedDriver): Promise<void> {
+  driver = instrumented;
   const backend = new Backend(driver, "local", {
     ttlMs: 60_000,
     negativeTtlMs: 5_000,
@@ -54,12 +64,7 @@ beforeEach(async () => {
   const config = await parseConfig({}, {});
   const backends = new ServiceBackends([new ServiceBackend(config.backends[0]!, backend, { reachable: true }, {})], config.defaultBackend, []);
   service = new SecretService({ config, backends, teams: new SqliteTeamSettingsStore(database), env: {}, logger });
-  await put("CURRENT", OLD_VALUE);
-});
-afterEach(() => {
-  database.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+}
 
 const put = (name: string, text: string) => store.write({ name, value: { text }, tags: {} });
 const rotateToNew = () => service.rotate(create(RotateRequestSchema, { currentName: "CURRENT", newName: "NEW", value: NEW_VALUE }), caller);
@@ -83,7 +88,7 @@ describe("Rotate to a new name whose read-back does not show the new value", () 
   it.each([
     ["finds nothing (a lagging replica)", async () => ({ answer: undefined })],
     ["shows this Rotate's version with other bytes", async () => ({ answer: { text: "garbled", version: (await store.read("NEW"))!.version } })],
-  ])("removes the name it created when the read-back %s, and leaves the current name", async (_case, answer) => {
+  ])("takes back the one version it wrote when the read-back %s, and leaves the current name", async (_case, answer) => {
     driver.intercept = async (operation, name) => {
       if (operation !== "read" || name !== "NEW") return;
       driver.intercept = undefined;
@@ -91,11 +96,27 @@ describe("Rotate to a new name whose read-back does not show the new value", () 
     };
     const failure = await refusal(rotateToNew());
     expect(failure.code).toBe(Code.Aborted);
-    expect(driver.deletes).toEqual([{ name: "NEW", force: true }]);
+    expect(driver.deletes).toEqual([]);
+    expect(driver.removedVersions).toEqual([{ name: "NEW", version: "1" }]);
     expect(await store.read("NEW")).toBeUndefined();
     expect(await store.read("CURRENT")).toMatchObject({ text: OLD_VALUE });
     expect(failure.message).toContain('"NEW"');
-    expect(failure.message).toContain("removed");
+    expect(failure.message).toContain("destroyed the version it wrote (1), and no other");
+    expect(failure.message).toContain('"CURRENT" is unchanged');
+  });
+
+  it("never removes another writer's value that lands while the read-back lags (issue 26)", async () => {
+    driver.intercept = async (operation, name) => {
+      if (operation !== "read" || name !== "NEW") return;
+      driver.intercept = undefined;
+      await put("NEW", OTHER_WRITERS_VALUE);
+      return { answer: undefined };
+    };
+    const failure = await refusal(rotateToNew());
+    expect(failure.code).toBe(Code.Aborted);
+    expect(await store.read("NEW")).toMatchObject({ text: OTHER_WRITERS_VALUE });
+    expect(await store.read("CURRENT")).toMatchObject({ text: OLD_VALUE });
+    expect(failure.message).toContain('"NEW"');
     expect(failure.message).toContain('"CURRENT" is unchanged');
   });
 
@@ -123,14 +144,52 @@ describe("Rotate to a new name whose read-back does not show the new value", () 
     expect(failure.message).toContain("left as it is");
   });
 
-  it("says so when removing the name it created fails, still ABORTED, the current name untouched", async () => {
-    driver.intercept = async (operation, name) => {
-      if (operation === "read" && name === "NEW") return { answer: undefined };
-      if (operation === "delete") throw new InjectedFault(Code.PermissionDenied);
+  it("leaves the name holding its value on a back end that cannot remove one version, saying so", async () => {
+    const { versionRemoval: _none, ...withoutRemoval } = driver.capabilities;
+    await serveThrough(new InstrumentedDriver(store, withoutRemoval));
+    driver.intercept = (operation, name) => {
+      if (operation !== "read" || name !== "NEW") return;
+      driver.intercept = undefined;
+      return { answer: undefined };
     };
     const failure = await refusal(rotateToNew());
     expect(failure.code).toBe(Code.Aborted);
-    expect(driver.deletes).toEqual([{ name: "NEW", force: true }]);
+    expect(driver.deletes).toEqual([]);
+    expect(driver.calls.removeWrittenVersion).toBe(0);
+    expect(await store.read("NEW")).toMatchObject({ text: NEW_VALUE });
+    expect(await store.read("CURRENT")).toMatchObject({ text: OLD_VALUE });
+    // The lagging read-back's "not found" is not cached: a Read finds what the name holds.
+    const { results } = await service.read(create(ReadRequestSchema, { names: ["NEW"] }), caller);
+    expect(results[0]).toMatchObject({ found: true, value: NEW_VALUE, fromCache: false });
+    expect(failure.message).toContain("local cannot remove one version of a secret");
+    expect(failure.message).toContain('"NEW" was left as it is, holding the version this Rotate wrote (1)');
+    expect(failure.message).toContain('"CURRENT" is unchanged');
+  });
+
+  it("leaves the name when the version it wrote is gone by the time it is taken back (deleted, the name written again)", async () => {
+    driver.intercept = async (operation, name) => {
+      if (operation === "read" && name === "NEW") return { answer: undefined };
+      if (operation === "removeWrittenVersion") {
+        await store.delete("NEW");
+        await put("NEW", OTHER_WRITERS_VALUE);
+      }
+    };
+    const failure = await refusal(rotateToNew());
+    expect(failure.code).toBe(Code.Aborted);
+    expect(await store.read("NEW")).toMatchObject({ text: OTHER_WRITERS_VALUE });
+    expect(failure.message).toContain("no longer holds the version it wrote (1) as written");
+    expect(failure.message).toContain("left as it is");
+  });
+
+  it("says so when taking back the version it wrote fails, still ABORTED, the current name untouched", async () => {
+    driver.intercept = async (operation, name) => {
+      if (operation === "read" && name === "NEW") return { answer: undefined };
+      if (operation === "removeWrittenVersion") throw new InjectedFault(Code.PermissionDenied);
+    };
+    const failure = await refusal(rotateToNew());
+    expect(failure.code).toBe(Code.Aborted);
+    expect(driver.deletes).toEqual([]);
+    expect(driver.removedVersions).toEqual([{ name: "NEW", version: "1" }]);
     expect(await store.read("NEW")).toMatchObject({ text: NEW_VALUE });
     expect(await store.read("CURRENT")).toMatchObject({ text: OLD_VALUE });
     expect(failure.message).toContain("could not be removed");

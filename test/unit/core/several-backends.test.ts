@@ -6,7 +6,6 @@ import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   DeleteRequestSchema,
-  DescribeBackendsRequestSchema,
   ListHostedRequestSchema,
   ReadRequestSchema,
   RotateRequestSchema,
@@ -14,8 +13,10 @@ import {
   WriteRequestSchema,
     type SecretResult,
 } from "../../../gen/secretgate/v1/secret_service_pb.js";
+import { DescribeBackendsRequestSchema } from "../../../gen/secretgate/v1/admin_service_pb.js";
 import { parseConfig } from "../../../src/config/load.js";
 import type { BackendConfig, Config, RouteSettings } from "../../../src/config/schema.js";
+import { AdminService } from "../../../src/core/admin-service.js";
 import { Code } from "../../../src/core/errors.js";
 import { SecretService } from "../../../src/core/secret-service.js";
 import { ServiceBackends } from "../../../src/core/service-backends.js";
@@ -36,6 +37,7 @@ const logger = pino({ level: "silent" });
 
 interface Bed {
   service: SecretService;
+  admin: AdminService;
   drivers: Record<string, InstrumentedDriver>;
   close(): void;
 }
@@ -70,15 +72,17 @@ async function startBed(routes: RouteSettings[], { prefixes = {}, hostedKeys, en
     return bedBackend(config, driver, logger, { maxStalenessMs: 0 });
   });
   const config: Config = { ...template, backends: backends.map((backend) => ({ ...local, name: backend.name })), defaultBackend: "primary" };
-  const service = new SecretService({
-    config,
-    backends: new ServiceBackends(backends, "primary", routes),
-    teams: new SqliteTeamSettingsStore(databases[0]!),
-    env: environment,
-    logger,
-  });
+  const serviceBackends = new ServiceBackends(backends, "primary", routes);
+  const teams = new SqliteTeamSettingsStore(databases[0]!);
+  const service = new SecretService({ config, backends: serviceBackends, teams, env: environment, logger });
+  const noAuditFeed = {
+    subscribe: () => {
+      throw new Error("this bed has no audit feed");
+    },
+  };
   return {
     service,
+    admin: new AdminService({ backends: serviceBackends, teams, identities: [], audit: noAuditFeed }),
     drivers,
     close: () => {
       for (const database of databases) database.close();
@@ -305,7 +309,7 @@ describe("ListHosted and DescribeBackends", () => {
   });
 
   it("describes each back end for admins only, never its settings' values", async () => {
-    const { backends } = bed.service.describeBackends(create(DescribeBackendsRequestSchema, {}), admin);
+    const { backends } = bed.admin.describeBackends(create(DescribeBackendsRequestSchema, {}), admin);
     expect(backends.map((backend) => [backend.name, backend.system, backend.isDefault, backend.accessMode, backend.reachable, backend.breakerState])).toEqual([
       ["primary", "local", true, "read_and_write", true, "closed"],
       ["secondary", "local", false, "read_and_write", true, "closed"],
@@ -317,7 +321,7 @@ describe("ListHosted and DescribeBackends", () => {
     expect(Object.keys(schema.properties).sort()).toEqual(["backend", "description", "prefix", "tags"]);
     expect(schema.properties.backend).toMatchObject({ const: "secondary" });
     const notAdmin = caller({ read: ["*"] });
-    expect((await serviceFailure(() => bed.service.describeBackends(create(DescribeBackendsRequestSchema, {}), notAdmin))).code).toBe(Code.PermissionDenied);
+    expect((await serviceFailure(() => bed.admin.describeBackends(create(DescribeBackendsRequestSchema, {}), notAdmin))).code).toBe(Code.PermissionDenied);
   });
 });
 

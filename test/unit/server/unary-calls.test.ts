@@ -3,18 +3,17 @@ import { connect as http2Connect, constants as http2Constants, type ClientHttp2S
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { brotliCompressSync, gunzipSync, gzipSync } from "node:zlib";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary, type DescService } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ReadRequestSchema, ReadResponseSchema, WriteRequestSchema, WriteResponseSchema, type ReadRequest } from "../../../gen/secretgate/v1/secret_service_pb.js";
+import { AdminService } from "../../../gen/secretgate/v1/admin_service_pb.js";
+import { ReadRequestSchema, ReadResponseSchema, SecretService, WriteRequestSchema, WriteResponseSchema, type ReadRequest } from "../../../gen/secretgate/v1/secret_service_pb.js";
 import { Authenticator } from "../../../src/auth/authenticator.js";
 import { AuditLog } from "../../../src/audit.js";
-import type { AuthorizedCall } from "../../../src/core/call-context.js";
+import type { AuthorizedCall, ServiceImplementation } from "../../../src/core/call-context.js";
 import { ServiceError } from "../../../src/core/errors.js";
-import type { OperatorService } from "../../../src/core/operator-service.js";
-import type { SecretService } from "../../../src/core/secret-service.js";
 import type { LogDestination } from "../../../src/log.js";
 import { listenerErrorCell } from "../../../src/metrics/metrics.js";
 import { Dispatcher } from "../../../src/server/dispatcher.js";
@@ -49,7 +48,16 @@ function readResult(name: string, value: string) {
   });
 }
 
+/** An implementation of `service` whose every method fails UNIMPLEMENTED: what a fake leaves out. */
+function unimplemented<S extends DescService>(service: S): ServiceImplementation<S> {
+  const fail = (name: string) => () => {
+    throw new ServiceError(Code.Unimplemented, `${name} is not faked here`);
+  };
+  return Object.fromEntries(service.methods.map((method) => [method.localName, fail(method.name)])) as unknown as ServiceImplementation<S>;
+}
+
 const fakeService = {
+  ...unimplemented(SecretService),
   read(request: ReadRequest, call: AuthorizedCall): unknown {
     const name = request.names[0] ?? "";
     const code = /^(ASYNC_)?CODE_(\d+)$/.exec(name);
@@ -89,7 +97,7 @@ const fakeService = {
   write(request: { name: string }) {
     return Promise.resolve(create(WriteResponseSchema, { name: `litellm/${request.name}`, version: "3", source: "local" }));
   },
-} as unknown as SecretService;
+} as unknown as ServiceImplementation<typeof SecretService>;
 
 const auditLines: string[] = [];
 const auditDestination = {
@@ -119,7 +127,7 @@ beforeAll(async () => {
   const logger = pino({ level: "error" }, { write: (line: string) => unexpected.push(line) });
   auditLog = new AuditLog({ file: undefined, stdout: auditDestination });
   // The operator RPCs are not what this compares: every call here is a SecretService data call.
-  const dispatcher = new Dispatcher(fakeService, {} as OperatorService, authenticator, auditLog, logger);
+  const dispatcher = new Dispatcher({ secrets: fakeService, admin: unimplemented(AdminService) }, authenticator, auditLog, logger);
   const common = {
     address: "127.0.0.1:0",
     dispatcher,

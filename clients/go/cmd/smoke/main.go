@@ -1,6 +1,7 @@
-// Command smoke writes, reads, lists and deletes one secret through the Go client, then writes and
-// deletes it again under team settings sent with the calls, and prints what it saw as one JSON
-// object, so a test (or an operator) can check a live server end to end.
+// Command smoke asks who it is (AdminService), writes, reads, lists and deletes one secret through
+// the Go client, then writes and deletes it again under team settings sent with the calls, checks the
+// server's health with its token and with one the server does not know, and prints what it saw as one
+// JSON object, so a test (or an operator) can check a live server end to end.
 //
 //	SECRETGATE_ADDR=127.0.0.1:50051 SECRETGATE_TOKEN=… smoke <name> <value>
 package main
@@ -20,6 +21,7 @@ import (
 )
 
 type report struct {
+	Identity            string   `json:"identity"`
 	Written             string   `json:"written"`
 	Version             string   `json:"version"`
 	ReadFound           bool     `json:"readFound"`
@@ -31,6 +33,8 @@ type report struct {
 	DeleteAgainError    string   `json:"deleteAgainError"`
 	TeamSettingsWritten string   `json:"teamSettingsWritten"`
 	TeamSettingsDeleted string   `json:"teamSettingsDeleted"`
+	Health              string   `json:"health"`
+	UnknownTokenHealth  string   `json:"unknownTokenHealth"`
 }
 
 func main() {
@@ -47,6 +51,12 @@ func main() {
 	defer cancel()
 
 	var r report
+	me, err := client.Admin.WhoAmI(ctx, &secretgatev1.WhoAmIRequest{})
+	if err != nil {
+		fail(err)
+	}
+	r.Identity = me.GetCaller().GetName()
+
 	written, err := client.Write(ctx, &secretgatev1.WriteRequest{Name: name, Value: value})
 	if err != nil {
 		fail(err)
@@ -99,6 +109,16 @@ func main() {
 		fail(err)
 	}
 	r.TeamSettingsDeleted = inlineDeleted.Name
+
+	health := client.CheckHealth(ctx)
+	r.Health = fmt.Sprintf("%s/%s/%s", health.Server.Status, health.Token.Status, health.Backends.Status)
+	stranger, err := secretgate.Dial(os.Getenv("SECRETGATE_ADDR"), secretgate.WithToken("not-a-token-the-server-knows"))
+	if err != nil {
+		fail(err)
+	}
+	defer stranger.Close()
+	unknown := stranger.CheckHealth(ctx)
+	r.UnknownTokenHealth = fmt.Sprintf("%s/%s/%s", unknown.Server.Status, unknown.Token.Status, unknown.Backends.Status)
 
 	if err := json.NewEncoder(os.Stdout).Encode(r); err != nil {
 		fail(err)

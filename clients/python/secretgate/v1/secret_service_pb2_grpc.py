@@ -6,11 +6,14 @@ from secretgate.v1 import secret_service_pb2 as secretgate_dot_v1_dot_secret__se
 
 
 class SecretServiceStub(object):
-    """SecretService is the one API in front of every secret back end secretgate supports.
+    """SecretService is what an LLM proxy calls, in front of every secret back end secretgate
+    supports (the operator's RPCs are secretgate.v1.AdminService's).
 
     LLM proxies call Read at start-up and on config reload to resolve provider keys, and
     Write / Delete / Rotate to store the virtual keys they issue. Admins set per-team
     back-end settings with SetTeamSettings. Values never appear in logs or error messages.
+    Every call is authorized by one decision: the caller's rules for the names, the team
+    and every back end the call reaches.
 
     One service may front several named back ends (`secretgate.backends`). A call goes to the
     back end its `backend` field or a name's `<backend>://<name>` reference names, else to its
@@ -60,59 +63,17 @@ class SecretServiceStub(object):
                 request_serializer=secretgate_dot_v1_dot_secret__service__pb2.GetTeamSettingsRequest.SerializeToString,
                 response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.GetTeamSettingsResponse.FromString,
                 )
-        self.DescribeBackends = channel.unary_unary(
-                '/secretgate.v1.SecretService/DescribeBackends',
-                request_serializer=secretgate_dot_v1_dot_secret__service__pb2.DescribeBackendsRequest.SerializeToString,
-                response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.DescribeBackendsResponse.FromString,
-                )
-        self.WhoAmI = channel.unary_unary(
-                '/secretgate.v1.SecretService/WhoAmI',
-                request_serializer=secretgate_dot_v1_dot_secret__service__pb2.WhoAmIRequest.SerializeToString,
-                response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.WhoAmIResponse.FromString,
-                )
-        self.ListTeams = channel.unary_unary(
-                '/secretgate.v1.SecretService/ListTeams',
-                request_serializer=secretgate_dot_v1_dot_secret__service__pb2.ListTeamsRequest.SerializeToString,
-                response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.ListTeamsResponse.FromString,
-                )
-        self.TestTeamSettings = channel.unary_unary(
-                '/secretgate.v1.SecretService/TestTeamSettings',
-                request_serializer=secretgate_dot_v1_dot_secret__service__pb2.TestTeamSettingsRequest.SerializeToString,
-                response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.TestTeamSettingsResponse.FromString,
-                )
-        self.TailAudit = channel.unary_stream(
-                '/secretgate.v1.SecretService/TailAudit',
-                request_serializer=secretgate_dot_v1_dot_secret__service__pb2.TailAuditRequest.SerializeToString,
-                response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.TailAuditResponse.FromString,
-                )
-        self.GetStats = channel.unary_unary(
-                '/secretgate.v1.SecretService/GetStats',
-                request_serializer=secretgate_dot_v1_dot_secret__service__pb2.GetStatsRequest.SerializeToString,
-                response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.GetStatsResponse.FromString,
-                )
-        self.ListCallers = channel.unary_unary(
-                '/secretgate.v1.SecretService/ListCallers',
-                request_serializer=secretgate_dot_v1_dot_secret__service__pb2.ListCallersRequest.SerializeToString,
-                response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.ListCallersResponse.FromString,
-                )
-        self.PlanMigration = channel.unary_unary(
-                '/secretgate.v1.SecretService/PlanMigration',
-                request_serializer=secretgate_dot_v1_dot_secret__service__pb2.PlanMigrationRequest.SerializeToString,
-                response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.PlanMigrationResponse.FromString,
-                )
-        self.MigrateSecret = channel.unary_unary(
-                '/secretgate.v1.SecretService/MigrateSecret',
-                request_serializer=secretgate_dot_v1_dot_secret__service__pb2.MigrateSecretRequest.SerializeToString,
-                response_deserializer=secretgate_dot_v1_dot_secret__service__pb2.MigrateSecretResponse.FromString,
-                )
 
 
 class SecretServiceServicer(object):
-    """SecretService is the one API in front of every secret back end secretgate supports.
+    """SecretService is what an LLM proxy calls, in front of every secret back end secretgate
+    supports (the operator's RPCs are secretgate.v1.AdminService's).
 
     LLM proxies call Read at start-up and on config reload to resolve provider keys, and
     Write / Delete / Rotate to store the virtual keys they issue. Admins set per-team
     back-end settings with SetTeamSettings. Values never appear in logs or error messages.
+    Every call is authorized by one decision: the caller's rules for the names, the team
+    and every back end the call reaches.
 
     One service may front several named back ends (`secretgate.backends`). A call goes to the
     back end its `backend` field or a name's `<backend>://<name>` reference names, else to its
@@ -171,101 +132,16 @@ class SecretServiceServicer(object):
     def SetTeamSettings(self, request, context):
         """SetTeamSettings stores one team's back-end settings, validated against the team keys
         of the back end they name (`backend`; the default back end when none). Empty settings
-        clear them.
+        clear them. Needs an admin identity that may act for the team and reach both the back
+        end its stored settings name and the one the new settings name.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetTeamSettings(self, request, context):
-        """GetTeamSettings returns one team's settings with credential-like fields redacted.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def DescribeBackends(self, request, context):
-        """DescribeBackends describes every configured back end the caller may use: its system,
-        capabilities, access mode, health and the JSON Schema of its team settings. Needs an
-        admin identity. It never returns credentials or the back ends' environment.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def WhoAmI(self, request, context):
-        """WhoAmI says which identity the call's credentials stand for and what its rules allow
-        (never its token or a digest of it). Any authenticated caller may ask; the console uses it
-        to sign in and to show only what the identity may do.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ListTeams(self, request, context):
-        """ListTeams lists the teams with stored settings that the caller may act for, by team id,
-        a page at a time. Needs an admin identity. It never returns the settings themselves
-        (GetTeamSettings does, redacted).
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def TestTeamSettings(self, request, context):
-        """TestTeamSettings validates settings exactly as SetTeamSettings does, then runs the back
-        end's reachability probe under them, without storing anything. Invalid settings are
-        INVALID_ARGUMENT naming the key; an unreachable back end is an answer
-        (`reachable: false`), not an error. Needs an admin identity.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def TailAudit(self, request, context):
-        """TailAudit streams the audit records the service writes from now on (never values: audit
-        records hold none). Needs an admin identity. A subscriber that falls more than 1,024
-        records behind is dropped with RESOURCE_EXHAUSTED; more than 16 subscribers at once is
-        RESOURCE_EXHAUSTED; the stream ends with UNAVAILABLE when the server shuts down.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def GetStats(self, request, context):
-        """GetStats returns each back end's calls, errors, cache hits and latency over the last
-        five minutes, from the service's own counters. Needs an admin identity.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ListCallers(self, request, context):
-        """ListCallers lists the configured identities and their rules, never their tokens or
-        token digests. Needs an admin identity.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def PlanMigration(self, request, context):
-        """PlanMigration lists what a migration from one back end to another handles: the names
-        the source holds (it must be able to list them), as it stores them, filtered by
-        `match`, sorted, at most 5,000 (more is INVALID_ARGUMENT: narrow `match`). Needs an
-        admin identity; it checks that the destination takes writes (and, with
-        `delete_source`, that the source takes deletes). `secretgate migrate` calls it, then
-        MigrateSecret for each name.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def MigrateSecret(self, request, context):
-        """MigrateSecret copies one secret's current value (text or binary), description and tags
-        from one back end to another under the same name, then reads the copy back from the
-        destination (bypassing the cache) and compares SHA-256 digests of the values and the
-        metadata it copied. A destination that already matches is left alone (UNCHANGED); one
-        that differs is overwritten. Needs an admin identity. A failure is the call's status,
-        whose message says why; it never contains a value.
+        """GetTeamSettings returns one team's settings with credential-like fields redacted. Needs
+        an admin identity that may act for the team and reach the back end its settings name.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -309,51 +185,6 @@ def add_SecretServiceServicer_to_server(servicer, server):
                     request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.GetTeamSettingsRequest.FromString,
                     response_serializer=secretgate_dot_v1_dot_secret__service__pb2.GetTeamSettingsResponse.SerializeToString,
             ),
-            'DescribeBackends': grpc.unary_unary_rpc_method_handler(
-                    servicer.DescribeBackends,
-                    request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.DescribeBackendsRequest.FromString,
-                    response_serializer=secretgate_dot_v1_dot_secret__service__pb2.DescribeBackendsResponse.SerializeToString,
-            ),
-            'WhoAmI': grpc.unary_unary_rpc_method_handler(
-                    servicer.WhoAmI,
-                    request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.WhoAmIRequest.FromString,
-                    response_serializer=secretgate_dot_v1_dot_secret__service__pb2.WhoAmIResponse.SerializeToString,
-            ),
-            'ListTeams': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListTeams,
-                    request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.ListTeamsRequest.FromString,
-                    response_serializer=secretgate_dot_v1_dot_secret__service__pb2.ListTeamsResponse.SerializeToString,
-            ),
-            'TestTeamSettings': grpc.unary_unary_rpc_method_handler(
-                    servicer.TestTeamSettings,
-                    request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.TestTeamSettingsRequest.FromString,
-                    response_serializer=secretgate_dot_v1_dot_secret__service__pb2.TestTeamSettingsResponse.SerializeToString,
-            ),
-            'TailAudit': grpc.unary_stream_rpc_method_handler(
-                    servicer.TailAudit,
-                    request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.TailAuditRequest.FromString,
-                    response_serializer=secretgate_dot_v1_dot_secret__service__pb2.TailAuditResponse.SerializeToString,
-            ),
-            'GetStats': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetStats,
-                    request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.GetStatsRequest.FromString,
-                    response_serializer=secretgate_dot_v1_dot_secret__service__pb2.GetStatsResponse.SerializeToString,
-            ),
-            'ListCallers': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListCallers,
-                    request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.ListCallersRequest.FromString,
-                    response_serializer=secretgate_dot_v1_dot_secret__service__pb2.ListCallersResponse.SerializeToString,
-            ),
-            'PlanMigration': grpc.unary_unary_rpc_method_handler(
-                    servicer.PlanMigration,
-                    request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.PlanMigrationRequest.FromString,
-                    response_serializer=secretgate_dot_v1_dot_secret__service__pb2.PlanMigrationResponse.SerializeToString,
-            ),
-            'MigrateSecret': grpc.unary_unary_rpc_method_handler(
-                    servicer.MigrateSecret,
-                    request_deserializer=secretgate_dot_v1_dot_secret__service__pb2.MigrateSecretRequest.FromString,
-                    response_serializer=secretgate_dot_v1_dot_secret__service__pb2.MigrateSecretResponse.SerializeToString,
-            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'secretgate.v1.SecretService', rpc_method_handlers)
@@ -362,11 +193,14 @@ def add_SecretServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class SecretService(object):
-    """SecretService is the one API in front of every secret back end secretgate supports.
+    """SecretService is what an LLM proxy calls, in front of every secret back end secretgate
+    supports (the operator's RPCs are secretgate.v1.AdminService's).
 
     LLM proxies call Read at start-up and on config reload to resolve provider keys, and
     Write / Delete / Rotate to store the virtual keys they issue. Admins set per-team
     back-end settings with SetTeamSettings. Values never appear in logs or error messages.
+    Every call is authorized by one decision: the caller's rules for the names, the team
+    and every back end the call reaches.
 
     One service may front several named back ends (`secretgate.backends`). A call goes to the
     back end its `backend` field or a name's `<backend>://<name>` reference names, else to its
@@ -491,158 +325,5 @@ class SecretService(object):
         return grpc.experimental.unary_unary(request, target, '/secretgate.v1.SecretService/GetTeamSettings',
             secretgate_dot_v1_dot_secret__service__pb2.GetTeamSettingsRequest.SerializeToString,
             secretgate_dot_v1_dot_secret__service__pb2.GetTeamSettingsResponse.FromString,
-            options, channel_credentials,
-            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
-
-    @staticmethod
-    def DescribeBackends(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(request, target, '/secretgate.v1.SecretService/DescribeBackends',
-            secretgate_dot_v1_dot_secret__service__pb2.DescribeBackendsRequest.SerializeToString,
-            secretgate_dot_v1_dot_secret__service__pb2.DescribeBackendsResponse.FromString,
-            options, channel_credentials,
-            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
-
-    @staticmethod
-    def WhoAmI(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(request, target, '/secretgate.v1.SecretService/WhoAmI',
-            secretgate_dot_v1_dot_secret__service__pb2.WhoAmIRequest.SerializeToString,
-            secretgate_dot_v1_dot_secret__service__pb2.WhoAmIResponse.FromString,
-            options, channel_credentials,
-            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
-
-    @staticmethod
-    def ListTeams(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(request, target, '/secretgate.v1.SecretService/ListTeams',
-            secretgate_dot_v1_dot_secret__service__pb2.ListTeamsRequest.SerializeToString,
-            secretgate_dot_v1_dot_secret__service__pb2.ListTeamsResponse.FromString,
-            options, channel_credentials,
-            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
-
-    @staticmethod
-    def TestTeamSettings(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(request, target, '/secretgate.v1.SecretService/TestTeamSettings',
-            secretgate_dot_v1_dot_secret__service__pb2.TestTeamSettingsRequest.SerializeToString,
-            secretgate_dot_v1_dot_secret__service__pb2.TestTeamSettingsResponse.FromString,
-            options, channel_credentials,
-            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
-
-    @staticmethod
-    def TailAudit(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_stream(request, target, '/secretgate.v1.SecretService/TailAudit',
-            secretgate_dot_v1_dot_secret__service__pb2.TailAuditRequest.SerializeToString,
-            secretgate_dot_v1_dot_secret__service__pb2.TailAuditResponse.FromString,
-            options, channel_credentials,
-            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
-
-    @staticmethod
-    def GetStats(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(request, target, '/secretgate.v1.SecretService/GetStats',
-            secretgate_dot_v1_dot_secret__service__pb2.GetStatsRequest.SerializeToString,
-            secretgate_dot_v1_dot_secret__service__pb2.GetStatsResponse.FromString,
-            options, channel_credentials,
-            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
-
-    @staticmethod
-    def ListCallers(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(request, target, '/secretgate.v1.SecretService/ListCallers',
-            secretgate_dot_v1_dot_secret__service__pb2.ListCallersRequest.SerializeToString,
-            secretgate_dot_v1_dot_secret__service__pb2.ListCallersResponse.FromString,
-            options, channel_credentials,
-            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
-
-    @staticmethod
-    def PlanMigration(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(request, target, '/secretgate.v1.SecretService/PlanMigration',
-            secretgate_dot_v1_dot_secret__service__pb2.PlanMigrationRequest.SerializeToString,
-            secretgate_dot_v1_dot_secret__service__pb2.PlanMigrationResponse.FromString,
-            options, channel_credentials,
-            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
-
-    @staticmethod
-    def MigrateSecret(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(request, target, '/secretgate.v1.SecretService/MigrateSecret',
-            secretgate_dot_v1_dot_secret__service__pb2.MigrateSecretRequest.SerializeToString,
-            secretgate_dot_v1_dot_secret__service__pb2.MigrateSecretResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -9,26 +9,36 @@ import {
   TeamSummarySchema,
   TestTeamSettingsResponseSchema,
   WhoAmIResponseSchema,
+  type AdminService as AdminServiceDescriptor,
   type Caller,
+  type DescribeBackendsRequest,
+  type DescribeBackendsResponse,
   type GetStatsRequest,
   type GetStatsResponse,
   type ListCallersRequest,
   type ListCallersResponse,
   type ListTeamsRequest,
   type ListTeamsResponse,
+  type MigrateSecretRequest,
+  type MigrateSecretResponse,
+  type PlanMigrationRequest,
+  type PlanMigrationResponse,
   type TailAuditRequest,
   type TailAuditResponse,
   type TestTeamSettingsRequest,
   type TestTeamSettingsResponse,
   type WhoAmIRequest,
   type WhoAmIResponse,
-} from "../../gen/secretgate/v1/secret_service_pb.js";
+} from "../../gen/secretgate/v1/admin_service_pb.js";
 import type { Identity } from "../auth/identity.js";
 import type { TeamSettingsStore } from "../storage/team-settings-store.js";
+import { Access } from "./access.js";
 import type { AuditFeed } from "./audit-feed.js";
-import type { AuthorizedCall } from "./call-context.js";
-import { invalidArgument, permissionDenied, statusName } from "./errors.js";
-import { isValidTeamId, validateTeamId } from "./names.js";
+import { describeBackends } from "./backend-description.js";
+import type { AuthorizedCall, ServiceImplementation } from "./call-context.js";
+import { invalidArgument, statusName } from "./errors.js";
+import { isValidTeamId } from "./names.js";
+import { Migration } from "./migration.js";
 import { PROBE_NAME } from "./reachability.js";
 import type { ServiceBackends } from "./service-backends.js";
 import { SERIES_BUCKET_SECONDS, WINDOW_SECONDS } from "./stats/windowed-counters.js";
@@ -40,57 +50,70 @@ const MAX_PAGE_TOKEN_CHARS = 512;
 /** A connection test waits no longer than this, whatever the caller's deadline. */
 const TEST_TIMEOUT_MS = 10_000;
 
-export interface OperatorServiceDependencies {
+export interface AdminServiceDependencies {
   backends: ServiceBackends;
   teams: TeamSettingsStore;
+  /** The one access decision every call asks (one over `backends` and `teams` when not given). */
+  access?: Access;
   /** Every configured identity, in configuration order. */
   identities: readonly Identity[];
   audit: AuditFeed;
 }
 
 /**
- * The operator's RPCs (the console's, and any client's): who the caller is, which teams have
- * settings, whether edited settings reach their back end, the live audit tail, the back ends'
- * last five minutes, and the configured callers. All but WhoAmI need an admin identity; none
- * returns a value, a token or a credential.
+ * The one implementation of secretgate.v1.AdminService, what an operator calls (the console,
+ * the CLI, any client): who the caller is, the back ends and their last five minutes, which teams
+ * have settings and whether edited settings reach their back end, the configured callers, the live
+ * audit tail, and moving secrets between back ends. All but WhoAmI pass the one admin check
+ * (Access.forAdmin); what each then sees or changes, the admin's scope decides, by the rules its
+ * data calls follow. None returns a value, a token or a credential.
  */
-export class OperatorService {
-  constructor(private readonly deps: OperatorServiceDependencies) {}
+export class AdminService implements ServiceImplementation<typeof AdminServiceDescriptor> {
+  private readonly migration: Migration;
+  private readonly access: Access;
+
+  constructor(private readonly deps: AdminServiceDependencies) {
+    this.access = deps.access ?? new Access(deps.backends, deps.teams);
+    this.migration = new Migration((name) => deps.backends.get(name));
+  }
 
   whoAmI(_request: WhoAmIRequest, context: AuthorizedCall): WhoAmIResponse {
     return create(WhoAmIResponseSchema, { caller: callerOf(context.identity) });
   }
 
+  /** The teams with stored settings the admin may administer: act for, on a back end it may reach. */
   async listTeams(request: ListTeamsRequest, context: AuthorizedCall): Promise<ListTeamsResponse> {
-    requireAdmin(context, "list teams");
+    const scope = this.access.forAdmin(context, "list teams");
     if (request.pageSize < 0 || request.pageSize > MAX_PAGE_SIZE) throw invalidArgument(`page_size must be 0 to ${MAX_PAGE_SIZE}`);
     const pageSize = request.pageSize === 0 ? DEFAULT_PAGE_SIZE : request.pageSize;
     const after = pageTokenTeam(request.pageToken);
-    const { identity } = context;
     const { backends } = this.deps;
     // One more than the page: whether there is a next one.
     const rows = await this.deps.teams.list(after, pageSize + 1);
     const page = rows.slice(0, pageSize);
     const teams = page
-      .map((row) => ({ row, backend: typeof row.settings.backend === "string" ? row.settings.backend : backends.default.name }))
-      .filter(({ row, backend }) => identity.mayActFor(row.teamId) && identity.mayUse(backend))
-      .map(({ row, backend }) => create(TeamSummarySchema, { teamId: row.teamId, backend, updatedAt: timestampFromMs(row.updatedAt.getTime()) }));
+      .filter((row) => scope.maySeeTeam(row.teamId, row.settings))
+      .map((row) => create(TeamSummarySchema, { teamId: row.teamId, backend: backends.homeName(row.settings), updatedAt: timestampFromMs(row.updatedAt.getTime()) }));
     const last = page.at(-1);
     return create(ListTeamsResponseSchema, { teams, nextPageToken: rows.length > pageSize && last ? Buffer.from(last.teamId, "utf8").toString("base64url") : "" });
   }
 
+  /**
+   * Probes the back end under edited settings. With a team, the admin must administer it (its
+   * stored credentials may stand in for redacted ones); without one, the probe runs in the global
+   * location, which an admin bound to its teams may not reach. Either way it must reach the back
+   * end the settings name.
+   */
   async testTeamSettings(request: TestTeamSettingsRequest, context: AuthorizedCall): Promise<TestTeamSettingsResponse> {
-    if (request.teamId !== "") validateTeamId(request.teamId);
-    requireAdmin(context, "test team settings");
-    if (request.teamId !== "" && !context.identity.mayActFor(request.teamId)) {
-      throw permissionDenied(`${context.identity.name} may not act for team ${JSON.stringify(request.teamId)}`);
-    }
+    const scope = this.access.forAdmin(context, "test team settings");
     const { backends } = this.deps;
-    const stored = request.teamId === "" ? undefined : (await this.deps.teams.get(request.teamId))?.settings;
+    let stored: Record<string, unknown> | undefined;
+    if (request.teamId === "") scope.requireGlobal("test team settings");
+    else stored = (await scope.administer(request.teamId))?.settings;
     const sent = withStoredCredentials(backends, request.settings ?? {}, stored, "settings");
     const settings = validateTeamSettingsOn(backends, sent, "settings");
     const home = backends.homeOf(settings);
-    if (!context.identity.mayUse(home.name)) throw permissionDenied(`${context.identity.name} may not use back end ${home.name}`);
+    scope.reach(home);
     const deadline = Math.min(context.deadline ?? Infinity, Date.now() + TEST_TIMEOUT_MS);
     const timeout = AbortSignal.timeout(Math.max(0, deadline - Date.now()));
     const call = {
@@ -109,18 +132,26 @@ export class OperatorService {
     }
   }
 
+  /** The records the admin may see (AdminScope.maySeeRecord), as they are written. */
   tailAudit(_request: TailAuditRequest, context: AuthorizedCall): AsyncIterable<TailAuditResponse> {
-    requireAdmin(context, "tail the audit log");
-    return this.deps.audit.subscribe(context.signal);
+    const scope = this.access.forAdmin(context, "tail the audit log");
+    return this.deps.audit.subscribe(context.signal, (record) => scope.maySeeRecord(record));
   }
 
+  /** Every back end the admin may reach: what it is and how it is doing. */
+  describeBackends(_request: DescribeBackendsRequest, context: AuthorizedCall): DescribeBackendsResponse {
+    const scope = this.access.forAdmin(context, "describe the back ends");
+    return describeBackends(this.deps.backends.all.filter((backend) => scope.canReach(backend.name)), this.deps.backends.default);
+  }
+
+  /** The counters of every back end the admin may reach. */
   getStats(_request: GetStatsRequest, context: AuthorizedCall): GetStatsResponse {
-    requireAdmin(context, "read the statistics");
+    const scope = this.access.forAdmin(context, "read the statistics");
     return create(GetStatsResponseSchema, {
       windowSeconds: WINDOW_SECONDS,
       bucketSeconds: SERIES_BUCKET_SECONDS,
       backends: this.deps.backends.all
-        .filter((backend) => context.identity.mayUse(backend.name))
+        .filter((backend) => scope.canReach(backend.name))
         .map((backend) => {
           const window = backend.backend.window.snapshot();
           return create(BackendStatsSchema, {
@@ -138,14 +169,21 @@ export class OperatorService {
     });
   }
 
+  /** The identities the admin administers (AdminScope.administers), with their rules. */
   listCallers(_request: ListCallersRequest, context: AuthorizedCall): ListCallersResponse {
-    requireAdmin(context, "list the callers");
-    return create(ListCallersResponseSchema, { callers: this.deps.identities.map(callerOf) });
+    const scope = this.access.forAdmin(context, "list the callers");
+    return create(ListCallersResponseSchema, { callers: this.deps.identities.filter((identity) => scope.administers(identity)).map(callerOf) });
   }
-}
 
-function requireAdmin(context: AuthorizedCall, what: string): void {
-  if (!context.identity.admin) throw permissionDenied(`${context.identity.name} may not ${what} (needs admin)`);
+  /** The names a migration from one back end to another handles (see Migration). */
+  async planMigration(request: PlanMigrationRequest, context: AuthorizedCall): Promise<PlanMigrationResponse> {
+    return this.migration.plan(request, this.access.forAdmin(context, "migrate secrets"));
+  }
+
+  /** Copies one secret to another back end and verifies the copy (see Migration). */
+  async migrateSecret(request: MigrateSecretRequest, context: AuthorizedCall): Promise<MigrateSecretResponse> {
+    return this.migration.migrate(request, this.access.forAdmin(context, "migrate secrets"));
+  }
 }
 
 /** An identity as ListCallers and WhoAmI show it: its rules, never its token. */

@@ -384,7 +384,7 @@ async function reportHostileLoad(work: string, report: (line: string) => void): 
 /** What the allocator holds 30 s after a flood, said for the allocator the server ran with. */
 function allocatorMemory(regions: MemoryRegions): string {
   return LAUNCH_ENV.LD_PRELOAD
-    ? `jemalloc's arenas and the rest of the anonymous memory ${regions.otherAnonymousMb.toFixed(0)} MB (glibc's heap, left to what runs before jemalloc is loaded, ${regions.mallocHeapMb.toFixed(0)} MB)`
+    ? `jemalloc's arenas and the rest of the anonymous memory ${regions.otherAnonymousMb.toFixed(0)} MB, glibc's heap ${regions.mallocHeapMb.toFixed(0)} MB`
     : `glibc's heap ${regions.mallocHeapMb.toFixed(0)} MB (nghttp2's buffers, Node's per-connection objects, socket reads: glibc keeps memory freed inside its heap for reuse), other anonymous memory ${regions.otherAnonymousMb.toFixed(0)} MB`;
 }
 

@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import type { Http2Session } from "node:http2";
+import type { Http2Session, Http2Stream } from "node:http2";
 import type { Duplex } from "node:stream";
 import type { FaultKind } from "./listener-faults.js";
 
@@ -35,7 +35,9 @@ export interface WatchOwner {
  *   later HTTP/1 request head has the same bound from Node's headersTimeout: http-listener.ts);
  * - no request in flight: `idleTimeoutMs` since the last one ended, then an HTTP/2 connection gets
  *   a GOAWAY and GOAWAY_GRACE_MS to close, an HTTP/1 one is closed;
- * - requests in flight: bounded by the requests' own limits (body_timeout_ms, the call's work).
+ * - requests in flight: bounded by the requests' own limits (body_timeout_ms, the call's work),
+ *   and answers waiting for a peer that takes none of them (an HTTP/2 flow-control window it does
+ *   not open, an HTTP/1 socket it does not read): `idleTimeoutMs` without a byte written.
  *
  * A deadline missed destroys the connection: nothing the peer does or leaves undone (a graceful
  * close nghttp2 cannot complete included) keeps it open. The listener's ListenerConnections checks
@@ -55,6 +57,11 @@ export class ConnectionWatch {
   private lastIdle: number;
   private pendingSince: number | undefined;
   private headerPending: (() => boolean) | undefined;
+  /** Bytes of HTTP/2 responses waiting for the peer's flow-control window. */
+  private responsesWaiting: (() => number) | undefined;
+  /** What was waiting to be written, and had been written, at the last check that saw bytes waiting. */
+  private writeMark = "";
+  private stalledSince: number | undefined;
   private session: Http2Session | undefined;
   private goingAway = false;
   private ended = false;
@@ -103,14 +110,25 @@ export class ConnectionWatch {
     this.session = session;
     let lastStream = 0;
     session.once("remoteSettings", () => this.provenNow());
-    // One listener function for every stream's close: nothing is allocated per call.
-    const ended = () => this.requestEnded();
+    const streams = new Set<Http2Stream>();
+    const watch = this;
+    // One listener function for every stream's close (the stream is its `this`).
+    function ended(this: Http2Stream): void {
+      streams.delete(this);
+      watch.requestEnded();
+    }
     session.on("stream", (stream) => {
       if (stream.id > lastStream) lastStream = stream.id;
+      streams.add(stream);
       this.requestStarted();
       stream.once("close", ended);
     });
     this.headerPending = () => (session.state.lastProcStreamID ?? 0) > lastStream;
+    this.responsesWaiting = () => {
+      let bytes = 0;
+      for (const stream of streams) bytes += stream.bufferSize;
+      return bytes;
+    };
   }
 
   /** The first request head, or the HTTP/2 preface and SETTINGS, arrived. */
@@ -151,7 +169,33 @@ export class ConnectionWatch {
     } else {
       this.pendingSince = undefined;
     }
-    if (this.inFlight === 0 && now - this.lastIdle >= this.owner.idleTimeoutMs) this.goAway();
+    if (this.inFlight === 0) {
+      this.stalledSince = undefined;
+      if (now - this.lastIdle >= this.owner.idleTimeoutMs) this.goAway();
+      return;
+    }
+    if (this.responseStalled(now) && now - this.stalledSince! >= this.owner.idleTimeoutMs) this.expire("idle_timeout");
+  }
+
+  /**
+   * Whether answers are waiting for a peer that takes none of them (an HTTP/2 window it does not
+   * open, an HTTP/1 socket it does not read): bytes wait to be written, and nothing was written
+   * since the last check. Such a connection moves nothing, like an idle one, whatever it has in
+   * flight; a slow reader that takes some is not stalled.
+   */
+  private responseStalled(now: number): boolean {
+    const served = this.served as (Duplex & { bytesWritten?: number }) | undefined;
+    const waiting = (served?.writableLength ?? 0) + (this.responsesWaiting?.() ?? 0);
+    if (waiting === 0) {
+      this.stalledSince = undefined;
+      return false;
+    }
+    const mark = `${waiting} ${served?.bytesWritten ?? 0}`;
+    if (mark !== this.writeMark) {
+      this.writeMark = mark;
+      this.stalledSince = now;
+    }
+    return true;
   }
 
   private expire(kind: FaultKind): void {

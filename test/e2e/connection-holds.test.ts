@@ -2,7 +2,9 @@ import { connect as netConnect, type Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TestCa } from "../helpers/certificates.js";
 import { hold, honestReads, keepAlive, silent, stalledHeaders, STALLED_HEADERS, type HoldBehaviour } from "../helpers/connection-holds.js";
-import { CLIENT_START, FrameType, SETTINGS_ACK, data, frame, headers, parseFrames } from "../helpers/http2-frames.js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { ReadRequestSchema } from "../../gen/secretgate/v1/secret_service_pb.js";
+import { CLIENT_START, FrameType, PREFACE, SETTINGS_ACK, Setting, data, envelope, frame, headers, parseFrames, settings } from "../helpers/http2-frames.js";
 import { closedWithin, exchange, splitAddress, type RawTarget } from "../helpers/raw-socket.js";
 import { TestServer } from "../helpers/server.js";
 
@@ -151,6 +153,32 @@ describe("held forever: an HTTP/2 request body that never ends", () => {
       expect(ended, `${label}: the stream is ended by the server`).toBe(true);
       expect(closedByServer, `${label}: the connection is closed`).toBe(true);
     }
+  });
+});
+
+describe("held forever: answers the peer never takes", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await TestServer.start({ config: { secretgate: { limits: { idle_timeout_ms: 1_500, header_timeout_ms: 120_000 } } } });
+    await server.grpc.write({ name: NAME, value: "sk-connection-holds-value" });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("closes an HTTP/2 connection whose window for the answer never opens after idle_timeout_ms, on both ports", async () => {
+    // SETTINGS_INITIAL_WINDOW_SIZE 0: the server may send no DATA on a stream until the peer says so, which it never does.
+    const start = Buffer.concat([PREFACE, settings([[Setting.INITIAL_WINDOW_SIZE, 0]]), SETTINGS_ACK]);
+    const read = (contentType: string, token?: string) =>
+      headers(1, [[":method", "POST"], [":scheme", "http"], [":path", "/secretgate.v1.SecretService/Read"], [":authority", "x"], ["content-type", contentType], ["te", "trailers"], ...(token ? [["authorization", `Bearer ${token}`] as const] : [])]);
+    const message = Buffer.from(toBinary(ReadRequestSchema, create(ReadRequestSchema, { names: [NAME] })));
+    const cases = [
+      ["HTTP port, Connect JSON, unauthenticated", server.httpAddress, Buffer.concat([start, read("application/json"), data(1, Buffer.from(JSON.stringify({ names: [NAME] })))])],
+      ["HTTP port, Connect binary, unauthenticated", server.httpAddress, Buffer.concat([start, read("application/proto"), data(1, message)])],
+      ["gRPC port, a Read's answer", server.grpcAddress, Buffer.concat([start, read("application/grpc", server.token), data(1, envelope(message))])],
+    ] as const;
+    const closed = await Promise.all(cases.map(([, address, bytes]) => closedWithin({ address }, [bytes], CLOSED_WITHIN_MS)));
+    cases.forEach(([label], index) => expect(closed[index], label).toBe(true));
   });
 });
 

@@ -8,9 +8,11 @@ import { GOAWAY_GRACE_MS, type ConnectionWatch } from "../../../src/server/conne
 import { ListenerConnections, peerOf } from "../../../src/server/listener-connections.js";
 import { ListenerFaults, type FaultKind } from "../../../src/server/listener-faults.js";
 
-/** A socket as ListenerConnections sees one: an address, a close event, destroy(). */
+/** A socket as ListenerConnections sees one: an address, a close event, destroy(), what it wrote and has yet to. */
 class FakeSocket extends EventEmitter {
   destroyed = false;
+  writableLength = 0;
+  bytesWritten = 0;
   constructor(readonly remoteAddress: string | undefined) {
     super();
   }
@@ -214,6 +216,41 @@ describe("ConnectionWatch", () => {
     stream.emit("close");
     watch.check(clock + HEADER_MS * 3);
     expect(socket.destroyed).toBe(false);
+  });
+
+  it("closes a connection whose answers wait for a peer that takes none of them for the idle timeout, and not one that takes some", () => {
+    const { socket, watch } = watched();
+    const session = new FakeSession();
+    watch.watchHttp2(session as unknown as Http2Session);
+    session.emit("remoteSettings");
+    const stream = Object.assign(new EventEmitter(), { id: 1, bufferSize: 0 });
+    session.state.lastProcStreamID = 1;
+    session.emit("stream", stream);
+    // A call in flight with nothing to write is not stalled, however long it runs.
+    watch.check(clock + IDLE_MS * 3);
+    expect(socket.destroyed).toBe(false);
+    // Its answer waits for a window the peer opens now and then: a slow reader.
+    stream.bufferSize = 500;
+    const waiting = clock + IDLE_MS * 3;
+    watch.check(waiting);
+    socket.bytesWritten += 100;
+    watch.check(waiting + IDLE_MS - 1);
+    watch.check(waiting + IDLE_MS * 2 - 2);
+    expect(socket.destroyed).toBe(false);
+    // Then nothing more is written.
+    watch.check(waiting + IDLE_MS * 3);
+    expect(socket.destroyed).toBe(true);
+  });
+
+  it("closes an HTTP/1 connection whose answer the peer does not read, for the idle timeout", () => {
+    const { socket, watch } = watched();
+    watch.requestStarted();
+    socket.writableLength = 64 * 1024;
+    watch.check(clock + 1);
+    watch.check(clock + IDLE_MS);
+    expect(socket.destroyed).toBe(false);
+    watch.check(clock + IDLE_MS + 1);
+    expect(socket.destroyed).toBe(true);
   });
 
   it("sends an idle HTTP/2 connection a GOAWAY, and destroys it a grace later if it has not closed", () => {

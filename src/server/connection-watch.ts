@@ -59,8 +59,8 @@ export class ConnectionWatch {
   private headerPending: (() => boolean) | undefined;
   /** Bytes of HTTP/2 responses waiting for the peer's flow-control window. */
   private responsesWaiting: (() => number) | undefined;
-  /** What was waiting to be written, and had been written, at the last check that saw bytes waiting. */
-  private writeMark = "";
+  /** The bytes written when a check last saw answers waiting. */
+  private writtenWhenChecked = 0;
   private stalledSince: number | undefined;
   private session: Http2Session | undefined;
   private goingAway = false;
@@ -178,10 +178,10 @@ export class ConnectionWatch {
   }
 
   /**
-   * Whether answers are waiting for a peer that takes none of them (an HTTP/2 window it does not
-   * open, an HTTP/1 socket it does not read): bytes wait to be written, and nothing was written
-   * since the last check. Such a connection moves nothing, like an idle one, whatever it has in
-   * flight; a slow reader that takes some is not stalled.
+   * Whether answers wait to be written (in an HTTP/2 stream's buffer, for a window the peer has not
+   * opened; in the socket's, for a peer that does not read); `stalledSince` is then the first check
+   * since the socket last wrote a byte. A connection whose answers wait and that writes nothing
+   * moves nothing, like an idle one, whatever it has in flight; a slow reader is not stalled.
    */
   private responseStalled(now: number): boolean {
     const served = this.served as (Duplex & { bytesWritten?: number }) | undefined;
@@ -190,9 +190,9 @@ export class ConnectionWatch {
       this.stalledSince = undefined;
       return false;
     }
-    const mark = `${waiting} ${served?.bytesWritten ?? 0}`;
-    if (mark !== this.writeMark) {
-      this.writeMark = mark;
+    const written = served?.bytesWritten ?? 0;
+    if (this.stalledSince === undefined || written !== this.writtenWhenChecked) {
+      this.writtenWhenChecked = written;
       this.stalledSince = now;
     }
     return true;

@@ -42,7 +42,7 @@ export interface HoldResult {
 }
 
 /**
- * Section 8 of `npm run bench`: the server as shipped (its node options and environment), with its
+ * Section 9 of `npm run bench`: the server as shipped (its node options and environment), with its
  * default limits, under each hold from 127.0.0.2 for a minute, one hold per server, while 127.0.0.1
  * Reads once a second over a new connection on each port. Reports every honest Read's outcome, and
  * the server's RSS at its peak and 30 s after the hold's connections are gone.

@@ -1,7 +1,7 @@
 import { honestReads } from "../test/helpers/connection-holds.js";
 
 /**
- * The honest caller of bench section 8, in a process of its own so that the attacker's thousands
+ * The honest caller of bench section 9, in a process of its own so that the attacker's thousands
  * of sockets in the benchmark's process do not delay its Reads: Reads `name` once a second over a
  * new connection on each port for `seconds`, then prints both ports' outcomes as JSON.
  *

@@ -14,6 +14,7 @@ import { TestServer, SERVER_ENTRY } from "../test/helpers/server.js";
 import { coldReadBenchmark } from "./cold-reads.js";
 import { hostileLoadBenchmark, memoryRegions, STALLED_PER_PORT, type HostileLoadResult, type MemoryRegions } from "./hostile-load.js";
 import { consoleLoad, consoleReport } from "./console-load.js";
+import { replicaStalenessBenchmark } from "./replica-staleness.js";
 import { connectionHoldsBenchmark, tail } from "./connection-holds.js";
 
 /**
@@ -53,7 +54,8 @@ const SECTIONS: ReadonlyArray<{ name: string; heading: string; run: (work: strin
   { name: "startup", heading: "## 5.", run: reportStartup },
   { name: "console", heading: "## 6.", run: reportConsole },
   { name: "hostile-load", heading: "## 7.", run: reportHostileLoad },
-  { name: "connection-holds", heading: "## 8.", run: reportConnectionHolds },
+  { name: "replica-staleness", heading: "## 8.", run: reportReplicaStaleness },
+  { name: "connection-holds", heading: "## 9.", run: reportConnectionHolds },
 ];
 
 async function main(): Promise<void> {
@@ -196,6 +198,7 @@ async function reportHotPath(work: string, report: (line: string) => void): Prom
         { label: "gRPC port", path: read, body: singleBody, headers: GRPC_HEADERS, rate: latencies[0]![1], port: "grpc" },
         { label: "HTTP port", path: read, body: connectBody, headers: CONNECT_PROTO_HEADERS, rate: latencies[1]![1], port: "http" },
       ]);
+      await reportAuditCost(work, report, { closed: server, names, singleBody, connectBody, responseBytes: responseBytes.length });
     } finally {
       rawGrpcJs.process.kill("SIGTERM");
       rawGrpcJsAsShipped.process.kill("SIGTERM");
@@ -265,6 +268,92 @@ async function reportTailCauses(
     authorization = previous;
     await traced.stop();
   }
+}
+
+/**
+ * What audit.on_failure's acknowledgement rule costs on the hot path: the server above
+ * (fail_closed, the default: an answer waits for its record's write) against one started the
+ * same way with fail_open (answers at once, records batched), alternated as above.
+ */
+async function reportAuditCost(
+  work: string,
+  report: (line: string) => void,
+  bed: { closed: TestServer; names: readonly string[]; singleBody: string; connectBody: string; responseBytes: number },
+): Promise<void> {
+  const open = await TestServer.start({
+    nodeArgs: NODE_ARGS,
+    adminToken: bed.closed.token,
+    config: { secretgate: { audit: { file: join(work, "audit-fail-open.log"), on_failure: "fail_open" } } },
+    env: { SECRETGATE_LOG_LEVEL: "info" },
+  });
+  try {
+    for (const name of bed.names) await open.grpc.write({ name, value: `sk-${randomBytes(20).toString("hex")}` });
+    await open.grpc.read({ names: [...bed.names] });
+    const read = "/secretgate.v1.SecretService/Read";
+    const sides = [
+      { label: "gRPC port, `fail_closed` (default)", run: () => h2load(`http://${bed.closed.grpcAddress}${read}`, bed.singleBody) },
+      { label: "gRPC port, `fail_open`", run: () => h2load(`http://${open.grpcAddress}${read}`, bed.singleBody) },
+      { label: "HTTP port (Connect binary), `fail_closed` (default)", run: () => h2load(`http://${bed.closed.httpAddress}${read}`, bed.connectBody, [], CONNECT_PROTO_HEADERS) },
+      { label: "HTTP port (Connect binary), `fail_open`", run: () => h2load(`http://${open.httpAddress}${read}`, bed.connectBody, [], CONNECT_PROTO_HEADERS) },
+    ];
+    const best = sides.map((): H2loadResult | undefined => undefined);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [index, side] of sides.entries()) {
+        const result = requireResponses(await side.run(), bed.responseBytes, side.label);
+        if (!best[index] || result.rps > best[index].rps) best[index] = result;
+      }
+    }
+    const [closedGrpc, openGrpc, closedHttp, openHttp] = best as [H2loadResult, H2loadResult, H2loadResult, H2loadResult];
+    report(`### What waiting for the audit record costs (\`audit.on_failure\`)\n`);
+    report(
+      `Under \`fail_closed\` a Read is answered only once its audit record is written (one write per event-loop turn, on the event loop, the turn's answers waiting for it); under \`fail_open\` it is answered at once and records follow in 64 KiB / 50 ms batches, written from libuv's thread pool. Same servers, alternated over ${ROUNDS} rounds, best of each.\n`,
+    );
+    report(`| server | requests/s | of \`fail_open\` |\n|---|---|---|`);
+    report(`| ${sides[0]!.label} | ${closedGrpc.rps.toFixed(0)} | **${(closedGrpc.rps / openGrpc.rps).toFixed(2)}** |`);
+    report(`| ${sides[1]!.label} | ${openGrpc.rps.toFixed(0)} | — |`);
+    report(`| ${sides[2]!.label} | ${closedHttp.rps.toFixed(0)} | **${(closedHttp.rps / openHttp.rps).toFixed(2)}** |`);
+    report(`| ${sides[3]!.label} | ${openHttp.rps.toFixed(0)} | — |`);
+    // CPU per call at one fixed, paced rate: less sensitive to the machine's other work than requests/s.
+    const paced = 3000;
+    const cpu: Record<"closed" | "open", number[]> = { closed: [], open: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [side, target] of [["closed", bed.closed], ["open", open]] as const) {
+        const before = cpuMs(target.process.pid!);
+        const done = await h2loadPaced(`http://${target.grpcAddress}${read}`, bed.singleBody, paced, GRPC_HEADERS);
+        cpu[side].push(((cpuMs(target.process.pid!) - before) * 1000) / done);
+      }
+    }
+    const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+    report(`\nServer CPU time per cached Read at ${paced} req/s over gRPC (paced over ${LATENCY_CLIENTS} connections, ${LATENCY_SECONDS} s, median of ${ROUNDS}): **\`fail_closed\` ${median(cpu.closed).toFixed(0)} µs, \`fail_open\` ${median(cpu.open).toFixed(0)} µs**.\n`);
+    const rate = closedGrpc.rps / 2;
+    report(`\nLatency at ${Math.round(rate)} req/s (half the \`fail_closed\` gRPC maximum), paced as above:\n`);
+    report(`| server | p50 | p90 | p99 | p99.9 |\n|---|---|---|---|---|`);
+    for (const [label, url] of [
+      [sides[0]!.label, `http://${bed.closed.grpcAddress}${read}`],
+      [sides[1]!.label, `http://${open.grpcAddress}${read}`],
+    ] as const) {
+      const latency = await h2loadLatency(url, bed.singleBody, rate, GRPC_HEADERS, work);
+      report(`| ${label} | ${latency.p50.toFixed(2)} ms | ${latency.p90.toFixed(2)} ms | ${latency.p99.toFixed(2)} ms | ${latency.p999.toFixed(2)} ms |`);
+    }
+    report("");
+  } finally {
+    await open.stop();
+  }
+}
+
+/** Section 8: how stale a replica's answers get while the database is unreachable (database_outage_ttl_seconds). */
+async function reportReplicaStaleness(_work: string, report: (line: string) => void): Promise<void> {
+  const rounds = 3;
+  const runs = await replicaStalenessBenchmark(NODE_ARGS, rounds);
+  report(`## 8. Staleness while the database is unreachable\n`);
+  report(
+    `One replica on PostgreSQL with the embedded store and the Vault emulator, \`database_outage_ttl_seconds\` at its default (5 s). It caches a Vault value (fetched afresh just before the outage: the worst case), the database goes away, the value is changed in Vault directly at once (no change notice can reach the replica), and the replica is read every 20 ms until it answers the new value; ${rounds} rounds each. ` +
+      `*Stopped*: PostgreSQL shut down (its connections close). *Frozen*: PostgreSQL stopped with SIGSTOP (connections stay open, nothing answers, as in a network partition: the replica's heartbeat, a \`SELECT 1\` every 2 s that must answer within 2 s, notices).\n`,
+  );
+  report(`| outage | noticed after | changed value first read after |\n|---|---|---|`);
+  for (const run of runs) report(`| ${run.outage} | ${(run.noticedMs / 1000).toFixed(2)} s | ${(run.staleMs / 1000).toFixed(2)} s |`);
+  const worst = Math.max(...runs.map((run) => run.staleMs));
+  report(`\n**Worst staleness: ${(worst / 1000).toFixed(2)} s** (without the outage TTL, the cache's TTL: 300 s).\n`);
 }
 
 /** Section 3: a thundering herd of cold reads against a slow back end. */
@@ -388,9 +477,9 @@ function allocatorMemory(regions: MemoryRegions): string {
     : `glibc's heap ${regions.mallocHeapMb.toFixed(0)} MB (nghttp2's buffers, Node's per-connection objects, socket reads: glibc keeps memory freed inside its heap for reuse), other anonymous memory ${regions.otherAnonymousMb.toFixed(0)} MB`;
 }
 
-/** Section 8: one address holding both ports as issue 24 found it could, while another Reads. */
+/** Section 9: one address holding both ports as issue 24 found it could, while another Reads. */
 async function reportConnectionHolds(work: string, report: (line: string) => void): Promise<void> {
-  report(`## 8. One address holding the listeners (60 s per hold, both ports at once, default limits)\n`);
+  report(`## 9. One address holding the listeners (60 s per hold, both ports at once, default limits)\n`);
   report(
     `Each hold runs from 127.0.0.2 against a fresh server (\`max_connections\` 4,096, \`max_connections_per_peer\` 512), reopening what the server closes (100 ms later; the churn at once), ` +
       `while 127.0.0.1 Reads once a second over a new connection on each port (gRPC over HTTP/2; Connect JSON over HTTP/1.1), each given 10 s. ` +
@@ -474,6 +563,27 @@ interface Latency {
   p90: number;
   p99: number;
   p999: number;
+}
+
+/** Requests at a fixed total rate, paced over LATENCY_CLIENTS connections of one stream each; how many were done. */
+async function h2loadPaced(url: string, body: string, totalRps: number, headers: readonly string[]): Promise<number> {
+  const perClient = Math.max(1, Math.round(totalRps / LATENCY_CLIENTS));
+  const { stdout } = await run(
+    "h2load",
+    ["-c", String(LATENCY_CLIENTS), "-m", "1", "-t", "1", "-D", String(LATENCY_SECONDS), "--rps", String(perClient), "-d", body, ...headers, ...authorization, url],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
+  const done = Number(/requests: \d+ total, \d+ started, (\d+) done/.exec(stdout)?.[1]);
+  if (!Number.isFinite(done) || done === 0) throw new Error(`cannot read h2load output:\n${stdout}`);
+  return done;
+}
+
+/** A process's CPU time so far (user + system, all its threads), in milliseconds. */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime, fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 async function h2loadLatency(url: string, body: string, totalRps: number, headers: readonly string[], dir: string): Promise<Latency> {

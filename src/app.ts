@@ -14,12 +14,14 @@ import type { Env } from "./config/env.js";
 import { Access } from "./core/access.js";
 import { AdminService } from "./core/admin-service.js";
 import { syncReplicaCaches } from "./core/replica-caches.js";
+import { reportingOutages } from "./core/team-store-outages.js";
 import { SecretService } from "./core/secret-service.js";
 import { ServiceBackends } from "./core/service-backends.js";
 import { DATABASE_FILE, SecretDatabase } from "./storage/database.js";
 import { MASTER_KEY_FILE } from "./storage/master-key.js";
 import { SqliteTeamSettingsStore, type TeamSettingsStore } from "./storage/team-settings-store.js";
 import { Dispatcher, SERVICES } from "./server/dispatcher.js";
+import { publishReadiness, Readiness, type HealthStatuses } from "./server/readiness.js";
 import { startGrpcListener } from "./server/grpc-listener.js";
 import { startHttpListener } from "./server/http-listener.js";
 import type { ConnectionLimits } from "./server/connection-limits.js";
@@ -36,6 +38,8 @@ export interface RunningServer {
   httpAddress: string;
   /** Re-reads the TLS certificate, key and client CA (SIGHUP); open connections carry on. */
   reloadTls(): void;
+  /** Opens the audit file again by its path (SIGHUP, after logrotate moved it). */
+  reopenAuditFile(): void;
   /** Graceful stop: refuse new calls, finish in-flight ones (bounded by the grace period), close. */
   shutdown(): Promise<void>;
 }
@@ -88,7 +92,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
           `Send it as "authorization: Bearer <token>". Configure secretgate.auth.tokens or SECRETGATE_ADMIN_TOKEN for real deployments.\n\n`,
       );
     }
-    const audit = new AuditLog({ file: config.server.audit.file, stdout: options.logDestination });
+    const audit = new AuditLog({ file: config.server.audit.file, stdout: options.logDestination, onFailure: config.server.audit.on_failure, logger });
     // Last: records of the calls drained at shutdown are flushed after everything else stopped.
     cleanups.push(() => audit.close());
     // The OpenTelemetry SDK is loaded only when tracing is on; last to stop, after the drained calls' spans ended.
@@ -102,7 +106,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       ? await (await import("./storage/postgres/shared-storage.js")).SharedStorage.open({ url: databaseUrl, sealer: database, logger, applicationName })
       : undefined;
     if (shared) cleanups.unshift(() => shared.close());
-    let grpcHealth: { setStatus(service: string, status: "SERVING" | "NOT_SERVING"): void } | undefined;
+    let grpcHealth: HealthStatuses | undefined;
     const { backends: serviceBackends, probes } = await startBackends({
       config,
       env,
@@ -116,9 +120,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       cleanups,
     });
     const backends = new ServiceBackends(serviceBackends, config.defaultBackend, config.server.routes);
-    const teams: TeamSettingsStore = shared?.teams ?? new SqliteTeamSettingsStore(database);
+    const teams: TeamSettingsStore = reportingOutages(shared?.teams ?? new SqliteTeamSettingsStore(database));
     const replicas = shared
-      ? await syncReplicaCaches(shared, new Map(serviceBackends.map((backend) => [backend.name, backend.backend])), backends.default.name, logger)
+      ? await syncReplicaCaches(shared, new Map(serviceBackends.map((backend) => [backend.name, backend.backend])), backends.default.name, config.server.database_outage_ttl_seconds * 1000, logger)
       : undefined;
     if (replicas) cleanups.unshift(() => replicas.close());
     // Reachable back ends answer at once; unreachable ones must not hold up start-up for long.
@@ -127,14 +131,28 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     const secrets = new SecretService({ config, backends, teams, access, env, logger });
     const admin = new AdminService({ backends, teams, access, identities: auth.authenticator.identities, audit: audit.tail });
     const dispatcher = new Dispatcher({ secrets, admin }, auth.authenticator, audit, logger, tracing?.tracing);
-    let accepting = true;
     const maxMessageBytes = config.server.max_message_bytes;
+    const readiness = new Readiness({
+      backends: () =>
+        serviceBackends.map((backend) => ({
+          name: backend.name,
+          system: backend.system,
+          reachable: backend.reachable,
+          breaker: backend.backend.breakerState,
+          cache: backend.backend.cacheSize,
+        })),
+      defaultBackend: backends.default.name,
+      ...(replicas ? { databaseConnected: () => replicas.connected } : {}),
+      audit: () => audit.health,
+    });
 
     const limits = connectionLimits(config);
     const grpc = await startGrpcListener({ address: config.server.grpc_address, dispatcher, maxMessageBytes, tls, limits, logger });
     grpcHealth = grpc.health;
     for (const backend of serviceBackends) grpc.health.setStatus(healthServiceName(backend.name), backend.backend.breakerState === "open" ? "NOT_SERVING" : "SERVING");
     cleanups.unshift(() => grpc.destroy());
+    const readinessWatch = publishReadiness(readiness, grpc.health, SERVICES.map((service) => service.typeName));
+    cleanups.unshift(() => readinessWatch.stop());
     const consoleAssets = ConsoleAssets.load();
     if (!consoleAssets) logger.warn("the operator console was not built (npm run build); /console/ is not served");
     const http = await startHttpListener({
@@ -142,29 +160,14 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       console: consoleAssets,
       dispatcher,
       maxMessageBytes,
-      readiness: {
-        // Ready once every back end has answered its start-up probe: a replica that cannot reach one of them is misconfigured.
-        ready: () => accepting && serviceBackends.every((backend) => backend.reachable) && (replicas?.connected ?? true),
-        details: () => ({
-          // The default back end's, as with one back end; then every back end's.
-          backend: backends.default.name,
-          backendReachable: backends.default.reachable,
-          breaker: backends.default.backend.breakerState,
-          cache: backends.default.backend.cacheSize,
-          backends: Object.fromEntries(
-            serviceBackends.map((backend) => [
-              backend.name,
-              { system: backend.system, reachable: backend.reachable, breaker: backend.backend.breakerState, cache: backend.backend.cacheSize },
-            ]),
-          ),
-          ...(replicas ? { database: replicas.connected ? "connected" : "unreachable" } : {}),
-        }),
-      },
+      readiness,
       tls,
       limits,
       logger,
     });
     cleanups.unshift(() => http.destroy());
+    readiness.serving();
+    readinessWatch.update();
     const reclaim = startIdleReclaim(logger);
     cleanups.unshift(() => reclaim.stop());
     logger.info(
@@ -196,12 +199,15 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
           logger.error({ error: (error as Error).message }, "TLS reload failed; keeping the previous certificate");
         }
       },
+      reopenAuditFile: () => {
+        audit.reopen();
+        if (config.server.audit.file) logger.info("reopened the audit file");
+      },
       shutdown: async () => {
-        accepting = false;
+        readiness.stopping();
+        readinessWatch.update();
         // Audit tails last until their callers leave: end them, or they would hold the listeners open.
         audit.tail.close();
-        grpc.health.setStatus("", "NOT_SERVING");
-        for (const service of SERVICES) grpc.health.setStatus(service.typeName, "NOT_SERVING");
         const graceful = Promise.all([grpc.close(), http.close(), dispatcher.whenDrained()]);
         const timedOut = await Promise.race([
           graceful.then(() => false),

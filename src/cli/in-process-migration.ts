@@ -47,7 +47,7 @@ export async function openInProcessMigration(configPath: string, env: Env, timeo
     const { backends } = await startBackends({ config, env, database, postgres: shared?.database, logger, cleanups });
     const serviceBackends = new ServiceBackends(backends, config.defaultBackend, config.server.routes);
     if (shared) {
-      const replicas = await syncReplicaCaches(shared, new Map(backends.map((backend) => [backend.name, backend.backend])), serviceBackends.default.name, logger);
+      const replicas = await syncReplicaCaches(shared, new Map(backends.map((backend) => [backend.name, backend.backend])), serviceBackends.default.name, config.server.database_outage_ttl_seconds * 1000, logger);
       cleanups.unshift(() => replicas.close());
     }
     const migration = new Migration((name) => serviceBackends.get(name));

@@ -12,7 +12,8 @@ the embedded encrypted store from ./data on 127.0.0.1:50051 (gRPC) and 127.0.0.1
 With DATABASE_URL set, team settings and the embedded store live in PostgreSQL, shared by replicas.
 Callers authenticate with bearer tokens (secretgate.auth.tokens, SECRETGATE_ADMIN_TOKEN) or client
 certificates; with none configured, an admin token is generated and printed once (loopback only).
---insecure-no-auth turns authentication off. SIGHUP re-reads the TLS certificate and key.`;
+--insecure-no-auth turns authentication off. SIGHUP re-reads the TLS certificate and key and
+reopens the audit file (after logrotate moved it).`;
 
 /** Serves until SIGTERM or SIGINT, then shuts down gracefully. Start-up errors are thrown to main. */
 export async function runServe(argv: string[]): Promise<number> {
@@ -32,7 +33,10 @@ export async function runServe(argv: string[]): Promise<number> {
     logDestination,
     insecureNoAuth: values["insecure-no-auth"] === true,
   });
-  process.on("SIGHUP", () => server.reloadTls());
+  process.on("SIGHUP", () => {
+    server.reloadTls();
+    server.reopenAuditFile();
+  });
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -43,6 +47,7 @@ export async function runServe(argv: string[]): Promise<number> {
     process.once("SIGINT", () => stop("SIGINT"));
   });
   await server.shutdown();
-  logger.flush();
+  // The last lines are written before the process exits (an exit would not wait for a write under way).
+  await new Promise<void>((resolve) => logDestination.flush(() => resolve()));
   return 0;
 }

@@ -159,6 +159,11 @@ export const serverSettingsSchema = z.strictObject({
    * cross-replica cache invalidation. DATABASE_URL when unset; without either, SQLite in data_dir.
    */
   database_url: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL").optional(),
+  /**
+   * While a replica cannot hear the others' changes (PostgreSQL unreachable), how long a cached value
+   * stays fresh before it is read again from its back end (docs/operations.md, "Running several replicas").
+   */
+  database_outage_ttl_seconds: z.number().positive().default(5),
   log_level: z.enum(LOG_LEVELS).default("info"),
   /** Largest value Write accepts, in bytes. */
   max_value_bytes: z.number().int().positive().max(16 * 1024 * 1024).default(64 * 1024),
@@ -222,8 +227,13 @@ export const serverSettingsSchema = z.strictObject({
     .optional(),
   audit: z
     .strictObject({
-      /** Append audit records to this file instead of stdout. */
+      /** Append audit records to this file instead of stdout (reopened on SIGHUP). */
       file: z.string().min(1).optional(),
+      /**
+       * A call whose audit record cannot be written: `fail_closed` refuses it (UNAVAILABLE) and answers
+       * OK only once its record is written; `fail_open` answers it anyway (docs/operations.md, "Audit").
+       */
+      on_failure: z.enum(["fail_closed", "fail_open"]).default("fail_closed"),
     })
     .prefault({}),
   cache: cacheSettingsSchema.prefault({}),

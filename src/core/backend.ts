@@ -62,6 +62,12 @@ interface Fetched {
   fetchedAt: number;
 }
 
+/** When changes were last heard from the other replicas (epoch ms), and how long an entry stays fresh without them. */
+export interface FreshnessBound {
+  since: number;
+  ttlMs: number;
+}
+
 /** Who hears of every Write and Delete: the name, where it lives (see `locationOf`), and the version a write created. */
 export type ChangeListener = (name: string, location: string, call: DriverCall, version?: string) => void;
 
@@ -85,6 +91,10 @@ export class Backend {
   private readonly budget: RetryBudget;
   private readonly metrics: BackendMetrics;
   private changeListener: ChangeListener | undefined;
+  /** Asked before every Write and Delete reaches the driver: it throws to refuse the change (see `guardChanges`). */
+  private changeGuard: (() => void) | undefined;
+  /** Set while other replicas' changes go unheard: entries are fresh for at most this long (see `boundFreshness`). */
+  private unheard: FreshnessBound | undefined;
   /** The driver's location key for the configured settings: a team that resolves to it shares their cache entries. */
   private readonly defaultLocationKey: string;
 
@@ -114,6 +124,21 @@ export class Backend {
    */
   onChange(listener: ChangeListener): void {
     this.changeListener = listener;
+  }
+
+  /** Asks `guard` before every Write and Delete; a change it refuses (by throwing) is never attempted, so nothing is evicted. */
+  guardChanges(guard: () => void): void {
+    this.changeGuard = guard;
+  }
+
+  /**
+   * While this replica cannot hear other replicas' changes (their notices are lost), an entry is
+   * fresh for at most `ttlMs` after it was fetched or after `since` (when changes were last
+   * heard), whichever is later; then it is read again from the back end, or served marked stale
+   * if that fails. `undefined` lifts the bound.
+   */
+  boundFreshness(bound: FreshnessBound | undefined): void {
+    this.unheard = bound;
   }
 
   get breakerState(): BreakerState {
@@ -160,6 +185,7 @@ export class Backend {
     if (options.bypassCache || this.settings.bypassCache) return undefined;
     const entry = this.cache.get(key);
     if (!entry || now >= entry.expiresAt) return undefined;
+    if (this.unheard && now >= Math.max(entry.fetchedAt, this.unheard.since) + this.unheard.ttlMs) return undefined;
     if (options.refreshIfVersion !== undefined && !entry.negative && entry.version === options.refreshIfVersion) return undefined;
     this.stats.hits++;
     this.window.hit();
@@ -202,26 +228,58 @@ export class Backend {
   }
 
   async write(request: DriverWrite, call: DriverCall): Promise<DriverWriteResult> {
+    this.changeGuard?.();
+    let attempted = false;
     let written: DriverWriteResult | undefined;
     try {
-      written = await this.call("write", request.name, () => this.driver.write(request, call), call);
+      written = await this.call(
+        "write",
+        request.name,
+        () => {
+          attempted = true;
+          return this.driver.write(request, call);
+        },
+        call,
+      );
       return written;
     } finally {
-      // Evicted whatever the outcome: a failed write may still have reached the back end.
-      const location = this.locationOf(call.team);
-      this.evict(keyIn(location, request.name));
-      this.changeListener?.(request.name, location, call, written?.version);
+      if (attempted) this.changed(request.name, call, written !== undefined, written?.version);
     }
   }
 
   async delete(name: string, force: boolean, call: DriverCall): Promise<DriverDeleteResult | undefined> {
+    this.changeGuard?.();
+    let attempted = false;
+    let succeeded = false;
     try {
-      return await this.call("delete", name, () => this.driver.delete(name, { force }, call), call);
+      const deleted = await this.call(
+        "delete",
+        name,
+        () => {
+          attempted = true;
+          return this.driver.delete(name, { force }, call);
+        },
+        call,
+      );
+      succeeded = true;
+      return deleted;
     } finally {
-      const location = this.locationOf(call.team);
-      this.evict(keyIn(location, name));
-      this.changeListener?.(name, location, call);
+      if (attempted) this.changed(name, call, succeeded);
     }
+  }
+
+  /**
+   * After a Write or Delete reached the driver: a change that succeeded drops the cached entry; one
+   * that failed may still have reached the back end, so its entry is no longer fresh, but may stand
+   * in (marked stale) while the back end keeps failing. A change refused before it reached the
+   * driver (an open breaker, a guard) changed nothing and keeps the entry. Listeners hear of both.
+   */
+  private changed(name: string, call: DriverCall, succeeded: boolean, version?: string): void {
+    const location = this.locationOf(call.team);
+    const key = keyIn(location, name);
+    if (succeeded) this.evict(key);
+    else this.expire(key);
+    this.changeListener?.(name, location, call, version);
   }
 
   /**
@@ -301,6 +359,14 @@ export class Backend {
   /** Forgets a key: its entry, and any read under way for it (whose answer may predate the change). */
   private evict(key: string): void {
     this.cache.delete(key);
+    this.inflight.delete(key);
+  }
+
+  /** Ends a key's freshness now, keeping the entry to stand in while the back end fails; forgets any read under way for it. */
+  private expire(key: string): void {
+    const entry = this.cache.peek(key);
+    const now = Date.now();
+    if (entry && entry.expiresAt > now) entry.expiresAt = now;
     this.inflight.delete(key);
   }
 

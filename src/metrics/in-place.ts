@@ -4,8 +4,8 @@ type Labels = Readonly<Record<string, string>>;
 export class CounterCell {
   value = 0;
 
-  inc(): void {
-    this.value++;
+  inc(amount = 1): void {
+    this.value += amount;
   }
 }
 

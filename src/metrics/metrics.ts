@@ -50,6 +50,27 @@ const backendSeconds = expose(
   ),
 );
 const auditRecords = expose(new InPlaceCounter("secretgate_audit_records_total", "Audit records written.")).cell();
+const auditRefused = expose(
+  new InPlaceCounter("secretgate_audit_refused_total", "Calls refused with UNAVAILABLE because their audit record could not be written (audit.on_failure: fail_closed)."),
+).cell();
+const auditAnsweredUnwritten = expose(
+  new InPlaceCounter(
+    "secretgate_audit_answered_unwritten_total",
+    "Calls answered while audit records could not be written (audit.on_failure: fail_open); their records are written once writes work again, unless dropped.",
+  ),
+).cell();
+const auditDropped = expose(
+  new InPlaceCounter("secretgate_audit_dropped_records_total", "Audit records lost: the audit log already held as much as it keeps while it cannot write (32 MiB)."),
+).cell();
+let auditWriting = 1;
+expose({
+  name: "secretgate_audit_writing",
+  help: "1 while audit records reach their destination, 0 while writes to it fail.",
+  type: "gauge",
+  async get() {
+    return { name: this.name, help: this.help, type: this.type, aggregator: "sum", values: [{ labels: {}, value: auditWriting }] };
+  },
+});
 const listenerErrors = expose(
   new InPlaceCounter(
     "secretgate_listener_errors_total",
@@ -99,6 +120,25 @@ export function reportListenerConnections(listener: string, counts: () => { open
 /** Counts one written audit record. */
 export function recordAuditRecord(): void {
   auditRecords.inc();
+}
+
+/** The audit log's health series. */
+export interface AuditHealthMetrics {
+  writing(writing: boolean): void;
+  refused(calls: number): void;
+  answeredUnwritten(calls: number): void;
+  dropped(records: number): void;
+}
+
+export function auditHealthMetrics(): AuditHealthMetrics {
+  return {
+    writing: (writing) => {
+      auditWriting = writing ? 1 : 0;
+    },
+    refused: (calls) => auditRefused.inc(calls),
+    answeredUnwritten: (calls) => auditAnsweredUnwritten.inc(calls),
+    dropped: (records) => auditDropped.inc(records),
+  };
 }
 
 /** One listener's error series, by kind (e.g. client_error, header_timeout). */

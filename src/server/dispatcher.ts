@@ -56,7 +56,9 @@ function handlersOf<S extends DescService>(service: S, implementation: ServiceIm
  * writes the one audit record per request (identity, method, names, team, a digest of the call's
  * own team settings, outcome per item, from_cache, version, client address, duration — never
  * values; at most 4 KiB), counts calls in flight for graceful shutdown, and turns unexpected
- * failures into INTERNAL without leaking details.
+ * failures into INTERNAL without leaking details. The audit log decides when an answer may leave
+ * (AuditLog: under fail_closed an OK answer waits until its record is written, and no call runs
+ * while records cannot be written); the dispatcher only waits on what it is given.
  */
 export class Dispatcher {
   private inFlight = 0;
@@ -84,6 +86,7 @@ export class Dispatcher {
     const handler = this.handlers.get(method);
     if (!handler) throw new ServiceError(Code.Unimplemented, `${method.name} is not implemented`);
     const started = performance.now();
+    this.admit(method);
     let identity: string | undefined;
     let stream: AsyncIterable<unknown>;
     try {
@@ -94,16 +97,19 @@ export class Dispatcher {
     } catch (error) {
       const failure = toServiceError(error);
       this.record(method, request, context, identity, statusName(failure.code), started, { error: failure.message });
+      this.observe(method, statusName(failure.code), started);
       throw failure;
     }
-    this.record(method, request, context, identity, "OK", started, {});
-    return stream;
+    const written = this.record(method, request, context, identity, "OK", started, {});
+    this.observe(method, "OK", started);
+    return written ? afterWritten(written, stream) : stream;
   }
 
   /**
    * Runs one call. The answer comes back synchronously when the service method has it at once
-   * (a Read of cached names), so the hot path makes no promise; otherwise as a promise.
-   * Failures are thrown (or rejected) as ServiceErrors.
+   * (a Read of cached names) and the audit log lets it leave at once (fail_open), so that hot
+   * path makes no promise; otherwise as a promise (under fail_closed, settled once the call's
+   * audit record is written). Failures are thrown (or rejected) as ServiceErrors.
    */
   dispatch(method: DescMethodUnary, request: unknown, context: CallContext): unknown {
     if (this.tracing) return this.dispatchTraced(this.tracing, method, request, context);
@@ -146,6 +152,7 @@ export class Dispatcher {
     const handler = this.handlers.get(method);
     if (!handler) throw new ServiceError(Code.Unimplemented, `${method.name} is not implemented`);
     const started = performance.now();
+    this.admit(method);
     this.inFlight++;
     let identity: string | undefined;
     let response: unknown;
@@ -166,13 +173,42 @@ export class Dispatcher {
     );
   }
 
+  /** Records a call that succeeded; its answer, or a promise of it once the record is written (a refusal if it cannot be). */
   private succeeded(method: DescMethodUnary, request: unknown, context: CallContext, identity: string | undefined, started: number, response: unknown): unknown {
+    let written: Promise<void> | undefined;
     try {
-      this.record(method, request, context, identity, "OK", started, describeResponse(method, response), readItems(method, response));
+      written = this.record(method, request, context, identity, "OK", started, describeResponse(method, response), readItems(method, response));
     } finally {
-      this.settle();
+      if (!written) this.settle();
     }
-    return response;
+    if (!written) {
+      this.observe(method, "OK", started);
+      return response;
+    }
+    return written.then(
+      () => {
+        this.settle();
+        this.observe(method, "OK", started);
+        return response;
+      },
+      (refusal: unknown) => {
+        this.settle();
+        this.observe(method, statusName((refusal as ServiceError).code), started);
+        throw refusal;
+      },
+    );
+  }
+
+  private observe(method: DescMethodUnary | DescMethodServerStreaming, outcome: string, started: number): void {
+    this.metrics.observe(method.name, outcome, (performance.now() - started) / 1000);
+  }
+
+  /** Refuses a call before it runs when the audit log says so (its records cannot be written). */
+  private admit(method: DescMethodUnary | DescMethodServerStreaming): void {
+    const refusal = this.audit.refuse();
+    if (!refusal) return;
+    this.observe(method, statusName(refusal.code), performance.now());
+    throw refusal;
   }
 
   /** Records a failed call; returns the ServiceError to report. */
@@ -181,6 +217,7 @@ export class Dispatcher {
     try {
       if (failure.code === Code.Internal) this.logger.error({ method: method.name, stack: (error as Error).stack }, "internal error");
       this.record(method, request, context, identity, statusName(failure.code), started, { error: failure.message });
+      this.observe(method, statusName(failure.code), started);
     } finally {
       this.settle();
     }
@@ -199,7 +236,9 @@ export class Dispatcher {
     } catch {
       // Recorded as unauthenticated (null).
     }
-    this.record(method, {}, context, identity, statusName(error.code), performance.now(), { error: error.message });
+    const started = performance.now();
+    this.record(method, {}, context, identity, statusName(error.code), started, { error: error.message });
+    this.observe(method, statusName(error.code), started);
   }
 
   private settle(): void {
@@ -230,7 +269,7 @@ export class Dispatcher {
     started: number,
     details: Record<string, unknown>,
     items?: AuditList,
-  ): void {
+  ): Promise<void> | undefined {
     const fields = (request ?? {}) as Record<string, unknown>;
     const record: Record<string, unknown> = {
       service: "secretgate",
@@ -258,10 +297,16 @@ export class Dispatcher {
     if (typeof record.error === "string") record.error = boundedMessage(record.error);
     const names = fields.names;
     const list = items ?? (method === SecretService.method.read && Array.isArray(names) ? requestedNames(names) : undefined);
-    this.audit.write(record, list);
-    this.metrics.observe(method.name, outcome, (performance.now() - started) / 1000);
+    const written = this.audit.write(record, list);
     recordAuditRecord();
+    return written;
   }
+}
+
+/** A stream that opens once its call's audit record is written (or fails with the refusal). */
+async function* afterWritten(written: Promise<void>, stream: AsyncIterable<unknown>): AsyncIterable<unknown> {
+  await written;
+  yield* stream;
 }
 
 function toServiceError(error: unknown): ServiceError {

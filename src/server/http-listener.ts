@@ -18,6 +18,7 @@ import { ArrivingBodies } from "./arriving-bodies.js";
 import { ListenerFaults } from "./listener-faults.js";
 import { listenOn, splitAddress } from "./listen-address.js";
 import { sniffHttpVersion } from "./protocol-sniffing.js";
+import type { Readiness } from "./readiness.js";
 import type { TlsMaterial } from "./tls.js";
 import { unaryCalls } from "./unary-calls.js";
 
@@ -30,11 +31,6 @@ export interface HttpListener {
   destroy(): void;
 }
 
-export interface Readiness {
-  ready(): boolean;
-  /** Shown in the /readyz body (back end, breaker state, cache size). */
-  details(): Record<string, unknown>;
-}
 
 const peerKey = createContextKey<string>("");
 const certificateKey = createContextKey<PeerCertificate | undefined>(undefined);
@@ -52,7 +48,7 @@ export async function startHttpListener(options: {
   address: string;
   dispatcher: Dispatcher;
   maxMessageBytes: number;
-  readiness: Readiness;
+  readiness: Pick<Readiness, "check">;
   tls?: TlsMaterial | undefined;
   limits: ConnectionLimits;
   logger: Logger;
@@ -276,16 +272,23 @@ function refuseMalformedHttp1(error: NodeJS.ErrnoException, socket: Duplex, faul
   socket.destroy();
 }
 
-function serveProbe(method: string | undefined, url: string | undefined, response: ServerResponse, readiness: Readiness): void {
-  const path = (url ?? "").split("?")[0];
+/** `/readyz?strict` (also `strict=1`, `strict=true`): the strict variant (see Readiness). */
+function wantsStrict(query: string | undefined): boolean {
+  if (query === undefined) return false;
+  const strict = new URLSearchParams(query).get("strict");
+  return strict === "" || strict === "1" || strict === "true";
+}
+
+function serveProbe(method: string | undefined, url: string | undefined, response: ServerResponse, readiness: Pick<Readiness, "check">): void {
+  const [path, query] = (url ?? "").split("?", 2);
   const reply = (status: number, body: Record<string, unknown>) => {
     response.writeHead(status, { "content-type": "application/json" });
     response.end(`${JSON.stringify(body)}\n`);
   };
   if (method === "GET" && path === "/healthz") return reply(200, { status: "ok" });
   if (method === "GET" && path === "/readyz") {
-    const ready = readiness.ready();
-    return reply(ready ? 200 : 503, { status: ready ? "ready" : "not ready", ...readiness.details() });
+    const { ready, body } = readiness.check(wantsStrict(query));
+    return reply(ready ? 200 : 503, body);
   }
   if (method === "GET" && path === "/metrics") {
     renderMetrics().then(

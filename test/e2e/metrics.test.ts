@@ -78,7 +78,11 @@ describe("/metrics after a scripted workload", () => {
     text = await scrape();
     expect(sample(text, "secretgate_cache_stale_served_total", { backend: "local" })).toBeGreaterThanOrEqual(1);
     expect(sample(text, "secretgate_backend_errors_total", { backend: "local" })).toBeGreaterThanOrEqual(1);
-    expect(await (await fetch(`http://${server.httpAddress}/readyz`)).json()).toMatchObject({ status: "not ready", database: "unreachable" });
+    // Still ready: it answers from its cache (docs/operations.md, "Probes"); the strict variant is not.
+    const ready = await fetch(`http://${server.httpAddress}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: "ready", database: "unreachable", degraded: expect.arrayContaining(["database"]) });
+    expect((await fetch(`http://${server.httpAddress}/readyz?strict`)).status).toBe(503);
   });
 });
 

@@ -74,6 +74,21 @@ describe("authentication", () => {
     client.close();
     expect(status.equals(Buffer.from([0x08, 0x01]))).toBe(true);
   });
+
+  it("answers /readyz whatever its query holds: only strict, strict=1 or strict=true asks for the strict variant", async () => {
+    const probe = async (query: string) => {
+      const response = await fetch(`http://${server.httpAddress}/readyz${query}`);
+      const body = (await response.json()) as Record<string, unknown>;
+      return { status: response.status, strict: body.strict === true, leaks: JSON.stringify(body).includes(server.dataDir) };
+    };
+    for (const query of ["?strict", "?strict=1", "?strict=true", "?x=1&strict"]) expect(await probe(query)).toEqual({ status: 200, strict: true, leaks: false });
+    for (const query of ["?strict=0", "?strict=%ZZ", "?%ZZ", `?${"strict&".repeat(2000)}`, "?strict=\u0000", "??", "?=&=&"]) {
+      expect((await probe(query)).leaks).toBe(false);
+    }
+    expect((await probe("?strict=%ZZ")).strict).toBe(false);
+    expect((await probe("?strict=0")).strict).toBe(false);
+    expect((await fetch(`http://${server.httpAddress}/healthz`)).status).toBe(200);
+  });
 });
 
 describe("authorization, deny by default", () => {

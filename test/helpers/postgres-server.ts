@@ -26,10 +26,12 @@ function findBinaries(): string {
  */
 export class PostgresServer {
   private constructor(
-    private readonly process: ChildProcess,
+    private process: ChildProcess,
     private readonly dir: string,
     readonly port: number,
-    private readonly exited: Promise<void>,
+    private exited: Promise<void>,
+    /** Starts the postmaster on this server's data and port (again, after `halt`). */
+    private readonly launch: () => { child: ChildProcess; exited: Promise<void>; log: () => string },
   ) {}
 
   /** The superuser's URL (trust authentication on loopback). */
@@ -55,14 +57,18 @@ export class PostgresServer {
     execFileSync(initdb, initArgs, { stdio: "pipe" });
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
-      const [postgres, args] = run(join(bin, "postgres"), [
-        "-D", data, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-k", dir, "-c", "fsync=off", "-c", "max_connections=100",
-      ]);
-      const child = spawn(postgres, args, { stdio: ["ignore", "ignore", "pipe"] });
-      let log = "";
-      child.stderr!.on("data", (chunk: Buffer) => (log += chunk.toString("utf8")));
-      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-      const server = new PostgresServer(child, dir, port, exited);
+      const launch = () => {
+        const [postgres, args] = run(join(bin, "postgres"), [
+          "-D", data, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-k", dir, "-c", "fsync=off", "-c", "max_connections=100",
+        ]);
+        const child = spawn(postgres, args, { stdio: ["ignore", "ignore", "pipe"] });
+        let log = "";
+        child.stderr!.on("data", (chunk: Buffer) => (log += chunk.toString("utf8")));
+        const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+        return { child, exited, log: () => log };
+      };
+      const { child, exited, log } = launch();
+      const server = new PostgresServer(child, dir, port, exited, launch);
       try {
         await server.waitUntilAccepting(exited);
         return server;
@@ -70,9 +76,9 @@ export class PostgresServer {
         child.kill("SIGKILL");
         await exited;
         // Another process may have taken the port between probing and binding it.
-        if (attempt < 3 && /could not bind|Address already in use/.test(log)) continue;
+        if (attempt < 3 && /could not bind|Address already in use/.test(log())) continue;
         rmSync(dir, { recursive: true, force: true });
-        throw new Error(`PostgreSQL did not start: ${(error as Error).message}\n${log}`);
+        throw new Error(`PostgreSQL did not start: ${(error as Error).message}\n${log()}`);
       }
     }
   }
@@ -114,6 +120,12 @@ export class PostgresServer {
   }
 
   async stop(): Promise<void> {
+    await this.halt();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Stops the server as an outage would (a fast shutdown: every client is disconnected), keeping its data for `restart`. */
+  async halt(): Promise<void> {
     // SIGINT is PostgreSQL's "fast" shutdown: disconnect clients, no waiting. The postmaster is
     // signalled itself: runuser does not pass SIGINT on.
     const pidFile = join(this.dir, "data", "postmaster.pid");
@@ -121,6 +133,49 @@ export class PostgresServer {
     if (postmaster) process.kill(postmaster, "SIGINT");
     else this.process.kill("SIGINT");
     await this.exited;
-    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /**
+   * Freezes the server (SIGSTOP to the postmaster and every process it started): its connections
+   * stay open but nothing answers, as when the network to the database is cut. `thaw` resumes it.
+   */
+  freeze(): void {
+    for (const pid of this.processes()) process.kill(pid, "SIGSTOP");
+  }
+
+  thaw(): void {
+    for (const pid of this.processes()) process.kill(pid, "SIGCONT");
+    // As root the postmaster runs under runuser, which stops itself when its child stops (job control).
+    if (this.process.pid !== undefined && this.process.exitCode === null) process.kill(this.process.pid, "SIGCONT");
+  }
+
+  /** The postmaster and its children, by pid (from postmaster.pid and /proc). */
+  private processes(): number[] {
+    const postmaster = Number(readFileSync(join(this.dir, "data", "postmaster.pid"), "utf8").split("\n")[0]);
+    const children = readdirSync("/proc")
+      .filter((entry) => /^\d+$/.test(entry))
+      .filter((pid) => {
+        try {
+          // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may hold spaces, so read after its closing parenthesis.
+          const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+          return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === postmaster;
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+    return [postmaster, ...children];
+  }
+
+  /** Starts the server again after `halt`, on the same port with the same data. */
+  async restart(): Promise<void> {
+    const { child, exited, log } = this.launch();
+    this.process = child;
+    this.exited = exited;
+    try {
+      await this.waitUntilAccepting(exited);
+    } catch (error) {
+      throw new Error(`PostgreSQL did not start again: ${(error as Error).message}\n${log()}`);
+    }
   }
 }

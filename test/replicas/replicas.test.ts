@@ -144,10 +144,14 @@ describe("two replicas on one PostgreSQL", () => {
     expect(wrongScheme.stderr).not.toContain("pw-not-to-print");
   });
 
-  it("is not ready while the database is down", async () => {
+  it("stays ready while the database is down, saying so; the strict variant is not ready", async () => {
     await postgres.stop();
-    await eventually(async () => (await readyStatus(b)) === 503, "B reports not ready");
-    const body = await (await fetch(`http://${b.httpAddress}/readyz`)).json();
-    expect(body).toMatchObject({ status: "not ready", database: "unreachable" });
+    await eventually(async () => ((await (await fetch(`http://${b.httpAddress}/readyz`)).json()) as { database?: string }).database === "unreachable", "B notices");
+    const response = await fetch(`http://${b.httpAddress}/readyz`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ status: "ready", database: "unreachable", degraded: ["database"] });
+    const strict = await fetch(`http://${b.httpAddress}/readyz?strict`);
+    expect(strict.status).toBe(503);
+    expect(await strict.json()).toMatchObject({ status: "not ready", strict: true, database: "unreachable" });
   });
 });

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { Code, ServiceError } from "../../core/errors.js";
 import type { SecretDatabase } from "../../storage/database.js";
+import { isConnectionFailure } from "../../storage/postgres/database-unavailable.js";
 import type {
   ClassifiedError,
   DriverDefinition,
@@ -83,13 +84,6 @@ export class LocalDriver implements SecretDriver {
   async close(): Promise<void> {
     // The databases belong to the service (team settings live there too); it closes them.
   }
-}
-
-/** Network-level failures talking to PostgreSQL (refused, reset, terminated), as opposed to bugs. */
-function isConnectionFailure(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === "string" && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|57P0[1-3]|08\d\d\d)$/.test(code)) return true;
-  return /Connection terminated|timeout exceeded when trying to connect/i.test((error as Error).message ?? "");
 }
 
 const sealContext = (name: string, version: number) => `secret:${version}:${name}`;

@@ -24,12 +24,24 @@ interface WireNotice {
 export interface ChangeNoticeHandlers {
   /** Another replica changed something this replica may have cached. */
   changed(notice: ChangeNotice): void;
+  /**
+   * The listening connection is lost (or stopped answering): notices are missed from now on.
+   * `heardAt` is when it last answered (epoch ms): changes since then may have gone unheard.
+   */
+  lost(heardAt: number): void;
   /** The listening connection came back after a drop: notices may have been missed. */
   resync(): void;
 }
 
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
+/**
+ * The listening connection is asked a trivial query this often, and lost when it takes longer
+ * than HEARTBEAT_TIMEOUT_MS to answer: a database that vanished without closing the connection
+ * (a network partition, a host gone) is noticed within their sum, not when TCP gives up.
+ */
+const HEARTBEAT_MS = 2_000;
+const HEARTBEAT_TIMEOUT_MS = 2_000;
 
 /**
  * Cross-replica cache invalidation over PostgreSQL NOTIFY/LISTEN. Every replica listens on one
@@ -43,7 +55,10 @@ export class ChangeNotices {
   private listening = false;
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
   private failures = 0;
+  /** When the listening connection last answered (a heartbeat, a notice, LISTEN itself), epoch ms. */
+  private heardAt = 0;
 
   private constructor(
     private readonly url: string,
@@ -78,6 +93,7 @@ export class ChangeNotices {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
+    clearInterval(this.heartbeatTimer);
     this.listening = false;
     await this.client?.end().catch(() => undefined);
   }
@@ -97,6 +113,28 @@ export class ChangeNotices {
     }
     this.listening = true;
     this.failures = 0;
+    this.heardAt = Date.now();
+    this.startHeartbeat(client);
+  }
+
+  private startHeartbeat(client: pg.Client): void {
+    clearInterval(this.heartbeatTimer);
+    let waiting = false;
+    this.heartbeatTimer = setInterval(() => {
+      if (waiting || client !== this.client) return;
+      waiting = true;
+      const timeout = setTimeout(() => this.lost(client, `no answer within ${HEARTBEAT_TIMEOUT_MS} ms`), HEARTBEAT_TIMEOUT_MS);
+      client.query("SELECT 1").then(
+        () => {
+          this.heardAt = Date.now();
+        },
+        (error: unknown) => this.lost(client, (error as Error).message),
+      ).finally(() => {
+        clearTimeout(timeout);
+        waiting = false;
+      });
+    }, HEARTBEAT_MS);
+    this.heartbeatTimer.unref();
   }
 
   private receive(payload: string | undefined): void {
@@ -107,6 +145,7 @@ export class ChangeNotices {
       this.logger.warn("ignored a malformed change notice");
       return;
     }
+    this.heardAt = Date.now();
     if (wire.origin === this.origin) return;
     this.handlers.changed(wire.notice);
   }
@@ -115,8 +154,10 @@ export class ChangeNotices {
     // Only a connection that was listening is "lost"; a failed reconnect attempt is retried by its caller.
     if (client !== this.client || !this.listening || this.closed) return;
     this.listening = false;
+    clearInterval(this.heartbeatTimer);
     this.logger.warn({ reason }, "lost the PostgreSQL change-notice connection; reconnecting");
     client.end().catch(() => undefined);
+    this.handlers.lost(this.heardAt);
     this.scheduleReconnect();
   }
 

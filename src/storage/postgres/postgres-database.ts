@@ -50,16 +50,25 @@ export class PostgresDatabase {
   /** Runs `work` in one transaction on one connection: all of it commits, or none of it does. */
   async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // A connection checked out of the pool has no error listener of the pool's: one that breaks
+    // between two statements (the server restarting) would otherwise crash the process with an
+    // unhandled 'error' event. The statement after it fails instead, and the connection is dropped.
+    let broken: Error | undefined;
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    client.on("error", onError);
     try {
       await client.query("BEGIN");
       const result = await work(client);
       await client.query("COMMIT");
       return result;
     } catch (error) {
-      await client.query("ROLLBACK").catch(() => undefined);
+      if (!broken) await client.query("ROLLBACK").catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      client.off("error", onError);
+      client.release(broken);
     }
   }
 

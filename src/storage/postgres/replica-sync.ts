@@ -10,6 +10,8 @@ export type SecretChange = Extract<ChangeNotice, { kind: "secret" }>;
 export interface ReplicaChangeHandlers {
   /** Another replica wrote or deleted a secret. */
   secretChanged(change: SecretChange): void;
+  /** Changes made since `heardAt` (epoch ms) may go unheard until `resync`: the database is unreachable. */
+  unheard(heardAt: number): void;
   /** Notices may have been missed (the listening connection dropped and came back): forget everything cached. */
   resync(): void;
 }
@@ -42,6 +44,7 @@ export class ReplicaSync {
           if (notice.kind === "team") teams.evict(notice.teamId);
           else handlers.secretChanged(notice);
         },
+        lost: (heardAt) => handlers.unheard(heardAt),
         resync: () => {
           teams.evictAll();
           handlers.resync();

@@ -2,19 +2,45 @@ import { hash } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AuditLog } from "../../../src/audit.js";
 import { auditedName, auditedTeamId, boundedMessage, MAX_ERROR_BYTES, MAX_RECORD_BYTES } from "../../../src/audit-record.js";
+import type { WriterHealth } from "../../../src/append-writer.js";
+import type { AuditFailureMode } from "../../../src/audit.js";
+import { Code, ServiceError } from "../../../src/core/errors.js";
 import type { LogDestination } from "../../../src/log.js";
 
-/** An audit log writing into memory; `lines()` hands out what it wrote, `written()` what reached the destination so far. */
-function memoryAudit(): { audit: AuditLog; lines: () => string[]; written: () => number } {
+/**
+ * An audit log writing into memory; `lines()` hands out what it wrote, `written()` what reached
+ * the destination so far. `fail(code)` makes the destination's writes fail (as a full disk's),
+ * `recover()` makes them work again; `settle()` tells waiting callers their bytes were written.
+ */
+function memoryAudit(onFailure: AuditFailureMode = "fail_open") {
   const chunks: Buffer[] = [];
+  let health: WriterHealth = { writing: true };
+  let listener: (health: WriterHealth) => void = () => undefined;
+  let waiting: Array<(error?: Error) => void> = [];
   const destination = {
     write: (line: string) => chunks.push(Buffer.from(line)),
-    writeBytes: (bytes: Buffer) => chunks.push(bytes),
+    writeBytes: (bytes: Buffer) => {
+      chunks.push(bytes);
+      return true;
+    },
+    whenWritten: (done: (error?: Error) => void) => {
+      if (!health.writing) done(Object.assign(new Error("no space left on device"), { code: health.error }));
+      else waiting.push(done);
+    },
+    get health() {
+      return health;
+    },
+    onHealth: (changed: (health: WriterHealth) => void) => {
+      listener = changed;
+    },
     flush: (callback?: () => void) => callback?.(),
     flushSync: () => undefined,
-    close: async () => undefined,
+    close: async () => 0,
   } as unknown as LogDestination;
-  const audit = new AuditLog({ file: undefined, stdout: destination });
+  const audit = new AuditLog({ file: undefined, stdout: destination, onFailure });
+  const settle = () => {
+    for (const done of waiting.splice(0)) done();
+  };
   return {
     audit,
     lines: () => {
@@ -22,6 +48,16 @@ function memoryAudit(): { audit: AuditLog; lines: () => string[]; written: () =>
       return Buffer.concat(chunks).toString("utf8").split("\n").filter(Boolean);
     },
     written: () => Buffer.concat(chunks).toString("utf8").split("\n").filter(Boolean).length,
+    settle,
+    fail: (code: string) => {
+      health = { writing: false, error: code };
+      listener(health);
+      for (const done of waiting.splice(0)) done(Object.assign(new Error(code), { code }));
+    },
+    recover: () => {
+      health = { writing: true };
+      listener(health);
+    },
   };
 }
 
@@ -69,7 +105,7 @@ describe("boundedMessage", () => {
   });
 });
 
-describe("AuditLog batches", () => {
+describe("AuditLog batches under fail_open", () => {
   afterEach(() => {
     vi.useRealTimers();
   });
@@ -101,6 +137,68 @@ describe("AuditLog batches", () => {
     expect(records).toBeGreaterThan(60);
     expect(records).toBeLessThan(70);
     expect(written()).toBe(records);
+  });
+});
+
+describe("AuditLog under fail_closed (the default)", () => {
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it("hands a turn's records over together once the turn's I/O is handled, and lets their calls be answered only once they are written", async () => {
+    const { audit, written, settle } = memoryAudit("fail_closed");
+    const answered: string[] = [];
+    void audit.write({ method: "Read", outcome: "OK" })!.then(() => answered.push("first"));
+    void audit.write({ method: "Write", outcome: "OK" })!.then(() => answered.push("second"));
+    expect(written()).toBe(0);
+    await turn();
+    expect(written()).toBe(2);
+    await turn();
+    expect(answered).toEqual([]);
+    settle();
+    await turn();
+    expect(answered).toEqual(["first", "second"]);
+  });
+
+  it("refuses the calls of a batch that cannot be written with UNAVAILABLE, refuses every call before it runs until writes work again, and counts them", async () => {
+    const { audit, fail, recover } = memoryAudit("fail_closed");
+    const waiting = audit.write({ method: "Write", outcome: "OK", name: "A" })!;
+    await turn();
+    fail("ENOSPC");
+    const refusal = await waiting.then(() => undefined, (error: unknown) => error);
+    expect(refusal).toBeInstanceOf(ServiceError);
+    expect((refusal as ServiceError).code).toBe(Code.Unavailable);
+    expect((refusal as ServiceError).message).toContain("ENOSPC");
+    expect(audit.health).toMatchObject({ state: "failing", onFailure: "fail_closed", error: "ENOSPC" });
+    expect(audit.refuse()?.code).toBe(Code.Unavailable);
+    recover();
+    expect(audit.refuse()).toBeUndefined();
+    expect(audit.health).toMatchObject({ state: "writing" });
+  });
+
+  it("never makes a refused batch nobody waits on an unhandled rejection", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const { audit, fail } = memoryAudit("fail_closed");
+      audit.write({ method: "Read", outcome: "PERMISSION_DENIED" });
+      await turn();
+      fail("EIO");
+      await turn();
+      await turn();
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+});
+
+describe("AuditLog under fail_open", () => {
+  it("answers at once, counts records written while writes fail, and never refuses", () => {
+    const { audit, fail } = memoryAudit("fail_open");
+    fail("ENOSPC");
+    expect(audit.write({ method: "Read", outcome: "OK" })).toBeUndefined();
+    expect(audit.refuse()).toBeUndefined();
+    expect(audit.health).toMatchObject({ state: "failing", onFailure: "fail_open" });
   });
 });
 

@@ -195,6 +195,79 @@ describe("stale-on-error", () => {
   });
 });
 
+describe("changes that fail, and changes refused before they reach the back end", () => {
+  const quick = { maxStalenessMs: 60_000, retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } };
+
+  it("a Write that failed at the back end ends its entry's freshness, but the old value still stands in, marked stale, while the back end fails", async () => {
+    await put("KEY", "last-good");
+    const backend = new Backend(driver, "test", backendSettings(quick), logger);
+    await backend.read("KEY", call(), { bypassCache: false });
+    driver.failNext(Code.Unavailable, Infinity);
+    expect((await errorOf(backend.write({ name: "KEY", value: { text: "maybe" }, tags: {} }, call()))).code).toBe(Code.Unavailable);
+    expect(await backend.read("KEY", call(), { bypassCache: false })).toMatchObject({ stale: true, fromCache: true, value: { text: "last-good" } });
+    driver.clearFaults();
+    expect(await backend.read("KEY", call(), { bypassCache: false })).toMatchObject({ stale: false, fromCache: false, value: { text: "last-good" } });
+  });
+
+  it("a Write refused by the open breaker never reached the back end: the entry is kept fresh, and nobody is told of a change", async () => {
+    await put("KEY", "kept");
+    const backend = new Backend(driver, "test", backendSettings({ ...quick, breakerFailureThreshold: 2 }), logger);
+    const changes: string[] = [];
+    backend.onChange((name) => changes.push(name));
+    await backend.read("KEY", call(), { bypassCache: false });
+    driver.failNext(Code.Unavailable, 2);
+    for (let attempt = 0; attempt < 2; attempt++) await errorOf(backend.read("OTHER", call(), { bypassCache: true }));
+    expect(backend.breakerState).toBe("open");
+    const writes = driver.calls.write;
+    expect((await errorOf(backend.write({ name: "KEY", value: { text: "refused" }, tags: {} }, call()))).message).toContain("circuit breaker open");
+    expect(driver.calls.write).toBe(writes);
+    expect(changes).toEqual([]);
+    expect(await backend.read("KEY", call(), { bypassCache: false })).toMatchObject({ fromCache: true, stale: false, value: { text: "kept" } });
+  });
+
+  it("a guard refusing changes stops Writes and Deletes before the driver, evicting nothing", async () => {
+    await put("KEY", "kept");
+    const backend = new Backend(driver, "test", backendSettings(), logger);
+    await backend.read("KEY", call(), { bypassCache: false });
+    backend.guardChanges(() => {
+      throw new ServiceError(Code.Unavailable, "not now");
+    });
+    expect((await errorOf(backend.write({ name: "KEY", value: { text: "refused" }, tags: {} }, call()))).message).toBe("not now");
+    expect((await errorOf(backend.delete("KEY", false, call()))).message).toBe("not now");
+    expect(driver.calls.write).toBe(0);
+    expect(driver.calls.delete).toBe(0);
+    expect(await backend.read("KEY", call(), { bypassCache: false })).toMatchObject({ fromCache: true, value: { text: "kept" } });
+  });
+});
+
+describe("freshness bounded while other replicas' changes go unheard", () => {
+  it("serves an entry as fresh for at most the bound after changes were last heard or it was fetched, then reads the back end again", async () => {
+    const clock = freezeClock();
+    await put("OLD", "old-1");
+    await put("NEW", "new-1");
+    const backend = new Backend(driver, "test", backendSettings(), logger);
+    await backend.read("OLD", call(), { bypassCache: false });
+    clock.advance(3_000);
+    const heardAt = Date.now();
+    clock.advance(1_000);
+    backend.boundFreshness({ since: heardAt, ttlMs: 2_000 });
+    await backend.read("NEW", call(), { bypassCache: false });
+    const reads = driver.calls.read;
+    clock.advance(999);
+    // OLD: fetched before changes were last heard, fresh until heardAt + 2 s; NEW: fetched after, until its fetch + 2 s.
+    expect(await backend.read("OLD", call(), { bypassCache: false })).toMatchObject({ fromCache: true });
+    clock.advance(1);
+    expect(await backend.read("OLD", call(), { bypassCache: false })).toMatchObject({ fromCache: false });
+    expect(await backend.read("NEW", call(), { bypassCache: false })).toMatchObject({ fromCache: true });
+    clock.advance(1_000);
+    expect(await backend.read("NEW", call(), { bypassCache: false })).toMatchObject({ fromCache: false });
+    expect(driver.calls.read).toBe(reads + 2);
+    backend.boundFreshness(undefined);
+    clock.advance(10_000);
+    expect(await backend.read("NEW", call(), { bypassCache: false })).toMatchObject({ fromCache: true });
+  });
+});
+
 describe("resilience", () => {
   it("retries throttling honouring Retry-After, then gives up with RESOURCE_EXHAUSTED after a bounded number of calls", async () => {
     const backend = new Backend(driver, "test", backendSettings(), logger);

@@ -9,7 +9,7 @@ import { ReadResponseSchema, SecretService, type WriteRequest } from "../../../g
 import { Authenticator } from "../../../src/auth/authenticator.js";
 import { AuditLog } from "../../../src/audit.js";
 import type { ServiceImplementation } from "../../../src/core/call-context.js";
-import type { LogDestination } from "../../../src/log.js";
+import { memoryLogDestination } from "../../helpers/log-destination.js";
 import { Dispatcher, SERVICES, methodPath, serviceMethods, streamingMethods } from "../../../src/server/dispatcher.js";
 
 // The dispatcher reaches each service through a typed implementation of its generated descriptor
@@ -20,7 +20,7 @@ import { Dispatcher, SERVICES, methodPath, serviceMethods, streamingMethods } fr
 const dataDir = mkdtempSync(join(tmpdir(), "secretgate-dispatcher-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-const silent = { write: () => true, writeBytes: () => undefined, flush: (callback?: () => void) => callback?.(), flushSync: () => undefined, close: async () => undefined } as unknown as LogDestination;
+const silent = memoryLogDestination();
 
 function dispatcherFor(secrets: ServiceImplementation<typeof SecretService>, admin: ServiceImplementation<typeof AdminService>): Dispatcher {
   const { authenticator } = Authenticator.create({ settings: { tokens: [], mtls_identities: [] } as never, adminTokenEnv: "dispatcher-test-token", dataDir, insecureNoAuth: false });

@@ -14,7 +14,7 @@ import { Authenticator } from "../../../src/auth/authenticator.js";
 import { AuditLog } from "../../../src/audit.js";
 import type { AuthorizedCall, ServiceImplementation } from "../../../src/core/call-context.js";
 import { ServiceError } from "../../../src/core/errors.js";
-import type { LogDestination } from "../../../src/log.js";
+import { memoryLogDestination } from "../../helpers/log-destination.js";
 import { listenerErrorCell } from "../../../src/metrics/metrics.js";
 import { Dispatcher } from "../../../src/server/dispatcher.js";
 import { startHttpListener, type HttpListener } from "../../../src/server/http-listener.js";
@@ -100,15 +100,7 @@ const fakeService = {
 } as unknown as ServiceImplementation<typeof SecretService>;
 
 const auditLines: string[] = [];
-const auditDestination = {
-  write: () => true,
-  writeBytes: (bytes: Buffer) => {
-    auditLines.push(...bytes.toString("utf8").split("\n").filter(Boolean));
-  },
-  flush: (callback?: () => void) => callback?.(),
-  flushSync: () => undefined,
-  close: async () => undefined,
-} as unknown as LogDestination;
+const auditDestination = memoryLogDestination((bytes) => auditLines.push(...bytes.toString("utf8").split("\n").filter(Boolean)));
 
 let auditLog: AuditLog;
 let reference: HttpListener;
@@ -132,7 +124,7 @@ beforeAll(async () => {
     address: "127.0.0.1:0",
     dispatcher,
     maxMessageBytes: 64 * 1024,
-    readiness: { ready: () => true, details: () => ({}) },
+    readiness: { check: () => ({ ready: true, body: {} }) },
     limits: { headerTimeoutMs: 10_000, idleTimeoutMs: 60_000, maxConnections: 64, maxConnectionsPerPeer: 64, maxConcurrentStreams: 100, bodyTimeoutMs: 30_000, maxArrivingBodyBytes: 64 * 1024 * 1024 },
     logger,
   };

@@ -65,7 +65,14 @@ export async function connectionHoldsBenchmark(nodeArgs: string[], env: Record<s
       ]);
       const reading = honestReader(server, HOLD_SECONDS);
       const peaks = { grpc: 0, http: 0 };
-      const watching = setInterval(() => void busiestPeers(server).then((now) => ((peaks.grpc = Math.max(peaks.grpc, now.grpc)), (peaks.http = Math.max(peaks.http, now.http)))), 2_000);
+      const watching = setInterval(
+        () =>
+          void busiestPeers(server).then((now) => {
+            peaks.grpc = Math.max(peaks.grpc, now.grpc);
+            peaks.http = Math.max(peaks.http, now.http);
+          }),
+        2_000,
+      );
       const [[grpcCounts, httpCounts], { grpc: grpcReads, http: httpReads }] = await Promise.all([holding, reading]);
       clearInterval(watching);
       const load = loadavg()

@@ -200,7 +200,10 @@ export const serverSettingsSchema = z.strictObject({
       idle_timeout_ms: z.number().int().positive().max(MAX_TIMER_MS).default(120_000),
       /** Open connections per listener; when full, a new one takes the place of the least useful (docs/security.md). */
       max_connections: z.number().int().positive().default(4096),
-      /** Open connections per listener from one address (IPv6: one /64); past it, the peer's own least useful one makes room. */
+      /**
+       * Open connections per listener from one address (IPv6: one /64); past it, the peer's own least useful one
+       * makes room.
+       */
       max_connections_per_peer: z.number().int().positive().default(512),
       /** Streams one HTTP/2 connection may have open at once (advertised in its SETTINGS). */
       max_concurrent_streams: z.number().int().positive().max(MAX_HTTP2_SETTING).default(256),

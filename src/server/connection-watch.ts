@@ -95,7 +95,10 @@ export class ConnectionWatch {
     return this.ended;
   }
 
-  /** The connection is handed to its protocol (under TLS, once its handshake is done): its first request head is due. */
+  /**
+   * The connection is handed to its protocol (under TLS, once its handshake is done): its first request head is
+   * due.
+   */
   serving(socket: Duplex): void {
     this.served = socket;
     if (!this.proven) this.deadline = this.owner.now() + this.owner.headerTimeoutMs;

@@ -148,7 +148,9 @@ function injectorHttp2Server(server: grpc.Server): Http2Server {
   const found = servers instanceof Map ? [...servers.keys()] : [];
   const http2Server: unknown = found.length === 1 ? found[0] : undefined;
   if (!http2Server || typeof (http2Server as Http2Server).on !== "function") {
-    throw new Error("grpc-js no longer shows the HTTP/2 server behind its connection injector: the gRPC port cannot watch its connections (src/server/grpc-listener.ts)");
+    throw new Error(("grpc-js no longer shows the HTTP/2 server behind its connection " +
+"injector: the gRPC port cannot watch its connections " +
+"(src/server/grpc-listener.ts)"));
   }
   return http2Server as Http2Server;
 }

@@ -177,7 +177,10 @@ export class ListenerConnections implements WatchOwner {
     peer.count = count;
     if (count > 0) {
       let bucket = this.byCount.get(count);
-      if (!bucket) this.byCount.set(count, (bucket = new Set()));
+      if (!bucket) {
+        bucket = new Set();
+        this.byCount.set(count, bucket);
+      }
       bucket.add(peer);
     }
     if (count > this.mostHeld) this.mostHeld = count;

@@ -27,7 +27,10 @@ export type FaultKind =
   | "socket_error"
   /** A TLS handshake failed or did not finish in time. */
   | "tls_error"
-  /** A connection that sent no complete request head (or HTTP/2 preface and settings) in time, or left a later head or header block unended. */
+  /**
+   * A connection that sent no complete request head (or HTTP/2 preface and settings) in time, or left a later head
+   * or header block unended.
+   */
   | "header_timeout"
   /** A connection with no request in flight for too long. */
   | "idle_timeout"

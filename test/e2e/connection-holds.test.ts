@@ -178,7 +178,9 @@ describe("held forever: answers the peer never takes", () => {
       ["gRPC port, a Read's answer", server.grpcAddress, Buffer.concat([start, read("application/grpc", server.token), data(1, envelope(message))])],
     ] as const;
     const closed = await Promise.all(cases.map(([, address, bytes]) => closedWithin({ address }, [bytes], CLOSED_WITHIN_MS)));
-    cases.forEach(([label], index) => expect(closed[index], label).toBe(true));
+    cases.forEach(([label], index) => {
+      expect(closed[index], label).toBe(true);
+    });
   });
 });
 
@@ -315,7 +317,12 @@ describe("limits.max_connections_per_peer", () => {
     let closed = false;
     socket.on("error", () => undefined);
     socket.on("data", () => undefined);
-    const done = new Promise<void>((resolve) => socket.once("close", () => ((closed = true), resolve())));
+    const done = new Promise<void>((resolve) =>
+      socket.once("close", () => {
+        closed = true;
+        resolve();
+      }),
+    );
     const ready = new Promise<void>((resolve) =>
       socket.once("connect", () => {
         if (bytes) socket.write(bytes);

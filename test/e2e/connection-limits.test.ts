@@ -187,7 +187,13 @@ describe("max_connections", () => {
       // Each listener already holds one connection from 127.0.0.1 (the clients' above); another address fills the rest.
       for (const address of [server.httpAddress, server.grpcAddress]) held.push(await hold(address, MAX_CONNECTIONS - 1, undefined, "127.0.0.2"));
       const closed = held.map((sockets) => sockets.map(() => false));
-      held.forEach((sockets, port) => sockets.forEach((socket, index) => socket.once("close", () => (closed[port]![index] = true))));
+      held.forEach((sockets, port) => {
+        sockets.forEach((socket, index) => {
+          socket.once("close", () => {
+            closed[port]![index] = true;
+          });
+        });
+      });
       for (const [port, address] of [server.httpAddress, server.grpcAddress].entries()) {
         const request = port === 0 ? http1(["GET /healthz HTTP/1.1", "Host: x"]) : Buffer.concat([CLIENT_START, headers(1, [[":method", "POST"], [":scheme", "http"], [":path", "/grpc.health.v1.Health/Check"], [":authority", "x"], ["content-type", "application/grpc"], ["te", "trailers"]], { endStream: true })]);
         const served = await exchange({ address }, [request], { quietMs: 500, maxMs: CLOSED_WITHIN_MS });
@@ -210,7 +216,7 @@ describe("max_connections", () => {
   it("closes a new connection at once when every connection has a request in flight, on each port", async () => {
     // Requests whose bodies are still arriving (body_timeout_ms is a minute away) keep their connections busy.
     const stalledBody = {
-      http: http1(["POST /secretgate.v1.SecretService/Read HTTP/1.1", "Host: x", "Content-Type: application/proto", "Content-Length: 100"]) + "0123456789",
+      http: `${http1(["POST /secretgate.v1.SecretService/Read HTTP/1.1", "Host: x", "Content-Type: application/proto", "Content-Length: 100"])}0123456789`,
       grpc: Buffer.concat([CLIENT_START, headers(1, [[":method", "POST"], [":scheme", "http"], [":path", "/secretgate.v1.SecretService/Read"], [":authority", "x"], ["content-type", "application/grpc"], ["te", "trailers"]]), data(1, Buffer.from([0, 0, 0, 0, 100, 1, 2, 3]), false)]),
     };
     const held: Socket[] = [];

@@ -33,6 +33,7 @@ export interface HoldCounts {
 }
 
 /** What a connection does once it is up; returns what to stop when it closes. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a behaviour that needs no stopping returns nothing
 export type HoldBehaviour = (socket: Socket) => (() => void) | void;
 
 /** Says nothing: a connection that holds a slot until the server's deadline (or forever). */
@@ -89,6 +90,7 @@ export async function hold(target: HoldTarget, count: number, behaviour: HoldBeh
       const tcp = netConnect({ host, port, localAddress: target.from });
       const socket: Socket = target.tls ? tlsConnect({ socket: tcp, rejectUnauthorized: false, ALPNProtocols: ["h2"] }) : tcp;
       counts.opened++;
+      // biome-ignore lint/suspicious/noConfusingVoidType: what a HoldBehaviour returns
       let stop: (() => void) | void;
       let ours = false;
       open.add(socket);

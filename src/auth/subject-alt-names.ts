@@ -20,6 +20,8 @@ const NODE_TYPE_NAMES: ReadonlyMap<string, SanType> = new Map([
 // JSON string when it holds a comma, quote, backslash, apostrophe or a byte outside printable
 // ASCII (a comma as \u002c), and as it is otherwise. Entries are separated by ", ". The JSON
 // string pattern is the one node:tls's checkServerIdentity splits the same string with.
+const NOT_IA5 = "value must be one or more printable ASCII characters without spaces, as in a certificate";
+
 // biome-ignore lint/suspicious/noControlCharactersInRegex: a JSON string holds no raw control character (RFC 8259)
 const ENTRY = /([^:,"]+):("(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"|[^,"]*)(?:, |$)/y;
 
@@ -69,8 +71,7 @@ export function parseConfiguredSan(text: string): SubjectAltName | { problem: st
   if (type === "ip") {
     return isIP(value) !== 0 ? { type, value: canonicalIp(value) } : { problem: `${JSON.stringify(value)} is not an IPv4 or IPv6 address` };
   }
-  return IA5_WITHOUT_SPACES.test(value) ? { type, value } : { problem: (`the ${type}: value must be one or more printable ASCII characters ` +
-`without spaces, as in a certificate`) };
+  return IA5_WITHOUT_SPACES.test(value) ? { type, value } : { problem: `the ${type}: ${NOT_IA5}` };
 }
 
 function guessType(text: string): SanType {

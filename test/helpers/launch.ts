@@ -34,7 +34,8 @@ export function launchNodeArgs(): string[] {
 export function launchEnvironment(): Record<string, string> {
   const script = serveCommand()[1]!;
   // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansions, for sh to expand
-  const printed = execFileSync("sh", [join(ROOT, script), "sh", "-c", 'printf "%s\\n%s" "${LD_PRELOAD:-}" "${MALLOC_CONF:-}"'], { encoding: "utf8", env: { PATH: process.env.PATH ?? "" } });
+  const printBoth = 'printf "%s\\n%s" "${LD_PRELOAD:-}" "${MALLOC_CONF:-}"';
+  const printed = execFileSync("sh", [join(ROOT, script), "sh", "-c", printBoth], { encoding: "utf8", env: { PATH: process.env.PATH ?? "" } });
   const [preload = "", conf = ""] = printed.split("\n");
   return { ...(preload ? { LD_PRELOAD: preload } : {}), ...(conf ? { MALLOC_CONF: conf } : {}) };
 }

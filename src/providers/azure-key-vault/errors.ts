@@ -71,9 +71,8 @@ export function classifyAzureError(error: unknown): ClassifiedError {
       if (error.code !== undefined) return { code: Code.Unavailable, message: `Azure Key Vault is unreachable: ${firstLine(error.message)}` };
       return sdkRefusal(error.message) ?? { code: Code.Unknown, message: `the Key Vault SDK refused Azure Key Vault's answer: ${firstLine(error.message)}` };
     }
-    const detail = (`Azure Key Vault answered ` +
-`${status}${error.code ? ` ${error.code}` : ""}: ` +
-`${firstLine(error.message)}`);
+    const code = error.code ? ` ${error.code}` : "";
+    const detail = `Azure Key Vault answered ${status}${code}: ${firstLine(error.message)}`;
     if (status === 429) {
       const retryAfterMs = retryAfter(error.response?.headers.get("retry-after"));
       return { code: Code.ResourceExhausted, message: `Azure Key Vault is throttling requests: ${detail}`, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };

@@ -42,14 +42,14 @@ const NAME = "BENCH_CLIENT_KEY";
  * plain connection). Each alternates, in `rounds` rounds after a warm-up round, `calls` bare calls
  * with `calls` helper calls, one at a time, the order flipped every round, and gives each side's
  * median and p99. The bare calls send the same token and deadline and read the same value from
- * the answer. The server is started as `npm start` starts it, its audit records going to a file.
+ * the answer. The server is started as `npm start` starts it (`nodeArgs`, `launchEnv`), its audit records going to a file.
  */
-export async function clientOverheadBenchmark(work: string, nodeArgs: string[], rounds: number, calls: number): Promise<ClientRun[]> {
+export async function clientOverheadBenchmark(work: string, nodeArgs: string[], launchEnv: Record<string, string>, rounds: number, calls: number): Promise<ClientRun[]> {
   const server = await TestServer.start({
     nodeArgs,
     // One TTL longer than the run: every call is a cache hit.
     config: { secretgate: { audit: { file: join(work, "client-overhead-audit.log") }, cache: { ttl_seconds: 3600 } } },
-    env: { SECRETGATE_LOG_LEVEL: "info" },
+    env: { ...launchEnv, SECRETGATE_LOG_LEVEL: "info" },
   });
   try {
     await server.grpc.write({ name: NAME, value: `sk-${randomBytes(20).toString("hex")}` });

@@ -62,9 +62,9 @@ export interface HostileLoadResult {
  * Reads trickle in on both ports over connections opened before the attack. Reports whether every
  * valid Read succeeded, and the server's RSS at its peak and 30 s after the attack.
  */
-export async function hostileLoadBenchmark(nodeArgs: string[], work: string, attack: "mix" | "stalled bodies" = "mix"): Promise<HostileLoadResult> {
+export async function hostileLoadBenchmark(nodeArgs: string[], work: string, attack: "mix" | "stalled bodies" = "mix", env: Record<string, string> = {}): Promise<HostileLoadResult> {
   const auditFile = join(work, "hostile-audit.log");
-  const server = await TestServer.start({ nodeArgs, config: { secretgate: { audit: { file: auditFile } } }, env: { SECRETGATE_LOG_LEVEL: "info" } });
+  const server = await TestServer.start({ nodeArgs, config: { secretgate: { audit: { file: auditFile } } }, env: { ...env, SECRETGATE_LOG_LEVEL: "info" } });
   const stop = { now: false };
   const sockets = new Set<Socket>();
   try {
@@ -107,17 +107,22 @@ export async function hostileLoadBenchmark(nodeArgs: string[], work: string, att
     clearInterval(sampling);
     const rssAfterMb = rss.sample();
     const metrics = await (await fetch(`http://${server.httpAddress}/metrics`)).text();
-    const listenerErrors: Record<string, number> = {};
-    for (const [, listener, kind, value] of metrics.matchAll(/secretgate_listener_errors_total\{listener="(\w+)",kind="(\w+)"\} (\d+)/g)) {
-      listenerErrors[`${listener}/${kind}`] = Number(value);
-    }
     const after = memoryBreakdown(server.process.pid!, metrics);
-    return { seconds, rssStartMb, rssPeakMb: rss.peak, rssAfterMb, after, validReads: reads, flood, listenerErrors };
+    return { seconds, rssStartMb, rssPeakMb: rss.peak, rssAfterMb, after, validReads: reads, flood, listenerErrors: listenerErrors(metrics) };
   } finally {
     stop.now = true;
     for (const socket of sockets) socket.destroy();
     await server.stop();
   }
+}
+
+/** secretgate_listener_errors_total from a /metrics text, as `listener/kind` → count. */
+export function listenerErrors(metrics: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const [, listener, kind, value] of metrics.matchAll(/secretgate_listener_errors_total\{listener="(\w+)",kind="(\w+)"\} (\d+)/g)) {
+    counts[`${listener}/${kind}`] = Number(value);
+  }
+  return counts;
 }
 
 /** Where a process's RSS lives (/proc/PID/smaps). */
@@ -126,6 +131,8 @@ export interface MemoryRegions {
   v8PagesMb: number;
   /** glibc's main heap (nghttp2, Node's C++ objects, buffers): freed memory in it stays with the process. */
   mallocHeapMb: number;
+  /** Other anonymous memory: jemalloc's arenas when it is the allocator (else glibc's other arenas), V8's large objects, thread stacks. */
+  otherAnonymousMb: number;
   /** The node binary's pages: file-backed and shared, resident from the start. */
   binaryMb: number;
 }
@@ -139,6 +146,7 @@ export function memoryRegions(pid: number): MemoryRegions {
   let v8Pages = 0;
   let mallocHeap = 0;
   let binary = 0;
+  let otherAnonymous = 0;
   for (const region of readFileSync(`/proc/${pid}/smaps`, "utf8").split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)) {
     const [range = "", , , , , path = ""] = region.split("\n")[0]!.split(/\s+/);
     const [start, end] = range.split("-").map((hex) => parseInt(hex, 16));
@@ -146,8 +154,9 @@ export function memoryRegions(pid: number): MemoryRegions {
     if (path === "[heap]") mallocHeap += rssKb;
     else if (path.endsWith("/node")) binary += rssKb;
     else if (path === "" && end! - start! === 256 * 1024) v8Pages += rssKb;
+    else if (path === "") otherAnonymous += rssKb;
   }
-  return { v8PagesMb: v8Pages / 1024, mallocHeapMb: mallocHeap / 1024, binaryMb: binary / 1024 };
+  return { v8PagesMb: v8Pages / 1024, mallocHeapMb: mallocHeap / 1024, otherAnonymousMb: otherAnonymous / 1024, binaryMb: binary / 1024 };
 }
 
 /** RSS by where it lives, and V8's own view of its heap (from /metrics). */
@@ -160,7 +169,7 @@ function memoryBreakdown(pid: number, metrics: string): MemoryBreakdown {
   };
 }
 
-class RssSampler {
+export class RssSampler {
   peak = 0;
   constructor(private readonly pid: number) {}
 

@@ -9,12 +9,13 @@ import { create, toBinary, toJson } from "@bufbuild/protobuf";
 import { ReadRequestSchema, ReadResponseSchema } from "../gen/secretgate/v1/secret_service_pb.js";
 import { LocalDriver } from "../src/providers/local/local-driver.js";
 import { SecretDatabase } from "../src/storage/database.js";
-import { launchNodeArgs } from "../test/helpers/launch.js";
+import { launchEnvironment, launchNodeArgs } from "../test/helpers/launch.js";
 import { TestServer, SERVER_ENTRY } from "../test/helpers/server.js";
 import { coldReadBenchmark } from "./cold-reads.js";
 import { hostileLoadBenchmark, memoryRegions, STALLED_PER_PORT, type HostileLoadResult, type MemoryRegions } from "./hostile-load.js";
 import { consoleLoad, consoleReport } from "./console-load.js";
 import { replicaStalenessBenchmark } from "./replica-staleness.js";
+import { connectionHoldsBenchmark, tail } from "./connection-holds.js";
 import { clientOverheadBenchmark, type Comparison } from "./client-overhead.js";
 
 /**
@@ -32,6 +33,8 @@ const DURATION = "4";
 const ROUNDS = 5;
 /** The server is measured as `npm start`, the bin and the image start it (V8 options included). */
 const NODE_ARGS = launchNodeArgs();
+/** ...and as `npm start` and the image start it on this machine: its allocator (jemalloc, when installed). */
+const LAUNCH_ENV = launchEnvironment();
 
 interface H2loadResult {
   rps: number;
@@ -53,7 +56,8 @@ const SECTIONS: ReadonlyArray<{ name: string; heading: string; run: (work: strin
   { name: "console", heading: "## 6.", run: reportConsole },
   { name: "hostile-load", heading: "## 7.", run: reportHostileLoad },
   { name: "replica-staleness", heading: "## 8.", run: reportReplicaStaleness },
-  { name: "client-overhead", heading: "## 9.", run: reportClientOverhead },
+  { name: "connection-holds", heading: "## 9.", run: reportConnectionHolds },
+  { name: "client-overhead", heading: "## 10.", run: reportClientOverhead },
 ];
 
 async function main(): Promise<void> {
@@ -86,7 +90,7 @@ async function main(): Promise<void> {
 
   report(`# secretgate benchmark results\n`);
   report(`Run ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; load average ${loadAverage()} when it started (other work shares the machine).`);
-  report(`h2load: ${CLIENTS} connections × ${STREAMS} streams, ${DURATION} s per run, loopback; the server started as \`npm start\` starts it (\`node ${NODE_ARGS.join(" ")}\`), logging at info, its audit records (one per request) appended to a file. Comparisons alternate their sides over ${ROUNDS} rounds and keep each side's best run (the machine is shared and noisy).\n`);
+  report(`h2load: ${CLIENTS} connections × ${STREAMS} streams, ${DURATION} s per run, loopback; the server started as \`npm start\` starts it (\`node ${NODE_ARGS.join(" ")}\`${LAUNCH_ENV.LD_PRELOAD ? ", with jemalloc" : ", with glibc's allocator (jemalloc is not installed)"}), logging at info, its audit records (one per request) appended to a file. Comparisons alternate their sides over ${ROUNDS} rounds and keep each side's best run (the machine is shared and noisy).\n`);
   for (const section of SECTIONS) await section.run(work, report);
   writeFileSync(file, `${lines.join("\n")}\n`);
   console.log(`\nwrote bench/RESULTS.md`);
@@ -104,7 +108,7 @@ async function reportHotPath(work: string, report: (line: string) => void): Prom
   // through a pipe, this benchmark's own process would read ~3 MB/s of them on one of the
   // machine's two cores, competing with the server and h2load.
   const auditFile = join(work, "audit.log");
-  const server = await TestServer.start({ nodeArgs: NODE_ARGS, config: { secretgate: { audit: { file: auditFile } } }, env: { SECRETGATE_LOG_LEVEL: "info" } });
+  const server = await TestServer.start({ nodeArgs: NODE_ARGS, config: { secretgate: { audit: { file: auditFile } } }, env: { ...LAUNCH_ENV, SECRETGATE_LOG_LEVEL: "info" } });
   // h2load counts gRPC errors (HTTP 200 with grpc-status in trailers) as successes, so every
   // run first checks that the token is accepted and the response is the real one.
   authorization = ["-H", `authorization: Bearer ${server.token}`];
@@ -129,7 +133,7 @@ async function reportHotPath(work: string, report: (line: string) => void): Prom
     const responseHex = Buffer.from(responseBytes).toString("hex");
     const rawGrpcJs = await startCeiling("noop-server.js", responseHex);
     // The same handler under the node options the service runs with (the launchers' young-generation cap).
-    const rawGrpcJsAsShipped = await startCeiling("noop-server.js", responseHex, NODE_ARGS);
+    const rawGrpcJsAsShipped = await startCeiling("noop-server.js", responseHex, NODE_ARGS, LAUNCH_ENV);
     const rawHttp2 = await startCeiling("http2-noop-server.js", responseHex);
     try {
       const read = "/secretgate.v1.SecretService/Read";
@@ -238,7 +242,7 @@ async function reportTailCauses(
   report: (line: string) => void,
   loads: ReadonlyArray<{ label: string; path: string; body: string; headers: readonly string[]; rate: number; port: "grpc" | "http" }>,
 ): Promise<void> {
-  const traced = await TestServer.start({ nodeArgs: [...NODE_ARGS, "--trace-gc-nvp"], config: { secretgate: { audit: { file: join(work, "traced-audit.log") } } }, env: { SECRETGATE_LOG_LEVEL: "info" } });
+  const traced = await TestServer.start({ nodeArgs: [...NODE_ARGS, "--trace-gc-nvp"], config: { secretgate: { audit: { file: join(work, "traced-audit.log") } } }, env: { ...LAUNCH_ENV, SECRETGATE_LOG_LEVEL: "info" } });
   const previous = authorization;
   authorization = ["-H", `authorization: Bearer ${traced.token}`];
   try {
@@ -354,7 +358,7 @@ async function reportReplicaStaleness(_work: string, report: (line: string) => v
   report(`\n**Worst staleness: ${(worst / 1000).toFixed(2)} s** (without the outage TTL, the cache's TTL: 300 s).\n`);
 }
 
-/** What each comparison of section 9 measures. */
+/** What each comparison of section 10 measures. */
 const CLIENT_LABELS: Record<string, string> = {
   "python-sync": "Python `SecretClient.read` (grpcio, blocking)",
   "python-asyncio": "Python `AsyncSecretClient.read` (grpc.aio)",
@@ -366,18 +370,18 @@ const CLIENT_LABELS: Record<string, string> = {
   go: "Go `secretgate.Dial` (grpc-go)",
 };
 
-/** Section 9: what each client helper adds to a cached Read, against its language's bare generated stub. */
+/** Section 10: what each client helper adds to a cached Read, against its language's bare generated stub. */
 async function reportClientOverhead(work: string, report: (line: string) => void): Promise<void> {
   const rounds = 30;
   const calls = 100;
-  const runs = await clientOverheadBenchmark(work, NODE_ARGS, rounds, calls);
+  const runs = await clientOverheadBenchmark(work, NODE_ARGS, LAUNCH_ENV, rounds, calls);
   const comparisons = new Map<string, Comparison>(runs.flatMap((run) => run.comparisons.map((comparison) => [comparison.name, comparison] as const)));
   const ratio = (name: string) => {
     const comparison = comparisons.get(name);
     if (!comparison) throw new Error(`client-overhead: no comparison named ${name}`);
     return comparison.helper.median_us / comparison.bare.median_us;
   };
-  report(`## 9. The client helpers' cost per call: a cached Read against the bare generated stub\n`);
+  report(`## 10. The client helpers' cost per call: a cached Read against the bare generated stub\n`);
   report(
     `One server (started as \`npm start\` starts it, audit records to a file), one name in its cache. Each client makes one call at a time; each comparison alternates ${calls} calls of the bare generated stub with ${calls} calls of the helper, over ${rounds} rounds after a warm-up round, the order flipped every round (${rounds * calls} calls a side). ` +
       `The bare calls are the ones a caller of the stub would write: the same token and deadline, the request built per call, the value read from the answer; Python's share the helper's channel, TypeScript's its HTTP/2 session, Go's are on a connection of their own. ` +
@@ -412,7 +416,7 @@ async function reportClientOverhead(work: string, report: (line: string) => void
 /** Section 3: a thundering herd of cold reads against a slow back end. */
 async function reportColdReads(_work: string, report: (line: string) => void): Promise<void> {
   report(`## 3. 1,000 concurrent cold reads of one name, back end with 50 ms latency\n`);
-  const cold = await coldReadBenchmark(NODE_ARGS);
+  const cold = await coldReadBenchmark(NODE_ARGS, LAUNCH_ENV);
   report(`Back end: ${cold.backend}. Back-end reads counted by the emulator: **${cold.backendCalls}** (goal: 1); all ${cold.reads} reads returned the value: ${cold.allFound}; wall time ${cold.wallMs.toFixed(0)} ms.\n`);
 
 }
@@ -470,14 +474,15 @@ async function reportConsole(_work: string, report: (line: string) => void): Pro
 
 /** Section 7: a minute of hostile load on both ports, valid Reads throughout, memory at the peak and after. */
 async function reportHostileLoad(work: string, report: (line: string) => void): Promise<void> {
-  const result: HostileLoadResult = await hostileLoadBenchmark(NODE_ARGS, work);
+  const result: HostileLoadResult = await hostileLoadBenchmark(NODE_ARGS, work, "mix", LAUNCH_ENV);
   const { flood, after } = result;
   report(`## 7. Hostile load (${result.seconds} s, both ports at once, default limits)\n`);
   report(
     `Attack, all at once: an unauthenticated flood (h2load without a token, 8 connections × 16 streams per port: ${flood.unauthenticatedRequests} requests); ` +
       `rapid resets (${flood.resetConnections} connections, one after another per port, each sending 1,500 HEADERS + RST_STREAM pairs, ${flood.resetsSent} in all, until the bound closes it); ` +
       `4 MB junk Reads (${flood.junkRequests}: Connect bodies to the HTTP port, gRPC messages to the gRPC port, 4 at a time); ` +
-      `and silent sockets held up to max_connections (4,096) per port, reopened when the server closes them (${flood.idleSocketsOpened} opened, at most ${flood.idleSocketsHeld.join(" and ")} open at once on the gRPC and HTTP ports, ${flood.idleSocketsRefusedAtOnce} closed within a second). ` +
+      `and silent sockets held up to max_connections (4,096) per port, reopened when the server closes them (${flood.idleSocketsOpened} opened, at most ${flood.idleSocketsHeld.join(" and ")} open at once on the gRPC and HTTP ports as the attacker saw them, ${flood.idleSocketsRefusedAtOnce} closed within a second; ` +
+      `all from 127.0.0.1, so since issue 24 the server holds at most \`max_connections_per_peer\` (512) of them per port, each new one taking the place of the oldest). ` +
       `Meanwhile a valid Read every 100 ms on each port, over connections opened before the attack.\n`,
   );
   report(`| port | valid Reads | failed | p99 | slowest |\n|---|---|---|---|---|`);
@@ -494,13 +499,12 @@ async function reportHostileLoad(work: string, report: (line: string) => void): 
   );
   report(
     `The RSS 30 s after, by where it lives: V8's heap ${after.v8HeapMb.toFixed(0)} MB committed (${after.v8HeapUsedMb.toFixed(0)} MB in use), ` +
-      `in ${after.v8PagesMb.toFixed(0)} MB of V8 pages (V8 keeps freed pages beyond its heap); glibc's heap ${after.mallocHeapMb.toFixed(0)} MB ` +
-      `(nghttp2's header buffers and Node's per-stream objects: glibc keeps freed memory inside its heap until malloc_trim, which JavaScript cannot call); ` +
+      `in ${after.v8PagesMb.toFixed(0)} MB of V8 pages (V8 keeps freed pages beyond its heap); ${allocatorMemory(after)}; ` +
       `the node binary ${after.binaryMb.toFixed(0)} MB (file-backed, resident from the start).\n`,
   );
   report(`Listener refusals counted meanwhile (secretgate_listener_errors_total): ${Object.entries(result.listenerErrors).map(([key, value]) => `${key} ${value}`).join(", ")}.\n`);
 
-  const stalled = await hostileLoadBenchmark(NODE_ARGS, work, "stalled bodies");
+  const stalled = await hostileLoadBenchmark(NODE_ARGS, work, "stalled bodies", LAUNCH_ENV);
   report(`### Request bodies that never end (${stalled.seconds} s, both ports, default limits)\n`);
   report(
     `4 MB Reads sent all but their last byte, unauthenticated: ${STALLED_PER_PORT} kept open per port (HTTP/1.1 connections of their own; streams of four gRPC connections), ` +
@@ -514,12 +518,58 @@ async function reportHostileLoad(work: string, report: (line: string) => void): 
     `| ${stalledFailed} of ${stalled.validReads.grpc.ok + stalled.validReads.http.ok + stalledFailed} | ${stalled.validReads.grpc.p99Ms.toFixed(0)} ms, ${stalled.validReads.http.p99Ms.toFixed(0)} ms | ` +
       `${stalled.rssStartMb.toFixed(0)} MB | ${stalled.rssPeakMb.toFixed(0)} MB | ${stalled.rssAfterMb.toFixed(0)} MB |\n`,
   );
+  report(`**RSS 30 s after ${stalled.rssAfterMb.toFixed(0)} MB** (goal ≤ 250 MB) — ${stalled.rssAfterMb <= 250 ? "met" : "NOT met"}.\n`);
   report(
     `The RSS 30 s after, by where it lives: V8's heap ${stalled.after.v8HeapMb.toFixed(0)} MB committed (${stalled.after.v8HeapUsedMb.toFixed(0)} MB in use); ` +
-      `glibc's heap ${stalled.after.mallocHeapMb.toFixed(0)} MB; the node binary ${stalled.after.binaryMb.toFixed(0)} MB. What the bodies hold at once is bounded (64 MiB per listener), and a refused body is not read on; ` +
-      `what stays is glibc's heap: the socket reads of thousands of bodies a second (64 KiB each) were freed between longer-lived allocations (connections, sessions), and glibc keeps such memory for reuse rather than returning it.\n`,
+      `${allocatorMemory(stalled.after)}; the node binary ${stalled.after.binaryMb.toFixed(0)} MB. What the bodies hold at once is bounded (64 MiB per listener), and a refused body is not read on. ` +
+      `The socket reads of thousands of bodies a second (64 KiB each) are freed between longer-lived allocations (connections, sessions): glibc's allocator kept that memory for reuse (its heap was 236–269 MB 30 s after this flood), jemalloc gives it back.\n`,
   );
   report(`Listener refusals counted meanwhile: ${Object.entries(stalled.listenerErrors).map(([key, value]) => `${key} ${value}`).join(", ")}.\n`);
+}
+
+/** What the allocator holds 30 s after a flood, said for the allocator the server ran with. */
+function allocatorMemory(regions: MemoryRegions): string {
+  return LAUNCH_ENV.LD_PRELOAD
+    ? `jemalloc's arenas and the rest of the anonymous memory ${regions.otherAnonymousMb.toFixed(0)} MB, glibc's heap ${regions.mallocHeapMb.toFixed(0)} MB`
+    : `glibc's heap ${regions.mallocHeapMb.toFixed(0)} MB (nghttp2's buffers, Node's per-connection objects, socket reads: glibc keeps memory freed inside its heap for reuse), other anonymous memory ${regions.otherAnonymousMb.toFixed(0)} MB`;
+}
+
+/** Section 9: one address holding both ports as issue 24 found it could, while another Reads. */
+async function reportConnectionHolds(work: string, report: (line: string) => void): Promise<void> {
+  report(`## 9. One address holding the listeners (60 s per hold, both ports at once, default limits)\n`);
+  report(
+    `Each hold runs from 127.0.0.2 against a fresh server (\`max_connections\` 4,096, \`max_connections_per_peer\` 512), reopening what the server closes (100 ms later; the churn at once), ` +
+      `while 127.0.0.1 Reads once a second over a new connection on each port (gRPC over HTTP/2; Connect JSON over HTTP/1.1), each given 10 s. ` +
+      `Before issue 24 each of these held every slot of a port, and every honest Read on it failed.\n`,
+  );
+  report(`| hold (per port) | attacker's connections opened (gRPC, HTTP) | held by the server at most (gRPC, HTTP) | honest Reads ok / failed (gRPC; HTTP) | p99, slowest (gRPC; HTTP) | RSS before | RSS peak | RSS 30 s after | load average as it ended |\n|---|---|---|---|---|---|---|---|---|`);
+  const results = await connectionHoldsBenchmark(NODE_ARGS, LAUNCH_ENV, work);
+  for (const result of results) {
+    const { grpc, http } = result.reads;
+    const latency = (reads: typeof grpc) => {
+      const { p99, max } = tail(reads.latenciesMs);
+      return `${p99.toFixed(0)}, ${max.toFixed(0)} ms`;
+    };
+    report(
+      `| ${result.name}: ${result.perPort.toLocaleString("en")} | ${result.counts.grpc.opened}, ${result.counts.http.opened} | ${result.busiestPeer.grpc}, ${result.busiestPeer.http} | ` +
+        `${grpc.ok} / ${grpc.failed}${grpc.firstFailure ? ` (first: ${grpc.firstFailure})` : ""}; ${http.ok} / ${http.failed}${http.firstFailure ? ` (first: ${http.firstFailure})` : ""} | ` +
+        `${latency(grpc)}; ${latency(http)} | ${result.rssStartMb.toFixed(0)} MB | ${result.rssPeakMb.toFixed(0)} MB | ${result.rssAfterMb.toFixed(0)} MB | ${result.loadAverage} |`,
+    );
+  }
+  const failed = results.reduce((sum, result) => sum + result.reads.grpc.failed + result.reads.http.failed, 0);
+  const worstAfter = Math.max(...results.map((result) => result.rssAfterMb));
+  report(
+    `\n**Honest Reads failed: ${failed}** (goal 0) — ${failed === 0 ? "met" : "NOT met"}; **RSS 30 s after each hold at most ${worstAfter.toFixed(0)} MB** (goal ≤ 250 MB) — ${worstAfter <= 250 ? "met" : "NOT met"}. ` +
+      `"Held by the server" is the most connections one peer held on the listener (\`secretgate_listener_busiest_peer_connections\`, sampled every 2 s): the attacker's. ` +
+      `The honest Reads run in a process of their own; their latencies include the attacker's load on the machine's two cores.\n`,
+  );
+  for (const result of results) {
+    report(
+      `- ${result.name}: 30 s after, ${allocatorMemory(result.after)}, V8's pages ${result.after.v8PagesMb.toFixed(0)} MB; listener refusals: ` +
+        `${Object.entries(result.listenerErrors).map(([key, value]) => `${key} ${value}`).join(", ") || "none"}.`,
+    );
+  }
+  report("");
 }
 
 /** A request body in gRPC's length-prefixed framing, written to a file for h2load -d. */
@@ -613,8 +663,8 @@ async function h2loadLatency(url: string, body: string, totalRps: number, header
 }
 
 /** A raw handler answering fixed bytes (bench/noop-server.ts, bench/http2-noop-server.ts), on a port of its own. */
-async function startCeiling(script: string, responseHex: string, nodeArgs: string[] = []): Promise<{ process: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, "dist", "bench", script), responseHex], { stdio: ["ignore", "pipe", "inherit"] });
+async function startCeiling(script: string, responseHex: string, nodeArgs: string[] = [], env: Record<string, string> = {}): Promise<{ process: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, "dist", "bench", script), responseHex], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.once("data", (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
     child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
@@ -664,7 +714,7 @@ async function cachedEntriesMemory(work: string, nodeArgs: string[], options: { 
   const server = await TestServer.start({
     dataDir,
     nodeArgs: options.liveHeap ? [...nodeArgs, "--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${snapshots}`] : nodeArgs,
-    env: { SECRETGATE_MASTER_KEY: masterKey, SECRETGATE_LOG_LEVEL: "info" },
+    env: { ...LAUNCH_ENV, SECRETGATE_MASTER_KEY: masterKey, SECRETGATE_LOG_LEVEL: "info" },
     ...(options.maxEntries ? { config: { secretgate: { cache: { max_entries: options.maxEntries } } } } : {}),
   });
   try {
@@ -717,7 +767,7 @@ async function startupToFirstRead(work: string): Promise<{ medianMs: number; sam
     const port = await freePort();
     const started = performance.now();
     const child = spawn(process.execPath, [...NODE_ARGS, SERVER_ENTRY], {
-      env: { PATH: process.env.PATH ?? "", SECRETGATE_DATA_DIR: dataDir, SECRETGATE_GRPC_ADDR: "127.0.0.1:0", SECRETGATE_HTTP_ADDR: `127.0.0.1:${port}`, SECRETGATE_LOG_LEVEL: "info", SECRETGATE_ADMIN_TOKEN: STARTUP_TOKEN },
+      env: { ...LAUNCH_ENV, PATH: process.env.PATH ?? "", SECRETGATE_DATA_DIR: dataDir, SECRETGATE_GRPC_ADDR: "127.0.0.1:0", SECRETGATE_HTTP_ADDR: `127.0.0.1:${port}`, SECRETGATE_LOG_LEVEL: "info", SECRETGATE_ADMIN_TOKEN: STARTUP_TOKEN },
       stdio: "ignore",
     });
     try {

@@ -268,6 +268,7 @@ function connectionLimits(config: Config): ConnectionLimits {
     headerTimeoutMs: limits.header_timeout_ms,
     idleTimeoutMs: limits.idle_timeout_ms,
     maxConnections: limits.max_connections,
+    maxConnectionsPerPeer: limits.max_connections_per_peer,
     maxConcurrentStreams: limits.max_concurrent_streams,
     bodyTimeoutMs: limits.body_timeout_ms,
     maxArrivingBodyBytes: limits.max_arriving_body_bytes,

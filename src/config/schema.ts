@@ -183,12 +183,17 @@ export const serverSettingsSchema = z.strictObject({
   /** Bounds on what one connection may hold and for how long, per listener. */
   limits: z
     .strictObject({
-      /** A connection must send a complete request head (or the HTTP/2 preface and SETTINGS) within this; with TLS, the handshake gets as long again first. */
+      /**
+       * A connection must send a complete request head (or the HTTP/2 preface and SETTINGS) within this, and each later
+       * request head or header block must end within this of being seen; with TLS, the handshake gets as long again first.
+       */
       header_timeout_ms: z.number().int().positive().max(MAX_TIMER_MS).default(10_000),
       /** A connection with no request or stream in flight is closed after this. */
       idle_timeout_ms: z.number().int().positive().max(MAX_TIMER_MS).default(120_000),
-      /** Open connections per listener; past it, new connections are closed at once. */
+      /** Open connections per listener; when full, a new one takes the place of the least useful (docs/security.md). */
       max_connections: z.number().int().positive().default(4096),
+      /** Open connections per listener from one address (IPv6: one /64); past it, the peer's own least useful one makes room. */
+      max_connections_per_peer: z.number().int().positive().default(512),
       /** Streams one HTTP/2 connection may have open at once (advertised in its SETTINGS). */
       max_concurrent_streams: z.number().int().positive().max(MAX_HTTP2_SETTING).default(256),
       /** A request's body (its message) must be complete within this of its head; a late one is cancelled. */

@@ -94,6 +94,29 @@ expose({
   },
 });
 
+const listenerConnectionSources = new Map<string, () => { open: number; busiestPeer: number }>();
+const listenerConnectionGauge = (name: string, help: string, value: (counts: { open: number; busiestPeer: number }) => number) =>
+  expose({
+    name,
+    help,
+    type: "gauge",
+    async get() {
+      const values: Sample[] = [...listenerConnectionSources].map(([listener, counts]) => ({ labels: { listener }, value: value(counts()) }));
+      return { name: this.name, help: this.help, type: this.type, aggregator: "sum", values };
+    },
+  });
+listenerConnectionGauge("secretgate_listener_connections", "Open connections on a listener.", (counts) => counts.open);
+listenerConnectionGauge(
+  "secretgate_listener_busiest_peer_connections",
+  "The most open connections one peer (an IPv4 address, an IPv6 /64) holds on a listener.",
+  (counts) => counts.busiestPeer,
+);
+
+/** Reports a listener's open connections, and the most one peer holds, when /metrics is served. */
+export function reportListenerConnections(listener: string, counts: () => { open: number; busiestPeer: number }): void {
+  listenerConnectionSources.set(listener, counts);
+}
+
 /** Counts one written audit record. */
 export function recordAuditRecord(): void {
   auditRecords.inc();

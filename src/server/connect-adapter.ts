@@ -9,7 +9,7 @@ import type { ListenerFaults } from "./listener-faults.js";
 import { settleAuthority } from "./request-authority.js";
 import { bodyFormat, checkUnaryBody, type BodyFormat } from "./request-body.js";
 import { refusal } from "./unary-answers.js";
-import { endUnreadBody } from "./unread-bodies.js";
+import { cancelLateBody, endUnreadBody } from "./unread-bodies.js";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -73,7 +73,7 @@ export function connectAdapter(options: ConnectRouterOptions & {
     const universal = universalRequestFromNodeRequest(request as IncomingMessage, response as ServerResponse, undefined, options.contextValues(request));
     if (!isByteStream(universal.body)) return send(handler(universal), response);
     // A late body's request is reset (HTTP/2) or its connection closed (HTTP/1).
-    const hold = options.bodies.hold(() => request.destroy());
+    const hold = options.bodies.hold(() => cancelLateBody(request));
     send(format ? checkedCall(handler, universal, universal.body, format, request, response, hold) : handler({ ...universal, body: counted(universal.body, hold) }), response);
   };
 

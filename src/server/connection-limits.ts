@@ -1,16 +1,24 @@
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
+import type { ConnectionWatch } from "./connection-watch.js";
+import { ListenerConnections } from "./listener-connections.js";
 import type { ListenerFaults } from "./listener-faults.js";
 import type { TlsMaterial } from "./tls.js";
 
 /** secretgate.limits: what one connection may hold, and for how long. */
 export interface ConnectionLimits {
-  /** A connection must complete its first request head (or HTTP/2 preface and SETTINGS) within this; with TLS, the handshake first gets as long again. */
+  /**
+   * A connection must complete its first request head (or HTTP/2 preface and SETTINGS) within this,
+   * and each later request head or header block within this of being seen; with TLS, the handshake
+   * first gets as long again.
+   */
   headerTimeoutMs: number;
   /** A connection with no request in flight is closed after this. */
   idleTimeoutMs: number;
-  /** Connections per listener; past it, new ones are closed at once. */
+  /** Connections per listener; when full, a new one takes the place of the least useful (listener-connections.ts). */
   maxConnections: number;
+  /** Connections per listener from one peer (an IPv4 address, an IPv6 /64). */
+  maxConnectionsPerPeer: number;
   /** Streams one HTTP/2 connection may have open at once (advertised in SETTINGS). */
   maxConcurrentStreams: number;
   /** A request's body (its message) must be complete within this of its head. */
@@ -34,30 +42,49 @@ export function streamResetBound(limits: ConnectionLimits): { streamResetBurst: 
 
 /**
  * Accepts connections for one listener and applies what can be applied before any protocol runs:
- * the connection count (Node's own `maxConnections`: a connection past it is closed at once),
- * `noDelay` (a plain net server leaves Nagle's algorithm on, which cost the HTTP port two thirds
- * of its throughput: PERF-NOTES), the TLS handshake timeout, and an error listener (an accept that
- * fails, e.g. out of file descriptors, is an 'error' event, and an unheard one ends the process).
- * `serve` gets each connection ready for its protocol: the TCP socket, or the TLS socket once
- * its handshake is done.
+ * the bounds on connections per listener and per peer (listener-connections.ts: a connection past
+ * one takes the place of a less useful one, or is closed at once), each connection's deadlines (its
+ * ConnectionWatch, handed to `serve` for the protocol to report to), `noDelay` (a plain net server
+ * leaves Nagle's algorithm on, which cost the HTTP port two thirds of its throughput: PERF-NOTES),
+ * the TLS handshake timeout, and an error listener (an accept that fails, e.g. out of file
+ * descriptors, is an 'error' event, and an unheard one ends the process). `serve` gets each
+ * connection ready for its protocol: the TCP socket, or the TLS socket once its handshake is done.
  */
 export function acceptConnections(options: {
   limits: ConnectionLimits;
   faults: ListenerFaults;
   tls?: { material: TlsMaterial; alpn: string[] } | undefined;
-  serve: (socket: Socket | TLSSocket) => void;
+  serve: (socket: Socket | TLSSocket, watch: ConnectionWatch) => void;
 }): NetServer {
   const { limits, faults } = options;
-  const onSocket = (socket: Socket) => {
-    socket.setNoDelay(true);
+  const connections = new ListenerConnections(limits, faults);
+  const admit = (socket: Socket, tls: boolean): ConnectionWatch | undefined => {
+    // Listened for first: making room may close this socket, or another, at once.
     socket.on("error", (error) => faults.peer("socket_error", error));
+    const watch = connections.admit(socket, tls);
+    if (watch) socket.setNoDelay(true);
+    return watch;
+  };
+  const serve = (socket: Socket | TLSSocket, watch: ConnectionWatch) => {
+    watch.serving(socket);
+    faults.guard(socket, () => options.serve(socket, watch));
   };
   let server: NetServer;
   if (options.tls) {
     const { material, alpn } = options.tls;
     const secure = createTlsServer({ ...material.secureContextOptions(), ALPNProtocols: alpn, handshakeTimeout: limits.headerTimeoutMs });
     material.onReload(() => secure.setSecureContext(material.secureContextOptions()));
-    secure.on("connection", onSocket);
+    // The TLS socket is made from the TCP one before this listener runs; its remote address and
+    // port name the TCP socket's watch until the handshake is done.
+    const handshaking = new Map<string, ConnectionWatch>();
+    const key = (socket: Socket) => `${socket.remoteAddress} ${socket.remotePort}`;
+    secure.on("connection", (socket: Socket) => {
+      const watch = admit(socket, true);
+      if (!watch) return;
+      const id = key(socket);
+      handshaking.set(id, watch);
+      socket.once("close", () => handshaking.get(id) === watch && handshaking.delete(id));
+    });
     // A failed or timed-out handshake is only reported: the socket is ours to close.
     secure.on("tlsClientError", (error, socket) => {
       faults.peer("tls_error", error);
@@ -65,85 +92,20 @@ export function acceptConnections(options: {
     });
     secure.on("secureConnection", (socket: TLSSocket) => {
       socket.on("error", (error) => faults.peer("socket_error", error));
-      faults.guard(socket, () => options.serve(socket));
+      const id = key(socket);
+      const watch = handshaking.get(id);
+      handshaking.delete(id);
+      if (!watch || watch.destroyed) return void socket.destroy();
+      serve(socket, watch);
     });
     server = secure;
   } else {
     server = createNetServer((socket) => {
-      onSocket(socket);
-      faults.guard(socket, () => options.serve(socket));
+      const watch = admit(socket, false);
+      if (watch) serve(socket, watch);
     });
   }
-  server.maxConnections = limits.maxConnections;
-  server.on("drop", () => faults.peer("connection_limit"));
   server.on("error", (error) => faults.peer("accept_error", error));
+  server.on("close", () => connections.stop());
   return server;
-}
-
-/**
- * One connection's deadlines: it must prove itself (a complete request head, or the HTTP/2 preface
- * and SETTINGS) within `headerTimeoutMs` of being served, and, once it has, must not sit with no
- * request in flight for `idleTimeoutMs`. One timer per connection, re-armed only when it fires:
- * requests starting and ending move a deadline, not a timer.
- */
-export class ConnectionWatch {
-  private inFlight = 0;
-  private ready = false;
-  private deadline: number;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly socket: { destroy(): void; once(event: "close", listener: () => void): unknown },
-    private readonly limits: ConnectionLimits,
-    private readonly faults: ListenerFaults,
-    /** For a protocol whose progress cannot be watched: asked at the header deadline whether it was met. */
-    private readonly metHeaderDeadline?: () => boolean,
-  ) {
-    this.deadline = Date.now() + limits.headerTimeoutMs;
-    this.schedule(limits.headerTimeoutMs);
-    socket.once("close", () => clearTimeout(this.timer));
-  }
-
-  /** Whether a request is in flight. */
-  get busy(): boolean {
-    return this.inFlight > 0;
-  }
-
-  /** The first request head, or the HTTP/2 preface and SETTINGS, arrived. */
-  proven(): void {
-    if (this.ready) return;
-    this.ready = true;
-    if (this.inFlight === 0) this.deadline = Date.now() + this.limits.idleTimeoutMs;
-  }
-
-  requestStarted(): void {
-    this.inFlight++;
-    this.proven();
-  }
-
-  requestEnded(): void {
-    if (--this.inFlight === 0) {
-      this.deadline = Date.now() + this.limits.idleTimeoutMs;
-      if (!this.timer) this.schedule(this.limits.idleTimeoutMs);
-    }
-  }
-
-  private schedule(ms: number): void {
-    this.timer = setTimeout(() => this.check(), ms);
-  }
-
-  private check(): void {
-    this.timer = undefined;
-    if (!this.ready && this.metHeaderDeadline?.()) {
-      // Beyond this point the protocol's own idle handling takes over (grpc-js).
-      this.ready = true;
-      return;
-    }
-    // Busy connections have no deadline; the last request to end schedules the next check.
-    if (this.inFlight > 0) return;
-    const remaining = this.deadline - Date.now();
-    if (remaining > 0) return this.schedule(remaining);
-    this.faults.peer(this.ready ? "idle_timeout" : "header_timeout");
-    this.socket.destroy();
-  }
 }

@@ -1,3 +1,4 @@
+import type { Http2Server, Http2Session } from "node:http2";
 import type { Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import type * as protoLoader from "@grpc/proto-loader";
@@ -15,7 +16,8 @@ import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
 import { SERVICES, methodPath, serviceMethods, streamingMethods, type Dispatcher } from "./dispatcher.js";
 import { grpcStreamingDefinition, grpcStreamingHandler } from "./server-streams.js";
-import { acceptConnections, ConnectionWatch, type ConnectionLimits } from "./connection-limits.js";
+import { acceptConnections, type ConnectionLimits } from "./connection-limits.js";
+import type { ConnectionWatch } from "./connection-watch.js";
 import { ArrivingBodies } from "./arriving-bodies.js";
 import { arrivingMessagesInterceptor } from "./grpc-arriving-messages.js";
 import { ListenerFaults } from "./listener-faults.js";
@@ -34,20 +36,20 @@ export interface GrpcListener {
   destroy(): void;
 }
 
-// An HTTP/2 connection has proven itself once it sent the 24-byte preface and a frame header.
-const HTTP2_PREFACE_AND_FRAME_HEADER_BYTES = 24 + 9;
-
 /**
  * Serves SecretService and AdminService over gRPC with @grpc/grpc-js (about six times cheaper per call than
  * connect-node's gRPC path; PERF-NOTES), plus server reflection and grpc.health.v1.Health.
  * Messages are encoded and decoded with the same protobuf-es types the Connect listener uses.
  *
- * grpc-js bounds streams per connection and idle connections itself, but neither how many
- * connections it holds nor how long one may take to start (a TLS handshake, the preface). So
- * connections are accepted here, with those limits, and handed to grpc-js through its connection
- * injector once they have sent something (grpc-js then serves them exactly as it serves its own:
- * the session runs on the socket's native handle). TLS is terminated here too, so grpc-js sees
- * TLS sockets with insecure credentials; it reads client certificates from the socket either way.
+ * grpc-js bounds streams per connection, but not how many connections it holds, how long one may
+ * take to start (a TLS handshake, the preface) or to end a header block, and it closes an idle one
+ * with a graceful GOAWAY that never completes while nghttp2 holds half a header block (issue 24).
+ * So connections are accepted here, with the listener's bounds and deadlines (connection-limits.ts,
+ * connection-watch.ts), and handed to grpc-js through its connection injector once they have sent
+ * something (grpc-js then serves them exactly as it serves its own: the session runs on the
+ * socket's native handle); each connection's watch follows the HTTP/2 session grpc-js makes for it.
+ * TLS is terminated here too, so grpc-js sees TLS sockets with insecure credentials; it reads
+ * client certificates from the socket either way.
  */
 export async function startGrpcListener(options: {
   address: string;
@@ -65,7 +67,6 @@ export async function startGrpcListener(options: {
     "grpc.max_receive_message_length": options.maxMessageBytes,
     "grpc.max_send_message_length": 64 * 1024 * 1024,
     "grpc.max_concurrent_streams": limits.maxConcurrentStreams,
-    "grpc.max_connection_idle_ms": limits.idleTimeoutMs,
     // Channelz keeps per-session and per-call records for a channelz service this server does not offer.
     "grpc.enable_channelz": 0,
     interceptors: [
@@ -92,17 +93,27 @@ export async function startGrpcListener(options: {
   health.addToServer(server);
 
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  // grpc-js makes a connection's session, and emits it, while the connection is being injected.
+  let arriving: ConnectionWatch | undefined;
+  injectorHttp2Server(server).on("session", (session: Http2Session) => arriving?.watchHttp2(session));
   const sockets = new Set<Socket>();
   const accepting = acceptConnections({
     limits,
     faults,
     tls: options.tls ? { material: options.tls, alpn: ["h2"] } : undefined,
-    serve: (socket) => {
-      // grpc-js closes connections idle past max_connection_idle_ms from here on.
-      new ConnectionWatch(socket, limits, faults, () => socket.bytesRead >= HTTP2_PREFACE_AND_FRAME_HEADER_BYTES);
+    serve: (socket, watch) => {
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));
-      onceSpoken(socket, (spoken) => faults.guard(spoken, () => injector.injectConnection(spoken)));
+      onceSpoken(socket, (spoken) =>
+        faults.guard(spoken, () => {
+          arriving = watch;
+          try {
+            injector.injectConnection(spoken);
+          } finally {
+            arriving = undefined;
+          }
+        }),
+      );
     },
   });
   return {
@@ -123,6 +134,22 @@ export async function startGrpcListener(options: {
       for (const socket of sockets) socket.destroy();
     },
   };
+}
+
+/**
+ * The HTTP/2 server behind grpc-js's connection injector, whose 'session' event shows each
+ * connection's session. grpc-js keeps it in a private field (its `http2Servers`, one per port or
+ * injector; this server has only the injector), so a grpc-js release could move it: then the
+ * listener does not start, rather than serve connections it cannot bound (test/e2e fails first).
+ */
+function injectorHttp2Server(server: grpc.Server): Http2Server {
+  const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  const found = servers instanceof Map ? [...servers.keys()] : [];
+  const http2Server: unknown = found.length === 1 ? found[0] : undefined;
+  if (!http2Server || typeof (http2Server as Http2Server).on !== "function") {
+    throw new Error("grpc-js no longer shows the HTTP/2 server behind its connection injector: the gRPC port cannot watch its connections (src/server/grpc-listener.ts)");
+  }
+  return http2Server as Http2Server;
 }
 
 /** One service of the contract as grpc-js serves it: each of its methods through the dispatcher. */

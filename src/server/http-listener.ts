@@ -9,7 +9,8 @@ import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
 import { renderMetrics } from "../metrics/exposition.js";
 import { COMPRESSIONS, connectAdapter } from "./connect-adapter.js";
-import { acceptConnections, ConnectionWatch, streamResetBound, type ConnectionLimits } from "./connection-limits.js";
+import { acceptConnections, streamResetBound, type ConnectionLimits } from "./connection-limits.js";
+import type { ConnectionWatch } from "./connection-watch.js";
 import { ConsoleAssets } from "./console-assets.js";
 import { SERVICES, serviceMethods, streamingMethods, type Dispatcher } from "./dispatcher.js";
 import { connectStream } from "./server-streams.js";
@@ -89,7 +90,10 @@ export async function startHttpListener(options: {
   const sessions = new Set<Http2Session>();
   let closing = false;
 
-  const http1 = createHttp1Server((request, response) => {
+  // A later request head on a kept-alive connection must end within header_timeout_ms too (the
+  // first one is the connection's watch's): Node's headersTimeout, checked on its own timer.
+  const http1Options = { headersTimeout: limits.headerTimeoutMs, requestTimeout: 0, connectionsCheckingInterval: Math.max(25, Math.floor(limits.headerTimeoutMs / 4)) };
+  const http1 = createHttp1Server(http1Options, (request, response) => {
     const watch = watches.get(request.socket);
     if (watch) {
       watch.requestStarted();
@@ -103,6 +107,10 @@ export async function startHttpListener(options: {
   // Advertised in Keep-Alive; the watch enforces it (Node's own timer rearms on every byte).
   http1.keepAliveTimeout = limits.idleTimeoutMs;
   http1.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => refuseMalformedHttp1(error, socket, faults, watches.get(socket)));
+  // Node tracks its connections' request heads, and so applies headersTimeout, only once a server
+  // is listening; this one never listens (connections are accepted in connection-limits.ts), so its
+  // tracking is started as listen() starts it (test/e2e/connection-holds.test.ts fails without it).
+  http1.emit("listening");
 
   const http2 = createHttp2Server(
     { settings: { maxConcurrentStreams: limits.maxConcurrentStreams }, ...streamResetBound(limits) },
@@ -112,15 +120,9 @@ export async function startHttpListener(options: {
   // Node creates a connection's session, and emits it, while the connection is being handed over.
   let arriving: ConnectionWatch | undefined;
   http2.on("session", (session: Http2Session) => {
-    const watch = arriving;
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
-    if (!watch) return;
-    session.once("remoteSettings", () => watch.proven());
-    session.on("stream", (stream) => {
-      watch.requestStarted();
-      stream.once("close", () => watch.requestEnded());
-    });
+    arriving?.watchHttp2(session);
   });
   const serveHttp2 = (socket: Duplex, watch: ConnectionWatch) => {
     arriving = watch;
@@ -144,8 +146,7 @@ export async function startHttpListener(options: {
     limits,
     faults,
     tls: options.tls ? { material: options.tls, alpn: ["h2", "http/1.1"] } : undefined,
-    serve: (socket) => {
-      const watch = new ConnectionWatch(socket, limits, faults);
+    serve: (socket, watch) => {
       watches.set(socket, watch);
       socket.once("close", () => watches.delete(socket));
       if (socket instanceof TLSSocket) {
@@ -174,11 +175,14 @@ export async function startHttpListener(options: {
       for (const session of sessions) session.close();
       // Idle connections go now, busy HTTP/1 ones after their response; HTTP/2 sessions close themselves once their streams end.
       for (const [socket, watch] of watches) if (!watch.busy) socket.destroy();
+      // Stops Node's request-head checks (it never listened: its callback only says so).
+      http1.close(() => undefined);
       await drained;
     },
     destroy: () => {
       for (const socket of watches.keys()) socket.destroy();
       server.close();
+      http1.close(() => undefined);
       bodies.close();
     },
   };
@@ -251,6 +255,7 @@ function answerInternalError(response: ServerResponse | Http2ServerResponse): vo
 const HTTP1_REFUSALS: Readonly<Record<string, string>> = {
   HPE_HEADER_OVERFLOW: "431 Request Header Fields Too Large",
   HPE_CHUNK_EXTENSIONS_OVERFLOW: "413 Payload Too Large",
+  ERR_HTTP_REQUEST_TIMEOUT: "408 Request Timeout",
 };
 
 /**
@@ -258,7 +263,7 @@ const HTTP1_REFUSALS: Readonly<Record<string, string>> = {
  * is in flight on the connection, and the connection closed.
  */
 function refuseMalformedHttp1(error: NodeJS.ErrnoException, socket: Duplex, faults: ListenerFaults, watch: ConnectionWatch | undefined): void {
-  faults.peer(error.code === "ECONNRESET" ? "socket_error" : "client_error", error);
+  faults.peer(error.code === "ECONNRESET" ? "socket_error" : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "header_timeout" : "client_error", error);
   const status = HTTP1_REFUSALS[error.code ?? ""] ?? "400 Bad Request";
   // With a response in flight, a status line now would be read as that response's.
   if (error.code !== "ECONNRESET" && socket.writable && !watch?.busy) {

@@ -27,14 +27,18 @@ export type FaultKind =
   | "socket_error"
   /** A TLS handshake failed or did not finish in time. */
   | "tls_error"
-  /** A connection that sent no complete request head (or HTTP/2 preface and settings) in time. */
+  /** A connection that sent no complete request head (or HTTP/2 preface and settings) in time, or left a later head or header block unended. */
   | "header_timeout"
   /** A connection with no request in flight for too long. */
   | "idle_timeout"
   /** A request whose body (message) was not complete within body_timeout_ms. */
   | "body_timeout"
-  /** A connection refused because the listener already holds max_connections. */
+  /** A connection refused because the listener already holds max_connections, each with a request in flight. */
   | "connection_limit"
+  /** A connection refused because its peer already holds max_connections_per_peer, each with a request in flight. */
+  | "peer_connection_limit"
+  /** A connection that never completed a request, or sat idle longest, closed to make room for a new one. */
+  | "connection_replaced"
   /** Accepting a connection failed (e.g. out of file descriptors). */
   | "accept_error";
 

@@ -27,7 +27,7 @@ import {
   type BodyFormat,
 } from "./request-body.js";
 import { refusal, unaryAnswer, type UnaryAnswer } from "./unary-answers.js";
-import { endUnreadBody } from "./unread-bodies.js";
+import { cancelLateBody, endUnreadBody } from "./unread-bodies.js";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -105,7 +105,7 @@ class UnaryCall {
     this.compression = compression;
     if (announcesMore(headerText(request.headers["content-length"]), options.readMaxBytes)) return this.refuse(tooLarge(options.readMaxBytes));
     // A late body's request is reset (HTTP/2) or its connection closed (HTTP/1); onClose then runs.
-    this.hold = options.bodies.hold(() => request.destroy());
+    this.hold = options.bodies.hold(() => cancelLateBody(request));
     request.on("data", this.onData);
     request.on("end", this.onEnd);
     request.on("close", this.onClose);

@@ -33,3 +33,16 @@ export function endUnreadBody(request: IncomingMessage | Http2ServerRequest, res
     setTimeout(() => socket.destroy(), UNREAD_BODY_LINGER_MS).unref();
   });
 }
+
+/**
+ * A request whose body was not complete within body_timeout_ms is cut off: on HTTP/2 its stream
+ * is reset with CANCEL (the compatibility request's own destroy() leaves the stream open, and its
+ * connection busy, for as long as the caller likes), on HTTP/1.1 its connection is closed.
+ */
+export function cancelLateBody(request: IncomingMessage | Http2ServerRequest): void {
+  if ("stream" in request) {
+    request.stream.close(constants.NGHTTP2_CANCEL);
+    return;
+  }
+  request.destroy();
+}

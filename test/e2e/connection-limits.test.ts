@@ -2,13 +2,14 @@ import { Agent, request as httpRequest } from "node:http";
 import { connect as netConnect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestCa } from "../helpers/certificates.js";
-import { CLIENT_START, FrameType, PREFACE, Setting, headers, parseFrames, rstStream } from "../helpers/http2-frames.js";
+import { CLIENT_START, FrameType, PREFACE, Setting, data, headers, parseFrames, rstStream } from "../helpers/http2-frames.js";
 import { closedWithin, exchange, splitAddress, type RawTarget } from "../helpers/raw-socket.js";
 import { TestServer } from "../helpers/server.js";
 
 /**
  * secretgate.limits on both listeners (issue 14): connections that do not start in time, idle
- * ones, connections past max_connections, the streams an HTTP/2 connection may open and how fast
+ * ones, connections past max_connections (issue 24: a new one takes the place of one that does
+ * nothing; test/e2e/connection-holds.test.ts has the rest), the streams an HTTP/2 connection may open and how fast
  * it may reset them. The timeouts are configured small; a test asserts only that a connection is
  * closed within a generous bound (or is not closed while it works), never how fast.
  */
@@ -137,26 +138,32 @@ describe("max_connections", () => {
   let server: TestServer;
   beforeAll(async () => {
     // Timeouts long enough that the held connections stay for the whole test.
-    server = await TestServer.start({ config: { secretgate: { limits: { max_connections: MAX_CONNECTIONS, header_timeout_ms: 60_000 } } } });
+    server = await TestServer.start({ config: { secretgate: { limits: { max_connections: MAX_CONNECTIONS, header_timeout_ms: 60_000, body_timeout_ms: 60_000 } } } });
   });
   afterAll(async () => {
     await server?.stop();
   });
 
-  /** Opens `count` connections that say nothing; resolves once all are connected. */
-  async function hold(address: string, count: number): Promise<Socket[]> {
+  /** Opens `count` connections from `from` that send `bytes` (or nothing); resolves once all are connected. */
+  async function hold(address: string, count: number, bytes?: Buffer | string, from = "127.0.0.1"): Promise<Socket[]> {
     const [host, port] = splitAddress(address);
-    return Promise.all(
+    const sockets = await Promise.all(
       Array.from({ length: count }, () => new Promise<Socket>((resolve, reject) => {
-        const socket = netConnect({ host, port }, () => resolve(socket));
+        const socket = netConnect({ host, port, localAddress: from }, () => {
+          if (bytes) socket.write(bytes);
+          resolve(socket);
+        });
         socket.on("error", reject);
+        socket.on("data", () => undefined);
       })),
     );
+    // A moment for the server to take them in.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    return sockets;
   }
 
-  it("closes the connection past max_connections at once, on each port, while established connections keep serving", async () => {
-    // Connections made before the listeners fill up: the gRPC client's, and a keep-alive HTTP one.
-    expect((await server.grpc.read({ names: ["ANY"] })).results).toHaveLength(1);
+  /** Established connections made before the listeners fill up: the gRPC client's, and a keep-alive HTTP one. */
+  function established() {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const [host, port] = splitAddress(server.httpAddress);
     const probe = () =>
@@ -168,22 +175,54 @@ describe("max_connections", () => {
         request.on("error", reject);
         request.end();
       });
-    expect(await probe()).toBe(200);
+    return { probe, close: () => agent.destroy() };
+  }
 
+  it("takes a new connection in the place of the oldest of the heaviest peer's that never completed a request, on each port, while established connections keep serving", async () => {
+    expect((await server.grpc.read({ names: ["ANY"] })).results).toHaveLength(1);
+    const keptAlive = established();
+    expect(await keptAlive.probe()).toBe(200);
+    const held: Socket[][] = [];
+    try {
+      // Each listener already holds one connection from 127.0.0.1 (the clients' above); another address fills the rest.
+      for (const address of [server.httpAddress, server.grpcAddress]) held.push(await hold(address, MAX_CONNECTIONS - 1, undefined, "127.0.0.2"));
+      const closed = held.map((sockets) => sockets.map(() => false));
+      held.forEach((sockets, port) => sockets.forEach((socket, index) => socket.once("close", () => (closed[port]![index] = true))));
+      for (const [port, address] of [server.httpAddress, server.grpcAddress].entries()) {
+        const request = port === 0 ? http1(["GET /healthz HTTP/1.1", "Host: x"]) : Buffer.concat([CLIENT_START, headers(1, [[":method", "POST"], [":scheme", "http"], [":path", "/grpc.health.v1.Health/Check"], [":authority", "x"], ["content-type", "application/grpc"], ["te", "trailers"]], { endStream: true })]);
+        const served = await exchange({ address }, [request], { quietMs: 500, maxMs: CLOSED_WITHIN_MS });
+        expect(served.received.length, `${address}: the new connection is served`).toBeGreaterThan(0);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        expect(closed[port]![0], `${address}: the oldest held connection made room`).toBe(true);
+        expect(closed[port]!.slice(1).filter(Boolean).length, `${address}: and only it (then the next, for the connection the check itself made)`).toBeLessThanOrEqual(1);
+      }
+      expect((await server.grpc.read({ names: ["ANY"] })).results).toHaveLength(1);
+      expect(await keptAlive.probe()).toBe(200);
+    } finally {
+      for (const socket of held.flat()) socket.destroy();
+      keptAlive.close();
+    }
+    const metrics = await (await fetch(`http://${server.httpAddress}/metrics`)).text();
+    expect(metric(metrics, "http", "connection_replaced")).toBeGreaterThanOrEqual(1);
+    expect(metric(metrics, "grpc", "connection_replaced")).toBeGreaterThanOrEqual(1);
+  });
+
+  it("closes a new connection at once when every connection has a request in flight, on each port", async () => {
+    // Requests whose bodies are still arriving (body_timeout_ms is a minute away) keep their connections busy.
+    const stalledBody = {
+      http: http1(["POST /secretgate.v1.SecretService/Read HTTP/1.1", "Host: x", "Content-Type: application/proto", "Content-Length: 100"]) + "0123456789",
+      grpc: Buffer.concat([CLIENT_START, headers(1, [[":method", "POST"], [":scheme", "http"], [":path", "/secretgate.v1.SecretService/Read"], [":authority", "x"], ["content-type", "application/grpc"], ["te", "trailers"]]), data(1, Buffer.from([0, 0, 0, 0, 100, 1, 2, 3]), false)]),
+    };
     const held: Socket[] = [];
     try {
-      // Each listener already holds one connection (the clients' above).
-      held.push(...(await hold(server.httpAddress, MAX_CONNECTIONS - 1)), ...(await hold(server.grpcAddress, MAX_CONNECTIONS - 1)));
-      for (const address of [server.httpAddress, server.grpcAddress]) {
+      for (const [port, address] of [["http", server.httpAddress], ["grpc", server.grpcAddress]] as const) {
+        held.push(...(await hold(address, MAX_CONNECTIONS, stalledBody[port])));
         const refused = await exchange({ address }, [http1(["GET /healthz HTTP/1.1", "Host: x"])], { quietMs: CLOSED_WITHIN_MS, maxMs: CLOSED_WITHIN_MS });
         expect(refused.closedByServer, `${address}: the connection past the limit is closed`).toBe(true);
         expect(refused.received.length, `${address}: and answered nothing`).toBe(0);
       }
-      expect((await server.grpc.read({ names: ["ANY"] })).results).toHaveLength(1);
-      expect(await probe()).toBe(200);
     } finally {
       for (const socket of held) socket.destroy();
-      agent.destroy();
     }
     // Room again once the server has seen the held connections go.
     let metrics = "";

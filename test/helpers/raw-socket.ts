@@ -6,6 +6,8 @@ export interface RawTarget {
   address: string;
   /** Speak TLS first, offering these ALPN protocols (none: no ALPN extension). */
   tls?: { alpn?: string[] };
+  /** The local address to connect from (another loopback address stands in for another peer). */
+  from?: string;
 }
 
 export interface Exchange {
@@ -41,7 +43,7 @@ export function exchange(
     let settled = false;
     let quiet: NodeJS.Timeout | undefined;
     // TLS runs over a TCP socket of our own, which is what a reset resets.
-    const tcp = netConnect({ host, port });
+    const tcp = netConnect({ host, port, ...(target.from ? { localAddress: target.from } : {}) });
     const socket: Socket = target.tls
       ? tlsConnect({ socket: tcp, rejectUnauthorized: false, ...(target.tls.alpn ? { ALPNProtocols: target.tls.alpn } : {}) })
       : tcp;

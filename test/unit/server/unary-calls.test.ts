@@ -125,7 +125,7 @@ beforeAll(async () => {
     dispatcher,
     maxMessageBytes: 64 * 1024,
     readiness: { check: () => ({ ready: true, body: {} }) },
-    limits: { headerTimeoutMs: 10_000, idleTimeoutMs: 60_000, maxConnections: 64, maxConcurrentStreams: 100, bodyTimeoutMs: 30_000, maxArrivingBodyBytes: 64 * 1024 * 1024 },
+    limits: { headerTimeoutMs: 10_000, idleTimeoutMs: 60_000, maxConnections: 64, maxConnectionsPerPeer: 64, maxConcurrentStreams: 100, bodyTimeoutMs: 30_000, maxArrivingBodyBytes: 64 * 1024 * 1024 },
     logger,
   };
   reference = await startHttpListener({ ...common, connectNodeOnly: true });

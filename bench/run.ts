@@ -16,6 +16,7 @@ import { hostileLoadBenchmark, memoryRegions, STALLED_PER_PORT, type HostileLoad
 import { consoleLoad, consoleReport } from "./console-load.js";
 import { replicaStalenessBenchmark } from "./replica-staleness.js";
 import { connectionHoldsBenchmark, tail } from "./connection-holds.js";
+import { clientOverheadBenchmark, type Comparison } from "./client-overhead.js";
 
 /**
  * `npm run bench`: measures the hot path and the cache against their goals with h2load (Debian
@@ -56,6 +57,7 @@ const SECTIONS: ReadonlyArray<{ name: string; heading: string; run: (work: strin
   { name: "hostile-load", heading: "## 7.", run: reportHostileLoad },
   { name: "replica-staleness", heading: "## 8.", run: reportReplicaStaleness },
   { name: "connection-holds", heading: "## 9.", run: reportConnectionHolds },
+  { name: "client-overhead", heading: "## 10.", run: reportClientOverhead },
 ];
 
 async function main(): Promise<void> {
@@ -354,6 +356,61 @@ async function reportReplicaStaleness(_work: string, report: (line: string) => v
   for (const run of runs) report(`| ${run.outage} | ${(run.noticedMs / 1000).toFixed(2)} s | ${(run.staleMs / 1000).toFixed(2)} s |`);
   const worst = Math.max(...runs.map((run) => run.staleMs));
   report(`\n**Worst staleness: ${(worst / 1000).toFixed(2)} s** (without the outage TTL, the cache's TTL: 300 s).\n`);
+}
+
+/** What each comparison of section 10 measures. */
+const CLIENT_LABELS: Record<string, string> = {
+  "python-sync": "Python `SecretClient.read` (grpcio, blocking)",
+  "python-asyncio": "Python `AsyncSecretClient.read` (grpc.aio)",
+  "litellm-sync": "LiteLLM adapter `sync_read_secret` (against a blocking call)",
+  "litellm-async": "LiteLLM adapter `async_read_secret` (against a blocking call on its channel)",
+  "litellm-async-thread-kept": "the same, grpcio's polling thread kept (control: a Health/Watch stream open meanwhile)",
+  "litellm-async-vs-aio": "LiteLLM adapter `async_read_secret` (against a grpc.aio call on a channel of its own)",
+  typescript: "TypeScript `createSecretClient` (Connect's gRPC transport)",
+  go: "Go `secretgate.Dial` (grpc-go)",
+};
+
+/** Section 10: what each client helper adds to a cached Read, against its language's bare generated stub. */
+async function reportClientOverhead(work: string, report: (line: string) => void): Promise<void> {
+  const rounds = 30;
+  const calls = 100;
+  const runs = await clientOverheadBenchmark(work, NODE_ARGS, LAUNCH_ENV, rounds, calls);
+  const comparisons = new Map<string, Comparison>(runs.flatMap((run) => run.comparisons.map((comparison) => [comparison.name, comparison] as const)));
+  const ratio = (name: string) => {
+    const comparison = comparisons.get(name);
+    if (!comparison) throw new Error(`client-overhead: no comparison named ${name}`);
+    return comparison.helper.median_us / comparison.bare.median_us;
+  };
+  report(`## 10. The client helpers' cost per call: a cached Read against the bare generated stub\n`);
+  report(
+    `One server (started as \`npm start\` starts it, audit records to a file), one name in its cache. Each client makes one call at a time; each comparison alternates ${calls} calls of the bare generated stub with ${calls} calls of the helper, over ${rounds} rounds after a warm-up round, the order flipped every round (${rounds * calls} calls a side). ` +
+      `The bare calls are the ones a caller of the stub would write: the same token and deadline, the request built per call, the value read from the answer; Python's share the helper's channel, TypeScript's its HTTP/2 session, Go's are on a connection of their own. ` +
+      `"Own code" is a helper call's time less the time inside grpcio's call, measured on the same calls (Python). The machine is shared: judge the ratios, each taken within one run, and read the load average beside them.\n`,
+  );
+  report(`| client | bare stub: median, p99 | helper: median, p99 | **helper ÷ bare** (median) | own code | load average (before → after) |\n|---|---|---|---|---|---|`);
+  for (const run of runs) {
+    for (const comparison of run.comparisons) {
+      const { bare, helper } = comparison;
+      report(
+        `| ${CLIENT_LABELS[comparison.name] ?? comparison.name} | ${(bare.median_us / 1000).toFixed(3)} ms, ${(bare.p99_us / 1000).toFixed(2)} ms | ${(helper.median_us / 1000).toFixed(3)} ms, ${(helper.p99_us / 1000).toFixed(2)} ms | **${ratio(comparison.name).toFixed(2)}** | ${comparison.own_us === undefined ? "—" : `${comparison.own_us.toFixed(1)} µs`} | ${run.load[0].toFixed(2)} → ${run.load[1].toFixed(2)} |`,
+      );
+    }
+  }
+  report(`\n${runs.map((run) => run.runtime).join("; ")}.\n`);
+  const sync = ratio("python-sync");
+  const asyncio = ratio("python-asyncio");
+  const met = sync <= 1.2 && asyncio <= 1.2;
+  report(`**Python helper: ${sync.toFixed(2)}× (sync) and ${asyncio.toFixed(2)}× (asyncio) a bare grpcio call at the median** (goal ≤ 1.2×) — ${met ? "met" : "NOT met"}. TypeScript helper ${ratio("typescript").toFixed(2)}×, Go helper ${ratio("go").toFixed(2)}× their bare stubs.\n`);
+  const lone = comparisons.get("litellm-async")!;
+  // Each control's helper median in the units of the first's bare median, so that the load's drift between them cancels.
+  const threadStartMs = ((ratio("litellm-async") - ratio("litellm-async-thread-kept")) * lone.bare.median_us) / 1000;
+  report(
+    `**LiteLLM adapter: ${ratio("litellm-sync").toFixed(2)}× a blocking call for its sync read** (the one LiteLLM makes for a key: it calls the blocking read from its event loop); ` +
+      `its async read, one call at a time, is ${ratio("litellm-async").toFixed(2)}× a blocking call on its channel and ${ratio("litellm-async-vs-aio").toFixed(2)}× a grpc.aio call. ` +
+      `The async read starts its call on the adapter's one blocking channel and awaits it from the asking event loop ([docs/clients.md](../docs/clients.md#litellm-secretgate-as-the-proxys-secret-manager)). grpcio polls a blocking channel's started calls on a thread it starts when the first of them begins and ends when the last one ends, so calls made one at a time start a thread each. ` +
+      `With a stream held open on the channel meanwhile that thread stays, and the async read is ${ratio("litellm-async-thread-kept").toFixed(2)}× a blocking call: starting the thread is about ${Math.max(0, threadStartMs).toFixed(2)} ms of a lone call (the difference of the two ratios, in the first run's bare median), and the rest is the answer passing from grpcio's polling thread to the event loop's. ` +
+      `Under overlapping calls (a busy proxy) the thread stays by itself; why the adapter holds no stream open to keep it: [docs/performance.md](../docs/performance.md#what-a-client-helper-costs).\n`,
+  );
 }
 
 /** Section 3: a thundering herd of cold reads against a slow back end. */

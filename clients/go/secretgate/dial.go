@@ -114,7 +114,7 @@ func Dial(addr string, opts ...Option) (*Client, error) {
 		dialOpts = append(dialOpts, grpc.WithInsecure())
 	}
 	if o.token != "" {
-		dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(bearerToken{token: o.token, secure: o.tls != nil}))
+		dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(bearerToken{header: "Bearer " + o.token, secure: o.tls != nil}))
 	}
 	var interceptors []grpc.UnaryClientInterceptor
 	if o.trace != nil {
@@ -173,12 +173,14 @@ func readFromEnvironment(lookup func(string) (string, bool)) grpc.UnaryClientInt
 
 // bearerToken is per-RPC credentials carrying a static token.
 type bearerToken struct {
-	token  string
+	// header is the authorization value, built once rather than on every call.
+	header string
 	secure bool
 }
 
+// GetRequestMetadata answers a map of its own each call: grpc-go does not promise to leave it untouched.
 func (b bearerToken) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + b.token}, nil
+	return map[string]string{"authorization": b.header}, nil
 }
 
 // RequireTransportSecurity is false on plaintext connections, which the caller chose explicitly by

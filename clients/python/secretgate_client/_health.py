@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Generator, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, Generator, Optional, Tuple
 
 import grpc
 
@@ -57,6 +57,13 @@ class HealthReport:
     def __str__(self) -> str:
         parts = (("server", self.server), ("token", self.token), ("back ends", self.backends))
         return "; ".join(f"{name}: {check.status} ({check.detail})" for name, check in parts)
+
+
+def calls(channel, stub) -> Dict[str, Any]:
+    """Every call a client makes on ``channel`` by the method name its ``_call`` takes: each RPC of the generated
+    ``stub`` (which holds one multicallable per RPC), HEALTH and WHO_AM_I. Built with the client, so that finding
+    a call is one dictionary look-up."""
+    return {**vars(stub), HEALTH: _channel.health_check(channel), WHO_AM_I: _channel.who_am_i(channel)}
 
 
 # One step: the method and its request; the answer sent back is (response, None) or (None, error).

@@ -28,7 +28,15 @@ def read(
     virtual_key: bool,
     team_settings: Optional[Mapping[str, Any]] = None,
 ) -> pb.ReadRequest:
-    request = pb.ReadRequest(names=list(names), team_id=team_id or "", bypass_cache=bypass_cache, virtual_key=virtual_key)
+    # Only the fields a call sets: each keyword given to the constructor costs a setter call, and the
+    # usual Read is its names alone (docs/performance.md, "What a client helper costs").
+    request = pb.ReadRequest(names=names)
+    if team_id:
+        request.team_id = team_id
+    if bypass_cache:
+        request.bypass_cache = bypass_cache
+    if virtual_key:
+        request.virtual_key = virtual_key
     return _with_team_settings(request, team_settings)
 
 

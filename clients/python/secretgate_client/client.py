@@ -46,9 +46,7 @@ class SecretClient:
             if creds
             else grpc.insecure_channel(target, options=list(options))
         )
-        self._stub = pb_grpc.SecretServiceStub(self._channel)
-        self._health = _channel.health_check(self._channel)
-        self._who_am_i = _channel.who_am_i(self._channel)
+        self._calls = _health.calls(self._channel, pb_grpc.SecretServiceStub(self._channel))
         self._metadata = _channel.metadata(token)
         self._admin: Optional[AdminClient] = None
 
@@ -156,21 +154,14 @@ class SecretClient:
     def _call(self, method: str, request, timeout: Optional[float]):
         """One blocking call of ``method`` (an RPC's name, ``Health/Check`` or ``WhoAmI``); errors as SecretGateError."""
         try:
-            return self._multicallable(method)(request, timeout=self._seconds(timeout), metadata=_channel.with_trace_context(self._metadata))
+            return self._calls[method](request, timeout=self._seconds(timeout), metadata=_channel.with_trace_context(self._metadata))
         except grpc.RpcError as error:
             raise from_rpc_error(method, error) from None
 
     def _future(self, method: str, request, timeout: Optional[float]) -> grpc.Future:
         """The same call started without waiting: a grpc.Future (also the call's RpcError when it fails).
         Callable from any thread; the LiteLLM adapter awaits it from whichever event loop asked."""
-        return self._multicallable(method).future(request, timeout=self._seconds(timeout), metadata=_channel.with_trace_context(self._metadata))
+        return self._calls[method].future(request, timeout=self._seconds(timeout), metadata=_channel.with_trace_context(self._metadata))
 
     def _seconds(self, timeout: Optional[float]) -> float:
         return self._timeout if timeout is None else _channel.checked_seconds(timeout, "timeout")
-
-    def _multicallable(self, method: str):
-        if method == _health.HEALTH:
-            return self._health
-        if method == _health.WHO_AM_I:
-            return self._who_am_i
-        return getattr(self._stub, method)

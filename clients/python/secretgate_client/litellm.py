@@ -107,16 +107,14 @@ class SecretGateSecretManager:
         self, secret_name: str, optional_params: Optional[dict] = None, timeout: Any = None
     ) -> Optional[str]:
         """The secret's value, or None when secretgate has no such secret (LiteLLM's miss)."""
-        results = self._client.read(secret_name, **_read_team(optional_params), timeout=_seconds(timeout))
-        return _read_value(results[0])
+        response = self._client._call("Read", _read_request(secret_name, optional_params), _seconds(timeout))
+        return _read_value(response.results[0])
 
     async def async_read_secret(
         self, secret_name: str, optional_params: Optional[dict] = None, timeout: Any = None
     ) -> Optional[str]:
         """The secret's value, or None when secretgate has no such secret (LiteLLM's miss)."""
-        team = _read_team(optional_params)
-        request = _requests.read([secret_name], team["team_id"], False, False, team["team_settings"])
-        response = await self._awaited("Read", request, timeout)
+        response = await self._awaited("Read", _read_request(secret_name, optional_params), timeout)
         return _read_value(response.results[0])
 
     async def async_write_secret(
@@ -201,12 +199,13 @@ class SecretGateSecretManager:
         return f"<SecretGateSecretManager(target={self._target!r})>"
 
 
-def _read_team(optional_params: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
-    """A read's team arguments: the proxy-wide settings LiteLLM passes on every read (its
-    KeyManagementSettings dumped) are LiteLLM's own and become nothing; anything else is a team's."""
-    if optional_params and _KEY_MANAGEMENT_SETTINGS_FIELDS <= optional_params.keys():
-        return _team(None)
-    return _team(optional_params)
+def _read_request(secret_name: str, optional_params: Optional[Mapping[str, Any]]):
+    """A read's request: the proxy-wide settings LiteLLM passes on every read (its KeyManagementSettings
+    dumped) are LiteLLM's own and become nothing; anything else is a team's."""
+    if not optional_params or _KEY_MANAGEMENT_SETTINGS_FIELDS <= optional_params.keys():
+        return _requests.read((secret_name,), None, False, False)
+    team = _team(optional_params)
+    return _requests.read((secret_name,), team["team_id"], False, False, team["team_settings"])
 
 
 def _team(optional_params: Optional[Mapping[str, Any]]) -> Dict[str, Any]:

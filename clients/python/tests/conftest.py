@@ -59,13 +59,15 @@ def closed_port() -> int:
 class RecordingServicer(pb_grpc.SecretServiceServicer):
     """Records each call's metadata and answers Read with one found secret; ListHosted never answers
     (it waits until the caller gives up), so deadlines can be tested without racing a clock. A Read's
-    deadline, as the seconds it had left on arrival, is recorded too."""
+    deadline, as the seconds it had left on arrival, and its request are recorded too."""
 
     def __init__(self) -> None:
         self.metadata: list[dict] = []
         self.seconds_left: list[float] = []
+        self.read_requests: list[pb.ReadRequest] = []
 
     def Read(self, request, context):
+        self.read_requests.append(request)
         self.metadata.append(dict(context.invocation_metadata()))
         self.seconds_left.append(context.time_remaining())
         return pb.ReadResponse(results=[pb.SecretResult(name=n, found=True, value="recorded") for n in request.names])

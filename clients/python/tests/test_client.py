@@ -130,6 +130,29 @@ def test_an_unreachable_server_is_unavailable(closed_port):
     assert raised.value.code == grpc.StatusCode.UNAVAILABLE
 
 
+def test_read_sends_the_names_in_order_and_exactly_the_options_it_was_given(recording_server):
+    servicer, addr = recording_server
+    with SecretClient(addr) as client:
+        client.read("b", "a")
+        client.read("a", team_id="team-1", bypass_cache=True, virtual_key=True, team_settings={"prefix": "p/"})
+    plain, everything = servicer.read_requests
+    assert list(plain.names) == ["b", "a"]
+    assert (plain.team_id, plain.bypass_cache, plain.virtual_key, plain.HasField("team_settings")) == ("", False, False, False)
+    assert (everything.team_id, everything.bypass_cache, everything.virtual_key) == ("team-1", True, True)
+    assert dict(everything.team_settings) == {"prefix": "p/"}
+
+
+def test_read_options_of_the_wrong_type_are_refused_before_anything_is_sent(recording_server):
+    servicer, addr = recording_server
+    with SecretClient(addr) as client:
+        for bad in ({"bypass_cache": "yes"}, {"virtual_key": "yes"}, {"team_id": 7}):
+            with pytest.raises(TypeError):
+                client.read("a", **bad)
+        with pytest.raises(TypeError):
+            client.read(7)
+    assert servicer.read_requests == []
+
+
 def test_the_token_is_sent_as_a_bearer_authorization_header(recording_server):
     servicer, addr = recording_server
     with SecretClient(addr, token="t0ken") as client:

@@ -44,7 +44,13 @@ const NAME = "BENCH_CLIENT_KEY";
  * median and p99. The bare calls send the same token and deadline and read the same value from
  * the answer. The server is started as `npm start` starts it (`nodeArgs`, `launchEnv`), its audit records going to a file.
  */
-export async function clientOverheadBenchmark(work: string, nodeArgs: string[], launchEnv: Record<string, string>, rounds: number, calls: number): Promise<ClientRun[]> {
+export async function clientOverheadBenchmark(
+  work: string,
+  nodeArgs: string[],
+  launchEnv: Record<string, string>,
+  rounds: number,
+  calls: number,
+): Promise<ClientRun[]> {
   const server = await TestServer.start({
     nodeArgs,
     // One TTL longer than the run: every call is a cache hit.
@@ -54,7 +60,11 @@ export async function clientOverheadBenchmark(work: string, nodeArgs: string[], 
   try {
     await server.grpc.write({ name: NAME, value: `sk-${randomBytes(20).toString("hex")}` });
     await server.grpc.read({ names: [NAME] });
-    const env = { SECRETGATE_BENCH_ADDR: server.grpcAddress, SECRETGATE_BENCH_TOKEN: server.token!, SECRETGATE_BENCH_NAME: NAME };
+    const env = {
+      SECRETGATE_BENCH_ADDR: server.grpcAddress,
+      SECRETGATE_BENCH_TOKEN: server.token!,
+      SECRETGATE_BENCH_NAME: NAME,
+    };
     return [
       await measured(() => python(env, rounds, calls)),
       await measured(() => typescript(server, rounds, calls)),
@@ -72,9 +82,19 @@ async function measured(runOne: () => Promise<Omit<ClientRun, "load">>): Promise
 }
 
 async function python(env: Record<string, string>, rounds: number, calls: number): Promise<Omit<ClientRun, "load">> {
-  const result = await run(PYTHON, [join(ROOT, "bench", "client-overhead", "python_helpers.py"), String(rounds), String(calls)], {
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", PYTHONPATH: join(ROOT, "clients", "python"), PYTHONDONTWRITEBYTECODE: "1", ...env },
-  });
+  const result = await run(
+    PYTHON,
+    [join(ROOT, "bench", "client-overhead", "python_helpers.py"), String(rounds), String(calls)],
+    {
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "",
+        PYTHONPATH: join(ROOT, "clients", "python"),
+        PYTHONDONTWRITEBYTECODE: "1",
+        ...env,
+      },
+    },
+  );
   if (result.code !== 0) throw new Error(`the Python client benchmark failed: ${result.stderr}`);
   return JSON.parse(result.stdout) as Omit<ClientRun, "load">;
 }
@@ -116,15 +136,29 @@ async function typescript(server: TestServer, rounds: number, calls: number): Pr
 }
 
 /** Builds bench/client-overhead/main.go against the Go client from Debian's Go packages (as clients/go/scripts/build-offline.sh does) and runs it. */
-async function go(work: string, env: Record<string, string>, rounds: number, calls: number): Promise<Omit<ClientRun, "load">> {
+async function go(
+  work: string,
+  env: Record<string, string>,
+  rounds: number,
+  calls: number,
+): Promise<Omit<ClientRun, "load">> {
   const gopath = join(work, "gopath");
   const module = join(gopath, "src", "github.com", "secretgate", "secretgate");
   mkdirSync(join(module, "bench", "client-overhead"), { recursive: true });
   cpSync(join(ROOT, "clients", "go"), join(module, "clients", "go"), { recursive: true });
   cpSync(join(ROOT, "bench", "client-overhead", "main.go"), join(module, "bench", "client-overhead", "main.go"));
   const binary = join(work, "client-overhead");
-  const goEnv = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", GO111MODULE: "off", GOFLAGS: "", GOPATH: `${gopath}:${process.env.DEBIAN_GOCODE ?? "/usr/share/gocode"}` };
-  const build = await run("go", ["build", "-o", binary, "."], { cwd: join(module, "bench", "client-overhead"), env: goEnv });
+  const goEnv = {
+    PATH: process.env.PATH ?? "",
+    HOME: process.env.HOME ?? "",
+    GO111MODULE: "off",
+    GOFLAGS: "",
+    GOPATH: `${gopath}:${process.env.DEBIAN_GOCODE ?? "/usr/share/gocode"}`,
+  };
+  const build = await run("go", ["build", "-o", binary, "."], {
+    cwd: join(module, "bench", "client-overhead"),
+    env: goEnv,
+  });
   if (build.code !== 0) throw new Error(`building the Go client benchmark failed: ${build.stderr}`);
   const result = await run(binary, [String(rounds), String(calls)], { env: { ...env, PATH: process.env.PATH ?? "" } });
   if (result.code !== 0) throw new Error(`the Go client benchmark failed: ${result.stderr}`);

@@ -6,7 +6,10 @@ import { startVaultTestBed } from "../test/helpers/vault-test-bed.js";
  * 50 ms added to every call: singleflight should turn them into one back-end read. The server
  * runs with `nodeArgs`, the launchers' node options, and their allocator's environment.
  */
-export async function coldReadBenchmark(nodeArgs: string[], launchEnv: Record<string, string> = {}): Promise<{ backend: string; backendCalls: number; reads: number; allFound: boolean; wallMs: number }> {
+export async function coldReadBenchmark(
+  nodeArgs: string[],
+  launchEnv: Record<string, string> = {},
+): Promise<{ backend: string; backendCalls: number; reads: number; allFound: boolean; wallMs: number }> {
   const bed = await startVaultTestBed();
   const admin = (method: string, path: string, body?: unknown) =>
     fetch(`${bed.emulator.endpoint}/_emulator/${path}`, {
@@ -15,7 +18,12 @@ export async function coldReadBenchmark(nodeArgs: string[], launchEnv: Record<st
     }).then((response) => response.json() as Promise<Record<string, number>>);
   const server = await TestServer.start({
     nodeArgs,
-    config: { general_settings: { key_management_system: "hashicorp_vault", key_management_settings: { access_mode: "read_and_write" } } },
+    config: {
+      general_settings: {
+        key_management_system: "hashicorp_vault",
+        key_management_settings: { access_mode: "read_and_write" },
+      },
+    },
     env: { ...launchEnv, ...bed.env("token"), SECRETGATE_LOG_LEVEL: "info" },
   });
   try {

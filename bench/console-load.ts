@@ -56,7 +56,10 @@ export async function consoleLoad(samples = 7): Promise<ConsoleLoad> {
       cold.push(await timing());
       warm.push(await timing());
     }
-    const summary = (runs: typeof cold) => ({ domContentLoaded: median(runs.map((run) => run.domContentLoaded)), load: median(runs.map((run) => run.load)) });
+    const summary = (runs: typeof cold) => ({
+      domContentLoaded: median(runs.map((run) => run.domContentLoaded)),
+      load: median(runs.map((run) => run.load)),
+    });
     return { files, cold: summary(cold), warm: summary(warm), samples };
   } finally {
     await browser.close();
@@ -66,13 +69,18 @@ export async function consoleLoad(samples = 7): Promise<ConsoleLoad> {
 
 /** Section 6 of RESULTS.md: the console's bundle and first load. */
 export function consoleReport(load: ConsoleLoad): string[] {
-  const total = load.files.reduce((sum, file) => ({ raw: sum.raw + file.raw, gzip: sum.gzip + file.gzip }), { raw: 0, gzip: 0 });
+  const total = load.files.reduce((sum, file) => ({ raw: sum.raw + file.raw, gzip: sum.gzip + file.gzip }), {
+    raw: 0,
+    gzip: 0,
+  });
   const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
   return [
     `## 6. The operator console (/console/): bundle size and first load\n`,
     `As \`npm run build\` writes it to dist/console/ (esbuild, minified); gzip as the server sends it (level 9, when the browser asks).\n`,
     `| file | raw | gzip |\n|---|---|---|`,
-    ...load.files.map((file) => `| ${file.name.replace(/-[0-9a-f]{16}\./, "-<hash>.")} | ${kib(file.raw)} | ${kib(file.gzip)} |`),
+    ...load.files.map(
+      (file) => `| ${file.name.replace(/-[0-9a-f]{16}\./, "-<hash>.")} | ${kib(file.raw)} | ${kib(file.gzip)} |`,
+    ),
     `| **total** | **${kib(total.raw)}** | **${kib(total.gzip)}** |\n`,
     `First load of /console/ in headless Chromium on loopback, from the page's navigation timing (ms after navigation start; median of ${load.samples}). The sign-in form is rendered by DOMContentLoaded.\n`,
     `| load | DOMContentLoaded | load event |\n|---|---|---|`,

@@ -10,5 +10,8 @@ import { honestReads } from "../test/helpers/connection-holds.js";
 const [grpcAddress, httpAddress, token, name, seconds] = process.argv.slice(2);
 const deadline = Date.now() + Number(seconds) * 1000;
 const until = () => Date.now() > deadline;
-const [grpc, http] = await Promise.all([honestReads("grpc", grpcAddress!, token!, name!, 1000, until), honestReads("http", httpAddress!, token!, name!, 1000, until)]);
+const [grpc, http] = await Promise.all([
+  honestReads("grpc", grpcAddress!, token!, name!, 1000, until),
+  honestReads("http", httpAddress!, token!, name!, 1000, until),
+]);
 process.stdout.write(`${JSON.stringify({ grpc, http })}\n`);

@@ -1,12 +1,12 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
-import { connect as http2Connect, type ClientHttp2Stream } from "node:http2";
+import { type ClientHttp2Stream, connect as http2Connect } from "node:http2";
 import { connect as netConnect, type Socket } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { createClient, type Client } from "@connectrpc/connect";
+import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { ReadRequestSchema, SecretService } from "../gen/secretgate/v1/secret_service_pb.js";
 import { CLIENT_START, envelope, headers, rstStream } from "../test/helpers/http2-frames.js";
@@ -37,7 +37,10 @@ export interface HostileLoadResult {
   rssAfterMb: number;
   /** What the RSS after is made of. */
   after: MemoryBreakdown;
-  validReads: Record<"grpc" | "http", { ok: number; failed: number; p99Ms: number; maxMs: number; firstFailure?: string }>;
+  validReads: Record<
+    "grpc" | "http",
+    { ok: number; failed: number; p99Ms: number; maxMs: number; firstFailure?: string }
+  >;
   flood: {
     unauthenticatedRequests: number;
     resetsSent: number;
@@ -62,9 +65,18 @@ export interface HostileLoadResult {
  * Reads trickle in on both ports over connections opened before the attack. Reports whether every
  * valid Read succeeded, and the server's RSS at its peak and 30 s after the attack.
  */
-export async function hostileLoadBenchmark(nodeArgs: string[], work: string, attack: "mix" | "stalled bodies" = "mix", env: Record<string, string> = {}): Promise<HostileLoadResult> {
+export async function hostileLoadBenchmark(
+  nodeArgs: string[],
+  work: string,
+  attack: "mix" | "stalled bodies" = "mix",
+  env: Record<string, string> = {},
+): Promise<HostileLoadResult> {
   const auditFile = join(work, "hostile-audit.log");
-  const server = await TestServer.start({ nodeArgs, config: { secretgate: { audit: { file: auditFile } } }, env: { ...env, SECRETGATE_LOG_LEVEL: "info" } });
+  const server = await TestServer.start({
+    nodeArgs,
+    config: { secretgate: { audit: { file: auditFile } } },
+    env: { ...env, SECRETGATE_LOG_LEVEL: "info" },
+  });
   const stop = { now: false };
   const sockets = new Set<Socket>();
   try {
@@ -74,15 +86,31 @@ export async function hostileLoadBenchmark(nodeArgs: string[], work: string, att
       return next(request);
     };
     const clients = {
-      grpc: createClient(SecretService, createGrpcTransport({ baseUrl: `http://${server.grpcAddress}`, interceptors: [bearer] })),
-      http: createClient(SecretService, createConnectTransport({ baseUrl: `http://${server.httpAddress}`, httpVersion: "2", interceptors: [bearer] })),
+      grpc: createClient(
+        SecretService,
+        createGrpcTransport({ baseUrl: `http://${server.grpcAddress}`, interceptors: [bearer] }),
+      ),
+      http: createClient(
+        SecretService,
+        createConnectTransport({ baseUrl: `http://${server.httpAddress}`, httpVersion: "2", interceptors: [bearer] }),
+      ),
     };
     // Both connections are up before the attack starts (and must survive it).
     for (const client of Object.values(clients)) await client.read({ names: ["HOSTILE_BENCH_KEY"] });
 
     const rss = new RssSampler(server.process.pid!);
     const rssStartMb = rss.sample();
-    const flood = { unauthenticatedRequests: 0, resetsSent: 0, resetConnections: 0, junkRequests: 0, stalledBodiesOpened: 0, stalledBodiesEnded: 0, idleSocketsOpened: 0, idleSocketsRefusedAtOnce: 0, idleSocketsHeld: [0, 0] };
+    const flood = {
+      unauthenticatedRequests: 0,
+      resetsSent: 0,
+      resetConnections: 0,
+      junkRequests: 0,
+      stalledBodiesOpened: 0,
+      stalledBodiesEnded: 0,
+      idleSocketsOpened: 0,
+      idleSocketsRefusedAtOnce: 0,
+      idleSocketsHeld: [0, 0],
+    };
     const seconds = attack === "mix" ? LOAD_SECONDS : STALLED_SECONDS;
     const deadline = Date.now() + seconds * 1000;
     const until = () => stop.now || Date.now() > deadline;
@@ -94,7 +122,9 @@ export async function hostileLoadBenchmark(nodeArgs: string[], work: string, att
     const attackers =
       attack === "mix"
         ? [
-            unauthenticatedFlood(server.grpcAddress, server.httpAddress, work).then((count) => (flood.unauthenticatedRequests = count)),
+            unauthenticatedFlood(server.grpcAddress, server.httpAddress, work).then(
+              (count) => (flood.unauthenticatedRequests = count),
+            ),
             rapidResets([server.grpcAddress, server.httpAddress], until, flood),
             junkRequests(server.grpcAddress, server.httpAddress, until, flood),
             holdIdleSockets([server.grpcAddress, server.httpAddress], until, flood, sockets),
@@ -111,7 +141,16 @@ export async function hostileLoadBenchmark(nodeArgs: string[], work: string, att
     const rssAfterMb = rss.sample();
     const metrics = await (await fetch(`http://${server.httpAddress}/metrics`)).text();
     const after = memoryBreakdown(server.process.pid!, metrics);
-    return { seconds, rssStartMb, rssPeakMb: rss.peak, rssAfterMb, after, validReads: reads, flood, listenerErrors: listenerErrors(metrics) };
+    return {
+      seconds,
+      rssStartMb,
+      rssPeakMb: rss.peak,
+      rssAfterMb,
+      after,
+      validReads: reads,
+      flood,
+      listenerErrors: listenerErrors(metrics),
+    };
   } finally {
     stop.now = true;
     for (const socket of sockets) socket.destroy();
@@ -122,7 +161,9 @@ export async function hostileLoadBenchmark(nodeArgs: string[], work: string, att
 /** secretgate_listener_errors_total from a /metrics text, as `listener/kind` → count. */
 export function listenerErrors(metrics: string): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const [, listener, kind, value] of metrics.matchAll(/secretgate_listener_errors_total\{listener="(\w+)",kind="(\w+)"\} (\d+)/g)) {
+  for (const [, listener, kind, value] of metrics.matchAll(
+    /secretgate_listener_errors_total\{listener="(\w+)",kind="(\w+)"\} (\d+)/g,
+  )) {
     counts[`${listener}/${kind}`] = Number(value);
   }
   return counts;
@@ -159,7 +200,12 @@ export function memoryRegions(pid: number): MemoryRegions {
     else if (path === "" && end! - start! === 256 * 1024) v8Pages += rssKb;
     else if (path === "") otherAnonymous += rssKb;
   }
-  return { v8PagesMb: v8Pages / 1024, mallocHeapMb: mallocHeap / 1024, otherAnonymousMb: otherAnonymous / 1024, binaryMb: binary / 1024 };
+  return {
+    v8PagesMb: v8Pages / 1024,
+    mallocHeapMb: mallocHeap / 1024,
+    otherAnonymousMb: otherAnonymous / 1024,
+    binaryMb: binary / 1024,
+  };
 }
 
 /** RSS by where it lives, and V8's own view of its heap (from /metrics). */
@@ -185,7 +231,10 @@ export class RssSampler {
 }
 
 /** Valid Reads, one every 100 ms, on a connection opened before the attack. */
-async function trickle(client: Client<typeof SecretService>, until: () => boolean): Promise<HostileLoadResult["validReads"]["grpc"]> {
+async function trickle(
+  client: Client<typeof SecretService>,
+  until: () => boolean,
+): Promise<HostileLoadResult["validReads"]["grpc"]> {
   const latencies: number[] = [];
   let failed = 0;
   let firstFailure: string | undefined;
@@ -219,21 +268,45 @@ async function unauthenticatedFlood(grpcAddress: string, httpAddress: string, wo
   writeFileSync(grpcBody, envelope(Buffer.from(message)));
   writeFileSync(connectBody, message);
   const flood = (url: string, body: string, contentType: string[]) =>
-    run("h2load", ["-c", "8", "-m", "16", "-t", "1", "-D", String(LOAD_SECONDS), "-d", body, ...contentType, url], { maxBuffer: 16 * 1024 * 1024 }).then(({ stdout }) =>
-      Number(/requests: (\d+) total/.exec(stdout)?.[1] ?? 0),
-    );
+    run("h2load", ["-c", "8", "-m", "16", "-t", "1", "-D", String(LOAD_SECONDS), "-d", body, ...contentType, url], {
+      maxBuffer: 16 * 1024 * 1024,
+    }).then(({ stdout }) => Number(/requests: (\d+) total/.exec(stdout)?.[1] ?? 0));
   const counts = await Promise.all([
-    flood(`http://${grpcAddress}/secretgate.v1.SecretService/Read`, grpcBody, ["-H", "content-type: application/grpc", "-H", "te: trailers"]),
-    flood(`http://${httpAddress}/secretgate.v1.SecretService/Read`, connectBody, ["-H", "content-type: application/proto"]),
+    flood(`http://${grpcAddress}/secretgate.v1.SecretService/Read`, grpcBody, [
+      "-H",
+      "content-type: application/grpc",
+      "-H",
+      "te: trailers",
+    ]),
+    flood(`http://${httpAddress}/secretgate.v1.SecretService/Read`, connectBody, [
+      "-H",
+      "content-type: application/proto",
+    ]),
   ]);
   return counts[0]! + counts[1]!;
 }
 
 /** Connections that open streams and cancel them at once, faster than the bound allows, one after another. */
-async function rapidResets(addresses: string[], until: () => boolean, flood: HostileLoadResult["flood"]): Promise<void> {
+async function rapidResets(
+  addresses: string[],
+  until: () => boolean,
+  flood: HostileLoadResult["flood"],
+): Promise<void> {
   const read = (id: number) =>
-    headers(id, [[":method", "POST"], [":scheme", "http"], [":path", "/secretgate.v1.SecretService/Read"], [":authority", "x"], ["content-type", "application/grpc"], ["te", "trailers"]]);
-  const burst = Buffer.concat([CLIENT_START, ...Array.from({ length: RESETS_PER_CONNECTION }, (_, index) => Buffer.concat([read(index * 2 + 1), rstStream(index * 2 + 1)]))]);
+    headers(id, [
+      [":method", "POST"],
+      [":scheme", "http"],
+      [":path", "/secretgate.v1.SecretService/Read"],
+      [":authority", "x"],
+      ["content-type", "application/grpc"],
+      ["te", "trailers"],
+    ]);
+  const burst = Buffer.concat([
+    CLIENT_START,
+    ...Array.from({ length: RESETS_PER_CONNECTION }, (_, index) =>
+      Buffer.concat([read(index * 2 + 1), rstStream(index * 2 + 1)]),
+    ),
+  ]);
   await Promise.all(
     addresses.map(async (address) => {
       while (!until()) {
@@ -246,13 +319,22 @@ async function rapidResets(addresses: string[], until: () => boolean, flood: Hos
 }
 
 /** 4 MB of junk as a Read, over and over: as a Connect body to the HTTP port, as a gRPC message to the gRPC port. */
-async function junkRequests(grpcAddress: string, httpAddress: string, until: () => boolean, flood: HostileLoadResult["flood"]): Promise<void> {
+async function junkRequests(
+  grpcAddress: string,
+  httpAddress: string,
+  until: () => boolean,
+  flood: HostileLoadResult["flood"],
+): Promise<void> {
   const junk = randomBytes(JUNK_BYTES);
   const grpcJunk = envelope(junk);
   const workers = [
     async () => {
       while (!until()) {
-        await fetch(`http://${httpAddress}/secretgate.v1.SecretService/Read`, { method: "POST", headers: { "content-type": "application/proto" }, body: junk }).then(
+        await fetch(`http://${httpAddress}/secretgate.v1.SecretService/Read`, {
+          method: "POST",
+          headers: { "content-type": "application/proto" },
+          body: junk,
+        }).then(
           (response) => response.arrayBuffer(),
           () => undefined,
         );
@@ -264,7 +346,12 @@ async function junkRequests(grpcAddress: string, httpAddress: string, until: () 
         await new Promise<void>((resolve) => {
           const session = http2Connect(`http://${grpcAddress}`);
           session.on("error", () => resolve());
-          const stream = session.request({ ":method": "POST", ":path": "/secretgate.v1.SecretService/Read", "content-type": "application/grpc", te: "trailers" });
+          const stream = session.request({
+            ":method": "POST",
+            ":path": "/secretgate.v1.SecretService/Read",
+            "content-type": "application/grpc",
+            te: "trailers",
+          });
           stream.on("error", () => undefined);
           stream.on("data", () => undefined);
           stream.on("close", () => {
@@ -285,7 +372,12 @@ async function junkRequests(grpcAddress: string, httpAddress: string, until: () 
  * Connect bodies on connections of their own, gRPC messages on streams of four connections. One
  * the server ends (refused, or cut off at body_timeout_ms) is replaced after 100 ms.
  */
-async function stalledBodies(grpcAddress: string, httpAddress: string, until: () => boolean, flood: HostileLoadResult["flood"]): Promise<void> {
+async function stalledBodies(
+  grpcAddress: string,
+  httpAddress: string,
+  until: () => boolean,
+  flood: HostileLoadResult["flood"],
+): Promise<void> {
   const body = Buffer.alloc(JUNK_BYTES - 1, 0x0a);
   const message = envelope(Buffer.alloc(JUNK_BYTES, 0x0a)).subarray(0, -1);
   const pause = () => new Promise((resolve) => setTimeout(resolve, 100));
@@ -309,7 +401,9 @@ async function stalledBodies(grpcAddress: string, httpAddress: string, until: ()
           clearInterval(timer);
           resolve();
         });
-        socket.write(`POST /secretgate.v1.SecretService/Read HTTP/1.1\r\nHost: x\r\nContent-Type: application/proto\r\nContent-Length: ${JUNK_BYTES}\r\n\r\n`);
+        socket.write(
+          `POST /secretgate.v1.SecretService/Read HTTP/1.1\r\nHost: x\r\nContent-Type: application/proto\r\nContent-Length: ${JUNK_BYTES}\r\n\r\n`,
+        );
         socket.write(body);
       });
       await pause();
@@ -325,7 +419,12 @@ async function stalledBodies(grpcAddress: string, httpAddress: string, until: ()
             flood.stalledBodiesOpened++;
             let stream: ClientHttp2Stream;
             try {
-              stream = session.request({ ":method": "POST", ":path": "/secretgate.v1.SecretService/Read", "content-type": "application/grpc", te: "trailers" });
+              stream = session.request({
+                ":method": "POST",
+                ":path": "/secretgate.v1.SecretService/Read",
+                "content-type": "application/grpc",
+                te: "trailers",
+              });
             } catch {
               return resolve();
             }
@@ -360,32 +459,39 @@ async function stalledBodies(grpcAddress: string, httpAddress: string, until: ()
  * Holds sockets that say nothing, up to max_connections on each port, reopening those the server
  * closes (after header_timeout_ms); counts the ones refused at once, past the limit.
  */
-async function holdIdleSockets(addresses: string[], until: () => boolean, flood: HostileLoadResult["flood"], sockets: Set<Socket>): Promise<void> {
+async function holdIdleSockets(
+  addresses: string[],
+  until: () => boolean,
+  flood: HostileLoadResult["flood"],
+  sockets: Set<Socket>,
+): Promise<void> {
   await Promise.all(
     addresses.map(async (address, index) => {
       const [host, port] = splitAddress(address);
       const open = new Set<Socket>();
       while (!until()) {
         const missing = MAX_CONNECTIONS - open.size;
-        const batch = Array.from({ length: Math.min(missing, 256) }, () =>
-          new Promise<void>((resolve) => {
-            const opened = Date.now();
-            const socket = netConnect({ host, port });
-            flood.idleSocketsOpened++;
-            open.add(socket);
-            sockets.add(socket);
-            socket.once("connect", () => {
-              flood.idleSocketsHeld[index] = Math.max(flood.idleSocketsHeld[index]!, open.size);
-              resolve();
-            });
-            socket.on("error", () => resolve());
-            socket.once("close", () => {
-              open.delete(socket);
-              sockets.delete(socket);
-              if (Date.now() - opened < 1000) flood.idleSocketsRefusedAtOnce++;
-              resolve();
-            });
-          }),
+        const batch = Array.from(
+          { length: Math.min(missing, 256) },
+          () =>
+            new Promise<void>((resolve) => {
+              const opened = Date.now();
+              const socket = netConnect({ host, port });
+              flood.idleSocketsOpened++;
+              open.add(socket);
+              sockets.add(socket);
+              socket.once("connect", () => {
+                flood.idleSocketsHeld[index] = Math.max(flood.idleSocketsHeld[index]!, open.size);
+                resolve();
+              });
+              socket.on("error", () => resolve());
+              socket.once("close", () => {
+                open.delete(socket);
+                sockets.delete(socket);
+                if (Date.now() - opened < 1000) flood.idleSocketsRefusedAtOnce++;
+                resolve();
+              });
+            }),
         );
         await Promise.all(batch);
         await new Promise((resolve) => setTimeout(resolve, missing > 0 ? 50 : 500));

@@ -1,4 +1,4 @@
-import { createServer, constants } from "node:http2";
+import { constants, createServer } from "node:http2";
 
 /**
  * The second ceiling for the gRPC benchmark: gRPC answered straight on Node's HTTP/2, without
@@ -16,7 +16,10 @@ server.on("stream", (stream) => {
   stream.on("error", () => undefined);
   stream.resume();
   stream.on("end", () => {
-    stream.respond({ [constants.HTTP2_HEADER_STATUS]: 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+    stream.respond(
+      { [constants.HTTP2_HEADER_STATUS]: 200, "content-type": "application/grpc" },
+      { waitForTrailers: true },
+    );
     stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
     stream.end(frame);
   });

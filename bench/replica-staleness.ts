@@ -43,11 +43,17 @@ export async function replicaStalenessBenchmark(nodeArgs: string[], rounds: numb
           default_backend: "local",
         },
       },
-      env: { DATABASE_URL: await postgres.createDatabase("staleness"), SECRETGATE_MASTER_KEY: randomBytes(32).toString("base64"), VAULT_TOKEN: vaultEnv.HCP_VAULT_TOKEN!, SECRETGATE_LOG_LEVEL: "info" },
+      env: {
+        DATABASE_URL: await postgres.createDatabase("staleness"),
+        SECRETGATE_MASTER_KEY: randomBytes(32).toString("base64"),
+        VAULT_TOKEN: vaultEnv.HCP_VAULT_TOKEN!,
+        SECRETGATE_LOG_LEVEL: "info",
+      },
     });
     const runs: StalenessRun[] = [];
     for (const outage of ["stopped", "frozen"] as const) {
-      for (let round = 0; round < rounds; round++) runs.push(await measure(replica, postgres, bed, outage, `STALENESS_${outage}_${round}`));
+      for (let round = 0; round < rounds; round++)
+        runs.push(await measure(replica, postgres, bed, outage, `STALENESS_${outage}_${round}`));
     }
     return runs;
   } finally {
@@ -56,10 +62,17 @@ export async function replicaStalenessBenchmark(nodeArgs: string[], rounds: numb
   }
 }
 
-async function measure(replica: TestServer, postgres: PostgresServer, bed: VaultTestBed, outage: "stopped" | "frozen", name: string): Promise<StalenessRun> {
+async function measure(
+  replica: TestServer,
+  postgres: PostgresServer,
+  bed: VaultTestBed,
+  outage: "stopped" | "frozen",
+  name: string,
+): Promise<StalenessRun> {
   const reference = `vault://${name}`;
   const read = async () => (await replica.grpc.read({ names: [reference] })).results[0]!;
-  const database = async () => ((await (await fetch(`http://${replica.httpAddress}/readyz`)).json()) as { database?: string }).database;
+  const database = async () =>
+    ((await (await fetch(`http://${replica.httpAddress}/readyz`)).json()) as { database?: string }).database;
   bed.emulator.kv.write("", "secret", name, { data: { key: "before" } });
   await replica.grpc.read({ names: [reference], bypassCache: true });
   if ((await read()).fromCache !== true) throw new Error("the value was not cached");
@@ -74,7 +87,8 @@ async function measure(replica: TestServer, postgres: PostgresServer, bed: Vault
     for (;;) {
       if (noticedMs === undefined && (await database()) === "unreachable") noticedMs = performance.now() - started;
       if ((await read()).value === "after") break;
-      if (performance.now() - changed > 60_000) throw new Error(`${outage}: the changed value was not read within a minute`);
+      if (performance.now() - changed > 60_000)
+        throw new Error(`${outage}: the changed value was not read within a minute`);
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
   } finally {

@@ -1,22 +1,28 @@
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { createServer } from "node:net";
 import { promisify } from "node:util";
 import { create, toBinary, toJson } from "@bufbuild/protobuf";
 import { ReadRequestSchema, ReadResponseSchema } from "../gen/secretgate/v1/secret_service_pb.js";
 import { LocalDriver } from "../src/providers/local/driver.js";
 import { SecretDatabase } from "../src/storage/database.js";
 import { launchEnvironment, launchNodeArgs } from "../test/helpers/launch.js";
-import { TestServer, SERVER_ENTRY } from "../test/helpers/server.js";
+import { SERVER_ENTRY, TestServer } from "../test/helpers/server.js";
+import { type Comparison, clientOverheadBenchmark } from "./client-overhead.js";
 import { coldReadBenchmark } from "./cold-reads.js";
-import { hostileLoadBenchmark, memoryRegions, STALLED_PER_PORT, type HostileLoadResult, type MemoryRegions } from "./hostile-load.js";
-import { consoleLoad, consoleReport } from "./console-load.js";
-import { replicaStalenessBenchmark } from "./replica-staleness.js";
 import { connectionHoldsBenchmark, tail } from "./connection-holds.js";
-import { clientOverheadBenchmark, type Comparison } from "./client-overhead.js";
+import { consoleLoad, consoleReport } from "./console-load.js";
+import {
+  type HostileLoadResult,
+  hostileLoadBenchmark,
+  type MemoryRegions,
+  memoryRegions,
+  STALLED_PER_PORT,
+} from "./hostile-load.js";
+import { replicaStalenessBenchmark } from "./replica-staleness.js";
 
 /**
  * `npm run bench`: measures the hot path and the cache against their goals with h2load (Debian
@@ -48,7 +54,11 @@ interface H2loadResult {
  * The benchmark's sections, in the order of bench/RESULTS.md. `BENCH_SECTION=<name> npm run bench`
  * runs one alone and replaces just that part of the file.
  */
-const SECTIONS: ReadonlyArray<{ name: string; heading: string; run: (work: string, report: (line: string) => void) => Promise<void> }> = [
+const SECTIONS: ReadonlyArray<{
+  name: string;
+  heading: string;
+  run: (work: string, report: (line: string) => void) => Promise<void>;
+}> = [
   { name: "hot-path", heading: "## 1.", run: reportHotPath },
   { name: "cold-reads", heading: "## 3.", run: reportColdReads },
   { name: "memory", heading: "## 4.", run: reportMemory },
@@ -75,9 +85,14 @@ async function main(): Promise<void> {
   const alone = process.env.BENCH_SECTION;
   if (alone) {
     const index = SECTIONS.findIndex((section) => section.name === alone);
-    if (index < 0) throw new Error(`BENCH_SECTION: no section named ${alone} (${SECTIONS.map((section) => section.name).join(", ")})`);
+    if (index < 0)
+      throw new Error(
+        `BENCH_SECTION: no section named ${alone} (${SECTIONS.map((section) => section.name).join(", ")})`,
+      );
     await SECTIONS[index]!.run(work, report);
-    report(`_Run alone (\`BENCH_SECTION=${alone} npm run bench\`) ${new Date().toISOString()}, load average ${loadAverage()}; the other sections are from the last full run._\n`);
+    report(
+      `_Run alone (\`BENCH_SECTION=${alone} npm run bench\`) ${new Date().toISOString()}, load average ${loadAverage()}; the other sections are from the last full run._\n`,
+    );
     const previous = readFileSync(file, "utf8");
     const start = previous.indexOf(SECTIONS[index]!.heading);
     const next = SECTIONS[index + 1] ? previous.indexOf(SECTIONS[index + 1]!.heading) : -1;
@@ -89,8 +104,12 @@ async function main(): Promise<void> {
   }
 
   report(`# secretgate benchmark results\n`);
-  report(`Run ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; load average ${loadAverage()} when it started (other work shares the machine).`);
-  report(`h2load: ${CLIENTS} connections × ${STREAMS} streams, ${DURATION} s per run, loopback; the server started as \`npm start\` starts it (\`node ${NODE_ARGS.join(" ")}\`${LAUNCH_ENV.LD_PRELOAD ? ", with jemalloc" : ", with glibc's allocator (jemalloc is not installed)"}), logging at info, its audit records (one per request) appended to a file. Comparisons alternate their sides over ${ROUNDS} rounds and keep each side's best run (the machine is shared and noisy).\n`);
+  report(
+    `Run ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; load average ${loadAverage()} when it started (other work shares the machine).`,
+  );
+  report(
+    `h2load: ${CLIENTS} connections × ${STREAMS} streams, ${DURATION} s per run, loopback; the server started as \`npm start\` starts it (\`node ${NODE_ARGS.join(" ")}\`${LAUNCH_ENV.LD_PRELOAD ? ", with jemalloc" : ", with glibc's allocator (jemalloc is not installed)"}), logging at info, its audit records (one per request) appended to a file. Comparisons alternate their sides over ${ROUNDS} rounds and keep each side's best run (the machine is shared and noisy).\n`,
+  );
   for (const section of SECTIONS) await section.run(work, report);
   writeFileSync(file, `${lines.join("\n")}\n`);
   console.log(`\nwrote bench/RESULTS.md`);
@@ -108,7 +127,11 @@ async function reportHotPath(work: string, report: (line: string) => void): Prom
   // through a pipe, this benchmark's own process would read ~3 MB/s of them on one of the
   // machine's two cores, competing with the server and h2load.
   const auditFile = join(work, "audit.log");
-  const server = await TestServer.start({ nodeArgs: NODE_ARGS, config: { secretgate: { audit: { file: auditFile } } }, env: { ...LAUNCH_ENV, SECRETGATE_LOG_LEVEL: "info" } });
+  const server = await TestServer.start({
+    nodeArgs: NODE_ARGS,
+    config: { secretgate: { audit: { file: auditFile } } },
+    env: { ...LAUNCH_ENV, SECRETGATE_LOG_LEVEL: "info" },
+  });
   // h2load counts gRPC errors (HTTP 200 with grpc-status in trailers) as successes, so every
   // run first checks that the token is accepted and the response is the real one.
   authorization = ["-H", `authorization: Bearer ${server.token}`];
@@ -140,15 +163,52 @@ async function reportHotPath(work: string, report: (line: string) => void): Prom
       const grpcPort = `http://${server.grpcAddress}${read}`;
       const httpPort = `http://${server.httpAddress}${read}`;
       // Each side's answer checked: h2load counts gRPC errors (trailers) and Connect errors alike as 2xx.
-      const minimum = { grpc: responseBytes.length, connect: responseBytes.length, json: JSON.stringify(toJson(ReadResponseSchema, hit)).length, web: responseBytes.length + 5 };
+      const minimum = {
+        grpc: responseBytes.length,
+        connect: responseBytes.length,
+        json: JSON.stringify(toJson(ReadResponseSchema, hit)).length,
+        web: responseBytes.length + 5,
+      };
       const sides: Array<{ label: string; run: () => Promise<H2loadResult> }> = [
-        { label: `raw \`node:http2\` handler (fixed ${responseBytes.length}-byte response)`, run: () => h2load(`http://127.0.0.1:${rawHttp2.port}${read}`, singleBody) },
-        { label: `raw @grpc/grpc-js handler (fixed ${responseBytes.length}-byte response)`, run: () => h2load(`http://127.0.0.1:${rawGrpcJs.port}${read}`, singleBody) },
-        { label: `the same, with the service's node options (\`${NODE_ARGS.join(" ")}\`)`, run: () => h2load(`http://127.0.0.1:${rawGrpcJsAsShipped.port}${read}`, singleBody) },
-        { label: "gRPC port (grpc-js)", run: async () => requireResponses(await h2load(grpcPort, singleBody), minimum.grpc, "gRPC Read") },
-        { label: "HTTP port, Connect binary (`application/proto`)", run: async () => requireResponses(await h2load(httpPort, connectBody, [], CONNECT_PROTO_HEADERS), minimum.connect, "Connect binary Read") },
-        { label: "HTTP port, Connect JSON (`application/json`)", run: async () => requireResponses(await h2load(httpPort, jsonBody, [], CONNECT_JSON_HEADERS), minimum.json, "Connect JSON Read") },
-        { label: "HTTP port, gRPC-Web (`application/grpc-web+proto`)", run: async () => requireResponses(await h2load(httpPort, singleBody, [], GRPC_WEB_HEADERS), minimum.web, "gRPC-Web Read") },
+        {
+          label: `raw \`node:http2\` handler (fixed ${responseBytes.length}-byte response)`,
+          run: () => h2load(`http://127.0.0.1:${rawHttp2.port}${read}`, singleBody),
+        },
+        {
+          label: `raw @grpc/grpc-js handler (fixed ${responseBytes.length}-byte response)`,
+          run: () => h2load(`http://127.0.0.1:${rawGrpcJs.port}${read}`, singleBody),
+        },
+        {
+          label: `the same, with the service's node options (\`${NODE_ARGS.join(" ")}\`)`,
+          run: () => h2load(`http://127.0.0.1:${rawGrpcJsAsShipped.port}${read}`, singleBody),
+        },
+        {
+          label: "gRPC port (grpc-js)",
+          run: async () => requireResponses(await h2load(grpcPort, singleBody), minimum.grpc, "gRPC Read"),
+        },
+        {
+          label: "HTTP port, Connect binary (`application/proto`)",
+          run: async () =>
+            requireResponses(
+              await h2load(httpPort, connectBody, [], CONNECT_PROTO_HEADERS),
+              minimum.connect,
+              "Connect binary Read",
+            ),
+        },
+        {
+          label: "HTTP port, Connect JSON (`application/json`)",
+          run: async () =>
+            requireResponses(
+              await h2load(httpPort, jsonBody, [], CONNECT_JSON_HEADERS),
+              minimum.json,
+              "Connect JSON Read",
+            ),
+        },
+        {
+          label: "HTTP port, gRPC-Web (`application/grpc-web+proto`)",
+          run: async () =>
+            requireResponses(await h2load(httpPort, singleBody, [], GRPC_WEB_HEADERS), minimum.web, "gRPC-Web Read"),
+        },
       ];
       // The machine is shared and noisy: alternate the servers and keep each one's best run.
       const best = sides.map((): H2loadResult | undefined => undefined);
@@ -163,44 +223,88 @@ async function reportHotPath(work: string, report: (line: string) => void): Prom
         return result;
       }) as [H2loadResult, H2loadResult, H2loadResult, H2loadResult, ...H2loadResult[]];
       const ratio = grpcRead.rps / grpcJsCeiling.rps;
-      report(`## 1. Cache-hit Read, one name: the gRPC port against raw handlers, the HTTP port against the gRPC port\n`);
+      report(
+        `## 1. Cache-hit Read, one name: the gRPC port against raw handlers, the HTTP port against the gRPC port\n`,
+      );
       report(`| server | requests/s | failed | ratio |\n|---|---|---|---|`);
       report(`| ${sides[0]!.label} | ${http2Ceiling.rps.toFixed(0)} | ${http2Ceiling.failed} | — |`);
-      report(`| ${sides[1]!.label} | ${grpcJsCeiling.rps.toFixed(0)} | ${grpcJsCeiling.failed} | ${(grpcJsCeiling.rps / http2Ceiling.rps).toFixed(2)} of node:http2 |`);
-      report(`| ${sides[2]!.label} | ${grpcJsAsShipped.rps.toFixed(0)} | ${grpcJsAsShipped.failed} | ${(grpcJsAsShipped.rps / grpcJsCeiling.rps).toFixed(2)} of the raw grpc-js handler |`);
+      report(
+        `| ${sides[1]!.label} | ${grpcJsCeiling.rps.toFixed(0)} | ${grpcJsCeiling.failed} | ${(grpcJsCeiling.rps / http2Ceiling.rps).toFixed(2)} of node:http2 |`,
+      );
+      report(
+        `| ${sides[2]!.label} | ${grpcJsAsShipped.rps.toFixed(0)} | ${grpcJsAsShipped.failed} | ${(grpcJsAsShipped.rps / grpcJsCeiling.rps).toFixed(2)} of the raw grpc-js handler |`,
+      );
       report(
         `| secretgate ${sides[3]!.label} | ${grpcRead.rps.toFixed(0)} | ${grpcRead.failed} | **${ratio.toFixed(2)} of grpc-js**, ${(grpcRead.rps / grpcJsAsShipped.rps).toFixed(2)} of grpc-js with the same node options, ${(grpcRead.rps / http2Ceiling.rps).toFixed(2)} of node:http2 |`,
       );
       for (const [index, result] of httpReads.entries()) {
-        report(`| secretgate ${sides[4 + index]!.label} | ${result.rps.toFixed(0)} | ${result.failed} | **${(result.rps / grpcRead.rps).toFixed(2)} of the gRPC port** |`);
+        report(
+          `| secretgate ${sides[4 + index]!.label} | ${result.rps.toFixed(0)} | ${result.failed} | **${(result.rps / grpcRead.rps).toFixed(2)} of the gRPC port** |`,
+        );
       }
       const httpRatio = Math.min(...httpReads.map((result) => result.rps / grpcRead.rps));
-      report(`\n**gRPC port: ${ratio.toFixed(2)} of the raw grpc-js handler** (goal ≥ 0.80) — ${ratio >= 0.8 ? "met" : "NOT met"}; ${(grpcRead.rps / http2Ceiling.rps).toFixed(2)} of the raw node:http2 handler.`);
-      report(`**HTTP port: at least ${httpRatio.toFixed(2)} of the gRPC port** in each protocol (goal ≥ 0.80) — ${httpRatio >= 0.8 ? "met" : "NOT met"}.\n`);
+      report(
+        `\n**gRPC port: ${ratio.toFixed(2)} of the raw grpc-js handler** (goal ≥ 0.80) — ${ratio >= 0.8 ? "met" : "NOT met"}; ${(grpcRead.rps / http2Ceiling.rps).toFixed(2)} of the raw node:http2 handler.`,
+      );
+      report(
+        `**HTTP port: at least ${httpRatio.toFixed(2)} of the gRPC port** in each protocol (goal ≥ 0.80) — ${httpRatio >= 0.8 ? "met" : "NOT met"}.\n`,
+      );
       report(`Audit records written meanwhile: ${(statSync(auditFile).size / 2 ** 20).toFixed(0)} MB.\n`);
 
       // Latency at a fixed rate, half of each port's maximum above, requests paced over many
       // connections of one stream each (LATENCY_CLIENTS); the raw node:http2 handler under the
       // same load shows what the load generator and the machine add.
-      report(`Latency at half the maximum rate: h2load --rps over ${LATENCY_CLIENTS} connections of one stream each, ${LATENCY_SECONDS} s (with 16 streams per connection, h2load's rate mode releases requests in bursts that fill every stream: even the raw node:http2 handler then shows a p99 of several ms).\n`);
+      report(
+        `Latency at half the maximum rate: h2load --rps over ${LATENCY_CLIENTS} connections of one stream each, ${LATENCY_SECONDS} s (with 16 streams per connection, h2load's rate mode releases requests in bursts that fill every stream: even the raw node:http2 handler then shows a p99 of several ms).\n`,
+      );
       report(`| server | rate | p50 | p90 | p99 | p99.9 |\n|---|---|---|---|---|---|`);
       const latencies: Array<[string, number, Latency]> = [];
       for (const [label, url, rate, body, headers] of [
         ["gRPC port", grpcPort, grpcRead.rps / 2, singleBody, GRPC_HEADERS],
         ["HTTP port, Connect binary", httpPort, httpReads[0]!.rps / 2, connectBody, CONNECT_PROTO_HEADERS],
-        ["raw node:http2 handler (the load generator's own share)", `http://127.0.0.1:${rawHttp2.port}${read}`, grpcRead.rps / 2, singleBody, GRPC_HEADERS],
+        [
+          "raw node:http2 handler (the load generator's own share)",
+          `http://127.0.0.1:${rawHttp2.port}${read}`,
+          grpcRead.rps / 2,
+          singleBody,
+          GRPC_HEADERS,
+        ],
       ] as const) {
         const latency = await h2loadLatency(url, body, rate, headers, work);
         latencies.push([label, rate, latency]);
-        report(`| ${label} | ${Math.round(rate)} req/s | ${latency.p50.toFixed(2)} ms | ${latency.p90.toFixed(2)} ms | ${latency.p99.toFixed(2)} ms | ${latency.p999.toFixed(2)} ms |`);
+        report(
+          `| ${label} | ${Math.round(rate)} req/s | ${latency.p50.toFixed(2)} ms | ${latency.p90.toFixed(2)} ms | ${latency.p99.toFixed(2)} ms | ${latency.p999.toFixed(2)} ms |`,
+        );
       }
       const worstP99 = Math.max(latencies[0]![2].p99, latencies[1]![2].p99);
-      report(`\n**p99 at half the maximum rate: ${latencies[0]![2].p99.toFixed(2)} ms on the gRPC port, ${latencies[1]![2].p99.toFixed(2)} ms on the HTTP port** (goal ≤ 2 ms) — ${worstP99 <= 2 ? "met" : "NOT met"}.\n`);
+      report(
+        `\n**p99 at half the maximum rate: ${latencies[0]![2].p99.toFixed(2)} ms on the gRPC port, ${latencies[1]![2].p99.toFixed(2)} ms on the HTTP port** (goal ≤ 2 ms) — ${worstP99 <= 2 ? "met" : "NOT met"}.\n`,
+      );
       await reportTailCauses(work, report, [
-        { label: "gRPC port", path: read, body: singleBody, headers: GRPC_HEADERS, rate: latencies[0]![1], port: "grpc" },
-        { label: "HTTP port", path: read, body: connectBody, headers: CONNECT_PROTO_HEADERS, rate: latencies[1]![1], port: "http" },
+        {
+          label: "gRPC port",
+          path: read,
+          body: singleBody,
+          headers: GRPC_HEADERS,
+          rate: latencies[0]![1],
+          port: "grpc",
+        },
+        {
+          label: "HTTP port",
+          path: read,
+          body: connectBody,
+          headers: CONNECT_PROTO_HEADERS,
+          rate: latencies[1]![1],
+          port: "http",
+        },
       ]);
-      await reportAuditCost(work, report, { closed: server, names, singleBody, connectBody, responseBytes: responseBytes.length });
+      await reportAuditCost(work, report, {
+        closed: server,
+        names,
+        singleBody,
+        connectBody,
+        responseBytes: responseBytes.length,
+      });
     } finally {
       rawGrpcJs.process.kill("SIGTERM");
       rawGrpcJsAsShipped.process.kill("SIGTERM");
@@ -210,7 +314,11 @@ async function reportHotPath(work: string, report: (line: string) => void): Prom
     let single2: H2loadResult | undefined;
     let batch100: H2loadResult | undefined;
     for (let round = 0; round < ROUNDS; round++) {
-      const singleRun = requireResponses(await h2load(`http://${server.grpcAddress}/secretgate.v1.SecretService/Read`, singleBody), responseBytes.length, "single Read");
+      const singleRun = requireResponses(
+        await h2load(`http://${server.grpcAddress}/secretgate.v1.SecretService/Read`, singleBody),
+        responseBytes.length,
+        "single Read",
+      );
       const batchRun = requireResponses(
         await h2load(`http://${server.grpcAddress}/secretgate.v1.SecretService/Read`, batchBody),
         toBinary(ReadResponseSchema, warm).length,
@@ -229,7 +337,6 @@ async function reportHotPath(work: string, report: (line: string) => void): Prom
   } finally {
     await server.stop();
   }
-
 }
 
 /**
@@ -240,26 +347,63 @@ async function reportHotPath(work: string, report: (line: string) => void): Prom
 async function reportTailCauses(
   work: string,
   report: (line: string) => void,
-  loads: ReadonlyArray<{ label: string; path: string; body: string; headers: readonly string[]; rate: number; port: "grpc" | "http" }>,
+  loads: ReadonlyArray<{
+    label: string;
+    path: string;
+    body: string;
+    headers: readonly string[];
+    rate: number;
+    port: "grpc" | "http";
+  }>,
 ): Promise<void> {
-  const traced = await TestServer.start({ nodeArgs: [...NODE_ARGS, "--trace-gc-nvp"], config: { secretgate: { audit: { file: join(work, "traced-audit.log") } } }, env: { ...LAUNCH_ENV, SECRETGATE_LOG_LEVEL: "info" } });
+  const traced = await TestServer.start({
+    nodeArgs: [...NODE_ARGS, "--trace-gc-nvp"],
+    config: { secretgate: { audit: { file: join(work, "traced-audit.log") } } },
+    env: { ...LAUNCH_ENV, SECRETGATE_LOG_LEVEL: "info" },
+  });
   const previous = authorization;
   authorization = ["-H", `authorization: Bearer ${traced.token}`];
   try {
     await traced.grpc.write({ name: "BENCH_KEY_0", value: `sk-${randomBytes(20).toString("hex")}` });
     await traced.grpc.read({ names: ["BENCH_KEY_0"] });
-    report(`Garbage collection meanwhile (the same loads against a server started the same way with \`--trace-gc-nvp\`):\n`);
-    report(`| load | p99 | scavenges | their pauses (median, max, share of the time) | mark-compacts | their pauses | of which finalizing external strings |\n|---|---|---|---|---|---|---|`);
+    report(
+      `Garbage collection meanwhile (the same loads against a server started the same way with \`--trace-gc-nvp\`):\n`,
+    );
+    report(
+      `| load | p99 | scavenges | their pauses (median, max, share of the time) | mark-compacts | their pauses | of which finalizing external strings |\n|---|---|---|---|---|---|---|`,
+    );
     for (const load of loads) {
       const before = traced.logLines.length;
-      const latency = await h2loadLatency(`http://${load.port === "grpc" ? traced.grpcAddress : traced.httpAddress}${load.path}`, load.body, load.rate, load.headers, work);
-      const collections = traced.logLines.slice(before).filter((line) => /\bgc=(s|mc)\b/.test(line)).map((line) => Object.fromEntries(line.split(/\s+/).filter((field) => field.includes("=")).map((field) => field.split("=") as [string, string])));
-      const pauses = (kind: string, field = "pause") => collections.filter((gc) => gc.gc === kind).map((gc) => Number(gc[field] ?? 0));
+      const latency = await h2loadLatency(
+        `http://${load.port === "grpc" ? traced.grpcAddress : traced.httpAddress}${load.path}`,
+        load.body,
+        load.rate,
+        load.headers,
+        work,
+      );
+      const collections = traced.logLines
+        .slice(before)
+        .filter((line) => /\bgc=(s|mc)\b/.test(line))
+        .map((line) =>
+          Object.fromEntries(
+            line
+              .split(/\s+/)
+              .filter((field) => field.includes("="))
+              .map((field) => field.split("=") as [string, string]),
+          ),
+        );
+      const pauses = (kind: string, field = "pause") =>
+        collections.filter((gc) => gc.gc === kind).map((gc) => Number(gc[field] ?? 0));
       const scavenges = pauses("s").sort((a, b) => a - b);
       const compactions = pauses("mc");
       const share = scavenges.reduce((sum, pause) => sum + pause, 0) / ((LATENCY_SECONDS + 1) * 1000);
       report(
-        `| ${load.label}, ${Math.round(load.rate)} req/s | ${latency.p99.toFixed(2)} ms | ${scavenges.length} | ${(scavenges[Math.floor(scavenges.length / 2)] ?? 0).toFixed(1)} ms, ${(scavenges.at(-1) ?? 0).toFixed(1)} ms, ${(share * 100).toFixed(1)} % | ${compactions.length} | ${compactions.map((pause) => pause.toFixed(0)).join(", ")} ms | ${pauses("mc", "clear.external_string_table").map((pause) => pause.toFixed(0)).join(", ")} ms |`,
+        `| ${load.label}, ${Math.round(load.rate)} req/s | ${latency.p99.toFixed(2)} ms | ${scavenges.length} | ${(scavenges[Math.floor(scavenges.length / 2)] ?? 0).toFixed(1)} ms, ${(scavenges.at(-1) ?? 0).toFixed(1)} ms, ${(share * 100).toFixed(1)} % | ${compactions.length} | ${compactions.map((pause) => pause.toFixed(0)).join(", ")} ms | ${pauses(
+          "mc",
+          "clear.external_string_table",
+        )
+          .map((pause) => pause.toFixed(0))
+          .join(", ")} ms |`,
       );
     }
     report(
@@ -293,10 +437,19 @@ async function reportAuditCost(
     await open.grpc.read({ names: [...bed.names] });
     const read = "/secretgate.v1.SecretService/Read";
     const sides = [
-      { label: "gRPC port, `fail_closed` (default)", run: () => h2load(`http://${bed.closed.grpcAddress}${read}`, bed.singleBody) },
+      {
+        label: "gRPC port, `fail_closed` (default)",
+        run: () => h2load(`http://${bed.closed.grpcAddress}${read}`, bed.singleBody),
+      },
       { label: "gRPC port, `fail_open`", run: () => h2load(`http://${open.grpcAddress}${read}`, bed.singleBody) },
-      { label: "HTTP port (Connect binary), `fail_closed` (default)", run: () => h2load(`http://${bed.closed.httpAddress}${read}`, bed.connectBody, [], CONNECT_PROTO_HEADERS) },
-      { label: "HTTP port (Connect binary), `fail_open`", run: () => h2load(`http://${open.httpAddress}${read}`, bed.connectBody, [], CONNECT_PROTO_HEADERS) },
+      {
+        label: "HTTP port (Connect binary), `fail_closed` (default)",
+        run: () => h2load(`http://${bed.closed.httpAddress}${read}`, bed.connectBody, [], CONNECT_PROTO_HEADERS),
+      },
+      {
+        label: "HTTP port (Connect binary), `fail_open`",
+        run: () => h2load(`http://${open.httpAddress}${read}`, bed.connectBody, [], CONNECT_PROTO_HEADERS),
+      },
     ];
     const best = sides.map((): H2loadResult | undefined => undefined);
     for (let round = 0; round < ROUNDS; round++) {
@@ -305,7 +458,12 @@ async function reportAuditCost(
         if (!best[index] || result.rps > best[index].rps) best[index] = result;
       }
     }
-    const [closedGrpc, openGrpc, closedHttp, openHttp] = best as [H2loadResult, H2loadResult, H2loadResult, H2loadResult];
+    const [closedGrpc, openGrpc, closedHttp, openHttp] = best as [
+      H2loadResult,
+      H2loadResult,
+      H2loadResult,
+      H2loadResult,
+    ];
     report(`### What waiting for the audit record costs (\`audit.on_failure\`)\n`);
     report(
       `Under \`fail_closed\` a Read is answered only once its audit record is written (one write per event-loop turn, on the event loop, the turn's answers waiting for it); under \`fail_open\` it is answered at once and records follow in 64 KiB / 50 ms batches, written from libuv's thread pool. Same servers, alternated over ${ROUNDS} rounds, best of each.\n`,
@@ -319,14 +477,19 @@ async function reportAuditCost(
     const paced = 3000;
     const cpu: Record<"closed" | "open", number[]> = { closed: [], open: [] };
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [side, target] of [["closed", bed.closed], ["open", open]] as const) {
+      for (const [side, target] of [
+        ["closed", bed.closed],
+        ["open", open],
+      ] as const) {
         const before = cpuMs(target.process.pid!);
         const done = await h2loadPaced(`http://${target.grpcAddress}${read}`, bed.singleBody, paced, GRPC_HEADERS);
         cpu[side].push(((cpuMs(target.process.pid!) - before) * 1000) / done);
       }
     }
     const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-    report(`\nServer CPU time per cached Read at ${paced} req/s over gRPC (paced over ${LATENCY_CLIENTS} connections, ${LATENCY_SECONDS} s, median of ${ROUNDS}): **\`fail_closed\` ${median(cpu.closed).toFixed(0)} µs, \`fail_open\` ${median(cpu.open).toFixed(0)} µs**.\n`);
+    report(
+      `\nServer CPU time per cached Read at ${paced} req/s over gRPC (paced over ${LATENCY_CLIENTS} connections, ${LATENCY_SECONDS} s, median of ${ROUNDS}): **\`fail_closed\` ${median(cpu.closed).toFixed(0)} µs, \`fail_open\` ${median(cpu.open).toFixed(0)} µs**.\n`,
+    );
     const rate = closedGrpc.rps / 2;
     report(`\nLatency at ${Math.round(rate)} req/s (half the \`fail_closed\` gRPC maximum), paced as above:\n`);
     report(`| server | p50 | p90 | p99 | p99.9 |\n|---|---|---|---|---|`);
@@ -335,7 +498,9 @@ async function reportAuditCost(
       [sides[1]!.label, `http://${open.grpcAddress}${read}`],
     ] as const) {
       const latency = await h2loadLatency(url, bed.singleBody, rate, GRPC_HEADERS, work);
-      report(`| ${label} | ${latency.p50.toFixed(2)} ms | ${latency.p90.toFixed(2)} ms | ${latency.p99.toFixed(2)} ms | ${latency.p999.toFixed(2)} ms |`);
+      report(
+        `| ${label} | ${latency.p50.toFixed(2)} ms | ${latency.p90.toFixed(2)} ms | ${latency.p99.toFixed(2)} ms | ${latency.p999.toFixed(2)} ms |`,
+      );
     }
     report("");
   } finally {
@@ -353,7 +518,8 @@ async function reportReplicaStaleness(_work: string, report: (line: string) => v
       `*Stopped*: PostgreSQL shut down (its connections close). *Frozen*: PostgreSQL stopped with SIGSTOP (connections stay open, nothing answers, as in a network partition: the replica's heartbeat, a \`SELECT 1\` every 2 s that must answer within 2 s, notices).\n`,
   );
   report(`| outage | noticed after | changed value first read after |\n|---|---|---|`);
-  for (const run of runs) report(`| ${run.outage} | ${(run.noticedMs / 1000).toFixed(2)} s | ${(run.staleMs / 1000).toFixed(2)} s |`);
+  for (const run of runs)
+    report(`| ${run.outage} | ${(run.noticedMs / 1000).toFixed(2)} s | ${(run.staleMs / 1000).toFixed(2)} s |`);
   const worst = Math.max(...runs.map((run) => run.staleMs));
   report(`\n**Worst staleness: ${(worst / 1000).toFixed(2)} s** (without the outage TTL, the cache's TTL: 300 s).\n`);
 }
@@ -375,7 +541,9 @@ async function reportClientOverhead(work: string, report: (line: string) => void
   const rounds = 30;
   const calls = 100;
   const runs = await clientOverheadBenchmark(work, NODE_ARGS, LAUNCH_ENV, rounds, calls);
-  const comparisons = new Map<string, Comparison>(runs.flatMap((run) => run.comparisons.map((comparison) => [comparison.name, comparison] as const)));
+  const comparisons = new Map<string, Comparison>(
+    runs.flatMap((run) => run.comparisons.map((comparison) => [comparison.name, comparison] as const)),
+  );
   const ratio = (name: string) => {
     const comparison = comparisons.get(name);
     if (!comparison) throw new Error(`client-overhead: no comparison named ${name}`);
@@ -387,7 +555,9 @@ async function reportClientOverhead(work: string, report: (line: string) => void
       `The bare calls are the ones a caller of the stub would write: the same token and deadline, the request built per call, the value read from the answer; Python's share the helper's channel, TypeScript's its HTTP/2 session, Go's are on a connection of their own. ` +
       `"Own code" is a helper call's time less the time inside grpcio's call, measured on the same calls (Python). The machine is shared: judge the ratios, each taken within one run, and read the load average beside them.\n`,
   );
-  report(`| client | bare stub: median, p99 | helper: median, p99 | **helper ÷ bare** (median) | own code | load average (before → after) |\n|---|---|---|---|---|---|`);
+  report(
+    `| client | bare stub: median, p99 | helper: median, p99 | **helper ÷ bare** (median) | own code | load average (before → after) |\n|---|---|---|---|---|---|`,
+  );
   for (const run of runs) {
     for (const comparison of run.comparisons) {
       const { bare, helper } = comparison;
@@ -400,7 +570,9 @@ async function reportClientOverhead(work: string, report: (line: string) => void
   const sync = ratio("python-sync");
   const asyncio = ratio("python-asyncio");
   const met = sync <= 1.2 && asyncio <= 1.2;
-  report(`**Python helper: ${sync.toFixed(2)}× (sync) and ${asyncio.toFixed(2)}× (asyncio) a bare grpcio call at the median** (goal ≤ 1.2×) — ${met ? "met" : "NOT met"}. TypeScript helper ${ratio("typescript").toFixed(2)}×, Go helper ${ratio("go").toFixed(2)}× their bare stubs.\n`);
+  report(
+    `**Python helper: ${sync.toFixed(2)}× (sync) and ${asyncio.toFixed(2)}× (asyncio) a bare grpcio call at the median** (goal ≤ 1.2×) — ${met ? "met" : "NOT met"}. TypeScript helper ${ratio("typescript").toFixed(2)}×, Go helper ${ratio("go").toFixed(2)}× their bare stubs.\n`,
+  );
   const lone = comparisons.get("litellm-async")!;
   // Each control's helper median in the units of the first's bare median, so that the load's drift between them cancels.
   const threadStartMs = ((ratio("litellm-async") - ratio("litellm-async-thread-kept")) * lone.bare.median_us) / 1000;
@@ -417,8 +589,9 @@ async function reportClientOverhead(work: string, report: (line: string) => void
 async function reportColdReads(_work: string, report: (line: string) => void): Promise<void> {
   report(`## 3. 1,000 concurrent cold reads of one name, back end with 50 ms latency\n`);
   const cold = await coldReadBenchmark(NODE_ARGS, LAUNCH_ENV);
-  report(`Back end: ${cold.backend}. Back-end reads counted by the emulator: **${cold.backendCalls}** (goal: 1); all ${cold.reads} reads returned the value: ${cold.allFound}; wall time ${cold.wallMs.toFixed(0)} ms.\n`);
-
+  report(
+    `Back end: ${cold.backend}. Back-end reads counted by the emulator: **${cold.backendCalls}** (goal: 1); all ${cold.reads} reads returned the value: ${cold.allFound}; wall time ${cold.wallMs.toFixed(0)} ms.\n`,
+  );
 }
 
 /**
@@ -463,8 +636,9 @@ async function reportMemory(work: string, report: (line: string) => void): Promi
 async function reportStartup(work: string, report: (line: string) => void): Promise<void> {
   const startup = await startupToFirstRead(work);
   report(`## 5. Process start to first successful Read (embedded default, fresh data directory)\n`);
-  report(`Median of ${startup.samples.length}: **${startup.medianMs.toFixed(0)} ms** (goal ≤ 500 ms) — ${startup.medianMs <= 500 ? "met" : "NOT met"}; samples ${startup.samples.map((ms) => ms.toFixed(0)).join(", ")} ms.\n`);
-
+  report(
+    `Median of ${startup.samples.length}: **${startup.medianMs.toFixed(0)} ms** (goal ≤ 500 ms) — ${startup.medianMs <= 500 ? "met" : "NOT met"}; samples ${startup.samples.map((ms) => ms.toFixed(0)).join(", ")} ms.\n`,
+  );
 }
 
 /** Section 6: the operator console's bundle and first load. */
@@ -487,11 +661,15 @@ async function reportHostileLoad(work: string, report: (line: string) => void): 
   );
   report(`| port | valid Reads | failed | p99 | slowest |\n|---|---|---|---|---|`);
   for (const [port, reads] of Object.entries(result.validReads)) {
-    report(`| ${port} | ${reads.ok} | ${reads.failed}${reads.firstFailure ? ` (first: ${reads.firstFailure})` : ""} | ${reads.p99Ms.toFixed(0)} ms | ${reads.maxMs.toFixed(0)} ms |`);
+    report(
+      `| ${port} | ${reads.ok} | ${reads.failed}${reads.firstFailure ? ` (first: ${reads.firstFailure})` : ""} | ${reads.p99Ms.toFixed(0)} ms | ${reads.maxMs.toFixed(0)} ms |`,
+    );
   }
   const failed = result.validReads.grpc.failed + result.validReads.http.failed;
   report(`\n| RSS before | RSS peak | RSS 30 s after |\n|---|---|---|`);
-  report(`| ${result.rssStartMb.toFixed(0)} MB | ${result.rssPeakMb.toFixed(0)} MB | ${result.rssAfterMb.toFixed(0)} MB |`);
+  report(
+    `| ${result.rssStartMb.toFixed(0)} MB | ${result.rssPeakMb.toFixed(0)} MB | ${result.rssAfterMb.toFixed(0)} MB |`,
+  );
   report(
     `\n**Valid Reads failed: ${failed}** (goal 0) — ${failed === 0 ? "met" : "NOT met"}; ` +
       `**RSS peak ${result.rssPeakMb.toFixed(0)} MB** (goal ≤ 400 MB) — ${result.rssPeakMb <= 400 ? "met" : "NOT met"}; ` +
@@ -502,7 +680,11 @@ async function reportHostileLoad(work: string, report: (line: string) => void): 
       `in ${after.v8PagesMb.toFixed(0)} MB of V8 pages (V8 keeps freed pages beyond its heap); ${allocatorMemory(after)}; ` +
       `the node binary ${after.binaryMb.toFixed(0)} MB (file-backed, resident from the start).\n`,
   );
-  report(`Listener refusals counted meanwhile (secretgate_listener_errors_total): ${Object.entries(result.listenerErrors).map(([key, value]) => `${key} ${value}`).join(", ")}.\n`);
+  report(
+    `Listener refusals counted meanwhile (secretgate_listener_errors_total): ${Object.entries(result.listenerErrors)
+      .map(([key, value]) => `${key} ${value}`)
+      .join(", ")}.\n`,
+  );
 
   const stalled = await hostileLoadBenchmark(NODE_ARGS, work, "stalled bodies", LAUNCH_ENV);
   report(`### Request bodies that never end (${stalled.seconds} s, both ports, default limits)\n`);
@@ -518,13 +700,19 @@ async function reportHostileLoad(work: string, report: (line: string) => void): 
     `| ${stalledFailed} of ${stalled.validReads.grpc.ok + stalled.validReads.http.ok + stalledFailed} | ${stalled.validReads.grpc.p99Ms.toFixed(0)} ms, ${stalled.validReads.http.p99Ms.toFixed(0)} ms | ` +
       `${stalled.rssStartMb.toFixed(0)} MB | ${stalled.rssPeakMb.toFixed(0)} MB | ${stalled.rssAfterMb.toFixed(0)} MB |\n`,
   );
-  report(`**RSS 30 s after ${stalled.rssAfterMb.toFixed(0)} MB** (goal ≤ 250 MB) — ${stalled.rssAfterMb <= 250 ? "met" : "NOT met"}.\n`);
+  report(
+    `**RSS 30 s after ${stalled.rssAfterMb.toFixed(0)} MB** (goal ≤ 250 MB) — ${stalled.rssAfterMb <= 250 ? "met" : "NOT met"}.\n`,
+  );
   report(
     `The RSS 30 s after, by where it lives: V8's heap ${stalled.after.v8HeapMb.toFixed(0)} MB committed (${stalled.after.v8HeapUsedMb.toFixed(0)} MB in use); ` +
       `${allocatorMemory(stalled.after)}; the node binary ${stalled.after.binaryMb.toFixed(0)} MB. What the bodies hold at once is bounded (64 MiB per listener), and a refused body is not read on. ` +
       `The socket reads of thousands of bodies a second (64 KiB each) are freed between longer-lived allocations (connections, sessions): glibc's allocator kept that memory for reuse (its heap was 236–269 MB 30 s after this flood), jemalloc gives it back.\n`,
   );
-  report(`Listener refusals counted meanwhile: ${Object.entries(stalled.listenerErrors).map(([key, value]) => `${key} ${value}`).join(", ")}.\n`);
+  report(
+    `Listener refusals counted meanwhile: ${Object.entries(stalled.listenerErrors)
+      .map(([key, value]) => `${key} ${value}`)
+      .join(", ")}.\n`,
+  );
 }
 
 /** What the allocator holds 30 s after a flood, said for the allocator the server ran with. */
@@ -542,7 +730,9 @@ async function reportConnectionHolds(work: string, report: (line: string) => voi
       `while 127.0.0.1 Reads once a second over a new connection on each port (gRPC over HTTP/2; Connect JSON over HTTP/1.1), each given 10 s. ` +
       `Before issue 24 each of these held every slot of a port, and every honest Read on it failed.\n`,
   );
-  report(`| hold (per port) | attacker's connections opened (gRPC, HTTP) | held by the server at most (gRPC, HTTP) | honest Reads ok / failed (gRPC; HTTP) | p99, slowest (gRPC; HTTP) | RSS before | RSS peak | RSS 30 s after | load average as it ended |\n|---|---|---|---|---|---|---|---|---|`);
+  report(
+    `| hold (per port) | attacker's connections opened (gRPC, HTTP) | held by the server at most (gRPC, HTTP) | honest Reads ok / failed (gRPC; HTTP) | p99, slowest (gRPC; HTTP) | RSS before | RSS peak | RSS 30 s after | load average as it ended |\n|---|---|---|---|---|---|---|---|---|`,
+  );
   const results = await connectionHoldsBenchmark(NODE_ARGS, LAUNCH_ENV, work);
   for (const result of results) {
     const { grpc, http } = result.reads;
@@ -566,7 +756,11 @@ async function reportConnectionHolds(work: string, report: (line: string) => voi
   for (const result of results) {
     report(
       `- ${result.name}: 30 s after, ${allocatorMemory(result.after)}, V8's pages ${result.after.v8PagesMb.toFixed(0)} MB; listener refusals: ` +
-        `${Object.entries(result.listenerErrors).map(([key, value]) => `${key} ${value}`).join(", ") || "none"}.`,
+        `${
+          Object.entries(result.listenerErrors)
+            .map(([key, value]) => `${key} ${value}`)
+            .join(", ") || "none"
+        }.`,
     );
   }
   report("");
@@ -593,16 +787,39 @@ const LATENCY_SECONDS = 10;
 
 let authorization: string[] = [];
 
-async function h2load(url: string, body: string, extra: string[] = [], headers: readonly string[] = GRPC_HEADERS): Promise<H2loadResult> {
+async function h2load(
+  url: string,
+  body: string,
+  extra: string[] = [],
+  headers: readonly string[] = GRPC_HEADERS,
+): Promise<H2loadResult> {
   const { stdout } = await run(
     "h2load",
-    ["-c", String(CLIENTS), "-m", String(STREAMS), "-t", "1", "-D", DURATION, "--warm-up-time", "1", "-d", body, ...headers, ...authorization, ...extra, url],
+    [
+      "-c",
+      String(CLIENTS),
+      "-m",
+      String(STREAMS),
+      "-t",
+      "1",
+      "-D",
+      DURATION,
+      "--warm-up-time",
+      "1",
+      "-d",
+      body,
+      ...headers,
+      ...authorization,
+      ...extra,
+      url,
+    ],
     { maxBuffer: 16 * 1024 * 1024 },
   );
   const rps = Number(/finished in [\d.]+s, ([\d.]+) req\/s/.exec(stdout)?.[1]);
   const requests = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(stdout);
   const data = Number(/\((\d+)\) data/.exec(stdout)?.[1]);
-  if (!Number.isFinite(rps) || !requests || !Number.isFinite(data)) throw new Error(`cannot read h2load output:\n${stdout}`);
+  if (!Number.isFinite(rps) || !requests || !Number.isFinite(data))
+    throw new Error(`cannot read h2load output:\n${stdout}`);
   const succeeded = Number(requests[1]);
   return { rps, succeeded, failed: Number(requests[2]), dataBytesPerRequest: data / Math.max(1, succeeded) };
 }
@@ -610,7 +827,9 @@ async function h2load(url: string, body: string, extra: string[] = [], headers: 
 /** Fails the benchmark when the answers were not full responses (e.g. UNAUTHENTICATED in trailers). */
 function requireResponses(result: H2loadResult, minimumBytes: number, label: string): H2loadResult {
   if (result.dataBytesPerRequest < minimumBytes) {
-    throw new Error(`${label}: ${result.dataBytesPerRequest.toFixed(0)} body bytes per request, expected at least ${minimumBytes}: the server answered with errors`);
+    throw new Error(
+      `${label}: ${result.dataBytesPerRequest.toFixed(0)} body bytes per request, expected at least ${minimumBytes}: the server answered with errors`,
+    );
   }
   return result;
 }
@@ -627,7 +846,23 @@ async function h2loadPaced(url: string, body: string, totalRps: number, headers:
   const perClient = Math.max(1, Math.round(totalRps / LATENCY_CLIENTS));
   const { stdout } = await run(
     "h2load",
-    ["-c", String(LATENCY_CLIENTS), "-m", "1", "-t", "1", "-D", String(LATENCY_SECONDS), "--rps", String(perClient), "-d", body, ...headers, ...authorization, url],
+    [
+      "-c",
+      String(LATENCY_CLIENTS),
+      "-m",
+      "1",
+      "-t",
+      "1",
+      "-D",
+      String(LATENCY_SECONDS),
+      "--rps",
+      String(perClient),
+      "-d",
+      body,
+      ...headers,
+      ...authorization,
+      url,
+    ],
     { maxBuffer: 16 * 1024 * 1024 },
   );
   const done = Number(/requests: \d+ total, \d+ started, (\d+) done/.exec(stdout)?.[1]);
@@ -643,12 +878,38 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-async function h2loadLatency(url: string, body: string, totalRps: number, headers: readonly string[], dir: string): Promise<Latency> {
+async function h2loadLatency(
+  url: string,
+  body: string,
+  totalRps: number,
+  headers: readonly string[],
+  dir: string,
+): Promise<Latency> {
   const log = join(dir, `latency-${Date.now()}.log`);
   const perClient = Math.max(1, Math.round(totalRps / LATENCY_CLIENTS));
   await run(
     "h2load",
-    ["-c", String(LATENCY_CLIENTS), "-m", "1", "-t", "1", "-D", String(LATENCY_SECONDS), "--warm-up-time", "1", "--rps", String(perClient), "--log-file", log, "-d", body, ...headers, ...authorization, url],
+    [
+      "-c",
+      String(LATENCY_CLIENTS),
+      "-m",
+      "1",
+      "-t",
+      "1",
+      "-D",
+      String(LATENCY_SECONDS),
+      "--warm-up-time",
+      "1",
+      "--rps",
+      String(perClient),
+      "--log-file",
+      log,
+      "-d",
+      body,
+      ...headers,
+      ...authorization,
+      url,
+    ],
     { maxBuffer: 16 * 1024 * 1024 },
   );
   // Each line: start time (µs since epoch), HTTP status, request duration (µs).
@@ -663,8 +924,16 @@ async function h2loadLatency(url: string, body: string, totalRps: number, header
 }
 
 /** A raw handler answering fixed bytes (bench/noop-server.ts, bench/http2-noop-server.ts), on a port of its own. */
-async function startCeiling(script: string, responseHex: string, nodeArgs: string[] = [], env: Record<string, string> = {}): Promise<{ process: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, "dist", "bench", script), responseHex], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
+async function startCeiling(
+  script: string,
+  responseHex: string,
+  nodeArgs: string[] = [],
+  env: Record<string, string> = {},
+): Promise<{ process: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, "dist", "bench", script), responseHex], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, ...env },
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.once("data", (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
     child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
@@ -708,12 +977,18 @@ async function seededMemoryStore(work: string): Promise<{ dataDir: string; maste
   return memoryStore;
 }
 
-async function cachedEntriesMemory(work: string, nodeArgs: string[], options: { maxEntries?: number; liveHeap?: boolean } = {}): Promise<MemoryRun> {
+async function cachedEntriesMemory(
+  work: string,
+  nodeArgs: string[],
+  options: { maxEntries?: number; liveHeap?: boolean } = {},
+): Promise<MemoryRun> {
   const { dataDir, masterKey, names } = await seededMemoryStore(work);
   const snapshots = mkdtempSync(join(work, "snapshots-"));
   const server = await TestServer.start({
     dataDir,
-    nodeArgs: options.liveHeap ? [...nodeArgs, "--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${snapshots}`] : nodeArgs,
+    nodeArgs: options.liveHeap
+      ? [...nodeArgs, "--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${snapshots}`]
+      : nodeArgs,
     env: { ...LAUNCH_ENV, SECRETGATE_MASTER_KEY: masterKey, SECRETGATE_LOG_LEVEL: "info" },
     ...(options.maxEntries ? { config: { secretgate: { cache: { max_entries: options.maxEntries } } } } : {}),
   });
@@ -725,7 +1000,11 @@ async function cachedEntriesMemory(work: string, nodeArgs: string[], options: { 
     }
     const ready = (await (await fetch(`http://${server.httpAddress}/readyz`)).json()) as { cache: { entries: number } };
     const metrics = await (await fetch(`http://${server.httpAddress}/metrics`)).text();
-    const space = (series: string, name: string) => Number(new RegExp(`secretgate_nodejs_heap_space_size_${series}_bytes\\{space="${name}"\\} (\\d+)`).exec(metrics)?.[1]) / 2 ** 20;
+    const space = (series: string, name: string) =>
+      Number(
+        new RegExp(`secretgate_nodejs_heap_space_size_${series}_bytes\\{space="${name}"\\} (\\d+)`).exec(metrics)?.[1],
+      ) /
+      2 ** 20;
     const afterFillMb = rssMb(pid);
     await new Promise((resolve) => setTimeout(resolve, REST_MS));
     const measured: MemoryRun = {
@@ -767,7 +1046,15 @@ async function startupToFirstRead(work: string): Promise<{ medianMs: number; sam
     const port = await freePort();
     const started = performance.now();
     const child = spawn(process.execPath, [...NODE_ARGS, SERVER_ENTRY], {
-      env: { ...LAUNCH_ENV, PATH: process.env.PATH ?? "", SECRETGATE_DATA_DIR: dataDir, SECRETGATE_GRPC_ADDR: "127.0.0.1:0", SECRETGATE_HTTP_ADDR: `127.0.0.1:${port}`, SECRETGATE_LOG_LEVEL: "info", SECRETGATE_ADMIN_TOKEN: STARTUP_TOKEN },
+      env: {
+        ...LAUNCH_ENV,
+        PATH: process.env.PATH ?? "",
+        SECRETGATE_DATA_DIR: dataDir,
+        SECRETGATE_GRPC_ADDR: "127.0.0.1:0",
+        SECRETGATE_HTTP_ADDR: `127.0.0.1:${port}`,
+        SECRETGATE_LOG_LEVEL: "info",
+        SECRETGATE_ADMIN_TOKEN: STARTUP_TOKEN,
+      },
       stdio: "ignore",
     });
     try {
@@ -811,4 +1098,3 @@ main().then(
     process.exit(1);
   },
 );
-

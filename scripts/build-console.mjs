@@ -35,12 +35,21 @@ const bundle = await build({
   write: false,
   logLevel: "warning",
 });
-const css = await build({ entryPoints: [join(source, "styles.css")], bundle: true, minify: true, write: false, logLevel: "warning" });
+const css = await build({
+  entryPoints: [join(source, "styles.css")],
+  bundle: true,
+  minify: true,
+  write: false,
+  logLevel: "warning",
+});
 
 const files = {
   js: hashed("app", "js", bundle.outputFiles[0].contents),
   css: hashed("app", "css", css.outputFiles[0].contents),
   favicon: hashed("favicon", "svg", readFileSync(join(source, "favicon.svg"))),
 };
-const html = readFileSync(join(source, "index.html"), "utf8").replace(/\{\{(js|css|favicon)\}\}/g, (_match, key) => files[key]);
+const html = readFileSync(join(source, "index.html"), "utf8").replace(
+  /\{\{(js|css|favicon)\}\}/g,
+  (_match, key) => files[key],
+);
 writeFileSync(join(out, "index.html"), html);

@@ -3,7 +3,7 @@
 // installs Node 24 from the npm registry into .cache/node24 once and puts it first on PATH,
 // so `npm start` and `npm test` work without a separate set-up step.
 // Written to run on Node 18+, so it uses nothing newer.
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,7 +22,9 @@ if (major < MIN_MAJOR) {
   const prefix = join(root, ".cache", "node24");
   const bin = join(prefix, "node_modules", ".bin");
   if (!existsSync(join(bin, "node"))) {
-    console.error(`secretgate: Node ${process.versions.node} is older than ${MIN_MAJOR}; installing Node 24 from npm into .cache/node24 (once)`);
+    console.error(
+      `secretgate: Node ${process.versions.node} is older than ${MIN_MAJOR}; installing Node 24 from npm into .cache/node24 (once)`,
+    );
     execFileSync("npm", ["install", "--no-save", "--no-audit", "--no-fund", "--prefix", prefix, "node@24"], {
       stdio: ["ignore", "inherit", "inherit"],
     });

@@ -1,33 +1,33 @@
 import { existsSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Logger } from "pino";
+import { AuditLog } from "./audit.js";
 import { ADMIN_TOKEN_HASH_FILE } from "./auth/admin-token.js";
 import { Authenticator } from "./auth/authenticator.js";
-import { AuditLog } from "./audit.js";
-import type { LogDestination } from "./log.js";
 import { ConfigError } from "./config/config-error.js";
-import { TlsMaterial } from "./server/tls.js";
-import { splitAddress } from "./server/listen-address.js";
 import type { Config } from "./config/schema.js";
-import type { DriverDefinition } from "./drivers/driver.js";
 import { Access } from "./core/access.js";
 import { AdminService } from "./core/admin-service.js";
-import { syncReplicaCaches } from "./core/replica-caches.js";
-import { reportingOutages } from "./core/team-store-outages.js";
-import { SecretService } from "./core/secret-service.js";
 import { Backends } from "./core/backends.js";
+import { syncReplicaCaches } from "./core/replica-caches.js";
+import { SecretService } from "./core/secret-service.js";
+import { reportingOutages } from "./core/team-store-outages.js";
+import type { DriverDefinition } from "./drivers/driver.js";
+import { startIdleReclaim } from "./idle-reclaim.js";
+import type { LogDestination } from "./log.js";
+import type { ConnectionLimits } from "./server/connection-limits.js";
+import { ConsoleAssets } from "./server/console-assets.js";
+import { Dispatcher, SERVICES } from "./server/dispatcher.js";
+import { startGrpcListener } from "./server/grpc-listener.js";
+import { startHttpListener } from "./server/http-listener.js";
+import { splitAddress } from "./server/listen-address.js";
+import { type HealthStatuses, publishReadiness, Readiness } from "./server/readiness.js";
+import { TlsMaterial } from "./server/tls.js";
+import { type Cleanup, runCleanups, startBackends } from "./start-backends.js";
 import { DATABASE_FILE, SecretDatabase } from "./storage/database.js";
 import { MASTER_KEY_FILE } from "./storage/master-key.js";
 import { SqliteTeamSettingsStore, type TeamSettingsStore } from "./storage/team-settings-store.js";
-import { Dispatcher, SERVICES } from "./server/dispatcher.js";
-import { publishReadiness, Readiness, type HealthStatuses } from "./server/readiness.js";
-import { startGrpcListener } from "./server/grpc-listener.js";
-import { startHttpListener } from "./server/http-listener.js";
-import type { ConnectionLimits } from "./server/connection-limits.js";
-import { ConsoleAssets } from "./server/console-assets.js";
 import { tracingSettings } from "./tracing/settings.js";
-import { runCleanups, startBackends, type Cleanup } from "./start-backends.js";
-import { startIdleReclaim } from "./idle-reclaim.js";
 
 /** How long start-up waits for the back ends' first answers before listening anyway (not ready). */
 const STARTUP_PROBE_WAIT_MS = 2_000;
@@ -64,18 +64,28 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   let database: SecretDatabase;
   let generatedKeyFile: string | undefined;
   try {
-    ({ database, generatedKeyFile } = SecretDatabase.open({ dataDir: config.server.data_dir, masterKeyEnv: env.SECRETGATE_MASTER_KEY }));
+    ({ database, generatedKeyFile } = SecretDatabase.open({
+      dataDir: config.server.data_dir,
+      masterKeyEnv: env.SECRETGATE_MASTER_KEY,
+    }));
   } catch (error) {
     removeCreated(created, logger);
     throw error;
   }
   if (generatedKeyFile) {
-    logger.warn({ keyFile: generatedKeyFile }, "generated a new master key; back it up: without it the data directory cannot be read");
+    logger.warn(
+      { keyFile: generatedKeyFile },
+      "generated a new master key; back it up: without it the data directory cannot be read",
+    );
   }
   const cleanups: Cleanup[] = [() => database.close()];
   try {
     const { auth: authSettings } = config.server;
-    const authConfigured = options.insecureNoAuth || authSettings.tokens.length > 0 || authSettings.mtls_identities.length > 0 || !!env.SECRETGATE_ADMIN_TOKEN;
+    const authConfigured =
+      options.insecureNoAuth ||
+      authSettings.tokens.length > 0 ||
+      authSettings.mtls_identities.length > 0 ||
+      !!env.SECRETGATE_ADMIN_TOKEN;
     if (!authConfigured) requireLoopback(config);
     const auth = Authenticator.create({
       settings: config.server.auth,
@@ -83,18 +93,24 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       dataDir: config.server.data_dir,
       insecureNoAuth: options.insecureNoAuth ?? false,
     });
-    if (auth.mode === "none") logger.warn("authentication is off (--insecure-no-auth): every caller may read, write and delete every secret");
+    if (auth.mode === "none")
+      logger.warn("authentication is off (--insecure-no-auth): every caller may read, write and delete every secret");
     if (auth.newAdminToken) {
       // Printed once, on stderr only: the data directory keeps just its hash.
       process.stderr.write(
-        (`\nsecretgate: no authentication is configured, so an admin token was ` +
-`generated (shown only this once):\n\n    ${auth.newAdminToken}\n\n`) +
+        `\nsecretgate: no authentication is configured, so an admin token was ` +
+          `generated (shown only this once):\n\n    ${auth.newAdminToken}\n\n` +
           (`Send it as "authorization: Bearer <token>". Configure ` +
-`secretgate.auth.tokens or SECRETGATE_ADMIN_TOKEN for real ` +
-`deployments.\n\n`),
+            `secretgate.auth.tokens or SECRETGATE_ADMIN_TOKEN for real ` +
+            `deployments.\n\n`),
       );
     }
-    const audit = new AuditLog({ file: config.server.audit.file, stdout: options.logDestination, onFailure: config.server.audit.on_failure, logger });
+    const audit = new AuditLog({
+      file: config.server.audit.file,
+      stdout: options.logDestination,
+      onFailure: config.server.audit.on_failure,
+      logger,
+    });
     // Last: records of the calls drained at shutdown are flushed after everything else stopped.
     cleanups.push(() => audit.close());
     // The OpenTelemetry SDK is loaded only when tracing is on; last to stop, after the drained calls' spans ended.
@@ -105,7 +121,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     const applicationName = `secretgate:${process.pid}`;
     const databaseUrl = config.server.database_url;
     const shared = databaseUrl
-      ? await (await import("./storage/postgres/shared-storage.js")).SharedStorage.open({ url: databaseUrl, sealer: database, logger, applicationName })
+      ? await (await import("./storage/postgres/shared-storage.js")).SharedStorage.open({
+          url: databaseUrl,
+          sealer: database,
+          logger,
+          applicationName,
+        })
       : undefined;
     if (shared) cleanups.unshift(() => shared.close());
     let grpcHealth: HealthStatuses | undefined;
@@ -118,20 +139,36 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       tracing: tracing?.tracing,
       // The process still serves cached values (and fallbacks) while a breaker is open, so
       // readiness stays up; each back end's health has its own service name for probes that want it.
-      onBreakerChange: (name, state) => grpcHealth?.setStatus(healthServiceName(name), state === "open" ? "NOT_SERVING" : "SERVING"),
+      onBreakerChange: (name, state) =>
+        grpcHealth?.setStatus(healthServiceName(name), state === "open" ? "NOT_SERVING" : "SERVING"),
       cleanups,
     });
     const backends = new Backends(backendList, config.defaultBackend, config.server.routes);
     const teams: TeamSettingsStore = reportingOutages(shared?.teams ?? new SqliteTeamSettingsStore(database));
     const replicas = shared
-      ? await syncReplicaCaches(shared, new Map(backendList.map((backend) => [backend.name, backend.driver])), backends.default.name, config.server.database_outage_ttl_seconds * 1000, logger)
+      ? await syncReplicaCaches(
+          shared,
+          new Map(backendList.map((backend) => [backend.name, backend.driver])),
+          backends.default.name,
+          config.server.database_outage_ttl_seconds * 1000,
+          logger,
+        )
       : undefined;
     if (replicas) cleanups.unshift(() => replicas.close());
     // Reachable back ends answer at once; unreachable ones must not hold up start-up for long.
-    await Promise.race([Promise.all(probes.map((probe) => probe.start())), new Promise((resolve) => setTimeout(resolve, STARTUP_PROBE_WAIT_MS).unref())]);
+    await Promise.race([
+      Promise.all(probes.map((probe) => probe.start())),
+      new Promise((resolve) => setTimeout(resolve, STARTUP_PROBE_WAIT_MS).unref()),
+    ]);
     const access = new Access(backends, teams);
     const secrets = new SecretService({ config, backends, teams, access, env, logger });
-    const admin = new AdminService({ backends, teams, access, identities: auth.authenticator.identities, audit: audit.tail });
+    const admin = new AdminService({
+      backends,
+      teams,
+      access,
+      identities: auth.authenticator.identities,
+      audit: audit.tail,
+    });
     const dispatcher = new Dispatcher({ secrets, admin }, auth.authenticator, audit, logger, tracing?.tracing);
     const maxMessageBytes = config.server.max_message_bytes;
     const readiness = new Readiness({
@@ -149,11 +186,26 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     });
 
     const limits = connectionLimits(config);
-    const grpc = await startGrpcListener({ address: config.server.grpc_address, dispatcher, maxMessageBytes, tls, limits, logger });
+    const grpc = await startGrpcListener({
+      address: config.server.grpc_address,
+      dispatcher,
+      maxMessageBytes,
+      tls,
+      limits,
+      logger,
+    });
     grpcHealth = grpc.health;
-    for (const backend of backendList) grpc.health.setStatus(healthServiceName(backend.name), backend.driver.breakerState === "open" ? "NOT_SERVING" : "SERVING");
+    for (const backend of backendList)
+      grpc.health.setStatus(
+        healthServiceName(backend.name),
+        backend.driver.breakerState === "open" ? "NOT_SERVING" : "SERVING",
+      );
     cleanups.unshift(() => grpc.destroy());
-    const readinessWatch = publishReadiness(readiness, grpc.health, SERVICES.map((service) => service.typeName));
+    const readinessWatch = publishReadiness(
+      readiness,
+      grpc.health,
+      SERVICES.map((service) => service.typeName),
+    );
     cleanups.unshift(() => readinessWatch.stop());
     const consoleAssets = ConsoleAssets.load();
     if (!consoleAssets) logger.warn("the operator console was not built (npm run build); /console/ is not served");
@@ -178,7 +230,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         http: http.address,
         tls: tls ? (tls.mutual ? "mutual" : "server") : "off",
         auth: auth.mode,
-        backends: backendList.map((backend) => ({ name: backend.name, system: backend.system, accessMode: backend.policy.accessMode })),
+        backends: backendList.map((backend) => ({
+          name: backend.name,
+          system: backend.system,
+          accessMode: backend.policy.accessMode,
+        })),
         defaultBackend: backends.default.name,
         dataDir: config.server.data_dir,
         sharedDatabase: shared !== undefined,
@@ -215,7 +271,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
           graceful.then(() => false),
           new Promise<boolean>((resolve) => setTimeout(() => resolve(true), graceMs).unref()),
         ]);
-        if (timedOut) logger.warn({ graceSeconds: config.server.shutdown_grace_seconds }, "in-flight calls outlived the grace period; closing connections");
+        if (timedOut)
+          logger.warn(
+            { graceSeconds: config.server.shutdown_grace_seconds },
+            "in-flight calls outlived the grace period; closing connections",
+          );
         await runCleanups(cleanups, logger);
         logger.info("secretgate stopped");
       },
@@ -238,7 +298,9 @@ function pathsNotYetPresent(config: Config): string[] {
   // A Set: the audit file may sit in the data directory.
   const paths = new Set([
     ...withMissingParents(dataDir),
-    ...[DATABASE_FILE, `${DATABASE_FILE}-wal`, `${DATABASE_FILE}-shm`, MASTER_KEY_FILE, ADMIN_TOKEN_HASH_FILE].map((file) => join(dataDir, file)),
+    ...[DATABASE_FILE, `${DATABASE_FILE}-wal`, `${DATABASE_FILE}-shm`, MASTER_KEY_FILE, ADMIN_TOKEN_HASH_FILE].map(
+      (file) => join(dataDir, file),
+    ),
     ...(auditFile ? withMissingParents(auditFile) : []),
   ]);
   return [...paths].filter((path) => !existsSync(path)).reverse();
@@ -288,7 +350,10 @@ function healthServiceName(backend: string): string {
  * --insecure-no-auth knowingly).
  */
 function requireLoopback(config: Config): void {
-  for (const [key, address] of [["grpc_address", config.server.grpc_address], ["http_address", config.server.http_address]] as const) {
+  for (const [key, address] of [
+    ["grpc_address", config.server.grpc_address],
+    ["http_address", config.server.http_address],
+  ] as const) {
     const { host } = splitAddress(address);
     if (!/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(host)) {
       throw new ConfigError(

@@ -71,7 +71,9 @@ export class AppendWriter {
   }
 
   get health(): WriterHealth {
-    return this.failure ? { writing: false, error: this.failure.code ?? this.failure.message, since: this.failingSince } : { writing: true };
+    return this.failure
+      ? { writing: false, error: this.failure.code ?? this.failure.message, since: this.failingSince }
+      : { writing: true };
   }
 
   /** Bytes appended and not yet written. */

@@ -122,6 +122,9 @@ function exceeds(text: string, limit: number): boolean {
 
 function withLongStringsDigested(record: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
-    Object.entries(record).map(([key, value]) => [key, typeof value === "string" && exceeds(JSON.stringify(value), LONG_FIELD_BYTES) ? digestOf(value) : value]),
+    Object.entries(record).map(([key, value]) => [
+      key,
+      typeof value === "string" && exceeds(JSON.stringify(value), LONG_FIELD_BYTES) ? digestOf(value) : value,
+    ]),
   );
 }

@@ -1,6 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { AuditRecordSchema, TailAuditResponseSchema, type TailAuditResponse } from "../gen/secretgate/v1/admin_service_pb.js";
+import {
+  AuditRecordSchema,
+  type TailAuditResponse,
+  TailAuditResponseSchema,
+} from "../gen/secretgate/v1/admin_service_pb.js";
 import type { AuditFeed, AuditRecordView } from "./core/audit-feed.js";
 import { Code, ServiceError } from "./core/errors.js";
 
@@ -41,7 +45,13 @@ export class AuditTail implements AuditFeed {
     for (const subscriber of this.subscribers) {
       if (!subscriber.visible(view)) continue;
       if (subscriber.queue.length >= MAX_QUEUED) {
-        this.finish(subscriber, new ServiceError(Code.ResourceExhausted, `the audit tail fell more than ${MAX_QUEUED} records behind and was dropped; subscribe again`));
+        this.finish(
+          subscriber,
+          new ServiceError(
+            Code.ResourceExhausted,
+            `the audit tail fell more than ${MAX_QUEUED} records behind and was dropped; subscribe again`,
+          ),
+        );
       } else {
         subscriber.queue.push(message);
         subscriber.wake?.();
@@ -49,10 +59,16 @@ export class AuditTail implements AuditFeed {
     }
   }
 
-  subscribe(signal: AbortSignal | undefined, visible: (record: AuditRecordView) => boolean): AsyncIterable<TailAuditResponse> {
+  subscribe(
+    signal: AbortSignal | undefined,
+    visible: (record: AuditRecordView) => boolean,
+  ): AsyncIterable<TailAuditResponse> {
     if (this.closed) throw new ServiceError(Code.Unavailable, "the server is shutting down");
     if (this.subscribers.size >= MAX_SUBSCRIBERS) {
-      throw new ServiceError(Code.ResourceExhausted, `${MAX_SUBSCRIBERS} audit tails are open already; close one first`);
+      throw new ServiceError(
+        Code.ResourceExhausted,
+        `${MAX_SUBSCRIBERS} audit tails are open already; close one first`,
+      );
     }
     const subscriber: Subscriber = { visible, queue: [] };
     this.subscribers.add(subscriber);
@@ -65,7 +81,8 @@ export class AuditTail implements AuditFeed {
   /** Ends every stream (server shutdown) and refuses new ones. */
   close(): void {
     this.closed = true;
-    for (const subscriber of this.subscribers) this.finish(subscriber, new ServiceError(Code.Unavailable, "the server is shutting down"));
+    for (const subscriber of this.subscribers)
+      this.finish(subscriber, new ServiceError(Code.Unavailable, "the server is shutting down"));
   }
 
   private finish(subscriber: Subscriber, end: ServiceError | "cancelled"): void {
@@ -126,7 +143,12 @@ function toMessage(line: string): { message: TailAuditResponse; view: AuditRecor
       if (item) named(item.source);
     }
   }
-  const teamId = record.teamId === undefined ? "" : typeof record.teamId === "string" ? record.teamId : JSON.stringify(record.teamId);
+  const teamId =
+    record.teamId === undefined
+      ? ""
+      : typeof record.teamId === "string"
+        ? record.teamId
+        : JSON.stringify(record.teamId);
   const message = create(TailAuditResponseSchema, {
     record: create(AuditRecordSchema, {
       time: timestampFromMs(typeof record.time === "number" ? record.time : Date.now()),

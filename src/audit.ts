@@ -1,10 +1,10 @@
 import { dirname } from "node:path";
 import type { Logger } from "pino";
 import type { WriterHealth } from "./append-writer.js";
-import { serializeRecord, type AuditList } from "./audit-record.js";
+import { type AuditList, serializeRecord } from "./audit-record.js";
 import { AuditTail } from "./audit-tail.js";
 import { ConfigError } from "./config/config-error.js";
-import { ServiceError, Code } from "./core/errors.js";
+import { Code, ServiceError } from "./core/errors.js";
 import { createLogDestination, type LogDestination } from "./log.js";
 import { auditHealthMetrics } from "./metrics/metrics.js";
 import { makePrivateDirectory, openPrivateFileForAppend } from "./storage/private-files.js";
@@ -85,7 +85,12 @@ export class AuditLog {
   /** This failure's counts, logged when writes work again. */
   private burst = { refused: 0, answeredUnwritten: 0, dropped: 0 };
 
-  constructor(options: { file: string | undefined; stdout: LogDestination; onFailure?: AuditFailureMode; logger?: Logger }) {
+  constructor(options: {
+    file: string | undefined;
+    stdout: LogDestination;
+    onFailure?: AuditFailureMode;
+    logger?: Logger;
+  }) {
     this.mode = options.onFailure ?? "fail_closed";
     this.file = options.file ? openAuditFile(options.file, this.mode === "fail_closed") : undefined;
     this.destination = this.file ?? options.stdout;
@@ -185,7 +190,8 @@ export class AuditLog {
   async close(): Promise<void> {
     this.flush();
     const unwritten = await this.file?.close();
-    if (unwritten) this.logger?.error({ bytes: unwritten }, "audit records could not be written before shutdown; they are lost");
+    if (unwritten)
+      this.logger?.error({ bytes: unwritten }, "audit records could not be written before shutdown; they are lost");
   }
 
   private openBatch(): Batch {
@@ -218,8 +224,8 @@ export class AuditLog {
         { error: health.error, onFailure: this.mode, destination: this.file ? "file" : "stdout" },
         this.mode === "fail_closed"
           ? "audit records cannot be written: refusing every call until they can (audit.on_failure: fail_closed)"
-          : ("audit records cannot be written: answering calls without them, keeping " +
-"up to 32 MiB of records to write later (audit.on_failure: fail_open)"),
+          : "audit records cannot be written: answering calls without them, keeping " +
+              "up to 32 MiB of records to write later (audit.on_failure: fail_open)",
       );
       return;
     }
@@ -231,9 +237,9 @@ export class AuditLog {
 function auditUnavailable(reason: string): ServiceError {
   return new ServiceError(
     Code.Unavailable,
-    (`the audit log cannot be written (${reason}), and audit.on_failure is ` +
-`fail_closed: calls are refused until it can be; a call already under ` +
-`way keeps its effect and its record is written later`),
+    `the audit log cannot be written (${reason}), and audit.on_failure is ` +
+      `fail_closed: calls are refused until it can be; a call already under ` +
+      `way keeps its effect and its record is written later`,
   );
 }
 

@@ -1,4 +1,4 @@
-import { performance, type EventLoopUtilization } from "node:perf_hooks";
+import { type EventLoopUtilization, performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { Logger } from "pino";
@@ -89,7 +89,14 @@ export function startIdleReclaim(logger: Logger): { stop(): void } {
     const ms = performance.now() - started;
     // Measured after the collection, this sample's own time is not work.
     last = performance.eventLoopUtilization();
-    logger.debug({ rssBeforeMb: Math.round(rssBefore / 2 ** 20), rssAfterMb: Math.round(process.memoryUsage.rss() / 2 ** 20), ms: Math.round(ms) }, "gave memory back after a burst of work");
+    logger.debug(
+      {
+        rssBeforeMb: Math.round(rssBefore / 2 ** 20),
+        rssAfterMb: Math.round(process.memoryUsage.rss() / 2 ** 20),
+        ms: Math.round(ms),
+      },
+      "gave memory back after a burst of work",
+    );
   }, SAMPLE_MS).unref();
   return { stop: () => clearInterval(timer) };
 }

@@ -1,4 +1,4 @@
-import { pino, type DestinationStream, type Logger } from "pino";
+import { type DestinationStream, type Logger, pino } from "pino";
 import { AppendWriter, type WriterHealth } from "./append-writer.js";
 
 const FLUSH_INTERVAL_MS = 200;
@@ -41,7 +41,10 @@ export interface LogDestination extends Flushable {
  * With `path`, the destination is that file (opened by `open`), reopened on `reopen()` and while
  * writes fail (see AppendWriter).
  */
-export function createLogDestination(fd: number = process.stdout.fd, file?: { path: string; open: (path: string) => number; sync?: boolean }): LogDestination {
+export function createLogDestination(
+  fd: number = process.stdout.fd,
+  file?: { path: string; open: (path: string) => number; sync?: boolean },
+): LogDestination {
   const listeners: Array<(health: WriterHealth) => void> = [];
   const writer = new AppendWriter(fd, {
     ...(file ? { path: file.path, open: file.open, sync: file.sync ?? false } : {}),

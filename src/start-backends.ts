@@ -2,11 +2,11 @@ import type { Logger } from "pino";
 import { locateBackendError } from "./config/backends.js";
 import type { Env } from "./config/env.js";
 import type { BackendConfig, Config } from "./config/schema.js";
-import type { DriverDefinition, SecretDriver } from "./drivers/driver.js";
+import { Backend } from "./core/backends.js";
 import { CachedDriver, type CachedDriverSettings } from "./core/cached-driver.js";
 import { StartupProbe } from "./core/reachability.js";
 import type { BreakerState } from "./core/resilience/circuit-breaker.js";
-import { Backend } from "./core/backends.js";
+import type { DriverDefinition, SecretDriver } from "./drivers/driver.js";
 import type { SecretDatabase } from "./storage/database.js";
 import type { PostgresDatabase } from "./storage/postgres/postgres-database.js";
 import type { Tracing } from "./tracing/tracing.js";
@@ -47,7 +47,9 @@ export interface StartBackendsOptions {
  * probe that is not started yet. The server and `secretgate migrate --config` both start their
  * back ends here.
  */
-export async function startBackends(options: StartBackendsOptions): Promise<{ backends: Backend[]; probes: StartupProbe[] }> {
+export async function startBackends(
+  options: StartBackendsOptions,
+): Promise<{ backends: Backend[]; probes: StartupProbe[] }> {
   const { config, env, logger, cleanups } = options;
   const probes: StartupProbe[] = [];
   const backends: Backend[] = [];
@@ -70,7 +72,15 @@ export async function startBackends(options: StartBackendsOptions): Promise<{ ba
       throw locateBackendError(error, backendConfig);
     }
     cleanups.unshift(() => driver.close());
-    const cached = new CachedDriver(driver, backendConfig.definition.capabilities, name, cachedDriverSettings(backendConfig, driverEnv), logger, (state) => options.onBreakerChange?.(name, state), options.tracing);
+    const cached = new CachedDriver(
+      driver,
+      backendConfig.definition.capabilities,
+      name,
+      cachedDriverSettings(backendConfig, driverEnv),
+      logger,
+      (state) => options.onBreakerChange?.(name, state),
+      options.tracing,
+    );
     const probe = new StartupProbe(cached, logger);
     cleanups.unshift(() => probe.stop());
     probes.push(probe);
@@ -92,7 +102,11 @@ function cachedDriverSettings(config: BackendConfig<DriverDefinition>, env: Env)
     bypassCache: policy.bypass ?? false,
     maxEntries: cache.max_entries,
     maxBytes: cache.max_bytes,
-    retry: { maxAttempts: resilience.retry_max_attempts, baseDelayMs: resilience.retry_base_delay_ms, maxDelayMs: resilience.retry_max_delay_ms },
+    retry: {
+      maxAttempts: resilience.retry_max_attempts,
+      baseDelayMs: resilience.retry_base_delay_ms,
+      maxDelayMs: resilience.retry_max_delay_ms,
+    },
     retryBudgetRatio: resilience.retry_budget_ratio,
     maxConcurrentCalls: resilience.max_concurrent_calls,
     breakerFailureThreshold: resilience.breaker_failure_threshold,

@@ -1,7 +1,7 @@
+import { runCli } from "./cli/cli.js";
 import { ConfigError } from "./config/config-error.js";
 import { MasterKeyError } from "./storage/master-key.js";
 import { DatabaseUnavailableError } from "./storage/postgres/database-unavailable.js";
-import { runCli } from "./cli/cli.js";
 
 runCli(process.argv.slice(2)).then(
   (code) => process.exit(code),
@@ -19,7 +19,11 @@ runCli(process.argv.slice(2)).then(
       console.error(`secretgate: ${error.message}`);
       process.exit(1);
     }
-    if (cause.code === "EADDRINUSE" || cause.code === "EACCES" || /No address added|EADDRINUSE/.test(cause.message ?? "")) {
+    if (
+      cause.code === "EADDRINUSE" ||
+      cause.code === "EACCES" ||
+      /No address added|EADDRINUSE/.test(cause.message ?? "")
+    ) {
       console.error(`secretgate: cannot listen: ${cause.message}`);
       process.exit(1);
     }

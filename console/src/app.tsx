@@ -1,5 +1,5 @@
-import { useEffect, useMemo, useState } from "preact/hooks";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import type { Caller } from "../../gen/secretgate/v1/admin_service_pb.js";
 import { Audit } from "./pages/audit.js";
 import { Callers } from "./pages/callers.js";
@@ -8,8 +8,8 @@ import { Secrets } from "./pages/secrets.js";
 import { SignIn } from "./pages/sign-in.js";
 import { TeamEditor } from "./pages/team-editor.js";
 import { Teams } from "./pages/teams.js";
-import { BASE, PAGES, followLink, navigate, useRoute } from "./router.js";
-import { clientsFor, forgetToken, storeToken, storedToken, type Clients } from "./session.js";
+import { BASE, followLink, navigate, PAGES, useRoute } from "./router.js";
+import { type Clients, clientsFor, forgetToken, storedToken, storeToken } from "./session.js";
 
 interface Session {
   token: string;
@@ -79,7 +79,11 @@ export function App() {
           <ul>
             {pages.map((page) => (
               <li key={page.path}>
-                <a href={`${BASE}/${page.path}`} aria-current={page === current ? "page" : undefined} onClick={(event) => followLink(event, page.path)}>
+                <a
+                  href={`${BASE}/${page.path}`}
+                  aria-current={page === current ? "page" : undefined}
+                  onClick={(event) => followLink(event, page.path)}
+                >
                   {page.title}
                 </a>
               </li>
@@ -106,7 +110,11 @@ function Page(props: { path: string; rest: string[]; clients: Clients }) {
     case "overview":
       return <Overview clients={props.clients} />;
     case "teams":
-      return props.rest[0] ? <TeamEditor clients={props.clients} teamId={decodeURIComponent(props.rest[0])} /> : <Teams clients={props.clients} />;
+      return props.rest[0] ? (
+        <TeamEditor clients={props.clients} teamId={decodeURIComponent(props.rest[0])} />
+      ) : (
+        <Teams clients={props.clients} />
+      );
     case "audit":
       return <Audit clients={props.clients} />;
     case "callers":

@@ -16,7 +16,8 @@ export function fieldErrors(message: string, keys: readonly string[]): { byKey: 
   const other: string[] = [];
   for (const issue of message.split("; ")) {
     const match = /^settings\.([A-Za-z0-9_]+)[^:]*: (.*)$/s.exec(issue);
-    if (match && keys.includes(match[1]!)) byKey.set(match[1]!, [byKey.get(match[1]!), match[2]!].filter(Boolean).join("; "));
+    if (match && keys.includes(match[1]!))
+      byKey.set(match[1]!, [byKey.get(match[1]!), match[2]!].filter(Boolean).join("; "));
     else other.push(issue);
   }
   return { byKey, other };

@@ -39,7 +39,8 @@ export function useRoute(): string {
 
 /** A same-origin link that navigates without reloading (and still opens in a new tab when asked). */
 export function followLink(event: MouseEvent, route: string): void {
-  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey)
+    return;
   event.preventDefault();
   navigate(route);
 }

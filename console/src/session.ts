@@ -1,4 +1,4 @@
-import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { AdminService } from "../../gen/secretgate/v1/admin_service_pb.js";
 import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";

@@ -10,7 +10,10 @@ export const ADMIN_TOKEN_HASH_FILE = "admin-token.sha256";
  * token is made, only its SHA-256 is kept in the data directory, and the token itself is
  * returned once for printing (like Vault's dev root token). Later starts find the hash.
  */
-export function loadOrCreateAdminTokenHash(dataDir: string, hash: (token: string) => Buffer): { digest: Buffer; newToken?: string } {
+export function loadOrCreateAdminTokenHash(
+  dataDir: string,
+  hash: (token: string) => Buffer,
+): { digest: Buffer; newToken?: string } {
   const path = join(dataDir, ADMIN_TOKEN_HASH_FILE);
   if (existsSync(path)) return { digest: Buffer.from(readFileSync(path, "utf8").trim(), "hex") };
   const token = `sgt_${randomBytes(32).toString("base64url")}`;

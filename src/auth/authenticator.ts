@@ -1,8 +1,8 @@
 import { hash } from "node:crypto";
 import type { PeerCertificate } from "node:tls";
-import { ServiceError, Code } from "../core/errors.js";
 import { ConfigError } from "../config/config-error.js";
 import type { AuthSettings } from "../config/schema.js";
+import { Code, ServiceError } from "../core/errors.js";
 import { loadOrCreateAdminTokenHash } from "./admin-token.js";
 import { Identity } from "./identity.js";
 import { parseSubjectAltNames, sanKey } from "./subject-alt-names.js";
@@ -54,7 +54,9 @@ export class Authenticator {
       const key = digest.toString("hex");
       if (!this.byDigest.has(key)) this.byDigest.set(key, identity);
     }
-    this.identities = anonymous ? [anonymous] : [...tokens.map((token) => token.identity), ...certificates.map((certificate) => certificate.identity)];
+    this.identities = anonymous
+      ? [anonymous]
+      : [...tokens.map((token) => token.identity), ...certificates.map((certificate) => certificate.identity)];
   }
 
   /**
@@ -82,9 +84,13 @@ export class Authenticator {
     const certificates: CertificateIdentity[] = options.settings.mtls_identities.map((entry) => ({
       cn: entry.cn,
       san: entry.san && sanKey(entry.san),
-      identity: new Identity(entry.name, entry.rules, { kind: "mtls", certificate: entry.cn !== undefined ? `CN=${entry.cn}` : `SAN ${sanKey(entry.san!)}` }),
+      identity: new Identity(entry.name, entry.rules, {
+        kind: "mtls",
+        certificate: entry.cn !== undefined ? `CN=${entry.cn}` : `SAN ${sanKey(entry.san!)}`,
+      }),
     }));
-    if (options.adminTokenEnv) tokens.push({ digest: sha256(options.adminTokenEnv), identity: Identity.unrestricted("admin") });
+    if (options.adminTokenEnv)
+      tokens.push({ digest: sha256(options.adminTokenEnv), identity: Identity.unrestricted("admin") });
     if (tokens.length > 0 || certificates.length > 0) {
       return { authenticator: new Authenticator(tokens, certificates, undefined), mode: "tokens" };
     }
@@ -110,7 +116,11 @@ export class Authenticator {
     if (certificate && Object.keys(certificate).length > 0) {
       const cn = [certificate.subject?.CN].flat()[0];
       const sans = new Set(parseSubjectAltNames(certificate.subjectaltname ?? "").map(sanKey));
-      const entry = this.certificates.find((candidate) => (candidate.cn !== undefined && candidate.cn === cn) || (candidate.san !== undefined && sans.has(candidate.san)));
+      const entry = this.certificates.find(
+        (candidate) =>
+          (candidate.cn !== undefined && candidate.cn === cn) ||
+          (candidate.san !== undefined && sans.has(candidate.san)),
+      );
       if (entry) return entry.identity;
       throw unauthenticated(`no identity is configured for the client certificate ${cn ? `CN=${cn}` : "presented"}`);
     }

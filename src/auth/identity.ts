@@ -66,7 +66,19 @@ export class Identity {
 
   /** Everything allowed: the admin token and --insecure-no-auth. */
   static unrestricted(name: string): Identity {
-    return new Identity(name, { read: ["*"], write: ["*"], delete: ["*"], teams: ["*"], admin: true, inline_team_settings: true, backends: ["*"] }, { kind: "admin_token" });
+    return new Identity(
+      name,
+      {
+        read: ["*"],
+        write: ["*"],
+        delete: ["*"],
+        teams: ["*"],
+        admin: true,
+        inline_team_settings: true,
+        backends: ["*"],
+      },
+      { kind: "admin_token" },
+    );
   }
 
   mayRead(name: string): boolean {
@@ -104,6 +116,9 @@ export class Identity {
  * keep a meaning we do not document.
  */
 export function compileGlob(glob: string): RegExp {
-  const source = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const source = glob
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${source}$`, "su");
 }

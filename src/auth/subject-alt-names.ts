@@ -63,13 +63,18 @@ const IA5_WITHOUT_SPACES = /^[\x21-\x7e]+$/;
 export function parseConfiguredSan(text: string): SubjectAltName | { problem: string } {
   const typed = TYPED.exec(text);
   if (!typed) {
-    return { problem: (`${JSON.stringify(text)} does not say which kind of name it is: write ` +
-`"${guessType(text)}:${text}" (one of uri:, dns:, email:, ip:)`) };
+    return {
+      problem:
+        `${JSON.stringify(text)} does not say which kind of name it is: write ` +
+        `"${guessType(text)}:${text}" (one of uri:, dns:, email:, ip:)`,
+    };
   }
   const type = typed[1]!.toLowerCase() as SanType;
   const value = typed[2]!;
   if (type === "ip") {
-    return isIP(value) !== 0 ? { type, value: canonicalIp(value) } : { problem: `${JSON.stringify(value)} is not an IPv4 or IPv6 address` };
+    return isIP(value) !== 0
+      ? { type, value: canonicalIp(value) }
+      : { problem: `${JSON.stringify(value)} is not an IPv4 or IPv6 address` };
   }
   return IA5_WITHOUT_SPACES.test(value) ? { type, value } : { problem: `the ${type}: ${NOT_IA5}` };
 }

@@ -1,6 +1,14 @@
 import { readFileSync } from "node:fs";
-import { parseArgs, type ParseArgsConfig } from "node:util";
-import { Code, ConnectError, createAdminClient, createSecretClient, type AdminClient, type ClientOptions, type SecretClient } from "../../clients/typescript/src/index.js";
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import {
+  type AdminClient,
+  type ClientOptions,
+  Code,
+  ConnectError,
+  createAdminClient,
+  createSecretClient,
+  type SecretClient,
+} from "../../clients/typescript/src/index.js";
 import { statusName } from "../core/errors.js";
 import { ExitCode, exitCodeFor } from "./exit-codes.js";
 
@@ -22,27 +30,31 @@ const NAME_OPTIONS = {
   "virtual-key": { type: "boolean" },
 } as const satisfies ParseArgsConfig["options"];
 
-const TEAM_SETTINGS_USAGE = (`--team-settings JSON sends back-end settings for this call only (as ` +
-`\`team set\` stores them), merged over --team's.\n` +
-`--backend NAME addresses one of the server's back ends (as NAME://KEY ` +
-`would), bypassing its routes.`);
+const TEAM_SETTINGS_USAGE =
+  `--team-settings JSON sends back-end settings for this call only (as ` +
+  `\`team set\` stores them), merged over --team's.\n` +
+  `--backend NAME addresses one of the server's back ends (as NAME://KEY ` +
+  `would), bypassing its routes.`;
 
 const COMMAND_USAGE: Record<string, string> = {
-  read: (`usage: secretgate read NAME [--bypass-cache] [--backend BACKEND] ` +
-`[--team TEAM] [--team-settings JSON] [--virtual-key] [--addr ADDR]\n` +
-`Prints the value to stdout exactly as stored (a newline is added only ` +
-`on a terminal).\n` +
-`${TEAM_SETTINGS_USAGE}`),
-  write: (`usage: secretgate write NAME [--binary] [--description TEXT] [--tag ` +
-`KEY=VALUE ...] [--backend BACKEND] [--team TEAM] [--team-settings JSON] ` +
-`[--virtual-key] [--addr ADDR]\n` +
-`Reads the value from stdin (one trailing newline is dropped from text ` +
-`values), e.g.\n` +
-`  printf %s "$KEY" | secretgate write OPENAI_API_KEY\n` +
-`${TEAM_SETTINGS_USAGE}`),
-  delete: (`usage: secretgate delete NAME [--force] [--backend BACKEND] [--team ` +
-`TEAM] [--team-settings JSON] [--virtual-key] [--addr ADDR]\n` +
-`${TEAM_SETTINGS_USAGE}`),
+  read:
+    `usage: secretgate read NAME [--bypass-cache] [--backend BACKEND] ` +
+    `[--team TEAM] [--team-settings JSON] [--virtual-key] [--addr ADDR]\n` +
+    `Prints the value to stdout exactly as stored (a newline is added only ` +
+    `on a terminal).\n` +
+    `${TEAM_SETTINGS_USAGE}`,
+  write:
+    `usage: secretgate write NAME [--binary] [--description TEXT] [--tag ` +
+    `KEY=VALUE ...] [--backend BACKEND] [--team TEAM] [--team-settings JSON] ` +
+    `[--virtual-key] [--addr ADDR]\n` +
+    `Reads the value from stdin (one trailing newline is dropped from text ` +
+    `values), e.g.\n` +
+    `  printf %s "$KEY" | secretgate write OPENAI_API_KEY\n` +
+    `${TEAM_SETTINGS_USAGE}`,
+  delete:
+    `usage: secretgate delete NAME [--force] [--backend BACKEND] [--team ` +
+    `TEAM] [--team-settings JSON] [--virtual-key] [--addr ADDR]\n` +
+    `${TEAM_SETTINGS_USAGE}`,
   backends: `usage: secretgate backends [--json] [--addr ADDR]
 Describes the server's back ends (needs an admin token): name, system, access mode, whether it is
 the default, reachability, circuit breaker and cache entries. --json prints everything the server
@@ -113,11 +125,17 @@ async function read(argv: string[]): Promise<number> {
   });
   const result = response.results[0]!;
   if (result.error) {
-    const resolved = result.resolvedName && result.resolvedName !== name ? ` (stored as ${JSON.stringify(result.resolvedName)})` : "";
-    console.error(`secretgate: cannot read ${JSON.stringify(name)}${resolved}: ${result.error.status}: ${result.error.message}`);
+    const resolved =
+      result.resolvedName && result.resolvedName !== name ? ` (stored as ${JSON.stringify(result.resolvedName)})` : "";
+    console.error(
+      `secretgate: cannot read ${JSON.stringify(name)}${resolved}: ${result.error.status}: ${result.error.message}`,
+    );
     return exitCodeFor(result.error.code as Code);
   }
-  if (result.stale) console.error(`secretgate: warning: ${JSON.stringify(name)} was served from the cache because ${result.source} is failing`);
+  if (result.stale)
+    console.error(
+      `secretgate: warning: ${JSON.stringify(name)} was served from the cache because ${result.source} is failing`,
+    );
   const bytes = result.binaryValue.length > 0 ? result.binaryValue : Buffer.from(result.value, "utf8");
   await writeOut(bytes);
   if (process.stdout.isTTY) await writeOut(Buffer.from("\n"));
@@ -149,7 +167,9 @@ async function write(argv: string[]): Promise<number> {
     ...sent,
     virtualKey: values["virtual-key"] ?? false,
   });
-  console.error(`secretgate: wrote ${JSON.stringify(response.name)} to ${response.source} (version ${response.version})`);
+  console.error(
+    `secretgate: wrote ${JSON.stringify(response.name)} to ${response.source} (version ${response.version})`,
+  );
   for (const warning of response.warnings) console.error(`secretgate: warning: ${warning}`);
   return ExitCode.ok;
 }
@@ -179,23 +199,38 @@ async function team(argv: string[]): Promise<number> {
     if (teamId !== undefined) throw new UsageError("team list takes no arguments");
     return listTeams(connectAdmin(values));
   }
-  if (teamId === undefined || extra.length > 0) throw new UsageError("expected team get TEAM, team set TEAM JSON, team test TEAM JSON or team list");
+  if (teamId === undefined || extra.length > 0)
+    throw new UsageError("expected team get TEAM, team set TEAM JSON, team test TEAM JSON or team list");
   if (action === "get") {
     if (json !== undefined) throw new UsageError("team get takes one TEAM");
     const response = await connect(values).getTeamSettings({ teamId });
-    printJson({ team_id: response.teamId, configured: response.configured, settings: response.settings ?? {}, ...updatedAt(response.updatedAt) });
+    printJson({
+      team_id: response.teamId,
+      configured: response.configured,
+      settings: response.settings ?? {},
+      ...updatedAt(response.updatedAt),
+    });
     return ExitCode.ok;
   }
   if (action === "test") {
     if (json === undefined) throw new UsageError("team test takes a JSON object or - (stdin)");
     const settings = parseSettings(json === "-" ? (await readStdin()).toString("utf8") : json, "team settings");
     const response = await connectAdmin(values).testTeamSettings({ teamId, settings });
-    printJson({ backend: response.backend, reachable: response.reachable, status: response.status, ...(response.message ? { message: response.message } : {}) });
+    printJson({
+      backend: response.backend,
+      reachable: response.reachable,
+      status: response.status,
+      ...(response.message ? { message: response.message } : {}),
+    });
     return response.reachable ? ExitCode.ok : ExitCode.failure;
   }
-  if (action !== "set") throw new UsageError(`unknown team action ${JSON.stringify(action ?? "")}; expected get, set, test or list`);
-  if ((json === undefined) === !values.clear) throw new UsageError("team set takes a JSON object, - (stdin) or --clear");
-  const settings = values.clear ? {} : parseSettings(json === "-" ? (await readStdin()).toString("utf8") : json!, "team settings");
+  if (action !== "set")
+    throw new UsageError(`unknown team action ${JSON.stringify(action ?? "")}; expected get, set, test or list`);
+  if ((json === undefined) === !values.clear)
+    throw new UsageError("team set takes a JSON object, - (stdin) or --clear");
+  const settings = values.clear
+    ? {}
+    : parseSettings(json === "-" ? (await readStdin()).toString("utf8") : json!, "team settings");
   const client = connect(values);
   const response = await client.setTeamSettings({ teamId, settings });
   printJson({ team_id: response.teamId, configured: response.configured, settings: response.settings ?? {} });
@@ -225,7 +260,9 @@ async function backends(argv: string[]): Promise<number> {
   }
   const rows = response.backends.map((backend) => {
     const can = backend.capabilities;
-    const abilities = can ? [can.write && "write", can.binary && "binary", can.list && "list"].filter(Boolean).join(",") : "";
+    const abilities = can
+      ? [can.write && "write", can.binary && "binary", can.list && "list"].filter(Boolean).join(",")
+      : "";
     return [
       backend.name,
       backend.system,
@@ -259,13 +296,37 @@ async function callers(argv: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError("callers takes no arguments");
   const { callers: listed } = await connectAdmin(values).listCallers({});
   if (values.json) {
-    printJson(listed.map((caller) => ({ name: caller.name, kind: caller.kind, ...(caller.certificate ? { certificate: caller.certificate } : {}), rules: { read: caller.read, write: caller.write, delete: caller.delete, teams: caller.teams, backends: caller.backends, admin: caller.admin, inline_team_settings: caller.inlineTeamSettings } })));
+    printJson(
+      listed.map((caller) => ({
+        name: caller.name,
+        kind: caller.kind,
+        ...(caller.certificate ? { certificate: caller.certificate } : {}),
+        rules: {
+          read: caller.read,
+          write: caller.write,
+          delete: caller.delete,
+          teams: caller.teams,
+          backends: caller.backends,
+          admin: caller.admin,
+          inline_team_settings: caller.inlineTeamSettings,
+        },
+      })),
+    );
     return ExitCode.ok;
   }
   const list = (globs: string[]) => (globs.length === 0 ? "-" : globs.join(","));
   printTable(
     ["NAME", "KIND", "READ", "WRITE", "DELETE", "TEAMS", "BACKENDS", "ADMIN"],
-    listed.map((caller) => [caller.name, caller.kind, list(caller.read), list(caller.write), list(caller.delete), list(caller.teams), list(caller.backends), caller.admin ? "yes" : "no"]),
+    listed.map((caller) => [
+      caller.name,
+      caller.kind,
+      list(caller.read),
+      list(caller.write),
+      list(caller.delete),
+      list(caller.teams),
+      list(caller.backends),
+      caller.admin ? "yes" : "no",
+    ]),
   );
   return ExitCode.ok;
 }
@@ -290,7 +351,15 @@ async function stats(argv: string[]): Promise<number> {
   }
   printTable(
     ["BACKEND", "CALLS", "ERRORS", "CACHE HITS", "CACHE MISSES", "P50 MS", "P99 MS"],
-    rows.map((row) => [row.name, String(row.calls), String(row.errors), String(row.cache_hits), String(row.cache_misses), `<=${row.p50_ms}`, `<=${row.p99_ms}`]),
+    rows.map((row) => [
+      row.name,
+      String(row.calls),
+      String(row.errors),
+      String(row.cache_hits),
+      String(row.cache_misses),
+      `<=${row.p50_ms}`,
+      `<=${row.p99_ms}`,
+    ]),
   );
   return ExitCode.ok;
 }
@@ -312,7 +381,12 @@ async function auditTail(argv: string[]): Promise<number> {
   return ExitCode.ok;
 }
 
-type ConnectionValues = { addr?: string | undefined; token?: string | undefined; ca?: string | undefined; timeout?: string | undefined };
+type ConnectionValues = {
+  addr?: string | undefined;
+  token?: string | undefined;
+  ca?: string | undefined;
+  timeout?: string | undefined;
+};
 
 /**
  * A SecretService client (what a proxy calls) for the server --addr (or SECRETGATE_ADDR) names, with --token, --ca
@@ -327,7 +401,11 @@ export function connectAdmin(values: ConnectionValues, defaultTimeoutSeconds = 1
   return connectWith(values, defaultTimeoutSeconds, createAdminClient);
 }
 
-function connectWith<C>(values: ConnectionValues, defaultTimeoutSeconds: number, create: (url: string, options: ClientOptions) => C): C {
+function connectWith<C>(
+  values: ConnectionValues,
+  defaultTimeoutSeconds: number,
+  create: (url: string, options: ClientOptions) => C,
+): C {
   const address = values.addr ?? (process.env.SECRETGATE_ADDR || DEFAULT_ADDRESS);
   const url = /^https?:\/\//.test(address) ? address : `http://${address}`;
   const token = values.token ?? (process.env.SECRETGATE_TOKEN || undefined);
@@ -397,7 +475,8 @@ function parseSettings(text: string, what: string): Record<string, never> {
     // The text may hold credentials: the message does not repeat it.
     throw new UsageError(`${what}: not valid JSON`);
   }
-  if (settings === null || typeof settings !== "object" || Array.isArray(settings)) throw new UsageError(`${what}: must be a JSON object`);
+  if (settings === null || typeof settings !== "object" || Array.isArray(settings))
+    throw new UsageError(`${what}: must be a JSON object`);
   return settings as Record<string, never>;
 }
 
@@ -427,7 +506,13 @@ function writeOut(bytes: Uint8Array): Promise<void> {
 
 function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-  for (const row of [header, ...rows]) console.log(row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd());
+  for (const row of [header, ...rows])
+    console.log(
+      row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join("  ")
+        .trimEnd(),
+    );
 }
 
 function printJson(value: unknown): void {
@@ -440,5 +525,8 @@ function help(command: string): number {
 }
 
 export function isParseArgsError(error: unknown): boolean {
-  return typeof (error as { code?: unknown }).code === "string" && (error as { code: string }).code.startsWith("ERR_PARSE_ARGS");
+  return (
+    typeof (error as { code?: unknown }).code === "string" &&
+    (error as { code: string }).code.startsWith("ERR_PARSE_ARGS")
+  );
 }

@@ -11,9 +11,10 @@ const encryptors: Record<string, () => Promise<Encryptor>> = Object.fromEntries(
   SYSTEMS.flatMap((system) => (system.encryptor ? [[system.encryptor.kms, () => system.encryptor!.load()]] : [])),
 );
 
-export const ENCRYPT_USAGE = (`usage: secretgate encrypt --kms ` +
-`${Object.keys(encryptors).join("|") || "aws|google"} [--key-id ID | ` +
-`--key RESOURCE] [--context k=v ...] VALUE`);
+export const ENCRYPT_USAGE =
+  `usage: secretgate encrypt --kms ` +
+  `${Object.keys(encryptors).join("|") || "aws|google"} [--key-id ID | ` +
+  `--key RESOURCE] [--context k=v ...] VALUE`;
 
 export async function runEncrypt(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -28,7 +29,9 @@ export async function runEncrypt(argv: string[]): Promise<number> {
   });
   const load = values.kms ? encryptors[values.kms] : undefined;
   if (!load || positionals.length !== 1) {
-    console.error(values.kms && !load ? `secretgate: unknown --kms ${JSON.stringify(values.kms)}\n${ENCRYPT_USAGE}` : ENCRYPT_USAGE);
+    console.error(
+      values.kms && !load ? `secretgate: unknown --kms ${JSON.stringify(values.kms)}\n${ENCRYPT_USAGE}` : ENCRYPT_USAGE,
+    );
     return 2;
   }
   const context: Record<string, string> = {};

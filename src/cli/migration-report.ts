@@ -65,9 +65,11 @@ export class MigrationProgress {
     this.counts.set(row.outcome, (this.counts.get(row.outcome) ?? 0) + 1);
     if (!this.stream.isTTY) {
       const particulars = details(row, this.from);
-      this.stream.write((`${this.title}: [${this.done}/${this.total}] ` +
-`${printable(JSON.stringify(row.name))} ` +
-`${row.outcome}${particulars.map((part) => `; ${part}`).join("")}\n`));
+      this.stream.write(
+        `${this.title}: [${this.done}/${this.total}] ` +
+          `${printable(JSON.stringify(row.name))} ` +
+          `${row.outcome}${particulars.map((part) => `; ${part}`).join("")}\n`,
+      );
       return;
     }
     if (this.done === this.total || Date.now() - this.lastDrawn >= BAR_REDRAW_MS) this.draw();
@@ -80,7 +82,9 @@ export class MigrationProgress {
 
   private draw(): void {
     this.lastDrawn = Date.now();
-    const counted = OUTCOMES.filter((outcome) => this.counts.has(outcome)).map((outcome) => `${outcome} ${this.counts.get(outcome)}`);
+    const counted = OUTCOMES.filter((outcome) => this.counts.has(outcome)).map(
+      (outcome) => `${outcome} ${this.counts.get(outcome)}`,
+    );
     const status = ` ${this.done}/${this.total}${counted.length > 0 ? `  ${counted.join("  ")}` : ""}`;
     const width = Math.max(10, Math.min(40, (this.stream.columns ?? 80) - this.title.length - status.length - 4));
     const filled = this.total === 0 ? width : Math.round((this.done / this.total) * width);
@@ -96,38 +100,60 @@ export class MigrationProgress {
  */
 export function migrationSummary(rows: readonly MigrationRow[], options: MigrationSummaryOptions): string {
   const { from, to } = options;
-  const lines = [(`Migration from ${from} to ${to}: ${rows.length} ` +
-`secret${rows.length === 1 ? "" : "s"}${options.dryRun ? " (dry run: nothing was changed)" : ""}`), ""];
+  const lines = [
+    `Migration from ${from} to ${to}: ${rows.length} ` +
+      `secret${rows.length === 1 ? "" : "s"}${options.dryRun ? " (dry run: nothing was changed)" : ""}`,
+    "",
+  ];
   const count = (test: (row: MigrationRow) => boolean) => rows.filter(test).length;
   const outcomes = OUTCOMES.filter((outcome) => outcome !== (options.dryRun ? "copied" : "would copy"));
-  lines.push(...table(["OUTCOME", "SECRETS"], outcomes.map((outcome) => [outcome, String(count((row) => row.outcome === outcome))])), "");
+  lines.push(
+    ...table(
+      ["OUTCOME", "SECRETS"],
+      outcomes.map((outcome) => [outcome, String(count((row) => row.outcome === outcome))]),
+    ),
+    "",
+  );
 
   const overwritten = count((row) => row.overwritten);
   if (overwritten > 0) {
-    lines.push((`${overwritten} ${options.dryRun ? "would overwrite" : "overwrote"} a ` +
-`different value or different metadata in ${to} (a copy replaces what ` +
-`the destination held).`));
+    lines.push(
+      `${overwritten} ${options.dryRun ? "would overwrite" : "overwrote"} a ` +
+        `different value or different metadata in ${to} (a copy replaces what ` +
+        `the destination held).`,
+    );
   }
   for (const kind of ["description", "tags"]) {
     const dropped = count((row) => row.outcome !== "failed" && row.notKept.includes(kind));
-    if (dropped > 0) lines.push((`${to} keeps no ${kind}: ${options.dryRun ? "would not be" : "not"} ` +
-`copied for ${dropped} secret${dropped === 1 ? "" : "s"}.`));
+    if (dropped > 0)
+      lines.push(
+        `${to} keeps no ${kind}: ${options.dryRun ? "would not be" : "not"} ` +
+          `copied for ${dropped} secret${dropped === 1 ? "" : "s"}.`,
+      );
   }
   if (options.deleteSource) {
     const deleted = count((row) => row.sourceDeleted);
     lines.push(
       options.dryRun
         ? `${count((row) => row.outcome !== "failed")} would be deleted from ${from} once their copies verified.`
-        : (`${deleted} deleted from ${from} after their copies verified ` +
-`(recoverable for ${from}'s recovery window, where it has one).`),
+        : `${deleted} deleted from ${from} after their copies verified ` +
+            `(recoverable for ${from}'s recovery window, where it has one).`,
     );
   }
   const warned = count((row) => row.warnings.length > 0);
-  if (warned > 0) lines.push(`${warned} ${warned === 1 ? "copy" : "copies"} verified with a warning from ${to} (listed below).`);
-  const shown = rows.filter((row) => options.verbose || row.outcome === "failed" || row.overwritten || row.warnings.length > 0);
+  if (warned > 0)
+    lines.push(`${warned} ${warned === 1 ? "copy" : "copies"} verified with a warning from ${to} (listed below).`);
+  const shown = rows.filter(
+    (row) => options.verbose || row.outcome === "failed" || row.overwritten || row.warnings.length > 0,
+  );
   if (shown.length > 0) {
     if (lines.at(-1) !== "") lines.push("");
-    lines.push(...table(["NAME", "OUTCOME", "DETAIL"], shown.map((row) => [printable(row.name), row.outcome, details(row, from).join("; ")])));
+    lines.push(
+      ...table(
+        ["NAME", "OUTCOME", "DETAIL"],
+        shown.map((row) => [printable(row.name), row.outcome, details(row, from).join("; ")]),
+      ),
+    );
   }
   return `${lines.join("\n").trimEnd()}\n`;
 }
@@ -136,7 +162,8 @@ export function migrationSummary(rows: readonly MigrationRow[], options: Migrati
 function details(row: MigrationRow, from: string): string[] {
   const parts: string[] = [];
   if (row.failure) parts.push(`${row.failure.status}: ${printable(row.failure.message)}`);
-  if (row.overwritten) parts.push(row.outcome === "would copy" ? "would overwrite a different copy" : "overwrote a different copy");
+  if (row.overwritten)
+    parts.push(row.outcome === "would copy" ? "would overwrite a different copy" : "overwrote a different copy");
   if (row.outcome !== "failed" && row.notKept.length > 0) parts.push(`${row.notKept.join(" and ")} not kept`);
   if (row.sourceDeleted) parts.push(`deleted from ${from}`);
   parts.push(...row.warnings.map((warning) => `warning: ${printable(warning)}`));
@@ -145,5 +172,10 @@ function details(row: MigrationRow, from: string): string[] {
 
 function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-  return [header, ...rows].map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join("  ").trimEnd());
+  return [header, ...rows].map((row) =>
+    row
+      .map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!)))
+      .join("  ")
+      .trimEnd(),
+  );
 }

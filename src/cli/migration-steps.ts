@@ -1,4 +1,9 @@
-import type { MigrateSecretRequest, MigrateSecretResponse, PlanMigrationRequest, PlanMigrationResponse } from "../../gen/secretgate/v1/admin_service_pb.js";
+import type {
+  MigrateSecretRequest,
+  MigrateSecretResponse,
+  PlanMigrationRequest,
+  PlanMigrationResponse,
+} from "../../gen/secretgate/v1/admin_service_pb.js";
 
 /** A migration's two steps, against a running server or in this process. Failures are thrown. */
 export interface MigrationSteps {

@@ -1,8 +1,8 @@
 import { parseArgs } from "node:util";
-import { loadConfig } from "../config/load.js";
-import { SYSTEMS } from "../systems.js";
-import { createLogDestination, createLogger } from "../log.js";
 import { startServer } from "../app.js";
+import { loadConfig } from "../config/load.js";
+import { createLogDestination, createLogger } from "../log.js";
+import { SYSTEMS } from "../systems.js";
 
 export const SERVE_USAGE = `usage: secretgate [serve] [--config FILE] [--insecure-no-auth]
 

@@ -14,7 +14,12 @@ export class ConfigError extends Error {
  * The URL a setting holds, e.g. a back end's address from the environment. Anything that is not
  * a URL, or not one of `protocols`, is a ConfigError naming `variable`.
  */
-export function urlSetting(variable: string, value: string, protocols: readonly string[], protocolMessage: string): URL {
+export function urlSetting(
+  variable: string,
+  value: string,
+  protocols: readonly string[],
+  protocolMessage: string,
+): URL {
   let url: URL;
   try {
     url = new URL(value);

@@ -2,11 +2,11 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { checkRoutes, configureBackends } from "./backends.js";
 import { ConfigError } from "./config-error.js";
-import { check } from "./issues.js";
-import { serverSettingsSchema, type Config } from "./schema.js";
-import { ServedEnvironment } from "./served-environment.js";
 import type { Env } from "./env.js";
+import { check } from "./issues.js";
 import type { KnownSystem } from "./known-system.js";
+import { type Config, serverSettingsSchema } from "./schema.js";
+import { ServedEnvironment } from "./served-environment.js";
 
 const ENV_REFERENCE = "os.environ/";
 
@@ -22,7 +22,11 @@ const SERVER_ENV_OVERRIDES = {
  * Reads and validates the config file (or none), applying environment overrides. `systems` are the
  * back ends the service knows (src/systems.ts), each with the settings it adds and the environment it reads.
  */
-export async function loadConfig<S extends KnownSystem>(path: string | undefined, env: Env, systems: readonly S[]): Promise<Config<S>> {
+export async function loadConfig<S extends KnownSystem>(
+  path: string | undefined,
+  env: Env,
+  systems: readonly S[],
+): Promise<Config<S>> {
   let document: unknown = {};
   if (path !== undefined) {
     let text: string;
@@ -41,14 +45,24 @@ export async function loadConfig<S extends KnownSystem>(path: string | undefined
 }
 
 /** Validates an already-parsed config document (a LiteLLM `config.yaml` with an optional `secretgate:` key). */
-export async function parseConfig<S extends KnownSystem>(document: unknown, env: Env, systems: readonly S[], source?: string): Promise<Config<S>> {
+export async function parseConfig<S extends KnownSystem>(
+  document: unknown,
+  env: Env,
+  systems: readonly S[],
+  source?: string,
+): Promise<Config<S>> {
   if (!isPlainObject(document)) throw new ConfigError("the config file must be a YAML mapping");
   // Only the parts secretgate reads get `os.environ/` substitution: a shared LiteLLM file also
   // references provider keys (the very secrets this service serves) that need not be set here.
   // The variables substituted are the service's own (callers' tokens among them): never served.
   const general = isPlainObject(document.general_settings) ? document.general_settings : {};
   const references = new Set<string>();
-  const system = substituteEnv(general.key_management_system, "general_settings.key_management_system", env, references);
+  const system = substituteEnv(
+    general.key_management_system,
+    "general_settings.key_management_system",
+    env,
+    references,
+  );
   const rawSettings = substituteEnv(
     general.key_management_settings ?? {},
     "general_settings.key_management_settings",
@@ -60,10 +74,10 @@ export async function parseConfig<S extends KnownSystem>(document: unknown, env:
   const serverInput = isPlainObject(rawServer) ? { ...rawServer } : rawServer;
   if (isPlainObject(serverInput) && Object.hasOwn(serverInput, "env_fallback")) {
     throw new ConfigError(
-      ("secretgate.env_fallback was removed: the service's own environment is " +
-"no longer served (callers read the names it does not host ") +
+      "secretgate.env_fallback was removed: the service's own environment is " +
+        "no longer served (callers read the names it does not host " +
         ("from their own environment); to serve chosen variables of the service's " +
-"environment, list them in secretgate.environment.serve (names or globs)"),
+          "environment, list them in secretgate.environment.serve (names or globs)"),
     );
   }
   if (isPlainObject(serverInput)) refuseRenamedKeys(serverInput);
@@ -80,10 +94,10 @@ export async function parseConfig<S extends KnownSystem>(document: unknown, env:
   const server = check(serverSettingsSchema, serverInput, "secretgate");
   if (server.limits.max_arriving_body_bytes < server.max_message_bytes) {
     throw new ConfigError(
-      (`secretgate.limits.max_arriving_body_bytes: ` +
-`${server.limits.max_arriving_body_bytes} is less than ` +
-`secretgate.max_message_bytes (${server.max_message_bytes}), so a ` +
-`message of the largest size could never be read`),
+      `secretgate.limits.max_arriving_body_bytes: ` +
+        `${server.limits.max_arriving_body_bytes} is less than ` +
+        `secretgate.max_message_bytes (${server.max_message_bytes}), so a ` +
+        `message of the largest size could never be read`,
     );
   }
   const present = general.key_management_system !== undefined || general.key_management_settings !== undefined;
@@ -113,8 +127,8 @@ export async function parseConfig<S extends KnownSystem>(document: unknown, env:
 function refuseRenamedKeys(server: Record<string, unknown>): void {
   const renamed = (at: string) =>
     new ConfigError(
-      (`${at}.backend was renamed ${at}.resilience (the deadline, retry, ` +
-`concurrency and circuit-breaker settings of calls to back ends; `) +
+      `${at}.backend was renamed ${at}.resilience (the deadline, retry, ` +
+        `concurrency and circuit-breaker settings of calls to back ends; ` +
         "secretgate.backends and a route's backend name back ends): move its keys there",
     );
   if (Object.hasOwn(server, "backend")) throw renamed("secretgate");
@@ -129,7 +143,15 @@ function refuseRenamedKeys(server: Record<string, unknown>): void {
  * name X): resolving them would put the variable's value where a name goes, into listings, rules
  * and audit records.
  */
-const NAME_KEYS: ReadonlySet<string> = new Set(["hosted_keys", "primary_secret_name", "names", "read", "write", "delete", "serve"]);
+const NAME_KEYS: ReadonlySet<string> = new Set([
+  "hosted_keys",
+  "primary_secret_name",
+  "names",
+  "read",
+  "write",
+  "delete",
+  "serve",
+]);
 
 /**
  * Replaces every `os.environ/NAME` string with that variable, adding NAME to `references`; a
@@ -141,12 +163,15 @@ function substituteEnv(value: unknown, at: string, env: Env, references: Set<str
     const variable = value.slice(ENV_REFERENCE.length);
     references.add(variable);
     const resolved = env[variable];
-    if (resolved === undefined) throw new ConfigError(`${at}: refers to environment variable ${variable}, which is not set`);
+    if (resolved === undefined)
+      throw new ConfigError(`${at}: refers to environment variable ${variable}, which is not set`);
     return resolved;
   }
   if (Array.isArray(value)) return value.map((item, index) => substituteEnv(item, `${at}.${index}`, env, references));
   if (isPlainObject(value)) {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substituteEnv(item, `${at}.${key}`, env, references)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, substituteEnv(item, `${at}.${key}`, env, references)]),
+    );
   }
   return value;
 }

@@ -1,10 +1,10 @@
 import { z } from "zod";
 import { rulesSchema } from "../auth/identity.js";
+import { parseConfiguredSan } from "../auth/subject-alt-names.js";
 import { MIN_TOKEN_CHARACTERS, TOKEN_LENGTH_RULE } from "../auth/token-length.js";
 import type { AccessMode, KeyManagementSettings } from "./key-management-settings.js";
 import type { KnownSystem } from "./known-system.js";
 import type { ServedEnvironment } from "./served-environment.js";
-import { parseConfiguredSan } from "../auth/subject-alt-names.js";
 
 /** The OTLP/HTTP encodings tracing can export in (`secretgate.tracing.protocol`, OTEL_EXPORTER_OTLP_PROTOCOL). */
 export const OTLP_PROTOCOLS = ["http/protobuf", "http/json"] as const;
@@ -15,7 +15,10 @@ const tokenEntry = z
     /** A label for logs and audit records. */
     name: z.string().min(1),
     /** The SHA-256 of the token, hex (preferred: the config then holds no secret). */
-    token_sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex characters").optional(),
+    token_sha256: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex characters")
+      .optional(),
     /** The token itself, usually `os.environ/NAME`. */
     token: z.string().min(MIN_TOKEN_CHARACTERS, TOKEN_LENGTH_RULE).optional(),
     rules: rulesSchema.prefault({}),
@@ -78,7 +81,11 @@ export const cacheSettingsSchema = z.strictObject({
   /** Last share of the TTL in which a read refreshes the entry in the background. */
   refresh_ahead_fraction: z.number().min(0).max(1).default(0.1),
   max_entries: z.number().int().positive().default(100_000),
-  max_bytes: z.number().int().positive().default(256 * 1024 * 1024),
+  max_bytes: z
+    .number()
+    .int()
+    .positive()
+    .default(256 * 1024 * 1024),
 });
 
 /** `secretgate.resilience` (deadline, retries, concurrency, breaker), and a back end's own `resilience` over it. */
@@ -141,7 +148,10 @@ const routeSchema = z
     /** true: only virtual-key calls; false: only the others. */
     virtual_keys: z.boolean().optional(),
     /** Team ids; a call without a team does not match. */
-    teams: z.array(z.string().regex(/^[A-Za-z0-9_.:@-]{1,256}$/, "must be a team id (letters, digits and -_.:@)")).min(1).optional(),
+    teams: z
+      .array(z.string().regex(/^[A-Za-z0-9_.:@-]{1,256}$/, "must be a team id (letters, digits and -_.:@)"))
+      .min(1)
+      .optional(),
     backend: backendName,
     /** Read-only: asked in order when the one before misses or is unavailable. */
     fallback: z.array(backendName).default([]),
@@ -164,7 +174,10 @@ export const serverSettingsSchema = z.strictObject({
    * PostgreSQL shared by replicas (postgres://…): team settings, the embedded store's secrets and
    * cross-replica cache invalidation. DATABASE_URL when unset; without either, SQLite in data_dir.
    */
-  database_url: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL").optional(),
+  database_url: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
+    .optional(),
   /**
    * While a replica cannot hear the others' changes (PostgreSQL unreachable), how long a cached value
    * stays fresh before it is read again from its back end (docs/operations.md, "Running several replicas").
@@ -172,9 +185,18 @@ export const serverSettingsSchema = z.strictObject({
   database_outage_ttl_seconds: z.number().positive().default(5),
   log_level: z.enum(LOG_LEVELS).default("info"),
   /** Largest value Write accepts, in bytes. */
-  max_value_bytes: z.number().int().positive().max(16 * 1024 * 1024).default(64 * 1024),
+  max_value_bytes: z
+    .number()
+    .int()
+    .positive()
+    .max(16 * 1024 * 1024)
+    .default(64 * 1024),
   /** Largest request message either listener accepts, in bytes. */
-  max_message_bytes: z.number().int().positive().default(4 * 1024 * 1024),
+  max_message_bytes: z
+    .number()
+    .int()
+    .positive()
+    .default(4 * 1024 * 1024),
   environment: z
     .strictObject({
       /**
@@ -210,7 +232,11 @@ export const serverSettingsSchema = z.strictObject({
       /** A request's body (its message) must be complete within this of its head; a late one is cancelled. */
       body_timeout_ms: z.number().int().positive().max(MAX_TIMER_MS).default(30_000),
       /** Bytes that request bodies still arriving may hold together, per listener; past it a body is refused. */
-      max_arriving_body_bytes: z.number().int().positive().default(64 * 1024 * 1024),
+      max_arriving_body_bytes: z
+        .number()
+        .int()
+        .positive()
+        .default(64 * 1024 * 1024),
     })
     .prefault({}),
   auth: authSettingsSchema.prefault({}),

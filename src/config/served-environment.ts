@@ -55,16 +55,20 @@ export class ServedEnvironment {
 
   constructor(options: ServedEnvironmentOptions) {
     const systemNames = options.systems.flatMap((system) => system.names);
-    this.protectedNames = new Set([...PROTECTED_NAMES, ...systemNames, ...options.configReferences, ...options.backendVariables].map(fold));
-    this.protectedPrefixes = [...new Set([...PROTECTED_PREFIXES, ...options.systems.flatMap((system) => system.families)].map(fold))];
+    this.protectedNames = new Set(
+      [...PROTECTED_NAMES, ...systemNames, ...options.configReferences, ...options.backendVariables].map(fold),
+    );
+    this.protectedPrefixes = [
+      ...new Set([...PROTECTED_PREFIXES, ...options.systems.flatMap((system) => system.families)].map(fold)),
+    ];
     options.serve.forEach((entry, index) => {
       // A glob may cover protected names (they are skipped); a protected name listed on its own is a mistake to say
       // out loud.
       if (!GLOB_CHARACTERS.test(entry) && this.isProtected(entry)) {
         throw new ConfigError(
-          (`secretgate.environment.serve.${index}: ${JSON.stringify(entry)} is one ` +
-`of the variables secretgate uses itself (its settings, callers' tokens, ` +
-`database or cloud credentials) and is never served; remove it`),
+          `secretgate.environment.serve.${index}: ${JSON.stringify(entry)} is one ` +
+            `of the variables secretgate uses itself (its settings, callers' tokens, ` +
+            `database or cloud credentials) and is never served; remove it`,
         );
       }
     });

@@ -3,11 +3,11 @@ import type { Identity } from "../auth/identity.js";
 import type { DriverCall } from "../drivers/driver.js";
 import type { StoredTeamSettings, TeamSettingsStore } from "../storage/team-settings-store.js";
 import type { AuditRecordView } from "./audit-feed.js";
+import { type Backend, type Backends, NO_TEAM, type Team } from "./backends.js";
 import type { ScopedCall } from "./call-context.js";
 import { permissionDenied } from "./errors.js";
 import { validateTeamId } from "./names.js";
 import type { Placement } from "./routes.js";
-import { NO_TEAM, type Backend, type Backends, type Team } from "./backends.js";
 import { mergeCallSettings, validateCallSettings } from "./team-settings.js";
 
 /**
@@ -39,7 +39,8 @@ export class Access {
     if (sending && !identity.mayInlineTeamSettings) {
       throw permissionDenied(`${identity.name} may not send team_settings (its rules lack inline_team_settings)`);
     }
-    if (teamId === "") return new CallScope(this.backends, call, "", sending ? validateCallSettings(this.backends, sent) : NO_TEAM);
+    if (teamId === "")
+      return new CallScope(this.backends, call, "", sending ? validateCallSettings(this.backends, sent) : NO_TEAM);
     return this.teams.get(teamId).then((stored) => {
       const settings = stored?.settings ?? NO_TEAM;
       const scope = new CallScope(this.backends, call, teamId, settings);
@@ -100,16 +101,19 @@ class Scope {
   }
 
   requireRead(stored: string): void {
-    if (!this.call.identity.mayRead(stored)) throw permissionDenied(`${this.identity.name} may not read ${JSON.stringify(stored)}`);
+    if (!this.call.identity.mayRead(stored))
+      throw permissionDenied(`${this.identity.name} may not read ${JSON.stringify(stored)}`);
   }
 
   /** `why` ends the refusal's message (", which …"), for calls that write as part of something else. */
   requireWrite(stored: string, why = ""): void {
-    if (!this.call.identity.mayWrite(stored)) throw permissionDenied(`${this.identity.name} may not write ${JSON.stringify(stored)}${why}`);
+    if (!this.call.identity.mayWrite(stored))
+      throw permissionDenied(`${this.identity.name} may not write ${JSON.stringify(stored)}${why}`);
   }
 
   requireDelete(stored: string, why = ""): void {
-    if (!this.call.identity.mayDelete(stored)) throw permissionDenied(`${this.identity.name} may not delete ${JSON.stringify(stored)}${why}`);
+    if (!this.call.identity.mayDelete(stored))
+      throw permissionDenied(`${this.identity.name} may not delete ${JSON.stringify(stored)}${why}`);
   }
 }
 
@@ -194,7 +198,10 @@ export class AdminScope extends Scope {
 
   /** Acting in the global (no-team) location, as migrations and a TestTeamSettings without a team do. */
   requireGlobal(what: string): void {
-    if (!this.identity.mayActFor("")) throw permissionDenied(`${this.identity.name} may not ${what} in the global location: its rules bind it to its teams`);
+    if (!this.identity.mayActFor(""))
+      throw permissionDenied(
+        `${this.identity.name} may not ${what} in the global location: its rules bind it to its teams`,
+      );
   }
 
   /** Whether the admin may see a team whose stored settings are `settings` (ListTeams). */
@@ -217,14 +224,20 @@ export class AdminScope extends Scope {
    */
   administers(other: Identity): boolean {
     const { teams } = other.rules;
-    const teamsWithin = teams.length === 0 ? this.identity.mayActFor("") : teams.every((team) => this.identity.mayActFor(team));
-    return teamsWithin && this.backends.all.every((backend) => !other.mayUse(backend.name) || this.identity.mayUse(backend.name));
+    const teamsWithin =
+      teams.length === 0 ? this.identity.mayActFor("") : teams.every((team) => this.identity.mayActFor(team));
+    return (
+      teamsWithin &&
+      this.backends.all.every((backend) => !other.mayUse(backend.name) || this.identity.mayUse(backend.name))
+    );
   }
 }
 
 function cannotActFor(identity: Identity, teamId: string) {
   return permissionDenied(
-    teamId === "" ? `${identity.name} is bound to its teams: name one of them in team_id` : `${identity.name} may not act for team ${JSON.stringify(teamId)}`,
+    teamId === ""
+      ? `${identity.name} is bound to its teams: name one of them in team_id`
+      : `${identity.name} may not act for team ${JSON.stringify(teamId)}`,
   );
 }
 

@@ -1,46 +1,46 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
-  BackendStatsSchema,
-  CallerSchema,
-  GetStatsResponseSchema,
-  ListCallersResponseSchema,
-  ListTeamsResponseSchema,
-  TeamSummarySchema,
-  TestTeamSettingsResponseSchema,
-  WhoAmIResponseSchema,
   type AdminService as AdminServiceDescriptor,
+  BackendStatsSchema,
   type Caller,
+  CallerSchema,
   type DescribeBackendsRequest,
   type DescribeBackendsResponse,
   type GetStatsRequest,
   type GetStatsResponse,
+  GetStatsResponseSchema,
   type ListCallersRequest,
   type ListCallersResponse,
+  ListCallersResponseSchema,
   type ListTeamsRequest,
   type ListTeamsResponse,
+  ListTeamsResponseSchema,
   type MigrateSecretRequest,
   type MigrateSecretResponse,
   type PlanMigrationRequest,
   type PlanMigrationResponse,
   type TailAuditRequest,
   type TailAuditResponse,
+  TeamSummarySchema,
   type TestTeamSettingsRequest,
   type TestTeamSettingsResponse,
+  TestTeamSettingsResponseSchema,
   type WhoAmIRequest,
   type WhoAmIResponse,
+  WhoAmIResponseSchema,
 } from "../../gen/secretgate/v1/admin_service_pb.js";
 import type { Identity } from "../auth/identity.js";
 import type { TeamSettingsStore } from "../storage/team-settings-store.js";
 import { Access } from "./access.js";
 import type { AuditFeed } from "./audit-feed.js";
 import { describeBackends } from "./backend-description.js";
+import type { Backends } from "./backends.js";
 import type { AuthorizedCall, ServiceImplementation } from "./call-context.js";
 import { invalidArgument, statusName } from "./errors.js";
-import { isValidTeamId } from "./names.js";
 import { Migration } from "./migration.js";
+import { isValidTeamId } from "./names.js";
 import { PROBE_NAME } from "./reachability.js";
-import type { Backends } from "./backends.js";
 import { SERIES_BUCKET_SECONDS, WINDOW_SECONDS } from "./stats/windowed-counters.js";
 import { validateTeamSettingsOn, withStoredCredentials } from "./team-settings.js";
 
@@ -84,7 +84,8 @@ export class AdminService implements ServiceImplementation<typeof AdminServiceDe
   /** The teams with stored settings the admin may administer: act for, on a back end it may reach. */
   async listTeams(request: ListTeamsRequest, context: AuthorizedCall): Promise<ListTeamsResponse> {
     const scope = this.access.forAdmin(context, "list teams");
-    if (request.pageSize < 0 || request.pageSize > MAX_PAGE_SIZE) throw invalidArgument(`page_size must be 0 to ${MAX_PAGE_SIZE}`);
+    if (request.pageSize < 0 || request.pageSize > MAX_PAGE_SIZE)
+      throw invalidArgument(`page_size must be 0 to ${MAX_PAGE_SIZE}`);
     const pageSize = request.pageSize === 0 ? DEFAULT_PAGE_SIZE : request.pageSize;
     const after = pageTokenTeam(request.pageToken);
     const { backends } = this.deps;
@@ -93,9 +94,18 @@ export class AdminService implements ServiceImplementation<typeof AdminServiceDe
     const page = rows.slice(0, pageSize);
     const teams = page
       .filter((row) => scope.maySeeTeam(row.teamId, row.settings))
-      .map((row) => create(TeamSummarySchema, { teamId: row.teamId, backend: backends.homeName(row.settings), updatedAt: timestampFromMs(row.updatedAt.getTime()) }));
+      .map((row) =>
+        create(TeamSummarySchema, {
+          teamId: row.teamId,
+          backend: backends.homeName(row.settings),
+          updatedAt: timestampFromMs(row.updatedAt.getTime()),
+        }),
+      );
     const last = page.at(-1);
-    return create(ListTeamsResponseSchema, { teams, nextPageToken: rows.length > pageSize && last ? Buffer.from(last.teamId, "utf8").toString("base64url") : "" });
+    return create(ListTeamsResponseSchema, {
+      teams,
+      nextPageToken: rows.length > pageSize && last ? Buffer.from(last.teamId, "utf8").toString("base64url") : "",
+    });
   }
 
   /**
@@ -128,7 +138,12 @@ export class AdminService implements ServiceImplementation<typeof AdminServiceDe
       return create(TestTeamSettingsResponseSchema, { backend: home.name, reachable: true, status: "OK" });
     } catch (error) {
       const failure = home.driver.toServiceError(error, call);
-      return create(TestTeamSettingsResponseSchema, { backend: home.name, reachable: false, status: statusName(failure.code), message: failure.message });
+      return create(TestTeamSettingsResponseSchema, {
+        backend: home.name,
+        reachable: false,
+        status: statusName(failure.code),
+        message: failure.message,
+      });
     }
   }
 
@@ -141,7 +156,10 @@ export class AdminService implements ServiceImplementation<typeof AdminServiceDe
   /** Every back end the admin may reach: what it is and how it is doing. */
   describeBackends(_request: DescribeBackendsRequest, context: AuthorizedCall): DescribeBackendsResponse {
     const scope = this.access.forAdmin(context, "describe the back ends");
-    return describeBackends(this.deps.backends.all.filter((backend) => scope.canReach(backend.name)), this.deps.backends.default);
+    return describeBackends(
+      this.deps.backends.all.filter((backend) => scope.canReach(backend.name)),
+      this.deps.backends.default,
+    );
   }
 
   /** The counters of every back end the admin may reach. */
@@ -172,7 +190,9 @@ export class AdminService implements ServiceImplementation<typeof AdminServiceDe
   /** The identities the admin administers (AdminScope.administers), with their rules. */
   listCallers(_request: ListCallersRequest, context: AuthorizedCall): ListCallersResponse {
     const scope = this.access.forAdmin(context, "list the callers");
-    return create(ListCallersResponseSchema, { callers: this.deps.identities.filter((identity) => scope.administers(identity)).map(callerOf) });
+    return create(ListCallersResponseSchema, {
+      callers: this.deps.identities.filter((identity) => scope.administers(identity)).map(callerOf),
+    });
   }
 
   /** The names a migration from one back end to another handles (see Migration). */
@@ -206,8 +226,10 @@ function callerOf(identity: Identity): Caller {
 /** The team id a page token stands for ("" for the first page). */
 function pageTokenTeam(token: string): string {
   if (token === "") return "";
-  const teamId = token.length <= MAX_PAGE_TOKEN_CHARS && /^[A-Za-z0-9_-]+$/.test(token) ? Buffer.from(token, "base64url").toString("utf8") : "";
+  const teamId =
+    token.length <= MAX_PAGE_TOKEN_CHARS && /^[A-Za-z0-9_-]+$/.test(token)
+      ? Buffer.from(token, "base64url").toString("utf8")
+      : "";
   if (!isValidTeamId(teamId)) throw invalidArgument("page_token is not a token ListTeams returned");
   return teamId;
 }
-

@@ -15,5 +15,8 @@ export interface AuditFeed {
    * subscriber falls too far behind (RESOURCE_EXHAUSTED) or the server shuts down (UNAVAILABLE).
    * Throws RESOURCE_EXHAUSTED when too many subscribers are listening already.
    */
-  subscribe(signal: AbortSignal | undefined, visible: (record: AuditRecordView) => boolean): AsyncIterable<TailAuditResponse>;
+  subscribe(
+    signal: AbortSignal | undefined,
+    visible: (record: AuditRecordView) => boolean,
+  ): AsyncIterable<TailAuditResponse>;
 }

@@ -1,5 +1,9 @@
 import { create, type JsonObject } from "@bufbuild/protobuf";
-import { BackendDescriptionSchema, DescribeBackendsResponseSchema, type DescribeBackendsResponse } from "../../gen/secretgate/v1/admin_service_pb.js";
+import {
+  BackendDescriptionSchema,
+  type DescribeBackendsResponse,
+  DescribeBackendsResponseSchema,
+} from "../../gen/secretgate/v1/admin_service_pb.js";
 import type { Backend } from "./backends.js";
 import { teamSettingsJsonSchema } from "./team-settings.js";
 

@@ -22,19 +22,29 @@ export interface Addressed {
  * reference that disagrees with `requested` is INVALID_ARGUMENT naming `field`. The name itself
  * is the caller's to validate.
  */
-export function addressOf(name: string, field: string, requested: string, known: (backend: string) => boolean): Addressed | undefined {
+export function addressOf(
+  name: string,
+  field: string,
+  requested: string,
+  known: (backend: string) => boolean,
+): Addressed | undefined {
   const separator = name.indexOf(REFERENCE_SEPARATOR);
   if (separator < 0) return requested === "" ? undefined : { backend: requested, name };
   const backend = name.slice(0, separator);
   const rest = name.slice(separator + REFERENCE_SEPARATOR.length);
   const shown = JSON.stringify(name);
   if (backend === "") throw invalidArgument(`${field} ${shown} is a back-end reference with no back end before "://"`);
-  if (!BACKEND_NAME.test(backend)) throw invalidArgument(`${field} ${shown} is a back-end reference whose back end is not a back-end name`);
+  if (!BACKEND_NAME.test(backend))
+    throw invalidArgument(`${field} ${shown} is a back-end reference whose back end is not a back-end name`);
   if (rest === "") throw invalidArgument(`${field} ${shown} is a back-end reference with no name after "://"`);
-  if (rest.includes(REFERENCE_SEPARATOR)) throw invalidArgument(`${field} ${shown} holds more than one back-end reference ("://")`);
-  if (!known(backend)) throw invalidArgument(`${field} ${shown} refers to back end ${backend}, which is not configured`);
+  if (rest.includes(REFERENCE_SEPARATOR))
+    throw invalidArgument(`${field} ${shown} holds more than one back-end reference ("://")`);
+  if (!known(backend))
+    throw invalidArgument(`${field} ${shown} refers to back end ${backend}, which is not configured`);
   if (requested !== "" && requested !== backend) {
-    throw invalidArgument(`${field} ${shown} refers to back end ${backend}, but the request's backend field names ${requested}`);
+    throw invalidArgument(
+      `${field} ${shown} refers to back end ${backend}, but the request's backend field names ${requested}`,
+    );
   }
   return { backend, name: rest };
 }

@@ -9,7 +9,7 @@ import type { CallContext } from "./call-context.js";
 import { failedPrecondition } from "./errors.js";
 import { validateSecretName } from "./names.js";
 import { Policy } from "./policy.js";
-import { Routes, type Placement } from "./routes.js";
+import { type Placement, Routes } from "./routes.js";
 
 /** A team's settings as a call runs under them; `backend` names the back end they belong to. */
 export type Team = Readonly<Record<string, unknown>>;
@@ -116,9 +116,11 @@ export class Backends {
       if (!placement.dualWrite) return;
       for (const backend of [placement.backend, ...placement.fallback]) {
         if (!backend.capabilities.write) {
-          throw new ConfigError((`secretgate.routes.${index}: ${backend.name} only decrypts values held ` +
-`in the environment, so it cannot take the writes mode dual_write sends ` +
-`it`));
+          throw new ConfigError(
+            `secretgate.routes.${index}: ${backend.name} only decrypts values held ` +
+              `in the environment, so it cannot take the writes mode dual_write sends ` +
+              `it`,
+          );
         }
       }
     });
@@ -137,7 +139,13 @@ export class Backends {
    * matching route, else the default. Whether the caller may reach it is the access decision's
    * (CallScope.place).
    */
-  place(explicit: string | undefined, name: string, virtualKey: boolean, teamId: string, team: Team): Placement<Backend> {
+  place(
+    explicit: string | undefined,
+    name: string,
+    virtualKey: boolean,
+    teamId: string,
+    team: Team,
+  ): Placement<Backend> {
     if (explicit !== undefined) return this.named(explicit).alone;
     if (team !== NO_TEAM && team.backend !== undefined) return this.homeOf(team).alone;
     return this.routes.place(name, virtualKey, teamId);
@@ -152,7 +160,8 @@ export class Backends {
     const named = team.backend;
     if (named === undefined) return this.default;
     const home = typeof named === "string" ? this.byName.get(named) : undefined;
-    if (!home) throw failedPrecondition(`the team's settings name back end ${JSON.stringify(named)}, which is not configured`);
+    if (!home)
+      throw failedPrecondition(`the team's settings name back end ${JSON.stringify(named)}, which is not configured`);
     return home;
   }
 

@@ -1,15 +1,15 @@
 import type { SecretResult } from "../../gen/secretgate/v1/secret_service_pb.js";
-import { envValue, type Env } from "../config/env.js";
+import { type Env, envValue } from "../config/env.js";
 import type { ServedEnvironment } from "../config/served-environment.js";
 import type { DriverCall } from "../drivers/driver.js";
-import type { CachedRead, ReadOptions } from "./cached-driver.js";
-import { addressOf } from "./backend-reference.js";
 import type { CallScope } from "./access.js";
-import { Code, ServiceError, failedPrecondition } from "./errors.js";
-import { stripEnvReference, validateSecretName } from "./names.js";
-import { NOT_HOSTED, NOT_IN_BACKEND, failedResult, foundResult, missingResult } from "./results.js";
-import type { Placement } from "./routes.js";
+import { addressOf } from "./backend-reference.js";
 import type { Backend, Backends } from "./backends.js";
+import type { CachedRead, ReadOptions } from "./cached-driver.js";
+import { Code, failedPrecondition, ServiceError } from "./errors.js";
+import { stripEnvReference, validateSecretName } from "./names.js";
+import { failedResult, foundResult, missingResult, NOT_HOSTED, NOT_IN_BACKEND } from "./results.js";
+import type { Placement } from "./routes.js";
 
 /** What applies to every name of a batch (the team and its settings are the scope's). */
 export interface ReadParameters {
@@ -58,13 +58,27 @@ export class BatchReader {
     private readonly env: Env,
   ) {}
 
-  read(names: readonly string[], fieldOf: (index: number) => string, scope: CallScope, request: ReadParameters): SecretResult[] | Promise<SecretResult[]> {
+  read(
+    names: readonly string[],
+    fieldOf: (index: number) => string,
+    scope: CallScope,
+    request: ReadParameters,
+  ): SecretResult[] | Promise<SecretResult[]> {
     const results = new Array<SecretResult>(names.length);
     const fromBackends: PlacedRead[] = [];
     const plainOptions: ReadOptions = { bypassCache: request.bypassCache };
     const refreshing = Object.keys(request.refreshIfVersion).length > 0;
     for (let index = 0; index < names.length; index++) {
-      const answered = this.plan(index, stripEnvReference(names[index]!), fieldOf(index), scope, request, plainOptions, refreshing, fromBackends);
+      const answered = this.plan(
+        index,
+        stripEnvReference(names[index]!),
+        fieldOf(index),
+        scope,
+        request,
+        plainOptions,
+        refreshing,
+        fromBackends,
+      );
       if (answered) results[index] = answered;
     }
     if (fromBackends.length === 0) return results;
@@ -79,7 +93,9 @@ export class BatchReader {
         results[item.index] = this.answer(item, hit, request.virtualKey);
         continue;
       }
-      const settled = hasFallback ? this.readAlong(item, scope, request.virtualKey, hit) : this.readThrough(item, scope, request.virtualKey);
+      const settled = hasFallback
+        ? this.readAlong(item, scope, request.virtualKey, hit)
+        : this.readThrough(item, scope, request.virtualKey);
       pending ??= [];
       pending.push(
         settled.then((result) => {
@@ -114,10 +130,15 @@ export class BatchReader {
       scope.requireRead(resolvedName);
       const explicit = addressed !== undefined && request.backendByService !== true;
       const route = target.policy.routeRead(name, request.virtualKey);
-      if (route.from === "environment") return this.notHosted(requested, name, resolvedName, request.virtualKey, explicit, route.reason);
+      if (route.from === "environment")
+        return this.notHosted(requested, name, resolvedName, request.virtualKey, explicit, route.reason);
       // Own keys only: a name such as "constructor" must not find Object.prototype's.
-      const refreshIfVersion = refreshing && Object.hasOwn(request.refreshIfVersion, requested) ? request.refreshIfVersion[requested] : undefined;
-      const options = refreshIfVersion === undefined ? plainOptions : { bypassCache: request.bypassCache, refreshIfVersion };
+      const refreshIfVersion =
+        refreshing && Object.hasOwn(request.refreshIfVersion, requested)
+          ? request.refreshIfVersion[requested]
+          : undefined;
+      const options =
+        refreshIfVersion === undefined ? plainOptions : { bypassCache: request.bypassCache, refreshIfVersion };
       fromBackends.push({ index, requested, name, resolvedName, options, placement, explicit });
       return undefined;
     } catch (error) {
@@ -132,12 +153,17 @@ export class BatchReader {
   private cachedReads(items: readonly PlacedRead[], scope: CallScope): Array<CachedRead | undefined> {
     const first = items[0]!.placement.backend;
     let single = true;
-    for (let position = 1; position < items.length && single; position++) single = items[position]!.placement.backend === first;
+    for (let position = 1; position < items.length && single; position++)
+      single = items[position]!.placement.backend === first;
     if (single) return this.cachedOn(first, items, scope);
     const cached = new Array<CachedRead | undefined>(items.length);
     for (const backend of new Set(items.map((item) => item.placement.backend))) {
       const positions = items.flatMap((item, position) => (item.placement.backend === backend ? [position] : []));
-      const hits = this.cachedOn(backend, positions.map((position) => items[position]!), scope);
+      const hits = this.cachedOn(
+        backend,
+        positions.map((position) => items[position]!),
+        scope,
+      );
       positions.forEach((position, at) => {
         cached[position] = hits[at];
       });
@@ -176,7 +202,12 @@ export class BatchReader {
    * its own policy (hosted keys, prefix) and the caller's rules; one that may not serve the name
    * is passed over.
    */
-  private async readAlong(item: PlacedRead, scope: CallScope, virtualKey: boolean, primaryRead: CachedRead | undefined): Promise<SecretResult> {
+  private async readAlong(
+    item: PlacedRead,
+    scope: CallScope,
+    virtualKey: boolean,
+    primaryRead: CachedRead | undefined,
+  ): Promise<SecretResult> {
     const { placement } = item;
     const missedIn: string[] = [];
     const failures: ServiceError[] = [];
@@ -188,10 +219,14 @@ export class BatchReader {
       const call = scope.driverCall(target);
       let read: CachedRead;
       try {
-        read = step === 0 && primaryRead ? primaryRead : await this.fetch(target, resolvedName, call, item.options, true);
+        read =
+          step === 0 && primaryRead ? primaryRead : await this.fetch(target, resolvedName, call, item.options, true);
       } catch (error) {
         const failure = target.driver.toServiceError(error, call);
-        const named = new ServiceError(failure.code, step === 0 ? failure.message : `${target.name} (fallback): ${failure.message}`);
+        const named = new ServiceError(
+          failure.code,
+          step === 0 ? failure.message : `${target.name} (fallback): ${failure.message}`,
+        );
         if (!FALLBACK_CODES.has(failure.code)) return failedResult(item.requested, named.code, named.message);
         failures.push(named);
         continue;
@@ -204,10 +239,18 @@ export class BatchReader {
     // A back end that could not be asked may hold the name: that is the answer, not a miss.
     const [unreachable] = failures;
     if (unreachable) {
-      const also = [...failures.slice(1).map((failure) => failure.message), ...(missedIn.length > 0 ? [`not found in ${missedIn.join(", ")}`] : [])];
+      const also = [
+        ...failures.slice(1).map((failure) => failure.message),
+        ...(missedIn.length > 0 ? [`not found in ${missedIn.join(", ")}`] : []),
+      ];
       return failedResult(item.requested, unreachable.code, [unreachable.message, ...also].join("; "));
     }
-    return missingResult(item.requested, item.resolvedName, NOT_IN_BACKEND, `${JSON.stringify(item.resolvedName)} was not found in ${missedIn.join(", nor in ")}`);
+    return missingResult(
+      item.requested,
+      item.resolvedName,
+      NOT_IN_BACKEND,
+      `${JSON.stringify(item.resolvedName)} was not found in ${missedIn.join(", nor in ")}`,
+    );
   }
 
   /**
@@ -227,7 +270,13 @@ export class BatchReader {
   }
 
   /** One back end's read: cached or fetched, or with primary_secret_name a field of that JSON secret. */
-  private fetch(target: Backend, name: string, call: DriverCall, options: ReadOptions, cacheFirst: boolean): Promise<CachedRead> {
+  private fetch(
+    target: Backend,
+    name: string,
+    call: DriverCall,
+    options: ReadOptions,
+    cacheFirst: boolean,
+  ): Promise<CachedRead> {
     const primary = target.settings.primary_secret_name;
     if (primary !== undefined) return this.readPrimaryField(target, primary, name, call, options);
     return cacheFirst ? target.driver.read(name, call, options) : target.driver.readThrough(name, call, options);
@@ -237,7 +286,13 @@ export class BatchReader {
    * With primary_secret_name (docs/api.md, "How a read is resolved (the same for every back end)", step 3): one
    * field of the JSON secret, which is cached as one entry.
    */
-  private async readPrimaryField(target: Backend, primary: string, name: string, call: DriverCall, options: ReadOptions): Promise<CachedRead> {
+  private async readPrimaryField(
+    target: Backend,
+    primary: string,
+    name: string,
+    call: DriverCall,
+    options: ReadOptions,
+  ): Promise<CachedRead> {
     const read = await target.driver.read(primary, call, options);
     const document = read.value;
     if (!document) return read;
@@ -252,7 +307,10 @@ export class BatchReader {
     }
     const field = Object.hasOwn(fields, name) ? (fields as Record<string, unknown>)[name] : undefined;
     if (field === undefined || field === null) return { ...read, value: undefined };
-    return { ...read, value: { text: typeof field === "string" ? field : JSON.stringify(field), version: document.version } };
+    return {
+      ...read,
+      value: { text: typeof field === "string" ? field : JSON.stringify(field), version: document.version },
+    };
   }
 
   /**
@@ -264,7 +322,12 @@ export class BatchReader {
     if (read.value) return foundResult(item.requested, item.resolvedName, target.name, read, false);
     const served = this.servedValue(item.name, virtualKey, item.explicit);
     if (served !== undefined) return this.fromEnv(item.requested, item.resolvedName, served);
-    return missingResult(item.requested, item.resolvedName, NOT_IN_BACKEND, `${JSON.stringify(item.resolvedName)} was not found in ${target.name}`);
+    return missingResult(
+      item.requested,
+      item.resolvedName,
+      NOT_IN_BACKEND,
+      `${JSON.stringify(item.resolvedName)} was not found in ${target.name}`,
+    );
   }
 
   /**
@@ -272,10 +335,22 @@ export class BatchReader {
    * reads its own,
    * unless the operator serves the name from the service's environment.
    */
-  private notHosted(requested: string, name: string, resolvedName: string, virtualKey: boolean, explicit: boolean, reason: string): SecretResult {
+  private notHosted(
+    requested: string,
+    name: string,
+    resolvedName: string,
+    virtualKey: boolean,
+    explicit: boolean,
+    reason: string,
+  ): SecretResult {
     const served = this.servedValue(name, virtualKey, explicit);
     if (served !== undefined) return this.fromEnv(requested, resolvedName, served);
-    return missingResult(requested, resolvedName, NOT_HOSTED, `${JSON.stringify(name)} is not hosted here: read it from your own environment (${reason})`);
+    return missingResult(
+      requested,
+      resolvedName,
+      NOT_HOSTED,
+      `${JSON.stringify(name)} is not hosted here: read it from your own environment (${reason})`,
+    );
   }
 
   /**
@@ -288,7 +363,13 @@ export class BatchReader {
   }
 
   private fromEnv(requested: string, resolvedName: string, value: string): SecretResult {
-    return foundResult(requested, resolvedName, "env", { value: { text: value, version: "" }, fromCache: false, stale: false, fetchedAt: Date.now() }, false);
+    return foundResult(
+      requested,
+      resolvedName,
+      "env",
+      { value: { text: value, version: "" }, fromCache: false, stale: false, fetchedAt: Date.now() },
+      false,
+    );
   }
 
   private failure(requested: string, error: unknown, target: Backend, call?: DriverCall): SecretResult {

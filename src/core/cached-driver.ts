@@ -1,16 +1,25 @@
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
-import type { DriverCall, DriverCapabilities, DriverDeleteResult, DriverWrite, DriverWriteResult, SecretDriver, SecretMetadata, SecretValue } from "../drivers/driver.js";
-import { backendMetrics, type BackendMetrics } from "../metrics/metrics.js";
+import type {
+  DriverCall,
+  DriverCapabilities,
+  DriverDeleteResult,
+  DriverWrite,
+  DriverWriteResult,
+  SecretDriver,
+  SecretMetadata,
+  SecretValue,
+} from "../drivers/driver.js";
+import { type BackendMetrics, backendMetrics } from "../metrics/metrics.js";
 import type { Attempts, BackendOperation, Tracing } from "../tracing/tracing.js";
-import { SecretCache, type CacheEntry } from "./cache/secret-cache.js";
-import { Code, ServiceError, failedPrecondition, statusName } from "./errors.js";
-import { CircuitBreaker, type BreakerState } from "./resilience/circuit-breaker.js";
-import { ConcurrencyLimit } from "./resilience/concurrency-limit.js";
-import { WindowedCounters } from "./stats/windowed-counters.js";
-import { RETRYABLE_CODES, RetryBudget, backoffDelayMs, type BackoffSettings } from "./resilience/retry.js";
+import { type CacheEntry, SecretCache } from "./cache/secret-cache.js";
 import { canonicalJson } from "./canonical-json.js";
+import { Code, failedPrecondition, ServiceError, statusName } from "./errors.js";
+import { type BreakerState, CircuitBreaker } from "./resilience/circuit-breaker.js";
+import { ConcurrencyLimit } from "./resilience/concurrency-limit.js";
+import { type BackoffSettings, backoffDelayMs, RETRYABLE_CODES, RetryBudget } from "./resilience/retry.js";
+import { WindowedCounters } from "./stats/windowed-counters.js";
 
 export interface CachedDriverSettings {
   /** How long a value is fresh, in milliseconds. */
@@ -75,7 +84,11 @@ export interface FreshnessBound {
 export type ChangeListener = (name: string, location: string, call: DriverCall, version?: string) => void;
 
 // Availability failures: they open the breaker, and a cached value may stand in for them.
-const AVAILABILITY_CODES: ReadonlySet<Code> = new Set([Code.Unavailable, Code.ResourceExhausted, Code.DeadlineExceeded]);
+const AVAILABILITY_CODES: ReadonlySet<Code> = new Set([
+  Code.Unavailable,
+  Code.ResourceExhausted,
+  Code.DeadlineExceeded,
+]);
 
 /**
  * Everything between the service core and a driver, applied once for every back end: the
@@ -84,7 +97,15 @@ const AVAILABILITY_CODES: ReadonlySet<Code> = new Set([Code.Unavailable, Code.Re
  * retry budget, a concurrency limit and a circuit breaker).
  */
 export class CachedDriver {
-  readonly stats: CachedDriverCounts = { hits: 0, misses: 0, staleServed: 0, coalescedWaits: 0, backendCalls: 0, backendErrors: 0, retries: 0 };
+  readonly stats: CachedDriverCounts = {
+    hits: 0,
+    misses: 0,
+    staleServed: 0,
+    coalescedWaits: 0,
+    backendCalls: 0,
+    backendErrors: 0,
+    retries: 0,
+  };
   /** The last five minutes of the same, for GetStats. */
   readonly window = new WindowedCounters();
   private readonly cache: SecretCache;
@@ -177,24 +198,39 @@ export class CachedDriver {
    * little more per name than a map lookup. It needs no DriverCall: nothing here reaches the
    * back end but a background refresh, which makes its own.
    */
-  readCachedMany(names: readonly string[], team: Readonly<Record<string, unknown>>, options: readonly ReadOptions[]): Array<CachedRead | undefined> {
+  readCachedMany(
+    names: readonly string[],
+    team: Readonly<Record<string, unknown>>,
+    options: readonly ReadOptions[],
+  ): Array<CachedRead | undefined> {
     const now = Date.now();
     // One location for the whole batch: the team's is worked out once, not per name.
     const location = this.locationOf(team);
-    const hits: Array<CacheEntry | undefined> = names.map((name, index) => this.freshEntry(keyIn(location, name), name, team, options[index]!, now));
+    const hits: Array<CacheEntry | undefined> = names.map((name, index) =>
+      this.freshEntry(keyIn(location, name), name, team, options[index]!, now),
+    );
     const found = hits.filter((entry): entry is CacheEntry => entry !== undefined);
     const values = found.length > 0 ? this.cache.openMany(found) : [];
     let next = 0;
-    return hits.map((entry) => entry && { value: values[next++], fromCache: true, stale: false, fetchedAt: entry.fetchedAt });
+    return hits.map(
+      (entry) => entry && { value: values[next++], fromCache: true, stale: false, fetchedAt: entry.fetchedAt },
+    );
   }
 
   /** The entry to answer from, if it is fresh and acceptable; counts the hit and starts refresh-ahead. */
-  private freshEntry(key: string, name: string, team: Readonly<Record<string, unknown>>, options: ReadOptions, now: number): CacheEntry | undefined {
+  private freshEntry(
+    key: string,
+    name: string,
+    team: Readonly<Record<string, unknown>>,
+    options: ReadOptions,
+    now: number,
+  ): CacheEntry | undefined {
     if (options.bypassCache || this.settings.bypassCache) return undefined;
     const entry = this.cache.get(key);
     if (!entry || now >= entry.expiresAt) return undefined;
     if (this.unheard && now >= Math.max(entry.fetchedAt, this.unheard.since) + this.unheard.ttlMs) return undefined;
-    if (options.refreshIfVersion !== undefined && !entry.negative && entry.version === options.refreshIfVersion) return undefined;
+    if (options.refreshIfVersion !== undefined && !entry.negative && entry.version === options.refreshIfVersion)
+      return undefined;
     this.stats.hits++;
     this.window.hit();
     this.metrics.cacheHits.inc();
@@ -215,10 +251,18 @@ export class CachedDriver {
       const failure = this.toServiceError(error, call);
       // A caller that bypasses the cache asked for the back end's answer, not a stand-in.
       const previous = options.bypassCache ? undefined : this.cache.get(key);
-      if (previous && !previous.negative && AVAILABILITY_CODES.has(failure.code) && Date.now() < previous.expiresAt + this.settings.maxStalenessMs) {
+      if (
+        previous &&
+        !previous.negative &&
+        AVAILABILITY_CODES.has(failure.code) &&
+        Date.now() < previous.expiresAt + this.settings.maxStalenessMs
+      ) {
         this.stats.staleServed++;
         this.metrics.staleServes.inc();
-        this.logger.warn({ backend: this.source, name, code: statusName(failure.code) }, "back end failed; serving a stale cached value");
+        this.logger.warn(
+          { backend: this.source, name, code: statusName(failure.code) },
+          "back end failed; serving a stale cached value",
+        );
         return { value: this.cache.open(previous), fromCache: true, stale: true, fetchedAt: previous.fetchedAt };
       }
       throw failure;
@@ -297,7 +341,8 @@ export class CachedDriver {
    */
   async removeWrittenVersion(name: string, written: DriverWriteResult, call: DriverCall): Promise<boolean> {
     const { driver } = this;
-    if (!this.capabilities.versionRemoval || !driver.removeWrittenVersion) throw failedPrecondition(`${this.source} cannot remove a single version`);
+    if (!this.capabilities.versionRemoval || !driver.removeWrittenVersion)
+      throw failedPrecondition(`${this.source} cannot remove a single version`);
     try {
       return await this.call("delete", name, () => driver.removeWrittenVersion!(name, written, call), call);
     } finally {
@@ -314,7 +359,8 @@ export class CachedDriver {
    */
   async describe(name: string, call: DriverCall): Promise<SecretMetadata | undefined> {
     const { driver } = this;
-    if (!this.capabilities.metadata || !driver.describe) throw failedPrecondition(`${this.source} keeps no description or tags`);
+    if (!this.capabilities.metadata || !driver.describe)
+      throw failedPrecondition(`${this.source} keeps no description or tags`);
     return this.call("describe", name, () => driver.describe!(name, call), call);
   }
 
@@ -325,7 +371,8 @@ export class CachedDriver {
    */
   async updateMetadata(name: string, metadata: SecretMetadata, call: DriverCall): Promise<void> {
     const { driver } = this;
-    if (!driver.updateMetadata) throw failedPrecondition(`${this.source} cannot change an existing secret's description and tags`);
+    if (!driver.updateMetadata)
+      throw failedPrecondition(`${this.source} cannot change an existing secret's description and tags`);
     await this.call("update_metadata", name, () => driver.updateMetadata!(name, metadata, call), call);
   }
 
@@ -357,7 +404,10 @@ export class CachedDriver {
   /** Turns any failure into a ServiceError with a portable code and a value-free message. */
   toServiceError(error: unknown, call?: DriverCall): ServiceError {
     if (error instanceof ServiceError) return error;
-    if (call?.signal.aborted || (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError"))) {
+    if (
+      call?.signal.aborted ||
+      (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError"))
+    ) {
       return new ServiceError(Code.DeadlineExceeded, `${this.source} did not answer before the deadline`);
     }
     const { code, message } = this.driver.classifyError(error);
@@ -394,13 +444,14 @@ export class CachedDriver {
   locationOf(team: Readonly<Record<string, unknown>>): string {
     if (Object.keys(team).length === 0) return "";
     const key = this.locationKey(team);
-    return key === this.defaultLocationKey ? "" : createHash("sha256").update(key).digest("base64url").slice(0, LOCATION_DIGEST_CHARS);
+    return key === this.defaultLocationKey
+      ? ""
+      : createHash("sha256").update(key).digest("base64url").slice(0, LOCATION_DIGEST_CHARS);
   }
 
   private locationKey(team: Readonly<Record<string, unknown>>): string {
     return this.driver.locationKey ? this.driver.locationKey(team) : canonicalJson(team);
   }
-
 
   /** One back-end read per key at a time; concurrent callers share its outcome. */
   private fetch(key: string, name: string, call: DriverCall): Promise<Fetched> {
@@ -471,8 +522,14 @@ export class CachedDriver {
   }
 
   /** One logical back-end call (see `attempt`), in a span of its own while tracing is on. */
-  private call<T>(operation: BackendOperation, name: string | undefined, run: () => Promise<T>, call: DriverCall): Promise<T> {
-    if (this.tracing) return this.tracing.backendCall(this.source, operation, name, (attempts) => this.attempt(run, call, attempts));
+  private call<T>(
+    operation: BackendOperation,
+    name: string | undefined,
+    run: () => Promise<T>,
+    call: DriverCall,
+  ): Promise<T> {
+    if (this.tracing)
+      return this.tracing.backendCall(this.source, operation, name, (attempts) => this.attempt(run, call, attempts));
     return this.attempt(run, call);
   }
 
@@ -486,7 +543,10 @@ export class CachedDriver {
     this.budget.recordAttempt();
     for (let attempt = 1; ; attempt++) {
       if (!this.breaker.allow()) {
-        throw new ServiceError(Code.Unavailable, `${this.source} keeps failing; calls to it are paused briefly (circuit breaker open)`);
+        throw new ServiceError(
+          Code.Unavailable,
+          `${this.source} keeps failing; calls to it are paused briefly (circuit breaker open)`,
+        );
       }
       this.stats.backendCalls++;
       this.metrics.calls.inc();
@@ -512,7 +572,13 @@ export class CachedDriver {
       // A definite answer (not found, denied, invalid) proves the back end is up.
       if (AVAILABILITY_CODES.has(failure.code)) this.breaker.recordFailure();
       else this.breaker.recordSuccess();
-      if (!RETRYABLE_CODES.has(failure.code) || call.signal.aborted || attempt >= maxAttempts || !this.budget.tryRetry()) throw failure;
+      if (
+        !RETRYABLE_CODES.has(failure.code) ||
+        call.signal.aborted ||
+        attempt >= maxAttempts ||
+        !this.budget.tryRetry()
+      )
+        throw failure;
       const delay = backoffDelayMs(this.settings.retry, attempt - 1, retryAfterMs);
       this.stats.retries++;
       if (attempts) attempts.retries++;

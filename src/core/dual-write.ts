@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
+import type { Backend } from "./backends.js";
 import { statusName } from "./errors.js";
 import type { Placement } from "./routes.js";
-import type { Backend } from "./backends.js";
 
 /**
  * A route in mode `dual_write` (while secrets move between back ends) sends Write, Delete and
@@ -24,7 +24,10 @@ export async function copyToFallbacks(
         return undefined;
       } catch (error) {
         const { code, message } = target.driver.toServiceError(error);
-        logger.warn({ backend: target.name, method, name, code: statusName(code), reason: message }, "dual_write: a fallback did not take the change");
+        logger.warn(
+          { backend: target.name, method, name, code: statusName(code), reason: message },
+          "dual_write: a fallback did not take the change",
+        );
         return `dual_write: ${method} did not reach ${target.name}: ${statusName(code)}: ${message}`;
       }
     }),

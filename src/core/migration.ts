@@ -2,22 +2,22 @@ import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import {
   ExistingMetadata,
-  LeftOutNameSchema,
-  MigrateSecretResponseSchema,
-  MigrationOutcome,
-  PlanMigrationResponseSchema,
   type LeftOutName,
+  LeftOutNameSchema,
   type MigrateSecretRequest,
   type MigrateSecretResponse,
+  MigrateSecretResponseSchema,
+  MigrationOutcome,
   type PlanMigrationRequest,
   type PlanMigrationResponse,
+  PlanMigrationResponseSchema,
 } from "../../gen/secretgate/v1/admin_service_pb.js";
 import { compileGlob } from "../auth/identity.js";
 import type { DriverCall, SecretMetadata, SecretPayload, SecretValue } from "../drivers/driver.js";
 import type { AdminScope } from "./access.js";
-import { Code, ServiceError, failedPrecondition, invalidArgument, notFound } from "./errors.js";
+import { type Backend, NO_TEAM } from "./backends.js";
+import { Code, failedPrecondition, invalidArgument, notFound, ServiceError } from "./errors.js";
 import { validateSecretName } from "./names.js";
-import { NO_TEAM, type Backend } from "./backends.js";
 
 /** The most names one migration handles: a plan of 512-byte names stays well inside a 4 MiB message. */
 export const MAX_MIGRATED_NAMES = 5000;
@@ -65,7 +65,8 @@ export class Migration {
   async plan(request: PlanMigrationRequest, scope: AdminScope): Promise<PlanMigrationResponse> {
     const { from, to } = this.endpoints(request.fromBackend, request.toBackend, request.deleteSource, scope);
     const patterns = matchPatterns(request.match);
-    if (!from.capabilities.list) throw failedPrecondition(`${from.name} cannot list the secrets it holds, so there is nothing to migrate from it`);
+    if (!from.capabilities.list)
+      throw failedPrecondition(`${from.name} cannot list the secrets it holds, so there is nothing to migrate from it`);
     const call = from.driverCall("", NO_TEAM, scope.call);
     let listed: string[];
     try {
@@ -85,9 +86,11 @@ export class Migration {
     }
     const selected = names.length + leftOut.length;
     if (selected > MAX_MIGRATED_NAMES) {
-      throw invalidArgument((`match selects ${selected} secrets in ${from.name}; one migration ` +
-`handles at most ${MAX_MIGRATED_NAMES}: narrow it with more specific ` +
-`globs`));
+      throw invalidArgument(
+        `match selects ${selected} secrets in ${from.name}; one migration ` +
+          `handles at most ${MAX_MIGRATED_NAMES}: narrow it with more specific ` +
+          `globs`,
+      );
     }
     return create(PlanMigrationResponseSchema, { names, leftOut, existingMetadata: existingMetadataOn(to) });
   }
@@ -106,7 +109,10 @@ export class Migration {
     scope.requireWrite(name);
     if (request.deleteSource) scope.requireDelete(name);
     const route = from.policy.routeStored(name);
-    if (route.from === "environment") throw failedPrecondition(`${from.name} does not serve ${shown} to Read (${route.reason}), so a migration leaves it where it is`);
+    if (route.from === "environment")
+      throw failedPrecondition(
+        `${from.name} does not serve ${shown} to Read (${route.reason}), so a migration leaves it where it is`,
+      );
     const fromCall = from.driverCall("", NO_TEAM, scope.call);
     const copied = await this.copy(from, to, name, request.dryRun, fromCall, to.driverCall("", NO_TEAM, scope.call));
     let sourceDeleted = false;
@@ -115,8 +121,11 @@ export class Migration {
         sourceDeleted = (await from.driver.delete(name, false, fromCall)) !== undefined;
       } catch (error) {
         const failure = from.driver.toServiceError(error, fromCall);
-        throw new ServiceError(failure.code, (`copied ${shown} to ${to.name} and verified it, but could not delete it ` +
-`from ${from.name}: ${failure.message}`));
+        throw new ServiceError(
+          failure.code,
+          `copied ${shown} to ${to.name} and verified it, but could not delete it ` +
+            `from ${from.name}: ${failure.message}`,
+        );
       }
     }
     return create(MigrateSecretResponseSchema, { name, ...copied, sourceDeleted });
@@ -148,15 +157,30 @@ export class Migration {
       const existing = await held(to, name, toCall);
       const change = existing && changeOf(existing, wanted, from);
       if (existing && !change) {
-        return { outcome: MigrationOutcome.UNCHANGED, overwritten: false, notKept: wanted.notKept, version: existing.value.version, warnings: [] };
+        return {
+          outcome: MigrationOutcome.UNCHANGED,
+          overwritten: false,
+          notKept: wanted.notKept,
+          version: existing.value.version,
+          warnings: [],
+        };
       }
       const inPlace = change?.metadata !== undefined && existingMetadataOn(to) === ExistingMetadata.UPDATED;
       if (change?.metadata && existingMetadataOn(to) === ExistingMetadata.REFUSED) {
-        throw failedPrecondition((`${to.name} holds ${shown} with ${change.metadataDifference}, and cannot ` +
-`change an existing secret's metadata: delete it there and migrate again ` +
-`(nothing was written)`));
+        throw failedPrecondition(
+          `${to.name} holds ${shown} with ${change.metadataDifference}, and cannot ` +
+            `change an existing secret's metadata: delete it there and migrate again ` +
+            `(nothing was written)`,
+        );
       }
-      if (dryRun) return { outcome: MigrationOutcome.WOULD_COPY, overwritten: existing !== undefined, notKept: wanted.notKept, version: "", warnings: [] };
+      if (dryRun)
+        return {
+          outcome: MigrationOutcome.WOULD_COPY,
+          overwritten: existing !== undefined,
+          notKept: wanted.notKept,
+          version: "",
+          warnings: [],
+        };
 
       if (inPlace) await to.driver.updateMetadata(name, change!.metadata!, toCall);
       const writesValue = !existing || change!.value || !inPlace;
@@ -167,39 +191,69 @@ export class Migration {
       const copy = await held(to, name, toCall);
       const now = await from.driver.readUncached(name, fromCall);
       if (!now) {
-        if (!writesValue) throw notFound((`${shown} was deleted from ${from.name} while it was copied; ` +
-`${to.name}'s secret, which held its value already, was left as it is`));
+        if (!writesValue)
+          throw notFound(
+            `${shown} was deleted from ${from.name} while it was copied; ` +
+              `${to.name}'s secret, which held its value already, was left as it is`,
+          );
         throw await withdraw(from, to, name, version, copy, toCall);
       }
       if (now.version !== wanted.version || !digestOf(now).equals(wanted.digest)) continue;
-      if (!copy) throw new ServiceError(Code.Aborted, (`copied ${shown} to ${to.name}, but reading it back found nothing there ` +
-`(another writer may have deleted it meanwhile)`));
+      if (!copy)
+        throw new ServiceError(
+          Code.Aborted,
+          `copied ${shown} to ${to.name}, but reading it back found nothing there ` +
+            `(another writer may have deleted it meanwhile)`,
+        );
       const difference = differenceFrom(copy, wanted, from);
       if (difference === "value") {
-        throw new ServiceError(Code.Aborted, (`copied ${shown} to ${to.name}, but reading it back showed a different ` +
-`value (another writer may have changed it meanwhile): the source was ` +
-`left as it is`));
+        throw new ServiceError(
+          Code.Aborted,
+          `copied ${shown} to ${to.name}, but reading it back showed a different ` +
+            `value (another writer may have changed it meanwhile): the source was ` +
+            `left as it is`,
+        );
       }
       if (difference !== undefined) {
         // The back end's own word on why, when it gave one; else the likeliest reason.
-        const why = warnings.length > 0 ? `${to.name} said: ${warnings.join("; ")}` : `${to.name} did not take it (another writer may have changed it meanwhile)`;
+        const why =
+          warnings.length > 0
+            ? `${to.name} said: ${warnings.join("; ")}`
+            : `${to.name} did not take it (another writer may have changed it meanwhile)`;
         throw failedPrecondition(`copied ${shown} to ${to.name}, but reading it back showed ${difference}: ${why}`);
       }
-      return { outcome: MigrationOutcome.COPIED, overwritten: existing !== undefined, notKept: wanted.notKept, version, warnings };
+      return {
+        outcome: MigrationOutcome.COPIED,
+        overwritten: existing !== undefined,
+        notKept: wanted.notKept,
+        version,
+        warnings,
+      };
     }
-    throw new ServiceError(Code.Aborted, (`${shown} changed in ${from.name} during each of ${MAX_COPY_ATTEMPTS} ` +
-`copies; migrate it again once writes to it settle`));
+    throw new ServiceError(
+      Code.Aborted,
+      `${shown} changed in ${from.name} during each of ${MAX_COPY_ATTEMPTS} ` +
+        `copies; migrate it again once writes to it settle`,
+    );
   }
 
   /**
    * Checks the caller's scope (the global location, both back ends) and the two back ends: the
    * source must serve reads, as Read would. Errors name the request field.
    */
-  private endpoints(fromName: string, toName: string, deleteSource: boolean, scope: AdminScope): { from: Backend; to: Backend } {
+  private endpoints(
+    fromName: string,
+    toName: string,
+    deleteSource: boolean,
+    scope: AdminScope,
+  ): { from: Backend; to: Backend } {
     scope.requireGlobal("migrate secrets");
     const from = this.named(fromName, "from_backend");
     const to = this.named(toName, "to_backend");
-    if (from === to) throw invalidArgument(`to_backend names ${to.name}, which is from_backend too: a migration copies to another back end`);
+    if (from === to)
+      throw invalidArgument(
+        `to_backend names ${to.name}, which is from_backend too: a migration copies to another back end`,
+      );
     scope.reach(from);
     scope.reach(to);
     from.requireReadable(`Migrating from ${from.name}`);
@@ -218,11 +272,13 @@ export class Migration {
 
 /** `match` compiled with the rules' glob matcher; none selects every name. */
 function matchPatterns(globs: readonly string[]): RegExp[] {
-  if (globs.length > MAX_MATCH_GLOBS) throw invalidArgument(`match lists ${globs.length} globs; the limit is ${MAX_MATCH_GLOBS}`);
+  if (globs.length > MAX_MATCH_GLOBS)
+    throw invalidArgument(`match lists ${globs.length} globs; the limit is ${MAX_MATCH_GLOBS}`);
   if (globs.length === 0) return [/^/];
   return globs.map((glob, index) => {
     if (glob === "") throw invalidArgument(`match[${index}] must not be empty`);
-    if (glob.length > MAX_GLOB_CHARS) throw invalidArgument(`match[${index}] is ${glob.length} characters long; the limit is ${MAX_GLOB_CHARS}`);
+    if (glob.length > MAX_GLOB_CHARS)
+      throw invalidArgument(`match[${index}] is ${glob.length} characters long; the limit is ${MAX_GLOB_CHARS}`);
     return compileGlob(glob);
   });
 }
@@ -239,11 +295,15 @@ async function held(target: Backend, name: string, call: DriverCall): Promise<He
 function wantedOn(to: Backend, source: Held, name: string): Wanted {
   const { value } = source;
   if (value.binary !== undefined && !to.capabilities.binary) {
-    throw failedPrecondition(`${JSON.stringify(name)} holds a binary value, which ${to.name} cannot keep (it stores text only)`);
+    throw failedPrecondition(
+      `${JSON.stringify(name)} holds a binary value, which ${to.name} cannot keep (it stores text only)`,
+    );
   }
   const keeps = to.capabilities.metadata;
   const description = source.metadata?.description || undefined;
-  const tags = Object.fromEntries(Object.entries(source.metadata?.tags ?? {}).filter(([key]) => !AWS_SYSTEM_TAG.test(key)));
+  const tags = Object.fromEntries(
+    Object.entries(source.metadata?.tags ?? {}).filter(([key]) => !AWS_SYSTEM_TAG.test(key)),
+  );
   const notKept: string[] = [];
   if (description !== undefined && !keeps?.description) notKept.push("description");
   const hasTags = Object.keys(tags).length > 0;
@@ -271,15 +331,22 @@ interface Change {
 function changeOf(existing: Held, wanted: Wanted, from: Backend): Change | undefined {
   const value = !existing.digest.equals(wanted.digest);
   const held = existing.metadata ?? { tags: {} };
-  const description = wanted.description !== undefined && held.description !== wanted.description ? wanted.description : undefined;
-  const tags = Object.fromEntries(Object.entries(wanted.tags).filter(([key, tag]) => !Object.hasOwn(held.tags, key) || held.tags[key] !== tag));
+  const description =
+    wanted.description !== undefined && held.description !== wanted.description ? wanted.description : undefined;
+  const tags = Object.fromEntries(
+    Object.entries(wanted.tags).filter(([key, tag]) => !Object.hasOwn(held.tags, key) || held.tags[key] !== tag),
+  );
   const tagKeys = Object.keys(tags);
   if (!value && description === undefined && tagKeys.length === 0) return undefined;
   const differences = [
     ...(description !== undefined ? [`a description other than ${from.name}'s`] : []),
-    ...(tagKeys.length > 0 ? [(`tag${tagKeys.length > 1 ? "s" : ""} ` +
-`${tagKeys.map((key) => JSON.stringify(key)).join(", ")} other than ` +
-`${from.name}'s`)] : []),
+    ...(tagKeys.length > 0
+      ? [
+          `tag${tagKeys.length > 1 ? "s" : ""} ` +
+            `${tagKeys.map((key) => JSON.stringify(key)).join(", ")} other than ` +
+            `${from.name}'s`,
+        ]
+      : []),
   ];
   const metadata = differences.length > 0 ? { ...(description !== undefined ? { description } : {}), tags } : undefined;
   return { value, metadata, metadataDifference: differences.join(" and ") };
@@ -302,7 +369,11 @@ function existingMetadataOn(to: Backend): ExistingMetadata {
  * (a write may replace all of a secret's metadata, and tags or a description the source does not
  * have are the destination's to keep).
  */
-function metadataWritten(to: Backend, wanted: Wanted, existing: Held | undefined): { description?: string; tags: Record<string, string> } {
+function metadataWritten(
+  to: Backend,
+  wanted: Wanted,
+  existing: Held | undefined,
+): { description?: string; tags: Record<string, string> } {
   const own = existing?.metadata;
   const ownTags = Object.fromEntries(Object.entries(own?.tags ?? {}).filter(([key]) => !AWS_SYSTEM_TAG.test(key)));
   const tags = to.capabilities.metadata?.tags ? { ...ownTags, ...wanted.tags } : wanted.tags;
@@ -317,7 +388,8 @@ function metadataWritten(to: Backend, wanted: Wanted, existing: Held | undefined
  */
 function differenceFrom(held: Held, wanted: Wanted, from: Backend): string | undefined {
   if (!held.digest.equals(wanted.digest)) return "value";
-  if (wanted.description !== undefined && held.metadata?.description !== wanted.description) return `a description other than ${from.name}'s`;
+  if (wanted.description !== undefined && held.metadata?.description !== wanted.description)
+    return `a description other than ${from.name}'s`;
   const tags = held.metadata?.tags ?? {};
   for (const [key, value] of Object.entries(wanted.tags)) {
     if (!Object.hasOwn(tags, key) || tags[key] !== value) return `tag ${JSON.stringify(key)} other than ${from.name}'s`;
@@ -336,14 +408,25 @@ function digestOf(value: SecretValue): Buffer {
  * must not bring it back. It is removed when the destination still holds exactly this copy's
  * version; another writer's is left. Returns the failure to report.
  */
-async function withdraw(from: Backend, to: Backend, name: string, version: string, copy: Held | undefined, call: DriverCall): Promise<ServiceError> {
+async function withdraw(
+  from: Backend,
+  to: Backend,
+  name: string,
+  version: string,
+  copy: Held | undefined,
+  call: DriverCall,
+): Promise<ServiceError> {
   const deleted = `${JSON.stringify(name)} was deleted from ${from.name} while it was copied`;
-  if (copy?.value.version !== version) return notFound(`${deleted}; ${to.name} holds another writer's version now, which was left as it is`);
+  if (copy?.value.version !== version)
+    return notFound(`${deleted}; ${to.name} holds another writer's version now, which was left as it is`);
   try {
     await to.driver.delete(name, false, call);
   } catch (error) {
     const failure = to.driver.toServiceError(error, call);
-    return new ServiceError(failure.code, `${deleted}, and its copy could not be removed from ${to.name}: ${failure.message}`);
+    return new ServiceError(
+      failure.code,
+      `${deleted}, and its copy could not be removed from ${to.name}: ${failure.message}`,
+    );
   }
   return notFound(`${deleted}, so its copy was removed from ${to.name} again`);
 }

@@ -38,7 +38,8 @@ export function secretNameProblem(name: string, field = "name"): string | undefi
     const bytes = Buffer.byteLength(name, "utf8");
     if (bytes > MAX_NAME_BYTES) return `${field} is ${bytes} bytes long; the limit is ${MAX_NAME_BYTES} bytes`;
   }
-  if (UNSAFE_CHARACTERS.test(name)) return `${field} ${JSON.stringify(name)} contains a control or line-separator character`;
+  if (UNSAFE_CHARACTERS.test(name))
+    return `${field} ${JSON.stringify(name)} contains a control or line-separator character`;
   if (BLANK.test(name)) return `${field} is made only of white space`;
   const invisible = FORMAT_CHARACTER.exec(name);
   if (invisible) {
@@ -46,8 +47,10 @@ export function secretNameProblem(name: string, field = "name"): string | undefi
     return `${field} ${JSON.stringify(name)} contains an invisible formatting character (U+${codePoint})`;
   }
   for (const segment of name.includes("/") ? name.split("/") : [name]) {
-    if (segment === "." || segment === "..") return `${field} ${JSON.stringify(name)} contains a '${segment}' path segment`;
-    if (segment === "") return `${field} ${JSON.stringify(name)} has an empty path segment (leading, trailing or double '/')`;
+    if (segment === "." || segment === "..")
+      return `${field} ${JSON.stringify(name)} contains a '${segment}' path segment`;
+    if (segment === "")
+      return `${field} ${JSON.stringify(name)} has an empty path segment (leading, trailing or double '/')`;
   }
   return undefined;
 }

@@ -48,10 +48,18 @@ export class Policy {
   routeRead(name: string, virtualKey: boolean): ReadRoute {
     // The back end's own credential variables are never looked up in it (docs/api.md, "How a read is resolved (the
     // same for every back end)", step 2).
-    if (this.credentialNames.has(name)) return { from: "environment", reason: "it is a credential of the back end itself" };
+    if (this.credentialNames.has(name))
+      return { from: "environment", reason: "it is a credential of the back end itself" };
     if (this.accessMode === "write_only") return { from: "environment", reason: "access_mode is write_only" };
     // The probe name is no one's environment variable: a client's health check reads it to reach the back end.
-    if (!virtualKey && this.hostedKeys && !this.hostedKeys.has(name) && !this.alwaysHosted.has(name) && name !== PROBE_NAME) return { from: "environment", reason: "it is not in hosted_keys" };
+    if (
+      !virtualKey &&
+      this.hostedKeys &&
+      !this.hostedKeys.has(name) &&
+      !this.alwaysHosted.has(name) &&
+      name !== PROBE_NAME
+    )
+      return { from: "environment", reason: "it is not in hosted_keys" };
     return { from: "backend" };
   }
 
@@ -71,15 +79,19 @@ export class Policy {
    */
   requireReadable(what: string): void {
     if (this.accessMode === "write_only") {
-      throw failedPrecondition((`${what} is refused: access_mode is write_only, so Read serves none of ` +
-`its names (set access_mode: read_and_write or read_only to allow it)`));
+      throw failedPrecondition(
+        `${what} is refused: access_mode is write_only, so Read serves none of ` +
+          `its names (set access_mode: read_and_write or read_only to allow it)`,
+      );
     }
   }
 
   /** Refuses Write, Delete and Rotate when the configuration says reads only. */
   requireWritable(method: string): void {
     if (this.accessMode === "read_only") {
-      throw failedPrecondition(`${method} is refused: access_mode is read_only (set access_mode: read_and_write or write_only to allow it)`);
+      throw failedPrecondition(
+        `${method} is refused: access_mode is read_only (set access_mode: read_and_write or write_only to allow it)`,
+      );
     }
   }
 
@@ -90,7 +102,8 @@ export class Policy {
   storedName(name: string, virtualKey: boolean, team: Readonly<Record<string, unknown>>): string {
     if (!virtualKey) return name;
     const prefix = typeof team.prefix === "string" ? team.prefix : this.settings.prefix_for_stored_virtual_keys;
-    if (this.prefixSeparator !== "/" && prefix.endsWith("/")) return `${prefix.slice(0, -1)}${this.prefixSeparator}${name}`;
+    if (this.prefixSeparator !== "/" && prefix.endsWith("/"))
+      return `${prefix.slice(0, -1)}${this.prefixSeparator}${name}`;
     return `${prefix}${name}`;
   }
 

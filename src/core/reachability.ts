@@ -31,14 +31,20 @@ export class StartupProbe {
 
   /** Makes the first attempt (resolving when it ends) and keeps trying in the background until one succeeds. */
   async start(): Promise<void> {
-    const call = { team: {}, teamId: "", signal: AbortSignal.timeout(PROBE_TIMEOUT_MS), deadline: Date.now() + PROBE_TIMEOUT_MS };
+    const call = {
+      team: {},
+      teamId: "",
+      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+      deadline: Date.now() + PROBE_TIMEOUT_MS,
+    };
     try {
       await this.cached.driver.read(PROBE_NAME, call);
       this.reached = true;
     } catch (error) {
       const { code, message } = this.cached.toServiceError(error, call);
       this.reached = code !== Code.Unavailable && code !== Code.DeadlineExceeded;
-      if (!this.reached) this.logger.warn({ backend: this.cached.source, reason: message }, "back end not reachable yet; not ready");
+      if (!this.reached)
+        this.logger.warn({ backend: this.cached.source, reason: message }, "back end not reachable yet; not ready");
     }
     if (this.reached) {
       this.logger.info({ backend: this.cached.source }, "back end reachable");

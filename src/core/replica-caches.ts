@@ -38,18 +38,25 @@ export async function syncReplicaCaches(
     }
     try {
       // A replica of an earlier release names only the team: this replica looks its location up.
-      const { backend: _home, ...team } = change.teamId === "" ? {} : ((await shared.teams.get(change.teamId))?.settings ?? {});
+      const { backend: _home, ...team } =
+        change.teamId === "" ? {} : ((await shared.teams.get(change.teamId))?.settings ?? {});
       driver.invalidate(change.name, driver.locationOf(team), change.version);
     } catch (error) {
-      logger.warn({ reason: (error as Error).message }, "cannot look up a changed secret's team; dropping that back end's whole cache");
+      logger.warn(
+        { reason: (error as Error).message },
+        "cannot look up a changed secret's team; dropping that back end's whole cache",
+      );
       driver.clear();
     }
   };
   const sync = await shared.syncReplicas({
     secretChanged: (change) => void evict(change),
     unheard: (heardAt) => {
-      logger.warn({ freshForSeconds: outageTtlMs / 1000 }, ("other replicas' changes cannot be heard: cached values are re-read " +
-"sooner, and writes are refused until the database is back"));
+      logger.warn(
+        { freshForSeconds: outageTtlMs / 1000 },
+        "other replicas' changes cannot be heard: cached values are re-read " +
+          "sooner, and writes are refused until the database is back",
+      );
       for (const driver of drivers.values()) driver.boundFreshness({ since: heardAt, ttlMs: outageTtlMs });
     },
     resync: () => {
@@ -62,13 +69,22 @@ export async function syncReplicaCaches(
   for (const [name, driver] of drivers) {
     driver.guardChanges(() => {
       if (!sync.connected) {
-        throw unavailable(("the shared database (DATABASE_URL) is unreachable: the other replicas " +
-"could not be told of this change, so it is not made; retry once the " +
-"database is back"));
+        throw unavailable(
+          "the shared database (DATABASE_URL) is unreachable: the other replicas " +
+            "could not be told of this change, so it is not made; retry once the " +
+            "database is back",
+        );
       }
     });
     driver.onChange((secret, location, call, version) => {
-      sync.announce({ kind: "secret", backend: name, teamId: call.teamId ?? "", location, name: secret, ...(version ? { version } : {}) });
+      sync.announce({
+        kind: "secret",
+        backend: name,
+        teamId: call.teamId ?? "",
+        location,
+        name: secret,
+        ...(version ? { version } : {}),
+      });
     });
   }
   return sync;

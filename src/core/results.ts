@@ -1,6 +1,13 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { ItemErrorSchema, ReadResponseSchema, SecretResultSchema, type ItemError, type ReadResponse, type SecretResult } from "../../gen/secretgate/v1/secret_service_pb.js";
+import {
+  type ItemError,
+  ItemErrorSchema,
+  type ReadResponse,
+  ReadResponseSchema,
+  type SecretResult,
+  SecretResultSchema,
+} from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { CachedRead } from "./cached-driver.js";
 import { Code, printable, statusName } from "./errors.js";
 
@@ -16,7 +23,13 @@ const NO_BYTES = new Uint8Array(0);
  * of every Read. `source` names the back end that answered (or `env`); `fallback` says it was a
  * route's fallback.
  */
-export function foundResult(name: string, resolvedName: string, source: string, read: CachedRead, fallback: boolean): SecretResult {
+export function foundResult(
+  name: string,
+  resolvedName: string,
+  source: string,
+  read: CachedRead,
+  fallback: boolean,
+): SecretResult {
   const value = read.value!;
   return {
     $typeName: SecretResultSchema.typeName,
@@ -37,7 +50,12 @@ export function foundResult(name: string, resolvedName: string, source: string, 
 
 /** An explicit miss: NOT_FOUND with a reason and a message saying where it looked. */
 export function missingResult(name: string, resolvedName: string, reason: string, message: string): SecretResult {
-  return create(SecretResultSchema, { name, resolvedName, found: false, error: itemError(Code.NotFound, message, reason) });
+  return create(SecretResultSchema, {
+    name,
+    resolvedName,
+    found: false,
+    error: itemError(Code.NotFound, message, reason),
+  });
 }
 
 /** One item's failure; the other items of the batch are unaffected. */

@@ -33,7 +33,11 @@ export class Routes<B> {
       names: route.names?.map(compileGlob),
       virtualKeys: route.virtual_keys,
       teams: route.teams ? new Set(route.teams) : undefined,
-      placement: { backend: backendNamed(route.backend), fallback: route.fallback.map(backendNamed), dualWrite: route.mode === "dual_write" },
+      placement: {
+        backend: backendNamed(route.backend),
+        fallback: route.fallback.map(backendNamed),
+        dualWrite: route.mode === "dual_write",
+      },
     }));
   }
 

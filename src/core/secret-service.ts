@@ -2,44 +2,50 @@ import { create, type JsonObject } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
 import {
-  DeleteResponseSchema,
-  GetTeamSettingsResponseSchema,
-  HostedKeySchema,
-  ListHostedResponseSchema,
-  RotateResponseSchema,
-  SetTeamSettingsResponseSchema,
-  WriteResponseSchema,
   type DeleteRequest,
   type DeleteResponse,
+  DeleteResponseSchema,
   type GetTeamSettingsRequest,
   type GetTeamSettingsResponse,
+  GetTeamSettingsResponseSchema,
   type HostedKey,
+  HostedKeySchema,
   type ListHostedRequest,
   type ListHostedResponse,
+  ListHostedResponseSchema,
   type ReadRequest,
   type ReadResponse,
   type RotateRequest,
   type RotateResponse,
+  RotateResponseSchema,
+  type SecretService as SecretServiceDescriptor,
   type SetTeamSettingsRequest,
   type SetTeamSettingsResponse,
+  SetTeamSettingsResponseSchema,
   type WriteRequest,
   type WriteResponse,
-  type SecretService as SecretServiceDescriptor,
+  WriteResponseSchema,
 } from "../../gen/secretgate/v1/secret_service_pb.js";
+import type { Env } from "../config/env.js";
 import type { Config } from "../config/schema.js";
-import type { DriverCall, DriverDeleteResult, DriverWriteResult, SecretPayload, SecretValue } from "../drivers/driver.js";
+import type {
+  DriverCall,
+  DriverDeleteResult,
+  DriverWriteResult,
+  SecretPayload,
+  SecretValue,
+} from "../drivers/driver.js";
 import type { TeamSettingsStore } from "../storage/team-settings-store.js";
 import { Access, type CallScope } from "./access.js";
-import { addressOf, checkRequestedBackend, type Addressed } from "./backend-reference.js";
+import { type Addressed, addressOf, checkRequestedBackend } from "./backend-reference.js";
+import type { Backend, Backends } from "./backends.js";
 import { BatchReader } from "./batch-read.js";
 import type { AuthorizedCall, ServiceImplementation } from "./call-context.js";
 import { copyToFallbacks } from "./dual-write.js";
-import { Code, ServiceError, invalidArgument, notFound, statusName } from "./errors.js";
+import { Code, invalidArgument, notFound, ServiceError, statusName } from "./errors.js";
 import { validateSecretName } from "./names.js";
 import { readResponse } from "./results.js";
 import type { Placement } from "./routes.js";
-import type { Backend, Backends } from "./backends.js";
-import type { Env } from "../config/env.js";
 import { REDACTED, redactTeamSettings, validateTeamSettingsOn, withStoredCredentials } from "./team-settings.js";
 
 export const MAX_NAMES_PER_READ = 1000;
@@ -80,7 +86,8 @@ export class SecretService implements ServiceImplementation<typeof SecretService
   read(request: ReadRequest, context: AuthorizedCall): ReadResponse | Promise<ReadResponse> {
     const count = request.names.length;
     if (count === 0) throw invalidArgument("names must list at least one name");
-    if (count > MAX_NAMES_PER_READ) throw invalidArgument(`names lists ${count} names; the limit is ${MAX_NAMES_PER_READ} per Read`);
+    if (count > MAX_NAMES_PER_READ)
+      throw invalidArgument(`names lists ${count} names; the limit is ${MAX_NAMES_PER_READ} per Read`);
     checkRequestedBackend(request.backend, this.backends.has);
     const scope = this.access.forCall(context, request.teamId, request.teamSettings);
     if (scope instanceof Promise) return scope.then((ready) => this.readIn(request, ready));
@@ -100,7 +107,13 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     const scope = await this.access.forCall(context, request.teamId, request.teamSettings);
     const placement = scope.place(addressed?.backend, name, request.virtualKey);
     const written = await this.writeTo(placement.backend, name, request, scope);
-    const warnings = await copyToFallbacks(placement, "Write", written.name, (target) => this.writeTo(target, name, request, scope), this.deps.logger);
+    const warnings = await copyToFallbacks(
+      placement,
+      "Write",
+      written.name,
+      (target) => this.writeTo(target, name, request, scope),
+      this.deps.logger,
+    );
     return create(WriteResponseSchema, {
       name: written.name,
       version: written.result.version,
@@ -109,7 +122,12 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     });
   }
 
-  private async writeTo(target: Backend, name: string, request: WriteRequest, scope: CallScope): Promise<{ name: string; result: DriverWriteResult }> {
+  private async writeTo(
+    target: Backend,
+    name: string,
+    request: WriteRequest,
+    scope: CallScope,
+  ): Promise<{ name: string; result: DriverWriteResult }> {
     scope.reach(target);
     target.requireWritable("Write");
     const payload = this.payload(target, request.value, request.binaryValue);
@@ -118,7 +136,12 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     scope.requireWrite(stored);
     const description = target.policy.description(request.description, settings);
     const result = await target.driver.write(
-      { name: stored, value: payload, tags: target.policy.tags(request.tags, settings), ...(description !== undefined ? { description } : {}) },
+      {
+        name: stored,
+        value: payload,
+        tags: target.policy.tags(request.tags, settings),
+        ...(description !== undefined ? { description } : {}),
+      },
       scope.driverCall(target),
     );
     return { name: stored, result };
@@ -144,14 +167,23 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     );
     const result = deleted.result ?? copyDeleted;
     if (!result) {
-      const where = (placement.dualWrite ? [placement.backend, ...placement.fallback] : [placement.backend]).map((backend) => backend.name).join(", nor in ");
-      throw notFound((`secret ${JSON.stringify(deleted.name)} does not exist in ` +
-`${where}${failures.length > 0 ? ` (${failures.join("; ")})` : ""}`));
+      const where = (placement.dualWrite ? [placement.backend, ...placement.fallback] : [placement.backend])
+        .map((backend) => backend.name)
+        .join(", nor in ");
+      throw notFound(
+        `secret ${JSON.stringify(deleted.name)} does not exist in ` +
+          `${where}${failures.length > 0 ? ` (${failures.join("; ")})` : ""}`,
+      );
     }
     return create(DeleteResponseSchema, { name: deleted.name, recoverable: result.recoverable });
   }
 
-  private async deleteFrom(target: Backend, name: string, request: DeleteRequest, scope: CallScope): Promise<{ name: string; result: DriverDeleteResult | undefined }> {
+  private async deleteFrom(
+    target: Backend,
+    name: string,
+    request: DeleteRequest,
+    scope: CallScope,
+  ): Promise<{ name: string; result: DriverDeleteResult | undefined }> {
     scope.reach(target);
     target.requireWritable("Delete");
     const stored = scope.storedName(target, name, request.virtualKey);
@@ -180,27 +212,38 @@ export class SecretService implements ServiceImplementation<typeof SecretService
       throw notFound(`current_name ${JSON.stringify(currentName)} does not exist in ${target.name}`);
     }
     const description = target.policy.description("", settings);
-    const write = { value: payload, tags: target.policy.tags({}, settings), ...(description !== undefined ? { description } : {}) };
+    const write = {
+      value: payload,
+      tags: target.policy.tags({}, settings),
+      ...(description !== undefined ? { description } : {}),
+    };
 
     const written = await target.driver.write({ name: newName, ...write }, call);
     let oldDeleted = false;
     if (newName !== currentName) {
       const readBack = await target.driver.read(newName, call, FRESH);
-      if (readBack.value?.text !== payload.text) throw await this.abandonRotation(target, currentName, newName, written, readBack.value, call);
+      if (readBack.value?.text !== payload.text)
+        throw await this.abandonRotation(target, currentName, newName, written, readBack.value, call);
       try {
         await target.driver.delete(currentName, false, call);
       } catch (error) {
         const failure = target.driver.toServiceError(error, call);
         throw new ServiceError(
           failure.code,
-          (`Rotate stored the new value under ${JSON.stringify(newName)} but could ` +
-`not delete ${JSON.stringify(currentName)}, which still holds the old ` +
-`value: ${failure.message}`),
+          `Rotate stored the new value under ${JSON.stringify(newName)} but could ` +
+            `not delete ${JSON.stringify(currentName)}, which still holds the old ` +
+            `value: ${failure.message}`,
         );
       }
       oldDeleted = true;
     }
-    await copyToFallbacks(placement, "Rotate", newName, (copy) => this.mirrorRotation(copy, current, next, payload, request.virtualKey, scope), this.deps.logger);
+    await copyToFallbacks(
+      placement,
+      "Rotate",
+      newName,
+      (copy) => this.mirrorRotation(copy, current, next, payload, request.virtualKey, scope),
+      this.deps.logger,
+    );
     return create(RotateResponseSchema, { name: newName, version: written.version, oldDeleted });
   }
 
@@ -213,8 +256,10 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     const current = this.address(request.currentName, "current_name", request.backend);
     const next = request.newName === "" ? current : this.address(request.newName, "new_name", request.backend);
     if (current && next && current.backend !== next.backend) {
-      throw invalidArgument((`new_name refers to back end ${next.backend}, but current_name to ` +
-`${current.backend}: Rotate stays in one back end`));
+      throw invalidArgument(
+        `new_name refers to back end ${next.backend}, but current_name to ` +
+          `${current.backend}: Rotate stays in one back end`,
+      );
     }
     return {
       explicit: current?.backend ?? next?.backend,
@@ -224,7 +269,12 @@ export class SecretService implements ServiceImplementation<typeof SecretService
   }
 
   /** Under dual_write, whether a fallback still holds the current secret (written there before the route was). */
-  private async heldByFallback(placement: Placement<Backend>, name: string, virtualKey: boolean, scope: CallScope): Promise<boolean> {
+  private async heldByFallback(
+    placement: Placement<Backend>,
+    name: string,
+    virtualKey: boolean,
+    scope: CallScope,
+  ): Promise<boolean> {
     if (!placement.dualWrite) return false;
     for (const fallback of placement.fallback) {
       try {
@@ -239,7 +289,14 @@ export class SecretService implements ServiceImplementation<typeof SecretService
   }
 
   /** A rotation copied to a dual_write fallback: the new name holds the new value there, and the old one is gone. */
-  private async mirrorRotation(target: Backend, current: string, next: string, payload: SecretPayload, virtualKey: boolean, scope: CallScope): Promise<void> {
+  private async mirrorRotation(
+    target: Backend,
+    current: string,
+    next: string,
+    payload: SecretPayload,
+    virtualKey: boolean,
+    scope: CallScope,
+  ): Promise<void> {
     scope.reach(target);
     target.requireWritable("Rotate");
     const settings = scope.settingsOn(target);
@@ -249,7 +306,15 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     if (newName !== currentName) scope.requireDelete(currentName);
     const description = target.policy.description("", settings);
     const call = scope.driverCall(target);
-    await target.driver.write({ name: newName, value: payload, tags: target.policy.tags({}, settings), ...(description !== undefined ? { description } : {}) }, call);
+    await target.driver.write(
+      {
+        name: newName,
+        value: payload,
+        tags: target.policy.tags({}, settings),
+        ...(description !== undefined ? { description } : {}),
+      },
+      call,
+    );
     if (newName !== currentName) await target.driver.delete(currentName, false, call);
   }
 
@@ -275,24 +340,26 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     const aborted = (what: string) => new ServiceError(Code.Aborted, `${what}; ${current}`);
     if (!written.created) {
       return aborted(
-        (`Rotate wrote a new version of ${created} but reading it back did not ` +
-`return it: ${created} already held a secret before this Rotate, so it ` +
-`was left as it is (another writer may have changed it meanwhile)`),
+        `Rotate wrote a new version of ${created} but reading it back did not ` +
+          `return it: ${created} already held a secret before this Rotate, so it ` +
+          `was left as it is (another writer may have changed it meanwhile)`,
       );
     }
     if (readBack !== undefined && readBack.version !== written.version) {
-      return aborted((`Rotate created ${created} but reading it back showed another writer's ` +
-`version (${readBack.version}, not ${written.version}), so ${created} ` +
-`was left as it is`));
+      return aborted(
+        `Rotate created ${created} but reading it back showed another writer's ` +
+          `version (${readBack.version}, not ${written.version}), so ${created} ` +
+          `was left as it is`,
+      );
     }
     const lost = `Rotate created ${created} but reading it back did not return the new value`;
     const removal = target.capabilities.versionRemoval;
     if (!removal) {
       return aborted(
-        (`${lost}; ${target.name} cannot remove one version of a secret without ` +
-`the others another writer may have added, so ${created} was left as it ` +
-`is, holding the version this Rotate wrote (${written.version}): delete ` +
-`it or rotate again`),
+        `${lost}; ${target.name} cannot remove one version of a secret without ` +
+          `the others another writer may have added, so ${created} was left as it ` +
+          `is, holding the version this Rotate wrote (${written.version}): delete ` +
+          `it or rotate again`,
       );
     }
     let removed: boolean;
@@ -300,14 +367,21 @@ export class SecretService implements ServiceImplementation<typeof SecretService
       removed = await target.driver.removeWrittenVersion(newName, written, call);
     } catch (error) {
       const failure = target.driver.toServiceError(error, call);
-      return aborted((`${lost}, and the version it wrote (${written.version}) could not be ` +
-`removed (${statusName(failure.code)}: ${failure.message})`));
+      return aborted(
+        `${lost}, and the version it wrote (${written.version}) could not be ` +
+          `removed (${statusName(failure.code)}: ${failure.message})`,
+      );
     }
-    if (!removed) return aborted((`${lost}, and ${target.name} no longer holds the version it wrote ` +
-`(${written.version}) as written, so ${created} was left as it is ` +
-`(another writer changed it meanwhile)`));
-    return aborted((`${lost}, so it ${removal === "destroy" ? "destroyed" : "disabled"} the ` +
-`version it wrote (${written.version}), and no other`));
+    if (!removed)
+      return aborted(
+        `${lost}, and ${target.name} no longer holds the version it wrote ` +
+          `(${written.version}) as written, so ${created} was left as it is ` +
+          `(another writer changed it meanwhile)`,
+      );
+    return aborted(
+      `${lost}, so it ${removal === "destroy" ? "destroyed" : "disabled"} the ` +
+        `version it wrote (${written.version}), and no other`,
+    );
   }
 
   /**
@@ -318,7 +392,10 @@ export class SecretService implements ServiceImplementation<typeof SecretService
   async listHosted(request: ListHostedRequest, context: AuthorizedCall): Promise<ListHostedResponse> {
     checkRequestedBackend(request.backend, this.backends.has);
     const scope = await this.access.forCall(context, request.teamId, undefined);
-    const targets = request.backend === "" ? this.backends.all.filter((backend) => scope.canReach(backend.name)) : [this.backends.get(request.backend)!];
+    const targets =
+      request.backend === ""
+        ? this.backends.all.filter((backend) => scope.canReach(backend.name))
+        : [this.backends.get(request.backend)!];
     for (const target of targets) scope.reach(target);
     const listed = await Promise.all(targets.map((target) => this.hostedOn(target, scope)));
     const keys = listed.flat().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -338,7 +415,13 @@ export class SecretService implements ServiceImplementation<typeof SecretService
       }
     }
     const names = [...new Set([...hosted, ...stored].filter((name) => scope.mayRead(name)))].sort();
-    const parameters = { virtualKey: false, bypassCache: false, refreshIfVersion: {}, backend: target.name, backendByService: true };
+    const parameters = {
+      virtualKey: false,
+      bypassCache: false,
+      refreshIfVersion: {},
+      backend: target.name,
+      backendByService: true,
+    };
     const read = this.reader.read(names, (index) => names[index]!, scope, parameters);
     const results = read instanceof Promise ? await read : read;
     return results.map((result, index) =>
@@ -366,7 +449,11 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     // An editor sends back what GetTeamSettings showed: a credential left "[redacted]" keeps its stored value.
     const sent = request.settings ?? {};
     const previous = hasRedacted(sent) ? stored?.settings : undefined;
-    const settings = validateTeamSettingsOn(this.backends, withStoredCredentials(this.backends, sent, previous, "settings"), "settings");
+    const settings = validateTeamSettingsOn(
+      this.backends,
+      withStoredCredentials(this.backends, sent, previous, "settings"),
+      "settings",
+    );
     if (Object.keys(settings).length > 0) scope.reach(this.backends.homeName(settings));
     if (Object.keys(settings).length === 0) {
       await this.deps.teams.clear(request.teamId);
@@ -382,7 +469,8 @@ export class SecretService implements ServiceImplementation<typeof SecretService
 
   async getTeamSettings(request: GetTeamSettingsRequest, context: AuthorizedCall): Promise<GetTeamSettingsResponse> {
     const stored = await this.access.forAdmin(context, "manage team settings").administer(request.teamId);
-    if (!stored) return create(GetTeamSettingsResponseSchema, { teamId: request.teamId, settings: {}, configured: false });
+    if (!stored)
+      return create(GetTeamSettingsResponseSchema, { teamId: request.teamId, settings: {}, configured: false });
     return create(GetTeamSettingsResponseSchema, {
       teamId: request.teamId,
       settings: this.redact(stored.settings) as JsonObject,
@@ -401,8 +489,10 @@ export class SecretService implements ServiceImplementation<typeof SecretService
     const limit = this.deps.config.server.max_value_bytes;
     if (binary.length > 0) {
       if (text !== "") throw invalidArgument(`set only one of ${field} and binary_value`);
-      if (!target.capabilities.binary) throw invalidArgument(`binary_value is not supported by ${target.name}; send value as text`);
-      if (binary.length > limit) throw invalidArgument(`binary_value is ${binary.length} bytes; the limit is ${limit} bytes`);
+      if (!target.capabilities.binary)
+        throw invalidArgument(`binary_value is not supported by ${target.name}; send value as text`);
+      if (binary.length > limit)
+        throw invalidArgument(`binary_value is ${binary.length} bytes; the limit is ${limit} bytes`);
       return { binary };
     }
     if (text === "") throw invalidArgument(`${field} must not be empty`);
@@ -413,7 +503,8 @@ export class SecretService implements ServiceImplementation<typeof SecretService
 
   private validateTags(tags: Readonly<Record<string, string>>): void {
     const entries = Object.entries(tags);
-    if (entries.length > MAX_TAGS) throw invalidArgument(`tags has ${entries.length} entries; the limit is ${MAX_TAGS}`);
+    if (entries.length > MAX_TAGS)
+      throw invalidArgument(`tags has ${entries.length} entries; the limit is ${MAX_TAGS}`);
     for (const [key, value] of entries) {
       if (key === "" || key.length > 128) throw invalidArgument("tags keys must be 1 to 128 characters");
       if (value.length > 256) throw invalidArgument(`tags[${JSON.stringify(key)}] is longer than 256 characters`);

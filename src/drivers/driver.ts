@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
 import type { z } from "zod";
-import type { Code } from "../core/errors.js";
 import type { Env } from "../config/env.js";
 import type { KeyManagementSettings } from "../config/key-management-settings.js";
 import type { KnownSystem } from "../config/known-system.js";
+import type { Code } from "../core/errors.js";
 import type { SecretDatabase } from "../storage/database.js";
 import type { PostgresDatabase } from "../storage/postgres/postgres-database.js";
 import type { Encryptor } from "./encryptor.js";

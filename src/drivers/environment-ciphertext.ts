@@ -24,7 +24,8 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 export function ciphertextBytes(text: string, maxBytes: number): Buffer | undefined {
   if (text.length % 4 !== 0 || !BASE64.test(text)) return undefined;
   const bytes = Buffer.from(text, "base64");
-  if (bytes.length < MIN_CIPHERTEXT_BYTES || bytes.length > maxBytes || bytes.toString("base64") !== text) return undefined;
+  if (bytes.length < MIN_CIPHERTEXT_BYTES || bytes.length > maxBytes || bytes.toString("base64") !== text)
+    return undefined;
   return bytes;
 }
 

@@ -1,5 +1,5 @@
 import type { BreakerState } from "../core/resilience/circuit-breaker.js";
-import { InPlaceCounter, InPlaceHistogram, type CounterCell, type HistogramCell, type Sample } from "./in-place.js";
+import { type CounterCell, type HistogramCell, InPlaceCounter, InPlaceHistogram, type Sample } from "./in-place.js";
 
 /**
  * secretgate's own metrics. Series on the request path are cells made once per label set (see
@@ -22,17 +22,28 @@ function expose<T extends ExposedMetric>(metric: T): T {
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 const requests = expose(new InPlaceCounter("secretgate_requests_total", "RPCs answered, by method and status code."));
-const requestSeconds = expose(new InPlaceHistogram("secretgate_request_duration_seconds", "RPC latency, by method.", LATENCY_BUCKETS));
+const requestSeconds = expose(
+  new InPlaceHistogram("secretgate_request_duration_seconds", "RPC latency, by method.", LATENCY_BUCKETS),
+);
 
 const cacheHits = expose(new InPlaceCounter("secretgate_cache_hits_total", "Reads answered from a fresh cache entry."));
 const cacheMisses = expose(
-  new InPlaceCounter("secretgate_cache_misses_total", "Reads that went to the back end (absent, expired or bypassed entries)."),
+  new InPlaceCounter(
+    "secretgate_cache_misses_total",
+    "Reads that went to the back end (absent, expired or bypassed entries).",
+  ),
 );
 const staleServes = expose(
-  new InPlaceCounter("secretgate_cache_stale_served_total", "Reads answered from an expired entry because the back end failed."),
+  new InPlaceCounter(
+    "secretgate_cache_stale_served_total",
+    "Reads answered from an expired entry because the back end failed.",
+  ),
 );
 const coalescedWaits = expose(
-  new InPlaceCounter("secretgate_cache_coalesced_waits_total", "Reads that waited for another caller's back-end read of the same name."),
+  new InPlaceCounter(
+    "secretgate_cache_coalesced_waits_total",
+    "Reads that waited for another caller's back-end read of the same name.",
+  ),
 );
 const cacheResyncs = expose(
   new InPlaceCounter(
@@ -40,7 +51,9 @@ const cacheResyncs = expose(
     "Times the whole cache was dropped because change notices from other replicas may have been missed.",
   ),
 );
-const backendCalls = expose(new InPlaceCounter("secretgate_backend_calls_total", "Calls made to the back end, retries included."));
+const backendCalls = expose(
+  new InPlaceCounter("secretgate_backend_calls_total", "Calls made to the back end, retries included."),
+);
 const backendErrors = expose(new InPlaceCounter("secretgate_backend_errors_total", "Back-end calls that failed."));
 const backendSeconds = expose(
   new InPlaceHistogram(
@@ -51,18 +64,24 @@ const backendSeconds = expose(
 );
 const auditRecords = expose(new InPlaceCounter("secretgate_audit_records_total", "Audit records written.")).cell();
 const auditRefused = expose(
-  new InPlaceCounter("secretgate_audit_refused_total", "Calls refused with UNAVAILABLE because their audit record could not be written (audit.on_failure: fail_closed)."),
+  new InPlaceCounter(
+    "secretgate_audit_refused_total",
+    "Calls refused with UNAVAILABLE because their audit record could not be written (audit.on_failure: fail_closed).",
+  ),
 ).cell();
 const auditAnsweredUnwritten = expose(
   new InPlaceCounter(
     "secretgate_audit_answered_unwritten_total",
-    ("Calls answered while audit records could not be written " +
-"(audit.on_failure: fail_open); their records are written once writes " +
-"work again, unless dropped."),
+    "Calls answered while audit records could not be written " +
+      "(audit.on_failure: fail_open); their records are written once writes " +
+      "work again, unless dropped.",
   ),
 ).cell();
 const auditDropped = expose(
-  new InPlaceCounter("secretgate_audit_dropped_records_total", "Audit records lost: the audit log already held as much as it keeps while it cannot write (32 MiB)."),
+  new InPlaceCounter(
+    "secretgate_audit_dropped_records_total",
+    "Audit records lost: the audit log already held as much as it keeps while it cannot write (32 MiB).",
+  ),
 ).cell();
 let auditWriting = 1;
 expose({
@@ -70,7 +89,13 @@ expose({
   help: "1 while audit records reach their destination, 0 while writes to it fail.",
   type: "gauge",
   async get() {
-    return { name: this.name, help: this.help, type: this.type, aggregator: "sum", values: [{ labels: {}, value: auditWriting }] };
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: "sum",
+      values: [{ labels: {}, value: auditWriting }],
+    };
   },
 });
 const listenerErrors = expose(
@@ -90,20 +115,28 @@ expose({
     const values: Sample[] = [];
     for (const [backend, state] of breakerSources) {
       const current = state();
-      for (const name of BREAKER_STATES) values.push({ labels: { backend, state: name }, value: name === current ? 1 : 0 });
+      for (const name of BREAKER_STATES)
+        values.push({ labels: { backend, state: name }, value: name === current ? 1 : 0 });
     }
     return { name: this.name, help: this.help, type: this.type, aggregator: "sum", values };
   },
 });
 
 const listenerConnectionSources = new Map<string, () => { open: number; busiestPeer: number }>();
-const listenerConnectionGauge = (name: string, help: string, value: (counts: { open: number; busiestPeer: number }) => number) =>
+const listenerConnectionGauge = (
+  name: string,
+  help: string,
+  value: (counts: { open: number; busiestPeer: number }) => number,
+) =>
   expose({
     name,
     help,
     type: "gauge",
     async get() {
-      const values: Sample[] = [...listenerConnectionSources].map(([listener, counts]) => ({ labels: { listener }, value: value(counts()) }));
+      const values: Sample[] = [...listenerConnectionSources].map(([listener, counts]) => ({
+        labels: { listener },
+        value: value(counts()),
+      }));
       return { name: this.name, help: this.help, type: this.type, aggregator: "sum", values };
     },
   });

@@ -120,8 +120,10 @@ export class BodyHold {
 
 /** Why a body that would pass `limits.max_arriving_body_bytes` is refused (RESOURCE_EXHAUSTED, on either port). */
 export function tooMuchArrivingMessage(maxBytes: number): string {
-  return (`the server holds as much of request bodies still arriving as ` +
-`limits.max_arriving_body_bytes allows (${maxBytes}); retry shortly`);
+  return (
+    `the server holds as much of request bodies still arriving as ` +
+    `limits.max_arriving_body_bytes allows (${maxBytes}); retry shortly`
+  );
 }
 
 /** The refusal of a body that would pass `limits.max_arriving_body_bytes`, as the HTTP port answers it. */

@@ -1,14 +1,31 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { DescMethodUnary } from "@bufbuild/protobuf";
-import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
-import type { Compression, UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
-import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
-import { tooMuchArriving, type ArrivingBodies, type BodyHold } from "./arriving-bodies.js";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  type ConnectRouterOptions,
+  type ContextValues,
+  createConnectRouter,
+} from "@connectrpc/connect";
+import type {
+  Compression,
+  UniversalHandler,
+  UniversalServerRequest,
+  UniversalServerResponse,
+} from "@connectrpc/connect/protocol";
+import {
+  compressionBrotli,
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
+import { type ArrivingBodies, type BodyHold, tooMuchArriving } from "./arriving-bodies.js";
+import { refusal } from "./fast-path/unary-answers.js";
 import type { ListenerFaults } from "./listener-faults.js";
 import { settleAuthority } from "./request-authority.js";
-import { bodyFormat, checkUnaryBody, type BodyFormat } from "./request-body.js";
-import { refusal } from "./fast-path/unary-answers.js";
+import { type BodyFormat, bodyFormat, checkUnaryBody } from "./request-body.js";
 import { cancelLateBody, endUnreadBody } from "./unread-bodies.js";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
@@ -30,17 +47,19 @@ export const COMPRESSIONS: readonly Compression[] = [compressionGzip, compressio
  *   listener's own; connect-node would otherwise throw out of the request handler.
  * - Every request body counts against the listener's ArrivingBodies while it arrives.
  */
-export function connectAdapter(options: ConnectRouterOptions & {
-  routes: (router: ConnectRouter) => void;
-  contextValues: (request: NodeRequest) => ContextValues;
-  fallback: (request: NodeRequest, response: NodeResponse) => void;
-  refused: (method: DescMethodUnary, request: NodeRequest, error: ConnectError) => void;
-  readMaxBytes: number;
-  bodies: ArrivingBodies;
-  /** The listener's own host:port. */
-  authority: () => string;
-  faults: ListenerFaults;
-}): (request: NodeRequest, response: NodeResponse) => void {
+export function connectAdapter(
+  options: ConnectRouterOptions & {
+    routes: (router: ConnectRouter) => void;
+    contextValues: (request: NodeRequest) => ContextValues;
+    fallback: (request: NodeRequest, response: NodeResponse) => void;
+    refused: (method: DescMethodUnary, request: NodeRequest, error: ConnectError) => void;
+    readMaxBytes: number;
+    bodies: ArrivingBodies;
+    /** The listener's own host:port. */
+    authority: () => string;
+    faults: ListenerFaults;
+  },
+): (request: NodeRequest, response: NodeResponse) => void {
   const router = createConnectRouter({ acceptCompression: [...COMPRESSIONS], ...options });
   options.routes(router);
   const handlers = new Map(router.handlers.map((handler) => [handler.requestPath, handler]));
@@ -70,11 +89,21 @@ export function connectAdapter(options: ConnectRouterOptions & {
       endUnreadBody(request, response);
       return void send(Promise.resolve(refusalResponse(format ?? CONNECT_JSON, error)), response);
     }
-    const universal = universalRequestFromNodeRequest(request as IncomingMessage, response as ServerResponse, undefined, options.contextValues(request));
+    const universal = universalRequestFromNodeRequest(
+      request as IncomingMessage,
+      response as ServerResponse,
+      undefined,
+      options.contextValues(request),
+    );
     if (!isByteStream(universal.body)) return send(handler(universal), response);
     // A late body's request is reset (HTTP/2) or its connection closed (HTTP/1).
     const hold = options.bodies.hold(() => cancelLateBody(request));
-    send(format ? checkedCall(handler, universal, universal.body, format, request, response, hold) : handler({ ...universal, body: counted(universal.body, hold) }), response);
+    send(
+      format
+        ? checkedCall(handler, universal, universal.body, format, request, response, hold)
+        : handler({ ...universal, body: counted(universal.body, hold) }),
+      response,
+    );
   };
 
   async function checkedCall(

@@ -72,7 +72,11 @@ export function acceptConnections(options: {
   let server: NetServer;
   if (options.tls) {
     const { material, alpn } = options.tls;
-    const secure = createTlsServer({ ...material.secureContextOptions(), ALPNProtocols: alpn, handshakeTimeout: limits.headerTimeoutMs });
+    const secure = createTlsServer({
+      ...material.secureContextOptions(),
+      ALPNProtocols: alpn,
+      handshakeTimeout: limits.headerTimeoutMs,
+    });
     material.onReload(() => secure.setSecureContext(material.secureContextOptions()));
     // The TLS socket is made from the TCP one before this listener runs; its remote address and
     // port name the TCP socket's watch until the handshake is done.

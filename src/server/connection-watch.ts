@@ -1,5 +1,5 @@
-import type { Socket } from "node:net";
 import type { Http2Session, Http2Stream } from "node:http2";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { FaultKind } from "./listener-faults.js";
 

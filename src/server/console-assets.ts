@@ -32,9 +32,9 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
 /** Sent with every response under /console/, errors included. */
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "content-security-policy":
-    ("default-src 'self'; script-src 'self'; style-src 'self'; img-src " +
-"'self'; connect-src 'self'; font-src 'self'; object-src 'none'; " +
-"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src " +
+    "'self'; connect-src 'self'; font-src 'self'; object-src 'none'; " +
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
   "x-frame-options": "DENY",
@@ -72,13 +72,22 @@ export class ConsoleAssets {
     if (!existsSync(indexFile)) return undefined;
     const assetDir = join(dir, "assets");
     const names = existsSync(assetDir) ? readdirSync(assetDir).filter((name) => ASSET_NAME.test(name)) : [];
-    if (names.length > MAX_FILES) throw new Error(`the console bundle in ${dir} has ${names.length} files; at most ${MAX_FILES} are served`);
+    if (names.length > MAX_FILES)
+      throw new Error(`the console bundle in ${dir} has ${names.length} files; at most ${MAX_FILES} are served`);
     let total = statSync(indexFile).size;
     const assets = new Map<string, Asset>();
     for (const name of names) {
       total += statSync(join(assetDir, name)).size;
-      if (total > MAX_TOTAL_BYTES) throw new Error(`the console bundle in ${dir} is larger than ${MAX_TOTAL_BYTES} bytes`);
-      assets.set(name, asset(readFileSync(join(assetDir, name)), CONTENT_TYPES[name.slice(name.lastIndexOf(".") + 1)]!, "public, max-age=31536000, immutable"));
+      if (total > MAX_TOTAL_BYTES)
+        throw new Error(`the console bundle in ${dir} is larger than ${MAX_TOTAL_BYTES} bytes`);
+      assets.set(
+        name,
+        asset(
+          readFileSync(join(assetDir, name)),
+          CONTENT_TYPES[name.slice(name.lastIndexOf(".") + 1)]!,
+          "public, max-age=31536000, immutable",
+        ),
+      );
     }
     return new ConsoleAssets(asset(readFileSync(indexFile), CONTENT_TYPES.html!, "no-cache"), assets);
   }
@@ -154,6 +163,12 @@ function send(request: Request, response: Response, file: Asset): void {
 
 function plain(response: Response, status: number, message: string, extra: Record<string, string> = {}): void {
   const body = message === "" ? "" : `${message}\n`;
-  response.writeHead(status, { ...SECURITY_HEADERS, "content-type": "text/plain; charset=utf-8", "cache-control": "no-cache", "content-length": Buffer.byteLength(body), ...extra });
+  response.writeHead(status, {
+    ...SECURITY_HEADERS,
+    "content-type": "text/plain; charset=utf-8",
+    "cache-control": "no-cache",
+    "content-length": Buffer.byteLength(body),
+    ...extra,
+  });
   response.end(body);
 }

@@ -1,10 +1,15 @@
 import type { DescMethod, DescMethodServerStreaming, DescMethodUnary, DescService } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
-import { AdminService, MigrationOutcome, type MigrateSecretResponse, type PlanMigrationResponse } from "../../gen/secretgate/v1/admin_service_pb.js";
-import { SecretService, type ReadResponse, type WriteResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
-import type { Authenticator } from "../auth/authenticator.js";
+import {
+  AdminService,
+  type MigrateSecretResponse,
+  MigrationOutcome,
+  type PlanMigrationResponse,
+} from "../../gen/secretgate/v1/admin_service_pb.js";
+import { type ReadResponse, SecretService, type WriteResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { AuditLog } from "../audit.js";
-import { auditedName, auditedTeamId, boundedMessage, type AuditList } from "../audit-record.js";
+import { type AuditList, auditedName, auditedTeamId, boundedMessage } from "../audit-record.js";
+import type { Authenticator } from "../auth/authenticator.js";
 import type { AuthorizedCall, CallContext, ServiceImplementation } from "../core/call-context.js";
 import { Code, ServiceError, statusName } from "../core/errors.js";
 import { teamSettingsDigest } from "../core/team-settings.js";
@@ -20,7 +25,9 @@ export const serviceMethods: readonly DescMethodUnary[] = SERVICES.flatMap((serv
 );
 
 /** The contract's server-streaming methods (TailAudit). */
-export const streamingMethods: readonly DescMethodServerStreaming[] = SERVICES.flatMap((service) => service.methods).filter(
+export const streamingMethods: readonly DescMethodServerStreaming[] = SERVICES.flatMap(
+  (service) => service.methods,
+).filter(
   (method: DescMethod): method is DescMethod & DescMethodServerStreaming => method.methodKind === "server_streaming",
 );
 
@@ -43,10 +50,14 @@ type Handler = (request: unknown, call: AuthorizedCall) => unknown;
  * every handler take its method's request and answer its response; here each is looked up once,
  * at start-up, by the method's descriptor, and a method without one stops the start.
  */
-function handlersOf<S extends DescService>(service: S, implementation: ServiceImplementation<S>): Array<[DescMethod, Handler]> {
+function handlersOf<S extends DescService>(
+  service: S,
+  implementation: ServiceImplementation<S>,
+): Array<[DescMethod, Handler]> {
   return service.methods.map((method) => {
     const handler: unknown = Reflect.get(implementation, method.localName);
-    if (typeof handler !== "function") throw new Error(`the implementation of ${service.typeName} has no ${method.name}`);
+    if (typeof handler !== "function")
+      throw new Error(`the implementation of ${service.typeName} has no ${method.name}`);
     return [method, (request, call) => handler.call(implementation, request, call)];
   });
 }
@@ -74,7 +85,10 @@ export class Dispatcher {
     /** Present only while tracing is on; the listeners read trace headers only then. */
     readonly tracing?: Tracing,
   ) {
-    this.handlers = new Map([...handlersOf(SecretService, services.secrets), ...handlersOf(AdminService, services.admin)]);
+    this.handlers = new Map([
+      ...handlersOf(SecretService, services.secrets),
+      ...handlersOf(AdminService, services.admin),
+    ]);
   }
 
   /**
@@ -123,7 +137,10 @@ export class Dispatcher {
       code,
       identity: (context as Partial<AuthorizedCall>).identity?.name,
       ...(tracing.recordNames ? requestNamesAndTeam(request) : {}),
-      read: method === SecretService.method.read && response !== undefined ? readSummary(response as ReadResponse) : undefined,
+      read:
+        method === SecretService.method.read && response !== undefined
+          ? readSummary(response as ReadResponse)
+          : undefined,
     });
     let response: unknown;
     try {
@@ -177,10 +194,26 @@ export class Dispatcher {
    * Records a call that succeeded; its answer, or a promise of it once the record is written (a refusal if it
    * cannot be).
    */
-  private succeeded(method: DescMethodUnary, request: unknown, context: CallContext, identity: string | undefined, started: number, response: unknown): unknown {
+  private succeeded(
+    method: DescMethodUnary,
+    request: unknown,
+    context: CallContext,
+    identity: string | undefined,
+    started: number,
+    response: unknown,
+  ): unknown {
     let written: Promise<void> | undefined;
     try {
-      written = this.record(method, request, context, identity, "OK", started, describeResponse(method, response), readItems(method, response));
+      written = this.record(
+        method,
+        request,
+        context,
+        identity,
+        "OK",
+        started,
+        describeResponse(method, response),
+        readItems(method, response),
+      );
     } finally {
       if (!written) this.settle();
     }
@@ -215,10 +248,18 @@ export class Dispatcher {
   }
 
   /** Records a failed call; returns the ServiceError to report. */
-  private failed(method: DescMethodUnary, request: unknown, context: CallContext, identity: string | undefined, started: number, error: unknown): ServiceError {
+  private failed(
+    method: DescMethodUnary,
+    request: unknown,
+    context: CallContext,
+    identity: string | undefined,
+    started: number,
+    error: unknown,
+  ): ServiceError {
     const failure = toServiceError(error);
     try {
-      if (failure.code === Code.Internal) this.logger.error({ method: method.name, stack: (error as Error).stack }, "internal error");
+      if (failure.code === Code.Internal)
+        this.logger.error({ method: method.name, stack: (error as Error).stack }, "internal error");
       this.record(method, request, context, identity, statusName(failure.code), started, { error: failure.message });
       this.observe(method, statusName(failure.code), started);
     } finally {
@@ -300,7 +341,8 @@ export class Dispatcher {
     Object.assign(record, details);
     if (typeof record.error === "string") record.error = boundedMessage(record.error);
     const names = fields.names;
-    const list = items ?? (method === SecretService.method.read && Array.isArray(names) ? requestedNames(names) : undefined);
+    const list =
+      items ?? (method === SecretService.method.read && Array.isArray(names) ? requestedNames(names) : undefined);
     const written = this.audit.write(record, list);
     recordAuditRecord();
     return written;
@@ -322,11 +364,19 @@ function toServiceError(error: unknown): ServiceError {
 function describeResponse(method: DescMethodUnary, response: unknown): Record<string, unknown> {
   if (method === SecretService.method.write) {
     const written = response as WriteResponse;
-    return { version: written.version, stored: written.name, source: written.source, ...(written.warnings.length > 0 ? { warnings: written.warnings } : {}) };
+    return {
+      version: written.version,
+      stored: written.name,
+      source: written.source,
+      ...(written.warnings.length > 0 ? { warnings: written.warnings } : {}),
+    };
   }
   if (method === AdminService.method.planMigration) {
     const planned = response as PlanMigrationResponse;
-    return { planned: planned.names.length, ...(planned.leftOut.length > 0 ? { leftOut: planned.leftOut.length } : {}) };
+    return {
+      planned: planned.names.length,
+      ...(planned.leftOut.length > 0 ? { leftOut: planned.leftOut.length } : {}),
+    };
   }
   if (method === AdminService.method.migrateSecret) {
     const migrated = response as MigrateSecretResponse;
@@ -380,8 +430,11 @@ function readSummary({ results }: ReadResponse): ReadSummary {
 /** The names and team a call was sent (a span holds them only with `record_names`). */
 function requestNamesAndTeam(request: unknown): Pick<RpcOutcome, "names" | "teamId"> {
   const fields = (request ?? {}) as Record<string, unknown>;
-  const names = ["name", "currentName", "newName"].map((key) => fields[key]).filter((name): name is string => typeof name === "string" && name !== "");
-  if (Array.isArray(fields.names)) names.push(...fields.names.filter((name): name is string => typeof name === "string"));
+  const names = ["name", "currentName", "newName"]
+    .map((key) => fields[key])
+    .filter((name): name is string => typeof name === "string" && name !== "");
+  if (Array.isArray(fields.names))
+    names.push(...fields.names.filter((name): name is string => typeof name === "string"));
   return { names, teamId: typeof fields.teamId === "string" ? fields.teamId : undefined };
 }
 

@@ -1,6 +1,6 @@
 import { constants, type ServerHttp2Stream } from "node:http2";
 import * as grpc from "@grpc/grpc-js";
-import { tooMuchArrivingMessage, type ArrivingBodies, type BodyHold } from "./arriving-bodies.js";
+import { type ArrivingBodies, type BodyHold, tooMuchArrivingMessage } from "./arriving-bodies.js";
 
 const { NGHTTP2_NO_ERROR } = constants;
 
@@ -48,7 +48,12 @@ export function arrivingMessagesInterceptor(
 }
 
 function isStream(value: unknown): value is ServerHttp2Stream {
-  return typeof value === "object" && value !== null && typeof (value as ServerHttp2Stream).on === "function" && "session" in value;
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as ServerHttp2Stream).on === "function" &&
+    "session" in value
+  );
 }
 
 /**
@@ -66,7 +71,12 @@ class WatchedCall implements CallInterface, Listener {
     private readonly next: CallInterface,
     private readonly stream: ServerHttp2Stream,
     private readonly bodies: ArrivingBodies,
-    private readonly refused: (path: string, call: CallInterface, metadata: grpc.Metadata | undefined, status: RefusalStatus) => void,
+    private readonly refused: (
+      path: string,
+      call: CallInterface,
+      metadata: grpc.Metadata | undefined,
+      status: RefusalStatus,
+    ) => void,
   ) {}
 
   start(listener: Listener): void {

@@ -1,29 +1,33 @@
 import type { Http2Server, Http2Session } from "node:http2";
 import type { Socket } from "node:net";
+import { type DescFile, type DescMethodUnary, type DescService, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
 import type * as protoLoader from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
-import { fromBinary, toBinary, type DescFile, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
-import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import type { Logger } from "pino";
 import { file_grpc_reflection_v1_reflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { file_grpc_reflection_v1alpha_reflection } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_health_v1_health } from "../../gen/health/v1/health_pb.js";
 import { file_secretgate_v1_admin_service } from "../../gen/secretgate/v1/admin_service_pb.js";
-import { ReadResponseSchema, file_secretgate_v1_secret_service, type ReadResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
-import type { Logger } from "pino";
+import {
+  file_secretgate_v1_secret_service,
+  type ReadResponse,
+  ReadResponseSchema,
+} from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
-import { SERVICES, methodPath, serviceMethods, streamingMethods, type Dispatcher } from "./dispatcher.js";
-import { grpcStreamingDefinition, grpcStreamingHandler } from "./server-streams.js";
+import { ArrivingBodies } from "./arriving-bodies.js";
 import { acceptConnections, type ConnectionLimits } from "./connection-limits.js";
 import type { ConnectionWatch } from "./connection-watch.js";
-import { ArrivingBodies } from "./arriving-bodies.js";
-import { arrivingMessagesInterceptor } from "./grpc-arriving-messages.js";
-import { ListenerFaults } from "./listener-faults.js";
-import { listenOn } from "./listen-address.js";
-import { onceSpoken } from "./protocol-sniffing.js";
+import { type Dispatcher, methodPath, SERVICES, serviceMethods, streamingMethods } from "./dispatcher.js";
 import { encodeReadResponse } from "./fast-path/read-response-encoding.js";
+import { arrivingMessagesInterceptor } from "./grpc-arriving-messages.js";
+import { listenOn } from "./listen-address.js";
+import { ListenerFaults } from "./listener-faults.js";
+import { onceSpoken } from "./protocol-sniffing.js";
+import { grpcStreamingDefinition, grpcStreamingHandler } from "./server-streams.js";
 import type { TlsMaterial } from "./tls.js";
 
 export interface GrpcListener {
@@ -61,8 +65,12 @@ export async function startGrpcListener(options: {
 }): Promise<GrpcListener> {
   const { limits } = options;
   const faults = new ListenerFaults("grpc", options.logger);
-  const auditedMethods = new Map([...serviceMethods, ...streamingMethods].map((method) => [methodPath(method), method]));
-  const bodies = new ArrivingBodies(limits.maxArrivingBodyBytes, limits.bodyTimeoutMs, () => faults.peer("body_timeout"));
+  const auditedMethods = new Map(
+    [...serviceMethods, ...streamingMethods].map((method) => [methodPath(method), method]),
+  );
+  const bodies = new ArrivingBodies(limits.maxArrivingBodyBytes, limits.bodyTimeoutMs, () =>
+    faults.peer("body_timeout"),
+  );
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.maxMessageBytes,
     "grpc.max_send_message_length": 64 * 1024 * 1024,
@@ -75,22 +83,41 @@ export async function startGrpcListener(options: {
         (path, call, metadata, status) => {
           const method = auditedMethods.get(path);
           if (!method) return;
-          const context = contextOf(call, metadata ?? new grpc.Metadata(), options.dispatcher, options.tls?.mutual ?? false);
+          const context = contextOf(
+            call,
+            metadata ?? new grpc.Metadata(),
+            options.dispatcher,
+            options.tls?.mutual ?? false,
+          );
           options.dispatcher.refuse(method, context, new ServiceError(status.code as number, status.details));
         },
-        () => faults.unexpected("handler", new Error(("grpc-js no longer shows its calls' HTTP/2 streams: request messages " +
-"still arriving on the gRPC port are not bounded"))),
+        () =>
+          faults.unexpected(
+            "handler",
+            new Error(
+              "grpc-js no longer shows its calls' HTTP/2 streams: request messages " +
+                "still arriving on the gRPC port are not bounded",
+            ),
+          ),
       ),
     ],
   });
   for (const service of SERVICES) {
-    const { definition, implementation } = serviceFor(service, options.dispatcher, options.tls?.mutual ?? false, faults);
+    const { definition, implementation } = serviceFor(
+      service,
+      options.dispatcher,
+      options.tls?.mutual ?? false,
+      faults,
+    );
     server.addService(definition, implementation);
   }
 
   const reflection = new ReflectionService(reflectionPackageDefinition());
   reflection.addToServer(server);
-  const health = new HealthImplementation({ "": "SERVING", ...Object.fromEntries(SERVICES.map((service) => [service.typeName, "SERVING" as const])) });
+  const health = new HealthImplementation({
+    "": "SERVING",
+    ...Object.fromEntries(SERVICES.map((service) => [service.typeName, "SERVING" as const])),
+  });
   health.addToServer(server);
 
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
@@ -148,9 +175,11 @@ function injectorHttp2Server(server: grpc.Server): Http2Server {
   const found = servers instanceof Map ? [...servers.keys()] : [];
   const http2Server: unknown = found.length === 1 ? found[0] : undefined;
   if (!http2Server || typeof (http2Server as Http2Server).on !== "function") {
-    throw new Error(("grpc-js no longer shows the HTTP/2 server behind its connection " +
-"injector: the gRPC port cannot watch its connections " +
-"(src/server/grpc-listener.ts)"));
+    throw new Error(
+      "grpc-js no longer shows the HTTP/2 server behind its connection " +
+        "injector: the gRPC port cannot watch its connections " +
+        "(src/server/grpc-listener.ts)",
+    );
   }
   return http2Server as Http2Server;
 }
@@ -179,11 +208,16 @@ function serviceFor(
           : (message: unknown) => asBuffer(toBinary(method.output, message as never)),
       responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
     };
-    implementation[method.localName] = guardedHandler(handlerFor(method, dispatcher, clientCertificates), faults) as grpc.UntypedHandleCall;
+    implementation[method.localName] = guardedHandler(
+      handlerFor(method, dispatcher, clientCertificates),
+      faults,
+    ) as grpc.UntypedHandleCall;
   }
   for (const method of streamingMethods.filter((streaming) => streaming.parent === service)) {
     definition[method.localName] = grpcStreamingDefinition(method);
-    implementation[method.localName] = grpcStreamingHandler(method, dispatcher, (call) => callContextOf(call, dispatcher, clientCertificates)) as grpc.UntypedHandleCall;
+    implementation[method.localName] = grpcStreamingHandler(method, dispatcher, (call) =>
+      callContextOf(call, dispatcher, clientCertificates),
+    ) as grpc.UntypedHandleCall;
   }
   return { definition: definition as grpc.ServiceDefinition, implementation };
 }
@@ -192,7 +226,10 @@ function serviceFor(
  * The dispatcher turns a failing call into its status itself; this catches what throws around it
  * (a bug), which grpc-js would answer UNKNOWN with the error's message and nobody would hear of.
  */
-function guardedHandler(handler: grpc.handleUnaryCall<Buffer, unknown>, faults: ListenerFaults): grpc.handleUnaryCall<Buffer, unknown> {
+function guardedHandler(
+  handler: grpc.handleUnaryCall<Buffer, unknown>,
+  faults: ListenerFaults,
+): grpc.handleUnaryCall<Buffer, unknown> {
   return (call, callback) => {
     try {
       handler(call, callback);
@@ -203,7 +240,11 @@ function guardedHandler(handler: grpc.handleUnaryCall<Buffer, unknown>, faults: 
   };
 }
 
-function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher, clientCertificates: boolean): grpc.handleUnaryCall<Buffer, unknown> {
+function handlerFor(
+  method: DescMethodUnary,
+  dispatcher: Dispatcher,
+  clientCertificates: boolean,
+): grpc.handleUnaryCall<Buffer, unknown> {
   return (call, callback) => {
     const context = callContextOf(call, dispatcher, clientCertificates);
     const fail = (error: unknown) => {
@@ -214,7 +255,10 @@ function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher, clientCerti
     try {
       request = fromBinary(method.input, call.request);
     } catch (error) {
-      const refusal = new ServiceError(Code.InvalidArgument, `request body is not a valid ${method.input.typeName} message: ${(error as Error).message}`);
+      const refusal = new ServiceError(
+        Code.InvalidArgument,
+        `request body is not a valid ${method.input.typeName} message: ${(error as Error).message}`,
+      );
       dispatcher.refuse(method, context, refusal);
       fail(refusal);
       return;
@@ -232,7 +276,11 @@ function handlerFor(method: DescMethodUnary, dispatcher: Dispatcher, clientCerti
 }
 
 /** What the dispatcher needs to know of a gRPC call. */
-function callContextOf(call: grpc.ServerUnaryCall<Buffer, unknown> | grpc.ServerWritableStream<Buffer, unknown>, dispatcher: Dispatcher, clientCertificates: boolean): CallContext {
+function callContextOf(
+  call: grpc.ServerUnaryCall<Buffer, unknown> | grpc.ServerWritableStream<Buffer, unknown>,
+  dispatcher: Dispatcher,
+  clientCertificates: boolean,
+): CallContext {
   return contextOf(call, call.metadata, dispatcher, clientCertificates);
 }
 
@@ -291,9 +339,17 @@ function reflectionPackageDefinition(): protoLoader.PackageDefinition {
     file.dependencies.forEach(visit);
     files.push(file);
   };
-  for (const file of [file_secretgate_v1_secret_service, file_secretgate_v1_admin_service, file_health_v1_health, file_grpc_reflection_v1_reflection, file_grpc_reflection_v1alpha_reflection]) {
+  for (const file of [
+    file_secretgate_v1_secret_service,
+    file_secretgate_v1_admin_service,
+    file_health_v1_health,
+    file_grpc_reflection_v1_reflection,
+    file_grpc_reflection_v1alpha_reflection,
+  ]) {
     visit(file);
   }
   const fileDescriptorProtos = files.map((file) => asBuffer(toBinary(FileDescriptorProtoSchema, file.proto)));
-  return { [SERVICES[0]!.typeName]: { format: "", type: {}, fileDescriptorProtos } } as unknown as protoLoader.PackageDefinition;
+  return {
+    [SERVICES[0]!.typeName]: { format: "", type: {}, fileDescriptorProtos },
+  } as unknown as protoLoader.PackageDefinition;
 }

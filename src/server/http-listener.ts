@@ -1,26 +1,37 @@
 import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from "node:http";
-import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from "node:http2";
+import {
+  createServer as createHttp2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Session,
+} from "node:http2";
 import type { Duplex } from "node:stream";
-import { TLSSocket, type PeerCertificate } from "node:tls";
+import { type PeerCertificate, TLSSocket } from "node:tls";
 import type { DescMethodUnary } from "@bufbuild/protobuf";
-import { ConnectError, createContextKey, createContextValues, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import {
+  ConnectError,
+  type ConnectRouter,
+  createContextKey,
+  createContextValues,
+  type HandlerContext,
+} from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
 import { renderMetrics } from "../metrics/exposition.js";
+import { ArrivingBodies } from "./arriving-bodies.js";
 import { COMPRESSIONS, connectAdapter } from "./connect-adapter.js";
-import { acceptConnections, streamResetBound, type ConnectionLimits } from "./connection-limits.js";
+import { acceptConnections, type ConnectionLimits, streamResetBound } from "./connection-limits.js";
 import type { ConnectionWatch } from "./connection-watch.js";
 import { ConsoleAssets } from "./console-assets.js";
-import { SERVICES, serviceMethods, streamingMethods, type Dispatcher } from "./dispatcher.js";
-import { connectStream } from "./server-streams.js";
-import { ArrivingBodies } from "./arriving-bodies.js";
-import { ListenerFaults } from "./listener-faults.js";
+import { type Dispatcher, SERVICES, serviceMethods, streamingMethods } from "./dispatcher.js";
+import { unaryCalls } from "./fast-path/unary-calls.js";
 import { listenOn, splitAddress } from "./listen-address.js";
+import { ListenerFaults } from "./listener-faults.js";
 import { sniffHttpVersion } from "./protocol-sniffing.js";
 import type { Readiness } from "./readiness.js";
+import { connectStream } from "./server-streams.js";
 import type { TlsMaterial } from "./tls.js";
-import { unaryCalls } from "./fast-path/unary-calls.js";
 
 export interface HttpListener {
   /** The bound address, e.g. 127.0.0.1:8080 (resolves port 0). */
@@ -30,7 +41,6 @@ export interface HttpListener {
   /** Closes every connection now. */
   destroy(): void;
 }
-
 
 const peerKey = createContextKey<string>("");
 const certificateKey = createContextKey<PeerCertificate | undefined>(undefined);
@@ -59,7 +69,9 @@ export async function startHttpListener(options: {
 }): Promise<HttpListener> {
   const { limits } = options;
   const faults = new ListenerFaults("http", options.logger);
-  const bodies = new ArrivingBodies(limits.maxArrivingBodyBytes, limits.bodyTimeoutMs, () => faults.peer("body_timeout"));
+  const bodies = new ArrivingBodies(limits.maxArrivingBodyBytes, limits.bodyTimeoutMs, () =>
+    faults.peer("body_timeout"),
+  );
   let ownAuthority = "";
   const library = connectAdapter({
     routes: (router: ConnectRouter) => registerRoutes(router, options.dispatcher),
@@ -72,7 +84,11 @@ export async function startHttpListener(options: {
     refused: (method, request, error) => {
       const { peer, certificate } = caller(request);
       const authorization = request.headers.authorization;
-      options.dispatcher.refuse(method, { peer, protocol: "connect", credentials: { authorization, peerCertificate: certificate } }, new ServiceError(error.code as number, error.rawMessage));
+      options.dispatcher.refuse(
+        method,
+        { peer, protocol: "connect", credentials: { authorization, peerCertificate: certificate } },
+        new ServiceError(error.code as number, error.rawMessage),
+      );
     },
     fallback: (request, response) =>
       options.console && ConsoleAssets.owns((request.url ?? "").split("?", 1)[0]!)
@@ -83,7 +99,18 @@ export async function startHttpListener(options: {
   });
   const adapter = options.connectNodeOnly
     ? library
-    : unaryCalls({ dispatcher: options.dispatcher, readMaxBytes: options.maxMessageBytes, bodies, compressions: COMPRESSIONS, authority: () => ownAuthority, caller, faults }, library);
+    : unaryCalls(
+        {
+          dispatcher: options.dispatcher,
+          readMaxBytes: options.maxMessageBytes,
+          bodies,
+          compressions: COMPRESSIONS,
+          authority: () => ownAuthority,
+          caller,
+          faults,
+        },
+        library,
+      );
 
   // Every open connection and its watch; a socket's watch is found from its HTTP/1 requests.
   const watches = new Map<Duplex, ConnectionWatch>();
@@ -92,7 +119,11 @@ export async function startHttpListener(options: {
 
   // A later request head on a kept-alive connection must end within header_timeout_ms too (the
   // first one is the connection's watch's): Node's headersTimeout, checked on its own timer.
-  const http1Options = { headersTimeout: limits.headerTimeoutMs, requestTimeout: 0, connectionsCheckingInterval: Math.max(25, Math.floor(limits.headerTimeoutMs / 4)) };
+  const http1Options = {
+    headersTimeout: limits.headerTimeoutMs,
+    requestTimeout: 0,
+    connectionsCheckingInterval: Math.max(25, Math.floor(limits.headerTimeoutMs / 4)),
+  };
   const http1 = createHttp1Server(http1Options, (request, response) => {
     const watch = watches.get(request.socket);
     if (watch) {
@@ -106,7 +137,9 @@ export async function startHttpListener(options: {
   });
   // Advertised in Keep-Alive; the watch enforces it (Node's own timer rearms on every byte).
   http1.keepAliveTimeout = limits.idleTimeoutMs;
-  http1.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => refuseMalformedHttp1(error, socket, faults, watches.get(socket)));
+  http1.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) =>
+    refuseMalformedHttp1(error, socket, faults, watches.get(socket)),
+  );
   // Node tracks its connections' request heads, and so applies headersTimeout, only once a server
   // is listening; this one never listens (connections are accepted in connection-limits.ts), so its
   // tracking is started as listen() starts it (test/e2e/connection-holds.test.ts fails without it).
@@ -190,7 +223,10 @@ export async function startHttpListener(options: {
 }
 
 /** Who is calling: the peer's address and, with mutual TLS, a certificate that verified against the client CA. */
-function caller(request: IncomingMessage | Http2ServerRequest): { peer: string; certificate: PeerCertificate | undefined } {
+function caller(request: IncomingMessage | Http2ServerRequest): {
+  peer: string;
+  certificate: PeerCertificate | undefined;
+} {
   const socket = request.socket;
   return {
     peer: `${socket.remoteAddress}:${socket.remotePort}`,
@@ -205,7 +241,8 @@ function registerRoutes(router: ConnectRouter, dispatcher: Dispatcher): void {
       implementation[method.localName] = (request, context) => callService(dispatcher, method, request, context);
     }
     for (const method of streamingMethods.filter((streaming) => streaming.parent === service)) {
-      implementation[method.localName] = (request, context) => connectStream(dispatcher, method, request, callContextOf(dispatcher, context));
+      implementation[method.localName] = (request, context) =>
+        connectStream(dispatcher, method, request, callContextOf(dispatcher, context));
     }
     // connect-node's router decodes each request with the method's own input type; the dispatcher holds the typed
     // implementations.
@@ -213,7 +250,12 @@ function registerRoutes(router: ConnectRouter, dispatcher: Dispatcher): void {
   }
 }
 
-async function callService(dispatcher: Dispatcher, method: DescMethodUnary, request: unknown, context: HandlerContext): Promise<unknown> {
+async function callService(
+  dispatcher: Dispatcher,
+  method: DescMethodUnary,
+  request: unknown,
+  context: HandlerContext,
+): Promise<unknown> {
   try {
     return await dispatcher.dispatch(method, request, callContextOf(dispatcher, context));
   } catch (error) {
@@ -227,7 +269,10 @@ function callContextOf(dispatcher: Dispatcher, context: HandlerContext): CallCon
   const callContext: CallContext = {
     peer: context.values.get(peerKey),
     protocol: "connect",
-    credentials: { authorization: context.requestHeader.get("authorization") ?? undefined, peerCertificate: context.values.get(certificateKey) },
+    credentials: {
+      authorization: context.requestHeader.get("authorization") ?? undefined,
+      peerCertificate: context.values.get(certificateKey),
+    },
     signal: context.signal,
     ...(timeoutMs !== undefined ? { deadline: Date.now() + timeoutMs } : {}),
   };
@@ -264,8 +309,20 @@ const HTTP1_REFUSALS: Readonly<Record<string, string>> = {
  * Malformed HTTP/1 (Node's parser refused it): counted, answered like Node would when no response
  * is in flight on the connection, and the connection closed.
  */
-function refuseMalformedHttp1(error: NodeJS.ErrnoException, socket: Duplex, faults: ListenerFaults, watch: ConnectionWatch | undefined): void {
-  faults.peer(error.code === "ECONNRESET" ? "socket_error" : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "header_timeout" : "client_error", error);
+function refuseMalformedHttp1(
+  error: NodeJS.ErrnoException,
+  socket: Duplex,
+  faults: ListenerFaults,
+  watch: ConnectionWatch | undefined,
+): void {
+  faults.peer(
+    error.code === "ECONNRESET"
+      ? "socket_error"
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? "header_timeout"
+        : "client_error",
+    error,
+  );
   const status = HTTP1_REFUSALS[error.code ?? ""] ?? "400 Bad Request";
   // With a response in flight, a status line now would be read as that response's.
   if (error.code !== "ECONNRESET" && socket.writable && !watch?.busy) {
@@ -281,7 +338,12 @@ function wantsStrict(query: string | undefined): boolean {
   return strict === "" || strict === "1" || strict === "true";
 }
 
-function serveProbe(method: string | undefined, url: string | undefined, response: ServerResponse, readiness: Pick<Readiness, "check">): void {
+function serveProbe(
+  method: string | undefined,
+  url: string | undefined,
+  response: ServerResponse,
+  readiness: Pick<Readiness, "check">,
+): void {
   const [path, query] = (url ?? "").split("?", 2);
   const reply = (status: number, body: Record<string, unknown>) => {
     response.writeHead(status, { "content-type": "application/json" });
@@ -302,7 +364,10 @@ function serveProbe(method: string | undefined, url: string | undefined, respons
     );
     return;
   }
-  reply(404, { error: ("not found: this port serves secretgate.v1.SecretService and " +
-"secretgate.v1.AdminService over Connect, gRPC-Web and JSON, and GET " +
-"/healthz, /readyz, /metrics and the console at /console/") });
+  reply(404, {
+    error:
+      "not found: this port serves secretgate.v1.SecretService and " +
+      "secretgate.v1.AdminService over Connect, gRPC-Web and JSON, and GET " +
+      "/healthz, /readyz, /metrics and the console at /console/",
+  });
 }

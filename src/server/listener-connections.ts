@@ -209,10 +209,14 @@ export function peerOf(address: string | undefined): string | undefined {
   if (!plain.includes(":")) return plain;
   if (plain.startsWith("::ffff:") && plain.includes(".")) return plain.slice("::ffff:".length);
   const [head = "", tail] = plain.split("::", 2);
-  const groups = (text: string) => (text === "" ? [] : text.split(":").flatMap((group) => (group.includes(".") ? ["0", "0"] : [group])));
+  const groups = (text: string) =>
+    text === "" ? [] : text.split(":").flatMap((group) => (group.includes(".") ? ["0", "0"] : [group]));
   const front = groups(head);
   const back = tail === undefined ? [] : groups(tail);
-  const all = tail === undefined ? front : [...front, ...Array<string>(Math.max(0, 8 - front.length - back.length)).fill("0"), ...back];
+  const all =
+    tail === undefined
+      ? front
+      : [...front, ...Array<string>(Math.max(0, 8 - front.length - back.length)).fill("0"), ...back];
   return `${all
     .slice(0, 4)
     .map((group) => parseInt(group, 16).toString(16))

@@ -63,13 +63,20 @@ export class ListenerFaults {
   /** Something the peer did (or a limit applied to it). */
   peer(kind: FaultKind, error?: unknown, peer?: string): void {
     this.count(kind);
-    if (this.logger.isLevelEnabled("debug")) this.logger.debug({ listener: this.listener, kind, ...describe(error), ...(peer ? { peer } : {}) }, "listener refused a connection or request");
+    if (this.logger.isLevelEnabled("debug"))
+      this.logger.debug(
+        { listener: this.listener, kind, ...describe(error), ...(peer ? { peer } : {}) },
+        "listener refused a connection or request",
+      );
   }
 
   /** An unexpected throw of ours, turned into an error response or a closed connection. */
   unexpected(kind: FaultKind, error: unknown): void {
     this.count(kind);
-    this.logger.error({ listener: this.listener, kind, ...describe(error), stack: stackFrames(error) }, "listener caught an unexpected error");
+    this.logger.error(
+      { listener: this.listener, kind, ...describe(error), stack: stackFrames(error) },
+      "listener caught an unexpected error",
+    );
   }
 
   /** Runs `work` for one connection; an unexpected throw closes that connection instead of ending the process. */

@@ -9,7 +9,10 @@ const DECIDING_BYTES = 3;
  * One plain-text port for both protocols: reads a connection's first bytes and hands it to HTTP/2
  * (prior knowledge, as gRPC and Connect clients use it) or HTTP/1.
  */
-export function sniffHttpVersion(socket: Socket, serve: { http1(socket: Socket): void; http2(socket: Socket): void }): void {
+export function sniffHttpVersion(
+  socket: Socket,
+  serve: { http1(socket: Socket): void; http2(socket: Socket): void },
+): void {
   firstBytes(
     socket,
     (bytes) => !isHttp2Prefix(bytes) || bytes.length >= DECIDING_BYTES,
@@ -27,7 +30,11 @@ export function sniffHttpVersion(socket: Socket, serve: { http1(socket: Socket):
  * max_connections silent sockets would otherwise hold).
  */
 export function onceSpoken(socket: Socket, serve: (socket: Socket) => void): void {
-  firstBytes(socket, () => true, () => serve(socket));
+  firstBytes(
+    socket,
+    () => true,
+    () => serve(socket),
+  );
 }
 
 function isHttp2Prefix(bytes: Buffer): boolean {

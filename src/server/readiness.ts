@@ -68,7 +68,9 @@ export class Readiness {
     }
     if (audit.state !== "writing") degraded.push("audit");
 
-    const canRead = backends.some((backend) => (backend.reachable && backend.breaker !== "open") || backend.cache.entries > 0);
+    const canRead = backends.some(
+      (backend) => (backend.reachable && backend.breaker !== "open") || backend.cache.entries > 0,
+    );
     const reason =
       this.phase !== "serving"
         ? this.phase === "starting"
@@ -95,7 +97,12 @@ export class Readiness {
         backendReachable: home.reachable,
         breaker: home.breaker,
         cache: home.cache,
-        backends: Object.fromEntries(backends.map((backend) => [backend.name, { system: backend.system, reachable: backend.reachable, breaker: backend.breaker, cache: backend.cache }])),
+        backends: Object.fromEntries(
+          backends.map((backend) => [
+            backend.name,
+            { system: backend.system, reachable: backend.reachable, breaker: backend.breaker, cache: backend.cache },
+          ]),
+        ),
         ...(connected !== undefined ? { database: connected ? "connected" : "unreachable" } : {}),
         audit,
       },
@@ -125,7 +132,11 @@ const HEALTH_REFRESH_MS = 1_000;
  * at once (start, shutdown); a status is set only when it changes, so Watch streams hear of
  * changes only.
  */
-export function publishReadiness(readiness: Readiness, health: HealthStatuses, services: readonly string[]): { update(): void; stop(): void } {
+export function publishReadiness(
+  readiness: Readiness,
+  health: HealthStatuses,
+  services: readonly string[],
+): { update(): void; stop(): void } {
   const current = new Map<string, string>();
   const set = (service: string, serving: boolean) => {
     const status = serving ? "SERVING" : "NOT_SERVING";

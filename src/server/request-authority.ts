@@ -38,5 +38,12 @@ function hostHeaders(rawHeaders: readonly string[]): number {
 /** A host (name, IPv4 or [IPv6]) and an optional port, as a URL would hold it — nothing more. */
 function isAuthority(text: string): boolean {
   const url = URL.parse(`http://${text}/`);
-  return url !== null && url.pathname === "/" && url.username === "" && url.password === "" && url.search === "" && url.hash === "";
+  return (
+    url !== null &&
+    url.pathname === "/" &&
+    url.username === "" &&
+    url.password === "" &&
+    url.search === "" &&
+    url.hash === ""
+  );
 }

@@ -1,10 +1,10 @@
-import { fromBinary, fromJson, type DescMessage, type JsonValue, type Message } from "@bufbuild/protobuf";
+import { type DescMessage, fromBinary, fromJson, type JsonValue, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { encodeEnvelope, type Compression } from "@connectrpc/connect/protocol";
+import { type Compression, encodeEnvelope } from "@connectrpc/connect/protocol";
 import { parseContentType as parseConnectContentType } from "@connectrpc/connect/protocol-connect";
 import { parseContentType as parseGrpcContentType } from "@connectrpc/connect/protocol-grpc";
 import { parseContentType as parseGrpcWebContentType } from "@connectrpc/connect/protocol-grpc-web";
-import { tooMuchArriving, type BodyHold } from "./arriving-bodies.js";
+import { type BodyHold, tooMuchArriving } from "./arriving-bodies.js";
 
 /** The protocols the HTTP port serves unary calls in, each with its own error shape. */
 export type Protocol = "connect" | "grpc-web" | "grpc";
@@ -76,16 +76,24 @@ export function encodingHeader(format: BodyFormat): "content-encoding" | "grpc-e
  * The compression a request's encoding header names: undefined for none (or `identity`), the
  * error to refuse the call with for one this server does not accept.
  */
-export function requestCompression(format: BodyFormat, encoding: string | null, compressions: readonly Compression[]): Compression | undefined | ConnectError {
+export function requestCompression(
+  format: BodyFormat,
+  encoding: string | null,
+  compressions: readonly Compression[],
+): Compression | undefined | ConnectError {
   if (encoding === null || encoding === "identity") return undefined;
   const compression = compressions.find((candidate) => candidate.name === encoding);
   if (compression) return compression;
   const accepted = compressions.map((candidate) => candidate.name).join(",");
   const acceptHeader = format.protocol === "connect" ? "accept-encoding" : "grpc-accept-encoding";
-  return new ConnectError((`${encodingHeader(format)}: the request is compressed with an encoding ` +
-`this server does not accept (it accepts ${accepted})`), Code.Unimplemented, {
-    [acceptHeader]: accepted,
-  });
+  return new ConnectError(
+    `${encodingHeader(format)}: the request is compressed with an encoding ` +
+      `this server does not accept (it accepts ${accepted})`,
+    Code.Unimplemented,
+    {
+      [acceptHeader]: accepted,
+    },
+  );
 }
 
 /** The refusal of a body larger than max_message_bytes (announced, or as it arrived). */
@@ -110,7 +118,10 @@ export function unaryMessageBytes(
     const envelope = singleEnvelope(raw);
     if (envelope instanceof ConnectError) return envelope;
     if ((envelope.flags & COMPRESSED_FLAG) !== 0 && !compression) {
-      return new ConnectError("request message is flagged as compressed, but grpc-encoding names no compression", Code.InvalidArgument);
+      return new ConnectError(
+        "request message is flagged as compressed, but grpc-encoding names no compression",
+        Code.InvalidArgument,
+      );
     }
     if ((envelope.flags & COMPRESSED_FLAG) === 0) compression = undefined;
     message = envelope.data;
@@ -157,29 +168,51 @@ export function announcesMore(contentLength: string | null, limit: number): bool
 
 /** The one envelope of a unary body; anything else (none, two, a cut-off one, unknown flags) is the caller's error. */
 function singleEnvelope(body: Uint8Array): { flags: number; data: Uint8Array } | ConnectError {
-  if (body.byteLength === 0) return new ConnectError("request body holds no message: a unary call takes exactly one", Code.InvalidArgument);
+  if (body.byteLength === 0)
+    return new ConnectError("request body holds no message: a unary call takes exactly one", Code.InvalidArgument);
   if (body.byteLength < ENVELOPE_HEADER_BYTES) {
-    return new ConnectError(`request body ends inside an envelope header (${body.byteLength} of ${ENVELOPE_HEADER_BYTES} bytes)`, Code.InvalidArgument);
+    return new ConnectError(
+      `request body ends inside an envelope header (${body.byteLength} of ${ENVELOPE_HEADER_BYTES} bytes)`,
+      Code.InvalidArgument,
+    );
   }
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   const flags = view.getUint8(0);
   const length = view.getUint32(1);
   const end = ENVELOPE_HEADER_BYTES + length;
   if (body.byteLength < end) {
-    return new ConnectError((`request body ends inside its message (the envelope announces ${length} ` +
-`bytes, ${body.byteLength - ENVELOPE_HEADER_BYTES} arrived)`), Code.InvalidArgument);
+    return new ConnectError(
+      `request body ends inside its message (the envelope announces ${length} ` +
+        `bytes, ${body.byteLength - ENVELOPE_HEADER_BYTES} arrived)`,
+      Code.InvalidArgument,
+    );
   }
-  if (body.byteLength > end) return new ConnectError("request body holds more than one message: a unary call takes exactly one", Code.InvalidArgument);
-  if ((flags & ~COMPRESSED_FLAG) !== 0) return new ConnectError(`request envelope has unknown flags (0x${flags.toString(16).padStart(2, "0")})`, Code.InvalidArgument);
+  if (body.byteLength > end)
+    return new ConnectError(
+      "request body holds more than one message: a unary call takes exactly one",
+      Code.InvalidArgument,
+    );
+  if ((flags & ~COMPRESSED_FLAG) !== 0)
+    return new ConnectError(
+      `request envelope has unknown flags (0x${flags.toString(16).padStart(2, "0")})`,
+      Code.InvalidArgument,
+    );
   return { flags, data: body.subarray(ENVELOPE_HEADER_BYTES) };
 }
 
-async function decompress(compression: Compression, bytes: Uint8Array, readMaxBytes: number): Promise<Uint8Array | ConnectError> {
+async function decompress(
+  compression: Compression,
+  bytes: Uint8Array,
+  readMaxBytes: number,
+): Promise<Uint8Array | ConnectError> {
   try {
     return await compression.decompress(bytes, readMaxBytes);
   } catch (error) {
     if (ConnectError.from(error).code === Code.ResourceExhausted) {
-      return new ConnectError(`request body decompresses to more than max_message_bytes (${readMaxBytes})`, Code.ResourceExhausted);
+      return new ConnectError(
+        `request body decompresses to more than max_message_bytes (${readMaxBytes})`,
+        Code.ResourceExhausted,
+      );
     }
     return new ConnectError(`request body is not valid ${compression.name}`, Code.InvalidArgument);
   }
@@ -189,7 +222,10 @@ function decodeBinary(input: DescMessage, bytes: Uint8Array): Message | ConnectE
   try {
     return fromBinary(input, bytes);
   } catch (error) {
-    return new ConnectError(`request body is not a valid ${input.typeName} message: ${(error as Error).message}`, Code.InvalidArgument);
+    return new ConnectError(
+      `request body is not a valid ${input.typeName} message: ${(error as Error).message}`,
+      Code.InvalidArgument,
+    );
   }
 }
 
@@ -205,7 +241,10 @@ function decodeJson(input: DescMessage, bytes: Uint8Array): Message | ConnectErr
   try {
     return fromJson(input, json);
   } catch (error) {
-    return new ConnectError(`request body is not a valid ${input.typeName} in JSON: ${withoutQuotedText((error as Error).message)}`, Code.InvalidArgument);
+    return new ConnectError(
+      `request body is not a valid ${input.typeName} in JSON: ${withoutQuotedText((error as Error).message)}`,
+      Code.InvalidArgument,
+    );
   }
 }
 

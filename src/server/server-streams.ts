@@ -1,10 +1,10 @@
 import { once } from "node:events";
-import type * as grpc from "@grpc/grpc-js";
-import { fromBinary, toBinary, type DescMethodServerStreaming } from "@bufbuild/protobuf";
+import { type DescMethodServerStreaming, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
+import type * as grpc from "@grpc/grpc-js";
 import type { CallContext } from "../core/call-context.js";
 import { Code, ServiceError } from "../core/errors.js";
-import { methodPath, type Dispatcher } from "./dispatcher.js";
+import { type Dispatcher, methodPath } from "./dispatcher.js";
 
 /**
  * The server-streaming methods (TailAudit) on both listeners: each message is written as the
@@ -38,7 +38,12 @@ export function grpcStreamingHandler(
     try {
       request = fromBinary(method.input, call.request);
     } catch (error) {
-      fail(new ServiceError(Code.InvalidArgument, `request body is not a valid ${method.input.typeName} message: ${(error as Error).message}`));
+      fail(
+        new ServiceError(
+          Code.InvalidArgument,
+          `request body is not a valid ${method.input.typeName} message: ${(error as Error).message}`,
+        ),
+      );
       return;
     }
     const gone = new AbortController();
@@ -63,7 +68,12 @@ export function grpcStreamingHandler(
 }
 
 /** The Connect listener's implementation of a server-streaming method. */
-export async function* connectStream(dispatcher: Dispatcher, method: DescMethodServerStreaming, request: unknown, context: CallContext): AsyncGenerator<unknown> {
+export async function* connectStream(
+  dispatcher: Dispatcher,
+  method: DescMethodServerStreaming,
+  request: unknown,
+  context: CallContext,
+): AsyncGenerator<unknown> {
   try {
     yield* dispatcher.dispatchStream(method, request, context);
   } catch (error) {
@@ -71,4 +81,3 @@ export async function* connectStream(dispatcher: Dispatcher, method: DescMethodS
     throw new ConnectError(failure.message, failure.code);
   }
 }
-

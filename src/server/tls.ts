@@ -32,7 +32,13 @@ export class TlsMaterial {
    * ones count.
    */
   secureContextOptions(): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
-    return { cert: this.cert, key: this.key, ...(this.ca ? { ca: this.ca } : {}), requestCert: this.mutual, rejectUnauthorized: false };
+    return {
+      cert: this.cert,
+      key: this.key,
+      ...(this.ca ? { ca: this.ca } : {}),
+      requestCert: this.mutual,
+      rejectUnauthorized: false,
+    };
   }
 
   /** Re-reads the files; on failure the old material stays in use and the error is thrown. */

@@ -17,7 +17,10 @@ export const UNREAD_BODY_LINGER_MS = 500;
  * stream is reset with NO_ERROR, which tells the caller to stop sending (RFC 9113 §8.1); on
  * HTTP/1.1 the connection is half closed, then closed after UNREAD_BODY_LINGER_MS.
  */
-export function endUnreadBody(request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse): void {
+export function endUnreadBody(
+  request: IncomingMessage | Http2ServerRequest,
+  response: ServerResponse | Http2ServerResponse,
+): void {
   if ("stream" in request) {
     // The compatibility response reports 'finish' only once the whole stream has closed; the stream's own writable
     // side says when the answer is out.

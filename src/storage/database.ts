@@ -1,10 +1,10 @@
+import type { KeyObject } from "node:crypto";
 import { closeSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import type { KeyObject } from "node:crypto";
 import { loadMasterKey, MasterKeyError } from "./master-key.js";
 import { makePrivateDirectory, openPrivateFileForAppend } from "./private-files.js";
-import { open, seal, SealError } from "./sealing.js";
+import { open, SealError, seal } from "./sealing.js";
 
 export const DATABASE_FILE = "secretgate.db";
 
@@ -58,16 +58,22 @@ export class SecretDatabase {
     const sql = new DatabaseSync(path);
     try {
       // WAL keeps readers off writers' backs; synchronous=FULL makes a commit durable before Write returns.
-      sql.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;");
+      sql.exec(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+      );
       migrate(sql);
-      const check = sql.prepare("SELECT value FROM meta WHERE key = ?").get(KEY_CHECK) as { value: Uint8Array } | undefined;
+      const check = sql.prepare("SELECT value FROM meta WHERE key = ?").get(KEY_CHECK) as
+        | { value: Uint8Array }
+        | undefined;
       const { key, origin, generated } = loadMasterKey({
         dataDir: options.dataDir,
         envValue: options.masterKeyEnv,
         freshDatabase: check === undefined,
       });
       if (check === undefined) {
-        sql.prepare("INSERT INTO meta (key, value) VALUES (?, ?)").run(KEY_CHECK, seal(key, Buffer.from(KEY_CHECK_PLAINTEXT), KEY_CHECK_CONTEXT));
+        sql
+          .prepare("INSERT INTO meta (key, value) VALUES (?, ?)")
+          .run(KEY_CHECK, seal(key, Buffer.from(KEY_CHECK_PLAINTEXT), KEY_CHECK_CONTEXT));
       } else {
         try {
           open(key, check.value, KEY_CHECK_CONTEXT);
@@ -112,7 +118,9 @@ export class SecretDatabase {
 function migrate(sql: DatabaseSync): void {
   const { user_version: current } = sql.prepare("PRAGMA user_version").get() as { user_version: number };
   if (current > MIGRATIONS.length) {
-    throw new Error(`the database schema (version ${current}) is newer than this secretgate understands (${MIGRATIONS.length})`);
+    throw new Error(
+      `the database schema (version ${current}) is newer than this secretgate understands (${MIGRATIONS.length})`,
+    );
   }
   for (let version = current; version < MIGRATIONS.length; version++) {
     sql.exec("BEGIN IMMEDIATE");

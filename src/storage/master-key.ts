@@ -1,5 +1,5 @@
+import { type KeyObject, randomBytes } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { randomBytes, type KeyObject } from "node:crypto";
 import { join } from "node:path";
 import { writeNewPrivateFile } from "./private-files.js";
 import { MASTER_KEY_BYTES, toKeyObject } from "./sealing.js";
@@ -18,7 +18,9 @@ export function parseMasterKey(text: string, origin: string): KeyObject {
   const trimmed = text.trim();
   const raw = /^[0-9a-fA-F]{64}$/.test(trimmed) ? Buffer.from(trimmed, "hex") : Buffer.from(trimmed, "base64");
   if (raw.length !== MASTER_KEY_BYTES || (!/^[0-9a-fA-F]{64}$/.test(trimmed) && raw.toString("base64") !== trimmed)) {
-    throw new MasterKeyError(`${origin} must be ${MASTER_KEY_BYTES} bytes as base64 or hex (e.g. \`openssl rand -base64 32\`)`);
+    throw new MasterKeyError(
+      `${origin} must be ${MASTER_KEY_BYTES} bytes as base64 or hex (e.g. \`openssl rand -base64 32\`)`,
+    );
   }
   return toKeyObject(raw);
 }
@@ -35,7 +37,11 @@ export function loadMasterKey(options: { dataDir: string; envValue: string | und
   generated: boolean;
 } {
   if (options.envValue !== undefined && options.envValue !== "") {
-    return { key: parseMasterKey(options.envValue, "SECRETGATE_MASTER_KEY"), origin: "SECRETGATE_MASTER_KEY", generated: false };
+    return {
+      key: parseMasterKey(options.envValue, "SECRETGATE_MASTER_KEY"),
+      origin: "SECRETGATE_MASTER_KEY",
+      generated: false,
+    };
   }
   const path = join(options.dataDir, MASTER_KEY_FILE);
   if (existsSync(path)) {
@@ -47,8 +53,8 @@ export function loadMasterKey(options: { dataDir: string; envValue: string | und
   }
   if (!options.freshDatabase) {
     throw new MasterKeyError(
-      (`the data directory ${options.dataDir} holds sealed data but neither ` +
-`SECRETGATE_MASTER_KEY nor ${path} is present`),
+      `the data directory ${options.dataDir} holds sealed data but neither ` +
+        `SECRETGATE_MASTER_KEY nor ${path} is present`,
     );
   }
   const raw = randomBytes(MASTER_KEY_BYTES);

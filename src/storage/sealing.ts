@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from "node:crypto";
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, randomBytes } from "node:crypto";
 
 // Layout of a sealed value: format byte | 12-byte random nonce | ciphertext | 16-byte GCM tag.
 const FORMAT_AES_256_GCM = 1;
@@ -19,7 +19,8 @@ export class SealError extends Error {
  * choices").
  */
 export function toKeyObject(raw: Uint8Array): KeyObject {
-  if (raw.length !== MASTER_KEY_BYTES) throw new SealError(`a master key must be ${MASTER_KEY_BYTES} bytes, got ${raw.length}`);
+  if (raw.length !== MASTER_KEY_BYTES)
+    throw new SealError(`a master key must be ${MASTER_KEY_BYTES} bytes, got ${raw.length}`);
   return createSecretKey(raw);
 }
 

@@ -27,7 +27,10 @@ export class SqliteTeamSettingsStore implements TeamSettingsStore {
       .prepare("SELECT sealed, updated_at FROM team_settings WHERE team_id = ?")
       .get(teamId) as { sealed: Uint8Array; updated_at: number } | undefined;
     if (!row) return undefined;
-    const settings = JSON.parse(this.database.open(row.sealed, teamSettingsContext(teamId)).toString("utf8")) as Record<string, unknown>;
+    const settings = JSON.parse(this.database.open(row.sealed, teamSettingsContext(teamId)).toString("utf8")) as Record<
+      string,
+      unknown
+    >;
     return { settings, updatedAt: new Date(row.updated_at) };
   }
 
@@ -53,7 +56,10 @@ export class SqliteTeamSettingsStore implements TeamSettingsStore {
       .all(after, limit) as Array<{ team_id: string; sealed: Uint8Array; updated_at: number }>;
     return rows.map((row) => ({
       teamId: row.team_id,
-      settings: JSON.parse(this.database.open(row.sealed, teamSettingsContext(row.team_id)).toString("utf8")) as Record<string, unknown>,
+      settings: JSON.parse(this.database.open(row.sealed, teamSettingsContext(row.team_id)).toString("utf8")) as Record<
+        string,
+        unknown
+      >,
       updatedAt: new Date(row.updated_at),
     }));
   }

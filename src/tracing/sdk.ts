@@ -3,17 +3,17 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { ExportResultCode, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter as JsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as ProtobufTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import { detectResources, envDetector, resourceFromAttributes, type Resource } from "@opentelemetry/resources";
+import { detectResources, envDetector, type Resource, resourceFromAttributes } from "@opentelemetry/resources";
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
   BatchSpanProcessor,
   ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-  TracerProvider,
   type Sampler,
   type SpanExporter,
   type SpanProcessor,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
 } from "@opentelemetry/sdk-trace";
 import type { Logger } from "pino";
 import type { TracingSettings } from "./settings.js";
@@ -36,7 +36,8 @@ export function startTracing(settings: TracingSettings, logger: Logger): Running
   // The exporters read the rest of their settings (OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT,
   // _COMPRESSION, _CERTIFICATE, …) from the environment themselves.
   const options = { url: settings.url.href };
-  const exporter = settings.protocol === "http/json" ? new JsonTraceExporter(options) : new ProtobufTraceExporter(options);
+  const exporter =
+    settings.protocol === "http/json" ? new JsonTraceExporter(options) : new ProtobufTraceExporter(options);
   const running = createTracing({
     spanProcessors: [new BatchSpanProcessor({ exporter: reportingFailures(exporter, logger), ...settings.batch })],
     sampler: samplerFor(settings.sampler),
@@ -44,7 +45,15 @@ export function startTracing(settings: TracingSettings, logger: Logger): Running
     recordNames: settings.recordNames,
   });
   // The endpoint's origin only: its user info, path or query may carry credentials.
-  logger.info({ protocol: settings.protocol, collector: settings.url.origin, endpointFrom: settings.urlSource, sampler: settings.sampler.name }, "tracing on: exporting spans over OTLP/HTTP");
+  logger.info(
+    {
+      protocol: settings.protocol,
+      collector: settings.url.origin,
+      endpointFrom: settings.urlSource,
+      sampler: settings.sampler.name,
+    },
+    "tracing on: exporting spans over OTLP/HTTP",
+  );
   return running;
 }
 
@@ -54,7 +63,12 @@ export function startTracing(settings: TracingSettings, logger: Logger): Running
  * nothing, and cannot put a secret's name in a span of its own). OpenTelemetry's ContextManager is global:
  * it carries each RPC's span across its awaits to the back-end calls made for it.
  */
-export function createTracing(options: { spanProcessors: SpanProcessor[]; sampler?: Sampler; resource?: Resource; recordNames: boolean }): RunningTracing {
+export function createTracing(options: {
+  spanProcessors: SpanProcessor[];
+  sampler?: Sampler;
+  resource?: Resource;
+  recordNames: boolean;
+}): RunningTracing {
   const provider = new TracerProvider({
     spanProcessors: options.spanProcessors,
     ...(options.sampler ? { sampler: options.sampler } : {}),
@@ -65,7 +79,10 @@ export function createTracing(options: { spanProcessors: SpanProcessor[]; sample
   return {
     tracing,
     shutdown: async () => {
-      await Promise.race([provider.shutdown(), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_WAIT_MS).unref())]);
+      await Promise.race([
+        provider.shutdown(),
+        new Promise((resolve) => setTimeout(resolve, SHUTDOWN_WAIT_MS).unref()),
+      ]);
       context.disable();
     },
   };
@@ -109,7 +126,10 @@ function reportingFailures(exporter: SpanExporter, logger: Logger): SpanExporter
         } else if (!failing) {
           failing = true;
           const code = (result.error as { code?: unknown } | undefined)?.code;
-          logger.warn({ code: typeof code === "number" || typeof code === "string" ? code : "unknown", spans: spans.length }, "trace export failed; spans are dropped until the collector answers");
+          logger.warn(
+            { code: typeof code === "number" || typeof code === "string" ? code : "unknown", spans: spans.length },
+            "trace export failed; spans are dropped until the collector answers",
+          );
         }
         done(result);
       }),

@@ -2,7 +2,14 @@ import { ConfigError } from "../config/config-error.js";
 import type { Env } from "../config/env.js";
 import { OTLP_PROTOCOLS, type OtlpProtocol, type ServerSettings } from "../config/schema.js";
 
-const SAMPLERS = ["always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"] as const;
+const SAMPLERS = [
+  "always_on",
+  "always_off",
+  "traceidratio",
+  "parentbased_always_on",
+  "parentbased_always_off",
+  "parentbased_traceidratio",
+] as const;
 export type SamplerName = (typeof SAMPLERS)[number];
 
 /** Where spans go and how they are sampled and batched, from `secretgate.tracing` and the standard OTEL_* variables. */
@@ -13,7 +20,12 @@ export interface TracingSettings {
   urlSource: string;
   protocol: OtlpProtocol;
   sampler: { name: SamplerName; ratio: number };
-  batch: { scheduledDelayMillis?: number; exportTimeoutMillis?: number; maxQueueSize?: number; maxExportBatchSize?: number };
+  batch: {
+    scheduledDelayMillis?: number;
+    exportTimeoutMillis?: number;
+    maxQueueSize?: number;
+    maxExportBatchSize?: number;
+  };
   recordNames: boolean;
 }
 
@@ -32,14 +44,18 @@ export function tracingSettings(configured: ServerSettings["tracing"], env: Env)
   const tracesEndpoint = set(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
   const endpoint = set(env.OTEL_EXPORTER_OTLP_ENDPOINT);
   if (configured === undefined && tracesEndpoint === undefined && endpoint === undefined) return undefined;
-  if (set(env.OTEL_SDK_DISABLED)?.toLowerCase() === "true" || set(env.OTEL_TRACES_EXPORTER)?.toLowerCase() === "none") return undefined;
+  if (set(env.OTEL_SDK_DISABLED)?.toLowerCase() === "true" || set(env.OTEL_TRACES_EXPORTER)?.toLowerCase() === "none")
+    return undefined;
 
   const [url, urlSource] =
     configured?.endpoint !== undefined
       ? [withTracesPath(configured.endpoint, "secretgate.tracing.endpoint"), "secretgate.tracing.endpoint"]
       : tracesEndpoint !== undefined
         ? [httpUrl(tracesEndpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
-        : [withTracesPath(endpoint ?? DEFAULT_ENDPOINT, "OTEL_EXPORTER_OTLP_ENDPOINT"), endpoint !== undefined ? "OTEL_EXPORTER_OTLP_ENDPOINT" : "the default endpoint"];
+        : [
+            withTracesPath(endpoint ?? DEFAULT_ENDPOINT, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+            endpoint !== undefined ? "OTEL_EXPORTER_OTLP_ENDPOINT" : "the default endpoint",
+          ];
   return {
     url,
     urlSource,
@@ -68,7 +84,8 @@ function httpUrl(value: string, source: string): URL {
   } catch {
     throw new ConfigError(`${source} is not a URL`);
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(`${source} must be an http:// or https:// URL (OTLP/HTTP)`);
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new ConfigError(`${source} must be an http:// or https:// URL (OTLP/HTTP)`);
   return url;
 }
 
@@ -85,8 +102,10 @@ function protocolFrom(env: Env): OtlpProtocol {
     const value = set(env[variable]);
     if (value === undefined) continue;
     if ((OTLP_PROTOCOLS as readonly string[]).includes(value)) return value as OtlpProtocol;
-    throw new ConfigError((`${variable}: ${JSON.stringify(value)} is not supported; use ` +
-`${OTLP_PROTOCOLS.join(" or ")} (OTLP over gRPC is not)`));
+    throw new ConfigError(
+      `${variable}: ${JSON.stringify(value)} is not supported; use ` +
+        `${OTLP_PROTOCOLS.join(" or ")} (OTLP over gRPC is not)`,
+    );
   }
   return "http/protobuf";
 }
@@ -94,18 +113,27 @@ function protocolFrom(env: Env): OtlpProtocol {
 function samplerFrom(env: Env): TracingSettings["sampler"] {
   const name = set(env.OTEL_TRACES_SAMPLER)?.toLowerCase() ?? "parentbased_always_on";
   if (!(SAMPLERS as readonly string[]).includes(name)) {
-    throw new ConfigError(`OTEL_TRACES_SAMPLER: ${JSON.stringify(name)} is not supported; use one of ${SAMPLERS.join(", ")}`);
+    throw new ConfigError(
+      `OTEL_TRACES_SAMPLER: ${JSON.stringify(name)} is not supported; use one of ${SAMPLERS.join(", ")}`,
+    );
   }
   const argument = set(env.OTEL_TRACES_SAMPLER_ARG);
   const ratio = argument === undefined || !name.endsWith("traceidratio") ? 1 : Number(argument);
-  if (!(ratio >= 0 && ratio <= 1)) throw new ConfigError("OTEL_TRACES_SAMPLER_ARG: must be a number from 0 to 1 (the share of traces sampled)");
+  if (!(ratio >= 0 && ratio <= 1))
+    throw new ConfigError("OTEL_TRACES_SAMPLER_ARG: must be a number from 0 to 1 (the share of traces sampled)");
   return { name: name as SamplerName, ratio };
 }
 
-function count<K extends keyof TracingSettings["batch"]>(env: Env, variable: string, key: K, minimum: number): Partial<Record<K, number>> {
+function count<K extends keyof TracingSettings["batch"]>(
+  env: Env,
+  variable: string,
+  key: K,
+  minimum: number,
+): Partial<Record<K, number>> {
   const value = set(env[variable]);
   if (value === undefined) return {};
   const number = Number(value);
-  if (!Number.isInteger(number) || number < minimum) throw new ConfigError(`${variable}: must be a whole number of at least ${minimum}`);
+  if (!Number.isInteger(number) || number < minimum)
+    throw new ConfigError(`${variable}: must be a whole number of at least ${minimum}`);
   return { [key]: number } as Partial<Record<K, number>>;
 }

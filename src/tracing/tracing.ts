@@ -1,4 +1,16 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace, type Attributes, type Context, type Span, type TextMapGetter, type TextMapPropagator, type Tracer } from "@opentelemetry/api";
+import {
+  type Attributes,
+  type Context,
+  context,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapGetter,
+  type TextMapPropagator,
+  type Tracer,
+  trace,
+} from "@opentelemetry/api";
 import { digestOf } from "../audit-record.js";
 import { Code, statusName } from "../core/errors.js";
 import { isValidTeamId, secretNameProblem, stripEnvReference } from "../core/names.js";
@@ -50,11 +62,19 @@ export const MAX_RECORDED_NAMES = 32;
 
 // The status codes that are the server's failure rather than the caller's (OpenTelemetry's RPC
 // conventions): only these mark a server span as an error.
-const SERVER_FAULTS: ReadonlySet<Outcome> = new Set([Code.Unknown, Code.DeadlineExceeded, Code.Unimplemented, Code.Internal, Code.Unavailable, Code.DataLoss]);
+const SERVER_FAULTS: ReadonlySet<Outcome> = new Set([
+  Code.Unknown,
+  Code.DeadlineExceeded,
+  Code.Unimplemented,
+  Code.Internal,
+  Code.Unavailable,
+  Code.DataLoss,
+]);
 
 const headerGetter: TextMapGetter<TraceHeaders> = {
   keys: () => ["traceparent", "tracestate"],
-  get: (carrier, key) => (key === "traceparent" ? carrier.traceparent : key === "tracestate" ? carrier.tracestate : undefined),
+  get: (carrier, key) =>
+    key === "traceparent" ? carrier.traceparent : key === "tracestate" ? carrier.tracestate : undefined,
 };
 
 /**
@@ -87,15 +107,24 @@ export class Tracing {
    * Runs one logical back-end call (its retries included) in a client span under the active one.
    * A call that answers `undefined` (no such secret) ends NOT_FOUND; a failure, with its code.
    */
-  backendCall<T>(backend: string, operation: BackendOperation, name: string | undefined, run: (attempts: Attempts) => Promise<T>): Promise<T> {
+  backendCall<T>(
+    backend: string,
+    operation: BackendOperation,
+    name: string | undefined,
+    run: (attempts: Attempts) => Promise<T>,
+  ): Promise<T> {
     // The configured back end's name (`vault-eu`; a general_settings back end is named after its system).
     const attributes: Attributes = { "secretgate.backend.name": backend, "secretgate.backend.operation": operation };
     if (this.recordNames && name !== undefined) attributes["secretgate.name"] = name;
     const span = this.tracer.startSpan(`${backend} ${operation}`, { kind: SpanKind.CLIENT, attributes });
     const attempts: Attempts = { retries: 0 };
     const end = (outcome: Outcome) => {
-      span.setAttributes({ "secretgate.backend.outcome": outcomeName(outcome), "secretgate.backend.retries": attempts.retries });
-      if (outcome !== OK && outcome !== Code.NotFound) span.setStatus({ code: SpanStatusCode.ERROR, message: statusName(outcome) });
+      span.setAttributes({
+        "secretgate.backend.outcome": outcomeName(outcome),
+        "secretgate.backend.retries": attempts.retries,
+      });
+      if (outcome !== OK && outcome !== Code.NotFound)
+        span.setStatus({ code: SpanStatusCode.ERROR, message: statusName(outcome) });
       span.end();
     };
     return run(attempts).then(
@@ -116,7 +145,11 @@ export class Tracing {
    */
   detached<T>(name: string, run: () => Promise<T>): Promise<T> {
     const trigger = trace.getSpanContext(context.active());
-    const span = this.tracer.startSpan(name, { kind: SpanKind.INTERNAL, root: true, links: trigger ? [{ context: trigger }] : [] });
+    const span = this.tracer.startSpan(name, {
+      kind: SpanKind.INTERNAL,
+      root: true,
+      links: trigger ? [{ context: trigger }] : [],
+    });
     return context.with(trace.setSpan(ROOT_CONTEXT, span), run).finally(() => span.end());
   }
 
@@ -127,7 +160,10 @@ export class Tracing {
   private callerContext(headers: TraceHeaders): Context {
     const { traceparent, tracestate } = headers;
     if (traceparent === undefined || traceparent.length > MAX_TRACEPARENT_CHARS) return ROOT_CONTEXT;
-    const carrier: TraceHeaders = { traceparent, tracestate: tracestate !== undefined && tracestate.length <= MAX_TRACESTATE_CHARS ? tracestate : undefined };
+    const carrier: TraceHeaders = {
+      traceparent,
+      tracestate: tracestate !== undefined && tracestate.length <= MAX_TRACESTATE_CHARS ? tracestate : undefined,
+    };
     return this.propagator.extract(ROOT_CONTEXT, carrier, headerGetter);
   }
 }
@@ -152,9 +188,12 @@ export class RpcSpan {
     else if (outcome.code !== OK) attributes["rpc.connect_rpc.error_code"] = statusName(outcome.code).toLowerCase();
     if (outcome.identity !== undefined) attributes["enduser.id"] = outcome.identity;
     if (this.recordNames) {
-      if (outcome.teamId) attributes["secretgate.team_id"] = isValidTeamId(outcome.teamId) ? outcome.teamId : refused(outcome.teamId);
+      if (outcome.teamId)
+        attributes["secretgate.team_id"] = isValidTeamId(outcome.teamId) ? outcome.teamId : refused(outcome.teamId);
       if (outcome.names && outcome.names.length > 0) {
-        attributes["secretgate.names"] = outcome.names.slice(0, MAX_RECORDED_NAMES).map((name) => (secretNameProblem(stripEnvReference(name)) === undefined ? name : refused(name)));
+        attributes["secretgate.names"] = outcome.names
+          .slice(0, MAX_RECORDED_NAMES)
+          .map((name) => (secretNameProblem(stripEnvReference(name)) === undefined ? name : refused(name)));
       }
     }
     const { read } = outcome;
@@ -167,7 +206,8 @@ export class RpcSpan {
       attributes["cache.hit"] = read.names > 0 && read.fromCache === read.names;
     }
     span.setAttributes(attributes);
-    if (SERVER_FAULTS.has(outcome.code)) span.setStatus({ code: SpanStatusCode.ERROR, message: statusName(outcome.code as Code) });
+    if (SERVER_FAULTS.has(outcome.code))
+      span.setStatus({ code: SpanStatusCode.ERROR, message: statusName(outcome.code as Code) });
     span.end();
   }
 }

@@ -1,9 +1,9 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SecretClient } from "../../clients/typescript/src/index.js";
-import { ROOT, type TestServer } from "../helpers/server.js";
-import { run } from "../helpers/run-process.js";
 import { startServerWithToken } from "../helpers/live-server.js";
+import { run } from "../helpers/run-process.js";
+import { ROOT, type TestServer } from "../helpers/server.js";
 
 // `buf curl` is the npm-installable grpcurl: it discovers the schema through server reflection.
 describe("debugging with buf curl (server reflection)", () => {
@@ -46,15 +46,31 @@ describe("debugging with buf curl (server reflection)", () => {
       ...["Check", "List", "Watch"].map((method) => `grpc.health.v1.Health/${method}`),
       "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
       "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-      ...["DescribeBackends", "GetStats", "ListCallers", "ListTeams", "MigrateSecret", "PlanMigration", "TailAudit", "TestTeamSettings", "WhoAmI"].map(
-        (method) => `secretgate.v1.AdminService/${method}`,
+      ...[
+        "DescribeBackends",
+        "GetStats",
+        "ListCallers",
+        "ListTeams",
+        "MigrateSecret",
+        "PlanMigration",
+        "TailAudit",
+        "TestTeamSettings",
+        "WhoAmI",
+      ].map((method) => `secretgate.v1.AdminService/${method}`),
+      ...["Delete", "GetTeamSettings", "ListHosted", "Read", "Rotate", "SetTeamSettings", "Write"].map(
+        (method) => `secretgate.v1.SecretService/${method}`,
       ),
-      ...["Delete", "GetTeamSettings", "ListHosted", "Read", "Rotate", "SetTeamSettings", "Write"].map((method) => `secretgate.v1.SecretService/${method}`),
     ]);
   });
 
   it.each(["grpc-v1", "grpc-v1alpha"])("checks health knowing only what reflection (%s) says", async (protocol) => {
-    const check = await buf("--reflect-protocol", protocol, "--data", "{}", `http://${server.grpcAddress}/grpc.health.v1.Health/Check`);
+    const check = await buf(
+      "--reflect-protocol",
+      protocol,
+      "--data",
+      "{}",
+      `http://${server.grpcAddress}/grpc.health.v1.Health/Check`,
+    );
     expect(check.code, check.stderr).toBe(0);
     expect(JSON.parse(check.stdout)).toEqual({ status: "SERVING" });
   });

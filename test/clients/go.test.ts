@@ -1,12 +1,12 @@
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SecretClient } from "../../clients/typescript/src/index.js";
-import { ROOT, type TestServer } from "../helpers/server.js";
-import { run } from "../helpers/run-process.js";
 import { startServerWithToken } from "../helpers/live-server.js";
+import { run } from "../helpers/run-process.js";
+import { ROOT, type TestServer } from "../helpers/server.js";
 
 describe("Go client", () => {
   let server: TestServer;

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PYTHON, run } from "../helpers/run-process.js";
 import { ROOT, TestServer } from "../helpers/server.js";
 import { startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
-import { PYTHON, run } from "../helpers/run-process.js";
 
 const SUITE = join(ROOT, "test", "clients", "litellm");
 
@@ -21,19 +21,35 @@ describe("the LiteLLM adapter in LiteLLM's call shapes (pytest), on Vault with t
     const rules = { read: ["*"], write: ["*"], delete: ["*"], teams: ["*"] };
     server = await TestServer.start({
       config: {
-        general_settings: { key_management_system: "hashicorp_vault", key_management_settings: { access_mode: "read_and_write" } },
+        general_settings: {
+          key_management_system: "hashicorp_vault",
+          key_management_settings: { access_mode: "read_and_write" },
+        },
         secretgate: {
           auth: {
             tokens: [
-              { name: "litellm-proxy", token: "os.environ/LITELLM_PROXY_TOKEN", rules: { ...rules, inline_team_settings: true } },
+              {
+                name: "litellm-proxy",
+                token: "os.environ/LITELLM_PROXY_TOKEN",
+                rules: { ...rules, inline_team_settings: true },
+              },
               { name: "proxy-without-inline-settings", token: "os.environ/PLAIN_PROXY_TOKEN", rules },
               // Deletes only what its rules name: a /key/delete with another key is refused for that key.
-              { name: "proxy-deleting-key-aliases-only", token: "os.environ/LIMITED_PROXY_TOKEN", rules: { ...rules, delete: ["litellm/key-*"], inline_team_settings: true } },
+              {
+                name: "proxy-deleting-key-aliases-only",
+                token: "os.environ/LIMITED_PROXY_TOKEN",
+                rules: { ...rules, delete: ["litellm/key-*"], inline_team_settings: true },
+              },
             ],
           },
         },
       },
-      env: { ...bed.env("approle"), LITELLM_PROXY_TOKEN: proxyToken, PLAIN_PROXY_TOKEN: plainToken, LIMITED_PROXY_TOKEN: limitedToken },
+      env: {
+        ...bed.env("approle"),
+        LITELLM_PROXY_TOKEN: proxyToken,
+        PLAIN_PROXY_TOKEN: plainToken,
+        LIMITED_PROXY_TOKEN: limitedToken,
+      },
     });
   });
   afterAll(async () => {

@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT, TestServer } from "../helpers/server.js";
-import { PYTHON, run } from "../helpers/run-process.js";
 import { startServerWithToken } from "../helpers/live-server.js";
+import { PYTHON, run } from "../helpers/run-process.js";
+import { ROOT, TestServer } from "../helpers/server.js";
 
 const PACKAGE = join(ROOT, "clients", "python");
 

@@ -29,7 +29,8 @@ describe("generated clients", () => {
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
   it("are exactly what npm run generate produces from proto/ (and gRPC's own protos) with the local plugins", async () => {
-    for (const entry of ["buf.yaml", "buf.gen.yaml", "buf.gen.grpc.yaml", "proto"]) cpSync(join(ROOT, entry), join(scratch, entry), { recursive: true });
+    for (const entry of ["buf.yaml", "buf.gen.yaml", "buf.gen.grpc.yaml", "proto"])
+      cpSync(join(ROOT, entry), join(scratch, entry), { recursive: true });
     // buf.gen.grpc.yaml reads the health and reflection protos the installed packages ship.
     symlinkSync(join(ROOT, "node_modules"), join(scratch, "node_modules"));
     for (const template of ["buf.gen.yaml", "buf.gen.grpc.yaml"]) {
@@ -44,7 +45,9 @@ describe("generated clients", () => {
       const committed = filesUnder(join(ROOT, dir));
       const regenerated = filesUnder(join(scratch, dir));
       expect(regenerated.size, `${dir} was not generated`).toBeGreaterThan(0);
-      expect([...committed.keys()].sort(), `${dir}: files differ; run npm run generate`).toEqual([...regenerated.keys()].sort());
+      expect([...committed.keys()].sort(), `${dir}: files differ; run npm run generate`).toEqual(
+        [...regenerated.keys()].sort(),
+      );
       for (const [file, content] of regenerated) {
         expect(committed.get(file), `${dir}/${file} differs; run npm run generate`).toBe(content);
       }

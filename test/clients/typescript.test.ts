@@ -1,30 +1,30 @@
-import { createServer, type Http2Server } from "node:http2";
-import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createServer, type Http2Server } from "node:http2";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectFailure } from "../helpers/call-failure.js";
-import { freePort } from "../helpers/free-port.js";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { create } from "@bufbuild/protobuf";
-import { context, trace, TraceFlags } from "@opentelemetry/api";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { context, TraceFlags, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { TraceState } from "@opentelemetry/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  checkHealth,
   Code,
+  checkHealth,
   createAdminClient,
   createSecretClient,
   ReadResponseSchema,
+  type SecretClient,
   SecretResultSchema,
   SecretService,
-  type SecretClient,
 } from "../../clients/typescript/src/index.js";
-import { ROOT, TestServer } from "../helpers/server.js";
-import { run } from "../helpers/run-process.js";
+import { connectFailure } from "../helpers/call-failure.js";
+import { freePort } from "../helpers/free-port.js";
 import { startServerWithToken } from "../helpers/live-server.js";
+import { run } from "../helpers/run-process.js";
+import { ROOT, TestServer } from "../helpers/server.js";
 
 describe("@secretgate/client against a live server", () => {
   let server: TestServer;
@@ -63,14 +63,31 @@ describe("@secretgate/client against a live server", () => {
 
   it("checks health: the server, the token (a rejected one fails the check, naming it) and the back end a read reaches", async () => {
     const healthy = await checkHealth(`http://${server.grpcAddress}`, { token });
-    expect(healthy).toMatchObject({ healthy: true, server: { status: "ok" }, token: { status: "ok" }, backends: { status: "ok" } });
+    expect(healthy).toMatchObject({
+      healthy: true,
+      server: { status: "ok" },
+      token: { status: "ok" },
+      backends: { status: "ok" },
+    });
     expect(healthy.backends.detail).toContain("secretgate-readiness-probe");
-    const rejected = await checkHealth(`http://${server.grpcAddress}`, { token: "not-a-token-the-server-knows", timeoutMs: 5_000 });
-    expect(rejected).toMatchObject({ healthy: false, server: { status: "ok" }, token: { status: "failed" }, backends: { status: "not checked" } });
+    const rejected = await checkHealth(`http://${server.grpcAddress}`, {
+      token: "not-a-token-the-server-knows",
+      timeoutMs: 5_000,
+    });
+    expect(rejected).toMatchObject({
+      healthy: false,
+      server: { status: "ok" },
+      token: { status: "failed" },
+      backends: { status: "not checked" },
+    });
     expect(rejected.token.detail).toMatch(/^rejected: UNAUTHENTICATED: /);
     expect(JSON.stringify(rejected)).not.toContain("not-a-token");
     const unreachable = await checkHealth(`http://127.0.0.1:${await freePort()}`, { token, timeoutMs: 5_000 });
-    expect(unreachable).toMatchObject({ healthy: false, server: { status: "failed" }, token: { status: "not checked" } });
+    expect(unreachable).toMatchObject({
+      healthy: false,
+      server: { status: "failed" },
+      token: { status: "not checked" },
+    });
     expect(unreachable.server.detail).toContain("UNAVAILABLE");
   });
 
@@ -105,7 +122,12 @@ describe("@secretgate/client against a live server", () => {
 
       const falling = createSecretClient(`http://${writeOnly.grpcAddress}`, { token, environmentFallback: env });
       const { results } = await falling.read({ names: [notHosted, unset, "constructor"] });
-      expect(results[0]).toMatchObject({ found: true, value: "from-the-callers-environment", source: "caller_environment", error: undefined });
+      expect(results[0]).toMatchObject({
+        found: true,
+        value: "from-the-callers-environment",
+        source: "caller_environment",
+        error: undefined,
+      });
       expect(results[1]).toMatchObject({ found: false, error: { reason: "NOT_HOSTED" } });
       expect(results[2]).toMatchObject({ found: false, error: { reason: "NOT_HOSTED" } });
 
@@ -121,10 +143,14 @@ describe("@secretgate/client against a live server", () => {
   it("sends team settings with a call (a plain object for the Struct)", async () => {
     const key = name();
     const teamSettings = { prefix: "ts-inline/" };
-    expect(await client.write({ name: key, value: "ts-inline-1", virtualKey: true, teamSettings })).toMatchObject({ name: `ts-inline/${key}` });
+    expect(await client.write({ name: key, value: "ts-inline-1", virtualKey: true, teamSettings })).toMatchObject({
+      name: `ts-inline/${key}`,
+    });
     const { results } = await client.read({ names: [key], virtualKey: true, teamSettings });
     expect(results[0]).toMatchObject({ found: true, value: "ts-inline-1", resolvedName: `ts-inline/${key}` });
-    expect(await client.delete({ name: key, virtualKey: true, teamSettings })).toMatchObject({ name: `ts-inline/${key}` });
+    expect(await client.delete({ name: key, virtualKey: true, teamSettings })).toMatchObject({
+      name: `ts-inline/${key}`,
+    });
   });
 
   it("calls the operator's RPCs with the admin client beside the secret client: who am I, the back ends, the teams", async () => {
@@ -134,7 +160,9 @@ describe("@secretgate/client against a live server", () => {
     await client.setTeamSettings({ teamId: "ts-admin-team", settings: { prefix: "ts/" } });
     expect((await admin.listTeams({})).teams.map((team) => team.teamId)).toContain("ts-admin-team");
     // Without a token, it is refused like any call.
-    expect((await connectFailure(createAdminClient(`http://${server.grpcAddress}`).whoAmI({}))).code).toBe(Code.Unauthenticated);
+    expect((await connectFailure(createAdminClient(`http://${server.grpcAddress}`).whoAmI({}))).code).toBe(
+      Code.Unauthenticated,
+    );
   });
 
   it("sets and gets team settings", async () => {
@@ -149,7 +177,11 @@ describe("@secretgate/client against a live server", () => {
   it.each([
     ["a missing secret's delete", (c: SecretClient) => c.delete({ name: "ts-never-written" }), Code.NotFound],
     ["a read of no names", (c: SecretClient) => c.read({ names: [] }), Code.InvalidArgument],
-    ["an unknown team key", (c: SecretClient) => c.setTeamSettings({ teamId: "t", settings: { nope: 1 } }), Code.InvalidArgument],
+    [
+      "an unknown team key",
+      (c: SecretClient) => c.setTeamSettings({ teamId: "t", settings: { nope: 1 } }),
+      Code.InvalidArgument,
+    ],
   ])("rejects %s with its status code", async (_, call, code) => {
     expect((await connectFailure(call(client))).code).toBe(code);
   });
@@ -159,7 +191,12 @@ describe("@secretgate/client against a live server", () => {
  * A stand-in server that records each call's authorization header (and its trace context
  * headers): Read answers, ListHosted never does (until the caller gives up).
  */
-async function startRecorder(): Promise<{ url: string; seen: (string | null)[]; traces: Array<[string | null, string | null]>; close: () => Promise<void> }> {
+async function startRecorder(): Promise<{
+  url: string;
+  seen: (string | null)[];
+  traces: Array<[string | null, string | null]>;
+  close: () => Promise<void>;
+}> {
   const seen: (string | null)[] = [];
   const traces: Array<[string | null, string | null]> = [];
   const recorder: Http2Server = createServer(
@@ -170,11 +207,15 @@ async function startRecorder(): Promise<{ url: string; seen: (string | null)[]; 
             seen.push(context.requestHeader.get("authorization"));
             traces.push([context.requestHeader.get("traceparent"), context.requestHeader.get("tracestate")]);
             return create(ReadResponseSchema, {
-              results: request.names.map((n) => create(SecretResultSchema, { name: n, found: true, value: "recorded" })),
+              results: request.names.map((n) =>
+                create(SecretResultSchema, { name: n, found: true, value: "recorded" }),
+              ),
             });
           },
           listHosted: (_, context) =>
-            new Promise((_resolve, reject) => context.signal.addEventListener("abort", () => reject(context.signal.reason))),
+            new Promise((_resolve, reject) =>
+              context.signal.addEventListener("abort", () => reject(context.signal.reason)),
+            ),
         }),
     }),
   );
@@ -217,14 +258,22 @@ describe("@secretgate/client transport", () => {
   it("sends the caller's active OpenTelemetry span as traceparent and tracestate, and nothing without one", async () => {
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
     try {
-      const span = { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: TraceFlags.SAMPLED, traceState: new TraceState("vendor=opaque") };
+      const span = {
+        traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+        spanId: "00f067aa0ba902b7",
+        traceFlags: TraceFlags.SAMPLED,
+        traceState: new TraceState("vendor=opaque"),
+      };
       const active = trace.setSpanContext(context.active(), span);
       const client = createSecretClient(recorder.url);
       const optedOut = createSecretClient(recorder.url, { propagateTraceContext: false });
       recorder.traces.length = 0;
       await context.with(active, async () => {
         await client.read({ names: ["a"] });
-        await client.read({ names: ["a"] }, { headers: { traceparent: "00-11111111111111111111111111111111-2222222222222222-00" } });
+        await client.read(
+          { names: ["a"] },
+          { headers: { traceparent: "00-11111111111111111111111111111111-2222222222222222-00" } },
+        );
         await optedOut.read({ names: ["a"] });
       });
       await client.read({ names: ["a"] });
@@ -245,9 +294,13 @@ describe("@secretgate/client transport", () => {
 
   it("refuses a default deadline that is no deadline, naming the option", async () => {
     for (const defaultTimeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 3_600_001]) {
-      expect(() => createSecretClient(recorder.url, { defaultTimeoutMs })).toThrow(/defaultTimeoutMs must be a number of milliseconds greater than 0/);
+      expect(() => createSecretClient(recorder.url, { defaultTimeoutMs })).toThrow(
+        /defaultTimeoutMs must be a number of milliseconds greater than 0/,
+      );
     }
-    await expect(checkHealth(recorder.url, { timeoutMs: 0 })).rejects.toThrow(/timeoutMs must be a number of milliseconds greater than 0/);
+    await expect(checkHealth(recorder.url, { timeoutMs: 0 })).rejects.toThrow(
+      /timeoutMs must be a number of milliseconds greater than 0/,
+    );
     expect(() => createSecretClient(recorder.url, { defaultTimeoutMs: 1 })).not.toThrow();
   });
 });

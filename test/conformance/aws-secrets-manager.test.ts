@@ -1,8 +1,8 @@
-import { SecretsManagerDriver } from "../../src/providers/aws-secrets-manager/driver.js";
 import { resolveAwsConnection } from "../../src/providers/aws-common/aws-settings.js";
-import { emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../emulators/aws-common/endpoint.js";
-import { runDriverConformance } from "./driver-suite.js";
+import { SecretsManagerDriver } from "../../src/providers/aws-secrets-manager/driver.js";
 import { definition as awsSecretsManager } from "../../src/providers/aws-secrets-manager/index.js";
+import { type AwsEmulatorHandle, emulatorEnv, startEmulator } from "../emulators/aws-common/endpoint.js";
+import { runDriverConformance } from "./driver-suite.js";
 
 let emulator: AwsEmulatorHandle | undefined;
 
@@ -10,7 +10,9 @@ runDriverConformance("aws_secret_manager", {
   capabilities: awsSecretsManager.capabilities,
   makeDriver: async () => {
     emulator = await startEmulator();
-    return new SecretsManagerDriver({ connection: resolveAwsConnection({}, emulatorEnv(emulator.endpoint), "SECRETS_MANAGER") });
+    return new SecretsManagerDriver({
+      connection: resolveAwsConnection({}, emulatorEnv(emulator.endpoint), "SECRETS_MANAGER"),
+    });
   },
   close: async () => {
     await emulator?.close();

@@ -1,9 +1,9 @@
-import { createDriver } from "../helpers/create-driver.js";
 import { pino } from "pino";
 import { MAX_SECRET_BYTES } from "../../src/providers/azure-key-vault/driver.js";
 import { definition as azureKeyVault } from "../../src/providers/azure-key-vault/index.js";
 import type { SecretDatabase } from "../../src/storage/database.js";
-import { sdkEnvironment, startEmulator, type AzureKeyVaultEmulator } from "../emulators/azure-key-vault/index.js";
+import { type AzureKeyVaultEmulator, sdkEnvironment, startEmulator } from "../emulators/azure-key-vault/index.js";
+import { createDriver } from "../helpers/create-driver.js";
 import { runDriverConformance } from "./driver-suite.js";
 
 let emulator: AzureKeyVaultEmulator | undefined;

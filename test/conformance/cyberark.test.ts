@@ -1,8 +1,8 @@
-import { createDriver } from "../helpers/create-driver.js";
 import { pino } from "pino";
 import { definition as cyberark } from "../../src/providers/cyberark/index.js";
 import type { SecretDatabase } from "../../src/storage/database.js";
-import { startEmulator, type ConjurEmulator } from "../emulators/cyberark/index.js";
+import { type ConjurEmulator, startEmulator } from "../emulators/cyberark/index.js";
+import { createDriver } from "../helpers/create-driver.js";
 import { runDriverConformance } from "./driver-suite.js";
 
 let emulator: ConjurEmulator | undefined;

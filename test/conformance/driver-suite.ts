@@ -84,7 +84,11 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
 
     it("has exactly the optional calls its declared capabilities say", () => {
       const { capabilities } = harness;
-      expect({ list: driver.list !== undefined && capabilities.list, describe: driver.describe !== undefined, removeWrittenVersion: driver.removeWrittenVersion !== undefined }).toEqual({
+      expect({
+        list: driver.list !== undefined && capabilities.list,
+        describe: driver.describe !== undefined,
+        removeWrittenVersion: driver.removeWrittenVersion !== undefined,
+      }).toEqual({
         list: capabilities.list,
         describe: capabilities.metadata !== undefined,
         removeWrittenVersion: capabilities.versionRemoval !== undefined,
@@ -187,7 +191,10 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
         expect(await driver.read(name, call()), name).toBeUndefined();
         expect(await driver.delete(name, { force: false }, call()), name).toBeUndefined();
         const written = await writeText(name, `value of ${name}`);
-        expect(await driver.read(name, call()), name).toMatchObject({ text: `value of ${name}`, version: written.version });
+        expect(await driver.read(name, call()), name).toMatchObject({
+          text: `value of ${name}`,
+          version: written.version,
+        });
         await driver.delete(name, { force: true }, call());
         expect(await driver.read(name, call()), name).toBeUndefined();
       }
@@ -195,7 +202,7 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
 
     it("round-trips text with every kind of character", async () => {
       const name = unique("text");
-      const text = "line1\nline2\t\"quoted\" \\ ünïcödé 🔑 \u0000 end";
+      const text = 'line1\nline2\t"quoted" \\ ünïcödé 🔑 \u0000 end';
       await writeText(name, text);
       expect((await driver.read(name, call()))?.text).toBe(text);
     });
@@ -203,7 +210,9 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
     const largest = Math.min(harness.maxValueBytes ?? SIXTY_FOUR_KIB, SIXTY_FOUR_KIB);
     it(`round-trips a ${largest === SIXTY_FOUR_KIB ? "64 KiB" : `${largest}-byte`} value`, async () => {
       const name = unique("large");
-      const text = randomBytes(Math.ceil(largest / 2)).toString("hex").slice(0, largest);
+      const text = randomBytes(Math.ceil(largest / 2))
+        .toString("hex")
+        .slice(0, largest);
       expect(text.length).toBe(largest);
       await writeText(name, text);
       expect((await driver.read(name, call()))?.text).toBe(text);
@@ -274,7 +283,8 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
 
       const listed = (await driver.list!(call())).filter((name) => name.startsWith(base));
       expect(listed.sort()).toEqual([...names].sort());
-      for (const name of listed) expect(await driver.read(name, call()), name).toMatchObject({ text: `value of ${name}` });
+      for (const name of listed)
+        expect(await driver.read(name, call()), name).toMatchObject({ text: `value of ${name}` });
     });
 
     if (harness.otherTeam) {
@@ -314,10 +324,16 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
         tags: kept.tags ? tags : {},
       });
       type Metadata = { description: string; tags: Record<string, string> };
-      const first: Metadata = { description: "virtual key of team a – ünïcode ok", tags: { team: "team-a", environment: "prod" } };
+      const first: Metadata = {
+        description: "virtual key of team a – ünïcode ok",
+        tags: { team: "team-a", environment: "prod" },
+      };
       const second: Metadata = { description: "moved to team b", tags: { team: "team-b", owner: "ml" } };
-      const writeWith = (name: string, value: string, metadata: { description?: string; tags: Record<string, string> }) =>
-        driver.write({ name, value: { text: value }, ...metadata }, call());
+      const writeWith = (
+        name: string,
+        value: string,
+        metadata: { description?: string; tags: Record<string, string> },
+      ) => driver.write({ name, value: { text: value }, ...metadata }, call());
 
       it("describes what a write stored: its description and tags, never the value", async () => {
         const name = unique("described");
@@ -349,16 +365,27 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
         const tags = afterRewrite(kept.tags, first.tags, second.tags);
         expect(await describeName(name)).toEqual(reported(description, tags));
         await writeWith(name, "three", { tags: {} });
-        expect(await describeName(name)).toEqual(reported(afterRewrite<string | undefined>(kept.description, description, undefined), afterRewrite(kept.tags, tags, {})));
+        expect(await describeName(name)).toEqual(
+          reported(
+            afterRewrite<string | undefined>(kept.description, description, undefined),
+            afterRewrite(kept.tags, tags, {}),
+          ),
+        );
       });
 
       if (kept.description === "keptFromCreation" || kept.tags === "keptFromCreation") {
         it("changes a secret's metadata in place (updateMetadata): the description, the tags it names, no new version", async () => {
           const name = unique("updated-in-place");
           const written = await writeWith(name, "in place", first);
-          await driver.updateMetadata!(name, { description: second.description, tags: { team: "team-b", owner: "ml" } }, call());
+          await driver.updateMetadata!(
+            name,
+            { description: second.description, tags: { team: "team-b", owner: "ml" } },
+            call(),
+          );
           // Tags it does not name stay; the value and its version do not change.
-          expect(await describeName(name)).toEqual(reported(second.description, { team: "team-b", environment: "prod", owner: "ml" }));
+          expect(await describeName(name)).toEqual(
+            reported(second.description, { team: "team-b", environment: "prod", owner: "ml" }),
+          );
           expect(await driver.read(name, call())).toMatchObject({ text: "in place", version: written.version });
           const missing = await driver.updateMetadata!(unique("never"), { tags: { a: "b" } }, call()).then(
             () => undefined,
@@ -383,7 +410,8 @@ export function runDriverConformance(backend: string, harness: DriverHarness): v
     });
 
     if (harness.versionRemoval) {
-      const removeWritten = (name: string, written: DriverWriteResult) => driver.removeWrittenVersion!(name, written, call());
+      const removeWritten = (name: string, written: DriverWriteResult) =>
+        driver.removeWrittenVersion!(name, written, call());
       /** What a read of `name` gives once its only version is taken back: nothing, or the back end's refusal — never a value. */
       const servesNoValue = async (name: string) => {
         const refusal = await driver.read(name, call()).then(
@@ -453,7 +481,12 @@ function describeRewrite(metadata: NonNullable<DriverHarness["metadata"]>): stri
     .filter((part) => metadata[part] !== undefined)
     .map((part) => {
       const rule = metadata[part];
-      const what = rule === "replacedUnlessNone" ? "replaced, unless the rewrite has none" : rule === "replaced" ? "replaced" : "kept from creation";
+      const what =
+        rule === "replacedUnlessNone"
+          ? "replaced, unless the rewrite has none"
+          : rule === "replaced"
+            ? "replaced"
+            : "kept from creation";
       return `the ${part} ${part === "tags" ? "are" : "is"} ${what}`;
     })
     .join(", ");
@@ -462,6 +495,10 @@ function describeRewrite(metadata: NonNullable<DriverHarness["metadata"]>): stri
 /** The description or tags a secret holds after a rewrite, by the back end's rule. */
 function afterRewrite<T>(rule: OnRewrite | undefined, before: T, rewrite: T): T {
   if (rule === "keptFromCreation") return before;
-  if (rule === "replacedUnlessNone" && (rewrite === undefined || (typeof rewrite === "object" && Object.keys(rewrite as object).length === 0))) return before;
+  if (
+    rule === "replacedUnlessNone" &&
+    (rewrite === undefined || (typeof rewrite === "object" && Object.keys(rewrite as object).length === 0))
+  )
+    return before;
   return rewrite;
 }

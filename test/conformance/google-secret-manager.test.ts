@@ -1,8 +1,8 @@
 import { SecretManagerDriver } from "../../src/providers/google-secret-manager/driver.js";
-import { resolveSecretManagerSettings } from "../../src/providers/google-secret-manager/settings.js";
-import { startEmulator, type SecretManagerEmulator } from "../emulators/google-secret-manager/index.js";
-import { runDriverConformance } from "./driver-suite.js";
 import { definition as googleSecretManager } from "../../src/providers/google-secret-manager/index.js";
+import { resolveSecretManagerSettings } from "../../src/providers/google-secret-manager/settings.js";
+import { type SecretManagerEmulator, startEmulator } from "../emulators/google-secret-manager/index.js";
+import { runDriverConformance } from "./driver-suite.js";
 
 // Both transports of the real SDK against the emulator: gRPC (the default) and the HTTP/1.1 JSON fallback.
 for (const transport of ["grpc", "rest"] as const) {

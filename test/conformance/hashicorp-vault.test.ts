@@ -1,8 +1,8 @@
-import { createDriver } from "../helpers/create-driver.js";
 import { pino } from "pino";
 import { expect } from "vitest";
 import type { SecretDriver } from "../../src/drivers/driver.js";
 import { definition as hashicorpVault } from "../../src/providers/hashicorp-vault/index.js";
+import { createDriver } from "../helpers/create-driver.js";
 import { AUTH_METHODS, startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
 import { runDriverConformance } from "./driver-suite.js";
 

@@ -3,12 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { LocalDriver } from "../../src/providers/local/driver.js";
+import { definition as local } from "../../src/providers/local/index.js";
 import { PostgresSecretRows } from "../../src/providers/local/postgres-secret-rows.js";
 import { SecretDatabase } from "../../src/storage/database.js";
 import { PostgresDatabase } from "../../src/storage/postgres/postgres-database.js";
 import { PostgresServer } from "../helpers/postgres-server.js";
 import { runDriverConformance } from "./driver-suite.js";
-import { definition as local } from "../../src/providers/local/index.js";
 
 let dataDir: string;
 let database: SecretDatabase | undefined;
@@ -22,7 +22,12 @@ runDriverConformance("local (PostgreSQL rows)", {
     dataDir = mkdtempSync(join(tmpdir(), "secretgate-conformance-pg-"));
     database = SecretDatabase.open({ dataDir, masterKeyEnv: undefined }).database;
     server = await PostgresServer.start();
-    shared = await PostgresDatabase.open({ url: server.url, sealer: database, logger: pino({ level: "silent" }), applicationName: "conformance" });
+    shared = await PostgresDatabase.open({
+      url: server.url,
+      sealer: database,
+      logger: pino({ level: "silent" }),
+      applicationName: "conformance",
+    });
     return new LocalDriver(database, new PostgresSecretRows(shared));
   },
   close: async () => {

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalDriver } from "../../src/providers/local/driver.js";
+import { definition as local } from "../../src/providers/local/index.js";
 import { SecretDatabase } from "../../src/storage/database.js";
 import { runDriverConformance } from "./driver-suite.js";
-import { definition as local } from "../../src/providers/local/index.js";
 
 let dataDir: string;
 let database: SecretDatabase | undefined;

@@ -3,10 +3,10 @@ import { join } from "node:path";
 import type { Page, Response } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSecretClient } from "../../clients/typescript/src/index.js";
-import { startOperatorBed } from "../helpers/operator-bed.js";
-import type { VaultTestBed } from "../helpers/vault-test-bed.js";
 import { launchChromium } from "../helpers/browser.js";
+import { startOperatorBed } from "../helpers/operator-bed.js";
 import { ROOT, stopServer, type TestServer } from "../helpers/server.js";
+import type { VaultTestBed } from "../helpers/vault-test-bed.js";
 
 // The operator console in a real browser (Debian's Chromium, headless, driven by
 // playwright-core) against a real server on the embedded store and the Vault emulator: sign-in
@@ -44,7 +44,9 @@ async function seriousViolations(): Promise<string[]> {
   const violations = await inPage<Array<{ id: string; impact: string; nodes: number }>>(`
     axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] } })
       .then((result) => result.violations.map((violation) => ({ id: violation.id, impact: violation.impact, nodes: violation.nodes.length })))`);
-  return violations.filter((violation) => violation.impact === "serious" || violation.impact === "critical").map((violation) => `${violation.id} (${violation.impact}, ${violation.nodes} nodes)`);
+  return violations
+    .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
+    .map((violation) => `${violation.id} (${violation.impact}, ${violation.nodes} nodes)`);
 }
 
 async function expectNoSecretsInDom(): Promise<void> {
@@ -81,7 +83,12 @@ beforeAll(async () => {
   page.setDefaultTimeout(10_000);
   page.on("response", (response: Response) => {
     // Streams (the audit tail) end when the page leaves them; a body that cannot be had is recorded as such.
-    bodies.push(response.body().then((body) => ({ url: response.url(), body: body.toString("latin1") }), () => ({ url: response.url(), body: undefined })));
+    bodies.push(
+      response.body().then(
+        (body) => ({ url: response.url(), body: body.toString("latin1") }),
+        () => ({ url: response.url(), body: undefined }),
+      ),
+    );
   });
   page.on("console", (message) => {
     if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
@@ -168,7 +175,10 @@ describe("the operator console in Chromium", () => {
     await page.getByLabel("namespace").waitFor(WAIT);
     expect(await page.getByLabel("Back end").inputValue()).toBe("vault");
     expect(await page.getByLabel("namespace").inputValue()).toBe("team-ns");
-    expect((await server.grpc.getTeamSettings({ teamId: "team-ui" })).settings).toEqual({ backend: "vault", namespace: "team-ns" });
+    expect((await server.grpc.getTeamSettings({ teamId: "team-ui" })).settings).toEqual({
+      backend: "vault",
+      namespace: "team-ns",
+    });
     await screenshot("team");
   });
 
@@ -180,7 +190,10 @@ describe("the operator console in Chromium", () => {
     await page.getByText(/^Connection failed: vault answered [A-Z_]+: /).waitFor(WAIT);
     expect(await seriousViolations()).toEqual([]);
     await screenshot("team-test-connection");
-    expect((await server.grpc.getTeamSettings({ teamId: "team-ui" })).settings).toEqual({ backend: "vault", namespace: "team-ns" });
+    expect((await server.grpc.getTeamSettings({ teamId: "team-ui" })).settings).toEqual({
+      backend: "vault",
+      namespace: "team-ns",
+    });
   });
 
   it("tails the audit log: a Read made meanwhile by the TypeScript client appears; pause holds the view", async () => {
@@ -242,7 +255,11 @@ describe("the operator console in Chromium", () => {
     expect(received.length).toBeGreaterThan(20);
     const read = received.filter((response) => response.body !== undefined);
     // Everything but streams cut off by leaving the page was read.
-    expect(received.filter((response) => response.body === undefined).every((response) => response.url.endsWith("/TailAudit"))).toBe(true);
+    expect(
+      received
+        .filter((response) => response.body === undefined)
+        .every((response) => response.url.endsWith("/TailAudit")),
+    ).toBe(true);
     for (const { url, body } of read) {
       for (const secret of [...VALUES, READER_TOKEN, server.token!]) expect(body!.includes(secret), url).toBe(false);
     }

@@ -19,11 +19,16 @@ interface Answer {
 function get(path: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
   const [host, port] = server.httpAddress.split(":");
   return new Promise((resolve, reject) => {
-    const request = httpRequest({ host, port: Number(port), path, method: options.method ?? "GET", headers: options.headers ?? {} }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("end", () => resolve({ status: response.statusCode!, headers: response.headers, body: Buffer.concat(chunks) }));
-    });
+    const request = httpRequest(
+      { host, port: Number(port), path, method: options.method ?? "GET", headers: options.headers ?? {} },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        response.on("end", () =>
+          resolve({ status: response.statusCode!, headers: response.headers, body: Buffer.concat(chunks) }),
+        );
+      },
+    );
     request.on("error", reject);
     request.end();
   });
@@ -33,7 +38,9 @@ function get(path: string, options: { method?: string; headers?: Record<string, 
 function raw(requestLine: string): Promise<string> {
   const [host, port] = server.httpAddress.split(":");
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), host, () => socket.write(`${requestLine}\r\nHost: ${server.httpAddress}\r\nConnection: close\r\n\r\n`));
+    const socket = connect(Number(port), host, () =>
+      socket.write(`${requestLine}\r\nHost: ${server.httpAddress}\r\nConnection: close\r\n\r\n`),
+    );
     let text = "";
     socket.on("data", (chunk) => (text += chunk.toString("latin1")));
     socket.on("end", () => resolve(text.split("\r\n", 1)[0]!));
@@ -44,7 +51,14 @@ function raw(requestLine: string): Promise<string> {
 
 function expectSecurityHeaders(answer: Answer): void {
   const csp = String(answer.headers["content-security-policy"]);
-  for (const directive of ["default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'"]) {
+  for (const directive of [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+  ]) {
     expect(csp).toContain(directive);
   }
   expect(csp).not.toContain("unsafe-inline");
@@ -91,7 +105,13 @@ describe("the console's files", () => {
   });
 
   it("answers the app's own routes with index.html (client-side routing)", async () => {
-    for (const path of ["/console/overview", "/console/secrets/", "/console/teams/team-a", "/console/teams/team%40b.c", "/console/audit?identity=x"]) {
+    for (const path of [
+      "/console/overview",
+      "/console/secrets/",
+      "/console/teams/team-a",
+      "/console/teams/team%40b.c",
+      "/console/audit?identity=x",
+    ]) {
       const answer = await get(path);
       expect(answer.status, path).toBe(200);
       expect(answer.body.equals(index.body), path).toBe(true);
@@ -135,7 +155,11 @@ describe("the console's files", () => {
   });
 
   it("refuses a NUL byte and other raw control bytes in the request line", async () => {
-    for (const line of ["GET /console/\u0000 HTTP/1.1", "GET /console/assets/app\u0000.js HTTP/1.1", "GET /console/\u0007 HTTP/1.1"]) {
+    for (const line of [
+      "GET /console/\u0000 HTTP/1.1",
+      "GET /console/assets/app\u0000.js HTTP/1.1",
+      "GET /console/\u0007 HTTP/1.1",
+    ]) {
       const status = await raw(line);
       expect(status, JSON.stringify(line)).toMatch(/^HTTP\/1\.1 (400|404) /);
     }

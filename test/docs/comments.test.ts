@@ -17,7 +17,8 @@ const CODE = /\.(ts|tsx|mts|js|mjs)$/;
 const OUTSIDE = /\bSPEC(?:\.md|\s*§)|PERF-NOTES|STYLE\.md/g;
 
 /** A path to a file of the repository, as comments write them: at least one folder, a known extension. */
-const PATH = /(?<![\w./@:-])((?:\.\.?\/)?(?:[\w.-]+\/)+[\w.-]+\.(?:ts|tsx|mjs|js|md|json|yaml|yml|proto|py|go|sh|txt))(?:#([\w-]+)|,? "([^"]+)"|\s*\(“([^”]+)”\))?/g;
+const PATH =
+  /(?<![\w./@:-])((?:\.\.?\/)?(?:[\w.-]+\/)+[\w.-]+\.(?:ts|tsx|mjs|js|md|json|yaml|yml|proto|py|go|sh|txt))(?:#([\w-]+)|,? "([^"]+)"|\s*\(“([^”]+)”\))?/g;
 const URL = /\b[a-z][a-z0-9+.-]*:\/\/\S+/gi;
 
 function files(folder: string): string[] {
@@ -36,11 +37,21 @@ function files(folder: string): string[] {
 function comments(path: string): { text: string; line: number }[] {
   const text = readFileSync(join(ROOT, path), "utf8");
   if (path.endsWith(".md")) return [{ text, line: 1 }];
-  const source = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true, path.endsWith("x") ? ts.ScriptKind.TSX : ts.ScriptKind.TS);
+  const source = ts.createSourceFile(
+    path,
+    text,
+    ts.ScriptTarget.Latest,
+    true,
+    path.endsWith("x") ? ts.ScriptKind.TSX : ts.ScriptKind.TS,
+  );
   const found = new Map<number, { text: string; line: number }>();
   const collect = (ranges: readonly ts.CommentRange[] | undefined) => {
     for (const range of ranges ?? []) {
-      if (!found.has(range.pos)) found.set(range.pos, { text: text.slice(range.pos, range.end), line: source.getLineAndCharacterOfPosition(range.pos).line + 1 });
+      if (!found.has(range.pos))
+        found.set(range.pos, {
+          text: text.slice(range.pos, range.end),
+          line: source.getLineAndCharacterOfPosition(range.pos).line + 1,
+        });
     }
   };
   const visit = (node: ts.Node) => {
@@ -58,7 +69,12 @@ function locate(cited: string, from: string): string | undefined {
   const built = cited.replace(/^dist\//, "").replace(/\.js$/, ".ts");
   const folders: string[] = [];
   for (let folder = dirname(from); folder !== "." && folder !== ""; folder = dirname(folder)) folders.push(folder);
-  for (const candidate of [cited, built, join("src", built), ...folders.flatMap((folder) => [join(folder, cited), join(folder, built)])]) {
+  for (const candidate of [
+    cited,
+    built,
+    join("src", built),
+    ...folders.flatMap((folder) => [join(folder, cited), join(folder, built)]),
+  ]) {
     const path = normalize(candidate);
     if (!path.startsWith("..") && statSync(join(ROOT, path), { throwIfNoEntry: false })) return path;
   }
@@ -70,7 +86,8 @@ function problems(): string[] {
   for (const file of FOLDERS.flatMap(files)) {
     for (const comment of comments(file)) {
       const at = (offset: number) => `${file}:${comment.line + comment.text.slice(0, offset).split("\n").length - 1}`;
-      for (const outside of comment.text.matchAll(OUTSIDE)) found.push(`${at(outside.index)}: cites ${outside[0]}, which is not in the repository`);
+      for (const outside of comment.text.matchAll(OUTSIDE))
+        found.push(`${at(outside.index)}: cites ${outside[0]}, which is not in the repository`);
       const text = comment.text.replace(URL, (url) => " ".repeat(url.length));
       for (const match of text.matchAll(PATH)) {
         const [, cited, anchor, heading, quoted] = match;
@@ -84,8 +101,10 @@ function problems(): string[] {
         const section = (heading ?? quoted)?.replace(/\s*\n\s*(?:\*\s*|\/\/\s*)?/g, " ");
         if ((anchor === undefined && section === undefined) || !path.endsWith(".md")) continue;
         const document = outline(readFileSync(join(ROOT, path), "utf8"));
-        if (anchor !== undefined && !document.anchors.has(anchor)) found.push(`${at(match.index)}: ${path} has no heading with the anchor #${anchor}`);
-        if (section !== undefined && !document.headings.includes(section)) found.push(`${at(match.index)}: ${path} has no heading "${section}"`);
+        if (anchor !== undefined && !document.anchors.has(anchor))
+          found.push(`${at(match.index)}: ${path} has no heading with the anchor #${anchor}`);
+        if (section !== undefined && !document.headings.includes(section))
+          found.push(`${at(match.index)}: ${path} has no heading "${section}"`);
       }
     }
   }
@@ -100,8 +119,13 @@ describe("comments", () => {
   it("catch what they are meant to catch", () => {
     const scanner = comments("test/docs/comments.test.ts");
     expect(scanner.length).toBeGreaterThan(3);
-    expect([..."as SPEC §3.2 and PERF-NOTES say".matchAll(OUTSIDE)].map((match) => match[0])).toEqual(["SPEC §", "PERF-NOTES"]);
-    const cited = [...' see test/server/unary-calls.test.ts and docs/operations.md, "Audit"'.matchAll(PATH)].map((match) => [match[1], match[3]]);
+    expect([..."as SPEC §3.2 and PERF-NOTES say".matchAll(OUTSIDE)].map((match) => match[0])).toEqual([
+      "SPEC §",
+      "PERF-NOTES",
+    ]);
+    const cited = [...' see test/server/unary-calls.test.ts and docs/operations.md, "Audit"'.matchAll(PATH)].map(
+      (match) => [match[1], match[3]],
+    );
     expect(cited).toEqual([
       ["test/server/unary-calls.test.ts", undefined],
       ["docs/operations.md", "Audit"],

@@ -1,7 +1,7 @@
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, extname, join, normalize, relative, resolve } from "node:path/posix";
 import { describe, expect, it } from "vitest";
-import { outline, type MarkdownOutline } from "../helpers/markdown.js";
+import { type MarkdownOutline, outline } from "../helpers/markdown.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 
@@ -55,7 +55,12 @@ function brokenLinks(repository: Repository, files: readonly string[]): string[]
   return problems;
 }
 
-function checkLink(repository: Repository, file: string, target: string, outlineOf: (path: string) => MarkdownOutline): string | undefined {
+function checkLink(
+  repository: Repository,
+  file: string,
+  target: string,
+  outlineOf: (path: string) => MarkdownOutline,
+): string | undefined {
   if (/^[a-z][a-z0-9+.-]*:/i.test(target)) return checkExternal(target);
   if (target.startsWith("/")) return "a link from the repository's root; write it relative to this file";
   const hash = target.indexOf("#");
@@ -72,7 +77,8 @@ function checkLink(repository: Repository, file: string, target: string, outline
   if (kind === undefined) return `${path} does not exist`;
   if (anchor === undefined) return undefined;
   if (kind === "directory" || extname(path) !== ".md") return "an anchor into something that is not a Markdown file";
-  if (!outlineOf(path).anchors.has(decodeURIComponent(anchor))) return `${path} has no heading with the anchor #${anchor}`;
+  if (!outlineOf(path).anchors.has(decodeURIComponent(anchor)))
+    return `${path} has no heading with the anchor #${anchor}`;
   return undefined;
 }
 
@@ -83,7 +89,8 @@ function checkExternal(target: string): string | undefined {
   } catch {
     return "not a well-formed URL";
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return `a ${url.protocol} link; only http(s) and relative links are allowed`;
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    return `a ${url.protocol} link; only http(s) and relative links are allowed`;
   if (url.hostname === "") return "a URL without a host";
   return undefined;
 }
@@ -111,7 +118,12 @@ describe("the link checker", () => {
   };
   const repository: Repository = {
     read: (path) => files[path]!,
-    kind: (path) => (Object.hasOwn(files, path) ? "file" : Object.keys(files).some((file) => file.startsWith(`${path}/`)) ? "directory" : undefined),
+    kind: (path) =>
+      Object.hasOwn(files, path)
+        ? "file"
+        : Object.keys(files).some((file) => file.startsWith(`${path}/`))
+          ? "directory"
+          : undefined,
   };
   const problems = brokenLinks(repository, Object.keys(files));
 

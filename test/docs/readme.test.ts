@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path/posix";
 import { afterAll, describe, expect, it } from "vitest";
 import { outline } from "../helpers/markdown.js";
@@ -43,7 +43,11 @@ async function curl(command: string, variables: Record<string, string>, httpAddr
     } else if (word === "-d") body = words[++i];
     else url = word;
   }
-  const response = await fetch(url!.replace("127.0.0.1:8080", httpAddress), { method: body === undefined ? "GET" : "POST", headers, ...(body !== undefined ? { body } : {}) });
+  const response = await fetch(url!.replace("127.0.0.1:8080", httpAddress), {
+    method: body === undefined ? "GET" : "POST",
+    headers,
+    ...(body !== undefined ? { body } : {}),
+  });
   return response.text();
 }
 
@@ -101,16 +105,21 @@ describe("README.md's quick start, walked on a fresh data directory", () => {
     const { server, token } = await start();
     const shown = blockAfter("## Quick start", "text");
     expect(server.stderrLines[0]).toBe(shown.split("\n")[0]);
-    for (const file of ["secretgate.db", "master.key", "admin-token.sha256"]) expect(existsSync(join(server.dataDir, file)), file).toBe(true);
+    for (const file of ["secretgate.db", "master.key", "admin-token.sha256"])
+      expect(existsSync(join(server.dataDir, file)), file).toBe(true);
 
-    const lines = blockAfter("## Calling it", "sh").replace(/\\\n\s*/g, "").split("\n");
+    const lines = blockAfter("## Calling it", "sh")
+      .replace(/\\\n\s*/g, "")
+      .split("\n");
     // Each command is followed by what it answers, as comment lines.
     const answerAfter = (index: number) => {
       const comments = [];
       for (let next = index + 1; lines[next]?.startsWith("#"); next++) comments.push(lines[next]!.replace(/^#\s*/, ""));
       return comments.join("");
     };
-    const commands = lines.flatMap((line, index) => (line.startsWith("curl ") ? [{ command: line, shows: answerAfter(index) }] : []));
+    const commands = lines.flatMap((line, index) =>
+      line.startsWith("curl ") ? [{ command: line, shows: answerAfter(index) }] : [],
+    );
     expect(commands.map(({ command }) => /\/(\w+)$/.exec(command)?.[1])).toEqual(["Write", "Read"]);
     for (const { command, shows } of commands) {
       const answer = await curl(command, { TOKEN: token }, server.httpAddress);
@@ -122,12 +131,20 @@ describe("README.md's quick start, walked on a fresh data directory", () => {
 
   it("prints a new token when admin-token.sha256 is deleted, and the secrets stay", async () => {
     const first = await start();
-    await first.server.json("Write", { name: "OPENAI_API_KEY", value: "sk-kept-across-restarts" }, { authorization: `Bearer ${first.token}` });
+    await first.server.json(
+      "Write",
+      { name: "OPENAI_API_KEY", value: "sk-kept-across-restarts" },
+      { authorization: `Bearer ${first.token}` },
+    );
     await first.server.stop();
     rmSync(join(first.server.dataDir, "admin-token.sha256"));
     const second = await start(first.server.dataDir);
     expect(second.token).not.toBe(first.token);
-    const { body } = await second.server.json("Read", { names: ["OPENAI_API_KEY"] }, { authorization: `Bearer ${second.token}` });
+    const { body } = await second.server.json(
+      "Read",
+      { names: ["OPENAI_API_KEY"] },
+      { authorization: `Bearer ${second.token}` },
+    );
     expect(body.results[0]).toMatchObject({ found: true, value: "sk-kept-across-restarts" });
   });
 });

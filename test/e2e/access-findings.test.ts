@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAccessBed, type AccessBed } from "../helpers/access-bed.js";
+import { type AccessBed, startAccessBed } from "../helpers/access-bed.js";
 import { callFailure } from "../helpers/call-failure.js";
 
 // The findings of issue 23, each as it was seen: an admin bound to some teams or back ends, and a
@@ -59,7 +59,9 @@ describe("findings of issue 23", () => {
     const plan = await callFailure(teamAdmin.planMigration({ fromBackend: "local", toBackend: "vault" }));
     expect(plan.code).toBe(Code.PermissionDenied);
     expect(plan.message).toContain("team");
-    const migrate = await callFailure(teamAdmin.migrateSecret({ fromBackend: "local", toBackend: "vault", name: "KEPT_GLOBAL", deleteSource: true }));
+    const migrate = await callFailure(
+      teamAdmin.migrateSecret({ fromBackend: "local", toBackend: "vault", name: "KEPT_GLOBAL", deleteSource: true }),
+    );
     expect(migrate.code).toBe(Code.PermissionDenied);
     expect((await bed.vaultGet("secret/data/KEPT_GLOBAL")).status).toBe(404);
     const [held] = (await bed.secrets("admin").read({ names: ["KEPT_GLOBAL"], backend: "local" })).results;
@@ -72,10 +74,18 @@ describe("findings of issue 23", () => {
     await admin.write({ name: "MIG_OTHER", value: value() });
     await admin.write({ name: "MIG_VK", value: value(), virtualKey: true });
     const operator = bed.admin("admin");
-    const plan = await operator.planMigration({ fromBackend: "local", toBackend: "vault", match: ["MIG_*", "litellm/MIG_*"] });
+    const plan = await operator.planMigration({
+      fromBackend: "local",
+      toBackend: "vault",
+      match: ["MIG_*", "litellm/MIG_*"],
+    });
     expect(plan.names).toEqual(["MIG_HOSTED", "litellm/MIG_VK"]);
-    expect(plan.leftOut.map((entry) => [entry.name, entry.reason])).toEqual([["MIG_OTHER", expect.stringContaining("hosted_keys")]]);
-    const other = await callFailure(operator.migrateSecret({ fromBackend: "local", toBackend: "vault", name: "MIG_OTHER" }));
+    expect(plan.leftOut.map((entry) => [entry.name, entry.reason])).toEqual([
+      ["MIG_OTHER", expect.stringContaining("hosted_keys")],
+    ]);
+    const other = await callFailure(
+      operator.migrateSecret({ fromBackend: "local", toBackend: "vault", name: "MIG_OTHER" }),
+    );
     expect(other.code).toBe(Code.FailedPrecondition);
     expect(other.message).toContain("hosted_keys");
     expect((await bed.vaultGet("secret/data/MIG_OTHER")).status).toBe(404);
@@ -115,15 +125,31 @@ describe("findings of issue 23", () => {
   });
 
   it("inline team_settings without `backend`, on a team stored on another back end, were validated there and then sent to the default back end", async () => {
-    await bed.secrets("admin").setTeamSettings({ teamId: "team-s", settings: { backend: "vault", namespace: "team-ns" } });
+    await bed
+      .secrets("admin")
+      .setTeamSettings({ teamId: "team-s", settings: { backend: "vault", namespace: "team-ns" } });
     const secret = value();
-    const written = await bed.secrets("proxy").write({ name: "k2", value: secret, virtualKey: true, teamId: "team-s", teamSettings: { path_prefix: "team-s-keys" } });
+    const written = await bed.secrets("proxy").write({
+      name: "k2",
+      value: secret,
+      virtualKey: true,
+      teamId: "team-s",
+      teamSettings: { path_prefix: "team-s-keys" },
+    });
     expect(written.source).toBe("vault");
     expect(await bed.vaultGet("team-ns/secret/data/team-s-keys/litellm/k2")).toEqual({ status: 200, value: secret });
-    const [read] = (await bed.secrets("proxy").read({ names: ["k2"], virtualKey: true, teamId: "team-s", teamSettings: { path_prefix: "team-s-keys" } })).results;
+    const [read] = (
+      await bed
+        .secrets("proxy")
+        .read({ names: ["k2"], virtualKey: true, teamId: "team-s", teamSettings: { path_prefix: "team-s-keys" } })
+    ).results;
     expect(read).toMatchObject({ found: true, value: secret, source: "vault" });
     // Moving the call to another back end needs both: the back-end-bound admin may not leave vault's team for local.
-    const moved = await callFailure(bed.secrets("backendAdmin").write({ name: "k3", value: value(), teamId: "team-s", teamSettings: { backend: "local" } }));
+    const moved = await callFailure(
+      bed
+        .secrets("backendAdmin")
+        .write({ name: "k3", value: value(), teamId: "team-s", teamSettings: { backend: "local" } }),
+    );
     expect(moved.code).toBe(Code.PermissionDenied);
     expect(moved.message).toContain("vault");
   });

@@ -4,7 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdminService, type AuditRecord, type Caller } from "../../gen/secretgate/v1/admin_service_pb.js";
 import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
-import { CALLER_KINDS, startAccessBed, type AccessBed, type CallerKind, type Port } from "../helpers/access-bed.js";
+import { type AccessBed, CALLER_KINDS, type CallerKind, type Port, startAccessBed } from "../helpers/access-bed.js";
 
 // The access table: every RPC of both services, for every kind of caller, on both ports — the
 // expected outcome of each cell and, for the RPCs that list or stream, what the caller may see.
@@ -57,12 +57,13 @@ function cells(authenticated: Record<Exclude<CallerKind, "none" | "wrong">, Cell
 }
 
 /** The one item of a Read: found, or failed with `code`. */
-const item = (expected: "found" | Code) => (answer: { results: Array<{ found: boolean; error?: { code: number } }> }) => {
-  const [result] = answer.results;
-  const shown = JSON.stringify(result?.error ?? { found: result?.found });
-  if (expected === "found") expect(result?.found, shown).toBe(true);
-  else expect(result?.error?.code, shown).toBe(expected);
-};
+const item =
+  (expected: "found" | Code) => (answer: { results: Array<{ found: boolean; error?: { code: number } }> }) => {
+    const [result] = answer.results;
+    const shown = JSON.stringify(result?.error ?? { found: result?.found });
+    if (expected === "found") expect(result?.found, shown).toBe(true);
+    else expect(result?.error?.code, shown).toBe(expected);
+  };
 
 const value = () => `sk-table-${randomBytes(6).toString("hex")}`;
 
@@ -72,25 +73,53 @@ const ROWS: Row[] = [
     rpc: SecretService.method.read,
     what: "a provider key in the global location",
     request: { names: ["OPENAI_API_KEY"] },
-    cells: cells({ reader: item("found"), writer: item("found"), teamAdmin: DENIED, backendAdmin: item("found"), proxy: item("found"), admin: item("found") }),
+    cells: cells({
+      reader: item("found"),
+      writer: item("found"),
+      teamAdmin: DENIED,
+      backendAdmin: item("found"),
+      proxy: item("found"),
+      admin: item("found"),
+    }),
   },
   {
     rpc: SecretService.method.read,
     what: "a name of team-v, whose settings place it on vault",
     request: { names: ["VAULT_KEY"], teamId: "team-v" },
-    cells: cells({ reader: DENIED, writer: DENIED, teamAdmin: DENIED, backendAdmin: item(DENIED), proxy: item("found"), admin: item("found") }),
+    cells: cells({
+      reader: DENIED,
+      writer: DENIED,
+      teamAdmin: DENIED,
+      backendAdmin: item(DENIED),
+      proxy: item("found"),
+      admin: item("found"),
+    }),
   },
   {
     rpc: SecretService.method.read,
     what: "with team_settings of its own",
     request: { names: ["OPENAI_API_KEY"], teamSettings: { prefix: "x/" } },
-    cells: cells({ reader: DENIED, writer: DENIED, teamAdmin: DENIED, backendAdmin: item("found"), proxy: item("found"), admin: item("found") }),
+    cells: cells({
+      reader: DENIED,
+      writer: DENIED,
+      teamAdmin: DENIED,
+      backendAdmin: item("found"),
+      proxy: item("found"),
+      admin: item("found"),
+    }),
   },
   {
     rpc: SecretService.method.read,
     what: "a virtual key, with hosted_keys set",
     request: { names: ["vk-table"], virtualKey: true },
-    cells: cells({ reader: item("found"), writer: item("found"), teamAdmin: DENIED, backendAdmin: item("found"), proxy: item("found"), admin: item("found") }),
+    cells: cells({
+      reader: item("found"),
+      writer: item("found"),
+      teamAdmin: DENIED,
+      backendAdmin: item("found"),
+      proxy: item("found"),
+      admin: item("found"),
+    }),
     finding: "with hosted_keys set, a stored virtual key read back NOT_HOSTED",
   },
   {
@@ -108,7 +137,13 @@ const ROWS: Row[] = [
   {
     rpc: SecretService.method.write,
     what: "a virtual key of team-s (stored on vault) with team_settings lacking `backend`",
-    request: { name: "k-inline", value: "sk-table-inline", virtualKey: true, teamId: "team-s", teamSettings: { path_prefix: "table-keys" } },
+    request: {
+      name: "k-inline",
+      value: "sk-table-inline",
+      virtualKey: true,
+      teamId: "team-s",
+      teamSettings: { path_prefix: "table-keys" },
+    },
     cells: cells({
       reader: DENIED,
       writer: DENIED,
@@ -117,7 +152,8 @@ const ROWS: Row[] = [
       proxy: (answer) => expect(answer).toMatchObject({ source: "vault", name: "litellm/k-inline" }),
       admin: (answer) => expect(answer).toMatchObject({ source: "vault", name: "litellm/k-inline" }),
     }),
-    finding: "inline team_settings without `backend` were validated on the stored back end, then sent to the default one",
+    finding:
+      "inline team_settings without `backend` were validated on the stored back end, then sent to the default one",
   },
   {
     rpc: SecretService.method.write,
@@ -129,13 +165,27 @@ const ROWS: Row[] = [
     rpc: SecretService.method.delete,
     what: "a name in the global location that does not exist",
     request: { name: "TABLE_NEVER_WRITTEN" },
-    cells: cells({ reader: DENIED, writer: Code.NotFound, teamAdmin: DENIED, backendAdmin: Code.NotFound, proxy: Code.NotFound, admin: Code.NotFound }),
+    cells: cells({
+      reader: DENIED,
+      writer: Code.NotFound,
+      teamAdmin: DENIED,
+      backendAdmin: Code.NotFound,
+      proxy: Code.NotFound,
+      admin: Code.NotFound,
+    }),
   },
   {
     rpc: SecretService.method.delete,
     what: "a name on vault, addressed by reference",
     request: { name: "vault://TABLE_NEVER_WRITTEN" },
-    cells: cells({ reader: DENIED, writer: Code.NotFound, teamAdmin: DENIED, backendAdmin: DENIED, proxy: Code.NotFound, admin: Code.NotFound }),
+    cells: cells({
+      reader: DENIED,
+      writer: Code.NotFound,
+      teamAdmin: DENIED,
+      backendAdmin: DENIED,
+      proxy: Code.NotFound,
+      admin: Code.NotFound,
+    }),
   },
   {
     rpc: SecretService.method.rotate,
@@ -172,13 +222,27 @@ const ROWS: Row[] = [
     rpc: SecretService.method.setTeamSettings,
     what: "team-v's, on vault, unchanged",
     request: { teamId: "team-v", settings: { backend: "vault", namespace: "team-ns" } },
-    cells: cells({ reader: DENIED, writer: DENIED, teamAdmin: DENIED, backendAdmin: DENIED, proxy: DENIED, admin: "ok" }),
+    cells: cells({
+      reader: DENIED,
+      writer: DENIED,
+      teamAdmin: DENIED,
+      backendAdmin: DENIED,
+      proxy: DENIED,
+      admin: "ok",
+    }),
   },
   {
     rpc: SecretService.method.setTeamSettings,
     what: "team-v's cleared (`settings: {}`)",
     request: { teamId: "team-v", settings: {} },
-    cells: cells({ reader: DENIED, writer: DENIED, teamAdmin: DENIED, backendAdmin: DENIED, proxy: DENIED, admin: "ok" }),
+    cells: cells({
+      reader: DENIED,
+      writer: DENIED,
+      teamAdmin: DENIED,
+      backendAdmin: DENIED,
+      proxy: DENIED,
+      admin: "ok",
+    }),
     finding: "SetTeamSettings{settings:{}} cleared the settings of a team placed on a back end the admin may not use",
   },
   {
@@ -191,7 +255,14 @@ const ROWS: Row[] = [
     rpc: SecretService.method.getTeamSettings,
     what: "team-s's, on vault",
     request: { teamId: "team-s" },
-    cells: cells({ reader: DENIED, writer: DENIED, teamAdmin: DENIED, backendAdmin: DENIED, proxy: DENIED, admin: (answer) => expect(answer.settings).toMatchObject({ backend: "vault" }) }),
+    cells: cells({
+      reader: DENIED,
+      writer: DENIED,
+      teamAdmin: DENIED,
+      backendAdmin: DENIED,
+      proxy: DENIED,
+      admin: (answer) => expect(answer.settings).toMatchObject({ backend: "vault" }),
+    }),
     finding: "GetTeamSettings showed the settings of a team placed on a back end the admin may not use",
   },
 
@@ -221,26 +292,48 @@ const ROWS: Row[] = [
       proxy: DENIED,
       admin: (answer) => expect(teamIds(answer)).toEqual(["team-a", "team-l", "team-s", "team-v"]),
     }),
-    finding: "the filters that exist were unguarded: ListTeams' team/back-end filter could be removed with every test passing",
+    finding:
+      "the filters that exist were unguarded: ListTeams' team/back-end filter could be removed with every test passing",
   },
   {
     rpc: AdminService.method.testTeamSettings,
     what: "team-a's settings",
     request: { teamId: "team-a", settings: { prefix: "a/" } },
-    cells: cells({ reader: DENIED, writer: DENIED, teamAdmin: reachable("local"), backendAdmin: reachable("local"), proxy: DENIED, admin: reachable("local") }),
+    cells: cells({
+      reader: DENIED,
+      writer: DENIED,
+      teamAdmin: reachable("local"),
+      backendAdmin: reachable("local"),
+      proxy: DENIED,
+      admin: reachable("local"),
+    }),
   },
   {
     rpc: AdminService.method.testTeamSettings,
     what: "settings in the global location (no team id)",
     request: { teamId: "", settings: {} },
-    cells: cells({ reader: DENIED, writer: DENIED, teamAdmin: DENIED, backendAdmin: reachable("local"), proxy: DENIED, admin: reachable("local") }),
+    cells: cells({
+      reader: DENIED,
+      writer: DENIED,
+      teamAdmin: DENIED,
+      backendAdmin: reachable("local"),
+      proxy: DENIED,
+      admin: reachable("local"),
+    }),
     finding: "TestTeamSettings with an empty team id let a team-bound admin probe the global location",
   },
   {
     rpc: AdminService.method.testTeamSettings,
     what: "settings that name vault",
     request: { teamId: "", settings: { backend: "vault" } },
-    cells: cells({ reader: DENIED, writer: DENIED, teamAdmin: DENIED, backendAdmin: DENIED, proxy: DENIED, admin: reachable("vault") }),
+    cells: cells({
+      reader: DENIED,
+      writer: DENIED,
+      teamAdmin: DENIED,
+      backendAdmin: DENIED,
+      proxy: DENIED,
+      admin: reachable("vault"),
+    }),
   },
   {
     rpc: AdminService.method.describeBackends,
@@ -249,10 +342,13 @@ const ROWS: Row[] = [
     cells: cells({
       reader: DENIED,
       writer: DENIED,
-      teamAdmin: (answer, kind) => expect(answer.backends.map((backend: { name: string }) => backend.name)).toEqual(REACHABLE[kind]),
-      backendAdmin: (answer, kind) => expect(answer.backends.map((backend: { name: string }) => backend.name)).toEqual(REACHABLE[kind]),
+      teamAdmin: (answer, kind) =>
+        expect(answer.backends.map((backend: { name: string }) => backend.name)).toEqual(REACHABLE[kind]),
+      backendAdmin: (answer, kind) =>
+        expect(answer.backends.map((backend: { name: string }) => backend.name)).toEqual(REACHABLE[kind]),
       proxy: DENIED,
-      admin: (answer, kind) => expect(answer.backends.map((backend: { name: string }) => backend.name)).toEqual(REACHABLE[kind]),
+      admin: (answer, kind) =>
+        expect(answer.backends.map((backend: { name: string }) => backend.name)).toEqual(REACHABLE[kind]),
     }),
   },
   {
@@ -262,12 +358,16 @@ const ROWS: Row[] = [
     cells: cells({
       reader: DENIED,
       writer: DENIED,
-      teamAdmin: (answer, kind) => expect(answer.backends.map((backend: { name: string }) => backend.name)).toEqual(REACHABLE[kind]),
-      backendAdmin: (answer, kind) => expect(answer.backends.map((backend: { name: string }) => backend.name)).toEqual(REACHABLE[kind]),
+      teamAdmin: (answer, kind) =>
+        expect(answer.backends.map((backend: { name: string }) => backend.name)).toEqual(REACHABLE[kind]),
+      backendAdmin: (answer, kind) =>
+        expect(answer.backends.map((backend: { name: string }) => backend.name)).toEqual(REACHABLE[kind]),
       proxy: DENIED,
-      admin: (answer, kind) => expect(answer.backends.map((backend: { name: string }) => backend.name)).toEqual(REACHABLE[kind]),
+      admin: (answer, kind) =>
+        expect(answer.backends.map((backend: { name: string }) => backend.name)).toEqual(REACHABLE[kind]),
     }),
-    finding: "the filters that exist were unguarded: GetStats could show every back end to a back-end-bound admin with every test passing",
+    finding:
+      "the filters that exist were unguarded: GetStats could show every back end to a back-end-bound admin with every test passing",
   },
   {
     rpc: AdminService.method.listCallers,
@@ -279,7 +379,17 @@ const ROWS: Row[] = [
       teamAdmin: (answer) => expect(callerNames(answer)).toEqual(["scoped-admin", "team-admin", "team-proxy"]),
       backendAdmin: (answer) => expect(callerNames(answer)).toEqual(["backend-admin", "scoped-admin", "team-proxy"]),
       proxy: DENIED,
-      admin: (answer) => expect(callerNames(answer)).toEqual(["admin", "backend-admin", "proxy", "reader", "scoped-admin", "team-admin", "team-proxy", "writer"]),
+      admin: (answer) =>
+        expect(callerNames(answer)).toEqual([
+          "admin",
+          "backend-admin",
+          "proxy",
+          "reader",
+          "scoped-admin",
+          "team-admin",
+          "team-proxy",
+          "writer",
+        ]),
     }),
     finding: "ListCallers showed a bound admin every identity",
   },
@@ -303,7 +413,11 @@ const ROWS: Row[] = [
       admin: (answer) => {
         // Only OPENAI_API_KEY is in local's hosted_keys: Read serves no other of these names from it.
         expect(answer.names).toEqual(["OPENAI_API_KEY"]);
-        expect(answer.leftOut).toEqual(expect.arrayContaining([expect.objectContaining({ name: "TABLE_ROTATED", reason: "it is not in hosted_keys" })]));
+        expect(answer.leftOut).toEqual(
+          expect.arrayContaining([
+            expect.objectContaining({ name: "TABLE_ROTATED", reason: "it is not in hosted_keys" }),
+          ]),
+        );
       },
     }),
     finding: "PlanMigration never asked whether a team-bound admin may act in the global location",
@@ -312,21 +426,42 @@ const ROWS: Row[] = [
     rpc: AdminService.method.planMigration,
     what: "from a write_only back end",
     request: { fromBackend: "vault-wo", toBackend: "local" },
-    cells: cells({ reader: DENIED, writer: DENIED, teamAdmin: DENIED, backendAdmin: DENIED, proxy: DENIED, admin: Code.FailedPrecondition }),
+    cells: cells({
+      reader: DENIED,
+      writer: DENIED,
+      teamAdmin: DENIED,
+      backendAdmin: DENIED,
+      proxy: DENIED,
+      admin: Code.FailedPrecondition,
+    }),
     finding: "migration read its source around its access mode",
   },
   {
     rpc: AdminService.method.migrateSecret,
     what: "a dry run of one name from local to vault",
     request: { fromBackend: "local", toBackend: "vault", name: "OPENAI_API_KEY", dryRun: true },
-    cells: cells({ reader: DENIED, writer: DENIED, teamAdmin: DENIED, backendAdmin: DENIED, proxy: DENIED, admin: "ok" }),
+    cells: cells({
+      reader: DENIED,
+      writer: DENIED,
+      teamAdmin: DENIED,
+      backendAdmin: DENIED,
+      proxy: DENIED,
+      admin: "ok",
+    }),
     finding: "MigrateSecret never asked whether a team-bound admin may act in the global location",
   },
   {
     rpc: AdminService.method.migrateSecret,
     what: "a name outside the source's hosted_keys",
     request: { fromBackend: "local", toBackend: "vault", name: "TABLE_WRITTEN", dryRun: true },
-    cells: cells({ reader: DENIED, writer: DENIED, teamAdmin: DENIED, backendAdmin: DENIED, proxy: DENIED, admin: Code.FailedPrecondition }),
+    cells: cells({
+      reader: DENIED,
+      writer: DENIED,
+      teamAdmin: DENIED,
+      backendAdmin: DENIED,
+      proxy: DENIED,
+      admin: Code.FailedPrecondition,
+    }),
     finding: "migration read its source around its hosted keys",
   },
 ];
@@ -351,7 +486,8 @@ function callerNames(answer: { callers: Caller[] }): string[] {
 
 /** A TestTeamSettings answer: `backend` was probed and answered. */
 function reachable(backend: string): Cell {
-  return (answer: { backend: string; reachable: boolean }) => expect(answer).toMatchObject({ backend, reachable: true });
+  return (answer: { backend: string; reachable: boolean }) =>
+    expect(answer).toMatchObject({ backend, reachable: true });
 }
 
 let bed: AccessBed;
@@ -376,9 +512,12 @@ afterAll(async () => {
 describe("the access table", () => {
   it("has rows for every RPC of both services, and a cell for every kind of caller in each", () => {
     const rpcs = [...SecretService.methods, ...AdminService.methods];
-    const withoutRows = rpcs.filter((rpc) => !ROWS.some((row) => row.rpc === rpc)).map((rpc) => `${rpc.parent.typeName}/${rpc.name}`);
+    const withoutRows = rpcs
+      .filter((rpc) => !ROWS.some((row) => row.rpc === rpc))
+      .map((rpc) => `${rpc.parent.typeName}/${rpc.name}`);
     expect(withoutRows).toEqual([]);
-    for (const row of ROWS) expect(Object.keys(row.cells).sort(), `${row.rpc.name}: ${row.what}`).toEqual([...CALLER_KINDS].sort());
+    for (const row of ROWS)
+      expect(Object.keys(row.cells).sort(), `${row.rpc.name}: ${row.what}`).toEqual([...CALLER_KINDS].sort());
   });
 });
 
@@ -389,7 +528,12 @@ for (const port of ["grpc", "http"] as const satisfies readonly Port[]) {
       it.each(CALLER_KINDS.map((kind) => [kind]))(`${title}, as %s`, async (kind) => {
         const cell = row.cells[kind];
         // Clearing team-v's settings is the full admin's to do last: the other rows rely on them.
-        if (row.rpc === SecretService.method.setTeamSettings && row.what.startsWith("team-v's cleared") && cell === "ok") return expectClearedAndRestored(port);
+        if (
+          row.rpc === SecretService.method.setTeamSettings &&
+          row.what.startsWith("team-v's cleared") &&
+          cell === "ok"
+        )
+          return expectClearedAndRestored(port);
         const outcome = await call(row, kind, port);
         if (typeof cell === "number") {
           expect(outcome.code, `${kind}: ${outcome.message}`).toBe(cell);
@@ -403,8 +547,14 @@ for (const port of ["grpc", "http"] as const satisfies readonly Port[]) {
 }
 
 /** Calls the row's RPC as `kind` on `port`: a stream is open once its first record arrives. */
-async function call(row: Row, kind: CallerKind, port: Port): Promise<{ answer?: unknown; code?: Code; message?: string }> {
-  const client = (row.rpc.parent === AdminService ? bed.admin(kind, port) : bed.secrets(kind, port)) as unknown as Record<string, (request: unknown, options?: unknown) => unknown>;
+async function call(
+  row: Row,
+  kind: CallerKind,
+  port: Port,
+): Promise<{ answer?: unknown; code?: Code; message?: string }> {
+  const client = (row.rpc.parent === AdminService
+    ? bed.admin(kind, port)
+    : bed.secrets(kind, port)) as unknown as Record<string, (request: unknown, options?: unknown) => unknown>;
   try {
     if (row.rpc.methodKind === "server_streaming") return { answer: await tailAsSeenBy(client, kind, port) };
     return { answer: await client[row.rpc.localName]!(row.request) };
@@ -419,9 +569,15 @@ async function call(row: Row, kind: CallerKind, port: Port): Promise<{ answer?: 
  * admin may see (a team-a Write on local); returns once that arrives, having checked that every
  * record before it was the caller's to see: its team one it may act for, every back end one it may reach.
  */
-async function tailAsSeenBy(client: Record<string, (request: unknown, options?: unknown) => unknown>, kind: CallerKind, port: Port): Promise<AuditRecord[]> {
+async function tailAsSeenBy(
+  client: Record<string, (request: unknown, options?: unknown) => unknown>,
+  kind: CallerKind,
+  port: Port,
+): Promise<AuditRecord[]> {
   const controller = new AbortController();
-  const tail = (client.tailAudit!({}, { signal: controller.signal }) as AsyncIterable<{ record?: AuditRecord }>)[Symbol.asyncIterator]();
+  const tail = (client.tailAudit!({}, { signal: controller.signal }) as AsyncIterable<{ record?: AuditRecord }>)[
+    Symbol.asyncIterator
+  ]();
   try {
     // The tail is open when its first answer (or refusal) comes; the calls go out meanwhile.
     const first = tail.next();
@@ -444,7 +600,10 @@ async function tailAsSeenBy(client: Record<string, (request: unknown, options?: 
     await calls;
     const visible = (record: AuditRecord) => {
       const json = JSON.parse(record.json) as Record<string, unknown>;
-      const backends = [...((json.backends as string[] | undefined) ?? []), ...[json.backend, json.source].filter((name): name is string => typeof name === "string")];
+      const backends = [
+        ...((json.backends as string[] | undefined) ?? []),
+        ...[json.backend, json.source].filter((name): name is string => typeof name === "string"),
+      ];
       const teamOk = kind === "teamAdmin" ? record.teamId === "team-a" : true;
       return teamOk && backends.every((backend) => REACHABLE[kind].includes(backend));
     };

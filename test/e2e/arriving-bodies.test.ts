@@ -1,5 +1,5 @@
+import { type ClientHttp2Session, connect as http2Connect } from "node:http2";
 import { connect as netConnect, type Socket } from "node:net";
-import { connect as http2Connect, type ClientHttp2Session } from "node:http2";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,7 +23,12 @@ const BODY_TIMEOUT_MS = 1_500;
 let server: TestServer;
 beforeAll(async () => {
   server = await TestServer.start({
-    config: { secretgate: { max_message_bytes: MAX_MESSAGE, limits: { max_arriving_body_bytes: MAX_ARRIVING, body_timeout_ms: BODY_TIMEOUT_MS } } },
+    config: {
+      secretgate: {
+        max_message_bytes: MAX_MESSAGE,
+        limits: { max_arriving_body_bytes: MAX_ARRIVING, body_timeout_ms: BODY_TIMEOUT_MS },
+      },
+    },
   });
   await server.grpc.write({ name: "ARRIVING_CHECK", value: "still-served" });
 });
@@ -33,7 +38,11 @@ afterAll(async () => {
 
 async function listenerErrors(listener: string, kind: string): Promise<number> {
   const metrics = await (await fetch(`http://${server.httpAddress}/metrics`)).text();
-  return Number(new RegExp(`secretgate_listener_errors_total\\{listener="${listener}",kind="${kind}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+  return Number(
+    new RegExp(`secretgate_listener_errors_total\\{listener="${listener}",kind="${kind}"\\} (\\d+)`).exec(
+      metrics,
+    )?.[1] ?? 0,
+  );
 }
 
 async function validReadsSucceed(): Promise<void> {
@@ -46,7 +55,12 @@ async function validReadsSucceed(): Promise<void> {
 
 function auditRecords(outcome: string, protocol: string): unknown[] {
   return server.logLines
-    .filter((line) => line.includes('"method":"Read"') && line.includes(`"outcome":"${outcome}"`) && line.includes(`"protocol":"${protocol}"`))
+    .filter(
+      (line) =>
+        line.includes('"method":"Read"') &&
+        line.includes(`"outcome":"${outcome}"`) &&
+        line.includes(`"protocol":"${protocol}"`),
+    )
     .map((line) => JSON.parse(line) as unknown);
 }
 
@@ -59,7 +73,9 @@ async function stalledHttp1Body(): Promise<{ socket: Socket; received: () => str
   socket.on("data", (chunk: Buffer) => (text += chunk.toString("latin1")));
   const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
   await new Promise((resolve) => socket.once("connect", resolve));
-  socket.write(`POST ${RPC}/Read HTTP/1.1\r\nHost: x\r\nContent-Type: application/proto\r\nContent-Length: 60000\r\n\r\n`);
+  socket.write(
+    `POST ${RPC}/Read HTTP/1.1\r\nHost: x\r\nContent-Type: application/proto\r\nContent-Length: 60000\r\n\r\n`,
+  );
   await new Promise<void>((resolve) => socket.write(Buffer.alloc(50_000, 0x0a), () => resolve()));
   return { socket, received: () => text, closed };
 }
@@ -85,7 +101,11 @@ describe("request bodies still arriving, HTTP port", () => {
     const session = http2Connect(`http://${server.httpAddress}`);
     session.on("error", () => undefined);
     try {
-      const stream = session.request({ ":method": "POST", ":path": `${RPC}/Read`, "content-type": "application/proto" });
+      const stream = session.request({
+        ":method": "POST",
+        ":path": `${RPC}/Read`,
+        "content-type": "application/proto",
+      });
       stream.on("error", () => undefined);
       let status = 0;
       stream.on("response", (headers) => (status = Number(headers[":status"])));
@@ -116,7 +136,9 @@ describe("request bodies still arriving, HTTP port", () => {
     let text = "";
     socket.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
     await new Promise((resolve) => socket.once("connect", resolve));
-    socket.write(`POST ${RPC}/Read HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer ${server.token}\r\nContent-Length: ${body.length}\r\n\r\n`);
+    socket.write(
+      `POST ${RPC}/Read HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer ${server.token}\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
     for (const character of body) {
       socket.write(character);
       await new Promise((resolve) => setTimeout(resolve, 10));
@@ -128,10 +150,17 @@ describe("request bodies still arriving, HTTP port", () => {
 });
 
 /** An unauthenticated gRPC call whose message announces 60,000 bytes and sends 50,000 of them. */
-async function stalledGrpcMessage(session: ClientHttp2Session): Promise<{ status: () => string | undefined; message: () => string; closed: Promise<void> }> {
+async function stalledGrpcMessage(
+  session: ClientHttp2Session,
+): Promise<{ status: () => string | undefined; message: () => string; closed: Promise<void> }> {
   let status: string | undefined;
   let message = "";
-  const stream = session.request({ ":method": "POST", ":path": `${RPC}/Read`, "content-type": "application/grpc", te: "trailers" });
+  const stream = session.request({
+    ":method": "POST",
+    ":path": `${RPC}/Read`,
+    "content-type": "application/grpc",
+    te: "trailers",
+  });
   stream.on("error", () => undefined);
   const take = (headers: Record<string, unknown>) => {
     if (headers["grpc-status"] !== undefined) {
@@ -173,7 +202,10 @@ describe("request messages still arriving, gRPC port", () => {
       expect(held.map((call) => call.status())).toEqual(["4", "4", "4", "4", "4"]);
       expect(held[0]!.message()).toContain(`limits.body_timeout_ms (${BODY_TIMEOUT_MS} ms)`);
       expect(await listenerErrors("grpc", "body_timeout")).toBe(5);
-      await eventually(async () => auditRecords("DEADLINE_EXCEEDED", "grpc").length === 5, "the cancelled calls are audited");
+      await eventually(
+        async () => auditRecords("DEADLINE_EXCEEDED", "grpc").length === 5,
+        "the cancelled calls are audited",
+      );
       expect(auditRecords("RESOURCE_EXHAUSTED", "grpc")).toHaveLength(1);
       await validReadsSucceed();
     } finally {
@@ -186,13 +218,21 @@ describe("calls whose request is complete", () => {
   it("are not cut off by body_timeout_ms however long they run: TailAudit outlives it on both ports", async () => {
     const overHttp = createClient(
       AdminService,
-      createConnectTransport({ baseUrl: `http://${server.httpAddress}`, httpVersion: "1.1", interceptors: [(next) => (request) => {
-        request.header.set("authorization", `Bearer ${server.token}`);
-        return next(request);
-      }] }),
+      createConnectTransport({
+        baseUrl: `http://${server.httpAddress}`,
+        httpVersion: "1.1",
+        interceptors: [
+          (next) => (request) => {
+            request.header.set("authorization", `Bearer ${server.token}`);
+            return next(request);
+          },
+        ],
+      }),
     );
     const controller = new AbortController();
-    const tails = [server.admin, overHttp].map((client) => client.tailAudit({}, { signal: controller.signal })[Symbol.asyncIterator]());
+    const tails = [server.admin, overHttp].map((client) =>
+      client.tailAudit({}, { signal: controller.signal })[Symbol.asyncIterator](),
+    );
     try {
       // Each tail sees the Read made long after it opened (the other tail's opening may come first).
       const reads = tails.map(async (tail) => {

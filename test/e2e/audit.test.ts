@@ -7,7 +7,11 @@ import { callFailure } from "../helpers/call-failure.js";
 import { TestServer } from "../helpers/server.js";
 
 const LIMIT = 4096;
-const digest = (text: string) => ({ invalid: true, bytes: Buffer.byteLength(text), sha256: hash("sha256", text, "hex").slice(0, 12) });
+const digest = (text: string) => ({
+  invalid: true,
+  bytes: Buffer.byteLength(text),
+  sha256: hash("sha256", text, "hex").slice(0, 12),
+});
 
 let server: TestServer;
 beforeAll(async () => {
@@ -52,7 +56,12 @@ describe("audit records hold what fits in 4 KiB, and nothing a caller sent unche
     const [record] = await recordsOf(async () => {
       expect((await server.grpc.read({ names: [name] })).results[0]!.error?.status).toBe("INVALID_ARGUMENT");
     }, 1);
-    expect(record).toMatchObject({ method: "Read", identity: "admin", outcome: "OK", items: [{ name: digest(name), outcome: "INVALID_ARGUMENT" }] });
+    expect(record).toMatchObject({
+      method: "Read",
+      identity: "admin",
+      outcome: "OK",
+      items: [{ name: digest(name), outcome: "INVALID_ARGUMENT" }],
+    });
   });
 
   it("1,000 names of 4 KB each, unauthenticated: what fits, then how many were left out", async () => {
@@ -66,10 +75,16 @@ describe("audit records hold what fits in 4 KiB, and nothing a caller sent unche
     const names = Array.from({ length: 1000 }, (_, index) => `${index}`.padStart(512, "n"));
     const connect = createClient(
       SecretService,
-      createConnectTransport({ baseUrl: `http://${server.httpAddress}`, httpVersion: "1.1", interceptors: [(next) => (request) => {
-      request.header.set("authorization", `Bearer ${server.token}`);
-      return next(request);
-    }] }),
+      createConnectTransport({
+        baseUrl: `http://${server.httpAddress}`,
+        httpVersion: "1.1",
+        interceptors: [
+          (next) => (request) => {
+            request.header.set("authorization", `Bearer ${server.token}`);
+            return next(request);
+          },
+        ],
+      }),
     );
     const records = await recordsOf(async () => {
       await server.grpc.read({ names });
@@ -94,9 +109,23 @@ describe("audit records hold what fits in 4 KiB, and nothing a caller sent unche
       await callFailure(server.grpc.rotate({ currentName: "FINE", newName: bad, value: "sk-audit-value-2" }));
       await server.grpc.write({ name: "FINE", value: "sk-audit-value-3", teamId: "" });
     }, 4);
-    expect(records[0]).toMatchObject({ method: "Write", outcome: "INVALID_ARGUMENT", name: digest(bad), teamId: digest(badTeam) });
-    expect(records[1]).toMatchObject({ method: "Delete", outcome: "INVALID_ARGUMENT", name: digest("\u0085".repeat(10_000)) });
-    expect(records[2]).toMatchObject({ method: "Rotate", outcome: "INVALID_ARGUMENT", currentName: "FINE", newName: digest(bad) });
+    expect(records[0]).toMatchObject({
+      method: "Write",
+      outcome: "INVALID_ARGUMENT",
+      name: digest(bad),
+      teamId: digest(badTeam),
+    });
+    expect(records[1]).toMatchObject({
+      method: "Delete",
+      outcome: "INVALID_ARGUMENT",
+      name: digest("\u0085".repeat(10_000)),
+    });
+    expect(records[2]).toMatchObject({
+      method: "Rotate",
+      outcome: "INVALID_ARGUMENT",
+      currentName: "FINE",
+      newName: digest(bad),
+    });
     expect(records[3]).toMatchObject({ method: "Write", outcome: "OK", name: "FINE", stored: "FINE" });
   });
 

@@ -1,9 +1,16 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { EncryptCommand, KMSClient } from "@aws-sdk/client-kms";
-import { type ConnectError, Code } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DEFAULT_KEY_ALIAS, DEFAULT_REGION, ROOT_CREDENTIALS, emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../emulators/aws-common/endpoint.js";
+import {
+  type AwsEmulatorHandle,
+  DEFAULT_KEY_ALIAS,
+  DEFAULT_REGION,
+  emulatorEnv,
+  ROOT_CREDENTIALS,
+  startEmulator,
+} from "../emulators/aws-common/endpoint.js";
 import { emulatorCalls, resetEmulator } from "../helpers/aws-emulator-admin.js";
 import { SERVER_ENTRY, TestServer } from "../helpers/server.js";
 
@@ -38,7 +45,9 @@ afterAll(async () => {
 describe("aws_kms through the server", () => {
   let kms: KMSClient;
   const encrypt = async (plaintext: string, context: Record<string, string>) => {
-    const output = await kms.send(new EncryptCommand({ KeyId: DEFAULT_KEY_ALIAS, Plaintext: Buffer.from(plaintext), EncryptionContext: context }));
+    const output = await kms.send(
+      new EncryptCommand({ KeyId: DEFAULT_KEY_ALIAS, Plaintext: Buffer.from(plaintext), EncryptionContext: context }),
+    );
     return Buffer.from(output.CiphertextBlob!).toString("base64");
   };
   beforeAll(() => {
@@ -50,7 +59,17 @@ describe("aws_kms through the server", () => {
     const context = { app: "litellm" };
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      [SERVER_ENTRY, "encrypt", "--kms", "aws", "--key-id", DEFAULT_KEY_ALIAS, "--context", "app=litellm", "sk-from-cli"],
+      [
+        SERVER_ENTRY,
+        "encrypt",
+        "--kms",
+        "aws",
+        "--key-id",
+        DEFAULT_KEY_ALIAS,
+        "--context",
+        "app=litellm",
+        "sk-from-cli",
+      ],
       { env: { PATH: process.env.PATH ?? "", ...emulatorEnv(emulator.endpoint) } },
     );
     const env = {
@@ -60,7 +79,9 @@ describe("aws_kms through the server", () => {
       CLI_KEY: stdout.trim(),
     };
     const server = await start("aws_kms", { access_mode: "read_and_write", encryption_context: context }, env);
-    const { results } = await server.grpc.read({ names: ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "COHERE_API_KEY", "CLI_KEY"] });
+    const { results } = await server.grpc.read({
+      names: ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "COHERE_API_KEY", "CLI_KEY"],
+    });
     expect(results.map((result) => [result.value, result.source])).toEqual([
       ["sk-openai", "aws_kms"],
       ["sk-anthropic", "aws_kms"],
@@ -72,8 +93,13 @@ describe("aws_kms through the server", () => {
       ["ANTHROPIC_API_KEY", true],
       ["COHERE_API_KEY", true],
     ]);
-    const refused = await server.grpc.write({ name: "NEW_KEY", value: "x" }).catch((failure: unknown) => failure as ConnectError);
-    expect(refused).toMatchObject({ code: Code.FailedPrecondition, rawMessage: expect.stringContaining("only decrypts") });
+    const refused = await server.grpc
+      .write({ name: "NEW_KEY", value: "x" })
+      .catch((failure: unknown) => failure as ConnectError);
+    expect(refused).toMatchObject({
+      code: Code.FailedPrecondition,
+      rawMessage: expect.stringContaining("only decrypts"),
+    });
   });
 
   it("decrypts LiteLLM's bulk forms whatever hosted_keys says; a plain name not listed never reaches KMS", async () => {
@@ -84,7 +110,9 @@ describe("aws_kms through the server", () => {
       MISTRAL_API_KEY: await encrypt("mistral-not-listed", {}),
     };
     const server = await start("aws_kms", { hosted_keys: ["OPENAI_API_KEY"] }, env);
-    const { results } = await server.grpc.read({ names: ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "COHERE_API_KEY", "MISTRAL_API_KEY"] });
+    const { results } = await server.grpc.read({
+      names: ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "COHERE_API_KEY", "MISTRAL_API_KEY"],
+    });
     expect(results.slice(0, 3).map((result) => [result.value, result.source])).toEqual([
       ["sk-listed", "aws_kms"],
       ["sk-bulk-variable", "aws_kms"],
@@ -114,7 +142,11 @@ describe("aws_kms through the server", () => {
     const { results } = await server.grpc.read({ names: ["OPENAI_API_KEY", "VAULT_TOKEN", "PGPASSWORD"] });
     expect(results[0]).toMatchObject({ found: true, value: "sk-openai", source: "aws_kms" });
     for (const result of results.slice(1)) {
-      expect(result, result.name).toMatchObject({ found: false, value: "", error: { status: "NOT_FOUND", reason: "NOT_IN_BACKEND" } });
+      expect(result, result.name).toMatchObject({
+        found: false,
+        value: "",
+        error: { status: "NOT_FOUND", reason: "NOT_IN_BACKEND" },
+      });
     }
     expect((await emulatorCalls(emulator.endpoint)).counts.Decrypt).toBe(1);
   });
@@ -123,12 +155,24 @@ describe("aws_kms through the server", () => {
     const ciphertext = await encrypt("sk-kms-inline", {});
     // Listed, so a refusal says why (an unlisted name answers like a missing one: kms-environment.test.ts).
     const server = await start("aws_kms", { hosted_keys: ["OPENAI_API_KEY"] }, { OPENAI_API_KEY: ciphertext });
-    const [underIt] = (await server.grpc.read({ names: ["OPENAI_API_KEY"], teamSettings: { key_id: DEFAULT_KEY_ALIAS } })).results;
+    const [underIt] = (
+      await server.grpc.read({ names: ["OPENAI_API_KEY"], teamSettings: { key_id: DEFAULT_KEY_ALIAS } })
+    ).results;
     expect(underIt).toMatchObject({ found: true, value: "sk-kms-inline" });
-    const [elsewhere] = (await server.grpc.read({ names: ["OPENAI_API_KEY"], teamSettings: { key_id: "alias/another-teams-key" } })).results;
-    expect(elsewhere).toMatchObject({ found: false, error: { status: "FAILED_PRECONDITION", message: expect.stringContaining("alias/another-teams-key") } });
-    const unknown = await server.grpc.read({ names: ["OPENAI_API_KEY"], teamSettings: { kms_key_id: "x" } }).catch((failure: unknown) => failure as ConnectError);
-    expect(unknown).toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringContaining('team_settings: unknown key "kms_key_id"') });
+    const [elsewhere] = (
+      await server.grpc.read({ names: ["OPENAI_API_KEY"], teamSettings: { key_id: "alias/another-teams-key" } })
+    ).results;
+    expect(elsewhere).toMatchObject({
+      found: false,
+      error: { status: "FAILED_PRECONDITION", message: expect.stringContaining("alias/another-teams-key") },
+    });
+    const unknown = await server.grpc
+      .read({ names: ["OPENAI_API_KEY"], teamSettings: { kms_key_id: "x" } })
+      .catch((failure: unknown) => failure as ConnectError);
+    expect(unknown).toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage: expect.stringContaining('team_settings: unknown key "kms_key_id"'),
+    });
   });
 
   it("names the mismatch when the encryption context is wrong", async () => {
@@ -139,7 +183,10 @@ describe("aws_kms through the server", () => {
     );
     const { results } = await server.grpc.read({ names: ["OPENAI_API_KEY"] });
     expect(results[0]!.found).toBe(false);
-    expect(results[0]!.error).toMatchObject({ status: "FAILED_PRECONDITION", message: expect.stringContaining("encryption context does not match") });
+    expect(results[0]!.error).toMatchObject({
+      status: "FAILED_PRECONDITION",
+      message: expect.stringContaining("encryption context does not match"),
+    });
     expect(results[0]!.error!.message).not.toContain("sk-secret-value");
   });
 });

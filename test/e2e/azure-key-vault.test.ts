@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AzureKeyVaultEmulator, sdkEnvironment, startEmulator } from "../emulators/azure-key-vault/index.js";
 import { connectFailure } from "../helpers/call-failure.js";
-import { sdkEnvironment, startEmulator, type AzureKeyVaultEmulator } from "../emulators/azure-key-vault/index.js";
 import { TestServer } from "../helpers/server.js";
 
 const config = {
@@ -23,8 +23,14 @@ describe("azure_key_vault through the server", () => {
     vault = await startEmulator({ host: "127.0.0.1", port: 0 });
     otherVault = await startEmulator({ host: "127.0.0.1", port: 0, sameTenantAs: vault });
     // A team's vault_uri may name the second emulator only because the back end's own settings allow its host.
-    const settings = { ...config.general_settings.key_management_settings, allowed_vault_hosts: [new URL(otherVault.endpoint).host] };
-    server = await TestServer.start({ config: { general_settings: { ...config.general_settings, key_management_settings: settings } }, env: sdkEnvironment(vault) });
+    const settings = {
+      ...config.general_settings.key_management_settings,
+      allowed_vault_hosts: [new URL(otherVault.endpoint).host],
+    };
+    server = await TestServer.start({
+      config: { general_settings: { ...config.general_settings, key_management_settings: settings } },
+      env: sdkEnvironment(vault),
+    });
   });
   afterAll(async () => {
     await server?.stop();
@@ -35,7 +41,12 @@ describe("azure_key_vault through the server", () => {
   it("reads AZURE_API_KEY as stored under AZURE-API-KEY, through the SDK's challenge and a client-secret token", async () => {
     vault.store.set("AZURE-API-KEY", { value: "sk-azure-from-portal" });
     const { results } = await server.grpc.read({ names: ["os.environ/AZURE_API_KEY"] });
-    expect(results[0]).toMatchObject({ name: "AZURE_API_KEY", found: true, value: "sk-azure-from-portal", source: "azure_key_vault" });
+    expect(results[0]).toMatchObject({
+      name: "AZURE_API_KEY",
+      found: true,
+      value: "sk-azure-from-portal",
+      source: "azure_key_vault",
+    });
     const calls = vault.faults.calls();
     expect(calls.Challenge).toBeGreaterThanOrEqual(1);
     expect(calls.Token).toBeGreaterThanOrEqual(1);
@@ -99,7 +110,10 @@ describe("azure_key_vault through the server", () => {
   });
 
   it("routes a team to its own vault_uri", async () => {
-    await server.grpc.setTeamSettings({ teamId: "team-eu", settings: { vault_uri: otherVault.endpoint, prefix: "eu/" } });
+    await server.grpc.setTeamSettings({
+      teamId: "team-eu",
+      settings: { vault_uri: otherVault.endpoint, prefix: "eu/" },
+    });
     await server.grpc.write({ name: "team-secret", value: "eu-only", teamId: "team-eu", virtualKey: true });
     expect(otherVault.store.get("eu-team-secret").version.value).toBe("eu-only");
     expect(() => vault.store.get("eu-team-secret")).toThrow();
@@ -116,8 +130,13 @@ describe("azure_key_vault through the server", () => {
     expect(results[0]).toMatchObject({ found: true, value: "inline-only", resolvedName: "inline/inline-secret" });
     await server.grpc.delete({ name: "inline-secret", virtualKey: true, force: true, teamSettings });
     expect(() => otherVault.store.get("inline-inline-secret")).toThrow();
-    const insecure = await server.grpc.write({ name: "x", value: "y", teamSettings: { vault_uri: "http://127.0.0.1:1" } }).catch((failure: unknown) => failure as ConnectError);
-    expect(insecure).toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringContaining("team_settings.vault_uri") });
+    const insecure = await server.grpc
+      .write({ name: "x", value: "y", teamSettings: { vault_uri: "http://127.0.0.1:1" } })
+      .catch((failure: unknown) => failure as ConnectError);
+    expect(insecure).toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage: expect.stringContaining("team_settings.vault_uri"),
+    });
   });
 
   it("honours Retry-After, then reports persistent throttling as RESOURCE_EXHAUSTED after a bounded number of calls", async () => {
@@ -147,7 +166,10 @@ describe("azure_key_vault through the server", () => {
   });
 
   it("refuses a vault URI that is not a URL with exit code 2, naming the variable, without a stack trace", async () => {
-    const { code, stderr } = await TestServer.startExpectingFailure({ config, env: { ...sdkEnvironment(vault), AZURE_KEY_VAULT_URI: "not a url" } });
+    const { code, stderr } = await TestServer.startExpectingFailure({
+      config,
+      env: { ...sdkEnvironment(vault), AZURE_KEY_VAULT_URI: "not a url" },
+    });
     expect(code).toBe(2);
     expect(stderr).toContain("AZURE_KEY_VAULT_URI is not a URL");
     expect(stderr).not.toMatch(/\n\s+at /);

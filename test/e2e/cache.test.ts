@@ -20,14 +20,26 @@ describe("cache and graceful shutdown through the server", () => {
     expect(second.fetchedAt).toEqual(first.fetchedAt);
 
     await server.grpc.write({ name: "CACHED", value: "second" });
-    expect((await server.grpc.read({ names: ["CACHED"] })).results[0]).toMatchObject({ value: "second", fromCache: false, version: "2" });
-    expect((await server.grpc.read({ names: ["CACHED"], bypassCache: true })).results[0]).toMatchObject({ value: "second", fromCache: false });
+    expect((await server.grpc.read({ names: ["CACHED"] })).results[0]).toMatchObject({
+      value: "second",
+      fromCache: false,
+      version: "2",
+    });
+    expect((await server.grpc.read({ names: ["CACHED"], bypassCache: true })).results[0]).toMatchObject({
+      value: "second",
+      fromCache: false,
+    });
   });
 
   it("reports readiness details: back end, breaker state, cache size", async () => {
     const response = await fetch(`http://${server.httpAddress}/readyz`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ status: "ready", backend: "local", breaker: "closed", cache: { entries: expect.any(Number) } });
+    expect(await response.json()).toMatchObject({
+      status: "ready",
+      backend: "local",
+      breaker: "closed",
+      cache: { entries: expect.any(Number) },
+    });
   });
 });
 

@@ -3,12 +3,12 @@ import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { createServer, type Http2Server } from "node:http2";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { GetTeamSettingsResponseSchema, SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSecretClient, type SecretClient } from "../../clients/typescript/src/index.js";
+import { GetTeamSettingsResponseSchema, SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 import { SERVER_ENTRY, TestServer } from "../helpers/server.js";
 
 interface Finished {
@@ -18,7 +18,10 @@ interface Finished {
 }
 
 /** Runs `secretgate ARGS` (the built entry point bin/secretgate.mjs loads) with `input` on stdin. */
-function cli(args: string[], options: { input?: string | Buffer; env?: Record<string, string> } = {}): Promise<Finished> {
+function cli(
+  args: string[],
+  options: { input?: string | Buffer; env?: Record<string, string> } = {},
+): Promise<Finished> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [SERVER_ENTRY, ...args], {
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...options.env },
@@ -52,7 +55,10 @@ describe("secretgate CLI against a live server", () => {
   });
 
   it("writes from stdin and reads the exact value to stdout, never to stderr", async () => {
-    const written = await cli(["write", "CLI_KEY", "--description", "from the CLI", "--tag", "owner=ops"], { env, input: "sk-cli-secret\n" });
+    const written = await cli(["write", "CLI_KEY", "--description", "from the CLI", "--tag", "owner=ops"], {
+      env,
+      input: "sk-cli-secret\n",
+    });
     expect(written).toMatchObject({ code: 0 });
     expect(written.stderr).toContain('wrote "CLI_KEY" to local (version 1)');
     expect(written.stderr).not.toContain("sk-cli-secret");
@@ -75,19 +81,29 @@ describe("secretgate CLI against a live server", () => {
 
   it("applies --team and --virtual-key through the server's policy", async () => {
     expect((await cli(["team", "set", "cli-team", "-"], { env, input: '{"prefix": "cli-team/"}' })).code).toBe(0);
-    expect((await cli(["write", "sk-virtual", "--team", "cli-team", "--virtual-key"], { env, input: "v" })).code).toBe(0);
+    expect((await cli(["write", "sk-virtual", "--team", "cli-team", "--virtual-key"], { env, input: "v" })).code).toBe(
+      0,
+    );
     const result = (await admin.read({ names: ["sk-virtual"], teamId: "cli-team", virtualKey: true })).results[0];
     expect(result).toMatchObject({ resolvedName: "cli-team/sk-virtual", value: "v" });
   });
 
   it("sends --team-settings JSON with read, write and delete, merged over --team's", async () => {
     const settings = '{"prefix": "cli-inline/"}';
-    expect((await cli(["write", "inline-key", "--virtual-key", "--team-settings", settings], { env, input: "iv" })).stderr).toContain('wrote "cli-inline/inline-key"');
+    expect(
+      (await cli(["write", "inline-key", "--virtual-key", "--team-settings", settings], { env, input: "iv" })).stderr,
+    ).toContain('wrote "cli-inline/inline-key"');
     const read = await cli(["read", "inline-key", "--virtual-key", "--team-settings", settings], { env });
     expect(read).toMatchObject({ code: 0 });
     expect(read.stdout.toString("utf8")).toBe("iv");
-    await cli(["team", "set", "cli-merged", "-"], { env, input: '{"prefix": "stored/", "description": "from the team"}' });
-    const merged = await cli(["write", "merged-key", "--team", "cli-merged", "--virtual-key", "--team-settings", settings], { env, input: "mv" });
+    await cli(["team", "set", "cli-merged", "-"], {
+      env,
+      input: '{"prefix": "stored/", "description": "from the team"}',
+    });
+    const merged = await cli(
+      ["write", "merged-key", "--team", "cli-merged", "--virtual-key", "--team-settings", settings],
+      { env, input: "mv" },
+    );
     expect(merged.stderr).toContain('wrote "cli-inline/merged-key"');
     const deleted = await cli(["delete", "inline-key", "--virtual-key", "--team-settings", settings], { env });
     expect(deleted).toMatchObject({ code: 0 });
@@ -97,7 +113,9 @@ describe("secretgate CLI against a live server", () => {
     expect(notJson.code).toBe(2);
     expect(notJson.stderr).toContain("--team-settings: not valid JSON");
     expect(notJson.stderr).not.toContain("secret-ish");
-    expect((await cli(["read", "x", "--team-settings", "[1]"], { env })).stderr).toContain("--team-settings: must be a JSON object");
+    expect((await cli(["read", "x", "--team-settings", "[1]"], { env })).stderr).toContain(
+      "--team-settings: must be a JSON object",
+    );
     const unknown = await cli(["delete", "x", "--team-settings", '{"namespace": "vault-only"}'], { env });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('team_settings: unknown key "namespace"');
@@ -106,26 +124,64 @@ describe("secretgate CLI against a live server", () => {
   it("gets, sets and clears team settings as JSON", async () => {
     const set = await cli(["team", "set", "team-json", '{"prefix": "tj/"}'], { env });
     expect(set.code).toBe(0);
-    expect(JSON.parse(set.stdout.toString("utf8"))).toEqual({ team_id: "team-json", configured: true, settings: { prefix: "tj/" } });
+    expect(JSON.parse(set.stdout.toString("utf8"))).toEqual({
+      team_id: "team-json",
+      configured: true,
+      settings: { prefix: "tj/" },
+    });
     const got = await cli(["team", "get", "team-json"], { env });
     expect(got.code).toBe(0);
-    expect(JSON.parse(got.stdout.toString("utf8"))).toMatchObject({ configured: true, settings: { prefix: "tj/" }, updated_at: expect.any(String) });
+    expect(JSON.parse(got.stdout.toString("utf8"))).toMatchObject({
+      configured: true,
+      settings: { prefix: "tj/" },
+      updated_at: expect.any(String),
+    });
     expect((await cli(["team", "set", "team-json", "--clear"], { env })).code).toBe(0);
-    expect(JSON.parse((await cli(["team", "get", "team-json"], { env })).stdout.toString("utf8"))).toMatchObject({ configured: false });
+    expect(JSON.parse((await cli(["team", "get", "team-json"], { env })).stdout.toString("utf8"))).toMatchObject({
+      configured: false,
+    });
   });
 
   it("describes the server's back ends as a table, or as JSON with each one's team-settings schema", async () => {
     const table = await cli(["backends"], { env });
     expect(table.code).toBe(0);
     const [header, row, ...rest] = table.stdout.toString("utf8").trimEnd().split("\n");
-    expect(header!.split(/\s+/)).toEqual(["NAME", "SYSTEM", "ACCESS", "DEFAULT", "REACHABLE", "BREAKER", "CACHED", "CAN"]);
-    expect(row!.split(/\s+/)).toEqual(["local", "local", "read_and_write", "yes", "yes", "closed", expect.stringMatching(/^\d+$/), "write,binary,list"]);
+    expect(header!.split(/\s+/)).toEqual([
+      "NAME",
+      "SYSTEM",
+      "ACCESS",
+      "DEFAULT",
+      "REACHABLE",
+      "BREAKER",
+      "CACHED",
+      "CAN",
+    ]);
+    expect(row!.split(/\s+/)).toEqual([
+      "local",
+      "local",
+      "read_and_write",
+      "yes",
+      "yes",
+      "closed",
+      expect.stringMatching(/^\d+$/),
+      "write,binary,list",
+    ]);
     expect(rest).toEqual([]);
     const json = await cli(["backends", "--json"], { env });
     expect(json.code).toBe(0);
     const [local] = JSON.parse(json.stdout.toString("utf8")) as Array<Record<string, any>>;
-    expect(local).toMatchObject({ name: "local", system: "local", is_default: true, capabilities: { write: true, binary: true, list: true } });
-    expect(Object.keys(local!.team_settings_schema.properties).sort()).toEqual(["backend", "description", "prefix", "tags"]);
+    expect(local).toMatchObject({
+      name: "local",
+      system: "local",
+      is_default: true,
+      capabilities: { write: true, binary: true, list: true },
+    });
+    expect(Object.keys(local!.team_settings_schema.properties).sort()).toEqual([
+      "backend",
+      "description",
+      "prefix",
+      "tags",
+    ]);
     expect((await cli(["backends", "extra"], { env })).code).toBe(2);
   });
 
@@ -189,7 +245,8 @@ describe("secretgate CLI credentials", () => {
             getTeamSettings: (request, context) => {
               const authorization = context.requestHeader.get("authorization") ?? "";
               seen.push(authorization);
-              if (authorization !== "Bearer cli-token") throw new ConnectError("missing or wrong token", Code.Unauthenticated);
+              if (authorization !== "Bearer cli-token")
+                throw new ConnectError("missing or wrong token", Code.Unauthenticated);
               return create(GetTeamSettingsResponseSchema, { teamId: request.teamId, configured: false });
             },
           }),
@@ -204,7 +261,9 @@ describe("secretgate CLI credentials", () => {
     const refused = await cli(["team", "get", "t"], { env: { SECRETGATE_ADDR: address } });
     expect(refused.code).toBe(4);
     expect(refused.stderr).toContain("SECRETGATE_TOKEN");
-    expect((await cli(["team", "get", "t"], { env: { SECRETGATE_ADDR: address, SECRETGATE_TOKEN: "cli-token" } })).code).toBe(0);
+    expect(
+      (await cli(["team", "get", "t"], { env: { SECRETGATE_ADDR: address, SECRETGATE_TOKEN: "cli-token" } })).code,
+    ).toBe(0);
     expect((await cli(["team", "get", "t", "--addr", address, "--token", "cli-token"])).code).toBe(0);
     expect(seen).toEqual(["", "Bearer cli-token", "Bearer cli-token"]);
   });
@@ -241,17 +300,34 @@ describe("secretgate CLI: the operator commands", () => {
     const callers = await cli(["callers", "--json"], { env });
     expect(callers.code, callers.stderr).toBe(0);
     expect(JSON.parse(callers.stdout.toString("utf8"))).toEqual([
-      { name: "admin", kind: "admin_token", rules: { read: ["*"], write: ["*"], delete: ["*"], teams: ["*"], backends: ["*"], admin: true, inline_team_settings: true } },
+      {
+        name: "admin",
+        kind: "admin_token",
+        rules: {
+          read: ["*"],
+          write: ["*"],
+          delete: ["*"],
+          teams: ["*"],
+          backends: ["*"],
+          admin: true,
+          inline_team_settings: true,
+        },
+      },
     ]);
     expect(callers.stdout.toString("utf8")).not.toContain(env.SECRETGATE_TOKEN);
     await cli(["read", "ANY_NAME"], { env });
     const stats = await cli(["stats"], { env });
     expect(stats.code, stats.stderr).toBe(0);
-    expect(stats.stdout.toString("utf8")).toMatch(/^BACKEND\s+CALLS\s+ERRORS\s+CACHE HITS\s+CACHE MISSES\s+P50 MS\s+P99 MS\nlocal\s+\d+/);
+    expect(stats.stdout.toString("utf8")).toMatch(
+      /^BACKEND\s+CALLS\s+ERRORS\s+CACHE HITS\s+CACHE MISSES\s+P50 MS\s+P99 MS\nlocal\s+\d+/,
+    );
   });
 
   it("audit tail prints the records written meanwhile as JSON lines until interrupted", async () => {
-    const child = spawn(process.execPath, [SERVER_ENTRY, "audit", "tail"], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [SERVER_ENTRY, "audit", "tail"], {
+      env: { PATH: process.env.PATH ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const lines: string[] = [];
     const sawRead = new Promise<void>((resolve) => {
       let buffer = "";
@@ -270,7 +346,9 @@ describe("secretgate CLI: the operator commands", () => {
     child.kill("SIGINT");
     const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
     expect(code).toBe(0);
-    const read = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((record) => record.method === "Read")!;
+    const read = lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((record) => record.method === "Read")!;
     expect(read).toMatchObject({ identity: "admin", outcome: "OK" });
   });
 });

@@ -2,8 +2,17 @@ import { Agent, request as httpRequest } from "node:http";
 import { connect as netConnect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestCa } from "../helpers/certificates.js";
-import { CLIENT_START, FrameType, PREFACE, Setting, data, headers, parseFrames, rstStream } from "../helpers/http2-frames.js";
-import { closedWithin, exchange, splitAddress, type RawTarget } from "../helpers/raw-socket.js";
+import {
+  CLIENT_START,
+  data,
+  FrameType,
+  headers,
+  PREFACE,
+  parseFrames,
+  rstStream,
+  Setting,
+} from "../helpers/http2-frames.js";
+import { closedWithin, exchange, type RawTarget, splitAddress } from "../helpers/raw-socket.js";
 import { TestServer } from "../helpers/server.js";
 
 /**
@@ -24,7 +33,9 @@ function http1(lines: string[]): string {
 
 /** The value of one server SETTINGS parameter in the server's first SETTINGS frame. */
 function advertised(received: Buffer, id: number): number | undefined {
-  const serverSettings = parseFrames(received).find((frame) => frame.type === FrameType.SETTINGS && (frame.flags & 1) === 0);
+  const serverSettings = parseFrames(received).find(
+    (frame) => frame.type === FrameType.SETTINGS && (frame.flags & 1) === 0,
+  );
   if (!serverSettings) return undefined;
   for (let offset = 0; offset + 6 <= serverSettings.payload.length; offset += 6) {
     if (serverSettings.payload.readUInt16BE(offset) === id) return serverSettings.payload.readUInt32BE(offset + 2);
@@ -33,14 +44,21 @@ function advertised(received: Buffer, id: number): number | undefined {
 }
 
 function metric(text: string, listener: string, kind: string): number {
-  return Number(new RegExp(`secretgate_listener_errors_total\\{listener="${listener}",kind="${kind}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+  return Number(
+    new RegExp(`secretgate_listener_errors_total\\{listener="${listener}",kind="${kind}"\\} (\\d+)`).exec(text)?.[1] ??
+      0,
+  );
 }
 
 describe("connection deadlines", () => {
   let server: TestServer;
   beforeAll(async () => {
     server = await TestServer.start({
-      config: { secretgate: { limits: { header_timeout_ms: HEADER_TIMEOUT_MS, idle_timeout_ms: IDLE_TIMEOUT_MS, max_concurrent_streams: 7 } } },
+      config: {
+        secretgate: {
+          limits: { header_timeout_ms: HEADER_TIMEOUT_MS, idle_timeout_ms: IDLE_TIMEOUT_MS, max_concurrent_streams: 7 },
+        },
+      },
     });
   });
   afterAll(async () => {
@@ -54,7 +72,14 @@ describe("connection deadlines", () => {
   it("closes a silent connection, a half-sent request head and a bare HTTP/2 preface after header_timeout_ms, on both ports", async () => {
     const checks = ports().flatMap(({ name, target }) => [
       [`${name}: silent`, closedWithin(target, [], CLOSED_WITHIN_MS)] as const,
-      [`${name}: half a request head`, closedWithin(target, ["POST /secretgate.v1.SecretService/Read HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: app"], CLOSED_WITHIN_MS)] as const,
+      [
+        `${name}: half a request head`,
+        closedWithin(
+          target,
+          ["POST /secretgate.v1.SecretService/Read HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: app"],
+          CLOSED_WITHIN_MS,
+        ),
+      ] as const,
       [`${name}: half a preface`, closedWithin(target, [PREFACE.subarray(0, 16)], CLOSED_WITHIN_MS)] as const,
       [`${name}: a bare preface`, closedWithin(target, [PREFACE], CLOSED_WITHIN_MS)] as const,
     ]);
@@ -67,11 +92,26 @@ describe("connection deadlines", () => {
 
   it("closes connections idle for idle_timeout_ms, on both ports and both HTTP versions", async () => {
     const healthz = http1(["GET /healthz HTTP/1.1", "Host: 127.0.0.1"]);
-    const http2Probe = headers(1, [[":method", "GET"], [":scheme", "http"], [":path", "/healthz"], [":authority", "x"]], { endStream: true });
+    const http2Probe = headers(
+      1,
+      [
+        [":method", "GET"],
+        [":scheme", "http"],
+        [":path", "/healthz"],
+        [":authority", "x"],
+      ],
+      { endStream: true },
+    );
     const checks = [
       ["HTTP/1.1 after a request", closedWithin({ address: server.httpAddress }, [healthz], CLOSED_WITHIN_MS)] as const,
-      ["HTTP/2 after a request", closedWithin({ address: server.httpAddress }, [CLIENT_START, http2Probe], CLOSED_WITHIN_MS)] as const,
-      ["HTTP/2 with no stream", closedWithin({ address: server.httpAddress }, [CLIENT_START], CLOSED_WITHIN_MS)] as const,
+      [
+        "HTTP/2 after a request",
+        closedWithin({ address: server.httpAddress }, [CLIENT_START, http2Probe], CLOSED_WITHIN_MS),
+      ] as const,
+      [
+        "HTTP/2 with no stream",
+        closedWithin({ address: server.httpAddress }, [CLIENT_START], CLOSED_WITHIN_MS),
+      ] as const,
       ["gRPC with no stream", closedWithin({ address: server.grpcAddress }, [CLIENT_START], CLOSED_WITHIN_MS)] as const,
     ];
     for (const [label, closed] of checks) expect(await closed, label).toBe(true);
@@ -83,7 +123,11 @@ describe("connection deadlines", () => {
     // A request every 200 ms on one connection, for twice idle_timeout_ms.
     const rounds = Math.ceil((IDLE_TIMEOUT_MS * 2) / 200);
     const healthz = http1(["GET /healthz HTTP/1.1", "Host: 127.0.0.1"]);
-    const { received, closedByServer } = await exchange({ address: server.httpAddress }, Array.from({ length: rounds }, () => healthz), { gapMs: 200, quietMs: 300, maxMs: 20_000 });
+    const { received, closedByServer } = await exchange(
+      { address: server.httpAddress },
+      Array.from({ length: rounds }, () => healthz),
+      { gapMs: 200, quietMs: 300, maxMs: 20_000 },
+    );
     expect(closedByServer).toBe(false);
     expect(received.toString("latin1").match(/HTTP\/1\.1 200 /g)).toHaveLength(rounds);
   });
@@ -96,10 +140,26 @@ describe("connection deadlines", () => {
   });
 
   it("closes a connection that resets streams faster than the bound, on both ports, and not one that resets a few", async () => {
-    const read = (id: number) => headers(id, [[":method", "POST"], [":scheme", "http"], [":path", "/secretgate.v1.SecretService/Read"], [":authority", "x"], ["content-type", "application/grpc"], ["te", "trailers"]]);
-    const resets = (count: number) => [Buffer.concat([CLIENT_START, ...Array.from({ length: count }, (_, index) => Buffer.concat([read(index * 2 + 1), rstStream(index * 2 + 1)]))])];
+    const read = (id: number) =>
+      headers(id, [
+        [":method", "POST"],
+        [":scheme", "http"],
+        [":path", "/secretgate.v1.SecretService/Read"],
+        [":authority", "x"],
+        ["content-type", "application/grpc"],
+        ["te", "trailers"],
+      ]);
+    const resets = (count: number) => [
+      Buffer.concat([
+        CLIENT_START,
+        ...Array.from({ length: count }, (_, index) => Buffer.concat([read(index * 2 + 1), rstStream(index * 2 + 1)])),
+      ]),
+    ];
     const closedAfter = async (address: string, count: number) => {
-      const result = await exchange({ address }, resets(count), { quietMs: count > 100 ? CLOSED_WITHIN_MS : 500, maxMs: CLOSED_WITHIN_MS });
+      const result = await exchange({ address }, resets(count), {
+        quietMs: count > 100 ? CLOSED_WITHIN_MS : 500,
+        maxMs: CLOSED_WITHIN_MS,
+      });
       return parseFrames(result.received).some((frame) => frame.type === FrameType.GOAWAY) && result.closedByServer;
     };
     // The HTTP port allows a burst of max_concurrent_streams (7 here); grpc-js keeps nghttp2's 1,000.
@@ -116,7 +176,12 @@ describe("connection deadlines with TLS", () => {
   beforeAll(async () => {
     const pem = ca.server();
     server = await TestServer.start({
-      config: { secretgate: { tls: { cert_file: pem.certFile, key_file: pem.keyFile }, limits: { header_timeout_ms: HEADER_TIMEOUT_MS, idle_timeout_ms: IDLE_TIMEOUT_MS } } },
+      config: {
+        secretgate: {
+          tls: { cert_file: pem.certFile, key_file: pem.keyFile },
+          limits: { header_timeout_ms: HEADER_TIMEOUT_MS, idle_timeout_ms: IDLE_TIMEOUT_MS },
+        },
+      },
     });
   });
   afterAll(async () => {
@@ -126,10 +191,22 @@ describe("connection deadlines with TLS", () => {
   it("closes a connection that never starts its handshake, and one silent after it, on both ports", async () => {
     for (const address of [server.httpAddress, server.grpcAddress]) {
       expect(await closedWithin({ address }, [], CLOSED_WITHIN_MS), `${address}: no handshake`).toBe(true);
-      expect(await closedWithin({ address, tls: { alpn: ["h2"] } }, [], CLOSED_WITHIN_MS), `${address}: silent after the handshake`).toBe(true);
-      expect(await closedWithin({ address, tls: { alpn: ["h2"] } }, [PREFACE], CLOSED_WITHIN_MS), `${address}: a bare preface`).toBe(true);
+      expect(
+        await closedWithin({ address, tls: { alpn: ["h2"] } }, [], CLOSED_WITHIN_MS),
+        `${address}: silent after the handshake`,
+      ).toBe(true);
+      expect(
+        await closedWithin({ address, tls: { alpn: ["h2"] } }, [PREFACE], CLOSED_WITHIN_MS),
+        `${address}: a bare preface`,
+      ).toBe(true);
     }
-    expect(await closedWithin({ address: server.httpAddress, tls: { alpn: ["http/1.1"] } }, ["GET /healthz HTTP/1.1\r\nHo"], CLOSED_WITHIN_MS)).toBe(true);
+    expect(
+      await closedWithin(
+        { address: server.httpAddress, tls: { alpn: ["http/1.1"] } },
+        ["GET /healthz HTTP/1.1\r\nHo"],
+        CLOSED_WITHIN_MS,
+      ),
+    ).toBe(true);
   });
 });
 
@@ -138,7 +215,13 @@ describe("max_connections", () => {
   let server: TestServer;
   beforeAll(async () => {
     // Timeouts long enough that the held connections stay for the whole test.
-    server = await TestServer.start({ config: { secretgate: { limits: { max_connections: MAX_CONNECTIONS, header_timeout_ms: 60_000, body_timeout_ms: 60_000 } } } });
+    server = await TestServer.start({
+      config: {
+        secretgate: {
+          limits: { max_connections: MAX_CONNECTIONS, header_timeout_ms: 60_000, body_timeout_ms: 60_000 },
+        },
+      },
+    });
   });
   afterAll(async () => {
     await server?.stop();
@@ -148,14 +231,18 @@ describe("max_connections", () => {
   async function hold(address: string, count: number, bytes?: Buffer | string, from = "127.0.0.1"): Promise<Socket[]> {
     const [host, port] = splitAddress(address);
     const sockets = await Promise.all(
-      Array.from({ length: count }, () => new Promise<Socket>((resolve, reject) => {
-        const socket = netConnect({ host, port, localAddress: from }, () => {
-          if (bytes) socket.write(bytes);
-          resolve(socket);
-        });
-        socket.on("error", reject);
-        socket.on("data", () => undefined);
-      })),
+      Array.from(
+        { length: count },
+        () =>
+          new Promise<Socket>((resolve, reject) => {
+            const socket = netConnect({ host, port, localAddress: from }, () => {
+              if (bytes) socket.write(bytes);
+              resolve(socket);
+            });
+            socket.on("error", reject);
+            socket.on("data", () => undefined);
+          }),
+      ),
     );
     // A moment for the server to take them in.
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -185,7 +272,8 @@ describe("max_connections", () => {
     const held: Socket[][] = [];
     try {
       // Each listener already holds one connection from 127.0.0.1 (the clients' above); another address fills the rest.
-      for (const address of [server.httpAddress, server.grpcAddress]) held.push(await hold(address, MAX_CONNECTIONS - 1, undefined, "127.0.0.2"));
+      for (const address of [server.httpAddress, server.grpcAddress])
+        held.push(await hold(address, MAX_CONNECTIONS - 1, undefined, "127.0.0.2"));
       const closed = held.map((sockets) => sockets.map(() => false));
       held.forEach((sockets, port) => {
         sockets.forEach((socket, index) => {
@@ -195,12 +283,32 @@ describe("max_connections", () => {
         });
       });
       for (const [port, address] of [server.httpAddress, server.grpcAddress].entries()) {
-        const request = port === 0 ? http1(["GET /healthz HTTP/1.1", "Host: x"]) : Buffer.concat([CLIENT_START, headers(1, [[":method", "POST"], [":scheme", "http"], [":path", "/grpc.health.v1.Health/Check"], [":authority", "x"], ["content-type", "application/grpc"], ["te", "trailers"]], { endStream: true })]);
+        const request =
+          port === 0
+            ? http1(["GET /healthz HTTP/1.1", "Host: x"])
+            : Buffer.concat([
+                CLIENT_START,
+                headers(
+                  1,
+                  [
+                    [":method", "POST"],
+                    [":scheme", "http"],
+                    [":path", "/grpc.health.v1.Health/Check"],
+                    [":authority", "x"],
+                    ["content-type", "application/grpc"],
+                    ["te", "trailers"],
+                  ],
+                  { endStream: true },
+                ),
+              ]);
         const served = await exchange({ address }, [request], { quietMs: 500, maxMs: CLOSED_WITHIN_MS });
         expect(served.received.length, `${address}: the new connection is served`).toBeGreaterThan(0);
         await new Promise((resolve) => setTimeout(resolve, 100));
         expect(closed[port]![0], `${address}: the oldest held connection made room`).toBe(true);
-        expect(closed[port]!.slice(1).filter(Boolean).length, `${address}: and only it (then the next, for the connection the check itself made)`).toBeLessThanOrEqual(1);
+        expect(
+          closed[port]!.slice(1).filter(Boolean).length,
+          `${address}: and only it (then the next, for the connection the check itself made)`,
+        ).toBeLessThanOrEqual(1);
       }
       expect((await server.grpc.read({ names: ["ANY"] })).results).toHaveLength(1);
       expect(await keptAlive.probe()).toBe(200);
@@ -217,13 +325,30 @@ describe("max_connections", () => {
     // Requests whose bodies are still arriving (body_timeout_ms is a minute away) keep their connections busy.
     const stalledBody = {
       http: `${http1(["POST /secretgate.v1.SecretService/Read HTTP/1.1", "Host: x", "Content-Type: application/proto", "Content-Length: 100"])}0123456789`,
-      grpc: Buffer.concat([CLIENT_START, headers(1, [[":method", "POST"], [":scheme", "http"], [":path", "/secretgate.v1.SecretService/Read"], [":authority", "x"], ["content-type", "application/grpc"], ["te", "trailers"]]), data(1, Buffer.from([0, 0, 0, 0, 100, 1, 2, 3]), false)]),
+      grpc: Buffer.concat([
+        CLIENT_START,
+        headers(1, [
+          [":method", "POST"],
+          [":scheme", "http"],
+          [":path", "/secretgate.v1.SecretService/Read"],
+          [":authority", "x"],
+          ["content-type", "application/grpc"],
+          ["te", "trailers"],
+        ]),
+        data(1, Buffer.from([0, 0, 0, 0, 100, 1, 2, 3]), false),
+      ]),
     };
     const held: Socket[] = [];
     try {
-      for (const [port, address] of [["http", server.httpAddress], ["grpc", server.grpcAddress]] as const) {
+      for (const [port, address] of [
+        ["http", server.httpAddress],
+        ["grpc", server.grpcAddress],
+      ] as const) {
         held.push(...(await hold(address, MAX_CONNECTIONS, stalledBody[port])));
-        const refused = await exchange({ address }, [http1(["GET /healthz HTTP/1.1", "Host: x"])], { quietMs: CLOSED_WITHIN_MS, maxMs: CLOSED_WITHIN_MS });
+        const refused = await exchange({ address }, [http1(["GET /healthz HTTP/1.1", "Host: x"])], {
+          quietMs: CLOSED_WITHIN_MS,
+          maxMs: CLOSED_WITHIN_MS,
+        });
         expect(refused.closedByServer, `${address}: the connection past the limit is closed`).toBe(true);
         expect(refused.received.length, `${address}: and answered nothing`).toBe(0);
       }
@@ -233,7 +358,10 @@ describe("max_connections", () => {
     // Room again once the server has seen the held connections go.
     let metrics = "";
     for (let attempt = 0; attempt < 50 && !metrics; attempt++) {
-      metrics = await fetch(`http://${server.httpAddress}/metrics`).then((response) => response.text(), () => "");
+      metrics = await fetch(`http://${server.httpAddress}/metrics`).then(
+        (response) => response.text(),
+        () => "",
+      );
       if (!metrics) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(metric(metrics, "http", "connection_limit")).toBeGreaterThanOrEqual(1);

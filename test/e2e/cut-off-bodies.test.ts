@@ -26,10 +26,19 @@ async function cutOff(http2: boolean): Promise<void> {
   socket.on("error", () => undefined);
   await new Promise((resolve) => socket.once("connect", resolve));
   if (http2) {
-    const fields: Array<[string, string]> = [[":method", "POST"], [":scheme", "http"], [":path", `${RPC}/Read`], [":authority", "x"], ["content-type", "application/proto"], ["authorization", `Bearer ${server.token}`]];
+    const fields: Array<[string, string]> = [
+      [":method", "POST"],
+      [":scheme", "http"],
+      [":path", `${RPC}/Read`],
+      [":authority", "x"],
+      ["content-type", "application/proto"],
+      ["authorization", `Bearer ${server.token}`],
+    ];
     socket.write(Buffer.concat([CLIENT_START, headers(1, fields), data(1, Buffer.from([0x0a]), false)]));
   } else {
-    socket.write(`POST ${RPC}/Read HTTP/1.1\r\nHost: x\r\nContent-Type: application/proto\r\nAuthorization: Bearer ${server.token}\r\nContent-Length: 100\r\n\r\n\n`);
+    socket.write(
+      `POST ${RPC}/Read HTTP/1.1\r\nHost: x\r\nContent-Type: application/proto\r\nAuthorization: Bearer ${server.token}\r\nContent-Length: 100\r\n\r\n\n`,
+    );
   }
   await new Promise((resolve) => setTimeout(resolve, 100));
   socket.destroy();
@@ -37,7 +46,9 @@ async function cutOff(http2: boolean): Promise<void> {
 
 async function listenerErrors(kind: string): Promise<number> {
   const metrics = await (await fetch(`http://${server.httpAddress}/metrics`)).text();
-  return Number(new RegExp(`secretgate_listener_errors_total\\{listener="http",kind="${kind}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+  return Number(
+    new RegExp(`secretgate_listener_errors_total\\{listener="http",kind="${kind}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0,
+  );
 }
 
 describe("request bodies cut off by the caller", () => {

@@ -1,6 +1,6 @@
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, type ConjurEmulator } from "../emulators/cyberark/index.js";
+import { type ConjurEmulator, startEmulator } from "../emulators/cyberark/index.js";
 import { TestServer } from "../helpers/server.js";
 
 const config = {
@@ -89,7 +89,11 @@ describe("cyberark through the server", () => {
     await server.grpc.write({ name: "listed-then-deleted", value: "sk-gone" });
     await server.grpc.delete({ name: "listed-then-deleted" });
     const { keys } = await server.grpc.listHosted({});
-    expect(keys.find((key) => key.name === "listed/nested/key")).toMatchObject({ resolves: true, source: "cyberark", version: "1" });
+    expect(keys.find((key) => key.name === "listed/nested/key")).toMatchObject({
+      resolves: true,
+      source: "cyberark",
+      version: "1",
+    });
     expect(keys.map((key) => key.name)).not.toContain("listed-then-deleted");
 
     await server.grpc.setTeamSettings({ teamId: "lister", settings: { policy_branch: "team-b" } });
@@ -105,7 +109,10 @@ describe("cyberark through the server", () => {
     const login = conjur.logins[0]!;
     expect(conjur.store.value("default", login, "team-b/inline_key").toString()).toBe("b-inline");
     expect(() => conjur.store.value("default", login, "secretgate/inline_key")).toThrow();
-    expect((await server.grpc.read({ names: ["inline_key"], teamSettings })).results[0]).toMatchObject({ found: true, value: "b-inline" });
+    expect((await server.grpc.read({ names: ["inline_key"], teamSettings })).results[0]).toMatchObject({
+      found: true,
+      value: "b-inline",
+    });
     expect((await server.grpc.read({ names: ["inline_key"] })).results[0]).toMatchObject({ found: false });
     await server.grpc.delete({ name: "inline_key", teamSettings });
     expect(() => conjur.store.value("default", login, "team-b/inline_key")).toThrow();
@@ -144,7 +151,10 @@ describe("cyberark through the server", () => {
   });
 
   it("refuses a CYBERARK_API_BASE that is not a URL with exit code 2, naming the variable, without a stack trace", async () => {
-    const { code, stderr } = await TestServer.startExpectingFailure({ config, env: { ...conjurEnv(conjur), CYBERARK_API_BASE: "::bad" } });
+    const { code, stderr } = await TestServer.startExpectingFailure({
+      config,
+      env: { ...conjurEnv(conjur), CYBERARK_API_BASE: "::bad" },
+    });
     expect(code).toBe(2);
     expect(stderr).toContain("CYBERARK_API_BASE");
     expect(stderr).not.toMatch(/\n\s+at /);

@@ -15,12 +15,26 @@ describe("what a start creates", () => {
     const root = mkdtempSync(join(tmpdir(), "secretgate-files-"));
     const dataDir = join(root, "state", "data");
     const auditFile = join(root, "logs", "audit.log");
-    const server = await TestServer.start({ dataDir, adminToken: null, config: { secretgate: { audit: { file: auditFile } } } });
+    const server = await TestServer.start({
+      dataDir,
+      adminToken: null,
+      config: { secretgate: { audit: { file: auditFile } } },
+    });
     servers.push(server);
-    await server.client(undefined).read({ names: ["X"] }).catch(() => undefined);
-    expect(readdirSync(dataDir).sort()).toEqual(["admin-token.sha256", "master.key", "secretgate.db", "secretgate.db-shm", "secretgate.db-wal"]);
+    await server
+      .client(undefined)
+      .read({ names: ["X"] })
+      .catch(() => undefined);
+    expect(readdirSync(dataDir).sort()).toEqual([
+      "admin-token.sha256",
+      "master.key",
+      "secretgate.db",
+      "secretgate.db-shm",
+      "secretgate.db-wal",
+    ]);
     for (const file of readdirSync(dataDir)) expect([file, mode(join(dataDir, file))]).toEqual([file, "600"]);
-    for (const dir of [join(root, "state"), dataDir, join(root, "logs")]) expect([dir, mode(dir)]).toEqual([dir, "700"]);
+    for (const dir of [join(root, "state"), dataDir, join(root, "logs")])
+      expect([dir, mode(dir)]).toEqual([dir, "700"]);
     expect(mode(auditFile)).toBe("600");
   });
 });
@@ -49,16 +63,25 @@ describe("a start that fails", () => {
 
   it("without audit.file: the same, and a data directory that existed stays, emptied of what the start made", async () => {
     const root = mkdtempSync(join(tmpdir(), "secretgate-refused-"));
-    expectSaysWhy(await TestServer.startExpectingFailure({ dataDir: join(root, "data"), adminToken: null, config: refused }), "AZURE_KEY_VAULT_URI");
+    expectSaysWhy(
+      await TestServer.startExpectingFailure({ dataDir: join(root, "data"), adminToken: null, config: refused }),
+      "AZURE_KEY_VAULT_URI",
+    );
     expect(readdirSync(root)).toEqual([]);
     const existing = mkdtempSync(join(tmpdir(), "secretgate-refused-"));
-    expectSaysWhy(await TestServer.startExpectingFailure({ dataDir: existing, adminToken: null, config: refused }), "AZURE_KEY_VAULT_URI");
+    expectSaysWhy(
+      await TestServer.startExpectingFailure({ dataDir: existing, adminToken: null, config: refused }),
+      "AZURE_KEY_VAULT_URI",
+    );
     expect(readdirSync(existing)).toEqual([]);
   });
 
   it("removes an audit file it made inside the data directory it made", async () => {
     const root = mkdtempSync(join(tmpdir(), "secretgate-refused-"));
-    const failure = await TestServer.startExpectingFailure({ dataDir: join(root, "data"), config: { ...refused, secretgate: { audit: { file: join(root, "data", "audit.log") } } } });
+    const failure = await TestServer.startExpectingFailure({
+      dataDir: join(root, "data"),
+      config: { ...refused, secretgate: { audit: { file: join(root, "data", "audit.log") } } },
+    });
     expectSaysWhy(failure, "AZURE_KEY_VAULT_URI");
     expect(readdirSync(root)).toEqual([]);
   });
@@ -67,7 +90,10 @@ describe("a start that fails", () => {
     const root = mkdtempSync(join(tmpdir(), "secretgate-refused-"));
     const auditFile = join(root, "audit.log");
     writeFileSync(auditFile, '{"earlier":"record"}\n');
-    const failure = await TestServer.startExpectingFailure({ dataDir: join(root, "data"), config: { ...refused, secretgate: { audit: { file: auditFile } } } });
+    const failure = await TestServer.startExpectingFailure({
+      dataDir: join(root, "data"),
+      config: { ...refused, secretgate: { audit: { file: auditFile } } },
+    });
     expectSaysWhy(failure, "AZURE_KEY_VAULT_URI");
     expect(readdirSync(root)).toEqual(["audit.log"]);
     expect(readFileSync(auditFile, "utf8")).toBe('{"earlier":"record"}\n');
@@ -77,7 +103,10 @@ describe("a start that fails", () => {
     const root = mkdtempSync(join(tmpdir(), "secretgate-refused-"));
     const notAFile = join(root, "audit.log");
     mkdirSync(notAFile);
-    const failure = await TestServer.startExpectingFailure({ dataDir: join(root, "data"), config: { secretgate: { audit: { file: notAFile } } } });
+    const failure = await TestServer.startExpectingFailure({
+      dataDir: join(root, "data"),
+      config: { secretgate: { audit: { file: notAFile } } },
+    });
     expectSaysWhy(failure, "secretgate.audit.file: cannot open");
     expect(readdirSync(root)).toEqual(["audit.log"]);
     expect(existsSync(join(root, "data"))).toBe(false);

@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_KEY, startEmulator as startKmsEmulator, type KmsEmulator } from "../emulators/google-kms/index.js";
+import { DEFAULT_KEY, type KmsEmulator, startEmulator as startKmsEmulator } from "../emulators/google-kms/index.js";
 import { TestServer } from "../helpers/server.js";
 
 describe("google_kms through the server", () => {
@@ -38,13 +38,20 @@ describe("google_kms through the server", () => {
 
   it("decrypts under the key a call's team_settings name (resource_name), and only under it", async () => {
     const teamSettings = { resource_name: TEAM_KEY };
-    expect((await server.grpc.read({ names: ["TEAM_API_KEY"], teamSettings })).results[0]).toMatchObject({ found: true, value: "sk-team-kms" });
+    expect((await server.grpc.read({ names: ["TEAM_API_KEY"], teamSettings })).results[0]).toMatchObject({
+      found: true,
+      value: "sk-team-kms",
+    });
     expect((await server.grpc.read({ names: ["TEAM_API_KEY"] })).results[0]).toMatchObject({ found: false });
-    expect((await server.grpc.read({ names: ["OPENAI_API_KEY"], teamSettings })).results[0]).toMatchObject({ found: false });
+    expect((await server.grpc.read({ names: ["OPENAI_API_KEY"], teamSettings })).results[0]).toMatchObject({
+      found: false,
+    });
   });
 
   it("refuses writes: the back end only decrypts", async () => {
-    const error = await server.grpc.write({ name: "X", value: "y" }).catch((failure: unknown) => ConnectError.from(failure));
+    const error = await server.grpc
+      .write({ name: "X", value: "y" })
+      .catch((failure: unknown) => ConnectError.from(failure));
     expect((error as ConnectError).code).toBe(Code.FailedPrecondition);
   });
 });

@@ -4,14 +4,23 @@ import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectFailure } from "../helpers/call-failure.js";
-import { TestServer, stopServer } from "../helpers/server.js";
-import { startVaultTestBed, type AuthMethodName, type VaultTestBed } from "../helpers/vault-test-bed.js";
+import { stopServer, TestServer } from "../helpers/server.js";
+import { type AuthMethodName, startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
 
-const READ_WRITE = { general_settings: { key_management_system: "hashicorp_vault", key_management_settings: { access_mode: "read_and_write" } } };
+const READ_WRITE = {
+  general_settings: {
+    key_management_system: "hashicorp_vault",
+    key_management_settings: { access_mode: "read_and_write" },
+  },
+};
 // Every read goes to Vault, so call counts and token behaviour are what the test sees.
 const NO_CACHE = { HCP_VAULT_REFRESH_INTERVAL: "0" };
 
-async function startServer(bed: VaultTestBed, method: AuthMethodName, extra: Record<string, string> = {}): Promise<TestServer> {
+async function startServer(
+  bed: VaultTestBed,
+  method: AuthMethodName,
+  extra: Record<string, string> = {},
+): Promise<TestServer> {
   return TestServer.start({ config: READ_WRITE, env: { ...bed.env(method), ...NO_CACHE, ...extra } });
 }
 
@@ -27,7 +36,9 @@ async function admin(bed: VaultTestBed, method: string, path: string, body?: unk
 
 /** Reads a KV v2 secret straight from the emulator with the root token. */
 async function vaultGet(bed: VaultTestBed, path: string): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${bed.emulator.endpoint}/v1/${path}`, { headers: { "x-vault-token": bed.emulator.rootToken } });
+  const response = await fetch(`${bed.emulator.endpoint}/v1/${path}`, {
+    headers: { "x-vault-token": bed.emulator.rootToken },
+  });
   const text = await response.text();
   return { status: response.status, body: text === "" ? undefined : JSON.parse(text) };
 }
@@ -149,19 +160,30 @@ describe("hashicorp_vault end to end", () => {
     await server.grpc.write({ name: "listed-then-deleted", value: "sk-gone" });
     await server.grpc.delete({ name: "listed-then-deleted" });
     const { keys } = await server.grpc.listHosted({});
-    expect(keys.find((key) => key.name === "listed/nested/key")).toMatchObject({ resolves: true, source: "hashicorp_vault", version: "1" });
+    expect(keys.find((key) => key.name === "listed/nested/key")).toMatchObject({
+      resolves: true,
+      source: "hashicorp_vault",
+      version: "1",
+    });
     expect(keys.map((key) => key.name)).not.toContain("listed-then-deleted");
 
-    await server.grpc.setTeamSettings({ teamId: "lister", settings: { namespace: "teamspace", mount: "kv-teams", path_prefix: "lister" } });
+    await server.grpc.setTeamSettings({
+      teamId: "lister",
+      settings: { namespace: "teamspace", mount: "kv-teams", path_prefix: "lister" },
+    });
     await server.grpc.write({ name: "team/key", value: "sk-team", teamId: "lister" });
     const team = await server.grpc.listHosted({ teamId: "lister" });
     expect(team.keys.map((key) => [key.name, key.resolves])).toEqual([["team/key", true]]);
   });
 
   it("refuses team settings Vault does not have", async () => {
-    const error = await connectFailure(server.grpc.setTeamSettings({ teamId: "beta", settings: { prefix: "team-beta/" } }));
+    const error = await connectFailure(
+      server.grpc.setTeamSettings({ teamId: "beta", settings: { prefix: "team-beta/" } }),
+    );
     expect(error.code).toBe(Code.InvalidArgument);
-    const traversal = await connectFailure(server.grpc.setTeamSettings({ teamId: "beta", settings: { path_prefix: "../other-team" } }));
+    const traversal = await connectFailure(
+      server.grpc.setTeamSettings({ teamId: "beta", settings: { path_prefix: "../other-team" } }),
+    );
     expect(traversal.code).toBe(Code.InvalidArgument);
   });
 
@@ -177,7 +199,10 @@ describe("hashicorp_vault end to end", () => {
     const error = await connectFailure(server.grpc.write({ name: "forbidden/key", value: "nope" }));
     expect(error.code).toBe(Code.PermissionDenied);
     expect(error.rawMessage).toContain("forbidden/key");
-    expect(await readOne(server, "forbidden/key")).toMatchObject({ found: false, error: { status: "PERMISSION_DENIED" } });
+    expect(await readOne(server, "forbidden/key")).toMatchObject({
+      found: false,
+      error: { status: "PERMISSION_DENIED" },
+    });
     const calls = await admin(bed, "GET", "calls");
     expect(calls.login).toBeUndefined();
   });
@@ -234,7 +259,11 @@ describe("hashicorp_vault end to end", () => {
 describe("hashicorp_vault end to end: start-up", () => {
   it("refuses to start without Vault credentials and names the variables", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "secretgate-data-"));
-    const { code, stderr } = await TestServer.startExpectingFailure({ config: READ_WRITE, dataDir, env: { HCP_VAULT_ADDR: "http://127.0.0.1:1" } });
+    const { code, stderr } = await TestServer.startExpectingFailure({
+      config: READ_WRITE,
+      dataDir,
+      env: { HCP_VAULT_ADDR: "http://127.0.0.1:1" },
+    });
     rmSync(dataDir, { recursive: true, force: true });
     expect(code).toBe(2);
     expect(stderr).toContain("HCP_VAULT_APPROLE_ROLE_ID");
@@ -256,7 +285,10 @@ describe("hashicorp_vault end to end: login and secret namespaces", () => {
         policies: { "team-a": [{ path: "team-a/secret/*", capabilities: ["create", "read", "update", "delete"] }] },
       },
     });
-    server = await startServer(bed, "approle", { HCP_VAULT_LOGIN_NAMESPACE: "admin", HCP_VAULT_SECRET_NAMESPACE: "admin/team-a" });
+    server = await startServer(bed, "approle", {
+      HCP_VAULT_LOGIN_NAMESPACE: "admin",
+      HCP_VAULT_SECRET_NAMESPACE: "admin/team-a",
+    });
   });
   afterAll(async () => {
     await stopServer(server);

@@ -26,13 +26,17 @@ describe("team_settings sent with a call (hashicorp_vault)", () => {
   const bound = token();
 
   const vaultGet = async (path: string): Promise<{ status: number; value?: string }> => {
-    const response = await fetch(`${bed.emulator.endpoint}/v1/${path}`, { headers: { "x-vault-token": bed.emulator.rootToken } });
+    const response = await fetch(`${bed.emulator.endpoint}/v1/${path}`, {
+      headers: { "x-vault-token": bed.emulator.rootToken },
+    });
     if (response.status !== 200) return { status: response.status };
     const body = (await response.json()) as { data: { data: Record<string, string> } };
     return { status: 200, value: Object.values(body.data.data)[0] };
   };
   const auditRecords = () =>
-    server.logLines.filter((line) => line.includes('"audit":true')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    server.logLines
+      .filter((line) => line.includes('"audit":true'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
 
   beforeAll(async () => {
     const everything = ["create", "read", "update", "delete"] as const;
@@ -40,19 +44,32 @@ describe("team_settings sent with a call (hashicorp_vault)", () => {
       policies: ["secretgate", "teams"],
       config: {
         namespaces: [NS_A, NS_B],
-        policies: { teams: [NS_A, NS_B].map((namespace) => ({ path: `${namespace}/secret/*`, capabilities: [...everything] })) },
+        policies: {
+          teams: [NS_A, NS_B].map((namespace) => ({ path: `${namespace}/secret/*`, capabilities: [...everything] })),
+        },
       },
     });
     const proxyRules = { read: ["*"], write: ["*"], delete: ["*"], teams: ["*"] };
     server = await TestServer.start({
       config: {
-        general_settings: { key_management_system: "hashicorp_vault", key_management_settings: { access_mode: "read_and_write" } },
+        general_settings: {
+          key_management_system: "hashicorp_vault",
+          key_management_settings: { access_mode: "read_and_write" },
+        },
         secretgate: {
           auth: {
             tokens: [
-              { name: "proxy-inline", token: "os.environ/INLINE_TOKEN", rules: { ...proxyRules, inline_team_settings: true } },
+              {
+                name: "proxy-inline",
+                token: "os.environ/INLINE_TOKEN",
+                rules: { ...proxyRules, inline_team_settings: true },
+              },
               { name: "proxy-plain", token: "os.environ/PLAIN_TOKEN", rules: proxyRules },
-              { name: "team-a-proxy", token: "os.environ/BOUND_TOKEN", rules: { ...proxyRules, teams: ["team-a"], inline_team_settings: true } },
+              {
+                name: "team-a-proxy",
+                token: "os.environ/BOUND_TOKEN",
+                rules: { ...proxyRules, teams: ["team-a"], inline_team_settings: true },
+              },
             ],
           },
         },
@@ -87,17 +104,31 @@ describe("team_settings sent with a call (hashicorp_vault)", () => {
     }
 
     const inPlace = `sk-a2-${hex()}`;
-    expect(await proxy.rotate({ currentName: name, value: inPlace, teamSettings: { namespace: NS_A } })).toMatchObject({ name, version: "2", oldDeleted: false });
+    expect(await proxy.rotate({ currentName: name, value: inPlace, teamSettings: { namespace: NS_A } })).toMatchObject({
+      name,
+      version: "2",
+      oldDeleted: false,
+    });
     expect(await vaultGet(`${NS_A}/secret/data/${name}`)).toEqual({ status: 200, value: inPlace });
     const moved = `sk-b2-${hex()}`;
-    expect(await proxy.rotate({ currentName: name, newName: `${name}_NEW`, value: moved, teamSettings: { namespace: NS_B } })).toMatchObject({
+    expect(
+      await proxy.rotate({
+        currentName: name,
+        newName: `${name}_NEW`,
+        value: moved,
+        teamSettings: { namespace: NS_B },
+      }),
+    ).toMatchObject({
       name: `${name}_NEW`,
       oldDeleted: true,
     });
     expect(await vaultGet(`${NS_B}/secret/data/${name}_NEW`)).toEqual({ status: 200, value: moved });
     expect((await vaultGet(`${NS_B}/secret/data/${name}`)).status).toBe(404);
     // The rotation in B evicted B's entry only: A still reads its own (rotated) value.
-    expect((await proxy.read({ names: [name], teamSettings: { namespace: NS_A } })).results[0]).toMatchObject({ found: true, value: inPlace });
+    expect((await proxy.read({ names: [name], teamSettings: { namespace: NS_A } })).results[0]).toMatchObject({
+      found: true,
+      value: inPlace,
+    });
 
     await proxy.delete({ name, force: true, teamSettings: { namespace: NS_A } });
     expect((await vaultGet(`${NS_A}/secret/metadata/${name}`)).status).toBe(404);
@@ -113,16 +144,25 @@ describe("team_settings sent with a call (hashicorp_vault)", () => {
     expect(await vaultGet(`${NS_A}/secret/data/inline/${name}`)).toEqual({ status: 200, value });
     expect((await vaultGet(`${NS_A}/secret/data/stored/${name}`)).status).toBe(404);
     // The call's settings applied to that call only: the team's stored settings are unchanged.
-    expect((await server.grpc.getTeamSettings({ teamId: team })).settings).toEqual({ namespace: NS_A, path_prefix: "stored" });
-    const [read] = (await server.client(inline).read({ names: [name], teamId: team, teamSettings: { path_prefix: "inline" } })).results;
+    expect((await server.grpc.getTeamSettings({ teamId: team })).settings).toEqual({
+      namespace: NS_A,
+      path_prefix: "stored",
+    });
+    const [read] = (
+      await server.client(inline).read({ names: [name], teamId: team, teamSettings: { path_prefix: "inline" } })
+    ).results;
     expect(read).toMatchObject({ found: true, value });
-    expect((await server.client(inline).read({ names: [name], teamId: team })).results[0]).toMatchObject({ found: false });
+    expect((await server.client(inline).read({ names: [name], teamId: team })).results[0]).toMatchObject({
+      found: false,
+    });
   });
 
   it("validates the call's settings like SetTeamSettings, naming the key, and writes nothing", async () => {
     const proxy = server.client(inline);
     const name = `INVALID_${hex()}`;
-    const unknown = await callFailure(proxy.write({ name, value: "sk-invalid-1", teamSettings: { namespace: NS_A, prefix: "x/" } }));
+    const unknown = await callFailure(
+      proxy.write({ name, value: "sk-invalid-1", teamSettings: { namespace: NS_A, prefix: "x/" } }),
+    );
     expect(unknown.code).toBe(Code.InvalidArgument);
     expect(unknown.message).toContain('team_settings: unknown key "prefix"');
     const wrongType = await callFailure(proxy.read({ names: [name], teamSettings: { namespace: 42 } }));
@@ -131,7 +171,9 @@ describe("team_settings sent with a call (hashicorp_vault)", () => {
     const traversal = await callFailure(proxy.delete({ name, teamSettings: { path_prefix: "../other-team" } }));
     expect(traversal).toMatchObject({ code: Code.InvalidArgument });
     expect(traversal.message).toContain("team_settings.path_prefix");
-    const oversized = await callFailure(proxy.rotate({ currentName: name, value: "sk-invalid-2", teamSettings: { data: "x".repeat(17_000) } }));
+    const oversized = await callFailure(
+      proxy.rotate({ currentName: name, value: "sk-invalid-2", teamSettings: { data: "x".repeat(17_000) } }),
+    );
     expect(oversized.code).toBe(Code.InvalidArgument);
     expect(oversized.message).toContain("team_settings is");
     expect((await vaultGet(`${NS_A}/secret/data/${name}`)).status).toBe(404);
@@ -140,21 +182,38 @@ describe("team_settings sent with a call (hashicorp_vault)", () => {
 
   it("refuses LiteLLM's proxy-wide keys in a team's settings, naming them and where they belong, on a call and when stored; writes nothing", async () => {
     // An admin pasted the proxy-wide key_management_settings block into a team's settings and added the team's namespace.
-    const pasted = { store_virtual_keys: true, prefix_for_stored_virtual_keys: "litellm/", access_mode: "write_only", namespace: NS_B };
+    const pasted = {
+      store_virtual_keys: true,
+      prefix_for_stored_virtual_keys: "litellm/",
+      access_mode: "write_only",
+      namespace: NS_B,
+    };
     const name = `PASTED_${hex()}`;
     const onCall = await callFailure(server.client(inline).write({ name, value: "sk-pasted", teamSettings: pasted }));
     expect(onCall.code).toBe(Code.InvalidArgument);
-    expect(onCall.message).toContain('team_settings: unknown keys "store_virtual_keys", "prefix_for_stored_virtual_keys", "access_mode"');
+    expect(onCall.message).toContain(
+      'team_settings: unknown keys "store_virtual_keys", "prefix_for_stored_virtual_keys", "access_mode"',
+    );
     expect(onCall.message).toContain(
       `"store_virtual_keys", "prefix_for_stored_virtual_keys" and "access_mode" are LiteLLM's proxy-wide key_management_settings, which secretgate takes from its own configuration, never from a team's settings`,
     );
     expect((await vaultGet(`${NS_B}/secret/data/${name}`)).status).toBe(404);
     expect((await vaultGet(`secret/data/${name}`)).status).toBe(404);
-    const stored = await callFailure(server.grpc.setTeamSettings({ teamId: `team-p-${hex()}`, settings: { hosted_keys: ["OPENAI_API_KEY"], namespace: NS_B } }));
+    const stored = await callFailure(
+      server.grpc.setTeamSettings({
+        teamId: `team-p-${hex()}`,
+        settings: { hosted_keys: ["OPENAI_API_KEY"], namespace: NS_B },
+      }),
+    );
     expect(stored.code).toBe(Code.InvalidArgument);
-    expect(stored.message).toContain(`settings: unknown key "hosted_keys"; "hosted_keys" is one of LiteLLM's proxy-wide key_management_settings`);
+    expect(stored.message).toContain(
+      `settings: unknown key "hosted_keys"; "hosted_keys" is one of LiteLLM's proxy-wide key_management_settings`,
+    );
     // A key no one recognises keeps the plain message.
-    expect((await callFailure(server.client(inline).write({ name, value: "sk-pasted", teamSettings: { colour: "blue" } }))).message).not.toContain("LiteLLM");
+    expect(
+      (await callFailure(server.client(inline).write({ name, value: "sk-pasted", teamSettings: { colour: "blue" } })))
+        .message,
+    ).not.toContain("LiteLLM");
   });
 
   it("refuses the call's settings with PERMISSION_DENIED unless the identity's rules allow inline_team_settings (admins may)", async () => {
@@ -185,7 +244,9 @@ describe("team_settings sent with a call (hashicorp_vault)", () => {
     const name = `BOUND_${hex()}`;
     const unnamed = await callFailure(client.write({ name, value: "sk-bound-1", teamSettings: { namespace: NS_A } }));
     expect(unnamed.code).toBe(Code.PermissionDenied);
-    const other = await callFailure(client.write({ name, value: "sk-bound-2", teamId: "team-b", teamSettings: { namespace: NS_A } }));
+    const other = await callFailure(
+      client.write({ name, value: "sk-bound-2", teamId: "team-b", teamSettings: { namespace: NS_A } }),
+    );
     expect(other.code).toBe(Code.PermissionDenied);
     await client.write({ name, value: "sk-bound-3", teamId: "team-a", teamSettings: { namespace: NS_A } });
     expect(await vaultGet(`${NS_A}/secret/data/${name}`)).toEqual({ status: 200, value: "sk-bound-3" });
@@ -203,11 +264,20 @@ describe("team_settings sent with a call (hashicorp_vault)", () => {
   it("audits a digest of the settings, never the settings themselves", async () => {
     const name = `AUDITED_${hex()}`;
     const pathPrefix = `audited-${hex()}`;
-    await server.client(inline).write({ name, value: "sk-audited-1", teamSettings: { path_prefix: pathPrefix, namespace: NS_A } });
+    await server
+      .client(inline)
+      .write({ name, value: "sk-audited-1", teamSettings: { path_prefix: pathPrefix, namespace: NS_A } });
     await server.client(inline).read({ names: [name], teamSettings: { namespace: NS_A, path_prefix: pathPrefix } });
-    await callFailure(server.client(plain).delete({ name, teamSettings: { namespace: NS_A, path_prefix: pathPrefix } }));
+    await callFailure(
+      server.client(plain).delete({ name, teamSettings: { namespace: NS_A, path_prefix: pathPrefix } }),
+    );
     await new Promise((resolve) => setTimeout(resolve, 400));
-    const records = auditRecords().filter((record) => record.name === name || (Array.isArray(record.names) && record.names.includes(name)) || JSON.stringify(record.items ?? []).includes(name));
+    const records = auditRecords().filter(
+      (record) =>
+        record.name === name ||
+        (Array.isArray(record.names) && record.names.includes(name)) ||
+        JSON.stringify(record.items ?? []).includes(name),
+    );
     expect(records.map((record) => record.method)).toEqual(["Write", "Read", "Delete"]);
     const digest = canonicalDigest({ namespace: NS_A, path_prefix: pathPrefix });
     for (const record of records) expect(record.teamSettingsDigest).toBe(digest);

@@ -1,8 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { EncryptCommand, KMSClient } from "@aws-sdk/client-kms";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_KEY_ALIAS, DEFAULT_REGION, ROOT_CREDENTIALS, startEmulator as startAwsEmulator, type AwsEmulatorHandle } from "../emulators/aws-common/endpoint.js";
-import { DEFAULT_KEY, startEmulator as startGoogleKmsEmulator, type KmsEmulator } from "../emulators/google-kms/index.js";
+import {
+  type AwsEmulatorHandle,
+  DEFAULT_KEY_ALIAS,
+  DEFAULT_REGION,
+  ROOT_CREDENTIALS,
+  startEmulator as startAwsEmulator,
+} from "../emulators/aws-common/endpoint.js";
+import {
+  DEFAULT_KEY,
+  type KmsEmulator,
+  startEmulator as startGoogleKmsEmulator,
+} from "../emulators/google-kms/index.js";
 import { emulatorCalls } from "../helpers/aws-emulator-admin.js";
 import { TestServer } from "../helpers/server.js";
 
@@ -21,12 +31,23 @@ const LOOKALIKES = {
 };
 const MISSING = "MISSING_VARIABLE";
 
-type ReadResult = { name?: string; found?: boolean; value?: string; error?: { status?: string; reason?: string; message?: string } };
+type ReadResult = {
+  name?: string;
+  found?: boolean;
+  value?: string;
+  error?: { status?: string; reason?: string; message?: string };
+};
 
 /** What a caller learns from a result, with its name taken out of the message. */
 function answer(result: ReadResult | undefined, name: string): unknown {
   const { found = false, value = "", error = {} } = result ?? {};
-  return { found, value, status: error.status, reason: error.reason, message: (error.message ?? "").split(name).join("<name>") };
+  return {
+    found,
+    value,
+    status: error.status,
+    reason: error.reason,
+    message: (error.message ?? "").split(name).join("<name>"),
+  };
 }
 
 describe("KMS back ends never tell which variables the service has", () => {
@@ -42,8 +63,14 @@ describe("KMS back ends never tell which variables the service has", () => {
     google = await startGoogleKmsEmulator({ host: "127.0.0.1", port: 0 });
     kms = new KMSClient({ region: DEFAULT_REGION, endpoint: aws.endpoint, credentials: ROOT_CREDENTIALS });
     const awsCiphertext = async (plaintext: string) =>
-      Buffer.from((await kms.send(new EncryptCommand({ KeyId: DEFAULT_KEY_ALIAS, Plaintext: Buffer.from(plaintext) }))).CiphertextBlob!).toString("base64");
-    const googleCiphertext = (plaintext: string) => (google.keys.encrypt({ name: DEFAULT_KEY, plaintext: Buffer.from(plaintext) }).ciphertext as Buffer).toString("base64");
+      Buffer.from(
+        (await kms.send(new EncryptCommand({ KeyId: DEFAULT_KEY_ALIAS, Plaintext: Buffer.from(plaintext) })))
+          .CiphertextBlob!,
+      ).toString("base64");
+    const googleCiphertext = (plaintext: string) =>
+      (google.keys.encrypt({ name: DEFAULT_KEY, plaintext: Buffer.from(plaintext) }).ciphertext as Buffer).toString(
+        "base64",
+      );
     // As long as real ciphertext, canonical base64, but no KMS made it: Decrypt refuses it.
     awsLongBase64 = randomBytes(120).toString("base64");
     googleLongBase64 = randomBytes(120).toString("base64");
@@ -53,9 +80,17 @@ describe("KMS back ends never tell which variables the service has", () => {
           backends: {
             awskms: {
               key_management_system: "aws_kms",
-              env: { AWS_ENDPOINT_URL: aws.endpoint, AWS_REGION_NAME: DEFAULT_REGION, AWS_ACCESS_KEY_ID: ROOT_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: "os.environ/TEST_AWS_SECRET" },
+              env: {
+                AWS_ENDPOINT_URL: aws.endpoint,
+                AWS_REGION_NAME: DEFAULT_REGION,
+                AWS_ACCESS_KEY_ID: ROOT_CREDENTIALS.accessKeyId,
+                AWS_SECRET_ACCESS_KEY: "os.environ/TEST_AWS_SECRET",
+              },
             },
-            gkms: { key_management_system: "google_kms", env: { GOOGLE_KMS_RESOURCE_NAME: DEFAULT_KEY, GOOGLE_KMS_ENDPOINT: google.endpoint } },
+            gkms: {
+              key_management_system: "google_kms",
+              env: { GOOGLE_KMS_RESOURCE_NAME: DEFAULT_KEY, GOOGLE_KMS_ENDPOINT: google.endpoint },
+            },
             local: {},
           },
           default_backend: "local",
@@ -119,7 +154,9 @@ describe("KMS back ends never tell which variables the service has", () => {
 
   it("gkms: nothing shaped unlike KMS ciphertext, and no protected variable, is sent to Decrypt; real ciphertext decrypts", async () => {
     google.faults.resetCalls();
-    await readOnBothPorts([MISSING, ...Object.keys(LOOKALIKES), "CONJUR_AUTHN_API_KEY"].map((name) => `gkms://${name}`));
+    await readOnBothPorts(
+      [MISSING, ...Object.keys(LOOKALIKES), "CONJUR_AUTHN_API_KEY"].map((name) => `gkms://${name}`),
+    );
     expect(google.faults.calls().Decrypt).toBeUndefined();
     const [real] = (await server.grpc.read({ names: ["gkms://REAL_KEY_FOR_GOOGLE"] })).results;
     expect(real).toMatchObject({ found: true, value: "sk-google-kms-decrypted", source: "gkms" });

@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
-import * as grpc from "@grpc/grpc-js";
 import { Code } from "@connectrpc/connect";
+import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { callFailure } from "../helpers/call-failure.js";
 import { TestServer } from "../helpers/server.js";
@@ -28,7 +28,8 @@ afterAll(async () => {
   await Promise.all(servers.map((server) => server.stop()));
   const logs = servers.map((server) => server.allOutput()).join("\n");
   expect(logs.length).toBeGreaterThan(0);
-  for (const value of usedValues) expect(logs.includes(value), "a secret value appeared in the server's logs").toBe(false);
+  for (const value of usedValues)
+    expect(logs.includes(value), "a secret value appeared in the server's logs").toBe(false);
 });
 
 describe("embedded default over both protocols", () => {
@@ -36,7 +37,10 @@ describe("embedded default over both protocols", () => {
   const envValue = secretValue("env");
 
   beforeAll(async () => {
-    server = await startServer({ config: { secretgate: { environment: { serve: ["PROVIDER_FROM_ENV"] } } }, env: { PROVIDER_FROM_ENV: envValue } });
+    server = await startServer({
+      config: { secretgate: { environment: { serve: ["PROVIDER_FROM_ENV"] } } },
+      env: { PROVIDER_FROM_ENV: envValue },
+    });
   });
 
   it("writes over gRPC and reads a batch of found, missing and env-sourced names over gRPC", async () => {
@@ -44,11 +48,17 @@ describe("embedded default over both protocols", () => {
     const written = await server.grpc.write({ name: "OPENAI_API_KEY", value: stored });
     expect(written).toMatchObject({ name: "OPENAI_API_KEY", version: "1", source: "local" });
 
-    const { results } = await server.grpc.read({ names: ["OPENAI_API_KEY", "NOT_ANYWHERE", "os.environ/PROVIDER_FROM_ENV"] });
+    const { results } = await server.grpc.read({
+      names: ["OPENAI_API_KEY", "NOT_ANYWHERE", "os.environ/PROVIDER_FROM_ENV"],
+    });
     expect(results.map((result) => result.name)).toEqual(["OPENAI_API_KEY", "NOT_ANYWHERE", "PROVIDER_FROM_ENV"]);
     expect(results[0]).toMatchObject({ found: true, value: stored, source: "local", version: "1" });
     expect(results[0]!.fetchedAt).toBeDefined();
-    expect(results[1]).toMatchObject({ found: false, value: "", error: { code: Code.NotFound, status: "NOT_FOUND", reason: "NOT_IN_BACKEND" } });
+    expect(results[1]).toMatchObject({
+      found: false,
+      value: "",
+      error: { code: Code.NotFound, status: "NOT_FOUND", reason: "NOT_IN_BACKEND" },
+    });
     expect(results[1]!.error!.message).toContain("NOT_ANYWHERE");
     expect(results[2]).toMatchObject({ found: true, value: envValue, source: "env", version: "" });
   });
@@ -59,7 +69,12 @@ describe("embedded default over both protocols", () => {
     expect(write).toMatchObject({ status: 200, body: { name: "ANTHROPIC_API_KEY", version: "1", source: "local" } });
     const read = await server.json("Read", { names: ["ANTHROPIC_API_KEY", "MISSING_TOO"] });
     expect(read.status).toBe(200);
-    expect(read.body.results[0]).toMatchObject({ name: "ANTHROPIC_API_KEY", found: true, value: stored, source: "local" });
+    expect(read.body.results[0]).toMatchObject({
+      name: "ANTHROPIC_API_KEY",
+      found: true,
+      value: stored,
+      source: "local",
+    });
     expect(read.body.results[1]).toMatchObject({ name: "MISSING_TOO", error: { status: "NOT_FOUND" } });
     expect(read.body.results[1].found).toBeUndefined();
   });
@@ -111,20 +126,36 @@ describe("embedded default over both protocols", () => {
     const [result] = (await server.grpc.read({ names: ["virtual-key-123"], virtualKey: true })).results;
     expect(result).toMatchObject({ found: true, value: key, resolvedName: "litellm/virtual-key-123" });
     expect((await server.grpc.read({ names: ["litellm/virtual-key-123"] })).results[0]).toMatchObject({ found: true });
-    expect(await server.grpc.delete({ name: "virtual-key-123", virtualKey: true })).toMatchObject({ name: "litellm/virtual-key-123" });
+    expect(await server.grpc.delete({ name: "virtual-key-123", virtualKey: true })).toMatchObject({
+      name: "litellm/virtual-key-123",
+    });
   });
 
   it("round-trips team settings, applies the team prefix, and rejects unknown keys naming them", async () => {
-    const set = await server.grpc.setTeamSettings({ teamId: "team-a", settings: { prefix: "team-a/", tags: { owner: "a" } } });
-    expect(set).toMatchObject({ teamId: "team-a", configured: true, settings: { prefix: "team-a/", tags: { owner: "a" } } });
+    const set = await server.grpc.setTeamSettings({
+      teamId: "team-a",
+      settings: { prefix: "team-a/", tags: { owner: "a" } },
+    });
+    expect(set).toMatchObject({
+      teamId: "team-a",
+      configured: true,
+      settings: { prefix: "team-a/", tags: { owner: "a" } },
+    });
     const got = await server.grpc.getTeamSettings({ teamId: "team-a" });
     expect(got).toMatchObject({ configured: true, settings: { prefix: "team-a/" } });
     expect(got.updatedAt).toBeDefined();
 
-    const written = await server.grpc.write({ name: "k1", value: secretValue("team"), teamId: "team-a", virtualKey: true });
+    const written = await server.grpc.write({
+      name: "k1",
+      value: secretValue("team"),
+      teamId: "team-a",
+      virtualKey: true,
+    });
     expect(written.name).toBe("team-a/k1");
 
-    const unknown = await callFailure(server.grpc.setTeamSettings({ teamId: "team-a", settings: { prefix: "x/", region: "eu" } }));
+    const unknown = await callFailure(
+      server.grpc.setTeamSettings({ teamId: "team-a", settings: { prefix: "x/", region: "eu" } }),
+    );
     expect(unknown.code).toBe(Code.InvalidArgument);
     expect(unknown.message).toContain('"region"');
     const wrongType = await server.json("SetTeamSettings", { teamId: "team-a", settings: { prefix: 42 } });
@@ -132,7 +163,10 @@ describe("embedded default over both protocols", () => {
     expect(wrongType.body).toMatchObject({ code: "invalid_argument" });
     expect(wrongType.body.message).toContain("settings.prefix");
     // The rejected updates changed nothing.
-    expect((await server.grpc.getTeamSettings({ teamId: "team-a" })).settings).toEqual({ prefix: "team-a/", tags: { owner: "a" } });
+    expect((await server.grpc.getTeamSettings({ teamId: "team-a" })).settings).toEqual({
+      prefix: "team-a/",
+      tags: { owner: "a" },
+    });
 
     expect(await server.grpc.setTeamSettings({ teamId: "team-a", settings: {} })).toMatchObject({ configured: false });
     expect(await server.grpc.getTeamSettings({ teamId: "team-a" })).toMatchObject({ configured: false, settings: {} });
@@ -141,15 +175,40 @@ describe("embedded default over both protocols", () => {
   it("applies team settings sent with a call, merged over the named team's, to that call only", async () => {
     await server.grpc.setTeamSettings({ teamId: "team-i", settings: { prefix: "team-i/", description: "stored" } });
     const inline = secretValue("inline");
-    expect(await server.grpc.write({ name: "k2", value: inline, virtualKey: true, teamSettings: { prefix: "inline/" } })).toMatchObject({ name: "inline/k2" });
-    const merged = await server.grpc.write({ name: "k3", value: secretValue("merged"), virtualKey: true, teamId: "team-i", teamSettings: { prefix: "both/" } });
+    expect(
+      await server.grpc.write({ name: "k2", value: inline, virtualKey: true, teamSettings: { prefix: "inline/" } }),
+    ).toMatchObject({ name: "inline/k2" });
+    const merged = await server.grpc.write({
+      name: "k3",
+      value: secretValue("merged"),
+      virtualKey: true,
+      teamId: "team-i",
+      teamSettings: { prefix: "both/" },
+    });
     expect(merged.name).toBe("both/k3");
-    expect((await server.grpc.write({ name: "k3", value: secretValue("stored"), virtualKey: true, teamId: "team-i" })).name).toBe("team-i/k3");
-    const [read] = (await server.grpc.read({ names: ["k2"], virtualKey: true, teamSettings: { prefix: "inline/" } })).results;
+    expect(
+      (await server.grpc.write({ name: "k3", value: secretValue("stored"), virtualKey: true, teamId: "team-i" })).name,
+    ).toBe("team-i/k3");
+    const [read] = (await server.grpc.read({ names: ["k2"], virtualKey: true, teamSettings: { prefix: "inline/" } }))
+      .results;
     expect(read).toMatchObject({ found: true, value: inline, resolvedName: "inline/k2" });
-    expect((await server.grpc.rotate({ currentName: "k2", newName: "k2b", value: secretValue("moved"), virtualKey: true, teamSettings: { prefix: "inline/" } })).name).toBe("inline/k2b");
-    expect(await server.grpc.delete({ name: "k2b", virtualKey: true, teamSettings: { prefix: "inline/" } })).toMatchObject({ name: "inline/k2b" });
-    const unknown = await callFailure(server.grpc.write({ name: "k4", value: secretValue("x"), teamSettings: { namespace: "ns" } }));
+    expect(
+      (
+        await server.grpc.rotate({
+          currentName: "k2",
+          newName: "k2b",
+          value: secretValue("moved"),
+          virtualKey: true,
+          teamSettings: { prefix: "inline/" },
+        })
+      ).name,
+    ).toBe("inline/k2b");
+    expect(
+      await server.grpc.delete({ name: "k2b", virtualKey: true, teamSettings: { prefix: "inline/" } }),
+    ).toMatchObject({ name: "inline/k2b" });
+    const unknown = await callFailure(
+      server.grpc.write({ name: "k4", value: secretValue("x"), teamSettings: { namespace: "ns" } }),
+    );
     expect(unknown).toMatchObject({ code: Code.InvalidArgument, message: 'team_settings: unknown key "namespace"' });
   });
 
@@ -175,7 +234,15 @@ describe("embedded default over both protocols", () => {
   });
 
   it("lists the service through server reflection (buf curl, no .proto files)", async () => {
-    const { stdout } = await run("npx", ["buf", "curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-methods", `http://${server.grpcAddress}`]);
+    const { stdout } = await run("npx", [
+      "buf",
+      "curl",
+      "--protocol",
+      "grpc",
+      "--http2-prior-knowledge",
+      "--list-methods",
+      `http://${server.grpcAddress}`,
+    ]);
     expect(stdout).toContain("secretgate.v1.SecretService/Read");
     expect(stdout).toContain("secretgate.v1.SecretService/SetTeamSettings");
   });
@@ -215,7 +282,9 @@ describe("bad input gets a clear error naming the field and loses nothing", () =
   });
 
   it("refuses an empty value and both value kinds at once", async () => {
-    expect((await callFailure(server.grpc.write({ name: "EMPTY", value: "" }))).message).toBe("value must not be empty");
+    expect((await callFailure(server.grpc.write({ name: "EMPTY", value: "" }))).message).toBe(
+      "value must not be empty",
+    );
     const both = await callFailure(server.grpc.write({ name: "BOTH", value: "x", binaryValue: new Uint8Array([1]) }));
     expect(both).toMatchObject({ code: Code.InvalidArgument, message: "set only one of value and binary_value" });
   });
@@ -239,7 +308,11 @@ describe("bad input gets a clear error naming the field and loses nothing", () =
   });
 
   it("answers a malformed protobuf body on the gRPC port with INVALID_ARGUMENT", async () => {
-    const error = await rawGrpcCall(server.grpcAddress, "/secretgate.v1.SecretService/Read", Buffer.from([0x0a, 0xff, 0xff, 0xff])).then(
+    const error = await rawGrpcCall(
+      server.grpcAddress,
+      "/secretgate.v1.SecretService/Read",
+      Buffer.from([0x0a, 0xff, 0xff, 0xff]),
+    ).then(
       () => undefined,
       (failure: grpc.ServiceError) => failure,
     );
@@ -252,12 +325,23 @@ describe("bad input gets a clear error naming the field and loses nothing", () =
     const malformed = Buffer.from([0x0a, 0xff, 0xff, 0xff]);
     const enveloped = Buffer.concat([Buffer.from([0, 0, 0, 0, malformed.length]), malformed]);
 
-    const connect = await fetch(url, { method: "POST", headers: { "content-type": "application/proto" }, body: malformed });
+    const connect = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/proto" },
+      body: malformed,
+    });
     expect(connect.status).toBe(400);
-    expect(await connect.json()).toMatchObject({ code: "invalid_argument", message: expect.stringContaining("secretgate.v1.ReadRequest") });
+    expect(await connect.json()).toMatchObject({
+      code: "invalid_argument",
+      message: expect.stringContaining("secretgate.v1.ReadRequest"),
+    });
 
     // gRPC-Web: HTTP 200, the status in the trailer envelope (flag 0x80) that ends the body.
-    const grpcWeb = await fetch(url, { method: "POST", headers: { "content-type": "application/grpc-web+proto" }, body: enveloped });
+    const grpcWeb = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+proto" },
+      body: enveloped,
+    });
     expect(grpcWeb.status).toBe(200);
     const body = Buffer.from(await grpcWeb.arrayBuffer());
     expect(body[0]).toBe(0x80);
@@ -304,7 +388,10 @@ describe("access modes and hosted keys", () => {
   it("write_only writes to the store but reads are not hosted: only names environment.serve lists come from the environment", async () => {
     const envValue = secretValue("wo-env");
     const server = await startServer({
-      config: { general_settings: { key_management_settings: { access_mode: "write_only" } }, secretgate: { environment: { serve: ["SHARED_NAME"] } } },
+      config: {
+        general_settings: { key_management_settings: { access_mode: "write_only" } },
+        secretgate: { environment: { serve: ["SHARED_NAME"] } },
+      },
       env: { SHARED_NAME: envValue, UNLISTED_NAME: secretValue("wo-unlisted") },
     });
     await server.grpc.write({ name: "SHARED_NAME", value: secretValue("wo-stored") });
@@ -333,13 +420,21 @@ describe("access modes and hosted keys", () => {
     // Virtual keys never come from the environment, whatever environment.serve lists; and hosted_keys
     // governs provider keys, so a virtual key is looked up in the store (which does not hold this one).
     const [virtual] = (await server.grpc.read({ names: ["NOT_HOSTED"], virtualKey: true })).results;
-    expect(virtual).toMatchObject({ found: false, value: "", resolvedName: "litellm/NOT_HOSTED", error: { status: "NOT_FOUND", reason: "NOT_IN_BACKEND" } });
+    expect(virtual).toMatchObject({
+      found: false,
+      value: "",
+      resolvedName: "litellm/NOT_HOSTED",
+      error: { status: "NOT_FOUND", reason: "NOT_IN_BACKEND" },
+    });
     const listed = await server.grpc.listHosted({});
     expect(listed.keys.find((key) => key.name === "HOSTED")).toMatchObject({ resolves: true, source: "local" });
   });
 
   it("never serves secretgate's own settings from the environment, even when environment.serve matches them", async () => {
-    const server = await startServer({ config: { secretgate: { environment: { serve: ["*"] } } }, env: { SECRETGATE_MASTER_KEY: randomBytes(32).toString("base64") } });
+    const server = await startServer({
+      config: { secretgate: { environment: { serve: ["*"] } } },
+      env: { SECRETGATE_MASTER_KEY: randomBytes(32).toString("base64") },
+    });
     const [result] = (await server.grpc.read({ names: ["SECRETGATE_MASTER_KEY"] })).results;
     expect(result).toMatchObject({ found: false, value: "", error: { status: "NOT_FOUND" } });
   });
@@ -348,9 +443,10 @@ describe("access modes and hosted keys", () => {
     const server = await startServer();
     const names = ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf"];
     const { results } = await server.grpc.read({ names });
-    expect(results.map((result) => [result.name, result.found, result.error?.status])).toEqual(names.map((name) => [name, false, "NOT_FOUND"]));
+    expect(results.map((result) => [result.name, result.found, result.error?.status])).toEqual(
+      names.map((name) => [name, false, "NOT_FOUND"]),
+    );
   });
-
 });
 
 describe("durability and start-up", () => {
@@ -360,7 +456,11 @@ describe("durability and start-up", () => {
     await first.grpc.write({ name: "DURABLE", value });
     expect(await first.stop()).toBe(0);
     const second = await startServer({ dataDir: first.dataDir });
-    expect((await second.grpc.read({ names: ["DURABLE"] })).results[0]).toMatchObject({ found: true, value, version: "1" });
+    expect((await second.grpc.read({ names: ["DURABLE"] })).results[0]).toMatchObject({
+      found: true,
+      value,
+      version: "1",
+    });
   });
 
   it("refuses to start with a master key that is not the data directory's", async () => {
@@ -375,7 +475,9 @@ describe("durability and start-up", () => {
   });
 
   it("refuses an unknown key_management_system, naming the key", async () => {
-    const failure = await TestServer.startExpectingFailure({ config: { general_settings: { key_management_system: "hashicorp_vaultt" } } });
+    const failure = await TestServer.startExpectingFailure({
+      config: { general_settings: { key_management_system: "hashicorp_vaultt" } },
+    });
     expect(failure.code).toBe(2);
     expect(failure.stderr).toContain("general_settings.key_management_system");
     expect(failure.stderr).toContain("hashicorp_vaultt");

@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VaultEmulator } from "../emulators/hashicorp-vault/index.js";
 import { eventually } from "../helpers/eventually.js";
-import { TestServer, stopServer } from "../helpers/server.js";
 import { PostgresServer } from "../helpers/postgres-server.js";
+import { stopServer, TestServer } from "../helpers/server.js";
 
 /** The value of one sample in Prometheus text format, e.g. sample(text, "x_total", { backend: "local" }). */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -81,7 +81,11 @@ describe("/metrics after a scripted workload", () => {
     // Still ready: it answers from its cache (docs/operations.md, "Probes"); the strict variant is not.
     const ready = await fetch(`http://${server.httpAddress}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: "ready", database: "unreachable", degraded: expect.arrayContaining(["database"]) });
+    expect(await ready.json()).toMatchObject({
+      status: "ready",
+      database: "unreachable",
+      degraded: expect.arrayContaining(["database"]),
+    });
     expect((await fetch(`http://${server.httpAddress}/readyz?strict`)).status).toBe(503);
   });
 });
@@ -105,9 +109,16 @@ describe("/readyz and the start-up probe", () => {
     expect((await fetch(`http://${server.httpAddress}/healthz`)).status).toBe(200);
     const notReady = await fetch(`http://${server.httpAddress}/readyz`);
     expect(notReady.status).toBe(503);
-    expect(await notReady.json()).toMatchObject({ status: "not ready", backendReachable: false, backend: "hashicorp_vault" });
+    expect(await notReady.json()).toMatchObject({
+      status: "not ready",
+      backendReachable: false,
+      backend: "hashicorp_vault",
+    });
 
     vault.sealed = false;
-    await eventually(async () => (await fetch(`http://${server.httpAddress}/readyz`)).status === 200, "the server is ready");
+    await eventually(
+      async () => (await fetch(`http://${server.httpAddress}/readyz`)).status === 200,
+      "the server is ready",
+    );
   });
 });

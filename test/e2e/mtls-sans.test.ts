@@ -6,7 +6,7 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 import { callFailure } from "../helpers/call-failure.js";
-import { TestCa, type Pem } from "../helpers/certificates.js";
+import { type Pem, TestCa } from "../helpers/certificates.js";
 import { TestServer } from "../helpers/server.js";
 
 const ca = new TestCa("secretgate-san-ca");
@@ -36,19 +36,32 @@ describe("mTLS identities matched by SAN type", () => {
   });
 
   const clients = (pem: Pem) => [
-    createClient(SecretService, createGrpcTransport({ baseUrl: `https://${server.grpcAddress}`, nodeOptions: { ca: ca.root.cert, cert: pem.cert, key: pem.key } })),
     createClient(
       SecretService,
-      createConnectTransport({ baseUrl: `https://${server.httpAddress}`, httpVersion: "1.1", nodeOptions: { ca: ca.root.cert, cert: pem.cert, key: pem.key } }),
+      createGrpcTransport({
+        baseUrl: `https://${server.grpcAddress}`,
+        nodeOptions: { ca: ca.root.cert, cert: pem.cert, key: pem.key },
+      }),
+    ),
+    createClient(
+      SecretService,
+      createConnectTransport({
+        baseUrl: `https://${server.httpAddress}`,
+        httpVersion: "1.1",
+        nodeOptions: { ca: ca.root.cert, cert: pem.cert, key: pem.key },
+      }),
     ),
   ];
 
-  it.each(["DNS:spiffe://corp/litellm", "email:spiffe://corp/litellm"])("does not give a certificate with %s the URI's identity, on either port", async (san) => {
-    for (const client of clients(ca.client("impostor", san))) {
-      const failure = await callFailure(client.read({ names: ["OPENAI_API_KEY"] }));
-      expect(failure.code).toBe(Code.Unauthenticated);
-    }
-  });
+  it.each(["DNS:spiffe://corp/litellm", "email:spiffe://corp/litellm"])(
+    "does not give a certificate with %s the URI's identity, on either port",
+    async (san) => {
+      for (const client of clients(ca.client("impostor", san))) {
+        const failure = await callFailure(client.read({ names: ["OPENAI_API_KEY"] }));
+        expect(failure.code).toBe(Code.Unauthenticated);
+      }
+    },
+  );
 
   it("gives a certificate with URI:spiffe://corp/litellm that identity, on both ports", async () => {
     for (const client of clients(ca.client("proxy", "URI:spiffe://corp/litellm"))) {
@@ -61,7 +74,9 @@ describe("mTLS identities matched by SAN type", () => {
 describe("an untyped san", () => {
   it("stops the start (exit 2) with a message showing the typed form", async () => {
     const failure = await TestServer.startExpectingFailure({
-      config: { secretgate: { tls: tlsFiles(), auth: { mtls_identities: [{ name: "litellm", san: "spiffe://corp/litellm" }] } } },
+      config: {
+        secretgate: { tls: tlsFiles(), auth: { mtls_identities: [{ name: "litellm", san: "spiffe://corp/litellm" }] } },
+      },
     });
     expect(failure.code).toBe(2);
     expect(failure.stderr).toContain("secretgate.auth.mtls_identities.0.san");

@@ -26,7 +26,9 @@ describe("names that pass for other names", () => {
     expect(json.status).toBe(400);
     expect(json.body).toMatchObject({ code: "invalid_argument" });
     expect(json.body.message).toContain(reason);
-    const rotate = await callFailure(server.grpc.rotate({ currentName: "EXISTING", newName: name, value: "sk-never-stored-3" }));
+    const rotate = await callFailure(
+      server.grpc.rotate({ currentName: "EXISTING", newName: name, value: "sk-never-stored-3" }),
+    );
     expect(rotate.message).toMatch(/^new_name /);
     const { results } = await server.grpc.read({ names: ["FINE", name] });
     expect(results[1]).toMatchObject({ found: false, error: { status: "INVALID_ARGUMENT" } });

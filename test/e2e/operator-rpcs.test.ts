@@ -1,13 +1,13 @@
 import { rmSync } from "node:fs";
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectFailure } from "../helpers/call-failure.js";
 import { AdminService, type TailAuditResponse } from "../../gen/secretgate/v1/admin_service_pb.js";
 import type { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
+import { connectFailure } from "../helpers/call-failure.js";
 import { startOperatorBed } from "../helpers/operator-bed.js";
+import { stopServer, TestServer } from "../helpers/server.js";
 import type { VaultTestBed } from "../helpers/vault-test-bed.js";
-import { TestServer, stopServer } from "../helpers/server.js";
 
 // The operator RPCs the console uses (WhoAmI, ListTeams, TestTeamSettings, TailAudit, GetStats,
 // ListCallers), on both ports, against the embedded store and the Vault emulator: who may call
@@ -22,20 +22,33 @@ let reader: Client<typeof SecretService>;
 let readerAdmin: Client<typeof AdminService>;
 
 /** A Connect client over HTTP/1.1 to the HTTP port, as the console's connect-web is. */
-function httpClient(token: string | undefined, protocol: "connect" | "grpc-web" = "connect"): Client<typeof AdminService> {
+function httpClient(
+  token: string | undefined,
+  protocol: "connect" | "grpc-web" = "connect",
+): Client<typeof AdminService> {
   const options = {
     baseUrl: `http://${server.httpAddress}`,
     httpVersion: "1.1" as const,
-    interceptors: token ? [(next: any) => (request: any) => {
-      request.header.set("authorization", `Bearer ${token}`);
-      return next(request);
-    }] : [],
+    interceptors: token
+      ? [
+          (next: any) => (request: any) => {
+            request.header.set("authorization", `Bearer ${token}`);
+            return next(request);
+          },
+        ]
+      : [],
   };
-  return createClient(AdminService, protocol === "connect" ? createConnectTransport(options) : createGrpcWebTransport(options));
+  return createClient(
+    AdminService,
+    protocol === "connect" ? createConnectTransport(options) : createGrpcWebTransport(options),
+  );
 }
 
 /** The next record of a tail that matches, within a bounded number of records. */
-async function nextMatching(tail: AsyncIterator<TailAuditResponse>, match: (response: TailAuditResponse) => boolean): Promise<TailAuditResponse> {
+async function nextMatching(
+  tail: AsyncIterator<TailAuditResponse>,
+  match: (response: TailAuditResponse) => boolean,
+): Promise<TailAuditResponse> {
   for (let seen = 0; seen < 200; seen++) {
     const next = await tail.next();
     if (next.done) throw new Error("the tail ended");
@@ -61,7 +74,13 @@ describe("WhoAmI", () => {
     const admin = await server.admin.whoAmI({});
     expect(admin.caller).toMatchObject({ name: "admin", kind: "admin_token", admin: true, read: ["*"] });
     const self = await httpClient(READER_TOKEN).whoAmI({});
-    expect(self.caller).toMatchObject({ name: "reader", kind: "token", admin: false, read: ["OPENAI_*"], backends: ["local"] });
+    expect(self.caller).toMatchObject({
+      name: "reader",
+      kind: "token",
+      admin: false,
+      read: ["OPENAI_*"],
+      backends: ["local"],
+    });
     expect(JSON.stringify(self)).not.toContain(READER_TOKEN);
     expect((await connectFailure(httpClient("not-a-token").whoAmI({}))).code).toBe(Code.Unauthenticated);
   });
@@ -91,7 +110,13 @@ describe("ListCallers", () => {
   it("lists the configured identities with their rules and no token or digest", async () => {
     const { callers } = await httpClient(server.token).listCallers({});
     expect(callers.map((caller) => caller.name)).toEqual(["reader", "admin"]);
-    expect(callers[0]).toMatchObject({ kind: "token", read: ["OPENAI_*"], write: [], admin: false, backends: ["local"] });
+    expect(callers[0]).toMatchObject({
+      kind: "token",
+      read: ["OPENAI_*"],
+      write: [],
+      admin: false,
+      backends: ["local"],
+    });
     const text = JSON.stringify(callers);
     expect(text).not.toContain(READER_TOKEN);
     expect(text).not.toContain(server.token!);
@@ -101,7 +126,8 @@ describe("ListCallers", () => {
 
 describe("ListTeams", () => {
   beforeAll(async () => {
-    for (const team of ["team-c", "team-a", "team-b"]) await server.grpc.setTeamSettings({ teamId: team, settings: {} });
+    for (const team of ["team-c", "team-a", "team-b"])
+      await server.grpc.setTeamSettings({ teamId: team, settings: {} });
     await server.grpc.setTeamSettings({ teamId: "team-a", settings: { backend: "vault", namespace: "team-ns" } });
     await server.grpc.setTeamSettings({ teamId: "team-b", settings: { prefix: "b/" } });
     await server.grpc.setTeamSettings({ teamId: "team-c", settings: { backend: "vault", mount: "kv" } });
@@ -109,7 +135,10 @@ describe("ListTeams", () => {
 
   it("pages through the teams by id, with the back end their settings belong to", async () => {
     const first = await server.admin.listTeams({ pageSize: 2 });
-    expect(first.teams.map((team) => [team.teamId, team.backend])).toEqual([["team-a", "vault"], ["team-b", "local"]]);
+    expect(first.teams.map((team) => [team.teamId, team.backend])).toEqual([
+      ["team-a", "vault"],
+      ["team-b", "local"],
+    ]);
     expect(first.nextPageToken).not.toBe("");
     const second = await server.admin.listTeams({ pageSize: 2, pageToken: first.nextPageToken });
     expect(second.teams.map((team) => team.teamId)).toEqual(["team-c"]);
@@ -137,9 +166,15 @@ describe("ListTeams", () => {
 
 describe("TestTeamSettings", () => {
   it("probes the back end under the settings without storing them", async () => {
-    const reachable = await server.admin.testTeamSettings({ teamId: "team-new", settings: { backend: "vault", namespace: "team-ns" } });
+    const reachable = await server.admin.testTeamSettings({
+      teamId: "team-new",
+      settings: { backend: "vault", namespace: "team-ns" },
+    });
     expect(reachable).toMatchObject({ backend: "vault", reachable: true, status: "OK" });
-    const missing = await httpClient(server.token).testTeamSettings({ teamId: "team-new", settings: { backend: "vault", namespace: "no-such-ns" } });
+    const missing = await httpClient(server.token).testTeamSettings({
+      teamId: "team-new",
+      settings: { backend: "vault", namespace: "no-such-ns" },
+    });
     expect(missing.backend).toBe("vault");
     expect(missing.reachable).toBe(false);
     expect(missing.status).not.toBe("OK");
@@ -188,7 +223,9 @@ describe("ListHosted", () => {
     const key = keys.find((entry) => entry.name === "OPENAI_API_KEY")!;
     expect(key).toMatchObject({ resolves: true, stale: false });
     expect(key.fetchedAt).toBeDefined();
-    expect(JSON.stringify(keys, (_key, value) => (typeof value === "bigint" ? String(value) : value))).not.toContain(VALUE);
+    expect(JSON.stringify(keys, (_key, value) => (typeof value === "bigint" ? String(value) : value))).not.toContain(
+      VALUE,
+    );
   });
 });
 
@@ -200,7 +237,10 @@ describe("TailAudit", () => {
       // The tail's own record says it is open.
       await nextMatching(tail, (response) => response.record?.method === "TailAudit");
       await reader.read({ names: ["OPENAI_API_KEY"] });
-      const { record } = await nextMatching(tail, (response) => response.record?.method === "Read" && response.record.identity === "reader");
+      const { record } = await nextMatching(
+        tail,
+        (response) => response.record?.method === "Read" && response.record.identity === "reader",
+      );
       expect(record).toMatchObject({ outcome: "OK", names: ["OPENAI_API_KEY"] });
       expect(JSON.parse(record!.json)).toMatchObject({ identity: "reader", method: "Read" });
       expect(record!.json).not.toContain(VALUE);
@@ -210,7 +250,9 @@ describe("TailAudit", () => {
 
   it("refuses a seventeenth subscriber, and frees a place when one leaves", async () => {
     const controllers = Array.from({ length: 16 }, () => new AbortController());
-    const tails = controllers.map((controller) => server.admin.tailAudit({}, { signal: controller.signal })[Symbol.asyncIterator]());
+    const tails = controllers.map((controller) =>
+      server.admin.tailAudit({}, { signal: controller.signal })[Symbol.asyncIterator](),
+    );
     // Each is open once its own record arrives.
     await Promise.all(tails.map((tail) => nextMatching(tail, (response) => response.record?.method === "TailAudit")));
     const refused = await connectFailure(

@@ -1,12 +1,21 @@
+import {
+  create,
+  createFileRegistry,
+  type DescService,
+  fromBinary,
+  fromJson,
+  type JsonValue,
+  toBinary,
+  toJson,
+} from "@bufbuild/protobuf";
+import { type FileDescriptorProto, FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
-import { create, createFileRegistry, fromBinary, fromJson, toBinary, toJson, type DescService, type JsonValue } from "@bufbuild/protobuf";
-import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  ServerReflectionRequestSchema,
-  ServerReflectionResponseSchema,
   type ServerReflectionRequest,
+  ServerReflectionRequestSchema,
   type ServerReflectionResponse,
+  ServerReflectionResponseSchema,
 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { TestServer } from "../helpers/server.js";
 
@@ -43,7 +52,8 @@ class ReflectionOnlyClient {
     stream.write(create(ServerReflectionRequestSchema, { messageRequest: request }));
     stream.end();
     const { messageResponse } = await answer;
-    if (messageResponse.case === "errorResponse") throw new Error(`reflection answered ${messageResponse.value.errorCode}: ${messageResponse.value.errorMessage}`);
+    if (messageResponse.case === "errorResponse")
+      throw new Error(`reflection answered ${messageResponse.value.errorCode}: ${messageResponse.value.errorMessage}`);
     return messageResponse;
   }
 
@@ -127,7 +137,15 @@ describe.each(["v1", "v1alpha"] as const)("server reflection %s, used as grpcurl
 
   it("describes both of the API's services, each with its own methods, well enough to call them with no .proto file", async () => {
     const secrets = await reflection.describeService("secretgate.v1.SecretService");
-    expect(secrets.methods.map((method) => method.name)).toEqual(["Read", "Write", "Delete", "Rotate", "ListHosted", "SetTeamSettings", "GetTeamSettings"]);
+    expect(secrets.methods.map((method) => method.name)).toEqual([
+      "Read",
+      "Write",
+      "Delete",
+      "Rotate",
+      "ListHosted",
+      "SetTeamSettings",
+      "GetTeamSettings",
+    ]);
     const admin = await reflection.describeService("secretgate.v1.AdminService");
     expect(admin.methods.map((method) => method.name)).toEqual([
       "WhoAmI",
@@ -148,14 +166,20 @@ describe.each(["v1", "v1alpha"] as const)("server reflection %s, used as grpcurl
     const health = await reflection.describeService("grpc.health.v1.Health");
     expect(health.methods.map((method) => method.name)).toContain("Check");
     expect(await reflection.call(health, "Check", {})).toEqual({ status: "SERVING" });
-    expect(await reflection.call(health, "Check", { service: "secretgate.v1.SecretService" })).toEqual({ status: "SERVING" });
-    expect(await reflection.call(health, "Check", { service: "secretgate.v1.AdminService" })).toEqual({ status: "SERVING" });
+    expect(await reflection.call(health, "Check", { service: "secretgate.v1.SecretService" })).toEqual({
+      status: "SERVING",
+    });
+    expect(await reflection.call(health, "Check", { service: "secretgate.v1.AdminService" })).toEqual({
+      status: "SERVING",
+    });
   });
 
   it("describes both reflection services too", async () => {
     for (const name of ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]) {
       const service = await reflection.describeService(name);
-      expect(service.methods.map((method) => [method.name, method.methodKind])).toEqual([["ServerReflectionInfo", "bidi_streaming"]]);
+      expect(service.methods.map((method) => [method.name, method.methodKind])).toEqual([
+        ["ServerReflectionInfo", "bidi_streaming"],
+      ]);
     }
   });
 });

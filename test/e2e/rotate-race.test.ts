@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../emulators/aws-common/endpoint.js";
+import { type AwsEmulatorHandle, emulatorEnv, startEmulator } from "../emulators/aws-common/endpoint.js";
 import { callFailure } from "../helpers/call-failure.js";
 import { TestServer } from "../helpers/server.js";
 
@@ -17,7 +17,12 @@ describe("Rotate racing a Write to its new name (server process + AWS emulator)"
   beforeAll(async () => {
     aws = await startEmulator();
     server = await TestServer.start({
-      config: { general_settings: { key_management_system: "aws_secret_manager", key_management_settings: { access_mode: "read_and_write" } } },
+      config: {
+        general_settings: {
+          key_management_system: "aws_secret_manager",
+          key_management_settings: { access_mode: "read_and_write" },
+        },
+      },
       env: emulatorEnv(aws.endpoint),
     });
   });
@@ -39,30 +44,35 @@ describe("Rotate racing a Write to its new name (server process + AWS emulator)"
     ["was free, so the Rotate created it", async () => undefined],
   ];
 
-  it.each(cases)("leaves a new name that %s once another writer's value landed on it, answering ABORTED", async (_case, prepare) => {
-    const suffix = Math.random().toString(36).slice(2, 10);
-    const current = `race/current-${suffix}`;
-    const target = `race/target-${suffix}`;
-    await server.grpc.write({ name: current, value: "sk-old-value-of-current" });
-    await prepare(target);
-    const { emulator } = aws;
-    emulator.faults.resetCalls();
-    emulator.faults.set([{ operation: "GetSecretValue", target, kind: "hold", times: 1 }]);
+  it.each(cases)(
+    "leaves a new name that %s once another writer's value landed on it, answering ABORTED",
+    async (_case, prepare) => {
+      const suffix = Math.random().toString(36).slice(2, 10);
+      const current = `race/current-${suffix}`;
+      const target = `race/target-${suffix}`;
+      await server.grpc.write({ name: current, value: "sk-old-value-of-current" });
+      await prepare(target);
+      const { emulator } = aws;
+      emulator.faults.resetCalls();
+      emulator.faults.set([{ operation: "GetSecretValue", target, kind: "hold", times: 1 }]);
 
-    const rotation = callFailure(server.grpc.rotate({ currentName: current, newName: target, value: "sk-value-the-rotate-wrote" }));
-    await emulator.faults.whenHolding();
-    await server.grpc.write({ name: target, value: "sk-value-another-caller-wrote" });
-    emulator.faults.release();
-    const failure = await rotation;
+      const rotation = callFailure(
+        server.grpc.rotate({ currentName: current, newName: target, value: "sk-value-the-rotate-wrote" }),
+      );
+      await emulator.faults.whenHolding();
+      await server.grpc.write({ name: target, value: "sk-value-another-caller-wrote" });
+      emulator.faults.release();
+      const failure = await rotation;
 
-    expect(failure.code).toBe(Code.Aborted);
-    const { results } = await server.grpc.read({ names: [target, current] });
-    expect(results[0]).toMatchObject({ found: true, value: "sk-value-another-caller-wrote" });
-    expect(results[1]).toMatchObject({ found: true, value: "sk-old-value-of-current" });
-    expect(emulator.faults.calls().DeleteSecret).toBeUndefined();
-    expect(failure.message).toContain(`"${target}"`);
-    expect(failure.message).toContain("left as it is");
-    expect(failure.message).toContain(`"${current}" is unchanged`);
-    expect(failure.message).not.toMatch(/sk-(value|old|held|recoverable)/);
-  });
+      expect(failure.code).toBe(Code.Aborted);
+      const { results } = await server.grpc.read({ names: [target, current] });
+      expect(results[0]).toMatchObject({ found: true, value: "sk-value-another-caller-wrote" });
+      expect(results[1]).toMatchObject({ found: true, value: "sk-old-value-of-current" });
+      expect(emulator.faults.calls().DeleteSecret).toBeUndefined();
+      expect(failure.message).toContain(`"${target}"`);
+      expect(failure.message).toContain("left as it is");
+      expect(failure.message).toContain(`"${current}" is unchanged`);
+      expect(failure.message).not.toMatch(/sk-(value|old|held|recoverable)/);
+    },
+  );
 });

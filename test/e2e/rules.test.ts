@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { Code, createClient, type Client } from "@connectrpc/connect";
+import { type Client, Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
@@ -19,7 +19,15 @@ beforeAll(async () => {
   server = await TestServer.start({
     config: {
       secretgate: {
-        auth: { tokens: [{ name: "app-only", token: "os.environ/APP_ONLY_TOKEN", rules: { read: ["app/*"], write: ["app/*"], delete: ["app/*"] } }] },
+        auth: {
+          tokens: [
+            {
+              name: "app-only",
+              token: "os.environ/APP_ONLY_TOKEN",
+              rules: { read: ["app/*"], write: ["app/*"], delete: ["app/*"] },
+            },
+          ],
+        },
       },
     },
     env: { APP_ONLY_TOKEN: token },
@@ -35,13 +43,27 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const withToken = { interceptors: [(next: any) => (request: any) => {
+const withToken = {
+  interceptors: [
+    (next: any) => (request: any) => {
       request.header.set("authorization", `Bearer ${token}`);
       return next(request);
-    }] };
+    },
+  ],
+};
 const ports: ReadonlyArray<readonly [string, () => Client<typeof SecretService>]> = [
-  ["the gRPC port", () => createClient(SecretService, createGrpcTransport({ baseUrl: `http://${server.grpcAddress}`, ...withToken }))],
-  ["the HTTP port (Connect)", () => createClient(SecretService, createConnectTransport({ baseUrl: `http://${server.httpAddress}`, httpVersion: "1.1", ...withToken }))],
+  [
+    "the gRPC port",
+    () => createClient(SecretService, createGrpcTransport({ baseUrl: `http://${server.grpcAddress}`, ...withToken })),
+  ],
+  [
+    "the HTTP port (Connect)",
+    () =>
+      createClient(
+        SecretService,
+        createConnectTransport({ baseUrl: `http://${server.httpAddress}`, httpVersion: "1.1", ...withToken }),
+      ),
+  ],
 ];
 
 describe.each(ports)("an identity limited to app/*, on %s", (_port, connect) => {
@@ -73,7 +95,9 @@ describe("the same identity inside app/", () => {
       const first = value();
       expect(await client.write({ name, value: first })).toMatchObject({ name });
       expect((await client.read({ names: [name] })).results[0]).toMatchObject({ found: true, value: first });
-      expect(await client.rotate({ currentName: name, newName: `${name}/next`, value: value() })).toMatchObject({ oldDeleted: true });
+      expect(await client.rotate({ currentName: name, newName: `${name}/next`, value: value() })).toMatchObject({
+        oldDeleted: true,
+      });
       expect(await client.delete({ name: `${name}/next`, force: true })).toMatchObject({ name: `${name}/next` });
     }
   });

@@ -1,18 +1,18 @@
 import { execFile } from "node:child_process";
+import { hash, randomBytes } from "node:crypto";
 import { copyFileSync, mkdtempSync, readFileSync } from "node:fs";
-import { randomBytes, hash } from "node:crypto";
-import { connect as tlsConnect } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect as tlsConnect } from "node:tls";
 import { promisify } from "node:util";
-import * as grpc from "@grpc/grpc-js";
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 import { callFailure } from "../helpers/call-failure.js";
-import { TestServer } from "../helpers/server.js";
 import { TestCa } from "../helpers/certificates.js";
+import { TestServer } from "../helpers/server.js";
 import { startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
 
 const run = promisify(execFile);
@@ -36,8 +36,12 @@ describe("authentication", () => {
   });
 
   it("answers UNAUTHENTICATED without a token or with a wrong one, on both listeners", async () => {
-    expect((await callFailure(server.client(undefined).read({ names: ["OPENAI_API_KEY"] }))).code).toBe(Code.Unauthenticated);
-    expect((await callFailure(server.client(token()).read({ names: ["OPENAI_API_KEY"] }))).code).toBe(Code.Unauthenticated);
+    expect((await callFailure(server.client(undefined).read({ names: ["OPENAI_API_KEY"] }))).code).toBe(
+      Code.Unauthenticated,
+    );
+    expect((await callFailure(server.client(token()).read({ names: ["OPENAI_API_KEY"] }))).code).toBe(
+      Code.Unauthenticated,
+    );
     const missing = await server.json("Read", { names: ["OPENAI_API_KEY"] }, { authorization: "" });
     expect(missing).toMatchObject({ status: 401, body: { code: "unauthenticated" } });
     const wrong = await server.json("Read", { names: ["OPENAI_API_KEY"] }, { authorization: `Bearer ${token()}` });
@@ -63,12 +67,24 @@ describe("authentication", () => {
   it("keeps health, readiness and reflection open", async () => {
     expect((await fetch(`http://${server.httpAddress}/healthz`)).status).toBe(200);
     expect((await fetch(`http://${server.httpAddress}/readyz`)).status).toBe(200);
-    const { stdout } = await run("npx", ["buf", "curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-services", `http://${server.grpcAddress}`]);
+    const { stdout } = await run("npx", [
+      "buf",
+      "curl",
+      "--protocol",
+      "grpc",
+      "--http2-prior-knowledge",
+      "--list-services",
+      `http://${server.grpcAddress}`,
+    ]);
     expect(stdout).toContain("secretgate.v1.SecretService");
     const client = new grpc.Client(server.grpcAddress, grpc.credentials.createInsecure());
     const status = await new Promise<Buffer>((resolve, reject) =>
-      client.makeUnaryRequest("/grpc.health.v1.Health/Check", (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), (error, response) =>
-        error ? reject(error) : resolve(response!),
+      client.makeUnaryRequest(
+        "/grpc.health.v1.Health/Check",
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.alloc(0),
+        (error, response) => (error ? reject(error) : resolve(response!)),
       ),
     );
     client.close();
@@ -79,10 +95,23 @@ describe("authentication", () => {
     const probe = async (query: string) => {
       const response = await fetch(`http://${server.httpAddress}/readyz${query}`);
       const body = (await response.json()) as Record<string, unknown>;
-      return { status: response.status, strict: body.strict === true, leaks: JSON.stringify(body).includes(server.dataDir) };
+      return {
+        status: response.status,
+        strict: body.strict === true,
+        leaks: JSON.stringify(body).includes(server.dataDir),
+      };
     };
-    for (const query of ["?strict", "?strict=1", "?strict=true", "?x=1&strict"]) expect(await probe(query)).toEqual({ status: 200, strict: true, leaks: false });
-    for (const query of ["?strict=0", "?strict=%ZZ", "?%ZZ", `?${"strict&".repeat(2000)}`, "?strict=\u0000", "??", "?=&=&"]) {
+    for (const query of ["?strict", "?strict=1", "?strict=true", "?x=1&strict"])
+      expect(await probe(query)).toEqual({ status: 200, strict: true, leaks: false });
+    for (const query of [
+      "?strict=0",
+      "?strict=%ZZ",
+      "?%ZZ",
+      `?${"strict&".repeat(2000)}`,
+      "?strict=\u0000",
+      "??",
+      "?=&=&",
+    ]) {
       expect((await probe(query)).leaks).toBe(false);
     }
     expect((await probe("?strict=%ZZ")).strict).toBe(false);
@@ -103,19 +132,32 @@ describe("authorization, deny by default", () => {
     bed = await startVaultTestBed();
     server = await start({
       config: {
-        general_settings: { key_management_system: "hashicorp_vault", key_management_settings: { access_mode: "read_and_write" } },
+        general_settings: {
+          key_management_system: "hashicorp_vault",
+          key_management_settings: { access_mode: "read_and_write" },
+        },
         secretgate: {
           auth: {
             tokens: [
               { name: "reader", token: "os.environ/READER_TOKEN", rules: { read: ["*"] } },
               { name: "openai-only", token_sha256: hash("sha256", openaiOnly), rules: { read: ["OPENAI_*"] } },
-              { name: "team-a-proxy", token: "os.environ/TEAM_A_TOKEN", rules: { read: ["*"], write: ["*"], delete: ["*"], teams: ["team-a"], admin: true } },
+              {
+                name: "team-a-proxy",
+                token: "os.environ/TEAM_A_TOKEN",
+                rules: { read: ["*"], write: ["*"], delete: ["*"], teams: ["team-a"], admin: true },
+              },
               { name: "nothing", token: "os.environ/NOTHING_TOKEN" },
             ],
           },
         },
       },
-      env: { ...bed.env("token"), HCP_VAULT_REFRESH_INTERVAL: "0", READER_TOKEN: reader, TEAM_A_TOKEN: teamA, NOTHING_TOKEN: nothing },
+      env: {
+        ...bed.env("token"),
+        HCP_VAULT_REFRESH_INTERVAL: "0",
+        READER_TOKEN: reader,
+        TEAM_A_TOKEN: teamA,
+        NOTHING_TOKEN: nothing,
+      },
     });
     for (const name of ["OPENAI_API_KEY", "OPENAI_ORG", "ANTHROPIC_API_KEY"]) {
       await server.grpc.write({ name, value: `value-of-${name}-${randomBytes(6).toString("hex")}` });
@@ -134,12 +176,16 @@ describe("authorization, deny by default", () => {
     expect(write).toMatchObject({ code: Code.PermissionDenied });
     expect(write.message).toContain("reader may not write");
     expect((await callFailure(client.delete({ name: "ANTHROPIC_API_KEY" }))).code).toBe(Code.PermissionDenied);
-    expect((await callFailure(client.setTeamSettings({ teamId: "team-a", settings: {} }))).code).toBe(Code.PermissionDenied);
+    expect((await callFailure(client.setTeamSettings({ teamId: "team-a", settings: {} }))).code).toBe(
+      Code.PermissionDenied,
+    );
   });
 
   it("filters a batch per item before any back-end call: denied names are never fetched", async () => {
     await fetch(`${bed.emulator.endpoint}/_emulator/calls/reset`, { method: "POST" });
-    const { results } = await server.client(openaiOnly).read({ names: ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_ORG"] });
+    const { results } = await server
+      .client(openaiOnly)
+      .read({ names: ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_ORG"] });
     expect(results[0]).toMatchObject({ found: true, source: "hashicorp_vault" });
     expect(results[1]).toMatchObject({ found: false, value: "", error: { status: "PERMISSION_DENIED" } });
     expect(results[2]).toMatchObject({ found: true });
@@ -158,9 +204,15 @@ describe("authorization, deny by default", () => {
   });
 
   it("never hands a caller allowed to read everything the other callers' tokens the config references", async () => {
-    const { results } = await server.client(reader).read({ names: ["TEAM_A_TOKEN", "os.environ/NOTHING_TOKEN", "READER_TOKEN"] });
+    const { results } = await server
+      .client(reader)
+      .read({ names: ["TEAM_A_TOKEN", "os.environ/NOTHING_TOKEN", "READER_TOKEN"] });
     for (const result of results) {
-      expect(result, result.name).toMatchObject({ found: false, value: "", error: { status: "NOT_FOUND", reason: "NOT_IN_BACKEND" } });
+      expect(result, result.name).toMatchObject({
+        found: false,
+        value: "",
+        error: { status: "NOT_FOUND", reason: "NOT_IN_BACKEND" },
+      });
     }
   });
 
@@ -173,7 +225,9 @@ describe("authorization, deny by default", () => {
     const client = server.client(teamA);
     const value = `sk-team-a-${randomBytes(8).toString("hex")}`;
     expect(await client.write({ name: "k1", value, teamId: "team-a" })).toMatchObject({ name: "k1" });
-    const stored = await fetch(`${bed.emulator.endpoint}/v1/secret/data/team-a/k1`, { headers: { "x-vault-token": bed.emulator.rootToken } });
+    const stored = await fetch(`${bed.emulator.endpoint}/v1/secret/data/team-a/k1`, {
+      headers: { "x-vault-token": bed.emulator.rootToken },
+    });
     expect(stored.status).toBe(200);
 
     const noTeam = await callFailure(client.write({ name: "k1", value }));
@@ -181,8 +235,12 @@ describe("authorization, deny by default", () => {
     expect(noTeam.message).toContain("team_id");
     expect((await callFailure(client.write({ name: "k1", value, teamId: "team-b" }))).code).toBe(Code.PermissionDenied);
     expect((await callFailure(client.read({ names: ["k1"], teamId: "team-b" }))).code).toBe(Code.PermissionDenied);
-    expect((await callFailure(client.setTeamSettings({ teamId: "team-b", settings: { path_prefix: "stolen" } }))).code).toBe(Code.PermissionDenied);
-    expect(await client.setTeamSettings({ teamId: "team-a", settings: { path_prefix: "team-a" } })).toMatchObject({ configured: true });
+    expect(
+      (await callFailure(client.setTeamSettings({ teamId: "team-b", settings: { path_prefix: "stolen" } }))).code,
+    ).toBe(Code.PermissionDenied);
+    expect(await client.setTeamSettings({ teamId: "team-a", settings: { path_prefix: "team-a" } })).toMatchObject({
+      configured: true,
+    });
     expect((await server.grpc.getTeamSettings({ teamId: "team-b" })).settings).toEqual({ path_prefix: "team-b" });
   });
 });
@@ -190,7 +248,9 @@ describe("authorization, deny by default", () => {
 describe("first start without configured authentication", () => {
   it("prints a generated admin token once; it works, and only its hash is stored", async () => {
     const first = await start({ adminToken: null });
-    const printed = /\n\s+(sgt_[A-Za-z0-9_-]+)\n/.exec(`${first.stderrLines.join("\n")}\n`) ?? /(sgt_[A-Za-z0-9_-]+)/.exec(first.stderrLines.join("\n"));
+    const printed =
+      /\n\s+(sgt_[A-Za-z0-9_-]+)\n/.exec(`${first.stderrLines.join("\n")}\n`) ??
+      /(sgt_[A-Za-z0-9_-]+)/.exec(first.stderrLines.join("\n"));
     expect(printed).not.toBeNull();
     const adminToken = printed![1]!;
     // Printing it on stderr is the point; the scan below checks stdout (logs and audit) instead.
@@ -209,7 +269,10 @@ describe("first start without configured authentication", () => {
   });
 
   it("refuses to listen on a non-loopback address without authentication", async () => {
-    const failure = await TestServer.startExpectingFailure({ adminToken: null, env: { SECRETGATE_HTTP_ADDR: "0.0.0.0:0" } });
+    const failure = await TestServer.startExpectingFailure({
+      adminToken: null,
+      env: { SECRETGATE_HTTP_ADDR: "0.0.0.0:0" },
+    });
     expect(failure.code).toBe(2);
     expect(failure.stderr).toContain("secretgate.http_address");
     expect(failure.stderr).toContain("--insecure-no-auth");
@@ -230,10 +293,16 @@ describe("audit records", () => {
     await server.grpc.read({ names: ["AUDITED", "MISSING_ONE"] });
     await callFailure(server.client(token()).read({ names: ["AUDITED"] }));
     await new Promise((resolve) => setTimeout(resolve, 400)); // the log buffer flushes every 200 ms
-    const records = server.logLines.map((line) => JSON.parse(line) as Record<string, any>).filter((record) => record.audit === true);
+    const records = server.logLines
+      .map((line) => JSON.parse(line) as Record<string, any>)
+      .filter((record) => record.audit === true);
     const reads = records.filter((record) => record.method === "Read");
     expect(reads).toHaveLength(3);
-    expect(reads[0]).toMatchObject({ identity: "admin", outcome: "OK", items: [{ name: "AUDITED", outcome: "OK", fromCache: false, version: "1" }] });
+    expect(reads[0]).toMatchObject({
+      identity: "admin",
+      outcome: "OK",
+      items: [{ name: "AUDITED", outcome: "OK", fromCache: false, version: "1" }],
+    });
     expect(reads[1]).toMatchObject({
       identity: "admin",
       items: [
@@ -243,7 +312,12 @@ describe("audit records", () => {
     });
     expect(reads[1]!.peer).toMatch(/127\.0\.0\.1/);
     expect(reads[2]).toMatchObject({ identity: null, outcome: "UNAUTHENTICATED", names: ["AUDITED"] });
-    expect(records.find((record) => record.method === "Write")).toMatchObject({ identity: "admin", name: "AUDITED", version: "1", outcome: "OK" });
+    expect(records.find((record) => record.method === "Write")).toMatchObject({
+      identity: "admin",
+      name: "AUDITED",
+      version: "1",
+      outcome: "OK",
+    });
   });
 
   it("writes audit records to a file when configured", async () => {
@@ -251,7 +325,10 @@ describe("audit records", () => {
     const server = await start({ config: { secretgate: { audit: { file } } } });
     await server.grpc.read({ names: ["SOMETHING"] });
     await server.stop();
-    const records = readFileSync(file, "utf8").trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    const records = readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(records.some((record) => record.method === "Read" && record.identity === "admin")).toBe(true);
     expect(server.logLines.some((line) => line.includes('"audit":true'))).toBe(false);
   });
@@ -287,10 +364,16 @@ describe("TLS and mutual TLS", () => {
       createGrpcTransport({
         baseUrl: `https://${server.grpcAddress}`,
         nodeOptions: { ca: ca.root.cert, ...(client ?? {}) },
-        ...(bearer ? { interceptors: [(next) => (request) => {
-      request.header.set("authorization", `Bearer ${bearer}`);
-      return next(request);
-    }] } : {}),
+        ...(bearer
+          ? {
+              interceptors: [
+                (next) => (request) => {
+                  request.header.set("authorization", `Bearer ${bearer}`);
+                  return next(request);
+                },
+              ],
+            }
+          : {}),
       }),
     );
 
@@ -300,16 +383,26 @@ describe("TLS and mutual TLS", () => {
     expect(results[0]!.error?.status).toBe("NOT_FOUND");
     const connect = createClient(
       SecretService,
-      createConnectTransport({ baseUrl: `https://${server.httpAddress}`, httpVersion: "1.1", nodeOptions: { ca: ca.root.cert, cert: cert.cert, key: cert.key } }),
+      createConnectTransport({
+        baseUrl: `https://${server.httpAddress}`,
+        httpVersion: "1.1",
+        nodeOptions: { ca: ca.root.cert, cert: cert.cert, key: cert.key },
+      }),
     );
     expect((await connect.read({ names: ["ANY_NAME"] })).results[0]!.error?.status).toBe("NOT_FOUND");
     // The identity has read rules only.
-    expect((await callFailure(grpcClient(cert).write({ name: "X", value: "sk-mtls-write-1" }))).code).toBe(Code.PermissionDenied);
+    expect((await callFailure(grpcClient(cert).write({ name: "X", value: "sk-mtls-write-1" }))).code).toBe(
+      Code.PermissionDenied,
+    );
   });
 
   it("refuses a certificate from another CA, and one with an unknown subject", async () => {
-    expect((await callFailure(grpcClient(otherCa.client("proxy-eu")).read({ names: ["ANY_NAME"] }))).code).toBe(Code.Unauthenticated);
-    expect((await callFailure(grpcClient(ca.client("stranger")).read({ names: ["ANY_NAME"] }))).code).toBe(Code.Unauthenticated);
+    expect((await callFailure(grpcClient(otherCa.client("proxy-eu")).read({ names: ["ANY_NAME"] }))).code).toBe(
+      Code.Unauthenticated,
+    );
+    expect((await callFailure(grpcClient(ca.client("stranger")).read({ names: ["ANY_NAME"] }))).code).toBe(
+      Code.Unauthenticated,
+    );
   });
 
   it("still accepts bearer tokens over TLS without a client certificate", async () => {

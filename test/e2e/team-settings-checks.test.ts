@@ -2,9 +2,17 @@ import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:net";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startEmulator as startAwsEmulator, emulatorEnv, type AwsEmulatorHandle } from "../emulators/aws-common/endpoint.js";
-import { sdkEnvironment, startEmulator as startAzureEmulator, type AzureKeyVaultEmulator } from "../emulators/azure-key-vault/index.js";
-import { startEmulator as startConjurEmulator, type ConjurEmulator } from "../emulators/cyberark/index.js";
+import {
+  type AwsEmulatorHandle,
+  emulatorEnv,
+  startEmulator as startAwsEmulator,
+} from "../emulators/aws-common/endpoint.js";
+import {
+  type AzureKeyVaultEmulator,
+  sdkEnvironment,
+  startEmulator as startAzureEmulator,
+} from "../emulators/azure-key-vault/index.js";
+import { type ConjurEmulator, startEmulator as startConjurEmulator } from "../emulators/cyberark/index.js";
 import { admin, emulatorCalls, resetEmulator } from "../helpers/aws-emulator-admin.js";
 import { callFailure } from "../helpers/call-failure.js";
 import { TestServer } from "../helpers/server.js";
@@ -33,21 +41,42 @@ function requestFor(method: Method, name: string, teamSettings: Record<string, u
  * plain HTTP), then stores them with SetTeamSettings on both ports; each must be INVALID_ARGUMENT
  * whose message names `key`.
  */
-async function refusedOnBothPorts(server: TestServer, inlineToken: string, teamSettings: Record<string, unknown>, key: string): Promise<void> {
+async function refusedOnBothPorts(
+  server: TestServer,
+  inlineToken: string,
+  teamSettings: Record<string, unknown>,
+  key: string,
+): Promise<void> {
   const shown = JSON.stringify(teamSettings);
   for (const method of ["Read", "Write", "Delete"] as const) {
     const name = `HOSTILE_${hex()}`;
     const client = server.client(inlineToken);
-    const call = method === "Read" ? client.read(requestFor(method, name, teamSettings)) : method === "Write" ? client.write(requestFor(method, name, teamSettings) as never) : client.delete(requestFor(method, name, teamSettings) as never);
+    const call =
+      method === "Read"
+        ? client.read(requestFor(method, name, teamSettings))
+        : method === "Write"
+          ? client.write(requestFor(method, name, teamSettings) as never)
+          : client.delete(requestFor(method, name, teamSettings) as never);
     const grpc = await callFailure(call);
-    expect(grpc, `${method} on the gRPC port with ${shown}`).toMatchObject({ code: Code.InvalidArgument, message: expect.stringContaining(`team_settings.${key}`) });
-    const http = await server.json(method, requestFor(method, name, teamSettings), { authorization: `Bearer ${inlineToken}` });
+    expect(grpc, `${method} on the gRPC port with ${shown}`).toMatchObject({
+      code: Code.InvalidArgument,
+      message: expect.stringContaining(`team_settings.${key}`),
+    });
+    const http = await server.json(method, requestFor(method, name, teamSettings), {
+      authorization: `Bearer ${inlineToken}`,
+    });
     expect(http.status, `${method} on the HTTP port with ${shown}`).toBe(400);
-    expect(http.body, `${method} on the HTTP port with ${shown}`).toMatchObject({ code: "invalid_argument", message: expect.stringContaining(`team_settings.${key}`) });
+    expect(http.body, `${method} on the HTTP port with ${shown}`).toMatchObject({
+      code: "invalid_argument",
+      message: expect.stringContaining(`team_settings.${key}`),
+    });
   }
   const teamId = `hostile-${hex()}`;
   const stored = await callFailure(server.grpc.setTeamSettings({ teamId, settings: teamSettings as never }));
-  expect(stored, `SetTeamSettings on the gRPC port with ${shown}`).toMatchObject({ code: Code.InvalidArgument, message: expect.stringContaining(`settings.${key}`) });
+  expect(stored, `SetTeamSettings on the gRPC port with ${shown}`).toMatchObject({
+    code: Code.InvalidArgument,
+    message: expect.stringContaining(`settings.${key}`),
+  });
   const storedOverHttp = await server.json("SetTeamSettings", { teamId, settings: teamSettings });
   expect(storedOverHttp.status, `SetTeamSettings on the HTTP port with ${shown}`).toBe(400);
   expect(storedOverHttp.body.message).toContain(`settings.${key}`);
@@ -76,8 +105,13 @@ describe("Conjur account and policy_branch", () => {
     const login = conjur.logins[0]!;
     server = await TestServer.start({
       config: {
-        general_settings: { key_management_system: "cyberark", key_management_settings: { access_mode: "read_and_write", policy_branch: "secretgate" } },
-        secretgate: { auth: { tokens: [{ name: "proxy-inline", token: "os.environ/INLINE_TOKEN", rules: INLINE_RULES }] } },
+        general_settings: {
+          key_management_system: "cyberark",
+          key_management_settings: { access_mode: "read_and_write", policy_branch: "secretgate" },
+        },
+        secretgate: {
+          auth: { tokens: [{ name: "proxy-inline", token: "os.environ/INLINE_TOKEN", rules: INLINE_RULES }] },
+        },
       },
       env: {
         CYBERARK_API_BASE: conjur.endpoint,
@@ -96,8 +130,21 @@ describe("Conjur account and policy_branch", () => {
 
   it("refuses '.', '..', empty segments and what URL normalisation would change, and Conjur receives nothing", async () => {
     conjur.received.length = 0;
-    for (const account of [".", "..", "", "a/b", "a:b", "../other"]) await refusedOnBothPorts(server, inline, { account }, "account");
-    for (const branch of [".", "..", "", "apps/..", "../root", "apps/./x", "apps//x", "/apps", "apps/", "a\\b", "a%2fb"]) {
+    for (const account of [".", "..", "", "a/b", "a:b", "../other"])
+      await refusedOnBothPorts(server, inline, { account }, "account");
+    for (const branch of [
+      ".",
+      "..",
+      "",
+      "apps/..",
+      "../root",
+      "apps/./x",
+      "apps//x",
+      "/apps",
+      "apps/",
+      "a\\b",
+      "a%2fb",
+    ]) {
       await refusedOnBothPorts(server, inline, { policy_branch: branch }, "policy_branch");
     }
     expect(conjur.received).toEqual([]);
@@ -125,9 +172,14 @@ describe("Azure vault_uri", () => {
       config: {
         general_settings: {
           key_management_system: "azure_key_vault",
-          key_management_settings: { access_mode: "read_and_write", allowed_vault_hosts: [new URL(otherVault.endpoint).host] },
+          key_management_settings: {
+            access_mode: "read_and_write",
+            allowed_vault_hosts: [new URL(otherVault.endpoint).host],
+          },
         },
-        secretgate: { auth: { tokens: [{ name: "proxy-inline", token: "os.environ/INLINE_TOKEN", rules: INLINE_RULES }] } },
+        secretgate: {
+          auth: { tokens: [{ name: "proxy-inline", token: "os.environ/INLINE_TOKEN", rules: INLINE_RULES }] },
+        },
       },
       env: { ...sdkEnvironment(vault), INLINE_TOKEN: inline },
     });
@@ -163,12 +215,19 @@ describe("Azure vault_uri", () => {
   });
 
   it("accepts the Key Vault hosts of Microsoft's clouds and the hosts the operator allows", async () => {
-    for (const uri of ["https://team-eu.vault.azure.net", "https://team-cn.vault.azure.cn/", "https://team-gov.vault.usgovcloudapi.net", "https://pool.managedhsm.azure.net"]) {
+    for (const uri of [
+      "https://team-eu.vault.azure.net",
+      "https://team-cn.vault.azure.cn/",
+      "https://team-gov.vault.usgovcloudapi.net",
+      "https://pool.managedhsm.azure.net",
+    ]) {
       const teamId = `known-${hex()}`;
       expect((await server.grpc.setTeamSettings({ teamId, settings: { vault_uri: uri } })).configured).toBe(true);
     }
     const name = `allowed-${hex()}`;
-    await server.client(inline).write({ name, value: "sk-allowed-vault", teamSettings: { vault_uri: otherVault.endpoint } });
+    await server
+      .client(inline)
+      .write({ name, value: "sk-allowed-vault", teamSettings: { vault_uri: otherVault.endpoint } });
     expect(otherVault.store.get(name).version.value).toBe("sk-allowed-vault");
   });
 });
@@ -184,8 +243,13 @@ describe("AWS region and the stored external id", () => {
     aws = await startAwsEmulator();
     server = await TestServer.start({
       config: {
-        general_settings: { key_management_system: "aws_secret_manager", key_management_settings: { access_mode: "read_and_write" } },
-        secretgate: { auth: { tokens: [{ name: "proxy-inline", token: "os.environ/INLINE_TOKEN", rules: INLINE_RULES }] } },
+        general_settings: {
+          key_management_system: "aws_secret_manager",
+          key_management_settings: { access_mode: "read_and_write" },
+        },
+        secretgate: {
+          auth: { tokens: [{ name: "proxy-inline", token: "os.environ/INLINE_TOKEN", rules: INLINE_RULES }] },
+        },
       },
       env: { ...emulatorEnv(aws.endpoint), INLINE_TOKEN: inline },
     });
@@ -197,7 +261,16 @@ describe("AWS region and the stored external id", () => {
   });
 
   it("refuses an aws_region_name that is not a region, and AWS receives nothing", async () => {
-    for (const region of ["evil.example.com", "x/y", "us-east-1/../x", "us-east-1.evil.example.com", "US-EAST-1", "us east 1", "", "localhost:4566"]) {
+    for (const region of [
+      "evil.example.com",
+      "x/y",
+      "us-east-1/../x",
+      "us-east-1.evil.example.com",
+      "US-EAST-1",
+      "us east 1",
+      "",
+      "localhost:4566",
+    ]) {
       await refusedOnBothPorts(server, inline, { aws_region_name: region }, "aws_region_name");
     }
     expect((await emulatorCalls(aws.endpoint)).counts).toEqual({});
@@ -207,10 +280,16 @@ describe("AWS region and the stored external id", () => {
     const teamId = `team-ext-${hex()}`;
     const externalId = `ext-${hex()}-stored`;
     await admin(aws.endpoint, "roles", { roleArn: STORED_ROLE, externalId });
-    await server.grpc.setTeamSettings({ teamId, settings: { aws_role_name: STORED_ROLE, aws_external_id: externalId, prefix: "a/" } });
+    await server.grpc.setTeamSettings({
+      teamId,
+      settings: { aws_role_name: STORED_ROLE, aws_external_id: externalId, prefix: "a/" },
+    });
 
     // An editor changing only the prefix keeps the credential it was shown as "[redacted]".
-    const kept = await server.grpc.setTeamSettings({ teamId, settings: { aws_role_name: STORED_ROLE, aws_external_id: "[redacted]", prefix: "b/" } });
+    const kept = await server.grpc.setTeamSettings({
+      teamId,
+      settings: { aws_role_name: STORED_ROLE, aws_external_id: "[redacted]", prefix: "b/" },
+    });
     expect(kept.settings).toMatchObject({ aws_external_id: "[redacted]", prefix: "b/" });
     await server.grpc.write({ name: `kept_${hex()}`, value: "sk-kept-external-id", teamId });
     expect((await emulatorCalls(aws.endpoint)).calls.filter((call) => call.operation === "AssumeRole")).toEqual([
@@ -221,29 +300,64 @@ describe("AWS region and the stored external id", () => {
     // "[redacted]" sent with another role stands for nothing: refused on both ports, by SetTeamSettings and TestTeamSettings.
     const moved = { aws_role_name: ATTACKER_ROLE, aws_external_id: "[redacted]" };
     const refusedSet = await callFailure(server.grpc.setTeamSettings({ teamId, settings: moved }));
-    expect(refusedSet).toMatchObject({ code: Code.InvalidArgument, message: expect.stringContaining("settings.aws_external_id") });
+    expect(refusedSet).toMatchObject({
+      code: Code.InvalidArgument,
+      message: expect.stringContaining("settings.aws_external_id"),
+    });
     const refusedSetOverHttp = await server.json("SetTeamSettings", { teamId, settings: moved });
-    expect(refusedSetOverHttp).toMatchObject({ status: 400, body: { message: expect.stringContaining("settings.aws_external_id") } });
+    expect(refusedSetOverHttp).toMatchObject({
+      status: 400,
+      body: { message: expect.stringContaining("settings.aws_external_id") },
+    });
     const refusedTest = await callFailure(server.admin.testTeamSettings({ teamId, settings: moved }));
-    expect(refusedTest).toMatchObject({ code: Code.InvalidArgument, message: expect.stringContaining("settings.aws_external_id") });
+    expect(refusedTest).toMatchObject({
+      code: Code.InvalidArgument,
+      message: expect.stringContaining("settings.aws_external_id"),
+    });
     const refusedTestOverHttp = await server.json("TestTeamSettings", { teamId, settings: moved });
-    expect(refusedTestOverHttp).toMatchObject({ status: 400, body: { message: expect.stringContaining("settings.aws_external_id") } });
+    expect(refusedTestOverHttp).toMatchObject({
+      status: 400,
+      body: { message: expect.stringContaining("settings.aws_external_id") },
+    });
     // Nor without a role: the id was given for the role it was stored with.
-    const roleless = await callFailure(server.grpc.setTeamSettings({ teamId, settings: { aws_region_name: "eu-west-1", aws_external_id: "[redacted]" } }));
-    expect(roleless).toMatchObject({ code: Code.InvalidArgument, message: expect.stringContaining("settings.aws_external_id") });
-    expect((await server.grpc.getTeamSettings({ teamId })).settings).toMatchObject({ aws_role_name: STORED_ROLE, prefix: "b/" });
+    const roleless = await callFailure(
+      server.grpc.setTeamSettings({
+        teamId,
+        settings: { aws_region_name: "eu-west-1", aws_external_id: "[redacted]" },
+      }),
+    );
+    expect(roleless).toMatchObject({
+      code: Code.InvalidArgument,
+      message: expect.stringContaining("settings.aws_external_id"),
+    });
+    expect((await server.grpc.getTeamSettings({ teamId })).settings).toMatchObject({
+      aws_role_name: STORED_ROLE,
+      prefix: "b/",
+    });
     expect((await emulatorCalls(aws.endpoint)).counts).toEqual({});
   });
 
   it("never sends a team's stored external id with the role a call's team_settings name instead", async () => {
     const teamId = `team-inline-${hex()}`;
     const externalId = `ext-${hex()}-inline`;
-    await server.grpc.setTeamSettings({ teamId, settings: { aws_role_name: STORED_ROLE, aws_external_id: externalId } });
+    await server.grpc.setTeamSettings({
+      teamId,
+      settings: { aws_role_name: STORED_ROLE, aws_external_id: externalId },
+    });
     for (const port of ["grpc", "http"] as const) {
       const name = `moved_${port}_${hex()}`;
       const teamSettings = { aws_role_name: ATTACKER_ROLE };
       if (port === "grpc") await server.client(inline).write({ name, value: "sk-moved-role-1", teamId, teamSettings });
-      else expect((await server.json("Write", { name, value: "sk-moved-role-2", teamId, teamSettings }, { authorization: `Bearer ${inline}` })).status).toBe(200);
+      else
+        expect(
+          (
+            await server.json(
+              "Write",
+              { name, value: "sk-moved-role-2", teamId, teamSettings },
+              { authorization: `Bearer ${inline}` },
+            )
+          ).status,
+        ).toBe(200);
     }
     const assumes = (await emulatorCalls(aws.endpoint)).calls.filter((call) => call.operation === "AssumeRole");
     expect(assumes.length).toBeGreaterThan(0);
@@ -252,7 +366,12 @@ describe("AWS region and the stored external id", () => {
       expect(call.externalId).toBeUndefined();
     }
     // "[redacted]" is what GetTeamSettings shows, never a credential a call may send.
-    await refusedOnBothPorts(server, inline, { aws_role_name: STORED_ROLE, aws_external_id: "[redacted]" }, "aws_external_id");
+    await refusedOnBothPorts(
+      server,
+      inline,
+      { aws_role_name: STORED_ROLE, aws_external_id: "[redacted]" },
+      "aws_external_id",
+    );
   });
 });
 
@@ -265,8 +384,13 @@ describe("Vault data field", () => {
     bed = await startVaultTestBed();
     server = await TestServer.start({
       config: {
-        general_settings: { key_management_system: "hashicorp_vault", key_management_settings: { access_mode: "read_and_write" } },
-        secretgate: { auth: { tokens: [{ name: "proxy-inline", token: "os.environ/INLINE_TOKEN", rules: INLINE_RULES }] } },
+        general_settings: {
+          key_management_system: "hashicorp_vault",
+          key_management_settings: { access_mode: "read_and_write" },
+        },
+        secretgate: {
+          auth: { tokens: [{ name: "proxy-inline", token: "os.environ/INLINE_TOKEN", rules: INLINE_RULES }] },
+        },
       },
       env: { ...bed.env("approle"), INLINE_TOKEN: inline },
     });
@@ -282,17 +406,33 @@ describe("Vault data field", () => {
     for (const field of ["constructor", "toString", "hasOwnProperty", "__proto__", "valueOf", "isPrototypeOf"]) {
       const teamSettings = { data: field };
       const [overGrpc] = (await server.client(inline).read({ names: [name], teamSettings })).results;
-      const overHttp = await server.json("Read", { names: [name], teamSettings }, { authorization: `Bearer ${inline}` });
+      const overHttp = await server.json(
+        "Read",
+        { names: [name], teamSettings },
+        { authorization: `Bearer ${inline}` },
+      );
       // Connect JSON leaves out fields at their default (found: false, value: "").
-      for (const [port, result] of [["gRPC", overGrpc], ["HTTP", overHttp.body.results[0]]] as const) {
-        const { found = false, value = "", error } = (result ?? {}) as { found?: boolean; value?: string; error?: unknown };
+      for (const [port, result] of [
+        ["gRPC", overGrpc],
+        ["HTTP", overHttp.body.results[0]],
+      ] as const) {
+        const {
+          found = false,
+          value = "",
+          error,
+        } = (result ?? {}) as { found?: boolean; value?: string; error?: unknown };
         expect({ found, value, error }, `data: ${field} on the ${port} port`).toMatchObject({
           found: false,
           value: "",
-          error: { status: "FAILED_PRECONDITION", message: expect.stringContaining(`has no field ${JSON.stringify(field)}`) },
+          error: {
+            status: "FAILED_PRECONDITION",
+            message: expect.stringContaining(`has no field ${JSON.stringify(field)}`),
+          },
         });
       }
     }
-    expect((await server.client(inline).read({ names: [name], teamSettings: { data: "key" } })).results[0]).toMatchObject({ found: true, value: "sk-vault-own-field" });
+    expect(
+      (await server.client(inline).read({ names: [name], teamSettings: { data: "key" } })).results[0],
+    ).toMatchObject({ found: true, value: "sk-vault-own-field" });
   });
 });

@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROOT_CREDENTIALS } from "./aws-common/endpoint.js";
 import { ROOT } from "../helpers/server.js";
+import { ROOT_CREDENTIALS } from "./aws-common/endpoint.js";
 
 const CLI = join(ROOT, "dist", "test", "emulators", "cli.js");
 
@@ -46,7 +46,11 @@ describe("emulators from the command line", () => {
     it(`starts ${name} and prints one JSON line with its endpoint`, async () => {
       const { line, stop } = await startFromCommandLine(name);
       try {
-        expect(line).toMatchObject({ emulator: name, endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), accessKeyId: ROOT_CREDENTIALS.accessKeyId });
+        expect(line).toMatchObject({
+          emulator: name,
+          endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+          accessKeyId: ROOT_CREDENTIALS.accessKeyId,
+        });
         expect((await fetch(`${line.endpoint}/__admin/calls`)).status).toBe(200);
       } finally {
         await stop();
@@ -57,10 +61,15 @@ describe("emulators from the command line", () => {
   it("starts hashicorp-vault and prints one JSON line with the endpoint and a root token", async () => {
     const { line, stop } = await startFromCommandLine("hashicorp-vault");
     try {
-      expect(line).toMatchObject({ emulator: "hashicorp-vault", endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });
+      expect(line).toMatchObject({
+        emulator: "hashicorp-vault",
+        endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      });
       const health = await vault(line.endpoint, "GET", "sys/health");
       expect(health).toMatchObject({ status: 200, body: { initialized: true, sealed: false } });
-      const login = await vault(line.endpoint, "POST", "auth/approle/login", { body: { role_id: line.approle.roleId, secret_id: line.approle.secretId } });
+      const login = await vault(line.endpoint, "POST", "auth/approle/login", {
+        body: { role_id: line.approle.roleId, secret_id: line.approle.secretId },
+      });
       expect(login.body.auth.policies).toContain("secretgate");
       expect((await vault(line.endpoint, "GET", "auth/token/lookup-self", { token: line.rootToken })).status).toBe(200);
     } finally {
@@ -83,7 +92,10 @@ describe("emulators from the command line", () => {
   it("starts azure-key-vault over HTTPS and prints its vault URI, app registration and CA file", async () => {
     const { line, stop } = await startFromCommandLine("azure-key-vault");
     try {
-      expect(line).toMatchObject({ emulator: "azure-key-vault", endpoint: expect.stringMatching(/^https:\/\/127\.0\.0\.1:\d+$/) });
+      expect(line).toMatchObject({
+        emulator: "azure-key-vault",
+        endpoint: expect.stringMatching(/^https:\/\/127\.0\.0\.1:\d+$/),
+      });
       expect(line.caFile).toMatch(/ca\.pem$/);
       expect(line.clientSecret).toBeTypeOf("string");
     } finally {
@@ -94,12 +106,18 @@ describe("emulators from the command line", () => {
   it("starts cyberark and prints its endpoint and logins", async () => {
     const { line, stop } = await startFromCommandLine("cyberark");
     try {
-      expect(line).toMatchObject({ emulator: "cyberark", endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });
-      expect(line.logins[0]).toMatchObject({ account: "default", login: "host/secretgate" });
-      const authn = await fetch(`${line.endpoint}/authn/default/${encodeURIComponent("host/secretgate")}/authenticate`, {
-        method: "POST",
-        body: line.logins[0].apiKey,
+      expect(line).toMatchObject({
+        emulator: "cyberark",
+        endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
       });
+      expect(line.logins[0]).toMatchObject({ account: "default", login: "host/secretgate" });
+      const authn = await fetch(
+        `${line.endpoint}/authn/default/${encodeURIComponent("host/secretgate")}/authenticate`,
+        {
+          method: "POST",
+          body: line.logins[0].apiKey,
+        },
+      );
       expect(authn.status).toBe(200);
     } finally {
       await stop();

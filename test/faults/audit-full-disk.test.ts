@@ -48,11 +48,16 @@ async function callsFor(target: TestServer, ms: number, prefix: string): Promise
   return outcomes;
 }
 
-async function startOnFullDisk(onFailure?: "fail_closed" | "fail_open"): Promise<{ server: TestServer; file: string; restore: () => string }> {
+async function startOnFullDisk(
+  onFailure?: "fail_closed" | "fail_open",
+): Promise<{ server: TestServer; file: string; restore: () => string }> {
   dir = mkdtempSync(join(tmpdir(), "secretgate-full-disk-"));
   const file = join(dir, "audit.log");
   symlinkSync("/dev/full", file);
-  server = await TestServer.start({ config: { secretgate: { audit: { file, ...(onFailure ? { on_failure: onFailure } : {}) } } }, env: { SECRETGATE_LOG_LEVEL: "info" } });
+  server = await TestServer.start({
+    config: { secretgate: { audit: { file, ...(onFailure ? { on_failure: onFailure } : {}) } } },
+    env: { SECRETGATE_LOG_LEVEL: "info" },
+  });
   const restore = () => {
     const real = join(dir!, "audit-restored.log");
     writeFileSync(real, "");
@@ -63,7 +68,8 @@ async function startOnFullDisk(onFailure?: "fail_closed" | "fail_open"): Promise
   return { server, file, restore };
 }
 
-const errorLines = (target: TestServer, text: string) => target.logLines.filter((line) => line.includes('"level":50') && line.includes(text));
+const errorLines = (target: TestServer, text: string) =>
+  target.logLines.filter((line) => line.includes('"level":50') && line.includes(text));
 
 describe("the audit file on a device that refuses writes (/dev/full), then writable again", () => {
   it("fail_closed (the default): the process keeps running and refuses every call UNAVAILABLE, counted; it recovers by itself, and every call answered OK has its one record", async () => {
@@ -105,7 +111,10 @@ describe("the audit file on a device that refuses writes (/dev/full), then writa
     expect(errorLines(started.server, "audit records cannot be written")).toHaveLength(1);
 
     const real = started.restore();
-    await eventually(async () => (await readyz(started.server)).body.audit.state === "writing", "the service audits again by itself");
+    await eventually(
+      async () => (await readyz(started.server)).body.audit.state === "writing",
+      "the service audits again by itself",
+    );
     const after = await callsFor(started.server, 500, "OPEN_AFTER");
     expect(after.failed.size).toBe(0);
     await started.server.stop();

@@ -47,7 +47,10 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function startWithAuditFile(): Promise<{ server: TestServer; file: string }> {
   dir = mkdtempSync(join(tmpdir(), "secretgate-rotation-"));
   const file = join(dir, "audit.log");
-  server = await TestServer.start({ config: { secretgate: { audit: { file } } }, env: { SECRETGATE_LOG_LEVEL: "info" } });
+  server = await TestServer.start({
+    config: { secretgate: { audit: { file } } },
+    env: { SECRETGATE_LOG_LEVEL: "info" },
+  });
   return { server, file };
 }
 

@@ -15,7 +15,10 @@ beforeAll(async () => {
   bed = await startVaultTestBed();
   server = await TestServer.start({
     config: {
-      general_settings: { key_management_system: "hashicorp_vault", key_management_settings: { access_mode: "read_and_write" } },
+      general_settings: {
+        key_management_system: "hashicorp_vault",
+        key_management_settings: { access_mode: "read_and_write" },
+      },
       secretgate: { cache: { ttl_seconds: 1 }, resilience: { breaker_open_seconds: 1 } },
     },
     env: { ...bed.env("token"), SECRETGATE_LOG_LEVEL: "info" },
@@ -43,8 +46,16 @@ describe("a back end down, then back", () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       bed.emulator.faults.set([{ kind: "drop" }]);
       const down = { acknowledged: checker.counts.acknowledged, stale: checker.counts.staleReads };
-      await eventually(async () => (await readyz(server)).body.backends[BACKEND].breaker === "open", "the breaker opens", 20_000);
-      await eventually(async () => checker.counts.staleReads > down.stale + 20, "stale values are served, marked", 20_000);
+      await eventually(
+        async () => (await readyz(server)).body.backends[BACKEND].breaker === "open",
+        "the breaker opens",
+        20_000,
+      );
+      await eventually(
+        async () => checker.counts.staleReads > down.stale + 20,
+        "stale values are served, marked",
+        20_000,
+      );
       const { status, body } = await readyz(server);
       expect(status).toBe(200);
       expect(body.degraded).toContain(`breaker:${BACKEND}`);
@@ -55,8 +66,16 @@ describe("a back end down, then back", () => {
       const refusedSoFar = checker.counts.acknowledged;
 
       bed.emulator.faults.clear();
-      await eventually(async () => (await readyz(server)).body.backends[BACKEND].breaker === "closed", "the breaker closes again", 20_000);
-      await eventually(async () => checker.counts.acknowledged > refusedSoFar + 10, "writes are acknowledged again", 20_000);
+      await eventually(
+        async () => (await readyz(server)).body.backends[BACKEND].breaker === "closed",
+        "the breaker closes again",
+        20_000,
+      );
+      await eventually(
+        async () => checker.counts.acknowledged > refusedSoFar + 10,
+        "writes are acknowledged again",
+        20_000,
+      );
       const fresh = (await server.grpc.read({ names: [names[0]!] })).results[0]!;
       expect(fresh.stale).toBe(false);
       expect(await grpcHealth(server, `secretgate.backend.${BACKEND}`)).toBe("SERVING");
@@ -68,8 +87,14 @@ describe("a back end down, then back", () => {
     }
     expect(checker.problems).toEqual([]);
     expect(checker.counts.invalidReads).toBe(0);
-    expect(Object.keys(checker.counts.writeFailures).filter((code) => code !== "UNAVAILABLE" && code !== "DEADLINE_EXCEEDED")).toEqual([]);
-    expect(Object.keys(checker.counts.readFailures).filter((code) => code !== "UNAVAILABLE" && code !== "DEADLINE_EXCEEDED")).toEqual([]);
+    expect(
+      Object.keys(checker.counts.writeFailures).filter(
+        (code) => code !== "UNAVAILABLE" && code !== "DEADLINE_EXCEEDED",
+      ),
+    ).toEqual([]);
+    expect(
+      Object.keys(checker.counts.readFailures).filter((code) => code !== "UNAVAILABLE" && code !== "DEADLINE_EXCEEDED"),
+    ).toEqual([]);
     expect(await checker.lost(server.grpc)).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresServer } from "../helpers/postgres-server.js";
-import { stopServer, TestServer, type StartOptions } from "../helpers/server.js";
+import { type StartOptions, stopServer, TestServer } from "../helpers/server.js";
 import { underLoad, WriteChecker } from "../helpers/write-checker.js";
 
 // The service killed with SIGKILL while writes are under way, then started again on the same
@@ -41,7 +41,10 @@ async function killDuringWrites(options: StartOptions): Promise<void> {
     expect(checker.counts.invalidReads).toBe(0);
     expect(await checker.lost(second.grpc)).toEqual([]);
     // Something was in flight: the calls cut off failed, none of them with a made-up answer.
-    expect(Object.values(checker.counts.writeFailures).reduce((sum, n) => sum + n, 0) + Object.values(checker.counts.readFailures).reduce((sum, n) => sum + n, 0)).toBeGreaterThan(0);
+    expect(
+      Object.values(checker.counts.writeFailures).reduce((sum, n) => sum + n, 0) +
+        Object.values(checker.counts.readFailures).reduce((sum, n) => sum + n, 0),
+    ).toBeGreaterThan(0);
   } finally {
     await stopServer(second);
   }
@@ -59,6 +62,12 @@ describe("kill -9 of the service during writes", () => {
 
   it("the embedded store in PostgreSQL: no acknowledged write is lost", async () => {
     const databaseUrl = await postgres.createDatabase("killed");
-    await killDuringWrites({ env: { DATABASE_URL: databaseUrl, SECRETGATE_MASTER_KEY: randomBytes(32).toString("base64"), SECRETGATE_LOG_LEVEL: "info" } });
+    await killDuringWrites({
+      env: {
+        DATABASE_URL: databaseUrl,
+        SECRETGATE_MASTER_KEY: randomBytes(32).toString("base64"),
+        SECRETGATE_LOG_LEVEL: "info",
+      },
+    });
   });
 });

@@ -37,7 +37,12 @@ beforeAll(async () => {
       database_outage_ttl_seconds: OUTAGE_TTL_SECONDS,
     },
   };
-  const env = { DATABASE_URL: databaseUrl, SECRETGATE_MASTER_KEY: masterKey, VAULT_TOKEN: vaultEnv.HCP_VAULT_TOKEN!, SECRETGATE_LOG_LEVEL: "info" };
+  const env = {
+    DATABASE_URL: databaseUrl,
+    SECRETGATE_MASTER_KEY: masterKey,
+    VAULT_TOKEN: vaultEnv.HCP_VAULT_TOKEN!,
+    SECRETGATE_LOG_LEVEL: "info",
+  };
   [a, b] = await Promise.all([TestServer.start({ config, env }), TestServer.start({ config, env })]);
 });
 
@@ -56,7 +61,10 @@ describe("PostgreSQL stopped and restarted under two replicas", () => {
       await checker.read(b.grpc, name, false);
     }
     await a.grpc.write({ name: "vault://OUTAGE_FRESHNESS", value: "before" });
-    await eventually(async () => (await b.grpc.read({ names: ["vault://OUTAGE_FRESHNESS"] })).results[0]!.fromCache, "B caches Vault's value");
+    await eventually(
+      async () => (await b.grpc.read({ names: ["vault://OUTAGE_FRESHNESS"] })).results[0]!.fromCache,
+      "B caches Vault's value",
+    );
 
     const stop = new AbortController();
     const load = underLoad(4, stop.signal, async (worker, iteration) => {
@@ -71,8 +79,16 @@ describe("PostgreSQL stopped and restarted under two replicas", () => {
       expect(before.acknowledged).toBeGreaterThan(names.length);
 
       await postgres.halt();
-      await eventually(async () => (await readyz(a)).body.database === "unreachable" && (await readyz(b)).body.database === "unreachable", "both replicas notice");
-      const outageStarted = { acknowledged: checker.counts.acknowledged, validReads: checker.counts.validReads, unavailable: checker.counts.writeFailures.UNAVAILABLE ?? 0 };
+      await eventually(
+        async () =>
+          (await readyz(a)).body.database === "unreachable" && (await readyz(b)).body.database === "unreachable",
+        "both replicas notice",
+      );
+      const outageStarted = {
+        acknowledged: checker.counts.acknowledged,
+        validReads: checker.counts.validReads,
+        unavailable: checker.counts.writeFailures.UNAVAILABLE ?? 0,
+      };
 
       // Readiness: still in service, saying what is degraded; the strict variant keeps the old meaning.
       for (const replica of [a, b]) {
@@ -84,13 +100,19 @@ describe("PostgreSQL stopped and restarted under two replicas", () => {
         expect(await grpcHealth(replica)).toBe("SERVING");
         expect(await grpcHealth(replica, "secretgate.v1.SecretService")).toBe("SERVING");
         // The gRPC health service follows readiness within a second.
-        await eventually(async () => (await grpcHealth(replica, "secretgate.strict")) === "NOT_SERVING", "strict gRPC health says NOT_SERVING");
+        await eventually(
+          async () => (await grpcHealth(replica, "secretgate.strict")) === "NOT_SERVING",
+          "strict gRPC health says NOT_SERVING",
+        );
       }
 
       // A value changed behind the replicas' backs (no notice can reach them now) is read within
       // the outage TTL, not the cache's five minutes.
       bed.emulator.kv.write("", "secret", "OUTAGE_FRESHNESS", { data: { key: "after" } });
-      await eventually(async () => (await b.grpc.read({ names: ["vault://OUTAGE_FRESHNESS"] })).results[0]!.value === "after", "B reads the changed value");
+      await eventually(
+        async () => (await b.grpc.read({ names: ["vault://OUTAGE_FRESHNESS"] })).results[0]!.value === "after",
+        "B reads the changed value",
+      );
 
       // Held for a while under load: every probe answered 200 meanwhile.
       const statuses = new Set<number>();
@@ -105,8 +127,16 @@ describe("PostgreSQL stopped and restarted under two replicas", () => {
       expect(checker.counts.staleReads).toBeGreaterThan(0);
 
       await postgres.restart();
-      await eventually(async () => (await readyz(a)).body.database === "connected" && (await readyz(b)).body.database === "connected", "both replicas reconnect", 20_000);
-      await eventually(async () => checker.counts.acknowledged > outageStarted.acknowledged + 10, "writes are acknowledged again", 20_000);
+      await eventually(
+        async () => (await readyz(a)).body.database === "connected" && (await readyz(b)).body.database === "connected",
+        "both replicas reconnect",
+        20_000,
+      );
+      await eventually(
+        async () => checker.counts.acknowledged > outageStarted.acknowledged + 10,
+        "writes are acknowledged again",
+        20_000,
+      );
       for (const replica of [a, b]) expect((await readyz(replica, true)).status).toBe(200);
     } finally {
       stop.abort();
@@ -116,33 +146,65 @@ describe("PostgreSQL stopped and restarted under two replicas", () => {
     // Freshness restored: a write on A is read on B.
     expect(await checker.write(a.grpc, names[0]!)).toBe(true);
     const written = (await a.grpc.read({ names: [names[0]!], bypassCache: true })).results[0]!.value;
-    await eventually(async () => (await b.grpc.read({ names: [names[0]!] })).results[0]!.value === written, "B reads A's write");
+    await eventually(
+      async () => (await b.grpc.read({ names: [names[0]!] })).results[0]!.value === written,
+      "B reads A's write",
+    );
 
     expect(checker.problems).toEqual([]);
     expect(checker.counts.invalidReads).toBe(0);
     // A fault may make a write fail, never with INTERNAL: refusals are UNAVAILABLE (or a deadline).
-    expect(Object.keys(checker.counts.writeFailures).filter((code) => code !== "UNAVAILABLE" && code !== "DEADLINE_EXCEEDED")).toEqual([]);
-    expect(Object.keys(checker.counts.readFailures).filter((code) => code !== "UNAVAILABLE" && code !== "DEADLINE_EXCEEDED")).toEqual([]);
+    expect(
+      Object.keys(checker.counts.writeFailures).filter(
+        (code) => code !== "UNAVAILABLE" && code !== "DEADLINE_EXCEEDED",
+      ),
+    ).toEqual([]);
+    expect(
+      Object.keys(checker.counts.readFailures).filter((code) => code !== "UNAVAILABLE" && code !== "DEADLINE_EXCEEDED"),
+    ).toEqual([]);
     expect(await checker.lost(a.grpc)).toEqual([]);
     expect(await checker.lost(b.grpc)).toEqual([]);
   });
 
   it("notices a database that stops answering without closing its connections (a partition) by its heartbeat, and applies the same rules", async () => {
     await a.grpc.write({ name: "vault://FROZEN_FRESHNESS", value: "before" });
-    await eventually(async () => (await b.grpc.read({ names: ["vault://FROZEN_FRESHNESS"] })).results[0]!.fromCache, "B caches Vault's value");
+    await eventually(
+      async () => (await b.grpc.read({ names: ["vault://FROZEN_FRESHNESS"] })).results[0]!.fromCache,
+      "B caches Vault's value",
+    );
     postgres.freeze();
     try {
       bed.emulator.kv.write("", "secret", "FROZEN_FRESHNESS", { data: { key: "after" } });
-      await eventually(async () => (await readyz(a)).body.database === "unreachable" && (await readyz(b)).body.database === "unreachable", "both replicas notice", 20_000);
+      await eventually(
+        async () =>
+          (await readyz(a)).body.database === "unreachable" && (await readyz(b)).body.database === "unreachable",
+        "both replicas notice",
+        20_000,
+      );
       expect((await readyz(b)).status).toBe(200);
-      await eventually(async () => (await b.grpc.read({ names: ["vault://FROZEN_FRESHNESS"] })).results[0]!.value === "after", "B reads the changed value");
-      expect(await callFailure(a.grpc.write({ name: "vault://FROZEN_FRESHNESS", value: "refused" }))).toMatchObject({ code: Code.Unavailable });
-      expect(bed.emulator.kv.read("", "secret", "FROZEN_FRESHNESS", undefined)).toMatchObject({ data: { data: { key: "after" } } });
+      await eventually(
+        async () => (await b.grpc.read({ names: ["vault://FROZEN_FRESHNESS"] })).results[0]!.value === "after",
+        "B reads the changed value",
+      );
+      expect(await callFailure(a.grpc.write({ name: "vault://FROZEN_FRESHNESS", value: "refused" }))).toMatchObject({
+        code: Code.Unavailable,
+      });
+      expect(bed.emulator.kv.read("", "secret", "FROZEN_FRESHNESS", undefined)).toMatchObject({
+        data: { data: { key: "after" } },
+      });
     } finally {
       postgres.thaw();
     }
-    await eventually(async () => (await readyz(a)).body.database === "connected" && (await readyz(b)).body.database === "connected", "both replicas reconnect", 30_000);
+    await eventually(
+      async () => (await readyz(a)).body.database === "connected" && (await readyz(b)).body.database === "connected",
+      "both replicas reconnect",
+      30_000,
+    );
     await a.grpc.write({ name: "vault://FROZEN_FRESHNESS", value: "after the partition" });
-    await eventually(async () => (await b.grpc.read({ names: ["vault://FROZEN_FRESHNESS"] })).results[0]!.value === "after the partition", "B reads A's write");
+    await eventually(
+      async () =>
+        (await b.grpc.read({ names: ["vault://FROZEN_FRESHNESS"] })).results[0]!.value === "after the partition",
+      "B reads A's write",
+    );
   });
 });

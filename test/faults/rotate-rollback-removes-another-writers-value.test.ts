@@ -39,7 +39,10 @@ interface BackEnd {
 }
 
 const readWrite = (system: string, settings: Record<string, unknown> = {}) => ({
-  general_settings: { key_management_system: system, key_management_settings: { access_mode: "read_and_write", ...settings } },
+  general_settings: {
+    key_management_system: system,
+    key_management_settings: { access_mode: "read_and_write", ...settings },
+  },
 });
 
 const BACK_ENDS: BackEnd[] = [
@@ -47,11 +50,18 @@ const BACK_ENDS: BackEnd[] = [
     system: "aws_secret_manager",
     async start() {
       const aws = await startAws();
-      const server = await TestServer.start({ config: readWrite("aws_secret_manager"), env: emulatorEnv(aws.endpoint) });
-      return { server, fault: (rule) => aws.emulator.faults.set([rule]), close: async () => {
-        await server.stop();
-        await aws.close();
-      } };
+      const server = await TestServer.start({
+        config: readWrite("aws_secret_manager"),
+        env: emulatorEnv(aws.endpoint),
+      });
+      return {
+        server,
+        fault: (rule) => aws.emulator.faults.set([rule]),
+        close: async () => {
+          await server.stop();
+          await aws.close();
+        },
+      };
     },
     readBack: { operation: "GetSecretValue", target: (name) => name },
     rollback: "left",
@@ -64,10 +74,14 @@ const BACK_ENDS: BackEnd[] = [
         config: readWrite("google_secret_manager"),
         env: { GOOGLE_SECRET_MANAGER_PROJECT_ID: "rollback-project", GOOGLE_SECRET_MANAGER_ENDPOINT: google.endpoint },
       });
-      return { server, fault: (rule) => google.faults.set([rule]), close: async () => {
-        await server.stop();
-        await google.close();
-      } };
+      return {
+        server,
+        fault: (rule) => google.faults.set([rule]),
+        close: async () => {
+          await server.stop();
+          await google.close();
+        },
+      };
     },
     readBack: { operation: "AccessSecretVersion", target: (name) => name },
     rollback: "destroyed",
@@ -77,10 +91,14 @@ const BACK_ENDS: BackEnd[] = [
     async start() {
       const vault = await startAzure({ host: "127.0.0.1", port: 0 });
       const server = await TestServer.start({ config: readWrite("azure_key_vault"), env: sdkEnvironment(vault) });
-      return { server, fault: (rule) => vault.faults.set([rule]), close: async () => {
-        await server.stop();
-        await vault.close();
-      } };
+      return {
+        server,
+        fault: (rule) => vault.faults.set([rule]),
+        close: async () => {
+          await server.stop();
+          await vault.close();
+        },
+      };
     },
     // The write looks the name up first (GetSecret answers 404), then the read-back reads it.
     readBack: { operation: "GetSecret", target: (name) => name, after: 1 },
@@ -91,10 +109,14 @@ const BACK_ENDS: BackEnd[] = [
     async start() {
       const bed = await startVaultTestBed();
       const server = await TestServer.start({ config: readWrite("hashicorp_vault"), env: bed.env("token") });
-      return { server, fault: (rule) => bed.emulator.faults.set([rule]), close: async () => {
-        await server.stop();
-        await bed.close();
-      } };
+      return {
+        server,
+        fault: (rule) => bed.emulator.faults.set([rule]),
+        close: async () => {
+          await server.stop();
+          await bed.close();
+        },
+      };
     },
     readBack: { operation: "kv-read", target: (name) => name },
     rollback: "destroyed",
@@ -114,10 +136,14 @@ const BACK_ENDS: BackEnd[] = [
           NODE_EXTRA_CA_CERTS: conjur.caFile!,
         },
       });
-      return { server, fault: (rule) => conjur.faults.set([rule]), close: async () => {
-        await server.stop();
-        await conjur.close();
-      } };
+      return {
+        server,
+        fault: (rule) => conjur.faults.set([rule]),
+        close: async () => {
+          await server.stop();
+          await conjur.close();
+        },
+      };
     },
     // Conjur reads the version number from the resource, then the value at it: the value's read lags.
     readBack: { operation: "GetSecret", target: (name) => `secretgate/${name}` },
@@ -169,7 +195,9 @@ for (const backEnd of BACK_ENDS) {
     });
 
     const outcome =
-      backEnd.rollback === "left" ? "leaves the name holding the value it wrote, saying so" : `${backEnd.rollback} the version it wrote, and no other`;
+      backEnd.rollback === "left"
+        ? "leaves the name holding the value it wrote, saying so"
+        : `${backEnd.rollback} the version it wrote, and no other`;
     it(`with the read-back lagging alone, ${outcome}; a retried Rotate then completes`, async () => {
       const { current, target } = names();
       await bed.server.grpc.write({ name: current, value: OLD });

@@ -1,16 +1,25 @@
 import { randomBytes } from "node:crypto";
-import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { AdminService } from "../../gen/secretgate/v1/admin_service_pb.js";
 import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
-import { TestServer, stopServer } from "./server.js";
+import { stopServer, TestServer } from "./server.js";
 import { SECRETGATE_POLICY, startVaultTestBed, type VaultTestBed } from "./vault-test-bed.js";
 
 /**
  * The kinds of caller the access table (test/e2e/access-table.test.ts) and the findings of issue
  * 23 (test/e2e/access-findings.test.ts) call as. Each but `none` and `wrong` is a configured identity.
  */
-export const CALLER_KINDS = ["none", "wrong", "reader", "writer", "teamAdmin", "backendAdmin", "proxy", "admin"] as const;
+export const CALLER_KINDS = [
+  "none",
+  "wrong",
+  "reader",
+  "writer",
+  "teamAdmin",
+  "backendAdmin",
+  "proxy",
+  "admin",
+] as const;
 export type CallerKind = (typeof CALLER_KINDS)[number];
 
 /** Every namespace the Vault emulator serves besides the root one. */
@@ -75,8 +84,18 @@ export async function startAccessBed(): Promise<AccessBed> {
     config: {
       secretgate: {
         backends: {
-          local: { key_management_settings: { access_mode: "read_and_write", hosted_keys: ["OPENAI_API_KEY", "MIG_HOSTED", "KEPT_GLOBAL"], prefix_for_stored_virtual_keys: "litellm/" } },
-          vault: { key_management_system: "hashicorp_vault", key_management_settings: { access_mode: "read_and_write" }, env: vaultEnv },
+          local: {
+            key_management_settings: {
+              access_mode: "read_and_write",
+              hosted_keys: ["OPENAI_API_KEY", "MIG_HOSTED", "KEPT_GLOBAL"],
+              prefix_for_stored_virtual_keys: "litellm/",
+            },
+          },
+          vault: {
+            key_management_system: "hashicorp_vault",
+            key_management_settings: { access_mode: "read_and_write" },
+            env: vaultEnv,
+          },
           "vault-wo": {
             key_management_system: "hashicorp_vault",
             key_management_settings: { access_mode: "write_only" },
@@ -88,11 +107,31 @@ export async function startAccessBed(): Promise<AccessBed> {
           tokens: [
             { name: "reader", token: "os.environ/READER_TOKEN", rules: { read: ["*"] } },
             { name: "writer", token: "os.environ/WRITER_TOKEN", rules: all },
-            { name: "team-admin", token: "os.environ/TEAM_ADMIN_TOKEN", rules: { ...all, teams: ["team-a"], admin: true } },
-            { name: "backend-admin", token: "os.environ/BACKEND_ADMIN_TOKEN", rules: { ...all, teams: ["*"], admin: true, backends: ["local"] } },
-            { name: "proxy", token: "os.environ/PROXY_TOKEN", rules: { ...all, teams: ["*"], inline_team_settings: true } },
-            { name: "scoped-admin", token: "os.environ/SCOPED_ADMIN_TOKEN", rules: { ...all, teams: ["team-a"], admin: true, backends: ["local"] } },
-            { name: "team-proxy", token: "os.environ/TEAM_PROXY_TOKEN", rules: { ...all, teams: ["team-a"], backends: ["local"] } },
+            {
+              name: "team-admin",
+              token: "os.environ/TEAM_ADMIN_TOKEN",
+              rules: { ...all, teams: ["team-a"], admin: true },
+            },
+            {
+              name: "backend-admin",
+              token: "os.environ/BACKEND_ADMIN_TOKEN",
+              rules: { ...all, teams: ["*"], admin: true, backends: ["local"] },
+            },
+            {
+              name: "proxy",
+              token: "os.environ/PROXY_TOKEN",
+              rules: { ...all, teams: ["*"], inline_team_settings: true },
+            },
+            {
+              name: "scoped-admin",
+              token: "os.environ/SCOPED_ADMIN_TOKEN",
+              rules: { ...all, teams: ["team-a"], admin: true, backends: ["local"] },
+            },
+            {
+              name: "team-proxy",
+              token: "os.environ/TEAM_PROXY_TOKEN",
+              rules: { ...all, teams: ["team-a"], backends: ["local"] },
+            },
           ],
         },
       },
@@ -129,7 +168,12 @@ export async function startAccessBed(): Promise<AccessBed> {
     const interceptors = [record, withToken];
     return port === "grpc"
       ? createGrpcTransport({ baseUrl: `http://${server.grpcAddress}`, interceptors })
-      : createConnectTransport({ baseUrl: `http://${server.httpAddress}`, httpVersion: "1.1", useBinaryFormat: false, interceptors });
+      : createConnectTransport({
+          baseUrl: `http://${server.httpAddress}`,
+          httpVersion: "1.1",
+          useBinaryFormat: false,
+          interceptors,
+        });
   };
   return {
     server,
@@ -139,7 +183,9 @@ export async function startAccessBed(): Promise<AccessBed> {
     secrets: (kind, port = "grpc") => createClient(SecretService, transport(kind, port)),
     admin: (kind, port = "grpc") => createClient(AdminService, transport(kind, port)),
     vaultGet: async (path) => {
-      const response = await fetch(`${vault.emulator.endpoint}/v1/${path}`, { headers: { "x-vault-token": vault.emulator.rootToken } });
+      const response = await fetch(`${vault.emulator.endpoint}/v1/${path}`, {
+        headers: { "x-vault-token": vault.emulator.rootToken },
+      });
       if (response.status !== 200) return { status: response.status };
       const body = (await response.json()) as { data: { data: Record<string, string> } };
       return { status: 200, value: Object.values(body.data.data)[0] };

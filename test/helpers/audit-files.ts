@@ -13,7 +13,8 @@ export function auditedNameCounts(...files: string[]): Map<string, number> {
   for (const file of files) {
     if (!existsSync(file)) continue;
     const text = readFileSync(file, "utf8");
-    if (text.includes("\u0000")) throw new Error(`${file} holds NUL bytes (a write landed past the end of a truncated file)`);
+    if (text.includes("\u0000"))
+      throw new Error(`${file} holds NUL bytes (a write landed past the end of a truncated file)`);
     for (const line of text.split("\n")) {
       if (line === "") continue;
       let record: Record<string, any>;
@@ -22,7 +23,8 @@ export function auditedNameCounts(...files: string[]): Map<string, number> {
       } catch {
         throw new Error(`${file} holds a line that is not a whole record: ${JSON.stringify(line.slice(0, 120))}`);
       }
-      if (record.audit !== true) throw new Error(`${file} holds a line that is not an audit record: ${JSON.stringify(line.slice(0, 120))}`);
+      if (record.audit !== true)
+        throw new Error(`${file} holds a line that is not an audit record: ${JSON.stringify(line.slice(0, 120))}`);
       add(record.name);
       for (const item of record.items ?? []) add(item.name);
       for (const name of record.names ?? []) add(name);
@@ -33,5 +35,7 @@ export function auditedNameCounts(...files: string[]): Map<string, number> {
 
 /** The names of `expected` that do not appear exactly once in `counts`, with how often they do. */
 export function notExactlyOnce(expected: Iterable<string>, counts: ReadonlyMap<string, number>): string[] {
-  return [...expected].filter((name) => counts.get(name) !== 1).map((name) => `${name}: ${counts.get(name) ?? 0} records`);
+  return [...expected]
+    .filter((name) => counts.get(name) !== 1)
+    .map((name) => `${name}: ${counts.get(name) ?? 0} records`);
 }

@@ -1,7 +1,9 @@
 import type { CallRecord } from "../emulators/aws-common/endpoint.js";
 
 /** Reads the emulator's call log through its admin endpoint, as a sandbox user would. */
-export async function emulatorCalls(endpoint: string): Promise<{ counts: Record<string, number>; calls: CallRecord[] }> {
+export async function emulatorCalls(
+  endpoint: string,
+): Promise<{ counts: Record<string, number>; calls: CallRecord[] }> {
   const response = await fetch(`${endpoint}/__admin/calls`);
   return (await response.json()) as { counts: Record<string, number>; calls: CallRecord[] };
 }

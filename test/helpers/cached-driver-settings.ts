@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { BackendConfig } from "../../src/config/schema.js";
-import { CachedDriver, type CachedDriverSettings } from "../../src/core/cached-driver.js";
 import { Backend } from "../../src/core/backends.js";
+import { CachedDriver, type CachedDriverSettings } from "../../src/core/cached-driver.js";
 import type { DriverCapabilities, DriverDefinition, SecretDriver } from "../../src/drivers/driver.js";
 
 /** The TTL `backendSettings` gives entries unless told otherwise. */
@@ -51,5 +51,10 @@ export function bedBackend(
     breakerOpenMs: 1_000,
     ...overrides,
   });
-  return new Backend(config, new CachedDriver(driver, capabilities, config.name, settings, logger), { reachable: true }, {});
+  return new Backend(
+    config,
+    new CachedDriver(driver, capabilities, config.name, settings, logger),
+    { reachable: true },
+    {},
+  );
 }

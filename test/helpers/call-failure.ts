@@ -6,7 +6,12 @@ export async function connectFailure(promise: Promise<unknown>): Promise<Connect
     () => undefined,
     (caught: unknown) => caught,
   );
-  if (!(error instanceof ConnectError)) throw new Error(error === undefined ? "the call succeeded, but was expected to fail" : `the call failed with ${String(error)}, not a ConnectError`);
+  if (!(error instanceof ConnectError))
+    throw new Error(
+      error === undefined
+        ? "the call succeeded, but was expected to fail"
+        : `the call failed with ${String(error)}, not a ConnectError`,
+    );
   return error;
 }
 

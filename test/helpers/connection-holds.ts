@@ -4,7 +4,7 @@ import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ReadRequestSchema, ReadResponseSchema } from "../../gen/secretgate/v1/secret_service_pb.js";
-import { CLIENT_START, FrameType, SETTINGS_ACK, envelope, frame, headers } from "./http2-frames.js";
+import { CLIENT_START, envelope, FrameType, frame, headers, SETTINGS_ACK } from "./http2-frames.js";
 import { splitAddress } from "./raw-socket.js";
 
 /**
@@ -61,7 +61,18 @@ export function keepAlive(protocol: "http1" | "http2", intervalMs: number): Hold
     let streamId = 1;
     const send = () => {
       if (protocol === "http1") return socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-      const request = headers(streamId, [[":method", "POST"], [":scheme", "http"], [":path", "/grpc.health.v1.Health/Check"], [":authority", "x"], ["content-type", "application/grpc"], ["te", "trailers"]], { endStream: true });
+      const request = headers(
+        streamId,
+        [
+          [":method", "POST"],
+          [":scheme", "http"],
+          [":path", "/grpc.health.v1.Health/Check"],
+          [":authority", "x"],
+          ["content-type", "application/grpc"],
+          ["te", "trailers"],
+        ],
+        { endStream: true },
+      );
       streamId += 2;
       socket.write(request);
     };
@@ -77,7 +88,13 @@ export function keepAlive(protocol: "http1" | "http2", intervalMs: number): Hold
  * one the server closes is reopened after `reopenAfterMs` (0: at once, a reconnect churn). Resolves
  * once `until()` is true and every connection is closed.
  */
-export async function hold(target: HoldTarget, count: number, behaviour: HoldBehaviour, until: () => boolean, reopenAfterMs = 50): Promise<HoldCounts> {
+export async function hold(
+  target: HoldTarget,
+  count: number,
+  behaviour: HoldBehaviour,
+  until: () => boolean,
+  reopenAfterMs = 50,
+): Promise<HoldCounts> {
   const counts: HoldCounts = { opened: 0, closedByServer: 0, mostOpen: 0 };
   const open = new Set<Socket>();
   const [host, port] = splitAddress(target.address);
@@ -88,7 +105,9 @@ export async function hold(target: HoldTarget, count: number, behaviour: HoldBeh
   const once = () =>
     new Promise<void>((resolve) => {
       const tcp = netConnect({ host, port, localAddress: target.from });
-      const socket: Socket = target.tls ? tlsConnect({ socket: tcp, rejectUnauthorized: false, ALPNProtocols: ["h2"] }) : tcp;
+      const socket: Socket = target.tls
+        ? tlsConnect({ socket: tcp, rejectUnauthorized: false, ALPNProtocols: ["h2"] })
+        : tcp;
       counts.opened++;
       // biome-ignore lint/suspicious/noConfusingVoidType: what a HoldBehaviour returns
       let stop: (() => void) | void;
@@ -143,7 +162,15 @@ export interface HonestReads {
  * the gRPC port (gRPC over HTTP/2) or the HTTP port (Connect JSON over HTTP/1.1), from 127.0.0.1.
  * A Read that fails, finds nothing or takes longer than `timeoutMs` counts as failed.
  */
-export async function honestReads(port: "grpc" | "http", address: string, token: string, name: string, intervalMs: number, until: () => boolean, timeoutMs = 10_000): Promise<HonestReads> {
+export async function honestReads(
+  port: "grpc" | "http",
+  address: string,
+  token: string,
+  name: string,
+  intervalMs: number,
+  until: () => boolean,
+  timeoutMs = 10_000,
+): Promise<HonestReads> {
   const result: HonestReads = { ok: 0, failed: 0, latenciesMs: [] };
   const pending: Array<Promise<void>> = [];
   while (!until()) {
@@ -182,19 +209,27 @@ export function readOverGrpc(address: string, token: string, name: string, timeo
     const timer = setTimeout(() => finish(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     session.on("error", (error) => finish(error));
     session.on("close", () => finish(new Error("the connection closed before the answer")));
-    const stream = session.request({ ":method": "POST", ":path": "/secretgate.v1.SecretService/Read", "content-type": "application/grpc", te: "trailers", authorization: `Bearer ${token}` });
+    const stream = session.request({
+      ":method": "POST",
+      ":path": "/secretgate.v1.SecretService/Read",
+      "content-type": "application/grpc",
+      te: "trailers",
+      authorization: `Bearer ${token}`,
+    });
     stream.on("error", (error) => finish(error));
     stream.on("data", (chunk: Buffer) => chunks.push(chunk));
     stream.on("trailers", (trailers) => {
       const status = trailers["grpc-status"];
-      if (status !== "0") return finish(new Error(`grpc-status ${String(status)}: ${String(trailers["grpc-message"])}`));
+      if (status !== "0")
+        return finish(new Error(`grpc-status ${String(status)}: ${String(trailers["grpc-message"])}`));
       const body = Buffer.concat(chunks);
       const found = fromBinary(ReadResponseSchema, body.subarray(5)).results[0]?.found;
       finish(found ? undefined : new Error("the Read found nothing"));
     });
     stream.on("response", (headers) => {
       // A trailers-only answer (an error) comes as the response headers.
-      if (headers["grpc-status"] !== undefined && headers["grpc-status"] !== "0") finish(new Error(`grpc-status ${String(headers["grpc-status"])}: ${String(headers["grpc-message"])}`));
+      if (headers["grpc-status"] !== undefined && headers["grpc-status"] !== "0")
+        finish(new Error(`grpc-status ${String(headers["grpc-status"])}: ${String(headers["grpc-message"])}`));
     });
     stream.end(envelope(Buffer.from(readBody(name))));
   });
@@ -206,14 +241,27 @@ export function readOverHttp(address: string, token: string, name: string, timeo
   return new Promise((resolve, reject) => {
     const body = JSON.stringify({ names: [name] });
     const request = httpRequest(
-      { host, port, method: "POST", path: "/secretgate.v1.SecretService/Read", agent: false, timeout: timeoutMs, headers: { "content-type": "application/json", authorization: `Bearer ${token}`, "content-length": Buffer.byteLength(body) } },
+      {
+        host,
+        port,
+        method: "POST",
+        path: "/secretgate.v1.SecretService/Read",
+        agent: false,
+        timeout: timeoutMs,
+        headers: {
+          "content-type": "application/json",
+          authorization: `Bearer ${token}`,
+          "content-length": Buffer.byteLength(body),
+        },
+      },
       (response) => {
         const chunks: Buffer[] = [];
         response.on("data", (chunk: Buffer) => chunks.push(chunk));
         response.on("error", reject);
         response.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
-          if (response.statusCode !== 200) return reject(new Error(`HTTP ${response.statusCode}: ${text.slice(0, 200)}`));
+          if (response.statusCode !== 200)
+            return reject(new Error(`HTTP ${response.statusCode}: ${text.slice(0, 200)}`));
           const found = (JSON.parse(text) as { results?: Array<{ found?: boolean }> }).results?.[0]?.found;
           if (found) resolve();
           else reject(new Error("the Read found nothing"));

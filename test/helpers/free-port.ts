@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo } from "node:net";
+import { type AddressInfo, createServer } from "node:net";
 
 /** A loopback port nothing listens on right now: for a server to start on, or a connection to be refused. */
 export async function freePort(): Promise<number> {

@@ -1,6 +1,15 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code } from "../../src/core/errors.js";
-import type { ClassifiedError, DriverCall, DriverCapabilities, DriverWrite, DriverWriteResult, SecretDriver, SecretMetadata, SecretValue } from "../../src/drivers/driver.js";
+import type {
+  ClassifiedError,
+  DriverCall,
+  DriverCapabilities,
+  DriverWrite,
+  DriverWriteResult,
+  SecretDriver,
+  SecretMetadata,
+  SecretValue,
+} from "../../src/drivers/driver.js";
 import type { LocalDriver } from "../../src/providers/local/driver.js";
 
 /** A failure the instrumented back end answers with, as a real SDK error would carry a status. */
@@ -43,7 +52,13 @@ export class InstrumentedDriver implements SecretDriver {
   constructor(
     readonly store: LocalDriver,
     /** What it says it can do; by default everything the embedded store can (another back end's, e.g. text only, to test the core's checks). */
-    readonly capabilities: DriverCapabilities = { write: true, binary: true, list: true, metadata: { description: true, tags: true, writesReplace: true }, versionRemoval: "destroy" },
+    readonly capabilities: DriverCapabilities = {
+      write: true,
+      binary: true,
+      list: true,
+      metadata: { description: true, tags: true, writesReplace: true },
+      versionRemoval: "destroy",
+    },
   ) {}
 
   /** The next `times` back-end calls fail with `code` (Infinity: until cleared). */
@@ -105,7 +120,11 @@ export class InstrumentedDriver implements SecretDriver {
 
   classifyError(error: unknown): ClassifiedError {
     if (error instanceof InjectedFault) {
-      return { code: error.code, message: error.message, ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}) };
+      return {
+        code: error.code,
+        message: error.message,
+        ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
+      };
     }
     return { code: Code.Unavailable, message: (error as Error).message };
   }

@@ -11,9 +11,13 @@ export const ALLOCATOR_SCRIPT = "scripts/with-jemalloc.sh";
  * node with its options.
  */
 function serveCommand(): RegExpExecArray {
-  const scripts = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+  const scripts = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> })
+    .scripts;
   const command = /(?:^|&& )sh (\S+) node ((?:--\S+ )*)dist\/src\/main\.js$/.exec(scripts.serve ?? "");
-  if (!command) throw new Error(`package.json's serve script does not run sh <allocator script> node dist/src/main.js: ${scripts.serve}`);
+  if (!command)
+    throw new Error(
+      `package.json's serve script does not run sh <allocator script> node dist/src/main.js: ${scripts.serve}`,
+    );
   return command;
 }
 
@@ -35,7 +39,10 @@ export function launchEnvironment(): Record<string, string> {
   const script = serveCommand()[1]!;
   // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansions, for sh to expand
   const printBoth = 'printf "%s\\n%s" "${LD_PRELOAD:-}" "${MALLOC_CONF:-}"';
-  const printed = execFileSync("sh", [join(ROOT, script), "sh", "-c", printBoth], { encoding: "utf8", env: { PATH: process.env.PATH ?? "" } });
+  const printed = execFileSync("sh", [join(ROOT, script), "sh", "-c", printBoth], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "" },
+  });
   const [preload = "", conf = ""] = printed.split("\n");
   return { ...(preload ? { LD_PRELOAD: preload } : {}), ...(conf ? { MALLOC_CONF: conf } : {}) };
 }

@@ -50,7 +50,13 @@ export function outline(markdown: string): MarkdownOutline {
     const line = index + 1;
     const fenceMatch = FENCE.exec(text);
     if (fence !== undefined) {
-      if (fenceMatch && fenceMatch[1]![0] === fence[0] && fenceMatch[1]!.length >= fence.length && text.trim() === fenceMatch[1]) fence = undefined;
+      if (
+        fenceMatch &&
+        fenceMatch[1]![0] === fence[0] &&
+        fenceMatch[1]!.length >= fence.length &&
+        text.trim() === fenceMatch[1]
+      )
+        fence = undefined;
       return;
     }
     if (fenceMatch) {
@@ -115,6 +121,9 @@ function unbracket(target: string): string {
 
 /** A table row's cells, split at every pipe that is not escaped (GitHub splits inside code spans too). */
 function tableCells(row: string): string[] {
-  const text = row.trim().replace(/^\|/, "").replace(/(?<!\\)\|$/, "");
+  const text = row
+    .trim()
+    .replace(/^\|/, "")
+    .replace(/(?<!\\)\|$/, "");
   return text.split(/(?<!\\)\|/).map((cell) => cell.replaceAll("\\|", "|").trim());
 }

@@ -23,10 +23,18 @@ export async function startOperatorBed(readerToken: string): Promise<{ vault: Va
       secretgate: {
         backends: {
           local: { key_management_settings: { access_mode: "read_and_write" } },
-          vault: { key_management_system: "hashicorp_vault", key_management_settings: { access_mode: "read_and_write" }, env: vault.env("token") },
+          vault: {
+            key_management_system: "hashicorp_vault",
+            key_management_settings: { access_mode: "read_and_write" },
+            env: vault.env("token"),
+          },
         },
         default_backend: "local",
-        auth: { tokens: [{ name: "reader", token: "os.environ/READER_TOKEN", rules: { read: ["OPENAI_*"], backends: ["local"] } }] },
+        auth: {
+          tokens: [
+            { name: "reader", token: "os.environ/READER_TOKEN", rules: { read: ["OPENAI_*"], backends: ["local"] } },
+          ],
+        },
       },
     },
     env: { READER_TOKEN: readerToken },

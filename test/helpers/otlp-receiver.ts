@@ -48,7 +48,9 @@ message AnyValue {
 }
 message ArrayValue { repeated AnyValue values = 1; }
 `;
-const ExportTraceServiceRequest = protobuf.parse(OTLP_TRACE_SCHEMA, { keepCase: false }).root.lookupType("otlp.ExportTraceServiceRequest");
+const ExportTraceServiceRequest = protobuf
+  .parse(OTLP_TRACE_SCHEMA, { keepCase: false })
+  .root.lookupType("otlp.ExportTraceServiceRequest");
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
@@ -90,7 +92,8 @@ export class OtlpReceiver {
           return;
         }
         // An empty ExportTraceServiceResponse: full success.
-        if (contentType === "application/json") response.writeHead(200, { "content-type": "application/json" }).end("{}");
+        if (contentType === "application/json")
+          response.writeHead(200, { "content-type": "application/json" }).end("{}");
         else response.writeHead(200, { "content-type": "application/x-protobuf" }).end();
       });
     });
@@ -111,7 +114,10 @@ export class OtlpReceiver {
       const found = this.spans.find(predicate);
       if (found) return found;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no such span within ${timeoutMs} ms; received: ${this.spans.map((span) => span.name).join(", ") || "none"}`);
+      if (left <= 0)
+        throw new Error(
+          `no such span within ${timeoutMs} ms; received: ${this.spans.map((span) => span.name).join(", ") || "none"}`,
+        );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.waiters.push(() => {
@@ -127,7 +133,10 @@ export class OtlpReceiver {
   }
 
   private accept(received: ReceivedExport): void {
-    const spans = received.contentType === "application/json" ? fromJson(JSON.parse(received.body.toString("utf8"))) : fromProtobuf(received.body);
+    const spans =
+      received.contentType === "application/json"
+        ? fromJson(JSON.parse(received.body.toString("utf8")))
+        : fromProtobuf(received.body);
     this.exports.push(received);
     this.spans.push(...spans);
     const waiters = this.waiters;
@@ -171,7 +180,10 @@ interface SpanObject {
 }
 
 interface RequestObject {
-  resourceSpans?: Array<{ resource?: { attributes?: Array<{ key: string; value?: AnyValueObject }> }; scopeSpans?: Array<{ spans?: SpanObject[] }> }>;
+  resourceSpans?: Array<{
+    resource?: { attributes?: Array<{ key: string; value?: AnyValueObject }> };
+    scopeSpans?: Array<{ spans?: SpanObject[] }>;
+  }>;
 }
 
 /** Both encodings normalized: ids as lower-case hex. */
@@ -202,6 +214,11 @@ function fromJson(request: RequestObject): ReceivedSpan[] {
 
 function fromProtobuf(body: Buffer): ReceivedSpan[] {
   const message = ExportTraceServiceRequest.decode(body);
-  const object = ExportTraceServiceRequest.toObject(message, { longs: String, bytes: String, defaults: false, oneofs: false }) as RequestObject;
+  const object = ExportTraceServiceRequest.toObject(message, {
+    longs: String,
+    bytes: String,
+    defaults: false,
+    oneofs: false,
+  }) as RequestObject;
   return normalize(object, (base64) => Buffer.from(base64, "base64").toString("hex"));
 }

@@ -1,5 +1,5 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -53,13 +53,33 @@ export class PostgresServer {
       chownSync(dir, uid, gid);
     }
     const data = join(dir, "data");
-    const [initdb, initArgs] = run(join(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+    const [initdb, initArgs] = run(join(bin, "initdb"), [
+      "-D",
+      data,
+      "-U",
+      "postgres",
+      "--auth=trust",
+      "-E",
+      "UTF8",
+      "--no-sync",
+    ]);
     execFileSync(initdb, initArgs, { stdio: "pipe" });
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const launch = () => {
         const [postgres, args] = run(join(bin, "postgres"), [
-          "-D", data, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-k", dir, "-c", "fsync=off", "-c", "max_connections=100",
+          "-D",
+          data,
+          "-p",
+          String(port),
+          "-c",
+          "listen_addresses=127.0.0.1",
+          "-k",
+          dir,
+          "-c",
+          "fsync=off",
+          "-c",
+          "max_connections=100",
         ]);
         const child = spawn(postgres, args, { stdio: ["ignore", "ignore", "pipe"] });
         let log = "";
@@ -103,7 +123,11 @@ export class PostgresServer {
   }
 
   /** Runs one statement as the superuser, in the `postgres` database unless `url` names another. */
-  async query<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = [], url = this.url): Promise<T[]> {
+  async query<T extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values: unknown[] = [],
+    url = this.url,
+  ): Promise<T[]> {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {

@@ -45,7 +45,11 @@ export function exchange(
     // TLS runs over a TCP socket of our own, which is what a reset resets.
     const tcp = netConnect({ host, port, ...(target.from ? { localAddress: target.from } : {}) });
     const socket: Socket = target.tls
-      ? tlsConnect({ socket: tcp, rejectUnauthorized: false, ...(target.tls.alpn ? { ALPNProtocols: target.tls.alpn } : {}) })
+      ? tlsConnect({
+          socket: tcp,
+          rejectUnauthorized: false,
+          ...(target.tls.alpn ? { ALPNProtocols: target.tls.alpn } : {}),
+        })
       : tcp;
     const finish = (closedByServer: boolean) => {
       if (settled) return;

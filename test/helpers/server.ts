@@ -1,12 +1,12 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { randomBytes } from "node:crypto";
-import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import type { DescService } from "@bufbuild/protobuf";
+import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { stringify as toYaml } from "yaml";
-import type { DescService } from "@bufbuild/protobuf";
 import { AdminService } from "../../gen/secretgate/v1/admin_service_pb.js";
 import { SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 
@@ -84,7 +84,8 @@ export class TestServer {
       writeFileSync(file, toYaml(options.config));
       args.push("--config", file);
     }
-    const token = options.adminToken === null ? undefined : (options.adminToken ?? `test-admin-${randomBytes(16).toString("hex")}`);
+    const token =
+      options.adminToken === null ? undefined : (options.adminToken ?? `test-admin-${randomBytes(16).toString("hex")}`);
     const child = spawn(process.execPath, args, {
       env: {
         PATH: process.env.PATH ?? "",
@@ -102,7 +103,12 @@ export class TestServer {
     child.once("exit", () => running.delete(child));
     const server = new TestServer(child, dataDir, token);
     for (const [key, value] of Object.entries(options.env ?? {})) {
-      if (/API_KEY|TOKEN|SECRET|PASSWORD|PRIVATE/.test(key) && !key.startsWith("SECRETGATE_") && value.length >= MIN_SCANNED_VALUE_LENGTH) server.sensitive.add(value);
+      if (
+        /API_KEY|TOKEN|SECRET|PASSWORD|PRIVATE/.test(key) &&
+        !key.startsWith("SECRETGATE_") &&
+        value.length >= MIN_SCANNED_VALUE_LENGTH
+      )
+        server.sensitive.add(value);
     }
     await server.waitUntilListening();
     return server;
@@ -187,7 +193,10 @@ export class TestServer {
       if (token) request.header.set("authorization", `Bearer ${token}`);
       return next(request);
     };
-    return createClient(service, createGrpcTransport({ baseUrl: `http://${this.grpcAddress}`, interceptors: [record, withToken] }));
+    return createClient(
+      service,
+      createGrpcTransport({ baseUrl: `http://${this.grpcAddress}`, interceptors: [record, withToken] }),
+    );
   }
 
   /** Records the values in a request or response (Write/Rotate values, Read results, a call's team settings). */
@@ -199,7 +208,8 @@ export class TestServer {
         if (secret && node.length >= MIN_SCANNED_VALUE_LENGTH && node !== REDACTED) this.sensitive.add(node);
         if (key === "name" || key === "names" || key === "teamId" || key === "team_id") this.logged.add(node);
       } else if (node instanceof Uint8Array) {
-        if (key === "binaryValue" && node.length >= MIN_SCANNED_VALUE_LENGTH) this.sensitive.add(Buffer.from(node).toString("utf8"));
+        if (key === "binaryValue" && node.length >= MIN_SCANNED_VALUE_LENGTH)
+          this.sensitive.add(Buffer.from(node).toString("utf8"));
       } else if (Array.isArray(node)) {
         for (const item of node) visit(item, key, inTeamSettings);
       } else if (node !== null && typeof node === "object") {
@@ -211,12 +221,20 @@ export class TestServer {
   }
 
   /** Calls a method (of whichever service has it) with Connect's JSON protocol over plain fetch, as curl would. */
-  async json(method: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  async json(
+    method: string,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: any }> {
     this.remember(body);
     const service = AdminService.methods.some((candidate) => candidate.name === method) ? AdminService : SecretService;
     const response = await fetch(`http://${this.httpAddress}/${service.typeName}/${method}`, {
       method: "POST",
-      headers: { "content-type": "application/json", ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...headers },
+      headers: {
+        "content-type": "application/json",
+        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        ...headers,
+      },
       body: JSON.stringify(body),
     });
     const text = await response.text();
@@ -239,7 +257,9 @@ export class TestServer {
   assertNoSecretsInOutput(): void {
     const output = this.allOutput();
     const loggedByDesign = [...this.logged];
-    const leaked = [...this.sensitive].filter((secret) => output.includes(secret) && !loggedByDesign.some((text) => text.includes(secret)));
+    const leaked = [...this.sensitive].filter(
+      (secret) => output.includes(secret) && !loggedByDesign.some((text) => text.includes(secret)),
+    );
     if (leaked.length > 0) {
       throw new Error(`${leaked.length} secret value(s) or token(s) appeared in the server's output (log scan)`);
     }

@@ -11,6 +11,11 @@ export async function serviceFailure(call: Promise<unknown> | (() => unknown)): 
       () => undefined,
       (caught: unknown) => caught,
     );
-  if (!(error instanceof ServiceError)) throw new Error(error === undefined ? "the call succeeded, but was expected to fail" : `the call failed with ${String(error)}, not a ServiceError`);
+  if (!(error instanceof ServiceError))
+    throw new Error(
+      error === undefined
+        ? "the call succeeded, but was expected to fail"
+        : `the call failed with ${String(error)}, not a ServiceError`,
+    );
   return error;
 }

@@ -2,7 +2,12 @@ import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { VaultEmulator, signJwt, type LoginRole, type VaultEmulatorConfig } from "../emulators/hashicorp-vault/index.js";
+import {
+  type LoginRole,
+  signJwt,
+  VaultEmulator,
+  type VaultEmulatorConfig,
+} from "../emulators/hashicorp-vault/index.js";
 
 export const AUTH_METHODS = ["token", "approle", "cert", "kubernetes", "jwt"] as const;
 export type AuthMethodName = (typeof AUTH_METHODS)[number];
@@ -28,7 +33,9 @@ export interface VaultTestBed {
  * An emulator with one role per auth method, all granted `policies` (the SECRETGATE_POLICY by
  * default), JWTs signed with a key only this test bed holds, and files for the driver to read.
  */
-export async function startVaultTestBed(options: { config?: VaultEmulatorConfig; policies?: string[]; role?: Partial<LoginRole> } = {}): Promise<VaultTestBed> {
+export async function startVaultTestBed(
+  options: { config?: VaultEmulatorConfig; policies?: string[]; role?: Partial<LoginRole> } = {},
+): Promise<VaultTestBed> {
   const emulator = await VaultEmulator.start();
   const dir = mkdtempSync(join(tmpdir(), "vault-testbed-"));
   const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
@@ -38,11 +45,20 @@ export async function startVaultTestBed(options: { config?: VaultEmulatorConfig;
   const policies = options.policies ?? ["secretgate"];
   const role = { policies, ...options.role };
   emulator.configure({
-    policies: { secretgate: SECRETGATE_POLICY.map((rule) => ({ path: rule.path, capabilities: [...rule.capabilities] })) },
+    policies: {
+      secretgate: SECRETGATE_POLICY.map((rule) => ({ path: rule.path, capabilities: [...rule.capabilities] })),
+    },
     roles: [
       { method: "approle", name: "secretgate", ...approle, ...role },
       { method: "cert", name: "secretgate", ...role },
-      { method: "kubernetes", name: "secretgate", publicKeyPem, boundServiceAccountNames: ["secretgate"], boundServiceAccountNamespaces: ["llm"], ...role },
+      {
+        method: "kubernetes",
+        name: "secretgate",
+        publicKeyPem,
+        boundServiceAccountNames: ["secretgate"],
+        boundServiceAccountNamespaces: ["llm"],
+        ...role,
+      },
       { method: "jwt", name: "secretgate", publicKeyPem, boundAudiences: ["vault"], ...role },
     ],
   });
@@ -52,11 +68,21 @@ export async function startVaultTestBed(options: { config?: VaultEmulatorConfig;
   const jwtFile = join(dir, "oidc-token");
   const refreshJwts = () => {
     const exp = Math.floor(Date.now() / 1000) + 3600;
-    writeFileSync(kubernetesJwtFile, signJwt({ iss: "kubernetes/serviceaccount", sub: "system:serviceaccount:llm:secretgate", exp }, privateKeyPem));
-    writeFileSync(jwtFile, signJwt({ iss: "https://issuer.example", sub: "secretgate", aud: "vault", exp }, privateKeyPem));
+    writeFileSync(
+      kubernetesJwtFile,
+      signJwt({ iss: "kubernetes/serviceaccount", sub: "system:serviceaccount:llm:secretgate", exp }, privateKeyPem),
+    );
+    writeFileSync(
+      jwtFile,
+      signJwt({ iss: "https://issuer.example", sub: "secretgate", aud: "vault", exp }, privateKeyPem),
+    );
   };
   refreshJwts();
-  const staticToken = emulator.tokens.issue({ method: "approle", name: "static", policies, ttlSeconds: 86_400 }, "", "token").id;
+  const staticToken = emulator.tokens.issue(
+    { method: "approle", name: "static", policies, ttlSeconds: 86_400 },
+    "",
+    "token",
+  ).id;
 
   const env = (method: AuthMethodName, extra: Record<string, string> = {}): Record<string, string> => {
     const base = { HCP_VAULT_ADDR: emulator.endpoint };

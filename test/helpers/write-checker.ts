@@ -1,4 +1,4 @@
-import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { SecretResult, SecretService } from "../../gen/secretgate/v1/secret_service_pb.js";
 
 type SecretClient = Client<typeof SecretService>;
@@ -27,7 +27,14 @@ export interface CheckerCounts {
  * is gone (the value read back is older than it).
  */
 export class WriteChecker {
-  readonly counts: CheckerCounts = { acknowledged: 0, writeFailures: {}, validReads: 0, staleReads: 0, invalidReads: 0, readFailures: {} };
+  readonly counts: CheckerCounts = {
+    acknowledged: 0,
+    writeFailures: {},
+    validReads: 0,
+    staleReads: 0,
+    invalidReads: 0,
+    readFailures: {},
+  };
   /** Per name: the highest n sent, and the highest n acknowledged. */
   private readonly sent = new Map<string, number>();
   private readonly acknowledgedUpTo = new Map<string, number>();
@@ -115,7 +122,10 @@ export class WriteChecker {
     for (const [name, acknowledged] of this.acknowledgedUpTo) {
       const result = (await client.read({ names: [name], bypassCache: true })).results[0]!;
       const n = result.found ? sequenceOf(name, result.value) : 0;
-      if (n === undefined || n < acknowledged) lost.push(`${name}: acknowledged #${acknowledged}, read back ${result.found ? JSON.stringify(result.value) : "nothing"}`);
+      if (n === undefined || n < acknowledged)
+        lost.push(
+          `${name}: acknowledged #${acknowledged}, read back ${result.found ? JSON.stringify(result.value) : "nothing"}`,
+        );
     }
     return lost;
   }
@@ -141,7 +151,11 @@ function count(counts: Record<string, number>, key: string): void {
  * Runs `work` in `workers` loops until `signal` aborts (each loop finishes the call it is in),
  * the fault suite's load: a few callers at once, as a proxy's pool would send.
  */
-export async function underLoad(workers: number, signal: AbortSignal, work: (worker: number, iteration: number) => Promise<unknown>): Promise<void> {
+export async function underLoad(
+  workers: number,
+  signal: AbortSignal,
+  work: (worker: number, iteration: number) => Promise<unknown>,
+): Promise<void> {
   await Promise.all(
     Array.from({ length: workers }, async (_, worker) => {
       for (let iteration = 0; !signal.aborted; iteration++) await work(worker, iteration);

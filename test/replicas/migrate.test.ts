@@ -2,13 +2,13 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { stringify as toYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
-import { run, type Finished } from "../helpers/run-process.js";
-import { SERVER_ENTRY, TestServer } from "../helpers/server.js";
+import { stringify as toYaml } from "yaml";
 import { eventually } from "../helpers/eventually.js";
 import { PostgresServer } from "../helpers/postgres-server.js";
+import { type Finished, run } from "../helpers/run-process.js";
+import { SERVER_ENTRY, TestServer } from "../helpers/server.js";
+import { startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
 
 // `secretgate migrate --config` with DATABASE_URL: the in-process run writes the embedded store
 // where the replicas keep it (PostgreSQL) and tells them, through change notices, to drop what
@@ -71,7 +71,13 @@ describe("secretgate migrate --config beside running replicas", () => {
     expect(run.stdout).toMatch(/^copied +1$/m);
     expect(run.stdout + run.stderr).not.toContain("sk-moved-to-postgres");
 
-    await eventually(async () => (await replica.grpc.read({ names: ["local://MOVED_KEY"] })).results[0]!.found, "the replica reads the copy");
-    expect((await replica.grpc.read({ names: ["local://MOVED_KEY"] })).results[0]).toMatchObject({ value: "sk-moved-to-postgres", source: "local" });
+    await eventually(
+      async () => (await replica.grpc.read({ names: ["local://MOVED_KEY"] })).results[0]!.found,
+      "the replica reads the copy",
+    );
+    expect((await replica.grpc.read({ names: ["local://MOVED_KEY"] })).results[0]).toMatchObject({
+      value: "sk-moved-to-postgres",
+      source: "local",
+    });
   });
 });

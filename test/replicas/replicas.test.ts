@@ -3,9 +3,9 @@ import { rmSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MIGRATIONS, migrate } from "../../src/storage/postgres/migrations.js";
-import { TestServer } from "../helpers/server.js";
 import { eventually } from "../helpers/eventually.js";
 import { PostgresServer } from "../helpers/postgres-server.js";
+import { TestServer } from "../helpers/server.js";
 
 const masterKey = randomBytes(32).toString("base64");
 let postgres: PostgresServer;
@@ -67,7 +67,9 @@ describe("two replicas on one PostgreSQL", () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]!.sealed.includes(Buffer.from("plaintext-that-must-not-appear"))).toBe(false);
     // Not in the NOTIFY traffic or B's logs either: only names travel.
-    expect((await b.grpc.read({ names: ["SEALED_IN_PG"] })).results[0]).toMatchObject({ value: "plaintext-that-must-not-appear" });
+    expect((await b.grpc.read({ names: ["SEALED_IN_PG"] })).results[0]).toMatchObject({
+      value: "plaintext-that-must-not-appear",
+    });
     expect(b.allOutput()).not.toContain("plaintext-that-must-not-appear");
   });
 
@@ -81,21 +83,34 @@ describe("two replicas on one PostgreSQL", () => {
     await eventually(async () => (await b.grpc.read({ names: ["SHARED"] })).results[0]?.value === "v2", "B reads v2");
 
     await a.grpc.rotate({ currentName: "SHARED", value: "v3" });
-    await eventually(async () => (await b.grpc.read({ names: ["SHARED"] })).results[0]?.value === "v3", "B reads the rotated value");
+    await eventually(
+      async () => (await b.grpc.read({ names: ["SHARED"] })).results[0]?.value === "v3",
+      "B reads the rotated value",
+    );
 
     await a.grpc.delete({ name: "SHARED" });
-    await eventually(async () => (await b.grpc.read({ names: ["SHARED"] })).results[0]?.found === false, "B sees the delete");
+    await eventually(
+      async () => (await b.grpc.read({ names: ["SHARED"] })).results[0]?.found === false,
+      "B sees the delete",
+    );
   });
 
   it("team settings set on A are used by B, and team-scoped writes reach B's cache", async () => {
-    const readOnB = async () => (await b.grpc.read({ names: ["TEAM_KEY"], teamId: "team-1", virtualKey: true })).results[0]!;
+    const readOnB = async () =>
+      (await b.grpc.read({ names: ["TEAM_KEY"], teamId: "team-1", virtualKey: true })).results[0]!;
     // B looks the team up first (no settings yet: the default virtual-key prefix), so it must learn of the change.
     expect((await readOnB()).resolvedName).toBe("litellm/TEAM_KEY");
     await a.grpc.setTeamSettings({ teamId: "team-1", settings: { prefix: "team1/" } });
     await eventually(async () => (await readOnB()).resolvedName === "team1/TEAM_KEY", "B applies team-1's prefix");
-    expect(await b.grpc.getTeamSettings({ teamId: "team-1" })).toMatchObject({ configured: true, settings: { prefix: "team1/" } });
+    expect(await b.grpc.getTeamSettings({ teamId: "team-1" })).toMatchObject({
+      configured: true,
+      settings: { prefix: "team1/" },
+    });
     // ListTeams reads the shared database, not B's cache of it.
-    expect((await b.admin.listTeams({})).teams.map((team) => [team.teamId, team.backend])).toContainEqual(["team-1", "local"]);
+    expect((await b.admin.listTeams({})).teams.map((team) => [team.teamId, team.backend])).toContainEqual([
+      "team-1",
+      "local",
+    ]);
 
     await a.grpc.write({ name: "TEAM_KEY", value: "t1", teamId: "team-1", virtualKey: true });
     await eventually(async () => (await readOnB()).value === "t1", "B reads t1");
@@ -106,19 +121,31 @@ describe("two replicas on one PostgreSQL", () => {
 
   it("a replica whose database connection is killed drops its cache and recovers", async () => {
     await a.grpc.write({ name: "SURVIVES", value: "before" });
-    await eventually(async () => (await b.grpc.read({ names: ["SURVIVES"] })).results[0]!.fromCache, "B caches the value");
+    await eventually(
+      async () => (await b.grpc.read({ names: ["SURVIVES"] })).results[0]!.fromCache,
+      "B caches the value",
+    );
 
     const killed = await postgres.query<{ terminated: boolean }>(
       "SELECT pg_terminate_backend(pid) AS terminated FROM pg_stat_activity WHERE application_name = $1",
       [`secretgate:${b.process.pid}`],
     );
     expect(killed.length).toBeGreaterThan(0);
-    await eventually(async () => b.logLines.some((line) => line.includes("change-notice connection restored")), "B reconnects");
+    await eventually(
+      async () => b.logLines.some((line) => line.includes("change-notice connection restored")),
+      "B reconnects",
+    );
 
     // Notices sent while B was away may be lost, so nothing it had cached is trusted.
-    expect((await b.grpc.read({ names: ["SURVIVES"] })).results[0]).toMatchObject({ value: "before", fromCache: false });
+    expect((await b.grpc.read({ names: ["SURVIVES"] })).results[0]).toMatchObject({
+      value: "before",
+      fromCache: false,
+    });
     await a.grpc.write({ name: "SURVIVES", value: "after" });
-    await eventually(async () => (await b.grpc.read({ names: ["SURVIVES"] })).results[0]?.value === "after", "B reads after");
+    await eventually(
+      async () => (await b.grpc.read({ names: ["SURVIVES"] })).results[0]?.value === "after",
+      "B reads after",
+    );
     expect(await readyStatus(b)).toBe(200);
   });
 
@@ -132,13 +159,18 @@ describe("two replicas on one PostgreSQL", () => {
 
   it("refuses to start without a reachable database, naming it but not its password", async () => {
     const unreachable = await TestServer.startExpectingFailure({
-      env: { DATABASE_URL: "postgres://secretgate:pw-not-to-print@127.0.0.1:1/secretgate", SECRETGATE_MASTER_KEY: masterKey },
+      env: {
+        DATABASE_URL: "postgres://secretgate:pw-not-to-print@127.0.0.1:1/secretgate",
+        SECRETGATE_MASTER_KEY: masterKey,
+      },
     });
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toContain("cannot open the PostgreSQL database (DATABASE_URL)");
     expect(unreachable.stderr).not.toContain("pw-not-to-print");
 
-    const wrongScheme = await TestServer.startExpectingFailure({ env: { DATABASE_URL: "mysql://root:pw-not-to-print@db/x" } });
+    const wrongScheme = await TestServer.startExpectingFailure({
+      env: { DATABASE_URL: "mysql://root:pw-not-to-print@db/x" },
+    });
     expect(wrongScheme.code).toBe(2);
     expect(wrongScheme.stderr).toContain("secretgate.database_url: must be a postgres:// or postgresql:// URL");
     expect(wrongScheme.stderr).not.toContain("pw-not-to-print");
@@ -146,7 +178,12 @@ describe("two replicas on one PostgreSQL", () => {
 
   it("stays ready while the database is down, saying so; the strict variant is not ready", async () => {
     await postgres.stop();
-    await eventually(async () => ((await (await fetch(`http://${b.httpAddress}/readyz`)).json()) as { database?: string }).database === "unreachable", "B notices");
+    await eventually(
+      async () =>
+        ((await (await fetch(`http://${b.httpAddress}/readyz`)).json()) as { database?: string }).database ===
+        "unreachable",
+      "B notices",
+    );
     const response = await fetch(`http://${b.httpAddress}/readyz`);
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ status: "ready", database: "unreachable", degraded: ["database"] });

@@ -3,10 +3,10 @@ import { rmSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHANGE_CHANNEL } from "../../src/storage/postgres/change-notices.js";
-import { startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
-import { TestServer } from "../helpers/server.js";
 import { eventually } from "../helpers/eventually.js";
 import { PostgresServer } from "../helpers/postgres-server.js";
+import { TestServer } from "../helpers/server.js";
+import { startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
 
 // Two replicas with two back ends each, the embedded store (in PostgreSQL) and Vault, holding one
 // name in both: a change notice evicts the name in the back end it names, and only there.
@@ -34,7 +34,11 @@ beforeAll(async () => {
       default_backend: "local",
     },
   };
-  const env = { DATABASE_URL: databaseUrl, SECRETGATE_MASTER_KEY: masterKey, VAULT_EU_TOKEN: vaultEnv.HCP_VAULT_TOKEN! };
+  const env = {
+    DATABASE_URL: databaseUrl,
+    SECRETGATE_MASTER_KEY: masterKey,
+    VAULT_EU_TOKEN: vaultEnv.HCP_VAULT_TOKEN!,
+  };
   a = await TestServer.start({ config, env });
   b = await TestServer.start({ config, env });
 });
@@ -58,12 +62,18 @@ describe("change notices between replicas with several back ends", () => {
     await eventually(async () => (await readOnB("vault-eu://SHARED")).fromCache, "B caches Vault's SHARED");
 
     await a.grpc.write({ name: "vault-eu://SHARED", value: "vault-v2" });
-    await eventually(async () => (await readOnB("vault-eu://SHARED")).value === "vault-v2", "B reads Vault's new value");
+    await eventually(
+      async () => (await readOnB("vault-eu://SHARED")).value === "vault-v2",
+      "B reads Vault's new value",
+    );
     expect(await readOnB("local://SHARED")).toMatchObject({ value: "local-v1", source: "local", fromCache: true });
   });
 
   it("take a notice without a back end, from a replica of an earlier release, to mean the default back end", async () => {
-    await eventually(async () => (await readOnB("local://SHARED")).fromCache && (await readOnB("vault-eu://SHARED")).fromCache, "B has both cached");
+    await eventually(
+      async () => (await readOnB("local://SHARED")).fromCache && (await readOnB("vault-eu://SHARED")).fromCache,
+      "B has both cached",
+    );
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
     try {

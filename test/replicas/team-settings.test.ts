@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TestServer } from "../helpers/server.js";
-import { startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
 import { eventually } from "../helpers/eventually.js";
 import { PostgresServer } from "../helpers/postgres-server.js";
+import { TestServer } from "../helpers/server.js";
+import { startVaultTestBed, type VaultTestBed } from "../helpers/vault-test-bed.js";
 
 // A call's own team_settings name a location no team id describes: change notices must carry it.
 const masterKey = randomBytes(32).toString("base64");
@@ -26,10 +26,22 @@ describe("two Vault replicas and team settings sent with the call", () => {
   beforeAll(async () => {
     bed = await startVaultTestBed({
       policies: ["secretgate", "team"],
-      config: { namespaces: [namespace], policies: { team: [{ path: `${namespace}/secret/*`, capabilities: ["create", "read", "update", "delete"] }] } },
+      config: {
+        namespaces: [namespace],
+        policies: { team: [{ path: `${namespace}/secret/*`, capabilities: ["create", "read", "update", "delete"] }] },
+      },
     });
-    const config = { general_settings: { key_management_system: "hashicorp_vault", key_management_settings: { access_mode: "read_and_write" } } };
-    const env = { ...bed.env("approle"), DATABASE_URL: await postgres.createDatabase("vault_replicas"), SECRETGATE_MASTER_KEY: masterKey };
+    const config = {
+      general_settings: {
+        key_management_system: "hashicorp_vault",
+        key_management_settings: { access_mode: "read_and_write" },
+      },
+    };
+    const env = {
+      ...bed.env("approle"),
+      DATABASE_URL: await postgres.createDatabase("vault_replicas"),
+      SECRETGATE_MASTER_KEY: masterKey,
+    };
     vaultA = await TestServer.start({ config, env });
     vaultB = await TestServer.start({ config, env });
   });

@@ -39,7 +39,10 @@ function kindOf(property: PropertySchema): Kind {
 }
 
 /** What the editor shows for stored settings: text per key, and which credentials are set. */
-export function formValues(schema: ObjectSchema, settings: JsonObject): { values: Record<string, string>; setCredentials: Set<string> } {
+export function formValues(
+  schema: ObjectSchema,
+  settings: JsonObject,
+): { values: Record<string, string>; setCredentials: Set<string> } {
   const values: Record<string, string> = {};
   const setCredentials = new Set<string>();
   for (const key of editableKeys(schema)) {
@@ -58,7 +61,11 @@ export function formValues(schema: ObjectSchema, settings: JsonObject): { values
  * numbers and booleans are typed; anything else is JSON. Text that is not what its type needs is
  * sent as it is, so the server's message names the key.
  */
-export function settingsFrom(schema: ObjectSchema, values: Record<string, string>, setCredentials: ReadonlySet<string>): { settings: JsonObject; problems: Map<string, string> } {
+export function settingsFrom(
+  schema: ObjectSchema,
+  values: Record<string, string>,
+  setCredentials: ReadonlySet<string>,
+): { settings: JsonObject; problems: Map<string, string> } {
   const settings: JsonObject = {};
   const problems = new Map<string, string>();
   for (const key of editableKeys(schema)) {
@@ -105,9 +112,12 @@ export function SchemaFields(props: {
           property.description,
           property.default !== undefined ? `Default: ${JSON.stringify(property.default)}` : undefined,
           kind === "json" ? "JSON" : undefined,
-          kind === "secret" ? `Write-only: ${props.setCredentials.has(key) ? "set" : "not set"}. Type a new value to replace it; leave empty to keep it.` : undefined,
+          kind === "secret"
+            ? `Write-only: ${props.setCredentials.has(key) ? "set" : "not set"}. Type a new value to replace it; leave empty to keep it.`
+            : undefined,
         ].filter(Boolean);
-        const describedBy = [hints.length > 0 ? `${id}-hint` : "", error ? `${id}-error` : ""].filter(Boolean).join(" ") || undefined;
+        const describedBy =
+          [hints.length > 0 ? `${id}-hint` : "", error ? `${id}-error` : ""].filter(Boolean).join(" ") || undefined;
         const common = {
           id,
           name: key,
@@ -140,7 +150,13 @@ export function SchemaFields(props: {
               type={(kind === "secret" ? "password" : kind === "number" ? "number" : "text") as "text"}
               autocomplete="off"
               value={value}
-              placeholder={kind === "secret" && props.setCredentials.has(key) ? "(set; unchanged)" : property.default !== undefined ? String(property.default) : undefined}
+              placeholder={
+                kind === "secret" && props.setCredentials.has(key)
+                  ? "(set; unchanged)"
+                  : property.default !== undefined
+                    ? String(property.default)
+                    : undefined
+              }
               minLength={property.minLength}
               maxLength={property.maxLength}
               min={property.minimum}

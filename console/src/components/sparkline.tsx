@@ -8,7 +8,13 @@ export function Sparkline(props: { values: readonly number[]; errors?: readonly 
   const max = Math.max(1, ...props.values);
   const step = width / Math.max(1, props.values.length);
   return (
-    <svg class="sparkline" viewBox={`0 0 ${width} ${height}`} preserveAspectRatio="none" role="img" aria-label={props.label}>
+    <svg
+      class="sparkline"
+      viewBox={`0 0 ${width} ${height}`}
+      preserveAspectRatio="none"
+      role="img"
+      aria-label={props.label}
+    >
       <title>{props.label}</title>
       <line class="axis" x1="0" y1={height - 0.5} x2={width} y2={height - 0.5} />
       {props.values.map((value, index) => {
@@ -17,8 +23,24 @@ export function Sparkline(props: { values: readonly number[]; errors?: readonly 
         const errorHeight = (failed / max) * (height - 2);
         return (
           <g key={index}>
-            {value > 0 && <rect class="bar" x={index * step + 0.5} y={height - 1 - barHeight} width={Math.max(1, step - 1)} height={barHeight} />}
-            {failed > 0 && <rect class="bar-error" x={index * step + 0.5} y={height - 1 - errorHeight} width={Math.max(1, step - 1)} height={errorHeight} />}
+            {value > 0 && (
+              <rect
+                class="bar"
+                x={index * step + 0.5}
+                y={height - 1 - barHeight}
+                width={Math.max(1, step - 1)}
+                height={barHeight}
+              />
+            )}
+            {failed > 0 && (
+              <rect
+                class="bar-error"
+                x={index * step + 0.5}
+                y={height - 1 - errorHeight}
+                width={Math.max(1, step - 1)}
+                height={errorHeight}
+              />
+            )}
           </g>
         );
       })}

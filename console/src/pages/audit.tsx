@@ -1,5 +1,5 @@
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { AuditRecord } from "../../../gen/secretgate/v1/admin_service_pb.js";
 import { Notice } from "../components/status.js";
 import { describeError } from "../errors.js";
@@ -18,7 +18,8 @@ interface Filters {
 const EMPTY: Filters = { identity: "", method: "", outcome: "", name: "" };
 
 function matches(record: AuditRecord, filters: Filters): boolean {
-  const has = (text: string, needle: string) => needle.trim() === "" || text.toLowerCase().includes(needle.trim().toLowerCase());
+  const has = (text: string, needle: string) =>
+    needle.trim() === "" || text.toLowerCase().includes(needle.trim().toLowerCase());
   return (
     has(record.identity, filters.identity) &&
     has(record.method, filters.method) &&
@@ -71,7 +72,12 @@ export function Audit(props: { clients: Clients }) {
   const field = (key: keyof Filters, label: string) => (
     <div class="field-inline">
       <label for={`audit-${key}`}>{label}</label>
-      <input id={`audit-${key}`} type="search" value={filters[key]} onInput={(event) => setFilters({ ...filters, [key]: event.currentTarget.value })} />
+      <input
+        id={`audit-${key}`}
+        type="search"
+        value={filters[key]}
+        onInput={(event) => setFilters({ ...filters, [key]: event.currentTarget.value })}
+      />
     </div>
   );
 
@@ -79,7 +85,8 @@ export function Audit(props: { clients: Clients }) {
     <section aria-labelledby="audit-title">
       <h1 id="audit-title">Audit</h1>
       <p class="help">
-        Audit records as the service writes them, newest first (the last {KEPT}). {state.live ? "Live." : "Not connected."}
+        Audit records as the service writes them, newest first (the last {KEPT}).{" "}
+        {state.live ? "Live." : "Not connected."}
       </p>
       <div class="toolbar">
         {field("identity", "Identity")}

@@ -21,7 +21,10 @@ export function Overview(props: { clients: Clients }) {
     let live = true;
     const load = async () => {
       try {
-        const [described, counted] = await Promise.all([props.clients.admin.describeBackends({}), props.clients.admin.getStats({})]);
+        const [described, counted] = await Promise.all([
+          props.clients.admin.describeBackends({}),
+          props.clients.admin.getStats({}),
+        ]);
         if (!live) return;
         setBackends(described.backends);
         setStats(counted);
@@ -41,7 +44,10 @@ export function Overview(props: { clients: Clients }) {
   return (
     <section aria-labelledby="overview-title">
       <h1 id="overview-title">Overview</h1>
-      <p class="help">Counters cover the last {stats?.windowSeconds ?? 300} seconds; the page refreshes every {REFRESH_MS / 1000} seconds.</p>
+      <p class="help">
+        Counters cover the last {stats?.windowSeconds ?? 300} seconds; the page refreshes every {REFRESH_MS / 1000}{" "}
+        seconds.
+      </p>
       {error && <Notice kind="error">{error}</Notice>}
       {!backends && !error && <p>Loading…</p>}
       <div class="cards">
@@ -77,7 +83,8 @@ export function Overview(props: { clients: Clients }) {
               </dl>
               {counted && (
                 <p class="chart-caption" aria-hidden="true">
-                  Back-end calls per {stats!.bucketSeconds} s, last {stats!.windowSeconds / 60} min <span class="legend-error">(errors in red)</span>
+                  Back-end calls per {stats!.bucketSeconds} s, last {stats!.windowSeconds / 60} min{" "}
+                  <span class="legend-error">(errors in red)</span>
                 </p>
               )}
               {counted && (

@@ -1,5 +1,5 @@
-import { useEffect, useMemo, useState } from "preact/hooks";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import type { HostedKey } from "../../../gen/secretgate/v1/secret_service_pb.js";
 import { Badge, Notice } from "../components/status.js";
 import { describeError } from "../errors.js";
@@ -66,7 +66,9 @@ export function Secrets(props: { clients: Clients }) {
   const shown = useMemo(() => {
     const needle = filter.trim().toLowerCase();
     const rows = (keys ?? []).filter(
-      (key) => (!onlyFailing || !key.resolves) && (needle === "" || key.name.toLowerCase().includes(needle) || key.backend.toLowerCase().includes(needle)),
+      (key) =>
+        (!onlyFailing || !key.resolves) &&
+        (needle === "" || key.name.toLowerCase().includes(needle) || key.backend.toLowerCase().includes(needle)),
     );
     const direction = sort.ascending ? 1 : -1;
     return rows.sort((a, b) => {
@@ -79,12 +81,24 @@ export function Secrets(props: { clients: Clients }) {
   return (
     <section aria-labelledby="secrets-title">
       <h1 id="secrets-title">Secrets</h1>
-      <p class="help">Names each back end hosts or stores, and whether they resolve. Values are never sent to the console.</p>
+      <p class="help">
+        Names each back end hosts or stores, and whether they resolve. Values are never sent to the console.
+      </p>
       <div class="toolbar">
         <label for="secrets-filter">Filter</label>
-        <input id="secrets-filter" type="search" value={filter} onInput={(event) => setFilter(event.currentTarget.value)} />
+        <input
+          id="secrets-filter"
+          type="search"
+          value={filter}
+          onInput={(event) => setFilter(event.currentTarget.value)}
+        />
         <label class="inline">
-          <input type="checkbox" checked={onlyFailing} onChange={(event) => setOnlyFailing(event.currentTarget.checked)} /> Only names that do not resolve
+          <input
+            type="checkbox"
+            checked={onlyFailing}
+            onChange={(event) => setOnlyFailing(event.currentTarget.checked)}
+          />{" "}
+          Only names that do not resolve
         </label>
         <button type="button" onClick={() => void load()}>
           Refresh
@@ -100,8 +114,16 @@ export function Secrets(props: { clients: Clients }) {
           <thead>
             <tr>
               {COLUMNS.map(([column, title]) => (
-                <th key={column} scope="col" aria-sort={sort.column === column ? (sort.ascending ? "ascending" : "descending") : "none"}>
-                  <button type="button" class="sort" onClick={() => setSort({ column, ascending: sort.column === column ? !sort.ascending : true })}>
+                <th
+                  key={column}
+                  scope="col"
+                  aria-sort={sort.column === column ? (sort.ascending ? "ascending" : "descending") : "none"}
+                >
+                  <button
+                    type="button"
+                    class="sort"
+                    onClick={() => setSort({ column, ascending: sort.column === column ? !sort.ascending : true })}
+                  >
                     {title}
                     <span aria-hidden="true">{sort.column === column ? (sort.ascending ? " ▲" : " ▼") : ""}</span>
                   </button>
@@ -116,7 +138,12 @@ export function Secrets(props: { clients: Clients }) {
                 <td>{key.backend}</td>
                 <td>
                   <Badge good={key.resolves}>{key.resolves ? "yes" : "no"}</Badge>
-                  {key.error && <span class="reason"> {key.error.reason || key.error.status}: {key.error.message}</span>}
+                  {key.error && (
+                    <span class="reason">
+                      {" "}
+                      {key.error.reason || key.error.status}: {key.error.message}
+                    </span>
+                  )}
                 </td>
                 <td>{key.source || "–"}</td>
                 <td>{key.version || "–"}</td>

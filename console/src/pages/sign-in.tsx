@@ -30,7 +30,15 @@ export function SignIn(props: { onSignedIn: (token: string, caller: Caller) => v
       <h1>secretgate console</h1>
       <form onSubmit={submit} class="card" aria-describedby="sign-in-help">
         <label for="token">Bearer token</label>
-        <input id="token" name="token" type="password" autocomplete="off" required value={token} onInput={(event) => setToken(event.currentTarget.value)} />
+        <input
+          id="token"
+          name="token"
+          type="password"
+          autocomplete="off"
+          required
+          value={token}
+          onInput={(event) => setToken(event.currentTarget.value)}
+        />
         <p id="sign-in-help" class="help">
           The token is kept in this tab's session storage only and sent as the <code>authorization</code> header.
         </p>

@@ -1,8 +1,8 @@
-import { useEffect, useRef, useState } from "preact/hooks";
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { JsonObject } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { BackendDescription, TestTeamSettingsResponse } from "../../../gen/secretgate/v1/admin_service_pb.js";
-import { SchemaFields, editableKeys, formValues, settingsFrom, type ObjectSchema } from "../components/schema-form.js";
+import { editableKeys, formValues, type ObjectSchema, SchemaFields, settingsFrom } from "../components/schema-form.js";
 import { Notice } from "../components/status.js";
 import { describeError, fieldErrors } from "../errors.js";
 import { BASE, followLink } from "../router.js";
@@ -31,15 +31,23 @@ export function TeamEditor(props: { clients: Clients; teamId: string }) {
   const [busy, setBusy] = useState(false);
   const form = useRef<HTMLFormElement>(null);
 
-  const schemaOf = (name: string): ObjectSchema => (backends?.find((entry) => entry.name === name)?.teamSettingsSchema ?? {}) as ObjectSchema;
+  const schemaOf = (name: string): ObjectSchema =>
+    (backends?.find((entry) => entry.name === name)?.teamSettingsSchema ?? {}) as ObjectSchema;
 
   const load = async () => {
     try {
-      const [described, stored] = await Promise.all([clients.admin.describeBackends({}), clients.secrets.getTeamSettings({ teamId })]);
+      const [described, stored] = await Promise.all([
+        clients.admin.describeBackends({}),
+        clients.secrets.getTeamSettings({ teamId }),
+      ]);
       setBackends(described.backends);
       const settings = (stored.settings ?? {}) as JsonObject;
-      const home = typeof settings.backend === "string" ? settings.backend : (described.backends.find((entry) => entry.isDefault)?.name ?? "");
-      const schema = (described.backends.find((entry) => entry.name === home)?.teamSettingsSchema ?? {}) as ObjectSchema;
+      const home =
+        typeof settings.backend === "string"
+          ? settings.backend
+          : (described.backends.find((entry) => entry.isDefault)?.name ?? "");
+      const schema = (described.backends.find((entry) => entry.name === home)?.teamSettingsSchema ??
+        {}) as ObjectSchema;
       const shown = formValues(schema, settings);
       setBackend(home);
       setStoredBackend(typeof settings.backend === "string");
@@ -68,7 +76,10 @@ export function TeamEditor(props: { clients: Clients; teamId: string }) {
     if (error.code === Code.InvalidArgument) {
       const { byKey, other } = fieldErrors(error.rawMessage, editableKeys(schemaOf(backend)));
       setErrors(byKey);
-      setOutcome({ kind: "error", text: `${action} failed: ${other.length > 0 ? other.join("; ") : "see the fields marked below."}` });
+      setOutcome({
+        kind: "error",
+        text: `${action} failed: ${other.length > 0 ? other.join("; ") : "see the fields marked below."}`,
+      });
       const first = [...byKey.keys()][0];
       if (first) form.current?.querySelector<HTMLElement>(`#setting-${first}`)?.focus();
     } else {
@@ -139,7 +150,9 @@ export function TeamEditor(props: { clients: Clients; teamId: string }) {
         </a>
       </p>
       <h1 id="team-title">Team {teamId}</h1>
-      <p class="help">{configured ? "This team has settings." : "This team has no settings yet: saving creates them."}</p>
+      <p class="help">
+        {configured ? "This team has settings." : "This team has no settings yet: saving creates them."}
+      </p>
       {outcome && <Notice kind={outcome.kind}>{outcome.text}</Notice>}
       {backends && (
         <form ref={form} class="card team-form" onSubmit={save}>
@@ -190,7 +203,9 @@ export function TeamEditor(props: { clients: Clients; teamId: string }) {
           </div>
           {test && (
             <Notice kind={test.reachable ? "ok" : "error"}>
-              {test.reachable ? `Connection works: ${test.backend} answered under these settings.` : `Connection failed: ${test.backend} answered ${test.status}: ${test.message}`}
+              {test.reachable
+                ? `Connection works: ${test.backend} answered under these settings.`
+                : `Connection failed: ${test.backend} answered ${test.status}: ${test.message}`}
             </Notice>
           )}
         </form>

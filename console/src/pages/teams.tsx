@@ -1,5 +1,5 @@
-import { useEffect, useState } from "preact/hooks";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { useEffect, useState } from "preact/hooks";
 import type { TeamSummary } from "../../../gen/secretgate/v1/admin_service_pb.js";
 import { Notice } from "../components/status.js";
 import { describeError } from "../errors.js";
@@ -70,7 +70,10 @@ export function Teams(props: { clients: Clients }) {
             {teams.map((team) => (
               <tr key={team.teamId}>
                 <th scope="row">
-                  <a href={`${BASE}/teams/${encodeURIComponent(team.teamId)}`} onClick={(event) => followLink(event, `teams/${encodeURIComponent(team.teamId)}`)}>
+                  <a
+                    href={`${BASE}/teams/${encodeURIComponent(team.teamId)}`}
+                    onClick={(event) => followLink(event, `teams/${encodeURIComponent(team.teamId)}`)}
+                  >
                     {team.teamId}
                   </a>
                 </th>

@@ -1,4 +1,4 @@
-import { createCipheriv, createSecretKey, randomBytes, type Cipheriv, type KeyObject } from "node:crypto";
+import { type Cipheriv, createCipheriv, createSecretKey, type KeyObject, randomBytes } from "node:crypto";
 
 const BLOCK = 16;
 
@@ -53,7 +53,10 @@ export class MemorySeal {
    * Opens several values with one cipher call. Each plaintext is handed to `read` as a range of
    * one shared buffer that is wiped when all are read: `read` copies out what it keeps.
    */
-  openMany<T>(values: readonly SealedValue[], read: (plaintext: Buffer, start: number, end: number, index: number) => T): T[] {
+  openMany<T>(
+    values: readonly SealedValue[],
+    read: (plaintext: Buffer, start: number, end: number, index: number) => T,
+  ): T[] {
     const buffer = this.keystream(values);
     const results = new Array<T>(values.length);
     let offset = 0;
@@ -68,7 +71,9 @@ export class MemorySeal {
   }
 
   /** The keystream for each value, one after another, each padded to whole blocks. */
-  private keystream(values: ReadonlyArray<{ readonly nonce: number; readonly sealed: { readonly length: number } }>): Buffer {
+  private keystream(
+    values: ReadonlyArray<{ readonly nonce: number; readonly sealed: { readonly length: number } }>,
+  ): Buffer {
     let total = 0;
     for (const value of values) total += blockCount(value.sealed.length);
     if (this.counters.length < total * BLOCK) this.counters = Buffer.alloc(total * BLOCK * 2);

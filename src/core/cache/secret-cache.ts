@@ -133,8 +133,12 @@ export class SecretCache {
     return this.entries.get(key);
   }
 
-  set(key: string, value: SecretValue | undefined, timing: { now: number; ttlMs: number; refreshAt: number }): CacheEntry {
-    const plaintext = value === undefined ? undefined : value.binary ?? Buffer.from(value.text ?? "", "utf8");
+  set(
+    key: string,
+    value: SecretValue | undefined,
+    timing: { now: number; ttlMs: number; refreshAt: number },
+  ): CacheEntry {
+    const plaintext = value === undefined ? undefined : (value.binary ?? Buffer.from(value.text ?? "", "utf8"));
     const { nonce, sealed } = plaintext === undefined ? { nonce: 0, sealed: "" } : this.seal.seal(plaintext);
     // The encoded copy of a text value is ours (it may sit in Buffer's shared pool): wipe it.
     if (plaintext !== undefined && value?.binary === undefined) plaintext.fill(0);
@@ -165,7 +169,9 @@ export class SecretCache {
         ? []
         : this.seal.openMany(positive, (plaintext, start, end, index): SecretValue => {
             const { binary, version } = positive[index]!;
-            return binary ? { binary: new Uint8Array(plaintext.subarray(start, end)), version } : { text: plaintext.toString("utf8", start, end), version };
+            return binary
+              ? { binary: new Uint8Array(plaintext.subarray(start, end)), version }
+              : { text: plaintext.toString("utf8", start, end), version };
           });
     let next = 0;
     return entries.map((entry) => (entry.negative ? undefined : values[next++]));

@@ -1,7 +1,12 @@
 import { Code } from "../errors.js";
 
 /** Failures worth another attempt: the back end was busy or unreachable, not wrong. */
-export const RETRYABLE_CODES: ReadonlySet<Code> = new Set([Code.Unavailable, Code.ResourceExhausted, Code.DeadlineExceeded, Code.Aborted]);
+export const RETRYABLE_CODES: ReadonlySet<Code> = new Set([
+  Code.Unavailable,
+  Code.ResourceExhausted,
+  Code.DeadlineExceeded,
+  Code.Aborted,
+]);
 
 export interface BackoffSettings {
   /** Attempts in all, the first included. */
@@ -17,7 +22,12 @@ export interface BackoffSettings {
  * [0, min(cap, base × 2^attempt)), which spreads a fleet's retries instead of synchronising
  * them. A back end's Retry-After, when given, is a floor. All values are milliseconds.
  */
-export function backoffDelayMs(settings: BackoffSettings, retry: number, retryAfterMs: number | undefined, random = Math.random): number {
+export function backoffDelayMs(
+  settings: BackoffSettings,
+  retry: number,
+  retryAfterMs: number | undefined,
+  random = Math.random,
+): number {
   const ceiling = Math.min(settings.maxDelayMs, settings.baseDelayMs * 2 ** retry);
   const jittered = Math.floor(random() * ceiling);
   return retryAfterMs === undefined ? jittered : Math.max(retryAfterMs, jittered);

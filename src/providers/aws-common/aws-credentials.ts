@@ -1,10 +1,10 @@
 import { readFile } from "node:fs/promises";
-import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, STSClient, type Credentials } from "@aws-sdk/client-sts";
+import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, type Credentials, STSClient } from "@aws-sdk/client-sts";
 import { fromIni, fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
+import { LocationClients } from "../../drivers/location-clients.js";
 import type { AwsConnection, RoleToAssume } from "./aws-settings.js";
 import { RefreshingCredentials } from "./refreshing-credentials.js";
-import { LocationClients } from "../../drivers/location-clients.js";
 import { AWS_MAX_ATTEMPTS, awsRequestHandler } from "./sdk-options.js";
 
 const ASSUMED_SESSION_SECONDS = 3600;
@@ -27,14 +27,21 @@ export class AwsCredentials {
   ) {
     this.base = this.baseCredentials();
     this.assumed = new LocationClients({ max: options.maxLocations });
-    this.stsClients = new LocationClients({ ...options, max: options.maxLocations, retire: (client) => client.destroy() });
+    this.stsClients = new LocationClients({
+      ...options,
+      max: options.maxLocations,
+      retire: (client) => client.destroy(),
+    });
   }
 
   /** Credentials for a team's role, assumed with the service's own identity; the service's own without one. */
   forRole(role: RoleToAssume | undefined, region: string): RefreshingCredentials {
     if (!role) return this.base;
     const key = JSON.stringify([role.roleArn, role.sessionName, role.externalId ?? null, region]);
-    return this.assumed.get(key, () => new RefreshingCredentials(() => this.assumeRole(role, region, "base", () => this.base.get())));
+    return this.assumed.get(
+      key,
+      () => new RefreshingCredentials(() => this.assumeRole(role, region, "base", () => this.base.get())),
+    );
   }
 
   close(): void {
@@ -84,7 +91,11 @@ export class AwsCredentials {
     return toIdentity(output.Credentials, role.roleArn);
   }
 
-  private async assumeRoleWithWebIdentity(role: RoleToAssume, token: string, region: string): Promise<AwsCredentialIdentity> {
+  private async assumeRoleWithWebIdentity(
+    role: RoleToAssume,
+    token: string,
+    region: string,
+  ): Promise<AwsCredentialIdentity> {
     const output = await this.sts(region, "unsigned").send(
       new AssumeRoleWithWebIdentityCommand({
         RoleArn: role.roleArn,
@@ -97,7 +108,11 @@ export class AwsCredentials {
   }
 
   /** STS clients per region and signer; web identity calls are unsigned. */
-  private sts(region: string, signer: "source" | "base" | "unsigned", credentials?: AwsCredentialIdentityProvider): STSClient {
+  private sts(
+    region: string,
+    signer: "source" | "base" | "unsigned",
+    credentials?: AwsCredentialIdentityProvider,
+  ): STSClient {
     return this.stsClients.get(
       `${region}\n${signer}`,
       () =>

@@ -8,7 +8,16 @@ export interface ErrorSubject {
   name?: string;
 }
 
-const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+]);
 
 /** AWS error names (JSON `__type`, STS `Code`) and the portable code each means. */
 const CODES: Record<string, Code> = {
@@ -59,9 +68,10 @@ const CODES: Record<string, Code> = {
 const EXPLANATIONS: Record<string, string> = {
   ThrottlingException: "AWS throttled the call and the SDK's retries were used up",
   InvalidCiphertextException: "the ciphertext is not valid for this key, or its encryption context does not match",
-  CredentialsProviderError: ("no AWS credentials were found (set " +
-"AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, aws_profile_name, " +
-"aws_role_name or a web identity)"),
+  CredentialsProviderError:
+    "no AWS credentials were found (set " +
+    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, aws_profile_name, " +
+    "aws_role_name or a web identity)",
   UnrecognizedClientException: "AWS did not recognise secretgate's access key",
   InvalidSignatureException: "AWS rejected the request signature (wrong secret access key?)",
 };
@@ -82,7 +92,12 @@ export function awsErrorName(error: unknown): string | undefined {
  */
 export function classifyAwsError(error: unknown, subject: ErrorSubject): ClassifiedError {
   if (error instanceof ServiceError) return { code: error.code, message: error.message };
-  const failure = (error ?? {}) as { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+  const failure = (error ?? {}) as {
+    name?: string;
+    message?: string;
+    code?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
   const what = describe(subject);
   const name = failure.name ?? "Error";
   // The SDK names a dropped connection TimeoutError too; its network code tells them apart.
@@ -94,12 +109,18 @@ export function classifyAwsError(error: unknown, subject: ErrorSubject): Classif
     return { code: Code.DeadlineExceeded, message: `${what}: AWS did not answer before the deadline` };
   }
   if (isScheduledForDeletion(error)) {
-    return { code: Code.NotFound, message: `${what}: the secret is scheduled for deletion (write it again to restore it)` };
+    return {
+      code: Code.NotFound,
+      message: `${what}: the secret is scheduled for deletion (write it again to restore it)`,
+    };
   }
   const code = CODES[name] ?? fromStatus(failure.$metadata?.httpStatusCode);
   const awsMessage = (failure.message ?? "").slice(0, 300);
   const explanation = EXPLANATIONS[name];
-  return { code, message: `${what}: ${explanation ? `${explanation}: ` : ""}${name}${awsMessage ? `: ${awsMessage}` : ""}` };
+  return {
+    code,
+    message: `${what}: ${explanation ? `${explanation}: ` : ""}${name}${awsMessage ? `: ${awsMessage}` : ""}`,
+  };
 }
 
 function fromStatus(status: number | undefined): Code {

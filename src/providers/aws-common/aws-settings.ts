@@ -22,7 +22,10 @@ export const awsLocationSettings = {
   aws_role_name: z
     .string()
     .max(2048)
-    .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, "must be an IAM role ARN (arn:aws:iam::123456789012:role/NAME)")
+    .regex(
+      /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/,
+      "must be an IAM role ARN (arn:aws:iam::123456789012:role/NAME)",
+    )
     .optional(),
   aws_session_name: z
     .string()
@@ -125,16 +128,23 @@ export function resolveAwsConnection(settings: Record<string, unknown>, env: Env
   const region = pick(setting("aws_region_name"), env.AWS_REGION_NAME, env.AWS_REGION, env.AWS_DEFAULT_REGION);
   if (!region) {
     throw new ConfigError(
-      ("general_settings.key_management_settings.aws_region_name: not set, and " +
-"none of AWS_REGION_NAME, AWS_REGION, AWS_DEFAULT_REGION is set"),
+      "general_settings.key_management_settings.aws_region_name: not set, and " +
+        "none of AWS_REGION_NAME, AWS_REGION, AWS_DEFAULT_REGION is set",
     );
   }
   if (!AWS_REGION.test(region)) {
-    const variable = (["AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"] as const).find((name) => env[name] === region);
+    const variable = (["AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"] as const).find(
+      (name) => env[name] === region,
+    );
     throw new ConfigError(`${variable ?? "general_settings.key_management_settings.aws_region_name"} ${REGION_RULE}`);
   }
   const endpoint = pick(setting("endpoint"), env[`AWS_ENDPOINT_URL_${service}`], env.AWS_ENDPOINT_URL);
-  const stsEndpoint = pick(setting("aws_sts_endpoint"), env.AWS_STS_ENDPOINT, env.AWS_ENDPOINT_URL_STS, env.AWS_ENDPOINT_URL);
+  const stsEndpoint = pick(
+    setting("aws_sts_endpoint"),
+    env.AWS_STS_ENDPOINT,
+    env.AWS_ENDPOINT_URL_STS,
+    env.AWS_ENDPOINT_URL,
+  );
   const roleArn = pick(setting("aws_role_name"), env.AWS_ROLE_NAME);
   const sessionName = pick(setting("aws_session_name"), env.AWS_SESSION_NAME) ?? DEFAULT_SESSION_NAME;
   const externalId = pick(setting("aws_external_id"), env.AWS_EXTERNAL_ID);
@@ -147,8 +157,10 @@ export function resolveAwsConnection(settings: Record<string, unknown>, env: Env
   const irsaFile = pick(env.AWS_WEB_IDENTITY_TOKEN_FILE);
 
   if (webIdentityToken && !roleArn) {
-    throw new ConfigError(("general_settings.key_management_settings.aws_web_identity_token: needs " +
-"aws_role_name (the role to assume with it)"));
+    throw new ConfigError(
+      "general_settings.key_management_settings.aws_web_identity_token: needs " +
+        "aws_role_name (the role to assume with it)",
+    );
   }
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
     throw new ConfigError("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together");

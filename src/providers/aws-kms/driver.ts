@@ -1,16 +1,16 @@
 import { createHash } from "node:crypto";
-import type { Logger } from "pino";
 import { DecryptCommand, KMSClient } from "@aws-sdk/client-kms";
-import { Code, ServiceError, failedPrecondition } from "../../core/errors.js";
+import type { Logger } from "pino";
+import type { Env } from "../../config/env.js";
+import { Code, failedPrecondition, ServiceError } from "../../core/errors.js";
+import { stripEnvReference } from "../../core/names.js";
 import type { ClassifiedError, DriverCall, DriverContext, SecretDriver, SecretValue } from "../../drivers/driver.js";
+import { ciphertextBytes, isDecryptRefusal } from "../../drivers/environment-ciphertext.js";
 import { AwsClientPool } from "../aws-common/aws-client-pool.js";
-import { resolveAwsConnection, type AwsConnection } from "../aws-common/aws-settings.js";
+import { type AwsConnection, resolveAwsConnection } from "../aws-common/aws-settings.js";
 import { classifyKmsError } from "./errors.js";
 import { bulkNames, findCiphertext } from "./kms-environment.js";
 import { SYSTEM } from "./settings.js";
-import type { Env } from "../../config/env.js";
-import { stripEnvReference } from "../../core/names.js";
-import { ciphertextBytes, isDecryptRefusal } from "../../drivers/environment-ciphertext.js";
 
 /** Decrypt's CiphertextBlob holds 1 to 6,144 bytes (the KMS API reference). */
 const MAX_CIPHERTEXT_BYTES = 6144;
@@ -54,7 +54,9 @@ export class AwsKmsDriver implements SecretDriver {
     const blob = ciphertextBytes(ciphertext.base64, MAX_CIPHERTEXT_BYTES);
     if (!blob) {
       if (!declared) return undefined;
-      throw failedPrecondition(`${SYSTEM}: environment variable ${ciphertext.variable} does not hold base64 KMS ciphertext`);
+      throw failedPrecondition(
+        `${SYSTEM}: environment variable ${ciphertext.variable} does not hold base64 KMS ciphertext`,
+      );
     }
     const keyId = (call.team.key_id as string | undefined) ?? this.options.keyId;
     try {
@@ -75,8 +77,11 @@ export class AwsKmsDriver implements SecretDriver {
       const { code, message } = classifyKmsError(error, "Decrypt", ciphertext.variable);
       if (!declared && isDecryptRefusal(code)) {
         // The variable and KMS's code only: the message may hold a team's key_id, and team settings are never logged.
-        this.options.logger?.warn({ variable: ciphertext.variable, code: Code[code] }, (`${SYSTEM} would not decrypt an unlisted variable; answered as not found ` +
-`(list it in hosted_keys for the error)`));
+        this.options.logger?.warn(
+          { variable: ciphertext.variable, code: Code[code] },
+          `${SYSTEM} would not decrypt an unlisted variable; answered as not found ` +
+            `(list it in hosted_keys for the error)`,
+        );
         return undefined;
       }
       throw new ServiceError(code, message);
@@ -115,7 +120,9 @@ export async function createDriver({ settings, env, ciphertextEnv, logger }: Dri
     env: ciphertextEnv,
     logger,
     ...(settings.hosted_keys ? { hostedKeys: settings.hosted_keys } : {}),
-    ...(settings.encryption_context ? { encryptionContext: settings.encryption_context as Record<string, string> } : {}),
+    ...(settings.encryption_context
+      ? { encryptionContext: settings.encryption_context as Record<string, string> }
+      : {}),
     ...(typeof settings.kms_key_id === "string" ? { keyId: settings.kms_key_id } : {}),
   });
 }

@@ -1,7 +1,7 @@
 import type { DriverDefinition } from "../../drivers/driver.js";
 import { AWS_CREDENTIAL_ENVIRONMENT } from "../aws-common/aws-settings.js";
 import { bulkNames } from "./kms-environment.js";
-import { SYSTEM, kmsSettings, kmsTeamSettings } from "./settings.js";
+import { kmsSettings, kmsTeamSettings, SYSTEM } from "./settings.js";
 
 /** `aws_kms`: values held in the environment as AWS KMS ciphertext, decrypted through @aws-sdk/client-kms. */
 export const definition: DriverDefinition = {

@@ -1,4 +1,4 @@
-import { envValue, type Env } from "../../config/env.js";
+import { type Env, envValue } from "../../config/env.js";
 
 /** LiteLLM v2's bulk form: `LITELLM_SECRET_AWS_KMS_<NAME>` holds the ciphertext of `<NAME>`. */
 export const BULK_PREFIX = "LITELLM_SECRET_AWS_KMS_";
@@ -22,12 +22,19 @@ export interface Ciphertext {
  */
 export function findCiphertext(name: string, env: Env): Ciphertext | undefined {
   const bulk = Object.keys(env).find(
-    (variable) => variable.slice(BULK_PREFIX.length) === name && variable.slice(0, BULK_PREFIX.length).toUpperCase() === BULK_PREFIX,
+    (variable) =>
+      variable.slice(BULK_PREFIX.length) === name &&
+      variable.slice(0, BULK_PREFIX.length).toUpperCase() === BULK_PREFIX,
   );
   const variable = bulk ?? name;
   const value = envValue(env, variable);
   if (value === undefined) return undefined;
-  if (bulk !== undefined) return { variable, base64: value.startsWith(VALUE_PREFIX) ? value.slice(VALUE_PREFIX.length) : value, marked: true };
+  if (bulk !== undefined)
+    return {
+      variable,
+      base64: value.startsWith(VALUE_PREFIX) ? value.slice(VALUE_PREFIX.length) : value,
+      marked: true,
+    };
   if (value.startsWith(VALUE_PREFIX)) return { variable, base64: value.slice(VALUE_PREFIX.length), marked: true };
   return { variable, base64: value, marked: false };
 }

@@ -3,8 +3,8 @@ import {
   CreateSecretCommand,
   DeleteSecretCommand,
   DescribeSecretCommand,
-  GetSecretValueCommand,
   type DescribeSecretCommandOutput,
+  GetSecretValueCommand,
   ListSecretsCommand,
   PutSecretValueCommand,
   ReplicateSecretToRegionsCommand,
@@ -25,9 +25,9 @@ import type {
   SecretMetadata,
   SecretValue,
 } from "../../drivers/driver.js";
-import { AwsClientPool, locationKey, type AwsTeamLocation } from "../aws-common/aws-client-pool.js";
+import { AwsClientPool, type AwsTeamLocation, locationKey } from "../aws-common/aws-client-pool.js";
 import { awsErrorName, isScheduledForDeletion } from "../aws-common/aws-errors.js";
-import { resolveAwsConnection, type AwsConnection } from "../aws-common/aws-settings.js";
+import { type AwsConnection, resolveAwsConnection } from "../aws-common/aws-settings.js";
 import { classifySecretsManagerError } from "./errors.js";
 import { checkSecretName } from "./secret-names.js";
 import { RECOVERY_WINDOW_DAYS } from "./settings.js";
@@ -50,18 +50,23 @@ export class SecretsManagerDriver implements SecretDriver {
 
   async read(name: string, call: DriverCall): Promise<SecretValue | undefined> {
     checkSecretName(name, true);
-    return this.run("GetSecretValue", name, async (client) => {
-      try {
-        const output = await client.send(new GetSecretValueCommand({ SecretId: name }), { abortSignal: call.signal });
-        const version = output.VersionId ?? "";
-        if (output.SecretBinary !== undefined) return { binary: new Uint8Array(output.SecretBinary), version };
-        return { text: output.SecretString ?? "", version };
-      } catch (error) {
-        // A secret scheduled for deletion reads as missing, like any other back end's deleted secret.
-        if (awsErrorName(error) === "ResourceNotFoundException" || isScheduledForDeletion(error)) return undefined;
-        throw error;
-      }
-    }, call);
+    return this.run(
+      "GetSecretValue",
+      name,
+      async (client) => {
+        try {
+          const output = await client.send(new GetSecretValueCommand({ SecretId: name }), { abortSignal: call.signal });
+          const version = output.VersionId ?? "";
+          if (output.SecretBinary !== undefined) return { binary: new Uint8Array(output.SecretBinary), version };
+          return { text: output.SecretString ?? "", version };
+        } catch (error) {
+          // A secret scheduled for deletion reads as missing, like any other back end's deleted secret.
+          if (awsErrorName(error) === "ResourceNotFoundException" || isScheduledForDeletion(error)) return undefined;
+          throw error;
+        }
+      },
+      call,
+    );
   }
 
   async currentVersion(name: string, call: DriverCall): Promise<string | undefined> {
@@ -77,8 +82,13 @@ export class SecretsManagerDriver implements SecretDriver {
   async describe(name: string, call: DriverCall): Promise<SecretMetadata | undefined> {
     const output = await this.describeSecret(name, call);
     if (!output) return undefined;
-    const tags = (output.Tags ?? []).flatMap(({ Key, Value }): Array<[string, string]> => (Key !== undefined ? [[Key, Value ?? ""]] : []));
-    return { ...(output.Description !== undefined ? { description: output.Description } : {}), tags: Object.fromEntries(tags) };
+    const tags = (output.Tags ?? []).flatMap(
+      ({ Key, Value }): Array<[string, string]> => (Key !== undefined ? [[Key, Value ?? ""]] : []),
+    );
+    return {
+      ...(output.Description !== undefined ? { description: output.Description } : {}),
+      tags: Object.fromEntries(tags),
+    };
   }
 
   /**
@@ -89,11 +99,24 @@ export class SecretsManagerDriver implements SecretDriver {
     checkSecretName(name);
     const { description } = metadata;
     if (description !== undefined) {
-      await this.run("UpdateSecret", name, (client) => client.send(new UpdateSecretCommand({ SecretId: name, Description: description }), { abortSignal: call.signal }), call);
+      await this.run(
+        "UpdateSecret",
+        name,
+        (client) =>
+          client.send(new UpdateSecretCommand({ SecretId: name, Description: description }), {
+            abortSignal: call.signal,
+          }),
+        call,
+      );
     }
     const tags = Object.entries(metadata.tags).map(([Key, Value]) => ({ Key, Value }));
     if (tags.length > 0) {
-      await this.run("TagResource", name, (client) => client.send(new TagResourceCommand({ SecretId: name, Tags: tags }), { abortSignal: call.signal }), call);
+      await this.run(
+        "TagResource",
+        name,
+        (client) => client.send(new TagResourceCommand({ SecretId: name, Tags: tags }), { abortSignal: call.signal }),
+        call,
+      );
     }
   }
 
@@ -110,37 +133,52 @@ export class SecretsManagerDriver implements SecretDriver {
 
   async delete(name: string, options: { force: boolean }, call: DriverCall): Promise<DriverDeleteResult | undefined> {
     checkSecretName(name);
-    return this.run("DeleteSecret", name, async (client) => {
-      try {
-        await client.send(
-          new DeleteSecretCommand({
-            SecretId: name,
-            ...(options.force ? { ForceDeleteWithoutRecovery: true } : { RecoveryWindowInDays: RECOVERY_WINDOW_DAYS }),
-          }),
-          { abortSignal: call.signal },
-        );
-        return { recoverable: !options.force };
-      } catch (error) {
-        // Already scheduled for deletion: from a reader's view the name is gone, as with a missing one.
-        if (awsErrorName(error) === "ResourceNotFoundException" || isScheduledForDeletion(error)) return undefined;
-        throw error;
-      }
-    }, call);
+    return this.run(
+      "DeleteSecret",
+      name,
+      async (client) => {
+        try {
+          await client.send(
+            new DeleteSecretCommand({
+              SecretId: name,
+              ...(options.force
+                ? { ForceDeleteWithoutRecovery: true }
+                : { RecoveryWindowInDays: RECOVERY_WINDOW_DAYS }),
+            }),
+            { abortSignal: call.signal },
+          );
+          return { recoverable: !options.force };
+        } catch (error) {
+          // Already scheduled for deletion: from a reader's view the name is gone, as with a missing one.
+          if (awsErrorName(error) === "ResourceNotFoundException" || isScheduledForDeletion(error)) return undefined;
+          throw error;
+        }
+      },
+      call,
+    );
   }
 
   async list(call: DriverCall): Promise<string[]> {
-    return this.run("ListSecrets", undefined, async (client) => {
-      const names: string[] = [];
-      let nextToken: string | undefined;
-      do {
-        const page = await client.send(new ListSecretsCommand({ MaxResults: 100, ...(nextToken ? { NextToken: nextToken } : {}) }), {
-          abortSignal: call.signal,
-        });
-        for (const secret of page.SecretList ?? []) if (secret.Name && !secret.DeletedDate) names.push(secret.Name);
-        nextToken = page.NextToken;
-      } while (nextToken);
-      return names;
-    }, call);
+    return this.run(
+      "ListSecrets",
+      undefined,
+      async (client) => {
+        const names: string[] = [];
+        let nextToken: string | undefined;
+        do {
+          const page = await client.send(
+            new ListSecretsCommand({ MaxResults: 100, ...(nextToken ? { NextToken: nextToken } : {}) }),
+            {
+              abortSignal: call.signal,
+            },
+          );
+          for (const secret of page.SecretList ?? []) if (secret.Name && !secret.DeletedDate) names.push(secret.Name);
+          nextToken = page.NextToken;
+        } while (nextToken);
+        return names;
+      },
+      call,
+    );
   }
 
   locationKey(team: Readonly<Record<string, unknown>>): string {
@@ -156,10 +194,18 @@ export class SecretsManagerDriver implements SecretDriver {
   }
 
   /** `retryOnRace` allows one more CreateSecret when a force delete completes mid-way. */
-  private async upsert(client: SecretsManagerClient, request: DriverWrite, call: DriverCall, retryOnRace: boolean): Promise<DriverWriteResult> {
+  private async upsert(
+    client: SecretsManagerClient,
+    request: DriverWrite,
+    call: DriverCall,
+    retryOnRace: boolean,
+  ): Promise<DriverWriteResult> {
     const { name } = request;
     const team = call.team as Team;
-    const value = request.value.binary !== undefined ? { SecretBinary: request.value.binary } : { SecretString: request.value.text };
+    const value =
+      request.value.binary !== undefined
+        ? { SecretBinary: request.value.binary }
+        : { SecretString: request.value.text };
     const kmsKeyId = team.kms_key_id ?? this.options.kmsKeyId;
     const tagList = Object.entries(request.tags).map(([Key, Value]) => ({ Key, Value }));
     try {
@@ -184,7 +230,8 @@ export class SecretsManagerDriver implements SecretDriver {
       await client.send(new RestoreSecretCommand({ SecretId: name }), { abortSignal: call.signal });
     } catch (error) {
       // A force delete finished between CreateSecret and RestoreSecret: the name is free now.
-      if (retryOnRace && awsErrorName(error) === "ResourceNotFoundException") return this.upsert(client, request, call, false);
+      if (retryOnRace && awsErrorName(error) === "ResourceNotFoundException")
+        return this.upsert(client, request, call, false);
       throw error;
     }
     return this.putValue(client, name, value, call);
@@ -196,9 +243,12 @@ export class SecretsManagerDriver implements SecretDriver {
     value: { SecretString: string } | { SecretBinary: Uint8Array },
     call: DriverCall,
   ): Promise<DriverWriteResult> {
-    const output = await client.send(new PutSecretValueCommand({ SecretId: name, ClientRequestToken: randomUUID(), ...value }), {
-      abortSignal: call.signal,
-    });
+    const output = await client.send(
+      new PutSecretValueCommand({ SecretId: name, ClientRequestToken: randomUUID(), ...value }),
+      {
+        abortSignal: call.signal,
+      },
+    );
     return { version: output.VersionId ?? "", created: false };
   }
 
@@ -208,13 +258,19 @@ export class SecretsManagerDriver implements SecretDriver {
     if (regions.length === 0) return [];
     try {
       const output = await client.send(
-        new ReplicateSecretToRegionsCommand({ SecretId: name, AddReplicaRegions: regions.map((Region) => ({ Region })) }),
+        new ReplicateSecretToRegionsCommand({
+          SecretId: name,
+          AddReplicaRegions: regions.map((Region) => ({ Region })),
+        }),
         { abortSignal: call.signal },
       );
       return (output.ReplicationStatus ?? [])
         .filter((status) => status.Status === "Failed")
-        .map((status) => (`replication of ${JSON.stringify(name)} to ${status.Region} failed: ` +
-`${status.StatusMessage ?? "no reason given"}`));
+        .map(
+          (status) =>
+            `replication of ${JSON.stringify(name)} to ${status.Region} failed: ` +
+            `${status.StatusMessage ?? "no reason given"}`,
+        );
     } catch (error) {
       const { message } = classifySecretsManagerError(error, "ReplicateSecretToRegions", name);
       return [`replication to ${regions.join(", ")} failed: ${message}`];
@@ -224,19 +280,29 @@ export class SecretsManagerDriver implements SecretDriver {
   /** DescribeSecret's answer; undefined when the name is missing or scheduled for deletion, as a read says. */
   private describeSecret(name: string, call: DriverCall): Promise<DescribeSecretCommandOutput | undefined> {
     checkSecretName(name, true);
-    return this.run("DescribeSecret", name, async (client) => {
-      try {
-        const output = await client.send(new DescribeSecretCommand({ SecretId: name }), { abortSignal: call.signal });
-        return output.DeletedDate ? undefined : output;
-      } catch (error) {
-        if (awsErrorName(error) === "ResourceNotFoundException") return undefined;
-        throw error;
-      }
-    }, call);
+    return this.run(
+      "DescribeSecret",
+      name,
+      async (client) => {
+        try {
+          const output = await client.send(new DescribeSecretCommand({ SecretId: name }), { abortSignal: call.signal });
+          return output.DeletedDate ? undefined : output;
+        } catch (error) {
+          if (awsErrorName(error) === "ResourceNotFoundException") return undefined;
+          throw error;
+        }
+      },
+      call,
+    );
   }
 
   /** Runs one operation with the team's client, classifying failures with the operation and name. */
-  private async run<T>(operation: string, name: string | undefined, body: (client: SecretsManagerClient) => Promise<T>, call: DriverCall): Promise<T> {
+  private async run<T>(
+    operation: string,
+    name: string | undefined,
+    body: (client: SecretsManagerClient) => Promise<T>,
+    call: DriverCall,
+  ): Promise<T> {
     try {
       return await body(await this.pool.client(call.team as Team, call.signal));
     } catch (error) {

@@ -4,5 +4,9 @@ import { SYSTEM } from "./settings.js";
 
 /** A Secrets Manager failure as a portable code, naming the operation and the secret when known (never a value). */
 export function classifySecretsManagerError(error: unknown, operation?: string, name?: string): ClassifiedError {
-  return classifyAwsError(error, { system: SYSTEM, ...(operation !== undefined ? { operation } : {}), ...(name !== undefined ? { name } : {}) });
+  return classifyAwsError(error, {
+    system: SYSTEM,
+    ...(operation !== undefined ? { operation } : {}),
+    ...(name !== undefined ? { name } : {}),
+  });
 }

@@ -5,7 +5,13 @@ import { SYSTEM, secretsManagerSettings, secretsManagerTeamSettings } from "./se
 /** `aws_secret_manager`: AWS Secrets Manager, through @aws-sdk/client-secrets-manager. */
 export const definition: DriverDefinition = {
   name: SYSTEM,
-  capabilities: { write: true, binary: true, list: true, metadata: { description: true, tags: true, writesReplace: false }, sdkRetries: true },
+  capabilities: {
+    write: true,
+    binary: true,
+    list: true,
+    metadata: { description: true, tags: true, writesReplace: false },
+    sdkRetries: true,
+  },
   settings: secretsManagerSettings,
   teamSettings: secretsManagerTeamSettings,
   sensitiveTeamKeys: ["aws_external_id"],

@@ -9,7 +9,7 @@ const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Z
 export function checkSecretName(name: string, allowArn = false): void {
   if (SECRET_NAME.test(name) || (allowArn && SECRET_ARN.test(name))) return;
   throw invalidArgument(
-    (`secret name ${JSON.stringify(name)} is not valid for ` +
-`AWS Secrets Manager: use 1 to 512 of the characters A-Z a-z 0-9 / _ + = . @ -`),
+    `secret name ${JSON.stringify(name)} is not valid for ` +
+      `AWS Secrets Manager: use 1 to 512 of the characters A-Z a-z 0-9 / _ + = . @ -`,
   );
 }

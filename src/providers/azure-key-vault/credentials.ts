@@ -1,14 +1,14 @@
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
+import type { TlsSettings } from "@azure/core-rest-pipeline";
 import {
   ClientCertificateCredential,
   ClientSecretCredential,
   DefaultAzureCredential,
   ManagedIdentityCredential,
-  WorkloadIdentityCredential,
   type TokenCredential,
+  WorkloadIdentityCredential,
 } from "@azure/identity";
-import type { TlsSettings } from "@azure/core-rest-pipeline";
 import type { Env } from "../../config/env.js";
 import { AzureSettingsError } from "./settings.js";
 
@@ -38,14 +38,19 @@ export function chooseCredential(env: Env, tlsOptions: TlsSettings | undefined):
   };
   const requireTenantAndClient = (flow: string, variable: string): { tenantId: string; clientId: string } => {
     if (!tenantId || !clientId) {
-      throw new AzureSettingsError(`${variable} is set for Azure ${flow}, which also needs AZURE_TENANT_ID and AZURE_CLIENT_ID`);
+      throw new AzureSettingsError(
+        `${variable} is set for Azure ${flow}, which also needs AZURE_TENANT_ID and AZURE_CLIENT_ID`,
+      );
     }
     return { tenantId, clientId };
   };
 
   if (env.AZURE_CLIENT_SECRET) {
     const ids = requireTenantAndClient("client-secret authentication", "AZURE_CLIENT_SECRET");
-    return { kind: "client-secret", credential: new ClientSecretCredential(ids.tenantId, ids.clientId, env.AZURE_CLIENT_SECRET, common) };
+    return {
+      kind: "client-secret",
+      credential: new ClientSecretCredential(ids.tenantId, ids.clientId, env.AZURE_CLIENT_SECRET, common),
+    };
   }
   if (env.AZURE_FEDERATED_TOKEN_FILE) {
     const ids = requireTenantAndClient("workload identity", "AZURE_FEDERATED_TOKEN_FILE");
@@ -60,7 +65,10 @@ export function chooseCredential(env: Env, tlsOptions: TlsSettings | undefined):
       certificatePath: env.AZURE_CERTIFICATE_PATH,
       ...(env.AZURE_CERTIFICATE_PASSWORD ? { certificatePassword: env.AZURE_CERTIFICATE_PASSWORD } : {}),
     };
-    return { kind: "client-certificate", credential: new ClientCertificateCredential(ids.tenantId, ids.clientId, certificate, common) };
+    return {
+      kind: "client-certificate",
+      credential: new ClientCertificateCredential(ids.tenantId, ids.clientId, certificate, common),
+    };
   }
   if (clientId) {
     return { kind: "managed-identity", credential: new ManagedIdentityCredential({ ...common, clientId }) };
@@ -80,7 +88,9 @@ export function tlsOptionsFromEnv(env: Env): TlsSettings | undefined {
   try {
     pem = readFileSync(file, "utf8");
   } catch (error) {
-    throw new AzureSettingsError(`NODE_EXTRA_CA_CERTS names ${JSON.stringify(file)}, which cannot be read: ${(error as Error).message}`);
+    throw new AzureSettingsError(
+      `NODE_EXTRA_CA_CERTS names ${JSON.stringify(file)}, which cannot be read: ${(error as Error).message}`,
+    );
   }
   return { ca: [...rootCertificates, pem] };
 }

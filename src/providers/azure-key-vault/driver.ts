@@ -1,6 +1,12 @@
-import { isRestError, SecretClient, type KeyVaultSecret, type SecretClientOptions, type SecretProperties } from "@azure/keyvault-secrets";
 import type { TokenCredential } from "@azure/identity";
-import { ServiceError, failedPrecondition, invalidArgument } from "../../core/errors.js";
+import {
+  isRestError,
+  type KeyVaultSecret,
+  SecretClient,
+  type SecretClientOptions,
+  type SecretProperties,
+} from "@azure/keyvault-secrets";
+import { failedPrecondition, invalidArgument, ServiceError } from "../../core/errors.js";
 import type {
   ClassifiedError,
   DriverCall,
@@ -15,9 +21,9 @@ import type {
 import { LocationClients } from "../../drivers/location-clients.js";
 import { chooseCredential, tlsOptionsFromEnv } from "./credentials.js";
 import { classifyAzureError, isSecretDisabled } from "./errors.js";
-import { ORIGINAL_NAME_TAG, assertOwnedBy, callerTags, tagsToStore, toVaultName } from "./vault-names.js";
-import { vaultUriProblem } from "./vault-hosts.js";
 import { AzureSettingsError } from "./settings.js";
+import { vaultUriProblem } from "./vault-hosts.js";
+import { assertOwnedBy, callerTags, ORIGINAL_NAME_TAG, tagsToStore, toVaultName } from "./vault-names.js";
 
 type TlsOptions = SecretClientOptions["tlsOptions"];
 
@@ -64,9 +70,9 @@ export class AzureKeyVaultDriver implements SecretDriver {
       // The secret is there, switched off on purpose: not a miss (no fallback), not our permissions.
       if (!isSecretDisabled(error)) throw error;
       throw failedPrecondition(
-        (`Azure Key Vault secret ${JSON.stringify(vaultName)} (name ` +
-`${JSON.stringify(name)}) is disabled, so Key Vault refuses to read it; ` +
-`enable it or write a new version`),
+        `Azure Key Vault secret ${JSON.stringify(vaultName)} (name ` +
+          `${JSON.stringify(name)}) is disabled, so Key Vault refuses to read it; ` +
+          `enable it or write a new version`,
       );
     }
     return secret && decode(secret);
@@ -82,9 +88,9 @@ export class AzureKeyVaultDriver implements SecretDriver {
     const size = Buffer.byteLength(stored, "utf8");
     if (size > MAX_SECRET_BYTES) {
       throw invalidArgument(
-        (`value for ${JSON.stringify(request.name)} is ${size} ` +
-`bytes${binary ? " as stored (base64)" : ""}; Azure Key Vault holds at ` +
-`most ${MAX_SECRET_BYTES} bytes per secret`),
+        `value for ${JSON.stringify(request.name)} is ${size} ` +
+          `bytes${binary ? " as stored (base64)" : ""}; Azure Key Vault holds at ` +
+          `most ${MAX_SECRET_BYTES} bytes per secret`,
       );
     }
     const existing = await this.currentProperties(client, vaultName, abortSignal);
@@ -147,7 +153,12 @@ export class AzureKeyVaultDriver implements SecretDriver {
    */
   async removeWrittenVersion(name: string, written: DriverWriteResult, call: DriverCall): Promise<boolean> {
     if (written.version === "") return false;
-    const disabled = await orMissing(this.client(call).updateSecretProperties(toVaultName(name), written.version, { enabled: false, abortSignal: call.signal }));
+    const disabled = await orMissing(
+      this.client(call).updateSecretProperties(toVaultName(name), written.version, {
+        enabled: false,
+        abortSignal: call.signal,
+      }),
+    );
     return disabled !== undefined;
   }
 
@@ -192,7 +203,11 @@ export class AzureKeyVaultDriver implements SecretDriver {
    * read (403 SecretDisabled), but a write to it is allowed and adds an enabled version: its
    * properties then come from the newest of its listed versions.
    */
-  private async currentProperties(client: SecretClient, vaultName: string, abortSignal: AbortSignal): Promise<SecretProperties | undefined> {
+  private async currentProperties(
+    client: SecretClient,
+    vaultName: string,
+    abortSignal: AbortSignal,
+  ): Promise<SecretProperties | undefined> {
     try {
       return (await orMissing(client.getSecret(vaultName, { abortSignal })))?.properties;
     } catch (error) {
@@ -201,13 +216,17 @@ export class AzureKeyVaultDriver implements SecretDriver {
     let newest: SecretProperties | undefined;
     try {
       for await (const properties of client.listPropertiesOfSecretVersions(vaultName, { abortSignal })) {
-        if (!newest || (properties.createdOn?.getTime() ?? 0) >= (newest.createdOn?.getTime() ?? 0)) newest = properties;
+        if (!newest || (properties.createdOn?.getTime() ?? 0) >= (newest.createdOn?.getTime() ?? 0))
+          newest = properties;
       }
     } catch (error) {
       const { code, message } = classifyAzureError(error);
-      throw new ServiceError(code, (`Azure Key Vault secret ${JSON.stringify(vaultName)} is disabled, so ` +
-`secretgate lists its versions to read its tags, and that failed: ` +
-`${message}`));
+      throw new ServiceError(
+        code,
+        `Azure Key Vault secret ${JSON.stringify(vaultName)} is disabled, so ` +
+          `secretgate lists its versions to read its tags, and that failed: ` +
+          `${message}`,
+      );
     }
     return newest;
   }
@@ -216,10 +235,17 @@ export class AzureKeyVaultDriver implements SecretDriver {
    * Whether `version` is the secret's one and only version. Listing needs the secrets/list
    * permission; without it (or on any failure) the answer is "cannot tell": false.
    */
-  private async isOnlyVersion(client: SecretClient, vaultName: string, version: string, abortSignal: AbortSignal): Promise<boolean> {
+  private async isOnlyVersion(
+    client: SecretClient,
+    vaultName: string,
+    version: string,
+    abortSignal: AbortSignal,
+  ): Promise<boolean> {
     let seen = 0;
     try {
-      for await (const page of client.listPropertiesOfSecretVersions(vaultName, { abortSignal }).byPage({ maxPageSize: 2 })) {
+      for await (const page of client
+        .listPropertiesOfSecretVersions(vaultName, { abortSignal })
+        .byPage({ maxPageSize: 2 })) {
         for (const properties of page) if (++seen > 1 || properties.version !== version) return false;
       }
     } catch {
@@ -246,7 +272,8 @@ export class AzureKeyVaultDriver implements SecretDriver {
 function decode(secret: KeyVaultSecret): SecretValue {
   const version = versionOf(secret);
   const value = secret.value ?? "";
-  if (secret.properties.contentType === BINARY_CONTENT_TYPE) return { binary: new Uint8Array(Buffer.from(value, "base64")), version };
+  if (secret.properties.contentType === BINARY_CONTENT_TYPE)
+    return { binary: new Uint8Array(Buffer.from(value, "base64")), version };
   return { text: value, version };
 }
 
@@ -264,7 +291,9 @@ async function orMissing<T>(pending: Promise<T>): Promise<T | undefined> {
 }
 
 function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "[::1]" || hostname === "::1" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+  return (
+    hostname === "localhost" || hostname === "[::1]" || hostname === "::1" || /^127\.\d+\.\d+\.\d+$/.test(hostname)
+  );
 }
 
 const vaultUriOf = (team: Readonly<Record<string, unknown>>): string | undefined =>
@@ -273,8 +302,11 @@ const vaultUriOf = (team: Readonly<Record<string, unknown>>): string | undefined
 /** Azure Key Vault through @azure/keyvault-secrets, with the credential the environment chooses (credentials.ts). */
 export async function createDriver({ env, logger }: DriverContext): Promise<SecretDriver> {
   const uri = env.AZURE_KEY_VAULT_URI;
-  if (!uri) throw new AzureSettingsError(("AZURE_KEY_VAULT_URI must name the vault (https://NAME.vault.azure.net) " +
-"for key_management_system azure_key_vault"));
+  if (!uri)
+    throw new AzureSettingsError(
+      "AZURE_KEY_VAULT_URI must name the vault (https://NAME.vault.azure.net) " +
+        "for key_management_system azure_key_vault",
+    );
   const problem = vaultUriProblem(uri);
   if (problem) throw new AzureSettingsError(`AZURE_KEY_VAULT_URI ${problem}`);
   const tlsOptions = tlsOptionsFromEnv(env);

@@ -3,7 +3,12 @@ import { Code, ServiceError } from "../../core/errors.js";
 import type { ClassifiedError } from "../../drivers/driver.js";
 
 /** @azure/identity's failures: the credential could not get a token (wrong secret, no identity, …). */
-const CREDENTIAL_ERRORS = new Set(["AuthenticationError", "AuthenticationRequiredError", "CredentialUnavailableError", "AggregateAuthenticationError"]);
+const CREDENTIAL_ERRORS = new Set([
+  "AuthenticationError",
+  "AuthenticationRequiredError",
+  "CredentialUnavailableError",
+  "AggregateAuthenticationError",
+]);
 
 /**
  * What the Key Vault SDK and its pipeline throw as a plain Error (or a RestError without a
@@ -28,8 +33,9 @@ const SDK_REFUSALS: ReadonlyArray<{ says: RegExp; code: Code; meaning: string }>
       /^The challenge authorization URI .* is invalid/,
     ),
     code: Code.Unavailable,
-    meaning: ("the Key Vault SDK refused Azure Key Vault's answer (check " +
-"AZURE_KEY_VAULT_URI or the team's vault_uri, and any proxy in between)"),
+    meaning:
+      "the Key Vault SDK refused Azure Key Vault's answer (check " +
+      "AZURE_KEY_VAULT_URI or the team's vault_uri, and any proxy in between)",
   },
   {
     // The vault answered, but with something the SDK could not read.
@@ -60,22 +66,36 @@ export function isSecretDisabled(error: unknown): boolean {
 export function classifyAzureError(error: unknown): ClassifiedError {
   if (error instanceof ServiceError) return { code: error.code, message: error.message };
   const failure = error as { name?: string; message?: string; statusCode?: number; code?: string };
-  if (failure?.name === "AbortError") return { code: Code.DeadlineExceeded, message: "Azure Key Vault did not answer before the deadline" };
+  if (failure?.name === "AbortError")
+    return { code: Code.DeadlineExceeded, message: "Azure Key Vault did not answer before the deadline" };
   if (failure?.name !== undefined && CREDENTIAL_ERRORS.has(failure.name)) {
-    return { code: Code.Unauthenticated, message: `Azure credential could not get a token for Key Vault: ${firstLine(failure.message)}` };
+    return {
+      code: Code.Unauthenticated,
+      message: `Azure credential could not get a token for Key Vault: ${firstLine(failure.message)}`,
+    };
   }
   if (isRestError(error)) {
     const status = error.statusCode;
     if (status === undefined) {
       // A RestError with an error code but no status never reached the vault (refused, reset, TLS).
-      if (error.code !== undefined) return { code: Code.Unavailable, message: `Azure Key Vault is unreachable: ${firstLine(error.message)}` };
-      return sdkRefusal(error.message) ?? { code: Code.Unknown, message: `the Key Vault SDK refused Azure Key Vault's answer: ${firstLine(error.message)}` };
+      if (error.code !== undefined)
+        return { code: Code.Unavailable, message: `Azure Key Vault is unreachable: ${firstLine(error.message)}` };
+      return (
+        sdkRefusal(error.message) ?? {
+          code: Code.Unknown,
+          message: `the Key Vault SDK refused Azure Key Vault's answer: ${firstLine(error.message)}`,
+        }
+      );
     }
     const code = error.code ? ` ${error.code}` : "";
     const detail = `Azure Key Vault answered ${status}${code}: ${firstLine(error.message)}`;
     if (status === 429) {
       const retryAfterMs = retryAfter(error.response?.headers.get("retry-after"));
-      return { code: Code.ResourceExhausted, message: `Azure Key Vault is throttling requests: ${detail}`, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+      return {
+        code: Code.ResourceExhausted,
+        message: `Azure Key Vault is throttling requests: ${detail}`,
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      };
     }
     if (status === 400) return { code: Code.InvalidArgument, message: detail };
     if (status === 401) return { code: Code.Unauthenticated, message: detail };

@@ -1,5 +1,11 @@
 import type { DriverDefinition } from "../../drivers/driver.js";
-import { AZURE_CREDENTIAL_ENV_NAMES, SYSTEM, azureKeyVaultSettings, azureTeamSettingsFor, teamSettingsAllowing } from "./settings.js";
+import {
+  AZURE_CREDENTIAL_ENV_NAMES,
+  azureKeyVaultSettings,
+  azureTeamSettingsFor,
+  SYSTEM,
+  teamSettingsAllowing,
+} from "./settings.js";
 
 /** `azure_key_vault`: Azure Key Vault, through @azure/keyvault-secrets and @azure/identity. */
 export const definition: DriverDefinition = {

@@ -27,7 +27,10 @@ const HOST_PATTERN = /^(\*\.)?([a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(:\d{1,
 
 export const allowedVaultHost = z
   .string()
-  .regex(HOST_PATTERN, "must be a host name or address as in a URL (lowercase), with :port unless 443, optionally starting with *.");
+  .regex(
+    HOST_PATTERN,
+    "must be a host name or address as in a URL (lowercase), with :port unless 443, optionally starting with *.",
+  );
 
 /**
  * Why `value` cannot be a team's `vault_uri`; undefined when it can. The service sends its own Key
@@ -42,12 +45,16 @@ export function teamVaultUriProblem(value: string, allowedHosts: readonly string
   if (problem) return problem;
   const url = new URL(value);
   if (url.username !== "" || url.password !== "") return "must not hold a user name or password";
-  if (url.pathname !== "/" || url.search !== "" || url.hash !== "") return "must be the vault's address alone (https://NAME.vault.azure.net), without a path, query or fragment";
-  if (value.toLowerCase().replace(/\/$/, "") !== url.origin) return `must be written as the vault's address exactly as requested (${url.origin})`;
+  if (url.pathname !== "/" || url.search !== "" || url.hash !== "")
+    return "must be the vault's address alone (https://NAME.vault.azure.net), without a path, query or fragment";
+  if (value.toLowerCase().replace(/\/$/, "") !== url.origin)
+    return `must be written as the vault's address exactly as requested (${url.origin})`;
   if (isKnownCloudHost(url) || allowedHosts.some((pattern) => hostMatches(pattern, url.host))) return undefined;
-  return ("must be a Key Vault of a Microsoft cloud (https://NAME.vault.azure.net, " +
-".vault.azure.cn, .vault.usgovcloudapi.net, .managedhsm.azure.net, …) or " +
-"a host listed in the back end's allowed_vault_hosts");
+  return (
+    "must be a Key Vault of a Microsoft cloud (https://NAME.vault.azure.net, " +
+    ".vault.azure.cn, .vault.usgovcloudapi.net, .managedhsm.azure.net, …) or " +
+    "a host listed in the back end's allowed_vault_hosts"
+  );
 }
 
 /**
@@ -63,14 +70,20 @@ export function vaultUriProblem(value: string): string | undefined {
     return "is not a URL";
   }
   if (url.protocol === "https:") return undefined;
-  return ("must be an https:// URL: the Key Vault SDK sends tokens over https only " +
-"(for an emulator with its own CA, set NODE_EXTRA_CA_CERTS)");
+  return (
+    "must be an https:// URL: the Key Vault SDK sends tokens over https only " +
+    "(for an emulator with its own CA, set NODE_EXTRA_CA_CERTS)"
+  );
 }
 
 function isKnownCloudHost(url: URL): boolean {
   if (url.port !== "") return false;
   const dot = url.hostname.indexOf(".");
-  return dot > 0 && LABEL.test(url.hostname.slice(0, dot)) && (KEY_VAULT_DNS_SUFFIXES as readonly string[]).includes(url.hostname.slice(dot + 1));
+  return (
+    dot > 0 &&
+    LABEL.test(url.hostname.slice(0, dot)) &&
+    (KEY_VAULT_DNS_SUFFIXES as readonly string[]).includes(url.hostname.slice(dot + 1))
+  );
 }
 
 function hostMatches(pattern: string, host: string): boolean {

@@ -17,9 +17,9 @@ export function toVaultName(name: string): string {
   const mapped = name.replace(/[_/]/g, "-");
   if (!VAULT_NAME.test(mapped)) {
     throw invalidArgument(
-      (`name ${JSON.stringify(name)} cannot be stored in Azure Key Vault: names ` +
-`are 1 to 127 characters of letters, digits and '-' ('_' and '/' are ` +
-`mapped to '-')`),
+      `name ${JSON.stringify(name)} cannot be stored in Azure Key Vault: names ` +
+        `are 1 to 127 characters of letters, digits and '-' ('_' and '/' are ` +
+        `mapped to '-')`,
     );
   }
   return mapped;
@@ -29,8 +29,8 @@ export function toVaultName(name: string): string {
 export function tagsToStore(name: string, tags: Readonly<Record<string, string>>): Record<string, string> {
   if (Object.hasOwn(tags, ORIGINAL_NAME_TAG)) {
     throw invalidArgument(
-      (`tags[${JSON.stringify(ORIGINAL_NAME_TAG)}] is reserved: secretgate tags ` +
-`each Azure Key Vault secret with the name it was written under`),
+      `tags[${JSON.stringify(ORIGINAL_NAME_TAG)}] is reserved: secretgate tags ` +
+        `each Azure Key Vault secret with the name it was written under`,
     );
   }
   return { ...tags, [ORIGINAL_NAME_TAG]: name };
@@ -38,17 +38,25 @@ export function tagsToStore(name: string, tags: Readonly<Record<string, string>>
 
 /** A secret's tags as the caller wrote them: without the name tag. */
 export function callerTags(tags: Readonly<Record<string, unknown>> | undefined): Record<string, string> {
-  return Object.fromEntries(Object.entries(tags ?? {}).filter((entry): entry is [string, string] => entry[0] !== ORIGINAL_NAME_TAG && typeof entry[1] === "string"));
+  return Object.fromEntries(
+    Object.entries(tags ?? {}).filter(
+      (entry): entry is [string, string] => entry[0] !== ORIGINAL_NAME_TAG && typeof entry[1] === "string",
+    ),
+  );
 }
 
 /** Refuses a write that would overwrite a vault secret another secretgate name owns. */
-export function assertOwnedBy(name: string, vaultName: string, tags: Readonly<Record<string, string>> | undefined): void {
+export function assertOwnedBy(
+  name: string,
+  vaultName: string,
+  tags: Readonly<Record<string, string>> | undefined,
+): void {
   const owner = tags?.[ORIGINAL_NAME_TAG];
   if (owner !== undefined && owner !== name) {
     throw invalidArgument(
-      (`name ${JSON.stringify(name)} and name ${JSON.stringify(owner)} both map ` +
-`to the Azure Key Vault secret ${JSON.stringify(vaultName)}, which holds ` +
-`${JSON.stringify(owner)}; rename one of them`),
+      `name ${JSON.stringify(name)} and name ${JSON.stringify(owner)} both map ` +
+        `to the Azure Key Vault secret ${JSON.stringify(vaultName)}, which holds ` +
+        `${JSON.stringify(owner)}; rename one of them`,
     );
   }
 }

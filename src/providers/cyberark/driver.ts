@@ -9,11 +9,11 @@ import type {
   SecretDriver,
   SecretValue,
 } from "../../drivers/driver.js";
-import { ConjurHttpError, ConjurTransport, type ConjurResponse } from "./http.js";
-import { MAX_LIST_PAGE_BYTES, listVariableNames } from "./listing.js";
+import { classifyConjurError } from "./errors.js";
+import { ConjurHttpError, type ConjurResponse, ConjurTransport } from "./http.js";
+import { listVariableNames, MAX_LIST_PAGE_BYTES } from "./listing.js";
 import { declareVariablePolicy, deleteVariablePolicy } from "./policy.js";
 import { ConjurSession } from "./session.js";
-import { classifyConjurError } from "./errors.js";
 import { DEFAULT_POLICY_BRANCH, readConjurSettings, refreshIntervalSeconds } from "./settings.js";
 
 type Team = Readonly<Record<string, unknown>>;
@@ -65,9 +65,14 @@ export class CyberArkDriver implements SecretDriver {
         await this.loadPolicy(location, "POST", declareVariablePolicy(location.relativeId), call);
         response = await this.setValue(location, value, call);
       }
-      if (response.status !== 201 && response.status !== 200) throw ConjurHttpError.from(response, "write", location.id);
+      if (response.status !== 201 && response.status !== 200)
+        throw ConjurHttpError.from(response, "write", location.id);
       const version = await this.latestVersion(location, call);
-      if (version === undefined) throw new ServiceError(Code.Aborted, `Conjur variable ${JSON.stringify(location.id)} was removed while it was written`);
+      if (version === undefined)
+        throw new ServiceError(
+          Code.Aborted,
+          `Conjur variable ${JSON.stringify(location.id)} was removed while it was written`,
+        );
       // Another replica may have declared it at the same time: only the first value's writer created it.
       return { version: String(version), created: undeclared && version === 1 };
     });
@@ -93,12 +98,15 @@ export class CyberArkDriver implements SecretDriver {
       branchPrefix: branch === "root" ? "" : `${branch}/`,
       page: (limit, offset) =>
         this.session.call(account, signal, (authorization) =>
-          this.transport.send(`/resources/${encodeURIComponent(account)}?kind=variable&limit=${limit}&offset=${offset}`, {
-            method: "GET",
-            signal,
-            headers: { Authorization: authorization },
-            maxResponseBytes: MAX_LIST_PAGE_BYTES,
-          }),
+          this.transport.send(
+            `/resources/${encodeURIComponent(account)}?kind=variable&limit=${limit}&offset=${offset}`,
+            {
+              method: "GET",
+              signal,
+              headers: { Authorization: authorization },
+              maxResponseBytes: MAX_LIST_PAGE_BYTES,
+            },
+          ),
         ),
     });
   }
@@ -135,7 +143,12 @@ export class CyberArkDriver implements SecretDriver {
     return this.authorized(location.account, call, "POST", secretPath(location), value);
   }
 
-  private async loadPolicy(location: VariableLocation, method: "POST" | "PATCH", policy: string, call: DriverCall): Promise<void> {
+  private async loadPolicy(
+    location: VariableLocation,
+    method: "POST" | "PATCH",
+    policy: string,
+    call: DriverCall,
+  ): Promise<void> {
     const path = `/policies/${encodeURIComponent(location.account)}/policy/${encodeURIComponent(location.branch)}`;
     const response = await this.authorized(location.account, call, method, path, policy, "application/x-yaml");
     if (response.status !== 201 && response.status !== 200) {
@@ -166,9 +179,11 @@ export class CyberArkDriver implements SecretDriver {
     const previous = this.writeQueues.get(key) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(run);
     this.writeQueues.set(key, next);
-    void next.catch(() => undefined).finally(() => {
-      if (this.writeQueues.get(key) === next) this.writeQueues.delete(key);
-    });
+    void next
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.writeQueues.get(key) === next) this.writeQueues.delete(key);
+      });
     return next;
   }
 }
@@ -187,11 +202,19 @@ export async function createDriver({ env, settings, logger }: DriverContext): Pr
   // A malformed CYBERARK_REFRESH_INTERVAL is a start-up error, not a surprise at the first cached read.
   refreshIntervalSeconds(env);
   if (!conjur.tls.rejectUnauthorized) {
-    logger.warn(("CYBERARK_SSL_VERIFY=false: TLS certificates of Conjur are NOT verified; " +
-"anyone on the network path can read the secrets"));
+    logger.warn(
+      "CYBERARK_SSL_VERIFY=false: TLS certificates of Conjur are NOT verified; " +
+        "anyone on the network path can read the secrets",
+    );
   }
   const transport = new ConjurTransport(conjur.baseUrl, conjur.tls);
   const branch = typeof settings.policy_branch === "string" ? settings.policy_branch : DEFAULT_POLICY_BRANCH;
-  logger.info({ base: conjur.baseUrl.origin, account: conjur.account, branch, mutualTls: conjur.tls.cert !== undefined }, "CyberArk Conjur back end ready");
-  return new CyberArkDriver(transport, new ConjurSession(transport, conjur.login, conjur.apiKey), { account: conjur.account, branch });
+  logger.info(
+    { base: conjur.baseUrl.origin, account: conjur.account, branch, mutualTls: conjur.tls.cert !== undefined },
+    "CyberArk Conjur back end ready",
+  );
+  return new CyberArkDriver(transport, new ConjurSession(transport, conjur.login, conjur.apiKey), {
+    account: conjur.account,
+    branch,
+  });
 }

@@ -14,18 +14,29 @@ export function classifyConjurError(error: unknown): ClassifiedError {
     if (status === 409) return { code: Code.Aborted, message: error.message };
     if (status === 429) {
       const seconds = Number(error.retryAfter);
-      return { code: Code.ResourceExhausted, message: error.message, ...(error.retryAfter && Number.isFinite(seconds) ? { retryAfterMs: seconds * 1000 } : {}) };
+      return {
+        code: Code.ResourceExhausted,
+        message: error.message,
+        ...(error.retryAfter && Number.isFinite(seconds) ? { retryAfterMs: seconds * 1000 } : {}),
+      };
     }
     if (status >= 500) return { code: Code.Unavailable, message: error.message };
     return { code: Code.Unknown, message: error.message };
   }
   const failure = error as NodeJS.ErrnoException;
-  if (failure?.name === "AbortError") return { code: Code.DeadlineExceeded, message: "Conjur did not answer before the deadline" };
-  if (typeof failure?.code === "string" && /^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|ETIMEDOUT|EPIPE|EAI_AGAIN)$/.test(failure.code)) {
+  if (failure?.name === "AbortError")
+    return { code: Code.DeadlineExceeded, message: "Conjur did not answer before the deadline" };
+  if (
+    typeof failure?.code === "string" &&
+    /^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|ETIMEDOUT|EPIPE|EAI_AGAIN)$/.test(failure.code)
+  ) {
     return { code: Code.Unavailable, message: `Conjur is unreachable: ${failure.code}` };
   }
   if (typeof failure?.code === "string" && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|SIGNATURE/.test(failure.code)) {
-    return { code: Code.Unavailable, message: `TLS with Conjur failed: ${failure.code} (set NODE_EXTRA_CA_CERTS to its CA)` };
+    return {
+      code: Code.Unavailable,
+      message: `TLS with Conjur failed: ${failure.code} (set NODE_EXTRA_CA_CERTS to its CA)`,
+    };
   }
   return { code: Code.Internal, message: `Conjur call failed: ${failure?.message ?? String(error)}` };
 }

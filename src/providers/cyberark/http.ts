@@ -1,5 +1,5 @@
-import { request as httpRequest, Agent as HttpAgent, type IncomingHttpHeaders } from "node:http";
-import { request as httpsRequest, Agent as HttpsAgent } from "node:https";
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 
 export interface ConjurResponse {
   status: number;
@@ -32,7 +32,13 @@ export class ConjurHttpError extends Error {
 
   static from(response: ConjurResponse, operation: string, target: string): ConjurHttpError {
     const retryAfter = response.headers["retry-after"];
-    return new ConjurHttpError(response.status, operation, target, errorDetail(response), typeof retryAfter === "string" ? retryAfter : undefined);
+    return new ConjurHttpError(
+      response.status,
+      operation,
+      target,
+      errorDetail(response),
+      typeof retryAfter === "string" ? retryAfter : undefined,
+    );
   }
 }
 
@@ -48,7 +54,8 @@ export class ConjurTransport {
     readonly baseUrl: URL,
     tls: { ca?: string[]; cert?: string; key?: string; rejectUnauthorized: boolean },
   ) {
-    this.agent = baseUrl.protocol === "https:" ? new HttpsAgent({ keepAlive: true, ...tls }) : new HttpAgent({ keepAlive: true });
+    this.agent =
+      baseUrl.protocol === "https:" ? new HttpsAgent({ keepAlive: true, ...tls }) : new HttpAgent({ keepAlive: true });
   }
 
   send(path: string, init: ConjurRequest): Promise<ConjurResponse> {
@@ -72,10 +79,16 @@ export class ConjurTransport {
           incoming.on("data", (chunk: Buffer) => {
             size += chunk.length;
             if (init.maxResponseBytes !== undefined && size > init.maxResponseBytes) {
-              incoming.destroy(new Error(`Conjur's answer to ${init.method} ${path.split("?")[0]} exceeded ${init.maxResponseBytes} bytes`));
+              incoming.destroy(
+                new Error(
+                  `Conjur's answer to ${init.method} ${path.split("?")[0]} exceeded ${init.maxResponseBytes} bytes`,
+                ),
+              );
             } else chunks.push(chunk);
           });
-          incoming.on("end", () => resolve({ status: incoming.statusCode ?? 0, headers: incoming.headers, body: Buffer.concat(chunks) }));
+          incoming.on("end", () =>
+            resolve({ status: incoming.statusCode ?? 0, headers: incoming.headers, body: Buffer.concat(chunks) }),
+          );
           incoming.on("error", reject);
         },
       );

@@ -31,7 +31,8 @@ export function policyBranchProblem(value: string): string | undefined {
   if (value.length > MAX_ID_CHARACTERS) return `must be at most ${MAX_ID_CHARACTERS} characters`;
   if (UNSAFE_CHARACTERS.test(value)) return "must not contain control characters, '%' or '\\'";
   const segments = value.split("/");
-  if (segments.some((segment) => segment === "")) return "must not have empty segments (a leading, trailing or doubled '/')";
+  if (segments.some((segment) => segment === ""))
+    return "must not have empty segments (a leading, trailing or doubled '/')";
   if (segments.some((segment) => segment === "." || segment === "..")) return "must not have '.' or '..' segments";
   return undefined;
 }

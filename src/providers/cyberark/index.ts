@@ -1,5 +1,5 @@
 import type { DriverDefinition } from "../../drivers/driver.js";
-import { CYBERARK_ENV_NAMES, SYSTEM, conjurSettings, conjurTeamSettings, refreshIntervalSeconds } from "./settings.js";
+import { CYBERARK_ENV_NAMES, conjurSettings, conjurTeamSettings, refreshIntervalSeconds, SYSTEM } from "./settings.js";
 
 /** `cyberark`: CyberArk Conjur, through its REST API (there is no official Node SDK). */
 export const definition: DriverDefinition = {

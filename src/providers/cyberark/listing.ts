@@ -1,4 +1,4 @@
-import { Code, ServiceError, failedPrecondition } from "../../core/errors.js";
+import { Code, failedPrecondition, ServiceError } from "../../core/errors.js";
 import { ConjurHttpError, type ConjurResponse } from "./http.js";
 
 /**
@@ -43,8 +43,10 @@ export async function listVariableNames(list: VariableList): Promise<string[]> {
     const resources = parsePage(response);
     offset += resources.length;
     if (offset > MAX_LISTED_VARIABLES) {
-      throw failedPrecondition((`Conjur shows this login more than ${MAX_LISTED_VARIABLES} variables in ` +
-`${list.account}; secretgate lists at most ${MAX_LISTED_VARIABLES}`));
+      throw failedPrecondition(
+        `Conjur shows this login more than ${MAX_LISTED_VARIABLES} variables in ` +
+          `${list.account}; secretgate lists at most ${MAX_LISTED_VARIABLES}`,
+      );
     }
     for (const resource of resources) {
       const name = nameUnder(resource, prefix);
@@ -71,7 +73,8 @@ function parsePage(response: ConjurResponse): unknown[] {
   } catch {
     page = undefined;
   }
-  if (!Array.isArray(page)) throw new ServiceError(Code.Internal, "Conjur answered the variable list with something other than a JSON array");
+  if (!Array.isArray(page))
+    throw new ServiceError(Code.Internal, "Conjur answered the variable list with something other than a JSON array");
   return page;
 }
 

@@ -1,7 +1,7 @@
-import type { ConjurResponse, ConjurTransport } from "./http.js";
-import { ConjurHttpError } from "./http.js";
 import { LocationClients } from "../../drivers/location-clients.js";
 import { untilAborted } from "../../drivers/until-aborted.js";
+import type { ConjurResponse, ConjurTransport } from "./http.js";
+import { ConjurHttpError } from "./http.js";
 
 /** Tokens are replaced after this share of their lifetime (about 6 of Conjur's 8 minutes). */
 const REFRESH_AT_SHARE = 0.75;
@@ -33,7 +33,11 @@ export class ConjurSession {
   }
 
   /** Runs an authenticated call, re-authenticating once on 401. */
-  async call(account: string, signal: AbortSignal, send: (authorization: string) => Promise<ConjurResponse>): Promise<ConjurResponse> {
+  async call(
+    account: string,
+    signal: AbortSignal,
+    send: (authorization: string) => Promise<ConjurResponse>,
+  ): Promise<ConjurResponse> {
     const token = await this.token(account, signal);
     const response = await send(token.header);
     if (response.status !== 401) return response;
@@ -48,7 +52,9 @@ export class ConjurSession {
     if (!pending) {
       // Shared by every caller waiting for this account, so bounded on its own rather than
       // by the first caller's deadline; each caller still stops waiting at its own.
-      pending = this.authenticate(account, AbortSignal.timeout(AUTHN_TIMEOUT_MS)).finally(() => this.pending.delete(account));
+      pending = this.authenticate(account, AbortSignal.timeout(AUTHN_TIMEOUT_MS)).finally(() =>
+        this.pending.delete(account),
+      );
       this.pending.set(account, pending);
     }
     return untilAborted(pending, signal);
@@ -58,7 +64,12 @@ export class ConjurSession {
     const target = `${account}:${this.login}`;
     const response = await this.transport.send(
       `/authn/${encodeURIComponent(account)}/${encodeURIComponent(this.login)}/authenticate`,
-      { method: "POST", headers: { "Content-Type": "text/plain", "Accept-Encoding": "base64" }, body: this.apiKey, signal },
+      {
+        method: "POST",
+        headers: { "Content-Type": "text/plain", "Accept-Encoding": "base64" },
+        body: this.apiKey,
+        signal,
+      },
     );
     if (response.status !== 200) throw ConjurHttpError.from(response, "authn", target);
     const base64 = response.body.toString("utf8").trim();
@@ -72,7 +83,10 @@ export class ConjurSession {
 function lifetimeMs(base64Token: string): number {
   try {
     const token = JSON.parse(Buffer.from(base64Token, "base64").toString("utf8")) as { payload?: string };
-    const claims = JSON.parse(Buffer.from(token.payload ?? "", "base64url").toString("utf8")) as { iat?: number; exp?: number };
+    const claims = JSON.parse(Buffer.from(token.payload ?? "", "base64url").toString("utf8")) as {
+      iat?: number;
+      exp?: number;
+    };
     if (typeof claims.iat === "number" && typeof claims.exp === "number" && claims.exp > claims.iat) {
       return (claims.exp - claims.iat) * 1000;
     }

@@ -1,6 +1,6 @@
-import { z } from "zod";
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
+import { z } from "zod";
 import { ConfigError, urlSetting } from "../../config/config-error.js";
 import type { Env } from "../../config/env.js";
 import { accountProblem, conjurAccount, conjurPolicyBranch } from "./ids.js";
@@ -40,7 +40,12 @@ export interface ConjurSettings {
 
 export function readConjurSettings(env: Env): ConjurSettings {
   const base = required(env, "CYBERARK_API_BASE");
-  const baseUrl = urlSetting("CYBERARK_API_BASE", base, ["https:", "http:"], "must start with https:// (or http:// for a local Conjur)");
+  const baseUrl = urlSetting(
+    "CYBERARK_API_BASE",
+    base,
+    ["https:", "http:"],
+    "must start with https:// (or http:// for a local Conjur)",
+  );
   const certFile = env.CYBERARK_CLIENT_CERT;
   const keyFile = env.CYBERARK_CLIENT_KEY;
   if (Boolean(certFile) !== Boolean(keyFile)) {
@@ -60,7 +65,9 @@ export function readConjurSettings(env: Env): ConjurSettings {
       rejectUnauthorized: verify,
       // Node reads NODE_EXTRA_CA_CERTS at start only; the agent gets the same trust explicitly.
       ...(extraCa ? { ca: [...rootCertificates, readPem(extraCa, "NODE_EXTRA_CA_CERTS")] } : {}),
-      ...(certFile && keyFile ? { cert: readPem(certFile, "CYBERARK_CLIENT_CERT"), key: readPem(keyFile, "CYBERARK_CLIENT_KEY") } : {}),
+      ...(certFile && keyFile
+        ? { cert: readPem(certFile, "CYBERARK_CLIENT_CERT"), key: readPem(keyFile, "CYBERARK_CLIENT_KEY") }
+        : {}),
     },
   };
 }
@@ -71,7 +78,9 @@ export function refreshIntervalSeconds(env: Env): number {
   if (raw === undefined || raw === "") return DEFAULT_REFRESH_INTERVAL_SECONDS;
   const seconds = Number(raw);
   if (!Number.isInteger(seconds) || seconds < 0) {
-    throw new ConjurSettingsError(`CYBERARK_REFRESH_INTERVAL must be a whole number of seconds, got ${JSON.stringify(raw)}`);
+    throw new ConjurSettingsError(
+      `CYBERARK_REFRESH_INTERVAL must be a whole number of seconds, got ${JSON.stringify(raw)}`,
+    );
   }
   return seconds;
 }
@@ -86,7 +95,9 @@ function readPem(file: string, variable: string): string {
   try {
     return readFileSync(file, "utf8");
   } catch (error) {
-    throw new ConjurSettingsError(`${variable} names ${JSON.stringify(file)}, which cannot be read: ${(error as Error).message}`);
+    throw new ConjurSettingsError(
+      `${variable} names ${JSON.stringify(file)}, which cannot be read: ${(error as Error).message}`,
+    );
   }
 }
 

@@ -2,8 +2,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { CallOptions } from "google-gax";
 import type { Code } from "../../core/errors.js";
 import type { DriverCall } from "../../drivers/driver.js";
-import { grpcStatusOf } from "./errors.js";
 import { untilAborted } from "../../drivers/until-aborted.js";
+import { grpcStatusOf } from "./errors.js";
 
 /** Attempts per call, first included: a throttling storm ends after this many back-end calls. */
 export const MAX_ATTEMPTS = 3;
@@ -30,7 +30,8 @@ export async function callWithRetries<T>(
       return await untilAborted(run({ timeout, retry: null }), call.signal);
     } catch (error) {
       const status = grpcStatusOf(error);
-      if (attempt >= MAX_ATTEMPTS || status === undefined || !retryOn.includes(status) || call.signal.aborted) throw error;
+      if (attempt >= MAX_ATTEMPTS || status === undefined || !retryOn.includes(status) || call.signal.aborted)
+        throw error;
       const backoff = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (attempt - 1));
       await sleep(backoff / 2 + Math.random() * (backoff / 2), undefined, { signal: call.signal }).catch(() => {
         throw call.signal.reason;
@@ -38,4 +39,3 @@ export async function callWithRetries<T>(
     }
   }
 }
-

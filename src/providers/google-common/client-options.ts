@@ -1,5 +1,5 @@
-import { GoogleAuth, googleAuthLibrary, grpc, loggingUtils, type ClientOptions } from "google-gax";
-import { isEmulator, type GoogleConnection } from "./connection.js";
+import { type ClientOptions, GoogleAuth, googleAuthLibrary, grpc, loggingUtils } from "google-gax";
+import { type GoogleConnection, isEmulator } from "./connection.js";
 
 /**
  * SDK client options for a connection: endpoint, transport (`fallback` is the SDK's HTTP/1.1 JSON mode) and

@@ -19,7 +19,8 @@ const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1"]);
 export function parseEndpoint(value: string, setting: string): { host: string; port: number } {
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(value);
   const port = match ? Number(match[3]) : 0;
-  if (!match || port < 1 || port > 65535) throw new ConfigError(`${setting}: ${JSON.stringify(value)} must be host:port`);
+  if (!match || port < 1 || port > 65535)
+    throw new ConfigError(`${setting}: ${JSON.stringify(value)} must be host:port`);
   return { host: match[1] ?? match[2]!, port };
 }
 

@@ -28,7 +28,8 @@ export function grpcStatusOf(error: unknown): Code | undefined {
   if (error === null || typeof error !== "object") return undefined;
   const { code, httpStatusCode } = error as { code?: unknown; httpStatusCode?: unknown };
   if (typeof code === "number" && code >= 0 && code <= HIGHEST_GRPC_CODE) return code as Code;
-  const http = typeof code === "number" && code >= 100 ? code : typeof httpStatusCode === "number" ? httpStatusCode : undefined;
+  const http =
+    typeof code === "number" && code >= 100 ? code : typeof httpStatusCode === "number" ? httpStatusCode : undefined;
   if (http === undefined) return undefined;
   return HTTP_TO_GRPC[http] ?? (http >= 500 ? Code.Unavailable : http >= 400 ? Code.FailedPrecondition : Code.Unknown);
 }
@@ -41,11 +42,15 @@ const MAX_MESSAGE_LENGTH = 500;
  */
 export function classifyGoogleError(error: unknown, service: string): ClassifiedError {
   const message = shorten(error instanceof Error ? error.message : String(error));
-  if (error instanceof Error && error.name === "AbortError") return { code: Code.Canceled, message: `the call to ${service} was cancelled` };
+  if (error instanceof Error && error.name === "AbortError")
+    return { code: Code.Canceled, message: `the call to ${service} was cancelled` };
   const status = grpcStatusOf(error);
   if (status !== undefined && status !== Code.Unknown) return { code: status, message: `${service}: ${message}` };
   const systemCode = (error as { code?: unknown } | null)?.code;
-  if (typeof systemCode === "string" && /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH)$/.test(systemCode)) {
+  if (
+    typeof systemCode === "string" &&
+    /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH)$/.test(systemCode)
+  ) {
     return { code: Code.Unavailable, message: `${service} is unreachable: ${message}` };
   }
   if (/credential|authenticat/i.test(message)) {

@@ -11,7 +11,8 @@ export function settingOrEnv(
   variable: string,
 ): { value: string | undefined; source: string } {
   const configured = settings[key];
-  if (typeof configured === "string") return { value: configured, source: `general_settings.key_management_settings.${key}` };
+  if (typeof configured === "string")
+    return { value: configured, source: `general_settings.key_management_settings.${key}` };
   const value = env[variable];
   return { value: value === "" ? undefined : value, source: variable };
 }

@@ -1,14 +1,14 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
+import { type Env, envValue } from "../../config/env.js";
 import { Code, failedPrecondition } from "../../core/errors.js";
 import { stripEnvReference } from "../../core/names.js";
-import { ciphertextBytes, isDecryptRefusal } from "../../drivers/environment-ciphertext.js";
 import type { ClassifiedError, DriverCall, DriverContext, SecretDriver, SecretValue } from "../../drivers/driver.js";
+import { ciphertextBytes, isDecryptRefusal } from "../../drivers/environment-ciphertext.js";
 import { decodePayload } from "../google-common/payload.js";
 import { classifyGoogleKmsError } from "./errors.js";
 import { KmsCrypto } from "./kms-client.js";
-import { SYSTEM, resolveKmsSettings } from "./settings.js";
-import { envValue, type Env } from "../../config/env.js";
+import { resolveKmsSettings, SYSTEM } from "./settings.js";
 
 /** Cloud KMS encrypts at most 64 KiB of plaintext; its ciphertext adds a small envelope (nonce, tag, key version). */
 const MAX_CIPHERTEXT_BYTES = 64 * 1024 + 1024;
@@ -48,8 +48,8 @@ export class GoogleKmsDriver implements SecretDriver {
     if (!ciphertext) {
       if (!listed) return undefined;
       throw failedPrecondition(
-        (`environment variable ${name} does not hold canonical base64 Cloud KMS ` +
-`ciphertext (standard alphabet, '=' padding, no whitespace)`),
+        `environment variable ${name} does not hold canonical base64 Cloud KMS ` +
+          `ciphertext (standard alphabet, '=' padding, no whitespace)`,
       );
     }
     const key = (call.team.resource_name as string | undefined) ?? this.resourceName;
@@ -60,8 +60,11 @@ export class GoogleKmsDriver implements SecretDriver {
       const { code } = this.classifyError(error);
       if (listed || !isDecryptRefusal(code)) throw error;
       // The variable and KMS's code only: the message may hold a team's key, and team settings are never logged.
-      this.options.logger?.warn({ variable: name, code: Code[code] }, (`${SYSTEM} would not decrypt an unlisted variable; answered as not found ` +
-`(list it in hosted_keys for the error)`));
+      this.options.logger?.warn(
+        { variable: name, code: Code[code] },
+        `${SYSTEM} would not decrypt an unlisted variable; answered as not found ` +
+          `(list it in hosted_keys for the error)`,
+      );
       return undefined;
     }
     // KMS keeps no versions of a value; a digest of the ciphertext changes exactly when the value does.

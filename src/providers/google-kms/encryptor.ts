@@ -10,7 +10,10 @@ export async function encryptWithGoogleKms(plaintext: string, options: EncryptOp
     // google_kms decrypts without additional authenticated data, so ciphertext bound to some would never decrypt.
     throw new Error("--context is an AWS KMS option; google_kms ciphertext carries no additional authenticated data");
   }
-  const { resourceName, connection } = resolveKmsSettings(options.key !== undefined ? { resource_name: options.key } : {}, options.env);
+  const { resourceName, connection } = resolveKmsSettings(
+    options.key !== undefined ? { resource_name: options.key } : {},
+    options.env,
+  );
   const crypto = new KmsCrypto(connection);
   try {
     const deadline = Date.now() + ENCRYPT_DEADLINE_MS;

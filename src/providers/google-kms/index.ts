@@ -1,6 +1,6 @@
 import type { DriverDefinition } from "../../drivers/driver.js";
 import { googleCredentialEnvironment } from "../google-common/environment.js";
-import { SYSTEM, kmsSettings, kmsTeamSettings } from "./settings.js";
+import { kmsSettings, kmsTeamSettings, SYSTEM } from "./settings.js";
 
 /** `google_kms`: values held in the environment as Cloud KMS ciphertext, decrypted through @google-cloud/kms. */
 export const definition: DriverDefinition = {
@@ -9,7 +9,10 @@ export const definition: DriverDefinition = {
   capabilities: { write: false, binary: false, list: false, sdkRetries: true },
   settings: kmsSettings,
   teamSettings: kmsTeamSettings,
-  credentialEnvironment: googleCredentialEnvironment({ names: ["GOOGLE_KMS_RESOURCE_NAME", "GOOGLE_KMS_ENDPOINT"], family: "GOOGLE_KMS_" }),
+  credentialEnvironment: googleCredentialEnvironment({
+    names: ["GOOGLE_KMS_RESOURCE_NAME", "GOOGLE_KMS_ENDPOINT"],
+    family: "GOOGLE_KMS_",
+  }),
   encryptor: { kms: "google", load: async () => (await import("./encryptor.js")).encryptWithGoogleKms },
   load: () => import("./driver.js"),
 };

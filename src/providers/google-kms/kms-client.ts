@@ -25,8 +25,14 @@ export class KmsCrypto {
       this.client.decrypt({ name: key, ciphertext, ciphertextCrc32c: { value: crc32c(ciphertext) } }, options),
     );
     const plaintext = toBytes(response.plaintext);
-    if (checksumValue(response.plaintextCrc32c) === undefined || !checksumMatches(plaintext, response.plaintextCrc32c)) {
-      throw new ServiceError(Code.DataLoss, `Cloud KMS returned a plaintext that failed its CRC32C check for key ${key}; it was discarded`);
+    if (
+      checksumValue(response.plaintextCrc32c) === undefined ||
+      !checksumMatches(plaintext, response.plaintextCrc32c)
+    ) {
+      throw new ServiceError(
+        Code.DataLoss,
+        `Cloud KMS returned a plaintext that failed its CRC32C check for key ${key}; it was discarded`,
+      );
     }
     return plaintext;
   }
@@ -37,10 +43,16 @@ export class KmsCrypto {
     );
     const ciphertext = toBytes(response.ciphertext);
     if (!response.verifiedPlaintextCrc32c) {
-      throw new ServiceError(Code.DataLoss, `Cloud KMS did not confirm the plaintext checksum for key ${key}; the request may have been corrupted`);
+      throw new ServiceError(
+        Code.DataLoss,
+        `Cloud KMS did not confirm the plaintext checksum for key ${key}; the request may have been corrupted`,
+      );
     }
     if (!checksumMatches(ciphertext, response.ciphertextCrc32c)) {
-      throw new ServiceError(Code.DataLoss, `Cloud KMS returned a ciphertext that failed its CRC32C check for key ${key}`);
+      throw new ServiceError(
+        Code.DataLoss,
+        `Cloud KMS returned a ciphertext that failed its CRC32C check for key ${key}`,
+      );
     }
     return ciphertext;
   }

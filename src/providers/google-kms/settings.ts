@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { ConfigError } from "../../config/config-error.js";
-import { credentialFile, parseEndpoint, type GoogleConnection } from "../google-common/connection.js";
-import { settingOrEnv } from "../google-common/setting.js";
 import type { Env } from "../../config/env.js";
+import { credentialFile, type GoogleConnection, parseEndpoint } from "../google-common/connection.js";
+import { settingOrEnv } from "../google-common/setting.js";
 
 export const SYSTEM = "google_kms";
 
@@ -30,10 +30,14 @@ export interface KmsSettings {
 export function resolveKmsSettings(settings: Readonly<Record<string, unknown>>, env: Env): KmsSettings {
   const key = settingOrEnv(settings, "resource_name", env, "GOOGLE_KMS_RESOURCE_NAME");
   if (key.value === undefined) {
-    throw new ConfigError("google_kms needs a key: set GOOGLE_KMS_RESOURCE_NAME (projects/*/locations/*/keyRings/*/cryptoKeys/*)");
+    throw new ConfigError(
+      "google_kms needs a key: set GOOGLE_KMS_RESOURCE_NAME (projects/*/locations/*/keyRings/*/cryptoKeys/*)",
+    );
   }
   if (!resourceName.safeParse(key.value).success) {
-    throw new ConfigError(`${key.source}: ${JSON.stringify(key.value)} must be projects/*/locations/*/keyRings/*/cryptoKeys/*`);
+    throw new ConfigError(
+      `${key.source}: ${JSON.stringify(key.value)} must be projects/*/locations/*/keyRings/*/cryptoKeys/*`,
+    );
   }
   const endpoint = settingOrEnv(settings, "endpoint", env, "GOOGLE_KMS_ENDPOINT");
   const keyFile = credentialFile(env);

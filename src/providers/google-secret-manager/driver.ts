@@ -1,5 +1,5 @@
-import { SecretManagerServiceClient, type protos } from "@google-cloud/secret-manager";
-import { Code, ServiceError, invalidArgument, notFound } from "../../core/errors.js";
+import { type protos, SecretManagerServiceClient } from "@google-cloud/secret-manager";
+import { Code, invalidArgument, notFound, ServiceError } from "../../core/errors.js";
 import type {
   ClassifiedError,
   DriverCall,
@@ -16,13 +16,20 @@ import { clientOptions } from "../google-common/client-options.js";
 import { checksumMatches, checksumValue, crc32c } from "../google-common/crc32c.js";
 import { grpcStatusOf } from "../google-common/errors.js";
 import { decodePayload } from "../google-common/payload.js";
-import { secretId, secretResourceName, versionNumber } from "./names.js";
 import { classifySecretManagerError } from "./errors.js";
-import { SYSTEM, labelKey, labelValue, resolveSecretManagerSettings, secretManagerCachePolicy, type Replication, type SecretManagerSettings } from "./settings.js";
+import { secretId, secretResourceName, versionNumber } from "./names.js";
+import {
+  labelKey,
+  labelValue,
+  type Replication,
+  resolveSecretManagerSettings,
+  type SecretManagerSettings,
+  SYSTEM,
+  secretManagerCachePolicy,
+} from "./settings.js";
 
 type Team = Readonly<Record<string, unknown>>;
 type ISecret = protos.google.cloud.secretmanager.v1.ISecret;
-
 
 /** Reads are idempotent: retried when throttled or briefly unreachable. */
 const READ_RETRIES = [Code.ResourceExhausted, Code.Unavailable];
@@ -60,9 +67,9 @@ export class SecretManagerDriver implements SecretDriver {
     if (checksumValue(checksum) !== undefined && !checksumMatches(bytes, checksum)) {
       throw new ServiceError(
         Code.DataLoss,
-        (`${SYSTEM}: the value of secret ${JSON.stringify(name)} (version ` +
-`${versionNumber(response.name)}) failed its CRC32C check and was ` +
-`discarded`),
+        `${SYSTEM}: the value of secret ${JSON.stringify(name)} (version ` +
+          `${versionNumber(response.name)}) failed its CRC32C check and was ` +
+          `discarded`,
       );
     }
     return { ...decodePayload(bytes), version: versionNumber(response.name) };
@@ -98,7 +105,9 @@ export class SecretManagerDriver implements SecretDriver {
     if (written.version !== "1" || !written.versionStamp) return false;
     const version = `${this.secretName(name, call.team)}/versions/${written.version}`;
     try {
-      await callWithRetries(call, WRITE_RETRIES, (options) => this.client.destroySecretVersion({ name: version, etag: written.versionStamp! }, options));
+      await callWithRetries(call, WRITE_RETRIES, (options) =>
+        this.client.destroySecretVersion({ name: version, etag: written.versionStamp! }, options),
+      );
       return true;
     } catch (error) {
       const status = grpcStatusOf(error);
@@ -141,7 +150,9 @@ export class SecretManagerDriver implements SecretDriver {
     const secret = this.secretName(name, call.team);
     let found: ISecret;
     try {
-      [found] = await callWithRetries(call, READ_RETRIES, (options) => this.client.getSecret({ name: secret }, options));
+      [found] = await callWithRetries(call, READ_RETRIES, (options) =>
+        this.client.getSecret({ name: secret }, options),
+      );
     } catch (error) {
       if (grpcStatusOf(error) === Code.NotFound) return undefined;
       throw error;
@@ -158,14 +169,21 @@ export class SecretManagerDriver implements SecretDriver {
   async updateMetadata(name: string, metadata: SecretMetadata, call: DriverCall): Promise<void> {
     checkLabels(metadata.tags);
     const secret = this.secretName(name, call.team);
-    const [found] = await callWithRetries(call, READ_RETRIES, (options) => this.client.getSecret({ name: secret }, options));
+    const [found] = await callWithRetries(call, READ_RETRIES, (options) =>
+      this.client.getSecret({ name: secret }, options),
+    );
     const update: ISecret = {
       name: secret,
       labels: { ...found.labels, ...metadata.tags },
-      annotations: { ...found.annotations, ...(metadata.description !== undefined ? { description: metadata.description } : {}) },
+      annotations: {
+        ...found.annotations,
+        ...(metadata.description !== undefined ? { description: metadata.description } : {}),
+      },
       ...(found.etag ? { etag: found.etag } : {}),
     };
-    await callWithRetries(call, WRITE_RETRIES, (options) => this.client.updateSecret({ secret: update, updateMask: { paths: ["labels", "annotations"] } }, options));
+    await callWithRetries(call, WRITE_RETRIES, (options) =>
+      this.client.updateSecret({ secret: update, updateMask: { paths: ["labels", "annotations"] } }, options),
+    );
   }
 
   async list(call: DriverCall): Promise<string[]> {
@@ -214,11 +232,14 @@ export class SecretManagerDriver implements SecretDriver {
     const [version] = await callWithRetries(call, READ_RETRIES, (options) =>
       this.client.getSecretVersion({ name: `${secret}/versions/latest` }, options),
     ).catch(() => [undefined]);
-    if (!version) return notFound(`secret ${JSON.stringify(name)} has no readable latest version: ${classifySecretManagerError(cause).message}`);
+    if (!version)
+      return notFound(
+        `secret ${JSON.stringify(name)} has no readable latest version: ${classifySecretManagerError(cause).message}`,
+      );
     const state = stateName(version.state).toLowerCase();
     return notFound(
-      (`secret ${JSON.stringify(name)} has no readable value in ${SYSTEM}: its ` +
-`latest version (${versionNumber(version.name)}) is ${state}`) +
+      `secret ${JSON.stringify(name)} has no readable value in ${SYSTEM}: its ` +
+        `latest version (${versionNumber(version.name)}) is ${state}` +
         (state === "disabled" ? "; enable it or write a new version" : "; write a new version"),
     );
   }
@@ -258,9 +279,9 @@ function checkLabels(tags: Readonly<Record<string, string>>): void {
   for (const [key, value] of Object.entries(tags)) {
     if (!labelKey.safeParse(key).success || !labelValue.safeParse(value).success) {
       throw invalidArgument(
-        (`tag ${JSON.stringify(key)} cannot be a Secret Manager label: keys start ` +
-`with a lowercase letter, and keys and values hold at most 63 lowercase ` +
-`letters, digits, '_' or '-'`),
+        `tag ${JSON.stringify(key)} cannot be a Secret Manager label: keys start ` +
+          `with a lowercase letter, and keys and values hold at most 63 lowercase ` +
+          `letters, digits, '_' or '-'`,
       );
     }
   }

@@ -10,8 +10,8 @@ const SECRET_ID = /^[A-Za-z0-9_-]{1,255}$/;
 export function secretResourceName(project: string, name: string): string {
   if (!SECRET_ID.test(name)) {
     throw invalidArgument(
-      (`secret name ${JSON.stringify(name)} is not a valid ` +
-`Google Secret Manager id (1 to 255 letters, digits, '_' or '-')`),
+      `secret name ${JSON.stringify(name)} is not a valid ` +
+        `Google Secret Manager id (1 to 255 letters, digits, '_' or '-')`,
     );
   }
   return `projects/${project}/secrets/${name}`;

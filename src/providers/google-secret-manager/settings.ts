@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { ConfigError } from "../../config/config-error.js";
-import type { KeyManagementSettings } from "../../config/key-management-settings.js";
-import { credentialFile, parseEndpoint, parseTransport, type GoogleConnection } from "../google-common/connection.js";
-import { settingOrEnv } from "../google-common/setting.js";
 import type { Env } from "../../config/env.js";
+import type { KeyManagementSettings } from "../../config/key-management-settings.js";
+import { credentialFile, type GoogleConnection, parseEndpoint, parseTransport } from "../google-common/connection.js";
+import { settingOrEnv } from "../google-common/setting.js";
 
 export const SYSTEM = "google_secret_manager";
 
@@ -11,8 +11,15 @@ export const SYSTEM = "google_secret_manager";
 export const projectId = z.string().regex(/^[a-z0-9][a-z0-9.:-]{0,99}$/, "must be a Google Cloud project id or number");
 
 /** Label keys and values as Secret Manager accepts them (lowercase, digits, '_' and '-'). */
-export const labelKey = z.string().regex(/^\p{Ll}[\p{Ll}\p{Lo}\p{N}_-]{0,62}$/u, "label keys must start with a lowercase letter and hold at most 63 lowercase letters, digits, '_' or '-'");
-export const labelValue = z.string().regex(/^[\p{Ll}\p{Lo}\p{N}_-]{0,63}$/u, "label values hold at most 63 lowercase letters, digits, '_' or '-'");
+export const labelKey = z
+  .string()
+  .regex(
+    /^\p{Ll}[\p{Ll}\p{Lo}\p{N}_-]{0,62}$/u,
+    "label keys must start with a lowercase letter and hold at most 63 lowercase letters, digits, '_' or '-'",
+  );
+export const labelValue = z
+  .string()
+  .regex(/^[\p{Ll}\p{Lo}\p{N}_-]{0,63}$/u, "label values hold at most 63 lowercase letters, digits, '_' or '-'");
 
 /** `automatic` (Google picks the locations) or the locations of user-managed replicas. */
 export const replication = z.union([
@@ -50,9 +57,9 @@ export function resolveSecretManagerSettings(settings: KeyManagementSettings, en
   const project = settingOrEnv(settings, "project_id", env, "GOOGLE_SECRET_MANAGER_PROJECT_ID");
   if (project.value === undefined) {
     throw new ConfigError(
-      ("google_secret_manager needs a project: set " +
-"GOOGLE_SECRET_MANAGER_PROJECT_ID or " +
-"general_settings.key_management_settings.project_id"),
+      "google_secret_manager needs a project: set " +
+        "GOOGLE_SECRET_MANAGER_PROJECT_ID or " +
+        "general_settings.key_management_settings.project_id",
     );
   }
   if (!projectId.safeParse(project.value).success) {
@@ -77,7 +84,9 @@ export function secretManagerCachePolicy(env: Env): { ttlSeconds: number; bypass
   const interval = env.GOOGLE_SECRET_MANAGER_REFRESH_INTERVAL;
   const ttlSeconds = interval === undefined || interval === "" ? 86_400 : Number(interval);
   if (!Number.isFinite(ttlSeconds) || ttlSeconds < 0) {
-    throw new ConfigError(`GOOGLE_SECRET_MANAGER_REFRESH_INTERVAL: ${JSON.stringify(interval)} must be a number of seconds`);
+    throw new ConfigError(
+      `GOOGLE_SECRET_MANAGER_REFRESH_INTERVAL: ${JSON.stringify(interval)} must be a number of seconds`,
+    );
   }
   return { ttlSeconds, bypass: env.GOOGLE_SECRET_MANAGER_ALWAYS_READ_SECRET_MANAGER?.toLowerCase() === "true" };
 }

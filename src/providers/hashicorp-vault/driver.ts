@@ -1,4 +1,4 @@
-import { Code, ServiceError, failedPrecondition } from "../../core/errors.js";
+import { Code, failedPrecondition, ServiceError } from "../../core/errors.js";
 import type {
   ClassifiedError,
   DriverCall,
@@ -10,9 +10,15 @@ import type {
   SecretMetadata,
   SecretValue,
 } from "../../drivers/driver.js";
-import { listKvNames } from "./kv-listing.js";
 import { classifyVaultError } from "./errors.js";
-import { readVaultSettings, refreshIntervalSeconds, trimSlashes, type VaultSettings, type VaultTeam } from "./settings.js";
+import { listKvNames } from "./kv-listing.js";
+import {
+  readVaultSettings,
+  refreshIntervalSeconds,
+  trimSlashes,
+  type VaultSettings,
+  type VaultTeam,
+} from "./settings.js";
 import { TokenSession } from "./token-session.js";
 import { VaultApiError, VaultHttp, type VaultRequest, type VaultResponse } from "./vault-http.js";
 
@@ -46,7 +52,10 @@ export class VaultDriver implements SecretDriver {
   async read(name: string, call: DriverCall): Promise<SecretValue | undefined> {
     const location = this.location(call.team);
     const response = await this.missingAsUndefined(
-      this.send({ method: "GET", path: kvPath(location, "data", name), operation: describe("read", name, location) }, call.signal),
+      this.send(
+        { method: "GET", path: kvPath(location, "data", name), operation: describe("read", name, location) },
+        call.signal,
+      ),
     );
     if (!response) return undefined;
     const data = response.body?.data?.data;
@@ -56,7 +65,9 @@ export class VaultDriver implements SecretDriver {
     // The secret's own field only: `constructor` or `__proto__` are members of every object, not fields.
     const value: unknown = isObject(data) && Object.hasOwn(data, location.field) ? data[location.field] : undefined;
     if (value === undefined || value === null) {
-      throw failedPrecondition(`Vault secret ${JSON.stringify(name)} exists but has no field ${JSON.stringify(location.field)}`);
+      throw failedPrecondition(
+        `Vault secret ${JSON.stringify(name)} exists but has no field ${JSON.stringify(location.field)}`,
+      );
     }
     return { text: typeof value === "string" ? value : JSON.stringify(value), version };
   }
@@ -67,7 +78,12 @@ export class VaultDriver implements SecretDriver {
     const data: Record<string, string> = { [location.field]: request.value.text };
     if (request.description !== undefined && location.field !== "description") data.description = request.description;
     const response = await this.send(
-      { method: "POST", path: kvPath(location, "data", request.name), body: { data }, operation: describe("write", request.name, location) },
+      {
+        method: "POST",
+        path: kvPath(location, "data", request.name),
+        body: { data },
+        operation: describe("write", request.name, location),
+      },
       call.signal,
     );
     const version = String(response.body?.data?.version ?? "");
@@ -81,13 +97,23 @@ export class VaultDriver implements SecretDriver {
     // Tags are KV v2 custom metadata: a second call, so a policy without metadata writes costs the tags, not the value.
     try {
       await this.send(
-        { method: "POST", path: kvPath(location, "metadata", request.name), body: { custom_metadata: request.tags }, operation: describe("tagging", request.name, location) },
+        {
+          method: "POST",
+          path: kvPath(location, "metadata", request.name),
+          body: { custom_metadata: request.tags },
+          operation: describe("tagging", request.name, location),
+        },
         call.signal,
       );
       return { version, created, ...stamp };
     } catch (error) {
       if (call.signal.aborted) throw error;
-      return { version, created, ...stamp, warnings: [`the value was stored but its tags were not: ${this.classifyError(error).message}`] };
+      return {
+        version,
+        created,
+        ...stamp,
+        warnings: [`the value was stored but its tags were not: ${this.classifyError(error).message}`],
+      };
     }
   }
 
@@ -101,12 +127,24 @@ export class VaultDriver implements SecretDriver {
     if (written.version !== "1" || written.versionStamp === undefined) return false;
     const location = this.location(call.team);
     const response = await this.missingAsUndefined(
-      this.send({ method: "GET", path: kvPath(location, "metadata", name), operation: describe("metadata read", name, location) }, call.signal),
+      this.send(
+        {
+          method: "GET",
+          path: kvPath(location, "metadata", name),
+          operation: describe("metadata read", name, location),
+        },
+        call.signal,
+      ),
     );
     const held = response?.body?.data?.versions?.[written.version];
     if (!isObject(held) || held.created_time !== written.versionStamp || held.destroyed === true) return false;
     await this.send(
-      { method: "POST", path: kvPath(location, "destroy", name), body: { versions: [Number(written.version)] }, operation: describe("destroy", name, location) },
+      {
+        method: "POST",
+        path: kvPath(location, "destroy", name),
+        body: { versions: [Number(written.version)] },
+        operation: describe("destroy", name, location),
+      },
       call.signal,
     );
     return true;
@@ -121,12 +159,18 @@ export class VaultDriver implements SecretDriver {
   async describe(name: string, call: DriverCall): Promise<SecretMetadata | undefined> {
     const location = this.location(call.team);
     const response = await this.missingAsUndefined(
-      this.send({ method: "GET", path: kvPath(location, "data", name), operation: describe("metadata read", name, location) }, call.signal),
+      this.send(
+        { method: "GET", path: kvPath(location, "data", name), operation: describe("metadata read", name, location) },
+        call.signal,
+      ),
     );
     const data: unknown = response?.body?.data?.data;
     if (!isObject(data)) return undefined;
     const description = location.field === "description" ? undefined : data.description;
-    return { ...(typeof description === "string" ? { description } : {}), tags: stringEntries(response?.body?.data?.metadata?.custom_metadata) };
+    return {
+      ...(typeof description === "string" ? { description } : {}),
+      tags: stringEntries(response?.body?.data?.metadata?.custom_metadata),
+    };
   }
 
   async delete(name: string, options: { force: boolean }, call: DriverCall): Promise<DriverDeleteResult | undefined> {
@@ -135,7 +179,14 @@ export class VaultDriver implements SecretDriver {
     const current = await this.liveVersion(location, name, call.signal, options.force);
     if (current === undefined) return undefined;
     const area: KvArea = options.force ? "metadata" : "data";
-    await this.send({ method: "DELETE", path: kvPath(location, area, name), operation: describe(options.force ? "force delete" : "delete", name, location) }, call.signal);
+    await this.send(
+      {
+        method: "DELETE",
+        path: kvPath(location, area, name),
+        operation: describe(options.force ? "force delete" : "delete", name, location),
+      },
+      call.signal,
+    );
     return { recoverable: !options.force };
   }
 
@@ -147,11 +198,15 @@ export class VaultDriver implements SecretDriver {
   async list(call: DriverCall): Promise<string[]> {
     const location = this.location(call.team);
     return listKvNames({
-      where: [location.namespace, location.mount, "metadata", location.pathPrefix].filter((part) => part !== "").join("/"),
+      where: [location.namespace, location.mount, "metadata", location.pathPrefix]
+        .filter((part) => part !== "")
+        .join("/"),
       keys: async (folder) => {
         // GET with ?list=true rather than the LIST verb, as Vault's own client does: proxies pass it.
         const path = `${kvPath(location, "metadata", folder.replace(/\/$/, ""))}/?list=true`;
-        const response = await this.missingAsUndefined(this.send({ method: "GET", path, operation: describe("list", folder || "/", location) }, call.signal));
+        const response = await this.missingAsUndefined(
+          this.send({ method: "GET", path, operation: describe("list", folder || "/", location) }, call.signal),
+        );
         const keys: unknown = response?.body?.data?.keys;
         return Array.isArray(keys) ? keys : [];
       },
@@ -174,9 +229,21 @@ export class VaultDriver implements SecretDriver {
   }
 
   /** The version a read would return, or undefined when there is none (missing or soft-deleted). */
-  private async liveVersion(location: Location, name: string, signal: AbortSignal, includeDeleted: boolean): Promise<string | undefined> {
+  private async liveVersion(
+    location: Location,
+    name: string,
+    signal: AbortSignal,
+    includeDeleted: boolean,
+  ): Promise<string | undefined> {
     const response = await this.missingAsUndefined(
-      this.send({ method: "GET", path: kvPath(location, "metadata", name), operation: describe("metadata read", name, location) }, signal),
+      this.send(
+        {
+          method: "GET",
+          path: kvPath(location, "metadata", name),
+          operation: describe("metadata read", name, location),
+        },
+        signal,
+      ),
     );
     const metadata = response?.body?.data;
     if (!metadata) return undefined;
@@ -220,12 +287,15 @@ export class VaultDriver implements SecretDriver {
   }
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** The string-valued entries of what Vault sent as custom_metadata (null when a secret has none). */
 function stringEntries(value: unknown): Record<string, string> {
   if (!isObject(value)) return {};
-  return Object.fromEntries(Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+  return Object.fromEntries(
+    Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
+  );
 }
 
 function kvPath(location: Location, area: KvArea, name: string): string {
@@ -238,8 +308,10 @@ function kvPath(location: Location, area: KvArea, name: string): string {
 
 /** Names the secret and where it lives, for messages: `read of "OPENAI_API_KEY" in admin/secret`. */
 function describe(verb: string, name: string, location: Location): string {
-  return (`${verb} of ${JSON.stringify(name)} in ` +
-`${[location.namespace, location.mount].filter((part) => part !== "").join("/")}`);
+  return (
+    `${verb} of ${JSON.stringify(name)} in ` +
+    `${[location.namespace, location.mount].filter((part) => part !== "").join("/")}`
+  );
 }
 
 /** Vault's HTTP API (KV v2), logged in as settings say: AppRole, a TLS certificate, or a token. */

@@ -1,5 +1,5 @@
 import type { DriverDefinition } from "../../drivers/driver.js";
-import { SYSTEM, VAULT_ENV_NAMES, refreshIntervalSeconds, vaultTeamSettings } from "./settings.js";
+import { refreshIntervalSeconds, SYSTEM, VAULT_ENV_NAMES, vaultTeamSettings } from "./settings.js";
 
 /** `hashicorp_vault`: HashiCorp Vault's KV v2 engine, through Vault's HTTP API. */
 export const definition: DriverDefinition = {

@@ -28,8 +28,10 @@ export async function listKvNames(tree: KvTree): Promise<string[]> {
   let folders = [""];
   for (let depth = 0; folders.length > 0; depth += 1) {
     if (depth >= MAX_LIST_DEPTH) {
-      throw failedPrecondition((`folders under ${tree.where} nest deeper than ${MAX_LIST_DEPTH} levels; ` +
-`secretgate lists at most ${MAX_LIST_DEPTH}`));
+      throw failedPrecondition(
+        `folders under ${tree.where} nest deeper than ${MAX_LIST_DEPTH} levels; ` +
+          `secretgate lists at most ${MAX_LIST_DEPTH}`,
+      );
     }
     const next: string[] = [];
     await inParallel(folders, async (folder) => {
@@ -38,9 +40,9 @@ export async function listKvNames(tree: KvTree): Promise<string[]> {
         keysSeen += 1;
         if (keysSeen > MAX_LISTED_KEYS) {
           throw failedPrecondition(
-            (`${tree.where} holds more than ${MAX_LISTED_KEYS} secrets and folders; ` +
-`secretgate lists at most ${MAX_LISTED_KEYS} (a narrower path_prefix ` +
-`lists less)`),
+            `${tree.where} holds more than ${MAX_LISTED_KEYS} secrets and folders; ` +
+              `secretgate lists at most ${MAX_LISTED_KEYS} (a narrower path_prefix ` +
+              `lists less)`,
           );
         }
         (key.endsWith("/") ? next : names).push(`${folder}${key}`);

@@ -112,8 +112,10 @@ export function readVaultSettings(env: Env): VaultSettings {
 }
 
 function readAuthMethod(value: (name: (typeof VAULT_ENV_NAMES)[number]) => string | undefined): AuthMethod {
-  const mount = (name: "HCP_VAULT_APPROLE_MOUNT_PATH" | "HCP_VAULT_K8S_MOUNT_PATH" | "HCP_VAULT_JWT_MOUNT_PATH", fallback: string) =>
-    checkedPath(name, value(name) ?? fallback);
+  const mount = (
+    name: "HCP_VAULT_APPROLE_MOUNT_PATH" | "HCP_VAULT_K8S_MOUNT_PATH" | "HCP_VAULT_JWT_MOUNT_PATH",
+    fallback: string,
+  ) => checkedPath(name, value(name) ?? fallback);
   const roleId = value("HCP_VAULT_APPROLE_ROLE_ID");
   const secretId = value("HCP_VAULT_APPROLE_SECRET_ID");
   if (roleId || secretId) {
@@ -125,7 +127,8 @@ function readAuthMethod(value: (name: (typeof VAULT_ENV_NAMES)[number]) => strin
   const certFile = value("HCP_VAULT_CLIENT_CERT");
   const keyFile = value("HCP_VAULT_CLIENT_KEY");
   if (certFile || keyFile) {
-    if (!certFile || !keyFile) throw new ConfigError("TLS certificate auth needs both HCP_VAULT_CLIENT_CERT and HCP_VAULT_CLIENT_KEY");
+    if (!certFile || !keyFile)
+      throw new ConfigError("TLS certificate auth needs both HCP_VAULT_CLIENT_CERT and HCP_VAULT_CLIENT_KEY");
     const role = value("HCP_VAULT_CERT_ROLE");
     return { kind: "cert", mount: "cert", certFile, keyFile, ...(role ? { role } : {}) };
   }
@@ -141,15 +144,16 @@ function readAuthMethod(value: (name: (typeof VAULT_ENV_NAMES)[number]) => strin
   const jwtRole = value("HCP_VAULT_JWT_ROLE");
   if (jwtRole) {
     const jwtFile = value("HCP_VAULT_JWT_PATH");
-    if (!jwtFile) throw new ConfigError("JWT auth (HCP_VAULT_JWT_ROLE) needs HCP_VAULT_JWT_PATH, the file holding the JWT");
+    if (!jwtFile)
+      throw new ConfigError("JWT auth (HCP_VAULT_JWT_ROLE) needs HCP_VAULT_JWT_PATH, the file holding the JWT");
     return { kind: "jwt", mount: mount("HCP_VAULT_JWT_MOUNT_PATH", "jwt"), role: jwtRole, jwtFile };
   }
   const token = value("HCP_VAULT_TOKEN");
   if (token) return { kind: "token", token };
   throw new ConfigError(
-    ("no Vault credentials: set HCP_VAULT_APPROLE_ROLE_ID + " +
-"HCP_VAULT_APPROLE_SECRET_ID, HCP_VAULT_CLIENT_CERT + " +
-"HCP_VAULT_CLIENT_KEY, ") +
+    "no Vault credentials: set HCP_VAULT_APPROLE_ROLE_ID + " +
+      "HCP_VAULT_APPROLE_SECRET_ID, HCP_VAULT_CLIENT_CERT + " +
+      "HCP_VAULT_CLIENT_KEY, " +
       "HCP_VAULT_K8S_ROLE, HCP_VAULT_JWT_ROLE + HCP_VAULT_JWT_PATH, or HCP_VAULT_TOKEN",
   );
 }

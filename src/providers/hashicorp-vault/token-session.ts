@@ -1,8 +1,8 @@
 import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
+import { untilAborted } from "../../drivers/until-aborted.js";
 import type { AuthMethod } from "./settings.js";
 import { VaultApiError, type VaultHttp } from "./vault-http.js";
-import { untilAborted } from "../../drivers/until-aborted.js";
 
 /** secretgate could not log in to Vault; `cause` says why (a Vault answer, a missing file, …). */
 export class VaultLoginError extends Error {
@@ -80,7 +80,16 @@ export class TokenSession {
     if (!this.canLogin) return undefined;
     if (this.held && this.held.token !== rejected) return this.held.token;
     try {
-      await this.http.send({ method: "GET", path: "auth/token/lookup-self", token: rejected, namespace: this.loginNamespace, operation: "token lookup-self" }, signal);
+      await this.http.send(
+        {
+          method: "GET",
+          path: "auth/token/lookup-self",
+          token: rejected,
+          namespace: this.loginNamespace,
+          operation: "token lookup-self",
+        },
+        signal,
+      );
       return undefined;
     } catch (error) {
       if (!(error instanceof VaultApiError && error.status === 403)) return undefined;
@@ -112,9 +121,13 @@ export class TokenSession {
     try {
       const { path, body, description } = await loginRequest(method);
       const signal = AbortSignal.timeout(AUTH_CALL_TIMEOUT_MS);
-      const response = await this.http.send({ method: "POST", path, body, namespace: this.loginNamespace, operation: description }, signal);
+      const response = await this.http.send(
+        { method: "POST", path, body, namespace: this.loginNamespace, operation: description },
+        signal,
+      );
       auth = response.body?.auth;
-      if (typeof auth?.client_token !== "string") throw new VaultApiError(description, response.status, ["the answer held no auth.client_token"]);
+      if (typeof auth?.client_token !== "string")
+        throw new VaultApiError(description, response.status, ["the answer held no auth.client_token"]);
     } catch (error) {
       const failure = new VaultLoginError(method.kind, error);
       this.lastLoginFailure = { error: failure, at: Date.now() };
@@ -122,9 +135,16 @@ export class TokenSession {
     }
     this.lastLoginFailure = undefined;
     const leaseMs = Number(auth.lease_duration ?? 0) * 1000;
-    const held: HeldToken = { token: auth.client_token, expiresAt: leaseMs > 0 ? Date.now() + leaseMs : Infinity, loginLeaseMs: leaseMs };
+    const held: HeldToken = {
+      token: auth.client_token,
+      expiresAt: leaseMs > 0 ? Date.now() + leaseMs : Infinity,
+      loginLeaseMs: leaseMs,
+    };
     this.held = held;
-    this.logger.info({ method: this.method.kind, leaseSeconds: leaseMs / 1000, renewable: auth.renewable === true }, "logged in to Vault");
+    this.logger.info(
+      { method: this.method.kind, leaseSeconds: leaseMs / 1000, renewable: auth.renewable === true },
+      "logged in to Vault",
+    );
     if (leaseMs > 0) this.schedule(leaseMs, auth.renewable === true);
     return held;
   }
@@ -145,7 +165,14 @@ export class TokenSession {
     let renewable: boolean;
     try {
       const response = await this.http.send(
-        { method: "POST", path: "auth/token/renew-self", token: held.token, namespace: this.loginNamespace, body: {}, operation: "token renew-self" },
+        {
+          method: "POST",
+          path: "auth/token/renew-self",
+          token: held.token,
+          namespace: this.loginNamespace,
+          body: {},
+          operation: "token renew-self",
+        },
         AbortSignal.timeout(AUTH_CALL_TIMEOUT_MS),
       );
       leaseMs = Number(response.body?.auth?.lease_duration ?? 0) * 1000;
@@ -174,7 +201,9 @@ export class TokenSession {
   }
 }
 
-async function loginRequest(method: Exclude<AuthMethod, { kind: "token" }>): Promise<{ path: string; body: Record<string, string>; description: string }> {
+async function loginRequest(
+  method: Exclude<AuthMethod, { kind: "token" }>,
+): Promise<{ path: string; body: Record<string, string>; description: string }> {
   switch (method.kind) {
     case "approle":
       return {
@@ -183,7 +212,11 @@ async function loginRequest(method: Exclude<AuthMethod, { kind: "token" }>): Pro
         description: `AppRole login (auth/${method.mount})`,
       };
     case "cert":
-      return { path: `auth/${method.mount}/login`, body: method.role ? { name: method.role } : {}, description: "TLS certificate login (auth/cert)" };
+      return {
+        path: `auth/${method.mount}/login`,
+        body: method.role ? { name: method.role } : {},
+        description: "TLS certificate login (auth/cert)",
+      };
     case "kubernetes":
     case "jwt": {
       const label = method.kind === "kubernetes" ? "Kubernetes" : "JWT";
@@ -192,10 +225,16 @@ async function loginRequest(method: Exclude<AuthMethod, { kind: "token" }>): Pro
         (text) => text.trim(),
         (error: NodeJS.ErrnoException) => {
           const variable = method.kind === "kubernetes" ? "HCP_VAULT_K8S_JWT_PATH" : "HCP_VAULT_JWT_PATH";
-          throw new CredentialFileError(`cannot read the ${label} token file ${method.jwtFile} (${variable}): ${error.code ?? error.message}`);
+          throw new CredentialFileError(
+            `cannot read the ${label} token file ${method.jwtFile} (${variable}): ${error.code ?? error.message}`,
+          );
         },
       );
-      return { path: `auth/${method.mount}/login`, body: { role: method.role, jwt }, description: `${label} login (auth/${method.mount})` };
+      return {
+        path: `auth/${method.mount}/login`,
+        body: { role: method.role, jwt },
+        description: `${label} login (auth/${method.mount})`,
+      };
     }
   }
 }

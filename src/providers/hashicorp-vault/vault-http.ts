@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from "node:timers/promises";
+import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
-import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { ConfigError } from "../../config/config-error.js";
 
 export interface VaultRequest {
@@ -64,11 +64,15 @@ export class VaultHttp {
         // Cert auth: the client certificate is presented on the TLS handshake of every call;
         // Vault only looks at it on auth/cert/login.
         ...(tls.certFile && tls.keyFile
-          ? { cert: readSetupFile(tls.certFile, "HCP_VAULT_CLIENT_CERT"), key: readSetupFile(tls.keyFile, "HCP_VAULT_CLIENT_KEY") }
+          ? {
+              cert: readSetupFile(tls.certFile, "HCP_VAULT_CLIENT_CERT"),
+              key: readSetupFile(tls.keyFile, "HCP_VAULT_CLIENT_KEY"),
+            }
           : {}),
       });
     } else {
-      if (tls.certFile) throw new ConfigError("TLS certificate auth (HCP_VAULT_CLIENT_CERT) needs an https:// HCP_VAULT_ADDR");
+      if (tls.certFile)
+        throw new ConfigError("TLS certificate auth (HCP_VAULT_CLIENT_CERT) needs an https:// HCP_VAULT_ADDR");
       this.agent = new http.Agent({ keepAlive: true });
     }
   }
@@ -109,27 +113,38 @@ export class VaultHttp {
     const transport = url.protocol === "https:" ? https : http;
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
-      const outgoing = transport.request(url, { method: request.method, headers, agent: this.agent, signal }, (incoming) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        incoming.on("data", (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_RESPONSE_BYTES) incoming.destroy(new Error(`Vault's answer to ${request.operation} exceeded ${MAX_RESPONSE_BYTES} bytes`));
-          else chunks.push(chunk);
-        });
-        incoming.on("error", (error) => reject(signal.aborted ? signal.reason : error));
-        incoming.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let body: unknown;
-          try {
-            body = text === "" ? undefined : JSON.parse(text);
-          } catch {
-            body = undefined;
-          }
-          const retryAfter = Number(incoming.headers["retry-after"]);
-          resolve({ status: incoming.statusCode ?? 0, body, ...(retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}) });
-        });
-      });
+      const outgoing = transport.request(
+        url,
+        { method: request.method, headers, agent: this.agent, signal },
+        (incoming) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          incoming.on("data", (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_RESPONSE_BYTES)
+              incoming.destroy(
+                new Error(`Vault's answer to ${request.operation} exceeded ${MAX_RESPONSE_BYTES} bytes`),
+              );
+            else chunks.push(chunk);
+          });
+          incoming.on("error", (error) => reject(signal.aborted ? signal.reason : error));
+          incoming.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            let body: unknown;
+            try {
+              body = text === "" ? undefined : JSON.parse(text);
+            } catch {
+              body = undefined;
+            }
+            const retryAfter = Number(incoming.headers["retry-after"]);
+            resolve({
+              status: incoming.statusCode ?? 0,
+              body,
+              ...(retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
+            });
+          });
+        },
+      );
       outgoing.on("error", (error) => reject(signal.aborted ? signal.reason : error));
       outgoing.end(payload);
     });
@@ -144,12 +159,16 @@ function readSetupFile(path: string, variable: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {
-    throw new ConfigError(`${variable}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new ConfigError(
+      `${variable}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
 }
 
 function toApiError(operation: string, response: VaultResponse): VaultApiError {
   // Vault wraps some errors as "1 error occurred:\n\t* permission denied\n\n"; one line reads better in logs.
-  const errors = Array.isArray(response.body?.errors) ? (response.body.errors as unknown[]).map((error) => String(error).replace(/\s+/g, " ").trim()) : [];
+  const errors = Array.isArray(response.body?.errors)
+    ? (response.body.errors as unknown[]).map((error) => String(error).replace(/\s+/g, " ").trim())
+    : [];
   return new VaultApiError(operation, response.status, errors, response.retryAfterMs);
 }

@@ -1,4 +1,3 @@
-import type { SecretDatabase } from "../../storage/database.js";
 import type {
   ClassifiedError,
   DriverContext,
@@ -9,9 +8,10 @@ import type {
   SecretMetadata,
   SecretValue,
 } from "../../drivers/driver.js";
+import type { SecretDatabase } from "../../storage/database.js";
 import { classifyLocalError } from "./errors.js";
 import { PostgresSecretRows } from "./postgres-secret-rows.js";
-import { SqliteSecretRows, type SecretRows } from "./secret-rows.js";
+import { type SecretRows, SqliteSecretRows } from "./secret-rows.js";
 
 /**
  * The embedded default: secrets in the service's own database (SQLite, or PostgreSQL shared by
@@ -30,7 +30,9 @@ export class LocalDriver implements SecretDriver {
     if (!row) return undefined;
     const plaintext = this.database.open(row.sealed, sealContext(name, row.version));
     const version = String(row.version);
-    return row.isBinary ? { binary: new Uint8Array(plaintext), version } : { text: plaintext.toString("utf8"), version };
+    return row.isBinary
+      ? { binary: new Uint8Array(plaintext), version }
+      : { text: plaintext.toString("utf8"), version };
   }
 
   async write(request: DriverWrite): Promise<DriverWriteResult> {

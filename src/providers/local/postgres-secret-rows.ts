@@ -1,6 +1,12 @@
 import type { SecretMetadata } from "../../drivers/driver.js";
 import type { PostgresDatabase } from "../../storage/postgres/postgres-database.js";
-import { rowMetadata, type AppendedVersion, type NewVersion, type SecretRows, type StoredVersion } from "./secret-rows.js";
+import {
+  type AppendedVersion,
+  type NewVersion,
+  rowMetadata,
+  type SecretRows,
+  type StoredVersion,
+} from "./secret-rows.js";
 
 /** The embedded store's rows in the PostgreSQL database replicas share. */
 export class PostgresSecretRows implements SecretRows {
@@ -34,14 +40,14 @@ export class PostgresSecretRows implements SecretRows {
       const { current_version: current, deleted } = rows[0]!;
       const next = current + 1;
       await client.query(
-        ("INSERT INTO secretgate.secret_versions (name, version, is_binary, " +
-"sealed, created_at) VALUES ($1, $2, $3, $4, now())"),
+        "INSERT INTO secretgate.secret_versions (name, version, is_binary, " +
+          "sealed, created_at) VALUES ($1, $2, $3, $4, now())",
         [name, next, entry.isBinary, entry.seal(next)],
       );
       await client.query(
-        (`UPDATE secretgate.secrets SET current_version = $2, description = $3, ` +
-`tags = $4, deleted = false, updated_at = now()\n` +
-`         WHERE name = $1`),
+        `UPDATE secretgate.secrets SET current_version = $2, description = $3, ` +
+          `tags = $4, deleted = false, updated_at = now()\n` +
+          `         WHERE name = $1`,
         [name, next, entry.description ?? null, JSON.stringify(entry.tags)],
       );
       return { version: next, created: deleted };
@@ -59,7 +65,10 @@ export class PostgresSecretRows implements SecretRows {
 
   async tombstone(name: string): Promise<boolean> {
     return this.database.transaction(async (client) => {
-      const result = await client.query("UPDATE secretgate.secrets SET deleted = true, updated_at = now() WHERE name = $1 AND NOT deleted", [name]);
+      const result = await client.query(
+        "UPDATE secretgate.secrets SET deleted = true, updated_at = now() WHERE name = $1 AND NOT deleted",
+        [name],
+      );
       if (result.rowCount === 0) return false;
       // The values go at once; the tombstone row keeps the version counter.
       await client.query("DELETE FROM secretgate.secret_versions WHERE name = $1", [name]);
@@ -81,13 +90,18 @@ export class PostgresSecretRows implements SecretRows {
         await client.query("DELETE FROM secretgate.secret_versions WHERE name = $1", [name]);
         return true;
       }
-      const removed = await client.query("DELETE FROM secretgate.secret_versions WHERE name = $1 AND version = $2", [name, version]);
+      const removed = await client.query("DELETE FROM secretgate.secret_versions WHERE name = $1 AND version = $2", [
+        name,
+        version,
+      ]);
       return (removed.rowCount ?? 0) > 0;
     });
   }
 
   async names(): Promise<string[]> {
-    const { rows } = await this.database.pool.query<{ name: string }>("SELECT name FROM secretgate.secrets WHERE NOT deleted ORDER BY name");
+    const { rows } = await this.database.pool.query<{ name: string }>(
+      "SELECT name FROM secretgate.secrets WHERE NOT deleted ORDER BY name",
+    );
     return rows.map((row) => row.name);
   }
 }

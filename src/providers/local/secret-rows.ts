@@ -54,7 +54,12 @@ export function rowMetadata(description: string | null, tags: unknown): SecretMe
   } catch {
     parsed = undefined;
   }
-  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed) || !Object.values(parsed).every((value) => typeof value === "string")) {
+  if (
+    parsed === null ||
+    typeof parsed !== "object" ||
+    Array.isArray(parsed) ||
+    !Object.values(parsed).every((value) => typeof value === "string")
+  ) {
     throw new Error("a secret's stored tags are not a JSON object of strings");
   }
   return { ...(description !== null ? { description } : {}), tags: { ...(parsed as Record<string, string>) } };
@@ -77,9 +82,9 @@ export class SqliteSecretRows implements SecretRows {
   async append(name: string, entry: NewVersion): Promise<AppendedVersion> {
     const now = Date.now();
     return this.database.transaction(() => {
-      const current = this.database.sql.prepare("SELECT current_version, deleted FROM secrets WHERE name = ?").get(name) as
-        | { current_version: number; deleted: number }
-        | undefined;
+      const current = this.database.sql
+        .prepare("SELECT current_version, deleted FROM secrets WHERE name = ?")
+        .get(name) as { current_version: number; deleted: number } | undefined;
       const next = (current?.current_version ?? 0) + 1;
       this.database.sql
         .prepare(`INSERT INTO secret_versions (name, version, is_binary, sealed, created_at) VALUES (?, ?, ?, ?, ?)`)
@@ -96,9 +101,9 @@ export class SqliteSecretRows implements SecretRows {
   }
 
   async metadata(name: string): Promise<SecretMetadata | undefined> {
-    const row = this.database.sql.prepare("SELECT description, tags FROM secrets WHERE name = ? AND deleted = 0").get(name) as
-      | { description: string | null; tags: string }
-      | undefined;
+    const row = this.database.sql
+      .prepare("SELECT description, tags FROM secrets WHERE name = ? AND deleted = 0")
+      .get(name) as { description: string | null; tags: string } | undefined;
     return row && rowMetadata(row.description, row.tags);
   }
 
@@ -121,16 +126,23 @@ export class SqliteSecretRows implements SecretRows {
         | undefined;
       if (!row || row.deleted === 1) return false;
       if (row.current_version === version) {
-        this.database.sql.prepare("UPDATE secrets SET deleted = 1, updated_at = ? WHERE name = ?").run(Date.now(), name);
+        this.database.sql
+          .prepare("UPDATE secrets SET deleted = 1, updated_at = ? WHERE name = ?")
+          .run(Date.now(), name);
         this.database.sql.prepare("DELETE FROM secret_versions WHERE name = ?").run(name);
         return true;
       }
-      return this.database.sql.prepare("DELETE FROM secret_versions WHERE name = ? AND version = ?").run(name, version).changes > 0;
+      return (
+        this.database.sql.prepare("DELETE FROM secret_versions WHERE name = ? AND version = ?").run(name, version)
+          .changes > 0
+      );
     });
   }
 
   async names(): Promise<string[]> {
-    const rows = this.database.sql.prepare("SELECT name FROM secrets WHERE deleted = 0 ORDER BY name").all() as { name: string }[];
+    const rows = this.database.sql.prepare("SELECT name FROM secrets WHERE deleted = 0 ORDER BY name").all() as {
+      name: string;
+    }[];
     return rows.map((row) => row.name);
   }
 }

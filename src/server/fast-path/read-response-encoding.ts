@@ -1,6 +1,13 @@
 import { toBinary } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { ItemErrorSchema, ReadResponseSchema, SecretResultSchema, type ItemError, type ReadResponse, type SecretResult } from "../../../gen/secretgate/v1/secret_service_pb.js";
+import {
+  type ItemError,
+  ItemErrorSchema,
+  type ReadResponse,
+  ReadResponseSchema,
+  type SecretResult,
+  SecretResultSchema,
+} from "../../../gen/secretgate/v1/secret_service_pb.js";
 
 /**
  * The binary encoding of a ReadResponse, written by hand for the gRPC listener because it is on
@@ -52,10 +59,17 @@ export const ENCODED_ERROR_FIELDS: Readonly<Record<number, string>> = {
   4: "reason",
 };
 
-const KNOWS_SCHEMA = writesEveryField(SecretResultSchema.fields, ENCODED_RESULT_FIELDS) && writesEveryField(ItemErrorSchema.fields, ENCODED_ERROR_FIELDS);
+const KNOWS_SCHEMA =
+  writesEveryField(SecretResultSchema.fields, ENCODED_RESULT_FIELDS) &&
+  writesEveryField(ItemErrorSchema.fields, ENCODED_ERROR_FIELDS);
 
-function writesEveryField(fields: ReadonlyArray<{ number: number; localName: string }>, encoded: Readonly<Record<number, string>>): boolean {
-  return fields.length === Object.keys(encoded).length && fields.every((field) => encoded[field.number] === field.localName);
+function writesEveryField(
+  fields: ReadonlyArray<{ number: number; localName: string }>,
+  encoded: Readonly<Record<number, string>>,
+): boolean {
+  return (
+    fields.length === Object.keys(encoded).length && fields.every((field) => encoded[field.number] === field.localName)
+  );
 }
 
 const VARINT = 0;
@@ -68,11 +82,14 @@ const SHORT_STRING = 64;
 const LENGTH_DELIMITED = 2;
 
 function isPlainResult(result: SecretResult): boolean {
-  return result.$unknown === undefined && result.fetchedAt?.$unknown === undefined && result.error?.$unknown === undefined;
+  return (
+    result.$unknown === undefined && result.fetchedAt?.$unknown === undefined && result.error?.$unknown === undefined
+  );
 }
 
 function resultSize(result: SecretResult): number {
-  let size = stringField(result.name) + boolField(result.found) + stringField(result.value) + bytesField(result.binaryValue);
+  let size =
+    stringField(result.name) + boolField(result.found) + stringField(result.value) + bytesField(result.binaryValue);
   size += stringField(result.source) + stringField(result.version);
   if (result.fetchedAt) size += messageField(timestampSize(result.fetchedAt));
   size += boolField(result.fromCache) + boolField(result.stale);
@@ -90,7 +107,11 @@ function writeResult(writer: Writer, result: SecretResult): void {
   writer.bool(8, result.fromCache).bool(9, result.stale);
   if (result.error) {
     writer.tag(10, LENGTH_DELIMITED).varint(errorSize(result.error));
-    writer.int32(1, result.error.code).string(2, result.error.status).string(3, result.error.message).string(4, result.error.reason);
+    writer
+      .int32(1, result.error.code)
+      .string(2, result.error.status)
+      .string(3, result.error.message)
+      .string(4, result.error.reason);
   }
   writer.string(11, result.resolvedName).bool(12, result.fallback);
 }

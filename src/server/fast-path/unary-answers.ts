@@ -1,5 +1,5 @@
 import type { Code, ConnectError } from "@connectrpc/connect";
-import { encodeEnvelope, type Compression } from "@connectrpc/connect/protocol";
+import { type Compression, encodeEnvelope } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus, trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import type { BodyFormat } from "../request-body.js";
@@ -18,7 +18,10 @@ export interface UnaryAnswer {
  * A call refused before connect-node could see it (a malformed body, a bad authority), in its
  * protocol's own error shape. Both the connect-node path and the direct one answer with this.
  */
-export function refusal(format: BodyFormat, error: ConnectError): { status: number; header: Headers; body: Uint8Array; trailer?: Headers } {
+export function refusal(
+  format: BodyFormat,
+  error: ConnectError,
+): { status: number; header: Headers; body: Uint8Array; trailer?: Headers } {
   if (format.protocol === "connect") {
     const header = new Headers(error.metadata);
     header.set("content-type", "application/json");
@@ -60,33 +63,62 @@ export function unaryAnswer(
   compression: Compression | undefined,
 ): UnaryAnswer | Promise<UnaryAnswer> {
   if (format.protocol === "connect") {
-    if ("code" in outcome) return connectAnswer(codeToHttpStatus(outcome.code), "application/json", errorJson(outcome.code, outcome.message), compression);
+    if ("code" in outcome)
+      return connectAnswer(
+        codeToHttpStatus(outcome.code),
+        "application/json",
+        errorJson(outcome.code, outcome.message),
+        compression,
+      );
     return connectAnswer(200, responseContentType(format), outcome.message, compression);
   }
   const trailer = "code" in outcome ? Buffer.from(trailerLines(outcome.code, outcome.message), "utf8") : GRPC_STATUS_OK;
-  const envelopes = "code" in outcome ? [{ flags: trailerFlag, data: trailer }] : [{ flags: 0, data: outcome.message }, { flags: trailerFlag, data: trailer }];
+  const envelopes =
+    "code" in outcome
+      ? [{ flags: trailerFlag, data: trailer }]
+      : [
+          { flags: 0, data: outcome.message },
+          { flags: trailerFlag, data: trailer },
+        ];
   const headers: Record<string, string> = { "content-type": responseContentType(format) };
   if (compression) headers["grpc-encoding"] = compression.name;
-  if (!compression || envelopes.every(({ data }) => data.byteLength < COMPRESS_MIN_BYTES)) return { status: 200, headers, body: joinEnvelopes(envelopes) };
+  if (!compression || envelopes.every(({ data }) => data.byteLength < COMPRESS_MIN_BYTES))
+    return { status: 200, headers, body: joinEnvelopes(envelopes) };
   return Promise.all(
-    envelopes.map(async ({ flags, data }) => (data.byteLength < COMPRESS_MIN_BYTES ? { flags, data } : { flags: flags | COMPRESSED_FLAG, data: await compression.compress(data) })),
+    envelopes.map(async ({ flags, data }) =>
+      data.byteLength < COMPRESS_MIN_BYTES
+        ? { flags, data }
+        : { flags: flags | COMPRESSED_FLAG, data: await compression.compress(data) },
+    ),
   ).then((compressed) => ({ status: 200, headers, body: joinEnvelopes(compressed) }));
 }
 
-function connectAnswer(status: number, contentType: string, body: Uint8Array, compression: Compression | undefined): UnaryAnswer | Promise<UnaryAnswer> {
+function connectAnswer(
+  status: number,
+  contentType: string,
+  body: Uint8Array,
+  compression: Compression | undefined,
+): UnaryAnswer | Promise<UnaryAnswer> {
   if (!compression || body.byteLength < COMPRESS_MIN_BYTES) {
     return { status, headers: { "content-length": String(body.byteLength), "content-type": contentType }, body };
   }
   return compression.compress(body).then((compressed) => ({
     status,
-    headers: { "content-encoding": compression.name, "content-length": String(compressed.byteLength), "content-type": contentType },
+    headers: {
+      "content-encoding": compression.name,
+      "content-length": String(compressed.byteLength),
+      "content-type": contentType,
+    },
     body: compressed,
   }));
 }
 
 /** connect-es's error JSON for an error without details or metadata (its `message` is left out when empty). */
 function errorJson(code: Code, message: string): Uint8Array {
-  return Buffer.from(JSON.stringify(message === "" ? { code: codeToString(code) } : { code: codeToString(code), message }), "utf8");
+  return Buffer.from(
+    JSON.stringify(message === "" ? { code: codeToString(code) } : { code: codeToString(code), message }),
+    "utf8",
+  );
 }
 
 /** A failed call's gRPC-Web trailer block, as connect-es's setTrailerStatus and trailerSerialize write it. */

@@ -1,33 +1,33 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { PeerCertificate } from "node:tls";
-import { create, toBinary, toJsonString, type DescMethodUnary, type Message } from "@bufbuild/protobuf";
+import { create, type DescMethodUnary, type Message, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { compressionNegotiate, type Compression } from "@connectrpc/connect/protocol";
+import { type Compression, compressionNegotiate } from "@connectrpc/connect/protocol";
 import { parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-grpc";
-import { ReadResponseSchema, type ReadResponse } from "../../../gen/secretgate/v1/secret_service_pb.js";
-import type { Identity } from "../../auth/identity.js";
+import { type ReadResponse, ReadResponseSchema } from "../../../gen/secretgate/v1/secret_service_pb.js";
 import type { Credentials } from "../../auth/authenticator.js";
+import type { Identity } from "../../auth/identity.js";
 import type { AuthorizedCall } from "../../core/call-context.js";
 import { ServiceError } from "../../core/errors.js";
-import { methodPath, serviceMethods, type Dispatcher } from "../dispatcher.js";
+import { type ArrivingBodies, type BodyHold, tooMuchArriving } from "../arriving-bodies.js";
+import { type Dispatcher, methodPath, serviceMethods } from "../dispatcher.js";
 import type { ListenerFaults } from "../listener-faults.js";
-import { tooMuchArriving, type ArrivingBodies, type BodyHold } from "../arriving-bodies.js";
-import { encodeReadResponse } from "./read-response-encoding.js";
 import { settleAuthority } from "../request-authority.js";
 import {
   announcesMore,
+  type BodyFormat,
   bodyFormat,
   decodeUnaryMessage,
   encodingHeader,
   requestCompression,
   tooLarge,
   unaryMessageBytes,
-  type BodyFormat,
 } from "../request-body.js";
-import { refusal, unaryAnswer, type UnaryAnswer } from "./unary-answers.js";
 import { cancelLateBody, endUnreadBody } from "../unread-bodies.js";
+import { encodeReadResponse } from "./read-response-encoding.js";
+import { refusal, type UnaryAnswer, unaryAnswer } from "./unary-answers.js";
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -67,7 +67,9 @@ export function unaryCalls(options: UnaryCallOptions, library: RequestHandler): 
   return (request, response) => {
     const method = methods.get(pathOf(request.url ?? ""));
     const contentType = request.headers["content-type"];
-    const format = method ? bodyFormat(request.method, typeof contentType === "string" ? contentType : null) : undefined;
+    const format = method
+      ? bodyFormat(request.method, typeof contentType === "string" ? contentType : null)
+      : undefined;
     if (!method || !format || format.protocol === "grpc") return library(request, response);
     new UnaryCall(options, method, format, request, response).start();
   };
@@ -101,10 +103,15 @@ class UnaryCall {
       options.faults.peer("bad_authority");
       return this.refuse(new ConnectError(problem, Code.InvalidArgument));
     }
-    const compression = requestCompression(format, headerText(request.headers[encodingHeader(format)]), options.compressions);
+    const compression = requestCompression(
+      format,
+      headerText(request.headers[encodingHeader(format)]),
+      options.compressions,
+    );
     if (compression instanceof ConnectError) return this.refuse(compression);
     this.compression = compression;
-    if (announcesMore(headerText(request.headers["content-length"]), options.readMaxBytes)) return this.refuse(tooLarge(options.readMaxBytes));
+    if (announcesMore(headerText(request.headers["content-length"]), options.readMaxBytes))
+      return this.refuse(tooLarge(options.readMaxBytes));
     // A late body's request is reset (HTTP/2) or its connection closed (HTTP/1); onClose then runs.
     this.hold = options.bodies.hold(() => cancelLateBody(request));
     request.on("data", this.onData);
@@ -166,10 +173,18 @@ class UnaryCall {
       format.protocol === "connect"
         ? parseConnectTimeout(headerText(request.headers["connect-timeout-ms"]), Number.MAX_SAFE_INTEGER)
         : parseGrpcTimeout(headerText(request.headers["grpc-timeout"]), Number.MAX_SAFE_INTEGER);
-    if (timeout.error) return this.answer(unaryAnswer(format, { code: timeout.error.code, message: timeout.error.rawMessage }, responseCompression));
+    if (timeout.error)
+      return this.answer(
+        unaryAnswer(format, { code: timeout.error.code, message: timeout.error.rawMessage }, responseCompression),
+      );
 
     const { peer, certificate } = options.caller(request);
-    const context = new DirectCallContext(peer, { authorization: headerText(request.headers.authorization) ?? undefined, peerCertificate: certificate }, this.response, timeout.timeoutMs);
+    const context = new DirectCallContext(
+      peer,
+      { authorization: headerText(request.headers.authorization) ?? undefined, peerCertificate: certificate },
+      this.response,
+      timeout.timeoutMs,
+    );
     if (options.dispatcher.tracing) {
       context.traceparent = headerText(request.headers.traceparent) ?? undefined;
       context.tracestate = headerText(request.headers.tracestate) ?? undefined;
@@ -203,9 +218,15 @@ class UnaryCall {
     const message = create(output, response as never);
     if (this.format.binary) {
       try {
-        return { message: output === ReadResponseSchema ? encodeReadResponse(message as ReadResponse) : toBinary(output, message) };
+        return {
+          message:
+            output === ReadResponseSchema ? encodeReadResponse(message as ReadResponse) : toBinary(output, message),
+        };
       } catch (error) {
-        return { code: Code.Internal, message: `serialize binary: ${error instanceof Error ? error.message : String(error)}` };
+        return {
+          code: Code.Internal,
+          message: `serialize binary: ${error instanceof Error ? error.message : String(error)}`,
+        };
       }
     }
     try {
@@ -221,7 +242,11 @@ class UnaryCall {
     const { peer, certificate } = options.caller(request);
     options.dispatcher.refuse(
       this.method,
-      { peer, protocol: "connect", credentials: { authorization: request.headers.authorization, peerCertificate: certificate } },
+      {
+        peer,
+        protocol: "connect",
+        credentials: { authorization: request.headers.authorization, peerCertificate: certificate },
+      },
       new ServiceError(error.code as number, error.rawMessage),
     );
     const { status, header, body } = refusal(this.format, error);
@@ -273,7 +298,9 @@ class UnaryCall {
  * http-listener.ts).
  */
 function failure(error: unknown): { code: Code; message: string } {
-  return error instanceof ServiceError ? { code: error.code as number, message: error.message } : { code: Code.Internal, message: "internal error" };
+  return error instanceof ServiceError
+    ? { code: error.code as number, message: error.message }
+    : { code: Code.Internal, message: "internal error" };
 }
 
 /**
@@ -338,10 +365,28 @@ class DirectCallContext implements AuthorizedCall {
 function resetReason(rstCode: number | undefined): ConnectError | undefined {
   const code = rstCode === undefined ? undefined : RESET_CODES[rstCode];
   if (code === undefined) return undefined;
-  return new ConnectError(`http/2 stream closed with error code ${RESET_NAMES[rstCode!]} (0x${rstCode!.toString(16)})`, code);
+  return new ConnectError(
+    `http/2 stream closed with error code ${RESET_NAMES[rstCode!]} (0x${rstCode!.toString(16)})`,
+    code,
+  );
 }
 
-const RESET_NAMES = ["NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT", "STREAM_CLOSED", "FRAME_SIZE_ERROR", "REFUSED_STREAM", "CANCEL", "COMPRESSION_ERROR", "CONNECT_ERROR", "ENHANCE_YOUR_CALM", "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED"];
+const RESET_NAMES = [
+  "NO_ERROR",
+  "PROTOCOL_ERROR",
+  "INTERNAL_ERROR",
+  "FLOW_CONTROL_ERROR",
+  "SETTINGS_TIMEOUT",
+  "STREAM_CLOSED",
+  "FRAME_SIZE_ERROR",
+  "REFUSED_STREAM",
+  "CANCEL",
+  "COMPRESSION_ERROR",
+  "CONNECT_ERROR",
+  "ENHANCE_YOUR_CALM",
+  "INADEQUATE_SECURITY",
+  "HTTP_1_1_REQUIRED",
+];
 const RESET_CODES: Readonly<Record<number, Code>> = {
   1: Code.Internal,
   2: Code.Internal,
@@ -362,9 +407,16 @@ function peerGone(response: NodeResponse): boolean {
   return "stream" in response ? response.stream.destroyed : response.destroyed;
 }
 
-function negotiatedResponseCompression(format: BodyFormat, request: NodeRequest, compressions: readonly Compression[]): Compression | undefined {
+function negotiatedResponseCompression(
+  format: BodyFormat,
+  request: NodeRequest,
+  compressions: readonly Compression[],
+): Compression | undefined {
   const acceptHeader = format.protocol === "connect" ? "accept-encoding" : "grpc-accept-encoding";
-  return compressionNegotiate([...compressions], null, headerText(request.headers[acceptHeader]), acceptHeader).response ?? undefined;
+  return (
+    compressionNegotiate([...compressions], null, headerText(request.headers[acceptHeader]), acceptHeader).response ??
+    undefined
+  );
 }
 
 /**

@@ -75,7 +75,13 @@ export class ChangeNotices {
     handlers: ChangeNoticeHandlers;
     logger: Logger;
   }): Promise<ChangeNotices> {
-    const notices = new ChangeNotices(options.url, options.pool, options.applicationName, options.handlers, options.logger);
+    const notices = new ChangeNotices(
+      options.url,
+      options.pool,
+      options.applicationName,
+      options.handlers,
+      options.logger,
+    );
     await notices.listen();
     return notices;
   }
@@ -99,7 +105,11 @@ export class ChangeNotices {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url, application_name: this.applicationName, connectionTimeoutMillis: 5_000 });
+    const client = new pg.Client({
+      connectionString: this.url,
+      application_name: this.applicationName,
+      connectionTimeoutMillis: 5_000,
+    });
     this.client = client;
     client.on("notification", (message) => this.receive(message.payload));
     client.on("error", (error) => this.lost(client, error.message));
@@ -123,16 +133,22 @@ export class ChangeNotices {
     this.heartbeatTimer = setInterval(() => {
       if (waiting || client !== this.client) return;
       waiting = true;
-      const timeout = setTimeout(() => this.lost(client, `no answer within ${HEARTBEAT_TIMEOUT_MS} ms`), HEARTBEAT_TIMEOUT_MS);
-      client.query("SELECT 1").then(
-        () => {
-          this.heardAt = Date.now();
-        },
-        (error: unknown) => this.lost(client, (error as Error).message),
-      ).finally(() => {
-        clearTimeout(timeout);
-        waiting = false;
-      });
+      const timeout = setTimeout(
+        () => this.lost(client, `no answer within ${HEARTBEAT_TIMEOUT_MS} ms`),
+        HEARTBEAT_TIMEOUT_MS,
+      );
+      client
+        .query("SELECT 1")
+        .then(
+          () => {
+            this.heardAt = Date.now();
+          },
+          (error: unknown) => this.lost(client, (error as Error).message),
+        )
+        .finally(() => {
+          clearTimeout(timeout);
+          waiting = false;
+        });
     }, HEARTBEAT_MS);
     this.heartbeatTimer.unref();
   }

@@ -21,7 +21,11 @@ const CONNECTION_FAILURES = [
 /** Network-level failures talking to PostgreSQL (refused, reset, terminated, timed out), as opposed to bugs. */
 export function isConnectionFailure(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
-  if (typeof code === "string" && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|57P0[1-3]|08\d\d\d)$/.test(code)) return true;
+  if (
+    typeof code === "string" &&
+    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|57P0[1-3]|08\d\d\d)$/.test(code)
+  )
+    return true;
   const message = (error as Error).message ?? "";
   return CONNECTION_FAILURES.some((failure) => failure.test(message));
 }
@@ -34,7 +38,10 @@ export async function orUnavailable<T>(what: string, work: () => Promise<T>): Pr
   try {
     return await work();
   } catch (error) {
-    if (isConnectionFailure(error)) throw new DatabaseUnavailableError(`the shared database (DATABASE_URL) is unreachable: cannot ${what} (${(error as Error).message})`);
+    if (isConnectionFailure(error))
+      throw new DatabaseUnavailableError(
+        `the shared database (DATABASE_URL) is unreachable: cannot ${what} (${(error as Error).message})`,
+      );
     throw error;
   }
 }

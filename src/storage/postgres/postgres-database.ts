@@ -1,8 +1,8 @@
 import pg from "pg";
 import type { Logger } from "pino";
+import type { SecretDatabase } from "../database.js";
 import { MasterKeyError } from "../master-key.js";
 import { SealError } from "../sealing.js";
-import type { SecretDatabase } from "../database.js";
 import { DatabaseUnavailableError } from "./database-unavailable.js";
 import { migrate } from "./migrations.js";
 
@@ -27,7 +27,12 @@ export class PostgresDatabase {
     readonly sealer: Pick<SecretDatabase, "seal" | "open">,
   ) {}
 
-  static async open(options: { url: string; sealer: Pick<SecretDatabase, "seal" | "open">; logger: Logger; applicationName: string }): Promise<PostgresDatabase> {
+  static async open(options: {
+    url: string;
+    sealer: Pick<SecretDatabase, "seal" | "open">;
+    logger: Logger;
+    applicationName: string;
+  }): Promise<PostgresDatabase> {
     const pool = new pg.Pool({
       connectionString: options.url,
       max: POOL_SIZE,
@@ -35,14 +40,21 @@ export class PostgresDatabase {
       application_name: options.applicationName,
     });
     // An idle connection the server drops (restart, failover) must not crash the process.
-    pool.on("error", (error) => options.logger.warn({ error: error.message }, "a pooled PostgreSQL connection failed; it is replaced on next use"));
+    pool.on("error", (error) =>
+      options.logger.warn(
+        { error: error.message },
+        "a pooled PostgreSQL connection failed; it is replaced on next use",
+      ),
+    );
     try {
       await migrate(pool);
       await checkMasterKey(pool, options.sealer);
     } catch (error) {
       await pool.end();
       if (error instanceof MasterKeyError) throw error;
-      throw new DatabaseUnavailableError(`cannot open the PostgreSQL database (DATABASE_URL): ${(error as Error).message}`);
+      throw new DatabaseUnavailableError(
+        `cannot open the PostgreSQL database (DATABASE_URL): ${(error as Error).message}`,
+      );
     }
     return new PostgresDatabase(pool, options.url, options.sealer);
   }
@@ -89,8 +101,8 @@ async function checkMasterKey(pool: pg.Pool, sealer: Pick<SecretDatabase, "seal"
   } catch (error) {
     if (!(error instanceof SealError)) throw error;
     throw new MasterKeyError(
-      ("the master key is not the key the PostgreSQL database (DATABASE_URL) " +
-"was created with; every replica needs the same SECRETGATE_MASTER_KEY"),
+      "the master key is not the key the PostgreSQL database (DATABASE_URL) " +
+        "was created with; every replica needs the same SECRETGATE_MASTER_KEY",
     );
   }
 }

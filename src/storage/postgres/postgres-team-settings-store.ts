@@ -28,12 +28,17 @@ export class PostgresTeamSettingsStore implements TeamSettingsStore {
     if (hit !== undefined) return hit ?? undefined;
     const generation = this.generation;
     const { rows } = await orUnavailable("read team settings", () =>
-      this.database.pool.query<{ sealed: Buffer; updated_at: Date }>("SELECT sealed, updated_at FROM secretgate.team_settings WHERE team_id = $1", [teamId]),
+      this.database.pool.query<{ sealed: Buffer; updated_at: Date }>(
+        "SELECT sealed, updated_at FROM secretgate.team_settings WHERE team_id = $1",
+        [teamId],
+      ),
     );
     const row = rows[0];
     const stored = row
       ? {
-          settings: JSON.parse(this.database.sealer.open(row.sealed, teamSettingsContext(teamId)).toString("utf8")) as Record<string, unknown>,
+          settings: JSON.parse(
+            this.database.sealer.open(row.sealed, teamSettingsContext(teamId)).toString("utf8"),
+          ) as Record<string, unknown>,
           updatedAt: row.updated_at,
         }
       : undefined;
@@ -42,7 +47,10 @@ export class PostgresTeamSettingsStore implements TeamSettingsStore {
   }
 
   async set(teamId: string, settings: Record<string, unknown>): Promise<StoredTeamSettings> {
-    const sealed = this.database.sealer.seal(Buffer.from(JSON.stringify(settings), "utf8"), teamSettingsContext(teamId));
+    const sealed = this.database.sealer.seal(
+      Buffer.from(JSON.stringify(settings), "utf8"),
+      teamSettingsContext(teamId),
+    );
     const { rows } = await orUnavailable("store team settings", () =>
       this.database.pool.query<{ updated_at: Date }>(
         `INSERT INTO secretgate.team_settings (team_id, sealed, updated_at) VALUES ($1, $2, now())
@@ -56,7 +64,9 @@ export class PostgresTeamSettingsStore implements TeamSettingsStore {
   }
 
   async clear(teamId: string): Promise<void> {
-    await orUnavailable("clear team settings", () => this.database.pool.query("DELETE FROM secretgate.team_settings WHERE team_id = $1", [teamId]));
+    await orUnavailable("clear team settings", () =>
+      this.database.pool.query("DELETE FROM secretgate.team_settings WHERE team_id = $1", [teamId]),
+    );
     await this.changed(teamId);
   }
 
@@ -64,14 +74,16 @@ export class PostgresTeamSettingsStore implements TeamSettingsStore {
     // COLLATE "C": the same byte order as SQLite's, and as the page tokens assume.
     const { rows } = await orUnavailable("list team settings", () =>
       this.database.pool.query<{ team_id: string; sealed: Buffer; updated_at: Date }>(
-        (`SELECT team_id, sealed, updated_at FROM secretgate.team_settings WHERE ` +
-`team_id COLLATE "C" > $1 ORDER BY team_id COLLATE "C" LIMIT $2`),
+        `SELECT team_id, sealed, updated_at FROM secretgate.team_settings WHERE ` +
+          `team_id COLLATE "C" > $1 ORDER BY team_id COLLATE "C" LIMIT $2`,
         [after, limit],
       ),
     );
     return rows.map((row) => ({
       teamId: row.team_id,
-      settings: JSON.parse(this.database.sealer.open(row.sealed, teamSettingsContext(row.team_id)).toString("utf8")) as Record<string, unknown>,
+      settings: JSON.parse(
+        this.database.sealer.open(row.sealed, teamSettingsContext(row.team_id)).toString("utf8"),
+      ) as Record<string, unknown>,
       updatedAt: row.updated_at,
     }));
   }

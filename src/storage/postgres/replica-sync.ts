@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { ChangeNotices, type ChangeNotice } from "./change-notices.js";
+import { type ChangeNotice, ChangeNotices } from "./change-notices.js";
 import type { PostgresDatabase } from "./postgres-database.js";
 import type { PostgresTeamSettingsStore } from "./postgres-team-settings-store.js";
 

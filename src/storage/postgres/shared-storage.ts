@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { SecretDatabase } from "../database.js";
 import { PostgresDatabase } from "./postgres-database.js";
 import { PostgresTeamSettingsStore } from "./postgres-team-settings-store.js";
-import { ReplicaSync, type ReplicaChangeHandlers } from "./replica-sync.js";
+import { type ReplicaChangeHandlers, ReplicaSync } from "./replica-sync.js";
 
 /**
  * What replicas share when DATABASE_URL is set: the database (the embedded store's rows), team
@@ -17,14 +17,30 @@ export class SharedStorage {
     private readonly logger: Logger,
   ) {}
 
-  static async open(options: { url: string; sealer: Pick<SecretDatabase, "seal" | "open">; logger: Logger; applicationName: string }): Promise<SharedStorage> {
+  static async open(options: {
+    url: string;
+    sealer: Pick<SecretDatabase, "seal" | "open">;
+    logger: Logger;
+    applicationName: string;
+  }): Promise<SharedStorage> {
     const database = await PostgresDatabase.open(options);
-    return new SharedStorage(database, new PostgresTeamSettingsStore(database), options.applicationName, options.logger);
+    return new SharedStorage(
+      database,
+      new PostgresTeamSettingsStore(database),
+      options.applicationName,
+      options.logger,
+    );
   }
 
   /** Starts listening for other replicas' changes, delivered to `handlers`; the result announces this one's. */
   syncReplicas(handlers: ReplicaChangeHandlers): Promise<ReplicaSync> {
-    return ReplicaSync.start({ database: this.database, teams: this.teams, handlers, applicationName: this.applicationName, logger: this.logger });
+    return ReplicaSync.start({
+      database: this.database,
+      teams: this.teams,
+      handlers,
+      applicationName: this.applicationName,
+      logger: this.logger,
+    });
   }
 
   close(): Promise<void> {

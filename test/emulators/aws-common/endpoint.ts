@@ -2,16 +2,16 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { EmulatorHandle } from "../cli.js";
-import { FaultInjector, sleep, type FaultRule } from "../common/faults.js";
+import { FaultInjector, type FaultRule, sleep } from "../common/faults.js";
 import { readBody } from "../common/http.js";
 import { AwsError, notFound } from "./aws-error.js";
-import { Identities, ROOT_CREDENTIALS, type Identity } from "./identities.js";
+import { Identities, type Identity, ROOT_CREDENTIALS } from "./identities.js";
 import { DEFAULT_KEY_ALIAS, KmsRegion } from "./kms.js";
 import { SecretsManagerRegion } from "./secrets-manager.js";
 import { parseAuthorization, verifySignature } from "./sigv4.js";
 import { handleSts, stsErrorXml } from "./sts.js";
 
-export { ROOT_CREDENTIALS, DEFAULT_KEY_ALIAS };
+export { DEFAULT_KEY_ALIAS, ROOT_CREDENTIALS };
 export const DEFAULT_REGION = "us-east-1";
 
 /** One call as the emulator saw it: tests assert on region (from the SigV4 scope) and caller. */
@@ -52,7 +52,13 @@ export class AwsEmulator {
     return this.handleQuery(request, path, body, response);
   }
 
-  private async handleJson(request: IncomingMessage, path: string, target: string, body: Buffer, response: ServerResponse): Promise<void> {
+  private async handleJson(
+    request: IncomingMessage,
+    path: string,
+    target: string,
+    body: Buffer,
+    response: ServerResponse,
+  ): Promise<void> {
     const [prefix = "", operation = ""] = target.split(".");
     const service = JSON_TARGETS[prefix];
     const send = (status: number, payload: unknown) => {
@@ -71,18 +77,36 @@ export class AwsEmulator {
       } catch {
         input = undefined;
       }
-      if (!(await this.applyFault(operation, request, service === "kms" ? "KMSInternalException" : "InternalServiceError", undefined, targetOf(input), service))) return;
+      if (
+        !(await this.applyFault(
+          operation,
+          request,
+          service === "kms" ? "KMSInternalException" : "InternalServiceError",
+          undefined,
+          targetOf(input),
+          service,
+        ))
+      )
+        return;
       const caller = this.authenticate(request, path, body, service, "UnrecognizedClientException");
       if (input === undefined) throw new AwsError("SerializationException", "Request body is not valid JSON");
       this.record(service, operation, caller);
-      const output = service === "kms" ? this.kmsRegion(caller.region).handle(operation, input) : this.secretsRegion(caller.region).handle(operation, input);
+      const output =
+        service === "kms"
+          ? this.kmsRegion(caller.region).handle(operation, input)
+          : this.secretsRegion(caller.region).handle(operation, input);
       send(200, output);
     } catch (error) {
       sendError(error instanceof AwsError ? error : new AwsError("InternalFailure", (error as Error).message, 500));
     }
   }
 
-  private async handleQuery(request: IncomingMessage, path: string, body: Buffer, response: ServerResponse): Promise<void> {
+  private async handleQuery(
+    request: IncomingMessage,
+    path: string,
+    body: Buffer,
+    response: ServerResponse,
+  ): Promise<void> {
     const params = new URLSearchParams(body.toString("utf8"));
     const action = params.get("Action") ?? "";
     const send = (status: number, xml: string) => {
@@ -93,11 +117,19 @@ export class AwsEmulator {
       if (!(await this.applyFault(action, request, "InternalFailure", "Throttling"))) return;
       // AssumeRoleWithWebIdentity is the one unsigned call: the token is the credential.
       const caller =
-        action === "AssumeRoleWithWebIdentity" ? undefined : this.authenticate(request, path, body, "sts", "InvalidClientTokenId");
-      this.record("sts", action, caller ?? { region: DEFAULT_REGION, accessKeyId: "", principal: "web-identity" }, assumeRoleDetail(action, params));
+        action === "AssumeRoleWithWebIdentity"
+          ? undefined
+          : this.authenticate(request, path, body, "sts", "InvalidClientTokenId");
+      this.record(
+        "sts",
+        action,
+        caller ?? { region: DEFAULT_REGION, accessKeyId: "", principal: "web-identity" },
+        assumeRoleDetail(action, params),
+      );
       send(200, handleSts(action, params, caller, { identities: this.identities, externalIds: this.externalIds }));
     } catch (error) {
-      const failure = error instanceof AwsError ? error : new AwsError("InternalFailure", (error as Error).message, 500);
+      const failure =
+        error instanceof AwsError ? error : new AwsError("InternalFailure", (error as Error).message, 500);
       send(failure.status, stsErrorXml(failure));
     }
   }
@@ -114,7 +146,10 @@ export class AwsEmulator {
     const fault = this.faults.next(operation, target);
     if (!fault) return true;
     if (fault.interleave && target !== undefined && service === "secretsmanager") {
-      this.secretsRegion(parseAuthorization(request.headers).region).writeAsAnotherClient(target, fault.interleave.value);
+      this.secretsRegion(parseAuthorization(request.headers).region).writeAsAnotherClient(
+        target,
+        fault.interleave.value,
+      );
     }
     if (fault.latencyMs) await sleep(fault.latencyMs);
     switch (fault.kind) {
@@ -129,20 +164,42 @@ export class AwsEmulator {
       case "throttle":
         throw new AwsError(throttleType, "Rate exceeded", 400);
       case "error":
-        throw new AwsError(fault.status === 503 ? "ServiceUnavailable" : serverErrorType, "injected server error", fault.status ?? 500);
+        throw new AwsError(
+          fault.status === 503 ? "ServiceUnavailable" : serverErrorType,
+          "injected server error",
+          fault.status ?? 500,
+        );
       case "lag":
         // A read served where the target's latest writes have not arrived yet: Secrets Manager's own "not found".
         throw notFound();
     }
   }
 
-  private authenticate(request: IncomingMessage, path: string, body: Buffer, service: string, invalidTokenType: string): Identity & { region: string } {
+  private authenticate(
+    request: IncomingMessage,
+    path: string,
+    body: Buffer,
+    service: string,
+    invalidTokenType: string,
+  ): Identity & { region: string } {
     const parsed = parseAuthorization(request.headers);
     if (parsed.service !== service) {
-      throw new AwsError("InvalidSignatureException", `Credential should be scoped to correct service: '${service}'.`, 403);
+      throw new AwsError(
+        "InvalidSignatureException",
+        `Credential should be scoped to correct service: '${service}'.`,
+        403,
+      );
     }
-    const identity = this.identities.authenticate(parsed.accessKeyId, request.headers["x-amz-security-token"]?.toString(), invalidTokenType);
-    verifySignature({ method: request.method ?? "POST", path, headers: request.headers, body }, parsed, identity.secretAccessKey);
+    const identity = this.identities.authenticate(
+      parsed.accessKeyId,
+      request.headers["x-amz-security-token"]?.toString(),
+      invalidTokenType,
+    );
+    verifySignature(
+      { method: request.method ?? "POST", path, headers: request.headers, body },
+      parsed,
+      identity.secretAccessKey,
+    );
     return { ...identity, region: parsed.region };
   }
 
@@ -153,7 +210,14 @@ export class AwsEmulator {
     detail: Pick<CallRecord, "roleArn" | "externalId"> = {},
   ): void {
     if (this.records.length >= MAX_RECORDS) this.records.shift();
-    this.records.push({ service, operation, region: caller.region, accessKeyId: caller.accessKeyId, principal: caller.principal, ...detail });
+    this.records.push({
+      service,
+      operation,
+      region: caller.region,
+      accessKeyId: caller.accessKeyId,
+      principal: caller.principal,
+      ...detail,
+    });
   }
 
   private secretsRegion(region: string): SecretsManagerRegion {

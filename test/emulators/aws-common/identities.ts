@@ -23,7 +23,10 @@ export class Identities {
   private readonly byAccessKey = new Map<string, Identity>();
 
   constructor() {
-    this.byAccessKey.set(ROOT_CREDENTIALS.accessKeyId, { ...ROOT_CREDENTIALS, principal: `arn:aws:iam::${ACCOUNT_ID}:user/secretgate-emulator` });
+    this.byAccessKey.set(ROOT_CREDENTIALS.accessKeyId, {
+      ...ROOT_CREDENTIALS,
+      principal: `arn:aws:iam::${ACCOUNT_ID}:user/secretgate-emulator`,
+    });
   }
 
   issue(principal: string, lifetimeSeconds: number): Identity {

@@ -42,8 +42,10 @@ export class KmsRegion {
       }
       case "CreateAlias": {
         const alias = String(input.AliasName ?? "");
-        if (!alias.startsWith("alias/") || alias.startsWith("alias/aws/")) throw new AwsError("ValidationException", `Invalid alias name ${alias}`);
-        if (this.aliases.has(alias)) throw new AwsError("AlreadyExistsException", `An alias with the name ${alias} already exists`);
+        if (!alias.startsWith("alias/") || alias.startsWith("alias/aws/"))
+          throw new AwsError("ValidationException", `Invalid alias name ${alias}`);
+        if (this.aliases.has(alias))
+          throw new AwsError("AlreadyExistsException", `An alias with the name ${alias} already exists`);
         this.aliases.set(alias, this.key(input.TargetKeyId).id);
         return {};
       }
@@ -58,14 +60,23 @@ export class KmsRegion {
       case "Encrypt": {
         const plaintext = Buffer.from(String(input.Plaintext ?? ""), "base64");
         if (plaintext.length < 1 || plaintext.length > 4096) {
-          throw new AwsError("ValidationException", "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length between 1 and 4096");
+          throw new AwsError(
+            "ValidationException",
+            "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length between 1 and 4096",
+          );
         }
         const key = this.usableKey(input.KeyId);
-        return { CiphertextBlob: seal(key, plaintext, input.EncryptionContext).toString("base64"), KeyId: key.arn, EncryptionAlgorithm: "SYMMETRIC_DEFAULT" };
+        return {
+          CiphertextBlob: seal(key, plaintext, input.EncryptionContext).toString("base64"),
+          KeyId: key.arn,
+          EncryptionAlgorithm: "SYMMETRIC_DEFAULT",
+        };
       }
       case "GenerateDataKey": {
-        const bytes = input.NumberOfBytes ?? (input.KeySpec === "AES_128" ? 16 : input.KeySpec === "AES_256" ? 32 : undefined);
-        if (!Number.isInteger(bytes) || bytes < 1 || bytes > 1024) throw new AwsError("ValidationException", "Specify KeySpec or NumberOfBytes (1 to 1024)");
+        const bytes =
+          input.NumberOfBytes ?? (input.KeySpec === "AES_128" ? 16 : input.KeySpec === "AES_256" ? 32 : undefined);
+        if (!Number.isInteger(bytes) || bytes < 1 || bytes > 1024)
+          throw new AwsError("ValidationException", "Specify KeySpec or NumberOfBytes (1 to 1024)");
         const key = this.usableKey(input.KeyId);
         const plaintext = randomBytes(bytes);
         return {
@@ -89,9 +100,16 @@ export class KmsRegion {
     }
     const keyId = blob.subarray(2, 2 + keyIdLength).toString("utf8");
     const key = this.keys.get(keyId);
-    if (!key) throw new AwsError("NotFoundException", `Key 'arn:aws:kms:${this.region}:${ACCOUNT_ID}:key/${keyId}' does not exist`);
+    if (!key)
+      throw new AwsError(
+        "NotFoundException",
+        `Key 'arn:aws:kms:${this.region}:${ACCOUNT_ID}:key/${keyId}' does not exist`,
+      );
     if (input.KeyId !== undefined && this.key(input.KeyId).id !== key.id) {
-      throw new AwsError("IncorrectKeyException", "The key ID in the request does not identify a KMS key that can perform this operation.");
+      throw new AwsError(
+        "IncorrectKeyException",
+        "The key ID in the request does not identify a KMS key that can perform this operation.",
+      );
     }
     if (!key.enabled) throw new AwsError("DisabledException", `${key.arn} is disabled.`);
     const ivStart = 2 + keyIdLength;
@@ -110,7 +128,14 @@ export class KmsRegion {
 
   private createKey(description: string): Key {
     const id = randomUUID();
-    const key: Key = { id, arn: `arn:aws:kms:${this.region}:${ACCOUNT_ID}:key/${id}`, material: randomBytes(32), enabled: true, description, created: Date.now() };
+    const key: Key = {
+      id,
+      arn: `arn:aws:kms:${this.region}:${ACCOUNT_ID}:key/${id}`,
+      material: randomBytes(32),
+      enabled: true,
+      description,
+      created: Date.now(),
+    };
     this.keys.set(id, key);
     return key;
   }
@@ -119,7 +144,9 @@ export class KmsRegion {
   private key(reference: unknown): Key {
     const text = String(reference ?? "");
     const aliasName = text.startsWith("alias/") ? text : /^arn:aws:kms:[^:]+:\d{12}:(alias\/.+)$/.exec(text)?.[1];
-    const id = aliasName ? this.aliases.get(aliasName) : /^arn:aws:kms:[^:]+:\d{12}:key\/(.+)$/.exec(text)?.[1] ?? text;
+    const id = aliasName
+      ? this.aliases.get(aliasName)
+      : (/^arn:aws:kms:[^:]+:\d{12}:key\/(.+)$/.exec(text)?.[1] ?? text);
     const key = id !== undefined ? this.keys.get(id) : undefined;
     if (!key) throw new AwsError("NotFoundException", `Key '${text}' does not exist`);
     return key;
@@ -143,7 +170,9 @@ function seal(key: Key, plaintext: Buffer, context: unknown): Buffer {
 
 /** The encryption context in a canonical form: key order must not matter, as in KMS. */
 function contextBytes(context: unknown): Buffer {
-  const entries = Object.entries((context ?? {}) as Record<string, string>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const entries = Object.entries((context ?? {}) as Record<string, string>).sort(([a], [b]) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  );
   return Buffer.from(JSON.stringify(entries), "utf8");
 }
 

@@ -78,10 +78,15 @@ export class SecretsManagerRegion {
 
   private create(input: Input) {
     const name = String(input.Name ?? "");
-    if (!NAME.test(name)) throw invalidParameter("Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!");
+    if (!NAME.test(name))
+      throw invalidParameter(
+        "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!",
+      );
     const existing = this.secrets.get(name);
     if (existing?.deletedDate !== undefined) {
-      throw invalidRequest("You can't create this secret because a secret with this name is already scheduled for deletion.");
+      throw invalidRequest(
+        "You can't create this secret because a secret with this name is already scheduled for deletion.",
+      );
     }
     if (existing) {
       const token = input.ClientRequestToken as string | undefined;
@@ -113,7 +118,9 @@ export class SecretsManagerRegion {
       ARN: secret.arn,
       Name: secret.name,
       VersionId: version.id,
-      ...(version.binary !== undefined ? { SecretBinary: version.binary.toString("base64") } : { SecretString: version.string }),
+      ...(version.binary !== undefined
+        ? { SecretBinary: version.binary.toString("base64") }
+        : { SecretString: version.string }),
       VersionStages: [...version.stages],
       CreatedDate: version.created / 1000,
     };
@@ -125,8 +132,12 @@ export class SecretsManagerRegion {
     const token = input.ClientRequestToken as string | undefined;
     const existing = token ? secret.versions.get(token) : undefined;
     if (existing) {
-      if (sameValue(existing, input)) return { ARN: secret.arn, Name: secret.name, VersionId: existing.id, VersionStages: [...existing.stages] };
-      throw new AwsError("ResourceExistsException", "You can't modify an existing version, you can only create a new version.");
+      if (sameValue(existing, input))
+        return { ARN: secret.arn, Name: secret.name, VersionId: existing.id, VersionStages: [...existing.stages] };
+      throw new AwsError(
+        "ResourceExistsException",
+        "You can't modify an existing version, you can only create a new version.",
+      );
     }
     const version = this.addVersion(secret, input);
     return { ARN: secret.arn, Name: secret.name, VersionId: version.id, VersionStages: [...version.stages] };
@@ -144,10 +155,18 @@ export class SecretsManagerRegion {
       LastChangedDate: secret.changed / 1000,
       ...(secret.deletedDate !== undefined ? { DeletedDate: secret.deletedDate / 1000 } : {}),
       Tags: [...secret.tags].map(([Key, Value]) => ({ Key, Value })),
-      VersionIdsToStages: Object.fromEntries([...secret.versions.values()].map((version) => [version.id, [...version.stages]])),
+      VersionIdsToStages: Object.fromEntries(
+        [...secret.versions.values()].map((version) => [version.id, [...version.stages]]),
+      ),
       PrimaryRegion: secret.primaryRegion ?? this.region,
       ...(secret.replicas.size > 0
-        ? { ReplicationStatus: [...secret.replicas].map(([Region, status]) => ({ Region, Status: status.status, StatusMessage: status.message })) }
+        ? {
+            ReplicationStatus: [...secret.replicas].map(([Region, status]) => ({
+              Region,
+              Status: status.status,
+              StatusMessage: status.message,
+            })),
+          }
         : {}),
     };
   }
@@ -172,10 +191,13 @@ export class SecretsManagerRegion {
       return { ARN: secret.arn, Name: secret.name, DeletionDate: Date.now() / 1000 };
     }
     if (secret.deletedDate !== undefined) {
-      throw invalidRequest("You can't perform this operation on the secret because it was already scheduled for deletion.");
+      throw invalidRequest(
+        "You can't perform this operation on the secret because it was already scheduled for deletion.",
+      );
     }
     const days = Number(input.RecoveryWindowInDays ?? 30);
-    if (!Number.isInteger(days) || days < 7 || days > 30) throw invalidParameter("RecoveryWindowInDays must be between 7 and 30 days.");
+    if (!Number.isInteger(days) || days < 7 || days > 30)
+      throw invalidParameter("RecoveryWindowInDays must be between 7 and 30 days.");
     secret.deletedDate = Date.now();
     secret.deletionDate = secret.deletedDate + days * DAY_MS;
     return { ARN: secret.arn, Name: secret.name, DeletionDate: secret.deletionDate / 1000 };
@@ -217,10 +239,14 @@ export class SecretsManagerRegion {
   private replicate(input: Input) {
     const secret = this.live(input.SecretId);
     for (const { Region: region, KmsKeyId: kmsKeyId } of (input.AddReplicaRegions ?? []) as Input[]) {
-      if (typeof region !== "string" || region === this.region) throw invalidParameter(`Invalid replica region ${region}`);
+      if (typeof region !== "string" || region === this.region)
+        throw invalidParameter(`Invalid replica region ${region}`);
       const target = this.regionOf(region);
       if (target.secrets.has(secret.name)) {
-        secret.replicas.set(region, { status: "Failed", message: `Replication failed: Secret name already exists in region ${region}.` });
+        secret.replicas.set(region, {
+          status: "Failed",
+          message: `Replication failed: Secret name already exists in region ${region}.`,
+        });
         continue;
       }
       target.secrets.set(secret.name, {
@@ -236,19 +262,26 @@ export class SecretsManagerRegion {
     }
     return {
       ARN: secret.arn,
-      ReplicationStatus: [...secret.replicas].map(([Region, status]) => ({ Region, Status: status.status, StatusMessage: status.message })),
+      ReplicationStatus: [...secret.replicas].map(([Region, status]) => ({
+        Region,
+        Status: status.status,
+        StatusMessage: status.message,
+      })),
     };
   }
 
   private addVersion(secret: Secret, input: Input): SecretVersion {
     if (input.SecretString !== undefined && input.SecretBinary !== undefined) {
-      throw invalidParameter("You can't specify both a binary secret value and a string secret value in the same secret.");
+      throw invalidParameter(
+        "You can't specify both a binary secret value and a string secret value in the same secret.",
+      );
     }
     const binary = input.SecretBinary !== undefined ? Buffer.from(String(input.SecretBinary), "base64") : undefined;
     const size = binary ? binary.length : Buffer.byteLength(String(input.SecretString), "utf8");
     if (size > MAX_VALUE_BYTES) throw invalidParameter(`The secret value is larger than ${MAX_VALUE_BYTES} bytes.`);
     const token = input.ClientRequestToken as string | undefined;
-    if (token !== undefined && (token.length < 32 || token.length > 64)) throw invalidParameter("ClientRequestToken must be 32 to 64 characters.");
+    if (token !== undefined && (token.length < 32 || token.length > 64))
+      throw invalidParameter("ClientRequestToken must be 32 to 64 characters.");
     // AWSCURRENT moves to the new version, the old current becomes AWSPREVIOUS, and an unlabelled version is dropped.
     for (const version of secret.versions.values()) {
       version.stages.delete("AWSPREVIOUS");

@@ -9,16 +9,31 @@ export interface SignedBy {
   service: string;
 }
 
-const AUTHORIZATION = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/;
+const AUTHORIZATION =
+  /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/;
 
 /** Parses the Authorization header, or refuses the request the way AWS does. */
-export function parseAuthorization(headers: IncomingHttpHeaders): SignedBy & { date: string; signedHeaders: string[]; signature: string } {
+export function parseAuthorization(
+  headers: IncomingHttpHeaders,
+): SignedBy & { date: string; signedHeaders: string[]; signature: string } {
   const header = headers.authorization;
   if (!header) throw new AwsError("MissingAuthenticationTokenException", "Missing Authentication Token", 403);
   const match = AUTHORIZATION.exec(header);
-  if (!match) throw new AwsError("IncompleteSignatureException", "Authorization header requires a valid AWS4-HMAC-SHA256 signature", 403);
+  if (!match)
+    throw new AwsError(
+      "IncompleteSignatureException",
+      "Authorization header requires a valid AWS4-HMAC-SHA256 signature",
+      403,
+    );
   const [, accessKeyId, date, region, service, signedHeaders, signature] = match as unknown as string[];
-  return { accessKeyId: accessKeyId!, date: date!, region: region!, service: service!, signedHeaders: signedHeaders!.split(";"), signature: signature! };
+  return {
+    accessKeyId: accessKeyId!,
+    date: date!,
+    region: region!,
+    service: service!,
+    signedHeaders: signedHeaders!.split(";"),
+    signature: signature!,
+  };
 }
 
 /**
@@ -31,8 +46,10 @@ export function verifySignature(
   secretAccessKey: string,
 ): void {
   const amzDate = header(request.headers, "x-amz-date");
-  if (!amzDate.startsWith(parsed.date)) throw new AwsError("IncompleteSignatureException", "X-Amz-Date does not match the credential scope date", 403);
-  if (!parsed.signedHeaders.includes("host")) throw new AwsError("IncompleteSignatureException", "the host header must be signed", 403);
+  if (!amzDate.startsWith(parsed.date))
+    throw new AwsError("IncompleteSignatureException", "X-Amz-Date does not match the credential scope date", 403);
+  if (!parsed.signedHeaders.includes("host"))
+    throw new AwsError("IncompleteSignatureException", "the host header must be signed", 403);
   const [path, query = ""] = request.path.split("?");
   const canonicalQuery = query
     .split("&")
@@ -41,9 +58,18 @@ export function verifySignature(
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([key, value = ""]) => `${key}=${value}`)
     .join("&");
-  const canonicalHeaders = parsed.signedHeaders.map((name) => `${name}:${header(request.headers, name).trim().replace(/\s+/g, " ")}\n`).join("");
+  const canonicalHeaders = parsed.signedHeaders
+    .map((name) => `${name}:${header(request.headers, name).trim().replace(/\s+/g, " ")}\n`)
+    .join("");
   const payloadHash = request.headers["x-amz-content-sha256"]?.toString() ?? sha256(request.body);
-  const canonicalRequest = [request.method, path, canonicalQuery, canonicalHeaders, parsed.signedHeaders.join(";"), payloadHash].join("\n");
+  const canonicalRequest = [
+    request.method,
+    path,
+    canonicalQuery,
+    canonicalHeaders,
+    parsed.signedHeaders.join(";"),
+    payloadHash,
+  ].join("\n");
   const scope = `${parsed.date}/${parsed.region}/${parsed.service}/aws4_request`;
   const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, sha256(Buffer.from(canonicalRequest))].join("\n");
   let key = hmac(`AWS4${secretAccessKey}`, parsed.date);

@@ -13,20 +13,30 @@ export interface StsOptions {
 }
 
 /** STS's query protocol: form-encoded requests, XML answers. */
-export function handleSts(action: string, params: URLSearchParams, caller: Identity | undefined, options: StsOptions): string {
+export function handleSts(
+  action: string,
+  params: URLSearchParams,
+  caller: Identity | undefined,
+  options: StsOptions,
+): string {
   switch (action) {
     case "AssumeRole": {
       const { roleArn, sessionName, duration } = roleParams(params);
       const required = options.externalIds.get(roleArn);
       if (required !== undefined && params.get("ExternalId") !== required) {
-        throw new AwsError("AccessDenied", `User: ${caller?.principal} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`, 403);
+        throw new AwsError(
+          "AccessDenied",
+          `User: ${caller?.principal} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`,
+          403,
+        );
       }
       return credentialsXml("AssumeRole", issue(roleArn, sessionName, duration, options), "");
     }
     case "AssumeRoleWithWebIdentity": {
       const { roleArn, sessionName, duration } = roleParams(params);
       const token = params.get("WebIdentityToken") ?? "";
-      if (!JWT.test(token)) throw new AwsError("InvalidIdentityToken", "The ID Token provided is not a valid JWT.", 400);
+      if (!JWT.test(token))
+        throw new AwsError("InvalidIdentityToken", "The ID Token provided is not a valid JWT.", 400);
       const extra = `<SubjectFromWebIdentityToken>system:serviceaccount:emulator</SubjectFromWebIdentityToken><Provider>emulator</Provider><Audience>sts.amazonaws.com</Audience>`;
       return credentialsXml("AssumeRoleWithWebIdentity", issue(roleArn, sessionName, duration, options), extra);
     }
@@ -43,8 +53,14 @@ export function handleSts(action: string, params: URLSearchParams, caller: Ident
 function roleParams(params: URLSearchParams): { roleArn: string; sessionName: string; duration: number } {
   const roleArn = params.get("RoleArn") ?? "";
   const sessionName = params.get("RoleSessionName") ?? "";
-  if (!ROLE_ARN.test(roleArn)) throw new AwsError("ValidationError", `${JSON.stringify(roleArn)} is invalid for RoleArn: must be a role ARN`, 400);
-  if (!SESSION_NAME.test(sessionName)) throw new AwsError("ValidationError", "1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint", 400);
+  if (!ROLE_ARN.test(roleArn))
+    throw new AwsError("ValidationError", `${JSON.stringify(roleArn)} is invalid for RoleArn: must be a role ARN`, 400);
+  if (!SESSION_NAME.test(sessionName))
+    throw new AwsError(
+      "ValidationError",
+      "1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint",
+      400,
+    );
   const duration = Number(params.get("DurationSeconds") ?? 3600);
   if (!Number.isInteger(duration) || duration < 900 || duration > 43_200) {
     throw new AwsError("ValidationError", "DurationSeconds must be between 900 and 43200", 400);

@@ -33,10 +33,21 @@ export function makeLoopbackCertificate(): LoopbackCertificate {
   const ecKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
 
   openssl([
-    "req", "-x509", ...ecKey, "-keyout", file("ca.key"), "-out", file("ca.pem"), "-days", "2",
-    "-subj", "/CN=secretgate emulator CA",
-    "-addext", "basicConstraints=critical,CA:TRUE",
-    "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    "req",
+    "-x509",
+    ...ecKey,
+    "-keyout",
+    file("ca.key"),
+    "-out",
+    file("ca.pem"),
+    "-days",
+    "2",
+    "-subj",
+    "/CN=secretgate emulator CA",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
   ]);
   openssl(["req", ...ecKey, "-keyout", file("server.key"), "-out", file("server.csr"), "-subj", "/CN=localhost"]);
   writeFileSync(
@@ -51,17 +62,57 @@ export function makeLoopbackCertificate(): LoopbackCertificate {
     ].join("\n"),
   );
   openssl([
-    "x509", "-req", "-in", file("server.csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key"), "-CAcreateserial",
-    "-out", file("server.pem"), "-days", "2", "-extfile", file("server.ext"),
+    "x509",
+    "-req",
+    "-in",
+    file("server.csr"),
+    "-CA",
+    file("ca.pem"),
+    "-CAkey",
+    file("ca.key"),
+    "-CAcreateserial",
+    "-out",
+    file("server.pem"),
+    "-days",
+    "2",
+    "-extfile",
+    file("server.ext"),
   ]);
-  openssl(["req", ...ecKey, "-keyout", file("client.key"), "-out", file("client.csr"), "-subj", "/CN=secretgate-client"]);
+  openssl([
+    "req",
+    ...ecKey,
+    "-keyout",
+    file("client.key"),
+    "-out",
+    file("client.csr"),
+    "-subj",
+    "/CN=secretgate-client",
+  ]);
   writeFileSync(
     file("client.ext"),
-    ["basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=clientAuth", "authorityKeyIdentifier=keyid"].join("\n"),
+    [
+      "basicConstraints=critical,CA:FALSE",
+      "keyUsage=critical,digitalSignature",
+      "extendedKeyUsage=clientAuth",
+      "authorityKeyIdentifier=keyid",
+    ].join("\n"),
   );
   openssl([
-    "x509", "-req", "-in", file("client.csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key"), "-CAcreateserial",
-    "-out", file("client.pem"), "-days", "2", "-extfile", file("client.ext"),
+    "x509",
+    "-req",
+    "-in",
+    file("client.csr"),
+    "-CA",
+    file("ca.pem"),
+    "-CAkey",
+    file("ca.key"),
+    "-CAcreateserial",
+    "-out",
+    file("client.pem"),
+    "-days",
+    "2",
+    "-extfile",
+    file("client.ext"),
   ]);
   return {
     clientCertPem: readFileSync(file("client.pem"), "utf8"),

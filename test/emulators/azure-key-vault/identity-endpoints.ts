@@ -52,7 +52,8 @@ export class IdentityEndpoints {
         },
       };
     }
-    if (method !== "POST") return aadError(405, "invalid_request", "AADSTS900561: The endpoint only accepts POST requests.");
+    if (method !== "POST")
+      return aadError(405, "invalid_request", "AADSTS900561: The endpoint only accepts POST requests.");
     return this.issueToken(form());
   }
 
@@ -95,7 +96,11 @@ export class IdentityEndpoints {
       return aadError(400, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type.");
     }
     if (form.get("client_id") !== this.app.clientId) {
-      return aadError(400, "unauthorized_client", `AADSTS700016: Application with identifier '${form.get("client_id")}' was not found in the directory.`);
+      return aadError(
+        400,
+        "unauthorized_client",
+        `AADSTS700016: Application with identifier '${form.get("client_id")}' was not found in the directory.`,
+      );
     }
     const assertion = form.get("client_assertion");
     if (assertion) {
@@ -112,7 +117,12 @@ export class IdentityEndpoints {
     this.tokens.set(token, Date.now() + TOKEN_LIFETIME_SECONDS * 1000);
     return {
       status: 200,
-      body: { token_type: "Bearer", expires_in: TOKEN_LIFETIME_SECONDS, ext_expires_in: TOKEN_LIFETIME_SECONDS, access_token: token },
+      body: {
+        token_type: "Bearer",
+        expires_in: TOKEN_LIFETIME_SECONDS,
+        ext_expires_in: TOKEN_LIFETIME_SECONDS,
+        access_token: token,
+      },
     };
   }
 }
@@ -120,6 +130,11 @@ export class IdentityEndpoints {
 function aadError(status: number, error: string, description: string): Reply {
   return {
     status,
-    body: { error, error_description: description, error_codes: [Number(/AADSTS(\d+)/.exec(description)?.[1] ?? 0)], timestamp: new Date().toISOString() },
+    body: {
+      error,
+      error_description: description,
+      error_codes: [Number(/AADSTS(\d+)/.exec(description)?.[1] ?? 0)],
+      timestamp: new Date().toISOString(),
+    },
   };
 }

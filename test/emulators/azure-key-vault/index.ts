@@ -1,12 +1,12 @@
-import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { EmulatorHandle } from "../cli.js";
-import { FaultInjector, type AppliedFault, type FaultRule } from "../common/faults.js";
+import { type AppliedFault, FaultInjector, type FaultRule } from "../common/faults.js";
 import { applyHttpFault, readBody } from "../common/http.js";
-import { makeLoopbackCertificate, type LoopbackCertificate } from "./certificate.js";
-import { IdentityEndpoints, type EmulatedApp } from "./identity-endpoints.js";
-import { RECOVERABLE_DAYS, VaultError, VaultStore, type SecretVersion } from "./vault-store.js";
+import { type LoopbackCertificate, makeLoopbackCertificate } from "./certificate.js";
+import { type EmulatedApp, IdentityEndpoints } from "./identity-endpoints.js";
+import { RECOVERABLE_DAYS, type SecretVersion, VaultError, VaultStore } from "./vault-store.js";
 
 const PAGE_SIZE = 25;
 
@@ -39,7 +39,10 @@ export interface AzureKeyVaultEmulator extends EmulatorHandle {
  * emulator as Entra ID authority, and its CA (read by Node at start, trusted like a corporate
  * one). `credential` says how the app signs in; by default, with its client secret.
  */
-export function sdkEnvironment(vault: AzureKeyVaultEmulator, credential: Record<string, string> = { AZURE_CLIENT_SECRET: vault.app.clientSecret }): Record<string, string> {
+export function sdkEnvironment(
+  vault: AzureKeyVaultEmulator,
+  credential: Record<string, string> = { AZURE_CLIENT_SECRET: vault.app.clientSecret },
+): Record<string, string> {
   return {
     AZURE_KEY_VAULT_URI: vault.endpoint,
     AZURE_TENANT_ID: vault.app.tenantId,
@@ -74,7 +77,8 @@ export async function startEmulator(options: {
 
   const server: Server = createServer({ cert: certificate.certPem, key: certificate.keyPem }, (request, response) => {
     void serve(request, response).catch((error: unknown) => {
-      if (!response.headersSent) send(response, 500, { error: { code: "InternalServerError", message: String(error) } });
+      if (!response.headersSent)
+        send(response, 500, { error: { code: "InternalServerError", message: String(error) } });
     });
   });
 
@@ -95,9 +99,14 @@ export async function startEmulator(options: {
     const route = routeVaultRequest(method, url.pathname);
     if (!route) return send(response, 404, vaultError("NotFound", `No route for ${method} ${url.pathname}`));
     const apiVersion = url.searchParams.get("api-version");
-    if (!apiVersion) return send(response, 400, vaultError("BadParameter", "The api-version query parameter is missing."));
+    if (!apiVersion)
+      return send(response, 400, vaultError("BadParameter", "The api-version query parameter is missing."));
     if (!/^(7\.\d+(-preview)?|20\d\d-\d\d-\d\d(-preview)?)$/.test(apiVersion)) {
-      return send(response, 400, vaultError("BadParameter", `The specified version (${apiVersion}) is not recognized.`));
+      return send(
+        response,
+        400,
+        vaultError("BadParameter", `The specified version (${apiVersion}) is not recognized.`),
+      );
     }
 
     const authorization = request.headers.authorization ?? "";
@@ -108,7 +117,14 @@ export async function startEmulator(options: {
         "WWW-Authenticate",
         `Bearer authorization="${authorityHost || baseUrl}/${app.tenantId}", resource="https://vault.azure.net"`,
       );
-      return send(response, 401, vaultError("Unauthorized", token ? "AKV10032: Invalid issuer or expired token." : "AKV10000: Request is missing a Bearer or PoP token."));
+      return send(
+        response,
+        401,
+        vaultError(
+          "Unauthorized",
+          token ? "AKV10032: Invalid issuer or expired token." : "AKV10000: Request is missing a Bearer or PoP token.",
+        ),
+      );
     }
 
     const fault = faults.next(route.operation, route.name);
@@ -149,7 +165,13 @@ export async function startEmulator(options: {
       case "GetSecret": {
         const found = store.get(name!, version);
         // Key Vault keeps a disabled version's value from everyone; a new version (PUT) is enabled.
-        if (!found.version.enabled) throw new VaultError(403, "Forbidden", "Operation get is not allowed on a disabled secret.", "SecretDisabled");
+        if (!found.version.enabled)
+          throw new VaultError(
+            403,
+            "Forbidden",
+            "Operation get is not allowed on a disabled secret.",
+            "SecretDisabled",
+          );
         return bundle(found.name, found.version, true);
       }
       case "UpdateSecret": {
@@ -161,15 +183,24 @@ export async function startEmulator(options: {
         return bundle(found.name, found.version, false);
       }
       case "ListSecrets":
-        return page(store.list().map((item) => listItem(item.name, item.version)), url);
+        return page(
+          store.list().map((item) => listItem(item.name, item.version)),
+          url,
+        );
       case "ListVersions":
-        return page(store.versions(name!).map((item) => listItem(item.name, item.version, true)), url);
+        return page(
+          store.versions(name!).map((item) => listItem(item.name, item.version, true)),
+          url,
+        );
       case "DeleteSecret":
         return deletedBundle(store.delete(name!));
       case "GetDeletedSecret":
         return deletedBundle(store.getDeleted(name!));
       case "ListDeletedSecrets":
-        return page(store.listDeleted().map((deleted) => deletedBundle(deleted, false)), url);
+        return page(
+          store.listDeleted().map((deleted) => deletedBundle(deleted, false)),
+          url,
+        );
       case "PurgeDeletedSecret":
         store.purge(name!);
         return undefined;
@@ -186,7 +217,10 @@ export async function startEmulator(options: {
     const start = Number(url.searchParams.get("$skiptoken") ?? 0) || 0;
     const next = new URL(url.href);
     next.searchParams.set("$skiptoken", String(start + size));
-    return { value: items.slice(start, start + size), nextLink: start + size < items.length ? `${nextLinkOrigin ?? baseUrl}${next.pathname}${next.search}` : null };
+    return {
+      value: items.slice(start, start + size),
+      nextLink: start + size < items.length ? `${nextLinkOrigin ?? baseUrl}${next.pathname}${next.search}` : null,
+    };
   };
 
   const bundle = (name: string, version: SecretVersion, withValue: boolean) => ({
@@ -346,9 +380,22 @@ function applyFault(fault: AppliedFault, response: ServerResponse, name: string)
     response,
     (status) =>
       status === 429
-        ? send(response, 429, vaultError("Throttled", "Request was not processed because too many requests were received. Reason: A1"))
-        : send(response, status, vaultError(status === 403 ? "Forbidden" : "InternalServerError", `Injected fault: HTTP ${status}`)),
-    () => send(response, 404, vaultError("SecretNotFound", `A secret with (name/id) ${name} was not found in this key vault.`)),
+        ? send(
+            response,
+            429,
+            vaultError("Throttled", "Request was not processed because too many requests were received. Reason: A1"),
+          )
+        : send(
+            response,
+            status,
+            vaultError(status === 403 ? "Forbidden" : "InternalServerError", `Injected fault: HTTP ${status}`),
+          ),
+    () =>
+      send(
+        response,
+        404,
+        vaultError("SecretNotFound", `A secret with (name/id) ${name} was not found in this key vault.`),
+      ),
   );
 }
 
@@ -361,4 +408,3 @@ function send(response: ServerResponse, status: number, body: unknown): void {
   });
   response.end(payload);
 }
-

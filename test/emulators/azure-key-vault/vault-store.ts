@@ -50,10 +50,17 @@ export class VaultStore {
   private readonly live = new Map<string, StoredSecret>();
   private readonly deleted = new Map<string, DeletedSecret>();
 
-  set(name: string, input: { value: string; contentType?: string; tags?: Record<string, string>; enabled?: boolean }): { name: string; version: SecretVersion } {
+  set(
+    name: string,
+    input: { value: string; contentType?: string; tags?: Record<string, string>; enabled?: boolean },
+  ): { name: string; version: SecretVersion } {
     checkName(name);
     if (Buffer.byteLength(input.value, "utf8") > MAX_VALUE_BYTES) {
-      throw new VaultError(400, "BadParameter", `The secret value exceeds the maximum allowed size of ${MAX_VALUE_BYTES} bytes.`);
+      throw new VaultError(
+        400,
+        "BadParameter",
+        `The secret value exceeds the maximum allowed size of ${MAX_VALUE_BYTES} bytes.`,
+      );
     }
     const key = name.toLowerCase();
     if (this.deleted.has(key)) {
@@ -81,12 +88,18 @@ export class VaultStore {
 
   get(name: string, version?: string): { name: string; version: SecretVersion } {
     const secret = this.live.get(name.toLowerCase());
-    const found = version ? secret?.versions.find((candidate) => candidate.version === version) : secret?.versions.at(-1);
+    const found = version
+      ? secret?.versions.find((candidate) => candidate.version === version)
+      : secret?.versions.at(-1);
     if (!secret || !found) throw notFound(name, version);
     return { name: secret.name, version: found };
   }
 
-  update(name: string, version: string | undefined, changes: { contentType?: string; tags?: Record<string, string>; enabled?: boolean }): { name: string; version: SecretVersion } {
+  update(
+    name: string,
+    version: string | undefined,
+    changes: { contentType?: string; tags?: Record<string, string>; enabled?: boolean },
+  ): { name: string; version: SecretVersion } {
     const found = this.get(name, version);
     if (changes.contentType !== undefined) found.version.contentType = changes.contentType;
     if (changes.tags !== undefined) found.version.tags = { ...changes.tags };
@@ -111,7 +124,11 @@ export class VaultStore {
     if (!secret) throw notFound(name);
     this.live.delete(key);
     const time = nowSeconds();
-    const deleted: DeletedSecret = { ...secret, deletedDate: time, scheduledPurgeDate: time + RECOVERABLE_DAYS * 86400 };
+    const deleted: DeletedSecret = {
+      ...secret,
+      deletedDate: time,
+      scheduledPurgeDate: time + RECOVERABLE_DAYS * 86400,
+    };
     this.deleted.set(key, deleted);
     return deleted;
   }
@@ -148,5 +165,9 @@ function checkName(name: string): void {
 
 function notFound(name: string, version?: string): VaultError {
   const what = version ? `(name/id) ${name}/${version}` : `(name/id) ${name}`;
-  return new VaultError(404, "SecretNotFound", `A secret with ${what} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command.`);
+  return new VaultError(
+    404,
+    "SecretNotFound",
+    `A secret with ${what} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command.`,
+  );
 }

@@ -70,7 +70,9 @@ export class FaultInjector {
   next(operation: string, target?: string): AppliedFault | undefined {
     this.counts.set(operation, (this.counts.get(operation) ?? 0) + 1);
     const rule = this.rules.find(
-      (candidate) => (candidate.operation === undefined || candidate.operation === operation) && (candidate.target === undefined || candidate.target === target),
+      (candidate) =>
+        (candidate.operation === undefined || candidate.operation === operation) &&
+        (candidate.target === undefined || candidate.target === target),
     );
     if (!rule) return undefined;
     if (rule.after !== undefined && rule.after > 0) {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { sleep, type AppliedFault } from "./faults.js";
+import { type AppliedFault, sleep } from "./faults.js";
 
 /** The whole request body. */
 export function readBody(request: IncomingMessage): Promise<Buffer> {
@@ -16,7 +16,12 @@ export function readBody(request: IncomingMessage): Promise<Buffer> {
  * the request itself. `refuse` writes the back end's own error for a status (429 when throttling,
  * with Retry-After already set); `missing` its answer for a name it does not hold (for `lag`).
  */
-export async function applyHttpFault(fault: AppliedFault, response: ServerResponse, refuse: (status: number) => void, missing: () => void): Promise<boolean> {
+export async function applyHttpFault(
+  fault: AppliedFault,
+  response: ServerResponse,
+  refuse: (status: number) => void,
+  missing: () => void,
+): Promise<boolean> {
   if (fault.latencyMs) await sleep(fault.latencyMs);
   switch (fault.kind) {
     case "latency":

@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq, parseDocument, type ScalarTag, type CollectionTag, type YAMLMap } from "yaml";
+import { type CollectionTag, isMap, isScalar, isSeq, parseDocument, type ScalarTag, type YAMLMap } from "yaml";
 
 /** Conjur keeps this many versions of a variable's value. */
 export const KEPT_VERSIONS = 20;
@@ -45,12 +45,23 @@ export class ConjurStore {
   }
 
   /** Loads policy YAML into a branch; POST may only add, PATCH may also `!delete`. */
-  loadPolicy(account: string, login: ConjurLogin, branch: string, yamlText: string, method: string): { version: number } {
-    if (!this.branches.has(branch)) throw new ConjurError(404, "not_found", `CONJ00076E Policy ${account}:policy:${branch} not found`);
+  loadPolicy(
+    account: string,
+    login: ConjurLogin,
+    branch: string,
+    yamlText: string,
+    method: string,
+  ): { version: number } {
+    if (!this.branches.has(branch))
+      throw new ConjurError(404, "not_found", `CONJ00076E Policy ${account}:policy:${branch} not found`);
     if (!owns(login, branch)) throw new ConjurError(403, "forbidden", "Forbidden");
     const statements = parsePolicy(yamlText);
     if (method === "POST" && statements.some((statement) => statement.kind === "delete")) {
-      throw new ConjurError(422, "validation_failed", "Deleting records is not allowed with POST (add-only); use PATCH");
+      throw new ConjurError(
+        422,
+        "validation_failed",
+        "Deleting records is not allowed with POST (add-only); use PATCH",
+      );
     }
     for (const statement of statements) {
       const key = variableKey(account, fullId(branch, statement.id));
@@ -134,9 +145,11 @@ export class ConjurStore {
   }
 
   private reachable(account: string, login: ConjurLogin, id: string): Variable {
-    if (account !== login.account || !owns(login, this.branchOf(id))) throw new ConjurError(403, "forbidden", "Forbidden");
+    if (account !== login.account || !owns(login, this.branchOf(id)))
+      throw new ConjurError(403, "forbidden", "Forbidden");
     const variable = this.variables.get(variableKey(account, id));
-    if (!variable) throw new ConjurError(404, "not_found", `CONJ00076E Variable ${account}:variable:${id} is empty or not found.`);
+    if (!variable)
+      throw new ConjurError(404, "not_found", `CONJ00076E Variable ${account}:variable:${id} is empty or not found.`);
     return variable;
   }
 
@@ -190,14 +203,25 @@ const deleteMap: CollectionTag = {
 
 function parsePolicy(text: string): PolicyStatement[] {
   const document = parseDocument(text, { customTags: [variableScalar, variableMap, deleteMap] });
-  if (document.errors.length > 0) throw new ConjurError(422, "validation_failed", `policy is not valid YAML: ${document.errors[0]!.message}`);
+  if (document.errors.length > 0)
+    throw new ConjurError(422, "validation_failed", `policy is not valid YAML: ${document.errors[0]!.message}`);
   if (document.contents === null) return [];
-  if (!isSeq(document.contents)) throw new ConjurError(422, "validation_failed", "policy must be a sequence of records");
+  if (!isSeq(document.contents))
+    throw new ConjurError(422, "validation_failed", "policy must be a sequence of records");
   return document.contents.items.map((item) => {
     const statement = isScalar(item) || isMap(item) ? (item.toJSON() as unknown) : undefined;
     const typed = statement as PolicyStatement | undefined;
-    if (!typed || (typed.kind !== "variable" && typed.kind !== "delete") || typeof typed.id !== "string" || typed.id === "") {
-      throw new ConjurError(422, "validation_failed", `unsupported policy record ${JSON.stringify(String(item))}; the emulator knows !variable and !delete`);
+    if (
+      !typed ||
+      (typed.kind !== "variable" && typed.kind !== "delete") ||
+      typeof typed.id !== "string" ||
+      typed.id === ""
+    ) {
+      throw new ConjurError(
+        422,
+        "validation_failed",
+        `unsupported policy record ${JSON.stringify(String(item))}; the emulator knows !variable and !delete`,
+      );
     }
     return typed;
   });

@@ -2,11 +2,11 @@ import { randomBytes } from "node:crypto";
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import { type LoopbackCertificate, makeLoopbackCertificate } from "../azure-key-vault/certificate.js";
 import type { EmulatorHandle } from "../cli.js";
 import { FaultInjector, type FaultRule } from "../common/faults.js";
 import { applyHttpFault, readBody } from "../common/http.js";
-import { makeLoopbackCertificate, type LoopbackCertificate } from "../azure-key-vault/certificate.js";
-import { ConjurError, ConjurStore, type ConjurLogin } from "./conjur-store.js";
+import { ConjurError, type ConjurLogin, ConjurStore } from "./conjur-store.js";
 
 /** Conjur access tokens live about eight minutes. */
 export const DEFAULT_TOKEN_TTL_SECONDS = 8 * 60;
@@ -51,8 +51,18 @@ const MAX_RECEIVED = 1_000;
 
 export function defaultLogins(): ConjurLogin[] {
   return [
-    { account: "default", login: "host/secretgate", apiKey: randomBytes(16).toString("hex"), branches: ["secretgate", "team-b"] },
-    { account: "default", login: "host/readonly-app", apiKey: randomBytes(16).toString("hex"), branches: ["apps/other"] },
+    {
+      account: "default",
+      login: "host/secretgate",
+      apiKey: randomBytes(16).toString("hex"),
+      branches: ["secretgate", "team-b"],
+    },
+    {
+      account: "default",
+      login: "host/readonly-app",
+      apiKey: randomBytes(16).toString("hex"),
+      branches: ["apps/other"],
+    },
     { account: "other", login: "host/secretgate", apiKey: randomBytes(16).toString("hex"), branches: ["root"] },
   ];
 }
@@ -86,7 +96,9 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
         {
           cert: certificate.certPem,
           key: certificate.keyPem,
-          ...(options.requireClientCertificate ? { ca: certificate.caPem, requestCert: true, rejectUnauthorized: true } : {}),
+          ...(options.requireClientCertificate
+            ? { ca: certificate.caPem, requestCert: true, rejectUnauthorized: true }
+            : {}),
         },
         handler,
       ) as unknown as Server)
@@ -102,20 +114,31 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
     received.push({ method, path: request.url ?? "" });
 
     const route = routeRequest(method, segments, url.searchParams);
-    if (!route) return sendJson(response, 404, { error: { code: "not_found", message: `No route matches ${method} ${url.pathname}` } });
+    if (!route)
+      return sendJson(response, 404, {
+        error: { code: "not_found", message: `No route matches ${method} ${url.pathname}` },
+      });
 
     // A fault's target is the full variable id (`branch/name`).
     const fault = faults.next(route.operation, route.id);
-    if (fault?.interleave && route.id !== undefined) store.writeAsAnotherClient(route.account!, route.id, Buffer.from(fault.interleave.value, "utf8"));
+    if (fault?.interleave && route.id !== undefined)
+      store.writeAsAnotherClient(route.account!, route.id, Buffer.from(fault.interleave.value, "utf8"));
     if (fault && (await applyFault(fault, response, route))) return;
 
     try {
       if (route.operation === "Authenticate") {
-        const login = logins.find((candidate) => candidate.account === route.account && candidate.login === route.login);
+        const login = logins.find(
+          (candidate) => candidate.account === route.account && candidate.login === route.login,
+        );
         if (!login || body.toString("utf8") !== login.apiKey) return send(response, 401, "", "text/plain");
         const token = issueToken(login);
         const base64 = /base64/i.test(String(request.headers["accept-encoding"] ?? ""));
-        return send(response, 200, base64 ? Buffer.from(token).toString("base64") : token, base64 ? "text/plain" : "application/json");
+        return send(
+          response,
+          200,
+          base64 ? Buffer.from(token).toString("base64") : token,
+          base64 ? "text/plain" : "application/json",
+        );
       }
 
       const login = authenticated(request.headers.authorization);
@@ -127,7 +150,12 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
       switch (route.operation) {
         case "GetSecret": {
           const version = route.version === undefined ? undefined : Number(route.version);
-          return send(response, 200, store.value(route.account!, login, route.id!, version), "application/octet-stream");
+          return send(
+            response,
+            200,
+            store.value(route.account!, login, route.id!, version),
+            "application/octet-stream",
+          );
         }
         case "SetSecret":
           store.setValue(route.account!, login, route.id!, body);
@@ -135,7 +163,12 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
         case "BatchGetSecrets": {
           const values = store.batch(login, route.ids!);
           const base64 = /base64/i.test(String(request.headers["accept-encoding"] ?? ""));
-          const encoded = Object.fromEntries(Object.entries(values).map(([id, value]) => [id, base64 ? value.toString("base64") : value.toString("utf8")]));
+          const encoded = Object.fromEntries(
+            Object.entries(values).map(([id, value]) => [
+              id,
+              base64 ? value.toString("base64") : value.toString("utf8"),
+            ]),
+          );
           if (base64) response.setHeader("Content-Encoding", "base64");
           return sendJson(response, 200, encoded);
         }
@@ -156,7 +189,8 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
 
   /** Conjur's resource list: `count`, then `limit`/`offset` paging in id order, under the configured maximum. */
   function listResources(account: string, login: ConjurLogin, query: URLSearchParams): unknown {
-    if (query.has("search")) throw new ConjurError(422, "unprocessable_entity", "the emulator does not implement full-text search");
+    if (query.has("search"))
+      throw new ConjurError(422, "unprocessable_entity", "the emulator does not implement full-text search");
     const ids = store.visibleIds(account, login, query.get("kind") ?? undefined);
     if (query.get("count") === "true") return { count: ids.length };
     const max = options.resourceListLimitMax ?? 0;
@@ -167,7 +201,10 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
       if (limit > max) throw new ConjurError(422, "unprocessable_entity", `'Limit' parameter must not exceed ${max}`);
     }
     const start = offset ?? 0;
-    const listed = limit === undefined && offset === undefined ? ids : ids.sort().slice(start, start + (limit ?? DEFAULT_LIST_LIMIT));
+    const listed =
+      limit === undefined && offset === undefined
+        ? ids
+        : ids.sort().slice(start, start + (limit ?? DEFAULT_LIST_LIMIT));
     return listed.map((id) => store.resource(account, login, id));
   }
 
@@ -228,7 +265,12 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
     logins,
     store,
     faults,
-    ...(certificate ? { caFile: certificate.caFile, clientCertificate: { certFile: certificate.clientCertFile, keyFile: certificate.clientKeyFile } } : {}),
+    ...(certificate
+      ? {
+          caFile: certificate.caFile,
+          clientCertificate: { certFile: certificate.clientCertFile, keyFile: certificate.clientKeyFile },
+        }
+      : {}),
     expireTokens,
     received,
     details: {
@@ -247,7 +289,14 @@ export async function startEmulator(options: ConjurEmulatorOptions): Promise<Con
   };
 }
 
-type Operation = "Authenticate" | "GetSecret" | "SetSecret" | "BatchGetSecrets" | "GetResource" | "ListResources" | "LoadPolicy";
+type Operation =
+  | "Authenticate"
+  | "GetSecret"
+  | "SetSecret"
+  | "BatchGetSecrets"
+  | "GetResource"
+  | "ListResources"
+  | "LoadPolicy";
 
 interface Route {
   operation: Operation;
@@ -274,7 +323,8 @@ function routeRequest(method: string, segments: string[], query: URLSearchParams
   }
   if ((first === "secrets" || first === "resources") && third === "variable" && rest.length > 0) {
     const id = rest.join("/");
-    if (first === "resources") return method === "GET" ? { operation: "GetResource", account: account!, id } : undefined;
+    if (first === "resources")
+      return method === "GET" ? { operation: "GetResource", account: account!, id } : undefined;
     if (method === "GET") {
       const version = query.get("version");
       return { operation: "GetSecret", account: account!, id, ...(version !== null ? { version } : {}) };
@@ -291,7 +341,8 @@ function routeRequest(method: string, segments: string[], query: URLSearchParams
 function wholeNumber(query: URLSearchParams, name: string): number | undefined {
   const raw = query.get(name);
   if (raw === null) return undefined;
-  if (!/^\d{1,9}$/.test(raw)) throw new ConjurError(422, "unprocessable_entity", `${name} must be a whole number, got ${JSON.stringify(raw)}`);
+  if (!/^\d{1,9}$/.test(raw))
+    throw new ConjurError(422, "unprocessable_entity", `${name} must be a whole number, got ${JSON.stringify(raw)}`);
   return Number(raw);
 }
 
@@ -304,7 +355,13 @@ function applyFault(fault: FaultRule, response: ServerResponse, route: Route): P
       status === 429
         ? sendJson(response, 429, { error: { code: "too_many_requests", message: "Too many requests" } })
         : sendJson(response, status, { error: { code: "injected", message: `Injected fault: HTTP ${status}` } }),
-    () => sendJson(response, 404, { error: { code: "not_found", message: `CONJ00076E Variable ${route.account ?? ""}:variable:${route.id ?? ""} is empty or not found.` } }),
+    () =>
+      sendJson(response, 404, {
+        error: {
+          code: "not_found",
+          message: `CONJ00076E Variable ${route.account ?? ""}:variable:${route.id ?? ""} is empty or not found.`,
+        },
+      }),
   );
 }
 
@@ -316,4 +373,3 @@ function send(response: ServerResponse, status: number, body: string | Buffer, c
   response.writeHead(status, { "Content-Type": contentType, "Content-Length": Buffer.byteLength(body) });
   response.end(body);
 }
-

@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import { sleep, type AppliedFault, type FaultInjector } from "../common/faults.js";
+import { type AppliedFault, type FaultInjector, sleep } from "../common/faults.js";
 
 /** A failure with a gRPC status; the REST front end answers the matching HTTP status. */
 export class EmulatorError extends Error {
@@ -39,7 +39,10 @@ export async function applyFault(faults: FaultInjector, operation: string, call:
       await rule.released;
       return;
     case "throttle":
-      throw new EmulatorError(status.RESOURCE_EXHAUSTED, `Quota exceeded for quota metric '${operation} requests' and limit '${operation} requests per minute per project'.`);
+      throw new EmulatorError(
+        status.RESOURCE_EXHAUSTED,
+        `Quota exceeded for quota metric '${operation} requests' and limit '${operation} requests per minute per project'.`,
+      );
     case "error":
       throw new EmulatorError(rule.status ?? status.UNAVAILABLE, `injected fault on ${operation}`);
     case "drop":

@@ -3,7 +3,12 @@ import type { AddressInfo } from "node:net";
 import type { FaultInjector } from "../common/faults.js";
 
 /** Serves a REST call; returns false when the path is not one it knows. */
-export type RestHandler = (request: IncomingMessage, url: URL, body: string, response: ServerResponse) => Promise<boolean>;
+export type RestHandler = (
+  request: IncomingMessage,
+  url: URL,
+  body: string,
+  response: ServerResponse,
+) => Promise<boolean>;
 
 /**
  * The emulator's HTTP port: the admin API under /admin (documented in docs/backends/google-secret-manager.md) and,
@@ -38,10 +43,14 @@ export async function startHttpFrontend(options: {
       else if (request.method === "DELETE") options.faults.clear();
       return reply(response, 200, {});
     }
-    const action = url.pathname.startsWith("/admin/") ? options.actions?.[url.pathname.slice("/admin/".length)] : undefined;
+    const action = url.pathname.startsWith("/admin/")
+      ? options.actions?.[url.pathname.slice("/admin/".length)]
+      : undefined;
     if (action && request.method === "POST") return reply(response, 200, (await action(json() ?? {})) ?? {});
     if (options.rest && (await options.rest(request, url, body, response))) return;
-    reply(response, 404, { error: { code: 404, message: `no route for ${request.method} ${url.pathname}`, status: "NOT_FOUND" } });
+    reply(response, 404, {
+      error: { code: 404, message: `no route for ${request.method} ${url.pathname}`, status: "NOT_FOUND" },
+    });
   };
   await new Promise<void>((resolve) => server.listen(options.port, options.host, resolve));
   const { port } = server.address() as AddressInfo;

@@ -36,6 +36,8 @@ export function grpcError(code: grpc.status, message: string): grpc.ServiceError
 
 export async function bindInsecure(server: grpc.Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
   );
 }

@@ -24,7 +24,11 @@ export async function startEmulator({ host, port }: { host: string; port: number
   const keys = new KmsKeys();
   keys.create(DEFAULT_KEY);
   const faults = new FaultInjector();
-  const definition = loadGoogleService("@google-cloud/kms", "google/cloud/kms/v1/service.proto", "google.cloud.kms.v1.KeyManagementService");
+  const definition = loadGoogleService(
+    "@google-cloud/kms",
+    "google/cloud/kms/v1/service.proto",
+    "google.cloud.kms.v1.KeyManagementService",
+  );
   const handler =
     (operation: "Encrypt" | "Decrypt") =>
     (call: grpc.ServerUnaryCall<Record<string, any>, unknown>, callback: grpc.sendUnaryData<unknown>) => {
@@ -32,7 +36,12 @@ export async function startEmulator({ host, port }: { host: string; port: number
         .then(() => (operation === "Encrypt" ? keys.encrypt(call.request) : keys.decrypt(call.request)))
         .then(
           (response) => callback(null, forGrpc(response)),
-          (error: unknown) => callback(error instanceof EmulatorError ? grpcError(error.code, error.message) : grpcError(grpc.status.INTERNAL, String(error))),
+          (error: unknown) =>
+            callback(
+              error instanceof EmulatorError
+                ? grpcError(error.code, error.message)
+                : grpcError(grpc.status.INTERNAL, String(error)),
+            ),
         );
     };
   const server = new grpc.Server();

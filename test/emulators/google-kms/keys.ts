@@ -20,7 +20,11 @@ export class KmsKeys {
   corruptDecrypts = 0;
 
   create(name: string): string {
-    if (!CRYPTO_KEY.test(name)) throw new EmulatorError(status.INVALID_ARGUMENT, `${name} must be projects/*/locations/*/keyRings/*/cryptoKeys/*`);
+    if (!CRYPTO_KEY.test(name))
+      throw new EmulatorError(
+        status.INVALID_ARGUMENT,
+        `${name} must be projects/*/locations/*/keyRings/*/cryptoKeys/*`,
+      );
     if (!this.keys.has(name)) this.keys.set(name, randomBytes(32));
     return name;
   }
@@ -30,7 +34,8 @@ export class KmsKeys {
     const name = String(request.name ?? "").replace(/\/cryptoKeyVersions\/[^/]+$/, "");
     const material = this.key(name);
     const plaintext = Buffer.from(request.plaintext ?? []);
-    if (plaintext.length > MAX_PLAINTEXT_BYTES) throw invalid(`The plaintext is ${plaintext.length} bytes; the limit is ${MAX_PLAINTEXT_BYTES}.`);
+    if (plaintext.length > MAX_PLAINTEXT_BYTES)
+      throw invalid(`The plaintext is ${plaintext.length} bytes; the limit is ${MAX_PLAINTEXT_BYTES}.`);
     const verified = checkInput(plaintext, request.plaintextCrc32c, "plaintext");
     const iv = randomBytes(12);
     const cipher = createCipheriv("aes-256-gcm", material, iv);

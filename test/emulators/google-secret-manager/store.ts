@@ -56,7 +56,10 @@ export class SecretManagerStore {
     const parent = String(request.parent ?? "");
     if (!PROJECT.test(parent)) throw invalid(`parent ${JSON.stringify(parent)} must be projects/*`);
     const secretId = String(request.secretId ?? "");
-    if (!SECRET_ID.test(secretId)) throw invalid(`Secret ID [${secretId}] must be 1 to 255 characters of letters, numbers, hyphens and underscores.`);
+    if (!SECRET_ID.test(secretId))
+      throw invalid(
+        `Secret ID [${secretId}] must be 1 to 255 characters of letters, numbers, hyphens and underscores.`,
+      );
     const secret = (request.secret ?? {}) as Message;
     const replication = secret.replication as Message | undefined;
     const replicas = replication?.userManaged?.replicas as Message[] | undefined;
@@ -71,7 +74,9 @@ export class SecretManagerStore {
     const stored: StoredSecret = {
       name,
       createTime,
-      replication: replicas ? { userManaged: { replicas: replicas.map((replica) => ({ location: replica.location })) } } : { automatic: {} },
+      replication: replicas
+        ? { userManaged: { replicas: replicas.map((replica) => ({ location: replica.location })) } }
+        : { automatic: {} },
       labels,
       annotations,
       versions: [],
@@ -108,11 +113,16 @@ export class SecretManagerStore {
     const paths = ((request.updateMask as Message | undefined)?.paths ?? []) as string[];
     if (paths.length === 0) throw invalid("update_mask must name at least one field to update.");
     for (const path of paths) {
-      if (UPDATABLE_UNMODELLED.has(path)) throw new EmulatorError(status.UNIMPLEMENTED, `The emulator does not model updating [${path}].`);
-      if (path !== "labels" && path !== "annotations") throw invalid(`The update_mask path [${path}] is not a field of Secret that can be updated.`);
+      if (UPDATABLE_UNMODELLED.has(path))
+        throw new EmulatorError(status.UNIMPLEMENTED, `The emulator does not model updating [${path}].`);
+      if (path !== "labels" && path !== "annotations")
+        throw invalid(`The update_mask path [${path}] is not a field of Secret that can be updated.`);
     }
     if (changes.etag && changes.etag !== secret.etag) {
-      throw new EmulatorError(status.FAILED_PRECONDITION, `The etag provided in the request does not match the current etag of Secret [${secret.name}].`);
+      throw new EmulatorError(
+        status.FAILED_PRECONDITION,
+        `The etag provided in the request does not match the current etag of Secret [${secret.name}].`,
+      );
     }
     const labels = paths.includes("labels") ? validLabels(changes.labels) : secret.labels;
     const annotations = paths.includes("annotations") ? validAnnotations(changes.annotations) : secret.annotations;
@@ -131,7 +141,9 @@ export class SecretManagerStore {
   listSecrets(request: Message): Message {
     const parent = String(request.parent ?? "");
     if (!PROJECT.test(parent)) throw invalid(`parent ${JSON.stringify(parent)} must be projects/*`);
-    const all = [...this.secrets.values()].filter((secret) => secret.name.startsWith(`${parent}/`)).sort((a, b) => a.name.localeCompare(b.name));
+    const all = [...this.secrets.values()]
+      .filter((secret) => secret.name.startsWith(`${parent}/`))
+      .sort((a, b) => a.name.localeCompare(b.name));
     return page(all.map(secretView), request, "secrets");
   }
 
@@ -139,9 +151,12 @@ export class SecretManagerStore {
     const secret = this.secret(request.parent);
     const payload = (request.payload ?? {}) as Message;
     const data = Buffer.from(payload.data ?? []);
-    if (data.length > MAX_PAYLOAD_BYTES) throw invalid(`Secret payload is ${data.length} bytes; the limit is ${MAX_PAYLOAD_BYTES} bytes.`);
-    const checksum = payload.dataCrc32c === undefined || payload.dataCrc32c === null ? undefined : Number(payload.dataCrc32c);
-    if (checksum !== undefined && checksum !== crc32c(data)) throw invalid("Checksum mismatch: data_crc32c does not match the payload data.");
+    if (data.length > MAX_PAYLOAD_BYTES)
+      throw invalid(`Secret payload is ${data.length} bytes; the limit is ${MAX_PAYLOAD_BYTES} bytes.`);
+    const checksum =
+      payload.dataCrc32c === undefined || payload.dataCrc32c === null ? undefined : Number(payload.dataCrc32c);
+    if (checksum !== undefined && checksum !== crc32c(data))
+      throw invalid("Checksum mismatch: data_crc32c does not match the payload data.");
     const version: StoredVersion = {
       number: secret.nextVersion++,
       etag: nextEtag(),
@@ -168,7 +183,8 @@ export class SecretManagerStore {
   accessSecretVersion(request: Message): Message {
     const { secret, version } = this.version(request.name);
     const name = `${secret.name}/versions/${version.number}`;
-    if (version.state !== "ENABLED") throw new EmulatorError(status.FAILED_PRECONDITION, `Secret Version [${name}] is in ${version.state} state.`);
+    if (version.state !== "ENABLED")
+      throw new EmulatorError(status.FAILED_PRECONDITION, `Secret Version [${name}] is in ${version.state} state.`);
     let data = Buffer.from(version.data!);
     if (this.corruptAccesses > 0 && data.length > 0) {
       this.corruptAccesses -= 1;
@@ -194,10 +210,16 @@ export class SecretManagerStore {
   private transition(request: Message, state: VersionState): Message {
     const { secret, version } = this.version(request.name);
     if (request.etag && request.etag !== version.etag) {
-      throw new EmulatorError(status.ABORTED, `The etag provided in the request does not match the etag of Secret Version [${secret.name}/versions/${version.number}].`);
+      throw new EmulatorError(
+        status.ABORTED,
+        `The etag provided in the request does not match the etag of Secret Version [${secret.name}/versions/${version.number}].`,
+      );
     }
     if (version.state === "DESTROYED") {
-      throw new EmulatorError(status.FAILED_PRECONDITION, `Secret Version [${secret.name}/versions/${version.number}] is in DESTROYED state.`);
+      throw new EmulatorError(
+        status.FAILED_PRECONDITION,
+        `Secret Version [${secret.name}/versions/${version.number}] is in DESTROYED state.`,
+      );
     }
     version.state = state;
     version.etag = nextEtag();
@@ -221,9 +243,17 @@ export class SecretManagerStore {
     if (!match) throw invalid(`name ${JSON.stringify(name)} must be projects/*/secrets/*/versions/*`);
     const secret = this.secret(match[1]);
     const wanted = match[2]!;
-    const version = wanted === "latest" ? secret.versions.at(-1) : secret.versions.find((candidate) => String(candidate.number) === wanted);
+    const version =
+      wanted === "latest"
+        ? secret.versions.at(-1)
+        : secret.versions.find((candidate) => String(candidate.number) === wanted);
     if (!version) {
-      throw new EmulatorError(status.NOT_FOUND, wanted === "latest" ? `Secret [${secret.name}] not found or has no versions.` : `Secret Version [${String(name)}] not found.`);
+      throw new EmulatorError(
+        status.NOT_FOUND,
+        wanted === "latest"
+          ? `Secret [${secret.name}] not found or has no versions.`
+          : `Secret Version [${String(name)}] not found.`,
+      );
     }
     return { secret, version };
   }
@@ -232,7 +262,15 @@ export class SecretManagerStore {
 const invalid = (message: string) => new EmulatorError(status.INVALID_ARGUMENT, message);
 
 /** Fields of Secret the real UpdateSecret takes that this emulator does not model. */
-const UPDATABLE_UNMODELLED = new Set(["topics", "expire_time", "ttl", "rotation", "version_aliases", "version_destroy_ttl", "customer_managed_encryption"]);
+const UPDATABLE_UNMODELLED = new Set([
+  "topics",
+  "expire_time",
+  "ttl",
+  "rotation",
+  "version_aliases",
+  "version_destroy_ttl",
+  "customer_managed_encryption",
+]);
 
 let lastEtag = 0;
 /** A quoted hex stamp of the microsecond, as Secret Manager's etags look; never the same twice. */
@@ -256,7 +294,8 @@ function validAnnotations(value: unknown): Record<string, string> {
     if (!ANNOTATION_KEY.test(key)) throw invalid(`Invalid annotation key ${JSON.stringify(key)}.`);
     annotationBytes += Buffer.byteLength(key) + Buffer.byteLength(String(annotation));
   }
-  if (annotationBytes >= MAX_ANNOTATIONS_BYTES) throw invalid("The total size of annotation keys and values must be less than 16KiB.");
+  if (annotationBytes >= MAX_ANNOTATIONS_BYTES)
+    throw invalid("The total size of annotation keys and values must be less than 16KiB.");
   return { ...annotations };
 }
 

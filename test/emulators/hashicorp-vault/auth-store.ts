@@ -46,13 +46,27 @@ export class TokenStore {
   renewalRefused = false;
 
   createRoot(): Token {
-    return this.add({ policies: ["root"], namespace: "", displayName: "root", ttlMs: 0, maxTtlMs: 0, renewable: false });
+    return this.add({
+      policies: ["root"],
+      namespace: "",
+      displayName: "root",
+      ttlMs: 0,
+      maxTtlMs: 0,
+      renewable: false,
+    });
   }
 
   issue(role: LoginRole, namespace: string, displayName: string): Token {
     const ttlMs = (role.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS) * 1000;
     const maxTtlMs = (role.maxTtlSeconds ?? role.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS * 24) * 1000;
-    return this.add({ policies: ["default", ...role.policies], namespace, displayName, ttlMs, maxTtlMs, renewable: true });
+    return this.add({
+      policies: ["default", ...role.policies],
+      namespace,
+      displayName,
+      ttlMs,
+      maxTtlMs,
+      renewable: true,
+    });
   }
 
   /** The live token, or undefined (unknown, expired or revoked: Vault answers all three with 403). */
@@ -74,7 +88,10 @@ export class TokenStore {
     const granted = Math.min(wanted, token.maxExpiresAt - now);
     token.expiresAt = now + granted;
     return granted < wanted
-      ? { ok: true, warning: `TTL of "${wanted / 1000}s" exceeded the effective max_ttl of "${Math.round(granted / 1000)}s"; TTL value is capped accordingly` }
+      ? {
+          ok: true,
+          warning: `TTL of "${wanted / 1000}s" exceeded the effective max_ttl of "${Math.round(granted / 1000)}s"; TTL value is capped accordingly`,
+        }
       : { ok: true };
   }
 
@@ -82,7 +99,14 @@ export class TokenStore {
     for (const id of this.tokens.keys()) if (id !== except) this.tokens.delete(id);
   }
 
-  private add(spec: { policies: string[]; namespace: string; displayName: string; ttlMs: number; maxTtlMs: number; renewable: boolean }): Token {
+  private add(spec: {
+    policies: string[];
+    namespace: string;
+    displayName: string;
+    ttlMs: number;
+    maxTtlMs: number;
+    renewable: boolean;
+  }): Token {
     const now = Date.now();
     const suffix = spec.namespace === "" ? "" : `.${spec.namespace.replace(/\//g, "-")}`;
     const token: Token = {

@@ -1,20 +1,20 @@
 import { randomUUID } from "node:crypto";
-import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { rmSync } from "node:fs";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import net, { type AddressInfo } from "node:net";
 import tls, { type TLSSocket } from "node:tls";
 import type { EmulatorHandle, StartEmulator } from "../cli.js";
 import { FaultInjector, type FaultRule } from "../common/faults.js";
 import { applyHttpFault } from "../common/http.js";
 import { allowed, type Capability, type PolicyRule } from "./acl.js";
-import { TokenStore, remainingSeconds, type LoginRole, type Token } from "./auth-store.js";
-import { makeCertificates, readPem, type EmulatorCertificates } from "./certificates.js";
+import { type LoginRole, remainingSeconds, type Token, TokenStore } from "./auth-store.js";
+import { type EmulatorCertificates, makeCertificates, readPem } from "./certificates.js";
 import { verifyJwt } from "./jwt.js";
-import { KvStore, type KvAnswer } from "./kv-store.js";
+import { type KvAnswer, KvStore } from "./kv-store.js";
 import { acceptingListVerb } from "./list-verb.js";
 
-export type { LoginRole } from "./auth-store.js";
 export type { PolicyRule } from "./acl.js";
+export type { LoginRole } from "./auth-store.js";
 export { signJwt } from "./jwt.js";
 
 /** What a test (or a sandbox user, via POST /_emulator/configure) sets up; merged into what is there. */
@@ -60,34 +60,45 @@ export class VaultEmulator {
     this.rootToken = this.tokens.createRoot().id;
   }
 
-  static async start(options: { host?: string; port?: number; tlsPort?: number; config?: VaultEmulatorConfig } = {}): Promise<VaultEmulator> {
+  static async start(
+    options: { host?: string; port?: number; tlsPort?: number; config?: VaultEmulatorConfig } = {},
+  ): Promise<VaultEmulator> {
     const host = options.host ?? "127.0.0.1";
     const emulator = new VaultEmulator(makeCertificates());
     if (options.config) emulator.configure(options.config);
     const certificates = emulator.certificates;
     // One HTTP server behind both listeners; it never listens itself, the listeners hand it their
     // connections with the LIST verb rewritten (list-verb.ts).
-    const server = http.createServer((request: IncomingMessage, response: ServerResponse) => void emulator.handle(request, response));
+    const server = http.createServer(
+      (request: IncomingMessage, response: ServerResponse) => void emulator.handle(request, response),
+    );
     const track = (socket: net.Socket) => {
       emulator.connections.add(socket);
       socket.once("close", () => emulator.connections.delete(socket));
     };
-    const plainServer = net.createServer((socket) => server.emit("connection", acceptingListVerb(socket))).on("connection", track);
-    const tlsServer = tls.createServer(
-      {
-        cert: readPem(certificates.serverCertFile),
-        key: readPem(certificates.serverKeyFile),
-        ca: readPem(certificates.caFile),
-        requestCert: true,
-        // Like Vault: the handshake succeeds without a client certificate; cert login checks it.
-        rejectUnauthorized: false,
-      },
-      (socket) => {
-        // Cert login asks the request's socket whether the client certificate was verified.
-        const connection = Object.assign(acceptingListVerb(socket), { encrypted: true, authorized: socket.authorized });
-        server.emit("connection", connection);
-      },
-    ).on("connection", track);
+    const plainServer = net
+      .createServer((socket) => server.emit("connection", acceptingListVerb(socket)))
+      .on("connection", track);
+    const tlsServer = tls
+      .createServer(
+        {
+          cert: readPem(certificates.serverCertFile),
+          key: readPem(certificates.serverKeyFile),
+          ca: readPem(certificates.caFile),
+          requestCert: true,
+          // Like Vault: the handshake succeeds without a client certificate; cert login checks it.
+          rejectUnauthorized: false,
+        },
+        (socket) => {
+          // Cert login asks the request's socket whether the client certificate was verified.
+          const connection = Object.assign(acceptingListVerb(socket), {
+            encrypted: true,
+            authorized: socket.authorized,
+          });
+          server.emit("connection", connection);
+        },
+      )
+      .on("connection", track);
     emulator.plain = await listen(plainServer, host, options.port ?? 0, "http");
     emulator.tls = await listen(tlsServer, host, options.tlsPort ?? 0, "https");
     return emulator;
@@ -112,7 +123,8 @@ export class VaultEmulator {
         this.mounts.add(mountKey(path, "secret"));
       }
     }
-    for (const { namespace, mount } of config.kvMounts ?? []) this.mounts.add(mountKey(trim(namespace ?? ""), trim(mount)));
+    for (const { namespace, mount } of config.kvMounts ?? [])
+      this.mounts.add(mountKey(trim(namespace ?? ""), trim(mount)));
     for (const [name, rules] of Object.entries(config.policies ?? {})) this.policies.set(name, rules);
     this.roles.push(...(config.roles ?? []));
   }
@@ -127,7 +139,8 @@ export class VaultEmulator {
     try {
       const url = new URL(request.url ?? "/", "http://emulator");
       const body = await readBody(request);
-      if (url.pathname.startsWith("/_emulator/")) return this.admin(request.method ?? "GET", url.pathname.slice("/_emulator/".length), body, response);
+      if (url.pathname.startsWith("/_emulator/"))
+        return this.admin(request.method ?? "GET", url.pathname.slice("/_emulator/".length), body, response);
       if (!url.pathname.startsWith("/v1/")) return send(response, 404, { errors: [] });
       await this.api(request, url, body, response);
     } catch (error) {
@@ -151,7 +164,12 @@ export class VaultEmulator {
       segments.shift();
     }
     // Vault serves GET with ?list=true as LIST (the LIST verb itself arrives rewritten that way).
-    const method = request.method === "PUT" ? "POST" : request.method === "GET" && url.searchParams.get("list") === "true" ? "LIST" : (request.method ?? "GET");
+    const method =
+      request.method === "PUT"
+        ? "POST"
+        : request.method === "GET" && url.searchParams.get("list") === "true"
+          ? "LIST"
+          : (request.method ?? "GET");
     const route = this.route(namespace, segments, method);
 
     // A fault's target is the KV path below the mount (path_prefix included).
@@ -165,7 +183,8 @@ export class VaultEmulator {
     }
     if (route.operation === "health") return this.health(response);
     if (this.sealed) return send(response, 503, { errors: ["Vault is sealed"] });
-    if (!this.namespaces.has(headerNamespace)) return send(response, 404, { errors: [`namespace not found: ${headerNamespace}`] });
+    if (!this.namespaces.has(headerNamespace))
+      return send(response, 404, { errors: [`namespace not found: ${headerNamespace}`] });
     if (route.operation === "login") return this.login(route.mount, namespace, body, request, response);
 
     const caller = this.tokens.find(token(request));
@@ -176,12 +195,22 @@ export class VaultEmulator {
     // As in Vault, the policy is checked before routing: a limited token gets 403 even for a path that does not exist.
     const { mount, area, path } = route;
     const capability = kvCapability(method, area, this.kv.exists(namespace, mount, path));
-    const joined = [relativeNamespace(caller.namespace, namespace), ...(route.operation === "unknown" ? segments : [mount, area, path])]
+    const joined = [
+      relativeNamespace(caller.namespace, namespace),
+      ...(route.operation === "unknown" ? segments : [mount, area, path]),
+    ]
       .filter((part) => part !== "")
       .join("/");
     // Vault checks a LIST against the folder's path with a trailing '/': `secret/metadata/*` covers the mount's root.
     const relative = method === "LIST" && !joined.endsWith("/") ? `${joined}/` : joined;
-    if (!caller.policies.includes("root") && !allowed(caller.policies.flatMap((name) => this.policies.get(name) ?? []), relative, capability)) {
+    if (
+      !caller.policies.includes("root") &&
+      !allowed(
+        caller.policies.flatMap((name) => this.policies.get(name) ?? []),
+        relative,
+        capability,
+      )
+    ) {
       return send(response, 403, { errors: ["1 error occurred:\n\t* permission denied\n\n"] });
     }
     if (route.operation === "unknown") {
@@ -191,7 +220,11 @@ export class VaultEmulator {
     return answer(response, this.kvCall(namespace, mount, area, path, method, body, url));
   }
 
-  private route(namespace: string, segments: string[], method: string): { operation: string; mount: string; area: string; path: string } {
+  private route(
+    namespace: string,
+    segments: string[],
+    method: string,
+  ): { operation: string; mount: string; area: string; path: string } {
     const plain = (operation: string, mount = "") => ({ operation, mount, area: "", path: "" });
     const joined = segments.join("/");
     if (joined === "sys/health") return plain("health");
@@ -210,16 +243,26 @@ export class VaultEmulator {
     return plain("unknown");
   }
 
-  private kvCall(namespace: string, mount: string, area: string, path: string, method: string, body: any, url: URL): KvAnswer {
+  private kvCall(
+    namespace: string,
+    mount: string,
+    area: string,
+    path: string,
+    method: string,
+    body: any,
+    url: URL,
+  ): KvAnswer {
     const kv = this.kv;
-    if (area === "data" && method === "GET") return kv.read(namespace, mount, path, Number(url.searchParams.get("version") ?? 0));
+    if (area === "data" && method === "GET")
+      return kv.read(namespace, mount, path, Number(url.searchParams.get("version") ?? 0));
     if (area === "data" && method === "POST") return kv.write(namespace, mount, path, body);
     if (area === "data" && method === "DELETE") return kv.deleteLatest(namespace, mount, path);
     if (area === "metadata" && method === "GET") return kv.readMetadata(namespace, mount, path);
     if (area === "metadata" && method === "LIST") return kv.list(namespace, mount, path);
     if (area === "metadata" && method === "POST") return kv.writeMetadata(namespace, mount, path, body);
     if (area === "metadata" && method === "DELETE") return kv.deleteMetadata(namespace, mount, path);
-    if ((area === "delete" || area === "undelete" || area === "destroy") && method === "POST") return kv.changeVersions(namespace, mount, path, area, body);
+    if ((area === "delete" || area === "undelete" || area === "destroy") && method === "POST")
+      return kv.changeVersions(namespace, mount, path, area, body);
     return { status: 405, errors: ["unsupported operation"] };
   }
 
@@ -239,15 +282,19 @@ export class VaultEmulator {
   }
 
   private login(mount: string, namespace: string, body: any, request: IncomingMessage, response: ServerResponse): void {
-    const roles = this.roles.filter((role) => trim(role.namespace ?? "") === namespace && trim(role.mount ?? role.method) === mount);
-    if (roles.length === 0) return send(response, 400, { errors: [`no auth method mounted at auth/${mount} in this namespace`] });
+    const roles = this.roles.filter(
+      (role) => trim(role.namespace ?? "") === namespace && trim(role.mount ?? role.method) === mount,
+    );
+    if (roles.length === 0)
+      return send(response, 400, { errors: [`no auth method mounted at auth/${mount} in this namespace`] });
     const method = roles[0]!.method;
     let role: LoginRole | undefined;
     let displayName = "";
     switch (method) {
       case "approle": {
         role = roles.find((candidate) => candidate.roleId === body?.role_id);
-        if (!role || role.secretId !== body?.secret_id) return send(response, 400, { errors: ["invalid role or secret ID"] });
+        if (!role || role.secretId !== body?.secret_id)
+          return send(response, 400, { errors: ["invalid role or secret ID"] });
         displayName = `approle`;
         break;
       }
@@ -265,12 +312,23 @@ export class VaultEmulator {
       case "jwt": {
         role = roles.find((candidate) => candidate.name === body?.role);
         if (!role) return send(response, 400, { errors: [`role "${String(body?.role)}" could not be found`] });
-        const verified = typeof body?.jwt === "string" && role.publicKeyPem ? verifyJwt(body.jwt, role.publicKeyPem) : { problem: "missing jwt" };
+        const verified =
+          typeof body?.jwt === "string" && role.publicKeyPem
+            ? verifyJwt(body.jwt, role.publicKeyPem)
+            : { problem: "missing jwt" };
         if ("problem" in verified) {
-          return method === "kubernetes" ? send(response, 403, { errors: ["permission denied"] }) : send(response, 400, { errors: [`error validating token: ${verified.problem}`] });
+          return method === "kubernetes"
+            ? send(response, 403, { errors: ["permission denied"] })
+            : send(response, 400, { errors: [`error validating token: ${verified.problem}`] });
         }
-        const problem = method === "kubernetes" ? kubernetesBindingProblem(role, verified.claims) : audienceProblem(role, verified.claims);
-        if (problem) return method === "kubernetes" ? send(response, 403, { errors: ["permission denied"] }) : send(response, 400, { errors: [problem] });
+        const problem =
+          method === "kubernetes"
+            ? kubernetesBindingProblem(role, verified.claims)
+            : audienceProblem(role, verified.claims);
+        if (problem)
+          return method === "kubernetes"
+            ? send(response, 403, { errors: ["permission denied"] })
+            : send(response, 400, { errors: [problem] });
         displayName = `${mount}-${String(verified.claims.sub ?? role.name)}`;
         break;
       }
@@ -342,8 +400,10 @@ function applyFault(fault: FaultRule, response: ServerResponse, operation: strin
     fault,
     response,
     (status) => {
-      if (status === 429) return send(response, 429, { errors: [`request path "${operation}": rate limit quota exceeded`] });
-      const message = status === 503 ? "Vault is sealed" : status === 412 ? "required index state not present" : "internal error";
+      if (status === 429)
+        return send(response, 429, { errors: [`request path "${operation}": rate limit quota exceeded`] });
+      const message =
+        status === 503 ? "Vault is sealed" : status === 412 ? "required index state not present" : "internal error";
       send(response, status, { errors: [message] });
     },
     () => send(response, 404, { errors: [] }),
@@ -353,7 +413,13 @@ function applyFault(fault: FaultRule, response: ServerResponse, operation: strin
 function kvOperation(method: string, area: string): string {
   if (area === "data") return method === "GET" ? "kv-read" : method === "DELETE" ? "kv-delete" : "kv-write";
   if (area === "metadata") {
-    return method === "GET" ? "kv-metadata-read" : method === "LIST" ? "kv-list" : method === "DELETE" ? "kv-metadata-delete" : "kv-metadata-write";
+    return method === "GET"
+      ? "kv-metadata-read"
+      : method === "LIST"
+        ? "kv-list"
+        : method === "DELETE"
+          ? "kv-metadata-delete"
+          : "kv-metadata-write";
   }
   return `kv-${area}`;
 }
@@ -377,7 +443,9 @@ function kubernetesBindingProblem(role: LoginRole, claims: Record<string, any>):
 function audienceProblem(role: LoginRole, claims: Record<string, any>): string | undefined {
   if (!role.boundAudiences) return undefined;
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-  return audiences.some((audience) => role.boundAudiences!.includes(audience)) ? undefined : "error validating claims: invalid audience (aud) claim";
+  return audiences.some((audience) => role.boundAudiences!.includes(audience))
+    ? undefined
+    : "error validating claims: invalid audience (aud) claim";
 }
 
 function authBlock(token: Token) {
@@ -447,7 +515,9 @@ function send(response: ServerResponse, status: number, body: unknown): void {
     return;
   }
   const text = JSON.stringify(body);
-  response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) }).end(text);
+  response
+    .writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) })
+    .end(text);
 }
 
 async function readBody(request: IncomingMessage): Promise<any> {

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
 
 const base64url = (data: Buffer | string) => Buffer.from(data).toString("base64url");
 
@@ -27,7 +27,12 @@ export function verifyJwt(token: string, publicKeyPem: string): { claims: Record
   const key: KeyObject = createPublicKey(publicKeyPem);
   const expected = key.asymmetricKeyType === "ec" ? "ES256" : "RS256";
   if (alg !== expected) return { problem: `unexpected signing algorithm ${alg}` };
-  const valid = verify("sha256", Buffer.from(`${header}.${payload}`), { key, dsaEncoding: "ieee-p1363" }, Buffer.from(signature, "base64url"));
+  const valid = verify(
+    "sha256",
+    Buffer.from(`${header}.${payload}`),
+    { key, dsaEncoding: "ieee-p1363" },
+    Buffer.from(signature, "base64url"),
+  );
   if (!valid) return { problem: "failed to verify id token signature" };
   if (typeof claims.exp === "number" && claims.exp * 1000 < Date.now()) return { problem: "token is expired" };
   return { claims };

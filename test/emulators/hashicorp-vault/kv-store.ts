@@ -59,11 +59,13 @@ export class KvStore {
   }
 
   write(namespace: string, mount: string, path: string, body: any): KvAnswer {
-    if (body?.data === undefined || body.data === null || typeof body.data !== "object") return { status: 400, errors: ["no data provided"] };
+    if (body?.data === undefined || body.data === null || typeof body.data !== "object")
+      return { status: 400, errors: ["no data provided"] };
     const key = KvStore.key(namespace, mount, path);
     const entry = this.entries.get(key) ?? newEntry();
     const cas = body.options?.cas;
-    if (cas === undefined && entry.casRequired) return { status: 400, errors: ["check-and-set parameter required for this call"] };
+    if (cas === undefined && entry.casRequired)
+      return { status: 400, errors: ["check-and-set parameter required for this call"] };
     if (cas !== undefined && Number(cas) !== entry.currentVersion) {
       return { status: 400, errors: ["check-and-set parameter did not match the current version"] };
     }
@@ -90,9 +92,16 @@ export class KvStore {
   }
 
   /** POST delete/, undelete/, destroy/ with `{"versions": [...]}`. */
-  changeVersions(namespace: string, mount: string, path: string, action: "delete" | "undelete" | "destroy", body: any): KvAnswer {
+  changeVersions(
+    namespace: string,
+    mount: string,
+    path: string,
+    action: "delete" | "undelete" | "destroy",
+    body: any,
+  ): KvAnswer {
     const versions: unknown = body?.versions;
-    if (!Array.isArray(versions) || versions.length === 0) return { status: 400, errors: ["no version number provided"] };
+    if (!Array.isArray(versions) || versions.length === 0)
+      return { status: 400, errors: ["no version number provided"] };
     const entry = this.entries.get(KvStore.key(namespace, mount, path));
     for (const number of versions) {
       const version = entry?.versions.get(Number(number));
@@ -137,7 +146,8 @@ export class KvStore {
     if (problems.length > 0) return { status: 400, errors: problems };
     const key = KvStore.key(namespace, mount, path);
     const entry = this.entries.get(key) ?? newEntry();
-    if (typeof body?.max_versions === "number") entry.maxVersions = body.max_versions > 0 ? body.max_versions : DEFAULT_MAX_VERSIONS;
+    if (typeof body?.max_versions === "number")
+      entry.maxVersions = body.max_versions > 0 ? body.max_versions : DEFAULT_MAX_VERSIONS;
     if (typeof body?.cas_required === "boolean") entry.casRequired = body.cas_required;
     if (body?.custom_metadata && typeof body.custom_metadata === "object") entry.customMetadata = body.custom_metadata;
     entry.updated = now();
@@ -178,19 +188,26 @@ function customMetadataProblems(metadata: unknown): string[] {
   const entries = Object.entries(metadata as Record<string, unknown>);
   const problems: string[] = [];
   if (entries.length > MAX_CUSTOM_METADATA_KEYS) {
-    problems.push(`${prefix}: payload must contain at most ${MAX_CUSTOM_METADATA_KEYS} keys, provided ${entries.length}`);
+    problems.push(
+      `${prefix}: payload must contain at most ${MAX_CUSTOM_METADATA_KEYS} keys, provided ${entries.length}`,
+    );
   }
   for (const [key, value] of entries) {
     const keyBytes = Buffer.byteLength(key);
     const valueBytes = Buffer.byteLength(String(value));
     if (keyBytes === 0 || keyBytes > MAX_CUSTOM_METADATA_KEY_BYTES) {
-      problems.push(`${prefix}: length of key ${JSON.stringify(key)} is ${keyBytes} but must be 0 < len(key) <= ${MAX_CUSTOM_METADATA_KEY_BYTES}`);
+      problems.push(
+        `${prefix}: length of key ${JSON.stringify(key)} is ${keyBytes} but must be 0 < len(key) <= ${MAX_CUSTOM_METADATA_KEY_BYTES}`,
+      );
     }
     if (valueBytes > MAX_CUSTOM_METADATA_VALUE_BYTES) {
-      problems.push(`${prefix}: length of value for key ${JSON.stringify(key)} is ${valueBytes} but must be 0 <= len(value) <= ${MAX_CUSTOM_METADATA_VALUE_BYTES}`);
+      problems.push(
+        `${prefix}: length of value for key ${JSON.stringify(key)} is ${valueBytes} but must be 0 <= len(value) <= ${MAX_CUSTOM_METADATA_VALUE_BYTES}`,
+      );
     }
     if (UNPRINTABLE.test(key)) problems.push(`${prefix}: key ${JSON.stringify(key)} contains unprintable characters`);
-    if (UNPRINTABLE.test(String(value))) problems.push(`${prefix}: value for key ${JSON.stringify(key)} contains unprintable characters`);
+    if (UNPRINTABLE.test(String(value)))
+      problems.push(`${prefix}: value for key ${JSON.stringify(key)} contains unprintable characters`);
   }
   return problems;
 }

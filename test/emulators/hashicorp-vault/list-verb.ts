@@ -39,7 +39,15 @@ class ListVerbRewriter extends Transform {
       const head = this.head.subarray(0, end + HEAD_END.length).toString("latin1");
       rest = this.head.subarray(end + HEAD_END.length);
       this.head = Buffer.alloc(0);
-      this.push(Buffer.from(head.replace(LIST_LINE, (_line, target: string, version: string) => `GET ${withListQuery(target)} ${version}\r\n`), "latin1"));
+      this.push(
+        Buffer.from(
+          head.replace(
+            LIST_LINE,
+            (_line, target: string, version: string) => `GET ${withListQuery(target)} ${version}\r\n`,
+          ),
+          "latin1",
+        ),
+      );
       if (/^transfer-encoding:/im.test(head)) this.passThrough = true;
       else this.bodyLeft = Number(/^content-length:\s*(\d+)\s*$/im.exec(head)?.[1] ?? 0);
     }

@@ -2,13 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ConfigError } from "../../../src/config/config-error.js";
 import { Code, type ServiceError } from "../../../src/core/errors.js";
 import type { DriverCall } from "../../../src/drivers/driver.js";
 import { resolveAwsConnection } from "../../../src/providers/aws-common/aws-settings.js";
 import { REFRESH_MARGIN_MS, RefreshingCredentials } from "../../../src/providers/aws-common/refreshing-credentials.js";
 import { SecretsManagerDriver } from "../../../src/providers/aws-secrets-manager/driver.js";
-import { ConfigError } from "../../../src/config/config-error.js";
-import { emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../../emulators/aws-common/endpoint.js";
+import { type AwsEmulatorHandle, emulatorEnv, startEmulator } from "../../emulators/aws-common/endpoint.js";
 import { admin, emulatorCalls, resetEmulator } from "../../helpers/aws-emulator-admin.js";
 
 const ROLE = "arn:aws:iam::123456789012:role/secretgate-reader";
@@ -38,7 +38,10 @@ afterAll(async () => {
 describe("AWS credentials", () => {
   it("assumes aws_role_name (with session name and external id) once and signs with the assumed keys", async () => {
     await admin(emulator.endpoint, "roles", { roleArn: ROLE, externalId: "ext-42" });
-    const driver = driverWith({ aws_role_name: ROLE, aws_session_name: "litellm-proxy", aws_external_id: "ext-42" }, emulatorEnv(emulator.endpoint));
+    const driver = driverWith(
+      { aws_role_name: ROLE, aws_session_name: "litellm-proxy", aws_external_id: "ext-42" },
+      emulatorEnv(emulator.endpoint),
+    );
     for (let index = 0; index < 3; index += 1) expect((await driver.read("cred/probe", call()))?.text).toBe("probe");
     const { calls } = await emulatorCalls(emulator.endpoint);
     expect(calls.filter((record) => record.operation === "AssumeRole")).toHaveLength(1);
@@ -61,7 +64,10 @@ describe("AWS credentials", () => {
   });
 
   it("exchanges aws_web_identity_token through AssumeRoleWithWebIdentity", async () => {
-    const driver = driverWith({ aws_role_name: ROLE, aws_web_identity_token: TOKEN }, { ...emulatorEnv(emulator.endpoint), AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined });
+    const driver = driverWith(
+      { aws_role_name: ROLE, aws_web_identity_token: TOKEN },
+      { ...emulatorEnv(emulator.endpoint), AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined },
+    );
     expect((await driver.read("cred/probe", call()))?.text).toBe("probe");
     const { calls } = await emulatorCalls(emulator.endpoint);
     expect(calls.map((record) => record.operation)).toEqual(["AssumeRoleWithWebIdentity", "GetSecretValue"]);
@@ -94,8 +100,17 @@ describe("AWS credentials", () => {
   });
 
   it("prefers the endpoint setting, then AWS_ENDPOINT_URL_<SERVICE>, then AWS_ENDPOINT_URL", () => {
-    const env = { AWS_REGION: "eu-central-1", AWS_ENDPOINT_URL: "http://general", AWS_ENDPOINT_URL_KMS: "http://kms", AWS_ENDPOINT_URL_STS: "http://sts" };
-    expect(resolveAwsConnection({}, env, "KMS")).toMatchObject({ region: "eu-central-1", endpoint: "http://kms", stsEndpoint: "http://sts" });
+    const env = {
+      AWS_REGION: "eu-central-1",
+      AWS_ENDPOINT_URL: "http://general",
+      AWS_ENDPOINT_URL_KMS: "http://kms",
+      AWS_ENDPOINT_URL_STS: "http://sts",
+    };
+    expect(resolveAwsConnection({}, env, "KMS")).toMatchObject({
+      region: "eu-central-1",
+      endpoint: "http://kms",
+      stsEndpoint: "http://sts",
+    });
     expect(resolveAwsConnection({}, env, "SECRETS_MANAGER").endpoint).toBe("http://general");
     expect(resolveAwsConnection({ endpoint: "http://vpce" }, env, "SECRETS_MANAGER").endpoint).toBe("http://vpce");
   });
@@ -105,10 +120,13 @@ describe("RefreshingCredentials", () => {
   it("reuses credentials until the refresh margin before expiry, sharing one fetch between callers", async () => {
     let now = 0;
     let fetches = 0;
-    const credentials = new RefreshingCredentials(async () => {
-      fetches += 1;
-      return { accessKeyId: `key-${fetches}`, secretAccessKey: "s", expiration: new Date(now + 3_600_000) };
-    }, () => now);
+    const credentials = new RefreshingCredentials(
+      async () => {
+        fetches += 1;
+        return { accessKeyId: `key-${fetches}`, secretAccessKey: "s", expiration: new Date(now + 3_600_000) };
+      },
+      () => now,
+    );
     const [first, second] = await Promise.all([credentials.get(), credentials.get()]);
     expect([first.accessKeyId, second.accessKeyId, fetches]).toEqual(["key-1", "key-1", 1]);
     now = 3_600_000 - REFRESH_MARGIN_MS - 1;

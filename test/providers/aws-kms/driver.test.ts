@@ -4,9 +4,16 @@ import { Code, ServiceError } from "../../../src/core/errors.js";
 import type { DriverCall } from "../../../src/drivers/driver.js";
 import { resolveAwsConnection } from "../../../src/providers/aws-common/aws-settings.js";
 import { AwsKmsDriver } from "../../../src/providers/aws-kms/driver.js";
-import { definition as awsKms } from "../../../src/providers/aws-kms/index.js";
 import { encryptWithAwsKms } from "../../../src/providers/aws-kms/encryptor.js";
-import { DEFAULT_KEY_ALIAS, DEFAULT_REGION, ROOT_CREDENTIALS, emulatorEnv, startEmulator, type AwsEmulatorHandle } from "../../emulators/aws-common/endpoint.js";
+import { definition as awsKms } from "../../../src/providers/aws-kms/index.js";
+import {
+  type AwsEmulatorHandle,
+  DEFAULT_KEY_ALIAS,
+  DEFAULT_REGION,
+  emulatorEnv,
+  ROOT_CREDENTIALS,
+  startEmulator,
+} from "../../emulators/aws-common/endpoint.js";
 
 // The conformance suite is write-centric (write, overwrite, delete, re-create); a KMS back end
 // only decrypts values held in the environment, so these tests prove what it does instead.
@@ -14,14 +21,25 @@ let emulator: AwsEmulatorHandle;
 let kms: KMSClient;
 const call = (team: Record<string, unknown> = {}): DriverCall => ({ team, signal: AbortSignal.timeout(10_000) });
 
-async function encrypt(plaintext: string, context?: Record<string, string>, keyId = DEFAULT_KEY_ALIAS): Promise<string> {
+async function encrypt(
+  plaintext: string,
+  context?: Record<string, string>,
+  keyId = DEFAULT_KEY_ALIAS,
+): Promise<string> {
   const output = await kms.send(
-    new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(plaintext), ...(context ? { EncryptionContext: context } : {}) }),
+    new EncryptCommand({
+      KeyId: keyId,
+      Plaintext: Buffer.from(plaintext),
+      ...(context ? { EncryptionContext: context } : {}),
+    }),
   );
   return Buffer.from(output.CiphertextBlob!).toString("base64");
 }
 
-function driverFor(env: Record<string, string>, options: { encryptionContext?: Record<string, string>; keyId?: string; hostedKeys?: string[] } = {}): AwsKmsDriver {
+function driverFor(
+  env: Record<string, string>,
+  options: { encryptionContext?: Record<string, string>; keyId?: string; hostedKeys?: string[] } = {},
+): AwsKmsDriver {
   const fullEnv = { ...emulatorEnv(emulator.endpoint), ...env };
   return new AwsKmsDriver({ connection: resolveAwsConnection({}, fullEnv, "KMS"), env: fullEnv, ...options });
 }
@@ -77,9 +95,9 @@ describe("aws_kms driver", () => {
 
   it("insists on a team's key_id: ciphertext under another key is refused", async () => {
     const driver = driverFor({ KEY: await encrypt("under-default-key") }, { hostedKeys: ["os.environ/KEY"] });
-    const error = (await driver.read("KEY", call({ key_id: "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000" })).catch(
-      (failure: unknown) => failure,
-    )) as ServiceError;
+    const error = (await driver
+      .read("KEY", call({ key_id: "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000" }))
+      .catch((failure: unknown) => failure)) as ServiceError;
     expect(error.code).toBe(Code.FailedPrecondition);
     expect((await driver.read("KEY", call({ key_id: DEFAULT_KEY_ALIAS })))?.text).toBe("under-default-key");
     await driver.close();
@@ -92,8 +110,13 @@ describe("aws_kms driver", () => {
       { hostedKeys: ["NOT_CIPHERTEXT"] },
     );
     expect(await driver.read("ABSENT_NAME", call())).toBeUndefined();
-    for (const name of ["constructor", "__proto__", "toString"]) expect(await driver.read(name, call())).toBeUndefined();
-    for (const [name, variable] of [["NOT_CIPHERTEXT", "NOT_CIPHERTEXT"], ["MARKED", "MARKED"], ["BULK", "LITELLM_SECRET_AWS_KMS_BULK"]] as const) {
+    for (const name of ["constructor", "__proto__", "toString"])
+      expect(await driver.read(name, call())).toBeUndefined();
+    for (const [name, variable] of [
+      ["NOT_CIPHERTEXT", "NOT_CIPHERTEXT"],
+      ["MARKED", "MARKED"],
+      ["BULK", "LITELLM_SECRET_AWS_KMS_BULK"],
+    ] as const) {
       const error = (await driver.read(name, call()).catch((failure: unknown) => failure)) as ServiceError;
       expect(error.code, name).toBe(Code.FailedPrecondition);
       expect(error.message).toContain(variable);
@@ -122,7 +145,8 @@ describe("aws_kms driver", () => {
       hostedKeys: ["SOMETHING_ELSE"],
       logger: { warn: (...args: unknown[]) => warnings.push(args) },
     });
-    for (const name of ["ABSENT", "PLAIN", "SHORT", "NOT_KMS", "OTHER_CONTEXT"]) expect(await driver.read(name, call()), name).toBeUndefined();
+    for (const name of ["ABSENT", "PLAIN", "SHORT", "NOT_KMS", "OTHER_CONTEXT"])
+      expect(await driver.read(name, call()), name).toBeUndefined();
     // Only what is shaped like KMS ciphertext was sent: the long base64 and the other context's ciphertext.
     expect(emulator.emulator.faults.calls().Decrypt).toBe(2);
     // The operator still learns why (the variable and KMS's reason, never a value).
@@ -144,7 +168,10 @@ describe("aws_kms driver", () => {
   it("declares it cannot write, and refuses writes saying KMS only decrypts", async () => {
     const driver = driverFor({});
     expect(awsKms.capabilities.write).toBe(false);
-    await expect(driver.write()).rejects.toMatchObject({ code: Code.FailedPrecondition, message: expect.stringContaining("only decrypts") });
+    await expect(driver.write()).rejects.toMatchObject({
+      code: Code.FailedPrecondition,
+      message: expect.stringContaining("only decrypts"),
+    });
     await driver.close();
   });
 

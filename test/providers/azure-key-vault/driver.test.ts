@@ -1,19 +1,19 @@
-import { createDriver } from "../../helpers/create-driver.js";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RestError } from "@azure/keyvault-secrets";
 import { pino } from "pino";
-import { z } from "zod";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { Code, ServiceError } from "../../../src/core/errors.js";
 import { MAX_LOCATIONS } from "../../../src/drivers/location-clients.js";
 import type { AzureKeyVaultDriver } from "../../../src/providers/azure-key-vault/driver.js";
 import { definition as azureKeyVault } from "../../../src/providers/azure-key-vault/index.js";
 import { assertOwnedBy, toVaultName } from "../../../src/providers/azure-key-vault/vault-names.js";
 import type { SecretDatabase } from "../../../src/storage/database.js";
-import { sdkEnvironment, startEmulator, type AzureKeyVaultEmulator } from "../../emulators/azure-key-vault/index.js";
+import { type AzureKeyVaultEmulator, sdkEnvironment, startEmulator } from "../../emulators/azure-key-vault/index.js";
+import { createDriver } from "../../helpers/create-driver.js";
 
 const context = (env: Record<string, string>) => ({
   env,
@@ -59,10 +59,15 @@ describe("Azure Key Vault driver set-up and errors", () => {
 
   it("authenticates with workload identity (a federated token file)", async () => {
     const tokenFile = join(dir, "federated-token");
-    const claims = { iss: "https://oidc.example/cluster", sub: "system:serviceaccount:llm:secretgate", aud: ["api://AzureADTokenExchange"] };
+    const claims = {
+      iss: "https://oidc.example/cluster",
+      sub: "system:serviceaccount:llm:secretgate",
+      aud: ["api://AzureADTokenExchange"],
+    };
     writeFileSync(tokenFile, `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.c2ln`);
     vault.store.set("WORKLOAD-CHECK", { value: "via-federation" });
-    const driver = await createDriver(azureKeyVault, 
+    const driver = await createDriver(
+      azureKeyVault,
       context(sdkEnvironment(vault, { AZURE_FEDERATED_TOKEN_FILE: tokenFile })),
     );
     expect(await driver.read("WORKLOAD_CHECK", call())).toMatchObject({ text: "via-federation" });
@@ -72,11 +77,30 @@ describe("Azure Key Vault driver set-up and errors", () => {
   it("authenticates with a client certificate (AZURE_CERTIFICATE_PATH)", async () => {
     const keyFile = join(dir, "sp.key");
     const certFile = join(dir, "sp.crt");
-    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "1", "-subj", "/CN=secretgate-sp"], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        keyFile,
+        "-out",
+        certFile,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=secretgate-sp",
+      ],
+      { stdio: "ignore" },
+    );
     const combined = join(dir, "sp.pem");
     writeFileSync(combined, readFileSync(keyFile, "utf8") + readFileSync(certFile, "utf8"));
     vault.store.set("CERTIFICATE-CHECK", { value: "via-certificate" });
-    const driver = await createDriver(azureKeyVault, 
+    const driver = await createDriver(
+      azureKeyVault,
       context(sdkEnvironment(vault, { AZURE_CERTIFICATE_PATH: combined })),
     );
     expect(await driver.read("CERTIFICATE_CHECK", call())).toMatchObject({ text: "via-certificate" });
@@ -84,7 +108,8 @@ describe("Azure Key Vault driver set-up and errors", () => {
   });
 
   it("reports a rejected client secret as UNAUTHENTICATED without echoing it", async () => {
-    const driver = await createDriver(azureKeyVault, 
+    const driver = await createDriver(
+      azureKeyVault,
       context(sdkEnvironment(vault, { AZURE_CLIENT_SECRET: "not-the-secret-value" })),
     );
     const error = await driver.read("ANY", call()).catch((failure: unknown) => failure);
@@ -112,9 +137,7 @@ describe("Azure Key Vault driver set-up and errors", () => {
   });
 
   it("lists every secret across Key Vault's pages, under the names they were written as", async () => {
-    const driver = await createDriver(azureKeyVault, 
-      context(sdkEnvironment(vault)),
-    );
+    const driver = await createDriver(azureKeyVault, context(sdkEnvironment(vault)));
     const names = Array.from({ length: 30 }, (_, index) => `paged_${index}`);
     await Promise.all(names.map((name) => driver.write({ name, value: { text: name }, tags: {} }, call())));
     vault.faults.resetCalls();
@@ -127,7 +150,9 @@ describe("Azure Key Vault driver set-up and errors", () => {
   it("reports a write as creating the secret only when listing its versions shows just that one, and never when it cannot list", async () => {
     const driver = await createDriver(azureKeyVault, context(sdkEnvironment(vault)));
     try {
-      expect(await driver.write({ name: "created_once", value: { text: "v1" }, tags: {} }, call())).toMatchObject({ created: true });
+      expect(await driver.write({ name: "created_once", value: { text: "v1" }, tags: {} }, call())).toMatchObject({
+        created: true,
+      });
       expect(vault.store.versions("created-once")).toHaveLength(1);
       // Without the secrets/list permission the driver cannot tell, so it does not claim it.
       vault.faults.set([{ operation: "ListVersions", kind: "error", status: 403 }]);
@@ -148,13 +173,21 @@ describe("Azure Key Vault driver set-up and errors", () => {
       const refused = await driver.read("switched_off", call()).catch((failure: unknown) => failure);
       expect(refused).toBeInstanceOf(ServiceError);
       expect(driver.classifyError(refused)).toMatchObject({ code: Code.FailedPrecondition });
-      expect((refused as ServiceError).message).toMatch(/"switched-off".*"switched_off".*disabled.*enable it or write a new version/);
+      expect((refused as ServiceError).message).toMatch(
+        /"switched-off".*"switched_off".*disabled.*enable it or write a new version/,
+      );
 
-      const written = await driver.write({ name: "switched_off", value: { text: "sk-after-disabling" }, tags: {} }, call());
+      const written = await driver.write(
+        { name: "switched_off", value: { text: "sk-after-disabling" }, tags: {} },
+        call(),
+      );
       expect(written.created).toBe(false);
       const versions = vault.store.versions("switched-off").map((entry) => entry.version);
       expect(versions.map((version) => version.enabled)).toEqual([false, true]);
-      expect(await driver.read("switched_off", call())).toMatchObject({ text: "sk-after-disabling", version: written.version });
+      expect(await driver.read("switched_off", call())).toMatchObject({
+        text: "sk-after-disabling",
+        version: written.version,
+      });
     } finally {
       await driver.close();
     }
@@ -165,13 +198,23 @@ describe("Azure Key Vault driver set-up and errors", () => {
     try {
       await driver.write({ name: "owned/off", value: { text: "first" }, tags: {} }, call());
       vault.store.update("owned-off", undefined, { enabled: false });
-      const refused = await driver.write({ name: "owned_off", value: { text: "second" }, tags: {} }, call()).catch((failure: unknown) => failure);
-      expect(driver.classifyError(refused)).toMatchObject({ code: Code.InvalidArgument, message: expect.stringMatching(/"owned_off".*"owned\/off"/) });
+      const refused = await driver
+        .write({ name: "owned_off", value: { text: "second" }, tags: {} }, call())
+        .catch((failure: unknown) => failure);
+      expect(driver.classifyError(refused)).toMatchObject({
+        code: Code.InvalidArgument,
+        message: expect.stringMatching(/"owned_off".*"owned\/off"/),
+      });
       expect(vault.store.versions("owned-off")).toHaveLength(1);
       // Without the List permission the owner cannot be checked: refused, saying why.
       vault.faults.set([{ operation: "ListVersions", kind: "error", status: 403 }]);
-      const unlisted = await driver.write({ name: "owned/off", value: { text: "third" }, tags: {} }, call()).catch((failure: unknown) => failure);
-      expect(driver.classifyError(unlisted)).toMatchObject({ code: Code.PermissionDenied, message: expect.stringMatching(/"owned-off" is disabled.*lists its versions/) });
+      const unlisted = await driver
+        .write({ name: "owned/off", value: { text: "third" }, tags: {} }, call())
+        .catch((failure: unknown) => failure);
+      expect(driver.classifyError(unlisted)).toMatchObject({
+        code: Code.PermissionDenied,
+        message: expect.stringMatching(/"owned-off" is disabled.*lists its versions/),
+      });
       expect(vault.store.versions("owned-off")).toHaveLength(1);
     } finally {
       vault.faults.clear();
@@ -183,9 +226,19 @@ describe("Azure Key Vault driver set-up and errors", () => {
     const driver = await createDriver(azureKeyVault, context(sdkEnvironment(vault)));
     try {
       const refused = await driver
-        .write({ name: "reserved-tag", value: { text: "sk-reserved" }, tags: { "secretgate-name": "someone-else", team: "a" } }, call())
+        .write(
+          {
+            name: "reserved-tag",
+            value: { text: "sk-reserved" },
+            tags: { "secretgate-name": "someone-else", team: "a" },
+          },
+          call(),
+        )
         .catch((failure: unknown) => failure);
-      expect(driver.classifyError(refused)).toMatchObject({ code: Code.InvalidArgument, message: expect.stringContaining('tags["secretgate-name"]') });
+      expect(driver.classifyError(refused)).toMatchObject({
+        code: Code.InvalidArgument,
+        message: expect.stringContaining('tags["secretgate-name"]'),
+      });
       expect(() => vault.store.get("reserved-tag")).toThrow(/not found/);
     } finally {
       await driver.close();
@@ -208,7 +261,11 @@ describe("Azure Key Vault driver set-up and errors", () => {
     ["a link to another origin", () => "https://127.0.0.1:9"],
   ])("reports the SDK's refusal to follow %s in a list page as UNAVAILABLE, not INTERNAL", async (_case, origin) => {
     const driver = await createDriver(azureKeyVault, context(sdkEnvironment(vault)));
-    await Promise.all(Array.from({ length: 26 }, (_, index) => driver.write({ name: `linked-${index}`, value: { text: "x" }, tags: {} }, call())));
+    await Promise.all(
+      Array.from({ length: 26 }, (_, index) =>
+        driver.write({ name: `linked-${index}`, value: { text: "x" }, tags: {} }, call()),
+      ),
+    );
     vault.setNextLinkOrigin(origin(vault.endpoint));
     try {
       const error = await driver.list!(call()).catch((failure: unknown) => failure);
@@ -223,13 +280,13 @@ describe("Azure Key Vault driver set-up and errors", () => {
   });
 
   it("gives up at the caller's deadline when the vault stalls", async () => {
-    const driver = await createDriver(azureKeyVault, 
-      context(sdkEnvironment(vault)),
-    );
+    const driver = await createDriver(azureKeyVault, context(sdkEnvironment(vault)));
     await driver.read("WARM_UP", call());
     vault.faults.set([{ operation: "GetSecret", kind: "latency", latencyMs: 2_000 }]);
     try {
-      const error = await driver.read("STALLED", { team: {}, signal: AbortSignal.timeout(200) }).catch((failure: unknown) => failure);
+      const error = await driver
+        .read("STALLED", { team: {}, signal: AbortSignal.timeout(200) })
+        .catch((failure: unknown) => failure);
       expect(driver.classifyError(error).code).toBe(Code.DeadlineExceeded);
     } finally {
       vault.faults.clear();
@@ -239,9 +296,14 @@ describe("Azure Key Vault driver set-up and errors", () => {
 
   it("refuses to start on an http:// or missing vault URI, or a client secret without its tenant", async () => {
     await expect(createDriver(azureKeyVault, context({}))).rejects.toThrow(/AZURE_KEY_VAULT_URI must name the vault/);
-    await expect(createDriver(azureKeyVault, context({ AZURE_KEY_VAULT_URI: "http://127.0.0.1:1" }))).rejects.toThrow(/https/);
+    await expect(createDriver(azureKeyVault, context({ AZURE_KEY_VAULT_URI: "http://127.0.0.1:1" }))).rejects.toThrow(
+      /https/,
+    );
     await expect(
-      createDriver(azureKeyVault, context({ AZURE_KEY_VAULT_URI: vault.endpoint, AZURE_CLIENT_SECRET: "s", AZURE_CLIENT_ID: "c" })),
+      createDriver(
+        azureKeyVault,
+        context({ AZURE_KEY_VAULT_URI: vault.endpoint, AZURE_CLIENT_SECRET: "s", AZURE_CLIENT_ID: "c" }),
+      ),
     ).rejects.toThrow(/AZURE_TENANT_ID/);
   });
 
@@ -253,7 +315,9 @@ describe("Azure Key Vault driver set-up and errors", () => {
 
   it("lets a team name only a Key Vault of Microsoft's clouds, or a host the back end's allowed_vault_hosts lists", () => {
     const accepts = (uri: string, allowed: string[] = []) =>
-      azureKeyVault.teamSettingsFor!({ ...context({}).settings, allowed_vault_hosts: allowed }).safeParse({ vault_uri: uri }).success;
+      azureKeyVault.teamSettingsFor!({ ...context({}).settings, allowed_vault_hosts: allowed }).safeParse({
+        vault_uri: uri,
+      }).success;
     for (const uri of [
       "https://team.vault.azure.net",
       "https://team.vault.azure.net/",
@@ -289,8 +353,20 @@ describe("Azure Key Vault driver set-up and errors", () => {
       expect(accepts(uri), uri).toBe(false);
     }
     const allowed = ["127.0.0.1:8443", "[::1]:8443", "*.vault.corp.example", "private.example"];
-    for (const uri of ["https://127.0.0.1:8443", "https://[::1]:8443", "https://eu.vault.corp.example", "https://private.example"]) expect(accepts(uri, allowed), uri).toBe(true);
-    for (const uri of ["https://127.0.0.1:8444", "https://127.0.0.1", "https://vault.corp.example", "https://a.b.vault.corp.example", "https://private.example:8443"]) {
+    for (const uri of [
+      "https://127.0.0.1:8443",
+      "https://[::1]:8443",
+      "https://eu.vault.corp.example",
+      "https://private.example",
+    ])
+      expect(accepts(uri, allowed), uri).toBe(true);
+    for (const uri of [
+      "https://127.0.0.1:8444",
+      "https://127.0.0.1",
+      "https://vault.corp.example",
+      "https://a.b.vault.corp.example",
+      "https://private.example:8443",
+    ]) {
       expect(accepts(uri, allowed), uri).toBe(false);
     }
     const hosts = azureKeyVault.settings!.allowed_vault_hosts!;
@@ -301,7 +377,8 @@ describe("Azure Key Vault driver set-up and errors", () => {
   });
 
   it("reports an unreachable vault as UNAVAILABLE after bounded retries", async () => {
-    const driver = await createDriver(azureKeyVault, 
+    const driver = await createDriver(
+      azureKeyVault,
       context({ ...sdkEnvironment(vault), AZURE_KEY_VAULT_URI: "https://127.0.0.1:9" }),
     );
     const error = await driver.read("ANY", call()).catch((failure: unknown) => failure);
@@ -310,7 +387,10 @@ describe("Azure Key Vault driver set-up and errors", () => {
   });
 
   it("classifies throttling with the Retry-After hint, and never echoes more than the service's message", async () => {
-    const driver = await createDriver(azureKeyVault, context({ AZURE_KEY_VAULT_URI: vault.endpoint, AZURE_CLIENT_ID: "x" }));
+    const driver = await createDriver(
+      azureKeyVault,
+      context({ AZURE_KEY_VAULT_URI: vault.endpoint, AZURE_CLIENT_ID: "x" }),
+    );
     const throttled = new RestError("Rate limit exceeded", {
       statusCode: 429,
       code: "Throttled",
@@ -327,8 +407,14 @@ describe("Azure Key Vault driver set-up and errors", () => {
   it.each([
     ["The request URL must use HTTPS.", Code.Unavailable],
     ["Bearer token authentication is not permitted for non-TLS protected (non-https) URLs.", Code.Unavailable],
-    ["The challenge origin 'https://a.vault.azure.net' does not match the requested domain. This request targeted 'https://b.example'.", Code.Unavailable],
-    ["The challenge resource 'vault.azure.net' does not match the requested domain. Set disableChallengeResourceVerification to true in your client options to disable.", Code.Unavailable],
+    [
+      "The challenge origin 'https://a.vault.azure.net' does not match the requested domain. This request targeted 'https://b.example'.",
+      Code.Unavailable,
+    ],
+    [
+      "The challenge resource 'vault.azure.net' does not match the requested domain. Set disableChallengeResourceVerification to true in your client options to disable.",
+      Code.Unavailable,
+    ],
     ["The challenge contains an invalid scope.", Code.Unavailable],
     ["The challenge authorization URI 'not a uri' is invalid.", Code.Unavailable],
     ["Invalid secret identifier: https://x/y. Bad number of segments: 2", Code.Unknown],
@@ -337,7 +423,10 @@ describe("Azure Key Vault driver set-up and errors", () => {
     ["Polling completed without succeeding or failing", Code.Unknown],
     ["Failed to refresh access token.", Code.Unauthenticated],
   ])("classifies the SDK's %j by what it says", async (message, code) => {
-    const driver = await createDriver(azureKeyVault, context({ AZURE_KEY_VAULT_URI: vault.endpoint, AZURE_CLIENT_ID: "x" }));
+    const driver = await createDriver(
+      azureKeyVault,
+      context({ AZURE_KEY_VAULT_URI: vault.endpoint, AZURE_CLIENT_ID: "x" }),
+    );
     for (const error of [new Error(message), new RestError(message)]) {
       const classified = driver.classifyError(error);
       expect(classified.code).toBe(code);
@@ -347,9 +436,16 @@ describe("Azure Key Vault driver set-up and errors", () => {
   });
 
   it("keeps INTERNAL for a plain error that is no answer of the vault's (a bug), and UNAVAILABLE for a network failure", async () => {
-    const driver = await createDriver(azureKeyVault, context({ AZURE_KEY_VAULT_URI: vault.endpoint, AZURE_CLIENT_ID: "x" }));
-    expect(driver.classifyError(new TypeError("Cannot read properties of undefined (reading 'x')")).code).toBe(Code.Internal);
-    expect(driver.classifyError(new RestError("connect ECONNREFUSED 127.0.0.1:9", { code: "ECONNREFUSED" })).code).toBe(Code.Unavailable);
+    const driver = await createDriver(
+      azureKeyVault,
+      context({ AZURE_KEY_VAULT_URI: vault.endpoint, AZURE_CLIENT_ID: "x" }),
+    );
+    expect(driver.classifyError(new TypeError("Cannot read properties of undefined (reading 'x')")).code).toBe(
+      Code.Internal,
+    );
+    expect(driver.classifyError(new RestError("connect ECONNREFUSED 127.0.0.1:9", { code: "ECONNREFUSED" })).code).toBe(
+      Code.Unavailable,
+    );
     await driver.close();
   });
 });

@@ -1,6 +1,6 @@
 import { request } from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, type AzureKeyVaultEmulator } from "../../emulators/azure-key-vault/index.js";
+import { type AzureKeyVaultEmulator, startEmulator } from "../../emulators/azure-key-vault/index.js";
 
 interface Reply {
   status: number;
@@ -9,8 +9,17 @@ interface Reply {
 }
 
 /** Raw HTTPS against the emulator (verified with its CA), to pin the wire protocol itself. */
-function call(vault: AzureKeyVaultEmulator, method: string, path: string, options: { token?: string; body?: unknown; form?: Record<string, string> } = {}): Promise<Reply> {
-  const payload = options.form ? new URLSearchParams(options.form).toString() : options.body === undefined ? "" : JSON.stringify(options.body);
+function call(
+  vault: AzureKeyVaultEmulator,
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; form?: Record<string, string> } = {},
+): Promise<Reply> {
+  const payload = options.form
+    ? new URLSearchParams(options.form).toString()
+    : options.body === undefined
+      ? ""
+      : JSON.stringify(options.body);
   return new Promise((resolve, reject) => {
     const outgoing = request(
       `${vault.endpoint}${path}`,
@@ -19,7 +28,9 @@ function call(vault: AzureKeyVaultEmulator, method: string, path: string, option
         ca: vault.caPem,
         headers: {
           ...(options.token ? { Authorization: `Bearer ${options.token}` } : {}),
-          ...(payload ? { "Content-Type": options.form ? "application/x-www-form-urlencoded" : "application/json" } : {}),
+          ...(payload
+            ? { "Content-Type": options.form ? "application/x-www-form-urlencoded" : "application/json" }
+            : {}),
         },
       },
       (incoming) => {
@@ -27,7 +38,11 @@ function call(vault: AzureKeyVaultEmulator, method: string, path: string, option
         incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
         incoming.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
-          resolve({ status: incoming.statusCode ?? 0, headers: incoming.headers, body: text ? JSON.parse(text) : undefined });
+          resolve({
+            status: incoming.statusCode ?? 0,
+            headers: incoming.headers,
+            body: text ? JSON.parse(text) : undefined,
+          });
         });
       },
     );
@@ -44,7 +59,12 @@ describe("Azure Key Vault emulator wire protocol", () => {
   beforeAll(async () => {
     vault = await startEmulator({ host: "127.0.0.1", port: 0 });
     const issued = await call(vault, "POST", `/${vault.app.tenantId}/oauth2/v2.0/token`, {
-      form: { grant_type: "client_credentials", client_id: vault.app.clientId, client_secret: vault.app.clientSecret, scope: "https://vault.azure.net/.default" },
+      form: {
+        grant_type: "client_credentials",
+        client_id: vault.app.clientId,
+        client_secret: vault.app.clientSecret,
+        scope: "https://vault.azure.net/.default",
+      },
     });
     token = issued.body.access_token;
   });
@@ -55,13 +75,20 @@ describe("Azure Key Vault emulator wire protocol", () => {
   it("challenges an unauthenticated request with Key Vault's WWW-Authenticate header", async () => {
     const reply = await call(vault, "GET", `/secrets/anything?${v}`);
     expect(reply.status).toBe(401);
-    expect(reply.headers["www-authenticate"]).toBe(`Bearer authorization="${vault.endpoint}/${vault.app.tenantId}", resource="https://vault.azure.net"`);
+    expect(reply.headers["www-authenticate"]).toBe(
+      `Bearer authorization="${vault.endpoint}/${vault.app.tenantId}", resource="https://vault.azure.net"`,
+    );
     expect(reply.body.error.code).toBe("Unauthorized");
   });
 
   it("issues tokens only for the registered client secret", async () => {
     const reply = await call(vault, "POST", `/${vault.app.tenantId}/oauth2/v2.0/token`, {
-      form: { grant_type: "client_credentials", client_id: vault.app.clientId, client_secret: "wrong", scope: "https://vault.azure.net/.default" },
+      form: {
+        grant_type: "client_credentials",
+        client_id: vault.app.clientId,
+        client_secret: "wrong",
+        scope: "https://vault.azure.net/.default",
+      },
     });
     expect(reply.status).toBe(401);
     expect(reply.body.error).toBe("invalid_client");
@@ -75,7 +102,10 @@ describe("Azure Key Vault emulator wire protocol", () => {
   });
 
   it("keeps versions, soft-deletes, answers 409 for a deleted name, and frees it on purge", async () => {
-    const first = await call(vault, "PUT", `/secrets/Wire-Test?${v}`, { token, body: { value: "one", tags: { a: "b" } } });
+    const first = await call(vault, "PUT", `/secrets/Wire-Test?${v}`, {
+      token,
+      body: { value: "one", tags: { a: "b" } },
+    });
     const second = await call(vault, "PUT", `/secrets/wire-test?${v}`, { token, body: { value: "two" } });
     expect(first.status).toBe(200);
     // Names are case-insensitive and keep their first spelling.
@@ -103,20 +133,30 @@ describe("Azure Key Vault emulator wire protocol", () => {
     const recovered = await call(vault, "POST", `/deletedsecrets/recoverable/recover?${v}`, { token });
     expect(recovered.status).toBe(200);
     expect(recovered.body.value).toBeUndefined();
-    const updated = await call(vault, "PATCH", `/secrets/recoverable/?${v}`, { token, body: { contentType: "text/plain", tags: { env: "prod" } } });
+    const updated = await call(vault, "PATCH", `/secrets/recoverable/?${v}`, {
+      token,
+      body: { contentType: "text/plain", tags: { env: "prod" } },
+    });
     expect(updated.body).toMatchObject({ contentType: "text/plain", tags: { env: "prod" } });
     expect((await call(vault, "GET", `/secrets/recoverable?${v}`, { token })).body.value).toBe("kept");
   });
 
   it("refuses to get a disabled secret (403 Forbidden, inner SecretDisabled) and enables the version a PUT adds", async () => {
-    const first = await call(vault, "PUT", `/secrets/switched-off?${v}`, { token, body: { value: "off", attributes: { enabled: false } } });
+    const first = await call(vault, "PUT", `/secrets/switched-off?${v}`, {
+      token,
+      body: { value: "off", attributes: { enabled: false } },
+    });
     expect(first.body.attributes.enabled).toBe(false);
     const version = first.body.id.split("/").at(-1);
     for (const path of [`/secrets/switched-off/?${v}`, `/secrets/switched-off/${version}?${v}`]) {
       const refused = await call(vault, "GET", path, { token });
       expect(refused.status).toBe(403);
       expect(refused.body).toEqual({
-        error: { code: "Forbidden", message: "Operation get is not allowed on a disabled secret.", innererror: { code: "SecretDisabled" } },
+        error: {
+          code: "Forbidden",
+          message: "Operation get is not allowed on a disabled secret.",
+          innererror: { code: "SecretDisabled" },
+        },
       });
     }
     // Listing still shows it, disabled; properties can still be changed.
@@ -127,7 +167,10 @@ describe("Azure Key Vault emulator wire protocol", () => {
     expect(second.body.attributes.enabled).toBe(true);
     expect((await call(vault, "GET", `/secrets/switched-off/?${v}`, { token })).body.value).toBe("on");
     expect((await call(vault, "GET", `/secrets/switched-off/${version}?${v}`, { token })).status).toBe(403);
-    await call(vault, "PATCH", `/secrets/switched-off/${version}?${v}`, { token, body: { attributes: { enabled: true } } });
+    await call(vault, "PATCH", `/secrets/switched-off/${version}?${v}`, {
+      token,
+      body: { attributes: { enabled: true } },
+    });
     expect((await call(vault, "GET", `/secrets/switched-off/${version}?${v}`, { token })).body.value).toBe("off");
   });
 
@@ -135,7 +178,9 @@ describe("Azure Key Vault emulator wire protocol", () => {
     const reply = await call(vault, "PUT", `/secrets/big?${v}`, { token, body: { value: "x".repeat(25 * 1024 + 1) } });
     expect(reply.status).toBe(400);
     expect(reply.body.error.code).toBe("BadParameter");
-    expect((await call(vault, "PUT", `/secrets/big?${v}`, { token, body: { value: "x".repeat(25 * 1024) } })).status).toBe(200);
+    expect(
+      (await call(vault, "PUT", `/secrets/big?${v}`, { token, body: { value: "x".repeat(25 * 1024) } })).status,
+    ).toBe(200);
   });
 
   it("refuses names outside 0-9a-zA-Z- with BadParameter", async () => {

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, type AzureKeyVaultEmulator } from "../../emulators/azure-key-vault/index.js";
+import { type AzureKeyVaultEmulator, startEmulator } from "../../emulators/azure-key-vault/index.js";
 import { PYTHON } from "../../helpers/run-process.js";
 
 const run = promisify(execFile);
@@ -32,7 +32,12 @@ describe("the Azure Key Vault emulator with Microsoft's Python SDK", () => {
       deleted_name: "python-check",
       deleted_after_purge: [],
       rewritten_value: "again",
-      disabled_refusal: { status: 403, code: "Forbidden", message: "Operation get is not allowed on a disabled secret.", inner: "SecretDisabled" },
+      disabled_refusal: {
+        status: 403,
+        code: "Forbidden",
+        message: "Operation get is not allowed on a disabled secret.",
+        inner: "SecretDisabled",
+      },
       enabled_again: [true, "on"],
     });
     expect(result.read_version).toBe(result.written_version);

@@ -1,14 +1,14 @@
-import { createDriver } from "../../helpers/create-driver.js";
 import { pino } from "pino";
-import { parseDocument, type ScalarTag, type CollectionTag, type YAMLMap } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CollectionTag, parseDocument, type ScalarTag, type YAMLMap } from "yaml";
 import { z } from "zod";
 import { Code } from "../../../src/core/errors.js";
 import { definition as cyberark } from "../../../src/providers/cyberark/index.js";
-import { LIST_PAGE_SIZE, MAX_LISTED_VARIABLES, MAX_LIST_PAGE_BYTES } from "../../../src/providers/cyberark/listing.js";
+import { LIST_PAGE_SIZE, MAX_LIST_PAGE_BYTES, MAX_LISTED_VARIABLES } from "../../../src/providers/cyberark/listing.js";
 import { declareVariablePolicy, deleteVariablePolicy } from "../../../src/providers/cyberark/policy.js";
 import type { SecretDatabase } from "../../../src/storage/database.js";
-import { startEmulator, type ConjurEmulator } from "../../emulators/cyberark/index.js";
+import { type ConjurEmulator, startEmulator } from "../../emulators/cyberark/index.js";
+import { createDriver } from "../../helpers/create-driver.js";
 
 const context = (env: Record<string, string>, policyBranch = "secretgate") => ({
   env,
@@ -22,9 +22,24 @@ const call = () => ({ team: {}, signal: AbortSignal.timeout(15_000) });
 describe("Conjur policy documents", () => {
   const tags: Array<ScalarTag | CollectionTag> = [
     { tag: "!variable", resolve: (value: string) => `variable:${value}` } as ScalarTag,
-    { tag: "!delete", collection: "map", resolve: (map) => `delete:${String((map as YAMLMap).get("record"))}` } as CollectionTag,
+    {
+      tag: "!delete",
+      collection: "map",
+      resolve: (map) => `delete:${String((map as YAMLMap).get("record"))}`,
+    } as CollectionTag,
   ];
-  const names = ["plain", "with: colon", "hash #comment", "'quoted'", "\"double\"", "- dash", "ключ/密钥", "true", "123", "a\\b"];
+  const names = [
+    "plain",
+    "with: colon",
+    "hash #comment",
+    "'quoted'",
+    '"double"',
+    "- dash",
+    "ключ/密钥",
+    "true",
+    "123",
+    "a\\b",
+  ];
 
   it.each(names)("declares %j so YAML reads back exactly that id", (name) => {
     expect(parseDocument(declareVariablePolicy(name), { customTags: tags }).toJS()).toEqual([`variable:${name}`]);
@@ -76,9 +91,19 @@ describe("Conjur driver", () => {
   it("presents CYBERARK_CLIENT_CERT/KEY to a Conjur that requires mutual TLS", async () => {
     const mutual = await startEmulator({ host: "127.0.0.1", port: 0, tls: true, requireClientCertificate: true });
     const login = mutual.logins[0]!;
-    const base = { CYBERARK_API_BASE: mutual.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey, NODE_EXTRA_CA_CERTS: mutual.caFile! };
-    const withCertificate = await createDriver(cyberark, 
-      context({ ...base, CYBERARK_CLIENT_CERT: mutual.clientCertificate!.certFile, CYBERARK_CLIENT_KEY: mutual.clientCertificate!.keyFile }),
+    const base = {
+      CYBERARK_API_BASE: mutual.endpoint,
+      CYBERARK_USERNAME: login.login,
+      CYBERARK_API_KEY: login.apiKey,
+      NODE_EXTRA_CA_CERTS: mutual.caFile!,
+    };
+    const withCertificate = await createDriver(
+      cyberark,
+      context({
+        ...base,
+        CYBERARK_CLIENT_CERT: mutual.clientCertificate!.certFile,
+        CYBERARK_CLIENT_KEY: mutual.clientCertificate!.keyFile,
+      }),
     );
     const without = await createDriver(cyberark, context(base));
     try {
@@ -98,7 +123,9 @@ describe("Conjur driver", () => {
     await driver.write({ name: "stalled", value: { text: "v" }, tags: {} }, call());
     conjur.faults.set([{ operation: "GetResource", kind: "latency", latencyMs: 2_000 }]);
     try {
-      const error = await driver.read("stalled", { team: {}, signal: AbortSignal.timeout(200) }).catch((failure: unknown) => failure);
+      const error = await driver
+        .read("stalled", { team: {}, signal: AbortSignal.timeout(200) })
+        .catch((failure: unknown) => failure);
       expect(driver.classifyError(error).code).toBe(Code.DeadlineExceeded);
     } finally {
       conjur.faults.clear();
@@ -109,7 +136,13 @@ describe("Conjur driver", () => {
   it("lists its branch's variables page by page, named as read takes them, leaving out those without a value", async () => {
     const login = conjur.logins[0]!;
     const ids = Array.from({ length: 250 }, (_, index) => `listed/${index % 2 === 0 ? "a/b/" : ""}v${index}`);
-    conjur.store.loadPolicy("default", login, "secretgate", [...ids, "listed/declared-only"].map((id) => `- !variable ${id}`).join("\n"), "POST");
+    conjur.store.loadPolicy(
+      "default",
+      login,
+      "secretgate",
+      [...ids, "listed/declared-only"].map((id) => `- !variable ${id}`).join("\n"),
+      "POST",
+    );
     for (const id of ids) conjur.store.setValue("default", login, `secretgate/${id}`, Buffer.from(`value of ${id}`));
     conjur.store.loadPolicy("default", login, "team-b", "- !variable listed/elsewhere\n", "POST");
     conjur.store.setValue("default", login, "team-b/listed/elsewhere", Buffer.from("v"));
@@ -119,7 +152,8 @@ describe("Conjur driver", () => {
       const names = (await driver.list!(call())).filter((name) => name.startsWith("listed/"));
       expect(names).toEqual([...ids].sort());
       expect(conjur.faults.calls().ListResources).toBeGreaterThanOrEqual(3);
-      for (const name of [names[0]!, names.at(-1)!]) expect(await driver.read(name, call())).toMatchObject({ text: `value of ${name}` });
+      for (const name of [names[0]!, names.at(-1)!])
+        expect(await driver.read(name, call())).toMatchObject({ text: `value of ${name}` });
       expect(await driver.read("listed/declared-only", call())).toBeUndefined();
       expect(await driver.list!({ ...call(), team: { policy_branch: "team-b" } })).toEqual(["listed/elsewhere"]);
     } finally {
@@ -128,12 +162,22 @@ describe("Conjur driver", () => {
   });
 
   it("names variables by their full id when the branch is root, across every branch the login sees", async () => {
-    const other = await startEmulator({ host: "127.0.0.1", port: 0, logins: [{ account: "default", login: "host/admin", apiKey: "k", branches: ["root"] }] });
+    const other = await startEmulator({
+      host: "127.0.0.1",
+      port: 0,
+      logins: [{ account: "default", login: "host/admin", apiKey: "k", branches: ["root"] }],
+    });
     const login = other.logins[0]!;
     other.store.loadPolicy("default", login, "root", "- !variable top\n", "POST");
     other.store.loadPolicy("default", login, "secretgate", "- !variable inner/key\n", "POST");
     for (const id of ["top", "secretgate/inner/key"]) other.store.setValue("default", login, id, Buffer.from("v"));
-    const driver = await createDriver(cyberark, context({ CYBERARK_API_BASE: other.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey }, "root"));
+    const driver = await createDriver(
+      cyberark,
+      context(
+        { CYBERARK_API_BASE: other.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey },
+        "root",
+      ),
+    );
     try {
       expect(await driver.list!(call())).toEqual(["secretgate/inner/key", "top"]);
       expect(await driver.read("secretgate/inner/key", call())).toMatchObject({ text: "v" });
@@ -146,9 +190,19 @@ describe("Conjur driver", () => {
   it("asks for fewer per page when Conjur's configured maximum is below its page size", async () => {
     const limited = await startEmulator({ host: "127.0.0.1", port: 0, resourceListLimitMax: 7 });
     const login = limited.logins[0]!;
-    limited.store.loadPolicy("default", login, "secretgate", Array.from({ length: 20 }, (_, index) => `- !variable k${index}`).join("\n"), "POST");
-    for (let index = 0; index < 20; index += 1) limited.store.setValue("default", login, `secretgate/k${index}`, Buffer.from("v"));
-    const driver = await createDriver(cyberark, context({ CYBERARK_API_BASE: limited.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey }));
+    limited.store.loadPolicy(
+      "default",
+      login,
+      "secretgate",
+      Array.from({ length: 20 }, (_, index) => `- !variable k${index}`).join("\n"),
+      "POST",
+    );
+    for (let index = 0; index < 20; index += 1)
+      limited.store.setValue("default", login, `secretgate/k${index}`, Buffer.from("v"));
+    const driver = await createDriver(
+      cyberark,
+      context({ CYBERARK_API_BASE: limited.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey }),
+    );
     try {
       expect(await driver.list!(call())).toHaveLength(20);
       // One refused page of LIST_PAGE_SIZE, then 7 + 7 + 6.
@@ -162,11 +216,23 @@ describe("Conjur driver", () => {
   it(`stops past ${MAX_LISTED_VARIABLES} variables with FAILED_PRECONDITION rather than listing without end`, async () => {
     const crowded = await startEmulator({ host: "127.0.0.1", port: 0 });
     const login = crowded.logins[0]!;
-    crowded.store.loadPolicy("default", login, "secretgate", Array.from({ length: MAX_LISTED_VARIABLES + 1 }, (_, index) => `- !variable k${index}`).join("\n"), "POST");
-    const driver = await createDriver(cyberark, context({ CYBERARK_API_BASE: crowded.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey }));
+    crowded.store.loadPolicy(
+      "default",
+      login,
+      "secretgate",
+      Array.from({ length: MAX_LISTED_VARIABLES + 1 }, (_, index) => `- !variable k${index}`).join("\n"),
+      "POST",
+    );
+    const driver = await createDriver(
+      cyberark,
+      context({ CYBERARK_API_BASE: crowded.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey }),
+    );
     try {
       const tooMany = await driver.list!(call()).catch((failure: unknown) => failure);
-      expect(driver.classifyError(tooMany)).toMatchObject({ code: Code.FailedPrecondition, message: expect.stringContaining(`at most ${MAX_LISTED_VARIABLES}`) });
+      expect(driver.classifyError(tooMany)).toMatchObject({
+        code: Code.FailedPrecondition,
+        message: expect.stringContaining(`at most ${MAX_LISTED_VARIABLES}`),
+      });
     } finally {
       await driver.close();
       await crowded.close();
@@ -176,12 +242,27 @@ describe("Conjur driver", () => {
   it(`refuses a resource-list page larger than ${MAX_LIST_PAGE_BYTES} bytes rather than buffering it`, async () => {
     const bloated = await startEmulator({ host: "127.0.0.1", port: 0 });
     const login = bloated.logins[0]!;
-    const longIds = Array.from({ length: LIST_PAGE_SIZE }, (_, index) => `${index}${"x".repeat(Math.ceil(MAX_LIST_PAGE_BYTES / LIST_PAGE_SIZE))}`);
-    bloated.store.loadPolicy("default", login, "secretgate", longIds.map((id) => `- !variable ${id}`).join("\n"), "POST");
-    const driver = await createDriver(cyberark, context({ CYBERARK_API_BASE: bloated.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey }));
+    const longIds = Array.from(
+      { length: LIST_PAGE_SIZE },
+      (_, index) => `${index}${"x".repeat(Math.ceil(MAX_LIST_PAGE_BYTES / LIST_PAGE_SIZE))}`,
+    );
+    bloated.store.loadPolicy(
+      "default",
+      login,
+      "secretgate",
+      longIds.map((id) => `- !variable ${id}`).join("\n"),
+      "POST",
+    );
+    const driver = await createDriver(
+      cyberark,
+      context({ CYBERARK_API_BASE: bloated.endpoint, CYBERARK_USERNAME: login.login, CYBERARK_API_KEY: login.apiKey }),
+    );
     try {
       const tooLarge = await driver.list!(call()).catch((failure: unknown) => failure);
-      expect(driver.classifyError(tooLarge)).toMatchObject({ code: Code.Internal, message: expect.stringContaining(`exceeded ${MAX_LIST_PAGE_BYTES} bytes`) });
+      expect(driver.classifyError(tooLarge)).toMatchObject({
+        code: Code.Internal,
+        message: expect.stringContaining(`exceeded ${MAX_LIST_PAGE_BYTES} bytes`),
+      });
     } finally {
       await driver.close();
       await bloated.close();
@@ -190,14 +271,22 @@ describe("Conjur driver", () => {
 
   it("defaults CYBERARK_ACCOUNT to default and CYBERARK_REFRESH_INTERVAL to 300 s", () => {
     expect(cyberark.cachePolicy!({ env: {}, settings: context({}).settings })).toEqual({ ttlSeconds: 300 });
-    expect(cyberark.cachePolicy!({ env: { CYBERARK_REFRESH_INTERVAL: "60" }, settings: context({}).settings })).toEqual({ ttlSeconds: 60 });
-    expect(() => cyberark.cachePolicy!({ env: { CYBERARK_REFRESH_INTERVAL: "soon" }, settings: context({}).settings })).toThrow(/CYBERARK_REFRESH_INTERVAL/);
+    expect(cyberark.cachePolicy!({ env: { CYBERARK_REFRESH_INTERVAL: "60" }, settings: context({}).settings })).toEqual(
+      { ttlSeconds: 60 },
+    );
+    expect(() =>
+      cyberark.cachePolicy!({ env: { CYBERARK_REFRESH_INTERVAL: "soon" }, settings: context({}).settings }),
+    ).toThrow(/CYBERARK_REFRESH_INTERVAL/);
   });
 
   it("names the missing variable at start-up", async () => {
     await expect(createDriver(cyberark, context({}))).rejects.toThrow(/CYBERARK_API_BASE/);
-    await expect(createDriver(cyberark, context({ CYBERARK_API_BASE: conjur.endpoint }))).rejects.toThrow(/CYBERARK_USERNAME/);
-    await expect(createDriver(cyberark, context({ ...env(), CYBERARK_CLIENT_CERT: "/x" }))).rejects.toThrow(/CYBERARK_CLIENT_KEY/);
+    await expect(createDriver(cyberark, context({ CYBERARK_API_BASE: conjur.endpoint }))).rejects.toThrow(
+      /CYBERARK_USERNAME/,
+    );
+    await expect(createDriver(cyberark, context({ ...env(), CYBERARK_CLIENT_CERT: "/x" }))).rejects.toThrow(
+      /CYBERARK_CLIENT_KEY/,
+    );
   });
 
   it("refuses team keys of other back ends", () => {
@@ -207,10 +296,26 @@ describe("Conjur driver", () => {
 
   it("takes only accounts and policy branches that reach Conjur exactly as written", () => {
     const accepts = (settings: Record<string, unknown>) => cyberark.teamSettings.safeParse(settings).success;
-    for (const account of ["default", "my-org", "org.example", "a..b"]) expect(accepts({ account }), account).toBe(true);
-    for (const account of ["", ".", "..", "a/b", "a:b", "a%2e", "a\\b", "a\u0000b", "a\u2028b"]) expect(accepts({ account }), JSON.stringify(account)).toBe(false);
-    for (const branch of ["root", "apps", "apps/team-a", "apps/team.a", "a..b/c"]) expect(accepts({ policy_branch: branch }), branch).toBe(true);
-    for (const branch of ["", ".", "..", "apps/..", "../apps", "apps/./x", "apps//x", "/apps", "apps/", "a%2fb", "a\\b", "a\nb"]) {
+    for (const account of ["default", "my-org", "org.example", "a..b"])
+      expect(accepts({ account }), account).toBe(true);
+    for (const account of ["", ".", "..", "a/b", "a:b", "a%2e", "a\\b", "a\u0000b", "a\u2028b"])
+      expect(accepts({ account }), JSON.stringify(account)).toBe(false);
+    for (const branch of ["root", "apps", "apps/team-a", "apps/team.a", "a..b/c"])
+      expect(accepts({ policy_branch: branch }), branch).toBe(true);
+    for (const branch of [
+      "",
+      ".",
+      "..",
+      "apps/..",
+      "../apps",
+      "apps/./x",
+      "apps//x",
+      "/apps",
+      "apps/",
+      "a%2fb",
+      "a\\b",
+      "a\nb",
+    ]) {
       expect(accepts({ policy_branch: branch }), JSON.stringify(branch)).toBe(false);
     }
     // The back end's own branch and the account in the environment follow the same rules.
@@ -218,7 +323,9 @@ describe("Conjur driver", () => {
   });
 
   it("refuses a CYBERARK_ACCOUNT that would not reach Conjur as written, naming it", async () => {
-    await expect(createDriver(cyberark, context({ ...env(), CYBERARK_ACCOUNT: ".." }))).rejects.toThrow(/CYBERARK_ACCOUNT must not be '\.' or '\.\.'/);
+    await expect(createDriver(cyberark, context({ ...env(), CYBERARK_ACCOUNT: ".." }))).rejects.toThrow(
+      /CYBERARK_ACCOUNT must not be '\.' or '\.\.'/,
+    );
   });
 
   it("reports an unreachable Conjur as UNAVAILABLE and a wrong API key as UNAUTHENTICATED", async () => {

@@ -7,7 +7,11 @@ import { classifyGoogleError } from "../../../src/providers/google-common/errors
 import { decodePayload } from "../../../src/providers/google-common/payload.js";
 import { resolveKmsSettings } from "../../../src/providers/google-kms/settings.js";
 import { secretResourceName } from "../../../src/providers/google-secret-manager/names.js";
-import { resolveSecretManagerSettings, secretManagerCachePolicy, secretManagerTeamSettings } from "../../../src/providers/google-secret-manager/settings.js";
+import {
+  resolveSecretManagerSettings,
+  secretManagerCachePolicy,
+  secretManagerTeamSettings,
+} from "../../../src/providers/google-secret-manager/settings.js";
 
 const settings = { store_virtual_keys: false, prefix_for_stored_virtual_keys: "litellm/" };
 
@@ -50,7 +54,9 @@ describe("Google error classification", () => {
   });
 
   it("maps missing credentials to UNAUTHENTICATED", () => {
-    expect(classifyGoogleError(new Error("Could not load the default credentials."), "google_kms").code).toBe(Code.Unauthenticated);
+    expect(classifyGoogleError(new Error("Could not load the default credentials."), "google_kms").code).toBe(
+      Code.Unauthenticated,
+    );
   });
 });
 
@@ -59,48 +65,85 @@ describe("Google settings", () => {
     expect(isEmulator({ transport: "grpc", endpoint: parseEndpoint("127.0.0.1:8085", "E") })).toBe(true);
     expect(isEmulator({ transport: "grpc", endpoint: parseEndpoint("localhost:8085", "E") })).toBe(true);
     expect(isEmulator({ transport: "grpc", endpoint: parseEndpoint("[::1]:8085", "E") })).toBe(true);
-    expect(isEmulator({ transport: "grpc", endpoint: parseEndpoint("secretmanager.p.googleapis.com:443", "E") })).toBe(false);
-    expect(() => parseEndpoint("http://127.0.0.1:8085", "GOOGLE_SECRET_MANAGER_ENDPOINT")).toThrow(/GOOGLE_SECRET_MANAGER_ENDPOINT/);
+    expect(isEmulator({ transport: "grpc", endpoint: parseEndpoint("secretmanager.p.googleapis.com:443", "E") })).toBe(
+      false,
+    );
+    expect(() => parseEndpoint("http://127.0.0.1:8085", "GOOGLE_SECRET_MANAGER_ENDPOINT")).toThrow(
+      /GOOGLE_SECRET_MANAGER_ENDPOINT/,
+    );
   });
 
   it("fails start-up clearly without a project, with a bad transport or a missing credential file", () => {
     expect(() => resolveSecretManagerSettings(settings, {})).toThrow(ConfigError);
     expect(() => resolveSecretManagerSettings(settings, {})).toThrow(/GOOGLE_SECRET_MANAGER_PROJECT_ID/);
     expect(() =>
-      resolveSecretManagerSettings(settings, { GOOGLE_SECRET_MANAGER_PROJECT_ID: "p-1", GOOGLE_SECRET_MANAGER_TRANSPORT: "http3" }),
+      resolveSecretManagerSettings(settings, {
+        GOOGLE_SECRET_MANAGER_PROJECT_ID: "p-1",
+        GOOGLE_SECRET_MANAGER_TRANSPORT: "http3",
+      }),
     ).toThrow(/GOOGLE_SECRET_MANAGER_TRANSPORT/);
     expect(() =>
-      resolveSecretManagerSettings(settings, { GOOGLE_SECRET_MANAGER_PROJECT_ID: "p-1", GCS_PATH_SERVICE_ACCOUNT: "/nonexistent/key.json" }),
+      resolveSecretManagerSettings(settings, {
+        GOOGLE_SECRET_MANAGER_PROJECT_ID: "p-1",
+        GCS_PATH_SERVICE_ACCOUNT: "/nonexistent/key.json",
+      }),
     ).toThrow(/GCS_PATH_SERVICE_ACCOUNT/);
   });
 
   it("prefers key_management_settings keys over the variables and names whichever was wrong", () => {
     const resolved = resolveSecretManagerSettings(
       { ...settings, project_id: "from-config", endpoint: "127.0.0.1:9", transport: "rest" },
-      { GOOGLE_SECRET_MANAGER_PROJECT_ID: "from-env", GOOGLE_SECRET_MANAGER_ENDPOINT: "10.0.0.1:1", GOOGLE_SECRET_MANAGER_TRANSPORT: "grpc" },
+      {
+        GOOGLE_SECRET_MANAGER_PROJECT_ID: "from-env",
+        GOOGLE_SECRET_MANAGER_ENDPOINT: "10.0.0.1:1",
+        GOOGLE_SECRET_MANAGER_TRANSPORT: "grpc",
+      },
     );
-    expect(resolved).toMatchObject({ project: "from-config", connection: { transport: "rest", endpoint: { host: "127.0.0.1", port: 9 } } });
-    expect(() => resolveSecretManagerSettings({ ...settings, endpoint: "nowhere" }, { GOOGLE_SECRET_MANAGER_PROJECT_ID: "p-1" })).toThrow(
-      /general_settings\.key_management_settings\.endpoint/,
-    );
+    expect(resolved).toMatchObject({
+      project: "from-config",
+      connection: { transport: "rest", endpoint: { host: "127.0.0.1", port: 9 } },
+    });
+    expect(() =>
+      resolveSecretManagerSettings({ ...settings, endpoint: "nowhere" }, { GOOGLE_SECRET_MANAGER_PROJECT_ID: "p-1" }),
+    ).toThrow(/general_settings\.key_management_settings\.endpoint/);
   });
 
   it("requires a CryptoKey name for google_kms", () => {
     expect(() => resolveKmsSettings({}, {})).toThrow(/GOOGLE_KMS_RESOURCE_NAME/);
-    expect(() => resolveKmsSettings({}, { GOOGLE_KMS_RESOURCE_NAME: "projects/p/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1" })).toThrow(ConfigError);
-    expect(resolveKmsSettings({}, { GOOGLE_KMS_RESOURCE_NAME: "projects/p/locations/l/keyRings/r/cryptoKeys/k" }).resourceName).toMatch(/cryptoKeys\/k$/);
+    expect(() =>
+      resolveKmsSettings(
+        {},
+        { GOOGLE_KMS_RESOURCE_NAME: "projects/p/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1" },
+      ),
+    ).toThrow(ConfigError);
+    expect(
+      resolveKmsSettings({}, { GOOGLE_KMS_RESOURCE_NAME: "projects/p/locations/l/keyRings/r/cryptoKeys/k" })
+        .resourceName,
+    ).toMatch(/cryptoKeys\/k$/);
   });
 
   it("reads the cache settings LiteLLM users set", () => {
     expect(secretManagerCachePolicy({})).toEqual({ ttlSeconds: 86_400, bypass: false });
     expect(
-      secretManagerCachePolicy({ GOOGLE_SECRET_MANAGER_REFRESH_INTERVAL: "60", GOOGLE_SECRET_MANAGER_ALWAYS_READ_SECRET_MANAGER: "True" }),
+      secretManagerCachePolicy({
+        GOOGLE_SECRET_MANAGER_REFRESH_INTERVAL: "60",
+        GOOGLE_SECRET_MANAGER_ALWAYS_READ_SECRET_MANAGER: "True",
+      }),
     ).toEqual({ ttlSeconds: 60, bypass: true });
-    expect(() => secretManagerCachePolicy({ GOOGLE_SECRET_MANAGER_REFRESH_INTERVAL: "soon" })).toThrow(/REFRESH_INTERVAL/);
+    expect(() => secretManagerCachePolicy({ GOOGLE_SECRET_MANAGER_REFRESH_INTERVAL: "soon" })).toThrow(
+      /REFRESH_INTERVAL/,
+    );
   });
 
   it("validates team settings: project, labels as Secret Manager accepts them, replication", () => {
-    expect(secretManagerTeamSettings.safeParse({ project_id: "team-b", labels: { team: "b" }, replication: ["us-east1"], prefix: "t-" }).success).toBe(true);
+    expect(
+      secretManagerTeamSettings.safeParse({
+        project_id: "team-b",
+        labels: { team: "b" },
+        replication: ["us-east1"],
+        prefix: "t-",
+      }).success,
+    ).toBe(true);
     expect(secretManagerTeamSettings.safeParse({ labels: { Team: "b" } }).success).toBe(false);
     expect(secretManagerTeamSettings.safeParse({ project_id: "a/b" }).success).toBe(false);
     expect(secretManagerTeamSettings.safeParse({ replication: [] }).success).toBe(false);

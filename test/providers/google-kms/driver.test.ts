@@ -4,11 +4,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Code, ServiceError } from "../../../src/core/errors.js";
 import type { DriverCall } from "../../../src/drivers/driver.js";
 import { MAX_ATTEMPTS } from "../../../src/providers/google-common/calls.js";
-import { KmsCrypto } from "../../../src/providers/google-kms/kms-client.js";
 import { GoogleKmsDriver } from "../../../src/providers/google-kms/driver.js";
-import { definition as googleKms } from "../../../src/providers/google-kms/index.js";
 import { encryptWithGoogleKms } from "../../../src/providers/google-kms/encryptor.js";
-import { DEFAULT_KEY, startEmulator, type KmsEmulator } from "../../emulators/google-kms/index.js";
+import { definition as googleKms } from "../../../src/providers/google-kms/index.js";
+import { KmsCrypto } from "../../../src/providers/google-kms/kms-client.js";
+import { DEFAULT_KEY, type KmsEmulator, startEmulator } from "../../emulators/google-kms/index.js";
 import { SERVER_ENTRY } from "../../helpers/server.js";
 
 /**
@@ -19,18 +19,30 @@ const OTHER_KEY = "projects/emulator-project/locations/global/keyRings/secretgat
 
 let emulator: KmsEmulator;
 let crypto: KmsCrypto;
-const call = (team: Record<string, unknown> = {}): DriverCall => ({ team, signal: AbortSignal.timeout(10_000), deadline: Date.now() + 10_000 });
+const call = (team: Record<string, unknown> = {}): DriverCall => ({
+  team,
+  signal: AbortSignal.timeout(10_000),
+  deadline: Date.now() + 10_000,
+});
 const encrypt = (plaintext: string, key = DEFAULT_KEY) =>
   encryptWithGoogleKms(plaintext, { key, context: {}, env: { GOOGLE_KMS_ENDPOINT: emulator.endpoint } });
-const driverWith = (env: Record<string, string>, options: ConstructorParameters<typeof GoogleKmsDriver>[3] = {}) => new GoogleKmsDriver(crypto, DEFAULT_KEY, env, options);
+const driverWith = (env: Record<string, string>, options: ConstructorParameters<typeof GoogleKmsDriver>[3] = {}) =>
+  new GoogleKmsDriver(crypto, DEFAULT_KEY, env, options);
 /** A driver for names the operator lists in hosted_keys: errors say what is wrong with them. */
 const listing = (env: Record<string, string>) => driverWith(env, { hostedKeys: Object.keys(env) });
-const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error);
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
 
 beforeAll(async () => {
   emulator = await startEmulator({ host: "127.0.0.1", port: 0 });
   emulator.keys.create(OTHER_KEY);
-  crypto = new KmsCrypto({ transport: "grpc", endpoint: { host: "127.0.0.1", port: Number(emulator.endpoint.split(":")[1]) } });
+  crypto = new KmsCrypto({
+    transport: "grpc",
+    endpoint: { host: "127.0.0.1", port: Number(emulator.endpoint.split(":")[1]) },
+  });
 });
 afterAll(async () => {
   await crypto?.close();
@@ -52,13 +64,20 @@ describe("google_kms driver", () => {
 
   it("reports a name absent from the environment as missing without calling KMS", async () => {
     expect(await driverWith({}).read("NOT_SET", call())).toBeUndefined();
-    for (const name of ["constructor", "__proto__", "toString"]) expect(await driverWith({}).read(name, call())).toBeUndefined();
+    for (const name of ["constructor", "__proto__", "toString"])
+      expect(await driverWith({}).read(name, call())).toBeUndefined();
     expect(emulator.faults.calls().Decrypt).toBeUndefined();
   });
 
   it("refuses non-canonical base64 of a listed name before calling KMS, naming the variable", async () => {
     const ciphertext = await encrypt("value");
-    for (const mangled of [`${ciphertext}\n`, ciphertext.replace(/=+$/, ""), `${ciphertext.replaceAll("+", "-").replaceAll("/", "_")}!`, "", "QUJDRA=="]) {
+    for (const mangled of [
+      `${ciphertext}\n`,
+      ciphertext.replace(/=+$/, ""),
+      `${ciphertext.replaceAll("+", "-").replaceAll("/", "_")}!`,
+      "",
+      "QUJDRA==",
+    ]) {
       const error = await failure(listing({ MANGLED: mangled }).read("MANGLED", call()));
       expect(error).toBeInstanceOf(ServiceError);
       expect((error as ServiceError).code).toBe(Code.FailedPrecondition);
@@ -86,7 +105,8 @@ describe("google_kms driver", () => {
       },
       { hostedKeys: ["SOMETHING_ELSE"], logger: { warn: (...args: unknown[]) => warnings.push(args) } },
     );
-    for (const name of ["ABSENT", "PLAIN", "SHORT", "NOT_KMS", "OTHER_KEYS"]) expect(await driver.read(name, call()), name).toBeUndefined();
+    for (const name of ["ABSENT", "PLAIN", "SHORT", "NOT_KMS", "OTHER_KEYS"])
+      expect(await driver.read(name, call()), name).toBeUndefined();
     expect(emulator.faults.calls().Decrypt).toBe(2);
     expect(JSON.stringify(warnings)).toContain("OTHER_KEYS");
     expect(JSON.stringify(warnings)).not.toContain("sk-under-another-key");
@@ -113,16 +133,24 @@ describe("google_kms driver", () => {
   });
 
   it("refuses an encryption context, which google_kms could never match on decrypt", async () => {
-    const attempt = encryptWithGoogleKms("x", { key: DEFAULT_KEY, context: { team: "a" }, env: { GOOGLE_KMS_ENDPOINT: emulator.endpoint } });
+    const attempt = encryptWithGoogleKms("x", {
+      key: DEFAULT_KEY,
+      context: { team: "a" },
+      env: { GOOGLE_KMS_ENDPOINT: emulator.endpoint },
+    });
     await expect(attempt).rejects.toThrow(/--context/);
     expect(emulator.faults.calls().Encrypt).toBeUndefined();
   });
 
   it("secretgate encrypt --kms google prints ciphertext the driver decrypts", async () => {
     // Asynchronously: the emulator answers from this process's event loop.
-    const result = await promisify(execFile)(process.execPath, [SERVER_ENTRY, "encrypt", "--kms", "google", "--key", OTHER_KEY, "cli value"], {
-      env: { PATH: process.env.PATH ?? "", GOOGLE_KMS_ENDPOINT: emulator.endpoint },
-    });
+    const result = await promisify(execFile)(
+      process.execPath,
+      [SERVER_ENTRY, "encrypt", "--kms", "google", "--key", OTHER_KEY, "cli value"],
+      {
+        env: { PATH: process.env.PATH ?? "", GOOGLE_KMS_ENDPOINT: emulator.endpoint },
+      },
+    );
     expect(result.stderr).toBe("");
     const ciphertext = result.stdout.trim();
     const value = await driverWith({ FROM_CLI: ciphertext }).read("FROM_CLI", call({ resource_name: OTHER_KEY }));

@@ -6,7 +6,7 @@ import { clientOptions } from "../../../src/providers/google-common/client-optio
 import { parseEndpoint } from "../../../src/providers/google-common/connection.js";
 import { SecretManagerDriver } from "../../../src/providers/google-secret-manager/driver.js";
 import { resolveSecretManagerSettings } from "../../../src/providers/google-secret-manager/settings.js";
-import { startEmulator, type SecretManagerEmulator } from "../../emulators/google-secret-manager/index.js";
+import { type SecretManagerEmulator, startEmulator } from "../../emulators/google-secret-manager/index.js";
 
 /** Driver behaviour beyond the conformance suite: version metadata, unusable versions, foreign payloads. */
 const PROJECT = "driver-project";
@@ -24,7 +24,9 @@ beforeAll(async () => {
       { GOOGLE_SECRET_MANAGER_PROJECT_ID: PROJECT, GOOGLE_SECRET_MANAGER_ENDPOINT: emulator.endpoint },
     ),
   );
-  inspector = new SecretManagerServiceClient(clientOptions({ transport: "grpc", endpoint: parseEndpoint(emulator.endpoint, "endpoint") }));
+  inspector = new SecretManagerServiceClient(
+    clientOptions({ transport: "grpc", endpoint: parseEndpoint(emulator.endpoint, "endpoint") }),
+  );
 });
 afterAll(async () => {
   await driver?.close();
@@ -50,7 +52,16 @@ describe("google_secret_manager driver", () => {
 
   it("takes back no version but a secret's first: an older version of another writer would hide behind `latest`", async () => {
     // Another writer's version lands between this write's CreateSecret and its AddSecretVersion.
-    emulator.faults.set([{ operation: "AddSecretVersion", target: "RACED_CREATE", kind: "latency", after: 1, times: 1, interleave: { value: "sk-other-writer" } }]);
+    emulator.faults.set([
+      {
+        operation: "AddSecretVersion",
+        target: "RACED_CREATE",
+        kind: "latency",
+        after: 1,
+        times: 1,
+        interleave: { value: "sk-other-writer" },
+      },
+    ]);
     const written = await write("RACED_CREATE", "sk-raced-create");
     expect(written).toMatchObject({ created: true, version: "2" });
     expect(await driver.removeWrittenVersion("RACED_CREATE", written, call())).toBe(false);
@@ -64,7 +75,10 @@ describe("google_secret_manager driver", () => {
     await inspector.destroySecretVersion({ name: `projects/${PROJECT}/secrets/DESTROYED/versions/1` });
     const error = await driver.read("DESTROYED", call()).catch((failure: unknown) => failure);
     expect(error).toBeInstanceOf(ServiceError);
-    expect(error).toMatchObject({ code: Code.NotFound, message: expect.stringContaining("latest version (1) is destroyed") });
+    expect(error).toMatchObject({
+      code: Code.NotFound,
+      message: expect.stringContaining("latest version (1) is destroyed"),
+    });
   });
 
   it("reads again once a disabled latest version is re-enabled", async () => {
@@ -77,7 +91,11 @@ describe("google_secret_manager driver", () => {
 
   it("returns a payload that is not UTF-8 (stored by another tool) as bytes, unaltered", async () => {
     const bytes = Buffer.from([0xde, 0xad, 0xbe, 0xef, 0xff]);
-    await inspector.createSecret({ parent: `projects/${PROJECT}`, secretId: "FOREIGN", secret: { replication: { automatic: {} } } });
+    await inspector.createSecret({
+      parent: `projects/${PROJECT}`,
+      secretId: "FOREIGN",
+      secret: { replication: { automatic: {} } },
+    });
     await inspector.addSecretVersion({ parent: `projects/${PROJECT}/secrets/FOREIGN`, payload: { data: bytes } });
     const value = await driver.read("FOREIGN", call());
     expect(value?.text).toBeUndefined();
@@ -88,14 +106,24 @@ describe("google_secret_manager driver", () => {
     await inspector.createSecret({
       parent: `projects/${PROJECT}`,
       secretId: "FOREIGN_DESCRIBED",
-      secret: { replication: { automatic: {} }, labels: { team: "a" }, annotations: { description: "made elsewhere", "tool.example.owner": "ops" } },
+      secret: {
+        replication: { automatic: {} },
+        labels: { team: "a" },
+        annotations: { description: "made elsewhere", "tool.example.owner": "ops" },
+      },
     });
-    expect(await driver.describe("FOREIGN_DESCRIBED", call())).toEqual({ description: "made elsewhere", tags: { team: "a" } });
+    expect(await driver.describe("FOREIGN_DESCRIBED", call())).toEqual({
+      description: "made elsewhere",
+      tags: { team: "a" },
+    });
   });
 
   it("refuses a description larger than Secret Manager's 16 KiB of annotations with INVALID_ARGUMENT, creating nothing", async () => {
     const error = await driver
-      .write({ name: "LONG_DESCRIPTION", value: { text: "sk-long" }, description: "d".repeat(16 * 1024), tags: {} }, call())
+      .write(
+        { name: "LONG_DESCRIPTION", value: { text: "sk-long" }, description: "d".repeat(16 * 1024), tags: {} },
+        call(),
+      )
       .catch((failure: unknown) => failure);
     expect(driver.classifyError(error).code).toBe(Code.InvalidArgument);
     expect(await driver.describe("LONG_DESCRIPTION", call())).toBeUndefined();
@@ -111,17 +139,29 @@ describe("google_secret_manager driver", () => {
     await inspector.createSecret({
       parent: `projects/${PROJECT}`,
       secretId: "UPDATED_IN_PLACE",
-      secret: { replication: { automatic: {} }, labels: { team: "a", owner: "ops" }, annotations: { description: "old", other: "kept" } },
+      secret: {
+        replication: { automatic: {} },
+        labels: { team: "a", owner: "ops" },
+        annotations: { description: "old", other: "kept" },
+      },
     });
     await driver.updateMetadata("UPDATED_IN_PLACE", { description: "new", tags: { team: "b" } }, call());
     const [updated] = await inspector.getSecret({ name: secret });
     expect({ ...updated.labels }).toEqual({ team: "b", owner: "ops" });
     expect({ ...updated.annotations }).toEqual({ description: "new", other: "kept" });
     // An etag that is no longer the secret's is FAILED_PRECONDITION; a missing update_mask INVALID_ARGUMENT.
-    const stale = await inspector.updateSecret({ secret: { name: secret, labels: {}, etag: '"0"' }, updateMask: { paths: ["labels"] } }).catch((error: { code: number }) => error.code);
+    const stale = await inspector
+      .updateSecret({ secret: { name: secret, labels: {}, etag: '"0"' }, updateMask: { paths: ["labels"] } })
+      .catch((error: { code: number }) => error.code);
     expect(stale).toBe(9);
-    const unmasked = await inspector.updateSecret({ secret: { name: secret, labels: {} } }).catch((error: { code: number }) => error.code);
+    const unmasked = await inspector
+      .updateSecret({ secret: { name: secret, labels: {} } })
+      .catch((error: { code: number }) => error.code);
     expect(unmasked).toBe(3);
-    expect(await driver.updateMetadata("UPDATED_IN_PLACE", { tags: { "Not-A-Label": "x" } }, call()).catch((error: ServiceError) => error.code)).toBe(Code.InvalidArgument);
+    expect(
+      await driver
+        .updateMetadata("UPDATED_IN_PLACE", { tags: { "Not-A-Label": "x" } }, call())
+        .catch((error: ServiceError) => error.code),
+    ).toBe(Code.InvalidArgument);
   });
 });

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { freePort } from "../../helpers/free-port.js";
 import { Code, ServiceError } from "../../../src/core/errors.js";
 import type { DriverCall } from "../../../src/drivers/driver.js";
 import { MAX_ATTEMPTS } from "../../../src/providers/google-common/calls.js";
 import { SecretManagerDriver } from "../../../src/providers/google-secret-manager/driver.js";
 import { resolveSecretManagerSettings } from "../../../src/providers/google-secret-manager/settings.js";
-import { startEmulator, type SecretManagerEmulator } from "../../emulators/google-secret-manager/index.js";
+import { type SecretManagerEmulator, startEmulator } from "../../emulators/google-secret-manager/index.js";
+import { freePort } from "../../helpers/free-port.js";
 
 /** Faults injected by the emulator's admin API, through the real SDK on both transports. */
 let emulator: SecretManagerEmulator;
@@ -15,14 +15,22 @@ const driverFor = (endpoint: string, transport: "grpc" | "rest") => {
   const driver = new SecretManagerDriver(
     resolveSecretManagerSettings(
       { store_virtual_keys: true, prefix_for_stored_virtual_keys: "" },
-      { GOOGLE_SECRET_MANAGER_PROJECT_ID: "fault-project", GOOGLE_SECRET_MANAGER_ENDPOINT: endpoint, GOOGLE_SECRET_MANAGER_TRANSPORT: transport },
+      {
+        GOOGLE_SECRET_MANAGER_PROJECT_ID: "fault-project",
+        GOOGLE_SECRET_MANAGER_ENDPOINT: endpoint,
+        GOOGLE_SECRET_MANAGER_TRANSPORT: transport,
+      },
     ),
   );
   drivers.push(driver);
   return driver;
 };
 const call = (ms = 10_000): DriverCall => ({ team: {}, signal: AbortSignal.timeout(ms), deadline: Date.now() + ms });
-const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error);
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
 const admin = (path: string, method: string, body?: unknown) =>
   fetch(`${emulator.adminUrl}/${path}`, { method, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }).then(
     (response) => response.json() as Promise<Record<string, number>>,
@@ -57,7 +65,9 @@ for (const transport of ["grpc", "rest"] as const) {
     });
 
     it("rides out brief unavailability on reads", async () => {
-      await admin("faults", "PUT", [{ operation: "AccessSecretVersion", kind: "error", status: 14, times: MAX_ATTEMPTS - 1 }]);
+      await admin("faults", "PUT", [
+        { operation: "AccessSecretVersion", kind: "error", status: 14, times: MAX_ATTEMPTS - 1 },
+      ]);
       expect(await driver.read(`stored-${transport}`, call())).toMatchObject({ text: "v" });
       expect((await admin("calls", "GET")).AccessSecretVersion).toBe(MAX_ATTEMPTS);
     });
@@ -71,7 +81,9 @@ for (const transport of ["grpc", "rest"] as const) {
 
     it("does not repeat a write that failed UNAVAILABLE (it may have landed), but retries a throttled one", async () => {
       await admin("faults", "PUT", [{ operation: "AddSecretVersion", kind: "error", status: 14 }]);
-      const error = await failure(driver.write({ name: `stored-${transport}`, value: { text: "w" }, tags: {} }, call()));
+      const error = await failure(
+        driver.write({ name: `stored-${transport}`, value: { text: "w" }, tags: {} }, call()),
+      );
       expect(driver.classifyError(error).code).toBe(Code.Unavailable);
       expect((await admin("calls", "GET")).AddSecretVersion).toBe(1);
 

@@ -1,18 +1,18 @@
-import { createDriver } from "../../helpers/create-driver.js";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../helpers/free-port.js";
 import { Code } from "../../../src/core/errors.js";
 import { validateTeamSettings } from "../../../src/core/team-settings.js";
 import type { DriverCall, SecretDriver } from "../../../src/drivers/driver.js";
 import { definition as hashicorpVault } from "../../../src/providers/hashicorp-vault/index.js";
-import { MAX_LISTED_KEYS, MAX_LIST_DEPTH } from "../../../src/providers/hashicorp-vault/kv-listing.js";
+import { MAX_LIST_DEPTH, MAX_LISTED_KEYS } from "../../../src/providers/hashicorp-vault/kv-listing.js";
 import { readVaultSettings } from "../../../src/providers/hashicorp-vault/settings.js";
 import { signJwt } from "../../emulators/hashicorp-vault/index.js";
+import { createDriver } from "../../helpers/create-driver.js";
+import { freePort } from "../../helpers/free-port.js";
 import { startVaultTestBed, type VaultTestBed } from "../../helpers/vault-test-bed.js";
 
 const makeDriver = (env: Record<string, string>) =>
@@ -24,9 +24,15 @@ const makeDriver = (env: Record<string, string>) =>
     logger: pino({ level: "silent" }),
   });
 
-const call = (team: Record<string, unknown> = {}, timeoutMs = 10_000): DriverCall => ({ team, signal: AbortSignal.timeout(timeoutMs) });
+const call = (team: Record<string, unknown> = {}, timeoutMs = 10_000): DriverCall => ({
+  team,
+  signal: AbortSignal.timeout(timeoutMs),
+});
 
-async function failureOf(driver: SecretDriver, promise: Promise<unknown>): Promise<{ code: Code; message: string; name: string }> {
+async function failureOf(
+  driver: SecretDriver,
+  promise: Promise<unknown>,
+): Promise<{ code: Code; message: string; name: string }> {
   const error = await promise.then(
     () => undefined,
     (caught: unknown) => caught as Error,
@@ -39,7 +45,11 @@ describe("Vault settings from the environment", () => {
   it("sends the login namespace on login and the secret namespace in the URL, both defaulting to HCP_VAULT_NAMESPACE", () => {
     const both = readVaultSettings({ HCP_VAULT_TOKEN: "t", HCP_VAULT_NAMESPACE: "admin/" });
     expect([both.loginNamespace, both.secretNamespace]).toEqual(["admin", "admin"]);
-    const split = readVaultSettings({ HCP_VAULT_TOKEN: "t", HCP_VAULT_NAMESPACE: "admin", HCP_VAULT_SECRET_NAMESPACE: "admin/team-a" });
+    const split = readVaultSettings({
+      HCP_VAULT_TOKEN: "t",
+      HCP_VAULT_NAMESPACE: "admin",
+      HCP_VAULT_SECRET_NAMESPACE: "admin/team-a",
+    });
     expect([split.loginNamespace, split.secretNamespace]).toEqual(["admin", "admin/team-a"]);
   });
 
@@ -56,7 +66,13 @@ describe("Vault settings from the environment", () => {
     };
     const order: string[] = [];
     let env: Record<string, string> = { ...all };
-    for (const drop of [["HCP_VAULT_APPROLE_ROLE_ID", "HCP_VAULT_APPROLE_SECRET_ID"], ["HCP_VAULT_CLIENT_CERT", "HCP_VAULT_CLIENT_KEY"], ["HCP_VAULT_K8S_ROLE"], ["HCP_VAULT_JWT_ROLE"], []]) {
+    for (const drop of [
+      ["HCP_VAULT_APPROLE_ROLE_ID", "HCP_VAULT_APPROLE_SECRET_ID"],
+      ["HCP_VAULT_CLIENT_CERT", "HCP_VAULT_CLIENT_KEY"],
+      ["HCP_VAULT_K8S_ROLE"],
+      ["HCP_VAULT_JWT_ROLE"],
+      [],
+    ]) {
       order.push(readVaultSettings(env).auth.kind);
       env = Object.fromEntries(Object.entries(env).filter(([name]) => !drop.includes(name)));
     }
@@ -70,26 +86,50 @@ describe("Vault settings from the environment", () => {
   it("names what is missing or malformed", async () => {
     expect(() => readVaultSettings({})).toThrow(/HCP_VAULT_APPROLE_ROLE_ID.*HCP_VAULT_TOKEN/);
     expect(() => readVaultSettings({ HCP_VAULT_APPROLE_ROLE_ID: "r" })).toThrow(/HCP_VAULT_APPROLE_SECRET_ID/);
-    expect(() => readVaultSettings({ HCP_VAULT_TOKEN: "t", HCP_VAULT_PATH_PREFIX: "a/../b" })).toThrow(/HCP_VAULT_PATH_PREFIX/);
+    expect(() => readVaultSettings({ HCP_VAULT_TOKEN: "t", HCP_VAULT_PATH_PREFIX: "a/../b" })).toThrow(
+      /HCP_VAULT_PATH_PREFIX/,
+    );
     expect(() => readVaultSettings({ HCP_VAULT_TOKEN: "t", HCP_VAULT_ADDR: "vault:8200" })).toThrow(/HCP_VAULT_ADDR/);
-    const missingFile = { HCP_VAULT_ADDR: "https://127.0.0.1:8200", HCP_VAULT_TOKEN: "t", HCP_VAULT_CACERT: "/nonexistent/ca.pem" };
-    await expect(makeDriver(missingFile)).rejects.toThrow(/HCP_VAULT_CACERT: cannot read \/nonexistent\/ca.pem \(ENOENT\)/);
-    const certOverHttp = { HCP_VAULT_ADDR: "http://127.0.0.1:8200", HCP_VAULT_CLIENT_CERT: "/c.pem", HCP_VAULT_CLIENT_KEY: "/k.pem" };
+    const missingFile = {
+      HCP_VAULT_ADDR: "https://127.0.0.1:8200",
+      HCP_VAULT_TOKEN: "t",
+      HCP_VAULT_CACERT: "/nonexistent/ca.pem",
+    };
+    await expect(makeDriver(missingFile)).rejects.toThrow(
+      /HCP_VAULT_CACERT: cannot read \/nonexistent\/ca.pem \(ENOENT\)/,
+    );
+    const certOverHttp = {
+      HCP_VAULT_ADDR: "http://127.0.0.1:8200",
+      HCP_VAULT_CLIENT_CERT: "/c.pem",
+      HCP_VAULT_CLIENT_KEY: "/k.pem",
+    };
     await expect(makeDriver(certOverHttp)).rejects.toThrow(/needs an https:\/\/ HCP_VAULT_ADDR/);
-    expect(() => hashicorpVault.cachePolicy!({ env: { HCP_VAULT_REFRESH_INTERVAL: "soon" }, settings: {} as never })).toThrow(/HCP_VAULT_REFRESH_INTERVAL/);
+    expect(() =>
+      hashicorpVault.cachePolicy!({ env: { HCP_VAULT_REFRESH_INTERVAL: "soon" }, settings: {} as never }),
+    ).toThrow(/HCP_VAULT_REFRESH_INTERVAL/);
     expect(hashicorpVault.cachePolicy!({ env: {}, settings: {} as never })).toEqual({ ttlSeconds: 86_400 });
-    expect(hashicorpVault.cachePolicy!({ env: { HCP_VAULT_REFRESH_INTERVAL: "60" }, settings: {} as never })).toEqual({ ttlSeconds: 60 });
+    expect(hashicorpVault.cachePolicy!({ env: { HCP_VAULT_REFRESH_INTERVAL: "60" }, settings: {} as never })).toEqual({
+      ttlSeconds: 60,
+    });
   });
 
   it("accepts exactly the team keys docs/configuration.md lists for Vault", () => {
     const schema = hashicorpVault.teamSettings;
-    expect(validateTeamSettings(schema, { namespace: "admin", mount: "kv", path_prefix: "llm/", data: "api_key" })).toEqual({
+    expect(
+      validateTeamSettings(schema, { namespace: "admin", mount: "kv", path_prefix: "llm/", data: "api_key" }),
+    ).toEqual({
       namespace: "admin",
       mount: "kv",
       path_prefix: "llm/",
       data: "api_key",
     });
-    for (const bad of [{ prefix: "x/" }, { mount: "" }, { namespace: "a/../b" }, { path_prefix: "x\u2028y" }, { data: "" }]) {
+    for (const bad of [
+      { prefix: "x/" },
+      { mount: "" },
+      { namespace: "a/../b" },
+      { path_prefix: "x\u2028y" },
+      { data: "" },
+    ]) {
       expect(() => validateTeamSettings(schema, bad)).toThrow();
     }
   });
@@ -112,16 +152,27 @@ describe("Vault driver against the emulator", () => {
   });
 
   it("stores the description next to the value and reads the value field only", async () => {
-    await driver.write({ name: "described", value: { text: "sk-1" }, description: "litellm virtual key", tags: {} }, call());
-    const stored = await fetch(`${bed.emulator.endpoint}/v1/secret/data/described`, { headers: { "x-vault-token": bed.emulator.rootToken } });
+    await driver.write(
+      { name: "described", value: { text: "sk-1" }, description: "litellm virtual key", tags: {} },
+      call(),
+    );
+    const stored = await fetch(`${bed.emulator.endpoint}/v1/secret/data/described`, {
+      headers: { "x-vault-token": bed.emulator.rootToken },
+    });
     expect(((await stored.json()) as any).data.data).toEqual({ key: "sk-1", description: "litellm virtual key" });
     expect(await driver.read("described", call())).toEqual({ text: "sk-1", version: "1" });
   });
 
   it("stores tags as KV v2 custom metadata, and reports tags its policy may not write as a warning", async () => {
     const tags = { Environment: "Prod", team: "llm" };
-    expect(await driver.write({ name: "tagged", value: { text: "v" }, tags }, call())).toEqual({ version: "1", created: true, versionStamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:]{8}\.\d{9}Z$/) });
-    const metadata = await fetch(`${bed.emulator.endpoint}/v1/secret/metadata/tagged`, { headers: { "x-vault-token": bed.emulator.rootToken } });
+    expect(await driver.write({ name: "tagged", value: { text: "v" }, tags }, call())).toEqual({
+      version: "1",
+      created: true,
+      versionStamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:]{8}\.\d{9}Z$/),
+    });
+    const metadata = await fetch(`${bed.emulator.endpoint}/v1/secret/metadata/tagged`, {
+      headers: { "x-vault-token": bed.emulator.rootToken },
+    });
     expect(((await metadata.json()) as any).data.custom_metadata).toEqual(tags);
 
     const limited = await makeDriver(bed.env("approle"));
@@ -141,18 +192,23 @@ describe("Vault driver against the emulator", () => {
 
     const tooWide = { team: "€".repeat(200) }; // within the service's 256 characters, but 600 bytes
     const written = await driver.write({ name: "too-wide-tags", value: { text: "v" }, tags: tooWide }, call());
-    expect(written.warnings).toEqual([expect.stringMatching(/tags were not.*HTTP 400: custom_metadata validation failed.*"team" is 600/)]);
+    expect(written.warnings).toEqual([
+      expect.stringMatching(/tags were not.*HTTP 400: custom_metadata validation failed.*"team" is 600/),
+    ]);
     expect(await driver.read("too-wide-tags", call())).toMatchObject({ text: "v" });
     expect(await driver.describe!("too-wide-tags", call())).toEqual({ tags: {} });
     const tooMany = Object.fromEntries(Array.from({ length: 65 }, (_, index) => [`k${index}`, "v"]));
-    expect((await driver.write({ name: "too-many-tags", value: { text: "v" }, tags: tooMany }, call())).warnings).toEqual([
-      expect.stringMatching(/at most 64 keys/),
-    ]);
+    expect(
+      (await driver.write({ name: "too-many-tags", value: { text: "v" }, tags: tooMany }, call())).warnings,
+    ).toEqual([expect.stringMatching(/at most 64 keys/)]);
   });
 
   it("never reports the value as the description when the team's value field is named description", async () => {
     const team = { data: "description" };
-    await driver.write({ name: "field-named-description", value: { text: "sk-the-value" }, description: "a description", tags: {} }, call(team));
+    await driver.write(
+      { name: "field-named-description", value: { text: "sk-the-value" }, description: "a description", tags: {} },
+      call(team),
+    );
     const described = await driver.describe!("field-named-description", call(team));
     expect(described).toEqual({ tags: {} });
     expect(JSON.stringify(described)).not.toContain("sk-the-value");
@@ -173,7 +229,10 @@ describe("Vault driver against the emulator", () => {
     for (const name of ["top", "nested/one", "nested/deeper/two", "nested"]) {
       await driver.write({ name, value: { text: `v-${name}` }, tags: {} }, call(team));
     }
-    await driver.write({ name: "outside", value: { text: "v" }, tags: {} }, call({ mount: "kv-teams", path_prefix: "tree" }));
+    await driver.write(
+      { name: "outside", value: { text: "v" }, tags: {} },
+      call({ mount: "kv-teams", path_prefix: "tree" }),
+    );
     const names = await driver.list!(call(team));
     expect(names).toEqual(["nested", "nested/deeper/two", "nested/one", "top"]);
     for (const name of names) expect(await driver.read(name, call(team))).toMatchObject({ text: `v-${name}` });
@@ -188,15 +247,25 @@ describe("Vault driver against the emulator", () => {
 
   it("leaves out what read calls missing: soft-deleted and destroyed secrets, and metadata without a version", async () => {
     const team = { mount: "kv-teams", path_prefix: "deleted" };
-    for (const name of ["live", "soft-deleted", "destroyed", "rewritten"]) await driver.write({ name, value: { text: "v" }, tags: {} }, call(team));
+    for (const name of ["live", "soft-deleted", "destroyed", "rewritten"])
+      await driver.write({ name, value: { text: "v" }, tags: {} }, call(team));
     await driver.delete("soft-deleted", { force: false }, call(team));
     await driver.delete("rewritten", { force: false }, call(team));
     await driver.write({ name: "rewritten", value: { text: "again" }, tags: {} }, call(team));
     const root = { "x-vault-token": bed.emulator.rootToken };
-    await fetch(`${bed.emulator.endpoint}/v1/kv-teams/destroy/deleted/destroyed`, { method: "POST", headers: root, body: JSON.stringify({ versions: [1] }) });
-    await fetch(`${bed.emulator.endpoint}/v1/kv-teams/metadata/deleted/tags-only`, { method: "POST", headers: root, body: JSON.stringify({ custom_metadata: { a: "b" } }) });
+    await fetch(`${bed.emulator.endpoint}/v1/kv-teams/destroy/deleted/destroyed`, {
+      method: "POST",
+      headers: root,
+      body: JSON.stringify({ versions: [1] }),
+    });
+    await fetch(`${bed.emulator.endpoint}/v1/kv-teams/metadata/deleted/tags-only`, {
+      method: "POST",
+      headers: root,
+      body: JSON.stringify({ custom_metadata: { a: "b" } }),
+    });
     expect(await driver.list!(call(team))).toEqual(["live", "rewritten"]);
-    for (const name of ["soft-deleted", "destroyed", "tags-only"]) expect(await driver.read(name, call(team))).toBeUndefined();
+    for (const name of ["soft-deleted", "destroyed", "tags-only"])
+      expect(await driver.read(name, call(team))).toBeUndefined();
   });
 
   it("skips keys that would lead the listing out of its path", async () => {
@@ -216,7 +285,11 @@ describe("Vault driver against the emulator", () => {
 
   it("refuses a token without the list capability with PERMISSION_DENIED", async () => {
     bed.emulator.configure({ policies: { "no-list": [{ path: "secret/metadata/*", capabilities: ["read"] }] } });
-    const token = bed.emulator.tokens.issue({ method: "approle", name: "no-list", policies: ["no-list"] }, "", "no-list").id;
+    const token = bed.emulator.tokens.issue(
+      { method: "approle", name: "no-list", policies: ["no-list"] },
+      "",
+      "no-list",
+    ).id;
     const unlisting = await makeDriver(bed.env("token", { HCP_VAULT_TOKEN: token }));
     const failure = await failureOf(unlisting, unlisting.list!(call()));
     expect(failure).toMatchObject({ code: Code.PermissionDenied, message: expect.stringContaining("list") });
@@ -226,15 +299,25 @@ describe("Vault driver against the emulator", () => {
   it(`stops a listing deeper than ${MAX_LIST_DEPTH} levels or past ${MAX_LISTED_KEYS} keys with FAILED_PRECONDITION, naming the bound`, async () => {
     // A name of MAX_LIST_DEPTH segments lists; one more segment is refused rather than followed.
     const deep = Array.from({ length: MAX_LIST_DEPTH + 1 }, () => "d").join("/");
-    await driver.write({ name: deep, value: { text: "v" }, tags: {} }, call({ mount: "kv-teams", path_prefix: "deep" }));
+    await driver.write(
+      { name: deep, value: { text: "v" }, tags: {} },
+      call({ mount: "kv-teams", path_prefix: "deep" }),
+    );
     const tooDeep = await failureOf(driver, driver.list!(call({ mount: "kv-teams", path_prefix: "deep" })));
-    expect(tooDeep).toMatchObject({ code: Code.FailedPrecondition, message: expect.stringContaining(`${MAX_LIST_DEPTH} levels`) });
+    expect(tooDeep).toMatchObject({
+      code: Code.FailedPrecondition,
+      message: expect.stringContaining(`${MAX_LIST_DEPTH} levels`),
+    });
     const justDeepEnough = await driver.list!(call({ mount: "kv-teams", path_prefix: "deep/d" }));
     expect(justDeepEnough).toEqual([deep.slice("d/".length)]);
 
-    for (let index = 0; index <= MAX_LISTED_KEYS; index += 1) bed.emulator.kv.write("", "kv-teams", `wide/k${index}`, { data: { key: "v" } });
+    for (let index = 0; index <= MAX_LISTED_KEYS; index += 1)
+      bed.emulator.kv.write("", "kv-teams", `wide/k${index}`, { data: { key: "v" } });
     const tooWide = await failureOf(driver, driver.list!(call({ mount: "kv-teams", path_prefix: "wide" })));
-    expect(tooWide).toMatchObject({ code: Code.FailedPrecondition, message: expect.stringContaining(`${MAX_LISTED_KEYS}`) });
+    expect(tooWide).toMatchObject({
+      code: Code.FailedPrecondition,
+      message: expect.stringContaining(`${MAX_LISTED_KEYS}`),
+    });
   });
 
   it("says which field is missing when a secret lacks the team's data field", async () => {
@@ -245,7 +328,9 @@ describe("Vault driver against the emulator", () => {
   });
 
   it("gives teams with different locations different cache keys", () => {
-    const keys = [{}, { namespace: "a" }, { mount: "kv-teams" }, { path_prefix: "x" }, { data: "api_key" }].map((team) => driver.locationKey!(team));
+    const keys = [{}, { namespace: "a" }, { mount: "kv-teams" }, { path_prefix: "x" }, { data: "api_key" }].map(
+      (team) => driver.locationKey!(team),
+    );
     expect(new Set(keys).size).toBe(keys.length);
     expect(driver.locationKey!({ mount: "/secret/" })).toBe(driver.locationKey!({}));
   });
@@ -285,7 +370,10 @@ describe("Vault driver against the emulator", () => {
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
     const exp = Math.floor(Date.now() / 1000) + 600;
     const foreign = join(dir, "foreign.jwt");
-    writeFileSync(foreign, signJwt({ sub: "secretgate", aud: "vault", exp }, privateKey.export({ type: "pkcs8", format: "pem" }).toString()));
+    writeFileSync(
+      foreign,
+      signJwt({ sub: "secretgate", aud: "vault", exp }, privateKey.export({ type: "pkcs8", format: "pem" }).toString()),
+    );
     const cases: Array<[Record<string, string>, Code]> = [
       [bed.env("jwt", { HCP_VAULT_JWT_PATH: foreign }), Code.PermissionDenied],
       [bed.env("kubernetes", { HCP_VAULT_K8S_JWT_PATH: foreign }), Code.PermissionDenied],
@@ -311,7 +399,10 @@ describe("Vault driver against the emulator", () => {
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
     writeFileSync(
       bed.env("kubernetes").HCP_VAULT_K8S_JWT_PATH!,
-      signJwt({ sub: "system:serviceaccount:llm:intruder", exp: Math.floor(Date.now() / 1000) + 600 }, privateKey.export({ type: "pkcs8", format: "pem" }).toString()),
+      signJwt(
+        { sub: "system:serviceaccount:llm:intruder", exp: Math.floor(Date.now() / 1000) + 600 },
+        privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+      ),
     );
     // …and the next login, forced by a revoked token, sends it.
     bed.emulator.tokens.revokeAll(bed.emulator.rootToken);
@@ -340,4 +431,3 @@ describe("Vault driver against the emulator", () => {
     await refused.close();
   });
 });
-

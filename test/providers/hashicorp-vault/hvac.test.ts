@@ -1,11 +1,11 @@
-import { createDriver } from "../../helpers/create-driver.js";
 import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DriverCall, SecretDriver } from "../../../src/drivers/driver.js";
 import { definition as hashicorpVault } from "../../../src/providers/hashicorp-vault/index.js";
+import { createDriver } from "../../helpers/create-driver.js";
 import { PYTHON } from "../../helpers/run-process.js";
 import { startVaultTestBed, type VaultTestBed } from "../../helpers/vault-test-bed.js";
 
@@ -34,10 +34,14 @@ describe("the Vault emulator agrees with hvac, an independent Vault client", () 
   it("token and AppRole login, KV v2 create/read/versions/list/delete, and each reads the other's writes", async () => {
     await driver.write({ name: "cross/from-driver", value: { text: "written by secretgate" }, tags: {} }, call());
     // Asynchronously: the emulator answers from this very process.
-    const run = await promisify(execFile)(PYTHON, [SCRIPT, bed.emulator.endpoint, bed.emulator.rootToken, bed.approle.roleId, bed.approle.secretId], {
-      encoding: "utf8",
-      timeout: 20_000,
-    });
+    const run = await promisify(execFile)(
+      PYTHON,
+      [SCRIPT, bed.emulator.endpoint, bed.emulator.rootToken, bed.approle.roleId, bed.approle.secretId],
+      {
+        encoding: "utf8",
+        timeout: 20_000,
+      },
+    );
     expect(run.stderr).toBe("");
     expect(JSON.parse(run.stdout)).toEqual({
       root_authenticated: true,

@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Code } from "../../../src/core/errors.js";
+import { createDriver, LocalDriver } from "../../../src/providers/local/driver.js";
 import { definition as local } from "../../../src/providers/local/index.js";
-import { LocalDriver, createDriver } from "../../../src/providers/local/driver.js";
 import { SecretDatabase } from "../../../src/storage/database.js";
 
 // The embedded store's own tests; what every driver does is the conformance suite's
@@ -23,15 +23,29 @@ afterEach(() => {
 
 describe("the embedded store's definition", () => {
   it("accepts a team's prefix, description and tags, and nothing else", () => {
-    expect(local.teamSettings.safeParse({ prefix: "team-a/", description: "d", tags: { owner: "a" } }).success).toBe(true);
+    expect(local.teamSettings.safeParse({ prefix: "team-a/", description: "d", tags: { owner: "a" } }).success).toBe(
+      true,
+    );
     expect(local.teamSettings.safeParse({ vault_uri: "https://x" }).success).toBe(false);
   });
 
   it("creates a driver on the service's own database, which it reads back what it wrote from", async () => {
     const { database } = SecretDatabase.open({ dataDir: tempDir(), masterKeyEnv: randomBytes(32).toString("hex") });
-    const driver = await createDriver({ database, settings: {} as never, env: {}, ciphertextEnv: {}, logger: undefined as never });
-    await driver.write({ name: "A", value: { text: "secret-a" }, tags: {} }, { team: {}, signal: AbortSignal.timeout(5_000) });
-    expect(await driver.read("A", { team: {}, signal: AbortSignal.timeout(5_000) })).toMatchObject({ text: "secret-a", version: "1" });
+    const driver = await createDriver({
+      database,
+      settings: {} as never,
+      env: {},
+      ciphertextEnv: {},
+      logger: undefined as never,
+    });
+    await driver.write(
+      { name: "A", value: { text: "secret-a" }, tags: {} },
+      { team: {}, signal: AbortSignal.timeout(5_000) },
+    );
+    expect(await driver.read("A", { team: {}, signal: AbortSignal.timeout(5_000) })).toMatchObject({
+      text: "secret-a",
+      version: "1",
+    });
     database.close();
   });
 });
@@ -47,7 +61,10 @@ describe("the embedded store's metadata", () => {
         () => undefined,
         (error: unknown) => driver.classifyError(error),
       );
-      expect(failure, stored).toMatchObject({ code: Code.Internal, message: expect.stringContaining("embedded store failed") });
+      expect(failure, stored).toMatchObject({
+        code: Code.Internal,
+        message: expect.stringContaining("embedded store failed"),
+      });
       expect(failure?.message).not.toContain("sk-value");
     }
     database.close();

@@ -13,9 +13,19 @@ afterEach(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function writerOn(path: string, maxQueuedBytes = 1024 * 1024, sync = false): { writer: AppendWriter; health: WriterHealth[] } {
+function writerOn(
+  path: string,
+  maxQueuedBytes = 1024 * 1024,
+  sync = false,
+): { writer: AppendWriter; health: WriterHealth[] } {
   const health: WriterHealth[] = [];
-  const writer = new AppendWriter(openPrivateFileForAppend(path), { path, open: openPrivateFileForAppend, maxQueuedBytes, sync, onHealth: (changed) => health.push(changed) });
+  const writer = new AppendWriter(openPrivateFileForAppend(path), {
+    path,
+    open: openPrivateFileForAppend,
+    maxQueuedBytes,
+    sync,
+    onHealth: (changed) => health.push(changed),
+  });
   writers.push(writer);
   return { writer, health };
 }

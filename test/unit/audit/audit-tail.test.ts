@@ -2,7 +2,14 @@ import { describe, expect, it } from "vitest";
 import { AuditTail, MAX_QUEUED, MAX_SUBSCRIBERS } from "../../../src/audit-tail.js";
 import { Code, ServiceError } from "../../../src/core/errors.js";
 
-const line = (index: number) => JSON.stringify({ time: 1_700_000_000_000 + index, identity: "proxy", method: "Read", outcome: "OK", items: [{ name: `N${index}` }, { name: { invalid: true } }] });
+const line = (index: number) =>
+  JSON.stringify({
+    time: 1_700_000_000_000 + index,
+    identity: "proxy",
+    method: "Read",
+    outcome: "OK",
+    items: [{ name: `N${index}` }, { name: { invalid: true } }],
+  });
 
 const everything = () => true;
 
@@ -22,7 +29,13 @@ describe("AuditTail", () => {
     const iterator = tail.subscribe(undefined, everything)[Symbol.asyncIterator]();
     tail.publish(line(1));
     const { value } = await iterator.next();
-    expect(value!.record).toMatchObject({ identity: "proxy", method: "Read", outcome: "OK", names: ["N1"], json: line(1) });
+    expect(value!.record).toMatchObject({
+      identity: "proxy",
+      method: "Read",
+      outcome: "OK",
+      names: ["N1"],
+      json: line(1),
+    });
     expect(Number(value!.record!.time!.seconds)).toBe(1_700_000_000);
   });
 
@@ -50,7 +63,9 @@ describe("AuditTail", () => {
   it("refuses more than MAX_SUBSCRIBERS at once", () => {
     const tail = new AuditTail();
     for (let index = 0; index < MAX_SUBSCRIBERS; index++) tail.subscribe(undefined, everything);
-    expect(() => tail.subscribe(undefined, everything)).toThrow(expect.objectContaining({ code: Code.ResourceExhausted }));
+    expect(() => tail.subscribe(undefined, everything)).toThrow(
+      expect.objectContaining({ code: Code.ResourceExhausted }),
+    );
   });
 
   it("ends quietly when the caller goes away, and with UNAVAILABLE on close", async () => {
@@ -68,20 +83,36 @@ describe("AuditTail", () => {
   it("hands a subscriber only the records its filter lets through, told each record's team and the back ends it names", async () => {
     const tail = new AuditTail();
     const views: unknown[] = [];
-    const iterator = tail.subscribe(undefined, (view) => {
-      views.push(view);
-      return view.teamId === "team-a";
-    })[Symbol.asyncIterator]();
-    const record = (fields: Record<string, unknown>) => JSON.stringify({ time: 1, identity: "proxy", method: "Read", outcome: "OK", ...fields });
+    const iterator = tail
+      .subscribe(undefined, (view) => {
+        views.push(view);
+        return view.teamId === "team-a";
+      })
+      [Symbol.asyncIterator]();
+    const record = (fields: Record<string, unknown>) =>
+      JSON.stringify({ time: 1, identity: "proxy", method: "Read", outcome: "OK", ...fields });
     tail.publish(record({ teamId: "team-b", backends: ["vault"] }));
-    tail.publish(record({ backend: "local", items: [{ name: "A", source: "aws" }, { name: "B", source: "env" }] }));
-    tail.publish(record({ teamId: { invalid: true, bytes: 3, sha256: "abc" }, fromBackend: "x", toBackend: { invalid: true } }));
+    tail.publish(
+      record({
+        backend: "local",
+        items: [
+          { name: "A", source: "aws" },
+          { name: "B", source: "env" },
+        ],
+      }),
+    );
+    tail.publish(
+      record({ teamId: { invalid: true, bytes: 3, sha256: "abc" }, fromBackend: "x", toBackend: { invalid: true } }),
+    );
     tail.publish(record({ teamId: "team-a", source: "local", name: "WRITTEN" }));
     expect((await iterator.next()).value!.record!.names).toEqual(["WRITTEN"]);
     expect(views).toEqual([
       { teamId: "team-b", backends: ["vault"] },
       { teamId: "", backends: ["local", "aws"] },
-      { teamId: JSON.stringify({ invalid: true, bytes: 3, sha256: "abc" }), backends: ["x", JSON.stringify({ invalid: true })] },
+      {
+        teamId: JSON.stringify({ invalid: true, bytes: 3, sha256: "abc" }),
+        backends: ["x", JSON.stringify({ invalid: true })],
+      },
       { teamId: "team-a", backends: ["local"] },
     ]);
   });

@@ -1,9 +1,15 @@
 import { hash } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { AuditLog } from "../../../src/audit.js";
-import { auditedName, auditedTeamId, boundedMessage, MAX_ERROR_BYTES, MAX_RECORD_BYTES } from "../../../src/audit-record.js";
 import type { WriterHealth } from "../../../src/append-writer.js";
 import type { AuditFailureMode } from "../../../src/audit.js";
+import { AuditLog } from "../../../src/audit.js";
+import {
+  auditedName,
+  auditedTeamId,
+  boundedMessage,
+  MAX_ERROR_BYTES,
+  MAX_RECORD_BYTES,
+} from "../../../src/audit-record.js";
 import { Code, ServiceError } from "../../../src/core/errors.js";
 import type { LogDestination } from "../../../src/log.js";
 
@@ -61,13 +67,24 @@ function memoryAudit(onFailure: AuditFailureMode = "fail_open") {
   };
 }
 
-const digest = (text: string) => ({ invalid: true, bytes: Buffer.byteLength(text), sha256: hash("sha256", text, "hex").slice(0, 12) });
-const list = (key: "items" | "names", entries: unknown[]) => ({ key, length: entries.length, entry: (index: number) => entries[index] });
+const digest = (text: string) => ({
+  invalid: true,
+  bytes: Buffer.byteLength(text),
+  sha256: hash("sha256", text, "hex").slice(0, 12),
+});
+const list = (key: "items" | "names", entries: unknown[]) => ({
+  key,
+  length: entries.length,
+  entry: (index: number) => entries[index],
+});
 
 describe("auditedName and auditedTeamId", () => {
-  it.each(["OPENAI_API_KEY", "os.environ/OPENAI_API_KEY", "litellm/vk-1", "ключ/密钥", "x".repeat(512)])("record a valid name as it is: %j", (name) => {
-    expect(auditedName(name)).toBe(name);
-  });
+  it.each(["OPENAI_API_KEY", "os.environ/OPENAI_API_KEY", "litellm/vk-1", "ключ/密钥", "x".repeat(512)])(
+    "record a valid name as it is: %j",
+    (name) => {
+      expect(auditedName(name)).toBe(name);
+    },
+  );
 
   it.each([
     ["\u0001".repeat(4 * 1024 * 1024)],
@@ -85,7 +102,11 @@ describe("auditedName and auditedTeamId", () => {
   it("record a team id the service accepts as it is, any other as its length and digest", () => {
     expect(auditedTeamId("team-a")).toBe("team-a");
     expect(auditedTeamId("team a")).toEqual(digest("team a"));
-    expect(auditedTeamId("t".repeat(100_000))).toEqual({ invalid: true, bytes: 100_000, sha256: hash("sha256", "t".repeat(100_000), "hex").slice(0, 12) });
+    expect(auditedTeamId("t".repeat(100_000))).toEqual({
+      invalid: true,
+      bytes: 100_000,
+      sha256: hash("sha256", "t".repeat(100_000), "hex").slice(0, 12),
+    });
   });
 });
 
@@ -163,7 +184,10 @@ describe("AuditLog under fail_closed (the default)", () => {
     const waiting = audit.write({ method: "Write", outcome: "OK", name: "A" })!;
     await turn();
     fail("ENOSPC");
-    const refusal = await waiting.then(() => undefined, (error: unknown) => error);
+    const refusal = await waiting.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     expect(refusal).toBeInstanceOf(ServiceError);
     expect((refusal as ServiceError).code).toBe(Code.Unavailable);
     expect((refusal as ServiceError).message).toContain("ENOSPC");
@@ -205,7 +229,13 @@ describe("AuditLog under fail_open", () => {
 describe("AuditLog records", () => {
   it("are written whole when they fit", () => {
     const { audit, lines } = memoryAudit();
-    audit.write({ method: "Read", outcome: "OK" }, list("items", [{ name: "A", outcome: "OK" }, { name: "B", outcome: "NOT_FOUND" }]));
+    audit.write(
+      { method: "Read", outcome: "OK" },
+      list("items", [
+        { name: "A", outcome: "OK" },
+        { name: "B", outcome: "NOT_FOUND" },
+      ]),
+    );
     audit.write({ method: "Write", outcome: "OK", name: "A" });
     const [read, write] = lines().map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(read).toMatchObject({ method: "Read", audit: true, msg: "rpc", items: [{ name: "A" }, { name: "B" }] });
@@ -217,7 +247,13 @@ describe("AuditLog records", () => {
   it("keep at most 4 KiB of a 1,000-name Read of valid 512-byte names, then say how many were left out", () => {
     const { audit, lines } = memoryAudit();
     const names = Array.from({ length: 1000 }, (_, index) => `${index}`.padStart(512, "n"));
-    audit.write({ method: "Read", outcome: "OK" }, list("items", names.map((name) => ({ name, outcome: "OK", version: "1" }))));
+    audit.write(
+      { method: "Read", outcome: "OK" },
+      list(
+        "items",
+        names.map((name) => ({ name, outcome: "OK", version: "1" })),
+      ),
+    );
     audit.write({ method: "Read", outcome: "UNAUTHENTICATED" }, list("names", names));
     for (const line of lines()) {
       expect(Buffer.byteLength(line)).toBeLessThanOrEqual(MAX_RECORD_BYTES);
@@ -230,13 +266,26 @@ describe("AuditLog records", () => {
 
   it("stay within 4 KiB whatever the entries and fields hold: multi-byte text, escapes, one entry larger than a record", () => {
     const { audit, lines } = memoryAudit();
-    audit.write({ method: "Read", outcome: "OK" }, list("items", Array.from({ length: 300 }, () => ({ name: "密钥\"\\".repeat(40) }))));
+    audit.write(
+      { method: "Read", outcome: "OK" },
+      list(
+        "items",
+        Array.from({ length: 300 }, () => ({ name: '密钥"\\'.repeat(40) })),
+      ),
+    );
     audit.write({ method: "Read", outcome: "OK" }, list("items", [{ name: "n".repeat(10_000) }, { name: "small" }]));
-    audit.write({ method: "Write", outcome: "OK", identity: "i".repeat(100_000), error: "\u2603".repeat(5000) }, list("names", ["a"]));
+    audit.write(
+      { method: "Write", outcome: "OK", identity: "i".repeat(100_000), error: "\u2603".repeat(5000) },
+      list("names", ["a"]),
+    );
     const records = lines();
     expect(records).toHaveLength(3);
     for (const line of records) expect(Buffer.byteLength(line)).toBeLessThanOrEqual(MAX_RECORD_BYTES);
-    const [multiByte, oversized, longFields] = records.map((line) => JSON.parse(line) as Record<string, any>) as [Record<string, any>, Record<string, any>, Record<string, any>];
+    const [multiByte, oversized, longFields] = records.map((line) => JSON.parse(line) as Record<string, any>) as [
+      Record<string, any>,
+      Record<string, any>,
+      Record<string, any>,
+    ];
     expect(multiByte.items.length + multiByte.omitted).toBe(300);
     // Entries stay in order: one that does not fit ends the list.
     expect(oversized).toMatchObject({ items: [], omitted: 2 });

@@ -94,22 +94,48 @@ describe("rule globs (compileGlob)", () => {
 
   it("answers the same however often a compiled rule is asked (no global-flag state)", () => {
     const rule = compileGlob("app/*");
-    expect([rule.test("app/x"), rule.test("app/x"), rule.test("evil/app/x"), rule.test("app/y")]).toEqual([true, true, false, true]);
+    expect([rule.test("app/x"), rule.test("app/x"), rule.test("evil/app/x"), rule.test("app/y")]).toEqual([
+      true,
+      true,
+      false,
+      true,
+    ]);
   });
 });
 
 describe("an identity's rules", () => {
   it.each(TABLE)("read/write/delete rule %j against %j → %s", (glob, name, allowed) => {
     const identity = new Identity("t", rulesSchema.parse({ read: [glob], write: [glob], delete: [glob] }));
-    expect([identity.mayRead(name), identity.mayWrite(name), identity.mayDelete(name)]).toEqual([allowed, allowed, allowed]);
+    expect([identity.mayRead(name), identity.mayWrite(name), identity.mayDelete(name)]).toEqual([
+      allowed,
+      allowed,
+      allowed,
+    ]);
   });
 
   it("keeps the three lists apart and denies what no list names", () => {
     const identity = new Identity("t", rulesSchema.parse({ read: ["r/*"], write: ["w/*"], delete: ["d/*"] }));
-    expect([identity.mayRead("r/x"), identity.mayWrite("r/x"), identity.mayDelete("r/x")]).toEqual([true, false, false]);
-    expect([identity.mayRead("w/x"), identity.mayWrite("w/x"), identity.mayDelete("w/x")]).toEqual([false, true, false]);
-    expect([identity.mayRead("d/x"), identity.mayWrite("d/x"), identity.mayDelete("d/x")]).toEqual([false, false, true]);
+    expect([identity.mayRead("r/x"), identity.mayWrite("r/x"), identity.mayDelete("r/x")]).toEqual([
+      true,
+      false,
+      false,
+    ]);
+    expect([identity.mayRead("w/x"), identity.mayWrite("w/x"), identity.mayDelete("w/x")]).toEqual([
+      false,
+      true,
+      false,
+    ]);
+    expect([identity.mayRead("d/x"), identity.mayWrite("d/x"), identity.mayDelete("d/x")]).toEqual([
+      false,
+      false,
+      true,
+    ]);
     const none = new Identity("none", rulesSchema.parse({ read: [], write: [], delete: [] }));
-    expect([none.mayRead(""), none.mayRead("x"), none.mayWrite("x"), none.mayDelete("x")]).toEqual([false, false, false, false]);
+    expect([none.mayRead(""), none.mayRead("x"), none.mayWrite("x"), none.mayDelete("x")]).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
   });
 });

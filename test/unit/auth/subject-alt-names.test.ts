@@ -6,9 +6,9 @@ import { describe, expect, it } from "vitest";
 import { Authenticator } from "../../../src/auth/authenticator.js";
 import { parseSubjectAltNames } from "../../../src/auth/subject-alt-names.js";
 import { ConfigError } from "../../../src/config/config-error.js";
-import { parseConfig } from "../../helpers/config.js";
 import { Code, ServiceError } from "../../../src/core/errors.js";
 import { TestCa } from "../../helpers/certificates.js";
+import { parseConfig } from "../../helpers/config.js";
 
 describe("parseSubjectAltNames (Node's subjectaltname string)", () => {
   it.each([
@@ -30,23 +30,39 @@ describe("parseSubjectAltNames (Node's subjectaltname string)", () => {
       ],
     ],
     // A value holding a comma (or quote, backslash, non-ASCII byte) is a JSON string: one name, not two.
-    ['URI:"spiffe://corp/x\\u002c URI:spiffe://corp/litellm"', [{ type: "uri", value: "spiffe://corp/x, URI:spiffe://corp/litellm" }]],
-    ['DNS:"a\\u002cb", URI:x', [{ type: "dns", value: "a,b" }, { type: "uri", value: "x" }]],
+    [
+      'URI:"spiffe://corp/x\\u002c URI:spiffe://corp/litellm"',
+      [{ type: "uri", value: "spiffe://corp/x, URI:spiffe://corp/litellm" }],
+    ],
+    [
+      'DNS:"a\\u002cb", URI:x',
+      [
+        { type: "dns", value: "a,b" },
+        { type: "uri", value: "x" },
+      ],
+    ],
     ['URI:"q\\"u\\\\o"', [{ type: "uri", value: 'q"u\\o' }]],
     // Types secretgate does not match on are skipped, quoted or not.
-    ['othername:<unsupported>, DirName:"CN=a\\\\\\u002c URI:spiffe://corp/litellm", Registered ID:1.2.3, URI:ok', [{ type: "uri", value: "ok" }]],
+    [
+      'othername:<unsupported>, DirName:"CN=a\\\\\\u002c URI:spiffe://corp/litellm", Registered ID:1.2.3, URI:ok',
+      [{ type: "uri", value: "ok" }],
+    ],
     ["IP Address:<invalid length=5>", []],
   ])("%j", (text, expected) => {
     expect(parseSubjectAltNames(text)).toEqual(expected);
   });
 
-  it.each(['URI:"unterminated', 'URI:"bad escape \\x"', "no type at all", 'DNS:a"b', "DNS:a,DNS:b"])("refuses the whole list when it is malformed: %j", (text) => {
-    expect(parseSubjectAltNames(text)).toEqual([]);
-  });
+  it.each(['URI:"unterminated', 'URI:"bad escape \\x"', "no type at all", 'DNS:a"b', "DNS:a,DNS:b"])(
+    "refuses the whole list when it is malformed: %j",
+    (text) => {
+      expect(parseSubjectAltNames(text)).toEqual([]);
+    },
+  );
 });
 
 describe("typed san in mtls_identities", () => {
-  const withSan = (san: string) => parseConfig({ secretgate: { auth: { mtls_identities: [{ name: "proxy", san }] } } }, {});
+  const withSan = (san: string) =>
+    parseConfig({ secretgate: { auth: { mtls_identities: [{ name: "proxy", san }] } } }, {});
 
   it.each([
     ["spiffe://corp/litellm", "uri:spiffe://corp/litellm"],
@@ -61,11 +77,21 @@ describe("typed san in mtls_identities", () => {
     await expect(failure).rejects.toThrow(`"${typed}"`);
   });
 
-  it.each(["uri:", "dns:has space", "email:é@corp.example", "ip:10.0.0", "ip:proxy.corp", "url:spiffe://corp/litellm"])("%j is refused", async (san) => {
-    await expect(withSan(san)).rejects.toThrow("secretgate.auth.mtls_identities.0.san: ");
-  });
+  it.each(["uri:", "dns:has space", "email:é@corp.example", "ip:10.0.0", "ip:proxy.corp", "url:spiffe://corp/litellm"])(
+    "%j is refused",
+    async (san) => {
+      await expect(withSan(san)).rejects.toThrow("secretgate.auth.mtls_identities.0.san: ");
+    },
+  );
 
-  it.each(["uri:spiffe://corp/litellm", "URI:spiffe://corp/litellm", "dns:proxy.corp.internal", "email:ops@corp.example", "ip:10.0.0.7", "ip:::1"])("%j is accepted", async (san) => {
+  it.each([
+    "uri:spiffe://corp/litellm",
+    "URI:spiffe://corp/litellm",
+    "dns:proxy.corp.internal",
+    "email:ops@corp.example",
+    "ip:10.0.0.7",
+    "ip:::1",
+  ])("%j is accepted", async (san) => {
     await expect(withSan(san)).resolves.toBeDefined();
   });
 });
@@ -80,8 +106,20 @@ describe("matching a client certificate's SANs by type", () => {
   ];
 
   async function identityOf(san: string): Promise<string> {
-    const config = await parseConfig({ secretgate: { auth: { mtls_identities: identities.map((identity) => ({ ...identity, rules: { read: ["*"] } })) } } }, {});
-    const { authenticator } = Authenticator.create({ settings: config.server.auth, adminTokenEnv: undefined, dataDir: mkdtempSync(join(tmpdir(), "san-")), insecureNoAuth: false });
+    const config = await parseConfig(
+      {
+        secretgate: {
+          auth: { mtls_identities: identities.map((identity) => ({ ...identity, rules: { read: ["*"] } })) },
+        },
+      },
+      {},
+    );
+    const { authenticator } = Authenticator.create({
+      settings: config.server.auth,
+      adminTokenEnv: undefined,
+      dataDir: mkdtempSync(join(tmpdir(), "san-")),
+      insecureNoAuth: false,
+    });
     const pem = ca.client("someone", san);
     try {
       return authenticator.authenticate({ peerCertificate: new X509Certificate(pem.cert).toLegacyObject() }).name;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MigrationProgress, migrationSummary, type MigrationRow } from "../../../src/cli/migration-report.js";
+import { MigrationProgress, type MigrationRow, migrationSummary } from "../../../src/cli/migration-report.js";
 
 // What `secretgate migrate` prints: progress on stderr (a bar on a terminal, plain lines
 // otherwise) and the summary on stdout. test/e2e/migrate.test.ts runs the command itself.
@@ -26,7 +26,13 @@ describe("progress", () => {
     const terminal = stream(true);
     const progress = new MigrationProgress(terminal, "aws", "vault");
     progress.start(4);
-    for (const [name, outcome] of [["A", "copied"], ["B", "unchanged"], ["C", "failed"], ["D", "copied"]] as const) progress.finished(row(name, outcome));
+    for (const [name, outcome] of [
+      ["A", "copied"],
+      ["B", "unchanged"],
+      ["C", "failed"],
+      ["D", "copied"],
+    ] as const)
+      progress.finished(row(name, outcome));
     progress.end();
     const output = terminal.written.join("");
     expect(output.startsWith("\r\u001b[2Kmigrate aws to vault [")).toBe(true);
@@ -42,7 +48,9 @@ describe("progress", () => {
     const progress = new MigrationProgress(log, "aws", "vault");
     progress.start(2);
     progress.finished(row("OPENAI_API_KEY", "copied", { overwritten: true, sourceDeleted: true }));
-    progress.finished(row("BLOB", "failed", { failure: { status: "FAILED_PRECONDITION", message: "vault cannot keep it" } }));
+    progress.finished(
+      row("BLOB", "failed", { failure: { status: "FAILED_PRECONDITION", message: "vault cannot keep it" } }),
+    );
     progress.end();
     expect(log.written).toEqual([
       "migrate aws to vault: 2 secrets\n",
@@ -55,7 +63,11 @@ describe("progress", () => {
     const terminal = stream(false);
     const progress = new MigrationProgress(terminal, "aws", "vault");
     progress.start(1);
-    progress.finished(row("evil\u001b]0;pwned\u0007\u009bname", "failed", { failure: { status: "INVALID_ARGUMENT", message: "name \u001b[31m" } }));
+    progress.finished(
+      row("evil\u001b]0;pwned\u0007\u009bname", "failed", {
+        failure: { status: "INVALID_ARGUMENT", message: "name \u001b[31m" },
+      }),
+    );
     const output = terminal.written.join("");
     // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for raw control characters in the output
     expect(output).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
@@ -108,7 +120,15 @@ describe("summary", () => {
   });
 
   it("says how many were deleted from the source", () => {
-    const summary = migrationSummary([row("A", "copied", { sourceDeleted: true }), row("B", "failed", { failure: { status: "ABORTED", message: "changed" } })], { ...options, deleteSource: true });
-    expect(summary).toContain("1 deleted from aws after their copies verified (recoverable for aws's recovery window, where it has one).");
+    const summary = migrationSummary(
+      [
+        row("A", "copied", { sourceDeleted: true }),
+        row("B", "failed", { failure: { status: "ABORTED", message: "changed" } }),
+      ],
+      { ...options, deleteSource: true },
+    );
+    expect(summary).toContain(
+      "1 deleted from aws after their copies verified (recoverable for aws's recovery window, where it has one).",
+    );
   });
 });

@@ -75,7 +75,15 @@ const PROTECTED = [
   "aws_secret_access_key",
 ];
 
-const ORDINARY = ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "MISTRAL_API_KEY", "LITELLM_SECRET_AWS_KMS_OPENAI_API_KEY", "AWSOME_KEY", "PAGE_SIZE"];
+const ORDINARY = [
+  "OPENAI_API_KEY",
+  "ANTHROPIC_API_KEY",
+  "GOOGLE_API_KEY",
+  "MISTRAL_API_KEY",
+  "LITELLM_SECRET_AWS_KMS_OPENAI_API_KEY",
+  "AWSOME_KEY",
+  "PAGE_SIZE",
+];
 
 describe("ServedEnvironment", () => {
   it("serves nothing by default", () => {
@@ -113,14 +121,21 @@ describe("ServedEnvironment", () => {
   });
 
   it("never serves a variable the config references, nor the active back end's own variables, in any case", () => {
-    const served = new ServedEnvironment({ serve: ["*"], configReferences: ["TEAM_A_TOKEN"], backendVariables: ["CUSTOM_BACKEND_ADDR"], systems });
-    for (const name of ["TEAM_A_TOKEN", "team_a_token", "CUSTOM_BACKEND_ADDR"]) expect(served.serves(name), name).toBe(false);
+    const served = new ServedEnvironment({
+      serve: ["*"],
+      configReferences: ["TEAM_A_TOKEN"],
+      backendVariables: ["CUSTOM_BACKEND_ADDR"],
+      systems,
+    });
+    for (const name of ["TEAM_A_TOKEN", "team_a_token", "CUSTOM_BACKEND_ADDR"])
+      expect(served.serves(name), name).toBe(false);
     expect(served.serves("TEAM_B_TOKEN")).toBe(true);
   });
 
   it("protects every known back end's variables whichever back end is active", () => {
     for (const definition of SYSTEMS) {
-      for (const variable of definition.credentialEnvironment.names) expect(everything.isProtected(variable), `${definition.name}: ${variable}`).toBe(true);
+      for (const variable of definition.credentialEnvironment.names)
+        expect(everything.isProtected(variable), `${definition.name}: ${variable}`).toBe(true);
     }
   });
 
@@ -136,10 +151,18 @@ describe("ServedEnvironment", () => {
   it("refuses to list a protected variable by its exact name, naming the entry; a glob may cover one", () => {
     const attempt = () => new ServedEnvironment({ serve: ["OPENAI_API_KEY", "DATABASE_URL"], ...none });
     expect(attempt).toThrow(ConfigError);
-    expect(attempt).toThrow('secretgate.environment.serve.1: "DATABASE_URL" is one of the variables secretgate uses itself');
-    expect(() => new ServedEnvironment({ serve: ["TEAM_TOKEN"], configReferences: ["TEAM_TOKEN"], backendVariables: [], systems })).toThrow(
-      "secretgate.environment.serve.0",
+    expect(attempt).toThrow(
+      'secretgate.environment.serve.1: "DATABASE_URL" is one of the variables secretgate uses itself',
     );
+    expect(
+      () =>
+        new ServedEnvironment({
+          serve: ["TEAM_TOKEN"],
+          configReferences: ["TEAM_TOKEN"],
+          backendVariables: [],
+          systems,
+        }),
+    ).toThrow("secretgate.environment.serve.0");
     expect(() => new ServedEnvironment({ serve: ["DATABASE_*", "*"], ...none })).not.toThrow();
   });
 });

@@ -22,12 +22,19 @@ describe("addressOf: <backend>://<name>", () => {
   it("leaves a plain name alone when the call names no back end", () => {
     expect(addressOf("OPENAI_API_KEY", "names[0]", "", known)).toBeUndefined();
     // Names back ends accept today, colons and slashes included, are never references.
-    for (const name of ["a:b", "arn:aws:secretsmanager:us-east-1:1:secret:x", "team/a:b/c", "x:/y"]) expect(addressOf(name, "name", "", known)).toBeUndefined();
+    for (const name of ["a:b", "arn:aws:secretsmanager:us-east-1:1:secret:x", "team/a:b/c", "x:/y"])
+      expect(addressOf(name, "name", "", known)).toBeUndefined();
   });
 
   it("splits a reference into its back end and name", () => {
-    expect(addressOf("aws-us://OPENAI_API_KEY", "names[0]", "", known)).toEqual({ backend: "aws-us", name: "OPENAI_API_KEY" });
-    expect(addressOf("vault-eu://litellm/team-a/key", "name", "", known)).toEqual({ backend: "vault-eu", name: "litellm/team-a/key" });
+    expect(addressOf("aws-us://OPENAI_API_KEY", "names[0]", "", known)).toEqual({
+      backend: "aws-us",
+      name: "OPENAI_API_KEY",
+    });
+    expect(addressOf("vault-eu://litellm/team-a/key", "name", "", known)).toEqual({
+      backend: "vault-eu",
+      name: "litellm/team-a/key",
+    });
   });
 
   it("addresses a plain name to the request's backend field, and accepts a reference that agrees with it", () => {
@@ -60,28 +67,47 @@ describe("addressOf: <backend>://<name>", () => {
   });
 
   it("never throws anything but INVALID_ARGUMENT, and never returns a name that still holds a reference", () => {
-    const pieces = fc.constantFrom("aws-us", "vault-eu", "local", "x", "", "://", ":", "/", "//", "\u0000", "\u2028", "é", "KEY", "os.environ/");
+    const pieces = fc.constantFrom(
+      "aws-us",
+      "vault-eu",
+      "local",
+      "x",
+      "",
+      "://",
+      ":",
+      "/",
+      "//",
+      "\u0000",
+      "\u2028",
+      "é",
+      "KEY",
+      "os.environ/",
+    );
     fc.assert(
-      fc.property(fc.array(fc.oneof(pieces, fc.string()), { maxLength: 8 }), fc.constantFrom("", "aws-us", "local"), (parts, requested) => {
-        const name = parts.join("");
-        let addressed: ReturnType<typeof addressOf>;
-        try {
-          addressed = addressOf(name, "name", requested, known);
-        } catch (error) {
-          expect(error).toBeInstanceOf(ServiceError);
-          expect((error as ServiceError).code).toBe(Code.InvalidArgument);
-          expect((error as ServiceError).message.startsWith("name ")).toBe(true);
-          return;
-        }
-        if (addressed === undefined) {
-          expect(name.includes("://")).toBe(false);
-          expect(requested).toBe("");
-          return;
-        }
-        expect(known(addressed.backend)).toBe(true);
-        expect(addressed.name.includes("://")).toBe(false);
-        if (requested !== "") expect(addressed.backend).toBe(requested);
-      }),
+      fc.property(
+        fc.array(fc.oneof(pieces, fc.string()), { maxLength: 8 }),
+        fc.constantFrom("", "aws-us", "local"),
+        (parts, requested) => {
+          const name = parts.join("");
+          let addressed: ReturnType<typeof addressOf>;
+          try {
+            addressed = addressOf(name, "name", requested, known);
+          } catch (error) {
+            expect(error).toBeInstanceOf(ServiceError);
+            expect((error as ServiceError).code).toBe(Code.InvalidArgument);
+            expect((error as ServiceError).message.startsWith("name ")).toBe(true);
+            return;
+          }
+          if (addressed === undefined) {
+            expect(name.includes("://")).toBe(false);
+            expect(requested).toBe("");
+            return;
+          }
+          expect(known(addressed.backend)).toBe(true);
+          expect(addressed.name.includes("://")).toBe(false);
+          if (requested !== "") expect(addressed.backend).toBe(requested);
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -92,7 +118,9 @@ describe("checkRequestedBackend", () => {
     checkRequestedBackend("", known);
     checkRequestedBackend("local", known);
     for (const requested of ["nope", "aws-us\u0000", " local", "LOCAL"]) {
-      expect(refusal(() => checkRequestedBackend(requested, known)).message).toMatch(/^backend ".*" is not a configured back end$/s);
+      expect(refusal(() => checkRequestedBackend(requested, known)).message).toMatch(
+        /^backend ".*" is not a configured back end$/s,
+      );
     }
   });
 });

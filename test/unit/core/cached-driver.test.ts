@@ -8,8 +8,8 @@ import { Code, ServiceError } from "../../../src/core/errors.js";
 import type { DriverCall } from "../../../src/drivers/driver.js";
 import { LocalDriver } from "../../../src/providers/local/driver.js";
 import { SecretDatabase } from "../../../src/storage/database.js";
+import { cachedDriverSettings, TTL_MS } from "../../helpers/cached-driver-settings.js";
 import { InstrumentedDriver } from "../../helpers/instrumented-driver.js";
-import { TTL_MS, cachedDriverSettings } from "../../helpers/cached-driver-settings.js";
 
 let dataDir: string;
 let database: SecretDatabase;
@@ -56,7 +56,9 @@ describe("cache", () => {
     await put("HOT", "sk-hot");
     driver.latencyMs = 30;
     const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings(), logger);
-    const reads = await Promise.all(Array.from({ length: 100 }, () => backend.read("HOT", call(), { bypassCache: false })));
+    const reads = await Promise.all(
+      Array.from({ length: 100 }, () => backend.read("HOT", call(), { bypassCache: false })),
+    );
     expect(driver.calls.read).toBe(1);
     expect(reads.every((read) => read.value?.text === "sk-hot")).toBe(true);
     expect(backend.stats.coalescedWaits).toBe(99);
@@ -66,7 +68,11 @@ describe("cache", () => {
     await put("A", "sk-a");
     const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings(), logger);
     expect(await backend.read("A", call(), { bypassCache: false })).toMatchObject({ fromCache: false, stale: false });
-    expect(await backend.read("A", call(), { bypassCache: false })).toMatchObject({ fromCache: true, stale: false, value: { text: "sk-a" } });
+    expect(await backend.read("A", call(), { bypassCache: false })).toMatchObject({
+      fromCache: true,
+      stale: false,
+      value: { text: "sk-a" },
+    });
     expect(driver.calls.read).toBe(1);
     await backend.read("A", call(), { bypassCache: true });
     expect(driver.calls.read).toBe(2);
@@ -142,12 +148,20 @@ describe("cache", () => {
     expect(driver.calls.read).toBe(2);
     expect(reads.every((read) => read.value?.text === "new" && read.value.version === "2")).toBe(true);
     // The cache now holds version 2: asking to refresh version 1 again is answered from the cache.
-    expect(await backend.read("ROTATED", call(), { bypassCache: false, refreshIfVersion: "1" })).toMatchObject({ fromCache: true });
+    expect(await backend.read("ROTATED", call(), { bypassCache: false, refreshIfVersion: "1" })).toMatchObject({
+      fromCache: true,
+    });
     expect(driver.calls.read).toBe(2);
   });
 
   it("evicts the least recently used entries past the entry and byte bounds", async () => {
-    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings({ maxEntries: 3 }), logger);
+    const backend = new CachedDriver(
+      driver,
+      driver.capabilities,
+      "test",
+      cachedDriverSettings({ maxEntries: 3 }),
+      logger,
+    );
     for (const name of ["A", "B", "C"]) await put(name, name);
     for (const name of ["A", "B", "C"]) await backend.read(name, call(), { bypassCache: false });
     await backend.read("A", call(), { bypassCache: false });
@@ -160,7 +174,13 @@ describe("cache", () => {
     await backend.read("B", call(), { bypassCache: false });
     expect(driver.calls.read).toBe(before + 1);
 
-    const small = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings({ maxBytes: 2_000 }), logger);
+    const small = new CachedDriver(
+      driver,
+      driver.capabilities,
+      "test",
+      cachedDriverSettings({ maxBytes: 2_000 }),
+      logger,
+    );
     await put("BIG", "x".repeat(1_500));
     for (const name of ["A", "BIG", "C"]) await small.read(name, call(), { bypassCache: false });
     expect(small.cacheSize.bytes).toBeLessThanOrEqual(2_000);
@@ -172,11 +192,21 @@ describe("stale-on-error", () => {
   it("serves an expired value marked stale while the back end is down, within max staleness only", async () => {
     const clock = freezeClock();
     await put("KEY", "last-good");
-    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings({ maxStalenessMs: 60_000, retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }), logger);
+    const backend = new CachedDriver(
+      driver,
+      driver.capabilities,
+      "test",
+      cachedDriverSettings({ maxStalenessMs: 60_000, retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }),
+      logger,
+    );
     await backend.read("KEY", call(), { bypassCache: false });
     driver.failNext(Code.Unavailable, Infinity);
     clock.advance(TTL_MS + 1);
-    expect(await backend.read("KEY", call(), { bypassCache: false })).toMatchObject({ stale: true, fromCache: true, value: { text: "last-good" } });
+    expect(await backend.read("KEY", call(), { bypassCache: false })).toMatchObject({
+      stale: true,
+      fromCache: true,
+      value: { text: "last-good" },
+    });
     clock.advance(60_000);
     const failure = await errorOf(backend.read("KEY", call(), { bypassCache: false }));
     expect(failure.code).toBe(Code.Unavailable);
@@ -203,15 +233,31 @@ describe("changes that fail, and changes refused before they reach the back end"
     const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings(quick), logger);
     await backend.read("KEY", call(), { bypassCache: false });
     driver.failNext(Code.Unavailable, Infinity);
-    expect((await errorOf(backend.write({ name: "KEY", value: { text: "maybe" }, tags: {} }, call()))).code).toBe(Code.Unavailable);
-    expect(await backend.read("KEY", call(), { bypassCache: false })).toMatchObject({ stale: true, fromCache: true, value: { text: "last-good" } });
+    expect((await errorOf(backend.write({ name: "KEY", value: { text: "maybe" }, tags: {} }, call()))).code).toBe(
+      Code.Unavailable,
+    );
+    expect(await backend.read("KEY", call(), { bypassCache: false })).toMatchObject({
+      stale: true,
+      fromCache: true,
+      value: { text: "last-good" },
+    });
     driver.clearFaults();
-    expect(await backend.read("KEY", call(), { bypassCache: false })).toMatchObject({ stale: false, fromCache: false, value: { text: "last-good" } });
+    expect(await backend.read("KEY", call(), { bypassCache: false })).toMatchObject({
+      stale: false,
+      fromCache: false,
+      value: { text: "last-good" },
+    });
   });
 
   it("a Write refused by the open breaker never reached the back end: the entry is kept fresh, and nobody is told of a change", async () => {
     await put("KEY", "kept");
-    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings({ ...quick, breakerFailureThreshold: 2 }), logger);
+    const backend = new CachedDriver(
+      driver,
+      driver.capabilities,
+      "test",
+      cachedDriverSettings({ ...quick, breakerFailureThreshold: 2 }),
+      logger,
+    );
     const changes: string[] = [];
     backend.onChange((name) => changes.push(name));
     await backend.read("KEY", call(), { bypassCache: false });
@@ -219,10 +265,16 @@ describe("changes that fail, and changes refused before they reach the back end"
     for (let attempt = 0; attempt < 2; attempt++) await errorOf(backend.read("OTHER", call(), { bypassCache: true }));
     expect(backend.breakerState).toBe("open");
     const writes = driver.calls.write;
-    expect((await errorOf(backend.write({ name: "KEY", value: { text: "refused" }, tags: {} }, call()))).message).toContain("circuit breaker open");
+    expect(
+      (await errorOf(backend.write({ name: "KEY", value: { text: "refused" }, tags: {} }, call()))).message,
+    ).toContain("circuit breaker open");
     expect(driver.calls.write).toBe(writes);
     expect(changes).toEqual([]);
-    expect(await backend.read("KEY", call(), { bypassCache: false })).toMatchObject({ fromCache: true, stale: false, value: { text: "kept" } });
+    expect(await backend.read("KEY", call(), { bypassCache: false })).toMatchObject({
+      fromCache: true,
+      stale: false,
+      value: { text: "kept" },
+    });
   });
 
   it("a guard refusing changes stops Writes and Deletes before the driver, evicting nothing", async () => {
@@ -232,11 +284,16 @@ describe("changes that fail, and changes refused before they reach the back end"
     backend.guardChanges(() => {
       throw new ServiceError(Code.Unavailable, "not now");
     });
-    expect((await errorOf(backend.write({ name: "KEY", value: { text: "refused" }, tags: {} }, call()))).message).toBe("not now");
+    expect((await errorOf(backend.write({ name: "KEY", value: { text: "refused" }, tags: {} }, call()))).message).toBe(
+      "not now",
+    );
     expect((await errorOf(backend.delete("KEY", false, call()))).message).toBe("not now");
     expect(driver.calls.write).toBe(0);
     expect(driver.calls.delete).toBe(0);
-    expect(await backend.read("KEY", call(), { bypassCache: false })).toMatchObject({ fromCache: true, value: { text: "kept" } });
+    expect(await backend.read("KEY", call(), { bypassCache: false })).toMatchObject({
+      fromCache: true,
+      value: { text: "kept" },
+    });
   });
 });
 
@@ -286,7 +343,13 @@ describe("resilience", () => {
   });
 
   it("keeps retries within the budget during a storm: at most ~20 % extra calls", async () => {
-    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings({ breakerFailureThreshold: 1_000_000 }), logger);
+    const backend = new CachedDriver(
+      driver,
+      driver.capabilities,
+      "test",
+      cachedDriverSettings({ breakerFailureThreshold: 1_000_000 }),
+      logger,
+    );
     driver.failNext(Code.ResourceExhausted, Infinity);
     const requests = 500;
     for (let i = 0; i < requests; i++) await errorOf(backend.read(`N${i}`, call(), { bypassCache: false }));
@@ -338,7 +401,13 @@ describe("resilience", () => {
   });
 
   it("limits concurrent back-end calls and queues the rest", async () => {
-    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings({ maxConcurrentCalls: 2 }), logger);
+    const backend = new CachedDriver(
+      driver,
+      driver.capabilities,
+      "test",
+      cachedDriverSettings({ maxConcurrentCalls: 2 }),
+      logger,
+    );
     driver.latencyMs = 20;
     let peak = 0;
     let active = 0;
@@ -360,7 +429,13 @@ describe("resilience", () => {
   // Why the limit and the breaker are our own and not a library's (cockatiel's bulkhead and
   // breaker): a caller waiting for a slot or for the half-open probe must not outlive its deadline.
   it("lets a call waiting for a back-end slot give up at its own deadline, while the slot is still taken", async () => {
-    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings({ maxConcurrentCalls: 1 }), logger);
+    const backend = new CachedDriver(
+      driver,
+      driver.capabilities,
+      "test",
+      cachedDriverSettings({ maxConcurrentCalls: 1 }),
+      logger,
+    );
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     driver.intercept = async (_operation, name) => {
@@ -383,7 +458,13 @@ describe("resilience", () => {
   it("while half-open, lets one probe through and fails the other calls fast rather than holding them behind it", async () => {
     const clock = freezeClock();
     await put("P", "probed");
-    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings({ breakerFailureThreshold: 1, retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }), logger);
+    const backend = new CachedDriver(
+      driver,
+      driver.capabilities,
+      "test",
+      cachedDriverSettings({ breakerFailureThreshold: 1, retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }),
+      logger,
+    );
     driver.failNext(Code.Unavailable, 1);
     await errorOf(backend.read("P", call(), { bypassCache: true }));
     clock.advance(10_001);
@@ -418,7 +499,10 @@ describe("readUncached (what a migration's copy and verification read)", () => {
     await put("K", "sk-second");
     expect((await backend.readUncached("K", call()))?.text).toBe("sk-second");
     // The cache still holds what the cached read stored: the uncached reads left it alone.
-    expect(await backend.read("K", call(), { bypassCache: false })).toMatchObject({ value: { text: "sk-first" }, fromCache: true });
+    expect(await backend.read("K", call(), { bypassCache: false })).toMatchObject({
+      value: { text: "sk-first" },
+      fromCache: true,
+    });
     expect(await backend.readUncached("ABSENT", call())).toBeUndefined();
   });
 
@@ -445,7 +529,13 @@ describe("describe (a secret's description and tags)", () => {
 
   it("retries, honours the deadline and counts towards the breaker like every back-end call", async () => {
     await store.write({ name: "META", value: { text: "sk-meta" }, tags: { owner: "ml" } });
-    const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings({ breakerFailureThreshold: 2 }), logger);
+    const backend = new CachedDriver(
+      driver,
+      driver.capabilities,
+      "test",
+      cachedDriverSettings({ breakerFailureThreshold: 2 }),
+      logger,
+    );
     driver.failNext(Code.Unavailable, 1);
     expect(await backend.describe("META", call())).toEqual({ tags: { owner: "ml" } });
     expect(driver.calls.describe).toBe(2);
@@ -462,13 +552,22 @@ describe("describe (a secret's description and tags)", () => {
     const plain = new InstrumentedDriver(store, { write: true, binary: false, list: true });
     const backend = new CachedDriver(plain, plain.capabilities, "conjur-prod", cachedDriverSettings(), logger);
     const failure = await errorOf(backend.describe("META", call()));
-    expect(failure).toMatchObject({ code: Code.FailedPrecondition, message: "conjur-prod keeps no description or tags" });
+    expect(failure).toMatchObject({
+      code: Code.FailedPrecondition,
+      message: "conjur-prod keeps no description or tags",
+    });
     expect(plain.calls.describe).toBe(0);
   });
 });
 
 it("wraps unexpected driver errors through the driver's own classification", async () => {
-  const backend = new CachedDriver(driver, driver.capabilities, "test", cachedDriverSettings({ retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }), logger);
+  const backend = new CachedDriver(
+    driver,
+    driver.capabilities,
+    "test",
+    cachedDriverSettings({ retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }),
+    logger,
+  );
   driver.read = async () => {
     throw new TypeError("socket hang up");
   };

@@ -87,7 +87,11 @@ describe("SecretCache", () => {
     cache.set("b", { text: "2", version: "" }, timing);
     cache.get("a");
     cache.set("c", { text: "3", version: "" }, timing);
-    expect([cache.get("a") !== undefined, cache.get("b") !== undefined, cache.get("c") !== undefined]).toEqual([true, false, true]);
+    expect([cache.get("a") !== undefined, cache.get("b") !== undefined, cache.get("c") !== undefined]).toEqual([
+      true,
+      false,
+      true,
+    ]);
 
     // peek (a change notice deciding whether to evict) is not a use: it does not keep an entry.
     const peeked = new SecretCache({ maxEntries: 2, maxBytes: 1 << 20 });
@@ -95,7 +99,11 @@ describe("SecretCache", () => {
     peeked.set("b", { text: "2", version: "" }, timing);
     expect(peeked.peek("a")).toBeDefined();
     peeked.set("c", { text: "3", version: "" }, timing);
-    expect([peeked.peek("a"), peeked.peek("b") !== undefined, peeked.peek("c") !== undefined]).toEqual([undefined, true, true]);
+    expect([peeked.peek("a"), peeked.peek("b") !== undefined, peeked.peek("c") !== undefined]).toEqual([
+      undefined,
+      true,
+      true,
+    ]);
 
     const small = new SecretCache({ maxEntries: 100, maxBytes: 1_000 });
     for (let index = 0; index < 20; index++) small.set(`k${index}`, { text: "x".repeat(100), version: "" }, timing);
@@ -107,8 +115,17 @@ describe("SecretCache", () => {
   it("keeps an entry's times and flags as they were set", () => {
     const cache = new SecretCache({ maxEntries: 10, maxBytes: 1 << 20 });
     const fetched = Date.UTC(2030, 0, 1, 12, 0, 0, 123);
-    const entry = cache.set("a", { text: "1", version: "7" }, { now: fetched, ttlMs: 60_000, refreshAt: fetched + 50_000 });
-    expect([entry.fetchedAt, entry.expiresAt, entry.refreshAt, entry.version]).toEqual([fetched, fetched + 60_000, fetched + 50_000, "7"]);
+    const entry = cache.set(
+      "a",
+      { text: "1", version: "7" },
+      { now: fetched, ttlMs: 60_000, refreshAt: fetched + 50_000 },
+    );
+    expect([entry.fetchedAt, entry.expiresAt, entry.refreshAt, entry.version]).toEqual([
+      fetched,
+      fetched + 60_000,
+      fetched + 50_000,
+      "7",
+    ]);
     expect([entry.negative, entry.binary, entry.refreshing]).toEqual([false, false, false]);
     entry.refreshing = true;
     cache.get("a");
@@ -129,7 +146,12 @@ describe("SecretCache", () => {
     const cache = new SecretCache({ maxEntries: count, maxBytes: 2 ** 30 });
     collect();
     const before = process.memoryUsage().heapUsed;
-    for (const name of names) cache.set(name, { text: value, version: "1" }, { now: timing.now, ttlMs: 3_600_000, refreshAt: timing.now + 3_400_000 + Math.random() });
+    for (const name of names)
+      cache.set(
+        name,
+        { text: value, version: "1" },
+        { now: timing.now, ttlMs: 3_600_000, refreshAt: timing.now + 3_400_000 + Math.random() },
+      );
     collect();
     expect(cache.size).toBe(count);
     expect((process.memoryUsage().heapUsed - before) / count).toBeLessThan(260);

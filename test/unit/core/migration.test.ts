@@ -7,25 +7,25 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   ExistingMetadata,
   MigrateSecretRequestSchema,
+  type MigrateSecretResponse,
   MigrationOutcome,
   PlanMigrationRequestSchema,
-  type MigrateSecretResponse,
 } from "../../../gen/secretgate/v1/admin_service_pb.js";
 import { ReadRequestSchema } from "../../../gen/secretgate/v1/secret_service_pb.js";
-import { parseConfig } from "../../helpers/config.js";
 import type { AccessMode } from "../../../src/config/key-management-settings.js";
 import type { BackendConfig } from "../../../src/config/schema.js";
-import { Code } from "../../../src/core/errors.js";
 import { AdminService } from "../../../src/core/admin-service.js";
+import { Backends } from "../../../src/core/backends.js";
+import { Code } from "../../../src/core/errors.js";
 import { MAX_MIGRATED_NAMES } from "../../../src/core/migration.js";
 import { SecretService } from "../../../src/core/secret-service.js";
-import { Backends } from "../../../src/core/backends.js";
 import type { DriverCapabilities, DriverDefinition, DriverWrite, SecretPayload } from "../../../src/drivers/driver.js";
 import { LocalDriver } from "../../../src/providers/local/driver.js";
 import { SecretDatabase } from "../../../src/storage/database.js";
 import { SqliteTeamSettingsStore } from "../../../src/storage/team-settings-store.js";
 import { bedBackend } from "../../helpers/cached-driver-settings.js";
 import { admin, caller } from "../../helpers/callers.js";
+import { parseConfig } from "../../helpers/config.js";
 import { InstrumentedDriver } from "../../helpers/instrumented-driver.js";
 import { serviceFailure } from "../../helpers/service-failure.js";
 
@@ -38,7 +38,12 @@ import { serviceFailure } from "../../helpers/service-failure.js";
 
 const logger = pino({ level: "silent" });
 
-const FULL: DriverCapabilities = { write: true, binary: true, list: true, metadata: { description: true, tags: true, writesReplace: true } };
+const FULL: DriverCapabilities = {
+  write: true,
+  binary: true,
+  list: true,
+  metadata: { description: true, tags: true, writesReplace: true },
+};
 
 /**
  * A back end that keeps the metadata a secret was created with (as AWS Secrets Manager does) and
@@ -47,7 +52,10 @@ const FULL: DriverCapabilities = { write: true, binary: true, list: true, metada
 class CreationMetadataDriver extends InstrumentedDriver {
   override async write(request: DriverWrite, call: Parameters<InstrumentedDriver["write"]>[1]) {
     const existing = await this.store.describe(request.name);
-    return super.write(existing ? { ...request, description: existing.description, tags: existing.tags } : request, call);
+    return super.write(
+      existing ? { ...request, description: existing.description, tags: existing.tags } : request,
+      call,
+    );
   }
 }
 
@@ -55,14 +63,19 @@ class CreationMetadataDriver extends InstrumentedDriver {
 class TagRefusingDriver extends InstrumentedDriver {
   override async write(request: DriverWrite, call: Parameters<InstrumentedDriver["write"]>[1]) {
     const written = await super.write({ ...request, tags: {} }, call);
-    return Object.keys(request.tags).length === 0 ? written : { ...written, warnings: ["the value was stored but its tags were not: permission denied"] };
+    return Object.keys(request.tags).length === 0
+      ? written
+      : { ...written, warnings: ["the value was stored but its tags were not: permission denied"] };
   }
 }
 
 /** A back end whose best-effort replication fails: a warning on a write that succeeded (AWS with replica_regions). */
 class ReplicaWarningDriver extends InstrumentedDriver {
   override async write(request: DriverWrite, call: Parameters<InstrumentedDriver["write"]>[1]) {
-    return { ...(await super.write(request, call)), warnings: [`replication of ${JSON.stringify(request.name)} to eu-west-1 failed: no access`] };
+    return {
+      ...(await super.write(request, call)),
+      warnings: [`replication of ${JSON.stringify(request.name)} to eu-west-1 failed: no access`],
+    };
   }
 }
 
@@ -89,7 +102,10 @@ const SPECS: Record<string, BackEndSpec> = {
   readonly: { accessMode: "read_only" },
   writeonly: { accessMode: "write_only" },
   hosted: { hostedKeys: ["OPENAI_API_KEY"] },
-  creation: { driver: CreationMetadataDriver, capabilities: { ...FULL, metadata: { description: true, tags: true, writesReplace: false } } },
+  creation: {
+    driver: CreationMetadataDriver,
+    capabilities: { ...FULL, metadata: { description: true, tags: true, writesReplace: false } },
+  },
   notags: { driver: TagRefusingDriver },
   replicas: { driver: ReplicaWarningDriver },
 };
@@ -116,13 +132,23 @@ async function startBed(): Promise<Bed> {
     const driver = new (spec.driver ?? InstrumentedDriver)(store, spec.capabilities ?? FULL);
     drivers[name] = driver;
     const settings = spec.hostedKeys ? { ...local.settings, hosted_keys: spec.hostedKeys } : local.settings;
-    const config: BackendConfig<DriverDefinition> = { ...local, name, settings, accessMode: spec.accessMode ?? "read_and_write", at: `secretgate.backends.${name}` };
+    const config: BackendConfig<DriverDefinition> = {
+      ...local,
+      name,
+      settings,
+      accessMode: spec.accessMode ?? "read_and_write",
+      at: `secretgate.backends.${name}`,
+    };
     return bedBackend(config, driver, logger);
   });
   const serviceBackends = new Backends(backends, "source", []);
   const teams = new SqliteTeamSettingsStore(databases[0]!);
   const service = new SecretService({
-    config: { ...template, backends: backends.map((backend) => ({ ...local, name: backend.name })), defaultBackend: "source" },
+    config: {
+      ...template,
+      backends: backends.map((backend) => ({ ...local, name: backend.name })),
+      defaultBackend: "source",
+    },
     backends: serviceBackends,
     teams,
     env: {},
@@ -151,27 +177,64 @@ beforeEach(async () => {
 });
 afterEach(() => bed.close());
 
-const put = (backend: string, name: string, value: SecretPayload, metadata: { description?: string; tags?: Record<string, string> } = {}) =>
-  bed.drivers[backend]!.store.write({ name, value, tags: metadata.tags ?? {}, ...(metadata.description !== undefined ? { description: metadata.description } : {}) });
+const put = (
+  backend: string,
+  name: string,
+  value: SecretPayload,
+  metadata: { description?: string; tags?: Record<string, string> } = {},
+) =>
+  bed.drivers[backend]!.store.write({
+    name,
+    value,
+    tags: metadata.tags ?? {},
+    ...(metadata.description !== undefined ? { description: metadata.description } : {}),
+  });
 const held = (backend: string, name: string) => bed.drivers[backend]!.store.read(name);
 const metadataIn = (backend: string, name: string) => bed.drivers[backend]!.store.describe(name);
 
-function plan(fromBackend: string, toBackend: string, init: { match?: string[]; deleteSource?: boolean } = {}, context = admin) {
+function plan(
+  fromBackend: string,
+  toBackend: string,
+  init: { match?: string[]; deleteSource?: boolean } = {},
+  context = admin,
+) {
   return bed.admin.planMigration(create(PlanMigrationRequestSchema, { fromBackend, toBackend, ...init }), context);
 }
 
-function migrate(fromBackend: string, toBackend: string, name: string, init: { dryRun?: boolean; deleteSource?: boolean } = {}, context = admin): Promise<MigrateSecretResponse> {
-  return bed.admin.migrateSecret(create(MigrateSecretRequestSchema, { fromBackend, toBackend, name, ...init }), context);
+function migrate(
+  fromBackend: string,
+  toBackend: string,
+  name: string,
+  init: { dryRun?: boolean; deleteSource?: boolean } = {},
+  context = admin,
+): Promise<MigrateSecretResponse> {
+  return bed.admin.migrateSecret(
+    create(MigrateSecretRequestSchema, { fromBackend, toBackend, name, ...init }),
+    context,
+  );
 }
 
 describe("PlanMigration", () => {
   it("lists what the source holds, matched by any of the globs, sorted; deleted secrets left out", async () => {
-    for (const name of ["OPENAI_API_KEY", "litellm/vk-2", "ANTHROPIC_API_KEY", "litellm/vk-1", "GONE"]) await put("source", name, { text: `sk-${name}-value` });
+    for (const name of ["OPENAI_API_KEY", "litellm/vk-2", "ANTHROPIC_API_KEY", "litellm/vk-1", "GONE"])
+      await put("source", name, { text: `sk-${name}-value` });
     await bed.drivers.source!.store.delete("GONE");
-    expect((await plan("source", "target")).names).toEqual(["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "litellm/vk-1", "litellm/vk-2"]);
-    expect((await plan("source", "target", { match: ["litellm/*", "OPENAI_*"] })).names).toEqual(["OPENAI_API_KEY", "litellm/vk-1", "litellm/vk-2"]);
+    expect((await plan("source", "target")).names).toEqual([
+      "ANTHROPIC_API_KEY",
+      "OPENAI_API_KEY",
+      "litellm/vk-1",
+      "litellm/vk-2",
+    ]);
+    expect((await plan("source", "target", { match: ["litellm/*", "OPENAI_*"] })).names).toEqual([
+      "OPENAI_API_KEY",
+      "litellm/vk-1",
+      "litellm/vk-2",
+    ]);
     // The one glob matcher: anchored, case-sensitive, `?` one character.
-    expect((await plan("source", "target", { match: ["litellm/vk-?", "openai_*"] })).names).toEqual(["litellm/vk-1", "litellm/vk-2"]);
+    expect((await plan("source", "target", { match: ["litellm/vk-?", "openai_*"] })).names).toEqual([
+      "litellm/vk-1",
+      "litellm/vk-2",
+    ]);
   });
 
   it("lists only the names the admin's read rules allow", async () => {
@@ -182,27 +245,45 @@ describe("PlanMigration", () => {
 
   it("refuses callers that are not admins, back ends they may not use, and admins bound to their teams (a migration works in the global location)", async () => {
     const reader = caller({ read: ["*"], write: ["*"], delete: ["*"], teams: ["*"] });
-    expect(await serviceFailure(plan("source", "target", {}, reader))).toMatchObject({ code: Code.PermissionDenied, message: "caller may not migrate secrets (needs admin)" });
+    expect(await serviceFailure(plan("source", "target", {}, reader))).toMatchObject({
+      code: Code.PermissionDenied,
+      message: "caller may not migrate secrets (needs admin)",
+    });
     const fenced = caller({ admin: true, read: ["*"], write: ["*"], teams: ["*"], backends: ["source"] });
-    expect(await serviceFailure(plan("source", "target", {}, fenced))).toMatchObject({ code: Code.PermissionDenied, message: "caller may not use back end target" });
+    expect(await serviceFailure(plan("source", "target", {}, fenced))).toMatchObject({
+      code: Code.PermissionDenied,
+      message: "caller may not use back end target",
+    });
     const bound = caller({ admin: true, read: ["*"], write: ["*"], delete: ["*"], teams: ["team-a"] });
     for (const refused of [plan("source", "target", {}, bound), migrate("source", "target", "ANY", {}, bound)]) {
-      expect(await serviceFailure(refused)).toMatchObject({ code: Code.PermissionDenied, message: "caller may not migrate secrets in the global location: its rules bind it to its teams" });
+      expect(await serviceFailure(refused)).toMatchObject({
+        code: Code.PermissionDenied,
+        message: "caller may not migrate secrets in the global location: its rules bind it to its teams",
+      });
     }
     // Rules without teams act in the global location only, as their data calls do.
     expect((await plan("source", "target", {}, caller({ admin: true, read: ["*"], write: ["*"] }))).names).toEqual([]);
   });
 
   it("reads the source as Read does: a write_only source is refused, and names Read would not serve are left out, each with why", async () => {
-    expect(await serviceFailure(plan("writeonly", "target"))).toMatchObject({ code: Code.FailedPrecondition, message: expect.stringMatching(/^Migrating from writeonly is refused: access_mode is write_only/) });
-    expect(await serviceFailure(migrate("writeonly", "target", "ANY"))).toMatchObject({ code: Code.FailedPrecondition });
-    for (const name of ["OPENAI_API_KEY", "COHERE_API_KEY", "litellm/vk-1"]) await put("hosted", name, { text: `sk-${name}-hosted` });
+    expect(await serviceFailure(plan("writeonly", "target"))).toMatchObject({
+      code: Code.FailedPrecondition,
+      message: expect.stringMatching(/^Migrating from writeonly is refused: access_mode is write_only/),
+    });
+    expect(await serviceFailure(migrate("writeonly", "target", "ANY"))).toMatchObject({
+      code: Code.FailedPrecondition,
+    });
+    for (const name of ["OPENAI_API_KEY", "COHERE_API_KEY", "litellm/vk-1"])
+      await put("hosted", name, { text: `sk-${name}-hosted` });
     const planned = await plan("hosted", "target");
     expect(planned.names).toEqual(["OPENAI_API_KEY", "litellm/vk-1"]);
-    expect(planned.leftOut.map(({ name, reason }) => [name, reason])).toEqual([["COHERE_API_KEY", "it is not in hosted_keys"]]);
+    expect(planned.leftOut.map(({ name, reason }) => [name, reason])).toEqual([
+      ["COHERE_API_KEY", "it is not in hosted_keys"],
+    ]);
     expect(await serviceFailure(migrate("hosted", "target", "COHERE_API_KEY"))).toMatchObject({
       code: Code.FailedPrecondition,
-      message: 'hosted does not serve "COHERE_API_KEY" to Read (it is not in hosted_keys), so a migration leaves it where it is',
+      message:
+        'hosted does not serve "COHERE_API_KEY" to Read (it is not in hosted_keys), so a migration leaves it where it is',
     });
     expect(bed.drivers.target!.calls.write).toBe(0);
     expect(await migrate("hosted", "target", "litellm/vk-1")).toMatchObject({ outcome: MigrationOutcome.COPIED });
@@ -222,8 +303,14 @@ describe("PlanMigration", () => {
       code: Code.FailedPrecondition,
       message: "kms cannot list the secrets it holds, so there is nothing to migrate from it",
     });
-    expect(await serviceFailure(plan("source", "readonly"))).toMatchObject({ code: Code.FailedPrecondition, message: expect.stringMatching(/^Copying to readonly is refused: access_mode is read_only/) });
-    expect(await serviceFailure(plan("source", "kms"))).toMatchObject({ code: Code.FailedPrecondition, message: "Copying to kms is refused: kms only decrypts values held in the environment" });
+    expect(await serviceFailure(plan("source", "readonly"))).toMatchObject({
+      code: Code.FailedPrecondition,
+      message: expect.stringMatching(/^Copying to readonly is refused: access_mode is read_only/),
+    });
+    expect(await serviceFailure(plan("source", "kms"))).toMatchObject({
+      code: Code.FailedPrecondition,
+      message: "Copying to kms is refused: kms only decrypts values held in the environment",
+    });
     expect(await serviceFailure(plan("readonly", "target", { deleteSource: true }))).toMatchObject({
       code: Code.FailedPrecondition,
       message: expect.stringMatching(/^Deleting from readonly \(delete_source\) is refused: access_mode is read_only/),
@@ -233,13 +320,25 @@ describe("PlanMigration", () => {
   });
 
   it("refuses bad globs naming the field, and a source listing that fails naming the back end", async () => {
-    expect(await serviceFailure(plan("source", "target", { match: [""] }))).toMatchObject({ code: Code.InvalidArgument, message: "match[0] must not be empty" });
-    expect(await serviceFailure(plan("source", "target", { match: ["x".repeat(513)] }))).toMatchObject({ message: "match[0] is 513 characters long; the limit is 512" });
-    expect(await serviceFailure(plan("source", "target", { match: Array.from({ length: 101 }, (_, index) => `G${index}*`) }))).toMatchObject({ message: "match lists 101 globs; the limit is 100" });
+    expect(await serviceFailure(plan("source", "target", { match: [""] }))).toMatchObject({
+      code: Code.InvalidArgument,
+      message: "match[0] must not be empty",
+    });
+    expect(await serviceFailure(plan("source", "target", { match: ["x".repeat(513)] }))).toMatchObject({
+      message: "match[0] is 513 characters long; the limit is 512",
+    });
+    expect(
+      await serviceFailure(
+        plan("source", "target", { match: Array.from({ length: 101 }, (_, index) => `G${index}*`) }),
+      ),
+    ).toMatchObject({ message: "match lists 101 globs; the limit is 100" });
     bed.drivers.source!.list = async () => {
       throw new Error("connection reset");
     };
-    expect(await serviceFailure(plan("source", "target"))).toMatchObject({ code: Code.Unavailable, message: "cannot list source: connection reset" });
+    expect(await serviceFailure(plan("source", "target"))).toMatchObject({
+      code: Code.Unavailable,
+      message: "cannot list source: connection reset",
+    });
   });
 
   it(`handles at most ${MAX_MIGRATED_NAMES} names: more is INVALID_ARGUMENT asking for narrower globs`, async () => {
@@ -255,17 +354,36 @@ describe("PlanMigration", () => {
 
 describe("MigrateSecret", () => {
   it("copies the value, description and tags, reads the copy back from the destination, then finds it unchanged", async () => {
-    await put("source", "OPENAI_API_KEY", { text: "sk-openai-original" }, { description: "prod key", tags: { owner: "ml", env: "prod" } });
+    await put(
+      "source",
+      "OPENAI_API_KEY",
+      { text: "sk-openai-original" },
+      { description: "prod key", tags: { owner: "ml", env: "prod" } },
+    );
     const copied = await migrate("source", "target", "OPENAI_API_KEY");
-    expect(copied).toMatchObject({ name: "OPENAI_API_KEY", outcome: MigrationOutcome.COPIED, overwritten: false, notKept: [], sourceDeleted: false, version: "1" });
+    expect(copied).toMatchObject({
+      name: "OPENAI_API_KEY",
+      outcome: MigrationOutcome.COPIED,
+      overwritten: false,
+      notKept: [],
+      sourceDeleted: false,
+      version: "1",
+    });
     expect((await held("target", "OPENAI_API_KEY"))?.text).toBe("sk-openai-original");
-    expect(await metadataIn("target", "OPENAI_API_KEY")).toEqual({ description: "prod key", tags: { owner: "ml", env: "prod" } });
+    expect(await metadataIn("target", "OPENAI_API_KEY")).toEqual({
+      description: "prod key",
+      tags: { owner: "ml", env: "prod" },
+    });
     // Verified from the back end itself, not the cache: one read before the write, one after.
     expect(bed.drivers.target!.calls.read).toBe(2);
     expect((await held("source", "OPENAI_API_KEY"))?.text).toBe("sk-openai-original");
 
     const writes = bed.drivers.target!.calls.write;
-    expect(await migrate("source", "target", "OPENAI_API_KEY")).toMatchObject({ outcome: MigrationOutcome.UNCHANGED, overwritten: false, version: "1" });
+    expect(await migrate("source", "target", "OPENAI_API_KEY")).toMatchObject({
+      outcome: MigrationOutcome.UNCHANGED,
+      overwritten: false,
+      version: "1",
+    });
     expect(bed.drivers.target!.calls.write).toBe(writes);
   });
 
@@ -273,7 +391,9 @@ describe("MigrateSecret", () => {
     await put("source", "UNCACHED", { text: "sk-uncached-value" });
     expect(await migrate("source", "target", "UNCACHED")).toMatchObject({ outcome: MigrationOutcome.COPIED });
     // A proxy's first read of either copy goes to the back end: the migration cached nothing.
-    const results = (await bed.service.read(create(ReadRequestSchema, { names: ["source://UNCACHED", "target://UNCACHED"] }), admin)).results;
+    const results = (
+      await bed.service.read(create(ReadRequestSchema, { names: ["source://UNCACHED", "target://UNCACHED"] }), admin)
+    ).results;
     expect(results.map((result) => [result.value, result.fromCache])).toEqual([
       ["sk-uncached-value", false],
       ["sk-uncached-value", false],
@@ -283,12 +403,19 @@ describe("MigrateSecret", () => {
   it("overwrites a destination that holds another value or other metadata, and says so", async () => {
     await put("source", "KEY", { text: "sk-new-value-1" }, { description: "current" });
     await put("target", "KEY", { text: "sk-stale-value" }, { description: "current" });
-    expect(await migrate("source", "target", "KEY")).toMatchObject({ outcome: MigrationOutcome.COPIED, overwritten: true, version: "2" });
+    expect(await migrate("source", "target", "KEY")).toMatchObject({
+      outcome: MigrationOutcome.COPIED,
+      overwritten: true,
+      version: "2",
+    });
     expect((await held("target", "KEY"))?.text).toBe("sk-new-value-1");
 
     // Same value, different tag: the metadata alone is copied again.
     await put("source", "KEY", { text: "sk-new-value-1" }, { description: "current", tags: { team: "a" } });
-    expect(await migrate("source", "target", "KEY")).toMatchObject({ outcome: MigrationOutcome.COPIED, overwritten: true });
+    expect(await migrate("source", "target", "KEY")).toMatchObject({
+      outcome: MigrationOutcome.COPIED,
+      overwritten: true,
+    });
     expect(await metadataIn("target", "KEY")).toEqual({ description: "current", tags: { team: "a" } });
   });
 
@@ -300,40 +427,74 @@ describe("MigrateSecret", () => {
     expect(await migrate("source", "target", "BLOB")).toMatchObject({ outcome: MigrationOutcome.UNCHANGED });
 
     const refused = await serviceFailure(migrate("source", "textonly", "BLOB"));
-    expect(refused).toMatchObject({ code: Code.FailedPrecondition, message: '"BLOB" holds a binary value, which textonly cannot keep (it stores text only)' });
+    expect(refused).toMatchObject({
+      code: Code.FailedPrecondition,
+      message: '"BLOB" holds a binary value, which textonly cannot keep (it stores text only)',
+    });
     expect(bed.drivers.textonly!.calls.write).toBe(0);
   });
 
   it("tells a text value from binary bytes that spell it", async () => {
     await put("source", "SAME_BYTES", { text: "sk-bytes-or-text" });
     await put("target", "SAME_BYTES", { binary: new Uint8Array(Buffer.from("sk-bytes-or-text")) });
-    expect(await migrate("source", "target", "SAME_BYTES")).toMatchObject({ outcome: MigrationOutcome.COPIED, overwritten: true });
+    expect(await migrate("source", "target", "SAME_BYTES")).toMatchObject({
+      outcome: MigrationOutcome.COPIED,
+      overwritten: true,
+    });
     expect(await held("target", "SAME_BYTES")).toMatchObject({ text: "sk-bytes-or-text" });
   });
 
   it("copies the metadata a destination can keep and names what it cannot; AWS system tags are never copied", async () => {
-    await put("source", "KEY", { text: "sk-metadata-1" }, { description: "prod key", tags: { owner: "ml", "aws:cloudformation:stack-name": "s", "AWS:Other": "x" } });
-    expect(await migrate("source", "tagsonly", "KEY")).toMatchObject({ outcome: MigrationOutcome.COPIED, notKept: ["description"] });
+    await put(
+      "source",
+      "KEY",
+      { text: "sk-metadata-1" },
+      { description: "prod key", tags: { owner: "ml", "aws:cloudformation:stack-name": "s", "AWS:Other": "x" } },
+    );
+    expect(await migrate("source", "tagsonly", "KEY")).toMatchObject({
+      outcome: MigrationOutcome.COPIED,
+      notKept: ["description"],
+    });
     expect(await metadataIn("tagsonly", "KEY")).toEqual({ tags: { owner: "ml" } });
     // What it cannot keep is not a difference: the rerun finds it unchanged.
-    expect(await migrate("source", "tagsonly", "KEY")).toMatchObject({ outcome: MigrationOutcome.UNCHANGED, notKept: ["description"] });
+    expect(await migrate("source", "tagsonly", "KEY")).toMatchObject({
+      outcome: MigrationOutcome.UNCHANGED,
+      notKept: ["description"],
+    });
 
-    expect(await migrate("source", "bare", "KEY")).toMatchObject({ outcome: MigrationOutcome.COPIED, notKept: ["description", "tags"] });
+    expect(await migrate("source", "bare", "KEY")).toMatchObject({
+      outcome: MigrationOutcome.COPIED,
+      notKept: ["description", "tags"],
+    });
     expect(bed.drivers.bare!.calls.describe).toBe(0);
     expect(await migrate("source", "bare", "KEY")).toMatchObject({ outcome: MigrationOutcome.UNCHANGED });
 
     // Only AWS system tags: nothing to copy, nothing to report.
     await put("source", "SYSTEM_TAGS", { text: "sk-metadata-2" }, { tags: { "aws:createdBy": "x" } });
-    expect(await migrate("source", "bare", "SYSTEM_TAGS")).toMatchObject({ outcome: MigrationOutcome.COPIED, notKept: [] });
+    expect(await migrate("source", "bare", "SYSTEM_TAGS")).toMatchObject({
+      outcome: MigrationOutcome.COPIED,
+      notKept: [],
+    });
   });
 
   it("keeps a destination's extra tags and description: only what it copies must match, and a copy that overwrites keeps them", async () => {
     await put("source", "KEY", { text: "sk-extra-tags" }, { tags: { owner: "ml" } });
     await put("target", "KEY", { text: "sk-extra-tags" }, { tags: { owner: "ml", added: "by-dual-write" } });
     expect(await migrate("source", "target", "KEY")).toMatchObject({ outcome: MigrationOutcome.UNCHANGED });
-    await put("target", "KEY", { text: "sk-other-value" }, { description: "the destination's", tags: { owner: "ops", added: "by-dual-write" } });
-    expect(await migrate("source", "target", "KEY")).toMatchObject({ outcome: MigrationOutcome.COPIED, overwritten: true });
-    expect(await metadataIn("target", "KEY")).toEqual({ description: "the destination's", tags: { owner: "ml", added: "by-dual-write" } });
+    await put(
+      "target",
+      "KEY",
+      { text: "sk-other-value" },
+      { description: "the destination's", tags: { owner: "ops", added: "by-dual-write" } },
+    );
+    expect(await migrate("source", "target", "KEY")).toMatchObject({
+      outcome: MigrationOutcome.COPIED,
+      overwritten: true,
+    });
+    expect(await metadataIn("target", "KEY")).toEqual({
+      description: "the destination's",
+      tags: { owner: "ml", added: "by-dual-write" },
+    });
   });
 
   it("refuses before writing anything when a destination cannot change the metadata of a secret it holds, as PlanMigration said beforehand", async () => {
@@ -346,7 +507,8 @@ describe("MigrateSecret", () => {
       const failure = await serviceFailure(migrate("source", "creation", "KEY", { dryRun }));
       expect(failure).toMatchObject({
         code: Code.FailedPrecondition,
-        message: 'creation holds "KEY" with a description other than source\'s, and cannot change an existing secret\'s metadata: delete it there and migrate again (nothing was written)',
+        message:
+          "creation holds \"KEY\" with a description other than source's, and cannot change an existing secret's metadata: delete it there and migrate again (nothing was written)",
       });
       expect(failure.message).not.toContain("sk-created");
     }
@@ -355,23 +517,36 @@ describe("MigrateSecret", () => {
     // Where the metadata matches, only the value is copied.
     await put("source", "SAME_METADATA", { text: "sk-created-2" });
     await put("creation", "SAME_METADATA", { text: "sk-created-3" });
-    expect(await migrate("source", "creation", "SAME_METADATA")).toMatchObject({ outcome: MigrationOutcome.COPIED, overwritten: true });
+    expect(await migrate("source", "creation", "SAME_METADATA")).toMatchObject({
+      outcome: MigrationOutcome.COPIED,
+      overwritten: true,
+    });
   });
 
   it("fails quoting the destination's warning when it stored the value but not the metadata", async () => {
     await put("source", "KEY", { text: "sk-tags-refused" }, { tags: { owner: "ml" } });
     expect(await serviceFailure(migrate("source", "notags", "KEY"))).toMatchObject({
       code: Code.FailedPrecondition,
-      message: 'copied "KEY" to notags, but reading it back showed tag "owner" other than source\'s: notags said: the value was stored but its tags were not: permission denied',
+      message:
+        'copied "KEY" to notags, but reading it back showed tag "owner" other than source\'s: notags said: the value was stored but its tags were not: permission denied',
     });
     await put("source", "UNTAGGED", { text: "sk-no-tags" });
-    expect(await migrate("source", "notags", "UNTAGGED")).toMatchObject({ outcome: MigrationOutcome.COPIED, warnings: [] });
+    expect(await migrate("source", "notags", "UNTAGGED")).toMatchObject({
+      outcome: MigrationOutcome.COPIED,
+      warnings: [],
+    });
   });
 
   it("passes on the warnings of a copy that verified", async () => {
     await put("source", "KEY", { text: "sk-replicated" });
-    expect(await migrate("source", "replicas", "KEY")).toMatchObject({ outcome: MigrationOutcome.COPIED, warnings: ['replication of "KEY" to eu-west-1 failed: no access'] });
-    expect(await migrate("source", "replicas", "KEY")).toMatchObject({ outcome: MigrationOutcome.UNCHANGED, warnings: [] });
+    expect(await migrate("source", "replicas", "KEY")).toMatchObject({
+      outcome: MigrationOutcome.COPIED,
+      warnings: ['replication of "KEY" to eu-west-1 failed: no access'],
+    });
+    expect(await migrate("source", "replicas", "KEY")).toMatchObject({
+      outcome: MigrationOutcome.UNCHANGED,
+      warnings: [],
+    });
   });
 
   it("a dry run changes nothing and says what would be copied or overwritten", async () => {
@@ -380,36 +555,63 @@ describe("MigrateSecret", () => {
     await put("target", "DIFFERENT", { text: "sk-dry-run-other" });
     await put("source", "SAME", { text: "sk-dry-run-same" });
     await put("target", "SAME", { text: "sk-dry-run-same" });
-    const outcomes = await Promise.all(["NEW", "DIFFERENT", "SAME"].map((name) => migrate("source", "target", name, { dryRun: true, deleteSource: true })));
-    expect(outcomes.map((outcome) => [outcome.name, outcome.outcome, outcome.overwritten, outcome.sourceDeleted, outcome.version])).toEqual([
+    const outcomes = await Promise.all(
+      ["NEW", "DIFFERENT", "SAME"].map((name) =>
+        migrate("source", "target", name, { dryRun: true, deleteSource: true }),
+      ),
+    );
+    expect(
+      outcomes.map((outcome) => [
+        outcome.name,
+        outcome.outcome,
+        outcome.overwritten,
+        outcome.sourceDeleted,
+        outcome.version,
+      ]),
+    ).toEqual([
       ["NEW", MigrationOutcome.WOULD_COPY, false, false, ""],
       ["DIFFERENT", MigrationOutcome.WOULD_COPY, true, false, ""],
       ["SAME", MigrationOutcome.UNCHANGED, false, false, "1"],
     ]);
-    expect(bed.drivers.target!.calls.write + bed.drivers.target!.calls.delete + bed.drivers.source!.calls.delete).toBe(0);
+    expect(bed.drivers.target!.calls.write + bed.drivers.target!.calls.delete + bed.drivers.source!.calls.delete).toBe(
+      0,
+    );
     expect(await held("target", "NEW")).toBeUndefined();
-    expect(await serviceFailure(migrate("source", "textonly", "NONE", { dryRun: true }))).toMatchObject({ code: Code.NotFound });
+    expect(await serviceFailure(migrate("source", "textonly", "NONE", { dryRun: true }))).toMatchObject({
+      code: Code.NotFound,
+    });
   });
 
   it("with delete_source deletes the source (keeping its recovery window) only after the copy verified", async () => {
     await put("source", "MOVED", { text: "sk-moved-value" });
-    expect(await migrate("source", "target", "MOVED", { deleteSource: true })).toMatchObject({ outcome: MigrationOutcome.COPIED, sourceDeleted: true });
+    expect(await migrate("source", "target", "MOVED", { deleteSource: true })).toMatchObject({
+      outcome: MigrationOutcome.COPIED,
+      sourceDeleted: true,
+    });
     expect(bed.drivers.source!.deletes).toEqual([{ name: "MOVED", force: false }]);
     expect(await held("source", "MOVED")).toBeUndefined();
 
     await put("source", "ALREADY", { text: "sk-already-there" });
     await put("target", "ALREADY", { text: "sk-already-there" });
-    expect(await migrate("source", "target", "ALREADY", { deleteSource: true })).toMatchObject({ outcome: MigrationOutcome.UNCHANGED, sourceDeleted: true });
+    expect(await migrate("source", "target", "ALREADY", { deleteSource: true })).toMatchObject({
+      outcome: MigrationOutcome.UNCHANGED,
+      sourceDeleted: true,
+    });
 
     // A copy that does not verify leaves the source alone.
     await put("source", "GARBLED", { text: "sk-garbled-value" });
     let written = false;
     bed.drivers.target!.intercept = (operation, name) => {
       if (operation === "write") written = true;
-      if (operation === "read" && name === "GARBLED" && written) return { answer: { text: "sk-something-else", version: "9" } };
+      if (operation === "read" && name === "GARBLED" && written)
+        return { answer: { text: "sk-something-else", version: "9" } };
     };
     const failure = await serviceFailure(migrate("source", "target", "GARBLED", { deleteSource: true }));
-    expect(failure).toMatchObject({ code: Code.Aborted, message: 'copied "GARBLED" to target, but reading it back showed a different value (another writer may have changed it meanwhile): the source was left as it is' });
+    expect(failure).toMatchObject({
+      code: Code.Aborted,
+      message:
+        'copied "GARBLED" to target, but reading it back showed a different value (another writer may have changed it meanwhile): the source was left as it is',
+    });
     expect((await held("source", "GARBLED"))?.text).toBe("sk-garbled-value");
     expect(bed.drivers.source!.deletes.map((entry) => entry.name)).toEqual(["MOVED", "ALREADY"]);
   });
@@ -420,7 +622,10 @@ describe("MigrateSecret", () => {
       if (operation === "delete") throw Object.assign(new Error("throttled"), {});
     };
     const failure = await serviceFailure(migrate("source", "target", "STUCK", { deleteSource: true }));
-    expect(failure).toMatchObject({ code: Code.Unavailable, message: 'copied "STUCK" to target and verified it, but could not delete it from source: throttled' });
+    expect(failure).toMatchObject({
+      code: Code.Unavailable,
+      message: 'copied "STUCK" to target and verified it, but could not delete it from source: throttled',
+    });
     expect((await held("target", "STUCK"))?.text).toBe("sk-stuck-value");
   });
 
@@ -436,7 +641,10 @@ describe("MigrateSecret", () => {
       }
     };
     // The migration's write of the old value landed last; reading the source again caught it.
-    expect(await migrate("source", "target", "RACED")).toMatchObject({ outcome: MigrationOutcome.COPIED, overwritten: true });
+    expect(await migrate("source", "target", "RACED")).toMatchObject({
+      outcome: MigrationOutcome.COPIED,
+      overwritten: true,
+    });
     expect((await held("target", "RACED"))?.text).toBe("sk-written-meanwhile");
     expect(bed.drivers.target!.calls.write).toBe(2);
   });
@@ -460,25 +668,41 @@ describe("MigrateSecret", () => {
       if (operation === "write") await bed.drivers.source!.store.delete("REVOKED");
     };
     const failure = await serviceFailure(migrate("source", "target", "REVOKED"));
-    expect(failure).toMatchObject({ code: Code.NotFound, message: '"REVOKED" was deleted from source while it was copied, so its copy was removed from target again' });
+    expect(failure).toMatchObject({
+      code: Code.NotFound,
+      message: '"REVOKED" was deleted from source while it was copied, so its copy was removed from target again',
+    });
     expect(await held("target", "REVOKED")).toBeUndefined();
   });
 
   it("reports a name the source no longer holds as NOT_FOUND, and checks the caller's rules for the name", async () => {
-    expect(await serviceFailure(migrate("source", "target", "NEVER_THERE"))).toMatchObject({ code: Code.NotFound, message: 'source does not hold "NEVER_THERE" (any more)' });
+    expect(await serviceFailure(migrate("source", "target", "NEVER_THERE"))).toMatchObject({
+      code: Code.NotFound,
+      message: 'source does not hold "NEVER_THERE" (any more)',
+    });
     await put("source", "ruled/KEY", { text: "sk-ruled-value" });
     const limited = caller({ admin: true, read: ["*"], write: ["other/*"], teams: ["*"] });
-    expect(await serviceFailure(migrate("source", "target", "ruled/KEY", {}, limited))).toMatchObject({ code: Code.PermissionDenied, message: 'caller may not write "ruled/KEY"' });
+    expect(await serviceFailure(migrate("source", "target", "ruled/KEY", {}, limited))).toMatchObject({
+      code: Code.PermissionDenied,
+      message: 'caller may not write "ruled/KEY"',
+    });
     const noDelete = caller({ admin: true, read: ["*"], write: ["*"], teams: ["*"] });
-    expect(await serviceFailure(migrate("source", "target", "ruled/KEY", { deleteSource: true }, noDelete))).toMatchObject({ code: Code.PermissionDenied, message: 'caller may not delete "ruled/KEY"' });
-    expect(await serviceFailure(migrate("source", "target", "a/../b"))).toMatchObject({ code: Code.InvalidArgument, message: 'name "a/../b" contains a \'..\' path segment' });
+    expect(
+      await serviceFailure(migrate("source", "target", "ruled/KEY", { deleteSource: true }, noDelete)),
+    ).toMatchObject({ code: Code.PermissionDenied, message: 'caller may not delete "ruled/KEY"' });
+    expect(await serviceFailure(migrate("source", "target", "a/../b"))).toMatchObject({
+      code: Code.InvalidArgument,
+      message: "name \"a/../b\" contains a '..' path segment",
+    });
     expect(bed.drivers.target!.calls.write).toBe(0);
   });
 
   it("stops at the caller's deadline with DEADLINE_EXCEEDED", async () => {
     await put("source", "SLOW", { text: "sk-slow-value" });
     bed.drivers.target!.latencyMs = 10_000;
-    const failure = await serviceFailure(migrate("source", "target", "SLOW", {}, { ...admin, deadline: Date.now() + 50 }));
+    const failure = await serviceFailure(
+      migrate("source", "target", "SLOW", {}, { ...admin, deadline: Date.now() + 50 }),
+    );
     expect(failure.code).toBe(Code.DeadlineExceeded);
   });
 });

@@ -29,10 +29,15 @@ describe("Policy.storedName", () => {
 
 describe("Policy.routeRead", () => {
   it("asks the manager for names the back end hosts whatever hosted_keys says, and only for those beyond the list", () => {
-    const policy = new Policy("read_and_write", { ...settings, hosted_keys: ["OPENAI_API_KEY"] }, [], undefined, ["ANTHROPIC_API_KEY"]);
+    const policy = new Policy("read_and_write", { ...settings, hosted_keys: ["OPENAI_API_KEY"] }, [], undefined, [
+      "ANTHROPIC_API_KEY",
+    ]);
     expect(policy.routeRead("OPENAI_API_KEY", false)).toEqual({ from: "backend" });
     expect(policy.routeRead("ANTHROPIC_API_KEY", false)).toEqual({ from: "backend" });
-    expect(policy.routeRead("COHERE_API_KEY", false)).toEqual({ from: "environment", reason: "it is not in hosted_keys" });
+    expect(policy.routeRead("COHERE_API_KEY", false)).toEqual({
+      from: "environment",
+      reason: "it is not in hosted_keys",
+    });
     expect([...policy.hostedKeyNames].sort()).toEqual(["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]);
   });
 
@@ -41,20 +46,31 @@ describe("Policy.routeRead", () => {
     expect(policy.routeRead(PROBE_NAME, false)).toEqual({ from: "backend" });
     expect(policy.hostedKeyNames).toEqual(["OPENAI_API_KEY"]);
     // Reads that are not served here at all (write_only) stay off the manager, the probe's too.
-    expect(new Policy("write_only", settings, []).routeRead(PROBE_NAME, false)).toEqual({ from: "environment", reason: "access_mode is write_only" });
+    expect(new Policy("write_only", settings, []).routeRead(PROBE_NAME, false)).toEqual({
+      from: "environment",
+      reason: "access_mode is write_only",
+    });
   });
 
   it("keeps write_only reads off the manager, those names included", () => {
     const policy = new Policy("write_only", settings, [], undefined, ["ANTHROPIC_API_KEY"]);
-    expect(policy.routeRead("ANTHROPIC_API_KEY", false)).toEqual({ from: "environment", reason: "access_mode is write_only" });
+    expect(policy.routeRead("ANTHROPIC_API_KEY", false)).toEqual({
+      from: "environment",
+      reason: "access_mode is write_only",
+    });
   });
 
   it("reads a virtual key from the manager whatever hosted_keys says: it governs provider keys", () => {
-    const policy = new Policy("read_and_write", { ...settings, hosted_keys: ["OPENAI_API_KEY"] }, ["AWS_ACCESS_KEY_ID"]);
+    const policy = new Policy("read_and_write", { ...settings, hosted_keys: ["OPENAI_API_KEY"] }, [
+      "AWS_ACCESS_KEY_ID",
+    ]);
     expect(policy.routeRead("vk-1", true)).toEqual({ from: "backend" });
     expect(policy.routeRead("vk-1", false)).toEqual({ from: "environment", reason: "it is not in hosted_keys" });
     // Neither the access mode nor the back end's own credentials give way.
-    expect(new Policy("write_only", settings, []).routeRead("vk-1", true)).toEqual({ from: "environment", reason: "access_mode is write_only" });
+    expect(new Policy("write_only", settings, []).routeRead("vk-1", true)).toEqual({
+      from: "environment",
+      reason: "access_mode is write_only",
+    });
     expect(policy.routeRead("AWS_ACCESS_KEY_ID", true).from).toBe("environment");
   });
 });
@@ -66,7 +82,10 @@ describe("Policy.routeStored", () => {
     expect(policy.routeStored("COHERE_API_KEY")).toEqual({ from: "environment", reason: "it is not in hosted_keys" });
     expect(policy.routeStored(`${settings.prefix_for_stored_virtual_keys}vk-1`)).toEqual({ from: "backend" });
     // The prefix alone is no virtual key.
-    expect(policy.routeStored(settings.prefix_for_stored_virtual_keys)).toEqual({ from: "environment", reason: "it is not in hosted_keys" });
+    expect(policy.routeStored(settings.prefix_for_stored_virtual_keys)).toEqual({
+      from: "environment",
+      reason: "it is not in hosted_keys",
+    });
     const google = new Policy("read_and_write", { ...settings, hosted_keys: [] }, [], "-");
     expect(google.routeStored("litellm-vk-2")).toEqual({ from: "backend" });
   });

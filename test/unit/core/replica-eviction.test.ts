@@ -86,13 +86,24 @@ describe("eviction while a read is under way", () => {
     driver.releaseRead();
     expect(await next).toMatchObject({ value: { text: "new" }, fromCache: false });
     expect(driver.reads).toBe(2);
-    expect(await backend.read("KEY", call(), { bypassCache: false })).toMatchObject({ value: { text: "new" }, fromCache: true });
+    expect(await backend.read("KEY", call(), { bypassCache: false })).toMatchObject({
+      value: { text: "new" },
+      fromCache: true,
+    });
   });
 
   it("tells the change listener about writes (with the version created) and deletes, with the call's team id and location", async () => {
-    const backend = new CachedDriver(new GatedDriver(), new GatedDriver().capabilities, "gated", settings, pino({ level: "silent" }));
+    const backend = new CachedDriver(
+      new GatedDriver(),
+      new GatedDriver().capabilities,
+      "gated",
+      settings,
+      pino({ level: "silent" }),
+    );
     const changes: string[] = [];
-    backend.onChange((name, location, changeCall, version) => changes.push(`${changeCall.teamId}/${location}/${name}@${version ?? "-"}`));
+    backend.onChange((name, location, changeCall, version) =>
+      changes.push(`${changeCall.teamId}/${location}/${name}@${version ?? "-"}`),
+    );
     await backend.write({ name: "A", value: { text: "x" }, tags: {} }, { ...call(), teamId: "team-1" });
     await backend.delete("B", false, call());
     expect(changes).toEqual(["team-1//A@old", "//B@-"]);
@@ -105,7 +116,8 @@ describe("eviction while a read is under way", () => {
     backend.onChange((_name, location) => locations.push(location));
     const teamA = { namespace: "ns-a", credential: "ext-id-that-must-not-travel" };
     const teamB = { namespace: "ns-b" };
-    for (const team of [teamA, teamB, {}]) await backend.write({ name: "KEY", value: { text: "x" }, tags: {} }, { ...call(), team });
+    for (const team of [teamA, teamB, {}])
+      await backend.write({ name: "KEY", value: { text: "x" }, tags: {} }, { ...call(), team });
     const [a, b, none] = locations;
     expect(a).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect([b, none]).toEqual([backend.locationOf(teamB), ""]);
@@ -135,7 +147,10 @@ describe("eviction while a read is under way", () => {
     // This replica read the new value "old" before the notice of the write that made it arrived.
     expect(await readOnce()).toMatchObject({ fromCache: false });
     backend.invalidate("KEY", "", "old");
-    expect(await backend.read("KEY", call(), { bypassCache: false })).toMatchObject({ value: { text: "old" }, fromCache: true });
+    expect(await backend.read("KEY", call(), { bypassCache: false })).toMatchObject({
+      value: { text: "old" },
+      fromCache: true,
+    });
     expect(driver.reads).toBe(1);
 
     backend.invalidate("KEY", "", "newer");

@@ -6,20 +6,25 @@ import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ReadRequestSchema, RotateRequestSchema } from "../../../gen/secretgate/v1/secret_service_pb.js";
 import { Identity } from "../../../src/auth/identity.js";
-import { parseConfig } from "../../helpers/config.js";
+import { Backend, Backends } from "../../../src/core/backends.js";
 import { CachedDriver } from "../../../src/core/cached-driver.js";
 import type { AuthorizedCall } from "../../../src/core/call-context.js";
 import { Code, type ServiceError } from "../../../src/core/errors.js";
 import { SecretService } from "../../../src/core/secret-service.js";
-import { Backend, Backends } from "../../../src/core/backends.js";
 import { LocalDriver } from "../../../src/providers/local/driver.js";
 import { SecretDatabase } from "../../../src/storage/database.js";
 import { SqliteTeamSettingsStore } from "../../../src/storage/team-settings-store.js";
+import { parseConfig } from "../../helpers/config.js";
 import { InjectedFault, InstrumentedDriver } from "../../helpers/instrumented-driver.js";
 import { serviceFailure } from "../../helpers/service-failure.js";
 
 const logger = pino({ level: "silent" });
-const caller: AuthorizedCall = { peer: "unit", protocol: "grpc", credentials: {}, identity: Identity.unrestricted("unit-test") };
+const caller: AuthorizedCall = {
+  peer: "unit",
+  protocol: "grpc",
+  credentials: {},
+  identity: Identity.unrestricted("unit-test"),
+};
 
 const OLD_VALUE = "sk-rotate-old-value";
 const NEW_VALUE = "sk-rotate-new-value";
@@ -47,31 +52,43 @@ afterEach(() => {
 /** Points the service at `instrumented` (the embedded store, saying what it can do). */
 async function serveThrough(instrumented: InstrumentedDriver): Promise<void> {
   driver = instrumented;
-  const backend = new CachedDriver(driver, driver.capabilities, "local", {
-    ttlMs: 60_000,
-    negativeTtlMs: 5_000,
-    maxStalenessMs: 0,
-    refreshAheadFraction: 0.1,
-    bypassCache: false,
-    maxEntries: 100,
-    maxBytes: 1024 * 1024,
-    retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
-    retryBudgetRatio: 1,
-    maxConcurrentCalls: 8,
-    breakerFailureThreshold: 100,
-    breakerOpenMs: 1_000,
-  }, logger);
+  const backend = new CachedDriver(
+    driver,
+    driver.capabilities,
+    "local",
+    {
+      ttlMs: 60_000,
+      negativeTtlMs: 5_000,
+      maxStalenessMs: 0,
+      refreshAheadFraction: 0.1,
+      bypassCache: false,
+      maxEntries: 100,
+      maxBytes: 1024 * 1024,
+      retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
+      retryBudgetRatio: 1,
+      maxConcurrentCalls: 8,
+      breakerFailureThreshold: 100,
+      breakerOpenMs: 1_000,
+    },
+    logger,
+  );
   const config = await parseConfig({}, {});
-  const backends = new Backends([new Backend(config.backends[0]!, backend, { reachable: true }, {})], config.defaultBackend, []);
+  const backends = new Backends(
+    [new Backend(config.backends[0]!, backend, { reachable: true }, {})],
+    config.defaultBackend,
+    [],
+  );
   service = new SecretService({ config, backends, teams: new SqliteTeamSettingsStore(database), env: {}, logger });
 }
 
 const put = (name: string, text: string) => store.write({ name, value: { text }, tags: {} });
-const rotateToNew = () => service.rotate(create(RotateRequestSchema, { currentName: "CURRENT", newName: "NEW", value: NEW_VALUE }), caller);
+const rotateToNew = () =>
+  service.rotate(create(RotateRequestSchema, { currentName: "CURRENT", newName: "NEW", value: NEW_VALUE }), caller);
 
 async function refusal(pending: Promise<unknown>): Promise<ServiceError> {
   const failure = await serviceFailure(pending);
-  for (const value of [OLD_VALUE, NEW_VALUE, OTHER_WRITERS_VALUE, EARLIER_VALUE]) expect(failure.message).not.toContain(value);
+  for (const value of [OLD_VALUE, NEW_VALUE, OTHER_WRITERS_VALUE, EARLIER_VALUE])
+    expect(failure.message).not.toContain(value);
   return failure;
 }
 
@@ -87,23 +104,29 @@ function atReadBack(act: () => Promise<unknown> | unknown): void {
 describe("Rotate to a new name whose read-back does not show the new value", () => {
   it.each([
     ["finds nothing (a lagging replica)", async () => ({ answer: undefined })],
-    ["shows this Rotate's version with other bytes", async () => ({ answer: { text: "garbled", version: (await store.read("NEW"))!.version } })],
-  ])("takes back the one version it wrote when the read-back %s, and leaves the current name", async (_case, answer) => {
-    driver.intercept = async (operation, name) => {
-      if (operation !== "read" || name !== "NEW") return;
-      driver.intercept = undefined;
-      return answer();
-    };
-    const failure = await refusal(rotateToNew());
-    expect(failure.code).toBe(Code.Aborted);
-    expect(driver.deletes).toEqual([]);
-    expect(driver.removedVersions).toEqual([{ name: "NEW", version: "1" }]);
-    expect(await store.read("NEW")).toBeUndefined();
-    expect(await store.read("CURRENT")).toMatchObject({ text: OLD_VALUE });
-    expect(failure.message).toContain('"NEW"');
-    expect(failure.message).toContain("destroyed the version it wrote (1), and no other");
-    expect(failure.message).toContain('"CURRENT" is unchanged');
-  });
+    [
+      "shows this Rotate's version with other bytes",
+      async () => ({ answer: { text: "garbled", version: (await store.read("NEW"))!.version } }),
+    ],
+  ])(
+    "takes back the one version it wrote when the read-back %s, and leaves the current name",
+    async (_case, answer) => {
+      driver.intercept = async (operation, name) => {
+        if (operation !== "read" || name !== "NEW") return;
+        driver.intercept = undefined;
+        return answer();
+      };
+      const failure = await refusal(rotateToNew());
+      expect(failure.code).toBe(Code.Aborted);
+      expect(driver.deletes).toEqual([]);
+      expect(driver.removedVersions).toEqual([{ name: "NEW", version: "1" }]);
+      expect(await store.read("NEW")).toBeUndefined();
+      expect(await store.read("CURRENT")).toMatchObject({ text: OLD_VALUE });
+      expect(failure.message).toContain('"NEW"');
+      expect(failure.message).toContain("destroyed the version it wrote (1), and no other");
+      expect(failure.message).toContain('"CURRENT" is unchanged');
+    },
+  );
 
   it("never removes another writer's value that lands while the read-back lags (issue 26)", async () => {
     driver.intercept = async (operation, name) => {

@@ -1,11 +1,15 @@
 import { describe, expect, it } from "vitest";
 import type { RouteSettings } from "../../../src/config/schema.js";
-import { Routes, type Placement } from "../../../src/core/routes.js";
+import { type Placement, Routes } from "../../../src/core/routes.js";
 
 const DEFAULT: Placement<string> = { backend: "default", fallback: [], dualWrite: false };
-const route = (settings: Partial<RouteSettings> & { backend: string }): RouteSettings => ({ fallback: [], ...settings });
+const route = (settings: Partial<RouteSettings> & { backend: string }): RouteSettings => ({
+  fallback: [],
+  ...settings,
+});
 const routes = (...settings: RouteSettings[]) => new Routes(settings, (name) => name, DEFAULT);
-const placed = (table: Routes<string>, name: string, virtualKey = false, teamId = "") => table.place(name, virtualKey, teamId).backend;
+const placed = (table: Routes<string>, name: string, virtualKey = false, teamId = "") =>
+  table.place(name, virtualKey, teamId).backend;
 
 describe("Routes", () => {
   it("places every call on the default without routes", () => {
@@ -15,7 +19,11 @@ describe("Routes", () => {
   });
 
   it("takes the first route whose conditions all hold, even when a later one matches too", () => {
-    const table = routes(route({ names: ["OPENAI_*"], backend: "aws-us" }), route({ names: ["*_API_KEY"], backend: "vault-eu" }), route({ backend: "catch-all" }));
+    const table = routes(
+      route({ names: ["OPENAI_*"], backend: "aws-us" }),
+      route({ names: ["*_API_KEY"], backend: "vault-eu" }),
+      route({ backend: "catch-all" }),
+    );
     expect(placed(table, "OPENAI_API_KEY")).toBe("aws-us");
     expect(placed(table, "ANTHROPIC_API_KEY")).toBe("vault-eu");
     // A route without conditions matches everything: nothing reaches the default after it.
@@ -23,7 +31,10 @@ describe("Routes", () => {
   });
 
   it("matches names with the rules' globs: anchored, '*' across '/', '?' one character, the rest literal", () => {
-    const table = routes(route({ names: ["team-?/*"], backend: "teams" }), route({ names: ["a.b", "exact"], backend: "literal" }));
+    const table = routes(
+      route({ names: ["team-?/*"], backend: "teams" }),
+      route({ names: ["a.b", "exact"], backend: "literal" }),
+    );
     expect(placed(table, "team-a/nested/key")).toBe("teams");
     expect(placed(table, "team-ab/key")).toBe("default");
     expect(placed(table, "xteam-a/key")).toBe("default");
@@ -34,7 +45,11 @@ describe("Routes", () => {
   });
 
   it("matches virtual keys by virtual_keys: true only them, false only the others, omitted both", () => {
-    const table = routes(route({ virtual_keys: true, backend: "keys" }), route({ virtual_keys: false, names: ["SHARED"], backend: "plain" }), route({ names: ["SHARED"], backend: "either" }));
+    const table = routes(
+      route({ virtual_keys: true, backend: "keys" }),
+      route({ virtual_keys: false, names: ["SHARED"], backend: "plain" }),
+      route({ names: ["SHARED"], backend: "either" }),
+    );
     expect(placed(table, "SHARED", true)).toBe("keys");
     expect(placed(table, "SHARED", false)).toBe("plain");
     expect(placed(table, "OTHER", false)).toBe("default");
@@ -62,7 +77,10 @@ describe("Routes", () => {
   });
 
   it("carries a route's fallbacks in order and its dual_write mode, the same placement every time", () => {
-    const table = routes(route({ names: ["K*"], backend: "vault-eu", fallback: ["aws-us", "local"], mode: "dual_write" }), route({ names: ["R*"], backend: "aws-us", fallback: ["local"] }));
+    const table = routes(
+      route({ names: ["K*"], backend: "vault-eu", fallback: ["aws-us", "local"], mode: "dual_write" }),
+      route({ names: ["R*"], backend: "aws-us", fallback: ["local"] }),
+    );
     const first = table.place("KEY", false, "");
     expect(first).toEqual({ backend: "vault-eu", fallback: ["aws-us", "local"], dualWrite: true });
     expect(table.place("KEY2", true, "team")).toBe(first);

@@ -8,7 +8,11 @@ interface Client {
 function pool(max: number, retireAfterMs = 1_000) {
   const made: string[] = [];
   const retired: string[] = [];
-  const clients = new LocationClients<Client>({ max, retireAfterMs, retire: (client) => retired.push(client.location) });
+  const clients = new LocationClients<Client>({
+    max,
+    retireAfterMs,
+    retire: (client) => retired.push(client.location),
+  });
   const get = (location: string) =>
     clients.get(location, () => {
       made.push(location);

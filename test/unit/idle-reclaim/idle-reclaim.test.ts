@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { QuietAfterWork, memoryReducingCollection } from "../../../src/idle-reclaim.js";
+import { memoryReducingCollection, QuietAfterWork } from "../../../src/idle-reclaim.js";
 
 describe("QuietAfterWork", () => {
   const feed = (samples: number[]) => {
@@ -8,16 +8,42 @@ describe("QuietAfterWork", () => {
   };
 
   it("counts the start as work: the fifth quiet second after it reclaims, once", () => {
-    expect(feed([0.5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])).toEqual([false, false, false, false, false, true, false, false, false, false, false]);
+    expect(feed([0.5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+      true,
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
   });
 
   it("reclaims again only after new work, and a busy second starts the quiet count over", () => {
     const decisions = feed([0, 0, 0, 0, 0, 0.2, 0, 0, 0.3, 0, 0, 0, 0, 0]);
-    expect(decisions.map((reclaim, second) => (reclaim ? second : -1)).filter((second) => second >= 0)).toEqual([4, 13]);
+    expect(decisions.map((reclaim, second) => (reclaim ? second : -1)).filter((second) => second >= 0)).toEqual([
+      4, 13,
+    ]);
   });
 
   it("light traffic (busy 1–5 % of the time) neither ends the work nor counts as quiet", () => {
-    expect(feed([0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0, 0, 0, 0])).toEqual([false, false, false, false, false, false, false, false, false, false, false]);
+    expect(feed([0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0, 0, 0, 0])).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
     expect(feed([0.02, 0.02, 0, 0, 0, 0, 0])).toEqual([false, false, false, false, false, false, true]);
   });
 

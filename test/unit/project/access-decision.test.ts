@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../../helpers/server.js";
@@ -11,7 +11,8 @@ import { ROOT } from "../../helpers/server.js";
 /** Where the rules are defined (src/auth/identity.ts) and the one place that applies them. */
 const DECIDERS = new Set(["src/auth/identity.ts", "src/core/access.ts"]);
 /** An identity's rules, asked directly: what only the access decision may do. */
-const RULE_QUESTIONS = /\bidentity\??\.(mayUse|mayActFor|mayRead|mayWrite|mayDelete|mayInlineTeamSettings|allTeams|admin)\b/g;
+const RULE_QUESTIONS =
+  /\bidentity\??\.(mayUse|mayActFor|mayRead|mayWrite|mayDelete|mayInlineTeamSettings|allTeams|admin)\b/g;
 
 function sources(dir: string): string[] {
   return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) =>
@@ -25,7 +26,8 @@ describe("one access decision", () => {
     for (const file of sources("src")) {
       const path = relative(ROOT, join(ROOT, file));
       if (DECIDERS.has(path)) continue;
-      for (const match of readFileSync(join(ROOT, file), "utf8").matchAll(RULE_QUESTIONS)) askers.push(`${path}: ${match[0]}`);
+      for (const match of readFileSync(join(ROOT, file), "utf8").matchAll(RULE_QUESTIONS))
+        askers.push(`${path}: ${match[0]}`);
     }
     expect(askers).toEqual([]);
     const access = readFileSync(join(ROOT, "src/core/access.ts"), "utf8");

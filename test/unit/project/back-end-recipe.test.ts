@@ -45,10 +45,14 @@ let systems: readonly DriverDefinition[];
 beforeAll(async () => {
   definitions = new Map();
   for (const folder of folders) {
-    const module = (await import(join(ROOT, "src", "providers", folder, "index.ts")).catch(() => ({}))) as { definition?: DriverDefinition };
+    const module = (await import(join(ROOT, "src", "providers", folder, "index.ts")).catch(() => ({}))) as {
+      definition?: DriverDefinition;
+    };
     if (module.definition) definitions.set(folder, module.definition);
   }
-  const list = (await import(join(ROOT, "src", "systems.ts")).catch(() => ({}))) as { SYSTEMS?: readonly DriverDefinition[] };
+  const list = (await import(join(ROOT, "src", "systems.ts")).catch(() => ({}))) as {
+    SYSTEMS?: readonly DriverDefinition[];
+  };
   systems = list.SYSTEMS ?? [];
 });
 
@@ -58,13 +62,23 @@ describe("adding a back end (docs/development.md)", () => {
   });
 
   it("gives every back end's folder the same files", () => {
-    const missing = folders.flatMap((folder) => SHAPE.filter((file) => !existsSync(join(ROOT, "src", "providers", folder, file))).map((file) => `src/providers/${folder}/${file}`));
+    const missing = folders.flatMap((folder) =>
+      SHAPE.filter((file) => !existsSync(join(ROOT, "src", "providers", folder, file))).map(
+        (file) => `src/providers/${folder}/${file}`,
+      ),
+    );
     expect(missing).toEqual([]);
   });
 
   it("has each folder's index.ts export its definition, and lists each definition once in src/systems.ts", () => {
-    expect(folders.filter((folder) => !definitions.has(folder)).map((folder) => `src/providers/${folder}/index.ts exports no definition`)).toEqual([]);
-    const unlisted = [...definitions].filter(([, definition]) => !systems.includes(definition)).map(([folder]) => `${folder} is not in SYSTEMS`);
+    expect(
+      folders
+        .filter((folder) => !definitions.has(folder))
+        .map((folder) => `src/providers/${folder}/index.ts exports no definition`),
+    ).toEqual([]);
+    const unlisted = [...definitions]
+      .filter(([, definition]) => !systems.includes(definition))
+      .map(([folder]) => `${folder} is not in SYSTEMS`);
     expect(unlisted).toEqual([]);
     expect(systems.length).toBe(definitions.size);
     expect(new Set(systems.map((definition) => definition.name)).size).toBe(systems.length);
@@ -79,24 +93,37 @@ describe("adding a back end (docs/development.md)", () => {
         if (place.appliesTo && !place.appliesTo(folder, definition)) continue;
         const path = place.path.replaceAll("<folder>", folder);
         if (!existsSync(join(ROOT, path))) missing.push(path);
-        else if (path.endsWith("/") && !readdirSync(join(ROOT, path)).some((file) => file.endsWith(".test.ts"))) missing.push(`${path} (no test in it)`);
+        else if (path.endsWith("/") && !readdirSync(join(ROOT, path)).some((file) => file.endsWith(".test.ts")))
+          missing.push(`${path} (no test in it)`);
       }
-      if (folder !== EMBEDDED && !read("test/emulators/cli.test.ts").includes(`"${folder}"`)) missing.push(`test/emulators/cli.test.ts: no case starting ${folder}`);
+      if (folder !== EMBEDDED && !read("test/emulators/cli.test.ts").includes(`"${folder}"`))
+        missing.push(`test/emulators/cli.test.ts: no case starting ${folder}`);
       const page = `docs/backends/${folder}.md`;
       const row = read("README.md")
         .split("\n")
         .find((line) => line.startsWith("|") && line.includes(`](${page})`));
       if (!row) missing.push(`README.md: no row of the back ends' table links ${page}`);
-      else if (folder !== EMBEDDED && !row.includes(`\`${definition.name}\``)) missing.push(`README.md: the row linking ${page} does not name ${definition.name}`);
-      if (!read("docs/backends/README.md").includes(`](${folder}.md)`)) missing.push(`docs/backends/README.md: no link to ${folder}.md`);
+      else if (folder !== EMBEDDED && !row.includes(`\`${definition.name}\``))
+        missing.push(`README.md: the row linking ${page} does not name ${definition.name}`);
+      if (!read("docs/backends/README.md").includes(`](${folder}.md)`))
+        missing.push(`docs/backends/README.md: no link to ${folder}.md`);
     }
     expect(missing).toEqual([]);
   });
 
   it("names every place it checks in the recipe", () => {
     const development = read("docs/development.md");
-    const recipe = development.slice(development.indexOf("## Adding a back end"), development.indexOf("\n## ", development.indexOf("## Adding a back end") + 1));
-    const places = [...PLACES.map((place) => place.path), "src/systems.ts", "test/emulators/cli.test.ts", "docs/backends/README.md", ...SHAPE.map((file) => `\`${file}\``)];
+    const recipe = development.slice(
+      development.indexOf("## Adding a back end"),
+      development.indexOf("\n## ", development.indexOf("## Adding a back end") + 1),
+    );
+    const places = [
+      ...PLACES.map((place) => place.path),
+      "src/systems.ts",
+      "test/emulators/cli.test.ts",
+      "docs/backends/README.md",
+      ...SHAPE.map((file) => `\`${file}\``),
+    ];
     expect(places.filter((place) => !recipe.includes(place.replace(/^`|`$/g, "")))).toEqual([]);
   });
 });

@@ -28,7 +28,13 @@ describe("launchers", () => {
   it("the image's entry point gives node the same options and allocator as npm start, and installs jemalloc", () => {
     const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8");
     const entrypoint = /^ENTRYPOINT (.+)$/m.exec(dockerfile)?.[1];
-    expect(JSON.parse(entrypoint ?? "null")).toEqual(["sh", ALLOCATOR_SCRIPT, "node", ...nodeArgs, "bin/secretgate.mjs"]);
+    expect(JSON.parse(entrypoint ?? "null")).toEqual([
+      "sh",
+      ALLOCATOR_SCRIPT,
+      "node",
+      ...nodeArgs,
+      "bin/secretgate.mjs",
+    ]);
     const finalStage = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
     expect(finalStage).toContain(`COPY ${ALLOCATOR_SCRIPT} ./${ALLOCATOR_SCRIPT}`);
     expect(finalStage).toMatch(/apt-get install [^\n]*libjemalloc2/);
@@ -37,9 +43,15 @@ describe("launchers", () => {
   it("npm start runs the server with jemalloc, which it gives back freed memory with, when the system has it", async () => {
     // libjemalloc2 is one of npm test's prerequisites (scripts/prerequisites.txt), as it is the image's.
     expect(readFileSync(join(ROOT, "scripts", "prerequisites.txt"), "utf8")).toMatch(/^libjemalloc2$/m);
-    expect(launchEnvironment()).toEqual({ LD_PRELOAD: expect.stringMatching(/\/libjemalloc\.so\.2$/), MALLOC_CONF: "background_thread:true" });
+    expect(launchEnvironment()).toEqual({
+      LD_PRELOAD: expect.stringMatching(/\/libjemalloc\.so\.2$/),
+      MALLOC_CONF: "background_thread:true",
+    });
     const maps = "process.stdout.write(require('fs').readFileSync('/proc/self/maps', 'utf8'))";
-    const run = (env: Record<string, string>) => promisify(execFile)("sh", [join(ROOT, ALLOCATOR_SCRIPT), process.execPath, "-e", maps], { env: { PATH: process.env.PATH ?? "", ...env } });
+    const run = (env: Record<string, string>) =>
+      promisify(execFile)("sh", [join(ROOT, ALLOCATOR_SCRIPT), process.execPath, "-e", maps], {
+        env: { PATH: process.env.PATH ?? "", ...env },
+      });
     expect((await run({})).stdout).toContain("libjemalloc.so.2");
     // An operator can keep glibc's allocator.
     expect((await run({ SECRETGATE_ALLOCATOR: "glibc" })).stdout).not.toContain("libjemalloc");

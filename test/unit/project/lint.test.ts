@@ -13,7 +13,11 @@ const packageJson = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"))
 const biomeText = readFileSync(join(ROOT, "biome.jsonc"), { encoding: "utf8", flag: "r" });
 
 /** biome.jsonc without its comments (none of its strings holds `//`). */
-function biomeConfig(): { formatter?: { lineWidth?: number }; linter?: { rules?: Record<string, unknown> }; files?: { includes?: string[] } } {
+function biomeConfig(): {
+  formatter?: { lineWidth?: number };
+  linter?: { rules?: Record<string, unknown> };
+  files?: { includes?: string[] };
+} {
   return JSON.parse(biomeText.replace(/^\s*\/\/.*$/gm, "").replace(/,(\s*[}\]])/g, "$1"));
 }
 
@@ -29,7 +33,9 @@ describe("lint and format", () => {
     const config = biomeConfig();
     expect((config.linter?.rules as { preset?: string } | undefined)?.preset).toBe("recommended");
     const lines = biomeText.split("\n");
-    const unexplained = lines.flatMap((line, index) => (/:\s*"off"/.test(line) && !/^\s*\/\/\s*\S/.test(lines[index - 1] ?? "") ? [line.trim()] : []));
+    const unexplained = lines.flatMap((line, index) =>
+      /:\s*"off"/.test(line) && !/^\s*\/\/\s*\S/.test(lines[index - 1] ?? "") ? [line.trim()] : [],
+    );
     expect(unexplained).toEqual([]);
   });
 
@@ -41,7 +47,9 @@ describe("lint and format", () => {
         const path = join(entry.parentPath, entry.name);
         return readFileSync(path, "utf8")
           .split("\n")
-          .flatMap((line, index) => ([...line].length > width ? [`${relative(ROOT, path)}:${index + 1} (${[...line].length})`] : []));
+          .flatMap((line, index) =>
+            [...line].length > width ? [`${relative(ROOT, path)}:${index + 1} (${[...line].length})`] : [],
+          );
       });
     expect(long).toEqual([]);
   });

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { cruise, type ICruiseResult, type IForbiddenRuleType } from "dependency-cruiser";
 import extractTypeScriptConfig from "dependency-cruiser/config-utl/extract-ts-config";
@@ -109,14 +109,29 @@ beforeAll(async () => {
 function violations(rule: string): string[] {
   return result.summary.violations
     .filter((violation) => violation.rule.name === rule)
-    .map((violation) => (violation.cycle?.length ? [violation.from, ...violation.cycle.map((step) => step.name)].join(" → ") : `${violation.from} → ${violation.to}`));
+    .map((violation) =>
+      violation.cycle?.length
+        ? [violation.from, ...violation.cycle.map((step) => step.name)].join(" → ")
+        : `${violation.from} → ${violation.to}`,
+    );
 }
 
 describe("src/'s import graph", () => {
   it("covers every module under src/, resolving each import of ours", () => {
     const sources = result.modules.filter((module) => module.source.startsWith("src/"));
-    expect(sources.map((module) => module.source)).toEqual(expect.arrayContaining(["src/app.ts", "src/core/cached-driver.ts", "src/providers/local/driver.ts", "src/storage/postgres/replica-sync.ts"]));
-    const unresolved = sources.flatMap((module) => module.dependencies.filter((dependency) => dependency.couldNotResolve).map((dependency) => `${module.source} → ${dependency.module}`));
+    expect(sources.map((module) => module.source)).toEqual(
+      expect.arrayContaining([
+        "src/app.ts",
+        "src/core/cached-driver.ts",
+        "src/providers/local/driver.ts",
+        "src/storage/postgres/replica-sync.ts",
+      ]),
+    );
+    const unresolved = sources.flatMap((module) =>
+      module.dependencies
+        .filter((dependency) => dependency.couldNotResolve)
+        .map((dependency) => `${module.source} → ${dependency.module}`),
+    );
     expect(unresolved).toEqual([]);
   });
 
@@ -151,13 +166,20 @@ describe("src/'s import graph", () => {
       }
     };
     visit("src/systems.ts");
-    const sdks = [...loaded].filter((path) => /node_modules\/(@aws-sdk|@smithy|@azure|@google-cloud|google-gax)\//.test(path));
+    const sdks = [...loaded].filter((path) =>
+      /node_modules\/(@aws-sdk|@smithy|@azure|@google-cloud|google-gax)\//.test(path),
+    );
     expect(sdks).toEqual([]);
     expect([...loaded].filter((path) => /^src\/providers\/[^/]+\/driver\.ts$/.test(path))).toEqual([]);
   });
 
   it("has a README in every folder under src/ saying what the folder holds and may import", () => {
-    const folders = [join(ROOT, "src"), ...readdirSync(join(ROOT, "src"), { recursive: true, withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => join(entry.parentPath, entry.name))];
+    const folders = [
+      join(ROOT, "src"),
+      ...readdirSync(join(ROOT, "src"), { recursive: true, withFileTypes: true })
+        .filter((entry) => entry.isDirectory())
+        .map((entry) => join(entry.parentPath, entry.name)),
+    ];
     const lacking = folders.filter((folder) => {
       const readme = join(folder, "README.md");
       return !existsSync(readme) || !readFileSync(readme, "utf8").includes("**May import:**");

@@ -24,7 +24,9 @@ describe("names", () => {
         owners.set(match[1]!, [...(owners.get(match[1]!) ?? []), file]);
       }
     }
-    const twice = [...owners].filter(([, files]) => files.length > 1).map(([name, files]) => `${name}: ${files.join(", ")}`);
+    const twice = [...owners]
+      .filter(([, files]) => files.length > 1)
+      .map(([name, files]) => `${name}: ${files.join(", ")}`);
     expect(twice).toEqual([]);
   });
 
@@ -37,7 +39,8 @@ describe("names", () => {
       readFileSync(join(ROOT, file), "utf8")
         .split("\n")
         .forEach((line, index) => {
-          if (/manager/i.test(line.replace(products, "")) && !line.includes("LiteLLM")) found.push(`${file}:${index + 1}: ${line.trim()}`);
+          if (/manager/i.test(line.replace(products, "")) && !line.includes("LiteLLM"))
+            found.push(`${file}:${index + 1}: ${line.trim()}`);
         });
     }
     expect(found).toEqual([]);

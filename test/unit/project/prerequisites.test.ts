@@ -2,12 +2,14 @@ import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeF
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { run, type Finished } from "../../helpers/run-process.js";
+import { type Finished, run } from "../../helpers/run-process.js";
 import { ROOT } from "../../helpers/server.js";
 
 const LIST = readFileSync(join(ROOT, "scripts", "prerequisites.txt"), "utf8");
 const PACKAGES = LIST.replace(/#.*/g, "").split(/\s+/).filter(Boolean);
-const TEST_COMMAND = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts.test!;
+const TEST_COMMAND = (
+  JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }
+).scripts.test!;
 const IS_ROOT = process.getuid?.() === 0;
 
 const sandboxes: string[] = [];
@@ -31,7 +33,8 @@ function sandbox(installed: readonly string[]): Sandbox {
   sandboxes.push(dir);
   chmodSync(dir, 0o755);
   mkdirSync(join(dir, "scripts"));
-  for (const file of ["package.json", "scripts/prerequisites.sh", "scripts/prerequisites.txt"]) cpSync(join(ROOT, file), join(dir, file));
+  for (const file of ["package.json", "scripts/prerequisites.sh", "scripts/prerequisites.txt"])
+    cpSync(join(ROOT, file), join(dir, file));
   const bin = join(dir, "bin");
   mkdirSync(bin);
   const log = join(dir, "ran");
@@ -41,7 +44,8 @@ function sandbox(installed: readonly string[]): Sandbox {
   writeFileSync(join(dir, "installed"), installed.map((name) => `install ok installed ${name}\n`).join(""));
   // Like dpkg-query -W: the known packages are printed, and an unknown one fails the call.
   stub("dpkg-query", `cat '${join(dir, "installed")}'\n[ ${installed.length} -eq ${PACKAGES.length} ]`);
-  for (const name of ["apt-get", "node", "npm"]) stub(name, `echo "${name} $* (DEBIAN_FRONTEND=\${DEBIAN_FRONTEND:-})" >> '${log}'`);
+  for (const name of ["apt-get", "node", "npm"])
+    stub(name, `echo "${name} $* (DEBIAN_FRONTEND=\${DEBIAN_FRONTEND:-})" >> '${log}'`);
   return { dir, ran: () => readFileSync(log, "utf8").split("\n").filter(Boolean) };
 }
 
@@ -49,7 +53,14 @@ function sandbox(installed: readonly string[]): Sandbox {
 function runTestCommand(box: Sandbox, user: "nobody" | "root"): Promise<Finished> {
   const env = ["env", "-i", `PATH=${join(box.dir, "bin")}:/usr/bin:/bin`, `HOME=${box.dir}`, "sh", "-c", TEST_COMMAND];
   // runuser needs root; a test run without root is already a user without it.
-  const command = user === "nobody" ? (IS_ROOT ? ["runuser", "-u", "nobody", "--", ...env] : env) : IS_ROOT ? env : ["unshare", "--map-root-user", ...env];
+  const command =
+    user === "nobody"
+      ? IS_ROOT
+        ? ["runuser", "-u", "nobody", "--", ...env]
+        : env
+      : IS_ROOT
+        ? env
+        : ["unshare", "--map-root-user", ...env];
   return run(command[0]!, command.slice(1), { cwd: box.dir });
 }
 

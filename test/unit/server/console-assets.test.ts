@@ -7,7 +7,10 @@ import { ConsoleAssets } from "../../../src/server/console-assets.js";
 import { ROOT } from "../../helpers/server.js";
 
 /** What serve() wrote: enough of ServerResponse for it. */
-function capture(): { response: ServerResponse; result: { status?: number; headers?: Record<string, unknown>; body?: Buffer } } {
+function capture(): {
+  response: ServerResponse;
+  result: { status?: number; headers?: Record<string, unknown>; body?: Buffer };
+} {
   const result: { status?: number; headers?: Record<string, unknown>; body?: Buffer } = {};
   const response = {
     writeHead(status: number, headers: Record<string, unknown>) {
@@ -36,7 +39,7 @@ describe("ConsoleAssets", () => {
     const { response, result } = capture();
     assets.serve(request("/console/overview"), response);
     expect(result.status).toBe(200);
-    expect(result.body!.toString("utf8")).toContain("<div id=\"app\">");
+    expect(result.body!.toString("utf8")).toContain('<div id="app">');
   });
 
   it("is absent, not an error, when the console was not built", () => {

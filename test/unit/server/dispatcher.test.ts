@@ -6,11 +6,11 @@ import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { AdminService, WhoAmIResponseSchema } from "../../../gen/secretgate/v1/admin_service_pb.js";
 import { ReadResponseSchema, SecretService, type WriteRequest } from "../../../gen/secretgate/v1/secret_service_pb.js";
-import { Authenticator } from "../../../src/auth/authenticator.js";
 import { AuditLog } from "../../../src/audit.js";
+import { Authenticator } from "../../../src/auth/authenticator.js";
 import type { ServiceImplementation } from "../../../src/core/call-context.js";
+import { Dispatcher, methodPath, SERVICES, serviceMethods, streamingMethods } from "../../../src/server/dispatcher.js";
 import { memoryLogDestination } from "../../helpers/log-destination.js";
-import { Dispatcher, SERVICES, methodPath, serviceMethods, streamingMethods } from "../../../src/server/dispatcher.js";
 
 // The dispatcher reaches each service through a typed implementation of its generated descriptor
 // (no handler keyed by string, no cast): a handler with the wrong request type does not compile
@@ -22,21 +22,43 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 const silent = memoryLogDestination();
 
-function dispatcherFor(secrets: ServiceImplementation<typeof SecretService>, admin: ServiceImplementation<typeof AdminService>): Dispatcher {
-  const { authenticator } = Authenticator.create({ settings: { tokens: [], mtls_identities: [] } as never, adminTokenEnv: "dispatcher-test-token", dataDir, insecureNoAuth: false });
-  return new Dispatcher({ secrets, admin }, authenticator, new AuditLog({ file: undefined, stdout: silent }), pino({ level: "silent" }));
+function dispatcherFor(
+  secrets: ServiceImplementation<typeof SecretService>,
+  admin: ServiceImplementation<typeof AdminService>,
+): Dispatcher {
+  const { authenticator } = Authenticator.create({
+    settings: { tokens: [], mtls_identities: [] } as never,
+    adminTokenEnv: "dispatcher-test-token",
+    dataDir,
+    insecureNoAuth: false,
+  });
+  return new Dispatcher(
+    { secrets, admin },
+    authenticator,
+    new AuditLog({ file: undefined, stdout: silent }),
+    pino({ level: "silent" }),
+  );
 }
 
 /** Every method answering something of its own response type. */
 function answering<S extends DescService>(service: S): ServiceImplementation<S> {
-  return Object.fromEntries(service.methods.map((method) => [method.localName, () => create(method.output)])) as unknown as ServiceImplementation<S>;
+  return Object.fromEntries(
+    service.methods.map((method) => [method.localName, () => create(method.output)]),
+  ) as unknown as ServiceImplementation<S>;
 }
 
 describe("the dispatcher", () => {
   it("serves both services: every method of each descriptor, each at its own service's path", () => {
-    expect(SERVICES.map((service) => service.typeName)).toEqual(["secretgate.v1.SecretService", "secretgate.v1.AdminService"]);
+    expect(SERVICES.map((service) => service.typeName)).toEqual([
+      "secretgate.v1.SecretService",
+      "secretgate.v1.AdminService",
+    ]);
     const paths = [...serviceMethods, ...streamingMethods].map(methodPath).sort();
-    expect(paths).toEqual([...SecretService.methods, ...AdminService.methods].map((method) => `/${method.parent.typeName}/${method.name}`).sort());
+    expect(paths).toEqual(
+      [...SecretService.methods, ...AdminService.methods]
+        .map((method) => `/${method.parent.typeName}/${method.name}`)
+        .sort(),
+    );
     expect(methodPath(AdminService.method.whoAmI)).toBe("/secretgate.v1.AdminService/WhoAmI");
     expect(serviceMethods.some((method) => method.parent === SecretService && method.name === "WhoAmI")).toBe(false);
   });
@@ -44,22 +66,34 @@ describe("the dispatcher", () => {
   it("calls the implementation of the method's own service, authenticated", async () => {
     const dispatcher = dispatcherFor(
       { ...answering(SecretService), read: () => create(ReadResponseSchema, { results: [] }) },
-      { ...answering(AdminService), whoAmI: (_request, call) => create(WhoAmIResponseSchema, { caller: { name: call.identity.name } }) },
+      {
+        ...answering(AdminService),
+        whoAmI: (_request, call) => create(WhoAmIResponseSchema, { caller: { name: call.identity.name } }),
+      },
     );
-    const context = { peer: "unit", protocol: "grpc" as const, credentials: { authorization: "Bearer dispatcher-test-token" } };
-    const answer = await dispatcher.dispatch(AdminService.method.whoAmI, create(AdminService.method.whoAmI.input), { ...context });
+    const context = {
+      peer: "unit",
+      protocol: "grpc" as const,
+      credentials: { authorization: "Bearer dispatcher-test-token" },
+    };
+    const answer = await dispatcher.dispatch(AdminService.method.whoAmI, create(AdminService.method.whoAmI.input), {
+      ...context,
+    });
     expect(answer).toMatchObject({ caller: { name: "admin" } });
   });
 
   it("refuses to start with an implementation that lacks a method", () => {
     const { whoAmI: _left, ...incomplete } = answering(AdminService);
-    expect(() => dispatcherFor(answering(SecretService), incomplete as ServiceImplementation<typeof AdminService>)).toThrow("the implementation of secretgate.v1.AdminService has no WhoAmI");
+    expect(() =>
+      dispatcherFor(answering(SecretService), incomplete as ServiceImplementation<typeof AdminService>),
+    ).toThrow("the implementation of secretgate.v1.AdminService has no WhoAmI");
   });
 
   it("types each handler by its method: a wrong request or response type does not compile", () => {
     const implementation = answering(SecretService);
     // @ts-expect-error Read takes a ReadRequest, not a WriteRequest.
-    const wrongRequest: ServiceImplementation<typeof SecretService>["read"] = (_request: WriteRequest) => create(ReadResponseSchema);
+    const wrongRequest: ServiceImplementation<typeof SecretService>["read"] = (_request: WriteRequest) =>
+      create(ReadResponseSchema);
     // @ts-expect-error Write answers a WriteResponse, not a ReadResponse.
     const wrongResponse: ServiceImplementation<typeof SecretService>["write"] = () => create(ReadResponseSchema);
     expect([wrongRequest, wrongResponse].every((handler) => typeof handler === "function")).toBe(true);

@@ -4,9 +4,9 @@ import type { Socket } from "node:net";
 import { pino } from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { listenerErrorCell } from "../../../src/metrics/metrics.js";
-import { GOAWAY_GRACE_MS, type ConnectionWatch } from "../../../src/server/connection-watch.js";
+import { type ConnectionWatch, GOAWAY_GRACE_MS } from "../../../src/server/connection-watch.js";
 import { ListenerConnections, peerOf } from "../../../src/server/listener-connections.js";
-import { ListenerFaults, type FaultKind } from "../../../src/server/listener-faults.js";
+import { type FaultKind, ListenerFaults } from "../../../src/server/listener-faults.js";
 
 /** A socket as ListenerConnections sees one: an address, a close event, destroy(), what it wrote and has yet to. */
 class FakeSocket extends EventEmitter {
@@ -41,7 +41,11 @@ let clock = 1_000_000;
 const now = () => clock;
 
 function listener(maxConnections: number, maxConnectionsPerPeer: number): ListenerConnections {
-  return new ListenerConnections({ headerTimeoutMs: HEADER_MS, idleTimeoutMs: IDLE_MS, maxConnections, maxConnectionsPerPeer }, new ListenerFaults("http", pino({ level: "silent" })), now);
+  return new ListenerConnections(
+    { headerTimeoutMs: HEADER_MS, idleTimeoutMs: IDLE_MS, maxConnections, maxConnectionsPerPeer },
+    new ListenerFaults("http", pino({ level: "silent" })),
+    now,
+  );
 }
 
 function counted(kind: FaultKind): () => number {
@@ -51,7 +55,10 @@ function counted(kind: FaultKind): () => number {
 }
 
 /** Admits a connection from `address`; its socket and watch (undefined when refused). */
-function connect(connections: ListenerConnections, address: string): { socket: FakeSocket; watch: ConnectionWatch | undefined } {
+function connect(
+  connections: ListenerConnections,
+  address: string,
+): { socket: FakeSocket; watch: ConnectionWatch | undefined } {
   const socket = new FakeSocket(address);
   const watch = connections.admit(socket as unknown as Socket, false);
   watch?.serving(socket as unknown as Socket);
@@ -98,7 +105,11 @@ describe("ListenerConnections", () => {
 
     // idleLongest completed its request before fresh was accepted: it goes first, then fresh.
     connect(connections, "10.0.0.1");
-    expect([idleLongest.socket.destroyed, fresh.socket.destroyed, idleLater.socket.destroyed]).toEqual([true, false, false]);
+    expect([idleLongest.socket.destroyed, fresh.socket.destroyed, idleLater.socket.destroyed]).toEqual([
+      true,
+      false,
+      false,
+    ]);
     connect(connections, "10.0.0.1");
     expect([fresh.socket.destroyed, idleLater.socket.destroyed]).toEqual([true, false]);
     expect(other.socket.destroyed).toBe(false);
@@ -127,7 +138,11 @@ describe("ListenerConnections", () => {
 
   it("makes room in a full listener among the connections of the peer holding the most", () => {
     const connections = listener(4, 100);
-    const heavy = [connect(connections, "10.0.0.1"), connect(connections, "10.0.0.1"), connect(connections, "10.0.0.1")];
+    const heavy = [
+      connect(connections, "10.0.0.1"),
+      connect(connections, "10.0.0.1"),
+      connect(connections, "10.0.0.1"),
+    ];
     const light = connect(connections, "10.0.0.2");
     // The light peer's connection is the oldest, yet the heavy peer's oldest makes room.
     const newcomer = connect(connections, "10.0.0.3");

@@ -35,7 +35,14 @@ describe("ListenerFaults", () => {
 
     const verbose = capturingLogger("debug");
     new ListenerFaults("grpc", verbose.logger).peer("client_error", parseError, "127.0.0.1:4000");
-    expect(verbose.lines).toEqual([expect.objectContaining({ level: 20, kind: "client_error", code: "HPE_INVALID_HEADER_TOKEN", peer: "127.0.0.1:4000" })]);
+    expect(verbose.lines).toEqual([
+      expect.objectContaining({
+        level: 20,
+        kind: "client_error",
+        code: "HPE_INVALID_HEADER_TOKEN",
+        peer: "127.0.0.1:4000",
+      }),
+    ]);
     expect(JSON.stringify(verbose.lines)).not.toContain(token);
   });
 

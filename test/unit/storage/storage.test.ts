@@ -1,14 +1,14 @@
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { redactTeamSettings } from "../../../src/core/team-settings.js";
+import { LocalDriver } from "../../../src/providers/local/driver.js";
 import { SecretDatabase } from "../../../src/storage/database.js";
 import { MasterKeyError, parseMasterKey } from "../../../src/storage/master-key.js";
-import { open, seal, SealError, toKeyObject } from "../../../src/storage/sealing.js";
+import { open, SealError, seal, toKeyObject } from "../../../src/storage/sealing.js";
 import { SqliteTeamSettingsStore } from "../../../src/storage/team-settings-store.js";
-import { LocalDriver } from "../../../src/providers/local/driver.js";
-import { redactTeamSettings } from "../../../src/core/team-settings.js";
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -97,7 +97,14 @@ describe("team settings store", () => {
 
   it("redacts credential-like keys, nested too", () => {
     expect(
-      redactTeamSettings({ prefix: "p/", client_secret: "s", nested: { password: "x", region: "eu" }, role: "r" }, ["role"]),
-    ).toEqual({ prefix: "p/", client_secret: "[redacted]", nested: { password: "[redacted]", region: "eu" }, role: "[redacted]" });
+      redactTeamSettings({ prefix: "p/", client_secret: "s", nested: { password: "x", region: "eu" }, role: "r" }, [
+        "role",
+      ]),
+    ).toEqual({
+      prefix: "p/",
+      client_secret: "[redacted]",
+      nested: { password: "[redacted]", region: "eu" },
+      role: "[redacted]",
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { context, trace, SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
@@ -12,7 +12,7 @@ import { LocalDriver } from "../../../src/providers/local/driver.js";
 import { SecretDatabase } from "../../../src/storage/database.js";
 import { createTracing, type RunningTracing } from "../../../src/tracing/sdk.js";
 import { tracingSettings } from "../../../src/tracing/settings.js";
-import { TTL_MS, cachedDriverSettings } from "../../helpers/cached-driver-settings.js";
+import { cachedDriverSettings, TTL_MS } from "../../helpers/cached-driver-settings.js";
 import { InstrumentedDriver } from "../../helpers/instrumented-driver.js";
 
 const settings = cachedDriverSettings({ retryBudgetRatio: 1, breakerFailureThreshold: 50 });
@@ -56,7 +56,12 @@ describe("back-end call spans (Backend with an in-memory exporter)", () => {
     expect(span).toMatchObject({
       name: "test read",
       kind: SpanKind.CLIENT,
-      attributes: { "secretgate.backend.name": "test", "secretgate.backend.operation": "read", "secretgate.backend.outcome": "OK", "secretgate.backend.retries": 2 },
+      attributes: {
+        "secretgate.backend.name": "test",
+        "secretgate.backend.operation": "read",
+        "secretgate.backend.outcome": "OK",
+        "secretgate.backend.retries": 2,
+      },
     });
     expect(span!.parentSpanContext?.spanId).toBeDefined();
     expect(span!.attributes).not.toHaveProperty("secretgate.name");
@@ -65,9 +70,14 @@ describe("back-end call spans (Backend with an in-memory exporter)", () => {
 
   it("ends with the failure's code, as an error, when the retries run out", async () => {
     driver.failNext(Code.Unavailable, Infinity);
-    await expect(backend.read("DOWN", call(), { bypassCache: false })).rejects.toMatchObject({ code: Code.Unavailable });
+    await expect(backend.read("DOWN", call(), { bypassCache: false })).rejects.toMatchObject({
+      code: Code.Unavailable,
+    });
     const [span] = spans();
-    expect(span!.attributes).toMatchObject({ "secretgate.backend.outcome": "UNAVAILABLE", "secretgate.backend.retries": 2 });
+    expect(span!.attributes).toMatchObject({
+      "secretgate.backend.outcome": "UNAVAILABLE",
+      "secretgate.backend.retries": 2,
+    });
     expect(span!.status).toEqual({ code: SpanStatusCode.ERROR, message: "UNAVAILABLE" });
   });
 
@@ -93,7 +103,8 @@ describe("back-end call spans (Backend with an in-memory exporter)", () => {
     const triggering = rpc.run(() => trace.getSpanContext(context.active())!);
     const hit = rpc.run(() => backend.readCached("HOT", call(), { bypassCache: false }));
     expect(hit?.fromCache).toBe(true);
-    for (let i = 0; i < 200 && !spans().some((span) => span.name === "secretgate refresh"); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (let i = 0; i < 200 && !spans().some((span) => span.name === "secretgate refresh"); i++)
+      await new Promise((resolve) => setTimeout(resolve, 5));
     const refresh = spans().find((span) => span.name === "secretgate refresh")!;
     expect(refresh.parentSpanContext).toBeUndefined();
     expect(refresh.spanContext().traceId).not.toBe(triggering.traceId);
@@ -113,14 +124,26 @@ describe("tracingSettings", () => {
   });
 
   it("honours OTEL_SDK_DISABLED and OTEL_TRACES_EXPORTER=none", () => {
-    expect(tracingSettings(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: collector, OTEL_SDK_DISABLED: "true" })).toBeUndefined();
+    expect(
+      tracingSettings(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: collector, OTEL_SDK_DISABLED: "true" }),
+    ).toBeUndefined();
     expect(tracingSettings({ record_names: true }, { OTEL_TRACES_EXPORTER: "none" })).toBeUndefined();
   });
 
   it("takes the traces endpoint as it is and appends v1/traces to the base one; the config file wins", () => {
-    expect(tracingSettings(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: `${collector}/otlp` })?.url.href).toBe(`${collector}/otlp/v1/traces`);
-    expect(tracingSettings(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: collector, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${collector}/custom` })?.url.href).toBe(`${collector}/custom`);
-    const configured = tracingSettings({ endpoint: "https://traces.example:4318/", record_names: false }, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${collector}/custom` });
+    expect(tracingSettings(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: `${collector}/otlp` })?.url.href).toBe(
+      `${collector}/otlp/v1/traces`,
+    );
+    expect(
+      tracingSettings(undefined, {
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector,
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${collector}/custom`,
+      })?.url.href,
+    ).toBe(`${collector}/custom`);
+    const configured = tracingSettings(
+      { endpoint: "https://traces.example:4318/", record_names: false },
+      { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${collector}/custom` },
+    );
     expect(configured).toMatchObject({ urlSource: "secretgate.tracing.endpoint" });
     expect(configured?.url.href).toBe("https://traces.example:4318/v1/traces");
   });
@@ -141,7 +164,13 @@ describe("tracingSettings", () => {
       batch: { scheduledDelayMillis: 200, maxQueueSize: 4096 },
       recordNames: false,
     });
-    expect(tracingSettings({ protocol: "http/protobuf", record_names: false }, { OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" })?.protocol).toBe("http/protobuf");
-    expect(tracingSettings(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: collector })).toMatchObject({ protocol: "http/protobuf", sampler: { name: "parentbased_always_on" } });
+    expect(
+      tracingSettings({ protocol: "http/protobuf", record_names: false }, { OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" })
+        ?.protocol,
+    ).toBe("http/protobuf");
+    expect(tracingSettings(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: collector })).toMatchObject({
+      protocol: "http/protobuf",
+      sampler: { name: "parentbased_always_on" },
+    });
   });
 });

@@ -3,12 +3,16 @@ import { TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import {
   ItemErrorSchema,
-  ReadResponseSchema,
-  SecretResultSchema,
   type ReadResponse,
+  ReadResponseSchema,
   type SecretResult,
+  SecretResultSchema,
 } from "../../../../gen/secretgate/v1/secret_service_pb.js";
-import { ENCODED_ERROR_FIELDS, ENCODED_RESULT_FIELDS, encodeReadResponse } from "../../../../src/server/fast-path/read-response-encoding.js";
+import {
+  ENCODED_ERROR_FIELDS,
+  ENCODED_RESULT_FIELDS,
+  encodeReadResponse,
+} from "../../../../src/server/fast-path/read-response-encoding.js";
 
 function expectSameBytes(response: ReadResponse): void {
   const expected = Buffer.from(toBinary(ReadResponseSchema, response));
@@ -59,7 +63,14 @@ describe("encodeReadResponse", () => {
 
   it("produces the bytes toBinary produces for an empty response and for default-valued results", () => {
     expectSameBytes(create(ReadResponseSchema, {}));
-    expectSameBytes(create(ReadResponseSchema, { results: [create(SecretResultSchema, {}), create(SecretResultSchema, { fetchedAt: create(TimestampSchema, {}) })] }));
+    expectSameBytes(
+      create(ReadResponseSchema, {
+        results: [
+          create(SecretResultSchema, {}),
+          create(SecretResultSchema, { fetchedAt: create(TimestampSchema, {}) }),
+        ],
+      }),
+    );
   });
 
   it("handles multi-byte lengths, non-ASCII text, negative and 64-bit numbers", () => {
@@ -69,10 +80,21 @@ describe("encodeReadResponse", () => {
         results: [
           create(SecretResultSchema, { name: "ключ/🔑", value: long, found: true, version: "é".repeat(100) }),
           // ASCII and non-ASCII strings either side of the length up to which strings are copied in JavaScript.
-          create(SecretResultSchema, { name: "a".repeat(64), value: "b".repeat(65), source: "é", version: `${"x".repeat(63)}é`, resolvedName: "\u007f\u0080" }),
-          create(SecretResultSchema, { binaryValue: new Uint8Array(300).fill(7), fetchedAt: create(TimestampSchema, { seconds: -62_135_596_800n, nanos: 1 }) }),
+          create(SecretResultSchema, {
+            name: "a".repeat(64),
+            value: "b".repeat(65),
+            source: "é",
+            version: `${"x".repeat(63)}é`,
+            resolvedName: "\u007f\u0080",
+          }),
+          create(SecretResultSchema, {
+            binaryValue: new Uint8Array(300).fill(7),
+            fetchedAt: create(TimestampSchema, { seconds: -62_135_596_800n, nanos: 1 }),
+          }),
           create(SecretResultSchema, { fetchedAt: create(TimestampSchema, { seconds: 2n ** 62n + 5n }) }),
-          create(SecretResultSchema, { error: create(ItemErrorSchema, { code: -1, status: "", message: "m".repeat(200) }) }),
+          create(SecretResultSchema, {
+            error: create(ItemErrorSchema, { code: -1, status: "", message: "m".repeat(200) }),
+          }),
         ],
       }),
     );
@@ -80,20 +102,40 @@ describe("encodeReadResponse", () => {
 
   it("matches toBinary on many generated responses", () => {
     const random = generator(7);
-    const text = () => (random() < 0.3 ? "" : "abcé🔑/_-".repeat(Math.floor(random() * 40)).slice(0, Math.floor(random() * 300)));
+    const text = () =>
+      random() < 0.3 ? "" : "abcé🔑/_-".repeat(Math.floor(random() * 40)).slice(0, Math.floor(random() * 300));
     for (let round = 0; round < 300; round++) {
       const results = Array.from({ length: Math.floor(random() * 5) }, () =>
         create(SecretResultSchema, {
           name: text(),
           found: random() < 0.5,
           value: text(),
-          binaryValue: random() < 0.2 ? new Uint8Array(Math.floor(random() * 200)).map(() => Math.floor(random() * 256)) : new Uint8Array(),
+          binaryValue:
+            random() < 0.2
+              ? new Uint8Array(Math.floor(random() * 200)).map(() => Math.floor(random() * 256))
+              : new Uint8Array(),
           source: text(),
           version: text(),
-          ...(random() < 0.7 ? { fetchedAt: create(TimestampSchema, { seconds: BigInt(Math.floor(random() * 2 ** 40)), nanos: Math.floor(random() * 1e9) }) } : {}),
+          ...(random() < 0.7
+            ? {
+                fetchedAt: create(TimestampSchema, {
+                  seconds: BigInt(Math.floor(random() * 2 ** 40)),
+                  nanos: Math.floor(random() * 1e9),
+                }),
+              }
+            : {}),
           fromCache: random() < 0.5,
           stale: random() < 0.2,
-          ...(random() < 0.3 ? { error: create(ItemErrorSchema, { code: Math.floor(random() * 17), status: text(), message: text(), reason: text() }) } : {}),
+          ...(random() < 0.3
+            ? {
+                error: create(ItemErrorSchema, {
+                  code: Math.floor(random() * 17),
+                  status: text(),
+                  message: text(),
+                  reason: text(),
+                }),
+              }
+            : {}),
           resolvedName: text(),
           fallback: random() < 0.3,
         }),

@@ -1,26 +1,33 @@
 import { mkdtempSync } from "node:fs";
-import { connect as http2Connect, constants as http2Constants, type ClientHttp2Session } from "node:http2";
+import { type ClientHttp2Session, connect as http2Connect, constants as http2Constants } from "node:http2";
+import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { brotliCompressSync, gunzipSync, gzipSync } from "node:zlib";
-import { create, toBinary, type DescService } from "@bufbuild/protobuf";
+import { create, type DescService, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdminService } from "../../../../gen/secretgate/v1/admin_service_pb.js";
-import { ReadRequestSchema, ReadResponseSchema, SecretService, WriteRequestSchema, WriteResponseSchema, type ReadRequest } from "../../../../gen/secretgate/v1/secret_service_pb.js";
-import { Authenticator } from "../../../../src/auth/authenticator.js";
+import {
+  type ReadRequest,
+  ReadRequestSchema,
+  ReadResponseSchema,
+  SecretService,
+  WriteRequestSchema,
+  WriteResponseSchema,
+} from "../../../../gen/secretgate/v1/secret_service_pb.js";
 import { AuditLog } from "../../../../src/audit.js";
+import { Authenticator } from "../../../../src/auth/authenticator.js";
 import type { AuthorizedCall, ServiceImplementation } from "../../../../src/core/call-context.js";
 import { ServiceError } from "../../../../src/core/errors.js";
-import { memoryLogDestination } from "../../../helpers/log-destination.js";
 import { listenerErrorCell } from "../../../../src/metrics/metrics.js";
 import { Dispatcher } from "../../../../src/server/dispatcher.js";
-import { startHttpListener, type HttpListener } from "../../../../src/server/http-listener.js";
+import { type HttpListener, startHttpListener } from "../../../../src/server/http-listener.js";
 import type { FaultKind } from "../../../../src/server/listener-faults.js";
-import { connect as netConnect } from "node:net";
 import { CLIENT_START, data, envelope, headers } from "../../../helpers/http2-frames.js";
+import { memoryLogDestination } from "../../../helpers/log-destination.js";
 import { exchange, splitAddress } from "../../../helpers/raw-socket.js";
 
 /**
@@ -44,7 +51,18 @@ function reasonOf(signal: AbortSignal): string {
 
 function readResult(name: string, value: string) {
   return create(ReadResponseSchema, {
-    results: [{ name, found: true, value, source: "local", version: "7", fetchedAt: timestampFromMs(1_700_000_000_123), fromCache: true, resolvedName: name }],
+    results: [
+      {
+        name,
+        found: true,
+        value,
+        source: "local",
+        version: "7",
+        fetchedAt: timestampFromMs(1_700_000_000_123),
+        fromCache: true,
+        resolvedName: name,
+      },
+    ],
   });
 }
 
@@ -53,7 +71,9 @@ function unimplemented<S extends DescService>(service: S): ServiceImplementation
   const fail = (name: string) => () => {
     throw new ServiceError(Code.Unimplemented, `${name} is not faked here`);
   };
-  return Object.fromEntries(service.methods.map((method) => [method.localName, fail(method.name)])) as unknown as ServiceImplementation<S>;
+  return Object.fromEntries(
+    service.methods.map((method) => [method.localName, fail(method.name)]),
+  ) as unknown as ServiceImplementation<S>;
 }
 
 const fakeService = {
@@ -79,14 +99,25 @@ const fakeService = {
       case "BUG":
         throw new TypeError("a bug");
       case "DEADLINE":
-        return readResult(name, call.deadline === undefined ? "none" : String(Math.round((call.deadline - Date.now()) / 1000)));
+        return readResult(
+          name,
+          call.deadline === undefined ? "none" : String(Math.round((call.deadline - Date.now()) / 1000)),
+        );
       case "WAIT":
         // Answers when the call's signal aborts (the deadline passed, or the caller went away).
         WAITING.add(name);
         announceWaiting?.();
         return new Promise((_, reject) => {
           const signal = call.signal!;
-          const abort = () => reject(new ServiceError(signal.reason instanceof ConnectError && signal.reason.code === Code.DeadlineExceeded ? Code.DeadlineExceeded : Code.Canceled, `aborted: ${reasonOf(signal)}`));
+          const abort = () =>
+            reject(
+              new ServiceError(
+                signal.reason instanceof ConnectError && signal.reason.code === Code.DeadlineExceeded
+                  ? Code.DeadlineExceeded
+                  : Code.Canceled,
+                `aborted: ${reasonOf(signal)}`,
+              ),
+            );
           if (signal.aborted) abort();
           else signal.addEventListener("abort", abort);
         });
@@ -95,12 +126,16 @@ const fakeService = {
     }
   },
   write(request: { name: string }) {
-    return Promise.resolve(create(WriteResponseSchema, { name: `litellm/${request.name}`, version: "3", source: "local" }));
+    return Promise.resolve(
+      create(WriteResponseSchema, { name: `litellm/${request.name}`, version: "3", source: "local" }),
+    );
   },
 } as unknown as ServiceImplementation<typeof SecretService>;
 
 const auditLines: string[] = [];
-const auditDestination = memoryLogDestination((bytes) => auditLines.push(...bytes.toString("utf8").split("\n").filter(Boolean)));
+const auditDestination = memoryLogDestination((bytes) =>
+  auditLines.push(...bytes.toString("utf8").split("\n").filter(Boolean)),
+);
 
 let auditLog: AuditLog;
 let reference: HttpListener;
@@ -119,19 +154,35 @@ beforeAll(async () => {
   const logger = pino({ level: "error" }, { write: (line: string) => unexpected.push(line) });
   auditLog = new AuditLog({ file: undefined, stdout: auditDestination });
   // The operator RPCs are not what this compares: every call here is a SecretService data call.
-  const dispatcher = new Dispatcher({ secrets: fakeService, admin: unimplemented(AdminService) }, authenticator, auditLog, logger);
+  const dispatcher = new Dispatcher(
+    { secrets: fakeService, admin: unimplemented(AdminService) },
+    authenticator,
+    auditLog,
+    logger,
+  );
   const common = {
     address: "127.0.0.1:0",
     dispatcher,
     maxMessageBytes: 64 * 1024,
     readiness: { check: () => ({ ready: true, body: {} }) },
-    limits: { headerTimeoutMs: 10_000, idleTimeoutMs: 60_000, maxConnections: 64, maxConnectionsPerPeer: 64, maxConcurrentStreams: 100, bodyTimeoutMs: 30_000, maxArrivingBodyBytes: 64 * 1024 * 1024 },
+    limits: {
+      headerTimeoutMs: 10_000,
+      idleTimeoutMs: 60_000,
+      maxConnections: 64,
+      maxConnectionsPerPeer: 64,
+      maxConcurrentStreams: 100,
+      bodyTimeoutMs: 30_000,
+      maxArrivingBodyBytes: 64 * 1024 * 1024,
+    },
     logger,
   };
   reference = await startHttpListener({ ...common, connectNodeOnly: true });
   direct = await startHttpListener(common);
   const tightCommon = { ...common, limits: { ...common.limits, maxArrivingBodyBytes: 8 * 1024 } };
-  tight = { reference: await startHttpListener({ ...tightCommon, connectNodeOnly: true }), direct: await startHttpListener(tightCommon) };
+  tight = {
+    reference: await startHttpListener({ ...tightCommon, connectNodeOnly: true }),
+    direct: await startHttpListener(tightCommon),
+  };
 });
 afterAll(async () => {
   await Promise.all([reference?.close(), direct?.close(), tight?.reference.close(), tight?.direct.close()]);
@@ -157,11 +208,17 @@ interface Request {
 /** One request over HTTP/1.1 on a connection of its own; the raw response parsed (chunked bodies joined). */
 async function overHttp1(address: string, request: Request): Promise<Answer> {
   const body = request.body ?? Buffer.alloc(0);
-  const lines = [`${request.method ?? "POST"} ${request.path ?? `${RPC}/Read`} HTTP/1.1`, "Connection: close", ...Object.entries(request.headers).map(([name, value]) => `${name}: ${value}`)];
+  const lines = [
+    `${request.method ?? "POST"} ${request.path ?? `${RPC}/Read`} HTTP/1.1`,
+    "Connection: close",
+    ...Object.entries(request.headers).map(([name, value]) => `${name}: ${value}`),
+  ];
   if (!("Host" in request.headers) && !("host" in request.headers)) lines.push("Host: localhost");
   lines.push(request.chunked ? "Transfer-Encoding: chunked" : `Content-Length: ${body.length}`);
   const head = Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1");
-  const payload = request.chunked ? Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from("\r\n0\r\n\r\n")]) : body;
+  const payload = request.chunked
+    ? Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from("\r\n0\r\n\r\n")])
+    : body;
   const { received } = await exchange({ address }, [Buffer.concat([head, payload])], { quietMs: 500, maxMs: 5_000 });
   return parseHttp1(received);
 }
@@ -169,7 +226,10 @@ async function overHttp1(address: string, request: Request): Promise<Answer> {
 function parseHttp1(bytes: Buffer): Answer {
   const end = bytes.indexOf("\r\n\r\n");
   const [statusLine = "", ...headerLines] = bytes.subarray(0, end).toString("latin1").split("\r\n");
-  const headers = headerLines.map((line) => [line.slice(0, line.indexOf(":")).toLowerCase(), line.slice(line.indexOf(":") + 1).trim()] as [string, string]);
+  const headers = headerLines.map(
+    (line) =>
+      [line.slice(0, line.indexOf(":")).toLowerCase(), line.slice(line.indexOf(":") + 1).trim()] as [string, string],
+  );
   let rest = bytes.subarray(end + 4);
   const trailers: Array<[string, string]> = [];
   let body = rest;
@@ -179,8 +239,14 @@ function parseHttp1(bytes: Buffer): Answer {
       const lineEnd = rest.indexOf("\r\n");
       const size = parseInt(rest.subarray(0, lineEnd).toString("latin1"), 16);
       if (!(size > 0)) {
-        const trailerBlock = rest.subarray(lineEnd + 2, rest.indexOf("\r\n\r\n", lineEnd) < 0 ? rest.length : rest.indexOf("\r\n\r\n", lineEnd) + 2).toString("latin1");
-        for (const line of trailerBlock.split("\r\n").filter(Boolean)) trailers.push([line.slice(0, line.indexOf(":")).toLowerCase(), line.slice(line.indexOf(":") + 1).trim()]);
+        const trailerBlock = rest
+          .subarray(
+            lineEnd + 2,
+            rest.indexOf("\r\n\r\n", lineEnd) < 0 ? rest.length : rest.indexOf("\r\n\r\n", lineEnd) + 2,
+          )
+          .toString("latin1");
+        for (const line of trailerBlock.split("\r\n").filter(Boolean))
+          trailers.push([line.slice(0, line.indexOf(":")).toLowerCase(), line.slice(line.indexOf(":") + 1).trim()]);
         break;
       }
       chunks.push(rest.subarray(lineEnd + 2, lineEnd + 2 + size));
@@ -208,7 +274,11 @@ function overHttp2(address: string, request: Request): Promise<Answer> {
     sessions.set(address, session);
   }
   return new Promise((resolve) => {
-    const stream = session.request({ ":method": request.method ?? "POST", ":path": request.path ?? `${RPC}/Read`, ...lowerCased(request.headers) });
+    const stream = session.request({
+      ":method": request.method ?? "POST",
+      ":path": request.path ?? `${RPC}/Read`,
+      ...lowerCased(request.headers),
+    });
     const answer: Answer = { status: 0, headers: [], body: "", trailers: [] };
     const chunks: Buffer[] = [];
     stream.on("response", (headers) => {
@@ -242,7 +312,9 @@ function serverSideSettled(): Promise<void> {
 const FAULT_KINDS: FaultKind[] = ["bad_authority", "response_error", "request_error", "handler"];
 
 /** What one call left behind: its answer, the audit records it wrote (time, duration and client port aside) and the faults it counted. */
-async function observe(call: () => Promise<Answer | undefined>): Promise<{ answer: Answer | undefined; audit: unknown[]; faults: Record<string, number> }> {
+async function observe(
+  call: () => Promise<Answer | undefined>,
+): Promise<{ answer: Answer | undefined; audit: unknown[]; faults: Record<string, number> }> {
   const auditBefore = auditLines.length;
   const faultsBefore = FAULT_KINDS.map((kind) => listenerErrorCell("http", kind).value);
   const answer = await call();
@@ -252,7 +324,9 @@ async function observe(call: () => Promise<Answer | undefined>): Promise<{ answe
     const { time, ms, peer, ...record } = JSON.parse(line) as Record<string, unknown>;
     return { ...record, peer: String(peer).replace(/:\d+$/, "") };
   });
-  const faults = Object.fromEntries(FAULT_KINDS.map((kind, index) => [kind, listenerErrorCell("http", kind).value - faultsBefore[index]!]));
+  const faults = Object.fromEntries(
+    FAULT_KINDS.map((kind, index) => [kind, listenerErrorCell("http", kind).value - faultsBefore[index]!]),
+  );
   return { answer, audit, faults };
 }
 
@@ -276,7 +350,8 @@ async function expectSameAnswers(
 }
 
 const auth = { authorization: `Bearer ${TOKEN}` };
-const readProto = (name: string) => Buffer.from(toBinary(ReadRequestSchema, create(ReadRequestSchema, { names: [name] })));
+const readProto = (name: string) =>
+  Buffer.from(toBinary(ReadRequestSchema, create(ReadRequestSchema, { names: [name] })));
 const readJson = (name: string) => Buffer.from(JSON.stringify({ names: [name] }));
 
 /** A Read of `name` in each unary format the direct path serves. */
@@ -284,8 +359,14 @@ function formats(name: string, extra: Record<string, string> = {}): Array<[strin
   return [
     ["Connect binary", { headers: { "Content-Type": "application/proto", ...auth, ...extra }, body: readProto(name) }],
     ["Connect JSON", { headers: { "Content-Type": "application/json", ...auth, ...extra }, body: readJson(name) }],
-    ["gRPC-Web binary", { headers: { "Content-Type": "application/grpc-web+proto", ...auth, ...extra }, body: envelope(readProto(name)) }],
-    ["gRPC-Web JSON", { headers: { "Content-Type": "application/grpc-web+json", ...auth, ...extra }, body: envelope(readJson(name)) }],
+    [
+      "gRPC-Web binary",
+      { headers: { "Content-Type": "application/grpc-web+proto", ...auth, ...extra }, body: envelope(readProto(name)) },
+    ],
+    [
+      "gRPC-Web JSON",
+      { headers: { "Content-Type": "application/grpc-web+json", ...auth, ...extra }, body: envelope(readJson(name)) },
+    ],
   ];
 }
 
@@ -294,12 +375,21 @@ describe("the direct unary path answers as connect-node does", () => {
     for (const name of ["CACHED", "ASYNC", "BIG"]) {
       for (const [label, request] of formats(name)) await expectSameAnswers(`${label} ${name}`, request);
     }
-    const accepts: Array<Record<string, string>> = [{ "Accept-Encoding": "gzip, br" }, { "Accept-Encoding": "br" }, { "Grpc-Accept-Encoding": "gzip" }, { "Accept-Encoding": "identity, x" }];
+    const accepts: Array<Record<string, string>> = [
+      { "Accept-Encoding": "gzip, br" },
+      { "Accept-Encoding": "br" },
+      { "Grpc-Accept-Encoding": "gzip" },
+      { "Accept-Encoding": "identity, x" },
+    ];
     for (const accept of accepts) {
-      for (const [label, request] of formats("BIG", accept)) await expectSameAnswers(`${label} BIG ${JSON.stringify(accept)}`, request);
+      for (const [label, request] of formats("BIG", accept))
+        await expectSameAnswers(`${label} BIG ${JSON.stringify(accept)}`, request);
     }
     // The comparison is worth something only if the answers are real ones.
-    const [answer] = await expectSameAnswers("Connect binary, gzip", formats("BIG", { "Accept-Encoding": "gzip" })[0]![1]);
+    const [answer] = await expectSameAnswers(
+      "Connect binary, gzip",
+      formats("BIG", { "Accept-Encoding": "gzip" })[0]![1],
+    );
     expect(answer!.headers).toContainEqual(["content-encoding", "gzip"]);
     expect(gunzipSync(Buffer.from(answer!.body, "base64")).toString("latin1")).toContain("v".repeat(3000));
   });
@@ -318,7 +408,15 @@ describe("the direct unary path answers as connect-node does", () => {
     expect(Buffer.from(connect!.body, "base64").toString("utf8")).toContain('"code":"permission_denied"');
     // The records compared are real ones.
     const { audit } = await observe(() => overHttp2(direct.address, formats("ASYNC_CODE_7")[3]![1]));
-    expect(audit).toEqual([expect.objectContaining({ identity: "admin", method: "Read", protocol: "connect", outcome: "PERMISSION_DENIED", names: ["ASYNC_CODE_7"] })]);
+    expect(audit).toEqual([
+      expect.objectContaining({
+        identity: "admin",
+        method: "Read",
+        protocol: "connect",
+        outcome: "PERMISSION_DENIED",
+        names: ["ASYNC_CODE_7"],
+      }),
+    ]);
   });
 
   it("an answer that cannot be written (a bug of ours) is logged and the response cut off, as connect-node does", async () => {
@@ -346,24 +444,41 @@ describe("the direct unary path answers as connect-node does", () => {
   it("timeouts: connect-timeout-ms and grpc-timeout become the call's deadline; malformed ones are refused", async () => {
     for (const [label, request] of formats("DEADLINE").slice(0, 2)) {
       for (const timeout of ["60000", "0", "abc", "-5", "1.5", "12345678901", "99999999999"]) {
-        await expectSameAnswers(`${label} connect-timeout-ms ${timeout}`, { ...request, headers: { ...request.headers, "Connect-Timeout-Ms": timeout } });
+        await expectSameAnswers(`${label} connect-timeout-ms ${timeout}`, {
+          ...request,
+          headers: { ...request.headers, "Connect-Timeout-Ms": timeout },
+        });
       }
       await expectSameAnswers(`${label} without a timeout`, request);
     }
     for (const [label, request] of formats("DEADLINE").slice(2)) {
       for (const timeout of ["60S", "2M", "1H", "100n", "5u", "0m", "1X", "123456789S", "S", "-1S"]) {
-        await expectSameAnswers(`${label} grpc-timeout ${timeout}`, { ...request, headers: { ...request.headers, "Grpc-Timeout": timeout } });
+        await expectSameAnswers(`${label} grpc-timeout ${timeout}`, {
+          ...request,
+          headers: { ...request.headers, "Grpc-Timeout": timeout },
+        });
       }
     }
-    const [deadline] = await expectSameAnswers("Connect JSON, a minute", { ...formats("DEADLINE")[1]![1], headers: { ...formats("DEADLINE")[1]![1].headers, "Connect-Timeout-Ms": "60000" } });
+    const [deadline] = await expectSameAnswers("Connect JSON, a minute", {
+      ...formats("DEADLINE")[1]![1],
+      headers: { ...formats("DEADLINE")[1]![1].headers, "Connect-Timeout-Ms": "60000" },
+    });
     expect(Buffer.from(deadline!.body, "base64").toString("utf8")).toContain('"value":"60"');
   });
 
   it("a call still running at its deadline sees its signal aborted, as with connect-node", async () => {
     for (const [label, request] of formats("WAIT")) {
-      const header: Record<string, string> = label.startsWith("Connect") ? { "Connect-Timeout-Ms": "50" } : { "Grpc-Timeout": "50m" };
-      const [answer] = await expectSameAnswers(`${label} past its deadline`, { ...request, headers: { ...request.headers, ...header } }, ["http2"]);
-      expect(decodeURIComponent(Buffer.from(answer!.body, "base64").toString("utf8"))).toContain("aborted: DeadlineExceeded");
+      const header: Record<string, string> = label.startsWith("Connect")
+        ? { "Connect-Timeout-Ms": "50" }
+        : { "Grpc-Timeout": "50m" };
+      const [answer] = await expectSameAnswers(
+        `${label} past its deadline`,
+        { ...request, headers: { ...request.headers, ...header } },
+        ["http2"],
+      );
+      expect(decodeURIComponent(Buffer.from(answer!.body, "base64").toString("utf8"))).toContain(
+        "aborted: DeadlineExceeded",
+      );
     }
   });
 
@@ -372,7 +487,12 @@ describe("the direct unary path answers as connect-node does", () => {
       const session = http2Connect(`http://${address}`);
       session.on("error", () => undefined);
       const waiting = new Promise<void>((resolve) => (announceWaiting = resolve));
-      const stream = session.request({ ":method": "POST", ":path": `${RPC}/Read`, "content-type": "application/proto", ...auth });
+      const stream = session.request({
+        ":method": "POST",
+        ":path": `${RPC}/Read`,
+        "content-type": "application/proto",
+        ...auth,
+      });
       stream.on("error", () => undefined);
       stream.end(readProto("WAIT"));
       await waiting;
@@ -388,7 +508,9 @@ describe("the direct unary path answers as connect-node does", () => {
       const [host, port] = splitAddress(address);
       const socket = netConnect({ host, port });
       socket.on("error", () => undefined);
-      socket.write(`POST ${RPC}/Read HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: ${body.length}\r\n\r\n`);
+      socket.write(
+        `POST ${RPC}/Read HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: ${body.length}\r\n\r\n`,
+      );
       socket.write(body);
       await waiting;
       socket.destroy();
@@ -399,7 +521,9 @@ describe("the direct unary path answers as connect-node does", () => {
       const expected = await observe(cancel(reference.address));
       const actual = await observe(cancel(direct.address));
       expect(actual).toEqual(expected);
-      expect(expected.audit).toEqual([expect.objectContaining({ method: "Read", outcome: "CANCELED", error: expect.stringMatching(/^aborted/) })]);
+      expect(expected.audit).toEqual([
+        expect.objectContaining({ method: "Read", outcome: "CANCELED", error: expect.stringMatching(/^aborted/) }),
+      ]);
       expect(expected.faults.response_error).toBe(1);
     }
   });
@@ -411,10 +535,19 @@ describe("the direct unary path answers as connect-node does", () => {
       socket.on("error", () => undefined);
       await new Promise((resolve) => socket.once("connect", resolve));
       if (http2) {
-        const fields: Array<[string, string]> = [[":method", "POST"], [":scheme", "http"], [":path", `${RPC}/Read`], [":authority", "x"], ["content-type", "application/proto"], ["authorization", `Bearer ${TOKEN}`]];
+        const fields: Array<[string, string]> = [
+          [":method", "POST"],
+          [":scheme", "http"],
+          [":path", `${RPC}/Read`],
+          [":authority", "x"],
+          ["content-type", "application/proto"],
+          ["authorization", `Bearer ${TOKEN}`],
+        ];
         socket.write(Buffer.concat([CLIENT_START, headers(1, fields), data(1, Buffer.from([0x0a]), false)]));
       } else {
-        socket.write(`POST ${RPC}/Read HTTP/1.1\r\nHost: x\r\nContent-Type: application/proto\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: 100\r\n\r\n\n`);
+        socket.write(
+          `POST ${RPC}/Read HTTP/1.1\r\nHost: x\r\nContent-Type: application/proto\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: 100\r\n\r\n\n`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
       socket.destroy();
@@ -436,29 +569,47 @@ describe("the direct unary path answers as connect-node does", () => {
     const notGzip = Buffer.from("definitely not gzip");
     const read = readProto("CACHED");
     const bomb = gzipSync(Buffer.alloc(5 * 64 * 1024));
-    const connect = (contentType: string, body: Buffer, headers: Record<string, string> = {}): Request => ({ headers: { "Content-Type": contentType, ...auth, ...headers }, body });
+    const connect = (contentType: string, body: Buffer, headers: Record<string, string> = {}): Request => ({
+      headers: { "Content-Type": contentType, ...auth, ...headers },
+      body,
+    });
     const cases: Array<[string, Request]> = [
       ["binary, odd case", connect("Application/Proto", junk)],
       ["binary, upper case", connect("APPLICATION/PROTO", junk)],
       ["binary, gzip, corrupt", connect("application/proto", notGzip, { "Content-Encoding": "gzip" })],
-      ["binary, gzip, truncated", connect("application/proto", gzipSync(read).subarray(0, 12), { "Content-Encoding": "gzip" })],
+      [
+        "binary, gzip, truncated",
+        connect("application/proto", gzipSync(read).subarray(0, 12), { "Content-Encoding": "gzip" }),
+      ],
       ["binary, gzip of junk", connect("application/proto", gzipSync(junk), { "Content-Encoding": "gzip" })],
       ["binary, br, corrupt", connect("application/proto", notGzip, { "Content-Encoding": "br" })],
       ["JSON, gzip, corrupt", connect("application/json", notGzip, { "Content-Encoding": "gzip" })],
-      ["JSON, odd case and charset, truncated", connect("Application/JSON; charset=utf-8", Buffer.from('{"names": ["NA'))],
+      [
+        "JSON, odd case and charset, truncated",
+        connect("Application/JSON; charset=utf-8", Buffer.from('{"names": ["NA')),
+      ],
       ["JSON, wrong type", connect("application/json", Buffer.from('{"names": "sk-not-a-list-1234"}'))],
       ["JSON, unknown field", connect("application/json", Buffer.from('{"names": ["CACHED"], "nope": 1}'))],
       ["JSON, not UTF-8", connect("application/json", Buffer.from([0x7b, 0xff, 0xfe, 0x7d]))],
-      ["JSON, byte order mark", connect("application/json", Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), readJson("CACHED")]))],
+      [
+        "JSON, byte order mark",
+        connect("application/json", Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), readJson("CACHED")])),
+      ],
       ["zstd", connect("application/proto", read, { "Content-Encoding": "zstd" })],
       ["empty encoding", connect("application/proto", read, { "Content-Encoding": "" })],
       ["identity", connect("application/proto", read, { "Content-Encoding": "identity" })],
       ["over max_message_bytes", connect("application/proto", Buffer.alloc(64 * 1024 + 1))],
       ["gzip bomb", connect("application/proto", bomb, { "Content-Encoding": "gzip" })],
       ["gzip, well-formed", connect("application/proto", gzipSync(read), { "Content-Encoding": "gzip" })],
-      ["br, well-formed, JSON", connect("Application/JSON", brotliCompressSync(readJson("CACHED")), { "Content-Encoding": "br" })],
+      [
+        "br, well-formed, JSON",
+        connect("Application/JSON", brotliCompressSync(readJson("CACHED")), { "Content-Encoding": "br" }),
+      ],
       ["gRPC-Web gzip, corrupt", connect("application/grpc-web", envelope(notGzip, 1), { "Grpc-Encoding": "gzip" })],
-      ["gRPC-Web gzip of junk", connect("application/grpc-web+proto", envelope(gzipSync(junk), 1), { "Grpc-Encoding": "gzip" })],
+      [
+        "gRPC-Web gzip of junk",
+        connect("application/grpc-web+proto", envelope(gzipSync(junk), 1), { "Grpc-Encoding": "gzip" }),
+      ],
       ["gRPC-Web br, corrupt", connect("application/grpc-web", envelope(notGzip, 1), { "Grpc-Encoding": "br" })],
       ["gRPC-Web compressed flag, no encoding", connect("application/grpc-web", envelope(read, 1))],
       ["gRPC-Web two envelopes", connect("application/grpc-web", Buffer.concat([envelope(read), envelope(read)]))],
@@ -469,60 +620,157 @@ describe("the direct unary path answers as connect-node does", () => {
       ["gRPC-Web odd case, junk", connect("Application/gRPC-Web+Proto", envelope(junk))],
       ["gRPC-Web JSON, junk", connect("application/grpc-web+json", envelope(Buffer.from("{nope")))],
       ["gRPC-Web zstd", connect("application/grpc-web", envelope(read), { "Grpc-Encoding": "zstd" })],
-      ["gRPC-Web gzip, well-formed", connect("application/grpc-web", envelope(gzipSync(read), 1), { "Grpc-Encoding": "gzip" })],
+      [
+        "gRPC-Web gzip, well-formed",
+        connect("application/grpc-web", envelope(gzipSync(read), 1), { "Grpc-Encoding": "gzip" }),
+      ],
       ["gRPC-Web gzip, flag not set", connect("application/grpc-web", envelope(read), { "Grpc-Encoding": "gzip" })],
       ["gRPC-Web over max_message_bytes", connect("application/grpc-web", envelope(Buffer.alloc(64 * 1024)))],
     ];
     for (const [label, request] of cases) await expectSameAnswers(label, request);
     // A body over the limit that does not announce its size is refused once it passes it.
-    await expectSameAnswers("chunked, over max_message_bytes", { ...connect("application/proto", Buffer.alloc(64 * 1024 + 1)), chunked: true }, ["http1"]);
-    await expectSameAnswers("chunked, well-formed", { ...connect("application/proto", read), chunked: true }, ["http1"]);
+    await expectSameAnswers(
+      "chunked, over max_message_bytes",
+      { ...connect("application/proto", Buffer.alloc(64 * 1024 + 1)), chunked: true },
+      ["http1"],
+    );
+    await expectSameAnswers("chunked, well-formed", { ...connect("application/proto", read), chunked: true }, [
+      "http1",
+    ]);
   });
 
   it("a body past what bodies still arriving may hold is refused alike, RESOURCE_EXHAUSTED and audited, and one within it served", async () => {
-    const connect = (contentType: string, body: Buffer): Request => ({ headers: { "Content-Type": contentType, ...auth }, body });
-    const [refused] = await expectSameAnswers("Connect binary, 10 KiB", connect("application/proto", Buffer.alloc(10 * 1024, 0x0a)), ["http1", "http2"], tight);
+    const connect = (contentType: string, body: Buffer): Request => ({
+      headers: { "Content-Type": contentType, ...auth },
+      body,
+    });
+    const [refused] = await expectSameAnswers(
+      "Connect binary, 10 KiB",
+      connect("application/proto", Buffer.alloc(10 * 1024, 0x0a)),
+      ["http1", "http2"],
+      tight,
+    );
     expect(refused!.status).toBe(429);
     expect(Buffer.from(refused!.body, "base64").toString("utf8")).toContain("limits.max_arriving_body_bytes");
-    await expectSameAnswers("gRPC-Web, 10 KiB", connect("application/grpc-web", envelope(Buffer.alloc(10 * 1024, 0x0a))), ["http1", "http2"], tight);
-    await expectSameAnswers("chunked, 10 KiB", { ...connect("application/proto", Buffer.alloc(10 * 1024, 0x0a)), chunked: true }, ["http1"], tight);
-    const [served] = await expectSameAnswers("Connect binary Read", formats("CACHED")[0]![1], ["http1", "http2"], tight);
+    await expectSameAnswers(
+      "gRPC-Web, 10 KiB",
+      connect("application/grpc-web", envelope(Buffer.alloc(10 * 1024, 0x0a))),
+      ["http1", "http2"],
+      tight,
+    );
+    await expectSameAnswers(
+      "chunked, 10 KiB",
+      { ...connect("application/proto", Buffer.alloc(10 * 1024, 0x0a)), chunked: true },
+      ["http1"],
+      tight,
+    );
+    const [served] = await expectSameAnswers(
+      "Connect binary Read",
+      formats("CACHED")[0]![1],
+      ["http1", "http2"],
+      tight,
+    );
     expect(served!.status).toBe(200);
   });
 
   it("requests for another path, HTTP method or content type go to connect-node alike", async () => {
     const cases: Array<[string, Request]> = [
-      ["unary GET (no method is marked side-effect free)", { method: "GET", path: `${RPC}/Read?encoding=json&message=${encodeURIComponent('{"names":["CACHED"]}')}`, headers: auth }],
+      [
+        "unary GET (no method is marked side-effect free)",
+        {
+          method: "GET",
+          path: `${RPC}/Read?encoding=json&message=${encodeURIComponent('{"names":["CACHED"]}')}`,
+          headers: auth,
+        },
+      ],
       ["PUT", { method: "PUT", headers: { "Content-Type": "application/proto", ...auth }, body: readProto("CACHED") }],
-      ["a query string", { path: `${RPC}/Read?x=1`, headers: { "Content-Type": "application/proto", ...auth }, body: readProto("CACHED") }],
-      ["Connect streaming content type", { headers: { "Content-Type": "application/connect+proto", ...auth }, body: envelope(readProto("CACHED")) }],
-      ["gRPC-Web text", { headers: { "Content-Type": "application/grpc-web-text", ...auth }, body: Buffer.from(envelope(readProto("CACHED")).toString("base64")) }],
+      [
+        "a query string",
+        {
+          path: `${RPC}/Read?x=1`,
+          headers: { "Content-Type": "application/proto", ...auth },
+          body: readProto("CACHED"),
+        },
+      ],
+      [
+        "Connect streaming content type",
+        { headers: { "Content-Type": "application/connect+proto", ...auth }, body: envelope(readProto("CACHED")) },
+      ],
+      [
+        "gRPC-Web text",
+        {
+          headers: { "Content-Type": "application/grpc-web-text", ...auth },
+          body: Buffer.from(envelope(readProto("CACHED")).toString("base64")),
+        },
+      ],
       ["no content type", { headers: auth, body: readProto("CACHED") }],
       ["an unknown content type", { headers: { "Content-Type": "text/plain", ...auth }, body: readProto("CACHED") }],
-      ["gRPC-Web without a suffix", { headers: { "Content-Type": "application/grpc-web", ...auth }, body: envelope(readProto("CACHED")) }],
-      ["JSON with a charset", { headers: { "Content-Type": "application/json; charset=utf-8", ...auth }, body: readJson("CACHED") }],
-      ["an unknown method", { path: `${RPC}/Nope`, headers: { "Content-Type": "application/proto", ...auth }, body: readProto("CACHED") }],
+      [
+        "gRPC-Web without a suffix",
+        { headers: { "Content-Type": "application/grpc-web", ...auth }, body: envelope(readProto("CACHED")) },
+      ],
+      [
+        "JSON with a charset",
+        { headers: { "Content-Type": "application/json; charset=utf-8", ...auth }, body: readJson("CACHED") },
+      ],
+      [
+        "an unknown method",
+        { path: `${RPC}/Nope`, headers: { "Content-Type": "application/proto", ...auth }, body: readProto("CACHED") },
+      ],
       ["a probe", { method: "GET", path: "/healthz", headers: {} }],
-      ["Write, binary", { path: `${RPC}/Write`, headers: { "Content-Type": "application/proto", ...auth }, body: Buffer.from(toBinary(WriteRequestSchema, create(WriteRequestSchema, { name: "KEY", value: "sk-x" }))) }],
-      ["Write, JSON", { path: `${RPC}/Write`, headers: { "Content-Type": "application/json", ...auth }, body: Buffer.from('{"name":"KEY","value":"sk-x"}') }],
+      [
+        "Write, binary",
+        {
+          path: `${RPC}/Write`,
+          headers: { "Content-Type": "application/proto", ...auth },
+          body: Buffer.from(toBinary(WriteRequestSchema, create(WriteRequestSchema, { name: "KEY", value: "sk-x" }))),
+        },
+      ],
+      [
+        "Write, JSON",
+        {
+          path: `${RPC}/Write`,
+          headers: { "Content-Type": "application/json", ...auth },
+          body: Buffer.from('{"name":"KEY","value":"sk-x"}'),
+        },
+      ],
     ];
     for (const [label, request] of cases) await expectSameAnswers(label, request);
   });
 
   it("a missing, bad or second authority", async () => {
     const raw = (address: string, lines: string[], body: Buffer) => async () => {
-      const { received } = await exchange({ address }, [Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r\nContent-Length: ${body.length}\r\n\r\n`, "latin1"), body])], { quietMs: 500 });
+      const { received } = await exchange(
+        { address },
+        [
+          Buffer.concat([
+            Buffer.from(`${lines.join("\r\n")}\r\nContent-Length: ${body.length}\r\n\r\n`, "latin1"),
+            body,
+          ]),
+        ],
+        { quietMs: 500 },
+      );
       return parseHttp1(received);
     };
     const body = readJson("CACHED");
     const head = [`POST ${RPC}/Read HTTP/1.0`, "Content-Type: application/json", `Authorization: Bearer ${TOKEN}`];
-    for (const hosts of [[], ["Host: "], ["Host: 127.0.0.1", "Host: evil.example"], ["Host: evil.example/path"], ["Host: user@evil.example"]]) {
+    for (const hosts of [
+      [],
+      ["Host: "],
+      ["Host: 127.0.0.1", "Host: evil.example"],
+      ["Host: evil.example/path"],
+      ["Host: user@evil.example"],
+    ]) {
       const expected = await observe(raw(reference.address, [...head, ...hosts], body));
       const actual = await observe(raw(direct.address, [...head, ...hosts], body));
       expect(actual, hosts.join(", ")).toEqual(expected);
     }
     for (const [label, request] of formats("CACHED")) {
-      await expectSameAnswers(`${label}, bad :authority`, { ...request, headers: { ...request.headers, ":authority": "evil.example/path" } }, ["http2"]);
+      await expectSameAnswers(
+        `${label}, bad :authority`,
+        { ...request, headers: { ...request.headers, ":authority": "evil.example/path" } },
+        ["http2"],
+      );
     }
   });
 });

@@ -22,6 +22,7 @@ import { ArrivingBodies } from "./arriving-bodies.js";
 import { acceptConnections, type ConnectionLimits } from "./connection-limits.js";
 import type { ConnectionWatch } from "./connection-watch.js";
 import { type Dispatcher, methodPath, SERVICES, serviceMethods, streamingMethods } from "./dispatcher.js";
+import { type GrpcUnaryCallOptions, grpcUnaryCalls, type StreamHandler } from "./fast-path/grpc-unary-calls.js";
 import { encodeReadResponse } from "./fast-path/read-response-encoding.js";
 import { arrivingMessagesInterceptor } from "./grpc-arriving-messages.js";
 import { listenOn } from "./listen-address.js";
@@ -62,6 +63,11 @@ export async function startGrpcListener(options: {
   tls?: TlsMaterial | undefined;
   limits: ConnectionLimits;
   logger: Logger;
+  /**
+   * Every call through grpc-js, none through the direct unary path (fast-path/grpc-unary-calls.ts):
+   * the reference that path's differential test compares it with.
+   */
+  grpcJsOnly?: boolean;
 }): Promise<GrpcListener> {
   const { limits } = options;
   const faults = new ListenerFaults("grpc", options.logger);
@@ -123,7 +129,12 @@ export async function startGrpcListener(options: {
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   // grpc-js makes a connection's session, and emits it, while the connection is being injected.
   let arriving: ConnectionWatch | undefined;
-  injectorHttp2Server(server).on("session", (session: Http2Session) => arriving?.watchHttp2(session));
+  const http2Server = injectorHttp2Server(server);
+  http2Server.on("session", (session: Http2Session) => arriving?.watchHttp2(session));
+  if (!options.grpcJsOnly) {
+    const direct = { dispatcher: options.dispatcher, maxMessageBytes: options.maxMessageBytes, bodies, faults };
+    serveUnaryCallsDirectly(http2Server, { ...direct, clientCertificates: options.tls?.mutual ?? false });
+  }
   const sockets = new Set<Socket>();
   const accepting = acceptConnections({
     limits,
@@ -182,6 +193,24 @@ function injectorHttp2Server(server: grpc.Server): Http2Server {
     );
   }
   return http2Server as Http2Server;
+}
+
+/**
+ * Puts the direct unary path (fast-path/grpc-unary-calls.ts) before grpc-js's own handler of the
+ * injector's streams, which it hands every stream it does not serve. grpc-js listens for them with
+ * one listener, added when the injector is made; a grpc-js release that did otherwise stops the
+ * start rather than serve calls twice or not at all (test/e2e fails first).
+ */
+function serveUnaryCallsDirectly(http2Server: Http2Server, options: GrpcUnaryCallOptions): void {
+  const library = http2Server.listeners("stream");
+  if (library.length !== 1) {
+    throw new Error(
+      `grpc-js no longer handles its injector's streams with one listener (${library.length}): ` +
+        "the gRPC port cannot serve unary calls directly (src/server/grpc-listener.ts)",
+    );
+  }
+  http2Server.removeAllListeners("stream");
+  http2Server.on("stream", grpcUnaryCalls(options, library[0] as StreamHandler));
 }
 
 /** One service of the contract as grpc-js serves it: each of its methods through the dispatcher. */

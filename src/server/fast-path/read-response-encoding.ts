@@ -20,14 +20,35 @@ import {
  * or a SecretResult or ItemError whose schema has gained fields since (the tests fail on that too).
  */
 export function encodeReadResponse(response: ReadResponse): Buffer {
+  return encodeAfter(response, 0);
+}
+
+/**
+ * The same bytes behind gRPC's 5-byte message prefix (uncompressed, and the message's length), in
+ * one buffer: the gRPC port's answer as it goes on the wire, without a second copy.
+ */
+export function encodeReadResponseFramed(response: ReadResponse): Buffer {
+  const framed = encodeAfter(response, GRPC_PREFIX_BYTES);
+  framed[0] = 0;
+  framed.writeUInt32BE(framed.length - GRPC_PREFIX_BYTES, 1);
+  return framed;
+}
+
+const GRPC_PREFIX_BYTES = 5;
+
+/** The message's bytes, after `offset` bytes left for the caller. */
+function encodeAfter(response: ReadResponse, offset: number): Buffer {
   if (!KNOWS_SCHEMA || response.$unknown !== undefined || !response.results.every(isPlainResult)) {
     const bytes = toBinary(ReadResponseSchema, response);
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (offset === 0) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const copy = Buffer.allocUnsafe(offset + bytes.byteLength);
+    copy.set(bytes, offset);
+    return copy;
   }
   const sizes = response.results.map(resultSize);
-  let total = 0;
+  let total = offset;
   for (const size of sizes) total += 1 + varintSize(size) + size;
-  const writer = new Writer(Buffer.allocUnsafe(total));
+  const writer = new Writer(Buffer.allocUnsafe(total), offset);
   response.results.forEach((result, index) => {
     writer.tag(1, LENGTH_DELIMITED).varint(sizes[index]!);
     writeResult(writer, result);
@@ -184,9 +205,10 @@ function bigVarintSize(value: bigint): number {
 }
 
 class Writer {
-  private position = 0;
-
-  constructor(readonly bytes: Buffer) {}
+  constructor(
+    readonly bytes: Buffer,
+    private position: number,
+  ) {}
 
   tag(field: number, wireType: number): this {
     this.bytes[this.position++] = (field << 3) | wireType;

@@ -12,12 +12,17 @@ import {
   ENCODED_ERROR_FIELDS,
   ENCODED_RESULT_FIELDS,
   encodeReadResponse,
+  encodeReadResponseFramed,
 } from "../../../../src/server/fast-path/read-response-encoding.js";
 
+/** The bytes toBinary produces, alone and behind gRPC's message prefix (uncompressed, the length). */
 function expectSameBytes(response: ReadResponse): void {
   const expected = Buffer.from(toBinary(ReadResponseSchema, response));
   const actual = encodeReadResponse(response);
   expect(actual.toString("hex")).toBe(expected.toString("hex"));
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(expected.length, 1);
+  expect(encodeReadResponseFramed(response).toString("hex")).toBe(Buffer.concat([prefix, expected]).toString("hex"));
 }
 
 function everyField(): SecretResult {

@@ -46,5 +46,5 @@ VOLUME /data
 EXPOSE 50051 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.SECRETGATE_HTTP_ADDR.split(':').pop() + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["sh", "scripts/with-jemalloc.sh", "node", "--max-semi-space-size=8", "bin/secretgate.mjs"]
+ENTRYPOINT ["sh", "scripts/with-jemalloc.sh", "node", "--max-semi-space-size=8", "--no-allocation-site-pretenuring", "bin/secretgate.mjs"]
 CMD ["serve"]

@@ -16,6 +16,12 @@ describe("launchers", () => {
     expect(nodeArgs).toContain("--max-semi-space-size=8");
   });
 
+  it("npm start turns off V8's allocation-site pretenuring (docs/performance.md, Memory)", () => {
+    // Per-call objects alive at one scavenge made V8 allocate them in the old generation, where,
+    // dead, they kept the calls after them alive through every scavenge until a mark-compact.
+    expect(nodeArgs).toContain("--no-allocation-site-pretenuring");
+  });
+
   it("the bin's shebang gives node the same options as npm start, and runs", async () => {
     const bin = join(ROOT, "bin", "secretgate.mjs");
     const shebang = readFileSync(bin, "utf8").split("\n")[0]!;

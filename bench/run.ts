@@ -223,6 +223,7 @@ async function reportHotPath(work: string, report: (line: string) => void): Prom
         return result;
       }) as [H2loadResult, H2loadResult, H2loadResult, H2loadResult, ...H2loadResult[]];
       const ratio = grpcRead.rps / grpcJsCeiling.rps;
+      const sameOptions = grpcRead.rps / grpcJsAsShipped.rps;
       report(
         `## 1. Cache-hit Read, one name: the gRPC port against raw handlers, the HTTP port against the gRPC port\n`,
       );
@@ -235,7 +236,7 @@ async function reportHotPath(work: string, report: (line: string) => void): Prom
         `| ${sides[2]!.label} | ${grpcJsAsShipped.rps.toFixed(0)} | ${grpcJsAsShipped.failed} | ${(grpcJsAsShipped.rps / grpcJsCeiling.rps).toFixed(2)} of the raw grpc-js handler |`,
       );
       report(
-        `| secretgate ${sides[3]!.label} | ${grpcRead.rps.toFixed(0)} | ${grpcRead.failed} | **${ratio.toFixed(2)} of grpc-js**, ${(grpcRead.rps / grpcJsAsShipped.rps).toFixed(2)} of grpc-js with the same node options, ${(grpcRead.rps / http2Ceiling.rps).toFixed(2)} of node:http2 |`,
+        `| secretgate ${sides[3]!.label} | ${grpcRead.rps.toFixed(0)} | ${grpcRead.failed} | **${sameOptions.toFixed(2)} of grpc-js with the same node options**, ${ratio.toFixed(2)} of grpc-js, ${(grpcRead.rps / http2Ceiling.rps).toFixed(2)} of node:http2 |`,
       );
       for (const [index, result] of httpReads.entries()) {
         report(
@@ -244,7 +245,7 @@ async function reportHotPath(work: string, report: (line: string) => void): Prom
       }
       const httpRatio = Math.min(...httpReads.map((result) => result.rps / grpcRead.rps));
       report(
-        `\n**gRPC port: ${ratio.toFixed(2)} of the raw grpc-js handler** (goal ≥ 0.80) — ${ratio >= 0.8 ? "met" : "NOT met"}; ${(grpcRead.rps / http2Ceiling.rps).toFixed(2)} of the raw node:http2 handler.`,
+        `\n**gRPC port: ${sameOptions.toFixed(2)} of the raw grpc-js handler under the same node options** (goal ≥ 0.80) — ${sameOptions >= 0.8 ? "met" : "NOT met"}; ${ratio.toFixed(2)} of it without them, ${(grpcRead.rps / http2Ceiling.rps).toFixed(2)} of the raw node:http2 handler.`,
       );
       report(
         `**HTTP port: at least ${httpRatio.toFixed(2)} of the gRPC port** in each protocol (goal ≥ 0.80) — ${httpRatio >= 0.8 ? "met" : "NOT met"}.\n`,
@@ -254,31 +255,54 @@ async function reportHotPath(work: string, report: (line: string) => void): Prom
       // Latency at a fixed rate, half of each port's maximum above, requests paced over many
       // connections of one stream each (LATENCY_CLIENTS); the raw node:http2 handler under the
       // same load shows what the load generator and the machine add.
+      report(`### 1b. Latency at half the maximum rate\n`);
       report(
-        `Latency at half the maximum rate: h2load --rps over ${LATENCY_CLIENTS} connections of one stream each, ${LATENCY_SECONDS} s (with 16 streams per connection, h2load's rate mode releases requests in bursts that fill every stream: even the raw node:http2 handler then shows a p99 of several ms).\n`,
+        `h2load --rps over ${LATENCY_CLIENTS} connections of one stream each, ${LATENCY_SECONDS} s per run, ${LATENCY_RUNS} runs in a row of each port (alternating with the other port and with the raw node:http2 handler under the gRPC port's load, which shows what the load generator and the machine add). With 16 streams per connection, h2load's rate mode releases requests in bursts that fill every stream: even the raw node:http2 handler then shows a p99 of several ms.\n`,
       );
-      report(`| server | rate | p50 | p90 | p99 | p99.9 |\n|---|---|---|---|---|---|`);
-      const latencies: Array<[string, number, Latency]> = [];
-      for (const [label, url, rate, body, headers] of [
-        ["gRPC port", grpcPort, grpcRead.rps / 2, singleBody, GRPC_HEADERS],
-        ["HTTP port, Connect binary", httpPort, httpReads[0]!.rps / 2, connectBody, CONNECT_PROTO_HEADERS],
-        [
-          "raw node:http2 handler (the load generator's own share)",
-          `http://127.0.0.1:${rawHttp2.port}${read}`,
-          grpcRead.rps / 2,
-          singleBody,
-          GRPC_HEADERS,
-        ],
-      ] as const) {
-        const latency = await h2loadLatency(url, body, rate, headers, work);
-        latencies.push([label, rate, latency]);
-        report(
-          `| ${label} | ${Math.round(rate)} req/s | ${latency.p50.toFixed(2)} ms | ${latency.p90.toFixed(2)} ms | ${latency.p99.toFixed(2)} ms | ${latency.p999.toFixed(2)} ms |`,
-        );
+      report(`| run | server | rate | p50 | p90 | p99 | p99.9 | load average |\n|---|---|---|---|---|---|---|---|`);
+      const latencies: Array<{ port: "grpc" | "http" | "raw"; rate: number; latency: Latency }> = [];
+      const loads = [
+        {
+          port: "grpc",
+          label: "gRPC port",
+          url: grpcPort,
+          rate: grpcRead.rps / 2,
+          body: singleBody,
+          headers: GRPC_HEADERS,
+        },
+        {
+          port: "http",
+          label: "HTTP port, Connect binary",
+          url: httpPort,
+          rate: httpReads[0]!.rps / 2,
+          body: connectBody,
+          headers: CONNECT_PROTO_HEADERS,
+        },
+        {
+          port: "raw",
+          label: "raw node:http2 handler (the load generator's own share)",
+          url: `http://127.0.0.1:${rawHttp2.port}${read}`,
+          rate: grpcRead.rps / 2,
+          body: singleBody,
+          headers: GRPC_HEADERS,
+        },
+      ] as const;
+      for (let run = 1; run <= LATENCY_RUNS; run++) {
+        for (const load of loads) {
+          const latency = await h2loadLatency(load.url, load.body, load.rate, load.headers, work);
+          latencies.push({ port: load.port, rate: load.rate, latency });
+          report(
+            `| ${run} | ${load.label} | ${Math.round(load.rate)} req/s | ${latency.p50.toFixed(2)} ms | ${latency.p90.toFixed(2)} ms | ${latency.p99.toFixed(2)} ms | ${latency.p999.toFixed(2)} ms | ${loadavg()[0]!.toFixed(2)} |`,
+          );
+        }
       }
-      const worstP99 = Math.max(latencies[0]![2].p99, latencies[1]![2].p99);
+      const worst = (port: "grpc" | "http", key: "p99" | "p999") =>
+        Math.max(...latencies.filter((entry) => entry.port === port).map((entry) => entry.latency[key]));
+      const p99Met = worst("grpc", "p99") <= 2 && worst("http", "p99") <= 2;
+      const p999Met = worst("grpc", "p999") <= 10 && worst("http", "p999") <= 10;
       report(
-        `\n**p99 at half the maximum rate: ${latencies[0]![2].p99.toFixed(2)} ms on the gRPC port, ${latencies[1]![2].p99.toFixed(2)} ms on the HTTP port** (goal ≤ 2 ms) — ${worstP99 <= 2 ? "met" : "NOT met"}.\n`,
+        `\n**p99 at half the maximum rate, the worst of ${LATENCY_RUNS} runs: ${worst("grpc", "p99").toFixed(2)} ms on the gRPC port, ${worst("http", "p99").toFixed(2)} ms on the HTTP port** (goal ≤ 2 ms in every run) — ${p99Met ? "met" : "NOT met"}; ` +
+          `**p99.9: ${worst("grpc", "p999").toFixed(2)} ms and ${worst("http", "p999").toFixed(2)} ms** (goal ≤ 10 ms) — ${p999Met ? "met" : "NOT met"}.\n`,
       );
       await reportTailCauses(work, report, [
         {
@@ -286,7 +310,7 @@ async function reportHotPath(work: string, report: (line: string) => void): Prom
           path: read,
           body: singleBody,
           headers: GRPC_HEADERS,
-          rate: latencies[0]![1],
+          rate: loads[0].rate,
           port: "grpc",
         },
         {
@@ -294,7 +318,7 @@ async function reportHotPath(work: string, report: (line: string) => void): Prom
           path: read,
           body: connectBody,
           headers: CONNECT_PROTO_HEADERS,
-          rate: latencies[1]![1],
+          rate: loads[1].rate,
           port: "http",
         },
       ]);
@@ -370,7 +394,7 @@ async function reportTailCauses(
       `Garbage collection meanwhile (the same loads against a server started the same way with \`--trace-gc-nvp\`):\n`,
     );
     report(
-      `| load | p99 | scavenges | their pauses (median, max, share of the time) | mark-compacts | their pauses | of which finalizing external strings |\n|---|---|---|---|---|---|---|`,
+      `| load | p99 | scavenges | their pauses (median, max, share of the time) | promoted per scavenge (median) | mark-compacts | their pauses | of which finalizing external strings |\n|---|---|---|---|---|---|---|---|`,
     );
     for (const load of loads) {
       const before = traced.logLines.length;
@@ -397,8 +421,9 @@ async function reportTailCauses(
       const scavenges = pauses("s").sort((a, b) => a - b);
       const compactions = pauses("mc");
       const share = scavenges.reduce((sum, pause) => sum + pause, 0) / ((LATENCY_SECONDS + 1) * 1000);
+      const promoted = pauses("s", "promoted").sort((a, b) => a - b);
       report(
-        `| ${load.label}, ${Math.round(load.rate)} req/s | ${latency.p99.toFixed(2)} ms | ${scavenges.length} | ${(scavenges[Math.floor(scavenges.length / 2)] ?? 0).toFixed(1)} ms, ${(scavenges.at(-1) ?? 0).toFixed(1)} ms, ${(share * 100).toFixed(1)} % | ${compactions.length} | ${compactions.map((pause) => pause.toFixed(0)).join(", ")} ms | ${pauses(
+        `| ${load.label}, ${Math.round(load.rate)} req/s | ${latency.p99.toFixed(2)} ms | ${scavenges.length} | ${(scavenges[Math.floor(scavenges.length / 2)] ?? 0).toFixed(1)} ms, ${(scavenges.at(-1) ?? 0).toFixed(1)} ms, ${(share * 100).toFixed(1)} % | ${((promoted[Math.floor(promoted.length / 2)] ?? 0) / 1024).toFixed(0)} KB | ${compactions.length} | ${compactions.map((pause) => pause.toFixed(0)).join(", ")} ms | ${pauses(
           "mc",
           "clear.external_string_table",
         )
@@ -407,8 +432,9 @@ async function reportTailCauses(
       );
     }
     report(
-      `\nEvery HTTP/2 stream survives the scavenges until a mark-compact: Node's stream objects are weakly held native wrappers, which V8's scavenger keeps, and with them everything a call hung on them (grpc-js's call objects, the compat request and response, the header strings). ` +
-        `So each scavenge copies the calls of the last few milliseconds, and each mark-compact finalizes thousands of streams and their header values (Node makes header values external strings).\n`,
+      `\nEach scavenge stops the event loop while it copies what is alive: the calls in flight, nothing promoted. ` +
+        `With V8's allocation-site pretenuring on (its default) per-call objects were allocated in the old generation, and there, dead, kept the calls after them alive through every scavenge (about 1 MB promoted each, 1.5–2.5 ms pauses); the launchers turn it off ([docs/performance.md](../docs/performance.md#memory)). ` +
+        `A mark-compact's pause is mostly V8 freeing the external strings Node makes of every request header value, which V8 allocates in the old generation: the raw node:http2 handler pays the same.\n`,
     );
   } finally {
     authorization = previous;
@@ -430,7 +456,7 @@ async function reportAuditCost(
     nodeArgs: NODE_ARGS,
     adminToken: bed.closed.token,
     config: { secretgate: { audit: { file: join(work, "audit-fail-open.log"), on_failure: "fail_open" } } },
-    env: { SECRETGATE_LOG_LEVEL: "info" },
+    env: { ...LAUNCH_ENV, SECRETGATE_LOG_LEVEL: "info" },
   });
   try {
     for (const name of bed.names) await open.grpc.write({ name, value: `sk-${randomBytes(20).toString("hex")}` });
@@ -784,6 +810,8 @@ const GRPC_WEB_HEADERS = ["-H", "content-type: application/grpc-web+proto"];
 /** The latency runs: many connections of one stream each, so that requests go out at the rate, not in bursts. */
 const LATENCY_CLIENTS = 16;
 const LATENCY_SECONDS = 10;
+/** Latency runs of each port in a row: the tail's goal holds in every one. */
+const LATENCY_RUNS = 3;
 
 let authorization: string[] = [];
 

@@ -67,7 +67,7 @@ export class BatchReader {
     const results = new Array<SecretResult>(names.length);
     const fromBackends: PlacedRead[] = [];
     const plainOptions: ReadOptions = { bypassCache: request.bypassCache };
-    const refreshing = Object.keys(request.refreshIfVersion).length > 0;
+    const refreshing = hasKeys(request.refreshIfVersion);
     for (let index = 0; index < names.length; index++) {
       const answered = this.plan(
         index,
@@ -376,4 +376,10 @@ export class BatchReader {
     const { code, message } = target.driver.toServiceError(error, call);
     return failedResult(requested, code, message);
   }
+}
+
+/** Whether `object` has an own key (without building the list of them: this is asked on every Read). */
+function hasKeys(object: Readonly<Record<string, unknown>>): boolean {
+  for (const key in object) if (Object.hasOwn(object, key)) return true;
+  return false;
 }

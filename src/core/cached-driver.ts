@@ -206,10 +206,18 @@ export class CachedDriver {
     const now = Date.now();
     // One location for the whole batch: the team's is worked out once, not per name.
     const location = this.locationOf(team);
+    if (names.length === 1) {
+      // A Read of one name, the usual one: no arrays but the answer's.
+      const entry = this.freshEntry(keyIn(location, names[0]!), names[0]!, team, options[0]!, now);
+      if (!entry) return [undefined];
+      this.countHits(1);
+      return [{ value: this.cache.open(entry), fromCache: true, stale: false, fetchedAt: entry.fetchedAt }];
+    }
     const hits: Array<CacheEntry | undefined> = names.map((name, index) =>
       this.freshEntry(keyIn(location, name), name, team, options[index]!, now),
     );
     const found = hits.filter((entry): entry is CacheEntry => entry !== undefined);
+    this.countHits(found.length);
     const values = found.length > 0 ? this.cache.openMany(found) : [];
     let next = 0;
     return hits.map(
@@ -217,7 +225,7 @@ export class CachedDriver {
     );
   }
 
-  /** The entry to answer from, if it is fresh and acceptable; counts the hit and starts refresh-ahead. */
+  /** The entry to answer from, if it is fresh and acceptable; starts refresh-ahead (the caller counts the hit). */
   private freshEntry(
     key: string,
     name: string,
@@ -231,11 +239,16 @@ export class CachedDriver {
     if (this.unheard && now >= Math.max(entry.fetchedAt, this.unheard.since) + this.unheard.ttlMs) return undefined;
     if (options.refreshIfVersion !== undefined && !entry.negative && entry.version === options.refreshIfVersion)
       return undefined;
-    this.stats.hits++;
-    this.window.hit();
-    this.metrics.cacheHits.inc();
     if (now >= entry.refreshAt && !entry.refreshing) this.refreshInBackground(key, name, team);
     return entry;
+  }
+
+  /** Counts a batch's hits at once: the window's clock and the metric are read once per Read, not once per name. */
+  private countHits(count: number): void {
+    if (count === 0) return;
+    this.stats.hits += count;
+    this.window.hits(count);
+    this.metrics.cacheHits.inc(count);
   }
 
   /** Asks the back end (coalesced), serving a stale entry when it fails within max staleness. */

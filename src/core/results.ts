@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, TimestampSchema } from "@bufbuild/protobuf/wkt";
 import {
   type ItemError,
   ItemErrorSchema,
@@ -40,12 +40,21 @@ export function foundResult(
     binaryValue: value.binary ?? NO_BYTES,
     source,
     version: value.version,
-    fetchedAt: timestampFromMs(read.fetchedAt),
+    fetchedAt: timestampOf(read.fetchedAt),
     fromCache: read.fromCache,
     stale: read.stale,
     error: undefined,
     fallback,
   };
+}
+
+/**
+ * A Timestamp as `timestampFromMs` makes it, built as a plain object for the same reason as the
+ * result (it copies its init through `create`): one per name of every Read.
+ */
+export function timestampOf(ms: number): Timestamp {
+  const seconds = Math.floor(ms / 1000);
+  return { $typeName: TimestampSchema.typeName, seconds: BigInt(seconds), nanos: (ms - seconds * 1000) * 1_000_000 };
 }
 
 /** An explicit miss: NOT_FOUND with a reason and a message saying where it looked. */

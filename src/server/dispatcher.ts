@@ -6,7 +6,12 @@ import {
   MigrationOutcome,
   type PlanMigrationResponse,
 } from "../../gen/secretgate/v1/admin_service_pb.js";
-import { type ReadResponse, SecretService, type WriteResponse } from "../../gen/secretgate/v1/secret_service_pb.js";
+import {
+  type ReadResponse,
+  type SecretResult,
+  SecretService,
+  type WriteResponse,
+} from "../../gen/secretgate/v1/secret_service_pb.js";
 import type { AuditLog } from "../audit.js";
 import { type AuditList, auditedName, auditedTeamId, boundedMessage } from "../audit-record.js";
 import type { Authenticator } from "../auth/authenticator.js";
@@ -329,16 +334,16 @@ export class Dispatcher {
     const { reached } = context as Partial<AuthorizedCall>;
     if (reached !== undefined && reached.length > 0) record.backends = reached;
     if (typeof fields.teamId === "string" && fields.teamId !== "") record.teamId = auditedTeamId(fields.teamId);
-    for (const key of ["name", "currentName", "newName", "backend", "fromBackend", "toBackend"]) {
+    for (const key of NAME_FIELDS) {
       const value = fields[key];
       if (typeof value === "string" && value !== "") record[key] = auditedName(value);
     }
     // A migration's flags: whether it changed anything, and whether it deleted.
-    for (const key of ["dryRun", "deleteSource"]) if (fields[key] === true) record[key] = true;
+    for (const key of FLAG_FIELDS) if (fields[key] === true) record[key] = true;
     // A call's own team settings may hold credentials: the record shows which, never what.
     const sent = fields.teamSettings as Record<string, unknown> | undefined;
-    if (sent !== undefined && Object.keys(sent).length > 0) record.teamSettingsDigest = teamSettingsDigest(sent);
-    Object.assign(record, details);
+    if (sent !== undefined && hasKeys(sent)) record.teamSettingsDigest = teamSettingsDigest(sent);
+    if (details !== NOTHING_CHANGED) Object.assign(record, details);
     if (typeof record.error === "string") record.error = boundedMessage(record.error);
     const names = fields.names;
     const list =
@@ -389,31 +394,64 @@ function describeResponse(method: DescMethodUnary, response: unknown): Record<st
       ...(migrated.warnings.length > 0 ? { warnings: migrated.warnings } : {}),
     };
   }
-  return {};
+  return NOTHING_CHANGED;
+}
+
+/** What a call that changed nothing adds to its record (a Read): nothing. */
+const NOTHING_CHANGED: Readonly<Record<string, unknown>> = Object.freeze({});
+/** A request's fields that name a secret or a back end, recorded as the service would accept them. */
+const NAME_FIELDS = ["name", "currentName", "newName", "backend", "fromBackend", "toBackend"] as const;
+/** A migration's flags: whether it changed anything, and whether it deleted. */
+const FLAG_FIELDS = ["dryRun", "deleteSource"] as const;
+
+/** Whether `object` has an own key, without building the list of them. */
+function hasKeys(object: Readonly<Record<string, unknown>>): boolean {
+  for (const key in object) if (Object.hasOwn(object, key)) return true;
+  return false;
 }
 
 /** Per-item outcomes of a Read: what was served, never the value. */
 function readItems(method: DescMethodUnary, response: unknown): AuditList | undefined {
   if (method !== SecretService.method.read) return undefined;
-  const { results } = response as ReadResponse;
-  return {
-    key: "items",
-    length: results.length,
-    entry: (index) => {
-      const result = results[index]!;
-      const item: Record<string, unknown> = {
-        // A resolved name passed validation; an item refused before that has only what was sent.
-        name: result.resolvedName || auditedName(result.name),
-        outcome: result.error ? result.error.status : "OK",
-        source: result.source,
-        version: result.version,
-        fromCache: result.fromCache,
-      };
-      if (result.stale) item.stale = true;
-      if (result.fallback) item.fallback = true;
-      return item;
-    },
-  };
+  return new ReadItems((response as ReadResponse).results);
+}
+
+/** A Read's items, each built when the record asks for it. */
+export class ReadItems implements AuditList {
+  readonly key = "items";
+
+  constructor(private readonly results: readonly SecretResult[]) {}
+
+  get length(): number {
+    return this.results.length;
+  }
+
+  entry(index: number): unknown {
+    const result = this.results[index]!;
+    const item: Record<string, unknown> = {
+      // A resolved name passed validation; an item refused before that has only what was sent.
+      name: result.resolvedName || auditedName(result.name),
+      outcome: result.error ? result.error.status : "OK",
+      source: result.source,
+      version: result.version,
+      fromCache: result.fromCache,
+    };
+    if (result.stale) item.stale = true;
+    if (result.fallback) item.fallback = true;
+    return item;
+  }
+
+  /** The same item as JSON, written without the object: a Read of many names records dozens of them. */
+  json(index: number): string {
+    const result = this.results[index]!;
+    const name = JSON.stringify(result.resolvedName || auditedName(result.name));
+    const outcome = result.error ? JSON.stringify(result.error.status) : '"OK"';
+    const source = JSON.stringify(result.source);
+    const version = JSON.stringify(result.version);
+    const flags = `${result.stale ? ',"stale":true' : ""}${result.fallback ? ',"fallback":true' : ""}`;
+    const fromCache = `"fromCache":${result.fromCache}`;
+    return `{"name":${name},"outcome":${outcome},"source":${source},"version":${version},${fromCache}${flags}}`;
+  }
 }
 
 /** A Read's answers, counted for its span. */

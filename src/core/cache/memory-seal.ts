@@ -1,6 +1,8 @@
 import { type Cipheriv, createCipheriv, createSecretKey, type KeyObject, randomBytes } from "node:crypto";
 
 const BLOCK = 16;
+/** The largest layout buffer kept between calls. */
+const KEPT_SCRATCH_BYTES = 64 * 1024;
 
 /** A value sealed for the in-memory cache: the ciphertext (one byte per char) and its unique nonce. */
 export interface SealedValue {
@@ -33,6 +35,8 @@ export class MemorySeal {
   private nextNonce = 1;
   /** Counter blocks are written here before each cipher call (the cipher copies them). */
   private counters = Buffer.alloc(64 * BLOCK);
+  /** Ciphertexts are laid out here to be opened (ciphertext only: nothing here needs wiping). */
+  private sealedBytes = Buffer.alloc(64 * BLOCK);
 
   constructor(key: KeyObject = createSecretKey(randomBytes(32))) {
     this.blocks = createCipheriv("aes-256-ecb", key, null);
@@ -58,13 +62,24 @@ export class MemorySeal {
     read: (plaintext: Buffer, start: number, end: number, index: number) => T,
   ): T[] {
     const buffer = this.keystream(values);
-    const results = new Array<T>(values.length);
+    // The ciphertexts, laid out as their keystreams are (each from a block boundary), then XORed
+    // in with the keystream four bytes at a time: a third of the cost of a byte loop.
+    const total = buffer.length;
+    if (this.sealedBytes.length < total && total <= KEPT_SCRATCH_BYTES) this.sealedBytes = Buffer.alloc(total * 2);
+    // A batch larger than what is kept gets a buffer of its own rather than one kept for good.
+    const sealedBytes = this.sealedBytes.length >= total ? this.sealedBytes : Buffer.allocUnsafe(total);
     let offset = 0;
-    for (let index = 0; index < values.length; index++) {
-      const sealed = values[index]!.sealed;
-      for (let at = 0; at < sealed.length; at++) buffer[offset + at] = buffer[offset + at]! ^ sealed.charCodeAt(at);
-      results[index] = read(buffer, offset, offset + sealed.length, index);
+    for (const { sealed } of values) {
+      sealedBytes.write(sealed, offset, "latin1");
       offset += blockCount(sealed.length) * BLOCK;
+    }
+    xorInto(buffer, sealedBytes, total);
+    const results = new Array<T>(values.length);
+    offset = 0;
+    for (let index = 0; index < values.length; index++) {
+      const length = values[index]!.sealed.length;
+      results[index] = read(buffer, offset, offset + length, index);
+      offset += blockCount(length) * BLOCK;
     }
     buffer.fill(0);
     return results;
@@ -92,6 +107,17 @@ export class MemorySeal {
     }
     return this.blocks.update(counters.subarray(0, at));
   }
+}
+
+/** `target[i] ^= source[i]` for the first `length` bytes (a whole number of blocks), by 32-bit words where aligned. */
+function xorInto(target: Buffer, source: Buffer, length: number): void {
+  if (target.byteOffset % 4 === 0 && source.byteOffset % 4 === 0) {
+    const words = new Int32Array(target.buffer, target.byteOffset, length / 4);
+    const mask = new Int32Array(source.buffer, source.byteOffset, length / 4);
+    for (let index = 0; index < words.length; index++) words[index]! ^= mask[index]!;
+    return;
+  }
+  for (let index = 0; index < length; index++) target[index]! ^= source[index]!;
 }
 
 function blockCount(length: number): number {

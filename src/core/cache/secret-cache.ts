@@ -156,7 +156,8 @@ export class SecretCache {
 
   /** The cached value in the clear (undefined for a negative entry). */
   open(entry: CacheEntry): SecretValue | undefined {
-    return this.openMany([entry])[0];
+    if (entry.negative) return undefined;
+    return this.seal.openMany([entry], (plaintext, start, end) => clearValue(entry, plaintext, start, end))[0];
   }
 
   /** The values of several entries in the clear, opened together (one cipher call). */
@@ -167,12 +168,9 @@ export class SecretCache {
     const values =
       positive.length === 0
         ? []
-        : this.seal.openMany(positive, (plaintext, start, end, index): SecretValue => {
-            const { binary, version } = positive[index]!;
-            return binary
-              ? { binary: new Uint8Array(plaintext.subarray(start, end)), version }
-              : { text: plaintext.toString("utf8", start, end), version };
-          });
+        : this.seal.openMany(positive, (plaintext, start, end, index) =>
+            clearValue(positive[index]!, plaintext, start, end),
+          );
     let next = 0;
     return entries.map((entry) => (entry.negative ? undefined : values[next++]));
   }
@@ -184,6 +182,14 @@ export class SecretCache {
   clear(): void {
     this.entries.clear();
   }
+}
+
+/** An entry's value, copied out of the plaintext the seal opened it into (which the seal then wipes). */
+function clearValue(entry: CacheEntry, plaintext: Buffer, start: number, end: number): SecretValue {
+  const { binary, version } = entry;
+  return binary
+    ? { binary: new Uint8Array(plaintext.subarray(start, end)), version }
+    : { text: plaintext.toString("utf8", start, end), version };
 }
 
 function entrySize(entry: CacheEntry, key: string): number {

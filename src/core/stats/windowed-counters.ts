@@ -43,7 +43,11 @@ export class WindowedCounters {
   constructor(private readonly now: () => number = Date.now) {}
 
   hit(): void {
-    this.counts[this.row() + HITS]!++;
+    this.hits(1);
+  }
+
+  hits(count: number): void {
+    this.counts[this.row() + HITS]! += count;
   }
 
   miss(): void {

@@ -9,7 +9,14 @@ import { ReadResponseSchema, SecretService, type WriteRequest } from "../../../g
 import { AuditLog } from "../../../src/audit.js";
 import { Authenticator } from "../../../src/auth/authenticator.js";
 import type { ServiceImplementation } from "../../../src/core/call-context.js";
-import { Dispatcher, methodPath, SERVICES, serviceMethods, streamingMethods } from "../../../src/server/dispatcher.js";
+import {
+  Dispatcher,
+  methodPath,
+  ReadItems,
+  SERVICES,
+  serviceMethods,
+  streamingMethods,
+} from "../../../src/server/dispatcher.js";
 import { memoryLogDestination } from "../../helpers/log-destination.js";
 
 // The dispatcher reaches each service through a typed implementation of its generated descriptor
@@ -98,5 +105,38 @@ describe("the dispatcher", () => {
     const wrongResponse: ServiceImplementation<typeof SecretService>["write"] = () => create(ReadResponseSchema);
     expect([wrongRequest, wrongResponse].every((handler) => typeof handler === "function")).toBe(true);
     expect(Object.keys(implementation).sort()).toEqual(SecretService.methods.map((method) => method.localName).sort());
+  });
+});
+
+describe("a Read's audit items", () => {
+  it("written as JSON directly, are exactly JSON.stringify of the items (every flag, outcome and name kind)", () => {
+    const results = [];
+    for (const stale of [false, true]) {
+      for (const fallback of [false, true]) {
+        for (const error of [undefined, { status: "NOT_FOUND" }]) {
+          for (const [name, resolvedName] of [
+            ["OPENAI_API_KEY", "litellm/OPENAI_API_KEY"],
+            ['bad name\u0000"quoted"', ""],
+            ["ünïcödé", ""],
+          ]) {
+            results.push({
+              name,
+              resolvedName,
+              error,
+              source: 'local "x"',
+              version: "7\n",
+              fromCache: !stale,
+              stale,
+              fallback,
+            });
+          }
+        }
+      }
+    }
+    const items = new ReadItems(results as never);
+    expect(items.length).toBe(results.length);
+    for (let index = 0; index < items.length; index++) {
+      expect(items.json(index)).toBe(JSON.stringify(items.entry(index)));
+    }
   });
 });

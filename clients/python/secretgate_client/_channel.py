@@ -62,6 +62,23 @@ def credentials(
     return grpc.ssl_channel_credentials(root_certificates, private_key, certificate_chain)
 
 
+def open_channel(
+    transport: Any,
+    target: str,
+    tls: bool,
+    root_certificates: Optional[bytes],
+    private_key: Optional[bytes],
+    certificate_chain: Optional[bytes],
+    options: Any,
+):
+    """A channel to ``target`` from ``transport`` (``grpc`` or ``grpc.aio``): TLS as ``credentials`` decides,
+    else plaintext. Every client opens its channel here, so all take the same options the same way."""
+    creds = credentials(tls, root_certificates, private_key, certificate_chain)
+    if creds:
+        return transport.secure_channel(target, creds, options=list(options))
+    return transport.insecure_channel(target, options=list(options))
+
+
 # grpc.health.v1: HealthCheckRequest is one string field (1, the service) and HealthCheckResponse one
 # enum field (1, the status). On the wire those are exactly StringValue and Int32Value (an enum is
 # encoded as an int32), so the well-known wrappers carry them without generated health code.

@@ -46,9 +46,9 @@ class AdminClient:
         timeout: float = _channel.DEFAULT_TIMEOUT_SECONDS,
         options: Sequence[tuple] = (),
     ) -> None:
-        creds = _channel.credentials(tls, root_certificates, private_key, certificate_chain)
-        channel = grpc.secure_channel(target, creds, options=list(options)) if creds else grpc.insecure_channel(target, options=list(options))
-        self._setup(channel, _channel.metadata(token), timeout, owns_channel=True)
+        seconds = _channel.checked_seconds(timeout, "timeout")
+        channel = _channel.open_channel(grpc, target, tls, root_certificates, private_key, certificate_chain, options)
+        self._setup(channel, _channel.metadata(token), seconds, owns_channel=True)
 
     @classmethod
     def _over(cls, channel, metadata, timeout: float) -> "AdminClient":
@@ -63,6 +63,9 @@ class AdminClient:
         self._metadata = metadata
         self._timeout = timeout
         self._owns_channel = owns_channel
+
+    def _seconds(self, timeout: Optional[float]) -> float:
+        return self._timeout if timeout is None else _channel.checked_seconds(timeout, "timeout")
 
     def who_am_i(self, *, timeout: Optional[float] = None) -> pb.Caller:
         """The identity the token stands for and its rules (never the token); any authenticated caller may ask."""
@@ -136,7 +139,7 @@ class AdminClient:
     def _call(self, method: str, request, timeout: Optional[float]):
         try:
             return getattr(self._stub, method)(
-                request, timeout=self._timeout if timeout is None else timeout, metadata=_channel.with_trace_context(self._metadata)
+                request, timeout=self._seconds(timeout), metadata=_channel.with_trace_context(self._metadata)
             )
         except grpc.RpcError as error:
             raise from_rpc_error(method, error) from None
@@ -158,11 +161,9 @@ class AsyncAdminClient:
         timeout: float = _channel.DEFAULT_TIMEOUT_SECONDS,
         options: Sequence[tuple] = (),
     ) -> None:
-        creds = _channel.credentials(tls, root_certificates, private_key, certificate_chain)
-        channel = (
-            grpc.aio.secure_channel(target, creds, options=list(options)) if creds else grpc.aio.insecure_channel(target, options=list(options))
-        )
-        self._setup(channel, _channel.metadata(token), timeout, owns_channel=True)
+        seconds = _channel.checked_seconds(timeout, "timeout")
+        channel = _channel.open_channel(grpc.aio, target, tls, root_certificates, private_key, certificate_chain, options)
+        self._setup(channel, _channel.metadata(token), seconds, owns_channel=True)
 
     @classmethod
     def _over(cls, channel, metadata, timeout: float) -> "AsyncAdminClient":
@@ -177,6 +178,9 @@ class AsyncAdminClient:
         self._metadata = metadata
         self._timeout = timeout
         self._owns_channel = owns_channel
+
+    def _seconds(self, timeout: Optional[float]) -> float:
+        return self._timeout if timeout is None else _channel.checked_seconds(timeout, "timeout")
 
     async def who_am_i(self, *, timeout: Optional[float] = None) -> pb.Caller:
         return (await self._call("WhoAmI", pb.WhoAmIRequest(), timeout)).caller
@@ -241,7 +245,7 @@ class AsyncAdminClient:
     async def _call(self, method: str, request, timeout: Optional[float]):
         try:
             return await getattr(self._stub, method)(
-                request, timeout=self._timeout if timeout is None else timeout, metadata=_channel.with_trace_context(self._metadata)
+                request, timeout=self._seconds(timeout), metadata=_channel.with_trace_context(self._metadata)
             )
         except grpc.RpcError as error:
             raise from_rpc_error(method, error) from None

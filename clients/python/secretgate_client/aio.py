@@ -42,12 +42,7 @@ class AsyncSecretClient:
         options: Sequence[tuple] = (),
     ) -> None:
         self._timeout = _channel.checked_seconds(timeout, "timeout")
-        creds = _channel.credentials(tls, root_certificates, private_key, certificate_chain)
-        self._channel = (
-            grpc.aio.secure_channel(target, creds, options=list(options))
-            if creds
-            else grpc.aio.insecure_channel(target, options=list(options))
-        )
+        self._channel = _channel.open_channel(grpc.aio, target, tls, root_certificates, private_key, certificate_chain, options)
         self._calls = _health.calls(self._channel, pb_grpc.SecretServiceStub(self._channel))
         self._metadata = _channel.metadata(token)
         self._admin: Optional[AsyncAdminClient] = None

@@ -40,12 +40,7 @@ class SecretClient:
         options: Sequence[tuple] = (),
     ) -> None:
         self._timeout = _channel.checked_seconds(timeout, "timeout")
-        creds = _channel.credentials(tls, root_certificates, private_key, certificate_chain)
-        self._channel = (
-            grpc.secure_channel(target, creds, options=list(options))
-            if creds
-            else grpc.insecure_channel(target, options=list(options))
-        )
+        self._channel = _channel.open_channel(grpc, target, tls, root_certificates, private_key, certificate_chain, options)
         self._calls = _health.calls(self._channel, pb_grpc.SecretServiceStub(self._channel))
         self._metadata = _channel.metadata(token)
         self._admin: Optional[AdminClient] = None

@@ -63,3 +63,25 @@ def test_the_asyncio_admin_client(address, token):
     me, backends, shared = asyncio.run(main())
     assert me.name == "admin" and shared.name == "admin"
     assert [backend.name for backend in backends] == ["local"]
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), 3601, "3"])
+def test_an_admin_clients_deadline_that_is_no_deadline_is_refused_naming_timeout(address, timeout):
+    with pytest.raises(ValueError, match="timeout: a number of seconds greater than 0"):
+        AdminClient(address, timeout=timeout)
+    with AdminClient(address) as admin, pytest.raises(ValueError, match="timeout: a number of seconds greater than 0"):
+        admin.who_am_i(timeout=timeout)
+
+
+def test_an_asyncio_admin_clients_deadline_that_is_no_deadline_is_refused_naming_timeout(address):
+    async def main():
+        with pytest.raises(ValueError, match="timeout: a number of seconds greater than 0"):
+            AsyncAdminClient(address, timeout=0)
+        admin = AsyncAdminClient(address)
+        try:
+            with pytest.raises(ValueError, match="timeout: a number of seconds greater than 0"):
+                await admin.who_am_i(timeout=0)
+        finally:
+            await admin.close()
+
+    asyncio.run(main())

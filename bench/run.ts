@@ -11,6 +11,7 @@ import { LocalDriver } from "../src/providers/local/driver.js";
 import { SecretDatabase } from "../src/storage/database.js";
 import { launchEnvironment, launchNodeArgs } from "../test/helpers/launch.js";
 import { SERVER_ENTRY, TestServer } from "../test/helpers/server.js";
+import { auditHandoverBenchmark } from "./audit-handover.js";
 import { type Comparison, clientOverheadBenchmark } from "./client-overhead.js";
 import { coldReadBenchmark } from "./cold-reads.js";
 import { connectionHoldsBenchmark, tail } from "./connection-holds.js";
@@ -68,6 +69,7 @@ const SECTIONS: ReadonlyArray<{
   { name: "replica-staleness", heading: "## 8.", run: reportReplicaStaleness },
   { name: "connection-holds", heading: "## 9.", run: reportConnectionHolds },
   { name: "client-overhead", heading: "## 10.", run: reportClientOverhead },
+  { name: "audit-handover", heading: "## 11.", run: reportAuditHandover },
 ];
 
 async function main(): Promise<void> {
@@ -609,6 +611,29 @@ async function reportClientOverhead(work: string, report: (line: string) => void
       `With a stream held open on the channel meanwhile that thread stays, and the async read is ${ratio("litellm-async-thread-kept").toFixed(2)}× a blocking call: starting the thread is about ${Math.max(0, threadStartMs).toFixed(2)} ms of a lone call (the difference of the two ratios, in the first run's bare median), and the rest is the answer passing from grpcio's polling thread to the event loop's. ` +
       `Under overlapping calls (a busy proxy) the thread stays by itself; why the adapter holds no stream open to keep it: [docs/performance.md](../docs/performance.md#what-a-client-helper-costs).\n`,
   );
+}
+
+/** Section 11: what handing audit records to another thread would cost the event loop (issue 28, item 1). */
+async function reportAuditHandover(work: string, report: (line: string) => void): Promise<void> {
+  const result = await auditHandoverBenchmark(work);
+  report(`## 11. Handing audit records to another thread: what each choice costs the event loop\n`);
+  report(
+    `Measured in the benchmark's own process on its main thread (its CPU time), with records shaped as the dispatcher writes them for a cached one-name Read, five to an event-loop turn — the size of a turn's batch at half the gRPC port's maximum rate. ` +
+      `What the server does is the first row of each table ([docs/operations.md](../docs/operations.md#audit) says why; [docs/performance.md](../docs/performance.md#the-audit-trail) gives the whole-server figures). Load average ${loadavg()
+        .map((load) => load.toFixed(2))
+        .join(", ")} as it ended.\n`,
+  );
+  report(`| handing a record over | main-thread CPU per record |\n|---|---|`);
+  for (const { choice, microseconds } of result.perRecord) report(`| ${choice} | ${microseconds.toFixed(2)} µs |`);
+  report(
+    `\n| learning that a batch is written (\`fail_closed\`: its answers wait for it) | main-thread CPU per batch | wait until its answers may leave: median, p99 |\n|---|---|---|`,
+  );
+  for (const ack of result.acknowledgement) {
+    report(
+      `| ${ack.choice} | ${ack.cpuMicroseconds.toFixed(1)} µs | ${ack.medianMicroseconds.toFixed(0)} µs, ${ack.p99Microseconds.toFixed(0)} µs |`,
+    );
+  }
+  report("");
 }
 
 /** Section 3: a thundering herd of cold reads against a slow back end. */

@@ -210,8 +210,12 @@ class GrpcUnaryCall implements AuthorizedCall {
     for (const message of messages) {
       if (this.done) return;
       if (this.message === undefined) {
+        // As grpc-js, which asks for the next read once the message is whole: the end of the
+        // request is awaited under a new hold, so a caller that never ends its side is cancelled
+        // after body_timeout_ms rather than holding the stream until its deadline, or forever.
         this.closeHold();
         this.message = message;
+        this.hold = this.options.bodies.hold(() => this.late());
       } else {
         // grpc-js stops reading here: the call never runs.
         this.message = undefined;

@@ -448,6 +448,12 @@ describe("the direct gRPC unary path answers as grpc-js does", () => {
       tight,
     );
     expect(status(slow)).toBe(String(Code.DeadlineExceeded));
+    const unended = await expectSameAnswers(
+      "the whole message without END_STREAM, past body_timeout_ms",
+      { headers: auth, body: envelope(readMessage("CACHED")), open: true },
+      tight,
+    );
+    expect(status(unended)).toBe(String(Code.DeadlineExceeded));
     const { audit } = await observe(() =>
       call(tight.direct.address, { headers: auth, body: envelope(readMessage("CACHED")).subarray(0, 8), open: true }),
     );

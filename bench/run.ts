@@ -16,6 +16,7 @@ import { type Comparison, clientOverheadBenchmark } from "./client-overhead.js";
 import { coldReadBenchmark } from "./cold-reads.js";
 import { connectionHoldsBenchmark, tail } from "./connection-holds.js";
 import { consoleLoad, consoleReport } from "./console-load.js";
+import { cpuShares } from "./cpu-profile.js";
 import {
   type HostileLoadResult,
   hostileLoadBenchmark,
@@ -185,7 +186,7 @@ async function reportHotPath(work: string, report: (line: string) => void): Prom
           run: () => h2load(`http://127.0.0.1:${rawGrpcJsAsShipped.port}${read}`, singleBody),
         },
         {
-          label: "gRPC port (grpc-js)",
+          label: "gRPC port",
           run: async () => requireResponses(await h2load(grpcPort, singleBody), minimum.grpc, "gRPC Read"),
         },
         {
@@ -253,6 +254,13 @@ async function reportHotPath(work: string, report: (line: string) => void): Prom
         `**HTTP port: at least ${httpRatio.toFixed(2)} of the gRPC port** in each protocol (goal ≥ 0.80) — ${httpRatio >= 0.8 ? "met" : "NOT met"}.\n`,
       );
       report(`Audit records written meanwhile: ${(statSync(auditFile).size / 2 ** 20).toFixed(0)} MB.\n`);
+      await reportCpuShares(
+        work,
+        report,
+        "What the gRPC port's main thread spends a cached one-name Read's time on at the maximum rate",
+        [names[0]!],
+        singleBody,
+      );
 
       // Latency at a fixed rate, half of each port's maximum above, requests paced over many
       // connections of one stream each (LATENCY_CLIENTS); the raw node:http2 handler under the
@@ -360,6 +368,13 @@ async function reportHotPath(work: string, report: (line: string) => void): Prom
     report(`| 1 name | ${single2.rps.toFixed(0)} |`);
     report(`| 100 names | ${batch100.rps.toFixed(0)} |`);
     report(`\n**Cost ratio: ${cost.toFixed(2)}×** (goal ≤ 5×) — ${cost <= 5 ? "met" : "NOT met"}.\n`);
+    await reportCpuShares(
+      work,
+      report,
+      "What the gRPC port's main thread spends a 100-name Read's time on at the maximum rate",
+      names,
+      batchBody,
+    );
   } finally {
     await server.stop();
   }
@@ -425,12 +440,7 @@ async function reportTailCauses(
       const share = scavenges.reduce((sum, pause) => sum + pause, 0) / ((LATENCY_SECONDS + 1) * 1000);
       const promoted = pauses("s", "promoted").sort((a, b) => a - b);
       report(
-        `| ${load.label}, ${Math.round(load.rate)} req/s | ${latency.p99.toFixed(2)} ms | ${scavenges.length} | ${(scavenges[Math.floor(scavenges.length / 2)] ?? 0).toFixed(1)} ms, ${(scavenges.at(-1) ?? 0).toFixed(1)} ms, ${(share * 100).toFixed(1)} % | ${((promoted[Math.floor(promoted.length / 2)] ?? 0) / 1024).toFixed(0)} KB | ${compactions.length} | ${compactions.map((pause) => pause.toFixed(0)).join(", ")} ms | ${pauses(
-          "mc",
-          "clear.external_string_table",
-        )
-          .map((pause) => pause.toFixed(0))
-          .join(", ")} ms |`,
+        `| ${load.label}, ${Math.round(load.rate)} req/s | ${latency.p99.toFixed(2)} ms | ${scavenges.length} | ${(scavenges[Math.floor(scavenges.length / 2)] ?? 0).toFixed(1)} ms, ${(scavenges.at(-1) ?? 0).toFixed(1)} ms, ${(share * 100).toFixed(1)} % | ${((promoted[Math.floor(promoted.length / 2)] ?? 0) / 1024).toFixed(0)} KB | ${compactions.length} | ${milliseconds(compactions)} | ${milliseconds(pauses("mc", "clear.external_string_table"))} |`,
       );
     }
     report(
@@ -442,6 +452,51 @@ async function reportTailCauses(
     authorization = previous;
     await traced.stop();
   }
+}
+
+/** Pauses as "32, 8 ms", or a dash when there were none. */
+function milliseconds(pauses: number[]): string {
+  return pauses.length === 0 ? "—" : `${pauses.map((pause) => pause.toFixed(0)).join(", ")} ms`;
+}
+
+/**
+ * What a call's time is made of: the same Reads at the maximum rate (h2load as in section 1)
+ * against a server started the same way plus --cpu-prof, its main thread's samples summed by the
+ * part of the process they ran in (bench/cpu-profile.ts). The measured servers run unprofiled.
+ */
+async function reportCpuShares(
+  work: string,
+  report: (line: string) => void,
+  heading: string,
+  names: readonly string[],
+  body: string,
+): Promise<void> {
+  const dir = mkdtempSync(join(work, "cpu-profile-"));
+  const profiled = await TestServer.start({
+    nodeArgs: [...NODE_ARGS, "--cpu-prof", `--cpu-prof-dir=${dir}`],
+    config: { secretgate: { audit: { file: join(dir, "audit.log") } } },
+    env: { ...LAUNCH_ENV, SECRETGATE_LOG_LEVEL: "info" },
+  });
+  const previous = authorization;
+  authorization = ["-H", `authorization: Bearer ${profiled.token}`];
+  let rps: number;
+  try {
+    for (const name of names) await profiled.grpc.write({ name, value: `sk-${randomBytes(20).toString("hex")}` });
+    await profiled.grpc.read({ names: [...names] });
+    rps = (await h2load(`http://${profiled.grpcAddress}/secretgate.v1.SecretService/Read`, body)).rps;
+  } finally {
+    authorization = previous;
+    // The profile is written as the process exits.
+    await profiled.stop();
+  }
+  report(
+    `${heading} (a server started the same way with \`--cpu-prof\`, ${rps.toFixed(0)} req/s under the profiler; each sample counted for the nearest frame, its own or a caller's, in one of these parts — a native call for the module that made it):\n`,
+  );
+  report(`| part | share of the main thread |\n|---|---|`);
+  for (const { part, share } of cpuShares(dir)) report(`| ${part} | ${(share * 100).toFixed(1)} % |`);
+  report(
+    `\nWhat these parts are, and what would close the goals not met: [docs/performance.md](../docs/performance.md#where-the-goals-stand).\n`,
+  );
 }
 
 /**

@@ -49,15 +49,16 @@ interface Profile {
 }
 
 /**
- * Where a server's main thread spent its time, from the one `.cpuprofile` that `node --cpu-prof`
- * wrote into `dir`. Each sample goes to the part of the nearest frame, itself or a caller, that
+ * Where a server's main thread spent its time, from the `.cpuprofile` that `node --cpu-prof` wrote
+ * into `dir` for it. Each sample goes to the part of the nearest frame, itself or a caller, that
  * belongs to one (PARTS): a native call counts for the module that made it (the audit trail's
  * write(2) for the audit trail, the cache's AES for the core), Node's stream machinery under
  * HTTP/2 for HTTP/2.
  */
 export function cpuShares(dir: string): CpuShare[] {
-  const file = readdirSync(dir).find((name) => name.endsWith(".cpuprofile"));
-  if (!file) throw new Error(`no CPU profile in ${dir}`);
+  // node names each thread's profile CPU.<date>.<time>.<pid>.<thread>.<sequence>.cpuprofile; the main thread is 0.
+  const file = readdirSync(dir).find((name) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(name));
+  if (!file) throw new Error(`no CPU profile of a main thread in ${dir}`);
   const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as Profile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();

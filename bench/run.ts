@@ -260,6 +260,7 @@ async function reportHotPath(work: string, report: (line: string) => void): Prom
         "What the gRPC port's main thread spends a cached one-name Read's time on at the maximum rate",
         [names[0]!],
         singleBody,
+        responseHex,
       );
 
       // Latency at a fixed rate, half of each port's maximum above, requests paced over many
@@ -462,7 +463,9 @@ function milliseconds(pauses: number[]): string {
 /**
  * What a call's time is made of: the same Reads at the maximum rate (h2load as in section 1)
  * against a server started the same way plus --cpu-prof, its main thread's samples summed by the
- * part of the process they ran in (bench/cpu-profile.ts). The measured servers run unprofiled.
+ * part of the process they ran in (bench/cpu-profile.ts); beside it, when given, the raw grpc-js
+ * handler under the same load and node options, which shows what the load generator leaves a
+ * server on this machine (its idle share). The measured servers run unprofiled.
  */
 async function reportCpuShares(
   work: string,
@@ -470,11 +473,13 @@ async function reportCpuShares(
   heading: string,
   names: readonly string[],
   body: string,
+  rawResponseHex?: string,
 ): Promise<void> {
   const dir = mkdtempSync(join(work, "cpu-profile-"));
+  const profiling = ["--cpu-prof", `--cpu-prof-dir=${dir}`];
   const profiled = await TestServer.start({
-    nodeArgs: [...NODE_ARGS, "--cpu-prof", `--cpu-prof-dir=${dir}`],
-    config: { secretgate: { audit: { file: join(dir, "audit.log") } } },
+    nodeArgs: [...NODE_ARGS, ...profiling],
+    config: { secretgate: { audit: { file: join(work, "profiled-audit.log") } } },
     env: { ...LAUNCH_ENV, SECRETGATE_LOG_LEVEL: "info" },
   });
   const previous = authorization;
@@ -489,11 +494,39 @@ async function reportCpuShares(
     // The profile is written as the process exits.
     await profiled.stop();
   }
+  const shares = cpuShares(dir);
+  let raw: { rps: number; shares: Map<string, number> } | undefined;
+  if (rawResponseHex !== undefined) {
+    const rawDir = mkdtempSync(join(work, "cpu-profile-raw-"));
+    const ceiling = await startCeiling(
+      "noop-server.js",
+      rawResponseHex,
+      [...NODE_ARGS, "--cpu-prof", `--cpu-prof-dir=${rawDir}`],
+      LAUNCH_ENV,
+    );
+    let rawRps: number;
+    try {
+      rawRps = (await h2load(`http://127.0.0.1:${ceiling.port}/secretgate.v1.SecretService/Read`, body)).rps;
+    } finally {
+      const exited = new Promise((resolve) => ceiling.process.once("exit", resolve));
+      ceiling.process.kill("SIGTERM");
+      await exited;
+    }
+    raw = { rps: rawRps, shares: new Map(cpuShares(rawDir).map(({ part, share }) => [part, share])) };
+  }
   report(
-    `${heading} (a server started the same way with \`--cpu-prof\`, ${rps.toFixed(0)} req/s under the profiler; each sample counted for the nearest frame, its own or a caller's, in one of these parts — a native call for the module that made it):\n`,
+    `${heading} (a server started the same way with \`--cpu-prof\`, ${rps.toFixed(0)} req/s under the profiler${raw ? `; beside it the raw grpc-js handler with the same node options, ${raw.rps.toFixed(0)} req/s under the profiler` : ""}; each sample counted for the nearest frame, its own or a caller's, in one of these parts — a native call for the module that made it):\n`,
   );
-  report(`| part | share of the main thread |\n|---|---|`);
-  for (const { part, share } of cpuShares(dir)) report(`| ${part} | ${(share * 100).toFixed(1)} % |`);
+  const percent = (share: number | undefined) => `${((share ?? 0) * 100).toFixed(1)} %`;
+  if (raw) {
+    const parts = [...new Set([...shares.map(({ part }) => part), ...raw.shares.keys()])];
+    const ours = new Map(shares.map(({ part, share }) => [part, share]));
+    report(`| part | the gRPC port | raw grpc-js handler |\n|---|---|---|`);
+    for (const part of parts) report(`| ${part} | ${percent(ours.get(part))} | ${percent(raw.shares.get(part))} |`);
+  } else {
+    report(`| part | share of the main thread |\n|---|---|`);
+    for (const { part, share } of shares) report(`| ${part} | ${percent(share)} |`);
+  }
   report(
     `\nWhat these parts are, and what would close the goals not met: [docs/performance.md](../docs/performance.md#where-the-goals-stand).\n`,
   );

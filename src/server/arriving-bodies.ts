@@ -53,6 +53,12 @@ export class ArrivingBodies {
     return true;
   }
 
+  /** @internal A hold that starts again: `bytes` it held are free; its new deadline. */
+  restart(bytes: number): number {
+    this.held -= bytes;
+    return this.now() + this.timeoutMs;
+  }
+
   /** @internal */
   release(hold: BodyHold, bytes: number): void {
     this.held -= bytes;
@@ -93,9 +99,20 @@ export class BodyHold {
 
   constructor(
     private readonly bodies: ArrivingBodies,
-    readonly deadline: number,
+    public deadline: number,
     readonly cancel: () => void,
   ) {}
+
+  /**
+   * The request's next part starts arriving (a gRPC call awaiting the end of its request once its
+   * message is whole): what this hold held is free, and it has body_timeout_ms again — as closing
+   * it and opening another would, without a second hold per call.
+   */
+  renew(): void {
+    if (this.closed) return;
+    this.deadline = this.bodies.restart(this.bytes);
+    this.bytes = 0;
+  }
 
   /** The listener's bound (max_arriving_body_bytes), for the refusal that names it. */
   get maxBytes(): number {

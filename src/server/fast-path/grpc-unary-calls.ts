@@ -211,11 +211,11 @@ class GrpcUnaryCall implements AuthorizedCall {
       if (this.done) return;
       if (this.message === undefined) {
         // As grpc-js, which asks for the next read once the message is whole: the end of the
-        // request is awaited under a new hold, so a caller that never ends its side is cancelled
-        // after body_timeout_ms rather than holding the stream until its deadline, or forever.
-        this.closeHold();
+        // request is awaited under the hold again, from nothing held and with body_timeout_ms anew,
+        // so a caller that never ends its side is cancelled rather than holding the stream until
+        // its deadline, or forever.
         this.message = message;
-        this.hold = this.options.bodies.hold(() => this.late());
+        if (this.hold) this.hold.renew();
       } else {
         // grpc-js stops reading here: the call never runs.
         this.message = undefined;

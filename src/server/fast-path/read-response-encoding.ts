@@ -226,15 +226,28 @@ class Writer {
 
   string(field: number, value: string): this {
     if (value === "") return this;
-    const length = utf8Length(value);
-    this.tag(field, LENGTH_DELIMITED).varint(length);
-    if (length === value.length && length <= SHORT_STRING) {
-      // ASCII: one byte per character, copied here rather than through a native call.
-      for (let index = 0; index < length; index++) this.bytes[this.position + index] = value.charCodeAt(index);
-      this.position += length;
-    } else {
-      this.position += this.bytes.write(value, this.position, "utf8");
+    const count = value.length;
+    if (count <= SHORT_STRING) {
+      // Most strings are short ASCII: copied here, one byte per character, rather than through a
+      // native call, in the same pass that finds whether they are (their length then fits one
+      // byte). A string that is not ASCII is written again below, from its tag.
+      const bytes = this.bytes;
+      const start = this.position + 2;
+      let index = 0;
+      for (; index < count; index++) {
+        const code = value.charCodeAt(index);
+        if (code >= 0x80) break;
+        bytes[start + index] = code;
+      }
+      if (index === count) {
+        bytes[start - 2] = (field << 3) | LENGTH_DELIMITED;
+        bytes[start - 1] = count;
+        this.position = start + count;
+        return this;
+      }
     }
+    this.tag(field, LENGTH_DELIMITED).varint(Buffer.byteLength(value, "utf8"));
+    this.position += this.bytes.write(value, this.position, "utf8");
     return this;
   }
 

@@ -22,7 +22,9 @@ function profileOf(nodes: Array<[number, string, string, number | undefined, num
     samples: nodes.map(([id]) => id),
     timeDeltas: nodes.map(([, , , , ms]) => ms * 1000),
   };
-  writeFileSync(join(dir, "server.cpuprofile"), JSON.stringify(profile));
+  writeFileSync(join(dir, "CPU.20261207.060000.4242.0.001.cpuprofile"), JSON.stringify(profile));
+  // A worker thread's profile beside it is not the main thread's.
+  writeFileSync(join(dir, "CPU.20261207.060000.4242.1.002.cpuprofile"), "{}");
   return dir;
 }
 
@@ -58,6 +60,6 @@ describe("cpuShares: a server's main-thread time by the part of the process it r
 
   it("says so when the directory holds no profile", () => {
     dir = mkdtempSync(join(tmpdir(), "cpu-profile-test-"));
-    expect(() => cpuShares(dir!)).toThrow(/no CPU profile/);
+    expect(() => cpuShares(dir!)).toThrow(/no CPU profile of a main thread/);
   });
 });

@@ -51,4 +51,25 @@ describe("ArrivingBodies", () => {
     // No body open, no timer left running.
     expect(vi.getTimerCount()).toBe(0);
   });
+
+  it("a hold renewed gives back what it held and has the whole timeout again; a closed one stays closed", () => {
+    vi.useFakeTimers();
+    const cancelled: string[] = [];
+    const bodies = new ArrivingBodies(100, 1_000, () => undefined, Date.now);
+    const call = bodies.hold(() => cancelled.push("call"));
+    call.take(70);
+    vi.advanceTimersByTime(800);
+    call.renew();
+    expect(bodies.heldBytes).toBe(0);
+    expect(call.take(100)).toBe(true);
+    vi.advanceTimersByTime(800); // 1,600 ms after it opened, 800 after it was renewed
+    expect(cancelled).toEqual([]);
+    vi.advanceTimersByTime(400);
+    expect(cancelled).toEqual(["call"]);
+    expect(bodies.heldBytes).toBe(0);
+    call.renew();
+    expect(call.take(1)).toBe(false);
+    expect(bodies.heldBytes).toBe(0);
+    bodies.close();
+  });
 });

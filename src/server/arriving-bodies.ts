@@ -53,9 +53,8 @@ export class ArrivingBodies {
     return true;
   }
 
-  /** @internal A hold that starts again: `bytes` it held are free; its new deadline. */
-  restart(bytes: number): number {
-    this.held -= bytes;
+  /** @internal The deadline of a hold whose time starts now. */
+  deadlineFromNow(): number {
     return this.now() + this.timeoutMs;
   }
 
@@ -104,14 +103,14 @@ export class BodyHold {
   ) {}
 
   /**
-   * The request's next part starts arriving (a gRPC call awaiting the end of its request once its
-   * message is whole): what this hold held is free, and it has body_timeout_ms again — as closing
-   * it and opening another would, without a second hold per call.
+   * The request's next part starts arriving: a gRPC call's message is whole, and the end of its
+   * request is awaited for body_timeout_ms more (as grpc-js, which asks for the next read). What the
+   * hold holds stays counted — the message is kept until the request ends, and a stream that never
+   * ends must not hold it outside the listener's bound.
    */
   renew(): void {
     if (this.closed) return;
-    this.deadline = this.bodies.restart(this.bytes);
-    this.bytes = 0;
+    this.deadline = this.bodies.deadlineFromNow();
   }
 
   /** The listener's bound (max_arriving_body_bytes), for the refusal that names it. */

@@ -14,7 +14,8 @@ export interface RefusalStatus {
 
 /**
  * The gRPC port's share of ArrivingBodies: each call's message counts from the moment the call
- * asks for it until it has arrived whole, by the bytes received so far. A call whose bytes would
+ * asks for it until it has arrived whole, by the bytes received so far — and a unary or
+ * server-streaming call's, which grpc-js keeps for the handler, until the request ends. A call whose bytes would
  * pass the listener's bound is refused (RESOURCE_EXHAUSTED, retryable); one whose message is not
  * whole after body_timeout_ms is cancelled (DEADLINE_EXCEEDED).
  *
@@ -43,7 +44,14 @@ export function arrivingMessagesInterceptor(
       }
       return next as grpc.ServerInterceptingCall;
     }
-    return new WatchedCall(method.path, next, stream, bodies, refused) as unknown as grpc.ServerInterceptingCall;
+    return new WatchedCall(
+      method.path,
+      method.requestStream,
+      next,
+      stream,
+      bodies,
+      refused,
+    ) as unknown as grpc.ServerInterceptingCall;
   };
 }
 
@@ -68,6 +76,8 @@ class WatchedCall implements CallInterface, Listener {
 
   constructor(
     private readonly path: string,
+    /** The call reads a stream of messages (each handed on as it arrives), not one kept until the request ends. */
+    private readonly requestStream: boolean,
     private readonly next: CallInterface,
     private readonly stream: ServerHttp2Stream,
     private readonly bodies: ArrivingBodies,
@@ -90,7 +100,10 @@ class WatchedCall implements CallInterface, Listener {
   }
 
   onReceiveMessage(message: unknown): void {
-    this.readEnded();
+    // A unary or server-streaming call's one message is kept by grpc-js until the request ends: it
+    // stays counted while grpc-js awaits the end (the next read), which has body_timeout_ms anew.
+    if (this.requestStream) this.readEnded();
+    else this.hold?.renew();
     this.listener!.onReceiveMessage(message);
   }
 

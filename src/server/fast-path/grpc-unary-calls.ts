@@ -211,9 +211,9 @@ class GrpcUnaryCall implements AuthorizedCall {
       if (this.done) return;
       if (this.message === undefined) {
         // As grpc-js, which asks for the next read once the message is whole: the end of the
-        // request is awaited under the hold again, from nothing held and with body_timeout_ms anew,
-        // so a caller that never ends its side is cancelled rather than holding the stream until
-        // its deadline, or forever.
+        // request is awaited for body_timeout_ms anew, the message still counted against the
+        // listener's bound, so a caller that never ends its side is cancelled rather than holding
+        // the stream and its message until its deadline, or forever.
         this.message = message;
         if (this.hold) this.hold.renew();
       } else {

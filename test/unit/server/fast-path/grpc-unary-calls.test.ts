@@ -460,6 +460,27 @@ describe("the direct gRPC unary path answers as grpc-js does", () => {
     expect(audit).toEqual([expect.objectContaining({ method: "Read", outcome: "DEADLINE_EXCEEDED" })]);
   });
 
+  it("a whole message whose request has not ended still counts against max_arriving_body_bytes until it ends", async () => {
+    // The message is held until the request ends (grpc-js keeps it for the handler until half-close): left
+    // uncounted, streams each holding one whole message and never ending could hold max_message_bytes apiece.
+    const write = (name: string) =>
+      envelope(
+        Buffer.from(toBinary(WriteRequestSchema, create(WriteRequestSchema, { name, value: "x".repeat(5000) }))),
+      );
+    const answers = async (address: string) => {
+      const held = call(address, { path: `${RPC}/Write`, headers: auth, body: write("HELD"), open: true });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const second = await call(address, { path: `${RPC}/Write`, headers: auth, body: write("SECOND") });
+      return { second, held: await held };
+    };
+    const expected = await answers(tight.reference.address);
+    expect(status(expected.second), "the second message, past the bound with the first").toBe(
+      String(Code.ResourceExhausted),
+    );
+    expect(status(expected.held), "the request that never ended").toBe(String(Code.DeadlineExceeded));
+    expect(await answers(tight.direct.address)).toEqual(expected);
+  });
+
   it("the same frames on the wire: headers, one DATA frame holding the message, trailers ending the stream", async () => {
     const framesOf = async (address: string) => {
       const fields: Array<[string, string]> = [

@@ -26,13 +26,11 @@ def _test_team_settings(team_id: Optional[str], settings: Mapping[str, Any]) -> 
     return request
 
 
-class AdminClient:
-    """A blocking client of secretgate.v1.AdminService over one gRPC channel.
+class _AdminClientBase:
+    """What both admin clients share: their options, their channel (their own, or a secret client's), their deadline."""
 
-    ``target`` and the other options are :class:`~secretgate_client.SecretClient`'s. Every RPC but
-    ``who_am_i`` needs an admin token, and answers within that admin's rules. Failures raise
-    :class:`~secretgate_client.SecretGateError`.
-    """
+    # The gRPC module the channel comes from: grpc (blocking) or grpc.aio.
+    _grpc_module: Any = grpc
 
     def __init__(
         self,
@@ -47,11 +45,13 @@ class AdminClient:
         options: Sequence[tuple] = (),
     ) -> None:
         seconds = _channel.checked_seconds(timeout, "timeout")
-        channel = _channel.open_channel(grpc, target, tls, root_certificates, private_key, certificate_chain, options)
+        channel = _channel.open_channel(
+            self._grpc_module, target, tls, root_certificates, private_key, certificate_chain, options
+        )
         self._setup(channel, _channel.metadata(token), seconds, owns_channel=True)
 
     @classmethod
-    def _over(cls, channel, metadata, timeout: float) -> "AdminClient":
+    def _over(cls, channel, metadata, timeout: float):
         """An admin client on a secret client's channel (closing it is the secret client's)."""
         client = cls.__new__(cls)
         client._setup(channel, metadata, timeout, owns_channel=False)
@@ -66,6 +66,15 @@ class AdminClient:
 
     def _seconds(self, timeout: Optional[float]) -> float:
         return self._timeout if timeout is None else _channel.checked_seconds(timeout, "timeout")
+
+
+class AdminClient(_AdminClientBase):
+    """A blocking client of secretgate.v1.AdminService over one gRPC channel.
+
+    ``target`` and the other options are :class:`~secretgate_client.SecretClient`'s. Every RPC but
+    ``who_am_i`` needs an admin token, and answers within that admin's rules. Failures raise
+    :class:`~secretgate_client.SecretGateError`.
+    """
 
     def who_am_i(self, *, timeout: Optional[float] = None) -> pb.Caller:
         """The identity the token stands for and its rules (never the token); any authenticated caller may ask."""
@@ -145,42 +154,11 @@ class AdminClient:
             raise from_rpc_error(method, error) from None
 
 
-class AsyncAdminClient:
+class AsyncAdminClient(_AdminClientBase):
     """The asyncio client of secretgate.v1.AdminService (grpc.aio); create it inside the event loop that uses it.
     The methods are :class:`AdminClient`'s, awaited; ``tail_audit`` is an async iterator."""
 
-    def __init__(
-        self,
-        target: str,
-        *,
-        token: Optional[str] = None,
-        tls: bool = False,
-        root_certificates: Optional[bytes] = None,
-        private_key: Optional[bytes] = None,
-        certificate_chain: Optional[bytes] = None,
-        timeout: float = _channel.DEFAULT_TIMEOUT_SECONDS,
-        options: Sequence[tuple] = (),
-    ) -> None:
-        seconds = _channel.checked_seconds(timeout, "timeout")
-        channel = _channel.open_channel(grpc.aio, target, tls, root_certificates, private_key, certificate_chain, options)
-        self._setup(channel, _channel.metadata(token), seconds, owns_channel=True)
-
-    @classmethod
-    def _over(cls, channel, metadata, timeout: float) -> "AsyncAdminClient":
-        """An admin client on an asyncio secret client's channel (closing it is the secret client's)."""
-        client = cls.__new__(cls)
-        client._setup(channel, metadata, timeout, owns_channel=False)
-        return client
-
-    def _setup(self, channel, metadata, timeout: float, owns_channel: bool) -> None:
-        self._channel = channel
-        self._stub = pb_grpc.AdminServiceStub(channel)
-        self._metadata = metadata
-        self._timeout = timeout
-        self._owns_channel = owns_channel
-
-    def _seconds(self, timeout: Optional[float]) -> float:
-        return self._timeout if timeout is None else _channel.checked_seconds(timeout, "timeout")
+    _grpc_module = grpc.aio
 
     async def who_am_i(self, *, timeout: Optional[float] = None) -> pb.Caller:
         return (await self._call("WhoAmI", pb.WhoAmIRequest(), timeout)).caller

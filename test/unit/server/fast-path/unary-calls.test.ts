@@ -4,8 +4,7 @@ import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { brotliCompressSync, gunzipSync, gzipSync } from "node:zlib";
-import { create, type DescService, toBinary } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,10 +12,8 @@ import { AdminService } from "../../../../gen/secretgate/v1/admin_service_pb.js"
 import {
   type ReadRequest,
   ReadRequestSchema,
-  ReadResponseSchema,
   SecretService,
   WriteRequestSchema,
-  WriteResponseSchema,
 } from "../../../../gen/secretgate/v1/secret_service_pb.js";
 import { AuditLog } from "../../../../src/audit.js";
 import { Authenticator } from "../../../../src/auth/authenticator.js";
@@ -26,6 +23,7 @@ import { listenerErrorCell } from "../../../../src/metrics/metrics.js";
 import { Dispatcher } from "../../../../src/server/dispatcher.js";
 import { type HttpListener, startHttpListener } from "../../../../src/server/http-listener.js";
 import type { FaultKind } from "../../../../src/server/listener-faults.js";
+import { fakeWrite, readResult, sharedRead, unimplemented } from "../../../helpers/fake-secret-service.js";
 import { CLIENT_START, data, envelope, headers } from "../../../helpers/http2-frames.js";
 import { memoryLogDestination } from "../../../helpers/log-destination.js";
 import { exchange, splitAddress } from "../../../helpers/raw-socket.js";
@@ -49,60 +47,13 @@ function reasonOf(signal: AbortSignal): string {
   return reason instanceof ConnectError ? Code[reason.code] : "aborted";
 }
 
-function readResult(name: string, value: string) {
-  return create(ReadResponseSchema, {
-    results: [
-      {
-        name,
-        found: true,
-        value,
-        source: "local",
-        version: "7",
-        fetchedAt: timestampFromMs(1_700_000_000_123),
-        fromCache: true,
-        resolvedName: name,
-      },
-    ],
-  });
-}
-
-/** An implementation of `service` whose every method fails UNIMPLEMENTED: what a fake leaves out. */
-function unimplemented<S extends DescService>(service: S): ServiceImplementation<S> {
-  const fail = (name: string) => () => {
-    throw new ServiceError(Code.Unimplemented, `${name} is not faked here`);
-  };
-  return Object.fromEntries(
-    service.methods.map((method) => [method.localName, fail(method.name)]),
-  ) as unknown as ServiceImplementation<S>;
-}
-
 const fakeService = {
   ...unimplemented(SecretService),
   read(request: ReadRequest, call: AuthorizedCall): unknown {
     const name = request.names[0] ?? "";
-    const code = /^(ASYNC_)?CODE_(\d+)$/.exec(name);
-    if (code) {
-      const error = new ServiceError(Number(code[2]), `refused ${code[2]}: ünïcödé "quoted" 100% <x>\nline`);
-      if (code[1]) return Promise.reject(error);
-      throw error;
-    }
+    const shared = sharedRead(name, call);
+    if (shared !== undefined) return shared;
     switch (name) {
-      case "ASYNC":
-        return new Promise((resolve) => setImmediate(() => resolve(readResult(name, "async-value"))));
-      case "BIG":
-        return readResult(name, "v".repeat(3000));
-      case "EMPTY_MESSAGE":
-        throw new ServiceError(Code.NotFound, "");
-      case "LONE_SURROGATE":
-        // encodeURIComponent throws on it: connect-node cannot write it into gRPC-Web trailers.
-        throw new ServiceError(Code.InvalidArgument, "a lone \ud800 surrogate");
-      case "BUG":
-        throw new TypeError("a bug");
-      case "DEADLINE":
-        return readResult(
-          name,
-          call.deadline === undefined ? "none" : String(Math.round((call.deadline - Date.now()) / 1000)),
-        );
       case "WAIT":
         // Answers when the call's signal aborts (the deadline passed, or the caller went away).
         WAITING.add(name);
@@ -125,11 +76,7 @@ const fakeService = {
         return readResult(name, `value-of-${name}`);
     }
   },
-  write(request: { name: string }) {
-    return Promise.resolve(
-      create(WriteResponseSchema, { name: `litellm/${request.name}`, version: "3", source: "local" }),
-    );
-  },
+  write: fakeWrite,
 } as unknown as ServiceImplementation<typeof SecretService>;
 
 const auditLines: string[] = [];

@@ -476,9 +476,9 @@ async function reportCpuShares(
   rawResponseHex?: string,
 ): Promise<void> {
   const dir = mkdtempSync(join(work, "cpu-profile-"));
-  const profiling = ["--cpu-prof", `--cpu-prof-dir=${dir}`];
+  const profiling = (into: string) => [...NODE_ARGS, "--cpu-prof", `--cpu-prof-dir=${into}`];
   const profiled = await TestServer.start({
-    nodeArgs: [...NODE_ARGS, ...profiling],
+    nodeArgs: profiling(dir),
     config: { secretgate: { audit: { file: join(work, "profiled-audit.log") } } },
     env: { ...LAUNCH_ENV, SECRETGATE_LOG_LEVEL: "info" },
   });
@@ -498,12 +498,7 @@ async function reportCpuShares(
   let raw: { rps: number; shares: Map<string, number> } | undefined;
   if (rawResponseHex !== undefined) {
     const rawDir = mkdtempSync(join(work, "cpu-profile-raw-"));
-    const ceiling = await startCeiling(
-      "noop-server.js",
-      rawResponseHex,
-      [...NODE_ARGS, "--cpu-prof", `--cpu-prof-dir=${rawDir}`],
-      LAUNCH_ENV,
-    );
+    const ceiling = await startCeiling("noop-server.js", rawResponseHex, profiling(rawDir), LAUNCH_ENV);
     let rawRps: number;
     try {
       rawRps = (await h2load(`http://127.0.0.1:${ceiling.port}/secretgate.v1.SecretService/Read`, body)).rps;
@@ -982,30 +977,35 @@ interface Latency {
   p999: number;
 }
 
-/** Requests at a fixed total rate, paced over LATENCY_CLIENTS connections of one stream each; how many were done. */
-async function h2loadPaced(url: string, body: string, totalRps: number, headers: readonly string[]): Promise<number> {
+/**
+ * h2load's arguments for requests at a fixed total rate, paced over LATENCY_CLIENTS connections of
+ * one stream each, for LATENCY_SECONDS; `extra` goes before the body and headers.
+ */
+function pacedArgs(url: string, body: string, totalRps: number, headers: readonly string[], extra: string[]): string[] {
   const perClient = Math.max(1, Math.round(totalRps / LATENCY_CLIENTS));
-  const { stdout } = await run(
-    "h2load",
-    [
-      "-c",
-      String(LATENCY_CLIENTS),
-      "-m",
-      "1",
-      "-t",
-      "1",
-      "-D",
-      String(LATENCY_SECONDS),
-      "--rps",
-      String(perClient),
-      "-d",
-      body,
-      ...headers,
-      ...authorization,
-      url,
-    ],
-    { maxBuffer: 16 * 1024 * 1024 },
-  );
+  return [
+    "-c",
+    String(LATENCY_CLIENTS),
+    "-m",
+    "1",
+    "-t",
+    "1",
+    "-D",
+    String(LATENCY_SECONDS),
+    ...extra,
+    "--rps",
+    String(perClient),
+    "-d",
+    body,
+    ...headers,
+    ...authorization,
+    url,
+  ];
+}
+
+/** Requests at a fixed total rate (pacedArgs); how many were done. */
+async function h2loadPaced(url: string, body: string, totalRps: number, headers: readonly string[]): Promise<number> {
+  const { stdout } = await run("h2load", pacedArgs(url, body, totalRps, headers, []), { maxBuffer: 16 * 1024 * 1024 });
   const done = Number(/requests: \d+ total, \d+ started, (\d+) done/.exec(stdout)?.[1]);
   if (!Number.isFinite(done) || done === 0) throw new Error(`cannot read h2load output:\n${stdout}`);
   return done;
@@ -1027,32 +1027,9 @@ async function h2loadLatency(
   dir: string,
 ): Promise<Latency> {
   const log = join(dir, `latency-${Date.now()}.log`);
-  const perClient = Math.max(1, Math.round(totalRps / LATENCY_CLIENTS));
-  await run(
-    "h2load",
-    [
-      "-c",
-      String(LATENCY_CLIENTS),
-      "-m",
-      "1",
-      "-t",
-      "1",
-      "-D",
-      String(LATENCY_SECONDS),
-      "--warm-up-time",
-      "1",
-      "--rps",
-      String(perClient),
-      "--log-file",
-      log,
-      "-d",
-      body,
-      ...headers,
-      ...authorization,
-      url,
-    ],
-    { maxBuffer: 16 * 1024 * 1024 },
-  );
+  await run("h2load", pacedArgs(url, body, totalRps, headers, ["--warm-up-time", "1", "--log-file", log]), {
+    maxBuffer: 16 * 1024 * 1024,
+  });
   // Each line: start time (µs since epoch), HTTP status, request duration (µs).
   const durations = readFileSync(log, "utf8")
     .trim()

@@ -40,7 +40,7 @@ export class ArrivingBodies {
    * Whoever opens a hold closes it when the body is complete or the request is gone.
    */
   hold(cancel: () => void): BodyHold {
-    const hold = new BodyHold(this, this.now() + this.timeoutMs, cancel);
+    const hold = new BodyHold(this, this.deadlineFromNow(), cancel);
     this.open.add(hold);
     this.timer ??= this.schedule();
     return hold;

@@ -215,7 +215,7 @@ class GrpcUnaryCall implements AuthorizedCall {
         // listener's bound, so a caller that never ends its side is cancelled rather than holding
         // the stream and its message until its deadline, or forever.
         this.message = message;
-        if (this.hold) this.hold.renew();
+        this.hold?.renew();
       } else {
         // grpc-js stops reading here: the call never runs.
         this.message = undefined;

@@ -9,7 +9,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { ReadRequestSchema, SecretService } from "../gen/secretgate/v1/secret_service_pb.js";
-import { CLIENT_START, envelope, headers, rstStream } from "../test/helpers/http2-frames.js";
+import { CLIENT_START, envelope, grpcRequestFields, headers, rstStream } from "../test/helpers/http2-frames.js";
 import { exchange, splitAddress } from "../test/helpers/raw-socket.js";
 import { TestServer } from "../test/helpers/server.js";
 
@@ -292,15 +292,7 @@ async function rapidResets(
   until: () => boolean,
   flood: HostileLoadResult["flood"],
 ): Promise<void> {
-  const read = (id: number) =>
-    headers(id, [
-      [":method", "POST"],
-      [":scheme", "http"],
-      [":path", "/secretgate.v1.SecretService/Read"],
-      [":authority", "x"],
-      ["content-type", "application/grpc"],
-      ["te", "trailers"],
-    ]);
+  const read = (id: number) => headers(id, grpcRequestFields("/secretgate.v1.SecretService/Read"));
   const burst = Buffer.concat([
     CLIENT_START,
     ...Array.from({ length: RESETS_PER_CONNECTION }, (_, index) =>

@@ -18,6 +18,7 @@ import {
   envelope,
   FrameType,
   frame,
+  grpcRequestFields,
   headers,
   PREFACE,
   parseFrames,
@@ -42,18 +43,7 @@ const ATTACKER = "127.0.0.2";
 const NAME = "CONNECTION_HOLDS_KEY";
 
 const grpcRequest = (id: number, endStream: boolean) =>
-  headers(
-    id,
-    [
-      [":method", "POST"],
-      [":scheme", "http"],
-      [":path", "/grpc.health.v1.Health/Check"],
-      [":authority", "x"],
-      ["content-type", "application/grpc"],
-      ["te", "trailers"],
-    ],
-    { endStream },
-  );
+  headers(id, grpcRequestFields("/grpc.health.v1.Health/Check"), { endStream });
 const healthz = (id: number) =>
   headers(
     id,
@@ -230,14 +220,7 @@ describe("held forever: an HTTP/2 request body that never ends", () => {
   it("is reset after body_timeout_ms and its connection closed once idle, on both ports and in every protocol", async () => {
     const message = Buffer.from([0x0a, 0x03, 0x41, 0x4e, 0x59]);
     const request = (contentType: string) =>
-      headers(1, [
-        [":method", "POST"],
-        [":scheme", "http"],
-        [":path", "/secretgate.v1.SecretService/Read"],
-        [":authority", "x"],
-        ["content-type", contentType],
-        ["te", "trailers"],
-      ]);
+      headers(1, grpcRequestFields("/secretgate.v1.SecretService/Read", { contentType }));
     const grpcMessage = Buffer.concat([Buffer.from([0, 0, 0, 0, message.length]), message]);
     const cases = [
       ["gRPC port, the whole message without END_STREAM", server.grpcAddress, "application/grpc", grpcMessage],
@@ -281,15 +264,13 @@ describe("held forever: answers the peer never takes", () => {
     // SETTINGS_INITIAL_WINDOW_SIZE 0: the server may send no DATA on a stream until the peer says so, which it never does.
     const start = Buffer.concat([PREFACE, settings([[Setting.INITIAL_WINDOW_SIZE, 0]]), SETTINGS_ACK]);
     const read = (contentType: string, token?: string) =>
-      headers(1, [
-        [":method", "POST"],
-        [":scheme", "http"],
-        [":path", "/secretgate.v1.SecretService/Read"],
-        [":authority", "x"],
-        ["content-type", contentType],
-        ["te", "trailers"],
-        ...(token ? [["authorization", `Bearer ${token}`] as const] : []),
-      ]);
+      headers(
+        1,
+        grpcRequestFields("/secretgate.v1.SecretService/Read", {
+          contentType,
+          extra: token ? [["authorization", `Bearer ${token}`]] : [],
+        }),
+      );
     const message = Buffer.from(toBinary(ReadRequestSchema, create(ReadRequestSchema, { names: [NAME] })));
     const cases = [
       [
@@ -552,14 +533,7 @@ describe("limits.max_connections_per_peer", () => {
       grpc: Buffer.concat([
         CLIENT_START,
         SETTINGS_ACK,
-        headers(1, [
-          [":method", "POST"],
-          [":scheme", "http"],
-          [":path", "/secretgate.v1.SecretService/Read"],
-          [":authority", "x"],
-          ["content-type", "application/grpc"],
-          ["te", "trailers"],
-        ]),
+        headers(1, grpcRequestFields("/secretgate.v1.SecretService/Read")),
         data(1, Buffer.from([0, 0, 0, 0, 100, 1, 2, 3]), false),
       ]),
     };

@@ -6,6 +6,7 @@ import {
   CLIENT_START,
   data,
   FrameType,
+  grpcRequestFields,
   headers,
   PREFACE,
   parseFrames,
@@ -140,15 +141,7 @@ describe("connection deadlines", () => {
   });
 
   it("closes a connection that resets streams faster than the bound, on both ports, and not one that resets a few", async () => {
-    const read = (id: number) =>
-      headers(id, [
-        [":method", "POST"],
-        [":scheme", "http"],
-        [":path", "/secretgate.v1.SecretService/Read"],
-        [":authority", "x"],
-        ["content-type", "application/grpc"],
-        ["te", "trailers"],
-      ]);
+    const read = (id: number) => headers(id, grpcRequestFields("/secretgate.v1.SecretService/Read"));
     const resets = (count: number) => [
       Buffer.concat([
         CLIENT_START,
@@ -288,18 +281,7 @@ describe("max_connections", () => {
             ? http1(["GET /healthz HTTP/1.1", "Host: x"])
             : Buffer.concat([
                 CLIENT_START,
-                headers(
-                  1,
-                  [
-                    [":method", "POST"],
-                    [":scheme", "http"],
-                    [":path", "/grpc.health.v1.Health/Check"],
-                    [":authority", "x"],
-                    ["content-type", "application/grpc"],
-                    ["te", "trailers"],
-                  ],
-                  { endStream: true },
-                ),
+                headers(1, grpcRequestFields("/grpc.health.v1.Health/Check"), { endStream: true }),
               ]);
         const served = await exchange({ address }, [request], { quietMs: 500, maxMs: CLOSED_WITHIN_MS });
         expect(served.received.length, `${address}: the new connection is served`).toBeGreaterThan(0);
@@ -327,14 +309,7 @@ describe("max_connections", () => {
       http: `${http1(["POST /secretgate.v1.SecretService/Read HTTP/1.1", "Host: x", "Content-Type: application/proto", "Content-Length: 100"])}0123456789`,
       grpc: Buffer.concat([
         CLIENT_START,
-        headers(1, [
-          [":method", "POST"],
-          [":scheme", "http"],
-          [":path", "/secretgate.v1.SecretService/Read"],
-          [":authority", "x"],
-          ["content-type", "application/grpc"],
-          ["te", "trailers"],
-        ]),
+        headers(1, grpcRequestFields("/secretgate.v1.SecretService/Read")),
         data(1, Buffer.from([0, 0, 0, 0, 100, 1, 2, 3]), false),
       ]),
     };

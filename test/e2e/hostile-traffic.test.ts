@@ -11,6 +11,7 @@ import {
   FrameType,
   frame,
   goaway,
+  grpcRequestFields,
   headerBlock,
   headers,
   PREFACE,
@@ -385,16 +386,12 @@ function http2Corpus(token: string): Case[] {
     path: string,
     contentType = "application/grpc",
     extra: Array<[string, string]> = [],
-  ): Array<[string, string]> => [
-    [":method", "POST"],
-    [":scheme", "http"],
-    [":path", path],
-    [":authority", "127.0.0.1"],
-    ["content-type", contentType],
-    ["te", "trailers"],
-    ["authorization", `Bearer ${token}`],
-    ...extra,
-  ];
+  ): Array<readonly [string, string]> =>
+    grpcRequestFields(path, {
+      contentType,
+      authority: "127.0.0.1",
+      extra: [["authorization", `Bearer ${token}`], ...extra],
+    });
   const read = envelope(Buffer.from([0x0a, SECRET_NAME.length, ...Buffer.from(SECRET_NAME)]));
   const junk = Buffer.from("\u00ff\u00fe not a message", "latin1");
   const withStart = (...frames: Buffer[]) => [Buffer.concat([CLIENT_START, ...frames])];

@@ -4,7 +4,7 @@ import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ReadRequestSchema, ReadResponseSchema } from "../../gen/secretgate/v1/secret_service_pb.js";
-import { CLIENT_START, envelope, FrameType, frame, headers, SETTINGS_ACK } from "./http2-frames.js";
+import { CLIENT_START, envelope, FrameType, frame, grpcRequestFields, headers, SETTINGS_ACK } from "./http2-frames.js";
 import { splitAddress } from "./raw-socket.js";
 
 /**
@@ -61,18 +61,7 @@ export function keepAlive(protocol: "http1" | "http2", intervalMs: number): Hold
     let streamId = 1;
     const send = () => {
       if (protocol === "http1") return socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-      const request = headers(
-        streamId,
-        [
-          [":method", "POST"],
-          [":scheme", "http"],
-          [":path", "/grpc.health.v1.Health/Check"],
-          [":authority", "x"],
-          ["content-type", "application/grpc"],
-          ["te", "trailers"],
-        ],
-        { endStream: true },
-      );
+      const request = headers(streamId, grpcRequestFields("/grpc.health.v1.Health/Check"), { endStream: true });
       streamId += 2;
       socket.write(request);
     };

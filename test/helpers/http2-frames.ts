@@ -81,6 +81,25 @@ export function headerBlock(fields: ReadonlyArray<readonly [string, string | Buf
   return Buffer.concat(fields.flatMap(([name, value]) => [Buffer.from([0x00]), hpackString(name), hpackString(value)]));
 }
 
+/**
+ * The fields of a gRPC request as a client sends them, in its order: POST, scheme, `path`,
+ * authority, content type, `te: trailers`, then `extra`.
+ */
+export function grpcRequestFields(
+  path: string,
+  options: { contentType?: string; authority?: string; extra?: ReadonlyArray<readonly [string, string]> } = {},
+): Array<readonly [string, string]> {
+  return [
+    [":method", "POST"],
+    [":scheme", "http"],
+    [":path", path],
+    [":authority", options.authority ?? "x"],
+    ["content-type", options.contentType ?? "application/grpc"],
+    ["te", "trailers"],
+    ...(options.extra ?? []),
+  ];
+}
+
 export function headers(
   streamId: number,
   fields: ReadonlyArray<readonly [string, string | Buffer]>,

@@ -22,7 +22,15 @@ import { Dispatcher } from "../../../../src/server/dispatcher.js";
 import { type GrpcListener, startGrpcListener } from "../../../../src/server/grpc-listener.js";
 import type { FaultKind } from "../../../../src/server/listener-faults.js";
 import { fakeWrite, readResult, sharedRead, unimplemented } from "../../../helpers/fake-secret-service.js";
-import { CLIENT_START, data, envelope, FrameType, headers, parseFrames } from "../../../helpers/http2-frames.js";
+import {
+  CLIENT_START,
+  data,
+  envelope,
+  FrameType,
+  grpcRequestFields,
+  headers,
+  parseFrames,
+} from "../../../helpers/http2-frames.js";
 import { memoryLogDestination } from "../../../helpers/log-destination.js";
 import { exchange } from "../../../helpers/raw-socket.js";
 
@@ -431,15 +439,7 @@ describe("the direct gRPC unary path answers as grpc-js does", () => {
 
   it("the same frames on the wire: headers, one DATA frame holding the message, trailers ending the stream", async () => {
     const framesOf = async (address: string) => {
-      const fields: Array<[string, string]> = [
-        [":method", "POST"],
-        [":scheme", "http"],
-        [":path", `${RPC}/Read`],
-        [":authority", "x"],
-        ["content-type", "application/grpc"],
-        ["te", "trailers"],
-        ["authorization", `Bearer ${TOKEN}`],
-      ];
+      const fields = grpcRequestFields(`${RPC}/Read`, { extra: [["authorization", `Bearer ${TOKEN}`]] });
       const { received } = await exchange({ address }, [
         Buffer.concat([CLIENT_START, headers(1, fields), data(1, envelope(readMessage("CACHED")))]),
       ]);
